@@ -1,0 +1,450 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The keyword tables. Adding a keyword is adding an entry: the parser finds
+// it by name, checks the section kind against kinds, and calls parse with
+// the words after the keyword.
+
+// globalKeywords are the keywords of the global section.
+var globalKeywords = map[string]func(p *parser, args []string) error{
+	"maxconn": func(p *parser, a []string) error {
+		return oneInt(a, 0, 1<<30, &p.cfg.Global.MaxConn)
+	},
+	"nbthread": func(p *parser, a []string) error {
+		return oneInt(a, 1, 4096, &p.cfg.Global.NbThread)
+	},
+	"log": func(p *parser, a []string) error {
+		l, err := parseLog(p.pos, a)
+		if err != nil {
+			return err
+		}
+		p.cfg.Global.Logs = append(p.cfg.Global.Logs, l)
+		return nil
+	},
+	"tune.bufsize": func(p *parser, a []string) error {
+		if err := oneSize(a, &p.cfg.Global.BufSize); err != nil {
+			return err
+		}
+		if p.cfg.Global.BufSize < 1024 {
+			return fmt.Errorf("%d too small (at least 1024)", p.cfg.Global.BufSize)
+		}
+		return nil
+	},
+	"tune.pipesize": func(p *parser, a []string) error { return oneSize(a, &p.cfg.Global.PipeSize) },
+	"maxpipes":      func(p *parser, a []string) error { return oneInt(a, 0, 1<<30, &p.cfg.Global.MaxPipes) },
+	"nosplice": func(p *parser, a []string) error {
+		p.cfg.Global.NoSplice = true
+		return noArgs(a)
+	},
+	"daemon": func(p *parser, a []string) error { return noArgs(a) },
+}
+
+type proxyKeyword struct {
+	kinds Kind // section kinds accepting it (KindDefaults included if defaults may set it)
+	parse func(p *parser, px *Proxy, args []string) error
+}
+
+const (
+	kAll   = KindDefaults | KindFrontend | KindBackend
+	kFeDef = KindDefaults | KindFrontend
+	kBeDef = KindDefaults | KindBackend
+)
+
+var proxyKeywords map[string]proxyKeyword
+
+func init() {
+	// Built in init because "option" and "timeout" refer back to tables.
+	proxyKeywords = map[string]proxyKeyword{
+		"mode": {kAll, func(_ *parser, px *Proxy, a []string) error {
+			if len(a) != 1 {
+				return errors.New("expects 'tcp' or 'http'")
+			}
+			switch a[0] {
+			case "tcp":
+			case "http":
+				return fmt.Errorf("%w: mode 'http' (this balancer runs tcp mode only)", ErrUnsupported)
+			default:
+				return fmt.Errorf("unknown mode '%s' (expects 'tcp' or 'http')", a[0])
+			}
+			px.Mode = a[0]
+			return nil
+		}},
+		"bind":    {KindFrontend, parseBind},
+		"server":  {KindBackend, parseServer},
+		"maxconn": {kFeDef, func(_ *parser, px *Proxy, a []string) error { return oneInt(a, 0, 1<<30, &px.MaxConn) }},
+		"default_backend": {kFeDef, func(p *parser, px *Proxy, a []string) error {
+			if len(a) != 1 {
+				return errors.New("expects a backend name")
+			}
+			px.DefaultBackend, px.DefaultBackendPos = a[0], p.pos
+			return nil
+		}},
+		"balance": {kBeDef, func(_ *parser, px *Proxy, a []string) error {
+			if len(a) != 1 {
+				return errors.New("expects an algorithm (roundrobin, static-rr, leastconn, first, source)")
+			}
+			if _, ok := balanceAlgorithms[a[0]]; !ok {
+				return fmt.Errorf("unknown algorithm '%s' (supported: %s)", a[0], strings.Join(sortedKeys(balanceAlgorithms), ", "))
+			}
+			px.Balance = a[0]
+			return nil
+		}},
+		"retries": {kBeDef, func(_ *parser, px *Proxy, a []string) error { return oneInt(a, 0, 1000, &px.Retries) }},
+		"timeout": {kAll, parseTimeout},
+		"option":  {kAll, nil}, // dispatched to optionKeywords by the parser
+		"log": {kAll, func(p *parser, px *Proxy, a []string) error {
+			if len(a) == 1 && a[0] == "global" {
+				px.LogGlobal = true
+				return nil
+			}
+			l, err := parseLog(p.pos, a)
+			if err != nil {
+				return err
+			}
+			px.Logs = append(px.Logs, l)
+			return nil
+		}},
+		"default-server": {kBeDef, func(_ *parser, px *Proxy, a []string) error {
+			return parseServerOptions(&px.DefaultServer, a)
+		}},
+	}
+}
+
+// balanceAlgorithms lists the accepted "balance" values.
+var balanceAlgorithms = map[string]struct{}{
+	"roundrobin": {}, "static-rr": {}, "leastconn": {}, "first": {}, "source": {},
+}
+
+type optionKeyword struct {
+	kinds Kind
+	parse func(px *Proxy, args []string, on bool) error
+}
+
+func flag(get func(*Options) *bool) func(*Proxy, []string, bool) error {
+	return func(px *Proxy, a []string, on bool) error {
+		if err := noArgs(a); err != nil {
+			return err
+		}
+		*get(&px.Options) = on
+		return nil
+	}
+}
+
+// optionKeywords are the "option X" (and "no option X") switches.
+var optionKeywords = map[string]optionKeyword{
+	"tcplog":          {KindFrontend, flag(func(o *Options) *bool { return &o.TCPLog })},
+	"dontlognull":     {KindFrontend, flag(func(o *Options) *bool { return &o.DontLogNull })},
+	"splice-auto":     {kAll, flag(func(o *Options) *bool { return &o.SpliceAuto })},
+	"splice-request":  {kAll, flag(func(o *Options) *bool { return &o.SpliceRequest })},
+	"splice-response": {kAll, flag(func(o *Options) *bool { return &o.SpliceResponse })},
+	"allbackups":      {KindBackend, flag(func(o *Options) *bool { return &o.AllBackups })},
+	"redispatch": {KindBackend, func(px *Proxy, a []string, on bool) error {
+		// "option redispatch <interval>" exists; only the default (redispatch
+		// on the last retry) is implemented.
+		if len(a) > 1 || (len(a) == 1 && a[0] != "-1") {
+			return fmt.Errorf("%w: redispatch interval %v", ErrUnsupported, a)
+		}
+		px.Options.Redispatch = on
+		return nil
+	}},
+}
+
+// timeoutKeywords map "timeout X" to the field it sets.
+var timeoutKeywords = map[string]struct {
+	kinds Kind
+	field func(*Timeouts) *timeDur
+}{
+	"connect":    {KindBackend, func(t *Timeouts) *timeDur { return &t.Connect }},
+	"client":     {KindFrontend, func(t *Timeouts) *timeDur { return &t.Client }},
+	"server":     {KindBackend, func(t *Timeouts) *timeDur { return &t.Server }},
+	"tunnel":     {KindBackend, func(t *Timeouts) *timeDur { return &t.Tunnel }},
+	"queue":      {KindBackend, func(t *Timeouts) *timeDur { return &t.Queue }},
+	"check":      {KindBackend, func(t *Timeouts) *timeDur { return &t.Check }},
+	"client-fin": {KindFrontend, func(t *Timeouts) *timeDur { return &t.ClientFin }},
+	"server-fin": {KindBackend, func(t *Timeouts) *timeDur { return &t.ServerFin }},
+}
+
+func parseTimeout(_ *parser, px *Proxy, a []string) error {
+	if len(a) != 2 {
+		return errors.New("expects 'timeout <name> <time>'")
+	}
+	t, ok := timeoutKeywords[a[0]]
+	if !ok {
+		return fmt.Errorf("%w: timeout '%s' (known: %s)", ErrUnknownKeyword, a[0], strings.Join(sortedKeys(timeoutKeywords), ", "))
+	}
+	if px.Kind != KindDefaults && t.kinds&px.Kind == 0 {
+		return fmt.Errorf("%w: 'timeout %s' has no effect in a %s", ErrMisplaced, a[0], px.Kind)
+	}
+	d, err := ParseTime(a[1])
+	if err != nil {
+		return err
+	}
+	*t.field(&px.Timeouts) = d
+	return nil
+}
+
+// bindOptions are the words after a bind address.
+var bindOptions = map[string]struct {
+	args  int
+	apply func(b *Bind, a []string) error
+}{
+	"accept-proxy": {0, func(b *Bind, _ []string) error { b.AcceptProxy = true; return nil }},
+	"name":         {1, func(b *Bind, a []string) error { b.Name = a[0]; return nil }},
+}
+
+func parseBind(_ *parser, px *Proxy, a []string) error {
+	if len(a) == 0 {
+		return errors.New("expects an address (ADDR:PORT)")
+	}
+	b := Bind{}
+	for _, one := range strings.Split(a[0], ",") {
+		addr, err := ParseAddr(one, true)
+		if err != nil {
+			return err
+		}
+		b.Addrs = append(b.Addrs, addr)
+	}
+	for i := 1; i < len(a); i++ {
+		o, ok := bindOptions[a[i]]
+		if !ok {
+			return fmt.Errorf("%w: bind option '%s'", ErrUnknownKeyword, a[i])
+		}
+		if len(a)-i-1 < o.args {
+			return fmt.Errorf("bind option '%s' expects %d argument(s)", a[i], o.args)
+		}
+		if err := o.apply(&b, a[i+1:i+1+o.args]); err != nil {
+			return fmt.Errorf("bind option '%s': %w", a[i], err)
+		}
+		i += o.args
+	}
+	px.Binds = append(px.Binds, b)
+	return nil
+}
+
+// serverOptions are the words after a server address (and on default-server).
+var serverOptions = map[string]struct {
+	args  int
+	apply func(s *Server, a []string) error
+}{
+	"weight":        {1, func(s *Server, a []string) error { return oneInt(a, 0, MaxWeight, &s.Weight) }},
+	"maxconn":       {1, func(s *Server, a []string) error { return oneInt(a, 0, 1<<30, &s.MaxConn) }},
+	"id":            {1, func(s *Server, a []string) error { return oneInt(a, 1, 1<<30, &s.ID) }},
+	"check":         {0, func(s *Server, _ []string) error { s.Check = true; return nil }},
+	"no-check":      {0, func(s *Server, _ []string) error { s.Check = false; return nil }},
+	"rise":          {1, func(s *Server, a []string) error { return oneInt(a, 1, 1<<20, &s.Rise) }},
+	"fall":          {1, func(s *Server, a []string) error { return oneInt(a, 1, 1<<20, &s.Fall) }},
+	"backup":        {0, func(s *Server, _ []string) error { s.Backup = true; return nil }},
+	"disabled":      {0, func(s *Server, _ []string) error { s.Disabled = true; return nil }},
+	"enabled":       {0, func(s *Server, _ []string) error { s.Disabled = false; return nil }},
+	"send-proxy":    {0, func(s *Server, _ []string) error { s.SendProxy = true; return nil }},
+	"send-proxy-v2": {0, func(s *Server, _ []string) error { s.SendProxyV2 = true; return nil }},
+	"inter": {1, func(s *Server, a []string) error {
+		d, err := ParseTime(a[0])
+		if err != nil {
+			return err
+		}
+		if d <= 0 {
+			return errors.New("must be greater than 0")
+		}
+		s.Inter = d
+		return nil
+	}},
+	"source": {1, func(s *Server, a []string) error {
+		addr, err := ParseAddr(a[0], false)
+		if err != nil {
+			return err
+		}
+		s.Source = addr
+		return nil
+	}},
+}
+
+func parseServerOptions(s *Server, a []string) error {
+	for i := 0; i < len(a); i++ {
+		o, ok := serverOptions[a[i]]
+		if !ok {
+			return fmt.Errorf("%w: server option '%s'", ErrUnknownKeyword, a[i])
+		}
+		if len(a)-i-1 < o.args {
+			return fmt.Errorf("server option '%s' expects %d argument(s)", a[i], o.args)
+		}
+		if err := o.apply(s, a[i+1:i+1+o.args]); err != nil {
+			return fmt.Errorf("server option '%s': %w", a[i], err)
+		}
+		i += o.args
+	}
+	return nil
+}
+
+func parseServer(_ *parser, px *Proxy, a []string) error {
+	if len(a) < 2 {
+		return errors.New("expects 'server <name> <addr:port> [options]'")
+	}
+	if err := checkName(a[0]); err != nil {
+		return fmt.Errorf("server name '%s': %w", a[0], err)
+	}
+	s := px.DefaultServer
+	s.Name = a[0]
+	addr, err := ParseAddr(a[1], true)
+	if err != nil {
+		return err
+	}
+	s.Addr = addr
+	s.ID = 0
+	if err := parseServerOptions(&s, a[2:]); err != nil {
+		return err
+	}
+	if s.ID == 0 {
+		// HAProxy numbers servers from 1 in declaration order, skipping ids
+		// already taken explicitly.
+		s.ID = nextID(px.Servers)
+	}
+	px.Servers = append(px.Servers, &s)
+	return nil
+}
+
+func nextID(ss []*Server) int {
+	id := 1
+	for {
+		taken := false
+		for _, s := range ss {
+			if s.ID == id {
+				taken = true
+			}
+		}
+		if !taken {
+			return id
+		}
+		id++
+	}
+}
+
+// parseLog parses "log <target> [len <n>] [format <fmt>] [sample <r>:<s>]
+// <facility> [<level> [<minlevel>]]".
+func parseLog(pos Pos, a []string) (Log, error) {
+	if len(a) < 2 {
+		return Log{}, errors.New("expects 'log <target> [len N] [format F] <facility> [level]' or 'log global'")
+	}
+	l := Log{Pos: pos, Target: a[0], Format: "rfc3164"}
+	switch l.Target {
+	case "stdout", "stderr":
+	default:
+		return Log{}, fmt.Errorf("%w: log target '%s' (only stdout and stderr)", ErrUnsupported, l.Target)
+	}
+	a = a[1:]
+	for len(a) >= 2 {
+		switch a[0] {
+		case "len":
+			if err := oneInt(a[1:2], 80, 65535, &l.Len); err != nil {
+				return Log{}, fmt.Errorf("len: %w", err)
+			}
+		case "format":
+			switch a[1] {
+			case "raw", "short", "rfc3164", "rfc5424", "local":
+				l.Format = a[1]
+			default:
+				return Log{}, fmt.Errorf("unknown log format '%s'", a[1])
+			}
+		default:
+			goto facility
+		}
+		a = a[2:]
+	}
+facility:
+	if len(a) == 0 {
+		return Log{}, errors.New("missing log facility")
+	}
+	if _, ok := facilities[a[0]]; !ok {
+		return Log{}, fmt.Errorf("unknown log facility '%s'", a[0])
+	}
+	l.Facility = a[0]
+	a = a[1:]
+	for i, lv := range a {
+		if i > 1 {
+			return Log{}, fmt.Errorf("unexpected '%s' after log level", lv)
+		}
+		if _, ok := levels[lv]; !ok {
+			return Log{}, fmt.Errorf("unknown log level '%s'", lv)
+		}
+		if i == 0 {
+			l.Level = lv
+		}
+	}
+	return l, nil
+}
+
+var facilities = map[string]int{
+	"kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "syslog": 5, "lpr": 6, "news": 7,
+	"uucp": 8, "cron": 9, "auth2": 10, "ftp": 11, "ntp": 12, "audit": 13, "alert": 14, "cron2": 15,
+	"local0": 16, "local1": 17, "local2": 18, "local3": 19, "local4": 20, "local5": 21, "local6": 22, "local7": 23,
+}
+
+// Facility returns the syslog facility number of a name, -1 when unknown.
+func Facility(name string) int {
+	if f, ok := facilities[name]; ok {
+		return f
+	}
+	return -1
+}
+
+var levels = map[string]int{"emerg": 0, "alert": 1, "crit": 2, "err": 3, "warning": 4, "notice": 5, "info": 6, "debug": 7}
+
+// Level returns the syslog level number of a name, 7 (debug) when empty.
+func Level(name string) int {
+	if l, ok := levels[name]; ok {
+		return l
+	}
+	return 7
+}
+
+type timeDur = time.Duration
+
+func oneInt(a []string, lo, hi int, dst *int) error {
+	if len(a) != 1 {
+		return errors.New("expects one number")
+	}
+	n, err := parseInt(a[0], lo, hi)
+	if err != nil {
+		return err
+	}
+	*dst = n
+	return nil
+}
+
+func oneSize(a []string, dst *int) error {
+	if len(a) != 1 {
+		return errors.New("expects one size")
+	}
+	n, err := ParseSize(a[0])
+	if err != nil {
+		return err
+	}
+	*dst = n
+	return nil
+}
+
+func noArgs(a []string) error {
+	if len(a) != 0 {
+		return fmt.Errorf("unexpected argument '%s'", a[0])
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j] < out[j-1]; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}

@@ -1,0 +1,255 @@
+// Package config reads HAProxy-syntax configuration files into a typed model
+// for the reference balancer.
+//
+// The accepted language is a subset of HAProxy's: the same sections (global,
+// defaults, frontend, backend, listen), the same quoting and escaping rules,
+// the same time units, and inheritance from the last defaults section before
+// each proxy. Every keyword lives in a table for the section kinds that accept
+// it, so a new keyword is one table entry. A keyword the tables do not know,
+// or one used where it does not belong, is an error carrying file:line and
+// the keyword: nothing is silently ignored.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Sentinel errors a caller can test for with errors.Is.
+var (
+	// ErrUnknownKeyword means no table knows the keyword.
+	ErrUnknownKeyword = errors.New("unknown keyword")
+	// ErrMisplaced means the keyword exists but not in this section.
+	ErrMisplaced = errors.New("keyword not allowed here")
+	// ErrBadValue means a keyword's argument is missing or malformed.
+	ErrBadValue = errors.New("bad value")
+	// ErrReference means a name points at nothing (a missing backend) or is
+	// declared twice.
+	ErrReference = errors.New("bad reference")
+	// ErrUnsupported means HAProxy accepts it but this balancer does not
+	// implement it yet.
+	ErrUnsupported = errors.New("not supported")
+)
+
+// Pos is where something was declared.
+type Pos struct {
+	File string
+	Line int
+}
+
+func (p Pos) String() string { return fmt.Sprintf("%s:%d", p.File, p.Line) }
+
+// Error is one configuration error at a position.
+type Error struct {
+	Pos
+	// Keyword is the offending keyword, empty when the error is about a
+	// whole section or reference.
+	Keyword string
+	Err     error
+}
+
+func (e *Error) Error() string { return e.Pos.String() + ": " + e.Err.Error() }
+
+// Unwrap returns the underlying error so errors.Is finds the sentinels.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Kind is the kind of a proxy section.
+type Kind uint8
+
+// Proxy section kinds. Listen is both a frontend and a backend.
+const (
+	KindDefaults Kind = 1 << iota
+	KindFrontend
+	KindBackend
+	KindListen = KindFrontend | KindBackend
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindDefaults:
+		return "defaults"
+	case KindFrontend:
+		return "frontend"
+	case KindBackend:
+		return "backend"
+	case KindListen:
+		return "listen"
+	}
+	return "unknown"
+}
+
+// IsFrontend reports whether the proxy accepts connections.
+func (k Kind) IsFrontend() bool { return k&KindFrontend != 0 }
+
+// IsBackend reports whether the proxy has servers.
+func (k Kind) IsBackend() bool { return k&KindBackend != 0 }
+
+// Config is a whole parsed configuration.
+type Config struct {
+	Global Global
+	// Proxies holds frontends, backends and listens in declaration order.
+	Proxies []*Proxy
+	// Warnings are things HAProxy also only warns about.
+	Warnings []string
+}
+
+// Proxy returns the proxy with that name whose kind overlaps k, or nil.
+func (c *Config) Proxy(name string, k Kind) *Proxy {
+	for _, p := range c.Proxies {
+		if p.Name == name && p.Kind&k != 0 {
+			return p
+		}
+	}
+	return nil
+}
+
+// Global is the global section.
+type Global struct {
+	// MaxConn caps concurrent connections for the whole process; 0 means
+	// no cap.
+	MaxConn int
+	// NbThread is accepted for compatibility and used as GOMAXPROCS when
+	// set.
+	NbThread int
+	// Logs are the global log targets, which proxies use with "log global".
+	Logs []Log
+	// BufSize is tune.bufsize, the size of one I/O buffer.
+	BufSize int
+	// PipeSize is tune.pipesize, the kernel pipe size used for splicing;
+	// 0 leaves the kernel default.
+	PipeSize int
+	// MaxPipes caps the pipes in use at once; 0 means derived from maxconn.
+	MaxPipes int
+	// NoSplice forbids splicing everywhere.
+	NoSplice bool
+}
+
+// Log is one log target.
+type Log struct {
+	Pos
+	// Target is "stdout" or "stderr" (the targets this balancer writes to).
+	Target string
+	// Format is "raw", "short", "rfc3164" (the default) or "rfc5424".
+	Format string
+	// Facility is the syslog facility name, such as "local0".
+	Facility string
+	// Level is the highest level sent; empty means all.
+	Level string
+	// Len caps a line's length; 0 means 1024 as in HAProxy.
+	Len int
+}
+
+// Timeouts are a proxy's timeouts; zero means unset (infinite).
+type Timeouts struct {
+	Connect, Client, Server, Tunnel, Queue, Check, ClientFin, ServerFin time.Duration
+}
+
+// Options are a proxy's "option" switches.
+type Options struct {
+	TCPLog         bool
+	SpliceAuto     bool
+	SpliceRequest  bool
+	SpliceResponse bool
+	Redispatch     bool
+	AllBackups     bool
+	DontLogNull    bool
+}
+
+// Proxy is a frontend, backend, listen or defaults section.
+type Proxy struct {
+	Pos
+	Kind Kind
+	Name string
+	// Mode is "tcp" (the only mode run today).
+	Mode     string
+	Timeouts Timeouts
+	Options  Options
+	// MaxConn caps a frontend's concurrent connections; 0 means the global
+	// maxconn.
+	MaxConn int
+	// DefaultBackend names the backend a frontend sends connections to.
+	DefaultBackend    string
+	DefaultBackendPos Pos
+	// Balance is the load-balancing algorithm.
+	Balance string
+	// Retries is how many times a failed connect is retried.
+	Retries int
+	// LogGlobal is set by "log global".
+	LogGlobal bool
+	// Logs are the proxy's own log targets.
+	Logs    []Log
+	Binds   []Bind
+	Servers []*Server
+	// DefaultServer holds "default-server" options applied to later
+	// servers.
+	DefaultServer Server
+}
+
+// Bind is one bind line.
+type Bind struct {
+	Pos
+	// Addrs are host:port strings ("" host means every address).
+	Addrs []string
+	// AcceptProxy requires a PROXY header (v1 or v2) on every connection.
+	AcceptProxy bool
+	// Name is an optional name for the listener.
+	Name string
+}
+
+// Server is one server line.
+type Server struct {
+	Pos
+	Name string
+	// Addr is host:port.
+	Addr string
+	// ID is the server's numeric id, assigned in declaration order unless
+	// set with "id".
+	ID          int
+	Weight      int
+	MaxConn     int
+	Check       bool
+	Inter       time.Duration
+	Rise, Fall  int
+	Backup      bool
+	Disabled    bool
+	SendProxy   bool
+	SendProxyV2 bool
+	// Source is the local address to dial from, "" for any.
+	Source string
+}
+
+// Built-in defaults, as in HAProxy.
+const (
+	DefaultRetries = 3
+	DefaultInter   = 2 * time.Second
+	DefaultRise    = 2
+	DefaultFall    = 3
+	DefaultBufSize = 16384
+	MaxWeight      = 256
+)
+
+func newDefaults() *Proxy {
+	return &Proxy{
+		Kind:    KindDefaults,
+		Mode:    "tcp",
+		Balance: "roundrobin",
+		Retries: DefaultRetries,
+		DefaultServer: Server{
+			Weight: 1,
+			Inter:  DefaultInter,
+			Rise:   DefaultRise,
+			Fall:   DefaultFall,
+		},
+	}
+}
+
+// inherit makes a new proxy section starting from the defaults d, as
+// HAProxy copies its defaults proxy into each new proxy.
+func inherit(d *Proxy, kind Kind, name string, pos Pos) *Proxy {
+	p := *d
+	p.Kind, p.Name, p.Pos = kind, name, pos
+	p.Logs = append([]Log(nil), d.Logs...)
+	p.Binds, p.Servers = nil, nil
+	return &p
+}

@@ -1,0 +1,381 @@
+package config
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Source is one configuration file's name and content.
+type Source struct {
+	Name string
+	Data []byte
+}
+
+// ParseFiles reads and parses the files in order, as HAProxy does with
+// several -f options: sections continue across files only in the sense that
+// defaults declared in an earlier file apply to proxies in a later one.
+func ParseFiles(paths ...string) (*Config, error) {
+	srcs := make([]Source, 0, len(paths))
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("config: reading %s: %w", p, err)
+		}
+		srcs = append(srcs, Source{Name: p, Data: b})
+	}
+	return Parse(srcs...)
+}
+
+// Parse parses the sources in order. It returns every error it finds, joined,
+// each an *Error with the file and line, rather than stopping at the first.
+func Parse(srcs ...Source) (*Config, error) {
+	p := &parser{
+		cfg:      &Config{Global: Global{BufSize: DefaultBufSize}},
+		defaults: newDefaults(),
+		named:    map[string]*Proxy{},
+	}
+	for _, s := range srcs {
+		p.parseSource(s)
+	}
+	if len(p.errs) == 0 {
+		p.validate()
+	}
+	if len(p.errs) > 0 {
+		return nil, errors.Join(p.errs...)
+	}
+	return p.cfg, nil
+}
+
+type parser struct {
+	cfg      *Config
+	defaults *Proxy
+	named    map[string]*Proxy
+	// section is "global" or the current proxy's kind; cur is the proxy
+	// being filled, nil in global or before any section.
+	section string
+	cur     *Proxy
+	pos     Pos
+	errs    []error
+}
+
+func (p *parser) errorf(kw string, sentinel error, format string, a ...any) {
+	p.errs = append(p.errs, &Error{Pos: p.pos, Keyword: kw, Err: fmt.Errorf("%w: "+format, append([]any{sentinel}, a...)...)})
+}
+
+// maxLine bounds one line, as HAProxy's LINESIZE does, so hostile input
+// cannot make the parser buffer without limit.
+const maxLine = 64 * 1024
+
+func (p *parser) parseSource(s Source) {
+	sc := bufio.NewScanner(bytes.NewReader(s.Data))
+	sc.Buffer(make([]byte, 4096), maxLine)
+	line := 0
+	for sc.Scan() {
+		line++
+		p.pos = Pos{File: s.Name, Line: line}
+		words, err := splitLine(sc.Text())
+		if err != nil {
+			p.errs = append(p.errs, &Error{Pos: p.pos, Err: fmt.Errorf("%w: %w", ErrBadValue, err)})
+			continue
+		}
+		if len(words) == 0 {
+			continue
+		}
+		p.parseLine(words)
+	}
+	if err := sc.Err(); err != nil {
+		p.pos = Pos{File: s.Name, Line: line + 1}
+		p.errs = append(p.errs, &Error{Pos: p.pos, Err: fmt.Errorf("%w: %w", ErrBadValue, err)})
+	}
+}
+
+func (p *parser) parseLine(words []string) {
+	kw := words[0]
+	switch kw {
+	case "global":
+		p.section, p.cur = "global", nil
+		if len(words) > 1 {
+			p.errorf(kw, ErrBadValue, "'global' takes no argument")
+		}
+		return
+	case "defaults", "frontend", "backend", "listen":
+		p.startProxy(kw, words[1:])
+		return
+	}
+	if p.section == "" {
+		p.errorf(kw, ErrUnknownKeyword, "unknown keyword '%s' out of section", kw)
+		return
+	}
+	if p.section == "global" {
+		if f, ok := globalKeywords[kw]; ok {
+			if err := f(p, words[1:]); err != nil {
+				p.errorf(kw, ErrBadValue, "'%s': %v", kw, err)
+			}
+			return
+		}
+		if _, ok := proxyKeywords[kw]; ok {
+			p.errorf(kw, ErrMisplaced, "'%s' not allowed in 'global' section", kw)
+			return
+		}
+		p.errorf(kw, ErrUnknownKeyword, "unknown keyword '%s' in 'global' section", kw)
+		return
+	}
+	neg := false
+	if kw == "no" && len(words) > 1 && words[1] == "option" {
+		neg, words = true, words[1:]
+		kw = "option"
+	}
+	k, ok := proxyKeywords[kw]
+	if !ok {
+		if _, g := globalKeywords[kw]; g {
+			p.errorf(kw, ErrMisplaced, "'%s' not allowed in '%s' section (global only)", kw, p.section)
+			return
+		}
+		p.errorf(kw, ErrUnknownKeyword, "unknown keyword '%s' in '%s' section", kw, p.section)
+		return
+	}
+	if k.kinds&p.cur.Kind == 0 {
+		p.errorf(kw, ErrMisplaced, "'%s' not allowed in '%s' section", kw, p.section)
+		return
+	}
+	if kw == "option" {
+		p.parseOption(words[1:], neg)
+		return
+	}
+	if err := k.parse(p, p.cur, words[1:]); err != nil {
+		var ce *Error
+		if errors.As(err, &ce) {
+			p.errs = append(p.errs, ce)
+			return
+		}
+		sentinel := ErrBadValue
+		for _, s := range []error{ErrUnknownKeyword, ErrMisplaced, ErrUnsupported, ErrReference} {
+			if errors.Is(err, s) {
+				sentinel = nil
+			}
+		}
+		if sentinel == nil {
+			p.errs = append(p.errs, &Error{Pos: p.pos, Keyword: kw, Err: fmt.Errorf("'%s' in '%s' section: %w", kw, p.section, err)})
+			return
+		}
+		p.errorf(kw, sentinel, "'%s' in '%s' section: %v", kw, p.section, err)
+	}
+}
+
+func (p *parser) startProxy(kw string, args []string) {
+	kind := map[string]Kind{"defaults": KindDefaults, "frontend": KindFrontend, "backend": KindBackend, "listen": KindListen}[kw]
+	p.section = kw
+	name := ""
+	if len(args) > 0 && args[0] != "from" {
+		name, args = args[0], args[1:]
+	}
+	base := p.defaults
+	if len(args) > 0 {
+		if args[0] != "from" || len(args) != 2 {
+			p.errorf(kw, ErrBadValue, "'%s %s': unexpected '%s' (expected 'from <defaults>')", kw, name, strings.Join(args, " "))
+		} else if d, ok := p.named[args[1]]; ok {
+			base = d
+		} else {
+			p.errorf(kw, ErrReference, "'%s %s' uses unknown defaults section '%s'", kw, name, args[1])
+		}
+	}
+	if kind == KindDefaults {
+		// A new defaults section starts again from the built-in values,
+		// unless it names one to inherit from.
+		if base == p.defaults {
+			base = newDefaults()
+		}
+		d := inherit(base, KindDefaults, name, p.pos)
+		p.defaults, p.cur = d, d
+		if name != "" {
+			p.named[name] = d
+		}
+		return
+	}
+	if name == "" {
+		p.errorf(kw, ErrBadValue, "'%s' needs a name", kw)
+		name = "?"
+	}
+	if err := checkName(name); err != nil {
+		p.errorf(kw, ErrBadValue, "'%s %s': %v", kw, name, err)
+	}
+	if prev := p.cfg.Proxy(name, kind); prev != nil {
+		p.errorf(kw, ErrReference, "%s '%s' has the same name as %s '%s' declared at %s", kw, name, prev.Kind, prev.Name, prev.Pos)
+	}
+	p.cur = inherit(base, kind, name, p.pos)
+	p.cfg.Proxies = append(p.cfg.Proxies, p.cur)
+}
+
+func checkName(s string) error {
+	for _, c := range s {
+		if !(c == '-' || c == '_' || c == '.' || c == ':' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+			return fmt.Errorf("character '%c' not allowed in a name", c)
+		}
+	}
+	return nil
+}
+
+func (p *parser) parseOption(args []string, neg bool) {
+	if len(args) == 0 {
+		p.errorf("option", ErrBadValue, "'option' needs an option name")
+		return
+	}
+	name := args[0]
+	o, ok := optionKeywords[name]
+	if !ok {
+		p.errorf("option", ErrUnknownKeyword, "unknown option '%s' in '%s' section", name, p.section)
+		return
+	}
+	if o.kinds&p.cur.Kind == 0 && p.cur.Kind != KindDefaults {
+		p.errorf("option", ErrMisplaced, "'option %s' not allowed in '%s' section", name, p.section)
+		return
+	}
+	if err := o.parse(p.cur, args[1:], !neg); err != nil {
+		p.errorf("option", ErrBadValue, "'option %s': %v", name, err)
+	}
+}
+
+// validate checks what needs the whole file: references between proxies
+// and duplicate names.
+func (p *parser) validate() {
+	for _, px := range p.cfg.Proxies {
+		p.pos = px.Pos
+		if px.Kind.IsFrontend() {
+			if len(px.Binds) == 0 {
+				p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s '%s' has no 'bind' directive", px.Pos, px.Kind, px.Name))
+			}
+			if px.DefaultBackend != "" {
+				if p.cfg.Proxy(px.DefaultBackend, KindBackend) == nil {
+					p.pos = px.DefaultBackendPos
+					p.errorf("default_backend", ErrReference, "%s '%s': unable to find required default_backend '%s'", px.Kind, px.Name, px.DefaultBackend)
+				}
+			} else if px.Kind == KindFrontend {
+				p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: frontend '%s' has no 'default_backend': connections will be closed", px.Pos, px.Name))
+			}
+		}
+		if px.Kind.IsBackend() {
+			seen := map[string]*Server{}
+			ids := map[int]*Server{}
+			for _, s := range px.Servers {
+				p.pos = s.Pos
+				if prev, ok := seen[s.Name]; ok {
+					p.errorf("server", ErrReference, "%s '%s': server '%s' already declared at %s", px.Kind, px.Name, s.Name, prev.Pos)
+				}
+				seen[s.Name] = s
+				if prev, ok := ids[s.ID]; ok {
+					p.errorf("server", ErrReference, "%s '%s': server '%s' has the same id %d as server '%s'", px.Kind, px.Name, s.Name, s.ID, prev.Name)
+				}
+				ids[s.ID] = s
+			}
+		}
+	}
+}
+
+// ---- value parsers ----
+
+// ParseTime parses a HAProxy time: a non-negative integer with an optional
+// unit among us, ms, s, m, h, d (ms when none).
+func ParseTime(s string) (time.Duration, error) {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	if i == 0 {
+		return 0, fmt.Errorf("invalid time %q: expected a number with an optional unit (us, ms, s, m, h, d)", s)
+	}
+	n, err := strconv.ParseUint(s[:i], 10, 63)
+	if err != nil {
+		return 0, fmt.Errorf("invalid time %q: %w", s, err)
+	}
+	units := map[string]time.Duration{"": time.Millisecond, "us": time.Microsecond, "ms": time.Millisecond, "s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour}
+	u, ok := units[s[i:]]
+	if !ok {
+		return 0, fmt.Errorf("invalid time %q: unknown unit %q (us, ms, s, m, h, d)", s, s[i:])
+	}
+	// HAProxy keeps times as 32-bit milliseconds; beyond that it refuses.
+	if n > uint64(math.MaxInt32)*uint64(time.Millisecond)/uint64(u) {
+		return 0, fmt.Errorf("invalid time %q: too large (at most %d ms)", s, math.MaxInt32)
+	}
+	return time.Duration(n) * u, nil
+}
+
+func parseInt(s string, lo, hi int) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("invalid number %q", s)
+	}
+	if n < lo || n > hi {
+		return 0, fmt.Errorf("%d out of range [%d..%d]", n, lo, hi)
+	}
+	return n, nil
+}
+
+// ParseSize parses a size with an optional k, m or g suffix (powers of 1024).
+func ParseSize(s string) (int, error) {
+	mult := 1
+	switch {
+	case strings.HasSuffix(s, "k"), strings.HasSuffix(s, "K"):
+		mult, s = 1<<10, s[:len(s)-1]
+	case strings.HasSuffix(s, "m"), strings.HasSuffix(s, "M"):
+		mult, s = 1<<20, s[:len(s)-1]
+	case strings.HasSuffix(s, "g"), strings.HasSuffix(s, "G"):
+		mult, s = 1<<30, s[:len(s)-1]
+	}
+	n, err := parseInt(s, 0, math.MaxInt32/mult)
+	if err != nil {
+		return 0, fmt.Errorf("invalid size: %w", err)
+	}
+	return n * mult, nil
+}
+
+// ParseAddr normalises a bind or server address: ADDR:PORT, :PORT,
+// *:PORT, [v6]:PORT or v6 with a trailing :PORT (HAProxy splits at the last
+// colon). The result is suitable for net.Listen and net.Dial; "*" and ""
+// become "".
+func ParseAddr(s string, needPort bool) (string, error) {
+	s = strings.TrimPrefix(strings.TrimPrefix(s, "ipv4@"), "ipv6@")
+	if strings.Contains(s, "@") {
+		return "", fmt.Errorf("address %q: only ipv4@ and ipv6@ prefixes are supported", s)
+	}
+	colon := strings.LastIndexByte(s, ':')
+	if colon < 0 {
+		if needPort {
+			return "", fmt.Errorf("address %q: missing port", s)
+		}
+		return s, nil
+	}
+	host, port := s[:colon], s[colon+1:]
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if host == "*" {
+		host = ""
+	}
+	if port == "" {
+		return "", fmt.Errorf("address %q: missing port", s)
+	}
+	if _, err := parseInt(port, 0, 65535); err != nil {
+		return "", fmt.Errorf("address %q: port: %w", s, err)
+	}
+	if host != "" && net.ParseIP(host) == nil {
+		if err := checkHostname(host); err != nil {
+			return "", fmt.Errorf("address %q: %w", s, err)
+		}
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+func checkHostname(h string) error {
+	for _, c := range h {
+		if !(c == '-' || c == '.' || c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+			return fmt.Errorf("invalid host name %q", h)
+		}
+	}
+	return nil
+}
