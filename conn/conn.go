@@ -1,0 +1,314 @@
+package conn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/proxyblocks/proxyblocks/xprt"
+)
+
+// TransportFunc builds the transport stack over a socket, such as
+// [xprt.NewRaw] or a TLS transport. It must not do I/O: the PROXY header is
+// read from the socket after it is called and before the transport's own
+// handshake.
+type TransportFunc func(net.Conn) (xprt.Transport, error)
+
+// RawTransport is the default [TransportFunc]: the plain socket.
+func RawTransport(c net.Conn) (xprt.Transport, error) { return xprt.NewRaw(c), nil }
+
+// Mux is what a [Conn] needs of the multiplexer attached to it: a way to
+// close it. Package mux implements it; it is declared here because mux
+// imports conn, not the reverse.
+type Mux interface {
+	Close() error
+}
+
+// Flags describe a connection; they are set as it progresses and read
+// without locks.
+type Flags uint32
+
+// Connection flags.
+const (
+	// FlagAcceptProxy means a PROXY header must open the connection.
+	FlagAcceptProxy Flags = 1 << iota
+	// FlagProxied means a PROXY header was received and its addresses
+	// replace the socket's.
+	FlagProxied
+	// FlagOutgoing marks a connection dialed to a server.
+	FlagOutgoing
+	// FlagSentProxy means a PROXY header was sent after connect.
+	FlagSentProxy
+	// FlagNoLinger means close resets the connection (SO_LINGER 0)
+	// instead of a graceful FIN.
+	FlagNoLinger
+	// FlagError means the handshake failed or an error closed the
+	// connection.
+	FlagError
+)
+
+// Phase is how far a connection has come.
+type Phase uint32
+
+// Connection phases, in order.
+const (
+	PhaseNew       Phase = iota // accepted or dialed; nothing read yet
+	PhaseProxy                  // reading the PROXY header
+	PhaseTransport              // running the transport handshake
+	PhaseReady                  // handshakes done; the mux may take over
+	PhaseClosed                 // closed
+)
+
+var phaseNames = [...]string{"new", "proxy", "transport", "ready", "closed"}
+
+// String names the phase.
+func (p Phase) String() string {
+	if int(p) < len(phaseNames) {
+		return phaseNames[p]
+	}
+	return fmt.Sprintf("phase(%d)", uint32(p))
+}
+
+// ErrClosed is returned by operations on a closed [Conn] and by
+// [Listener.Accept] after Close; it wraps net.ErrClosed so callers testing
+// for that keep working.
+var ErrClosed = fmt.Errorf("conn: closed: %w", net.ErrClosed)
+
+// ErrHandshake wraps every handshake failure other than a bad PROXY header
+// (which wraps [ErrProxyHeader]): a transport handshake error, a timeout.
+var ErrHandshake = errors.New("conn: handshake failed")
+
+// Conn is one connection, accepted or dialed: its socket, the addresses
+// seen on it and those a PROXY header told, its transport stack and the
+// mux that drives it.
+//
+// Conn is a net.Conn: reads and writes go through the transport. Its
+// RemoteAddr and LocalAddr are the addresses the PROXY header told when
+// there was one, so code that logs or filters by RemoteAddr sees the real
+// client; [Conn.SocketRemote] and [Conn.SocketLocal] keep the socket's.
+type Conn struct {
+	sock net.Conn
+	tr   xprt.Transport
+
+	flags atomic.Uint32
+	phase atomic.Uint32
+
+	srcAddr, dstAddr net.Addr // as told, or as seen
+	src, dst         netip.AddrPort
+	proxy            ProxyHeader
+	maxProxyLen      int
+	handshakeTimeout time.Duration
+	handshakeOnce    sync.Once
+	handshakeErr     error
+	closing          atomic.Bool
+	release          func()
+	mu               sync.Mutex // guards mux
+	mux              Mux
+}
+
+func addrPort(a net.Addr) netip.AddrPort {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		return a.AddrPort()
+	case *net.UDPAddr:
+		return a.AddrPort()
+	}
+	return netip.AddrPort{}
+}
+
+// Flags returns the connection's flags.
+func (c *Conn) Flags() Flags { return Flags(c.flags.Load()) }
+
+func (c *Conn) setFlag(f Flags) { c.flags.Or(uint32(f)) }
+
+// Phase returns how far the connection has come.
+func (c *Conn) Phase() Phase { return Phase(c.phase.Load()) }
+
+// ExpectProxy requires a PROXY header on this connection, as a connection
+// rule's "expect-proxy layer4" does. It has effect only before
+// [Conn.Handshake].
+func (c *Conn) ExpectProxy() { c.setFlag(FlagAcceptProxy) }
+
+// Src is the client's address: the one a PROXY header told, or the
+// socket's peer. It is the zero AddrPort for UNIX sockets.
+func (c *Conn) Src() netip.AddrPort { return c.src }
+
+// Dst is the address the client connected to: the one a PROXY header
+// told, or the socket's local address.
+func (c *Conn) Dst() netip.AddrPort { return c.dst }
+
+// ProxyHeader returns the PROXY header received on the connection, with
+// its TLVs, or nil when none was.
+func (c *Conn) ProxyHeader() *ProxyHeader {
+	if c.Flags()&FlagProxied == 0 {
+		return nil
+	}
+	return &c.proxy
+}
+
+// Transport returns the transport stack, for the layers that read, write,
+// shut down or splice.
+func (c *Conn) Transport() xprt.Transport { return c.tr }
+
+// Socket returns the socket under the transport, for socket options.
+func (c *Conn) Socket() net.Conn { return c.sock }
+
+// Raw returns the socket for splicing when the transport passes bytes
+// unchanged; see [xprt.Transport.Raw].
+func (c *Conn) Raw() (syscall.RawConn, bool) { return c.tr.Raw() }
+
+// SetMux attaches the mux that drives the connection; [Conn.Close] closes
+// it.
+func (c *Conn) SetMux(m Mux) {
+	c.mu.Lock()
+	c.mux = m
+	c.mu.Unlock()
+}
+
+// Mux returns the attached mux, or nil.
+func (c *Conn) Mux() Mux {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mux
+}
+
+// Handshake runs the connection's handshake phase: the PROXY header when
+// one is expected, then the transport's handshake. It is bounded by ctx
+// and, when ctx has no deadline, by the listener's handshake timeout, so
+// run it in the connection's own goroutine: a slow client then delays only
+// itself. On failure the connection is closed. It is idempotent: a second
+// call returns the first result.
+func (c *Conn) Handshake(ctx context.Context) error {
+	c.handshakeOnce.Do(func() { c.handshakeErr = c.handshake(ctx) })
+	return c.handshakeErr
+}
+
+func (c *Conn) handshake(ctx context.Context) (err error) {
+	if c.Phase() == PhaseClosed {
+		return ErrClosed
+	}
+	if _, ok := ctx.Deadline(); !ok && c.handshakeTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.handshakeTimeout)
+		defer cancel()
+	}
+	defer func() {
+		if err != nil {
+			c.setFlag(FlagError)
+			c.Close()
+		}
+	}()
+	if c.Flags()&FlagAcceptProxy != 0 {
+		c.phase.Store(uint32(PhaseProxy))
+		if err := c.readProxy(ctx); err != nil {
+			return err
+		}
+	}
+	c.phase.Store(uint32(PhaseTransport))
+	if c.tr == nil {
+		return fmt.Errorf("%w: no transport", ErrHandshake)
+	}
+	if err := c.tr.Handshake(ctx); err != nil {
+		return fmt.Errorf("%w: %s transport from %v: %w", ErrHandshake, c.tr.Name(), c.sock.RemoteAddr(), err)
+	}
+	c.phase.CompareAndSwap(uint32(PhaseTransport), uint32(PhaseReady))
+	return nil
+}
+
+func (c *Conn) readProxy(ctx context.Context) error {
+	if d, ok := ctx.Deadline(); ok {
+		if err := c.sock.SetReadDeadline(d); err != nil {
+			return fmt.Errorf("%w: setting deadline: %w", ErrProxyHeader, err)
+		}
+		defer c.sock.SetReadDeadline(time.Time{})
+	}
+	// Cancellation other than the deadline wakes the blocked read by
+	// moving the deadline to the past.
+	stop := context.AfterFunc(ctx, func() { c.sock.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if err := ReadProxyHeader(c.sock, &c.proxy, c.maxProxyLen); err != nil {
+		return fmt.Errorf("%w (from %v)", err, c.sock.RemoteAddr())
+	}
+	if c.proxy.HasAddrs() {
+		c.src, c.dst = c.proxy.Src, c.proxy.Dst
+		c.srcAddr, c.dstAddr = c.proxy.SrcAddr(), c.proxy.DstAddr()
+	}
+	c.setFlag(FlagProxied)
+	return nil
+}
+
+// Read reads through the transport.
+func (c *Conn) Read(b []byte) (int, error) { return c.tr.Read(b) }
+
+// Write writes through the transport.
+func (c *Conn) Write(b []byte) (int, error) { return c.tr.Write(b) }
+
+// CloseWrite shuts the write side down through the transport.
+func (c *Conn) CloseWrite() error { return c.tr.CloseWrite() }
+
+// LocalAddr is the address the client connected to, as told by a PROXY
+// header when there was one.
+func (c *Conn) LocalAddr() net.Addr { return c.dstAddr }
+
+// RemoteAddr is the client's address, as told by a PROXY header when there
+// was one.
+func (c *Conn) RemoteAddr() net.Addr { return c.srcAddr }
+
+// SocketLocal is the socket's local address, whatever a PROXY header said.
+func (c *Conn) SocketLocal() net.Addr { return c.sock.LocalAddr() }
+
+// SocketRemote is the socket's peer address, whatever a PROXY header said.
+func (c *Conn) SocketRemote() net.Addr { return c.sock.RemoteAddr() }
+
+// SetDeadline sets both deadlines on the transport.
+func (c *Conn) SetDeadline(t time.Time) error { return c.tr.SetDeadline(t) }
+
+// SetReadDeadline sets the read deadline on the transport.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.tr.SetReadDeadline(t) }
+
+// SetWriteDeadline sets the write deadline on the transport.
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.tr.SetWriteDeadline(t) }
+
+// Close closes the mux, the transport and the socket, and gives the
+// listener's connection slot back, exactly once. It is idempotent and
+// safe to call from the mux's own Close: later calls return nil at once
+// (they cannot wait for the first, which may be the one calling them).
+func (c *Conn) Close() error {
+	if !c.closing.CompareAndSwap(false, true) {
+		return nil
+	}
+	c.phase.Store(uint32(PhaseClosed))
+	c.mu.Lock()
+	m := c.mux
+	c.mux = nil
+	c.mu.Unlock()
+	if m != nil {
+		m.Close()
+	}
+	if c.Flags()&FlagNoLinger != 0 {
+		setLinger0(c.sock)
+	}
+	var err error
+	if c.tr != nil {
+		err = c.tr.Close()
+	}
+	c.sock.Close() // a transport may not own the socket; closing twice is harmless
+	if c.release != nil {
+		c.release()
+	}
+	return err
+}
+
+// Abort closes the connection with a reset (SO_LINGER 0) rather than a
+// FIN, so the peer learns at once that nothing more will come and no
+// TIME_WAIT is left behind.
+func (c *Conn) Abort() error {
+	c.setFlag(FlagNoLinger)
+	return c.Close()
+}

@@ -1,0 +1,124 @@
+package conn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// ErrDial wraps every failure of [Dialer.Dial]: connect, PROXY header
+// write, transport setup or handshake.
+var ErrDial = errors.New("conn: dial failed")
+
+// Dialer opens connections to servers.
+//
+// A Dialer holds no state of its own and is safe for concurrent use. It
+// keeps no idle connections: reusing them (HTTP keep-alive to servers) is
+// left to a pool above it, which calls Dial on a miss.
+type Dialer struct {
+	// Source, when valid, is the local address to bind before connecting
+	// (HAProxy's "source"); a zero port lets the kernel pick one.
+	Source netip.AddrPort
+	// Timeout bounds the TCP connect; 0 means no bound beyond ctx.
+	Timeout time.Duration
+	// HandshakeTimeout bounds the PROXY header write and the transport
+	// handshake when ctx has no deadline; 0 means DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+	// KeepAlive configures TCP keepalive as in net.Dialer.
+	KeepAlive net.KeepAliveConfig
+	// SendProxy is the PROXY protocol version to send after connect: 0
+	// for none, 1 or 2.
+	SendProxy int
+	// Transport builds the transport stack; nil means raw.
+	Transport TransportFunc
+}
+
+// Dial connects to address and returns the connection with its handshakes
+// done: the PROXY header, if SendProxy is set, and the transport's.
+//
+// ph carries what the header tells the server: the client's addresses and
+// any TLVs (see [NewProxyHeader] and [Conn.Src]); its Version is ignored in
+// favour of SendProxy. A nil ph sends a LOCAL header (v2) or "PROXY
+// UNKNOWN" (v1), as HAProxy does for connections it makes itself, such as
+// health checks.
+func (d *Dialer) Dial(ctx context.Context, network, address string, ph *ProxyHeader) (*Conn, error) {
+	var hdr []byte
+	if d.SendProxy != 0 {
+		if d.SendProxy != 1 && d.SendProxy != 2 {
+			return nil, fmt.Errorf("%w: SendProxy %d is not 0, 1 or 2", ErrDial, d.SendProxy)
+		}
+		h := ProxyHeader{Command: CommandLocal}
+		if ph != nil {
+			h = *ph
+		}
+		h.Version = uint8(d.SendProxy)
+		var err error
+		if hdr, err = h.AppendTo(nil); err != nil {
+			return nil, fmt.Errorf("%w: to %s: %w", ErrDial, address, err)
+		}
+	}
+	nd := net.Dialer{Timeout: d.Timeout, KeepAliveConfig: d.KeepAlive}
+	if d.Source.IsValid() {
+		nd.LocalAddr = net.TCPAddrFromAddrPort(d.Source)
+		if network == "unix" {
+			return nil, fmt.Errorf("%w: a source address needs a TCP network, not %q", ErrDial, network)
+		}
+	}
+	sock, err := nd.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDial, err)
+	}
+	c := &Conn{sock: sock}
+	c.srcAddr, c.dstAddr = sock.RemoteAddr(), sock.LocalAddr()
+	c.src, c.dst = addrPort(c.srcAddr), addrPort(c.dstAddr)
+	c.setFlag(FlagOutgoing)
+	tf := d.Transport
+	if tf == nil {
+		tf = RawTransport
+	}
+	if c.tr, err = tf(sock); err != nil {
+		sock.Close()
+		return nil, fmt.Errorf("%w: transport to %s: %w", ErrDial, address, err)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		to := d.HandshakeTimeout
+		if to <= 0 {
+			to = DefaultHandshakeTimeout
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, to)
+		defer cancel()
+	}
+	if len(hdr) > 0 {
+		c.phase.Store(uint32(PhaseProxy))
+		if err := writeAll(ctx, sock, hdr); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("%w: sending PROXY header to %s: %w", ErrDial, address, err)
+		}
+		c.setFlag(FlagSentProxy)
+	}
+	c.phase.Store(uint32(PhaseTransport))
+	if err := c.tr.Handshake(ctx); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("%w: %s handshake with %s: %w", ErrDial, c.tr.Name(), address, err)
+	}
+	c.phase.Store(uint32(PhaseReady))
+	return c, nil
+}
+
+// writeAll writes b before ctx ends. A socket write returns only once
+// everything is written or an error occurs, which is how HAProxy's
+// partial-send offset is handled here.
+func writeAll(ctx context.Context, c net.Conn, b []byte) error {
+	if d, ok := ctx.Deadline(); ok {
+		c.SetWriteDeadline(d)
+		defer c.SetWriteDeadline(time.Time{})
+	}
+	stop := context.AfterFunc(ctx, func() { c.SetWriteDeadline(time.Unix(1, 0)) })
+	defer stop()
+	_, err := c.Write(b)
+	return err
+}

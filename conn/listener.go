@@ -1,0 +1,466 @@
+package conn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/proxyblocks/proxyblocks/freq"
+)
+
+// Verdict is what a connection rule decides.
+type Verdict uint8
+
+const (
+	// Continue passes the connection to the next rule; after the last
+	// rule it is accepted.
+	Continue Verdict = iota
+	// Accept accepts the connection and skips the remaining rules.
+	Accept
+	// Reject closes the connection with a reset (SO_LINGER 0): the client
+	// learns at once, and no FIN or TIME_WAIT is spent on it.
+	Reject
+	// SilentDrop frees the connection without telling the client
+	// anything, so an attacker keeps waiting on a dead connection; see
+	// [ListenConfig.SilentDropTTL].
+	SilentDrop
+)
+
+// String names the verdict.
+func (v Verdict) String() string {
+	switch v {
+	case Continue:
+		return "continue"
+	case Accept:
+		return "accept"
+	case Reject:
+		return "reject"
+	case SilentDrop:
+		return "silent-drop"
+	}
+	return fmt.Sprintf("verdict(%d)", uint8(v))
+}
+
+// Rule is a connection rule, HAProxy's "tcp-request connection". It runs
+// in the accept loop on the bare socket, before any PROXY header, handshake
+// or buffer, so it must decide from layer-4 facts ([Conn.Src] is still the
+// socket's peer) and must not block. It may call [Conn.ExpectProxy].
+// Rejected and dropped connections do not count toward the accept rate.
+type Rule func(c *Conn) Verdict
+
+// DefaultHandshakeTimeout bounds a connection's handshake phase when the
+// configuration gives none; the PROXY specification suggests at least 3 s.
+const DefaultHandshakeTimeout = 10 * time.Second
+
+// ListenConfig configures a [Listener]. The zero value listens with Go's
+// defaults: keepalive on, TCP_NODELAY on, no connection limit, raw
+// transport, no PROXY header.
+type ListenConfig struct {
+	// ReusePort sets SO_REUSEPORT, so several listeners share the port.
+	ReusePort bool
+	// KeepAlive configures TCP keepalive on accepted sockets, as in
+	// net.ListenConfig; the zero value keeps Go's defaults.
+	KeepAlive net.KeepAliveConfig
+	// DisableNoDelay turns Nagle's algorithm back on for accepted sockets.
+	DisableNoDelay bool
+	// MaxConn caps the connections alive at once (0: no cap). When the cap
+	// is reached the listener stops accepting, leaving new connections in
+	// the kernel's backlog, until one closes; it never refuses them.
+	MaxConn int
+	// RateLimit caps accepted connections per second (0: no cap). Accepts
+	// over the rate are delayed, not refused.
+	RateLimit uint32
+	// RateClock is the clock of the rate limit; nil means the system
+	// clock. Tests set a fake one.
+	RateClock freq.Clock
+	// AcceptProxy requires a PROXY header (v1 or v2) on every connection.
+	AcceptProxy bool
+	// MaxProxyHeaderLen bounds an incoming PROXY header; 0 means
+	// DefaultMaxProxyHeaderLen.
+	MaxProxyHeaderLen int
+	// HandshakeTimeout bounds the handshake phase (PROXY header and
+	// transport handshake); 0 means DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+	// Transport builds each connection's transport; nil means raw.
+	Transport TransportFunc
+	// Rules run in order on every new socket.
+	Rules []Rule
+	// SilentDropTTL is the TTL given to the reset of a silent drop. 0
+	// tries TCP_REPAIR first (nothing at all is sent; needs CAP_NET_ADMIN)
+	// and falls back to a TTL of 1.
+	SilentDropTTL int
+	// Logger receives accept errors and, at debug level, rule decisions
+	// and handshake failures; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Listener accepts connections: it enforces the connection cap and the
+// accept rate, runs the connection rules and hands out [Conn]s whose
+// handshake phase has not started yet.
+type Listener struct {
+	ln   net.Listener
+	cfg  ListenConfig
+	log  *slog.Logger
+	rate *freq.Counter
+
+	slots  chan struct{} // nil without MaxConn
+	done   chan struct{}
+	closed sync.Once
+
+	pmu      sync.Mutex
+	paused   bool
+	resumeCh chan struct{} // closed on Resume
+
+	active                                    atomic.Int64
+	accepted, rejected, dropped, handshakeErr atomic.Uint64
+	rateWaits, fullWaits                      atomic.Uint64
+}
+
+// Listen opens a listener on network ("tcp", "tcp4", "tcp6" or "unix") and
+// address.
+func (lc ListenConfig) Listen(ctx context.Context, network, address string) (*Listener, error) {
+	nlc := net.ListenConfig{KeepAliveConfig: lc.KeepAlive}
+	if lc.ReusePort {
+		nlc.Control = reusePortControl
+	}
+	ln, err := nlc.Listen(ctx, network, address)
+	if err != nil {
+		return nil, fmt.Errorf("conn: listen on %s %s: %w", network, address, err)
+	}
+	return lc.NewListener(ln), nil
+}
+
+// NewListener wraps an open listener, such as one inherited across a
+// reload. Pause needs it to support SetDeadline, as *net.TCPListener and
+// *net.UnixListener do.
+func (lc ListenConfig) NewListener(ln net.Listener) *Listener {
+	l := &Listener{ln: ln, cfg: lc, log: lc.Logger, done: make(chan struct{})}
+	if l.log == nil {
+		l.log = slog.Default()
+	}
+	if l.cfg.HandshakeTimeout <= 0 {
+		l.cfg.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if l.cfg.Transport == nil {
+		l.cfg.Transport = RawTransport
+	}
+	if lc.MaxConn > 0 {
+		l.slots = make(chan struct{}, lc.MaxConn)
+	}
+	if lc.RateLimit > 0 {
+		clock := lc.RateClock
+		if clock == nil {
+			clock = freq.SystemClock
+		}
+		l.rate = freq.NewCounter(clock)
+	}
+	return l
+}
+
+// Addr returns the listening address.
+func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
+
+// ListenerStats are a listener's counters.
+type ListenerStats struct {
+	// Active is the number of connections alive (accepted and not closed).
+	Active int64
+	// Accepted counts connections the rules accepted.
+	Accepted uint64
+	// Rejected and SilentDropped count the rules' other verdicts.
+	Rejected, SilentDropped uint64
+	// HandshakeFailed counts handshake phases that failed under Serve.
+	HandshakeFailed uint64
+	// RateWaits counts the times accepting waited for the rate limit.
+	RateWaits uint64
+	// FullWaits counts the times accepting waited for a free slot.
+	FullWaits uint64
+}
+
+// Stats returns the listener's counters.
+func (l *Listener) Stats() ListenerStats {
+	return ListenerStats{
+		Active: l.active.Load(), Accepted: l.accepted.Load(),
+		Rejected: l.rejected.Load(), SilentDropped: l.dropped.Load(),
+		HandshakeFailed: l.handshakeErr.Load(),
+		RateWaits:       l.rateWaits.Load(), FullWaits: l.fullWaits.Load(),
+	}
+}
+
+// Accept waits for the next connection the rules accept and returns it
+// before its handshake phase: the caller runs [Conn.Handshake] in the
+// connection's own goroutine (as [Listener.Serve] does). It blocks while
+// the listener is paused, full (MaxConn) or over its rate. After Close it
+// returns [ErrClosed].
+func (l *Listener) Accept() (*Conn, error) {
+	for {
+		if err := l.waitResumed(); err != nil {
+			return nil, err
+		}
+		if err := l.acquire(); err != nil {
+			return nil, err
+		}
+		if err := l.waitRate(); err != nil {
+			l.releaseSlot()
+			return nil, err
+		}
+		sock, err := l.ln.Accept()
+		if err != nil {
+			l.releaseSlot()
+			if l.isClosed() {
+				return nil, ErrClosed
+			}
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				continue // woken by Pause
+			}
+			return nil, fmt.Errorf("conn: accept on %v: %w", l.ln.Addr(), err)
+		}
+		if c := l.admit(sock); c != nil {
+			return c, nil
+		}
+	}
+}
+
+// admit runs the rules on a new socket and builds its Conn, or disposes of
+// the socket and returns nil. The caller holds a slot, which the Conn then
+// owns or which is released here.
+func (l *Listener) admit(sock net.Conn) *Conn {
+	l.active.Add(1)
+	c := &Conn{sock: sock, handshakeTimeout: l.cfg.HandshakeTimeout, maxProxyLen: l.cfg.MaxProxyHeaderLen}
+	c.release = l.release
+	c.srcAddr, c.dstAddr = sock.RemoteAddr(), sock.LocalAddr()
+	c.src, c.dst = addrPort(c.srcAddr), addrPort(c.dstAddr)
+	if l.cfg.AcceptProxy {
+		c.setFlag(FlagAcceptProxy)
+	}
+	if l.cfg.DisableNoDelay {
+		if tc, ok := sock.(*net.TCPConn); ok {
+			tc.SetNoDelay(false)
+		}
+	}
+	v := Accept
+rules:
+	for _, r := range l.cfg.Rules {
+		switch v = r(c); v {
+		case Continue:
+			v = Accept
+		default:
+			break rules
+		}
+	}
+	switch v {
+	case Reject:
+		l.rejected.Add(1)
+		l.log.Debug("connection rejected by rule", "listener", l.ln.Addr(), "src", sock.RemoteAddr())
+		c.Abort()
+		return nil
+	case SilentDrop:
+		l.dropped.Add(1)
+		l.log.Debug("connection silently dropped by rule", "listener", l.ln.Addr(), "src", sock.RemoteAddr())
+		c.closing.Store(true)
+		c.phase.Store(uint32(PhaseClosed))
+		silentDrop(sock, l.cfg.SilentDropTTL)
+		l.release()
+		return nil
+	case Accept:
+	default:
+		l.log.Error("connection rule returned an unknown verdict; rejecting", "verdict", v.String())
+		c.Abort()
+		return nil
+	}
+	tr, err := l.cfg.Transport(sock)
+	if err != nil {
+		l.log.Error("building transport", "listener", l.ln.Addr(), "src", sock.RemoteAddr(), "err", err)
+		c.Abort()
+		return nil
+	}
+	c.tr = tr
+	l.accepted.Add(1)
+	if l.rate != nil {
+		l.rate.Add(1)
+	}
+	return c
+}
+
+// release gives a connection's slot back; Conn.Close calls it once.
+func (l *Listener) release() {
+	l.active.Add(-1)
+	l.releaseSlot()
+}
+
+func (l *Listener) releaseSlot() {
+	if l.slots != nil {
+		<-l.slots
+	}
+}
+
+func (l *Listener) acquire() error {
+	if l.slots == nil {
+		return nil
+	}
+	select {
+	case l.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	l.fullWaits.Add(1)
+	select {
+	case l.slots <- struct{}{}:
+		return nil
+	case <-l.done:
+		return ErrClosed
+	}
+}
+
+func (l *Listener) waitRate() error {
+	if l.rate == nil {
+		return nil
+	}
+	for {
+		d := l.rate.NextEventDelay(l.cfg.RateLimit)
+		if d <= 0 {
+			return nil
+		}
+		l.rateWaits.Add(1)
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-l.done:
+			t.Stop()
+			return ErrClosed
+		}
+	}
+}
+
+func (l *Listener) waitResumed() error {
+	for {
+		l.pmu.Lock()
+		paused, ch := l.paused, l.resumeCh
+		l.pmu.Unlock()
+		if l.isClosed() {
+			return ErrClosed
+		}
+		if !paused {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-l.done:
+			return ErrClosed
+		}
+	}
+}
+
+type deadliner interface{ SetDeadline(time.Time) error }
+
+// Pause stops accepting until Resume, leaving new connections in the
+// kernel backlog, as a soft stop does; live connections are untouched. A
+// blocked Accept is woken and waits.
+func (l *Listener) Pause() error {
+	l.pmu.Lock()
+	defer l.pmu.Unlock()
+	if l.paused {
+		return nil
+	}
+	d, ok := l.ln.(deadliner)
+	if !ok {
+		return fmt.Errorf("conn: listener %v cannot be paused: no SetDeadline", l.ln.Addr())
+	}
+	l.paused = true
+	l.resumeCh = make(chan struct{})
+	return d.SetDeadline(time.Unix(1, 0))
+}
+
+// Resume undoes Pause.
+func (l *Listener) Resume() error {
+	l.pmu.Lock()
+	defer l.pmu.Unlock()
+	if !l.paused {
+		return nil
+	}
+	l.paused = false
+	close(l.resumeCh)
+	return l.ln.(deadliner).SetDeadline(time.Time{})
+}
+
+// Paused reports whether the listener is paused.
+func (l *Listener) Paused() bool {
+	l.pmu.Lock()
+	defer l.pmu.Unlock()
+	return l.paused
+}
+
+func (l *Listener) isClosed() bool {
+	select {
+	case <-l.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Close stops the listener: pending and later Accept calls return
+// [ErrClosed]. Accepted connections stay open; their owners close them.
+func (l *Listener) Close() error {
+	err := ErrClosed
+	l.closed.Do(func() {
+		close(l.done)
+		err = l.ln.Close()
+	})
+	return err
+}
+
+// Serve accepts connections until the listener is closed or ctx is done
+// (which closes it), and runs each one in its own goroutine: the handshake
+// phase, bounded by the handshake timeout, then handle. A connection whose
+// handshake fails is closed and never reaches handle; every connection is
+// closed when handle returns. Serve returns nil after Close, once every
+// goroutine it started has returned, so handle should watch ctx.
+func (l *Listener) Serve(ctx context.Context, handle func(context.Context, *Conn)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { l.Close() })
+	defer stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	var backoff time.Duration
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if errors.Is(err, ErrClosed) {
+				return nil
+			}
+			// Out of file descriptors and the like: back off as net/http
+			// does rather than spin, and keep serving.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			l.log.Error("accept failed; retrying", "listener", l.ln.Addr(), "err", err, "retry_in", backoff)
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-l.done:
+				t.Stop()
+				return nil
+			}
+			continue
+		}
+		backoff = 0
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer c.Close()
+			if err := c.Handshake(ctx); err != nil {
+				l.handshakeErr.Add(1)
+				if !errors.Is(err, io.EOF) {
+					l.log.Debug("handshake failed", "listener", l.ln.Addr(), "src", c.SocketRemote(), "err", err)
+				}
+				return
+			}
+			handle(ctx, c)
+		}()
+	}
+}

@@ -1,0 +1,73 @@
+package conn
+
+import (
+	"net"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// reusePortControl sets SO_REUSEPORT before bind, so several listeners (in
+// one process or several, across a reload) share a port and the kernel
+// spreads connections among them.
+func reusePortControl(_, _ string, rc syscall.RawConn) error {
+	var serr error
+	err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}
+
+func rawControl(c net.Conn, f func(fd int)) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	return rc.Control(func(fd uintptr) { f(int(fd)) }) == nil
+}
+
+// setLinger0 makes the coming close send a RST and free the socket at
+// once, with no FIN and no TIME_WAIT.
+func setLinger0(c net.Conn) {
+	rawControl(c, func(fd int) {
+		unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+	})
+}
+
+// silentDrop closes c so that the client learns nothing: no FIN, and if
+// possible no RST either, so it keeps waiting on a connection that no
+// longer exists and spends its own resources instead of ours.
+//
+// As HAProxy does, with ttl 0 it first tries TCP_REPAIR (which needs
+// CAP_NET_ADMIN): a socket in repair mode closes without sending anything.
+// Otherwise, or with ttl > 0, it sets the IP TTL (and the IPv6 hop limit)
+// to ttl, 1 by default, and closes with SO_LINGER 0: the reset is sent but
+// dies after ttl hops, before it reaches a remote client, while still
+// clearing state in firewalls that close. On loopback there are no hops,
+// so a local client does see the reset.
+func silentDrop(c net.Conn, ttl int) (repaired bool) {
+	rawControl(c, func(fd int) {
+		if ttl <= 0 {
+			if unix.SetsockoptInt(fd, unix.SOL_TCP, unix.TCP_REPAIR, 1) == nil {
+				repaired = true
+				return
+			}
+			ttl = 1
+		}
+		// A socket is IPv4 or IPv6 (possibly carrying v4-mapped peers, for
+		// which IP_TTL applies); setting both covers every case, and the
+		// one that does not apply fails harmlessly.
+		unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TTL, ttl)
+		unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_UNICAST_HOPS, ttl)
+		unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+	})
+	c.Close()
+	return repaired
+}
