@@ -1,0 +1,136 @@
+package tls
+
+import (
+	"context"
+	stdtls "crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/proxyblocks/proxyblocks/xprt"
+)
+
+func init() {
+	xprt.Register("tls", newTransport)
+}
+
+// ErrConfig is returned by the "tls" transport factory for a config it
+// cannot use on the requested side.
+var ErrConfig = errors.New("tls: unusable transport config")
+
+// newTransport is the xprt factory. config is an *Inbound (accepting
+// side), an *Outbound (connecting side) or a *crypto/tls.Config (either).
+func newTransport(c net.Conn, config any, client bool) (xprt.Transport, error) {
+	switch cfg := config.(type) {
+	case *Inbound:
+		if client {
+			return nil, fmt.Errorf("%w: an *Inbound serves accepted connections, not dialed ones", ErrConfig)
+		}
+		return cfg.Server(c), nil
+	case *Outbound:
+		if !client {
+			return nil, fmt.Errorf("%w: an *Outbound serves dialed connections, not accepted ones", ErrConfig)
+		}
+		return cfg.Client(c), nil
+	case *stdtls.Config:
+		if cfg == nil {
+			break
+		}
+		if client {
+			return &Conn{tc: stdtls.Client(c, cfg), client: true}, nil
+		}
+		return &Conn{tc: stdtls.Server(c, cfg)}, nil
+	}
+	return nil, fmt.Errorf("%w: %T (want *Inbound, *Outbound or *crypto/tls.Config)", ErrConfig, config)
+}
+
+// Conn is the TLS transport over one connection. It satisfies
+// [xprt.Transport].
+type Conn struct {
+	tc     *stdtls.Conn
+	client bool
+	// verified is set for client conns whose handshake ran the
+	// server-certificate check (verify required), which crypto/tls does
+	// not record when the check is done in VerifyConnection.
+	verified bool
+}
+
+// Name returns "tls".
+func (c *Conn) Name() string { return "tls" }
+
+// Handshake runs the TLS handshake, bounded by ctx. A later call returns
+// the first result.
+func (c *Conn) Handshake(ctx context.Context) error {
+	if err := c.tc.HandshakeContext(ctx); err != nil {
+		side := "from"
+		if c.client {
+			side = "to"
+		}
+		return fmt.Errorf("tls: handshake %s %s: %w", side, c.tc.RemoteAddr(), err)
+	}
+	return nil
+}
+
+// Read reads application data, running the handshake first if needed.
+func (c *Conn) Read(b []byte) (int, error) { return c.tc.Read(b) }
+
+// Write writes application data, running the handshake first if needed.
+func (c *Conn) Write(b []byte) (int, error) { return c.tc.Write(b) }
+
+// Close sends close_notify (best effort) and closes the socket.
+func (c *Conn) Close() error { return c.tc.Close() }
+
+// CloseWrite sends close_notify and shuts the socket's write side, so the
+// peer sees a clean end of data while this side can still read.
+func (c *Conn) CloseWrite() error {
+	if err := c.tc.CloseWrite(); err != nil {
+		return err
+	}
+	if cw, ok := c.tc.NetConn().(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// LocalAddr returns the socket's local address.
+func (c *Conn) LocalAddr() net.Addr { return c.tc.LocalAddr() }
+
+// RemoteAddr returns the socket's remote address.
+func (c *Conn) RemoteAddr() net.Addr { return c.tc.RemoteAddr() }
+
+// SetDeadline sets the read and write deadlines, handshake included.
+func (c *Conn) SetDeadline(t time.Time) error { return c.tc.SetDeadline(t) }
+
+// SetReadDeadline sets the read deadline.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.tc.SetReadDeadline(t) }
+
+// SetWriteDeadline sets the write deadline.
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.tc.SetWriteDeadline(t) }
+
+// Raw returns false: TLS transforms the bytes, so the data path cannot
+// splice or watch the socket for application data.
+func (c *Conn) Raw() (syscall.RawConn, bool) { return nil, false }
+
+// TLS returns the crypto/tls connection, for what Info does not carry.
+func (c *Conn) TLS() *stdtls.Conn { return c.tc }
+
+// Info reports what the handshake negotiated; the zero Info before it
+// completes.
+func (c *Conn) Info() xprt.Info {
+	cs := c.tc.ConnectionState()
+	if !cs.HandshakeComplete {
+		return xprt.Info{}
+	}
+	return xprt.Info{
+		TLS:              true,
+		Version:          cs.Version,
+		CipherSuite:      cs.CipherSuite,
+		ALPN:             cs.NegotiatedProtocol,
+		ServerName:       cs.ServerName,
+		Resumed:          cs.DidResume,
+		PeerCertificates: cs.PeerCertificates,
+		Verified:         len(cs.VerifiedChains) > 0 || (c.verified && len(cs.PeerCertificates) > 0),
+	}
+}
