@@ -1,0 +1,217 @@
+package balancer
+
+import (
+	"net/netip"
+	"sort"
+)
+
+// algorithm picks a server among the backend's usable ones. Every method is
+// called with the backend's lock held, so algorithms keep plain state.
+type algorithm interface {
+	// pick returns a server with a free slot, or nil when every usable
+	// server is full. src is the client's address (for source hashing).
+	// When it returns a full server with queueOn set, the connection waits
+	// in that server's own queue (hash-based algorithms stick to their
+	// choice).
+	pick(cands []*Server, src netip.Addr, avoid *Server) (s *Server, queueOn bool)
+}
+
+func newAlgorithm(name string) algorithm {
+	switch name {
+	case "static-rr":
+		return &staticRR{}
+	case "leastconn":
+		return &leastConn{}
+	case "first":
+		return first{}
+	case "source":
+		return &sourceHash{}
+	default:
+		return &roundRobin{}
+	}
+}
+
+// roundRobin is smooth weighted round robin: each pick adds every usable
+// server's weight to its credit and takes the server with the most credit,
+// which then pays the total back. Weights and the usable set may change at
+// any time, as with HAProxy's dynamic roundrobin, and picks of heavier
+// servers are spread out rather than bunched.
+type roundRobin struct{}
+
+func (roundRobin) pick(cands []*Server, _ netip.Addr, avoid *Server) (*Server, bool) {
+	var best *Server
+	total := 0
+	for _, s := range cands {
+		if s.full() || s == avoid {
+			continue
+		}
+		s.rrCredit += s.weight
+		total += s.weight
+		if best == nil || s.rrCredit > best.rrCredit {
+			best = s
+		}
+	}
+	if best != nil {
+		best.rrCredit -= total
+	}
+	return best, false
+}
+
+// staticRR walks a precomputed map where each server appears weight times,
+// spread smoothly. The map is rebuilt only when the usable set changes, so
+// weight changes at run time have no effect, as in HAProxy.
+type staticRR struct {
+	m    serverMap
+	next int
+}
+
+func (a *staticRR) pick(cands []*Server, _ netip.Addr, avoid *Server) (*Server, bool) {
+	a.m.refresh(cands)
+	n := len(a.m.slots)
+	for i := 0; i < n; i++ {
+		idx := (a.next + i) % n
+		s := a.m.slots[idx]
+		if s.full() || s == avoid {
+			continue
+		}
+		a.next = idx + 1
+		return s, false
+	}
+	return nil, false
+}
+
+// serverMap is a weight-expanded array of servers, smoothly interleaved,
+// as HAProxy's lb_map builds it.
+type serverMap struct {
+	key   []*Server
+	keyW  []int
+	slots []*Server
+}
+
+func (m *serverMap) refresh(cands []*Server) {
+	if m.same(cands) {
+		return
+	}
+	m.key, m.keyW = m.key[:0], m.keyW[:0]
+	for _, s := range cands {
+		m.key = append(m.key, s)
+		m.keyW = append(m.keyW, s.weight)
+	}
+	m.slots = m.slots[:0]
+	total := 0
+	credit := make([]int, len(cands))
+	for _, s := range cands {
+		total += s.weight
+	}
+	for n := 0; n < total; n++ {
+		best := -1
+		for i, s := range cands {
+			credit[i] += s.weight
+			if best < 0 || credit[i] > credit[best] {
+				best = i
+			}
+		}
+		credit[best] -= total
+		m.slots = append(m.slots, cands[best])
+	}
+}
+
+func (m *serverMap) same(cands []*Server) bool {
+	if len(m.key) != len(cands) {
+		return false
+	}
+	for i, s := range cands {
+		if m.key[i] != s || m.keyW[i] != s.weight {
+			return false
+		}
+	}
+	return true
+}
+
+// leastConn takes the server with the fewest connections relative to its
+// weight, counting queued ones, and goes round among equals by starting each
+// search just after the previous choice.
+type leastConn struct{ next int }
+
+func (a *leastConn) pick(cands []*Server, _ netip.Addr, avoid *Server) (*Server, bool) {
+	n := len(cands)
+	var best *Server
+	bestIdx := 0
+	for i := 0; i < n; i++ {
+		idx := (a.next + i) % n
+		s := cands[idx]
+		if s.full() || s == avoid {
+			continue
+		}
+		// (cur+queued+1)/weight compared by cross-multiplying, which keeps
+		// integer exactness.
+		if best == nil || (s.cur+len(s.queue)+1)*best.weight < (best.cur+len(best.queue)+1)*s.weight {
+			best, bestIdx = s, idx
+		}
+	}
+	if best != nil {
+		a.next = bestIdx + 1
+	}
+	return best, false
+}
+
+// first takes the usable server with the lowest id that still has a free
+// slot, so that extra servers stay idle until the first ones are full.
+type first struct{}
+
+func (first) pick(cands []*Server, _ netip.Addr, avoid *Server) (*Server, bool) {
+	byID := append([]*Server(nil), cands...)
+	sort.Slice(byID, func(i, j int) bool { return byID[i].cfg.ID < byID[j].cfg.ID })
+	for _, s := range byID {
+		if !s.full() && s != avoid {
+			return s, false
+		}
+	}
+	return nil, false
+}
+
+// sourceHash maps the client address onto the weight-expanded map of usable
+// servers. The hash is HAProxy's: the XOR of the address's 32-bit words.
+// The choice sticks: if that server is full, the connection waits in its
+// queue rather than going elsewhere.
+type sourceHash struct{ m serverMap }
+
+func (a *sourceHash) pick(cands []*Server, src netip.Addr, avoid *Server) (*Server, bool) {
+	a.m.refresh(cands)
+	if len(a.m.slots) == 0 {
+		return nil, false
+	}
+	s := a.m.slots[int(SourceHash(src)%uint32(len(a.m.slots)))]
+	if s == avoid {
+		// A redispatch must leave the failed server: take the next one.
+		for i := 1; i < len(a.m.slots); i++ {
+			if t := a.m.slots[(int(SourceHash(src)%uint32(len(a.m.slots)))+i)%len(a.m.slots)]; t != avoid {
+				s = t
+				break
+			}
+		}
+		if s == avoid {
+			return nil, false
+		}
+	}
+	if s.full() {
+		return s, true
+	}
+	return s, false
+}
+
+// SourceHash is the hash "balance source" uses: the XOR of the address's
+// 32-bit words in host order (one word for IPv4, four for IPv6).
+func SourceHash(a netip.Addr) uint32 {
+	a = a.Unmap()
+	if a.Is4() {
+		b := a.As4()
+		return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	}
+	b := a.As16()
+	var h uint32
+	for i := 0; i < 16; i += 4 {
+		h ^= uint32(b[i])<<24 | uint32(b[i+1])<<16 | uint32(b[i+2])<<8 | uint32(b[i+3])
+	}
+	return h
+}

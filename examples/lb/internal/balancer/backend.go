@@ -1,0 +1,335 @@
+package balancer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+)
+
+// Errors of server selection, which the traffic log turns into termination
+// states.
+var (
+	// ErrNoServer means no server of the backend is usable (all down,
+	// disabled or of zero weight): the connection is closed at once.
+	ErrNoServer = errors.New("no server available")
+	// ErrQueueTimeout means the connection waited in a queue longer than
+	// "timeout queue" without getting a slot.
+	ErrQueueTimeout = errors.New("queue timeout")
+)
+
+// Backend is a running backend: its servers, their counters and queues, and
+// the balancing algorithm. One mutex guards all of it; every operation under
+// it is a few comparisons, far below the cost of the connects it decides.
+type Backend struct {
+	cfg  *config.Proxy
+	logs *logSet
+
+	mu      sync.Mutex
+	servers []*Server
+	algo    algorithm
+	queue   []*pending // the backend queue, oldest first
+	conns   int        // beconn: connections currently assigned a server
+	cands   []*Server  // usable servers; rebuilt on state changes
+	dirty   bool
+	noneLog bool // "no server available" was logged for the current outage
+}
+
+// Server is one running server.
+type Server struct {
+	cfg     *config.Server
+	be      *Backend
+	weight  int
+	addr    string
+	checker *checker
+
+	// Guarded by be.mu.
+	up       bool
+	health   int
+	cur      int
+	queue    []*pending
+	rrCredit int
+}
+
+// pending is a connection waiting in a queue. It is handed a server by
+// whoever frees a slot, under the backend lock, and woken through ready.
+type pending struct {
+	src   netip.Addr
+	srv   *Server // set when a slot was given
+	ready chan struct{}
+}
+
+func newBackend(cfg *config.Proxy, logs *logSet) *Backend {
+	b := &Backend{cfg: cfg, logs: logs, algo: newAlgorithm(cfg.Balance), dirty: true}
+	for _, sc := range cfg.Servers {
+		b.servers = append(b.servers, &Server{cfg: sc, be: b, weight: sc.Weight, addr: sc.Addr, up: true, health: sc.Rise})
+	}
+	return b
+}
+
+// Name returns the backend's name.
+func (b *Backend) Name() string { return b.cfg.Name }
+
+// Server returns the named server, or nil.
+func (b *Backend) Server(name string) *Server {
+	for _, s := range b.servers {
+		if s.cfg.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// Name returns the server's name.
+func (s *Server) Name() string { return s.cfg.Name }
+
+// Up reports whether health checks consider the server up (servers
+// without checks are always up).
+func (s *Server) Up() bool {
+	s.be.mu.Lock()
+	defer s.be.mu.Unlock()
+	return s.up
+}
+
+// CurConns returns the connections the server is handling now.
+func (s *Server) CurConns() int {
+	s.be.mu.Lock()
+	defer s.be.mu.Unlock()
+	return s.cur
+}
+
+// full reports whether the server is at its maxconn.
+func (s *Server) full() bool { return s.cfg.MaxConn > 0 && s.cur >= s.cfg.MaxConn }
+
+// usable reports whether the server may take traffic at all.
+func (s *Server) usable() bool { return s.up && !s.cfg.Disabled && s.weight > 0 }
+
+// candidates returns the servers the algorithm chooses among: the usable
+// active servers, or if none, the first usable backup (all of them with
+// option allbackups). Called with b.mu held.
+func (b *Backend) candidates() []*Server {
+	if !b.dirty {
+		return b.cands
+	}
+	b.dirty = false
+	b.cands = b.cands[:0]
+	for _, s := range b.servers {
+		if !s.cfg.Backup && s.usable() {
+			b.cands = append(b.cands, s)
+		}
+	}
+	if len(b.cands) == 0 {
+		for _, s := range b.servers {
+			if s.cfg.Backup && s.usable() {
+				b.cands = append(b.cands, s)
+				if !b.cfg.Options.AllBackups {
+					break
+				}
+			}
+		}
+	}
+	return b.cands
+}
+
+// assignment is the outcome of getting a server, for the log line.
+type assignment struct {
+	srv      *Server
+	queued   bool
+	waited   time.Duration
+	srvQueue int // position in the server queue when entering it
+	beQueue  int // position in the backend queue when entering it
+}
+
+// assign finds a server with a free slot for a connection from src, waiting
+// in a queue (bounded by timeout queue, then timeout connect, as HAProxy
+// does) when every usable server is full. avoid excludes a server (the one
+// that just failed, on redispatch) when another is usable.
+func (b *Backend) assign(ctx context.Context, src netip.Addr, avoid *Server) (assignment, error) {
+	b.mu.Lock()
+	cands := b.candidates()
+	if len(cands) == 0 {
+		b.mu.Unlock()
+		return assignment{}, ErrNoServer
+	}
+	if len(cands) == 1 && cands[0] == avoid {
+		avoid = nil
+	}
+	s, queueOn := b.algo.pick(cands, src, avoid)
+	if s != nil && !queueOn {
+		s.cur++
+		b.conns++
+		b.mu.Unlock()
+		return assignment{srv: s}, nil
+	}
+	p := &pending{src: src, ready: make(chan struct{}, 1)}
+	var a assignment
+	a.queued = true
+	if queueOn {
+		a.srvQueue = len(s.queue)
+		s.queue = append(s.queue, p)
+	} else {
+		a.beQueue = len(b.queue)
+		b.queue = append(b.queue, p)
+	}
+	b.mu.Unlock()
+
+	start := time.Now()
+	timeout := b.cfg.Timeouts.Queue
+	if timeout == 0 {
+		timeout = b.cfg.Timeouts.Connect
+	}
+	var timer <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		timer = t.C
+	}
+	var err error
+	select {
+	case <-p.ready:
+	case <-timer:
+		err = ErrQueueTimeout
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	a.waited = time.Since(start)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if p.srv != nil {
+		// A slot arrived, possibly racing with the timer: take it.
+		a.srv = p.srv
+		return a, nil
+	}
+	b.unqueue(p)
+	return a, err
+}
+
+// unqueue removes p from whichever queue holds it. Called with b.mu held.
+func (b *Backend) unqueue(p *pending) {
+	b.queue = removePending(b.queue, p)
+	for _, s := range b.servers {
+		s.queue = removePending(s.queue, p)
+	}
+}
+
+func removePending(q []*pending, p *pending) []*pending {
+	for i, x := range q {
+		if x == p {
+			return append(q[:i], q[i+1:]...)
+		}
+	}
+	return q
+}
+
+// release frees s's slot and hands it to the oldest waiter of s's queue,
+// else of the backend queue.
+func (b *Backend) release(s *Server) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s.cur--
+	b.conns--
+	b.serveQueues()
+}
+
+// serveQueues gives free slots to waiting connections: first each server's
+// own queue, then the backend queue through the algorithm. Called with b.mu
+// held, after anything that may free a slot or bring a server up.
+func (b *Backend) serveQueues() {
+	for _, s := range b.servers {
+		for len(s.queue) > 0 && s.usable() && !s.full() {
+			p := s.queue[0]
+			s.queue = s.queue[1:]
+			b.grant(p, s)
+		}
+	}
+	for len(b.queue) > 0 {
+		cands := b.candidates()
+		if len(cands) == 0 {
+			return
+		}
+		p := b.queue[0]
+		s, queueOn := b.algo.pick(cands, p.src, nil)
+		if s == nil {
+			return
+		}
+		b.queue = b.queue[1:]
+		if queueOn {
+			s.queue = append(s.queue, p)
+			continue
+		}
+		b.grant(p, s)
+	}
+}
+
+func (b *Backend) grant(p *pending, s *Server) {
+	s.cur++
+	b.conns++
+	p.srv = s
+	p.ready <- struct{}{}
+}
+
+// counts returns beconn and the server's current connections, for logs.
+func (b *Backend) counts(s *Server) (beconn, srvconn int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if s != nil {
+		srvconn = s.cur
+	}
+	return b.conns, srvconn
+}
+
+// setState moves a server up or down after a check and logs it the way
+// HAProxy does.
+func (b *Backend) setState(s *Server, up bool, reason string, dur time.Duration) {
+	b.mu.Lock()
+	if s.up == up {
+		b.mu.Unlock()
+		return
+	}
+	s.up = up
+	b.dirty = true
+	var active, backup int
+	for _, x := range b.servers {
+		if x.usable() {
+			if x.cfg.Backup {
+				backup++
+			} else {
+				active++
+			}
+		}
+	}
+	requeued := 0
+	if !up {
+		// Connections waiting for this server go back to the backend queue
+		// so another server can take them.
+		requeued = len(s.queue)
+		b.queue = append(b.queue, s.queue...)
+		s.queue = nil
+	}
+	b.serveQueues()
+	cur, inQueue := s.cur, len(b.queue)
+	none := active+backup == 0
+	logNone := none && !b.noneLog
+	b.noneLog = none
+	b.mu.Unlock()
+
+	kind := "Server"
+	if s.cfg.Backup {
+		kind = "Backup Server"
+	}
+	ms := dur.Milliseconds()
+	if up {
+		b.logs.event(levelNotice, fmt.Sprintf("%s %s/%s is UP, reason: %s, check duration: %dms. %d active and %d backup servers online. %d sessions requeued, %d total in queue.",
+			kind, b.cfg.Name, s.cfg.Name, reason, ms, active, backup, 0, inQueue))
+		return
+	}
+	b.logs.event(levelAlert, fmt.Sprintf("%s %s/%s is DOWN, reason: %s, check duration: %dms. %d active and %d backup servers left. %d sessions active, %d requeued, %d remaining in queue.",
+		kind, b.cfg.Name, s.cfg.Name, reason, ms, active, backup, cur, requeued, inQueue))
+	if logNone {
+		b.logs.event(levelEmerg, fmt.Sprintf("backend %s has no server available!", b.cfg.Name))
+	}
+}

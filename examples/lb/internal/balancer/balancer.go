@@ -1,0 +1,365 @@
+// Package balancer runs a parsed configuration: it listens on the
+// frontends' binds, picks servers with the backends' algorithms, queues
+// connections when servers are full, checks servers' health, forwards bytes
+// both ways and writes HAProxy-style tcplog lines.
+//
+// Start returns a running Balancer; Close stops it hard (every connection
+// closed), Shutdown stops it softly (listeners closed, live connections
+// allowed to finish).
+package balancer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+)
+
+// ErrClosed is returned by operations on a stopped Balancer.
+var ErrClosed = errors.New("balancer: closed")
+
+// Options are what a Balancer needs beyond the configuration.
+type Options struct {
+	// Logger receives debug and warning messages; nil discards them.
+	Logger *slog.Logger
+	// Stdout and Stderr are where "log stdout" and "log stderr" lines go;
+	// nil means the process's own.
+	Stdout, Stderr io.Writer
+}
+
+// Balancer is a running configuration.
+type Balancer struct {
+	cfg      *config.Config
+	opts     Options
+	log      *slog.Logger
+	ctx      context.Context
+	cancel   context.CancelFunc
+	backends map[string]*Backend
+	fronts   []*frontend
+	global   chan struct{} // global maxconn slots; nil when unlimited
+	actconn  atomic.Int64
+	bufs     sync.Pool
+
+	wg       sync.WaitGroup // accept loops, sessions, checks
+	checksWG sync.WaitGroup
+	checkCtx context.Context
+	stopChk  context.CancelFunc
+
+	mu       sync.Mutex
+	sessions map[*session]struct{}
+	idle     *sync.Cond // signalled when sessions empties
+	closed   bool
+	writers  map[io.Writer]*lockedWriter
+}
+
+type frontend struct {
+	cfg       *config.Proxy
+	backend   *Backend
+	listeners []net.Listener
+	slots     chan struct{} // frontend maxconn; nil when unlimited
+	conns     atomic.Int64
+	logs      *logSet
+}
+
+// Start opens every listener, starts the health checks and begins
+// accepting. On error nothing is left running.
+func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.Stdout == nil {
+		opts.Stdout = os.Stdout
+	}
+	if opts.Stderr == nil {
+		opts.Stderr = os.Stderr
+	}
+	b := &Balancer{
+		cfg:      cfg,
+		opts:     opts,
+		log:      opts.Logger,
+		backends: map[string]*Backend{},
+		sessions: map[*session]struct{}{},
+		writers:  map[io.Writer]*lockedWriter{},
+	}
+	b.idle = sync.NewCond(&b.mu)
+	b.ctx, b.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	b.checkCtx, b.stopChk = context.WithCancel(b.ctx)
+	bufSize := cfg.Global.BufSize
+	if bufSize <= 0 {
+		bufSize = config.DefaultBufSize
+	}
+	b.bufs.New = func() any { s := make([]byte, bufSize); return &s }
+	if cfg.Global.MaxConn > 0 {
+		b.global = make(chan struct{}, cfg.Global.MaxConn)
+	}
+	for _, px := range cfg.Proxies {
+		if px.Kind.IsBackend() {
+			b.backends[px.Name] = newBackend(px, b.newLogSet(px))
+		}
+	}
+	for _, px := range cfg.Proxies {
+		if !px.Kind.IsFrontend() {
+			continue
+		}
+		fe := &frontend{cfg: px, logs: b.newLogSet(px)}
+		switch {
+		case px.DefaultBackend != "":
+			fe.backend = b.backends[px.DefaultBackend]
+		case px.Kind == config.KindListen:
+			fe.backend = b.backends[px.Name]
+		}
+		max := px.MaxConn
+		if max == 0 {
+			max = cfg.Global.MaxConn
+		}
+		if max > 0 {
+			fe.slots = make(chan struct{}, max)
+		}
+		for _, bind := range px.Binds {
+			for _, addr := range bind.Addrs {
+				ln, err := listen(b.ctx, addr)
+				if err != nil {
+					b.closeListeners()
+					for _, l := range fe.listeners {
+						_ = l.Close()
+					}
+					b.cancel()
+					return nil, fmt.Errorf("balancer: %s '%s': cannot bind %s (%s): %w", px.Kind, px.Name, addr, bind.Pos, err)
+				}
+				fe.listeners = append(fe.listeners, ln)
+			}
+		}
+		b.fronts = append(b.fronts, fe)
+	}
+	b.startChecks()
+	for _, fe := range b.fronts {
+		for i, ln := range fe.listeners {
+			b.wg.Add(1)
+			go b.acceptLoop(fe, ln, b.bindOf(fe, i))
+		}
+	}
+	b.log.Debug("balancer started", "frontends", len(b.fronts), "backends", len(b.backends))
+	return b, nil
+}
+
+// bindOf returns the bind line the i-th listener of fe came from.
+func (b *Balancer) bindOf(fe *frontend, i int) config.Bind {
+	for _, bind := range fe.cfg.Binds {
+		if i < len(bind.Addrs) {
+			return bind
+		}
+		i -= len(bind.Addrs)
+	}
+	return config.Bind{}
+}
+
+func (b *Balancer) newLogSet(px *config.Proxy) *logSet {
+	return newLogSet(b.cfg, px, b.opts.Stdout, b.opts.Stderr, b.log, b.writerFor)
+}
+
+// writerFor gives each output one lockedWriter, so that every proxy
+// writing to stdout shares one lock and lines never interleave.
+func (b *Balancer) writerFor(w io.Writer) *lockedWriter {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if lw, ok := b.writers[w]; ok {
+		return lw
+	}
+	lw := &lockedWriter{w: w}
+	b.writers[w] = lw
+	return lw
+}
+
+// Addrs returns the addresses a frontend (or listen) listens on, which
+// tells a caller the port chosen for a ":0" bind.
+func (b *Balancer) Addrs(frontend string) []net.Addr {
+	var out []net.Addr
+	for _, fe := range b.fronts {
+		if fe.cfg.Name == frontend {
+			for _, ln := range fe.listeners {
+				out = append(out, ln.Addr())
+			}
+		}
+	}
+	return out
+}
+
+// Backend returns the named backend, or nil.
+func (b *Balancer) Backend(name string) *Backend { return b.backends[name] }
+
+// Sessions returns the number of live client connections.
+func (b *Balancer) Sessions() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.sessions)
+}
+
+func (b *Balancer) closeListeners() {
+	for _, fe := range b.fronts {
+		for _, ln := range fe.listeners {
+			_ = ln.Close()
+		}
+	}
+}
+
+// Shutdown stops accepting and waits for live connections to finish, then
+// stops everything. If ctx ends first, the remaining connections are closed
+// and ctx's error returned.
+func (b *Balancer) Shutdown(ctx context.Context) error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return ErrClosed
+	}
+	b.mu.Unlock()
+	b.closeListeners()
+	done := make(chan struct{})
+	go func() {
+		b.mu.Lock()
+		for len(b.sessions) > 0 && !b.closed {
+			b.idle.Wait()
+		}
+		b.mu.Unlock()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	_ = b.Close()
+	<-done
+	return err
+}
+
+// Close stops accepting, closes every connection, stops the checks and
+// waits for every goroutine the Balancer started.
+func (b *Balancer) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	b.idle.Broadcast()
+	b.cancel()
+	b.closeListeners()
+	for s := range b.sessions {
+		s.kill()
+	}
+	b.mu.Unlock()
+	b.wg.Wait()
+	b.checksWG.Wait()
+	b.log.Debug("balancer stopped")
+	return nil
+}
+
+func (b *Balancer) startChecks() {
+	for _, be := range b.backends {
+		var checked []*Server
+		for _, s := range be.servers {
+			if s.cfg.Check && !s.cfg.Disabled {
+				checked = append(checked, s)
+			}
+		}
+		for i, s := range checked {
+			c := &checker{s: s, dial: b.dialCheck}
+			s.checker = c
+			// Spread the first checks over one interval, as HAProxy
+			// staggers them, so a big farm is not probed in one burst.
+			first := s.cfg.Inter * time.Duration(i) / time.Duration(len(checked))
+			b.checksWG.Add(1)
+			go func() {
+				defer b.checksWG.Done()
+				c.run(b.checkCtx, first)
+			}()
+		}
+	}
+}
+
+func (b *Balancer) acceptLoop(fe *frontend, ln net.Listener, bind config.Bind) {
+	defer b.wg.Done()
+	for {
+		// Take the slots before accepting, so that at maxconn the extra
+		// connections wait in the kernel's backlog as with HAProxy.
+		if !acquire(b.ctx, fe.slots) {
+			return
+		}
+		if !acquire(b.ctx, b.global) {
+			release(fe.slots)
+			return
+		}
+		c, err := ln.Accept()
+		if err != nil {
+			release(b.global)
+			release(fe.slots)
+			if errors.Is(err, net.ErrClosed) || b.ctx.Err() != nil {
+				return
+			}
+			b.log.Warn("accept failed", "frontend", fe.cfg.Name, "err", err)
+			// Out of fds and the like: back off briefly rather than spin.
+			select {
+			case <-time.After(50 * time.Millisecond):
+			case <-b.ctx.Done():
+				return
+			}
+			continue
+		}
+		s := &session{b: b, fe: fe, bind: bind, client: c, accepted: time.Now()}
+		b.mu.Lock()
+		if b.closed {
+			b.mu.Unlock()
+			_ = c.Close()
+			release(b.global)
+			release(fe.slots)
+			return
+		}
+		b.sessions[s] = struct{}{}
+		b.wg.Add(1)
+		b.mu.Unlock()
+		b.actconn.Add(1)
+		fe.conns.Add(1)
+		go s.run()
+	}
+}
+
+func (b *Balancer) endSession(s *session) {
+	s.fe.conns.Add(-1)
+	b.actconn.Add(-1)
+	release(b.global)
+	release(s.fe.slots)
+	b.mu.Lock()
+	delete(b.sessions, s)
+	if len(b.sessions) == 0 {
+		b.idle.Broadcast()
+	}
+	b.mu.Unlock()
+	b.wg.Done()
+}
+
+func acquire(ctx context.Context, slots chan struct{}) bool {
+	if slots == nil {
+		return true
+	}
+	select {
+	case slots <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func release(slots chan struct{}) {
+	if slots != nil {
+		<-slots
+	}
+}

@@ -1,0 +1,178 @@
+package balancer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+)
+
+// session is one client connection and, once connected, its server
+// connection.
+type session struct {
+	b        *Balancer
+	fe       *frontend
+	bind     config.Bind
+	client   net.Conn
+	accepted time.Time
+
+	mu     sync.Mutex
+	server net.Conn
+	killed bool
+}
+
+// kill closes both connections; the session's goroutine then winds down.
+func (s *session) kill() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.killed = true
+	_ = s.client.Close()
+	if s.server != nil {
+		_ = s.server.Close()
+	}
+}
+
+func (s *session) setServer(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.killed {
+		return false
+	}
+	s.server = c
+	return true
+}
+
+func addrPort(a net.Addr) netip.AddrPort {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.AddrPort()
+	}
+	ap, _ := netip.ParseAddrPort(a.String())
+	return ap
+}
+
+func (s *session) run() {
+	b, fe := s.b, s.fe
+	defer b.endSession(s)
+	defer s.kill()
+
+	src, dst := addrPort(s.client.RemoteAddr()), addrPort(s.client.LocalAddr())
+	if s.bind.AcceptProxy {
+		var err error
+		src, dst, err = readProxy(s.client, src, dst)
+		if err != nil {
+			// As in HAProxy, a bad header closes the connection before any
+			// byte can reach a server; there is no traffic line for it.
+			b.log.Debug("bad PROXY header", "frontend", fe.cfg.Name, "client", s.client.RemoteAddr(), "err", err)
+			return
+		}
+	}
+	l := tcpLog{client: src, accept: s.accepted, frontend: fe.cfg.Name, backend: fe.cfg.Name, server: "<NOSRV>", term: [2]byte{'-', '-'}}
+	if !fe.cfg.Options.TCPLog && fe.logs.enabled() {
+		fe.logs.emit(levelInfo, fmt.Sprintf("Connect from %s to %s (%s/TCP)", src, dst, fe.cfg.Name))
+	}
+	be := fe.backend
+	var srv *Server
+	var bytesOut int64
+	defer func() {
+		if srv != nil {
+			be.release(srv)
+		}
+		if !fe.cfg.Options.TCPLog || !fe.logs.enabled() {
+			return
+		}
+		l.tt = time.Since(s.accepted)
+		l.bytesOut = bytesOut
+		l.actconn = int(b.actconn.Load())
+		l.feconn = int(fe.conns.Load())
+		if be != nil {
+			l.beconn, l.srvconn = be.counts(srv)
+		}
+		if fe.cfg.Options.DontLogNull && bytesOut == 0 && l.term == [2]byte{'-', '-'} {
+			return
+		}
+		fe.logs.emit(levelInfo, l.format())
+	}()
+	if be == nil {
+		l.term = [2]byte{'S', 'C'}
+		return
+	}
+	l.backend = be.cfg.Name
+
+	// Get a server (possibly after queueing), connect, retry on failure
+	// keeping the server's slot; with option redispatch the last retry goes
+	// through the algorithm again, away from the failing server.
+	getServer := func(avoid *Server) bool {
+		a, err := be.assign(b.ctx, src.Addr(), avoid)
+		l.twSet = true
+		if a.queued {
+			l.tw += a.waited
+			l.srvQueue, l.beQueue = a.srvQueue, a.beQueue
+		}
+		if err != nil {
+			switch {
+			case errors.Is(err, ErrQueueTimeout):
+				l.term = [2]byte{'s', 'Q'}
+			case errors.Is(err, ErrNoServer):
+				l.term = [2]byte{'S', 'C'}
+			default:
+				l.term = [2]byte{'K', 'Q'}
+			}
+			return false
+		}
+		srv = a.srv
+		l.server = srv.cfg.Name
+		return true
+	}
+	if !getServer(nil) {
+		return
+	}
+	connStart := time.Now()
+	var conn net.Conn
+	for {
+		var err error
+		conn, err = b.dialServer(b.ctx, srv, src, dst)
+		if err == nil {
+			break
+		}
+		b.log.Debug("connect failed", "backend", be.cfg.Name, "server", srv.cfg.Name, "retries", l.retries, "err", err)
+		if l.retries >= be.cfg.Retries || b.ctx.Err() != nil {
+			l.term = [2]byte{'S', 'C'}
+			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+				l.term[0] = 's'
+			}
+			return
+		}
+		l.retries++
+		if be.cfg.Options.Redispatch && l.retries == be.cfg.Retries {
+			failed := srv
+			be.release(srv)
+			srv = nil
+			l.redisp = true
+			if !getServer(failed) {
+				return
+			}
+		}
+	}
+	l.tcSet, l.tc = true, time.Since(connStart)
+	if !s.setServer(conn) {
+		_ = conn.Close()
+		l.term = [2]byte{'K', 'C'}
+		return
+	}
+	splice := !b.cfg.Global.NoSplice && (fe.cfg.Options.SpliceAuto || fe.cfg.Options.SpliceRequest || fe.cfg.Options.SpliceResponse ||
+		be.cfg.Options.SpliceAuto || be.cfg.Options.SpliceRequest || be.cfg.Options.SpliceResponse)
+	res := b.forward(s.client, conn, fe.cfg.Timeouts.Client, be.cfg.Timeouts.Server, be.cfg.Timeouts.Tunnel, splice)
+	bytesOut = res.toClient
+	l.term = res.term
+	s.mu.Lock()
+	if s.killed {
+		l.term = [2]byte{'K', 'D'}
+	}
+	s.mu.Unlock()
+}

@@ -1,0 +1,135 @@
+// Command lb is the reference balancer: it runs HAProxy-syntax configuration
+// files (TCP mode) with the proxyblocks building blocks.
+//
+//	lb [-f FILE]... [-c] [-d]
+//
+// -f reads a configuration file (several are read in order), -c only checks
+// the configuration, -d logs debug messages to stderr. Without -f it runs an
+// embedded demo configuration: a frontend on 127.0.0.1:8080 balancing two
+// demo servers started in the same process.
+//
+// SIGTERM and SIGINT stop at once (listeners and connections closed);
+// SIGUSR1 stops accepting and exits once live connections have finished.
+package main
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/balancer"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+)
+
+//go:embed default.cfg
+var defaultConfig []byte
+
+// defaultConfigName is how errors and logs name the embedded configuration.
+const defaultConfigName = "default.cfg"
+
+type fileList []string
+
+func (f *fileList) String() string     { return strings.Join(*f, ",") }
+func (f *fileList) Set(v string) error { *f = append(*f, v); return nil }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("lb", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var files fileList
+	fs.Var(&files, "f", "configuration `file` (repeatable, read in order)")
+	check := fs.Bool("c", false, "check the configuration and exit")
+	debug := fs.Bool("d", false, "debug: verbose logs to stderr")
+	if err := fs.Parse(args); err != nil {
+		return 1
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "lb: unexpected argument %q\n", fs.Arg(0))
+		return 1
+	}
+	level := slog.LevelWarn
+	if *debug {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	var cfg *config.Config
+	var err error
+	if len(files) == 0 {
+		cfg, err = config.Parse(config.Source{Name: defaultConfigName, Data: defaultConfig})
+	} else {
+		cfg, err = config.ParseFiles(files...)
+	}
+	if err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(stderr, "[ALERT] %s\n", line)
+		}
+		if *check {
+			fmt.Fprintln(stderr, "Fatal errors found in configuration.")
+		}
+		return 1
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stderr, "[WARNING] %s\n", w)
+	}
+	if *check {
+		fmt.Fprintln(stdout, "Configuration file is valid")
+		return 0
+	}
+	if cfg.Global.NbThread > 0 {
+		runtime.GOMAXPROCS(cfg.Global.NbThread)
+	}
+
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	if len(files) == 0 {
+		demos, err := startDemos(ctx, cfg)
+		if err != nil {
+			fmt.Fprintf(stderr, "[ALERT] demo servers: %v\n", err)
+			return 1
+		}
+		defer demos.Close()
+	}
+	b, err := balancer.Start(ctx, cfg, balancer.Options{Logger: logger, Stdout: stdout, Stderr: stderr})
+	if err != nil {
+		fmt.Fprintf(stderr, "[ALERT] %v\n", err)
+		return 1
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
+	defer signal.Stop(sigs)
+	sig := <-sigs
+	if sig == syscall.SIGUSR1 {
+		logger.Info("soft stop: no longer accepting, waiting for connections to end")
+		// A second signal turns the soft stop into a hard one.
+		sctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-sigs:
+				cancel()
+			case <-sctx.Done():
+			}
+		}()
+		err := b.Shutdown(sctx)
+		cancel()
+		if err != nil && !errors.Is(err, context.Canceled) {
+			logger.Warn("soft stop", "err", err)
+		}
+		return 0
+	}
+	logger.Info("stopping", "signal", sig.String())
+	_ = b.Close()
+	return 0
+}
