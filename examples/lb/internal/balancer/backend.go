@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/conn"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 )
 
@@ -46,6 +47,8 @@ type Server struct {
 	weight  int
 	addr    string
 	checker *checker
+	dialer  *conn.Dialer
+	dialErr error // why dialer is nil
 
 	// Guarded by be.mu.
 	up       bool

@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/conn"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 )
 
@@ -63,8 +64,7 @@ type Balancer struct {
 type frontend struct {
 	cfg       *config.Proxy
 	backend   *Backend
-	listeners []net.Listener
-	slots     chan struct{} // frontend maxconn; nil when unlimited
+	listeners []*conn.Listener
 	conns     atomic.Int64
 	logs      *logSet
 }
@@ -102,7 +102,11 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 	}
 	for _, px := range cfg.Proxies {
 		if px.Kind.IsBackend() {
-			b.backends[px.Name] = newBackend(px, b.newLogSet(px))
+			be := newBackend(px, b.newLogSet(px))
+			for _, s := range be.servers {
+				s.dialer, s.dialErr = b.dialer(s)
+			}
+			b.backends[px.Name] = be
 		}
 	}
 	for _, px := range cfg.Proxies {
@@ -120,12 +124,9 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 		if max == 0 {
 			max = cfg.Global.MaxConn
 		}
-		if max > 0 {
-			fe.slots = make(chan struct{}, max)
-		}
 		for _, bind := range px.Binds {
 			for _, addr := range bind.Addrs {
-				ln, err := listen(b.ctx, addr)
+				ln, err := b.listen(b.ctx, addr, bind, max)
 				if err != nil {
 					b.closeListeners()
 					for _, l := range fe.listeners {
@@ -286,22 +287,18 @@ func (b *Balancer) startChecks() {
 	}
 }
 
-func (b *Balancer) acceptLoop(fe *frontend, ln net.Listener, bind config.Bind) {
+func (b *Balancer) acceptLoop(fe *frontend, ln *conn.Listener, bind config.Bind) {
 	defer b.wg.Done()
 	for {
-		// Take the slots before accepting, so that at maxconn the extra
-		// connections wait in the kernel's backlog as with HAProxy.
-		if !acquire(b.ctx, fe.slots) {
-			return
-		}
+		// Take the global slot before accepting, so that at the process's
+		// maxconn new connections wait in the kernel's backlog as with
+		// HAProxy; the frontend's maxconn is the listener's own.
 		if !acquire(b.ctx, b.global) {
-			release(fe.slots)
 			return
 		}
 		c, err := ln.Accept()
 		if err != nil {
 			release(b.global)
-			release(fe.slots)
 			if errors.Is(err, net.ErrClosed) || b.ctx.Err() != nil {
 				return
 			}
@@ -320,7 +317,6 @@ func (b *Balancer) acceptLoop(fe *frontend, ln net.Listener, bind config.Bind) {
 			b.mu.Unlock()
 			_ = c.Close()
 			release(b.global)
-			release(fe.slots)
 			return
 		}
 		b.sessions[s] = struct{}{}
@@ -336,7 +332,6 @@ func (b *Balancer) endSession(s *session) {
 	s.fe.conns.Add(-1)
 	b.actconn.Add(-1)
 	release(b.global)
-	release(s.fe.slots)
 	b.mu.Lock()
 	delete(b.sessions, s)
 	if len(b.sessions) == 0 {

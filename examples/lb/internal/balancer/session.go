@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/netip"
 	"os"
 	"sync"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/conn"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 )
 
@@ -19,11 +18,11 @@ type session struct {
 	b        *Balancer
 	fe       *frontend
 	bind     config.Bind
-	client   net.Conn
+	client   *conn.Conn
 	accepted time.Time
 
 	mu     sync.Mutex
-	server net.Conn
+	server *conn.Conn
 	killed bool
 }
 
@@ -38,7 +37,7 @@ func (s *session) kill() {
 	}
 }
 
-func (s *session) setServer(c net.Conn) bool {
+func (s *session) setServer(c *conn.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.killed {
@@ -48,30 +47,20 @@ func (s *session) setServer(c net.Conn) bool {
 	return true
 }
 
-func addrPort(a net.Addr) netip.AddrPort {
-	if t, ok := a.(*net.TCPAddr); ok {
-		return t.AddrPort()
-	}
-	ap, _ := netip.ParseAddrPort(a.String())
-	return ap
-}
 
 func (s *session) run() {
 	b, fe := s.b, s.fe
 	defer b.endSession(s)
 	defer s.kill()
 
-	src, dst := addrPort(s.client.RemoteAddr()), addrPort(s.client.LocalAddr())
-	if s.bind.AcceptProxy {
-		var err error
-		src, dst, err = readProxy(s.client, src, dst)
-		if err != nil {
-			// As in HAProxy, a bad header closes the connection before any
-			// byte can reach a server; there is no traffic line for it.
-			b.log.Debug("bad PROXY header", "frontend", fe.cfg.Name, "client", s.client.RemoteAddr(), "err", err)
-			return
-		}
+	// The handshake phase reads the PROXY header on accept-proxy binds.
+	// As in HAProxy, a bad header closes the connection before any byte
+	// can reach a server, and there is no traffic line for it.
+	if err := s.client.Handshake(b.ctx); err != nil {
+		b.log.Debug("handshake failed", "frontend", fe.cfg.Name, "client", s.client.SocketRemote(), "err", err)
+		return
 	}
+	src, dst := s.client.Src(), s.client.Dst()
 	l := tcpLog{client: src, accept: s.accepted, frontend: fe.cfg.Name, backend: fe.cfg.Name, server: "<NOSRV>", term: [2]byte{'-', '-'}}
 	if !fe.cfg.Options.TCPLog && fe.logs.enabled() {
 		fe.logs.emit(levelInfo, fmt.Sprintf("Connect from %s to %s (%s/TCP)", src, dst, fe.cfg.Name))
@@ -133,10 +122,10 @@ func (s *session) run() {
 		return
 	}
 	connStart := time.Now()
-	var conn net.Conn
+	var sc *conn.Conn
 	for {
 		var err error
-		conn, err = b.dialServer(b.ctx, srv, src, dst)
+		sc, err = b.dialServer(b.ctx, srv, src, dst)
 		if err == nil {
 			break
 		}
@@ -160,14 +149,14 @@ func (s *session) run() {
 		}
 	}
 	l.tcSet, l.tc = true, time.Since(connStart)
-	if !s.setServer(conn) {
-		_ = conn.Close()
+	if !s.setServer(sc) {
+		_ = sc.Close()
 		l.term = [2]byte{'K', 'C'}
 		return
 	}
 	splice := !b.cfg.Global.NoSplice && (fe.cfg.Options.SpliceAuto || fe.cfg.Options.SpliceRequest || fe.cfg.Options.SpliceResponse ||
 		be.cfg.Options.SpliceAuto || be.cfg.Options.SpliceRequest || be.cfg.Options.SpliceResponse)
-	res := b.forward(s.client, conn, fe.cfg.Timeouts.Client, be.cfg.Timeouts.Server, be.cfg.Timeouts.Tunnel, splice)
+	res := b.forward(s.client, sc, fe.cfg.Timeouts.Client, be.cfg.Timeouts.Server, be.cfg.Timeouts.Tunnel, splice)
 	bytesOut = res.toClient
 	l.term = res.term
 	s.mu.Lock()

@@ -8,91 +8,84 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/proxyblocks/proxyblocks/conn"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 )
 
 // proxyHeaderTimeout bounds how long a client on an accept-proxy bind may
 // take to send its header; the PROXY specification suggests at least 3 s.
 const proxyHeaderTimeout = 3 * time.Second
 
-func listen(ctx context.Context, addr string) (net.Listener, error) {
-	var lc net.ListenConfig
+// listen opens one bind address. The frontend's maxconn is the listener's:
+// at the cap it stops accepting and leaves clients in the backlog.
+func (b *Balancer) listen(ctx context.Context, addr string, bind config.Bind, maxConn int) (*conn.Listener, error) {
+	lc := conn.ListenConfig{
+		MaxConn:          maxConn,
+		AcceptProxy:      bind.AcceptProxy,
+		HandshakeTimeout: proxyHeaderTimeout,
+		Logger:           b.log,
+	}
 	return lc.Listen(ctx, "tcp", addr)
 }
 
-// readProxy reads the PROXY header an accept-proxy bind requires and
-// returns the addresses it tells (the socket's for LOCAL and UNKNOWN).
-func readProxy(c net.Conn, src, dst netip.AddrPort) (netip.AddrPort, netip.AddrPort, error) {
-	_ = c.SetReadDeadline(time.Now().Add(proxyHeaderTimeout))
-	var h conn.ProxyHeader
-	err := conn.ReadProxyHeader(c, &h, 0)
-	_ = c.SetReadDeadline(time.Time{})
-	if err != nil {
-		return src, dst, fmt.Errorf("reading PROXY header: %w", err)
-	}
-	if h.HasAddrs() {
-		return h.Src, h.Dst, nil
-	}
-	return src, dst, nil
-}
-
-// dialServer connects to a server within timeout connect, from its source
-// address, and sends the PROXY header it asks for with the client's
-// addresses.
-func (b *Balancer) dialServer(ctx context.Context, s *Server, src, dst netip.AddrPort) (net.Conn, error) {
-	if t := s.be.cfg.Timeouts.Connect; t > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, t)
-		defer cancel()
-	}
-	c, err := dialTCP(ctx, s)
-	if err != nil {
-		return nil, err
-	}
-	if s.cfg.SendProxy || s.cfg.SendProxyV2 {
-		h := conn.NewProxyHeader(src, dst)
-		h.Version = 1
-		if s.cfg.SendProxyV2 {
-			h.Version = 2
-		}
-		if _, err := h.WriteTo(c); err != nil {
-			_ = c.Close()
-			return nil, fmt.Errorf("sending PROXY header to %s: %w", s.addr, err)
-		}
-	}
-	return c, nil
-}
-
-func dialTCP(ctx context.Context, s *Server) (net.Conn, error) {
-	d := net.Dialer{}
+// dialer returns the dialer of a server: its source address, its PROXY
+// protocol version and timeout connect.
+func (b *Balancer) dialer(s *Server) (*conn.Dialer, error) {
+	d := &conn.Dialer{Timeout: s.be.cfg.Timeouts.Connect}
 	if s.cfg.Source != "" {
-		la, err := net.ResolveTCPAddr("tcp", s.cfg.Source)
+		src, err := resolveSource(s.cfg.Source)
 		if err != nil {
 			return nil, fmt.Errorf("server %s/%s: source %s: %w", s.be.cfg.Name, s.cfg.Name, s.cfg.Source, err)
 		}
-		d.LocalAddr = la
+		d.Source = src
 	}
-	return d.DialContext(ctx, "tcp", s.addr)
+	switch {
+	case s.cfg.SendProxyV2:
+		d.SendProxy = 2
+	case s.cfg.SendProxy:
+		d.SendProxy = 1
+	}
+	return d, nil
 }
 
-// dialCheck is the Layer 4 health check: a bare connect. Like HAProxy's
-// checks it sends a LOCAL PROXY header when the server expects one.
-func (b *Balancer) dialCheck(ctx context.Context, s *Server) (net.Conn, error) {
-	c, err := dialTCP(ctx, s)
+func resolveSource(s string) (netip.AddrPort, error) {
+	host, port, err := net.SplitHostPort(s)
 	if err != nil {
-		return nil, err
+		host, port = s, "0"
 	}
-	if s.cfg.SendProxy || s.cfg.SendProxyV2 {
-		h := conn.ProxyHeader{Version: 1, Command: conn.CommandLocal}
-		if s.cfg.SendProxyV2 {
-			h.Version = 2
-		}
-		_, _ = h.WriteTo(c)
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("source must be an IP address: %w", err)
 	}
-	return c, nil
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("bad source port %q: %w", port, err)
+	}
+	return netip.AddrPortFrom(a, uint16(p)), nil
+}
+
+// dialServer connects to a server within timeout connect and sends the
+// PROXY header it asks for, telling the client's addresses.
+func (b *Balancer) dialServer(ctx context.Context, s *Server, src, dst netip.AddrPort) (*conn.Conn, error) {
+	if s.dialer == nil {
+		return nil, s.dialErr
+	}
+	return s.dialer.Dial(ctx, "tcp", s.addr, conn.NewProxyHeader(src, dst))
+}
+
+// dialCheck is the Layer 4 health check: a bare connect, with a LOCAL
+// PROXY header when the server expects one, as HAProxy's checks do.
+func (b *Balancer) dialCheck(ctx context.Context, s *Server) (net.Conn, error) {
+	if s.dialer == nil {
+		return nil, s.dialErr
+	}
+	d := *s.dialer
+	d.Timeout = 0 // the check's own timeout is in ctx
+	return d.Dial(ctx, "tcp", s.addr, nil)
 }
 
 // fwdResult is how a forwarded connection ended.
