@@ -1,0 +1,37 @@
+// Package stick implements stick tables: HAProxy's in-memory, expiring,
+// size-limited store of typed counters per key, the base of rate limiting,
+// abuse tracking and session persistence.
+//
+// A Table maps keys of one type (IPv4, IPv6, integer, string or binary) to
+// entries. Each entry stores the data types the table was configured with
+// (conn_cur, conn_rate(10s), gpc0, http_req_rate(10s), ...), laid out in a
+// small fixed area computed once per table, with keys stored inline; rates
+// are freq.Ctr counters. Entries are handed out referenced: a referenced
+// entry is never evicted or expired, and the holder gives it back with
+// Release, usually after Touch:
+//
+//	e, err := t.GetOrCreate(addr[:])
+//	if err != nil { ... }          // ErrTableFull when nothing can be evicted
+//	e.Inc(stick.DataConnRate, 1)
+//	if e.Get(stick.DataConnRate) > 100 { ... }
+//	e.Touch()
+//	e.Release()
+//
+// Entries expire when not touched for the table's expiry (a background
+// expirer owned by the table runs until Close; Expire runs it by hand).
+// When the table is full, creating an entry evicts the least recently
+// touched entries nobody references, shard by shard as HAProxy 3.x does.
+//
+// Keys are spread over independently locked shards, so work on different
+// keys rarely contends; data accessors are lock-free atomics.
+//
+// With Config.Sync the table also keeps HAProxy's update sequence, the
+// order in which the peers protocol sends entries: a local touch gives an
+// entry the next sequence number, a touch for an update learned from a
+// peer gives it one in the opposite half of the wrapping sequence so it is
+// not sent back. UpdatesAfter walks that order.
+//
+// Dump, ParseFilter, Clear and SetData implement the table side of the
+// runtime commands "show table", "clear table" and "set table" with
+// HAProxy 2.6's output format, and ParseConfig reads a "stick-table" line.
+package stick

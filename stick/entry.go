@@ -1,0 +1,280 @@
+package stick
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"strconv"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/proxyblocks/proxyblocks/freq"
+)
+
+// Entry is one key of a table and its stored data. Entries are handed out
+// referenced (by Lookup, GetOrCreate and the update iterator); a
+// referenced entry is never evicted nor expired. Give the reference back
+// with Release, and do not use the entry afterwards: its memory is reused
+// for another key once it is removed.
+//
+// The data accessors are safe for concurrent use and take no lock: every
+// value is updated atomically in place.
+type Entry struct {
+	t        *Table
+	data     unsafe.Pointer // this entry's words in its chunk: data area, then key
+	expire   atomic.Uint32  // tick; never 0 while the entry is live
+	ref      atomic.Int32
+	idx      uint32 // slot in its shard
+	expKey   uint32 // position in the shard's expiry tree (shard lock)
+	upd      uint32 // update sequence (update lock); next free slot when free
+	keyLen   uint16
+	shard    uint16
+	updFlags uint8 // updInTree, updLocal (update lock)
+	seen     atomic.Bool
+}
+
+// Release gives back a reference taken by Lookup, GetOrCreate or the
+// update iterator. Releasing more than was taken is ignored.
+func (e *Entry) Release() {
+	for {
+		r := e.ref.Load()
+		if r <= 0 || e.ref.CompareAndSwap(r, r-1) {
+			return
+		}
+	}
+}
+
+// Refs returns the number of references held on the entry.
+func (e *Entry) Refs() int { return int(e.ref.Load()) }
+
+// Touch refreshes the entry's expiry to now plus the table's expiry and,
+// on a table with Sync, gives it a new local update sequence so that peers
+// learn about it. Call it after changing data, like HAProxy's
+// stktable_touch_local.
+func (e *Entry) Touch() {
+	t := e.t
+	e.expire.Store(tickAdd(t.clock.NowMs(), t.expireMs))
+	if t.sync {
+		t.upd.touch(e, true)
+	}
+}
+
+// TouchRemote is Touch for a change learned from a peer: it refreshes the
+// expiry but queues the entry as a remote update, which is not sent back
+// to peers (HAProxy's stktable_touch_remote).
+func (e *Entry) TouchRemote() {
+	t := e.t
+	e.expire.Store(tickAdd(t.clock.NowMs(), t.expireMs))
+	if t.sync {
+		t.upd.touch(e, false)
+	}
+}
+
+// SetExpire sets the entry to expire ms milliseconds from now (0 means
+// now), without queueing an update; peers use it for timed updates.
+func (e *Entry) SetExpire(ms uint32) {
+	e.expire.Store(tickAdd(e.t.clock.NowMs(), ms))
+}
+
+// ExpiresIn returns the milliseconds left before the entry expires, 0 if
+// it is due.
+func (e *Entry) ExpiresIn() uint32 {
+	if d := int32(e.expire.Load() - e.t.clock.NowMs()); d > 0 {
+		return uint32(d)
+	}
+	return 0
+}
+
+// UpdateSeq returns the entry's update sequence and whether it has one
+// (only on tables with Sync, after a touch). Remote updates are offset by
+// 2^31.
+func (e *Entry) UpdateSeq() (uint32, bool) {
+	t := e.t
+	if !t.sync {
+		return 0, false
+	}
+	t.upd.mu.Lock()
+	defer t.upd.mu.Unlock()
+	return e.upd, e.updFlags&updInTree != 0
+}
+
+// MarkSeen records that the entry's current update was sent to a peer; a
+// later local touch then gives it a new update sequence.
+func (e *Entry) MarkSeen() { e.seen.Store(true) }
+
+// KeyBytes returns a copy of the key as stored: 4 bytes in network order
+// for ip, 16 bytes for ipv6, 4 bytes big-endian for integer, the key bytes
+// for string and binary.
+func (e *Entry) KeyBytes() []byte {
+	kb := e.rawKey()
+	if e.t.typ == KeyInteger {
+		return binary.BigEndian.AppendUint32(nil, binary.LittleEndian.Uint32(kb))
+	}
+	return append([]byte(nil), kb...)
+}
+
+func (e *Entry) rawKey() []byte {
+	return unsafe.Slice((*byte)(unsafe.Add(e.data, e.t.keyOff)), int(e.keyLen))
+}
+
+// Key returns the key in text form: a dotted or colon address for ip and
+// ipv6 keys, decimal for integers, the bytes for strings and upper-case
+// hexadecimal for binary keys.
+func (e *Entry) Key() string {
+	kb := e.rawKey()
+	switch e.t.typ {
+	case KeyIPv4:
+		return netip.AddrFrom4([4]byte(kb)).String()
+	case KeyIPv6:
+		return netip.AddrFrom16([16]byte(kb)).String()
+	case KeyInteger:
+		return strconv.FormatUint(uint64(binary.LittleEndian.Uint32(kb)), 10)
+	case KeyString:
+		return string(kb)
+	default:
+		return string(appendHex(nil, kb))
+	}
+}
+
+func (e *Entry) u32(off uint16) *atomic.Uint32 {
+	return (*atomic.Uint32)(unsafe.Add(e.data, off))
+}
+
+func (e *Entry) u64(off uint16) *atomic.Uint64 {
+	return (*atomic.Uint64)(unsafe.Add(e.data, off))
+}
+
+// Ctr returns the rate counter of a stored rate type, or nil, for callers
+// that want freq's other readings (remaining quota, delay to next event).
+// Pass the table's Period for dt.
+func (e *Entry) Ctr(dt DataType) *freq.Ctr {
+	if !e.t.Stores(dt) || !dt.IsRate() {
+		return nil
+	}
+	return e.ctr(e.t.layout[dt].off)
+}
+
+func (e *Entry) ctr(off uint16) *freq.Ctr {
+	return (*freq.Ctr)(unsafe.Add(e.data, off))
+}
+
+// Get returns the value of data type dt: counters and tags as stored
+// (server_id is signed), rates as the number of events over the last
+// period, interpolated like HAProxy's read_freq_ctr_period. It returns 0
+// for a type the table does not store.
+func (e *Entry) Get(dt DataType) int64 {
+	if int(dt) >= dataTypeCount {
+		return 0
+	}
+	l := &e.t.layout[dt]
+	switch {
+	case !l.stored:
+		return 0
+	case l.std == stdFRQP:
+		return int64(e.ctr(l.off).Rate(e.t.clock.NowMs(), l.period))
+	case l.std == stdULL:
+		return int64(e.u64(l.off).Load())
+	case l.std == stdSINT:
+		return int64(int32(e.u32(l.off).Load()))
+	default:
+		return int64(e.u32(l.off).Load())
+	}
+}
+
+// Inc adds n to data type dt and returns the new value: counters wrap like
+// HAProxy's (32 bits, 64 for byte counts); for rates, n events are counted
+// now and the return value is the count of the current period (read the
+// interpolated rate with Get). A type the table does not store is left
+// alone and 0 returned.
+func (e *Entry) Inc(dt DataType, n int64) int64 {
+	if int(dt) >= dataTypeCount {
+		return 0
+	}
+	l := &e.t.layout[dt]
+	switch {
+	case !l.stored:
+		return 0
+	case l.std == stdFRQP:
+		if n <= 0 {
+			return int64(e.ctr(l.off).Rate(e.t.clock.NowMs(), l.period))
+		}
+		return int64(e.ctr(l.off).Update(e.t.clock.NowMs(), l.period, uint32(n)))
+	case l.std == stdULL:
+		return int64(e.u64(l.off).Add(uint64(n)))
+	case l.std == stdSINT:
+		return int64(int32(e.u32(l.off).Add(uint32(n))))
+	default:
+		return int64(e.u32(l.off).Add(uint32(n)))
+	}
+}
+
+// Dec subtracts n from a counter or gauge and returns the new value. It
+// never goes below 0 (conn_cur is decremented this way when a connection
+// ends); server_id, being signed, may. Rates cannot be decremented: Dec
+// leaves them alone and returns 0.
+func (e *Entry) Dec(dt DataType, n int64) int64 {
+	if int(dt) >= dataTypeCount {
+		return 0
+	}
+	l := &e.t.layout[dt]
+	switch {
+	case !l.stored || l.std == stdFRQP:
+		return 0
+	case l.std == stdSINT:
+		return int64(int32(e.u32(l.off).Add(-uint32(n))))
+	case l.std == stdULL:
+		p := e.u64(l.off)
+		for {
+			v := p.Load()
+			nv := v - min(v, uint64(n))
+			if p.CompareAndSwap(v, nv) {
+				return int64(nv)
+			}
+		}
+	default:
+		p := e.u32(l.off)
+		for {
+			v := p.Load()
+			nv := v - min(v, uint32(n))
+			if p.CompareAndSwap(v, nv) {
+				return int64(nv)
+			}
+		}
+	}
+}
+
+// Set stores v in data type dt (truncated to the type's width, as
+// HAProxy's "set table" does). For a rate, v becomes the count of a period
+// starting now with an empty previous period, so Get reads v for a whole
+// period. It returns ErrNotStored if the table does not store dt.
+func (e *Entry) Set(dt DataType, v int64) error {
+	if !e.t.Stores(dt) {
+		return errNotStored(e.t, dt)
+	}
+	l := &e.t.layout[dt]
+	switch l.std {
+	case stdFRQP:
+		e.ctr(l.off).Set(e.t.clock.NowMs(), uint32(v), 0)
+	case stdULL:
+		e.u64(l.off).Store(uint64(v))
+	default:
+		e.u32(l.off).Store(uint32(v))
+	}
+	return nil
+}
+
+// StartConn does what HAProxy's track-sc does when a connection starts
+// being tracked: conn_cur, conn_cnt and conn_rate go up by one (those the
+// table stores), then the entry is touched.
+func (e *Entry) StartConn() {
+	e.Inc(DataConnCur, 1)
+	e.Inc(DataConnCnt, 1)
+	e.Inc(DataConnRate, 1)
+	e.Touch()
+}
+
+// EndConn undoes StartConn's conn_cur when the connection ends, then
+// touches the entry.
+func (e *Entry) EndConn() {
+	e.Dec(DataConnCur, 1)
+	e.Touch()
+}
