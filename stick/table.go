@@ -719,4 +719,3 @@ func (t *Table) Expire(now uint32) int {
 	}
 	return removed
 }
-
