@@ -1,0 +1,247 @@
+package h1
+
+import (
+	"strconv"
+
+	"github.com/proxyblocks/proxyblocks/mux/htx"
+)
+
+// AppendRequest appends the HTTP/1.1 head of request m to dst and returns
+// it with the framing the body must then use. Hop-by-hop fields are not
+// copied: the framing field is written from the flags (Content-Length
+// when the length is known, chunked when the request has a body of
+// unknown length, nothing when it has none), and Connection from
+// FlagClose and FlagUpgrade. A Host field is written from the authority
+// when the message has none, as for a request that arrived over HTTP/2.
+func AppendRequest(dst []byte, m *htx.Message) ([]byte, Framing) {
+	dst = append(dst, m.Method()...)
+	dst = append(dst, ' ')
+	switch m.Form {
+	case htx.FormAbsolute:
+		dst = append(dst, m.Scheme()...)
+		dst = append(dst, "://"...)
+		dst = append(dst, m.Authority()...)
+		dst = appendPath(dst, m.Path())
+	case htx.FormAuthority:
+		dst = append(dst, m.Authority()...)
+	case htx.FormAsterisk:
+		dst = append(dst, '*')
+	default:
+		if m.Flags&htx.FlagConnect != 0 {
+			dst = append(dst, m.Authority()...)
+		} else {
+			dst = appendPath(dst, m.Path())
+		}
+	}
+	dst = append(dst, " HTTP/1.1\r\n"...)
+	if _, ok := m.Get("host"); !ok {
+		dst = append(dst, "Host: "...)
+		dst = append(dst, m.Authority()...)
+		dst = append(dst, "\r\n"...)
+	}
+	dst = appendFields(dst, m)
+	f := FrameNone
+	switch {
+	case m.Flags&htx.FlagBodyless != 0:
+	case m.Flags&htx.FlagContentLength != 0:
+		f = FrameLength
+		dst = appendContentLength(dst, m.ContentLength)
+		if m.ContentLength == 0 {
+			f = FrameNone
+		}
+	default:
+		f = FrameChunked
+		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
+	}
+	dst = appendConnection(dst, m, m.Flags&htx.FlagClose != 0)
+	return append(dst, "\r\n"...), f
+}
+
+// AppendResponse appends the HTTP/1.1 head of response m to dst and
+// returns it with the framing the body must then use. req is the flags
+// of the request answered and peer the client's HTTP version: a body of
+// unknown length goes chunked to an HTTP/1.1 client and runs to the
+// connection's close for an HTTP/1.0 one. The response to HEAD, and 204
+// and 304 responses, carry no body; HEAD and 304 keep their
+// Content-Length.
+func AppendResponse(dst []byte, m *htx.Message, req htx.Flags, peer htx.Version) ([]byte, Framing) {
+	dst = append(dst, "HTTP/1.1 "...)
+	dst = strconv.AppendInt(dst, int64(m.Status), 10)
+	dst = append(dst, ' ')
+	if r := m.Reason(); len(r) > 0 {
+		dst = append(dst, r...)
+	} else {
+		dst = append(dst, StatusText(m.Status)...)
+	}
+	dst = append(dst, "\r\n"...)
+	dst = appendFields(dst, m)
+	f := FrameNone
+	closing := m.Flags&htx.FlagClose != 0
+	switch {
+	case m.Status < 200:
+		if m.Status == 101 {
+			dst = appendConnection(dst, m, false)
+		}
+		return append(dst, "\r\n"...), FrameNone
+	case req&htx.FlagConnect != 0 && m.Status < 300:
+		return append(dst, "\r\n"...), FrameNone
+	case m.Status == 204:
+	case m.Flags&htx.FlagBodyless != 0 || req&htx.FlagHead != 0 || m.Status == 304:
+		if m.Flags&htx.FlagContentLength != 0 {
+			dst = appendContentLength(dst, m.ContentLength)
+		}
+	case m.Flags&htx.FlagContentLength != 0:
+		dst = appendContentLength(dst, m.ContentLength)
+		if m.ContentLength > 0 {
+			f = FrameLength
+		}
+	case peer >= htx.Version11:
+		f = FrameChunked
+		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
+	default:
+		f = FrameClose
+		closing = true
+	}
+	dst = appendConnection(dst, m, closing)
+	return append(dst, "\r\n"...), f
+}
+
+func appendPath(dst, p []byte) []byte {
+	if len(p) == 0 {
+		return append(dst, '/')
+	}
+	return append(dst, p...)
+}
+
+func appendFields(dst []byte, m *htx.Message) []byte {
+	for i := 0; i < m.NumFields(); i++ {
+		if m.IsHopByHop(i) {
+			continue
+		}
+		n, v := m.Field(i)
+		dst = append(dst, n...)
+		dst = append(dst, ": "...)
+		dst = append(dst, v...)
+		dst = append(dst, "\r\n"...)
+	}
+	return dst
+}
+
+func appendContentLength(dst []byte, n int64) []byte {
+	dst = append(dst, "Content-Length: "...)
+	dst = strconv.AppendInt(dst, n, 10)
+	return append(dst, "\r\n"...)
+}
+
+// appendConnection writes Connection (and Upgrade) from the flags.
+func appendConnection(dst []byte, m *htx.Message, closing bool) []byte {
+	switch {
+	case m.Flags&htx.FlagUpgrade != 0 && !closing:
+		dst = append(dst, "Connection: upgrade\r\n"...)
+		m.Values("upgrade", func(v []byte) bool {
+			dst = append(dst, "Upgrade: "...)
+			dst = append(dst, v...)
+			dst = append(dst, "\r\n"...)
+			return true
+		})
+	case closing:
+		dst = append(dst, "Connection: close\r\n"...)
+	case m.Flags&htx.FlagKeepAlive != 0:
+		dst = append(dst, "Connection: keep-alive\r\n"...)
+	}
+	return dst
+}
+
+// AppendChunkHeader appends the size line of a chunk of n bytes.
+func AppendChunkHeader(dst []byte, n int) []byte {
+	dst = strconv.AppendInt(dst, int64(n), 16)
+	return append(dst, "\r\n"...)
+}
+
+// AppendLastChunk appends the last chunk and m's trailers (m may be nil),
+// ending a chunked body.
+func AppendLastChunk(dst []byte, m *htx.Message) []byte {
+	dst = append(dst, "0\r\n"...)
+	if m != nil {
+		for i := 0; i < m.NumTrailers(); i++ {
+			n, v := m.Trailer(i)
+			dst = append(dst, n...)
+			dst = append(dst, ": "...)
+			dst = append(dst, v...)
+			dst = append(dst, "\r\n"...)
+		}
+	}
+	return append(dst, "\r\n"...)
+}
+
+// StatusText returns the reason phrase of the common statuses, or
+// "Unknown" (the reason phrase carries no meaning in HTTP/1.1).
+func StatusText(code int) string {
+	switch code {
+	case 100:
+		return "Continue"
+	case 101:
+		return "Switching Protocols"
+	case 103:
+		return "Early Hints"
+	case 200:
+		return "OK"
+	case 201:
+		return "Created"
+	case 202:
+		return "Accepted"
+	case 204:
+		return "No Content"
+	case 206:
+		return "Partial Content"
+	case 301:
+		return "Moved Permanently"
+	case 302:
+		return "Found"
+	case 303:
+		return "See Other"
+	case 304:
+		return "Not Modified"
+	case 307:
+		return "Temporary Redirect"
+	case 308:
+		return "Permanent Redirect"
+	case 400:
+		return "Bad Request"
+	case 401:
+		return "Unauthorized"
+	case 403:
+		return "Forbidden"
+	case 404:
+		return "Not Found"
+	case 405:
+		return "Method Not Allowed"
+	case 408:
+		return "Request Timeout"
+	case 413:
+		return "Content Too Large"
+	case 414:
+		return "URI Too Long"
+	case 421:
+		return "Misdirected Request"
+	case 425:
+		return "Too Early"
+	case 429:
+		return "Too Many Requests"
+	case 431:
+		return "Request Header Fields Too Large"
+	case 500:
+		return "Internal Server Error"
+	case 501:
+		return "Not Implemented"
+	case 502:
+		return "Bad Gateway"
+	case 503:
+		return "Service Unavailable"
+	case 504:
+		return "Gateway Timeout"
+	case 505:
+		return "HTTP Version Not Supported"
+	}
+	return "Unknown"
+}
