@@ -127,9 +127,9 @@ type Message struct {
 	// Form is a request's HTTP/1 request-target form.
 	Form Form
 
-	buf                                    []byte
+	buf                                     []byte
 	method, scheme, authority, path, reason span
-	hdrs, trls                             []field
+	hdrs, trls                              []field
 }
 
 // Reset empties the message and keeps its storage for the next one.
