@@ -83,7 +83,7 @@ func ParseOptions(words []string) (Options, error) {
 		// express a range.
 		var enabled []uint16
 		for _, n := range versionNames {
-			if !disabled[n.v] {
+			if !disabled[n.v] && n.v != versionSSL30 {
 				enabled = append(enabled, n.v)
 			}
 		}
