@@ -20,6 +20,15 @@ const (
 // to a new period. Period starts are always even so the bit is free.
 const rotating = 1
 
+// LateWindow is how far, in milliseconds, a date may lag behind the start
+// of a counter's current period and still count as a late event of that
+// period (when the period is shorter; otherwise the period is the window).
+// Such dates come from goroutines that read the clock a moment before
+// another one rotated the counter. A date further back is taken as a date
+// after the 2^32 ms wrap, so that a counter idle for up to about 49 days
+// still rotates correctly on its next event.
+const LateWindow = 1 << 16
+
 // spinsBeforeYield is how many failed attempts a goroutine makes at
 // reading or rotating a counter before it yields: the goroutine it waits
 // for holds no lock the scheduler knows of and may have been preempted.
@@ -52,8 +61,9 @@ func clampPeriod(p uint32) uint32 { return min(max(p, MinPeriod), MaxPeriod) }
 // count becomes the previous one and inc is the first count of the new
 // period; when two or more periods went by without an update, the previous
 // count is zero and the new period starts at now. A caller whose clock is
-// slightly behind the one that already rotated the counter (by less than a
-// period) counts into the current period instead of rotating again.
+// behind the one that already rotated the counter (by up to LateWindow or
+// a period, whichever is longer) counts into the current period instead
+// of rotating again.
 func (c *Ctr) Update(now, period, inc uint32) uint32 {
 	period = clampPeriod(period)
 	if now-c.tick.Load()&^rotating < period {
@@ -71,7 +81,7 @@ func (c *Ctr) updateSlow(now, period, inc uint32) uint32 {
 		start := tick &^ rotating
 		// Another goroutine rotated first, or this caller's clock lags:
 		// either way the event belongs to the current period.
-		if now-start < period || start-now <= period {
+		if now-start < period || start-now <= max(period, LateWindow) {
 			return c.curr.Add(inc)
 		}
 		if tick&rotating == 0 && c.tick.CompareAndSwap(tick, tick|rotating) {
