@@ -108,11 +108,12 @@ type Parser struct {
 	Limits Limits
 
 	scanned int // bytes known to hold no end of head
+	line    int // start of the line being scanned
 	skipped int // leading empty lines before a request line
 }
 
 // Reset forgets a partly scanned head, for a new connection.
-func (p *Parser) Reset() { p.scanned, p.skipped = 0, 0 }
+func (p *Parser) Reset() { p.scanned, p.line, p.skipped = 0, 0, 0 }
 
 // ParseRequest parses a request head from the start of buf into m (which
 // it resets). It returns the number of bytes the head took; the body
@@ -186,13 +187,14 @@ func (p *Parser) findEnd(buf []byte, request bool) (int, error) {
 			p.scanned = len(buf)
 			break
 		}
-		lineStart := p.scanned
 		p.scanned += i + 1
 		if p.scanned > limit {
 			break
 		}
-		line := buf[lineStart : p.scanned-1]
-		if lineStart > 0 && (len(line) == 0 || len(line) == 1 && line[0] == '\r') {
+		line := buf[p.line : p.scanned-1]
+		start := p.line
+		p.line = p.scanned
+		if start > 0 && (len(line) == 0 || len(line) == 1 && line[0] == '\r') {
 			return p.scanned, nil
 		}
 	}
