@@ -282,7 +282,7 @@ func parseServerOptions(s *Server, a []string) error {
 	return nil
 }
 
-func parseServer(_ *parser, px *Proxy, a []string) error {
+func parseServer(p *parser, px *Proxy, a []string) error {
 	if len(a) < 2 {
 		return errors.New("expects 'server <name> <addr:port> [options]'")
 	}
@@ -290,7 +290,7 @@ func parseServer(_ *parser, px *Proxy, a []string) error {
 		return fmt.Errorf("server name '%s': %w", a[0], err)
 	}
 	s := px.DefaultServer
-	s.Name = a[0]
+	s.Name, s.Pos = a[0], p.pos
 	addr, err := ParseAddr(a[1], true)
 	if err != nil {
 		return err
@@ -299,11 +299,6 @@ func parseServer(_ *parser, px *Proxy, a []string) error {
 	s.ID = 0
 	if err := parseServerOptions(&s, a[2:]); err != nil {
 		return err
-	}
-	if s.ID == 0 {
-		// HAProxy numbers servers from 1 in declaration order, skipping ids
-		// already taken explicitly.
-		s.ID = nextID(px.Servers)
 	}
 	px.Servers = append(px.Servers, &s)
 	return nil

@@ -117,7 +117,7 @@ func (p *parser) parseLine(words []string) {
 	if p.section == "global" {
 		if f, ok := globalKeywords[kw]; ok {
 			if err := f(p, words[1:]); err != nil {
-				p.errorf(kw, ErrBadValue, "'%s': %v", kw, err)
+				p.fail(kw, fmt.Sprintf("'%s' in 'global' section", kw), err)
 			}
 			return
 		}
@@ -151,23 +151,20 @@ func (p *parser) parseLine(words []string) {
 		return
 	}
 	if err := k.parse(p, p.cur, words[1:]); err != nil {
-		var ce *Error
-		if errors.As(err, &ce) {
-			p.errs = append(p.errs, ce)
-			return
-		}
-		sentinel := ErrBadValue
-		for _, s := range []error{ErrUnknownKeyword, ErrMisplaced, ErrUnsupported, ErrReference} {
-			if errors.Is(err, s) {
-				sentinel = nil
-			}
-		}
-		if sentinel == nil {
-			p.errs = append(p.errs, &Error{Pos: p.pos, Keyword: kw, Err: fmt.Errorf("'%s' in '%s' section: %w", kw, p.section, err)})
-			return
-		}
-		p.errorf(kw, sentinel, "'%s' in '%s' section: %v", kw, p.section, err)
+		p.fail(kw, fmt.Sprintf("'%s' in '%s' section", kw, p.section), err)
 	}
+}
+
+// fail records a keyword's error, keeping the sentinel it wraps if any and
+// classing it as a bad value otherwise.
+func (p *parser) fail(kw, what string, err error) {
+	for _, s := range []error{ErrUnknownKeyword, ErrMisplaced, ErrUnsupported, ErrReference} {
+		if errors.Is(err, s) {
+			p.errs = append(p.errs, &Error{Pos: p.pos, Keyword: kw, Err: fmt.Errorf("%s: %w", what, err)})
+			return
+		}
+	}
+	p.errorf(kw, ErrBadValue, "%s: %v", what, err)
 }
 
 func (p *parser) startProxy(kw string, args []string) {
@@ -239,7 +236,7 @@ func (p *parser) parseOption(args []string, neg bool) {
 		return
 	}
 	if err := o.parse(p.cur, args[1:], !neg); err != nil {
-		p.errorf("option", ErrBadValue, "'option %s': %v", name, err)
+		p.fail("option", fmt.Sprintf("'option %s' in '%s' section", name, p.section), err)
 	}
 }
 
@@ -262,6 +259,13 @@ func (p *parser) validate() {
 			}
 		}
 		if px.Kind.IsBackend() {
+			// Servers without an explicit id get the lowest free one, in
+			// declaration order, once every explicit id is known.
+			for _, s := range px.Servers {
+				if s.ID == 0 {
+					s.ID = nextID(px.Servers)
+				}
+			}
 			seen := map[string]*Server{}
 			ids := map[int]*Server{}
 			for _, s := range px.Servers {

@@ -1,0 +1,366 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func parse(t *testing.T, text string) (*Config, error) {
+	t.Helper()
+	return Parse(Source{Name: "lb.cfg", Data: []byte(text)})
+}
+
+func mustParse(t *testing.T, text string) *Config {
+	t.Helper()
+	c, err := parse(t, text)
+	require.NoError(t, err)
+	return c
+}
+
+func TestSplitLine(t *testing.T) {
+	t.Setenv("LB_TEST_PORT", "8443")
+	tests := []struct {
+		in   string
+		want []string
+		err  bool
+	}{
+		{"  bind  :80   accept-proxy ", []string{"bind", ":80", "accept-proxy"}, false},
+		{"server s1 1.2.3.4:80 # comment here", []string{"server", "s1", "1.2.3.4:80"}, false},
+		{`a\ b c\#d`, []string{"a b", "c#d"}, false},
+		{`"a b" 'c d'`, []string{"a b", "c d"}, false},
+		{`x"y z"w`, []string{"xy zw"}, false},
+		{`'$HOME \n'`, []string{`$HOME \n`}, false},
+		{`"port ${LB_TEST_PORT}"`, []string{"port 8443"}, false},
+		{`${LB_TEST_PORT}`, []string{"${LB_TEST_PORT}"}, false},
+		{`\x41\x62`, []string{"Ab"}, false},
+		{`"a\"b"`, []string{`a"b`}, false},
+		{`\t\r`, []string{"\t\r"}, false},
+		{`""`, []string{""}, false},
+		{`"unterminated`, nil, true},
+		{`'unterminated`, nil, true},
+		{`trailing\`, nil, true},
+		{`\xZZ`, nil, true},
+		{`"${}"`, nil, true},
+		{`"${OPEN"`, nil, true},
+		{"# only a comment", nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := splitLine(tt.in)
+			if tt.err {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestParseTime(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+		err  bool
+	}{
+		{"100", 100 * time.Millisecond, false},
+		{"0", 0, false},
+		{"250us", 250 * time.Microsecond, false},
+		{"5ms", 5 * time.Millisecond, false},
+		{"30s", 30 * time.Second, false},
+		{"2m", 2 * time.Minute, false},
+		{"1h", time.Hour, false},
+		{"3d", 72 * time.Hour, false},
+		{"", 0, true},
+		{"s", 0, true},
+		{"10x", 0, true},
+		{"-5s", 0, true},
+		{"1.5s", 0, true},
+		{"99999999999999999999", 0, true},
+		{"25d", 0, true}, // beyond 2^31 ms, which HAProxy refuses
+	}
+	for _, tt := range tests {
+		got, err := ParseTime(tt.in)
+		if tt.err {
+			require.Error(t, err, tt.in)
+			continue
+		}
+		require.NoError(t, err, tt.in)
+		require.Equal(t, tt.want, got, tt.in)
+	}
+}
+
+func TestParseAddr(t *testing.T) {
+	tests := []struct {
+		in, want string
+		err      bool
+	}{
+		{"127.0.0.1:80", "127.0.0.1:80", false},
+		{":8080", ":8080", false},
+		{"*:8080", ":8080", false},
+		{"[::1]:443", "[::1]:443", false},
+		{"::1:443", "[::1]:443", false},
+		{"ipv4@10.0.0.1:80", "10.0.0.1:80", false},
+		{"localhost:80", "localhost:80", false},
+		{"127.0.0.1", "", true},
+		{"127.0.0.1:", "", true},
+		{"127.0.0.1:70000", "", true},
+		{"unix@/tmp/sock", "", true},
+		{"bad host:80", "", true},
+	}
+	for _, tt := range tests {
+		got, err := ParseAddr(tt.in, true)
+		if tt.err {
+			require.Error(t, err, tt.in)
+			continue
+		}
+		require.NoError(t, err, tt.in)
+		require.Equal(t, tt.want, got, tt.in)
+	}
+}
+
+func TestParseFullSample(t *testing.T) {
+	c, err := ParseFiles(filepath.Join("..", "..", "testdata", "full.cfg"))
+	require.NoError(t, err)
+	g := c.Global
+	require.Equal(t, 2000, g.MaxConn)
+	require.Equal(t, 2, g.NbThread)
+	require.Equal(t, 32768, g.BufSize)
+	require.Equal(t, 131072, g.PipeSize)
+	require.Equal(t, 512, g.MaxPipes)
+	require.Len(t, g.Logs, 1)
+	require.Equal(t, Log{Pos: Pos{g.Logs[0].File, 5}, Target: "stdout", Format: "raw", Facility: "local0"}, g.Logs[0])
+
+	fe := c.Proxy("fe_main", KindFrontend)
+	require.NotNil(t, fe)
+	require.Equal(t, KindFrontend, fe.Kind)
+	require.True(t, fe.LogGlobal)
+	require.True(t, fe.Options.TCPLog)
+	require.True(t, fe.Options.DontLogNull)
+	require.True(t, fe.Options.SpliceAuto)
+	require.Equal(t, 500, fe.MaxConn)
+	require.Equal(t, "be_app", fe.DefaultBackend)
+	require.Equal(t, time.Minute, fe.Timeouts.Client)
+	require.Len(t, fe.Binds, 4)
+	require.Equal(t, []string{"127.0.0.1:18443", "127.0.0.1:18444"}, fe.Binds[0].Addrs)
+	require.Equal(t, "main", fe.Binds[0].Name)
+	require.False(t, fe.Binds[0].AcceptProxy)
+	require.Equal(t, []string{":18445"}, fe.Binds[1].Addrs)
+	require.True(t, fe.Binds[1].AcceptProxy)
+	require.Equal(t, []string{":18446"}, fe.Binds[2].Addrs)
+	require.Equal(t, []string{"[::1]:18447"}, fe.Binds[3].Addrs)
+
+	be := c.Proxy("be_app", KindBackend)
+	require.NotNil(t, be)
+	require.Equal(t, "leastconn", be.Balance)
+	require.Equal(t, 2, be.Retries)
+	require.True(t, be.Options.Redispatch)
+	require.Equal(t, Timeouts{Connect: 5 * time.Second, Client: time.Minute, Server: time.Minute, Tunnel: time.Hour, Queue: 2 * time.Second, Check: 1500 * time.Millisecond}, be.Timeouts)
+	require.Len(t, be.Servers, 5)
+	s := be.Servers
+	require.Equal(t, Server{Pos: s[0].Pos, Name: "app1", Addr: "127.0.0.1:19001", ID: 1, Weight: 10, MaxConn: 100, Check: true, Inter: 3 * time.Second, Rise: 3, Fall: 2}, *s[0])
+	require.Equal(t, Server{Pos: s[1].Pos, Name: "app2", Addr: "127.0.0.1:19002", ID: 2, Weight: 20, MaxConn: 100, Check: true, Inter: 500 * time.Millisecond, Rise: 1, Fall: 5}, *s[1])
+	require.True(t, s[2].SendProxy)
+	require.Equal(t, "127.0.0.1", s[2].Source)
+	require.True(t, s[3].SendProxyV2)
+	require.True(t, s[3].Disabled)
+	require.True(t, s[4].Backup)
+	require.Equal(t, 42, s[4].ID)
+	require.Equal(t, 37, s[1].Line)
+
+	first := c.Proxy("be_first", KindBackend)
+	require.Equal(t, "first", first.Balance)
+	require.True(t, first.Options.SpliceRequest)
+	require.True(t, first.Options.SpliceResponse)
+}
+
+func TestDefaultsInheritance(t *testing.T) {
+	c, err := ParseFiles(filepath.Join("..", "..", "testdata", "inherit.cfg"))
+	require.NoError(t, err)
+	early := c.Proxy("early", KindListen)
+	late := c.Proxy("late", KindListen)
+	require.Equal(t, KindListen, early.Kind)
+	// The first defaults section applies to "early" only.
+	require.Equal(t, time.Second, early.Timeouts.Connect)
+	require.Equal(t, "source", early.Balance)
+	require.False(t, early.Options.TCPLog)
+	require.False(t, early.LogGlobal)
+	// The second one starts again from the built-in values.
+	require.Equal(t, 2*time.Second, late.Timeouts.Connect)
+	require.Equal(t, "static-rr", late.Balance)
+	require.True(t, late.Options.TCPLog)
+	require.True(t, late.LogGlobal)
+	require.Equal(t, 3, late.Servers[0].Weight)
+}
+
+func TestDefaultsAcrossFilesAndNamed(t *testing.T) {
+	c, err := Parse(
+		Source{Name: "a.cfg", Data: []byte("defaults base\n  mode tcp\n  timeout connect 7s\n  retries 9\n")},
+		Source{Name: "b.cfg", Data: []byte("defaults\n  timeout connect 1s\nbackend x from base\n  server s 127.0.0.1:1\nbackend y\n  server s 127.0.0.1:1\n")},
+	)
+	require.NoError(t, err)
+	require.Equal(t, 7*time.Second, c.Proxy("x", KindBackend).Timeouts.Connect)
+	require.Equal(t, 9, c.Proxy("x", KindBackend).Retries)
+	require.Equal(t, time.Second, c.Proxy("y", KindBackend).Timeouts.Connect)
+	require.Equal(t, DefaultRetries, c.Proxy("y", KindBackend).Retries)
+}
+
+func TestBuiltinDefaults(t *testing.T) {
+	c := mustParse(t, "backend b\n server s1 127.0.0.1:80\n server s2 127.0.0.1:81 id 1\n")
+	b := c.Proxy("b", KindBackend)
+	require.Equal(t, "roundrobin", b.Balance)
+	require.Equal(t, "tcp", b.Mode)
+	require.Equal(t, 3, b.Retries)
+	s1, s2 := b.Servers[0], b.Servers[1]
+	require.Equal(t, 1, s1.Weight)
+	require.Equal(t, 2*time.Second, s1.Inter)
+	require.Equal(t, 2, s1.Rise)
+	require.Equal(t, 3, s1.Fall)
+	// An explicit id is reserved before the others are numbered.
+	require.Equal(t, 2, s1.ID)
+	require.Equal(t, 1, s2.ID)
+}
+
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name, text string
+		sentinel   error
+		want       string
+	}{
+		{"unknown keyword", "backend be\n  serverr s1 127.0.0.1:80\n", ErrUnknownKeyword, "lb.cfg:2: unknown keyword: unknown keyword 'serverr' in 'backend' section"},
+		{"misplaced server", "frontend fe\n  bind :80\n  server s1 127.0.0.1:80\n", ErrMisplaced, "lb.cfg:3: keyword not allowed here: 'server' not allowed in 'frontend' section"},
+		{"misplaced bind", "backend be\n  bind :80\n", ErrMisplaced, "lb.cfg:2:"},
+		{"bind in defaults", "defaults\n  bind :80\n", ErrMisplaced, "lb.cfg:2:"},
+		{"global keyword in proxy", "defaults\n  maxpipes 10\n", ErrMisplaced, "lb.cfg:2: keyword not allowed here: 'maxpipes' not allowed in 'defaults' section (global only)"},
+		{"proxy keyword in global", "global\n  balance roundrobin\n", ErrMisplaced, "lb.cfg:2:"},
+		{"unknown in global", "global\n  maxconnn 10\n", ErrUnknownKeyword, "lb.cfg:2: unknown keyword: unknown keyword 'maxconnn' in 'global' section"},
+		{"out of section", "maxconn 10\n", ErrUnknownKeyword, "lb.cfg:1: unknown keyword: unknown keyword 'maxconn' out of section"},
+		{"unknown option", "defaults\n  option tcplogg\n", ErrUnknownKeyword, "lb.cfg:2: unknown keyword: unknown option 'tcplogg'"},
+		{"misplaced option", "frontend f\n  option redispatch\n", ErrMisplaced, "lb.cfg:2:"},
+		{"unknown timeout", "defaults\n  timeout clientt 5s\n", ErrUnknownKeyword, "lb.cfg:2:"},
+		{"timeout server on frontend", "frontend f\n  timeout server 5s\n", ErrMisplaced, "lb.cfg:2:"},
+		{"bad time", "defaults\n  timeout client 5x\n", ErrBadValue, `lb.cfg:2: bad value: 'timeout' in 'defaults' section: invalid time "5x": unknown unit "x"`},
+		{"bad weight", "backend b\n  server s 127.0.0.1:80 weight 300\n", ErrBadValue, "lb.cfg:2:"},
+		{"weight missing value", "backend b\n  server s 127.0.0.1:80 weight\n", ErrBadValue, "lb.cfg:2:"},
+		{"unknown server option", "backend b\n  server s 127.0.0.1:80 chek\n", ErrUnknownKeyword, "lb.cfg:2:"},
+		{"server without port", "backend b\n  server s 127.0.0.1\n", ErrBadValue, "lb.cfg:2:"},
+		{"unknown bind option", "frontend f\n  bind :80 acept-proxy\n", ErrUnknownKeyword, "lb.cfg:2:"},
+		{"bad balance", "backend b\n  balance fastest\n", ErrBadValue, "lb.cfg:2:"},
+		{"mode http", "defaults\n  mode http\n", ErrUnsupported, "lb.cfg:2:"},
+		{"bad mode", "defaults\n  mode udp\n", ErrBadValue, "lb.cfg:2:"},
+		{"missing backend", "frontend f\n  bind :80\n  default_backend nope\n", ErrReference, "lb.cfg:3: bad reference: frontend 'f': unable to find required default_backend 'nope'"},
+		{"duplicate backend", "backend b\nbackend b\n", ErrReference, "lb.cfg:2:"},
+		{"duplicate server", "backend b\n  server s 127.0.0.1:1\n  server s 127.0.0.1:2\n", ErrReference, "lb.cfg:3:"},
+		{"duplicate id", "backend b\n  server s 127.0.0.1:1 id 3\n  server t 127.0.0.1:2 id 3\n", ErrReference, "lb.cfg:3:"},
+		{"proxy without name", "frontend\n", ErrBadValue, "lb.cfg:1:"},
+		{"unknown from", "backend b from nothing\n", ErrReference, "lb.cfg:1:"},
+		{"bad quote", "global\n  log \"stdout local0\n", ErrBadValue, "lb.cfg:2:"},
+		{"log udp", "global\n  log 127.0.0.1:514 local0\n", ErrUnsupported, "lb.cfg:2:"},
+		{"log bad facility", "global\n  log stdout local9\n", ErrBadValue, "lb.cfg:2:"},
+		{"log bad level", "global\n  log stdout local0 loud\n", ErrBadValue, "lb.cfg:2:"},
+		{"log no facility", "global\n  log stdout format raw\n", ErrBadValue, "lb.cfg:2:"},
+		{"small bufsize", "global\n  tune.bufsize 10\n", ErrBadValue, "lb.cfg:2:"},
+		{"nbthread zero", "global\n  nbthread 0\n", ErrBadValue, "lb.cfg:2:"},
+		{"global with argument", "global x\n", ErrBadValue, "lb.cfg:1:"},
+		{"retries text", "defaults\n  retries many\n", ErrBadValue, "lb.cfg:2:"},
+		{"inter zero", "backend b\n  server s 127.0.0.1:1 inter 0\n", ErrBadValue, "lb.cfg:2:"},
+		{"option with argument", "frontend f\n  option tcplog extra\n", ErrBadValue, "lb.cfg:2:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parse(t, tt.text)
+			require.Error(t, err)
+			require.ErrorIs(t, err, tt.sentinel)
+			require.True(t, strings.HasPrefix(err.Error(), tt.want), "got %q, want prefix %q", err.Error(), tt.want)
+			var ce *Error
+			require.True(t, errors.As(err, &ce))
+			require.Equal(t, "lb.cfg", ce.File)
+		})
+	}
+}
+
+func TestErrorsAreAllReported(t *testing.T) {
+	_, err := parse(t, "global\n  bogus1\nbackend b\n  bogus2\n  server s 127.0.0.1:1\n  bogus3 x\n")
+	require.Error(t, err)
+	lines := strings.Split(err.Error(), "\n")
+	require.Len(t, lines, 3)
+	require.Contains(t, lines[0], "lb.cfg:2:")
+	require.Contains(t, lines[1], "lb.cfg:4:")
+	require.Contains(t, lines[2], "lb.cfg:6:")
+}
+
+func TestNoOptionAndWarnings(t *testing.T) {
+	c := mustParse(t, "defaults\n  option tcplog\nfrontend f\n  no option tcplog\nfrontend g\n  bind :1\n")
+	require.False(t, c.Proxy("f", KindFrontend).Options.TCPLog)
+	require.True(t, c.Proxy("g", KindFrontend).Options.TCPLog)
+	require.Len(t, c.Warnings, 3) // f has no bind, f and g no default_backend
+	require.Contains(t, c.Warnings[0], "lb.cfg:3: frontend 'f' has no 'bind'")
+}
+
+func TestLogVariants(t *testing.T) {
+	c := mustParse(t, "global\n  log stdout local0\n  log stderr len 200 format short daemon notice err\n")
+	require.Equal(t, Log{Pos: Pos{"lb.cfg", 2}, Target: "stdout", Format: "rfc3164", Facility: "local0"}, c.Global.Logs[0])
+	require.Equal(t, Log{Pos: Pos{"lb.cfg", 3}, Target: "stderr", Format: "short", Facility: "daemon", Level: "notice", Len: 200}, c.Global.Logs[1])
+	require.Equal(t, 16, Facility("local0"))
+	require.Equal(t, -1, Facility("nope"))
+	require.Equal(t, 5, Level("notice"))
+}
+
+// TestSamplesAcceptedByHAProxy runs haproxy -c on every sample
+// configuration, so that lb's language stays a subset of HAProxy's.
+func TestSamplesAcceptedByHAProxy(t *testing.T) {
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("haproxy binary required when CI=true: %v", err)
+		}
+		t.Skip("haproxy not installed: skipping the comparison with haproxy -c")
+	}
+	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "*.cfg"))
+	require.NoError(t, err)
+	files = append(files, filepath.Join("..", "..", "default.cfg"))
+	require.GreaterOrEqual(t, len(files), 4)
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			out, err := exec.Command(bin, "-c", "-f", f).CombinedOutput()
+			require.NoError(t, err, "haproxy -c -f %s: %s", f, out)
+			require.Contains(t, string(out), "Configuration file is valid")
+			_, err = ParseFiles(f)
+			require.NoError(t, err)
+		})
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, name := range []string{"full.cfg", "inherit.cfg", "roundrobin.cfg"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", name))
+		require.NoError(f, err)
+		f.Add(b)
+	}
+	f.Add([]byte("backend b\n server s \"1.2.3.4:80\" weight 3 'check'\\ x\n"))
+	f.Add([]byte("global\n log stdout format raw local0\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(Source{Name: "fuzz.cfg", Data: data})
+		if err != nil {
+			// Every error must carry a position.
+			var ce *Error
+			require.True(t, errors.As(err, &ce), "error without position: %v", err)
+			require.True(t, strings.HasPrefix(err.Error(), "fuzz.cfg:"), err.Error())
+			return
+		}
+		for _, p := range c.Proxies {
+			require.NotEmpty(t, p.Name)
+			for _, s := range p.Servers {
+				require.LessOrEqual(t, s.Weight, MaxWeight)
+				require.GreaterOrEqual(t, s.Rise, 1)
+			}
+		}
+	})
+}
