@@ -1,0 +1,554 @@
+package stick
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/proxyblocks/proxyblocks/freq"
+)
+
+// newTable builds a table on a fake clock with no background expirer and
+// closes it at the end of the test.
+func newTable(t testing.TB, cfg Config) (*Table, *freq.FakeClock) {
+	t.Helper()
+	clk := freq.NewFakeClock(1000)
+	cfg.Clock = clk
+	if cfg.ExpireInterval == 0 {
+		cfg.ExpireInterval = -1
+	}
+	if cfg.Size == 0 {
+		cfg.Size = 1000
+	}
+	tb, err := New(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, tb.Close()) })
+	return tb, clk
+}
+
+func ip4(i uint32) []byte { return binary.BigEndian.AppendUint32(nil, i) }
+
+func TestLookupCreateRelease(t *testing.T) {
+	tb, _ := newTable(t, Config{Name: "t", Type: KeyIPv4, Store: []DataSpec{{DataGPC0, 0}}})
+	k := []byte{10, 0, 0, 1}
+
+	_, err := tb.Lookup(k)
+	require.ErrorIs(t, err, ErrNotFound)
+
+	e, err := tb.GetOrCreate(k)
+	require.NoError(t, err)
+	require.Equal(t, 1, e.Refs())
+	require.Equal(t, 1, tb.Len())
+	require.Equal(t, "10.0.0.1", e.Key())
+	require.Equal(t, k, e.KeyBytes())
+
+	e2, err := tb.GetOrCreate(k)
+	require.NoError(t, err)
+	require.Same(t, e, e2)
+	e3, err := tb.Lookup(k)
+	require.NoError(t, err)
+	require.Same(t, e, e3)
+	require.Equal(t, 3, e.Refs())
+	require.Equal(t, 1, tb.Len())
+
+	e.Release()
+	e.Release()
+	e.Release()
+	e.Release() // one too many: ignored
+	require.Equal(t, 0, e.Refs())
+
+	_, err = tb.Lookup([]byte{1, 2, 3})
+	require.ErrorIs(t, err, ErrBadKey)
+	_, err = tb.GetOrCreate(nil)
+	require.ErrorIs(t, err, ErrBadKey)
+}
+
+func TestKeyNormalisation(t *testing.T) {
+	same := func(tb *Table, a, b []byte) {
+		t.Helper()
+		ea, err := tb.GetOrCreate(a)
+		require.NoError(t, err)
+		eb, err := tb.GetOrCreate(b)
+		require.NoError(t, err)
+		require.Same(t, ea, eb, "%q vs %q", a, b)
+		ea.Release()
+		eb.Release()
+	}
+	t.Run("string", func(t *testing.T) {
+		tb, _ := newTable(t, Config{Type: KeyString, KeyLen: 8})
+		same(tb, []byte("abcdefghijkl"), []byte("abcdefgh"))
+		same(tb, []byte("ab\x00cd"), []byte("ab"))
+		e, err := tb.Lookup([]byte("abcdefgh"))
+		require.NoError(t, err)
+		require.Equal(t, "abcdefgh", e.Key())
+		e.Release()
+		require.Equal(t, 2, tb.Len())
+	})
+	t.Run("binary", func(t *testing.T) {
+		tb, _ := newTable(t, Config{Type: KeyBinary, KeyLen: 4})
+		same(tb, []byte{1, 2}, []byte{1, 2, 0, 0})
+		same(tb, []byte{1, 2, 3, 4, 5}, []byte{1, 2, 3, 4})
+		e, err := tb.Lookup([]byte{1, 2})
+		require.NoError(t, err)
+		require.Equal(t, "01020000", e.Key())
+		e.Release()
+	})
+	t.Run("ip", func(t *testing.T) {
+		tb, _ := newTable(t, Config{Type: KeyIPv4})
+		same(tb, []byte{1, 2, 3, 4}, []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 1, 2, 3, 4})
+		_, err := tb.GetOrCreate(make([]byte, 16))
+		require.ErrorIs(t, err, ErrBadKey)
+	})
+	t.Run("ipv6", func(t *testing.T) {
+		tb, _ := newTable(t, Config{Type: KeyIPv6})
+		same(tb, []byte{1, 2, 3, 4}, []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 1, 2, 3, 4})
+		e, err := tb.Lookup([]byte{1, 2, 3, 4})
+		require.NoError(t, err)
+		require.Equal(t, "::ffff:1.2.3.4", e.Key())
+		e.Release()
+	})
+	t.Run("integer", func(t *testing.T) {
+		tb, _ := newTable(t, Config{Type: KeyInteger})
+		same(tb, binary.BigEndian.AppendUint64(nil, 1<<32|42), []byte{0, 0, 0, 42})
+		e, err := tb.Lookup([]byte{0, 0, 0, 42})
+		require.NoError(t, err)
+		require.Equal(t, "42", e.Key())
+		require.Equal(t, []byte{0, 0, 0, 42}, e.KeyBytes())
+		e.Release()
+	})
+}
+
+func TestDataAccessors(t *testing.T) {
+	tb, clk := newTable(t, Config{Type: KeyIPv4, Store: []DataSpec{
+		{DataServerID, 0}, {DataGPT0, 0}, {DataGPC0, 0}, {DataConnCur, 0}, {DataConnCnt, 0},
+		{DataConnRate, 10 * time.Second}, {DataBytesInCnt, 0}, {DataBytesOutRate, time.Second},
+	}})
+	clk.Set(0) // rate periods then start at 0, where the counters' zero value puts them
+	e, err := tb.GetOrCreate(ip4(1))
+	require.NoError(t, err)
+	defer e.Release()
+
+	require.EqualValues(t, 1, e.Inc(DataGPC0, 1))
+	require.EqualValues(t, 3, e.Inc(DataGPC0, 2))
+	require.EqualValues(t, 3, e.Get(DataGPC0))
+	require.EqualValues(t, 2, e.Dec(DataGPC0, 1))
+	require.EqualValues(t, 0, e.Dec(DataGPC0, 5), "counters stop at 0")
+
+	require.NoError(t, e.Set(DataServerID, -3))
+	require.EqualValues(t, -3, e.Get(DataServerID))
+	require.NoError(t, e.Set(DataGPT0, -1))
+	require.EqualValues(t, 4294967295, e.Get(DataGPT0), "32-bit like HAProxy's set table")
+
+	require.EqualValues(t, 5_000_000_000, e.Inc(DataBytesInCnt, 5_000_000_000), "bytes counters are 64-bit")
+
+	e.StartConn()
+	e.StartConn()
+	require.EqualValues(t, 2, e.Get(DataConnCur))
+	require.EqualValues(t, 2, e.Get(DataConnCnt))
+	require.EqualValues(t, 2, e.Get(DataConnRate))
+	e.EndConn()
+	require.EqualValues(t, 1, e.Get(DataConnCur))
+
+	// Rates: 2 events in the previous 10 s period count for half of it
+	// once half the current period has gone.
+	clk.Advance(10_000)
+	require.EqualValues(t, 2, e.Get(DataConnRate))
+	clk.Advance(5_000)
+	require.EqualValues(t, 1, e.Get(DataConnRate))
+	clk.Advance(10_000)
+	require.EqualValues(t, 0, e.Get(DataConnRate))
+
+	require.EqualValues(t, 1000, e.Inc(DataBytesOutRate, 1000))
+	require.NoError(t, e.Set(DataConnRate, 7))
+	require.EqualValues(t, 7, e.Get(DataConnRate))
+	require.NotNil(t, e.Ctr(DataConnRate))
+	require.Nil(t, e.Ctr(DataGPC0))
+
+	// Types not stored: reads are 0, writes are refused or ignored.
+	require.EqualValues(t, 0, e.Inc(DataHTTPReqCnt, 1))
+	require.EqualValues(t, 0, e.Get(DataHTTPReqCnt))
+	require.EqualValues(t, 0, e.Get(DataType(200)))
+	require.ErrorIs(t, e.Set(DataHTTPReqCnt, 1), ErrNotStored)
+	require.Equal(t, 10*time.Second, tb.Period(DataConnRate))
+}
+
+func TestExpiryWithDrivenClock(t *testing.T) {
+	tb, clk := newTable(t, Config{Type: KeyIPv4, Expire: 30 * time.Second})
+	for i := range uint32(3) {
+		e, err := tb.GetOrCreate(ip4(i))
+		require.NoError(t, err)
+		e.Touch()
+		e.Release()
+	}
+	held, err := tb.Lookup(ip4(2))
+	require.NoError(t, err)
+
+	clk.Advance(20_000)
+	touched, err := tb.Lookup(ip4(1))
+	require.NoError(t, err)
+	touched.Touch()
+	touched.Release()
+	require.EqualValues(t, 30_000, touched.ExpiresIn())
+
+	clk.Advance(9_999)
+	require.Equal(t, 0, tb.Expire(clk.NowMs()))
+	require.Equal(t, 3, tb.Len())
+
+	clk.Advance(1)
+	require.Equal(t, 1, tb.Expire(clk.NowMs()), "only the untouched, unreferenced entry expires")
+	_, err = tb.Lookup(ip4(0))
+	require.ErrorIs(t, err, ErrNotFound)
+	require.Equal(t, 2, tb.Len())
+	require.EqualValues(t, 30_000, held.ExpiresIn(), "a referenced expired entry gets a new expiry")
+
+	held.Release()
+	clk.Advance(30_000)
+	require.Equal(t, 2, tb.Expire(clk.NowMs()))
+	require.Equal(t, 0, tb.Len())
+}
+
+func TestExpiryAcrossClockWrap(t *testing.T) {
+	tb, clk := newTable(t, Config{Type: KeyIPv4, Expire: 10 * time.Second})
+	clk.Set(^uint32(0) - 5_000)
+	for i := range uint32(2) {
+		e, err := tb.GetOrCreate(ip4(i))
+		require.NoError(t, err)
+		e.Release()
+		clk.Advance(8_000) // the second entry expires after the wrap
+	}
+	clk.Set(4_999 - 5_000 + 10_000 - 1) // just before the first expiry... wrapped
+	require.Equal(t, 1, tb.Expire(clk.NowMs()))
+	_, err := tb.Lookup(ip4(0))
+	require.ErrorIs(t, err, ErrNotFound)
+	clk.Advance(8_000)
+	require.Equal(t, 1, tb.Expire(clk.NowMs()))
+}
+
+func TestBackgroundExpirer(t *testing.T) {
+	clk := freq.NewFakeClock(1000)
+	tb, err := New(Config{Type: KeyIPv4, Size: 10, Expire: time.Second, Clock: clk, ExpireInterval: time.Millisecond})
+	require.NoError(t, err)
+	defer tb.Close()
+	e, err := tb.GetOrCreate(ip4(1))
+	require.NoError(t, err)
+	e.Release()
+	clk.Advance(1000)
+	require.Eventually(t, func() bool { return tb.Len() == 0 }, 5*time.Second, time.Millisecond)
+}
+
+func TestEvictionUnderPressure(t *testing.T) {
+	tb, clk := newTable(t, Config{Type: KeyIPv4, Size: 4})
+	var ents []*Entry
+	for i := range uint32(4) {
+		e, err := tb.GetOrCreate(ip4(i))
+		require.NoError(t, err)
+		ents = append(ents, e)
+		clk.Advance(1)
+	}
+	// 0 and 2 stay referenced; 1 and 3 are released, 3 touched last.
+	ents[1].Release()
+	ents[3].Touch()
+	ents[3].Release()
+
+	e, err := tb.GetOrCreate(ip4(10))
+	require.NoError(t, err, "the oldest unreferenced entry makes room")
+	e.Release()
+	require.Equal(t, 4, tb.Len())
+	_, err = tb.Lookup(ip4(1))
+	require.ErrorIs(t, err, ErrNotFound, "entry 1 was the oldest unreferenced one")
+	for _, k := range []uint32{0, 2, 3} {
+		e, err := tb.Lookup(ip4(k))
+		require.NoError(t, err, "entry %d must survive", k)
+		e.Release()
+	}
+
+	// Reference everything: nothing can be evicted.
+	for _, k := range []uint32{3, 10} {
+		e, err := tb.Lookup(ip4(k))
+		require.NoError(t, err)
+		defer e.Release()
+	}
+	_, err = tb.GetOrCreate(ip4(20))
+	require.ErrorIs(t, err, ErrTableFull)
+	require.Equal(t, 4, tb.Len())
+	ents[0].Release()
+	e, err = tb.GetOrCreate(ip4(20))
+	require.NoError(t, err)
+	e.Release()
+	_, err = tb.Lookup(ip4(0))
+	require.ErrorIs(t, err, ErrNotFound)
+	ents[2].Release()
+}
+
+func TestEvictionManyShards(t *testing.T) {
+	tb, _ := newTable(t, Config{Type: KeyIPv4, Size: 1000, Shards: 64})
+	held := map[uint32]*Entry{}
+	for i := range uint32(5000) {
+		e, err := tb.GetOrCreate(ip4(i))
+		require.NoError(t, err)
+		if i%10 == 0 && len(held) < 500 {
+			held[i] = e
+			continue
+		}
+		e.Release()
+	}
+	require.LessOrEqual(t, tb.Len(), 1000)
+	for k, e := range held {
+		got, err := tb.Lookup(ip4(k))
+		require.NoError(t, err, "referenced entry %d was evicted", k)
+		require.Same(t, e, got)
+		got.Release()
+		e.Release()
+	}
+}
+
+func TestNoPurge(t *testing.T) {
+	tb, _ := newTable(t, Config{Type: KeyIPv4, Size: 2, NoPurge: true})
+	for i := range uint32(2) {
+		e, err := tb.GetOrCreate(ip4(i))
+		require.NoError(t, err)
+		e.Release()
+	}
+	_, err := tb.GetOrCreate(ip4(9))
+	require.ErrorIs(t, err, ErrTableFull)
+	require.ErrorContains(t, err, "none of them evictable")
+}
+
+func TestSlotReuseClearsData(t *testing.T) {
+	tb, _ := newTable(t, Config{Type: KeyString, Size: 1, Store: []DataSpec{{DataGPC0, 0}}})
+	e, err := tb.GetOrCreate([]byte("a"))
+	require.NoError(t, err)
+	e.Inc(DataGPC0, 5)
+	e.Release()
+	e, err = tb.GetOrCreate([]byte("b"))
+	require.NoError(t, err)
+	defer e.Release()
+	require.EqualValues(t, 0, e.Get(DataGPC0))
+	require.Equal(t, "b", e.Key())
+	_, err = tb.Lookup([]byte("a"))
+	require.ErrorIs(t, err, ErrNotFound)
+}
+
+func TestUpdateSequence(t *testing.T) {
+	tb, _ := newTable(t, Config{Type: KeyIPv4, Sync: true})
+	get := func(k uint32) *Entry {
+		e, err := tb.GetOrCreate(ip4(k))
+		require.NoError(t, err)
+		return e
+	}
+	a, b, c := get(1), get(2), get(3)
+	defer a.Release()
+	defer b.Release()
+	defer c.Release()
+
+	_, ok := a.UpdateSeq()
+	require.False(t, ok, "no sequence before the first touch")
+
+	a.Touch()
+	b.Touch()
+	seq, ok := a.UpdateSeq()
+	require.True(t, ok)
+	require.EqualValues(t, 1, seq)
+	seq, _ = b.UpdateSeq()
+	require.EqualValues(t, 2, seq)
+
+	a.Touch()
+	seq, _ = a.UpdateSeq()
+	require.EqualValues(t, 1, seq, "an unsent local update is not requeued")
+	a.MarkSeen()
+	a.Touch()
+	seq, _ = a.UpdateSeq()
+	require.EqualValues(t, 3, seq, "once sent, a local touch takes a new sequence")
+
+	c.TouchRemote()
+	seq, _ = c.UpdateSeq()
+	require.EqualValues(t, 4+remoteOffset, seq, "remote updates go to the opposite half")
+	c.TouchRemote()
+	seq2, _ := c.UpdateSeq()
+	require.Equal(t, seq, seq2, "a queued entry is not requeued by a remote touch")
+	c.Touch()
+	seq, _ = c.UpdateSeq()
+	require.EqualValues(t, 5, seq, "a local touch replaces a pending remote update")
+	b.TouchRemote()
+	seq, _ = b.UpdateSeq()
+	require.EqualValues(t, 2, seq, "a remote touch leaves a queued local update alone")
+
+	update, local := tb.LastUpdate()
+	require.EqualValues(t, 5, update)
+	require.EqualValues(t, 5, local)
+
+	type upd struct {
+		seq uint32
+		key string
+	}
+	var got []upd
+	for s, e := range tb.UpdatesAfter(0) {
+		require.GreaterOrEqual(t, e.Refs(), 2, "yielded entries are referenced")
+		got = append(got, upd{s, e.Key()})
+	}
+	require.Equal(t, []upd{{2, "0.0.0.2"}, {3, "0.0.0.1"}, {5, "0.0.0.3"}}, got)
+	got = got[:0]
+	for s, e := range tb.UpdatesAfter(2) {
+		got = append(got, upd{s, e.Key()})
+		break
+	}
+	require.Equal(t, []upd{{3, "0.0.0.1"}}, got)
+	require.Equal(t, 1, a.Refs(), "iterator references are given back, even on break")
+
+	d := get(4)
+	d.TouchRemote()
+	d.Release()
+	n := 0
+	for s := range tb.UpdatesAfter(5) {
+		require.EqualValues(t, 6+remoteOffset, s)
+		n++
+	}
+	require.Equal(t, 1, n)
+	ok, err := tb.Delete(ip4(4))
+	require.NoError(t, err)
+	require.True(t, ok)
+	for range tb.UpdatesAfter(5) {
+		t.Fatal("a removed entry leaves the update order")
+	}
+}
+
+func TestUpdatesAfterManyBatches(t *testing.T) {
+	tb, _ := newTable(t, Config{Type: KeyIPv4, Sync: true, Size: 1000})
+	for i := range uint32(300) {
+		e, err := tb.GetOrCreate(ip4(i))
+		require.NoError(t, err)
+		e.Touch()
+		e.Release()
+	}
+	var prev uint32
+	n := 0
+	for s, e := range tb.UpdatesAfter(0) {
+		require.Greater(t, s, prev)
+		require.Equal(t, ip4(s-1), e.KeyBytes())
+		prev = s
+		n++
+	}
+	require.Equal(t, 300, n)
+}
+
+func TestUnsyncedTableHasNoUpdates(t *testing.T) {
+	tb, _ := newTable(t, Config{Type: KeyIPv4})
+	e, err := tb.GetOrCreate(ip4(1))
+	require.NoError(t, err)
+	e.Touch()
+	e.Release()
+	_, ok := e.UpdateSeq()
+	require.False(t, ok)
+	for range tb.UpdatesAfter(0) {
+		t.Fatal("no updates without Sync")
+	}
+}
+
+func TestConcurrentCreateTouchRelease(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(32))
+	for _, synced := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sync=%v", synced), func(t *testing.T) {
+			// A big table checks that no increment is lost; a small one
+			// runs eviction and expiry under pressure at the same time.
+			big, _ := newTable(t, Config{Type: KeyIPv4, Size: 1 << 12, Sync: synced, Expire: time.Hour,
+				Store: []DataSpec{{DataConnCnt, 0}, {DataConnCur, 0}, {DataConnRate, time.Second}}})
+			small, clk := newTable(t, Config{Type: KeyString, Size: 64, Sync: synced, Expire: time.Second,
+				Store: []DataSpec{{DataGPC0, 0}}})
+			const workers, ops = 32, 2000
+			var wg sync.WaitGroup
+			stop := make(chan struct{})
+			go func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					clk.Advance(10)
+					small.Expire(clk.NowMs())
+					for range small.UpdatesAfter(0) {
+					}
+					runtime.Gosched()
+				}
+			}()
+			for w := range workers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range ops {
+						e, err := big.GetOrCreate(ip4(uint32(i % 256)))
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						e.StartConn()
+						e.EndConn()
+						e.Release()
+
+						k := []byte(fmt.Sprintf("k%d", (w*ops+i)%200))
+						e, err = small.GetOrCreate(k)
+						if err == nil {
+							e.Inc(DataGPC0, 1)
+							e.Touch()
+							e.Release()
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(stop)
+			var total int64
+			for i := range uint32(256) {
+				e, err := big.Lookup(ip4(i))
+				require.NoError(t, err)
+				require.Equal(t, 1, e.Refs(), "every reference was given back")
+				require.EqualValues(t, 0, e.Get(DataConnCur))
+				total += e.Get(DataConnCnt)
+				e.Release()
+			}
+			require.EqualValues(t, workers*ops, total)
+			require.LessOrEqual(t, small.Len(), 64)
+		})
+	}
+}
+
+func TestCloseStopsEverything(t *testing.T) {
+	fds := func() int {
+		d, err := os.ReadDir("/proc/self/fd")
+		require.NoError(t, err)
+		return len(d)
+	}
+	settle := func(want func() bool) bool {
+		for range 200 {
+			if want() {
+				return true
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		return false
+	}
+	g0, f0 := runtime.NumGoroutine(), fds()
+	tb, err := New(Config{Type: KeyIPv4, Size: 10, Expire: time.Second})
+	require.NoError(t, err)
+	e, err := tb.GetOrCreate(ip4(1))
+	require.NoError(t, err)
+	e.Release()
+	require.Greater(t, runtime.NumGoroutine(), g0, "the expirer runs")
+	require.NoError(t, tb.Close())
+	require.NoError(t, tb.Close())
+	require.True(t, settle(func() bool { return runtime.NumGoroutine() <= g0 }), "goroutines: %d > %d", runtime.NumGoroutine(), g0)
+	require.True(t, settle(func() bool { return fds() <= f0 }))
+
+	_, err = tb.GetOrCreate(ip4(1))
+	require.ErrorIs(t, err, ErrClosed)
+	_, err = tb.Lookup(ip4(1))
+	require.ErrorIs(t, err, ErrClosed)
+	require.Equal(t, 0, tb.Len())
+	require.Equal(t, 0, tb.Expire(0))
+}
