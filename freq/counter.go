@@ -1,10 +1,23 @@
 package freq
 
-import "time"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // second is the period of a Counter, in milliseconds. Being a constant, it
 // lets the compiler turn the divisions of Counter's reads into multiplies.
 const second = 1000
+
+// clockFast tells how to read clock without an interface call: from its
+// date word, or as the system clock.
+func clockFast(clock Clock) (cell *atomic.Uint32, sys bool) {
+	if cc, ok := clock.(cellClock); ok {
+		return cc.cell(), false
+	}
+	_, sys = clock.(systemClock)
+	return nil, sys
+}
 
 // Counter counts events per second on a Clock. It is a Ctr with a
 // one-second period and its own clock; all methods are safe for concurrent
@@ -12,7 +25,8 @@ const second = 1000
 // NewCounter.
 type Counter struct {
 	ctr   Ctr
-	sys   bool // clock is SystemClock: read it without an interface call
+	cell  *atomic.Uint32 // the clock's date word, when it has one
+	sys   bool           // clock is SystemClock
 	clock Clock
 }
 
@@ -22,11 +36,14 @@ func NewCounter(clock Clock) *Counter {
 	if clock == nil {
 		clock = SystemClock
 	}
-	_, sys := clock.(systemClock)
-	return &Counter{sys: sys, clock: clock}
+	cell, sys := clockFast(clock)
+	return &Counter{cell: cell, sys: sys, clock: clock}
 }
 
 func (c *Counter) now() uint32 {
+	if c.cell != nil {
+		return c.cell.Load()
+	}
 	if c.sys {
 		return nowMs()
 	}
@@ -82,6 +99,7 @@ func (c *Counter) Ctr() *Ctr { return &c.ctr }
 type Period struct {
 	ctr    Ctr
 	period uint32
+	cell   *atomic.Uint32
 	sys    bool
 	clock  Clock
 }
@@ -93,11 +111,14 @@ func NewPeriod(clock Clock, periodMs uint32) *Period {
 	if clock == nil {
 		clock = SystemClock
 	}
-	_, sys := clock.(systemClock)
-	return &Period{period: clampPeriod(periodMs), sys: sys, clock: clock}
+	cell, sys := clockFast(clock)
+	return &Period{period: clampPeriod(periodMs), cell: cell, sys: sys, clock: clock}
 }
 
 func (p *Period) now() uint32 {
+	if p.cell != nil {
+		return p.cell.Load()
+	}
 	if p.sys {
 		return nowMs()
 	}

@@ -106,17 +106,24 @@ func (c *Ctr) updateSlow(now, period, inc uint32) uint32 {
 }
 
 // load returns a consistent snapshot: the three values as they all were at
-// one instant, outside any rotation.
+// one instant, outside any rotation. The first attempt is inlined; retries
+// are out of line.
 func (c *Ctr) load() (tick, curr, prev uint32) {
+	tick, curr, prev = c.tick.Load(), c.curr.Load(), c.prev.Load()
+	if tick&rotating == 0 && c.tick.Load() == tick && c.curr.Load() == curr && c.prev.Load() == prev {
+		return tick, curr, prev
+	}
+	return c.loadSlow()
+}
+
+func (c *Ctr) loadSlow() (tick, curr, prev uint32) {
 	for spins := 1; ; spins++ {
-		tick = c.tick.Load()
-		curr = c.curr.Load()
-		prev = c.prev.Load()
-		if tick&rotating == 0 && c.tick.Load() == tick && c.curr.Load() == curr && c.prev.Load() == prev {
-			return tick, curr, prev
-		}
 		if spins%spinsBeforeYield == 0 {
 			runtime.Gosched()
+		}
+		tick, curr, prev = c.tick.Load(), c.curr.Load(), c.prev.Load()
+		if tick&rotating == 0 && c.tick.Load() == tick && c.curr.Load() == curr && c.prev.Load() == prev {
+			return tick, curr, prev
 		}
 	}
 }
@@ -158,6 +165,16 @@ func sat32(v uint64) uint32 {
 	return uint32(v)
 }
 
+// divPeriod divides by the period, taking the common one-second period as
+// a constant so the compiler turns that division into a multiply, several
+// times cheaper than a 64-bit divide.
+func divPeriod(x uint64, period uint32) uint64 {
+	if period == second {
+		return x / second
+	}
+	return x / uint64(period)
+}
+
 // rate is Rate on a snapshot.
 func rate(tick, curr, past, now, period uint32) uint32 {
 	remain, curr, past := window(tick, curr, past, now, period)
@@ -166,12 +183,12 @@ func rate(tick, curr, past, now, period uint32) uint32 {
 		// 0 and 1 as the previous period's weight decays.
 		return past
 	}
-	return sat32(uint64(curr) + uint64(past)*uint64(remain)/uint64(period))
+	return sat32(uint64(curr) + divPeriod(uint64(past)*uint64(remain), period))
 }
 
 // remaining is Remaining on a snapshot.
 func remaining(tick, curr, past, now, period, limit, pend uint32) uint32 {
-	avg := total(tick, curr, past, now, period, pend) / uint64(period)
+	avg := divPeriod(total(tick, curr, past, now, period, pend), period)
 	if avg >= uint64(limit) {
 		return 0
 	}

@@ -2,6 +2,7 @@ package freq_test
 
 import (
 	"math"
+	"runtime"
 	"testing"
 	"time"
 	"unsafe"
@@ -308,4 +309,25 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 		a.Avg()
 	})
 	require.Zero(t, allocs)
+}
+
+func TestCoarseClock(t *testing.T) {
+	before := runtime.NumGoroutine()
+	c := freq.NewCoarseClock(0) // raised to 1 ms
+	a := c.NowMs()
+	require.InDelta(t, float64(freq.SystemClock.NowMs()), float64(a), 5, "starts at the system date")
+	require.Eventually(t, func() bool { return c.NowMs()-a >= 5 }, 5*time.Second, time.Millisecond, "refreshes")
+	ctr := freq.NewCounter(c)
+	require.Equal(t, uint32(2), ctr.Add(2))
+	require.NoError(t, c.Close())
+	require.NoError(t, c.Close(), "second Close")
+	stopped := c.NowMs()
+	time.Sleep(5 * time.Millisecond)
+	require.Equal(t, stopped, c.NowMs(), "a closed clock stays put")
+	n := runtime.NumGoroutine()
+	for i := 0; i < 100 && n > before; i++ {
+		time.Sleep(10 * time.Millisecond)
+		n = runtime.NumGoroutine()
+	}
+	require.LessOrEqual(t, n, before, "refresh goroutine left behind")
 }

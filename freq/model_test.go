@@ -1,10 +1,11 @@
 package freq_test
 
 import (
-	"github.com/stretchr/testify/require"
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/proxyblocks/proxyblocks/freq"
 )

@@ -1,0 +1,69 @@
+package freq_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/proxyblocks/proxyblocks/freq"
+)
+
+// Benchmarks of the library alone; the comparisons with other libraries
+// live in the bench module.
+
+func BenchmarkCtrUpdate(b *testing.B) {
+	var c freq.Ctr
+	for i := range b.N {
+		c.Update(uint32(i>>12), 1000, 1)
+	}
+}
+
+func BenchmarkCtrRate(b *testing.B) {
+	var c freq.Ctr
+	c.Set(0, 500, 900)
+	var sink uint32
+	for i := range b.N {
+		sink += c.Rate(uint32(i&511), 1000)
+	}
+	_ = sink
+}
+
+func BenchmarkCounterAdd(b *testing.B) {
+	c := freq.NewCounter(nil)
+	for range b.N {
+		c.Add(1)
+	}
+}
+
+func BenchmarkCounterAddCoarse(b *testing.B) {
+	clock := freq.NewCoarseClock(time.Millisecond)
+	defer clock.Close()
+	c := freq.NewCounter(clock)
+	for range b.N {
+		c.Add(1)
+	}
+}
+
+func BenchmarkCounterRate(b *testing.B) {
+	c := freq.NewCounter(nil)
+	c.Add(10)
+	var sink uint32
+	for range b.N {
+		sink += c.Rate()
+	}
+	_ = sink
+}
+
+func BenchmarkSystemClock(b *testing.B) {
+	var sink uint32
+	for range b.N {
+		sink += freq.SystemClock.NowMs()
+	}
+	_ = sink
+}
+
+func BenchmarkSlidingAvgAdd(b *testing.B) {
+	a := freq.NewSlidingAvg(512)
+	for i := range b.N {
+		a.Add(uint64(i & 1023))
+	}
+}
