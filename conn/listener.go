@@ -419,15 +419,19 @@ func (l *Listener) Close() error {
 // (which closes it), and runs each one in its own goroutine: the handshake
 // phase, bounded by the handshake timeout, then handle. A connection whose
 // handshake fails is closed and never reaches handle; every connection is
-// closed when handle returns. Serve returns nil after Close, once every
-// goroutine it started has returned, so handle should watch ctx.
+// closed when handle returns. After Close, Serve cancels the context it
+// gave its goroutines, waits for them all to return, and returns nil, so
+// handle should watch ctx. To stop accepting while connections finish
+// their work, Pause the listener instead of closing it.
 func (l *Listener) Serve(ctx context.Context, handle func(context.Context, *Conn)) error {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
 	var wg sync.WaitGroup
+	// Cancel before waiting, so pending handshakes and handlers that
+	// watch ctx end.
 	defer wg.Wait()
+	defer cancel()
 	var backoff time.Duration
 	for {
 		c, err := l.Accept()

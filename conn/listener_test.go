@@ -1,0 +1,469 @@
+package conn
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/proxyblocks/proxyblocks/freq"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+// checkLeaks records the goroutines and file descriptors in use and fails
+// the test if more are in use at its end, after letting closing goroutines
+// settle. Called first in a test, its cleanup runs after all others.
+func checkLeaks(t *testing.T) {
+	t.Helper()
+	g0, fd0 := runtime.NumGoroutine(), countFDs(t)
+	t.Cleanup(func() {
+		t.Helper()
+		var g, fd int
+		for range 200 {
+			g, fd = runtime.NumGoroutine(), countFDs(t)
+			if g <= g0 && fd <= fd0 {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		buf := make([]byte, 1<<16)
+		buf = buf[:runtime.Stack(buf, true)]
+		t.Fatalf("leak: goroutines %d -> %d, fds %d -> %d\n%s", g0, g, fd0, fd, buf)
+	})
+}
+
+func countFDs(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	require.NoError(t, err)
+	return len(ents)
+}
+
+func listen(t *testing.T, cfg ListenConfig) *Listener {
+	t.Helper()
+	l, err := cfg.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+func dial(t *testing.T, addr net.Addr) *net.TCPConn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr.String())
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c.(*net.TCPConn)
+}
+
+// eventually polls cond until it holds, failing after a generous bound; it
+// waits for a state, it does not measure time.
+func eventually(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	for range 500 {
+		if cond() {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// backlog returns the number of connections waiting in the kernel's accept
+// queue: for a listening socket, TCP_INFO's unacked field holds it.
+func backlog(t *testing.T, l *Listener) int {
+	rc, err := l.ln.(*net.TCPListener).SyscallConn()
+	require.NoError(t, err)
+	var n int
+	require.NoError(t, rc.Control(func(fd uintptr) {
+		info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+		require.NoError(t, err)
+		n = int(info.Unacked)
+	}))
+	return n
+}
+
+type acceptResult struct {
+	c   *Conn
+	err error
+}
+
+func acceptAsync(l *Listener) chan acceptResult {
+	ch := make(chan acceptResult, 1)
+	go func() {
+		c, err := l.Accept()
+		ch <- acceptResult{c, err}
+	}()
+	return ch
+}
+
+func TestListenerMaxConnPausesAccepting(t *testing.T) {
+	checkLeaks(t)
+	l := listen(t, ListenConfig{MaxConn: 2})
+	var clients [3]*net.TCPConn
+	for i := range clients {
+		clients[i] = dial(t, l.Addr())
+	}
+	a, err := l.Accept()
+	require.NoError(t, err)
+	b, err := l.Accept()
+	require.NoError(t, err)
+	require.Equal(t, int64(2), l.Stats().Active)
+
+	third := acceptAsync(l)
+	// The third client is connected at TCP level, waiting in the backlog,
+	// and the accept loop waits for a slot instead of taking it.
+	eventually(t, func() bool { return l.Stats().FullWaits == 1 }, "accept to wait for a slot")
+	require.Equal(t, 1, backlog(t, l))
+	select {
+	case r := <-third:
+		t.Fatalf("accepted over maxconn: %v", r.err)
+	default:
+	}
+
+	require.NoError(t, a.Close())
+	require.NoError(t, a.Close(), "Close is idempotent")
+	r := <-third
+	require.NoError(t, r.err)
+	require.Equal(t, clients[2].LocalAddr().String(), r.c.RemoteAddr().String())
+	require.Equal(t, int64(2), l.Stats().Active, "a second Close must not free a second slot")
+	require.NoError(t, b.Close())
+	require.NoError(t, r.c.Close())
+	require.Equal(t, int64(0), l.Stats().Active)
+	require.NoError(t, l.Close())
+}
+
+func TestListenerRateLimitDelays(t *testing.T) {
+	checkLeaks(t)
+	clock := freq.NewFakeClock(1000)
+	l := listen(t, ListenConfig{RateLimit: 3, RateClock: clock})
+	for range 4 {
+		dial(t, l.Addr())
+	}
+	for range 3 {
+		c, err := l.Accept()
+		require.NoError(t, err)
+		defer c.Close()
+	}
+	require.Zero(t, l.Stats().RateWaits)
+	fourth := acceptAsync(l)
+	eventually(t, func() bool { return l.Stats().RateWaits > 0 }, "accept to wait for the rate")
+	require.Equal(t, 1, backlog(t, l), "the client waits in the backlog, not refused")
+	select {
+	case r := <-fourth:
+		t.Fatalf("accepted over the rate: %v", r.err)
+	default:
+	}
+	clock.Advance(2000) // the next period, with the previous one over
+	r := <-fourth
+	require.NoError(t, r.err)
+	r.c.Close()
+	require.NoError(t, l.Close())
+}
+
+func TestListenerRules(t *testing.T) {
+	tests := []struct {
+		name    string
+		verdict Verdict
+		ttl     int
+		// resetOnly: the client must see a reset. Otherwise (TCP_REPAIR
+		// silent drop) it may see nothing at all or, without
+		// CAP_NET_ADMIN, the reset.
+		resetOnly bool
+	}{
+		{"reject", Reject, 0, true},
+		{"silent-drop rst-ttl", SilentDrop, 1, true},
+		{"silent-drop repair", SilentDrop, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkLeaks(t)
+			var seen netip.AddrPort
+			transportBuilt := true
+			l := listen(t, ListenConfig{MaxConn: 1, SilentDropTTL: tt.ttl, Rules: []Rule{
+				func(c *Conn) Verdict { return Continue },
+				func(c *Conn) Verdict {
+					seen, transportBuilt = c.Src(), c.Transport() != nil
+					return tt.verdict
+				},
+				func(c *Conn) Verdict { panic("rules after a final verdict must not run") },
+			}})
+			c := dial(t, l.Addr())
+			res := acceptAsync(l)
+			eventually(t, func() bool {
+				s := l.Stats()
+				return s.Rejected+s.SilentDropped == 1
+			}, "the rule to dispose of the connection")
+			require.Equal(t, c.LocalAddr().String(), seen.String())
+			require.False(t, transportBuilt, "rules run on the bare socket")
+			require.Zero(t, l.Stats().Active, "the slot is released")
+
+			c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			n, err := c.Read(make([]byte, 1))
+			require.Zero(t, n)
+			require.Error(t, err)
+			require.NotErrorIs(t, err, io.EOF, "a FIN must not reach the client")
+			if tt.resetOnly {
+				require.ErrorIs(t, err, syscall.ECONNRESET)
+			} else if !errors.Is(err, syscall.ECONNRESET) {
+				require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+			}
+			require.NoError(t, l.Close())
+			r := <-res
+			require.ErrorIs(t, r.err, ErrClosed)
+			require.ErrorIs(t, r.err, net.ErrClosed)
+		})
+	}
+}
+
+func TestListenerPauseResume(t *testing.T) {
+	checkLeaks(t)
+	l := listen(t, ListenConfig{})
+	res := acceptAsync(l) // blocked in the kernel accept when Pause comes
+	time.Sleep(10 * time.Millisecond)
+	require.NoError(t, l.Pause())
+	require.True(t, l.Paused())
+	client := dial(t, l.Addr())
+	eventually(t, func() bool { return backlog(t, l) == 1 }, "the client to reach the backlog")
+	time.Sleep(50 * time.Millisecond) // give a wrong implementation the chance to accept
+	select {
+	case r := <-res:
+		t.Fatalf("accepted while paused: %v", r.err)
+	default:
+	}
+	require.Zero(t, l.Stats().Accepted)
+	require.NoError(t, l.Resume())
+	r := <-res
+	require.NoError(t, r.err)
+	require.Equal(t, client.LocalAddr().String(), r.c.RemoteAddr().String())
+	r.c.Close()
+	require.NoError(t, l.Close())
+}
+
+// serve runs l.Serve in the background and returns a channel of the
+// connections handed to the handler, which echoes what it reads until EOF.
+func serve(t *testing.T, l *Listener) (chan *Conn, func()) {
+	conns := make(chan *Conn, 8)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l.Serve(context.Background(), func(ctx context.Context, c *Conn) {
+			conns <- c
+			io.Copy(c, c)
+		})
+	}()
+	return conns, func() { l.Close(); <-done }
+}
+
+func TestListenerAcceptProxy(t *testing.T) {
+	checkLeaks(t)
+	l := listen(t, ListenConfig{AcceptProxy: true})
+	conns, stop := serve(t, l)
+	defer stop()
+
+	h := NewProxyHeader(netip.MustParseAddrPort("203.0.113.7:4242"), netip.MustParseAddrPort("198.51.100.1:443"))
+	require.NoError(t, h.AddTLV(TLVAuthority, []byte("www.example.com")))
+	require.NoError(t, h.AddTLV(TLVUniqueID, []byte("req-1")))
+	h.AddCRC32C()
+	hdr, err := h.AppendTo(nil)
+	require.NoError(t, err)
+
+	client := dial(t, l.Addr())
+	_, err = client.Write(append(hdr, "hello"...))
+	require.NoError(t, err)
+	c := <-conns
+	require.Equal(t, "203.0.113.7:4242", c.Src().String())
+	require.Equal(t, "198.51.100.1:443", c.Dst().String())
+	require.Equal(t, "203.0.113.7:4242", c.RemoteAddr().String())
+	require.Equal(t, client.LocalAddr().String(), c.SocketRemote().String())
+	require.Equal(t, PhaseReady, c.Phase())
+	require.NotZero(t, c.Flags()&FlagProxied)
+	ph := c.ProxyHeader()
+	require.NotNil(t, ph)
+	require.Equal(t, "www.example.com", ph.Authority())
+	require.Equal(t, []byte("req-1"), ph.UniqueID())
+	require.True(t, ph.HasCRC32C())
+	got := make([]byte, 5)
+	_, err = io.ReadFull(client, got)
+	require.NoError(t, err)
+	require.Equal(t, "hello", string(got), "bytes after the header reach the application")
+	client.CloseWrite()
+}
+
+func TestListenerProxyHeaderRejected(t *testing.T) {
+	tests := []struct {
+		name string
+		send string
+		// timeout: the client sends a partial header and stalls.
+		timeout bool
+	}{
+		{"garbage", "GET / HTTP/1.1\r\nHost: secret\r\n\r\n", false},
+		{"bad v1", "PROXY TCP4 1.2.3.4 5.6.7.8 99999 80\r\nsecret", false},
+		{"slow", "PROXY TCP4 1.2.3.4 ", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkLeaks(t)
+			l := listen(t, ListenConfig{AcceptProxy: true, HandshakeTimeout: 100 * time.Millisecond})
+			conns, stop := serve(t, l)
+			defer stop()
+			client := dial(t, l.Addr())
+			_, err := client.Write([]byte(tt.send))
+			require.NoError(t, err)
+			// The server closes without passing anything on or answering.
+			client.SetReadDeadline(time.Now().Add(5 * time.Second))
+			n, err := client.Read(make([]byte, 64))
+			require.Zero(t, n)
+			require.True(t, errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET), "got %v", err)
+			eventually(t, func() bool { return l.Stats().HandshakeFailed == 1 }, "the handshake failure")
+			require.Zero(t, l.Stats().Active)
+			select {
+			case c := <-conns:
+				t.Fatalf("connection from %v reached the handler", c.Src())
+			default:
+			}
+		})
+	}
+}
+
+// A client that never finishes its header must not delay the others: the
+// header is read in the connection's goroutine, not the accept loop.
+func TestListenerSlowHeaderDoesNotBlockOthers(t *testing.T) {
+	checkLeaks(t)
+	l := listen(t, ListenConfig{AcceptProxy: true, HandshakeTimeout: time.Minute})
+	conns, stop := serve(t, l)
+	defer stop()
+	slow := dial(t, l.Addr())
+	_, err := slow.Write([]byte("PROXY TCP4 "))
+	require.NoError(t, err)
+	eventually(t, func() bool { return l.Stats().Accepted == 1 }, "the slow client to be accepted")
+	fast := dial(t, l.Addr())
+	_, err = fast.Write([]byte("PROXY TCP4 192.0.2.9 192.0.2.10 1000 80\r\n"))
+	require.NoError(t, err)
+	c := <-conns
+	require.Equal(t, "192.0.2.9:1000", c.Src().String())
+	fast.Close()
+	// stop (deferred) closes the listener, which cancels the slow
+	// handshake and closes its connection.
+}
+
+func TestDialer(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	tests := []struct {
+		name   string
+		d      Dialer
+		ph     *ProxyHeader
+		source string
+		src    string
+	}{
+		{"source address", Dialer{Source: ap("127.0.0.2:0")}, nil, "127.0.0.2", ""},
+		{"send-proxy v1", Dialer{SendProxy: 1}, NewProxyHeader(ap("192.0.2.1:1111"), ap("192.0.2.2:80")), "127.0.0.1", "192.0.2.1:1111"},
+		{"send-proxy v2", Dialer{SendProxy: 2}, func() *ProxyHeader {
+			h := NewProxyHeader(ap("[2001:db8::1]:2222"), ap("[2001:db8::2]:443"))
+			h.AddTLV(TLVAuthority, []byte("example.org"))
+			h.AddCRC32C()
+			return h
+		}(), "127.0.0.1", "[2001:db8::1]:2222"},
+		{"send-proxy v2 local", Dialer{SendProxy: 2, Source: ap("127.0.0.3:0")}, nil, "127.0.0.3", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkLeaks(t)
+			l := listen(t, ListenConfig{AcceptProxy: tt.d.SendProxy != 0})
+			conns, stop := serve(t, l)
+			defer stop()
+			out, err := tt.d.Dial(context.Background(), "tcp", l.Addr().String(), tt.ph)
+			require.NoError(t, err)
+			defer out.Close()
+			require.NotZero(t, out.Flags()&FlagOutgoing)
+			require.Equal(t, PhaseReady, out.Phase())
+			in := <-conns
+			require.Equal(t, tt.source, in.SocketRemote().(*net.TCPAddr).IP.String())
+			if tt.src == "" {
+				require.Equal(t, in.SocketRemote().String(), in.Src().String(), "no header, or LOCAL: the socket's address")
+			} else {
+				require.Equal(t, tt.src, in.Src().String())
+				if tt.ph.Authority() != "" {
+					require.Equal(t, tt.ph.Authority(), in.ProxyHeader().Authority())
+				}
+			}
+			_, err = out.Write([]byte("ping"))
+			require.NoError(t, err)
+			got := make([]byte, 4)
+			_, err = io.ReadFull(out, got)
+			require.NoError(t, err)
+			require.Equal(t, "ping", string(got))
+		})
+	}
+}
+
+func TestDialerErrors(t *testing.T) {
+	checkLeaks(t)
+	d := Dialer{SendProxy: 3}
+	_, err := d.Dial(context.Background(), "tcp", "127.0.0.1:1", nil)
+	require.ErrorIs(t, err, ErrDial)
+	require.ErrorContains(t, err, "SendProxy 3")
+
+	// A port nobody listens on: the connect is refused.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	ln.Close()
+	_, err = (&Dialer{}).Dial(context.Background(), "tcp", addr, nil)
+	require.ErrorIs(t, err, ErrDial)
+	require.ErrorIs(t, err, syscall.ECONNREFUSED)
+}
+
+type fakeMux struct {
+	c      *Conn
+	closed int
+	mu     sync.Mutex
+}
+
+func (m *fakeMux) Close() error {
+	m.mu.Lock()
+	m.closed++
+	m.mu.Unlock()
+	return m.c.Close() // a mux closing its connection must not deadlock
+}
+
+func TestConnCloseWithMux(t *testing.T) {
+	checkLeaks(t)
+	l := listen(t, ListenConfig{MaxConn: 1})
+	dial(t, l.Addr())
+	c, err := l.Accept()
+	require.NoError(t, err)
+	require.NoError(t, c.Handshake(context.Background()))
+	m := &fakeMux{c: c}
+	c.SetMux(m)
+	require.Equal(t, Mux(m), c.Mux())
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.Close() }()
+	}
+	wg.Wait()
+	require.Equal(t, 1, m.closed)
+	require.Equal(t, PhaseClosed, c.Phase())
+	require.Zero(t, l.Stats().Active)
+	_, err = c.Write([]byte("x"))
+	require.Error(t, err)
+	require.NoError(t, l.Close())
+}
+
+func TestListenReusePort(t *testing.T) {
+	checkLeaks(t)
+	a := listen(t, ListenConfig{ReusePort: true})
+	b, err := ListenConfig{ReusePort: true}.Listen(context.Background(), "tcp", a.Addr().String())
+	require.NoError(t, err, "a second SO_REUSEPORT listener shares the port")
+	require.NoError(t, b.Close())
+	_, err = ListenConfig{}.Listen(context.Background(), "tcp", a.Addr().String())
+	require.Error(t, err, "without SO_REUSEPORT the port is taken")
+	require.NoError(t, a.Close())
+}
