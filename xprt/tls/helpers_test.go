@@ -18,7 +18,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -292,14 +291,4 @@ func leakCheck(t *testing.T) {
 func countFDs() int {
 	ents, _ := os.ReadDir("/proc/self/fd")
 	return len(ents)
-}
-
-func lines(s string, prefix string) []string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if strings.Contains(l, prefix) {
-			out = append(out, strings.TrimSpace(l))
-		}
-	}
-	return out
 }

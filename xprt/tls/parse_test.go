@@ -222,11 +222,11 @@ func TestLoadCertificateForms(t *testing.T) {
 	require.Equal(t, []string{"sep.example.com", "alt.example.com"}, sep.Names, "SANs lower-cased, CN deduplicated")
 
 	// A directory loads every certificate, skipping .key companions.
-	certs, err := ptls.LoadCrt(p.dir + "/")
+	_, err = ptls.LoadCrt(p.dir + "/")
 	require.Error(t, err, "ca.pem has no key, so the directory does not load")
 	require.ErrorContains(t, err, "ca.pem")
 	require.NoError(t, os.Remove(p.caFile))
-	certs, err = ptls.LoadCrt(p.dir)
+	certs, err := ptls.LoadCrt(p.dir)
 	require.NoError(t, err)
 	require.Len(t, certs, 4)
 }
