@@ -37,7 +37,7 @@ func goDial(t testing.TB, addr string, cfg *stdtls.Config) (stdtls.ConnectionSta
 
 // sniFixture issues the certificates the selection tests use.
 type sniFixture struct {
-	p                                       *pki
+	p                                      *pki
 	def, example, wild, dualRSA, dualECDSA string
 }
 
