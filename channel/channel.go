@@ -1,0 +1,935 @@
+// Package channel moves the bytes of one stream between two transports.
+//
+// A [Channel] is one direction: it reads from a source transport and
+// writes to a destination, the way HAProxy's struct channel carries a
+// request or a response. It borrows a buffer from a [buffer.Pool] only
+// while bytes are in flight and gives it back once they have left, so an
+// idle connection holds no buffer; it tracks shutdowns (read side seen
+// closed, write side shut with CloseWrite after the data drained), read
+// and write timeouts, byte counters readable while it runs, to_forward
+// (bytes passed without analysis), and analysers that inspect or rewrite
+// buffered data before it leaves.
+//
+// When both transports are raw sockets, nothing is left to analyse and
+// splicing is enabled, the channel moves bytes with splice(2) through a
+// pipe from a [buffer.PipePool], held only while bytes are inside it, and
+// user space never touches them.
+//
+// [Tunnel] runs the two channels of a connection (request and response)
+// with HAProxy's timeout client/server/tunnel semantics and reports what a
+// TCP log needs: bytes each way and how the stream ended.
+package channel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/proxyblocks/proxyblocks/buffer"
+	"github.com/proxyblocks/proxyblocks/xprt"
+)
+
+// Infinite is the to_forward value meaning "forward everything from now
+// on"; it is never lowered as bytes pass.
+const Infinite int64 = math.MaxInt64
+
+// MinSpliceForward is the smallest to_forward for which a channel that
+// still has analysers splices: below it the pipe costs more than a copy.
+const MinSpliceForward = 4096
+
+var (
+	// ErrReadTimeout means nothing was read from the source (nor, in a
+	// tunnel, written to it) for the read timeout.
+	ErrReadTimeout = errors.New("channel: read timeout")
+	// ErrWriteTimeout means a write to the destination made no progress
+	// for the write timeout.
+	ErrWriteTimeout = errors.New("channel: write timeout")
+	// ErrBufferFull means an analyser asked for more data than the buffer
+	// can hold.
+	ErrBufferFull = errors.New("channel: buffer full while an analyser waits for more data")
+	// ErrIncomplete means the source closed while an analyser still waited
+	// for more data.
+	ErrIncomplete = errors.New("channel: source closed while an analyser waits for more data")
+	// ErrAborted is returned by Run after [Channel.Abort].
+	ErrAborted = errors.New("channel: aborted")
+	// ErrRunning is returned by Run when the channel already ran.
+	ErrRunning = errors.New("channel: Run called twice")
+)
+
+// Op names the part of the channel an [OpError] comes from.
+type Op string
+
+// The operations of a channel.
+const (
+	OpRead    Op = "read"    // reading the source
+	OpWrite   Op = "write"   // writing or shutting the destination
+	OpAnalyse Op = "analyse" // an analyser refused the data
+)
+
+// OpError is the error Run returns: what failed and why.
+type OpError struct {
+	Op  Op
+	Err error
+}
+
+func (e *OpError) Error() string { return "channel: " + string(e.Op) + ": " + e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *OpError) Unwrap() error { return e.Err }
+
+// SpliceMode says when a channel may splice.
+type SpliceMode uint8
+
+const (
+	// SpliceNever always copies through a buffer.
+	SpliceNever SpliceMode = iota
+	// SpliceAlways splices whenever both ends are raw and nothing is left
+	// to analyse (option splice-request for the request channel,
+	// splice-response for the response channel).
+	SpliceAlways
+	// SpliceAuto splices once the channel is seen streaming: three reads
+	// in a row that fill the buffer (option splice-auto).
+	SpliceAuto
+)
+
+// Verdict is what an analyser says after looking at the input.
+type Verdict uint8
+
+const (
+	// More asks for more input before deciding.
+	More Verdict = iota
+	// Continue says the analyser made progress (forwarded or rewrote
+	// bytes) and wants to be called again on the input left.
+	Continue
+	// Done removes the analyser: it has nothing more to look at.
+	Done
+)
+
+// Analyser inspects the input of a channel (the bytes read but not yet
+// scheduled to leave, see [Channel.Input]) and may rewrite them
+// ([Channel.Replace]), let some through ([Channel.Forward]), ask for more,
+// or stop the stream by returning an error. Analysers run in order on the
+// channel's goroutine; the first one must be Done before the next runs.
+// When every analyser is Done the channel forwards everything.
+type Analyser func(c *Channel) (Verdict, error)
+
+// Config sets up a [Channel].
+type Config struct {
+	// Pool lends the buffers; buffer.DefaultPool() when nil.
+	Pool *buffer.Pool
+	// Pipes lends the pipes for splicing; no splicing when nil.
+	Pipes *buffer.PipePool
+	// Splice says when to splice.
+	Splice SpliceMode
+	// ReadTimeout ends the channel with ErrReadTimeout when nothing is read
+	// for that long; 0 means none.
+	ReadTimeout time.Duration
+	// WriteTimeout ends the channel with ErrWriteTimeout when a write makes
+	// no progress for that long; 0 means none.
+	WriteTimeout time.Duration
+	// Analysers run, in order, on the data before it is forwarded.
+	Analysers []Analyser
+}
+
+// Stats are a channel's byte counters.
+type Stats struct {
+	// In counts bytes read from the source.
+	In int64
+	// Out counts bytes written to the destination.
+	Out int64
+	// Spliced counts the bytes of Out that went through a pipe.
+	Spliced int64
+}
+
+// Flags describe a channel's state.
+type Flags uint32
+
+// The channel flags.
+const (
+	FlagShutR        Flags = 1 << iota // the source reached end of stream
+	FlagShutW                          // the destination's write side is shut
+	FlagReadTimeout                    // the read timeout struck
+	FlagWriteTimeout                   // the write timeout struck
+	FlagError                          // the channel ended on an error
+	FlagStreamer                       // the channel is seen streaming (for SpliceAuto)
+)
+
+// clock records the last activity on one side of a stream, in
+// nanoseconds since epoch, shared by the two channels of a tunnel.
+type clock struct{ last atomic.Int64 }
+
+var epoch = time.Now()
+
+func mono() int64 { return int64(time.Since(epoch)) }
+
+func (k *clock) touch(now int64) { k.last.Store(now) }
+
+// errStopped is what the loop returns when Abort or a context stopped it.
+var errStopped = errors.New("channel: stopped")
+
+// errNoPipe and errNoSplice report from the splice callback that the
+// buffer path must be used, once or for good.
+var (
+	errNoPipe   = errors.New("channel: no pipe")
+	errNoSplice = errors.New("channel: splice unsupported")
+	errNoBuffer = errors.New("channel: no buffer")
+)
+
+// Channel is one direction of a stream. Create it with [New], run it with
+// [Channel.Run]; the counters and flags may be read from any goroutine
+// while it runs.
+type Channel struct {
+	src, dst     xprt.Transport
+	srcRC, dstRC syscall.RawConn
+	pool         *buffer.Pool
+	pipes        *buffer.PipePool
+	splice       SpliceMode
+	rto, wto     time.Duration
+	analysers    []Analyser
+
+	buf       *buffer.Buffer
+	pipe      *buffer.Pipe
+	output    int   // bytes at the head of buf scheduled to leave
+	toForward int64 // bytes that will pass without analysis
+
+	flags   atomic.Uint32
+	in      atomic.Int64
+	out     atomic.Int64
+	spliced atomic.Int64
+
+	srcClock, dstClock *clock
+	own                [2]clock
+	wlast              int64 // last write progress, for the write timeout
+	rdl, wdl           int64 // deadlines currently set, 0 for none
+	streak             int
+	noSplice, noPipe   bool
+
+	running   atomic.Bool
+	stopped   atomic.Bool
+	stopOnce  sync.Once
+	stopCh    chan struct{}
+	analysed  atomic.Bool // every analyser is Done
+	tun       *Tunnel
+	onShutR   func()
+	readFn    func(uintptr) bool
+	spliceIn  func(uintptr) bool
+	spliceOut func(uintptr) bool
+	cbN       int
+	cbErr     error
+}
+
+// New returns a channel that moves bytes from src to dst.
+func New(src, dst xprt.Transport, cfg Config) (*Channel, error) {
+	if src == nil || dst == nil {
+		return nil, errors.New("channel: New needs a source and a destination")
+	}
+	if cfg.ReadTimeout < 0 || cfg.WriteTimeout < 0 {
+		return nil, fmt.Errorf("channel: negative timeout (read %v, write %v)", cfg.ReadTimeout, cfg.WriteTimeout)
+	}
+	if cfg.Splice > SpliceAuto {
+		return nil, fmt.Errorf("channel: unknown splice mode %d", cfg.Splice)
+	}
+	c := &Channel{
+		src: src, dst: dst,
+		pool: cfg.Pool, pipes: cfg.Pipes, splice: cfg.Splice,
+		rto: cfg.ReadTimeout, wto: cfg.WriteTimeout,
+		analysers: append([]Analyser(nil), cfg.Analysers...),
+		stopCh:    make(chan struct{}),
+	}
+	if c.pool == nil {
+		c.pool = buffer.DefaultPool()
+	}
+	if rc, ok := src.Raw(); ok {
+		c.srcRC = rc
+	}
+	if rc, ok := dst.Raw(); ok {
+		c.dstRC = rc
+	}
+	if len(c.analysers) == 0 {
+		c.toForward = Infinite
+		c.analysed.Store(true)
+	}
+	c.srcClock, c.dstClock = &c.own[0], &c.own[1]
+	// Method values allocate; make them once so the loop does not.
+	c.readFn = c.readCB
+	c.spliceIn = c.spliceInCB
+	c.spliceOut = c.spliceOutCB
+	return c, nil
+}
+
+// Stats returns the byte counters.
+func (c *Channel) Stats() Stats {
+	return Stats{In: c.in.Load(), Out: c.out.Load(), Spliced: c.spliced.Load()}
+}
+
+// Flags returns the state flags.
+func (c *Channel) Flags() Flags { return Flags(c.flags.Load()) }
+
+// ShutR reports whether the source reached end of stream.
+func (c *Channel) ShutR() bool { return c.Flags()&FlagShutR != 0 }
+
+// ShutW reports whether the destination's write side is shut.
+func (c *Channel) ShutW() bool { return c.Flags()&FlagShutW != 0 }
+
+func (c *Channel) setFlag(f Flags) { c.flags.Or(uint32(f)) }
+
+// Input returns the bytes read but not yet scheduled to leave, as at most
+// two slices aliasing the buffer. Analysers call it.
+func (c *Channel) Input() (first, second []byte) {
+	if c.buf == nil {
+		return nil, nil
+	}
+	d1, d2 := c.buf.Data()
+	if c.output < len(d1) {
+		return d1[c.output:], d2
+	}
+	return d2[c.output-len(d1):], nil
+}
+
+// InputLen is the number of input bytes.
+func (c *Channel) InputLen() int {
+	if c.buf == nil {
+		return 0
+	}
+	return c.buf.Len() - c.output
+}
+
+// PeekInput copies input bytes from offset off into p, returning how many
+// it copied.
+func (c *Channel) PeekInput(off int, p []byte) int {
+	if c.buf == nil || off < 0 {
+		return 0
+	}
+	return c.buf.Peek(c.output+off, p)
+}
+
+// Replace rewrites input: the n bytes at offset off of the input become
+// p. It fails with buffer.ErrNoRoom when the result would not fit.
+func (c *Channel) Replace(off, n int, p []byte) error {
+	if c.buf == nil {
+		if off == 0 && n == 0 && len(p) == 0 {
+			return nil
+		}
+		return fmt.Errorf("%w: no input to rewrite", buffer.ErrRange)
+	}
+	if off < 0 || off > c.InputLen() {
+		return fmt.Errorf("%w: input offset %d of %d", buffer.ErrRange, off, c.InputLen())
+	}
+	return c.buf.Replace(c.output+off, n, p)
+}
+
+// Forward schedules n bytes to pass without analysis: the input bytes
+// available leave at once, the rest as they arrive (to_forward), before
+// any analyser sees more input. Call it from an analyser or before Run.
+func (c *Channel) Forward(n int64) {
+	if n <= 0 {
+		return
+	}
+	adv := min(n, int64(c.InputLen()))
+	c.output += int(adv)
+	n -= adv
+	if n > 0 && c.toForward != Infinite {
+		c.toForward = min(c.toForward+n, Infinite-1)
+	}
+}
+
+// ToForward is the number of bytes still to pass without analysis.
+func (c *Channel) ToForward() int64 { return c.toForward }
+
+// Abort stops a running channel from any goroutine: Run returns
+// ErrAborted. Nothing is closed.
+func (c *Channel) Abort() { c.interrupt() }
+
+func (c *Channel) interrupt() {
+	c.stopped.Store(true)
+	c.stopOnce.Do(func() { close(c.stopCh) })
+	past := time.Unix(1, 0)
+	_ = c.src.SetReadDeadline(past)
+	_ = c.dst.SetWriteDeadline(past)
+}
+
+// Run moves bytes until the source reaches end of stream and everything
+// read has been written, then shuts the destination's write side with
+// CloseWrite and returns nil. It returns an *OpError when reading,
+// writing or an analyser fails, ErrAborted after Abort, or ctx's error
+// once ctx is done. It closes neither transport, and before returning
+// gives back any buffer or pipe it holds.
+func (c *Channel) Run(ctx context.Context) error {
+	if c.running.Swap(true) {
+		return ErrRunning
+	}
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, c.interrupt)
+		defer stop()
+	}
+	err := c.run()
+	if errors.Is(err, errStopped) {
+		if ctx.Err() != nil {
+			return fmt.Errorf("channel: %w", context.Cause(ctx))
+		}
+		return ErrAborted
+	}
+	return err
+}
+
+// run is Run without the context: the loop plus the release of borrowed
+// storage, exactly once, on every way out.
+func (c *Channel) run() error {
+	now := mono()
+	c.srcClock.touch(now)
+	c.dstClock.touch(now)
+	err := c.loop()
+	c.release()
+	if err != nil && !errors.Is(err, errStopped) {
+		c.setFlag(FlagError)
+	}
+	return err
+}
+
+func (c *Channel) release() {
+	if c.buf != nil {
+		c.pool.Put(c.buf)
+		c.buf = nil
+	}
+	if c.pipe != nil {
+		c.pipes.Put(c.pipe)
+		c.pipe = nil
+	}
+}
+
+func (c *Channel) putBuf() {
+	c.pool.Put(c.buf)
+	c.buf = nil
+	c.output = 0
+}
+
+func (c *Channel) loop() error {
+	for {
+		if c.stopped.Load() {
+			return errStopped
+		}
+		if c.output > 0 {
+			if err := c.flush(); err != nil {
+				return err
+			}
+		}
+		if c.buf != nil && c.buf.Len() == 0 {
+			c.putBuf()
+		}
+		if c.ShutR() {
+			if c.buf != nil {
+				// Only unanalysed input can be left; analyse() settles it.
+				if err := c.analyse(); err != nil {
+					return err
+				}
+				if c.output > 0 {
+					continue
+				}
+			}
+			if err := c.dst.CloseWrite(); err != nil {
+				return &OpError{Op: OpWrite, Err: fmt.Errorf("shutting the write side: %w", err)}
+			}
+			c.setFlag(FlagShutW)
+			return nil
+		}
+		if c.canSplice() {
+			if err := c.spliceOnce(); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := c.recv(); err != nil {
+			return err
+		}
+		if err := c.analyse(); err != nil {
+			return err
+		}
+	}
+}
+
+func (c *Channel) canSplice() bool {
+	if c.pipes == nil || c.srcRC == nil || c.dstRC == nil || c.noSplice || c.buf != nil {
+		return false
+	}
+	if c.noPipe {
+		c.noPipe = false
+		return false
+	}
+	switch c.splice {
+	case SpliceAlways:
+	case SpliceAuto:
+		if c.Flags()&FlagStreamer == 0 {
+			return false
+		}
+	default:
+		return false
+	}
+	return len(c.analysers) == 0 || c.toForward >= MinSpliceForward
+}
+
+// readTimeout and writeTimeout give the timeouts in force: a tunnel
+// switches to its tunnel timeout once both directions are analysed.
+func (c *Channel) readTimeout() time.Duration {
+	if t := c.tun; t != nil && t.tunnelTO > 0 && t.established() {
+		return t.tunnelTO
+	}
+	return c.rto
+}
+
+func (c *Channel) writeTimeout() time.Duration {
+	if t := c.tun; t != nil && t.tunnelTO > 0 && t.established() {
+		return t.tunnelTO
+	}
+	return c.wto
+}
+
+// armRead sets the source's read deadline to the last activity on the
+// source side plus the timeout. Setting a deadline costs a timer update,
+// so a deadline up to half a timeout early is kept: when it strikes,
+// readExpired looks at the real last activity and the deadline moves.
+func (c *Channel) armRead() error {
+	to := c.readTimeout()
+	if to <= 0 {
+		if c.rdl != 0 {
+			c.rdl = 0
+			_ = c.src.SetReadDeadline(time.Time{})
+		}
+		return c.checkStopped()
+	}
+	target := c.srcClock.last.Load() + int64(to)
+	if c.rdl == 0 || c.rdl > target || target-c.rdl > int64(to)/2 {
+		c.rdl = target
+		_ = c.src.SetReadDeadline(epoch.Add(time.Duration(target)))
+	}
+	return c.checkStopped()
+}
+
+func (c *Channel) armWrite() error {
+	to := c.writeTimeout()
+	if to <= 0 {
+		if c.wdl != 0 {
+			c.wdl = 0
+			_ = c.dst.SetWriteDeadline(time.Time{})
+		}
+		return c.checkStopped()
+	}
+	target := c.wlast + int64(to)
+	if c.wdl == 0 || c.wdl > target || target-c.wdl > int64(to)/2 {
+		c.wdl = target
+		_ = c.dst.SetWriteDeadline(epoch.Add(time.Duration(target)))
+	}
+	return c.checkStopped()
+}
+
+// checkStopped runs after a deadline is set: interrupt stores the flag
+// before it sets its past deadline, so either the flag is seen here or the
+// past deadline lands after ours.
+func (c *Channel) checkStopped() error {
+	if c.stopped.Load() {
+		return errStopped
+	}
+	return nil
+}
+
+// readTimedOut decides, after the read deadline struck, whether the
+// timeout really expired or activity moved it.
+func (c *Channel) readTimedOut() error {
+	if c.stopped.Load() {
+		return errStopped
+	}
+	to := c.readTimeout()
+	if to > 0 && mono() >= c.srcClock.last.Load()+int64(to) {
+		c.setFlag(FlagReadTimeout)
+		return &OpError{Op: OpRead, Err: fmt.Errorf("%w after %v", ErrReadTimeout, to)}
+	}
+	c.rdl = -1 // force a new deadline
+	return nil
+}
+
+func (c *Channel) writeTimedOut() error {
+	if c.stopped.Load() {
+		return errStopped
+	}
+	to := c.writeTimeout()
+	if to > 0 && mono() >= c.wlast+int64(to) {
+		c.setFlag(FlagWriteTimeout)
+		return &OpError{Op: OpWrite, Err: fmt.Errorf("%w after %v", ErrWriteTimeout, to)}
+	}
+	c.wdl = -1
+	return nil
+}
+
+func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
+
+// recvSpace is the contiguous free space input may fill: the first free
+// part, cut to the receive limit that keeps the rewrite reserve free for
+// data still to analyse.
+func (c *Channel) recvSpace() []byte {
+	transit := int64(c.output) + c.toForward
+	if transit > math.MaxInt32 {
+		transit = -1
+	}
+	room := c.buf.RecvLimit(int(transit)) - c.buf.Len()
+	if room <= 0 {
+		return nil
+	}
+	f, _ := c.buf.Free()
+	if len(f) > room {
+		f = f[:room]
+	}
+	return f
+}
+
+// readCB runs inside the source's RawConn.Read: the buffer is borrowed
+// only when the non-blocking read finds bytes, so a channel parked on the
+// netpoller holds none. Reading here, rather than peeking first, costs no
+// system call more than a plain Read.
+func (c *Channel) readCB(fd uintptr) bool {
+	borrowed := false
+	if c.buf == nil {
+		b, err := c.pool.Get()
+		if err != nil {
+			c.cbN, c.cbErr = 0, errNoBuffer
+			return true
+		}
+		c.buf, c.output, borrowed = b, 0, true
+	}
+	p := c.recvSpace()
+	if len(p) == 0 {
+		c.cbN, c.cbErr = 0, ErrBufferFull
+		return true
+	}
+	for {
+		n, err := unix.Read(int(fd), p)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN {
+			if borrowed {
+				c.putBuf()
+			}
+			return false
+		}
+		c.cbN, c.cbErr = max(n, 0), err
+		return true
+	}
+}
+
+// recv reads once from the source into the buffer, then accounts for it.
+func (c *Channel) recv() error {
+	var n int
+	var err error
+	for {
+		if err = c.armRead(); err != nil {
+			return err
+		}
+		if c.srcRC != nil {
+			c.cbN, c.cbErr = 0, nil
+			err = c.srcRC.Read(c.readFn)
+			if err == nil {
+				n, err = c.cbN, c.cbErr
+				if n == 0 && err == nil {
+					err = io.EOF
+				}
+			}
+			if err == errNoBuffer {
+				b, gerr := c.pool.GetWait(c.waitCtx())
+				if gerr != nil {
+					return errStopped
+				}
+				c.buf, c.output = b, 0
+				continue
+			}
+		} else {
+			// A transport that transforms bytes (TLS) may hold decoded
+			// bytes the socket no longer shows, so readiness of the socket
+			// says nothing: the buffer is held across the blocking Read.
+			if c.buf == nil {
+				b, gerr := c.pool.GetWait(c.waitCtx())
+				if gerr != nil {
+					return errStopped
+				}
+				c.buf, c.output = b, 0
+			}
+			p := c.recvSpace()
+			if len(p) == 0 {
+				err = ErrBufferFull
+			} else {
+				n, err = c.src.Read(p)
+			}
+		}
+		if isTimeout(err) && n == 0 {
+			if terr := c.readTimedOut(); terr != nil {
+				return terr
+			}
+			continue
+		}
+		break
+	}
+	if n > 0 {
+		_ = c.buf.Add(n)
+		c.in.Add(int64(n))
+		c.srcClock.touch(mono())
+		c.checkXfer(n)
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, io.EOF):
+		c.eof()
+	case errors.Is(err, ErrBufferFull):
+		return &OpError{Op: OpAnalyse, Err: err}
+	default:
+		if n > 0 {
+			// Bytes came with the error; forward them first, the error
+			// comes back on the next read.
+			return nil
+		}
+		return &OpError{Op: OpRead, Err: err}
+	}
+	return nil
+}
+
+func (c *Channel) eof() {
+	c.setFlag(FlagShutR)
+	if c.onShutR != nil {
+		c.onShutR()
+	}
+}
+
+// checkXfer is HAProxy's streamer detection: reads that fill the space
+// offered three times in a row mark the channel as streaming.
+func (c *Channel) checkXfer(n int) {
+	if c.splice != SpliceAuto || c.Flags()&FlagStreamer != 0 {
+		return
+	}
+	if n >= c.buf.Size()/2 {
+		c.streak++
+		if c.streak >= 3 {
+			c.setFlag(FlagStreamer)
+		}
+		return
+	}
+	c.streak = 0
+}
+
+// waitCtx is the context for waiting on a pool at its cap, done when the
+// channel is stopped.
+func (c *Channel) waitCtx() context.Context { return stopCtx{c} }
+
+// stopCtx is a context done when the channel is stopped.
+type stopCtx struct{ c *Channel }
+
+func (stopCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (s stopCtx) Done() <-chan struct{}     { return s.c.stopCh }
+func (s stopCtx) Err() error {
+	if s.c.stopped.Load() {
+		return errStopped
+	}
+	return nil
+}
+func (stopCtx) Value(any) any { return nil }
+
+// analyse moves input to output: first what to_forward lets pass, then
+// what the analysers decide, then everything once they are all Done.
+func (c *Channel) analyse() error {
+	input := c.InputLen()
+	if c.toForward > 0 && input > 0 {
+		adv := min(int64(input), c.toForward)
+		c.output += int(adv)
+		if c.toForward != Infinite {
+			c.toForward -= adv
+		}
+		input -= int(adv)
+	}
+	for len(c.analysers) > 0 && input > 0 && c.toForward == 0 {
+		beforeOut, beforeLen := c.output, c.InputLen()
+		v, err := c.analysers[0](c)
+		if err != nil {
+			return &OpError{Op: OpAnalyse, Err: err}
+		}
+		input = c.InputLen()
+		if v == Done {
+			c.analysers[0] = nil
+			c.analysers = c.analysers[1:]
+			continue
+		}
+		if v == Continue && (c.output != beforeOut || input != beforeLen || c.toForward != 0) {
+			continue
+		}
+		// More, or Continue without progress.
+		if c.ShutR() {
+			return &OpError{Op: OpAnalyse, Err: ErrIncomplete}
+		}
+		if c.buf != nil && c.output == 0 && len(c.recvSpace()) == 0 {
+			return &OpError{Op: OpAnalyse, Err: fmt.Errorf("%w (%d bytes)", ErrBufferFull, c.buf.Len())}
+		}
+		return nil
+	}
+	if len(c.analysers) == 0 {
+		c.analysed.Store(true)
+		c.output += input
+		c.toForward = Infinite
+	}
+	return nil
+}
+
+// flush writes the scheduled output to the destination.
+func (c *Channel) flush() error {
+	c.wlast = mono()
+	for c.output > 0 {
+		if err := c.armWrite(); err != nil {
+			return err
+		}
+		d1, _ := c.buf.Data()
+		p := d1[:min(len(d1), c.output)]
+		n, err := c.dst.Write(p)
+		if n > 0 {
+			_ = c.buf.Del(n)
+			c.output -= n
+			c.out.Add(int64(n))
+			now := mono()
+			c.wlast = now
+			c.dstClock.touch(now)
+		}
+		if err != nil {
+			if isTimeout(err) {
+				if terr := c.writeTimedOut(); terr != nil {
+					return terr
+				}
+				continue
+			}
+			return &OpError{Op: OpWrite, Err: err}
+		}
+	}
+	return nil
+}
+
+// spliceInCB runs inside the source's RawConn.Read: it borrows a pipe,
+// splices what the socket holds into it, and gives the pipe back when the
+// socket turns out empty, so a parked channel holds no pipe either.
+func (c *Channel) spliceInCB(fd uintptr) bool {
+	if c.pipe == nil {
+		p, err := c.pipes.Get()
+		if err != nil {
+			c.cbN, c.cbErr = 0, errNoPipe
+			return true
+		}
+		c.pipe = p
+	}
+	want := c.pipe.Cap()
+	if c.toForward != Infinite && c.toForward < int64(want) {
+		want = int(c.toForward)
+	}
+	n, err := c.pipe.SpliceFrom(int(fd), want)
+	switch err {
+	case nil:
+		c.cbN, c.cbErr = n, nil
+		return true
+	case unix.EAGAIN:
+		// The pipe is drained before every splice in, so EAGAIN means the
+		// socket is empty.
+		if c.pipe.Len() == 0 {
+			c.pipes.Put(c.pipe)
+			c.pipe = nil
+		}
+		return false
+	case unix.EINVAL, unix.ENOSYS, unix.EBADF:
+		c.cbN, c.cbErr = 0, errNoSplice
+		return true
+	default:
+		c.cbN, c.cbErr = 0, err
+		return true
+	}
+}
+
+func (c *Channel) spliceOutCB(fd uintptr) bool {
+	n, err := c.pipe.SpliceTo(int(fd), c.pipe.Len())
+	if err == unix.EAGAIN || (n == 0 && err == nil) {
+		return false
+	}
+	c.cbN, c.cbErr = n, err
+	return true
+}
+
+// spliceOnce waits for the source, splices what it has into a pipe and
+// from the pipe to the destination, and gives the pipe back.
+func (c *Channel) spliceOnce() error {
+	var n int
+	for {
+		if err := c.armRead(); err != nil {
+			return err
+		}
+		c.cbN, c.cbErr = 0, nil
+		err := c.srcRC.Read(c.spliceIn)
+		if err == nil {
+			n, err = c.cbN, c.cbErr
+		}
+		switch {
+		case err == nil:
+		case err == errNoPipe:
+			c.noPipe = true // the buffer path takes this round
+			return nil
+		case err == errNoSplice:
+			c.noSplice = true
+			c.release()
+			return nil
+		case isTimeout(err):
+			if terr := c.readTimedOut(); terr != nil {
+				return terr
+			}
+			continue
+		default:
+			return &OpError{Op: OpRead, Err: err}
+		}
+		break
+	}
+	if n == 0 {
+		c.eof()
+		return nil
+	}
+	c.in.Add(int64(n))
+	now := mono()
+	c.srcClock.touch(now)
+	if c.toForward != Infinite {
+		c.toForward -= int64(n)
+	}
+	c.wlast = now
+	for c.pipe.Len() > 0 {
+		if err := c.armWrite(); err != nil {
+			return err
+		}
+		c.cbN, c.cbErr = 0, nil
+		err := c.dstRC.Write(c.spliceOut)
+		if err == nil {
+			err = c.cbErr
+		}
+		if c.cbN > 0 {
+			c.out.Add(int64(c.cbN))
+			c.spliced.Add(int64(c.cbN))
+			now := mono()
+			c.wlast = now
+			c.dstClock.touch(now)
+		}
+		if err != nil {
+			if isTimeout(err) {
+				if terr := c.writeTimedOut(); terr != nil {
+					return terr
+				}
+				continue
+			}
+			return &OpError{Op: OpWrite, Err: err}
+		}
+	}
+	c.pipes.Put(c.pipe)
+	c.pipe = nil
+	return nil
+}

@@ -1,0 +1,301 @@
+package channel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/proxyblocks/proxyblocks/buffer"
+	"github.com/proxyblocks/proxyblocks/xprt"
+)
+
+// Side names an end of a tunnel.
+type Side uint8
+
+// The sides of a tunnel.
+const (
+	SideNone Side = iota
+	SideClient
+	SideServer
+)
+
+func (s Side) String() string {
+	switch s {
+	case SideClient:
+		return "client"
+	case SideServer:
+		return "server"
+	}
+	return "none"
+}
+
+// Cause is why a tunnel ended.
+type Cause uint8
+
+// The causes of a tunnel's end, each with the letter HAProxy's logs use
+// as the first character of the termination state.
+const (
+	CauseNormal   Cause = iota // both sides closed cleanly: '-'
+	CauseTimeout               // a side stayed inactive too long: 'c' or 's'
+	CauseError                 // a side reset or failed: 'C' or 'S'
+	CauseAnalyser              // an analyser refused the data: 'P'
+	CauseCanceled              // the context was canceled: 'K'
+)
+
+func (c Cause) String() string {
+	switch c {
+	case CauseNormal:
+		return "normal"
+	case CauseTimeout:
+		return "timeout"
+	case CauseError:
+		return "error"
+	case CauseAnalyser:
+		return "analyser"
+	case CauseCanceled:
+		return "canceled"
+	}
+	return fmt.Sprintf("Cause(%d)", uint8(c))
+}
+
+// TunnelConfig sets up a [Tunnel]. The balancer maps its configuration
+// onto it: tune.bufsize and tune.maxrewrite are the Pool's, tune.pipesize
+// and maxpipes the Pipes', option splice-request sets SpliceRequest to
+// SpliceAlways, splice-response sets SpliceResponse, and splice-auto sets
+// both to SpliceAuto.
+type TunnelConfig struct {
+	// Pool lends the buffers; buffer.DefaultPool() when nil.
+	Pool *buffer.Pool
+	// Pipes lends the pipes; no splicing when nil.
+	Pipes *buffer.PipePool
+	// SpliceRequest and SpliceResponse say when each direction splices.
+	SpliceRequest, SpliceResponse SpliceMode
+	// ClientTimeout is timeout client: the client side may stay inactive
+	// (nothing read from it, nothing written to it) that long. 0 is none.
+	ClientTimeout time.Duration
+	// ServerTimeout is timeout server, the same for the server side.
+	ServerTimeout time.Duration
+	// TunnelTimeout is timeout tunnel: once both directions have no
+	// analyser left, it replaces both timeouts. 0 keeps them.
+	TunnelTimeout time.Duration
+	// RequestAnalysers and ResponseAnalysers analyse each direction.
+	RequestAnalysers, ResponseAnalysers []Analyser
+}
+
+// Result is how a tunnel went.
+type Result struct {
+	// Request counts client to server bytes, Response server to client.
+	Request, Response Stats
+	// FirstShut is the side that closed (or failed) first.
+	FirstShut Side
+	// Cause is why the tunnel ended, and Side the side blamed for an
+	// abnormal end (SideNone when normal, canceled or refused by an
+	// analyser).
+	Cause Cause
+	Side  Side
+	// Phase is the second character of the termination state: 'R' while
+	// request analysers still ran, 'H' while response analysers did, 'D'
+	// in the data phase, '-' after a normal end.
+	Phase byte
+	// Err is the error that ended the tunnel, nil when normal.
+	Err error
+	// Duration is how long Run took.
+	Duration time.Duration
+}
+
+// TermState is the two-character termination state of HAProxy's logs:
+// "--" for a normal end, "cD"/"sD" for a client or server timeout, "CD"/
+// "SD" for a client or server abort, "PR" for an analyser refusing the
+// request, "KD" when the context was canceled.
+func (r Result) TermState() string {
+	var first byte
+	switch r.Cause {
+	case CauseNormal:
+		return "--"
+	case CauseTimeout:
+		first = 's'
+		if r.Side == SideClient {
+			first = 'c'
+		}
+	case CauseError:
+		first = 'S'
+		if r.Side == SideClient {
+			first = 'C'
+		}
+	case CauseAnalyser:
+		first = 'P'
+	case CauseCanceled:
+		first = 'K'
+	}
+	return string([]byte{first, r.Phase})
+}
+
+// Tunnel runs both directions of a stream between a client and a server
+// transport: the request channel on a goroutine of its own, the response
+// channel on the caller's.
+type Tunnel struct {
+	client, server xprt.Transport
+	req, res       *Channel
+	tunnelTO       time.Duration
+	clientClock    clock
+	serverClock    clock
+
+	mu     sync.Mutex
+	ended  bool
+	first  Side
+	result Result
+}
+
+// NewTunnel prepares a tunnel between client and server.
+func NewTunnel(client, server xprt.Transport, cfg TunnelConfig) (*Tunnel, error) {
+	if cfg.ClientTimeout < 0 || cfg.ServerTimeout < 0 || cfg.TunnelTimeout < 0 {
+		return nil, fmt.Errorf("channel: negative tunnel timeout (client %v, server %v, tunnel %v)",
+			cfg.ClientTimeout, cfg.ServerTimeout, cfg.TunnelTimeout)
+	}
+	req, err := New(client, server, Config{
+		Pool: cfg.Pool, Pipes: cfg.Pipes, Splice: cfg.SpliceRequest,
+		ReadTimeout: cfg.ClientTimeout, WriteTimeout: cfg.ServerTimeout,
+		Analysers: cfg.RequestAnalysers,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("channel: request: %w", err)
+	}
+	res, err := New(server, client, Config{
+		Pool: cfg.Pool, Pipes: cfg.Pipes, Splice: cfg.SpliceResponse,
+		ReadTimeout: cfg.ServerTimeout, WriteTimeout: cfg.ClientTimeout,
+		Analysers: cfg.ResponseAnalysers,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("channel: response: %w", err)
+	}
+	t := &Tunnel{client: client, server: server, req: req, res: res, tunnelTO: cfg.TunnelTimeout}
+	// Activity on a side counts for both directions touching it, as
+	// HAProxy refreshes a side's read timeout when it writes to it.
+	req.srcClock, req.dstClock = &t.clientClock, &t.serverClock
+	res.srcClock, res.dstClock = &t.serverClock, &t.clientClock
+	req.tun, res.tun = t, t
+	req.onShutR = func() { t.shut(SideClient) }
+	res.onShutR = func() { t.shut(SideServer) }
+	return t, nil
+}
+
+// RunTunnel is NewTunnel followed by Run.
+func RunTunnel(ctx context.Context, client, server xprt.Transport, cfg TunnelConfig) (Result, error) {
+	t, err := NewTunnel(client, server, cfg)
+	if err != nil {
+		_ = client.Close()
+		_ = server.Close()
+		return Result{Cause: CauseError, Err: err}, err
+	}
+	return t.Run(ctx)
+}
+
+// Request is the client to server channel, for its live counters.
+func (t *Tunnel) Request() *Channel { return t.req }
+
+// Response is the server to client channel.
+func (t *Tunnel) Response() *Channel { return t.res }
+
+func (t *Tunnel) established() bool { return t.req.analysed.Load() && t.res.analysed.Load() }
+
+func (t *Tunnel) shut(s Side) {
+	t.mu.Lock()
+	if t.first == SideNone {
+		t.first = s
+	}
+	t.mu.Unlock()
+}
+
+// Run forwards both ways until both sides have closed, one fails or
+// times out, or ctx is done, then closes both transports. Half-closes
+// propagate: when one side closes, the other's write side is shut once
+// the bytes in flight have left. Every buffer and pipe is given back
+// before Run returns. The error is Result.Err.
+func (t *Tunnel) Run(ctx context.Context) (Result, error) {
+	start := time.Now()
+	if t.req.running.Swap(true) || t.res.running.Swap(true) {
+		return Result{Cause: CauseError, Err: ErrRunning}, ErrRunning
+	}
+	stop := context.AfterFunc(ctx, func() {
+		t.fail(SideNone, CauseCanceled, fmt.Errorf("channel: tunnel: %w", context.Cause(ctx)))
+	})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t.settle(t.req, t.req.run())
+	}()
+	t.settle(t.res, t.res.run())
+	<-done
+	t.mu.Lock()
+	t.ended = true // a cancellation from now on comes too late to matter
+	t.mu.Unlock()
+	stop()
+	_ = t.client.Close()
+	_ = t.server.Close()
+
+	t.mu.Lock()
+	r := t.result
+	r.FirstShut = t.first
+	t.mu.Unlock()
+	r.Request, r.Response = t.req.Stats(), t.res.Stats()
+	r.Duration = time.Since(start)
+	if r.Cause == CauseNormal {
+		r.Phase = '-'
+	} else {
+		switch {
+		case !t.req.analysed.Load():
+			r.Phase = 'R'
+		case !t.res.analysed.Load():
+			r.Phase = 'H'
+		default:
+			r.Phase = 'D'
+		}
+	}
+	return r, r.Err
+}
+
+// settle records how a channel ended and, on an error, stops the other.
+func (t *Tunnel) settle(c *Channel, err error) {
+	if err == nil || errors.Is(err, errStopped) {
+		return
+	}
+	src, dst := SideClient, SideServer
+	if c == t.res {
+		src, dst = SideServer, SideClient
+	}
+	var oe *OpError
+	side, cause := src, CauseError
+	if errors.As(err, &oe) {
+		switch {
+		case oe.Op == OpAnalyse:
+			side, cause = SideNone, CauseAnalyser
+		case errors.Is(err, ErrReadTimeout):
+			side, cause = src, CauseTimeout
+		case errors.Is(err, ErrWriteTimeout):
+			side, cause = dst, CauseTimeout
+		case oe.Op == OpWrite:
+			side = dst
+		}
+	}
+	t.fail(side, cause, fmt.Errorf("channel: tunnel %s side: %w", side, err))
+}
+
+// fail records the first abnormal end and stops both channels; later
+// failures are consequences of the first.
+func (t *Tunnel) fail(side Side, cause Cause, err error) {
+	t.mu.Lock()
+	if t.ended {
+		t.mu.Unlock()
+		return
+	}
+	t.ended = true
+	t.result.Side, t.result.Cause, t.result.Err = side, cause, err
+	if t.first == SideNone && side != SideNone {
+		t.first = side
+	}
+	t.mu.Unlock()
+	t.req.interrupt()
+	t.res.interrupt()
+}
