@@ -143,7 +143,8 @@ func (t *Table) ParseKey(s string) ([]byte, error) {
 
 // ParseFilter parses the arguments following the table name in "show
 // table" and "clear table": either "key K", or up to four "data.TYPE OP
-// VALUE" conditions. Errors are *CommandError with HAProxy's messages.
+// VALUE" conditions. Errors are *CommandError with HAProxy's messages;
+// their word numbers count the three words "show table NAME" first.
 func (t *Table) ParseFilter(args []string) (Filter, error) {
 	var f Filter
 	for i := 0; i < len(args); {
@@ -160,7 +161,7 @@ func (t *Table) ParseFilter(args []string) (Filter, error) {
 			i += 2
 		case strings.HasPrefix(args[i], "data."):
 			if len(f.Data) == maxDataFilters {
-				return Filter{}, cmdErr("Detected extra data in filter, %dth word of input, after '%s'", i+3, args[i-1])
+				return Filter{}, cmdErr("Detected extra data in filter, %dth word of input, after '%s'", i+4, args[i-1])
 			}
 			n := len(f.Data) + 1
 			dt, err := LookupDataType(args[i][len("data."):])
