@@ -143,9 +143,7 @@ func (a *leastConn) pick(cands []*Server, _ netip.Addr, avoid *Server) (*Server,
 		if s.full() || s == avoid {
 			continue
 		}
-		// (cur+queued+1)/weight compared by cross-multiplying, which keeps
-		// integer exactness.
-		if best == nil || (s.cur+len(s.queue)+1)*best.weight < (best.cur+len(best.queue)+1)*s.weight {
+		if best == nil || lcLess(s, best) {
 			best, bestIdx = s, idx
 		}
 	}
@@ -153,6 +151,16 @@ func (a *leastConn) pick(cands []*Server, _ netip.Addr, avoid *Server) (*Server,
 		a.next = bestIdx + 1
 	}
 	return best, false
+}
+
+// lcLess orders servers by HAProxy's leastconn key: 0 when idle, else
+// (cur+queued+1)/weight, compared by cross-multiplying to stay exact.
+func lcLess(a, b *Server) bool {
+	la, lb := a.cur+len(a.queue), b.cur+len(b.queue)
+	if la == 0 || lb == 0 {
+		return la == 0 && lb != 0
+	}
+	return (la+1)*b.weight < (lb+1)*a.weight
 }
 
 // first takes the usable server with the lowest id that still has a free

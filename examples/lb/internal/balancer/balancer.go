@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/buffer"
 	"github.com/proxyblocks/proxyblocks/conn"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 )
@@ -47,7 +48,8 @@ type Balancer struct {
 	fronts   []*frontend
 	global   chan struct{} // global maxconn slots; nil when unlimited
 	actconn  atomic.Int64
-	bufs     sync.Pool
+	pool     *buffer.Pool
+	pipes    *buffer.PipePool // nil when nothing splices
 
 	wg       sync.WaitGroup // accept loops, sessions, checks
 	checksWG sync.WaitGroup
@@ -92,11 +94,22 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 	b.idle = sync.NewCond(&b.mu)
 	b.ctx, b.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	b.checkCtx, b.stopChk = context.WithCancel(b.ctx)
-	bufSize := cfg.Global.BufSize
-	if bufSize <= 0 {
-		bufSize = config.DefaultBufSize
+	var err error
+	if b.pool, err = buffer.NewPool(buffer.PoolConfig{Size: cfg.Global.BufSize}); err != nil {
+		b.cancel()
+		return nil, fmt.Errorf("balancer: tune.bufsize %d: %w", cfg.Global.BufSize, err)
 	}
-	b.bufs.New = func() any { s := make([]byte, bufSize); return &s }
+	if usesSplice(cfg) {
+		maxPipes := cfg.Global.MaxPipes
+		if maxPipes == 0 && cfg.Global.MaxConn > 0 {
+			// HAProxy's default: a quarter of maxconn.
+			maxPipes = cfg.Global.MaxConn / 4
+		}
+		if b.pipes, err = buffer.NewPipePool(buffer.PipePoolConfig{Size: cfg.Global.PipeSize, Max: maxPipes}); err != nil {
+			b.cancel()
+			return nil, fmt.Errorf("balancer: pipes (tune.pipesize %d, maxpipes %d): %w", cfg.Global.PipeSize, maxPipes, err)
+		}
+	}
 	if cfg.Global.MaxConn > 0 {
 		b.global = make(chan struct{}, cfg.Global.MaxConn)
 	}
@@ -133,6 +146,9 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 						_ = l.Close()
 					}
 					b.cancel()
+					if b.pipes != nil {
+						_ = b.pipes.Close()
+					}
 					return nil, fmt.Errorf("balancer: %s '%s': cannot bind %s (%s): %w", px.Kind, px.Name, addr, bind.Pos, err)
 				}
 				fe.listeners = append(fe.listeners, ln)
@@ -260,6 +276,9 @@ func (b *Balancer) Close() error {
 	b.mu.Unlock()
 	b.wg.Wait()
 	b.checksWG.Wait()
+	if b.pipes != nil {
+		_ = b.pipes.Close()
+	}
 	b.log.Debug("balancer stopped")
 	return nil
 }

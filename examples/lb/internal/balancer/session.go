@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/channel"
 	"github.com/proxyblocks/proxyblocks/conn"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 )
@@ -46,7 +47,6 @@ func (s *session) setServer(c *conn.Conn) bool {
 	s.server = c
 	return true
 }
-
 
 func (s *session) run() {
 	b, fe := s.b, s.fe
@@ -154,11 +154,12 @@ func (s *session) run() {
 		l.term = [2]byte{'K', 'C'}
 		return
 	}
-	splice := !b.cfg.Global.NoSplice && (fe.cfg.Options.SpliceAuto || fe.cfg.Options.SpliceRequest || fe.cfg.Options.SpliceResponse ||
-		be.cfg.Options.SpliceAuto || be.cfg.Options.SpliceRequest || be.cfg.Options.SpliceResponse)
-	res := b.forward(s.client, sc, fe.cfg.Timeouts.Client, be.cfg.Timeouts.Server, be.cfg.Timeouts.Tunnel, splice)
-	bytesOut = res.toClient
-	l.term = res.term
+	res, _ := channel.RunTunnel(b.ctx, s.client.Transport(), sc.Transport(), b.tunnelConfig(fe.cfg, be.cfg))
+	bytesOut = res.Response.Out
+	ts := res.TermState()
+	if len(ts) == 2 {
+		l.term = [2]byte{ts[0], ts[1]}
+	}
 	s.mu.Lock()
 	if s.killed {
 		l.term = [2]byte{'K', 'D'}

@@ -2,16 +2,13 @@ package balancer
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
-	"os"
 	"strconv"
-	"syscall"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/channel"
 	"github.com/proxyblocks/proxyblocks/conn"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 )
@@ -88,89 +85,44 @@ func (b *Balancer) dialCheck(ctx context.Context, s *Server) (net.Conn, error) {
 	return d.Dial(ctx, "tcp", s.addr, nil)
 }
 
-// fwdResult is how a forwarded connection ended.
-type fwdResult struct {
-	toServer, toClient int64
-	term               [2]byte
+// tunnelConfig maps a frontend and backend's timeouts and splice options
+// onto a channel tunnel, the way HAProxy combines them: a splice option set
+// on either proxy applies.
+func (b *Balancer) tunnelConfig(fe, be *config.Proxy) channel.TunnelConfig {
+	tc := channel.TunnelConfig{
+		Pool:          b.pool,
+		ClientTimeout: fe.Timeouts.Client,
+		ServerTimeout: be.Timeouts.Server,
+		TunnelTimeout: be.Timeouts.Tunnel,
+	}
+	if b.pipes == nil {
+		return tc
+	}
+	tc.Pipes = b.pipes
+	o := func(get func(config.Options) bool) bool { return get(fe.Options) || get(be.Options) }
+	if o(func(x config.Options) bool { return x.SpliceAuto }) {
+		tc.SpliceRequest, tc.SpliceResponse = channel.SpliceAuto, channel.SpliceAuto
+	}
+	if o(func(x config.Options) bool { return x.SpliceRequest }) {
+		tc.SpliceRequest = channel.SpliceAlways
+	}
+	if o(func(x config.Options) bool { return x.SpliceResponse }) {
+		tc.SpliceResponse = channel.SpliceAlways
+	}
+	return tc
 }
 
-// forward moves bytes both ways until both directions have ended, passing
-// each end-of-stream on as a half close. Inactivity timeouts: client on the
-// client side, server on the server side, or tunnel on both when set.
-func (b *Balancer) forward(client, server net.Conn, tClient, tServer, tTunnel time.Duration, splice bool) fwdResult {
-	if tTunnel > 0 {
-		tClient, tServer = tTunnel, tTunnel
+// usesSplice reports whether any proxy asks for splicing, so that a pipe
+// pool is only made when something will use it.
+func usesSplice(cfg *config.Config) bool {
+	if cfg.Global.NoSplice {
+		return false
 	}
-	type dirRes struct {
-		n    int64
-		term [2]byte
-	}
-	up := make(chan dirRes, 1)
-	go func() {
-		n, t := b.pump(server, client, tClient, tServer, 'C', 'c', 'S')
-		up <- dirRes{n, t}
-	}()
-	n, tDown := b.pump(client, server, tServer, tClient, 'S', 's', 'C')
-	r := <-up
-	res := fwdResult{toServer: r.n, toClient: n, term: [2]byte{'-', '-'}}
-	// The first abnormal end names the termination.
-	for _, t := range [][2]byte{r.term, tDown} {
-		if t[0] != '-' {
-			res.term = t
-			break
+	for _, px := range cfg.Proxies {
+		o := px.Options
+		if o.SpliceAuto || o.SpliceRequest || o.SpliceResponse {
+			return true
 		}
 	}
-	return res
-}
-
-// pump copies src to dst. srcErr/srcTimeout/dstErr are the letters for a
-// read error, a read timeout and a write error. On EOF it half-closes dst;
-// on an error it closes both so the other direction stops too.
-func (b *Balancer) pump(dst, src net.Conn, srcTimeout, dstTimeout time.Duration, srcErr, srcTO, dstErr byte) (int64, [2]byte) {
-	bp := b.bufs.Get().(*[]byte)
-	defer b.bufs.Put(bp)
-	buf := *bp
-	var total int64
-	for {
-		if srcTimeout > 0 {
-			_ = src.SetReadDeadline(time.Now().Add(srcTimeout))
-		}
-		n, err := src.Read(buf)
-		if n > 0 {
-			if dstTimeout > 0 {
-				_ = dst.SetWriteDeadline(time.Now().Add(dstTimeout))
-			}
-			w, werr := dst.Write(buf[:n])
-			total += int64(w)
-			if werr != nil {
-				_ = src.Close()
-				_ = dst.Close()
-				return total, [2]byte{dstErr, 'D'}
-			}
-		}
-		if err == nil {
-			continue
-		}
-		if errors.Is(err, io.EOF) {
-			closeWrite(dst)
-			return total, [2]byte{'-', '-'}
-		}
-		_ = src.Close()
-		_ = dst.Close()
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return total, [2]byte{srcTO, 'D'}
-		}
-		if errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
-			return total, [2]byte{srcErr, 'D'}
-		}
-		return total, [2]byte{srcErr, 'D'}
-	}
-}
-
-func closeWrite(c net.Conn) {
-	if cw, ok := c.(interface{ CloseWrite() error }); ok {
-		_ = cw.CloseWrite()
-		return
-	}
-	_ = c.Close()
+	return false
 }

@@ -1,0 +1,357 @@
+package balancer
+
+import (
+	"bufio"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/proxyblocks/proxyblocks/conn"
+	"github.com/stretchr/testify/require"
+)
+
+func TestRetriesAndRedispatch(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	dead := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	ss := servers(t, "b")
+	b, logs := startLB(t, parseCfg(t, globalLog+`
+listen redisp
+    bind 127.0.0.1:0
+    retries 2
+    option redispatch
+    server a %s
+    server b %s
+listen noredisp
+    bind 127.0.0.1:0
+    retries 2
+    server a %s
+`, dead, ss[0].addr(), dead))
+
+	// Round robin sends the first connection to a, whose connects fail:
+	// one retry on a, then the last retry goes to b.
+	require.Equal(t, "b", ask(t, feAddr(t, b, "redisp")))
+	l := parseLog(t, logs.waitLine(t, tcplogRe.MatchString))
+	require.Equal(t, "redisp", l.fe)
+	require.Equal(t, "b", l.srv)
+	require.Equal(t, "+2", l.retries)
+	require.Equal(t, "--", l.term)
+
+	// Without redispatch every retry hits a and the connection fails: SC.
+	require.Equal(t, "", ask(t, feAddr(t, b, "noredisp")))
+	l = parseLog(t, logs.waitLine(t, func(s string) bool { return tcplogRe.MatchString(s) && parseLog(t, s).fe == "noredisp" }))
+	require.Equal(t, "a", l.srv)
+	require.Equal(t, "2", l.retries)
+	require.Equal(t, "SC", l.term)
+	require.Equal(t, -1, l.tc)
+}
+
+func TestSendProxy(t *testing.T) {
+	for _, v := range []int{1, 2} {
+		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
+			srv := newServer(t, "p", true)
+			kw := "send-proxy"
+			if v == 2 {
+				kw = "send-proxy-v2"
+			}
+			b, _ := startLB(t, parseCfg(t, globalLog+`
+listen px
+    bind 127.0.0.1:0
+    server p %s %s check inter 1s
+`, srv.addr(), kw))
+			addr := feAddr(t, b, "px")
+			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 7)}}
+			c, err := d.Dial("tcp", addr)
+			require.NoError(t, err)
+			defer c.Close()
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			line, err := bufio.NewReader(c).ReadString('\n')
+			require.NoError(t, err)
+			require.Equal(t, "p\n", line)
+			srv.mu.Lock()
+			defer srv.mu.Unlock()
+			var relayed []conn.ProxyHeader
+			for _, h := range srv.headers {
+				if h.HasAddrs() {
+					relayed = append(relayed, h)
+				}
+			}
+			require.Len(t, relayed, 1)
+			h := relayed[0]
+			require.Equal(t, uint8(v), h.Version)
+			require.Equal(t, c.LocalAddr().(*net.TCPAddr).AddrPort(), h.Src, "the server sees the true client")
+			require.Equal(t, c.RemoteAddr().(*net.TCPAddr).AddrPort(), h.Dst)
+		})
+	}
+}
+
+func TestAcceptProxy(t *testing.T) {
+	srv := newServer(t, "p", true)
+	b, logs := startLB(t, parseCfg(t, globalLog+`
+listen px
+    bind 127.0.0.1:0 accept-proxy
+    server p %s send-proxy-v2
+`, srv.addr()))
+	addr := feAddr(t, b, "px")
+	for _, hdr := range []string{"PROXY TCP4 192.0.2.7 198.51.100.1 4444 80\r\n", "v2"} {
+		c, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		want := netip.MustParseAddrPort("192.0.2.7:4444")
+		if hdr == "v2" {
+			h := conn.NewProxyHeader(netip.MustParseAddrPort("[2001:db8::9]:5555"), netip.MustParseAddrPort("[2001:db8::1]:80"))
+			h.Version = 2
+			_, err = h.WriteTo(c)
+			want = netip.MustParseAddrPort("[2001:db8::9]:5555")
+		} else {
+			_, err = io.WriteString(c, hdr)
+		}
+		require.NoError(t, err)
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		require.NoError(t, err)
+		require.Equal(t, "p\n", line)
+		require.NoError(t, c.Close())
+		l := parseLog(t, logs.waitLine(t, func(s string) bool {
+			return tcplogRe.MatchString(s) && parseLog(t, s).port == int(want.Port())
+		}))
+		require.Equal(t, want.Addr().String(), l.client)
+		srv.mu.Lock()
+		require.Equal(t, want, srv.headers[len(srv.headers)-1].Src)
+		srv.mu.Unlock()
+	}
+
+	// Without a header the connection is closed and nothing reaches p.
+	before := srv.accepted.Load()
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	_, _ = io.WriteString(c, "GET / HTTP/1.0\r\n\r\n")
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, _ := c.Read(make([]byte, 10))
+	require.Zero(t, n)
+	_ = c.Close()
+	require.Equal(t, before, srv.accepted.Load())
+}
+
+func TestTCPLogFormat(t *testing.T) {
+	ss := servers(t, "")
+	b, logs := startLB(t, parseCfg(t, globalLog+`
+frontend fe
+    bind 127.0.0.1:0
+    default_backend be
+backend be
+    server echo %s
+`, ss[0].addr()))
+	c, err := net.Dial("tcp", feAddr(t, b, "fe"))
+	require.NoError(t, err)
+	msg := []byte("hello, echo\n")
+	_, err = c.Write(msg)
+	require.NoError(t, err)
+	require.NoError(t, c.(*net.TCPConn).CloseWrite())
+	back, err := io.ReadAll(c)
+	require.NoError(t, err)
+	require.Equal(t, msg, back)
+	_ = c.Close()
+	line := logs.waitLine(t, tcplogRe.MatchString)
+	l := parseLog(t, line)
+	require.Equal(t, "127.0.0.1", l.client)
+	require.Equal(t, c.LocalAddr().(*net.TCPAddr).Port, l.port)
+	_, err = time.Parse("02/Jan/2006:15:04:05.000", l.date)
+	require.NoError(t, err)
+	require.Equal(t, "fe", l.fe)
+	require.Equal(t, "be", l.be)
+	require.Equal(t, "echo", l.srv)
+	require.Equal(t, 0, l.tw)
+	require.GreaterOrEqual(t, l.tc, 0)
+	require.GreaterOrEqual(t, l.tt, l.tc)
+	require.Equal(t, len(msg), l.bytes)
+	require.Equal(t, "--", l.term)
+	require.Equal(t, []int{1, 1, 0, 0}, []int{l.ac, l.fc, l.bc, l.sc})
+	require.Equal(t, "0", l.retries)
+	require.Equal(t, []int{0, 0}, []int{l.sq, l.bq})
+}
+
+func TestServerTimeoutLogsSD(t *testing.T) {
+	ss := servers(t, "quiet") // answers once, then stays silent
+	b, logs := startLB(t, parseCfg(t, globalLog+`
+listen px
+    bind 127.0.0.1:0
+    timeout server 200ms
+    timeout client 5s
+    server a %s
+`, ss[0].addr()))
+	c, name := holdConn(t, feAddr(t, b, "px"))
+	require.Equal(t, "quiet", name)
+	l := parseLog(t, logs.waitLine(t, tcplogRe.MatchString))
+	require.Equal(t, "sD", l.term)
+	_ = c.Close()
+}
+
+// pushThrough sends n random bytes through addr to an echo server on each
+// of conns connections at once and checks every byte comes back.
+func pushThrough(t *testing.T, addr string, conns, n int) {
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	for i := 0; i < conns; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- echoOnce(addr, n)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+}
+
+func echoOnce(addr string, n int) error {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Minute))
+	data := make([]byte, n)
+	_, _ = rand.Read(data)
+	want := sha256.Sum256(data)
+	werr := make(chan error, 1)
+	go func() {
+		_, err := c.Write(data)
+		if err == nil {
+			err = c.(*net.TCPConn).CloseWrite()
+		}
+		werr <- err
+	}()
+	h := sha256.New()
+	got, err := io.Copy(h, bufio.NewReaderSize(c, 64<<10))
+	if err != nil {
+		return err
+	}
+	if err := <-werr; err != nil {
+		return err
+	}
+	if got != int64(n) || [32]byte(h.Sum(nil)) != want {
+		return fmt.Errorf("echo: got %d bytes (want %d), digest match %v", got, n, [32]byte(h.Sum(nil)) == want)
+	}
+	return nil
+}
+
+func TestEndToEndIntegrity(t *testing.T) {
+	if testing.Short() {
+		t.Skip("moves 700 MiB")
+	}
+	check := leakCheck(t)
+	echo := newServer(t, "", false)
+	logs := &safeBuffer{}
+	cfg := parseCfg(t, globalLog+`
+global
+    maxconn 1000
+listen copy
+    bind 127.0.0.1:0
+    server echo %s
+listen splice
+    bind 127.0.0.1:0
+    option splice-auto
+    server echo %s
+`, echo.addr(), echo.addr())
+	b, err := Start(t.Context(), cfg, Options{Stdout: logs, Stderr: logs})
+	require.NoError(t, err)
+	pushThrough(t, feAddr(t, b, "copy"), 300, 1<<20)
+	pushThrough(t, feAddr(t, b, "splice"), 50, 8<<20)
+	require.Eventually(t, func() bool { return b.Sessions() == 0 }, 10*time.Second, 5*time.Millisecond)
+	require.NoError(t, b.Close())
+	echo.close()
+	lines := trafficLines(logs)
+	require.Len(t, lines, 350)
+	for _, s := range lines {
+		l := parseLog(t, s)
+		require.Equal(t, "--", l.term, s)
+		if l.fe == "splice" {
+			require.Equal(t, 8<<20, l.bytes)
+		} else {
+			require.Equal(t, 1<<20, l.bytes)
+		}
+	}
+	check()
+}
+
+func TestCloseLeavesNothing(t *testing.T) {
+	check := leakCheck(t)
+	ss := []*backendServer{newServer(t, "a", false)}
+	logs := &safeBuffer{}
+	b, err := Start(t.Context(), parseCfg(t, globalLog+`
+listen px
+    bind 127.0.0.1:0
+    timeout queue 10s
+    server a %s maxconn 2 check inter 20ms
+`, ss[0].addr()), Options{Stdout: logs, Stderr: logs})
+	require.NoError(t, err)
+	addr := feAddr(t, b, "px")
+	var cs []net.Conn
+	for i := 0; i < 2; i++ {
+		c, _ := holdConn(t, addr)
+		cs = append(cs, c)
+	}
+	// One more waits in the queue when Close comes.
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	cs = append(cs, c)
+	require.Eventually(t, func() bool { return b.Sessions() == 3 }, 5*time.Second, time.Millisecond)
+	require.NoError(t, b.Close())
+	require.Zero(t, b.Sessions())
+	for _, c := range cs {
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err := io.ReadAll(c)
+		require.NoError(t, err, "closed by the balancer")
+		_ = c.Close()
+	}
+	ss[0].close()
+	check()
+	terms := map[string]int{}
+	for _, s := range trafficLines(logs) {
+		terms[parseLog(t, s).term]++
+	}
+	require.Equal(t, map[string]int{"KD": 2, "KQ": 1}, terms)
+}
+
+func TestShutdownWaitsForConnections(t *testing.T) {
+	ss := servers(t, "a")
+	b, _ := startLB(t, parseCfg(t, globalLog+`
+listen px
+    bind 127.0.0.1:0
+    server a %s
+`, ss[0].addr()))
+	addr := feAddr(t, b, "px")
+	c, _ := holdConn(t, addr)
+	done := make(chan error, 1)
+	go func() { done <- b.Shutdown(t.Context()) }()
+	// New connections are refused once the listener is closed.
+	require.Eventually(t, func() bool {
+		c2, err := net.Dial("tcp", addr)
+		if err == nil {
+			_ = c2.Close()
+		}
+		return err != nil
+	}, 5*time.Second, 5*time.Millisecond)
+	select {
+	case <-done:
+		t.Fatal("Shutdown returned with a live connection")
+	case <-time.After(50 * time.Millisecond):
+	}
+	// The live connection still works until its client leaves.
+	_, err := c.Write([]byte("x"))
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
+	require.NoError(t, <-done)
+}
+
+var _ = strconv.Itoa
