@@ -1,0 +1,751 @@
+package h1
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/proxyblocks/proxyblocks/mux"
+	"github.com/proxyblocks/proxyblocks/mux/htx"
+	"github.com/proxyblocks/proxyblocks/xprt"
+)
+
+func init() {
+	both := mux.SideFront | mux.SideBack
+	mux.Register(mux.Entry{Name: "h1", Modes: mux.ModeHTTP, Sides: both, New: newMux})
+	mux.Register(mux.Entry{Name: "", ALPN: "http/1.1", Modes: mux.ModeHTTP, Sides: both, New: newMux})
+}
+
+// Errors the mux returns.
+var (
+	// ErrClosed is returned by a closed mux or a stream of one.
+	ErrClosed = errors.New("h1: mux closed")
+	// ErrBusy is returned by Accept or Open while the connection's
+	// stream has not ended: HTTP/1 carries one exchange at a time.
+	ErrBusy = errors.New("h1: the connection's stream is still open")
+	// ErrNotReusable is returned by Open on a connection that will not
+	// carry another request (the server asked to close, or the last
+	// exchange failed or became a tunnel).
+	ErrNotReusable = errors.New("h1: connection cannot carry another request")
+	// ErrState is returned when a stream method is called out of order,
+	// such as Write before the head was written.
+	ErrState = errors.New("h1: stream method called out of order")
+	// ErrBodyLength is returned when the body written disagrees with the
+	// Content-Length the head declared.
+	ErrBodyLength = errors.New("h1: body length differs from Content-Length")
+	// ErrNoTunnel is returned by Tunnel when the exchange did not switch
+	// protocols (no 101, no successful CONNECT).
+	ErrNoTunnel = errors.New("h1: exchange did not open a tunnel")
+)
+
+// bufPool holds read buffers of the default size. Buffers are borrowed
+// while a message is being read and given back when the connection goes
+// idle with nothing buffered, so an idle keep-alive connection holds none.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, DefaultBufSize+bufReserve); return &b }}
+
+// bufReserve lets a buffer hold one byte more than the head limit, so that
+// a full buffer always means the limit was crossed.
+const bufReserve = 1024
+
+func newMux(t xprt.Transport, side mux.Side) (mux.Mux, error) { return New(t, side, Limits{}), nil }
+
+// Mux is the HTTP/1 mux over one connection. On the front side Accept
+// yields one stream per request, one after the other on a keep-alive
+// connection; on the back side Open starts one exchange at a time.
+type Mux struct {
+	t    xprt.Transport
+	side mux.Side
+	lim  Limits
+
+	mu     sync.Mutex
+	closed bool
+	busy   bool // a stream is out
+	dead   bool // the connection will carry no further exchange
+	nextID uint32
+
+	// Read side, used by one goroutine at a time: Accept/ReadResponse and
+	// the stream's Read.
+	rb      *[]byte
+	holding atomic.Bool // rb != nil, readable from other goroutines
+	r, w    int
+	eof     bool
+	parser  Parser
+	dec     BodyDecoder
+	peekFn  func(fd uintptr) bool
+	peek    [1]byte
+
+	// Write side, used by one goroutine at a time.
+	wbuf []byte
+
+	st Stream
+}
+
+// New builds an HTTP/1 mux over t for the given side.
+func New(t xprt.Transport, side mux.Side, lim Limits) *Mux {
+	m := &Mux{t: t, side: side, lim: lim}
+	m.parser.Limits = lim
+	m.dec.Limits = lim
+	m.peekFn = m.peekReady
+	m.st.m = m
+	return m
+}
+
+// Name returns "h1".
+func (m *Mux) Name() string { return "h1" }
+
+// AvailStreams is 1 when the connection can start an exchange now.
+func (m *Mux) AvailStreams() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed || m.busy || m.dead {
+		return 0
+	}
+	return 1
+}
+
+// UsedStreams is 1 while an exchange is in progress.
+func (m *Mux) UsedStreams() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.busy && !m.closed {
+		return 1
+	}
+	return 0
+}
+
+// Close closes the connection and gives back its buffer.
+func (m *Mux) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed, m.dead = true, true
+	m.mu.Unlock()
+	return m.t.Close()
+}
+
+func (m *Mux) take() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case m.closed:
+		return ErrClosed
+	case m.busy:
+		return ErrBusy
+	case m.dead:
+		return ErrNotReusable
+	}
+	m.busy = true
+	m.nextID++
+	m.st.reset(m.nextID)
+	return nil
+}
+
+func (m *Mux) release(kill bool) {
+	m.mu.Lock()
+	m.busy = false
+	if kill {
+		m.dead = true
+	}
+	dead := m.dead
+	m.mu.Unlock()
+	if m.r == m.w && !m.st.tunnel {
+		m.putBuf()
+	}
+	if dead && m.side == mux.SideFront && !m.st.tunnel {
+		_ = m.Close()
+	}
+}
+
+// Accept reads the next request's head and returns its stream, a
+// [*Stream]. It returns io.EOF when the client closed the connection
+// between requests or the connection cannot carry another. A request the
+// parser refuses is answered with its [Error] status and the connection
+// closed. Cancelling ctx interrupts the wait through the transport's read
+// deadline, which Accept clears when it returns.
+func (m *Mux) Accept(ctx context.Context) (mux.Stream, error) {
+	if err := m.take(); err != nil {
+		if errors.Is(err, ErrNotReusable) {
+			return nil, io.EOF
+		}
+		return nil, err
+	}
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() { _ = m.t.SetReadDeadline(time.Unix(1, 0)) })
+		defer func() {
+			if !stop() {
+				_ = m.t.SetReadDeadline(time.Time{})
+			}
+		}()
+	}
+	s := &m.st
+	for {
+		if m.r < m.w {
+			n, err := m.parser.ParseRequest(m.buf(), &s.in)
+			if err == nil {
+				m.r += n
+				m.dec.Reset(&s.in)
+				s.req = s.in.Flags
+				s.reqVersion = s.in.Version
+				s.bodyMsg = &s.in
+				return s, nil
+			}
+			if err != ErrNeedMore {
+				var e *Error
+				if errors.As(err, &e) {
+					m.answerError(e.Status)
+				}
+				m.release(true)
+				return nil, fmt.Errorf("h1: request from %s: %w", m.t.RemoteAddr(), err)
+			}
+		}
+		if err := m.fill(); err != nil {
+			empty := m.r == m.w
+			m.release(true)
+			if err == io.EOF && empty {
+				return nil, io.EOF
+			}
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("h1: accept: %w", ctx.Err())
+			}
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, fmt.Errorf("h1: reading request head from %s: %w", m.t.RemoteAddr(), err)
+		}
+	}
+}
+
+// Open starts a new exchange on the back side and returns its stream, a
+// [*Stream]: write the request with WriteRequest, then read the response
+// with ReadResponse.
+func (m *Mux) Open(context.Context) (mux.Stream, error) {
+	if err := m.take(); err != nil {
+		return nil, err
+	}
+	return &m.st, nil
+}
+
+func (m *Mux) buf() []byte { return (*m.rb)[m.r:m.w] }
+
+// fill reads more bytes into the buffer, borrowing one if the connection
+// held none. On a raw socket it first waits for readability without a
+// buffer, so a connection idle between requests costs no memory.
+func (m *Mux) fill() error {
+	if m.eof {
+		return io.EOF
+	}
+	if m.rb == nil {
+		if rc, ok := m.t.Raw(); ok {
+			if err := rc.Read(m.peekFn); err != nil {
+				return err
+			}
+		}
+		m.rb = m.getBuf()
+	}
+	b := *m.rb
+	if m.r > 0 {
+		m.w = copy(b, b[m.r:m.w])
+		m.r = 0
+	}
+	if m.w == len(b) {
+		return fmt.Errorf("h1: read buffer full (%d bytes)", len(b))
+	}
+	n, err := m.t.Read(b[m.w:])
+	m.w += n
+	if n > 0 {
+		return nil
+	}
+	if err == io.EOF {
+		m.eof = true
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
+}
+
+func (m *Mux) getBuf() *[]byte {
+	m.holding.Store(true)
+	if m.lim.bufSize() == DefaultBufSize {
+		return bufPool.Get().(*[]byte)
+	}
+	b := make([]byte, m.lim.bufSize()+bufReserve)
+	return &b
+}
+
+// putBuf gives the read buffer back; only the default size is pooled.
+func (m *Mux) putBuf() {
+	if m.rb == nil {
+		return
+	}
+	if len(*m.rb) == DefaultBufSize+bufReserve {
+		bufPool.Put(m.rb)
+	}
+	m.rb, m.r, m.w = nil, 0, 0
+	m.holding.Store(false)
+}
+
+// peekReady is the readiness test run by the runtime poller: a one-byte
+// MSG_PEEK tells whether bytes (or end of file) are there without taking
+// them, and EAGAIN sends the poller back to waiting.
+func (m *Mux) peekReady(fd uintptr) bool {
+	_, _, e := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&m.peek[0])), 1,
+		unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
+	return e != syscall.EAGAIN && e != syscall.EINTR
+}
+
+// answerError answers a refused request, as HAProxy's error pages do,
+// and leaves the connection to be closed.
+func (m *Mux) answerError(status int) {
+	text := StatusText(status)
+	body := "<html><body><h1>" + strconv.Itoa(status) + " " + text + "</h1>\n</body></html>\n"
+	msg := "HTTP/1.1 " + strconv.Itoa(status) + " " + text + "\r\nContent-Length: " + strconv.Itoa(len(body)) +
+		"\r\nCache-Control: no-cache\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n" + body
+	_ = m.t.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = io.WriteString(m.t, msg)
+}
+
+// Stream is one HTTP/1 exchange: a request and its response. On the front
+// side the request head is read by Accept ([Stream.Request]), its body with
+// Read, and the response sent with WriteResponse, Write and Finish; on the
+// back side the request is sent with WriteRequest, Write and Finish, and
+// the response read with ReadResponse and Read. Reading and writing may
+// run in two goroutines; each direction is used by one at a time.
+//
+// The connection reuses one Stream value for each exchange: a Stream must
+// not be used after it ended (both messages complete, or Close).
+type Stream struct {
+	m  *Mux
+	id uint32
+
+	in         htx.Message // front: the request
+	req        htx.Flags   // the request's flags (either side)
+	reqVersion htx.Version
+	resp       htx.Flags // back: the response's flags
+
+	// read side
+	inDone   bool
+	bodyMsg  *htx.Message // the message Read adds trailers to
+	pending  []byte       // body bytes decoded but not yet returned
+	sent100  bool
+	readHead bool // back: the final response head was read
+
+	// write side
+	wroteHead bool
+	outDone   bool
+	framing   Framing
+	remain    int64
+	closing   bool
+	tunnel    bool
+	canTunnel bool
+	ended     bool
+}
+
+func (s *Stream) reset(id uint32) {
+	in := s.in
+	in.Reset()
+	*s = Stream{m: s.m, id: id, in: in}
+}
+
+// ID numbers the exchanges of the connection from 1.
+func (s *Stream) ID() uint32 { return s.id }
+
+// Request returns the request head Accept read (front side). It stays
+// valid until the stream ends.
+func (s *Stream) Request() *htx.Message { return &s.in }
+
+// Read reads the body of the incoming message (the request on the front
+// side, the response on the back side, after ReadResponse). It returns
+// io.EOF at the end of the body; trailers, if any, are then in the
+// message's trailer list. On the front side, the first Read of a request
+// that expects 100-continue sends the 100 response.
+func (s *Stream) Read(p []byte) (int, error) {
+	m := s.m
+	if s.inDone && len(s.pending) == 0 {
+		return 0, io.EOF
+	}
+	if s.ended {
+		return 0, ErrState
+	}
+	if m.side == mux.SideBack && !s.readHead {
+		return 0, ErrState
+	}
+	if s.in.Flags&htx.FlagExpectContinue != 0 && !s.sent100 && !s.wroteHead && m.side == mux.SideFront {
+		s.sent100 = true
+		if _, err := io.WriteString(m.t, "HTTP/1.1 100 Continue\r\n\r\n"); err != nil {
+			return 0, fmt.Errorf("h1: sending 100 Continue: %w", err)
+		}
+	}
+	for {
+		if len(s.pending) > 0 {
+			n := copy(p, s.pending)
+			s.pending = s.pending[n:]
+			return n, nil
+		}
+		if s.inDone {
+			return 0, io.EOF
+		}
+		if m.dec.Done() {
+			s.inDone = true
+			s.maybeEnd()
+			return 0, io.EOF
+		}
+		if m.r < m.w {
+			k, data, err := m.dec.Decode(m.buf(), s.bodyMsg)
+			m.r += k
+			if err == nil {
+				s.pending = data
+				continue
+			}
+			if err != ErrNeedMore {
+				s.fail()
+				return 0, fmt.Errorf("h1: reading body: %w", err)
+			}
+		}
+		if err := m.fill(); err != nil {
+			if err == io.EOF {
+				if derr := m.dec.EOF(); derr == nil {
+					m.mu.Lock()
+					m.dead = true
+					m.mu.Unlock()
+					continue
+				}
+				err = io.ErrUnexpectedEOF
+			}
+			s.fail()
+			return 0, fmt.Errorf("h1: reading body: %w", err)
+		}
+	}
+}
+
+// WriteResponse sends a response head (front side). An interim (1xx)
+// response is sent at once and another WriteResponse must follow, except
+// after 101, which switches the connection to a tunnel ([Stream.Tunnel]).
+// The final head is sent with the first Write or with Finish. The
+// connection is kept alive unless the request or m asks to close, the
+// framing needs it, or the request body was not read to its end.
+func (s *Stream) WriteResponse(m *htx.Message) error {
+	if s.m.side != mux.SideFront || s.wroteHead || s.ended {
+		return ErrState
+	}
+	saved := m.Flags
+	defer func() { m.Flags = saved }()
+	s.closing = s.closing || s.req&htx.FlagClose != 0 || m.Flags&htx.FlagClose != 0
+	if s.closing {
+		m.Flags |= htx.FlagClose
+	} else if s.reqVersion == htx.Version10 {
+		m.Flags |= htx.FlagKeepAlive
+	}
+	if m.Status < 200 {
+		if m.Status == 101 {
+			if s.req&htx.FlagUpgrade == 0 {
+				return fmt.Errorf("%w: 101 answers no upgrade request", ErrState)
+			}
+			m.Flags |= htx.FlagUpgrade
+			m.Flags &^= htx.FlagClose
+		}
+		buf, _ := AppendResponse(s.m.wbuf[:0], m, s.req, s.reqVersion)
+		s.m.wbuf = buf[:0]
+		if _, err := s.m.t.Write(buf); err != nil {
+			s.fail()
+			return fmt.Errorf("h1: writing interim response: %w", err)
+		}
+		if m.Status == 101 {
+			s.wroteHead, s.outDone, s.canTunnel = true, true, true
+		}
+		return nil
+	}
+	s.m.wbuf, s.framing = AppendResponse(s.m.wbuf[:0], m, s.req, s.reqVersion)
+	if s.framing == FrameClose {
+		s.closing = true
+	}
+	if s.req&htx.FlagConnect != 0 && m.Status < 300 {
+		s.canTunnel = true
+	}
+	s.remain = m.ContentLength
+	s.wroteHead = true
+	if s.framing == FrameNone {
+		return s.Finish(nil)
+	}
+	return nil
+}
+
+// WriteRequest sends a request head (back side). A request without a
+// body is sent at once and complete; otherwise the head goes with the
+// first Write or with Finish.
+func (s *Stream) WriteRequest(m *htx.Message) error {
+	if s.m.side != mux.SideBack || s.wroteHead || s.ended {
+		return ErrState
+	}
+	s.req, s.reqVersion = m.Flags|htx.FlagRequest, htx.Version11
+	s.closing = m.Flags&htx.FlagClose != 0
+	s.m.wbuf, s.framing = AppendRequest(s.m.wbuf[:0], m)
+	s.remain = m.ContentLength
+	s.wroteHead = true
+	if s.framing == FrameNone {
+		return s.Finish(nil)
+	}
+	return nil
+}
+
+// Write sends body bytes of the outgoing message, framed as its head
+// declared.
+func (s *Stream) Write(p []byte) (int, error) {
+	if !s.wroteHead || s.outDone || s.ended {
+		return 0, ErrState
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	m := s.m
+	switch s.framing {
+	case FrameNone:
+		return 0, fmt.Errorf("%w: the message has no body", ErrBodyLength)
+	case FrameLength:
+		if int64(len(p)) > s.remain {
+			return 0, fmt.Errorf("%w: %d bytes over", ErrBodyLength, int64(len(p))-s.remain)
+		}
+		s.remain -= int64(len(p))
+	case FrameChunked:
+		m.wbuf = AppendChunkHeader(m.wbuf, len(p))
+	}
+	if len(m.wbuf)+len(p) <= DefaultBufSize {
+		m.wbuf = append(m.wbuf, p...)
+		if s.framing == FrameChunked {
+			m.wbuf = append(m.wbuf, "\r\n"...)
+		}
+		return len(p), s.flush()
+	}
+	if err := s.flush(); err != nil {
+		return 0, err
+	}
+	n, err := m.t.Write(p)
+	if err != nil {
+		s.fail()
+		return n, fmt.Errorf("h1: writing body: %w", err)
+	}
+	if s.framing == FrameChunked {
+		m.wbuf = append(m.wbuf, "\r\n"...)
+	}
+	return n, nil
+}
+
+func (s *Stream) flush() error {
+	if len(s.m.wbuf) == 0 {
+		return nil
+	}
+	_, err := s.m.t.Write(s.m.wbuf)
+	s.m.wbuf = s.m.wbuf[:0]
+	if err != nil {
+		s.fail()
+		return fmt.Errorf("h1: writing: %w", err)
+	}
+	return nil
+}
+
+// Finish ends the outgoing message, sending trailers' trailer fields on a
+// chunked body (trailers may be nil, and are dropped on other framings).
+// A Content-Length body must be complete. A close-delimited body ends by
+// closing the connection's write side.
+func (s *Stream) Finish(trailers *htx.Message) error {
+	if !s.wroteHead || s.ended {
+		return ErrState
+	}
+	if s.outDone {
+		return nil
+	}
+	switch s.framing {
+	case FrameLength:
+		if s.remain != 0 {
+			s.fail()
+			return fmt.Errorf("%w: %d bytes missing", ErrBodyLength, s.remain)
+		}
+	case FrameChunked:
+		s.m.wbuf = AppendLastChunk(s.m.wbuf, trailers)
+	}
+	if err := s.flush(); err != nil {
+		return err
+	}
+	if s.framing == FrameClose {
+		_ = s.m.t.CloseWrite()
+	}
+	s.outDone = true
+	if s.m.side == mux.SideFront && !s.inDone {
+		if !s.m.dec.Done() {
+			// The request body was not read to its end: its rest would
+			// be taken for the next request, so the connection cannot be
+			// reused.
+			s.closing = true
+		}
+		s.inDone, s.pending = true, nil
+	}
+	s.maybeEnd()
+	return nil
+}
+
+// ReadResponse reads the next response head into resp (back side),
+// sending first whatever of the request is still buffered. An interim
+// (1xx) response is returned as is; call again for the final one. After
+// a 101, or a 2xx answer to CONNECT, the connection is a tunnel
+// ([Stream.Tunnel]). A response the parser refuses returns an [*Error]
+// with status 502 and the connection is not reused.
+func (s *Stream) ReadResponse(resp *htx.Message) error {
+	m := s.m
+	if m.side != mux.SideBack || !s.wroteHead || s.readHead || s.ended {
+		return ErrState
+	}
+	if err := s.flush(); err != nil {
+		return err
+	}
+	for {
+		if m.rb != nil && m.r < m.w {
+			n, err := m.parser.ParseResponse(m.buf(), resp, s.req)
+			if err == nil {
+				m.r += n
+				if resp.Status < 200 && resp.Status != 101 {
+					return nil
+				}
+				s.readHead = true
+				s.resp = resp.Flags
+				if resp.Flags&htx.FlagClose != 0 {
+					s.closing = true
+				}
+				if resp.Flags&htx.FlagTunnel != 0 {
+					s.canTunnel = true
+				}
+				m.dec.Reset(resp)
+				if m.dec.Done() {
+					s.inDone = true
+					s.maybeEnd()
+				} else {
+					// Read appends trailers to the message the body
+					// belongs to.
+					s.bodyMsg = resp
+				}
+				return nil
+			}
+			if err != ErrNeedMore {
+				s.fail()
+				return fmt.Errorf("h1: response from %s: %w", m.t.RemoteAddr(), err)
+			}
+		}
+		if err := m.fill(); err != nil {
+			s.fail()
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return fmt.Errorf("h1: reading response head from %s: %w", m.t.RemoteAddr(), err)
+		}
+	}
+}
+
+// Tunnel returns the connection as a byte stream after a 101 response or
+// a successful CONNECT, for WebSocket and other upgraded protocols. Bytes
+// already read past the head are returned first. The HTTP exchange ends:
+// the connection will carry no further request.
+func (s *Stream) Tunnel() (mux.Tunnel, error) {
+	if !s.canTunnel || s.ended {
+		return nil, ErrNoTunnel
+	}
+	if err := s.flush(); err != nil {
+		return nil, err
+	}
+	m := s.m
+	var rest []byte
+	if m.rb != nil && m.r < m.w {
+		rest = append([]byte(nil), m.buf()...)
+	}
+	m.putBuf()
+	s.tunnel, s.ended = true, true
+	m.mu.Lock()
+	m.busy, m.dead = false, true
+	m.mu.Unlock()
+	return &tunnel{Transport: m.t, m: m, rest: rest, id: s.id}, nil
+}
+
+// Close ends the stream. An exchange that has not completed is aborted by
+// closing the connection.
+func (s *Stream) Close() error {
+	if s.ended {
+		return nil
+	}
+	if !(s.outDone && (s.inDone || s.m.dec.Done())) {
+		s.fail()
+		return nil
+	}
+	s.maybeEnd()
+	return nil
+}
+
+// fail ends the exchange and the connection after an error.
+func (s *Stream) fail() {
+	if s.ended {
+		return
+	}
+	s.ended = true
+	s.m.release(true)
+	_ = s.m.Close()
+}
+
+// maybeEnd ends the exchange once both messages are complete.
+func (s *Stream) maybeEnd() {
+	if s.ended || !s.outDone || !s.inDone || len(s.pending) > 0 {
+		return
+	}
+	if s.m.side == mux.SideBack && !s.readHead {
+		return
+	}
+	if s.canTunnel {
+		// The caller is expected to take the tunnel.
+		return
+	}
+	s.ended = true
+	s.m.release(s.closing)
+}
+
+var _ mux.Stream = (*Stream)(nil)
+
+// tunnel is the connection after an upgrade: leftover bytes first, then
+// the transport.
+type tunnel struct {
+	xprt.Transport
+	m    *Mux
+	rest []byte
+	id   uint32
+}
+
+func (t *tunnel) ID() uint32 { return t.id }
+
+func (t *tunnel) Read(p []byte) (int, error) {
+	if len(t.rest) > 0 {
+		n := copy(p, t.rest)
+		t.rest = t.rest[n:]
+		return n, nil
+	}
+	return t.Transport.Read(p)
+}
+
+// Raw reports the socket only once the leftover bytes are consumed, so a
+// splicing channel never skips them.
+func (t *tunnel) Raw() (syscall.RawConn, bool) {
+	if len(t.rest) > 0 {
+		return nil, false
+	}
+	return t.Transport.Raw()
+}
+
+func (t *tunnel) Close() error { return t.m.Close() }
+
+var _ net.Conn = (*tunnel)(nil)

@@ -1,0 +1,405 @@
+package h1
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/proxyblocks/proxyblocks/mux"
+	"github.com/proxyblocks/proxyblocks/mux/htx"
+	"github.com/proxyblocks/proxyblocks/xprt"
+)
+
+// leakCheck fails the test if goroutines or file descriptors it started
+// outlive it.
+func leakCheck(t *testing.T) {
+	t.Helper()
+	g0, f0 := runtime.NumGoroutine(), countFDs(t)
+	t.Cleanup(func() {
+		var g, f int
+		for i := 0; i < 100; i++ {
+			g, f = runtime.NumGoroutine(), countFDs(t)
+			if g <= g0 && f <= f0 {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Errorf("leak: goroutines %d -> %d, fds %d -> %d", g0, g, f0, f)
+	})
+}
+
+func countFDs(t *testing.T) int {
+	es, err := os.ReadDir("/proc/self/fd")
+	require.NoError(t, err)
+	return len(es)
+}
+
+// frontServer serves HTTP/1 on a loopback listener with the h1 mux,
+// answering each request with its method, path and body, and counting
+// the connections it accepted.
+type frontServer struct {
+	ln    net.Listener
+	conns atomic.Int32
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	muxes []*Mux
+	// handle, when set, serves a stream instead of the echo.
+	handle func(t *testing.T, s *Stream)
+}
+
+func startFront(t *testing.T, handle func(t *testing.T, s *Stream)) *frontServer {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	fs := &frontServer{ln: ln, handle: handle}
+	fs.wg.Add(1)
+	go func() {
+		defer fs.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			fs.conns.Add(1)
+			m, err := mux.New(xprt.NewRaw(c), "", mux.SideFront, mux.ModeHTTP)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			hm := m.(*Mux)
+			fs.mu.Lock()
+			fs.muxes = append(fs.muxes, hm)
+			fs.mu.Unlock()
+			fs.wg.Add(1)
+			go func() {
+				defer fs.wg.Done()
+				defer hm.Close()
+				for {
+					st, err := hm.Accept(context.Background())
+					if err != nil {
+						return
+					}
+					s := st.(*Stream)
+					if fs.handle != nil {
+						fs.handle(t, s)
+						continue
+					}
+					echo(s)
+				}
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		fs.mu.Lock()
+		for _, m := range fs.muxes {
+			m.Close()
+		}
+		fs.mu.Unlock()
+		fs.wg.Wait()
+	})
+	return fs
+}
+
+func echo(s *Stream) {
+	req := s.Request()
+	body, err := io.ReadAll(s)
+	if err != nil {
+		return
+	}
+	var resp htx.Message
+	resp.SetResponse(200, "OK")
+	resp.Add("X-Method", string(req.Method()))
+	resp.Add("X-Path", string(req.Path()))
+	if v, ok := req.GetTrailer("x-sum"); ok {
+		resp.Add("X-Trailer", string(v))
+	}
+	if v, ok := req.QueryParam("chunked"); ok && string(v) == "1" {
+		// Unknown length: chunked to 1.1 clients, close-delimited to 1.0.
+		resp.AddTrailer("X-Done", "yes")
+	} else {
+		resp.Flags |= htx.FlagContentLength
+		resp.ContentLength = int64(len(body))
+	}
+	if s.WriteResponse(&resp) != nil {
+		return
+	}
+	if len(body) > 0 {
+		if _, err := s.Write(body); err != nil {
+			return
+		}
+	}
+	_ = s.Finish(&resp)
+}
+
+func TestFrontKeepAliveRawClient(t *testing.T) {
+	leakCheck(t)
+	fs := startFront(t, nil)
+	c, err := net.Dial("tcp", fs.ln.Addr().String())
+	require.NoError(t, err)
+	defer c.Close()
+	// Three requests in one write (pipelined), then one more after.
+	_, err = io.WriteString(c, ""+
+		"POST /one HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"+
+		"POST /two HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-Sum: 9\r\n\r\n"+
+		"GET /three?chunked=1 HTTP/1.1\r\nHost: h\r\n\r\n")
+	require.NoError(t, err)
+	br := bufio.NewReader(c)
+	for _, want := range []struct{ path, body, trailer string }{{"/one", "hello", ""}, {"/two", "abc", "9"}, {"/three?chunked=1", "", ""}} {
+		resp, err := http.ReadResponse(br, nil)
+		require.NoError(t, err)
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		require.Equal(t, 200, resp.StatusCode)
+		require.Equal(t, want.path, resp.Header.Get("X-Path"))
+		require.Equal(t, want.body, string(b))
+		require.Equal(t, want.trailer, resp.Header.Get("X-Trailer"))
+		require.False(t, resp.Close, "keep-alive expected")
+		if want.path == "/three?chunked=1" {
+			require.Equal(t, []string{"chunked"}, resp.TransferEncoding)
+			require.Equal(t, "yes", resp.Trailer.Get("X-Done"))
+		}
+	}
+	// The connection is idle now: it must not hold a read buffer.
+	require.Eventually(t, func() bool {
+		fs.mu.Lock()
+		defer fs.mu.Unlock()
+		return len(fs.muxes) == 1 && fs.muxes[0].bufferHeld() == false
+	}, time.Second, 5*time.Millisecond)
+
+	_, err = io.WriteString(c, "GET /four HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+	require.NoError(t, err)
+	resp, err := http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	_, _ = io.ReadAll(resp.Body)
+	require.Equal(t, "/four", resp.Header.Get("X-Path"))
+	require.Equal(t, "keep-alive", resp.Header.Get("Connection"))
+	require.EqualValues(t, 1, fs.conns.Load())
+
+	// HTTP/1.0 without keep-alive: the server answers and closes.
+	_, err = io.WriteString(c, "GET /five?chunked=1 HTTP/1.0\r\n\r\n")
+	require.NoError(t, err)
+	resp, err = http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	require.True(t, resp.Close)
+	_, _ = io.ReadAll(resp.Body)
+	_, err = br.ReadByte()
+	require.ErrorIs(t, err, io.EOF, "server closes after an HTTP/1.0 exchange")
+}
+
+func TestFrontNetHTTPClient(t *testing.T) {
+	leakCheck(t)
+	fs := startFront(t, nil)
+	tr := &http.Transport{MaxIdleConnsPerHost: 1}
+	defer tr.CloseIdleConnections()
+	cl := &http.Client{Transport: tr}
+	for i := 0; i < 5; i++ {
+		resp, err := cl.Post("http://"+fs.ln.Addr().String()+"/p", "text/plain", strings.NewReader(strings.Repeat("x", i*1000)))
+		require.NoError(t, err)
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, i*1000, len(b))
+	}
+	require.EqualValues(t, 1, fs.conns.Load(), "all requests on one keep-alive connection")
+}
+
+func TestFrontRefusesSmugglingOverSocket(t *testing.T) {
+	leakCheck(t)
+	fs := startFront(t, nil)
+	c, err := net.Dial("tcp", fs.ln.Addr().String())
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = io.WriteString(c, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n")
+	require.NoError(t, err)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	require.Equal(t, 400, resp.StatusCode)
+	_, _ = io.ReadAll(resp.Body)
+	_, err = br.ReadByte()
+	require.Error(t, err, "the connection is closed after a refused request")
+}
+
+func TestBackAgainstNetHTTPServer(t *testing.T) {
+	leakCheck(t)
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Header().Set("X-Path", r.URL.RequestURI())
+		w.Header().Set("Trailer", "X-End")
+		if r.Method == http.MethodHead {
+			w.Header().Set("Content-Length", "42")
+			return
+		}
+		_, _ = w.Write(b)
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush() // force chunked
+		}
+		w.Header().Set("X-End", r.Header.Get("X-N"))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	require.NoError(t, err)
+	m, err := mux.New(xprt.NewRaw(c), "h1", mux.SideBack, mux.ModeHTTP)
+	require.NoError(t, err)
+	defer m.Close()
+
+	var req, resp htx.Message
+	for i, method := range []string{"GET", "POST", "HEAD", "PUT"} {
+		require.Equal(t, 1, m.AvailStreams())
+		st, err := m.Open(context.Background())
+		require.NoError(t, err)
+		s := st.(*Stream)
+		req.Reset()
+		req.SetRequest(method, "http", srv.Listener.Addr().String(), "/r?i="+string(rune('0'+i)))
+		req.Add("X-N", method)
+		body := ""
+		switch method {
+		case "GET", "HEAD":
+			req.Flags |= htx.FlagBodyless
+		case "POST":
+			body = "posted"
+			req.Flags |= htx.FlagContentLength
+			req.ContentLength = int64(len(body))
+		case "PUT":
+			body = "streamed" // no length: sent chunked
+		}
+		require.NoError(t, s.WriteRequest(&req))
+		if body != "" {
+			_, err = s.Write([]byte(body))
+			require.NoError(t, err)
+		}
+		require.NoError(t, s.Finish(nil))
+		require.NoError(t, s.ReadResponse(&resp))
+		require.Equal(t, 200, resp.Status)
+		got, err := io.ReadAll(s)
+		require.NoError(t, err)
+		p, _ := resp.Get("x-path")
+		require.Equal(t, "/r?i="+string(rune('0'+i)), string(p))
+		if method == "HEAD" {
+			require.Empty(t, got)
+			require.EqualValues(t, 42, resp.ContentLength)
+			continue
+		}
+		require.Equal(t, body, string(got))
+		end, ok := resp.GetTrailer("x-end")
+		require.True(t, ok, "trailer from a chunked response")
+		require.Equal(t, method, string(end))
+	}
+	require.EqualValues(t, 1, conns.Load(), "one server connection reused")
+	require.Equal(t, 0, m.UsedStreams())
+}
+
+func TestUpgradeToTunnel(t *testing.T) {
+	leakCheck(t)
+	// Front: a WebSocket-style upgrade answered with 101, then an echo
+	// over the tunnel.
+	fs := startFront(t, func(t *testing.T, s *Stream) {
+		req := s.Request()
+		if req.Flags&htx.FlagUpgrade == 0 {
+			echo(s)
+			return
+		}
+		var resp htx.Message
+		resp.SetResponse(101, "")
+		resp.Add("Upgrade", "websocket")
+		if err := s.WriteResponse(&resp); err != nil {
+			return
+		}
+		tun, err := s.Tunnel()
+		if err != nil {
+			return
+		}
+		_, _ = io.Copy(tun, tun)
+		tun.Close()
+	})
+	c, err := net.Dial("tcp", fs.ln.Addr().String())
+	require.NoError(t, err)
+
+	// Back: the h1 mux as the client, so both sides are exercised.
+	m := New(xprt.NewRaw(c), mux.SideBack, Limits{})
+	defer m.Close()
+	st, err := m.Open(context.Background())
+	require.NoError(t, err)
+	s := st.(*Stream)
+	var req, resp htx.Message
+	req.SetRequest("GET", "", "h", "/ws")
+	req.Flags |= htx.FlagBodyless | htx.FlagUpgrade
+	req.Add("Upgrade", "websocket")
+	req.Add("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	require.NoError(t, s.WriteRequest(&req))
+	require.NoError(t, s.ReadResponse(&resp))
+	require.Equal(t, 101, resp.Status)
+	require.NotZero(t, resp.Flags&htx.FlagTunnel)
+	up, _ := resp.Get("upgrade")
+	require.Equal(t, "websocket", string(up))
+	tun, err := s.Tunnel()
+	require.NoError(t, err)
+	_, err = tun.Write([]byte("frame-1"))
+	require.NoError(t, err)
+	buf := make([]byte, 7)
+	_, err = io.ReadFull(tun, buf)
+	require.NoError(t, err)
+	require.Equal(t, "frame-1", string(buf))
+	require.Equal(t, 0, m.AvailStreams(), "a tunnelled connection carries no more requests")
+	require.NoError(t, tun.Close())
+}
+
+func TestTunnelRefusedWithoutUpgrade(t *testing.T) {
+	leakCheck(t)
+	var tunErr atomic.Value
+	fs := startFront(t, func(t *testing.T, s *Stream) {
+		_, err := s.Tunnel()
+		tunErr.Store(err)
+		echo(s)
+	})
+	resp, err := http.Get("http://" + fs.ln.Addr().String() + "/")
+	require.NoError(t, err)
+	_, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	http.DefaultClient.CloseIdleConnections()
+	require.True(t, errors.Is(tunErr.Load().(error), ErrNoTunnel))
+}
+
+func TestRegistry(t *testing.T) {
+	tests := []struct {
+		proto, alpn string
+		side        mux.Side
+	}{
+		{"h1", "", mux.SideFront},
+		{"", "http/1.1", mux.SideBack},
+		{"", "", mux.SideFront},
+	}
+	for _, tc := range tests {
+		e, err := mux.Best(tc.proto, tc.alpn, tc.side, mux.ModeHTTP)
+		require.NoError(t, err)
+		m, err := e.New(xprt.NewRaw(nopConn{}), tc.side)
+		require.NoError(t, err)
+		require.Equal(t, "h1", m.Name())
+	}
+}
+
+// nopConn is a net.Conn that is never read, for building a mux.
+type nopConn struct{ net.Conn }
+
+func (m *Mux) bufferHeld() bool { return m.holding.Load() }
