@@ -21,8 +21,8 @@ func clockFast(clock Clock) (cell *atomic.Uint32, sys bool) {
 
 // Counter counts events per second on a Clock. It is a Ctr with a
 // one-second period and its own clock; all methods are safe for concurrent
-// use, lock-free and allocation-free. The zero value is not usable; call
-// NewCounter.
+// use, lock-free and allocation-free. The zero value counts on
+// SystemClock.
 type Counter struct {
 	ctr   Ctr
 	cell  *atomic.Uint32 // the clock's date word, when it has one
@@ -44,7 +44,7 @@ func (c *Counter) now() uint32 {
 	if c.cell != nil {
 		return c.cell.Load()
 	}
-	if c.sys {
+	if c.sys || c.clock == nil {
 		return nowMs()
 	}
 	return c.clock.NowMs()
@@ -95,7 +95,8 @@ func (c *Counter) Ctr() *Ctr { return &c.ctr }
 
 // Period counts events over a period of any number of milliseconds on a
 // Clock. All methods are safe for concurrent use, lock-free and
-// allocation-free. The zero value is not usable; call NewPeriod.
+// allocation-free. The zero value counts over MinPeriod on SystemClock;
+// NewPeriod sets the period.
 type Period struct {
 	ctr    Ctr
 	period uint32
@@ -119,30 +120,30 @@ func (p *Period) now() uint32 {
 	if p.cell != nil {
 		return p.cell.Load()
 	}
-	if p.sys {
+	if p.sys || p.clock == nil {
 		return nowMs()
 	}
 	return p.clock.NowMs()
 }
 
 // PeriodMs returns the period in milliseconds.
-func (p *Period) PeriodMs() uint32 { return p.period }
+func (p *Period) PeriodMs() uint32 { return clampPeriod(p.period) }
 
 // Add counts n events now and returns the count of the current period.
-func (p *Period) Add(n uint32) uint32 { return p.ctr.Update(p.now(), p.period, n) }
+func (p *Period) Add(n uint32) uint32 { return p.ctr.Update(p.now(), p.PeriodMs(), n) }
 
 // Rate returns the events over the last period, interpolated as Ctr.Rate
 // describes.
 func (p *Period) Rate() uint32 {
 	tick, curr, past := p.ctr.load()
-	return rate(tick, curr, past, p.now(), p.period)
+	return rate(tick, curr, past, p.now(), p.PeriodMs())
 }
 
 // Remaining returns how many more events fit under limit events per period
 // now; 0 once the limit is reached.
 func (p *Period) Remaining(limit uint32) uint32 {
 	tick, curr, past := p.ctr.load()
-	return remaining(tick, curr, past, p.now(), p.period, limit, 0)
+	return remaining(tick, curr, past, p.now(), p.PeriodMs(), limit, 0)
 }
 
 // NextEventDelay returns how long to wait before one more event fits under
@@ -150,7 +151,7 @@ func (p *Period) Remaining(limit uint32) uint32 {
 // otherwise.
 func (p *Period) NextEventDelay(limit uint32) time.Duration {
 	tick, curr, past := p.ctr.load()
-	return time.Duration(nextEventDelay(tick, curr, past, p.now(), p.period, limit, 0)) * time.Millisecond
+	return time.Duration(nextEventDelay(tick, curr, past, p.now(), p.PeriodMs(), limit, 0)) * time.Millisecond
 }
 
 // Allow reports whether one more event fits under limit events per period
@@ -159,10 +160,10 @@ func (p *Period) NextEventDelay(limit uint32) time.Duration {
 func (p *Period) Allow(limit uint32) bool {
 	now := p.now()
 	tick, curr, past := p.ctr.load()
-	if remaining(tick, curr, past, now, p.period, limit, 0) == 0 {
+	if remaining(tick, curr, past, now, p.PeriodMs(), limit, 0) == 0 {
 		return false
 	}
-	p.ctr.Update(now, p.period, 1)
+	p.ctr.Update(now, p.PeriodMs(), 1)
 	return true
 }
 

@@ -217,6 +217,19 @@ func (c *Ctr) Rate(now, period uint32) uint32 {
 	return rate(tick, curr, past, now, period)
 }
 
+// RateFloat is Rate without rounding down: the events over the sliding
+// period ending at now, as a fraction, with the same reading for rates
+// below 2.
+func (c *Ctr) RateFloat(now, period uint32) float64 {
+	period = clampPeriod(period)
+	tick, curr, past := c.load()
+	remain, curr, past := window(tick, curr, past, now, period)
+	if curr == 0 && past <= 1 {
+		return float64(past)
+	}
+	return float64(uint64(past)*uint64(remain)+uint64(curr)*uint64(period)) / float64(period)
+}
+
 // Total returns past*remain + (curr+pend)*period at date now: the events
 // over the sliding period ending at now plus pend, scaled by the period
 // (divide by period for events per period). It keeps the precision that

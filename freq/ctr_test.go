@@ -331,3 +331,27 @@ func TestCoarseClock(t *testing.T) {
 	}
 	require.LessOrEqual(t, n, before, "refresh goroutine left behind")
 }
+
+func TestRateFloat(t *testing.T) {
+	var c freq.Ctr
+	c.Set(1000, 200, 601)
+	require.InDelta(t, 200+601*0.7, c.RateFloat(1300, 1000), 1e-9)
+	require.Equal(t, uint32(620), c.Rate(1300, 1000))
+	c.Set(1000, 0, 1)
+	require.Equal(t, 1.0, c.RateFloat(1900, 1000), "anti-flapping as Rate")
+}
+
+func TestZeroValuesCountOnSystemClock(t *testing.T) {
+	var c freq.Counter
+	var p freq.Period
+	require.Equal(t, uint32(2), c.Add(2))
+	require.Equal(t, uint32(freq.MinPeriod), p.PeriodMs())
+	require.NotPanics(t, func() {
+		p.Add(1)
+		p.Rate()
+		p.Remaining(1)
+		p.NextEventDelay(1)
+		p.Allow(1)
+	})
+	require.Equal(t, uint32(2), c.Rate())
+}
