@@ -87,6 +87,16 @@ func noLeaks(t *testing.T) {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
+		ents, _ := os.ReadDir("/proc/self/fd")
+		kinds := map[string]int{}
+		for _, e := range ents {
+			l, _ := os.Readlink("/proc/self/fd/" + e.Name())
+			if len(l) > 6 {
+				l = l[:6]
+			}
+			kinds[l]++
+		}
+		t.Logf("fds: %v", kinds)
 		buf := make([]byte, 1<<16)
 		buf = buf[:runtime.Stack(buf, true)]
 		t.Errorf("leak: goroutines %d → %d, fds %d → %d\n%s", g0, g, fd0, fd, buf)
