@@ -296,6 +296,34 @@ func TestListenerAcceptProxy(t *testing.T) {
 	client.CloseWrite()
 }
 
+// A rule may require the header for some sources only, as HAProxy's
+// "tcp-request connection expect-proxy layer4 if ..." does.
+func TestRuleExpectProxy(t *testing.T) {
+	checkLeaks(t)
+	l := listen(t, ListenConfig{Rules: []Rule{func(c *Conn) Verdict {
+		if c.Src().Addr() == netip.MustParseAddr("127.0.0.2") {
+			c.ExpectProxy()
+		}
+		return Accept
+	}}})
+	conns, stop := serve(t, l)
+	defer stop()
+
+	trusted, err := (&Dialer{Source: netip.MustParseAddrPort("127.0.0.2:0"), SendProxy: 1}).Dial(context.Background(), "tcp",
+		l.Addr().String(), NewProxyHeader(netip.MustParseAddrPort("192.0.2.50:5000"), netip.MustParseAddrPort("192.0.2.51:80")))
+	require.NoError(t, err)
+	defer trusted.Close()
+	c := <-conns
+	require.Equal(t, "192.0.2.50:5000", c.Src().String())
+
+	other, err := (&Dialer{}).Dial(context.Background(), "tcp", l.Addr().String(), nil)
+	require.NoError(t, err)
+	defer other.Close()
+	c = <-conns
+	require.Nil(t, c.ProxyHeader(), "no header expected from other sources")
+	require.Equal(t, other.LocalAddr().String(), c.Src().String())
+}
+
 func TestListenerProxyHeaderRejected(t *testing.T) {
 	tests := []struct {
 		name string

@@ -54,6 +54,16 @@ func setLinger0(c net.Conn) {
 // so a local client does see the reset.
 func silentDrop(c net.Conn, ttl int) (repaired bool) {
 	rawControl(c, func(fd int) {
+		// Read what the client already sent and acknowledge it at once:
+		// unacknowledged data would be retransmitted to a socket that no
+		// longer exists, and the kernel would answer with a reset.
+		var scratch [512]byte
+		for range 64 {
+			if n, _, err := unix.Recvfrom(fd, scratch[:], unix.MSG_DONTWAIT); n <= 0 || err != nil {
+				break
+			}
+		}
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_QUICKACK, 1)
 		if ttl <= 0 {
 			if unix.SetsockoptInt(fd, unix.SOL_TCP, unix.TCP_REPAIR, 1) == nil {
 				repaired = true
