@@ -231,8 +231,13 @@ func (c *Conn) readProxy(ctx context.Context) error {
 	// Cancellation other than the deadline wakes the blocked read by
 	// moving the deadline to the past.
 	stop := context.AfterFunc(ctx, func() { c.sock.SetReadDeadline(time.Unix(1, 0)) })
-	defer stop()
-	if err := ReadProxyHeader(c.sock, &c.proxy, c.maxProxyLen); err != nil {
+	err := ReadProxyHeader(c.sock, &c.proxy, c.maxProxyLen)
+	if !stop() && err == nil {
+		// Cancelled just as the header completed: the deadline may be
+		// left in the past, so the connection cannot go on.
+		err = fmt.Errorf("%w: %w", ErrProxyHeader, context.Cause(ctx))
+	}
+	if err != nil {
 		return fmt.Errorf("%w (from %v)", err, c.sock.RemoteAddr())
 	}
 	if c.proxy.HasAddrs() {

@@ -118,7 +118,9 @@ func writeAll(ctx context.Context, c net.Conn, b []byte) error {
 		defer c.SetWriteDeadline(time.Time{})
 	}
 	stop := context.AfterFunc(ctx, func() { c.SetWriteDeadline(time.Unix(1, 0)) })
-	defer stop()
 	_, err := c.Write(b)
+	if !stop() && err == nil {
+		err = context.Cause(ctx) // the deadline may be left in the past
+	}
 	return err
 }
