@@ -167,7 +167,11 @@ const (
 	noSlot    = ^uint32(0)
 	btreeDeg  = 32
 	maxChunk  = 8 // log2 of the largest chunk (256 entries)
-	evictScan = 200
+	evictScan = 4096 // entries examined per shard and eviction
+	// maxCreateTries bounds how often GetOrCreate evicts before giving
+	// up: others may take the room it made, and a table whose entries
+	// were all touched since queued needs a few passes to reorder them.
+	maxCreateTries = 64
 )
 
 // New creates a table from cfg and starts its background expirer when the
@@ -610,7 +614,7 @@ func (t *Table) GetOrCreate(key []byte) (*Entry, error) {
 		return nil, err
 	}
 	s := t.shardFor(nk, k32)
-	for range 4 {
+	for range maxCreateTries {
 		s.mu.Lock()
 		// Checked under the shard lock: Close marks the table closed
 		// before it empties the shards.
@@ -632,7 +636,10 @@ func (t *Table) GetOrCreate(key []byte) (*Entry, error) {
 		t.current.Add(-1)
 		s.mu.Unlock()
 		// Evicting locks other shards, so it runs with ours released.
-		if t.noPurge || t.evict() == 0 {
+		if t.noPurge {
+			break
+		}
+		if freed, progressed := t.evict(); freed == 0 && !progressed {
 			break
 		}
 	}
@@ -641,40 +648,90 @@ func (t *Table) GetOrCreate(key []byte) (*Entry, error) {
 
 // evict frees a few of the oldest unreferenced entries, scanning shards
 // from a random one and stopping at the first shard where it freed some,
-// as HAProxy does. It returns how many it freed.
-func (t *Table) evict() int {
+// as HAProxy does. It returns how many it freed and whether it made
+// progress otherwise, by moving touched entries to their real place in
+// the expiry order (the next call then finds the oldest one sooner).
+func (t *Table) evict() (int, bool) {
 	n := len(t.shards)
-	want := max(1, (100+n-1)/n)
+	// HAProxy frees up to 100 entries per pass; a small table keeps
+	// all but 1/64th of its entries.
+	want := max(1, min((100+n-1)/n, int(t.size/64)))
 	start := int(rand.Uint32() & t.shardMask)
 	now := t.clock.NowMs()
-	var arr [evictScan]expItem
+	progressed := false
 	for i := range n {
 		s := &t.shards[(start+i)&int(t.shardMask)]
-		freed := 0
 		s.mu.Lock()
+		freed, moved := 0, false
 		if !t.closed.Load() {
-			items := s.oldest(now, arr[:0], func(expItem) bool { return true })
-			for _, it := range items {
-				e := s.entry(t, it.idx)
-				if e.expire.Load() != it.exp {
-					// Touched since queued: move it where it belongs
-					// and leave it for a later pass.
-					s.requeue(e)
-					continue
-				}
-				if t.remove(s, e) {
-					if freed++; freed == want {
-						break
-					}
-				}
-			}
+			freed, moved = t.evictShard(s, now, want)
 		}
 		s.mu.Unlock()
 		if freed > 0 {
-			return freed
+			return freed, true
 		}
+		progressed = progressed || moved
 	}
-	return 0
+	return 0, progressed
+}
+
+// evictShard walks the shard's expiry order from the oldest entry and frees
+// up to want unreferenced entries. An entry touched since it was queued is
+// moved to its real expiry, ahead of the walk, so it is met again in its
+// right place: eviction is least-recently-touched first. s.mu must be held.
+func (t *Table) evictShard(s *shard, now uint32, want int) (freed int, moved bool) {
+	var arr [64]expItem
+	var cursor *expItem
+	examined := 0
+	for examined < evictScan {
+		items := s.walk(now, cursor, arr[:0])
+		if len(items) == 0 {
+			break
+		}
+		for _, it := range items {
+			examined++
+			e := s.entry(t, it.idx)
+			if e.expire.Load() != it.exp {
+				s.requeue(e)
+				moved = true
+				continue
+			}
+			if t.remove(s, e) {
+				if freed++; freed == want {
+					return freed, moved
+				}
+			}
+		}
+		cursor = &items[len(items)-1]
+	}
+	return freed, moved
+}
+
+// walk appends to buf the items that follow cursor (or the oldest items,
+// when cursor is nil) in the shard's chronological expiry order, until buf
+// is full. Ticks wrap, so that order starts half a wrap before now and
+// wraps around the tree's end.
+func (s *shard) walk(now uint32, cursor *expItem, buf []expItem) []expItem {
+	pivot := expItem{exp: now - 1<<31}
+	visit := func(it expItem) bool {
+		buf = append(buf, it)
+		return len(buf) < cap(buf)
+	}
+	switch {
+	case cursor == nil:
+		s.exps.AscendGreaterOrEqual(pivot, visit)
+		if len(buf) < cap(buf) {
+			s.exps.AscendLessThan(pivot, visit)
+		}
+	case !expLess(*cursor, pivot):
+		s.exps.AscendGreaterOrEqual(expItem{exp: cursor.exp, idx: cursor.idx + 1}, visit)
+		if len(buf) < cap(buf) {
+			s.exps.AscendLessThan(pivot, visit)
+		}
+	default:
+		s.exps.AscendRange(expItem{exp: cursor.exp, idx: cursor.idx + 1}, pivot, visit)
+	}
+	return buf
 }
 
 // Expire removes the entries whose expiry is at or before now and that
