@@ -131,27 +131,33 @@ func TestConcurrentSetAndReads(t *testing.T) {
 	manyProcs(t)
 	settleGoroutines(t)
 	var c freq.Ctr
-	var wg sync.WaitGroup
+	var readers, setters sync.WaitGroup
 	var stop atomic.Bool
-	var torn atomic.Bool
-	// Every state written has curr == prev == tick/2: a reader seeing
-	// anything else saw a mix of two states.
+	var torn atomic.Uint64
+	// Every state written has an even tick and curr == prev == tick/2: a
+	// reader seeing anything else saw a rotation in flight or a mix of two
+	// states.
 	for range 4 {
-		wg.Go(func() {
-			for !stop.Load() {
+		readers.Go(func() {
+			for range 50000 {
 				tick, curr, prev := c.Snapshot()
-				if curr != prev || curr != tick/2 {
-					torn.Store(true)
+				if tick&1 != 0 || curr != prev || curr != tick/2 {
+					torn.Add(1)
 				}
 			}
 		})
 	}
-	for i := range uint32(20000) {
-		c.Set(2*i, i, i)
+	for s := range uint32(2) {
+		setters.Go(func() {
+			for i := s; !stop.Load(); i += 2 {
+				c.Set(2*i, i, i)
+			}
+		})
 	}
+	readers.Wait()
 	stop.Store(true)
-	wg.Wait()
-	require.False(t, torn.Load(), "a snapshot mixed two states")
+	setters.Wait()
+	require.Zero(t, torn.Load(), "snapshots mixed two states")
 }
 
 func TestConcurrentSlidingAvg(t *testing.T) {
