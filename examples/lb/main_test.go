@@ -1,0 +1,317 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/balancer"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/stretchr/testify/require"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+	buildDir  string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		_ = os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// lbBinary builds the command once for the tests that run it as a process.
+func lbBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "lb-test")
+		if buildErr != nil {
+			return
+		}
+		binPath = filepath.Join(buildDir, "lb")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	require.NoError(t, buildErr)
+	return binPath
+}
+
+// freePort returns a port nothing listens on right now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func writeFile(t *testing.T, name, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(p, []byte(text), 0o600))
+	return p
+}
+
+// echoServer echoes every connection until the peer half-closes.
+func echoServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				_, _ = io.Copy(struct{ io.Writer }{c}, struct{ io.Reader }{c})
+			}()
+		}
+	}()
+	t.Cleanup(func() { _ = ln.Close(); wg.Wait() })
+	return ln.Addr().String()
+}
+
+func TestCheckMode(t *testing.T) {
+	good := writeFile(t, "good.cfg", "defaults\n  mode tcp\nlisten x\n  bind 127.0.0.1:0\n  server s 127.0.0.1:1\n")
+	bad := writeFile(t, "bad.cfg", "global\n  maxconn 10\nbackend be\n  serverr s1 127.0.0.1:80\n  balance nope\n")
+	tests := []struct {
+		name       string
+		args       []string
+		code       int
+		stdout     string
+		stderrHave []string
+	}{
+		{"valid", []string{"-c", "-f", good}, 0, "Configuration file is valid\n", nil},
+		{"several files", []string{"-c", "-f", good, "-f", filepath.Join("testdata", "full.cfg")}, 0, "Configuration file is valid\n", nil},
+		{"embedded default", []string{"-c"}, 0, "Configuration file is valid\n", nil},
+		{"invalid", []string{"-c", "-f", bad}, 1, "", []string{
+			bad + ":4: unknown keyword: unknown keyword 'serverr' in 'backend' section",
+			bad + ":5: bad value: 'balance' in 'backend' section: unknown algorithm 'nope'",
+			"Fatal errors found in configuration.",
+		}},
+		{"missing file", []string{"-c", "-f", filepath.Join(t.TempDir(), "none.cfg")}, 1, "", []string{"none.cfg"}},
+		{"bad flag", []string{"-x"}, 1, "", []string{"flag provided but not defined: -x"}},
+		{"extra argument", []string{"-c", "extra"}, 1, "", []string{`unexpected argument "extra"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(tt.args, &stdout, &stderr)
+			require.Equal(t, tt.code, code, "stderr: %s", stderr.String())
+			require.Equal(t, tt.stdout, stdout.String())
+			for _, s := range tt.stderrHave {
+				require.Contains(t, stderr.String(), s)
+			}
+		})
+	}
+}
+
+func TestDefaultConfigAlternates(t *testing.T) {
+	cfg, err := config.Parse(config.Source{Name: defaultConfigName, Data: defaultConfig})
+	require.NoError(t, err)
+	fe := cfg.Proxy("demo", config.KindFrontend)
+	require.Equal(t, []string{"127.0.0.1:8080"}, fe.Binds[0].Addrs)
+	be := cfg.Proxy("demo_servers", config.KindBackend)
+	require.Len(t, be.Servers, 2)
+	// Move everything to free ports: the fixed ones may be taken on a
+	// shared machine.
+	fe.Binds[0].Addrs = []string{"127.0.0.1:0"}
+	for _, s := range be.Servers {
+		s.Addr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	}
+	demos, err := startDemos(context.Background(), cfg)
+	require.NoError(t, err)
+	defer demos.Close()
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	b, err := balancer.Start(context.Background(), cfg, balancer.Options{Stdout: lockedWriter{&mu, &logs}})
+	require.NoError(t, err)
+	defer b.Close()
+	url := "http://" + b.Addrs("demo")[0].String() + "/"
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	var got []string
+	for i := 0; i < 4; i++ {
+		resp, err := client.Get(url)
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		require.NoError(t, err)
+		got = append(got, string(body))
+	}
+	require.Equal(t, []string{"hello from demo1\n", "hello from demo2\n", "hello from demo1\n", "hello from demo2\n"}, got)
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// process runs the built lb on a configuration and collects its output.
+type process struct {
+	cmd    *exec.Cmd
+	exited atomic.Bool
+	mu     sync.Mutex
+	out    bytes.Buffer
+	done   chan error
+	listen string
+}
+
+func startProcess(t *testing.T, cfgText string, listen string) *process {
+	t.Helper()
+	p := &process{listen: listen, done: make(chan error, 1)}
+	p.cmd = exec.Command(lbBinary(t), "-f", writeFile(t, "lb.cfg", cfgText))
+	w := lockedWriter{&p.mu, &p.out}
+	p.cmd.Stdout, p.cmd.Stderr = w, w
+	require.NoError(t, p.cmd.Start())
+	go func() {
+		err := p.cmd.Wait()
+		p.exited.Store(true)
+		p.done <- err
+	}()
+	t.Cleanup(func() {
+		if !p.exited.Load() {
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	require.Eventually(t, func() bool {
+		c, err := net.Dial("tcp", listen)
+		if err == nil {
+			_ = c.Close()
+		}
+		return err == nil
+	}, 20*time.Second, 10*time.Millisecond, "lb did not start listening")
+	return p
+}
+
+func (p *process) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+func (p *process) wait(t *testing.T) {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		require.NoError(t, err, "lb exit status; output:\n%s", p.output())
+	case <-time.After(10 * time.Second):
+		t.Fatalf("lb did not exit; output:\n%s", p.output())
+	}
+}
+
+func processCfg(port int, echo string) string {
+	return fmt.Sprintf(`global
+    log stdout format raw local0
+defaults
+    mode tcp
+    log global
+    option tcplog
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+listen px
+    bind 127.0.0.1:%d
+    server echo %s
+`, port, echo)
+}
+
+// roundTrip writes msg and reads it back from the echo server behind lb.
+func roundTrip(t *testing.T, c net.Conn, msg string) {
+	t.Helper()
+	_, err := io.WriteString(c, msg)
+	require.NoError(t, err)
+	buf := make([]byte, len(msg))
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = io.ReadFull(c, buf)
+	require.NoError(t, err)
+	require.Equal(t, msg, string(buf))
+}
+
+func TestSIGTERMStopsAtOnce(t *testing.T) {
+	port := freePort(t)
+	listen := fmt.Sprintf("127.0.0.1:%d", port)
+	p := startProcess(t, processCfg(port, echoServer(t)), listen)
+	c, err := net.Dial("tcp", listen)
+	require.NoError(t, err)
+	defer c.Close()
+	roundTrip(t, c, "before\n")
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	p.wait(t)
+	// The live connection was closed by the stop.
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = bufio.NewReader(c).ReadByte()
+	require.Error(t, err)
+	_, err = net.Dial("tcp", listen)
+	require.Error(t, err)
+	require.Contains(t, p.output(), " px px/echo ")
+}
+
+func TestSIGUSR1SoftStop(t *testing.T) {
+	port := freePort(t)
+	listen := fmt.Sprintf("127.0.0.1:%d", port)
+	p := startProcess(t, processCfg(port, echoServer(t)), listen)
+	c, err := net.Dial("tcp", listen)
+	require.NoError(t, err)
+	defer c.Close()
+	roundTrip(t, c, "before\n")
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGUSR1))
+	// New connections are refused once the listener is closed...
+	require.Eventually(t, func() bool {
+		c2, err := net.Dial("tcp", listen)
+		if err == nil {
+			_ = c2.Close()
+		}
+		return err != nil
+	}, 5*time.Second, 10*time.Millisecond)
+	// ...while the live one keeps working and the process stays up.
+	roundTrip(t, c, "after the signal\n")
+	require.False(t, p.exited.Load())
+	// When the client leaves, the process exits cleanly.
+	require.NoError(t, c.(*net.TCPConn).CloseWrite())
+	_, _ = io.ReadAll(c)
+	p.wait(t)
+	require.Regexp(t, `px px/echo \d+/\d+/\d+ 24 -- `, p.output())
+}
+
+func TestConfigErrorStopsStart(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	bad := writeFile(t, "lb.cfg", "frontend fe\n  bind 127.0.0.1:0\n  server s 127.0.0.1:1\n")
+	require.Equal(t, 1, run([]string{"-f", bad}, &stdout, &stderr))
+	require.Contains(t, stderr.String(), bad+":3: keyword not allowed here: 'server' not allowed in 'frontend' section")
+	require.Empty(t, stdout.String())
+	_ = strings.TrimSpace
+}
