@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/balancer"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/stretchr/testify/require"
+)
+
+// haproxyBin returns the haproxy binary, skipping the test when it is
+// absent unless CI=true.
+func haproxyBin(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("haproxy is required when CI=true: %v", err)
+		}
+		t.Skip("haproxy not installed: skipping the interop test")
+	}
+	return bin
+}
+
+// runHAProxy runs haproxy in the foreground on cfgText until the test ends,
+// and waits until addr accepts connections.
+func runHAProxy(t *testing.T, cfgText, addr string) {
+	t.Helper()
+	cmd := exec.Command(haproxyBin(t), "-db", "-f", writeFile(t, "haproxy.cfg", cfgText))
+	var out bytes.Buffer
+	var mu sync.Mutex
+	cmd.Stdout, cmd.Stderr = lockedWriter{&mu, &out}, lockedWriter{&mu, &out}
+	require.NoError(t, cmd.Start())
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
+	require.Eventually(t, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			_ = c.Close()
+		}
+		return err == nil
+	}, 10*time.Second, 10*time.Millisecond, "haproxy did not start: %s", func() string { mu.Lock(); defer mu.Unlock(); return out.String() }())
+}
+
+func startInProcess(t *testing.T, text string) (*balancer.Balancer, *bytes.Buffer, *sync.Mutex) {
+	t.Helper()
+	cfg, err := config.Parse(config.Source{Name: "lb.cfg", Data: []byte(text)})
+	require.NoError(t, err)
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	b, err := balancer.Start(context.Background(), cfg, balancer.Options{Stdout: lockedWriter{&mu, &logs}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = b.Close() })
+	return b, &logs, &mu
+}
+
+// dialFrom connects to addr from a chosen loopback address, so that the
+// far side can tell the true client from the proxies in between.
+func dialFrom(t *testing.T, src, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+	c, err := d.Dial("tcp", addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c
+}
+
+// TestInteropHAProxySendsProxy: client -> haproxy (send-proxy[-v2]) -> lb
+// (accept-proxy) -> echo. lb's log line must show the client's address.
+func TestInteropHAProxySendsProxy(t *testing.T) {
+	haproxyBin(t)
+	for _, kw := range []string{"send-proxy", "send-proxy-v2"} {
+		t.Run(kw, func(t *testing.T) {
+			b, logs, mu := startInProcess(t, fmt.Sprintf(`global
+    log stdout format raw local0
+defaults
+    mode tcp
+    log global
+    option tcplog
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+listen lb
+    bind 127.0.0.1:0 accept-proxy
+    server echo %s
+`, echoServer(t)))
+			lbAddr := b.Addrs("lb")[0].String()
+			hp := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+			runHAProxy(t, fmt.Sprintf(`defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+listen front
+    bind %s
+    server lb %s %s
+`, hp, lbAddr, kw), hp)
+			c := dialFrom(t, "127.0.0.9", hp)
+			roundTrip(t, c, "through two proxies\n")
+			port := c.LocalAddr().(*net.TCPAddr).Port
+			require.NoError(t, c.Close())
+			want := regexp.MustCompile(`(?m)^127\.0\.0\.9:` + strconv.Itoa(port) + ` \[[^]]+\] lb lb/echo \S+ 20 -- `)
+			require.Eventually(t, func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return want.Match(logs.Bytes())
+			}, 5*time.Second, 10*time.Millisecond, "lb's log does not show the client:\n%s", func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }())
+		})
+	}
+}
+
+// TestInteropLBSendsProxy: client -> lb (send-proxy[-v2]) -> haproxy
+// (accept-proxy, http frontend answering %[src]:%[src_port]).
+func TestInteropLBSendsProxy(t *testing.T) {
+	haproxyBin(t)
+	for _, kw := range []string{"send-proxy", "send-proxy-v2"} {
+		t.Run(kw, func(t *testing.T) {
+			hp := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+			runHAProxy(t, fmt.Sprintf(`defaults
+    mode http
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+frontend who
+    bind %s accept-proxy
+    http-request return status 200 content-type text/plain lf-string "%%[src]:%%[src_port]"
+`, hp), hp)
+			b, _, _ := startInProcess(t, fmt.Sprintf(`defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+listen lb
+    bind 127.0.0.1:0
+    server hp %s %s
+`, hp, kw))
+			c := dialFrom(t, "127.0.0.9", b.Addrs("lb")[0].String())
+			_, err := io.WriteString(c, "GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+			require.NoError(t, err)
+			resp, err := io.ReadAll(bufio.NewReader(c))
+			require.NoError(t, err)
+			parts := strings.SplitN(string(resp), "\r\n\r\n", 2)
+			require.Len(t, parts, 2, "response: %q", resp)
+			require.Contains(t, parts[0], "200")
+			require.Equal(t, c.LocalAddr().String(), parts[1])
+		})
+	}
+}
