@@ -32,8 +32,8 @@ var tcplogRe = regexp.MustCompile(`^(\S+):(\d+) \[(\d{2}/[A-Z][a-z]{2}/\d{4}:\d{
 
 type logLine struct {
 	client, date, fe, be, srv, term, retries string
-	port, tw, tc, tt, bytes                   int
-	ac, fc, bc, sc, sq, bq                    int
+	port, tw, tc, tt, bytes                  int
+	ac, fc, bc, sc, sq, bq                   int
 }
 
 func parseLog(t *testing.T, s string) logLine {
@@ -179,7 +179,7 @@ listen px
 	require.Len(t, seen, 3, "12 sources should reach every server")
 	require.Equal(t, uint32(0x7f000001), SourceHash(netip.MustParseAddr("127.0.0.1")))
 	require.Equal(t, uint32(0x7f000001), SourceHash(netip.MustParseAddr("::ffff:127.0.0.1")))
-	require.Equal(t, uint32(0x20010db8^0^0^1), SourceHash(netip.MustParseAddr("2001:db8::1")))
+	require.Equal(t, uint32(0x20010db8^1), SourceHash(netip.MustParseAddr("2001:db8::1")))
 }
 
 var downRe = regexp.MustCompile(`^Server px/a is DOWN, reason: Layer4 connection problem, info: "Connection refused", check duration: \d+ms\. 1 active and 1 backup servers left\. 0 sessions active, 0 requeued, 0 remaining in queue\.$`)
