@@ -44,12 +44,13 @@ func stickWork(t *Table, k []byte) {
 	if err != nil {
 		panic(err)
 	}
+	now := t.Now() // one clock read, as the map baseline does
 	e.Inc(DataConnCur, 1)
-	e.Inc(DataConnRate, 1)
-	e.Inc(DataHTTPReqRate, 1)
+	e.IncAt(DataConnRate, 1, now)
+	e.IncAt(DataHTTPReqRate, 1, now)
 	e.Inc(DataGPC0, 1)
 	e.Dec(DataConnCur, 1)
-	e.Touch()
+	e.TouchAt(now)
 	e.Release()
 }
 

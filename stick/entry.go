@@ -50,9 +50,13 @@ func (e *Entry) Refs() int { return int(e.ref.Load()) }
 // on a table with Sync, gives it a new local update sequence so that peers
 // learn about it. Call it after changing data, like HAProxy's
 // stktable_touch_local.
-func (e *Entry) Touch() {
+func (e *Entry) Touch() { e.TouchAt(e.t.clock.NowMs()) }
+
+// TouchAt is Touch with the date given, for callers that read the table's
+// clock (Table.Now) once for several operations.
+func (e *Entry) TouchAt(now uint32) {
 	t := e.t
-	e.expire.Store(tickAdd(t.clock.NowMs(), t.expireMs))
+	e.expire.Store(tickAdd(now, t.expireMs))
 	if t.sync {
 		t.upd.touch(e, true)
 	}
@@ -194,10 +198,7 @@ func (e *Entry) Inc(dt DataType, n int64) int64 {
 	case !l.stored:
 		return 0
 	case l.std == stdFRQP:
-		if n <= 0 {
-			return int64(e.ctr(l.off).Rate(e.t.clock.NowMs(), l.period))
-		}
-		return int64(e.ctr(l.off).Update(e.t.clock.NowMs(), l.period, uint32(n)))
+		return e.incRate(l, n, e.t.clock.NowMs())
 	case l.std == stdULL:
 		return int64(e.u64(l.off).Add(uint64(n)))
 	case l.std == stdSINT:
@@ -205,6 +206,22 @@ func (e *Entry) Inc(dt DataType, n int64) int64 {
 	default:
 		return int64(e.u32(l.off).Add(uint32(n)))
 	}
+}
+
+// IncAt is Inc with the date given for rates, for callers that read the
+// table's clock (Table.Now) once for several operations.
+func (e *Entry) IncAt(dt DataType, n int64, now uint32) int64 {
+	if dt.known() && e.t.layout[dt].stored && e.t.layout[dt].std == stdFRQP {
+		return e.incRate(&e.t.layout[dt], n, now)
+	}
+	return e.Inc(dt, n)
+}
+
+func (e *Entry) incRate(l *dataLayout, n int64, now uint32) int64 {
+	if n <= 0 {
+		return int64(e.ctr(l.off).Rate(now, l.period))
+	}
+	return int64(e.ctr(l.off).Update(now, l.period, uint32(n)))
 }
 
 // Dec subtracts n from a counter or gauge and returns the new value. It

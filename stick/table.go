@@ -285,6 +285,9 @@ func (t *Table) KeyType() KeyType { return t.typ }
 // Size returns the maximum number of entries.
 func (t *Table) Size() int { return int(t.size) }
 
+// Now returns the date of the table's clock, in milliseconds.
+func (t *Table) Now() uint32 { return t.clock.NowMs() }
+
 // Len returns the number of entries.
 func (t *Table) Len() int { return int(t.current.Load()) }
 

@@ -552,3 +552,17 @@ func TestCloseStopsEverything(t *testing.T) {
 	require.Equal(t, 0, tb.Len())
 	require.Equal(t, 0, tb.Expire(0))
 }
+
+func TestAtVariantsUseTheGivenDate(t *testing.T) {
+	tb, clk := newTable(t, Config{Type: KeyIPv4, Expire: 10 * time.Second, Store: []DataSpec{{DataConnRate, time.Second}, {DataGPC0, 0}}})
+	e, err := tb.GetOrCreate(ip4(1))
+	require.NoError(t, err)
+	defer e.Release()
+	now := tb.Now()
+	require.Equal(t, clk.NowMs(), now)
+	clk.Advance(5000)
+	e.TouchAt(now)
+	require.EqualValues(t, 5000, e.ExpiresIn(), "expiry counted from the given date")
+	require.EqualValues(t, 2, e.IncAt(DataConnRate, 2, tb.Now()))
+	require.EqualValues(t, 3, e.IncAt(DataGPC0, 3, 0), "non-rates ignore the date")
+}
