@@ -410,6 +410,12 @@ func (s *Stream) Read(p []byte) (int, error) {
 				continue
 			}
 			if err != ErrNeedMore {
+				var e *Error
+				if m.side == mux.SideFront && !s.wroteHead && errors.As(err, &e) {
+					// No response started: answer the refusal, as for a
+					// refused head (413 for a body over the limit).
+					m.answerError(e.Status)
+				}
 				s.fail()
 				return 0, fmt.Errorf("h1: reading body: %w", err)
 			}

@@ -403,3 +403,39 @@ func TestRegistry(t *testing.T) {
 type nopConn struct{ net.Conn }
 
 func (m *Mux) bufferHeld() bool { return m.holding.Load() }
+
+func TestFrontBodyOverLimitAnswered413(t *testing.T) {
+	leakCheck(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	done := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			done <- err
+			return
+		}
+		m := New(xprt.NewRaw(c), mux.SideFront, Limits{MaxBody: 4})
+		defer m.Close()
+		st, err := m.Accept(context.Background())
+		if err != nil {
+			done <- err
+			return
+		}
+		_, err = io.ReadAll(st.(*Stream))
+		done <- err
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = io.WriteString(c, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+	require.NoError(t, err)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 413, resp.StatusCode)
+	var e *Error
+	require.ErrorAs(t, <-done, &e)
+	require.Equal(t, 413, e.Status)
+}
