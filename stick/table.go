@@ -166,7 +166,7 @@ func expLess(a, b expItem) bool {
 const (
 	noSlot    = ^uint32(0)
 	btreeDeg  = 32
-	maxChunk  = 8 // log2 of the largest chunk (256 entries)
+	maxChunk  = 8    // log2 of the largest chunk (256 entries)
 	evictScan = 4096 // entries examined per shard and eviction
 	// maxCreateTries bounds how often GetOrCreate evicts before giving
 	// up: others may take the room it made, and a table whose entries
