@@ -439,3 +439,26 @@ func TestFrontBodyOverLimitAnswered413(t *testing.T) {
 	require.ErrorAs(t, <-done, &e)
 	require.Equal(t, 413, e.Status)
 }
+
+func TestAcceptHonoursContext(t *testing.T) {
+	leakCheck(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	defer c.Close()
+	s, err := ln.Accept()
+	require.NoError(t, err)
+	m := New(xprt.NewRaw(s), mux.SideFront, Limits{})
+	defer m.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		cancel()
+	}()
+	_, err = m.Accept(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+	require.False(t, m.bufferHeld(), "an idle wait borrows no buffer")
+	require.Equal(t, 0, m.AvailStreams())
+}
