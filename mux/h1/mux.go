@@ -755,3 +755,5 @@ func (t *tunnel) Raw() (syscall.RawConn, bool) {
 func (t *tunnel) Close() error { return t.m.Close() }
 
 var _ net.Conn = (*tunnel)(nil)
+
+var _ mux.HTTPStream = (*Stream)(nil)
