@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Runs one TCP-mode configuration under haproxy and under lb, side by side,
+# and prints for each: throughput and proxy CPU seconds per GiB moved (with
+# and without splice), and resident memory per idle proxied connection.
+# Figures for lb are also given as a ratio to haproxy's.
+#
+# Environment: SIZE (bytes per transfer, default 1 GiB), CONNS (parallel
+# connections for the transfer, default 4), IDLE_CONNS (default 9900: the
+# proxy needs two fds per connection and the hard fd limit here is 20000),
+# PROXY_CPU / LOAD_CPU (cores for taskset), HAPROXY (binary path).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+SIZE=${SIZE:-1073741824}
+CONNS=${CONNS:-4}
+IDLE_CONNS=${IDLE_CONNS:-9800}
+PROXY_CPU=${PROXY_CPU:-1}
+LOAD_CPU=${LOAD_CPU:-0}
+HAPROXY=${HAPROXY:-/usr/sbin/haproxy}
+FE_PORT=${FE_PORT:-18300}
+SINK_PORT=${SINK_PORT:-18301}
+CLK_TCK=$(getconf CLK_TCK)
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+ulimit -n "$(ulimit -Hn)"
+
+echo "building lb and tcpload..." >&2
+(cd "$ROOT" && go build -o "$WORK/lb" ./examples/lb)
+(cd "$ROOT/bench" && go build -o "$WORK/tcpload" ./tcp/tcpload)
+
+# config SPLICE_LINE: the same file for both proxies.
+config() {
+	cat <<CFG
+global
+    maxconn 9900
+    maxpipes 32
+    nbthread 1
+    tune.bufsize 16384
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+listen bench
+    bind 127.0.0.1:$FE_PORT
+    $1
+    server sink 127.0.0.1:$SINK_PORT
+CFG
+}
+
+wait_port() {
+	for _ in $(seq 1 200); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+		sleep 0.05
+	done
+	echo "port $1 never opened" >&2
+	return 1
+}
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# start_proxy NAME CFGFILE -> sets PROXY_PID
+start_proxy() {
+	case $1 in
+	haproxy) taskset -c "$PROXY_CPU" "$HAPROXY" -db -f "$2" >"$WORK/$1.log" 2>&1 & ;;
+	lb) taskset -c "$PROXY_CPU" "$WORK/lb" -f "$2" >"$WORK/$1.log" 2>&1 & ;;
+	esac
+	PROXY_PID=$!
+	wait_port "$FE_PORT"
+}
+
+stop_proxy() {
+	kill "$PROXY_PID" 2>/dev/null || true
+	wait "$PROXY_PID" 2>/dev/null || true
+	# Let the port leave TIME_WAIT-free listening state before the next run.
+	sleep 0.3
+}
+
+taskset -c "$LOAD_CPU" "$WORK/tcpload" sink -listen "127.0.0.1:$SINK_PORT" &
+PIDS+=($!)
+wait_port "$SINK_PORT"
+
+declare -A MIBPS CPU_PER_GIB RSS_PER_CONN
+for mode in copy splice; do
+	line="# no splice"
+	[ "$mode" = splice ] && line="option splice-auto"
+	config "$line" >"$WORK/$mode.cfg"
+	for proxy in haproxy lb; do
+		start_proxy "$proxy" "$WORK/$mode.cfg"
+		t0=$(cpu_ticks "$PROXY_PID")
+		out=$(taskset -c "$LOAD_CPU" "$WORK/tcpload" push -addr "127.0.0.1:$FE_PORT" -bytes "$SIZE" -conns "$CONNS")
+		t1=$(cpu_ticks "$PROXY_PID")
+		stop_proxy
+		mibps=$(sed -E 's/.*MiBps=([0-9.]+).*/\1/' <<<"$out")
+		cpu=$(awk -v d="$((t1 - t0))" -v hz="$CLK_TCK" -v b="$SIZE" 'BEGIN {printf "%.3f", d / hz / (b / 1073741824)}')
+		MIBPS[$proxy.$mode]=$mibps
+		CPU_PER_GIB[$proxy.$mode]=$cpu
+		echo "$proxy $mode: $out cpu_s_per_GiB=$cpu" >&2
+	done
+done
+
+config "# idle" >"$WORK/idle.cfg"
+for proxy in haproxy lb; do
+	start_proxy "$proxy" "$WORK/idle.cfg"
+	sleep 0.5
+	r0=$(rss_kib "$PROXY_PID")
+	rm -f "$WORK/ready"
+	"$WORK/tcpload" idle -addr "127.0.0.1:$FE_PORT" -conns "$IDLE_CONNS" -ready "$WORK/ready" &
+	idler=$!
+	for _ in $(seq 1 600); do [ -f "$WORK/ready" ] && break; sleep 0.1; done
+	[ -f "$WORK/ready" ] || { echo "idle connections never all opened" >&2; exit 1; }
+	r1=$(rss_kib "$PROXY_PID")
+	kill "$idler"; wait "$idler" 2>/dev/null || true
+	stop_proxy
+	RSS_PER_CONN[$proxy]=$(awk -v a="$r0" -v b="$r1" -v n="$IDLE_CONNS" 'BEGIN {printf "%.2f", (b - a) / n}')
+	echo "$proxy idle: rss ${r0} KiB -> ${r1} KiB over $IDLE_CONNS connections" >&2
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
+
+echo
+echo "transfer: $SIZE bytes over $CONNS connections, proxy pinned to CPU $PROXY_CPU, nbthread 1"
+echo
+echo "| measure | haproxy | lb | lb / haproxy |"
+echo "|---|---|---|---|"
+for mode in copy splice; do
+	echo "| throughput, $mode (MiB/s) | ${MIBPS[haproxy.$mode]} | ${MIBPS[lb.$mode]} | $(ratio "${MIBPS[lb.$mode]}" "${MIBPS[haproxy.$mode]}") |"
+	echo "| proxy CPU s per GiB, $mode | ${CPU_PER_GIB[haproxy.$mode]} | ${CPU_PER_GIB[lb.$mode]} | $(ratio "${CPU_PER_GIB[lb.$mode]}" "${CPU_PER_GIB[haproxy.$mode]}") |"
+done
+echo "| RSS per idle proxied connection (KiB), $IDLE_CONNS conns | ${RSS_PER_CONN[haproxy]} | ${RSS_PER_CONN[lb]} | $(ratio "${RSS_PER_CONN[lb]}" "${RSS_PER_CONN[haproxy]}") |"

@@ -1,0 +1,166 @@
+// Command tcpload is the traffic side of the TCP proxy benchmark: a sink
+// that discards what it receives, a pusher that sends a fixed amount through
+// a proxy, and an idler that holds many connections open.
+//
+//	tcpload sink -listen 127.0.0.1:9000
+//	tcpload push -addr 127.0.0.1:8000 -bytes 1073741824 -conns 4
+//	tcpload idle -addr 127.0.0.1:8000 -conns 9900 -ready /tmp/ready
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: tcpload sink|push|idle [flags]")
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "sink":
+		err = sink(os.Args[2:])
+	case "push":
+		err = push(os.Args[2:])
+	case "idle":
+		err = idle(os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown command %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tcpload:", err)
+		os.Exit(1)
+	}
+}
+
+// sink accepts connections and discards their bytes until the peer closes,
+// then closes: the proxy sees a clean end on both sides.
+func sink(args []string) error {
+	fs := flag.NewFlagSet("sink", flag.ExitOnError)
+	listen := fs.String("listen", "127.0.0.1:9000", "listen address")
+	_ = fs.Parse(args)
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	go func() {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+		<-sig
+		_ = ln.Close()
+	}()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		go func() {
+			defer c.Close()
+			buf := make([]byte, 256<<10)
+			for {
+				if _, err := c.Read(buf); err != nil {
+					return
+				}
+			}
+		}()
+	}
+}
+
+// push sends -bytes in total over -conns connections at once, half-closes
+// each and waits for the far end to close, then prints the elapsed time.
+func push(args []string) error {
+	fs := flag.NewFlagSet("push", flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:8000", "proxy address")
+	total := fs.Int64("bytes", 1<<30, "bytes to send in total")
+	conns := fs.Int("conns", 4, "parallel connections")
+	_ = fs.Parse(args)
+	per := *total / int64(*conns)
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, *conns)
+	for i := 0; i < *conns; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.Dial("tcp", *addr)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			buf := make([]byte, 256<<10)
+			left := per
+			for left > 0 {
+				n := int64(len(buf))
+				if n > left {
+					n = left
+				}
+				w, err := c.Write(buf[:n])
+				if err != nil {
+					errs <- err
+					return
+				}
+				left -= int64(w)
+			}
+			_ = c.(*net.TCPConn).CloseWrite()
+			_, _ = io.Copy(io.Discard, c)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		return err
+	}
+	el := time.Since(start).Seconds()
+	sent := per * int64(*conns)
+	fmt.Printf("bytes=%d seconds=%.3f MiBps=%.1f\n", sent, el, float64(sent)/el/(1<<20))
+	return nil
+}
+
+// idle opens -conns connections, sends one byte on each (so the proxy has
+// connected to the server), touches -ready and holds them until SIGTERM.
+func idle(args []string) error {
+	fs := flag.NewFlagSet("idle", flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:8000", "proxy address")
+	n := fs.Int("conns", 1000, "connections to hold")
+	ready := fs.String("ready", "", "file to create once every connection is open")
+	_ = fs.Parse(args)
+	cs := make([]net.Conn, 0, *n)
+	for i := 0; i < *n; i++ {
+		c, err := net.Dial("tcp", *addr)
+		if err != nil {
+			return fmt.Errorf("connection %d: %w", i, err)
+		}
+		if _, err := c.Write([]byte{'x'}); err != nil {
+			return fmt.Errorf("connection %d: %w", i, err)
+		}
+		cs = append(cs, c)
+	}
+	// Give the proxy time to connect every one of them to the sink.
+	time.Sleep(2 * time.Second)
+	if *ready != "" {
+		if err := os.WriteFile(*ready, []byte("ok\n"), 0o644); err != nil {
+			return err
+		}
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	<-sig
+	for _, c := range cs {
+		_ = c.Close()
+	}
+	return nil
+}
