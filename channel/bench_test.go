@@ -107,4 +107,3 @@ func TestForwardingZeroAlloc(t *testing.T) {
 		})
 	}
 }
-
