@@ -67,7 +67,7 @@ func (s *session) run() {
 	}
 	be := fe.backend
 	var srv *Server
-	var bytesOut int64
+	var bytesIn, bytesOut int64
 	defer func() {
 		if srv != nil {
 			be.release(srv)
@@ -82,7 +82,9 @@ func (s *session) run() {
 		if be != nil {
 			l.beconn, l.srvconn = be.counts(srv)
 		}
-		if fe.cfg.Options.DontLogNull && bytesOut == 0 && l.term == [2]byte{'-', '-'} {
+		// dontlognull drops lines of connections that moved no byte, such
+		// as port probes, as HAProxy does.
+		if fe.cfg.Options.DontLogNull && bytesIn == 0 && bytesOut == 0 && l.term == [2]byte{'-', '-'} {
 			return
 		}
 		fe.logs.emit(levelInfo, l.format())
@@ -155,7 +157,7 @@ func (s *session) run() {
 		return
 	}
 	res, _ := channel.RunTunnel(b.ctx, s.client.Transport(), sc.Transport(), b.tunnelConfig(fe.cfg, be.cfg))
-	bytesOut = res.Response.Out
+	bytesIn, bytesOut = res.Request.In, res.Response.Out
 	ts := res.TermState()
 	if len(ts) == 2 {
 		l.term = [2]byte{ts[0], ts[1]}

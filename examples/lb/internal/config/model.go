@@ -38,6 +38,7 @@ type Pos struct {
 	Line int
 }
 
+// String renders the position as file:line.
 func (p Pos) String() string { return fmt.Sprintf("%s:%d", p.File, p.Line) }
 
 // Error is one configuration error at a position.
@@ -49,6 +50,7 @@ type Error struct {
 	Err     error
 }
 
+// Error renders the error as file:line: message.
 func (e *Error) Error() string { return e.Pos.String() + ": " + e.Err.Error() }
 
 // Unwrap returns the underlying error so errors.Is finds the sentinels.
@@ -65,6 +67,7 @@ const (
 	KindListen = KindFrontend | KindBackend
 )
 
+// String names the section kind as the configuration spells it.
 func (k Kind) String() string {
 	switch k {
 	case KindDefaults:
