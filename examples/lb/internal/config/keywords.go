@@ -42,7 +42,6 @@ var globalKeywords = map[string]func(p *parser, args []string) error{
 		p.cfg.Global.NoSplice = true
 		return noArgs(a)
 	},
-	"daemon": func(p *parser, a []string) error { return noArgs(a) },
 }
 
 type proxyKeyword struct {
@@ -160,14 +159,12 @@ var timeoutKeywords = map[string]struct {
 	kinds Kind
 	field func(*Timeouts) *timeDur
 }{
-	"connect":    {KindBackend, func(t *Timeouts) *timeDur { return &t.Connect }},
-	"client":     {KindFrontend, func(t *Timeouts) *timeDur { return &t.Client }},
-	"server":     {KindBackend, func(t *Timeouts) *timeDur { return &t.Server }},
-	"tunnel":     {KindBackend, func(t *Timeouts) *timeDur { return &t.Tunnel }},
-	"queue":      {KindBackend, func(t *Timeouts) *timeDur { return &t.Queue }},
-	"check":      {KindBackend, func(t *Timeouts) *timeDur { return &t.Check }},
-	"client-fin": {KindFrontend, func(t *Timeouts) *timeDur { return &t.ClientFin }},
-	"server-fin": {KindBackend, func(t *Timeouts) *timeDur { return &t.ServerFin }},
+	"connect": {KindBackend, func(t *Timeouts) *timeDur { return &t.Connect }},
+	"client":  {KindFrontend, func(t *Timeouts) *timeDur { return &t.Client }},
+	"server":  {KindBackend, func(t *Timeouts) *timeDur { return &t.Server }},
+	"tunnel":  {KindBackend, func(t *Timeouts) *timeDur { return &t.Tunnel }},
+	"queue":   {KindBackend, func(t *Timeouts) *timeDur { return &t.Queue }},
+	"check":   {KindBackend, func(t *Timeouts) *timeDur { return &t.Check }},
 }
 
 func parseTimeout(_ *parser, px *Proxy, a []string) error {

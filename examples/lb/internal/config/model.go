@@ -145,7 +145,7 @@ type Log struct {
 
 // Timeouts are a proxy's timeouts; zero means unset (infinite).
 type Timeouts struct {
-	Connect, Client, Server, Tunnel, Queue, Check, ClientFin, ServerFin time.Duration
+	Connect, Client, Server, Tunnel, Queue, Check time.Duration
 }
 
 // Options are a proxy's "option" switches.
