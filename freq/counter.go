@@ -56,23 +56,20 @@ func (c *Counter) Add(n uint32) uint32 { return c.ctr.Update(c.now(), second, n)
 // Rate returns the events over the last second, interpolated as Ctr.Rate
 // describes.
 func (c *Counter) Rate() uint32 {
-	tick, curr, past := c.ctr.load()
-	return rate(tick, curr, past, c.now(), second)
+	return c.ctr.rateAt(c.now(), second)
 }
 
 // Remaining returns how many more events fit under limit events per
 // second now; 0 once the limit is reached.
 func (c *Counter) Remaining(limit uint32) uint32 {
-	tick, curr, past := c.ctr.load()
-	return remaining(tick, curr, past, c.now(), second, limit, 0)
+	return remaining(c.ctr.totalAt(c.now(), second, 0), second, limit)
 }
 
 // NextEventDelay returns how long to wait before one more event fits under
 // limit events per second: 0 when allowed now, at least a millisecond
 // otherwise.
 func (c *Counter) NextEventDelay(limit uint32) time.Duration {
-	tick, curr, past := c.ctr.load()
-	return time.Duration(nextEventDelay(tick, curr, past, c.now(), second, limit, 0)) * time.Millisecond
+	return time.Duration(nextEventDelay(c.ctr.totalAt(c.now(), second, 0), second, limit)) * time.Millisecond
 }
 
 // Allow reports whether one more event fits under limit events per second
@@ -81,8 +78,7 @@ func (c *Counter) NextEventDelay(limit uint32) time.Duration {
 // at most their number, as HAProxy's own limits do.
 func (c *Counter) Allow(limit uint32) bool {
 	now := c.now()
-	tick, curr, past := c.ctr.load()
-	if remaining(tick, curr, past, now, second, limit, 0) == 0 {
+	if remaining(c.ctr.totalAt(now, second, 0), second, limit) == 0 {
 		return false
 	}
 	c.ctr.Update(now, second, 1)
@@ -135,35 +131,33 @@ func (p *Period) Add(n uint32) uint32 { return p.ctr.Update(p.now(), p.PeriodMs(
 // Rate returns the events over the last period, interpolated as Ctr.Rate
 // describes.
 func (p *Period) Rate() uint32 {
-	tick, curr, past := p.ctr.load()
-	return rate(tick, curr, past, p.now(), p.PeriodMs())
+	return p.ctr.rateAt(p.now(), p.PeriodMs())
 }
 
 // Remaining returns how many more events fit under limit events per period
 // now; 0 once the limit is reached.
 func (p *Period) Remaining(limit uint32) uint32 {
-	tick, curr, past := p.ctr.load()
-	return remaining(tick, curr, past, p.now(), p.PeriodMs(), limit, 0)
+	period := p.PeriodMs()
+	return remaining(p.ctr.totalAt(p.now(), period, 0), period, limit)
 }
 
 // NextEventDelay returns how long to wait before one more event fits under
 // limit events per period: 0 when allowed now, at least a millisecond
 // otherwise.
 func (p *Period) NextEventDelay(limit uint32) time.Duration {
-	tick, curr, past := p.ctr.load()
-	return time.Duration(nextEventDelay(tick, curr, past, p.now(), p.PeriodMs(), limit, 0)) * time.Millisecond
+	period := p.PeriodMs()
+	return time.Duration(nextEventDelay(p.ctr.totalAt(p.now(), period, 0), period, limit)) * time.Millisecond
 }
 
 // Allow reports whether one more event fits under limit events per period
 // now, and counts it if so, with the same overshoot bound as
 // Counter.Allow.
 func (p *Period) Allow(limit uint32) bool {
-	now := p.now()
-	tick, curr, past := p.ctr.load()
-	if remaining(tick, curr, past, now, p.PeriodMs(), limit, 0) == 0 {
+	now, period := p.now(), p.PeriodMs()
+	if remaining(p.ctr.totalAt(now, period, 0), period, limit) == 0 {
 		return false
 	}
-	p.ctr.Update(now, p.PeriodMs(), 1)
+	p.ctr.Update(now, period, 1)
 	return true
 }
 

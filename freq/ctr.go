@@ -106,16 +106,17 @@ func (c *Ctr) updateSlow(now, period, inc uint32) uint32 {
 }
 
 // load returns a consistent snapshot: the three values as they all were at
-// one instant, outside any rotation. The first attempt is inlined; retries
-// are out of line.
+// one instant, outside any rotation.
 func (c *Ctr) load() (tick, curr, prev uint32) {
 	tick, curr, prev = c.tick.Load(), c.curr.Load(), c.prev.Load()
-	if tick&rotating == 0 && c.tick.Load() == tick && c.curr.Load() == curr && c.prev.Load() == prev {
-		return tick, curr, prev
+	if tick&rotating != 0 || c.tick.Load() != tick || c.curr.Load() != curr || c.prev.Load() != prev {
+		return c.loadSlow()
 	}
-	return c.loadSlow()
+	return tick, curr, prev
 }
 
+// loadSlow retries load until the values hold still. rateAt and totalAt
+// make load's first attempt themselves, so that a read is one call.
 func (c *Ctr) loadSlow() (tick, curr, prev uint32) {
 	for spins := 1; ; spins++ {
 		if spins%spinsBeforeYield == 0 {
@@ -126,6 +127,30 @@ func (c *Ctr) loadSlow() (tick, curr, prev uint32) {
 			return tick, curr, prev
 		}
 	}
+}
+
+// rateAt is Rate with the period already clamped.
+func (c *Ctr) rateAt(now, period uint32) uint32 {
+	tick, curr, past := c.tick.Load(), c.curr.Load(), c.prev.Load()
+	if tick&rotating != 0 || c.tick.Load() != tick || c.curr.Load() != curr || c.prev.Load() != past {
+		tick, curr, past = c.loadSlow()
+	}
+	remain, curr, past := window(tick, curr, past, now, period)
+	if curr == 0 && past <= 1 {
+		// A rate of 0 or 1 event per period would otherwise flap between
+		// 0 and 1 as the previous period's weight decays.
+		return past
+	}
+	return sat32(uint64(curr) + divPeriod(uint64(past)*uint64(remain), period))
+}
+
+// totalAt is Total with the period already clamped.
+func (c *Ctr) totalAt(now, period, pend uint32) uint64 {
+	tick, curr, past := c.tick.Load(), c.curr.Load(), c.prev.Load()
+	if tick&rotating != 0 || c.tick.Load() != tick || c.curr.Load() != curr || c.prev.Load() != past {
+		tick, curr, past = c.loadSlow()
+	}
+	return total(tick, curr, past, now, period, pend)
 }
 
 // window returns, for date now, the time left in the current period
@@ -175,35 +200,23 @@ func divPeriod(x uint64, period uint32) uint64 {
 	return x / uint64(period)
 }
 
-// rate is Rate on a snapshot.
-func rate(tick, curr, past, now, period uint32) uint32 {
-	remain, curr, past := window(tick, curr, past, now, period)
-	if curr == 0 && past <= 1 {
-		// A rate of 0 or 1 event per period would otherwise flap between
-		// 0 and 1 as the previous period's weight decays.
-		return past
-	}
-	return sat32(uint64(curr) + divPeriod(uint64(past)*uint64(remain), period))
-}
-
-// remaining is Remaining on a snapshot.
-func remaining(tick, curr, past, now, period, limit, pend uint32) uint32 {
-	avg := divPeriod(total(tick, curr, past, now, period, pend), period)
+// remaining turns a total into Remaining's answer.
+func remaining(total uint64, period, limit uint32) uint32 {
+	avg := divPeriod(total, period)
 	if avg >= uint64(limit) {
 		return 0
 	}
 	return limit - uint32(avg)
 }
 
-// nextEventDelay is NextEventDelay on a snapshot.
-func nextEventDelay(tick, curr, past, now, period, limit, pend uint32) uint32 {
-	t := total(tick, curr, past, now, period, pend)
+// nextEventDelay turns a total into NextEventDelay's answer.
+func nextEventDelay(total uint64, period, limit uint32) uint32 {
 	lim := uint64(limit) * uint64(period)
-	if t < lim {
+	if total < lim {
 		return 0
 	}
 	// Each event over the limit occupies period/limit ms of the window.
-	return sat32(max((t-lim)/uint64(max(limit, 1)), 1))
+	return sat32(max((total-lim)/uint64(max(limit, 1)), 1))
 }
 
 // Rate returns the number of events over the sliding period ending at now:
@@ -212,9 +225,7 @@ func nextEventDelay(tick, curr, past, now, period, limit, pend uint32) uint32 {
 // event yet in the current period reads as the previous count, so that it
 // does not flap between 0 and 1.
 func (c *Ctr) Rate(now, period uint32) uint32 {
-	period = clampPeriod(period)
-	tick, curr, past := c.load()
-	return rate(tick, curr, past, now, period)
+	return c.rateAt(now, clampPeriod(period))
 }
 
 // RateFloat is Rate without rounding down: the events over the sliding
@@ -235,9 +246,7 @@ func (c *Ctr) RateFloat(now, period uint32) float64 {
 // (divide by period for events per period). It keeps the precision that
 // Rate rounds away.
 func (c *Ctr) Total(now, period, pend uint32) uint64 {
-	period = clampPeriod(period)
-	tick, curr, past := c.load()
-	return total(tick, curr, past, now, period, pend)
+	return c.totalAt(now, clampPeriod(period), pend)
 }
 
 // Remaining returns how many more events may happen at date now without
@@ -245,8 +254,7 @@ func (c *Ctr) Total(now, period, pend uint32) uint64 {
 // known to be on their way. It returns 0 once the limit is reached.
 func (c *Ctr) Remaining(now, period, limit, pend uint32) uint32 {
 	period = clampPeriod(period)
-	tick, curr, past := c.load()
-	return remaining(tick, curr, past, now, period, limit, pend)
+	return remaining(c.totalAt(now, period, pend), period, limit)
 }
 
 // NextEventDelay returns how many milliseconds to wait from date now before
@@ -259,8 +267,7 @@ func (c *Ctr) Remaining(now, period, limit, pend uint32) uint32 {
 // When the count sits exactly at the limit it answers the minimum, 1 ms.
 func (c *Ctr) NextEventDelay(now, period, limit, pend uint32) uint32 {
 	period = clampPeriod(period)
-	tick, curr, past := c.load()
-	return nextEventDelay(tick, curr, past, now, period, limit, pend)
+	return nextEventDelay(c.totalAt(now, period, pend), period, limit)
 }
 
 // Overshoot returns by how many events the current period's count exceeds
