@@ -92,7 +92,9 @@ wait_port "$SINK_PORT"
 declare -A MIBPS CPU_PER_GIB RSS_PER_CONN
 for mode in copy splice; do
 	line="# no splice"
-	[ "$mode" = splice ] && line="option splice-auto"
+	# Forced splicing in both directions: splice-auto leaves the decision to
+	# each proxy's own heuristics, which would blur the comparison.
+	[ "$mode" = splice ] && line=$'option splice-request\n    option splice-response'
 	config "$line" >"$WORK/$mode.cfg"
 	for proxy in haproxy lb; do
 		start_proxy "$proxy" "$WORK/$mode.cfg"

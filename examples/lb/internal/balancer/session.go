@@ -133,9 +133,13 @@ func (s *session) run() {
 		}
 		b.log.Debug("connect failed", "backend", be.cfg.Name, "server", srv.cfg.Name, "retries", l.retries, "err", err)
 		if l.retries >= be.cfg.Retries || b.ctx.Err() != nil {
-			l.term = [2]byte{'S', 'C'}
-			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
-				l.term[0] = 's'
+			switch {
+			case b.ctx.Err() != nil:
+				l.term = [2]byte{'K', 'C'}
+			case errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
+				l.term = [2]byte{'s', 'C'}
+			default:
+				l.term = [2]byte{'S', 'C'}
 			}
 			return
 		}
