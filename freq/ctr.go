@@ -73,7 +73,7 @@ func (c *Ctr) Update(now, period, inc uint32) uint32 {
 }
 
 // updateSlow is the rare path of Update, kept out of line so that the fast
-// path inlines into callers.
+// path stays a handful of instructions.
 func (c *Ctr) updateSlow(now, period, inc uint32) uint32 {
 	var tick uint32
 	for spins := 1; ; spins++ {

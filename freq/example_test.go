@@ -2,6 +2,7 @@ package freq_test
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/proxyblocks/proxyblocks/freq"
 )
@@ -86,4 +87,19 @@ func ExampleSlidingAvg() {
 	// Output:
 	// average of the first samples: 100
 	// after many faster ones: 40
+}
+
+// A CoarseClock makes counting as cheap as one atomic add, at the price of
+// dates up to one refresh late and a goroutine to stop with Close.
+func ExampleCoarseClock() {
+	clock := freq.NewCoarseClock(time.Millisecond)
+	defer clock.Close()
+
+	requests := freq.NewCounter(clock)
+	for range 3 {
+		requests.Add(1)
+	}
+	fmt.Println("under 100/s:", requests.Remaining(100) > 0)
+	// Output:
+	// under 100/s: true
 }
