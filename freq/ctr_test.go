@@ -2,6 +2,7 @@ package freq_test
 
 import (
 	"math"
+	"os"
 	"runtime"
 	"testing"
 	"time"
@@ -311,8 +312,18 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 	require.Zero(t, allocs)
 }
 
+func openFDs(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("cannot count open files: %v", err)
+	}
+	return len(entries)
+}
+
 func TestCoarseClock(t *testing.T) {
 	before := runtime.NumGoroutine()
+	fdsBefore := openFDs(t)
 	c := freq.NewCoarseClock(0) // raised to 1 ms
 	a := c.NowMs()
 	require.InDelta(t, float64(freq.SystemClock.NowMs()), float64(a), 5, "starts at the system date")
@@ -330,6 +341,7 @@ func TestCoarseClock(t *testing.T) {
 		n = runtime.NumGoroutine()
 	}
 	require.LessOrEqual(t, n, before, "refresh goroutine left behind")
+	require.LessOrEqual(t, openFDs(t), fdsBefore, "file descriptors left behind")
 }
 
 func TestRateFloat(t *testing.T) {
