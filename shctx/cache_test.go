@@ -281,7 +281,8 @@ func TestExpiry(t *testing.T) {
 }
 
 func TestIterate(t *testing.T) {
-	c := openT(t, Options{BlockSize: 32, Blocks: 256, Shards: 4})
+	// Room for every entry in any shard, whatever the hash seed.
+	c := openT(t, Options{BlockSize: 32, Blocks: 4 * 256, Shards: 4})
 	want := map[string]string{}
 	for i := range 50 {
 		k := fmt.Sprintf("key%d", i)
@@ -578,3 +579,22 @@ func TestHashSpreads(t *testing.T) {
 }
 
 func unsafePointer(b []byte) unsafe.Pointer { return unsafe.Pointer(&b[0]) }
+
+// Rewriting a value of the same size happens in place and counts as a
+// use: the row outlives older rows that were not touched.
+func TestReplaceInPlaceCountsAsUse(t *testing.T) {
+	c := openT(t, Options{BlockSize: 32, Blocks: 4, Shards: 1})
+	for i := range 4 {
+		require.NoError(t, c.Store([]byte(fmt.Sprint("k", i)), val("a", 20), 0))
+	}
+	first := c.shards[0].hdr.lruHead
+	require.NoError(t, c.Store([]byte("k0"), val("b", 25), 0))
+	require.Equal(t, first, c.shards[0].hdr.lruHead, "same blocks, same place")
+	require.NoError(t, c.Store([]byte("k4"), val("c", 20), 0))
+	got, ok := get(c, "k0")
+	require.True(t, ok)
+	require.Equal(t, string(val("b", 25)), got)
+	_, ok = get(c, "k1")
+	require.False(t, ok, "k1 is the oldest untouched row")
+	require.NoError(t, c.check())
+}

@@ -199,8 +199,25 @@ func (s *shard) evictOne(now *int64) bool {
 // any row already holding key.
 func (s *shard) store(hash uint64, key, value []byte, need uint32, expire int64) bool {
 	old, ok := s.find(hash, key)
-	if !ok || (old != 0 && !s.remove(old)) {
+	if !ok {
 		return false
+	}
+	if old != 0 {
+		if b := s.blk(old); b.count == need && s.sane(b) {
+			// Same number of blocks: rewrite the value in place. The row
+			// keeps its place in the hot list but counts as referenced, so
+			// it gets the second chance a move to the hot end would give,
+			// without touching its neighbours' headers.
+			b.valLen, b.expire, b.ref = uint32(len(value)), expire, 1
+			if !s.write(b, int(b.keyLen), value) {
+				return false
+			}
+			s.hdr.stores++
+			return true
+		}
+		if !s.remove(old) {
+			return false
+		}
 	}
 	var now int64
 	for s.hdr.nbav < need {
@@ -217,16 +234,8 @@ func (s *shard) store(hash uint64, key, value []byte, need uint32, expire int64)
 	b.keyLen, b.valLen = uint16(len(key)), uint32(len(value))
 	b.hash, b.expire, b.ref = hash, expire, 0
 
-	d := s.data(b)
-	off := copy(d, key)
-	for cur := b; ; {
-		value = value[copy(d[off:], value):]
-		if len(value) == 0 {
-			break
-		}
-		cur = s.blk(cur.next) // alloc checked the whole chain
-		d, off = s.data(cur), 0
-	}
+	copy(s.data(b), key)
+	s.write(b, len(key), value) // alloc checked the chain
 
 	bk := &s.buckets[uint32(hash)&s.mask]
 	b.hnext = *bk
@@ -234,6 +243,23 @@ func (s *shard) store(hash uint64, key, value []byte, need uint32, expire int64)
 	s.hdr.rows++
 	s.hdr.stores++
 	return s.lruPush(first, b)
+}
+
+// write copies value into the row that starts with block b, from byte off
+// of the row, off being within the first block.
+func (s *shard) write(b *blockHdr, off int, value []byte) bool {
+	d := s.data(b)[off:]
+	for {
+		value = value[copy(d, value):]
+		if len(value) == 0 {
+			return true
+		}
+		if !s.valid(b.next) {
+			return false
+		}
+		b = s.blk(b.next)
+		d = s.data(b)
+	}
 }
 
 // read copies up to len(dst) bytes of row first's value into dst and
