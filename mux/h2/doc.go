@@ -1,0 +1,40 @@
+// Package h2 is the HTTP/2 mux (RFC 9113), for both sides of the proxy.
+//
+// On the front side a [Mux] reads the client's connection preface and
+// yields one [Stream] per request from Accept, with the request head
+// ready in [Stream.Request]; the response goes back with WriteResponse,
+// Write and Finish. On the back side Open starts a new stream on a
+// connection to a server, so many requests share one connection: the
+// request goes out with WriteRequest, Write and Finish, and the response
+// comes back with ReadResponse and Read. Streams satisfy
+// [mux.HTTPStream], the contract every HTTP mux shares, so a gateway
+// between HTTP/1 and HTTP/2 is only a choice of muxes.
+//
+// Frames are read and written with the framer and HPACK coder of
+// golang.org/x/net/http2. One reader goroutine per connection
+// demultiplexes frames to streams; writes from every stream go through
+// one buffered writer, flushed by the last writer waiting, so that frames
+// written at the same time leave in one system call. A stream's Read
+// takes data from the stream's own queue and returns flow-control credit
+// to the peer as the application consumes it, so a slow reader slows its
+// sender instead of growing memory.
+//
+// The mux defends itself the way HAProxy does: it refuses streams beyond
+// SETTINGS_MAX_CONCURRENT_STREAMS with REFUSED_STREAM, caps header lists
+// (SETTINGS_MAX_HEADER_LIST_SIZE) and the number and size of CONTINUATION
+// frames of one header block, and closes a connection whose client resets
+// too many streams too fast (CVE-2023-44487) with GOAWAY
+// ENHANCE_YOUR_CALM. Requests are validated as RFC 9113 §8 says
+// (lower-case names, no connection-specific fields, pseudo-header rules,
+// the CONNECT form, Content-Length against the DATA received); a
+// malformed request is reset with PROTOCOL_ERROR.
+//
+// Messages cross into the neutral [htx.Message] form: pseudo-headers
+// become the start line, cookie crumbs are joined with "; " (as HTTP/1
+// needs), and on output names are lower-cased and the HTTP/1 hop-by-hop
+// fields are dropped, the framing being carried by the frames.
+//
+// A plain CONNECT request (RFC 9113 §8.5) turns its stream into a tunnel
+// with [Stream.Tunnel] once a 2xx answer has passed; extended CONNECT
+// (RFC 8441) is not supported.
+package h2

@@ -1,0 +1,360 @@
+package h2
+
+import (
+	"strconv"
+
+	"golang.org/x/net/http/httpguts"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+
+	"github.com/proxyblocks/proxyblocks/mux/htx"
+)
+
+// onField receives each decoded field of the header block being read,
+// checks it against RFC 9113 §8 and stores it in the message. A field
+// list over the limit or malformed is still decoded to its end, since
+// the HPACK state is shared by the whole connection.
+func (m *Mux) onField(f hpack.HeaderField) {
+	hs := &m.hs
+	hs.listSize += len(f.Name) + len(f.Value) + 32
+	if hs.listSize > int(m.cfg.MaxHeaderListSize) {
+		hs.oversize = true
+	}
+	if hs.kind == hdrDiscard || hs.rst || hs.oversize || hs.bad != "" {
+		return
+	}
+	name, value := f.Name, f.Value
+	if !validValue(value) {
+		hs.bad = "invalid value in field " + strconv.Quote(name)
+		return
+	}
+	if len(name) > 0 && name[0] == ':' {
+		hs.pseudoField(name, value)
+		return
+	}
+	hs.sawRegular = true
+	if !validName(name) {
+		hs.bad = "invalid field name " + strconv.Quote(name)
+		return
+	}
+	switch name {
+	case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
+		hs.bad = "connection-specific field " + name
+		return
+	case "te":
+		if value != "trailers" {
+			hs.bad = "te other than trailers"
+			return
+		}
+	case "content-length":
+		if hs.kind == hdrTrailers {
+			break
+		}
+		n, ok := parseLength(value)
+		if !ok || (hs.clSet && n != hs.cl) {
+			hs.bad = "invalid content-length " + strconv.Quote(value)
+			return
+		}
+		if hs.clSet {
+			return
+		}
+		hs.clSet, hs.cl = true, n
+	case "cookie":
+		if hs.kind != hdrTrailers {
+			// Crumbs are joined as HTTP/1 needs them (RFC 9113 §8.2.3).
+			if len(hs.cookie) > 0 {
+				hs.cookie = append(hs.cookie, "; "...)
+			}
+			hs.cookie = append(hs.cookie, value...)
+			return
+		}
+	}
+	if hs.kind == hdrTrailers {
+		hs.msg.AddTrailer(name, value)
+		return
+	}
+	hs.msg.Add(name, value)
+}
+
+func (hs *headerState) pseudoField(name, value string) {
+	if hs.sawRegular {
+		hs.bad = "pseudo-header " + name + " after regular fields"
+		return
+	}
+	var bit uint8
+	var dst *string
+	switch hs.kind {
+	case hdrRequest:
+		switch name {
+		case ":method":
+			bit, dst = pMethod, &hs.method
+		case ":scheme":
+			bit, dst = pScheme, &hs.scheme
+		case ":authority":
+			bit, dst = pAuthority, &hs.authority
+		case ":path":
+			bit, dst = pPath, &hs.path
+		case ":protocol":
+			hs.bad = "extended CONNECT is not supported"
+			return
+		}
+	case hdrResponse:
+		if name == ":status" {
+			bit, dst = pStatus, &hs.status
+		}
+	}
+	if dst == nil {
+		hs.bad = "unexpected pseudo-header " + name
+		return
+	}
+	if hs.pseudo&bit != 0 {
+		hs.bad = "duplicate pseudo-header " + name
+		return
+	}
+	hs.pseudo |= bit
+	*dst = value
+}
+
+// finishRequest turns the pseudo-headers into the request line and
+// returns what is malformed, or "".
+func (hs *headerState) finishRequest() string {
+	msg := hs.msg
+	if hs.pseudo&pMethod == 0 {
+		return "missing :method"
+	}
+	if !validToken(hs.method) {
+		return "invalid :method"
+	}
+	if hs.method == "CONNECT" {
+		if hs.pseudo&(pScheme|pPath) != 0 {
+			return "CONNECT with :scheme or :path"
+		}
+		if hs.authority == "" {
+			return "CONNECT without :authority"
+		}
+		msg.SetRequest(hs.method, "", hs.authority, "")
+		msg.Form = htx.FormAuthority
+	} else {
+		if hs.pseudo&pScheme == 0 || hs.pseudo&pPath == 0 {
+			return "missing :scheme or :path"
+		}
+		if hs.path == "" {
+			return "empty :path"
+		}
+		if hs.path == "*" {
+			if hs.method != "OPTIONS" {
+				return ":path * on a method other than OPTIONS"
+			}
+			msg.Form = htx.FormAsterisk
+		} else if hs.path[0] != '/' && (hs.scheme == "http" || hs.scheme == "https") {
+			return ":path is not an absolute path"
+		}
+		msg.SetRequest(hs.method, hs.scheme, hs.authority, hs.path)
+	}
+	msg.Version = htx.Version20
+	if len(hs.cookie) > 0 {
+		msg.AddBytes([]byte("cookie"), hs.cookie)
+	}
+	if hs.clSet {
+		msg.Flags |= htx.FlagContentLength
+		msg.ContentLength = hs.cl
+	}
+	if hs.endStream {
+		msg.Flags |= htx.FlagBodyless
+	}
+	if v, ok := msg.Get("expect"); ok && htx.EqualFold(v, "100-continue") {
+		msg.Flags |= htx.FlagExpectContinue
+	}
+	return ""
+}
+
+// finishResponse turns :status into the status line and returns what is
+// malformed, or "".
+func (hs *headerState) finishResponse(s *Stream) string {
+	msg := hs.msg
+	if hs.pseudo&pStatus == 0 {
+		return "missing :status"
+	}
+	status, err := strconv.Atoi(hs.status)
+	if err != nil || len(hs.status) != 3 || status < 100 || status > 599 {
+		return "invalid :status " + strconv.Quote(hs.status)
+	}
+	if status == 101 {
+		return "101 is not allowed in HTTP/2"
+	}
+	if status < 200 && hs.endStream {
+		return "interim response ends the stream"
+	}
+	msg.SetResponse(status, "")
+	msg.Version = htx.Version20
+	if len(hs.cookie) > 0 {
+		msg.AddBytes([]byte("cookie"), hs.cookie)
+	}
+	if hs.clSet {
+		msg.Flags |= htx.FlagContentLength
+		msg.ContentLength = hs.cl
+	}
+	switch {
+	case s.reqConnect && status >= 200 && status < 300:
+		msg.Flags |= htx.FlagTunnel
+	case s.reqHead || htx.BodylessStatus(status):
+		msg.Flags |= htx.FlagBodyless
+	case hs.endStream && !hs.clSet:
+		// No body and no length: say so, so that an HTTP/1 client is
+		// not left reading to the connection's close.
+		msg.Flags |= htx.FlagContentLength
+		msg.ContentLength = 0
+	}
+	return ""
+}
+
+func parseLength(v string) (int64, bool) {
+	if v == "" || len(v) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// validName accepts a lower-case token (RFC 9113 §8.2.1).
+func validName(n string) bool {
+	if n == "" {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		if 'A' <= c && c <= 'Z' || !httpguts.IsTokenRune(rune(c)) {
+			return false
+		}
+	}
+	return true
+}
+
+func validToken(n string) bool {
+	if n == "" {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		if !httpguts.IsTokenRune(rune(n[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+// validValue refuses NUL, CR, LF and leading or trailing whitespace
+// (RFC 9113 §8.2.1).
+func validValue(v string) bool {
+	if v == "" {
+		return true
+	}
+	if c := v[0]; c == ' ' || c == '\t' {
+		return false
+	}
+	if c := v[len(v)-1]; c == ' ' || c == '\t' {
+		return false
+	}
+	return httpguts.ValidHeaderFieldValue(v)
+}
+
+// encode adds one field to the header block being built. Called with
+// the writer held.
+func (m *Mux) encode(name, value string) {
+	_ = m.henc.WriteField(hpack.HeaderField{Name: name, Value: value})
+}
+
+// encodeFields adds a message's fields (or trailers), lower-cased,
+// leaving out what HTTP/2 carries otherwise or forbids. skipHost drops
+// Host when :authority carries it.
+func (m *Mux) encodeFields(msg *htx.Message, trailers, skipHost bool) {
+	n := msg.NumFields()
+	if trailers {
+		n = msg.NumTrailers()
+	}
+	for i := 0; i < n; i++ {
+		var name, value []byte
+		if trailers {
+			name, value = msg.Trailer(i)
+		} else {
+			if msg.IsHopByHop(i) {
+				continue
+			}
+			name, value = msg.Field(i)
+		}
+		ln := m.lowerName(name)
+		switch ln {
+		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "content-length":
+			continue
+		case "host":
+			if skipHost {
+				continue
+			}
+		}
+		m.encode(ln, string(value))
+	}
+}
+
+func (m *Mux) lowerName(b []byte) string {
+	m.lower = m.lower[:0]
+	for _, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		m.lower = append(m.lower, c)
+	}
+	return string(m.lower)
+}
+
+// writeBlock writes the header block in m.hbuf as HEADERS and as many
+// CONTINUATION frames as the peer's frame size needs. Called with the
+// writer held.
+func (m *Mux) writeBlock(id uint32, endStream bool) error {
+	block := m.hbuf.Bytes()
+	m.mu.Lock()
+	limit := int(m.peerMaxFrame)
+	m.mu.Unlock()
+	first := block
+	if len(first) > limit {
+		first = first[:limit]
+	}
+	block = block[len(first):]
+	err := m.fr.WriteHeaders(http2.HeadersFrameParam{
+		StreamID: id, BlockFragment: first, EndStream: endStream, EndHeaders: len(block) == 0,
+	})
+	for err == nil && len(block) > 0 {
+		frag := block
+		if len(frag) > limit {
+			frag = frag[:limit]
+		}
+		block = block[len(frag):]
+		err = m.fr.WriteContinuation(id, len(block) == 0, frag)
+	}
+	return err
+}
+
+func statusText(status int) string {
+	switch status {
+	case 200:
+		return "200"
+	case 204:
+		return "204"
+	case 206:
+		return "206"
+	case 304:
+		return "304"
+	case 400:
+		return "400"
+	case 404:
+		return "404"
+	case 500:
+		return "500"
+	}
+	return strconv.Itoa(status)
+}

@@ -1,0 +1,597 @@
+package h2
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"golang.org/x/net/http2"
+
+	"github.com/proxyblocks/proxyblocks/mux"
+	"github.com/proxyblocks/proxyblocks/mux/htx"
+)
+
+// readLoop is the connection's reader goroutine: it reads every frame
+// and hands it to its stream, until the connection ends.
+func (m *Mux) readLoop() {
+	defer close(m.readerDone)
+	err := m.serve()
+	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+		err = io.EOF
+	} else if _, ok := err.(*GoAwayError); !ok {
+		err = fmt.Errorf("h2: reading from %s: %w", m.t.RemoteAddr(), err)
+	}
+	m.closeWith(err, http2.ErrCodeNo, false)
+}
+
+func (m *Mux) serve() error {
+	if m.side == mux.SideFront {
+		var p [24]byte
+		if _, err := io.ReadFull(m.br, p[:]); err != nil {
+			return err
+		}
+		if !bytes.Equal(p[:], clientPreface) {
+			return m.connError(http2.ErrCodeProtocol, "invalid connection preface")
+		}
+	}
+	first := true
+	for {
+		f, err := m.fr.ReadFrame()
+		if err != nil {
+			var se http2.StreamError
+			var ce http2.ConnectionError
+			switch {
+			case errors.As(err, &se):
+				if first {
+					return m.connError(http2.ErrCodeProtocol, "first frame is not SETTINGS")
+				}
+				m.resetStream(se.StreamID, se.Code)
+				continue
+			case errors.As(err, &ce):
+				detail := "invalid frame"
+				if d := m.fr.ErrorDetail(); d != nil {
+					detail = d.Error()
+				}
+				return m.connError(http2.ErrCode(ce), "%s", detail)
+			case errors.Is(err, http2.ErrFrameTooLarge):
+				return m.connError(http2.ErrCodeFrameSize, "frame larger than SETTINGS_MAX_FRAME_SIZE")
+			}
+			return err
+		}
+		if first {
+			sf, ok := f.(*http2.SettingsFrame)
+			if !ok || sf.IsAck() {
+				return m.connError(http2.ErrCodeProtocol, "first frame is not SETTINGS")
+			}
+			first = false
+		}
+		if err := m.handle(f); err != nil {
+			return err
+		}
+	}
+}
+
+func (m *Mux) handle(f http2.Frame) error {
+	if m.hs.id != 0 {
+		if cf, ok := f.(*http2.ContinuationFrame); ok {
+			return m.onContinuation(cf)
+		}
+		// The framer enforces contiguous header blocks.
+		return m.connError(http2.ErrCodeProtocol, "header block interrupted")
+	}
+	switch f := f.(type) {
+	case *http2.SettingsFrame:
+		return m.onSettings(f)
+	case *http2.PingFrame:
+		if !f.IsAck() {
+			data := f.Data
+			_ = m.write(true, func() error { return m.fr.WritePing(true, data) })
+		}
+	case *http2.GoAwayFrame:
+		m.onGoAway(f)
+	case *http2.WindowUpdateFrame:
+		return m.onWindowUpdate(f)
+	case *http2.RSTStreamFrame:
+		return m.onReset(f)
+	case *http2.PriorityFrame:
+		if f.StreamDep == f.StreamID {
+			m.resetStream(f.StreamID, http2.ErrCodeProtocol)
+		}
+	case *http2.PushPromiseFrame:
+		return m.connError(http2.ErrCodeProtocol, "PUSH_PROMISE is not accepted")
+	case *http2.HeadersFrame:
+		return m.onHeaders(f)
+	case *http2.ContinuationFrame:
+		return m.connError(http2.ErrCodeProtocol, "CONTINUATION without HEADERS")
+	case *http2.DataFrame:
+		return m.onData(f)
+	}
+	// Unknown frame types are ignored (RFC 9113 §5.5).
+	return nil
+}
+
+// idleLocked reports whether id names a stream not opened yet.
+func (m *Mux) idleLocked(id uint32) bool {
+	if id%2 == 0 {
+		return true // neither side opens even streams: push is off
+	}
+	if m.side == mux.SideFront {
+		return id > m.maxPeerID
+	}
+	return id >= m.nextID
+}
+
+func (m *Mux) onSettings(f *http2.SettingsFrame) error {
+	if f.IsAck() {
+		return nil
+	}
+	var tableSize uint32
+	var haveTable bool
+	m.mu.Lock()
+	err := f.ForeachSetting(func(s http2.Setting) error {
+		if err := s.Valid(); err != nil {
+			return err
+		}
+		switch s.ID {
+		case http2.SettingHeaderTableSize:
+			tableSize, haveTable = s.Val, true
+		case http2.SettingInitialWindowSize:
+			delta := int64(s.Val) - m.peerInitWin
+			for _, st := range m.streams {
+				if st.sendWin+delta > maxWindow {
+					return http2.ConnectionError(http2.ErrCodeFlowControl)
+				}
+				st.sendWin += delta
+			}
+			m.peerInitWin = int64(s.Val)
+		case http2.SettingMaxFrameSize:
+			m.peerMaxFrame = s.Val
+		case http2.SettingMaxConcurrentStreams:
+			m.peerMaxStrm = s.Val
+		case http2.SettingMaxHeaderListSize:
+			m.peerMaxList = s.Val
+		}
+		return nil
+	})
+	m.cond.Broadcast()
+	m.mu.Unlock()
+	if err != nil {
+		var ce http2.ConnectionError
+		if errors.As(err, &ce) {
+			return m.connError(http2.ErrCode(ce), "invalid SETTINGS value")
+		}
+		return m.connError(http2.ErrCodeProtocol, "invalid SETTINGS: %v", err)
+	}
+	_ = m.write(true, func() error {
+		if haveTable {
+			m.henc.SetMaxDynamicTableSizeLimit(tableSize)
+		}
+		return m.fr.WriteSettingsAck()
+	})
+	return nil
+}
+
+func (m *Mux) onGoAway(f *http2.GoAwayFrame) {
+	m.mu.Lock()
+	m.goawayRecv = true
+	m.peerLast = f.LastStreamID
+	if f.ErrCode != http2.ErrCodeNo && m.err == nil {
+		m.err = &GoAwayError{Code: f.ErrCode, Remote: true, Debug: string(f.DebugData())}
+	}
+	if m.side == mux.SideBack {
+		for id, s := range m.streams {
+			if id > f.LastStreamID {
+				s.resetLocked(fmt.Errorf("%w: stream %d beyond the last of GOAWAY (%d)", ErrRefused, id, f.LastStreamID))
+			}
+		}
+	}
+	m.cond.Broadcast()
+	m.mu.Unlock()
+}
+
+func (m *Mux) onWindowUpdate(f *http2.WindowUpdateFrame) error {
+	inc := int64(f.Increment)
+	m.mu.Lock()
+	if f.StreamID == 0 {
+		m.sendWin += inc
+		over := m.sendWin > maxWindow
+		m.cond.Broadcast()
+		m.mu.Unlock()
+		if over {
+			return m.connError(http2.ErrCodeFlowControl, "connection window over 2^31-1")
+		}
+		return nil
+	}
+	s := m.streams[f.StreamID]
+	if s == nil {
+		idle := m.idleLocked(f.StreamID)
+		m.mu.Unlock()
+		if idle {
+			return m.connError(http2.ErrCodeProtocol, "WINDOW_UPDATE on idle stream %d", f.StreamID)
+		}
+		return nil
+	}
+	s.sendWin += inc
+	over := s.sendWin > maxWindow
+	m.cond.Broadcast()
+	m.mu.Unlock()
+	if over {
+		m.resetStream(f.StreamID, http2.ErrCodeFlowControl)
+		m.returnConnCredit(0, false)
+	}
+	return nil
+}
+
+func (m *Mux) onReset(f *http2.RSTStreamFrame) error {
+	m.mu.Lock()
+	s := m.streams[f.StreamID]
+	if s == nil {
+		idle := m.idleLocked(f.StreamID)
+		m.mu.Unlock()
+		if idle {
+			return m.connError(http2.ErrCodeProtocol, "RST_STREAM on idle stream %d", f.StreamID)
+		}
+		return nil
+	}
+	early := m.side == mux.SideFront && !s.sentEOF
+	s.resetLocked(&ResetError{StreamID: f.StreamID, Code: f.ErrCode, Remote: true})
+	m.mu.Unlock()
+	m.returnConnCredit(0, false)
+	if early {
+		// Rapid reset (CVE-2023-44487): each stream reset before its
+		// response completes cost a request's work for nothing.
+		now := time.Now()
+		if now.Sub(m.resetsAt) > m.cfg.ResetWindow {
+			m.resetsAt, m.resets = now, 0
+		}
+		m.resets++
+		if m.resets > m.cfg.MaxResets {
+			return m.connError(http2.ErrCodeEnhanceYourCalm, "too many streams reset (%d within %v)", m.resets, m.cfg.ResetWindow)
+		}
+	}
+	return nil
+}
+
+func (m *Mux) onData(f *http2.DataFrame) error {
+	id := f.StreamID
+	n := int64(f.Length)
+	data := f.Data()
+	m.mu.Lock()
+	if n > m.recvWin {
+		m.mu.Unlock()
+		return m.connError(http2.ErrCodeFlowControl, "DATA exceeds the connection window")
+	}
+	m.recvWin -= n
+	s := m.streams[id]
+	if s == nil {
+		idle := m.idleLocked(id)
+		quiet := m.recentlyResetLocked(id)
+		m.mu.Unlock()
+		if idle {
+			return m.connError(http2.ErrCodeProtocol, "DATA on idle stream %d", id)
+		}
+		m.returnConnCredit(n, false)
+		if !quiet {
+			m.resetStream(id, http2.ErrCodeStreamClosed)
+		}
+		return nil
+	}
+	if s.recvEOF || (m.side == mux.SideBack && !s.gotFinal) {
+		m.mu.Unlock()
+		m.returnConnCredit(n, false)
+		if s.recvEOF {
+			m.resetStream(id, http2.ErrCodeStreamClosed)
+		} else {
+			m.resetStream(id, http2.ErrCodeProtocol)
+		}
+		return nil
+	}
+	if n > s.recvWin {
+		m.mu.Unlock()
+		m.returnConnCredit(n, false)
+		m.resetStream(id, http2.ErrCodeFlowControl)
+		return nil
+	}
+	s.recvWin -= n
+	s.recvd += int64(len(data))
+	if s.clSet && (s.recvd > s.cl || (f.StreamEnded() && s.recvd != s.cl)) {
+		m.mu.Unlock()
+		m.returnConnCredit(n, false)
+		m.resetStream(id, http2.ErrCodeProtocol)
+		return nil
+	}
+	pad := n - int64(len(data))
+	if s.userClosed {
+		pad = n // nobody reads it: give it all back
+	} else {
+		s.rbuf = append(s.rbuf, data...)
+	}
+	if pad > 0 {
+		s.recvUnacked += pad
+	}
+	if f.StreamEnded() {
+		s.endRecvLocked()
+	}
+	s.readCond.Broadcast()
+	m.mu.Unlock()
+	if pad > 0 {
+		m.returnConnCredit(pad, false)
+	}
+	return nil
+}
+
+// headerKind says what a header block being decoded is.
+type headerKind uint8
+
+const (
+	hdrDiscard headerKind = iota
+	hdrRequest
+	hdrResponse
+	hdrTrailers
+)
+
+// headerState is the header block being decoded, across its HEADERS and
+// CONTINUATION frames.
+type headerState struct {
+	id         uint32
+	kind       headerKind
+	s          *Stream
+	msg        *htx.Message
+	endStream  bool
+	rstCode    http2.ErrCode // reset the stream once the block is decoded
+	rst        bool
+	refuse     bool // a request refused for concurrency
+	conts      int
+	bytes      int
+	listSize   int
+	oversize   bool
+	bad        string // the first malformation found
+	sawRegular bool
+	method     string
+	scheme     string
+	authority  string
+	path       string
+	protocol   bool
+	status     string
+	pseudo     uint8
+	cookie     []byte
+	clSet      bool
+	cl         int64
+}
+
+const (
+	pMethod = 1 << iota
+	pScheme
+	pAuthority
+	pPath
+	pStatus
+)
+
+func (m *Mux) onHeaders(f *http2.HeadersFrame) error {
+	id := f.StreamID
+	hs := &m.hs
+	cookie := hs.cookie[:0]
+	*hs = headerState{id: id, endStream: f.StreamEnded(), cookie: cookie}
+	if f.HasPriority() && f.Priority.StreamDep == id {
+		hs.rst, hs.rstCode = true, http2.ErrCodeProtocol
+	}
+	m.mu.Lock()
+	s := m.streams[id]
+	switch {
+	case id%2 == 0:
+		m.mu.Unlock()
+		return m.connError(http2.ErrCodeProtocol, "HEADERS on even stream %d", id)
+	case s != nil:
+		switch {
+		case s.recvEOF:
+			hs.rst, hs.rstCode = true, http2.ErrCodeStreamClosed
+		case m.side == mux.SideBack && !s.gotFinal:
+			hs.kind, hs.s, hs.msg = hdrResponse, s, new(htx.Message)
+		case !hs.endStream:
+			hs.rst, hs.rstCode = true, http2.ErrCodeProtocol
+		default:
+			hs.kind, hs.s, hs.msg = hdrTrailers, s, &s.trl
+		}
+	case m.side == mux.SideBack:
+		idle, quiet := m.idleLocked(id), m.recentlyResetLocked(id)
+		m.mu.Unlock()
+		if idle {
+			return m.connError(http2.ErrCodeProtocol, "HEADERS on idle stream %d", id)
+		}
+		if !quiet {
+			return m.connError(http2.ErrCodeStreamClosed, "HEADERS on closed stream %d", id)
+		}
+		m.mu.Lock()
+	case id <= m.maxPeerID:
+		quiet := m.recentlyResetLocked(id)
+		m.mu.Unlock()
+		if !quiet {
+			return m.connError(http2.ErrCodeStreamClosed, "HEADERS on closed stream %d", id)
+		}
+		m.mu.Lock()
+	default:
+		m.maxPeerID = id
+		switch {
+		case m.goawaySent || m.closed:
+			// Beyond our GOAWAY: decoded for the HPACK state, then dropped.
+		case m.active >= int(m.cfg.MaxConcurrentStreams):
+			hs.rst, hs.rstCode, hs.refuse = true, http2.ErrCodeRefusedStream, true
+		default:
+			s = m.newStream(id)
+			hs.kind, hs.s, hs.msg = hdrRequest, s, &s.in
+		}
+	}
+	m.mu.Unlock()
+	if err := m.headerFragment(f.HeaderBlockFragment(), false); err != nil {
+		return err
+	}
+	if f.HeadersEnded() {
+		return m.endHeaders()
+	}
+	return nil
+}
+
+func (m *Mux) onContinuation(f *http2.ContinuationFrame) error {
+	if err := m.headerFragment(f.HeaderBlockFragment(), true); err != nil {
+		return err
+	}
+	if f.HeadersEnded() {
+		return m.endHeaders()
+	}
+	return nil
+}
+
+func (m *Mux) headerFragment(p []byte, cont bool) error {
+	hs := &m.hs
+	if cont {
+		hs.conts++
+		if hs.conts > m.cfg.MaxContinuations {
+			return m.connError(http2.ErrCodeEnhanceYourCalm, "more than %d CONTINUATION frames in one header block", m.cfg.MaxContinuations)
+		}
+	}
+	hs.bytes += len(p)
+	if hs.bytes > int(m.cfg.MaxHeaderListSize) {
+		return m.connError(http2.ErrCodeEnhanceYourCalm, "header block over %d bytes", m.cfg.MaxHeaderListSize)
+	}
+	if _, err := m.hdec.Write(p); err != nil {
+		return m.connError(http2.ErrCodeCompression, "header block: %v", err)
+	}
+	return nil
+}
+
+// endHeaders acts on a complete header block.
+func (m *Mux) endHeaders() error {
+	hs := &m.hs
+	id := hs.id
+	hs.id = 0
+	if err := m.hdec.Close(); err != nil {
+		return m.connError(http2.ErrCodeCompression, "header block: %v", err)
+	}
+	if hs.rst {
+		if hs.kind == hdrRequest {
+			m.dropNew(hs.s)
+		}
+		if hs.refuse {
+			m.mu.Lock()
+			m.rememberResetLocked(id)
+			m.mu.Unlock()
+			_ = m.write(true, func() error { return m.fr.WriteRSTStream(id, hs.rstCode) })
+			return nil
+		}
+		m.resetStream(id, hs.rstCode)
+		return nil
+	}
+	switch hs.kind {
+	case hdrDiscard:
+		return nil
+	case hdrRequest:
+		if hs.oversize {
+			m.dropNew(hs.s)
+			m.answerStatus(id, 431, hs.endStream)
+			return nil
+		}
+		if hs.bad == "" {
+			hs.bad = hs.finishRequest()
+		}
+		if hs.bad != "" {
+			m.cfg.Logger.Debug("h2: malformed request", "peer", m.t.RemoteAddr(), "stream", id, "reason", hs.bad)
+			m.dropNew(hs.s)
+			m.mu.Lock()
+			m.rememberResetLocked(id)
+			m.mu.Unlock()
+			_ = m.write(true, func() error { return m.fr.WriteRSTStream(id, http2.ErrCodeProtocol) })
+			return nil
+		}
+		s := hs.s
+		s.clSet, s.cl = hs.clSet, hs.cl
+		s.reqHead = s.in.Flags&htx.FlagHead != 0
+		s.reqConnect = s.in.Flags&htx.FlagConnect != 0
+		m.mu.Lock()
+		if m.closed {
+			m.mu.Unlock()
+			return nil
+		}
+		if hs.endStream {
+			s.endRecvLocked()
+		}
+		m.mu.Unlock()
+		m.acceptQ <- s
+		return nil
+	case hdrResponse:
+		s := hs.s
+		if hs.oversize {
+			hs.bad = "response header list too large"
+		}
+		if hs.bad == "" {
+			hs.bad = hs.finishResponse(s)
+		}
+		if hs.bad != "" {
+			m.cfg.Logger.Debug("h2: malformed response", "peer", m.t.RemoteAddr(), "stream", id, "reason", hs.bad)
+			m.resetStream(id, http2.ErrCodeProtocol)
+			m.returnConnCredit(0, false)
+			return nil
+		}
+		final := hs.msg.Status >= 200
+		m.mu.Lock()
+		s.heads = append(s.heads, hs.msg)
+		if final {
+			s.gotFinal = true
+			s.clSet, s.cl = hs.clSet, hs.cl
+			if s.reqHead || hs.msg.Status == 304 || hs.msg.Status == 204 || (s.reqConnect && hs.msg.Status < 300) {
+				s.clSet = false
+			}
+		}
+		if hs.endStream {
+			s.endRecvLocked()
+		}
+		s.readCond.Broadcast()
+		m.mu.Unlock()
+		return nil
+	case hdrTrailers:
+		s := hs.s
+		bad := hs.bad != "" || hs.oversize || (s.clSet && s.recvd != s.cl)
+		if bad {
+			m.resetStream(id, http2.ErrCodeProtocol)
+			m.returnConnCredit(0, false)
+			return nil
+		}
+		m.mu.Lock()
+		s.endRecvLocked()
+		s.readCond.Broadcast()
+		m.mu.Unlock()
+	}
+	return nil
+}
+
+// dropNew forgets a request stream that was never accepted.
+func (m *Mux) dropNew(s *Stream) {
+	if s == nil {
+		return
+	}
+	m.mu.Lock()
+	m.removeLocked(s)
+	m.mu.Unlock()
+}
+
+// answerStatus answers a refused request with an empty response, and
+// resets the stream when the client has more to send.
+func (m *Mux) answerStatus(id uint32, status int, ended bool) {
+	m.mu.Lock()
+	m.rememberResetLocked(id)
+	m.mu.Unlock()
+	_ = m.write(true, func() error {
+		m.hbuf.Reset()
+		m.encode(":status", statusText(status))
+		m.encode("content-length", "0")
+		if err := m.writeBlock(id, true); err != nil {
+			return err
+		}
+		if !ended {
+			return m.fr.WriteRSTStream(id, http2.ErrCodeNo)
+		}
+		return nil
+	})
+}
