@@ -98,8 +98,8 @@ type Cache struct {
 type peersBox struct{ p Peers }
 
 type counters struct {
-	stores, localHits, sharedHits, peerHits, misses atomic.Uint64
-	expired, rejected, deletes, tooLarge, storeErrors  atomic.Uint64
+	stores, localHits, sharedHits, peerHits, misses   atomic.Uint64
+	expired, rejected, deletes, tooLarge, storeErrors atomic.Uint64
 }
 
 // New opens a cache with the two settings HAProxy exposes: size
