@@ -202,6 +202,13 @@ func (b *Backend) assign(ctx context.Context, src netip.Addr, avoid *Server) (as
 	a.waited = time.Since(start)
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if p.srv != nil && ctx.Err() != nil {
+		// Stopping: a slot handed over at the last moment goes back.
+		p.srv.cur--
+		b.conns--
+		b.serveQueues()
+		return a, ctx.Err()
+	}
 	if p.srv != nil {
 		// A slot arrived, possibly racing with the timer: take it.
 		a.srv = p.srv

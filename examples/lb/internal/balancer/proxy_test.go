@@ -308,7 +308,9 @@ listen px
 	c, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	cs = append(cs, c)
-	require.Eventually(t, func() bool { return b.Sessions() == 3 }, 5*time.Second, time.Millisecond)
+	be := b.Backend("px")
+	require.Eventually(t, func() bool { be.mu.Lock(); defer be.mu.Unlock(); return len(be.queue) == 1 }, 5*time.Second, time.Millisecond)
+	require.Equal(t, 3, b.Sessions())
 	require.NoError(t, b.Close())
 	require.Zero(t, b.Sessions())
 	for _, c := range cs {

@@ -82,7 +82,12 @@ func (b *Balancer) dialCheck(ctx context.Context, s *Server) (net.Conn, error) {
 	}
 	d := *s.dialer
 	d.Timeout = 0 // the check's own timeout is in ctx
-	return d.Dial(ctx, "tcp", s.addr, nil)
+	c, err := d.Dial(ctx, "tcp", s.addr, nil)
+	if err != nil {
+		// Return a nil interface, not a nil *conn.Conn inside one.
+		return nil, err
+	}
+	return c, nil
 }
 
 // tunnelConfig maps a frontend and backend's timeouts and splice options
