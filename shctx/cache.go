@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/bits"
 	"os"
 	"sync/atomic"
@@ -153,7 +154,7 @@ func (c *Cache) MaxKeyLen() int { return int(c.g.maxKey) }
 // MaxValueLen returns the longest value that fits with a key of keyLen
 // bytes: an entry may use at most one shard's blocks.
 func (c *Cache) MaxValueLen(keyLen int) int {
-	return int(c.g.bps)*int(c.g.blockSize) - keyLen
+	return min(int(c.g.bps)*int(c.g.blockSize), math.MaxUint32) - keyLen
 }
 
 func (c *Cache) shardOf(h uint64) *shard {
@@ -191,7 +192,7 @@ func (c *Cache) store(key, value []byte, exp int64) error {
 	}
 	total := uint64(len(key)) + uint64(len(value))
 	need := (total + uint64(c.g.blockSize) - 1) / uint64(c.g.blockSize)
-	if need > uint64(c.g.bps) {
+	if need > uint64(c.g.bps) || total > math.MaxUint32 {
 		return fmt.Errorf("shctx: store: %d bytes of key and value need %d blocks, a shard has %d: %w",
 			total, need, c.g.bps, ErrTooLarge)
 	}

@@ -19,12 +19,17 @@ const pidMax = 1 << 22
 
 // Back-off steps of a waiter: busy polls first (the holder usually leaves
 // within a few hundred nanoseconds), then yields to other goroutines, then
-// sleeps so that a waiter on a stopped or dead owner costs no CPU.
+// yields the thread to the kernel (the holder may be another process, or a
+// thread the kernel preempted), and only then sleeps, so that a waiter on a
+// stopped or dead owner costs no CPU. Sleeping early would cost a timer's
+// granularity whenever a holder is merely descheduled on a busy host.
 const (
-	spinPolls  = 64
-	yieldPolls = 64
-	minSleep   = 5 * time.Microsecond
-	maxSleep   = time.Millisecond
+	spinPolls     = 64
+	goschedPolls  = 64
+	osYieldPolls  = 256
+	minSleep      = 20 * time.Microsecond
+	maxSleep      = time.Millisecond
+	yieldingPolls = spinPolls + goschedPolls + osYieldPolls
 )
 
 // lock takes the shard's lock for this process.
@@ -56,8 +61,11 @@ func (c *Cache) lockSlow(s *shard) {
 		switch {
 		case i < spinPolls:
 			continue
-		case i < spinPolls+yieldPolls:
+		case i < spinPolls+goschedPolls:
 			runtime.Gosched()
+			continue
+		case i < yieldingPolls:
+			_, _, _ = unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
 			continue
 		}
 		now := time.Now()
