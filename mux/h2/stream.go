@@ -345,6 +345,9 @@ func (s *Stream) writeHead(msg *htx.Message, endStream, flush bool, build func()
 			m.streams[s.id] = s
 		}
 		id := s.id
+		if endStream {
+			s.markSentLocked()
+		}
 		m.mu.Unlock()
 		m.hbuf.Reset()
 		build()
@@ -359,20 +362,18 @@ func (s *Stream) writeHead(msg *htx.Message, endStream, flush bool, build func()
 		return err
 	}
 	s.wroteHead = true
-	if endStream {
-		s.endSend()
-	}
+	s.outDone = endStream
 	return nil
 }
 
-func (s *Stream) endSend() {
-	s.outDone = true
-	s.m.mu.Lock()
+// markSentLocked records END_STREAM as sent. It runs before the frame
+// leaves, with the writer held, so that the peer's next frame on the
+// stream always finds the state the END_STREAM made.
+func (s *Stream) markSentLocked() {
 	s.sentEOF = true
 	if s.recvEOF {
 		s.m.removeLocked(s)
 	}
-	s.m.mu.Unlock()
 }
 
 // Write sends body data of the outgoing message, as the peer's flow
@@ -410,7 +411,9 @@ func (s *Stream) Write(p []byte) (int, error) {
 		m.mu.Unlock()
 		chunk := p[:n]
 		p = p[n:]
-		if err := m.write(len(p) == 0, func() error { return m.fr.WriteData(id, false, chunk) }); err != nil {
+		// Flush every chunk: the next may wait for window, and what was
+		// written must not sit in the buffer meanwhile.
+		if err := m.write(true, func() error { return m.fr.WriteData(id, false, chunk) }); err != nil {
 			return written, err
 		}
 		written += int(n)
@@ -438,6 +441,9 @@ func (s *Stream) Finish(trailers *htx.Message) error {
 	err := m.write(true, func() error {
 		m.mu.Lock()
 		dead = s.deadErrLocked()
+		if dead == nil {
+			s.markSentLocked()
+		}
 		m.mu.Unlock()
 		if dead != nil {
 			return nil
@@ -455,7 +461,7 @@ func (s *Stream) Finish(trailers *htx.Message) error {
 	if err != nil {
 		return err
 	}
-	s.endSend()
+	s.outDone = true
 	return nil
 }
 
