@@ -90,12 +90,13 @@ func ParseArgs(words []string) (Config, error) {
 		seen[w] = true
 		switch w {
 		case "bind":
-			if err := checkHostPort(w, v); err != nil {
+			// Port 0 (any free port) is allowed for tests and examples.
+			if err := checkHostPort(w, v, 0); err != nil {
 				return cfg, err
 			}
 			cfg.Bind = v
 		case "peer":
-			if err := checkHostPort(w, v); err != nil {
+			if err := checkHostPort(w, v, 1); err != nil {
 				return cfg, err
 			}
 			cfg.Peers = append(cfg.Peers, v)
@@ -150,13 +151,13 @@ func cfgErr(format string, args ...any) error {
 	return fmt.Errorf("%s: "+format+": %w", append([]any{Keyword}, append(args, ErrConfig)...)...)
 }
 
-func checkHostPort(word, v string) error {
+func checkHostPort(word, v string, minPort int) error {
 	_, port, err := net.SplitHostPort(v)
 	if err != nil {
 		return cfgErr("%s %q: want ADDR:PORT (%v)", word, v, err)
 	}
-	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
-		return cfgErr("%s %q: port %q is not a number from 1 to 65535", word, v, port)
+	if p, err := strconv.Atoi(port); err != nil || p < minPort || p > 65535 {
+		return cfgErr("%s %q: port %q is not a number from %d to 65535", word, v, port, minPort)
 	}
 	return nil
 }

@@ -470,7 +470,7 @@ func TestParseArgs(t *testing.T) {
 		{line: "bind 1.2.3.4:1 key-file k", err: "nobody to share"},
 		{line: "bind 1.2.3.4:1 peer 1.2.3.5:1", err: "missing 'key-file"},
 		{line: "bind 1.2.3.4 peer 1.2.3.5:1 key-file k", err: `bind "1.2.3.4": want ADDR:PORT`},
-		{line: "bind 1.2.3.4:0 peer 1.2.3.5:1 key-file k", err: "not a number from 1 to 65535"},
+		{line: "bind 1.2.3.4:0 peer 1.2.3.5:0 key-file k", err: "not a number from 1 to 65535"},
 		{line: "bind 1.2.3.4:1 peer 1.2.3.5:http key-file k", err: `port "http"`},
 		{line: "bind 1.2.3.4:1 multicast 10.0.0.1 key-file k", err: "not a multicast address"},
 		{line: "bind 1.2.3.4:1 peer 1.2.3.5:1 key-file", err: `"key-file" needs a value`},
