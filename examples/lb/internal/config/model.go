@@ -14,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/proxyblocks/proxyblocks/xprt/tls"
 )
 
 // Sentinel errors a caller can test for with errors.Is.
@@ -126,6 +128,9 @@ type Global struct {
 	MaxPipes int
 	// NoSplice forbids splicing everywhere.
 	NoSplice bool
+	// SSL holds the ssl-default-* and tune.ssl.* settings; nil means
+	// HAProxy's defaults.
+	SSL *tls.Defaults
 }
 
 // Log is one log target.
@@ -146,6 +151,9 @@ type Log struct {
 // Timeouts are a proxy's timeouts; zero means unset (infinite).
 type Timeouts struct {
 	Connect, Client, Server, Tunnel, Queue, Check time.Duration
+	// HTTPRequest and HTTPKeepAlive bound the wait for a request head and
+	// for the next request of a keep-alive connection (HTTP mode).
+	HTTPRequest, HTTPKeepAlive time.Duration
 }
 
 // Options are a proxy's "option" switches.
@@ -164,8 +172,10 @@ type Proxy struct {
 	Pos
 	Kind Kind
 	Name string
-	// Mode is "tcp" (the only mode run today).
+	// Mode is "tcp" or "http".
 	Mode     string
+	// HTTP holds the HTTP-mode settings (model_http.go).
+	HTTP HTTP
 	Timeouts Timeouts
 	Options  Options
 	// MaxConn caps a frontend's concurrent connections; 0 means the global
@@ -198,6 +208,8 @@ type Bind struct {
 	AcceptProxy bool
 	// Name is an optional name for the listener.
 	Name string
+	// SSL is the TLS side of the line (ssl, crt, alpn...).
+	SSL BindSSL
 }
 
 // Server is one server line.
@@ -220,6 +232,9 @@ type Server struct {
 	SendProxyV2 bool
 	// Source is the local address to dial from, "" for any.
 	Source string
+	// SSL is the TLS side of the line (ssl, verify, sni...) and the
+	// send-proxy-v2-ssl options.
+	SSL ServerSSL
 }
 
 // Built-in defaults, as in HAProxy.

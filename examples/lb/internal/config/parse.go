@@ -47,12 +47,21 @@ func Parse(srcs ...Source) (*Config, error) {
 	}
 	if len(p.errs) == 0 {
 		p.validate()
+		for _, f := range finishers {
+			f(p)
+		}
 	}
 	if len(p.errs) > 0 {
 		return nil, errors.Join(p.errs...)
 	}
 	return p.cfg, nil
 }
+
+// finishers run once every file is parsed and validated, for features
+// that need the whole configuration (a global default a later bind line
+// inherits) or load files the configuration names. They report through
+// p.errs like any keyword.
+var finishers []func(p *parser)
 
 type parser struct {
 	cfg      *Config

@@ -1,0 +1,247 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/proxyblocks/proxyblocks/xprt/tls"
+)
+
+// The TLS keywords: bind and server options and the global ssl-default-*
+// and tune.ssl.* settings. Each value is parsed by xprt/tls; this file
+// only routes words there and, once the whole configuration is read,
+// builds each TLS side so that a bad certificate, key, CA or ticket-key
+// file stops the start with the line that named it.
+
+// BindSSL is the TLS side of a bind line.
+type BindSSL struct {
+	// Enabled is set by "ssl": the listener speaks TLS.
+	Enabled bool
+	// Config holds the TLS options as written (crt, alpn, verify...).
+	Config tls.BindConfig
+	// Inbound is built from Config and the global defaults when parsing
+	// ends, which loads and checks every file the line names. Nil when
+	// the line has no ssl.
+	Inbound *tls.Inbound
+	// HandshakeTimeout is the frontend's timeout client, which bounds the
+	// TLS handshake as in HAProxy; 0 when unset.
+	HandshakeTimeout time.Duration
+
+	options []string // TLS keywords seen, to warn when "ssl" is missing
+}
+
+// ServerSSL is the TLS side of a server line, and the PROXY protocol
+// options that report the client's TLS connection.
+type ServerSSL struct {
+	// Enabled is set by "ssl": connections to the server speak TLS.
+	Enabled bool
+	// Config holds the TLS options as written. Its SNI is the fixed name
+	// when the sni expression is a constant.
+	Config tls.ServerConfig
+	// SNI is the sni expression; the zero value sends the fixed Config.SNI
+	// (none when empty).
+	SNI SNIExpr
+	// Outbound is built from Config and the global defaults when parsing
+	// ends. Nil when the line has no ssl.
+	Outbound *tls.Outbound
+	// SendProxyV2SSL (send-proxy-v2-ssl) sends a PROXY v2 header with the
+	// SSL TLV describing the client's connection; SendProxyV2SSLCN
+	// (send-proxy-v2-ssl-cn) adds the client certificate's CN to it.
+	SendProxyV2SSL, SendProxyV2SSLCN bool
+}
+
+// SNIExpr is a server's sni sample expression, in the subset this
+// balancer evaluates: str(NAME), a constant, and ssl_fc_sni, the SNI the
+// client sent, each optionally followed by ",lower".
+type SNIExpr struct {
+	// Fetch is "str" or "ssl_fc_sni"; empty when no sni was given.
+	Fetch string
+	// Value is the constant of str().
+	Value string
+	// Lower applies the lower converter.
+	Lower bool
+}
+
+// ParseSNIExpr parses a server's sni value.
+func ParseSNIExpr(s string) (SNIExpr, error) {
+	var e SNIExpr
+	fetch, conv, _ := strings.Cut(s, ",")
+	switch {
+	case fetch == "ssl_fc_sni":
+		e.Fetch = "ssl_fc_sni"
+	case strings.HasPrefix(fetch, "str(") && strings.HasSuffix(fetch, ")"):
+		e.Fetch, e.Value = "str", fetch[len("str("):len(fetch)-1]
+		if e.Value == "" {
+			return SNIExpr{}, errors.New("str() needs a value")
+		}
+	default:
+		return SNIExpr{}, fmt.Errorf("%w: sni expression %q (supported: str(NAME), ssl_fc_sni)", ErrUnsupported, s)
+	}
+	switch conv {
+	case "":
+	case "lower":
+		e.Lower = true
+	default:
+		return SNIExpr{}, fmt.Errorf("%w: converter %q in sni expression %q (supported: lower)", ErrUnsupported, conv, s)
+	}
+	if e.Fetch == "str" && e.Lower {
+		e.Value, e.Lower = strings.ToLower(e.Value), false
+	}
+	return e, nil
+}
+
+// Eval returns the SNI to send given the client's SNI.
+func (e SNIExpr) Eval(clientSNI string) string {
+	v := e.Value
+	if e.Fetch == "ssl_fc_sni" {
+		v = clientSNI
+	}
+	if e.Lower {
+		v = strings.ToLower(v)
+	}
+	return v
+}
+
+// bindSSLKeywords and serverSSLKeywords list the TLS options with the
+// number of words after the keyword.
+var bindSSLKeywords = map[string]int{
+	"ssl": 0, "no-tls-tickets": 0, "strict-sni": 0, "prefer-client-ciphers": 0,
+	"no-sslv3": 0, "no-tlsv10": 0, "no-tlsv11": 0, "no-tlsv12": 0, "no-tlsv13": 0,
+	"force-tlsv10": 0, "force-tlsv11": 0, "force-tlsv12": 0, "force-tlsv13": 0,
+	"crt": 1, "crt-list": 1, "alpn": 1, "ssl-min-ver": 1, "ssl-max-ver": 1, "ciphers": 1,
+	"ciphersuites": 1, "curves": 1, "ca-file": 1, "verify": 1, "tls-ticket-keys": 1,
+}
+
+var serverSSLKeywords = map[string]int{
+	"ssl": 0, "no-ssl": 0, "no-ssl-reuse": 0, "ssl-reuse": 0, "no-tls-tickets": 0, "tls-tickets": 0,
+	"send-proxy-v2-ssl": 0, "send-proxy-v2-ssl-cn": 0,
+	"verify": 1, "ca-file": 1, "verifyhost": 1, "sni": 1, "alpn": 1, "crt": 1,
+	"ssl-min-ver": 1, "ssl-max-ver": 1, "ciphers": 1, "ciphersuites": 1, "curves": 1,
+}
+
+// globalSSLKeywords are handed whole to tls.Defaults.Apply.
+var globalSSLKeywords = []string{
+	"ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites", "ssl-default-bind-curves",
+	"ssl-default-bind-options", "ssl-default-server-ciphers", "ssl-default-server-ciphersuites",
+	"ssl-default-server-options", "ssl-server-verify", "tune.ssl.cachesize", "tune.ssl.lifetime",
+	"crt-base", "ca-base",
+}
+
+func init() {
+	for kw, n := range bindSSLKeywords {
+		bindOptions[kw] = struct {
+			args  int
+			apply func(b *Bind, a []string) error
+		}{n, func(b *Bind, a []string) error { return applyBindSSL(b, kw, a) }}
+	}
+	for kw, n := range serverSSLKeywords {
+		serverOptions[kw] = struct {
+			args  int
+			apply func(s *Server, a []string) error
+		}{n, func(s *Server, a []string) error { return applyServerSSL(s, kw, a) }}
+	}
+	for _, kw := range globalSSLKeywords {
+		globalKeywords[kw] = func(p *parser, a []string) error { return applyGlobalSSL(p, kw, a) }
+	}
+	finishers = append(finishers, finishSSL)
+}
+
+func applyBindSSL(b *Bind, kw string, a []string) error {
+	if kw == "ssl" {
+		b.SSL.Enabled = true
+		return nil
+	}
+	if _, err := b.SSL.Config.Apply(append([]string{kw}, a...)); err != nil {
+		return err
+	}
+	b.SSL.options = append(b.SSL.options, kw)
+	return nil
+}
+
+func applyServerSSL(s *Server, kw string, a []string) error {
+	switch kw {
+	case "ssl":
+		s.SSL.Enabled = true
+		return nil
+	case "no-ssl":
+		s.SSL.Enabled = false
+		return nil
+	case "send-proxy-v2-ssl":
+		s.SSL.SendProxyV2SSL = true
+		return nil
+	case "send-proxy-v2-ssl-cn":
+		s.SSL.SendProxyV2SSL, s.SSL.SendProxyV2SSLCN = true, true
+		return nil
+	case "sni":
+		e, err := ParseSNIExpr(a[0])
+		if err != nil {
+			return err
+		}
+		s.SSL.SNI = e
+		s.SSL.Config.SNI = ""
+		if e.Fetch == "str" {
+			// A constant is also the name verify required checks.
+			s.SSL.Config.SNI = e.Value
+		}
+		return nil
+	}
+	_, err := s.SSL.Config.Apply(append([]string{kw}, a...))
+	return err
+}
+
+func applyGlobalSSL(p *parser, kw string, a []string) error {
+	if p.cfg.Global.SSL == nil {
+		p.cfg.Global.SSL = tls.NewDefaults()
+	}
+	n, err := p.cfg.Global.SSL.Apply(append([]string{kw}, a...))
+	if err != nil {
+		return err
+	}
+	if n != len(a)+1 {
+		return fmt.Errorf("unexpected argument '%s'", a[n-1])
+	}
+	return nil
+}
+
+// finishSSL builds every TLS side once the global defaults are known,
+// loading the files they name.
+func finishSSL(p *parser) {
+	d := p.cfg.Global.SSL
+	for _, px := range p.cfg.Proxies {
+		for i := range px.Binds {
+			bind := &px.Binds[i]
+			p.pos = bind.Pos
+			if !bind.SSL.Enabled {
+				if len(bind.SSL.options) > 0 {
+					p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s '%s': bind %s: '%s' ignored: no 'ssl' on this line",
+						bind.Pos, px.Kind, px.Name, strings.Join(bind.Addrs, ","), strings.Join(bind.SSL.options, "', '")))
+				}
+				continue
+			}
+			bind.SSL.HandshakeTimeout = px.Timeouts.Client
+			in, err := tls.NewInbound(bind.SSL.Config, d)
+			if err != nil {
+				p.fail("bind", fmt.Sprintf("%s '%s': bind %s", px.Kind, px.Name, strings.Join(bind.Addrs, ",")), err)
+				continue
+			}
+			bind.SSL.Inbound = in
+		}
+		for _, s := range px.Servers {
+			if !s.SSL.Enabled {
+				continue
+			}
+			p.pos = s.Pos
+			out, err := tls.NewOutbound(s.SSL.Config, d)
+			if err != nil {
+				if errors.Is(err, tls.ErrNoCAFile) {
+					err = fmt.Errorf("verify is enabled by default but no CA file specified; set 'ca-file', or 'verify none' on the server line, or 'ssl-server-verify none' in the global section: %w", err)
+				}
+				p.fail("server", fmt.Sprintf("%s '%s': server '%s'", px.Kind, px.Name, s.Name), err)
+				continue
+			}
+			s.SSL.Outbound = out
+		}
+	}
+}
