@@ -82,4 +82,34 @@
 // the flag. Links read from the region are bounds-checked before use, and a
 // shard found inconsistent for any other reason (a foreign process writing
 // into the file) is rebuilt the same way instead of panicking.
+//
+// # Differences from HAProxy's shctx
+//
+//   - HAProxy keeps cold rows inside its available list and destroys a row
+//     only when its first block is reused. Here free blocks and live rows
+//     are on separate lists, so a deleted or expired row's blocks are free
+//     at once and Stats counts evictions exactly.
+//   - HAProxy does not move an entry on a hit (its LRU order is storing
+//     order); here a hit sets the reference bit that CLOCK honours.
+//   - Rewriting a key with a value of the same number of blocks happens in
+//     place. HAProxy's SSL cache reuses the old row too, but its failure
+//     branch when the new value is longer leaves the lock held; here a
+//     longer value simply gets a new row.
+//   - Entries carry an expiry, checked on lookup and preferred for eviction;
+//     HAProxy leaves session expiry to OpenSSL.
+//   - The region is sharded (see above) and the index is a chained hash
+//     table of block numbers, where HAProxy uses one lock and an ebtree whose
+//     root sits in the extra area.
+//   - An anonymous region is a private mapping, since a Go process never
+//     forks; being private lets the kernel use transparent huge pages.
+//
+// # Performance notes
+//
+// A lookup touches the bucket head, the first block's header and key, and
+// the value's bytes: on a cache larger than the CPU's caches, each is a
+// memory access and, with 4 KiB pages, a TLB miss. Anonymous regions ask
+// for huge pages with madvise. Files on tmpfs get them only when the file
+// system allows it (mount option huge=within_size or huge=always), which
+// is worth doing for caches of more than a few MiB. Get copies into the
+// caller's buffer and does not allocate; Store does not allocate either.
 package shctx
