@@ -355,14 +355,14 @@ func (c *Cache) Iterate(fn func(key, value []byte, expire time.Time) bool) error
 // Stats are counters summed over all shards. Counters live in the region,
 // so they include the work of every process that opened it.
 type Stats struct {
-	Blocks     int // total blocks
-	BlocksFree int // blocks in the available lists
-	BlocksUsed int // blocks holding entries
-	Entries    int // live entries (some possibly expired but not yet reclaimed)
-	Hits       uint64
-	Misses     uint64
-	Stores     uint64
-	Deletes    uint64
+	Blocks     int    // total blocks
+	BlocksFree int    // blocks in the available lists
+	BlocksUsed int    // blocks holding entries
+	Entries    int    // live entries (some possibly expired but not yet reclaimed)
+	Hits       uint64 // lookups that found a live entry
+	Misses     uint64 // lookups that found nothing, or an expired entry
+	Stores     uint64 // successful stores, replacements included
+	Deletes    uint64 // deletions of present keys
 	Evictions  uint64 // entries dropped to make room before they expired
 	Expired    uint64 // entries dropped because they expired
 	LockSteals uint64 // locks taken from processes that died holding them
