@@ -253,7 +253,7 @@ func TestErrors(t *testing.T) {
 		{"server without port", "backend b\n  server s 127.0.0.1\n", ErrBadValue, "lb.cfg:2:"},
 		{"unknown bind option", "frontend f\n  bind :80 acept-proxy\n", ErrUnknownKeyword, "lb.cfg:2:"},
 		{"bad balance", "backend b\n  balance fastest\n", ErrBadValue, "lb.cfg:2:"},
-		{"mode http", "defaults\n  mode http\n", ErrUnsupported, "lb.cfg:2:"},
+		{"http frontend on tcp backend", "frontend f\n  mode http\n  bind :80\n  default_backend b\nbackend b\n  mode tcp\n", ErrReference, "lb.cfg:4: bad reference: frontend 'f' (mode http) cannot use backend 'b' (mode tcp)"},
 		{"bad mode", "defaults\n  mode udp\n", ErrBadValue, "lb.cfg:2:"},
 		{"missing backend", "frontend f\n  bind :80\n  default_backend nope\n", ErrReference, "lb.cfg:3: bad reference: frontend 'f': unable to find required default_backend 'nope'"},
 		{"duplicate backend", "backend b\nbackend b\n", ErrReference, "lb.cfg:2:"},

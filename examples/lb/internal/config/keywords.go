@@ -65,9 +65,7 @@ func init() {
 				return errors.New("expects 'tcp' or 'http'")
 			}
 			switch a[0] {
-			case "tcp":
-			case "http":
-				return fmt.Errorf("%w: mode 'http' (this balancer runs tcp mode only)", ErrUnsupported)
+			case "tcp", "http":
 			default:
 				return fmt.Errorf("unknown mode '%s' (expects 'tcp' or 'http')", a[0])
 			}

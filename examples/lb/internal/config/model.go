@@ -210,6 +210,8 @@ type Bind struct {
 	Name string
 	// SSL is the TLS side of the line (ssl, crt, alpn...).
 	SSL BindSSL
+	// Proto forces the mux ("h1", "h2"), as "proto" does.
+	Proto string
 }
 
 // Server is one server line.
@@ -235,6 +237,8 @@ type Server struct {
 	// SSL is the TLS side of the line (ssl, verify, sni...) and the
 	// send-proxy-v2-ssl options.
 	SSL ServerSSL
+	// Proto forces the mux towards the server ("h1", "h2").
+	Proto string
 }
 
 // Built-in defaults, as in HAProxy.

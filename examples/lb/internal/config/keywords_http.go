@@ -1,0 +1,442 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// The HTTP-mode keywords. They are added to the tables from here so the
+// HTTP feature lives in its own files; keywords.go's init runs first
+// (files are initialised in name order), so the tables exist.
+
+const kFeBe = KindFrontend | KindBackend
+
+func init() {
+	proxyKeywords["http-request"] = proxyKeyword{kFeBe, func(p *parser, px *Proxy, a []string) error {
+		r, err := parseHTTPRule(p.pos, a, true)
+		if err != nil {
+			return err
+		}
+		px.HTTP.RequestRules = appendOwn(px.HTTP.RequestRules, r)
+		return nil
+	}}
+	proxyKeywords["http-response"] = proxyKeyword{kFeBe, func(p *parser, px *Proxy, a []string) error {
+		r, err := parseHTTPRule(p.pos, a, false)
+		if err != nil {
+			return err
+		}
+		px.HTTP.ResponseRules = appendOwn(px.HTTP.ResponseRules, r)
+		return nil
+	}}
+	proxyKeywords["use_backend"] = proxyKeyword{KindFrontend, func(p *parser, px *Proxy, a []string) error {
+		if len(a) == 0 {
+			return errors.New("expects 'use_backend <backend> [{if | unless} <condition>]'")
+		}
+		cond, rest, err := splitCond(p.pos, a[1:])
+		if err != nil {
+			return err
+		}
+		if len(rest) > 0 {
+			return fmt.Errorf("unexpected '%s' (expected 'if' or 'unless')", rest[0])
+		}
+		px.HTTP.UseBackends = appendOwn(px.HTTP.UseBackends, UseBackend{Pos: p.pos, Backend: a[0], Cond: cond})
+		return nil
+	}}
+	proxyKeywords["http-reuse"] = proxyKeyword{kBeDef, func(_ *parser, px *Proxy, a []string) error {
+		if len(a) != 1 {
+			return errors.New("expects one of 'never', 'safe', 'aggressive', 'always'")
+		}
+		switch a[0] {
+		case "never", "safe", "aggressive", "always":
+			px.HTTP.Reuse = a[0]
+			return nil
+		}
+		return fmt.Errorf("unknown policy '%s' (expects never, safe, aggressive or always)", a[0])
+	}}
+	proxyKeywords["hash-type"] = proxyKeyword{kBeDef, func(_ *parser, px *Proxy, a []string) error {
+		if len(a) < 1 || len(a) > 2 {
+			return errors.New("expects 'hash-type map-based|consistent [sdbm]'")
+		}
+		switch a[0] {
+		case "map-based", "consistent":
+		default:
+			return fmt.Errorf("unknown method '%s' (expects map-based or consistent)", a[0])
+		}
+		if len(a) == 2 && a[1] != "sdbm" {
+			return fmt.Errorf("%w: hash function '%s' (only sdbm, the default)", ErrUnsupported, a[1])
+		}
+		px.HTTP.HashType = a[0]
+		return nil
+	}}
+	proxyKeywords["http-check"] = proxyKeyword{kBeDef, func(_ *parser, px *Proxy, a []string) error {
+		if len(a) != 3 || a[0] != "expect" || a[1] != "status" {
+			return fmt.Errorf("%w: only 'http-check expect status <code>'", ErrUnsupported)
+		}
+		n, err := parseInt(a[2], 100, 599)
+		if err != nil {
+			return fmt.Errorf("status: %w", err)
+		}
+		if px.HTTP.Check == nil {
+			c := defaultHTTPCheck()
+			px.HTTP.Check = &c
+		} else {
+			c := *px.HTTP.Check // never write through a pointer shared with defaults
+			px.HTTP.Check = &c
+		}
+		px.HTTP.Check.ExpectStatus = n
+		return nil
+	}}
+	proxyKeywords["errorfile"] = proxyKeyword{kAll, func(p *parser, px *Proxy, a []string) error {
+		if len(a) != 2 {
+			return errors.New("expects 'errorfile <code> <file>'")
+		}
+		code, err := strconv.Atoi(a[0])
+		if err != nil || !errorFileStatuses[code] {
+			return fmt.Errorf("status code '%s' cannot be overridden (supported: 200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504)", a[0])
+		}
+		data, err := os.ReadFile(a[1])
+		if err != nil {
+			return fmt.Errorf("error reading file '%s': %w", a[1], err)
+		}
+		if !bytes.HasPrefix(data, []byte("HTTP/1.")) || !bytes.Contains(data, []byte("\n\n")) && !bytes.Contains(data, []byte("\r\n\r\n")) {
+			return fmt.Errorf("file '%s' is not a whole HTTP/1 response (status line, fields, empty line)", a[1])
+		}
+		px.HTTP.ErrorFiles = appendOwn(px.HTTP.ErrorFiles, ErrorFile{Pos: p.pos, Status: code, Path: a[1], Data: data})
+		return nil
+	}}
+
+	// balance gains the HTTP algorithms; the TCP ones keep their parser.
+	tcpBalance := proxyKeywords["balance"]
+	proxyKeywords["balance"] = proxyKeyword{tcpBalance.kinds, func(p *parser, px *Proxy, a []string) error {
+		if len(a) == 0 {
+			return tcpBalance.parse(p, px, a)
+		}
+		switch {
+		case a[0] == "uri":
+			px.Balance, px.HTTP.BalanceArg = "uri", ""
+			for _, o := range a[1:] {
+				if o != "whole" {
+					return fmt.Errorf("%w: 'balance uri %s' (only 'whole')", ErrUnsupported, o)
+				}
+				px.HTTP.BalanceArg = "whole"
+			}
+			return nil
+		case a[0] == "random" || strings.HasPrefix(a[0], "random("):
+			if len(a) != 1 {
+				return fmt.Errorf("unexpected '%s' after 'random'", a[1])
+			}
+			px.Balance, px.HTTP.BalanceArg = "random", ""
+			return nil
+		case a[0] == "url_param" || strings.HasPrefix(a[0], "url_param("):
+			name := strings.TrimSuffix(strings.TrimPrefix(a[0], "url_param("), ")")
+			if a[0] == "url_param" {
+				if len(a) != 2 {
+					return errors.New("'balance url_param' expects a parameter name")
+				}
+				name = a[1]
+			} else if len(a) != 1 {
+				return fmt.Errorf("unexpected '%s'", a[1])
+			}
+			if name == "" {
+				return errors.New("'balance url_param' expects a parameter name")
+			}
+			px.Balance, px.HTTP.BalanceArg = "url_param", name
+			return nil
+		case strings.HasPrefix(a[0], "hdr("):
+			name, ok := strings.CutSuffix(a[0][len("hdr("):], ")")
+			if !ok || name == "" {
+				return fmt.Errorf("bad '%s' (expects 'hdr(<name>)')", a[0])
+			}
+			if len(a) != 1 {
+				return fmt.Errorf("%w: 'balance hdr' option '%s'", ErrUnsupported, a[1])
+			}
+			px.Balance, px.HTTP.BalanceArg = "hdr", name
+			return nil
+		}
+		return tcpBalance.parse(p, px, a)
+	}}
+
+	optionKeywords["forwardfor"] = optionKeyword{kAll, func(px *Proxy, a []string, on bool) error {
+		if len(a) > 0 {
+			return fmt.Errorf("%w: 'option forwardfor' arguments (except, header, if-none)", ErrUnsupported)
+		}
+		px.HTTP.ForwardFor = on
+		return nil
+	}}
+	optionKeywords["httplog"] = optionKeyword{KindFrontend, func(px *Proxy, a []string, on bool) error {
+		if len(a) > 0 {
+			return fmt.Errorf("%w: 'option httplog %s'", ErrUnsupported, a[0])
+		}
+		px.HTTP.Log = on
+		return nil
+	}}
+	connMode := func(m ConnMode) func(*Proxy, []string, bool) error {
+		return func(px *Proxy, a []string, on bool) error {
+			if err := noArgs(a); err != nil {
+				return err
+			}
+			if on {
+				px.HTTP.ConnMode = m
+			} else if px.HTTP.ConnMode == m {
+				px.HTTP.ConnMode = ConnKeepAlive
+			}
+			return nil
+		}
+	}
+	optionKeywords["http-keep-alive"] = optionKeyword{kAll, connMode(ConnKeepAlive)}
+	optionKeywords["http-server-close"] = optionKeyword{kAll, connMode(ConnServerClose)}
+	optionKeywords["httpclose"] = optionKeyword{kAll, connMode(ConnClose)}
+	optionKeywords["httpchk"] = optionKeyword{kBeDef, func(px *Proxy, a []string, on bool) error {
+		if !on {
+			px.HTTP.Check = nil
+			return nil
+		}
+		c := defaultHTTPCheck()
+		if px.HTTP.Check != nil {
+			c.ExpectStatus = px.HTTP.Check.ExpectStatus
+		}
+		switch len(a) {
+		case 0:
+		case 1:
+			c.URI = a[0] // "option httpchk <uri>" alone is a URI
+		case 2, 3, 4:
+			c.Method, c.URI = a[0], a[1]
+			if len(a) >= 3 {
+				c.Version = a[2]
+			}
+			if len(a) == 4 {
+				c.Host = strings.TrimPrefix(a[3], "Host:")
+			}
+		default:
+			return errors.New("expects 'option httpchk [<method>] [<uri>] [<version>]'")
+		}
+		if !strings.HasPrefix(c.URI, "/") && c.URI != "*" {
+			return fmt.Errorf("URI '%s' must start with '/'", c.URI)
+		}
+		if c.Version != "HTTP/1.0" && c.Version != "HTTP/1.1" {
+			return fmt.Errorf("%w: check version '%s' (HTTP/1.0 or HTTP/1.1)", ErrUnsupported, c.Version)
+		}
+		px.HTTP.Check = &c
+		return nil
+	}}
+
+	timeoutKeywords["http-request"] = struct {
+		kinds Kind
+		field func(*Timeouts) *timeDur
+	}{kFeBe, func(t *Timeouts) *timeDur { return &t.HTTPRequest }}
+	timeoutKeywords["http-keep-alive"] = struct {
+		kinds Kind
+		field func(*Timeouts) *timeDur
+	}{kFeBe, func(t *Timeouts) *timeDur { return &t.HTTPKeepAlive }}
+
+	bindOptions["proto"] = struct {
+		args  int
+		apply func(b *Bind, a []string) error
+	}{1, func(b *Bind, a []string) error {
+		if err := checkProto(a[0]); err != nil {
+			return err
+		}
+		b.Proto = a[0]
+		return nil
+	}}
+	serverOptions["proto"] = struct {
+		args  int
+		apply func(s *Server, a []string) error
+	}{1, func(s *Server, a []string) error {
+		if err := checkProto(a[0]); err != nil {
+			return err
+		}
+		s.Proto = a[0]
+		return nil
+	}}
+
+	finishers = append(finishers, (*parser).validateHTTP)
+}
+
+func checkProto(p string) error {
+	switch p {
+	case "h1", "h2":
+		return nil
+	}
+	return fmt.Errorf("unknown protocol '%s' (expects h1 or h2)", p)
+}
+
+func defaultHTTPCheck() HTTPCheck {
+	return HTTPCheck{Method: "OPTIONS", URI: "/", Version: "HTTP/1.0"}
+}
+
+var errorFileStatuses = map[int]bool{
+	200: true, 400: true, 401: true, 403: true, 404: true, 405: true, 407: true, 408: true, 410: true,
+	413: true, 425: true, 429: true, 500: true, 501: true, 502: true, 503: true, 504: true,
+}
+
+// splitCond separates a trailing "if COND" or "unless COND" from a rule's
+// words.
+func splitCond(pos Pos, a []string) (*Cond, []string, error) {
+	for i, w := range a {
+		if w != "if" && w != "unless" {
+			continue
+		}
+		if i == len(a)-1 {
+			return nil, nil, fmt.Errorf("missing condition after '%s'", w)
+		}
+		return &Cond{Pos: pos, Unless: w == "unless", Terms: append([]string(nil), a[i+1:]...)}, a[:i], nil
+	}
+	return nil, a, nil
+}
+
+// parseHTTPRule reads an http-request (req) or http-response rule.
+func parseHTTPRule(pos Pos, a []string, req bool) (HTTPRule, error) {
+	if len(a) == 0 {
+		return HTTPRule{}, errors.New("expects an action")
+	}
+	r := HTTPRule{Pos: pos, Action: a[0]}
+	cond, a, err := splitCond(pos, a[1:])
+	if err != nil {
+		return r, err
+	}
+	r.Cond = cond
+	need := func(n int, usage string) error {
+		if len(a) != n {
+			return fmt.Errorf("'%s' expects %s", r.Action, usage)
+		}
+		return nil
+	}
+	switch r.Action {
+	case "set-header", "add-header":
+		if err := need(2, "<name> <fmt>"); err != nil {
+			return r, err
+		}
+		r.Name, r.Value = a[0], a[1]
+	case "del-header":
+		if err := need(1, "<name>"); err != nil {
+			return r, err
+		}
+		r.Name = a[0]
+	case "set-path":
+		if !req {
+			break
+		}
+		if err := need(1, "<fmt>"); err != nil {
+			return r, err
+		}
+		r.Value = a[0]
+	case "deny":
+		if !req {
+			break
+		}
+		r.Status = 403
+		for len(a) > 0 {
+			if len(a) < 2 || (a[0] != "deny_status" && a[0] != "status") {
+				return r, fmt.Errorf("'deny': unexpected '%s' (expects 'deny_status <code>')", a[0])
+			}
+			n, err := parseInt(a[1], 200, 599)
+			if err != nil {
+				return r, fmt.Errorf("'deny' status: %w", err)
+			}
+			r.Status, a = n, a[2:]
+		}
+		return r, nil
+	case "return":
+		if !req {
+			break
+		}
+		r.Status = 200
+		for len(a) > 0 {
+			switch {
+			case a[0] == "status" && len(a) >= 2:
+				n, err := parseInt(a[1], 200, 599)
+				if err != nil {
+					return r, fmt.Errorf("'return' status: %w", err)
+				}
+				r.Status = n
+			case a[0] == "content-type" && len(a) >= 2:
+				r.ContentType = a[1]
+			case a[0] == "string" && len(a) >= 2:
+				r.Body = []byte(a[1])
+			case a[0] == "file" && len(a) >= 2:
+				b, err := os.ReadFile(a[1])
+				if err != nil {
+					return r, fmt.Errorf("'return' file: %w", err)
+				}
+				r.Body = b
+			case a[0] == "hdr" && len(a) >= 3:
+				r.Headers = append(r.Headers, [2]string{a[1], a[2]})
+				a = a[1:]
+			default:
+				return r, fmt.Errorf("'return': unexpected '%s' (expects status, content-type, string, file or hdr with their value)", a[0])
+			}
+			a = a[2:]
+		}
+		if len(r.Body) > 0 && r.ContentType == "" {
+			return r, errors.New("'return' with a body needs 'content-type'")
+		}
+		return r, nil
+	case "redirect":
+		if !req {
+			break
+		}
+		if len(a) < 2 {
+			return r, errors.New("'redirect' expects 'location|prefix|scheme <value> [code <code>]'")
+		}
+		switch a[0] {
+		case "location", "prefix", "scheme":
+		default:
+			return r, fmt.Errorf("'redirect': unknown type '%s' (expects location, prefix or scheme)", a[0])
+		}
+		r.RedirectType, r.Value, r.Status = a[0], a[1], 302
+		a = a[2:]
+		for len(a) > 0 {
+			if a[0] != "code" || len(a) < 2 {
+				return r, fmt.Errorf("%w: redirect option '%s' (only 'code')", ErrUnsupported, a[0])
+			}
+			n, err := strconv.Atoi(a[1])
+			if err != nil || (n < 301 || n > 303) && n != 307 && n != 308 {
+				return r, fmt.Errorf("'redirect' code '%s' (expects 301, 302, 303, 307 or 308)", a[1])
+			}
+			r.Status, a = n, a[2:]
+		}
+		return r, nil
+	default:
+		return r, fmt.Errorf("%w: action '%s'", ErrUnsupported, r.Action)
+	}
+	if r.Name == "" && r.Value == "" {
+		return r, fmt.Errorf("%w: 'http-response %s'", ErrUnsupported, r.Action)
+	}
+	return r, nil
+}
+
+// validateHTTP checks what HTTP mode needs from the whole configuration:
+// use_backend targets exist and a proxy only hands HTTP traffic to HTTP
+// backends, as HAProxy refuses to mix modes.
+func (p *parser) validateHTTP() {
+	for _, px := range p.cfg.Proxies {
+		if px.Mode != "http" && (len(px.HTTP.RequestRules) > 0 || len(px.HTTP.ResponseRules) > 0) {
+			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s '%s': http-request and http-response rules are ignored in mode %s", px.Pos, px.Kind, px.Name, px.Mode))
+		}
+		if !px.Kind.IsFrontend() {
+			continue
+		}
+		check := func(name string, pos Pos, kw string) {
+			be := p.cfg.Proxy(name, KindBackend)
+			p.pos = pos
+			if be == nil {
+				p.errorf(kw, ErrReference, "%s '%s': unable to find required %s '%s'", px.Kind, px.Name, kw, name)
+				return
+			}
+			if be.Mode != px.Mode {
+				p.errorf(kw, ErrReference, "%s '%s' (mode %s) cannot use backend '%s' (mode %s)", px.Kind, px.Name, px.Mode, be.Name, be.Mode)
+			}
+		}
+		for _, u := range px.HTTP.UseBackends {
+			check(u.Backend, u.Pos, "use_backend")
+		}
+		if px.DefaultBackend != "" && p.cfg.Proxy(px.DefaultBackend, KindBackend) != nil {
+			check(px.DefaultBackend, px.DefaultBackendPos, "default_backend")
+		}
+	}
+}

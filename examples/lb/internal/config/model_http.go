@@ -1,0 +1,127 @@
+package config
+
+// HTTP is a proxy's HTTP-mode settings. Slices are only ever grown with a
+// full slice expression (see appendOwn), so a proxy appending to what it
+// inherited from a defaults section never writes into the defaults' array.
+type HTTP struct {
+	// ForwardFor adds X-Forwarded-For with the client's address
+	// (option forwardfor).
+	ForwardFor bool
+	// ConnMode is how connections are kept: ConnKeepAlive (the default),
+	// ConnServerClose or ConnClose.
+	ConnMode ConnMode
+	// Log selects HAProxy's httplog format for traffic logs.
+	Log bool
+	// RequestRules and ResponseRules are the http-request and
+	// http-response rules, in order.
+	RequestRules  []HTTPRule
+	ResponseRules []HTTPRule
+	// UseBackends are the use_backend rules, in order.
+	UseBackends []UseBackend
+	// Reuse is the http-reuse policy: "safe" (the default), "never",
+	// "always" or "aggressive" (treated as always).
+	Reuse string
+	// HashType is "map-based" (the default) or "consistent".
+	HashType string
+	// BalanceArg is the header or URL parameter name of "balance
+	// hdr(NAME)" and "balance url_param NAME", and "whole" for
+	// "balance uri whole".
+	BalanceArg string
+	// Check is the HTTP health check (option httpchk), nil for none.
+	Check *HTTPCheck
+	// ErrorFiles replace the built-in answers for some statuses.
+	ErrorFiles []ErrorFile
+}
+
+// ConnMode is how HTTP connections are kept between requests.
+type ConnMode uint8
+
+// The connection modes, as the options of the same names set them.
+const (
+	// ConnKeepAlive keeps both the client and the server connections
+	// open (option http-keep-alive).
+	ConnKeepAlive ConnMode = iota
+	// ConnServerClose keeps the client connection but closes the server
+	// connection after each response (option http-server-close).
+	ConnServerClose
+	// ConnClose closes both after each exchange (option httpclose).
+	ConnClose
+)
+
+// Cond is an ACL condition after "if" or "unless", kept as its words
+// until the ACL engine compiles it.
+type Cond struct {
+	Pos
+	// Unless inverts the condition.
+	Unless bool
+	// Terms are the words after if/unless: fetches with their patterns,
+	// ACL names, "!", "or", "||".
+	Terms []string
+}
+
+// HTTPRule is one http-request or http-response rule.
+type HTTPRule struct {
+	Pos
+	// Action is the rule's verb: set-header, add-header, del-header,
+	// deny, return, redirect, set-path.
+	Action string
+	// Name is the header name of header actions.
+	Name string
+	// Value is the value format of set-header/add-header/set-path, or the
+	// location of a redirect.
+	Value string
+	// Status is the status of deny, return and redirect (0 for their
+	// default).
+	Status int
+	// RedirectType is "location", "prefix" or "scheme" for redirects.
+	RedirectType string
+	// ContentType and Body are what "return" answers with.
+	ContentType string
+	Body        []byte
+	// Headers are extra fields of "return" (hdr NAME VALUE).
+	Headers [][2]string
+	// Cond limits the rule, nil for always.
+	Cond *Cond
+}
+
+// UseBackend is one use_backend rule.
+type UseBackend struct {
+	Pos
+	Backend string
+	Cond    *Cond
+}
+
+// HTTPCheck is "option httpchk" and "http-check expect".
+type HTTPCheck struct {
+	Method, URI, Version string
+	// Host, when set, is sent as the Host field (HTTP/1.1 checks).
+	Host string
+	// ExpectStatus is the status a healthy server answers; 0 means any
+	// 2xx or 3xx, as HAProxy's default.
+	ExpectStatus int
+}
+
+// ErrorFile is one "errorfile CODE FILE": a whole HTTP/1 response sent
+// instead of the built-in one.
+type ErrorFile struct {
+	Pos
+	Status int
+	Path   string
+	Data   []byte
+}
+
+// ErrorFile returns the configured response for status, or nil.
+func (h *HTTP) ErrorFile(status int) []byte {
+	for i := len(h.ErrorFiles) - 1; i >= 0; i-- {
+		if h.ErrorFiles[i].Status == status {
+			return h.ErrorFiles[i].Data
+		}
+	}
+	return nil
+}
+
+// appendOwn appends to s without ever writing into an array s shares
+// with the section it was inherited from.
+func appendOwn[T any](s []T, v T) []T {
+	return append(s[:len(s):len(s)], v)
+}
