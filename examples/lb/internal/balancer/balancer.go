@@ -35,6 +35,9 @@ type Options struct {
 	// Stdout and Stderr are where "log stdout" and "log stderr" lines go;
 	// nil means the process's own.
 	Stdout, Stderr io.Writer
+	// SessionStore, when set, gives ssl bind lines a TLS session store
+	// (a cache shared between processes); nil keeps the built-in one.
+	SessionStore SessionStoreFunc
 }
 
 // Balancer is a running configuration.
@@ -69,6 +72,8 @@ type frontend struct {
 	listeners []*conn.Listener
 	conns     atomic.Int64
 	logs      *logSet
+	// sslFailures counts failed TLS handshakes on the ssl binds.
+	sslFailures atomic.Uint64
 }
 
 // Start opens every listener, starts the health checks and begins

@@ -58,6 +58,7 @@ func (s *session) run() {
 	// can reach a server, and there is no traffic line for it.
 	if err := s.client.Handshake(b.ctx); err != nil {
 		b.log.Debug("handshake failed", "frontend", fe.cfg.Name, "client", s.client.SocketRemote(), "err", err)
+		s.tlsHandshakeFailed(err)
 		return
 	}
 	src, dst := s.client.Src(), s.client.Dst()
@@ -127,7 +128,7 @@ func (s *session) run() {
 	var sc *conn.Conn
 	for {
 		var err error
-		sc, err = b.dialServer(b.ctx, srv, src, dst)
+		sc, err = b.dialServer(b.ctx, srv, src, dst, s.client.Transport().Info())
 		if err == nil {
 			break
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/proxyblocks/proxyblocks/channel"
 	"github.com/proxyblocks/proxyblocks/conn"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/xprt"
 )
 
 // proxyHeaderTimeout bounds how long a client on an accept-proxy bind may
@@ -25,6 +26,9 @@ func (b *Balancer) listen(ctx context.Context, addr string, bind config.Bind, ma
 		AcceptProxy:      bind.AcceptProxy,
 		HandshakeTimeout: proxyHeaderTimeout,
 		Logger:           b.log,
+	}
+	if err := b.bindTLS(bind, &lc); err != nil {
+		return nil, err
 	}
 	return lc.Listen(ctx, "tcp", addr)
 }
@@ -46,6 +50,7 @@ func (b *Balancer) dialer(s *Server) (*conn.Dialer, error) {
 	case s.cfg.SendProxy:
 		d.SendProxy = 1
 	}
+	serverTLS(s, d)
 	return d, nil
 }
 
@@ -66,12 +71,14 @@ func resolveSource(s string) (netip.AddrPort, error) {
 }
 
 // dialServer connects to a server within timeout connect and sends the
-// PROXY header it asks for, telling the client's addresses.
-func (b *Balancer) dialServer(ctx context.Context, s *Server, src, dst netip.AddrPort) (*conn.Conn, error) {
+// PROXY header it asks for, telling the client's addresses (and how its
+// TLS connection went, with send-proxy-v2-ssl).
+func (b *Balancer) dialServer(ctx context.Context, s *Server, src, dst netip.AddrPort, client xprt.Info) (*conn.Conn, error) {
 	if s.dialer == nil {
 		return nil, s.dialErr
 	}
-	return s.dialer.Dial(ctx, "tcp", s.addr, conn.NewProxyHeader(src, dst))
+	ph := conn.NewProxyHeader(src, dst)
+	return connDialer(s, ph, client).Dial(ctx, "tcp", s.addr, ph)
 }
 
 // dialCheck is the Layer 4 health check: a bare connect, with a LOCAL
