@@ -173,9 +173,9 @@ type Proxy struct {
 	Kind Kind
 	Name string
 	// Mode is "tcp" or "http".
-	Mode     string
+	Mode string
 	// HTTP holds the HTTP-mode settings (model_http.go).
-	HTTP HTTP
+	HTTP     HTTP
 	Timeouts Timeouts
 	Options  Options
 	// MaxConn caps a frontend's concurrent connections; 0 means the global
