@@ -34,6 +34,7 @@ type testCert struct {
 }
 
 var (
+	certDir  string
 	certOnce sync.Once
 	certVal  *testCert
 	certErr  error
@@ -41,11 +42,18 @@ var (
 
 func newTestCert(t testing.TB) *testCert {
 	t.Helper()
+	tc, err := sharedCert()
+	require.NoError(t, err)
+	return tc
+}
+
+// sharedCert makes the certificate once per test binary; its files are
+// removed by TestMain.
+func sharedCert() (*testCert, error) {
 	certOnce.Do(func() {
 		certVal, certErr = makeTestCert(os.TempDir())
 	})
-	require.NoError(t, certErr)
-	return certVal
+	return certVal, certErr
 }
 
 func makeTestCert(dir string) (*testCert, error) {
@@ -76,6 +84,7 @@ func makeTestCert(dir string) (*testCert, error) {
 	if err != nil {
 		return nil, err
 	}
+	certDir = d
 	tc := &testCert{certFile: filepath.Join(d, "cert.pem"), keyFile: filepath.Join(d, "key.pem")}
 	cpem := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	kpem := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})

@@ -32,7 +32,11 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if certDir != "" {
+		_ = os.RemoveAll(certDir)
+	}
+	os.Exit(code)
 }
 
 func runChild() error {
