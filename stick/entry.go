@@ -43,6 +43,9 @@ func (e *Entry) Release() {
 	}
 }
 
+// Table returns the table the entry belongs to.
+func (e *Entry) Table() *Table { return e.t }
+
 // Refs returns the number of references held on the entry.
 func (e *Entry) Refs() int { return int(e.ref.Load()) }
 

@@ -1,0 +1,562 @@
+// Package acl is the balancer's condition engine: HAProxy's ACLs.
+//
+// An ACL is a named test, "acl NAME FETCH [flags] [op] VALUE...": a sample
+// fetch reads one value from the connection or request (src, dst_port,
+// sc0_conn_rate, ...), and a match method compares it with the patterns
+// (int comparison, IP/CIDR, ...). Several "acl" lines with one name are
+// ORed. A condition, "if|unless TERM...", combines named ACLs and
+// anonymous ones ("{ FETCH op VALUE }"), each optionally negated with "!",
+// ANDed by juxtaposition and ORed with "or" or "||".
+//
+// Fetches and match methods live in registries keyed by name, so a new
+// fetch (an HTTP one such as path or hdr(NAME)) or a new match method
+// (beg, sub, reg...) is one Register call from any file, usually an init
+// function. A fetch receives a Context: the connection-level Context gives
+// addresses, and a fetch that needs more (tracked stick counters, an HTTP
+// request) asserts the Context to the interface it needs, such as Tracker;
+// a fetch whose Context lacks it finds no sample, and the ACL does not
+// match.
+package acl
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Sentinel errors of parsing, which callers test with errors.Is.
+var (
+	// ErrUnknownFetch means no fetch or ACL keyword has that name.
+	ErrUnknownFetch = errors.New("unknown fetch method")
+	// ErrUnknownMatch means no match method has that name.
+	ErrUnknownMatch = errors.New("unknown match method")
+	// ErrUnknownACL means a condition names an ACL that was not declared.
+	ErrUnknownACL = errors.New("no such ACL")
+	// ErrSyntax means the words do not form an expression or condition.
+	ErrSyntax = errors.New("invalid ACL syntax")
+	// ErrBadPattern means a pattern does not fit the match method.
+	ErrBadPattern = errors.New("invalid pattern")
+)
+
+// Type is the type of a sample.
+type Type uint8
+
+// Sample types.
+const (
+	TypeBool Type = iota + 1 // Int holds 0 or 1
+	TypeInt                  // Int
+	TypeIP                   // IP
+	TypeStr                  // Str
+)
+
+// String names the type.
+func (t Type) String() string {
+	switch t {
+	case TypeBool:
+		return "bool"
+	case TypeInt:
+		return "int"
+	case TypeIP:
+		return "ip"
+	case TypeStr:
+		return "str"
+	}
+	return "Type(" + strconv.Itoa(int(t)) + ")"
+}
+
+// Sample is one fetched value.
+type Sample struct {
+	Type Type
+	Int  int64
+	IP   netip.Addr
+	Str  string
+}
+
+// Bool makes a boolean sample.
+func Bool(b bool) Sample {
+	if b {
+		return Sample{Type: TypeBool, Int: 1}
+	}
+	return Sample{Type: TypeBool}
+}
+
+// Int makes an integer sample.
+func Int(n int64) Sample { return Sample{Type: TypeInt, Int: n} }
+
+// IP makes an address sample.
+func IP(a netip.Addr) Sample { return Sample{Type: TypeIP, IP: a} }
+
+// Str makes a string sample.
+func Str(s string) Sample { return Sample{Type: TypeStr, Str: s} }
+
+// String renders the sample as text, the way string match methods see
+// a sample of another type.
+func (s Sample) String() string {
+	switch s.Type {
+	case TypeBool, TypeInt:
+		return strconv.FormatInt(s.Int, 10)
+	case TypeIP:
+		return s.IP.String()
+	}
+	return s.Str
+}
+
+// Context is what fetches read: at least the connection's addresses. The
+// balancer's contexts implement more interfaces (Tracker; an HTTP context
+// carries the request) that fetches assert to.
+type Context interface {
+	// Src is the client's address (as a PROXY header told, if any).
+	Src() netip.AddrPort
+	// Dst is the address the client connected to.
+	Dst() netip.AddrPort
+}
+
+// FetchFunc reads a sample from ctx; ok is false when there is none (the
+// ACL using it then does not match).
+type FetchFunc func(ctx Context) (s Sample, ok bool)
+
+// ArgMode says whether a fetch takes an argument in parentheses.
+type ArgMode uint8
+
+// Argument modes.
+const (
+	ArgNone     ArgMode = iota // "src"
+	ArgOptional                // "src_conn_rate" or "src_conn_rate(tbl)"
+	ArgRequired                // "hdr(host)"
+)
+
+// Fetch describes a sample fetch.
+type Fetch struct {
+	// Name is the keyword, without argument.
+	Name string
+	// Type is the type of the samples it returns.
+	Type Type
+	// Arg says whether "(ARG)" may or must follow the name.
+	Arg ArgMode
+	// Compile returns the function for one use of the fetch, given its
+	// argument ("" when none), so arguments are checked once at
+	// configuration time.
+	Compile func(arg string) (FetchFunc, error)
+	// Match is the default match method; "" picks it from Type (bool,
+	// int, ip, str).
+	Match string
+}
+
+// MatchOptions are the flags given before the patterns.
+type MatchOptions struct {
+	// IgnoreCase is "-i".
+	IgnoreCase bool
+}
+
+// Matcher is a match method: it compiles the pattern words of one ACL
+// line into a predicate over samples.
+type Matcher struct {
+	// Name is the method's name after "-m".
+	Name string
+	// Compile turns the pattern words into a predicate, which is true
+	// when the sample matches any pattern.
+	Compile func(patterns []string, opts MatchOptions) (func(Sample) bool, error)
+}
+
+type keyword struct{ fetch, match string }
+
+var registry = struct {
+	sync.RWMutex
+	fetches  map[string]Fetch
+	matchers map[string]Matcher
+	keywords map[string]keyword
+}{fetches: map[string]Fetch{}, matchers: map[string]Matcher{}, keywords: map[string]keyword{}}
+
+// RegisterFetch adds a fetch. It panics if the name is taken or the
+// description is incomplete: registration happens at start-up, from code,
+// and a clash is a programming error.
+func RegisterFetch(f Fetch) {
+	if f.Name == "" || f.Compile == nil || f.Type == 0 {
+		panic("acl: RegisterFetch: name, type and compile function are required")
+	}
+	registry.Lock()
+	defer registry.Unlock()
+	if _, ok := registry.fetches[f.Name]; ok {
+		panic("acl: fetch " + f.Name + " registered twice")
+	}
+	registry.fetches[f.Name] = f
+}
+
+// RegisterMatch adds a match method. It panics if the name is taken.
+func RegisterMatch(m Matcher) {
+	if m.Name == "" || m.Compile == nil {
+		panic("acl: RegisterMatch: name and compile function are required")
+	}
+	registry.Lock()
+	defer registry.Unlock()
+	if _, ok := registry.matchers[m.Name]; ok {
+		panic("acl: match method " + m.Name + " registered twice")
+	}
+	registry.matchers[m.Name] = m
+}
+
+// RegisterKeyword adds an ACL keyword that is a fetch with a fixed match
+// method, as HAProxy's path_beg is "path -m beg". It panics if the name is
+// taken.
+func RegisterKeyword(name, fetch, match string) {
+	registry.Lock()
+	defer registry.Unlock()
+	if _, ok := registry.keywords[name]; ok {
+		panic("acl: keyword " + name + " registered twice")
+	}
+	registry.keywords[name] = keyword{fetch: fetch, match: match}
+}
+
+// LookupFetch returns the fetch registered under name.
+func LookupFetch(name string) (Fetch, bool) {
+	registry.RLock()
+	defer registry.RUnlock()
+	f, ok := registry.fetches[name]
+	return f, ok
+}
+
+// LookupMatch returns the match method registered under name.
+func LookupMatch(name string) (Matcher, bool) {
+	registry.RLock()
+	defer registry.RUnlock()
+	m, ok := registry.matchers[name]
+	return m, ok
+}
+
+// CompileFetch resolves a fetch expression such as "src", "hdr(host)" or
+// "src_conn_rate(tbl)" into its description and function, for callers
+// that use fetches outside ACLs (track-sc0 src, stick on src).
+func CompileFetch(expr string) (Fetch, FetchFunc, error) {
+	name, arg, hasArg, err := splitArg(expr)
+	if err != nil {
+		return Fetch{}, nil, err
+	}
+	f, ok := LookupFetch(name)
+	if !ok {
+		return Fetch{}, nil, fmt.Errorf("%w: '%s'", ErrUnknownFetch, name)
+	}
+	fn, err := compileFetch(f, arg, hasArg)
+	return f, fn, err
+}
+
+func compileFetch(f Fetch, arg string, hasArg bool) (FetchFunc, error) {
+	switch {
+	case f.Arg == ArgNone && hasArg:
+		return nil, fmt.Errorf("%w: fetch method '%s' takes no argument", ErrSyntax, f.Name)
+	case f.Arg == ArgRequired && (!hasArg || arg == ""):
+		return nil, fmt.Errorf("%w: fetch method '%s' expects an argument in parentheses", ErrSyntax, f.Name)
+	}
+	fn, err := f.Compile(arg)
+	if err != nil {
+		return nil, fmt.Errorf("fetch method '%s': %w", f.Name, err)
+	}
+	return fn, nil
+}
+
+// splitArg splits "name(arg)" into name and arg.
+func splitArg(expr string) (name, arg string, hasArg bool, err error) {
+	i := strings.IndexByte(expr, '(')
+	if i < 0 {
+		return expr, "", false, nil
+	}
+	if !strings.HasSuffix(expr, ")") {
+		return "", "", false, fmt.Errorf("%w: missing closing parenthesis in '%s'", ErrSyntax, expr)
+	}
+	return expr[:i], expr[i+1 : len(expr)-1], true, nil
+}
+
+// Expr is one compiled ACL line: a fetch and the patterns it is matched
+// against.
+type Expr struct {
+	text  string
+	fetch FetchFunc
+	match func(Sample) bool
+}
+
+// String returns the expression as written.
+func (e *Expr) String() string { return e.text }
+
+// Eval fetches the sample and matches it; no sample means no match.
+func (e *Expr) Eval(ctx Context) bool {
+	s, ok := e.fetch(ctx)
+	if !ok {
+		return false
+	}
+	return e.match(s)
+}
+
+// ParseExpr compiles the words of an ACL after its name:
+// "FETCH [-i] [-m METHOD] [--] [PATTERN...]".
+func ParseExpr(words []string) (*Expr, error) {
+	if len(words) == 0 {
+		return nil, fmt.Errorf("%w: missing fetch method", ErrSyntax)
+	}
+	name, arg, hasArg, err := splitArg(words[0])
+	if err != nil {
+		return nil, err
+	}
+	registry.RLock()
+	kw, isKw := registry.keywords[name]
+	registry.RUnlock()
+	fetchName, method := name, ""
+	if isKw {
+		fetchName, method = kw.fetch, kw.match
+	}
+	f, ok := LookupFetch(fetchName)
+	if !ok {
+		return nil, fmt.Errorf("%w: '%s'", ErrUnknownFetch, name)
+	}
+	fn, err := compileFetch(f, arg, hasArg)
+	if err != nil {
+		return nil, err
+	}
+	var opts MatchOptions
+	rest := words[1:]
+flags:
+	for len(rest) > 0 && strings.HasPrefix(rest[0], "-") {
+		switch rest[0] {
+		case "-i":
+			opts.IgnoreCase = true
+		case "-n":
+		case "-m":
+			if len(rest) < 2 {
+				return nil, fmt.Errorf("%w: '-m' expects a match method", ErrSyntax)
+			}
+			if isKw {
+				return nil, fmt.Errorf("%w: '-m %s' cannot change the match method of '%s'", ErrSyntax, rest[1], name)
+			}
+			method, rest = rest[1], rest[1:]
+		case "--":
+			rest = rest[1:]
+			break flags
+		case "-f", "-M", "-u":
+			return nil, fmt.Errorf("%w: ACL flag '%s'", errUnsupported, rest[0])
+		default:
+			// A negative number is a pattern, not a flag.
+			if _, err := strconv.ParseInt(rest[0], 10, 64); err == nil {
+				break flags
+			}
+			return nil, fmt.Errorf("%w: unknown ACL flag '%s'", ErrSyntax, rest[0])
+		}
+		rest = rest[1:]
+	}
+	if method == "" {
+		method = f.Match
+	}
+	if method == "" {
+		method = f.Type.String()
+	}
+	m, ok := LookupMatch(method)
+	if !ok {
+		return nil, fmt.Errorf("%w: '%s'", ErrUnknownMatch, method)
+	}
+	if len(rest) == 0 && method != "bool" && method != "found" {
+		// HAProxy warns that such an ACL never matches ("-m found" tests
+		// existence, "-m bool" an integer's truth); it is accepted alike.
+		return &Expr{text: strings.Join(words, " "), fetch: fn, match: func(Sample) bool { return false }}, nil
+	}
+	pred, err := m.Compile(rest, opts)
+	if err != nil {
+		return nil, fmt.Errorf("'%s' with match method '%s': %w", name, method, err)
+	}
+	return &Expr{text: strings.Join(words, " "), fetch: fn, match: pred}, nil
+}
+
+var errUnsupported = errors.New("not supported")
+
+// ACL is a named test: the expressions of every "acl" line with its name,
+// ORed.
+type ACL struct {
+	Name  string
+	exprs []*Expr
+}
+
+// Add ORs one more expression into the ACL.
+func (a *ACL) Add(e *Expr) { a.exprs = append(a.exprs, e) }
+
+// Eval reports whether any of the ACL's expressions matches.
+func (a *ACL) Eval(ctx Context) bool {
+	for _, e := range a.exprs {
+		if e.Eval(ctx) {
+			return true
+		}
+	}
+	return false
+}
+
+// Set holds a proxy's named ACLs.
+type Set struct {
+	m map[string]*ACL
+}
+
+// Add parses an "acl NAME FETCH ..." line's words after "acl" and adds it
+// to the set, ORing it with earlier lines of the same name.
+func (s *Set) Add(words []string) error {
+	if len(words) < 2 {
+		return fmt.Errorf("%w: expects 'acl <name> <fetch> [flags] [patterns]'", ErrSyntax)
+	}
+	name := words[0]
+	if err := checkACLName(name); err != nil {
+		return err
+	}
+	e, err := ParseExpr(words[1:])
+	if err != nil {
+		return fmt.Errorf("acl '%s': %w", name, err)
+	}
+	if s.m == nil {
+		s.m = map[string]*ACL{}
+	}
+	a := s.m[name]
+	if a == nil {
+		a = &ACL{Name: name}
+		s.m[name] = a
+	}
+	a.Add(e)
+	return nil
+}
+
+// Get returns the ACL named name, or nil.
+func (s *Set) Get(name string) *ACL {
+	if s == nil {
+		return nil
+	}
+	return s.m[name]
+}
+
+// Len returns the number of named ACLs.
+func (s *Set) Len() int {
+	if s == nil {
+		return 0
+	}
+	return len(s.m)
+}
+
+func checkACLName(n string) error {
+	for _, c := range n {
+		if !(c == '-' || c == '_' || c == '.' || c == ':' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+			return fmt.Errorf("%w: character '%c' not allowed in ACL name '%s'", ErrSyntax, c, n)
+		}
+	}
+	return nil
+}
+
+type term struct {
+	neg bool
+	acl *ACL
+}
+
+// Cond is a compiled "if ..." or "unless ..." condition.
+type Cond struct {
+	text   string
+	unless bool
+	ors    [][]term // OR of ANDs
+}
+
+// String returns the condition as written.
+func (c *Cond) String() string { return c.text }
+
+// Eval reports whether the condition holds. Terms are evaluated left to
+// right and stop as soon as the result is known, as HAProxy does, which
+// matters for fetches with side effects such as sc0_inc_gpc0. A nil Cond
+// always holds.
+func (c *Cond) Eval(ctx Context) bool {
+	if c == nil {
+		return true
+	}
+	res := false
+	for _, and := range c.ors {
+		ok := true
+		for _, t := range and {
+			if t.acl.Eval(ctx) == t.neg {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			res = true
+			break
+		}
+	}
+	return res != c.unless
+}
+
+// ParseCond compiles a condition from its words, starting with "if" or
+// "unless". Named ACLs are looked up in set (which may be nil); anonymous
+// ACLs are written "{ FETCH [flags] [patterns] }".
+func ParseCond(words []string, set *Set) (*Cond, error) {
+	if len(words) == 0 || (words[0] != "if" && words[0] != "unless") {
+		return nil, fmt.Errorf("%w: a condition starts with 'if' or 'unless'", ErrSyntax)
+	}
+	c := &Cond{text: strings.Join(words, " "), unless: words[0] == "unless"}
+	var and []term
+	rest := words[1:]
+	if len(rest) == 0 {
+		return nil, fmt.Errorf("%w: '%s' needs at least one ACL", ErrSyntax, words[0])
+	}
+	neg := false
+	for len(rest) > 0 {
+		w := rest[0]
+		rest = rest[1:]
+		switch {
+		case w == "or" || w == "||":
+			if neg || len(and) == 0 {
+				return nil, fmt.Errorf("%w: '%s' must follow an ACL", ErrSyntax, w)
+			}
+			c.ors = append(c.ors, and)
+			and = nil
+			continue
+		case w == "!":
+			neg = !neg
+			continue
+		case w == "{":
+			end := -1
+			for i, x := range rest {
+				if x == "}" {
+					end = i
+					break
+				}
+			}
+			if end < 0 {
+				return nil, fmt.Errorf("%w: missing '}' after anonymous ACL", ErrSyntax)
+			}
+			e, err := ParseExpr(rest[:end])
+			if err != nil {
+				return nil, fmt.Errorf("anonymous ACL '{ %s }': %w", strings.Join(rest[:end], " "), err)
+			}
+			rest = rest[end+1:]
+			and = append(and, term{neg: neg, acl: &ACL{Name: "anonymous", exprs: []*Expr{e}}})
+		case w == "}":
+			return nil, fmt.Errorf("%w: unexpected '}'", ErrSyntax)
+		default:
+			for strings.HasPrefix(w, "!") {
+				neg, w = !neg, w[1:]
+			}
+			a := set.Get(w)
+			if a == nil {
+				return nil, fmt.Errorf("%w: '%s'", ErrUnknownACL, w)
+			}
+			and = append(and, term{neg: neg, acl: a})
+		}
+		neg = false
+	}
+	if neg || len(and) == 0 {
+		return nil, fmt.Errorf("%w: condition '%s' ends without an ACL", ErrSyntax, c.text)
+	}
+	c.ors = append(c.ors, and)
+	return c, nil
+}
+
+// SplitCond splits a rule's words at "if" or "unless": the words before,
+// and the condition (nil when there is none).
+func SplitCond(words []string, set *Set) (before []string, c *Cond, err error) {
+	for i, w := range words {
+		if w == "if" || w == "unless" {
+			c, err = ParseCond(words[i:], set)
+			return words[:i], c, err
+		}
+	}
+	return words, nil, nil
+}
