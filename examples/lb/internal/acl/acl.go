@@ -418,13 +418,34 @@ func (s *Set) Add(words []string) error {
 	return nil
 }
 
-// Get returns the ACL named name, or nil.
+// Get returns the ACL named name, or nil. Names not declared in the set
+// fall back to HAProxy's predefined ACLs (TRUE, FALSE, LOCALHOST).
 func (s *Set) Get(name string) *ACL {
-	if s == nil {
-		return nil
+	if s != nil {
+		if a := s.m[name]; a != nil {
+			return a
+		}
 	}
-	return s.m[name]
+	return predefined()[name]
 }
+
+// predefined builds HAProxy's predefined ACLs once, after the fetches
+// and match methods they use are registered.
+var predefined = sync.OnceValue(func() map[string]*ACL {
+	m := map[string]*ACL{}
+	for name, words := range map[string][]string{
+		"TRUE":      {"always_true"},
+		"FALSE":     {"always_false"},
+		"LOCALHOST": {"src", "127.0.0.1/8", "::1"},
+	} {
+		e, err := ParseExpr(words)
+		if err != nil {
+			panic("acl: predefined ACL " + name + ": " + err.Error())
+		}
+		m[name] = &ACL{Name: name, exprs: []*Expr{e}}
+	}
+	return m
+})
 
 // Len returns the number of named ACLs.
 func (s *Set) Len() int {

@@ -113,6 +113,10 @@ func TestCondTruthTable(t *testing.T) {
 		{"if { src 8.8.8.8 } lan", "8.8.8.8:1", false},
 		{"if { src 8.8.8.8 } or lan", "10.0.0.1:1", true},
 		{"unless { dst_port 8080 } or no", "1.1.1.1:1", false},
+		{"if TRUE", "1.1.1.1:1", true},
+		{"if FALSE", "1.1.1.1:1", false},
+		{"if LOCALHOST", "127.0.0.2:1", true},
+		{"if LOCALHOST", "10.0.0.1:1", false},
 	} {
 		c, err := ParseCond(strings.Fields(tc.cond), set)
 		require.NoError(t, err, tc.cond)

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 	"github.com/proxyblocks/proxyblocks/xprt/tls"
 )
 
@@ -131,6 +132,8 @@ type Global struct {
 	// SSL holds the ssl-default-* and tune.ssl.* settings; nil means
 	// HAProxy's defaults.
 	SSL *tls.Defaults
+	// StatsSockets are the runtime API sockets ("stats socket").
+	StatsSockets []StatsSocket
 }
 
 // Log is one log target.
@@ -175,7 +178,13 @@ type Proxy struct {
 	// Mode is "tcp" or "http".
 	Mode string
 	// HTTP holds the HTTP-mode settings (model_http.go).
-	HTTP     HTTP
+	HTTP HTTP
+	// ACLs are the proxy's named ACLs ("acl NAME ..."), which conditions
+	// refer to.
+	ACLs acl.Set
+	// Stick holds the stick table, connection rules and persistence
+	// (model_stick.go).
+	Stick    Stick
 	Timeouts Timeouts
 	Options  Options
 	// MaxConn caps a frontend's concurrent connections; 0 means the global

@@ -1,0 +1,233 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
+	"github.com/proxyblocks/proxyblocks/stick"
+)
+
+// The keywords of stick tables, ACLs, connection rules, persistence and
+// the runtime socket. They are added to the tables from here;
+// keywords.go's init runs first (files are initialised in name order).
+
+func init() {
+	proxyKeywords["acl"] = proxyKeyword{KindFrontend | KindBackend, func(_ *parser, px *Proxy, a []string) error {
+		return px.ACLs.Add(a)
+	}}
+	proxyKeywords["stick-table"] = proxyKeyword{KindFrontend | KindBackend, parseStickTable}
+	proxyKeywords["tcp-request"] = proxyKeyword{KindFrontend, parseTCPRequest}
+	proxyKeywords["stick"] = proxyKeyword{KindBackend, parseStick}
+	globalKeywords["stats"] = parseStatsGlobal
+	finishers = append(finishers, (*parser).checkStick)
+}
+
+func parseStickTable(p *parser, px *Proxy, a []string) error {
+	if px.Stick.Table != nil {
+		return fmt.Errorf("%w: only one stick-table per proxy (the first at %s)", ErrReference, px.Stick.Table.Pos)
+	}
+	cfg, err := stick.ParseConfig(a)
+	if err != nil {
+		return err
+	}
+	cfg.Name = px.Name
+	px.Stick.Table = &StickTable{Pos: p.pos, Config: cfg}
+	return nil
+}
+
+// parseTCPRequest reads "tcp-request connection ACTION [ARGS] [if|unless
+// COND]". Only the connection stage exists in TCP mode here.
+func parseTCPRequest(p *parser, px *Proxy, a []string) error {
+	if len(a) == 0 {
+		return errors.New("expects 'tcp-request connection <action> [{if | unless} <condition>]'")
+	}
+	if a[0] != "connection" {
+		return fmt.Errorf("%w: 'tcp-request %s' (only 'tcp-request connection')", ErrUnsupported, a[0])
+	}
+	words, cond, err := acl.SplitCond(a[1:], &px.ACLs)
+	if err != nil {
+		return err
+	}
+	if len(words) == 0 {
+		return errors.New("'tcp-request connection' expects an action (accept, reject, silent-drop, track-sc0, track-sc1, track-sc2)")
+	}
+	r := ConnRule{Pos: p.pos, Action: words[0], Cond: cond}
+	args := words[1:]
+	switch {
+	case r.Action == "accept" || r.Action == "reject":
+		if len(args) > 0 {
+			return fmt.Errorf("'%s' takes no argument, got '%s'", r.Action, args[0])
+		}
+	case r.Action == "silent-drop":
+		if len(args) > 0 {
+			if args[0] != "rst-ttl" || len(args) != 2 {
+				return fmt.Errorf("'silent-drop' expects nothing or 'rst-ttl <ttl>', got '%s'", strings.Join(args, " "))
+			}
+			n, err := parseInt(args[1], 1, 255)
+			if err != nil {
+				return fmt.Errorf("silent-drop rst-ttl: %w", err)
+			}
+			r.RSTTTL = n
+		}
+	case strings.HasPrefix(r.Action, "track-sc"):
+		n, err := strconv.Atoi(strings.TrimPrefix(r.Action, "track-sc"))
+		if err != nil || n < 0 || n >= acl.Slots {
+			return fmt.Errorf("%w: action '%s' (track-sc0, track-sc1 or track-sc2)", ErrUnknownKeyword, r.Action)
+		}
+		r.Slot, r.Action = n, "track-sc"
+		if r.Key, r.Table, err = parseKeyTable(args); err != nil {
+			return fmt.Errorf("'%s': %w", words[0], err)
+		}
+	default:
+		return fmt.Errorf("%w: 'tcp-request connection %s' (accept, reject, silent-drop, track-sc0, track-sc1, track-sc2)", ErrUnknownKeyword, r.Action)
+	}
+	px.Stick.ConnRules = appendOwn(px.Stick.ConnRules, r)
+	return nil
+}
+
+// parseKeyTable reads "src [table NAME]": the key fetch of track-sc and
+// stick rules.
+func parseKeyTable(args []string) (key, table string, err error) {
+	if len(args) == 0 {
+		return "", "", errors.New("expects a key fetch ('src')")
+	}
+	key = args[0]
+	if key != "src" {
+		if _, _, err := acl.CompileFetch(key); err != nil {
+			return "", "", err
+		}
+		return "", "", fmt.Errorf("%w: key '%s' (only 'src')", ErrUnsupported, key)
+	}
+	switch {
+	case len(args) == 1:
+	case len(args) == 3 && args[1] == "table":
+		table = args[2]
+	default:
+		return "", "", fmt.Errorf("unexpected '%s' after the key (expected 'table <name>')", strings.Join(args[1:], " "))
+	}
+	return key, table, nil
+}
+
+// parseStick reads "stick on|match|store-request src [table NAME]
+// [if|unless COND]".
+func parseStick(p *parser, px *Proxy, a []string) error {
+	if len(a) == 0 {
+		return errors.New("expects 'stick on|match|store-request <key> [table <name>] [{if | unless} <condition>]'")
+	}
+	r := StickRule{Pos: p.pos}
+	switch a[0] {
+	case "on":
+		r.Match, r.Store = true, true
+	case "match":
+		r.Match = true
+	case "store-request":
+		r.Store = true
+	case "store-response":
+		return fmt.Errorf("%w: 'stick store-response'", ErrUnsupported)
+	default:
+		return fmt.Errorf("%w: 'stick %s' (on, match, store-request)", ErrUnknownKeyword, a[0])
+	}
+	words, cond, err := acl.SplitCond(a[1:], &px.ACLs)
+	if err != nil {
+		return err
+	}
+	r.Cond = cond
+	if r.Key, r.Table, err = parseKeyTable(words); err != nil {
+		return fmt.Errorf("'stick %s': %w", a[0], err)
+	}
+	px.Stick.Rules = appendOwn(px.Stick.Rules, r)
+	return nil
+}
+
+// parseStatsGlobal reads "stats socket PATH [mode M] [level L]" and
+// "stats timeout T" in the global section.
+func parseStatsGlobal(p *parser, a []string) error {
+	if len(a) == 0 {
+		return errors.New("expects 'stats socket <path> [mode <mode>] [level <level>]'")
+	}
+	switch a[0] {
+	case "timeout":
+		if len(a) != 2 {
+			return errors.New("'stats timeout' expects a time")
+		}
+		_, err := ParseTime(a[1])
+		return err
+	case "socket":
+	default:
+		return fmt.Errorf("%w: 'stats %s' in global (socket, timeout)", ErrUnknownKeyword, a[0])
+	}
+	if len(a) < 2 {
+		return errors.New("'stats socket' expects a path")
+	}
+	path := a[1]
+	if strings.Contains(path, ":") && !strings.HasPrefix(path, "unix@") {
+		return fmt.Errorf("%w: stats socket on '%s' (only unix sockets)", ErrUnsupported, path)
+	}
+	s := StatsSocket{Pos: p.pos, Path: strings.TrimPrefix(path, "unix@"), Level: "operator"}
+	for i := 2; i < len(a); i += 2 {
+		if i+1 >= len(a) {
+			return fmt.Errorf("stats socket option '%s' expects a value", a[i])
+		}
+		v := a[i+1]
+		switch a[i] {
+		case "mode":
+			m, err := strconv.ParseUint(v, 8, 32)
+			if err != nil || m > 0o777 {
+				return fmt.Errorf("stats socket mode '%s': expects an octal mode such as 600", v)
+			}
+			s.Mode = uint32(m)
+		case "level":
+			switch v {
+			case "user", "operator", "admin":
+				s.Level = v
+			default:
+				return fmt.Errorf("stats socket level '%s': expects user, operator or admin", v)
+			}
+		default:
+			return fmt.Errorf("%w: stats socket option '%s' (mode, level)", ErrUnsupported, a[i])
+		}
+	}
+	p.cfg.Global.StatsSockets = append(p.cfg.Global.StatsSockets, s)
+	return nil
+}
+
+// checkStick resolves table references once every proxy is known: a
+// rule without "table" needs a table in its own proxy, and a named table
+// must exist.
+func (p *parser) checkStick() {
+	tableOf := func(px *Proxy, name string) *StickTable {
+		if name == "" {
+			return px.Stick.Table
+		}
+		for _, o := range p.cfg.Proxies {
+			if o.Name == name && o.Stick.Table != nil {
+				return o.Stick.Table
+			}
+		}
+		return nil
+	}
+	check := func(px *Proxy, pos Pos, kw, table string) {
+		if tableOf(px, table) != nil {
+			return
+		}
+		p.pos = pos
+		if table == "" {
+			p.errorf(kw, ErrReference, "%s '%s': '%s' needs a stick-table in the proxy or 'table <name>'", px.Kind, px.Name, kw)
+			return
+		}
+		p.errorf(kw, ErrReference, "%s '%s': '%s' refers to table '%s', which no proxy declares", px.Kind, px.Name, kw, table)
+	}
+	for _, px := range p.cfg.Proxies {
+		for _, r := range px.Stick.ConnRules {
+			if r.Action == "track-sc" {
+				check(px, r.Pos, "tcp-request", r.Table)
+			}
+		}
+		for _, r := range px.Stick.Rules {
+			check(px, r.Pos, "stick", r.Table)
+		}
+	}
+}

@@ -1,0 +1,67 @@
+package config
+
+import (
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
+	"github.com/proxyblocks/proxyblocks/stick"
+)
+
+// Stick holds a proxy's stick table, connection rules and persistence
+// rules (keywords_stick.go).
+type Stick struct {
+	// Table is the proxy's "stick-table", nil when it declares none. Its
+	// Config.Name is the proxy's name, which rules use to refer to it.
+	Table *StickTable
+	// ConnRules are the "tcp-request connection" rules in order.
+	ConnRules []ConnRule
+	// Rules are the "stick on|match|store-request" rules in order.
+	Rules []StickRule
+}
+
+// StickTable is one "stick-table" line.
+type StickTable struct {
+	Pos
+	Config stick.Config
+}
+
+// ConnRule is one "tcp-request connection" rule.
+type ConnRule struct {
+	Pos
+	// Action is "accept", "reject", "silent-drop" or "track-sc".
+	Action string
+	// Slot is the stick counter of track-sc (0, 1 or 2).
+	Slot int
+	// Key is the fetch the tracked key comes from ("src").
+	Key string
+	// Table names the proxy whose table is used; "" is the rule's own
+	// proxy.
+	Table string
+	// RSTTTL is silent-drop's "rst-ttl"; 0 tries TCP_REPAIR first.
+	RSTTTL int
+	// Cond limits the rule; nil means always.
+	Cond *acl.Cond
+}
+
+// StickRule is one "stick on", "stick match" or "stick store-request"
+// rule.
+type StickRule struct {
+	Pos
+	// Match looks the key up to send the client to its stored server;
+	// Store records the chosen server under the key. "stick on" does both.
+	Match, Store bool
+	// Key is the fetch the key comes from ("src").
+	Key string
+	// Table names the proxy whose table is used; "" is the backend's own.
+	Table string
+	Cond  *acl.Cond
+}
+
+// StatsSocket is one global "stats socket" line: the runtime API on a
+// unix socket.
+type StatsSocket struct {
+	Pos
+	Path string
+	// Mode is the socket file's permission bits; 0 leaves the umask's.
+	Mode uint32
+	// Level is "user", "operator" (the default, as in HAProxy) or "admin".
+	Level string
+}
