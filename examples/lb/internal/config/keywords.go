@@ -193,11 +193,11 @@ var bindOptions = map[string]struct {
 	"name":         {1, func(b *Bind, a []string) error { b.Name = a[0]; return nil }},
 }
 
-func parseBind(_ *parser, px *Proxy, a []string) error {
+func parseBind(p *parser, px *Proxy, a []string) error {
 	if len(a) == 0 {
 		return errors.New("expects an address (ADDR:PORT)")
 	}
-	b := Bind{}
+	b := Bind{Pos: p.pos}
 	for _, one := range strings.Split(a[0], ",") {
 		addr, err := ParseAddr(one, true)
 		if err != nil {
