@@ -1,0 +1,231 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	stdtls "crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/proxyblocks/proxyblocks/conn"
+	lbtls "github.com/proxyblocks/proxyblocks/xprt/tls"
+	"github.com/stretchr/testify/require"
+)
+
+// testPKI is a certificate authority made for one test, writing PEM files
+// into the test's temporary directory.
+type testPKI struct {
+	t      *testing.T
+	dir    string
+	ca     *x509.Certificate
+	caKey  crypto.Signer
+	caFile string
+	serial int64
+}
+
+func newPKI(t *testing.T, name string) *testPKI {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: name},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	require.NoError(t, err)
+	ca, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	p := &testPKI{t: t, dir: t.TempDir(), ca: ca, caKey: key, serial: 1}
+	p.caFile = filepath.Join(p.dir, name+"-ca.pem")
+	require.NoError(t, os.WriteFile(p.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	return p
+}
+
+// issue writes a PEM file holding a certificate for cn (and the DNS
+// names) followed by its key, as HAProxy's crt reads it, and returns its
+// path. rsaKey picks RSA-2048 over ECDSA P-256.
+func (p *testPKI) issue(file, cn string, dns []string, rsaKey, client bool) string {
+	p.t.Helper()
+	var key crypto.Signer
+	var err error
+	if rsaKey {
+		key, err = rsa.GenerateKey(rand.Reader, 2048)
+	} else {
+		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	}
+	require.NoError(p.t, err)
+	p.serial++
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(p.serial),
+		Subject:      pkix.Name{CommonName: cn},
+		DNSNames:     dns,
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	if client {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, key.Public(), p.caKey)
+	require.NoError(p.t, err)
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	require.NoError(p.t, err)
+	out := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	out = append(out, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})...)
+	path := filepath.Join(p.dir, file)
+	require.NoError(p.t, os.MkdirAll(filepath.Dir(path), 0o700))
+	require.NoError(p.t, os.WriteFile(path, out, 0o600))
+	return path
+}
+
+// toolBin returns an external tool's path, skipping the test when it is
+// absent unless CI=true.
+func toolBin(t *testing.T, name string) string {
+	t.Helper()
+	bin, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is required when CI=true: %v", name, err)
+		}
+		t.Skipf("%s not installed: skipping", name)
+	}
+	return bin
+}
+
+// sClient runs openssl s_client against addr until the server closes,
+// returning everything it printed and whether it exited cleanly.
+func sClient(t *testing.T, addr string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, toolBin(t, "openssl"), append([]string{"s_client", "-connect", addr, "-ign_eof"}, args...)...)
+	cmd.Stdin = strings.NewReader("")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// greeter answers every connection with line and closes it, after reading
+// a PROXY header when ppv2 (then the line also tells the SSL TLV).
+func greeter(t *testing.T, line string, ppv2 bool) string {
+	t.Helper()
+	return serveEach(t, func(c net.Conn) {
+		msg := line
+		if ppv2 {
+			var h conn.ProxyHeader
+			if err := conn.ReadProxyHeader(c, &h, 0); err != nil {
+				msg = "bad proxy header: " + err.Error() + "\n"
+			} else if ssl, ok := h.SSL(); ok {
+				msg = fmt.Sprintf("ssl client=%d verify=%d version=%s cn=%s\n", ssl.Client, ssl.Verify, ssl.Version, ssl.CN)
+			} else {
+				msg = "no ssl tlv\n"
+			}
+		}
+		_, _ = io.WriteString(c, msg)
+	})
+}
+
+// httpServer answers one HTTP/1.1 request per connection with body.
+func httpServer(t *testing.T, body string) string {
+	t.Helper()
+	return serveEach(t, func(c net.Conn) {
+		r := bufio.NewReader(c)
+		for {
+			l, err := r.ReadString('\n')
+			if err != nil || l == "\r\n" {
+				break
+			}
+		}
+		_, _ = fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
+	})
+}
+
+func serveEach(t *testing.T, handle func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+				handle(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() { _ = ln.Close(); wg.Wait() })
+	return ln.Addr().String()
+}
+
+// leakCheck records goroutines and open fds, and at cleanup waits briefly
+// for both to come back to where they were.
+func leakCheck(t *testing.T) {
+	t.Helper()
+	g0, f0 := runtime.NumGoroutine(), openFDs(t)
+	t.Cleanup(func() {
+		var g, f int
+		for range 200 {
+			g, f = runtime.NumGoroutine(), openFDs(t)
+			if g <= g0 && f <= f0 {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Errorf("leak: goroutines %d -> %d, fds %d -> %d", g0, g, f0, f)
+	})
+}
+
+func openFDs(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	require.NoError(t, err)
+	return len(ents)
+}
+
+// countingStore counts the calls crypto/tls makes into a session store.
+type countingStore struct {
+	lbtls.SessionStore
+	wraps, unwraps atomic.Int64
+}
+
+func (s *countingStore) Wrap(cs stdtls.ConnectionState, ss *stdtls.SessionState) ([]byte, error) {
+	s.wraps.Add(1)
+	return s.SessionStore.Wrap(cs, ss)
+}
+
+func (s *countingStore) Unwrap(label []byte, cs stdtls.ConnectionState) (*stdtls.SessionState, error) {
+	s.unwraps.Add(1)
+	return s.SessionStore.Unwrap(label, cs)
+}

@@ -1,0 +1,529 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	stdtls "crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/balancer"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	lbtls "github.com/proxyblocks/proxyblocks/xprt/tls"
+	"github.com/stretchr/testify/require"
+)
+
+const greeting = "hello from backend\n"
+
+// tlsFixture is one lb with a frontend per TLS feature, in front of a
+// greeter, and the files it was configured with.
+type tlsFixture struct {
+	pki      *testPKI
+	other    *testPKI // a CA lb does not trust
+	certDir  string
+	exact    string
+	keysFile string
+	cfg      string
+	b        *balancer.Balancer
+	logs     *bytes.Buffer
+	mu       *sync.Mutex
+}
+
+func (f *tlsFixture) addr(fe string) string { return f.b.Addrs(fe)[0].String() }
+
+func (f *tlsFixture) logText() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.logs.String()
+}
+
+// ticketKeys writes a tls-ticket-keys file of three 48-byte keys.
+func ticketKeys(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	for i := range 3 {
+		k := make([]byte, 48)
+		for j := range k {
+			k[j] = byte(rand.IntN(256) + i)
+		}
+		b.WriteString(base64.StdEncoding.EncodeToString(k) + "\n")
+	}
+	p := filepath.Join(dir, "tickets.key")
+	require.NoError(t, os.WriteFile(p, []byte(b.String()), 0o600))
+	return p
+}
+
+func newTLSFixture(t *testing.T) *tlsFixture {
+	t.Helper()
+	f := &tlsFixture{pki: newPKI(t, "lbtest"), other: newPKI(t, "stranger")}
+	f.certDir = filepath.Join(f.pki.dir, "certs")
+	// Loaded in name order: the first is the default certificate.
+	f.pki.issue("certs/0default.pem", "default.example.com", []string{"default.example.com"}, false, false)
+	f.exact = f.pki.issue("certs/exact.pem", "www.example.org", []string{"www.example.org"}, false, false)
+	f.pki.issue("certs/wild.pem", "*.example.net", []string{"*.example.net"}, false, false)
+	f.keysFile = ticketKeys(t, f.pki.dir)
+	greet := greeter(t, greeting, false)
+	info := greeter(t, "", true)
+	web := httpServer(t, "hello over https\n")
+	f.cfg = fmt.Sprintf(`global
+    log stdout format raw local0
+    ssl-default-bind-options ssl-min-ver TLSv1.2
+    ssl-default-bind-ciphers ECDHE+AESGCM:ECDHE+CHACHA20
+    ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256
+    ssl-default-server-options ssl-min-ver TLSv1.2
+    tune.ssl.cachesize 1000
+    tune.ssl.lifetime 300
+defaults
+    mode tcp
+    log global
+    option tcplog
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend sni
+    bind 127.0.0.1:0 ssl crt %[1]s
+    default_backend greet
+frontend strict
+    bind 127.0.0.1:0 ssl crt %[2]s strict-sni
+    default_backend greet
+frontend alpn
+    bind 127.0.0.1:0 ssl crt %[2]s alpn h2,http/1.1 ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.2
+    default_backend greet
+frontend optional
+    bind 127.0.0.1:0 ssl crt %[2]s ca-file %[3]s verify optional
+    default_backend info
+frontend required
+    bind 127.0.0.1:0 ssl crt %[2]s ca-file %[3]s verify required
+    default_backend info
+frontend tickets
+    bind 127.0.0.1:0 ssl crt %[2]s tls-ticket-keys %[4]s
+    default_backend greet
+frontend stateful
+    bind 127.0.0.1:0 ssl crt %[2]s no-tls-tickets
+    default_backend greet
+frontend web
+    bind 127.0.0.1:0 ssl crt %[1]s
+    default_backend web
+backend greet
+    server g %[5]s
+backend info
+    server i %[6]s send-proxy-v2-ssl-cn
+backend web
+    server w %[7]s
+`, f.certDir, f.exact, f.pki.caFile, f.keysFile, greet, info, web)
+	f.b, f.logs, f.mu = startInProcess(t, f.cfg)
+	return f
+}
+
+var subjectCN = regexp.MustCompile(`subject=\s*CN\s*=\s*(\S+)`)
+
+// TestTLSWithOpenSSL drives every TLS bind feature with openssl s_client.
+func TestTLSWithOpenSSL(t *testing.T) {
+	toolBin(t, "openssl")
+	leakCheck(t)
+	f := newTLSFixture(t)
+	client := f.pki.issue("client.pem", "alice", nil, false, true)
+	stranger := f.other.issue("stranger.pem", "mallory", nil, false, true)
+
+	t.Run("SNI", func(t *testing.T) {
+		for _, tc := range []struct{ sni, want string }{
+			{"www.example.org", "www.example.org"},
+			{"WWW.Example.ORG", "www.example.org"},
+			{"a.example.net", "*.example.net"},
+			{"a.b.example.net", "default.example.com"}, // a wildcard covers one label
+			{"unknown.example.com", "default.example.com"},
+			{"", "default.example.com"},
+		} {
+			args := []string{"-servername", tc.sni}
+			if tc.sni == "" {
+				args = []string{"-noservername"}
+			}
+			out, err := sClient(t, f.addr("sni"), args...)
+			require.NoError(t, err, out)
+			m := subjectCN.FindStringSubmatch(out)
+			require.NotNil(t, m, out)
+			require.Equal(t, tc.want, m[1], "SNI %q", tc.sni)
+			require.Contains(t, out, greeting)
+		}
+	})
+
+	t.Run("strict-sni", func(t *testing.T) {
+		before := f.b.SSLHandshakeFailures("strict")
+		out, err := sClient(t, f.addr("strict"), "-servername", "www.example.org")
+		require.NoError(t, err, out)
+		require.Contains(t, out, greeting)
+		for _, args := range [][]string{{"-servername", "other.example.org"}, {"-noservername"}} {
+			out, _ = sClient(t, f.addr("strict"), args...)
+			require.NotContains(t, out, greeting)
+			require.Regexp(t, `alert|handshake failure|error`, out)
+		}
+		require.Eventually(t, func() bool { return f.b.SSLHandshakeFailures("strict") == before+2 }, 5*time.Second, 10*time.Millisecond)
+		require.Regexp(t, `(?m)^127\.0\.0\.1:\d+ \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d\.\d{3}\] strict/1: SSL handshake failure \(.+\)$`, f.logText())
+	})
+
+	t.Run("ALPN and versions", func(t *testing.T) {
+		out, err := sClient(t, f.addr("alpn"), "-alpn", "h2,http/1.1")
+		require.NoError(t, err, out)
+		require.Contains(t, out, "ALPN protocol: h2")
+		require.Contains(t, out, "Protocol  : TLSv1.2")
+		out, err = sClient(t, f.addr("alpn"), "-alpn", "http/1.1")
+		require.NoError(t, err, out)
+		require.Contains(t, out, "ALPN protocol: http/1.1")
+		out, err = sClient(t, f.addr("sni"), "-alpn", "h2")
+		require.NoError(t, err, out)
+		require.Contains(t, out, "No ALPN negotiated")
+		require.Contains(t, out, "Protocol  : TLSv1.3")
+		// ssl-max-ver TLSv1.2 refuses a TLS 1.3-only client.
+		out, _ = sClient(t, f.addr("alpn"), "-tls1_3")
+		require.NotContains(t, out, greeting)
+		// ssl-min-ver TLSv1.2 (global default) refuses TLS 1.1.
+		out, _ = sClient(t, f.addr("sni"), "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0")
+		require.NotContains(t, out, greeting)
+	})
+
+	t.Run("client certificates", func(t *testing.T) {
+		out, err := sClient(t, f.addr("optional"))
+		require.NoError(t, err, out)
+		require.Contains(t, out, "ssl client=1 verify=1 version=TLSv1.3 cn=\n")
+		out, err = sClient(t, f.addr("optional"), "-cert", client, "-key", client)
+		require.NoError(t, err, out)
+		require.Contains(t, out, "ssl client=7 verify=0 version=TLSv1.3 cn=alice\n")
+		out, _ = sClient(t, f.addr("optional"), "-cert", stranger, "-key", stranger)
+		require.NotContains(t, out, "ssl client=", "an untrusted certificate is refused even when optional")
+
+		out, _ = sClient(t, f.addr("required"))
+		require.NotContains(t, out, "ssl client=")
+		out, _ = sClient(t, f.addr("required"), "-cert", stranger, "-key", stranger)
+		require.NotContains(t, out, "ssl client=")
+		out, err = sClient(t, f.addr("required"), "-cert", client, "-key", client, "-tls1_2")
+		require.NoError(t, err, out)
+		require.Contains(t, out, "ssl client=7 verify=0 version=TLSv1.2 cn=alice\n")
+	})
+
+	t.Run("resumption", func(t *testing.T) {
+		for _, fe := range []string{"sni", "tickets", "stateful"} {
+			for _, ver := range []string{"-tls1_3", "-tls1_2"} {
+				sess := filepath.Join(t.TempDir(), "sess.pem")
+				out, err := sClient(t, f.addr(fe), ver, "-servername", "www.example.org", "-sess_out", sess)
+				require.NoError(t, err, out)
+				require.Contains(t, out, "New, TLSv1.")
+				out, err = sClient(t, f.addr(fe), ver, "-servername", "www.example.org", "-sess_in", sess)
+				require.NoError(t, err, out)
+				require.Contains(t, out, "Reused, TLSv1.", "%s %s:\n%s", fe, ver, out)
+				require.Contains(t, out, greeting)
+			}
+		}
+	})
+
+	t.Run("shared ticket keys", func(t *testing.T) {
+		// A second balancer on the same tls-ticket-keys file resumes the
+		// first one's sessions; one without it cannot.
+		other, _, _ := startInProcess(t, fmt.Sprintf(`defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend tickets
+    bind 127.0.0.1:0 ssl crt %[1]s tls-ticket-keys %[2]s
+    default_backend greet
+frontend alone
+    bind 127.0.0.1:0 ssl crt %[1]s
+    default_backend greet
+backend greet
+    server g %[3]s
+`, f.exact, f.keysFile, greeter(t, greeting, false)))
+		sess := filepath.Join(t.TempDir(), "sess.pem")
+		out, err := sClient(t, f.addr("tickets"), "-sess_out", sess)
+		require.NoError(t, err, out)
+		require.Contains(t, out, "New, TLSv1.3")
+		out, err = sClient(t, other.Addrs("tickets")[0].String(), "-sess_in", sess)
+		require.NoError(t, err, out)
+		require.Contains(t, out, "Reused, TLSv1.3")
+		out, err = sClient(t, other.Addrs("alone")[0].String(), "-sess_in", sess)
+		require.NoError(t, err, out)
+		require.Contains(t, out, "New, TLSv1.3")
+	})
+}
+
+// TestTLSWithCurl checks lb's certificates verify for the names curl asks
+// for, through to a plain HTTP backend.
+func TestTLSWithCurl(t *testing.T) {
+	curl := toolBin(t, "curl")
+	f := newTLSFixture(t)
+	_, port, err := net.SplitHostPort(f.addr("web"))
+	require.NoError(t, err)
+	for _, name := range []string{"www.example.org", "x.example.net", "default.example.com"} {
+		url := fmt.Sprintf("https://%s:%s/", name, port)
+		out, err := exec.Command(curl, "-sS", "--http1.1", "--cacert", f.pki.caFile,
+			"--resolve", name+":"+port+":127.0.0.1", "-w", "|%{ssl_verify_result}", url).CombinedOutput()
+		require.NoError(t, err, "%s: %s", name, out)
+		require.Equal(t, "hello over https\n|0", string(out), name)
+	}
+	// A name no certificate has: the default one is served and curl
+	// refuses it.
+	out, err := exec.Command(curl, "-sS", "--http1.1", "--cacert", f.pki.caFile,
+		"--resolve", "nobody.example.org:"+port+":127.0.0.1", "https://nobody.example.org:"+port+"/").CombinedOutput()
+	require.Error(t, err)
+	require.Contains(t, string(out), "SSL")
+}
+
+// TestTLSToHAProxy: lb as a TLS client to haproxy's bind ssl, verifying
+// haproxy's certificate and sending SNI (fixed, or the client's), with
+// sessions resumed across connections.
+func TestTLSToHAProxy(t *testing.T) {
+	toolBin(t, "haproxy")
+	pki := newPKI(t, "hp")
+	srv := pki.issue("backend.pem", "backend.example.org", []string{"backend.example.org"}, false, false)
+	front := pki.issue("front.pem", "front.example.org", []string{"front.example.org"}, false, false)
+	hp := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	runHAProxy(t, fmt.Sprintf(`defaults
+    mode http
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+frontend tls
+    bind %s ssl crt %s
+    http-request return status 200 content-type text/plain lf-string "sni=%%[ssl_fc_sni] proto=%%[ssl_fc_protocol] resumed=%%[ssl_fc_is_resumed]"
+`, hp, srv), hp)
+	b, _, _ := startInProcess(t, fmt.Sprintf(`defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+listen fixed
+    bind 127.0.0.1:0
+    server hp %[1]s ssl verify required ca-file %[2]s sni str(backend.example.org)
+listen wrongname
+    bind 127.0.0.1:0
+    server hp %[1]s ssl verify required ca-file %[2]s sni str(other.example.org)
+listen noverify
+    bind 127.0.0.1:0
+    server hp %[1]s ssl verify none sni str(other.example.org) no-ssl-reuse
+listen passsni
+    bind 127.0.0.1:0 ssl crt %[3]s
+    server hp %[1]s ssl verify required ca-file %[2]s verifyhost backend.example.org sni ssl_fc_sni
+`, hp, pki.caFile, front))
+	get := func(c net.Conn) string {
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		_, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		require.NoError(t, err)
+		resp, _ := io.ReadAll(c)
+		_ = c.Close()
+		return string(resp)
+	}
+	dial := func(fe string) net.Conn {
+		c, err := net.Dial("tcp", b.Addrs(fe)[0].String())
+		require.NoError(t, err)
+		return c
+	}
+	first := get(dial("fixed"))
+	require.Contains(t, first, "sni=backend.example.org proto=TLSv1.3 resumed=0")
+	require.Contains(t, get(dial("fixed")), "sni=backend.example.org proto=TLSv1.3 resumed=1", "sessions to a server are reused")
+	require.Empty(t, get(dial("wrongname")), "the name does not match haproxy's certificate: no connection")
+	require.Contains(t, get(dial("noverify")), "sni=other.example.org proto=TLSv1.3 resumed=0")
+	require.Contains(t, get(dial("noverify")), "resumed=0", "no-ssl-reuse")
+
+	roots := x509.NewCertPool()
+	roots.AddCert(pki.ca)
+	tc, err := stdtls.Dial("tcp", b.Addrs("passsni")[0].String(), &stdtls.Config{ServerName: "front.example.org", RootCAs: roots})
+	require.NoError(t, err)
+	require.Contains(t, get(tc), "sni=front.example.org proto=TLSv1.3")
+}
+
+// TestTLSConfigCheckedByHAProxy: the TLS keywords lb accepts are accepted
+// unchanged by haproxy -c.
+func TestTLSConfigCheckedByHAProxy(t *testing.T) {
+	bin := toolBin(t, "haproxy")
+	f := &tlsFixture{pki: newPKI(t, "cfg")}
+	crt := f.pki.issue("certs/site.pem", "www.example.org", []string{"www.example.org"}, true, false)
+	keys := ticketKeys(t, f.pki.dir)
+	text := fmt.Sprintf(`global
+    ssl-default-bind-ciphers ECDHE+AESGCM
+    ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384
+    ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets
+    ssl-default-server-options ssl-min-ver TLSv1.2
+    tune.ssl.cachesize 20000
+    tune.ssl.lifetime 300
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:%[5]d ssl crt %[1]s crt %[2]s alpn h2,http/1.1 ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.3 ciphers ECDHE+AESGCM ciphersuites TLS_AES_128_GCM_SHA256 curves X25519:P-256 ca-file %[3]s verify optional no-tls-tickets strict-sni tls-ticket-keys %[4]s
+    default_backend be
+backend be
+    server a 127.0.0.1:1 ssl verify required ca-file %[3]s sni str(www.example.org) alpn http/1.1 crt %[2]s no-ssl-reuse
+    server b 127.0.0.1:2 ssl verify none sni ssl_fc_sni send-proxy-v2-ssl
+    server c 127.0.0.1:3 send-proxy-v2-ssl-cn
+`, filepath.Dir(crt), crt, f.pki.caFile, keys, freePort(t))
+	path := writeFile(t, "tls.cfg", text)
+	out, err := exec.Command(bin, "-c", "-f", path).CombinedOutput()
+	require.NoError(t, err, "haproxy -c: %s", out)
+	cfg, err := config.ParseFiles(path)
+	require.NoError(t, err)
+	require.NotNil(t, cfg.Proxies[0].Binds[0].SSL.Inbound)
+	require.NotNil(t, cfg.Proxies[1].Servers[0].SSL.Outbound)
+}
+
+// TestTLSBadFilesStopTheStart: a broken certificate, key or CA file is
+// reported with the config line and what is wrong with the file.
+func TestTLSBadFilesStopTheStart(t *testing.T) {
+	pki := newPKI(t, "bad")
+	good := pki.issue("good.pem", "www.example.org", nil, false, false)
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.pem")
+	require.NoError(t, os.WriteFile(garbage, []byte("not a pem\n"), 0o600))
+	certOnly := filepath.Join(dir, "certonly.pem")
+	data, err := os.ReadFile(good)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(certOnly, data[:bytes.Index(data, []byte("-----BEGIN PRIVATE KEY"))], 0o600))
+	for _, tc := range []struct{ name, line, want string }{
+		{"missing crt", "bind :0 ssl crt " + filepath.Join(dir, "nope.pem"), "nope.pem"},
+		{"garbage crt", "bind :0 ssl crt " + garbage, "garbage.pem"},
+		{"no key", "bind :0 ssl crt " + certOnly, "certonly.pem"},
+		{"garbage ca-file", "bind :0 ssl crt " + good + " ca-file " + garbage + " verify required", "garbage.pem"},
+		{"no certificate", "bind :0 ssl", "no certificate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			text := "frontend fe\n    " + tc.line + "\n"
+			_, err := config.Parse(config.Source{Name: "lb.cfg", Data: []byte(text)})
+			require.Error(t, err)
+			require.Contains(t, err.Error(), "lb.cfg:2: ")
+			require.Contains(t, err.Error(), tc.want)
+		})
+	}
+	_, err = config.Parse(config.Source{Name: "lb.cfg", Data: []byte("backend be\n    server s 127.0.0.1:1 ssl\n")})
+	require.ErrorContains(t, err, "lb.cfg:2: ")
+	require.ErrorContains(t, err, "no CA file")
+}
+
+// TestTLSTermination300x1MiB: 300 concurrent TLS clients each send 1 MiB
+// through lb to a plain echo server and get every byte back.
+func TestTLSTermination300x1MiB(t *testing.T) {
+	if testing.Short() {
+		t.Skip("moves 600 MiB through TLS; skipped under -short")
+	}
+	leakCheck(t)
+	pki := newPKI(t, "bulk")
+	crt := pki.issue("site.pem", "www.example.org", []string{"www.example.org"}, false, false)
+	b, _, _ := startInProcess(t, fmt.Sprintf(`global
+    maxconn 1000
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+listen tls
+    bind 127.0.0.1:0 ssl crt %s
+    server echo %s
+`, crt, echoServer(t)))
+	roots := x509.NewCertPool()
+	roots.AddCert(pki.ca)
+	cfg := &stdtls.Config{ServerName: "www.example.org", RootCAs: roots}
+	const conns, size = 300, 1 << 20
+	errs := make(chan error, conns)
+	var wg sync.WaitGroup
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- bulkOne(b.Addrs("tls")[0].String(), cfg, uint64(i), size)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+}
+
+func bulkOne(addr string, cfg *stdtls.Config, seed uint64, size int) error {
+	c, err := stdtls.Dial("tcp", addr, cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(120 * time.Second))
+	src := make([]byte, size)
+	r := rand.New(rand.NewPCG(seed, seed*7+1))
+	for i := range src {
+		src[i] = byte(r.Uint32())
+	}
+	want := sha256.Sum256(src)
+	werr := make(chan error, 1)
+	go func() {
+		_, err := c.Write(src)
+		if err == nil {
+			err = c.CloseWrite()
+		}
+		werr <- err
+	}()
+	h := sha256.New()
+	n, err := io.Copy(h, c)
+	if err != nil {
+		return fmt.Errorf("conn %d: read after %d bytes: %w", seed, n, err)
+	}
+	if err := <-werr; err != nil {
+		return fmt.Errorf("conn %d: write: %w", seed, err)
+	}
+	if n != int64(size) || !bytes.Equal(h.Sum(nil), want[:]) {
+		return fmt.Errorf("conn %d: got %d bytes, sha256 mismatch=%v", seed, n, !bytes.Equal(h.Sum(nil), want[:]))
+	}
+	return nil
+}
+
+// TestTLSSessionStoreHook: a store given in balancer.Options replaces the
+// built-in resumption of every ssl bind.
+func TestTLSSessionStoreHook(t *testing.T) {
+	pki := newPKI(t, "store")
+	crt := pki.issue("site.pem", "www.example.org", []string{"www.example.org"}, false, false)
+	cfg, err := config.Parse(config.Source{Name: "lb.cfg", Data: []byte(fmt.Sprintf(`defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+listen tls
+    bind 127.0.0.1:0 ssl crt %s
+    server g %s
+`, crt, greeter(t, greeting, false)))})
+	require.NoError(t, err)
+	store := &countingStore{SessionStore: lbtls.CacheStore(lbtls.NewMemoryCache(100))}
+	var asked []config.Pos
+	b, err := balancer.Start(context.Background(), cfg, balancer.Options{
+		SessionStore: func(bind config.Bind) (lbtls.SessionStore, error) {
+			asked = append(asked, bind.Pos)
+			return store, nil
+		},
+	})
+	require.NoError(t, err)
+	defer b.Close()
+	require.Equal(t, []config.Pos{{File: "lb.cfg", Line: 7}}, asked)
+	roots := x509.NewCertPool()
+	roots.AddCert(pki.ca)
+	cache := stdtls.NewLRUClientSessionCache(4)
+	for i := range 2 {
+		c, err := stdtls.Dial("tcp", b.Addrs("tls")[0].String(), &stdtls.Config{ServerName: "www.example.org", RootCAs: roots, ClientSessionCache: cache})
+		require.NoError(t, err)
+		got, err := io.ReadAll(c)
+		require.NoError(t, err)
+		require.Equal(t, greeting, string(got))
+		require.Equal(t, i == 1, c.ConnectionState().DidResume, "connection %d", i)
+		_ = c.Close()
+	}
+	require.Positive(t, store.wraps.Load())
+	require.Positive(t, store.unwraps.Load())
+}
