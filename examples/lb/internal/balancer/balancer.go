@@ -23,6 +23,7 @@ import (
 	"github.com/proxyblocks/proxyblocks/buffer"
 	"github.com/proxyblocks/proxyblocks/conn"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/stick"
 )
 
 // ErrClosed is returned by operations on a stopped Balancer.
@@ -64,6 +65,10 @@ type Balancer struct {
 	idle     *sync.Cond // signalled when sessions empties
 	closed   bool
 	writers  map[io.Writer]*lockedWriter
+	httpPx   map[*config.Proxy]*httpProxy // HTTP settings per proxy (http_rules.go)
+
+	tables map[string]*stick.Table // stick tables by proxy name (stick.go)
+	clis   []*cliServer            // runtime API sockets (cli.go)
 }
 
 type frontend struct {
@@ -74,6 +79,8 @@ type frontend struct {
 	logs      *logSet
 	// sslFailures counts failed TLS handshakes on the ssl binds.
 	sslFailures atomic.Uint64
+	// stick runs the tcp-request connection rules (stick.go).
+	stick *frontStick
 }
 
 // Start opens every listener, starts the health checks and begins
@@ -118,6 +125,20 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 	if cfg.Global.MaxConn > 0 {
 		b.global = make(chan struct{}, cfg.Global.MaxConn)
 	}
+	if err := b.setupHTTP(); err != nil {
+		b.cancel()
+		if b.pipes != nil {
+			_ = b.pipes.Close()
+		}
+		return nil, err
+	}
+	if err := b.openTables(); err != nil {
+		b.cancel()
+		if b.pipes != nil {
+			_ = b.pipes.Close()
+		}
+		return nil, err
+	}
 	for _, px := range cfg.Proxies {
 		if px.Kind.IsBackend() {
 			be := newBackend(px, b.newLogSet(px))
@@ -125,6 +146,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 				s.dialer, s.dialErr = b.dialer(s)
 			}
 			b.backends[px.Name] = be
+			be.http = b.httpPx[px]
 		}
 	}
 	for _, px := range cfg.Proxies {
@@ -144,12 +166,13 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 		}
 		for _, bind := range px.Binds {
 			for _, addr := range bind.Addrs {
-				ln, err := b.listen(b.ctx, addr, bind, max)
+				ln, err := b.listen(b.ctx, fe, addr, bind, max)
 				if err != nil {
 					b.closeListeners()
 					for _, l := range fe.listeners {
 						_ = l.Close()
 					}
+					b.closeTables()
 					b.cancel()
 					if b.pipes != nil {
 						_ = b.pipes.Close()
@@ -161,6 +184,16 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 		}
 		b.fronts = append(b.fronts, fe)
 	}
+	if err := b.startCLI(); err != nil {
+		b.closeListeners()
+		b.closeTables()
+		b.cancel()
+		if b.pipes != nil {
+			_ = b.pipes.Close()
+		}
+		return nil, err
+	}
+	b.linkHTTP()
 	b.startChecks()
 	for _, fe := range b.fronts {
 		for i, ln := range fe.listeners {
@@ -281,6 +314,8 @@ func (b *Balancer) Close() error {
 	b.mu.Unlock()
 	b.wg.Wait()
 	b.checksWG.Wait()
+	b.closeHTTPConns()
+	b.stopStick()
 	if b.pipes != nil {
 		_ = b.pipes.Close()
 	}

@@ -25,6 +25,11 @@ type session struct {
 	mu     sync.Mutex
 	server *conn.Conn
 	killed bool
+
+	// trk holds the stick-table entries the connection tracks (stick.go);
+	// bytesIn and bytesOut are added to them at the end.
+	trk               *tracked
+	bytesIn, bytesOut int64
 }
 
 // kill closes both connections; the session's goroutine then winds down.
@@ -52,6 +57,8 @@ func (s *session) run() {
 	b, fe := s.b, s.fe
 	defer b.endSession(s)
 	defer s.kill()
+	s.startTracking()
+	defer s.endTracking()
 
 	// The handshake phase reads the PROXY header on accept-proxy binds.
 	// As in HAProxy, a bad header closes the connection before any byte
@@ -59,6 +66,10 @@ func (s *session) run() {
 	if err := s.client.Handshake(b.ctx); err != nil {
 		b.log.Debug("handshake failed", "frontend", fe.cfg.Name, "client", s.client.SocketRemote(), "err", err)
 		s.tlsHandshakeFailed(err)
+		return
+	}
+	if fe.cfg.Mode == "http" {
+		s.runHTTP()
 		return
 	}
 	src, dst := s.client.Src(), s.client.Dst()
@@ -121,7 +132,9 @@ func (s *session) run() {
 		l.server = srv.cfg.Name
 		return true
 	}
-	if !getServer(nil) {
+	if srv = s.stickMatch(be); srv != nil {
+		l.server, l.twSet = srv.cfg.Name, true
+	} else if !getServer(nil) {
 		return
 	}
 	connStart := time.Now()
@@ -156,6 +169,7 @@ func (s *session) run() {
 		}
 	}
 	l.tcSet, l.tc = true, time.Since(connStart)
+	s.stickStore(be, srv)
 	if !s.setServer(sc) {
 		_ = sc.Close()
 		l.term = [2]byte{'K', 'C'}
@@ -163,6 +177,7 @@ func (s *session) run() {
 	}
 	res, _ := channel.RunTunnel(b.ctx, s.client.Transport(), sc.Transport(), b.tunnelConfig(fe.cfg, be.cfg))
 	bytesIn, bytesOut = res.Request.In, res.Response.Out
+	s.bytesIn, s.bytesOut = bytesIn, bytesOut
 	ts := res.TermState()
 	if len(ts) == 2 {
 		l.term = [2]byte{ts[0], ts[1]}

@@ -20,7 +20,7 @@ const proxyHeaderTimeout = 3 * time.Second
 
 // listen opens one bind address. The frontend's maxconn is the listener's:
 // at the cap it stops accepting and leaves clients in the backlog.
-func (b *Balancer) listen(ctx context.Context, addr string, bind config.Bind, maxConn int) (*conn.Listener, error) {
+func (b *Balancer) listen(ctx context.Context, fe *frontend, addr string, bind config.Bind, maxConn int) (*conn.Listener, error) {
 	lc := conn.ListenConfig{
 		MaxConn:          maxConn,
 		AcceptProxy:      bind.AcceptProxy,
@@ -30,6 +30,7 @@ func (b *Balancer) listen(ctx context.Context, addr string, bind config.Bind, ma
 	if err := b.bindTLS(bind, &lc); err != nil {
 		return nil, err
 	}
+	b.connRules(fe, &lc)
 	return lc.Listen(ctx, "tcp", addr)
 }
 

@@ -1,0 +1,352 @@
+package balancer
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/stick"
+)
+
+// The runtime API on "stats socket": HAProxy's line protocol on a unix
+// socket. A client sends one line of commands separated by ';' and gets
+// each command's answer followed by an empty line, then the connection is
+// closed; "prompt" keeps it open with a "> " prompt until "quit". The
+// table commands print what HAProxy 2.6 prints, so scripts written for
+// HAProxy read lb's answers.
+
+// cliIdleTimeout closes a prompt-mode connection idle for this long,
+// HAProxy's default "stats timeout".
+const cliIdleTimeout = 10 * time.Second
+
+// cliMaxLine bounds one command line, as HAProxy's buffer does.
+const cliMaxLine = 16384
+
+type cliServer struct {
+	b     *Balancer
+	cfg   config.StatsSocket
+	ln    net.Listener
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+// startCLI opens every "stats socket". A stale socket file left by a
+// previous run is replaced, as HAProxy does.
+func (b *Balancer) startCLI() error {
+	for _, sc := range b.cfg.Global.StatsSockets {
+		if fi, err := os.Lstat(sc.Path); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			_ = os.Remove(sc.Path)
+		}
+		ln, err := net.Listen("unix", sc.Path)
+		if err != nil {
+			b.stopCLI()
+			return fmt.Errorf("balancer: stats socket %s (%s): %w", sc.Path, sc.Pos, err)
+		}
+		if sc.Mode != 0 {
+			if err := os.Chmod(sc.Path, os.FileMode(sc.Mode)); err != nil {
+				_ = ln.Close()
+				b.stopCLI()
+				return fmt.Errorf("balancer: stats socket %s (%s): mode: %w", sc.Path, sc.Pos, err)
+			}
+		}
+		c := &cliServer{b: b, cfg: sc, ln: ln, conns: map[net.Conn]struct{}{}}
+		b.clis = append(b.clis, c)
+		c.wg.Add(1)
+		go c.serve()
+	}
+	return nil
+}
+
+// stopCLI closes the sockets (removing their files) and every open
+// connection, and waits for their goroutines.
+func (b *Balancer) stopCLI() {
+	for _, c := range b.clis {
+		_ = c.ln.Close()
+		c.mu.Lock()
+		for cn := range c.conns {
+			_ = cn.Close()
+		}
+		c.conns = nil
+		c.mu.Unlock()
+		c.wg.Wait()
+	}
+	b.clis = nil
+}
+
+// stopStick stops what stick.go and cli.go started, once every session
+// has ended.
+func (b *Balancer) stopStick() {
+	b.stopCLI()
+	for _, fe := range b.fronts {
+		fe.stick.drain()
+	}
+	b.closeTables()
+}
+
+func (c *cliServer) serve() {
+	defer c.wg.Done()
+	for {
+		cn, err := c.ln.Accept()
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				c.b.log.Warn("stats socket accept failed", "path", c.cfg.Path, "err", err)
+			}
+			return
+		}
+		c.mu.Lock()
+		if c.conns == nil {
+			c.mu.Unlock()
+			_ = cn.Close()
+			return
+		}
+		c.conns[cn] = struct{}{}
+		c.wg.Add(1)
+		c.mu.Unlock()
+		go func() {
+			defer c.wg.Done()
+			c.handle(cn)
+			c.mu.Lock()
+			delete(c.conns, cn)
+			c.mu.Unlock()
+			_ = cn.Close()
+		}()
+	}
+}
+
+func (c *cliServer) handle(cn net.Conn) {
+	r := bufio.NewReaderSize(cn, 4096)
+	w := bufio.NewWriter(cn)
+	prompt := false
+	for {
+		_ = cn.SetReadDeadline(time.Now().Add(cliIdleTimeout))
+		line, err := readLine(r)
+		if err != nil {
+			return
+		}
+		for _, cmd := range splitCommands(line) {
+			words := strings.Fields(cmd)
+			if len(words) == 0 {
+				continue
+			}
+			switch words[0] {
+			case "prompt":
+				prompt = !prompt
+				continue
+			case "quit":
+				_ = w.Flush()
+				return
+			}
+			c.b.runCommand(w, c.cfg.Level, words)
+			_ = w.WriteByte('\n')
+		}
+		if prompt {
+			_, _ = w.WriteString("> ")
+		}
+		_ = cn.SetWriteDeadline(time.Now().Add(cliIdleTimeout))
+		if err := w.Flush(); err != nil || !prompt {
+			return
+		}
+	}
+}
+
+// readLine reads one line, refusing lines longer than cliMaxLine.
+func readLine(r *bufio.Reader) (string, error) {
+	var buf []byte
+	for {
+		part, isPrefix, err := r.ReadLine()
+		if err != nil {
+			return "", err
+		}
+		buf = append(buf, part...)
+		if len(buf) > cliMaxLine {
+			return "", errors.New("command line too long")
+		}
+		if !isPrefix {
+			return string(buf), nil
+		}
+	}
+}
+
+// splitCommands splits a line at unescaped ';'.
+func splitCommands(line string) []string {
+	var out []string
+	var cur strings.Builder
+	for i := 0; i < len(line); i++ {
+		switch {
+		case line[i] == '\\' && i+1 < len(line) && line[i+1] == ';':
+			cur.WriteByte(';')
+			i++
+		case line[i] == ';':
+			out = append(out, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteByte(line[i])
+		}
+	}
+	return append(out, cur.String())
+}
+
+var cliLevels = map[string]int{"user": 0, "operator": 1, "admin": 2}
+
+// RunCommand runs one runtime API command line (without the trailing
+// empty line of a socket answer) at the given access level, and returns
+// what the socket would print. Tests and embedders use it without a
+// socket.
+func (b *Balancer) RunCommand(level, line string) string {
+	var buf bytes.Buffer
+	for _, cmd := range splitCommands(line) {
+		if words := strings.Fields(cmd); len(words) > 0 {
+			b.runCommand(&buf, level, words)
+		}
+	}
+	return buf.String()
+}
+
+func (b *Balancer) runCommand(w io.Writer, level string, words []string) {
+	if len(words) >= 2 && words[1] == "table" {
+		switch words[0] {
+		case "show":
+			b.showTable(w, words)
+			return
+		case "clear":
+			if cliLevels[level] < cliLevels["operator"] {
+				_, _ = io.WriteString(w, "Permission denied\n")
+				return
+			}
+			b.clearTable(w, words)
+			return
+		case "set":
+			if cliLevels[level] < cliLevels["admin"] {
+				_, _ = io.WriteString(w, "Permission denied\n")
+				return
+			}
+			b.setTable(w, words)
+			return
+		}
+	}
+	if words[0] == "help" {
+		_, _ = io.WriteString(w, cliHelp)
+		return
+	}
+	_, _ = io.WriteString(w, "Unknown command. Please enter one of the following commands only :\n"+cliHelp)
+}
+
+const cliHelp = `  help           : this message
+  prompt         : toggle interactive mode with prompt
+  quit           : disconnect
+  clear table    : remove an entry from a table
+  set table [id] : update or create a table entry's data
+  show table [id]: report table usage stats or dump this table's contents
+`
+
+// tableNames returns the tables in the order their proxies are declared.
+func (b *Balancer) tableNames() []string {
+	var out []string
+	for _, px := range b.cfg.Proxies {
+		if b.tables[px.Name] != nil {
+			out = append(out, px.Name)
+		}
+	}
+	return out
+}
+
+func writeCmdErr(w io.Writer, err error) {
+	var ce *stick.CommandError
+	if errors.As(err, &ce) {
+		_, _ = io.WriteString(w, ce.Msg+"\n")
+		return
+	}
+	_, _ = fmt.Fprintf(w, "%v\n", err)
+}
+
+func (b *Balancer) showTable(w io.Writer, words []string) {
+	if len(words) == 2 {
+		for _, name := range b.tableNames() {
+			_ = b.tables[name].DumpHeader(w)
+		}
+		return
+	}
+	t := b.tables[words[2]]
+	if t == nil {
+		_, _ = io.WriteString(w, "No such table\n")
+		return
+	}
+	f, err := t.ParseFilter(words[3:])
+	if err != nil {
+		writeCmdErr(w, err)
+		return
+	}
+	if err := t.Dump(w, &f); err != nil {
+		writeCmdErr(w, err)
+	}
+}
+
+func (b *Balancer) clearTable(w io.Writer, words []string) {
+	if len(words) < 3 {
+		_, _ = io.WriteString(w, "Required arguments: <table> \"data.<store_data_type>\" <operator> <value> or <table> key <key>\n")
+		return
+	}
+	t := b.tables[words[2]]
+	if t == nil {
+		_, _ = io.WriteString(w, "No such table\n")
+		return
+	}
+	f, err := t.ParseFilter(words[3:])
+	if err != nil {
+		writeCmdErr(w, err)
+		return
+	}
+	if f.Key != nil {
+		e, err := t.Lookup(f.Key)
+		if err != nil {
+			return // an absent key is not an error
+		}
+		inUse := e.Refs() > 1
+		e.Release()
+		if inUse {
+			_, _ = io.WriteString(w, "Entry currently in use, cannot remove\n")
+			return
+		}
+		_, _ = t.Delete(f.Key)
+		return
+	}
+	_, _ = t.Clear(&f)
+}
+
+func (b *Balancer) setTable(w io.Writer, words []string) {
+	if len(words) < 5 || words[3] != "key" {
+		if len(words) >= 3 && b.tables[words[2]] == nil {
+			_, _ = io.WriteString(w, "No such table\n")
+			return
+		}
+		_, _ = io.WriteString(w, "Required arguments: <table> key <key> [data.<store_data_type> <value>]*\n")
+		return
+	}
+	t := b.tables[words[2]]
+	if t == nil {
+		_, _ = io.WriteString(w, "No such table\n")
+		return
+	}
+	key, err := t.ParseKey(words[4])
+	if err != nil {
+		_, _ = io.WriteString(w, "Invalid key\n")
+		return
+	}
+	vals, err := t.ParseSetData(words[5:])
+	if err != nil {
+		writeCmdErr(w, err)
+		return
+	}
+	if err := t.SetData(key, vals); err != nil {
+		writeCmdErr(w, err)
+	}
+}

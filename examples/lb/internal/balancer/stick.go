@@ -1,0 +1,390 @@
+package balancer
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"sync"
+
+	"github.com/proxyblocks/proxyblocks/conn"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/stick"
+)
+
+// Stick tables, "tcp-request connection" rules and "stick" persistence.
+//
+// Connection rules run in the listener's accept loop on the bare socket.
+// The entries a connection tracks (track-sc0/1/2) are handed from there to
+// its session through the frontend's pending map, keyed by the *conn.Conn
+// Accept returns; the session ends them (conn_cur back down, bytes and
+// session counters added) and releases them exactly once. Entries of
+// connections accepted but never turned into a session are ended by
+// Close.
+
+// openTables creates one table per proxy declaring a "stick-table". A
+// table used by "stick" rules stores server_id even when the line does not
+// say so, as in HAProxy.
+func (b *Balancer) openTables() error {
+	b.tables = map[string]*stick.Table{}
+	sticky := map[string]bool{}
+	for _, px := range b.cfg.Proxies {
+		for _, r := range px.Stick.Rules {
+			name := r.Table
+			if name == "" {
+				name = px.Name
+			}
+			sticky[name] = true
+		}
+	}
+	for _, px := range b.cfg.Proxies {
+		if px.Stick.Table == nil {
+			continue
+		}
+		cfg := px.Stick.Table.Config
+		cfg.Store = slices.Clone(cfg.Store)
+		if sticky[px.Name] && !slices.ContainsFunc(cfg.Store, func(d stick.DataSpec) bool { return d.Type == stick.DataServerID }) {
+			cfg.Store = append(cfg.Store, stick.DataSpec{Type: stick.DataServerID})
+		}
+		t, err := stick.New(cfg)
+		if err != nil {
+			b.closeTables()
+			return fmt.Errorf("balancer: stick-table of %s '%s' (%s): %w", px.Kind, px.Name, px.Stick.Table.Pos, err)
+		}
+		b.tables[px.Name] = t
+	}
+	return nil
+}
+
+func (b *Balancer) closeTables() {
+	for _, t := range b.tables {
+		_ = t.Close()
+	}
+}
+
+// Table returns the stick table declared in the named proxy, or nil.
+func (b *Balancer) Table(name string) *stick.Table { return b.tables[name] }
+
+// tracked is a connection as connection rules, stick rules and ACLs see
+// it: its addresses and the entries it tracks. It is an acl.Context and an
+// acl.Tracker.
+type tracked struct {
+	b        *Balancer
+	own      string // the proxy whose table "" names
+	src, dst netip.AddrPort
+	sc       [acl.Slots]*stick.Entry
+	// sessCounted is set once the session counters went up, so they are
+	// counted once per connection.
+	sessCounted bool
+}
+
+// Src returns the client's address.
+func (t *tracked) Src() netip.AddrPort { return t.src }
+
+// Dst returns the address the client reached.
+func (t *tracked) Dst() netip.AddrPort { return t.dst }
+
+// Tracked returns the entry tracked in slot, or nil.
+func (t *tracked) Tracked(slot int) *stick.Entry {
+	if t == nil || slot < 0 || slot >= acl.Slots {
+		return nil
+	}
+	return t.sc[slot]
+}
+
+// Table returns the table of the named proxy, "" for the rule's own.
+func (t *tracked) Table(name string) *stick.Table {
+	if name == "" {
+		name = t.own
+	}
+	return t.b.tables[name]
+}
+
+func (t *tracked) any() bool {
+	for _, e := range t.sc {
+		if e != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// track starts tracking src in slot, as track-sc does: the first rule
+// for a slot wins, and a full table leaves the slot empty.
+func (t *tracked) track(slot int, table string) {
+	if t.sc[slot] != nil {
+		return
+	}
+	tb := t.Table(table)
+	if tb == nil {
+		return
+	}
+	key, ok := acl.AddrKey(tb, t.src.Addr())
+	if !ok {
+		return
+	}
+	e, err := tb.GetOrCreate(key)
+	if err != nil {
+		t.b.log.Debug("cannot track connection", "table", tb.Name(), "src", t.src, "err", err)
+		return
+	}
+	e.StartConn()
+	t.sc[slot] = e
+}
+
+// startSession counts the session on every tracked entry, once.
+func (t *tracked) startSession() {
+	if t == nil || t.sessCounted {
+		return
+	}
+	t.sessCounted = true
+	for _, e := range t.distinct() {
+		now := e.Table().Now()
+		e.IncAt(stick.DataSessCnt, 1, now)
+		e.IncAt(stick.DataSessRate, 1, now)
+		e.TouchAt(now)
+	}
+}
+
+// end adds the bytes moved, undoes conn_cur and releases every entry.
+// A slot holding the same entry as another was counted twice by
+// StartConn and is ended twice, as in HAProxy.
+func (t *tracked) end(in, out int64) {
+	if t == nil {
+		return
+	}
+	for _, e := range t.distinct() {
+		now := e.Table().Now()
+		if in > 0 {
+			e.IncAt(stick.DataBytesInCnt, in, now)
+			e.IncAt(stick.DataBytesInRate, in, now)
+		}
+		if out > 0 {
+			e.IncAt(stick.DataBytesOutCnt, out, now)
+			e.IncAt(stick.DataBytesOutRate, out, now)
+		}
+	}
+	for i, e := range t.sc {
+		if e != nil {
+			e.EndConn()
+			e.Release()
+			t.sc[i] = nil
+		}
+	}
+}
+
+// distinct returns the tracked entries without repeats, so that bytes and
+// sessions are counted once per entry.
+func (t *tracked) distinct() []*stick.Entry {
+	out := make([]*stick.Entry, 0, acl.Slots)
+	for _, e := range t.sc {
+		if e != nil && !slices.Contains(out, e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// frontStick is a frontend's connection rules and the tracked entries
+// waiting for their session.
+type frontStick struct {
+	b     *Balancer
+	px    *config.Proxy
+	mu    sync.Mutex
+	ready map[*conn.Conn]*tracked
+}
+
+// connRules installs the frontend's "tcp-request connection" rules on a
+// listener. Rules run in order until one decides; without a decision the
+// connection is accepted.
+func (b *Balancer) connRules(fe *frontend, lc *conn.ListenConfig) {
+	rules := fe.cfg.Stick.ConnRules
+	if len(rules) == 0 {
+		return
+	}
+	if fe.stick == nil {
+		fe.stick = &frontStick{b: b, px: fe.cfg, ready: map[*conn.Conn]*tracked{}}
+	}
+	for _, r := range rules {
+		if r.Action == "silent-drop" && r.RSTTTL > 0 {
+			// The conn package sets one TTL per listener; the first rule
+			// that sets it wins.
+			lc.SilentDropTTL = r.RSTTTL
+			break
+		}
+	}
+	lc.Rules = append(lc.Rules, fe.stick.run)
+}
+
+// run is the conn.Rule of a frontend.
+func (fs *frontStick) run(c *conn.Conn) conn.Verdict {
+	t := &tracked{b: fs.b, own: fs.px.Name, src: c.Src(), dst: c.Dst()}
+	v := conn.Accept
+rules:
+	for _, r := range fs.px.Stick.ConnRules {
+		if !r.Cond.Eval(t) {
+			continue
+		}
+		switch r.Action {
+		case "track-sc":
+			t.track(r.Slot, r.Table)
+		case "accept":
+			break rules
+		case "reject":
+			v = conn.Reject
+			break rules
+		case "silent-drop":
+			v = conn.SilentDrop
+			break rules
+		}
+	}
+	if v != conn.Accept {
+		t.end(0, 0)
+		return v
+	}
+	if t.any() {
+		fs.mu.Lock()
+		fs.ready[c] = t
+		fs.mu.Unlock()
+	}
+	return v
+}
+
+// take hands the entries tracked for c to its session.
+func (fs *frontStick) take(c *conn.Conn) *tracked {
+	if fs == nil {
+		return nil
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	t := fs.ready[c]
+	delete(fs.ready, c)
+	return t
+}
+
+// drain ends the entries of connections that never became sessions.
+func (fs *frontStick) drain() {
+	if fs == nil {
+		return
+	}
+	fs.mu.Lock()
+	left := fs.ready
+	fs.ready = map[*conn.Conn]*tracked{}
+	fs.mu.Unlock()
+	for _, t := range left {
+		t.end(0, 0)
+	}
+}
+
+// startTracking takes the session's tracked entries and counts the
+// session on them.
+func (s *session) startTracking() {
+	s.trk = s.fe.stick.take(s.client)
+	s.trk.startSession()
+}
+
+// endTracking ends the session's tracked entries with the bytes moved.
+func (s *session) endTracking() {
+	s.trk.end(s.bytesIn, s.bytesOut)
+	s.trk = nil
+}
+
+// ruleCtx is the context of a backend's stick rules: the session's
+// addresses and tracked entries, with "" naming the backend's table.
+func (s *session) ruleCtx(be *Backend) *tracked {
+	t := &tracked{b: s.b, own: be.cfg.Name, src: s.client.Src(), dst: s.client.Dst()}
+	if s.trk != nil {
+		t.sc = s.trk.sc
+	}
+	return t
+}
+
+// stickMatch applies "stick match" and "stick on": the first rule whose
+// table holds the client's key names the server to use, if that server
+// can take the connection now. It returns the server with its slot taken,
+// or nil to let the algorithm choose.
+func (s *session) stickMatch(be *Backend) *Server {
+	rules := be.cfg.Stick.Rules
+	if len(rules) == 0 {
+		return nil
+	}
+	ctx := s.ruleCtx(be)
+	for _, r := range rules {
+		if !r.Match || !r.Cond.Eval(ctx) {
+			continue
+		}
+		t := ctx.Table(r.Table)
+		if t == nil {
+			continue
+		}
+		key, ok := acl.AddrKey(t, ctx.src.Addr())
+		if !ok {
+			continue
+		}
+		e, err := t.Lookup(key)
+		if err != nil {
+			continue
+		}
+		id := e.Get(stick.DataServerID)
+		e.Touch()
+		e.Release()
+		if srv := be.serverByID(int(id)); srv != nil && be.take(srv) {
+			return srv
+		}
+	}
+	return nil
+}
+
+// stickStore applies "stick store-request" and "stick on": the chosen
+// server's id is stored under the client's key.
+func (s *session) stickStore(be *Backend, srv *Server) {
+	rules := be.cfg.Stick.Rules
+	if len(rules) == 0 || srv == nil {
+		return
+	}
+	ctx := s.ruleCtx(be)
+	for _, r := range rules {
+		if !r.Store || !r.Cond.Eval(ctx) {
+			continue
+		}
+		t := ctx.Table(r.Table)
+		if t == nil {
+			continue
+		}
+		key, ok := acl.AddrKey(t, ctx.src.Addr())
+		if !ok {
+			continue
+		}
+		e, err := t.GetOrCreate(key)
+		if err != nil {
+			s.b.log.Debug("cannot store server", "table", t.Name(), "src", ctx.src, "err", err)
+			continue
+		}
+		_ = e.Set(stick.DataServerID, int64(srv.cfg.ID))
+		e.Touch()
+		e.Release()
+	}
+}
+
+// serverByID returns the server with that id, or nil.
+func (b *Backend) serverByID(id int) *Server {
+	for _, s := range b.servers {
+		if s.cfg.ID == id {
+			return s
+		}
+	}
+	return nil
+}
+
+// take gives s a connection slot if it is usable, below its maxconn and
+// has nobody queued, for persistence that bypasses the algorithm.
+func (b *Backend) take(s *Server) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !s.usable() || s.full() || len(s.queue) > 0 {
+		return false
+	}
+	s.cur++
+	b.conns++
+	return true
+}
