@@ -29,6 +29,7 @@ var (
 type Backend struct {
 	cfg  *config.Proxy
 	logs *logSet
+	http *httpProxy // HTTP-mode settings (http_rules.go)
 
 	mu      sync.Mutex
 	servers []*Server
@@ -48,7 +49,8 @@ type Server struct {
 	addr    string
 	checker *checker
 	dialer  *conn.Dialer
-	dialErr error // why dialer is nil
+	dialErr error       // why dialer is nil
+	conns   serverConns // kept HTTP connections (http_pool.go)
 
 	// Guarded by be.mu.
 	up       bool
@@ -67,7 +69,7 @@ type pending struct {
 }
 
 func newBackend(cfg *config.Proxy, logs *logSet) *Backend {
-	b := &Backend{cfg: cfg, logs: logs, algo: newAlgorithm(cfg.Balance), dirty: true}
+	b := &Backend{cfg: cfg, logs: logs, algo: newProxyAlgorithm(cfg), dirty: true}
 	for _, sc := range cfg.Servers {
 		b.servers = append(b.servers, &Server{cfg: sc, be: b, weight: sc.Weight, addr: sc.Addr, up: true, health: sc.Rise})
 	}
@@ -152,6 +154,12 @@ type assignment struct {
 // does) when every usable server is full. avoid excludes a server (the one
 // that just failed, on redispatch) when another is usable.
 func (b *Backend) assign(ctx context.Context, src netip.Addr, avoid *Server) (assignment, error) {
+	return b.assignKey(ctx, src, nil, avoid)
+}
+
+// assignKey is assign for an HTTP request, whose hashing algorithms
+// (balance uri, hdr, url_param) read key (algo_http.go).
+func (b *Backend) assignKey(ctx context.Context, src netip.Addr, key []byte, avoid *Server) (assignment, error) {
 	b.mu.Lock()
 	cands := b.candidates()
 	if len(cands) == 0 {
@@ -161,7 +169,7 @@ func (b *Backend) assign(ctx context.Context, src netip.Addr, avoid *Server) (as
 	if len(cands) == 1 && cands[0] == avoid {
 		avoid = nil
 	}
-	s, queueOn := b.algo.pick(cands, src, avoid)
+	s, queueOn := b.pick(cands, src, key, avoid)
 	if s != nil && !queueOn {
 		s.cur++
 		b.conns++

@@ -1,0 +1,221 @@
+package balancer
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"sort"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/mux/htx"
+)
+
+// The HTTP balancing algorithms: hashing a part of the request (balance
+// uri, hdr(NAME), url_param NAME) and random. A hashed request sticks to
+// its server, waiting in that server's queue when it is full, as HAProxy's
+// hash algorithms do; a request without the part hashed (no such header
+// or parameter) is balanced round robin.
+
+// keyedAlgorithm is an algorithm that reads the request.
+type keyedAlgorithm interface {
+	algorithm
+	// requestKey returns the bytes to hash, false when the request has
+	// none (the pick then falls back to round robin).
+	requestKey(req *htx.Message) ([]byte, bool)
+	// pickKey picks the server for a key.
+	pickKey(cands []*Server, key []byte, avoid *Server) (*Server, bool)
+}
+
+func newProxyAlgorithm(cfg *config.Proxy) algorithm {
+	arg := cfg.HTTP.BalanceArg
+	consistent := cfg.HTTP.HashType == "consistent"
+	var part func(*htx.Message) ([]byte, bool)
+	switch cfg.Balance {
+	case "random":
+		return randomAlgo{}
+	case "uri":
+		part = func(m *htx.Message) ([]byte, bool) {
+			if arg == "whole" {
+				return m.Path(), true
+			}
+			return m.PathOnly(), true
+		}
+	case "hdr":
+		part = func(m *htx.Message) ([]byte, bool) {
+			v, ok := m.Get(arg)
+			return v, ok && len(v) > 0
+		}
+	case "url_param":
+		part = func(m *htx.Message) ([]byte, bool) {
+			v, ok := m.QueryParam(arg)
+			return v, ok && len(v) > 0
+		}
+	default:
+		return newAlgorithm(cfg.Balance)
+	}
+	return &hashAlgo{part: part, consistent: consistent}
+}
+
+// pick dispatches to the request-reading algorithms when the request is
+// known. Called with b.mu held.
+func (b *Backend) pick(cands []*Server, src netip.Addr, key []byte, avoid *Server) (*Server, bool) {
+	if ka, ok := b.algo.(keyedAlgorithm); ok && key != nil {
+		return ka.pickKey(cands, key, avoid)
+	}
+	return b.algo.pick(cands, src, avoid)
+}
+
+// requestKey returns what the backend's algorithm hashes in req, nil when
+// it hashes nothing of the request.
+func (b *Backend) requestKey(req *htx.Message) []byte {
+	ka, ok := b.algo.(keyedAlgorithm)
+	if !ok {
+		return nil
+	}
+	k, ok := ka.requestKey(req)
+	if !ok {
+		return nil
+	}
+	if k == nil {
+		k = []byte{}
+	}
+	return k
+}
+
+// sdbm is HAProxy's default hash function.
+func sdbm(key []byte) uint32 {
+	var h uint32
+	for _, c := range key {
+		h = uint32(c) + (h << 6) + (h << 16) - h
+	}
+	return h
+}
+
+// fullHash is Bob Jenkins' 32-bit integer hash, which HAProxy applies to
+// keys of the consistent tree so near keys spread over the ring.
+func fullHash(a uint32) uint32 {
+	a = (a + 0x7ed55d16) + (a << 12)
+	a = (a ^ 0xc761c23c) ^ (a >> 19)
+	a = (a + 0x165667b1) + (a << 5)
+	a = (a + 0xd3a2646c) ^ (a << 9)
+	a = (a + 0xfd7046c5) + (a << 3)
+	a = (a ^ 0xb55a4f09) ^ (a >> 16)
+	return a
+}
+
+type hashAlgo struct {
+	part       func(*htx.Message) ([]byte, bool)
+	consistent bool
+	rr         roundRobin
+	ring       []ringPoint // consistent: built on first use from every server
+}
+
+type ringPoint struct {
+	h uint32
+	s *Server
+}
+
+func (a *hashAlgo) requestKey(req *htx.Message) ([]byte, bool) { return a.part(req) }
+
+func (a *hashAlgo) pick(cands []*Server, src netip.Addr, avoid *Server) (*Server, bool) {
+	return a.rr.pick(cands, src, avoid)
+}
+
+func (a *hashAlgo) pickKey(cands []*Server, key []byte, avoid *Server) (*Server, bool) {
+	h := sdbm(key)
+	var s *Server
+	if a.consistent {
+		s = a.ringPick(cands, fullHash(h), avoid)
+	} else {
+		s = mapPick(cands, h, avoid)
+	}
+	if s == nil {
+		return nil, false
+	}
+	return s, s.full()
+}
+
+// mapPick is map-based hashing: the hash modulo the total weight of the
+// usable servers, so a server's share follows its weight (and every key
+// moves when the set changes, the price of map-based hashing).
+func mapPick(cands []*Server, h uint32, avoid *Server) *Server {
+	total := 0
+	for _, s := range cands {
+		if s != avoid {
+			total += s.weight
+		}
+	}
+	if total == 0 {
+		return nil
+	}
+	n := int(h % uint32(total))
+	for _, s := range cands {
+		if s == avoid {
+			continue
+		}
+		if n < s.weight {
+			return s
+		}
+		n -= s.weight
+	}
+	return nil
+}
+
+// ringPick walks the consistent ring from h to the first point owned by
+// a usable server, so a server going down only moves its own keys.
+func (a *hashAlgo) ringPick(cands []*Server, h uint32, avoid *Server) *Server {
+	if a.ring == nil && len(cands) > 0 {
+		a.buildRing(cands[0].be.servers)
+	}
+	n := len(a.ring)
+	i := sort.Search(n, func(i int) bool { return a.ring[i].h >= h })
+	for j := 0; j < n; j++ {
+		p := a.ring[(i+j)%n]
+		if p.s == avoid {
+			continue
+		}
+		for _, c := range cands {
+			if c == p.s {
+				return c
+			}
+		}
+	}
+	return nil
+}
+
+// buildRing places weight×16 points per server (HAProxy's scale), each
+// at the hash of the server's id and the point's number.
+func (a *hashAlgo) buildRing(servers []*Server) {
+	for _, s := range servers {
+		for i := 0; i < s.weight*16; i++ {
+			a.ring = append(a.ring, ringPoint{h: fullHash(uint32(s.cfg.ID)*0x9e3779b1 + uint32(i)*0x85ebca6b), s: s})
+		}
+	}
+	sort.Slice(a.ring, func(i, j int) bool { return a.ring[i].h < a.ring[j].h })
+}
+
+// randomAlgo picks a usable server at random, weighted, skipping full
+// ones (balance random with one draw).
+type randomAlgo struct{}
+
+func (randomAlgo) pick(cands []*Server, _ netip.Addr, avoid *Server) (*Server, bool) {
+	total := 0
+	for _, s := range cands {
+		if s != avoid && !s.full() {
+			total += s.weight
+		}
+	}
+	if total == 0 {
+		return nil, false
+	}
+	n := rand.IntN(total)
+	for _, s := range cands {
+		if s == avoid || s.full() {
+			continue
+		}
+		if n < s.weight {
+			return s, false
+		}
+		n -= s.weight
+	}
+	return nil, false
+}

@@ -1,0 +1,751 @@
+package balancer
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/proxyblocks/proxyblocks/channel"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/mux"
+	_ "github.com/proxyblocks/proxyblocks/mux/h1" // registers the HTTP/1 mux
+	_ "github.com/proxyblocks/proxyblocks/mux/h2" // registers the HTTP/2 mux
+	"github.com/proxyblocks/proxyblocks/mux/htx"
+	"github.com/proxyblocks/proxyblocks/xprt"
+)
+
+// HTTP mode. A client connection gets a front mux (HTTP/1 by default,
+// HTTP/2 after ALPN h2 or with bind ... proto h2) that yields one stream
+// per request. Each request goes through the frontend's rules, picks a
+// backend (use_backend, else default_backend), goes through the backend's
+// rules, gets a server from the balancing algorithm and a server
+// connection from the server's kept connections (or a new one), and is
+// copied to a back stream; the response comes back the same way. Both
+// streams are mux.HTTPStream values whatever their protocol, so H1→H2,
+// H2→H1 and H2→H2 are the same code.
+
+// frontXprt is the client transport under an HTTP/1 front mux. It counts
+// the bytes read, so that a timeout can tell a silent keep-alive
+// connection (closed quietly) from a slow request (answered 408), and it
+// keeps the socket open when the mux closes it after a failed read, so
+// the 408 can still be written. The session closes the socket itself.
+type frontXprt struct {
+	xprt.Transport
+	nread atomic.Int64
+}
+
+func (f *frontXprt) Read(p []byte) (int, error) {
+	n, err := f.Transport.Read(p)
+	f.nread.Add(int64(n))
+	return n, err
+}
+
+// Close leaves the socket to the session; it only stops pending reads.
+func (f *frontXprt) Close() error {
+	return f.Transport.SetReadDeadline(time.Unix(1, 0))
+}
+
+// httpFront is one client connection in HTTP mode.
+type httpFront struct {
+	s      *session
+	b      *Balancer
+	fe     *frontend
+	fhp    *httpProxy
+	src    netip.AddrPort
+	dst    netip.AddrPort
+	info   xprt.Info
+	m      mux.Mux
+	h2     bool
+	xp     *frontXprt
+	nreq   int       // requests accepted so far
+	own    *backConn // the HTTP/1 server connection this client holds between requests
+	wg     sync.WaitGroup
+	tunnel bool // the connection became a tunnel
+}
+
+var exchangePool = sync.Pool{New: func() any { return &exchange{buf: make([]byte, 16384)} }}
+
+// runHTTP serves a client connection in HTTP mode until it closes.
+func (s *session) runHTTP() {
+	b, fe := s.b, s.fe
+	hf := &httpFront{s: s, b: b, fe: fe, fhp: b.httpPx[fe.cfg], src: s.client.Src(), dst: s.client.Dst()}
+	t := s.client.Transport()
+	hf.info = t.Info()
+	var mt xprt.Transport = t
+	proto := s.bind.Proto
+	if proto != "h2" && hf.info.ALPN != "h2" {
+		hf.xp = &frontXprt{Transport: t}
+		mt = hf.xp
+	}
+	m, err := mux.New(mt, proto, mux.SideFront, mux.ModeHTTP)
+	if err != nil {
+		b.log.Debug("no HTTP mux", "frontend", fe.cfg.Name, "client", hf.src, "err", err)
+		return
+	}
+	hf.m, hf.h2 = m, m.Name() == "h2"
+	defer func() {
+		hf.wg.Wait()
+		if hf.own != nil {
+			hf.release(hf.own)
+			hf.own = nil
+		}
+		_ = m.Close()
+	}()
+	for {
+		st, err := hf.accept()
+		if err != nil {
+			return
+		}
+		hst, ok := st.(mux.HTTPStream)
+		if !ok {
+			_ = st.Close()
+			return
+		}
+		hf.nreq++
+		ex := exchangePool.Get().(*exchange)
+		ex.start(hf, hst)
+		if !hf.h2 {
+			ex.serve()
+			ex.finish()
+			if hf.tunnel || b.ctx.Err() != nil {
+				return
+			}
+			continue
+		}
+		hf.wg.Add(1)
+		go func() {
+			defer hf.wg.Done()
+			ex.serve()
+			ex.finish()
+		}()
+	}
+}
+
+// accept waits for the next request. On HTTP/1 it bounds the wait with
+// timeout http-request for the first request and timeout http-keep-alive
+// (else http-request) for the next ones, answering 408 to a client that
+// started a request and did not finish its head in time, as HAProxy does.
+func (hf *httpFront) accept() (mux.Stream, error) {
+	if hf.h2 {
+		return hf.m.Accept(hf.b.ctx)
+	}
+	to := hf.fe.cfg.Timeouts
+	wait := to.HTTPRequest
+	if hf.nreq > 0 && to.HTTPKeepAlive > 0 {
+		wait = to.HTTPKeepAlive
+	}
+	if wait == 0 {
+		wait = to.Client
+	}
+	before := hf.xp.nread.Load()
+	start := time.Now()
+	if wait > 0 {
+		_ = hf.xp.Transport.SetReadDeadline(start.Add(wait))
+	}
+	// No context: cancelling one costs an allocation per request, and
+	// stopping the balancer closes the socket anyway.
+	st, err := hf.m.Accept(context.Background())
+	if err == nil {
+		if c := to.Client; c > 0 {
+			_ = hf.xp.Transport.SetReadDeadline(time.Now().Add(c))
+		} else if wait > 0 {
+			_ = hf.xp.Transport.SetReadDeadline(time.Time{})
+		}
+		return st, nil
+	}
+	started := hf.xp.nread.Load() > before
+	if errors.Is(err, os.ErrDeadlineExceeded) && (started || hf.nreq == 0) && hf.b.ctx.Err() == nil {
+		hf.timeoutAnswer(start, started)
+	} else if started && !errors.Is(err, io.EOF) && hf.b.ctx.Err() == nil {
+		// A refused request (the mux answered it) still gets its line.
+		hf.logRefused(start, err)
+	}
+	return nil, err
+}
+
+// timeoutAnswer sends 408 on a request head that did not arrive in time
+// and logs it with termination state cR.
+func (hf *httpFront) timeoutAnswer(start time.Time, started bool) {
+	t := hf.xp.Transport
+	_ = t.SetReadDeadline(time.Time{})
+	_ = t.SetWriteDeadline(time.Now().Add(time.Second))
+	raw := hf.fhp.errorFile(nil, 408)
+	_, _ = t.Write(raw)
+	l := hf.newLog(start)
+	l.status, l.bytesOut, l.term = 408, int64(len(raw)), [2]byte{'c', 'R'}
+	l.tr = time.Since(start)
+	l.reqLine = append(l.reqLine[:0], "<BADREQ>"...)
+	hf.emitLog(&l)
+}
+
+func (hf *httpFront) logRefused(start time.Time, err error) {
+	l := hf.newLog(start)
+	l.status, l.term = 400, [2]byte{'P', 'R'}
+	var se interface{ StatusCode() int }
+	if errors.As(err, &se) {
+		l.status = se.StatusCode()
+	}
+	l.tr = time.Since(start)
+	l.reqLine = append(l.reqLine[:0], "<BADREQ>"...)
+	hf.emitLog(&l)
+}
+
+// release gives a server connection back after an exchange: to the
+// server's kept connections under http-reuse safe or always, closed under
+// never or when it cannot carry another request.
+func (hf *httpFront) release(bc *backConn) {
+	if bc.h2 {
+		return
+	}
+	if bc.srv.be.http.reuse == reusePolicyNew {
+		bc.close()
+		return
+	}
+	bc.srv.conns.put(bc, time.Now())
+}
+
+// exchange is one request and its response.
+type exchange struct {
+	hf   *httpFront
+	fst  mux.HTTPStream
+	req  *htx.Message
+	resp htx.Message
+	buf  []byte
+	tmp  []byte
+	be   *Backend
+	bhp  *httpProxy
+	srv  *Server
+	bc   *backConn
+	bst  mux.HTTPStream
+	mode config.ConnMode
+	log  httpLog
+	body chan error // the request body copy's outcome, when one runs
+	cerr error      // a client-side failure while copying the request body
+}
+
+func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
+	ex.hf, ex.fst, ex.req = hf, st, st.Request()
+	ex.be, ex.bhp, ex.srv, ex.bc, ex.bst, ex.cerr = nil, nil, nil, nil, nil, nil
+	ex.log = hf.newLogInto(ex.log, time.Now())
+}
+
+func (ex *exchange) finish() {
+	_ = ex.fst.Close()
+	ex.hf, ex.fst, ex.req, ex.be, ex.bhp, ex.srv, ex.bc, ex.bst = nil, nil, nil, nil, nil, nil, nil, nil
+	exchangePool.Put(ex)
+}
+
+// Src and Dst make the exchange an ACL context.
+func (ex *exchange) Src() netip.AddrPort { return ex.hf.src }
+
+// Dst is the address the client connected to.
+func (ex *exchange) Dst() netip.AddrPort { return ex.hf.dst }
+
+// HTTPRequest is the request the HTTP fetches read.
+func (ex *exchange) HTTPRequest() *htx.Message { return ex.req }
+
+// TLSInfo is the client connection's TLS state, for ssl_fc and
+// ssl_fc_sni.
+func (ex *exchange) TLSInfo() xprt.Info { return ex.hf.info }
+
+func (ex *exchange) serve() {
+	hf := ex.hf
+	b, fe := hf.b, hf.fe
+	l := &ex.log
+	l.setRequestLine(ex.req)
+	defer func() {
+		l.ta = time.Since(l.date)
+		hf.emitLog(l)
+	}()
+
+	// Frontend rules, then the backend choice, then the backend's rules.
+	if ex.applyRequestRules(hf.fhp) {
+		return
+	}
+	ex.be = hf.pickBackend(ex)
+	if ex.be == nil {
+		ex.answerError(hf.fhp, 503, [2]byte{'S', 'C'})
+		return
+	}
+	ex.bhp = ex.be.http
+	l.backend = ex.be.cfg.Name
+	if ex.bhp != hf.fhp && ex.applyRequestRules(ex.bhp) {
+		return
+	}
+	if fe.cfg.HTTP.ForwardFor || ex.be.cfg.HTTP.ForwardFor {
+		ex.tmp = hf.src.Addr().Unmap().AppendTo(ex.tmp[:0])
+		ex.req.AddBytes(xffName, ex.tmp)
+	}
+	ex.mode = max(fe.cfg.HTTP.ConnMode, ex.be.cfg.HTTP.ConnMode)
+	if ex.mode != config.ConnKeepAlive {
+		ex.req.Flags |= htx.FlagClose
+	}
+
+	if !ex.connect() {
+		return
+	}
+	l.server = ex.srv.cfg.Name
+	defer ex.releaseServer()
+
+	if !ex.sendRequest() {
+		return
+	}
+	ex.forwardResponse()
+	_ = b
+}
+
+var xffName = []byte("X-Forwarded-For")
+
+// pickBackend runs the use_backend rules, then default_backend.
+func (hf *httpFront) pickBackend(ex *exchange) *Backend {
+	for _, u := range hf.fhp.useBackends {
+		if u.cond.Eval(ex) {
+			return u.be
+		}
+	}
+	return hf.fe.backend
+}
+
+// connect gets a server (waiting in a queue if they are full) and a
+// stream on a connection to it, retrying failed connects on the same
+// server and, with option redispatch, the last one elsewhere, as HAProxy
+// does.
+func (ex *exchange) connect() bool {
+	hf, be, l := ex.hf, ex.be, &ex.log
+	key := be.requestKey(ex.req)
+	getServer := func(avoid *Server) bool {
+		a, err := be.assignKey(hf.b.ctx, hf.src.Addr(), key, avoid)
+		l.twSet = true
+		if a.queued {
+			l.tw += a.waited
+			l.srvQueue, l.beQueue = a.srvQueue, a.beQueue
+		}
+		if err != nil {
+			switch {
+			case errors.Is(err, ErrQueueTimeout):
+				ex.answerError(ex.bhp, 503, [2]byte{'s', 'Q'})
+			case errors.Is(err, ErrNoServer):
+				ex.answerError(ex.bhp, 503, [2]byte{'S', 'C'})
+			default:
+				l.term = [2]byte{'K', 'Q'}
+			}
+			return false
+		}
+		ex.srv = a.srv
+		l.server = ex.srv.cfg.Name
+		return true
+	}
+	if !getServer(nil) {
+		return false
+	}
+	start := time.Now()
+	for {
+		err := ex.openStream()
+		if err == nil {
+			l.tcSet, l.tc = true, time.Since(start)
+			return true
+		}
+		hf.b.log.Debug("connect failed", "backend", be.cfg.Name, "server", ex.srv.cfg.Name, "retries", l.retries, "err", err)
+		if hf.b.ctx.Err() != nil {
+			l.term = [2]byte{'K', 'C'}
+			ex.releaseServer()
+			return false
+		}
+		if l.retries >= be.cfg.Retries {
+			term := [2]byte{'S', 'C'}
+			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+				term = [2]byte{'s', 'C'}
+			}
+			ex.releaseServer()
+			ex.answerError(ex.bhp, 503, term)
+			return false
+		}
+		l.retries++
+		if be.cfg.Options.Redispatch && l.retries == be.cfg.Retries {
+			failed := ex.srv
+			ex.releaseServer()
+			l.redisp = true
+			if !getServer(failed) {
+				return false
+			}
+		}
+	}
+}
+
+func (ex *exchange) releaseServer() {
+	if ex.srv != nil {
+		ex.srv.be.release(ex.srv)
+		ex.srv = nil
+	}
+}
+
+// openStream finds a connection to ex.srv and opens a stream on it: the
+// client's own connection when it is to that server, else a kept one
+// (http-reuse safe takes kept connections only after a client's first
+// request; always from the first), else a new one.
+func (ex *exchange) openStream() error {
+	hf, srv := ex.hf, ex.srv
+	reuse := ex.bhp.reuse
+	now := time.Now()
+	var bc *backConn
+	if own := hf.own; own != nil && !hf.h2 {
+		hf.own = nil
+		if own.srv == srv && own.m.AvailStreams() > 0 {
+			bc = own
+		} else {
+			hf.release(own)
+		}
+	}
+	if bc == nil && reuse != reusePolicyNew && (reuse != "safe" || hf.nreq > 1 || hf.h2) {
+		bc = srv.conns.take(now)
+	}
+	for attempt := 0; ; attempt++ {
+		if bc == nil {
+			var err error
+			bc, err = hf.b.dialBack(hf.b.ctx, srv, hf.src, hf.dst, hf.info)
+			if err != nil {
+				return err
+			}
+			if bc.h2 && reuse != reusePolicyNew && !srv.conns.share(bc) {
+				bc.close()
+				return ErrClosed
+			}
+		}
+		st, err := bc.m.Open(hf.b.ctx)
+		if err == nil {
+			hs, ok := st.(mux.HTTPStream)
+			if !ok {
+				_ = st.Close()
+				ex.dropConn(bc)
+				return errors.New("server mux yields no HTTP stream")
+			}
+			ex.bc, ex.bst = bc, hs
+			ex.setServerDeadline()
+			return nil
+		}
+		ex.dropConn(bc)
+		bc = nil
+		if attempt > 0 {
+			return err
+		}
+	}
+}
+
+func (ex *exchange) dropConn(bc *backConn) {
+	if bc.h2 {
+		bc.srv.conns.drop(bc)
+		return
+	}
+	bc.close()
+}
+
+// setServerDeadline bounds the server's silence by timeout server. HTTP/2
+// connections are shared, so their streams are bounded by the exchange's
+// own reads instead (see forwardResponse).
+func (ex *exchange) setServerDeadline() {
+	if ex.bc.h2 {
+		return
+	}
+	if t := ex.be.cfg.Timeouts.Server; t > 0 {
+		_ = ex.bc.c.Transport().SetDeadline(time.Now().Add(t))
+	}
+}
+
+// hasBody reports whether an incoming message carries a body to copy.
+func hasBody(m *htx.Message) bool {
+	if m.Flags&htx.FlagBodyless != 0 {
+		return false
+	}
+	return m.Flags&htx.FlagContentLength == 0 || m.ContentLength > 0
+}
+
+// sendRequest writes the request head and starts copying its body. On a
+// kept connection that fails before anything is answered, the request
+// goes once more on a new connection, as HAProxy retries on reused
+// connections.
+func (ex *exchange) sendRequest() bool {
+	body := hasBody(ex.req) && ex.req.Flags&htx.FlagConnect == 0
+	for attempt := 0; ; attempt++ {
+		err := ex.bst.WriteRequest(ex.req)
+		if err == nil {
+			break
+		}
+		used := ex.bc.used
+		ex.failBack()
+		if attempt > 0 || !used || body {
+			ex.answerError(ex.bhp, 502, [2]byte{'S', 'H'})
+			return false
+		}
+		if err := ex.reopen(); err != nil {
+			ex.answerError(ex.bhp, 503, [2]byte{'S', 'C'})
+			return false
+		}
+	}
+	ex.log.treq = time.Now()
+	if body {
+		if ex.body == nil {
+			ex.body = make(chan error, 1)
+		}
+		go func() { ex.body <- ex.copyRequestBody() }()
+	}
+	return true
+}
+
+// reopen opens a stream on a brand new connection to the same server.
+func (ex *exchange) reopen() error {
+	bc, err := ex.hf.b.dialBack(ex.hf.b.ctx, ex.srv, ex.hf.src, ex.hf.dst, ex.hf.info)
+	if err != nil {
+		return err
+	}
+	if bc.h2 && ex.bhp.reuse != reusePolicyNew && !ex.srv.conns.share(bc) {
+		bc.close()
+		return ErrClosed
+	}
+	st, err := bc.m.Open(ex.hf.b.ctx)
+	if err != nil {
+		ex.dropConn(bc)
+		return err
+	}
+	ex.bc, ex.bst = bc, st.(mux.HTTPStream)
+	ex.setServerDeadline()
+	return nil
+}
+
+// failBack abandons the server stream and, for HTTP/1, its connection.
+func (ex *exchange) failBack() {
+	if ex.bst != nil {
+		_ = ex.bst.Close()
+	}
+	if ex.bc != nil && !ex.bc.h2 {
+		ex.bc.close()
+	}
+	ex.bc, ex.bst = nil, nil
+}
+
+// copyRequestBody copies the request body and its trailers to the server.
+func (ex *exchange) copyRequestBody() error {
+	buf := make([]byte, 16384)
+	for {
+		n, err := ex.fst.Read(buf)
+		if n > 0 {
+			if _, werr := ex.bst.Write(buf[:n]); werr != nil {
+				return werr
+			}
+		}
+		if err == io.EOF {
+			return ex.bst.Finish(ex.req)
+		}
+		if err != nil {
+			ex.cerr = err
+			return err
+		}
+	}
+}
+
+// waitBody waits for the request body copy, if one runs.
+func (ex *exchange) waitBody() error {
+	if !hasBody(ex.req) || ex.req.Flags&htx.FlagConnect != 0 || ex.bst == nil && ex.log.treq.IsZero() {
+		return nil
+	}
+	return <-ex.body
+}
+
+// forwardResponse reads the response head (passing interim ones on),
+// runs the response rules and copies the response to the client.
+func (ex *exchange) forwardResponse() {
+	l := &ex.log
+	resp := &ex.resp
+	for {
+		resp.Reset()
+		err := ex.bst.ReadResponse(resp)
+		if err != nil {
+			_ = ex.bst.Close()
+			bodyErr := ex.waitBodyAfterAbort()
+			ex.dropConn(ex.bc)
+			ex.bc, ex.bst = nil, nil
+			switch {
+			case ex.cerr != nil || bodyErr != nil && isClientErr(bodyErr):
+				l.term = [2]byte{'C', 'D'}
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				ex.answerError(ex.bhp, 504, [2]byte{'s', 'H'})
+			default:
+				ex.answerError(ex.bhp, 502, [2]byte{'S', 'H'})
+			}
+			return
+		}
+		if resp.Status >= 200 || resp.Status == 101 {
+			break
+		}
+		if err := ex.fst.WriteResponse(resp); err != nil {
+			l.term = [2]byte{'C', 'H'}
+			ex.abortBack()
+			return
+		}
+	}
+	l.trSet, l.trTime = true, time.Since(l.treq)
+	l.status = resp.Status
+	tunnel := resp.Status == 101 || (ex.req.Flags&htx.FlagConnect != 0 && resp.Status < 300)
+	if !tunnel {
+		ex.applyResponseRules(ex.bhp)
+		if ex.hf.fhp != ex.bhp {
+			ex.applyResponseRules(ex.hf.fhp)
+		}
+		if ex.mode == config.ConnClose {
+			resp.Flags |= htx.FlagClose
+		}
+	}
+	if err := ex.fst.WriteResponse(resp); err != nil {
+		l.term = [2]byte{'C', 'H'}
+		ex.abortBack()
+		return
+	}
+	l.bytesOut += headSize(resp)
+	if tunnel {
+		ex.runTunnel()
+		return
+	}
+	bodyless := !hasBody(resp) || ex.req.Flags&htx.FlagHead != 0 || htx.BodylessStatus(resp.Status)
+	if !bodyless {
+		if !ex.copyResponseBody() {
+			return
+		}
+	}
+	if err := ex.waitBody(); err != nil {
+		// The server answered before taking the whole body: the
+		// connection cannot carry another request.
+		ex.abortBack()
+		return
+	}
+	ex.endBack()
+}
+
+func isClientErr(err error) bool { return err != nil && !errors.Is(err, os.ErrDeadlineExceeded) }
+
+// waitBodyAfterAbort collects the request body copy after the server
+// stream was closed (which unblocks it).
+func (ex *exchange) waitBodyAfterAbort() error {
+	if ex.log.treq.IsZero() || !hasBody(ex.req) || ex.req.Flags&htx.FlagConnect != 0 {
+		return nil
+	}
+	return <-ex.body
+}
+
+// copyResponseBody copies the body and trailers to the client.
+func (ex *exchange) copyResponseBody() bool {
+	l := &ex.log
+	srvTimeout := ex.be.cfg.Timeouts.Server
+	for {
+		n, err := ex.bst.Read(ex.buf)
+		if n > 0 {
+			if _, werr := ex.fst.Write(ex.buf[:n]); werr != nil {
+				l.term = [2]byte{'C', 'D'}
+				ex.abortBack()
+				return false
+			}
+			l.bytesOut += int64(n)
+			if srvTimeout > 0 && !ex.bc.h2 {
+				_ = ex.bc.c.Transport().SetReadDeadline(time.Now().Add(srvTimeout))
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				l.term = [2]byte{'s', 'D'}
+			} else {
+				l.term = [2]byte{'S', 'D'}
+			}
+			ex.abortBack()
+			return false
+		}
+	}
+	if err := ex.fst.Finish(&ex.resp); err != nil {
+		l.term = [2]byte{'C', 'D'}
+		ex.abortBack()
+		return false
+	}
+	return true
+}
+
+// abortBack ends the server side after a failure: the stream is reset
+// and an HTTP/1 connection closed.
+func (ex *exchange) abortBack() {
+	if ex.bst == nil {
+		return
+	}
+	_ = ex.bst.Close()
+	_ = ex.waitBodyAfterAbort()
+	ex.dropConn(ex.bc)
+	ex.bc, ex.bst = nil, nil
+}
+
+// endBack ends a completed exchange on the server side and keeps the
+// connection for the next request.
+func (ex *exchange) endBack() {
+	_ = ex.bst.Close()
+	bc := ex.bc
+	ex.bc, ex.bst = nil, nil
+	if bc.h2 {
+		return
+	}
+	if t := ex.be.cfg.Timeouts.Server; t > 0 {
+		_ = bc.c.Transport().SetDeadline(time.Time{})
+	}
+	if ex.mode != config.ConnKeepAlive {
+		bc.close()
+		return
+	}
+	if !ex.hf.h2 && ex.hf.own == nil {
+		ex.hf.own = bc
+		return
+	}
+	ex.hf.release(bc)
+}
+
+// runTunnel switches both sides to tunnels after a 101 or a successful
+// CONNECT and forwards bytes until both close, as in TCP mode.
+func (ex *exchange) runTunnel() {
+	hf, l := ex.hf, &ex.log
+	ft, ferr := ex.fst.Tunnel()
+	bt, berr := ex.bst.Tunnel()
+	if ferr != nil || berr != nil {
+		l.term = [2]byte{'P', 'D'}
+		if ft != nil {
+			_ = ft.Close()
+		}
+		ex.abortBack()
+		return
+	}
+	if !hf.h2 {
+		hf.tunnel = true
+	}
+	res, _ := channel.RunTunnel(hf.b.ctx, ft, bt, hf.b.tunnelConfig(hf.fe.cfg, ex.be.cfg))
+	l.bytesOut += res.Response.Out
+	if ts := res.TermState(); len(ts) == 2 {
+		l.term = [2]byte{ts[0], ts[1]}
+	}
+	_ = bt.Close()
+	_ = ft.Close()
+	if ex.bc.h2 {
+		ex.bc.srv.conns.drop(ex.bc) // an HTTP/2 tunnel stream ends; the connection is rebuilt on need
+	} else {
+		ex.bc.close()
+	}
+	ex.bc, ex.bst = nil, nil
+}
+
+// headSize estimates the bytes of a response head for the log's %B.
+func headSize(m *htx.Message) int64 {
+	n := int64(len("HTTP/1.1 200 \r\n\r\n")) + int64(len(m.Reason()))
+	for i := 0; i < m.NumFields(); i++ {
+		k, v := m.Field(i)
+		n += int64(len(k) + len(v) + 4)
+	}
+	return n
+}

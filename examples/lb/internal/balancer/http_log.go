@@ -1,0 +1,150 @@
+package balancer
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/proxyblocks/proxyblocks/mux/htx"
+)
+
+// httpLog is what one request's httplog line reports.
+type httpLog struct {
+	client   netip.AddrPort
+	date     time.Time // when the request was accepted
+	frontend string
+	tls      bool
+	backend  string
+	server   string
+	tr       time.Duration // TR: time to receive the request head
+	tw, tc   time.Duration
+	twSet    bool
+	tcSet    bool
+	treq     time.Time // when the request was sent to the server
+	trTime   time.Duration
+	trSet    bool
+	ta       time.Duration
+	status   int
+	bytesOut int64
+	term     [2]byte
+	actconn  int
+	feconn   int
+	beconn   int
+	srvconn  int
+	retries  int
+	redisp   bool
+	srvQueue int
+	beQueue  int
+	reqLine  []byte
+	line     []byte
+}
+
+func (hf *httpFront) newLog(date time.Time) httpLog {
+	return hf.newLogInto(httpLog{}, date)
+}
+
+// newLogInto resets l for a new request, keeping its buffers.
+func (hf *httpFront) newLogInto(l httpLog, date time.Time) httpLog {
+	reqLine, line := l.reqLine[:0], l.line[:0]
+	l = httpLog{client: hf.src, date: date, frontend: hf.fe.cfg.Name, tls: hf.info.TLS,
+		backend: hf.fe.cfg.Name, server: "<NOSRV>", status: -1, term: [2]byte{'-', '-'}, reqLine: reqLine, line: line}
+	return l
+}
+
+// setRequestLine records "METHOD URI VERSION" as the log shows it.
+func (l *httpLog) setRequestLine(m *htx.Message) {
+	b := append(l.reqLine[:0], m.Method()...)
+	b = append(b, ' ')
+	if m.Form == htx.FormAbsolute || m.Version == htx.Version20 && len(m.Scheme()) > 0 && m.Flags&htx.FlagConnect == 0 {
+		if m.Version == htx.Version20 {
+			b = append(b, m.Scheme()...)
+			b = append(b, "://"...)
+			b = append(b, m.Authority()...)
+		}
+	}
+	if m.Flags&htx.FlagConnect != 0 {
+		b = append(b, m.Authority()...)
+	} else {
+		b = append(b, m.Path()...)
+	}
+	b = append(b, ' ')
+	switch m.Version {
+	case htx.Version10:
+		b = append(b, "HTTP/1.0"...)
+	case htx.Version20:
+		b = append(b, "HTTP/2.0"...)
+	default:
+		b = append(b, "HTTP/1.1"...)
+	}
+	l.reqLine = b
+}
+
+// emitLog writes the request's line: httplog when the frontend asks for
+// it, tcplog's fields otherwise (option tcplog), nothing without logs.
+func (hf *httpFront) emitLog(l *httpLog) {
+	fe := hf.fe
+	if !fe.logs.enabled() || !fe.cfg.HTTP.Log && !fe.cfg.Options.TCPLog {
+		return
+	}
+	if fe.cfg.Options.DontLogNull && l.status == -1 && l.bytesOut == 0 {
+		return
+	}
+	l.actconn = int(hf.b.actconn.Load())
+	l.feconn = int(fe.conns.Load())
+	if be := hf.b.backends[l.backend]; be != nil {
+		l.beconn, l.srvconn = be.counts(be.Server(l.server))
+	}
+	l.line = l.format(l.line[:0])
+	fe.logs.emit(levelInfo, string(l.line))
+}
+
+// format renders HAProxy's httplog format:
+// %ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc
+// %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r
+// (no captured headers: %hr and %hs print nothing and their spaces go).
+func (l *httpLog) format(b []byte) []byte {
+	b = append(b, l.client.Addr().Unmap().String()...)
+	b = append(b, ':')
+	b = strconv.AppendUint(b, uint64(l.client.Port()), 10)
+	b = append(b, " ["...)
+	b = l.date.AppendFormat(b, "02/Jan/2006:15:04:05.000")
+	b = append(b, "] "...)
+	b = append(b, l.frontend...)
+	if l.tls {
+		b = append(b, '~')
+	}
+	b = append(b, ' ')
+	b = append(b, l.backend...)
+	b = append(b, '/')
+	b = append(b, l.server...)
+	b = append(b, ' ')
+	b = appendMs(b, l.tr, true)
+	b = append(b, '/')
+	b = appendMs(b, l.tw, l.twSet)
+	b = append(b, '/')
+	b = appendMs(b, l.tc, l.tcSet)
+	b = append(b, '/')
+	b = appendMs(b, l.trTime, l.trSet)
+	b = append(b, '/')
+	b = appendMs(b, l.ta, true)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(l.status), 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, l.bytesOut, 10)
+	b = append(b, " - - "...)
+	b = append(b, l.term[0], l.term[1], '-', '-', ' ')
+	b = fmt.Appendf(b, "%d/%d/%d/%d/", l.actconn, l.feconn, l.beconn, l.srvconn)
+	if l.redisp {
+		b = append(b, '+')
+	}
+	b = strconv.AppendInt(b, int64(l.retries), 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(l.srvQueue), 10)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, int64(l.beQueue), 10)
+	b = append(b, " \""...)
+	b = append(b, l.reqLine...)
+	b = append(b, '"')
+	return b
+}

@@ -1,0 +1,198 @@
+package balancer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/proxyblocks/proxyblocks/conn"
+	"github.com/proxyblocks/proxyblocks/mux"
+	"github.com/proxyblocks/proxyblocks/xprt"
+)
+
+// Server connection reuse, as HAProxy's http-reuse: a connection to a
+// server outlives the exchange that opened it. An HTTP/1 connection goes
+// back to its server's idle list once its exchange ends and is taken by
+// the next request for that server; an HTTP/2 connection stays on the
+// server's shared list and carries streams of many clients at once while
+// it has streams to spare.
+
+// Idle limits. HAProxy keeps idle connections until pool-purge-delay
+// (5 s by default) passes without use; the cap bounds file descriptors
+// held for a server that stopped being asked.
+const (
+	idleMaxAge     = 5 * time.Second
+	idleMaxPerSrv  = 256
+	reusePolicyNew = "never"
+)
+
+// backConn is one connection to a server and its mux.
+type backConn struct {
+	srv  *Server
+	c    *conn.Conn
+	m    mux.Mux
+	h2   bool
+	idle time.Time // when it went idle
+	used bool      // carried an exchange before: a failure may be a stale connection
+}
+
+func (bc *backConn) close() {
+	_ = bc.m.Close()
+	_ = bc.c.Close()
+}
+
+// alive tells whether an idle HTTP/1 connection may carry a request: a
+// one-byte peek that finds nothing waiting. Bytes or end of file mean the
+// server closed it or broke the protocol.
+func (bc *backConn) alive() bool {
+	rc, ok := bc.c.Transport().Raw()
+	if !ok {
+		return true // TLS: trust it, a failure before the response is retried
+	}
+	alive := false
+	_ = rc.Control(func(fd uintptr) {
+		var b [1]byte
+		n, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		alive = n < 0 && (err == syscall.EAGAIN || err == syscall.EWOULDBLOCK)
+	})
+	return alive
+}
+
+// serverConns are a server's reusable connections.
+type serverConns struct {
+	mu     sync.Mutex
+	idle   []*backConn // HTTP/1, newest last
+	shared []*backConn // HTTP/2, streams shared
+	closed bool
+}
+
+// takeIdle returns an idle HTTP/1 connection or a shared HTTP/2 one with
+// a free stream, nil when there is none.
+func (sc *serverConns) take(now time.Time) *backConn {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	for i := 0; i < len(sc.shared); i++ {
+		bc := sc.shared[i]
+		if bc.m.AvailStreams() > 0 {
+			return bc
+		}
+		if bc.m.UsedStreams() == 0 {
+			// Neither free nor busy: the server sent GOAWAY or the
+			// connection died.
+			sc.shared = append(sc.shared[:i], sc.shared[i+1:]...)
+			i--
+			go bc.close()
+		}
+	}
+	for len(sc.idle) > 0 {
+		bc := sc.idle[len(sc.idle)-1]
+		sc.idle[len(sc.idle)-1] = nil
+		sc.idle = sc.idle[:len(sc.idle)-1]
+		if now.Sub(bc.idle) < idleMaxAge && bc.alive() {
+			return bc
+		}
+		bc.close()
+	}
+	return nil
+}
+
+// put gives an HTTP/1 connection back after its exchange, closing it
+// when it cannot carry another request or the list is full.
+func (sc *serverConns) put(bc *backConn, now time.Time) {
+	if bc.h2 {
+		return // shared connections never leave the list
+	}
+	if bc.m.AvailStreams() == 0 {
+		bc.close()
+		return
+	}
+	sc.mu.Lock()
+	if sc.closed || len(sc.idle) >= idleMaxPerSrv {
+		sc.mu.Unlock()
+		bc.close()
+		return
+	}
+	// Drop the ones that aged out while here, oldest first.
+	for len(sc.idle) > 0 && now.Sub(sc.idle[0].idle) >= idleMaxAge {
+		old := sc.idle[0]
+		copy(sc.idle, sc.idle[1:])
+		sc.idle[len(sc.idle)-1] = nil
+		sc.idle = sc.idle[:len(sc.idle)-1]
+		old.close()
+	}
+	bc.idle, bc.used = now, true
+	sc.idle = append(sc.idle, bc)
+	sc.mu.Unlock()
+}
+
+// share adds a new HTTP/2 connection for other exchanges to use; it
+// reports false when the list is closed (the balancer is stopping).
+func (sc *serverConns) share(bc *backConn) bool {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.closed {
+		return false
+	}
+	sc.shared = append(sc.shared, bc)
+	return true
+}
+
+// drop removes a failed shared connection.
+func (sc *serverConns) drop(bc *backConn) {
+	sc.mu.Lock()
+	for i, x := range sc.shared {
+		if x == bc {
+			sc.shared = append(sc.shared[:i], sc.shared[i+1:]...)
+			break
+		}
+	}
+	sc.mu.Unlock()
+	bc.close()
+}
+
+// closeAll closes every kept connection; later puts close theirs.
+func (sc *serverConns) closeAll() {
+	sc.mu.Lock()
+	sc.closed = true
+	all := append(sc.idle, sc.shared...)
+	sc.idle, sc.shared = nil, nil
+	sc.mu.Unlock()
+	for _, bc := range all {
+		bc.close()
+	}
+}
+
+// closeHTTPConns closes the kept server connections of every backend,
+// once no session can use them any more.
+func (b *Balancer) closeHTTPConns() {
+	for _, be := range b.backends {
+		for _, s := range be.servers {
+			s.conns.closeAll()
+		}
+	}
+}
+
+// dialBack opens a new connection to srv and builds its mux: HTTP/2 when
+// the server line says proto h2 or TLS negotiated h2, HTTP/1 otherwise.
+func (b *Balancer) dialBack(ctx context.Context, srv *Server, src, dst netip.AddrPort, client xprt.Info) (*backConn, error) {
+	c, err := b.dialServer(ctx, srv, src, dst, client)
+	if err != nil {
+		return nil, err
+	}
+	m, err := mux.New(c.Transport(), srv.cfg.Proto, mux.SideBack, mux.ModeHTTP)
+	if err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("server %s/%s: %w", srv.be.cfg.Name, srv.cfg.Name, err)
+	}
+	return &backConn{srv: srv, c: c, m: m, h2: m.Name() == "h2"}, nil
+}
+
+// errStale marks a failure on a reused connection before the server
+// answered anything: the request may go again on a new connection.
+var errStale = errors.New("reused server connection failed before answering")

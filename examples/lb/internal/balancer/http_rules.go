@@ -1,0 +1,386 @@
+package balancer
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/mux/h1"
+	"github.com/proxyblocks/proxyblocks/mux/htx"
+)
+
+// httpProxy is a proxy's HTTP settings compiled once at start: rules with
+// their conditions and value formats, use_backend targets, answers read
+// from errorfiles.
+type httpProxy struct {
+	px          *config.Proxy
+	reqRules    []httpRule
+	respRules   []httpRule
+	useBackends []useBackend
+	errors      map[int]*localAnswer
+	reuse       string
+}
+
+type httpRule struct {
+	cfg   *config.HTTPRule
+	cond  *acl.Cond
+	value logFormat
+	name  string
+	// answer is the prepared response of deny, return and redirect
+	// location.
+	answer *localAnswer
+}
+
+type useBackend struct {
+	name string
+	be   *Backend // set once the backends exist (linkHTTP)
+	cond *acl.Cond
+}
+
+// linkHTTP points use_backend rules at the running backends.
+func (b *Balancer) linkHTTP() {
+	for _, hp := range b.httpPx {
+		for i := range hp.useBackends {
+			hp.useBackends[i].be = b.backends[hp.useBackends[i].name]
+		}
+	}
+}
+
+// localAnswer is a response the balancer sends itself.
+type localAnswer struct {
+	head htx.Message
+	body []byte
+	raw  []byte // the whole response in HTTP/1, for answers outside a stream
+}
+
+// aclSets returns the named ACLs of a proxy, for conditions; nil when the
+// configuration declares none (the hook is set by the ACL keywords).
+var aclSets func(px *config.Proxy) *acl.Set
+
+func compileCond(px *config.Proxy, c *config.Cond) (*acl.Cond, error) {
+	if c == nil {
+		return nil, nil
+	}
+	var set *acl.Set
+	if aclSets != nil {
+		set = aclSets(px)
+	}
+	words := append([]string{"if"}, c.Terms...)
+	if c.Unless {
+		words[0] = "unless"
+	}
+	cond, err := acl.ParseCond(words, set)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s '%s': %w", c.Pos, px.Kind, px.Name, err)
+	}
+	return cond, nil
+}
+
+// setupHTTP compiles every proxy's HTTP settings.
+func (b *Balancer) setupHTTP() error {
+	b.httpPx = map[*config.Proxy]*httpProxy{}
+	for _, px := range b.cfg.Proxies {
+		hp, err := b.compileHTTP(px)
+		if err != nil {
+			return err
+		}
+		b.httpPx[px] = hp
+	}
+	return nil
+}
+
+func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
+	hp := &httpProxy{px: px, errors: map[int]*localAnswer{}, reuse: px.HTTP.Reuse}
+	if hp.reuse == "" {
+		hp.reuse = "safe"
+	}
+	for _, ef := range px.HTTP.ErrorFiles {
+		a, err := parseAnswer(ef.Data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: errorfile %d '%s': %w", ef.Pos, ef.Status, ef.Path, err)
+		}
+		hp.errors[ef.Status] = a
+	}
+	compile := func(rules []config.HTTPRule) ([]httpRule, error) {
+		var out []httpRule
+		for i := range rules {
+			r := &rules[i]
+			cond, err := compileCond(px, r.Cond)
+			if err != nil {
+				return nil, err
+			}
+			hr := httpRule{cfg: r, cond: cond, name: r.Name}
+			if hr.value, err = parseLogFormat(r.Value); err != nil {
+				return nil, fmt.Errorf("%s: '%s' value '%s': %w", r.Pos, r.Action, r.Value, err)
+			}
+			switch r.Action {
+			case "deny":
+				hr.answer = builtinAnswer(r.Status)
+				if a := hp.errors[r.Status]; a != nil {
+					hr.answer = a
+				}
+			case "return":
+				hr.answer = newAnswer(r.Status, r.ContentType, r.Body, r.Headers)
+			}
+			out = append(out, hr)
+		}
+		return out, nil
+	}
+	var err error
+	if hp.reqRules, err = compile(px.HTTP.RequestRules); err != nil {
+		return nil, err
+	}
+	if hp.respRules, err = compile(px.HTTP.ResponseRules); err != nil {
+		return nil, err
+	}
+	for _, u := range px.HTTP.UseBackends {
+		cond, err := compileCond(px, u.Cond)
+		if err != nil {
+			return nil, err
+		}
+		hp.useBackends = append(hp.useBackends, useBackend{name: u.Backend, cond: cond})
+	}
+	return hp, nil
+}
+
+// parseAnswer reads an errorfile: an HTTP/1 response head and its body.
+func parseAnswer(data []byte) (*localAnswer, error) {
+	a := &localAnswer{raw: data}
+	var p h1.Parser
+	n, err := p.ParseResponse(data, &a.head, htx.FlagRequest)
+	if err != nil {
+		return nil, fmt.Errorf("not a valid HTTP/1 response: %w", err)
+	}
+	a.body = data[n:]
+	if a.head.Flags&htx.FlagContentLength != 0 && int64(len(a.body)) > a.head.ContentLength {
+		a.body = a.body[:a.head.ContentLength]
+	}
+	a.head.Flags &^= htx.FlagChunked
+	a.head.Flags |= htx.FlagContentLength
+	a.head.ContentLength = int64(len(a.body))
+	return a, nil
+}
+
+// builtinMessages are HAProxy's default error texts.
+var builtinMessages = map[int]string{
+	200: "Service ready.",
+	400: "Your browser sent an invalid request.",
+	401: "You need a valid user and password to access this content.",
+	403: "Request forbidden by administrative rules.",
+	404: "The resource could not be found.",
+	405: "A request was made of a resource using a request method not supported by that resource",
+	407: "You need a valid user and password to access this content.",
+	408: "Your browser didn't send a complete request in time.",
+	410: "The resource is no longer available and will not be available again.",
+	413: "The request entity exceeds the maximum allowed.",
+	425: "Your browser sent a request that may be replayed.",
+	429: "You have sent too many requests in a given amount of time.",
+	500: "An internal server error occurred.",
+	501: "The server does not support the functionality required to fulfill the request.",
+	502: "The server returned an invalid or incomplete response.",
+	503: "No server is available to handle this request.",
+	504: "The server didn't respond in time.",
+}
+
+// builtinAnswer builds HAProxy's default answer for status.
+func builtinAnswer(status int) *localAnswer {
+	text := h1.StatusText(status)
+	msg, ok := builtinMessages[status]
+	if !ok {
+		msg = text + "."
+	}
+	body := "<html><body><h1>" + strconv.Itoa(status) + " " + text + "</h1>\n" + msg + "\n</body></html>\n"
+	return newAnswer(status, "text/html", []byte(body), [][2]string{{"cache-control", "no-cache"}})
+}
+
+func newAnswer(status int, ctype string, body []byte, hdrs [][2]string) *localAnswer {
+	a := &localAnswer{body: body}
+	a.head.SetResponse(status, h1.StatusText(status))
+	a.head.Flags |= htx.FlagContentLength
+	a.head.ContentLength = int64(len(body))
+	if ctype != "" {
+		a.head.Add("content-type", ctype)
+	}
+	for _, h := range hdrs {
+		a.head.Add(h[0], h[1])
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "HTTP/1.1 %d %s\r\ncontent-length: %d\r\n", status, h1.StatusText(status), len(body))
+	for i := 0; i < a.head.NumFields(); i++ {
+		k, v := a.head.Field(i)
+		fmt.Fprintf(&sb, "%s: %s\r\n", k, v)
+	}
+	sb.WriteString("connection: close\r\n\r\n")
+	sb.Write(body)
+	a.raw = []byte(sb.String())
+	return a
+}
+
+// errorFile returns the raw HTTP/1 answer for status: the backend's
+// errorfile, the frontend's, or the built-in one.
+func (hp *httpProxy) errorFile(be *httpProxy, status int) []byte {
+	return hp.answerFor(be, status).raw
+}
+
+func (hp *httpProxy) answerFor(be *httpProxy, status int) *localAnswer {
+	if be != nil {
+		if a := be.errors[status]; a != nil {
+			return a
+		}
+	}
+	if hp != nil {
+		if a := hp.errors[status]; a != nil {
+			return a
+		}
+	}
+	return builtinAnswer(status)
+}
+
+// answerError answers the client with an error status (the errorfile of
+// the backend, else of the frontend, else built in) and logs the
+// termination state.
+func (ex *exchange) answerError(be *httpProxy, status int, term [2]byte) {
+	ex.log.term = term
+	ex.answer(ex.hf.fhp.answerFor(be, status))
+}
+
+// answer sends a local response.
+func (ex *exchange) answer(a *localAnswer) {
+	resp := &ex.resp
+	resp.CopyFrom(&a.head)
+	ex.log.status = resp.Status
+	if err := ex.fst.WriteResponse(resp); err != nil {
+		return
+	}
+	ex.log.bytesOut += headSize(resp)
+	if len(a.body) > 0 && ex.req.Flags&htx.FlagHead == 0 {
+		if _, err := ex.fst.Write(a.body); err != nil {
+			return
+		}
+		ex.log.bytesOut += int64(len(a.body))
+		_ = ex.fst.Finish(nil)
+	}
+}
+
+// applyRequestRules runs a proxy's http-request rules; it reports true
+// when a rule answered the request (deny, return, redirect).
+func (ex *exchange) applyRequestRules(hp *httpProxy) bool {
+	req := ex.req
+	for i := range hp.reqRules {
+		r := &hp.reqRules[i]
+		if r.cond != nil && !r.cond.Eval(ex) {
+			continue
+		}
+		switch r.cfg.Action {
+		case "set-header":
+			ex.tmp = r.value.appendTo(ex.tmp[:0], ex)
+			req.Del(r.name)
+			req.AddBytes([]byte(r.name), ex.tmp)
+		case "add-header":
+			ex.tmp = r.value.appendTo(ex.tmp[:0], ex)
+			req.AddBytes([]byte(r.name), ex.tmp)
+		case "del-header":
+			req.Del(r.name)
+		case "set-path":
+			ex.tmp = r.value.appendTo(ex.tmp[:0], ex)
+			req.SetPath(string(ex.tmp))
+		case "deny":
+			ex.log.term = [2]byte{'P', 'R'}
+			ex.answer(r.answer)
+			return true
+		case "return":
+			ex.log.term = [2]byte{'P', 'R'}
+			ex.answer(r.answer)
+			return true
+		case "redirect":
+			ex.log.term = [2]byte{'L', 'R'}
+			ex.answer(ex.redirect(r))
+			return true
+		}
+	}
+	return false
+}
+
+// redirect builds a redirect answer: location as given, prefix before the
+// request's path, or the request's URL with a new scheme.
+func (ex *exchange) redirect(r *httpRule) *localAnswer {
+	loc := string(r.value.appendTo(nil, ex))
+	switch r.cfg.RedirectType {
+	case "prefix":
+		loc = strings.TrimSuffix(loc, "/") + string(ex.req.Path())
+	case "scheme":
+		loc = loc + "://" + string(ex.req.Authority()) + string(ex.req.Path())
+	}
+	return newAnswer(r.cfg.Status, "", nil, [][2]string{{"location", loc}})
+}
+
+// applyResponseRules runs a proxy's http-response rules on ex.resp.
+func (ex *exchange) applyResponseRules(hp *httpProxy) {
+	resp := &ex.resp
+	for i := range hp.respRules {
+		r := &hp.respRules[i]
+		if r.cond != nil && !r.cond.Eval(ex) {
+			continue
+		}
+		switch r.cfg.Action {
+		case "set-header":
+			ex.tmp = r.value.appendTo(ex.tmp[:0], ex)
+			resp.Del(r.name)
+			resp.AddBytes([]byte(r.name), ex.tmp)
+		case "add-header":
+			ex.tmp = r.value.appendTo(ex.tmp[:0], ex)
+			resp.AddBytes([]byte(r.name), ex.tmp)
+		case "del-header":
+			resp.Del(r.name)
+		}
+	}
+}
+
+// logFormat is a compiled value format: literal text and %[fetch]
+// samples, HAProxy's log-format subset that rules use most.
+type logFormat []fmtPart
+
+type fmtPart struct {
+	lit   string
+	fetch acl.FetchFunc
+}
+
+func parseLogFormat(s string) (logFormat, error) {
+	var f logFormat
+	for s != "" {
+		i := strings.Index(s, "%[")
+		if i < 0 {
+			f = append(f, fmtPart{lit: strings.ReplaceAll(s, "%%", "%")})
+			break
+		}
+		if i > 0 {
+			f = append(f, fmtPart{lit: strings.ReplaceAll(s[:i], "%%", "%")})
+		}
+		end := strings.IndexByte(s[i:], ']')
+		if end < 0 {
+			return nil, fmt.Errorf("missing ']' after '%s'", s[i:])
+		}
+		_, fn, err := acl.CompileFetch(s[i+2 : i+end])
+		if err != nil {
+			return nil, err
+		}
+		f = append(f, fmtPart{fetch: fn})
+		s = s[i+end+1:]
+	}
+	return f, nil
+}
+
+func (f logFormat) appendTo(dst []byte, ctx acl.Context) []byte {
+	for _, p := range f {
+		if p.fetch == nil {
+			dst = append(dst, p.lit...)
+			continue
+		}
+		if smp, ok := p.fetch(ctx); ok {
+			dst = append(dst, smp.String()...)
+		}
+	}
+	return dst
+}
