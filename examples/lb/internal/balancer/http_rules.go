@@ -28,6 +28,7 @@ type httpRule struct {
 	cond  *acl.Cond
 	value logFormat
 	name  string
+	nameB []byte
 	// answer is the prepared response of deny, return and redirect
 	// location.
 	answer *localAnswer
@@ -53,29 +54,6 @@ type localAnswer struct {
 	head htx.Message
 	body []byte
 	raw  []byte // the whole response in HTTP/1, for answers outside a stream
-}
-
-// aclSets returns the named ACLs of a proxy, for conditions; nil when the
-// configuration declares none (the hook is set by the ACL keywords).
-var aclSets func(px *config.Proxy) *acl.Set
-
-func compileCond(px *config.Proxy, c *config.Cond) (*acl.Cond, error) {
-	if c == nil {
-		return nil, nil
-	}
-	var set *acl.Set
-	if aclSets != nil {
-		set = aclSets(px)
-	}
-	words := append([]string{"if"}, c.Terms...)
-	if c.Unless {
-		words[0] = "unless"
-	}
-	cond, err := acl.ParseCond(words, set)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %s '%s': %w", c.Pos, px.Kind, px.Name, err)
-	}
-	return cond, nil
 }
 
 // setupHTTP compiles every proxy's HTTP settings.
@@ -107,11 +85,8 @@ func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
 		var out []httpRule
 		for i := range rules {
 			r := &rules[i]
-			cond, err := compileCond(px, r.Cond)
-			if err != nil {
-				return nil, err
-			}
-			hr := httpRule{cfg: r, cond: cond, name: r.Name}
+			hr := httpRule{cfg: r, cond: r.Cond, name: r.Name, nameB: []byte(r.Name)}
+			var err error
 			if hr.value, err = parseLogFormat(r.Value); err != nil {
 				return nil, fmt.Errorf("%s: '%s' value '%s': %w", r.Pos, r.Action, r.Value, err)
 			}
@@ -136,11 +111,7 @@ func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
 		return nil, err
 	}
 	for _, u := range px.HTTP.UseBackends {
-		cond, err := compileCond(px, u.Cond)
-		if err != nil {
-			return nil, err
-		}
-		hp.useBackends = append(hp.useBackends, useBackend{name: u.Backend, cond: cond})
+		hp.useBackends = append(hp.useBackends, useBackend{name: u.Backend, cond: u.Cond})
 	}
 	return hp, nil
 }
@@ -277,10 +248,10 @@ func (ex *exchange) applyRequestRules(hp *httpProxy) bool {
 		case "set-header":
 			ex.tmp = r.value.appendTo(ex.tmp[:0], ex)
 			req.Del(r.name)
-			req.AddBytes([]byte(r.name), ex.tmp)
+			req.AddBytes(r.nameB, ex.tmp)
 		case "add-header":
 			ex.tmp = r.value.appendTo(ex.tmp[:0], ex)
-			req.AddBytes([]byte(r.name), ex.tmp)
+			req.AddBytes(r.nameB, ex.tmp)
 		case "del-header":
 			req.Del(r.name)
 		case "set-path":
@@ -328,10 +299,10 @@ func (ex *exchange) applyResponseRules(hp *httpProxy) {
 		case "set-header":
 			ex.tmp = r.value.appendTo(ex.tmp[:0], ex)
 			resp.Del(r.name)
-			resp.AddBytes([]byte(r.name), ex.tmp)
+			resp.AddBytes(r.nameB, ex.tmp)
 		case "add-header":
 			ex.tmp = r.value.appendTo(ex.tmp[:0], ex)
-			resp.AddBytes([]byte(r.name), ex.tmp)
+			resp.AddBytes(r.nameB, ex.tmp)
 		case "del-header":
 			resp.Del(r.name)
 		}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 )
 
 // The HTTP-mode keywords. They are added to the tables from here so the
@@ -17,7 +19,7 @@ const kFeBe = KindFrontend | KindBackend
 
 func init() {
 	proxyKeywords["http-request"] = proxyKeyword{kFeBe, func(p *parser, px *Proxy, a []string) error {
-		r, err := parseHTTPRule(p.pos, a, true)
+		r, err := parseHTTPRule(p.pos, px, a, true)
 		if err != nil {
 			return err
 		}
@@ -25,7 +27,7 @@ func init() {
 		return nil
 	}}
 	proxyKeywords["http-response"] = proxyKeyword{kFeBe, func(p *parser, px *Proxy, a []string) error {
-		r, err := parseHTTPRule(p.pos, a, false)
+		r, err := parseHTTPRule(p.pos, px, a, false)
 		if err != nil {
 			return err
 		}
@@ -36,7 +38,7 @@ func init() {
 		if len(a) == 0 {
 			return errors.New("expects 'use_backend <backend> [{if | unless} <condition>]'")
 		}
-		cond, rest, err := splitCond(p.pos, a[1:])
+		cond, rest, err := splitCond(px, a[1:])
 		if err != nil {
 			return err
 		}
@@ -275,27 +277,19 @@ var errorFileStatuses = map[int]bool{
 }
 
 // splitCond separates a trailing "if COND" or "unless COND" from a rule's
-// words.
-func splitCond(pos Pos, a []string) (*Cond, []string, error) {
-	for i, w := range a {
-		if w != "if" && w != "unless" {
-			continue
-		}
-		if i == len(a)-1 {
-			return nil, nil, fmt.Errorf("missing condition after '%s'", w)
-		}
-		return &Cond{Pos: pos, Unless: w == "unless", Terms: append([]string(nil), a[i+1:]...)}, a[:i], nil
-	}
-	return nil, a, nil
+// words and compiles it against the ACLs declared so far in px.
+func splitCond(px *Proxy, a []string) (*acl.Cond, []string, error) {
+	before, cond, err := acl.SplitCond(a, &px.ACLs)
+	return cond, before, err
 }
 
 // parseHTTPRule reads an http-request (req) or http-response rule.
-func parseHTTPRule(pos Pos, a []string, req bool) (HTTPRule, error) {
+func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 	if len(a) == 0 {
 		return HTTPRule{}, errors.New("expects an action")
 	}
 	r := HTTPRule{Pos: pos, Action: a[0]}
-	cond, a, err := splitCond(pos, a[1:])
+	cond, a, err := splitCond(px, a[1:])
 	if err != nil {
 		return r, err
 	}

@@ -1,5 +1,7 @@
 package config
 
+import "github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
+
 // HTTP is a proxy's HTTP-mode settings. Slices are only ever grown with a
 // full slice expression (see appendOwn), so a proxy appending to what it
 // inherited from a defaults section never writes into the defaults' array.
@@ -48,17 +50,6 @@ const (
 	ConnClose
 )
 
-// Cond is an ACL condition after "if" or "unless", kept as its words
-// until the ACL engine compiles it.
-type Cond struct {
-	Pos
-	// Unless inverts the condition.
-	Unless bool
-	// Terms are the words after if/unless: fetches with their patterns,
-	// ACL names, "!", "or", "||".
-	Terms []string
-}
-
 // HTTPRule is one http-request or http-response rule.
 type HTTPRule struct {
 	Pos
@@ -81,14 +72,14 @@ type HTTPRule struct {
 	// Headers are extra fields of "return" (hdr NAME VALUE).
 	Headers [][2]string
 	// Cond limits the rule, nil for always.
-	Cond *Cond
+	Cond *acl.Cond
 }
 
 // UseBackend is one use_backend rule.
 type UseBackend struct {
 	Pos
 	Backend string
-	Cond    *Cond
+	Cond    *acl.Cond
 }
 
 // HTTPCheck is "option httpchk" and "http-check expect".
