@@ -18,6 +18,32 @@
 // [Tunnel] runs the two channels of a connection (request and response)
 // with HAProxy's timeout client/server/tunnel semantics and reports what a
 // TCP log needs: bytes each way and how the stream ended.
+//
+// # Idle tunnels
+//
+// A direction waiting for its source first waits the usual way, in
+// RawConn.Read on the runtime's netpoller, so a busy stream pays nothing
+// extra. Once its source has been silent for a moment (100 ms) and it
+// holds no buffer or pipe, a tunnel's direction parks instead: it
+// registers the socket with one epoll instance shared by the process
+// (EPOLLIN|EPOLLRDHUP|EPOLLONESHOT; the socket stays in the runtime's
+// set too) and its goroutine returns. One poller goroutine, itself parked
+// on the netpoller through the epoll descriptor and alive only while
+// something is parked, starts a goroutine for a direction whose socket
+// turns readable; a timer wakes it when its timeout falls due, a canceled
+// context or a failing peer direction wakes it at once, and a periodic
+// sweep wakes it if its socket was closed underneath it (closing a socket
+// takes it out of every epoll set without an event). [Tunnel.Start] then
+// holds no goroutine at all for an idle tunnel, [Tunnel.Run] only its
+// caller's.
+//
+// Why not the alternatives: a goroutine per direction parked in the
+// netpoller keeps a stack that grew while forwarding (the runtime only
+// shrinks stacks during a collection, which an idle process does not
+// run), about 8 KiB each; a fresh small goroutine per idle direction
+// still costs 2 KiB or more plus its g; one goroutine per tunnel blocked
+// in poll(2) on both sockets holds an OS thread. Outside Linux, and for
+// a lone [Channel], directions keep waiting in RawConn.Read.
 package channel
 
 import (
@@ -176,6 +202,9 @@ func (k *clock) touch(now int64) { k.last.Store(now) }
 // errStopped is what the loop returns when Abort or a context stopped it.
 var errStopped = errors.New("channel: stopped")
 
+// errPark is what the loop returns when the direction should park.
+var errPark = errors.New("channel: park")
+
 // errNoPipe and errNoSplice report from the splice callback that the
 // buffer path must be used, once or for good.
 var (
@@ -225,6 +254,15 @@ type Channel struct {
 	spliceOut func(uintptr) bool
 	cbN       int
 	cbErr     error
+
+	// Parking in the shared poller (tunnels only, see park.go).
+	lastIn int64 // last read from the source, or last wake
+	noPark bool
+	pstate atomic.Int32
+	pp     *poller
+	ptok   uint64
+	ptimer *time.Timer
+	wakeFn func()
 }
 
 // New returns a channel that moves bytes from src to dst.
@@ -263,6 +301,7 @@ func New(src, dst xprt.Transport, cfg Config) (*Channel, error) {
 	c.readFn = c.readCB
 	c.spliceIn = c.spliceInCB
 	c.spliceOut = c.spliceOutCB
+	c.wakeFn = c.wake
 	return c, nil
 }
 
@@ -355,6 +394,7 @@ func (c *Channel) interrupt() {
 	past := time.Unix(1, 0)
 	_ = c.src.SetReadDeadline(past)
 	_ = c.dst.SetWriteDeadline(past)
+	c.wake()
 }
 
 // Run moves bytes until the source reaches end of stream and everything
@@ -384,15 +424,42 @@ func (c *Channel) Run(ctx context.Context) error {
 // run is Run without the context: the loop plus the release of borrowed
 // storage, exactly once, on every way out.
 func (c *Channel) run() error {
+	c.start()
+	return c.end(c.loop())
+}
+
+func (c *Channel) start() {
 	now := mono()
 	c.srcClock.touch(now)
 	c.dstClock.touch(now)
-	err := c.loop()
+	c.lastIn = now
+}
+
+func (c *Channel) end(err error) error {
 	c.release()
 	if err != nil && !errors.Is(err, errStopped) {
 		c.setFlag(FlagError)
 	}
+	c.pstate.Store(stDone)
 	return err
+}
+
+// drive runs a tunnel's direction on the calling goroutine until it ends,
+// and tells the tunnel, or until it parks, and returns at once: a wake
+// calls drive again on a new goroutine.
+func (c *Channel) drive() {
+	for {
+		err := c.loop()
+		if err == errPark {
+			if c.park() {
+				return
+			}
+			c.lastIn = mono()
+			continue
+		}
+		c.tun.finish(c, c.end(err))
+		return
+	}
 }
 
 func (c *Channel) release() {
@@ -496,17 +563,32 @@ func (c *Channel) writeTimeout() time.Duration {
 // source side plus the timeout. Setting a deadline costs a timer update,
 // so a deadline up to half a timeout early is kept: when it strikes,
 // readExpired looks at the real last activity and the deadline moves.
+//
+// A direction that may park also needs to wake when it has been idle for
+// parkAfter, so the deadline is the earlier of the two.
 func (c *Channel) armRead() error {
 	to := c.readTimeout()
-	if to <= 0 {
+	var target, slack int64
+	if to > 0 {
+		target, slack = c.srcClock.last.Load()+int64(to), int64(to)/2
+	}
+	if c.mayPark() {
+		if it := c.lastIn + int64(parkAfter); target == 0 || it < target {
+			target = it
+		}
+		slack = min(slack, int64(parkAfter)/2)
+		if to <= 0 {
+			slack = int64(parkAfter) / 2
+		}
+	}
+	if target == 0 {
 		if c.rdl != 0 {
 			c.rdl = 0
 			_ = c.src.SetReadDeadline(time.Time{})
 		}
 		return c.checkStopped()
 	}
-	target := c.srcClock.last.Load() + int64(to)
-	if c.rdl == 0 || c.rdl > target || target-c.rdl > int64(to)/2 {
+	if c.rdl == 0 || c.rdl > target || target-c.rdl > slack {
 		c.rdl = target
 		_ = c.src.SetReadDeadline(epoch.Add(time.Duration(target)))
 	}
@@ -671,6 +753,9 @@ func (c *Channel) recv() error {
 			if terr := c.readTimedOut(); terr != nil {
 				return terr
 			}
+			if c.idleEnough() {
+				return errPark
+			}
 			continue
 		}
 		break
@@ -678,7 +763,9 @@ func (c *Channel) recv() error {
 	if n > 0 {
 		_ = c.buf.Add(n)
 		c.in.Add(int64(n))
-		c.srcClock.touch(mono())
+		now := mono()
+		c.srcClock.touch(now)
+		c.lastIn = now
 		c.checkXfer(n)
 	}
 	switch {
@@ -886,6 +973,9 @@ func (c *Channel) spliceOnce() error {
 			if terr := c.readTimedOut(); terr != nil {
 				return terr
 			}
+			if c.idleEnough() {
+				return errPark
+			}
 			continue
 		default:
 			return &OpError{Op: OpRead, Err: err}
@@ -899,6 +989,7 @@ func (c *Channel) spliceOnce() error {
 	c.in.Add(int64(n))
 	now := mono()
 	c.srcClock.touch(now)
+	c.lastIn = now
 	if c.toForward != Infinite {
 		c.toForward -= int64(n)
 	}

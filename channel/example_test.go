@@ -67,3 +67,35 @@ func ExampleRunTunnel() {
 	// hello world!
 	// -- client 5 6 5
 }
+
+// A server with many mostly idle connections starts each tunnel and lets
+// the accepting goroutine go: while neither side sends anything the
+// tunnel holds no goroutine, buffer or pipe, and done reports how it
+// ended.
+func ExampleTunnel_Start() {
+	client, front := loopback()
+	back, server := loopback()
+	defer client.Close()
+	defer server.Close()
+
+	tun, err := channel.NewTunnel(xprt.NewRaw(front), xprt.NewRaw(back), channel.TunnelConfig{
+		ClientTimeout: 30 * time.Second, ServerTimeout: 30 * time.Second,
+	})
+	if err != nil {
+		panic(err)
+	}
+	done := make(chan channel.Result, 1)
+	if err := tun.Start(context.Background(), func(r channel.Result) { done <- r }); err != nil {
+		panic(err)
+	}
+
+	_, _ = client.Write([]byte("ping"))
+	_ = client.(*net.TCPConn).CloseWrite()
+	req, _ := io.ReadAll(server)
+	_ = server.(*net.TCPConn).CloseWrite()
+
+	r := <-done
+	fmt.Println(string(req), r.TermState(), r.Request.Out)
+	// Output:
+	// ping -- 4
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/proxyblocks/proxyblocks/buffer"
@@ -133,8 +134,8 @@ func (r Result) TermState() string {
 }
 
 // Tunnel runs both directions of a stream between a client and a server
-// transport: the request channel on a goroutine of its own, the response
-// channel on the caller's.
+// transport, each on a goroutine only while it has bytes to move or has
+// been waiting for less than a moment.
 type Tunnel struct {
 	client, server xprt.Transport
 	req, res       *Channel
@@ -146,6 +147,11 @@ type Tunnel struct {
 	ended  bool
 	first  Side
 	result Result
+
+	pending atomic.Int32 // directions still running or parked
+	started time.Time
+	stopCtx func() bool
+	onDone  func(Result)
 }
 
 // NewTunnel prepares a tunnel between client and server.
@@ -213,25 +219,61 @@ func (t *Tunnel) shut(s Side) {
 // propagate: when one side closes, the other's write side is shut once
 // the bytes in flight have left. Every buffer and pipe is given back
 // before Run returns. The error is Result.Err.
+//
+// While a direction waits for its source it holds a goroutine only
+// briefly: once idle it parks in a shared poller (see the package doc),
+// so an idle tunnel costs Run's own goroutine and nothing else. [Tunnel.Start]
+// does without that one too.
 func (t *Tunnel) Run(ctx context.Context) (Result, error) {
-	start := time.Now()
-	if t.req.running.Swap(true) || t.res.running.Swap(true) {
-		return Result{Cause: CauseError, Err: ErrRunning}, ErrRunning
+	var r Result
+	ch := make(chan struct{})
+	if err := t.begin(ctx, func(res Result) { r = res; close(ch) }); err != nil {
+		return Result{Cause: CauseError, Err: err}, err
 	}
-	stop := context.AfterFunc(ctx, func() {
+	go t.req.drive()
+	t.res.drive()
+	<-ch
+	return r, r.Err
+}
+
+// Start is Run without waiting: it returns at once, and done is called
+// with the result once both directions have ended, both transports are
+// closed and every buffer and pipe is back, on the goroutine of the
+// direction that ended last. An idle tunnel started this way holds no
+// goroutine at all. It fails with ErrRunning if the tunnel already ran.
+func (t *Tunnel) Start(ctx context.Context, done func(Result)) error {
+	if done == nil {
+		return errors.New("channel: Tunnel.Start needs a done function")
+	}
+	if err := t.begin(ctx, done); err != nil {
+		return err
+	}
+	go t.req.drive()
+	go t.res.drive()
+	return nil
+}
+
+func (t *Tunnel) begin(ctx context.Context, done func(Result)) error {
+	if t.req.running.Swap(true) || t.res.running.Swap(true) {
+		return ErrRunning
+	}
+	t.started = time.Now()
+	t.onDone = done
+	t.stopCtx = context.AfterFunc(ctx, func() {
 		t.fail(SideNone, CauseCanceled, fmt.Errorf("channel: tunnel: %w", context.Cause(ctx)))
 	})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t.settle(t.req, t.req.run())
-	}()
-	t.settle(t.res, t.res.run())
-	<-done
+	t.pending.Store(2)
+	t.req.start()
+	t.res.start()
+	return nil
+}
+
+// complete runs once, when both directions have ended.
+func (t *Tunnel) complete() {
 	t.mu.Lock()
 	t.ended = true // a cancellation from now on comes too late to matter
 	t.mu.Unlock()
-	stop()
+	t.stopCtx()
 	_ = t.client.Close()
 	_ = t.server.Close()
 
@@ -240,7 +282,7 @@ func (t *Tunnel) Run(ctx context.Context) (Result, error) {
 	r.FirstShut = t.first
 	t.mu.Unlock()
 	r.Request, r.Response = t.req.Stats(), t.res.Stats()
-	r.Duration = time.Since(start)
+	r.Duration = time.Since(t.started)
 	if r.Cause == CauseNormal {
 		r.Phase = '-'
 	} else {
@@ -253,7 +295,15 @@ func (t *Tunnel) Run(ctx context.Context) (Result, error) {
 			r.Phase = 'D'
 		}
 	}
-	return r, r.Err
+	t.onDone(r)
+}
+
+// finish is called once by each direction as it ends.
+func (t *Tunnel) finish(c *Channel, err error) {
+	t.settle(c, err)
+	if t.pending.Add(-1) == 0 {
+		t.complete()
+	}
 }
 
 // settle records how a channel ended and, on an error, stops the other.

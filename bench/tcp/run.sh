@@ -2,12 +2,16 @@
 # Runs one TCP-mode configuration under haproxy and under lb, side by side,
 # and prints for each: throughput and proxy CPU seconds per GiB moved (with
 # and without splice), and resident memory per idle proxied connection.
-# Figures for lb are also given as a ratio to haproxy's.
+# Figures for lb are also given as a ratio to haproxy's, and throughput as a
+# ratio to "direct" (the pusher straight to the sink, no proxy).
 #
 # Environment: SIZE (bytes per transfer, default 1 GiB), CONNS (parallel
 # connections for the transfer, default 4), IDLE_CONNS (default 9900: the
 # proxy needs two fds per connection and the hard fd limit here is 20000),
-# PROXY_CPU / LOAD_CPU (cores for taskset), HAPROXY (binary path).
+# PROXY_CPU / LOAD_CPU (cores for taskset), HAPROXY (binary path), PROXIES
+# (default "haproxy lb"), MODES (transfer modes, default "copy splice"; empty
+# skips the transfers), IDLE (1 to measure idle memory, the default), LB_BIN
+# (a prebuilt lb binary instead of building ./examples/lb).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -17,6 +21,9 @@ IDLE_CONNS=${IDLE_CONNS:-9800}
 PROXY_CPU=${PROXY_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
 HAPROXY=${HAPROXY:-/usr/sbin/haproxy}
+PROXIES=${PROXIES:-haproxy lb}
+MODES=${MODES-copy splice}
+IDLE=${IDLE:-1}
 FE_PORT=${FE_PORT:-18300}
 SINK_PORT=${SINK_PORT:-18301}
 CLK_TCK=$(getconf CLK_TCK)
@@ -33,7 +40,11 @@ trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)"
 
 echo "building lb and tcpload..." >&2
-(cd "$ROOT" && go build -o "$WORK/lb" ./examples/lb)
+if [ -n "${LB_BIN:-}" ]; then
+	cp "$LB_BIN" "$WORK/lb"
+else
+	(cd "$ROOT" && go build -o "$WORK/lb" ./examples/lb)
+fi
 (cd "$ROOT/bench" && go build -o "$WORK/tcpload" ./tcp/tcpload)
 
 # config SPLICE_LINE: the same file for both proxies.
@@ -90,16 +101,23 @@ PIDS+=($!)
 wait_port "$SINK_PORT"
 
 declare -A MIBPS CPU_PER_GIB RSS_PER_CONN
-for mode in copy splice; do
+push() { taskset -c "$LOAD_CPU" "$WORK/tcpload" push -addr "127.0.0.1:$1" -bytes "$SIZE" -conns "$CONNS"; }
+if [ -n "$MODES" ]; then
+	# The ceiling: the same pusher straight to the sink, on the same core.
+	out=$(push "$SINK_PORT")
+	MIBPS[direct]=$(sed -E 's/.*MiBps=([0-9.]+).*/\1/' <<<"$out")
+	echo "direct: $out" >&2
+fi
+for mode in $MODES; do
 	line="# no splice"
 	# Forced splicing in both directions: splice-auto leaves the decision to
 	# each proxy's own heuristics, which would blur the comparison.
 	[ "$mode" = splice ] && line=$'option splice-request\n    option splice-response'
 	config "$line" >"$WORK/$mode.cfg"
-	for proxy in haproxy lb; do
+	for proxy in $PROXIES; do
 		start_proxy "$proxy" "$WORK/$mode.cfg"
 		t0=$(cpu_ticks "$PROXY_PID")
-		out=$(taskset -c "$LOAD_CPU" "$WORK/tcpload" push -addr "127.0.0.1:$FE_PORT" -bytes "$SIZE" -conns "$CONNS")
+		out=$(push "$FE_PORT")
 		t1=$(cpu_ticks "$PROXY_PID")
 		stop_proxy
 		mibps=$(sed -E 's/.*MiBps=([0-9.]+).*/\1/' <<<"$out")
@@ -111,7 +129,8 @@ for mode in copy splice; do
 done
 
 config "# idle" >"$WORK/idle.cfg"
-for proxy in haproxy lb; do
+[ "$IDLE" = 1 ] || PROXIES_IDLE=""
+for proxy in ${PROXIES_IDLE-$PROXIES}; do
 	start_proxy "$proxy" "$WORK/idle.cfg"
 	sleep 0.5
 	r0=$(rss_kib "$PROXY_PID")
@@ -127,15 +146,21 @@ for proxy in haproxy lb; do
 	echo "$proxy idle: rss ${r0} KiB -> ${r1} KiB over $IDLE_CONNS connections" >&2
 done
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2f", a / b }'; }
+get() { local -n arr=$1; echo "${arr[$2]:-}"; }
 
 echo
 echo "transfer: $SIZE bytes over $CONNS connections, proxy pinned to CPU $PROXY_CPU, nbthread 1"
 echo
-echo "| measure | haproxy | lb | lb / haproxy |"
-echo "|---|---|---|---|"
-for mode in copy splice; do
-	echo "| throughput, $mode (MiB/s) | ${MIBPS[haproxy.$mode]} | ${MIBPS[lb.$mode]} | $(ratio "${MIBPS[lb.$mode]}" "${MIBPS[haproxy.$mode]}") |"
-	echo "| proxy CPU s per GiB, $mode | ${CPU_PER_GIB[haproxy.$mode]} | ${CPU_PER_GIB[lb.$mode]} | $(ratio "${CPU_PER_GIB[lb.$mode]}" "${CPU_PER_GIB[haproxy.$mode]}") |"
+echo "| measure | direct | haproxy | lb | lb / haproxy | lb / direct |"
+echo "|---|---|---|---|---|---|"
+for mode in $MODES; do
+	h=$(get MIBPS "haproxy.$mode"); l=$(get MIBPS "lb.$mode"); d=$(get MIBPS direct)
+	echo "| throughput, $mode (MiB/s) | $d | $h | $l | $(ratio "$l" "$h") | $(ratio "$l" "$d") |"
+	h=$(get CPU_PER_GIB "haproxy.$mode"); l=$(get CPU_PER_GIB "lb.$mode")
+	echo "| proxy CPU s per GiB, $mode | | $h | $l | $(ratio "$l" "$h") | |"
 done
-echo "| RSS per idle proxied connection (KiB), $IDLE_CONNS conns | ${RSS_PER_CONN[haproxy]} | ${RSS_PER_CONN[lb]} | $(ratio "${RSS_PER_CONN[lb]}" "${RSS_PER_CONN[haproxy]}") |"
+if [ "$IDLE" = 1 ]; then
+	h=$(get RSS_PER_CONN haproxy); l=$(get RSS_PER_CONN lb)
+	echo "| RSS per idle proxied connection (KiB), $IDLE_CONNS conns | | $h | $l | $(ratio "$l" "$h") | |"
+fi

@@ -1,0 +1,194 @@
+//go:build linux
+
+package channel
+
+import (
+	"fmt"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// parkSupported says whether idle tunnel directions may leave their
+// goroutine and wait in the shared poller.
+const parkSupported = true
+
+// sweepEvery is how often the shared poller looks for parked directions
+// whose socket was closed underneath them: closing a socket removes it
+// from every epoll set without an event, so nothing else would tell.
+var sweepEvery = 2 * time.Second
+
+// poller is one epoll instance shared by every parked direction of every
+// tunnel in the process, and the goroutine that waits on it. The epoll
+// descriptor is itself waited on through the runtime's netpoller, so the
+// goroutine holds no thread while nothing is ready.
+type poller struct {
+	epfd int
+	file *os.File
+	rc   syscall.RawConn
+}
+
+// parkers is the registry of parked directions: a token (carried in the
+// epoll event, so a reused descriptor number can never wake the wrong
+// channel) maps to its channel. The poller lives only while something is
+// parked, so an idle process, and every test's leak check, sees neither
+// its goroutine nor its descriptor.
+var parkers struct {
+	mu      sync.Mutex
+	p       *poller
+	entries map[uint64]*Channel
+	next    uint64
+}
+
+// Parked returns how many tunnel directions are waiting in the shared
+// poller, holding no goroutine, buffer or pipe.
+func Parked() int {
+	parkers.mu.Lock()
+	defer parkers.mu.Unlock()
+	return len(parkers.entries)
+}
+
+// register adds c to the registry, starting the poller if it is not
+// running, and returns the poller and c's token.
+func register(c *Channel) (*poller, uint64, error) {
+	parkers.mu.Lock()
+	defer parkers.mu.Unlock()
+	if parkers.p == nil {
+		p, err := newPoller()
+		if err != nil {
+			return nil, 0, err
+		}
+		parkers.p = p
+		if parkers.entries == nil {
+			parkers.entries = make(map[uint64]*Channel)
+		}
+		go p.run()
+	}
+	parkers.next++
+	tok := parkers.next
+	parkers.entries[tok] = c
+	return parkers.p, tok, nil
+}
+
+// unregister removes a token and stops the poller once nothing is parked.
+func unregister(p *poller, tok uint64) {
+	parkers.mu.Lock()
+	defer parkers.mu.Unlock()
+	delete(parkers.entries, tok)
+	if len(parkers.entries) == 0 && parkers.p == p {
+		parkers.p = nil
+		_ = p.file.Close() // wakes run, which returns
+	}
+}
+
+func newPoller() (*poller, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("channel: creating the idle poller: %w", err)
+	}
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		_ = unix.Close(epfd)
+		return nil, fmt.Errorf("channel: idle poller: %w", err)
+	}
+	// A non-blocking descriptor given to os.NewFile is registered with the
+	// runtime's netpoller; an epoll descriptor is readable when one of its
+	// own events is ready.
+	f := os.NewFile(uintptr(epfd), "channel-idle-poller")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("channel: idle poller: %w", err)
+	}
+	return &poller{epfd: epfd, file: f, rc: rc}, nil
+}
+
+// run wakes the channels whose sockets turn readable (or hung up) until
+// the poller is closed.
+func (p *poller) run() {
+	var evs [128]unix.EpollEvent
+	var ready [128]*Channel
+	var closed []*Channel
+	for {
+		_ = p.file.SetReadDeadline(time.Now().Add(sweepEvery))
+		err := p.rc.Read(func(uintptr) bool {
+			for {
+				n, err := unix.EpollWait(p.epfd, evs[:], 0)
+				if err == unix.EINTR {
+					continue
+				}
+				if n <= 0 {
+					return false
+				}
+				parkers.mu.Lock()
+				k := 0
+				for i := range n {
+					tok := uint64(uint32(evs[i].Fd)) | uint64(uint32(evs[i].Pad))<<32
+					if c := parkers.entries[tok]; c != nil {
+						ready[k] = c
+						k++
+					}
+				}
+				parkers.mu.Unlock()
+				for i := range k {
+					ready[i].wake()
+					ready[i] = nil
+				}
+				if n < len(evs) {
+					return false // drained: the netpoller reports the next edge
+				}
+			}
+		})
+		if err == nil {
+			continue
+		}
+		if !isTimeout(err) {
+			return // closed by unregister
+		}
+		closed = sweep(closed[:0])
+		for i, c := range closed {
+			c.wake()
+			closed[i] = nil
+		}
+	}
+}
+
+// sweep appends the parked channels whose source was closed.
+func sweep(closed []*Channel) []*Channel {
+	parkers.mu.Lock()
+	defer parkers.mu.Unlock()
+	for _, c := range parkers.entries {
+		if c.srcRC.Control(func(uintptr) {}) != nil {
+			closed = append(closed, c)
+		}
+	}
+	return closed
+}
+
+// epollAdd registers the source of c for one readiness event.
+func (p *poller) add(c *Channel, tok uint64) error {
+	var cerr error
+	err := c.srcRC.Control(func(fd uintptr) {
+		ev := unix.EpollEvent{
+			Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT,
+			Fd:     int32(uint32(tok)),
+			Pad:    int32(uint32(tok >> 32)),
+		}
+		cerr = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, int(fd), &ev)
+	})
+	if err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// del removes the source of c from the poller. A source closed meanwhile
+// left the epoll set by itself, and its descriptor number may already
+// belong to another socket, so nothing is done then.
+func (p *poller) del(c *Channel) {
+	_ = c.srcRC.Control(func(fd uintptr) {
+		_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)
+	})
+}

@@ -1,0 +1,27 @@
+//go:build !linux
+
+package channel
+
+import (
+	"errors"
+	"syscall"
+)
+
+// parkSupported is false where there is no epoll: idle directions keep
+// their goroutine, parked in the runtime's netpoller through RawConn.
+const parkSupported = false
+
+type poller struct{}
+
+// Parked returns how many tunnel directions are waiting in the shared
+// poller; always 0 on this platform.
+func Parked() int { return 0 }
+
+var errNoPoller = errors.New("channel: no idle poller on this platform")
+
+func register(*Channel) (*poller, uint64, error) { return nil, 0, errNoPoller }
+func unregister(*poller, uint64)                 {}
+func (*poller) add(*Channel, uint64) error       { return errNoPoller }
+func (*poller) del(*Channel)                     {}
+
+var _ syscall.RawConn

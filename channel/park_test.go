@@ -1,0 +1,156 @@
+//go:build linux
+
+package channel
+
+import (
+	"context"
+	"io"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// waitParked waits until n directions are parked in the shared poller.
+func waitParked(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for Parked() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("parked directions: %d, want %d", Parked(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// startAsync starts a tunnel with Start and returns its result channel.
+func startAsync(t *testing.T, ctx context.Context, f fixture, cfg TunnelConfig) <-chan Result {
+	t.Helper()
+	tun, err := NewTunnel(wrap(f.front, true), wrap(f.back, true), cfg)
+	require.NoError(t, err)
+	done := make(chan Result, 1)
+	require.NoError(t, tun.Start(ctx, func(r Result) { done <- r }))
+	require.ErrorIs(t, tun.Start(ctx, func(Result) {}), ErrRunning)
+	return done
+}
+
+func waitResult(t *testing.T, done <-chan Result) Result {
+	t.Helper()
+	select {
+	case r := <-done:
+		return r
+	case <-time.After(20 * time.Second):
+		t.Fatal("tunnel did not end")
+	}
+	return Result{}
+}
+
+// An idle tunnel started with Start holds no goroutine: both directions
+// wait in the shared poller, and bytes arriving on either side wake the
+// direction that reads them, on the buffer and the splice paths.
+func TestIdleTunnelParks(t *testing.T) {
+	for _, mode := range []SpliceMode{SpliceNever, SpliceAlways} {
+		t.Run(map[SpliceMode]string{SpliceNever: "buffer", SpliceAlways: "splice"}[mode], func(t *testing.T) {
+			noLeaks(t)
+			pool, pipes := newPools(t, 0)
+			f := newFixture(t)
+			g0 := runtime.NumGoroutine()
+			done := startAsync(t, context.Background(), f, TunnelConfig{
+				Pool: pool, Pipes: pipes, SpliceRequest: mode, SpliceResponse: mode,
+				ClientTimeout: time.Minute, ServerTimeout: time.Minute,
+			})
+			for round := range 3 {
+				waitParked(t, 2)
+				// Only the poller's goroutine is left, whatever the number of
+				// parked tunnels; give exiting goroutines a moment.
+				var g int
+				for range 200 {
+					if g = runtime.NumGoroutine(); g <= g0+1 {
+						break
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+				require.LessOrEqual(t, g, g0+1, "round %d: goroutines while parked", round)
+				require.Zero(t, pool.Stats().InUse)
+				require.Zero(t, pipes.Stats().InUse)
+
+				msg := []byte{'a' + byte(round), 'b', 'c'}
+				_, err := f.client.Write(msg)
+				require.NoError(t, err)
+				got := make([]byte, len(msg))
+				_, err = io.ReadFull(f.server, got)
+				require.NoError(t, err)
+				require.Equal(t, msg, got)
+				_, err = f.server.Write(msg[:2])
+				require.NoError(t, err)
+				_, err = io.ReadFull(f.client, got[:2])
+				require.NoError(t, err)
+				require.Equal(t, msg[:2], got[:2])
+			}
+			require.NoError(t, f.client.CloseWrite())
+			require.NoError(t, f.server.CloseWrite())
+			r := waitResult(t, done)
+			require.NoError(t, r.Err)
+			require.Equal(t, "--", r.TermState())
+			require.Equal(t, int64(9), r.Request.Out)
+			require.Equal(t, int64(6), r.Response.Out)
+			waitParked(t, 0)
+		})
+	}
+}
+
+// A parked direction still times out, is still canceled by its context,
+// and still notices its socket closed underneath it.
+func TestParkedDirectionEnds(t *testing.T) {
+	old := sweepEvery
+	sweepEvery = 20 * time.Millisecond
+	t.Cleanup(func() { sweepEvery = old })
+	tests := []struct {
+		name  string
+		cfg   TunnelConfig
+		act   func(f fixture, cancel context.CancelFunc)
+		state string
+	}{
+		{"client timeout", TunnelConfig{ClientTimeout: time.Second}, func(fixture, context.CancelFunc) {}, "cD"},
+		{"server timeout", TunnelConfig{ServerTimeout: time.Second}, func(fixture, context.CancelFunc) {}, "sD"},
+		{"canceled", TunnelConfig{}, func(_ fixture, cancel context.CancelFunc) { cancel() }, "KD"},
+		{"closed underneath", TunnelConfig{}, func(f fixture, _ context.CancelFunc) { _ = f.front.Close() }, "CD"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			noLeaks(t)
+			f := newFixture(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := startAsync(t, ctx, f, tt.cfg)
+			waitParked(t, 2)
+			tt.act(f, cancel)
+			r := waitResult(t, done)
+			require.Error(t, r.Err)
+			require.Equal(t, tt.state, r.TermState(), "%v", r.Err)
+			waitParked(t, 0)
+		})
+	}
+}
+
+// Run parks the same way: only its own goroutine waits.
+func TestRunParks(t *testing.T) {
+	noLeaks(t)
+	f := newFixture(t)
+	g0 := runtime.NumGoroutine()
+	_, done := startTunnel(t, f, true, TunnelConfig{})
+	waitParked(t, 2)
+	var g int
+	for range 200 {
+		if g = runtime.NumGoroutine(); g <= g0+2 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	require.LessOrEqual(t, g, g0+2, "Run's goroutine and the poller's")
+	require.NoError(t, f.client.CloseWrite())
+	require.NoError(t, f.server.CloseWrite())
+	r := wait(t, done)
+	require.NoError(t, r.err)
+}
