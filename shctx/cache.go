@@ -7,7 +7,6 @@ import (
 	"math"
 	"math/bits"
 	"os"
-	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -199,13 +198,13 @@ func (c *Cache) store(key, value []byte, exp int64) error {
 	h := hashKey(c.seed, key)
 	s := c.shardOf(h)
 	c.lock(s)
-	atomic.StoreUint32(&s.hdr.dirty, 1)
+	storeOrdered(&s.hdr.dirty, 1)
 	if !s.store(h, key, value, uint32(need), exp) {
 		// The shard was damaged from outside; rebuilt empty, it has room.
 		s.reset()
 		s.store(h, key, value, uint32(need), exp)
 	}
-	atomic.StoreUint32(&s.hdr.dirty, 0)
+	storeOrdered(&s.hdr.dirty, 0)
 	c.unlock(s)
 	return nil
 }
@@ -233,11 +232,11 @@ func (c *Cache) Get(key, dst []byte) (n int, ok bool) {
 	}
 	b := s.blk(first)
 	if b.expire != 0 && b.expire <= time.Now().UnixNano() {
-		atomic.StoreUint32(&s.hdr.dirty, 1)
+		storeOrdered(&s.hdr.dirty, 1)
 		if !s.remove(first) {
 			s.reset()
 		}
-		atomic.StoreUint32(&s.hdr.dirty, 0)
+		storeOrdered(&s.hdr.dirty, 0)
 		s.hdr.expired++
 		s.hdr.misses++
 		c.unlock(s)
@@ -260,9 +259,9 @@ func (c *Cache) Get(key, dst []byte) (n int, ok bool) {
 
 // rebuild empties a shard found damaged, under its lock.
 func (c *Cache) rebuild(s *shard) {
-	atomic.StoreUint32(&s.hdr.dirty, 1)
+	storeOrdered(&s.hdr.dirty, 1)
 	s.reset()
-	atomic.StoreUint32(&s.hdr.dirty, 0)
+	storeOrdered(&s.hdr.dirty, 0)
 	c.logger.Warn("shctx: rebuilt a shard found inconsistent", "path", c.path)
 }
 
@@ -276,13 +275,13 @@ func (c *Cache) Delete(key []byte) bool {
 	c.lock(s)
 	first, good := s.find(h, key)
 	if first != 0 {
-		atomic.StoreUint32(&s.hdr.dirty, 1)
+		storeOrdered(&s.hdr.dirty, 1)
 		if s.remove(first) {
 			s.hdr.deletes++
 		} else {
 			s.reset()
 		}
-		atomic.StoreUint32(&s.hdr.dirty, 0)
+		storeOrdered(&s.hdr.dirty, 0)
 	} else if !good {
 		c.rebuild(s)
 	}

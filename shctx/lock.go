@@ -41,7 +41,7 @@ func (c *Cache) lock(s *shard) {
 }
 
 func (c *Cache) unlock(s *shard) {
-	atomic.StoreUint32(&s.hdr.lock, 0)
+	storeOrdered(&s.hdr.lock, 0)
 }
 
 func (c *Cache) lockSlow(s *shard) {
@@ -91,7 +91,7 @@ func (c *Cache) recover(s *shard, dead uint32) {
 		// The flag stays set while rebuilding, so that if this process dies
 		// too, the next one rebuilds again.
 		s.reset()
-		atomic.StoreUint32(&s.hdr.dirty, 0)
+		storeOrdered(&s.hdr.dirty, 0)
 		c.logger.Warn("shctx: rebuilt a shard a dead process left half modified", "pid", dead, "path", c.path)
 		return
 	}
