@@ -148,22 +148,20 @@ func handshakes(args []string) error {
 					c := tls.Client(raw, cfg)
 					_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 					err = c.Handshake()
-					if err == nil && c.ConnectionState().DidResume {
-						if counting.Load() {
+					_ = c.Close()
+					// One look at the flag per handshake, so done and
+					// resumed count the same handshakes.
+					if counting.Load() && err == nil {
+						done.Add(1)
+						if c.ConnectionState().DidResume {
 							resumed.Add(1)
 						}
 					}
-					_ = c.Close()
 				}
-				if !counting.Load() {
-					continue
-				}
-				if err != nil {
+				if err != nil && counting.Load() {
 					failed.Add(1)
 					firstErr.CompareAndSwap(nil, err)
-					continue
 				}
-				done.Add(1)
 			}
 		}()
 	}
