@@ -23,8 +23,8 @@ import (
 // table commands print what HAProxy 2.6 prints, so scripts written for
 // HAProxy read lb's answers.
 
-// cliIdleTimeout closes a prompt-mode connection idle for this long,
-// HAProxy's default "stats timeout".
+// cliIdleTimeout closes a prompt-mode connection idle for this long when
+// the configuration sets no "stats timeout": HAProxy's default.
 const cliIdleTimeout = 10 * time.Second
 
 // cliMaxLine bounds one command line, as HAProxy's buffer does.
@@ -126,8 +126,14 @@ func (c *cliServer) handle(cn net.Conn) {
 	r := bufio.NewReaderSize(cn, 4096)
 	w := bufio.NewWriter(cn)
 	prompt := false
+	idle := c.b.cfg.Global.StatsTimeout
+	if idle <= 0 {
+		idle = cliIdleTimeout
+	}
 	for {
-		_ = cn.SetReadDeadline(time.Now().Add(cliIdleTimeout))
+		// The first line waits as long as later ones: HAProxy applies
+		// "stats timeout" to the whole client side of the CLI session.
+		_ = cn.SetReadDeadline(time.Now().Add(idle))
 		line, err := readLine(r)
 		if err != nil {
 			return
@@ -151,7 +157,7 @@ func (c *cliServer) handle(cn net.Conn) {
 		if prompt {
 			_, _ = w.WriteString("> ")
 		}
-		_ = cn.SetWriteDeadline(time.Now().Add(cliIdleTimeout))
+		_ = cn.SetWriteDeadline(time.Now().Add(idle))
 		if err := w.Flush(); err != nil || !prompt {
 			return
 		}

@@ -153,8 +153,15 @@ func parseStatsGlobal(p *parser, a []string) error {
 		if len(a) != 2 {
 			return errors.New("'stats timeout' expects a time")
 		}
-		_, err := ParseTime(a[1])
-		return err
+		d, err := ParseTime(a[1])
+		if err != nil {
+			return fmt.Errorf("'stats timeout': %w", err)
+		}
+		if d <= 0 {
+			return fmt.Errorf("'stats timeout %s': expects a time greater than 0", a[1])
+		}
+		p.cfg.Global.StatsTimeout = d
+		return nil
 	case "socket":
 	default:
 		return fmt.Errorf("%w: 'stats %s' in global (socket, timeout)", ErrUnknownKeyword, a[0])

@@ -134,6 +134,9 @@ type Global struct {
 	SSL *tls.Defaults
 	// StatsSockets are the runtime API sockets ("stats socket").
 	StatsSockets []StatsSocket
+	// StatsTimeout closes a runtime API connection left idle in prompt
+	// mode ("stats timeout"); 0 means HAProxy's default of 10 s.
+	StatsTimeout time.Duration
 }
 
 // Log is one log target.
