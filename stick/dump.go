@@ -257,13 +257,14 @@ func (t *Table) Delete(key []byte) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	s := t.shardFor(nk, k32)
+	h := t.hash(nk, k32)
+	s := t.shardFor(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if t.closed.Load() {
 		return false, ErrClosed
 	}
-	e := s.find(t, nk, k32)
+	e := s.find(t, nk, k32, h)
 	return e != nil && t.remove(s, e), nil
 }
 

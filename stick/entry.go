@@ -19,18 +19,35 @@ import (
 // The data accessors are safe for concurrent use and take no lock: every
 // value is updated atomically in place.
 type Entry struct {
-	t        *Table
-	data     unsafe.Pointer // this entry's words in its chunk: data area, then key
-	expire   atomic.Uint32  // tick; never 0 while the entry is live
+	// back is the entry's byte offset in its slab, whose first word holds
+	// the table: the header stays pointer-free and 28 bytes long, so the
+	// header, the data and a short key share one cache line.
+	back     uint32
+	expire   atomic.Uint32 // tick; never 0 while the entry is live
 	ref      atomic.Int32
 	idx      uint32 // slot in its shard
 	expKey   uint32 // position in the shard's expiry tree (shard lock)
 	upd      uint32 // update sequence (update lock); next free slot when free
 	keyLen   uint16
-	shard    uint16
 	updFlags uint8 // updInTree, updLocal (update lock)
 	seen     atomic.Bool
 }
+
+// entryHdr is the size of the header; the data area follows it.
+const entryHdr = uint16(unsafe.Sizeof(Entry{}))
+
+// slabHead is the start of a slab as the garbage collector sees it: the
+// table pointer, which keeps the table alive while anyone holds one of
+// its entries, then words holding entries only.
+type slabHead struct{ t *Table }
+
+// tab returns the entry's table.
+func (e *Entry) tab() *Table {
+	return (*slabHead)(unsafe.Add(unsafe.Pointer(e), -int(e.back))).t
+}
+
+// at returns the address of the byte at offset off in the entry.
+func (e *Entry) at(off uint16) unsafe.Pointer { return unsafe.Add(unsafe.Pointer(e), off) }
 
 // Release gives back a reference taken by Lookup, GetOrCreate or the
 // update iterator. Releasing more than was taken is ignored.
@@ -44,7 +61,7 @@ func (e *Entry) Release() {
 }
 
 // Table returns the table the entry belongs to.
-func (e *Entry) Table() *Table { return e.t }
+func (e *Entry) Table() *Table { return e.tab() }
 
 // Refs returns the number of references held on the entry.
 func (e *Entry) Refs() int { return int(e.ref.Load()) }
@@ -53,12 +70,12 @@ func (e *Entry) Refs() int { return int(e.ref.Load()) }
 // on a table with Sync, gives it a new local update sequence so that peers
 // learn about it. Call it after changing data, like HAProxy's
 // stktable_touch_local.
-func (e *Entry) Touch() { e.TouchAt(e.t.clock.NowMs()) }
+func (e *Entry) Touch() { e.TouchAt(e.tab().clock.NowMs()) }
 
 // TouchAt is Touch with the date given, for callers that read the table's
 // clock (Table.Now) once for several operations.
 func (e *Entry) TouchAt(now uint32) {
-	t := e.t
+	t := e.tab()
 	e.expire.Store(tickAdd(now, t.expireMs))
 	if t.sync {
 		t.upd.touch(e, true)
@@ -69,7 +86,7 @@ func (e *Entry) TouchAt(now uint32) {
 // expiry but queues the entry as a remote update, which is not sent back
 // to peers (HAProxy's stktable_touch_remote).
 func (e *Entry) TouchRemote() {
-	t := e.t
+	t := e.tab()
 	e.expire.Store(tickAdd(t.clock.NowMs(), t.expireMs))
 	if t.sync {
 		t.upd.touch(e, false)
@@ -79,13 +96,13 @@ func (e *Entry) TouchRemote() {
 // SetExpire sets the entry to expire ms milliseconds from now (0 means
 // now), without queueing an update; peers use it for timed updates.
 func (e *Entry) SetExpire(ms uint32) {
-	e.expire.Store(tickAdd(e.t.clock.NowMs(), ms))
+	e.expire.Store(tickAdd(e.tab().clock.NowMs(), ms))
 }
 
 // ExpiresIn returns the milliseconds left before the entry expires, 0 if
 // it is due.
 func (e *Entry) ExpiresIn() uint32 {
-	if d := int32(e.expire.Load() - e.t.clock.NowMs()); d > 0 {
+	if d := int32(e.expire.Load() - e.tab().clock.NowMs()); d > 0 {
 		return uint32(d)
 	}
 	return 0
@@ -95,7 +112,7 @@ func (e *Entry) ExpiresIn() uint32 {
 // (only on tables with Sync, after a touch). Remote updates are offset by
 // 2^31.
 func (e *Entry) UpdateSeq() (uint32, bool) {
-	t := e.t
+	t := e.tab()
 	if !t.sync {
 		return 0, false
 	}
@@ -113,14 +130,14 @@ func (e *Entry) MarkSeen() { e.seen.Store(true) }
 // for string and binary.
 func (e *Entry) KeyBytes() []byte {
 	kb := e.rawKey()
-	if e.t.typ == KeyInteger {
+	if e.tab().typ == KeyInteger {
 		return binary.BigEndian.AppendUint32(nil, binary.LittleEndian.Uint32(kb))
 	}
 	return append([]byte(nil), kb...)
 }
 
 func (e *Entry) rawKey() []byte {
-	return unsafe.Slice((*byte)(unsafe.Add(e.data, e.t.keyOff)), int(e.keyLen))
+	return unsafe.Slice((*byte)(e.at(e.tab().keyOff)), int(e.keyLen))
 }
 
 // Key returns the key in text form: a dotted or colon address for ip and
@@ -128,7 +145,7 @@ func (e *Entry) rawKey() []byte {
 // hexadecimal for binary keys.
 func (e *Entry) Key() string {
 	kb := e.rawKey()
-	switch e.t.typ {
+	switch e.tab().typ {
 	case KeyIPv4:
 		return netip.AddrFrom4([4]byte(kb)).String()
 	case KeyIPv6:
@@ -143,25 +160,25 @@ func (e *Entry) Key() string {
 }
 
 func (e *Entry) u32(off uint16) *atomic.Uint32 {
-	return (*atomic.Uint32)(unsafe.Add(e.data, off))
+	return (*atomic.Uint32)(e.at(off))
 }
 
 func (e *Entry) u64(off uint16) *atomic.Uint64 {
-	return (*atomic.Uint64)(unsafe.Add(e.data, off))
+	return (*atomic.Uint64)(e.at(off))
 }
 
 // Ctr returns the rate counter of a stored rate type, or nil, for callers
 // that want freq's other readings (remaining quota, delay to next event).
 // Pass the table's Period for dt.
 func (e *Entry) Ctr(dt DataType) *freq.Ctr {
-	if !e.t.Stores(dt) || !dt.IsRate() {
+	if !e.tab().Stores(dt) || !dt.IsRate() {
 		return nil
 	}
-	return e.ctr(e.t.layout[dt].off)
+	return e.ctr(e.tab().layout[dt].off)
 }
 
 func (e *Entry) ctr(off uint16) *freq.Ctr {
-	return (*freq.Ctr)(unsafe.Add(e.data, off))
+	return (*freq.Ctr)(e.at(off))
 }
 
 // Get returns the value of data type dt: counters and tags as stored
@@ -172,12 +189,13 @@ func (e *Entry) Get(dt DataType) int64 {
 	if int(dt) >= dataTypeCount {
 		return 0
 	}
-	l := &e.t.layout[dt]
+	t := e.tab()
+	l := &t.layout[dt]
 	switch {
 	case !l.stored:
 		return 0
 	case l.std == stdFRQP:
-		return int64(e.ctr(l.off).Rate(e.t.clock.NowMs(), l.period))
+		return int64(e.ctr(l.off).Rate(t.clock.NowMs(), l.period))
 	case l.std == stdULL:
 		return int64(e.u64(l.off).Load())
 	case l.std == stdSINT:
@@ -196,12 +214,13 @@ func (e *Entry) Inc(dt DataType, n int64) int64 {
 	if int(dt) >= dataTypeCount {
 		return 0
 	}
-	l := &e.t.layout[dt]
+	t := e.tab()
+	l := &t.layout[dt]
 	switch {
 	case !l.stored:
 		return 0
 	case l.std == stdFRQP:
-		return e.incRate(l, n, e.t.clock.NowMs())
+		return e.incRate(l, n, t.clock.NowMs())
 	case l.std == stdULL:
 		return int64(e.u64(l.off).Add(uint64(n)))
 	case l.std == stdSINT:
@@ -214,8 +233,10 @@ func (e *Entry) Inc(dt DataType, n int64) int64 {
 // IncAt is Inc with the date given for rates, for callers that read the
 // table's clock (Table.Now) once for several operations.
 func (e *Entry) IncAt(dt DataType, n int64, now uint32) int64 {
-	if dt.known() && e.t.layout[dt].stored && e.t.layout[dt].std == stdFRQP {
-		return e.incRate(&e.t.layout[dt], n, now)
+	if dt.known() {
+		if l := &e.tab().layout[dt]; l.stored && l.std == stdFRQP {
+			return e.incRate(l, n, now)
+		}
 	}
 	return e.Inc(dt, n)
 }
@@ -235,7 +256,7 @@ func (e *Entry) Dec(dt DataType, n int64) int64 {
 	if int(dt) >= dataTypeCount {
 		return 0
 	}
-	l := &e.t.layout[dt]
+	l := &e.tab().layout[dt]
 	switch {
 	case !l.stored || l.std == stdFRQP:
 		return 0
@@ -267,13 +288,14 @@ func (e *Entry) Dec(dt DataType, n int64) int64 {
 // starting now with an empty previous period, so Get reads v for a whole
 // period. It returns ErrNotStored if the table does not store dt.
 func (e *Entry) Set(dt DataType, v int64) error {
-	if !e.t.Stores(dt) {
-		return errNotStored(e.t, dt)
+	t := e.tab()
+	if !t.Stores(dt) {
+		return errNotStored(t, dt)
 	}
-	l := &e.t.layout[dt]
+	l := &t.layout[dt]
 	switch l.std {
 	case stdFRQP:
-		e.ctr(l.off).Set(e.t.clock.NowMs(), uint32(v), 0)
+		e.ctr(l.off).Set(t.clock.NowMs(), uint32(v), 0)
 	case stdULL:
 		e.u64(l.off).Store(uint64(v))
 	default:

@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"math/bits"
 	"math/rand/v2"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -112,11 +113,14 @@ type Table struct {
 	clock    freq.Clock
 	layout   [dataTypeCount]dataLayout
 	stored   []DataType // in HAProxy's enum order, for dumps
-	stride   int        // uint64 words per entry: data then key
-	keyOff   int        // byte offset of the key in an entry's words
-	chunkLog uint       // log2 of entries per chunk
+	stride   int        // bytes per entry: header, data, key
+	keyOff   uint16     // byte offset of the key in an entry
+	slabLog  uint       // log2 of entries per slab
+	slabType reflect.Type
+	rehome   func(w uint64) uint64 // hash of an index word, for moves
 
 	seed      maphash.Seed
+	seed64    uint64
 	shardMask uint32
 	shards    []shard
 	current   atomic.Int64
@@ -131,23 +135,24 @@ type Table struct {
 
 // shard holds the entries whose key hashes to it, under its own lock.
 type shard struct {
-	mu     sync.Mutex
-	ints   map[uint32]uint32 // ip and integer keys -> slot
-	strs   map[string]uint32 // other keys (the string points at the entry's key bytes) -> slot
-	exps   *btree.BTreeG[expItem]
-	chunks []*chunk
-	free   uint32 // head of the free-slot list, linked through Entry.upd
-	next   uint32 // first never-used slot
-	id     uint16
-	_      [64]byte // keep neighbouring shards' locks off one cache line
+	mu    sync.Mutex
+	keys  index
+	exps  *btree.BTreeG[expItem]
+	slabs []unsafe.Pointer // first entry of each slab
+	free  uint32           // head of the free-slot list, linked through Entry.upd
+	next  uint32           // first never-used slot
+	_     [64]byte         // keep neighbouring shards' locks off one cache line
 }
 
-// chunk is a block of entries and their data areas, allocated together so
-// that an entry costs no allocation of its own and no per-object overhead.
-type chunk struct {
-	ents  []Entry
-	words []uint64
-}
+// A slab is one allocation holding many entries, each its header, data
+// and key in one block of Table.stride bytes: an entry costs no
+// allocation of its own, and the collector scans only the slab's first
+// word (the table). Entries start at slabFirst, a cache-line boundary in
+// the large slabs of big tables.
+const slabFirst = 64
+
+// slabBytes is the size aimed at for one slab.
+const slabBytes = 64 << 10
 
 // expItem positions an entry in its shard's expiry tree. exp may be stale
 // (older than the entry's real expiry): touches do not move it, walks do.
@@ -166,12 +171,18 @@ func expLess(a, b expItem) bool {
 const (
 	noSlot    = ^uint32(0)
 	btreeDeg  = 32
-	maxChunk  = 8    // log2 of the largest chunk (256 entries)
-	evictScan = 4096 // entries examined per shard and eviction
+	// evictScan bounds the expiry-tree items one eviction examines over
+	// all shards, as HAProxy bounds its candidates: an entry touched since
+	// queued costs a move in the tree, and a burst of such entries at the
+	// head of the order must not stall one creation.
+	evictScan = 256
 	// maxCreateTries bounds how often GetOrCreate evicts before giving
 	// up: others may take the room it made, and a table whose entries
 	// were all touched since queued needs a few passes to reorder them.
 	maxCreateTries = 64
+	// strictEvictTries is how many of those evict strictly in the order
+	// of last touch before evicting forcibly (see evict).
+	strictEvictTries = 4
 )
 
 // New creates a table from cfg and starts its background expirer when the
@@ -188,6 +199,7 @@ func New(cfg Config) (*Table, error) {
 		sync:    cfg.Sync,
 		clock:   cfg.Clock,
 		seed:    maphash.MakeSeed(),
+		seed64:  rand.Uint64(),
 	}
 	t.expireMs = uint32(cfg.Expire / time.Millisecond)
 	if t.clock == nil {
@@ -207,25 +219,29 @@ func New(cfg Config) (*Table, error) {
 		t.keyLen = cfg.KeyLen
 	}
 
-	// 64-bit values first so they stay 8-byte aligned, then the 12-byte
-	// rate counters, then 32-bit values: no padding inside the area.
+	// The data follow the 28-byte header: 32-bit values and the 12-byte
+	// rate counters first, then 64-bit values 8-byte aligned, then the key.
+	// Four rates or counters and an IPv4 key fill one 64-byte line.
 	for _, s := range cfg.Store {
 		t.layout[s.Type] = dataLayout{stored: true, std: dataTypes[s.Type].std, period: uint32(s.Period / time.Millisecond)}
 	}
-	off := 0
-	for _, std := range []stdType{stdULL, stdFRQP, stdUINT, stdSINT} {
+	off := int(entryHdr)
+	for _, std := range []stdType{stdFRQP, stdUINT, stdSINT, stdULL} {
 		for dt := range t.layout {
 			l := &t.layout[dt]
 			if !l.stored || l.std != std {
 				continue
 			}
-			l.off = uint16(off)
 			switch std {
 			case stdULL:
+				off = (off + 7) &^ 7
+				l.off = uint16(off)
 				off += 8
 			case stdFRQP:
+				l.off = uint16(off)
 				off += int(unsafe.Sizeof(freq.Ctr{}))
 			default:
+				l.off = uint16(off)
 				off += 4
 			}
 		}
@@ -235,8 +251,8 @@ func New(cfg Config) (*Table, error) {
 			t.stored = append(t.stored, DataType(dt))
 		}
 	}
-	t.keyOff = (off + 7) &^ 7
-	t.stride = (t.keyOff + t.keyLen + 7) / 8
+	t.keyOff = uint16(off)
+	t.stride = (off + t.keyLen + 7) &^ 7
 
 	n := cfg.Shards
 	if n == 0 {
@@ -246,19 +262,24 @@ func New(cfg Config) (*Table, error) {
 		}
 	}
 	perShard := (cfg.Size + n - 1) / n
-	t.chunkLog = min(uint(bits.Len(uint(perShard-1))), maxChunk)
+	t.slabLog = min(uint(bits.Len(uint(perShard-1))), uint(max(0, bits.Len(uint(slabBytes/t.stride))-1)))
+	t.slabType = reflect.StructOf([]reflect.StructField{
+		{Name: "T", Type: reflect.TypeFor[*Table]()},
+		{Name: "M", Type: reflect.ArrayOf((slabFirst-8+(1<<t.slabLog)*t.stride)/8, reflect.TypeFor[uint64]())},
+	})
+	if t.fixedKey() {
+		seed := t.seed64
+		t.rehome = func(w uint64) uint64 { return mix32(uint32(w>>32), seed) }
+	} else {
+		t.rehome = func(w uint64) uint64 { return w &^ (1<<32 - 1) }
+	}
 	t.shardMask = uint32(n - 1)
 	t.shards = make([]shard, n)
 	for i := range t.shards {
 		s := &t.shards[i]
-		s.id = uint16(i)
 		s.free = noSlot
 		s.exps = btree.NewG(btreeDeg, expLess)
-		if t.fixedKey() {
-			s.ints = make(map[uint32]uint32)
-		} else {
-			s.strs = make(map[string]uint32)
-		}
+		s.keys.init()
 	}
 	if t.sync {
 		t.upd.init()
@@ -317,7 +338,7 @@ func (t *Table) Close() error {
 	for i := range t.shards {
 		s := &t.shards[i]
 		s.mu.Lock()
-		s.ints, s.strs, s.chunks = nil, nil, nil
+		s.keys, s.slabs = index{}, nil
 		s.exps.Clear(false)
 		s.mu.Unlock()
 	}
@@ -432,54 +453,64 @@ func isV4Mapped(b []byte) bool {
 	return b[10] == 0xff && b[11] == 0xff
 }
 
-func (t *Table) shardFor(key []byte, k32 uint32) *shard {
-	var h uint32
+// hash returns the hash of a normalised key: its low bits choose the
+// shard, its high bits the place in the shard's index.
+func (t *Table) hash(key []byte, k32 uint32) uint64 {
 	if t.fixedKey() {
-		h = k32 * 0x9E3779B1
-		h ^= h >> 16
-	} else {
-		h = uint32(maphash.Bytes(t.seed, key))
+		return mix32(k32, t.seed64)
 	}
-	return &t.shards[h&t.shardMask]
+	return maphash.Bytes(t.seed, key)
 }
 
+func (t *Table) shardFor(h uint64) *shard { return &t.shards[uint32(h)&t.shardMask] }
+
 func (s *shard) entry(t *Table, idx uint32) *Entry {
-	return &s.chunks[idx>>t.chunkLog].ents[idx&(1<<t.chunkLog-1)]
+	return (*Entry)(unsafe.Add(s.slabs[idx>>t.slabLog], uintptr(idx&(1<<t.slabLog-1))*uintptr(t.stride)))
 }
 
 // find returns the entry for the key; s.mu must be held.
-func (s *shard) find(t *Table, key []byte, k32 uint32) *Entry {
-	var idx uint32
-	var ok bool
-	if s.ints != nil {
-		idx, ok = s.ints[k32]
-	} else {
-		idx, ok = s.strs[string(key)]
-	}
-	if !ok {
+func (s *shard) find(t *Table, key []byte, k32 uint32, h uint64) *Entry {
+	x := &s.keys
+	if t.fixedKey() {
+		if idx, ok := x.findTag(h, k32); ok {
+			return s.entry(t, idx)
+		}
 		return nil
 	}
-	return s.entry(t, idx)
+	tag := uint32(h >> 32)
+	for i := x.home(h); ; i = (i + 1) & x.mask {
+		w := x.words[i]
+		if w == 0 {
+			return nil
+		}
+		if uint32(w>>32) == tag {
+			if e := s.entry(t, uint32(w)-1); string(e.rawKey()) == string(key) {
+				return e
+			}
+		}
+	}
 }
 
 // insert stores a new entry for key; s.mu must be held and the caller
 // must have counted it in t.current.
-func (s *shard) insert(t *Table, key []byte, k32 uint32, now uint32) *Entry {
+func (s *shard) insert(t *Table, key []byte, k32 uint32, h uint64, now uint32) *Entry {
 	var e *Entry
 	if s.free != noSlot {
 		e = s.entry(t, s.free)
 		s.free = e.upd
-		clear(unsafe.Slice((*uint64)(e.data), t.stride))
+		clear(unsafe.Slice((*byte)(e.at(entryHdr)), t.stride-int(entryHdr)))
 	} else {
 		idx := s.next
-		ci := idx >> t.chunkLog
-		if int(ci) == len(s.chunks) {
-			n := 1 << t.chunkLog
-			c := &chunk{ents: make([]Entry, n), words: make([]uint64, n*t.stride)}
-			for i := range c.ents {
-				c.ents[i] = Entry{t: t, data: unsafe.Pointer(&c.words[i*t.stride]), idx: ci<<t.chunkLog | uint32(i), shard: s.id}
+		if si := idx >> t.slabLog; int(si) == len(s.slabs) {
+			base := reflect.New(t.slabType).UnsafePointer()
+			(*slabHead)(base).t = t
+			first := unsafe.Add(base, slabFirst)
+			for i := range 1 << t.slabLog {
+				e := (*Entry)(unsafe.Add(first, i*t.stride))
+				e.back = uint32(slabFirst + i*t.stride)
+				e.idx = si<<t.slabLog | uint32(i)
 			}
-			s.chunks = append(s.chunks, c)
+			s.slabs = append(s.slabs, first)
 		}
 		s.next++
 		e = s.entry(t, idx)
@@ -489,8 +520,9 @@ func (s *shard) insert(t *Table, key []byte, k32 uint32, now uint32) *Entry {
 	exp := tickAdd(now, t.expireMs)
 	e.expire.Store(exp)
 	e.expKey = exp
-	kb := unsafe.Slice((*byte)(unsafe.Add(e.data, t.keyOff)), t.keyLen)
-	if s.ints != nil {
+	kb := unsafe.Slice((*byte)(e.at(t.keyOff)), t.keyLen)
+	tag := uint32(h >> 32)
+	if t.fixedKey() {
 		if t.typ == KeyIPv4 {
 			copy(kb, key)
 		} else {
@@ -499,11 +531,11 @@ func (s *shard) insert(t *Table, key []byte, k32 uint32, now uint32) *Entry {
 			binary.LittleEndian.PutUint32(kb, k32)
 		}
 		e.keyLen = 4
-		s.ints[k32] = e.idx
+		tag = k32
 	} else {
 		e.keyLen = uint16(copy(kb, key))
-		s.strs[unsafe.String(&kb[0], int(e.keyLen))] = e.idx
 	}
+	s.keys.insert(h, tag, e.idx, t.rehome)
 	s.exps.ReplaceOrInsert(expItem{exp: exp, idx: e.idx})
 	return e
 }
@@ -524,11 +556,13 @@ func (t *Table) remove(s *shard, e *Entry) bool {
 	} else if e.ref.Load() != 0 {
 		return false
 	}
-	if s.ints != nil {
-		delete(s.ints, s.intKey(t, e))
+	var h uint64
+	if t.fixedKey() {
+		h = t.hash(nil, s.intKey(t, e))
 	} else {
-		delete(s.strs, unsafe.String((*byte)(unsafe.Add(e.data, t.keyOff)), int(e.keyLen)))
+		h = t.hash(e.rawKey(), 0)
 	}
+	s.keys.remove(h, e.idx, t.rehome)
 	s.exps.Delete(expItem{exp: e.expKey, idx: e.idx})
 	e.keyLen = 0
 	e.upd = s.free
@@ -538,7 +572,7 @@ func (t *Table) remove(s *shard, e *Entry) bool {
 }
 
 func (s *shard) intKey(t *Table, e *Entry) uint32 {
-	kb := unsafe.Slice((*byte)(unsafe.Add(e.data, t.keyOff)), 4)
+	kb := unsafe.Slice((*byte)(e.at(t.keyOff)), 4)
 	if t.typ == KeyIPv4 {
 		return binary.BigEndian.Uint32(kb)
 	}
@@ -587,13 +621,14 @@ func (t *Table) Lookup(key []byte) (*Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := t.shardFor(nk, k32)
+	h := t.hash(nk, k32)
+	s := t.shardFor(h)
 	s.mu.Lock()
 	if t.closed.Load() {
 		s.mu.Unlock()
 		return nil, ErrClosed
 	}
-	e := s.find(t, nk, k32)
+	e := s.find(t, nk, k32, h)
 	if e != nil {
 		e.ref.Add(1)
 	}
@@ -616,8 +651,9 @@ func (t *Table) GetOrCreate(key []byte) (*Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := t.shardFor(nk, k32)
-	for range maxCreateTries {
+	h := t.hash(nk, k32)
+	s := t.shardFor(h)
+	for try := range maxCreateTries {
 		s.mu.Lock()
 		// Checked under the shard lock: Close marks the table closed
 		// before it empties the shards.
@@ -625,13 +661,13 @@ func (t *Table) GetOrCreate(key []byte) (*Entry, error) {
 			s.mu.Unlock()
 			return nil, ErrClosed
 		}
-		if e := s.find(t, nk, k32); e != nil {
+		if e := s.find(t, nk, k32, h); e != nil {
 			e.ref.Add(1)
 			s.mu.Unlock()
 			return e, nil
 		}
 		if t.current.Add(1) <= t.size {
-			e := s.insert(t, nk, k32, t.clock.NowMs())
+			e := s.insert(t, nk, k32, h, t.clock.NowMs())
 			e.ref.Store(1)
 			s.mu.Unlock()
 			return e, nil
@@ -642,7 +678,7 @@ func (t *Table) GetOrCreate(key []byte) (*Entry, error) {
 		if t.noPurge {
 			break
 		}
-		if freed, progressed := t.evict(); freed == 0 && !progressed {
+		if freed, progressed := t.evict(try >= strictEvictTries); freed == 0 && !progressed {
 			break
 		}
 	}
@@ -654,7 +690,12 @@ func (t *Table) GetOrCreate(key []byte) (*Entry, error) {
 // as HAProxy does. It returns how many it freed and whether it made
 // progress otherwise, by moving touched entries to their real place in
 // the expiry order (the next call then finds the oldest one sooner).
-func (t *Table) evict() (int, bool) {
+//
+// With force, an entry touched since it was queued is evicted like the
+// others when nobody holds it: creation then costs a bounded amount of
+// work even when many such entries head the expiry order, at the price
+// of evicting an entry that is old in the order but was touched lately.
+func (t *Table) evict(force bool) (int, bool) {
 	n := len(t.shards)
 	// HAProxy frees up to 100 entries per pass; a small table keeps
 	// all but 1/64th of its entries.
@@ -662,12 +703,13 @@ func (t *Table) evict() (int, bool) {
 	start := int(rand.Uint32() & t.shardMask)
 	now := t.clock.NowMs()
 	progressed := false
-	for i := range n {
+	budget := evictScan
+	for i := 0; i < n && budget > 0; i++ {
 		s := &t.shards[(start+i)&int(t.shardMask)]
 		s.mu.Lock()
 		freed, moved := 0, false
 		if !t.closed.Load() {
-			freed, moved = t.evictShard(s, now, want)
+			freed, moved = t.evictShard(s, now, want, &budget, force)
 		}
 		s.mu.Unlock()
 		if freed > 0 {
@@ -679,22 +721,22 @@ func (t *Table) evict() (int, bool) {
 }
 
 // evictShard walks the shard's expiry order from the oldest entry and frees
-// up to want unreferenced entries. An entry touched since it was queued is
-// moved to its real expiry, ahead of the walk, so it is met again in its
-// right place: eviction is least-recently-touched first. s.mu must be held.
-func (t *Table) evictShard(s *shard, now uint32, want int) (freed int, moved bool) {
+// up to want unreferenced entries, examining at most *budget items. An
+// entry touched since it was queued is moved to its real expiry, ahead of
+// the walk, so it is met again in its right place: eviction is
+// least-recently-touched first. s.mu must be held.
+func (t *Table) evictShard(s *shard, now uint32, want int, budget *int, force bool) (freed int, moved bool) {
 	var arr [64]expItem
 	var cursor *expItem
-	examined := 0
-	for examined < evictScan {
-		items := s.walk(now, cursor, arr[:0])
+	for *budget > 0 {
+		items := s.walk(now, cursor, arr[:0:min(*budget, len(arr))])
 		if len(items) == 0 {
 			break
 		}
 		for _, it := range items {
-			examined++
+			*budget--
 			e := s.entry(t, it.idx)
-			if e.expire.Load() != it.exp {
+			if e.expire.Load() != it.exp && (!force || e.ref.Load() != 0) {
 				s.requeue(e)
 				moved = true
 				continue
