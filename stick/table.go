@@ -169,8 +169,8 @@ func expLess(a, b expItem) bool {
 }
 
 const (
-	noSlot    = ^uint32(0)
-	btreeDeg  = 32
+	noSlot   = ^uint32(0)
+	btreeDeg = 32
 	// evictScan bounds the expiry-tree items one eviction examines over
 	// all shards, as HAProxy bounds its candidates: an entry touched since
 	// queued costs a move in the tree, and a burst of such entries at the
