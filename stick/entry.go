@@ -29,8 +29,8 @@ type Entry struct {
 	expKey   uint32 // position in the shard's expiry tree (shard lock)
 	upd      uint32 // update sequence (update lock); next free slot when free
 	keyLen   uint16
-	updFlags uint8 // updInTree, updLocal (update lock)
-	seen     atomic.Bool
+	updFlags uint8 // updInTree, updLocal, updSeen (update lock)
+	_        uint8
 }
 
 // entryHdr is the size of the header; the data area follows it.
@@ -123,7 +123,16 @@ func (e *Entry) UpdateSeq() (uint32, bool) {
 
 // MarkSeen records that the entry's current update was sent to a peer; a
 // later local touch then gives it a new update sequence.
-func (e *Entry) MarkSeen() { e.seen.Store(true) }
+// It only matters on a table with Sync.
+func (e *Entry) MarkSeen() {
+	t := e.tab()
+	if !t.sync {
+		return
+	}
+	t.upd.mu.Lock()
+	e.updFlags |= updSeen
+	t.upd.mu.Unlock()
+}
 
 // KeyBytes returns a copy of the key as stored: 4 bytes in network order
 // for ip, 16 bytes for ipv6, 4 bytes big-endian for integer, the key bytes

@@ -516,7 +516,6 @@ func (s *shard) insert(t *Table, key []byte, k32 uint32, h uint64, now uint32) *
 		e = s.entry(t, idx)
 	}
 	e.upd, e.updFlags = 0, 0
-	e.seen.Store(false)
 	exp := tickAdd(now, t.expireMs)
 	e.expire.Store(exp)
 	e.expKey = exp

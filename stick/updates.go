@@ -26,6 +26,7 @@ type updItem struct {
 const (
 	updInTree = 1 << iota
 	updLocal
+	updSeen // the current update was sent to a peer
 )
 
 const remoteOffset = 1 << 31
@@ -42,7 +43,7 @@ func (u *updates) touch(e *Entry, local bool) {
 	defer u.mu.Unlock()
 	in := e.updFlags&updInTree != 0
 	if local {
-		if in && !e.seen.Load() && e.updFlags&updLocal != 0 {
+		if in && e.updFlags&updSeen == 0 && e.updFlags&updLocal != 0 {
 			return
 		}
 	} else if in {
@@ -61,7 +62,6 @@ func (u *updates) touch(e *Entry, local bool) {
 		seq += remoteOffset
 	}
 	e.upd, e.updFlags = seq, flags
-	e.seen.Store(false)
 	if old, ok := u.tree.ReplaceOrInsert(updItem{seq: seq, e: e}); ok && old.e != e {
 		// The sequence wrapped onto an entry never updated since: it
 		// leaves the tree, as in HAProxy.
