@@ -5,8 +5,12 @@
 // A Table maps keys of one type (IPv4, IPv6, integer, string or binary) to
 // entries. Each entry stores the data types the table was configured with
 // (conn_cur, conn_rate(10s), gpc0, http_req_rate(10s), ...), laid out in a
-// small fixed area computed once per table, with keys stored inline; rates
-// are freq.Ctr counters. Entries are handed out referenced: a referenced
+// small fixed area computed once per table; rates are freq.Ctr counters.
+// An entry's header, data and key form one block inside a large slab the
+// garbage collector does not scan (four counters and an IPv4 key fill one
+// 64-byte cache line), and each shard finds its entries through an
+// open-addressing index of slot numbers, so a lookup costs about two
+// cache misses. Entries are handed out referenced: a referenced
 // entry is never evicted or expired, and the holder gives it back with
 // Release, usually after Touch:
 //

@@ -46,7 +46,9 @@ type Config struct {
 	// Shards is the number of independently locked shards, a power of
 	// two up to 1024. 0 picks up to 64, fewer for small tables so that
 	// eviction stays close to a strict least-recently-used order.
-	// With 1 shard eviction is exactly least-recently-used.
+	// With 1 shard eviction is least-recently-used, except that one
+	// creation re-sorts at most about a thousand entries touched since
+	// they were queued before it evicts one of them anyway.
 	Shards int
 	// Clock gives the date in milliseconds; nil means freq.SystemClock.
 	Clock freq.Clock
