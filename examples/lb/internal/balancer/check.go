@@ -73,7 +73,7 @@ func (c *checker) success(dur time.Duration) {
 	}
 	b.mu.Unlock()
 	if goUp {
-		b.setState(s, true, "Layer4 check passed", dur)
+		b.setState(s, true, checkPassed(b), dur)
 	}
 }
 
@@ -95,6 +95,9 @@ func (c *checker) failure(err error, dur time.Duration) {
 
 // checkReason words a failed check as HAProxy does.
 func checkReason(err error) string {
+	if r, ok := layer7Reason(err); ok {
+		return r
+	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
 		return "Layer4 timeout"
 	}

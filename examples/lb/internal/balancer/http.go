@@ -68,6 +68,8 @@ type httpFront struct {
 	tunnel bool // the connection became a tunnel
 }
 
+var reqBufPool = sync.Pool{New: func() any { b := make([]byte, 16384); return &b }}
+
 var exchangePool = sync.Pool{New: func() any { return &exchange{buf: make([]byte, 16384)} }}
 
 // runHTTP serves a client connection in HTTP mode until it closes.
@@ -225,6 +227,8 @@ type exchange struct {
 	mode config.ConnMode
 	log  httpLog
 	body chan error // the request body copy's outcome, when one runs
+	// bodyAsync says a goroutine copies the request body to ex.body.
+	bodyAsync bool
 	cerr error      // a client-side failure while copying the request body
 }
 
@@ -487,12 +491,32 @@ func (ex *exchange) sendRequest() bool {
 		}
 	}
 	ex.log.treq = time.Now()
-	if body {
-		if ex.body == nil {
-			ex.body = make(chan error, 1)
-		}
-		go func() { ex.body <- ex.copyRequestBody() }()
+	ex.bodyAsync = false
+	if !body {
+		return true
 	}
+	if !ex.bc.h2 {
+		// An HTTP/1 server stream flushes its pending request bytes from
+		// ReadResponse, so its Write and ReadResponse cannot overlap: the
+		// body goes first, as most HTTP/1 servers read it whole before
+		// answering.
+		if err := ex.copyRequestBody(); err != nil {
+			if ex.cerr != nil {
+				ex.log.term = [2]byte{'C', 'D'}
+				ex.abortBack()
+				return false
+			}
+			ex.failBack()
+			ex.answerError(ex.bhp, 502, [2]byte{'S', 'D'})
+			return false
+		}
+		return true
+	}
+	if ex.body == nil {
+		ex.body = make(chan error, 1)
+	}
+	ex.bodyAsync = true
+	go func() { ex.body <- ex.copyRequestBody() }()
 	return true
 }
 
@@ -529,7 +553,9 @@ func (ex *exchange) failBack() {
 
 // copyRequestBody copies the request body and its trailers to the server.
 func (ex *exchange) copyRequestBody() error {
-	buf := make([]byte, 16384)
+	bp := reqBufPool.Get().(*[]byte)
+	defer reqBufPool.Put(bp)
+	buf := *bp
 	for {
 		n, err := ex.fst.Read(buf)
 		if n > 0 {
@@ -549,9 +575,10 @@ func (ex *exchange) copyRequestBody() error {
 
 // waitBody waits for the request body copy, if one runs.
 func (ex *exchange) waitBody() error {
-	if !hasBody(ex.req) || ex.req.Flags&htx.FlagConnect != 0 || ex.bst == nil && ex.log.treq.IsZero() {
+	if !ex.bodyAsync {
 		return nil
 	}
+	ex.bodyAsync = false
 	return <-ex.body
 }
 
@@ -628,12 +655,7 @@ func isClientErr(err error) bool { return err != nil && !errors.Is(err, os.ErrDe
 
 // waitBodyAfterAbort collects the request body copy after the server
 // stream was closed (which unblocks it).
-func (ex *exchange) waitBodyAfterAbort() error {
-	if ex.log.treq.IsZero() || !hasBody(ex.req) || ex.req.Flags&htx.FlagConnect != 0 {
-		return nil
-	}
-	return <-ex.body
-}
+func (ex *exchange) waitBodyAfterAbort() error { return ex.waitBody() }
 
 // copyResponseBody copies the body and trailers to the client.
 func (ex *exchange) copyResponseBody() bool {

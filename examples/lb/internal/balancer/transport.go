@@ -95,6 +95,12 @@ func (b *Balancer) dialCheck(ctx context.Context, s *Server) (net.Conn, error) {
 		// Return a nil interface, not a nil *conn.Conn inside one.
 		return nil, err
 	}
+	if hc := s.be.cfg.HTTP.Check; hc != nil {
+		if err := httpCheck(ctx, c.Transport(), hc); err != nil {
+			_ = c.Close()
+			return nil, err
+		}
+	}
 	return c, nil
 }
 
