@@ -109,4 +109,3 @@ func firstLine(b []byte) string {
 	}
 	return strconv.Quote(s)[1 : len(strconv.Quote(s))-1]
 }
-

@@ -229,7 +229,7 @@ type exchange struct {
 	body chan error // the request body copy's outcome, when one runs
 	// bodyAsync says a goroutine copies the request body to ex.body.
 	bodyAsync bool
-	cerr error      // a client-side failure while copying the request body
+	cerr      error // a client-side failure while copying the request body
 }
 
 func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
