@@ -19,7 +19,7 @@ import (
 func (m *Mux) readLoop() {
 	defer close(m.readerDone)
 	err := m.serve()
-	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
 		err = io.EOF
 	} else if _, ok := err.(*GoAwayError); !ok {
 		err = fmt.Errorf("h2: reading from %s: %w", m.t.RemoteAddr(), err)
@@ -236,6 +236,14 @@ func (m *Mux) onReset(f *http2.RSTStreamFrame) error {
 		}
 		return nil
 	}
+	if m.side == mux.SideBack && f.ErrCode == http2.ErrCodeNo && s.recvEOF {
+		// The server answered in full and wants no more of the request
+		// (RFC 9113 §8.1): the response stays readable.
+		s.noSend, s.sentEOF = true, true
+		m.removeLocked(s)
+		m.mu.Unlock()
+		return nil
+	}
 	early := m.side == mux.SideFront && !s.sentEOF
 	s.resetLocked(&ResetError{StreamID: f.StreamID, Code: f.ErrCode, Remote: true})
 	m.mu.Unlock()
@@ -354,7 +362,6 @@ type headerState struct {
 	scheme     string
 	authority  string
 	path       string
-	protocol   bool
 	status     string
 	pseudo     uint8
 	cookie     []byte

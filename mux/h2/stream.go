@@ -42,6 +42,7 @@ type Stream struct {
 	heads       []*htx.Message
 	gotFinal    bool
 	userClosed  bool
+	noSend      bool // the server asked for no more of the request
 	readCond    sync.Cond
 	rdl, wdl    time.Time
 	timers      [2]*time.Timer
@@ -386,6 +387,13 @@ func (s *Stream) Write(p []byte) (int, error) {
 		return 0, fmt.Errorf("%w: %d bytes over", ErrBodyLength, s.outSent+int64(len(p))-s.outCL)
 	}
 	m := s.m
+	m.mu.Lock()
+	discard := s.noSend
+	m.mu.Unlock()
+	if discard {
+		s.outSent += int64(len(p))
+		return len(p), nil
+	}
 	written := 0
 	for len(p) > 0 {
 		m.mu.Lock()
@@ -393,6 +401,11 @@ func (s *Stream) Write(p []byte) (int, error) {
 			if err := s.deadErrLocked(); err != nil {
 				m.mu.Unlock()
 				return written, err
+			}
+			if s.noSend {
+				m.mu.Unlock()
+				s.outSent += int64(len(p))
+				return written + len(p), nil
 			}
 			if s.sendWin > 0 && m.sendWin > 0 {
 				break
@@ -441,11 +454,12 @@ func (s *Stream) Finish(trailers *htx.Message) error {
 	err := m.write(true, func() error {
 		m.mu.Lock()
 		dead = s.deadErrLocked()
-		if dead == nil {
+		skip := s.noSend
+		if dead == nil && !skip {
 			s.markSentLocked()
 		}
 		m.mu.Unlock()
-		if dead != nil {
+		if dead != nil || skip {
 			return nil
 		}
 		if trailers != nil && trailers.NumTrailers() > 0 {
