@@ -225,8 +225,11 @@ type exchange struct {
 	bc   *backConn
 	bst  mux.HTTPStream
 	mode config.ConnMode
-	log  httpLog
-	body chan error // the request body copy's outcome, when one runs
+	// first is the client connection's first request, which http-reuse
+	// safe sends on a connection of its own.
+	first bool
+	log   httpLog
+	body  chan error // the request body copy's outcome, when one runs
 	// bodyAsync says a goroutine copies the request body to ex.body.
 	bodyAsync bool
 	cerr      error // a client-side failure while copying the request body
@@ -234,6 +237,7 @@ type exchange struct {
 
 func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 	ex.hf, ex.fst, ex.req = hf, st, st.Request()
+	ex.first = hf.nreq == 1
 	ex.be, ex.bhp, ex.srv, ex.bc, ex.bst, ex.cerr = nil, nil, nil, nil, nil, nil
 	ex.log = hf.newLogInto(ex.log, time.Now())
 }
@@ -405,7 +409,7 @@ func (ex *exchange) openStream() error {
 			hf.release(own)
 		}
 	}
-	if bc == nil && reuse != reusePolicyNew && (reuse != "safe" || hf.nreq > 1 || hf.h2) {
+	if bc == nil && reuse != reusePolicyNew && (reuse != "safe" || !ex.first || hf.h2) {
 		bc = srv.conns.take(now)
 	}
 	for attempt := 0; ; attempt++ {

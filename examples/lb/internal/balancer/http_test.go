@@ -3,9 +3,16 @@ package balancer
 import (
 	"bufio"
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -609,6 +616,75 @@ backend b2
 				require.Equal(t, fmt.Sprintf("%d %x", len(data), sha256.Sum256(data)), string(out))
 			})
 		}
+	}
+	require.NoError(t, b.Close())
+}
+
+// selfSignedPEM writes a certificate and its key for 127.0.0.1 in one
+// PEM file, as "crt" takes it.
+func selfSignedPEM(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "lb.test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"lb.test"},
+	}
+	der, err := x509.CreateCertificate(crand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	kb, err := x509.MarshalECPrivateKey(key)
+	require.NoError(t, err)
+	out := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	out = append(out, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})...)
+	path := t.TempDir() + "/lb.pem"
+	require.NoError(t, os.WriteFile(path, out, 0o600))
+	return path
+}
+
+// TestHTTPH2Spec runs h2spec against lb in HTTP mode, clear text (bind
+// proto h2) and over TLS (ALPN h2), and curl --http2 over TLS.
+func TestHTTPH2Spec(t *testing.T) {
+	bin, err := exec.LookPath("h2spec")
+	if err != nil {
+		home, _ := os.UserHomeDir()
+		bin = home + "/go/bin/h2spec"
+		if _, err := os.Stat(bin); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("h2spec is required when CI=true: %v", err)
+			}
+			t.Skip("h2spec not installed: skipping")
+		}
+	}
+	t.Cleanup(leakCheck(t))
+	srv := newHTTPBackend(t, "s")
+	crt := selfSignedPEM(t)
+	b, _ := startLB(t, parseCfg(t, httpDefaults+`
+frontend clear
+    bind 127.0.0.1:0 proto h2
+    default_backend be
+frontend tls
+    bind 127.0.0.1:0 ssl crt %s alpn h2,http/1.1
+    default_backend be
+backend be
+    server s %s
+`, crt, srv.addr()))
+	for _, tc := range []struct {
+		fe   string
+		args []string
+	}{{"clear", nil}, {"tls", []string{"-t", "-k"}}} {
+		t.Run(tc.fe, func(t *testing.T) {
+			host, port, _ := net.SplitHostPort(feAddr(t, b, tc.fe))
+			out, err := exec.Command(bin, append([]string{"-h", host, "-p", port, "-o", "5"}, tc.args...)...).CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			require.Regexp(t, `145 tests, 145 passed, 0 skipped, 0 failed`, string(out))
+		})
+	}
+	if curl, err := exec.LookPath("curl"); err == nil {
+		out, err := exec.Command(curl, "-sS", "-k", "-i", "--http2", "https://"+feAddr(t, b, "tls")+"/").CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		require.True(t, strings.HasPrefix(string(out), "HTTP/2 200"), "%s", out)
+		require.Contains(t, string(out), "hello from s")
 	}
 	require.NoError(t, b.Close())
 }

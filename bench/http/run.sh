@@ -1,0 +1,91 @@
+#!/bin/sh
+# HTTP benchmark: lb beside haproxy and httputil.ReverseProxy, in front of
+# the same Go server, in one run.
+#
+#   HTTP/1.1 keep-alive: wrk, requests per second and p99 latency
+#   HTTP/2 (prior knowledge, client side): h2load, requests per second
+#
+# Each proxy is pinned to CPU 0 (taskset) and runs one thread (lb with
+# GOMAXPROCS=1, haproxy with nbthread 1); the server and the load
+# generator share CPU 1. Figures are printed as a markdown table with
+# ratios to haproxy and to httputil.
+#
+# Usage: bench/http/run.sh [seconds per run, default 5]
+set -eu
+DUR=${1:-5}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+TMP=$(mktemp -d)
+PIDS=""
+cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
+trap cleanup EXIT INT TERM
+
+for t in wrk h2load haproxy taskset; do
+	command -v $t >/dev/null || { echo "missing $t" >&2; exit 1; }
+done
+(cd "$ROOT" && go build -o "$TMP/lb" ./examples/lb)
+(cd "$ROOT/bench" && go build -o "$TMP/backend" ./http/backend && go build -o "$TMP/rproxy" ./http/rproxy)
+
+BE=127.0.0.1:18800
+LB1=127.0.0.1:18801 LB2=127.0.0.1:18802
+HP1=127.0.0.1:18803 HP2=127.0.0.1:18804
+RP=127.0.0.1:18805
+
+cfg() { # $1 = 1 for haproxy (nbthread), $2 h1 port, $3 h2 port
+	cat <<CFG
+global
+    maxconn 4000
+$( [ "$1" = 1 ] && echo "    nbthread 1" )
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+frontend h1
+    bind $2
+    default_backend be
+frontend h2
+    bind $3 proto h2
+    default_backend be
+backend be
+    http-reuse always
+    server s1 $BE
+CFG
+}
+cfg 0 $LB1 $LB2 > "$TMP/lb.cfg"
+cfg 1 $HP1 $HP2 > "$TMP/haproxy.cfg"
+
+taskset -c 1 "$TMP/backend" -addr $BE -name s1 & PIDS="$PIDS $!"
+GOMAXPROCS=1 taskset -c 0 "$TMP/lb" -f "$TMP/lb.cfg" & PIDS="$PIDS $!"
+taskset -c 0 haproxy -db -f "$TMP/haproxy.cfg" & PIDS="$PIDS $!"
+GOMAXPROCS=1 taskset -c 0 "$TMP/rproxy" -addr $RP -target http://$BE & PIDS="$PIDS $!"
+sleep 1
+
+# wrk prints "Requests/sec: N" and, with --latency, "99% Xms".
+runwrk() {
+	out=$(taskset -c 1 wrk -t1 -c50 -d${DUR}s --latency "http://$1/" 2>&1)
+	rps=$(echo "$out" | awk '/Requests\/sec/ {printf "%d", $2}')
+	p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+	echo "$rps $p99"
+}
+runh2() {
+	out=$(taskset -c 1 h2load -D $DUR -c 10 -m 10 -t 1 "http://$1/" 2>&1)
+	echo "$out" | awk '/^finished in/ {gsub(",","",$4); printf "%d", $4}'
+}
+
+for a in $BE $LB1 $HP1 $RP; do taskset -c 1 wrk -t1 -c10 -d1s "http://$a/" >/dev/null; done # warm up
+set -- $(runwrk $BE); BE_RPS=$1 BE_P99=$2
+set -- $(runwrk $LB1); LB_RPS=$1 LB_P99=$2
+set -- $(runwrk $HP1); HP_RPS=$1 HP_P99=$2
+set -- $(runwrk $RP); RP_RPS=$1 RP_P99=$2
+LB_H2=$(runh2 $LB2)
+HP_H2=$(runh2 $HP2)
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+echo "| path | req/s | p99 | lb / this |"
+echo "|---|---|---|---|"
+echo "| HTTP/1.1 server alone (wrk -c50) | $BE_RPS | $BE_P99 | $(ratio $LB_RPS $BE_RPS) |"
+echo "| HTTP/1.1 through lb | $LB_RPS | $LB_P99 | 1.00 |"
+echo "| HTTP/1.1 through haproxy 2.6 | $HP_RPS | $HP_P99 | $(ratio $LB_RPS $HP_RPS) |"
+echo "| HTTP/1.1 through httputil.ReverseProxy | $RP_RPS | $RP_P99 | $(ratio $LB_RPS $RP_RPS) |"
+echo "| HTTP/2 client (h2load -c10 -m10) through lb | $LB_H2 | - | 1.00 |"
+echo "| HTTP/2 client through haproxy 2.6 | $HP_H2 | - | $(ratio $LB_H2 $HP_H2) |"

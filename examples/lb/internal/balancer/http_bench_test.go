@@ -1,0 +1,98 @@
+package balancer
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+)
+
+// rawHTTPServer answers every request head it reads with a fixed
+// response, allocating nothing, so allocations counted by the benchmark
+// are the balancer's.
+func rawHTTPServer(t testing.TB) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close() })
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 14\r\nContent-Type: text/plain\r\n\r\nhello from s1\n")
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 16384)
+				n := 0
+				for {
+					m, err := c.Read(buf[n:])
+					if err != nil {
+						return
+					}
+					n += m
+					for {
+						i := bytes.Index(buf[:n], []byte("\r\n\r\n"))
+						if i < 0 {
+							break
+						}
+						if _, err := c.Write(resp); err != nil {
+							return
+						}
+						n = copy(buf, buf[i+4:n])
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// BenchmarkHTTPKeepAlive sends keep-alive HTTP/1.1 requests through lb,
+// one at a time, and reports allocations per request for the whole
+// process (client, lb and server; client and server allocate nothing).
+func BenchmarkHTTPKeepAlive(b *testing.B) {
+	srv := rawHTTPServer(b)
+	cfg, err := config.Parse(config.Source{Name: "bench.cfg", Data: fmt.Appendf(nil, httpDefaults+`
+listen l
+    bind 127.0.0.1:0
+    server s %s
+`, srv)})
+	require.NoError(b, err)
+	lb, err := Start(b.Context(), cfg, Options{})
+	require.NoError(b, err)
+	defer lb.Close()
+	c, err := net.Dial("tcp", lb.Addrs("l")[0].String())
+	require.NoError(b, err)
+	defer c.Close()
+	req := []byte("GET / HTTP/1.1\r\nHost: a\r\nUser-Agent: bench\r\n\r\n")
+	buf := make([]byte, 4096)
+	exchange := func() {
+		if _, err := c.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for !bytes.HasSuffix(buf[:n], []byte("hello from s1\n")) {
+			m, err := c.Read(buf[n:])
+			if err != nil && err != io.EOF {
+				b.Fatal(err)
+			}
+			n += m
+		}
+	}
+	for i := 0; i < 100; i++ {
+		exchange()
+	}
+	_ = c.SetDeadline(time.Now().Add(time.Minute))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		exchange()
+	}
+}
