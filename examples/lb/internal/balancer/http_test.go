@@ -376,6 +376,7 @@ listen l
 			}
 			closeClient(c)
 			require.Equal(t, tc.oneConn, srv.ln.n.Load(), "one client connection")
+			require.Eventually(t, func() bool { return b.Sessions() == 0 }, 5*time.Second, time.Millisecond)
 			for i := 0; i < 10; i++ {
 				c := h1Client()
 				resp, err := c.Get(url)
@@ -559,10 +560,9 @@ backend ko
     server s %s check inter 50ms rise 1 fall 1
 `, good.addr(), bad.addr()))
 	require.Eventually(t, func() bool { return !b.Backend("ko").Server("s").Up() }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return good.path.Load() != nil }, 5*time.Second, 10*time.Millisecond)
+	require.Equal(t, "/", *good.path.Load())
 	require.True(t, b.Backend("ok").Server("s").Up())
-	p := good.path.Load()
-	require.NotNil(t, p)
-	require.Equal(t, "/", *p)
 	require.NoError(t, b.Close())
 }
 
