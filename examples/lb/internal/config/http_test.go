@@ -1,0 +1,76 @@
+package config
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestHTTPKeywordsModel(t *testing.T) {
+	cfg, err := ParseFiles(filepath.Join("..", "..", "testdata", "http.cfg"))
+	require.NoError(t, err)
+	www := cfg.Proxy("www", KindFrontend)
+	require.Equal(t, "http", www.Mode)
+	require.True(t, www.HTTP.ForwardFor)
+	require.True(t, www.HTTP.Log)
+	require.Equal(t, "h2", www.Binds[1].Proto)
+	require.Len(t, www.HTTP.RequestRules, 9)
+	require.Equal(t, HTTPRule{Pos: Pos{www.Pos.File, 30}, Action: "set-header", Name: "X-Forwarded-Proto", Value: "http"}, www.HTTP.RequestRules[5])
+	require.Equal(t, 429, www.HTTP.RequestRules[1].Status)
+	require.NotNil(t, www.HTTP.RequestRules[1].Cond)
+	require.Equal(t, []byte("pong"), www.HTTP.RequestRules[2].Body)
+	require.Equal(t, "location", www.HTTP.RequestRules[3].RedirectType)
+	require.Equal(t, 301, www.HTTP.RequestRules[3].Status)
+	require.Len(t, www.HTTP.ResponseRules, 2)
+	require.Len(t, www.HTTP.UseBackends, 2)
+	require.Equal(t, "api", www.HTTP.UseBackends[0].Backend)
+	require.Equal(t, 10e9, float64(www.Timeouts.HTTPRequest))
+	require.NotNil(t, www.HTTP.ErrorFile(503), "errorfile inherited from defaults")
+
+	web := cfg.Proxy("web", KindBackend)
+	require.Equal(t, &HTTPCheck{Method: "GET", URI: "/health", Version: "HTTP/1.0", ExpectStatus: 200}, web.HTTP.Check)
+	require.Equal(t, "safe", web.HTTP.Reuse)
+	api := cfg.Proxy("api", KindBackend)
+	require.Equal(t, "hdr", api.Balance)
+	require.Equal(t, "X-User", api.HTTP.BalanceArg)
+	require.Equal(t, "consistent", api.HTTP.HashType)
+	require.Equal(t, ConnServerClose, api.HTTP.ConnMode)
+	require.Equal(t, "h2", api.Servers[0].Proto)
+	require.Equal(t, ConnClose, cfg.Proxy("static", KindBackend).HTTP.ConnMode)
+	require.Equal(t, "userid", cfg.Proxy("params", KindBackend).HTTP.BalanceArg)
+	require.Equal(t, "random", cfg.Proxy("rand", KindBackend).Balance)
+	require.Equal(t, ConnKeepAlive, www.HTTP.ConnMode)
+}
+
+func TestHTTPKeywordErrors(t *testing.T) {
+	tests := []struct {
+		name, cfg string
+		want      error
+		msg       string
+	}{
+		{"unknown action", "frontend f\n  mode http\n  http-request frobnicate\n", ErrUnsupported, "test.cfg:3:"},
+		{"set-header without value", "frontend f\n  http-request set-header X\n", ErrBadValue, "test.cfg:2:"},
+		{"rules in defaults", "defaults\n  http-request deny\n", ErrMisplaced, "test.cfg:2:"},
+		{"unknown fetch", "frontend f\n  http-request deny if { pathh /x }\n", ErrBadValue, "test.cfg:2:"},
+		{"bad redirect code", "frontend f\n  http-request redirect location / code 305\n", ErrBadValue, "test.cfg:2:"},
+		{"return body without type", "frontend f\n  http-request return string x\n", ErrBadValue, "test.cfg:2:"},
+		{"use_backend unknown", "frontend f\n  mode http\n  bind :1\n  use_backend nope if { path / }\n", ErrReference, "test.cfg:4: bad reference: frontend 'f': unable to find required use_backend 'nope'"},
+		{"bad reuse", "backend b\n  http-reuse sometimes\n", ErrBadValue, "test.cfg:2:"},
+		{"bad hash-type", "backend b\n  hash-type ring\n", ErrBadValue, "test.cfg:2:"},
+		{"bad proto", "frontend f\n  bind :1 proto h3\n", ErrBadValue, "test.cfg:2:"},
+		{"bad balance hdr", "backend b\n  balance hdr(\n", ErrBadValue, "test.cfg:2:"},
+		{"errorfile status", "defaults\n  errorfile 302 /dev/null\n", ErrBadValue, "test.cfg:2:"},
+		{"errorfile missing", "defaults\n  errorfile 503 /nonexistent/503.http\n", ErrBadValue, "test.cfg:2:"},
+		{"httpchk on frontend", "frontend f\n  option httpchk\n", ErrMisplaced, "test.cfg:2:"},
+		{"expect other than status", "backend b\n  http-check expect string ok\n", ErrUnsupported, "test.cfg:2:"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse(Source{Name: "test.cfg", Data: []byte(tc.cfg)})
+			require.Error(t, err)
+			require.ErrorIs(t, err, tc.want)
+			require.Contains(t, err.Error(), tc.msg)
+		})
+	}
+}
