@@ -2,7 +2,6 @@ package balancer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -192,7 +191,3 @@ func (b *Balancer) dialBack(ctx context.Context, srv *Server, src, dst netip.Add
 	}
 	return &backConn{srv: srv, c: c, m: m, h2: m.Name() == "h2"}, nil
 }
-
-// errStale marks a failure on a reused connection before the server
-// answered anything: the request may go again on a new connection.
-var errStale = errors.New("reused server connection failed before answering")
