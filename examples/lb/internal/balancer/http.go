@@ -293,6 +293,7 @@ func (ex *exchange) serve() {
 	if ex.mode != config.ConnKeepAlive {
 		ex.req.Flags |= htx.FlagClose
 	}
+	keepTrailers(ex.req)
 
 	if !ex.connect() {
 		return
@@ -464,6 +465,18 @@ func (ex *exchange) setServerDeadline() {
 	}
 }
 
+// keepTrailers makes a message announcing trailers go chunked to an
+// HTTP/1 peer: an HTTP/2 sender may give a length as well, and HTTP/1
+// only carries trailers after a chunked body.
+func keepTrailers(m *htx.Message) {
+	if m.Flags&htx.FlagContentLength == 0 || m.Flags&htx.FlagBodyless != 0 || m.ContentLength == 0 {
+		return
+	}
+	if _, ok := m.Get("Trailer"); ok {
+		m.Flags &^= htx.FlagContentLength
+	}
+}
+
 // hasBody reports whether an incoming message carries a body to copy.
 func hasBody(m *htx.Message) bool {
 	if m.Flags&htx.FlagBodyless != 0 {
@@ -620,6 +633,7 @@ func (ex *exchange) forwardResponse() {
 	}
 	l.trSet, l.trTime = true, time.Since(l.treq)
 	l.status = resp.Status
+	keepTrailers(resp)
 	tunnel := resp.Status == 101 || (ex.req.Flags&htx.FlagConnect != 0 && resp.Status < 300)
 	if !tunnel {
 		ex.applyResponseRules(ex.bhp)
