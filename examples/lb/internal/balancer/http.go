@@ -642,6 +642,10 @@ func (ex *exchange) forwardResponse() {
 		}
 		if ex.mode == config.ConnClose {
 			resp.Flags |= htx.FlagClose
+		} else {
+			// A server closing its connection says nothing about the
+			// client's, which stays unless the client asked otherwise.
+			resp.Flags &^= htx.FlagClose
 		}
 	}
 	if err := ex.fst.WriteResponse(resp); err != nil {

@@ -3,6 +3,7 @@ package balancer
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	crand "crypto/rand"
@@ -679,4 +680,50 @@ backend be
 		require.Contains(t, string(out), "hello from s")
 	}
 	require.NoError(t, b.Close())
+}
+
+// TestHTTPConnectionModes checks option httpclose (both sides close after
+// each exchange) and option http-server-close (the client connection
+// stays, the server connection does not).
+func TestHTTPConnectionModes(t *testing.T) {
+	t.Cleanup(leakCheck(t))
+	for _, tc := range []struct {
+		option      string
+		clientConns int // connections the client opened for three requests
+		serverConns int64
+	}{
+		{"http-keep-alive", 1, 1},
+		{"http-server-close", 1, 3},
+		{"httpclose", 3, 3},
+	} {
+		t.Run(tc.option, func(t *testing.T) {
+			srv := newHTTPBackend(t, "s")
+			b, _ := startLB(t, parseCfg(t, httpDefaults+`
+listen l
+    bind 127.0.0.1:0
+    option %s
+    server s %s
+`, tc.option, srv.addr()))
+			var dials atomic.Int64
+			tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				dials.Add(1)
+				var d net.Dialer
+				return d.DialContext(ctx, network, addr)
+			}}
+			c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+			for i := 0; i < 3; i++ {
+				resp, err := c.Get("http://" + feAddr(t, b, "l") + "/")
+				require.NoError(t, err)
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				require.Equal(t, tc.option == "httpclose", resp.Close, "Connection: close")
+				// Let the server side settle before the next request.
+				require.Eventually(t, func() bool { return srv.ln.n.Load() > 0 }, 5*time.Second, time.Millisecond)
+			}
+			tr.CloseIdleConnections()
+			require.Equal(t, int64(tc.clientConns), dials.Load())
+			require.Equal(t, tc.serverConns, srv.ln.n.Load())
+			require.NoError(t, b.Close())
+		})
+	}
 }
