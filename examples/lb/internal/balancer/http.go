@@ -120,11 +120,7 @@ func (s *session) runHTTP() {
 			continue
 		}
 		hf.wg.Add(1)
-		go func() {
-			defer hf.wg.Done()
-			ex.serve()
-			ex.finish()
-		}()
+		go ex.serveAsync() // a method call, not a closure: no allocation
 	}
 }
 
@@ -240,6 +236,14 @@ func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 	ex.first = hf.nreq == 1
 	ex.be, ex.bhp, ex.srv, ex.bc, ex.bst, ex.cerr = nil, nil, nil, nil, nil, nil
 	ex.log = hf.newLogInto(ex.log, time.Now())
+}
+
+// serveAsync serves one stream of a multiplexed connection.
+func (ex *exchange) serveAsync() {
+	hf := ex.hf
+	defer hf.wg.Done()
+	ex.serve()
+	ex.finish()
 }
 
 func (ex *exchange) finish() {

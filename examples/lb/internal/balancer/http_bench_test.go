@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os/exec"
+	"strconv"
 	"testing"
 	"time"
 
@@ -95,4 +97,30 @@ listen l
 	for i := 0; i < b.N; i++ {
 		exchange()
 	}
+}
+
+// BenchmarkHTTP2Load runs h2load against lb (HTTP/2 with prior knowledge
+// in front, HTTP/1.1 to a raw server) for b.N requests, so the balancer's
+// side can be profiled with -cpuprofile and -memprofile.
+func BenchmarkHTTP2Load(b *testing.B) {
+	bin, err := exec.LookPath("h2load")
+	if err != nil {
+		b.Skip("h2load not installed")
+	}
+	srv := rawHTTPServer(b)
+	cfg, err := config.Parse(config.Source{Name: "bench.cfg", Data: fmt.Appendf(nil, httpDefaults+`
+listen l
+    bind 127.0.0.1:0 proto h2
+    http-reuse always
+    server s %s
+`, srv)})
+	require.NoError(b, err)
+	lb, err := Start(b.Context(), cfg, Options{})
+	require.NoError(b, err)
+	defer lb.Close()
+	b.ReportAllocs()
+	b.ResetTimer()
+	out, err := exec.Command(bin, "-n", strconv.Itoa(max(b.N, 100)), "-c", "10", "-m", "10", "-t", "1", "http://"+lb.Addrs("l")[0].String()+"/").CombinedOutput()
+	require.NoError(b, err, "%s", out)
+	require.Contains(b, string(out), "0 failed")
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -39,6 +40,10 @@ type backConn struct {
 	h2   bool
 	idle time.Time // when it went idle
 	used bool      // carried an exchange before: a failure may be a stale connection
+
+	peekFn  func(fd uintptr)
+	peekBuf [1]byte
+	peekOK  bool
 }
 
 func (bc *backConn) close() {
@@ -54,13 +59,18 @@ func (bc *backConn) alive() bool {
 	if !ok {
 		return true // TLS: trust it, a failure before the response is retried
 	}
-	alive := false
-	_ = rc.Control(func(fd uintptr) {
-		var b [1]byte
-		n, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
-		alive = n < 0 && (err == syscall.EAGAIN || err == syscall.EWOULDBLOCK)
-	})
-	return alive
+	if bc.peekFn == nil {
+		bc.peekFn = bc.peek // one method value per connection, not per request
+	}
+	bc.peekOK = false
+	_ = rc.Control(bc.peekFn)
+	return bc.peekOK
+}
+
+func (bc *backConn) peek(fd uintptr) {
+	_, _, e := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&bc.peekBuf[0])), 1,
+		unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
+	bc.peekOK = e == syscall.EAGAIN
 }
 
 // serverConns are a server's reusable connections.
