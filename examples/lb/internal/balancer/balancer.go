@@ -276,6 +276,7 @@ func (b *Balancer) Shutdown(ctx context.Context) error {
 	}
 	b.mu.Unlock()
 	b.closeListeners()
+	b.stopIdleHTTP()
 	done := make(chan struct{})
 	go func() {
 		b.mu.Lock()

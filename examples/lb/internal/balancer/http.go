@@ -66,6 +66,9 @@ type httpFront struct {
 	own    *backConn // the HTTP/1 server connection this client holds between requests
 	wg     sync.WaitGroup
 	tunnel bool // the connection became a tunnel
+	// stopping is set by a soft stop: a request already read is
+	// answered with Connection: close, an idle connection closed.
+	stopping atomic.Bool
 }
 
 var reqBufPool = sync.Pool{New: func() any { b := make([]byte, 16384); return &b }}
@@ -90,6 +93,9 @@ func (s *session) runHTTP() {
 		return
 	}
 	hf.m, hf.h2 = m, m.Name() == "h2"
+	s.mu.Lock()
+	s.http = hf
+	s.mu.Unlock()
 	defer func() {
 		hf.wg.Wait()
 		if hf.own != nil {
@@ -124,6 +130,32 @@ func (s *session) runHTTP() {
 	}
 }
 
+// stopIdleHTTP is the HTTP part of a soft stop: HTTP/2 clients get a
+// GOAWAY and HTTP/1 connections waiting for their next request are
+// closed; a request in progress ends with Connection: close.
+func (b *Balancer) stopIdleHTTP() {
+	b.mu.Lock()
+	var fronts []*httpFront
+	for s := range b.sessions {
+		s.mu.Lock()
+		if s.http != nil {
+			fronts = append(fronts, s.http)
+		}
+		s.mu.Unlock()
+	}
+	b.mu.Unlock()
+	for _, hf := range fronts {
+		hf.stopping.Store(true)
+		if hf.xp != nil {
+			_ = hf.xp.Transport.SetReadDeadline(time.Unix(1, 0))
+			continue
+		}
+		if sd, ok := hf.m.(interface{ Shutdown(context.Context) error }); ok {
+			go func() { _ = sd.Shutdown(hf.b.ctx) }()
+		}
+	}
+}
+
 // accept waits for the next request. On HTTP/1 it bounds the wait with
 // timeout http-request for the first request and timeout http-keep-alive
 // (else http-request) for the next ones, answering 408 to a client that
@@ -147,6 +179,9 @@ func (hf *httpFront) accept() (mux.Stream, error) {
 	}
 	// No context: cancelling one costs an allocation per request, and
 	// stopping the balancer closes the socket anyway.
+	if hf.stopping.Load() {
+		return nil, ErrClosed
+	}
 	st, err := hf.m.Accept(context.Background())
 	if err == nil {
 		if c := to.Client; c > 0 {
@@ -157,6 +192,9 @@ func (hf *httpFront) accept() (mux.Stream, error) {
 		return st, nil
 	}
 	started := hf.xp.nread.Load() > before
+	if hf.stopping.Load() {
+		return nil, err // soft stop: an idle connection closes quietly
+	}
 	if errors.Is(err, os.ErrDeadlineExceeded) && (started || hf.nreq == 0) && hf.b.ctx.Err() == nil {
 		hf.timeoutAnswer(start, started)
 	} else if started && !errors.Is(err, io.EOF) && hf.b.ctx.Err() == nil {
@@ -644,7 +682,7 @@ func (ex *exchange) forwardResponse() {
 		if ex.hf.fhp != ex.bhp {
 			ex.applyResponseRules(ex.hf.fhp)
 		}
-		if ex.mode == config.ConnClose {
+		if ex.mode == config.ConnClose || !ex.hf.h2 && ex.hf.stopping.Load() {
 			resp.Flags |= htx.FlagClose
 		} else {
 			// A server closing its connection says nothing about the

@@ -727,3 +727,38 @@ listen l
 		})
 	}
 }
+
+// TestHTTPShutdownClosesIdleConnections checks that a soft stop closes
+// keep-alive connections waiting for their next request, HTTP/1 and
+// HTTP/2, instead of waiting for their clients.
+func TestHTTPShutdownClosesIdleConnections(t *testing.T) {
+	t.Cleanup(leakCheck(t))
+	srv := newHTTPBackend(t, "s")
+	b, err := Start(context.Background(), parseCfg(t, httpDefaults+`
+frontend f1
+    bind 127.0.0.1:0
+    default_backend be
+frontend f2
+    bind 127.0.0.1:0 proto h2
+    default_backend be
+backend be
+    server s %s
+`, srv.addr()), Options{})
+	require.NoError(t, err)
+	c1, c2 := h1Client(), h2Client()
+	for _, x := range []struct {
+		c  *http.Client
+		fe string
+	}{{c1, "f1"}, {c2, "f2"}} {
+		resp, err := x.c.Get("http://" + feAddr(t, b, x.fe) + "/")
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	require.Equal(t, 2, b.Sessions(), "both clients keep their connection")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, b.Shutdown(ctx), "idle connections should not hold the stop")
+	closeClient(c1)
+	closeClient(c2)
+}

@@ -25,6 +25,7 @@ type session struct {
 	mu     sync.Mutex
 	server *conn.Conn
 	killed bool
+	http   *httpFront // set in HTTP mode, so a soft stop can close idle keep-alive connections
 
 	// trk holds the stick-table entries the connection tracks (stick.go);
 	// bytesIn and bytesOut are added to them at the end.
