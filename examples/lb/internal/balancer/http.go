@@ -69,6 +69,10 @@ type httpFront struct {
 	// stopping is set by a soft stop: a request already read is
 	// answered with Connection: close, an idle connection closed.
 	stopping atomic.Bool
+	// idleTimer closes an idle HTTP/2 connection (watchIdle), which
+	// streams counts the activity of.
+	idleTimer *time.Timer
+	streams   atomic.Int64
 }
 
 var reqBufPool = sync.Pool{New: func() any { b := make([]byte, 16384); return &b }}
@@ -104,6 +108,10 @@ func (s *session) runHTTP() {
 		}
 		_ = m.Close()
 	}()
+	if hf.h2 {
+		hf.watchIdle()
+		defer hf.idleTimer.Stop()
+	}
 	for {
 		st, err := hf.accept()
 		if err != nil {
@@ -115,6 +123,7 @@ func (s *session) runHTTP() {
 			return
 		}
 		hf.nreq++
+		hf.streams.Add(1)
 		ex := exchangePool.Get().(*exchange)
 		ex.start(hf, hst)
 		if !hf.h2 {
@@ -128,6 +137,40 @@ func (s *session) runHTTP() {
 		hf.wg.Add(1)
 		go ex.serveAsync() // a method call, not a closure: no allocation
 	}
+}
+
+// watchIdle closes an HTTP/2 connection (GOAWAY first) that carried no
+// stream for a whole period of timeout http-keep-alive (else
+// http-request, else client), as HAProxy bounds an idle HTTP/2 client.
+// One timer per connection, checked once a period: no cost per request.
+func (hf *httpFront) watchIdle() {
+	to := hf.fe.cfg.Timeouts
+	period := to.HTTPKeepAlive
+	if period == 0 {
+		period = to.HTTPRequest
+	}
+	if period == 0 {
+		period = to.Client
+	}
+	if period == 0 {
+		hf.idleTimer = time.NewTimer(time.Hour) // never fires usefully; keeps Stop simple
+		hf.idleTimer.Stop()
+		return
+	}
+	var seen int64 // streams accepted at the last check
+	hf.idleTimer = time.AfterFunc(period, func() {
+		if n := hf.streams.Load(); hf.m.UsedStreams() > 0 || n != seen {
+			seen = n
+			hf.idleTimer.Reset(period)
+			return
+		}
+		if sd, ok := hf.m.(interface{ Shutdown(context.Context) error }); ok {
+			ctx, cancel := context.WithTimeout(hf.b.ctx, time.Second)
+			_ = sd.Shutdown(ctx)
+			cancel()
+		}
+		_ = hf.m.Close()
+	})
 }
 
 // stopIdleHTTP is the HTTP part of a soft stop: HTTP/2 clients get a

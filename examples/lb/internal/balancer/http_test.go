@@ -762,3 +762,27 @@ backend be
 	closeClient(c1)
 	closeClient(c2)
 }
+
+// TestHTTP2IdleTimeout checks that an HTTP/2 client that sends nothing
+// after its preface is sent away once timeout http-keep-alive passes.
+func TestHTTP2IdleTimeout(t *testing.T) {
+	t.Cleanup(leakCheck(t))
+	srv := newHTTPBackend(t, "s")
+	b, _ := startLB(t, parseCfg(t, httpDefaults+`
+    timeout http-keep-alive 100ms
+listen l
+    bind 127.0.0.1:0 proto h2
+    server s %s
+`, srv.addr()))
+	c, err := net.Dial("tcp", feAddr(t, b, "l"))
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = io.WriteString(c, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+	require.NoError(t, err)
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	// Read until lb closes: SETTINGS, the ack, then GOAWAY and EOF.
+	got, err := io.ReadAll(c)
+	require.NoError(t, err, "lb should close the idle connection before the read deadline")
+	require.True(t, bytes.Contains(got, []byte{0x07, 0x00}), "a GOAWAY frame (type 7) came first: % x", got)
+	require.NoError(t, b.Close())
+}
