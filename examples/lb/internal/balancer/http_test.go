@@ -17,6 +17,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"regexp"
@@ -785,4 +786,34 @@ listen l
 	require.NoError(t, err, "lb should close the idle connection before the read deadline")
 	require.True(t, bytes.Contains(got, []byte{0x07, 0x00}), "a GOAWAY frame (type 7) came first: % x", got)
 	require.NoError(t, b.Close())
+}
+
+// TestHTTPServerALPNH2 reaches an HTTPS server that speaks HTTP/2 once
+// ALPN chose it (server ... ssl alpn h2).
+func TestHTTPServerALPNH2(t *testing.T) {
+	t.Cleanup(leakCheck(t))
+	var proto atomic.Pointer[string]
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.Proto
+		proto.Store(&p)
+		_, _ = io.WriteString(w, "over "+r.Proto+"\n")
+	}))
+	ts.EnableHTTP2 = true
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	b, _ := startLB(t, parseCfg(t, httpDefaults+`
+listen l
+    bind 127.0.0.1:0
+    server s %s ssl verify none alpn h2
+`, ts.Listener.Addr().String()))
+	c := h1Client()
+	resp, err := c.Get("http://" + feAddr(t, b, "l") + "/")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	closeClient(c)
+	require.Equal(t, 200, resp.StatusCode)
+	require.Equal(t, "over HTTP/2.0\n", string(body))
+	require.NoError(t, b.Close())
+	ts.Close()
 }
