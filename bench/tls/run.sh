@@ -37,8 +37,9 @@ SINK_PORT=${SINK_PORT:-18444}
 
 WORK=$(mktemp -d)
 PIDS=()
+PROXY_PID=
 cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}" $PROXY_PID; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	rm -rf "$WORK"
 }
@@ -99,17 +100,25 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 # start_proxy NAME CFGFILE -> sets PROXY_PID
 start_proxy() {
+	# haproxy binds with SO_REUSEPORT: a proxy left over from an earlier
+	# run would silently share the port and falsify the figures.
+	if (exec 3<>"/dev/tcp/127.0.0.1/$FE_PORT") 2>/dev/null; then
+		echo "port $FE_PORT is already in use: stop what listens there first" >&2
+		exit 1
+	fi
 	case $1 in
 	haproxy) taskset -c "$PROXY_CPU" "$HAPROXY" -db -f "$2" >"$WORK/$1.log" 2>&1 & ;;
 	lb) taskset -c "$PROXY_CPU" "$WORK/lb" -f "$2" >"$WORK/$1.log" 2>&1 & ;;
 	esac
 	PROXY_PID=$!
 	wait_port "$FE_PORT"
+	kill -0 "$PROXY_PID" || { echo "$1 exited at start: $(cat "$WORK/$1.log")" >&2; exit 1; }
 }
 
 stop_proxy() {
 	kill "$PROXY_PID" 2>/dev/null || true
 	wait "$PROXY_PID" 2>/dev/null || true
+	PROXY_PID=
 	sleep 0.3
 }
 
