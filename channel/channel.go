@@ -68,6 +68,9 @@ import (
 // on"; it is never lowered as bytes pass.
 const Infinite int64 = math.MaxInt64
 
+// maxSpliceAtOnce caps one splice(2) call, as HAProxy's MAX_SPLICE_AT_ONCE.
+const maxSpliceAtOnce = 1 << 30
+
 // MinSpliceForward is the smallest to_forward for which a channel that
 // still has analysers splices: below it the pipe costs more than a copy.
 const MinSpliceForward = 4096
@@ -912,7 +915,11 @@ func (c *Channel) spliceInCB(fd uintptr) bool {
 		}
 		c.pipe = p
 	}
-	want := c.pipe.Cap()
+	// Ask for as much as may pass, not for the pipe's nominal size: the
+	// kernel stops when the pipe's slots are full, and one slot may hold
+	// a whole page fragment of the socket's queue (often 32 KiB on
+	// loopback), so a 64 KiB pipe can take several times that per call.
+	want := maxSpliceAtOnce
 	if c.toForward != Infinite && c.toForward < int64(want) {
 		want = int(c.toForward)
 	}
@@ -948,7 +955,10 @@ func (c *Channel) spliceOutCB(fd uintptr) bool {
 }
 
 // spliceOnce waits for the source, splices what it has into a pipe and
-// from the pipe to the destination, and gives the pipe back.
+// from the pipe to the destination. The emptied pipe is kept for the next
+// round: spliceInCB gives it back as soon as the source turns out empty,
+// so it is held only while bytes stream, without a pool round trip per
+// chunk.
 func (c *Channel) spliceOnce() error {
 	var n int
 	for {
@@ -972,6 +982,12 @@ func (c *Channel) spliceOnce() error {
 		case isTimeout(err):
 			if terr := c.readTimedOut(); terr != nil {
 				return terr
+			}
+			// A strike can come before the callback ran at all, with the
+			// emptied pipe of the last round still held.
+			if c.pipe != nil && c.pipe.Len() == 0 {
+				c.pipes.Put(c.pipe)
+				c.pipe = nil
 			}
 			if c.idleEnough() {
 				return errPark
@@ -1020,7 +1036,5 @@ func (c *Channel) spliceOnce() error {
 			return &OpError{Op: OpWrite, Err: err}
 		}
 	}
-	c.pipes.Put(c.pipe)
-	c.pipe = nil
 	return nil
 }
