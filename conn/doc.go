@@ -6,7 +6,8 @@
 // It is the layer HAProxy spreads over connection.c, listener.c and
 // proto_tcp.c. A connection's life, on the accepting side:
 //
-//  1. [Listener.Accept] waits until a connection slot is free (MaxConn)
+//  1. [Listener.Accept] waits until a connection slot is free (MaxConn,
+//     and any [Slots] shared with other listeners)
 //     and the accept rate allows one more, then accepts a socket. Over
 //     either limit it simply stops accepting: the kernel backlog holds
 //     the clients, nobody is refused.

@@ -73,6 +73,12 @@ type ListenConfig struct {
 	// is reached the listener stops accepting, leaving new connections in
 	// the kernel's backlog, until one closes; it never refuses them.
 	MaxConn int
+	// Slots are connection limits shared with other listeners (a
+	// frontend's maxconn over several bind lines, the global maxconn),
+	// applied in addition to MaxConn: a connection takes one slot of each,
+	// in order, before it is accepted, and gives them back on Close. Give
+	// every listener its shared limits in the same order.
+	Slots []*Slots
 	// RateLimit caps accepted connections per second (0: no cap). Accepts
 	// over the rate are delayed, not refused.
 	RateLimit uint32
@@ -109,7 +115,8 @@ type Listener struct {
 	log  *slog.Logger
 	rate *freq.Counter
 
-	slots  chan struct{} // nil without MaxConn
+	slots  *Slots   // the listener's own, nil without MaxConn
+	shared []*Slots // ListenConfig.Slots
 	done   chan struct{}
 	closed sync.Once
 
@@ -151,7 +158,12 @@ func (lc ListenConfig) NewListener(ln net.Listener) *Listener {
 		l.cfg.Transport = RawTransport
 	}
 	if lc.MaxConn > 0 {
-		l.slots = make(chan struct{}, lc.MaxConn)
+		l.slots, _ = NewSlots(lc.MaxConn)
+	}
+	for _, s := range lc.Slots {
+		if s != nil {
+			l.shared = append(l.shared, s)
+		}
 	}
 	if lc.RateLimit > 0 {
 		clock := lc.RateClock
@@ -178,7 +190,8 @@ type ListenerStats struct {
 	HandshakeFailed uint64
 	// RateWaits counts the times accepting waited for the rate limit.
 	RateWaits uint64
-	// FullWaits counts the times accepting waited for a free slot.
+	// FullWaits counts the times accepting waited for a free slot, its
+	// own (MaxConn) or a shared one (Slots).
 	FullWaits uint64
 }
 
@@ -294,27 +307,29 @@ func (l *Listener) release() {
 }
 
 func (l *Listener) releaseSlot() {
-	if l.slots != nil {
-		<-l.slots
+	for i := len(l.shared) - 1; i >= 0; i-- {
+		l.shared[i].give()
 	}
+	l.slots.give()
 }
 
+// acquire takes the listener's own slot, then one of each shared limit;
+// a listener waiting on a shared limit keeps the slots it already has,
+// which only delays its own next accept.
 func (l *Listener) acquire() error {
-	if l.slots == nil {
-		return nil
-	}
-	select {
-	case l.slots <- struct{}{}:
-		return nil
-	default:
-	}
-	l.fullWaits.Add(1)
-	select {
-	case l.slots <- struct{}{}:
-		return nil
-	case <-l.done:
+	if !l.slots.take(l.done, &l.fullWaits) {
 		return ErrClosed
 	}
+	for i, s := range l.shared {
+		if !s.take(l.done, &l.fullWaits) {
+			for j := i - 1; j >= 0; j-- {
+				l.shared[j].give()
+			}
+			l.slots.give()
+			return ErrClosed
+		}
+	}
+	return nil
 }
 
 func (l *Listener) waitRate() error {

@@ -1,0 +1,114 @@
+package conn
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestNewSlotsRejectsNonPositive(t *testing.T) {
+	for _, n := range []int{0, -1} {
+		s, err := NewSlots(n)
+		require.Error(t, err, "n=%d", n)
+		require.Nil(t, s)
+	}
+	var none *Slots
+	require.Zero(t, none.Cap())
+	require.Zero(t, none.InUse())
+}
+
+// Two listeners sharing two slots: once both are taken on one listener,
+// the other stops accepting too, and a close on the first frees it.
+func TestSharedSlotsPauseEveryListener(t *testing.T) {
+	checkLeaks(t)
+	slots, err := NewSlots(2)
+	require.NoError(t, err)
+	require.Equal(t, 2, slots.Cap())
+	l1 := listen(t, ListenConfig{Slots: []*Slots{slots}})
+	l2 := listen(t, ListenConfig{Slots: []*Slots{slots}, MaxConn: 10})
+
+	dial(t, l1.Addr())
+	dial(t, l1.Addr())
+	a, err := l1.Accept()
+	require.NoError(t, err)
+	b, err := l1.Accept()
+	require.NoError(t, err)
+	require.Equal(t, 2, slots.InUse())
+
+	late := dial(t, l2.Addr())
+	pending := acceptAsync(l2)
+	eventually(t, func() bool { return l2.Stats().FullWaits == 1 }, "the second listener to wait for a shared slot")
+	require.Equal(t, 1, backlog(t, l2), "the client waits in the kernel's backlog")
+	select {
+	case r := <-pending:
+		t.Fatalf("accepted over the shared limit: %v", r.err)
+	default:
+	}
+
+	require.NoError(t, a.Close())
+	r := <-pending
+	require.NoError(t, r.err)
+	require.Equal(t, late.LocalAddr().String(), r.c.RemoteAddr().String())
+	require.Equal(t, 2, slots.InUse())
+	require.NoError(t, b.Close())
+	require.NoError(t, r.c.Close())
+	require.Zero(t, slots.InUse())
+	require.Equal(t, int64(0), l1.Stats().Active+l2.Stats().Active)
+}
+
+// A listener closed while it waits for a shared slot gives back the slots
+// it already took, its own included.
+func TestSharedSlotsCloseWhileWaiting(t *testing.T) {
+	checkLeaks(t)
+	front, err := NewSlots(5)
+	require.NoError(t, err)
+	global, err := NewSlots(1)
+	require.NoError(t, err)
+	l1 := listen(t, ListenConfig{Slots: []*Slots{front, global}})
+	l2 := listen(t, ListenConfig{MaxConn: 3, Slots: []*Slots{front, global}})
+
+	dial(t, l1.Addr())
+	c, err := l1.Accept()
+	require.NoError(t, err)
+	require.Equal(t, 1, front.InUse())
+	require.Equal(t, 1, global.InUse())
+
+	pending := acceptAsync(l2)
+	eventually(t, func() bool { return l2.Stats().FullWaits == 1 }, "the listener to wait for the global slot")
+	require.Equal(t, 2, front.InUse(), "the waiting listener holds the frontend slot")
+	require.NoError(t, l2.Close())
+	r := <-pending
+	require.ErrorIs(t, r.err, ErrClosed)
+	require.Equal(t, 1, front.InUse())
+	require.Zero(t, l2.slots.InUse())
+	require.NoError(t, c.Close())
+	require.Zero(t, front.InUse())
+	require.Zero(t, global.InUse())
+}
+
+// A frontend with two bind lines and a process-wide cap: every listener
+// takes its frontend's slot and the global one.
+func ExampleSlots() {
+	global, _ := NewSlots(1000) // global maxconn
+	front, _ := NewSlots(2)     // the frontend's maxconn, over both binds
+	var lns []*Listener
+	for range 2 {
+		l, err := ListenConfig{Slots: []*Slots{front, global}}.Listen(context.Background(), "tcp", "127.0.0.1:0")
+		if err != nil {
+			panic(err)
+		}
+		defer l.Close()
+		lns = append(lns, l)
+	}
+	for _, l := range lns {
+		c, _ := net.Dial("tcp", l.Addr().String())
+		defer c.Close()
+		a, _ := l.Accept()
+		defer a.Close()
+	}
+	fmt.Println(front.InUse(), "of", front.Cap(), "frontend slots;", global.InUse(), "global")
+	// Output: 2 of 2 frontend slots; 2 global
+}
