@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 )
 
 const haproxyBin = "/usr/sbin/haproxy"
@@ -116,7 +118,7 @@ defaults
 // frontend, and checks what the Listener learns.
 func TestHAProxySendsProxyToListener(t *testing.T) {
 	needHAProxy(t)
-	checkLeaks(t)
+	testnet.LeakCheck(t)
 	l := listen(t, ListenConfig{AcceptProxy: true})
 	conns, stop := serve(t, l)
 	defer stop()
@@ -234,7 +236,7 @@ backend be_tls
 // haproxy frontend with accept-proxy, which answers with what it saw.
 func TestDialerSendsProxyToHAProxy(t *testing.T) {
 	needHAProxy(t)
-	checkLeaks(t)
+	testnet.LeakCheck(t)
 	dir := t.TempDir()
 	port := freePort(t)
 	cfg := haproxyDefaults + fmt.Sprintf(`

@@ -7,44 +7,17 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"runtime"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/proxyblocks/proxyblocks/freq"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
+
+	"github.com/proxyblocks/proxyblocks/freq"
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 )
-
-// checkLeaks records the goroutines and file descriptors in use and fails
-// the test if more are in use at its end, after letting closing goroutines
-// settle. Called first in a test, its cleanup runs after all others.
-func checkLeaks(t *testing.T) {
-	t.Helper()
-	g0, fd0 := runtime.NumGoroutine(), countFDs(t)
-	t.Cleanup(func() {
-		t.Helper()
-		var g, fd int
-		for range 200 {
-			g, fd = runtime.NumGoroutine(), countFDs(t)
-			if g <= g0 && fd <= fd0 {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		buf := make([]byte, 1<<16)
-		buf = buf[:runtime.Stack(buf, true)]
-		t.Fatalf("leak: goroutines %d -> %d, fds %d -> %d\n%s", g0, g, fd0, fd, buf)
-	})
-}
-
-func countFDs(t *testing.T) int {
-	ents, err := os.ReadDir("/proc/self/fd")
-	require.NoError(t, err)
-	return len(ents)
-}
 
 func listen(t *testing.T, cfg ListenConfig) *Listener {
 	t.Helper()
@@ -104,7 +77,7 @@ func acceptAsync(l *Listener) chan acceptResult {
 }
 
 func TestListenerMaxConnPausesAccepting(t *testing.T) {
-	checkLeaks(t)
+	testnet.LeakCheck(t)
 	l := listen(t, ListenConfig{MaxConn: 2})
 	var clients [3]*net.TCPConn
 	for i := range clients {
@@ -140,7 +113,7 @@ func TestListenerMaxConnPausesAccepting(t *testing.T) {
 }
 
 func TestListenerRateLimitDelays(t *testing.T) {
-	checkLeaks(t)
+	testnet.LeakCheck(t)
 	clock := freq.NewFakeClock(1000)
 	l := listen(t, ListenConfig{RateLimit: 3, RateClock: clock})
 	for range 4 {
@@ -183,7 +156,7 @@ func TestListenerRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkLeaks(t)
+			testnet.LeakCheck(t)
 			var seen netip.AddrPort
 			transportBuilt := true
 			l := listen(t, ListenConfig{MaxConn: 1, SilentDropTTL: tt.ttl, Rules: []Rule{
@@ -223,7 +196,7 @@ func TestListenerRules(t *testing.T) {
 }
 
 func TestListenerPauseResume(t *testing.T) {
-	checkLeaks(t)
+	testnet.LeakCheck(t)
 	l := listen(t, ListenConfig{})
 	res := acceptAsync(l) // blocked in the kernel accept when Pause comes
 	time.Sleep(10 * time.Millisecond)
@@ -262,7 +235,7 @@ func serve(t *testing.T, l *Listener) (chan *Conn, func()) {
 }
 
 func TestListenerAcceptProxy(t *testing.T) {
-	checkLeaks(t)
+	testnet.LeakCheck(t)
 	l := listen(t, ListenConfig{AcceptProxy: true})
 	conns, stop := serve(t, l)
 	defer stop()
@@ -299,7 +272,7 @@ func TestListenerAcceptProxy(t *testing.T) {
 // A rule may require the header for some sources only, as HAProxy's
 // "tcp-request connection expect-proxy layer4 if ..." does.
 func TestRuleExpectProxy(t *testing.T) {
-	checkLeaks(t)
+	testnet.LeakCheck(t)
 	l := listen(t, ListenConfig{Rules: []Rule{func(c *Conn) Verdict {
 		if c.Src().Addr() == netip.MustParseAddr("127.0.0.2") {
 			c.ExpectProxy()
@@ -337,7 +310,7 @@ func TestListenerProxyHeaderRejected(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkLeaks(t)
+			testnet.LeakCheck(t)
 			l := listen(t, ListenConfig{AcceptProxy: true, HandshakeTimeout: 100 * time.Millisecond})
 			conns, stop := serve(t, l)
 			defer stop()
@@ -363,7 +336,7 @@ func TestListenerProxyHeaderRejected(t *testing.T) {
 // A client that never finishes its header must not delay the others: the
 // header is read in the connection's goroutine, not the accept loop.
 func TestListenerSlowHeaderDoesNotBlockOthers(t *testing.T) {
-	checkLeaks(t)
+	testnet.LeakCheck(t)
 	l := listen(t, ListenConfig{AcceptProxy: true, HandshakeTimeout: time.Minute})
 	conns, stop := serve(t, l)
 	defer stop()
@@ -402,7 +375,7 @@ func TestDialer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkLeaks(t)
+			testnet.LeakCheck(t)
 			l := listen(t, ListenConfig{AcceptProxy: tt.d.SendProxy != 0})
 			conns, stop := serve(t, l)
 			defer stop()
@@ -432,7 +405,7 @@ func TestDialer(t *testing.T) {
 }
 
 func TestDialerErrors(t *testing.T) {
-	checkLeaks(t)
+	testnet.LeakCheck(t)
 	d := Dialer{SendProxy: 3}
 	_, err := d.Dial(context.Background(), "tcp", "127.0.0.1:1", nil)
 	require.ErrorIs(t, err, ErrDial)
@@ -462,7 +435,7 @@ func (m *fakeMux) Close() error {
 }
 
 func TestConnCloseWithMux(t *testing.T) {
-	checkLeaks(t)
+	testnet.LeakCheck(t)
 	l := listen(t, ListenConfig{MaxConn: 1})
 	dial(t, l.Addr())
 	c, err := l.Accept()
@@ -486,7 +459,7 @@ func TestConnCloseWithMux(t *testing.T) {
 }
 
 func TestListenReusePort(t *testing.T) {
-	checkLeaks(t)
+	testnet.LeakCheck(t)
 	a := listen(t, ListenConfig{ReusePort: true})
 	b, err := ListenConfig{ReusePort: true}.Listen(context.Background(), "tcp", a.Addr().String())
 	require.NoError(t, err, "a second SO_REUSEPORT listener shares the port")

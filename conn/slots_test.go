@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 )
 
 func TestNewSlotsRejectsNonPositive(t *testing.T) {
@@ -23,7 +25,7 @@ func TestNewSlotsRejectsNonPositive(t *testing.T) {
 // Two listeners sharing two slots: once both are taken on one listener,
 // the other stops accepting too, and a close on the first frees it.
 func TestSharedSlotsPauseEveryListener(t *testing.T) {
-	checkLeaks(t)
+	testnet.LeakCheck(t)
 	slots, err := NewSlots(2)
 	require.NoError(t, err)
 	require.Equal(t, 2, slots.Cap())
@@ -62,7 +64,7 @@ func TestSharedSlotsPauseEveryListener(t *testing.T) {
 // A listener closed while it waits for a shared slot gives back the slots
 // it already took, its own included.
 func TestSharedSlotsCloseWhileWaiting(t *testing.T) {
-	checkLeaks(t)
+	testnet.LeakCheck(t)
 	front, err := NewSlots(5)
 	require.NoError(t, err)
 	global, err := NewSlots(1)

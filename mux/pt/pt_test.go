@@ -3,36 +3,18 @@ package pt_test
 import (
 	"context"
 	"io"
-	"net"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/proxyblocks/proxyblocks/mux"
 	"github.com/proxyblocks/proxyblocks/mux/pt"
 	"github.com/proxyblocks/proxyblocks/xprt"
 )
 
-func tcpPair(t *testing.T) (net.Conn, net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	ch := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		ch <- c
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	require.NoError(t, err)
-	s := <-ch
-	require.NotNil(t, s)
-	t.Cleanup(func() { c.Close(); s.Close() })
-	return c, s
-}
-
 func TestOneStreamCarriesBytesAndKeepsSplice(t *testing.T) {
-	c, s := tcpPair(t)
+	c, s := testnet.Pair(t)
 	m, err := mux.New(xprt.NewRaw(s), "", mux.SideFront, mux.ModeTCP)
 	require.NoError(t, err)
 	require.Equal(t, "pt", m.Name())

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/proxyblocks/proxyblocks/shctx"
 	"github.com/proxyblocks/proxyblocks/shctx/sslcache"
 )
@@ -57,7 +58,7 @@ func TestResume(t *testing.T) {
 	tc := newTestCert(t)
 	for _, v := range versions {
 		t.Run(v.name, func(t *testing.T) {
-			leakCheck(t)
+			testnet.LeakCheck(t)
 			c := open(t, sslcache.Options{Size: 100})
 			cfg := serverConfig(tc, v.v)
 			c.Configure(cfg)
@@ -82,7 +83,7 @@ func TestResumeThroughSharedLevel(t *testing.T) {
 	tc := newTestCert(t)
 	for _, v := range versions {
 		t.Run(v.name, func(t *testing.T) {
-			leakCheck(t)
+			testnet.LeakCheck(t)
 			path := shmPath(t)
 			a := open(t, sslcache.Options{Path: path, Size: 200})
 			b := open(t, sslcache.Options{Path: path, Size: 200})
@@ -360,7 +361,7 @@ func TestClientSessionCacheShared(t *testing.T) {
 	tc := newTestCert(t)
 	for _, v := range versions {
 		t.Run(v.name, func(t *testing.T) {
-			leakCheck(t)
+			testnet.LeakCheck(t)
 			path := shmPath(t)
 			a := open(t, sslcache.Options{Path: path, Size: 200})
 			b := open(t, sslcache.Options{Path: path, Size: 200})
@@ -411,7 +412,7 @@ func TestOpenErrors(t *testing.T) {
 }
 
 func TestDefaultsAndClose(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	c, err := sslcache.New(shmPath(t), 0, 0)
 	require.NoError(t, err)
 	require.Equal(t, sslcache.DefaultLifetime, c.Lifetime())

@@ -8,18 +8,18 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"errors"
 	"io"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 )
 
 const serverName = "example.test"
@@ -106,8 +106,7 @@ func makeTestCert(dir string) (*testCert, error) {
 // line (so a TLS 1.3 client reads the session ticket sent before it) and
 // waits for the client to close.
 type tlsServer struct {
-	ln   net.Listener
-	wg   sync.WaitGroup
+	stop func()
 	addr string
 }
 
@@ -121,36 +120,22 @@ func startServer(t testing.TB, cfg *tls.Config) *tlsServer {
 }
 
 func serve(ln net.Listener, cfg *tls.Config) *tlsServer {
-	s := &tlsServer{ln: ln, addr: ln.Addr().String()}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-				tc := tls.Server(c, cfg)
-				if tc.Handshake() != nil {
-					return
-				}
-				_, _ = tc.Write([]byte("hello\n"))
-				_, _ = io.Copy(io.Discard, tc)
-			}()
+	s := &tlsServer{addr: ln.Addr().String()}
+	s.stop = testnet.Accept(ln, func(c net.Conn) {
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		tc := tls.Server(c, cfg)
+		if tc.Handshake() != nil {
+			return
 		}
-	}()
+		_, _ = tc.Write([]byte("hello\n"))
+		_, _ = io.Copy(io.Discard, tc)
+	})
 	return s
 }
 
-func (s *tlsServer) Close() {
-	_ = s.ln.Close()
-	s.wg.Wait()
-}
+// Close stops accepting and waits for every connection's handler.
+func (s *tlsServer) Close() { s.stop() }
 
 func serverConfig(tc *testCert, version uint16) *tls.Config {
 	return &tls.Config{
@@ -181,33 +166,4 @@ func dial(t testing.TB, addr string, cfg *tls.Config) bool {
 	require.NoError(t, err)
 	require.Equal(t, "hello\n", string(buf))
 	return c.ConnectionState().DidResume
-}
-
-// leakCheck fails the test if goroutines or file descriptors opened
-// during it are still there at its end.
-func leakCheck(t *testing.T) {
-	t.Helper()
-	g0, fd0 := runtime.NumGoroutine(), countFDs(t)
-	t.Cleanup(func() {
-		var g, fd int
-		for range 200 {
-			g, fd = runtime.NumGoroutine(), countFDs(t)
-			if g <= g0 && fd <= fd0 {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		buf := make([]byte, 1<<16)
-		n := runtime.Stack(buf, true)
-		t.Errorf("leak: goroutines %d -> %d, fds %d -> %d\n%s", g0, g, fd0, fd, buf[:n])
-	})
-}
-
-func countFDs(t *testing.T) int {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skip("no /proc/self/fd on this system")
-	}
-	require.NoError(t, err)
-	return len(ents)
 }

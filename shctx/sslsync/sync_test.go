@@ -7,7 +7,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -15,7 +14,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +21,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/proxyblocks/proxyblocks/shctx/sslcache"
 	"github.com/proxyblocks/proxyblocks/shctx/sslsync"
 )
@@ -69,32 +68,14 @@ func server(t *testing.T, c *sslcache.Cache, version uint16) string {
 	cert, _ := testCert(t)
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: version, MaxVersion: version}
 	c.Configure(cfg)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer conn.Close()
-				_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-				tc := tls.Server(conn, cfg)
-				if tc.Handshake() == nil {
-					_, _ = tc.Write([]byte("hi\n"))
-					_, _ = io.Copy(io.Discard, tc)
-				}
-			}()
+	return testnet.Serve(t, func(conn net.Conn) {
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		tc := tls.Server(conn, cfg)
+		if tc.Handshake() == nil {
+			_, _ = tc.Write([]byte("hi\n"))
+			_, _ = io.Copy(io.Discard, tc)
 		}
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	return ln.Addr().String()
+	})
 }
 
 func dial(t *testing.T, addr string, version uint16, cache tls.ClientSessionCache) bool {
@@ -171,7 +152,7 @@ func TestSessionMadeOnOneHostResumesOnAnother(t *testing.T) {
 		v    uint16
 	}{{"TLS1.2", tls.VersionTLS12}, {"TLS1.3", tls.VersionTLS13}} {
 		t.Run(v.name, func(t *testing.T) {
-			leakCheck(t)
+			testnet.LeakCheck(t)
 			port := freePort(t, "127.0.0.2", "127.0.0.3")
 			a2 := fmt.Sprintf("127.0.0.2:%d", port)
 			a3 := fmt.Sprintf("127.0.0.3:%d", port)
@@ -194,7 +175,7 @@ func TestSessionMadeOnOneHostResumesOnAnother(t *testing.T) {
 // TestGetAnswered loses A's New (A's only peer is an address nobody
 // listens on), so B learns the session by asking.
 func TestGetAnswered(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	port := freePort(t, "127.0.0.2", "127.0.0.3", "127.0.0.4")
 	a2 := fmt.Sprintf("127.0.0.2:%d", port)
 	ca, cb := newCache(t), newCache(t)
@@ -289,7 +270,7 @@ func realSession(t *testing.T) []byte {
 
 // TestRejectsBadPackets sends crafted packets from a plain UDP socket.
 func TestRejectsBadPackets(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	cb := newCache(t)
 	sb := start(t, cb, sslsync.Config{Bind: "127.0.0.3:0", Peers: []string{"127.0.0.9:9"}, Wait: -1})
 	to := net.UDPAddrFromAddrPort(sb.LocalAddr())
@@ -381,7 +362,7 @@ func TestIPv6(t *testing.T) {
 // TestMulticast has two members of a group on the loopback interface;
 // each hears the other and drops its own messages coming back.
 func TestMulticast(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	port := freePort(t, "0.0.0.0")
 	cfg := sslsync.Config{Bind: fmt.Sprintf("0.0.0.0:%d", port), Multicast: "239.255.42.99", Interface: "lo", Wait: -1}
 	ca, cb := newCache(t), newCache(t)
@@ -494,7 +475,7 @@ func TestParseArgs(t *testing.T) {
 }
 
 func TestFromArgsWithKeyFile(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	kf := filepath.Join(t.TempDir(), "key")
 	require.NoError(t, os.WriteFile(kf, []byte("  "+string(testKey)+"\n"), 0o600))
 	port := freePort(t, "127.0.0.2", "127.0.0.3")
@@ -511,31 +492,4 @@ func TestFromArgsWithKeyFile(t *testing.T) {
 	require.NoError(t, sa.Close())
 	require.NoError(t, sa.Close(), "Close is idempotent")
 	require.Equal(t, netip.MustParseAddrPort(fmt.Sprintf("127.0.0.2:%d", port)), sa.LocalAddr())
-}
-
-func leakCheck(t *testing.T) {
-	t.Helper()
-	g0, fd0 := runtime.NumGoroutine(), countFDs(t)
-	t.Cleanup(func() {
-		var g, fd int
-		for range 200 {
-			g, fd = runtime.NumGoroutine(), countFDs(t)
-			if g <= g0 && fd <= fd0 {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		buf := make([]byte, 1<<16)
-		n := runtime.Stack(buf, true)
-		t.Errorf("leak: goroutines %d -> %d, fds %d -> %d\n%s", g0, g, fd0, fd, buf[:n])
-	})
-}
-
-func countFDs(t *testing.T) int {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skip("no /proc/self/fd on this system")
-	}
-	require.NoError(t, err)
-	return len(ents)
 }

@@ -9,12 +9,12 @@ import (
 	stdtls "crypto/tls"
 	"io"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	ptls "github.com/proxyblocks/proxyblocks/xprt/tls"
 )
 
@@ -65,29 +65,15 @@ func BenchmarkHandshake(b *testing.B) {
 func benchServer(b *testing.B, in *ptls.Inbound) (string, func()) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(b, err)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				tc := in.Server(c)
-				defer tc.Close()
-				if tc.Handshake(context.Background()) != nil {
-					return
-				}
-				_, _ = tc.Write([]byte{'x'})
-				_, _ = io.Copy(io.Discard, tc)
-			}()
+	return ln.Addr().String(), testnet.Accept(ln, func(c net.Conn) {
+		tc := in.Server(c)
+		defer tc.Close()
+		if tc.Handshake(context.Background()) != nil {
+			return
 		}
-	}()
-	return ln.Addr().String(), func() { ln.Close(); wg.Wait() }
+		_, _ = tc.Write([]byte{'x'})
+		_, _ = io.Copy(io.Discard, tc)
+	})
 }
 
 func benchDial(b *testing.B, addr string, cfg *stdtls.Config) bool {

@@ -17,13 +17,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/proxyblocks/proxyblocks/xprt"
 	ptls "github.com/proxyblocks/proxyblocks/xprt/tls"
 )
@@ -187,27 +187,10 @@ func describe(i xprt.Info) string {
 
 func serve(t testing.TB, in *ptls.Inbound, mode string) *testServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
+	ln := testnet.Listen(t)
 	s := &testServer{addr: ln.Addr().String(), infos: make(chan xprt.Info, 64), errs: make(chan error, 64)}
 	_, s.port, _ = net.SplitHostPort(s.addr)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				s.handle(in.Server(c), mode)
-			}()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	t.Cleanup(testnet.Accept(ln, func(c net.Conn) { s.handle(in.Server(c), mode) }))
 	return s
 }
 
@@ -269,26 +252,4 @@ func sClient(t testing.TB, addr string, args ...string) string {
 	full := append([]string{"s_client", "-connect", addr, "-ign_eof"}, args...)
 	out, _ := exec.CommandContext(ctx, bin, full...).CombinedOutput()
 	return string(out)
-}
-
-// leakCheck fails the test if goroutines or file descriptors outlive it.
-// Register it first so that it runs after every other cleanup.
-func leakCheck(t *testing.T) {
-	g0, f0 := runtime.NumGoroutine(), countFDs()
-	t.Cleanup(func() {
-		var g, f int
-		for i := 0; i < 200; i++ {
-			g, f = runtime.NumGoroutine(), countFDs()
-			if g <= g0 && f <= f0 {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		t.Errorf("leak: goroutines %d -> %d, fds %d -> %d", g0, g, f0, f)
-	})
-}
-
-func countFDs() int {
-	ents, _ := os.ReadDir("/proc/self/fd")
-	return len(ents)
 }

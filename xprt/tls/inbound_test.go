@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/proxyblocks/proxyblocks/xprt"
 	ptls "github.com/proxyblocks/proxyblocks/xprt/tls"
 )
@@ -71,7 +72,7 @@ var sniCases = []struct {
 }
 
 func TestSNISelectionGoClient(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	f := newSNIFixture(t)
 	in, err := ptls.NewInbound(f.bind(), nil)
 	require.NoError(t, err)
@@ -95,7 +96,7 @@ func TestSNISelectionGoClient(t *testing.T) {
 }
 
 func TestStrictSNI(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	f := newSNIFixture(t)
 	b := f.bind()
 	b.StrictSNI = true
@@ -120,7 +121,7 @@ func TestStrictSNI(t *testing.T) {
 }
 
 func TestCrtList(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	p := newPKI(t)
 	p.leaf("example.pem", leafOpts{cn: "example.com", dns: []string{"example.com"}})
 	p.leaf("wild.pem", leafOpts{cn: "*.example.org", dns: []string{"*.example.org"}})
@@ -170,7 +171,7 @@ other.pem alias.test
 }
 
 func TestTransportContract(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	f := newSNIFixture(t)
 	in, err := ptls.NewInbound(f.bind(), nil)
 	require.NoError(t, err)
@@ -230,7 +231,7 @@ func TestTransportContract(t *testing.T) {
 }
 
 func TestHandshakeTimeout(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	f := newSNIFixture(t)
 	in, err := ptls.NewInbound(f.bind(), nil)
 	require.NoError(t, err)

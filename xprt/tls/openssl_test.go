@@ -13,12 +13,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	ptls "github.com/proxyblocks/proxyblocks/xprt/tls"
 )
 
 func TestOpenSSLSNI(t *testing.T) {
 	needTool(t, "openssl")
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	f := newSNIFixture(t)
 	in, err := ptls.NewInbound(f.bind(), nil)
 	require.NoError(t, err)
@@ -55,7 +56,7 @@ func TestOpenSSLSNI(t *testing.T) {
 
 func TestOpenSSLALPNAndVersions(t *testing.T) {
 	needTool(t, "openssl")
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	f := newSNIFixture(t)
 	b := f.bind()
 	b.ALPN = []string{"h2", "http/1.1"}
@@ -108,7 +109,7 @@ func TestOpenSSLALPNAndVersions(t *testing.T) {
 
 func TestOpenSSLClientCertificates(t *testing.T) {
 	needTool(t, "openssl")
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	f := newSNIFixture(t)
 	clientPEM := f.p.leaf("client.pem", leafOpts{cn: "client-one", client: true})
 	certFile, keyFile := pemParts(t, clientPEM)
@@ -138,7 +139,7 @@ func TestOpenSSLClientCertificates(t *testing.T) {
 
 func TestOpenSSLResumption(t *testing.T) {
 	needTool(t, "openssl")
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	f := newSNIFixture(t)
 	for _, tc := range []struct {
 		name    string
@@ -177,7 +178,7 @@ func writeTicketKeys(t *testing.T, n int) string {
 
 func TestOpenSSLTicketKeysShared(t *testing.T) {
 	needTool(t, "openssl")
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	f := newSNIFixture(t)
 	keys := writeTicketKeys(t, 3)
 	other := writeTicketKeys(t, 3)
@@ -201,7 +202,7 @@ func TestOpenSSLTicketKeysShared(t *testing.T) {
 
 func TestCurl(t *testing.T) {
 	bin := needTool(t, "curl")
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	f := newSNIFixture(t)
 	b := f.bind()
 	b.ALPN = []string{"http/1.1"}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/proxyblocks/proxyblocks/xprt"
 	ptls "github.com/proxyblocks/proxyblocks/xprt/tls"
 )
@@ -45,7 +46,7 @@ func dialOut(t testing.TB, addr string, o *ptls.Outbound, sni string) (xprt.Info
 }
 
 func TestOutbound(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	f := newSNIFixture(t)
 	clientPEM := f.p.leaf("client.pem", leafOpts{cn: "lb-client", client: true})
 	in, err := ptls.NewInbound(ptls.BindConfig{Crt: f.bind().Crt, CAFile: f.p.caFile, Verify: ptls.VerifyOptional}, nil)
@@ -117,7 +118,7 @@ func freePort(t *testing.T) string {
 
 func TestOutboundAgainstHAProxy(t *testing.T) {
 	bin := needTool(t, "haproxy")
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	f := newSNIFixture(t)
 	port := freePort(t)
 	cfg := filepath.Join(t.TempDir(), "haproxy.cfg")

@@ -1,0 +1,76 @@
+package testnet
+
+import (
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestServeEchoesAndStopsItsHandlers(t *testing.T) {
+	LeakCheck(t)
+	// Behind plain interfaces the copy cannot splice: the runtime would
+	// otherwise keep its own pipes open after the test.
+	addr := Serve(t, func(c net.Conn) { _, _ = io.Copy(struct{ io.Writer }{c}, struct{ io.Reader }{c}) })
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Write([]byte("ping"))
+	require.NoError(t, err)
+	buf := make([]byte, 4)
+	_, err = io.ReadFull(c, buf)
+	require.NoError(t, err)
+	require.Equal(t, "ping", string(buf))
+}
+
+func TestPairIsConnected(t *testing.T) {
+	LeakCheck(t)
+	a, b := Pair(t)
+	_, err := a.Write([]byte("x"))
+	require.NoError(t, err)
+	buf := make([]byte, 1)
+	_, err = io.ReadFull(b, buf)
+	require.NoError(t, err)
+	require.Equal(t, byte('x'), buf[0])
+	require.Equal(t, a.LocalAddr().String(), b.RemoteAddr().String())
+}
+
+// recorder is a testing.TB that records failures instead of failing.
+type recorder struct {
+	testing.TB
+	failed bool
+}
+
+func (r *recorder) Helper()                   {}
+func (r *recorder) Errorf(string, ...any)     { r.failed = true }
+func (r *recorder) Skipf(f string, a ...any)  { r.TB.Skipf(f, a...) }
+func (r *recorder) Cleanup(f func())          { r.TB.Cleanup(f) }
+func (r *recorder) Fatalf(f string, a ...any) { r.TB.Fatalf(f, a...) }
+
+func TestSnapshotReportsALeakedSocket(t *testing.T) {
+	r := &recorder{TB: t}
+	check := Snapshot(r)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	start := time.Now()
+	check()
+	require.True(t, r.failed, "an open listener is a leaked descriptor")
+	require.GreaterOrEqual(t, time.Since(start), time.Second, "the check waits before it reports")
+	require.NoError(t, ln.Close())
+
+	r.failed = false
+	Snapshot(r)()
+	require.False(t, r.failed, "nothing opened, nothing reported")
+}
+
+func TestAcceptStopIsIdempotent(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	stop := Accept(ln, func(c net.Conn) { c.Close() })
+	stop()
+	stop()
+	_, err = net.DialTimeout("tcp", ln.Addr().String(), time.Second)
+	require.Error(t, err, "a stopped server refuses connections")
+}
