@@ -23,6 +23,8 @@ import (
 	"github.com/proxyblocks/proxyblocks/buffer"
 	"github.com/proxyblocks/proxyblocks/conn"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/shctx/sslcache"
+	"github.com/proxyblocks/proxyblocks/shctx/sslsync"
 	"github.com/proxyblocks/proxyblocks/stick"
 )
 
@@ -37,7 +39,9 @@ type Options struct {
 	// nil means the process's own.
 	Stdout, Stderr io.Writer
 	// SessionStore, when set, gives ssl bind lines a TLS session store
-	// (a cache shared between processes); nil keeps the built-in one.
+	// in place of the one the configuration selects (the
+	// ssl-session-cache, or the built-in resumption); a nil store from
+	// it keeps that one.
 	SessionStore SessionStoreFunc
 }
 
@@ -69,6 +73,11 @@ type Balancer struct {
 
 	tables map[string]*stick.Table // stick tables by proxy name (stick.go)
 	clis   []*cliServer            // runtime API sockets (cli.go)
+
+	// sslCache and sslSync share TLS sessions beyond the process
+	// (ssl-session-cache, ssl-session-sync; tls.go); nil when not set.
+	sslCache *sslcache.Cache
+	sslSync  *sslsync.Sync
 }
 
 type frontend struct {
@@ -139,6 +148,14 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 		}
 		return nil, err
 	}
+	if err := b.openSessionCache(); err != nil {
+		b.closeTables()
+		b.cancel()
+		if b.pipes != nil {
+			_ = b.pipes.Close()
+		}
+		return nil, err
+	}
 	for _, px := range cfg.Proxies {
 		if px.Kind.IsBackend() {
 			be := newBackend(px, b.newLogSet(px))
@@ -173,6 +190,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 						_ = l.Close()
 					}
 					b.closeTables()
+					b.closeSessionCache()
 					b.cancel()
 					if b.pipes != nil {
 						_ = b.pipes.Close()
@@ -187,6 +205,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 	if err := b.startCLI(); err != nil {
 		b.closeListeners()
 		b.closeTables()
+		b.closeSessionCache()
 		b.cancel()
 		if b.pipes != nil {
 			_ = b.pipes.Close()
@@ -317,6 +336,7 @@ func (b *Balancer) Close() error {
 	b.checksWG.Wait()
 	b.closeHTTPConns()
 	b.stopStick()
+	b.closeSessionCache()
 	if b.pipes != nil {
 		_ = b.pipes.Close()
 	}

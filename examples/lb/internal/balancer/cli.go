@@ -239,6 +239,16 @@ func (b *Balancer) runCommand(w io.Writer, level string, words []string) {
 			return
 		}
 	}
+	if len(words) == 2 && words[0] == "show" {
+		switch words[1] {
+		case "ssl-cache":
+			b.showSSLCache(w)
+			return
+		case "ssl-sync":
+			b.showSSLSync(w)
+			return
+		}
+	}
 	if words[0] == "help" {
 		_, _ = io.WriteString(w, cliHelp)
 		return
@@ -252,6 +262,8 @@ const cliHelp = `  help           : this message
   clear table    : remove an entry from a table
   set table [id] : update or create a table entry's data
   show table [id]: report table usage stats or dump this table's contents
+  show ssl-cache : report the TLS session cache's counters (lb only)
+  show ssl-sync  : report ssl-session-sync's message counters (lb only)
 `
 
 // tableNames returns the tables in the order their proxies are declared.

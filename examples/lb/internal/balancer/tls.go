@@ -12,15 +12,94 @@ import (
 
 	"github.com/proxyblocks/proxyblocks/conn"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/shctx/sslcache"
+	"github.com/proxyblocks/proxyblocks/shctx/sslsync"
 	"github.com/proxyblocks/proxyblocks/xprt"
 	"github.com/proxyblocks/proxyblocks/xprt/tls"
 )
 
 // SessionStoreFunc returns the session store of one ssl bind line, or nil
-// to keep the built-in resumption (tickets, or an in-process cache with
-// no-tls-tickets). It is where a cache shared between processes plugs in
-// (ssl-session-cache); bind.Pos tells the lines apart.
+// to keep the one the configuration selects: the ssl-session-cache when
+// set, else the built-in resumption (tickets, or an in-process cache with
+// no-tls-tickets). bind.Pos tells the lines apart.
 type SessionStoreFunc func(bind config.Bind) (tls.SessionStore, error)
+
+// openSessionCache opens the TLS session cache that ssl-session-cache
+// (a file shared by lb processes) or ssl-session-sync (sessions sent to
+// other hosts, kept in a cache private to the process when there is no
+// file) asks for, sized by tune.ssl.cachesize and tune.ssl.lifetime. With
+// neither, or with tune.ssl.cachesize 0, there is none and resumption is
+// what xprt/tls does by itself.
+func (b *Balancer) openSessionCache() error {
+	g := &b.cfg.Global
+	if g.SessionCache == nil && g.SessionSync == nil {
+		return nil
+	}
+	d := g.SSL
+	if d == nil {
+		d = tls.NewDefaults()
+	}
+	if d.CacheSize == 0 {
+		return nil
+	}
+	opts := sslcache.Options{Size: d.CacheSize, Lifetime: d.Lifetime, Logger: b.log}
+	where := "in the process"
+	if g.SessionCache != nil {
+		opts.Path = g.SessionCache.Path
+		where = g.SessionCache.Pos.String()
+	}
+	c, err := sslcache.Open(opts)
+	if err != nil {
+		return fmt.Errorf("balancer: ssl-session-cache (%s): %w", where, err)
+	}
+	if ss := g.SessionSync; ss != nil {
+		sc := ss.Config
+		sc.Logger = b.log
+		s, err := sslsync.Start(c, sc)
+		if err != nil {
+			_ = c.Close()
+			return fmt.Errorf("balancer: %s (%s): %w", sslsync.Keyword, ss.Pos, err)
+		}
+		b.sslSync = s
+	}
+	b.sslCache = c
+	return nil
+}
+
+// closeSessionCache stops the session sync and unmaps the cache; the
+// file stays for the other processes.
+func (b *Balancer) closeSessionCache() {
+	if b.sslSync != nil {
+		_ = b.sslSync.Close()
+	}
+	if b.sslCache != nil {
+		_ = b.sslCache.Close()
+	}
+}
+
+// SSLSessionCache returns the TLS session cache of ssl-session-cache or
+// ssl-session-sync, or nil when there is none.
+func (b *Balancer) SSLSessionCache() *sslcache.Cache { return b.sslCache }
+
+// SSLSessionSync returns the running ssl-session-sync, or nil.
+func (b *Balancer) SSLSessionSync() *sslsync.Sync { return b.sslSync }
+
+// sessionStore picks the session store of an ssl bind line: the one
+// Options gives, else the shared cache, except on a line with
+// tls-ticket-keys, whose tickets already resume across processes and
+// hosts sharing the key file. Nil keeps what xprt/tls built.
+func (b *Balancer) sessionStore(bind config.Bind) (tls.SessionStore, error) {
+	if b.opts.SessionStore != nil {
+		store, err := b.opts.SessionStore(bind)
+		if err != nil || store != nil {
+			return store, err
+		}
+	}
+	if b.sslCache != nil && bind.SSL.Config.TicketKeys == "" {
+		return b.sslCache, nil
+	}
+	return nil, nil
+}
 
 // bindTLS makes a listener of an ssl bind line serve TLS. The handshake
 // runs in each connection's goroutine (conn.Conn.Handshake), bounded by
@@ -30,17 +109,15 @@ func (b *Balancer) bindTLS(bind config.Bind, lc *conn.ListenConfig) error {
 		return nil
 	}
 	in := bind.SSL.Inbound
-	if b.opts.SessionStore != nil {
-		store, err := b.opts.SessionStore(bind)
-		if err != nil {
-			return fmt.Errorf("session store: %w", err)
-		}
-		if store != nil {
-			bc := bind.SSL.Config
-			bc.SessionStore = store
-			if in, err = tls.NewInbound(bc, b.cfg.Global.SSL); err != nil {
-				return err
-			}
+	store, err := b.sessionStore(bind)
+	if err != nil {
+		return fmt.Errorf("session store: %w", err)
+	}
+	if store != nil {
+		bc := bind.SSL.Config
+		bc.SessionStore = store
+		if in, err = tls.NewInbound(bc, b.cfg.Global.SSL); err != nil {
+			return err
 		}
 	}
 	if in == nil {
@@ -189,4 +266,58 @@ func (b *Balancer) SSLHandshakeFailures(frontend string) uint64 {
 		}
 	}
 	return n
+}
+
+// showSSLCache answers the lb-only runtime command "show ssl-cache": the
+// session cache's counters, one "Name: value" line each as "show info"
+// prints them.
+func (b *Balancer) showSSLCache(w io.Writer) {
+	if b.sslCache == nil {
+		_, _ = io.WriteString(w, "No TLS session cache (ssl-session-cache or ssl-session-sync) configured.\n")
+		return
+	}
+	st := b.sslCache.Stats()
+	writeCounters(w, []counter{
+		{"Stores", st.Stores}, {"LocalHits", st.LocalHits}, {"SharedHits", st.SharedHits},
+		{"PeerHits", st.PeerHits}, {"Misses", st.Misses}, {"Expired", st.Expired},
+		{"Rejected", st.Rejected}, {"Deletes", st.Deletes}, {"TooLarge", st.TooLarge},
+		{"StoreErrors", st.StoreErrors}, {"Local", uint64(st.Local)},
+	})
+}
+
+// showSSLSync answers the lb-only runtime command "show ssl-sync": the
+// session sync's message counters. Every packet received is counted in
+// Received and in one of Accepted, Forged (bad signature: another key or
+// altered), Replayed (timestamp outside the window, or seen before),
+// Malformed or Looped.
+func (b *Balancer) showSSLSync(w io.Writer) {
+	if b.sslSync == nil {
+		_, _ = io.WriteString(w, "No ssl-session-sync configured.\n")
+		return
+	}
+	st := b.sslSync.Stats()
+	_, _ = fmt.Fprintf(w, "Bind: %s\n", b.sslSync.LocalAddr())
+	writeCounters(w, []counter{
+		{"Received", st.Received}, {"Accepted", st.Accepted}, {"Forged", st.Forged},
+		{"Replayed", st.Replayed}, {"Malformed", st.Malformed}, {"Looped", st.Looped},
+		{"Sent", st.Sent}, {"SendErrors", st.SendErrors}, {"Imported", st.Imported},
+		{"Deleted", st.Deleted}, {"Answered", st.Answered}, {"Fetched", st.Fetched},
+		{"FetchTimeouts", st.FetchTimeouts},
+	})
+}
+
+type counter struct {
+	name string
+	v    uint64
+}
+
+func writeCounters(w io.Writer, cs []counter) {
+	buf := make([]byte, 0, 32*len(cs))
+	for _, c := range cs {
+		buf = append(buf, c.name...)
+		buf = append(buf, ": "...)
+		buf = strconv.AppendUint(buf, c.v, 10)
+		buf = append(buf, '\n')
+	}
+	_, _ = w.Write(buf)
 }

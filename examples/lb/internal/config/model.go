@@ -137,6 +137,13 @@ type Global struct {
 	// StatsTimeout closes a runtime API connection left idle in prompt
 	// mode ("stats timeout"); 0 means HAProxy's default of 10 s.
 	StatsTimeout time.Duration
+	// SessionCache is "ssl-session-cache shm PATH" (lb only): TLS
+	// sessions kept in a file several lb processes share. Nil keeps them
+	// in the process.
+	SessionCache *SSLSessionCache
+	// SessionSync is "ssl-session-sync ..." (lb only): TLS sessions sent
+	// to, and received from, other hosts. Nil when not configured.
+	SessionSync *SSLSessionSync
 }
 
 // Log is one log target.
