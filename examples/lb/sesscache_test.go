@@ -2,8 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
+	stdtls "crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/balancer"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"github.com/proxyblocks/proxyblocks/shctx/sslcache"
 	"github.com/proxyblocks/proxyblocks/shctx/sslsync"
 	"github.com/stretchr/testify/require"
@@ -339,4 +345,112 @@ func TestSessionSyncBindTaken(t *testing.T) {
 	require.Equal(t, 1, run([]string{"-f", cfg}, &stdout, &stderr))
 	require.Contains(t, stderr.String(), "ssl-session-sync ("+cfg+":2)")
 	require.Contains(t, stderr.String(), "address already in use")
+}
+
+// TestSessionCacheChoice runs lb in the process: with ssl-session-cache
+// every ssl bind stores its sessions in the cache except the one with
+// tls-ticket-keys; with tune.ssl.cachesize 0 there is no cache; a cache
+// file made with another size stops the start.
+func TestSessionCacheChoice(t *testing.T) {
+	leakCheck(t)
+	pki := newPKI(t, "choice")
+	crt := pki.issue("site.pem", "www.example.org", []string{"www.example.org"}, false, false)
+	keys := ticketKeys(t, pki.dir)
+	greet := greeter(t, greeting, false)
+	path := filepath.Join(t.TempDir(), "ssl.cache")
+	text := func(size int) string {
+		return fmt.Sprintf(`global
+    tune.ssl.cachesize %d
+    ssl-session-cache shm %s
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend cached
+    bind 127.0.0.1:0 ssl crt %[3]s
+    default_backend greet
+frontend stateful
+    bind 127.0.0.1:0 ssl crt %[3]s no-tls-tickets
+    default_backend greet
+frontend tickets
+    bind 127.0.0.1:0 ssl crt %[3]s tls-ticket-keys %[4]s
+    default_backend greet
+backend greet
+    server g %[5]s
+`, size, path, crt, keys, greet)
+	}
+	b, _, _ := startInProcess(t, text(100))
+	cache := b.SSLSessionCache()
+	require.NotNil(t, cache)
+	require.Nil(t, b.SSLSessionSync())
+	roots := x509.NewCertPool()
+	roots.AddCert(pki.ca)
+	dial := func(fe string) {
+		t.Helper()
+		// A client session cache, else crypto/tls asks for no ticket.
+		c, err := stdtls.Dial("tcp", b.Addrs(fe)[0].String(), &stdtls.Config{ServerName: "www.example.org", RootCAs: roots,
+			ClientSessionCache: stdtls.NewLRUClientSessionCache(1)})
+		require.NoError(t, err)
+		got, err := io.ReadAll(c)
+		require.NoError(t, err)
+		require.Equal(t, greeting, string(got))
+		_ = c.Close()
+	}
+	for _, tc := range []struct {
+		fe     string
+		stores bool
+	}{{"cached", true}, {"stateful", true}, {"tickets", false}} {
+		before := cache.Stats().Stores
+		dial(tc.fe)
+		require.Equal(t, tc.stores, cache.Stats().Stores > before, "frontend %s", tc.fe)
+	}
+	require.Equal(t, "Stores: "+strconv.FormatUint(cache.Stats().Stores, 10), strings.Split(b.RunCommand("user", "show ssl-cache"), "\n")[0])
+	require.Equal(t, "No ssl-session-sync configured.\n", b.RunCommand("user", "show ssl-sync"))
+
+	// Another size on the same file: refused, with the line.
+	cfg, err := config.Parse(config.Source{Name: "lb.cfg", Data: []byte(text(5000))})
+	require.NoError(t, err)
+	_, err = balancer.Start(context.Background(), cfg, balancer.Options{})
+	require.ErrorContains(t, err, "ssl-session-cache (lb.cfg:3)")
+
+	// No cache at all with tune.ssl.cachesize 0.
+	cfg, err = config.Parse(config.Source{Name: "lb.cfg", Data: []byte(text(0))})
+	require.NoError(t, err)
+	require.Len(t, cfg.Warnings, 1)
+	b0, err := balancer.Start(context.Background(), cfg, balancer.Options{})
+	require.NoError(t, err)
+	defer b0.Close()
+	require.Nil(t, b0.SSLSessionCache())
+	require.Equal(t, "No TLS session cache (ssl-session-cache or ssl-session-sync) configured.\n", b0.RunCommand("user", "show ssl-cache"))
+}
+
+// TestSessionSyncInProcess: a balancer with ssl-session-sync on port 0
+// reports the port it got, and Close stops the receiver and the socket.
+func TestSessionSyncInProcess(t *testing.T) {
+	leakCheck(t)
+	key := syncKey(t, "sync.key", "0123456789abcdef0123456789abcdef")
+	cfg, err := config.Parse(config.Source{Name: "lb.cfg", Data: []byte(fmt.Sprintf(`global
+    ssl-session-sync bind 127.0.0.2:0 peer 127.0.0.3:7001 key-file %s
+defaults
+    mode tcp
+listen x
+    bind 127.0.0.1:0
+    server s 127.0.0.1:1
+`, key))})
+	require.NoError(t, err)
+	b, err := balancer.Start(context.Background(), cfg, balancer.Options{})
+	require.NoError(t, err)
+	s := b.SSLSessionSync()
+	require.NotNil(t, s)
+	require.NotNil(t, b.SSLSessionCache(), "sessions from peers need a cache, in the process without ssl-session-cache")
+	got := parseCounters(b.RunCommand("user", "show ssl-sync"))
+	require.Equal(t, s.LocalAddr().String(), got["Bind"])
+	require.NotEqual(t, uint16(0), s.LocalAddr().Port())
+	require.Equal(t, "0", got["Received"])
+	require.NoError(t, b.Close())
+	// The port is free again.
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(s.LocalAddr()))
+	require.NoError(t, err)
+	_ = c.Close()
 }
