@@ -297,9 +297,57 @@ func (m *Mux) encodeFields(msg *htx.Message, trailers, skipHost bool) {
 				continue
 			}
 		}
-		m.encode(ln, string(value))
+		m.encodeValue(ln, value)
 	}
 }
+
+// maxCachedValues bounds the strings kept to encode repeated values
+// without allocating.
+const maxCachedValues = 64
+
+// encodeValue encodes a field whose value is bytes. The string made for
+// a value is kept per name, and reused while the same value comes back
+// (the HPACK encoder keeps the strings it indexes, so they must not
+// change): a server repeating its Content-Type or Server field costs no
+// allocation.
+func (m *Mux) encodeValue(name string, value []byte) {
+	if v, ok := m.vcache[name]; ok && v == string(value) {
+		m.encode(name, v)
+		return
+	}
+	v := string(value)
+	if len(m.vcache) < maxCachedValues || m.vcache[name] != "" {
+		m.vcache[name] = v
+	}
+	m.encode(name, v)
+}
+
+// encodeInt encodes a field with a decimal value.
+func (m *Mux) encodeInt(name string, n int64) {
+	m.num = strconv.AppendInt(m.num[:0], n, 10)
+	m.encodeValue(name, m.num)
+}
+
+// commonNames are the lower-case field names most responses and
+// requests carry, returned without allocating.
+var commonNames = func() map[string]string {
+	names := []string{
+		"accept", "accept-encoding", "accept-language", "accept-ranges", "age",
+		"authorization", "cache-control", "content-encoding", "content-language",
+		"content-length", "content-location", "content-range", "content-type",
+		"cookie", "date", "etag", "expires", "host", "if-modified-since",
+		"if-none-match", "last-modified", "link", "location", "origin", "pragma",
+		"range", "referer", "server", "set-cookie", "strict-transport-security",
+		"user-agent", "vary", "via", "www-authenticate", "x-forwarded-for",
+		"x-forwarded-proto", "x-request-id", "connection", "keep-alive",
+		"proxy-connection", "transfer-encoding", "upgrade", "te",
+	}
+	m := make(map[string]string, len(names))
+	for _, n := range names {
+		m[n] = n
+	}
+	return m
+}()
 
 func (m *Mux) lowerName(b []byte) string {
 	m.lower = m.lower[:0]
@@ -308,6 +356,9 @@ func (m *Mux) lowerName(b []byte) string {
 			c += 'a' - 'A'
 		}
 		m.lower = append(m.lower, c)
+	}
+	if n, ok := commonNames[string(m.lower)]; ok {
+		return n
 	}
 	return string(m.lower)
 }

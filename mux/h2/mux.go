@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -188,10 +188,16 @@ type Mux struct {
 	fr        *http2.Framer
 	henc      *hpack.Encoder
 	hbuf      bytes.Buffer
-	wwaiting  atomic.Int32
 	needFlush bool
 	werr      error
 	lower     []byte
+	num       []byte
+	vcache    map[string]string // last value sent per field name, to reuse its string
+
+	// kick wakes the flusher, which writes out what the writers left
+	// in bw once they have all had their turn.
+	kick        chan struct{}
+	flusherDone chan struct{}
 
 	// Reading, owned by the reader goroutine.
 	br       *bufio.Reader
@@ -253,10 +259,14 @@ func New(t xprt.Transport, side mux.Side, cfg Config) (*Mux, error) {
 		nextID:       1,
 		done:         make(chan struct{}),
 		readerDone:   make(chan struct{}),
+		kick:         make(chan struct{}, 1),
+		flusherDone:  make(chan struct{}),
+		vcache:       make(map[string]string),
 	}
 	m.cond.L = &m.mu
 	m.fr = http2.NewFramer(m.bw, m.br)
 	m.fr.SetMaxReadFrameSize(defaultMaxFrame)
+	m.fr.SetReuseFrames() // onData copies a DATA frame's payload out at once
 	m.henc = hpack.NewEncoder(&m.hbuf)
 	m.hdec = hpack.NewDecoder(4096, m.onField)
 	m.hdec.SetMaxStringLength(int(cfg.MaxHeaderListSize))
@@ -273,7 +283,7 @@ func New(t xprt.Transport, side mux.Side, cfg Config) (*Mux, error) {
 	} else {
 		settings = append(settings, http2.Setting{ID: http2.SettingEnablePush, Val: 0})
 	}
-	err := m.write(true, func() error {
+	err := m.writeNow(func() error {
 		if side == mux.SideBack {
 			if _, err := m.bw.Write(clientPreface); err != nil {
 				return err
@@ -292,6 +302,7 @@ func New(t xprt.Transport, side mux.Side, cfg Config) (*Mux, error) {
 		return nil, fmt.Errorf("h2: sending preface to %s: %w", t.RemoteAddr(), err)
 	}
 	go m.readLoop()
+	go m.flusher()
 	return m, nil
 }
 
@@ -410,6 +421,7 @@ func (m *Mux) errLocked() error {
 func (m *Mux) Close() error {
 	m.closeWith(ErrClosed, http2.ErrCodeNo, true)
 	<-m.readerDone
+	<-m.flusherDone
 	return nil
 }
 
@@ -422,6 +434,7 @@ func (m *Mux) Shutdown(ctx context.Context) error {
 	if m.closed {
 		m.mu.Unlock()
 		<-m.readerDone
+		<-m.flusherDone
 		return nil
 	}
 	last := m.maxPeerID
@@ -434,7 +447,7 @@ func (m *Mux) Shutdown(ctx context.Context) error {
 	}
 	drained := m.drained
 	m.mu.Unlock()
-	_ = m.write(true, func() error { return m.fr.WriteGoAway(last, http2.ErrCodeNo, nil) })
+	_ = m.writeNow(func() error { return m.fr.WriteGoAway(last, http2.ErrCodeNo, nil) })
 	var err error
 	select {
 	case <-drained:
@@ -444,6 +457,7 @@ func (m *Mux) Shutdown(ctx context.Context) error {
 	}
 	m.closeWith(ErrClosed, http2.ErrCodeNo, false)
 	<-m.readerDone
+	<-m.flusherDone
 	return err
 }
 
@@ -463,10 +477,14 @@ func (m *Mux) closeWith(why error, code http2.ErrCode, sendGoAway bool) {
 			streams = append(streams, s)
 		}
 		m.mu.Unlock()
-		if sendGoAway && m.wmu.TryLock() {
-			_ = m.t.SetWriteDeadline(time.Now().Add(time.Second))
-			if m.werr == nil {
-				_ = m.fr.WriteGoAway(last, code, nil)
+		// What the writers left for the flusher goes out first, then
+		// the GOAWAY, when the writer is free.
+		if m.wmu.TryLock() {
+			if m.werr == nil && (sendGoAway || m.bw.Buffered() > 0) {
+				_ = m.t.SetWriteDeadline(time.Now().Add(time.Second))
+				if sendGoAway {
+					_ = m.fr.WriteGoAway(last, code, nil)
+				}
 				_ = m.bw.Flush()
 			}
 			m.wmu.Unlock()
@@ -482,31 +500,76 @@ func (m *Mux) closeWith(why error, code http2.ErrCode, sendGoAway bool) {
 	})
 }
 
-// write runs fn with the writer held. Frames from writers that meet on
-// the lock leave together: only the last one flushes, when any asked to.
+// write runs fn with the writer held. With flush set, what fn wrote
+// leaves soon: the flusher writes it out once the writers ready to run
+// have added theirs, so that frames of one response (HEADERS, DATA,
+// END_STREAM) and of several streams leave in one write.
 func (m *Mux) write(flush bool, fn func() error) error {
-	m.wwaiting.Add(1)
 	m.wmu.Lock()
-	defer m.wmu.Unlock()
 	err := m.werr
 	if err == nil {
 		err = fn()
-		if flush {
+		if flush && err == nil && !m.needFlush {
 			m.needFlush = true
+			select {
+			case m.kick <- struct{}{}:
+			default:
+			}
 		}
 	}
-	if m.wwaiting.Add(-1) == 0 && m.needFlush && err == nil {
-		m.needFlush = false
-		err = m.bw.Flush()
+	return m.writeDone(err)
+}
+
+// writeNow runs fn with the writer held and flushes at once.
+func (m *Mux) writeNow(fn func() error) error {
+	m.wmu.Lock()
+	err := m.werr
+	if err == nil {
+		err = fn()
+		if err == nil {
+			m.needFlush = false
+			err = m.bw.Flush()
+		}
 	}
+	return m.writeDone(err)
+}
+
+// writeDone records a write error, which ends the connection, and
+// releases the writer.
+func (m *Mux) writeDone(err error) error {
 	if err != nil && m.werr == nil {
 		m.werr = err
+		m.wmu.Unlock()
 		m.closeWith(fmt.Errorf("h2: writing to %s: %w", m.t.RemoteAddr(), err), http2.ErrCodeInternal, false)
+	} else {
+		m.wmu.Unlock()
 	}
 	if err != nil {
 		return fmt.Errorf("h2: writing: %w", err)
 	}
 	return nil
+}
+
+// flusher writes out buffered frames when kicked. It lets the other
+// goroutines ready to run go first, so that their frames join the same
+// write.
+func (m *Mux) flusher() {
+	defer close(m.flusherDone)
+	for {
+		select {
+		case <-m.kick:
+		case <-m.done:
+			return
+		}
+		runtime.Gosched()
+		m.wmu.Lock()
+		var err error
+		if m.needFlush && m.werr == nil {
+			m.needFlush = false
+			err = m.bw.Flush()
+		}
+		_ = m.writeDone(err)
+	}
 }
 
 // connError ends the connection after a protocol error of the peer.
@@ -520,7 +583,7 @@ func (m *Mux) connError(code http2.ErrCode, format string, args ...any) error {
 	}
 	last := m.maxPeerID
 	m.mu.Unlock()
-	_ = m.write(true, func() error { return m.fr.WriteGoAway(last, code, []byte(msg)) })
+	_ = m.writeNow(func() error { return m.fr.WriteGoAway(last, code, []byte(msg)) })
 	return ge
 }
 

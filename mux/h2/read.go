@@ -396,7 +396,7 @@ func (m *Mux) onHeaders(f *http2.HeadersFrame) error {
 		case s.recvEOF:
 			hs.rst, hs.rstCode = true, http2.ErrCodeStreamClosed
 		case m.side == mux.SideBack && !s.gotFinal:
-			hs.kind, hs.s, hs.msg = hdrResponse, s, new(htx.Message)
+			hs.kind, hs.s, hs.msg = hdrResponse, s, msgPool.Get().(*htx.Message)
 		case !hs.endStream:
 			hs.rst, hs.rstCode = true, http2.ErrCodeProtocol
 		default:

@@ -55,6 +55,7 @@ type Stream struct {
 	reqHead    bool
 	reqConnect bool
 	in         htx.Message
+	inStore    *htx.Message // holder of in's storage, back to msgPool once done
 	trl        htx.Message
 
 	// Reading side, one goroutine.
@@ -79,10 +80,34 @@ func (m *Mux) newStream(id uint32) *Stream {
 	s := &Stream{m: m, id: id, counted: true, sendWin: m.peerInitWin, recvWin: int64(m.cfg.StreamWindow)}
 	s.readCond.L = &m.mu
 	if id != 0 {
+		// A request's head is decoded into storage earlier streams used.
+		s.inStore = msgPool.Get().(*htx.Message)
+		s.in, *s.inStore = *s.inStore, htx.Message{}
+	}
+	if id != 0 {
 		m.streams[id] = s
 		m.active++
 	}
 	return s
+}
+
+// msgPool holds the storage of messages the reader decodes into: the
+// request heads of streams done with, and response heads once copied out.
+var msgPool = sync.Pool{New: func() any { return new(htx.Message) }}
+
+// recycleLocked gives the request head's storage back once the user
+// closed the stream and the reader is done with it: the stream left the
+// connection after its END_STREAM came, so no frame can reach it. The
+// caller holds m.mu.
+func (s *Stream) recycleLocked() {
+	if s.inStore == nil || s.counted || !s.recvEOF {
+		return
+	}
+	*s.inStore, s.in = s.in, htx.Message{}
+	s.inStore.Reset()
+	s.trl.Reset()
+	msgPool.Put(s.inStore)
+	s.inStore = nil
 }
 
 // ID is the stream's identifier. On the back side it is 0 until
@@ -95,7 +120,8 @@ func (s *Stream) ID() uint32 {
 }
 
 // Request returns the request head (front side). It stays valid until
-// the stream is closed; trailers are added to it once Read returns
+// the stream is closed, after which its storage serves later streams;
+// trailers are added to it once Read returns
 // io.EOF.
 func (s *Stream) Request() *htx.Message { return &s.in }
 
@@ -246,7 +272,7 @@ func (s *Stream) WriteResponse(msg *htx.Message) error {
 		m.encode(":status", statusText(msg.Status))
 		m.encodeFields(msg, false, false)
 		if msg.Flags&htx.FlagContentLength != 0 && msg.Status != 204 && !interim && !tunnel {
-			m.encode("content-length", fmt.Sprint(msg.ContentLength))
+			m.encodeInt("content-length", msg.ContentLength)
 		}
 	}); err != nil {
 		return err
@@ -308,7 +334,7 @@ func (s *Stream) WriteRequest(msg *htx.Message) error {
 			m.encode("te", "trailers")
 		}
 		if msg.Flags&htx.FlagContentLength != 0 && !connect {
-			m.encode("content-length", fmt.Sprint(msg.ContentLength))
+			m.encodeInt("content-length", msg.ContentLength)
 		}
 	}); err != nil {
 		return err
@@ -378,7 +404,10 @@ func (s *Stream) markSentLocked() {
 }
 
 // Write sends body data of the outgoing message, as the peer's flow
-// control windows allow; it blocks while they are closed.
+// control windows allow; it blocks while they are closed. Frames leave
+// shortly after, batched with what other streams write meanwhile; the
+// last bytes of a body whose Content-Length was declared leave with
+// Finish.
 func (s *Stream) Write(p []byte) (int, error) {
 	if !s.wroteHead || s.outDone || (s.m.side == mux.SideFront && !s.outFinal) {
 		return 0, ErrState
@@ -424,9 +453,12 @@ func (s *Stream) Write(p []byte) (int, error) {
 		m.mu.Unlock()
 		chunk := p[:n]
 		p = p[n:]
-		// Flush every chunk: the next may wait for window, and what was
-		// written must not sit in the buffer meanwhile.
-		if err := m.write(true, func() error { return m.fr.WriteData(id, false, chunk) }); err != nil {
+		// The flusher sends the chunk, with whatever follows it before
+		// this goroutine waits (more data, END_STREAM, other streams).
+		// The end of a Content-Length body waits for Finish, so that
+		// END_STREAM (or the trailers) leave in the same write.
+		last := s.outCLSet && s.outSent+n == s.outCL
+		if err := m.write(!last, func() error { return m.fr.WriteData(id, false, chunk) }); err != nil {
 			return written, err
 		}
 		written += int(n)
@@ -508,6 +540,8 @@ func (s *Stream) ReadResponse(resp *htx.Message) error {
 	s.heads = s.heads[1:]
 	m.mu.Unlock()
 	resp.CopyFrom(h)
+	h.Reset()
+	msgPool.Put(h)
 	if resp.Status >= 200 {
 		s.readHead = true
 		s.bodyMsg = resp
@@ -557,6 +591,7 @@ func (s *Stream) Close() error {
 		s.rbuf, s.roff = nil, 0
 		m.removeLocked(s)
 	}
+	s.recycleLocked()
 	m.mu.Unlock()
 	if rst {
 		_ = m.write(true, func() error { return m.fr.WriteRSTStream(id, code) })
