@@ -15,6 +15,14 @@
 // pipe from a [buffer.PipePool], held only while bytes are inside it, and
 // user space never touches them.
 //
+// A source that transforms bytes (TLS) cannot be watched through its
+// socket, since it may hold decoded bytes the socket no longer shows. The
+// channel keeps its buffer over such a source while bytes stream, gives
+// it back after a moment (100 ms) of silence, and then waits on a
+// one-byte read into a byte of its own; the byte that ends the wait is
+// the first one put into the next buffer, followed by what the transport
+// decoded with it. An idle TLS connection thus holds no buffer either.
+//
 // [Tunnel] runs the two channels of a connection (request and response)
 // with HAProxy's timeout client/server/tunnel semantics and reports what a
 // TCP log needs: bytes each way and how the stream ended.
@@ -257,6 +265,9 @@ type Channel struct {
 	spliceOut func(uintptr) bool
 	cbN       int
 	cbErr     error
+	// scratch takes the first byte from a transport that transforms
+	// bytes (TLS) while no buffer is held (recvXform).
+	scratch [1]byte
 
 	// Parking in the shared poller (tunnels only, see park.go).
 	lastIn int64 // last read from the source, or last wake
@@ -492,7 +503,9 @@ func (c *Channel) loop() error {
 				return err
 			}
 		}
-		if c.buf != nil && c.buf.Len() == 0 {
+		if c.buf != nil && c.buf.Len() == 0 && (c.srcRC != nil || c.ShutR()) {
+			// A transforming source keeps its emptied buffer while it
+			// streams; recv gives it back once the source falls silent.
 			c.putBuf()
 		}
 		if c.ShutR() {
@@ -575,7 +588,7 @@ func (c *Channel) armRead() error {
 	if to > 0 {
 		target, slack = c.srcClock.last.Load()+int64(to), int64(to)/2
 	}
-	if c.mayPark() {
+	if c.mayPark() || c.idleBuf() {
 		if it := c.lastIn + int64(parkAfter); target == 0 || it < target {
 			target = it
 		}
@@ -709,6 +722,59 @@ func (c *Channel) readCB(fd uintptr) bool {
 	}
 }
 
+// idleBuf reports whether the channel holds an empty buffer over a
+// transforming source, which it gives back after parkAfter of silence.
+func (c *Channel) idleBuf() bool {
+	return c.srcRC == nil && c.buf != nil && c.buf.Len() == 0
+}
+
+// pastDeadline is a read deadline already gone: a read under it takes
+// what the transport holds decoded and does not wait on the socket.
+var pastDeadline = time.Unix(1, 0)
+
+// recvXform reads once from a transport that transforms bytes (TLS). The
+// socket's readiness says nothing about such a source (it may hold
+// decoded bytes the socket no longer shows), so the buffer cannot be
+// borrowed only when the socket has data, as readCB does. While the
+// source streams, the read goes into the buffer the channel keeps; once
+// the source has been silent for parkAfter the buffer goes back, and the
+// channel then waits on a one-byte read into its scratch byte, holding
+// nothing. When that byte comes it borrows a buffer, puts the byte first
+// and adds what the transport decoded with it (the rest of the TLS
+// record), under a deadline already past so that nothing waits.
+func (c *Channel) recvXform() (int, error) {
+	if c.buf != nil {
+		p := c.recvSpace()
+		if len(p) == 0 {
+			return 0, ErrBufferFull
+		}
+		return c.src.Read(p)
+	}
+	n, err := c.src.Read(c.scratch[:])
+	if n == 0 {
+		return 0, err
+	}
+	b, gerr := c.pool.Get()
+	if gerr != nil {
+		if b, gerr = c.pool.GetWait(c.waitCtx()); gerr != nil {
+			return 0, errStopped
+		}
+	}
+	c.buf, c.output = b, 0
+	p := c.recvSpace()
+	p[0] = c.scratch[0]
+	if err != nil || len(p) == 1 {
+		return 1, err
+	}
+	_ = c.src.SetReadDeadline(pastDeadline)
+	c.rdl = -1 // armRead sets the real one again
+	m, err := c.src.Read(p[1:])
+	if isTimeout(err) {
+		err = nil
+	}
+	return 1 + m, err
+}
+
 // recv reads once from the source into the buffer, then accounts for it.
 func (c *Channel) recv() error {
 	var n int
@@ -735,26 +801,17 @@ func (c *Channel) recv() error {
 				continue
 			}
 		} else {
-			// A transport that transforms bytes (TLS) may hold decoded
-			// bytes the socket no longer shows, so readiness of the socket
-			// says nothing: the buffer is held across the blocking Read.
-			if c.buf == nil {
-				b, gerr := c.pool.GetWait(c.waitCtx())
-				if gerr != nil {
-					return errStopped
-				}
-				c.buf, c.output = b, 0
-			}
-			p := c.recvSpace()
-			if len(p) == 0 {
-				err = ErrBufferFull
-			} else {
-				n, err = c.src.Read(p)
+			n, err = c.recvXform()
+			if err == errStopped {
+				return err
 			}
 		}
 		if isTimeout(err) && n == 0 {
 			if terr := c.readTimedOut(); terr != nil {
 				return terr
+			}
+			if c.idleBuf() && mono()-c.lastIn >= int64(parkAfter) {
+				c.putBuf()
 			}
 			if c.idleEnough() {
 				return errPark

@@ -1,0 +1,176 @@
+//go:build linux
+
+package channel
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"io"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/proxyblocks/proxyblocks/buffer"
+	"github.com/proxyblocks/proxyblocks/xprt"
+	_ "github.com/proxyblocks/proxyblocks/xprt/tls" // registers the "tls" transport
+)
+
+// selfSigned returns a server certificate for "tunnel.test" and a pool
+// trusting it.
+func selfSigned(t testing.TB) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "tunnel.test"},
+		DNSNames:     []string{"tunnel.test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	leaf, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	roots := x509.NewCertPool()
+	roots.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, roots
+}
+
+// tlsFixture is a fixture whose client speaks TLS to the tunnel's front
+// transport, which terminates it; the back side is raw.
+func tlsFixture(t *testing.T) (f fixture, client *tls.Conn, front xprt.Transport) {
+	t.Helper()
+	f = newFixture(t)
+	cert, roots := selfSigned(t)
+	front, err := xprt.New("tls", f.front, &tls.Config{Certificates: []tls.Certificate{cert}}, false)
+	require.NoError(t, err)
+	client = tls.Client(f.client, &tls.Config{ServerName: "tunnel.test", RootCAs: roots})
+	hs := make(chan error, 1)
+	go func() { hs <- front.Handshake(context.Background()) }()
+	require.NoError(t, client.Handshake())
+	require.NoError(t, <-hs)
+	return f, client, front
+}
+
+// waitInUse waits until the pool has lent out n buffers.
+func waitInUse(t *testing.T, pool *buffer.Pool, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for pool.Stats().InUse != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("buffers in use: %d, want %d", pool.Stats().InUse, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A tunnel whose client side is TLS holds no buffer once the client has
+// been silent for longer than the park delay, though the TLS layer is
+// read through a plain Read; the byte it waits on is forwarded first,
+// then the rest, intact and in order, and so are later bursts.
+func TestIdleTLSTunnelHoldsNoBuffer(t *testing.T) {
+	noLeaks(t)
+	pool, err := buffer.NewPool(buffer.PoolConfig{})
+	require.NoError(t, err)
+	f, client, front := tlsFixture(t)
+	tun, err := NewTunnel(front, xprt.NewRaw(f.back), TunnelConfig{Pool: pool, ClientTimeout: time.Minute, ServerTimeout: time.Minute})
+	require.NoError(t, err)
+	done := make(chan Result, 1)
+	require.NoError(t, tun.Start(context.Background(), func(r Result) { done <- r }))
+
+	echo := func(msg []byte) {
+		t.Helper()
+		_, err := client.Write(msg)
+		require.NoError(t, err)
+		got := make([]byte, len(msg))
+		_, err = io.ReadFull(f.server, got)
+		require.NoError(t, err)
+		require.True(t, bytes.Equal(msg, got), "request bytes changed on the way")
+		_, err = f.server.Write(msg)
+		require.NoError(t, err)
+		_, err = io.ReadFull(client, got)
+		require.NoError(t, err)
+		require.True(t, bytes.Equal(msg, got), "response bytes changed on the way")
+	}
+	echo([]byte("hello"))
+
+	// Idle: the TLS direction gives its buffer back, the raw one parks.
+	time.Sleep(2 * parkAfter)
+	waitInUse(t, pool, 0)
+	if parkSupported {
+		waitParked(t, 1)
+	}
+
+	// One-byte records, each the first byte after idle or not.
+	for i := range 3 {
+		echo([]byte{byte('a' + i)})
+	}
+	// Several records in a row, the first one's first byte taken alone.
+	big := make([]byte, 300<<10)
+	_, _ = rand.Read(big)
+	echo(big)
+	time.Sleep(2 * parkAfter)
+	waitInUse(t, pool, 0)
+	echo(big[:70000])
+
+	require.NoError(t, client.CloseWrite())
+	require.NoError(t, f.client.CloseWrite())
+	_, err = io.Copy(io.Discard, f.server)
+	require.NoError(t, err)
+	require.NoError(t, f.server.CloseWrite())
+	r := waitResult(t, done)
+	require.NoError(t, r.Err)
+	want := int64(5 + 3 + len(big) + 70000)
+	require.Equal(t, want, r.Request.In)
+	require.Equal(t, want, r.Request.Out)
+	require.Equal(t, want, r.Response.Out)
+	require.Zero(t, pool.Stats().InUse)
+}
+
+// Bytes written in many small TLS records while the channel switches
+// between its scratch byte and its buffer arrive whole and in order.
+func TestTLSSourceOrder(t *testing.T) {
+	noLeaks(t)
+	pool, err := buffer.NewPool(buffer.PoolConfig{})
+	require.NoError(t, err)
+	f, client, front := tlsFixture(t)
+	tun, err := NewTunnel(front, xprt.NewRaw(f.back), TunnelConfig{Pool: pool})
+	require.NoError(t, err)
+	done := make(chan Result, 1)
+	require.NoError(t, tun.Start(context.Background(), func(r Result) { done <- r }))
+
+	var want bytes.Buffer
+	msgs := make([][]byte, 2000)
+	for i := range msgs {
+		msgs[i] = bytes.Repeat([]byte{byte(i)}, 1+i%37)
+		want.Write(msgs[i])
+	}
+	go func() {
+		for i, msg := range msgs {
+			if _, err := client.Write(msg); err != nil {
+				return
+			}
+			if i%500 == 499 {
+				time.Sleep(parkAfter + parkAfter/2)
+			}
+		}
+		_ = client.CloseWrite()
+		_ = f.client.CloseWrite()
+	}()
+	got, err := io.ReadAll(f.server)
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(want.Bytes(), got), "got %d bytes, want %d, or not in order", len(got), want.Len())
+	require.NoError(t, f.server.CloseWrite())
+	r := waitResult(t, done)
+	require.NoError(t, r.Err)
+	require.Zero(t, pool.Stats().InUse)
+}
