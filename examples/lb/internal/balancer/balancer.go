@@ -54,7 +54,7 @@ type Balancer struct {
 	cancel   context.CancelFunc
 	backends map[string]*Backend
 	fronts   []*frontend
-	global   chan struct{} // global maxconn slots; nil when unlimited
+	global   *conn.Slots // global maxconn, shared by every listener; nil when unlimited
 	actconn  atomic.Int64
 	pool     *buffer.Pool
 	pipes    *buffer.PipePool // nil when nothing splices
@@ -84,8 +84,11 @@ type frontend struct {
 	cfg       *config.Proxy
 	backend   *Backend
 	listeners []*conn.Listener
-	conns     atomic.Int64
-	logs      *logSet
+	// pending holds, for each listener under a maxconn, its listening
+	// socket, which the accept loop polls before accepting (waitPending).
+	pending sync.Map // *conn.Listener -> *pollListener
+	conns   atomic.Int64
+	logs    *logSet
 	// sslFailures counts failed TLS handshakes on the ssl binds.
 	sslFailures atomic.Uint64
 	// stick runs the tcp-request connection rules (stick.go).
@@ -132,7 +135,13 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 		}
 	}
 	if cfg.Global.MaxConn > 0 {
-		b.global = make(chan struct{}, cfg.Global.MaxConn)
+		if b.global, err = conn.NewSlots(cfg.Global.MaxConn); err != nil {
+			b.cancel()
+			if b.pipes != nil {
+				_ = b.pipes.Close()
+			}
+			return nil, fmt.Errorf("balancer: global maxconn: %w", err)
+		}
 	}
 	if err := b.setupHTTP(); err != nil {
 		b.cancel()
@@ -177,13 +186,18 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 		case px.Kind == config.KindListen:
 			fe.backend = b.backends[px.Name]
 		}
-		max := px.MaxConn
-		if max == 0 {
-			max = cfg.Global.MaxConn
+		// The frontend's maxconn is shared by all its binds, the global
+		// one by every frontend; a listener at either limit stops
+		// accepting, leaving clients in the backlog as HAProxy does.
+		// Without its own, a frontend is bounded by the global one only.
+		var feSlots *conn.Slots
+		if px.MaxConn > 0 {
+			feSlots, _ = conn.NewSlots(px.MaxConn)
 		}
+		limits := []*conn.Slots{feSlots, b.global}
 		for _, bind := range px.Binds {
 			for _, addr := range bind.Addrs {
-				ln, err := b.listen(b.ctx, fe, addr, bind, max)
+				ln, err := b.listen(b.ctx, fe, addr, bind, limits)
 				if err != nil {
 					b.closeListeners()
 					for _, l := range fe.listeners {
@@ -369,16 +383,16 @@ func (b *Balancer) startChecks() {
 
 func (b *Balancer) acceptLoop(fe *frontend, ln *conn.Listener, bind config.Bind) {
 	defer b.wg.Done()
+	pl, _ := fe.pending.Load(ln)
 	for {
-		// Take the global slot before accepting, so that at the process's
-		// maxconn new connections wait in the kernel's backlog as with
-		// HAProxy; the frontend's maxconn is the listener's own.
-		if !acquire(b.ctx, b.global) {
-			return
+		// The listener waits for a free slot of the frontend's and the
+		// global maxconn before it accepts; the connection gives them back
+		// when it closes. It takes them only once a client is pending.
+		if pl != nil {
+			waitPending(pl.(*pollListener).rc)
 		}
 		c, err := ln.Accept()
 		if err != nil {
-			release(b.global)
 			if errors.Is(err, net.ErrClosed) || b.ctx.Err() != nil {
 				return
 			}
@@ -396,7 +410,6 @@ func (b *Balancer) acceptLoop(fe *frontend, ln *conn.Listener, bind config.Bind)
 		if b.closed {
 			b.mu.Unlock()
 			_ = c.Close()
-			release(b.global)
 			return
 		}
 		b.sessions[s] = struct{}{}
@@ -411,7 +424,6 @@ func (b *Balancer) acceptLoop(fe *frontend, ln *conn.Listener, bind config.Bind)
 func (b *Balancer) endSession(s *session) {
 	s.fe.conns.Add(-1)
 	b.actconn.Add(-1)
-	release(b.global)
 	b.mu.Lock()
 	delete(b.sessions, s)
 	if len(b.sessions) == 0 {
@@ -419,22 +431,4 @@ func (b *Balancer) endSession(s *session) {
 	}
 	b.mu.Unlock()
 	b.wg.Done()
-}
-
-func acquire(ctx context.Context, slots chan struct{}) bool {
-	if slots == nil {
-		return true
-	}
-	select {
-	case slots <- struct{}{}:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-func release(slots chan struct{}) {
-	if slots != nil {
-		<-slots
-	}
 }

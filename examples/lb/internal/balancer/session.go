@@ -11,6 +11,8 @@ import (
 	"github.com/proxyblocks/proxyblocks/channel"
 	"github.com/proxyblocks/proxyblocks/conn"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/mux"
+	_ "github.com/proxyblocks/proxyblocks/mux/pt" // registers the pass-through mux TCP mode uses
 )
 
 // session is one client connection and, once connected, its server
@@ -33,7 +35,8 @@ type session struct {
 	bytesIn, bytesOut int64
 }
 
-// kill closes both connections; the session's goroutine then winds down.
+// kill closes both connections; whatever drives the session (its
+// goroutine or its tunnel) then winds down.
 func (s *session) kill() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -54,12 +57,14 @@ func (s *session) setServer(c *conn.Conn) bool {
 	return true
 }
 
+// run drives the session from its accept. An HTTP session ends when run
+// returns; a TCP session that reached a server outlives it: its tunnel
+// runs on the channel's own goroutines, parked in the shared poller while
+// idle, and ends the session from its completion callback, so an idle
+// proxied connection holds no goroutine.
 func (s *session) run() {
 	b, fe := s.b, s.fe
-	defer b.endSession(s)
-	defer s.kill()
 	s.startTracking()
-	defer s.endTracking()
 
 	// The handshake phase reads the PROXY header on accept-proxy binds.
 	// As in HAProxy, a bad header closes the connection before any byte
@@ -67,50 +72,116 @@ func (s *session) run() {
 	if err := s.client.Handshake(b.ctx); err != nil {
 		b.log.Debug("handshake failed", "frontend", fe.cfg.Name, "client", s.client.SocketRemote(), "err", err)
 		s.tlsHandshakeFailed(err)
+		s.end()
 		return
 	}
 	if fe.cfg.Mode == "http" {
 		s.runHTTP()
+		s.end()
 		return
 	}
+	ts := &tcpSession{s: s, be: fe.backend}
+	ft, err := s.frontStream()
+	if err != nil {
+		b.log.Debug("no TCP mux", "frontend", fe.cfg.Name, "client", s.client.SocketRemote(), "err", err)
+		s.end()
+		return
+	}
+	ts.client = ft
+	if !ts.connect() {
+		ts.finish()
+		return
+	}
+	tun, err := channel.NewTunnel(ts.client, ts.server, b.tunnelConfig(fe.cfg, ts.be.cfg))
+	if err == nil {
+		err = tun.Start(b.ctx, ts.tunnelDone)
+	}
+	if err != nil {
+		b.log.Warn("tunnel not started", "frontend", fe.cfg.Name, "backend", ts.be.cfg.Name, "err", err)
+		ts.l.term = [2]byte{'P', 'D'}
+		ts.finish()
+	}
+}
+
+// end closes the session's connections and forgets it: the last thing a
+// session does, once, whichever goroutine it ends on.
+func (s *session) end() {
+	s.endTracking()
+	s.kill()
+	s.b.endSession(s)
+}
+
+// frontStream takes the client connection's stream from the mux the
+// registry picks for a TCP frontend: the pass-through mux, whose stream is
+// the connection's transport, raw socket and all, so the tunnel may still
+// splice.
+func (s *session) frontStream() (mux.Tunnel, error) {
+	m, err := mux.New(s.client.Transport(), s.bind.Proto, mux.SideFront, mux.ModeTCP)
+	if err != nil {
+		return nil, err
+	}
+	s.client.SetMux(m)
+	st, err := m.Accept(s.b.ctx)
+	if err != nil {
+		return nil, err
+	}
+	t, ok := st.(mux.Tunnel)
+	if !ok {
+		_ = st.Close()
+		return nil, fmt.Errorf("balancer: mux %s gives no byte stream to a TCP frontend", m.Name())
+	}
+	return t, nil
+}
+
+// backStream is frontStream's counterpart on a server connection.
+func backStream(ctx context.Context, c *conn.Conn, proto string) (mux.Tunnel, error) {
+	m, err := mux.New(c.Transport(), proto, mux.SideBack, mux.ModeTCP)
+	if err != nil {
+		return nil, err
+	}
+	c.SetMux(m)
+	st, err := m.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t, ok := st.(mux.Tunnel)
+	if !ok {
+		_ = st.Close()
+		return nil, fmt.Errorf("balancer: mux %s gives no byte stream towards a TCP server", m.Name())
+	}
+	return t, nil
+}
+
+// tcpSession is a TCP-mode session from its accept to its traffic line:
+// the server it holds and the line being filled in.
+type tcpSession struct {
+	s              *session
+	be             *Backend
+	srv            *Server
+	client, server mux.Tunnel
+	l              tcpLog
+}
+
+// connect picks a server (possibly after queueing) and connects to it,
+// retrying on failure while keeping the server's slot; with option
+// redispatch the last retry goes through the algorithm again, away from
+// the failing server. It reports whether a server connection is ready;
+// when not, l.term says why.
+func (ts *tcpSession) connect() bool {
+	s, b, fe := ts.s, ts.s.b, ts.s.fe
 	src, dst := s.client.Src(), s.client.Dst()
-	l := tcpLog{client: src, accept: s.accepted, frontend: fe.cfg.Name, backend: fe.cfg.Name, server: "<NOSRV>", term: [2]byte{'-', '-'}}
+	l := &ts.l
+	*l = tcpLog{client: src, accept: s.accepted, frontend: fe.cfg.Name, backend: fe.cfg.Name, server: "<NOSRV>", term: [2]byte{'-', '-'}}
 	if !fe.cfg.Options.TCPLog && fe.logs.enabled() {
 		fe.logs.emit(levelInfo, fmt.Sprintf("Connect from %s to %s (%s/TCP)", src, dst, fe.cfg.Name))
 	}
-	be := fe.backend
-	var srv *Server
-	var bytesIn, bytesOut int64
-	defer func() {
-		if srv != nil {
-			be.release(srv)
-		}
-		if !fe.cfg.Options.TCPLog || !fe.logs.enabled() {
-			return
-		}
-		l.tt = time.Since(s.accepted)
-		l.bytesOut = bytesOut
-		l.actconn = int(b.actconn.Load())
-		l.feconn = int(fe.conns.Load())
-		if be != nil {
-			l.beconn, l.srvconn = be.counts(srv)
-		}
-		// dontlognull drops lines of connections that moved no byte, such
-		// as port probes, as HAProxy does.
-		if fe.cfg.Options.DontLogNull && bytesIn == 0 && bytesOut == 0 && l.term == [2]byte{'-', '-'} {
-			return
-		}
-		fe.logs.emit(levelInfo, l.format())
-	}()
+	be := ts.be
 	if be == nil {
 		l.term = [2]byte{'S', 'C'}
-		return
+		return false
 	}
 	l.backend = be.cfg.Name
 
-	// Get a server (possibly after queueing), connect, retry on failure
-	// keeping the server's slot; with option redispatch the last retry goes
-	// through the algorithm again, away from the failing server.
 	getServer := func(avoid *Server) bool {
 		a, err := be.assign(b.ctx, src.Addr(), avoid)
 		l.twSet = true
@@ -129,24 +200,24 @@ func (s *session) run() {
 			}
 			return false
 		}
-		srv = a.srv
-		l.server = srv.cfg.Name
+		ts.srv = a.srv
+		l.server = a.srv.cfg.Name
 		return true
 	}
-	if srv = s.stickMatch(be); srv != nil {
-		l.server, l.twSet = srv.cfg.Name, true
+	if ts.srv = s.stickMatch(be); ts.srv != nil {
+		l.server, l.twSet = ts.srv.cfg.Name, true
 	} else if !getServer(nil) {
-		return
+		return false
 	}
 	connStart := time.Now()
 	var sc *conn.Conn
 	for {
 		var err error
-		sc, err = b.dialServer(b.ctx, srv, src, dst, s.client.Transport().Info())
+		sc, err = b.dialServer(b.ctx, ts.srv, src, dst, s.client.Transport().Info())
 		if err == nil {
 			break
 		}
-		b.log.Debug("connect failed", "backend", be.cfg.Name, "server", srv.cfg.Name, "retries", l.retries, "err", err)
+		b.log.Debug("connect failed", "backend", be.cfg.Name, "server", ts.srv.cfg.Name, "retries", l.retries, "err", err)
 		if l.retries >= be.cfg.Retries || b.ctx.Err() != nil {
 			switch {
 			case b.ctx.Err() != nil:
@@ -156,36 +227,72 @@ func (s *session) run() {
 			default:
 				l.term = [2]byte{'S', 'C'}
 			}
-			return
+			return false
 		}
 		l.retries++
 		if be.cfg.Options.Redispatch && l.retries == be.cfg.Retries {
-			failed := srv
-			be.release(srv)
-			srv = nil
+			failed := ts.srv
+			be.release(ts.srv)
+			ts.srv = nil
 			l.redisp = true
 			if !getServer(failed) {
-				return
+				return false
 			}
 		}
 	}
 	l.tcSet, l.tc = true, time.Since(connStart)
-	s.stickStore(be, srv)
+	s.stickStore(be, ts.srv)
 	if !s.setServer(sc) {
 		_ = sc.Close()
 		l.term = [2]byte{'K', 'C'}
-		return
+		return false
 	}
-	res, _ := channel.RunTunnel(b.ctx, s.client.Transport(), sc.Transport(), b.tunnelConfig(fe.cfg, be.cfg))
-	bytesIn, bytesOut = res.Request.In, res.Response.Out
-	s.bytesIn, s.bytesOut = bytesIn, bytesOut
-	ts := res.TermState()
-	if len(ts) == 2 {
-		l.term = [2]byte{ts[0], ts[1]}
+	st, err := backStream(b.ctx, sc, ts.srv.cfg.Proto)
+	if err != nil {
+		b.log.Debug("no TCP mux", "backend", be.cfg.Name, "server", ts.srv.cfg.Name, "err", err)
+		l.term = [2]byte{'S', 'C'}
+		return false
+	}
+	ts.server = st
+	return true
+}
+
+// tunnelDone is the tunnel's completion callback: both directions have
+// ended and both connections are closed.
+func (ts *tcpSession) tunnelDone(res channel.Result) {
+	s := ts.s
+	s.bytesIn, s.bytesOut = res.Request.In, res.Response.Out
+	if t := res.TermState(); len(t) == 2 {
+		ts.l.term = [2]byte{t[0], t[1]}
 	}
 	s.mu.Lock()
 	if s.killed {
-		l.term = [2]byte{'K', 'D'}
+		ts.l.term = [2]byte{'K', 'D'}
 	}
 	s.mu.Unlock()
+	ts.finish()
+}
+
+// finish gives the server's slot back (which lets a queued connection
+// have it), writes the traffic line and ends the session.
+func (ts *tcpSession) finish() {
+	s, b, fe, be, l := ts.s, ts.s.b, ts.s.fe, ts.be, &ts.l
+	if ts.srv != nil {
+		be.release(ts.srv)
+	}
+	if fe.cfg.Options.TCPLog && fe.logs.enabled() {
+		l.tt = time.Since(s.accepted)
+		l.bytesOut = s.bytesOut
+		l.actconn = int(b.actconn.Load())
+		l.feconn = int(fe.conns.Load())
+		if be != nil {
+			l.beconn, l.srvconn = be.counts(ts.srv)
+		}
+		// dontlognull drops lines of connections that moved no byte, such
+		// as port probes, as HAProxy does.
+		if !fe.cfg.Options.DontLogNull || s.bytesIn != 0 || s.bytesOut != 0 || l.term != [2]byte{'-', '-'} {
+			fe.logs.emit(levelInfo, l.format())
+		}
+	}
+	s.end()
 }

@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/proxyblocks/proxyblocks/channel"
 	"github.com/proxyblocks/proxyblocks/conn"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/mux"
 	"github.com/proxyblocks/proxyblocks/xprt"
 )
 
@@ -18,11 +21,17 @@ import (
 // take to send its header; the PROXY specification suggests at least 3 s.
 const proxyHeaderTimeout = 3 * time.Second
 
-// listen opens one bind address. The frontend's maxconn is the listener's:
-// at the cap it stops accepting and leaves clients in the backlog.
-func (b *Balancer) listen(ctx context.Context, fe *frontend, addr string, bind config.Bind, maxConn int) (*conn.Listener, error) {
+// listen opens one bind address. limits are the frontend's maxconn and the
+// global one, shared with the other listeners: while either is full the
+// listener stops accepting and leaves clients in the backlog.
+func (b *Balancer) listen(ctx context.Context, fe *frontend, addr string, bind config.Bind, limits []*conn.Slots) (*conn.Listener, error) {
+	if fe.cfg.Mode != "http" {
+		if _, err := mux.Best(bind.Proto, "", mux.SideFront, mux.ModeTCP); err != nil {
+			return nil, fmt.Errorf("proto %s is not usable in mode tcp: %w", bind.Proto, err)
+		}
+	}
 	lc := conn.ListenConfig{
-		MaxConn:          maxConn,
+		Slots:            limits,
 		AcceptProxy:      bind.AcceptProxy,
 		HandshakeTimeout: proxyHeaderTimeout,
 		Logger:           b.log,
@@ -31,12 +40,74 @@ func (b *Balancer) listen(ctx context.Context, fe *frontend, addr string, bind c
 		return nil, err
 	}
 	b.connRules(fe, &lc)
-	return lc.Listen(ctx, "tcp", addr)
+	nl, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	var pl *pollListener
+	if tl, ok := nl.(*net.TCPListener); ok && limited(limits) {
+		// The accept loop waits for a pending client before the
+		// listener takes its slots (waitPending).
+		if pl, err = newPollListener(tl); err != nil {
+			_ = nl.Close()
+			return nil, err
+		}
+		nl = pl
+	}
+	ln := lc.NewListener(nl)
+	if pl != nil {
+		fe.pending.Store(ln, pl)
+	}
+	return ln, nil
+}
+
+// pollListener is a listening socket whose readiness an accept loop can
+// wait for: a TCPListener's own RawConn cannot wait, so a duplicate of
+// its descriptor, in the runtime's poller, does. Closing it closes both,
+// so the socket stops listening.
+type pollListener struct {
+	*net.TCPListener
+	f  *os.File
+	rc syscall.RawConn
+}
+
+func newPollListener(tl *net.TCPListener) (*pollListener, error) {
+	f, err := tl.File()
+	if err != nil {
+		return nil, fmt.Errorf("watching the listening socket: %w", err)
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("watching the listening socket: %w", err)
+	}
+	return &pollListener{TCPListener: tl, f: f, rc: rc}, nil
+}
+
+// Close closes the listener and its duplicate, which wakes a waitPending.
+func (p *pollListener) Close() error {
+	err := p.TCPListener.Close()
+	_ = p.f.Close()
+	return err
+}
+
+func limited(limits []*conn.Slots) bool {
+	for _, s := range limits {
+		if s != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // dialer returns the dialer of a server: its source address, its PROXY
 // protocol version and timeout connect.
 func (b *Balancer) dialer(s *Server) (*conn.Dialer, error) {
+	if s.be.cfg.Mode != "http" {
+		if _, err := mux.Best(s.cfg.Proto, "", mux.SideBack, mux.ModeTCP); err != nil {
+			return nil, fmt.Errorf("server %s/%s (%s): proto %s is not usable in mode tcp: %w", s.be.cfg.Name, s.cfg.Name, s.cfg.Pos, s.cfg.Proto, err)
+		}
+	}
 	d := &conn.Dialer{Timeout: s.be.cfg.Timeouts.Connect}
 	if s.cfg.Source != "" {
 		src, err := resolveSource(s.cfg.Source)
