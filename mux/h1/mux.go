@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -84,8 +85,15 @@ type Mux struct {
 	peekFn  func(fd uintptr) bool
 	peek    [1]byte
 
-	// Write side, used by one goroutine at a time.
+	// Write side, used by one goroutine at a time; wmu lets the reading
+	// side send what is buffered without racing with a body being
+	// written.
+	wmu  sync.Mutex
 	wbuf []byte
+
+	// smu guards the exchange's state that both sides change and read:
+	// the ends of the two messages and what the exchange ends with.
+	smu sync.Mutex
 
 	st Stream
 }
@@ -152,7 +160,7 @@ func (m *Mux) take() error {
 	return nil
 }
 
-func (m *Mux) release(kill bool) {
+func (m *Mux) release(kill, reader bool) {
 	m.mu.Lock()
 	m.busy = false
 	if kill {
@@ -160,7 +168,9 @@ func (m *Mux) release(kill bool) {
 	}
 	dead := m.dead
 	m.mu.Unlock()
-	if m.r == m.w && !m.st.tunnel {
+	// The read buffer belongs to the reading side: a failure on the
+	// writing side leaves it, as the reader may be using it.
+	if reader && m.r == m.w && !m.st.tunnel {
 		m.putBuf()
 	}
 	if dead && m.side == mux.SideFront && !m.st.tunnel {
@@ -180,6 +190,11 @@ func (m *Mux) Accept(ctx context.Context) (mux.Stream, error) {
 			return nil, io.EOF
 		}
 		return nil, err
+	}
+	if to := m.lim.RequestTimeout; to > 0 {
+		_ = m.t.SetReadDeadline(time.Now().Add(to))
+		// The deadline bounds the head only; the body is the caller's.
+		defer func() { _ = m.t.SetReadDeadline(time.Time{}) }()
 	}
 	if ctx.Done() != nil {
 		stop := context.AfterFunc(ctx, func() { _ = m.t.SetReadDeadline(time.Unix(1, 0)) })
@@ -206,18 +221,29 @@ func (m *Mux) Accept(ctx context.Context) (mux.Stream, error) {
 				if errors.As(err, &e) {
 					m.answerError(e.Status)
 				}
-				m.release(true)
+				m.release(true, true)
 				return nil, fmt.Errorf("h1: request from %s: %w", m.t.RemoteAddr(), err)
 			}
 		}
 		if err := m.fill(); err != nil {
-			empty := m.r == m.w
-			m.release(true)
+			empty, got := m.r == m.w, m.w-m.r
+			timedOut := m.lim.RequestTimeout > 0 && ctx.Err() == nil && errors.Is(err, os.ErrDeadlineExceeded)
+			if timedOut && !empty {
+				// A head begun and not finished in time: 408, then close.
+				m.answerError(408)
+			}
+			m.release(true, true)
 			if err == io.EOF && empty {
 				return nil, io.EOF
 			}
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("h1: accept: %w", ctx.Err())
+			}
+			if timedOut {
+				if empty {
+					return nil, fmt.Errorf("%w (%v, nothing received)", ErrRequestTimeout, m.lim.RequestTimeout)
+				}
+				return nil, fmt.Errorf("%w (%v, %d bytes of a head received, answered 408)", ErrRequestTimeout, m.lim.RequestTimeout, got)
 			}
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
@@ -350,7 +376,7 @@ type Stream struct {
 	closing   bool
 	tunnel    bool
 	canTunnel bool
-	ended     bool
+	ended     atomic.Bool
 }
 
 func (s *Stream) reset(id uint32) {
@@ -376,7 +402,7 @@ func (s *Stream) Read(p []byte) (int, error) {
 	if s.inDone && len(s.pending) == 0 {
 		return 0, io.EOF
 	}
-	if s.ended {
+	if s.ended.Load() {
 		return 0, ErrState
 	}
 	if m.side == mux.SideBack && !s.readHead {
@@ -398,8 +424,7 @@ func (s *Stream) Read(p []byte) (int, error) {
 			return 0, io.EOF
 		}
 		if m.dec.Done() {
-			s.inDone = true
-			s.maybeEnd()
+			s.setInDone()
 			return 0, io.EOF
 		}
 		if m.r < m.w {
@@ -443,13 +468,18 @@ func (s *Stream) Read(p []byte) (int, error) {
 // connection is kept alive unless the request or m asks to close, the
 // framing needs it, or the request body was not read to its end.
 func (s *Stream) WriteResponse(m *htx.Message) error {
-	if s.m.side != mux.SideFront || s.wroteHead || s.ended {
+	if s.m.side != mux.SideFront || s.wroteHead || s.ended.Load() {
 		return ErrState
 	}
+	s.m.wmu.Lock()
+	defer s.m.wmu.Unlock()
 	saved := m.Flags
 	defer func() { m.Flags = saved }()
+	s.m.smu.Lock()
 	s.closing = s.closing || s.req&htx.FlagClose != 0 || m.Flags&htx.FlagClose != 0
-	if s.closing {
+	closing := s.closing
+	s.m.smu.Unlock()
+	if closing {
 		m.Flags |= htx.FlagClose
 	} else if s.reqVersion == htx.Version10 {
 		m.Flags |= htx.FlagKeepAlive
@@ -465,25 +495,29 @@ func (s *Stream) WriteResponse(m *htx.Message) error {
 		buf, _ := AppendResponse(s.m.wbuf[:0], m, s.req, s.reqVersion)
 		s.m.wbuf = buf[:0]
 		if _, err := s.m.t.Write(buf); err != nil {
-			s.fail()
+			s.failWrite()
 			return fmt.Errorf("h1: writing interim response: %w", err)
 		}
 		if m.Status == 101 {
+			s.m.smu.Lock()
 			s.wroteHead, s.outDone, s.canTunnel = true, true, true
+			s.m.smu.Unlock()
 		}
 		return nil
 	}
 	s.m.wbuf, s.framing = AppendResponse(s.m.wbuf[:0], m, s.req, s.reqVersion)
+	s.m.smu.Lock()
 	if s.framing == FrameClose {
 		s.closing = true
 	}
 	if s.req&htx.FlagConnect != 0 && m.Status < 300 {
 		s.canTunnel = true
 	}
+	s.m.smu.Unlock()
 	s.remain = m.ContentLength
 	s.wroteHead = true
 	if s.framing == FrameNone {
-		return s.Finish(nil)
+		return s.finish(nil)
 	}
 	return nil
 }
@@ -492,16 +526,20 @@ func (s *Stream) WriteResponse(m *htx.Message) error {
 // body is sent at once and complete; otherwise the head goes with the
 // first Write or with Finish.
 func (s *Stream) WriteRequest(m *htx.Message) error {
-	if s.m.side != mux.SideBack || s.wroteHead || s.ended {
+	if s.m.side != mux.SideBack || s.wroteHead || s.ended.Load() {
 		return ErrState
 	}
+	s.m.wmu.Lock()
+	defer s.m.wmu.Unlock()
 	s.req, s.reqVersion = m.Flags|htx.FlagRequest, htx.Version11
+	s.m.smu.Lock()
 	s.closing = m.Flags&htx.FlagClose != 0
+	s.m.smu.Unlock()
 	s.m.wbuf, s.framing = AppendRequest(s.m.wbuf[:0], m)
 	s.remain = m.ContentLength
 	s.wroteHead = true
 	if s.framing == FrameNone {
-		return s.Finish(nil)
+		return s.finish(nil)
 	}
 	return nil
 }
@@ -509,13 +547,15 @@ func (s *Stream) WriteRequest(m *htx.Message) error {
 // Write sends body bytes of the outgoing message, framed as its head
 // declared.
 func (s *Stream) Write(p []byte) (int, error) {
-	if !s.wroteHead || s.outDone || s.ended {
+	if !s.wroteHead || s.outDone || s.ended.Load() {
 		return 0, ErrState
 	}
 	if len(p) == 0 {
 		return 0, nil
 	}
 	m := s.m
+	m.wmu.Lock()
+	defer m.wmu.Unlock()
 	switch s.framing {
 	case FrameNone:
 		return 0, fmt.Errorf("%w: the message has no body", ErrBodyLength)
@@ -532,14 +572,14 @@ func (s *Stream) Write(p []byte) (int, error) {
 		if s.framing == FrameChunked {
 			m.wbuf = append(m.wbuf, "\r\n"...)
 		}
-		return len(p), s.flush()
+		return len(p), s.flush(false)
 	}
-	if err := s.flush(); err != nil {
+	if err := s.flush(false); err != nil {
 		return 0, err
 	}
 	n, err := m.t.Write(p)
 	if err != nil {
-		s.fail()
+		s.failWrite()
 		return n, fmt.Errorf("h1: writing body: %w", err)
 	}
 	if s.framing == FrameChunked {
@@ -548,14 +588,20 @@ func (s *Stream) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-func (s *Stream) flush() error {
+// flush writes out the buffered bytes; the caller holds m.wmu. reader
+// says the reading side calls it.
+func (s *Stream) flush(reader bool) error {
 	if len(s.m.wbuf) == 0 {
 		return nil
 	}
 	_, err := s.m.t.Write(s.m.wbuf)
 	s.m.wbuf = s.m.wbuf[:0]
 	if err != nil {
-		s.fail()
+		if reader {
+			s.fail()
+		} else {
+			s.failWrite()
+		}
 		return fmt.Errorf("h1: writing: %w", err)
 	}
 	return nil
@@ -566,7 +612,14 @@ func (s *Stream) flush() error {
 // A Content-Length body must be complete. A close-delimited body ends by
 // closing the connection's write side.
 func (s *Stream) Finish(trailers *htx.Message) error {
-	if !s.wroteHead || s.ended {
+	s.m.wmu.Lock()
+	defer s.m.wmu.Unlock()
+	return s.finish(trailers)
+}
+
+// finish is Finish with m.wmu held.
+func (s *Stream) finish(trailers *htx.Message) error {
+	if !s.wroteHead || s.ended.Load() {
 		return ErrState
 	}
 	if s.outDone {
@@ -575,18 +628,19 @@ func (s *Stream) Finish(trailers *htx.Message) error {
 	switch s.framing {
 	case FrameLength:
 		if s.remain != 0 {
-			s.fail()
+			s.failWrite()
 			return fmt.Errorf("%w: %d bytes missing", ErrBodyLength, s.remain)
 		}
 	case FrameChunked:
 		s.m.wbuf = AppendLastChunk(s.m.wbuf, trailers)
 	}
-	if err := s.flush(); err != nil {
+	if err := s.flush(false); err != nil {
 		return err
 	}
 	if s.framing == FrameClose {
 		_ = s.m.t.CloseWrite()
 	}
+	s.m.smu.Lock()
 	s.outDone = true
 	if s.m.side == mux.SideFront && !s.inDone {
 		if !s.m.dec.Done() {
@@ -597,6 +651,7 @@ func (s *Stream) Finish(trailers *htx.Message) error {
 		}
 		s.inDone, s.pending = true, nil
 	}
+	s.m.smu.Unlock()
 	s.maybeEnd()
 	return nil
 }
@@ -609,11 +664,18 @@ func (s *Stream) Finish(trailers *htx.Message) error {
 // with status 502 and the connection is not reused.
 func (s *Stream) ReadResponse(resp *htx.Message) error {
 	m := s.m
-	if m.side != mux.SideBack || !s.wroteHead || s.readHead || s.ended {
+	if m.side != mux.SideBack || !s.wroteHead || s.readHead || s.ended.Load() {
 		return ErrState
 	}
-	if err := s.flush(); err != nil {
-		return err
+	// What the request left buffered goes first, unless a body is being
+	// written meanwhile: that writer flushes it, and the server may
+	// answer before taking the whole body.
+	if m.wmu.TryLock() {
+		err := s.flush(true)
+		m.wmu.Unlock()
+		if err != nil {
+			return err
+		}
 	}
 	for {
 		if m.rb != nil && m.r < m.w {
@@ -623,18 +685,19 @@ func (s *Stream) ReadResponse(resp *htx.Message) error {
 				if resp.Status < 200 && resp.Status != 101 {
 					return nil
 				}
-				s.readHead = true
 				s.resp = resp.Flags
+				m.smu.Lock()
+				s.readHead = true
 				if resp.Flags&htx.FlagClose != 0 {
 					s.closing = true
 				}
 				if resp.Flags&htx.FlagTunnel != 0 {
 					s.canTunnel = true
 				}
+				m.smu.Unlock()
 				m.dec.Reset(resp)
 				if m.dec.Done() {
-					s.inDone = true
-					s.maybeEnd()
+					s.setInDone()
 				} else {
 					// Read appends trailers to the message the body
 					// belongs to.
@@ -662,10 +725,13 @@ func (s *Stream) ReadResponse(resp *htx.Message) error {
 // already read past the head are returned first. The HTTP exchange ends:
 // the connection will carry no further request.
 func (s *Stream) Tunnel() (mux.Tunnel, error) {
-	if !s.canTunnel || s.ended {
+	if !s.canTunnel || s.ended.Load() {
 		return nil, ErrNoTunnel
 	}
-	if err := s.flush(); err != nil {
+	s.m.wmu.Lock()
+	err := s.flush(true)
+	s.m.wmu.Unlock()
+	if err != nil {
 		return nil, err
 	}
 	m := s.m
@@ -674,7 +740,8 @@ func (s *Stream) Tunnel() (mux.Tunnel, error) {
 		rest = append([]byte(nil), m.buf()...)
 	}
 	m.putBuf()
-	s.tunnel, s.ended = true, true
+	s.tunnel = true
+	s.ended.Store(true)
 	m.mu.Lock()
 	m.busy, m.dead = false, true
 	m.mu.Unlock()
@@ -684,10 +751,13 @@ func (s *Stream) Tunnel() (mux.Tunnel, error) {
 // Close ends the stream. An exchange that has not completed is aborted by
 // closing the connection.
 func (s *Stream) Close() error {
-	if s.ended {
+	if s.ended.Load() {
 		return nil
 	}
-	if !(s.outDone && (s.inDone || s.m.dec.Done())) {
+	s.m.smu.Lock()
+	complete := s.outDone && (s.inDone || s.m.dec.Done())
+	s.m.smu.Unlock()
+	if !complete {
 		s.fail()
 		return nil
 	}
@@ -695,30 +765,51 @@ func (s *Stream) Close() error {
 	return nil
 }
 
-// fail ends the exchange and the connection after an error.
-func (s *Stream) fail() {
-	if s.ended {
+// fail ends the exchange and the connection after an error on the
+// reading side (or with neither side busy).
+func (s *Stream) fail() { s.failSide(true) }
+
+// failWrite ends the exchange and the connection after an error on the
+// writing side, leaving the read buffer to the reading side.
+func (s *Stream) failWrite() { s.failSide(false) }
+
+func (s *Stream) failSide(reader bool) {
+	s.m.smu.Lock()
+	if s.ended.Load() {
+		s.m.smu.Unlock()
 		return
 	}
-	s.ended = true
-	s.m.release(true)
+	s.ended.Store(true)
+	s.m.smu.Unlock()
+	s.m.release(true, reader)
 	_ = s.m.Close()
 }
 
-// maybeEnd ends the exchange once both messages are complete.
+// setInDone records the end of the incoming message, from the reading
+// side.
+func (s *Stream) setInDone() {
+	s.m.smu.Lock()
+	s.inDone = true
+	s.m.smu.Unlock()
+	s.maybeEnd()
+}
+
+// maybeEnd ends the exchange once both messages are complete; the side
+// that completes last ends it.
 func (s *Stream) maybeEnd() {
-	if s.ended || !s.outDone || !s.inDone || len(s.pending) > 0 {
+	m := s.m
+	m.smu.Lock()
+	if s.ended.Load() || !s.outDone || !s.inDone || (m.side == mux.SideBack && !s.readHead) || s.canTunnel {
+		// Not complete yet, or a tunnel the caller is expected to take.
+		m.smu.Unlock()
 		return
 	}
-	if s.m.side == mux.SideBack && !s.readHead {
-		return
-	}
-	if s.canTunnel {
-		// The caller is expected to take the tunnel.
-		return
-	}
-	s.ended = true
-	s.m.release(s.closing)
+	s.ended.Store(true)
+	closing := s.closing
+	m.smu.Unlock()
+	// Both messages are complete: the reading side is done with the
+	// buffer, whichever side ends the exchange.
+	m.release(closing, true)
 }
 
 var _ mux.Stream = (*Stream)(nil)

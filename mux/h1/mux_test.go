@@ -2,6 +2,7 @@ package h1
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -461,4 +462,145 @@ func TestAcceptHonoursContext(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	require.False(t, m.bufferHeld(), "an idle wait borrows no buffer")
 	require.Equal(t, 0, m.AvailStreams())
+}
+
+// acceptOne serves one connection with a front mux under lim, after the
+// client sent send, and returns the client's end and what Accept
+// returned.
+func acceptOne(t *testing.T, lim Limits, send string) (net.Conn, error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	s, err := ln.Accept()
+	require.NoError(t, err)
+	m := New(xprt.NewRaw(s), mux.SideFront, lim)
+	defer m.Close()
+	_, err = io.WriteString(c, send)
+	require.NoError(t, err)
+	_, err = m.Accept(context.Background())
+	return c, err
+}
+
+func TestRequestTimeoutAnswers408ToAPartialHead(t *testing.T) {
+	leakCheck(t)
+	c, err := acceptOne(t, Limits{RequestTimeout: 100 * time.Millisecond}, "GET / HTTP/1.1\r\nHost: x\r\n")
+	require.ErrorIs(t, err, ErrRequestTimeout)
+	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
+	got, err := io.ReadAll(c)
+	require.NoError(t, err, "the connection ends with a close")
+	require.True(t, bytes.HasPrefix(got, []byte("HTTP/1.1 408 Request Timeout\r\n")), "%q", got)
+	require.Contains(t, string(got), "Connection: close")
+}
+
+func TestRequestTimeoutClosesASilentClientQuietly(t *testing.T) {
+	leakCheck(t)
+	c, err := acceptOne(t, Limits{RequestTimeout: 100 * time.Millisecond}, "")
+	require.ErrorIs(t, err, ErrRequestTimeout)
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
+	got, err := io.ReadAll(c)
+	require.NoError(t, err, "the connection ends with a close")
+	require.Empty(t, got, "a client that sent nothing gets no answer")
+}
+
+func TestRequestTimeoutBoundsTheHeadOnly(t *testing.T) {
+	leakCheck(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	defer c.Close()
+	s, err := ln.Accept()
+	require.NoError(t, err)
+	m := New(xprt.NewRaw(s), mux.SideFront, Limits{RequestTimeout: 50 * time.Millisecond})
+	defer m.Close()
+	_, err = io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n")
+	require.NoError(t, err)
+	st, err := m.Accept(context.Background())
+	require.NoError(t, err)
+	go func() {
+		time.Sleep(150 * time.Millisecond) // longer than the head's bound
+		_, _ = io.WriteString(c, "abc")
+	}()
+	body, err := io.ReadAll(st.(*Stream))
+	require.NoError(t, err, "the body is not bounded by the request timeout")
+	require.Equal(t, "abc", string(body))
+	require.NoError(t, st.Close())
+}
+
+// TestEarlyResponseWhileBodyIsWritten has a server answer 413 after the
+// head, without reading the body, while the client is still writing a
+// large one: reading the response and writing the body run at the same
+// time (run with -race).
+func TestEarlyResponseWhileBodyIsWritten(t *testing.T) {
+	leakCheck(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	srvDone, answered := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(srvDone)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 4096)
+		var head []byte
+		for !bytes.Contains(head, []byte("\r\n\r\n")) {
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			head = append(head, buf[:n]...)
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbig!")
+		// Read no more; close once the client has the answer.
+		<-answered
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	m := New(xprt.NewRaw(c), mux.SideBack, Limits{})
+	defer m.Close()
+	st, err := m.Open(context.Background())
+	require.NoError(t, err)
+	s := st.(*Stream)
+	var req htx.Message
+	req.SetRequest("POST", "", "", "/upload")
+	req.Add("Host", "x")
+	const size = 64 << 20
+	req.Flags |= htx.FlagContentLength
+	req.ContentLength = size
+	require.NoError(t, s.WriteRequest(&req))
+
+	writeErr := make(chan error, 1)
+	go func() {
+		chunk := make([]byte, 64<<10)
+		var err error
+		for sent := 0; sent < size && err == nil; sent += len(chunk) {
+			_, err = s.Write(chunk)
+		}
+		if err == nil {
+			err = s.Finish(nil)
+		}
+		writeErr <- err
+	}()
+	var resp htx.Message
+	require.NoError(t, s.ReadResponse(&resp))
+	require.Equal(t, 413, resp.Status)
+	body, err := io.ReadAll(s)
+	require.NoError(t, err)
+	require.Equal(t, "big!", string(body))
+	// The server closes without reading the body: the body's writer
+	// fails rather than hang.
+	close(answered)
+	require.Error(t, <-writeErr)
+	require.NoError(t, s.Close())
+	require.Equal(t, 0, m.AvailStreams(), "the connection carries no further request")
+	<-srvDone
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"time"
 
 	"github.com/proxyblocks/proxyblocks/mux/htx"
 )
@@ -31,6 +33,14 @@ type Limits struct {
 	MaxHeaders int
 	// MaxBody bounds a request body in bytes; 0 means no limit.
 	MaxBody int64
+	// RequestTimeout bounds the wait for a complete request head on the
+	// front side, as timeout http-request does: a client that sent part
+	// of a head and not the rest in time is answered 408 and the
+	// connection closed; one that sent nothing is closed quietly, like
+	// an idle keep-alive connection. Accept then returns an error
+	// wrapping [ErrRequestTimeout]. 0 leaves the wait unbounded (the
+	// transport's own deadline, if any, still applies).
+	RequestTimeout time.Duration
 }
 
 func (l Limits) bufSize() int {
@@ -46,6 +56,11 @@ func (l Limits) maxHeaders() int {
 	}
 	return l.MaxHeaders
 }
+
+// ErrRequestTimeout is wrapped by the error Accept returns when
+// [Limits.RequestTimeout] passed before a complete request head. It also
+// wraps os.ErrDeadlineExceeded.
+var ErrRequestTimeout = fmt.Errorf("h1: request head not received in time: %w", os.ErrDeadlineExceeded)
 
 // ErrNeedMore is returned by the parser and the body decoder when the
 // bytes given end before the element being parsed does: feed the same
