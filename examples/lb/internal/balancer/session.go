@@ -20,7 +20,7 @@ import (
 type session struct {
 	b        *Balancer
 	fe       *frontend
-	bind     config.Bind
+	bind     *config.Bind // the line in the configuration, shared
 	client   *conn.Conn
 	accepted time.Time
 
@@ -72,6 +72,10 @@ func (s *session) run() {
 	if err := s.client.Handshake(b.ctx); err != nil {
 		b.log.Debug("handshake failed", "frontend", fe.cfg.Name, "client", s.client.SocketRemote(), "err", err)
 		s.tlsHandshakeFailed(err)
+		s.end()
+		return
+	}
+	if !s.sessionRules() {
 		s.end()
 		return
 	}

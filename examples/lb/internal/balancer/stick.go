@@ -10,6 +10,7 @@ import (
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"github.com/proxyblocks/proxyblocks/stick"
+	"github.com/proxyblocks/proxyblocks/xprt"
 )
 
 // Stick tables, "tcp-request connection" rules and "stick" persistence.
@@ -66,13 +67,17 @@ func (b *Balancer) closeTables() {
 func (b *Balancer) Table(name string) *stick.Table { return b.tables[name] }
 
 // tracked is a connection as connection rules, stick rules and ACLs see
-// it: its addresses and the entries it tracks. It is an acl.Context and an
-// acl.Tracker.
+// it: its addresses, what its TLS handshake negotiated and the entries it
+// tracks. It is an acl.Context, an acl.Tracker and an acl.TLSContext.
 type tracked struct {
 	b        *Balancer
 	own      string // the proxy whose table "" names
 	src, dst netip.AddrPort
-	sc       [acl.Slots]*stick.Entry
+	// info is the client transport's handshake result: zero for the
+	// connection rules, which run before the handshake (ssl_fc is false
+	// there, as HAProxy's never match), set for session and stick rules.
+	info xprt.Info
+	sc   [acl.Slots]*stick.Entry
 	// sessCounted is set once the session counters went up, so they are
 	// counted once per connection.
 	sessCounted bool
@@ -83,6 +88,10 @@ func (t *tracked) Src() netip.AddrPort { return t.src }
 
 // Dst returns the address the client reached.
 func (t *tracked) Dst() netip.AddrPort { return t.dst }
+
+// TLSInfo is what the client connection's TLS handshake negotiated, for
+// the ssl_* fetches.
+func (t *tracked) TLSInfo() xprt.Info { return t.info }
 
 // Tracked returns the entry tracked in slot, or nil.
 func (t *tracked) Tracked(slot int) *stick.Entry {
@@ -283,6 +292,57 @@ func (s *session) startTracking() {
 	s.trk.startSession()
 }
 
+// sessionRules runs the frontend's "tcp-request session" rules once the
+// handshake is done, so their ssl_* fetches see the TLS session. It
+// reports false when a rule rejects the connection. Entries a rule starts
+// tracking here count the session at once and join the connection's.
+func (s *session) sessionRules() bool {
+	rules := s.fe.cfg.Stick.SessRules
+	if len(rules) == 0 {
+		return true
+	}
+	t := s.trk
+	if t == nil {
+		t = &tracked{b: s.b, own: s.fe.cfg.Name, sessCounted: true}
+	}
+	t.src, t.dst = s.client.Src(), s.client.Dst()
+	t.info = s.client.Transport().Info()
+	before := t.sc
+	ok := true
+rules:
+	for _, r := range rules {
+		if !r.Cond.Eval(t) {
+			continue
+		}
+		switch r.Action {
+		case "track-sc":
+			t.track(r.Slot, r.Table)
+		case "accept":
+			break rules
+		case "reject":
+			ok = false
+			break rules
+		}
+	}
+	var counted []*stick.Entry
+	for i, e := range t.sc {
+		if e == nil || before[i] != nil || slices.Contains(counted, e) || slices.Contains(before[:], e) {
+			continue
+		}
+		counted = append(counted, e)
+		now := e.Table().Now()
+		e.IncAt(stick.DataSessCnt, 1, now)
+		e.IncAt(stick.DataSessRate, 1, now)
+	}
+	if t.any() {
+		s.trk = t
+	}
+	if !ok {
+		s.b.log.Debug("session rejected", "frontend", s.fe.cfg.Name, "client", t.src)
+	}
+	return ok
+}
+
 // endTracking ends the session's tracked entries with the bytes moved.
 func (s *session) endTracking() {
 	s.trk.end(s.bytesIn, s.bytesOut)
@@ -292,7 +352,7 @@ func (s *session) endTracking() {
 // ruleCtx is the context of a backend's stick rules: the session's
 // addresses and tracked entries, with "" naming the backend's table.
 func (s *session) ruleCtx(be *Backend) *tracked {
-	t := &tracked{b: s.b, own: be.cfg.Name, src: s.client.Src(), dst: s.client.Dst()}
+	t := &tracked{b: s.b, own: be.cfg.Name, src: s.client.Src(), dst: s.client.Dst(), info: s.client.Transport().Info()}
 	if s.trk != nil {
 		t.sc = s.trk.sc
 	}

@@ -92,6 +92,9 @@ func TestStickErrors(t *testing.T) {
 		{"track without table", fe + " tcp-request connection track-sc0 src\n", 3, ErrReference, "needs a stick-table"},
 		{"track unknown table", fe + " tcp-request connection track-sc0 src table t\n", 3, ErrReference, "refers to table 't'"},
 		{"tcp-request content", fe + " tcp-request content reject\n", 3, ErrUnsupported, "only 'tcp-request connection'"},
+		{"session silent-drop", fe + " tcp-request session silent-drop\n", 3, ErrUnsupported, "only in 'tcp-request connection'"},
+		{"session bad action", fe + " tcp-request session deny\n", 3, ErrUnknownKeyword, "'tcp-request session deny'"},
+		{"session track without table", fe + " tcp-request session track-sc1 src\n", 3, ErrReference, "needs a stick-table"},
 		{"tcp-request in backend", be + " tcp-request connection reject\n", 3, ErrMisplaced, "not allowed in 'backend' section"},
 		{"reject arg", fe + " tcp-request connection reject now\n", 3, ErrBadValue, "takes no argument"},
 		{"silent-drop ttl", fe + " tcp-request connection silent-drop rst-ttl 0\n", 3, ErrBadValue, "out of range"},
@@ -118,4 +121,35 @@ func TestStickErrors(t *testing.T) {
 			require.Contains(t, err.Error(), tc.msg)
 		})
 	}
+}
+
+// "tcp-request session" rules are kept apart from the connection rules,
+// in order, with their conditions compiled.
+func TestTCPRequestSession(t *testing.T) {
+	c, err := Parse(Source{Name: "s.cfg", Data: []byte(`frontend f
+    mode tcp
+    bind 127.0.0.1:0
+    stick-table type ip size 10
+    acl tls ssl_fc
+    tcp-request connection accept
+    tcp-request session reject if !tls
+    tcp-request session track-sc2 src
+    tcp-request session accept if { ssl_fc_sni -m str a.example }
+    default_backend b
+backend b
+    server s 127.0.0.1:1
+`)})
+	require.NoError(t, err)
+	fe := c.Proxy("f", KindFrontend)
+	require.Len(t, fe.Stick.ConnRules, 1)
+	rules := fe.Stick.SessRules
+	require.Len(t, rules, 3)
+	require.Equal(t, "reject", rules[0].Action)
+	require.Equal(t, 7, rules[0].Pos.Line)
+	require.NotNil(t, rules[0].Cond)
+	require.Equal(t, "track-sc", rules[1].Action)
+	require.Equal(t, 2, rules[1].Slot)
+	require.Equal(t, "accept", rules[2].Action)
+	// Without TLS facts in the context, ssl_fc is false.
+	require.True(t, rules[0].Cond.Eval(addrs{}))
 }

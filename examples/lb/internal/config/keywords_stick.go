@@ -38,21 +38,24 @@ func parseStickTable(p *parser, px *Proxy, a []string) error {
 	return nil
 }
 
-// parseTCPRequest reads "tcp-request connection ACTION [ARGS] [if|unless
-// COND]". Only the connection stage exists in TCP mode here.
+// parseTCPRequest reads "tcp-request connection|session ACTION [ARGS]
+// [if|unless COND]". The connection stage runs on the bare socket, the
+// session stage after the handshake (so the ssl_* fetches see the TLS
+// session); there is no content stage here.
 func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 	if len(a) == 0 {
-		return errors.New("expects 'tcp-request connection <action> [{if | unless} <condition>]'")
+		return errors.New("expects 'tcp-request connection|session <action> [{if | unless} <condition>]'")
 	}
-	if a[0] != "connection" {
-		return fmt.Errorf("%w: 'tcp-request %s' (only 'tcp-request connection')", ErrUnsupported, a[0])
+	stage := a[0]
+	if stage != "connection" && stage != "session" {
+		return fmt.Errorf("%w: 'tcp-request %s' (only 'tcp-request connection' and 'tcp-request session')", ErrUnsupported, a[0])
 	}
 	words, cond, err := acl.SplitCond(a[1:], &px.ACLs)
 	if err != nil {
 		return err
 	}
 	if len(words) == 0 {
-		return errors.New("'tcp-request connection' expects an action (accept, reject, silent-drop, track-sc0, track-sc1, track-sc2)")
+		return fmt.Errorf("'tcp-request %s' expects an action (accept, reject, silent-drop, track-sc0, track-sc1, track-sc2)", stage)
 	}
 	r := ConnRule{Pos: p.pos, Action: words[0], Cond: cond}
 	args := words[1:]
@@ -61,6 +64,8 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 		if len(args) > 0 {
 			return fmt.Errorf("'%s' takes no argument, got '%s'", r.Action, args[0])
 		}
+	case r.Action == "silent-drop" && stage == "session":
+		return fmt.Errorf("%w: 'tcp-request session silent-drop' (only in 'tcp-request connection')", ErrUnsupported)
 	case r.Action == "silent-drop":
 		if len(args) > 0 {
 			if args[0] != "rst-ttl" || len(args) != 2 {
@@ -82,7 +87,11 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 			return fmt.Errorf("'%s': %w", words[0], err)
 		}
 	default:
-		return fmt.Errorf("%w: 'tcp-request connection %s' (accept, reject, silent-drop, track-sc0, track-sc1, track-sc2)", ErrUnknownKeyword, r.Action)
+		return fmt.Errorf("%w: 'tcp-request %s %s' (accept, reject, silent-drop, track-sc0, track-sc1, track-sc2)", ErrUnknownKeyword, stage, r.Action)
+	}
+	if stage == "session" {
+		px.Stick.SessRules = appendOwn(px.Stick.SessRules, r)
+		return nil
 	}
 	px.Stick.ConnRules = appendOwn(px.Stick.ConnRules, r)
 	return nil
@@ -228,9 +237,11 @@ func (p *parser) checkStick() {
 		p.errorf(kw, ErrReference, "%s '%s': '%s' refers to table '%s', which no proxy declares", px.Kind, px.Name, kw, table)
 	}
 	for _, px := range p.cfg.Proxies {
-		for _, r := range px.Stick.ConnRules {
-			if r.Action == "track-sc" {
-				check(px, r.Pos, "tcp-request", r.Table)
+		for _, rules := range [][]ConnRule{px.Stick.ConnRules, px.Stick.SessRules} {
+			for _, r := range rules {
+				if r.Action == "track-sc" {
+					check(px, r.Pos, "tcp-request", r.Table)
+				}
 			}
 		}
 		for _, r := range px.Stick.Rules {

@@ -13,6 +13,9 @@ type Stick struct {
 	Table *StickTable
 	// ConnRules are the "tcp-request connection" rules in order.
 	ConnRules []ConnRule
+	// SessRules are the "tcp-request session" rules in order: the same
+	// actions but silent-drop, run once the handshake is done.
+	SessRules []ConnRule
 	// Rules are the "stick on|match|store-request" rules in order.
 	Rules []StickRule
 }
@@ -23,7 +26,7 @@ type StickTable struct {
 	Config stick.Config
 }
 
-// ConnRule is one "tcp-request connection" rule.
+// ConnRule is one "tcp-request connection" or "tcp-request session" rule.
 type ConnRule struct {
 	Pos
 	// Action is "accept", "reject", "silent-drop" or "track-sc".
