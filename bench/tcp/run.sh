@@ -28,14 +28,33 @@ FE_PORT=${FE_PORT:-18300}
 SINK_PORT=${SINK_PORT:-18301}
 CLK_TCK=$(getconf CLK_TCK)
 
+# Refuse to start on a port something already listens on: the figures
+# would be another process's, and a proxy left from an earlier run would
+# keep the port.
+for port in "$FE_PORT" "$SINK_PORT"; do
+	if ! command -v ss >/dev/null; then
+		echo "run.sh: ss (iproute2) is needed to check that port $port is free" >&2
+		exit 1
+	fi
+	if [ -n "$(ss -ltnH "sport = :$port")" ]; then
+		echo "run.sh: port $port is already listened on (ss -ltnp 'sport = :$port' tells by what);" \
+			"stop it or set FE_PORT/SINK_PORT" >&2
+		exit 1
+	fi
+done
+
 WORK=$(mktemp -d)
 PIDS=()
+PROXY_PID=
+IDLER_PID=
+# On any exit, stop the sink, the proxy under test and the idle client.
 cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}" $PROXY_PID $IDLER_PID; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 ulimit -n "$(ulimit -Hn)"
 
@@ -92,6 +111,7 @@ start_proxy() {
 stop_proxy() {
 	kill "$PROXY_PID" 2>/dev/null || true
 	wait "$PROXY_PID" 2>/dev/null || true
+	PROXY_PID=
 	# Let the port leave TIME_WAIT-free listening state before the next run.
 	sleep 0.3
 }
@@ -137,10 +157,12 @@ for proxy in ${PROXIES_IDLE-$PROXIES}; do
 	rm -f "$WORK/ready"
 	"$WORK/tcpload" idle -addr "127.0.0.1:$FE_PORT" -conns "$IDLE_CONNS" -ready "$WORK/ready" &
 	idler=$!
+	IDLER_PID=$idler
 	for _ in $(seq 1 600); do [ -f "$WORK/ready" ] && break; sleep 0.1; done
 	[ -f "$WORK/ready" ] || { echo "idle connections never all opened" >&2; exit 1; }
 	r1=$(rss_kib "$PROXY_PID")
 	kill "$idler"; wait "$idler" 2>/dev/null || true
+	IDLER_PID=
 	stop_proxy
 	RSS_PER_CONN[$proxy]=$(awk -v a="$r0" -v b="$r1" -v n="$IDLE_CONNS" 'BEGIN {printf "%.2f", (b - a) / n}')
 	echo "$proxy idle: rss ${r0} KiB -> ${r1} KiB over $IDLE_CONNS connections" >&2

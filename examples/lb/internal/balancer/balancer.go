@@ -239,14 +239,14 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 }
 
 // bindOf returns the bind line the i-th listener of fe came from.
-func (b *Balancer) bindOf(fe *frontend, i int) config.Bind {
-	for _, bind := range fe.cfg.Binds {
-		if i < len(bind.Addrs) {
-			return bind
+func (b *Balancer) bindOf(fe *frontend, i int) *config.Bind {
+	for k := range fe.cfg.Binds {
+		if i < len(fe.cfg.Binds[k].Addrs) {
+			return &fe.cfg.Binds[k]
 		}
-		i -= len(bind.Addrs)
+		i -= len(fe.cfg.Binds[k].Addrs)
 	}
-	return config.Bind{}
+	return &config.Bind{}
 }
 
 func (b *Balancer) newLogSet(px *config.Proxy) *logSet {
@@ -381,7 +381,7 @@ func (b *Balancer) startChecks() {
 	}
 }
 
-func (b *Balancer) acceptLoop(fe *frontend, ln *conn.Listener, bind config.Bind) {
+func (b *Balancer) acceptLoop(fe *frontend, ln *conn.Listener, bind *config.Bind) {
 	defer b.wg.Done()
 	pl, _ := fe.pending.Load(ln)
 	for {

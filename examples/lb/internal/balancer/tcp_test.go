@@ -24,7 +24,7 @@ type heldSink struct {
 	done  chan struct{}
 }
 
-func newHeldSink(t *testing.T) *heldSink {
+func newHeldSink(t testing.TB) *heldSink {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

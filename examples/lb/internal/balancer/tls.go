@@ -209,7 +209,7 @@ func (s *session) tlsHandshakeFailed(err error) {
 	line = append(line, "] "...)
 	line = append(line, fe.cfg.Name...)
 	line = append(line, '/')
-	line = append(line, listenerName(fe.cfg, s.bind)...)
+	line = append(line, listenerName(fe.cfg, *s.bind)...)
 	line = append(line, ": "...)
 	line = append(line, msg...)
 	fe.logs.emit(levelInfo, string(line))

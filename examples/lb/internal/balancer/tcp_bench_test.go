@@ -1,0 +1,141 @@
+package balancer
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/proxyblocks/proxyblocks/channel"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/stretchr/testify/require"
+)
+
+// BenchmarkIdleTCPSession reports the live heap and the goroutines an idle
+// proxied TCP connection costs once its tunnel has parked: b.N
+// connections are opened through a balancer to a server that holds them,
+// and the heap is measured after a collection.
+//
+//	go test -run '^$' -bench IdleTCPSession -benchtime 2000x ./examples/lb/internal/balancer
+func BenchmarkIdleTCPSession(b *testing.B) {
+	sink := newHeldSink(b)
+	lb := benchLB(b, `
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 60s
+    timeout server 60s
+listen px
+    bind 127.0.0.1:0
+    server s %s
+`, sink.ln.Addr().String())
+	addr := lb.Addrs("px")[0].String()
+	heap := func() uint64 {
+		runtime.GC()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	h0, g0 := heap(), runtime.NumGoroutine()
+	b.ResetTimer()
+	clients := make([]net.Conn, 0, b.N)
+	for i := 0; i < b.N; i++ {
+		c, err := net.Dial("tcp", addr)
+		require.NoError(b, err)
+		clients = append(clients, c)
+	}
+	require.Eventually(b, func() bool { return channel.Parked() == 2*b.N }, 60*time.Second, 10*time.Millisecond)
+	b.StopTimer()
+	h1, g1 := heap(), runtime.NumGoroutine()
+	// Both ends' client sockets live in this process too: count them
+	// apart by measuring a bare pair of sockets per connection.
+	b.ReportMetric(float64(int64(h1)-int64(h0))/float64(b.N), "heapB/conn")
+	b.ReportMetric(float64(g1-g0)/float64(b.N), "goroutines/conn")
+	for _, c := range clients {
+		_ = c.Close()
+	}
+	for _, c := range sink.held() {
+		_ = c.Close()
+	}
+	require.Eventually(b, func() bool { return lb.Sessions() == 0 }, 60*time.Second, 10*time.Millisecond)
+}
+
+// BenchmarkTCPSplice moves bytes through a balancer with forced splicing
+// in both directions, for profiling the splice path:
+//
+//	go test -run '^$' -bench TCPSplice -cpuprofile cpu.out ./examples/lb/internal/balancer
+func BenchmarkTCPSplice(b *testing.B) {
+	benchTCP(b, "option splice-request\n    option splice-response")
+}
+
+// BenchmarkTCPCopy is BenchmarkTCPSplice through buffers.
+func BenchmarkTCPCopy(b *testing.B) {
+	benchTCP(b, "")
+}
+
+func benchTCP(b *testing.B, opts string) {
+	const chunk = 1 << 20
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(b, err)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				// Hide ReadFrom so Go does not splice on its own.
+				_, _ = io.Copy(io.Discard, struct{ io.Reader }{c})
+				_ = c.Close()
+			}()
+		}
+	}()
+	lb := benchLB(b, `
+global
+    tune.bufsize 16384
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+listen px
+    bind 127.0.0.1:0
+    %s
+    server s %s
+`, opts, ln.Addr().String())
+	c, err := net.Dial("tcp", lb.Addrs("px")[0].String())
+	require.NoError(b, err)
+	buf := make([]byte, chunk)
+	b.SetBytes(chunk)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	_ = c.(*net.TCPConn).CloseWrite()
+	_, _ = io.Copy(io.Discard, c)
+	b.StopTimer()
+	_ = c.Close()
+	require.Eventually(b, func() bool { return lb.Sessions() == 0 }, 30*time.Second, 10*time.Millisecond)
+	_ = ln.Close()
+	wg.Wait()
+}
+
+func benchLB(b *testing.B, format string, a ...any) *Balancer {
+	cfg, err := config.Parse(config.Source{Name: "bench.cfg", Data: fmt.Appendf(nil, format, a...)})
+	require.NoError(b, err)
+	lb, err := Start(b.Context(), cfg, Options{})
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = lb.Close() })
+	return lb
+}
