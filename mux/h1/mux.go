@@ -399,7 +399,7 @@ func (s *Stream) Request() *htx.Message { return &s.in }
 // that expects 100-continue sends the 100 response.
 func (s *Stream) Read(p []byte) (int, error) {
 	m := s.m
-	if s.inDone && len(s.pending) == 0 {
+	if s.inputDone() && len(s.pending) == 0 {
 		return 0, io.EOF
 	}
 	if s.ended.Load() {
@@ -420,7 +420,7 @@ func (s *Stream) Read(p []byte) (int, error) {
 			s.pending = s.pending[n:]
 			return n, nil
 		}
-		if s.inDone {
+		if s.inputDone() {
 			return 0, io.EOF
 		}
 		if m.dec.Done() {
@@ -642,17 +642,21 @@ func (s *Stream) finish(trailers *htx.Message) error {
 	}
 	s.m.smu.Lock()
 	s.outDone = true
-	if s.m.side == mux.SideFront && !s.inDone {
+	cut := s.m.side == mux.SideFront && !s.inDone
+	if cut {
 		if !s.m.dec.Done() {
 			// The request body was not read to its end: its rest would
 			// be taken for the next request, so the connection cannot be
 			// reused.
 			s.closing = true
 		}
-		s.inDone, s.pending = true, nil
+		// A Read still running returns io.EOF after what it holds.
+		s.inDone = true
 	}
 	s.m.smu.Unlock()
-	s.maybeEnd()
+	// With the request cut short, a reader may still be using the read
+	// buffer: it is left to it.
+	s.maybeEnd(!cut)
 	return nil
 }
 
@@ -761,7 +765,7 @@ func (s *Stream) Close() error {
 		s.fail()
 		return nil
 	}
-	s.maybeEnd()
+	s.maybeEnd(true)
 	return nil
 }
 
@@ -791,12 +795,21 @@ func (s *Stream) setInDone() {
 	s.m.smu.Lock()
 	s.inDone = true
 	s.m.smu.Unlock()
-	s.maybeEnd()
+	s.maybeEnd(true)
+}
+
+// inputDone reports whether the incoming message ended, or was cut
+// short by Finish on the front side.
+func (s *Stream) inputDone() bool {
+	s.m.smu.Lock()
+	defer s.m.smu.Unlock()
+	return s.inDone
 }
 
 // maybeEnd ends the exchange once both messages are complete; the side
-// that completes last ends it.
-func (s *Stream) maybeEnd() {
+// that completes last ends it. reader says the read buffer is free to
+// give back.
+func (s *Stream) maybeEnd(reader bool) {
 	m := s.m
 	m.smu.Lock()
 	if s.ended.Load() || !s.outDone || !s.inDone || (m.side == mux.SideBack && !s.readHead) || s.canTunnel {
@@ -807,9 +820,7 @@ func (s *Stream) maybeEnd() {
 	s.ended.Store(true)
 	closing := s.closing
 	m.smu.Unlock()
-	// Both messages are complete: the reading side is done with the
-	// buffer, whichever side ends the exchange.
-	m.release(closing, true)
+	m.release(closing, reader)
 }
 
 var _ mux.Stream = (*Stream)(nil)

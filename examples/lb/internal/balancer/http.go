@@ -597,23 +597,6 @@ func (ex *exchange) sendRequest() bool {
 	if !body {
 		return true
 	}
-	if !ex.bc.h2 {
-		// An HTTP/1 server stream flushes its pending request bytes from
-		// ReadResponse, so its Write and ReadResponse cannot overlap: the
-		// body goes first, as most HTTP/1 servers read it whole before
-		// answering.
-		if err := ex.copyRequestBody(); err != nil {
-			if ex.cerr != nil {
-				ex.log.term = [2]byte{'C', 'D'}
-				ex.abortBack()
-				return false
-			}
-			ex.failBack()
-			ex.answerError(ex.bhp, 502, [2]byte{'S', 'D'})
-			return false
-		}
-		return true
-	}
 	if ex.body == nil {
 		ex.body = make(chan error, 1)
 	}
@@ -694,11 +677,11 @@ func (ex *exchange) forwardResponse() {
 		err := ex.bst.ReadResponse(resp)
 		if err != nil {
 			_ = ex.bst.Close()
-			bodyErr := ex.waitBodyAfterAbort()
+			_ = ex.waitBodyAfterAbort()
 			ex.dropConn(ex.bc)
 			ex.bc, ex.bst = nil, nil
 			switch {
-			case ex.cerr != nil || bodyErr != nil && isClientErr(bodyErr):
+			case ex.cerr != nil: // the client failed while sending its body
 				l.term = [2]byte{'C', 'D'}
 			case errors.Is(err, os.ErrDeadlineExceeded):
 				ex.answerError(ex.bhp, 504, [2]byte{'s', 'H'})
@@ -749,6 +732,22 @@ func (ex *exchange) forwardResponse() {
 			return
 		}
 	}
+	if ex.bodyAsync && !ex.bc.h2 {
+		select {
+		case err := <-ex.body:
+			ex.bodyAsync = false
+			if err != nil {
+				ex.abortBack()
+				return
+			}
+		default:
+			// An HTTP/1 server answered in full before taking the whole
+			// body (413, 401...): the connection cannot carry another
+			// request, and closing it stops the body's copy.
+			ex.abortBack()
+			return
+		}
+	}
 	if err := ex.waitBody(); err != nil {
 		// The server answered before taking the whole body: the
 		// connection cannot carry another request.
@@ -757,8 +756,6 @@ func (ex *exchange) forwardResponse() {
 	}
 	ex.endBack()
 }
-
-func isClientErr(err error) bool { return err != nil && !errors.Is(err, os.ErrDeadlineExceeded) }
 
 // waitBodyAfterAbort collects the request body copy after the server
 // stream was closed (which unblocks it).

@@ -1,0 +1,84 @@
+package balancer
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestHTTPServerAnswersBeforeTheBody has an HTTP/1 server answer 413
+// right after a request head, without reading the body, while the client
+// is still sending a large one: the answer reaches the client instead of
+// a 502 for the body the server never took.
+func TestHTTPServerAnswersBeforeTheBody(t *testing.T) {
+	t.Cleanup(leakCheck(t))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	answered := make(chan struct{})
+	srvDone := make(chan struct{})
+	go func() {
+		defer close(srvDone)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		var head []byte
+		buf := make([]byte, 4096)
+		for !bytes.Contains(head, []byte("\r\n\r\n")) {
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			head = append(head, buf[:n]...)
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 9\r\nConnection: close\r\n\r\ntoo large")
+		select { // read nothing more until the client has the answer
+		case <-answered:
+		case <-time.After(20 * time.Second):
+		}
+	}()
+	b, _ := startLB(t, parseCfg(t, httpDefaults+`
+listen l
+    bind 127.0.0.1:0
+    server s %s
+`, ln.Addr().String()))
+	c, err := net.Dial("tcp", feAddr(t, b, "l"))
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.SetDeadline(time.Now().Add(20*time.Second)))
+	const size = 64 << 20
+	_, err = io.WriteString(c, "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 67108864\r\n\r\n")
+	require.NoError(t, err)
+	go func() {
+		chunk := make([]byte, 64<<10)
+		for sent := 0; sent < size; sent += len(chunk) {
+			if _, err := c.Write(chunk); err != nil {
+				return
+			}
+		}
+	}()
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	close(answered)
+	require.NoError(t, err)
+	require.Equal(t, 413, resp.StatusCode)
+	require.Equal(t, "too large", string(body))
+	// The client's body was not read to its end: its connection closes.
+	_, err = c.Read(make([]byte, 1))
+	require.Error(t, err)
+	var ne net.Error
+	require.False(t, errors.As(err, &ne) && ne.Timeout(), "connection left open: %v", err)
+	c.Close()
+	<-srvDone
+	require.NoError(t, b.Close())
+}
