@@ -129,9 +129,13 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 			// HAProxy's default: a quarter of maxconn.
 			maxPipes = cfg.Global.MaxConn / 4
 		}
-		if b.pipes, err = buffer.NewPipePool(buffer.PipePoolConfig{Size: cfg.Global.PipeSize, Max: maxPipes}); err != nil {
+		pipeSize := cfg.Global.PipeSize
+		if pipeSize == 0 {
+			pipeSize = defaultPipeSize(maxPipes, readPipeLimits())
+		}
+		if b.pipes, err = buffer.NewPipePool(buffer.PipePoolConfig{Size: pipeSize, Max: maxPipes}); err != nil {
 			b.cancel()
-			return nil, fmt.Errorf("balancer: pipes (tune.pipesize %d, maxpipes %d): %w", cfg.Global.PipeSize, maxPipes, err)
+			return nil, fmt.Errorf("balancer: pipes (tune.pipesize %d, maxpipes %d): %w", pipeSize, maxPipes, err)
 		}
 	}
 	if cfg.Global.MaxConn > 0 {

@@ -257,3 +257,24 @@ listen px
 	require.Equal(t, "SC", l.term)
 	require.Zero(t, srv.accepted.Load(), "nothing dialed")
 }
+
+func TestDefaultPipeSize(t *testing.T) {
+	soft := int64(16384 * 4096) // Linux's default fs.pipe-user-pages-soft
+	for _, c := range []struct {
+		maxPipes int
+		l        pipeLimits
+		want     int
+	}{
+		{32, pipeLimits{maxSize: 1 << 20, softBytes: soft}, 1 << 20},
+		{100, pipeLimits{maxSize: 1 << 20, softBytes: soft}, 256 << 10},
+		{200, pipeLimits{maxSize: 1 << 20, softBytes: soft}, 128 << 10},
+		{2475, pipeLimits{maxSize: 1 << 20, softBytes: soft}, 0},
+		{32, pipeLimits{maxSize: 256 << 10, softBytes: soft}, 256 << 10},
+		{32, pipeLimits{maxSize: 64 << 10, softBytes: soft}, 0},
+		{32, pipeLimits{maxSize: 1 << 20, softBytes: 0}, 1 << 20},
+		{32, pipeLimits{maxSize: -1, softBytes: -1}, 0},
+		{0, pipeLimits{maxSize: 1 << 20, softBytes: soft}, 0},
+	} {
+		require.Equal(t, c.want, defaultPipeSize(c.maxPipes, c.l), "%+v", c)
+	}
+}
