@@ -143,7 +143,17 @@ type Fetch struct {
 	// Match is the default match method; "" picks it from Type (bool,
 	// int, ip, str).
 	Match string
+	// CompileEach, when set, returns the function an ACL uses instead of
+	// Compile's: it offers every sample the fetch finds (every value of
+	// a header, say) and the ACL matches when any matches, as HAProxy
+	// iterates over all occurrences in an ACL. It may return nil to keep
+	// the single sample (an argument naming one occurrence).
+	CompileEach func(arg string) (EachFunc, error)
 }
+
+// EachFunc calls match with each sample a fetch finds in ctx, in order,
+// until one returns true, and reports whether one did.
+type EachFunc func(ctx Context, match func(Sample) bool) bool
 
 // MatchOptions are the flags given before the patterns.
 type MatchOptions struct {
@@ -273,6 +283,7 @@ func splitArg(expr string) (name, arg string, hasArg bool, err error) {
 type Expr struct {
 	text  string
 	fetch FetchFunc
+	each  EachFunc // when set, every sample is matched, not only fetch's
 	match func(Sample) bool
 }
 
@@ -281,6 +292,9 @@ func (e *Expr) String() string { return e.text }
 
 // Eval fetches the sample and matches it; no sample means no match.
 func (e *Expr) Eval(ctx Context) bool {
+	if e.each != nil {
+		return e.each(ctx, e.match)
+	}
 	s, ok := e.fetch(ctx)
 	if !ok {
 		return false
@@ -312,6 +326,12 @@ func ParseExpr(words []string) (*Expr, error) {
 	fn, err := compileFetch(f, arg, hasArg)
 	if err != nil {
 		return nil, err
+	}
+	var each EachFunc
+	if f.CompileEach != nil {
+		if each, err = f.CompileEach(arg); err != nil {
+			return nil, fmt.Errorf("fetch method '%s': %w", f.Name, err)
+		}
 	}
 	var opts MatchOptions
 	rest := words[1:]
@@ -362,7 +382,7 @@ flags:
 	if err != nil {
 		return nil, fmt.Errorf("'%s' with match method '%s': %w", name, method, err)
 	}
-	return &Expr{text: strings.Join(words, " "), fetch: fn, match: pred}, nil
+	return &Expr{text: strings.Join(words, " "), fetch: fn, each: each, match: pred}, nil
 }
 
 var errUnsupported = errors.New("not supported")
@@ -506,7 +526,9 @@ func (c *Cond) Eval(ctx Context) bool {
 
 // ParseCond compiles a condition from its words, starting with "if" or
 // "unless". Named ACLs are looked up in set (which may be nil); anonymous
-// ACLs are written "{ FETCH [flags] [patterns] }".
+// ACLs are written "{ FETCH [flags] [patterns] }". Any of them may be
+// negated by leading exclamation marks, a word of their own or stuck to
+// the name or the opening brace ("!{ src 10.0.0.1 }").
 func ParseCond(words []string, set *Set) (*Cond, error) {
 	if len(words) == 0 || (words[0] != "if" && words[0] != "unless") {
 		return nil, fmt.Errorf("%w: a condition starts with 'if' or 'unless'", ErrSyntax)
@@ -521,6 +543,15 @@ func ParseCond(words []string, set *Set) (*Cond, error) {
 	for len(rest) > 0 {
 		w := rest[0]
 		rest = rest[1:]
+		// Leading exclamation marks negate what follows, alone ("! a"),
+		// stuck to a name ("!a") or to an anonymous ACL's brace ("!{"),
+		// as haproxy reads them.
+		for strings.HasPrefix(w, "!") {
+			neg, w = !neg, w[1:]
+		}
+		if w == "" {
+			continue
+		}
 		switch {
 		case w == "or" || w == "||":
 			if neg || len(and) == 0 {
@@ -528,9 +559,6 @@ func ParseCond(words []string, set *Set) (*Cond, error) {
 			}
 			c.ors = append(c.ors, and)
 			and = nil
-			continue
-		case w == "!":
-			neg = !neg
 			continue
 		case w == "{":
 			end := -1
@@ -552,9 +580,6 @@ func ParseCond(words []string, set *Set) (*Cond, error) {
 		case w == "}":
 			return nil, fmt.Errorf("%w: unexpected '}'", ErrSyntax)
 		default:
-			for strings.HasPrefix(w, "!") {
-				neg, w = !neg, w[1:]
-			}
 			a := set.Get(w)
 			if a == nil {
 				return nil, fmt.Errorf("%w: '%s'", ErrUnknownACL, w)

@@ -3,6 +3,7 @@ package acl
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/proxyblocks/proxyblocks/mux/htx"
@@ -45,28 +46,131 @@ func httpFetch(name string, arg ArgMode, get func(m *htx.Message, arg string) (s
 	}})
 }
 
-// lastHeader returns the value of the last occurrence of name, as
-// HAProxy's hdr() does by default, each comma-separated value counting
-// as one occurrence.
-func lastHeader(m *htx.Message, name string) (string, bool) {
-	var last []byte
-	found := false
+// headerArg splits hdr()'s argument "NAME[,OCC]": OCC counts values
+// from the first (1) or, negative, from the last (-1); 0, as haproxy
+// reads it, is the same as none.
+func headerArg(arg string) (name string, occ int, err error) {
+	name, o, found := strings.Cut(arg, ",")
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return "", 0, fmt.Errorf("%w: missing header name in '%s'", ErrSyntax, arg)
+	}
+	if !found {
+		return name, 0, nil
+	}
+	occ, err = strconv.Atoi(strings.TrimSpace(o))
+	if err != nil {
+		return "", 0, fmt.Errorf("%w: header occurrence '%s' is not an integer", ErrSyntax, o)
+	}
+	return name, occ, nil
+}
+
+// eachHeaderValue calls fn with each value of the header name, in
+// order, each comma-separated value counting as one, as HAProxy's hdr()
+// reads them; it stops when fn returns false.
+func eachHeaderValue(m *htx.Message, name string, fn func(v []byte) bool) {
+	more := true
 	m.Values(name, func(v []byte) bool {
-		htx.EachToken(v, func(tok []byte) bool { last, found = tok, true; return true })
-		if !found {
-			last, found = htx.TrimOWS(v), true
+		for more {
+			var val []byte
+			val, v = CutValue(v)
+			more = fn(val)
+			if v == nil {
+				break
+			}
 		}
-		return true
+		return more
 	})
-	return string(last), found
+}
+
+// CutValue splits a field value at its first comma outside a quoted
+// string, as HTTP lists are written: the first value, trimmed of
+// spaces, and the rest after the comma (nil when there is no comma).
+func CutValue(v []byte) (first, rest []byte) {
+	quoted := false
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == '"':
+			quoted = !quoted
+		case c == '\\' && quoted:
+			i++
+		case c == ',' && !quoted:
+			return htx.TrimOWS(v[:i]), v[i+1:]
+		}
+	}
+	return htx.TrimOWS(v), nil
+}
+
+// headerValue returns the occ-th value of the header name (the last
+// one when occ is 0), as hdr() does as a sample.
+func headerValue(m *htx.Message, name string, occ int) (string, bool) {
+	if occ < 0 {
+		n := 0
+		eachHeaderValue(m, name, func([]byte) bool { n++; return true })
+		if occ = n + 1 + occ; occ <= 0 {
+			return "", false
+		}
+	}
+	var val []byte
+	found, i := false, 0
+	eachHeaderValue(m, name, func(v []byte) bool {
+		i++
+		if occ == 0 || i == occ {
+			val, found = v, true
+		}
+		return occ == 0 || i < occ
+	})
+	return string(val), found
+}
+
+// headerFetch registers hdr() under name: as a sample the last value
+// (or the one its occurrence names), in an ACL every value.
+func headerFetch(name string) {
+	RegisterFetch(Fetch{Name: name, Type: TypeStr, Arg: ArgRequired,
+		Compile: func(a string) (FetchFunc, error) {
+			hname, occ, err := headerArg(a)
+			if err != nil {
+				return nil, err
+			}
+			return func(c Context) (Sample, bool) {
+				h, ok := c.(HTTPContext)
+				if !ok || h.HTTPRequest() == nil {
+					return Sample{}, false
+				}
+				v, ok := headerValue(h.HTTPRequest(), hname, occ)
+				if !ok {
+					return Sample{}, false
+				}
+				return Str(v), true
+			}, nil
+		},
+		CompileEach: func(a string) (EachFunc, error) {
+			hname, occ, err := headerArg(a)
+			if err != nil || occ != 0 {
+				return nil, err
+			}
+			return func(c Context, match func(Sample) bool) bool {
+				h, ok := c.(HTTPContext)
+				if !ok || h.HTTPRequest() == nil {
+					return false
+				}
+				matched := false
+				eachHeaderValue(h.HTTPRequest(), hname, func(v []byte) bool {
+					matched = match(Str(string(v)))
+					return !matched
+				})
+				return matched
+			}, nil
+		},
+	})
 }
 
 func init() {
 	httpFetch("path", ArgNone, func(m *htx.Message, _ string) (string, bool) { return string(m.PathOnly()), true })
 	httpFetch("method", ArgNone, func(m *htx.Message, _ string) (string, bool) { return string(m.Method()), true })
 	httpFetch("url", ArgNone, func(m *htx.Message, _ string) (string, bool) { return string(m.Path()), true })
-	httpFetch("hdr", ArgRequired, lastHeader)
-	httpFetch("req.hdr", ArgRequired, lastHeader)
+	headerFetch("hdr")
+	headerFetch("req.hdr")
 	httpFetch("url_param", ArgRequired, func(m *htx.Message, a string) (string, bool) {
 		v, ok := m.QueryParam(a)
 		return string(v), ok

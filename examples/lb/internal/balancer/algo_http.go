@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"sort"
 
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"github.com/proxyblocks/proxyblocks/mux/htx"
 )
@@ -40,9 +41,15 @@ func newProxyAlgorithm(cfg *config.Proxy) algorithm {
 			return m.PathOnly(), true
 		}
 	case "hdr":
+		// haproxy hashes the first value it finds: of the first field
+		// of that name, up to a comma.
 		part = func(m *htx.Message) ([]byte, bool) {
 			v, ok := m.Get(arg)
-			return v, ok && len(v) > 0
+			if !ok {
+				return nil, false
+			}
+			first, _ := acl.CutValue(v)
+			return first, len(first) > 0
 		}
 	case "url_param":
 		part = func(m *htx.Message) ([]byte, bool) {
