@@ -6,8 +6,12 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
+
+	"github.com/proxyblocks/proxyblocks/conn"
+	"github.com/proxyblocks/proxyblocks/xprt"
 )
 
 // checker runs connect-only (Layer 4) health checks on one server every
@@ -18,6 +22,90 @@ import (
 type checker struct {
 	s    *Server
 	dial func(ctx context.Context, s *Server) (net.Conn, error)
+
+	mu     sync.Mutex
+	status string // HAProxy's check_status of the last check: L4OK, L6RSP...
+}
+
+// CheckStatus is the outcome of the server's last health check as
+// HAProxy's check_status field words it: L4OK, L6OK or L7OK when it
+// passed, L4CON or L4TOUT when the TCP connect failed, L6RSP or L6TOUT
+// when the TLS handshake did, L7RSP, L7STS or L7TOUT when the HTTP check
+// did. It is "" for a server without checks or before its first check.
+func (s *Server) CheckStatus() string {
+	c := s.checker
+	if c == nil {
+		return ""
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.status
+}
+
+func (c *checker) setStatus(reason string) {
+	code := statusCode(reason)
+	c.mu.Lock()
+	c.status = code
+	c.mu.Unlock()
+}
+
+// statusCode maps a check's reason to its check_status code.
+func statusCode(reason string) string {
+	for _, m := range [...]struct{ prefix, code string }{
+		{"Layer4 check passed", "L4OK"},
+		{"Layer6 check passed", "L6OK"},
+		{"Layer7 check passed", "L7OK"},
+		{"Layer4 timeout", "L4TOUT"},
+		{"Layer4 connection problem", "L4CON"},
+		{"Layer6 timeout", "L6TOUT"},
+		{"Layer6 invalid response", "L6RSP"},
+		{"Layer7 timeout", "L7TOUT"},
+		{"Layer7 invalid response", "L7RSP"},
+		{"Layer7 wrong status", "L7STS"},
+	} {
+		if strings.HasPrefix(reason, m.prefix) {
+			return m.code
+		}
+	}
+	return "UNK"
+}
+
+// layer6Error is a check whose TCP connect went through but whose
+// transport handshake (TLS) failed: HAProxy's Layer6 failures.
+type layer6Error struct{ err error }
+
+func (e *layer6Error) Error() string { return e.err.Error() }
+func (e *layer6Error) Unwrap() error { return e.err }
+
+// handshakeWatch tells, after a failed dial, whether the TCP connect had
+// gone through and a transport other than raw was being set up.
+type handshakeWatch struct{ name string }
+
+// watchHandshake makes d note the transport it builds: the dialer builds
+// it once the socket is connected, so a failure after that is the
+// transport handshake's.
+func watchHandshake(d *conn.Dialer) *handshakeWatch {
+	w := &handshakeWatch{}
+	tf := d.Transport
+	if tf == nil {
+		tf = conn.RawTransport
+	}
+	d.Transport = func(sock net.Conn) (xprt.Transport, error) {
+		t, err := tf(sock)
+		if err == nil {
+			w.name = t.Name()
+		}
+		return t, err
+	}
+	return w
+}
+
+// classify wraps a dial error that came from the TLS handshake.
+func (w *handshakeWatch) classify(err error) error {
+	if err != nil && w.name != "" && w.name != "raw" {
+		return &layer6Error{err: err}
+	}
+	return err
 }
 
 func (c *checker) run(ctx context.Context, first time.Duration) {
@@ -72,13 +160,17 @@ func (c *checker) success(dur time.Duration) {
 		s.health = max
 	}
 	b.mu.Unlock()
+	reason := checkPassed(s)
+	c.setStatus(reason)
 	if goUp {
-		b.setState(s, true, checkPassed(b), dur)
+		b.setState(s, true, reason, dur)
 	}
 }
 
 func (c *checker) failure(err error, dur time.Duration) {
 	s, b := c.s, c.s.be
+	reason := checkReason(err)
+	c.setStatus(reason)
 	b.mu.Lock()
 	goDown := false
 	if s.health > s.cfg.Rise {
@@ -89,7 +181,7 @@ func (c *checker) failure(err error, dur time.Duration) {
 	}
 	b.mu.Unlock()
 	if goDown {
-		b.setState(s, false, checkReason(err), dur)
+		b.setState(s, false, reason, dur)
 	}
 }
 
@@ -97,6 +189,13 @@ func (c *checker) failure(err error, dur time.Duration) {
 func checkReason(err error) string {
 	if r, ok := layer7Reason(err); ok {
 		return r
+	}
+	var l6 *layer6Error
+	if errors.As(err, &l6) {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+			return "Layer6 timeout"
+		}
+		return `Layer6 invalid response, info: "SSL handshake failure"`
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
 		return "Layer4 timeout"

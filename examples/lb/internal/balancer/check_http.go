@@ -31,9 +31,14 @@ func layer7Reason(err error) (string, bool) {
 	return "", false
 }
 
-func checkPassed(b *Backend) string {
-	if b.cfg.HTTP.Check != nil {
+// checkPassed words a passed check: Layer7 for an HTTP check, Layer6
+// for a TLS handshake, Layer4 for a bare connect.
+func checkPassed(s *Server) string {
+	switch {
+	case s.be.cfg.HTTP.Check != nil:
 		return "Layer7 check passed"
+	case s.cfg.SSL.Enabled:
+		return "Layer6 check passed"
 	}
 	return "Layer4 check passed"
 }
