@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -117,8 +118,11 @@ type Listener struct {
 
 	slots  *Slots   // the listener's own, nil without MaxConn
 	shared []*Slots // ListenConfig.Slots
-	done   chan struct{}
-	closed sync.Once
+	// pending, with shared slots, lets Accept wait for a client before
+	// it takes them; nil without shared slots.
+	pending *pendingWatch
+	done    chan struct{}
+	closed  sync.Once
 
 	pmu      sync.Mutex
 	paused   bool
@@ -164,6 +168,9 @@ func (lc ListenConfig) NewListener(ln net.Listener) *Listener {
 		if s != nil {
 			l.shared = append(l.shared, s)
 		}
+	}
+	if len(l.shared) > 0 {
+		l.pending = newPendingWatch(ln)
 	}
 	if lc.RateLimit > 0 {
 		clock := lc.RateClock
@@ -214,6 +221,17 @@ func (l *Listener) Accept() (*Conn, error) {
 	for {
 		if err := l.waitResumed(); err != nil {
 			return nil, err
+		}
+		if l.pending != nil {
+			if err := l.pending.wait(); err != nil {
+				if l.isClosed() {
+					return nil, ErrClosed
+				}
+				if errors.Is(err, os.ErrDeadlineExceeded) {
+					continue // woken by Pause
+				}
+				return nil, fmt.Errorf("conn: waiting for a client on %v: %w", l.ln.Addr(), err)
+			}
 		}
 		if err := l.acquire(); err != nil {
 			return nil, err
@@ -388,6 +406,9 @@ func (l *Listener) Pause() error {
 	}
 	l.paused = true
 	l.resumeCh = make(chan struct{})
+	if l.pending != nil {
+		l.pending.setDeadline(time.Unix(1, 0))
+	}
 	return d.SetDeadline(time.Unix(1, 0))
 }
 
@@ -400,6 +421,9 @@ func (l *Listener) Resume() error {
 	}
 	l.paused = false
 	close(l.resumeCh)
+	if l.pending != nil {
+		l.pending.setDeadline(time.Time{})
+	}
 	return l.ln.(deadliner).SetDeadline(time.Time{})
 }
 
@@ -426,6 +450,9 @@ func (l *Listener) Close() error {
 	l.closed.Do(func() {
 		close(l.done)
 		err = l.ln.Close()
+		if l.pending != nil {
+			l.pending.close()
+		}
 	})
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -78,6 +79,7 @@ func TestSharedSlotsCloseWhileWaiting(t *testing.T) {
 	require.Equal(t, 1, front.InUse())
 	require.Equal(t, 1, global.InUse())
 
+	dial(t, l2.Addr()) // a listener takes slots only for a pending client
 	pending := acceptAsync(l2)
 	eventually(t, func() bool { return l2.Stats().FullWaits == 1 }, "the listener to wait for the global slot")
 	require.Equal(t, 2, front.InUse(), "the waiting listener holds the frontend slot")
@@ -113,4 +115,62 @@ func ExampleSlots() {
 	}
 	fmt.Println(front.InUse(), "of", front.Cap(), "frontend slots;", global.InUse(), "global")
 	// Output: 2 of 2 frontend slots; 2 global
+}
+
+// An accept loop waiting on a quiet listener holds no shared slot: with
+// one slot shared by two listeners, each with its own Accept running, a
+// client of either is accepted while the other listener stays idle.
+func TestSharedSlotsIdleListenerHoldsNone(t *testing.T) {
+	testnet.LeakCheck(t)
+	slots, err := NewSlots(1)
+	require.NoError(t, err)
+	busy := listen(t, ListenConfig{Slots: []*Slots{slots}})
+	idle := listen(t, ListenConfig{Slots: []*Slots{slots}})
+
+	idleAccept := acceptAsync(idle)
+	// Give the idle loop time to reach its wait before the busy side runs.
+	eventually(t, func() bool { return slots.InUse() == 0 }, "the idle listener to wait")
+	for i := range 3 {
+		client := dial(t, busy.Addr())
+		var r acceptResult
+		select {
+		case r = <-acceptAsync(busy):
+		case <-time.After(5 * time.Second):
+			require.NoError(t, busy.Close())
+			require.NoError(t, idle.Close())
+			t.Fatalf("client %d of the busy listener not accepted: the idle one holds the shared slot", i)
+		}
+		require.NoError(t, r.err, "client %d", i)
+		require.Equal(t, client.LocalAddr().String(), r.c.RemoteAddr().String())
+		require.Equal(t, 1, slots.InUse())
+		require.NoError(t, r.c.Close())
+		require.Zero(t, slots.InUse())
+	}
+
+	// The idle listener still accepts its own client once one comes.
+	client := dial(t, idle.Addr())
+	r := <-idleAccept
+	require.NoError(t, r.err)
+	require.Equal(t, client.LocalAddr().String(), r.c.RemoteAddr().String())
+	require.NoError(t, r.c.Close())
+
+	// Pause wakes a waiting Accept, which then waits for Resume.
+	paused := acceptAsync(idle)
+	require.NoError(t, idle.Pause())
+	late := dial(t, idle.Addr())
+	select {
+	case r := <-paused:
+		t.Fatalf("accepted while paused: %v", r.err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	require.NoError(t, idle.Resume())
+	r = <-paused
+	require.NoError(t, r.err)
+	require.Equal(t, late.LocalAddr().String(), r.c.RemoteAddr().String())
+	require.NoError(t, r.c.Close())
+
+	// Close wakes it too.
+	closed := acceptAsync(idle)
+	require.NoError(t, idle.Close())
+	require.ErrorIs(t, (<-closed).err, ErrClosed)
 }

@@ -1,0 +1,17 @@
+//go:build !unix
+
+package conn
+
+import (
+	"net"
+	"time"
+)
+
+// pendingWatch is not available here: Accept takes its slots before it
+// waits in accept.
+type pendingWatch struct{}
+
+func newPendingWatch(net.Listener) *pendingWatch { return nil }
+func (*pendingWatch) wait() error                { return nil }
+func (*pendingWatch) setDeadline(time.Time)      {}
+func (*pendingWatch) close()                     {}
