@@ -84,11 +84,8 @@ type frontend struct {
 	cfg       *config.Proxy
 	backend   *Backend
 	listeners []*conn.Listener
-	// pending holds, for each listener under a maxconn, its listening
-	// socket, which the accept loop polls before accepting (waitPending).
-	pending sync.Map // *conn.Listener -> *pollListener
-	conns   atomic.Int64
-	logs    *logSet
+	conns     atomic.Int64
+	logs      *logSet
 	// sslFailures counts failed TLS handshakes on the ssl binds.
 	sslFailures atomic.Uint64
 	// stick runs the tcp-request connection rules (stick.go).
@@ -387,14 +384,10 @@ func (b *Balancer) startChecks() {
 
 func (b *Balancer) acceptLoop(fe *frontend, ln *conn.Listener, bind *config.Bind) {
 	defer b.wg.Done()
-	pl, _ := fe.pending.Load(ln)
 	for {
 		// The listener waits for a free slot of the frontend's and the
 		// global maxconn before it accepts; the connection gives them back
 		// when it closes. It takes them only once a client is pending.
-		if pl != nil {
-			waitPending(pl.(*pollListener).rc)
-		}
 		c, err := ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || b.ctx.Err() != nil {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/proxyblocks/proxyblocks/channel"
@@ -45,60 +44,7 @@ func (b *Balancer) listen(ctx context.Context, fe *frontend, addr string, bind c
 	if err != nil {
 		return nil, err
 	}
-	var pl *pollListener
-	if tl, ok := nl.(*net.TCPListener); ok && limited(limits) {
-		// The accept loop waits for a pending client before the
-		// listener takes its slots (waitPending).
-		if pl, err = newPollListener(tl); err != nil {
-			_ = nl.Close()
-			return nil, err
-		}
-		nl = pl
-	}
-	ln := lc.NewListener(nl)
-	if pl != nil {
-		fe.pending.Store(ln, pl)
-	}
-	return ln, nil
-}
-
-// pollListener is a listening socket whose readiness an accept loop can
-// wait for: a TCPListener's own RawConn cannot wait, so a duplicate of
-// its descriptor, in the runtime's poller, does. Closing it closes both,
-// so the socket stops listening.
-type pollListener struct {
-	*net.TCPListener
-	f  *os.File
-	rc syscall.RawConn
-}
-
-func newPollListener(tl *net.TCPListener) (*pollListener, error) {
-	f, err := tl.File()
-	if err != nil {
-		return nil, fmt.Errorf("watching the listening socket: %w", err)
-	}
-	rc, err := f.SyscallConn()
-	if err != nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("watching the listening socket: %w", err)
-	}
-	return &pollListener{TCPListener: tl, f: f, rc: rc}, nil
-}
-
-// Close closes the listener and its duplicate, which wakes a waitPending.
-func (p *pollListener) Close() error {
-	err := p.TCPListener.Close()
-	_ = p.f.Close()
-	return err
-}
-
-func limited(limits []*conn.Slots) bool {
-	for _, s := range limits {
-		if s != nil {
-			return true
-		}
-	}
-	return false
+	return lc.NewListener(nl), nil
 }
 
 // dialer returns the dialer of a server: its source address, its PROXY
