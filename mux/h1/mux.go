@@ -82,8 +82,9 @@ type Mux struct {
 	eof     bool
 	parser  Parser
 	dec     BodyDecoder
-	peekFn  func(fd uintptr) bool
-	peek    [1]byte
+	recvFn  func(fd uintptr) bool
+	rn      int   // what recvFn read
+	rerr    error // and the error it met
 
 	// Write side, used by one goroutine at a time; wmu lets the reading
 	// side send what is buffered without racing with a body being
@@ -103,7 +104,7 @@ func New(t xprt.Transport, side mux.Side, lim Limits) *Mux {
 	m := &Mux{t: t, side: side, lim: lim}
 	m.parser.Limits = lim
 	m.dec.Limits = lim
-	m.peekFn = m.peekReady
+	m.recvFn = m.recvReady
 	m.st.m = m
 	return m
 }
@@ -253,6 +254,12 @@ func (m *Mux) Accept(ctx context.Context) (mux.Stream, error) {
 	}
 }
 
+// Partial reports whether part of a message is buffered and not yet
+// complete. After Accept failed it tells a client that had begun a
+// request (to be answered, 408 after a timeout) from one that sent
+// nothing (closed quietly).
+func (m *Mux) Partial() bool { return m.rb != nil && m.r < m.w }
+
 // Open starts a new exchange on the back side and returns its stream, a
 // [*Stream]: write the request with WriteRequest, then read the response
 // with ReadResponse.
@@ -266,17 +273,28 @@ func (m *Mux) Open(context.Context) (mux.Stream, error) {
 func (m *Mux) buf() []byte { return (*m.rb)[m.r:m.w] }
 
 // fill reads more bytes into the buffer, borrowing one if the connection
-// held none. On a raw socket it first waits for readability without a
-// buffer, so a connection idle between requests costs no memory.
+// held none. On a raw socket a connection without a buffer receives
+// straight from the socket into one borrowed for the attempt and given
+// back when nothing is there, so a connection idle between requests
+// costs no memory, and no more system calls than a plain read.
 func (m *Mux) fill() error {
 	if m.eof {
 		return io.EOF
 	}
 	if m.rb == nil {
 		if rc, ok := m.t.Raw(); ok {
-			if err := rc.Read(m.peekFn); err != nil {
+			m.rn, m.rerr = 0, nil
+			if err := rc.Read(m.recvFn); err != nil {
 				return err
 			}
+			if m.rn > 0 {
+				m.w += m.rn
+				return nil
+			}
+			if m.rerr == io.EOF {
+				m.eof = true
+			}
+			return m.rerr
 		}
 		m.rb = m.getBuf()
 	}
@@ -323,13 +341,35 @@ func (m *Mux) putBuf() {
 	m.holding.Store(false)
 }
 
-// peekReady is the readiness test run by the runtime poller: a one-byte
-// MSG_PEEK tells whether bytes (or end of file) are there without taking
-// them, and EAGAIN sends the poller back to waiting.
-func (m *Mux) peekReady(fd uintptr) bool {
-	_, _, e := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&m.peek[0])), 1,
-		unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
-	return e != syscall.EAGAIN && e != syscall.EINTR
+// recvReady is run by the runtime poller on a raw socket when the
+// connection holds no buffer: it borrows one and receives into it; when
+// nothing is there (EAGAIN) the buffer goes back and the poller waits.
+// It takes the bytes the transport's Read would have returned: a
+// transport offers its socket (Raw) only when reading it directly is the
+// same as reading the transport.
+func (m *Mux) recvReady(fd uintptr) bool {
+	if m.rb == nil {
+		m.rb = m.getBuf()
+	}
+	b := (*m.rb)[m.w:]
+	for {
+		n, _, e := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
+			unix.MSG_DONTWAIT, 0, 0)
+		switch {
+		case e == syscall.EINTR:
+			continue
+		case e == syscall.EAGAIN:
+			m.putBuf()
+			return false
+		case e != 0:
+			m.rerr = fmt.Errorf("h1: reading from %s: %w", m.t.RemoteAddr(), os.NewSyscallError("recvfrom", e))
+		case n == 0:
+			m.rerr = io.EOF
+		default:
+			m.rn = int(n)
+		}
+		return true
+	}
 }
 
 // answerError answers a refused request, as HAProxy's error pages do,

@@ -29,20 +29,11 @@ import (
 // streams are mux.HTTPStream values whatever their protocol, so H1→H2,
 // H2→H1 and H2→H2 are the same code.
 
-// frontXprt is the client transport under an HTTP/1 front mux. It counts
-// the bytes read, so that a timeout can tell a silent keep-alive
-// connection (closed quietly) from a slow request (answered 408), and it
-// keeps the socket open when the mux closes it after a failed read, so
-// the 408 can still be written. The session closes the socket itself.
+// frontXprt is the client transport under an HTTP/1 front mux. It keeps
+// the socket open when the mux closes it after a failed read, so that a
+// 408 can still be written. The session closes the socket itself.
 type frontXprt struct {
 	xprt.Transport
-	nread atomic.Int64
-}
-
-func (f *frontXprt) Read(p []byte) (int, error) {
-	n, err := f.Transport.Read(p)
-	f.nread.Add(int64(n))
-	return n, err
 }
 
 // Close leaves the socket to the session; it only stops pending reads.
@@ -215,7 +206,6 @@ func (hf *httpFront) accept() (mux.Stream, error) {
 	if wait == 0 {
 		wait = to.Client
 	}
-	before := hf.xp.nread.Load()
 	start := time.Now()
 	if wait > 0 {
 		_ = hf.xp.Transport.SetReadDeadline(start.Add(wait))
@@ -234,7 +224,10 @@ func (hf *httpFront) accept() (mux.Stream, error) {
 		}
 		return st, nil
 	}
-	started := hf.xp.nread.Load() > before
+	started := false
+	if p, ok := hf.m.(interface{ Partial() bool }); ok {
+		started = p.Partial()
+	}
 	if hf.stopping.Load() {
 		return nil, err // soft stop: an idle connection closes quietly
 	}
