@@ -87,8 +87,20 @@ func (r *recorder) Put(_ string, s *tls.ClientSessionState) {
 	}
 }
 
-// prime makes one full handshake and waits for the session ticket.
+// prime makes one full handshake and waits for the session ticket,
+// trying again a few times: on a loaded machine the ticket may come late.
 func prime(addr string, cfg *tls.Config) (*tls.ClientSessionState, error) {
+	var err error
+	for range 5 {
+		var s *tls.ClientSessionState
+		if s, err = primeOnce(addr, cfg); err == nil {
+			return s, nil
+		}
+	}
+	return nil, err
+}
+
+func primeOnce(addr string, cfg *tls.Config) (*tls.ClientSessionState, error) {
 	rec := &recorder{}
 	c := cfg.Clone()
 	c.ClientSessionCache = rec
@@ -99,7 +111,7 @@ func prime(addr string, cfg *tls.Config) (*tls.ClientSessionState, error) {
 	defer conn.Close()
 	// TLS 1.3 tickets come after the handshake: a read processes them,
 	// and times out as the sink sends nothing.
-	_ = conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	_ = conn.SetReadDeadline(time.Now().Add(time.Second))
 	_, _ = conn.Read(make([]byte, 1))
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
