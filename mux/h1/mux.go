@@ -417,6 +417,7 @@ type Stream struct {
 	tunnel    bool
 	canTunnel bool
 	ended     atomic.Bool
+	readers   atomic.Int32 // Reads in progress, which Finish must not disturb
 }
 
 func (s *Stream) reset(id uint32) {
@@ -439,6 +440,8 @@ func (s *Stream) Request() *htx.Message { return &s.in }
 // that expects 100-continue sends the 100 response.
 func (s *Stream) Read(p []byte) (int, error) {
 	m := s.m
+	s.readers.Add(1)
+	defer s.readers.Add(-1)
 	if s.inputDone() && len(s.pending) == 0 {
 		return 0, io.EOF
 	}
@@ -683,20 +686,25 @@ func (s *Stream) finish(trailers *htx.Message) error {
 	s.m.smu.Lock()
 	s.outDone = true
 	cut := s.m.side == mux.SideFront && !s.inDone
+	busy := false
 	if cut {
-		if !s.m.dec.Done() {
+		// A Read running now owns the decoder and the buffer; a Read
+		// starting later finds inDone and returns io.EOF.
+		busy = s.readers.Load() > 0
+		if busy || !s.m.dec.Done() {
 			// The request body was not read to its end: its rest would
 			// be taken for the next request, so the connection cannot be
 			// reused.
 			s.closing = true
 		}
-		// A Read still running returns io.EOF after what it holds.
+		if !busy {
+			s.pending = nil
+		}
 		s.inDone = true
 	}
 	s.m.smu.Unlock()
-	// With the request cut short, a reader may still be using the read
-	// buffer: it is left to it.
-	s.maybeEnd(!cut)
+	// A Read in progress keeps the read buffer: it is left to it.
+	s.maybeEnd(!busy)
 	return nil
 }
 

@@ -302,6 +302,10 @@ type exchange struct {
 	body  chan error // the request body copy's outcome, when one runs
 	// bodyAsync says a goroutine copies the request body to ex.body.
 	bodyAsync bool
+	// unchecked says the HTTP/1 server connection was kept from an
+	// earlier exchange and not probed: a response that does not come may
+	// be a connection the server closed meanwhile.
+	unchecked bool
 	cerr      error // a client-side failure while copying the request body
 }
 
@@ -480,16 +484,20 @@ func (ex *exchange) openStream() error {
 	reuse := ex.bhp.reuse
 	now := time.Now()
 	var bc *backConn
+	resend := resendable(ex.req)
+	ex.unchecked = false
 	if own := hf.own; own != nil && !hf.h2 {
 		hf.own = nil
 		if own.srv == srv && own.m.AvailStreams() > 0 {
-			bc = own
+			bc, ex.unchecked = own, true
 		} else {
 			hf.release(own)
 		}
 	}
 	if bc == nil && reuse != reusePolicyNew && (reuse != "safe" || !ex.first || hf.h2) {
-		bc = srv.conns.take(now)
+		if bc = srv.conns.take(now, !resend); bc != nil && !bc.h2 {
+			ex.unchecked = resend
+		}
 	}
 	for attempt := 0; ; attempt++ {
 		if bc == nil {
@@ -521,6 +529,42 @@ func (ex *exchange) openStream() error {
 			return err
 		}
 	}
+}
+
+// resendable reports whether a request may go again on a new connection
+// after a kept one ended without a byte of response: an idempotent method
+// without a body, which the server cannot have acted on twice.
+func resendable(req *htx.Message) bool {
+	if hasBody(req) || req.Flags&htx.FlagConnect != 0 {
+		return false
+	}
+	return req.MethodIs("GET") || req.MethodIs("HEAD") || req.MethodIs("OPTIONS")
+}
+
+// resendAfterStale sends the request again on a new connection when the
+// kept connection it went on ended (closed or reset) before a byte of
+// response came: the server had closed it while idle. It reports whether
+// the request went again; on false ex.bc is left as it was.
+func (ex *exchange) resendAfterStale(err error) bool {
+	if !ex.unchecked || ex.bc == nil || ex.bc.h2 || errors.Is(err, os.ErrDeadlineExceeded) {
+		return false
+	}
+	ex.unchecked = false
+	if p, ok := ex.bc.m.(interface{ Partial() bool }); ok && p.Partial() {
+		return false
+	}
+	_ = ex.bst.Close()
+	ex.bc.close()
+	ex.bc, ex.bst = nil, nil
+	ex.log.retries++
+	if ex.reopen() != nil {
+		return false
+	}
+	if ex.bst.WriteRequest(ex.req) != nil {
+		ex.failBack()
+		return false
+	}
+	return true
 }
 
 func (ex *exchange) dropConn(bc *backConn) {
@@ -668,6 +712,15 @@ func (ex *exchange) forwardResponse() {
 	for {
 		resp.Reset()
 		err := ex.bst.ReadResponse(resp)
+		if err != nil && ex.resendAfterStale(err) {
+			continue
+		}
+		if err != nil && ex.bst == nil {
+			// The request found its kept connection closed and could
+			// not go again.
+			ex.answerError(ex.bhp, 502, [2]byte{'S', 'H'})
+			return
+		}
 		if err != nil {
 			_ = ex.bst.Close()
 			_ = ex.waitBodyAfterAbort()
@@ -683,6 +736,7 @@ func (ex *exchange) forwardResponse() {
 			}
 			return
 		}
+		ex.unchecked = false // the server answered on it
 		if resp.Status >= 200 || resp.Status == 101 {
 			break
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -80,5 +81,62 @@ listen l
 	require.False(t, errors.As(err, &ne) && ne.Timeout(), "connection left open: %v", err)
 	c.Close()
 	<-srvDone
+	require.NoError(t, b.Close())
+}
+
+// TestHTTPStaleKeptConnectionResent has a server that closes each
+// connection quietly right after its response, without Connection:
+// close: a GET sent on such a kept connection finds it closed and goes
+// again on a new one, so every request is answered.
+func TestHTTPStaleKeptConnectionResent(t *testing.T) {
+	t.Cleanup(leakCheck(t))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	var conns atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() {
+				defer c.Close()
+				var head []byte
+				buf := make([]byte, 4096)
+				for !bytes.Contains(head, []byte("\r\n\r\n")) {
+					n, err := c.Read(buf)
+					if err != nil {
+						return
+					}
+					head = append(head, buf[:n]...)
+				}
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				// Close at once, as a server whose keep-alive ended.
+			}()
+		}
+	}()
+	b, _ := startLB(t, parseCfg(t, httpDefaults+`
+listen l
+    bind 127.0.0.1:0
+    http-reuse always
+    server s %s
+`, ln.Addr().String()))
+	c := h1Client()
+	defer closeClient(c)
+	const n = 20
+	for i := range n {
+		resp, err := c.Get("http://" + feAddr(t, b, "l") + "/")
+		require.NoError(t, err, "request %d", i)
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		require.Equal(t, 200, resp.StatusCode, "request %d: %s", i, body)
+		require.Equal(t, "ok", string(body))
+		// Let the server's close reach lb's kept connection.
+		time.Sleep(5 * time.Millisecond)
+	}
+	require.GreaterOrEqual(t, int(conns.Load()), n, "one server connection per request")
 	require.NoError(t, b.Close())
 }

@@ -81,9 +81,13 @@ type serverConns struct {
 	closed bool
 }
 
-// takeIdle returns an idle HTTP/1 connection or a shared HTTP/2 one with
-// a free stream, nil when there is none.
-func (sc *serverConns) take(now time.Time) *backConn {
+// take returns an idle HTTP/1 connection or a shared HTTP/2 one with a
+// free stream, nil when there is none. With probe set, an idle HTTP/1
+// connection is first checked with alive(); without, the caller retries
+// on a new connection a request the kept one failed to answer (a
+// request that is safe to send twice), as HAProxy does rather than
+// checking.
+func (sc *serverConns) take(now time.Time, probe bool) *backConn {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	for i := 0; i < len(sc.shared); i++ {
@@ -103,7 +107,7 @@ func (sc *serverConns) take(now time.Time) *backConn {
 		bc := sc.idle[len(sc.idle)-1]
 		sc.idle[len(sc.idle)-1] = nil
 		sc.idle = sc.idle[:len(sc.idle)-1]
-		if now.Sub(bc.idle) < idleMaxAge && bc.alive() {
+		if now.Sub(bc.idle) < idleMaxAge && (!probe || bc.alive()) {
 			return bc
 		}
 		bc.close()
