@@ -79,7 +79,17 @@
 // CONNECT, [Stream.Tunnel] hands over the connection as a [mux.Tunnel].
 //
 // A connection waiting for its next request holds no buffer: on a raw
-// socket the mux waits for readability through the runtime poller and
-// borrows a 16 KiB buffer from a pool only when bytes arrive, giving it
-// back once a message has been read and nothing is left over.
+// socket the runtime poller runs a receive into a 16 KiB buffer borrowed
+// from a pool for the attempt, handed back at once when nothing is there,
+// kept once bytes arrive and given back once a message has been read and
+// nothing is left over.
+//
+// [Limits.RequestTimeout] bounds the wait for a request head as timeout
+// http-request does: a client that began a head and did not finish it in
+// time is answered 408 and closed, a silent one closed quietly.
+//
+// On the back side the request body may be written in one goroutine
+// while another reads the response (a server may answer early, 413 to a
+// body it will not take): the writing side keeps its buffer under its
+// own lock, which ReadResponse only tries.
 package h1

@@ -13,8 +13,12 @@
 // Frames are read and written with the framer and HPACK coder of
 // golang.org/x/net/http2. One reader goroutine per connection
 // demultiplexes frames to streams; writes from every stream go through
-// one buffered writer, flushed by the last writer waiting, so that frames
-// written at the same time leave in one system call. A stream's Read
+// one buffered writer, flushed by a flusher goroutine that lets the
+// writers ready to run go first, so that a response's HEADERS, DATA and
+// END_STREAM, and the frames of streams answered at the same time, leave
+// in one system call. Request heads are decoded into storage recycled
+// from closed streams, and field names and values that repeat are
+// encoded without allocating. A stream's Read
 // takes data from the stream's own queue and returns flow-control credit
 // to the peer as the application consumes it, so a slow reader slows its
 // sender instead of growing memory.
