@@ -8,7 +8,10 @@
 # Each proxy is pinned to CPU 0 (taskset) and runs one thread (lb with
 # GOMAXPROCS=1, haproxy with nbthread 1); the server and the load
 # generator share CPU 1. Figures are printed as a markdown table with
-# ratios to haproxy and to httputil.
+# ratios to haproxy and to httputil, and the CPU time each proxy spent
+# per 1000 requests (user+system, from /proc): with the server and the
+# load generator sharing one core, the rates of lb and haproxy often
+# meet at what that core allows, and the CPU cost tells them apart.
 #
 # Usage: bench/http/run.sh [seconds per run, default 5]
 set -eu
@@ -55,37 +58,48 @@ cfg 0 $LB1 $LB2 > "$TMP/lb.cfg"
 cfg 1 $HP1 $HP2 > "$TMP/haproxy.cfg"
 
 taskset -c 1 "$TMP/backend" -addr $BE -name s1 & PIDS="$PIDS $!"
-GOMAXPROCS=1 taskset -c 0 "$TMP/lb" -f "$TMP/lb.cfg" & PIDS="$PIDS $!"
-taskset -c 0 haproxy -db -f "$TMP/haproxy.cfg" & PIDS="$PIDS $!"
-GOMAXPROCS=1 taskset -c 0 "$TMP/rproxy" -addr $RP -target http://$BE & PIDS="$PIDS $!"
+GOMAXPROCS=1 taskset -c 0 "$TMP/lb" -f "$TMP/lb.cfg" & PIDS="$PIDS $!"; LBPID=$!
+taskset -c 0 haproxy -db -f "$TMP/haproxy.cfg" & PIDS="$PIDS $!"; HPPID=$!
+GOMAXPROCS=1 taskset -c 0 "$TMP/rproxy" -addr $RP -target http://$BE & PIDS="$PIDS $!"; RPPID=$!
 sleep 1
 
-# wrk prints "Requests/sec: N" and, with --latency, "99% Xms".
+# cpu prints a process's user+system time in clock ticks.
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# perk prints CPU milliseconds per 1000 requests: ticks, rate, seconds.
+perk() { awk -v t="$1" -v r="$2" -v d="$DUR" -v hz="$(getconf CLK_TCK)" 'BEGIN { if (r > 0) printf "%.1f", t * 1000 / hz * 1000 / (r * d); else print "-" }'; }
+
+# wrk prints "Requests/sec: N" and, with --latency, "99% Xms". $2 is
+# the proxy's pid, whose CPU time over the run is measured.
 runwrk() {
+	c0=$( [ -n "${2:-}" ] && cpu $2 || echo 0 )
 	out=$(taskset -c 1 wrk -t1 -c50 -d${DUR}s --latency "http://$1/" 2>&1)
+	c1=$( [ -n "${2:-}" ] && cpu $2 || echo 0 )
 	rps=$(echo "$out" | awk '/Requests\/sec/ {printf "%d", $2}')
 	p99=$(echo "$out" | awk '$1=="99%" {print $2}')
-	echo "$rps $p99"
+	echo "$rps $p99 $(perk $((c1 - c0)) $rps)"
 }
 runh2() {
+	c0=$(cpu $2)
 	out=$(taskset -c 1 h2load -D $DUR -c 10 -m 10 -t 1 "http://$1/" 2>&1)
-	echo "$out" | awk '/^finished in/ {gsub(",","",$4); printf "%d", $4}'
+	c1=$(cpu $2)
+	rps=$(echo "$out" | awk '/^finished in/ {gsub(",","",$4); printf "%d", $4}')
+	echo "$rps $(perk $((c1 - c0)) $rps)"
 }
 
 for a in $BE $LB1 $HP1 $RP; do taskset -c 1 wrk -t1 -c10 -d1s "http://$a/" >/dev/null; done # warm up
 set -- $(runwrk $BE); BE_RPS=$1 BE_P99=$2
-set -- $(runwrk $LB1); LB_RPS=$1 LB_P99=$2
-set -- $(runwrk $HP1); HP_RPS=$1 HP_P99=$2
-set -- $(runwrk $RP); RP_RPS=$1 RP_P99=$2
-LB_H2=$(runh2 $LB2)
-HP_H2=$(runh2 $HP2)
+set -- $(runwrk $LB1 $LBPID); LB_RPS=$1 LB_P99=$2 LB_CPU=$3
+set -- $(runwrk $HP1 $HPPID); HP_RPS=$1 HP_P99=$2 HP_CPU=$3
+set -- $(runwrk $RP $RPPID); RP_RPS=$1 RP_P99=$2 RP_CPU=$3
+set -- $(runh2 $LB2 $LBPID); LB_H2=$1 LB_H2CPU=$2
+set -- $(runh2 $HP2 $HPPID); HP_H2=$1 HP_H2CPU=$2
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
-echo "| path | req/s | p99 | lb / this |"
-echo "|---|---|---|---|"
-echo "| HTTP/1.1 server alone (wrk -c50) | $BE_RPS | $BE_P99 | $(ratio $LB_RPS $BE_RPS) |"
-echo "| HTTP/1.1 through lb | $LB_RPS | $LB_P99 | 1.00 |"
-echo "| HTTP/1.1 through haproxy 2.6 | $HP_RPS | $HP_P99 | $(ratio $LB_RPS $HP_RPS) |"
-echo "| HTTP/1.1 through httputil.ReverseProxy | $RP_RPS | $RP_P99 | $(ratio $LB_RPS $RP_RPS) |"
-echo "| HTTP/2 client (h2load -c10 -m10) through lb | $LB_H2 | - | 1.00 |"
-echo "| HTTP/2 client through haproxy 2.6 | $HP_H2 | - | $(ratio $LB_H2 $HP_H2) |"
+echo "| path | req/s | p99 | lb / this | proxy CPU ms per 1k req |"
+echo "|---|---|---|---|---|"
+echo "| HTTP/1.1 server alone (wrk -c50) | $BE_RPS | $BE_P99 | $(ratio $LB_RPS $BE_RPS) | - |"
+echo "| HTTP/1.1 through lb | $LB_RPS | $LB_P99 | 1.00 | $LB_CPU |"
+echo "| HTTP/1.1 through haproxy 2.6 | $HP_RPS | $HP_P99 | $(ratio $LB_RPS $HP_RPS) | $HP_CPU |"
+echo "| HTTP/1.1 through httputil.ReverseProxy | $RP_RPS | $RP_P99 | $(ratio $LB_RPS $RP_RPS) | $RP_CPU |"
+echo "| HTTP/2 client (h2load -c10 -m10) through lb | $LB_H2 | - | 1.00 | $LB_H2CPU |"
+echo "| HTTP/2 client through haproxy 2.6 | $HP_H2 | - | $(ratio $LB_H2 $HP_H2) | $HP_H2CPU |"
