@@ -92,6 +92,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		runtime.GOMAXPROCS(cfg.Global.NbThread)
 	}
 
+	// Listen for the stop signals before anything accepts: a client may
+	// connect, and an operator signal the process, the moment the first
+	// listener is up, and an unregistered SIGUSR1 would be dropped.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
+	defer signal.Stop(sigs)
+
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	if len(files) == 0 {
@@ -107,9 +114,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "[ALERT] %v\n", err)
 		return 1
 	}
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
-	defer signal.Stop(sigs)
 	sig := <-sigs
 	if sig == syscall.SIGUSR1 {
 		logger.Info("soft stop: no longer accepting, waiting for connections to end")
