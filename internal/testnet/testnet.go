@@ -8,6 +8,7 @@ package testnet
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"runtime"
@@ -46,6 +47,26 @@ func Accept(ln net.Listener, handle func(net.Conn)) (stop func()) {
 			wg.Wait()
 		})
 	}
+}
+
+// Echo writes back every byte c sends until c's read side ends, then
+// shuts c's write side: a handler for Accept and Serve. The copy goes
+// through plain interfaces so that Go does not splice it: the runtime's
+// own pipe pool would keep pipes open after a test and hide a leak of the
+// code under test.
+func Echo(c net.Conn) {
+	_, _ = io.CopyBuffer(struct{ io.Writer }{c}, struct{ io.Reader }{c}, make([]byte, 32<<10))
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+}
+
+// Discard reads and drops everything c sends until its read side ends,
+// then closes c: a sink handler for Accept and Serve, which does not
+// splice either (see Echo).
+func Discard(c net.Conn) {
+	_, _ = io.Copy(io.Discard, struct{ io.Reader }{c})
+	_ = c.Close()
 }
 
 // Serve listens on a fresh port of 127.0.0.1 and runs handle for every

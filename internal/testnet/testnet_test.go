@@ -11,9 +11,7 @@ import (
 
 func TestServeEchoesAndStopsItsHandlers(t *testing.T) {
 	LeakCheck(t)
-	// Behind plain interfaces the copy cannot splice: the runtime would
-	// otherwise keep its own pipes open after the test.
-	addr := Serve(t, func(c net.Conn) { _, _ = io.Copy(struct{ io.Writer }{c}, struct{ io.Reader }{c}) })
+	addr := Serve(t, Echo)
 	c, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	defer c.Close()
@@ -23,6 +21,33 @@ func TestServeEchoesAndStopsItsHandlers(t *testing.T) {
 	_, err = io.ReadFull(c, buf)
 	require.NoError(t, err)
 	require.Equal(t, "ping", string(buf))
+	// Echo shuts its write side once the client's ends.
+	require.NoError(t, c.(*net.TCPConn).CloseWrite())
+	rest, err := io.ReadAll(c)
+	require.NoError(t, err)
+	require.Empty(t, rest)
+}
+
+func TestDiscardReadsToTheEndAndCloses(t *testing.T) {
+	LeakCheck(t)
+	got := make(chan int64, 1)
+	addr := Serve(t, func(c net.Conn) {
+		n, _ := io.Copy(io.Discard, io.LimitReader(c, 3))
+		got <- n
+		Discard(c)
+	})
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Write([]byte("abcdefgh"))
+	require.NoError(t, err)
+	require.NoError(t, c.(*net.TCPConn).CloseWrite())
+	require.Equal(t, int64(3), <-got)
+	// Discard closed the connection after the rest: the client sees EOF.
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := c.Read(make([]byte, 1))
+	require.Equal(t, 0, n)
+	require.ErrorIs(t, err, io.EOF)
 }
 
 func TestPairIsConnected(t *testing.T) {
