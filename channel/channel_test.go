@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 )
 
 var paths = []struct {
@@ -27,7 +29,7 @@ var paths = []struct {
 func TestHalfCloseClientFirst(t *testing.T) {
 	for _, p := range paths {
 		t.Run(p.name, func(t *testing.T) {
-			noLeaks(t)
+			testnet.LeakCheck(t)
 			pool, pipes := newPools(t, 0)
 			f := newFixture(t)
 			_, done := startTunnel(t, f, p.raw, TunnelConfig{Pool: pool, Pipes: pipes, SpliceRequest: p.splice, SpliceResponse: p.splice})
@@ -58,7 +60,7 @@ func TestHalfCloseClientFirst(t *testing.T) {
 func TestHalfCloseServerFirst(t *testing.T) {
 	for _, p := range paths {
 		t.Run(p.name, func(t *testing.T) {
-			noLeaks(t)
+			testnet.LeakCheck(t)
 			pool, pipes := newPools(t, 0)
 			f := newFixture(t)
 			_, done := startTunnel(t, f, p.raw, TunnelConfig{Pool: pool, Pipes: pipes, SpliceRequest: p.splice, SpliceResponse: p.splice})
@@ -96,7 +98,7 @@ func TestTunnelTimeouts(t *testing.T) {
 	for _, tc := range tests {
 		for _, p := range paths {
 			t.Run(tc.name+"/"+p.name, func(t *testing.T) {
-				noLeaks(t)
+				testnet.LeakCheck(t)
 				pool, pipes := newPools(t, 0)
 				tc.cfg.Pool, tc.cfg.Pipes = pool, pipes
 				tc.cfg.SpliceRequest, tc.cfg.SpliceResponse = p.splice, p.splice
@@ -124,7 +126,7 @@ func TestTunnelTimeouts(t *testing.T) {
 // option independent-streams: a client that only downloads does not time
 // out.
 func TestTimeoutRefreshedByTheOtherDirection(t *testing.T) {
-	noLeaks(t)
+	testnet.LeakCheck(t)
 	f := newFixture(t)
 	_, done := startTunnel(t, f, true, TunnelConfig{ClientTimeout: 300 * time.Millisecond, ServerTimeout: 20 * time.Second})
 	go func() {
@@ -145,7 +147,7 @@ func TestTimeoutRefreshedByTheOtherDirection(t *testing.T) {
 func TestWriteTimeout(t *testing.T) {
 	for _, p := range paths {
 		t.Run(p.name, func(t *testing.T) {
-			noLeaks(t)
+			testnet.LeakCheck(t)
 			pool, pipes := newPools(t, 0)
 			f := newFixture(t)
 			require.NoError(t, f.back.SetWriteBuffer(4096))
@@ -173,7 +175,7 @@ func TestWriteTimeout(t *testing.T) {
 }
 
 func TestRunCancelAbortAndReuse(t *testing.T) {
-	noLeaks(t)
+	testnet.LeakCheck(t)
 	f := newFixture(t)
 	ch, err := New(wrap(f.front, true), wrap(f.back, true), Config{})
 	require.NoError(t, err)
@@ -204,7 +206,7 @@ func TestRunCancelAbortAndReuse(t *testing.T) {
 }
 
 func TestTunnelContextCancel(t *testing.T) {
-	noLeaks(t)
+	testnet.LeakCheck(t)
 	f := newFixture(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
@@ -223,7 +225,7 @@ func TestTunnelContextCancel(t *testing.T) {
 func TestTunnelAbortBySide(t *testing.T) {
 	for _, side := range []Side{SideClient, SideServer} {
 		t.Run(side.String(), func(t *testing.T) {
-			noLeaks(t)
+			testnet.LeakCheck(t)
 			f := newFixture(t)
 			_, done := startTunnel(t, f, true, TunnelConfig{})
 			victim := f.client
@@ -249,7 +251,7 @@ func TestTunnelAbortBySide(t *testing.T) {
 }
 
 func TestCountersLive(t *testing.T) {
-	noLeaks(t)
+	testnet.LeakCheck(t)
 	f := newFixture(t)
 	tun, done := startTunnel(t, f, true, TunnelConfig{})
 	for i := 1; i <= 3; i++ {
@@ -305,7 +307,7 @@ func frameAnalyser(seen *[]int) Analyser {
 func TestToForwardWithAnalyser(t *testing.T) {
 	for _, p := range paths {
 		t.Run(p.name, func(t *testing.T) {
-			noLeaks(t)
+			testnet.LeakCheck(t)
 			pool, pipes := newPools(t, 0)
 			f := newFixture(t)
 			var seen []int
@@ -373,7 +375,7 @@ func TestAnalyserRewrite(t *testing.T) {
 	for _, tc := range tests {
 		for _, raw := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/raw=%v", tc.name, raw), func(t *testing.T) {
-				noLeaks(t)
+				testnet.LeakCheck(t)
 				pool, _ := newPools(t, 0)
 				f := newFixture(t)
 				_, done := startTunnel(t, f, raw, TunnelConfig{Pool: pool, RequestAnalysers: []Analyser{lineRewriter}})
@@ -422,7 +424,7 @@ func TestSplicePathChoice(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			noLeaks(t)
+			testnet.LeakCheck(t)
 			pool, pipes := newPools(t, 0)
 			cfg := TunnelConfig{Pool: pool, SpliceRequest: tc.mode}
 			if tc.pipes {
@@ -455,7 +457,7 @@ func TestSplicePathChoice(t *testing.T) {
 
 // At maxpipes the channel falls back to a buffer for the bytes at hand.
 func TestPipeLimitFallsBack(t *testing.T) {
-	noLeaks(t)
+	testnet.LeakCheck(t)
 	pool, pipes := newPools(t, 1)
 	held, err := pipes.Get()
 	require.NoError(t, err)
@@ -476,7 +478,7 @@ func TestPipeLimitFallsBack(t *testing.T) {
 // Idle proxied connections hold no buffer and no pipe, and cost the
 // caller's goroutine plus one.
 func TestIdleHoldsNothing(t *testing.T) {
-	noLeaks(t)
+	testnet.LeakCheck(t)
 	const n = 50
 	pool, pipes := newPools(t, 0)
 	type conn struct {

@@ -12,68 +12,24 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/proxyblocks/proxyblocks/buffer"
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 )
-
-// echoServer echoes every connection until EOF, then shuts its write side.
-func echoServer(t testing.TB) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				// Hidden behind plain interfaces, the copy cannot splice:
-				// the runtime's own pipe pool would otherwise keep pipes
-				// open after the test, hiding leaks of ours.
-				_, _ = io.CopyBuffer(struct{ io.Writer }{c}, struct{ io.Reader }{c}, make([]byte, 32<<10))
-				_ = c.(*net.TCPConn).CloseWrite()
-			}()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	return ln
-}
 
 // proxy accepts clients and tunnels each to backend.
 func proxy(t testing.TB, backend string, raw bool, cfg TunnelConfig) (net.Listener, <-chan Result) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
+	ln := testnet.Listen(t)
 	results := make(chan Result, 1024)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				s, err := net.Dial("tcp", backend)
-				if err != nil {
-					c.Close()
-					results <- Result{Err: err}
-					return
-				}
-				r, _ := RunTunnel(context.Background(), wrap(c.(*net.TCPConn), raw), wrap(s.(*net.TCPConn), raw), cfg)
-				results <- r
-			}()
+	t.Cleanup(testnet.Accept(ln, func(c net.Conn) {
+		s, err := net.Dial("tcp", backend)
+		if err != nil {
+			c.Close()
+			results <- Result{Err: err}
+			return
 		}
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
+		r, _ := RunTunnel(context.Background(), wrap(c.(*net.TCPConn), raw), wrap(s.(*net.TCPConn), raw), cfg)
+		results <- r
+	}))
 	return ln, results
 }
 
@@ -111,8 +67,7 @@ func pushEcho(addr string, size int) error {
 }
 
 func runEndToEnd(t *testing.T, conns, size int, raw bool, cfg TunnelConfig) []Result {
-	echo := echoServer(t)
-	ln, results := proxy(t, echo.Addr().String(), raw, cfg)
+	ln, results := proxy(t, testnet.Serve(t, testnet.Echo), raw, cfg)
 	var wg sync.WaitGroup
 	errs := make(chan error, conns)
 	for i := 0; i < conns; i++ {
@@ -143,7 +98,7 @@ func TestEndToEndBuffer300x1MiB(t *testing.T) {
 	if testing.Short() {
 		t.Skip("moves 600 MiB")
 	}
-	noLeaks(t)
+	testnet.LeakCheck(t)
 	pool, err := buffer.NewPool(buffer.PoolConfig{})
 	require.NoError(t, err)
 	rs := runEndToEnd(t, 300, 1<<20, false, TunnelConfig{Pool: pool})
@@ -157,7 +112,7 @@ func TestEndToEndSplice50x8MiB(t *testing.T) {
 	if testing.Short() {
 		t.Skip("moves 800 MiB")
 	}
-	noLeaks(t)
+	testnet.LeakCheck(t)
 	pool, pipes := newPools(t, 0)
 	rs := runEndToEnd(t, 50, 8<<20, true, TunnelConfig{
 		Pool: pool, Pipes: pipes, SpliceRequest: SpliceAlways, SpliceResponse: SpliceAlways,

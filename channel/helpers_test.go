@@ -4,8 +4,6 @@ import (
 	"context"
 	"io"
 	"net"
-	"os"
-	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -13,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/proxyblocks/proxyblocks/buffer"
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/proxyblocks/proxyblocks/xprt"
 )
 
@@ -37,19 +36,7 @@ func wrap(c *net.TCPConn, raw bool) xprt.Transport {
 // pair returns the two ends of a loopback TCP connection.
 func pair(t testing.TB) (*net.TCPConn, *net.TCPConn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	a, err := net.Dial("tcp", ln.Addr().String())
-	require.NoError(t, err)
-	b := <-accepted
-	require.NotNil(t, b)
-	t.Cleanup(func() { a.Close(); b.Close() })
+	a, b := testnet.Pair(t)
 	return a.(*net.TCPConn), b.(*net.TCPConn)
 }
 
@@ -63,44 +50,6 @@ func newFixture(t testing.TB) fixture {
 	f.client, f.front = pair(t)
 	f.back, f.server = pair(t)
 	return f
-}
-
-func countFDs(t testing.TB) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	require.NoError(t, err)
-	return len(ents)
-}
-
-// noLeaks checks, when the test ends, that goroutines and file
-// descriptors are back to what they were. Call it first so its cleanup
-// runs after the others.
-func noLeaks(t *testing.T) {
-	t.Helper()
-	g0, fd0 := runtime.NumGoroutine(), countFDs(t)
-	t.Cleanup(func() {
-		var g, fd int
-		for i := 0; i < 200; i++ {
-			g, fd = runtime.NumGoroutine(), countFDs(t)
-			if g <= g0 && fd <= fd0 {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		ents, _ := os.ReadDir("/proc/self/fd")
-		kinds := map[string]int{}
-		for _, e := range ents {
-			l, _ := os.Readlink("/proc/self/fd/" + e.Name())
-			if len(l) > 6 {
-				l = l[:6]
-			}
-			kinds[l]++
-		}
-		t.Logf("fds: %v", kinds)
-		buf := make([]byte, 1<<16)
-		buf = buf[:runtime.Stack(buf, true)]
-		t.Errorf("leak: goroutines %d → %d, fds %d → %d\n%s", g0, g, fd0, fd, buf)
-	})
 }
 
 func newPools(t testing.TB, maxPipes int) (*buffer.Pool, *buffer.PipePool) {

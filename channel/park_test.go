@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 )
 
 // waitParked waits until n directions are parked in the shared poller.
@@ -52,7 +54,7 @@ func waitResult(t *testing.T, done <-chan Result) Result {
 func TestIdleTunnelParks(t *testing.T) {
 	for _, mode := range []SpliceMode{SpliceNever, SpliceAlways} {
 		t.Run(map[SpliceMode]string{SpliceNever: "buffer", SpliceAlways: "splice"}[mode], func(t *testing.T) {
-			noLeaks(t)
+			testnet.LeakCheck(t)
 			pool, pipes := newPools(t, 0)
 			f := newFixture(t)
 			g0 := runtime.NumGoroutine()
@@ -119,7 +121,7 @@ func TestParkedDirectionEnds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			noLeaks(t)
+			testnet.LeakCheck(t)
 			f := newFixture(t)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -136,7 +138,7 @@ func TestParkedDirectionEnds(t *testing.T) {
 
 // Run parks the same way: only its own goroutine waits.
 func TestRunParks(t *testing.T) {
-	noLeaks(t)
+	testnet.LeakCheck(t)
 	f := newFixture(t)
 	g0 := runtime.NumGoroutine()
 	_, done := startTunnel(t, f, true, TunnelConfig{})

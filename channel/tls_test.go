@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/proxyblocks/proxyblocks/buffer"
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/proxyblocks/proxyblocks/xprt"
 	_ "github.com/proxyblocks/proxyblocks/xprt/tls" // registers the "tls" transport
 )
@@ -78,7 +79,7 @@ func waitInUse(t *testing.T, pool *buffer.Pool, n int) {
 // read through a plain Read; the byte it waits on is forwarded first,
 // then the rest, intact and in order, and so are later bursts.
 func TestIdleTLSTunnelHoldsNoBuffer(t *testing.T) {
-	noLeaks(t)
+	testnet.LeakCheck(t)
 	pool, err := buffer.NewPool(buffer.PoolConfig{})
 	require.NoError(t, err)
 	f, client, front := tlsFixture(t)
@@ -139,7 +140,7 @@ func TestIdleTLSTunnelHoldsNoBuffer(t *testing.T) {
 // Bytes written in many small TLS records while the channel switches
 // between its scratch byte and its buffer arrive whole and in order.
 func TestTLSSourceOrder(t *testing.T) {
-	noLeaks(t)
+	testnet.LeakCheck(t)
 	pool, err := buffer.NewPool(buffer.PoolConfig{})
 	require.NoError(t, err)
 	f, client, front := tlsFixture(t)
