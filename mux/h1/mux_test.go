@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,34 +18,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/proxyblocks/proxyblocks/mux"
 	"github.com/proxyblocks/proxyblocks/mux/htx"
 	"github.com/proxyblocks/proxyblocks/xprt"
 )
-
-// leakCheck fails the test if goroutines or file descriptors it started
-// outlive it.
-func leakCheck(t *testing.T) {
-	t.Helper()
-	g0, f0 := runtime.NumGoroutine(), countFDs(t)
-	t.Cleanup(func() {
-		var g, f int
-		for i := 0; i < 100; i++ {
-			g, f = runtime.NumGoroutine(), countFDs(t)
-			if g <= g0 && f <= f0 {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		t.Errorf("leak: goroutines %d -> %d, fds %d -> %d", g0, g, f0, f)
-	})
-}
-
-func countFDs(t *testing.T) int {
-	es, err := os.ReadDir("/proc/self/fd")
-	require.NoError(t, err)
-	return len(es)
-}
 
 // frontServer serves HTTP/1 on a loopback listener with the h1 mux,
 // answering each request with its method, path and body, and counting
@@ -54,7 +30,6 @@ func countFDs(t *testing.T) int {
 type frontServer struct {
 	ln    net.Listener
 	conns atomic.Int32
-	wg    sync.WaitGroup
 	mu    sync.Mutex
 	muxes []*Mux
 	// handle, when set, serves a stream instead of the echo.
@@ -62,46 +37,33 @@ type frontServer struct {
 }
 
 func startFront(t *testing.T, handle func(t *testing.T, s *Stream)) *frontServer {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
+	ln := testnet.Listen(t)
 	fs := &frontServer{ln: ln, handle: handle}
-	fs.wg.Add(1)
-	go func() {
-		defer fs.wg.Done()
+	stop := testnet.Accept(ln, func(c net.Conn) {
+		fs.conns.Add(1)
+		m, err := mux.New(xprt.NewRaw(c), "", mux.SideFront, mux.ModeHTTP)
+		if err != nil {
+			c.Close()
+			return
+		}
+		hm := m.(*Mux)
+		fs.mu.Lock()
+		fs.muxes = append(fs.muxes, hm)
+		fs.mu.Unlock()
+		defer hm.Close()
 		for {
-			c, err := ln.Accept()
+			st, err := hm.Accept(context.Background())
 			if err != nil {
 				return
 			}
-			fs.conns.Add(1)
-			m, err := mux.New(xprt.NewRaw(c), "", mux.SideFront, mux.ModeHTTP)
-			if err != nil {
-				c.Close()
+			s := st.(*Stream)
+			if fs.handle != nil {
+				fs.handle(t, s)
 				continue
 			}
-			hm := m.(*Mux)
-			fs.mu.Lock()
-			fs.muxes = append(fs.muxes, hm)
-			fs.mu.Unlock()
-			fs.wg.Add(1)
-			go func() {
-				defer fs.wg.Done()
-				defer hm.Close()
-				for {
-					st, err := hm.Accept(context.Background())
-					if err != nil {
-						return
-					}
-					s := st.(*Stream)
-					if fs.handle != nil {
-						fs.handle(t, s)
-						continue
-					}
-					echo(s)
-				}
-			}()
+			echo(s)
 		}
-	}()
+	})
 	t.Cleanup(func() {
 		ln.Close()
 		fs.mu.Lock()
@@ -109,9 +71,22 @@ func startFront(t *testing.T, handle func(t *testing.T, s *Stream)) *frontServer
 			m.Close()
 		}
 		fs.mu.Unlock()
-		fs.wg.Wait()
+		stop()
 	})
 	return fs
+}
+
+// openBack dials addr and opens a stream of a back-side h1 mux over the
+// connection; the mux closes when the test ends.
+func openBack(t *testing.T, addr string) (*Mux, *Stream) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	m := New(xprt.NewRaw(c), mux.SideBack, Limits{})
+	t.Cleanup(func() { m.Close() })
+	st, err := m.Open(context.Background())
+	require.NoError(t, err)
+	return m, st.(*Stream)
 }
 
 func echo(s *Stream) {
@@ -146,7 +121,7 @@ func echo(s *Stream) {
 }
 
 func TestFrontKeepAliveRawClient(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	fs := startFront(t, nil)
 	c, err := net.Dial("tcp", fs.ln.Addr().String())
 	require.NoError(t, err)
@@ -201,7 +176,7 @@ func TestFrontKeepAliveRawClient(t *testing.T) {
 }
 
 func TestFrontNetHTTPClient(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	fs := startFront(t, nil)
 	tr := &http.Transport{MaxIdleConnsPerHost: 1}
 	defer tr.CloseIdleConnections()
@@ -218,7 +193,7 @@ func TestFrontNetHTTPClient(t *testing.T) {
 }
 
 func TestFrontRefusesSmugglingOverSocket(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	fs := startFront(t, nil)
 	c, err := net.Dial("tcp", fs.ln.Addr().String())
 	require.NoError(t, err)
@@ -235,7 +210,7 @@ func TestFrontRefusesSmugglingOverSocket(t *testing.T) {
 }
 
 func TestBackAgainstNetHTTPServer(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	var conns atomic.Int32
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -312,7 +287,7 @@ func TestBackAgainstNetHTTPServer(t *testing.T) {
 }
 
 func TestUpgradeToTunnel(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	// Front: a WebSocket-style upgrade answered with 101, then an echo
 	// over the tunnel.
 	fs := startFront(t, func(t *testing.T, s *Stream) {
@@ -334,15 +309,8 @@ func TestUpgradeToTunnel(t *testing.T) {
 		_, _ = io.Copy(tun, tun)
 		tun.Close()
 	})
-	c, err := net.Dial("tcp", fs.ln.Addr().String())
-	require.NoError(t, err)
-
 	// Back: the h1 mux as the client, so both sides are exercised.
-	m := New(xprt.NewRaw(c), mux.SideBack, Limits{})
-	defer m.Close()
-	st, err := m.Open(context.Background())
-	require.NoError(t, err)
-	s := st.(*Stream)
+	m, s := openBack(t, fs.ln.Addr().String())
 	var req, resp htx.Message
 	req.SetRequest("GET", "", "h", "/ws")
 	req.Flags |= htx.FlagBodyless | htx.FlagUpgrade
@@ -367,7 +335,7 @@ func TestUpgradeToTunnel(t *testing.T) {
 }
 
 func TestTunnelRefusedWithoutUpgrade(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	var tunErr atomic.Value
 	fs := startFront(t, func(t *testing.T, s *Stream) {
 		_, err := s.Tunnel()
@@ -406,18 +374,11 @@ type nopConn struct{ net.Conn }
 func (m *Mux) bufferHeld() bool { return m.holding.Load() }
 
 func TestFrontBodyOverLimitAnswered413(t *testing.T) {
-	leakCheck(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
+	testnet.LeakCheck(t)
+	c, srv := testnet.Pair(t)
 	done := make(chan error, 1)
 	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			done <- err
-			return
-		}
-		m := New(xprt.NewRaw(c), mux.SideFront, Limits{MaxBody: 4})
+		m := New(xprt.NewRaw(srv), mux.SideFront, Limits{MaxBody: 4})
 		defer m.Close()
 		st, err := m.Accept(context.Background())
 		if err != nil {
@@ -427,10 +388,7 @@ func TestFrontBodyOverLimitAnswered413(t *testing.T) {
 		_, err = io.ReadAll(st.(*Stream))
 		done <- err
 	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	require.NoError(t, err)
-	defer c.Close()
-	_, err = io.WriteString(c, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+	_, err := io.WriteString(c, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
 	require.NoError(t, err)
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	require.NoError(t, err)
@@ -442,15 +400,8 @@ func TestFrontBodyOverLimitAnswered413(t *testing.T) {
 }
 
 func TestAcceptHonoursContext(t *testing.T) {
-	leakCheck(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	require.NoError(t, err)
-	defer c.Close()
-	s, err := ln.Accept()
-	require.NoError(t, err)
+	testnet.LeakCheck(t)
+	_, s := testnet.Pair(t)
 	m := New(xprt.NewRaw(s), mux.SideFront, Limits{})
 	defer m.Close()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -458,7 +409,7 @@ func TestAcceptHonoursContext(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 		cancel()
 	}()
-	_, err = m.Accept(ctx)
+	_, err := m.Accept(ctx)
 	require.ErrorIs(t, err, context.Canceled)
 	require.False(t, m.bufferHeld(), "an idle wait borrows no buffer")
 	require.Equal(t, 0, m.AvailStreams())
@@ -469,24 +420,17 @@ func TestAcceptHonoursContext(t *testing.T) {
 // returned.
 func acceptOne(t *testing.T, lim Limits, send string) (net.Conn, error) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	require.NoError(t, err)
-	t.Cleanup(func() { c.Close() })
-	s, err := ln.Accept()
-	require.NoError(t, err)
+	c, s := testnet.Pair(t)
 	m := New(xprt.NewRaw(s), mux.SideFront, lim)
 	defer m.Close()
-	_, err = io.WriteString(c, send)
+	_, err := io.WriteString(c, send)
 	require.NoError(t, err)
 	_, err = m.Accept(context.Background())
 	return c, err
 }
 
 func TestRequestTimeoutAnswers408ToAPartialHead(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	c, err := acceptOne(t, Limits{RequestTimeout: 100 * time.Millisecond}, "GET / HTTP/1.1\r\nHost: x\r\n")
 	require.ErrorIs(t, err, ErrRequestTimeout)
 	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
@@ -498,7 +442,7 @@ func TestRequestTimeoutAnswers408ToAPartialHead(t *testing.T) {
 }
 
 func TestRequestTimeoutClosesASilentClientQuietly(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	c, err := acceptOne(t, Limits{RequestTimeout: 100 * time.Millisecond}, "")
 	require.ErrorIs(t, err, ErrRequestTimeout)
 	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
@@ -508,18 +452,11 @@ func TestRequestTimeoutClosesASilentClientQuietly(t *testing.T) {
 }
 
 func TestRequestTimeoutBoundsTheHeadOnly(t *testing.T) {
-	leakCheck(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	require.NoError(t, err)
-	defer c.Close()
-	s, err := ln.Accept()
-	require.NoError(t, err)
+	testnet.LeakCheck(t)
+	c, s := testnet.Pair(t)
 	m := New(xprt.NewRaw(s), mux.SideFront, Limits{RequestTimeout: 50 * time.Millisecond})
 	defer m.Close()
-	_, err = io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n")
+	_, err := io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n")
 	require.NoError(t, err)
 	st, err := m.Accept(context.Background())
 	require.NoError(t, err)
@@ -538,18 +475,12 @@ func TestRequestTimeoutBoundsTheHeadOnly(t *testing.T) {
 // large one: reading the response and writing the body run at the same
 // time (run with -race).
 func TestEarlyResponseWhileBodyIsWritten(t *testing.T) {
-	leakCheck(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
+	testnet.LeakCheck(t)
 	srvDone, answered := make(chan struct{}), make(chan struct{})
-	go func() {
+	answer := sync.OnceFunc(func() { close(answered) })
+	defer answer() // frees the server should the test stop early
+	addr := testnet.Serve(t, func(c net.Conn) {
 		defer close(srvDone)
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
 		buf := make([]byte, 4096)
 		var head []byte
 		for !bytes.Contains(head, []byte("\r\n\r\n")) {
@@ -562,14 +493,8 @@ func TestEarlyResponseWhileBodyIsWritten(t *testing.T) {
 		_, _ = io.WriteString(c, "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbig!")
 		// Read no more; close once the client has the answer.
 		<-answered
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	require.NoError(t, err)
-	m := New(xprt.NewRaw(c), mux.SideBack, Limits{})
-	defer m.Close()
-	st, err := m.Open(context.Background())
-	require.NoError(t, err)
-	s := st.(*Stream)
+	})
+	m, s := openBack(t, addr)
 	var req htx.Message
 	req.SetRequest("POST", "", "", "/upload")
 	req.Add("Host", "x")
@@ -598,7 +523,7 @@ func TestEarlyResponseWhileBodyIsWritten(t *testing.T) {
 	require.Equal(t, "big!", string(body))
 	// The server closes without reading the body: the body's writer
 	// fails rather than hang.
-	close(answered)
+	answer()
 	require.Error(t, <-writeErr)
 	require.NoError(t, s.Close())
 	require.Equal(t, 0, m.AvailStreams(), "the connection carries no further request")
