@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # HTTP benchmark: lb beside haproxy and httputil.ReverseProxy, in front of
 # the same Go server, in one run.
 #
@@ -17,16 +17,16 @@
 set -eu
 DUR=${1:-5}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-TMP=$(mktemp -d)
-PIDS=""
-cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
-trap cleanup EXIT INT TERM
+# shellcheck source=SCRIPTDIR/../lib.sh
+. "$ROOT/bench/lib.sh"
+bench_init
+trap bench_cleanup EXIT INT TERM
 
 for t in wrk h2load haproxy taskset; do
-	command -v $t >/dev/null || { echo "missing $t" >&2; exit 1; }
+	command -v "$t" >/dev/null || { echo "missing $t" >&2; exit 1; }
 done
-(cd "$ROOT" && go build -o "$TMP/lb" ./examples/lb)
-(cd "$ROOT/bench" && go build -o "$TMP/backend" ./http/backend && go build -o "$TMP/rproxy" ./http/rproxy)
+go_build "$ROOT" ./examples/lb
+go_build "$ROOT/bench" ./http/backend ./http/rproxy
 
 BE=127.0.0.1:18800
 LB1=127.0.0.1:18801 LB2=127.0.0.1:18802
@@ -54,52 +54,55 @@ backend be
     server s1 $BE
 CFG
 }
-cfg 0 $LB1 $LB2 > "$TMP/lb.cfg"
-cfg 1 $HP1 $HP2 > "$TMP/haproxy.cfg"
+cfg 0 $LB1 $LB2 > "$WORK/lb.cfg"
+cfg 1 $HP1 $HP2 > "$WORK/haproxy.cfg"
 
-taskset -c 1 "$TMP/backend" -addr $BE -name s1 & PIDS="$PIDS $!"
-GOMAXPROCS=1 taskset -c 0 "$TMP/lb" -f "$TMP/lb.cfg" & PIDS="$PIDS $!"; LBPID=$!
-taskset -c 0 haproxy -db -f "$TMP/haproxy.cfg" & PIDS="$PIDS $!"; HPPID=$!
-GOMAXPROCS=1 taskset -c 0 "$TMP/rproxy" -addr $RP -target http://$BE & PIDS="$PIDS $!"; RPPID=$!
+taskset -c 1 "$WORK/backend" -addr $BE -name s1 & PIDS+=($!)
+GOMAXPROCS=1 taskset -c 0 "$WORK/lb" -f "$WORK/lb.cfg" & PIDS+=($!); LBPID=$!
+taskset -c 0 haproxy -db -f "$WORK/haproxy.cfg" & PIDS+=($!); HPPID=$!
+GOMAXPROCS=1 taskset -c 0 "$WORK/rproxy" -addr $RP -target http://$BE & PIDS+=($!); RPPID=$!
 sleep 1
 
-# cpu prints a process's user+system time in clock ticks.
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # perk prints CPU milliseconds per 1000 requests: ticks, rate, seconds.
 perk() { awk -v t="$1" -v r="$2" -v d="$DUR" -v hz="$(getconf CLK_TCK)" 'BEGIN { if (r > 0) printf "%.1f", t * 1000 / hz * 1000 / (r * d); else print "-" }'; }
 
 # wrk prints "Requests/sec: N" and, with --latency, "99% Xms". $2 is
 # the proxy's pid, whose CPU time over the run is measured.
 runwrk() {
-	c0=$( [ -n "${2:-}" ] && cpu $2 || echo 0 )
-	out=$(taskset -c 1 wrk -t1 -c50 -d${DUR}s --latency "http://$1/" 2>&1)
-	c1=$( [ -n "${2:-}" ] && cpu $2 || echo 0 )
+	c0=$( [ -n "${2:-}" ] && cpu_ticks "$2" || echo 0 )
+	out=$(taskset -c 1 wrk -t1 -c50 -d"${DUR}s" --latency "http://$1/" 2>&1)
+	c1=$( [ -n "${2:-}" ] && cpu_ticks "$2" || echo 0 )
 	rps=$(echo "$out" | awk '/Requests\/sec/ {printf "%d", $2}')
 	p99=$(echo "$out" | awk '$1=="99%" {print $2}')
-	echo "$rps $p99 $(perk $((c1 - c0)) $rps)"
+	echo "$rps $p99 $(perk $((c1 - c0)) "$rps")"
 }
 runh2() {
-	c0=$(cpu $2)
-	out=$(taskset -c 1 h2load -D $DUR -c 10 -m 10 -t 1 "http://$1/" 2>&1)
-	c1=$(cpu $2)
+	c0=$(cpu_ticks "$2")
+	out=$(taskset -c 1 h2load -D "$DUR" -c 10 -m 10 -t 1 "http://$1/" 2>&1)
+	c1=$(cpu_ticks "$2")
 	rps=$(echo "$out" | awk '/^finished in/ {gsub(",","",$4); printf "%d", $4}')
-	echo "$rps $(perk $((c1 - c0)) $rps)"
+	echo "$rps $(perk $((c1 - c0)) "$rps")"
 }
 
 for a in $BE $LB1 $HP1 $RP; do taskset -c 1 wrk -t1 -c10 -d1s "http://$a/" >/dev/null; done # warm up
-set -- $(runwrk $BE); BE_RPS=$1 BE_P99=$2
-set -- $(runwrk $LB1 $LBPID); LB_RPS=$1 LB_P99=$2 LB_CPU=$3
-set -- $(runwrk $HP1 $HPPID); HP_RPS=$1 HP_P99=$2 HP_CPU=$3
-set -- $(runwrk $RP $RPPID); RP_RPS=$1 RP_P99=$2 RP_CPU=$3
-set -- $(runh2 $LB2 $LBPID); LB_H2=$1 LB_H2CPU=$2
-set -- $(runh2 $HP2 $HPPID); HP_H2=$1 HP_H2CPU=$2
+# Each run prints its figures as words, which set -- splits into $1, $2, ...
+# shellcheck disable=SC2046
+{
+	set -- $(runwrk $BE); BE_RPS=$1 BE_P99=$2
+	set -- $(runwrk $LB1 $LBPID); LB_RPS=$1 LB_P99=$2 LB_CPU=$3
+	set -- $(runwrk $HP1 $HPPID); HP_RPS=$1 HP_P99=$2 HP_CPU=$3
+	set -- $(runwrk $RP $RPPID); RP_RPS=$1 RP_P99=$2 RP_CPU=$3
+	set -- $(runh2 $LB2 $LBPID); LB_H2=$1 LB_H2CPU=$2
+	set -- $(runh2 $HP2 $HPPID); HP_H2=$1 HP_H2CPU=$2
+}
 
+# Unlike lib.sh's ratio, "-" where there is no figure, as in results/http.md.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 echo "| path | req/s | p99 | lb / this | proxy CPU ms per 1k req |"
 echo "|---|---|---|---|---|"
-echo "| HTTP/1.1 server alone (wrk -c50) | $BE_RPS | $BE_P99 | $(ratio $LB_RPS $BE_RPS) | - |"
+echo "| HTTP/1.1 server alone (wrk -c50) | $BE_RPS | $BE_P99 | $(ratio "$LB_RPS" "$BE_RPS") | - |"
 echo "| HTTP/1.1 through lb | $LB_RPS | $LB_P99 | 1.00 | $LB_CPU |"
-echo "| HTTP/1.1 through haproxy 2.6 | $HP_RPS | $HP_P99 | $(ratio $LB_RPS $HP_RPS) | $HP_CPU |"
-echo "| HTTP/1.1 through httputil.ReverseProxy | $RP_RPS | $RP_P99 | $(ratio $LB_RPS $RP_RPS) | $RP_CPU |"
+echo "| HTTP/1.1 through haproxy 2.6 | $HP_RPS | $HP_P99 | $(ratio "$LB_RPS" "$HP_RPS") | $HP_CPU |"
+echo "| HTTP/1.1 through httputil.ReverseProxy | $RP_RPS | $RP_P99 | $(ratio "$LB_RPS" "$RP_RPS") | $RP_CPU |"
 echo "| HTTP/2 client (h2load -c10 -m10) through lb | $LB_H2 | - | 1.00 | $LB_H2CPU |"
-echo "| HTTP/2 client through haproxy 2.6 | $HP_H2 | - | $(ratio $LB_H2 $HP_H2) | $HP_H2CPU |"
+echo "| HTTP/2 client through haproxy 2.6 | $HP_H2 | - | $(ratio "$LB_H2" "$HP_H2") | $HP_H2CPU |"

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # System calls a proxy makes per HTTP/1.1 request: strace -f -c on lb or
 # haproxy (one thread) while h2load --h1 sends N keep-alive requests over
 # 10 connections through it to bench/http/backend.
@@ -8,11 +8,13 @@ set -eu
 WHO=${1:?lb or haproxy}
 N=${2:-20000}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-TMP=$(mktemp -d)
+# shellcheck source=SCRIPTDIR/../lib.sh
+. "$ROOT/bench/lib.sh"
+bench_init
 BE=127.0.0.1:18820 FE=127.0.0.1:18821
-for t in strace h2load; do command -v $t >/dev/null || { echo "missing $t" >&2; exit 1; }; done
-(cd "$ROOT/bench" && go build -o "$TMP/backend" ./http/backend)
-cat > "$TMP/p.cfg" <<CFG
+for t in strace h2load; do command -v "$t" >/dev/null || { echo "missing $t" >&2; exit 1; }; done
+go_build "$ROOT/bench" ./http/backend
+cat > "$WORK/p.cfg" <<CFG
 global
 $( [ "$WHO" = haproxy ] && echo "    nbthread 1" )
 defaults
@@ -28,16 +30,16 @@ backend be
     server s1 $BE
 CFG
 case $WHO in
-lb) (cd "$ROOT" && go build -o "$TMP/lb" ./examples/lb); CMD="$TMP/lb -f $TMP/p.cfg" ;;
-haproxy) CMD="haproxy -db -f $TMP/p.cfg" ;;
+lb) go_build "$ROOT" ./examples/lb; CMD=("$WORK/lb" -f "$WORK/p.cfg") ;;
+haproxy) CMD=(haproxy -db -f "$WORK/p.cfg") ;;
 *) echo "lb or haproxy" >&2; exit 2 ;;
 esac
-"$TMP/backend" -addr $BE -name s1 & BPID=$!
-GOMAXPROCS=1 strace -f -c -o "$TMP/strace.out" $CMD & SPID=$!
+"$WORK/backend" -addr $BE -name s1 & BPID=$!
+GOMAXPROCS=1 strace -f -c -o "$WORK/strace.out" "${CMD[@]}" & SPID=$!
 sleep 1.5
 h2load --h1 -n "$N" -c 10 -t 1 "http://$FE/" | grep -E "^finished|^requests:"
+# shellcheck disable=SC2046 # one pid or more, each its own word
 kill $(pgrep -P $SPID); sleep 1; kill $BPID; wait 2>/dev/null || true
 awk -v n="$N" 'NR > 2 && $NF != "total" && NF >= 5 && $4 ~ /^[0-9]+$/ {
-	err = (NF == 6) ? $5 : 0; printf "%-14s %8d calls %8d errors %6.2f per request\n", $NF, $4, err, $4 / n }' "$TMP/strace.out" |
+	err = (NF == 6) ? $5 : 0; printf "%-14s %8d calls %8d errors %6.2f per request\n", $NF, $4, err, $4 / n }' "$WORK/strace.out" |
 	sort -k2 -n -r | head -8
-rm -rf "$TMP"

@@ -19,9 +19,13 @@
 # PROXY_CPU / LOAD_CPU, HAPROXY (binary), PROXIES (default "haproxy lb"),
 # TESTS (default "ecdsa rsa resume"; empty skips), IDLE (1 to measure idle memory, the
 # default), LB_BIN (a prebuilt lb instead of building ./examples/lb).
+# The result arrays are read through get, by name.
+# shellcheck disable=SC2034
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=SCRIPTDIR/../lib.sh
+. "$ROOT/bench/lib.sh"
 DURATION=${DURATION:-5}
 WORKERS=${WORKERS:-32}
 IDLE_CONNS=${IDLE_CONNS:-9800}
@@ -35,38 +39,17 @@ IDLE=${IDLE:-1}
 FE_PORT=${FE_PORT:-18443}
 SINK_PORT=${SINK_PORT:-18444}
 
-WORK=$(mktemp -d)
-PIDS=()
-PROXY_PID=
-cleanup() {
-	for p in "${PIDS[@]}" $PROXY_PID; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
+bench_init
 
 ulimit -n "$(ulimit -Hn)"
 
 echo "building lb, tcpload and tlsload..." >&2
-if [ -n "${LB_BIN:-}" ]; then
-	cp "$LB_BIN" "$WORK/lb"
-else
-	(cd "$ROOT" && go build -o "$WORK/lb" ./examples/lb)
-fi
-(cd "$ROOT/bench" && go build -o "$WORK/tcpload" ./tcp/tcpload && go build -o "$WORK/tlsload" ./tls/tlsload)
+build_lb
+go_build "$ROOT/bench" ./tcp/tcpload ./tls/tlsload
 
-# Self-signed certificates, the key after the certificate in one PEM as
-# haproxy's crt reads it.
-for kind in ecdsa rsa; do
-	case $kind in
-	ecdsa) newkey=(-newkey ec -pkeyopt ec_paramgen_curve:P-256) ;;
-	rsa) newkey=(-newkey rsa:2048) ;;
-	esac
-	openssl req -x509 "${newkey[@]}" -nodes -days 2 -subj /CN=bench.example.org \
-		-addext subjectAltName=DNS:bench.example.org \
-		-keyout "$WORK/$kind.key" -out "$WORK/$kind.crt" 2>/dev/null
-	cat "$WORK/$kind.crt" "$WORK/$kind.key" >"$WORK/$kind.pem"
-done
+# Self-signed certificates, ECDSA P-256 and RSA-2048.
+make_cert ecdsa ecdsa
+make_cert rsa rsa
 
 # config CERT: the same file for both proxies.
 config() {
@@ -87,44 +70,7 @@ listen bench
 CFG
 }
 
-wait_port() {
-	for _ in $(seq 1 200); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-		sleep 0.05
-	done
-	echo "port $1 never opened" >&2
-	return 1
-}
-
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-
-# start_proxy NAME CFGFILE -> sets PROXY_PID
-start_proxy() {
-	# haproxy binds with SO_REUSEPORT: a proxy left over from an earlier
-	# run would silently share the port and falsify the figures.
-	if (exec 3<>"/dev/tcp/127.0.0.1/$FE_PORT") 2>/dev/null; then
-		echo "port $FE_PORT is already in use: stop what listens there first" >&2
-		exit 1
-	fi
-	case $1 in
-	haproxy) taskset -c "$PROXY_CPU" "$HAPROXY" -db -f "$2" >"$WORK/$1.log" 2>&1 & ;;
-	lb) taskset -c "$PROXY_CPU" "$WORK/lb" -f "$2" >"$WORK/$1.log" 2>&1 & ;;
-	esac
-	PROXY_PID=$!
-	wait_port "$FE_PORT"
-	kill -0 "$PROXY_PID" || { echo "$1 exited at start: $(cat "$WORK/$1.log")" >&2; exit 1; }
-}
-
-stop_proxy() {
-	kill "$PROXY_PID" 2>/dev/null || true
-	wait "$PROXY_PID" 2>/dev/null || true
-	PROXY_PID=
-	sleep 0.3
-}
-
-taskset -c "$LOAD_CPU" "$WORK/tcpload" sink -listen "127.0.0.1:$SINK_PORT" &
-PIDS+=($!)
-wait_port "$SINK_PORT"
+start_sink
 
 declare -A RATE RSS_PER_CONN
 for test in $TESTS; do
@@ -137,7 +83,7 @@ for test in $TESTS; do
 			out=$(taskset -c "$LOAD_CPU" "$WORK/tlsload" hs -addr "127.0.0.1:$FE_PORT" \
 				-workers "$WORKERS" -duration "${DURATION}s" "${resume[@]}")
 			stop_proxy
-			rate=$(sed -E 's/.*rate=([0-9.]+).*/\1/' <<<"$out")
+			rate=$(field rate "$out")
 			best=${RATE[$proxy.$test]:-0}
 			RATE[$proxy.$test]=$(awk -v a="$rate" -v b="$best" 'BEGIN {print (a > b) ? a : b}')
 			echo "$proxy $test round $round: $out" >&2
@@ -148,23 +94,11 @@ done
 config ecdsa >"$WORK/idle.cfg"
 [ "$IDLE" = 1 ] || PROXIES_IDLE=""
 for proxy in ${PROXIES_IDLE-$PROXIES}; do
-	start_proxy "$proxy" "$WORK/idle.cfg"
-	sleep 0.5
-	r0=$(rss_kib "$PROXY_PID")
-	rm -f "$WORK/ready"
-	taskset -c "$LOAD_CPU" "$WORK/tlsload" idle -addr "127.0.0.1:$FE_PORT" -conns "$IDLE_CONNS" -ready "$WORK/ready" &
-	idler=$!
-	for _ in $(seq 1 1200); do [ -f "$WORK/ready" ] && break; sleep 0.1; done
-	[ -f "$WORK/ready" ] || { echo "idle connections never all opened" >&2; exit 1; }
-	r1=$(rss_kib "$PROXY_PID")
-	kill "$idler"; wait "$idler" 2>/dev/null || true
-	stop_proxy
-	RSS_PER_CONN[$proxy]=$(awk -v a="$r0" -v b="$r1" -v n="$IDLE_CONNS" 'BEGIN {printf "%.2f", (b - a) / n}')
-	echo "$proxy idle: rss ${r0} KiB -> ${r1} KiB over $IDLE_CONNS TLS connections" >&2
+	idle_rss "$proxy" "$WORK/idle.cfg" 1200 taskset -c "$LOAD_CPU" \
+		"$WORK/tlsload" idle -addr "127.0.0.1:$FE_PORT" -conns "$IDLE_CONNS" -ready "$WORK/ready"
+	RSS_PER_CONN[$proxy]=$RSS_PER
+	echo "$proxy idle: rss ${RSS0} KiB -> ${RSS1} KiB over $IDLE_CONNS TLS connections" >&2
 done
-
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2f", a / b }'; }
-get() { local -n arr=$1; echo "${arr[$2]:-}"; }
 
 echo
 echo "TLS 1.3, X25519, proxy pinned to CPU $PROXY_CPU (nbthread 1), client on CPU $LOAD_CPU, $WORKERS concurrent handshakes, best of $ROUNDS runs of ${DURATION}s"

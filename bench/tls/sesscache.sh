@@ -14,6 +14,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=SCRIPTDIR/../lib.sh
+. "$ROOT/bench/lib.sh"
 DURATION=${DURATION:-3}
 WORKERS=${WORKERS:-32}
 ROUNDS=${ROUNDS:-5}
@@ -22,27 +24,13 @@ LOAD_CPU=${LOAD_CPU:-0}
 FE_PORT=${FE_PORT:-18453}
 SINK_PORT=${SINK_PORT:-18454}
 
-WORK=$(mktemp -d)
-PIDS=()
-PROXY_PID=
-cleanup() {
-	for p in "${PIDS[@]}" $PROXY_PID; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
+bench_init
 
 echo "building lb, tcpload and tlsload..." >&2
-if [ -n "${LB_BIN:-}" ]; then
-	cp "$LB_BIN" "$WORK/lb"
-else
-	(cd "$ROOT" && go build -o "$WORK/lb" ./examples/lb)
-fi
-(cd "$ROOT/bench" && go build -o "$WORK/tcpload" ./tcp/tcpload && go build -o "$WORK/tlsload" ./tls/tlsload)
+build_lb
+go_build "$ROOT/bench" ./tcp/tcpload ./tls/tlsload
 
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench.example.org \
-	-addext subjectAltName=DNS:bench.example.org -keyout "$WORK/k.pem" -out "$WORK/c.pem" 2>/dev/null
-cat "$WORK/c.pem" "$WORK/k.pem" >"$WORK/site.pem"
+make_cert ecdsa site
 
 # config CACHE_LINE
 config() {
@@ -64,22 +52,8 @@ CFG
 config "    ssl-session-cache shm $WORK/ssl.cache" >"$WORK/cache.cfg"
 config "" >"$WORK/tickets.cfg"
 
-wait_port() {
-	for _ in $(seq 1 200); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-		sleep 0.05
-	done
-	echo "port $1 never opened" >&2
-	return 1
-}
-
-if (exec 3<>"/dev/tcp/127.0.0.1/$FE_PORT") 2>/dev/null; then
-	echo "port $FE_PORT is already in use: stop what listens there first" >&2
-	exit 1
-fi
-taskset -c "$LOAD_CPU" "$WORK/tcpload" sink -listen "127.0.0.1:$SINK_PORT" &
-PIDS+=($!)
-wait_port "$SINK_PORT"
+refuse_open_port "$FE_PORT"
+start_sink
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
@@ -90,15 +64,12 @@ run() {
 	shift 3
 	local rates=()
 	for round in $(seq 1 "$ROUNDS"); do
-		taskset -c "$PROXY_CPU" "$WORK/lb" -f "$WORK/$cfg.cfg" >"$WORK/lb.log" 2>&1 &
-		PROXY_PID=$!
-		wait_port "$FE_PORT"
+		start_proxy lb "$WORK/$cfg.cfg"
 		out=$(taskset -c "$LOAD_CPU" "$WORK/tlsload" hs -addr "127.0.0.1:$FE_PORT" -tls "$ver" \
 			-workers "$WORKERS" -duration "${DURATION}s" "$@")
-		kill "$PROXY_PID"; wait "$PROXY_PID" 2>/dev/null || true; PROXY_PID=
-		sleep 0.3
+		stop_proxy
 		echo "$name TLS $ver round $round: $out" >&2
-		rates+=("$(sed -E 's/.*rate=([0-9.]+).*/\1/' <<<"$out")")
+		rates+=("$(field rate "$out")")
 	done
 	RATE[$name.$ver]=$(printf '%s\n' "${rates[@]}" | median)
 }
@@ -109,7 +80,6 @@ for ver in 1.3 1.2; do
 	run tickets tickets "$ver" -resume
 done
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 echo
 echo "lb on CPU $PROXY_CPU (nbthread 1), tlsload on CPU $LOAD_CPU, $WORKERS concurrent handshakes, median of $ROUNDS runs of ${DURATION}s, ECDSA P-256, X25519"
 echo
