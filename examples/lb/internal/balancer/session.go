@@ -85,7 +85,7 @@ func (s *session) run() {
 		return
 	}
 	ts := &tcpSession{s: s, be: fe.backend}
-	ft, err := s.frontStream()
+	ft, err := tcpStream(b.ctx, s.client, s.bind.Proto, mux.SideFront)
 	if err != nil {
 		b.log.Debug("no TCP mux", "frontend", fe.cfg.Name, "client", s.client.SocketRemote(), "err", err)
 		s.end()
@@ -115,43 +115,32 @@ func (s *session) end() {
 	s.b.endSession(s)
 }
 
-// frontStream takes the client connection's stream from the mux the
-// registry picks for a TCP frontend: the pass-through mux, whose stream is
-// the connection's transport, raw socket and all, so the tunnel may still
-// splice.
-func (s *session) frontStream() (mux.Tunnel, error) {
-	m, err := mux.New(s.client.Transport(), s.bind.Proto, mux.SideFront, mux.ModeTCP)
-	if err != nil {
-		return nil, err
-	}
-	s.client.SetMux(m)
-	st, err := m.Accept(s.b.ctx)
-	if err != nil {
-		return nil, err
-	}
-	t, ok := st.(mux.Tunnel)
-	if !ok {
-		_ = st.Close()
-		return nil, fmt.Errorf("balancer: mux %s gives no byte stream to a TCP frontend", m.Name())
-	}
-	return t, nil
-}
-
-// backStream is frontStream's counterpart on a server connection.
-func backStream(ctx context.Context, c *conn.Conn, proto string) (mux.Tunnel, error) {
-	m, err := mux.New(c.Transport(), proto, mux.SideBack, mux.ModeTCP)
+// tcpStream takes c's byte stream from the mux the registry picks for it
+// in TCP mode: accepted from the client on the front side, where the
+// pass-through mux's stream is the connection's transport, raw socket and
+// all, so the tunnel may still splice; opened towards the server on the
+// back side.
+func tcpStream(ctx context.Context, c *conn.Conn, proto string, side mux.Side) (mux.Tunnel, error) {
+	m, err := mux.New(c.Transport(), proto, side, mux.ModeTCP)
 	if err != nil {
 		return nil, err
 	}
 	c.SetMux(m)
-	st, err := m.Open(ctx)
+	var st mux.Stream
+	peer := "towards a TCP server"
+	if side == mux.SideFront {
+		st, err = m.Accept(ctx)
+		peer = "to a TCP frontend"
+	} else {
+		st, err = m.Open(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}
 	t, ok := st.(mux.Tunnel)
 	if !ok {
 		_ = st.Close()
-		return nil, fmt.Errorf("balancer: mux %s gives no byte stream towards a TCP server", m.Name())
+		return nil, fmt.Errorf("balancer: mux %s gives no byte stream %s", m.Name(), peer)
 	}
 	return t, nil
 }
@@ -251,7 +240,7 @@ func (ts *tcpSession) connect() bool {
 		l.term = [2]byte{'K', 'C'}
 		return false
 	}
-	st, err := backStream(b.ctx, sc, ts.srv.cfg.Proto)
+	st, err := tcpStream(b.ctx, sc, ts.srv.cfg.Proto, mux.SideBack)
 	if err != nil {
 		b.log.Debug("no TCP mux", "backend", be.cfg.Name, "server", ts.srv.cfg.Name, "err", err)
 		l.term = [2]byte{'S', 'C'}

@@ -141,6 +141,25 @@ func (t *tracked) track(slot int, table string) {
 	t.sc[slot] = e
 }
 
+// apply runs "tcp-request" rules in order: a track-sc rule whose
+// condition holds starts tracking, and the first accept, reject or
+// silent-drop rule whose condition holds ends the run. It returns that
+// rule's action, or "accept" when none ended it.
+func (t *tracked) apply(rules []config.ConnRule) string {
+	for _, r := range rules {
+		if !r.Cond.Eval(t) {
+			continue
+		}
+		switch r.Action {
+		case "track-sc":
+			t.track(r.Slot, r.Table)
+		case "accept", "reject", "silent-drop":
+			return r.Action
+		}
+	}
+	return "accept"
+}
+
 // startSession counts the session on every tracked entry, once.
 func (t *tracked) startSession() {
 	if t == nil || t.sessCounted {
@@ -229,23 +248,11 @@ func (b *Balancer) connRules(fe *frontend, lc *conn.ListenConfig) {
 func (fs *frontStick) run(c *conn.Conn) conn.Verdict {
 	t := &tracked{b: fs.b, own: fs.px.Name, src: c.Src(), dst: c.Dst()}
 	v := conn.Accept
-rules:
-	for _, r := range fs.px.Stick.ConnRules {
-		if !r.Cond.Eval(t) {
-			continue
-		}
-		switch r.Action {
-		case "track-sc":
-			t.track(r.Slot, r.Table)
-		case "accept":
-			break rules
-		case "reject":
-			v = conn.Reject
-			break rules
-		case "silent-drop":
-			v = conn.SilentDrop
-			break rules
-		}
+	switch t.apply(fs.px.Stick.ConnRules) {
+	case "reject":
+		v = conn.Reject
+	case "silent-drop":
+		v = conn.SilentDrop
 	}
 	if v != conn.Accept {
 		t.end(0, 0)
@@ -308,22 +315,8 @@ func (s *session) sessionRules() bool {
 	t.src, t.dst = s.client.Src(), s.client.Dst()
 	t.info = s.client.Transport().Info()
 	before := t.sc
-	ok := true
-rules:
-	for _, r := range rules {
-		if !r.Cond.Eval(t) {
-			continue
-		}
-		switch r.Action {
-		case "track-sc":
-			t.track(r.Slot, r.Table)
-		case "accept":
-			break rules
-		case "reject":
-			ok = false
-			break rules
-		}
-	}
+	// The configuration refuses silent-drop in these rules.
+	ok := t.apply(rules) != "reject"
 	var counted []*stick.Entry
 	for i, e := range t.sc {
 		if e == nil || before[i] != nil || slices.Contains(counted, e) || slices.Contains(before[:], e) {
