@@ -40,12 +40,44 @@ func mustSet(t *testing.T, lines ...string) *Set {
 	return s
 }
 
+// exprCase is an ACL expression and whether it matches.
+type exprCase struct {
+	expr string
+	want bool
+}
+
+// checkExprs parses every case's expression and checks what it gives
+// against c.
+func checkExprs(t *testing.T, c Context, cases []exprCase) {
+	t.Helper()
+	for _, tc := range cases {
+		e, err := ParseExpr(strings.Fields(tc.expr))
+		require.NoError(t, err, tc.expr)
+		require.Equal(t, tc.want, e.Eval(c), tc.expr)
+	}
+}
+
+// condCase is a condition, the source a connection comes from, and
+// whether the condition holds for it.
+type condCase struct {
+	cond, src string
+	want      bool
+}
+
+// checkConds parses every case's condition with the ACLs of set and
+// checks what it gives for a connection from the case's source.
+func checkConds(t *testing.T, set *Set, cases []condCase) {
+	t.Helper()
+	for _, tc := range cases {
+		c, err := ParseCond(strings.Fields(tc.cond), set)
+		require.NoError(t, err, tc.cond)
+		require.Equal(t, tc.want, c.Eval(newCtx(tc.src)), "%s with src %s", tc.cond, tc.src)
+	}
+}
+
 func TestExprTruthTable(t *testing.T) {
 	c := newCtx("10.1.2.3:40000")
-	for _, tc := range []struct {
-		expr string
-		want bool
-	}{
+	checkExprs(t, c, []exprCase{
 		{"always_true", true},
 		{"always_false", false},
 		{"src 10.1.2.3", true},
@@ -73,11 +105,7 @@ func TestExprTruthTable(t *testing.T) {
 		{"dst_port", false}, // no pattern: never matches, as in HAProxy
 		{"dst_port -m bool", true},
 		{"src -m found", true},
-	} {
-		e, err := ParseExpr(strings.Fields(tc.expr))
-		require.NoError(t, err, tc.expr)
-		require.Equal(t, tc.want, e.Eval(c), tc.expr)
-	}
+	})
 }
 
 func TestCondTruthTable(t *testing.T) {
@@ -87,11 +115,7 @@ func TestCondTruthTable(t *testing.T) {
 		"lan src 10.0.0.0/8",
 		"lan src 192.168.0.0/16", // ORed with the line above
 	)
-	for _, tc := range []struct {
-		cond string
-		src  string
-		want bool
-	}{
+	checkConds(t, set, []condCase{
 		{"if yes", "1.1.1.1:1", true},
 		{"if no", "1.1.1.1:1", false},
 		{"unless yes", "1.1.1.1:1", false},
@@ -117,11 +141,7 @@ func TestCondTruthTable(t *testing.T) {
 		{"if FALSE", "1.1.1.1:1", false},
 		{"if LOCALHOST", "127.0.0.2:1", true},
 		{"if LOCALHOST", "10.0.0.1:1", false},
-	} {
-		c, err := ParseCond(strings.Fields(tc.cond), set)
-		require.NoError(t, err, tc.cond)
-		require.Equal(t, tc.want, c.Eval(newCtx(tc.src)), "%s with src %s", tc.cond, tc.src)
-	}
+	})
 	var nilCond *Cond
 	require.True(t, nilCond.Eval(newCtx("1.1.1.1:1")))
 }
@@ -271,21 +291,14 @@ func TestRegistry(t *testing.T) {
 	RegisterKeyword("test_name_beg", "test_name", "test_prefix")
 	require.Panics(t, func() { RegisterFetch(Fetch{Name: "src", Type: TypeIP, Compile: noArg(nil)}) })
 	c := plain{}
-	for _, tc := range []struct {
-		expr string
-		want bool
-	}{
+	checkExprs(t, c, []exprCase{
 		{"test_name(x) Hello-x", true},
 		{"test_name(x) -i hello-X", true},
 		{"test_name(x) hello-x", false},
 		{"test_name(x) -m test_prefix Hel", true},
 		{"test_name_beg(x) Hel", true},
 		{"test_name_beg(x) Bye", false},
-	} {
-		e, err := ParseExpr(strings.Fields(tc.expr))
-		require.NoError(t, err, tc.expr)
-		require.Equal(t, tc.want, e.Eval(c), tc.expr)
-	}
+	})
 	_, err := ParseExpr([]string{"test_name", "x"})
 	require.ErrorIs(t, err, ErrSyntax)
 	_, err = ParseExpr([]string{"test_name_beg(x)", "-m", "str", "x"})

@@ -33,11 +33,7 @@ func newHTTPCtx(fields ...string) httpCtx {
 
 func TestNegatedAnonymousACL(t *testing.T) {
 	set := mustSet(t, "yes always_true")
-	for _, tc := range []struct {
-		cond string
-		src  string
-		want bool
-	}{
+	checkConds(t, set, []condCase{
 		{"if !{ src 8.8.8.8 }", "8.8.8.8:1", false},
 		{"if !{ src 8.8.8.8 }", "1.1.1.1:1", true},
 		{"if !!{ src 8.8.8.8 }", "8.8.8.8:1", true},
@@ -49,11 +45,7 @@ func TestNegatedAnonymousACL(t *testing.T) {
 		{"unless !{ src 8.8.8.8 }", "8.8.8.8:1", true},
 		{"if !yes", "1.1.1.1:1", false},
 		{"if !!yes", "1.1.1.1:1", true},
-	} {
-		c, err := ParseCond(strings.Fields(tc.cond), set)
-		require.NoError(t, err, tc.cond)
-		require.Equal(t, tc.want, c.Eval(newCtx(tc.src)), "%s with src %s", tc.cond, tc.src)
-	}
+	})
 	for _, bad := range []string{"if !", "if !{ src 8.8.8.8", "if !}", "if yes !", "if !{src 8.8.8.8 }", "if !or yes"} {
 		_, err := ParseCond(strings.Fields(bad), set)
 		require.Error(t, err, bad)
@@ -67,10 +59,7 @@ func TestHdrMatchesEveryValueInACLsAndTheLastAsSample(t *testing.T) {
 		"X-Forwarded-For", "192.168.1.1",
 		"X-Quoted", `"a,b", c`,
 	)
-	for _, tc := range []struct {
-		expr string
-		want bool
-	}{
+	checkExprs(t, c, []exprCase{
 		{"hdr(x-forwarded-for) 10.0.0.1", true}, // first value of the first field
 		{"hdr(x-forwarded-for) 10.0.0.2", true},
 		{"hdr(x-forwarded-for) 192.168.1.1", true}, // the last one
@@ -92,11 +81,7 @@ func TestHdrMatchesEveryValueInACLsAndTheLastAsSample(t *testing.T) {
 		{"hdr(x-absent) -m found", false},
 		{"hdr(host) -m found", true},
 		{"hdr(host) example.org", true},
-	} {
-		e, err := ParseExpr(strings.Fields(tc.expr))
-		require.NoError(t, err, tc.expr)
-		require.Equal(t, tc.want, e.Eval(c), tc.expr)
-	}
+	})
 
 	for _, tc := range []struct {
 		fetch string
