@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/stretchr/testify/require"
 )
 
@@ -27,29 +28,7 @@ func tlsListener(t *testing.T, crt string) string {
 // listener, and holds every connection open until the test ends.
 func serveSilently(t *testing.T, ln net.Listener) string {
 	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var held []net.Conn
-		defer func() {
-			for _, c := range held {
-				_ = c.Close()
-			}
-		}()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			if tc, ok := c.(*tls.Conn); ok {
-				_ = tc.SetDeadline(time.Now().Add(5 * time.Second))
-				_ = tc.Handshake()
-			}
-			held = append(held, c)
-		}
-	}()
-	t.Cleanup(func() { _ = ln.Close(); <-done })
-	return ln.Addr().String()
+	return holdOn(t, ln).ln.Addr().String()
 }
 
 // A health check to an ssl server tells a TLS handshake failure (Layer6,
@@ -58,14 +37,12 @@ func serveSilently(t *testing.T, ln net.Listener) string {
 // state-change line and in the server's check status; a server that
 // passes is L6OK.
 func TestHealthCheckTLSFailures(t *testing.T) {
-	t.Cleanup(leakCheck(t))
+	testnet.LeakCheck(t)
 	trusted, stranger := newTestPKI(t), newTestPKI(t)
 	good := tlsListener(t, trusted.crt)
-	bad := tlsListener(t, stranger.crt) // signed by a CA the check does not trust
+	bad := tlsListener(t, stranger.crt)         // signed by a CA the check does not trust
+	mute := serveSilently(t, testnet.Listen(t)) // accepts, never speaks TLS
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	mute := serveSilently(t, ln) // accepts, never speaks TLS
-	ln, err = net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	refused := ln.Addr().String()
 	require.NoError(t, ln.Close())

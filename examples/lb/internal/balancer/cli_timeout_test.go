@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/stretchr/testify/require"
 )
 
@@ -15,7 +16,7 @@ import (
 // session: with the default of 10 s the read below would hit its own 5 s
 // deadline instead of the server's close.
 func TestStatsTimeout(t *testing.T) {
-	done := leakCheck(t)
+	done := testnet.Snapshot(t)
 	sock := filepath.Join(t.TempDir(), "admin.sock")
 	cfg := parseCfg(t, `global
     stats timeout 200ms

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/proxyblocks/proxyblocks/conn"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/stretchr/testify/require"
 )
 
@@ -65,84 +64,74 @@ type backendServer struct {
 	name     string
 	accepted atomic.Int64
 	proxy    bool // expects a PROXY header, recorded in headers
+	stop     func()
 	mu       sync.Mutex
 	headers  []conn.ProxyHeader
-	wg       sync.WaitGroup
 	conns    map[net.Conn]struct{}
+	closed   bool
 }
 
 func newServer(t *testing.T, name string, proxy bool) *backendServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	return serveOn(t, ln, name, proxy)
+	return serveOn(t, testnet.Listen(t), name, proxy)
 }
 
 func serveOn(t *testing.T, ln net.Listener, name string, proxy bool) *backendServer {
 	s := &backendServer{ln: ln, name: name, proxy: proxy, conns: map[net.Conn]struct{}{}}
-	s.wg.Add(1)
-	go s.loop()
+	s.stop = testnet.Accept(ln, s.handle)
 	t.Cleanup(s.close)
 	return s
 }
 
 func (s *backendServer) addr() string { return s.ln.Addr().String() }
 
+// close stops accepting, closes the connections being served and waits
+// for their handlers.
 func (s *backendServer) close() {
 	_ = s.ln.Close()
 	s.mu.Lock()
+	s.closed = true
 	for c := range s.conns {
 		_ = c.Close()
 	}
 	s.mu.Unlock()
-	s.wg.Wait()
+	s.stop()
 }
 
-func (s *backendServer) loop() {
-	defer s.wg.Done()
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
+func (s *backendServer) handle(c net.Conn) {
+	s.accepted.Add(1)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		_ = c.Close()
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		_ = c.Close()
+	}()
+	if s.proxy {
+		var h conn.ProxyHeader
+		if err := conn.ReadProxyHeader(c, &h, 0); err != nil {
 			return
 		}
-		s.accepted.Add(1)
 		s.mu.Lock()
-		s.conns[c] = struct{}{}
+		s.headers = append(s.headers, h)
 		s.mu.Unlock()
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer func() {
-				s.mu.Lock()
-				delete(s.conns, c)
-				s.mu.Unlock()
-				_ = c.Close()
-			}()
-			if s.proxy {
-				var h conn.ProxyHeader
-				if err := conn.ReadProxyHeader(c, &h, 0); err != nil {
-					return
-				}
-				s.mu.Lock()
-				s.headers = append(s.headers, h)
-				s.mu.Unlock()
-				if !h.HasAddrs() {
-					return // a health check: LOCAL or UNKNOWN
-				}
-			}
-			if s.name == "" {
-				// Hide ReadFrom: Go would splice through pipes of its own,
-				// which it frees only at garbage collection and which would
-				// look like a leak to the fd count.
-				_, _ = io.Copy(struct{ io.Writer }{c}, struct{ io.Reader }{c})
-				_ = c.(*net.TCPConn).CloseWrite()
-				_, _ = io.Copy(io.Discard, c)
-				return
-			}
-			_, _ = io.WriteString(c, s.name+"\n")
-			_, _ = io.Copy(io.Discard, c)
-		}()
+		if !h.HasAddrs() {
+			return // a health check: LOCAL or UNKNOWN
+		}
 	}
+	if s.name == "" {
+		testnet.Echo(c)
+		return
+	}
+	_, _ = io.WriteString(c, s.name+"\n")
+	_, _ = io.Copy(io.Discard, c)
 }
 
 func parseCfg(t *testing.T, format string, a ...any) *config.Config {
@@ -192,40 +181,4 @@ func holdConn(t *testing.T, addr string) (net.Conn, string) {
 	require.NoError(t, err)
 	_ = c.SetReadDeadline(time.Time{})
 	return c, strings.TrimSpace(line)
-}
-
-// leakCheck records goroutines and fds now and returns a function that
-// fails the test if more remain after a short settle.
-func leakCheck(t *testing.T) func() {
-	t.Helper()
-	g0, f0 := runtime.NumGoroutine(), countFDs(t)
-	return func() {
-		t.Helper()
-		var g, f int
-		for i := 0; i < 200; i++ {
-			g, f = runtime.NumGoroutine(), countFDs(t)
-			if g <= g0 && f <= f0 {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		buf := make([]byte, 1<<20)
-		n := runtime.Stack(buf, true)
-		kinds := map[string]int{}
-		ents, _ := os.ReadDir("/proc/self/fd")
-		for _, e := range ents {
-			l, _ := os.Readlink("/proc/self/fd/" + e.Name())
-			if i := strings.IndexByte(l, '['); i > 0 {
-				l = l[:i]
-			}
-			kinds[l]++
-		}
-		t.Fatalf("leak: goroutines %d -> %d, fds %d -> %d %v\n%s", g0, g, f0, f, kinds, buf[:n])
-	}
-}
-
-func countFDs(t *testing.T) int {
-	ents, err := os.ReadDir("/proc/self/fd")
-	require.NoError(t, err)
-	return len(ents)
 }

@@ -13,47 +13,35 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 )
 
 // rawHTTPServer answers every request head it reads with a fixed
 // response, allocating nothing, so allocations counted by the benchmark
 // are the balancer's.
 func rawHTTPServer(t testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ln.Close() })
 	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 14\r\nContent-Type: text/plain\r\n\r\nhello from s1\n")
-	go func() {
+	return testnet.Serve(t, func(c net.Conn) {
+		buf := make([]byte, 16384)
+		n := 0
 		for {
-			c, err := ln.Accept()
+			m, err := c.Read(buf[n:])
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 16384)
-				n := 0
-				for {
-					m, err := c.Read(buf[n:])
-					if err != nil {
-						return
-					}
-					n += m
-					for {
-						i := bytes.Index(buf[:n], []byte("\r\n\r\n"))
-						if i < 0 {
-							break
-						}
-						if _, err := c.Write(resp); err != nil {
-							return
-						}
-						n = copy(buf, buf[i+4:n])
-					}
+			n += m
+			for {
+				i := bytes.Index(buf[:n], []byte("\r\n\r\n"))
+				if i < 0 {
+					break
 				}
-			}()
+				if _, err := c.Write(resp); err != nil {
+					return
+				}
+				n = copy(buf, buf[i+4:n])
+			}
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 // BenchmarkHTTPKeepAlive sends keep-alive HTTP/1.1 requests through lb,

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/stretchr/testify/require"
 )
 
@@ -19,10 +20,8 @@ import (
 // is still sending a large one: the answer reaches the client instead of
 // a 502 for the body the server never took.
 func TestHTTPServerAnswersBeforeTheBody(t *testing.T) {
-	t.Cleanup(leakCheck(t))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
+	testnet.LeakCheck(t)
+	ln := testnet.Listen(t)
 	answered := make(chan struct{})
 	srvDone := make(chan struct{})
 	go func() {
@@ -32,14 +31,8 @@ func TestHTTPServerAnswersBeforeTheBody(t *testing.T) {
 			return
 		}
 		defer c.Close()
-		var head []byte
-		buf := make([]byte, 4096)
-		for !bytes.Contains(head, []byte("\r\n\r\n")) {
-			n, err := c.Read(buf)
-			if err != nil {
-				return
-			}
-			head = append(head, buf[:n]...)
+		if !readHead(c) {
+			return
 		}
 		_, _ = io.WriteString(c, "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 9\r\nConnection: close\r\n\r\ntoo large")
 		select { // read nothing more until the client has the answer
@@ -89,40 +82,21 @@ listen l
 // close: a GET sent on such a kept connection finds it closed and goes
 // again on a new one, so every request is answered.
 func TestHTTPStaleKeptConnectionResent(t *testing.T) {
-	t.Cleanup(leakCheck(t))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
+	testnet.LeakCheck(t)
 	var conns atomic.Int32
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns.Add(1)
-			go func() {
-				defer c.Close()
-				var head []byte
-				buf := make([]byte, 4096)
-				for !bytes.Contains(head, []byte("\r\n\r\n")) {
-					n, err := c.Read(buf)
-					if err != nil {
-						return
-					}
-					head = append(head, buf[:n]...)
-				}
-				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-				// Close at once, as a server whose keep-alive ended.
-			}()
+	srv := testnet.Serve(t, func(c net.Conn) {
+		conns.Add(1)
+		if readHead(c) {
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 		}
-	}()
+		// Close at once, as a server whose keep-alive ended.
+	})
 	b, _ := startLB(t, parseCfg(t, httpDefaults+`
 listen l
     bind 127.0.0.1:0
     http-reuse always
     server s %s
-`, ln.Addr().String()))
+`, srv))
 	c := h1Client()
 	defer closeClient(c)
 	const n = 20
@@ -139,4 +113,19 @@ listen l
 	}
 	require.GreaterOrEqual(t, int(conns.Load()), n, "one server connection per request")
 	require.NoError(t, b.Close())
+}
+
+// readHead reads from c up to the blank line that ends a request head and
+// reports whether it got there.
+func readHead(c net.Conn) bool {
+	var head []byte
+	buf := make([]byte, 4096)
+	for !bytes.Contains(head, []byte("\r\n\r\n")) {
+		n, err := c.Read(buf)
+		if err != nil {
+			return false
+		}
+		head = append(head, buf[:n]...)
+	}
+	return true
 }

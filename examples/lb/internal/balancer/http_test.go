@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/stretchr/testify/require"
 )
 
@@ -58,9 +59,7 @@ type httpBackend struct {
 
 func newHTTPBackend(t *testing.T, name string) *httpBackend {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	hb := &httpBackend{name: name, ln: &countingListener{Listener: ln}}
+	hb := &httpBackend{name: name, ln: &countingListener{Listener: testnet.Listen(t)}}
 	var p http.Protocols
 	p.SetHTTP1(true)
 	p.SetUnencryptedHTTP2(true)
@@ -157,7 +156,7 @@ defaults
 // every pairing of HTTP/1 and HTTP/2 on the client and server sides and
 // checks they come back intact.
 func TestHTTPGateways(t *testing.T) {
-	t.Cleanup(leakCheck(t))
+	testnet.LeakCheck(t)
 	h1b, h2b := newHTTPBackend(t, "h1srv"), newHTTPBackend(t, "h2srv")
 	cfg := parseCfg(t, httpDefaults+`
 frontend f1
@@ -243,7 +242,7 @@ backend b2
 // TestHTTPRulesAndUseBackend checks header rules both ways, deny, return,
 // redirect, set-path, forwardfor and use_backend conditions.
 func TestHTTPRulesAndUseBackend(t *testing.T) {
-	t.Cleanup(leakCheck(t))
+	testnet.LeakCheck(t)
 	one, two := newHTTPBackend(t, "one"), newHTTPBackend(t, "two")
 	cfg := parseCfg(t, httpDefaults+`
 frontend f
@@ -341,7 +340,7 @@ backend b2
 // requests: over one client connection, and over ten successive ones
 // under each http-reuse policy.
 func TestHTTPReuse(t *testing.T) {
-	t.Cleanup(leakCheck(t))
+	testnet.LeakCheck(t)
 	tests := []struct {
 		reuse            string
 		oneConn, tenConn int64
@@ -404,7 +403,7 @@ func rawExchange(t *testing.T, addr, req string) string {
 // TestHTTPSmugglingRefused sends requests that disagree on their length
 // and checks each is refused before reaching the server.
 func TestHTTPSmugglingRefused(t *testing.T) {
-	t.Cleanup(leakCheck(t))
+	testnet.LeakCheck(t)
 	srv := newHTTPBackend(t, "s")
 	b, _ := startLB(t, parseCfg(t, httpDefaults+`
 listen l
@@ -444,7 +443,7 @@ listen l
 // gets 408 and a cR log line, and an idle keep-alive connection is
 // closed quietly.
 func TestHTTPRequestTimeout(t *testing.T) {
-	t.Cleanup(leakCheck(t))
+	testnet.LeakCheck(t)
 	srv := newHTTPBackend(t, "s")
 	b, logs := startLB(t, parseCfg(t, `
 global
@@ -474,7 +473,7 @@ listen l
 
 // TestHTTPLogFormat checks a line against HAProxy's httplog format.
 func TestHTTPLogFormat(t *testing.T) {
-	t.Cleanup(leakCheck(t))
+	testnet.LeakCheck(t)
 	srv := newHTTPBackend(t, "s")
 	b, logs := startLB(t, parseCfg(t, `
 global
@@ -502,7 +501,7 @@ backend be
 
 // TestHTTPWebSocket upgrades through lb and echoes bytes both ways.
 func TestHTTPWebSocket(t *testing.T) {
-	t.Cleanup(leakCheck(t))
+	testnet.LeakCheck(t)
 	srv := newHTTPBackend(t, "s")
 	b, _ := startLB(t, parseCfg(t, httpDefaults+`
 listen l
@@ -542,7 +541,7 @@ listen l
 // TestHTTPCheck takes a server down with option httpchk on a path that
 // answers 500, and keeps one up whose path answers 200.
 func TestHTTPCheck(t *testing.T) {
-	t.Cleanup(leakCheck(t))
+	testnet.LeakCheck(t)
 	good, bad := newHTTPBackend(t, "good"), newHTTPBackend(t, "bad")
 	b, _ := startLB(t, parseCfg(t, httpDefaults+`
 backend ok
@@ -578,7 +577,7 @@ func curlBin(t *testing.T) string {
 // through lb to HTTP/1 and HTTP/2 servers.
 func TestHTTPCurl(t *testing.T) {
 	curl := curlBin(t)
-	t.Cleanup(leakCheck(t))
+	testnet.LeakCheck(t)
 	h1b, h2b := newHTTPBackend(t, "h1srv"), newHTTPBackend(t, "h2srv")
 	b, _ := startLB(t, parseCfg(t, httpDefaults+`
 frontend f1
@@ -650,7 +649,7 @@ func TestHTTPH2Spec(t *testing.T) {
 			t.Skip("h2spec not installed: skipping")
 		}
 	}
-	t.Cleanup(leakCheck(t))
+	testnet.LeakCheck(t)
 	srv := newHTTPBackend(t, "s")
 	crt := selfSignedPEM(t)
 	b, _ := startLB(t, parseCfg(t, httpDefaults+`
@@ -687,7 +686,7 @@ backend be
 // each exchange) and option http-server-close (the client connection
 // stays, the server connection does not).
 func TestHTTPConnectionModes(t *testing.T) {
-	t.Cleanup(leakCheck(t))
+	testnet.LeakCheck(t)
 	for _, tc := range []struct {
 		option      string
 		clientConns int // connections the client opened for three requests
@@ -733,7 +732,7 @@ listen l
 // keep-alive connections waiting for their next request, HTTP/1 and
 // HTTP/2, instead of waiting for their clients.
 func TestHTTPShutdownClosesIdleConnections(t *testing.T) {
-	t.Cleanup(leakCheck(t))
+	testnet.LeakCheck(t)
 	srv := newHTTPBackend(t, "s")
 	b, err := Start(context.Background(), parseCfg(t, httpDefaults+`
 frontend f1
@@ -767,7 +766,7 @@ backend be
 // TestHTTP2IdleTimeout checks that an HTTP/2 client that sends nothing
 // after its preface is sent away once timeout http-keep-alive passes.
 func TestHTTP2IdleTimeout(t *testing.T) {
-	t.Cleanup(leakCheck(t))
+	testnet.LeakCheck(t)
 	srv := newHTTPBackend(t, "s")
 	b, _ := startLB(t, parseCfg(t, httpDefaults+`
     timeout http-keep-alive 100ms
@@ -791,7 +790,7 @@ listen l
 // TestHTTPServerALPNH2 reaches an HTTPS server that speaks HTTP/2 once
 // ALPN chose it (server ... ssl alpn h2).
 func TestHTTPServerALPNH2(t *testing.T) {
-	t.Cleanup(leakCheck(t))
+	testnet.LeakCheck(t)
 	var proto atomic.Pointer[string]
 	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.Proto

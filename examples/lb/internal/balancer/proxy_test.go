@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/proxyblocks/proxyblocks/conn"
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/stretchr/testify/require"
 )
 
@@ -249,7 +250,7 @@ func TestEndToEndIntegrity(t *testing.T) {
 	if testing.Short() {
 		t.Skip("moves 700 MiB")
 	}
-	check := leakCheck(t)
+	check := testnet.Snapshot(t)
 	echo := newServer(t, "", false)
 	logs := &safeBuffer{}
 	cfg := parseCfg(t, globalLog+`
@@ -288,7 +289,7 @@ listen splice
 }
 
 func TestCloseLeavesNothing(t *testing.T) {
-	check := leakCheck(t)
+	check := testnet.Snapshot(t)
 	ss := []*backendServer{newServer(t, "a", false)}
 	logs := &safeBuffer{}
 	b, err := Start(t.Context(), parseCfg(t, globalLog+`

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/stretchr/testify/require"
 )
 
@@ -142,7 +143,7 @@ func checkedByHAProxy(t *testing.T, cfg string) {
 // ssl_fc_protocol and ssl_c_used rejects exactly the client that differs
 // from the baseline in what it looks at.
 func TestSSLFetchesTCPSessionRules(t *testing.T) {
-	t.Cleanup(leakCheck(t))
+	testnet.LeakCheck(t)
 	p := newTestPKI(t)
 	srv := newServer(t, "greet", false)
 	text := fmt.Sprintf(`defaults
@@ -195,7 +196,7 @@ backend b
 // each fetch sends its client to its own backend, and ssl_fc_sni denies
 // one.
 func TestSSLFetchesHTTPRules(t *testing.T) {
-	t.Cleanup(leakCheck(t))
+	testnet.LeakCheck(t)
 	p := newTestPKI(t)
 	names := []string{"def", "plain", "sni", "h2", "v12", "cert"}
 	backs := map[string]*httpBackend{}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/stretchr/testify/require"
 )
 
@@ -36,7 +37,7 @@ func askFrom(t *testing.T, src, addr string) string {
 
 func TestConnRulesTrackAndReject(t *testing.T) {
 	s1 := newServer(t, "s1", false)
-	done := leakCheck(t)
+	done := testnet.Snapshot(t)
 	cfg := parseCfg(t, `defaults
     mode tcp
     timeout connect 2s
@@ -113,7 +114,7 @@ backend be
 
 func TestStickOnSrc(t *testing.T) {
 	s1, s2, s3 := newServer(t, "s1", false), newServer(t, "s2", false), newServer(t, "s3", false)
-	done := leakCheck(t)
+	done := testnet.Snapshot(t)
 	cfg := parseCfg(t, `defaults
     timeout connect 2s
     timeout client 5s
@@ -157,7 +158,7 @@ listen lb
 }
 
 func TestStatsSocket(t *testing.T) {
-	done := leakCheck(t)
+	done := testnet.Snapshot(t)
 	dir := t.TempDir()
 	adminSock, userSock := filepath.Join(dir, "admin.sock"), filepath.Join(dir, "user.sock")
 	cfg := parseCfg(t, `global

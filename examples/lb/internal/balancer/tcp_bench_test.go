@@ -5,12 +5,12 @@ import (
 	"io"
 	"net"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/proxyblocks/proxyblocks/channel"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/stretchr/testify/require"
 )
 
@@ -79,26 +79,7 @@ func BenchmarkTCPCopy(b *testing.B) {
 
 func benchTCP(b *testing.B, opts string) {
 	const chunk = 1 << 20
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(b, err)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				// Hide ReadFrom so Go does not splice on its own.
-				_, _ = io.Copy(io.Discard, struct{ io.Reader }{c})
-				_ = c.Close()
-			}()
-		}
-	}()
+	sink := testnet.Serve(b, testnet.Discard)
 	lb := benchLB(b, `
 global
     tune.bufsize 16384
@@ -111,7 +92,7 @@ listen px
     bind 127.0.0.1:0
     %s
     server s %s
-`, opts, ln.Addr().String())
+`, opts, sink)
 	c, err := net.Dial("tcp", lb.Addrs("px")[0].String())
 	require.NoError(b, err)
 	buf := make([]byte, chunk)
@@ -127,8 +108,6 @@ listen px
 	b.StopTimer()
 	_ = c.Close()
 	require.Eventually(b, func() bool { return lb.Sessions() == 0 }, 30*time.Second, 10*time.Millisecond)
-	_ = ln.Close()
-	wg.Wait()
 }
 
 func benchLB(b *testing.B, format string, a ...any) *Balancer {

@@ -2,6 +2,7 @@ package balancer
 
 import (
 	"bufio"
+	"crypto/tls"
 	"io"
 	"net"
 	"runtime"
@@ -12,35 +13,37 @@ import (
 
 	"github.com/proxyblocks/proxyblocks/channel"
 	"github.com/proxyblocks/proxyblocks/conn"
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/stretchr/testify/require"
 )
 
-// heldSink accepts connections and keeps them without a goroutine each, so
-// that counting goroutines counts the balancer's.
+// heldSink accepts connections and keeps them open, its handlers ending
+// at once, so that counting goroutines counts the balancer's. On a TLS
+// listener it runs each handshake first.
 type heldSink struct {
 	ln    net.Listener
+	stop  func()
 	mu    sync.Mutex
 	conns []net.Conn
-	done  chan struct{}
 }
 
 func newHeldSink(t testing.TB) *heldSink {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	s := &heldSink{ln: ln, done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.mu.Lock()
-			s.conns = append(s.conns, c)
-			s.mu.Unlock()
+	return holdOn(t, testnet.Listen(t))
+}
+
+// holdOn is newHeldSink on a listener of the caller's.
+func holdOn(t testing.TB, ln net.Listener) *heldSink {
+	s := &heldSink{ln: ln}
+	s.stop = testnet.Accept(ln, func(c net.Conn) {
+		if tc, ok := c.(*tls.Conn); ok {
+			_ = tc.SetDeadline(time.Now().Add(5 * time.Second))
+			_ = tc.Handshake()
 		}
-	}()
+		s.mu.Lock()
+		s.conns = append(s.conns, c)
+		s.mu.Unlock()
+	})
 	t.Cleanup(s.close)
 	return s
 }
@@ -52,8 +55,7 @@ func (s *heldSink) held() []net.Conn {
 }
 
 func (s *heldSink) close() {
-	_ = s.ln.Close()
-	<-s.done
+	s.stop()
 	for _, c := range s.held() {
 		_ = c.Close()
 	}
@@ -65,7 +67,7 @@ func (s *heldSink) close() {
 // lines are written when they close.
 func TestIdleTCPSessionsHoldNoGoroutine(t *testing.T) {
 	const n = 64
-	check := leakCheck(t)
+	check := testnet.Snapshot(t)
 	sink := newHeldSink(t)
 	b, logs := startLB(t, parseCfg(t, globalLog+`
 listen px
@@ -96,20 +98,12 @@ listen px
 	}
 	servers := sink.held()
 	for _, c := range servers {
-		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		buf := make([]byte, 4)
-		_, err := io.ReadFull(c, buf)
-		require.NoError(t, err)
-		require.Equal(t, "ping", string(buf))
-		_, err = c.Write([]byte("pong"))
+		expectRead(t, c, "ping")
+		_, err := c.Write([]byte("pong"))
 		require.NoError(t, err)
 	}
 	for _, c := range clients {
-		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		buf := make([]byte, 4)
-		_, err := io.ReadFull(c, buf)
-		require.NoError(t, err)
-		require.Equal(t, "pong", string(buf))
+		expectRead(t, c, "pong")
 	}
 
 	for _, c := range clients {
@@ -129,6 +123,17 @@ listen px
 	require.NoError(t, b.Close())
 	sink.close()
 	check()
+}
+
+// expectRead reads len(want) bytes from c, within ten seconds, and checks
+// they are want.
+func expectRead(t *testing.T, c net.Conn, want string) {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, len(want))
+	_, err := io.ReadFull(c, buf)
+	require.NoError(t, err)
+	require.Equal(t, want, string(buf))
 }
 
 // waitFull waits until the listener of fe at addr has waited for a free
@@ -161,7 +166,7 @@ func readName(t *testing.T, c net.Conn) string {
 // refused) and goes through as soon as a connection on the other bind
 // closes.
 func TestFrontendMaxconnSharedByBinds(t *testing.T) {
-	check := leakCheck(t)
+	check := testnet.Snapshot(t)
 	srv := newServer(t, "a", false)
 	b, _ := startLB(t, parseCfg(t, globalLog+`
 listen px
@@ -172,34 +177,14 @@ listen px
 `, srv.addr()))
 	addrs := b.Addrs("px")
 	require.Len(t, addrs, 2)
-	c1, name := holdConn(t, addrs[0].String())
-	require.Equal(t, "a", name)
-	c2, name := holdConn(t, addrs[1].String())
-	require.Equal(t, "a", name)
-	c3, err := net.Dial("tcp", addrs[0].String())
-	require.NoError(t, err, "the third connection waits, it is not refused")
-	defer c3.Close()
-	waitFull(t, b, "px", addrs[0])
-	_, err = c3.Write([]byte("hello"))
-	require.NoError(t, err)
-	require.Equal(t, 2, b.Sessions())
-	require.EqualValues(t, 2, srv.accepted.Load())
-
 	// A slot freed on the second bind lets the first accept.
-	require.NoError(t, c2.Close())
-	require.Equal(t, "a", readName(t, c3))
-	require.EqualValues(t, 3, srv.accepted.Load())
-	require.NoError(t, c1.Close())
-	require.NoError(t, c3.Close())
-	require.Eventually(t, func() bool { return b.Sessions() == 0 }, 10*time.Second, 5*time.Millisecond)
-	require.NoError(t, b.Close())
-	srv.close()
+	checkSharedMaxconn(t, b, srv, [2]string{addrs[0].String(), addrs[1].String()}, "px", addrs[0], 1)
 	check()
 }
 
 // The global maxconn is shared by every frontend in the same way.
 func TestGlobalMaxconnSharedByFrontends(t *testing.T) {
-	check := leakCheck(t)
+	check := testnet.Snapshot(t)
 	srv := newServer(t, "a", false)
 	b, _ := startLB(t, parseCfg(t, globalLog+`
 global
@@ -211,28 +196,41 @@ listen two
     bind 127.0.0.1:0
     server a %s
 `, srv.addr(), srv.addr()))
-	one, two := feAddr(t, b, "one"), feAddr(t, b, "two")
-	c1, name := holdConn(t, one)
-	require.Equal(t, "a", name)
-	c2, name := holdConn(t, two)
-	require.Equal(t, "a", name)
-	c3, err := net.Dial("tcp", two)
+	// A slot freed by the first frontend lets the second accept.
+	checkSharedMaxconn(t, b, srv, [2]string{feAddr(t, b, "one"), feAddr(t, b, "two")}, "two", b.Addrs("two")[0], 0)
+	check()
+}
+
+// checkSharedMaxconn holds a connection to each address of hold, which
+// share a limit of two connections, checks that a third one, to the
+// listener of fe at wait, waits in its backlog (it is not refused), and
+// that it goes through to srv once the connection to hold[free] closes.
+// It then closes everything and waits for b's sessions to end.
+func checkSharedMaxconn(t *testing.T, b *Balancer, srv *backendServer, hold [2]string, fe string, wait net.Addr, free int) {
+	t.Helper()
+	var held [2]net.Conn
+	for i, addr := range hold {
+		c, name := holdConn(t, addr)
+		require.Equal(t, srv.name, name)
+		held[i] = c
+	}
+	c3, err := net.Dial("tcp", wait.String())
 	require.NoError(t, err, "the third connection waits, it is not refused")
 	defer c3.Close()
-	waitFull(t, b, "two", b.Addrs("two")[0])
+	waitFull(t, b, fe, wait)
+	_, err = c3.Write([]byte("hello"))
+	require.NoError(t, err)
 	require.Equal(t, 2, b.Sessions())
 	require.EqualValues(t, 2, srv.accepted.Load())
 
-	// A slot freed by the first frontend lets the second accept.
-	require.NoError(t, c1.Close())
-	require.Equal(t, "a", readName(t, c3))
+	require.NoError(t, held[free].Close())
+	require.Equal(t, srv.name, readName(t, c3))
 	require.EqualValues(t, 3, srv.accepted.Load())
-	require.NoError(t, c2.Close())
+	require.NoError(t, held[1-free].Close())
 	require.NoError(t, c3.Close())
 	require.Eventually(t, func() bool { return b.Sessions() == 0 }, 10*time.Second, 5*time.Millisecond)
 	require.NoError(t, b.Close())
 	srv.close()
-	check()
 }
 
 // A TCP frontend or server forced onto an HTTP mux is refused, as HAProxy
