@@ -4,16 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/netip"
@@ -26,6 +19,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/proxyblocks/proxyblocks/internal/testcert"
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
 )
 
@@ -81,30 +75,6 @@ func startHAProxy(t *testing.T, dir, cfg string, port int) {
 	t.Fatalf("haproxy did not listen on %d", port)
 }
 
-// writeCert writes a self-signed ECDSA certificate and its key to one PEM
-// file, as haproxy's crt expects.
-func writeCert(t *testing.T, dir string) string {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "front.test"},
-		DNSNames:     []string{"front.test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	kder, err := x509.MarshalECPrivateKey(key)
-	require.NoError(t, err)
-	var b bytes.Buffer
-	pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: der})
-	pem.Encode(&b, &pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
-	path := filepath.Join(dir, "front.pem")
-	require.NoError(t, os.WriteFile(path, b.Bytes(), 0o600))
-	return path
-}
-
 const haproxyDefaults = `global
     maxconn 100
 defaults
@@ -124,7 +94,7 @@ func TestHAProxySendsProxyToListener(t *testing.T) {
 	defer stop()
 
 	dir := t.TempDir()
-	cert := writeCert(t, dir)
+	cert := testcert.SelfSigned(t, "front.test").WritePEM(t, filepath.Join(dir, "front.pem"), testcert.EC)
 	pV1, pV2, pTLS := freePort(t), freePort(t), freePort(t)
 	cfg := haproxyDefaults + fmt.Sprintf(`
 frontend fe_v1

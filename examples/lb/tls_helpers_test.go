@@ -3,18 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	stdtls "crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -27,6 +19,7 @@ import (
 	"time"
 
 	"github.com/proxyblocks/proxyblocks/conn"
+	"github.com/proxyblocks/proxyblocks/internal/testcert"
 	lbtls "github.com/proxyblocks/proxyblocks/xprt/tls"
 	"github.com/stretchr/testify/require"
 )
@@ -36,71 +29,27 @@ import (
 type testPKI struct {
 	t      *testing.T
 	dir    string
+	auth   *testcert.CA
 	ca     *x509.Certificate
-	caKey  crypto.Signer
 	caFile string
-	serial int64
 }
 
 func newPKI(t *testing.T, name string) *testPKI {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	require.NoError(t, err)
-	ca, err := x509.ParseCertificate(der)
-	require.NoError(t, err)
-	p := &testPKI{t: t, dir: t.TempDir(), ca: ca, caKey: key, serial: 1}
+	auth := testcert.NewCA(t, name)
+	p := &testPKI{t: t, dir: t.TempDir(), auth: auth, ca: auth.Leaf}
 	p.caFile = filepath.Join(p.dir, name+"-ca.pem")
-	require.NoError(t, os.WriteFile(p.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	auth.WriteFiles(t, p.caFile, "", testcert.PKCS8)
 	return p
 }
 
 // issue writes a PEM file holding a certificate for cn (and the DNS
-// names) followed by its key, as HAProxy's crt reads it, and returns its
-// path. rsaKey picks RSA-2048 over ECDSA P-256.
+// names) and the CA's, followed by its key, as HAProxy's crt reads it,
+// and returns its path. rsaKey picks RSA-2048 over ECDSA P-256.
 func (p *testPKI) issue(file, cn string, dns []string, rsaKey, client bool) string {
 	p.t.Helper()
-	var key crypto.Signer
-	var err error
-	if rsaKey {
-		key, err = rsa.GenerateKey(rand.Reader, 2048)
-	} else {
-		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	}
-	require.NoError(p.t, err)
-	p.serial++
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(p.serial),
-		Subject:      pkix.Name{CommonName: cn},
-		DNSNames:     dns,
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	if client {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, key.Public(), p.caKey)
-	require.NoError(p.t, err)
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	require.NoError(p.t, err)
-	out := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	out = append(out, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})...)
-	path := filepath.Join(p.dir, file)
-	require.NoError(p.t, os.MkdirAll(filepath.Dir(path), 0o700))
-	require.NoError(p.t, os.WriteFile(path, out, 0o600))
-	return path
+	c := p.auth.Issue(p.t, testcert.Options{CN: cn, Names: dns, RSA: rsaKey, Client: client})
+	return c.WritePEM(p.t, filepath.Join(p.dir, file), testcert.PKCS8)
 }
 
 // toolBin returns an external tool's path, skipping the test when it is

@@ -1,15 +1,8 @@
 package h2
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	stdtls "crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"encoding/xml"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -18,9 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/proxyblocks/proxyblocks/internal/testcert"
 )
 
 // findTool returns the path of an external binary, skipping the test
@@ -40,34 +34,6 @@ func findTool(t *testing.T, name string, extra ...string) string {
 	}
 	t.Skipf("%s not found on PATH: install it to run this interop test", name)
 	return ""
-}
-
-// testCert writes a self-signed certificate for 127.0.0.1 into dir and
-// loads it back.
-func testCert(t testing.TB, dir string) stdtls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:     []string{"localhost"},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	kb, err := x509.MarshalECPrivateKey(key)
-	require.NoError(t, err)
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
-	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600))
-	cert, err := stdtls.LoadX509KeyPair(certFile, keyFile)
-	require.NoError(t, err)
-	return cert
 }
 
 type junitReport struct {
@@ -91,7 +57,7 @@ func TestH2Spec(t *testing.T) {
 	home, _ := os.UserHomeDir()
 	bin := findTool(t, "h2spec", filepath.Join(home, "go", "bin", "h2spec"))
 	dir := t.TempDir()
-	cert := testCert(t, dir)
+	cert := testcert.SelfSigned(t, "127.0.0.1", "localhost").Certificate
 	for _, tc := range []struct {
 		name string
 		tls  bool

@@ -1,15 +1,10 @@
 package sslcache_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
+	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -19,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/proxyblocks/proxyblocks/internal/testcert"
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
 )
 
@@ -56,49 +52,23 @@ func sharedCert() (*testCert, error) {
 	return certVal, certErr
 }
 
-func makeTestCert(dir string) (*testCert, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: serverName},
-		DNSNames:              []string{serverName},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		return nil, err
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return nil, err
-	}
+// makeTestCert writes the certificate into a new directory under dir.
+// An Example uses it too, so it runs without a test: testcert then
+// panics on error, which comes back here as an error.
+func makeTestCert(dir string) (tc *testCert, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
 	d, err := os.MkdirTemp(dir, "sslcache-cert")
 	if err != nil {
 		return nil, err
 	}
 	certDir = d
-	tc := &testCert{certFile: filepath.Join(d, "cert.pem"), keyFile: filepath.Join(d, "key.pem")}
-	cpem := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	kpem := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
-	if err := os.WriteFile(tc.certFile, cpem, 0o600); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(tc.keyFile, kpem, 0o600); err != nil {
-		return nil, err
-	}
-	if tc.cert, err = tls.X509KeyPair(cpem, kpem); err != nil {
-		return nil, err
-	}
-	tc.pool = x509.NewCertPool()
-	tc.pool.AppendCertsFromPEM(cpem)
+	c := testcert.SelfSigned(nil, serverName)
+	tc = &testCert{cert: c.Certificate, pool: c.Pool(), certFile: filepath.Join(d, "cert.pem"), keyFile: filepath.Join(d, "key.pem")}
+	c.WriteFiles(nil, tc.certFile, tc.keyFile, testcert.EC)
 	return tc, nil
 }
 

@@ -3,78 +3,36 @@ package tls_test
 import (
 	"bufio"
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/proxyblocks/proxyblocks/internal/testcert"
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/proxyblocks/proxyblocks/xprt"
 	ptls "github.com/proxyblocks/proxyblocks/xprt/tls"
 )
 
-// RSA key generation is slow, so one key serves every RSA certificate.
-var (
-	rsaOnce sync.Once
-	rsaKey  *rsa.PrivateKey
-)
-
-func sharedRSA(t testing.TB) *rsa.PrivateKey {
-	rsaOnce.Do(func() {
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			panic(err)
-		}
-		rsaKey = k
-	})
-	return rsaKey
-}
-
 // pki is a test CA writing leaf PEM files into a temporary directory.
 type pki struct {
 	t      testing.TB
 	dir    string
-	cert   *x509.Certificate
-	key    crypto.Signer
+	ca     *testcert.CA
 	caFile string
-	serial int64
 }
 
 func newPKI(t testing.TB) *pki {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "proxyblocks test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	require.NoError(t, err)
-	cert, err := x509.ParseCertificate(der)
-	require.NoError(t, err)
-	p := &pki{t: t, dir: t.TempDir(), cert: cert, key: key, serial: 1}
+	p := &pki{t: t, dir: t.TempDir(), ca: testcert.NewCA(t, "proxyblocks test CA")}
 	p.caFile = filepath.Join(p.dir, "ca.pem")
-	require.NoError(t, os.WriteFile(p.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	p.ca.WriteFiles(t, p.caFile, "", testcert.PKCS8)
 	return p
 }
 
@@ -90,56 +48,15 @@ type leafOpts struct {
 // leaf issues a certificate and writes chain then key into file, in the
 // form HAProxy reads. It returns the file path.
 func (p *pki) leaf(file string, o leafOpts) string {
-	t := p.t
-	t.Helper()
-	var key crypto.Signer
-	if o.rsa {
-		key = sharedRSA(t)
-	} else {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		require.NoError(t, err)
-		key = k
-	}
-	p.serial++
-	usage := x509.ExtKeyUsageServerAuth
-	if o.client {
-		usage = x509.ExtKeyUsageClientAuth
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(p.serial),
-		Subject:      pkix.Name{CommonName: o.cn},
-		DNSNames:     o.dns,
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.cert, key.Public(), p.key)
-	require.NoError(t, err)
-	var kb *pem.Block
-	switch o.keyFmt {
-	case "pkcs1":
-		kb = &pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key.(*rsa.PrivateKey))}
-	case "ec":
-		b, err := x509.MarshalECPrivateKey(key.(*ecdsa.PrivateKey))
-		require.NoError(t, err)
-		kb = &pem.Block{Type: "EC PRIVATE KEY", Bytes: b}
-	default:
-		b, err := x509.MarshalPKCS8PrivateKey(key)
-		require.NoError(t, err)
-		kb = &pem.Block{Type: "PRIVATE KEY", Bytes: b}
-	}
+	p.t.Helper()
+	c := p.ca.Issue(p.t, testcert.Options{CN: o.cn, Names: o.dns, RSA: o.rsa, Client: o.client})
 	path := filepath.Join(p.dir, file)
-	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o700))
-	data := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	data = append(data, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.cert.Raw})...)
+	f := map[string]testcert.KeyFormat{"pkcs1": testcert.PKCS1, "ec": testcert.EC}[o.keyFmt] // PKCS8 otherwise
 	if o.keyFmt == "separate" {
-		require.NoError(t, os.WriteFile(path+".key", pem.EncodeToMemory(kb), 0o600))
-	} else {
-		data = append(data, pem.EncodeToMemory(kb)...)
+		c.WriteFiles(p.t, path, path+".key", f)
+		return path
 	}
-	require.NoError(t, os.WriteFile(path, data, 0o600))
-	return path
+	return c.WritePEM(p.t, path, f)
 }
 
 // pemParts writes the leaf certificate and the key of a PEM file into

@@ -4,16 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	crand "crypto/rand"
 	"crypto/sha256"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -28,6 +21,7 @@ import (
 	"time"
 
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
+	"github.com/proxyblocks/proxyblocks/internal/testcert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -613,28 +607,6 @@ backend b2
 	require.NoError(t, b.Close())
 }
 
-// selfSignedPEM writes a certificate and its key for 127.0.0.1 in one
-// PEM file, as "crt" takes it.
-func selfSignedPEM(t *testing.T) string {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "lb.test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"lb.test"},
-	}
-	der, err := x509.CreateCertificate(crand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	kb, err := x509.MarshalECPrivateKey(key)
-	require.NoError(t, err)
-	out := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	out = append(out, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})...)
-	path := t.TempDir() + "/lb.pem"
-	require.NoError(t, os.WriteFile(path, out, 0o600))
-	return path
-}
-
 // TestHTTPH2Spec runs h2spec against lb in HTTP mode, clear text (bind
 // proto h2) and over TLS (ALPN h2), and curl --http2 over TLS.
 func TestHTTPH2Spec(t *testing.T) {
@@ -651,7 +623,7 @@ func TestHTTPH2Spec(t *testing.T) {
 	}
 	testnet.LeakCheck(t)
 	srv := newHTTPBackend(t, "s")
-	crt := selfSignedPEM(t)
+	crt := testcert.SelfSigned(t, "lb.test", "127.0.0.1").WritePEM(t, t.TempDir()+"/lb.pem", testcert.EC)
 	b, _ := startLB(t, parseCfg(t, httpDefaults+`
 frontend clear
     bind 127.0.0.1:0 proto h2

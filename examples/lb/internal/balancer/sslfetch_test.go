@@ -2,16 +2,10 @@ package balancer
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	crand "crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -22,6 +16,7 @@ import (
 	"time"
 
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
+	"github.com/proxyblocks/proxyblocks/internal/testcert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -37,41 +32,12 @@ type testPKI struct {
 func newTestPKI(t *testing.T) *testPKI {
 	t.Helper()
 	dir := t.TempDir()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
-	require.NoError(t, err)
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	caDER, err := x509.CreateCertificate(crand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	require.NoError(t, err)
-	ca, err := x509.ParseCertificate(caDER)
-	require.NoError(t, err)
-	issue := func(serial int64, cn string, names []string, usage x509.ExtKeyUsage) ([]byte, *ecdsa.PrivateKey) {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
-		require.NoError(t, err)
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-			DNSNames: names, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-			ExtKeyUsage: []x509.ExtKeyUsage{usage}, KeyUsage: x509.KeyUsageDigitalSignature,
-		}
-		der, err := x509.CreateCertificate(crand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		require.NoError(t, err)
-		return der, key
-	}
-	p := &testPKI{crt: filepath.Join(dir, "server.pem"), ca: filepath.Join(dir, "ca.pem"), roots: x509.NewCertPool()}
-	p.roots.AddCert(ca)
-	der, key := issue(2, "a.example", []string{"a.example", "b.example", "blocked.example"}, x509.ExtKeyUsageServerAuth)
-	kb, err := x509.MarshalECPrivateKey(key)
-	require.NoError(t, err)
-	out := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	out = append(out, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})...)
-	require.NoError(t, os.WriteFile(p.crt, out, 0o600))
-	require.NoError(t, os.WriteFile(p.ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600))
-	cder, ckey := issue(3, "alice", nil, x509.ExtKeyUsageClientAuth)
-	p.client = tls.Certificate{Certificate: [][]byte{cder}, PrivateKey: ckey}
+	ca := testcert.NewCA(t, "test CA")
+	srv := ca.Issue(t, testcert.Options{CN: "a.example", Names: []string{"a.example", "b.example", "blocked.example", "127.0.0.1"}})
+	cli := ca.Issue(t, testcert.Options{CN: "alice", Names: []string{"127.0.0.1"}, Client: true})
+	p := &testPKI{crt: filepath.Join(dir, "server.pem"), ca: filepath.Join(dir, "ca.pem"), roots: ca.Pool(), client: cli.Certificate}
+	srv.WritePEM(t, p.crt, testcert.EC)
+	ca.WriteFiles(t, p.ca, "", testcert.PKCS8)
 	return p
 }
 
