@@ -18,6 +18,7 @@ import (
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/balancer"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/proxyblocks/proxyblocks/shctx/sslcache"
 	"github.com/proxyblocks/proxyblocks/shctx/sslsync"
 	"github.com/stretchr/testify/require"
@@ -352,7 +353,7 @@ func TestSessionSyncBindTaken(t *testing.T) {
 // tls-ticket-keys; with tune.ssl.cachesize 0 there is no cache; a cache
 // file made with another size stops the start.
 func TestSessionCacheChoice(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	pki := newPKI(t, "choice")
 	crt := pki.issue("site.pem", "www.example.org", []string{"www.example.org"}, false, false)
 	keys := ticketKeys(t, pki.dir)
@@ -428,7 +429,7 @@ backend greet
 // TestSessionSyncInProcess: a balancer with ssl-session-sync on port 0
 // reports the port it got, and Close stops the receiver and the socket.
 func TestSessionSyncInProcess(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	key := syncKey(t, "sync.key", "0123456789abcdef0123456789abcdef")
 	cfg, err := config.Parse(config.Source{Name: "lb.cfg", Data: []byte(fmt.Sprintf(`global
     ssl-session-sync bind 127.0.0.2:0 peer 127.0.0.3:7001 key-file %s

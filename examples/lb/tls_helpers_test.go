@@ -11,17 +11,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/proxyblocks/proxyblocks/conn"
 	"github.com/proxyblocks/proxyblocks/internal/testcert"
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	lbtls "github.com/proxyblocks/proxyblocks/xprt/tls"
-	"github.com/stretchr/testify/require"
 )
 
 // testPKI is a certificate authority made for one test, writing PEM files
@@ -113,54 +111,13 @@ func httpServer(t *testing.T, body string) string {
 	})
 }
 
+// serveEach runs handle for every connection, with ten seconds to finish.
 func serveEach(t *testing.T, handle func(net.Conn)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-				handle(c)
-			}()
-		}
-	}()
-	t.Cleanup(func() { _ = ln.Close(); wg.Wait() })
-	return ln.Addr().String()
-}
-
-// leakCheck records goroutines and open fds, and at cleanup waits briefly
-// for both to come back to where they were.
-func leakCheck(t *testing.T) {
-	t.Helper()
-	g0, f0 := runtime.NumGoroutine(), openFDs(t)
-	t.Cleanup(func() {
-		var g, f int
-		for range 200 {
-			g, f = runtime.NumGoroutine(), openFDs(t)
-			if g <= g0 && f <= f0 {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		t.Errorf("leak: goroutines %d -> %d, fds %d -> %d", g0, g, f0, f)
+	return testnet.Serve(t, func(c net.Conn) {
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		handle(c)
 	})
-}
-
-func openFDs(t *testing.T) int {
-	ents, err := os.ReadDir("/proc/self/fd")
-	require.NoError(t, err)
-	return len(ents)
 }
 
 // countingStore counts the calls crypto/tls makes into a session store.

@@ -22,6 +22,7 @@ import (
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/balancer"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	lbtls "github.com/proxyblocks/proxyblocks/xprt/tls"
 	"github.com/stretchr/testify/require"
 )
@@ -133,7 +134,7 @@ var subjectCN = regexp.MustCompile(`subject=\s*CN\s*=\s*(\S+)`)
 // TestTLSWithOpenSSL drives every TLS bind feature with openssl s_client.
 func TestTLSWithOpenSSL(t *testing.T) {
 	toolBin(t, "openssl")
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	f := newTLSFixture(t)
 	client := f.pki.issue("client.pem", "alice", nil, false, true)
 	stranger := f.other.issue("stranger.pem", "mallory", nil, false, true)
@@ -417,7 +418,7 @@ func TestTLSTermination300x1MiB(t *testing.T) {
 	if testing.Short() {
 		t.Skip("moves 600 MiB through TLS; skipped under -short")
 	}
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	pki := newPKI(t, "bulk")
 	crt := pki.issue("site.pem", "www.example.org", []string{"www.example.org"}, false, false)
 	b, _, _ := startInProcess(t, fmt.Sprintf(`global

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/proxyblocks/proxyblocks/internal/testcert"
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/stretchr/testify/require"
 )
 
