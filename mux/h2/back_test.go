@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/http2"
 
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/proxyblocks/proxyblocks/mux"
 	_ "github.com/proxyblocks/proxyblocks/mux/h1"
 	"github.com/proxyblocks/proxyblocks/mux/htx"
@@ -29,34 +30,20 @@ import (
 type goH2Server struct {
 	ln    net.Listener
 	conns atomic.Int32
-	wg    sync.WaitGroup
 }
 
 func startGoH2Server(t *testing.T, srv *http2.Server, h http.Handler) *goH2Server {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
+	ln := testnet.Listen(t)
 	gs := &goH2Server{ln: ln}
 	var mu sync.Mutex
 	var open []net.Conn
-	gs.wg.Add(1)
-	go func() {
-		defer gs.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			gs.conns.Add(1)
-			mu.Lock()
-			open = append(open, c)
-			mu.Unlock()
-			gs.wg.Add(1)
-			go func() {
-				defer gs.wg.Done()
-				srv.ServeConn(c, &http2.ServeConnOpts{Handler: h})
-			}()
-		}
-	}()
+	stop := testnet.Accept(ln, func(c net.Conn) {
+		gs.conns.Add(1)
+		mu.Lock()
+		open = append(open, c)
+		mu.Unlock()
+		srv.ServeConn(c, &http2.ServeConnOpts{Handler: h})
+	})
 	t.Cleanup(func() {
 		ln.Close()
 		mu.Lock()
@@ -64,7 +51,7 @@ func startGoH2Server(t *testing.T, srv *http2.Server, h http.Handler) *goH2Serve
 			c.Close()
 		}
 		mu.Unlock()
-		gs.wg.Wait()
+		stop()
 	})
 	return gs
 }
@@ -133,7 +120,7 @@ func roundTrip(m *Mux, path string, body []byte) (*htx.Message, []byte, error) {
 }
 
 func TestBackAgainstGoServerManyStreamsOneConnection(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	gs := startGoH2Server(t, &http2.Server{}, echoHandler)
 	m := dialBack(t, gs.ln.Addr().String())
 	const n = 60
@@ -173,7 +160,7 @@ func TestBackAgainstGoServerManyStreamsOneConnection(t *testing.T) {
 }
 
 func TestBackOpenFailsWhenServerLimitReached(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	release := make(chan struct{})
 	gs := startGoH2Server(t, &http2.Server{MaxConcurrentStreams: 3}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/wait" {
@@ -212,7 +199,7 @@ func TestBackOpenFailsWhenServerLimitReached(t *testing.T) {
 }
 
 func TestBackStreamResetByServer(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	gs := startGoH2Server(t, &http2.Server{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler) // resets the stream
 	}))
@@ -289,50 +276,36 @@ func (w writerOnly) Write(p []byte) (int, error) { return w.w.Write(p) }
 // TestGatewayH1ToH2 relays HTTP/1.1 clients (net/http) through an h1
 // front stream to an h2 back stream on Go's HTTP/2 server.
 func TestGatewayH1ToH2(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	gs := startGoH2Server(t, &http2.Server{}, echoHandler)
 	back := dialBack(t, gs.ln.Addr().String())
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var wg sync.WaitGroup
+	ln := testnet.Listen(t)
 	relayErr := make(chan error, 10)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	stop := testnet.Accept(ln, func(c net.Conn) {
+		fm, err := mux.New(xprt.NewRaw(c), "h1", mux.SideFront, mux.ModeHTTP)
+		if err != nil {
+			c.Close()
+			return
+		}
+		defer fm.Close()
 		for {
-			c, err := ln.Accept()
+			fs, err := fm.Accept(context.Background())
 			if err != nil {
 				return
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				fm, err := mux.New(xprt.NewRaw(c), "h1", mux.SideFront, mux.ModeHTTP)
-				if err != nil {
-					c.Close()
-					return
-				}
-				defer fm.Close()
-				for {
-					fs, err := fm.Accept(context.Background())
-					if err != nil {
-						return
-					}
-					bs, err := back.Open(context.Background())
-					if err == nil {
-						err = relay(fs.(mux.HTTPStream), bs.(mux.HTTPStream))
-						bs.Close()
-					}
-					fs.Close()
-					if err != nil {
-						relayErr <- err
-						return
-					}
-				}
-			}()
+			bs, err := back.Open(context.Background())
+			if err == nil {
+				err = relay(fs.(mux.HTTPStream), bs.(mux.HTTPStream))
+				bs.Close()
+			}
+			fs.Close()
+			if err != nil {
+				relayErr <- err
+				return
+			}
 		}
-	}()
-	defer func() { ln.Close(); wg.Wait() }()
+	})
+	defer stop()
 
 	client := &http.Client{Transport: &http.Transport{}}
 	defer client.Transport.(*http.Transport).CloseIdleConnections()
@@ -363,7 +336,7 @@ func TestGatewayH1ToH2(t *testing.T) {
 // TestGatewayH2ToH1 relays Go's HTTP/2 client through an h2 front
 // stream to an h1 back stream on a net/http HTTP/1.1 server.
 func TestGatewayH2ToH1(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	origin := httptest.NewServer(echoHandler)
 	defer origin.Close()
 	var relayErrs atomic.Value

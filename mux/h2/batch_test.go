@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"runtime"
 	"sync"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/http2"
 
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/proxyblocks/proxyblocks/mux"
 	"github.com/proxyblocks/proxyblocks/mux/htx"
 	"github.com/proxyblocks/proxyblocks/xprt"
@@ -87,19 +87,9 @@ func TestResponseFramesLeaveInBatches(t *testing.T) {
 // batchRun answers five GET streams with handle and returns how many
 // writes carried frames of the streams.
 func batchRun(t *testing.T, handle func(*Stream)) int {
-	leakCheck(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			accepted <- c
-		}
-	}()
-	rc := dialRaw(t, ln.Addr().String())
-	c := <-accepted
+	testnet.LeakCheck(t)
+	cli, c := testnet.Pair(t)
+	rc := newRawClient(t, cli)
 	rt := &recordingTransport{Transport: xprt.NewRaw(c)}
 	m, err := New(rt, mux.SideFront, Config{})
 	require.NoError(t, err)

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/net/http2"
 
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/proxyblocks/proxyblocks/mux"
 	"github.com/proxyblocks/proxyblocks/mux/htx"
 	"github.com/proxyblocks/proxyblocks/xprt"
@@ -26,10 +27,7 @@ func BenchmarkFrontGoClient(b *testing.B) {
 		benchClient(b, srv.addr())
 	})
 	b.Run("x-net-http2-server", func(b *testing.B) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
+		ln := testnet.Listen(b)
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.Copy(io.Discard, r.Body)
 			w.Header().Set("Content-Type", "text/plain")
@@ -37,20 +35,12 @@ func BenchmarkFrontGoClient(b *testing.B) {
 			_, _ = w.Write([]byte("hello\n"))
 		})
 		s2 := &http2.Server{}
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				go s2.ServeConn(c, &http2.ServeConnOpts{Handler: h})
-			}
-		}()
+		// Registered before the client's cleanup, so it runs after the
+		// client has closed its connections and every ServeConn can end.
+		b.Cleanup(testnet.Accept(ln, func(c net.Conn) {
+			s2.ServeConn(c, &http2.ServeConnOpts{Handler: h})
+		}))
 		benchClient(b, ln.Addr().String())
-		ln.Close()
-		<-done
 	})
 }
 

@@ -22,9 +22,8 @@ import (
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
-	"github.com/proxyblocks/proxyblocks/mux"
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/proxyblocks/proxyblocks/mux/htx"
-	"github.com/proxyblocks/proxyblocks/xprt"
 )
 
 // h2cClient is Go's HTTP/2 client speaking clear text with prior
@@ -87,7 +86,7 @@ func randomBytes(t testing.TB, n int) []byte {
 func sum(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 
 func TestFrontBodiesAndTrailersWithGoClient(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	srv := startServer(t, Config{}, nil, echo)
 	client := h2cClient(t)
 	for _, size := range []int{0, 1, 16383, 16384, 16385, 65535, 65536, 1 << 20, 10 << 20} {
@@ -114,7 +113,7 @@ func TestFrontBodiesAndTrailersWithGoClient(t *testing.T) {
 }
 
 func TestFrontRequestHeadFromGoClient(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	got := make(chan string, 1)
 	srv := startServer(t, Config{}, nil, func(s *Stream) {
 		r := s.Request()
@@ -139,7 +138,7 @@ func TestFrontRequestHeadFromGoClient(t *testing.T) {
 }
 
 func TestFrontManyConcurrentStreamsOneConnection(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	var peak, cur atomic.Int32
 	srv := startServer(t, Config{}, nil, func(s *Stream) {
 		n := cur.Add(1)
@@ -207,7 +206,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 func TestFrontFlowControlSlowReader(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	const window = 64 << 10
 	started := make(chan struct{})
 	release := make(chan struct{})
@@ -258,7 +257,7 @@ func TestFrontFlowControlSlowReader(t *testing.T) {
 }
 
 func TestFrontSlowClientReadingResponse(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	body := randomBytes(t, 4<<20)
 	var written atomic.Int64
 	srv := startServer(t, Config{}, nil, func(s *Stream) {
@@ -301,10 +300,16 @@ func dialRaw(t *testing.T, addr string) *rawClient {
 	c, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
+	return newRawClient(t, c)
+}
+
+// newRawClient starts HTTP/2 as a client on c: the preface and an empty
+// SETTINGS frame, under a deadline that keeps a stuck test from hanging.
+func newRawClient(t *testing.T, c net.Conn) *rawClient {
 	require.NoError(t, c.SetDeadline(time.Now().Add(20*time.Second)))
 	rc := &rawClient{c: c, fr: http2.NewFramer(c, c)}
 	rc.enc = hpack.NewEncoder(&rc.buf)
-	_, err = c.Write([]byte(http2.ClientPreface))
+	_, err := c.Write([]byte(http2.ClientPreface))
 	require.NoError(t, err)
 	require.NoError(t, rc.fr.WriteSettings())
 	return rc
@@ -347,7 +352,7 @@ func (rc *rawClient) goAway(t *testing.T) *http2.GoAwayFrame {
 }
 
 func TestRapidResetClosesWithEnhanceYourCalm(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	srv := startServer(t, Config{MaxResets: 20, ResetWindow: time.Minute}, nil, hello)
 	rc := dialRaw(t, srv.addr())
 	go func() {
@@ -370,7 +375,7 @@ func TestContinuationFloodClosesConnection(t *testing.T) {
 		{"many bytes", bytes.Repeat([]byte{0x40, 0x01, 'a', 0x7f, 0x00}, 3000)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			leakCheck(t)
+			testnet.LeakCheck(t)
 			srv := startServer(t, Config{}, nil, hello)
 			rc := dialRaw(t, srv.addr())
 			go func() {
@@ -391,7 +396,7 @@ func TestContinuationFloodClosesConnection(t *testing.T) {
 }
 
 func TestRefusedStreamBeyondConcurrencyLimit(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	block := make(chan struct{})
 	srv := startServer(t, Config{MaxConcurrentStreams: 2}, nil, func(s *Stream) { <-block; hello(s) })
 	defer close(block)
@@ -411,7 +416,7 @@ func TestRefusedStreamBeyondConcurrencyLimit(t *testing.T) {
 }
 
 func TestGracefulShutdown(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	accepted := make(chan struct{})
 	srv := startServer(t, Config{}, nil, func(s *Stream) { close(accepted); hello(s) })
 	rc := dialRaw(t, srv.addr())
@@ -462,7 +467,7 @@ func TestGracefulShutdown(t *testing.T) {
 }
 
 func TestMalformedRequestsReset(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	srv := startServer(t, Config{}, nil, hello)
 	for _, tc := range []struct {
 		name   string
@@ -496,7 +501,7 @@ func TestMalformedRequestsReset(t *testing.T) {
 }
 
 func TestConnectTunnel(t *testing.T) {
-	leakCheck(t)
+	testnet.LeakCheck(t)
 	srv := startServer(t, Config{}, nil, func(s *Stream) {
 		var resp htx.Message
 		resp.SetResponse(200, "")
@@ -510,12 +515,7 @@ func TestConnectTunnel(t *testing.T) {
 		_, _ = io.Copy(tun, tun) // echo until the client ends its side
 		_ = tun.CloseWrite()
 	})
-	c, err := net.Dial("tcp", srv.addr())
-	require.NoError(t, err)
-	m, err := New(xprt.NewRaw(c), mux.SideBack, Config{})
-	require.NoError(t, err)
-	defer m.Close()
-	st, err := m.Open(context.Background())
+	st, err := dialBack(t, srv.addr()).Open(context.Background())
 	require.NoError(t, err)
 	s := st.(*Stream)
 	var req htx.Message

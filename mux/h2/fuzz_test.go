@@ -2,7 +2,6 @@ package h2
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net"
 	"runtime"
@@ -116,18 +115,7 @@ func FuzzFrontConn(f *testing.F) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				st, err := m.Accept(context.Background())
-				if err != nil {
-					return
-				}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					defer st.Close()
-					hello(st.(*Stream))
-				}()
-			}
+			acceptStreams(m, &wg, hello)
 		}()
 		done := make(chan struct{})
 		go func() {

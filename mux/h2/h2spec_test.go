@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/proxyblocks/proxyblocks/internal/testcert"
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 )
 
 // findTool returns the path of an external binary, skipping the test
@@ -63,7 +64,7 @@ func TestH2Spec(t *testing.T) {
 		tls  bool
 	}{{"cleartext", false}, {"tls", true}} {
 		t.Run(tc.name, func(t *testing.T) {
-			leakCheck(t)
+			testnet.LeakCheck(t)
 			var tlsCfg *stdtls.Config
 			if tc.tls {
 				tlsCfg = &stdtls.Config{Certificates: []stdtls.Certificate{cert}, NextProtos: []string{"h2"}}

@@ -5,45 +5,16 @@ import (
 	stdtls "crypto/tls"
 	"io"
 	"net"
-	"os"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
-
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/proxyblocks/proxyblocks/mux"
 	"github.com/proxyblocks/proxyblocks/mux/htx"
 	"github.com/proxyblocks/proxyblocks/xprt"
 	_ "github.com/proxyblocks/proxyblocks/xprt/tls"
 )
-
-// leakCheck fails the test if goroutines or file descriptors it started
-// outlive it.
-func leakCheck(t testing.TB) {
-	t.Helper()
-	g0, f0 := runtime.NumGoroutine(), countFDs(t)
-	t.Cleanup(func() {
-		var g, f int
-		for i := 0; i < 200; i++ {
-			g, f = runtime.NumGoroutine(), countFDs(t)
-			if g <= g0 && f <= f0 {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		buf := make([]byte, 1<<16)
-		buf = buf[:runtime.Stack(buf, true)]
-		t.Errorf("leak: goroutines %d -> %d, fds %d -> %d\n%s", g0, g, f0, f, buf)
-	})
-}
-
-func countFDs(t testing.TB) int {
-	es, err := os.ReadDir("/proc/self/fd")
-	require.NoError(t, err)
-	return len(es)
-}
 
 // server serves HTTP/2 with the front-side mux on a loopback listener,
 // running handle for each stream.
@@ -52,38 +23,21 @@ type server struct {
 	cfg    Config
 	tlsCfg *stdtls.Config
 	handle func(s *Stream)
-	wg     sync.WaitGroup
+	halt   func()
 	mu     sync.Mutex
 	muxes  []*Mux
 }
 
 func startServer(t testing.TB, cfg Config, tlsCfg *stdtls.Config, handle func(s *Stream)) *server {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
+	ln := testnet.Listen(t)
 	srv := &server{ln: ln, cfg: cfg, tlsCfg: tlsCfg, handle: handle}
-	srv.wg.Add(1)
-	go srv.acceptLoop()
+	srv.halt = testnet.Accept(ln, srv.serveConn)
 	t.Cleanup(srv.stop)
 	return srv
 }
 
 func (srv *server) addr() string { return srv.ln.Addr().String() }
-
-func (srv *server) acceptLoop() {
-	defer srv.wg.Done()
-	for {
-		c, err := srv.ln.Accept()
-		if err != nil {
-			return
-		}
-		srv.wg.Add(1)
-		go func() {
-			defer srv.wg.Done()
-			srv.serveConn(c)
-		}()
-	}
-}
 
 func (srv *server) serveConn(c net.Conn) {
 	var tr xprt.Transport
@@ -116,6 +70,13 @@ func (srv *server) serveConn(c net.Conn) {
 		m.Close()
 		wg.Wait()
 	}()
+	acceptStreams(m, &wg, srv.handle)
+}
+
+// acceptStreams runs handle on every stream m accepts, each in its own
+// goroutine counted in wg and closed once handle returns, until Accept
+// fails. It does not wait for the handlers.
+func acceptStreams(m *Mux, wg *sync.WaitGroup, handle func(*Stream)) {
 	for {
 		st, err := m.Accept(context.Background())
 		if err != nil {
@@ -125,7 +86,7 @@ func (srv *server) serveConn(c net.Conn) {
 		go func() {
 			defer wg.Done()
 			defer st.Close()
-			srv.handle(st.(*Stream))
+			handle(st.(*Stream))
 		}()
 	}
 }
@@ -137,7 +98,7 @@ func (srv *server) stop() {
 		m.Close()
 	}
 	srv.mu.Unlock()
-	srv.wg.Wait()
+	srv.halt()
 }
 
 // hello reads the request body and answers 200 with a short body.
