@@ -492,8 +492,12 @@ func TestIdleHoldsNothing(t *testing.T) {
 		_, done := startTunnel(t, f, true, TunnelConfig{Pool: pool, Pipes: pipes, SpliceRequest: SpliceAlways, SpliceResponse: SpliceAuto})
 		conns = append(conns, conn{f, done})
 	}
-	g0 := countGoroutinesSettled()
-	require.Equal(t, gBefore+2*n, g0, "one goroutine per tunnel besides the caller's")
+	// Each tunnel holds Run's goroutine and at most one for its
+	// directions; fewer once directions that stayed idle for parkAfter
+	// have parked, which on a loaded machine happens before the last
+	// tunnel is up.
+	most := gBefore + 2*n
+	require.LessOrEqual(t, countGoroutinesSettled(), most, "one goroutine per tunnel besides the caller's")
 	// Some traffic each way first, so every channel has borrowed and
 	// returned storage.
 	for _, c := range conns {
@@ -511,7 +515,15 @@ func TestIdleHoldsNothing(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return pool.Stats().InUse == 0 && pipes.Stats().InUse == 0
 	}, 5*time.Second, time.Millisecond, "idle tunnels hold no buffer and no pipe: %+v %+v", pool.Stats(), pipes.Stats())
-	require.Equal(t, g0, countGoroutinesSettled(), "no goroutine started by traffic")
+	// No goroutine started by the traffic stays: once silent for
+	// parkAfter every direction parks, leaving Run's goroutine per tunnel
+	// and the shared poller's.
+	parked := gBefore + n + 1
+	g := goroutines()
+	for deadline := time.Now().Add(5 * time.Second); g > parked && time.Now().Before(deadline); g = goroutines() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	require.LessOrEqual(t, g, parked, "idle tunnels park their directions (%d parked)", Parked())
 
 	for _, c := range conns {
 		require.NoError(t, c.f.client.CloseWrite())
