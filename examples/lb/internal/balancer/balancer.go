@@ -166,6 +166,18 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 		}
 		return nil, err
 	}
+	// The stats sockets listen before the traffic ports, so that whoever
+	// waits for a traffic port to accept can use them at once; they
+	// answer from serveCLI on, once the Balancer is complete.
+	if err := b.startCLI(); err != nil {
+		b.closeTables()
+		b.closeSessionCache()
+		b.cancel()
+		if b.pipes != nil {
+			_ = b.pipes.Close()
+		}
+		return nil, err
+	}
 	for _, px := range cfg.Proxies {
 		if px.Kind.IsBackend() {
 			be := newBackend(px, b.newLogSet(px))
@@ -204,6 +216,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 					for _, l := range fe.listeners {
 						_ = l.Close()
 					}
+					b.stopCLI()
 					b.closeTables()
 					b.closeSessionCache()
 					b.cancel()
@@ -217,18 +230,9 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 		}
 		b.fronts = append(b.fronts, fe)
 	}
-	if err := b.startCLI(); err != nil {
-		b.closeListeners()
-		b.closeTables()
-		b.closeSessionCache()
-		b.cancel()
-		if b.pipes != nil {
-			_ = b.pipes.Close()
-		}
-		return nil, err
-	}
 	b.linkHTTP()
 	b.startChecks()
+	b.serveCLI()
 	for _, fe := range b.fronts {
 		for i, ln := range fe.listeners {
 			b.wg.Add(1)

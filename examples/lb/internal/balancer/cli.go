@@ -37,33 +37,63 @@ type cliServer struct {
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
+	// backup holds the socket file found at the path, set aside until the
+	// start succeeds, so that a start that fails later (a traffic port
+	// taken, say) gives it back to the process that may still use it.
+	backup string
 }
 
-// startCLI opens every "stats socket". A stale socket file left by a
-// previous run is replaced, as HAProxy does.
+// startCLI opens every "stats socket"; serveCLI starts answering on
+// them, and a client connecting in between waits in the backlog. A
+// socket file left at the path is replaced, as HAProxy does, once the
+// start succeeds; until then it is kept aside and stopCLI puts it back.
 func (b *Balancer) startCLI() error {
 	for _, sc := range b.cfg.Global.StatsSockets {
+		c := &cliServer{b: b, cfg: sc, conns: map[net.Conn]struct{}{}}
 		if fi, err := os.Lstat(sc.Path); err == nil && fi.Mode()&os.ModeSocket != 0 {
-			_ = os.Remove(sc.Path)
+			c.backup = fmt.Sprintf("%s.%d.bak", sc.Path, os.Getpid())
+			if os.Rename(sc.Path, c.backup) != nil {
+				c.backup = ""
+				_ = os.Remove(sc.Path)
+			}
 		}
 		ln, err := net.Listen("unix", sc.Path)
 		if err != nil {
+			c.restore()
 			b.stopCLI()
 			return fmt.Errorf("balancer: stats socket %s (%s): %w", sc.Path, sc.Pos, err)
 		}
+		c.ln = ln
+		b.clis = append(b.clis, c)
 		if sc.Mode != 0 {
 			if err := os.Chmod(sc.Path, os.FileMode(sc.Mode)); err != nil {
-				_ = ln.Close()
 				b.stopCLI()
 				return fmt.Errorf("balancer: stats socket %s (%s): mode: %w", sc.Path, sc.Pos, err)
 			}
 		}
-		c := &cliServer{b: b, cfg: sc, ln: ln, conns: map[net.Conn]struct{}{}}
-		b.clis = append(b.clis, c)
+	}
+	return nil
+}
+
+// serveCLI answers on the sockets startCLI opened, dropping the files
+// they replaced.
+func (b *Balancer) serveCLI() {
+	for _, c := range b.clis {
+		if c.backup != "" {
+			_ = os.Remove(c.backup)
+			c.backup = ""
+		}
 		c.wg.Add(1)
 		go c.serve()
 	}
-	return nil
+}
+
+// restore puts back the socket file startCLI set aside, if any.
+func (c *cliServer) restore() {
+	if c.backup != "" {
+		_ = os.Rename(c.backup, c.cfg.Path)
+		c.backup = ""
+	}
 }
 
 // stopCLI closes the sockets (removing their files) and every open
@@ -71,6 +101,7 @@ func (b *Balancer) startCLI() error {
 func (b *Balancer) stopCLI() {
 	for _, c := range b.clis {
 		_ = c.ln.Close()
+		c.restore()
 		c.mu.Lock()
 		for cn := range c.conns {
 			_ = cn.Close()
