@@ -18,6 +18,7 @@ import (
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/balancer"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -39,6 +40,19 @@ func haproxyBin(t *testing.T) string {
 // and waits until addr accepts connections.
 func runHAProxy(t *testing.T, cfgText, addr string) {
 	t.Helper()
+	startHAProxy(t, cfgText, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			_ = c.Close()
+		}
+		return err == nil
+	})
+}
+
+// startHAProxy runs haproxy in the foreground on cfgText until the test
+// ends, and waits until ready reports true.
+func startHAProxy(t *testing.T, cfgText string, ready func() bool) {
+	t.Helper()
 	cmd := exec.Command(haproxyBin(t), "-db", "-f", writeFile(t, "haproxy.cfg", cfgText))
 	var out bytes.Buffer
 	var mu sync.Mutex
@@ -47,13 +61,11 @@ func runHAProxy(t *testing.T, cfgText, addr string) {
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
 	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
-	require.Eventually(t, func() bool {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			_ = c.Close()
-		}
-		return err == nil
-	}, 10*time.Second, 10*time.Millisecond, "haproxy did not start: %s", func() string { mu.Lock(); defer mu.Unlock(); return out.String() }())
+	if !assert.Eventually(t, ready, 10*time.Second, 10*time.Millisecond) {
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("haproxy did not start: %s", out.String())
+	}
 }
 
 func startInProcess(t *testing.T, text string) (*balancer.Balancer, *bytes.Buffer, *sync.Mutex) {

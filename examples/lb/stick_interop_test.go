@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/stretchr/testify/require"
 )
@@ -42,15 +43,39 @@ func answerFrom(t *testing.T, src, addr string) string {
 // cliCommand sends one command to a stats socket and returns the answer.
 func cliCommand(t *testing.T, sock, cmd string) string {
 	t.Helper()
-	c, err := net.Dial("unix", sock)
+	out, err := cliAnswer(sock, cmd)
 	require.NoError(t, err)
+	return out
+}
+
+// cliAnswer sends one command to a stats socket and returns the answer,
+// or the error of a socket not there or not answering.
+func cliAnswer(sock, cmd string) (string, error) {
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		return "", err
+	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	_, err = io.WriteString(c, cmd+"\n")
-	require.NoError(t, err)
+	if _, err := io.WriteString(c, cmd+"\n"); err != nil {
+		return "", err
+	}
 	out, err := io.ReadAll(c)
-	require.NoError(t, err)
-	return string(out)
+	return string(out), err
+}
+
+// serverStates reads haproxy's "show servers state": each server, as
+// backend/server, with its operational state (2 is running).
+func serverStates(out string) map[string]string {
+	states := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		// be_id be_name srv_id srv_name srv_addr srv_op_state ...
+		f := strings.Fields(line)
+		if len(f) > 5 && !strings.HasPrefix(f[0], "#") {
+			states[f[1]+"/"+f[3]] = f[5]
+		}
+	}
+	return states
 }
 
 // normalizeDump hides what differs between two processes holding the same
@@ -62,16 +87,50 @@ func normalizeDump(s string) string {
 
 // sideBySide starts haproxy and lb on the same configuration (format
 // takes the stats socket and the bind address first) and returns both
-// frontends' addresses and stats sockets.
+// frontends' addresses and stats sockets. It returns once every server
+// is up in both, before any connection went through either frontend.
 func sideBySide(t *testing.T, format string, a ...any) (hpAddr, lbAddr, hpSock, lbSock string) {
 	t.Helper()
 	haproxyBin(t)
 	dir := t.TempDir()
 	hpSock, lbSock = filepath.Join(dir, "hp.sock"), filepath.Join(dir, "lb.sock")
 	hpAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	lbAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	runHAProxy(t, fmt.Sprintf(format, append([]any{hpSock, hpAddr}, a...)...), hpAddr)
-	startInProcess(t, fmt.Sprintf(format, append([]any{lbSock, lbAddr}, a...)...))
+	// Wait on haproxy's stats socket, not on its frontend: a probe
+	// through the frontend would be a client of its own, taking a turn of
+	// the round robin and an entry in the stick tables whenever one of
+	// haproxy's threads gets to it, maybe after the test's first clients.
+	// haproxy answers once it runs, every listener bound.
+	startHAProxy(t, fmt.Sprintf(format, append([]any{hpSock, hpAddr}, a...)...), func() bool {
+		out, err := cliAnswer(hpSock, "show servers state")
+		if err != nil {
+			return false
+		}
+		states := serverStates(out)
+		for _, st := range states {
+			if st != "2" {
+				return false
+			}
+		}
+		return len(states) > 0
+	})
+	// lb binds a port of its own choosing, which no other process can
+	// take between a look for a free one and the bind.
+	lbText := fmt.Sprintf(format, append([]any{lbSock, "127.0.0.1:0"}, a...)...)
+	b, _, _ := startInProcess(t, lbText)
+	cfg, err := config.Parse(config.Source{Name: "lb.cfg", Data: []byte(lbText)})
+	require.NoError(t, err)
+	for _, px := range cfg.Proxies {
+		if px.Kind.IsFrontend() {
+			lbAddr = b.Addrs(px.Name)[0].String()
+			break
+		}
+	}
+	for name := range serverStates(cliCommand(t, hpSock, "show servers state")) {
+		be, srv, _ := strings.Cut(name, "/")
+		s := b.Backend(be).Server(srv)
+		require.NotNil(t, s, "lb has no server %s", name)
+		require.Eventually(t, s.Up, 10*time.Second, 10*time.Millisecond, "lb's server %s is not up", name)
+	}
 	return hpAddr, lbAddr, hpSock, lbSock
 }
 
@@ -97,12 +156,6 @@ backend be
     server s1 %s
 `
 	hp, lb, hpSock, lbSock := sideBySide(t, cfg, nameServer(t, "s1"))
-	// haproxy counted the connection that waited for it to start; start
-	// its table from the same empty state as lb's.
-	require.Eventually(t, func() bool {
-		return strings.Contains(cliCommand(t, hpSock, "show table fe data.conn_cur eq 0"), "key=")
-	}, 5*time.Second, 10*time.Millisecond)
-	cliCommand(t, hpSock, "clear table fe")
 	seq := func(addr string) []string {
 		var out []string
 		for range 20 {
@@ -186,18 +239,22 @@ backend be
 		}
 		return first
 	}
-	// The probe that waited for haproxy to start moved its round robin
-	// by one, so the two may pair clients and servers differently; each
-	// must spread them and keep them, and its table must say so.
+	// Neither frontend had a connection before these clients: each must
+	// spread them and keep them, its table must say so, and both must
+	// pair clients and servers alike.
+	var pairs []map[string]string
 	for _, p := range []struct{ addr, sock string }{{hp, hpSock}, {lb, lbSock}} {
 		m := run(p.addr)
-		require.Len(t, map[string]bool{m["127.0.0.2"]: true, m["127.0.0.3"]: true, m["127.0.0.4"]: true}, 3, "round robin spread the clients")
+		require.Len(t, map[string]bool{m["127.0.0.2"]: true, m["127.0.0.3"]: true, m["127.0.0.4"]: true}, 3, "%s: round robin spread the clients: %v", p.addr, m)
 		dump := normalizeDump(cliCommand(t, p.sock, "show table be"))
+		require.Contains(t, dump, "used:4\n", "%s: only the clients are in the table:\n%s", p.addr, dump)
 		for _, src := range srcs {
 			// haproxy 2.6 also stores the server's name (server_key),
 			// which lb's tables do not keep.
 			id := strings.TrimPrefix(m[src], "s")
 			require.Regexp(t, fmt.Sprintf(`key=%s use=0 exp=X server_id=%s( server_key=s%s)?\n`, regexp.QuoteMeta(src), id, id), dump)
 		}
+		pairs = append(pairs, m)
 	}
+	require.Equal(t, pairs[0], pairs[1], "haproxy and lb paired clients and servers differently")
 }
