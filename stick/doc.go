@@ -27,7 +27,12 @@
 // touched entries nobody references, shard by shard as HAProxy 3.x does.
 //
 // Keys are spread over independently locked shards, so work on different
-// keys rarely contends; data accessors are lock-free atomics.
+// keys rarely contends; data accessors are lock-free atomics. On ip and
+// integer tables, finding an existing entry takes no lock at all: the
+// index is read with atomic loads and the reference taken with a
+// compare-and-swap that a removal cannot race past; only creation,
+// removal and the rare lookup that meets a moving index take the shard
+// lock.
 //
 // With Config.Sync the table also keeps HAProxy's update sequence, the
 // order in which the peers protocol sends entries: a local touch gives an

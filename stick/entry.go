@@ -33,6 +33,10 @@ type Entry struct {
 	_        uint8
 }
 
+// refDead is the reference count of a removed entry (or a never-used
+// slot): no reference can be taken on it, and Release ignores it.
+const refDead = -1 << 31
+
 // entryHdr is the size of the header; the data area follows it.
 const entryHdr = uint16(unsafe.Sizeof(Entry{}))
 
@@ -64,7 +68,7 @@ func (e *Entry) Release() {
 func (e *Entry) Table() *Table { return e.tab() }
 
 // Refs returns the number of references held on the entry.
-func (e *Entry) Refs() int { return int(e.ref.Load()) }
+func (e *Entry) Refs() int { return max(0, int(e.ref.Load())) }
 
 // Touch refreshes the entry's expiry to now plus the table's expiry and,
 // on a table with Sync, gives it a new local update sequence so that peers
@@ -76,7 +80,11 @@ func (e *Entry) Touch() { e.TouchAt(e.tab().clock.NowMs()) }
 // clock (Table.Now) once for several operations.
 func (e *Entry) TouchAt(now uint32) {
 	t := e.tab()
-	e.expire.Store(tickAdd(now, t.expireMs))
+	// An entry touched again within the same millisecond keeps its
+	// expiry: the load is cheaper than the locked store.
+	if exp := tickAdd(now, t.expireMs); e.expire.Load() != exp {
+		e.expire.Store(exp)
+	}
 	if t.sync {
 		t.upd.touch(e, true)
 	}
@@ -242,7 +250,8 @@ func (e *Entry) Inc(dt DataType, n int64) int64 {
 // IncAt is Inc with the date given for rates, for callers that read the
 // table's clock (Table.Now) once for several operations.
 func (e *Entry) IncAt(dt DataType, n int64, now uint32) int64 {
-	if dt.known() {
+	if int(dt) < dataTypeCount {
+		// Only known types are stored.
 		if l := &e.tab().layout[dt]; l.stored && l.std == stdFRQP {
 			return e.incRate(l, n, now)
 		}

@@ -1,6 +1,9 @@
 package stick
 
-import "math/bits"
+import (
+	"math/bits"
+	"sync/atomic"
+)
 
 // index maps a shard's keys to their slots. It is an open-addressing hash
 // table with linear probing over one flat []uint64, which the garbage
@@ -12,6 +15,10 @@ import "math/bits"
 //
 // Removal shifts the following words back instead of leaving tombstones,
 // so probe sequences stay as short as the load allows (at most 3/4).
+//
+// Words are written atomically (under the shard lock) because ip and
+// integer tables also read them without the lock (shard.acquire): such a
+// reader may miss a word being shifted back, never see a torn one.
 type index struct {
 	words []uint64
 	mask  uint32
@@ -67,7 +74,7 @@ func (x *index) put(h uint64, w uint64) {
 	for x.words[i] != 0 {
 		i = (i + 1) & x.mask
 	}
-	x.words[i] = w
+	atomic.StoreUint64(&x.words[i], w)
 }
 
 func (x *index) grow(rehome func(w uint64) uint64) {
@@ -76,7 +83,12 @@ func (x *index) grow(rehome func(w uint64) uint64) {
 	x.mask = uint32(len(x.words) - 1)
 	for _, w := range old {
 		if w != 0 {
-			x.put(rehome(w), w)
+			// The new array is not yet visible to lock-free readers.
+			i := x.home(rehome(w))
+			for x.words[i] != 0 {
+				i = (i + 1) & x.mask
+			}
+			x.words[i] = w
 		}
 	}
 }
@@ -104,11 +116,11 @@ func (x *index) remove(h uint64, slot uint32, rehome func(w uint64) uint64) bool
 		// The word at j may fill the hole at i unless its home lies
 		// cyclically in (i, j].
 		if k := x.home(rehome(w)); (j-k)&x.mask >= (j-i)&x.mask {
-			x.words[i] = w
+			atomic.StoreUint64(&x.words[i], w)
 			i = j
 		}
 	}
-	x.words[i] = 0
+	atomic.StoreUint64(&x.words[i], 0)
 	x.n--
 	return true
 }

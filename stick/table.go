@@ -143,7 +143,24 @@ type shard struct {
 	slabs []unsafe.Pointer // first entry of each slab
 	free  uint32           // head of the free-slot list, linked through Entry.upd
 	next  uint32           // first never-used slot
-	_     [64]byte         // keep neighbouring shards' locks off one cache line
+	// view is what lock-free lookups see (acquire); nil once closed.
+	view atomic.Pointer[shardView]
+	_    [64]byte // keep neighbouring shards' locks off one cache line
+}
+
+// shardView publishes a shard's index words and slabs to lookups that
+// take no lock. It is replaced whole when the index grows or a slab is
+// added (slabs is then a new slice, so a published one never changes);
+// the words are written in place, atomically.
+type shardView struct {
+	words []uint64
+	slabs []unsafe.Pointer
+}
+
+// publish makes the shard's current index and slabs visible to acquire;
+// s.mu must be held.
+func (s *shard) publish() {
+	s.view.Store(&shardView{words: s.keys.words, slabs: s.slabs})
 }
 
 // A slab is one allocation holding many entries, each its header, data
@@ -282,6 +299,7 @@ func New(cfg Config) (*Table, error) {
 		s.free = noSlot
 		s.exps = btree.NewG(btreeDeg, expLess)
 		s.keys.init()
+		s.publish()
 	}
 	if t.sync {
 		t.upd.init()
@@ -340,6 +358,7 @@ func (t *Table) Close() error {
 	for i := range t.shards {
 		s := &t.shards[i]
 		s.mu.Lock()
+		s.view.Store(nil)
 		s.keys, s.slabs = index{}, nil
 		s.exps.Clear(false)
 		s.mu.Unlock()
@@ -511,8 +530,11 @@ func (s *shard) insert(t *Table, key []byte, k32 uint32, h uint64, now uint32) *
 				e := (*Entry)(unsafe.Add(first, i*t.stride))
 				e.back = uint32(slabFirst + i*t.stride)
 				e.idx = si<<t.slabLog | uint32(i)
+				e.ref.Store(refDead)
 			}
-			s.slabs = append(s.slabs, first)
+			// A new slice, so that views already published stay valid.
+			s.slabs = append(s.slabs[:len(s.slabs):len(s.slabs)], first)
+			s.publish()
 		}
 		s.next++
 		e = s.entry(t, idx)
@@ -536,7 +558,14 @@ func (s *shard) insert(t *Table, key []byte, k32 uint32, h uint64, now uint32) *
 	} else {
 		e.keyLen = uint16(copy(kb, key))
 	}
+	// Referenced before it is reachable: a lock-free lookup that finds
+	// the index word must see a live entry.
+	e.ref.Store(1)
+	grown := len(s.keys.words)
 	s.keys.insert(h, tag, e.idx, t.rehome)
+	if len(s.keys.words) != grown {
+		s.publish()
+	}
 	s.exps.ReplaceOrInsert(expItem{exp: exp, idx: e.idx})
 	return e
 }
@@ -548,13 +577,14 @@ func (t *Table) remove(s *shard, e *Entry) bool {
 		// Peers take references under the update lock, so the check is
 		// repeated under it (lock order: shard, then updates).
 		t.upd.mu.Lock()
-		if e.ref.Load() != 0 {
+		if !e.ref.CompareAndSwap(0, refDead) {
 			t.upd.mu.Unlock()
 			return false
 		}
 		t.upd.unlink(e)
 		t.upd.mu.Unlock()
-	} else if e.ref.Load() != 0 {
+	} else if !e.ref.CompareAndSwap(0, refDead) {
+		// Marking the entry dead races with acquire's reference: one wins.
 		return false
 	}
 	var h uint64
@@ -578,6 +608,51 @@ func (s *shard) intKey(t *Table, e *Entry) uint32 {
 		return binary.BigEndian.Uint32(kb)
 	}
 	return binary.LittleEndian.Uint32(kb)
+}
+
+// acquire returns the entry for a 4-byte key with a reference taken,
+// without the shard lock, or nil when it cannot tell: the key is absent,
+// or the index moved under it, or the table is closing. The caller then
+// takes the locked path, which decides. The index word's tag is the key,
+// but the slot may have been freed and reused since the word was read, so
+// the key is checked again once the reference pins the entry: a
+// referenced entry is never removed, and a removed one is marked dead
+// (refDead) so that no reference can be taken on it.
+func (s *shard) acquire(t *Table, k32 uint32, h uint64) *Entry {
+	v := s.view.Load()
+	if v == nil {
+		return nil
+	}
+	mask := uint32(len(v.words) - 1)
+	for i := uint32(h>>32) & mask; ; i = (i + 1) & mask {
+		w := atomic.LoadUint64(&v.words[i])
+		if w == 0 {
+			return nil
+		}
+		if uint32(w>>32) != k32 {
+			continue
+		}
+		idx := uint32(w) - 1
+		si := int(idx >> t.slabLog)
+		if si >= len(v.slabs) {
+			return nil // a slab added after this view
+		}
+		e := (*Entry)(unsafe.Add(v.slabs[si], uintptr(idx&(1<<t.slabLog-1))*uintptr(t.stride)))
+		for {
+			r := e.ref.Load()
+			if r < 0 {
+				return nil
+			}
+			if e.ref.CompareAndSwap(r, r+1) {
+				break
+			}
+		}
+		if e.keyLen == 0 || s.intKey(t, e) != k32 {
+			e.Release()
+			return nil
+		}
+		return e
+	}
 }
 
 // requeue moves an entry's expiry-tree position to its real expiry.
@@ -624,6 +699,11 @@ func (t *Table) Lookup(key []byte) (*Entry, error) {
 	}
 	h := t.hash(nk, k32)
 	s := t.shardFor(h)
+	if t.fixedKey() {
+		if e := s.acquire(t, k32, h); e != nil {
+			return e, nil
+		}
+	}
 	s.mu.Lock()
 	if t.closed.Load() {
 		s.mu.Unlock()
@@ -647,6 +727,14 @@ func (t *Table) Lookup(key []byte) (*Entry, error) {
 // can be (all are in use, or the table is "nopurge"), it returns
 // ErrTableFull.
 func (t *Table) GetOrCreate(key []byte) (*Entry, error) {
+	if t.typ == KeyIPv4 && len(key) == 4 {
+		// The common case first: an address already tracked.
+		k32 := binary.BigEndian.Uint32(key)
+		h := mix32(k32, t.seed64)
+		if e := t.shardFor(h).acquire(t, k32, h); e != nil {
+			return e, nil
+		}
+	}
 	var buf keyBuf
 	nk, k32, err := t.normKey(key, &buf)
 	if err != nil {
@@ -654,6 +742,11 @@ func (t *Table) GetOrCreate(key []byte) (*Entry, error) {
 	}
 	h := t.hash(nk, k32)
 	s := t.shardFor(h)
+	if t.fixedKey() {
+		if e := s.acquire(t, k32, h); e != nil {
+			return e, nil
+		}
+	}
 	for try := range maxCreateTries {
 		s.mu.Lock()
 		// Checked under the shard lock: Close marks the table closed
@@ -669,7 +762,6 @@ func (t *Table) GetOrCreate(key []byte) (*Entry, error) {
 		}
 		if t.current.Add(1) <= t.size {
 			e := s.insert(t, nk, k32, h, t.clock.NowMs())
-			e.ref.Store(1)
 			s.mu.Unlock()
 			return e, nil
 		}

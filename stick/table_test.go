@@ -1,7 +1,9 @@
 package stick
 
 import (
+	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -565,4 +567,75 @@ func TestAtVariantsUseTheGivenDate(t *testing.T) {
 	require.EqualValues(t, 5000, e.ExpiresIn(), "expiry counted from the given date")
 	require.EqualValues(t, 2, e.IncAt(DataConnRate, 2, tb.Now()))
 	require.EqualValues(t, 3, e.IncAt(DataGPC0, 3, 0), "non-rates ignore the date")
+}
+
+// TestLockFreeLookupUnderChurn drives the lock-free lookup of ip tables
+// against eviction, expiry and slot reuse: every entry handed out must
+// carry the key asked for, stay put while referenced, and every
+// reference must be given back.
+func TestLockFreeLookupUnderChurn(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(32))
+	for _, synced := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sync=%v", synced), func(t *testing.T) {
+			tb, clk := newTable(t, Config{Type: KeyIPv4, Size: 64, Shards: 2, Sync: synced, Expire: time.Second,
+				Store: []DataSpec{{DataGPC0, 0}}})
+			held, err := tb.GetOrCreate(ip4(1 << 20))
+			require.NoError(t, err)
+			const workers, ops = 16, 3000
+			var wg sync.WaitGroup
+			stop := make(chan struct{})
+			go func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					clk.Advance(100)
+					tb.Expire(clk.NowMs())
+					runtime.Gosched()
+				}
+			}()
+			for w := range workers {
+				wg.Go(func() {
+					for i := range ops {
+						k := ip4(uint32((w*ops + i) % 200))
+						var e *Entry
+						var err error
+						if i%3 == 0 {
+							if e, err = tb.Lookup(k); errors.Is(err, ErrNotFound) {
+								continue
+							}
+						} else if e, err = tb.GetOrCreate(k); errors.Is(err, ErrTableFull) {
+							// Creators may take the room another one made;
+							// the table gives up after a bounded effort.
+							continue
+						}
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						if !bytes.Equal(e.KeyBytes(), k) || e.Refs() < 1 {
+							t.Errorf("asked for %v, got %v with %d refs", k, e.KeyBytes(), e.Refs())
+						}
+						e.Inc(DataGPC0, 1)
+						e.Touch()
+						e.Release()
+					}
+				})
+			}
+			wg.Wait()
+			close(stop)
+			require.Equal(t, ip4(1<<20), held.KeyBytes(), "a referenced entry is never evicted")
+			require.Equal(t, 1, held.Refs())
+			held.Release()
+			for i := range uint32(200) {
+				if e, err := tb.Lookup(ip4(i)); err == nil {
+					require.Equal(t, 1, e.Refs(), "every reference was given back")
+					e.Release()
+				}
+			}
+			require.LessOrEqual(t, tb.Len(), 64)
+		})
+	}
 }
