@@ -127,11 +127,15 @@ listen front
 			port := c.LocalAddr().(*net.TCPAddr).Port
 			require.NoError(t, c.Close())
 			want := regexp.MustCompile(`(?m)^127\.0\.0\.9:` + strconv.Itoa(port) + ` \[[^]]+\] lb lb/echo \S+ 20 -- `)
-			require.Eventually(t, func() bool {
+			if !assert.Eventually(t, func() bool {
 				mu.Lock()
 				defer mu.Unlock()
 				return want.Match(logs.Bytes())
-			}, 5*time.Second, 10*time.Millisecond, "lb's log does not show the client:\n%s", func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }())
+			}, 5*time.Second, 10*time.Millisecond) {
+				mu.Lock()
+				defer mu.Unlock()
+				t.Fatalf("lb's log does not show the client:\n%s", logs.String())
+			}
 		})
 	}
 }
