@@ -23,7 +23,9 @@ import (
 	"golang.org/x/net/http2/hpack"
 
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
+	"github.com/proxyblocks/proxyblocks/mux"
 	"github.com/proxyblocks/proxyblocks/mux/htx"
+	"github.com/proxyblocks/proxyblocks/xprt"
 )
 
 // h2cClient is Go's HTTP/2 client speaking clear text with prior
@@ -413,6 +415,73 @@ func TestRefusedStreamBeyondConcurrencyLimit(t *testing.T) {
 			return
 		}
 	}
+}
+
+// TestSettingsAckedBeforeFramesUsingThem checks that a SETTINGS frame is
+// acknowledged before any frame that relies on it: here the DATA that a
+// larger SETTINGS_INITIAL_WINDOW_SIZE lets out (RFC 9113 §6.5.3 wants the
+// ACK as soon as the settings are applied). A peer that waits for the ACK
+// may skip what comes before it; h2spec 6.9.2 does, and then times out
+// waiting for the DATA it skipped. The writer is held while the SETTINGS
+// arrives: the settings must not take effect, and wake the stream's
+// writer, before the ACK can be queued.
+func TestSettingsAckedBeforeFramesUsingThem(t *testing.T) {
+	testnet.LeakCheck(t)
+	cli, c := testnet.Pair(t)
+	rc := newRawClient(t, cli)
+	m, err := New(xprt.NewRaw(c), mux.SideFront, Config{})
+	require.NoError(t, err)
+	defer m.Close()
+	acks := func(n int) {
+		t.Helper()
+		for n > 0 {
+			f, err := rc.fr.ReadFrame()
+			require.NoError(t, err)
+			require.NotEqual(t, http2.FrameData, f.Header().Type, "DATA before the SETTINGS ACK")
+			if sf, ok := f.(*http2.SettingsFrame); ok && sf.IsAck() {
+				n--
+			}
+		}
+	}
+	require.NoError(t, rc.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0}))
+	acks(2) // the client's first SETTINGS, then this one
+	require.NoError(t, rc.get(1, true))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	st, err := m.Accept(ctx)
+	cancel()
+	require.NoError(t, err)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer st.Close()
+		hello(st.(*Stream)) // waits in Write for a window
+	}()
+
+	m.wmu.Lock()
+	require.NoError(t, rc.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1}))
+	applied := func() bool {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return m.peerInitWin == 1
+	}
+	for end := time.Now().Add(200 * time.Millisecond); time.Now().Before(end) && !applied(); {
+		time.Sleep(time.Millisecond)
+	}
+	early := applied()
+	m.wmu.Unlock()
+	require.False(t, early, "SETTINGS took effect while its ACK could not be queued")
+
+	acks(1)
+	for {
+		f, err := rc.fr.ReadFrame()
+		require.NoError(t, err)
+		if d, ok := f.(*http2.DataFrame); ok {
+			require.Equal(t, uint32(1), d.Length, "DATA within the 1-byte window")
+			break
+		}
+	}
+	require.NoError(t, m.Close())
+	<-done
 }
 
 func TestGracefulShutdown(t *testing.T) {

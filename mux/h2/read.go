@@ -128,36 +128,51 @@ func (m *Mux) onSettings(f *http2.SettingsFrame) error {
 	if f.IsAck() {
 		return nil
 	}
-	var tableSize uint32
-	var haveTable bool
-	m.mu.Lock()
-	err := f.ForeachSetting(func(s http2.Setting) error {
-		if err := s.Valid(); err != nil {
-			return err
-		}
-		switch s.ID {
-		case http2.SettingHeaderTableSize:
-			tableSize, haveTable = s.Val, true
-		case http2.SettingInitialWindowSize:
-			delta := int64(s.Val) - m.peerInitWin
-			for _, st := range m.streams {
-				if st.sendWin+delta > maxWindow {
-					return http2.ConnectionError(http2.ErrCodeFlowControl)
-				}
-				st.sendWin += delta
+	// The settings take effect with the writer held and the ACK is
+	// queued before it is released, so that no frame that uses them
+	// (DATA on a window the new SETTINGS_INITIAL_WINDOW_SIZE opened, a
+	// header block sized to the new limits) leaves before the ACK
+	// (RFC 9113 §6.5.3: the ACK is emitted as soon as they are applied).
+	var err error
+	_ = m.write(true, func() error {
+		var tableSize uint32
+		var haveTable bool
+		m.mu.Lock()
+		err = f.ForeachSetting(func(s http2.Setting) error {
+			if err := s.Valid(); err != nil {
+				return err
 			}
-			m.peerInitWin = int64(s.Val)
-		case http2.SettingMaxFrameSize:
-			m.peerMaxFrame = s.Val
-		case http2.SettingMaxConcurrentStreams:
-			m.peerMaxStrm = s.Val
-		case http2.SettingMaxHeaderListSize:
-			m.peerMaxList = s.Val
+			switch s.ID {
+			case http2.SettingHeaderTableSize:
+				tableSize, haveTable = s.Val, true
+			case http2.SettingInitialWindowSize:
+				delta := int64(s.Val) - m.peerInitWin
+				for _, st := range m.streams {
+					if st.sendWin+delta > maxWindow {
+						return http2.ConnectionError(http2.ErrCodeFlowControl)
+					}
+					st.sendWin += delta
+				}
+				m.peerInitWin = int64(s.Val)
+			case http2.SettingMaxFrameSize:
+				m.peerMaxFrame = s.Val
+			case http2.SettingMaxConcurrentStreams:
+				m.peerMaxStrm = s.Val
+			case http2.SettingMaxHeaderListSize:
+				m.peerMaxList = s.Val
+			}
+			return nil
+		})
+		m.cond.Broadcast()
+		m.mu.Unlock()
+		if err != nil {
+			return nil // no ACK: the connection ends below
 		}
-		return nil
+		if haveTable {
+			m.henc.SetMaxDynamicTableSizeLimit(tableSize)
+		}
+		return m.fr.WriteSettingsAck()
 	})
-	m.cond.Broadcast()
-	m.mu.Unlock()
 	if err != nil {
 		var ce http2.ConnectionError
 		if errors.As(err, &ce) {
@@ -165,12 +180,6 @@ func (m *Mux) onSettings(f *http2.SettingsFrame) error {
 		}
 		return m.connError(http2.ErrCodeProtocol, "invalid SETTINGS: %v", err)
 	}
-	_ = m.write(true, func() error {
-		if haveTable {
-			m.henc.SetMaxDynamicTableSizeLimit(tableSize)
-		}
-		return m.fr.WriteSettingsAck()
-	})
 	return nil
 }
 
