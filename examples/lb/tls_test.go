@@ -7,6 +7,7 @@ import (
 	stdtls "crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -515,6 +516,13 @@ func bulkOne(addr string, cfg *stdtls.Config, seed uint64, size int, start time.
 		n, err := c.Write(src)
 		if err == nil {
 			err = c.CloseWrite()
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				// crypto/tls gives close_notify 5 s to leave; a client that
+				// waited longer than that for a CPU lost it, and lb would
+				// wait for more data until its timeout. A FIN at a record
+				// boundary ends the data just as well.
+				err = c.NetConn().(*net.TCPConn).CloseWrite()
+			}
 		}
 		werr <- wres{n, err, since()}
 	}()
@@ -536,7 +544,7 @@ func bulkOne(addr string, cfg *stdtls.Config, seed uint64, size int, start time.
 		seed, c.LocalAddr(), dialled, w.n, size, w.done, n, first, ended)
 	switch {
 	case rerr != nil:
-		return fmt.Errorf("%s: read: %w", where, rerr)
+		return fmt.Errorf("%s: read: %w (write: %v)", where, rerr, w.err)
 	case w.err != nil:
 		return fmt.Errorf("%s: write: %w", where, w.err)
 	case n != int64(size) || !bytes.Equal(h.Sum(nil), want[:]):

@@ -272,7 +272,7 @@ func echoOnce(addr string, id, n int, start time.Time) error {
 		id, c.LocalAddr(), dialled, w.n, n, w.done, got, first, ended)
 	switch {
 	case rerr != nil:
-		return fmt.Errorf("%s: read: %w", where, rerr)
+		return fmt.Errorf("%s: read: %w (write: %v)", where, rerr, w.err)
 	case w.err != nil:
 		return fmt.Errorf("%s: write: %w", where, w.err)
 	case got != int64(n) || [32]byte(h.Sum(nil)) != want:
