@@ -542,3 +542,38 @@ func countGoroutinesSettled() int {
 }
 
 func goroutines() int { return runtime.NumGoroutine() }
+
+// A direction that runs only after its read deadline (a loaded machine)
+// and finds bytes or the end already queued has not timed out: the source
+// was not silent, the reader was late.
+func TestLateReaderWithQueuedBytesIsNotATimeout(t *testing.T) {
+	testnet.LeakCheck(t)
+	for _, tc := range []struct {
+		name   string
+		queue  func(f fixture) error
+		expire bool
+	}{
+		{"bytes queued", func(f fixture) error { _, err := f.client.Write([]byte("late")); return err }, false},
+		{"end queued", func(f fixture) error { return f.client.CloseWrite() }, false},
+		{"silent", func(fixture) error { return nil }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			tun, err := NewTunnel(wrap(f.front, true), wrap(f.back, true), TunnelConfig{ClientTimeout: 50 * time.Millisecond, ServerTimeout: time.Minute})
+			require.NoError(t, err)
+			req := tun.Request()
+			require.NoError(t, tc.queue(f))
+			// Let the bytes land in front's receive queue, and the client
+			// timeout pass without anyone reading.
+			time.Sleep(100 * time.Millisecond)
+			req.srcClock.last.Store(mono() - int64(time.Second))
+			err = req.readTimedOut()
+			if tc.expire {
+				require.ErrorIs(t, err, ErrReadTimeout)
+				return
+			}
+			require.NoError(t, err)
+			require.GreaterOrEqual(t, req.srcClock.last.Load(), mono()-int64(time.Second/2), "queued input counts as activity")
+		})
+	}
+}

@@ -74,12 +74,19 @@ func register(c *Channel) (*poller, uint64, error) {
 }
 
 // unregister removes a token and stops the poller once nothing is parked.
+//
+// The poller's file is closed after the registry's lock is released:
+// Close waits for run's read to return, and run takes that lock inside
+// its read when events come, so closing under the lock could deadlock.
 func unregister(p *poller, tok uint64) {
 	parkers.mu.Lock()
-	defer parkers.mu.Unlock()
 	delete(parkers.entries, tok)
-	if len(parkers.entries) == 0 && parkers.p == p {
+	stop := len(parkers.entries) == 0 && parkers.p == p
+	if stop {
 		parkers.p = nil
+	}
+	parkers.mu.Unlock()
+	if stop {
 		_ = p.file.Close() // wakes run, which returns
 	}
 }
