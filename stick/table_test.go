@@ -464,21 +464,12 @@ func TestConcurrentCreateTouchRelease(t *testing.T) {
 				Store: []DataSpec{{DataGPC0, 0}}})
 			const workers, ops = 32, 2000
 			var wg sync.WaitGroup
-			stop := make(chan struct{})
-			go func() {
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					clk.Advance(10)
-					small.Expire(clk.NowMs())
-					for range small.UpdatesAfter(0) {
-					}
-					runtime.Gosched()
+			stop := churn(func() {
+				clk.Advance(10)
+				small.Expire(clk.NowMs())
+				for range small.UpdatesAfter(0) {
 				}
-			}()
+			})
 			for w := range workers {
 				wg.Add(1)
 				go func() {
@@ -504,7 +495,7 @@ func TestConcurrentCreateTouchRelease(t *testing.T) {
 				}()
 			}
 			wg.Wait()
-			close(stop)
+			stop()
 			var total int64
 			for i := range uint32(256) {
 				e, err := big.Lookup(ip4(i))
@@ -535,7 +526,18 @@ func TestCloseStopsEverything(t *testing.T) {
 		}
 		return false
 	}
-	g0, f0 := runtime.NumGoroutine(), fds()
+	// Goroutines of earlier tests' tables may still be ending: count
+	// from a figure that has stopped moving.
+	g0 := runtime.NumGoroutine()
+	for same := 0; same < 3; {
+		time.Sleep(10 * time.Millisecond)
+		if g := runtime.NumGoroutine(); g == g0 {
+			same++
+		} else {
+			g0, same = g, 0
+		}
+	}
+	f0 := fds()
 	tb, err := New(Config{Type: KeyIPv4, Size: 10, Expire: time.Second})
 	require.NoError(t, err)
 	e, err := tb.GetOrCreate(ip4(1))
@@ -583,19 +585,10 @@ func TestLockFreeLookupUnderChurn(t *testing.T) {
 			require.NoError(t, err)
 			const workers, ops = 16, 3000
 			var wg sync.WaitGroup
-			stop := make(chan struct{})
-			go func() {
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					clk.Advance(100)
-					tb.Expire(clk.NowMs())
-					runtime.Gosched()
-				}
-			}()
+			stop := churn(func() {
+				clk.Advance(100)
+				tb.Expire(clk.NowMs())
+			})
 			for w := range workers {
 				wg.Go(func() {
 					for i := range ops {
@@ -625,7 +618,7 @@ func TestLockFreeLookupUnderChurn(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			close(stop)
+			stop()
 			require.Equal(t, ip4(1<<20), held.KeyBytes(), "a referenced entry is never evicted")
 			require.Equal(t, 1, held.Refs())
 			held.Release()
@@ -638,4 +631,24 @@ func TestLockFreeLookupUnderChurn(t *testing.T) {
 			require.LessOrEqual(t, tb.Len(), 64)
 		})
 	}
+}
+
+// churn runs step over and over on its own goroutine, yielding between
+// rounds, until the returned function is called; that function waits for
+// the goroutine to end.
+func churn(step func()) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			step()
+			runtime.Gosched()
+		}
+	}()
+	return func() { close(quit); <-done }
 }
