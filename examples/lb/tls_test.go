@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	stdtls "crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
@@ -505,58 +504,19 @@ func bulkOne(addr string, cfg *stdtls.Config, seed uint64, size int, start time.
 	for i := range src {
 		src[i] = byte(r.Uint32())
 	}
-	want := sha256.Sum256(src)
-	type wres struct {
-		n    int
-		err  error
-		done time.Duration
-	}
-	werr := make(chan wres, 1)
-	go func() {
-		n, err := c.Write(src)
-		if err == nil {
-			err = c.CloseWrite()
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				// crypto/tls gives close_notify 5 s to leave; a client that
-				// waited longer than that for a CPU lost it, and lb would
-				// wait for more data until its timeout. A FIN at a record
-				// boundary ends the data just as well.
-				err = c.NetConn().(*net.TCPConn).CloseWrite()
-			}
+	closeWrite := func() error {
+		err := c.CloseWrite()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// crypto/tls gives close_notify 5 s to leave; a client that
+			// waited longer than that for a CPU lost it, and lb would
+			// wait for more data until its timeout. A FIN at a record
+			// boundary ends the data just as well.
+			err = c.NetConn().(*net.TCPConn).CloseWrite()
 		}
-		werr <- wres{n, err, since()}
-	}()
-	h := sha256.New()
-	var first time.Duration
-	n, rerr := io.Copy(h, readerFunc(func(p []byte) (int, error) {
-		n, err := c.Read(p)
-		if n > 0 && first == 0 {
-			first = since()
-		}
-		return n, err
-	}))
-	ended := since()
-	if rerr != nil {
-		_ = c.Close() // unblocks the writer
+		return err
 	}
-	w := <-werr
-	where := fmt.Sprintf("conn %d (%s): handshake done at %v, wrote %d of %d bytes by %v, read %d (first at %v, end at %v)",
-		seed, c.LocalAddr(), dialled, w.n, size, w.done, n, first, ended)
-	switch {
-	case rerr != nil:
-		return fmt.Errorf("%s: read: %w (write: %v)", where, rerr, w.err)
-	case w.err != nil:
-		return fmt.Errorf("%s: write: %w", where, w.err)
-	case n != int64(size) || !bytes.Equal(h.Sum(nil), want[:]):
-		return fmt.Errorf("%s: sha256 match %v", where, bytes.Equal(h.Sum(nil), want[:]))
-	}
-	return nil
+	return testnet.CheckEcho(c, src, closeWrite, fmt.Sprintf("conn %d (%s): handshake done at %v", seed, c.LocalAddr(), dialled), since)
 }
-
-// readerFunc is an io.Reader made of a function.
-type readerFunc func([]byte) (int, error)
-
-func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 
 // TestTLSSessionStoreHook: a store given in balancer.Options replaces the
 // built-in resumption of every ssl bind.

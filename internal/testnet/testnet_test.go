@@ -99,3 +99,36 @@ func TestAcceptStopIsIdempotent(t *testing.T) {
 	_, err = net.DialTimeout("tcp", ln.Addr().String(), time.Second)
 	require.Error(t, err, "a stopped server refuses connections")
 }
+
+func TestCheckEcho(t *testing.T) {
+	LeakCheck(t)
+	since := func() time.Duration { return 0 }
+	data := []byte("the bytes that go round")
+	good := Serve(t, Echo)
+	c, err := net.Dial("tcp", good)
+	require.NoError(t, err)
+	require.NoError(t, CheckEcho(c, data, nil, "good", since))
+	require.NoError(t, c.Close())
+
+	// A server that changes one byte, and one that stops short.
+	flip := Serve(t, func(c net.Conn) {
+		b, _ := io.ReadAll(c)
+		b[0] ^= 1
+		_, _ = c.Write(b)
+	})
+	c, err = net.Dial("tcp", flip)
+	require.NoError(t, err)
+	err = CheckEcho(c, data, nil, "flip", since)
+	require.ErrorContains(t, err, "flip: wrote 23 of 23 bytes")
+	require.ErrorContains(t, err, "sha256 match false")
+	require.NoError(t, c.Close())
+
+	short := Serve(t, func(c net.Conn) {
+		b, _ := io.ReadAll(c)
+		_, _ = c.Write(b[:3])
+	})
+	c, err = net.Dial("tcp", short)
+	require.NoError(t, err)
+	require.ErrorContains(t, CheckEcho(c, data, nil, "short", since), "read 3")
+	require.NoError(t, c.Close())
+}

@@ -3,7 +3,6 @@ package balancer
 import (
 	"bufio"
 	"crypto/rand"
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"net"
@@ -240,51 +239,8 @@ func echoOnce(addr string, id, n int, start time.Time) error {
 	_ = c.SetDeadline(time.Now().Add(2 * time.Minute))
 	data := make([]byte, n)
 	_, _ = rand.Read(data)
-	want := sha256.Sum256(data)
-	type wres struct {
-		n    int
-		err  error
-		done time.Duration
-	}
-	werr := make(chan wres, 1)
-	go func() {
-		n, err := c.Write(data)
-		if err == nil {
-			err = c.(*net.TCPConn).CloseWrite()
-		}
-		werr <- wres{n, err, since()}
-	}()
-	h := sha256.New()
-	var first time.Duration
-	got, rerr := io.Copy(h, readFunc(func(p []byte) (int, error) {
-		n, err := c.Read(p)
-		if n > 0 && first == 0 {
-			first = since()
-		}
-		return n, err
-	}))
-	ended := since()
-	if rerr != nil {
-		_ = c.Close() // unblocks the writer
-	}
-	w := <-werr
-	where := fmt.Sprintf("conn %d (%s): dialled at %v, wrote %d of %d bytes by %v, read %d (first at %v, end at %v)",
-		id, c.LocalAddr(), dialled, w.n, n, w.done, got, first, ended)
-	switch {
-	case rerr != nil:
-		return fmt.Errorf("%s: read: %w (write: %v)", where, rerr, w.err)
-	case w.err != nil:
-		return fmt.Errorf("%s: write: %w", where, w.err)
-	case got != int64(n) || [32]byte(h.Sum(nil)) != want:
-		return fmt.Errorf("%s: digest match %v", where, [32]byte(h.Sum(nil)) == want)
-	}
-	return nil
+	return testnet.CheckEcho(c, data, nil, fmt.Sprintf("conn %d (%s): dialled at %v", id, c.LocalAddr(), dialled), since)
 }
-
-// readFunc is an io.Reader made of a function.
-type readFunc func([]byte) (int, error)
-
-func (f readFunc) Read(p []byte) (int, error) { return f(p) }
 
 // explainTraffic logs what the balancer saw, for a test that moved bytes
 // and failed: its live sessions, and every traffic line that did not end
