@@ -727,7 +727,8 @@ func (t *Table) Lookup(key []byte) (*Entry, error) {
 // can be (all are in use, or the table is "nopurge"), it returns
 // ErrTableFull.
 func (t *Table) GetOrCreate(key []byte) (*Entry, error) {
-	if t.typ == KeyIPv4 && len(key) == 4 {
+	tried := t.typ == KeyIPv4 && len(key) == 4
+	if tried {
 		// The common case first: an address already tracked.
 		k32 := binary.BigEndian.Uint32(key)
 		h := mix32(k32, t.seed64)
@@ -742,7 +743,7 @@ func (t *Table) GetOrCreate(key []byte) (*Entry, error) {
 	}
 	h := t.hash(nk, k32)
 	s := t.shardFor(h)
-	if t.fixedKey() {
+	if t.fixedKey() && !tried {
 		if e := s.acquire(t, k32, h); e != nil {
 			return e, nil
 		}
