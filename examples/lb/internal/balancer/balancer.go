@@ -116,9 +116,21 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 	b.ctx, b.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	b.checkCtx, b.stopChk = context.WithCancel(b.ctx)
 	var err error
-	if b.pool, err = buffer.NewPool(buffer.PoolConfig{Size: cfg.Global.BufSize}); err != nil {
+	// abort undoes what Start has opened so far; each step below is a
+	// no-op for what is not open yet.
+	abort := func(err error) (*Balancer, error) {
+		b.closeListeners()
+		b.stopCLI()
+		b.closeTables()
+		b.closeSessionCache()
 		b.cancel()
-		return nil, fmt.Errorf("balancer: tune.bufsize %d: %w", cfg.Global.BufSize, err)
+		if b.pipes != nil {
+			_ = b.pipes.Close()
+		}
+		return nil, err
+	}
+	if b.pool, err = buffer.NewPool(buffer.PoolConfig{Size: cfg.Global.BufSize}); err != nil {
+		return abort(fmt.Errorf("balancer: tune.bufsize %d: %w", cfg.Global.BufSize, err))
 	}
 	if usesSplice(cfg) {
 		maxPipes := cfg.Global.MaxPipes
@@ -131,52 +143,28 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 			pipeSize = defaultPipeSize(maxPipes, readPipeLimits())
 		}
 		if b.pipes, err = buffer.NewPipePool(buffer.PipePoolConfig{Size: pipeSize, Max: maxPipes}); err != nil {
-			b.cancel()
-			return nil, fmt.Errorf("balancer: pipes (tune.pipesize %d, maxpipes %d): %w", pipeSize, maxPipes, err)
+			return abort(fmt.Errorf("balancer: pipes (tune.pipesize %d, maxpipes %d): %w", pipeSize, maxPipes, err))
 		}
 	}
 	if cfg.Global.MaxConn > 0 {
 		if b.global, err = conn.NewSlots(cfg.Global.MaxConn); err != nil {
-			b.cancel()
-			if b.pipes != nil {
-				_ = b.pipes.Close()
-			}
-			return nil, fmt.Errorf("balancer: global maxconn: %w", err)
+			return abort(fmt.Errorf("balancer: global maxconn: %w", err))
 		}
 	}
 	if err := b.setupHTTP(); err != nil {
-		b.cancel()
-		if b.pipes != nil {
-			_ = b.pipes.Close()
-		}
-		return nil, err
+		return abort(err)
 	}
 	if err := b.openTables(); err != nil {
-		b.cancel()
-		if b.pipes != nil {
-			_ = b.pipes.Close()
-		}
-		return nil, err
+		return abort(err)
 	}
 	if err := b.openSessionCache(); err != nil {
-		b.closeTables()
-		b.cancel()
-		if b.pipes != nil {
-			_ = b.pipes.Close()
-		}
-		return nil, err
+		return abort(err)
 	}
 	// The stats sockets listen before the traffic ports, so that whoever
 	// waits for a traffic port to accept can use them at once; they
 	// answer from serveCLI on, once the Balancer is complete.
 	if err := b.startCLI(); err != nil {
-		b.closeTables()
-		b.closeSessionCache()
-		b.cancel()
-		if b.pipes != nil {
-			_ = b.pipes.Close()
-		}
-		return nil, err
+		return abort(err)
 	}
 	for _, px := range cfg.Proxies {
 		if px.Kind.IsBackend() {
@@ -212,18 +200,10 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 			for _, addr := range bind.Addrs {
 				ln, err := b.listen(b.ctx, fe, addr, bind, limits)
 				if err != nil {
-					b.closeListeners()
 					for _, l := range fe.listeners {
 						_ = l.Close()
 					}
-					b.stopCLI()
-					b.closeTables()
-					b.closeSessionCache()
-					b.cancel()
-					if b.pipes != nil {
-						_ = b.pipes.Close()
-					}
-					return nil, fmt.Errorf("balancer: %s '%s': cannot bind %s (%s): %w", px.Kind, px.Name, addr, bind.Pos, err)
+					return abort(fmt.Errorf("balancer: %s '%s': cannot bind %s (%s): %w", px.Kind, px.Name, addr, bind.Pos, err))
 				}
 				fe.listeners = append(fe.listeners, ln)
 			}
