@@ -16,12 +16,16 @@
 // user space never touches them.
 //
 // A source that transforms bytes (TLS) cannot be watched through its
-// socket, since it may hold decoded bytes the socket no longer shows. The
+// socket while it may hold decoded bytes the socket no longer shows. The
 // channel keeps its buffer over such a source while bytes stream, gives
 // it back after a moment (100 ms) of silence, and then waits on a
 // one-byte read into a byte of its own; the byte that ends the wait is
 // the first one put into the next buffer, followed by what the transport
 // decoded with it. An idle TLS connection thus holds no buffer either.
+// A transport that can say when it holds nothing ([xprt.Idler], as the
+// tls transport does once a read ended by its deadline with no bytes)
+// lets a tunnel's direction park on its socket like a raw one (see Idle
+// tunnels), so an idle TLS tunnel holds no goroutine either.
 //
 // [Tunnel] runs the two channels of a connection (request and response)
 // with HAProxy's timeout client/server/tunnel semantics and reports what a
@@ -34,16 +38,18 @@
 // extra. Once its source has been silent for a moment (100 ms) and it
 // holds no buffer or pipe, a tunnel's direction parks instead: it
 // registers the socket with one epoll instance shared by the process
-// (EPOLLIN|EPOLLRDHUP|EPOLLONESHOT; the socket stays in the runtime's
-// set too) and its goroutine returns. One poller goroutine, itself parked
-// on the netpoller through the epoll descriptor and alive only while
-// something is parked, starts a goroutine for a direction whose socket
-// turns readable; a timer wakes it when its timeout falls due, a canceled
-// context or a failing peer direction wakes it at once, and a periodic
-// sweep wakes it if its socket was closed underneath it (closing a socket
-// takes it out of every epoll set without an event). [Tunnel.Start] then
-// holds no goroutine at all for an idle tunnel, [Tunnel.Run] only its
-// caller's.
+// (EPOLLIN|EPOLLRDHUP|EPOLLONESHOT; the socket stays in the runtime's set
+// too) and its goroutine returns. A TLS source parks the same way once it
+// holds nothing; a wake may find half a record, and the direction then
+// waits for the rest in its read, and parks again after a moment. One
+// poller goroutine, itself parked on the netpoller through the epoll
+// descriptor and alive only while something is parked, starts a goroutine
+// for a direction whose socket turns readable; a timer wakes it when its
+// timeout falls due, a canceled context or a failing peer direction wakes
+// it at once, and a periodic sweep wakes it if its socket was closed
+// underneath it (closing a socket takes it out of every epoll set without
+// an event). [Tunnel.Start] then holds no goroutine at all for an idle
+// tunnel, [Tunnel.Run] only its caller's.
 //
 // Why not the alternatives: a goroutine per direction parked in the
 // netpoller keeps a stack that grew while forwarding (the runtime only
@@ -230,6 +236,10 @@ var (
 type Channel struct {
 	src, dst     xprt.Transport
 	srcRC, dstRC syscall.RawConn
+	// idler is a transforming source that can say when it holds nothing
+	// (see xprt.Idler); parkRC is the socket a parked direction waits on.
+	idler  xprt.Idler
+	parkRC syscall.RawConn
 	pool         *buffer.Pool
 	pipes        *buffer.PipePool
 	splice       SpliceMode
@@ -301,7 +311,9 @@ func New(src, dst xprt.Transport, cfg Config) (*Channel, error) {
 		c.pool = buffer.DefaultPool()
 	}
 	if rc, ok := src.Raw(); ok {
-		c.srcRC = rc
+		c.srcRC, c.parkRC = rc, rc
+	} else if id, ok := src.(xprt.Idler); ok {
+		c.idler = id
 	}
 	if rc, ok := dst.Raw(); ok {
 		c.dstRC = rc

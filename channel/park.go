@@ -20,16 +20,29 @@ const (
 
 // mayPark reports whether this direction may leave its goroutine while
 // waiting: only inside a tunnel (whose Run waits for both directions),
-// on a raw source, holding nothing.
+// on a raw source or one that can say when it holds nothing (TLS),
+// holding nothing itself.
 func (c *Channel) mayPark() bool {
-	return parkSupported && c.tun != nil && c.srcRC != nil && !c.noPark
+	return parkSupported && c.tun != nil && (c.srcRC != nil || c.idler != nil) && !c.noPark
 }
 
 // idleEnough reports whether the source has been silent for parkAfter
-// and nothing is held, so the direction should park.
+// and nothing is held, so the direction should park. A transforming
+// source must also hold nothing: its last read ended by the deadline with
+// no bytes, which is what the caller has just seen.
 func (c *Channel) idleEnough() bool {
-	return c.mayPark() && c.buf == nil && c.pipe == nil && c.output == 0 &&
-		mono()-c.lastIn >= int64(parkAfter)
+	if !c.mayPark() || c.buf != nil || c.pipe != nil || c.output != 0 ||
+		mono()-c.lastIn < int64(parkAfter) {
+		return false
+	}
+	if c.srcRC == nil {
+		rc, ok := c.idler.IdleSocket()
+		if !ok {
+			return false
+		}
+		c.parkRC = rc
+	}
+	return true
 }
 
 // park registers the direction with the shared poller and reports true

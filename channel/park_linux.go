@@ -167,7 +167,7 @@ func sweep(closed []*Channel) []*Channel {
 	parkers.mu.Lock()
 	defer parkers.mu.Unlock()
 	for _, c := range parkers.entries {
-		if c.srcRC.Control(func(uintptr) {}) != nil {
+		if c.parkRC.Control(func(uintptr) {}) != nil {
 			closed = append(closed, c)
 		}
 	}
@@ -177,7 +177,7 @@ func sweep(closed []*Channel) []*Channel {
 // epollAdd registers the source of c for one readiness event.
 func (p *poller) add(c *Channel, tok uint64) error {
 	var cerr error
-	err := c.srcRC.Control(func(fd uintptr) {
+	err := c.parkRC.Control(func(fd uintptr) {
 		ev := unix.EpollEvent{
 			Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT,
 			Fd:     int32(uint32(tok)),
@@ -195,7 +195,7 @@ func (p *poller) add(c *Channel, tok uint64) error {
 // left the epoll set by itself, and its descriptor number may already
 // belong to another socket, so nothing is done then.
 func (p *poller) del(c *Channel) {
-	_ = c.srcRC.Control(func(fd uintptr) {
+	_ = c.parkRC.Control(func(fd uintptr) {
 		_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)
 	})
 }

@@ -9,6 +9,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"io"
+	"net"
+	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,11 +90,11 @@ func TestIdleTLSTunnelHoldsNoBuffer(t *testing.T) {
 	}
 	echo([]byte("hello"))
 
-	// Idle: the TLS direction gives its buffer back, the raw one parks.
+	// Idle: the TLS direction gives its buffer back, and both park.
 	time.Sleep(2 * parkAfter)
 	waitInUse(t, pool, 0)
 	if parkSupported {
-		waitParked(t, 1)
+		waitParked(t, 2)
 	}
 
 	// One-byte records, each the first byte after idle or not.
@@ -157,4 +160,96 @@ func TestTLSSourceOrder(t *testing.T) {
 	r := waitResult(t, done)
 	require.NoError(t, r.Err)
 	require.Zero(t, pool.Stats().InUse)
+}
+
+// splitConn writes each TLS record it is given in two parts with a pause
+// between them while split is set, so a parked reader wakes on half a
+// record.
+type splitConn struct {
+	net.Conn
+	split atomic.Bool
+	pause time.Duration
+}
+
+func (s *splitConn) Write(p []byte) (int, error) {
+	if !s.split.Load() || len(p) < 4 {
+		return s.Conn.Write(p)
+	}
+	n, err := s.Conn.Write(p[:3])
+	if err != nil {
+		return n, err
+	}
+	time.Sleep(s.pause)
+	m, err := s.Conn.Write(p[3:])
+	return n + m, err
+}
+
+// An idle TLS direction parks in the shared poller like a raw one and
+// holds no goroutine: the TLS layer has decoded everything it read. A
+// record that arrives in two parts, with a pause longer than the park
+// delay between them, wakes the direction, which waits for the rest and
+// parks again if it must; the bytes arrive whole, and the tunnel still
+// ends on the client timeout while parked.
+func TestIdleTLSDirectionParks(t *testing.T) {
+	if !parkSupported {
+		t.Skip("no shared poller on this system")
+	}
+	testnet.LeakCheck(t)
+	pool, err := buffer.NewPool(buffer.PoolConfig{})
+	require.NoError(t, err)
+	f := newFixture(t)
+	cert, roots := selfSigned(t)
+	front, err := xprt.New("tls", f.front, &tls.Config{Certificates: []tls.Certificate{cert}}, false)
+	require.NoError(t, err)
+	sc := &splitConn{Conn: f.client, pause: 3 * parkAfter}
+	client := tls.Client(sc, &tls.Config{ServerName: "tunnel.test", RootCAs: roots})
+	hs := make(chan error, 1)
+	go func() { hs <- front.Handshake(context.Background()) }()
+	require.NoError(t, client.Handshake())
+	require.NoError(t, <-hs)
+
+	g0 := runtime.NumGoroutine()
+	const timeout = 3 * time.Second
+	tun, err := NewTunnel(front, xprt.NewRaw(f.back), TunnelConfig{Pool: pool, ClientTimeout: timeout, ServerTimeout: time.Minute})
+	require.NoError(t, err)
+	done := make(chan Result, 1)
+	require.NoError(t, tun.Start(context.Background(), func(r Result) { done <- r }))
+
+	parkedClean := func(round int) {
+		t.Helper()
+		waitParked(t, 2)
+		var g int
+		for range 200 {
+			if g = runtime.NumGoroutine(); g <= g0+1 {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		require.LessOrEqual(t, g, g0+1, "round %d: goroutines while parked (the poller's only)", round)
+		require.Zero(t, pool.Stats().InUse)
+	}
+	got := make([]byte, 64)
+	for round, msg := range []string{"whole", "split in two"} {
+		parkedClean(round)
+		sc.split.Store(round == 1)
+		_, err := client.Write([]byte(msg))
+		require.NoError(t, err)
+		_, err = io.ReadFull(f.server, got[:len(msg)])
+		require.NoError(t, err)
+		require.Equal(t, msg, string(got[:len(msg)]))
+		_, err = f.server.Write([]byte(msg))
+		require.NoError(t, err)
+		_, err = io.ReadFull(client, got[:len(msg)])
+		require.NoError(t, err)
+		require.Equal(t, msg, string(got[:len(msg)]))
+	}
+	parkedClean(2)
+	// The server timeout is a minute, past waitResult's patience: only the
+	// parked TLS direction's own timer can end the tunnel in time.
+	r := waitResult(t, done)
+	require.Error(t, r.Err)
+	require.Equal(t, "cD", r.TermState(), "%v", r.Err)
+	require.Equal(t, int64(len("whole")+len("split in two")), r.Request.Out)
+	waitParked(t, 0)
+	_ = client.Close()
 }

@@ -53,6 +53,20 @@ type Transport interface {
 	Info() Info
 }
 
+// Idler is implemented by a transport that transforms its bytes (TLS)
+// yet can tell when it holds none of them. Right after a Read that ended
+// by its deadline with nothing read, such a transport holds no decoded
+// bytes and no complete record: whatever it returns next must first reach
+// the socket. A reader may then wait for the socket to turn readable, in a
+// poller of its own and holding no goroutine, before it calls Read again.
+type Idler interface {
+	// IdleSocket returns the socket underneath and true when the last Read
+	// ended by its deadline with no bytes, so that the socket's readiness
+	// says when Read may have something. It returns false otherwise, and
+	// when no pollable socket is underneath.
+	IdleSocket() (syscall.RawConn, bool)
+}
+
 // Info is what a transport handshake negotiated, for logs, fetches and
 // the PROXY protocol's SSL TLV.
 type Info struct {

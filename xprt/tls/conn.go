@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"syscall"
 	"time"
 
@@ -55,6 +56,12 @@ type Conn struct {
 	// server-certificate check (verify required), which crypto/tls does
 	// not record when the check is done in VerifyConnection.
 	verified bool
+	// drained is set by a Read that ended by its deadline with no bytes,
+	// and cleared by the next Read (see IdleSocket).
+	drained bool
+	// rc is the socket under tc, found on the first IdleSocket call.
+	rc     syscall.RawConn
+	rcDone bool
 }
 
 // Name returns "tls".
@@ -74,7 +81,34 @@ func (c *Conn) Handshake(ctx context.Context) error {
 }
 
 // Read reads application data, running the handshake first if needed.
-func (c *Conn) Read(b []byte) (int, error) { return c.tc.Read(b) }
+func (c *Conn) Read(b []byte) (int, error) {
+	n, err := c.tc.Read(b)
+	c.drained = n == 0 && err != nil && errors.Is(err, os.ErrDeadlineExceeded)
+	return n, err
+}
+
+// IdleSocket implements [xprt.Idler]. crypto/tls reads from its socket
+// only when it holds no decoded bytes and no complete record (it decodes
+// one record at a time, and takes a record that is whole before it reads
+// again), and a deadline error does not break the connection. So after a
+// Read that ended by its deadline with nothing read, the next bytes must
+// come through the socket, and its readiness is the signal to read again.
+// It reports false when the connection does not sit on a pollable socket
+// (a wrapper that may hold bytes of its own).
+func (c *Conn) IdleSocket() (syscall.RawConn, bool) {
+	if !c.drained {
+		return nil, false
+	}
+	if !c.rcDone {
+		c.rcDone = true
+		if sc, ok := c.tc.NetConn().(syscall.Conn); ok {
+			if rc, err := sc.SyscallConn(); err == nil {
+				c.rc = rc
+			}
+		}
+	}
+	return c.rc, c.rc != nil
+}
 
 // Write writes application data, running the handshake first if needed.
 func (c *Conn) Write(b []byte) (int, error) { return c.tc.Write(b) }
