@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"syscall"
 
 	"github.com/proxyblocks/proxyblocks/mux"
 	"github.com/proxyblocks/proxyblocks/xprt"
@@ -113,4 +114,17 @@ func (s *Stream) ID() uint32 { return 0 }
 // stream's life is the connection's.
 func (s *Stream) Close() error { return s.m.Close() }
 
-var _ mux.Tunnel = (*Stream)(nil)
+// IdleSocket passes the transport's [xprt.Idler] answer through, so that
+// an idle TLS stream can park on its socket: false when the transport
+// cannot tell.
+func (s *Stream) IdleSocket() (syscall.RawConn, bool) {
+	if id, ok := s.Transport.(xprt.Idler); ok {
+		return id.IdleSocket()
+	}
+	return nil, false
+}
+
+var (
+	_ mux.Tunnel = (*Stream)(nil)
+	_ xprt.Idler = (*Stream)(nil)
+)
