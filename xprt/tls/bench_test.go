@@ -9,6 +9,7 @@ import (
 	stdtls "crypto/tls"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +18,19 @@ import (
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	ptls "github.com/proxyblocks/proxyblocks/xprt/tls"
 )
+
+// benchSigner sets the RSA signer a benchmark named ".../signer=go" or
+// ".../signer=openssl" asks for, until it ends; other names keep the
+// default. The OpenSSL one needs libcrypto.
+func benchSigner(b *testing.B, name string) {
+	switch {
+	case strings.HasSuffix(name, "/signer=openssl"):
+		needOpenSSLSigner(b)
+		withOpenSSLSigner(b, true)
+	case strings.HasSuffix(name, "/signer=go"):
+		withOpenSSLSigner(b, false)
+	}
+}
 
 // BenchmarkHandshake measures handshakes per second over loopback, the
 // server built by this package and a crypto/tls client in the same
@@ -33,14 +47,17 @@ func BenchmarkHandshake(b *testing.B) {
 		version uint16
 	}{
 		{"full/ECDSA-P256/TLSv1.3", ecPEM, false, stdtls.VersionTLS13},
-		{"full/RSA-2048/TLSv1.3", rsaPEM, false, stdtls.VersionTLS13},
+		{"full/RSA-2048/TLSv1.3/signer=openssl", rsaPEM, false, stdtls.VersionTLS13},
+		{"full/RSA-2048/TLSv1.3/signer=go", rsaPEM, false, stdtls.VersionTLS13},
 		{"full/ECDSA-P256/TLSv1.2", ecPEM, false, stdtls.VersionTLS12},
-		{"full/RSA-2048/TLSv1.2", rsaPEM, false, stdtls.VersionTLS12},
+		{"full/RSA-2048/TLSv1.2/signer=openssl", rsaPEM, false, stdtls.VersionTLS12},
+		{"full/RSA-2048/TLSv1.2/signer=go", rsaPEM, false, stdtls.VersionTLS12},
 		{"resumed/ECDSA-P256/TLSv1.3", ecPEM, true, stdtls.VersionTLS13},
 		{"resumed/RSA-2048/TLSv1.3", rsaPEM, true, stdtls.VersionTLS13},
 		{"resumed/ECDSA-P256/TLSv1.2", ecPEM, true, stdtls.VersionTLS12},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
+			benchSigner(b, bc.name)
 			in, err := ptls.NewInbound(ptls.BindConfig{Crt: []string{bc.crt}}, nil)
 			require.NoError(b, err)
 			addr, stop := benchServer(b, in)
@@ -91,19 +108,23 @@ func benchDial(b *testing.B, addr string, cfg *stdtls.Config) bool {
 }
 
 // BenchmarkSign isolates the private-key operation a full handshake's
-// server does once: an RSA-2048 PSS signature against an ECDSA P-256 one.
+// server does once: an RSA-2048 PSS signature (in libcrypto and in
+// crypto/rsa) against an ECDSA P-256 one.
 func BenchmarkSign(b *testing.B) {
 	p := newPKI(b)
+	pss := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256}
 	for _, bc := range []struct {
 		name string
 		o    leafOpts
 		opts crypto.SignerOpts
 	}{
-		{"RSA-2048-PSS", leafOpts{cn: "r", rsa: true}, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256}},
+		{"RSA-2048-PSS/signer=openssl", leafOpts{cn: "r", rsa: true}, pss},
+		{"RSA-2048-PSS/signer=go", leafOpts{cn: "r", rsa: true}, pss},
 		{"ECDSA-P256", leafOpts{cn: "e"}, crypto.SHA256},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			c, err := ptls.LoadCertificate(p.leaf(bc.name+".pem", bc.o))
+			benchSigner(b, bc.name)
+			c, err := ptls.LoadCertificate(p.leaf(strings.ReplaceAll(bc.name, "/", "-")+".pem", bc.o))
 			require.NoError(b, err)
 			signer := c.Cert.PrivateKey.(crypto.Signer)
 			digest := sha256.Sum256([]byte("transcript"))

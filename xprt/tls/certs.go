@@ -77,7 +77,8 @@ type Certificate struct {
 // LoadCertificate reads a PEM file the way HAProxy's crt does: the
 // certificate chain (leaf first) and the private key concatenated in one
 // file, in any order. The key may be PKCS#1, PKCS#8 or SEC 1 (EC); when
-// the file holds none, "<path>.key" is read instead.
+// the file holds none, "<path>.key" is read instead. An RSA key signs
+// through OpenSSL's libcrypto when it can (see [UseOpenSSLSigner]).
 func LoadCertificate(path string) (*Certificate, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -154,7 +155,7 @@ func parsePEMCertificate(path string, data []byte) (*Certificate, error) {
 		return nil, fmt.Errorf("private key does not match the certificate %q", leaf.Subject.CommonName)
 	}
 	return &Certificate{
-		Cert:  stdtls.Certificate{Certificate: chain, PrivateKey: key, Leaf: leaf},
+		Cert:  stdtls.Certificate{Certificate: chain, PrivateKey: fastSigner(key), Leaf: leaf},
 		File:  path,
 		Names: certNames(leaf),
 	}, nil
