@@ -2,15 +2,20 @@ package pt_test
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/proxyblocks/proxyblocks/internal/testcert"
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/proxyblocks/proxyblocks/mux"
 	"github.com/proxyblocks/proxyblocks/mux/pt"
 	"github.com/proxyblocks/proxyblocks/xprt"
+	_ "github.com/proxyblocks/proxyblocks/xprt/tls" // registers "tls"
 )
 
 func TestOneStreamCarriesBytesAndKeepsSplice(t *testing.T) {
@@ -56,4 +61,55 @@ func TestOneStreamCarriesBytesAndKeepsSplice(t *testing.T) {
 	require.ErrorIs(t, err, pt.ErrClosed)
 	_, err = c.Read(buf)
 	require.Error(t, err, "the client sees the connection closed")
+}
+
+// The stream over a TLS transport passes the transport's idle answer
+// through: after a read that ended by its deadline with nothing read, the
+// socket is what says when more may come; over a raw transport, which is
+// not an Idler, it says no (the channel uses Raw there).
+func TestStreamPassesIdleSocketThrough(t *testing.T) {
+	c, s := testnet.Pair(t)
+	cert := testcert.SelfSigned(t, "pt.test")
+	tr, err := xprt.New("tls", s, &tls.Config{Certificates: []tls.Certificate{cert.Certificate}}, false)
+	require.NoError(t, err)
+	client := tls.Client(c, &tls.Config{ServerName: "pt.test", RootCAs: cert.Pool()})
+	hs := make(chan error, 1)
+	go func() { hs <- tr.Handshake(context.Background()) }()
+	require.NoError(t, client.Handshake())
+	require.NoError(t, <-hs)
+
+	ms, err := pt.New(tr, mux.SideFront).Accept(context.Background())
+	require.NoError(t, err)
+	st := ms.(mux.Tunnel)
+	id, ok := ms.(xprt.Idler)
+	require.True(t, ok, "the stream must be an xprt.Idler")
+	_, idle := id.IdleSocket()
+	require.False(t, idle, "nothing has been read yet")
+
+	require.NoError(t, st.SetReadDeadline(time.Now().Add(20*time.Millisecond)))
+	n, err := st.Read(make([]byte, 8))
+	require.Zero(t, n)
+	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	rc, idle := id.IdleSocket()
+	require.True(t, idle, "a read that timed out with nothing leaves nothing inside")
+	require.NotNil(t, rc)
+
+	_, err = client.Write([]byte("hi"))
+	require.NoError(t, err)
+	require.NoError(t, st.SetReadDeadline(time.Time{}))
+	buf := make([]byte, 2)
+	_, err = io.ReadFull(st, buf)
+	require.NoError(t, err)
+	require.Equal(t, "hi", string(buf))
+	_, idle = id.IdleSocket()
+	require.False(t, idle, "a read that returned bytes clears it")
+	require.NoError(t, st.Close())
+
+	c2, s2 := testnet.Pair(t)
+	defer c2.Close()
+	st2, err := pt.New(xprt.NewRaw(s2), mux.SideFront).Accept(context.Background())
+	require.NoError(t, err)
+	_, idle = st2.(xprt.Idler).IdleSocket()
+	require.False(t, idle, "a raw transport is not an Idler")
+	require.NoError(t, st2.Close())
 }
