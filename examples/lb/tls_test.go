@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/channel"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/balancer"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
@@ -558,4 +559,53 @@ listen tls
 	}
 	require.Positive(t, store.wraps.Load())
 	require.Positive(t, store.unwraps.Load())
+}
+
+// Idle TLS connections through a TCP-mode listener hold no goroutine:
+// once silent, both directions of each wait in the shared poller, and
+// the next bytes wake them.
+func TestIdleTLSConnectionsPark(t *testing.T) {
+	testnet.LeakCheck(t)
+	pki := newPKI(t, "idle")
+	crt := pki.issue("site.pem", "www.example.org", []string{"www.example.org"}, false, false)
+	b, _, _ := startInProcess(t, fmt.Sprintf(`defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 1m
+    timeout server 1m
+listen tls
+    bind 127.0.0.1:0 ssl crt %s
+    server echo %s
+`, crt, echoServer(t)))
+	roots := x509.NewCertPool()
+	roots.AddCert(pki.ca)
+	cfg := &stdtls.Config{ServerName: "www.example.org", RootCAs: roots}
+	const n = 20
+	parked0 := channel.Parked()
+	conns := make([]*stdtls.Conn, n)
+	echo := func(c *stdtls.Conn, msg string) {
+		t.Helper()
+		_, err := c.Write([]byte(msg))
+		require.NoError(t, err)
+		got := make([]byte, len(msg))
+		_, err = io.ReadFull(c, got)
+		require.NoError(t, err)
+		require.Equal(t, msg, string(got))
+	}
+	for i := range conns {
+		c, err := stdtls.Dial("tcp", b.Addrs("tls")[0].String(), cfg)
+		require.NoError(t, err)
+		conns[i] = c
+		echo(c, "first")
+	}
+	require.Eventually(t, func() bool { return channel.Parked()-parked0 == 2*n },
+		10*time.Second, 5*time.Millisecond, "both directions of every idle TLS connection park")
+	for _, c := range conns {
+		echo(c, "woken")
+	}
+	for _, c := range conns {
+		require.NoError(t, c.Close())
+	}
+	require.Eventually(t, func() bool { return channel.Parked() == parked0 },
+		10*time.Second, 5*time.Millisecond, "closed connections leave the poller")
 }
