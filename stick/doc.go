@@ -12,14 +12,14 @@
 // open-addressing index of slot numbers, so a lookup costs about two
 // cache misses. Entries are handed out referenced: a referenced
 // entry is never evicted or expired, and the holder gives it back with
-// Release, usually after Touch:
+// Release, usually after Touch, or with TouchRelease, which does both in
+// one atomic step (the expiry and the reference count share a word):
 //
 //	e, err := t.GetOrCreate(addr[:])
 //	if err != nil { ... }          // ErrTableFull when nothing can be evicted
 //	e.Inc(stick.DataConnRate, 1)
 //	if e.Get(stick.DataConnRate) > 100 { ... }
-//	e.Touch()
-//	e.Release()
+//	e.TouchRelease()               // or e.Touch(); e.Release()
 //
 // Entries expire when not touched for the table's expiry (a background
 // expirer owned by the table runs until Close; Expire runs it by hand).

@@ -22,10 +22,14 @@ type Entry struct {
 	// back is the entry's byte offset in its slab, whose first word holds
 	// the table: the header stays pointer-free and 28 bytes long, so the
 	// header, the data and a short key share one cache line.
-	back     uint32
-	expire   atomic.Uint32 // tick; never 0 while the entry is live
-	ref      atomic.Int32
-	idx      uint32 // slot in its shard
+	back uint32
+	idx  uint32 // slot in its shard
+	// st holds the expiry tick (high half, never 0 while the entry is
+	// live) and the reference count (low half, an int32) in one 64-bit
+	// word, read and written only through state: a touch and a release
+	// are then one compare-and-swap. Its offset is 8, and entries sit at
+	// 8-byte boundaries in their slab, so the word is aligned.
+	st       [2]uint32
 	expKey   uint32 // position in the shard's expiry tree (shard lock)
 	upd      uint32 // update sequence (update lock); next free slot when free
 	keyLen   uint16
@@ -33,9 +37,65 @@ type Entry struct {
 	_        uint8
 }
 
-// refDead is the reference count of a removed entry (or a never-used
-// slot): no reference can be taken on it, and Release ignores it.
-const refDead = -1 << 31
+// The state word must be 8-byte aligned within the entry.
+var _ = [1]struct{}{}[unsafe.Offsetof(Entry{}.st)%8]
+
+const (
+	refMask = 1<<32 - 1
+	// refDead is the reference count (as the low half of the state word,
+	// a negative int32) of a removed entry or a never-used slot: no
+	// reference can be taken on it, and Release ignores it.
+	refDead = 1 << 31
+)
+
+// state returns the entry's expiry and reference word.
+func (e *Entry) state() *atomic.Uint64 { return (*atomic.Uint64)(unsafe.Pointer(&e.st)) }
+
+// refs returns the reference count (refDead once removed).
+func (e *Entry) refs() int32 { return int32(uint32(e.state().Load())) }
+
+// expiry returns the expiry tick.
+func (e *Entry) expiry() uint32 { return uint32(e.state().Load() >> 32) }
+
+// setExpiry stores the expiry tick, leaving the reference count alone.
+func (e *Entry) setExpiry(exp uint32) {
+	p := e.state()
+	for {
+		s := p.Load()
+		if uint32(s>>32) == exp || p.CompareAndSwap(s, uint64(exp)<<32|s&refMask) {
+			return
+		}
+	}
+}
+
+// tryRef takes a reference unless the entry is dead.
+func (e *Entry) tryRef() bool {
+	p := e.state()
+	for {
+		s := p.Load()
+		if int32(uint32(s)) < 0 {
+			return false
+		}
+		if p.CompareAndSwap(s, s+1) {
+			return true
+		}
+	}
+}
+
+// kill marks an unreferenced entry dead; it fails if anyone holds a
+// reference. Marking the entry dead races with tryRef: one wins.
+func (e *Entry) kill() bool {
+	p := e.state()
+	for {
+		s := p.Load()
+		if uint32(s) != 0 {
+			return false
+		}
+		if p.CompareAndSwap(s, s|refDead) {
+			return true
+		}
+	}
+}
 
 // entryHdr is the size of the header; the data area follows it.
 const entryHdr = uint16(unsafe.Sizeof(Entry{}))
@@ -56,9 +116,10 @@ func (e *Entry) at(off uint16) unsafe.Pointer { return unsafe.Add(unsafe.Pointer
 // Release gives back a reference taken by Lookup, GetOrCreate or the
 // update iterator. Releasing more than was taken is ignored.
 func (e *Entry) Release() {
+	p := e.state()
 	for {
-		r := e.ref.Load()
-		if r <= 0 || e.ref.CompareAndSwap(r, r-1) {
+		s := p.Load()
+		if int32(uint32(s)) <= 0 || p.CompareAndSwap(s, s-1) {
 			return
 		}
 	}
@@ -68,7 +129,7 @@ func (e *Entry) Release() {
 func (e *Entry) Table() *Table { return e.tab() }
 
 // Refs returns the number of references held on the entry.
-func (e *Entry) Refs() int { return max(0, int(e.ref.Load())) }
+func (e *Entry) Refs() int { return max(0, int(e.refs())) }
 
 // Touch refreshes the entry's expiry to now plus the table's expiry and,
 // on a table with Sync, gives it a new local update sequence so that peers
@@ -82,11 +143,34 @@ func (e *Entry) TouchAt(now uint32) {
 	t := e.tab()
 	// An entry touched again within the same millisecond keeps its
 	// expiry: the load is cheaper than the locked store.
-	if exp := tickAdd(now, t.expireMs); e.expire.Load() != exp {
-		e.expire.Store(exp)
-	}
+	e.setExpiry(tickAdd(now, t.expireMs))
 	if t.sync {
 		t.upd.touch(e, true)
+	}
+}
+
+// TouchRelease is Touch followed by Release, in one atomic step on the
+// entry where the two calls take two, like HAProxy's touch with
+// decrefcnt set. The entry must not be used afterwards.
+func (e *Entry) TouchRelease() { e.TouchReleaseAt(e.tab().clock.NowMs()) }
+
+// TouchReleaseAt is TouchRelease with the date given, for callers that
+// read the table's clock (Table.Now) once for several operations. A call
+// without a reference held is ignored, like a Release too many.
+func (e *Entry) TouchReleaseAt(now uint32) {
+	t := e.tab()
+	p := e.state()
+	if t.sync && int32(uint32(p.Load())) > 0 {
+		// Queued while the reference still pins the entry.
+		t.upd.touch(e, true)
+	}
+	exp := uint64(tickAdd(now, t.expireMs)) << 32
+	for {
+		s := p.Load()
+		r := uint32(s)
+		if int32(r) <= 0 || p.CompareAndSwap(s, exp|uint64(r-1)) {
+			return
+		}
 	}
 }
 
@@ -95,7 +179,7 @@ func (e *Entry) TouchAt(now uint32) {
 // to peers (HAProxy's stktable_touch_remote).
 func (e *Entry) TouchRemote() {
 	t := e.tab()
-	e.expire.Store(tickAdd(t.clock.NowMs(), t.expireMs))
+	e.setExpiry(tickAdd(t.clock.NowMs(), t.expireMs))
 	if t.sync {
 		t.upd.touch(e, false)
 	}
@@ -104,13 +188,13 @@ func (e *Entry) TouchRemote() {
 // SetExpire sets the entry to expire ms milliseconds from now (0 means
 // now), without queueing an update; peers use it for timed updates.
 func (e *Entry) SetExpire(ms uint32) {
-	e.expire.Store(tickAdd(e.tab().clock.NowMs(), ms))
+	e.setExpiry(tickAdd(e.tab().clock.NowMs(), ms))
 }
 
 // ExpiresIn returns the milliseconds left before the entry expires, 0 if
 // it is due.
 func (e *Entry) ExpiresIn() uint32 {
-	if d := int32(e.expire.Load() - e.tab().clock.NowMs()); d > 0 {
+	if d := int32(e.expiry() - e.tab().clock.NowMs()); d > 0 {
 		return uint32(d)
 	}
 	return 0

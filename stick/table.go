@@ -530,7 +530,7 @@ func (s *shard) insert(t *Table, key []byte, k32 uint32, h uint64, now uint32) *
 				e := (*Entry)(unsafe.Add(first, i*t.stride))
 				e.back = uint32(slabFirst + i*t.stride)
 				e.idx = si<<t.slabLog | uint32(i)
-				e.ref.Store(refDead)
+				e.state().Store(refDead)
 			}
 			// A new slice, so that views already published stay valid.
 			s.slabs = append(s.slabs[:len(s.slabs):len(s.slabs)], first)
@@ -541,7 +541,6 @@ func (s *shard) insert(t *Table, key []byte, k32 uint32, h uint64, now uint32) *
 	}
 	e.upd, e.updFlags = 0, 0
 	exp := tickAdd(now, t.expireMs)
-	e.expire.Store(exp)
 	e.expKey = exp
 	kb := unsafe.Slice((*byte)(e.at(t.keyOff)), t.keyLen)
 	tag := uint32(h >> 32)
@@ -560,7 +559,7 @@ func (s *shard) insert(t *Table, key []byte, k32 uint32, h uint64, now uint32) *
 	}
 	// Referenced before it is reachable: a lock-free lookup that finds
 	// the index word must see a live entry.
-	e.ref.Store(1)
+	e.state().Store(uint64(exp)<<32 | 1)
 	grown := len(s.keys.words)
 	s.keys.insert(h, tag, e.idx, t.rehome)
 	if len(s.keys.words) != grown {
@@ -577,13 +576,13 @@ func (t *Table) remove(s *shard, e *Entry) bool {
 		// Peers take references under the update lock, so the check is
 		// repeated under it (lock order: shard, then updates).
 		t.upd.mu.Lock()
-		if !e.ref.CompareAndSwap(0, refDead) {
+		if !e.kill() {
 			t.upd.mu.Unlock()
 			return false
 		}
 		t.upd.unlink(e)
 		t.upd.mu.Unlock()
-	} else if !e.ref.CompareAndSwap(0, refDead) {
+	} else if !e.kill() {
 		// Marking the entry dead races with acquire's reference: one wins.
 		return false
 	}
@@ -638,14 +637,8 @@ func (s *shard) acquire(t *Table, k32 uint32, h uint64) *Entry {
 			return nil // a slab added after this view
 		}
 		e := (*Entry)(unsafe.Add(v.slabs[si], uintptr(idx&(1<<t.slabLog-1))*uintptr(t.stride)))
-		for {
-			r := e.ref.Load()
-			if r < 0 {
-				return nil
-			}
-			if e.ref.CompareAndSwap(r, r+1) {
-				break
-			}
+		if !e.tryRef() {
+			return nil
 		}
 		if e.keyLen == 0 || s.intKey(t, e) != k32 {
 			e.Release()
@@ -657,7 +650,7 @@ func (s *shard) acquire(t *Table, k32 uint32, h uint64) *Entry {
 
 // requeue moves an entry's expiry-tree position to its real expiry.
 func (s *shard) requeue(e *Entry) {
-	exp := e.expire.Load()
+	exp := e.expiry()
 	if exp == e.expKey {
 		return
 	}
@@ -711,7 +704,7 @@ func (t *Table) Lookup(key []byte) (*Entry, error) {
 	}
 	e := s.find(t, nk, k32, h)
 	if e != nil {
-		e.ref.Add(1)
+		e.state().Add(1)
 	}
 	s.mu.Unlock()
 	if e == nil {
@@ -757,7 +750,7 @@ func (t *Table) GetOrCreate(key []byte) (*Entry, error) {
 			return nil, ErrClosed
 		}
 		if e := s.find(t, nk, k32, h); e != nil {
-			e.ref.Add(1)
+			e.state().Add(1)
 			s.mu.Unlock()
 			return e, nil
 		}
@@ -830,7 +823,7 @@ func (t *Table) evictShard(s *shard, now uint32, want int, budget *int, force bo
 		for _, it := range items {
 			*budget--
 			e := s.entry(t, it.idx)
-			if e.expire.Load() != it.exp && (!force || e.ref.Load() != 0) {
+			if e.expiry() != it.exp && (!force || e.refs() != 0) {
 				s.requeue(e)
 				moved = true
 				continue
@@ -896,12 +889,12 @@ func (t *Table) Expire(now uint32) int {
 			items := s.oldest(now, arr[:0], due)
 			for _, it := range items {
 				e := s.entry(t, it.idx)
-				if exp := e.expire.Load(); exp != it.exp && !expired(exp, now) {
+				if exp := e.expiry(); exp != it.exp && !expired(exp, now) {
 					s.requeue(e)
 					continue
 				}
 				if !t.remove(s, e) {
-					e.expire.Store(tickAdd(now, t.expireMs))
+					e.setExpiry(tickAdd(now, t.expireMs))
 					s.requeue(e)
 					continue
 				}

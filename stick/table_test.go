@@ -652,3 +652,44 @@ func churn(step func()) (stop func()) {
 	}()
 	return func() { close(quit); <-done }
 }
+
+// TestTouchRelease checks the combined call against Touch then Release:
+// the expiry is refreshed, one reference is given back, an update is
+// queued on a Sync table, and a call with no reference held changes
+// nothing, not even the expiry.
+func TestTouchRelease(t *testing.T) {
+	for _, sync := range []bool{false, true} {
+		tb, clk := newTable(t, Config{Type: KeyIPv4, Expire: 30 * time.Second, Sync: sync})
+		e, err := tb.GetOrCreate(ip4(7))
+		require.NoError(t, err)
+		again, err := tb.Lookup(ip4(7))
+		require.NoError(t, err)
+		require.Same(t, e, again)
+		require.Equal(t, 2, e.Refs())
+
+		clk.Advance(10_000)
+		e.TouchReleaseAt(tb.Now())
+		require.Equal(t, 1, e.Refs())
+		require.EqualValues(t, 30_000, e.ExpiresIn())
+		seq, queued := e.UpdateSeq()
+		require.Equal(t, sync, queued)
+
+		clk.Advance(5_000)
+		e.TouchRelease()
+		require.Equal(t, 0, e.Refs())
+		require.EqualValues(t, 30_000, e.ExpiresIn())
+		seq2, _ := e.UpdateSeq()
+		require.Equal(t, seq, seq2, "an unsent local update keeps its sequence")
+
+		e.MarkSeen() // a local touch would now queue a new update
+		clk.Advance(5_000)
+		e.TouchRelease() // no reference held: ignored
+		require.Equal(t, 0, e.Refs())
+		require.EqualValues(t, 25_000, e.ExpiresIn())
+		seq3, _ := e.UpdateSeq()
+		require.Equal(t, seq, seq3, "no update queued without a reference")
+
+		clk.Advance(25_000)
+		require.Equal(t, 1, tb.Expire(clk.NowMs()), "released: the entry expires")
+	}
+}

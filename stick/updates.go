@@ -106,7 +106,7 @@ func (t *Table) UpdatesAfter(after uint32) iter.Seq2[uint32, *Entry] {
 			items := batch[:0]
 			t.upd.mu.Lock()
 			t.upd.tree.AscendGreaterOrEqual(updItem{seq: uint32(next)}, func(it updItem) bool {
-				it.e.ref.Add(1)
+				it.e.state().Add(1)
 				items = append(items, it)
 				return len(items) < cap(items)
 			})
