@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -608,4 +609,95 @@ listen tls
 	}
 	require.Eventually(t, func() bool { return channel.Parked() == parked0 },
 		10*time.Second, 5*time.Millisecond, "closed connections leave the poller")
+}
+
+// A TLS client that completes its handshake and leaves without sending a
+// byte gets no server connection, as in HAProxy, and a CC traffic line.
+// A client that sends at once, bytes and end together, or after a pause,
+// is forwarded whole.
+func TestTLSClientGoneAfterHandshakeDialsNoServer(t *testing.T) {
+	testnet.LeakCheck(t)
+	pki := newPKI(t, "early")
+	crt := pki.issue("site.pem", "www.example.org", []string{"www.example.org"}, false, false)
+	var dialed atomic.Int64
+	backend := testnet.Serve(t, func(c net.Conn) {
+		dialed.Add(1)
+		testnet.Echo(c)
+	})
+	b, logs, mu := startInProcess(t, fmt.Sprintf(`global
+    log stdout format raw local0
+defaults
+    mode tcp
+    log global
+    option tcplog
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+listen tls
+    bind 127.0.0.1:0 ssl crt %s no-tls-tickets
+    server echo %s
+`, crt, backend))
+	roots := x509.NewCertPool()
+	roots.AddCert(pki.ca)
+	cfg := &stdtls.Config{ServerName: "www.example.org", RootCAs: roots}
+	addr := b.Addrs("tls")[0].String()
+
+	// Each client's last handshake flight travels with its close_notify
+	// and FIN, as they do when the proxy is busy: otherwise lb may look
+	// before the close arrives, and then it dials, as HAProxy would. No
+	// tickets, so that the client closes with nothing unread (a close
+	// with unread bytes is a reset, which may beat the Finished).
+	const gone = 10
+	for range gone {
+		raw, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		c := stdtls.Client(&holdConn{Conn: raw}, cfg)
+		require.NoError(t, c.Handshake())
+		require.NoError(t, c.Close())
+	}
+	logText := func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }
+	require.Eventually(t, func() bool { return strings.Count(logText(), "/<NOSRV> ") == gone && strings.Count(logText(), " CC ") == gone },
+		10*time.Second, 5*time.Millisecond, "one CC line per client gone:\n%s", logText())
+	require.Zero(t, dialed.Load(), "no server dialed for clients that left")
+
+	for _, pause := range []time.Duration{0, 50 * time.Millisecond} {
+		c, err := stdtls.Dial("tcp", addr, cfg)
+		require.NoError(t, err)
+		time.Sleep(pause)
+		_, err = c.Write([]byte("ping"))
+		require.NoError(t, err)
+		require.NoError(t, c.CloseWrite())
+		got, err := io.ReadAll(c)
+		require.NoError(t, err)
+		require.Equal(t, "ping", string(got), "pause %v", pause)
+		require.NoError(t, c.Close())
+	}
+	require.Equal(t, int64(2), dialed.Load())
+}
+
+// holdConn sends its first write (the ClientHello) at once and holds the
+// rest back until Close, which sends them in one write before closing.
+type holdConn struct {
+	net.Conn
+	writes int
+	held   []byte
+}
+
+func (h *holdConn) Write(p []byte) (int, error) {
+	h.writes++
+	if h.writes == 1 {
+		return h.Conn.Write(p)
+	}
+	h.held = append(h.held, p...)
+	return len(p), nil
+}
+
+func (h *holdConn) Close() error {
+	if len(h.held) > 0 {
+		// crypto/tls ends its close_notify by setting the write deadline
+		// to now, so that nothing else leaves; lift it for what was held.
+		_ = h.Conn.SetWriteDeadline(time.Time{})
+		_, _ = h.Conn.Write(h.held)
+	}
+	return h.Conn.Close()
 }

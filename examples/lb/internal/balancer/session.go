@@ -92,6 +92,18 @@ func (s *session) run() {
 		return
 	}
 	ts.client = ft
+	ts.begin()
+	if s.client.Transport().Info().TLS {
+		st, gone := firstLook(ft)
+		if gone {
+			// As HAProxy does, no server is dialed for a client that
+			// finished its handshake and left without a byte to forward.
+			ts.l.term = [2]byte{'C', 'C'}
+			ts.finish()
+			return
+		}
+		ts.client = st
+	}
 	if !ts.connect() {
 		ts.finish()
 		return
@@ -155,25 +167,34 @@ type tcpSession struct {
 	l              tcpLog
 }
 
+// begin starts the traffic line, and without option tcplog writes the
+// "Connect from" line.
+func (ts *tcpSession) begin() {
+	s, fe := ts.s, ts.s.fe
+	src, dst := s.client.Src(), s.client.Dst()
+	ts.l = tcpLog{client: src, accept: s.accepted, frontend: fe.cfg.Name, backend: fe.cfg.Name, server: "<NOSRV>", term: [2]byte{'-', '-'}}
+	if ts.be != nil {
+		ts.l.backend = ts.be.cfg.Name
+	}
+	if !fe.cfg.Options.TCPLog && fe.logs.enabled() {
+		fe.logs.emit(levelInfo, fmt.Sprintf("Connect from %s to %s (%s/TCP)", src, dst, fe.cfg.Name))
+	}
+}
+
 // connect picks a server (possibly after queueing) and connects to it,
 // retrying on failure while keeping the server's slot; with option
 // redispatch the last retry goes through the algorithm again, away from
 // the failing server. It reports whether a server connection is ready;
 // when not, l.term says why.
 func (ts *tcpSession) connect() bool {
-	s, b, fe := ts.s, ts.s.b, ts.s.fe
+	s, b := ts.s, ts.s.b
 	src, dst := s.client.Src(), s.client.Dst()
 	l := &ts.l
-	*l = tcpLog{client: src, accept: s.accepted, frontend: fe.cfg.Name, backend: fe.cfg.Name, server: "<NOSRV>", term: [2]byte{'-', '-'}}
-	if !fe.cfg.Options.TCPLog && fe.logs.enabled() {
-		fe.logs.emit(levelInfo, fmt.Sprintf("Connect from %s to %s (%s/TCP)", src, dst, fe.cfg.Name))
-	}
 	be := ts.be
 	if be == nil {
 		l.term = [2]byte{'S', 'C'}
 		return false
 	}
-	l.backend = be.cfg.Name
 
 	getServer := func(avoid *Server) bool {
 		a, err := be.assign(b.ctx, src.Addr(), avoid)
