@@ -656,9 +656,26 @@ listen tls
 		require.NoError(t, c.Close())
 	}
 	logText := func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }
-	require.Eventually(t, func() bool { return strings.Count(logText(), "/<NOSRV> ") == gone && strings.Count(logText(), " CC ") == gone },
+	require.Eventually(t, func() bool {
+		return strings.Count(logText(), "/<NOSRV> ") == gone && strings.Count(logText(), " CC ") == gone
+	},
 		10*time.Second, 5*time.Millisecond, "one CC line per client gone:\n%s", logText())
 	require.Zero(t, dialed.Load(), "no server dialed for clients that left")
+
+	// A client that closes with bytes unread resets the connection: here
+	// its last flight is followed by a reset (SO_LINGER 0). Whether lb
+	// sees the handshake end first or not, no server is dialed.
+	for range gone {
+		raw, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		c := stdtls.Client(&holdConn{Conn: raw, reset: true}, cfg)
+		require.NoError(t, c.Handshake())
+		require.NoError(t, c.Close())
+	}
+	require.Eventually(t, func() bool {
+		return strings.Count(logText(), "\n") == 2*gone
+	}, 10*time.Second, 5*time.Millisecond, "one line per client reset:\n%s", logText())
+	require.Zero(t, dialed.Load(), "no server dialed for clients that reset")
 
 	for _, pause := range []time.Duration{0, 50 * time.Millisecond} {
 		c, err := stdtls.Dial("tcp", addr, cfg)
@@ -681,6 +698,7 @@ type holdConn struct {
 	net.Conn
 	writes int
 	held   []byte
+	reset  bool // close with a reset (SO_LINGER 0)
 }
 
 func (h *holdConn) Write(p []byte) (int, error) {
@@ -698,6 +716,9 @@ func (h *holdConn) Close() error {
 		// to now, so that nothing else leaves; lift it for what was held.
 		_ = h.Conn.SetWriteDeadline(time.Time{})
 		_, _ = h.Conn.Write(h.held)
+	}
+	if h.reset {
+		_ = h.Conn.(*net.TCPConn).SetLinger(0)
 	}
 	return h.Conn.Close()
 }

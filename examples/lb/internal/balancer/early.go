@@ -61,7 +61,7 @@ func firstLook(t mux.Tunnel) (mux.Tunnel, bool) {
 const (
 	peekEmpty = iota // nothing queued: the client is there, silent
 	peekBytes        // bytes queued
-	peekEOF          // the end queued and nothing before it
+	peekEOF          // the end or a reset, and nothing queued before it
 )
 
 // peekSocket looks at the socket under a transport whose last read ended
@@ -84,9 +84,11 @@ func peekSocket(t mux.Tunnel) int {
 			switch {
 			case err == unix.EINTR:
 				continue
-			case err != nil:
-				res = peekEmpty // EAGAIN, or an error the next read reports
-			case n == 0:
+			case err == unix.EAGAIN:
+				res = peekEmpty
+			case err != nil || n == 0:
+				// The end, or a reset: a client that closes with bytes
+				// unread (the tickets sent after its handshake) resets.
 				res = peekEOF
 			default:
 				res = peekBytes
