@@ -2,6 +2,7 @@ package tls
 
 import (
 	"crypto"
+	"crypto/fips140"
 	"crypto/rsa"
 	"errors"
 	"os"
@@ -33,8 +34,10 @@ func init() { opensslSigner.Store(os.Getenv(EnvOpenSSLSigner) != "0") }
 // becomes an *osslsign.Signer in Certificate.Cert.PrivateKey, and the
 // handshake's signature runs in libcrypto, several times faster than in
 // crypto/rsa. Otherwise the key stays an *rsa.PrivateKey and nothing else
-// changes: loading never fails for want of libcrypto. ECDSA and Ed25519
-// keys always stay Go keys; Go's ECDSA is as fast as OpenSSL's.
+// changes: loading never fails for want of libcrypto, and in FIPS 140
+// mode (crypto/fips140.Enabled) keys stay with Go's module. ECDSA and
+// Ed25519 keys always stay Go keys: an ECDSA signature is a few percent
+// of a handshake in either library.
 //
 // Certificates already loaded keep the signer they were loaded with.
 func UseOpenSSLSigner(on bool) { opensslSigner.Store(on) }
@@ -46,14 +49,18 @@ func OpenSSLSigner() error {
 	if !opensslSigner.Load() {
 		return ErrOpenSSLSignerOff
 	}
+	if fips140.Enabled() {
+		return errors.New("tls: in FIPS 140 mode RSA keys stay with Go's module")
+	}
 	return osslsign.Available()
 }
 
 // fastSigner returns key backed by libcrypto when it is an RSA key and the
-// OpenSSL signer is on and available, key itself otherwise.
+// OpenSSL signer is on and available, key itself otherwise. In FIPS 140
+// mode the key stays with Go's validated module.
 func fastSigner(key crypto.Signer) crypto.Signer {
 	k, ok := key.(*rsa.PrivateKey)
-	if !ok || !opensslSigner.Load() {
+	if !ok || !opensslSigner.Load() || fips140.Enabled() {
 		return key
 	}
 	s, err := osslsign.New(k)
