@@ -5,11 +5,17 @@
 # Figures for lb are also given as a ratio to haproxy's, and throughput as a
 # ratio to "direct" (the pusher straight to the sink, no proxy).
 #
+# A third contender, gocopy (bench/tcp/gocopy: io.Copy both ways between
+# two *net.TCPConn, which splices; with -copy a plain 32 KiB buffer copy),
+# shows what the Go runtime alone reaches on the same machine. It reads no
+# configuration and is left out of the idle measurement (it holds a pipe
+# per direction for a connection's whole life: 4 fds per connection).
+#
 # Environment: SIZE (bytes per transfer, default 1 GiB), CONNS (parallel
 # connections for the transfer, default 4), IDLE_CONNS (default 9800: the
 # proxy needs two fds per connection and the hard fd limit here is 20000),
 # PROXY_CPU / LOAD_CPU (cores for taskset), HAPROXY (binary path), PROXIES
-# (default "haproxy lb"), MODES (transfer modes, default "copy splice"; empty
+# (default "haproxy lb gocopy"), MODES (transfer modes, default "copy splice"; empty
 # skips the transfers), IDLE (1 to measure idle memory, the default), LB_BIN
 # (a prebuilt lb binary instead of building ./examples/lb).
 # The result arrays are read through get, by name.
@@ -25,7 +31,7 @@ IDLE_CONNS=${IDLE_CONNS:-9800}
 PROXY_CPU=${PROXY_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
 HAPROXY=${HAPROXY:-/usr/sbin/haproxy}
-PROXIES=${PROXIES:-haproxy lb}
+PROXIES=${PROXIES:-haproxy lb gocopy}
 MODES=${MODES-copy splice}
 IDLE=${IDLE:-1}
 FE_PORT=${FE_PORT:-18300}
@@ -45,7 +51,7 @@ ulimit -n "$(ulimit -Hn)"
 
 echo "building lb and tcpload..." >&2
 build_lb
-go_build "$ROOT/bench" ./tcp/tcpload
+go_build "$ROOT/bench" ./tcp/tcpload ./tcp/gocopy
 
 # config SPLICE_LINE: the same file for both proxies.
 config() {
@@ -67,6 +73,21 @@ listen bench
 CFG
 }
 
+# start NAME MODE CFG: start_proxy, or gocopy on the same core.
+start() {
+	if [ "$1" != gocopy ]; then
+		start_proxy "$1" "$3"
+		return
+	fi
+	refuse_open_port "$FE_PORT"
+	local flags=()
+	[ "$2" = splice ] || flags=(-copy)
+	taskset -c "$PROXY_CPU" "$WORK/gocopy" -listen "127.0.0.1:$FE_PORT" \
+		-connect "127.0.0.1:$SINK_PORT" "${flags[@]}" >"$WORK/gocopy.log" 2>&1 &
+	PROXY_PID=$!
+	wait_port "$FE_PORT"
+}
+
 start_sink
 
 declare -A MIBPS CPU_PER_GIB RSS_PER_CONN
@@ -84,7 +105,7 @@ for mode in $MODES; do
 	[ "$mode" = splice ] && line=$'option splice-request\n    option splice-response'
 	config "$line" >"$WORK/$mode.cfg"
 	for proxy in $PROXIES; do
-		start_proxy "$proxy" "$WORK/$mode.cfg"
+		start "$proxy" "$mode" "$WORK/$mode.cfg"
 		t0=$(cpu_ticks "$PROXY_PID")
 		out=$(push "$FE_PORT")
 		t1=$(cpu_ticks "$PROXY_PID")
@@ -99,7 +120,7 @@ done
 
 config "# idle" >"$WORK/idle.cfg"
 [ "$IDLE" = 1 ] || PROXIES_IDLE=""
-for proxy in ${PROXIES_IDLE-$PROXIES}; do
+for proxy in ${PROXIES_IDLE-${PROXIES//gocopy/}}; do
 	idle_rss "$proxy" "$WORK/idle.cfg" 600 \
 		"$WORK/tcpload" idle -addr "127.0.0.1:$FE_PORT" -conns "$IDLE_CONNS" -ready "$WORK/ready"
 	RSS_PER_CONN[$proxy]=$RSS_PER
@@ -109,15 +130,15 @@ done
 echo
 echo "transfer: $SIZE bytes over $CONNS connections, proxy pinned to CPU $PROXY_CPU, nbthread 1"
 echo
-echo "| measure | direct | haproxy | lb | lb / haproxy | lb / direct |"
-echo "|---|---|---|---|---|---|"
+echo "| measure | direct | haproxy | lb | gocopy | lb / haproxy | lb / gocopy | lb / direct | gocopy / direct |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for mode in $MODES; do
-	h=$(get MIBPS "haproxy.$mode"); l=$(get MIBPS "lb.$mode"); d=$(get MIBPS direct)
-	echo "| throughput, $mode (MiB/s) | $d | $h | $l | $(ratio "$l" "$h") | $(ratio "$l" "$d") |"
-	h=$(get CPU_PER_GIB "haproxy.$mode"); l=$(get CPU_PER_GIB "lb.$mode")
-	echo "| proxy CPU s per GiB, $mode | | $h | $l | $(ratio "$l" "$h") | |"
+	h=$(get MIBPS "haproxy.$mode"); l=$(get MIBPS "lb.$mode"); g=$(get MIBPS "gocopy.$mode"); d=$(get MIBPS direct)
+	echo "| throughput, $mode (MiB/s) | $d | $h | $l | $g | $(ratio "$l" "$h") | $(ratio "$l" "$g") | $(ratio "$l" "$d") | $(ratio "$g" "$d") |"
+	h=$(get CPU_PER_GIB "haproxy.$mode"); l=$(get CPU_PER_GIB "lb.$mode"); g=$(get CPU_PER_GIB "gocopy.$mode")
+	echo "| proxy CPU s per GiB, $mode | | $h | $l | $g | $(ratio "$l" "$h") | $(ratio "$l" "$g") | | |"
 done
 if [ "$IDLE" = 1 ]; then
 	h=$(get RSS_PER_CONN haproxy); l=$(get RSS_PER_CONN lb)
-	echo "| RSS per idle proxied connection (KiB), $IDLE_CONNS conns | | $h | $l | $(ratio "$l" "$h") | |"
+	echo "| RSS per idle proxied connection (KiB), $IDLE_CONNS conns | | $h | $l | | $(ratio "$l" "$h") | | | |"
 fi

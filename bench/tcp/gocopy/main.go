@@ -1,0 +1,74 @@
+// Command gocopy is the plain Go proxy the TCP benchmark measures lb
+// against: for each accepted connection it dials the server and runs
+// io.Copy in both directions. Between two *net.TCPConn, io.Copy reaches
+// TCPConn.ReadFrom, which splices through a pipe the runtime keeps for the
+// call's whole life, so this is what the standard library alone achieves.
+//
+//	gocopy -listen 127.0.0.1:8000 -connect 127.0.0.1:9000 [-copy]
+//
+// With -copy the source is hidden behind a plain io.Reader, so io.Copy
+// falls back to its 32 KiB buffer: the no-splice contender.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:8000", "listen address")
+	connect := flag.String("connect", "127.0.0.1:9000", "server address")
+	copyOnly := flag.Bool("copy", false, "copy through a buffer instead of splicing")
+	flag.Parse()
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gocopy:", err)
+		os.Exit(1)
+	}
+	go func() {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+		<-sig
+		_ = ln.Close()
+	}()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go serve(c.(*net.TCPConn), *connect, *copyOnly)
+	}
+}
+
+// serve proxies one connection until both directions have ended.
+func serve(client *net.TCPConn, addr string, copyOnly bool) {
+	defer client.Close()
+	sc, err := net.Dial("tcp", addr)
+	if err != nil {
+		return
+	}
+	server := sc.(*net.TCPConn)
+	defer server.Close()
+	done := make(chan struct{})
+	go func() {
+		pass(server, client, copyOnly)
+		close(done)
+	}()
+	pass(client, server, copyOnly)
+	<-done
+}
+
+// pass copies src to dst, then half-closes dst so the end propagates.
+func pass(dst, src *net.TCPConn, copyOnly bool) {
+	if copyOnly {
+		_, _ = io.Copy(dst, struct{ io.Reader }{src})
+	} else {
+		_, _ = io.Copy(dst, src)
+	}
+	_ = dst.CloseWrite()
+}
