@@ -9,10 +9,8 @@
 // An entry's header, data and key form one block inside a large slab the
 // garbage collector does not scan (four counters and an IPv4 key fill one
 // 64-byte cache line), and each shard finds its entries through an
-// open-addressing index of 4-byte words (a tag from the key's hash and
-// the slot number), so a lookup costs about two cache misses, the first
-// in an index small enough (8 MB for a million entries) to be often
-// found in the processor's caches. Entries are handed out referenced: a referenced
+// open-addressing index of slot numbers, so a lookup costs about two
+// cache misses. Entries are handed out referenced: a referenced
 // entry is never evicted or expired, and the holder gives it back with
 // Release, usually after Touch, or with TouchRelease, which does both in
 // one atomic step (the expiry and the reference count share a word):
@@ -31,10 +29,10 @@
 // Keys are spread over independently locked shards, so work on different
 // keys rarely contends; data accessors are lock-free atomics. On ip and
 // integer tables, finding an existing entry takes no lock at all: the
-// index is read with atomic loads, the reference taken with a
-// compare-and-swap that a removal cannot race past, and the key checked
-// in the entry; only creation, removal and the rare lookup that meets a
-// moving index take the shard lock.
+// index is read with atomic loads and the reference taken with a
+// compare-and-swap that a removal cannot race past; only creation,
+// removal and the rare lookup that meets a moving index take the shard
+// lock.
 //
 // With Config.Sync the table also keeps HAProxy's update sequence, the
 // order in which the peers protocol sends entries: a local touch gives an

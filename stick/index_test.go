@@ -12,9 +12,7 @@ import (
 
 // TestIndexAgainstMap drives a shard index with random inserts and
 // removals, with a seed and a mask small enough that probe runs collide
-// and wrap, and checks every key against a Go map after each step. Slots
-// are never reused, so the slot field starts narrow and widens several
-// times.
+// and wrap, and checks every key against a Go map after each step.
 func TestIndexAgainstMap(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -27,12 +25,23 @@ func TestIndexAgainstMap(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var x index
-			x.init(slotBits(1))
+			x.init()
 			want := map[uint32]uint32{} // key -> slot
-			// The tag does not identify the key, so the test keeps
-			// slot -> key, as entries do, to confirm a match.
+			tagOf := func(k uint32) uint32 {
+				if tc.fixed {
+					return k
+				}
+				return uint32(tc.hashOf(k) >> 32)
+			}
+			// For colliding hashes the tag does not identify the key, so
+			// the test keeps slot -> key to find its word.
 			keyOfSlot := map[uint32]uint32{}
-			var hashes []uint32 // by slot, as shards keep them
+			rehome := func(w uint64) uint64 {
+				if tc.fixed {
+					return mix32(uint32(w>>32), 42)
+				}
+				return tc.hashOf(keyOfSlot[uint32(w)-1])
+			}
 			find := func(k uint32) (uint32, bool) {
 				h := tc.hashOf(k)
 				for i := x.home(h); ; i = (i + 1) & x.mask {
@@ -40,8 +49,8 @@ func TestIndexAgainstMap(t *testing.T) {
 					if w == 0 {
 						return 0, false
 					}
-					if slot := slotOf(w, x.sb) - 1; w>>x.sb == tagOf(h, x.sb) && keyOfSlot[slot] == k {
-						return slot, true
+					if uint32(w>>32) == tagOf(k) && keyOfSlot[uint32(w)-1] == k {
+						return uint32(w) - 1, true
 					}
 				}
 			}
@@ -50,12 +59,11 @@ func TestIndexAgainstMap(t *testing.T) {
 			for step := range 3000 {
 				k := uint32(r.IntN(400))
 				if slot, ok := want[k]; ok {
-					require.True(t, x.remove(tc.hashOf(k), slot, hashes), "step %d: remove %d", step, k)
+					require.True(t, x.remove(tc.hashOf(k), slot, rehome), "step %d: remove %d", step, k)
 					delete(want, k)
 					delete(keyOfSlot, slot)
 				} else {
-					hashes = append(hashes, uint32(tc.hashOf(k)>>32))
-					x.insert(tc.hashOf(k), next, hashes)
+					x.insert(tc.hashOf(k), tagOf(k), next, rehome)
 					want[k] = next
 					keyOfSlot[next] = k
 					next++
@@ -71,7 +79,6 @@ func TestIndexAgainstMap(t *testing.T) {
 				}
 			}
 			require.LessOrEqual(t, int(x.n)*4, len(x.words)*3, "load stays at most 3/4")
-			require.Greater(t, x.sb, slotBits(1), "the slot field widened")
 		})
 	}
 }

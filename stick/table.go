@@ -119,6 +119,7 @@ type Table struct {
 	keyOff   uint16     // byte offset of the key in an entry
 	slabLog  uint       // log2 of entries per slab
 	slabType reflect.Type
+	rehome   func(w uint64) uint64 // hash of an index word, for moves
 
 	seed      maphash.Seed
 	seed64    uint64
@@ -140,11 +141,8 @@ type shard struct {
 	keys  index
 	exps  *btree.BTreeG[expItem]
 	slabs []unsafe.Pointer // first entry of each slab
-	// hashes holds, by slot, the high half of the hash of the slot's key,
-	// for the index to move words without reading entries.
-	hashes []uint32
-	free   uint32 // head of the free-slot list, linked through Entry.upd
-	next   uint32 // first never-used slot
+	free  uint32           // head of the free-slot list, linked through Entry.upd
+	next  uint32           // first never-used slot
 	// view is what lock-free lookups see (acquire); nil once closed.
 	view atomic.Pointer[shardView]
 	_    [64]byte // keep neighbouring shards' locks off one cache line
@@ -155,15 +153,14 @@ type shard struct {
 // added (slabs is then a new slice, so a published one never changes);
 // the words are written in place, atomically.
 type shardView struct {
-	words []uint32
+	words []uint64
 	slabs []unsafe.Pointer
-	sb    uint8 // the words' slot field width
 }
 
 // publish makes the shard's current index and slabs visible to acquire;
 // s.mu must be held.
 func (s *shard) publish() {
-	s.view.Store(&shardView{words: s.keys.words, slabs: s.slabs, sb: s.keys.sb})
+	s.view.Store(&shardView{words: s.keys.words, slabs: s.slabs})
 }
 
 // A slab is one allocation holding many entries, each its header, data
@@ -289,13 +286,19 @@ func New(cfg Config) (*Table, error) {
 		{Name: "T", Type: reflect.TypeFor[*Table]()},
 		{Name: "M", Type: reflect.ArrayOf((slabFirst-8+(1<<t.slabLog)*t.stride)/8, reflect.TypeFor[uint64]())},
 	})
+	if t.fixedKey() {
+		seed := t.seed64
+		t.rehome = func(w uint64) uint64 { return mix32(uint32(w>>32), seed) }
+	} else {
+		t.rehome = func(w uint64) uint64 { return w &^ (1<<32 - 1) }
+	}
 	t.shardMask = uint32(n - 1)
 	t.shards = make([]shard, n)
 	for i := range t.shards {
 		s := &t.shards[i]
 		s.free = noSlot
 		s.exps = btree.NewG(btreeDeg, expLess)
-		s.keys.init(slotBits(2 * perShard))
+		s.keys.init()
 		s.publish()
 	}
 	if t.sync {
@@ -356,7 +359,7 @@ func (t *Table) Close() error {
 		s := &t.shards[i]
 		s.mu.Lock()
 		s.view.Store(nil)
-		s.keys, s.slabs, s.hashes = index{}, nil, nil
+		s.keys, s.slabs = index{}, nil
 		s.exps.Clear(false)
 		s.mu.Unlock()
 	}
@@ -489,22 +492,22 @@ func (s *shard) entry(t *Table, idx uint32) *Entry {
 // find returns the entry for the key; s.mu must be held.
 func (s *shard) find(t *Table, key []byte, k32 uint32, h uint64) *Entry {
 	x := &s.keys
-	tag := tagOf(h, x.sb)
+	if t.fixedKey() {
+		if idx, ok := x.findTag(h, k32); ok {
+			return s.entry(t, idx)
+		}
+		return nil
+	}
+	tag := uint32(h >> 32)
 	for i := x.home(h); ; i = (i + 1) & x.mask {
 		w := x.words[i]
 		if w == 0 {
 			return nil
 		}
-		if w>>x.sb != tag {
-			continue
-		}
-		e := s.entry(t, slotOf(w, x.sb)-1)
-		if t.fixedKey() {
-			if s.intKey(t, e) == k32 {
+		if uint32(w>>32) == tag {
+			if e := s.entry(t, uint32(w)-1); string(e.rawKey()) == string(key) {
 				return e
 			}
-		} else if string(e.rawKey()) == string(key) {
-			return e
 		}
 	}
 }
@@ -531,7 +534,6 @@ func (s *shard) insert(t *Table, key []byte, k32 uint32, h uint64, now uint32) *
 			}
 			// A new slice, so that views already published stay valid.
 			s.slabs = append(s.slabs[:len(s.slabs):len(s.slabs)], first)
-			s.hashes = append(s.hashes, make([]uint32, 1<<t.slabLog)...)
 			s.publish()
 		}
 		s.next++
@@ -541,6 +543,7 @@ func (s *shard) insert(t *Table, key []byte, k32 uint32, h uint64, now uint32) *
 	exp := tickAdd(now, t.expireMs)
 	e.expKey = exp
 	kb := unsafe.Slice((*byte)(e.at(t.keyOff)), t.keyLen)
+	tag := uint32(h >> 32)
 	if t.fixedKey() {
 		if t.typ == KeyIPv4 {
 			copy(kb, key)
@@ -550,14 +553,16 @@ func (s *shard) insert(t *Table, key []byte, k32 uint32, h uint64, now uint32) *
 			binary.LittleEndian.PutUint32(kb, k32)
 		}
 		e.keyLen = 4
+		tag = k32
 	} else {
 		e.keyLen = uint16(copy(kb, key))
 	}
 	// Referenced before it is reachable: a lock-free lookup that finds
 	// the index word must see a live entry.
 	e.state().Store(uint64(exp)<<32 | 1)
-	s.hashes[e.idx] = uint32(h >> 32)
-	if s.keys.insert(h, e.idx, s.hashes) {
+	grown := len(s.keys.words)
+	s.keys.insert(h, tag, e.idx, t.rehome)
+	if len(s.keys.words) != grown {
 		s.publish()
 	}
 	s.exps.ReplaceOrInsert(expItem{exp: exp, idx: e.idx})
@@ -581,7 +586,13 @@ func (t *Table) remove(s *shard, e *Entry) bool {
 		// Marking the entry dead races with acquire's reference: one wins.
 		return false
 	}
-	s.keys.remove(uint64(s.hashes[e.idx])<<32, e.idx, s.hashes)
+	var h uint64
+	if t.fixedKey() {
+		h = t.hash(nil, s.intKey(t, e))
+	} else {
+		h = t.hash(e.rawKey(), 0)
+	}
+	s.keys.remove(h, e.idx, t.rehome)
 	s.exps.Delete(expItem{exp: e.expKey, idx: e.idx})
 	e.keyLen = 0
 	e.upd = s.free
@@ -601,40 +612,39 @@ func (s *shard) intKey(t *Table, e *Entry) uint32 {
 // acquire returns the entry for a 4-byte key with a reference taken,
 // without the shard lock, or nil when it cannot tell: the key is absent,
 // or the index moved under it, or the table is closing. The caller then
-// takes the locked path, which decides. An index word whose tag matches
-// may belong to another key, or its slot may have been freed and reused
-// since the word was read, so the key is checked once the reference pins
-// the entry: a referenced entry is never removed, and a removed one is
-// marked dead (refDead) so that no reference can be taken on it.
+// takes the locked path, which decides. The index word's tag is the key,
+// but the slot may have been freed and reused since the word was read, so
+// the key is checked again once the reference pins the entry: a
+// referenced entry is never removed, and a removed one is marked dead
+// (refDead) so that no reference can be taken on it.
 func (s *shard) acquire(t *Table, k32 uint32, h uint64) *Entry {
 	v := s.view.Load()
 	if v == nil {
 		return nil
 	}
 	mask := uint32(len(v.words) - 1)
-	sb := v.sb
-	tag := tagOf(h, sb)
 	for i := uint32(h>>32) & mask; ; i = (i + 1) & mask {
-		w := atomic.LoadUint32(&v.words[i])
+		w := atomic.LoadUint64(&v.words[i])
 		if w == 0 {
 			return nil
 		}
-		if w>>sb != tag {
+		if uint32(w>>32) != k32 {
 			continue
 		}
-		idx := slotOf(w, sb) - 1
+		idx := uint32(w) - 1
 		si := int(idx >> t.slabLog)
 		if si >= len(v.slabs) {
 			return nil // a slab added after this view
 		}
 		e := (*Entry)(unsafe.Add(v.slabs[si], uintptr(idx&(1<<t.slabLog-1))*uintptr(t.stride)))
 		if !e.tryRef() {
-			continue
+			return nil
 		}
-		if e.keyLen != 0 && s.intKey(t, e) == k32 {
-			return e
+		if e.keyLen == 0 || s.intKey(t, e) != k32 {
+			e.Release()
+			return nil
 		}
-		e.Release()
+		return e
 	}
 }
 
