@@ -6,6 +6,7 @@ package osslsign
 #cgo LDFLAGS: -ldl
 #include <dlfcn.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 // libcrypto is opened at run time; these are the few entry points used,
@@ -42,10 +43,10 @@ static struct {
 	const void *md[4];
 } ossl;
 
-// ossl_load opens libcrypto.so.3 and resolves every symbol. It returns 0,
-// or -1 with a message in err.
-static int ossl_load(char *err, size_t errlen) {
-	void *lib = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
+// ossl_load opens the library (libcrypto.so.3) and resolves every symbol.
+// It returns 0, or -1 with a message in err.
+static int ossl_load(const char *name, char *err, size_t errlen) {
+	void *lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
 	if (lib == NULL) {
 		const char *e = dlerror();
 		strncpy(err, e ? e : "dlopen failed", errlen - 1);
@@ -164,9 +165,15 @@ func cError(what string, buf []C.char) error {
 	return errors.New("osslsign: " + what + ": " + msg)
 }
 
-func load() error {
+func load() error { return loadLib("libcrypto.so.3") }
+
+// loadLib is load with the library's name as a parameter, so that tests
+// can see a missing library fail cleanly.
+func loadLib(name string) error {
 	var buf [errLen]C.char
-	if C.ossl_load(&buf[0], errLen) != 0 {
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	if C.ossl_load(cname, &buf[0], errLen) != 0 {
 		return errors.New(C.GoString(&buf[0]))
 	}
 	return nil

@@ -8,7 +8,7 @@ import (
 )
 
 func load() error {
-	return errors.New("this build has no cgo on Linux, which loading libcrypto.so.3 needs")
+	return errors.New("built without cgo or not for Linux; loading libcrypto.so.3 needs both")
 }
 
 // The functions below are never reached: New stops at Available.
