@@ -26,6 +26,7 @@ import (
 	"github.com/proxyblocks/proxyblocks/shctx/sslcache"
 	"github.com/proxyblocks/proxyblocks/shctx/sslsync"
 	"github.com/proxyblocks/proxyblocks/stick"
+	"github.com/proxyblocks/proxyblocks/xprt/tls"
 )
 
 // ErrClosed is returned by operations on a stopped Balancer.
@@ -219,7 +220,11 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 			go b.acceptLoop(fe, ln, b.bindOf(fe, i))
 		}
 	}
-	b.log.Debug("balancer started", "frontends", len(b.fronts), "backends", len(b.backends))
+	rsaSigner := "openssl"
+	if err := tls.OpenSSLSigner(); err != nil {
+		rsaSigner = "crypto/rsa (" + err.Error() + ")"
+	}
+	b.log.Debug("balancer started", "frontends", len(b.fronts), "backends", len(b.backends), "rsa-signer", rsaSigner)
 	return b, nil
 }
 
