@@ -488,8 +488,12 @@ func TestConcurrentCreateTouchRelease(t *testing.T) {
 						e, err = small.GetOrCreate(k)
 						if err == nil {
 							e.Inc(DataGPC0, 1)
-							e.Touch()
-							e.Release()
+							if i%2 == 0 {
+								e.Touch()
+								e.Release()
+							} else {
+								e.TouchRelease()
+							}
 						}
 					}
 				}()
@@ -612,8 +616,12 @@ func TestLockFreeLookupUnderChurn(t *testing.T) {
 							t.Errorf("asked for %v, got %v with %d refs", k, e.KeyBytes(), e.Refs())
 						}
 						e.Inc(DataGPC0, 1)
-						e.Touch()
-						e.Release()
+						if i%2 == 0 {
+							e.Touch()
+							e.Release()
+						} else {
+							e.TouchRelease() // the same, as one compare-and-swap
+						}
 					}
 				})
 			}
