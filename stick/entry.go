@@ -13,8 +13,8 @@ import (
 // Entry is one key of a table and its stored data. Entries are handed out
 // referenced (by Lookup, GetOrCreate and the update iterator); a
 // referenced entry is never evicted nor expired. Give the reference back
-// with Release, and do not use the entry afterwards: its memory is reused
-// for another key once it is removed.
+// with Release (or TouchRelease), and do not use the entry afterwards: its
+// memory is reused for another key once it is removed.
 //
 // The data accessors are safe for concurrent use and take no lock: every
 // value is updated atomically in place.
