@@ -36,8 +36,12 @@ var globalKeywords = map[string]func(p *parser, args []string) error{
 		}
 		return nil
 	},
-	"tune.pipesize": func(p *parser, a []string) error { return oneSize(a, &p.cfg.Global.PipeSize) },
-	"maxpipes":      func(p *parser, a []string) error { return oneInt(a, 0, 1<<30, &p.cfg.Global.MaxPipes) },
+	"tune.pipesize":      func(p *parser, a []string) error { return oneSize(a, &p.cfg.Global.PipeSize) },
+	"maxpipes":           func(p *parser, a []string) error { return oneInt(a, 0, 1<<30, &p.cfg.Global.MaxPipes) },
+	"tune.rcvbuf.client": func(p *parser, a []string) error { return oneSize(a, &p.cfg.Global.RcvBufClient) },
+	"tune.rcvbuf.server": func(p *parser, a []string) error { return oneSize(a, &p.cfg.Global.RcvBufServer) },
+	"tune.sndbuf.client": func(p *parser, a []string) error { return oneSize(a, &p.cfg.Global.SndBufClient) },
+	"tune.sndbuf.server": func(p *parser, a []string) error { return oneSize(a, &p.cfg.Global.SndBufServer) },
 	"nosplice": func(p *parser, a []string) error {
 		p.cfg.Global.NoSplice = true
 		return noArgs(a)

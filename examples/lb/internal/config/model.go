@@ -127,6 +127,12 @@ type Global struct {
 	PipeSize int
 	// MaxPipes caps the pipes in use at once; 0 means derived from maxconn.
 	MaxPipes int
+	// RcvBufClient and RcvBufServer are tune.rcvbuf.client and
+	// tune.rcvbuf.server, SndBufClient and SndBufServer tune.sndbuf.client
+	// and tune.sndbuf.server: the socket buffer sizes (SO_RCVBUF,
+	// SO_SNDBUF) set on client and server sockets. 0 leaves the kernel's
+	// automatic sizing.
+	RcvBufClient, RcvBufServer, SndBufClient, SndBufServer int
 	// NoSplice forbids splicing everywhere.
 	NoSplice bool
 	// SSL holds the ssl-default-* and tune.ssl.* settings; nil means
