@@ -97,7 +97,29 @@ func (b *Balancer) dialServer(ctx context.Context, s *Server, src, dst netip.Add
 		return nil, s.dialErr
 	}
 	ph := conn.NewProxyHeader(src, dst)
-	return connDialer(s, ph, client).Dial(ctx, "tcp", s.addr, ph)
+	c, err := connDialer(s, ph, client).Dial(ctx, "tcp", s.addr, ph)
+	if err != nil {
+		return nil, err
+	}
+	g := &b.cfg.Global
+	setSockBufs(c.Socket(), g.RcvBufServer, g.SndBufServer)
+	return c, nil
+}
+
+// setSockBufs applies tune.rcvbuf.* and tune.sndbuf.* to a TCP socket; a
+// size of 0 leaves the kernel's automatic sizing. A refused size is not
+// an error, as in HAProxy: the socket keeps the size it had.
+func setSockBufs(c net.Conn, rcv, snd int) {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	if rcv > 0 {
+		_ = tc.SetReadBuffer(rcv)
+	}
+	if snd > 0 {
+		_ = tc.SetWriteBuffer(snd)
+	}
 }
 
 // dialCheck is the Layer 4 health check: a bare connect, with a LOCAL
