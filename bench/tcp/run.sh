@@ -15,8 +15,10 @@
 # connections for the transfer, default 4), IDLE_CONNS (default 9800: the
 # proxy needs two fds per connection and the hard fd limit here is 20000),
 # PROXY_CPU / LOAD_CPU (cores for taskset), HAPROXY (binary path), PROXIES
-# (default "haproxy lb gocopy"), MODES (transfer modes, default "copy splice"; empty
-# skips the transfers), IDLE (1 to measure idle memory, the default), LB_BIN
+# (default "haproxy lb gocopy"), MODES (transfer modes, default "copy splice
+# splicebuf"; empty skips the transfers; splicebuf is splice with
+# tune.rcvbuf.client/server and tune.sndbuf.client/server set to SOCKBUF,
+# default 1048576, in place of the kernel's automatic sizing), IDLE (1 to measure idle memory, the default), LB_BIN
 # (a prebuilt lb binary instead of building ./examples/lb).
 # The result arrays are read through get, by name.
 # shellcheck disable=SC2034
@@ -32,7 +34,8 @@ PROXY_CPU=${PROXY_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
 HAPROXY=${HAPROXY:-/usr/sbin/haproxy}
 PROXIES=${PROXIES:-haproxy lb gocopy}
-MODES=${MODES-copy splice}
+MODES=${MODES-copy splice splicebuf}
+SOCKBUF=${SOCKBUF:-1048576}
 IDLE=${IDLE:-1}
 FE_PORT=${FE_PORT:-18300}
 SINK_PORT=${SINK_PORT:-18301}
@@ -53,7 +56,7 @@ echo "building lb and tcpload..." >&2
 build_lb
 go_build "$ROOT/bench" ./tcp/tcpload ./tcp/gocopy
 
-# config SPLICE_LINE: the same file for both proxies.
+# config SPLICE_LINE [GLOBAL_LINE]: the same file for both proxies.
 config() {
 	cat <<CFG
 global
@@ -61,6 +64,7 @@ global
     maxpipes 32
     nbthread 1
     tune.bufsize 16384
+    ${2:-# kernel socket buffer sizing}
 defaults
     mode tcp
     timeout connect 5s
@@ -81,7 +85,10 @@ start() {
 	fi
 	refuse_open_port "$FE_PORT"
 	local flags=()
-	[ "$2" = splice ] || flags=(-copy)
+	case $2 in
+	copy) flags=(-copy) ;;
+	splicebuf) flags=(-rcvbuf "$SOCKBUF" -sndbuf "$SOCKBUF") ;;
+	esac
 	taskset -c "$PROXY_CPU" "$WORK/gocopy" -listen "127.0.0.1:$FE_PORT" \
 		-connect "127.0.0.1:$SINK_PORT" "${flags[@]}" >"$WORK/gocopy.log" 2>&1 &
 	PROXY_PID=$!
@@ -92,18 +99,22 @@ start_sink
 
 declare -A MIBPS CPU_PER_GIB RSS_PER_CONN
 push() { taskset -c "$LOAD_CPU" "$WORK/tcpload" push -addr "127.0.0.1:$1" -bytes "$SIZE" -conns "$CONNS"; }
-if [ -n "$MODES" ]; then
-	# The ceiling: the same pusher straight to the sink, on the same core.
-	out=$(push "$SINK_PORT")
-	MIBPS[direct]=$(field MiBps "$out")
-	echo "direct: $out" >&2
-fi
 for mode in $MODES; do
+	# The ceiling: the same pusher straight to the sink, on the same core,
+	# measured again for each mode, since the machine's load drifts.
+	out=$(push "$SINK_PORT")
+	MIBPS[direct.$mode]=$(field MiBps "$out")
+	echo "direct ($mode): $out" >&2
 	line="# no splice"
 	# Forced splicing in both directions: splice-auto leaves the decision to
 	# each proxy's own heuristics, which would blur the comparison.
-	[ "$mode" = splice ] && line=$'option splice-request\n    option splice-response'
-	config "$line" >"$WORK/$mode.cfg"
+	[ "$mode" != copy ] && line=$'option splice-request\n    option splice-response'
+	glob=""
+	[ "$mode" = splicebuf ] && glob="tune.rcvbuf.client $SOCKBUF
+    tune.rcvbuf.server $SOCKBUF
+    tune.sndbuf.client $SOCKBUF
+    tune.sndbuf.server $SOCKBUF"
+	config "$line" "$glob" >"$WORK/$mode.cfg"
 	for proxy in $PROXIES; do
 		start "$proxy" "$mode" "$WORK/$mode.cfg"
 		t0=$(cpu_ticks "$PROXY_PID")
@@ -133,7 +144,7 @@ echo
 echo "| measure | direct | haproxy | lb | gocopy | lb / haproxy | lb / gocopy | lb / direct | gocopy / direct |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for mode in $MODES; do
-	h=$(get MIBPS "haproxy.$mode"); l=$(get MIBPS "lb.$mode"); g=$(get MIBPS "gocopy.$mode"); d=$(get MIBPS direct)
+	h=$(get MIBPS "haproxy.$mode"); l=$(get MIBPS "lb.$mode"); g=$(get MIBPS "gocopy.$mode"); d=$(get MIBPS "direct.$mode")
 	echo "| throughput, $mode (MiB/s) | $d | $h | $l | $g | $(ratio "$l" "$h") | $(ratio "$l" "$g") | $(ratio "$l" "$d") | $(ratio "$g" "$d") |"
 	h=$(get CPU_PER_GIB "haproxy.$mode"); l=$(get CPU_PER_GIB "lb.$mode"); g=$(get CPU_PER_GIB "gocopy.$mode")
 	echo "| proxy CPU s per GiB, $mode | | $h | $l | $g | $(ratio "$l" "$h") | $(ratio "$l" "$g") | | |"
