@@ -171,12 +171,12 @@ func registerStickFetches() {
 						// An absent key reads as zero, as in HAProxy.
 						return Int(0), !writes
 					}
-					defer e.Release()
-					s, ok := apply(e)
 					if writes {
-						e.Touch()
+						defer e.TouchRelease()
+					} else {
+						defer e.Release()
 					}
-					return s, ok
+					return apply(e)
 				}, nil
 			},
 		})

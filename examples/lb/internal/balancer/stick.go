@@ -194,8 +194,8 @@ func (t *tracked) end(in, out int64) {
 	}
 	for i, e := range t.sc {
 		if e != nil {
-			e.EndConn()
-			e.Release()
+			e.Dec(stick.DataConnCur, 1) // EndConn, with its touch joined to the release
+			e.TouchRelease()
 			t.sc[i] = nil
 		}
 	}
@@ -379,8 +379,7 @@ func (s *session) stickMatch(be *Backend) *Server {
 			continue
 		}
 		id := e.Get(stick.DataServerID)
-		e.Touch()
-		e.Release()
+		e.TouchRelease()
 		if srv := be.serverByID(int(id)); srv != nil && be.take(srv) {
 			return srv
 		}
@@ -414,8 +413,7 @@ func (s *session) stickStore(be *Backend, srv *Server) {
 			continue
 		}
 		_ = e.Set(stick.DataServerID, int64(srv.cfg.ID))
-		e.Touch()
-		e.Release()
+		e.TouchRelease()
 	}
 }
 
