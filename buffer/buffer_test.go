@@ -361,3 +361,36 @@ func TestPipeSplice(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, msg, got[:n])
 }
+
+// Trim drops the idle buffers beyond what it is told to keep; the kept
+// ones are reused, the dropped ones are not, and buffers in use are not
+// touched.
+func TestPoolTrim(t *testing.T) {
+	p, err := NewPool(PoolConfig{Size: 1024})
+	require.NoError(t, err)
+	var bs []*Buffer
+	for range 10 {
+		b, err := p.Get()
+		require.NoError(t, err)
+		bs = append(bs, b)
+	}
+	for _, b := range bs[:8] {
+		p.Put(b)
+	}
+	require.Equal(t, 8, p.Stats().Idle)
+	require.Equal(t, 5, p.Trim(3))
+	require.Equal(t, 3, p.Stats().Idle)
+	require.Equal(t, 2, p.Stats().InUse, "buffers in use stay out")
+	require.Zero(t, p.Trim(5), "nothing beyond what is kept")
+	for range 3 {
+		_, err := p.Get()
+		require.NoError(t, err)
+	}
+	require.Equal(t, uint64(10), p.Stats().Allocated, "the kept buffers are reused")
+	_, err = p.Get()
+	require.NoError(t, err)
+	require.Equal(t, uint64(11), p.Stats().Allocated, "the dropped ones are gone")
+	p.Put(bs[8])
+	require.Equal(t, 1, p.Trim(-1), "a negative keep keeps none")
+	require.Zero(t, p.Stats().Idle)
+}

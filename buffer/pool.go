@@ -115,6 +115,24 @@ func (p *Pool) takeLocked() *Buffer {
 	return &Buffer{area: make([]byte, p.size), reserve: p.reserve, pool: p}
 }
 
+// Trim lets go of the idle buffers beyond keep, leaving them to the
+// garbage collector, and returns how many it dropped. A burst of traffic
+// leaves as many idle buffers as it had in flight at its peak; a caller
+// that sees the burst over (HAProxy trims its pools when memory runs
+// short) gives that memory back with Trim and a collection.
+func (p *Pool) Trim(keep int) int {
+	keep = max(keep, 0)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(p.idle) - keep
+	if n <= 0 {
+		return 0
+	}
+	clear(p.idle[keep:])
+	p.idle = append([]*Buffer(nil), p.idle[:keep]...)
+	return n
+}
+
 // GetWait returns an empty buffer, waiting for one to be returned while
 // the pool is at its cap, until ctx is done.
 func (p *Pool) GetWait(ctx context.Context) (*Buffer, error) {
