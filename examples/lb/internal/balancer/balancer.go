@@ -57,6 +57,8 @@ type Balancer struct {
 	fronts   []*frontend
 	global   *conn.Slots // global maxconn, shared by every listener; nil when unlimited
 	actconn  atomic.Int64
+	accepts  atomic.Uint64 // connections accepted, for the trimmer
+	trims    atomic.Uint64 // times the trimmer gave memory back
 	pool     *buffer.Pool
 	pipes    *buffer.PipePool // nil when nothing splices
 
@@ -214,6 +216,8 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 	b.linkHTTP()
 	b.startChecks()
 	b.serveCLI()
+	b.wg.Add(1)
+	go b.trimmer()
 	for _, fe := range b.fronts {
 		for i, ln := range fe.listeners {
 			b.wg.Add(1)
@@ -403,6 +407,7 @@ func (b *Balancer) acceptLoop(fe *frontend, ln *conn.Listener, bind *config.Bind
 		b.wg.Add(1)
 		b.mu.Unlock()
 		b.actconn.Add(1)
+		b.accepts.Add(1)
 		fe.conns.Add(1)
 		go s.run()
 	}

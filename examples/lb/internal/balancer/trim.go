@@ -1,0 +1,49 @@
+package balancer
+
+import (
+	"runtime/debug"
+	"time"
+)
+
+// trimEvery is how often the balancer looks whether a burst of new
+// connections is over; a variable so that tests may shorten it.
+var trimEvery = time.Second
+
+// trimKeep is how many idle buffers the pool keeps when it is trimmed:
+// enough for the next connections' first bytes.
+const trimKeep = 64
+
+// trimmer gives memory back once a burst of new connections is over: a
+// whole period without an accept after one with some. A burst leaves the
+// buffer pool as many idle buffers as it had in flight at its peak, and
+// the collector's heap grown to twice what was live at its last cycle,
+// on top of which the connections that stay now sit idle. The pool is
+// trimmed to trimKeep and debug.FreeOSMemory runs one collection and
+// returns the free pages, so that what an idle balancer holds is what
+// its connections need. A balancer that keeps accepting never trims, and
+// one that does so in bursts trims once after each.
+func (b *Balancer) trimmer() {
+	defer b.wg.Done()
+	t := time.NewTicker(trimEvery)
+	defer t.Stop()
+	last, dirty := b.accepts.Load(), false
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-t.C:
+		}
+		n := b.accepts.Load()
+		if n != last {
+			last, dirty = n, true
+			continue
+		}
+		if !dirty {
+			continue
+		}
+		dirty = false
+		b.pool.Trim(trimKeep)
+		debug.FreeOSMemory()
+		b.trims.Add(1)
+	}
+}
