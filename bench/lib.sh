@@ -40,7 +40,8 @@
 #                        memory (RSS0, KiB); runs CMD in the background (it
 #                        opens IDLE_CONNS idle connections to the proxy and
 #                        creates WORK/ready once all are open), waits up to
-#                        TRIES tenths of a second for it, reads the memory
+#                        TRIES tenths of a second for it, waits
+#                        IDLE_SETTLE seconds (default 3), reads the memory
 #                        again (RSS1) and sets RSS_PER to the KiB per
 #                        connection; then stops CMD and the proxy.
 # cpu_ticks PID          prints PID's user+system CPU time in clock ticks.
@@ -160,6 +161,9 @@ idle_rss() {
 	IDLER_PID=$!
 	for _ in $(seq 1 "$tries"); do [ -f "$WORK/ready" ] && break; sleep 0.1; done
 	[ -f "$WORK/ready" ] || { echo "idle connections never all opened" >&2; exit 1; }
+	# An idle proxy is read once settled: lb gives back what the burst of
+	# opening left behind about a second after the last accept.
+	sleep "${IDLE_SETTLE:-3}"
 	RSS1=$(rss_kib "$PROXY_PID")
 	kill "$IDLER_PID"; wait "$IDLER_PID" 2>/dev/null || true
 	IDLER_PID=
