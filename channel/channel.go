@@ -238,13 +238,13 @@ type Channel struct {
 	srcRC, dstRC syscall.RawConn
 	// idler is a transforming source that can say when it holds nothing
 	// (see xprt.Idler); parkRC is the socket a parked direction waits on.
-	idler  xprt.Idler
-	parkRC syscall.RawConn
-	pool         *buffer.Pool
-	pipes        *buffer.PipePool
-	splice       SpliceMode
-	rto, wto     time.Duration
-	analysers    []Analyser
+	idler     xprt.Idler
+	parkRC    syscall.RawConn
+	pool      *buffer.Pool
+	pipes     *buffer.PipePool
+	splice    SpliceMode
+	rto, wto  time.Duration
+	analysers []Analyser
 
 	buf       *buffer.Buffer
 	pipe      *buffer.Pipe
