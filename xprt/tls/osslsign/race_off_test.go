@@ -1,0 +1,5 @@
+//go:build !race
+
+package osslsign_test
+
+const raceEnabled = false
