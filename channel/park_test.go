@@ -26,6 +26,19 @@ func waitParked(t *testing.T, n int) {
 	}
 }
 
+// settleGoroutines waits up to a second for the goroutine count to fall
+// to most (exiting goroutines need a moment) and returns the last count.
+func settleGoroutines(most int) int {
+	var g int
+	for range 200 {
+		if g = runtime.NumGoroutine(); g <= most {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return g
+}
+
 // startAsync starts a tunnel with Start and returns its result channel.
 func startAsync(t *testing.T, ctx context.Context, f fixture, cfg TunnelConfig) <-chan Result {
 	t.Helper()
@@ -65,14 +78,8 @@ func TestIdleTunnelParks(t *testing.T) {
 			for round := range 3 {
 				waitParked(t, 2)
 				// Only the poller's goroutine is left, whatever the number of
-				// parked tunnels; give exiting goroutines a moment.
-				var g int
-				for range 200 {
-					if g = runtime.NumGoroutine(); g <= g0+1 {
-						break
-					}
-					time.Sleep(5 * time.Millisecond)
-				}
+				// parked tunnels.
+				g := settleGoroutines(g0 + 1)
 				require.LessOrEqual(t, g, g0+1, "round %d: goroutines while parked", round)
 				require.Zero(t, pool.Stats().InUse)
 				require.Zero(t, pipes.Stats().InUse)
@@ -143,13 +150,7 @@ func TestRunParks(t *testing.T) {
 	g0 := runtime.NumGoroutine()
 	_, done := startTunnel(t, f, true, TunnelConfig{})
 	waitParked(t, 2)
-	var g int
-	for range 200 {
-		if g = runtime.NumGoroutine(); g <= g0+2 {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	g := settleGoroutines(g0 + 2)
 	require.LessOrEqual(t, g, g0+2, "Run's goroutine and the poller's")
 	require.NoError(t, f.client.CloseWrite())
 	require.NoError(t, f.server.CloseWrite())

@@ -218,13 +218,7 @@ func TestIdleTLSDirectionParks(t *testing.T) {
 	parkedClean := func(round int) {
 		t.Helper()
 		waitParked(t, 2)
-		var g int
-		for range 200 {
-			if g = runtime.NumGoroutine(); g <= g0+1 {
-				break
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		g := settleGoroutines(g0 + 1)
 		require.LessOrEqual(t, g, g0+1, "round %d: goroutines while parked (the poller's only)", round)
 		require.Zero(t, pool.Stats().InUse)
 	}
