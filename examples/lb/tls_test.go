@@ -423,8 +423,6 @@ func TestTLSTermination300x1MiB(t *testing.T) {
 		t.Skip("moves 600 MiB through TLS; skipped under -short")
 	}
 	testnet.LeakCheck(t)
-	pki := newPKI(t, "bulk")
-	crt := pki.issue("site.pem", "www.example.org", []string{"www.example.org"}, false, false)
 	// The clients, lb and the echo server share this process, and 300 TLS
 	// handshakes plus 600 MiB of AES-GCM keep it busy: on a loaded machine,
 	// more so under -race, a goroutine can wait tens of seconds for a CPU.
@@ -432,7 +430,7 @@ func TestTLSTermination300x1MiB(t *testing.T) {
 	// silent for 60 s (sD with 0 bytes), though every byte arrives when
 	// given the time. This test checks bytes, not timing: its timeouts
 	// only stop a real hang.
-	b, logs, mu := startInProcess(t, fmt.Sprintf(`global
+	b, logText, cfg := tlsListen(t, `global
     maxconn 1000
     log stdout format raw local0
 defaults
@@ -442,13 +440,7 @@ defaults
     timeout connect 1m
     timeout client 3m
     timeout server 3m
-listen tls
-    bind 127.0.0.1:0 ssl crt %s
-    server echo %s
-`, crt, echoServer(t)))
-	roots := x509.NewCertPool()
-	roots.AddCert(pki.ca)
-	cfg := &stdtls.Config{ServerName: "www.example.org", RootCAs: roots}
+`, "", echoServer(t))
 	const conns, size = 300, 1 << 20
 	start := time.Now()
 	errs := make([]error, conns)
@@ -472,9 +464,7 @@ listen tls
 		return
 	}
 	t.Logf("%d of %d connections failed; the round took %v", failed, conns, time.Since(start).Round(time.Millisecond))
-	mu.Lock()
-	text := logs.String()
-	mu.Unlock()
+	text := logText()
 	terms := map[string]int{}
 	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
 		// client:port [date] fe be/srv Tw/Tc/Tt bytes term counts queues
@@ -567,20 +557,12 @@ listen tls
 // the next bytes wake them.
 func TestIdleTLSConnectionsPark(t *testing.T) {
 	testnet.LeakCheck(t)
-	pki := newPKI(t, "idle")
-	crt := pki.issue("site.pem", "www.example.org", []string{"www.example.org"}, false, false)
-	b, _, _ := startInProcess(t, fmt.Sprintf(`defaults
+	b, _, cfg := tlsListen(t, `defaults
     mode tcp
     timeout connect 5s
     timeout client 1m
     timeout server 1m
-listen tls
-    bind 127.0.0.1:0 ssl crt %s
-    server echo %s
-`, crt, echoServer(t)))
-	roots := x509.NewCertPool()
-	roots.AddCert(pki.ca)
-	cfg := &stdtls.Config{ServerName: "www.example.org", RootCAs: roots}
+`, "", echoServer(t))
 	const n = 20
 	parked0 := channel.Parked()
 	conns := make([]*stdtls.Conn, n)
@@ -617,14 +599,12 @@ listen tls
 // is forwarded whole.
 func TestTLSClientGoneAfterHandshakeDialsNoServer(t *testing.T) {
 	testnet.LeakCheck(t)
-	pki := newPKI(t, "early")
-	crt := pki.issue("site.pem", "www.example.org", []string{"www.example.org"}, false, false)
 	var dialed atomic.Int64
 	backend := testnet.Serve(t, func(c net.Conn) {
 		dialed.Add(1)
 		testnet.Echo(c)
 	})
-	b, logs, mu := startInProcess(t, fmt.Sprintf(`global
+	b, logText, cfg := tlsListen(t, `global
     log stdout format raw local0
 defaults
     mode tcp
@@ -633,13 +613,7 @@ defaults
     timeout connect 5s
     timeout client 10s
     timeout server 10s
-listen tls
-    bind 127.0.0.1:0 ssl crt %s no-tls-tickets
-    server echo %s
-`, crt, backend))
-	roots := x509.NewCertPool()
-	roots.AddCert(pki.ca)
-	cfg := &stdtls.Config{ServerName: "www.example.org", RootCAs: roots}
+`, " no-tls-tickets", backend)
 	addr := b.Addrs("tls")[0].String()
 
 	// Each client's last handshake flight travels with its close_notify
@@ -655,7 +629,6 @@ listen tls
 		require.NoError(t, c.Handshake())
 		require.NoError(t, c.Close())
 	}
-	logText := func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }
 	require.Eventually(t, func() bool {
 		return strings.Count(logText(), "/<NOSRV> ") == gone && strings.Count(logText(), " CC ") == gone
 	},
@@ -721,4 +694,22 @@ func (h *holdConn) Close() error {
 		_ = h.Conn.(*net.TCPConn).SetLinger(0)
 	}
 	return h.Conn.Close()
+}
+
+// tlsListen starts lb with head (global and defaults) and one TCP-mode
+// "listen tls" terminating TLS for www.example.org, with the bind options
+// given, in front of backend; it returns lb, a reader of its log and a
+// client config that trusts the certificate.
+func tlsListen(t *testing.T, head, bindOpts, backend string) (*balancer.Balancer, func() string, *stdtls.Config) {
+	t.Helper()
+	pki := newPKI(t, "tls")
+	crt := pki.issue("site.pem", "www.example.org", []string{"www.example.org"}, false, false)
+	b, logs, mu := startInProcess(t, head+fmt.Sprintf(`listen tls
+    bind 127.0.0.1:0 ssl crt %s%s
+    server echo %s
+`, crt, bindOpts, backend))
+	roots := x509.NewCertPool()
+	roots.AddCert(pki.ca)
+	logText := func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }
+	return b, logText, &stdtls.Config{ServerName: "www.example.org", RootCAs: roots}
 }
