@@ -18,8 +18,8 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/proxyblocks/proxyblocks/bench/internal/serve"
 )
 
 // rcvBuf and sndBuf are the socket buffer sizes asked for; 0 leaves them.
@@ -37,23 +37,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "gocopy:", err)
 		os.Exit(1)
 	}
-	go func() {
-		sig := make(chan os.Signal, 1)
-		signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-		<-sig
-		_ = ln.Close()
-	}()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		go serve(c.(*net.TCPConn), *connect, *copyOnly)
-	}
+	_ = serve.Until(ln, func(c net.Conn) { proxy(c.(*net.TCPConn), *connect, *copyOnly) })
 }
 
-// serve proxies one connection until both directions have ended.
-func serve(client *net.TCPConn, addr string, copyOnly bool) {
+// proxy proxies one connection until both directions have ended.
+func proxy(client *net.TCPConn, addr string, copyOnly bool) {
 	defer client.Close()
 	sc, err := net.Dial("tcp", addr)
 	if err != nil {

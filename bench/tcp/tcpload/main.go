@@ -8,7 +8,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/proxyblocks/proxyblocks/bench/internal/serve"
 )
 
 func main() {
@@ -52,31 +53,15 @@ func sink(args []string) error {
 	if err != nil {
 		return err
 	}
-	go func() {
-		sig := make(chan os.Signal, 1)
-		signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-		<-sig
-		_ = ln.Close()
-	}()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return nil
+	return serve.Until(ln, func(c net.Conn) {
+		defer c.Close()
+		buf := make([]byte, 256<<10)
+		for {
+			if _, err := c.Read(buf); err != nil {
+				return
 			}
-			time.Sleep(10 * time.Millisecond)
-			continue
 		}
-		go func() {
-			defer c.Close()
-			buf := make([]byte, 256<<10)
-			for {
-				if _, err := c.Read(buf); err != nil {
-					return
-				}
-			}
-		}()
-	}
+	})
 }
 
 // push sends -bytes in total over -conns connections at once, half-closes
