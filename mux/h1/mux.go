@@ -85,6 +85,7 @@ type Mux struct {
 	recvFn  func(fd uintptr) bool
 	rn      int   // what recvFn read
 	rerr    error // and the error it met
+	one     [1]byte
 
 	// Write side, used by one goroutine at a time; wmu lets the reading
 	// side send what is buffered without racing with a body being
@@ -276,7 +277,11 @@ func (m *Mux) buf() []byte { return (*m.rb)[m.r:m.w] }
 // held none. On a raw socket a connection without a buffer receives
 // straight from the socket into one borrowed for the attempt and given
 // back when nothing is there, so a connection idle between requests
-// costs no memory, and no more system calls than a plain read.
+// costs no memory, and no more system calls than a plain read. A
+// transport that transforms its bytes (TLS) is waited on with a one-byte
+// read into a byte of the mux's own, and the buffer is borrowed once that
+// byte came: an idle keep-alive TLS connection holds no buffer either.
+// The rest of what the transport decoded is read by the next fill.
 func (m *Mux) fill() error {
 	if m.eof {
 		return io.EOF
@@ -296,7 +301,23 @@ func (m *Mux) fill() error {
 			}
 			return m.rerr
 		}
+		n, err := m.t.Read(m.one[:])
+		if n == 0 {
+			if err == io.EOF {
+				m.eof = true
+			}
+			if err == nil {
+				err = io.ErrNoProgress
+			}
+			return err
+		}
 		m.rb = m.getBuf()
+		(*m.rb)[0] = m.one[0]
+		m.r, m.w = 0, 1
+		if err == io.EOF {
+			m.eof = true // the byte goes first, the end with the next fill
+		}
+		return nil
 	}
 	b := *m.rb
 	if m.r > 0 {
