@@ -124,6 +124,7 @@ type OpError struct {
 	Err error
 }
 
+// Error names the operation that failed and why.
 func (e *OpError) Error() string { return "channel: " + string(e.Op) + ": " + e.Err.Error() }
 
 // Unwrap returns the cause.

@@ -22,6 +22,7 @@ const (
 	SideServer
 )
 
+// String returns the side's name.
 func (s Side) String() string {
 	switch s {
 	case SideClient:
@@ -45,6 +46,7 @@ const (
 	CauseCanceled              // the context was canceled: 'K'
 )
 
+// String returns the cause's name.
 func (c Cause) String() string {
 	switch c {
 	case CauseNormal:

@@ -66,6 +66,7 @@ type ResetError struct {
 	Remote   bool
 }
 
+// Error describes the reset: the stream, who reset it and the code.
 func (e *ResetError) Error() string {
 	who := "by us"
 	if e.Remote {
@@ -91,6 +92,8 @@ type GoAwayError struct {
 	Debug  string
 }
 
+// Error describes the connection error: the code and its debug data,
+// and whether the peer sent it.
 func (e *GoAwayError) Error() string {
 	if e.Remote {
 		return fmt.Sprintf("h2: peer sent GOAWAY %v %q", e.Code, e.Debug)

@@ -24,6 +24,7 @@ const (
 	Delete Type = 3
 )
 
+// String returns the packet type's name.
 func (t Type) String() string {
 	switch t {
 	case New:

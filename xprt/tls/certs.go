@@ -29,6 +29,8 @@ type FileError struct {
 	Err     error
 }
 
+// Error names the keyword and the file, the line within the file when
+// the file is a list, then what is wrong.
 func (e *FileError) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("tls: %s %q line %d: %v", e.Keyword, e.Path, e.Line, e.Err)
