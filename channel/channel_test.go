@@ -8,6 +8,7 @@ import (
 	"io"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -142,6 +143,41 @@ func TestTimeoutRefreshedByTheOtherDirection(t *testing.T) {
 	r := wait(t, done)
 	require.NoError(t, r.err, "the client side was active through writes")
 	require.Equal(t, "--", r.res.TermState())
+}
+
+// A destination reset by its peer ends the channel with a write error
+// that names the socket's errno, on every path.
+func TestWriteErrorAfterReset(t *testing.T) {
+	for _, p := range paths {
+		t.Run(p.name, func(t *testing.T) {
+			testnet.LeakCheck(t)
+			pool, pipes := newPools(t, 0)
+			f := newFixture(t)
+			ch, err := New(wrap(f.front, p.raw), wrap(f.back, p.raw), Config{
+				Pool: pool, Pipes: pipes, Splice: p.splice,
+			})
+			require.NoError(t, err)
+			require.NoError(t, f.server.SetLinger(0))
+			require.NoError(t, f.server.Close()) // sends a reset
+			go func() {
+				chunk := make([]byte, 16<<10)
+				for {
+					if _, err := f.client.Write(chunk); err != nil {
+						return
+					}
+				}
+			}()
+			err = ch.Run(context.Background())
+			var oe *OpError
+			require.ErrorAs(t, err, &oe)
+			require.Equal(t, OpWrite, oe.Op)
+			require.True(t, errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE), "got %v", err)
+			require.Zero(t, pool.Stats().InUse)
+			require.Zero(t, pipes.Stats().InUse)
+			f.client.Close()
+			f.front.Close()
+		})
+	}
 }
 
 func TestWriteTimeout(t *testing.T) {
