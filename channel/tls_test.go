@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"io"
 	"net"
 	"runtime"
@@ -24,27 +23,16 @@ import (
 	_ "github.com/proxyblocks/proxyblocks/xprt/tls" // registers the "tls" transport
 )
 
-// selfSigned returns a server certificate for "tunnel.test" and a pool
-// trusting it.
-func selfSigned(t testing.TB) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	c := testcert.SelfSigned(t, "tunnel.test")
-	return c.Certificate, c.Pool()
-}
-
 // tlsFixture is a fixture whose client speaks TLS to the tunnel's front
 // transport, which terminates it; the back side is raw.
 func tlsFixture(t *testing.T) (f fixture, client *tls.Conn, front xprt.Transport) {
 	t.Helper()
 	f = newFixture(t)
-	cert, roots := selfSigned(t)
-	front, err := xprt.New("tls", f.front, &tls.Config{Certificates: []tls.Certificate{cert}}, false)
+	scfg, ccfg := testcert.Configs(t, "tunnel.test")
+	front, err := xprt.New("tls", f.front, scfg, false)
 	require.NoError(t, err)
-	client = tls.Client(f.client, &tls.Config{ServerName: "tunnel.test", RootCAs: roots})
-	hs := make(chan error, 1)
-	go func() { hs <- front.Handshake(context.Background()) }()
-	require.NoError(t, client.Handshake())
-	require.NoError(t, <-hs)
+	client = tls.Client(f.client, ccfg)
+	testcert.Handshake(t, client, front)
 	return f, client, front
 }
 
@@ -198,15 +186,12 @@ func TestIdleTLSDirectionParks(t *testing.T) {
 	pool, err := buffer.NewPool(buffer.PoolConfig{})
 	require.NoError(t, err)
 	f := newFixture(t)
-	cert, roots := selfSigned(t)
-	front, err := xprt.New("tls", f.front, &tls.Config{Certificates: []tls.Certificate{cert}}, false)
+	scfg, ccfg := testcert.Configs(t, "tunnel.test")
+	front, err := xprt.New("tls", f.front, scfg, false)
 	require.NoError(t, err)
 	sc := &splitConn{Conn: f.client, pause: 3 * parkAfter}
-	client := tls.Client(sc, &tls.Config{ServerName: "tunnel.test", RootCAs: roots})
-	hs := make(chan error, 1)
-	go func() { hs <- front.Handshake(context.Background()) }()
-	require.NoError(t, client.Handshake())
-	require.NoError(t, <-hs)
+	client := tls.Client(sc, ccfg)
+	testcert.Handshake(t, client, front)
 
 	g0 := runtime.NumGoroutine()
 	const timeout = 3 * time.Second

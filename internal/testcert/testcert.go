@@ -10,6 +10,7 @@
 package testcert
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -271,4 +272,25 @@ func write(t testing.TB, path string, data []byte) {
 	}
 	fail(t, os.MkdirAll(filepath.Dir(path), 0o700))
 	fail(t, os.WriteFile(path, data, 0o600))
+}
+
+// Configs returns a server config serving a self-signed certificate for
+// name and a client config that trusts it and asks for name.
+func Configs(t testing.TB, name string) (server, client *tls.Config) {
+	t.Helper()
+	c := SelfSigned(t, name)
+	return &tls.Config{Certificates: []tls.Certificate{c.Certificate}},
+		&tls.Config{ServerName: name, RootCAs: c.Pool()}
+}
+
+// Handshake runs client's handshake and server's at once, and fails t if
+// either fails. server is typically an xprt transport.
+func Handshake(t testing.TB, client *tls.Conn, server interface {
+	Handshake(context.Context) error
+}) {
+	t.Helper()
+	hs := make(chan error, 1)
+	go func() { hs <- server.Handshake(context.Background()) }()
+	fail(t, client.Handshake())
+	fail(t, <-hs)
 }

@@ -1,6 +1,7 @@
 package testcert_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
@@ -188,3 +189,25 @@ func TestErrorFailsTheTest(t *testing.T) {
 	<-done
 	require.Contains(t, r.msg, "testcert: key format")
 }
+
+// Configs and Handshake give a client and a server that agree on name.
+func TestConfigsHandshake(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	scfg, ccfg := testcert.Configs(t, "pair.test")
+	server := tls.Server(b, scfg)
+	client := tls.Client(a, ccfg)
+	testcert.Handshake(t, client, ctxConn{server})
+	if got := server.ConnectionState().ServerName; got != "pair.test" {
+		t.Fatalf("server saw SNI %q", got)
+	}
+	if len(client.ConnectionState().VerifiedChains) == 0 {
+		t.Fatal("the client did not verify the server")
+	}
+}
+
+// ctxConn gives a *tls.Conn the Handshake(ctx) of an xprt transport.
+type ctxConn struct{ *tls.Conn }
+
+func (c ctxConn) Handshake(ctx context.Context) error { return c.HandshakeContext(ctx) }

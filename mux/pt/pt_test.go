@@ -69,14 +69,11 @@ func TestOneStreamCarriesBytesAndKeepsSplice(t *testing.T) {
 // not an Idler, it says no (the channel uses Raw there).
 func TestStreamPassesIdleSocketThrough(t *testing.T) {
 	c, s := testnet.Pair(t)
-	cert := testcert.SelfSigned(t, "pt.test")
-	tr, err := xprt.New("tls", s, &tls.Config{Certificates: []tls.Certificate{cert.Certificate}}, false)
+	scfg, ccfg := testcert.Configs(t, "pt.test")
+	tr, err := xprt.New("tls", s, scfg, false)
 	require.NoError(t, err)
-	client := tls.Client(c, &tls.Config{ServerName: "pt.test", RootCAs: cert.Pool()})
-	hs := make(chan error, 1)
-	go func() { hs <- tr.Handshake(context.Background()) }()
-	require.NoError(t, client.Handshake())
-	require.NoError(t, <-hs)
+	client := tls.Client(c, ccfg)
+	testcert.Handshake(t, client, tr)
 
 	ms, err := pt.New(tr, mux.SideFront).Accept(context.Background())
 	require.NoError(t, err)
