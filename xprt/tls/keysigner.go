@@ -55,12 +55,11 @@ func OpenSSLSigner() error {
 	return osslsign.Available()
 }
 
-// fastSigner returns key backed by libcrypto when it is an RSA key and the
-// OpenSSL signer is on and available, key itself otherwise. In FIPS 140
-// mode the key stays with Go's validated module.
+// fastSigner returns key backed by libcrypto when it is an RSA key and
+// OpenSSLSigner says yes, key itself otherwise.
 func fastSigner(key crypto.Signer) crypto.Signer {
 	k, ok := key.(*rsa.PrivateKey)
-	if !ok || !opensslSigner.Load() || fips140.Enabled() {
+	if !ok || OpenSSLSigner() != nil {
 		return key
 	}
 	s, err := osslsign.New(k)
