@@ -62,7 +62,7 @@ type Balancer struct {
 	pool     *buffer.Pool
 	pipes    *buffer.PipePool // nil when nothing splices
 
-	wg       sync.WaitGroup // accept loops, sessions, checks
+	wg       sync.WaitGroup // accept loops, sessions, the trimmer
 	checksWG sync.WaitGroup
 	checkCtx context.Context
 	stopChk  context.CancelFunc
