@@ -61,6 +61,33 @@ func BenchmarkSystemClock(b *testing.B) {
 	_ = sink
 }
 
+// BenchmarkCachedClock reads a CachedClock in a busy spell: one load
+// (the first reads start the refresher).
+func BenchmarkCachedClock(b *testing.B) {
+	c := freq.NewCachedClock()
+	defer c.Close()
+	var sink uint32
+	for b.Loop() {
+		sink += c.NowMs()
+	}
+	_ = sink
+}
+
+// BenchmarkCachedClockParallel reads one CachedClock from every
+// processor: reads share the date's cache line and write it only once
+// per refresher look.
+func BenchmarkCachedClockParallel(b *testing.B) {
+	c := freq.NewCachedClock()
+	defer c.Close()
+	b.RunParallel(func(pb *testing.PB) {
+		var sink uint32
+		for pb.Next() {
+			sink += c.NowMs()
+		}
+		_ = sink
+	})
+}
+
 func BenchmarkSlidingAvgAdd(b *testing.B) {
 	a := freq.NewSlidingAvg(512)
 	for i := range b.N {

@@ -60,7 +60,9 @@
 // Dates are uint32 milliseconds from a Clock. SystemClock reads the
 // monotonic clock on every call; CoarseClock caches the date in memory,
 // refreshed by a goroutine, for the cheapest reads where a millisecond of
-// staleness does not matter; FakeClock moves only when told to, for tests. Ctr takes
+// staleness does not matter; CachedClock does the same only while it is
+// read often, so an idle process has no goroutine ticking; FakeClock
+// moves only when told to, for tests. Ctr takes
 // the date as an argument, so code that already holds the current date
 // (an event loop, a stick table processing a batch) reads its clock once.
 //

@@ -103,3 +103,18 @@ func ExampleCoarseClock() {
 	// Output:
 	// under 100/s: true
 }
+
+// A CachedClock serves dates from memory while it is read often, and
+// reads the system clock when seldom read, with nothing ticking then.
+func ExampleCachedClock() {
+	clock := freq.NewCachedClock()
+	defer clock.Close()
+
+	requests := freq.NewCounter(clock)
+	for range 1000 { // a busy spell: the clock starts caching
+		requests.Add(1)
+	}
+	fmt.Println("counted:", requests.Rate())
+	// Output:
+	// counted: 1000
+}
