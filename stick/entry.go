@@ -135,7 +135,7 @@ func (e *Entry) Refs() int { return max(0, int(e.refs())) }
 // on a table with Sync, gives it a new local update sequence so that peers
 // learn about it. Call it after changing data, like HAProxy's
 // stktable_touch_local.
-func (e *Entry) Touch() { e.TouchAt(e.tab().clock.NowMs()) }
+func (e *Entry) Touch() { e.TouchAt(e.tab().now()) }
 
 // TouchAt is Touch with the date given, for callers that read the table's
 // clock (Table.Now) once for several operations.
@@ -152,7 +152,7 @@ func (e *Entry) TouchAt(now uint32) {
 // TouchRelease is Touch followed by Release, in one atomic step on the
 // entry where the two calls take two, like HAProxy's touch with
 // decrefcnt set. The entry must not be used afterwards.
-func (e *Entry) TouchRelease() { e.TouchReleaseAt(e.tab().clock.NowMs()) }
+func (e *Entry) TouchRelease() { e.TouchReleaseAt(e.tab().now()) }
 
 // TouchReleaseAt is TouchRelease with the date given, for callers that
 // read the table's clock (Table.Now) once for several operations. A call
@@ -179,7 +179,7 @@ func (e *Entry) TouchReleaseAt(now uint32) {
 // to peers (HAProxy's stktable_touch_remote).
 func (e *Entry) TouchRemote() {
 	t := e.tab()
-	e.setExpiry(tickAdd(t.clock.NowMs(), t.expireMs))
+	e.setExpiry(tickAdd(t.now(), t.expireMs))
 	if t.sync {
 		t.upd.touch(e, false)
 	}
@@ -188,13 +188,13 @@ func (e *Entry) TouchRemote() {
 // SetExpire sets the entry to expire ms milliseconds from now (0 means
 // now), without queueing an update; peers use it for timed updates.
 func (e *Entry) SetExpire(ms uint32) {
-	e.setExpiry(tickAdd(e.tab().clock.NowMs(), ms))
+	e.setExpiry(tickAdd(e.tab().now(), ms))
 }
 
 // ExpiresIn returns the milliseconds left before the entry expires, 0 if
 // it is due.
 func (e *Entry) ExpiresIn() uint32 {
-	if d := int32(e.expiry() - e.tab().clock.NowMs()); d > 0 {
+	if d := int32(e.expiry() - e.tab().now()); d > 0 {
 		return uint32(d)
 	}
 	return 0
@@ -296,7 +296,7 @@ func (e *Entry) Get(dt DataType) int64 {
 	case !l.stored:
 		return 0
 	case l.std == stdFRQP:
-		return int64(e.ctr(l.off).Rate(t.clock.NowMs(), l.period))
+		return int64(e.ctr(l.off).Rate(t.now(), l.period))
 	case l.std == stdULL:
 		return int64(e.u64(l.off).Load())
 	case l.std == stdSINT:
@@ -321,7 +321,7 @@ func (e *Entry) Inc(dt DataType, n int64) int64 {
 	case !l.stored:
 		return 0
 	case l.std == stdFRQP:
-		return e.incRate(l, n, t.clock.NowMs())
+		return e.incRate(l, n, t.now())
 	case l.std == stdULL:
 		return int64(e.u64(l.off).Add(uint64(n)))
 	case l.std == stdSINT:
@@ -397,7 +397,7 @@ func (e *Entry) Set(dt DataType, v int64) error {
 	l := &t.layout[dt]
 	switch l.std {
 	case stdFRQP:
-		e.ctr(l.off).Set(t.clock.NowMs(), uint32(v), 0)
+		e.ctr(l.off).Set(t.now(), uint32(v), 0)
 	case stdULL:
 		e.u64(l.off).Store(uint64(v))
 	default:

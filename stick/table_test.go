@@ -701,3 +701,29 @@ func TestTouchRelease(t *testing.T) {
 		require.Equal(t, 1, tb.Expire(clk.NowMs()), "released: the entry expires")
 	}
 }
+
+// Without a Clock, a busy table reads its dates from a cache of its own,
+// which tracks the system clock and stops with the table.
+func TestDefaultClockCachesWhileBusy(t *testing.T) {
+	tb, err := New(Config{Type: KeyIPv4, Size: 100, Expire: time.Minute, Store: []DataSpec{{DataConnRate, time.Second}}})
+	require.NoError(t, err)
+	require.NotNil(t, tb.cached)
+	for i := 0; i < 1_000_000 && !tb.cached.Cached(); i++ {
+		e, err := tb.GetOrCreate(ip4(uint32(i % 50)))
+		require.NoError(t, err)
+		e.Inc(DataConnRate, 1)
+		e.TouchRelease()
+	}
+	require.True(t, tb.cached.Cached(), "a million operations did not start the cache")
+	before := freq.SystemClock.NowMs()
+	deadline := time.Now().Add(10 * time.Second)
+	for int32(tb.Now()-before) < 3 && time.Now().Before(deadline) {
+		require.LessOrEqual(t, int32(tb.Now()-freq.SystemClock.NowMs()), int32(0), "ahead of the system clock")
+	}
+	require.GreaterOrEqual(t, int32(tb.Now()-before), int32(3), "the table's date did not move")
+
+	require.NoError(t, tb.Close())
+	require.False(t, tb.cached.Cached(), "Close left the cache running")
+	now := freq.SystemClock.NowMs()
+	require.GreaterOrEqual(t, int32(tb.Now()-now), int32(0), "a closed table reads the system clock")
+}
