@@ -29,7 +29,9 @@
 #                        and both in one PEM, as haproxy's crt reads it, to
 #                        WORK/NAME.pem.
 # start_sink             starts bench/tcp/tcpload's sink (WORK/tcpload) on
-#                        LOAD_CPU at SINK_PORT, adds it to PIDS, waits for it.
+#                        LOAD_CPU at SINK_PORT, adds it to PIDS, waits for it;
+#                        with SINK_SPLICE=1 the sink splices what it receives
+#                        into /dev/null instead of reading it.
 # start_proxy NAME CFG   starts haproxy or lb (WORK/lb) on PROXY_CPU with the
 #                        file CFG, logging to WORK/NAME.log; sets PROXY_PID
 #                        and waits for FE_PORT. Exits if FE_PORT is already
@@ -124,7 +126,9 @@ make_cert() {
 }
 
 start_sink() {
-	taskset -c "$LOAD_CPU" "$WORK/tcpload" sink -listen "127.0.0.1:$SINK_PORT" &
+	local flags=()
+	[ "${SINK_SPLICE:-0}" = 1 ] && flags=(-splice)
+	taskset -c "$LOAD_CPU" "$WORK/tcpload" sink -listen "127.0.0.1:$SINK_PORT" "${flags[@]}" &
 	PIDS+=($!)
 	wait_port "$SINK_PORT"
 }

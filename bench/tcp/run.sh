@@ -19,7 +19,12 @@
 # splicebuf"; empty skips the transfers; splicebuf is splice with
 # tune.rcvbuf.client/server and tune.sndbuf.client/server set to SOCKBUF,
 # default 1048576, in place of the kernel's automatic sizing), IDLE (1 to measure idle memory, the default), LB_BIN
-# (a prebuilt lb binary instead of building ./examples/lb).
+# (a prebuilt lb binary instead of building ./examples/lb), SINK_SPLICE (1:
+# the sink splices into /dev/null instead of reading, for direct and
+# proxied alike; the load core then spends nothing on copying to the sink,
+# the part of its work that grows most per byte when proxied: the bytes
+# wait longer in flight, so they are colder, and arrive in page-sized
+# pieces from the proxy's splice).
 # The result arrays are read through get, by name.
 # shellcheck disable=SC2034
 set -euo pipefail
@@ -139,7 +144,9 @@ for proxy in ${PROXIES_IDLE-${PROXIES//gocopy/}}; do
 done
 
 echo
-echo "transfer: $SIZE bytes over $CONNS connections, proxy pinned to CPU $PROXY_CPU, nbthread 1"
+sink="read(2) into a 256 KiB buffer"
+[ "${SINK_SPLICE:-0}" = 1 ] && sink="splice(2) into /dev/null"
+echo "transfer: $SIZE bytes over $CONNS connections, proxy pinned to CPU $PROXY_CPU, nbthread 1, sink: $sink"
 echo
 echo "| measure | direct | haproxy | lb | gocopy | lb / haproxy | lb / gocopy | lb / direct | gocopy / direct |"
 echo "|---|---|---|---|---|---|---|---|---|"
