@@ -47,6 +47,10 @@
 #                        again (RSS1) and sets RSS_PER to the KiB per
 #                        connection; then stops CMD and the proxy.
 # cpu_ticks PID          prints PID's user+system CPU time in clock ticks.
+# core_ticks CPU         prints the clock ticks core CPU has spent busy (all
+#                        of /proc/stat's columns but idle and iowait): its
+#                        processes, its interrupts and softirqs, and
+#                        anything else that ran there.
 # rss_kib PID            prints PID's resident memory in KiB.
 # field NAME TEXT        prints the number in NAME=NUMBER within TEXT (the
 #                        load tools' one-line reports).
@@ -178,6 +182,7 @@ idle_rss() {
 }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+core_ticks() { awk -v c="cpu$1" '$1 == c {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 field() { sed -E "s/.*$1=([0-9.]+).*/\\1/" <<<"$2"; }

@@ -25,6 +25,10 @@
 # the part of its work that grows most per byte when proxied: the bytes
 # wait longer in flight, so they are colder, and arrive in page-sized
 # pieces from the proxy's splice).
+# The "load CPU s per GiB" row is the busy time of LOAD_CPU (pusher, sink,
+# and the softirqs that run there, for the proxy's sockets too) per GiB
+# moved: the core that bounds every proxied rate, and the cost of a byte
+# to it, direct and proxied. It counts whatever else ran on that core too.
 # The result arrays are read through get, by name.
 # shellcheck disable=SC2034
 set -euo pipefail
@@ -102,14 +106,19 @@ start() {
 
 start_sink
 
-declare -A MIBPS CPU_PER_GIB RSS_PER_CONN
+declare -A MIBPS CPU_PER_GIB LOAD_PER_GIB RSS_PER_CONN
 push() { taskset -c "$LOAD_CPU" "$WORK/tcpload" push -addr "127.0.0.1:$1" -bytes "$SIZE" -conns "$CONNS"; }
+# per_gib TICKS: clock ticks spent on the transfer, as seconds per GiB moved.
+per_gib() { awk -v d="$1" -v hz="$CLK_TCK" -v b="$SIZE" 'BEGIN {printf "%.3f", d / hz / (b / 1073741824)}'; }
 for mode in $MODES; do
 	# The ceiling: the same pusher straight to the sink, on the same core,
 	# measured again for each mode, since the machine's load drifts.
+	l0=$(core_ticks "$LOAD_CPU")
 	out=$(push "$SINK_PORT")
+	l1=$(core_ticks "$LOAD_CPU")
 	MIBPS[direct.$mode]=$(field MiBps "$out")
-	echo "direct ($mode): $out" >&2
+	LOAD_PER_GIB[direct.$mode]=$(per_gib $((l1 - l0)))
+	echo "direct ($mode): $out load_cpu_s_per_GiB=${LOAD_PER_GIB[direct.$mode]}" >&2
 	line="# no splice"
 	# Forced splicing in both directions: splice-auto leaves the decision to
 	# each proxy's own heuristics, which would blur the comparison.
@@ -123,14 +132,17 @@ for mode in $MODES; do
 	for proxy in $PROXIES; do
 		start "$proxy" "$mode" "$WORK/$mode.cfg"
 		t0=$(cpu_ticks "$PROXY_PID")
+		l0=$(core_ticks "$LOAD_CPU")
 		out=$(push "$FE_PORT")
+		l1=$(core_ticks "$LOAD_CPU")
 		t1=$(cpu_ticks "$PROXY_PID")
 		stop_proxy
 		mibps=$(field MiBps "$out")
-		cpu=$(awk -v d="$((t1 - t0))" -v hz="$CLK_TCK" -v b="$SIZE" 'BEGIN {printf "%.3f", d / hz / (b / 1073741824)}')
+		cpu=$(per_gib $((t1 - t0)))
 		MIBPS[$proxy.$mode]=$mibps
 		CPU_PER_GIB[$proxy.$mode]=$cpu
-		echo "$proxy $mode: $out cpu_s_per_GiB=$cpu" >&2
+		LOAD_PER_GIB[$proxy.$mode]=$(per_gib $((l1 - l0)))
+		echo "$proxy $mode: $out cpu_s_per_GiB=$cpu load_cpu_s_per_GiB=${LOAD_PER_GIB[$proxy.$mode]}" >&2
 	done
 done
 
@@ -155,6 +167,8 @@ for mode in $MODES; do
 	echo "| throughput, $mode (MiB/s) | $d | $h | $l | $g | $(ratio "$l" "$h") | $(ratio "$l" "$g") | $(ratio "$l" "$d") | $(ratio "$g" "$d") |"
 	h=$(get CPU_PER_GIB "haproxy.$mode"); l=$(get CPU_PER_GIB "lb.$mode"); g=$(get CPU_PER_GIB "gocopy.$mode")
 	echo "| proxy CPU s per GiB, $mode | | $h | $l | $g | $(ratio "$l" "$h") | $(ratio "$l" "$g") | | |"
+	h=$(get LOAD_PER_GIB "haproxy.$mode"); l=$(get LOAD_PER_GIB "lb.$mode"); g=$(get LOAD_PER_GIB "gocopy.$mode"); d=$(get LOAD_PER_GIB "direct.$mode")
+	echo "| load CPU s per GiB, $mode | $d | $h | $l | $g | $(ratio "$l" "$h") | $(ratio "$l" "$g") | $(ratio "$l" "$d") | $(ratio "$g" "$d") |"
 done
 if [ "$IDLE" = 1 ]; then
 	h=$(get RSS_PER_CONN haproxy); l=$(get RSS_PER_CONN lb)
