@@ -272,8 +272,10 @@ func (c *CachedClock) run(stop chan struct{}) {
 	}
 }
 
-// Cached reports whether the clock is serving cached dates.
-func (c *CachedClock) Cached() bool { return atomic.LoadUint64(&c.word)&cachedOn != 0 }
+// Cached reports whether the clock is in a busy spell: its refresher runs
+// and reads are served from memory (the first read after each of the
+// refresher's looks excepted).
+func (c *CachedClock) Cached() bool { return atomic.LoadUint64(&c.word)&cachedAlive != 0 }
 
 // Close stops the refresher, if it runs, and waits for it to exit; later
 // reads take the monotonic clock. It is safe to call more than once.
