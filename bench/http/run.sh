@@ -20,7 +20,8 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=SCRIPTDIR/../lib.sh
 . "$ROOT/bench/lib.sh"
 bench_init
-trap bench_cleanup EXIT INT TERM
+# bench_init cleans up on EXIT; an interrupt only has to end the script.
+trap 'exit 130' INT TERM
 
 for t in wrk h2load haproxy taskset; do
 	command -v "$t" >/dev/null || { echo "missing $t" >&2; exit 1; }
