@@ -44,8 +44,10 @@
 // waits for the rest in its read, and parks again after a moment. One
 // poller goroutine, itself parked on the netpoller through the epoll
 // descriptor and alive only while something is parked, starts a goroutine
-// for a direction whose socket turns readable; a timer wakes it when its
-// timeout falls due, a canceled context or a failing peer direction wakes
+// for a direction whose socket turns readable; the same poller wakes it
+// when its timeout falls due (the parked directions' deadlines sit in one
+// heap, under one deadline on the epoll descriptor, rather than a timer
+// each), a canceled context or a failing peer direction wakes
 // it at once, and a periodic sweep wakes it if its socket was closed
 // underneath it (closing a socket takes it out of every epoll set without
 // an event). [Tunnel.Start] then holds no goroutine at all for an idle
@@ -240,6 +242,9 @@ var (
 // [Channel.Run]; the counters and flags may be read from any goroutine
 // while it runs.
 type Channel struct {
+	// The fields are ordered so that the struct packs without holes: two
+	// of them make every tunnel, idle ones included, so a size class
+	// saved here is saved twice per connection.
 	src, dst     xprt.Transport
 	srcRC, dstRC syscall.RawConn
 	// idler is a transforming source that can say when it holds nothing
@@ -248,7 +253,6 @@ type Channel struct {
 	parkRC    syscall.RawConn
 	pool      *buffer.Pool
 	pipes     *buffer.PipePool
-	splice    SpliceMode
 	rto, wto  time.Duration
 	analysers []Analyser
 
@@ -257,7 +261,6 @@ type Channel struct {
 	output    int   // bytes at the head of buf scheduled to leave
 	toForward int64 // bytes that will pass without analysis
 
-	flags   atomic.Uint32
 	in      atomic.Int64
 	out     atomic.Int64
 	spliced atomic.Int64
@@ -265,40 +268,61 @@ type Channel struct {
 	srcClock, dstClock *clock
 	own                [2]clock
 	now                int64 // last clock read, see stamp
-	fresh              int   // stamps left that may reuse now
-	waited             bool  // the last read or write waited on the netpoller
-	wbuf               []byte
 	wlast              int64 // last write progress, for the write timeout
 	rdl, wdl           int64 // deadlines currently set, 0 for none
-	streak             int
-	noSplice, noPipe   bool
+	lastIn             int64 // last read from the source, or last wake
 
-	running   atomic.Bool
-	stopped   atomic.Bool
-	stopOnce  sync.Once
-	stopCh    chan struct{}
-	analysed  atomic.Bool // every analyser is Done
-	tun       *Tunnel
-	onShutR   func()
-	readFn    func(uintptr) bool
-	writeFn   func(uintptr) bool
-	spliceIn  func(uintptr) bool
-	spliceOut func(uintptr) bool
-	cbN       int
-	cbErr     error
+	tun *Tunnel
+	// cb is the one callback handed to RawConn.Read and Write; cbOp says
+	// what it does on this call (read, write, splice in or out). One
+	// closure made at New, rather than one per operation, keeps every
+	// channel, idle ones included, to a single small allocation besides
+	// itself.
+	cb    func(uintptr) bool
+	cbN   int
+	cbErr error
+	// stop is made only when something waits on a channel for the stop
+	// (a pool at its cap): most channels never need one.
+	stop atomic.Pointer[stopSignal]
+
+	// Parking in the shared poller (tunnels only, see park.go).
+	pp   *poller
+	ptok uint64
+
+	flags    atomic.Uint32
+	running  atomic.Bool
+	stopped  atomic.Bool
+	analysed atomic.Bool // every analyser is Done
+	pstate   atomic.Int32
+	pidx     int32 // 1 + index in the poller's deadline heap, 0 when not in it
+	fresh    int32 // stamps left that may reuse now
+	streak   int32
+	splice   SpliceMode
+	cbOp     uint8
+	waited   bool // the last read or write waited on the netpoller
+	noSplice bool
+	noPipe   bool
+	noPark   bool
 	// scratch takes the first byte from a transport that transforms
 	// bytes (TLS) while no buffer is held (recvXform).
 	scratch [1]byte
-
-	// Parking in the shared poller (tunnels only, see park.go).
-	lastIn int64 // last read from the source, or last wake
-	noPark bool
-	pstate atomic.Int32
-	pp     *poller
-	ptok   uint64
-	ptimer *time.Timer
-	wakeFn func()
 }
+
+// The operations of Channel.cb.
+const (
+	cbRead uint8 = iota
+	cbWrite
+	cbSpliceIn
+	cbSpliceOut
+)
+
+// stopSignal is a channel closed once when the channel is stopped.
+type stopSignal struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+func (s *stopSignal) close() { s.once.Do(func() { close(s.ch) }) }
 
 // New returns a channel that moves bytes from src to dst.
 func New(src, dst xprt.Transport, cfg Config) (*Channel, error) {
@@ -316,7 +340,6 @@ func New(src, dst xprt.Transport, cfg Config) (*Channel, error) {
 		pool: cfg.Pool, pipes: cfg.Pipes, splice: cfg.Splice,
 		rto: cfg.ReadTimeout, wto: cfg.WriteTimeout,
 		analysers: append([]Analyser(nil), cfg.Analysers...),
-		stopCh:    make(chan struct{}),
 	}
 	if c.pool == nil {
 		c.pool = buffer.DefaultPool()
@@ -334,12 +357,8 @@ func New(src, dst xprt.Transport, cfg Config) (*Channel, error) {
 		c.analysed.Store(true)
 	}
 	c.srcClock, c.dstClock = &c.own[0], &c.own[1]
-	// Method values allocate; make them once so the loop does not.
-	c.readFn = c.readCB
-	c.writeFn = c.writeCB
-	c.spliceIn = c.spliceInCB
-	c.spliceOut = c.spliceOutCB
-	c.wakeFn = c.wake
+	// A method value allocates; make it once so the loop does not.
+	c.cb = c.rawCB
 	return c, nil
 }
 
@@ -428,7 +447,9 @@ func (c *Channel) Abort() { c.interrupt() }
 
 func (c *Channel) interrupt() {
 	c.stopped.Store(true)
-	c.stopOnce.Do(func() { close(c.stopCh) })
+	if s := c.stop.Load(); s != nil {
+		s.close()
+	}
 	past := time.Unix(1, 0)
 	_ = c.src.SetReadDeadline(past)
 	_ = c.dst.SetWriteDeadline(past)
@@ -837,7 +858,8 @@ func (c *Channel) recv() error {
 		}
 		if c.srcRC != nil {
 			c.cbN, c.cbErr = 0, nil
-			err = c.srcRC.Read(c.readFn)
+			c.cbOp = cbRead
+			err = c.srcRC.Read(c.cb)
 			if err == nil {
 				n, err = c.cbN, c.cbErr
 				if n == 0 && err == nil {
@@ -903,8 +925,8 @@ func (c *Channel) recv() error {
 
 func (c *Channel) eof() {
 	c.setFlag(FlagShutR)
-	if c.onShutR != nil {
-		c.onShutR()
+	if t := c.tun; t != nil {
+		t.shut(t.sideOf(c))
 	}
 }
 
@@ -932,7 +954,7 @@ func (c *Channel) waitCtx() context.Context { return stopCtx{c} }
 type stopCtx struct{ c *Channel }
 
 func (stopCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
-func (s stopCtx) Done() <-chan struct{}     { return s.c.stopCh }
+func (s stopCtx) Done() <-chan struct{}     { return s.c.stopChan() }
 func (s stopCtx) Err() error {
 	if s.c.stopped.Load() {
 		return errStopped
@@ -940,6 +962,23 @@ func (s stopCtx) Err() error {
 	return nil
 }
 func (stopCtx) Value(any) any { return nil }
+
+// stopChan returns a channel closed once the channel is stopped, making
+// it on first use. interrupt stores stopped before it looks for one, so a
+// signal made concurrently is either seen there or sees stopped here.
+func (c *Channel) stopChan() <-chan struct{} {
+	s := c.stop.Load()
+	if s == nil {
+		s = &stopSignal{ch: make(chan struct{})}
+		if !c.stop.CompareAndSwap(nil, s) {
+			s = c.stop.Load()
+		}
+	}
+	if c.stopped.Load() {
+		s.close()
+	}
+	return s.ch
+}
 
 // analyse moves input to output: first what to_forward lets pass, then
 // what the analysers decide, then everything once they are all Done.
@@ -1010,9 +1049,7 @@ func (c *Channel) flush() error {
 		if err := c.armWrite(); err != nil {
 			return err
 		}
-		d1, _ := c.buf.Data()
-		p := d1[:min(len(d1), c.output)]
-		n, err := c.write(p)
+		n, err := c.write(c.outChunk())
 		if n > 0 {
 			_ = c.buf.Del(n)
 			c.output -= n
@@ -1034,7 +1071,27 @@ func (c *Channel) flush() error {
 	return nil
 }
 
-// write writes p once: straight to the socket of a raw destination,
+// outChunk is the contiguous part of the output at the buffer's head.
+func (c *Channel) outChunk() []byte {
+	d1, _ := c.buf.Data()
+	return d1[:min(len(d1), c.output)]
+}
+
+// rawCB is the callback of every RawConn call, doing what cbOp says.
+func (c *Channel) rawCB(fd uintptr) bool {
+	switch c.cbOp {
+	case cbRead:
+		return c.readCB(fd)
+	case cbWrite:
+		return c.writeCB(fd)
+	case cbSpliceIn:
+		return c.spliceInCB(fd)
+	default:
+		return c.spliceOutCB(fd)
+	}
+}
+
+// write writes p, the output chunk (outChunk), once: straight to the socket of a raw destination,
 // which net.Conn.Write would reach through several layers, noting whether
 // it had to wait; through the transport otherwise.
 func (c *Channel) write(p []byte) (int, error) {
@@ -1043,9 +1100,8 @@ func (c *Channel) write(p []byte) (int, error) {
 		c.waited = true // not known
 		return c.dst.Write(p)
 	}
-	c.wbuf, c.cbN, c.cbErr = p, 0, nil
-	err := c.dstRC.Write(c.writeFn)
-	c.wbuf = nil
+	c.cbOp, c.cbN, c.cbErr = cbWrite, 0, nil
+	err := c.dstRC.Write(c.cb)
 	if err != nil {
 		c.waited = true
 		return 0, err
@@ -1059,7 +1115,7 @@ func (c *Channel) write(p []byte) (int, error) {
 // writeCB runs inside the destination's RawConn.Write.
 func (c *Channel) writeCB(fd uintptr) bool {
 	for {
-		n, err := rawIO(unix.SYS_WRITE, fd, c.wbuf)
+		n, err := rawIO(unix.SYS_WRITE, fd, c.outChunk())
 		if err == unix.EINTR {
 			continue
 		}
@@ -1150,8 +1206,8 @@ func (c *Channel) spliceOnce() error {
 		if err := c.armRead(); err != nil {
 			return err
 		}
-		c.cbN, c.cbErr = 0, nil
-		err := c.srcRC.Read(c.spliceIn)
+		c.cbOp, c.cbN, c.cbErr = cbSpliceIn, 0, nil
+		err := c.srcRC.Read(c.cb)
 		if err == nil {
 			n, err = c.cbN, c.cbErr
 		}
@@ -1199,8 +1255,8 @@ func (c *Channel) spliceOnce() error {
 		if err := c.armWrite(); err != nil {
 			return err
 		}
-		c.cbN, c.cbErr = 0, nil
-		err := c.dstRC.Write(c.spliceOut)
+		c.cbOp, c.cbN, c.cbErr = cbSpliceOut, 0, nil
+		err := c.dstRC.Write(c.cb)
 		if err == nil {
 			err = c.cbErr
 		}

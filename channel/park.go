@@ -58,7 +58,13 @@ func (c *Channel) park() bool {
 		c.pstate.Store(stRunning)
 		return false
 	}
-	p, tok, err := register(c)
+	// The read timeout wakes a parked direction through the poller's
+	// deadline heap, which costs it a slot there rather than a timer.
+	var due int64
+	if to := c.readTimeout(); to > 0 {
+		due = c.srcClock.last.Load() + int64(to)
+	}
+	p, tok, err := register(c, due)
 	if err != nil {
 		c.noPark = true
 		c.pstate.Store(stRunning)
@@ -66,20 +72,12 @@ func (c *Channel) park() bool {
 	}
 	if err := p.add(c, tok); err != nil {
 		// A closed or unpollable source: let the runtime path report it.
-		unregister(p, tok)
+		unregister(p, c, tok)
 		c.noPark = true
 		c.pstate.Store(stRunning)
 		return false
 	}
 	c.pp, c.ptok = p, tok
-	if to := c.readTimeout(); to > 0 {
-		d := time.Duration(c.srcClock.last.Load() + int64(to) - mono())
-		if c.ptimer == nil {
-			c.ptimer = time.AfterFunc(d, c.wakeFn)
-		} else {
-			c.ptimer.Reset(d)
-		}
-	}
 	if c.pstate.CompareAndSwap(stParking, stParked) {
 		return true
 	}
@@ -90,11 +88,8 @@ func (c *Channel) park() bool {
 
 // unpark undoes park's registrations.
 func (c *Channel) unpark() {
-	if c.ptimer != nil {
-		c.ptimer.Stop()
-	}
 	c.pp.del(c)
-	unregister(c.pp, c.ptok)
+	unregister(c.pp, c, c.ptok)
 	c.pp, c.ptok = nil, 0
 }
 

@@ -25,10 +25,28 @@ var sweepEvery = 2 * time.Second
 // tunnel in the process, and the goroutine that waits on it. The epoll
 // descriptor is itself waited on through the runtime's netpoller, so the
 // goroutine holds no thread while nothing is ready.
+//
+// The same goroutine wakes parked directions whose read timeout falls
+// due: their deadlines sit in a heap ordered by time, and the epoll
+// descriptor's read deadline is kept at the earliest of them (or at the
+// next sweep), so a parked direction costs a slot in the heap, not a
+// timer of its own. A deadline wakes it as a timer would: both are the
+// runtime's timers.
 type poller struct {
 	epfd int
 	file *os.File
 	rc   syscall.RawConn
+
+	// Guarded by parkers.mu.
+	due     []parkDue // a binary min-heap on when
+	armed   int64     // the descriptor's read deadline, on mono's clock
+	sweepAt int64     // when run next sweeps
+}
+
+// parkDue is a parked direction's read timeout in the poller's heap.
+type parkDue struct {
+	when int64 // on mono's clock
+	c    *Channel
 }
 
 // parkers is the registry of parked directions: a token (carried in the
@@ -52,8 +70,9 @@ func Parked() int {
 }
 
 // register adds c to the registry, starting the poller if it is not
-// running, and returns the poller and c's token.
-func register(c *Channel) (*poller, uint64, error) {
+// running, and returns the poller and c's token. A non-zero due (on mono's
+// clock) is when c's read timeout falls due: the poller wakes c then.
+func register(c *Channel, due int64) (*poller, uint64, error) {
 	parkers.mu.Lock()
 	defer parkers.mu.Unlock()
 	if parkers.p == nil {
@@ -70,7 +89,14 @@ func register(c *Channel) (*poller, uint64, error) {
 	parkers.next++
 	tok := parkers.next
 	parkers.entries[tok] = c
-	return parkers.p, tok, nil
+	p := parkers.p
+	if due != 0 {
+		p.push(parkDue{when: due, c: c})
+		if due < p.armed {
+			p.arm(due)
+		}
+	}
+	return p, tok, nil
 }
 
 // unregister removes a token and stops the poller once nothing is parked.
@@ -78,9 +104,12 @@ func register(c *Channel) (*poller, uint64, error) {
 // The poller's file is closed after the registry's lock is released:
 // Close waits for run's read to return, and run takes that lock inside
 // its read when events come, so closing under the lock could deadlock.
-func unregister(p *poller, tok uint64) {
+func unregister(p *poller, c *Channel, tok uint64) {
 	parkers.mu.Lock()
 	delete(parkers.entries, tok)
+	if c.pidx != 0 {
+		p.remove(int(c.pidx) - 1)
+	}
 	stop := len(parkers.entries) == 0 && parkers.p == p
 	if stop {
 		parkers.p = nil
@@ -109,7 +138,105 @@ func newPoller() (*poller, error) {
 		_ = f.Close()
 		return nil, fmt.Errorf("channel: idle poller: %w", err)
 	}
-	return &poller{epfd: epfd, file: f, rc: rc}, nil
+	return &poller{epfd: epfd, file: f, rc: rc, sweepAt: mono() + int64(sweepEvery)}, nil
+}
+
+// arm sets the descriptor's read deadline, which ends run's wait; the
+// caller holds parkers.mu.
+func (p *poller) arm(when int64) {
+	p.armed = when
+	_ = p.file.SetReadDeadline(epoch.Add(time.Duration(when)))
+}
+
+// rearm sets the deadline to the earliest due direction or the next
+// sweep, whichever comes first.
+func (p *poller) rearm() {
+	parkers.mu.Lock()
+	when := p.sweepAt
+	if len(p.due) > 0 && p.due[0].when < when {
+		when = p.due[0].when
+	}
+	p.arm(when)
+	parkers.mu.Unlock()
+}
+
+// expired appends the directions whose timeout is due at now, taking
+// them out of the heap, and reports whether a sweep is due too.
+func (p *poller) expired(now int64, due []*Channel) ([]*Channel, bool) {
+	parkers.mu.Lock()
+	defer parkers.mu.Unlock()
+	for len(p.due) > 0 && p.due[0].when <= now {
+		due = append(due, p.due[0].c)
+		p.remove(0)
+	}
+	if now < p.sweepAt {
+		return due, false
+	}
+	p.sweepAt = now + int64(sweepEvery)
+	return due, true
+}
+
+// The heap operations; the caller holds parkers.mu. Each direction keeps
+// its index (plus one) so that unregister can take it out.
+
+func (p *poller) push(d parkDue) {
+	p.due = append(p.due, d)
+	p.up(len(p.due) - 1)
+}
+
+func (p *poller) remove(i int) {
+	p.due[i].c.pidx = 0
+	last := len(p.due) - 1
+	if i != last {
+		p.due[i] = p.due[last]
+		p.due[i].c.pidx = int32(i + 1)
+	}
+	p.due[last] = parkDue{}
+	p.due = p.due[:last]
+	if i != last {
+		p.down(i)
+		p.up(i)
+	}
+	if cap(p.due) > 64 && len(p.due) < cap(p.due)/4 {
+		p.due = append([]parkDue(nil), p.due...)
+	}
+}
+
+func (p *poller) up(i int) {
+	d := p.due[i]
+	for i > 0 {
+		parent := (i - 1) / 2
+		if p.due[parent].when <= d.when {
+			break
+		}
+		p.due[i] = p.due[parent]
+		p.due[i].c.pidx = int32(i + 1)
+		i = parent
+	}
+	p.due[i] = d
+	d.c.pidx = int32(i + 1)
+}
+
+func (p *poller) down(i int) {
+	d := p.due[i]
+	n := len(p.due)
+	for {
+		child := 2*i + 1
+		if child >= n {
+			break
+		}
+		if r := child + 1; r < n && p.due[r].when < p.due[child].when {
+			child = r
+		}
+		if d.when <= p.due[child].when {
+			break
+		}
+		p.due[i] = p.due[child]
+		p.due[i].c.pidx = int32(i + 1)
+		i = child
+	}
+	p.due[i] = d
+	d.c.pidx = int32(i + 1)
 }
 
 // run wakes the channels whose sockets turn readable (or hung up) until
@@ -117,9 +244,9 @@ func newPoller() (*poller, error) {
 func (p *poller) run() {
 	var evs [128]unix.EpollEvent
 	var ready [128]*Channel
-	var closed []*Channel
+	var closed, due []*Channel
 	for {
-		_ = p.file.SetReadDeadline(time.Now().Add(sweepEvery))
+		p.rearm()
 		err := p.rc.Read(func(uintptr) bool {
 			for {
 				n, err := unix.EpollWait(p.epfd, evs[:], 0)
@@ -153,6 +280,15 @@ func (p *poller) run() {
 		}
 		if !isTimeout(err) {
 			return // closed by unregister
+		}
+		var sweepDue bool
+		due, sweepDue = p.expired(mono(), due[:0])
+		for i, c := range due {
+			c.wake()
+			due[i] = nil
+		}
+		if !sweepDue {
+			continue
 		}
 		closed = sweep(closed[:0])
 		for i, c := range closed {

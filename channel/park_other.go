@@ -19,9 +19,9 @@ func Parked() int { return 0 }
 
 var errNoPoller = errors.New("channel: no idle poller on this platform")
 
-func register(*Channel) (*poller, uint64, error) { return nil, 0, errNoPoller }
-func unregister(*poller, uint64)                 {}
-func (*poller) add(*Channel, uint64) error       { return errNoPoller }
-func (*poller) del(*Channel)                     {}
+func register(*Channel, int64) (*poller, uint64, error) { return nil, 0, errNoPoller }
+func unregister(*poller, *Channel, uint64)              {}
+func (*poller) add(*Channel, uint64) error              { return errNoPoller }
+func (*poller) del(*Channel)                            {}
 
 var _ syscall.RawConn

@@ -5,7 +5,10 @@ package channel
 import (
 	"context"
 	"io"
+	"math"
+	"math/rand/v2"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -156,4 +159,60 @@ func TestRunParks(t *testing.T) {
 	require.NoError(t, f.server.CloseWrite())
 	r := wait(t, done)
 	require.NoError(t, r.err)
+}
+
+// The poller's deadline heap hands directions back in the order their
+// timeouts fall due, whatever was taken out of it meanwhile, and keeps
+// each direction's index in step so that it can be taken out.
+func TestParkDeadlineHeap(t *testing.T) {
+	p := &poller{sweepAt: math.MaxInt64}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	chans := make([]*Channel, 500)
+	when := make(map[*Channel]int64)
+	for i := range chans {
+		chans[i] = &Channel{}
+		when[chans[i]] = rnd.Int64N(1000)
+		p.push(parkDue{when: when[chans[i]], c: chans[i]})
+	}
+	check := func() {
+		for i, d := range p.due {
+			require.Equal(t, int32(i+1), d.c.pidx, "index of entry %d", i)
+			if i > 0 {
+				require.LessOrEqual(t, p.due[(i-1)/2].when, d.when, "heap order at %d", i)
+			}
+		}
+	}
+	check()
+	removed := 0
+	for i, c := range chans {
+		if i%3 == 0 {
+			p.remove(int(c.pidx) - 1)
+			require.Zero(t, c.pidx)
+			removed++
+		}
+	}
+	check()
+	due, sweep := p.expired(499, nil)
+	require.False(t, sweep)
+	rest, _ := p.expired(math.MaxInt64-1, nil)
+	all := append(due, rest...)
+	require.Len(t, all, len(chans)-removed)
+	require.Empty(t, p.due)
+	for i, c := range all {
+		require.Zero(t, c.pidx)
+		require.NotEqual(t, 0, slices.Index(chans, c)%3, "a removed direction came back")
+		if i > 0 {
+			require.LessOrEqual(t, when[all[i-1]], when[c], "order at %d", i)
+		}
+		require.Equal(t, i < len(due), when[c] <= 499, "due at 499: %d", when[c])
+	}
+	// Deadlines come back in order.
+	p2 := &poller{sweepAt: math.MaxInt64}
+	for i := range 200 {
+		p2.push(parkDue{when: int64(200 - i), c: &Channel{}})
+	}
+	for now := int64(1); now <= 200; now++ {
+		got, _ := p2.expired(now, nil)
+		require.Len(t, got, 1, "at %d", now)
+	}
 }

@@ -184,8 +184,6 @@ func NewTunnel(client, server xprt.Transport, cfg TunnelConfig) (*Tunnel, error)
 	req.srcClock, req.dstClock = &t.clientClock, &t.serverClock
 	res.srcClock, res.dstClock = &t.serverClock, &t.clientClock
 	req.tun, res.tun = t, t
-	req.onShutR = func() { t.shut(SideClient) }
-	res.onShutR = func() { t.shut(SideServer) }
 	return t, nil
 }
 
@@ -207,6 +205,14 @@ func (t *Tunnel) Request() *Channel { return t.req }
 func (t *Tunnel) Response() *Channel { return t.res }
 
 func (t *Tunnel) established() bool { return t.req.analysed.Load() && t.res.analysed.Load() }
+
+// sideOf is the side c reads from.
+func (t *Tunnel) sideOf(c *Channel) Side {
+	if c == t.req {
+		return SideClient
+	}
+	return SideServer
+}
 
 func (t *Tunnel) shut(s Side) {
 	t.mu.Lock()
