@@ -101,15 +101,19 @@ type Conn struct {
 
 	srcAddr, dstAddr net.Addr // as told, or as seen
 	src, dst         netip.AddrPort
-	proxy            ProxyHeader
-	maxProxyLen      int
-	handshakeTimeout time.Duration
-	handshakeOnce    sync.Once
-	handshakeErr     error
-	closing          atomic.Bool
-	release          func()
-	mu               sync.Mutex // guards mux
-	mux              Mux
+	// proxy is the PROXY header received, made only when one is read:
+	// every connection keeps its Conn for its whole life, so what only
+	// some need is not carried by all.
+	proxy *ProxyHeader
+	// ln is the listener that accepted the connection, nil for a dialed
+	// one: its configuration bounds the handshake, and Close gives its
+	// slot back.
+	ln            *Listener
+	handshakeOnce sync.Once
+	closing       atomic.Bool
+	handshakeErr  error
+	mu            sync.Mutex // guards mux
+	mux           Mux
 }
 
 func addrPort(a net.Addr) netip.AddrPort {
@@ -149,7 +153,7 @@ func (c *Conn) ProxyHeader() *ProxyHeader {
 	if c.Flags()&FlagProxied == 0 {
 		return nil
 	}
-	return &c.proxy
+	return c.proxy
 }
 
 // Transport returns the transport stack, for the layers that read, write,
@@ -193,9 +197,9 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 	if c.Phase() == PhaseClosed {
 		return ErrClosed
 	}
-	if _, ok := ctx.Deadline(); !ok && c.handshakeTimeout > 0 {
+	if _, ok := ctx.Deadline(); !ok && c.ln != nil && c.ln.cfg.HandshakeTimeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.handshakeTimeout)
+		ctx, cancel = context.WithTimeout(ctx, c.ln.cfg.HandshakeTimeout)
 		defer cancel()
 	}
 	defer func() {
@@ -231,7 +235,12 @@ func (c *Conn) readProxy(ctx context.Context) error {
 	// Cancellation other than the deadline wakes the blocked read by
 	// moving the deadline to the past.
 	stop := context.AfterFunc(ctx, func() { c.sock.SetReadDeadline(time.Unix(1, 0)) })
-	err := ReadProxyHeader(c.sock, &c.proxy, c.maxProxyLen)
+	maxLen := 0
+	if c.ln != nil {
+		maxLen = c.ln.cfg.MaxProxyHeaderLen
+	}
+	h := new(ProxyHeader)
+	err := ReadProxyHeader(c.sock, h, maxLen)
 	if !stop() && err == nil {
 		// Cancelled just as the header completed: the deadline may be
 		// left in the past, so the connection cannot go on.
@@ -240,10 +249,11 @@ func (c *Conn) readProxy(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w (from %v)", err, c.sock.RemoteAddr())
 	}
-	if c.proxy.HasAddrs() {
-		c.src, c.dst = c.proxy.Src, c.proxy.Dst
-		c.srcAddr, c.dstAddr = c.proxy.SrcAddr(), c.proxy.DstAddr()
+	if h.HasAddrs() {
+		c.src, c.dst = h.Src, h.Dst
+		c.srcAddr, c.dstAddr = h.SrcAddr(), h.DstAddr()
 	}
+	c.proxy = h
 	c.setFlag(FlagProxied)
 	return nil
 }
@@ -304,8 +314,8 @@ func (c *Conn) Close() error {
 		err = c.tr.Close()
 	}
 	c.sock.Close() // a transport may not own the socket; closing twice is harmless
-	if c.release != nil {
-		c.release()
+	if c.ln != nil {
+		c.ln.release()
 	}
 	return err
 }

@@ -262,8 +262,7 @@ func (l *Listener) Accept() (*Conn, error) {
 // owns or which is released here.
 func (l *Listener) admit(sock net.Conn) *Conn {
 	l.active.Add(1)
-	c := &Conn{sock: sock, handshakeTimeout: l.cfg.HandshakeTimeout, maxProxyLen: l.cfg.MaxProxyHeaderLen}
-	c.release = l.release
+	c := &Conn{sock: sock, ln: l}
 	c.srcAddr, c.dstAddr = sock.RemoteAddr(), sock.LocalAddr()
 	c.src, c.dst = addrPort(c.srcAddr), addrPort(c.dstAddr)
 	if l.cfg.AcceptProxy {
