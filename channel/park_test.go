@@ -4,6 +4,7 @@ package channel
 
 import (
 	"context"
+	"errors"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -215,4 +216,52 @@ func TestParkDeadlineHeap(t *testing.T) {
 		got, _ := p2.expired(now, nil)
 		require.Len(t, got, 1, "at %d", now)
 	}
+}
+
+// Tunnels sharing a context share one cancellation watch: canceling it
+// ends every one of them with its cause, a tunnel started on it after it
+// was canceled ends at once, a tunnel on another context lives on, and
+// no group is left behind once the tunnels ended.
+func TestSharedContextCancel(t *testing.T) {
+	testnet.LeakCheck(t)
+	base, cancel := context.WithCancelCause(context.Background())
+	other, cancelOther := context.WithCancel(context.Background())
+	defer cancelOther()
+	type key struct{}
+	cause := errors.New("shutting down")
+	var dones []<-chan Result
+	for i := range 4 {
+		ctx := base
+		if i%2 == 1 {
+			ctx = context.WithValue(base, key{}, i) // same Done channel
+		}
+		dones = append(dones, startAsync(t, ctx, newFixture(t), TunnelConfig{}))
+	}
+	f := newFixture(t)
+	survivor := startAsync(t, other, f, TunnelConfig{})
+	cancel(cause)
+	for _, done := range dones {
+		r := waitResult(t, done)
+		require.Equal(t, "KD", r.TermState())
+		require.ErrorIs(t, r.Err, cause)
+	}
+	late := waitResult(t, startAsync(t, base, newFixture(t), TunnelConfig{}))
+	require.Equal(t, "KD", late.TermState())
+	require.ErrorIs(t, late.Err, cause)
+
+	_, err := f.client.Write([]byte("ping"))
+	require.NoError(t, err)
+	got := make([]byte, 4)
+	_, err = io.ReadFull(f.server, got)
+	require.NoError(t, err)
+	require.Equal(t, "ping", string(got))
+	require.NoError(t, f.client.CloseWrite())
+	require.NoError(t, f.server.CloseWrite())
+	r := waitResult(t, survivor)
+	require.NoError(t, r.Err)
+
+	cancels.mu.Lock()
+	left := len(cancels.groups)
+	cancels.mu.Unlock()
+	require.Zero(t, left, "cancellation groups left")
 }

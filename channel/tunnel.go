@@ -145,15 +145,23 @@ type Tunnel struct {
 	clientClock    clock
 	serverClock    clock
 
-	mu     sync.Mutex
-	ended  bool
-	first  Side
-	result Result
+	// Guarded by mu: the first side to close, and how the tunnel ended
+	// when not normally.
+	mu       sync.Mutex
+	ended    bool
+	first    Side
+	failSide Side
+	cause    Cause
+	err      error
 
 	pending atomic.Int32 // directions still running or parked
-	started time.Time
-	stopCtx func() bool
+	started int64        // on mono's clock
 	onDone  func(Result)
+
+	// The tunnel's place among those its context cancels (cancel.go),
+	// guarded by cancels.mu.
+	cg         *cancelGroup
+	prev, next *Tunnel
 }
 
 // NewTunnel prepares a tunnel between client and server.
@@ -265,11 +273,9 @@ func (t *Tunnel) begin(ctx context.Context, done func(Result)) error {
 	if t.req.running.Swap(true) || t.res.running.Swap(true) {
 		return ErrRunning
 	}
-	t.started = time.Now()
+	t.started = mono()
 	t.onDone = done
-	t.stopCtx = context.AfterFunc(ctx, func() {
-		t.fail(SideNone, CauseCanceled, fmt.Errorf("channel: tunnel: %w", context.Cause(ctx)))
-	})
+	t.watch(ctx)
 	t.pending.Store(2)
 	t.req.start()
 	t.res.start()
@@ -281,16 +287,15 @@ func (t *Tunnel) complete() {
 	t.mu.Lock()
 	t.ended = true // a cancellation from now on comes too late to matter
 	t.mu.Unlock()
-	t.stopCtx()
+	t.unwatch()
 	_ = t.client.Close()
 	_ = t.server.Close()
 
 	t.mu.Lock()
-	r := t.result
-	r.FirstShut = t.first
+	r := Result{FirstShut: t.first, Side: t.failSide, Cause: t.cause, Err: t.err}
 	t.mu.Unlock()
 	r.Request, r.Response = t.req.Stats(), t.res.Stats()
-	r.Duration = time.Since(t.started)
+	r.Duration = time.Duration(mono() - t.started)
 	if r.Cause == CauseNormal {
 		r.Phase = '-'
 	} else {
@@ -349,7 +354,7 @@ func (t *Tunnel) fail(side Side, cause Cause, err error) {
 		return
 	}
 	t.ended = true
-	t.result.Side, t.result.Cause, t.result.Err = side, cause, err
+	t.failSide, t.cause, t.err = side, cause, err
 	if t.first == SideNone && side != SideNone {
 		t.first = side
 	}
