@@ -247,9 +247,7 @@ type Channel struct {
 	// saved here is saved twice per connection.
 	src, dst     xprt.Transport
 	srcRC, dstRC syscall.RawConn
-	// idler is a transforming source that can say when it holds nothing
-	// (see xprt.Idler); parkRC is the socket a parked direction waits on.
-	idler     xprt.Idler
+	// parkRC is the socket a parked direction waits on.
 	parkRC    syscall.RawConn
 	pool      *buffer.Pool
 	pipes     *buffer.PipePool
@@ -265,8 +263,9 @@ type Channel struct {
 	out     atomic.Int64
 	spliced atomic.Int64
 
+	// srcClock and dstClock are the tunnel's clocks of the two sides, or
+	// the lone channel's own.
 	srcClock, dstClock *clock
-	own                [2]clock
 	now                int64 // last clock read, see stamp
 	wlast              int64 // last write progress, for the write timeout
 	rdl, wdl           int64 // deadlines currently set, 0 for none
@@ -303,6 +302,9 @@ type Channel struct {
 	noSplice bool
 	noPipe   bool
 	noPark   bool
+	// idler says the source transforms bytes and can say when it holds
+	// nothing (see xprt.Idler).
+	idler bool
 	// scratch takes the first byte from a transport that transforms
 	// bytes (TLS) while no buffer is held (recvXform).
 	scratch [1]byte
@@ -326,6 +328,13 @@ func (s *stopSignal) close() { s.once.Do(func() { close(s.ch) }) }
 
 // New returns a channel that moves bytes from src to dst.
 func New(src, dst xprt.Transport, cfg Config) (*Channel, error) {
+	own := new([2]clock)
+	return newChannel(src, dst, cfg, &own[0], &own[1])
+}
+
+// newChannel is New with the clocks of the source and destination sides,
+// which a tunnel shares between its two channels.
+func newChannel(src, dst xprt.Transport, cfg Config, srcClock, dstClock *clock) (*Channel, error) {
 	if src == nil || dst == nil {
 		return nil, errors.New("channel: New needs a source and a destination")
 	}
@@ -346,8 +355,8 @@ func New(src, dst xprt.Transport, cfg Config) (*Channel, error) {
 	}
 	if rc, ok := src.Raw(); ok {
 		c.srcRC, c.parkRC = rc, rc
-	} else if id, ok := src.(xprt.Idler); ok {
-		c.idler = id
+	} else if _, ok := src.(xprt.Idler); ok {
+		c.idler = true
 	}
 	if rc, ok := dst.Raw(); ok {
 		c.dstRC = rc
@@ -356,7 +365,7 @@ func New(src, dst xprt.Transport, cfg Config) (*Channel, error) {
 		c.toForward = Infinite
 		c.analysed.Store(true)
 	}
-	c.srcClock, c.dstClock = &c.own[0], &c.own[1]
+	c.srcClock, c.dstClock = srcClock, dstClock
 	// A method value allocates; make it once so the loop does not.
 	c.cb = c.rawCB
 	return c, nil

@@ -1,6 +1,10 @@
 package channel
 
-import "time"
+import (
+	"time"
+
+	"github.com/proxyblocks/proxyblocks/xprt"
+)
 
 // parkAfter is how long a tunnel direction waits for its source in the
 // runtime's netpoller, goroutine and all, before it parks in the shared
@@ -23,7 +27,7 @@ const (
 // on a raw source or one that can say when it holds nothing (TLS),
 // holding nothing itself.
 func (c *Channel) mayPark() bool {
-	return parkSupported && c.tun != nil && (c.srcRC != nil || c.idler != nil) && !c.noPark
+	return parkSupported && c.tun != nil && (c.srcRC != nil || c.idler) && !c.noPark
 }
 
 // idleEnough reports whether the source has been silent for parkAfter
@@ -36,7 +40,7 @@ func (c *Channel) idleEnough() bool {
 		return false
 	}
 	if c.srcRC == nil {
-		rc, ok := c.idler.IdleSocket()
+		rc, ok := c.src.(xprt.Idler).IdleSocket()
 		if !ok {
 			return false
 		}

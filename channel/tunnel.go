@@ -138,12 +138,16 @@ func (r Result) TermState() string {
 // Tunnel runs both directions of a stream between a client and a server
 // transport, each on a goroutine only while it has bytes to move or has
 // been waiting for less than a moment.
+//
+// Every idle connection keeps one, so it carries nothing twice: the
+// client and server transports are its channels' sources.
 type Tunnel struct {
-	client, server xprt.Transport
-	req, res       *Channel
-	tunnelTO       time.Duration
-	clientClock    clock
-	serverClock    clock
+	req, res    *Channel
+	tunnelTO    time.Duration
+	clientClock clock
+	serverClock clock
+	started     int64 // on mono's clock
+	onDone      func(Result)
 
 	// Guarded by mu: the first side to close, and how the tunnel ended
 	// when not normally.
@@ -152,11 +156,8 @@ type Tunnel struct {
 	first    Side
 	failSide Side
 	cause    Cause
+	pending  atomic.Int32 // directions still running or parked
 	err      error
-
-	pending atomic.Int32 // directions still running or parked
-	started int64        // on mono's clock
-	onDone  func(Result)
 
 	// The tunnel's place among those its context cancels (cancel.go),
 	// guarded by cancels.mu.
@@ -170,27 +171,26 @@ func NewTunnel(client, server xprt.Transport, cfg TunnelConfig) (*Tunnel, error)
 		return nil, fmt.Errorf("channel: negative tunnel timeout (client %v, server %v, tunnel %v)",
 			cfg.ClientTimeout, cfg.ServerTimeout, cfg.TunnelTimeout)
 	}
-	req, err := New(client, server, Config{
+	t := &Tunnel{tunnelTO: cfg.TunnelTimeout}
+	// Activity on a side counts for both directions touching it, as
+	// HAProxy refreshes a side's read timeout when it writes to it.
+	req, err := newChannel(client, server, Config{
 		Pool: cfg.Pool, Pipes: cfg.Pipes, Splice: cfg.SpliceRequest,
 		ReadTimeout: cfg.ClientTimeout, WriteTimeout: cfg.ServerTimeout,
 		Analysers: cfg.RequestAnalysers,
-	})
+	}, &t.clientClock, &t.serverClock)
 	if err != nil {
 		return nil, fmt.Errorf("channel: request: %w", err)
 	}
-	res, err := New(server, client, Config{
+	res, err := newChannel(server, client, Config{
 		Pool: cfg.Pool, Pipes: cfg.Pipes, Splice: cfg.SpliceResponse,
 		ReadTimeout: cfg.ServerTimeout, WriteTimeout: cfg.ClientTimeout,
 		Analysers: cfg.ResponseAnalysers,
-	})
+	}, &t.serverClock, &t.clientClock)
 	if err != nil {
 		return nil, fmt.Errorf("channel: response: %w", err)
 	}
-	t := &Tunnel{client: client, server: server, req: req, res: res, tunnelTO: cfg.TunnelTimeout}
-	// Activity on a side counts for both directions touching it, as
-	// HAProxy refreshes a side's read timeout when it writes to it.
-	req.srcClock, req.dstClock = &t.clientClock, &t.serverClock
-	res.srcClock, res.dstClock = &t.serverClock, &t.clientClock
+	t.req, t.res = req, res
 	req.tun, res.tun = t, t
 	return t, nil
 }
@@ -288,8 +288,8 @@ func (t *Tunnel) complete() {
 	t.ended = true // a cancellation from now on comes too late to matter
 	t.mu.Unlock()
 	t.unwatch()
-	_ = t.client.Close()
-	_ = t.server.Close()
+	_ = t.req.src.Close() // the client
+	_ = t.res.src.Close() // the server
 
 	t.mu.Lock()
 	r := Result{FirstShut: t.first, Side: t.failSide, Cause: t.cause, Err: t.err}
