@@ -81,7 +81,7 @@ func (c *Channel) park() bool {
 		c.pstate.Store(stRunning)
 		return false
 	}
-	c.pp, c.ptok = p, tok
+	c.pp = p
 	if c.pstate.CompareAndSwap(stParking, stParked) {
 		return true
 	}
@@ -94,7 +94,7 @@ func (c *Channel) park() bool {
 func (c *Channel) unpark() {
 	c.pp.del(c)
 	unregister(c.pp, c, c.ptok)
-	c.pp, c.ptok = nil, 0
+	c.pp = nil
 }
 
 // wake starts a goroutine for a parked direction; it may be called any

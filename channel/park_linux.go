@@ -51,14 +51,31 @@ type parkDue struct {
 
 // parkers is the registry of parked directions: a token (carried in the
 // epoll event, so a reused descriptor number can never wake the wrong
-// channel) maps to its channel. The poller lives only while something is
-// parked, so an idle process, and every test's leak check, sees neither
-// its goroutine nor its descriptor.
+// channel) leads to its channel. The token is a slot in a table, in its
+// low half, and a generation, in its high half, that the channel keeps
+// (Channel.ptok): an event left over from a slot's former occupant does
+// not match its new one. A slot costs a parked direction a word, where a
+// map from token to channel cost several. The poller lives only while
+// something is parked, so an idle process, and every test's leak check,
+// sees neither its goroutine nor its descriptor.
 var parkers struct {
-	mu      sync.Mutex
-	p       *poller
-	entries map[uint64]*Channel
-	next    uint64
+	mu    sync.Mutex
+	p     *poller
+	slots []*Channel // nil where free
+	free  []uint32   // the free slots
+	n     int        // parked directions
+	gen   uint32
+}
+
+// lookup returns the channel a token names, or nil; the caller holds
+// parkers.mu.
+func lookup(tok uint64) *Channel {
+	if i := uint32(tok); int(i) < len(parkers.slots) {
+		if c := parkers.slots[i]; c != nil && c.ptok == tok {
+			return c
+		}
+	}
+	return nil
 }
 
 // Parked returns how many tunnel directions are waiting in the shared
@@ -66,7 +83,7 @@ var parkers struct {
 func Parked() int {
 	parkers.mu.Lock()
 	defer parkers.mu.Unlock()
-	return len(parkers.entries)
+	return parkers.n
 }
 
 // register adds c to the registry, starting the poller if it is not
@@ -81,14 +98,23 @@ func register(c *Channel, due int64) (*poller, uint64, error) {
 			return nil, 0, err
 		}
 		parkers.p = p
-		if parkers.entries == nil {
-			parkers.entries = make(map[uint64]*Channel)
-		}
 		go p.run()
 	}
-	parkers.next++
-	tok := parkers.next
-	parkers.entries[tok] = c
+	var slot uint32
+	if k := len(parkers.free); k > 0 {
+		slot = parkers.free[k-1]
+		parkers.free = parkers.free[:k-1]
+	} else {
+		slot = uint32(len(parkers.slots))
+		parkers.slots = append(parkers.slots, nil)
+	}
+	if parkers.gen++; parkers.gen == 0 {
+		parkers.gen = 1 // a token is never 0
+	}
+	tok := uint64(slot) | uint64(parkers.gen)<<32
+	parkers.slots[slot] = c
+	parkers.n++
+	c.ptok = tok
 	p := parkers.p
 	if due != 0 {
 		p.push(parkDue{when: due, c: c})
@@ -106,13 +132,19 @@ func register(c *Channel, due int64) (*poller, uint64, error) {
 // its read when events come, so closing under the lock could deadlock.
 func unregister(p *poller, c *Channel, tok uint64) {
 	parkers.mu.Lock()
-	delete(parkers.entries, tok)
+	if lookup(tok) == c {
+		parkers.slots[uint32(tok)] = nil
+		parkers.free = append(parkers.free, uint32(tok))
+		parkers.n--
+		c.ptok = 0
+	}
 	if c.pidx != 0 {
 		p.remove(int(c.pidx) - 1)
 	}
-	stop := len(parkers.entries) == 0 && parkers.p == p
+	stop := parkers.n == 0 && parkers.p == p
 	if stop {
 		parkers.p = nil
+		parkers.slots, parkers.free = nil, nil // as many as were ever parked
 	}
 	parkers.mu.Unlock()
 	if stop {
@@ -260,7 +292,7 @@ func (p *poller) run() {
 				k := 0
 				for i := range n {
 					tok := uint64(uint32(evs[i].Fd)) | uint64(uint32(evs[i].Pad))<<32
-					if c := parkers.entries[tok]; c != nil {
+					if c := lookup(tok); c != nil {
 						ready[k] = c
 						k++
 					}
@@ -302,8 +334,8 @@ func (p *poller) run() {
 func sweep(closed []*Channel) []*Channel {
 	parkers.mu.Lock()
 	defer parkers.mu.Unlock()
-	for _, c := range parkers.entries {
-		if c.parkRC.Control(func(uintptr) {}) != nil {
+	for _, c := range parkers.slots {
+		if c != nil && c.parkRC.Control(func(uintptr) {}) != nil {
 			closed = append(closed, c)
 		}
 	}

@@ -265,3 +265,33 @@ func TestSharedContextCancel(t *testing.T) {
 	cancels.mu.Unlock()
 	require.Zero(t, left, "cancellation groups left")
 }
+
+// A token names one registration: once its channel left, an event still
+// carrying it wakes neither that channel nor the one now in its slot.
+func TestParkTokenNamesOneRegistration(t *testing.T) {
+	testnet.LeakCheck(t)
+	c1, c2 := &Channel{}, &Channel{}
+	p, tok1, err := register(c1, 0)
+	require.NoError(t, err)
+	parkers.mu.Lock()
+	require.Same(t, c1, lookup(tok1))
+	parkers.mu.Unlock()
+	_, tok2, err := register(c2, 0)
+	require.NoError(t, err)
+	unregister(p, c1, tok1)
+	c3 := &Channel{}
+	_, tok3, err := register(c3, 0)
+	require.NoError(t, err)
+	require.Equal(t, uint32(tok1), uint32(tok3), "the freed slot is reused")
+	parkers.mu.Lock()
+	require.Nil(t, lookup(tok1))
+	require.Same(t, c2, lookup(tok2))
+	require.Same(t, c3, lookup(tok3))
+	parkers.mu.Unlock()
+	require.Equal(t, 2, Parked())
+	unregister(p, c1, tok1) // again: nothing
+	require.Equal(t, 2, Parked())
+	unregister(p, c2, tok2)
+	unregister(p, c3, tok3)
+	require.Zero(t, Parked())
+}
