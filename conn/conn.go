@@ -99,12 +99,11 @@ type Conn struct {
 	flags atomic.Uint32
 	phase atomic.Uint32
 
-	srcAddr, dstAddr net.Addr // as told, or as seen
-	src, dst         netip.AddrPort
-	// proxy is the PROXY header received, made only when one is read:
-	// every connection keeps its Conn for its whole life, so what only
-	// some need is not carried by all.
-	proxy *ProxyHeader
+	src, dst netip.AddrPort // as told, or as seen
+	// proxy is the PROXY header received and the addresses it told, made
+	// only when one is read: every connection keeps its Conn for its
+	// whole life, so what only some need is not carried by all.
+	proxy *proxied
 	// ln is the listener that accepted the connection, nil for a dialed
 	// one: its configuration bounds the handshake, and Close gives its
 	// slot back.
@@ -114,6 +113,13 @@ type Conn struct {
 	handshakeErr  error
 	mu            sync.Mutex // guards mux
 	mux           Mux
+}
+
+// proxied is what a PROXY header brought: the header, and the addresses
+// it told as net.Addr values (nil when it told none).
+type proxied struct {
+	hdr              ProxyHeader
+	srcAddr, dstAddr net.Addr
 }
 
 func addrPort(a net.Addr) netip.AddrPort {
@@ -153,7 +159,7 @@ func (c *Conn) ProxyHeader() *ProxyHeader {
 	if c.Flags()&FlagProxied == 0 {
 		return nil
 	}
-	return c.proxy
+	return &c.proxy.hdr
 }
 
 // Transport returns the transport stack, for the layers that read, write,
@@ -239,7 +245,8 @@ func (c *Conn) readProxy(ctx context.Context) error {
 	if c.ln != nil {
 		maxLen = c.ln.cfg.MaxProxyHeaderLen
 	}
-	h := new(ProxyHeader)
+	p := new(proxied)
+	h := &p.hdr
 	err := ReadProxyHeader(c.sock, h, maxLen)
 	if !stop() && err == nil {
 		// Cancelled just as the header completed: the deadline may be
@@ -251,9 +258,9 @@ func (c *Conn) readProxy(ctx context.Context) error {
 	}
 	if h.HasAddrs() {
 		c.src, c.dst = h.Src, h.Dst
-		c.srcAddr, c.dstAddr = h.SrcAddr(), h.DstAddr()
+		p.srcAddr, p.dstAddr = h.SrcAddr(), h.DstAddr()
 	}
-	c.proxy = h
+	c.proxy = p
 	c.setFlag(FlagProxied)
 	return nil
 }
@@ -269,11 +276,21 @@ func (c *Conn) CloseWrite() error { return c.tr.CloseWrite() }
 
 // LocalAddr is the address the client connected to, as told by a PROXY
 // header when there was one.
-func (c *Conn) LocalAddr() net.Addr { return c.dstAddr }
+func (c *Conn) LocalAddr() net.Addr {
+	if c.Flags()&FlagProxied != 0 && c.proxy.dstAddr != nil {
+		return c.proxy.dstAddr
+	}
+	return c.sock.LocalAddr()
+}
 
 // RemoteAddr is the client's address, as told by a PROXY header when there
 // was one.
-func (c *Conn) RemoteAddr() net.Addr { return c.srcAddr }
+func (c *Conn) RemoteAddr() net.Addr {
+	if c.Flags()&FlagProxied != 0 && c.proxy.srcAddr != nil {
+		return c.proxy.srcAddr
+	}
+	return c.sock.RemoteAddr()
+}
 
 // SocketLocal is the socket's local address, whatever a PROXY header said.
 func (c *Conn) SocketLocal() net.Addr { return c.sock.LocalAddr() }

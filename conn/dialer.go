@@ -72,8 +72,7 @@ func (d *Dialer) Dial(ctx context.Context, network, address string, ph *ProxyHea
 		return nil, fmt.Errorf("%w: %w", ErrDial, err)
 	}
 	c := &Conn{sock: sock}
-	c.srcAddr, c.dstAddr = sock.RemoteAddr(), sock.LocalAddr()
-	c.src, c.dst = addrPort(c.srcAddr), addrPort(c.dstAddr)
+	c.src, c.dst = addrPort(sock.RemoteAddr()), addrPort(sock.LocalAddr())
 	c.setFlag(FlagOutgoing)
 	tf := d.Transport
 	if tf == nil {

@@ -263,8 +263,7 @@ func (l *Listener) Accept() (*Conn, error) {
 func (l *Listener) admit(sock net.Conn) *Conn {
 	l.active.Add(1)
 	c := &Conn{sock: sock, ln: l}
-	c.srcAddr, c.dstAddr = sock.RemoteAddr(), sock.LocalAddr()
-	c.src, c.dst = addrPort(c.srcAddr), addrPort(c.dstAddr)
+	c.src, c.dst = addrPort(sock.RemoteAddr()), addrPort(sock.LocalAddr())
 	if l.cfg.AcceptProxy {
 		c.setFlag(FlagAcceptProxy)
 	}
