@@ -248,11 +248,13 @@ type Channel struct {
 	src, dst     xprt.Transport
 	srcRC, dstRC syscall.RawConn
 	// parkRC is the socket a parked direction waits on.
-	parkRC    syscall.RawConn
-	pool      *buffer.Pool
-	pipes     *buffer.PipePool
-	rto, wto  time.Duration
-	analysers []Analyser
+	parkRC   syscall.RawConn
+	pool     *buffer.Pool
+	pipes    *buffer.PipePool
+	rto, wto time.Duration
+	// analysers are those not yet Done; nil once all are, or when there
+	// were none (a tunnel's usual case), which saves the slice's words.
+	analysers *[]Analyser
 
 	buf       *buffer.Buffer
 	pipe      *buffer.Pipe
@@ -278,24 +280,23 @@ type Channel struct {
 	// channel, idle ones included, to a single small allocation besides
 	// itself.
 	cb    func(uintptr) bool
-	cbN   int
 	cbErr error
 	// stop is made only when something waits on a channel for the stop
 	// (a pool at its cap): most channels never need one.
 	stop atomic.Pointer[stopSignal]
 
 	// Parking in the shared poller (tunnels only, see park.go).
-	pp   *poller
 	ptok uint64
 
 	flags    atomic.Uint32
+	cbN      int32 // no call moves more than maxSpliceAtOnce
 	running  atomic.Bool
 	stopped  atomic.Bool
 	analysed atomic.Bool // every analyser is Done
 	pstate   atomic.Int32
 	pidx     int32 // 1 + index in the poller's deadline heap, 0 when not in it
-	fresh    int32 // stamps left that may reuse now
-	streak   int32
+	fresh    uint8 // stamps left that may reuse now
+	streak   uint8 // reads in a row that filled half the buffer, up to 3
 	splice   SpliceMode
 	cbOp     uint8
 	waited   bool // the last read or write waited on the netpoller
@@ -348,7 +349,10 @@ func newChannel(src, dst xprt.Transport, cfg Config, srcClock, dstClock *clock) 
 		src: src, dst: dst,
 		pool: cfg.Pool, pipes: cfg.Pipes, splice: cfg.Splice,
 		rto: cfg.ReadTimeout, wto: cfg.WriteTimeout,
-		analysers: append([]Analyser(nil), cfg.Analysers...),
+	}
+	if len(cfg.Analysers) > 0 {
+		as := append([]Analyser(nil), cfg.Analysers...)
+		c.analysers = &as
 	}
 	if c.pool == nil {
 		c.pool = buffer.DefaultPool()
@@ -361,7 +365,7 @@ func newChannel(src, dst xprt.Transport, cfg Config, srcClock, dstClock *clock) 
 	if rc, ok := dst.Raw(); ok {
 		c.dstRC = rc
 	}
-	if len(c.analysers) == 0 {
+	if c.analysers == nil {
 		c.toForward = Infinite
 		c.analysed.Store(true)
 	}
@@ -612,7 +616,7 @@ func (c *Channel) canSplice() bool {
 	default:
 		return false
 	}
-	return len(c.analysers) == 0 || c.toForward >= MinSpliceForward
+	return c.analysers == nil || c.toForward >= MinSpliceForward
 }
 
 // readTimeout and writeTimeout give the timeouts in force: a tunnel
@@ -798,7 +802,7 @@ func (c *Channel) readCB(fd uintptr) bool {
 			c.waited = true
 			return false
 		}
-		c.cbN, c.cbErr = max(n, 0), err
+		c.cbN, c.cbErr = int32(max(n, 0)), err
 		return true
 	}
 }
@@ -870,7 +874,7 @@ func (c *Channel) recv() error {
 			c.cbOp = cbRead
 			err = c.srcRC.Read(c.cb)
 			if err == nil {
-				n, err = c.cbN, c.cbErr
+				n, err = int(c.cbN), c.cbErr
 				if n == 0 && err == nil {
 					err = io.EOF
 				}
@@ -1001,16 +1005,21 @@ func (c *Channel) analyse() error {
 		}
 		input -= int(adv)
 	}
-	for len(c.analysers) > 0 && input > 0 && c.toForward == 0 {
+	for c.analysers != nil && input > 0 && c.toForward == 0 {
 		beforeOut, beforeLen := c.output, c.InputLen()
-		v, err := c.analysers[0](c)
+		as := *c.analysers
+		v, err := as[0](c)
 		if err != nil {
 			return &OpError{Op: OpAnalyse, Err: err}
 		}
 		input = c.InputLen()
 		if v == Done {
-			c.analysers[0] = nil
-			c.analysers = c.analysers[1:]
+			as[0] = nil
+			if as = as[1:]; len(as) == 0 {
+				c.analysers = nil
+			} else {
+				*c.analysers = as
+			}
 			continue
 		}
 		if v == Continue && (c.output != beforeOut || input != beforeLen || c.toForward != 0) {
@@ -1025,7 +1034,7 @@ func (c *Channel) analyse() error {
 		}
 		return nil
 	}
-	if len(c.analysers) == 0 {
+	if c.analysers == nil {
 		c.analysed.Store(true)
 		c.output += input
 		c.toForward = Infinite
@@ -1043,7 +1052,7 @@ func (c *Channel) analyse() error {
 // wait (and however long the scheduler held the goroutine back among
 // them).
 func (c *Channel) stamp() int64 {
-	if c.waited || c.fresh <= 0 {
+	if c.waited || c.fresh == 0 {
 		c.now, c.fresh = mono(), stampEvery
 		return c.now
 	}
@@ -1116,9 +1125,9 @@ func (c *Channel) write(p []byte) (int, error) {
 		return 0, err
 	}
 	if c.cbErr != nil {
-		return c.cbN, os.NewSyscallError("write", c.cbErr)
+		return int(c.cbN), os.NewSyscallError("write", c.cbErr)
 	}
-	return c.cbN, nil
+	return int(c.cbN), nil
 }
 
 // writeCB runs inside the destination's RawConn.Write.
@@ -1132,7 +1141,7 @@ func (c *Channel) writeCB(fd uintptr) bool {
 			c.waited = true
 			return false
 		}
-		c.cbN, c.cbErr = max(n, 0), err
+		c.cbN, c.cbErr = int32(max(n, 0)), err
 		return true
 	}
 }
@@ -1176,7 +1185,7 @@ func (c *Channel) spliceInCB(fd uintptr) bool {
 	n, err := c.pipe.SpliceFrom(int(fd), want)
 	switch err {
 	case nil:
-		c.cbN, c.cbErr = n, nil
+		c.cbN, c.cbErr = int32(n), nil
 		return true
 	case unix.EAGAIN:
 		// The pipe is drained before every splice in, so EAGAIN means the
@@ -1200,7 +1209,7 @@ func (c *Channel) spliceOutCB(fd uintptr) bool {
 	if err == unix.EAGAIN || (n == 0 && err == nil) {
 		return false
 	}
-	c.cbN, c.cbErr = n, err
+	c.cbN, c.cbErr = int32(n), err
 	return true
 }
 
@@ -1218,7 +1227,7 @@ func (c *Channel) spliceOnce() error {
 		c.cbOp, c.cbN, c.cbErr = cbSpliceIn, 0, nil
 		err := c.srcRC.Read(c.cb)
 		if err == nil {
-			n, err = c.cbN, c.cbErr
+			n, err = int(c.cbN), c.cbErr
 		}
 		switch {
 		case err == nil:

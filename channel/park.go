@@ -76,12 +76,11 @@ func (c *Channel) park() bool {
 	}
 	if err := p.add(c, tok); err != nil {
 		// A closed or unpollable source: let the runtime path report it.
-		unregister(p, c, tok)
+		unregister(c, tok)
 		c.noPark = true
 		c.pstate.Store(stRunning)
 		return false
 	}
-	c.pp = p
 	if c.pstate.CompareAndSwap(stParking, stParked) {
 		return true
 	}
@@ -92,9 +91,8 @@ func (c *Channel) park() bool {
 
 // unpark undoes park's registrations.
 func (c *Channel) unpark() {
-	c.pp.del(c)
-	unregister(c.pp, c, c.ptok)
-	c.pp = nil
+	current().del(c)
+	unregister(c, c.ptok)
 }
 
 // wake starts a goroutine for a parked direction; it may be called any

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -59,8 +60,11 @@ type parkDue struct {
 // something is parked, so an idle process, and every test's leak check,
 // sees neither its goroutine nor its descriptor.
 var parkers struct {
-	mu    sync.Mutex
-	p     *poller
+	mu sync.Mutex
+	// p is the running poller; set under mu, and read without it by a
+	// parked direction, for which it cannot change: the poller stops only
+	// once nothing is parked.
+	p     atomic.Pointer[poller]
 	slots []*Channel // nil where free
 	free  []uint32   // the free slots
 	n     int        // parked directions
@@ -78,6 +82,9 @@ func lookup(tok uint64) *Channel {
 	return nil
 }
 
+// current is the running poller, for a direction parked in it.
+func current() *poller { return parkers.p.Load() }
+
 // Parked returns how many tunnel directions are waiting in the shared
 // poller, holding no goroutine, buffer or pipe.
 func Parked() int {
@@ -92,12 +99,12 @@ func Parked() int {
 func register(c *Channel, due int64) (*poller, uint64, error) {
 	parkers.mu.Lock()
 	defer parkers.mu.Unlock()
-	if parkers.p == nil {
+	if parkers.p.Load() == nil {
 		p, err := newPoller()
 		if err != nil {
 			return nil, 0, err
 		}
-		parkers.p = p
+		parkers.p.Store(p)
 		go p.run()
 	}
 	var slot uint32
@@ -115,7 +122,7 @@ func register(c *Channel, due int64) (*poller, uint64, error) {
 	parkers.slots[slot] = c
 	parkers.n++
 	c.ptok = tok
-	p := parkers.p
+	p := parkers.p.Load()
 	if due != 0 {
 		p.push(parkDue{when: due, c: c})
 		if due < p.armed {
@@ -130,8 +137,13 @@ func register(c *Channel, due int64) (*poller, uint64, error) {
 // The poller's file is closed after the registry's lock is released:
 // Close waits for run's read to return, and run takes that lock inside
 // its read when events come, so closing under the lock could deadlock.
-func unregister(p *poller, c *Channel, tok uint64) {
+func unregister(c *Channel, tok uint64) {
 	parkers.mu.Lock()
+	p := parkers.p.Load()
+	if p == nil {
+		parkers.mu.Unlock()
+		return
+	}
 	if lookup(tok) == c {
 		parkers.slots[uint32(tok)] = nil
 		parkers.free = append(parkers.free, uint32(tok))
@@ -141,9 +153,9 @@ func unregister(p *poller, c *Channel, tok uint64) {
 	if c.pidx != 0 {
 		p.remove(int(c.pidx) - 1)
 	}
-	stop := parkers.n == 0 && parkers.p == p
+	stop := parkers.n == 0
 	if stop {
-		parkers.p = nil
+		parkers.p.Store(nil)
 		parkers.slots, parkers.free = nil, nil // as many as were ever parked
 	}
 	parkers.mu.Unlock()

@@ -20,7 +20,8 @@ func Parked() int { return 0 }
 var errNoPoller = errors.New("channel: no idle poller on this platform")
 
 func register(*Channel, int64) (*poller, uint64, error) { return nil, 0, errNoPoller }
-func unregister(*poller, *Channel, uint64)              {}
+func unregister(*Channel, uint64)                       {}
+func current() *poller                                  { return nil }
 func (*poller) add(*Channel, uint64) error              { return errNoPoller }
 func (*poller) del(*Channel)                            {}
 

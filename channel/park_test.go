@@ -271,14 +271,14 @@ func TestSharedContextCancel(t *testing.T) {
 func TestParkTokenNamesOneRegistration(t *testing.T) {
 	testnet.LeakCheck(t)
 	c1, c2 := &Channel{}, &Channel{}
-	p, tok1, err := register(c1, 0)
+	_, tok1, err := register(c1, 0)
 	require.NoError(t, err)
 	parkers.mu.Lock()
 	require.Same(t, c1, lookup(tok1))
 	parkers.mu.Unlock()
 	_, tok2, err := register(c2, 0)
 	require.NoError(t, err)
-	unregister(p, c1, tok1)
+	unregister(c1, tok1)
 	c3 := &Channel{}
 	_, tok3, err := register(c3, 0)
 	require.NoError(t, err)
@@ -289,9 +289,9 @@ func TestParkTokenNamesOneRegistration(t *testing.T) {
 	require.Same(t, c3, lookup(tok3))
 	parkers.mu.Unlock()
 	require.Equal(t, 2, Parked())
-	unregister(p, c1, tok1) // again: nothing
+	unregister(c1, tok1) // again: nothing
 	require.Equal(t, 2, Parked())
-	unregister(p, c2, tok2)
-	unregister(p, c3, tok3)
+	unregister(c2, tok2)
+	unregister(c3, tok3)
 	require.Zero(t, Parked())
 }
