@@ -99,10 +99,10 @@ type Conn struct {
 	flags atomic.Uint32
 	phase atomic.Uint32
 
-	src, dst netip.AddrPort // as told, or as seen
 	// proxy is the PROXY header received and the addresses it told, made
 	// only when one is read: every connection keeps its Conn for its
-	// whole life, so what only some need is not carried by all.
+	// whole life, so what only some need is not carried by all, and the
+	// addresses as seen are the socket's, which keeps them already.
 	proxy *proxied
 	// ln is the listener that accepted the connection, nil for a dialed
 	// one: its configuration bounds the handshake, and Close gives its
@@ -147,11 +147,29 @@ func (c *Conn) ExpectProxy() { c.setFlag(FlagAcceptProxy) }
 
 // Src is the client's address: the one a PROXY header told, or the
 // socket's peer. It is the zero AddrPort for UNIX sockets.
-func (c *Conn) Src() netip.AddrPort { return c.src }
+func (c *Conn) Src() netip.AddrPort {
+	if p := c.told(); p != nil {
+		return p.hdr.Src
+	}
+	return addrPort(c.sock.RemoteAddr())
+}
 
 // Dst is the address the client connected to: the one a PROXY header
 // told, or the socket's local address.
-func (c *Conn) Dst() netip.AddrPort { return c.dst }
+func (c *Conn) Dst() netip.AddrPort {
+	if p := c.told(); p != nil {
+		return p.hdr.Dst
+	}
+	return addrPort(c.sock.LocalAddr())
+}
+
+// told returns what a PROXY header told when it told addresses, or nil.
+func (c *Conn) told() *proxied {
+	if c.Flags()&FlagProxied == 0 || !c.proxy.hdr.HasAddrs() {
+		return nil
+	}
+	return c.proxy
+}
 
 // ProxyHeader returns the PROXY header received on the connection, with
 // its TLVs, or nil when none was.
@@ -257,7 +275,6 @@ func (c *Conn) readProxy(ctx context.Context) error {
 		return fmt.Errorf("%w (from %v)", err, c.sock.RemoteAddr())
 	}
 	if h.HasAddrs() {
-		c.src, c.dst = h.Src, h.Dst
 		p.srcAddr, p.dstAddr = h.SrcAddr(), h.DstAddr()
 	}
 	c.proxy = p
@@ -277,8 +294,8 @@ func (c *Conn) CloseWrite() error { return c.tr.CloseWrite() }
 // LocalAddr is the address the client connected to, as told by a PROXY
 // header when there was one.
 func (c *Conn) LocalAddr() net.Addr {
-	if c.Flags()&FlagProxied != 0 && c.proxy.dstAddr != nil {
-		return c.proxy.dstAddr
+	if p := c.told(); p != nil {
+		return p.dstAddr
 	}
 	return c.sock.LocalAddr()
 }
@@ -286,8 +303,8 @@ func (c *Conn) LocalAddr() net.Addr {
 // RemoteAddr is the client's address, as told by a PROXY header when there
 // was one.
 func (c *Conn) RemoteAddr() net.Addr {
-	if c.Flags()&FlagProxied != 0 && c.proxy.srcAddr != nil {
-		return c.proxy.srcAddr
+	if p := c.told(); p != nil {
+		return p.srcAddr
 	}
 	return c.sock.RemoteAddr()
 }

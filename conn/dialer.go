@@ -72,7 +72,6 @@ func (d *Dialer) Dial(ctx context.Context, network, address string, ph *ProxyHea
 		return nil, fmt.Errorf("%w: %w", ErrDial, err)
 	}
 	c := &Conn{sock: sock}
-	c.src, c.dst = addrPort(sock.RemoteAddr()), addrPort(sock.LocalAddr())
 	c.setFlag(FlagOutgoing)
 	tf := d.Transport
 	if tf == nil {

@@ -263,7 +263,6 @@ func (l *Listener) Accept() (*Conn, error) {
 func (l *Listener) admit(sock net.Conn) *Conn {
 	l.active.Add(1)
 	c := &Conn{sock: sock, ln: l}
-	c.src, c.dst = addrPort(sock.RemoteAddr()), addrPort(sock.LocalAddr())
 	if l.cfg.AcceptProxy {
 		c.setFlag(FlagAcceptProxy)
 	}
