@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -16,7 +17,9 @@ import (
 )
 
 // session is one client connection and, once connected, its server
-// connection.
+// connection. A TCP session keeps what its traffic line needs here rather
+// than in a record of its own: an idle proxied connection pays for this
+// struct as long as it lives.
 type session struct {
 	b        *Balancer
 	fe       *frontend
@@ -26,13 +29,26 @@ type session struct {
 
 	mu     sync.Mutex
 	server *conn.Conn
-	killed bool
 	http   *httpFront // set in HTTP mode, so a soft stop can close idle keep-alive connections
 
 	// trk holds the stick-table entries the connection tracks (stick.go);
 	// bytesIn and bytesOut are added to them at the end.
 	trk               *tracked
 	bytesIn, bytesOut int64
+
+	// TCP mode: srv is the server whose slot the session holds, named the
+	// one the traffic line names (nil for <NOSRV>; it stays the failed
+	// server when a redispatch finds none), and the rest is what the line
+	// learns before the end (see tcpLog). The small fields come last,
+	// with killed, to pack.
+	srv, named        *Server
+	tw, tc            time.Duration
+	retries           int32
+	srvQueue, beQueue int32
+	term              [2]byte
+	twSet, tcSet      bool
+	redisp            bool
+	killed            bool // under mu
 }
 
 // kill closes both connections; whatever drives the session (its
@@ -84,38 +100,38 @@ func (s *session) run() {
 		s.end()
 		return
 	}
-	ts := &tcpSession{s: s, be: fe.backend}
-	ft, err := tcpStream(b.ctx, s.client, s.bind.Proto, mux.SideFront)
+	client, err := tcpStream(b.ctx, s.client, s.bind.Proto, mux.SideFront)
 	if err != nil {
 		b.log.Debug("no TCP mux", "frontend", fe.cfg.Name, "client", s.client.SocketRemote(), "err", err)
 		s.end()
 		return
 	}
-	ts.client = ft
-	ts.begin()
+	s.tcpBegin()
 	if s.client.Transport().Info().TLS {
-		st, gone := firstLook(ft)
+		st, gone := firstLook(client)
 		if gone {
 			// As HAProxy does, no server is dialed for a client that
 			// finished its handshake and left without a byte to forward.
-			ts.l.term = [2]byte{'C', 'C'}
-			ts.finish()
+			s.term = [2]byte{'C', 'C'}
+			s.tcpFinish()
 			return
 		}
-		ts.client = st
+		client = st
 	}
-	if !ts.connect() {
-		ts.finish()
+	server, ok := s.tcpConnect()
+	if !ok {
+		s.tcpFinish()
 		return
 	}
-	tun, err := channel.NewTunnel(ts.client, ts.server, b.tunnelConfig(fe.cfg, ts.be.cfg))
+	be := fe.backend
+	tun, err := channel.NewTunnel(client, server, b.tunnelConfig(fe.cfg, be.cfg))
 	if err == nil {
-		err = tun.Start(b.ctx, ts.tunnelDone)
+		err = tun.Start(b.ctx, s.tunnelDone)
 	}
 	if err != nil {
-		b.log.Warn("tunnel not started", "frontend", fe.cfg.Name, "backend", ts.be.cfg.Name, "err", err)
-		ts.l.term = [2]byte{'P', 'D'}
-		ts.finish()
+		b.log.Warn("tunnel not started", "frontend", fe.cfg.Name, "backend", be.cfg.Name, "err", err)
+		s.term = [2]byte{'P', 'D'}
+		s.tcpFinish()
 	}
 }
 
@@ -157,150 +173,154 @@ func tcpStream(ctx context.Context, c *conn.Conn, proto string, side mux.Side) (
 	return t, nil
 }
 
-// tcpSession is a TCP-mode session from its accept to its traffic line:
-// the server it holds and the line being filled in.
-type tcpSession struct {
-	s              *session
-	be             *Backend
-	srv            *Server
-	client, server mux.Tunnel
-	l              tcpLog
-}
-
-// begin starts the traffic line, and without option tcplog writes the
-// "Connect from" line.
-func (ts *tcpSession) begin() {
-	s, fe := ts.s, ts.s.fe
-	src, dst := s.client.Src(), s.client.Dst()
-	ts.l = tcpLog{client: src, accept: s.accepted, frontend: fe.cfg.Name, backend: fe.cfg.Name, server: "<NOSRV>", term: [2]byte{'-', '-'}}
-	if ts.be != nil {
-		ts.l.backend = ts.be.cfg.Name
-	}
+// tcpBegin starts the traffic line, and without option tcplog writes
+// the "Connect from" line.
+func (s *session) tcpBegin() {
+	fe := s.fe
+	s.term = [2]byte{'-', '-'}
 	if !fe.cfg.Options.TCPLog && fe.logs.enabled() {
-		fe.logs.emit(levelInfo, fmt.Sprintf("Connect from %s to %s (%s/TCP)", src, dst, fe.cfg.Name))
+		fe.logs.emit(levelInfo, fmt.Sprintf("Connect from %s to %s (%s/TCP)", s.client.Src(), s.client.Dst(), fe.cfg.Name))
 	}
 }
 
-// connect picks a server (possibly after queueing) and connects to it,
+// tcpConnect picks a server (possibly after queueing) and connects to it,
 // retrying on failure while keeping the server's slot; with option
 // redispatch the last retry goes through the algorithm again, away from
-// the failing server. It reports whether a server connection is ready;
-// when not, l.term says why.
-func (ts *tcpSession) connect() bool {
-	s, b := ts.s, ts.s.b
-	src, dst := s.client.Src(), s.client.Dst()
-	l := &ts.l
-	be := ts.be
+// the failing server. It returns the server's stream when one is ready;
+// when not, term says why.
+func (s *session) tcpConnect() (mux.Tunnel, bool) {
+	b, be := s.b, s.fe.backend
 	if be == nil {
-		l.term = [2]byte{'S', 'C'}
-		return false
+		s.term = [2]byte{'S', 'C'}
+		return nil, false
 	}
-
-	getServer := func(avoid *Server) bool {
-		a, err := be.assign(b.ctx, src.Addr(), avoid)
-		l.twSet = true
-		if a.queued {
-			l.tw += a.waited
-			l.srvQueue, l.beQueue = a.srvQueue, a.beQueue
-		}
-		if err != nil {
-			switch {
-			case errors.Is(err, ErrQueueTimeout):
-				l.term = [2]byte{'s', 'Q'}
-			case errors.Is(err, ErrNoServer):
-				l.term = [2]byte{'S', 'C'}
-			default:
-				l.term = [2]byte{'K', 'Q'}
-			}
-			return false
-		}
-		ts.srv = a.srv
-		l.server = a.srv.cfg.Name
-		return true
-	}
-	if ts.srv = s.stickMatch(be); ts.srv != nil {
-		l.server, l.twSet = ts.srv.cfg.Name, true
-	} else if !getServer(nil) {
-		return false
+	src, dst := s.client.Src(), s.client.Dst()
+	if s.srv = s.stickMatch(be); s.srv != nil {
+		s.named, s.twSet = s.srv, true
+	} else if !s.assign(be, src, nil) {
+		return nil, false
 	}
 	connStart := time.Now()
 	var sc *conn.Conn
 	for {
 		var err error
-		sc, err = b.dialServer(b.ctx, ts.srv, src, dst, s.client.Transport().Info())
+		sc, err = b.dialServer(b.ctx, s.srv, src, dst, s.client.Transport().Info())
 		if err == nil {
 			break
 		}
-		b.log.Debug("connect failed", "backend", be.cfg.Name, "server", ts.srv.cfg.Name, "retries", l.retries, "err", err)
-		if l.retries >= be.cfg.Retries || b.ctx.Err() != nil {
+		b.log.Debug("connect failed", "backend", be.cfg.Name, "server", s.srv.cfg.Name, "retries", int(s.retries), "err", err)
+		if int(s.retries) >= be.cfg.Retries || b.ctx.Err() != nil {
 			switch {
 			case b.ctx.Err() != nil:
-				l.term = [2]byte{'K', 'C'}
+				s.term = [2]byte{'K', 'C'}
 			case errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
-				l.term = [2]byte{'s', 'C'}
+				s.term = [2]byte{'s', 'C'}
 			default:
-				l.term = [2]byte{'S', 'C'}
+				s.term = [2]byte{'S', 'C'}
 			}
-			return false
+			return nil, false
 		}
-		l.retries++
-		if be.cfg.Options.Redispatch && l.retries == be.cfg.Retries {
-			failed := ts.srv
-			be.release(ts.srv)
-			ts.srv = nil
-			l.redisp = true
-			if !getServer(failed) {
-				return false
+		s.retries++
+		if be.cfg.Options.Redispatch && int(s.retries) == be.cfg.Retries {
+			failed := s.srv
+			be.release(s.srv)
+			s.srv = nil
+			s.redisp = true
+			if !s.assign(be, src, failed) {
+				return nil, false
 			}
 		}
 	}
-	l.tcSet, l.tc = true, time.Since(connStart)
-	s.stickStore(be, ts.srv)
+	s.tcSet, s.tc = true, time.Since(connStart)
+	s.stickStore(be, s.srv)
 	if !s.setServer(sc) {
 		_ = sc.Close()
-		l.term = [2]byte{'K', 'C'}
-		return false
+		s.term = [2]byte{'K', 'C'}
+		return nil, false
 	}
-	st, err := tcpStream(b.ctx, sc, ts.srv.cfg.Proto, mux.SideBack)
+	st, err := tcpStream(b.ctx, sc, s.srv.cfg.Proto, mux.SideBack)
 	if err != nil {
-		b.log.Debug("no TCP mux", "backend", be.cfg.Name, "server", ts.srv.cfg.Name, "err", err)
-		l.term = [2]byte{'S', 'C'}
+		b.log.Debug("no TCP mux", "backend", be.cfg.Name, "server", s.srv.cfg.Name, "err", err)
+		s.term = [2]byte{'S', 'C'}
+		return nil, false
+	}
+	return st, true
+}
+
+// assign has be's algorithm pick a server other than avoid, possibly
+// after queueing, and notes the wait on the traffic line; when none is
+// had, term says why.
+func (s *session) assign(be *Backend, src netip.AddrPort, avoid *Server) bool {
+	a, err := be.assign(s.b.ctx, src.Addr(), avoid)
+	s.twSet = true
+	if a.queued {
+		s.tw += a.waited
+		s.srvQueue, s.beQueue = int32(a.srvQueue), int32(a.beQueue)
+	}
+	if err != nil {
+		switch {
+		case errors.Is(err, ErrQueueTimeout):
+			s.term = [2]byte{'s', 'Q'}
+		case errors.Is(err, ErrNoServer):
+			s.term = [2]byte{'S', 'C'}
+		default:
+			s.term = [2]byte{'K', 'Q'}
+		}
 		return false
 	}
-	ts.server = st
+	s.srv, s.named = a.srv, a.srv
 	return true
 }
 
 // tunnelDone is the tunnel's completion callback: both directions have
 // ended and both connections are closed.
-func (ts *tcpSession) tunnelDone(res channel.Result) {
-	s := ts.s
+func (s *session) tunnelDone(res channel.Result) {
 	s.bytesIn, s.bytesOut = res.Request.In, res.Response.Out
 	if t := res.TermState(); len(t) == 2 {
-		ts.l.term = [2]byte{t[0], t[1]}
+		s.term = [2]byte{t[0], t[1]}
 	}
 	s.mu.Lock()
 	if s.killed {
-		ts.l.term = [2]byte{'K', 'D'}
+		s.term = [2]byte{'K', 'D'}
 	}
 	s.mu.Unlock()
-	ts.finish()
+	s.tcpFinish()
 }
 
-// finish gives the server's slot back (which lets a queued connection
+// tcpFinish gives the server's slot back (which lets a queued connection
 // have it), writes the traffic line and ends the session.
-func (ts *tcpSession) finish() {
-	s, b, fe, be, l := ts.s, ts.s.b, ts.s.fe, ts.be, &ts.l
-	if ts.srv != nil {
-		be.release(ts.srv)
+func (s *session) tcpFinish() {
+	b, fe, be := s.b, s.fe, s.fe.backend
+	if s.srv != nil {
+		be.release(s.srv)
 	}
 	if fe.cfg.Options.TCPLog && fe.logs.enabled() {
-		l.tt = time.Since(s.accepted)
-		l.bytesOut = s.bytesOut
-		l.actconn = int(b.actconn.Load())
-		l.feconn = int(fe.conns.Load())
+		l := tcpLog{
+			client:   s.client.Src(),
+			accept:   s.accepted,
+			frontend: fe.cfg.Name,
+			backend:  fe.cfg.Name,
+			server:   "<NOSRV>",
+			tw:       s.tw,
+			tc:       s.tc,
+			twSet:    s.twSet,
+			tcSet:    s.tcSet,
+			tt:       time.Since(s.accepted),
+			bytesOut: s.bytesOut,
+			term:     s.term,
+			actconn:  int(b.actconn.Load()),
+			feconn:   int(fe.conns.Load()),
+			retries:  int(s.retries),
+			redisp:   s.redisp,
+			srvQueue: int(s.srvQueue),
+			beQueue:  int(s.beQueue),
+		}
+		if s.named != nil {
+			l.server = s.named.cfg.Name
+		}
 		if be != nil {
-			l.beconn, l.srvconn = be.counts(ts.srv)
+			l.backend = be.cfg.Name
+			l.beconn, l.srvconn = be.counts(s.srv)
 		}
 		// dontlognull drops lines of connections that moved no byte, such
 		// as port probes, as HAProxy does.
