@@ -58,6 +58,10 @@ type Balancer struct {
 	global   *conn.Slots // global maxconn, shared by every listener; nil when unlimited
 	actconn  atomic.Int64
 	accepts  atomic.Uint64 // connections accepted, for the trimmer
+	// starting counts the sessions accepted and not yet settled (a TCP
+	// tunnel started, an HTTP session serving, or the session over),
+	// for the trimmer: their goroutines still hold stacks.
+	starting atomic.Int64
 	trims    atomic.Uint64 // times the trimmer gave memory back
 	pool     *buffer.Pool
 	pipes    *buffer.PipePool // nil when nothing splices
@@ -407,6 +411,7 @@ func (b *Balancer) acceptLoop(fe *frontend, ln *conn.Listener, bind *config.Bind
 		b.wg.Add(1)
 		b.mu.Unlock()
 		b.actconn.Add(1)
+		b.starting.Add(1)
 		b.accepts.Add(1)
 		fe.conns.Add(1)
 		go s.run()

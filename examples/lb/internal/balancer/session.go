@@ -80,6 +80,16 @@ func (s *session) setServer(c *conn.Conn) bool {
 // proxied connection holds no goroutine.
 func (s *session) run() {
 	b, fe := s.b, s.fe
+	// The session is settled once its steady phase begins (an HTTP
+	// session serving, a TCP tunnel started) or it is over.
+	settled := false
+	settle := func() {
+		if !settled {
+			settled = true
+			b.starting.Add(-1)
+		}
+	}
+	defer settle()
 	s.startTracking()
 
 	// The handshake phase reads the PROXY header on accept-proxy binds.
@@ -96,6 +106,7 @@ func (s *session) run() {
 		return
 	}
 	if fe.cfg.Mode == "http" {
+		settle()
 		s.runHTTP()
 		s.end()
 		return

@@ -14,7 +14,8 @@ var trimEvery = time.Second
 const trimKeep = 64
 
 // trimmer gives memory back once a burst of new connections is over: a
-// whole period without an accept after one with some. A burst leaves the
+// whole period without an accept, and with every session settled, after
+// one with some. A burst leaves the
 // buffer pool as many idle buffers as it had in flight at its peak, and
 // the collector's heap grown to twice what was live at its last cycle,
 // on top of which the connections that stay now sit idle. The pool is
@@ -33,8 +34,11 @@ func (b *Balancer) trimmer() {
 			return
 		case <-t.C:
 		}
+		// Sessions still setting up count as the burst: the goroutines
+		// dialing a slow server free their stacks only when they settle,
+		// and memory freed after the trim would stay with the process.
 		n := b.accepts.Load()
-		if n != last {
+		if n != last || b.starting.Load() > 0 {
 			last, dirty = n, true
 			continue
 		}

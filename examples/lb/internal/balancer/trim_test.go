@@ -1,6 +1,9 @@
 package balancer
 
 import (
+	"bufio"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,4 +56,45 @@ listen px
 	require.Equal(t, "s", ask(t, addr))
 	require.Eventually(t, func() bool { return b.trims.Load() == 2 }, 10*time.Second, time.Millisecond,
 		"one more trim after the next burst")
+}
+
+// A session still setting up (here waiting in a server's queue) keeps the
+// burst going: its goroutine's stack would be freed after the trim and
+// stay with the process. The trim comes once it has settled.
+func TestNoTrimWhileSessionsSetUp(t *testing.T) {
+	old := trimEvery
+	trimEvery = 20 * time.Millisecond
+	t.Cleanup(func() { trimEvery = old })
+	srv := newServer(t, "s", false)
+	b, _ := startLB(t, parseCfg(t, `
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+    timeout queue 10s
+listen px
+    bind 127.0.0.1:0
+    server s %s maxconn 1
+`, srv.addr()))
+	addr := feAddr(t, b, "px")
+
+	first, name := holdConn(t, addr) // takes the server's one slot
+	require.Equal(t, "s", name)
+	second, err := net.Dial("tcp", addr) // waits in the queue
+	require.NoError(t, err)
+	defer second.Close()
+	require.Eventually(t, func() bool { return b.starting.Load() == 1 }, 10*time.Second, time.Millisecond,
+		"the queued session is still setting up")
+	time.Sleep(10 * trimEvery)
+	require.Equal(t, uint64(0), b.trims.Load(), "trimmed while a session waited in the queue")
+
+	require.NoError(t, first.Close()) // the slot frees, the queued session connects
+	_ = second.SetReadDeadline(time.Now().Add(10 * time.Second))
+	line, err := bufio.NewReader(second).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "s", strings.TrimSpace(line))
+	require.Eventually(t, func() bool { return b.trims.Load() == 1 }, 10*time.Second, time.Millisecond,
+		"a trim once every session settled")
+	require.Equal(t, int64(0), b.starting.Load())
 }
