@@ -45,7 +45,12 @@
 #                        TRIES tenths of a second for it, waits
 #                        IDLE_SETTLE seconds (default 3), reads the memory
 #                        again (RSS1) and sets RSS_PER to the KiB per
-#                        connection; then stops CMD and the proxy.
+#                        connection; then stops CMD and the proxy. Before
+#                        the settling wait it waits for the proxy's
+#                        IDLE_CONNS connections to SINK_PORT to be open.
+# server_conns_open PORT N TRIES
+#                        waits up to TRIES tenths of a second for N
+#                        established connections to 127.0.0.1:PORT (ss).
 # cpu_ticks PID          prints PID's user+system CPU time in clock ticks.
 # core_ticks CPU         prints the clock ticks core CPU has spent busy (all
 #                        of /proc/stat's columns but idle and iowait): its
@@ -169,6 +174,11 @@ idle_rss() {
 	IDLER_PID=$!
 	for _ in $(seq 1 "$tries"); do [ -f "$WORK/ready" ] && break; sleep 0.1; done
 	[ -f "$WORK/ready" ] || { echo "idle connections never all opened" >&2; exit 1; }
+	# The client's connections are open; the proxy's own to the sink may
+	# still be on their way (a sink slow to accept drops SYNs, which come
+	# again a second or more later). Read the proxy once it holds them all.
+	server_conns_open "$SINK_PORT" "$IDLE_CONNS" 300 ||
+		echo "$name: not every server connection opened before the reading" >&2
 	# An idle proxy is read once settled: lb gives back what the burst of
 	# opening left behind about a second after the last accept.
 	sleep "${IDLE_SETTLE:-3}"
@@ -179,6 +189,16 @@ idle_rss() {
 	# Read by the sourcing script.
 	# shellcheck disable=SC2034
 	RSS_PER=$(awk -v a="$RSS0" -v b="$RSS1" -v n="$IDLE_CONNS" 'BEGIN {printf "%.2f", (b - a) / n}')
+}
+
+server_conns_open() {
+	local port=$1 want=$2 tries=$3 n=0
+	for _ in $(seq 1 "$tries"); do
+		n=$(ss -Htn state established "dport = :$port" | wc -l)
+		[ "$n" -ge "$want" ] && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
