@@ -127,6 +127,9 @@ type Listener struct {
 	pmu      sync.Mutex
 	paused   bool
 	resumeCh chan struct{} // closed on Resume
+	// inAccept is read-held around the accept(2) of an Accept; Pause
+	// write-locks it once, to wait for those in flight to see the pause.
+	inAccept sync.RWMutex
 
 	active                                    atomic.Int64
 	accepted, rejected, dropped, handshakeErr atomic.Uint64
@@ -240,7 +243,9 @@ func (l *Listener) Accept() (*Conn, error) {
 			l.releaseSlot()
 			return nil, err
 		}
+		l.inAccept.RLock()
 		sock, err := l.ln.Accept()
+		l.inAccept.RUnlock()
 		if err != nil {
 			l.releaseSlot()
 			if l.isClosed() {
@@ -390,8 +395,23 @@ type deadliner interface{ SetDeadline(time.Time) error }
 
 // Pause stops accepting until Resume, leaving new connections in the
 // kernel backlog, as a soft stop does; live connections are untouched. A
-// blocked Accept is woken and waits.
+// blocked Accept is woken and waits. Once Pause returns, no connection is
+// accepted until Resume: one that came while Pause ran may have been.
 func (l *Listener) Pause() error {
+	if err := l.pause(); err != nil {
+		return err
+	}
+	// The runtime wakes an accept(2) waiting when its deadline passes,
+	// but a client arriving before the woken goroutine runs wins, and
+	// the accept takes it. Waiting for the accepts in flight to return
+	// makes a client that comes after Pause stay in the backlog.
+	l.inAccept.Lock()
+	//lint:ignore SA2001 the empty section is the wait for the readers
+	l.inAccept.Unlock()
+	return nil
+}
+
+func (l *Listener) pause() error {
 	l.pmu.Lock()
 	defer l.pmu.Unlock()
 	if l.paused {
