@@ -12,10 +12,9 @@ import (
 	"github.com/proxyblocks/proxyblocks/buffer"
 )
 
-// Once a period passes without an accept after one with some, the
-// balancer trims its buffer pool to trimKeep idle buffers and gives
-// memory back, once; without new accepts it does not trim again.
-func TestTrimAfterBurst(t *testing.T) {
+// trimLB starts a balancer whose trimmer looks every 20 ms, in front of
+// one server whose line ends with opts, and returns it and its address.
+func trimLB(t *testing.T, opts string) (*Balancer, string) {
 	old := trimEvery
 	trimEvery = 20 * time.Millisecond
 	t.Cleanup(func() { trimEvery = old })
@@ -26,11 +25,19 @@ defaults
     timeout connect 5s
     timeout client 10s
     timeout server 10s
+    timeout queue 10s
 listen px
     bind 127.0.0.1:0
-    server s %s
+    server s %s`+opts+`
 `, srv.addr()))
-	addr := feAddr(t, b, "px")
+	return b, feAddr(t, b, "px")
+}
+
+// Once a period passes without an accept after one with some, the
+// balancer trims its buffer pool to trimKeep idle buffers and gives
+// memory back, once; without new accepts it does not trim again.
+func TestTrimAfterBurst(t *testing.T) {
+	b, addr := trimLB(t, "")
 
 	// The idle buffers a burst leaves behind.
 	var held []*buffer.Buffer
@@ -62,22 +69,7 @@ listen px
 // burst going: its goroutine's stack would be freed after the trim and
 // stay with the process. The trim comes once it has settled.
 func TestNoTrimWhileSessionsSetUp(t *testing.T) {
-	old := trimEvery
-	trimEvery = 20 * time.Millisecond
-	t.Cleanup(func() { trimEvery = old })
-	srv := newServer(t, "s", false)
-	b, _ := startLB(t, parseCfg(t, `
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 10s
-    timeout server 10s
-    timeout queue 10s
-listen px
-    bind 127.0.0.1:0
-    server s %s maxconn 1
-`, srv.addr()))
-	addr := feAddr(t, b, "px")
+	b, addr := trimLB(t, " maxconn 1")
 
 	first, name := holdConn(t, addr) // takes the server's one slot
 	require.Equal(t, "s", name)
