@@ -1067,7 +1067,7 @@ func (c *Channel) flush() error {
 		if err := c.armWrite(); err != nil {
 			return err
 		}
-		n, err := c.write(c.outChunk())
+		n, err := c.write()
 		if n > 0 {
 			_ = c.buf.Del(n)
 			c.output -= n
@@ -1109,14 +1109,14 @@ func (c *Channel) rawCB(fd uintptr) bool {
 	}
 }
 
-// write writes p, the output chunk (outChunk), once: straight to the socket of a raw destination,
-// which net.Conn.Write would reach through several layers, noting whether
-// it had to wait; through the transport otherwise.
-func (c *Channel) write(p []byte) (int, error) {
+// write writes the output chunk (outChunk) once: straight to the socket
+// of a raw destination, which net.Conn.Write would reach through several
+// layers, noting whether it had to wait; through the transport otherwise.
+func (c *Channel) write() (int, error) {
 	c.waited = false
 	if c.dstRC == nil {
 		c.waited = true // not known
-		return c.dst.Write(p)
+		return c.dst.Write(c.outChunk())
 	}
 	c.cbOp, c.cbN, c.cbErr = cbWrite, 0, nil
 	err := c.dstRC.Write(c.cb)
