@@ -13,6 +13,10 @@
 // Both pools exist so an idle connection holds nothing: a channel borrows a
 // buffer or a pipe when bytes arrive and gives it back once they have left.
 // A warm pool hands buffers out and takes them back without allocating.
+//
+// Pipes exist on Linux only, where splice(2) does. Elsewhere [NewPipe] and
+// [PipePool.Get] return an error wrapping [errors.ErrUnsupported], and a
+// channel moves the bytes through buffers.
 package buffer
 
 import (

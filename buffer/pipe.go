@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-
-	"golang.org/x/sys/unix"
 )
 
 // ErrPipeLimit is returned by [PipePool.Get] when the cap on pipes in use
@@ -14,12 +12,6 @@ var ErrPipeLimit = errors.New("buffer: pipe limit reached")
 
 // ErrPoolClosed is returned by [PipePool.Get] after [PipePool.Close].
 var ErrPoolClosed = errors.New("buffer: pipe pool closed")
-
-// spliceFlags are the flags of every splice: MOVE asks the kernel to move
-// pages rather than copy them, NONBLOCK keeps the call from sleeping on
-// the pipe (the sockets are non-blocking already). SPLICE_F_MORE is left
-// out on purpose: it corks the socket and stalls small messages.
-const spliceFlags = unix.SPLICE_F_MOVE | unix.SPLICE_F_NONBLOCK
 
 // Pipe is a non-blocking, close-on-exec kernel pipe used to move bytes
 // between two sockets with splice(2), counting the bytes inside so a
@@ -40,15 +32,16 @@ type Pipe struct {
 // size up to a power of two pages, and may refuse sizes above
 // /proc/sys/fs/pipe-max-size for unprivileged processes; then the pipe
 // keeps its default size, as HAProxy does.
+//
+// Kernel pipes that splice(2) can use exist on Linux only; elsewhere
+// NewPipe returns an error that wraps [errors.ErrUnsupported], and
+// callers move bytes through buffers instead.
 func NewPipe(size int) (*Pipe, error) {
-	var fds [2]int
-	if err := unix.Pipe2(fds[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
+	rfd, wfd, err := sysPipe(size)
+	if err != nil {
 		return nil, fmt.Errorf("buffer: creating a pipe: %w", err)
 	}
-	p := &Pipe{rfd: fds[0], wfd: fds[1]}
-	if size > 0 {
-		_, _ = unix.FcntlInt(uintptr(p.wfd), unix.F_SETPIPE_SZ, size)
-	}
+	p := &Pipe{rfd: rfd, wfd: wfd}
 	c, err := p.Size()
 	if err != nil {
 		_ = p.Close()
@@ -72,7 +65,7 @@ func (p *Pipe) WriteFD() int { return p.wfd }
 
 // Size asks the kernel for the pipe's capacity (F_GETPIPE_SZ).
 func (p *Pipe) Size() (int, error) {
-	n, err := unix.FcntlInt(uintptr(p.wfd), unix.F_GETPIPE_SZ, 0)
+	n, err := sysPipeSize(p.wfd)
 	if err != nil {
 		return 0, fmt.Errorf("buffer: reading pipe size: %w", err)
 	}
@@ -84,39 +77,28 @@ func (p *Pipe) Size() (int, error) {
 // reached end of file, and unix.EAGAIN unwrapped when fd has nothing to
 // read (or the pipe is full), so callers can wait for readiness.
 func (p *Pipe) SpliceFrom(fd, n int) (int, error) {
-	for {
-		m, err := unix.Splice(fd, nil, p.wfd, nil, n, spliceFlags)
-		if err == unix.EINTR {
-			continue
-		}
-		if m > 0 {
-			p.data += int(m)
-		}
-		return int(m), err
+	m, err := sysSplice(fd, p.wfd, n)
+	if m > 0 {
+		p.data += m
 	}
+	return m, err
 }
 
 // SpliceTo moves up to n bytes from the pipe to the file descriptor fd (a
 // socket) with one splice(2). It returns unix.EAGAIN unwrapped when fd
 // cannot take more.
 func (p *Pipe) SpliceTo(fd, n int) (int, error) {
-	n = min(n, p.data)
-	for {
-		m, err := unix.Splice(p.rfd, nil, fd, nil, n, spliceFlags)
-		if err == unix.EINTR {
-			continue
-		}
-		if m > 0 {
-			p.data -= int(m)
-		}
-		return int(m), err
+	m, err := sysSplice(p.rfd, fd, min(n, p.data))
+	if m > 0 {
+		p.data -= m
 	}
+	return m, err
 }
 
 // Write puts b into the pipe without blocking. It returns unix.EAGAIN when
 // the pipe is full.
 func (p *Pipe) Write(b []byte) (int, error) {
-	n, err := unix.Write(p.wfd, b)
+	n, err := sysWrite(p.wfd, b)
 	if n > 0 {
 		p.data += n
 	}
@@ -126,7 +108,7 @@ func (p *Pipe) Write(b []byte) (int, error) {
 // Read takes bytes out of the pipe without blocking. It returns
 // unix.EAGAIN when the pipe is empty.
 func (p *Pipe) Read(b []byte) (int, error) {
-	n, err := unix.Read(p.rfd, b)
+	n, err := sysRead(p.rfd, b)
 	if n > 0 {
 		p.data -= n
 	}
@@ -139,8 +121,8 @@ func (p *Pipe) Close() error {
 		return nil
 	}
 	p.closed = true
-	err1 := unix.Close(p.rfd)
-	err2 := unix.Close(p.wfd)
+	err1 := sysClose(p.rfd)
+	err2 := sysClose(p.wfd)
 	if err := errors.Join(err1, err2); err != nil {
 		return fmt.Errorf("buffer: closing pipe: %w", err)
 	}
