@@ -153,7 +153,7 @@ func (c *Cache) MaxKeyLen() int { return int(c.g.maxKey) }
 // MaxValueLen returns the longest value that fits with a key of keyLen
 // bytes: an entry may use at most one shard's blocks.
 func (c *Cache) MaxValueLen(keyLen int) int {
-	return min(int(c.g.bps)*int(c.g.blockSize), math.MaxUint32) - keyLen
+	return int(min(uint64(c.g.bps)*uint64(c.g.blockSize), math.MaxUint32, uint64(math.MaxInt)) - uint64(keyLen))
 }
 
 func (c *Cache) shardOf(h uint64) *shard {

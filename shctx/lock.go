@@ -65,7 +65,7 @@ func (c *Cache) lockSlow(s *shard) {
 			runtime.Gosched()
 			continue
 		case i < yieldingPolls:
-			_, _, _ = unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+			osYield()
 			continue
 		}
 		now := time.Now()

@@ -149,7 +149,7 @@ func mapAnon(g *geometry) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shctx: mmap %d anonymous bytes: %w", g.size, err)
 	}
-	_ = unix.Madvise(mem, unix.MADV_HUGEPAGE) // advice only; fine if refused
+	adviseHugePages(mem)
 	return mem, nil
 }
 
