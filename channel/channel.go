@@ -13,7 +13,8 @@
 // When both transports are raw sockets, nothing is left to analyse and
 // splicing is enabled, the channel moves bytes with splice(2) through a
 // pipe from a [buffer.PipePool], held only while bytes are inside it, and
-// user space never touches them.
+// user space never touches them. Outside Linux there are no such pipes,
+// and the channel copies through its buffer.
 //
 // A source that transforms bytes (TLS) cannot be watched through its
 // socket while it may hold decoded bytes the socket no longer shows. The
@@ -73,7 +74,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -791,7 +791,7 @@ func (c *Channel) readCB(fd uintptr) bool {
 		return true
 	}
 	for {
-		n, err := rawIO(unix.SYS_READ, fd, p)
+		n, err := rawRead(fd, p)
 		if err == unix.EINTR {
 			continue
 		}
@@ -1133,7 +1133,7 @@ func (c *Channel) write() (int, error) {
 // writeCB runs inside the destination's RawConn.Write.
 func (c *Channel) writeCB(fd uintptr) bool {
 	for {
-		n, err := rawIO(unix.SYS_WRITE, fd, c.outChunk())
+		n, err := rawWrite(fd, c.outChunk())
 		if err == unix.EINTR {
 			continue
 		}
@@ -1146,22 +1146,6 @@ func (c *Channel) writeCB(fd uintptr) bool {
 	}
 }
 
-// rawIO is read(2) or write(2) on a socket the runtime keeps
-// non-blocking, made without telling the scheduler: such a call never
-// waits, it only works (on loopback the kernel delivers the bytes to the
-// receiver inside it), so nothing is gained by handing the P away during
-// it. Through syscall.Syscall, a goroutine that keeps its P in system
-// calls keeps the runtime's monitor thread waking every 20 µs to look
-// at it: in the buffered copy that was about 9,000 context switches per
-// GiB on a single core, and about 400 with the raw call.
-func rawIO(trap, fd uintptr, p []byte) (int, error) {
-	r, _, e := unix.RawSyscall(trap, fd, uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
-	if e != 0 {
-		return -1, e
-	}
-	return int(r), nil
-}
-
 // spliceInCB runs inside the source's RawConn.Read: it borrows a pipe,
 // splices what the socket holds into it, and gives the pipe back when the
 // socket turns out empty, so a parked channel holds no pipe either.
@@ -1170,6 +1154,9 @@ func (c *Channel) spliceInCB(fd uintptr) bool {
 		p, err := c.pipes.Get()
 		if err != nil {
 			c.cbN, c.cbErr = 0, errNoPipe
+			if errors.Is(err, errors.ErrUnsupported) {
+				c.cbErr = errNoSplice // no pipes on this system at all
+			}
 			return true
 		}
 		c.pipe = p
