@@ -145,9 +145,9 @@ func TestDataAccessors(t *testing.T) {
 	require.NoError(t, e.Set(DataServerID, -3))
 	require.EqualValues(t, -3, e.Get(DataServerID))
 	require.NoError(t, e.Set(DataGPT0, -1))
-	require.EqualValues(t, 4294967295, e.Get(DataGPT0), "32-bit like HAProxy's set table")
+	require.EqualValues(t, int64(4294967295), e.Get(DataGPT0), "32-bit like HAProxy's set table")
 
-	require.EqualValues(t, 5_000_000_000, e.Inc(DataBytesInCnt, 5_000_000_000), "bytes counters are 64-bit")
+	require.EqualValues(t, int64(5_000_000_000), e.Inc(DataBytesInCnt, 5_000_000_000), "bytes counters are 64-bit")
 
 	e.StartConn()
 	e.StartConn()
@@ -370,7 +370,7 @@ func TestUpdateSequence(t *testing.T) {
 
 	c.TouchRemote()
 	seq, _ = c.UpdateSeq()
-	require.EqualValues(t, 4+remoteOffset, seq, "remote updates go to the opposite half")
+	require.EqualValues(t, uint32(4+remoteOffset), seq, "remote updates go to the opposite half")
 	c.TouchRemote()
 	seq2, _ := c.UpdateSeq()
 	require.Equal(t, seq, seq2, "a queued entry is not requeued by a remote touch")
@@ -408,7 +408,7 @@ func TestUpdateSequence(t *testing.T) {
 	d.Release()
 	n := 0
 	for s := range tb.UpdatesAfter(5) {
-		require.EqualValues(t, 6+remoteOffset, s)
+		require.EqualValues(t, uint32(6+remoteOffset), s)
 		n++
 	}
 	require.Equal(t, 1, n)
