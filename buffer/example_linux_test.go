@@ -1,3 +1,5 @@
+//go:build linux && !proxyblocks_nosplice
+
 package buffer_test
 
 import (

@@ -1,3 +1,5 @@
+//go:build linux && !proxyblocks_nosplice
+
 package buffer
 
 import "golang.org/x/sys/unix"
@@ -37,3 +39,7 @@ func sysSplice(in, out, n int) (int, error) {
 func sysWrite(fd int, b []byte) (int, error) { return unix.Write(fd, b) }
 func sysRead(fd int, b []byte) (int, error)  { return unix.Read(fd, b) }
 func sysClose(fd int) error                  { return unix.Close(fd) }
+
+// SpliceSupported reports whether this build has kernel pipes for
+// splice(2): true on Linux unless built with the proxyblocks_nosplice tag.
+const SpliceSupported = true

@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux || proxyblocks_nosplice
 
 package buffer
 
@@ -16,3 +16,7 @@ func sysSplice(int, int, int) (int, error) { return 0, errNoSplice }
 func sysWrite(int, []byte) (int, error)    { return 0, errNoSplice }
 func sysRead(int, []byte) (int, error)     { return 0, errNoSplice }
 func sysClose(int) error                   { return errNoSplice }
+
+// SpliceSupported reports whether this build has kernel pipes for
+// splice(2): false outside Linux, and with the proxyblocks_nosplice tag.
+const SpliceSupported = false

@@ -118,6 +118,13 @@ func TestEndToEndSplice50x8MiB(t *testing.T) {
 		Pool: pool, Pipes: pipes, SpliceRequest: SpliceAlways, SpliceResponse: SpliceAlways,
 	})
 	var spliced int64
+	if !buffer.SpliceSupported {
+		for _, r := range rs {
+			require.Zero(t, r.Request.Spliced+r.Response.Spliced, "no pipes in this build")
+		}
+		require.Zero(t, pipes.Stats().Created)
+		return
+	}
 	for _, r := range rs {
 		require.Equal(t, r.Request.Out, r.Request.Spliced, "every request byte went through a pipe")
 		require.Equal(t, r.Response.Out, r.Response.Spliced)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/buffer"
 	"github.com/proxyblocks/proxyblocks/conn"
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/stretchr/testify/require"
@@ -304,7 +305,11 @@ listen splice
 	require.Eventually(t, func() bool { return b.Sessions() == 0 }, time.Minute, 5*time.Millisecond)
 	ps := b.pipes.Stats()
 	require.Zero(t, ps.InUse)
-	require.NotZero(t, ps.Created, "splice-auto used pipes")
+	if buffer.SpliceSupported {
+		require.NotZero(t, ps.Created, "splice-auto used pipes")
+	} else {
+		require.Zero(t, ps.Created, "no pipes in this build")
+	}
 	require.NoError(t, b.Close())
 	echo.close()
 	lines := trafficLines(logs)
