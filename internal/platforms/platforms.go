@@ -7,6 +7,10 @@
 // the channel does not park idle directions in its own epoll poller, conn
 // refuses SO_REUSEPORT, and shctx gives no huge-page advice. Windows is
 // not supported, as HAProxy does not support it.
+//
+// The build tag proxyblocks_nosplice gives a Linux build the pipe-less
+// buffer of the other systems, so the fallback is tested where the suite
+// runs; [NoSpliceTests] are the packages and tests it runs that way.
 package platforms
 
 import (
@@ -32,6 +36,35 @@ var Targets = []Target{
 	{"darwin", "arm64"},
 	{"freebsd", "amd64"},
 	{"linux", "386"},
+}
+
+// NoSpliceTag is the build tag that leaves kernel pipes out on Linux.
+const NoSpliceTag = "proxyblocks_nosplice"
+
+// NoSpliceTests are the packages whose tests run again with [NoSpliceTag],
+// each with a -run pattern ("" for all): the ones that move bytes
+// through channels.
+var NoSpliceTests = []struct{ Pkg, Run string }{
+	{"./buffer", ""},
+	{"./channel", ""},
+	{"./examples/lb/internal/balancer", "EndToEnd|TCP"},
+}
+
+// Test runs `go test -count=1` with the go tool at gobin on pkg in dir,
+// with the given build tags and -run pattern, and returns its output
+// with an error if it fails.
+func Test(ctx context.Context, gobin, dir, pkg, tags, run string) (string, error) {
+	args := []string{"test", "-count=1", "-tags", tags}
+	if run != "" {
+		args = append(args, "-run", run)
+	}
+	cmd := exec.CommandContext(ctx, gobin, append(args, pkg)...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("go %s %s: %w\n%s", strings.Join(args, " "), pkg, err, strings.TrimSpace(string(out)))
+	}
+	return string(out), nil
 }
 
 // Vet runs `go vet` with the go tool at gobin over the packages matching

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -70,4 +71,23 @@ func TestVetReportsBreakage(t *testing.T) {
 		t.Fatal("vet for darwin passed over a Linux-only function")
 	}
 	t.Log(err)
+}
+
+// The packages that move bytes pass their tests without pipes, as they
+// must where the system has none.
+func TestWithoutSplice(t *testing.T) {
+	gobin, root := goTool(t), moduleRoot(t)
+	for _, nt := range NoSpliceTests {
+		t.Run(strings.TrimPrefix(nt.Pkg, "./"), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			defer cancel()
+			out, err := Test(ctx, gobin, root, nt.Pkg, NoSpliceTag, nt.Run)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(out, "ok ") || strings.Contains(out, "no tests to run") {
+				t.Fatalf("no test ran:\n%s", out)
+			}
+		})
+	}
 }
