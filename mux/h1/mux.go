@@ -185,7 +185,13 @@ func (m *Mux) release(kill, reader bool) {
 // between requests or the connection cannot carry another. A request the
 // parser refuses is answered with its [Error] status and the connection
 // closed. Cancelling ctx interrupts the wait through the transport's read
-// deadline, which Accept clears when it returns.
+// deadline, which Accept clears when it returns. A read deadline of the
+// caller's that passes is returned as an error wrapping
+// os.ErrDeadlineExceeded and leaves the connection usable, with any part
+// of a head it received still buffered ([Mux.Partial]): Accept may be
+// called again, from any goroutine, to go on waiting (a server can let
+// the goroutine of an idle connection go), or the caller answers and
+// closes.
 func (m *Mux) Accept(ctx context.Context) (mux.Stream, error) {
 	if err := m.take(); err != nil {
 		if errors.Is(err, ErrNotReusable) {
@@ -230,6 +236,13 @@ func (m *Mux) Accept(ctx context.Context) (mux.Stream, error) {
 		if err := m.fill(); err != nil {
 			empty, got := m.r == m.w, m.w-m.r
 			timedOut := m.lim.RequestTimeout > 0 && ctx.Err() == nil && errors.Is(err, os.ErrDeadlineExceeded)
+			if !timedOut && !m.eof && ctx.Err() == nil && errors.Is(err, os.ErrDeadlineExceeded) {
+				// The caller's deadline passed: the connection is as it
+				// was, with what came of a head still buffered, and
+				// Accept may go on waiting, on this goroutine or another.
+				m.release(false, true)
+				return nil, fmt.Errorf("h1: waiting for a request from %s (%d bytes of a head received): %w", m.t.RemoteAddr(), got, err)
+			}
 			if timedOut && !empty {
 				// A head begun and not finished in time: 408, then close.
 				m.answerError(408)

@@ -529,3 +529,60 @@ func TestEarlyResponseWhileBodyIsWritten(t *testing.T) {
 	require.Equal(t, 0, m.AvailStreams(), "the connection carries no further request")
 	<-srvDone
 }
+
+// A deadline of the caller's leaves the connection usable: Accept,
+// called again on another goroutine, reads the request that comes later,
+// and a head cut by the deadline is completed by the next Accept.
+func TestAcceptCallerDeadlineKeepsConnection(t *testing.T) {
+	testnet.LeakCheck(t)
+	c, s := testnet.Pair(t)
+	tr := xprt.NewRaw(s)
+	m := New(tr, mux.SideFront, Limits{})
+	defer m.Close()
+	require.NoError(t, tr.SetReadDeadline(time.Now().Add(30*time.Millisecond)))
+	_, err := m.Accept(context.Background())
+	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	require.NotErrorIs(t, err, ErrRequestTimeout)
+	require.False(t, m.bufferHeld())
+	require.Equal(t, 1, m.AvailStreams(), "the connection can still carry a request")
+
+	require.NoError(t, tr.SetReadDeadline(time.Time{}))
+	type result struct {
+		st  mux.Stream
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		st, err := m.Accept(context.Background())
+		done <- result{st, err}
+	}()
+	_, err = io.WriteString(c, "GET /later HTTP/1.1\r\nHost: x\r\n\r\n")
+	require.NoError(t, err)
+	r := <-done
+	require.NoError(t, r.err)
+	require.Equal(t, "/later", string(r.st.(*Stream).Request().Path()))
+	echo(r.st.(*Stream))
+	require.NoError(t, r.st.Close())
+	got := make([]byte, 4096)
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
+	n, err := c.Read(got)
+	require.NoError(t, err)
+	require.Contains(t, string(got[:n]), "X-Path: /later")
+
+	// Half a head, then the deadline: the half stays buffered, and the
+	// next Accept completes it.
+	_, err = io.WriteString(c, "GET /split HTTP/1.1\r\n")
+	require.NoError(t, err)
+	require.NoError(t, tr.SetReadDeadline(time.Now().Add(30*time.Millisecond)))
+	_, err = m.Accept(context.Background())
+	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	require.True(t, m.Partial())
+	require.Equal(t, 1, m.AvailStreams())
+	require.NoError(t, tr.SetReadDeadline(time.Time{}))
+	_, err = io.WriteString(c, "Host: x\r\n\r\n")
+	require.NoError(t, err)
+	st, err := m.Accept(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, "/split", string(st.(*Stream).Request().Path()))
+	require.NoError(t, st.Close())
+}
