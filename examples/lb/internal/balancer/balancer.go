@@ -63,8 +63,11 @@ type Balancer struct {
 	// for the trimmer: their goroutines still hold stacks.
 	starting atomic.Int64
 	trims    atomic.Uint64 // times the trimmer gave memory back
-	pool     *buffer.Pool
-	pipes    *buffer.PipePool // nil when nothing splices
+	// httpHandOffs counts HTTP/1 client connections that went idle long
+	// enough to be handed to a new goroutine (http.go, accept).
+	httpHandOffs atomic.Uint64
+	pool         *buffer.Pool
+	pipes        *buffer.PipePool // nil when nothing splices
 
 	wg       sync.WaitGroup // accept loops, sessions, the trimmer
 	checksWG sync.WaitGroup

@@ -8,7 +8,9 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/proxyblocks/proxyblocks/channel"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
@@ -17,6 +19,7 @@ import (
 	_ "github.com/proxyblocks/proxyblocks/mux/h2" // registers the HTTP/2 mux
 	"github.com/proxyblocks/proxyblocks/mux/htx"
 	"github.com/proxyblocks/proxyblocks/xprt"
+	"golang.org/x/sys/unix"
 )
 
 // HTTP mode. A client connection gets a front mux (HTTP/1 by default,
@@ -64,14 +67,33 @@ type httpFront struct {
 	// streams counts the activity of.
 	idleTimer *time.Timer
 	streams   atomic.Int64
+	// waitStart and waitUntil are the start and the end of the wait for
+	// the next request that resumed, set on a hand-off, goes on with.
+	waitStart, waitUntil time.Time
+	resumed              bool
+	// idleRC is the socket resume waits on first.
+	idleRC syscall.RawConn
 }
+
+// idleHandOff is how long an HTTP/1 client connection waits for its next
+// request on the goroutine that served the last one. Past it, the wait
+// goes on on a new goroutine: the old one's stack, grown while serving,
+// would otherwise stay with every idle keep-alive connection.
+const idleHandOff = 100 * time.Millisecond
+
+// errHandOff says the connection went on on another goroutine.
+var errHandOff = errors.New("handed off while idle")
 
 var reqBufPool = sync.Pool{New: func() any { b := make([]byte, 16384); return &b }}
 
 var exchangePool = sync.Pool{New: func() any { return &exchange{buf: make([]byte, 16384)} }}
 
-// runHTTP serves a client connection in HTTP mode until it closes.
-func (s *session) runHTTP() {
+// runHTTP serves a client connection in HTTP mode until it closes, and
+// reports false; or until an HTTP/1 connection has waited idleHandOff
+// for its next request, and reports true: another goroutine, started
+// with a small stack, then waits for the request and ends the session
+// (resume), and the caller leaves it alone.
+func (s *session) runHTTP() (handedOff bool) {
 	b, fe := s.b, s.fe
 	hf := &httpFront{s: s, b: b, fe: fe, fhp: b.httpPx[fe.cfg], src: s.client.Src(), dst: s.client.Dst()}
 	t := s.client.Transport()
@@ -85,33 +107,98 @@ func (s *session) runHTTP() {
 	m, err := mux.New(mt, proto, mux.SideFront, mux.ModeHTTP)
 	if err != nil {
 		b.log.Debug("no HTTP mux", "frontend", fe.cfg.Name, "client", hf.src, "err", err)
-		return
+		return false
 	}
 	hf.m, hf.h2 = m, m.Name() == "h2"
 	s.mu.Lock()
 	s.http = hf
 	s.mu.Unlock()
-	defer func() {
-		hf.wg.Wait()
-		if hf.own != nil {
-			hf.release(hf.own)
-			hf.own = nil
+	if hf.serve() {
+		return true
+	}
+	hf.close()
+	return false
+}
+
+// resume goes on serving a connection handed off while idle, and ends
+// its session when the connection closes. It first waits for the socket
+// to be readable, in a few small frames, so that the stack it starts
+// with holds the wait; the request, when it comes, grows it.
+func (hf *httpFront) resume() {
+	if rc := hf.idleRC; rc != nil {
+		hf.idleRC = nil
+		// Readiness, the end, an error or the deadline: serve sorts
+		// them out.
+		_ = rc.Read(readable)
+	}
+	if hf.serve() {
+		return
+	}
+	hf.close()
+	hf.s.end()
+}
+
+// idleSocket returns the client's socket, to wait on while idle: the
+// raw socket, or under TLS the socket beneath once the TLS layer holds
+// nothing.
+func (hf *httpFront) idleSocket() syscall.RawConn {
+	t := hf.xp.Transport
+	if rc, ok := t.Raw(); ok {
+		return rc
+	}
+	if id, ok := t.(xprt.Idler); ok {
+		if rc, ok := id.IdleSocket(); ok {
+			return rc
 		}
-		_ = m.Close()
-	}()
+	}
+	return nil
+}
+
+// readable reports whether the socket fd has a byte, its end or an error
+// to read, without taking anything.
+func readable(fd uintptr) bool {
+	var b [1]byte
+	_, _, e := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
+		unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
+	return e != unix.EAGAIN
+}
+
+// partial reports whether the front mux holds part of a request head.
+func (hf *httpFront) partial() bool {
+	p, ok := hf.m.(interface{ Partial() bool })
+	return ok && p.Partial()
+}
+
+// close waits for the connection's streams, gives back the server
+// connection it held and closes the mux.
+func (hf *httpFront) close() {
+	hf.wg.Wait()
+	if hf.own != nil {
+		hf.release(hf.own)
+		hf.own = nil
+	}
+	_ = hf.m.Close()
+}
+
+// serve runs the connection's requests. It reports true when the
+// connection was handed off to a new goroutine while idle.
+func (hf *httpFront) serve() bool {
 	if hf.h2 {
 		hf.watchIdle()
 		defer hf.idleTimer.Stop()
 	}
 	for {
 		st, err := hf.accept()
+		if err == errHandOff {
+			return true
+		}
 		if err != nil {
-			return
+			return false
 		}
 		hst, ok := st.(mux.HTTPStream)
 		if !ok {
 			_ = st.Close()
-			return
+			return false
 		}
 		hf.nreq++
 		hf.streams.Add(1)
@@ -120,8 +207,8 @@ func (s *session) runHTTP() {
 		if !hf.h2 {
 			ex.serve()
 			ex.finish()
-			if hf.tunnel || b.ctx.Err() != nil {
-				return
+			if hf.tunnel || hf.b.ctx.Err() != nil {
+				return false
 			}
 			continue
 		}
@@ -194,21 +281,34 @@ func (b *Balancer) stopIdleHTTP() {
 // timeout http-request for the first request and timeout http-keep-alive
 // (else http-request) for the next ones, answering 408 to a client that
 // started a request and did not finish its head in time, as HAProxy does.
+// A wait that lasts idleHandOff with nothing received goes on on a new
+// goroutine (resume), and accept returns errHandOff.
 func (hf *httpFront) accept() (mux.Stream, error) {
 	if hf.h2 {
 		return hf.m.Accept(hf.b.ctx)
 	}
 	to := hf.fe.cfg.Timeouts
-	wait := to.HTTPRequest
-	if hf.nreq > 0 && to.HTTPKeepAlive > 0 {
-		wait = to.HTTPKeepAlive
-	}
-	if wait == 0 {
-		wait = to.Client
-	}
-	start := time.Now()
-	if wait > 0 {
-		_ = hf.xp.Transport.SetReadDeadline(start.Add(wait))
+	start, until := hf.waitStart, hf.waitUntil
+	handOff := false
+	if hf.resumed {
+		hf.resumed = false // the hand-off set the deadline
+	} else {
+		wait := to.HTTPRequest
+		if hf.nreq > 0 && to.HTTPKeepAlive > 0 {
+			wait = to.HTTPKeepAlive
+		}
+		if wait == 0 {
+			wait = to.Client
+		}
+		start, until = time.Now(), time.Time{}
+		if wait > 0 {
+			until = start.Add(wait)
+		}
+		deadline := until
+		if first := start.Add(idleHandOff); until.IsZero() || first.Before(until) {
+			deadline, handOff = first, true
+		}
+		_ = hf.xp.Transport.SetReadDeadline(deadline)
 	}
 	// No context: cancelling one costs an allocation per request, and
 	// stopping the balancer closes the socket anyway.
@@ -216,18 +316,43 @@ func (hf *httpFront) accept() (mux.Stream, error) {
 		return nil, ErrClosed
 	}
 	st, err := hf.m.Accept(context.Background())
+	if err != nil && handOff && errors.Is(err, os.ErrDeadlineExceeded) && hf.m.AvailStreams() > 0 && hf.b.ctx.Err() == nil {
+		// The deadline goes back before stopping is read, so a soft
+		// stop's past deadline, set after its flag, is not undone.
+		_ = hf.xp.Transport.SetReadDeadline(until)
+		if hf.stopping.Load() {
+			return nil, ErrClosed
+		}
+		if !hf.partial() {
+			// Idle: the wait goes on on a goroutine whose stack starts
+			// small, and the one that served the requests, grown by
+			// them, ends.
+			if hf.own != nil && hf.own.srv.be.http.reuse != reusePolicyNew {
+				// As HAProxy's idle server connections, the server
+				// connection goes to its server's list rather than
+				// wait with an idle client; under http-reuse never it
+				// stays the client's own.
+				hf.release(hf.own)
+				hf.own = nil
+			}
+			hf.waitStart, hf.waitUntil, hf.resumed = start, until, true
+			hf.idleRC = hf.idleSocket()
+			hf.b.httpHandOffs.Add(1)
+			go hf.resume()
+			return nil, errHandOff
+		}
+		// A head begun: its end is waited for here, within the bound.
+		st, err = hf.m.Accept(context.Background())
+	}
 	if err == nil {
 		if c := to.Client; c > 0 {
 			_ = hf.xp.Transport.SetReadDeadline(time.Now().Add(c))
-		} else if wait > 0 {
+		} else {
 			_ = hf.xp.Transport.SetReadDeadline(time.Time{})
 		}
 		return st, nil
 	}
-	started := false
-	if p, ok := hf.m.(interface{ Partial() bool }); ok {
-		started = p.Partial()
-	}
+	started := hf.partial()
 	if hf.stopping.Load() {
 		return nil, err // soft stop: an idle connection closes quietly
 	}

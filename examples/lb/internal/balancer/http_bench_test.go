@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -111,4 +112,65 @@ listen l
 	out, err := exec.Command(bin, "-n", strconv.Itoa(max(b.N, 100)), "-c", "10", "-m", "10", "-t", "1", "http://"+lb.Addrs("l")[0].String()+"/").CombinedOutput()
 	require.NoError(b, err, "%s", out)
 	require.Contains(b, string(out), "0 failed")
+}
+
+// BenchmarkIdleHTTPSession reports what an idle keep-alive HTTP/1.1
+// client connection costs once it has had one answer: the live heap, the
+// goroutine stacks and the goroutines, after a collection, per
+// connection. The server side is closed after each answer (option
+// http-server-close), so the figures are the client side's alone.
+//
+//	go test -run '^$' -bench IdleHTTPSession -benchtime 2000x ./examples/lb/internal/balancer
+func BenchmarkIdleHTTPSession(b *testing.B) {
+	srv := rawHTTPServer(b)
+	lb := benchLB(b, `
+defaults
+    mode http
+    option http-server-close
+    timeout connect 2s
+    timeout client 60s
+    timeout server 60s
+    timeout http-keep-alive 60s
+listen px
+    bind 127.0.0.1:0
+    server s1 %s
+`, srv)
+	addr := lb.Addrs("px")[0].String()
+	mem := func() (heap, stack uint64) {
+		runtime.GC()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc, ms.StackInuse
+	}
+	req := []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	h0, s0 := mem()
+	g0 := runtime.NumGoroutine()
+	b.ResetTimer()
+	clients := make([]net.Conn, 0, b.N)
+	buf := make([]byte, 4096)
+	for i := 0; i < b.N; i++ {
+		c, err := net.Dial("tcp", addr)
+		require.NoError(b, err)
+		_, err = c.Write(req)
+		require.NoError(b, err)
+		n := 0
+		for !bytes.HasSuffix(buf[:n], []byte("hello from s1\n")) {
+			m, err := c.Read(buf[n:])
+			require.NoError(b, err)
+			n += m
+		}
+		clients = append(clients, c)
+	}
+	b.StopTimer()
+	time.Sleep(200 * time.Millisecond) // let the server sides close
+	h1, s1 := mem()
+	g1 := runtime.NumGoroutine()
+	b.ReportMetric(float64(int64(h1)-int64(h0))/float64(b.N), "heapB/conn")
+	b.ReportMetric(float64(int64(s1)-int64(s0))/float64(b.N), "stackB/conn")
+	b.ReportMetric(float64(g1-g0)/float64(b.N), "goroutines/conn")
+	for _, c := range clients {
+		_ = c.Close()
+	}
+	require.Eventually(b, func() bool { return lb.Sessions() == 0 }, 60*time.Second, 10*time.Millisecond)
 }

@@ -74,7 +74,7 @@ func (s *session) setServer(c *conn.Conn) bool {
 }
 
 // run drives the session from its accept. An HTTP session ends when run
-// returns; a TCP session that reached a server outlives it: its tunnel
+// returns, unless it was handed off while idle (runHTTP); a TCP session that reached a server outlives it: its tunnel
 // runs on the channel's own goroutines, parked in the shared poller while
 // idle, and ends the session from its completion callback, so an idle
 // proxied connection holds no goroutine.
@@ -107,8 +107,9 @@ func (s *session) run() {
 	}
 	if fe.cfg.Mode == "http" {
 		settle()
-		s.runHTTP()
-		s.end()
+		if !s.runHTTP() {
+			s.end()
+		}
 		return
 	}
 	client, err := tcpStream(b.ctx, s.client, s.bind.Proto, mux.SideFront)

@@ -1,0 +1,178 @@
+package balancer
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/proxyblocks/proxyblocks/internal/testcert"
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
+	"github.com/stretchr/testify/require"
+)
+
+// keepAliveClient is one client connection sending requests one at a
+// time and reading their answers.
+type keepAliveClient struct {
+	t  *testing.T
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func newKeepAliveClient(t *testing.T, c net.Conn) *keepAliveClient {
+	t.Cleanup(func() { _ = c.Close() })
+	return &keepAliveClient{t: t, c: c, br: bufio.NewReader(c)}
+}
+
+// send writes raw bytes of a request.
+func (k *keepAliveClient) send(s string) {
+	k.t.Helper()
+	_, err := io.WriteString(k.c, s)
+	require.NoError(k.t, err)
+}
+
+// answer reads one response and returns its status and body.
+func (k *keepAliveClient) answer() (int, string) {
+	k.t.Helper()
+	require.NoError(k.t, k.c.SetReadDeadline(time.Now().Add(10*time.Second)))
+	resp, err := http.ReadResponse(k.br, nil)
+	require.NoError(k.t, err)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(k.t, err)
+	require.NoError(k.t, resp.Body.Close())
+	return resp.StatusCode, string(body)
+}
+
+func (k *keepAliveClient) get(path string) {
+	k.t.Helper()
+	k.send("GET " + path + " HTTP/1.1\r\nHost: a\r\n\r\n")
+	status, body := k.answer()
+	require.Equal(k.t, 200, status)
+	require.Equal(k.t, "hello from s\n", body)
+}
+
+// An HTTP/1 client connection idle for longer than idleHandOff goes on on
+// a new goroutine: its next requests are served, a head that straddles
+// the hand-off's deadline is served too, and its server connection went
+// to the server's list meanwhile (under http-reuse safe the client's next
+// request takes it back from there: the server sees one connection).
+// Under http-reuse never the connection stays the client's own.
+func TestHTTPIdleHandOff(t *testing.T) {
+	testnet.LeakCheck(t)
+	crt := testcert.SelfSigned(t, "lb.test", "127.0.0.1").WritePEM(t, t.TempDir()+"/lb.pem", testcert.EC)
+	for _, tc := range []struct {
+		name, reuse string
+		tls         bool
+	}{
+		{"raw, reuse safe", "safe", false},
+		{"raw, reuse never", "never", false},
+		{"tls, reuse safe", "safe", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newHTTPBackend(t, "s")
+			bind := "bind 127.0.0.1:0"
+			if tc.tls {
+				bind += " ssl crt " + crt
+			}
+			b, _ := startLB(t, parseCfg(t, httpDefaults+`
+    timeout http-keep-alive 10s
+listen l
+    %s
+    http-reuse %s
+    server s %s
+`, bind, tc.reuse, srv.addr()))
+			var c net.Conn
+			var err error
+			if tc.tls {
+				c, err = tls.Dial("tcp", feAddr(t, b, "l"), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+			} else {
+				c, err = net.Dial("tcp", feAddr(t, b, "l"))
+			}
+			require.NoError(t, err)
+			k := newKeepAliveClient(t, c)
+
+			k.get("/one")
+			require.Eventually(t, func() bool { return b.httpHandOffs.Load() == 1 }, 5*time.Second, 5*time.Millisecond)
+			k.get("/two")
+
+			// Half a head now, the rest after the hand-off's deadline.
+			k.send("GET /three HTTP/1.1\r\n")
+			time.Sleep(3 * idleHandOff)
+			k.send("Host: a\r\n\r\n")
+			status, body := k.answer()
+			require.Equal(t, 200, status)
+			require.Equal(t, "hello from s\n", body)
+			require.Equal(t, "/three", *srv.path.Load())
+
+			require.Eventually(t, func() bool { return b.httpHandOffs.Load() == 2 }, 5*time.Second, 5*time.Millisecond)
+			k.get("/four")
+			require.Equal(t, int64(1), srv.ln.n.Load(), "one server connection, kept or taken back")
+			require.Equal(t, 1, b.Sessions())
+			require.NoError(t, c.Close())
+			require.Eventually(t, func() bool { return b.Sessions() == 0 }, 5*time.Second, time.Millisecond)
+			require.NoError(t, b.Close())
+		})
+	}
+}
+
+// The timeouts bound a handed-off connection as before: the keep-alive
+// timeout closes it quietly (not before it is due), the request timeout
+// answers 408 to a client that never sent its first request, and a soft
+// stop closes it without waiting for either.
+func TestHTTPIdleHandOffTimeouts(t *testing.T) {
+	testnet.LeakCheck(t)
+	srv := newHTTPBackend(t, "s")
+	b, _ := startLB(t, parseCfg(t, httpDefaults+`
+    timeout http-request 400ms
+    timeout http-keep-alive 400ms
+listen l
+    bind 127.0.0.1:0
+    server s %s
+`, srv.addr()))
+	addr := feAddr(t, b, "l")
+
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	k := newKeepAliveClient(t, c)
+	k.get("/")
+	start := time.Now()
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
+	rest, err := io.ReadAll(c)
+	require.NoError(t, err, "closed by lb")
+	require.Empty(t, rest, "an idle keep-alive connection closes quietly")
+	require.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond, "not before the keep-alive timeout")
+	require.GreaterOrEqual(t, b.httpHandOffs.Load(), uint64(1))
+
+	before := b.httpHandOffs.Load()
+	out := rawExchange(t, addr, "")
+	require.Contains(t, out, "HTTP/1.1 408 ", "no first request within timeout http-request")
+	require.Greater(t, b.httpHandOffs.Load(), before)
+
+	require.NoError(t, b.Close())
+
+	// A soft stop does not wait for a handed-off connection: with a
+	// keep-alive timeout far beyond the stop's own bound, Shutdown
+	// returns without error only if it closed the connection itself.
+	b, _ = startLB(t, parseCfg(t, httpDefaults+`
+    timeout http-keep-alive 60s
+listen l
+    bind 127.0.0.1:0
+    server s %s
+`, srv.addr()))
+	c, err = net.Dial("tcp", feAddr(t, b, "l"))
+	require.NoError(t, err)
+	k = newKeepAliveClient(t, c)
+	k.get("/")
+	require.Eventually(t, func() bool { return b.httpHandOffs.Load() == 1 }, 5*time.Second, 5*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, b.Shutdown(ctx))
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
+	rest, err = io.ReadAll(c)
+	require.NoError(t, err, "closed by lb")
+	require.Empty(t, rest)
+}
