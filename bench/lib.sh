@@ -7,7 +7,7 @@
 # Sourcing only defines functions; nothing runs. Variables the functions read:
 # WORK (set by bench_init), PROXY_CPU and LOAD_CPU (cores for taskset),
 # HAPROXY (haproxy binary), FE_PORT (the proxy's listening port), SINK_PORT,
-# IDLE_CONNS, LB_BIN.
+# IDLE_CONNS, IDLE_SERVER_CONNS, LB_BIN.
 #
 # bench_init             makes the work directory WORK, empties PIDS (the
 #                        background processes to stop at exit), PROXY_PID and
@@ -47,7 +47,8 @@
 #                        again (RSS1) and sets RSS_PER to the KiB per
 #                        connection; then stops CMD and the proxy. Before
 #                        the settling wait it waits for the proxy's
-#                        IDLE_CONNS connections to SINK_PORT to be open.
+#                        IDLE_SERVER_CONNS (default IDLE_CONNS; 0: none)
+#                        connections to SINK_PORT to be open.
 # server_conns_open PORT N TRIES
 #                        waits up to TRIES tenths of a second for N
 #                        established connections to 127.0.0.1:PORT (ss).
@@ -177,8 +178,10 @@ idle_rss() {
 	# The client's connections are open; the proxy's own to the sink may
 	# still be on their way (a sink slow to accept drops SYNs, which come
 	# again a second or more later). Read the proxy once it holds them all.
-	server_conns_open "$SINK_PORT" "$IDLE_CONNS" 300 ||
-		echo "$name: not every server connection opened before the reading" >&2
+	if [ "${IDLE_SERVER_CONNS-$IDLE_CONNS}" -gt 0 ]; then
+		server_conns_open "$SINK_PORT" "${IDLE_SERVER_CONNS-$IDLE_CONNS}" 300 ||
+			echo "$name: not every server connection opened before the reading" >&2
+	fi
 	# An idle proxy is read once settled: lb gives back what the burst of
 	# opening left behind about a second after the last accept.
 	sleep "${IDLE_SETTLE:-3}"

@@ -4,14 +4,16 @@
 //
 //	tcpload sink -listen 127.0.0.1:9000 [-splice]
 //	tcpload push -addr 127.0.0.1:8000 -bytes 1073741824 -conns 4
-//	tcpload idle -addr 127.0.0.1:8000 -conns 9900 -ready /tmp/ready
+//	tcpload idle -addr 127.0.0.1:8000 -conns 9900 -ready /tmp/ready [-http]
 package main
 
 import (
+	"bufio"
 	"flag"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"sync"
@@ -198,11 +200,14 @@ func push(args []string) error {
 
 // idle opens -conns connections, sends one byte on each (so the proxy has
 // connected to the server), touches -ready and holds them until SIGTERM.
+// With -http each connection instead carries one HTTP/1.1 request and
+// reads its answer, and is then held as an idle keep-alive connection.
 func idle(args []string) error {
 	fs := flag.NewFlagSet("idle", flag.ExitOnError)
 	addr := fs.String("addr", "127.0.0.1:8000", "proxy address")
 	n := fs.Int("conns", 1000, "connections to hold")
 	ready := fs.String("ready", "", "file to create once every connection is open")
+	httpReq := fs.Bool("http", false, "send one HTTP/1.1 request on each connection and read its answer")
 	_ = fs.Parse(args)
 	cs := make([]net.Conn, 0, *n)
 	for i := 0; i < *n; i++ {
@@ -210,7 +215,12 @@ func idle(args []string) error {
 		if err != nil {
 			return fmt.Errorf("connection %d: %w", i, err)
 		}
-		if _, err := c.Write([]byte{'x'}); err != nil {
+		if *httpReq {
+			err = oneRequest(c)
+		} else {
+			_, err = c.Write([]byte{'x'})
+		}
+		if err != nil {
 			return fmt.Errorf("connection %d: %w", i, err)
 		}
 		cs = append(cs, c)
@@ -229,4 +239,24 @@ func idle(args []string) error {
 		_ = c.Close()
 	}
 	return nil
+}
+
+// oneRequest sends a GET on c and reads the whole answer, whose length
+// Content-Length gives.
+func oneRequest(c net.Conn) error {
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: bench\r\n\r\n"); err != nil {
+		return err
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	defer func() { _ = c.SetReadDeadline(time.Time{}) }()
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.ContentLength < 0 {
+		return fmt.Errorf("answer %d without Content-Length", resp.StatusCode)
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	return err
 }

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Idle HTTP keep-alive memory: lb beside haproxy on one config.
+#
+# Each proxy in turn serves IDLE_CONNS client connections that have had
+# one HTTP/1.1 answer and then stay open, waiting for a next request that
+# does not come (timeout http-keep-alive 120s). The figure is the growth
+# of the proxy's resident memory per connection, read once the
+# connections are open and a few seconds have passed; the proxies keep or
+# close their idle server connections as their own policies say.
+#
+# Usage: bench/http/idle.sh
+#   IDLE_CONNS (default 5000), PROXY_CPU / LOAD_CPU (cores for taskset,
+#   default 1 / 0), HAPROXY (binary path), LB_BIN (a built lb to use
+#   instead of building one), FE_PORT / SINK_PORT (ports).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=SCRIPTDIR/../lib.sh
+. "$ROOT/bench/lib.sh"
+IDLE_CONNS=${IDLE_CONNS:-5000}
+PROXY_CPU=${PROXY_CPU:-1}
+LOAD_CPU=${LOAD_CPU:-0}
+HAPROXY=${HAPROXY:-/usr/sbin/haproxy}
+FE_PORT=${FE_PORT:-18821}
+SINK_PORT=${SINK_PORT:-18820}
+# The proxies need not hold a server connection per client.
+IDLE_SERVER_CONNS=0
+
+bench_init
+trap 'exit 130' INT TERM
+ulimit -n "$(ulimit -Hn)"
+for t in haproxy taskset ss; do
+	command -v "$t" >/dev/null || { echo "missing $t" >&2; exit 1; }
+done
+require_free_ports "$FE_PORT" "$SINK_PORT"
+
+echo "building lb, the backend and tcpload..." >&2
+build_lb
+go_build "$ROOT/bench" ./http/backend ./tcp/tcpload
+
+taskset -c "$LOAD_CPU" "$WORK/backend" -addr "127.0.0.1:$SINK_PORT" -name s1 >/dev/null 2>&1 &
+PIDS+=($!)
+wait_port "$SINK_PORT"
+
+cat >"$WORK/idle.cfg" <<CFG
+global
+    maxconn 9900
+    nbthread 1
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 120s
+    timeout server 120s
+    timeout http-keep-alive 120s
+frontend fe
+    bind 127.0.0.1:$FE_PORT
+    default_backend be
+backend be
+    server s1 127.0.0.1:$SINK_PORT
+CFG
+
+declare -A RSS
+for proxy in haproxy lb; do
+	idle_rss "$proxy" "$WORK/idle.cfg" 900 \
+		"$WORK/tcpload" idle -http -addr "127.0.0.1:$FE_PORT" -conns "$IDLE_CONNS" -ready "$WORK/ready"
+	RSS[$proxy]=$RSS_PER
+	echo "$proxy idle: rss ${RSS0} KiB -> ${RSS1} KiB over $IDLE_CONNS keep-alive connections" >&2
+done
+
+echo
+echo "idle HTTP/1.1 keep-alive connections: $IDLE_CONNS, each after one answer; proxy pinned to CPU $PROXY_CPU, nbthread 1"
+echo
+echo "| measure | haproxy | lb | lb / haproxy |"
+echo "|---|---|---|---|"
+echo "| RSS per idle keep-alive connection (KiB) | ${RSS[haproxy]} | ${RSS[lb]} | $(ratio "${RSS[lb]}" "${RSS[haproxy]}") |"
