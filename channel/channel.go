@@ -61,6 +61,10 @@
 // still costs 2 KiB or more plus its g; one goroutine per tunnel blocked
 // in poll(2) on both sockets holds an OS thread. Outside Linux, and for
 // a lone [Channel], directions keep waiting in RawConn.Read.
+//
+// [IdleWait] offers the same poller to connections that are not tunnels:
+// an HTTP server waiting for a keep-alive client's next request lets its
+// goroutine go and gets a new one when the request comes.
 package channel
 
 import (

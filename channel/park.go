@@ -1,10 +1,28 @@
 package channel
 
 import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/proxyblocks/proxyblocks/xprt"
 )
+
+// parkable is what waits in the shared poller: a tunnel direction
+// (*Channel) or an [IdleWait]. It keeps its registry token and its index
+// in the deadline heap, names the socket it waits on, and is woken.
+type parkable interface {
+	token() *uint64
+	heapIdx() *int32
+	socket() syscall.RawConn
+	wake()
+}
+
+func (c *Channel) token() *uint64          { return &c.ptok }
+func (c *Channel) heapIdx() *int32         { return &c.pidx }
+func (c *Channel) socket() syscall.RawConn { return c.parkRC }
 
 // parkAfter is how long a tunnel direction waits for its source in the
 // runtime's netpoller, goroutine and all, before it parks in the shared
@@ -122,3 +140,101 @@ func (c *Channel) resume() {
 	c.lastIn = mono()
 	c.drive()
 }
+
+// IdleWait lets the goroutine of an idle connection go: Wait puts the
+// connection's socket in the poller where idle tunnel directions wait,
+// and the caller returns; a new goroutine runs the callback once the
+// socket turns readable or hangs up, the deadline passes, or Wake is
+// called. An HTTP server waiting for a keep-alive client's next request
+// holds this struct instead of a goroutine and its stack.
+//
+// An IdleWait serves one wait at a time and may be reused after its
+// callback started. The zero value is ready for use.
+type IdleWait struct {
+	ptok  uint64
+	rc    syscall.RawConn
+	fn    func()
+	state atomic.Int32
+	pidx  int32
+}
+
+// ErrWoken is returned by [IdleWait.Wait] when Wake came while it was
+// registering: the caller goes on itself, and the callback does not run.
+var ErrWoken = errors.New("channel: woken while starting to wait")
+
+func (w *IdleWait) token() *uint64          { return &w.ptok }
+func (w *IdleWait) heapIdx() *int32         { return &w.pidx }
+func (w *IdleWait) socket() syscall.RawConn { return w.rc }
+
+// Wait registers rc (a socket, from SyscallConn or a transport's Raw)
+// and returns nil once fn is due to run on a new goroutine when rc turns
+// readable or hangs up, when deadline passes (the zero time: never), or
+// when Wake is called, whichever comes first; fn then finds out which by
+// reading the socket. Nothing else is read meanwhile, and a socket closed
+// while waiting wakes it within a few seconds. Wait returns an error, and
+// fn does not run, when the platform has no such poller
+// ([errors.ErrUnsupported]), when rc cannot be polled, or when Wake came
+// first ([ErrWoken]): the caller waits by itself then.
+func (w *IdleWait) Wait(rc syscall.RawConn, deadline time.Time, fn func()) error {
+	if !parkSupported {
+		return errIdleWaitUnsupported
+	}
+	w.rc, w.fn = rc, fn
+	w.state.Store(stParking)
+	var due int64
+	if !deadline.IsZero() {
+		if due = int64(deadline.Sub(epoch)); due <= 0 {
+			due = 1 // already passed: the poller wakes it at once
+		}
+	}
+	p, tok, err := register(w, due)
+	if err != nil {
+		w.state.Store(stRunning)
+		return err
+	}
+	if err := p.add(w, tok); err != nil {
+		unregister(w, tok)
+		w.state.Store(stRunning)
+		return err
+	}
+	if w.state.CompareAndSwap(stParking, stParked) {
+		return nil
+	}
+	current().del(w)
+	unregister(w, w.ptok)
+	w.state.Store(stRunning)
+	return ErrWoken
+}
+
+// Wake ends the wait at once: the callback runs on a new goroutine. It
+// may be called any number of times, from anywhere, and does nothing
+// when nothing waits.
+func (w *IdleWait) Wake() { w.wake() }
+
+func (w *IdleWait) wake() {
+	for {
+		switch w.state.Load() {
+		case stParking:
+			if w.state.CompareAndSwap(stParking, stWoken) {
+				return
+			}
+		case stParked:
+			if w.state.CompareAndSwap(stParked, stRunning) {
+				go w.resume()
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+func (w *IdleWait) resume() {
+	current().del(w)
+	unregister(w, w.ptok)
+	fn := w.fn
+	w.rc, w.fn = nil, nil
+	fn()
+}
+
+var errIdleWaitUnsupported = fmt.Errorf("channel: no idle poller on this platform: %w", errors.ErrUnsupported)

@@ -47,7 +47,7 @@ type poller struct {
 // parkDue is a parked direction's read timeout in the poller's heap.
 type parkDue struct {
 	when int64 // on mono's clock
-	c    *Channel
+	c    parkable
 }
 
 // parkers is the registry of parked directions: a token (carried in the
@@ -65,7 +65,7 @@ var parkers struct {
 	// parked direction, for which it cannot change: the poller stops only
 	// once nothing is parked.
 	p     atomic.Pointer[poller]
-	slots []*Channel // nil where free
+	slots []parkable // nil where free
 	free  []uint32   // the free slots
 	n     int        // parked directions
 	gen   uint32
@@ -73,9 +73,9 @@ var parkers struct {
 
 // lookup returns the channel a token names, or nil; the caller holds
 // parkers.mu.
-func lookup(tok uint64) *Channel {
+func lookup(tok uint64) parkable {
 	if i := uint32(tok); int(i) < len(parkers.slots) {
-		if c := parkers.slots[i]; c != nil && c.ptok == tok {
+		if c := parkers.slots[i]; c != nil && *c.token() == tok {
 			return c
 		}
 	}
@@ -85,8 +85,8 @@ func lookup(tok uint64) *Channel {
 // current is the running poller, for a direction parked in it.
 func current() *poller { return parkers.p.Load() }
 
-// Parked returns how many tunnel directions are waiting in the shared
-// poller, holding no goroutine, buffer or pipe.
+// Parked returns how many tunnel directions and [IdleWait]s are waiting
+// in the shared poller, holding no goroutine, buffer or pipe.
 func Parked() int {
 	parkers.mu.Lock()
 	defer parkers.mu.Unlock()
@@ -96,7 +96,7 @@ func Parked() int {
 // register adds c to the registry, starting the poller if it is not
 // running, and returns the poller and c's token. A non-zero due (on mono's
 // clock) is when c's read timeout falls due: the poller wakes c then.
-func register(c *Channel, due int64) (*poller, uint64, error) {
+func register(c parkable, due int64) (*poller, uint64, error) {
 	parkers.mu.Lock()
 	defer parkers.mu.Unlock()
 	if parkers.p.Load() == nil {
@@ -121,7 +121,7 @@ func register(c *Channel, due int64) (*poller, uint64, error) {
 	tok := uint64(slot) | uint64(parkers.gen)<<32
 	parkers.slots[slot] = c
 	parkers.n++
-	c.ptok = tok
+	*c.token() = tok
 	p := parkers.p.Load()
 	if due != 0 {
 		p.push(parkDue{when: due, c: c})
@@ -137,7 +137,7 @@ func register(c *Channel, due int64) (*poller, uint64, error) {
 // The poller's file is closed after the registry's lock is released:
 // Close waits for run's read to return, and run takes that lock inside
 // its read when events come, so closing under the lock could deadlock.
-func unregister(c *Channel, tok uint64) {
+func unregister(c parkable, tok uint64) {
 	parkers.mu.Lock()
 	p := parkers.p.Load()
 	if p == nil {
@@ -148,10 +148,10 @@ func unregister(c *Channel, tok uint64) {
 		parkers.slots[uint32(tok)] = nil
 		parkers.free = append(parkers.free, uint32(tok))
 		parkers.n--
-		c.ptok = 0
+		*c.token() = 0
 	}
-	if c.pidx != 0 {
-		p.remove(int(c.pidx) - 1)
+	if i := *c.heapIdx(); i != 0 {
+		p.remove(int(i) - 1)
 	}
 	stop := parkers.n == 0
 	if stop {
@@ -206,7 +206,7 @@ func (p *poller) rearm() {
 
 // expired appends the directions whose timeout is due at now, taking
 // them out of the heap, and reports whether a sweep is due too.
-func (p *poller) expired(now int64, due []*Channel) ([]*Channel, bool) {
+func (p *poller) expired(now int64, due []parkable) ([]parkable, bool) {
 	parkers.mu.Lock()
 	defer parkers.mu.Unlock()
 	for len(p.due) > 0 && p.due[0].when <= now {
@@ -229,11 +229,11 @@ func (p *poller) push(d parkDue) {
 }
 
 func (p *poller) remove(i int) {
-	p.due[i].c.pidx = 0
+	*p.due[i].c.heapIdx() = 0
 	last := len(p.due) - 1
 	if i != last {
 		p.due[i] = p.due[last]
-		p.due[i].c.pidx = int32(i + 1)
+		*p.due[i].c.heapIdx() = int32(i + 1)
 	}
 	p.due[last] = parkDue{}
 	p.due = p.due[:last]
@@ -254,11 +254,11 @@ func (p *poller) up(i int) {
 			break
 		}
 		p.due[i] = p.due[parent]
-		p.due[i].c.pidx = int32(i + 1)
+		*p.due[i].c.heapIdx() = int32(i + 1)
 		i = parent
 	}
 	p.due[i] = d
-	d.c.pidx = int32(i + 1)
+	*d.c.heapIdx() = int32(i + 1)
 }
 
 func (p *poller) down(i int) {
@@ -276,19 +276,19 @@ func (p *poller) down(i int) {
 			break
 		}
 		p.due[i] = p.due[child]
-		p.due[i].c.pidx = int32(i + 1)
+		*p.due[i].c.heapIdx() = int32(i + 1)
 		i = child
 	}
 	p.due[i] = d
-	d.c.pidx = int32(i + 1)
+	*d.c.heapIdx() = int32(i + 1)
 }
 
 // run wakes the channels whose sockets turn readable (or hung up) until
 // the poller is closed.
 func (p *poller) run() {
 	var evs [128]unix.EpollEvent
-	var ready [128]*Channel
-	var closed, due []*Channel
+	var ready [128]parkable
+	var closed, due []parkable
 	for {
 		p.rearm()
 		err := p.rc.Read(func(uintptr) bool {
@@ -343,11 +343,11 @@ func (p *poller) run() {
 }
 
 // sweep appends the parked channels whose source was closed.
-func sweep(closed []*Channel) []*Channel {
+func sweep(closed []parkable) []parkable {
 	parkers.mu.Lock()
 	defer parkers.mu.Unlock()
 	for _, c := range parkers.slots {
-		if c != nil && c.parkRC.Control(func(uintptr) {}) != nil {
+		if c != nil && c.socket().Control(func(uintptr) {}) != nil {
 			closed = append(closed, c)
 		}
 	}
@@ -355,9 +355,9 @@ func sweep(closed []*Channel) []*Channel {
 }
 
 // epollAdd registers the source of c for one readiness event.
-func (p *poller) add(c *Channel, tok uint64) error {
+func (p *poller) add(c parkable, tok uint64) error {
 	var cerr error
-	err := c.parkRC.Control(func(fd uintptr) {
+	err := c.socket().Control(func(fd uintptr) {
 		ev := unix.EpollEvent{
 			Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT,
 			Fd:     int32(uint32(tok)),
@@ -374,8 +374,8 @@ func (p *poller) add(c *Channel, tok uint64) error {
 // del removes the source of c from the poller. A source closed meanwhile
 // left the epoll set by itself, and its descriptor number may already
 // belong to another socket, so nothing is done then.
-func (p *poller) del(c *Channel) {
-	_ = c.parkRC.Control(func(fd uintptr) {
+func (p *poller) del(c parkable) {
+	_ = c.socket().Control(func(fd uintptr) {
 		_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)
 	})
 }

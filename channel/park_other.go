@@ -13,16 +13,16 @@ const parkSupported = false
 
 type poller struct{}
 
-// Parked returns how many tunnel directions are waiting in the shared
-// poller; always 0 on this platform.
+// Parked returns how many tunnel directions and IdleWaits are waiting in
+// the shared poller; always 0 on this platform.
 func Parked() int { return 0 }
 
 var errNoPoller = errors.New("channel: no idle poller on this platform")
 
-func register(*Channel, int64) (*poller, uint64, error) { return nil, 0, errNoPoller }
-func unregister(*Channel, uint64)                       {}
+func register(parkable, int64) (*poller, uint64, error) { return nil, 0, errNoPoller }
+func unregister(parkable, uint64)                       {}
 func current() *poller                                  { return nil }
-func (*poller) add(*Channel, uint64) error              { return errNoPoller }
-func (*poller) del(*Channel)                            {}
+func (*poller) add(parkable, uint64) error              { return errNoPoller }
+func (*poller) del(parkable)                            {}
 
 var _ syscall.RawConn

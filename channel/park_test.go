@@ -177,7 +177,7 @@ func TestParkDeadlineHeap(t *testing.T) {
 	}
 	check := func() {
 		for i, d := range p.due {
-			require.Equal(t, int32(i+1), d.c.pidx, "index of entry %d", i)
+			require.Equal(t, int32(i+1), *d.c.heapIdx(), "index of entry %d", i)
 			if i > 0 {
 				require.LessOrEqual(t, p.due[(i-1)/2].when, d.when, "heap order at %d", i)
 			}
@@ -187,7 +187,7 @@ func TestParkDeadlineHeap(t *testing.T) {
 	removed := 0
 	for i, c := range chans {
 		if i%3 == 0 {
-			p.remove(int(c.pidx) - 1)
+			p.remove(int(*c.heapIdx()) - 1)
 			require.Zero(t, c.pidx)
 			removed++
 		}
@@ -199,11 +199,12 @@ func TestParkDeadlineHeap(t *testing.T) {
 	all := append(due, rest...)
 	require.Len(t, all, len(chans)-removed)
 	require.Empty(t, p.due)
-	for i, c := range all {
+	for i, pc := range all {
+		c := pc.(*Channel)
 		require.Zero(t, c.pidx)
 		require.NotEqual(t, 0, slices.Index(chans, c)%3, "a removed direction came back")
 		if i > 0 {
-			require.LessOrEqual(t, when[all[i-1]], when[c], "order at %d", i)
+			require.LessOrEqual(t, when[all[i-1].(*Channel)], when[c], "order at %d", i)
 		}
 		require.Equal(t, i < len(due), when[c] <= 499, "due at 499: %d", when[c])
 	}
