@@ -71,8 +71,12 @@ type httpFront struct {
 	// the next request that resumed, set on a hand-off, goes on with.
 	waitStart, waitUntil time.Time
 	resumed              bool
-	// idleRC is the socket resume waits on first.
-	idleRC syscall.RawConn
+	// idleRC is the socket resume waits on first, when the connection
+	// could not wait in idle (which holds no goroutine); resumeFn is
+	// resume, made once for idle.
+	idleRC   syscall.RawConn
+	idle     channel.IdleWait
+	resumeFn func()
 }
 
 // idleHandOff is how long an HTTP/1 client connection waits for its next
@@ -121,9 +125,11 @@ func (s *session) runHTTP() (handedOff bool) {
 }
 
 // resume goes on serving a connection handed off while idle, and ends
-// its session when the connection closes. It first waits for the socket
-// to be readable, in a few small frames, so that the stack it starts
-// with holds the wait; the request, when it comes, grows it.
+// its session when the connection closes. It starts from the idle
+// poller's wake, or, where the connection could not wait there, as a
+// goroutine that first waits for the socket to be readable in a few
+// small frames, so that the stack it starts with holds the wait; the
+// request, when it comes, grows it.
 func (hf *httpFront) resume() {
 	if rc := hf.idleRC; rc != nil {
 		hf.idleRC = nil
@@ -269,6 +275,7 @@ func (b *Balancer) stopIdleHTTP() {
 		hf.stopping.Store(true)
 		if hf.xp != nil {
 			_ = hf.xp.Transport.SetReadDeadline(time.Unix(1, 0))
+			hf.idle.Wake()
 			continue
 		}
 		if sd, ok := hf.m.(interface{ Shutdown(context.Context) error }); ok {
@@ -336,8 +343,25 @@ func (hf *httpFront) accept() (mux.Stream, error) {
 				hf.own = nil
 			}
 			hf.waitStart, hf.waitUntil, hf.resumed = start, until, true
-			hf.idleRC = hf.idleSocket()
 			hf.b.httpHandOffs.Add(1)
+			rc := hf.idleSocket()
+			if rc != nil {
+				// In the shared poller no goroutine waits at all; once
+				// Wait succeeds, resume may already run: hands off hf.
+				if hf.resumeFn == nil {
+					hf.resumeFn = hf.resume
+				}
+				if hf.idle.Wait(rc, until, hf.resumeFn) == nil {
+					// A soft stop whose Wake came before Wait began
+					// must still end the wait; Wake is an atomic step
+					// on idle, harmless once resume runs.
+					if hf.stopping.Load() {
+						hf.idle.Wake()
+					}
+					return nil, errHandOff
+				}
+			}
+			hf.idleRC = rc
 			go hf.resume()
 			return nil, errHandOff
 		}

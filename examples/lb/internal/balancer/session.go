@@ -61,6 +61,11 @@ func (s *session) kill() {
 	if s.server != nil {
 		_ = s.server.Close()
 	}
+	if s.http != nil {
+		// A connection waiting in the idle poller learns of the close
+		// now rather than at the poller's next sweep.
+		s.http.idle.Wake()
+	}
 }
 
 func (s *session) setServer(c *conn.Conn) bool {
