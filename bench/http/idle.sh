@@ -2,8 +2,9 @@
 # Idle HTTP keep-alive memory: lb beside haproxy on one config.
 #
 # Each proxy in turn serves IDLE_CONNS client connections that have had
-# one HTTP/1.1 answer and then stay open, waiting for a next request that
-# does not come (timeout http-keep-alive 120s). The figure is the growth
+# one answer and then stay open, waiting for a next request that does not
+# come (timeout http-keep-alive 120s): over HTTP/1.1, then over HTTP/2
+# with prior knowledge (PROTOS, default "h1 h2"). The figure is the growth
 # of the proxy's resident memory per connection, read once the
 # connections are open and a few seconds have passed; the proxies keep or
 # close their idle server connections as their own policies say.
@@ -11,7 +12,7 @@
 # Usage: bench/http/idle.sh
 #   IDLE_CONNS (default 5000), PROXY_CPU / LOAD_CPU (cores for taskset,
 #   default 1 / 0), HAPROXY (binary path), LB_BIN (a built lb to use
-#   instead of building one), FE_PORT / SINK_PORT (ports).
+#   instead of building one), FE_PORT / H2_PORT / SINK_PORT (ports).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,7 +23,9 @@ PROXY_CPU=${PROXY_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
 HAPROXY=${HAPROXY:-/usr/sbin/haproxy}
 FE_PORT=${FE_PORT:-18821}
+H2_PORT=${H2_PORT:-18822}
 SINK_PORT=${SINK_PORT:-18820}
+PROTOS=${PROTOS:-h1 h2}
 # The proxies need not hold a server connection per client.
 IDLE_SERVER_CONNS=0
 
@@ -32,7 +35,7 @@ ulimit -n "$(ulimit -Hn)"
 for t in haproxy taskset ss; do
 	command -v "$t" >/dev/null || { echo "missing $t" >&2; exit 1; }
 done
-require_free_ports "$FE_PORT" "$SINK_PORT"
+require_free_ports "$FE_PORT" "$H2_PORT" "$SINK_PORT"
 
 echo "building lb, the backend and tcpload..." >&2
 build_lb
@@ -55,21 +58,32 @@ defaults
 frontend fe
     bind 127.0.0.1:$FE_PORT
     default_backend be
+frontend fe2
+    bind 127.0.0.1:$H2_PORT proto h2
+    default_backend be
 backend be
     server s1 127.0.0.1:$SINK_PORT
 CFG
 
 declare -A RSS
-for proxy in haproxy lb; do
-	idle_rss "$proxy" "$WORK/idle.cfg" 900 \
-		"$WORK/tcpload" idle -http -addr "127.0.0.1:$FE_PORT" -conns "$IDLE_CONNS" -ready "$WORK/ready"
-	RSS[$proxy]=$RSS_PER
-	echo "$proxy idle: rss ${RSS0} KiB -> ${RSS1} KiB over $IDLE_CONNS keep-alive connections" >&2
+for proto in $PROTOS; do
+	port=$FE_PORT flag=-http
+	[ "$proto" = h2 ] && port=$H2_PORT flag=-h2
+	for proxy in haproxy lb; do
+		idle_rss "$proxy" "$WORK/idle.cfg" 900 \
+			"$WORK/tcpload" idle "$flag" -addr "127.0.0.1:$port" -conns "$IDLE_CONNS" -ready "$WORK/ready"
+		RSS[$proxy.$proto]=$RSS_PER
+		echo "$proxy $proto idle: rss ${RSS0} KiB -> ${RSS1} KiB over $IDLE_CONNS keep-alive connections" >&2
+	done
 done
 
 echo
-echo "idle HTTP/1.1 keep-alive connections: $IDLE_CONNS, each after one answer; proxy pinned to CPU $PROXY_CPU, nbthread 1"
+echo "idle keep-alive connections: $IDLE_CONNS, each after one answer; proxy pinned to CPU $PROXY_CPU, nbthread 1"
 echo
 echo "| measure | haproxy | lb | lb / haproxy |"
 echo "|---|---|---|---|"
-echo "| RSS per idle keep-alive connection (KiB) | ${RSS[haproxy]} | ${RSS[lb]} | $(ratio "${RSS[lb]}" "${RSS[haproxy]}") |"
+for proto in $PROTOS; do
+	name="HTTP/1.1"
+	[ "$proto" = h2 ] && name="HTTP/2"
+	echo "| RSS per idle $name connection (KiB) | ${RSS[haproxy.$proto]} | ${RSS[lb.$proto]} | $(ratio "${RSS[lb.$proto]}" "${RSS[haproxy.$proto]}") |"
+done

@@ -4,7 +4,7 @@
 //
 //	tcpload sink -listen 127.0.0.1:9000 [-splice]
 //	tcpload push -addr 127.0.0.1:8000 -bytes 1073741824 -conns 4
-//	tcpload idle -addr 127.0.0.1:8000 -conns 9900 -ready /tmp/ready [-http]
+//	tcpload idle -addr 127.0.0.1:8000 -conns 9900 -ready /tmp/ready [-http|-h2]
 package main
 
 import (
@@ -201,16 +201,27 @@ func push(args []string) error {
 // idle opens -conns connections, sends one byte on each (so the proxy has
 // connected to the server), touches -ready and holds them until SIGTERM.
 // With -http each connection instead carries one HTTP/1.1 request and
-// reads its answer, and is then held as an idle keep-alive connection.
+// reads its answer, and is then held as an idle keep-alive connection;
+// with -h2 the same over HTTP/2 with prior knowledge (one client, and so
+// one connection, per request).
 func idle(args []string) error {
 	fs := flag.NewFlagSet("idle", flag.ExitOnError)
 	addr := fs.String("addr", "127.0.0.1:8000", "proxy address")
 	n := fs.Int("conns", 1000, "connections to hold")
 	ready := fs.String("ready", "", "file to create once every connection is open")
 	httpReq := fs.Bool("http", false, "send one HTTP/1.1 request on each connection and read its answer")
+	h2 := fs.Bool("h2", false, "send one HTTP/2 request (prior knowledge) on each connection and read its answer")
 	_ = fs.Parse(args)
 	cs := make([]net.Conn, 0, *n)
-	for i := 0; i < *n; i++ {
+	var h2s []*http.Transport
+	for i := 0; i < *n && *h2; i++ {
+		tr, err := oneH2Request(*addr)
+		if err != nil {
+			return fmt.Errorf("connection %d: %w", i, err)
+		}
+		h2s = append(h2s, tr)
+	}
+	for i := 0; i < *n && !*h2; i++ {
 		c, err := net.Dial("tcp", *addr)
 		if err != nil {
 			return fmt.Errorf("connection %d: %w", i, err)
@@ -238,7 +249,30 @@ func idle(args []string) error {
 	for _, c := range cs {
 		_ = c.Close()
 	}
+	for _, tr := range h2s {
+		tr.CloseIdleConnections()
+	}
 	return nil
+}
+
+// oneH2Request makes a client of its own, so a connection of its own, and
+// sends one GET over HTTP/2 with prior knowledge; the connection stays
+// open in the returned transport.
+func oneH2Request(addr string) (*http.Transport, error) {
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	tr := &http.Transport{Protocols: &p}
+	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	resp, err := c.Get("http://" + addr + "/")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		return nil, fmt.Errorf("answered over %s, not HTTP/2", resp.Proto)
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	return tr, err
 }
 
 // oneRequest sends a GET on c and reads the whole answer, whose length
