@@ -116,19 +116,27 @@ func (c *Channel) unpark() {
 // wake starts a goroutine for a parked direction; it may be called any
 // number of times from anywhere, and does nothing unless parked.
 func (c *Channel) wake() {
+	if claimWake(&c.pstate) {
+		go c.resume()
+	}
+}
+
+// claimWake moves a parking state to woken (the parker sees it and goes
+// on itself) or a parked one to running, and reports true in the second
+// case: the caller then starts the goroutine that resumes.
+func claimWake(st *atomic.Int32) bool {
 	for {
-		switch c.pstate.Load() {
+		switch st.Load() {
 		case stParking:
-			if c.pstate.CompareAndSwap(stParking, stWoken) {
-				return
+			if st.CompareAndSwap(stParking, stWoken) {
+				return false
 			}
 		case stParked:
-			if c.pstate.CompareAndSwap(stParked, stRunning) {
-				go c.resume()
-				return
+			if st.CompareAndSwap(stParked, stRunning) {
+				return true
 			}
 		default:
-			return
+			return false
 		}
 	}
 }
@@ -212,20 +220,8 @@ func (w *IdleWait) Wait(rc syscall.RawConn, deadline time.Time, fn func()) error
 func (w *IdleWait) Wake() { w.wake() }
 
 func (w *IdleWait) wake() {
-	for {
-		switch w.state.Load() {
-		case stParking:
-			if w.state.CompareAndSwap(stParking, stWoken) {
-				return
-			}
-		case stParked:
-			if w.state.CompareAndSwap(stParked, stRunning) {
-				go w.resume()
-				return
-			}
-		default:
-			return
-		}
+	if claimWake(&w.state) {
+		go w.resume()
 	}
 }
 
