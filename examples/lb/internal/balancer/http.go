@@ -81,8 +81,9 @@ type httpFront struct {
 
 // idleHandOff is how long an HTTP/1 client connection waits for its next
 // request on the goroutine that served the last one. Past it, the wait
-// goes on on a new goroutine: the old one's stack, grown while serving,
-// would otherwise stay with every idle keep-alive connection.
+// goes on in the idle poller (channel.IdleWait), or on a new goroutine
+// where that cannot be: the old one's stack, grown while serving, would
+// otherwise stay with every idle keep-alive connection.
 const idleHandOff = 100 * time.Millisecond
 
 // errHandOff says the connection went on on another goroutine.
@@ -94,9 +95,9 @@ var exchangePool = sync.Pool{New: func() any { return &exchange{buf: make([]byte
 
 // runHTTP serves a client connection in HTTP mode until it closes, and
 // reports false; or until an HTTP/1 connection has waited idleHandOff
-// for its next request, and reports true: another goroutine, started
-// with a small stack, then waits for the request and ends the session
-// (resume), and the caller leaves it alone.
+// for its next request, and reports true: the idle poller (or a new
+// goroutine with a small stack) then waits for the request, resume
+// serves it and ends the session, and the caller leaves it alone.
 func (s *session) runHTTP() (handedOff bool) {
 	b, fe := s.b, s.fe
 	hf := &httpFront{s: s, b: b, fe: fe, fhp: b.httpPx[fe.cfg], src: s.client.Src(), dst: s.client.Dst()}
@@ -288,8 +289,9 @@ func (b *Balancer) stopIdleHTTP() {
 // timeout http-request for the first request and timeout http-keep-alive
 // (else http-request) for the next ones, answering 408 to a client that
 // started a request and did not finish its head in time, as HAProxy does.
-// A wait that lasts idleHandOff with nothing received goes on on a new
-// goroutine (resume), and accept returns errHandOff.
+// A wait that lasts idleHandOff with nothing received goes on in the
+// idle poller or on a new goroutine (resume), and accept returns
+// errHandOff.
 func (hf *httpFront) accept() (mux.Stream, error) {
 	if hf.h2 {
 		return hf.m.Accept(hf.b.ctx)
