@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/channel"
 	"github.com/proxyblocks/proxyblocks/internal/testcert"
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/stretchr/testify/require"
@@ -175,4 +176,35 @@ listen l
 	rest, err = io.ReadAll(c)
 	require.NoError(t, err, "closed by lb")
 	require.Empty(t, rest)
+}
+
+// Closing the balancer ends connections waiting in the idle poller at
+// once, and leaves nothing parked and no goroutine behind.
+func TestHTTPCloseEndsParkedConnections(t *testing.T) {
+	testnet.LeakCheck(t)
+	srv := newHTTPBackend(t, "s")
+	b, _ := startLB(t, parseCfg(t, httpDefaults+`
+    timeout http-keep-alive 60s
+listen l
+    bind 127.0.0.1:0
+    server s %s
+`, srv.addr()))
+	var clients []*keepAliveClient
+	for range 3 {
+		c, err := net.Dial("tcp", feAddr(t, b, "l"))
+		require.NoError(t, err)
+		k := newKeepAliveClient(t, c)
+		k.get("/")
+		clients = append(clients, k)
+	}
+	require.Eventually(t, func() bool { return channel.Parked() == 3 }, 5*time.Second, 5*time.Millisecond)
+	require.NoError(t, b.Close())
+	require.Zero(t, b.Sessions())
+	require.Eventually(t, func() bool { return channel.Parked() == 0 }, 5*time.Second, 5*time.Millisecond)
+	for _, k := range clients {
+		require.NoError(t, k.c.SetReadDeadline(time.Now().Add(10*time.Second)))
+		rest, err := io.ReadAll(k.c)
+		require.NoError(t, err, "closed by lb")
+		require.Empty(t, rest)
+	}
 }
