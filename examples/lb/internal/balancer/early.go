@@ -5,6 +5,7 @@ import (
 	"os"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -64,6 +65,16 @@ const (
 	peekEOF          // the end or a reset, and nothing queued before it
 )
 
+// peek1 looks at one byte queued on the socket fd without waiting and
+// without taking it, and returns what recvfrom(2) did: the count (0 at
+// the end) and the error number (EAGAIN when nothing is queued).
+func peek1(fd uintptr) (int, syscall.Errno) {
+	var b [1]byte
+	n, _, e := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
+		unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
+	return int(n), e
+}
+
 // peekSocket looks at the socket under a transport whose last read ended
 // by its deadline with nothing read (see xprt.Idler), without taking
 // anything. A transport that cannot say counts as empty.
@@ -78,15 +89,14 @@ func peekSocket(t mux.Tunnel) int {
 	}
 	res := peekEmpty
 	_ = rc.Control(func(fd uintptr) {
-		var p [1]byte
 		for {
-			n, _, err := unix.Recvfrom(int(fd), p[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+			n, err := peek1(fd)
 			switch {
 			case err == unix.EINTR:
 				continue
 			case err == unix.EAGAIN:
 				res = peekEmpty
-			case err != nil || n == 0:
+			case err != 0 || n == 0:
 				// The end, or a reset: a client that closes with bytes
 				// unread (the tickets sent after its handshake) resets.
 				res = peekEOF

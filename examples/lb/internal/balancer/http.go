@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/proxyblocks/proxyblocks/channel"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
@@ -164,9 +163,7 @@ func (hf *httpFront) idleSocket() syscall.RawConn {
 // readable reports whether the socket fd has a byte, its end or an error
 // to read, without taking anything.
 func readable(fd uintptr) bool {
-	var b [1]byte
-	_, _, e := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
-		unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
+	_, e := peek1(fd)
 	return e != unix.EAGAIN
 }
 

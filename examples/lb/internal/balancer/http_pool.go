@@ -7,9 +7,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/proxyblocks/proxyblocks/conn"
 	"github.com/proxyblocks/proxyblocks/mux"
@@ -41,9 +38,8 @@ type backConn struct {
 	idle time.Time // when it went idle
 	used bool      // carried an exchange before: a failure may be a stale connection
 
-	peekFn  func(fd uintptr)
-	peekBuf [1]byte
-	peekOK  bool
+	peekFn func(fd uintptr)
+	peekOK bool
 }
 
 func (bc *backConn) close() {
@@ -68,8 +64,7 @@ func (bc *backConn) alive() bool {
 }
 
 func (bc *backConn) peek(fd uintptr) {
-	_, _, e := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&bc.peekBuf[0])), 1,
-		unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
+	_, e := peek1(fd)
 	bc.peekOK = e == syscall.EAGAIN
 }
 
