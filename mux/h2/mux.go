@@ -187,7 +187,7 @@ type Mux struct {
 	// and the buffered writer. Lock order: wmu may be held while taking
 	// mu, never the reverse.
 	wmu       sync.Mutex
-	bw        *bufio.Writer
+	bw        lazyWriter
 	fr        *http2.Framer
 	henc      *hpack.Encoder
 	hbuf      bytes.Buffer
@@ -197,10 +197,14 @@ type Mux struct {
 	num       []byte
 	vcache    map[string]string // last value sent per field name, to reuse its string
 
-	// kick wakes the flusher, which writes out what the writers left
-	// in bw once they have all had their turn.
-	kick        chan struct{}
-	flusherDone chan struct{}
+	// flushing says a flusher goroutine runs: started by the write that
+	// asks for a flush, it writes out what the writers left in bw once
+	// they have all had their turn, and ends when a turn finds nothing
+	// to flush, so an idle connection has none. noFlush, set by Close,
+	// starts no more; flushEnd (on wmu) tells Close the last one ended.
+	flushing bool
+	noFlush  bool
+	flushEnd sync.Cond
 
 	// Reading, owned by the reader goroutine.
 	br       *bufio.Reader
@@ -251,7 +255,7 @@ func New(t xprt.Transport, side mux.Side, cfg Config) (*Mux, error) {
 		t:            t,
 		side:         side,
 		cfg:          cfg,
-		bw:           bufio.NewWriterSize(t, 16<<10),
+		bw:           lazyWriter{w: t},
 		br:           bufio.NewReaderSize(t, 16<<10),
 		streams:      make(map[uint32]*Stream),
 		sendWin:      initialWindow,
@@ -262,12 +266,11 @@ func New(t xprt.Transport, side mux.Side, cfg Config) (*Mux, error) {
 		nextID:       1,
 		done:         make(chan struct{}),
 		readerDone:   make(chan struct{}),
-		kick:         make(chan struct{}, 1),
-		flusherDone:  make(chan struct{}),
 		vcache:       make(map[string]string),
 	}
 	m.cond.L = &m.mu
-	m.fr = http2.NewFramer(m.bw, m.br)
+	m.flushEnd.L = &m.wmu
+	m.fr = http2.NewFramer(&m.bw, m.br)
 	m.fr.SetMaxReadFrameSize(defaultMaxFrame)
 	m.fr.SetReuseFrames() // onData copies a DATA frame's payload out at once
 	m.henc = hpack.NewEncoder(&m.hbuf)
@@ -305,7 +308,6 @@ func New(t xprt.Transport, side mux.Side, cfg Config) (*Mux, error) {
 		return nil, fmt.Errorf("h2: sending preface to %s: %w", t.RemoteAddr(), err)
 	}
 	go m.readLoop()
-	go m.flusher()
 	return m, nil
 }
 
@@ -424,8 +426,19 @@ func (m *Mux) errLocked() error {
 func (m *Mux) Close() error {
 	m.closeWith(ErrClosed, http2.ErrCodeNo, true)
 	<-m.readerDone
-	<-m.flusherDone
+	m.waitFlusher()
 	return nil
+}
+
+// waitFlusher waits for a running flusher to end (the transport is
+// closed by now, so it ends fast) and starts no more.
+func (m *Mux) waitFlusher() {
+	m.wmu.Lock()
+	m.noFlush = true
+	for m.flushing {
+		m.flushEnd.Wait()
+	}
+	m.wmu.Unlock()
 }
 
 // Shutdown stops the connection gracefully: it sends GOAWAY with the
@@ -437,7 +450,7 @@ func (m *Mux) Shutdown(ctx context.Context) error {
 	if m.closed {
 		m.mu.Unlock()
 		<-m.readerDone
-		<-m.flusherDone
+		m.waitFlusher()
 		return nil
 	}
 	last := m.maxPeerID
@@ -460,7 +473,7 @@ func (m *Mux) Shutdown(ctx context.Context) error {
 	}
 	m.closeWith(ErrClosed, http2.ErrCodeNo, false)
 	<-m.readerDone
-	<-m.flusherDone
+	m.waitFlusher()
 	return err
 }
 
@@ -510,17 +523,21 @@ func (m *Mux) closeWith(why error, code http2.ErrCode, sendGoAway bool) {
 func (m *Mux) write(flush bool, fn func() error) error {
 	m.wmu.Lock()
 	err := m.werr
+	start := false
 	if err == nil {
 		err = fn()
 		if flush && err == nil && !m.needFlush {
 			m.needFlush = true
-			select {
-			case m.kick <- struct{}{}:
-			default:
+			if !m.flushing && !m.noFlush {
+				m.flushing, start = true, true
 			}
 		}
 	}
-	return m.writeDone(err)
+	err = m.writeDone(err)
+	if start {
+		go m.flusher()
+	}
+	return err
 }
 
 // writeNow runs fn with the writer held and flushes at once.
@@ -553,25 +570,21 @@ func (m *Mux) writeDone(err error) error {
 	return nil
 }
 
-// flusher writes out buffered frames when kicked. It lets the other
-// goroutines ready to run go first, so that their frames join the same
-// write.
+// flusher writes out buffered frames. It lets the other goroutines
+// ready to run go first, so that their frames join the same write, and
+// ends when a turn finds nothing more to flush.
 func (m *Mux) flusher() {
-	defer close(m.flusherDone)
 	for {
-		select {
-		case <-m.kick:
-		case <-m.done:
-			return
-		}
 		runtime.Gosched()
 		m.wmu.Lock()
-		var err error
-		if m.needFlush && m.werr == nil {
-			m.needFlush = false
-			err = m.bw.Flush()
+		if !m.needFlush || m.werr != nil {
+			m.flushing = false
+			m.flushEnd.Broadcast()
+			m.wmu.Unlock()
+			return
 		}
-		_ = m.writeDone(err)
+		m.needFlush = false
+		_ = m.writeDone(m.bw.Flush())
 	}
 }
 
