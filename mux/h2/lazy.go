@@ -3,6 +3,9 @@ package h2
 import (
 	"io"
 	"sync"
+	"syscall"
+
+	"github.com/proxyblocks/proxyblocks/xprt"
 )
 
 // writeBufSize is the size of the buffer frames gather in before they
@@ -61,3 +64,106 @@ func (l *lazyWriter) Flush() error {
 
 // Buffered is the number of bytes waiting.
 func (l *lazyWriter) Buffered() int { return l.n }
+
+// readBufSize is the size of the buffer one receive fills.
+const readBufSize = 16 << 10
+
+var readBufPool = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
+
+// lazyReader buffers what the connection receives. On a raw socket it
+// holds a buffer only while received bytes wait to be read: an empty
+// reader waits for the socket to be readable with no buffer, borrows one
+// from a shared pool for each receive and gives it back when the
+// receive finds nothing or the bytes are all read, so an idle connection
+// holds none. Over a transport that transforms its bytes (TLS) it keeps
+// its buffer. It is used by the reader goroutine alone.
+type lazyReader struct {
+	t      xprt.Transport
+	rc     syscall.RawConn // nil: read through t
+	buf    *[]byte
+	r, w   int
+	recvFn func(fd uintptr) bool
+	rerr   error
+}
+
+func newLazyReader(t xprt.Transport) lazyReader {
+	l := lazyReader{t: t}
+	if rc, ok := t.Raw(); ok && rawRecvSupported {
+		l.rc = rc
+	}
+	return l
+}
+
+// Read copies out what waits, receiving first when nothing does.
+func (l *lazyReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if l.r == l.w {
+		if err := l.fill(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, (*l.buf)[l.r:l.w])
+	l.r += n
+	if l.r == l.w && l.rc != nil {
+		l.release()
+	}
+	return n, nil
+}
+
+func (l *lazyReader) release() {
+	readBufPool.Put(l.buf)
+	l.buf, l.r, l.w = nil, 0, 0
+}
+
+// fill receives at least one byte, or returns why it could not.
+func (l *lazyReader) fill() error {
+	if l.rc == nil {
+		if l.buf == nil {
+			l.buf = readBufPool.Get().(*[]byte)
+		}
+		n, err := l.t.Read(*l.buf)
+		l.r, l.w = 0, max(n, 0)
+		if n > 0 {
+			return nil
+		}
+		if err == nil {
+			err = io.ErrNoProgress
+		}
+		return err
+	}
+	if l.recvFn == nil {
+		l.recvFn = l.recv // one method value per connection
+	}
+	l.rerr = nil
+	if err := l.rc.Read(l.recvFn); err != nil {
+		return err // the deadline, or the socket closed
+	}
+	if l.w > 0 {
+		return nil
+	}
+	return l.rerr
+}
+
+// recv runs inside RawConn.Read: it borrows a buffer and receives into
+// it, giving it back when nothing is there (and asking to wait for
+// readiness), or at the end or on an error.
+func (l *lazyReader) recv(fd uintptr) bool {
+	l.buf = readBufPool.Get().(*[]byte)
+	n, err := rawRecv(fd, *l.buf)
+	switch {
+	case n > 0:
+		l.r, l.w = 0, n
+		return true
+	case err == errAgain:
+		l.release()
+		return false
+	case err == nil:
+		l.rerr = io.EOF
+	default:
+		l.rerr = err
+	}
+	l.release()
+	return true
+}

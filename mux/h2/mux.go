@@ -1,7 +1,6 @@
 package h2
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -207,7 +206,7 @@ type Mux struct {
 	flushEnd sync.Cond
 
 	// Reading, owned by the reader goroutine.
-	br       *bufio.Reader
+	br       lazyReader
 	hdec     *hpack.Decoder
 	hs       headerState
 	resets   int
@@ -256,7 +255,7 @@ func New(t xprt.Transport, side mux.Side, cfg Config) (*Mux, error) {
 		side:         side,
 		cfg:          cfg,
 		bw:           lazyWriter{w: t},
-		br:           bufio.NewReaderSize(t, 16<<10),
+		br:           newLazyReader(t),
 		streams:      make(map[uint32]*Stream),
 		sendWin:      initialWindow,
 		recvWin:      int64(cfg.ConnWindow),
@@ -270,7 +269,7 @@ func New(t xprt.Transport, side mux.Side, cfg Config) (*Mux, error) {
 	}
 	m.cond.L = &m.mu
 	m.flushEnd.L = &m.wmu
-	m.fr = http2.NewFramer(&m.bw, m.br)
+	m.fr = http2.NewFramer(&m.bw, &m.br)
 	m.fr.SetMaxReadFrameSize(defaultMaxFrame)
 	m.fr.SetReuseFrames() // onData copies a DATA frame's payload out at once
 	m.henc = hpack.NewEncoder(&m.hbuf)

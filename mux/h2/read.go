@@ -30,7 +30,7 @@ func (m *Mux) readLoop() {
 func (m *Mux) serve() error {
 	if m.side == mux.SideFront {
 		var p [24]byte
-		if _, err := io.ReadFull(m.br, p[:]); err != nil {
+		if _, err := io.ReadFull(&m.br, p[:]); err != nil {
 			return err
 		}
 		if !bytes.Equal(p[:], clientPreface) {
