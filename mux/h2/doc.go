@@ -16,7 +16,10 @@
 // one buffered writer, flushed by a flusher goroutine that lets the
 // writers ready to run go first, so that a response's HEADERS, DATA and
 // END_STREAM, and the frames of streams answered at the same time, leave
-// in one system call. Request heads are decoded into storage recycled
+// in one system call. The flusher runs only while there is something to
+// flush, and both buffers come from shared pools only while bytes wait
+// in them (the read buffer so on raw sockets; over TLS the connection
+// keeps it), so an idle connection holds neither. Request heads are decoded into storage recycled
 // from closed streams, and field names and values that repeat are
 // encoded without allocating. A stream's Read
 // takes data from the stream's own queue and returns flow-control credit
