@@ -96,7 +96,9 @@ var exchangePool = sync.Pool{New: func() any { return &exchange{buf: make([]byte
 // reports false; or until an HTTP/1 connection has waited idleHandOff
 // for its next request, and reports true: the idle poller (or a new
 // goroutine with a small stack) then waits for the request, resume
-// serves it and ends the session, and the caller leaves it alone.
+// serves it and ends the session, and the caller leaves it alone. An
+// HTTP/2 connection's streams are accepted on a new goroutine from the
+// start, and runHTTP reports true at once.
 func (s *session) runHTTP() (handedOff bool) {
 	b, fe := s.b, s.fe
 	hf := &httpFront{s: s, b: b, fe: fe, fhp: b.httpPx[fe.cfg], src: s.client.Src(), dst: s.client.Dst()}
@@ -117,6 +119,14 @@ func (s *session) runHTTP() (handedOff bool) {
 	s.mu.Lock()
 	s.http = hf
 	s.mu.Unlock()
+	if hf.h2 {
+		// This goroutine's stack grew in the handshake and the rules,
+		// and would stay with the connection while it waits for its
+		// streams; a new one, waiting in a few small frames, keeps a
+		// small one.
+		go hf.resume()
+		return true
+	}
 	if hf.serve() {
 		return true
 	}
@@ -192,7 +202,13 @@ func (hf *httpFront) serve() bool {
 		defer hf.idleTimer.Stop()
 	}
 	for {
-		st, err := hf.accept()
+		var st mux.Stream
+		var err error
+		if hf.h2 {
+			st, err = hf.m.Accept(hf.b.ctx) // not through accept: a smaller frame
+		} else {
+			st, err = hf.accept()
+		}
 		if err == errHandOff {
 			return true
 		}
