@@ -166,8 +166,9 @@ type IdleWait struct {
 	pidx  int32
 }
 
-// ErrWoken is returned by [IdleWait.Wait] when Wake came while it was
-// registering: the caller goes on itself, and the callback does not run.
+// ErrWoken is returned by [IdleWait.Wait] when the wait was ended (by
+// Wake, the socket or the deadline) while it was still registering: the
+// caller goes on itself, and the callback does not run.
 var ErrWoken = errors.New("channel: woken while starting to wait")
 
 func (w *IdleWait) token() *uint64          { return &w.ptok }
@@ -181,8 +182,9 @@ func (w *IdleWait) socket() syscall.RawConn { return w.rc }
 // reading the socket. Nothing else is read meanwhile, and a socket closed
 // while waiting wakes it within a few seconds. Wait returns an error, and
 // fn does not run, when the platform has no such poller
-// ([errors.ErrUnsupported]), when rc cannot be polled, or when Wake came
-// first ([ErrWoken]): the caller waits by itself then.
+// ([errors.ErrUnsupported]), when rc cannot be polled, or when the wait
+// ended before it was in place ([ErrWoken]): the caller goes on by
+// itself then.
 func (w *IdleWait) Wait(rc syscall.RawConn, deadline time.Time, fn func()) error {
 	if !parkSupported {
 		return errIdleWaitUnsupported
