@@ -235,6 +235,7 @@ type Mux struct {
 	drained      chan struct{}
 
 	acceptQ    chan *Stream
+	notify     func()        // AcceptNotify's, guarded by mu
 	done       chan struct{} // closed when the connection ends
 	readerDone chan struct{}
 	closeOnce  sync.Once
@@ -367,6 +368,34 @@ func (m *Mux) Accept(ctx context.Context) (mux.Stream, error) {
 		return nil, m.endErr()
 	case <-ctx.Done():
 		return nil, fmt.Errorf("h2: accept: %w", ctx.Err())
+	}
+}
+
+// AcceptNotify arranges for fn to be called once, on a goroutine of the
+// mux's, when a stream is ready for Accept or the connection has ended,
+// and reports true; it reports false, and fn is not kept, when either is
+// so already: Accept then returns at once. A server can so let the
+// goroutine that waits in Accept go while the client opens nothing, and
+// start one again from fn. A later call replaces an earlier fn that has
+// not been called.
+func (m *Mux) AcceptNotify(fn func()) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.side != mux.SideFront || len(m.acceptQ) > 0 || m.closed {
+		return false
+	}
+	m.notify = fn
+	return true
+}
+
+// notifyAccept calls the function AcceptNotify left, if any.
+func (m *Mux) notifyAccept() {
+	m.mu.Lock()
+	fn := m.notify
+	m.notify = nil
+	m.mu.Unlock()
+	if fn != nil {
+		fn()
 	}
 }
 
@@ -512,6 +541,7 @@ func (m *Mux) closeWith(why error, code http2.ErrCode, sendGoAway bool) {
 		m.cond.Broadcast()
 		m.mu.Unlock()
 		close(m.done)
+		m.notifyAccept()
 	})
 }
 

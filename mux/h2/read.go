@@ -535,6 +535,7 @@ func (m *Mux) endHeaders() error {
 		}
 		m.mu.Unlock()
 		m.acceptQ <- s
+		m.notifyAccept()
 		return nil
 	case hdrResponse:
 		s := hs.s

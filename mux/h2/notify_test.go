@@ -1,0 +1,88 @@
+package h2
+
+import (
+	"context"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
+	"github.com/proxyblocks/proxyblocks/mux"
+	"github.com/proxyblocks/proxyblocks/mux/htx"
+	"github.com/proxyblocks/proxyblocks/xprt"
+)
+
+// AcceptNotify calls its function once a stream is ready for Accept, or
+// once the connection ended, and declines when either is so already.
+func TestAcceptNotify(t *testing.T) {
+	testnet.LeakCheck(t)
+	c, s := testnet.Pair(t)
+	front, err := New(xprt.NewRaw(s), mux.SideFront, Config{})
+	require.NoError(t, err)
+	defer front.Close()
+	back, err := New(xprt.NewRaw(c), mux.SideBack, Config{})
+	require.NoError(t, err)
+	defer back.Close()
+
+	called := make(chan struct{}, 1)
+	fn := func() { called <- struct{}{} }
+	waitCalled := func(what string) {
+		t.Helper()
+		select {
+		case <-called:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("not notified of %s", what)
+		}
+	}
+	quiet := func(what string) {
+		t.Helper()
+		select {
+		case <-called:
+			t.Fatalf("notified before %s", what)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	open := func(path string) {
+		t.Helper()
+		st, err := back.Open(context.Background())
+		require.NoError(t, err)
+		var req htx.Message
+		req.SetRequest("GET", "http", "test", path)
+		req.Flags |= htx.FlagBodyless
+		require.NoError(t, st.(*Stream).WriteRequest(&req))
+	}
+
+	require.True(t, front.AcceptNotify(fn))
+	quiet("a stream")
+	open("/one")
+	waitCalled("a stream")
+	require.False(t, front.AcceptNotify(fn), "a stream waits for Accept")
+	st, err := front.Accept(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, "/one", string(st.(*Stream).Request().Path()))
+	require.NoError(t, st.Close())
+
+	// Called once: a second stream after the first notification finds
+	// nothing registered.
+	require.True(t, front.AcceptNotify(fn))
+	open("/two")
+	waitCalled("the second stream")
+	open("/three")
+	quiet("a new AcceptNotify")
+	for _, want := range []string{"/two", "/three"} {
+		st, err := front.Accept(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, want, string(st.(*Stream).Request().Path()))
+		require.NoError(t, st.Close())
+	}
+
+	// The end of the connection.
+	require.True(t, front.AcceptNotify(fn))
+	require.NoError(t, back.Close())
+	waitCalled("the end")
+	_, err = front.Accept(context.Background())
+	require.ErrorIs(t, err, io.EOF)
+	require.False(t, front.AcceptNotify(fn), "the connection is over")
+}
