@@ -76,6 +76,9 @@ type httpFront struct {
 	idleRC   syscall.RawConn
 	idle     channel.IdleWait
 	resumeFn func()
+	// wakeFn starts resume for an HTTP/2 connection whose mux has a
+	// stream ready again, or ended (AcceptNotify).
+	wakeFn func()
 }
 
 // idleHandOff is how long an HTTP/1 client connection waits for its next
@@ -120,10 +123,9 @@ func (s *session) runHTTP() (handedOff bool) {
 	s.http = hf
 	s.mu.Unlock()
 	if hf.h2 {
-		// This goroutine's stack grew in the handshake and the rules,
-		// and would stay with the connection while it waits for its
-		// streams; a new one, waiting in a few small frames, keeps a
-		// small one.
+		// This goroutine's stack grew in the handshake and the rules;
+		// the streams are accepted on goroutines started for them, and
+		// none waits while the client opens nothing.
 		go hf.resume()
 		return true
 	}
@@ -186,6 +188,9 @@ func (hf *httpFront) partial() bool {
 // close waits for the connection's streams, gives back the server
 // connection it held and closes the mux.
 func (hf *httpFront) close() {
+	if hf.idleTimer != nil {
+		hf.idleTimer.Stop()
+	}
 	hf.wg.Wait()
 	if hf.own != nil {
 		hf.release(hf.own)
@@ -197,14 +202,23 @@ func (hf *httpFront) close() {
 // serve runs the connection's requests. It reports true when the
 // connection was handed off to a new goroutine while idle.
 func (hf *httpFront) serve() bool {
-	if hf.h2 {
+	if hf.h2 && hf.idleTimer == nil {
 		hf.watchIdle()
-		defer hf.idleTimer.Stop()
 	}
 	for {
 		var st mux.Stream
 		var err error
 		if hf.h2 {
+			// No stream waiting: this goroutine goes, and the mux starts
+			// another (resume) when one comes or the connection ends.
+			if an, ok := hf.m.(interface{ AcceptNotify(func()) bool }); ok {
+				if hf.wakeFn == nil {
+					hf.wakeFn = func() { go hf.resume() }
+				}
+				if an.AcceptNotify(hf.wakeFn) {
+					return true
+				}
+			}
 			st, err = hf.m.Accept(hf.b.ctx) // not through accept: a smaller frame
 		} else {
 			st, err = hf.accept()
