@@ -39,20 +39,12 @@ func TestIdleWait(t *testing.T) {
 	fn := func() { woken <- struct{}{} }
 	expectWake := func(what string) {
 		t.Helper()
-		select {
-		case <-woken:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("not woken by %s", what)
-		}
+		testnet.Signalled(t, woken, "wake by "+what)
 		require.Zero(t, Parked(), "unregistered once woken by %s", what)
 	}
 	expectQuiet := func(what string) {
 		t.Helper()
-		select {
-		case <-woken:
-			t.Fatalf("woken before %s", what)
-		case <-time.After(50 * time.Millisecond):
-		}
+		testnet.Silent(t, woken, 50*time.Millisecond, what)
 	}
 
 	// A byte.

@@ -212,3 +212,28 @@ func fdKinds() string {
 	}
 	return b.String()
 }
+
+// Signalled waits up to 10 s for a value on ch and returns it; the test
+// fails, naming what it waited for, if none comes.
+func Signalled[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no %s within 10 s", what)
+	}
+	var zero T
+	return zero
+}
+
+// Silent fails the test if a value comes on ch within d: nothing was to
+// happen before what the message names.
+func Silent[T any](t testing.TB, ch <-chan T, d time.Duration, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+		t.Fatalf("signalled before %s", what)
+	case <-time.After(d):
+	}
+}

@@ -30,19 +30,11 @@ func TestAcceptNotify(t *testing.T) {
 	fn := func() { called <- struct{}{} }
 	waitCalled := func(what string) {
 		t.Helper()
-		select {
-		case <-called:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("not notified of %s", what)
-		}
+		testnet.Signalled(t, called, "notice of "+what)
 	}
 	quiet := func(what string) {
 		t.Helper()
-		select {
-		case <-called:
-			t.Fatalf("notified before %s", what)
-		case <-time.After(50 * time.Millisecond):
-		}
+		testnet.Silent(t, called, 50*time.Millisecond, what)
 	}
 	open := func(path string) {
 		t.Helper()
