@@ -212,3 +212,28 @@ listen l
 		require.Empty(t, rest)
 	}
 }
+
+// An idle HTTP/2 client holds no accept goroutine; closing the balancer
+// still ends its connection and its session, leaving nothing behind.
+func TestHTTP2CloseEndsIdleConnections(t *testing.T) {
+	testnet.LeakCheck(t)
+	srv := newHTTPBackend(t, "s")
+	b, _ := startLB(t, parseCfg(t, httpDefaults+`
+    timeout http-keep-alive 60s
+listen l
+    bind 127.0.0.1:0 proto h2
+    server s %s
+`, srv.addr()))
+	c := h2Client()
+	defer closeClient(c)
+	for range 3 {
+		resp, err := c.Get("http://" + feAddr(t, b, "l") + "/")
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		require.NoError(t, resp.Body.Close())
+		require.Equal(t, 2, resp.ProtoMajor)
+	}
+	require.Equal(t, 1, b.Sessions())
+	require.NoError(t, b.Close())
+	require.Zero(t, b.Sessions())
+}
