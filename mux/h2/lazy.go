@@ -1,9 +1,12 @@
 package h2
 
 import (
+	"errors"
 	"io"
+	"os"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/proxyblocks/proxyblocks/xprt"
 )
@@ -84,6 +87,9 @@ type lazyReader struct {
 	r, w   int
 	recvFn func(fd uintptr) bool
 	rerr   error
+	// idleArm, set by the reader at a frame boundary, bounds the next
+	// wait by readIdleAfter: fill then returns errReadIdle.
+	idleArm bool
 }
 
 func newLazyReader(t xprt.Transport) lazyReader {
@@ -137,8 +143,19 @@ func (l *lazyReader) fill() error {
 		l.recvFn = l.recv // one method value per connection
 	}
 	l.rerr = nil
+	armed := l.idleArm
+	if armed {
+		l.idleArm = false
+		_ = l.t.SetReadDeadline(time.Now().Add(readIdleAfter))
+	}
 	if err := l.rc.Read(l.recvFn); err != nil {
+		if armed && errors.Is(err, os.ErrDeadlineExceeded) {
+			return errReadIdle
+		}
 		return err // the deadline, or the socket closed
+	}
+	if armed {
+		_ = l.t.SetReadDeadline(time.Time{})
 	}
 	if l.w > 0 {
 		return nil

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
+	"github.com/proxyblocks/proxyblocks/channel"
 	"github.com/proxyblocks/proxyblocks/mux"
 	"github.com/proxyblocks/proxyblocks/xprt"
 )
@@ -206,11 +207,19 @@ type Mux struct {
 	flushEnd sync.Cond
 
 	// Reading, owned by the reader goroutine.
-	br       lazyReader
-	hdec     *hpack.Decoder
-	hs       headerState
-	resets   int
-	resetsAt time.Time
+	br lazyReader
+	// idle holds the socket while the reader is parked (readLoop);
+	// readParkFn is readLoop, made once; noPark is set where parking is
+	// not supported. prefaceRead and settingsRead survive a park.
+	idle         channel.IdleWait
+	readParkFn   func()
+	noPark       bool
+	prefaceRead  bool
+	settingsRead bool
+	hdec         *hpack.Decoder
+	hs           headerState
+	resets       int
+	resetsAt     time.Time
 
 	mu           sync.Mutex
 	cond         sync.Cond // signalled when send windows, streams or the connection change
@@ -534,6 +543,7 @@ func (m *Mux) closeWith(why error, code http2.ErrCode, sendGoAway bool) {
 			m.wmu.Unlock()
 		}
 		_ = m.t.Close()
+		m.idle.Wake() // a parked reader sees the close now
 		m.mu.Lock()
 		for _, s := range streams {
 			s.connGone()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/proxyblocks/proxyblocks/channel"
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/proxyblocks/proxyblocks/mux"
 	"github.com/proxyblocks/proxyblocks/mux/htx"
@@ -77,4 +78,52 @@ func TestAcceptNotify(t *testing.T) {
 	_, err = front.Accept(context.Background())
 	require.ErrorIs(t, err, io.EOF)
 	require.False(t, front.AcceptNotify(fn), "the connection is over")
+}
+
+// A connection that receives nothing for a while parks its reader in the
+// shared idle poller, holding no goroutine; a stream opened later wakes
+// it and is served, and Close ends a parked connection at once, leaving
+// no goroutine behind.
+func TestIdleReaderParks(t *testing.T) {
+	testnet.LeakCheck(t)
+	c, s := testnet.Pair(t)
+	front, err := New(xprt.NewRaw(s), mux.SideFront, Config{})
+	require.NoError(t, err)
+	back, err := New(xprt.NewRaw(c), mux.SideBack, Config{})
+	require.NoError(t, err)
+	defer back.Close()
+	served := make(chan string, 4)
+	go func() {
+		for {
+			st, err := front.Accept(context.Background())
+			if err != nil {
+				return
+			}
+			served <- string(st.(*Stream).Request().Path())
+			hello(st.(*Stream))
+			_ = st.Close()
+		}
+	}()
+	get := func(path string) {
+		t.Helper()
+		st, err := back.Open(context.Background())
+		require.NoError(t, err)
+		var req htx.Message
+		req.SetRequest("GET", "http", "test", path)
+		req.Flags |= htx.FlagBodyless
+		require.NoError(t, st.(*Stream).WriteRequest(&req))
+		var resp htx.Message
+		require.NoError(t, st.(*Stream).ReadResponse(&resp))
+		require.Equal(t, 200, resp.Status)
+		_, _ = io.Copy(io.Discard, st.(*Stream))
+		_ = st.Close()
+		require.Equal(t, path, testnet.Signalled(t, served, "the stream "+path))
+	}
+	get("/one")
+	// Both readers, the front's and the back's, park.
+	require.Eventually(t, func() bool { return channel.Parked() == 2 }, 10*time.Second, 5*time.Millisecond)
+	get("/two")
+	require.Eventually(t, func() bool { return channel.Parked() == 2 }, 10*time.Second, 5*time.Millisecond)
+	require.NoError(t, front.Close())
+	require.Eventually(t, func() bool { return channel.Parked() == 0 }, 10*time.Second, 5*time.Millisecond)
 }

@@ -14,11 +14,36 @@ import (
 	"github.com/proxyblocks/proxyblocks/mux/htx"
 )
 
+// readIdleAfter is how long the reader waits for the next frame on its
+// goroutine. Past it, on a raw socket with nothing buffered, the wait
+// goes on in the shared idle poller (channel.IdleWait), with no
+// goroutine, and a new reader goroutine starts when bytes come.
+const readIdleAfter = 100 * time.Millisecond
+
+// errReadIdle says the reader waited readIdleAfter at a frame boundary.
+var errReadIdle = errors.New("h2: no frame for a while")
+
 // readLoop is the connection's reader goroutine: it reads every frame
-// and hands it to its stream, until the connection ends.
+// and hands it to its stream, until the connection ends. While the peer
+// sends nothing it parks (see readIdleAfter) and returns; the poller
+// runs readLoop again.
 func (m *Mux) readLoop() {
-	defer close(m.readerDone)
 	err := m.serve()
+	for err == errReadIdle {
+		_ = m.t.SetReadDeadline(time.Time{})
+		if m.readParkFn == nil {
+			m.readParkFn = m.readLoop // one method value per connection
+		}
+		werr := m.idle.Wait(m.br.rc, time.Time{}, m.readParkFn)
+		if werr == nil {
+			return
+		}
+		if errors.Is(werr, errors.ErrUnsupported) {
+			m.noPark = true
+		}
+		err = m.serve()
+	}
+	defer close(m.readerDone)
 	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
 		err = io.EOF
 	} else if _, ok := err.(*GoAwayError); !ok {
@@ -28,7 +53,7 @@ func (m *Mux) readLoop() {
 }
 
 func (m *Mux) serve() error {
-	if m.side == mux.SideFront {
+	if m.side == mux.SideFront && !m.prefaceRead {
 		var p [24]byte
 		if _, err := io.ReadFull(&m.br, p[:]); err != nil {
 			return err
@@ -36,16 +61,22 @@ func (m *Mux) serve() error {
 		if !bytes.Equal(p[:], clientPreface) {
 			return m.connError(http2.ErrCodeProtocol, "invalid connection preface")
 		}
+		m.prefaceRead = true
 	}
-	first := true
 	for {
+		// At a frame boundary, with nothing buffered and no header block
+		// open, the wait for the next frame may end in a park.
+		m.br.idleArm = !m.noPark && m.settingsRead && m.hs.id == 0 && m.br.rc != nil && m.br.r == m.br.w
 		f, err := m.fr.ReadFrame()
+		if err == errReadIdle {
+			return err
+		}
 		if err != nil {
 			var se http2.StreamError
 			var ce http2.ConnectionError
 			switch {
 			case errors.As(err, &se):
-				if first {
+				if !m.settingsRead {
 					return m.connError(http2.ErrCodeProtocol, "first frame is not SETTINGS")
 				}
 				m.resetStream(se.StreamID, se.Code)
@@ -61,12 +92,12 @@ func (m *Mux) serve() error {
 			}
 			return err
 		}
-		if first {
+		if !m.settingsRead {
 			sf, ok := f.(*http2.SettingsFrame)
 			if !ok || sf.IsAck() {
 				return m.connError(http2.ErrCodeProtocol, "first frame is not SETTINGS")
 			}
-			first = false
+			m.settingsRead = true
 		}
 		if err := m.handle(f); err != nil {
 			return err
