@@ -56,6 +56,15 @@ func (k *keepAliveClient) get(path string) {
 	require.Equal(k.t, "hello from s\n", body)
 }
 
+// closedQuietly checks that lb closes c without sending anything more.
+func closedQuietly(t *testing.T, c net.Conn) {
+	t.Helper()
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
+	rest, err := io.ReadAll(c)
+	require.NoError(t, err, "closed by lb")
+	require.Empty(t, rest)
+}
+
 // An HTTP/1 client connection idle for longer than idleHandOff goes on on
 // a new goroutine: its next requests are served, a head that straddles
 // the hand-off's deadline is served too, and its server connection went
@@ -145,10 +154,7 @@ listen l
 	k := newKeepAliveClient(t, c)
 	k.get("/")
 	start := time.Now()
-	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
-	rest, err := io.ReadAll(c)
-	require.NoError(t, err, "closed by lb")
-	require.Empty(t, rest, "an idle keep-alive connection closes quietly")
+	closedQuietly(t, c)
 	require.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond, "not before the keep-alive timeout")
 	require.GreaterOrEqual(t, b.httpHandOffs.Load(), uint64(1))
 
@@ -176,10 +182,7 @@ listen l
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, b.Shutdown(ctx))
-	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
-	rest, err = io.ReadAll(c)
-	require.NoError(t, err, "closed by lb")
-	require.Empty(t, rest)
+	closedQuietly(t, c)
 }
 
 // Closing the balancer ends connections waiting in the idle poller at
@@ -206,10 +209,7 @@ listen l
 	require.Zero(t, b.Sessions())
 	require.Eventually(t, func() bool { return channel.Parked() == 0 }, 5*time.Second, 5*time.Millisecond)
 	for _, k := range clients {
-		require.NoError(t, k.c.SetReadDeadline(time.Now().Add(10*time.Second)))
-		rest, err := io.ReadAll(k.c)
-		require.NoError(t, err, "closed by lb")
-		require.Empty(t, rest)
+		closedQuietly(t, k.c)
 	}
 }
 
