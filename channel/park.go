@@ -86,31 +86,46 @@ func (c *Channel) park() bool {
 	if to := c.readTimeout(); to > 0 {
 		due = c.srcClock.last.Load() + int64(to)
 	}
-	p, tok, err := register(c, due)
-	if err != nil {
-		c.noPark = true
-		c.pstate.Store(stRunning)
-		return false
-	}
-	if err := p.add(c, tok); err != nil {
-		// A closed or unpollable source: let the runtime path report it.
-		unregister(c, tok)
-		c.noPark = true
-		c.pstate.Store(stRunning)
-		return false
-	}
-	if c.pstate.CompareAndSwap(stParking, stParked) {
+	switch err := parkIn(c, &c.pstate, due); err {
+	case nil:
 		return true
+	case ErrWoken:
+	default:
+		// No poller, or a closed or unpollable source: the runtime path
+		// reports it.
+		c.noPark = true
 	}
-	c.unpark()
-	c.pstate.Store(stRunning)
 	return false
 }
 
-// unpark undoes park's registrations.
-func (c *Channel) unpark() {
-	current().del(c)
-	unregister(c, c.ptok)
+// parkIn registers pk, whose state st is stParking, with the poller,
+// waking it at due (on mono's clock) unless due is 0, and returns nil
+// once it is parked. Otherwise it undoes what it did, leaves st at
+// stRunning and returns ErrWoken when pk was woken meanwhile, or why it
+// could not park.
+func parkIn(pk parkable, st *atomic.Int32, due int64) error {
+	p, tok, err := register(pk, due)
+	if err != nil {
+		st.Store(stRunning)
+		return err
+	}
+	if err := p.add(pk, tok); err != nil {
+		unregister(pk, tok)
+		st.Store(stRunning)
+		return err
+	}
+	if st.CompareAndSwap(stParking, stParked) {
+		return nil
+	}
+	unpark(pk)
+	st.Store(stRunning)
+	return ErrWoken
+}
+
+// unpark undoes parkIn's registrations.
+func unpark(pk parkable) {
+	current().del(pk)
+	unregister(pk, *pk.token())
 }
 
 // wake starts a goroutine for a parked direction; it may be called any
@@ -142,7 +157,7 @@ func claimWake(st *atomic.Int32) bool {
 }
 
 func (c *Channel) resume() {
-	c.unpark()
+	unpark(c)
 	// The wake counts as activity: the direction looks at its source and
 	// waits parkAfter on this goroutine before it may park again.
 	c.lastIn = mono()
@@ -197,23 +212,7 @@ func (w *IdleWait) Wait(rc syscall.RawConn, deadline time.Time, fn func()) error
 			due = 1 // already passed: the poller wakes it at once
 		}
 	}
-	p, tok, err := register(w, due)
-	if err != nil {
-		w.state.Store(stRunning)
-		return err
-	}
-	if err := p.add(w, tok); err != nil {
-		unregister(w, tok)
-		w.state.Store(stRunning)
-		return err
-	}
-	if w.state.CompareAndSwap(stParking, stParked) {
-		return nil
-	}
-	current().del(w)
-	unregister(w, w.ptok)
-	w.state.Store(stRunning)
-	return ErrWoken
+	return parkIn(w, &w.state, due)
 }
 
 // Wake ends the wait at once: the callback runs on a new goroutine. It
@@ -228,8 +227,7 @@ func (w *IdleWait) wake() {
 }
 
 func (w *IdleWait) resume() {
-	current().del(w)
-	unregister(w, w.ptok)
+	unpark(w)
 	fn := w.fn
 	w.rc, w.fn = nil, nil
 	fn()
