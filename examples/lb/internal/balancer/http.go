@@ -312,7 +312,7 @@ func (b *Balancer) stopIdleHTTP() {
 	}
 }
 
-// accept waits for the next request. On HTTP/1 it bounds the wait with
+// accept waits for the next HTTP/1 request. It bounds the wait with
 // timeout http-request for the first request and timeout http-keep-alive
 // (else http-request) for the next ones, answering 408 to a client that
 // started a request and did not finish its head in time, as HAProxy does.
@@ -320,9 +320,6 @@ func (b *Balancer) stopIdleHTTP() {
 // idle poller or on a new goroutine (resume), and accept returns
 // errHandOff.
 func (hf *httpFront) accept() (mux.Stream, error) {
-	if hf.h2 {
-		return hf.m.Accept(hf.b.ctx)
-	}
 	to := hf.fe.cfg.Timeouts
 	start, until := hf.waitStart, hf.waitUntil
 	handOff := false
@@ -360,38 +357,7 @@ func (hf *httpFront) accept() (mux.Stream, error) {
 			return nil, ErrClosed
 		}
 		if !hf.partial() {
-			// Idle: the wait goes on on a goroutine whose stack starts
-			// small, and the one that served the requests, grown by
-			// them, ends.
-			if hf.own != nil && hf.own.srv.be.http.reuse != reusePolicyNew {
-				// As HAProxy's idle server connections, the server
-				// connection goes to its server's list rather than
-				// wait with an idle client; under http-reuse never it
-				// stays the client's own.
-				hf.release(hf.own)
-				hf.own = nil
-			}
-			hf.waitStart, hf.waitUntil, hf.resumed = start, until, true
-			hf.b.httpHandOffs.Add(1)
-			rc := hf.idleSocket()
-			if rc != nil {
-				// In the shared poller no goroutine waits at all; once
-				// Wait succeeds, resume may already run: hands off hf.
-				if hf.resumeFn == nil {
-					hf.resumeFn = hf.resume
-				}
-				if hf.idle.Wait(rc, until, hf.resumeFn) == nil {
-					// A soft stop whose Wake came before Wait began
-					// must still end the wait; Wake is an atomic step
-					// on idle, harmless once resume runs.
-					if hf.stopping.Load() {
-						hf.idle.Wake()
-					}
-					return nil, errHandOff
-				}
-			}
-			hf.idleRC = rc
-			go hf.resume()
+			hf.handOff(start, until)
 			return nil, errHandOff
 		}
 		// A head begun: its end is waited for here, within the bound.
@@ -416,6 +382,40 @@ func (hf *httpFront) accept() (mux.Stream, error) {
 		hf.logRefused(start, err)
 	}
 	return nil, err
+}
+
+// handOff lets the goroutine that served the connection's requests go
+// while it waits for the next one, from start until until (the zero
+// time: no bound): the wait goes on in the idle poller, with no
+// goroutine, or else on a new goroutine whose stack starts small
+// (resume). Once handOff returns, another goroutine may own hf.
+func (hf *httpFront) handOff(start, until time.Time) {
+	if hf.own != nil && hf.own.srv.be.http.reuse != reusePolicyNew {
+		// As HAProxy's idle server connections, the server connection
+		// goes to its server's list rather than wait with an idle
+		// client; under http-reuse never it stays the client's own.
+		hf.release(hf.own)
+		hf.own = nil
+	}
+	hf.waitStart, hf.waitUntil, hf.resumed = start, until, true
+	hf.b.httpHandOffs.Add(1)
+	rc := hf.idleSocket()
+	if rc != nil {
+		if hf.resumeFn == nil {
+			hf.resumeFn = hf.resume
+		}
+		if hf.idle.Wait(rc, until, hf.resumeFn) == nil {
+			// A soft stop whose Wake came before Wait began must still
+			// end the wait; Wake is an atomic step on idle, harmless
+			// once resume runs.
+			if hf.stopping.Load() {
+				hf.idle.Wake()
+			}
+			return
+		}
+	}
+	hf.idleRC = rc
+	go hf.resume()
 }
 
 // timeoutAnswer sends 408 on a request head that did not arrive in time
