@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"testing"
 )
@@ -48,5 +50,61 @@ func TestSpliceTo(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("got %d bytes, want the %d sent, in order", len(got), len(want))
+	}
+}
+
+// serveHTTP answers every request with body on a new listener, over
+// HTTP/1.1 and HTTP/2 with prior knowledge; withLength says whether the
+// answer gives its length.
+func serveHTTP(t *testing.T, withLength bool) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	srv := &http.Server{Protocols: &p, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if withLength {
+			w.Header().Set("Content-Length", "5")
+		} else {
+			w.(http.Flusher).Flush() // chunked from here
+		}
+		_, _ = io.WriteString(w, "hello")
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return ln.Addr().String()
+}
+
+// oneRequest and oneH2Request read a whole answer and leave the
+// connection open; oneRequest refuses an answer without a length, whose
+// end it could not tell.
+func TestIdleRequests(t *testing.T) {
+	addr := serveHTTP(t, true)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := 0; i < 2; i++ { // the connection stays usable
+		if err := oneRequest(c); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	tr, err := oneH2Request(addr)
+	if err != nil {
+		t.Fatalf("HTTP/2 request: %v", err)
+	}
+	tr.CloseIdleConnections()
+
+	c2, err := net.Dial("tcp", serveHTTP(t, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if err := oneRequest(c2); err == nil {
+		t.Fatal("an answer without Content-Length was taken")
 	}
 }
