@@ -38,9 +38,9 @@
 // RawConn.Read on the runtime's netpoller, so a busy stream pays nothing
 // extra. Once its source has been silent for a moment (100 ms) and it
 // holds no buffer or pipe, a tunnel's direction parks instead: it
-// registers the socket with one epoll instance shared by the process
-// (EPOLLIN|EPOLLRDHUP|EPOLLONESHOT; the socket stays in the runtime's set
-// too) and its goroutine returns. A TLS source parks the same way once it
+// registers the socket with the process's shared idle poller,
+// [xprt.IdleWait] (one epoll instance; EPOLLIN|EPOLLRDHUP|EPOLLONESHOT;
+// the socket stays in the runtime's set too) and its goroutine returns. A TLS source parks the same way once it
 // holds nothing; a wake may find half a record, and the direction then
 // waits for the rest in its read, and parks again after a moment. One
 // poller goroutine, itself parked on the netpoller through the epoll
@@ -62,9 +62,10 @@
 // in poll(2) on both sockets holds an OS thread. Outside Linux, and for
 // a lone [Channel], directions keep waiting in RawConn.Read.
 //
-// [IdleWait] offers the same poller to connections that are not tunnels:
-// an HTTP server waiting for a keep-alive client's next request lets its
-// goroutine go and gets a new one when the request comes.
+// The same poller serves connections that are not tunnels through
+// [xprt.IdleWait]: an HTTP server waiting for a keep-alive client's next
+// request lets its goroutine go and gets a new one when the request
+// comes.
 package channel
 
 import (
@@ -251,11 +252,9 @@ type Channel struct {
 	// saved here is saved twice per connection.
 	src, dst     xprt.Transport
 	srcRC, dstRC syscall.RawConn
-	// parkRC is the socket a parked direction waits on.
-	parkRC   syscall.RawConn
-	pool     *buffer.Pool
-	pipes    *buffer.PipePool
-	rto, wto time.Duration
+	pool         *buffer.Pool
+	pipes        *buffer.PipePool
+	rto, wto     time.Duration
 	// analysers are those not yet Done; nil once all are, or when there
 	// were none (a tunnel's usual case), which saves the slice's words.
 	analysers *[]Analyser
@@ -289,16 +288,14 @@ type Channel struct {
 	// (a pool at its cap): most channels never need one.
 	stop atomic.Pointer[stopSignal]
 
-	// Parking in the shared poller (tunnels only, see park.go).
-	ptok uint64
+	// Parking in the shared idle poller (tunnels only, see park.go).
+	pw xprt.IdleWait
 
-	flags    atomic.Uint32
-	cbN      int32 // no call moves more than maxSpliceAtOnce
-	running  atomic.Bool
-	stopped  atomic.Bool
-	analysed atomic.Bool // every analyser is Done
-	pstate   atomic.Int32
-	pidx     int32 // 1 + index in the poller's deadline heap, 0 when not in it
+	flags atomic.Uint32
+	cbN   int32 // no call moves more than maxSpliceAtOnce
+	// state holds the stRunning, stStopped and stAnalysed bits: one word
+	// for three flags keeps the struct in its size class.
+	state    atomic.Uint32
 	fresh    uint8 // stamps left that may reuse now
 	streak   uint8 // reads in a row that filled half the buffer, up to 3
 	splice   SpliceMode
@@ -314,6 +311,16 @@ type Channel struct {
 	// bytes (TLS) while no buffer is held (recvXform).
 	scratch [1]byte
 }
+
+// The bits of Channel.state.
+const (
+	stRunning  uint32 = 1 << iota // Run or a tunnel started it
+	stStopped                     // interrupted: Abort, a canceled context, the peer
+	stAnalysed                    // every analyser is Done
+)
+
+func (c *Channel) isStopped() bool  { return c.state.Load()&stStopped != 0 }
+func (c *Channel) isAnalysed() bool { return c.state.Load()&stAnalysed != 0 }
 
 // The operations of Channel.cb.
 const (
@@ -362,7 +369,7 @@ func newChannel(src, dst xprt.Transport, cfg Config, srcClock, dstClock *clock) 
 		c.pool = buffer.DefaultPool()
 	}
 	if rc, ok := src.Raw(); ok {
-		c.srcRC, c.parkRC = rc, rc
+		c.srcRC = rc
 	} else if _, ok := src.(xprt.Idler); ok {
 		c.idler = true
 	}
@@ -371,7 +378,7 @@ func newChannel(src, dst xprt.Transport, cfg Config, srcClock, dstClock *clock) 
 	}
 	if c.analysers == nil {
 		c.toForward = Infinite
-		c.analysed.Store(true)
+		c.state.Or(stAnalysed)
 	}
 	c.srcClock, c.dstClock = srcClock, dstClock
 	// A method value allocates; make it once so the loop does not.
@@ -463,14 +470,14 @@ func (c *Channel) ToForward() int64 { return c.toForward }
 func (c *Channel) Abort() { c.interrupt() }
 
 func (c *Channel) interrupt() {
-	c.stopped.Store(true)
+	c.state.Or(stStopped)
 	if s := c.stop.Load(); s != nil {
 		s.close()
 	}
 	past := time.Unix(1, 0)
 	_ = c.src.SetReadDeadline(past)
 	_ = c.dst.SetWriteDeadline(past)
-	c.wake()
+	c.pw.Wake()
 }
 
 // Run moves bytes until the source reaches end of stream and everything
@@ -480,7 +487,7 @@ func (c *Channel) interrupt() {
 // once ctx is done. It closes neither transport, and before returning
 // gives back any buffer or pipe it holds.
 func (c *Channel) Run(ctx context.Context) error {
-	if c.running.Swap(true) {
+	if c.state.Or(stRunning)&stRunning != 0 {
 		return ErrRunning
 	}
 	if ctx.Done() != nil {
@@ -516,7 +523,6 @@ func (c *Channel) end(err error) error {
 	if err != nil && !errors.Is(err, errStopped) {
 		c.setFlag(FlagError)
 	}
-	c.pstate.Store(stDone)
 	return err
 }
 
@@ -559,7 +565,7 @@ func (c *Channel) loop() error {
 	// The time moved on while the loop was away (parked, or not started).
 	c.now, c.fresh = mono(), stampEvery
 	for {
-		if c.stopped.Load() {
+		if c.isStopped() {
 			return errStopped
 		}
 		if c.output > 0 {
@@ -696,7 +702,7 @@ func (c *Channel) armWrite() error {
 // before it sets its past deadline, so either the flag is seen here or the
 // past deadline lands after ours.
 func (c *Channel) checkStopped() error {
-	if c.stopped.Load() {
+	if c.isStopped() {
 		return errStopped
 	}
 	return nil
@@ -705,7 +711,7 @@ func (c *Channel) checkStopped() error {
 // readTimedOut decides, after the read deadline struck, whether the
 // timeout really expired or activity moved it.
 func (c *Channel) readTimedOut() error {
-	if c.stopped.Load() {
+	if c.isStopped() {
 		return errStopped
 	}
 	to := c.readTimeout()
@@ -742,7 +748,7 @@ func (c *Channel) srcPending() bool {
 }
 
 func (c *Channel) writeTimedOut() error {
-	if c.stopped.Load() {
+	if c.isStopped() {
 		return errStopped
 	}
 	to := c.writeTimeout()
@@ -973,7 +979,7 @@ type stopCtx struct{ c *Channel }
 func (stopCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
 func (s stopCtx) Done() <-chan struct{}     { return s.c.stopChan() }
 func (s stopCtx) Err() error {
-	if s.c.stopped.Load() {
+	if s.c.isStopped() {
 		return errStopped
 	}
 	return nil
@@ -991,7 +997,7 @@ func (c *Channel) stopChan() <-chan struct{} {
 			s = c.stop.Load()
 		}
 	}
-	if c.stopped.Load() {
+	if c.isStopped() {
 		s.close()
 	}
 	return s.ch
@@ -1039,7 +1045,7 @@ func (c *Channel) analyse() error {
 		return nil
 	}
 	if c.analysers == nil {
-		c.analysed.Store(true)
+		c.state.Or(stAnalysed)
 		c.output += input
 		c.toForward = Infinite
 	}

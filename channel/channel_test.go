@@ -11,11 +11,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/proxyblocks/proxyblocks/buffer"
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
+	"github.com/proxyblocks/proxyblocks/xprt"
 )
 
 var paths = []struct {
@@ -566,7 +568,7 @@ func TestIdleHoldsNothing(t *testing.T) {
 	for deadline := time.Now().Add(5 * time.Second); g > parked && time.Now().Before(deadline); g = goroutines() {
 		time.Sleep(5 * time.Millisecond)
 	}
-	require.LessOrEqual(t, g, parked, "idle tunnels park their directions (%d parked)", Parked())
+	require.LessOrEqual(t, g, parked, "idle tunnels park their directions (%d parked)", xprt.Parked())
 
 	for _, c := range conns {
 		require.NoError(t, c.f.client.CloseWrite())
@@ -619,4 +621,10 @@ func TestLateReaderWithQueuedBytesIsNotATimeout(t *testing.T) {
 			require.GreaterOrEqual(t, req.srcClock.last.Load(), mono()-int64(time.Second/2), "queued input counts as activity")
 		})
 	}
+}
+
+// Two Channels make every tunnel, idle ones included: the struct stays
+// within the 320-byte size class on 64-bit platforms.
+func TestChannelSizeClass(t *testing.T) {
+	require.LessOrEqual(t, unsafe.Sizeof(Channel{}), uintptr(320))
 }

@@ -6,25 +6,23 @@ import (
 	"context"
 	"errors"
 	"io"
-	"math"
-	"math/rand/v2"
 	"runtime"
-	"slices"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
+	"github.com/proxyblocks/proxyblocks/xprt"
 )
 
 // waitParked waits until n directions are parked in the shared poller.
 func waitParked(t *testing.T, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for Parked() != n {
+	for xprt.Parked() != n {
 		if time.Now().After(deadline) {
-			t.Fatalf("parked directions: %d, want %d", Parked(), n)
+			t.Fatalf("parked directions: %d, want %d", xprt.Parked(), n)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -114,11 +112,9 @@ func TestIdleTunnelParks(t *testing.T) {
 }
 
 // A parked direction still times out, is still canceled by its context,
-// and still notices its socket closed underneath it.
+// and still notices its socket closed underneath it (through the idle
+// poller's sweep, every 2 seconds).
 func TestParkedDirectionEnds(t *testing.T) {
-	old := sweepEvery
-	sweepEvery = 20 * time.Millisecond
-	t.Cleanup(func() { sweepEvery = old })
 	tests := []struct {
 		name  string
 		cfg   TunnelConfig
@@ -160,63 +156,6 @@ func TestRunParks(t *testing.T) {
 	require.NoError(t, f.server.CloseWrite())
 	r := wait(t, done)
 	require.NoError(t, r.err)
-}
-
-// The poller's deadline heap hands directions back in the order their
-// timeouts fall due, whatever was taken out of it meanwhile, and keeps
-// each direction's index in step so that it can be taken out.
-func TestParkDeadlineHeap(t *testing.T) {
-	p := &poller{sweepAt: math.MaxInt64}
-	rnd := rand.New(rand.NewPCG(1, 2))
-	chans := make([]*Channel, 500)
-	when := make(map[*Channel]int64)
-	for i := range chans {
-		chans[i] = &Channel{}
-		when[chans[i]] = rnd.Int64N(1000)
-		p.push(parkDue{when: when[chans[i]], c: chans[i]})
-	}
-	check := func() {
-		for i, d := range p.due {
-			require.Equal(t, int32(i+1), *d.c.heapIdx(), "index of entry %d", i)
-			if i > 0 {
-				require.LessOrEqual(t, p.due[(i-1)/2].when, d.when, "heap order at %d", i)
-			}
-		}
-	}
-	check()
-	removed := 0
-	for i, c := range chans {
-		if i%3 == 0 {
-			p.remove(int(*c.heapIdx()) - 1)
-			require.Zero(t, c.pidx)
-			removed++
-		}
-	}
-	check()
-	due, sweep := p.expired(499, nil)
-	require.False(t, sweep)
-	rest, _ := p.expired(math.MaxInt64-1, nil)
-	all := append(due, rest...)
-	require.Len(t, all, len(chans)-removed)
-	require.Empty(t, p.due)
-	for i, pc := range all {
-		c := pc.(*Channel)
-		require.Zero(t, c.pidx)
-		require.NotEqual(t, 0, slices.Index(chans, c)%3, "a removed direction came back")
-		if i > 0 {
-			require.LessOrEqual(t, when[all[i-1].(*Channel)], when[c], "order at %d", i)
-		}
-		require.Equal(t, i < len(due), when[c] <= 499, "due at 499: %d", when[c])
-	}
-	// Deadlines come back in order.
-	p2 := &poller{sweepAt: math.MaxInt64}
-	for i := range 200 {
-		p2.push(parkDue{when: int64(200 - i), c: &Channel{}})
-	}
-	for now := int64(1); now <= 200; now++ {
-		got, _ := p2.expired(now, nil)
-		require.Len(t, got, 1, "at %d", now)
-	}
 }
 
 // Tunnels sharing a context share one cancellation watch: canceling it
@@ -265,34 +204,4 @@ func TestSharedContextCancel(t *testing.T) {
 	left := len(cancels.groups)
 	cancels.mu.Unlock()
 	require.Zero(t, left, "cancellation groups left")
-}
-
-// A token names one registration: once its channel left, an event still
-// carrying it wakes neither that channel nor the one now in its slot.
-func TestParkTokenNamesOneRegistration(t *testing.T) {
-	testnet.LeakCheck(t)
-	c1, c2 := &Channel{}, &Channel{}
-	_, tok1, err := register(c1, 0)
-	require.NoError(t, err)
-	parkers.mu.Lock()
-	require.Same(t, c1, lookup(tok1))
-	parkers.mu.Unlock()
-	_, tok2, err := register(c2, 0)
-	require.NoError(t, err)
-	unregister(c1, tok1)
-	c3 := &Channel{}
-	_, tok3, err := register(c3, 0)
-	require.NoError(t, err)
-	require.Equal(t, uint32(tok1), uint32(tok3), "the freed slot is reused")
-	parkers.mu.Lock()
-	require.Nil(t, lookup(tok1))
-	require.Same(t, c2, lookup(tok2))
-	require.Same(t, c3, lookup(tok3))
-	parkers.mu.Unlock()
-	require.Equal(t, 2, Parked())
-	unregister(c1, tok1) // again: nothing
-	require.Equal(t, 2, Parked())
-	unregister(c2, tok2)
-	unregister(c3, tok3)
-	require.Zero(t, Parked())
 }

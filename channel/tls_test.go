@@ -81,7 +81,7 @@ func TestIdleTLSTunnelHoldsNoBuffer(t *testing.T) {
 	// Idle: the TLS direction gives its buffer back, and both park.
 	time.Sleep(2 * parkAfter)
 	waitInUse(t, pool, 0)
-	if parkSupported {
+	if xprt.IdleWaitSupported {
 		waitParked(t, 2)
 	}
 
@@ -179,7 +179,7 @@ func (s *splitConn) Write(p []byte) (int, error) {
 // parks again if it must; the bytes arrive whole, and the tunnel still
 // ends on the client timeout while parked.
 func TestIdleTLSDirectionParks(t *testing.T) {
-	if !parkSupported {
+	if !xprt.IdleWaitSupported {
 		t.Skip("no shared poller on this system")
 	}
 	testnet.LeakCheck(t)

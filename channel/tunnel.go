@@ -212,7 +212,7 @@ func (t *Tunnel) Request() *Channel { return t.req }
 // Response is the server to client channel.
 func (t *Tunnel) Response() *Channel { return t.res }
 
-func (t *Tunnel) established() bool { return t.req.analysed.Load() && t.res.analysed.Load() }
+func (t *Tunnel) established() bool { return t.req.isAnalysed() && t.res.isAnalysed() }
 
 // sideOf is the side c reads from.
 func (t *Tunnel) sideOf(c *Channel) Side {
@@ -270,7 +270,7 @@ func (t *Tunnel) Start(ctx context.Context, done func(Result)) error {
 }
 
 func (t *Tunnel) begin(ctx context.Context, done func(Result)) error {
-	if t.req.running.Swap(true) || t.res.running.Swap(true) {
+	if t.req.state.Or(stRunning)&stRunning != 0 || t.res.state.Or(stRunning)&stRunning != 0 {
 		return ErrRunning
 	}
 	t.started = mono()
@@ -300,9 +300,9 @@ func (t *Tunnel) complete() {
 		r.Phase = '-'
 	} else {
 		switch {
-		case !t.req.analysed.Load():
+		case !t.req.isAnalysed():
 			r.Phase = 'R'
-		case !t.res.analysed.Load():
+		case !t.res.isAnalysed():
 			r.Phase = 'H'
 		default:
 			r.Phase = 'D'

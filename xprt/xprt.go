@@ -11,6 +11,11 @@
 //
 // New transports register a [Factory] under a name with [Register], so a
 // new transport is one file.
+//
+// [IdleWait] lets an idle connection's goroutine go: the socket waits in
+// one epoll poller shared by the process, and a new goroutine runs when
+// bytes come. Package channel parks idle tunnel directions there, mux/h2
+// its idle frame readers, and the balancer its keep-alive clients.
 package xprt
 
 import (

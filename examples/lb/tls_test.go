@@ -21,10 +21,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/proxyblocks/proxyblocks/channel"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/balancer"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
+	"github.com/proxyblocks/proxyblocks/xprt"
 	lbtls "github.com/proxyblocks/proxyblocks/xprt/tls"
 	"github.com/stretchr/testify/require"
 )
@@ -564,7 +564,7 @@ func TestIdleTLSConnectionsPark(t *testing.T) {
     timeout server 1m
 `, "", echoServer(t))
 	const n = 20
-	parked0 := channel.Parked()
+	parked0 := xprt.Parked()
 	conns := make([]*stdtls.Conn, n)
 	echo := func(c *stdtls.Conn, msg string) {
 		t.Helper()
@@ -581,7 +581,7 @@ func TestIdleTLSConnectionsPark(t *testing.T) {
 		conns[i] = c
 		echo(c, "first")
 	}
-	require.Eventually(t, func() bool { return channel.Parked()-parked0 == 2*n },
+	require.Eventually(t, func() bool { return xprt.Parked()-parked0 == 2*n },
 		10*time.Second, 5*time.Millisecond, "both directions of every idle TLS connection park")
 	for _, c := range conns {
 		echo(c, "woken")
@@ -589,7 +589,7 @@ func TestIdleTLSConnectionsPark(t *testing.T) {
 	for _, c := range conns {
 		require.NoError(t, c.Close())
 	}
-	require.Eventually(t, func() bool { return channel.Parked() == parked0 },
+	require.Eventually(t, func() bool { return xprt.Parked() == parked0 },
 		10*time.Second, 5*time.Millisecond, "closed connections leave the poller")
 }
 

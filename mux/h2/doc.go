@@ -20,8 +20,8 @@
 // flush, and both buffers come from shared pools only while bytes wait
 // in them (the read buffer so on raw sockets; over TLS the connection
 // keeps it), so an idle connection holds neither. On a raw socket, a
-// reader that has had no frame for 100 ms parks in the idle poller of
-// package channel ([channel.IdleWait]) and a new reader goroutine starts
+// reader that has had no frame for 100 ms parks in the shared idle poller
+// ([xprt.IdleWait]) and a new reader goroutine starts
 // when bytes come; the reader sets the transport's read deadline for
 // this, so callers stop a connection with Close or Shutdown rather than
 // with a deadline. Request heads are decoded into storage recycled

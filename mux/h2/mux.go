@@ -14,7 +14,6 @@ import (
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
-	"github.com/proxyblocks/proxyblocks/channel"
 	"github.com/proxyblocks/proxyblocks/mux"
 	"github.com/proxyblocks/proxyblocks/xprt"
 )
@@ -211,7 +210,7 @@ type Mux struct {
 	// idle holds the socket while the reader is parked (readLoop);
 	// readParkFn is readLoop, made once; noPark is set where parking is
 	// not supported. prefaceRead and settingsRead survive a park.
-	idle         channel.IdleWait
+	idle         xprt.IdleWait
 	readParkFn   func()
 	noPark       bool
 	prefaceRead  bool

@@ -8,7 +8,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/proxyblocks/proxyblocks/channel"
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/proxyblocks/proxyblocks/mux"
 	"github.com/proxyblocks/proxyblocks/mux/htx"
@@ -122,9 +121,9 @@ func TestIdleReaderParks(t *testing.T) {
 	}
 	get("/one")
 	// Both readers, the front's and the back's, park.
-	require.Eventually(t, func() bool { return channel.Parked() == 2 }, 10*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return xprt.Parked() == 2 }, 10*time.Second, 5*time.Millisecond)
 	get("/two")
-	require.Eventually(t, func() bool { return channel.Parked() == 2 }, 10*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return xprt.Parked() == 2 }, 10*time.Second, 5*time.Millisecond)
 	require.NoError(t, front.Close())
-	require.Eventually(t, func() bool { return channel.Parked() == 0 }, 10*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return xprt.Parked() == 0 }, 10*time.Second, 5*time.Millisecond)
 }

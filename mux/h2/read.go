@@ -16,7 +16,7 @@ import (
 
 // readIdleAfter is how long the reader waits for the next frame on its
 // goroutine. Past it, on a raw socket with nothing buffered, the wait
-// goes on in the shared idle poller (channel.IdleWait), with no
+// goes on in the shared idle poller (xprt.IdleWait), with no
 // goroutine, and a new reader goroutine starts when bytes come.
 const readIdleAfter = 100 * time.Millisecond
 

@@ -74,7 +74,7 @@ type httpFront struct {
 	// could not wait in idle (which holds no goroutine); resumeFn is
 	// resume, made once for idle.
 	idleRC   syscall.RawConn
-	idle     channel.IdleWait
+	idle     xprt.IdleWait
 	resumeFn func()
 	// wakeFn starts resume for an HTTP/2 connection whose mux has a
 	// stream ready again, or ended (AcceptNotify).
@@ -83,7 +83,7 @@ type httpFront struct {
 
 // idleHandOff is how long an HTTP/1 client connection waits for its next
 // request on the goroutine that served the last one. Past it, the wait
-// goes on in the idle poller (channel.IdleWait), or on a new goroutine
+// goes on in the idle poller (xprt.IdleWait), or on a new goroutine
 // where that cannot be: the old one's stack, grown while serving, would
 // otherwise stay with every idle keep-alive connection.
 const idleHandOff = 100 * time.Millisecond

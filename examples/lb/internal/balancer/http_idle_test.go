@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/proxyblocks/proxyblocks/channel"
 	"github.com/proxyblocks/proxyblocks/internal/testcert"
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
+	"github.com/proxyblocks/proxyblocks/xprt"
 	"github.com/stretchr/testify/require"
 )
 
@@ -107,7 +107,7 @@ listen l
 
 			// Waiting in the poller: the state, not a count, so that a slow
 			// test goroutine cannot miss it.
-			parked := func() bool { return channel.Parked() == 1 }
+			parked := func() bool { return xprt.Parked() == 1 }
 			k.get("/one")
 			require.Eventually(t, parked, 5*time.Second, 5*time.Millisecond)
 			k.get("/two")
@@ -204,10 +204,10 @@ listen l
 		k.get("/")
 		clients = append(clients, k)
 	}
-	require.Eventually(t, func() bool { return channel.Parked() == 3 }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return xprt.Parked() == 3 }, 5*time.Second, 5*time.Millisecond)
 	require.NoError(t, b.Close())
 	require.Zero(t, b.Sessions())
-	require.Eventually(t, func() bool { return channel.Parked() == 0 }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return xprt.Parked() == 0 }, 5*time.Second, 5*time.Millisecond)
 	for _, k := range clients {
 		closedQuietly(t, k.c)
 	}

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/proxyblocks/proxyblocks/channel"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
+	"github.com/proxyblocks/proxyblocks/xprt"
 	"github.com/stretchr/testify/require"
 )
 
@@ -48,7 +48,7 @@ listen px
 		require.NoError(b, err)
 		clients = append(clients, c)
 	}
-	require.Eventually(b, func() bool { return channel.Parked() == 2*b.N }, 60*time.Second, 10*time.Millisecond)
+	require.Eventually(b, func() bool { return xprt.Parked() == 2*b.N }, 60*time.Second, 10*time.Millisecond)
 	b.StopTimer()
 	h1, g1 := heap(), runtime.NumGoroutine()
 	// Both ends' client sockets live in this process too: count them

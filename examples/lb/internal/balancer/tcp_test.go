@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/proxyblocks/proxyblocks/channel"
 	"github.com/proxyblocks/proxyblocks/conn"
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
+	"github.com/proxyblocks/proxyblocks/xprt"
 	"github.com/stretchr/testify/require"
 )
 
@@ -84,8 +84,8 @@ listen px
 		clients[i] = c
 	}
 	require.Eventually(t, func() bool { return len(sink.held()) == n }, 10*time.Second, 5*time.Millisecond)
-	require.Eventually(t, func() bool { return channel.Parked() == 2*n }, 10*time.Second, 5*time.Millisecond,
-		"parked directions: %d", channel.Parked())
+	require.Eventually(t, func() bool { return xprt.Parked() == 2*n }, 10*time.Second, 5*time.Millisecond,
+		"parked directions: %d", xprt.Parked())
 	require.Equal(t, n, b.Sessions())
 	// Before, each session kept a goroutine blocked until its tunnel ended.
 	g := runtime.NumGoroutine()

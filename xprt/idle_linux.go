@@ -1,6 +1,6 @@
 //go:build linux
 
-package channel
+package xprt
 
 import (
 	"fmt"
@@ -13,26 +13,25 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// parkSupported says whether idle tunnel directions may leave their
-// goroutine and wait in the shared poller.
-const parkSupported = true
+// idleSupported says whether an IdleWait may leave its goroutine and wait
+// in the shared poller.
+const idleSupported = true
 
-// sweepEvery is how often the shared poller looks for parked directions
-// whose socket was closed underneath them: closing a socket removes it
+// sweepEvery is how often the shared poller looks for waits whose socket
+// was closed underneath them: closing a socket removes it
 // from every epoll set without an event, so nothing else would tell.
 var sweepEvery = 2 * time.Second
 
-// poller is one epoll instance shared by every parked direction of every
-// tunnel in the process, and the goroutine that waits on it. The epoll
-// descriptor is itself waited on through the runtime's netpoller, so the
-// goroutine holds no thread while nothing is ready.
+// poller is one epoll instance shared by every IdleWait in the process,
+// and the goroutine that waits on it. The epoll descriptor is itself
+// waited on through the runtime's netpoller, so the goroutine holds no
+// thread while nothing is ready.
 //
-// The same goroutine wakes parked directions whose read timeout falls
-// due: their deadlines sit in a heap ordered by time, and the epoll
-// descriptor's read deadline is kept at the earliest of them (or at the
-// next sweep), so a parked direction costs a slot in the heap, not a
-// timer of its own. A deadline wakes it as a timer would: both are the
-// runtime's timers.
+// The same goroutine wakes the waits whose deadline falls due: their
+// deadlines sit in a heap ordered by time, and the epoll descriptor's
+// read deadline is kept at the earliest of them (or at the next sweep),
+// so a wait costs a slot in the heap, not a timer of its own. A deadline
+// wakes it as a timer would: both are the runtime's timers.
 type poller struct {
 	epfd int
 	file *os.File
@@ -44,49 +43,49 @@ type poller struct {
 	sweepAt int64     // when run next sweeps
 }
 
-// parkDue is a parked direction's read timeout in the poller's heap.
+// parkDue is a wait's deadline in the poller's heap.
 type parkDue struct {
 	when int64 // on mono's clock
-	c    parkable
+	c    *IdleWait
 }
 
-// parkers is the registry of parked directions: a token (carried in the
-// epoll event, so a reused descriptor number can never wake the wrong
-// channel) leads to its channel. The token is a slot in a table, in its
-// low half, and a generation, in its high half, that the channel keeps
-// (Channel.ptok): an event left over from a slot's former occupant does
-// not match its new one. A slot costs a parked direction a word, where a
-// map from token to channel cost several. The poller lives only while
-// something is parked, so an idle process, and every test's leak check,
-// sees neither its goroutine nor its descriptor.
+// parkers is the registry of waits: a token (carried in the epoll event,
+// so a reused descriptor number can never wake the wrong wait) leads to
+// its IdleWait. The token is a slot in a table, in its low half, and a
+// generation, in its high half, that the IdleWait keeps (ptok): an event
+// left over from a slot's former occupant does not match its new one. A
+// slot costs a wait a word, where a map from token to wait cost several.
+// The poller lives only while something waits, so an idle process, and
+// every test's leak check, sees neither its goroutine nor its descriptor.
 var parkers struct {
 	mu sync.Mutex
 	// p is the running poller; set under mu, and read without it by a
-	// parked direction, for which it cannot change: the poller stops only
-	// once nothing is parked.
+	// registered wait, for which it cannot change: the poller stops only
+	// once nothing waits.
 	p     atomic.Pointer[poller]
-	slots []parkable // nil where free
-	free  []uint32   // the free slots
-	n     int        // parked directions
+	slots []*IdleWait // nil where free
+	free  []uint32    // the free slots
+	n     int         // registered waits
 	gen   uint32
 }
 
-// lookup returns the channel a token names, or nil; the caller holds
+// lookup returns the wait a token names, or nil; the caller holds
 // parkers.mu.
-func lookup(tok uint64) parkable {
+func lookup(tok uint64) *IdleWait {
 	if i := uint32(tok); int(i) < len(parkers.slots) {
-		if c := parkers.slots[i]; c != nil && *c.token() == tok {
+		if c := parkers.slots[i]; c != nil && c.ptok == tok {
 			return c
 		}
 	}
 	return nil
 }
 
-// current is the running poller, for a direction parked in it.
+// current is the running poller, for a wait registered in it.
 func current() *poller { return parkers.p.Load() }
 
-// Parked returns how many tunnel directions and [IdleWait]s are waiting
-// in the shared poller, holding no goroutine, buffer or pipe.
+// Parked returns how many [IdleWait]s are waiting in the shared poller,
+// holding no goroutine (package channel's idle tunnel directions among
+// them).
 func Parked() int {
 	parkers.mu.Lock()
 	defer parkers.mu.Unlock()
@@ -95,8 +94,8 @@ func Parked() int {
 
 // register adds c to the registry, starting the poller if it is not
 // running, and returns the poller and c's token. A non-zero due (on mono's
-// clock) is when c's read timeout falls due: the poller wakes c then.
-func register(c parkable, due int64) (*poller, uint64, error) {
+// clock) is c's deadline: the poller wakes c then.
+func register(c *IdleWait, due int64) (*poller, uint64, error) {
 	parkers.mu.Lock()
 	defer parkers.mu.Unlock()
 	if parkers.p.Load() == nil {
@@ -121,7 +120,7 @@ func register(c parkable, due int64) (*poller, uint64, error) {
 	tok := uint64(slot) | uint64(parkers.gen)<<32
 	parkers.slots[slot] = c
 	parkers.n++
-	*c.token() = tok
+	c.ptok = tok
 	p := parkers.p.Load()
 	if due != 0 {
 		p.push(parkDue{when: due, c: c})
@@ -137,7 +136,7 @@ func register(c parkable, due int64) (*poller, uint64, error) {
 // The poller's file is closed after the registry's lock is released:
 // Close waits for run's read to return, and run takes that lock inside
 // its read when events come, so closing under the lock could deadlock.
-func unregister(c parkable, tok uint64) {
+func unregister(c *IdleWait, tok uint64) {
 	parkers.mu.Lock()
 	p := parkers.p.Load()
 	if p == nil {
@@ -148,9 +147,9 @@ func unregister(c parkable, tok uint64) {
 		parkers.slots[uint32(tok)] = nil
 		parkers.free = append(parkers.free, uint32(tok))
 		parkers.n--
-		*c.token() = 0
+		c.ptok = 0
 	}
-	if i := *c.heapIdx(); i != 0 {
+	if i := c.pidx; i != 0 {
 		p.remove(int(i) - 1)
 	}
 	stop := parkers.n == 0
@@ -167,20 +166,20 @@ func unregister(c parkable, tok uint64) {
 func newPoller() (*poller, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
-		return nil, fmt.Errorf("channel: creating the idle poller: %w", err)
+		return nil, fmt.Errorf("xprt: creating the idle poller: %w", err)
 	}
 	if err := unix.SetNonblock(epfd, true); err != nil {
 		_ = unix.Close(epfd)
-		return nil, fmt.Errorf("channel: idle poller: %w", err)
+		return nil, fmt.Errorf("xprt: idle poller: %w", err)
 	}
 	// A non-blocking descriptor given to os.NewFile is registered with the
 	// runtime's netpoller; an epoll descriptor is readable when one of its
 	// own events is ready.
-	f := os.NewFile(uintptr(epfd), "channel-idle-poller")
+	f := os.NewFile(uintptr(epfd), "xprt-idle-poller")
 	rc, err := f.SyscallConn()
 	if err != nil {
 		_ = f.Close()
-		return nil, fmt.Errorf("channel: idle poller: %w", err)
+		return nil, fmt.Errorf("xprt: idle poller: %w", err)
 	}
 	return &poller{epfd: epfd, file: f, rc: rc, sweepAt: mono() + int64(sweepEvery)}, nil
 }
@@ -192,7 +191,7 @@ func (p *poller) arm(when int64) {
 	_ = p.file.SetReadDeadline(epoch.Add(time.Duration(when)))
 }
 
-// rearm sets the deadline to the earliest due direction or the next
+// rearm sets the deadline to the earliest due wait or the next
 // sweep, whichever comes first.
 func (p *poller) rearm() {
 	parkers.mu.Lock()
@@ -204,9 +203,9 @@ func (p *poller) rearm() {
 	parkers.mu.Unlock()
 }
 
-// expired appends the directions whose timeout is due at now, taking
-// them out of the heap, and reports whether a sweep is due too.
-func (p *poller) expired(now int64, due []parkable) ([]parkable, bool) {
+// expired appends the waits whose deadline is due at now, taking them
+// out of the heap, and reports whether a sweep is due too.
+func (p *poller) expired(now int64, due []*IdleWait) ([]*IdleWait, bool) {
 	parkers.mu.Lock()
 	defer parkers.mu.Unlock()
 	for len(p.due) > 0 && p.due[0].when <= now {
@@ -220,8 +219,8 @@ func (p *poller) expired(now int64, due []parkable) ([]parkable, bool) {
 	return due, true
 }
 
-// The heap operations; the caller holds parkers.mu. Each direction keeps
-// its index (plus one) so that unregister can take it out.
+// The heap operations; the caller holds parkers.mu. Each wait keeps its
+// index (plus one) so that unregister can take it out.
 
 func (p *poller) push(d parkDue) {
 	p.due = append(p.due, d)
@@ -229,11 +228,11 @@ func (p *poller) push(d parkDue) {
 }
 
 func (p *poller) remove(i int) {
-	*p.due[i].c.heapIdx() = 0
+	p.due[i].c.pidx = 0
 	last := len(p.due) - 1
 	if i != last {
 		p.due[i] = p.due[last]
-		*p.due[i].c.heapIdx() = int32(i + 1)
+		p.due[i].c.pidx = int32(i + 1)
 	}
 	p.due[last] = parkDue{}
 	p.due = p.due[:last]
@@ -254,11 +253,11 @@ func (p *poller) up(i int) {
 			break
 		}
 		p.due[i] = p.due[parent]
-		*p.due[i].c.heapIdx() = int32(i + 1)
+		p.due[i].c.pidx = int32(i + 1)
 		i = parent
 	}
 	p.due[i] = d
-	*d.c.heapIdx() = int32(i + 1)
+	d.c.pidx = int32(i + 1)
 }
 
 func (p *poller) down(i int) {
@@ -276,19 +275,19 @@ func (p *poller) down(i int) {
 			break
 		}
 		p.due[i] = p.due[child]
-		*p.due[i].c.heapIdx() = int32(i + 1)
+		p.due[i].c.pidx = int32(i + 1)
 		i = child
 	}
 	p.due[i] = d
-	*d.c.heapIdx() = int32(i + 1)
+	d.c.pidx = int32(i + 1)
 }
 
-// run wakes the channels whose sockets turn readable (or hung up) until
-// the poller is closed.
+// run wakes the waits whose sockets turn readable (or hung up) until the
+// poller is closed.
 func (p *poller) run() {
 	var evs [128]unix.EpollEvent
-	var ready [128]parkable
-	var closed, due []parkable
+	var ready [128]*IdleWait
+	var closed, due []*IdleWait
 	for {
 		p.rearm()
 		err := p.rc.Read(func(uintptr) bool {
@@ -311,7 +310,7 @@ func (p *poller) run() {
 				}
 				parkers.mu.Unlock()
 				for i := range k {
-					ready[i].wake()
+					ready[i].Wake()
 					ready[i] = nil
 				}
 				if n < len(evs) {
@@ -328,7 +327,7 @@ func (p *poller) run() {
 		var sweepDue bool
 		due, sweepDue = p.expired(mono(), due[:0])
 		for i, c := range due {
-			c.wake()
+			c.Wake()
 			due[i] = nil
 		}
 		if !sweepDue {
@@ -336,28 +335,28 @@ func (p *poller) run() {
 		}
 		closed = sweep(closed[:0])
 		for i, c := range closed {
-			c.wake()
+			c.Wake()
 			closed[i] = nil
 		}
 	}
 }
 
-// sweep appends the parked channels whose source was closed.
-func sweep(closed []parkable) []parkable {
+// sweep appends the waits whose socket was closed.
+func sweep(closed []*IdleWait) []*IdleWait {
 	parkers.mu.Lock()
 	defer parkers.mu.Unlock()
 	for _, c := range parkers.slots {
-		if c != nil && c.socket().Control(func(uintptr) {}) != nil {
+		if c != nil && c.rc.Control(func(uintptr) {}) != nil {
 			closed = append(closed, c)
 		}
 	}
 	return closed
 }
 
-// epollAdd registers the source of c for one readiness event.
-func (p *poller) add(c parkable, tok uint64) error {
+// add registers the socket of c for one readiness event.
+func (p *poller) add(c *IdleWait, tok uint64) error {
 	var cerr error
-	err := c.socket().Control(func(fd uintptr) {
+	err := c.rc.Control(func(fd uintptr) {
 		ev := unix.EpollEvent{
 			Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT,
 			Fd:     int32(uint32(tok)),
@@ -371,11 +370,11 @@ func (p *poller) add(c parkable, tok uint64) error {
 	return err
 }
 
-// del removes the source of c from the poller. A source closed meanwhile
+// del removes the socket of c from the poller. A socket closed meanwhile
 // left the epoll set by itself, and its descriptor number may already
 // belong to another socket, so nothing is done then.
-func (p *poller) del(c parkable) {
-	_ = c.socket().Control(func(fd uintptr) {
+func (p *poller) del(c *IdleWait) {
+	_ = c.rc.Control(func(fd uintptr) {
 		_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)
 	})
 }
