@@ -4,11 +4,12 @@
 //
 //	tcpload sink -listen 127.0.0.1:9000 [-splice]
 //	tcpload push -addr 127.0.0.1:8000 -bytes 1073741824 -conns 4
-//	tcpload idle -addr 127.0.0.1:8000 -conns 9900 -ready /tmp/ready [-http|-h2]
+//	tcpload idle -addr 127.0.0.1:8000 -conns 9900 -ready /tmp/ready [-http|-h2] [-tls]
 package main
 
 import (
 	"bufio"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -203,7 +204,10 @@ func push(args []string) error {
 // With -http each connection instead carries one HTTP/1.1 request and
 // reads its answer, and is then held as an idle keep-alive connection;
 // with -h2 the same over HTTP/2 with prior knowledge (one client, and so
-// one connection, per request).
+// one connection, per request). With -tls every connection is TLS instead
+// (the proxy's certificate is not checked), offering ALPN h2 with -h2 and
+// http/1.1 with -http: the HTTP/2 connections are then negotiated, not of
+// prior knowledge.
 func idle(args []string) error {
 	fs := flag.NewFlagSet("idle", flag.ExitOnError)
 	addr := fs.String("addr", "127.0.0.1:8000", "proxy address")
@@ -211,18 +215,19 @@ func idle(args []string) error {
 	ready := fs.String("ready", "", "file to create once every connection is open")
 	httpReq := fs.Bool("http", false, "send one HTTP/1.1 request on each connection and read its answer")
 	h2 := fs.Bool("h2", false, "send one HTTP/2 request (prior knowledge) on each connection and read its answer")
+	useTLS := fs.Bool("tls", false, "speak TLS on each connection (ALPN h2 with -h2, http/1.1 with -http)")
 	_ = fs.Parse(args)
 	cs := make([]net.Conn, 0, *n)
 	var h2s []*http.Transport
 	for i := 0; i < *n && *h2; i++ {
-		tr, err := oneH2Request(*addr)
+		tr, err := oneH2Request(*addr, *useTLS)
 		if err != nil {
 			return fmt.Errorf("connection %d: %w", i, err)
 		}
 		h2s = append(h2s, tr)
 	}
 	for i := 0; i < *n && !*h2; i++ {
-		c, err := net.Dial("tcp", *addr)
+		c, err := dialIdle(*addr, *useTLS, *httpReq)
 		if err != nil {
 			return fmt.Errorf("connection %d: %w", i, err)
 		}
@@ -255,15 +260,37 @@ func idle(args []string) error {
 	return nil
 }
 
+// dialIdle opens a connection to addr, over TLS when useTLS is set
+// (offering ALPN http/1.1 when httpReq is), with the handshake done.
+func dialIdle(addr string, useTLS, httpReq bool) (net.Conn, error) {
+	if !useTLS {
+		return net.Dial("tcp", addr)
+	}
+	cfg := &tls.Config{InsecureSkipVerify: true}
+	if httpReq {
+		cfg.NextProtos = []string{"http/1.1"}
+	}
+	d := &tls.Dialer{Config: cfg}
+	return d.Dial("tcp", addr)
+}
+
 // oneH2Request makes a client of its own, so a connection of its own, and
-// sends one GET over HTTP/2 with prior knowledge; the connection stays
-// open in the returned transport.
-func oneH2Request(addr string) (*http.Transport, error) {
+// sends one GET over HTTP/2: with prior knowledge, or over TLS after ALPN
+// h2 when useTLS is set (the certificate is not checked). The connection
+// stays open in the returned transport.
+func oneH2Request(addr string, useTLS bool) (*http.Transport, error) {
 	var p http.Protocols
-	p.SetUnencryptedHTTP2(true)
 	tr := &http.Transport{Protocols: &p}
+	scheme := "http"
+	if useTLS {
+		p.SetHTTP2(true)
+		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+		scheme = "https"
+	} else {
+		p.SetUnencryptedHTTP2(true)
+	}
 	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	resp, err := c.Get("http://" + addr + "/")
+	resp, err := c.Get(scheme + "://" + addr + "/")
 	if err != nil {
 		return nil, err
 	}

@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"testing"
 )
@@ -93,7 +95,7 @@ func TestIdleRequests(t *testing.T) {
 			t.Fatalf("request %d: %v", i, err)
 		}
 	}
-	tr, err := oneH2Request(addr)
+	tr, err := oneH2Request(addr, false)
 	if err != nil {
 		t.Fatalf("HTTP/2 request: %v", err)
 	}
@@ -106,5 +108,47 @@ func TestIdleRequests(t *testing.T) {
 	defer c2.Close()
 	if err := oneRequest(c2); err == nil {
 		t.Fatal("an answer without Content-Length was taken")
+	}
+}
+
+// With -tls, the idle connections speak TLS: HTTP/2 after ALPN h2, and
+// HTTP/1.1 after ALPN http/1.1, each answered in full.
+func TestIdleRequestsTLS(t *testing.T) {
+	protos := make(chan string, 4)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		protos <- r.Proto
+		w.Header().Set("Content-Length", "5")
+		_, _ = io.WriteString(w, "hello")
+	}))
+	srv.EnableHTTP2 = true
+	srv.TLS = &tls.Config{NextProtos: []string{"h2", "http/1.1"}}
+	srv.StartTLS()
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+
+	tr, err := oneH2Request(addr, true)
+	if err != nil {
+		t.Fatalf("HTTP/2 over TLS: %v", err)
+	}
+	tr.CloseIdleConnections()
+	if p := <-protos; p != "HTTP/2.0" {
+		t.Fatalf("the HTTP/2 client's request came over %s", p)
+	}
+
+	c, err := dialIdle(addr, true, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := c.(*tls.Conn).ConnectionState().NegotiatedProtocol; got != "http/1.1" {
+		t.Fatalf("ALPN %q, want http/1.1", got)
+	}
+	for i := 0; i < 2; i++ {
+		if err := oneRequest(c); err != nil {
+			t.Fatalf("HTTP/1.1 over TLS, request %d: %v", i, err)
+		}
+		if p := <-protos; p != "HTTP/1.1" {
+			t.Fatalf("the HTTP/1.1 client's request came over %s", p)
+		}
 	}
 }
