@@ -78,17 +78,23 @@ var readBufPool = sync.Pool{New: func() any { b := make([]byte, readBufSize); re
 // reader waits for the socket to be readable with no buffer, borrows one
 // from a shared pool for each receive and gives it back when the
 // receive finds nothing or the bytes are all read, so an idle connection
-// holds none. Over a transport that transforms its bytes (TLS) it keeps
-// its buffer. It is used by the reader goroutine alone.
+// holds none. Over a transport that transforms its bytes (TLS) it reads
+// into a buffer it keeps while the peer sends; when it is told the wait
+// may end in a park (idleArm), it gives that buffer back and reads the
+// next bytes straight into the caller's slice, and a transport that can
+// say it holds nothing ([xprt.Idler]) then lends its socket to wait on.
+// It is used by the reader goroutine alone.
 type lazyReader struct {
 	t      xprt.Transport
 	rc     syscall.RawConn // nil: read through t
+	idler  xprt.Idler      // t, when it transforms its bytes and can say it holds none
+	parkRC syscall.RawConn // the socket to wait on, once a read returned errReadIdle
 	buf    *[]byte
 	r, w   int
 	recvFn func(fd uintptr) bool
 	rerr   error
 	// idleArm, set by the reader at a frame boundary, bounds the next
-	// wait by readIdleAfter: fill then returns errReadIdle.
+	// wait by readIdleAfter: the read then returns errReadIdle.
 	idleArm bool
 }
 
@@ -96,8 +102,22 @@ func newLazyReader(t xprt.Transport) lazyReader {
 	l := lazyReader{t: t}
 	if rc, ok := t.Raw(); ok && rawRecvSupported {
 		l.rc = rc
+	} else if id, ok := t.(xprt.Idler); ok && xprt.IdleWaitSupported {
+		l.idler = id
 	}
 	return l
+}
+
+// mayPark reports whether a wait for the next frame may end in a park:
+// on a raw socket, or over a transport that can lend its socket.
+func (l *lazyReader) mayPark() bool { return l.rc != nil || l.idler != nil }
+
+// idleSocket is the socket a parked reader waits on.
+func (l *lazyReader) idleSocket() syscall.RawConn {
+	if l.rc != nil {
+		return l.rc
+	}
+	return l.parkRC
 }
 
 // Read copies out what waits, receiving first when nothing does.
@@ -106,6 +126,9 @@ func (l *lazyReader) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	if l.r == l.w {
+		if l.idleArm && l.idler != nil {
+			return l.readIdle(p)
+		}
 		if err := l.fill(); err != nil {
 			return 0, err
 		}
@@ -116,6 +139,36 @@ func (l *lazyReader) Read(p []byte) (int, error) {
 		l.release()
 	}
 	return n, nil
+}
+
+// readIdle is Read over a transforming transport at a frame boundary,
+// with nothing buffered here: the buffer goes back to the pool, and the
+// read, into p, waits readIdleAfter at most. When that passes with
+// nothing read and the transport lends its socket (it holds no record
+// whole, only perhaps part of one, whose rest must come through the
+// socket), it returns errReadIdle; without a socket it reads on,
+// unbounded, and never arms again.
+func (l *lazyReader) readIdle(p []byte) (int, error) {
+	l.idleArm = false
+	if l.buf != nil {
+		l.release()
+	}
+	_ = l.t.SetReadDeadline(time.Now().Add(readIdleAfter))
+	n, err := l.t.Read(p)
+	if n > 0 || err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+		_ = l.t.SetReadDeadline(time.Time{})
+		if n > 0 && err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+			err = nil
+		}
+		return n, err
+	}
+	if rc, ok := l.idler.IdleSocket(); ok {
+		l.parkRC = rc
+		return 0, errReadIdle
+	}
+	l.idler = nil
+	_ = l.t.SetReadDeadline(time.Time{})
+	return l.t.Read(p)
 }
 
 func (l *lazyReader) release() {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -209,10 +210,12 @@ type Mux struct {
 	br lazyReader
 	// idle holds the socket while the reader is parked (readLoop);
 	// readParkFn is readLoop, made once; noPark is set where parking is
-	// not supported. prefaceRead and settingsRead survive a park.
+	// not supported; parks counts the parks. prefaceRead and settingsRead
+	// survive a park.
 	idle         xprt.IdleWait
 	readParkFn   func()
 	noPark       bool
+	parks        atomic.Uint32
 	prefaceRead  bool
 	settingsRead bool
 	hdec         *hpack.Decoder

@@ -12,12 +12,14 @@ import (
 
 	"github.com/proxyblocks/proxyblocks/mux"
 	"github.com/proxyblocks/proxyblocks/mux/htx"
+	"github.com/proxyblocks/proxyblocks/xprt"
 )
 
 // readIdleAfter is how long the reader waits for the next frame on its
-// goroutine. Past it, on a raw socket with nothing buffered, the wait
-// goes on in the shared idle poller (xprt.IdleWait), with no
-// goroutine, and a new reader goroutine starts when bytes come.
+// goroutine. Past it, with nothing buffered, the wait goes on in the
+// shared idle poller (xprt.IdleWait), with no goroutine and no buffer,
+// and a new reader goroutine starts when bytes come: on a raw socket,
+// and over TLS once the transport holds no record whole (xprt.Idler).
 const readIdleAfter = 100 * time.Millisecond
 
 // errReadIdle says the reader waited readIdleAfter at a frame boundary.
@@ -34,12 +36,13 @@ func (m *Mux) readLoop() {
 		if m.readParkFn == nil {
 			m.readParkFn = m.readLoop // one method value per connection
 		}
-		werr := m.idle.Wait(m.br.rc, time.Time{}, m.readParkFn)
+		werr := m.idle.Wait(m.br.idleSocket(), time.Time{}, m.readParkFn)
 		if werr == nil {
+			m.parks.Add(1)
 			return
 		}
-		if errors.Is(werr, errors.ErrUnsupported) {
-			m.noPark = true
+		if werr != xprt.ErrWoken {
+			m.noPark = true // no poller, or a socket it cannot watch
 		}
 		err = m.serve()
 	}
@@ -66,7 +69,7 @@ func (m *Mux) serve() error {
 	for {
 		// At a frame boundary, with nothing buffered and no header block
 		// open, the wait for the next frame may end in a park.
-		m.br.idleArm = !m.noPark && m.settingsRead && m.hs.id == 0 && m.br.rc != nil && m.br.r == m.br.w
+		m.br.idleArm = !m.noPark && m.settingsRead && m.hs.id == 0 && m.br.mayPark() && m.br.r == m.br.w
 		f, err := m.fr.ReadFrame()
 		if err == errReadIdle {
 			return err
