@@ -80,8 +80,6 @@ type Mux struct {
 	holding atomic.Bool // rb != nil, readable from other goroutines
 	r, w    int
 	eof     bool
-	parser  Parser
-	dec     BodyDecoder
 	recvFn  func(fd uintptr) bool
 	rn      int   // what recvFn read
 	rerr    error // and the error it met
@@ -90,24 +88,40 @@ type Mux struct {
 	// Write side, used by one goroutine at a time; wmu lets the reading
 	// side send what is buffered without racing with a body being
 	// written.
-	wmu  sync.Mutex
-	wbuf []byte
+	wmu sync.Mutex
 
 	// smu guards the exchange's state that both sides change and read:
 	// the ends of the two messages and what the exchange ends with.
 	smu sync.Mutex
 
-	st Stream
+	// st is the exchange in progress or the last one, with what the
+	// exchanges keep from one to the next (the parsers' state, the
+	// request's storage, the output buffer). It is made by the first
+	// exchange, and dropped by Trim while the connection waits idle.
+	st *Stream
 }
 
 // New builds an HTTP/1 mux over t for the given side.
 func New(t xprt.Transport, side mux.Side, lim Limits) *Mux {
 	m := &Mux{t: t, side: side, lim: lim}
-	m.parser.Limits = lim
-	m.dec.Limits = lim
 	m.recvFn = m.recvReady
-	m.st.m = m
 	return m
+}
+
+// Trim lets go of what the connection keeps for its next exchange (the
+// stream, the storage of the last request's head, the output buffer),
+// so that a keep-alive connection waiting idle, as a server may keep
+// thousands, holds no more than its own state; the next exchange makes
+// them again. It does nothing while an exchange is in progress or bytes
+// of the next message are buffered. Trim is called by the goroutine that
+// reads the connection (between Accepts, say), not concurrently with it.
+func (m *Mux) Trim() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.busy || m.holding.Load() {
+		return
+	}
+	m.st = nil
 }
 
 // Name returns "h1".
@@ -145,24 +159,33 @@ func (m *Mux) Close() error {
 	return m.t.Close()
 }
 
-func (m *Mux) take() error {
+// take starts an exchange and returns its stream.
+func (m *Mux) take() (*Stream, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	switch {
 	case m.closed:
-		return ErrClosed
+		return nil, ErrClosed
 	case m.busy:
-		return ErrBusy
+		return nil, ErrBusy
 	case m.dead:
-		return ErrNotReusable
+		return nil, ErrNotReusable
 	}
 	m.busy = true
 	m.nextID++
-	m.st.reset(m.nextID)
-	return nil
+	s := m.st
+	if s == nil {
+		s = &Stream{m: m}
+		s.parser.Limits = m.lim
+		s.dec.Limits = m.lim
+		m.st = s
+	}
+	s.reset(m.nextID)
+	return s, nil
 }
 
-func (m *Mux) release(kill, reader bool) {
+// release ends the exchange of s, the connection's stream.
+func (m *Mux) release(s *Stream, kill, reader bool) {
 	m.mu.Lock()
 	m.busy = false
 	if kill {
@@ -172,10 +195,10 @@ func (m *Mux) release(kill, reader bool) {
 	m.mu.Unlock()
 	// The read buffer belongs to the reading side: a failure on the
 	// writing side leaves it, as the reader may be using it.
-	if reader && m.r == m.w && !m.st.tunnel {
+	if reader && m.r == m.w && !s.tunnel {
 		m.putBuf()
 	}
-	if dead && m.side == mux.SideFront && !m.st.tunnel {
+	if dead && m.side == mux.SideFront && !s.tunnel {
 		_ = m.Close()
 	}
 }
@@ -193,7 +216,8 @@ func (m *Mux) release(kill, reader bool) {
 // the goroutine of an idle connection go), or the caller answers and
 // closes.
 func (m *Mux) Accept(ctx context.Context) (mux.Stream, error) {
-	if err := m.take(); err != nil {
+	s, err := m.take()
+	if err != nil {
 		if errors.Is(err, ErrNotReusable) {
 			return nil, io.EOF
 		}
@@ -212,13 +236,12 @@ func (m *Mux) Accept(ctx context.Context) (mux.Stream, error) {
 			}
 		}()
 	}
-	s := &m.st
 	for {
 		if m.r < m.w {
-			n, err := m.parser.ParseRequest(m.buf(), &s.in)
+			n, err := s.parser.ParseRequest(m.buf(), &s.in)
 			if err == nil {
 				m.r += n
-				m.dec.Reset(&s.in)
+				s.dec.Reset(&s.in)
 				s.req = s.in.Flags
 				s.reqVersion = s.in.Version
 				s.bodyMsg = &s.in
@@ -229,7 +252,7 @@ func (m *Mux) Accept(ctx context.Context) (mux.Stream, error) {
 				if errors.As(err, &e) {
 					m.answerError(e.Status)
 				}
-				m.release(true, true)
+				m.release(s, true, true)
 				return nil, fmt.Errorf("h1: request from %s: %w", m.t.RemoteAddr(), err)
 			}
 		}
@@ -240,14 +263,14 @@ func (m *Mux) Accept(ctx context.Context) (mux.Stream, error) {
 				// The caller's deadline passed: the connection is as it
 				// was, with what came of a head still buffered, and
 				// Accept may go on waiting, on this goroutine or another.
-				m.release(false, true)
+				m.release(s, false, true)
 				return nil, fmt.Errorf("h1: waiting for a request from %s (%d bytes of a head received): %w", m.t.RemoteAddr(), got, err)
 			}
 			if timedOut && !empty {
 				// A head begun and not finished in time: 408, then close.
 				m.answerError(408)
 			}
-			m.release(true, true)
+			m.release(s, true, true)
 			if err == io.EOF && empty {
 				return nil, io.EOF
 			}
@@ -278,10 +301,11 @@ func (m *Mux) Partial() bool { return m.rb != nil && m.r < m.w }
 // [*Stream]: write the request with WriteRequest, then read the response
 // with ReadResponse.
 func (m *Mux) Open(context.Context) (mux.Stream, error) {
-	if err := m.take(); err != nil {
+	s, err := m.take()
+	if err != nil {
 		return nil, err
 	}
-	return &m.st, nil
+	return s, nil
 }
 
 func (m *Mux) buf() []byte { return (*m.rb)[m.r:m.w] }
@@ -424,8 +448,9 @@ func (m *Mux) answerError(status int) {
 // the response read with ReadResponse and Read. Reading and writing may
 // run in two goroutines; each direction is used by one at a time.
 //
-// The connection reuses one Stream value for each exchange: a Stream must
-// not be used after it ended (both messages complete, or Close).
+// The connection reuses one Stream value for each exchange, until
+// [Mux.Trim] lets it go: a Stream must not be used after it ended (both
+// messages complete, or Close).
 type Stream struct {
 	m  *Mux
 	id uint32
@@ -442,6 +467,12 @@ type Stream struct {
 	sent100  bool
 	readHead bool // back: the final response head was read
 
+	// parser reads the heads and dec the bodies; their state, and the
+	// storage of in and wbuf, are kept from one exchange to the next.
+	parser Parser
+	dec    BodyDecoder
+	wbuf   []byte // the output not yet written, under m.wmu
+
 	// write side
 	wroteHead bool
 	outDone   bool
@@ -457,7 +488,7 @@ type Stream struct {
 func (s *Stream) reset(id uint32) {
 	in := s.in
 	in.Reset()
-	*s = Stream{m: s.m, id: id, in: in}
+	*s = Stream{m: s.m, id: id, in: in, parser: s.parser, dec: s.dec, wbuf: s.wbuf[:0]}
 }
 
 // ID numbers the exchanges of the connection from 1.
@@ -500,12 +531,12 @@ func (s *Stream) Read(p []byte) (int, error) {
 		if s.inputDone() {
 			return 0, io.EOF
 		}
-		if m.dec.Done() {
+		if s.dec.Done() {
 			s.setInDone()
 			return 0, io.EOF
 		}
 		if m.r < m.w {
-			k, data, err := m.dec.Decode(m.buf(), s.bodyMsg)
+			k, data, err := s.dec.Decode(m.buf(), s.bodyMsg)
 			m.r += k
 			if err == nil {
 				s.pending = data
@@ -524,7 +555,7 @@ func (s *Stream) Read(p []byte) (int, error) {
 		}
 		if err := m.fill(); err != nil {
 			if err == io.EOF {
-				if derr := m.dec.EOF(); derr == nil {
+				if derr := s.dec.EOF(); derr == nil {
 					m.mu.Lock()
 					m.dead = true
 					m.mu.Unlock()
@@ -569,8 +600,8 @@ func (s *Stream) WriteResponse(m *htx.Message) error {
 			m.Flags |= htx.FlagUpgrade
 			m.Flags &^= htx.FlagClose
 		}
-		buf, _ := AppendResponse(s.m.wbuf[:0], m, s.req, s.reqVersion)
-		s.m.wbuf = buf[:0]
+		buf, _ := AppendResponse(s.wbuf[:0], m, s.req, s.reqVersion)
+		s.wbuf = buf[:0]
 		if _, err := s.m.t.Write(buf); err != nil {
 			s.failWrite()
 			return fmt.Errorf("h1: writing interim response: %w", err)
@@ -582,7 +613,7 @@ func (s *Stream) WriteResponse(m *htx.Message) error {
 		}
 		return nil
 	}
-	s.m.wbuf, s.framing = AppendResponse(s.m.wbuf[:0], m, s.req, s.reqVersion)
+	s.wbuf, s.framing = AppendResponse(s.wbuf[:0], m, s.req, s.reqVersion)
 	s.m.smu.Lock()
 	if s.framing == FrameClose {
 		s.closing = true
@@ -612,7 +643,7 @@ func (s *Stream) WriteRequest(m *htx.Message) error {
 	s.m.smu.Lock()
 	s.closing = m.Flags&htx.FlagClose != 0
 	s.m.smu.Unlock()
-	s.m.wbuf, s.framing = AppendRequest(s.m.wbuf[:0], m)
+	s.wbuf, s.framing = AppendRequest(s.wbuf[:0], m)
 	s.remain = m.ContentLength
 	s.wroteHead = true
 	if s.framing == FrameNone {
@@ -642,12 +673,12 @@ func (s *Stream) Write(p []byte) (int, error) {
 		}
 		s.remain -= int64(len(p))
 	case FrameChunked:
-		m.wbuf = AppendChunkHeader(m.wbuf, len(p))
+		s.wbuf = AppendChunkHeader(s.wbuf, len(p))
 	}
-	if len(m.wbuf)+len(p) <= DefaultBufSize {
-		m.wbuf = append(m.wbuf, p...)
+	if len(s.wbuf)+len(p) <= DefaultBufSize {
+		s.wbuf = append(s.wbuf, p...)
 		if s.framing == FrameChunked {
-			m.wbuf = append(m.wbuf, "\r\n"...)
+			s.wbuf = append(s.wbuf, "\r\n"...)
 		}
 		return len(p), s.flush(false)
 	}
@@ -660,7 +691,7 @@ func (s *Stream) Write(p []byte) (int, error) {
 		return n, fmt.Errorf("h1: writing body: %w", err)
 	}
 	if s.framing == FrameChunked {
-		m.wbuf = append(m.wbuf, "\r\n"...)
+		s.wbuf = append(s.wbuf, "\r\n"...)
 	}
 	return n, nil
 }
@@ -668,11 +699,11 @@ func (s *Stream) Write(p []byte) (int, error) {
 // flush writes out the buffered bytes; the caller holds m.wmu. reader
 // says the reading side calls it.
 func (s *Stream) flush(reader bool) error {
-	if len(s.m.wbuf) == 0 {
+	if len(s.wbuf) == 0 {
 		return nil
 	}
-	_, err := s.m.t.Write(s.m.wbuf)
-	s.m.wbuf = s.m.wbuf[:0]
+	_, err := s.m.t.Write(s.wbuf)
+	s.wbuf = s.wbuf[:0]
 	if err != nil {
 		if reader {
 			s.fail()
@@ -709,7 +740,7 @@ func (s *Stream) finish(trailers *htx.Message) error {
 			return fmt.Errorf("%w: %d bytes missing", ErrBodyLength, s.remain)
 		}
 	case FrameChunked:
-		s.m.wbuf = AppendLastChunk(s.m.wbuf, trailers)
+		s.wbuf = AppendLastChunk(s.wbuf, trailers)
 	}
 	if err := s.flush(false); err != nil {
 		return err
@@ -725,7 +756,7 @@ func (s *Stream) finish(trailers *htx.Message) error {
 		// A Read running now owns the decoder and the buffer; a Read
 		// starting later finds inDone and returns io.EOF.
 		busy = s.readers.Load() > 0
-		if busy || !s.m.dec.Done() {
+		if busy || !s.dec.Done() {
 			// The request body was not read to its end: its rest would
 			// be taken for the next request, so the connection cannot be
 			// reused.
@@ -765,7 +796,7 @@ func (s *Stream) ReadResponse(resp *htx.Message) error {
 	}
 	for {
 		if m.rb != nil && m.r < m.w {
-			n, err := m.parser.ParseResponse(m.buf(), resp, s.req)
+			n, err := s.parser.ParseResponse(m.buf(), resp, s.req)
 			if err == nil {
 				m.r += n
 				if resp.Status < 200 && resp.Status != 101 {
@@ -781,8 +812,8 @@ func (s *Stream) ReadResponse(resp *htx.Message) error {
 					s.canTunnel = true
 				}
 				m.smu.Unlock()
-				m.dec.Reset(resp)
-				if m.dec.Done() {
+				s.dec.Reset(resp)
+				if s.dec.Done() {
 					s.setInDone()
 				} else {
 					// Read appends trailers to the message the body
@@ -841,7 +872,7 @@ func (s *Stream) Close() error {
 		return nil
 	}
 	s.m.smu.Lock()
-	complete := s.outDone && (s.inDone || s.m.dec.Done())
+	complete := s.outDone && (s.inDone || s.dec.Done())
 	s.m.smu.Unlock()
 	if !complete {
 		s.fail()
@@ -867,7 +898,7 @@ func (s *Stream) failSide(reader bool) {
 	}
 	s.ended.Store(true)
 	s.m.smu.Unlock()
-	s.m.release(true, reader)
+	s.m.release(s, true, reader)
 	_ = s.m.Close()
 }
 
@@ -902,7 +933,7 @@ func (s *Stream) maybeEnd(reader bool) {
 	s.ended.Store(true)
 	closing := s.closing
 	m.smu.Unlock()
-	m.release(closing, reader)
+	m.release(s, closing, reader)
 }
 
 var _ mux.Stream = (*Stream)(nil)

@@ -586,3 +586,93 @@ func TestAcceptCallerDeadlineKeepsConnection(t *testing.T) {
 	require.Equal(t, "/split", string(st.(*Stream).Request().Path()))
 	require.NoError(t, st.Close())
 }
+
+// exchangeOver sends raw on c, serves the request m accepts with echo,
+// and returns the stream and the response.
+func exchangeOver(t *testing.T, m *Mux, c net.Conn, br *bufio.Reader, raw string) (*Stream, *http.Response, string) {
+	t.Helper()
+	_, err := io.WriteString(c, raw)
+	require.NoError(t, err)
+	st, err := m.Accept(context.Background())
+	require.NoError(t, err)
+	s := st.(*Stream)
+	echo(s)
+	require.NoError(t, s.Close())
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
+	resp, err := http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return s, resp, string(body)
+}
+
+// Trim lets an idle connection go of its stream, the last request's
+// storage and the output buffer; the next exchange makes them again and
+// carries nothing over from the last one. A Stream from before the trim
+// stays ended.
+func TestTrimBetweenExchanges(t *testing.T) {
+	testnet.LeakCheck(t)
+	c, sc := testnet.Pair(t)
+	m := New(xprt.NewRaw(sc), mux.SideFront, Limits{})
+	defer m.Close()
+	br := bufio.NewReader(c)
+
+	s1, resp, body := exchangeOver(t, m, c, br,
+		"POST /one HTTP/1.1\r\nHost: h\r\nX-One: 1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-Sum: 9\r\n\r\n")
+	require.Equal(t, "/one", resp.Header.Get("X-Path"))
+	require.Equal(t, "abc", body)
+	require.Equal(t, "9", resp.Header.Get("X-Trailer"))
+	require.False(t, resp.Close)
+	require.Same(t, s1, m.st, "the stream is kept between exchanges")
+
+	m.Trim()
+	require.Nil(t, m.st, "an idle connection lets its stream go")
+	require.False(t, m.bufferHeld())
+	require.NoError(t, s1.Close(), "the old stream stays ended")
+	_, err := s1.Read(make([]byte, 1))
+	require.Error(t, err)
+	require.Equal(t, 1, m.AvailStreams())
+
+	s2, resp, body := exchangeOver(t, m, c, br, "GET /two HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+	require.NotSame(t, s1, s2)
+	require.EqualValues(t, 2, s2.ID())
+	require.Equal(t, "/two", resp.Header.Get("X-Path"))
+	require.Equal(t, "GET", resp.Header.Get("X-Method"))
+	require.Empty(t, resp.Header.Get("X-Trailer"), "nothing of the first request is left")
+	_, ok := s2.Request().Get("x-one")
+	require.False(t, ok)
+	require.Empty(t, body)
+	require.Equal(t, "keep-alive", resp.Header.Get("Connection"))
+
+	// While an exchange is out, Trim leaves it alone.
+	_, err = io.WriteString(c, "GET /three HTTP/1.1\r\nHost: h\r\n\r\n")
+	require.NoError(t, err)
+	st, err := m.Accept(context.Background())
+	require.NoError(t, err)
+	s3 := st.(*Stream)
+	m.Trim()
+	require.Same(t, s3, m.st)
+	echo(s3)
+	require.NoError(t, s3.Close())
+	resp, err = http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	_, _ = io.ReadAll(resp.Body)
+	require.Equal(t, "/three", resp.Header.Get("X-Path"))
+
+	// Half a head buffered: Trim keeps the stream and what the parser
+	// scanned, and the next Accept completes the head.
+	_, err = io.WriteString(c, "GET /split HTTP/1.1\r\nHost: h\r\n")
+	require.NoError(t, err)
+	require.NoError(t, sc.SetReadDeadline(time.Now().Add(30*time.Millisecond)))
+	_, err = m.Accept(context.Background())
+	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	require.True(t, m.Partial())
+	m.Trim()
+	require.NotNil(t, m.st)
+	require.NoError(t, sc.SetReadDeadline(time.Time{}))
+	s4, resp, _ := exchangeOver(t, m, c, br, "X-Four: 4\r\n\r\n")
+	require.Equal(t, "/split", resp.Header.Get("X-Path"))
+	v, ok := s4.Request().Get("x-four")
+	require.True(t, ok)
+	require.Equal(t, "4", string(v))
+}
