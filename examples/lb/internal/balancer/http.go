@@ -43,42 +43,63 @@ func (f *frontXprt) Close() error {
 	return f.Transport.SetReadDeadline(time.Unix(1, 0))
 }
 
-// httpFront is one client connection in HTTP mode.
+// httpFront is one client connection in HTTP mode. A keep-alive client
+// waiting for its next request keeps it as long as it waits, so it holds
+// only what every connection needs: what one protocol alone needs hangs
+// from a pointer, and the addresses are the client connection's.
 type httpFront struct {
-	s      *session
-	b      *Balancer
-	fe     *frontend
-	fhp    *httpProxy
-	src    netip.AddrPort
-	dst    netip.AddrPort
-	info   xprt.Info
-	m      mux.Mux
-	h2     bool
-	xp     *frontXprt
-	nreq   int       // requests accepted so far
-	own    *backConn // the HTTP/1 server connection this client holds between requests
-	wg     sync.WaitGroup
-	tunnel bool // the connection became a tunnel
+	s   *session
+	fhp *httpProxy
+	m   mux.Mux
+	// info is the client's TLS state, nil on a plain connection.
+	info *xprt.Info
+	// xp is the client transport under an HTTP/1 front mux (no Transport
+	// under HTTP/2).
+	xp   frontXprt
+	nreq int       // requests accepted so far
+	own  *backConn // the HTTP/1 server connection this client holds between requests
+	// h2c is what an HTTP/2 connection needs more, nil under HTTP/1.
+	h2c *h2Front
+	// waitStart is the start of the wait for the next request that
+	// resume, after a hand-off (resumed), goes on with; its end follows
+	// from the timeouts (waitUntil).
+	waitStart time.Time
+	idle      xprt.IdleWait
+	// resumeFn is resume, made once for idle.
+	resumeFn func()
 	// stopping is set by a soft stop: a request already read is
 	// answered with Connection: close, an idle connection closed.
 	stopping atomic.Bool
-	// idleTimer closes an idle HTTP/2 connection (watchIdle), which
-	// streams counts the activity of.
+	h2       bool
+	tunnel   bool // the connection became a tunnel
+	resumed  bool
+}
+
+// h2Front is the part of an HTTP/2 client connection an HTTP/1 one does
+// without: its streams run on goroutines of their own.
+type h2Front struct {
+	wg sync.WaitGroup
+	// idleTimer closes an idle connection (watchIdle), which streams
+	// counts the activity of.
 	idleTimer *time.Timer
 	streams   atomic.Int64
-	// waitStart and waitUntil are the start and the end of the wait for
-	// the next request that resumed, set on a hand-off, goes on with.
-	waitStart, waitUntil time.Time
-	resumed              bool
-	// idleRC is the socket resume waits on first, when the connection
-	// could not wait in idle (which holds no goroutine); resumeFn is
-	// resume, made once for idle.
-	idleRC   syscall.RawConn
-	idle     xprt.IdleWait
-	resumeFn func()
-	// wakeFn starts resume for an HTTP/2 connection whose mux has a
-	// stream ready again, or ended (AcceptNotify).
+	// wakeFn starts resume when the mux has a stream ready again, or
+	// ended (AcceptNotify).
 	wakeFn func()
+}
+
+// src is the client's address; dst the one it connected to.
+func (hf *httpFront) src() netip.AddrPort { return hf.s.client.Src() }
+
+func (hf *httpFront) dst() netip.AddrPort { return hf.s.client.Dst() }
+
+// tlsInfo is the client's TLS state, the zero Info on a plain
+// connection.
+func (hf *httpFront) tlsInfo() xprt.Info {
+	if hf.info == nil {
+		return xprt.Info{}
+	}
+	return *hf.info
 }
 
 // idleHandOff is how long an HTTP/1 client connection waits for its next
@@ -104,21 +125,27 @@ var exchangePool = sync.Pool{New: func() any { return &exchange{buf: make([]byte
 // start, and runHTTP reports true at once.
 func (s *session) runHTTP() (handedOff bool) {
 	b, fe := s.b, s.fe
-	hf := &httpFront{s: s, b: b, fe: fe, fhp: b.httpPx[fe.cfg], src: s.client.Src(), dst: s.client.Dst()}
+	hf := &httpFront{s: s, fhp: b.httpPx[fe.cfg]}
 	t := s.client.Transport()
-	hf.info = t.Info()
+	info := t.Info()
+	if info.TLS {
+		hf.info = &info
+	}
 	var mt xprt.Transport = t
 	proto := s.bind.Proto
-	if proto != "h2" && hf.info.ALPN != "h2" {
-		hf.xp = &frontXprt{Transport: t}
-		mt = hf.xp
+	if proto != "h2" && info.ALPN != "h2" {
+		hf.xp.Transport = t
+		mt = &hf.xp
 	}
 	m, err := mux.New(mt, proto, mux.SideFront, mux.ModeHTTP)
 	if err != nil {
-		b.log.Debug("no HTTP mux", "frontend", fe.cfg.Name, "client", hf.src, "err", err)
+		b.log.Debug("no HTTP mux", "frontend", fe.cfg.Name, "client", hf.src(), "err", err)
 		return false
 	}
 	hf.m, hf.h2 = m, m.Name() == "h2"
+	if hf.h2 {
+		hf.h2c = &h2Front{}
+	}
 	s.mu.Lock()
 	s.http = hf
 	s.mu.Unlock()
@@ -136,19 +163,23 @@ func (s *session) runHTTP() (handedOff bool) {
 	return false
 }
 
-// resume goes on serving a connection handed off while idle, and ends
-// its session when the connection closes. It starts from the idle
-// poller's wake, or, where the connection could not wait there, as a
-// goroutine that first waits for the socket to be readable in a few
-// small frames, so that the stack it starts with holds the wait; the
-// request, when it comes, grows it.
-func (hf *httpFront) resume() {
-	if rc := hf.idleRC; rc != nil {
-		hf.idleRC = nil
+// resumeAfter is resume for a connection that could not wait in the
+// idle poller: a goroutine that first waits for the socket rc (nil: none
+// to wait on) to be readable in a few small frames, so that the stack it
+// starts with holds the wait; the request, when it comes, grows it.
+func (hf *httpFront) resumeAfter(rc syscall.RawConn) {
+	if rc != nil {
 		// Readiness, the end, an error or the deadline: serve sorts
 		// them out.
 		_ = rc.Read(readable)
 	}
+	hf.resume()
+}
+
+// resume goes on serving a connection handed off while idle, and ends
+// its session when the connection closes. It starts from the idle
+// poller's wake, or from resumeAfter.
+func (hf *httpFront) resume() {
 	if hf.serve() {
 		return
 	}
@@ -188,10 +219,12 @@ func (hf *httpFront) partial() bool {
 // close waits for the connection's streams, gives back the server
 // connection it held and closes the mux.
 func (hf *httpFront) close() {
-	if hf.idleTimer != nil {
-		hf.idleTimer.Stop()
+	if h := hf.h2c; h != nil {
+		if h.idleTimer != nil {
+			h.idleTimer.Stop()
+		}
+		h.wg.Wait()
 	}
-	hf.wg.Wait()
 	if hf.own != nil {
 		hf.release(hf.own)
 		hf.own = nil
@@ -202,7 +235,7 @@ func (hf *httpFront) close() {
 // serve runs the connection's requests. It reports true when the
 // connection was handed off to a new goroutine while idle.
 func (hf *httpFront) serve() bool {
-	if hf.h2 && hf.idleTimer == nil {
+	if hf.h2 && hf.h2c.idleTimer == nil {
 		hf.watchIdle()
 	}
 	for {
@@ -212,14 +245,15 @@ func (hf *httpFront) serve() bool {
 			// No stream waiting: this goroutine goes, and the mux starts
 			// another (resume) when one comes or the connection ends.
 			if an, ok := hf.m.(interface{ AcceptNotify(func()) bool }); ok {
-				if hf.wakeFn == nil {
-					hf.wakeFn = func() { go hf.resume() }
+				h := hf.h2c
+				if h.wakeFn == nil {
+					h.wakeFn = func() { go hf.resume() }
 				}
-				if an.AcceptNotify(hf.wakeFn) {
+				if an.AcceptNotify(h.wakeFn) {
 					return true
 				}
 			}
-			st, err = hf.m.Accept(hf.b.ctx) // not through accept: a smaller frame
+			st, err = hf.m.Accept(hf.s.b.ctx) // not through accept: a smaller frame
 		} else {
 			st, err = hf.accept()
 		}
@@ -235,18 +269,18 @@ func (hf *httpFront) serve() bool {
 			return false
 		}
 		hf.nreq++
-		hf.streams.Add(1)
 		ex := exchangePool.Get().(*exchange)
 		ex.start(hf, hst)
 		if !hf.h2 {
 			ex.serve()
 			ex.finish()
-			if hf.tunnel || hf.b.ctx.Err() != nil {
+			if hf.tunnel || hf.s.b.ctx.Err() != nil {
 				return false
 			}
 			continue
 		}
-		hf.wg.Add(1)
+		hf.h2c.streams.Add(1)
+		hf.h2c.wg.Add(1)
 		go ex.serveAsync() // a method call, not a closure: no allocation
 	}
 }
@@ -256,7 +290,8 @@ func (hf *httpFront) serve() bool {
 // http-request, else client), as HAProxy bounds an idle HTTP/2 client.
 // One timer per connection, checked once a period: no cost per request.
 func (hf *httpFront) watchIdle() {
-	to := hf.fe.cfg.Timeouts
+	h := hf.h2c
+	to := hf.s.fe.cfg.Timeouts
 	period := to.HTTPKeepAlive
 	if period == 0 {
 		period = to.HTTPRequest
@@ -265,19 +300,19 @@ func (hf *httpFront) watchIdle() {
 		period = to.Client
 	}
 	if period == 0 {
-		hf.idleTimer = time.NewTimer(time.Hour) // never fires usefully; keeps Stop simple
-		hf.idleTimer.Stop()
+		h.idleTimer = time.NewTimer(time.Hour) // never fires usefully; keeps Stop simple
+		h.idleTimer.Stop()
 		return
 	}
 	var seen int64 // streams accepted at the last check
-	hf.idleTimer = time.AfterFunc(period, func() {
-		if n := hf.streams.Load(); hf.m.UsedStreams() > 0 || n != seen {
+	h.idleTimer = time.AfterFunc(period, func() {
+		if n := h.streams.Load(); hf.m.UsedStreams() > 0 || n != seen {
 			seen = n
-			hf.idleTimer.Reset(period)
+			h.idleTimer.Reset(period)
 			return
 		}
 		if sd, ok := hf.m.(interface{ Shutdown(context.Context) error }); ok {
-			ctx, cancel := context.WithTimeout(hf.b.ctx, time.Second)
+			ctx, cancel := context.WithTimeout(hf.s.b.ctx, time.Second)
 			_ = sd.Shutdown(ctx)
 			cancel()
 		}
@@ -301,13 +336,13 @@ func (b *Balancer) stopIdleHTTP() {
 	b.mu.Unlock()
 	for _, hf := range fronts {
 		hf.stopping.Store(true)
-		if hf.xp != nil {
+		if !hf.h2 {
 			_ = hf.xp.Transport.SetReadDeadline(time.Unix(1, 0))
 			hf.idle.Wake()
 			continue
 		}
 		if sd, ok := hf.m.(interface{ Shutdown(context.Context) error }); ok {
-			go func() { _ = sd.Shutdown(hf.b.ctx) }()
+			go func() { _ = sd.Shutdown(hf.s.b.ctx) }()
 		}
 	}
 }
@@ -320,23 +355,16 @@ func (b *Balancer) stopIdleHTTP() {
 // idle poller or on a new goroutine (resume), and accept returns
 // errHandOff.
 func (hf *httpFront) accept() (mux.Stream, error) {
-	to := hf.fe.cfg.Timeouts
-	start, until := hf.waitStart, hf.waitUntil
-	handOff := false
-	if hf.resumed {
+	to := hf.s.fe.cfg.Timeouts
+	resumed, start := hf.resumed, hf.waitStart
+	if resumed {
 		hf.resumed = false // the hand-off set the deadline
 	} else {
-		wait := to.HTTPRequest
-		if hf.nreq > 0 && to.HTTPKeepAlive > 0 {
-			wait = to.HTTPKeepAlive
-		}
-		if wait == 0 {
-			wait = to.Client
-		}
-		start, until = time.Now(), time.Time{}
-		if wait > 0 {
-			until = start.Add(wait)
-		}
+		start = time.Now()
+	}
+	until := hf.waitUntil(start)
+	handOff := false
+	if !resumed {
 		deadline := until
 		if first := start.Add(idleHandOff); until.IsZero() || first.Before(until) {
 			deadline, handOff = first, true
@@ -349,7 +377,7 @@ func (hf *httpFront) accept() (mux.Stream, error) {
 		return nil, ErrClosed
 	}
 	st, err := hf.m.Accept(context.Background())
-	if err != nil && handOff && errors.Is(err, os.ErrDeadlineExceeded) && hf.m.AvailStreams() > 0 && hf.b.ctx.Err() == nil {
+	if err != nil && handOff && errors.Is(err, os.ErrDeadlineExceeded) && hf.m.AvailStreams() > 0 && hf.s.b.ctx.Err() == nil {
 		// The deadline goes back before stopping is read, so a soft
 		// stop's past deadline, set after its flag, is not undone.
 		_ = hf.xp.Transport.SetReadDeadline(until)
@@ -375,13 +403,32 @@ func (hf *httpFront) accept() (mux.Stream, error) {
 	if hf.stopping.Load() {
 		return nil, err // soft stop: an idle connection closes quietly
 	}
-	if errors.Is(err, os.ErrDeadlineExceeded) && (started || hf.nreq == 0) && hf.b.ctx.Err() == nil {
+	if errors.Is(err, os.ErrDeadlineExceeded) && (started || hf.nreq == 0) && hf.s.b.ctx.Err() == nil {
 		hf.timeoutAnswer(start, started)
-	} else if started && !errors.Is(err, io.EOF) && hf.b.ctx.Err() == nil {
+	} else if started && !errors.Is(err, io.EOF) && hf.s.b.ctx.Err() == nil {
 		// A refused request (the mux answered it) still gets its line.
 		hf.logRefused(start, err)
 	}
 	return nil, err
+}
+
+// waitUntil is the end of a wait for a request begun at start, the zero
+// time when nothing bounds it: timeout http-request for the first
+// request, timeout http-keep-alive (else http-request) for the next
+// ones, else timeout client.
+func (hf *httpFront) waitUntil(start time.Time) time.Time {
+	to := hf.s.fe.cfg.Timeouts
+	wait := to.HTTPRequest
+	if hf.nreq > 0 && to.HTTPKeepAlive > 0 {
+		wait = to.HTTPKeepAlive
+	}
+	if wait == 0 {
+		wait = to.Client
+	}
+	if wait <= 0 {
+		return time.Time{}
+	}
+	return start.Add(wait)
 }
 
 // handOff lets the goroutine that served the connection's requests go
@@ -397,8 +444,13 @@ func (hf *httpFront) handOff(start, until time.Time) {
 		hf.release(hf.own)
 		hf.own = nil
 	}
-	hf.waitStart, hf.waitUntil, hf.resumed = start, until, true
-	hf.b.httpHandOffs.Add(1)
+	hf.waitStart, hf.resumed = start, true
+	hf.s.b.httpHandOffs.Add(1)
+	// What the mux keeps for the next exchange is made again when it
+	// comes: an idle connection holds only its own state.
+	if tm, ok := hf.m.(interface{ Trim() }); ok {
+		tm.Trim()
+	}
 	rc := hf.idleSocket()
 	if rc != nil {
 		if hf.resumeFn == nil {
@@ -414,8 +466,7 @@ func (hf *httpFront) handOff(start, until time.Time) {
 			return
 		}
 	}
-	hf.idleRC = rc
-	go hf.resume()
+	go hf.resumeAfter(rc)
 }
 
 // timeoutAnswer sends 408 on a request head that did not arrive in time
@@ -497,7 +548,7 @@ func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 // serveAsync serves one stream of a multiplexed connection.
 func (ex *exchange) serveAsync() {
 	hf := ex.hf
-	defer hf.wg.Done()
+	defer hf.h2c.wg.Done()
 	ex.serve()
 	ex.finish()
 }
@@ -509,21 +560,21 @@ func (ex *exchange) finish() {
 }
 
 // Src and Dst make the exchange an ACL context.
-func (ex *exchange) Src() netip.AddrPort { return ex.hf.src }
+func (ex *exchange) Src() netip.AddrPort { return ex.hf.src() }
 
 // Dst is the address the client connected to.
-func (ex *exchange) Dst() netip.AddrPort { return ex.hf.dst }
+func (ex *exchange) Dst() netip.AddrPort { return ex.hf.dst() }
 
 // HTTPRequest is the request the HTTP fetches read.
 func (ex *exchange) HTTPRequest() *htx.Message { return ex.req }
 
 // TLSInfo is the client connection's TLS state, for ssl_fc and
 // ssl_fc_sni.
-func (ex *exchange) TLSInfo() xprt.Info { return ex.hf.info }
+func (ex *exchange) TLSInfo() xprt.Info { return ex.hf.tlsInfo() }
 
 func (ex *exchange) serve() {
 	hf := ex.hf
-	b, fe := hf.b, hf.fe
+	b, fe := hf.s.b, hf.s.fe
 	l := &ex.log
 	l.setRequestLine(ex.req)
 	defer func() {
@@ -546,7 +597,7 @@ func (ex *exchange) serve() {
 		return
 	}
 	if fe.cfg.HTTP.ForwardFor || ex.be.cfg.HTTP.ForwardFor {
-		ex.tmp = hf.src.Addr().Unmap().AppendTo(ex.tmp[:0])
+		ex.tmp = hf.src().Addr().Unmap().AppendTo(ex.tmp[:0])
 		ex.req.AddBytes(xffName, ex.tmp)
 	}
 	ex.mode = max(fe.cfg.HTTP.ConnMode, ex.be.cfg.HTTP.ConnMode)
@@ -577,7 +628,7 @@ func (hf *httpFront) pickBackend(ex *exchange) *Backend {
 			return u.be
 		}
 	}
-	return hf.fe.backend
+	return hf.s.fe.backend
 }
 
 // connect gets a server (waiting in a queue if they are full) and a
@@ -588,7 +639,7 @@ func (ex *exchange) connect() bool {
 	hf, be, l := ex.hf, ex.be, &ex.log
 	key := be.requestKey(ex.req)
 	getServer := func(avoid *Server) bool {
-		a, err := be.assignKey(hf.b.ctx, hf.src.Addr(), key, avoid)
+		a, err := be.assignKey(hf.s.b.ctx, hf.src().Addr(), key, avoid)
 		l.twSet = true
 		if a.queued {
 			l.tw += a.waited
@@ -619,8 +670,8 @@ func (ex *exchange) connect() bool {
 			l.tcSet, l.tc = true, time.Since(start)
 			return true
 		}
-		hf.b.log.Debug("connect failed", "backend", be.cfg.Name, "server", ex.srv.cfg.Name, "retries", l.retries, "err", err)
-		if hf.b.ctx.Err() != nil {
+		hf.s.b.log.Debug("connect failed", "backend", be.cfg.Name, "server", ex.srv.cfg.Name, "retries", l.retries, "err", err)
+		if hf.s.b.ctx.Err() != nil {
 			l.term = [2]byte{'K', 'C'}
 			ex.releaseServer()
 			return false
@@ -680,7 +731,7 @@ func (ex *exchange) openStream() error {
 	for attempt := 0; ; attempt++ {
 		if bc == nil {
 			var err error
-			bc, err = hf.b.dialBack(hf.b.ctx, srv, hf.src, hf.dst, hf.info)
+			bc, err = hf.s.b.dialBack(hf.s.b.ctx, srv, hf.src(), hf.dst(), hf.tlsInfo())
 			if err != nil {
 				return err
 			}
@@ -689,7 +740,7 @@ func (ex *exchange) openStream() error {
 				return ErrClosed
 			}
 		}
-		st, err := bc.m.Open(hf.b.ctx)
+		st, err := bc.m.Open(hf.s.b.ctx)
 		if err == nil {
 			hs, ok := st.(mux.HTTPStream)
 			if !ok {
@@ -822,7 +873,7 @@ func (ex *exchange) sendRequest() bool {
 
 // reopen opens a stream on a brand new connection to the same server.
 func (ex *exchange) reopen() error {
-	bc, err := ex.hf.b.dialBack(ex.hf.b.ctx, ex.srv, ex.hf.src, ex.hf.dst, ex.hf.info)
+	bc, err := ex.hf.s.b.dialBack(ex.hf.s.b.ctx, ex.srv, ex.hf.src(), ex.hf.dst(), ex.hf.tlsInfo())
 	if err != nil {
 		return err
 	}
@@ -830,7 +881,7 @@ func (ex *exchange) reopen() error {
 		bc.close()
 		return ErrClosed
 	}
-	st, err := bc.m.Open(ex.hf.b.ctx)
+	st, err := bc.m.Open(ex.hf.s.b.ctx)
 	if err != nil {
 		ex.dropConn(bc)
 		return err
@@ -1076,7 +1127,7 @@ func (ex *exchange) runTunnel() {
 	if !hf.h2 {
 		hf.tunnel = true
 	}
-	res, _ := channel.RunTunnel(hf.b.ctx, ft, bt, hf.b.tunnelConfig(hf.fe.cfg, ex.be.cfg))
+	res, _ := channel.RunTunnel(hf.s.b.ctx, ft, bt, hf.s.b.tunnelConfig(hf.s.fe.cfg, ex.be.cfg))
 	l.bytesOut += res.Response.Out
 	if ts := res.TermState(); len(ts) == 2 {
 		l.term = [2]byte{ts[0], ts[1]}

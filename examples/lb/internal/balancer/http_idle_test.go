@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -236,4 +237,95 @@ listen l
 	require.Equal(t, 1, b.Sessions())
 	require.NoError(t, b.Close())
 	require.Zero(t, b.Sessions())
+}
+
+// A request after an idle hand-off, which let go of the front mux's
+// per-request state, is served as the first was: the rules see the
+// client's address and TLS state, the server gets the headers, the
+// answer keeps the connection alive, the log line names the client, and
+// the connection is tracked once, for as long as it lives.
+func TestHTTPIdleHandOffRebuildsRequestState(t *testing.T) {
+	testnet.LeakCheck(t)
+	crt := testcert.SelfSigned(t, "lb.test", "127.0.0.1").WritePEM(t, t.TempDir()+"/lb.pem", testcert.EC)
+	for _, tc := range []struct {
+		name string
+		tls  bool
+	}{{"raw", false}, {"tls", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newHTTPBackend(t, "s")
+			bind := "bind 127.0.0.1:0"
+			if tc.tls {
+				bind += " ssl crt " + crt
+			}
+			b, logs := startLB(t, parseCfg(t, `
+global
+    log stdout format raw local0
+`+httpDefaults+`
+    log global
+    option httplog
+    timeout http-keep-alive 10s
+listen l
+    %s
+    option forwardfor
+    stick-table type ip size 10 expire 30s store conn_cur,conn_cnt,sess_cnt
+    tcp-request connection track-sc0 src
+    http-request set-header X-Client %%[src]
+    http-request set-header X-TLS %%[ssl_fc]
+    http-response set-header X-Resp yes
+    server s %s
+`, bind, srv.addr()))
+			var c net.Conn
+			var err error
+			if tc.tls {
+				c, err = tls.Dial("tcp", feAddr(t, b, "l"), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+			} else {
+				c, err = net.Dial("tcp", feAddr(t, b, "l"))
+			}
+			require.NoError(t, err)
+			k := newKeepAliveClient(t, c)
+			client := c.LocalAddr().String()
+			wantTLS := map[bool]string{false: "0", true: "1"}[tc.tls]
+
+			for i, path := range []string{"/one?a=1", "/two?b=2"} {
+				if i > 0 {
+					require.Eventually(t, func() bool { return xprt.Parked() == 1 }, 5*time.Second, 5*time.Millisecond)
+					require.Equal(t, uint64(i), b.httpHandOffs.Load())
+				}
+				k.send("GET " + path + " HTTP/1.1\r\nHost: a\r\nX-Req: " + path + "\r\n\r\n")
+				require.NoError(t, k.c.SetReadDeadline(time.Now().Add(10*time.Second)))
+				resp, err := http.ReadResponse(k.br, nil)
+				require.NoError(t, err)
+				body, err := io.ReadAll(resp.Body)
+				require.NoError(t, err)
+				require.Equal(t, 200, resp.StatusCode)
+				require.Equal(t, "hello from s\n", string(body))
+				require.False(t, resp.Close, "kept alive")
+				require.Equal(t, "yes", resp.Header.Get("X-Resp"))
+				require.Equal(t, path, *srv.path.Load())
+				h := *srv.last.Load()
+				require.Equal(t, path, h.Get("X-Req"))
+				require.Equal(t, "127.0.0.1", h.Get("X-Client"))
+				require.Equal(t, "127.0.0.1", h.Get("X-Forwarded-For"))
+				require.Equal(t, wantTLS, h.Get("X-TLS"))
+				line := logs.waitLine(t, func(s string) bool { return strings.Contains(s, `"GET `+path+` HTTP/1.1"`) })
+				require.True(t, strings.HasPrefix(line, client+" ["), "log line %q names the client %s", line, client)
+				fe := " l l/s "
+				if tc.tls {
+					fe = " l~ l/s " // as HAProxy marks a TLS frontend
+				}
+				require.Contains(t, line, fe)
+				require.Contains(t, line, " 200 ")
+			}
+			require.Equal(t, int64(1), srv.ln.n.Load(), "one server connection")
+			require.Eventually(t, func() bool { return xprt.Parked() == 1 }, 5*time.Second, 5*time.Millisecond)
+			out := b.RunCommand("admin", "show table l")
+			require.Regexp(t, `key=127\.0\.0\.1 use=1 exp=\d+ conn_cnt=1 conn_cur=1 sess_cnt=1\n`, out)
+			require.NoError(t, c.Close())
+			require.Eventually(t, func() bool {
+				return strings.Contains(b.RunCommand("admin", "show table l"), " conn_cur=0 ")
+			}, 5*time.Second, 10*time.Millisecond)
+			require.Eventually(t, func() bool { return b.Sessions() == 0 }, 5*time.Second, time.Millisecond)
+			require.NoError(t, b.Close())
+		})
+	}
 }

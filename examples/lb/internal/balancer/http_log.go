@@ -47,8 +47,8 @@ func (hf *httpFront) newLog(date time.Time) httpLog {
 // newLogInto resets l for a new request, keeping its buffers.
 func (hf *httpFront) newLogInto(l httpLog, date time.Time) httpLog {
 	reqLine, line := l.reqLine[:0], l.line[:0]
-	l = httpLog{client: hf.src, date: date, frontend: hf.fe.cfg.Name, tls: hf.info.TLS,
-		backend: hf.fe.cfg.Name, server: "<NOSRV>", status: -1, term: [2]byte{'-', '-'}, reqLine: reqLine, line: line}
+	l = httpLog{client: hf.src(), date: date, frontend: hf.s.fe.cfg.Name, tls: hf.info != nil,
+		backend: hf.s.fe.cfg.Name, server: "<NOSRV>", status: -1, term: [2]byte{'-', '-'}, reqLine: reqLine, line: line}
 	return l
 }
 
@@ -83,16 +83,16 @@ func (l *httpLog) setRequestLine(m *htx.Message) {
 // emitLog writes the request's line: httplog when the frontend asks for
 // it, tcplog's fields otherwise (option tcplog), nothing without logs.
 func (hf *httpFront) emitLog(l *httpLog) {
-	fe := hf.fe
+	fe := hf.s.fe
 	if !fe.logs.enabled() || !fe.cfg.HTTP.Log && !fe.cfg.Options.TCPLog {
 		return
 	}
 	if fe.cfg.Options.DontLogNull && l.status == -1 && l.bytesOut == 0 {
 		return
 	}
-	l.actconn = int(hf.b.actconn.Load())
+	l.actconn = int(hf.s.b.actconn.Load())
 	l.feconn = int(fe.conns.Load())
-	if be := hf.b.backends[l.backend]; be != nil {
+	if be := hf.s.b.backends[l.backend]; be != nil {
 		l.beconn, l.srvconn = be.counts(be.Server(l.server))
 	}
 	l.line = l.format(l.line[:0])
