@@ -241,11 +241,15 @@ type Mux struct {
 	peerMaxFrame uint32
 	peerMaxStrm  uint32
 	peerMaxList  uint32
-	recentReset  [recentResets]uint32
+	recentReset  *[recentResets]uint32 // made at the first reset
 	recentN      int
 	drained      chan struct{}
 
-	acceptQ    chan *Stream
+	// acceptQ holds the streams ready for Accept (front side), oldest
+	// first; acceptSig, made by the first Accept that has to wait, holds
+	// a token while acceptQ may not be empty. Both are guarded by mu.
+	acceptQ    []*Stream
+	acceptSig  chan struct{}
 	notify     func()        // AcceptNotify's, guarded by mu
 	done       chan struct{} // closed when the connection ends
 	readerDone chan struct{}
@@ -287,9 +291,6 @@ func New(t xprt.Transport, side mux.Side, cfg Config) (*Mux, error) {
 	m.henc = hpack.NewEncoder(&m.hbuf)
 	m.hdec = hpack.NewDecoder(4096, m.onField)
 	m.hdec.SetMaxStringLength(int(cfg.MaxHeaderListSize))
-	if side == mux.SideFront {
-		m.acceptQ = make(chan *Stream, cfg.MaxConcurrentStreams)
-	}
 
 	settings := []http2.Setting{
 		{ID: http2.SettingInitialWindowSize, Val: cfg.StreamWindow},
@@ -362,23 +363,44 @@ func (m *Mux) Accept(ctx context.Context) (mux.Stream, error) {
 	if m.side != mux.SideFront {
 		return nil, fmt.Errorf("%w: Accept on a back-side connection", ErrState)
 	}
-	select {
-	case s := <-m.acceptQ:
-		return s, nil
-	default:
-	}
-	select {
-	case s := <-m.acceptQ:
-		return s, nil
-	case <-m.done:
-		select {
-		case s := <-m.acceptQ:
+	for {
+		m.mu.Lock()
+		if len(m.acceptQ) > 0 {
+			s := m.acceptQ[0]
+			n := copy(m.acceptQ, m.acceptQ[1:])
+			m.acceptQ[n] = nil
+			m.acceptQ = m.acceptQ[:n]
+			if n > 0 {
+				m.signalAcceptLocked() // for another Accept waiting
+			}
+			m.mu.Unlock()
 			return s, nil
+		}
+		if m.closed {
+			m.mu.Unlock()
+			return nil, m.endErr()
+		}
+		if m.acceptSig == nil {
+			m.acceptSig = make(chan struct{}, 1)
+		}
+		sig := m.acceptSig
+		m.mu.Unlock()
+		select {
+		case <-sig:
+		case <-m.done:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("h2: accept: %w", ctx.Err())
+		}
+	}
+}
+
+// signalAcceptLocked wakes an Accept waiting, if any.
+func (m *Mux) signalAcceptLocked() {
+	if m.acceptSig != nil {
+		select {
+		case m.acceptSig <- struct{}{}:
 		default:
 		}
-		return nil, m.endErr()
-	case <-ctx.Done():
-		return nil, fmt.Errorf("h2: accept: %w", ctx.Err())
 	}
 }
 
@@ -658,11 +680,17 @@ func (m *Mux) resetStream(id uint32, code http2.ErrCode) {
 // rememberResetLocked keeps the ids of the last streams this end reset,
 // whose frames still in flight are then dropped quietly (RFC 9113 §5.4.2).
 func (m *Mux) rememberResetLocked(id uint32) {
+	if m.recentReset == nil {
+		m.recentReset = new([recentResets]uint32)
+	}
 	m.recentReset[m.recentN%recentResets] = id
 	m.recentN++
 }
 
 func (m *Mux) recentlyResetLocked(id uint32) bool {
+	if m.recentReset == nil {
+		return false
+	}
 	for _, r := range m.recentReset {
 		if r == id {
 			return true

@@ -33,6 +33,7 @@ func (m *Mux) readLoop() {
 	err := m.serve()
 	for err == errReadIdle {
 		_ = m.t.SetReadDeadline(time.Time{})
+		m.trimIdle()
 		if m.readParkFn == nil {
 			m.readParkFn = m.readLoop // one method value per connection
 		}
@@ -53,6 +54,31 @@ func (m *Mux) readLoop() {
 		err = fmt.Errorf("h2: reading from %s: %w", m.t.RemoteAddr(), err)
 	}
 	m.closeWith(err, http2.ErrCodeNo, false)
+}
+
+// Past these capacities, an idle connection gives its scratch buffers
+// back rather than keep them for the next burst.
+const (
+	keepHeaderBuf = 1 << 10
+	keepAcceptQ   = 4
+)
+
+// trimIdle lets go what a reader about to park keeps for a busy
+// connection: the scratch of cookie crumbs, a large header block buffer
+// (when no writer holds it) and a long accept queue's array.
+func (m *Mux) trimIdle() {
+	m.hs.cookie = nil
+	if m.wmu.TryLock() {
+		if m.hbuf.Cap() > keepHeaderBuf {
+			m.hbuf = bytes.Buffer{}
+		}
+		m.wmu.Unlock()
+	}
+	m.mu.Lock()
+	if len(m.acceptQ) == 0 && cap(m.acceptQ) > keepAcceptQ {
+		m.acceptQ = nil
+	}
+	m.mu.Unlock()
 }
 
 func (m *Mux) serve() error {
@@ -512,8 +538,16 @@ func (m *Mux) headerFragment(p []byte, cont bool) error {
 	return nil
 }
 
-// endHeaders acts on a complete header block.
+// endHeaders acts on a complete header block, then forgets it, so that
+// an idle connection keeps neither its stream nor its strings.
 func (m *Mux) endHeaders() error {
+	err := m.actOnHeaders()
+	m.hs = headerState{cookie: m.hs.cookie[:0]}
+	return err
+}
+
+// actOnHeaders acts on the header block m.hs holds.
+func (m *Mux) actOnHeaders() error {
 	hs := &m.hs
 	id := hs.id
 	hs.id = 0
@@ -567,8 +601,9 @@ func (m *Mux) endHeaders() error {
 		if hs.endStream {
 			s.endRecvLocked()
 		}
+		m.acceptQ = append(m.acceptQ, s)
+		m.signalAcceptLocked()
 		m.mu.Unlock()
-		m.acceptQ <- s
 		m.notifyAccept()
 		return nil
 	case hdrResponse:

@@ -1,0 +1,160 @@
+package h2
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+	"weak"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
+	"github.com/proxyblocks/proxyblocks/mux"
+	"github.com/proxyblocks/proxyblocks/mux/htx"
+	"github.com/proxyblocks/proxyblocks/xprt"
+)
+
+// rawMuxPair is a front-side and a back-side mux over a loopback pair.
+func rawMuxPair(t *testing.T) (front, back *Mux) {
+	t.Helper()
+	c, s := testnet.Pair(t)
+	front, err := New(xprt.NewRaw(s), mux.SideFront, Config{})
+	require.NoError(t, err)
+	back, err = New(xprt.NewRaw(c), mux.SideBack, Config{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = back.Close(); _ = front.Close() })
+	return front, back
+}
+
+// Once a stream is answered and closed, an idle connection keeps
+// nothing of it: the stream, its request and the header block's state
+// are collected, and a large header block's buffers go once the reader
+// parks.
+func TestIdleConnKeepsNoStream(t *testing.T) {
+	front, back := rawMuxPair(t)
+	accepted := make(chan weak.Pointer[Stream], 1)
+	go func() {
+		st, err := front.Accept(context.Background())
+		if err != nil {
+			return
+		}
+		s := st.(*Stream)
+		accepted <- weak.Make(s)
+		hello(s)
+		_ = s.Close()
+	}()
+	bs, err := back.Open(context.Background())
+	require.NoError(t, err)
+	var req htx.Message
+	req.SetRequest("GET", "http", "test", "/"+strings.Repeat("p", 3000))
+	req.Add("cookie", "a="+strings.Repeat("1", 2000))
+	req.Add("cookie", "b=2")
+	req.Flags |= htx.FlagBodyless
+	require.NoError(t, bs.(*Stream).WriteRequest(&req))
+	var resp htx.Message
+	require.NoError(t, bs.(*Stream).ReadResponse(&resp))
+	require.Equal(t, 200, resp.Status)
+	_, _ = io.Copy(io.Discard, bs.(*Stream))
+	_ = bs.Close()
+	wp := testnet.Signalled(t, accepted, "the stream")
+	require.Eventually(t, func() bool { return front.parks.Load() > 0 }, 10*time.Second, 5*time.Millisecond)
+	runtime.GC()
+	runtime.GC()
+	require.Nil(t, wp.Value(), "the idle connection still holds its answered stream")
+	front.mu.Lock()
+	q := cap(front.acceptQ)
+	front.mu.Unlock()
+	require.LessOrEqual(t, q, keepAcceptQ)
+	require.Nil(t, front.hs.cookie, "the cookie scratch went with the park")
+}
+
+// Streams handed to several Accept calls waiting at once all reach one
+// of them: none is left queued while a call waits. Each call takes one
+// stream, so a wake lost is a stream never served.
+func TestAcceptWithManyWaiters(t *testing.T) {
+	front, back := rawMuxPair(t)
+	const perRound, rounds = 8, 3
+	served := make(chan string, perRound)
+	got := map[string]bool{}
+	for round := 0; round < rounds; round++ {
+		waiting := make(chan struct{}, perRound)
+		for range perRound {
+			go func() {
+				waiting <- struct{}{}
+				st, err := front.Accept(context.Background())
+				if err != nil {
+					return
+				}
+				served <- string(st.(*Stream).Request().Path())
+				hello(st.(*Stream))
+				_ = st.Close()
+			}()
+		}
+		for range perRound {
+			testnet.Signalled(t, waiting, "a waiter")
+		}
+		var open []*Stream
+		for i := range perRound {
+			open = append(open, openGet(t, back, fmt.Sprintf("/%d/%d", round, i)))
+		}
+		for range open {
+			got[testnet.Signalled(t, served, "an accepted stream")] = true
+		}
+		for _, s := range open {
+			var resp htx.Message
+			require.NoError(t, s.ReadResponse(&resp))
+			_, _ = io.Copy(io.Discard, s)
+			_ = s.Close()
+		}
+	}
+	require.Len(t, got, perRound*rounds)
+
+	// Two streams queued at once, with a single wake for both, as when
+	// the second comes before the first wake is taken: the call that
+	// takes the first passes the wake on.
+	taken := make(chan *Stream, 2)
+	for range 2 {
+		go func() {
+			st, err := front.Accept(context.Background())
+			if err == nil {
+				taken <- st.(*Stream)
+			}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond) // let both wait (a late one takes its stream at once)
+	s1, s2 := &Stream{id: 101}, &Stream{id: 103}
+	front.mu.Lock()
+	front.acceptQ = append(front.acceptQ, s1, s2)
+	front.signalAcceptLocked()
+	front.mu.Unlock()
+	a := testnet.Signalled(t, taken, "the first stream")
+	b := testnet.Signalled(t, taken, "the second stream")
+	require.ElementsMatch(t, []uint32{101, 103}, []uint32{a.id, b.id})
+}
+
+// Accept returns a stream queued before the connection ended, then the
+// end.
+func TestAcceptAfterEnd(t *testing.T) {
+	front, back := rawMuxPair(t)
+	openGet(t, back, "/queued")
+	require.Eventually(t, func() bool {
+		front.mu.Lock()
+		defer front.mu.Unlock()
+		return len(front.acceptQ) == 1
+	}, 10*time.Second, 5*time.Millisecond)
+	require.NoError(t, back.Close())
+	<-front.done
+	st, err := front.Accept(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, "/queued", string(st.(*Stream).Request().Path()))
+	_, err = front.Accept(context.Background())
+	require.ErrorIs(t, err, io.EOF)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = front.Accept(ctx)
+	require.ErrorIs(t, err, io.EOF, "an ended connection says so before a canceled context")
+}
