@@ -2,6 +2,7 @@ package h2
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	stdtls "crypto/tls"
 	"errors"
@@ -21,15 +22,21 @@ import (
 	"github.com/proxyblocks/proxyblocks/internal/testcert"
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/proxyblocks/proxyblocks/mux"
+	"github.com/proxyblocks/proxyblocks/mux/htx"
 	"github.com/proxyblocks/proxyblocks/xprt"
 )
 
 // The environment of the client process BenchmarkIdleConn starts: the
 // server's address, how many connections to open, and "1" for TLS.
+// With H2_IDLE_CLIENT_BIG "1", the request carries a body of
+// idleBigRequest bytes and the answer one of idleBigAnswer.
 const (
 	idleClientAddr  = "H2_IDLE_CLIENT_ADDR"
 	idleClientConns = "H2_IDLE_CLIENT_CONNS"
 	idleClientTLS   = "H2_IDLE_CLIENT_TLS"
+	idleClientBig   = "H2_IDLE_CLIENT_BIG"
+	idleBigRequest  = 40 << 10
+	idleBigAnswer   = 64 << 10
 )
 
 // BenchmarkIdleConn reports what an idle HTTP/2 client connection costs
@@ -38,15 +45,19 @@ const (
 // share of connections whose reader is parked in the shared idle poller.
 // The clients are Go's HTTP/2 client (one connection each) in a process
 // of their own, so the figures are the server side's alone; streams are
-// accepted through AcceptNotify, so no goroutine waits in Accept.
+// accepted through AcceptNotify, so no goroutine waits in Accept. The
+// -bodies runs send a request body and answer with one, in frames as
+// large as the protocol's default allows, before the connection idles.
 //
 //	go test -run '^$' -bench IdleConn -benchtime 2000x ./mux/h2
 func BenchmarkIdleConn(b *testing.B) {
-	b.Run("cleartext", func(b *testing.B) { benchIdleConn(b, false) })
-	b.Run("tls", func(b *testing.B) { benchIdleConn(b, true) })
+	b.Run("cleartext", func(b *testing.B) { benchIdleConn(b, false, false) })
+	b.Run("tls", func(b *testing.B) { benchIdleConn(b, true, false) })
+	b.Run("cleartext-bodies", func(b *testing.B) { benchIdleConn(b, false, true) })
+	b.Run("tls-bodies", func(b *testing.B) { benchIdleConn(b, true, true) })
 }
 
-func benchIdleConn(b *testing.B, useTLS bool) {
+func benchIdleConn(b *testing.B, useTLS, big bool) {
 	var tlsCfg *stdtls.Config
 	if useTLS {
 		cert := testcert.SelfSigned(b, "127.0.0.1").Certificate
@@ -56,7 +67,11 @@ func benchIdleConn(b *testing.B, useTLS bool) {
 	var mu sync.Mutex
 	var muxes []*Mux
 	stop := testnet.Accept(ln, func(c net.Conn) {
-		m := serveNotified(c, tlsCfg)
+		handle := hello
+		if big {
+			handle = bigAnswer
+		}
+		m := serveNotified(c, tlsCfg, handle)
 		if m != nil {
 			mu.Lock()
 			muxes = append(muxes, m)
@@ -83,12 +98,14 @@ func benchIdleConn(b *testing.B, useTLS bool) {
 	g0, p0 := runtime.NumGoroutine(), xprt.Parked()
 	b.ResetTimer()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestIdleConnClient$")
-	tlsFlag := "0"
-	if useTLS {
-		tlsFlag = "1"
+	flag := func(on bool) string {
+		if on {
+			return "1"
+		}
+		return "0"
 	}
 	cmd.Env = append(os.Environ(), idleClientAddr+"="+ln.Addr().String(),
-		idleClientConns+"="+strconv.Itoa(b.N), idleClientTLS+"="+tlsFlag)
+		idleClientConns+"="+strconv.Itoa(b.N), idleClientTLS+"="+flag(useTLS), idleClientBig+"="+flag(big))
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -131,10 +148,26 @@ func benchIdleConn(b *testing.B, useTLS bool) {
 	b.ReportMetric(float64(p1-p0)/float64(b.N), "parked/conn")
 }
 
+// bigAnswer reads the request body and answers with idleBigAnswer bytes.
+func bigAnswer(s *Stream) {
+	_, _ = io.Copy(io.Discard, s)
+	var resp htx.Message
+	resp.SetResponse(200, "")
+	resp.Flags |= htx.FlagContentLength
+	resp.ContentLength = idleBigAnswer
+	if s.WriteResponse(&resp) != nil {
+		return
+	}
+	if _, err := s.Write(make([]byte, idleBigAnswer)); err != nil {
+		return
+	}
+	_ = s.Finish(nil)
+}
+
 // serveNotified serves c with a front-side mux (over TLS when tlsCfg is
 // set) whose streams are accepted from AcceptNotify, on a goroutine that
-// ends once none is ready, and answered with hello.
-func serveNotified(c net.Conn, tlsCfg *stdtls.Config) *Mux {
+// ends once none is ready, and answered by handle.
+func serveNotified(c net.Conn, tlsCfg *stdtls.Config, handle func(*Stream)) *Mux {
 	var t xprt.Transport = xprt.NewRaw(c)
 	if tlsCfg != nil {
 		var err error
@@ -161,7 +194,7 @@ func serveNotified(c net.Conn, tlsCfg *stdtls.Config) *Mux {
 		for {
 			st, err := m.Accept(done)
 			if err == nil {
-				hello(st.(*Stream))
+				handle(st.(*Stream))
 				_ = st.Close()
 				continue
 			}
@@ -189,10 +222,10 @@ func TestIdleConnClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	useTLS := os.Getenv(idleClientTLS) == "1"
+	useTLS, big := os.Getenv(idleClientTLS) == "1", os.Getenv(idleClientBig) == "1"
 	trs := make([]*http.Transport, 0, n)
 	for i := 0; i < n; i++ {
-		tr, err := idleGet(addr, useTLS)
+		tr, err := idleRequest(addr, useTLS, big)
 		if err != nil {
 			t.Fatalf("connection %d: %v", i, err)
 		}
@@ -205,10 +238,12 @@ func TestIdleConnClient(t *testing.T) {
 	}
 }
 
-// idleGet makes a client of its own, so a connection of its own, sends
-// one GET over HTTP/2 (after ALPN h2 when useTLS is set, the certificate
-// unchecked; with prior knowledge otherwise) and reads the answer.
-func idleGet(addr string, useTLS bool) (*http.Transport, error) {
+// idleRequest makes a client of its own, so a connection of its own,
+// sends one request over HTTP/2 (after ALPN h2 when useTLS is set, the
+// certificate unchecked; with prior knowledge otherwise) and reads the
+// answer: a GET answered with hello, or with big a POST of
+// idleBigRequest bytes answered with idleBigAnswer.
+func idleRequest(addr string, useTLS, big bool) (*http.Transport, error) {
 	var p http.Protocols
 	tr := &http.Transport{Protocols: &p}
 	url := "http://" + addr + "/"
@@ -220,7 +255,13 @@ func idleGet(addr string, useTLS bool) (*http.Transport, error) {
 		p.SetUnencryptedHTTP2(true)
 	}
 	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	resp, err := c.Get(url)
+	var resp *http.Response
+	var err error
+	if big {
+		resp, err = c.Post(url, "application/octet-stream", bytes.NewReader(make([]byte, idleBigRequest)))
+	} else {
+		resp, err = c.Get(url)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -228,6 +269,9 @@ func idleGet(addr string, useTLS bool) (*http.Transport, error) {
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return nil, err
+	}
+	if big && resp.ProtoMajor == 2 && len(body) == idleBigAnswer {
+		return tr, nil
 	}
 	if resp.ProtoMajor != 2 || strings.TrimSpace(string(body)) != "hello" {
 		return nil, fmt.Errorf("answered %q over %s", body, resp.Proto)

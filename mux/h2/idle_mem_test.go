@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"weak"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/net/http2"
 
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/proxyblocks/proxyblocks/mux"
@@ -157,4 +159,79 @@ func TestAcceptAfterEnd(t *testing.T) {
 	cancel()
 	_, err = front.Accept(ctx)
 	require.ErrorIs(t, err, io.EOF, "an ended connection says so before a canceled context")
+}
+
+// framerBufs returns the capacities of the buffers an x/net Framer keeps
+// between frames: the last frame read's payload and the last frame
+// written.
+func framerBufs(t *testing.T, fr *http2.Framer) (read, write int) {
+	t.Helper()
+	v := reflect.ValueOf(fr).Elem()
+	rb, wb := v.FieldByName("readBuf"), v.FieldByName("wbuf")
+	if !rb.IsValid() || !wb.IsValid() {
+		t.Skip("this x/net Framer keeps its buffers under other names")
+	}
+	return rb.Cap(), wb.Cap()
+}
+
+// After bodies of many full-size DATA frames each way, neither side's
+// framer keeps a frame-sized buffer: DATA is read into a buffer borrowed
+// for the frame and written straight into the connection's writer. The
+// bodies arrive whole and in order.
+func TestDataLeavesNoFramerBuffer(t *testing.T) {
+	front, back := rawMuxPair(t)
+	go func() {
+		st, err := front.Accept(context.Background())
+		if err != nil {
+			return
+		}
+		echo(st.(*Stream))
+		_ = st.Close()
+	}()
+	body := randomBytes(t, 200<<10)
+	resp, got, err := roundTrip(back, "/big", body)
+	require.NoError(t, err)
+	require.Equal(t, 200, resp.Status)
+	require.Equal(t, sum(body), sum(got))
+	for _, m := range []*Mux{front, back} {
+		r, w := framerBufs(t, m.fr)
+		require.Less(t, r, 1024, "the framer keeps a read buffer of %d bytes", r)
+		require.Less(t, w, 1024, "the framer keeps a write buffer of %d bytes", w)
+	}
+}
+
+// Padded DATA frames give the stream their data alone; a pad longer
+// than the frame, or a padded frame too short for its pad length, ends
+// the connection.
+func TestPaddedData(t *testing.T) {
+	srv := startServer(t, Config{}, nil, echo)
+	rc := dialRaw(t, srv.addr())
+	require.NoError(t, rc.get(1, false))
+	require.NoError(t, rc.fr.WriteDataPadded(1, false, []byte("abc"), make([]byte, 200)))
+	require.NoError(t, rc.fr.WriteDataPadded(1, true, []byte("defg"), nil))
+	var echoed []byte
+	for !strings.HasSuffix(string(echoed), "defg") {
+		f, err := rc.fr.ReadFrame()
+		require.NoError(t, err)
+		if f, ok := f.(*http2.DataFrame); ok {
+			echoed = append(echoed, f.Data()...)
+		}
+	}
+	require.Equal(t, "abcdefg", string(echoed))
+
+	for _, tc := range []struct {
+		name    string
+		payload []byte
+		code    http2.ErrCode
+	}{
+		{"pad longer than the frame", []byte{10, 'x'}, http2.ErrCodeProtocol},
+		{"no room for the pad length", nil, http2.ErrCodeFrameSize},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := dialRaw(t, srv.addr())
+			require.NoError(t, rc.get(1, false))
+			require.NoError(t, rc.fr.WriteRawFrame(http2.FrameData, http2.FlagDataPadded, 1, tc.payload))
+			require.Equal(t, tc.code, rc.goAway(t).ErrCode)
+		})
+	}
 }

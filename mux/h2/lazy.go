@@ -52,6 +52,26 @@ func (l *lazyWriter) Write(p []byte) (int, error) {
 	return written, nil
 }
 
+// copyIn adds p to the buffer like Write, but never hands p itself to
+// the writer underneath, so that p does not escape: the callers of
+// Stream.Write may pass a buffer on their stack.
+func (l *lazyWriter) copyIn(p []byte) error {
+	for len(p) > 0 {
+		if l.buf == nil {
+			l.buf = writeBufPool.Get().(*[]byte)
+		}
+		c := copy((*l.buf)[l.n:], p)
+		l.n += c
+		p = p[c:]
+		if l.n == len(*l.buf) {
+			if err := l.Flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // Flush writes out what waits and gives the buffer back. After an error
 // the bytes are dropped: the connection is over.
 func (l *lazyWriter) Flush() error {

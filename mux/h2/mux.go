@@ -3,6 +3,7 @@ package h2
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -195,6 +196,7 @@ type Mux struct {
 	werr      error
 	lower     []byte
 	num       []byte
+	fhdr      [9]byte           // a DATA frame's header, written by writeData
 	vcache    map[string]string // last value sent per field name, to reuse its string
 
 	// flushing says a flusher goroutine runs: started by the write that
@@ -287,7 +289,6 @@ func New(t xprt.Transport, side mux.Side, cfg Config) (*Mux, error) {
 	m.flushEnd.L = &m.wmu
 	m.fr = http2.NewFramer(&m.bw, &m.br)
 	m.fr.SetMaxReadFrameSize(defaultMaxFrame)
-	m.fr.SetReuseFrames() // onData copies a DATA frame's payload out at once
 	m.henc = hpack.NewEncoder(&m.hbuf)
 	m.hdec = hpack.NewDecoder(4096, m.onField)
 	m.hdec.SetMaxStringLength(int(cfg.MaxHeaderListSize))
@@ -601,6 +602,26 @@ func (m *Mux) write(flush bool, fn func() error) error {
 		go m.flusher()
 	}
 	return err
+}
+
+// writeData writes a DATA frame into the buffered writer: its header,
+// then data, which the framer would first copy into a buffer of its own,
+// kept as large as the largest frame for the connection's life. Called
+// with the writer held.
+func (m *Mux) writeData(id uint32, endStream bool, data []byte) error {
+	n := len(data)
+	h := &m.fhdr
+	h[0], h[1], h[2] = byte(n>>16), byte(n>>8), byte(n)
+	h[3] = byte(http2.FrameData)
+	h[4] = 0
+	if endStream {
+		h[4] = byte(http2.FlagDataEndStream)
+	}
+	binary.BigEndian.PutUint32(h[5:], id&(1<<31-1))
+	if err := m.bw.copyIn(h[:]); err != nil {
+		return err
+	}
+	return m.bw.copyIn(data)
 }
 
 // writeNow runs fn with the writer held and flushes at once.

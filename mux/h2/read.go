@@ -96,9 +96,19 @@ func (m *Mux) serve() error {
 		// At a frame boundary, with nothing buffered and no header block
 		// open, the wait for the next frame may end in a park.
 		m.br.idleArm = !m.noPark && m.settingsRead && m.hs.id == 0 && m.br.mayPark() && m.br.r == m.br.w
-		f, err := m.fr.ReadFrame()
+		var f http2.Frame
+		fh, err := m.fr.ReadFrameHeader()
 		if err == errReadIdle {
 			return err
+		}
+		if err == nil {
+			if fh.Type == http2.FrameData && m.settingsRead {
+				if err := m.readData(fh); err != nil {
+					return err
+				}
+				continue
+			}
+			f, err = m.fr.ReadFrameForHeader(fh)
 		}
 		if err != nil {
 			var se http2.StreamError
@@ -167,7 +177,11 @@ func (m *Mux) handle(f http2.Frame) error {
 	case *http2.ContinuationFrame:
 		return m.connError(http2.ErrCodeProtocol, "CONTINUATION without HEADERS")
 	case *http2.DataFrame:
-		return m.onData(f)
+		// serve reads DATA itself once SETTINGS came; the framer's frame
+		// has its padding off already.
+		fh := f.FrameHeader
+		fh.Flags &^= http2.FlagDataPadded
+		return m.onData(fh, f.Data())
 	}
 	// Unknown frame types are ignored (RFC 9113 §5.5).
 	return nil
@@ -332,10 +346,47 @@ func (m *Mux) onReset(f *http2.RSTStreamFrame) error {
 	return nil
 }
 
-func (m *Mux) onData(f *http2.DataFrame) error {
-	id := f.StreamID
-	n := int64(f.Length)
-	data := f.Data()
+// readData reads the payload of a DATA frame whose header was read, into
+// a buffer borrowed for the frame (the framer would keep one as large as
+// the largest frame for the connection's life), and acts on it.
+func (m *Mux) readData(fh http2.FrameHeader) error {
+	var b *[]byte
+	var payload []byte
+	if fh.Length > 0 {
+		b = readBufPool.Get().(*[]byte)
+		payload = (*b)[:fh.Length]
+		if _, err := io.ReadFull(&m.br, payload); err != nil {
+			readBufPool.Put(b)
+			return err
+		}
+	}
+	err := m.onData(fh, payload)
+	if b != nil {
+		readBufPool.Put(b)
+	}
+	return err
+}
+
+// onData acts on a DATA frame: its header and its payload, padding
+// included.
+func (m *Mux) onData(fh http2.FrameHeader, payload []byte) error {
+	if fh.StreamID == 0 {
+		return m.connError(http2.ErrCodeProtocol, "DATA frame with stream ID 0")
+	}
+	data := payload
+	if fh.Flags.Has(http2.FlagDataPadded) {
+		if len(payload) == 0 {
+			return m.connError(http2.ErrCodeFrameSize, "padded DATA frame without its pad length")
+		}
+		pad := int(payload[0])
+		if pad > len(payload)-1 {
+			return m.connError(http2.ErrCodeProtocol, "pad size larger than data payload")
+		}
+		data = payload[1 : len(payload)-pad]
+	}
+	id := fh.StreamID
+	n := int64(fh.Length)
+	ended := fh.Flags.Has(http2.FlagDataEndStream)
 	m.mu.Lock()
 	if n > m.recvWin {
 		m.mu.Unlock()
@@ -374,7 +425,7 @@ func (m *Mux) onData(f *http2.DataFrame) error {
 	}
 	s.recvWin -= n
 	s.recvd += int64(len(data))
-	if s.clSet && (s.recvd > s.cl || (f.StreamEnded() && s.recvd != s.cl)) {
+	if s.clSet && (s.recvd > s.cl || (ended && s.recvd != s.cl)) {
 		m.mu.Unlock()
 		m.returnConnCredit(n, false)
 		m.resetStream(id, http2.ErrCodeProtocol)
@@ -389,7 +440,7 @@ func (m *Mux) onData(f *http2.DataFrame) error {
 	if pad > 0 {
 		s.recvUnacked += pad
 	}
-	if f.StreamEnded() {
+	if ended {
 		s.endRecvLocked()
 	}
 	s.readCond.Broadcast()

@@ -458,7 +458,7 @@ func (s *Stream) Write(p []byte) (int, error) {
 		// The end of a Content-Length body waits for Finish, so that
 		// END_STREAM (or the trailers) leave in the same write.
 		last := s.outCLSet && s.outSent+n == s.outCL
-		if err := m.write(!last, func() error { return m.fr.WriteData(id, false, chunk) }); err != nil {
+		if err := m.write(!last, func() error { return m.writeData(id, false, chunk) }); err != nil {
 			return written, err
 		}
 		written += int(n)
@@ -499,7 +499,7 @@ func (s *Stream) Finish(trailers *htx.Message) error {
 			m.encodeFields(trailers, true, false)
 			return m.writeBlock(s.id, true)
 		}
-		return m.fr.WriteData(s.id, true, nil)
+		return m.writeData(s.id, true, nil)
 	})
 	if dead != nil {
 		return dead
