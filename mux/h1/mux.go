@@ -64,48 +64,64 @@ func newMux(t xprt.Transport, side mux.Side) (mux.Mux, error) { return New(t, si
 // yields one stream per request, one after the other on a keep-alive
 // connection; on the back side Open starts one exchange at a time.
 type Mux struct {
-	t    xprt.Transport
-	side mux.Side
-	lim  Limits
+	// A server may keep thousands of idle keep-alive connections, each
+	// with its Mux: the fields are laid out for the struct to fit the
+	// 128-byte size class, and the limits are kept only when they are
+	// not the defaults.
 
-	mu     sync.Mutex
-	closed bool
-	busy   bool // a stream is out
-	dead   bool // the connection will carry no further exchange
-	nextID uint32
+	t xprt.Transport
+	// lim is nil for the default limits (the zero Limits); see limits.
+	lim *Limits
 
-	// Read side, used by one goroutine at a time: Accept/ReadResponse and
-	// the stream's Read.
-	rb      *[]byte
-	holding atomic.Bool // rb != nil, readable from other goroutines
-	r, w    int
-	eof     bool
-	recvFn  func(fd uintptr) bool
-	rn      int   // what recvFn read
-	rerr    error // and the error it met
-	one     [1]byte
-
+	mu sync.Mutex
 	// Write side, used by one goroutine at a time; wmu lets the reading
 	// side send what is buffered without racing with a body being
 	// written.
 	wmu sync.Mutex
-
 	// smu guards the exchange's state that both sides change and read:
 	// the ends of the two messages and what the exchange ends with.
 	smu sync.Mutex
+
+	// Read side, used by one goroutine at a time: Accept/ReadResponse and
+	// the stream's Read.
+	rb     *[]byte
+	r, w   int
+	recvFn func(fd uintptr) bool
+	rn     int   // what recvFn read
+	rerr   error // and the error it met
 
 	// st is the exchange in progress or the last one, with what the
 	// exchanges keep from one to the next (the parsers' state, the
 	// request's storage, the output buffer). It is made by the first
 	// exchange, and dropped by Trim while the connection waits idle.
 	st *Stream
+
+	nextID  uint32      // under mu
+	holding atomic.Bool // rb != nil, readable from other goroutines
+	side    mux.Side
+	closed  bool // under mu
+	busy    bool // a stream is out; under mu
+	dead    bool // the connection will carry no further exchange; under mu
+	eof     bool // read side
+	one     [1]byte
 }
 
 // New builds an HTTP/1 mux over t for the given side.
 func New(t xprt.Transport, side mux.Side, lim Limits) *Mux {
-	m := &Mux{t: t, side: side, lim: lim}
+	m := &Mux{t: t, side: side}
+	if lim != (Limits{}) {
+		m.lim = &lim
+	}
 	m.recvFn = m.recvReady
 	return m
+}
+
+// limits returns the connection's limits.
+func (m *Mux) limits() Limits {
+	if m.lim == nil {
+		return Limits{}
+	}
+	return *m.lim
 }
 
 // Trim lets go of what the connection keeps for its next exchange (the
@@ -176,8 +192,8 @@ func (m *Mux) take() (*Stream, error) {
 	s := m.st
 	if s == nil {
 		s = &Stream{m: m}
-		s.parser.Limits = m.lim
-		s.dec.Limits = m.lim
+		s.parser.Limits = m.limits()
+		s.dec.Limits = s.parser.Limits
 		m.st = s
 	}
 	s.reset(m.nextID)
@@ -223,7 +239,8 @@ func (m *Mux) Accept(ctx context.Context) (mux.Stream, error) {
 		}
 		return nil, err
 	}
-	if to := m.lim.RequestTimeout; to > 0 {
+	reqTimeout := m.limits().RequestTimeout
+	if to := reqTimeout; to > 0 {
 		_ = m.t.SetReadDeadline(time.Now().Add(to))
 		// The deadline bounds the head only; the body is the caller's.
 		defer func() { _ = m.t.SetReadDeadline(time.Time{}) }()
@@ -258,7 +275,7 @@ func (m *Mux) Accept(ctx context.Context) (mux.Stream, error) {
 		}
 		if err := m.fill(); err != nil {
 			empty, got := m.r == m.w, m.w-m.r
-			timedOut := m.lim.RequestTimeout > 0 && ctx.Err() == nil && errors.Is(err, os.ErrDeadlineExceeded)
+			timedOut := reqTimeout > 0 && ctx.Err() == nil && errors.Is(err, os.ErrDeadlineExceeded)
 			if !timedOut && !m.eof && ctx.Err() == nil && errors.Is(err, os.ErrDeadlineExceeded) {
 				// The caller's deadline passed: the connection is as it
 				// was, with what came of a head still buffered, and
@@ -279,9 +296,9 @@ func (m *Mux) Accept(ctx context.Context) (mux.Stream, error) {
 			}
 			if timedOut {
 				if empty {
-					return nil, fmt.Errorf("%w (%v, nothing received)", ErrRequestTimeout, m.lim.RequestTimeout)
+					return nil, fmt.Errorf("%w (%v, nothing received)", ErrRequestTimeout, reqTimeout)
 				}
-				return nil, fmt.Errorf("%w (%v, %d bytes of a head received, answered 408)", ErrRequestTimeout, m.lim.RequestTimeout, got)
+				return nil, fmt.Errorf("%w (%v, %d bytes of a head received, answered 408)", ErrRequestTimeout, reqTimeout, got)
 			}
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
@@ -380,10 +397,11 @@ func (m *Mux) fill() error {
 
 func (m *Mux) getBuf() *[]byte {
 	m.holding.Store(true)
-	if m.lim.bufSize() == DefaultBufSize {
+	size := m.limits().bufSize()
+	if size == DefaultBufSize {
 		return bufPool.Get().(*[]byte)
 	}
-	b := make([]byte, m.lim.bufSize()+bufReserve)
+	b := make([]byte, size+bufReserve)
 	return &b
 }
 

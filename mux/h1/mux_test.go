@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 
@@ -675,4 +676,33 @@ func TestTrimBetweenExchanges(t *testing.T) {
 	v, ok := s4.Request().Get("x-four")
 	require.True(t, ok)
 	require.Equal(t, "4", string(v))
+}
+
+// What an idle keep-alive connection keeps: a Mux in the 128-byte size
+// class, and no stream once trimmed. Limits other than the defaults are
+// kept and applied to the streams made after a trim.
+func TestIdleMuxSize(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) == 8 {
+		require.LessOrEqual(t, unsafe.Sizeof(Mux{}), uintptr(128))
+	}
+	c, sc := testnet.Pair(t)
+	lim := Limits{MaxHeaders: 2}
+	m := New(xprt.NewRaw(sc), mux.SideFront, lim)
+	defer m.Close()
+	require.Nil(t, New(xprt.NewRaw(sc), mux.SideFront, Limits{}).lim, "the defaults take no room")
+	require.Equal(t, lim, m.limits())
+	br := bufio.NewReader(c)
+	_, resp, _ := exchangeOver(t, m, c, br, "GET /a HTTP/1.1\r\nHost: h\r\n\r\n")
+	require.Equal(t, 200, resp.StatusCode)
+	m.Trim()
+	require.Nil(t, m.st)
+	// The limit holds for the stream made after the trim: three fields
+	// are one too many.
+	_, err := io.WriteString(c, "GET /b HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\n\r\n")
+	require.NoError(t, err)
+	_, err = m.Accept(context.Background())
+	require.Error(t, err)
+	resp, err = http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	require.Equal(t, 431, resp.StatusCode)
 }
