@@ -96,6 +96,8 @@ type frontend struct {
 	listeners []*conn.Listener
 	conns     atomic.Int64
 	logs      *logSet
+	// http is the proxy's HTTP settings and rules, nil in TCP mode.
+	http *httpProxy
 	// sslFailures counts failed TLS handshakes on the ssl binds.
 	sslFailures atomic.Uint64
 	// stick runs the tcp-request connection rules (stick.go).
@@ -190,7 +192,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 		if !px.Kind.IsFrontend() {
 			continue
 		}
-		fe := &frontend{cfg: px, logs: b.newLogSet(px)}
+		fe := &frontend{cfg: px, logs: b.newLogSet(px), http: b.httpPx[px]}
 		switch {
 		case px.DefaultBackend != "":
 			fe.backend = b.backends[px.DefaultBackend]

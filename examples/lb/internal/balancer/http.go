@@ -48,9 +48,8 @@ func (f *frontXprt) Close() error {
 // only what every connection needs: what one protocol alone needs hangs
 // from a pointer, and the addresses are the client connection's.
 type httpFront struct {
-	s   *session
-	fhp *httpProxy
-	m   mux.Mux
+	s *session
+	m mux.Mux
 	// info is the client's TLS state, nil on a plain connection.
 	info *xprt.Info
 	// xp is the client transport under an HTTP/1 front mux (no Transport
@@ -65,8 +64,6 @@ type httpFront struct {
 	// from the timeouts (waitUntil).
 	waitStart time.Time
 	idle      xprt.IdleWait
-	// resumeFn is resume, made once for idle.
-	resumeFn func()
 	// stopping is set by a soft stop: a request already read is
 	// answered with Connection: close, an idle connection closed.
 	stopping atomic.Bool
@@ -125,7 +122,7 @@ var exchangePool = sync.Pool{New: func() any { return &exchange{buf: make([]byte
 // start, and runHTTP reports true at once.
 func (s *session) runHTTP() (handedOff bool) {
 	b, fe := s.b, s.fe
-	hf := &httpFront{s: s, fhp: b.httpPx[fe.cfg]}
+	hf := &httpFront{s: s}
 	t := s.client.Transport()
 	info := t.Info()
 	if info.TLS {
@@ -453,10 +450,9 @@ func (hf *httpFront) handOff(start, until time.Time) {
 	}
 	rc := hf.idleSocket()
 	if rc != nil {
-		if hf.resumeFn == nil {
-			hf.resumeFn = hf.resume
-		}
-		if hf.idle.Wait(rc, until, hf.resumeFn) == nil {
+		// The callback is made for each wait rather than kept: the
+		// connection holds it only while it waits.
+		if hf.idle.Wait(rc, until, hf.resume) == nil {
 			// A soft stop whose Wake came before Wait began must still
 			// end the wait; Wake is an atomic step on idle, harmless
 			// once resume runs.
@@ -475,7 +471,7 @@ func (hf *httpFront) timeoutAnswer(start time.Time, started bool) {
 	t := hf.xp.Transport
 	_ = t.SetReadDeadline(time.Time{})
 	_ = t.SetWriteDeadline(time.Now().Add(time.Second))
-	raw := hf.fhp.errorFile(nil, 408)
+	raw := hf.s.fe.http.errorFile(nil, 408)
 	_, _ = t.Write(raw)
 	l := hf.newLog(start)
 	l.status, l.bytesOut, l.term = 408, int64(len(raw)), [2]byte{'c', 'R'}
@@ -583,17 +579,17 @@ func (ex *exchange) serve() {
 	}()
 
 	// Frontend rules, then the backend choice, then the backend's rules.
-	if ex.applyRequestRules(hf.fhp) {
+	if ex.applyRequestRules(hf.s.fe.http) {
 		return
 	}
 	ex.be = hf.pickBackend(ex)
 	if ex.be == nil {
-		ex.answerError(hf.fhp, 503, [2]byte{'S', 'C'})
+		ex.answerError(hf.s.fe.http, 503, [2]byte{'S', 'C'})
 		return
 	}
 	ex.bhp = ex.be.http
 	l.backend = ex.be.cfg.Name
-	if ex.bhp != hf.fhp && ex.applyRequestRules(ex.bhp) {
+	if ex.bhp != hf.s.fe.http && ex.applyRequestRules(ex.bhp) {
 		return
 	}
 	if fe.cfg.HTTP.ForwardFor || ex.be.cfg.HTTP.ForwardFor {
@@ -623,7 +619,7 @@ var xffName = []byte("X-Forwarded-For")
 
 // pickBackend runs the use_backend rules, then default_backend.
 func (hf *httpFront) pickBackend(ex *exchange) *Backend {
-	for _, u := range hf.fhp.useBackends {
+	for _, u := range hf.s.fe.http.useBackends {
 		if u.cond.Eval(ex) {
 			return u.be
 		}
@@ -981,8 +977,8 @@ func (ex *exchange) forwardResponse() {
 	tunnel := resp.Status == 101 || (ex.req.Flags&htx.FlagConnect != 0 && resp.Status < 300)
 	if !tunnel {
 		ex.applyResponseRules(ex.bhp)
-		if ex.hf.fhp != ex.bhp {
-			ex.applyResponseRules(ex.hf.fhp)
+		if ex.hf.s.fe.http != ex.bhp {
+			ex.applyResponseRules(ex.hf.s.fe.http)
 		}
 		if ex.mode == config.ConnClose || !ex.hf.h2 && ex.hf.stopping.Load() {
 			resp.Flags |= htx.FlagClose

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/proxyblocks/proxyblocks/internal/testcert"
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
@@ -328,4 +329,14 @@ listen l
 			require.NoError(t, b.Close())
 		})
 	}
+}
+
+// An idle HTTP/1 client keeps its httpFront as long as it waits: what
+// only HTTP/2 or TLS needs stays out of it, for it to fit the 144-byte
+// size class.
+func TestIdleHTTPFrontSize(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("sizes for 64-bit platforms")
+	}
+	require.LessOrEqual(t, unsafe.Sizeof(httpFront{}), uintptr(144))
 }

@@ -214,7 +214,7 @@ func (hp *httpProxy) answerFor(be *httpProxy, status int) *localAnswer {
 // termination state.
 func (ex *exchange) answerError(be *httpProxy, status int, term [2]byte) {
 	ex.log.term = term
-	ex.answer(ex.hf.fhp.answerFor(be, status))
+	ex.answer(ex.hf.s.fe.http.answerFor(be, status))
 }
 
 // answer sends a local response.
