@@ -49,6 +49,10 @@ var (
 	ErrNoTunnel = errors.New("h1: exchange did not open a tunnel")
 )
 
+// errNoRequestYet is what Accept returns when the caller's read deadline
+// passed before any byte of a request came.
+var errNoRequestYet = fmt.Errorf("h1: waiting for a request (nothing received): %w", os.ErrDeadlineExceeded)
+
 // bufPool holds read buffers of the default size. Buffers are borrowed
 // while a message is being read and given back when the connection goes
 // idle with nothing buffered, so an idle keep-alive connection holds none.
@@ -281,6 +285,11 @@ func (m *Mux) Accept(ctx context.Context) (mux.Stream, error) {
 				// was, with what came of a head still buffered, and
 				// Accept may go on waiting, on this goroutine or another.
 				m.release(s, false, true)
+				if empty {
+					// The usual case, a server letting an idle
+					// connection's goroutine go: no message to build.
+					return nil, errNoRequestYet
+				}
 				return nil, fmt.Errorf("h1: waiting for a request from %s (%d bytes of a head received): %w", m.t.RemoteAddr(), got, err)
 			}
 			if timedOut && !empty {
