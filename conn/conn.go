@@ -221,7 +221,11 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 	if c.Phase() == PhaseClosed {
 		return ErrClosed
 	}
-	if _, ok := ctx.Deadline(); !ok && c.ln != nil && c.ln.cfg.HandshakeTimeout > 0 {
+	// A raw transport with no PROXY header to read has nothing to wait
+	// for: no timer, no context, which an accepted connection would
+	// otherwise leave behind as garbage next to its own Conn.
+	waits := c.Flags()&FlagAcceptProxy != 0 || c.tr == nil || c.tr.Name() != "raw"
+	if _, ok := ctx.Deadline(); !ok && waits && c.ln != nil && c.ln.cfg.HandshakeTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.ln.cfg.HandshakeTimeout)
 		defer cancel()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/proxyblocks/proxyblocks/freq"
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
+	"github.com/proxyblocks/proxyblocks/xprt"
 )
 
 func listen(t *testing.T, cfg ListenConfig) *Listener {
@@ -454,4 +455,38 @@ func TestListenReusePort(t *testing.T) {
 	_, err = ListenConfig{}.Listen(context.Background(), "tcp", a.Addr().String())
 	require.Error(t, err, "without SO_REUSEPORT the port is taken")
 	require.NoError(t, a.Close())
+}
+
+var handshakeSink *Conn
+
+// An accepted connection on a raw transport without a PROXY header has
+// nothing to wait for in its handshake: it arms no timer and makes no
+// context, which would be left as garbage next to the Conn. With a
+// PROXY header to read, the handshake timeout still applies.
+func TestRawHandshakeArmsNoTimer(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	ln := &Listener{cfg: ListenConfig{HandshakeTimeout: time.Minute}}
+	tr := xprt.NewRaw(a)
+	mk := func() *Conn {
+		c := &Conn{sock: a, tr: tr, ln: ln}
+		handshakeSink = c
+		return c
+	}
+	base := testing.AllocsPerRun(20, func() { mk() })
+	with := testing.AllocsPerRun(20, func() {
+		if err := mk().Handshake(context.Background()); err != nil {
+			t.Errorf("handshake: %v", err)
+		}
+	})
+	require.Equal(t, base, with)
+
+	// A PROXY header is waited for within the timeout: the Conn's read
+	// fails at its deadline rather than waiting for ever.
+	ln.cfg.HandshakeTimeout = 50 * time.Millisecond
+	c := &Conn{sock: a, tr: tr, ln: ln}
+	c.setFlag(FlagAcceptProxy)
+	err := c.Handshake(context.Background())
+	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
 }
