@@ -68,9 +68,10 @@ func TestIdleConnKeepsNoStream(t *testing.T) {
 	runtime.GC()
 	require.Nil(t, wp.Value(), "the idle connection still holds its answered stream")
 	front.mu.Lock()
-	q := cap(front.acceptQ)
+	q, streams := cap(front.acceptQ), front.streams
 	front.mu.Unlock()
 	require.LessOrEqual(t, q, keepAcceptQ)
+	require.Nil(t, streams, "the map of streams, none open, went with the park")
 	require.Nil(t, front.hs.cookie, "the cookie scratch went with the park")
 }
 

@@ -107,8 +107,6 @@ var readBufPool = sync.Pool{New: func() any { b := make([]byte, readBufSize); re
 type lazyReader struct {
 	t      xprt.Transport
 	rc     syscall.RawConn // nil: read through t
-	idler  xprt.Idler      // t, when it transforms its bytes and can say it holds none
-	parkRC syscall.RawConn // the socket to wait on, once a read returned errReadIdle
 	buf    *[]byte
 	r, w   int
 	recvFn func(fd uintptr) bool
@@ -116,28 +114,33 @@ type lazyReader struct {
 	// idleArm, set by the reader at a frame boundary, bounds the next
 	// wait by readIdleAfter: the read then returns errReadIdle.
 	idleArm bool
+	// idler says t transforms its bytes and can say when it holds none
+	// (an xprt.Idler).
+	idler bool
 }
 
 func newLazyReader(t xprt.Transport) lazyReader {
 	l := lazyReader{t: t}
 	if rc, ok := t.Raw(); ok && rawRecvSupported {
 		l.rc = rc
-	} else if id, ok := t.(xprt.Idler); ok && xprt.IdleWaitSupported {
-		l.idler = id
+	} else if _, ok := t.(xprt.Idler); ok && xprt.IdleWaitSupported {
+		l.idler = true
 	}
 	return l
 }
 
 // mayPark reports whether a wait for the next frame may end in a park:
 // on a raw socket, or over a transport that can lend its socket.
-func (l *lazyReader) mayPark() bool { return l.rc != nil || l.idler != nil }
+func (l *lazyReader) mayPark() bool { return l.rc != nil || l.idler }
 
-// idleSocket is the socket a parked reader waits on.
+// idleSocket is the socket a parked reader waits on: the raw socket, or
+// the one the transport lends once a read returned errReadIdle.
 func (l *lazyReader) idleSocket() syscall.RawConn {
 	if l.rc != nil {
 		return l.rc
 	}
-	return l.parkRC
+	rc, _ := l.t.(xprt.Idler).IdleSocket()
+	return rc
 }
 
 // Read copies out what waits, receiving first when nothing does.
@@ -146,7 +149,7 @@ func (l *lazyReader) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	if l.r == l.w {
-		if l.idleArm && l.idler != nil {
+		if l.idleArm && l.idler {
 			return l.readIdle(p)
 		}
 		if err := l.fill(); err != nil {
@@ -182,11 +185,10 @@ func (l *lazyReader) readIdle(p []byte) (int, error) {
 		}
 		return n, err
 	}
-	if rc, ok := l.idler.IdleSocket(); ok {
-		l.parkRC = rc
+	if _, ok := l.t.(xprt.Idler).IdleSocket(); ok {
 		return 0, errReadIdle
 	}
-	l.idler = nil
+	l.idler = false
 	_ = l.t.SetReadDeadline(time.Time{})
 	return l.t.Read(p)
 }

@@ -223,11 +223,11 @@ type Mux struct {
 	hdec         *hpack.Decoder
 	hs           headerState
 	resets       int
-	resetsAt     time.Time
+	resetsAt     int64 // since epoch, when the window of resets began; 0: none yet
 
 	mu           sync.Mutex
-	cond         sync.Cond // signalled when send windows, streams or the connection change
-	streams      map[uint32]*Stream
+	cond         sync.Cond          // signalled when send windows, streams or the connection change
+	streams      map[uint32]*Stream // nil while none is open, once the reader parked
 	active       int
 	closed       bool
 	err          error // why the connection ended
@@ -250,15 +250,18 @@ type Mux struct {
 	// acceptQ holds the streams ready for Accept (front side), oldest
 	// first; acceptSig, made by the first Accept that has to wait, holds
 	// a token while acceptQ may not be empty. Both are guarded by mu.
-	acceptQ    []*Stream
-	acceptSig  chan struct{}
-	notify     func()        // AcceptNotify's, guarded by mu
-	done       chan struct{} // closed when the connection ends
-	readerDone chan struct{}
-	closeOnce  sync.Once
+	acceptQ   []*Stream
+	acceptSig chan struct{}
+	notify    func()         // AcceptNotify's, guarded by mu
+	done      chan struct{}  // closed when the connection ends
+	reader    sync.WaitGroup // the reader goroutine, until it ends
+	closeOnce sync.Once
 }
 
 var clientPreface = []byte(http2.ClientPreface)
+
+// epoch anchors the connections' clocks kept as nanoseconds since it.
+var epoch = time.Now()
 
 // New builds an HTTP/2 mux over t for the given side and starts its
 // reader. The front side expects the client's preface; the back side
@@ -274,7 +277,6 @@ func New(t xprt.Transport, side mux.Side, cfg Config) (*Mux, error) {
 		cfg:          cfg,
 		bw:           lazyWriter{w: t},
 		br:           newLazyReader(t),
-		streams:      make(map[uint32]*Stream),
 		sendWin:      initialWindow,
 		recvWin:      int64(cfg.ConnWindow),
 		peerInitWin:  initialWindow,
@@ -282,7 +284,6 @@ func New(t xprt.Transport, side mux.Side, cfg Config) (*Mux, error) {
 		peerMaxStrm:  100, // until the peer's SETTINGS say otherwise
 		nextID:       1,
 		done:         make(chan struct{}),
-		readerDone:   make(chan struct{}),
 		vcache:       make(map[string]string),
 	}
 	m.cond.L = &m.mu
@@ -320,6 +321,7 @@ func New(t xprt.Transport, side mux.Side, cfg Config) (*Mux, error) {
 		_ = t.Close()
 		return nil, fmt.Errorf("h2: sending preface to %s: %w", t.RemoteAddr(), err)
 	}
+	m.reader.Add(1)
 	go m.readLoop()
 	return m, nil
 }
@@ -380,6 +382,10 @@ func (m *Mux) Accept(ctx context.Context) (mux.Stream, error) {
 		if m.closed {
 			m.mu.Unlock()
 			return nil, m.endErr()
+		}
+		if err := ctx.Err(); err != nil {
+			m.mu.Unlock()
+			return nil, fmt.Errorf("h2: accept: %w", err)
 		}
 		if m.acceptSig == nil {
 			m.acceptSig = make(chan struct{}, 1)
@@ -487,7 +493,7 @@ func (m *Mux) errLocked() error {
 // goroutine to stop.
 func (m *Mux) Close() error {
 	m.closeWith(ErrClosed, http2.ErrCodeNo, true)
-	<-m.readerDone
+	m.reader.Wait()
 	m.waitFlusher()
 	return nil
 }
@@ -511,7 +517,7 @@ func (m *Mux) Shutdown(ctx context.Context) error {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
-		<-m.readerDone
+		m.reader.Wait()
 		m.waitFlusher()
 		return nil
 	}
@@ -534,7 +540,7 @@ func (m *Mux) Shutdown(ctx context.Context) error {
 		err = fmt.Errorf("h2: shutdown: %w", ctx.Err())
 	}
 	m.closeWith(ErrClosed, http2.ErrCodeNo, false)
-	<-m.readerDone
+	m.reader.Wait()
 	m.waitFlusher()
 	return err
 }
@@ -718,6 +724,15 @@ func (m *Mux) recentlyResetLocked(id uint32) bool {
 		}
 	}
 	return false
+}
+
+// addStreamLocked enters s under its id, making the map that an idle
+// connection lets go (trimIdle).
+func (m *Mux) addStreamLocked(s *Stream) {
+	if m.streams == nil {
+		m.streams = make(map[uint32]*Stream)
+	}
+	m.streams[s.id] = s
 }
 
 // removeLocked forgets a stream that reached the closed state.

@@ -47,7 +47,7 @@ func (m *Mux) readLoop() {
 		}
 		err = m.serve()
 	}
-	defer close(m.readerDone)
+	defer m.reader.Done()
 	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
 		err = io.EOF
 	} else if _, ok := err.(*GoAwayError); !ok {
@@ -65,7 +65,8 @@ const (
 
 // trimIdle lets go what a reader about to park keeps for a busy
 // connection: the scratch of cookie crumbs, a large header block buffer
-// (when no writer holds it) and a long accept queue's array.
+// (when no writer holds it), a long accept queue's array and the map of
+// streams when none is open.
 func (m *Mux) trimIdle() {
 	m.hs.cookie = nil
 	if m.wmu.TryLock() {
@@ -77,6 +78,9 @@ func (m *Mux) trimIdle() {
 	m.mu.Lock()
 	if len(m.acceptQ) == 0 && cap(m.acceptQ) > keepAcceptQ {
 		m.acceptQ = nil
+	}
+	if len(m.streams) == 0 {
+		m.streams = nil // a map keeps the room of its busiest time
 	}
 	m.mu.Unlock()
 }
@@ -334,8 +338,8 @@ func (m *Mux) onReset(f *http2.RSTStreamFrame) error {
 	if early {
 		// Rapid reset (CVE-2023-44487): each stream reset before its
 		// response completes cost a request's work for nothing.
-		now := time.Now()
-		if now.Sub(m.resetsAt) > m.cfg.ResetWindow {
+		now := int64(time.Since(epoch))
+		if m.resetsAt == 0 || now-m.resetsAt > int64(m.cfg.ResetWindow) {
 			m.resetsAt, m.resets = now, 0
 		}
 		m.resets++

@@ -85,7 +85,7 @@ func (m *Mux) newStream(id uint32) *Stream {
 		s.in, *s.inStore = *s.inStore, htx.Message{}
 	}
 	if id != 0 {
-		m.streams[id] = s
+		m.addStreamLocked(s)
 		m.active++
 	}
 	return s
@@ -369,7 +369,7 @@ func (s *Stream) writeHead(msg *htx.Message, endStream, flush bool, build func()
 			}
 			s.id = m.nextID
 			m.nextID += 2
-			m.streams[s.id] = s
+			m.addStreamLocked(s)
 		}
 		id := s.id
 		if endStream {
