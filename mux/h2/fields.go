@@ -267,7 +267,25 @@ func validValue(v string) bool {
 // encode adds one field to the header block being built. Called with
 // the writer held.
 func (m *Mux) encode(name, value string) {
-	_ = m.henc.WriteField(hpack.HeaderField{Name: name, Value: value})
+	e := m.henc
+	if e == nil {
+		e = m.newEncoder()
+	}
+	_ = e.WriteField(hpack.HeaderField{Name: name, Value: value})
+}
+
+// newEncoder makes the HPACK encoder again after an idle connection let
+// go of it (trimIdle). The peer's decoder still holds the entries the
+// former one indexed: the first block sets the table's size to zero,
+// which empties it, then back to what the peer allows (RFC 7541 §4.2).
+// Called with the writer held.
+func (m *Mux) newEncoder() *hpack.Encoder {
+	e := hpack.NewEncoder(&m.hbuf)
+	e.SetMaxDynamicTableSizeLimit(m.peerTable)
+	e.SetMaxDynamicTableSize(0)
+	e.SetMaxDynamicTableSize(m.peerTable)
+	m.henc = e
+	return e
 }
 
 // encodeFields adds a message's fields (or trailers), lower-cased,
@@ -316,6 +334,9 @@ func (m *Mux) encodeValue(name string, value []byte) {
 		return
 	}
 	v := string(value)
+	if m.vcache == nil {
+		m.vcache = make(map[string]string)
+	}
 	if len(m.vcache) < maxCachedValues || m.vcache[name] != "" {
 		m.vcache[name] = v
 	}

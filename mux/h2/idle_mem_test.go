@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/proxyblocks/proxyblocks/mux"
@@ -234,5 +235,96 @@ func TestPaddedData(t *testing.T) {
 			require.NoError(t, rc.fr.WriteRawFrame(http2.FrameData, http2.FlagDataPadded, 1, tc.payload))
 			require.Equal(t, tc.code, rc.goAway(t).ErrCode)
 		})
+	}
+}
+
+// tableSizeUpdates returns the dynamic table size updates a header block
+// starts with (RFC 7541 §6.3).
+func tableSizeUpdates(block []byte) []uint32 {
+	var sizes []uint32
+	for len(block) > 0 && block[0]&0xe0 == 0x20 {
+		v := uint32(block[0] & 0x1f)
+		block = block[1:]
+		if v == 0x1f {
+			var shift uint
+			for len(block) > 0 {
+				b := block[0]
+				block = block[1:]
+				v += uint32(b&0x7f) << shift
+				shift += 7
+				if b&0x80 == 0 {
+					break
+				}
+			}
+		}
+		sizes = append(sizes, v)
+	}
+	return sizes
+}
+
+// An idle connection lets its HPACK encoder go; the first answer after
+// the park empties the client's copy of the former table (a size update
+// to zero) and sets the size the client allows again, and decodes right
+// with the client's decoder, which kept its table all along.
+func TestIdleConnRemakesEncoder(t *testing.T) {
+	srv := startServer(t, Config{}, nil, hello)
+	rc := dialRaw(t, srv.addr())
+	require.NoError(t, rc.fr.WriteSettings(http2.Setting{ID: http2.SettingHeaderTableSize, Val: 256}))
+	dec := hpack.NewDecoder(4096, nil)
+	get := func(id uint32) (fields map[string]string, updates []uint32) {
+		t.Helper()
+		require.NoError(t, rc.get(id, true))
+		for {
+			f, err := rc.fr.ReadFrame()
+			require.NoError(t, err)
+			switch f := f.(type) {
+			case *http2.SettingsFrame:
+				if !f.IsAck() {
+					require.NoError(t, rc.fr.WriteSettingsAck())
+				}
+			case *http2.HeadersFrame:
+				require.Equal(t, id, f.StreamID)
+				updates = tableSizeUpdates(f.HeaderBlockFragment())
+				hfs, err := dec.DecodeFull(f.HeaderBlockFragment())
+				require.NoError(t, err)
+				fields = map[string]string{}
+				for _, hf := range hfs {
+					fields[hf.Name] = hf.Value
+				}
+			case *http2.DataFrame:
+				if f.StreamEnded() {
+					return fields, updates
+				}
+			}
+		}
+	}
+	waitPark := func() {
+		t.Helper()
+		require.Eventually(t, func() bool {
+			srv.mu.Lock()
+			defer srv.mu.Unlock()
+			return len(srv.muxes) == 1 && srv.muxes[0].parks.Load() > 0 && xprt.Parked() > 0
+		}, 10*time.Second, 5*time.Millisecond)
+	}
+	want := map[string]string{":status": "200", "content-type": "text/plain", "content-length": "6"}
+	fields, _ := get(1)
+	require.Equal(t, want, fields)
+	waitPark()
+	srv.mu.Lock()
+	m := srv.muxes[0]
+	srv.mu.Unlock()
+	m.wmu.Lock()
+	require.Nil(t, m.henc, "the parked connection still holds its encoder")
+	m.wmu.Unlock()
+	fields, updates := get(3)
+	require.Equal(t, want, fields)
+	require.Equal(t, []uint32{0, 256}, updates)
+	// Busy again, the encoder goes on: no size update, unless the
+	// connection parked again in between.
+	parks := m.parks.Load()
+	fields, updates = get(5)
+	require.Equal(t, want, fields)
+	if m.parks.Load() == parks {
+		require.Empty(t, updates)
 	}
 }

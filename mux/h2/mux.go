@@ -190,7 +190,8 @@ type Mux struct {
 	wmu       sync.Mutex
 	bw        lazyWriter
 	fr        *http2.Framer
-	henc      *hpack.Encoder
+	henc      *hpack.Encoder // nil once an idle connection let it go: see newEncoder
+	peerTable uint32         // the peer's SETTINGS_HEADER_TABLE_SIZE
 	hbuf      bytes.Buffer
 	needFlush bool
 	werr      error
@@ -284,7 +285,7 @@ func New(t xprt.Transport, side mux.Side, cfg Config) (*Mux, error) {
 		peerMaxStrm:  100, // until the peer's SETTINGS say otherwise
 		nextID:       1,
 		done:         make(chan struct{}),
-		vcache:       make(map[string]string),
+		peerTable:    4096,
 	}
 	m.cond.L = &m.mu
 	m.flushEnd.L = &m.wmu

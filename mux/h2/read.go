@@ -64,15 +64,18 @@ const (
 )
 
 // trimIdle lets go what a reader about to park keeps for a busy
-// connection: the scratch of cookie crumbs, a large header block buffer
-// (when no writer holds it), a long accept queue's array and the map of
-// streams when none is open.
+// connection: the scratch of cookie crumbs, the HPACK encoder's table
+// and a large header block buffer (when no writer holds them), a long
+// accept queue's array and the map of streams when none is open.
 func (m *Mux) trimIdle() {
 	m.hs.cookie = nil
 	if m.wmu.TryLock() {
 		if m.hbuf.Cap() > keepHeaderBuf {
 			m.hbuf = bytes.Buffer{}
 		}
+		// The encoder's table and the strings it indexes are made again,
+		// emptied, for the next answer (newEncoder).
+		m.henc, m.vcache = nil, nil
 		m.wmu.Unlock()
 	}
 	m.mu.Lock()
@@ -247,7 +250,10 @@ func (m *Mux) onSettings(f *http2.SettingsFrame) error {
 			return nil // no ACK: the connection ends below
 		}
 		if haveTable {
-			m.henc.SetMaxDynamicTableSizeLimit(tableSize)
+			m.peerTable = tableSize
+			if m.henc != nil {
+				m.henc.SetMaxDynamicTableSizeLimit(tableSize)
+			}
 		}
 		return m.fr.WriteSettingsAck()
 	})
