@@ -58,6 +58,10 @@ var errNoRequestYet = fmt.Errorf("h1: waiting for a request (nothing received): 
 // idle with nothing buffered, so an idle keep-alive connection holds none.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, DefaultBufSize+bufReserve); return &b }}
 
+// wbufSize is the capacity a stream's output buffer starts with: room
+// for a usual head, which grows it no further.
+const wbufSize = 256
+
 // bufReserve lets a buffer hold one byte more than the head limit, so that
 // a full buffer always means the limit was crossed.
 const bufReserve = 1024
@@ -114,7 +118,11 @@ type Mux struct {
 func New(t xprt.Transport, side mux.Side, lim Limits) *Mux {
 	m := &Mux{t: t, side: side}
 	if lim != (Limits{}) {
-		m.lim = &lim
+		// A copy, so that lim itself does not escape: the defaults
+		// cost no allocation.
+		l := new(Limits)
+		*l = lim
+		m.lim = l
 	}
 	m.recvFn = m.recvReady
 	return m
@@ -195,7 +203,11 @@ func (m *Mux) take() (*Stream, error) {
 	m.nextID++
 	s := m.st
 	if s == nil {
-		s = &Stream{m: m}
+		// The output buffer is made at once to the size of a usual
+		// head rather than grown to it by appends: one allocation, and
+		// none of the small ones an idle connection's objects would
+		// share their spans with.
+		s = &Stream{m: m, wbuf: make([]byte, 0, wbufSize)}
 		s.parser.Limits = m.limits()
 		s.dec.Limits = s.parser.Limits
 		m.st = s

@@ -687,6 +687,8 @@ func TestTrimBetweenExchanges(t *testing.T) {
 	require.Equal(t, "4", string(v))
 }
 
+var muxSink *Mux
+
 // What an idle keep-alive connection keeps: a Mux in the 128-byte size
 // class, and no stream once trimmed. Limits other than the defaults are
 // kept and applied to the streams made after a trim.
@@ -700,9 +702,14 @@ func TestIdleMuxSize(t *testing.T) {
 	defer m.Close()
 	require.Nil(t, New(xprt.NewRaw(sc), mux.SideFront, Limits{}).lim, "the defaults take no room")
 	require.Equal(t, lim, m.limits())
+	// The Mux and its receive callback: the default limits cost nothing
+	// more, not even a copy made and dropped.
+	tr := xprt.NewRaw(sc)
+	require.Equal(t, 2.0, testing.AllocsPerRun(10, func() { muxSink = New(tr, mux.SideFront, Limits{}) }))
 	br := bufio.NewReader(c)
-	_, resp, _ := exchangeOver(t, m, c, br, "GET /a HTTP/1.1\r\nHost: h\r\n\r\n")
+	s1, resp, _ := exchangeOver(t, m, c, br, "GET /a HTTP/1.1\r\nHost: h\r\n\r\n")
 	require.Equal(t, 200, resp.StatusCode)
+	require.Equal(t, wbufSize, cap(s1.wbuf), "the head fitted the buffer the stream started with")
 	m.Trim()
 	require.Nil(t, m.st)
 	// The limit holds for the stream made after the trim: three fields
