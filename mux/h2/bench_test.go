@@ -3,6 +3,7 @@ package h2
 import (
 	"bytes"
 	"context"
+	stdtls "crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -12,6 +13,7 @@ import (
 
 	"golang.org/x/net/http2"
 
+	"github.com/proxyblocks/proxyblocks/internal/testcert"
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/proxyblocks/proxyblocks/mux"
 	"github.com/proxyblocks/proxyblocks/mux/htx"
@@ -78,7 +80,30 @@ func BenchmarkMuxToMux(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	m, err := New(xprt.NewRaw(c), mux.SideBack, Config{})
+	benchMuxToMux(b, xprt.NewRaw(c))
+}
+
+// BenchmarkMuxToMuxTLS is BenchmarkMuxToMux over TLS (ALPN h2), the
+// allocations of crypto/tls included.
+func BenchmarkMuxToMuxTLS(b *testing.B) {
+	cert := testcert.SelfSigned(b, "127.0.0.1").Certificate
+	srv := startServer(b, Config{}, &stdtls.Config{Certificates: []stdtls.Certificate{cert}, NextProtos: []string{"h2"}}, hello)
+	c, err := net.Dial("tcp", srv.addr())
+	if err != nil {
+		b.Fatal(err)
+	}
+	t, err := xprt.New("tls", c, &stdtls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}}, true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := t.Handshake(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	benchMuxToMux(b, t)
+}
+
+func benchMuxToMux(b *testing.B, t xprt.Transport) {
+	m, err := New(t, mux.SideBack, Config{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package h2
 
 import (
+	"bytes"
 	"context"
 	stdtls "crypto/tls"
 	"net"
@@ -211,5 +212,40 @@ func TestIdleTLSRecordSplitAcrossPark(t *testing.T) {
 				_, err = rc.fr.ReadFrame() // the GOAWAY, then the end
 			}
 		})
+	}
+}
+
+// A frame whose header and payload come in TLS records far apart is read
+// whole: the idle deadline the reader set at the frame boundary is
+// lifted, not taken for an error, when it passes within the frame.
+func TestTLSFrameSplitAcrossIdleDeadline(t *testing.T) {
+	c, s := testnet.Pair(t)
+	tc := stdtls.Client(c, clientTLS())
+	st := tlsServer(t, s, func() error { return tc.HandshakeContext(context.Background()) })
+	front, err := New(st, mux.SideFront, Config{})
+	require.NoError(t, err)
+	defer front.Close()
+	served := make(chan string, 4)
+	go serveHello(front, served)
+	rc := newRawClient(t, tc)
+	var frame bytes.Buffer
+	fr := http2.NewFramer(&frame, nil)
+	require.NoError(t, fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, EndStream: true, EndHeaders: true,
+		BlockFragment: rc.block(":method", "GET", ":scheme", "https", ":path", "/split", ":authority", "x")}))
+	b := frame.Bytes()
+	_, err = tc.Write(b[:9])
+	require.NoError(t, err)
+	time.Sleep(3 * readIdleAfter) // the deadline passes within the frame
+	_, err = tc.Write(b[9:])
+	require.NoError(t, err)
+	require.Equal(t, "/split", testnet.Signalled(t, served, "the stream"))
+	rc.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	for {
+		f, err := rc.fr.ReadFrame()
+		require.NoError(t, err)
+		if f, ok := f.(*http2.DataFrame); ok {
+			require.Equal(t, "hello\n", string(f.Data()))
+			break
+		}
 	}
 }

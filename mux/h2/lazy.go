@@ -117,6 +117,9 @@ type lazyReader struct {
 	// idler says t transforms its bytes and can say when it holds none
 	// (an xprt.Idler).
 	idler bool
+	// dl is the read deadline readIdle left on t, in nanoseconds since
+	// epoch; 0: none.
+	dl int64
 }
 
 func newLazyReader(t xprt.Transport) lazyReader {
@@ -165,27 +168,36 @@ func (l *lazyReader) Read(p []byte) (int, error) {
 }
 
 // readIdle is Read over a transforming transport at a frame boundary,
-// with nothing buffered here: the buffer goes back to the pool, and the
-// read, into p, waits readIdleAfter at most. When that passes with
-// nothing read and the transport lends its socket (it holds no record
-// whole, only perhaps part of one, whose rest must come through the
-// socket), it returns errReadIdle; without a socket it reads on,
-// unbounded, and never arms again.
+// with nothing buffered here: the read, into p, waits readIdleAfter at
+// most. When that passes with nothing read and the transport lends its
+// socket (it holds no record whole, only perhaps part of one, whose rest
+// must come through the socket), the buffer goes back to the pool and
+// it returns errReadIdle; without a socket it reads on, unbounded, and
+// never arms again.
+//
+// The deadline is moved only once half of it has passed, and stays after
+// a read that brought bytes: a busy connection does not pay a deadline
+// change or two per frame. A read within a frame that meets it lifts it
+// and reads on (fill).
 func (l *lazyReader) readIdle(p []byte) (int, error) {
 	l.idleArm = false
-	if l.buf != nil {
-		l.release()
+	now := int64(time.Since(epoch))
+	if l.dl == 0 || l.dl-now < int64(readIdleAfter)/2 {
+		l.dl = now + int64(readIdleAfter)
+		_ = l.t.SetReadDeadline(epoch.Add(time.Duration(l.dl)))
 	}
-	_ = l.t.SetReadDeadline(time.Now().Add(readIdleAfter))
 	n, err := l.t.Read(p)
 	if n > 0 || err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
-		_ = l.t.SetReadDeadline(time.Time{})
 		if n > 0 && err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 			err = nil
 		}
 		return n, err
 	}
+	l.dl = 0 // the reader lifts the deadline before it parks
 	if _, ok := l.t.(xprt.Idler).IdleSocket(); ok {
+		if l.buf != nil {
+			l.release()
+		}
 		return 0, errReadIdle
 	}
 	l.idler = false
@@ -205,6 +217,12 @@ func (l *lazyReader) fill() error {
 			l.buf = readBufPool.Get().(*[]byte)
 		}
 		n, err := l.t.Read(*l.buf)
+		if n == 0 && l.dl != 0 && err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+			// readIdle's deadline, met within a frame: lifted.
+			l.dl = 0
+			_ = l.t.SetReadDeadline(time.Time{})
+			n, err = l.t.Read(*l.buf)
+		}
 		l.r, l.w = 0, max(n, 0)
 		if n > 0 {
 			return nil
