@@ -205,6 +205,19 @@ func (l *lazyReader) readIdle(p []byte) (int, error) {
 	return l.t.Read(p)
 }
 
+// take returns the next n bytes without copying them when they are all
+// buffered, and reports false otherwise. They stay valid until the next
+// read: the buffer is kept even once emptied, and the next receive
+// reuses it.
+func (l *lazyReader) take(n int) ([]byte, bool) {
+	if l.buf == nil || l.w-l.r < n {
+		return nil, false
+	}
+	p := (*l.buf)[l.r : l.r+n]
+	l.r += n
+	return p, true
+}
+
 func (l *lazyReader) release() {
 	readBufPool.Put(l.buf)
 	l.buf, l.r, l.w = nil, 0, 0
@@ -260,7 +273,9 @@ func (l *lazyReader) fill() error {
 // it, giving it back when nothing is there (and asking to wait for
 // readiness), or at the end or on an error.
 func (l *lazyReader) recv(fd uintptr) bool {
-	l.buf = readBufPool.Get().(*[]byte)
+	if l.buf == nil { // else emptied by take, and still held
+		l.buf = readBufPool.Get().(*[]byte)
+	}
 	n, err := rawRecv(fd, *l.buf)
 	switch {
 	case n > 0:

@@ -356,10 +356,14 @@ func (m *Mux) onReset(f *http2.RSTStreamFrame) error {
 	return nil
 }
 
-// readData reads the payload of a DATA frame whose header was read, into
-// a buffer borrowed for the frame (the framer would keep one as large as
-// the largest frame for the connection's life), and acts on it.
+// readData reads the payload of a DATA frame whose header was read and
+// acts on it: in place when the reader holds it all, else read into a
+// buffer borrowed for the frame (the framer would keep one as large as
+// the largest frame for the connection's life).
 func (m *Mux) readData(fh http2.FrameHeader) error {
+	if payload, ok := m.br.take(int(fh.Length)); ok {
+		return m.onData(fh, payload)
+	}
 	var b *[]byte
 	var payload []byte
 	if fh.Length > 0 {
