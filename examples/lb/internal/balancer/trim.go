@@ -15,19 +15,22 @@ const trimKeep = 64
 
 // trimmer gives memory back once a burst of new connections is over: a
 // whole period without an accept, and with every session settled, after
-// one with some. A burst leaves the
-// buffer pool as many idle buffers as it had in flight at its peak, and
-// the collector's heap grown to twice what was live at its last cycle,
-// on top of which the connections that stay now sit idle. The pool is
-// trimmed to trimKeep and debug.FreeOSMemory runs one collection and
-// returns the free pages, so that what an idle balancer holds is what
-// its connections need. A balancer that keeps accepting never trims, and
-// one that does so in bursts trims once after each.
+// one with some. A burst leaves the buffer pool as many idle buffers as
+// it had in flight at its peak, and the collector's heap grown to twice
+// what was live at its last cycle, on top of which the connections that
+// stay now sit idle. The pool is trimmed to trimKeep and
+// debug.FreeOSMemory runs one collection and returns the free pages, so
+// that what an idle balancer holds is what its connections need. HTTP/1
+// clients going idle count as new connections: each hand-off lets a
+// goroutine go with the stack its requests grew, so clients that
+// connected long before and all went idle since are trimmed after too.
+// A balancer that keeps accepting never trims, and one that does so in
+// bursts trims once after each.
 func (b *Balancer) trimmer() {
 	defer b.wg.Done()
 	t := time.NewTicker(trimEvery)
 	defer t.Stop()
-	last, dirty := b.accepts.Load(), false
+	last, dirty := b.accepts.Load()+b.httpHandOffs.Load(), false
 	for {
 		select {
 		case <-b.ctx.Done():
@@ -37,7 +40,7 @@ func (b *Balancer) trimmer() {
 		// Sessions still setting up count as the burst: the goroutines
 		// dialing a slow server free their stacks only when they settle,
 		// and memory freed after the trim would stay with the process.
-		n := b.accepts.Load()
+		n := b.accepts.Load() + b.httpHandOffs.Load()
 		if n != last || b.starting.Load() > 0 {
 			last, dirty = n, true
 			continue

@@ -90,3 +90,40 @@ func TestNoTrimWhileSessionsSetUp(t *testing.T) {
 		"a trim once every session settled")
 	require.Equal(t, int64(0), b.starting.Load())
 }
+
+// HTTP/1 clients going idle are a burst of their own: once they have all
+// been handed off, with no accept since, the balancer trims again, so
+// that the stacks their goroutines let go are given back.
+func TestTrimAfterIdleHandOffs(t *testing.T) {
+	old := trimEvery
+	trimEvery = 20 * time.Millisecond
+	t.Cleanup(func() { trimEvery = old })
+	srv := newHTTPBackend(t, "s")
+	b, _ := startLB(t, parseCfg(t, httpDefaults+`
+    timeout http-keep-alive 10s
+    timeout http-request 10s
+listen l
+    bind 127.0.0.1:0
+    server s %s
+`, srv.addr()))
+	const n = 3
+	var clients []*keepAliveClient
+	for range n {
+		c, err := net.Dial("tcp", feAddr(t, b, "l"))
+		require.NoError(t, err)
+		clients = append(clients, newKeepAliveClient(t, c))
+	}
+	// Waiting for their first requests, they are handed off too; the
+	// accepts and those hand-offs end with a trim.
+	require.Eventually(t, func() bool { return b.httpHandOffs.Load() == n && b.trims.Load() >= 1 }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return b.starting.Load() == 0 }, 10*time.Second, time.Millisecond)
+	for _, k := range clients {
+		k.get("/")
+	}
+	trims := b.trims.Load()
+	// No accept from here on: only the hand-offs can bring a trim.
+	require.Eventually(t, func() bool { return b.httpHandOffs.Load() == 2*n }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return b.trims.Load() > trims }, 10*time.Second, time.Millisecond,
+		"a trim after the clients went idle")
+	require.Equal(t, n, b.Sessions())
+}
