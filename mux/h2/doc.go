@@ -18,13 +18,18 @@
 // END_STREAM, and the frames of streams answered at the same time, leave
 // in one system call. The flusher runs only while there is something to
 // flush, and both buffers come from shared pools only while bytes wait
-// in them (the read buffer so on raw sockets; over TLS the connection
-// keeps it), so an idle connection holds neither. On a raw socket, a
-// reader that has had no frame for 100 ms parks in the shared idle poller
-// ([xprt.IdleWait]) and a new reader goroutine starts
-// when bytes come; the reader sets the transport's read deadline for
-// this, so callers stop a connection with Close or Shutdown rather than
-// with a deadline. Request heads are decoded into storage recycled
+// in them (over TLS, while the peer sends), so an idle connection holds
+// neither; DATA frames bypass the framer, whose own buffers would keep
+// the size of the largest frame. A reader that has had no frame for
+// 100 ms parks in the shared idle poller ([xprt.IdleWait]), on a raw
+// socket or, over TLS, on the socket the transport lends once it holds
+// no whole record ([xprt.Idler]), and a new reader goroutine starts when
+// bytes come; the reader sets the transport's read deadline for this, so
+// callers stop a connection with Close or Shutdown rather than with a
+// deadline. Parking, it also lets go of the HPACK encoder (the next
+// answer empties the peer's copy of its table and starts anew), the map
+// of streams and other scratch kept for a busy connection.
+// Request heads are decoded into storage recycled
 // from closed streams, and field names and values that repeat are
 // encoded without allocating. A stream's Read
 // takes data from the stream's own queue and returns flow-control credit
