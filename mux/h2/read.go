@@ -360,6 +360,11 @@ func (m *Mux) onReset(f *http2.RSTStreamFrame) error {
 // acts on it: in place when the reader holds it all, else read into a
 // buffer borrowed for the frame (the framer would keep one as large as
 // the largest frame for the connection's life).
+// A DATA payload fits a read buffer: the framer refuses frames over
+// defaultMaxFrame before readData sees them, and this fails to compile
+// should the two constants part.
+var _ [readBufSize - defaultMaxFrame]struct{}
+
 func (m *Mux) readData(fh http2.FrameHeader) error {
 	if payload, ok := m.br.take(int(fh.Length)); ok {
 		return m.onData(fh, payload)
