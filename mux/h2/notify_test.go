@@ -98,17 +98,7 @@ func TestIdleReaderParks(t *testing.T) {
 	require.NoError(t, err)
 	defer back.Close()
 	served := make(chan string, 4)
-	go func() {
-		for {
-			st, err := front.Accept(context.Background())
-			if err != nil {
-				return
-			}
-			served <- string(st.(*Stream).Request().Path())
-			hello(st.(*Stream))
-			_ = st.Close()
-		}
-	}()
+	go serveHello(front, served)
 	get := func(path string) {
 		t.Helper()
 		st := openGet(t, back, path)

@@ -97,14 +97,7 @@ listen l
     http-reuse %s
     server s %s
 `, bind, tc.reuse, srv.addr()))
-			var c net.Conn
-			var err error
-			if tc.tls {
-				c, err = tls.Dial("tcp", feAddr(t, b, "l"), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
-			} else {
-				c, err = net.Dial("tcp", feAddr(t, b, "l"))
-			}
-			require.NoError(t, err)
+			c := dialH1(t, feAddr(t, b, "l"), tc.tls)
 			k := newKeepAliveClient(t, c)
 
 			// Waiting in the poller: the state, not a count, so that a slow
@@ -275,14 +268,7 @@ listen l
     http-response set-header X-Resp yes
     server s %s
 `, bind, srv.addr()))
-			var c net.Conn
-			var err error
-			if tc.tls {
-				c, err = tls.Dial("tcp", feAddr(t, b, "l"), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
-			} else {
-				c, err = net.Dial("tcp", feAddr(t, b, "l"))
-			}
-			require.NoError(t, err)
+			c := dialH1(t, feAddr(t, b, "l"), tc.tls)
 			k := newKeepAliveClient(t, c)
 			client := c.LocalAddr().String()
 			wantTLS := map[bool]string{false: "0", true: "1"}[tc.tls]
@@ -339,4 +325,19 @@ func TestIdleHTTPFrontSize(t *testing.T) {
 		t.Skip("sizes for 64-bit platforms")
 	}
 	require.LessOrEqual(t, unsafe.Sizeof(httpFront{}), uintptr(144))
+}
+
+// dialH1 connects to an HTTP/1.1 frontend at addr, over TLS when
+// useTLS says so.
+func dialH1(t *testing.T, addr string, useTLS bool) net.Conn {
+	t.Helper()
+	var c net.Conn
+	var err error
+	if useTLS {
+		c, err = tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	} else {
+		c, err = net.Dial("tcp", addr)
+	}
+	require.NoError(t, err)
+	return c
 }
