@@ -9,6 +9,13 @@ import (
 // connections is over; a variable so that tests may shorten it.
 var trimEvery = time.Second
 
+// trimGap is the least number of trimEvery periods between two trims:
+// each runs a full collection, whose cost grows with the live heap, and
+// a balancer whose few clients come and go every few seconds (a monitor
+// polling over a kept-alive connection, say) would otherwise bring one
+// each time. A variable so that tests may change it.
+var trimGap = 30
+
 // trimKeep is how many idle buffers the pool keeps when it is trimmed:
 // enough for the next connections' first bytes.
 const trimKeep = 64
@@ -25,17 +32,24 @@ const trimKeep = 64
 // goroutine go with the stack its requests grew, so clients that
 // connected long before and all went idle since are trimmed after too.
 // A balancer that keeps accepting never trims, and one that does so in
-// bursts trims once after each.
+// bursts trims once after each, at most once every trimGap periods.
 func (b *Balancer) trimmer() {
 	defer b.wg.Done()
 	t := time.NewTicker(trimEvery)
 	defer t.Stop()
-	last, dirty := b.accepts.Load()+b.httpHandOffs.Load(), false
+	// The counters start at zero, and this goroutine may start after the
+	// first accepts: those count as a burst too.
+	var last uint64
+	dirty := false
+	wait := 0 // periods before the next trim may run
 	for {
 		select {
 		case <-b.ctx.Done():
 			return
 		case <-t.C:
+		}
+		if wait > 0 {
+			wait--
 		}
 		// Sessions still setting up count as the burst: the goroutines
 		// dialing a slow server free their stacks only when they settle,
@@ -45,10 +59,10 @@ func (b *Balancer) trimmer() {
 			last, dirty = n, true
 			continue
 		}
-		if !dirty {
+		if !dirty || wait > 0 {
 			continue
 		}
-		dirty = false
+		dirty, wait = false, trimGap
 		b.pool.Trim(trimKeep)
 		debug.FreeOSMemory()
 		b.trims.Add(1)

@@ -65,6 +65,26 @@ func TestTrimAfterBurst(t *testing.T) {
 		"one more trim after the next burst")
 }
 
+// Trims are spaced by trimGap periods at least: a burst that ends right
+// after a trim is trimmed once the gap has passed, not before.
+func TestTrimsSpacedByGap(t *testing.T) {
+	old := trimGap
+	trimGap = 50
+	t.Cleanup(func() { trimGap = old })
+	b, addr := trimLB(t, "")
+
+	require.Equal(t, "s", ask(t, addr))
+	require.Eventually(t, func() bool { return b.trims.Load() == 1 }, 10*time.Second, time.Millisecond,
+		"a trim after the first burst")
+	require.Equal(t, "s", ask(t, addr))
+	// A ticker fires at most once a period: 10 periods cannot hold the 50
+	// the gap asks for.
+	time.Sleep(10 * trimEvery)
+	require.Equal(t, uint64(1), b.trims.Load(), "a second trim inside the gap")
+	require.Eventually(t, func() bool { return b.trims.Load() == 2 }, 20*time.Second, time.Millisecond,
+		"the second burst's trim once the gap passed")
+}
+
 // A session still setting up (here waiting in a server's queue) keeps the
 // burst going: its goroutine's stack would be freed after the trim and
 // stay with the process. The trim comes once it has settled.
