@@ -67,21 +67,24 @@ func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
 // reading the socket. Nothing is read meanwhile, and a socket closed
 // while waiting wakes it within a few seconds. Wait returns an error, and
 // fn does not run, when the platform has no such poller
-// ([errors.ErrUnsupported]), when rc cannot be polled, or when the wait
-// ended before it was in place ([ErrWoken]): the caller goes on by
-// itself then.
+// ([errors.ErrUnsupported]), when rc is nil or cannot be polled, or when
+// the wait ended before it was in place ([ErrWoken], which a deadline
+// already passed gives at once): the caller goes on by itself then.
 func (w *IdleWait) Wait(rc syscall.RawConn, deadline time.Time, fn func()) error {
 	if !idleSupported {
 		return errIdleWaitUnsupported
 	}
-	w.rc, w.fn = rc, fn
-	w.state.Store(stParking)
+	if rc == nil || fn == nil {
+		return errIdleWaitNil
+	}
 	var due int64
 	if !deadline.IsZero() {
-		if due = int64(deadline.Sub(epoch)); due <= 0 {
-			due = 1 // already passed: the poller wakes it at once
+		if due = int64(deadline.Sub(epoch)); due <= mono() {
+			return ErrWoken
 		}
 	}
+	w.rc, w.fn = rc, fn
+	w.state.Store(stParking)
 	p, tok, err := register(w, due)
 	if err != nil {
 		w.abandon()
@@ -139,5 +142,7 @@ func (w *IdleWait) unpark() {
 	current().del(w)
 	unregister(w, w.ptok)
 }
+
+var errIdleWaitNil = errors.New("xprt: IdleWait.Wait needs a socket and a callback")
 
 var errIdleWaitUnsupported = fmt.Errorf("xprt: no idle poller on this platform: %w", errors.ErrUnsupported)

@@ -69,9 +69,14 @@ func TestIdleWait(t *testing.T) {
 	require.NoError(t, w.Wait(rc, time.Now().Add(100*time.Millisecond), fn))
 	expectQuiet("the deadline")
 	expectWake("the deadline")
-	// A deadline already passed.
-	require.NoError(t, w.Wait(rc, time.Now().Add(-time.Second), fn))
-	expectWake("a past deadline")
+	// A deadline already passed: the caller goes on itself.
+	require.ErrorIs(t, w.Wait(rc, time.Now().Add(-time.Second), fn), ErrWoken)
+	require.Zero(t, Parked())
+	expectQuiet("a callback for a past deadline")
+	// Nothing to wait on, or nothing to call.
+	require.Error(t, w.Wait(nil, time.Time{}, fn))
+	require.Error(t, w.Wait(rc, time.Time{}, nil))
+	require.Zero(t, Parked())
 
 	// Wake, twice.
 	require.NoError(t, w.Wait(rc, time.Time{}, fn))

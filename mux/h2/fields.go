@@ -274,16 +274,24 @@ func (m *Mux) encode(name, value string) {
 	_ = e.WriteField(hpack.HeaderField{Name: name, Value: value})
 }
 
+// initialHeaderTable is SETTINGS_HEADER_TABLE_SIZE's initial value (RFC
+// 9113 §6.5.2), the largest table the encoder uses.
+const initialHeaderTable = 4096
+
 // newEncoder makes the HPACK encoder again after an idle connection let
 // go of it (trimIdle). The peer's decoder still holds the entries the
 // former one indexed: the first block sets the table's size to zero,
-// which empties it, then back to what the peer allows (RFC 7541 §4.2).
-// Called with the writer held.
+// which empties it, then back to what the peer allows, up to
+// initialHeaderTable (RFC 7541 §4.2). Called with the writer held.
 func (m *Mux) newEncoder() *hpack.Encoder {
 	e := hpack.NewEncoder(&m.hbuf)
 	e.SetMaxDynamicTableSizeLimit(m.peerTable)
 	e.SetMaxDynamicTableSize(0)
-	e.SetMaxDynamicTableSize(m.peerTable)
+	// The table grows back to the protocol's initial size at most, as a
+	// fresh connection's does, whatever larger size the peer allows: a
+	// peer's SETTINGS may offer up to 4 GiB, which the connection would
+	// then fill with every distinct field it sends.
+	e.SetMaxDynamicTableSize(min(m.peerTable, initialHeaderTable))
 	m.henc = e
 	return e
 }

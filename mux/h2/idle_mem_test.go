@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"reflect"
 	"runtime"
 	"strings"
@@ -267,9 +268,23 @@ func tableSizeUpdates(block []byte) []uint32 {
 // to zero) and sets the size the client allows again, and decodes right
 // with the client's decoder, which kept its table all along.
 func TestIdleConnRemakesEncoder(t *testing.T) {
+	for _, tc := range []struct {
+		allowed uint32
+		updates []uint32
+	}{
+		{256, []uint32{0, 256}},
+		// More than the initial 4096 is allowed, not taken.
+		{65536, []uint32{0, 4096}},
+		{math.MaxUint32, []uint32{0, 4096}},
+	} {
+		t.Run(fmt.Sprint(tc.allowed), func(t *testing.T) { testRemakeEncoder(t, tc.allowed, tc.updates) })
+	}
+}
+
+func testRemakeEncoder(t *testing.T, allowed uint32, wantUpdates []uint32) {
 	srv := startServer(t, Config{}, nil, hello)
 	rc := dialRaw(t, srv.addr())
-	require.NoError(t, rc.fr.WriteSettings(http2.Setting{ID: http2.SettingHeaderTableSize, Val: 256}))
+	require.NoError(t, rc.fr.WriteSettings(http2.Setting{ID: http2.SettingHeaderTableSize, Val: allowed}))
 	dec := hpack.NewDecoder(4096, nil)
 	get := func(id uint32) (fields map[string]string, updates []uint32) {
 		t.Helper()
@@ -318,7 +333,7 @@ func TestIdleConnRemakesEncoder(t *testing.T) {
 	m.wmu.Unlock()
 	fields, updates := get(3)
 	require.Equal(t, want, fields)
-	require.Equal(t, []uint32{0, 256}, updates)
+	require.Equal(t, wantUpdates, updates)
 	// Busy again, the encoder goes on: no size update, unless the
 	// connection parked again in between.
 	parks := m.parks.Load()

@@ -285,7 +285,7 @@ func New(t xprt.Transport, side mux.Side, cfg Config) (*Mux, error) {
 		peerMaxStrm:  100, // until the peer's SETTINGS say otherwise
 		nextID:       1,
 		done:         make(chan struct{}),
-		peerTable:    4096,
+		peerTable:    initialHeaderTable,
 	}
 	m.cond.L = &m.mu
 	m.flushEnd.L = &m.wmu
