@@ -3,6 +3,7 @@ package acl
 import (
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/proxyblocks/proxyblocks/stick"
@@ -279,9 +280,10 @@ func TestAddrKey(t *testing.T) {
 	require.Len(t, k, 16)
 }
 
-func TestRegistry(t *testing.T) {
-	// A fetch and a keyword registered from outside, as the HTTP engine
-	// does for its own fetches.
+// registerTestFetch registers, once per process as registration is (go
+// test -count N runs TestRegistry again), a fetch, a match and a keyword
+// from outside, as the HTTP engine does for its own fetches.
+var registerTestFetch = sync.OnceFunc(func() {
 	RegisterFetch(Fetch{Name: "test_name", Type: TypeStr, Arg: ArgRequired, Compile: func(arg string) (FetchFunc, error) {
 		return func(Context) (Sample, bool) { return Str("Hello-" + arg), true }, nil
 	}})
@@ -289,6 +291,10 @@ func TestRegistry(t *testing.T) {
 		return func(s Sample) bool { return strings.HasPrefix(s.Str, p[0]) }, nil
 	}})
 	RegisterKeyword("test_name_beg", "test_name", "test_prefix")
+})
+
+func TestRegistry(t *testing.T) {
+	registerTestFetch()
 	require.Panics(t, func() { RegisterFetch(Fetch{Name: "src", Type: TypeIP, Compile: noArg(nil)}) })
 	c := plain{}
 	checkExprs(t, c, []exprCase{
