@@ -237,3 +237,14 @@ func Silent[T any](t testing.TB, ch <-chan T, d time.Duration, what string) {
 	case <-time.After(d):
 	}
 }
+
+// MemAfterGC returns the live heap and the bytes of goroutine stacks in
+// use after two full collections (the second frees what the first's
+// finalizers let go), for benchmarks that report memory per connection.
+func MemAfterGC() (heap, stack uint64) {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc, ms.StackInuse
+}

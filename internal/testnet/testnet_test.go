@@ -3,6 +3,7 @@ package testnet
 import (
 	"io"
 	"net"
+	"runtime"
 	"testing"
 	"time"
 
@@ -131,4 +132,17 @@ func TestCheckEcho(t *testing.T) {
 	require.NoError(t, err)
 	require.ErrorContains(t, CheckEcho(c, data, nil, "short", since), "read 3")
 	require.NoError(t, c.Close())
+}
+
+// MemAfterGC sees memory kept live, and not memory let go.
+func TestMemAfterGC(t *testing.T) {
+	h0, _ := MemAfterGC()
+	kept := make([]byte, 4<<20)
+	h1, _ := MemAfterGC()
+	require.GreaterOrEqual(t, h1, h0+uint64(len(kept)), "a live 4 MiB slice")
+	runtime.KeepAlive(kept)
+	kept = nil
+	h2, _ := MemAfterGC()
+	require.Less(t, h2, h1-uint64(2<<20), "the slice let go")
+	_ = kept
 }

@@ -87,13 +87,7 @@ func benchIdleConn(b *testing.B, useTLS, big bool) {
 		mu.Unlock()
 		stop()
 	}()
-	mem := func() (heap, stack uint64) {
-		runtime.GC()
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return ms.HeapAlloc, ms.StackInuse
-	}
+	mem := testnet.MemAfterGC
 	h0, s0 := mem()
 	g0, p0 := runtime.NumGoroutine(), xprt.Parked()
 	b.ResetTimer()

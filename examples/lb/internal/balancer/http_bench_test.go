@@ -136,13 +136,7 @@ listen px
     server s1 %s
 `, srv)
 	addr := lb.Addrs("px")[0].String()
-	mem := func() (heap, stack uint64) {
-		runtime.GC()
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return ms.HeapAlloc, ms.StackInuse
-	}
+	mem := testnet.MemAfterGC
 	req := []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	h0, s0 := mem()
 	g0 := runtime.NumGoroutine()

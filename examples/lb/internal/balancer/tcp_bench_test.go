@@ -33,13 +33,7 @@ listen px
     server s %s
 `, sink.ln.Addr().String())
 	addr := lb.Addrs("px")[0].String()
-	heap := func() uint64 {
-		runtime.GC()
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return ms.HeapAlloc
-	}
+	heap := func() uint64 { h, _ := testnet.MemAfterGC(); return h }
 	h0, g0 := heap(), runtime.NumGoroutine()
 	b.ResetTimer()
 	clients := make([]net.Conn, 0, b.N)
