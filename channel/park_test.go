@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/proxyblocks/proxyblocks/internal/idlesweep"
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/proxyblocks/proxyblocks/xprt"
 )
@@ -113,8 +114,9 @@ func TestIdleTunnelParks(t *testing.T) {
 
 // A parked direction still times out, is still canceled by its context,
 // and still notices its socket closed underneath it (through the idle
-// poller's sweep, every 2 seconds).
+// poller's sweep, made quick here).
 func TestParkedDirectionEnds(t *testing.T) {
+	t.Cleanup(idlesweep.Set(20 * time.Millisecond))
 	tests := []struct {
 		name  string
 		cfg   TunnelConfig

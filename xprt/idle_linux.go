@@ -11,16 +11,13 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/proxyblocks/proxyblocks/internal/idlesweep"
 )
 
 // idleSupported says whether an IdleWait may leave its goroutine and wait
 // in the shared poller.
 const idleSupported = true
-
-// sweepEvery is how often the shared poller looks for waits whose socket
-// was closed underneath them: closing a socket removes it
-// from every epoll set without an event, so nothing else would tell.
-var sweepEvery = 2 * time.Second
 
 // poller is one epoll instance shared by every IdleWait in the process,
 // and the goroutine that waits on it. The epoll descriptor is itself
@@ -181,7 +178,7 @@ func newPoller() (*poller, error) {
 		_ = f.Close()
 		return nil, fmt.Errorf("xprt: idle poller: %w", err)
 	}
-	return &poller{epfd: epfd, file: f, rc: rc, sweepAt: mono() + int64(sweepEvery)}, nil
+	return &poller{epfd: epfd, file: f, rc: rc, sweepAt: mono() + int64(idlesweep.Every())}, nil
 }
 
 // arm sets the descriptor's read deadline, which ends run's wait; the
@@ -215,7 +212,7 @@ func (p *poller) expired(now int64, due []*IdleWait) ([]*IdleWait, bool) {
 	if now < p.sweepAt {
 		return due, false
 	}
-	p.sweepAt = now + int64(sweepEvery)
+	p.sweepAt = now + int64(idlesweep.Every())
 	return due, true
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/proxyblocks/proxyblocks/internal/idlesweep"
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
 )
 
@@ -31,9 +32,7 @@ func socketOf(t *testing.T, c net.Conn) syscall.RawConn {
 // nothing is left in the poller afterwards.
 func TestIdleWait(t *testing.T) {
 	testnet.LeakCheck(t)
-	old := sweepEvery
-	sweepEvery = 20 * time.Millisecond
-	t.Cleanup(func() { sweepEvery = old })
+	t.Cleanup(idlesweep.Set(20 * time.Millisecond))
 
 	c, s := testnet.Pair(t)
 	rc := socketOf(t, s)

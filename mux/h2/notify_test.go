@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/proxyblocks/proxyblocks/internal/idlesweep"
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/proxyblocks/proxyblocks/mux"
 	"github.com/proxyblocks/proxyblocks/mux/htx"
@@ -91,6 +92,10 @@ func TestAcceptNotify(t *testing.T) {
 // no goroutine behind.
 func TestIdleReaderParks(t *testing.T) {
 	testnet.LeakCheck(t)
+	// No sweep: only Close's Wake can end the front's parked reader,
+	// whose socket Close takes out of the poller without an event.
+	require.Eventually(t, func() bool { return xprt.Parked() == 0 }, 10*time.Second, 5*time.Millisecond)
+	t.Cleanup(idlesweep.Set(time.Hour))
 	c, s := testnet.Pair(t)
 	front, err := New(xprt.NewRaw(s), mux.SideFront, Config{})
 	require.NoError(t, err)
@@ -114,6 +119,8 @@ func TestIdleReaderParks(t *testing.T) {
 	require.Eventually(t, func() bool { return xprt.Parked() == 2 }, 10*time.Second, 5*time.Millisecond)
 	get("/two")
 	require.Eventually(t, func() bool { return xprt.Parked() == 2 }, 10*time.Second, 5*time.Millisecond)
-	require.NoError(t, front.Close())
+	closed := make(chan error, 1)
+	go func() { closed <- front.Close() }()
+	require.NoError(t, testnet.Signalled(t, closed, "end of Close with the reader parked"))
 	require.Eventually(t, func() bool { return xprt.Parked() == 0 }, 10*time.Second, 5*time.Millisecond)
 }

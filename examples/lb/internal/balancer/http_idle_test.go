@@ -12,6 +12,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/proxyblocks/proxyblocks/internal/idlesweep"
 	"github.com/proxyblocks/proxyblocks/internal/testcert"
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/proxyblocks/proxyblocks/xprt"
@@ -184,9 +185,13 @@ listen l
 // once, and leaves nothing parked and no goroutine behind.
 func TestHTTPCloseEndsParkedConnections(t *testing.T) {
 	testnet.LeakCheck(t)
+	// No sweep: only the sessions' Wake can end the parked waits, whose
+	// sockets Close takes out of the poller without an event.
+	require.Eventually(t, func() bool { return xprt.Parked() == 0 }, 10*time.Second, 5*time.Millisecond)
+	t.Cleanup(idlesweep.Set(time.Hour))
 	srv := newHTTPBackend(t, "s")
 	b, _ := startLB(t, parseCfg(t, httpDefaults+`
-    timeout http-keep-alive 60s
+    timeout http-keep-alive 1h
 listen l
     bind 127.0.0.1:0
     server s %s
@@ -200,7 +205,9 @@ listen l
 		clients = append(clients, k)
 	}
 	require.Eventually(t, func() bool { return xprt.Parked() == 3 }, 5*time.Second, 5*time.Millisecond)
-	require.NoError(t, b.Close())
+	closed := make(chan error, 1)
+	go func() { closed <- b.Close() }()
+	require.NoError(t, testnet.Signalled(t, closed, "end of Close with clients parked"))
 	require.Zero(t, b.Sessions())
 	require.Eventually(t, func() bool { return xprt.Parked() == 0 }, 5*time.Second, 5*time.Millisecond)
 	for _, k := range clients {
