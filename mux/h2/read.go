@@ -184,8 +184,10 @@ func (m *Mux) handle(f http2.Frame) error {
 	case *http2.ContinuationFrame:
 		return m.connError(http2.ErrCodeProtocol, "CONTINUATION without HEADERS")
 	case *http2.DataFrame:
-		// serve reads DATA itself once SETTINGS came; the framer's frame
-		// has its padding off already.
+		// Not reached today: serve reads DATA itself once SETTINGS came,
+		// and a DATA frame before them ends the connection first. Kept
+		// so that a DATA frame never falls to the unknown-frame case
+		// below; the framer's frame has its padding off already.
 		fh := f.FrameHeader
 		fh.Flags &^= http2.FlagDataPadded
 		return m.onData(fh, f.Data())
