@@ -319,8 +319,11 @@ const (
 	stAnalysed                    // every analyser is Done
 )
 
-func (c *Channel) isStopped() bool  { return c.state.Load()&stStopped != 0 }
-func (c *Channel) isAnalysed() bool { return c.state.Load()&stAnalysed != 0 }
+func (c *Channel) isStopped() bool { return c.state.Load()&stStopped != 0 }
+
+// setRunning marks the channel started and reports whether it already was.
+func (c *Channel) setRunning() (already bool) { return c.state.Or(stRunning)&stRunning != 0 }
+func (c *Channel) isAnalysed() bool           { return c.state.Load()&stAnalysed != 0 }
 
 // The operations of Channel.cb.
 const (
@@ -487,7 +490,7 @@ func (c *Channel) interrupt() {
 // once ctx is done. It closes neither transport, and before returning
 // gives back any buffer or pipe it holds.
 func (c *Channel) Run(ctx context.Context) error {
-	if c.state.Or(stRunning)&stRunning != 0 {
+	if c.setRunning() {
 		return ErrRunning
 	}
 	if ctx.Done() != nil {

@@ -270,7 +270,7 @@ func (t *Tunnel) Start(ctx context.Context, done func(Result)) error {
 }
 
 func (t *Tunnel) begin(ctx context.Context, done func(Result)) error {
-	if t.req.state.Or(stRunning)&stRunning != 0 || t.res.state.Or(stRunning)&stRunning != 0 {
+	if t.req.setRunning() || t.res.setRunning() {
 		return ErrRunning
 	}
 	t.started = mono()
