@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/netip"
 	"time"
+
+	"github.com/proxyblocks/proxyblocks/xprt"
 )
 
 // ErrDial wraps every failure of [Dialer.Dial]: connect, PROXY header
@@ -27,8 +29,13 @@ type Dialer struct {
 	// HandshakeTimeout bounds the PROXY header write and the transport
 	// handshake when ctx has no deadline; 0 means DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
-	// KeepAlive configures TCP keepalive as in net.Dialer.
+	// KeepAlive tunes TCP keepalive as [ListenConfig.KeepAlive] does;
+	// keepalive is on unless DisableKeepAlive.
 	KeepAlive net.KeepAliveConfig
+	// DisableKeepAlive turns TCP keepalive off (HAProxy's default,
+	// without option tcpka or srvtcpka), which also saves the four
+	// system calls per connection that set it.
+	DisableKeepAlive bool
 	// SendProxy is the PROXY protocol version to send after connect: 0
 	// for none, 1 or 2.
 	SendProxy int
@@ -60,7 +67,10 @@ func (d *Dialer) Dial(ctx context.Context, network, address string, ph *ProxyHea
 			return nil, fmt.Errorf("%w: to %s: %w", ErrDial, address, err)
 		}
 	}
-	nd := net.Dialer{Timeout: d.Timeout, KeepAliveConfig: d.KeepAlive}
+	nd := net.Dialer{Timeout: d.Timeout, KeepAlive: -1}
+	if !d.DisableKeepAlive {
+		nd.KeepAliveConfig = keepAliveOn(d.KeepAlive)
+	}
 	if d.Source.IsValid() {
 		nd.LocalAddr = net.TCPAddrFromAddrPort(d.Source)
 		if network == "unix" {
@@ -75,9 +85,14 @@ func (d *Dialer) Dial(ctx context.Context, network, address string, ph *ProxyHea
 	c.setFlag(FlagOutgoing)
 	tf := d.Transport
 	if tf == nil {
-		tf = RawTransport
-	}
-	if c.tr, err = tf(sock); err != nil {
+		// A raw transport has no handshake: with no header to send either,
+		// the connection is ready, and no timer is set up for nothing.
+		c.tr = xprt.NewRaw(sock)
+		if len(hdr) == 0 {
+			c.phase.Store(uint32(PhaseReady))
+			return c, nil
+		}
+	} else if c.tr, err = tf(sock); err != nil {
 		sock.Close()
 		return nil, fmt.Errorf("%w: transport to %s: %w", ErrDial, address, err)
 	}
@@ -121,4 +136,20 @@ func writeAll(ctx context.Context, c net.Conn, b []byte) error {
 		err = context.Cause(ctx) // the deadline may be left in the past
 	}
 	return err
+}
+
+// keepAliveOn is cfg enabled, with Go's defaults for zero timings: 15 s
+// idle, 15 s between probes, 9 probes.
+func keepAliveOn(cfg net.KeepAliveConfig) net.KeepAliveConfig {
+	cfg.Enable = true
+	if cfg.Idle == 0 {
+		cfg.Idle = 15 * time.Second
+	}
+	if cfg.Interval == 0 {
+		cfg.Interval = 15 * time.Second
+	}
+	if cfg.Count == 0 {
+		cfg.Count = 9
+	}
+	return cfg
 }

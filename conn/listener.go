@@ -60,14 +60,21 @@ type Rule func(c *Conn) Verdict
 const DefaultHandshakeTimeout = 10 * time.Second
 
 // ListenConfig configures a [Listener]. The zero value listens with Go's
-// defaults: keepalive on, TCP_NODELAY on, no connection limit, raw
-// transport, no PROXY header.
+// defaults: keepalive on (15 s idle, 15 s between probes, 9 probes),
+// TCP_NODELAY on, no connection limit, raw transport, no PROXY header.
 type ListenConfig struct {
 	// ReusePort sets SO_REUSEPORT, so several listeners share the port.
 	ReusePort bool
-	// KeepAlive configures TCP keepalive on accepted sockets, as in
-	// net.ListenConfig; the zero value keeps Go's defaults.
+	// KeepAlive tunes TCP keepalive on accepted sockets: Idle, Interval
+	// and Count as in net.KeepAliveConfig (zero: Go's defaults, negative:
+	// the system's). Its Enable field is not consulted; keepalive is on
+	// unless DisableKeepAlive. On Linux the options are set once, on the
+	// listening socket, whose accepted sockets inherit them, so accepting
+	// makes no system call for them.
 	KeepAlive net.KeepAliveConfig
+	// DisableKeepAlive turns TCP keepalive off on accepted sockets
+	// (HAProxy's default, without option tcpka or clitcpka).
+	DisableKeepAlive bool
 	// DisableNoDelay turns Nagle's algorithm back on for accepted sockets.
 	DisableNoDelay bool
 	// MaxConn caps the connections alive at once (0: no cap). When the cap
@@ -121,10 +128,14 @@ type Listener struct {
 	// pending, with shared slots, lets Accept wait for a client before
 	// it takes them; nil without shared slots.
 	pending *pendingWatch
-	done    chan struct{}
-	closed  sync.Once
+	// canNudge: the listening socket takes deadlines, so an accept(2)
+	// can be woken when another listener joins one of the shared slots.
+	canNudge bool
+	done     chan struct{}
+	closed   sync.Once
 
 	pmu      sync.Mutex
+	nudged   bool // an accept was woken by Slots.join; guarded by pmu
 	paused   bool
 	resumeCh chan struct{} // closed on Resume
 	// inAccept is read-held around the accept(2) of an Accept; Pause
@@ -139,10 +150,7 @@ type Listener struct {
 // Listen opens a listener on network ("tcp", "tcp4", "tcp6" or "unix") and
 // address.
 func (lc ListenConfig) Listen(ctx context.Context, network, address string) (*Listener, error) {
-	nlc := net.ListenConfig{KeepAliveConfig: lc.KeepAlive}
-	if lc.ReusePort {
-		nlc.Control = reusePortControl
-	}
+	nlc := lc.netListenConfig()
 	ln, err := nlc.Listen(ctx, network, address)
 	if err != nil {
 		return nil, fmt.Errorf("conn: listen on %s %s: %w", network, address, err)
@@ -174,6 +182,10 @@ func (lc ListenConfig) NewListener(ln net.Listener) *Listener {
 	}
 	if len(l.shared) > 0 {
 		l.pending = newPendingWatch(ln)
+		_, l.canNudge = ln.(deadliner)
+		for _, s := range l.shared {
+			s.join(l)
+		}
 	}
 	if lc.RateLimit > 0 {
 		clock := lc.RateClock
@@ -225,7 +237,7 @@ func (l *Listener) Accept() (*Conn, error) {
 		if err := l.waitResumed(); err != nil {
 			return nil, err
 		}
-		if l.pending != nil {
+		if l.pending != nil && l.crowded() {
 			if err := l.pending.wait(); err != nil {
 				if l.isClosed() {
 					return nil, ErrClosed
@@ -252,7 +264,8 @@ func (l *Listener) Accept() (*Conn, error) {
 				return nil, ErrClosed
 			}
 			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				continue // woken by Pause
+				l.unnudge()
+				continue // woken by Pause or by a listener joining the slots
 			}
 			return nil, fmt.Errorf("conn: accept on %v: %w", l.ln.Addr(), err)
 		}
@@ -324,6 +337,48 @@ rules:
 func (l *Listener) release() {
 	l.active.Add(-1)
 	l.releaseSlot()
+}
+
+// crowded reports whether Accept must wait for a client before it takes
+// its shared slots: another listener shares one of them, and could starve
+// behind a slot taken by an accept(2) with nobody to accept. A lone member
+// skips the wait and its poll(2), one system call per connection.
+func (l *Listener) crowded() bool {
+	if !l.canNudge {
+		return true
+	}
+	for _, s := range l.shared {
+		if s.shared.Load() {
+			return true
+		}
+	}
+	return false
+}
+
+// nudge wakes an accept(2) that may be waiting with the shared slots
+// taken, so that Accept sees them crowded.
+func (l *Listener) nudge() {
+	if !l.canNudge {
+		return // always crowded
+	}
+	l.pmu.Lock()
+	defer l.pmu.Unlock()
+	l.nudged = true
+	if !l.paused {
+		_ = l.ln.(deadliner).SetDeadline(time.Unix(1, 0))
+	}
+}
+
+// unnudge clears a nudge's deadline once its accept has woken.
+func (l *Listener) unnudge() {
+	l.pmu.Lock()
+	defer l.pmu.Unlock()
+	if l.nudged {
+		l.nudged = false
+		if !l.paused {
+			_ = l.ln.(deadliner).SetDeadline(time.Time{})
+		}
+	}
 }
 
 func (l *Listener) releaseSlot() {
@@ -469,6 +524,9 @@ func (l *Listener) Close() error {
 		err = l.ln.Close()
 		if l.pending != nil {
 			l.pending.close()
+			for _, s := range l.shared {
+				s.leave(l)
+			}
 		}
 	})
 	return err

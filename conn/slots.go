@@ -2,6 +2,8 @@ package conn
 
 import (
 	"fmt"
+	"slices"
+	"sync"
 	"sync/atomic"
 )
 
@@ -15,6 +17,13 @@ import (
 // is no limit.
 type Slots struct {
 	ch chan struct{}
+
+	// The listeners sharing the slots. While a Slots has one, that
+	// listener can starve no other and accepts without first waiting for
+	// a client (see Listener.Accept).
+	mu      sync.Mutex
+	members []*Listener
+	shared  atomic.Bool // more than one member
 }
 
 // NewSlots returns a limit of n connections alive at once. n must be
@@ -66,4 +75,27 @@ func (s *Slots) give() {
 	if s != nil {
 		<-s.ch
 	}
+}
+
+// join adds l to the listeners sharing s. A listener already waiting in
+// accept(2) with a slot taken, as a lone member may, is woken so that it
+// gives the slot back and waits for a client first from now on.
+func (s *Slots) join(l *Listener) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.members = append(s.members, l)
+	s.shared.Store(len(s.members) > 1)
+	if len(s.members) == 2 {
+		s.members[0].nudge()
+	}
+}
+
+// leave removes l from the listeners sharing s.
+func (s *Slots) leave(l *Listener) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i := slices.Index(s.members, l); i >= 0 {
+		s.members = slices.Delete(s.members, i, i+1)
+	}
+	s.shared.Store(len(s.members) > 1)
 }

@@ -174,3 +174,50 @@ func TestSharedSlotsIdleListenerHoldsNone(t *testing.T) {
 	require.NoError(t, idle.Close())
 	require.ErrorIs(t, (<-closed).err, ErrClosed)
 }
+
+// A listener alone on its shared slots accepts without waiting for a
+// client first, so its Accept sits in accept(2) with the slot taken.
+// When a second listener joins, that accept is woken and gives the slot
+// back: the newcomer's client gets the only slot while the first listener
+// stays idle, as in TestSharedSlotsIdleListenerHoldsNone.
+func TestSharedSlotsJoinWakesLoneListener(t *testing.T) {
+	testnet.LeakCheck(t)
+	slots, err := NewSlots(1)
+	require.NoError(t, err)
+	first := listen(t, ListenConfig{Slots: []*Slots{slots}})
+	firstAccept := acceptAsync(first)
+	eventually(t, func() bool { return slots.InUse() == 1 }, "the lone listener to take its slot")
+
+	second := listen(t, ListenConfig{Slots: []*Slots{slots}})
+	eventually(t, func() bool { return slots.InUse() == 0 }, "the first listener to give its slot back")
+	client := dial(t, second.Addr())
+	select {
+	case r := <-acceptAsync(second):
+		require.NoError(t, r.err)
+		require.Equal(t, client.LocalAddr().String(), r.c.RemoteAddr().String())
+		require.NoError(t, r.c.Close())
+	case <-time.After(5 * time.Second):
+		require.NoError(t, first.Close())
+		require.NoError(t, second.Close())
+		t.Fatal("the second listener's client was not accepted: the first still holds the slot")
+	}
+
+	// The first listener accepts its own client, now after waiting for it.
+	c1 := dial(t, first.Addr())
+	r := <-firstAccept
+	require.NoError(t, r.err)
+	require.Equal(t, c1.LocalAddr().String(), r.c.RemoteAddr().String())
+	require.NoError(t, r.c.Close())
+
+	// Once the second has left, the first is alone again and takes its
+	// slot before a client comes.
+	require.NoError(t, second.Close())
+	again := acceptAsync(first)
+	eventually(t, func() bool { return slots.InUse() == 1 }, "the lone listener to take its slot again")
+	c2 := dial(t, first.Addr())
+	r = <-again
+	require.NoError(t, r.err)
+	require.Equal(t, c2.LocalAddr().String(), r.c.RemoteAddr().String())
+	require.NoError(t, r.c.Close())
+	require.NoError(t, first.Close())
+}

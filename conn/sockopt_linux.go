@@ -1,25 +1,13 @@
 package conn
 
 import (
+	"fmt"
 	"net"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
-
-// reusePortControl sets SO_REUSEPORT before bind, so several listeners (in
-// one process or several, across a reload) share a port and the kernel
-// spreads connections among them.
-func reusePortControl(_, _ string, rc syscall.RawConn) error {
-	var serr error
-	err := rc.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
-	})
-	if err != nil {
-		return err
-	}
-	return serr
-}
 
 func rawControl(c net.Conn, f func(fd int)) bool {
 	sc, ok := c.(syscall.Conn)
@@ -81,3 +69,61 @@ func silentDrop(c net.Conn, ttl int) (repaired bool) {
 	c.Close()
 	return repaired
 }
+
+// netListenConfig is the net.ListenConfig that opens lc's socket. Go sets
+// keepalive on every accepted socket, four system calls each; here the
+// listening socket gets the options once, before it listens, and Linux
+// copies them to every socket it accepts.
+func (lc ListenConfig) netListenConfig() net.ListenConfig {
+	reuse, ka := lc.ReusePort, !lc.DisableKeepAlive
+	if !reuse && !ka {
+		return net.ListenConfig{KeepAlive: -1}
+	}
+	cfg := lc.KeepAlive
+	return net.ListenConfig{KeepAlive: -1, Control: func(network, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			if reuse {
+				if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); serr != nil {
+					serr = fmt.Errorf("setting SO_REUSEPORT: %w", serr)
+					return
+				}
+			}
+			if ka && network != "unix" {
+				serr = setKeepAlive(int(fd), cfg)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+}
+
+// setKeepAlive turns keepalive on for fd with cfg's timings, read as
+// [net.TCPConn.SetKeepAliveConfig] reads them.
+func setKeepAlive(fd int, cfg net.KeepAliveConfig) error {
+	cfg = keepAliveOn(cfg)
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1); err != nil {
+		return fmt.Errorf("setting SO_KEEPALIVE: %w", err)
+	}
+	if cfg.Idle > 0 {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, roundSeconds(cfg.Idle)); err != nil {
+			return fmt.Errorf("setting TCP_KEEPIDLE: %w", err)
+		}
+	}
+	if cfg.Interval > 0 {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, roundSeconds(cfg.Interval)); err != nil {
+			return fmt.Errorf("setting TCP_KEEPINTVL: %w", err)
+		}
+	}
+	if cfg.Count > 0 {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPCNT, cfg.Count); err != nil {
+			return fmt.Errorf("setting TCP_KEEPCNT: %w", err)
+		}
+	}
+	return nil
+}
+
+// roundSeconds is d in whole seconds, rounded up, as the kernel takes it.
+func roundSeconds(d time.Duration) int { return int((d + time.Second - 1) / time.Second) }

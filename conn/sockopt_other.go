@@ -12,6 +12,19 @@ func reusePortControl(_, _ string, _ syscall.RawConn) error {
 	return errors.New("conn: SO_REUSEPORT is only supported on Linux")
 }
 
+// netListenConfig is the net.ListenConfig that opens lc's socket; Go sets
+// keepalive on each accepted socket.
+func (lc ListenConfig) netListenConfig() net.ListenConfig {
+	nlc := net.ListenConfig{KeepAlive: -1}
+	if !lc.DisableKeepAlive {
+		nlc.KeepAliveConfig = keepAliveOn(lc.KeepAlive)
+	}
+	if lc.ReusePort {
+		nlc.Control = reusePortControl
+	}
+	return nlc
+}
+
 func setLinger0(c net.Conn) {
 	if tc, ok := c.(*net.TCPConn); ok {
 		tc.SetLinger(0)
