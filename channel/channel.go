@@ -591,8 +591,10 @@ func (c *Channel) loop() error {
 					continue
 				}
 			}
-			if err := c.dst.CloseWrite(); err != nil {
-				return &OpError{Op: OpWrite, Err: fmt.Errorf("shutting the write side: %w", err)}
+			if !c.lastOfTunnel() {
+				if err := c.dst.CloseWrite(); err != nil {
+					return &OpError{Op: OpWrite, Err: fmt.Errorf("shutting the write side: %w", err)}
+				}
 			}
 			c.setFlag(FlagShutW)
 			return nil
@@ -610,6 +612,25 @@ func (c *Channel) loop() error {
 			return err
 		}
 	}
+}
+
+// lastOfTunnel reports whether c is a tunnel's direction ending after the
+// other one has, writing to a raw socket: the tunnel closes both
+// transports as soon as c returns, and closing the socket sends the FIN
+// its shutdown would, so that system call is saved. The other direction
+// read its end of stream from the same socket, so no unread byte there
+// turns the close into a reset. Other transports end a stream on
+// CloseWrite in their own way (close_notify, END_STREAM) and keep it.
+func (c *Channel) lastOfTunnel() bool {
+	t := c.tun
+	if t == nil || c.dstRC == nil {
+		return false
+	}
+	other := t.req
+	if other == c {
+		other = t.res
+	}
+	return other.Flags()&FlagShutW != 0
 }
 
 func (c *Channel) canSplice() bool {

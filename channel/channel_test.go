@@ -628,3 +628,57 @@ func TestLateReaderWithQueuedBytesIsNotATimeout(t *testing.T) {
 func TestChannelSizeClass(t *testing.T) {
 	require.LessOrEqual(t, unsafe.Sizeof(Channel{}), uintptr(320))
 }
+
+// shutCounter counts a transport's CloseWrite calls.
+type shutCounter struct {
+	xprt.Transport
+	shuts int
+}
+
+func (s *shutCounter) CloseWrite() error {
+	s.shuts++
+	return s.Transport.CloseWrite()
+}
+
+// The direction that ends last in a tunnel does not shut its raw
+// destination's write side: the tunnel closes that socket at once, which
+// sends the same FIN. The server, closed first, still reads the client's
+// last bytes and the end of stream. A transport without a raw socket still
+// gets its CloseWrite.
+func TestLastDirectionClosesWithoutShutdown(t *testing.T) {
+	for _, p := range paths {
+		t.Run(p.name, func(t *testing.T) {
+			testnet.LeakCheck(t)
+			pool, pipes := newPools(t, 0)
+			f := newFixture(t)
+			client := &shutCounter{Transport: wrap(f.front, p.raw)}
+			server := &shutCounter{Transport: wrap(f.back, p.raw)}
+			tun, err := NewTunnel(client, server, TunnelConfig{Pool: pool, Pipes: pipes, SpliceRequest: p.splice, SpliceResponse: p.splice})
+			require.NoError(t, err)
+			done := make(chan tunnelRun, 1)
+			go func() {
+				r, err := tun.Run(context.Background())
+				done <- tunnelRun{r, err}
+			}()
+
+			_, err = f.server.Write([]byte("banner"))
+			require.NoError(t, err)
+			require.NoError(t, f.server.CloseWrite())
+			require.Equal(t, "banner", string(readAll(t, f.client)))
+			_, err = f.client.Write([]byte("bye"))
+			require.NoError(t, err)
+			require.NoError(t, f.client.CloseWrite())
+			require.Equal(t, "bye", string(readAll(t, f.server)), "the server sees the last bytes, then EOF")
+
+			r := wait(t, done)
+			require.NoError(t, r.err)
+			require.Equal(t, "--", r.res.TermState())
+			require.Equal(t, 1, client.shuts, "the response direction shuts the client's write side")
+			want := 1
+			if p.raw {
+				want = 0
+			}
+			require.Equal(t, want, server.shuts, "the request direction, ending last")
+		})
+	}
+}
