@@ -207,3 +207,73 @@ func TestSharedContextCancel(t *testing.T) {
 	cancels.mu.Unlock()
 	require.Zero(t, left, "cancellation groups left")
 }
+
+// goid is the calling goroutine's number, from its stack header.
+func goid() string {
+	var b [64]byte
+	s := string(b[:runtime.Stack(b[:], false)])
+	s = s[len("goroutine "):]
+	for i := range len(s) {
+		if s[i] == ' ' {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+// Drive runs the request direction on the caller's goroutine: the
+// request's analyser runs there, and Drive returns once the direction
+// parks, with the tunnel still open. Bytes then flow both ways through
+// the woken directions, and done reports the end.
+func TestDriveRunsRequestOnCaller(t *testing.T) {
+	testnet.LeakCheck(t)
+	pool, pipes := newPools(t, 0)
+	f := newFixture(t)
+	ran := make(chan string, 8)
+	seen := func(c *Channel) (Verdict, error) {
+		ran <- goid()
+		c.Forward(Infinite)
+		return Done, nil
+	}
+	tun, err := NewTunnel(wrap(f.front, true), wrap(f.back, true), TunnelConfig{
+		Pool: pool, Pipes: pipes, RequestAnalysers: []Analyser{seen},
+		ClientTimeout: time.Minute, ServerTimeout: time.Minute,
+	})
+	require.NoError(t, err)
+	_, err = f.client.Write([]byte("hello"))
+	require.NoError(t, err)
+	done := make(chan Result, 1)
+	require.NoError(t, tun.Drive(context.Background(), func(r Result) { done <- r }))
+	require.Equal(t, goid(), <-ran, "the request analyser ran on Drive's caller")
+	got := make([]byte, 5)
+	_, err = io.ReadFull(f.server, got)
+	require.NoError(t, err)
+	require.Equal(t, "hello", string(got))
+	select {
+	case r := <-done:
+		t.Fatalf("the tunnel ended while idle: %+v", r)
+	default:
+	}
+	waitParked(t, 2)
+	require.ErrorIs(t, tun.Drive(context.Background(), func(Result) {}), ErrRunning)
+	require.ErrorContains(t, new(Tunnel).Drive(context.Background(), nil), "done function")
+
+	_, err = f.server.Write([]byte("world"))
+	require.NoError(t, err)
+	_, err = io.ReadFull(f.client, got)
+	require.NoError(t, err)
+	require.Equal(t, "world", string(got))
+	_, err = f.client.Write([]byte("again"))
+	require.NoError(t, err)
+	_, err = io.ReadFull(f.server, got)
+	require.NoError(t, err)
+	require.Equal(t, "again", string(got))
+	require.NoError(t, f.client.CloseWrite())
+	require.NoError(t, f.server.CloseWrite())
+	r := waitResult(t, done)
+	require.NoError(t, r.Err)
+	require.Equal(t, "--", r.TermState())
+	require.Equal(t, int64(10), r.Request.Out)
+	require.Equal(t, int64(5), r.Response.Out)
+	waitParked(t, 0)
+}

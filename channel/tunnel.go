@@ -269,6 +269,26 @@ func (t *Tunnel) Start(ctx context.Context, done func(Result)) error {
 	return nil
 }
 
+// Drive is Start, except that the calling goroutine drives the request
+// direction itself, and returns only once that direction has ended or
+// first parks; the response direction gets a goroutine of its own, as
+// with Start. A caller that would return right after Start, such as the
+// goroutine a proxy gives each accepted connection, saves a goroutine,
+// and the stack it has already grown: a short connection is served on
+// it from end to end. done may run before Drive returns, on the calling
+// goroutine. It fails with ErrRunning if the tunnel already ran.
+func (t *Tunnel) Drive(ctx context.Context, done func(Result)) error {
+	if done == nil {
+		return errors.New("channel: Tunnel.Drive needs a done function")
+	}
+	if err := t.begin(ctx, done); err != nil {
+		return err
+	}
+	go t.res.drive()
+	t.req.drive()
+	return nil
+}
+
 func (t *Tunnel) begin(ctx context.Context, done func(Result)) error {
 	if t.req.setRunning() || t.res.setRunning() {
 		return ErrRunning
