@@ -79,10 +79,12 @@ func (s *session) setServer(c *conn.Conn) bool {
 }
 
 // run drives the session from its accept. An HTTP session ends when run
-// returns, unless it was handed off while idle (runHTTP); a TCP session that reached a server outlives it: its tunnel
-// runs on the channel's own goroutines, parked in the shared poller while
-// idle, and ends the session from its completion callback, so an idle
-// proxied connection holds no goroutine.
+// returns, unless it was handed off while idle (runHTTP). A TCP session
+// that reached a server can outlive it: run drives the tunnel's request
+// direction until it ends or first waits long enough to park, then the
+// tunnel runs on the channel's own goroutines, parked in the shared
+// poller while idle, and ends the session from its completion callback,
+// so an idle proxied connection holds no goroutine.
 func (s *session) run() {
 	b, fe := s.b, s.fe
 	// The session is settled once its steady phase begins (an HTTP
@@ -143,7 +145,11 @@ func (s *session) run() {
 	be := fe.backend
 	tun, err := channel.NewTunnel(client, server, b.tunnelConfig(fe.cfg, be.cfg))
 	if err == nil {
-		err = tun.Start(b.ctx, s.tunnelDone)
+		// This goroutine goes on as the request direction: a short
+		// connection ends on it, with the stack it has grown already, and
+		// the session may be over when Drive returns.
+		settle()
+		err = tun.Drive(b.ctx, s.tunnelDone)
 	}
 	if err != nil {
 		b.log.Warn("tunnel not started", "frontend", fe.cfg.Name, "backend", be.cfg.Name, "err", err)
