@@ -313,9 +313,10 @@ func TestLogVariants(t *testing.T) {
 	require.Equal(t, 5, Level("notice"))
 }
 
-// TestSamplesAcceptedByHAProxy runs haproxy -c on every sample
-// configuration, so that lb's language stays a subset of HAProxy's.
-func TestSamplesAcceptedByHAProxy(t *testing.T) {
+// haproxyBin returns the path of the haproxy binary. Without one the test
+// is skipped, unless CI=true, where haproxy is required.
+func haproxyBin(t *testing.T) string {
+	t.Helper()
 	bin, err := exec.LookPath("haproxy")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -323,6 +324,13 @@ func TestSamplesAcceptedByHAProxy(t *testing.T) {
 		}
 		t.Skip("haproxy not installed: skipping the comparison with haproxy -c")
 	}
+	return bin
+}
+
+// TestSamplesAcceptedByHAProxy runs haproxy -c on every sample
+// configuration, so that lb's language stays a subset of HAProxy's.
+func TestSamplesAcceptedByHAProxy(t *testing.T) {
+	bin := haproxyBin(t)
 	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "*.cfg"))
 	require.NoError(t, err)
 	files = append(files, filepath.Join("..", "..", "default.cfg"))

@@ -186,6 +186,23 @@ type Options struct {
 	DontLogNull    bool
 }
 
+// TCPKeepAlive is TCP keepalive on one side of a proxy's connections:
+// "option clitcpka" and the clitcpka-* keywords for the client side,
+// "option srvtcpka" and srvtcpka-* for the server side ("option tcpka"
+// turns both on).
+type TCPKeepAlive struct {
+	// On sends keepalive probes on the side's sockets.
+	On bool
+	// Idle is the time a connection stays idle before the first probe
+	// (TCP_KEEPIDLE), Interval the time between probes (TCP_KEEPINTVL)
+	// and Count the unanswered probes that drop the connection
+	// (TCP_KEEPCNT). Zero leaves the system's value
+	// (net.ipv4.tcp_keepalive_time, _intvl and _probes). The kernel takes
+	// times in whole seconds: a fraction counts as a whole one.
+	Idle, Interval time.Duration
+	Count          int
+}
+
 // Proxy is a frontend, backend, listen or defaults section.
 type Proxy struct {
 	Pos
@@ -203,6 +220,10 @@ type Proxy struct {
 	Stick    Stick
 	Timeouts Timeouts
 	Options  Options
+	// CliTCPKA is TCP keepalive on a frontend's client sockets, SrvTCPKA
+	// on a backend's server sockets; both are off unless an option turns
+	// them on, as in HAProxy.
+	CliTCPKA, SrvTCPKA TCPKeepAlive
 	// MaxConn caps a frontend's concurrent connections; 0 means the global
 	// maxconn.
 	MaxConn int
