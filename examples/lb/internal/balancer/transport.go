@@ -2,6 +2,7 @@ package balancer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -36,15 +37,44 @@ func (b *Balancer) listen(ctx context.Context, fe *frontend, addr string, bind c
 		HandshakeTimeout: proxyHeaderTimeout,
 		Logger:           b.log,
 	}
+	lc.KeepAlive, lc.DisableKeepAlive = keepAlive(fe.cfg.CliTCPKA)
 	if err := b.bindTLS(bind, &lc); err != nil {
 		return nil, err
 	}
 	b.connRules(fe, &lc)
-	nl, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+	// lc opens the socket itself: it sets keepalive on the listening
+	// socket, which the accepted ones inherit.
+	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
+		// The caller's message names the address already; keep the
+		// system's error without conn's wrapping, which repeats it.
+		if oe := (*net.OpError)(nil); errors.As(err, &oe) {
+			return nil, oe
+		}
 		return nil, err
 	}
-	return lc.NewListener(nl), nil
+	return ln, nil
+}
+
+// keepAlive maps one side's TCP keepalive settings onto conn's: off unless
+// its option is on, as in HAProxy, and when on the system's value for each
+// timing the configuration leaves out (conn would apply Go's own for a
+// zero), since HAProxy only sets the ones it is given.
+func keepAlive(ka config.TCPKeepAlive) (cfg net.KeepAliveConfig, disable bool) {
+	if !ka.On {
+		return net.KeepAliveConfig{}, true
+	}
+	cfg = net.KeepAliveConfig{Enable: true, Idle: -1, Interval: -1, Count: -1}
+	if ka.Idle > 0 {
+		cfg.Idle = ka.Idle
+	}
+	if ka.Interval > 0 {
+		cfg.Interval = ka.Interval
+	}
+	if ka.Count > 0 {
+		cfg.Count = ka.Count
+	}
+	return cfg, false
 }
 
 // dialer returns the dialer of a server: its source address, its PROXY
@@ -56,6 +86,7 @@ func (b *Balancer) dialer(s *Server) (*conn.Dialer, error) {
 		}
 	}
 	d := &conn.Dialer{Timeout: s.be.cfg.Timeouts.Connect}
+	d.KeepAlive, d.DisableKeepAlive = keepAlive(s.be.cfg.SrvTCPKA)
 	if s.cfg.Source != "" {
 		src, err := resolveSource(s.cfg.Source)
 		if err != nil {
@@ -130,6 +161,9 @@ func (b *Balancer) dialCheck(ctx context.Context, s *Server) (net.Conn, error) {
 	}
 	d := *s.dialer
 	d.Timeout = 0 // the check's own timeout is in ctx
+	// A check's connection lives for one check, which its timeout
+	// bounds: it gets no keepalive, whatever srvtcpka says.
+	d.DisableKeepAlive = true
 	w := watchHandshake(&d)
 	c, err := d.Dial(ctx, "tcp", s.addr, nil)
 	if err != nil {
