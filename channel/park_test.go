@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -276,4 +277,48 @@ func TestDriveRunsRequestOnCaller(t *testing.T) {
 	require.Equal(t, int64(10), r.Request.Out)
 	require.Equal(t, int64(5), r.Response.Out)
 	waitParked(t, 0)
+}
+
+// TunnelConfig.Go starts the directions that do not run on the caller:
+// both with Start, the response direction with Drive.
+func TestTunnelGo(t *testing.T) {
+	for _, drive := range []bool{false, true} {
+		t.Run(map[bool]string{false: "Start", true: "Drive"}[drive], func(t *testing.T) {
+			testnet.LeakCheck(t)
+			pool, pipes := newPools(t, 0)
+			f := newFixture(t)
+			var spawned atomic.Int32
+			tun, err := NewTunnel(wrap(f.front, true), wrap(f.back, true), TunnelConfig{
+				Pool: pool, Pipes: pipes,
+				Go: func(fn func()) { spawned.Add(1); go fn() },
+			})
+			require.NoError(t, err)
+			done := make(chan Result, 1)
+			_, err = f.client.Write([]byte("ping"))
+			require.NoError(t, err)
+			_, err = f.server.Write([]byte("pong"))
+			require.NoError(t, err)
+			start := tun.Start
+			if drive {
+				start = tun.Drive
+			}
+			require.NoError(t, start(context.Background(), func(r Result) { done <- r }))
+			got := make([]byte, 4)
+			_, err = io.ReadFull(f.server, got)
+			require.NoError(t, err)
+			require.Equal(t, "ping", string(got))
+			_, err = io.ReadFull(f.client, got)
+			require.NoError(t, err)
+			require.Equal(t, "pong", string(got))
+			require.NoError(t, f.client.CloseWrite())
+			require.NoError(t, f.server.CloseWrite())
+			r := waitResult(t, done)
+			require.NoError(t, r.Err)
+			want := int32(2)
+			if drive {
+				want = 1
+			}
+			require.Equal(t, want, spawned.Load())
+		})
+	}
 }

@@ -85,6 +85,12 @@ type TunnelConfig struct {
 	TunnelTimeout time.Duration
 	// RequestAnalysers and ResponseAnalysers analyse each direction.
 	RequestAnalysers, ResponseAnalysers []Analyser
+	// Go runs a direction on a goroutine for Start and Drive; nil means a
+	// go statement each time. A proxy can pass a pool of goroutines kept
+	// from earlier sessions, whose stacks have already grown to what
+	// ending a tunnel takes. Directions woken from the idle poller run on
+	// the poller's goroutines.
+	Go func(func())
 }
 
 // Result is how a tunnel went.
@@ -144,6 +150,7 @@ func (r Result) TermState() string {
 type Tunnel struct {
 	req, res    *Channel
 	tunnelTO    time.Duration
+	spawn       func(func()) // TunnelConfig.Go
 	clientClock clock
 	serverClock clock
 	started     int64 // on mono's clock
@@ -171,7 +178,7 @@ func NewTunnel(client, server xprt.Transport, cfg TunnelConfig) (*Tunnel, error)
 		return nil, fmt.Errorf("channel: negative tunnel timeout (client %v, server %v, tunnel %v)",
 			cfg.ClientTimeout, cfg.ServerTimeout, cfg.TunnelTimeout)
 	}
-	t := &Tunnel{tunnelTO: cfg.TunnelTimeout}
+	t := &Tunnel{tunnelTO: cfg.TunnelTimeout, spawn: cfg.Go}
 	// Activity on a side counts for both directions touching it, as
 	// HAProxy refreshes a side's read timeout when it writes to it.
 	req, err := newChannel(client, server, Config{
@@ -264,9 +271,18 @@ func (t *Tunnel) Start(ctx context.Context, done func(Result)) error {
 	if err := t.begin(ctx, done); err != nil {
 		return err
 	}
-	go t.req.drive()
-	go t.res.drive()
+	t.goDrive(t.req)
+	t.goDrive(t.res)
 	return nil
+}
+
+// goDrive runs c's drive on a goroutine of its own.
+func (t *Tunnel) goDrive(c *Channel) {
+	if t.spawn == nil {
+		go c.drive()
+		return
+	}
+	t.spawn(c.drive)
 }
 
 // Drive is Start, except that the calling goroutine drives the request
@@ -284,7 +300,7 @@ func (t *Tunnel) Drive(ctx context.Context, done func(Result)) error {
 	if err := t.begin(ctx, done); err != nil {
 		return err
 	}
-	go t.res.drive()
+	t.goDrive(t.res)
 	t.req.drive()
 	return nil
 }
