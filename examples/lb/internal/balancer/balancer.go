@@ -69,7 +69,8 @@ type Balancer struct {
 	pool         *buffer.Pool
 	pipes        *buffer.PipePool // nil when nothing splices
 
-	wg       sync.WaitGroup // accept loops, sessions, the trimmer
+	wg       sync.WaitGroup // accept loops, sessions, workers, the trimmer
+	workers  workers        // goroutines waiting for the next session
 	checksWG sync.WaitGroup
 	checkCtx context.Context
 	stopChk  context.CancelFunc
@@ -122,9 +123,11 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 		log:      opts.Logger,
 		backends: map[string]*Backend{},
 		sessions: map[*session]struct{}{},
+		workers:  workers{next: make(chan func())},
 		writers:  map[io.Writer]*lockedWriter{},
 	}
 	b.idle = sync.NewCond(&b.mu)
+	b.workers.goFn = b.spawn
 	b.ctx, b.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	b.checkCtx, b.stopChk = context.WithCancel(b.ctx)
 	var err error
@@ -419,7 +422,7 @@ func (b *Balancer) acceptLoop(fe *frontend, ln *conn.Listener, bind *config.Bind
 		b.starting.Add(1)
 		b.accepts.Add(1)
 		fe.conns.Add(1)
-		go s.run()
+		b.spawn(s.run)
 	}
 }
 

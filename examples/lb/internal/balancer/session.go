@@ -143,7 +143,9 @@ func (s *session) run() {
 		return
 	}
 	be := fe.backend
-	tun, err := channel.NewTunnel(client, server, b.tunnelConfig(fe.cfg, be.cfg))
+	tc := b.tunnelConfig(fe.cfg, be.cfg)
+	tc.Go = b.workers.goFn
+	tun, err := channel.NewTunnel(client, server, tc)
 	if err == nil {
 		// This goroutine goes on as the request direction: a short
 		// connection ends on it, with the stack it has grown already, and
