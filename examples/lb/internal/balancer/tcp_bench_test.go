@@ -112,3 +112,51 @@ func benchLB(b *testing.B, format string, a ...any) *Balancer {
 	b.Cleanup(func() { _ = lb.Close() })
 	return lb
 }
+
+// BenchmarkTCPConnect opens a short connection through a balancer per
+// operation, as a client sending one request on a new connection does:
+// connect, a byte each way through an echo server, both sides closed.
+// The "direct" case runs the same operations straight to the server, so
+// that what lb adds per connection reads as the difference:
+//
+//	go test -run '^$' -bench TCPConnect -benchmem ./examples/lb/internal/balancer
+func BenchmarkTCPConnect(b *testing.B) {
+	echo := testnet.Serve(b, testnet.Echo)
+	lb := benchLB(b, `
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+listen px
+    bind 127.0.0.1:0
+    server s %s
+`, echo)
+	for _, bc := range []struct{ name, addr string }{
+		{"direct", echo},
+		{"lb", lb.Addrs("px")[0].String()},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			one := []byte{'x'}
+			var got [1]byte
+			for b.Loop() {
+				c, err := net.Dial("tcp", bc.addr)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := c.Write(one); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.ReadFull(c, got[:]); err != nil {
+					b.Fatal(err)
+				}
+				_ = c.(*net.TCPConn).CloseWrite()
+				if _, err := c.Read(got[:]); err != io.EOF {
+					b.Fatalf("after the echo: %v, want EOF", err)
+				}
+				_ = c.Close()
+			}
+		})
+	}
+	require.Eventually(b, func() bool { return lb.Sessions() == 0 }, 30*time.Second, 10*time.Millisecond)
+}
