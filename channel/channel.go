@@ -40,8 +40,8 @@
 // holds no buffer or pipe, a tunnel's direction parks instead: it
 // registers the socket with the process's shared idle poller,
 // [xprt.IdleWait] (one epoll instance; EPOLLIN|EPOLLRDHUP|EPOLLONESHOT;
-// the socket stays in the runtime's set too) and its goroutine returns. A TLS source parks the same way once it
-// holds nothing; a wake may find half a record, and the direction then
+// the socket stays in the runtime's set too) and its goroutine returns.
+// A TLS source parks the same way once it holds nothing; a wake may find half a record, and the direction then
 // waits for the rest in its read, and parks again after a moment. One
 // poller goroutine, itself parked on the netpoller through the epoll
 // descriptor and alive only while something is parked, starts a goroutine
@@ -52,7 +52,11 @@
 // it at once, and a periodic sweep wakes it if its socket was closed
 // underneath it (closing a socket takes it out of every epoll set without
 // an event). [Tunnel.Start] then holds no goroutine at all for an idle
-// tunnel, [Tunnel.Run] only its caller's.
+// tunnel, [Tunnel.Run] only its caller's. [Tunnel.Drive] is Start with
+// the caller's goroutine running the request direction until it first
+// parks, so that a short connection is served on the goroutine that
+// accepted it, and [TunnelConfig.Go] lets a proxy run the other
+// directions on goroutines it keeps, whose stacks have grown already.
 //
 // Why not the alternatives: a goroutine per direction parked in the
 // netpoller keeps a stack that grew while forwarding (the runtime only
