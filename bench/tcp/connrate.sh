@@ -2,9 +2,11 @@
 # Connection rate: lb beside haproxy when every request opens a new
 # connection, the cost the throughput and idle scripts do not see.
 #
-# Both proxies run the same file: one listen section in mode tcp (on
-# FE_PORT) and one in mode http (HTTP/1.1, on HTTP_PORT), each to the same
-# single server, bench/http/backend (on SINK_PORT). wrk sends every request
+# Both proxies run the same file per mode: one listen section on FE_PORT,
+# in mode tcp or in mode http (HTTP/1.1), to one server, bench/http/backend
+# on SINK_PORT. One listener only: lb's listeners on shared connection
+# slots poll before each accept, a cost a second section would add to
+# every connection of the first. wrk sends every request
 # with "Connection: close", so each request is a new client connection; in
 # mode tcp the backend closes after its answer and every client connection
 # is a new server connection too, in mode http each proxy keeps or closes
@@ -12,11 +14,11 @@
 # first request goes on a connection of its own).
 #
 # The proxy is pinned to PROXY_CPU with nbthread 1 (lb takes GOMAXPROCS
-# from it), wrk and the backend to LOAD_CPU. Each round runs both proxies,
-# a fresh process each (a second of warm-up per mode, then DUR seconds per
-# mode), lb first in odd rounds and haproxy first in even ones, so every
-# lb/haproxy ratio comes from neighbouring runs and neither proxy always
-# follows the other. Per run:
+# from it), wrk and the backend to LOAD_CPU. Each round runs, for each
+# mode, both proxies one after the other, a fresh process each (a second
+# of warm-up, then DUR seconds), lb first in odd rounds and haproxy first
+# in even ones, so every lb/haproxy ratio comes from neighbouring runs and
+# neither proxy always follows the other. Per run:
 #
 #   conn/s      wrk's requests per second (one connection each)
 #   CPU ms/1k   the proxy's user+system CPU time (/proc/PID/stat) per
@@ -40,7 +42,8 @@
 #
 # With STRACE=1, one more phase per proxy and mode after the rounds:
 # strace -c -f -p PID while wrk runs STRACE_DUR seconds, printing system
-# calls per connection (all calls / accept4 calls) and the top calls per
+# calls per connection (all calls / accept4 calls that returned a
+# connection) and the top calls per
 # connection. strace slows the proxy many times over: that phase's rates
 # mean nothing, its counts per connection do.
 #
@@ -50,8 +53,8 @@
 # (default 1 / 0), HAPROXY (binary), LB_BIN (a prebuilt lb instead of
 # building ./examples/lb), STRACE (1: the strace phase), STRACE_DUR
 # (default 3), STRACE_TOP (calls listed, default 8), DISTURB (default 25),
-# TW_MAX (default half the ephemeral range), FE_PORT / HTTP_PORT /
-# SINK_PORT (default 18850 / 18851 / 18852).
+# TW_MAX (default half the ephemeral range), FE_PORT / SINK_PORT (default
+# 18850 / 18851).
 # The result arrays are read through get, by name.
 # shellcheck disable=SC2034
 set -euo pipefail
@@ -72,8 +75,7 @@ STRACE=${STRACE:-0}
 STRACE_DUR=${STRACE_DUR:-3}
 STRACE_TOP=${STRACE_TOP:-8}
 FE_PORT=${FE_PORT:-18850}
-HTTP_PORT=${HTTP_PORT:-18851}
-SINK_PORT=${SINK_PORT:-18852}
+SINK_PORT=${SINK_PORT:-18851}
 CLK_TCK=$(getconf CLK_TCK)
 read -r EPH_LO EPH_HI </proc/sys/net/ipv4/ip_local_port_range
 TW_MAX=${TW_MAX:-$(((EPH_HI - EPH_LO + 1) / 2))}
@@ -92,7 +94,7 @@ for t in "${tools[@]}"; do
 done
 # Refuse ports something already listens on: the figures would be
 # another process's.
-require_free_ports "$FE_PORT" "$HTTP_PORT" "$SINK_PORT"
+require_free_ports "$FE_PORT" "$SINK_PORT"
 
 bench_init
 # wrk and strace run in the background so that an interrupt ends them at
@@ -113,35 +115,31 @@ echo "building lb and the backend..." >&2
 build_lb
 go_build "$ROOT/bench" ./http/backend
 
-cat >"$WORK/connrate.cfg" <<CFG
+for mode in $MODES; do
+	cat >"$WORK/$mode.cfg" <<CFG
 global
     maxconn 4000
     nbthread 1
 defaults
+    mode $mode
     timeout connect 5s
     timeout client 30s
     timeout server 30s
-listen tcp
-    mode tcp
+listen bench
     bind 127.0.0.1:$FE_PORT
     server s1 127.0.0.1:$SINK_PORT
-listen http
-    mode http
-    bind 127.0.0.1:$HTTP_PORT
-    server s1 127.0.0.1:$SINK_PORT
 CFG
+done
 
 taskset -c "$LOAD_CPU" "$WORK/backend" -addr "127.0.0.1:$SINK_PORT" -name s1 >"$WORK/backend.log" 2>&1 &
 PIDS+=($!)
 wait_port "$SINK_PORT"
 
-port_of() { if [ "$1" = tcp ]; then echo "$FE_PORT"; else echo "$HTTP_PORT"; fi; }
-
 # client_tw prints how many TIME_WAIT sockets hold an ephemeral port
 # towards one of the script's ports: those a connect(2) to the same place
 # may not reuse (with tcp_tw_reuse 0) or must search past.
 client_tw() {
-	ss -Htan state time-wait "( dport = :$FE_PORT or dport = :$HTTP_PORT or dport = :$SINK_PORT )" |
+	ss -Htan state time-wait "( dport = :$FE_PORT or dport = :$SINK_PORT )" |
 		awk -v lo="$EPH_LO" -v hi="$EPH_HI" '{ n = split($3, a, ":"); p = a[n] + 0; if (p >= lo && p <= hi) c++ } END { print c + 0 }'
 }
 
@@ -160,18 +158,18 @@ tw_guard() {
 	echo "still $n client-side TIME_WAIT sockets; going on, expect connect errors" >&2
 }
 
-# wrk_run PORT SECONDS OUT: wrk with a new connection per request, in the
+# wrk_run SECONDS OUT: wrk with a new connection per request, in the
 # background so that an interrupt stops it at once.
 wrk_run() {
-	taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${2}s" -H 'Connection: close' \
-		"http://127.0.0.1:$1/" >"$3" 2>&1 &
+	taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${1}s" -H 'Connection: close' \
+		"http://127.0.0.1:$FE_PORT/" >"$2" 2>&1 &
 	WRK_PID=$!
 	local rc=0
 	wait "$WRK_PID" || rc=$?
 	WRK_PID=
 	# Above 128: wrk or the wait ended by a signal, an interrupt.
 	[ "$rc" -gt 128 ] && exit 130
-	[ "$rc" = 0 ] || { echo "wrk failed: $(cat "$3")" >&2; exit 1; }
+	[ "$rc" = 0 ] || { echo "wrk failed: $(cat "$2")" >&2; exit 1; }
 }
 
 # wrk_errors FILE prints wrk's socket errors and non-2xx answers as
@@ -191,7 +189,7 @@ measure() {
 	w0=$EPOCHREALTIME
 	c0=$(core_ticks "$PROXY_CPU")
 	t0=$(cpu_ticks "$PROXY_PID")
-	wrk_run "$(port_of "$mode")" "$DUR" "$out"
+	wrk_run "$DUR" "$out"
 	t1=$(cpu_ticks "$PROXY_PID")
 	c1=$(core_ticks "$PROXY_CPU")
 	w1=$EPOCHREALTIME
@@ -207,13 +205,11 @@ measure() {
 	echo "round $round $name $mode: $rate conn/s, ${CPUK[$key]} CPU ms per 1k, core ${BUSY[$key]}+${OTHER[$key]} %, $reqs requests, errors: $errs" >&2
 }
 
-# start NAME: start_proxy with both listeners up and a second of warm-up
-# on each, so that neither first run pays for the process's start.
+# start NAME MODE: start_proxy on MODE's file and a second of warm-up, so
+# that the run does not pay for the process's start.
 start() {
-	start_proxy "$1" "$WORK/connrate.cfg"
-	wait_port "$HTTP_PORT"
-	local mode
-	for mode in $MODES; do wrk_run "$(port_of "$mode")" 1 "$WORK/warm.out"; done
+	start_proxy "$1" "$WORK/$2.cfg"
+	wrk_run 1 "$WORK/warm.out"
 }
 
 echo "tcp_tw_reuse $TW_REUSE, ephemeral ports $EPH_LO-$EPH_HI, client-side TIME_WAIT now $(client_tw)" >&2
@@ -229,10 +225,12 @@ order() {
 	fi
 }
 for round in $(seq 1 "$ROUNDS"); do
-	for proxy in $(order "$round"); do
-		start "$proxy"
-		for mode in $MODES; do measure "$proxy" "$mode" "$round"; done
-		stop_proxy
+	for mode in $MODES; do
+		for proxy in $(order "$round"); do
+			start "$proxy" "$mode"
+			measure "$proxy" "$mode" "$round"
+			stop_proxy
+		done
 	done
 done
 
@@ -246,13 +244,14 @@ strace_phase() {
 	# strace names each thread it attaches to; wait for the first.
 	for _ in $(seq 1 50); do grep -q attached "$WORK/strace.err" 2>/dev/null && break; sleep 0.1; done
 	sleep 0.2
-	wrk_run "$(port_of "$mode")" "$STRACE_DUR" "$WORK/wrk.strace"
+	wrk_run "$STRACE_DUR" "$WORK/wrk.strace"
 	kill -INT "$STRACE_PID" 2>/dev/null || true
 	wait "$STRACE_PID" 2>/dev/null || true
 	STRACE_PID=
 	# strace -c: "% time seconds usecs/call calls [errors] syscall", then
-	# a dashed line and "total".
-	acc=$(awk '$NF == "accept4" && $4 ~ /^[0-9]+$/ { print $4 }' "$so")
+	# a dashed line and "total". An accept4 that failed (EAGAIN: nothing
+	# waiting) is a call but no connection.
+	acc=$(awk '$NF == "accept4" && $4 ~ /^[0-9]+$/ { print $4 - (NF == 6 ? $5 : 0) }' "$so")
 	SC_ACC[$name.$mode]=${acc:-0}
 	if [ -z "$acc" ] || [ "$acc" = 0 ]; then
 		echo "$name $mode: no accept4 under strace: $(cat "$WORK/strace.err")" >&2
@@ -267,10 +266,12 @@ strace_phase() {
 		sort -k2 -n -r | head -n "$STRACE_TOP" >&2
 }
 if [ "$STRACE" = 1 ]; then
-	for proxy in $PROXIES; do
-		start "$proxy"
-		for mode in $MODES; do strace_phase "$proxy" "$mode"; done
-		stop_proxy
+	for mode in $MODES; do
+		for proxy in $PROXIES; do
+			start "$proxy" "$mode"
+			strace_phase "$proxy" "$mode"
+			stop_proxy
+		done
 	done
 fi
 
@@ -308,7 +309,7 @@ done
 
 if [ "$STRACE" = 1 ]; then
 	echo
-	echo "system calls per connection under strace -c -f (${STRACE_DUR}s of wrk per row; all calls / accept4 calls)"
+	echo "system calls per connection under strace -c -f (${STRACE_DUR}s of wrk per row; all calls / accept4 calls that returned a connection)"
 	echo
 	echo "| mode | proxy | connections | calls per connection | top calls per connection |"
 	echo "|---|---|---|---|---|"
