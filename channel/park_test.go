@@ -209,19 +209,6 @@ func TestSharedContextCancel(t *testing.T) {
 	require.Zero(t, left, "cancellation groups left")
 }
 
-// goid is the calling goroutine's number, from its stack header.
-func goid() string {
-	var b [64]byte
-	s := string(b[:runtime.Stack(b[:], false)])
-	s = s[len("goroutine "):]
-	for i := range len(s) {
-		if s[i] == ' ' {
-			return s[:i]
-		}
-	}
-	return s
-}
-
 // Drive runs the request direction on the caller's goroutine: the
 // request's analyser runs there, and Drive returns once the direction
 // parks, with the tunnel still open. Bytes then flow both ways through
@@ -232,7 +219,7 @@ func TestDriveRunsRequestOnCaller(t *testing.T) {
 	f := newFixture(t)
 	ran := make(chan string, 8)
 	seen := func(c *Channel) (Verdict, error) {
-		ran <- goid()
+		ran <- testnet.GoroutineID()
 		c.Forward(Infinite)
 		return Done, nil
 	}
@@ -245,7 +232,7 @@ func TestDriveRunsRequestOnCaller(t *testing.T) {
 	require.NoError(t, err)
 	done := make(chan Result, 1)
 	require.NoError(t, tun.Drive(context.Background(), func(r Result) { done <- r }))
-	require.Equal(t, goid(), <-ran, "the request analyser ran on Drive's caller")
+	require.Equal(t, testnet.GoroutineID(), <-ran, "the request analyser ran on Drive's caller")
 	got := make([]byte, 5)
 	_, err = io.ReadFull(f.server, got)
 	require.NoError(t, err)

@@ -248,3 +248,14 @@ func MemAfterGC() (heap, stack uint64) {
 	runtime.ReadMemStats(&ms)
 	return ms.HeapAlloc, ms.StackInuse
 }
+
+// GoroutineID is the calling goroutine's number, from its stack header,
+// for tests that check which goroutine ran something.
+func GoroutineID() string {
+	var b [64]byte
+	s := strings.TrimPrefix(string(b[:runtime.Stack(b[:], false)]), "goroutine ")
+	if i := strings.IndexByte(s, ' '); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

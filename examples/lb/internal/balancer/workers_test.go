@@ -11,19 +11,6 @@ import (
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
 )
 
-// goid is the calling goroutine's number, from its stack header.
-func goid() string {
-	var b [64]byte
-	s := string(b[:runtime.Stack(b[:], false)])
-	s = s[len("goroutine "):]
-	for i := range len(s) {
-		if s[i] == ' ' {
-			return s[:i]
-		}
-	}
-	return s
-}
-
 // A goroutine that finished its work runs the next: spawned one after
 // the other, two functions run on the same goroutine. After a burst, at
 // most maxIdleWorkers goroutines stay, and Close ends them.
@@ -37,10 +24,10 @@ listen px
 `))
 	idleWorkers := func() int32 { return b.workers.idle.Load() }
 	ran := make(chan string)
-	b.spawn(func() { ran <- goid() })
+	b.spawn(func() { ran <- testnet.GoroutineID() })
 	first := <-ran
 	require.Eventually(t, func() bool { return idleWorkers() == 1 }, 10*time.Second, time.Millisecond)
-	b.spawn(func() { ran <- goid() })
+	b.spawn(func() { ran <- testnet.GoroutineID() })
 	require.Equal(t, first, <-ran, "the second function ran on the first one's goroutine")
 
 	// A burst of blocked functions takes a goroutine each; once they
