@@ -134,8 +134,11 @@ type Listener struct {
 	done     chan struct{}
 	closed   sync.Once
 
-	pmu      sync.Mutex
-	nudged   bool // an accept was woken by Slots.join; guarded by pmu
+	pmu    sync.Mutex
+	nudged bool // an accept was woken by a listener sharing the slots; guarded by pmu
+	// holding: Accept took the shared slots before a client was pending,
+	// and may sit on them in accept(2).
+	holding  atomic.Bool
 	paused   bool
 	resumeCh chan struct{} // closed on Resume
 	// inAccept is read-held around the accept(2) of an Accept; Pause
@@ -237,7 +240,8 @@ func (l *Listener) Accept() (*Conn, error) {
 		if err := l.waitResumed(); err != nil {
 			return nil, err
 		}
-		if l.pending != nil && l.crowded() {
+		watch := l.pending != nil && l.crowded()
+		if watch {
 			if err := l.pending.wait(); err != nil {
 				if l.isClosed() {
 					return nil, ErrClosed
@@ -248,16 +252,25 @@ func (l *Listener) Accept() (*Conn, error) {
 				return nil, fmt.Errorf("conn: waiting for a client on %v: %w", l.ln.Addr(), err)
 			}
 		}
+		// Without the watch, the shared slots are taken before a client
+		// is pending: a listener that finds none free can wake this one.
+		holding := l.pending != nil && !watch
+		l.holding.Store(holding)
 		if err := l.acquire(); err != nil {
+			l.holding.Store(false)
 			return nil, err
 		}
 		if err := l.waitRate(); err != nil {
+			l.holding.Store(false)
 			l.releaseSlot()
 			return nil, err
 		}
 		l.inAccept.RLock()
 		sock, err := l.ln.Accept()
 		l.inAccept.RUnlock()
+		if holding {
+			l.holding.Store(false)
+		}
 		if err != nil {
 			l.releaseSlot()
 			if l.isClosed() {
@@ -265,7 +278,7 @@ func (l *Listener) Accept() (*Conn, error) {
 			}
 			if ne, ok := err.(net.Error); ok && ne.Timeout() {
 				l.unnudge()
-				continue // woken by Pause or by a listener joining the slots
+				continue // woken by Pause, or by a listener sharing the slots
 			}
 			return nil, fmt.Errorf("conn: accept on %v: %w", l.ln.Addr(), err)
 		}
@@ -340,15 +353,18 @@ func (l *Listener) release() {
 }
 
 // crowded reports whether Accept must wait for a client before it takes
-// its shared slots: another listener shares one of them, and could starve
-// behind a slot taken by an accept(2) with nobody to accept. A lone member
-// skips the wait and its poll(2), one system call per connection.
+// its shared slots: others share one of them, which has no more slots
+// free than listeners, so that another listener could starve behind a
+// slot taken by an accept(2) with nobody to accept. Otherwise Accept
+// skips the wait and its poll(2), one system call per connection; should
+// the slots run out meanwhile, a listener that needs one wakes those
+// holding slots in accept(2) ([Slots] nudgeHolders).
 func (l *Listener) crowded() bool {
 	if !l.canNudge {
 		return true
 	}
 	for _, s := range l.shared {
-		if s.shared.Load() {
+		if s.scarce() {
 			return true
 		}
 	}

@@ -18,12 +18,14 @@ import (
 type Slots struct {
 	ch chan struct{}
 
-	// The listeners sharing the slots. While a Slots has one, that
-	// listener can starve no other and accepts without first waiting for
-	// a client (see Listener.Accept).
+	// The listeners sharing the slots (see Listener.Accept): while free
+	// slots outnumber them, none can starve another, and each takes its
+	// slots before a client comes; a listener that finds none free wakes
+	// those waiting in accept(2) with slots taken, so they give them
+	// back and wait for a client first.
 	mu      sync.Mutex
 	members []*Listener
-	shared  atomic.Bool // more than one member
+	n       atomic.Int32 // len(members)
 }
 
 // NewSlots returns a limit of n connections alive at once. n must be
@@ -63,6 +65,7 @@ func (s *Slots) take(done <-chan struct{}, waits *atomic.Uint64) bool {
 	default:
 	}
 	waits.Add(1)
+	s.nudgeHolders()
 	select {
 	case s.ch <- struct{}{}:
 		return true
@@ -79,12 +82,12 @@ func (s *Slots) give() {
 
 // join adds l to the listeners sharing s. A listener already waiting in
 // accept(2) with a slot taken, as a lone member may, is woken so that it
-// gives the slot back and waits for a client first from now on.
+// looks again whether it must wait for a client first.
 func (s *Slots) join(l *Listener) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.members = append(s.members, l)
-	s.shared.Store(len(s.members) > 1)
+	s.n.Store(int32(len(s.members)))
 	if len(s.members) == 2 {
 		s.members[0].nudge()
 	}
@@ -97,5 +100,28 @@ func (s *Slots) leave(l *Listener) {
 	if i := slices.Index(s.members, l); i >= 0 {
 		s.members = slices.Delete(s.members, i, i+1)
 	}
-	s.shared.Store(len(s.members) > 1)
+	s.n.Store(int32(len(s.members)))
+}
+
+// scarce reports whether a listener must wait for a client before it
+// takes a slot: others share s, and no more slots are free than there are
+// listeners, which could each sit on one in accept(2).
+func (s *Slots) scarce() bool {
+	n := int(s.n.Load())
+	return n > 1 && cap(s.ch)-len(s.ch) <= n
+}
+
+// nudgeHolders wakes the listeners sharing s that sit in accept(2) with
+// slots taken and no client yet, so that they give them back.
+func (s *Slots) nudgeHolders() {
+	if s.n.Load() < 2 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.members {
+		if m.holding.Load() {
+			m.nudge()
+		}
+	}
 }

@@ -221,3 +221,46 @@ func TestSharedSlotsJoinWakesLoneListener(t *testing.T) {
 	require.NoError(t, r.c.Close())
 	require.NoError(t, first.Close())
 }
+
+// With more slots free than listeners share them, a listener takes its
+// slot before a client comes and sits on it in accept(2). Once the slots
+// run out, a listener that needs one wakes it: three slots shared by an
+// idle listener and a busy one still let the busy one hold all three
+// connections.
+func TestSharedSlotsHolderWokenWhenFull(t *testing.T) {
+	testnet.LeakCheck(t)
+	slots, err := NewSlots(3)
+	require.NoError(t, err)
+	idle := listen(t, ListenConfig{Slots: []*Slots{slots}})
+	busy := listen(t, ListenConfig{Slots: []*Slots{slots}})
+	idleAccept := acceptAsync(idle)
+	eventually(t, func() bool { return slots.InUse() == 1 }, "the idle listener to take a slot")
+
+	var conns []*Conn
+	for i := range 3 {
+		client := dial(t, busy.Addr())
+		select {
+		case r := <-acceptAsync(busy):
+			require.NoError(t, r.err, "client %d", i)
+			require.Equal(t, client.LocalAddr().String(), r.c.RemoteAddr().String())
+			conns = append(conns, r.c)
+		case <-time.After(5 * time.Second):
+			require.NoError(t, busy.Close())
+			require.NoError(t, idle.Close())
+			t.Fatalf("client %d of the busy listener not accepted: the idle one sits on a slot", i)
+		}
+	}
+	require.Equal(t, 3, slots.InUse())
+
+	// The idle listener waits for its own client, and a slot.
+	c := dial(t, idle.Addr())
+	require.NoError(t, conns[0].Close())
+	r := <-idleAccept
+	require.NoError(t, r.err)
+	require.Equal(t, c.LocalAddr().String(), r.c.RemoteAddr().String())
+	require.NoError(t, r.c.Close())
+	for _, c := range conns[1:] {
+		require.NoError(t, c.Close())
+	}
+	require.Zero(t, slots.InUse())
+}
