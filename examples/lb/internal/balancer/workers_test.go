@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/stretchr/testify/require"
 
@@ -61,4 +62,24 @@ listen px
 	require.NoError(t, b.Close())
 	require.Zero(t, idleWorkers())
 	check()
+}
+
+// A worker waiting for its next function keeps nothing of the last one:
+// what that function held can be collected.
+func TestWorkerKeepsNothing(t *testing.T) {
+	b, _ := startLB(t, parseCfg(t, `
+listen px
+    mode tcp
+    bind 127.0.0.1:0
+    server s 127.0.0.1:1
+`))
+	held := new([1024]byte)
+	wp := weak.Make(held)
+	ran := make(chan struct{})
+	b.spawn(func() { held[0] = 1; close(ran) })
+	<-ran
+	held = nil
+	require.Eventually(t, func() bool { return b.workers.idle.Load() == 1 }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { runtime.GC(); return wp.Value() == nil }, 10*time.Second, 10*time.Millisecond,
+		"what the last function held is still reachable from the idle worker")
 }
