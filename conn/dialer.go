@@ -7,8 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"time"
-
-	"github.com/proxyblocks/proxyblocks/xprt"
 )
 
 // ErrDial wraps every failure of [Dialer.Dial]: connect, PROXY header
@@ -85,16 +83,17 @@ func (d *Dialer) Dial(ctx context.Context, network, address string, ph *ProxyHea
 	c.setFlag(FlagOutgoing)
 	tf := d.Transport
 	if tf == nil {
-		// A raw transport has no handshake: with no header to send either,
-		// the connection is ready, and no timer is set up for nothing.
-		c.tr = xprt.NewRaw(sock)
-		if len(hdr) == 0 {
-			c.phase.Store(uint32(PhaseReady))
-			return c, nil
-		}
-	} else if c.tr, err = tf(sock); err != nil {
+		tf = RawTransport
+	}
+	if c.tr, err = tf(sock); err != nil {
 		sock.Close()
 		return nil, fmt.Errorf("%w: transport to %s: %w", ErrDial, address, err)
+	}
+	if d.Transport == nil && len(hdr) == 0 {
+		// A raw transport has no handshake: with no header to send either,
+		// the connection is ready, and no timer is set up for nothing.
+		c.phase.Store(uint32(PhaseReady))
+		return c, nil
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		to := d.HandshakeTimeout

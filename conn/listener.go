@@ -129,7 +129,8 @@ type Listener struct {
 	// it takes them; nil without shared slots.
 	pending *pendingWatch
 	// canNudge: the listening socket takes deadlines, so an accept(2)
-	// can be woken when another listener joins one of the shared slots.
+	// sitting on shared slots can be woken by a listener sharing them
+	// (Slots.join, Slots.nudgeHolders).
 	canNudge bool
 	done     chan struct{}
 	closed   sync.Once
@@ -255,7 +256,9 @@ func (l *Listener) Accept() (*Conn, error) {
 		// Without the watch, the shared slots are taken before a client
 		// is pending: a listener that finds none free can wake this one.
 		holding := l.pending != nil && !watch
-		l.holding.Store(holding)
+		if holding {
+			l.holding.Store(true)
+		}
 		if err := l.acquire(); err != nil {
 			l.holding.Store(false)
 			return nil, err
@@ -372,7 +375,8 @@ func (l *Listener) crowded() bool {
 }
 
 // nudge wakes an accept(2) that may be waiting with the shared slots
-// taken, so that Accept sees them crowded.
+// taken, so that Accept gives them back and looks again whether it must
+// wait for a client first.
 func (l *Listener) nudge() {
 	if !l.canNudge {
 		return // always crowded
