@@ -41,8 +41,9 @@
 // registers the socket with the process's shared idle poller,
 // [xprt.IdleWait] (one epoll instance; EPOLLIN|EPOLLRDHUP|EPOLLONESHOT;
 // the socket stays in the runtime's set too) and its goroutine returns.
-// A TLS source parks the same way once it holds nothing; a wake may find half a record, and the direction then
-// waits for the rest in its read, and parks again after a moment. One
+// A TLS source parks the same way once it holds nothing; a wake may find
+// half a record, and the direction then waits for the rest in its read,
+// and parks again after a moment. One
 // poller goroutine, itself parked on the netpoller through the epoll
 // descriptor and alive only while something is parked, starts a goroutine
 // for a direction whose socket turns readable; the same poller wakes it
