@@ -135,16 +135,28 @@ func (c *checker) once(ctx context.Context) {
 	dur := time.Since(start)
 	if ctx.Err() != nil {
 		if conn != nil {
-			_ = conn.Close()
+			closeCheck(conn)
 		}
 		return
 	}
 	if err == nil {
-		_ = conn.Close()
+		closeCheck(conn)
 		c.success(dur)
 		return
 	}
 	c.failure(err, dur)
+}
+
+// closeCheck ends a check's connection once the check has its answer. As
+// in HAProxy, it resets the connection (SO_LINGER 0) rather than closing
+// it: a check every few seconds per server would otherwise leave a socket
+// in TIME_WAIT on the balancer's side for each.
+func closeCheck(c net.Conn) {
+	if a, ok := c.(interface{ Abort() error }); ok {
+		_ = a.Abort()
+		return
+	}
+	_ = c.Close()
 }
 
 func (c *checker) success(dur time.Duration) {

@@ -151,9 +151,10 @@ backend b
 	}
 }
 
-// A health check's connection has no keepalive, even on a backend with
-// srvtcpka, whose traffic connections do.
-func TestTCPKeepAliveNotOnChecks(t *testing.T) {
+// A health check's connection has the keepalive settings of the server's
+// traffic connections (srvtcpka), as in HAProxy, whose checks set the same
+// socket options.
+func TestTCPKeepAliveOnChecks(t *testing.T) {
 	srv := newServer(t, "s1", false)
 	b, _ := startLB(t, parseCfg(t, `
 backend b
@@ -167,14 +168,30 @@ backend b
 	c, err := b.dialCheck(ctx, s)
 	require.NoError(t, err)
 	defer c.Close()
-	require.False(t, keepAliveOf(t, c.(*conn.Conn).Socket()).On, "check connection")
+	sys := systemKeepAlive(t)
+	want := kaState{true, 44, sys.Intvl, sys.Cnt}
+	require.Equal(t, want, keepAliveOf(t, c.(*conn.Conn).Socket()), "check connection")
 
 	addr := srv.ln.Addr().(*net.TCPAddr).AddrPort()
 	traffic, err := b.dialServer(ctx, s, addr, addr, xprt.Info{})
 	require.NoError(t, err)
 	defer traffic.Close()
-	sys := systemKeepAlive(t)
-	require.Equal(t, kaState{true, 44, sys.Intvl, sys.Cnt}, keepAliveOf(t, traffic.Socket()), "traffic connection")
+	require.Equal(t, want, keepAliveOf(t, traffic.Socket()), "traffic connection")
+}
+
+// Without srvtcpka, a check's connection has no keepalive either.
+func TestTCPKeepAliveOffOnChecks(t *testing.T) {
+	srv := newServer(t, "s1", false)
+	b, _ := startLB(t, parseCfg(t, `
+backend b
+    server s1 %s
+`, srv.addr()))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := b.dialCheck(ctx, b.Backend("b").servers[0])
+	require.NoError(t, err)
+	defer c.Close()
+	require.False(t, keepAliveOf(t, c.(*conn.Conn).Socket()).On)
 }
 
 // HTTP mode follows the same rule: the client socket of a frontend, the

@@ -161,9 +161,8 @@ func (b *Balancer) dialCheck(ctx context.Context, s *Server) (net.Conn, error) {
 	}
 	d := *s.dialer
 	d.Timeout = 0 // the check's own timeout is in ctx
-	// A check's connection lives for one check, which its timeout
-	// bounds: it gets no keepalive, whatever srvtcpka says.
-	d.DisableKeepAlive = true
+	// The check keeps the server's keepalive settings (srvtcpka), as
+	// HAProxy's checks do.
 	w := watchHandshake(&d)
 	c, err := d.Dial(ctx, "tcp", s.addr, nil)
 	if err != nil {
@@ -172,7 +171,7 @@ func (b *Balancer) dialCheck(ctx context.Context, s *Server) (net.Conn, error) {
 	}
 	if hc := s.be.cfg.HTTP.Check; hc != nil {
 		if err := httpCheck(ctx, c.Transport(), hc); err != nil {
-			_ = c.Close()
+			_ = c.Abort()
 			return nil, err
 		}
 	}
