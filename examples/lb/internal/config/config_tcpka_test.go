@@ -128,18 +128,12 @@ var tcpkaErrors = []tcpkaCase{
 	{"listen l", "clitcpka-intvl 1.5s", ErrBadValue, "clitcpka-intvl", `'clitcpka-intvl' in 'listen' section: invalid time "1.5s"`, "alert"},
 	{"frontend f", "clitcpka-idle 10S", ErrBadValue, "clitcpka-idle", `'clitcpka-idle' in 'frontend' section: invalid time "10S"`, "alert"},
 	{"backend b", "srvtcpka-idle 1x", ErrBadValue, "srvtcpka-idle", `'srvtcpka-idle' in 'backend' section: invalid time "1x"`, "alert"},
-	{"defaults", "srvtcpka-intvl 3000000000", ErrBadValue, "srvtcpka-intvl", "'srvtcpka-intvl' in 'defaults' section: 3000000000 is more than the kernel accepts (32767s)", "alert"},
+	{"defaults", "srvtcpka-intvl 3000000000", ErrBadValue, "srvtcpka-intvl", `'srvtcpka-intvl' in 'defaults' section: invalid time "3000000000": too large`, "alert"},
 	{"listen l", "clitcpka-cnt", ErrBadValue, "clitcpka-cnt", "'clitcpka-cnt' in 'listen' section: expects one number", "alert"},
 	{"backend b", "srvtcpka-cnt x", ErrBadValue, "srvtcpka-cnt", `'srvtcpka-cnt' in 'backend' section: invalid number "x"`, "alert"},
 	{"defaults", "clitcpka-cnt 5x", ErrBadValue, "clitcpka-cnt", `'clitcpka-cnt' in 'defaults' section: invalid number "5x"`, "alert"},
 	{"listen l", "option clitcpka now", ErrBadValue, "option", "'option clitcpka' in 'listen' section: unexpected argument 'now'", "alert"},
 	{"listen l", "option tcpka now", ErrBadValue, "option", "'option tcpka' in 'listen' section: unexpected argument 'now'", "alert"},
-	// Beyond the kernel's bounds: HAProxy takes them and its setsockopt
-	// fails without a word.
-	{"listen l", "clitcpka-idle 32768", ErrBadValue, "clitcpka-idle", "'clitcpka-idle' in 'listen' section: 32768 is more than the kernel accepts (32767s)", ""},
-	{"listen l", "srvtcpka-idle 10h", ErrBadValue, "srvtcpka-idle", "'srvtcpka-idle' in 'listen' section: 10h is more than the kernel accepts (32767s)", ""},
-	{"listen l", "srvtcpka-cnt 128", ErrBadValue, "srvtcpka-cnt", "'srvtcpka-cnt' in 'listen' section: 128 out of range [0..127]", ""},
-	{"listen l", "clitcpka-cnt -1", ErrBadValue, "clitcpka-cnt", "'clitcpka-cnt' in 'listen' section: -1 out of range [0..127]", ""},
 	// HAProxy ignores the extra word.
 	{"listen l", "clitcpka-idle 1 2", ErrBadValue, "clitcpka-idle", "'clitcpka-idle' in 'listen' section: expects one time", ""},
 }
@@ -184,6 +178,38 @@ func TestTCPKeepAliveErrors(t *testing.T) {
 			want := fmt.Sprintf("lb.cfg:%d: %v: %s", line, tc.sentinel, tc.want)
 			require.True(t, strings.HasPrefix(err.Error(), want), "got %q, want prefix %q", err.Error(), want)
 			require.NotContains(t, err.Error(), "\n", "one error only")
+		})
+	}
+}
+
+// tcpkaWarned are lines with values the kernel refuses. HAProxy takes
+// them silently and its setsockopt fails, leaving the system's value; lb
+// takes them, leaves the system's value and warns at the line.
+var tcpkaWarned = []struct {
+	section, line, want string
+	side                func(*Proxy) TCPKeepAlive
+}{
+	{"listen l", "clitcpka-idle 32768", "'clitcpka-idle 32768': more than Linux takes (32767s); the system's value (net.ipv4.tcp_keepalive_time) applies", cli},
+	{"listen l", "srvtcpka-idle 10h", "'srvtcpka-idle 10h': more than Linux takes (32767s); the system's value (net.ipv4.tcp_keepalive_time) applies", srv},
+	{"defaults", "srvtcpka-intvl 2147483", "'srvtcpka-intvl 2147483': more than Linux takes (32767s); the system's value (net.ipv4.tcp_keepalive_intvl) applies", srv},
+	{"backend b", "srvtcpka-cnt 128", "'srvtcpka-cnt 128': outside what Linux takes (1..127); the system's value (net.ipv4.tcp_keepalive_probes) applies", srv},
+	{"frontend f", "clitcpka-cnt -1", "'clitcpka-cnt -1': outside what Linux takes (1..127); the system's value (net.ipv4.tcp_keepalive_probes) applies", cli},
+}
+
+func cli(px *Proxy) TCPKeepAlive { return px.CliTCPKA }
+func srv(px *Proxy) TCPKeepAlive { return px.SrvTCPKA }
+
+func TestTCPKeepAliveBeyondKernel(t *testing.T) {
+	for _, tc := range tcpkaWarned {
+		t.Run(tc.section+"/"+tc.line, func(t *testing.T) {
+			text, line := tcpkaConfig(tc.section, tc.line)
+			c, err := parse(t, text)
+			require.NoError(t, err)
+			require.Len(t, c.Warnings, 1)
+			require.True(t, strings.HasPrefix(c.Warnings[0], fmt.Sprintf("lb.cfg:%d: %s", line, tc.want)), c.Warnings[0])
+			for _, px := range c.Proxies {
+				require.Zero(t, tc.side(px), "%s keeps the system's values", px.Name)
+			}
 		})
 	}
 }
@@ -251,6 +277,14 @@ listen l
 		require.Contains(t, out, "Configuration file is valid", out)
 		require.NotContains(t, out, "WARNING", out)
 	})
+	for _, tc := range tcpkaWarned {
+		t.Run("warned/"+tc.section+"/"+tc.line, func(t *testing.T) {
+			text, line := tcpkaConfig(tc.section, tc.line)
+			out := check(t, text)
+			require.Contains(t, out, "Configuration file is valid", out)
+			require.NotContains(t, out, fmt.Sprintf("/tcpka.cfg:%d]", line), out)
+		})
+	}
 	for _, tc := range tcpkaErrors {
 		t.Run(tc.section+"/"+tc.line, func(t *testing.T) {
 			text, line := tcpkaConfig(tc.section, tc.line)
