@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"syscall"
 	"time"
 )
 
@@ -37,6 +38,10 @@ type Dialer struct {
 	// SendProxy is the PROXY protocol version to send after connect: 0
 	// for none, 1 or 2.
 	SendProxy int
+	// Control, if not nil, is called with the socket after it is created
+	// and before it connects, as [net.Dialer.Control] is: the place for a
+	// socket option conn has no field for. An error fails the dial.
+	Control func(network, address string, c syscall.RawConn) error
 	// Transport builds the transport stack; nil means raw.
 	Transport TransportFunc
 }
@@ -65,7 +70,7 @@ func (d *Dialer) Dial(ctx context.Context, network, address string, ph *ProxyHea
 			return nil, fmt.Errorf("%w: to %s: %w", ErrDial, address, err)
 		}
 	}
-	nd := net.Dialer{Timeout: d.Timeout, KeepAlive: -1}
+	nd := net.Dialer{Timeout: d.Timeout, KeepAlive: -1, Control: d.Control}
 	if !d.DisableKeepAlive {
 		nd.KeepAliveConfig = keepAliveOn(d.KeepAlive)
 	}

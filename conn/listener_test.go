@@ -409,6 +409,36 @@ func TestDialerErrors(t *testing.T) {
 	require.ErrorIs(t, err, syscall.ECONNREFUSED)
 }
 
+// Control sees the socket before it connects, with the network and
+// address of the dial, and its error fails the dial before any connect.
+func TestDialerControl(t *testing.T) {
+	testnet.LeakCheck(t)
+	l := listen(t, ListenConfig{})
+	conns, stop := serve(t, l)
+	defer stop()
+	addr := l.Addr().String()
+	var calls []string
+	var sockets []uintptr
+	d := Dialer{Control: func(network, address string, c syscall.RawConn) error {
+		calls = append(calls, network+" "+address)
+		return c.Control(func(fd uintptr) { sockets = append(sockets, fd) })
+	}}
+	out, err := d.Dial(context.Background(), "tcp", addr, nil)
+	require.NoError(t, err)
+	defer out.Close()
+	<-conns
+	require.Equal(t, []string{"tcp4 " + addr}, calls)
+	require.Len(t, sockets, 1)
+	require.NotZero(t, sockets[0])
+
+	refuse := errors.New("not this socket")
+	d.Control = func(string, string, syscall.RawConn) error { return refuse }
+	_, err = d.Dial(context.Background(), "tcp", addr, nil)
+	require.ErrorIs(t, err, ErrDial)
+	require.ErrorIs(t, err, refuse)
+	require.Equal(t, uint64(1), l.Stats().Accepted, "the refused dial never connected")
+}
+
 type fakeMux struct {
 	c      *Conn
 	closed int
