@@ -15,9 +15,10 @@ import (
 )
 
 // checkEnds serves one check connection on ln: with http, it reads the
-// request and answers 200; then it waits for the balancer to end the
-// connection and reports how the read saw it end.
-func checkEnds(t *testing.T, ln net.Listener, http bool) error {
+// request and answers 200; with proxy, it reads the PROXY header line.
+// Then it waits for the balancer to end the connection and reports how
+// the read saw it end.
+func checkEnds(t *testing.T, ln net.Listener, http, proxy bool) error {
 	t.Helper()
 	require.NoError(t, ln.(*net.TCPListener).SetDeadline(time.Now().Add(10*time.Second)))
 	c, err := ln.Accept()
@@ -25,6 +26,11 @@ func checkEnds(t *testing.T, ln net.Listener, http bool) error {
 	defer c.Close()
 	require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
 	r := bufio.NewReader(c)
+	if proxy {
+		line, err := r.ReadString('\n')
+		require.NoError(t, err)
+		require.Equal(t, "PROXY UNKNOWN\r\n", line)
+	}
 	if http {
 		line, err := r.ReadString('\n')
 		require.NoError(t, err)
@@ -43,16 +49,17 @@ func checkEnds(t *testing.T, ln net.Listener, http bool) error {
 
 // Once a check has its answer, the balancer resets the connection
 // (SO_LINGER 0) instead of closing it, as HAProxy does, so that frequent
-// checks leave no sockets in TIME_WAIT on the balancer's side. The server
-// sees the reset, not an end of stream; before it answers, an HTTP check
-// holds the connection open.
+// checks leave no sockets in TIME_WAIT on the balancer's side. A server
+// that gets something from the check (a PROXY header, a request) sees the
+// reset, not an end of stream; an HTTP check holds the connection open
+// until the answer comes.
 func TestHealthCheckConnectionReset(t *testing.T) {
 	testnet.LeakCheck(t)
 	for _, tc := range []struct {
-		name, opt string
-		http      bool
+		name, opt, srv string
+		http, proxy    bool
 	}{
-		{name: "tcp"},
+		{name: "send-proxy", srv: "send-proxy", proxy: true},
 		{name: "http", opt: "option httpchk", http: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -62,11 +69,11 @@ func TestHealthCheckConnectionReset(t *testing.T) {
     default_backend b
 backend b
     ` + tc.opt + `
-    server s %s check inter 60s
+    server s %s check inter 60s ` + tc.srv + `
 `
 			checkedByHAProxy(t, strings.Replace(text, "%s", ln.Addr().String(), 1))
 			b, _ := startLB(t, parseCfg(t, text, ln.Addr().String()))
-			err := checkEnds(t, ln, tc.http)
+			err := checkEnds(t, ln, tc.http, tc.proxy)
 			require.True(t, errors.Is(err, syscall.ECONNRESET), "the server's read ended with %v, not a reset", err)
 			require.Eventually(t, func() bool { return b.Backend("b").Server("s").CheckStatus() != "" }, 10*time.Second, 5*time.Millisecond)
 			require.True(t, b.Backend("b").Server("s").Up())

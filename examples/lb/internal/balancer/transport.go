@@ -161,6 +161,7 @@ func (b *Balancer) dialCheck(ctx context.Context, s *Server) (net.Conn, error) {
 	}
 	d := *s.dialer
 	d.Timeout = 0 // the check's own timeout is in ctx
+	d.Control = checkSocket
 	// The check keeps the server's keepalive settings (srvtcpka), as
 	// HAProxy's checks do.
 	w := watchHandshake(&d)
