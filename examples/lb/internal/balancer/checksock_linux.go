@@ -13,7 +13,9 @@ import (
 // kernel never completes it and the server's application never accepts
 // it: as with HAProxy's checks, which set the same option, a server does
 // not log a connection per check. A check that sends something (a PROXY
-// header, a TLS hello, an HTTP request) carries the ACK with it.
+// header, a TLS hello, an HTTP request) carries the ACK with it. A check
+// that waited for the server to speak first (none does yet) would need
+// the option left on.
 func checkSocket(_, _ string, c syscall.RawConn) error {
 	var err error
 	if cerr := c.Control(func(fd uintptr) {
