@@ -337,6 +337,10 @@ func (c *Conn) Close() error {
 		return nil
 	}
 	c.phase.Store(uint32(PhaseClosed))
+	// Before the mux, whose Close may close the socket itself.
+	if c.Flags()&FlagNoLinger != 0 {
+		setLinger0(c.sock)
+	}
 	c.mu.Lock()
 	m := c.mux
 	c.mux = nil
@@ -344,12 +348,12 @@ func (c *Conn) Close() error {
 	if m != nil {
 		m.Close()
 	}
-	if c.Flags()&FlagNoLinger != 0 {
-		setLinger0(c.sock)
-	}
 	var err error
 	if c.tr != nil {
-		err = c.tr.Close()
+		// A mux may have closed the transport already.
+		if err = c.tr.Close(); errors.Is(err, net.ErrClosed) {
+			err = nil
+		}
 	}
 	c.sock.Close() // a transport may not own the socket; closing twice is harmless
 	if c.ln != nil {

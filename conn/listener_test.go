@@ -3,6 +3,7 @@ package conn
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -474,6 +475,36 @@ func TestConnCloseWithMux(t *testing.T) {
 	_, err = c.Write([]byte("x"))
 	require.Error(t, err)
 	require.NoError(t, l.Close())
+}
+
+// transportCloser is a mux whose Close closes the transport, and with it
+// the socket, as the HTTP muxes do.
+type transportCloser struct{ c *Conn }
+
+func (m transportCloser) Close() error { return m.c.Transport().Close() }
+
+// Abort resets the connection: the peer's read fails with ECONNRESET, not
+// an end of stream, with or without a mux that closes the socket first.
+func TestConnAbort(t *testing.T) {
+	for _, withMux := range []bool{false, true} {
+		t.Run(fmt.Sprintf("mux=%v", withMux), func(t *testing.T) {
+			testnet.LeakCheck(t)
+			l := listen(t, ListenConfig{})
+			peer := dial(t, l.Addr())
+			c, err := l.Accept()
+			require.NoError(t, err)
+			require.NoError(t, c.Handshake(context.Background()))
+			if withMux {
+				c.SetMux(transportCloser{c})
+			}
+			require.NoError(t, c.Abort())
+			require.NotZero(t, c.Flags()&FlagNoLinger)
+			require.NoError(t, peer.SetReadDeadline(time.Now().Add(10*time.Second)))
+			_, err = peer.Read(make([]byte, 1))
+			require.ErrorIs(t, err, syscall.ECONNRESET)
+			require.NoError(t, l.Close())
+		})
+	}
 }
 
 func TestListenReusePort(t *testing.T) {
