@@ -500,7 +500,7 @@ func (hf *httpFront) release(bc *backConn) {
 		return
 	}
 	if bc.srv.be.http.reuse == reusePolicyNew {
-		bc.close()
+		bc.closeIdle()
 		return
 	}
 	bc.srv.conns.put(bc, time.Now())
@@ -1096,7 +1096,7 @@ func (ex *exchange) endBack() {
 		_ = bc.c.Transport().SetDeadline(time.Time{})
 	}
 	if ex.mode != config.ConnKeepAlive {
-		bc.close()
+		bc.closeIdle()
 		return
 	}
 	if !ex.hf.h2 && ex.hf.own == nil {

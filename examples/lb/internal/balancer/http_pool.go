@@ -47,6 +47,20 @@ func (bc *backConn) close() {
 	_ = bc.c.Close()
 }
 
+// closeIdle closes an HTTP/1 connection with no exchange on it, as
+// HAProxy closes an idle server connection: with a reset (SO_LINGER 0),
+// so that the balancer, which closes first, keeps no socket in TIME_WAIT
+// per server connection, and the server learns at once. An HTTP/2
+// connection gets the mux's orderly close.
+func (bc *backConn) closeIdle() {
+	if bc.h2 {
+		bc.close()
+		return
+	}
+	_ = bc.c.Abort()
+	_ = bc.m.Close()
+}
+
 // alive tells whether an idle HTTP/1 connection may carry a request: a
 // one-byte peek that finds nothing waiting. Bytes or end of file mean the
 // server closed it or broke the protocol.
@@ -105,7 +119,7 @@ func (sc *serverConns) take(now time.Time, probe bool) *backConn {
 		if now.Sub(bc.idle) < idleMaxAge && (!probe || bc.alive()) {
 			return bc
 		}
-		bc.close()
+		bc.closeIdle()
 	}
 	return nil
 }
@@ -117,13 +131,13 @@ func (sc *serverConns) put(bc *backConn, now time.Time) {
 		return // shared connections never leave the list
 	}
 	if bc.m.AvailStreams() == 0 {
-		bc.close()
+		bc.closeIdle()
 		return
 	}
 	sc.mu.Lock()
 	if sc.closed || len(sc.idle) >= idleMaxPerSrv {
 		sc.mu.Unlock()
-		bc.close()
+		bc.closeIdle()
 		return
 	}
 	// Drop the ones that aged out while here, oldest first.
@@ -132,7 +146,7 @@ func (sc *serverConns) put(bc *backConn, now time.Time) {
 		copy(sc.idle, sc.idle[1:])
 		sc.idle[len(sc.idle)-1] = nil
 		sc.idle = sc.idle[:len(sc.idle)-1]
-		old.close()
+		old.closeIdle()
 	}
 	bc.idle, bc.used = now, true
 	sc.idle = append(sc.idle, bc)
@@ -172,7 +186,7 @@ func (sc *serverConns) closeAll() {
 	sc.idle, sc.shared = nil, nil
 	sc.mu.Unlock()
 	for _, bc := range all {
-		bc.close()
+		bc.closeIdle()
 	}
 }
 
