@@ -38,6 +38,10 @@ type Dialer struct {
 	// SendProxy is the PROXY protocol version to send after connect: 0
 	// for none, 1 or 2.
 	SendProxy int
+	// NoLinger makes the connection close with a reset (SO_LINGER 0),
+	// however it is closed, as HAProxy's "option nolinger" does on a
+	// backend: no FIN, no TIME_WAIT, and bytes not yet sent are lost.
+	NoLinger bool
 	// Control, if not nil, is called with the socket after it is created
 	// and before it connects, as [net.Dialer.Control] is: the place for a
 	// socket option conn has no field for. An error fails the dial.
@@ -71,6 +75,9 @@ func (d *Dialer) Dial(ctx context.Context, network, address string, ph *ProxyHea
 		}
 	}
 	nd := net.Dialer{Timeout: d.Timeout, KeepAlive: -1, Control: d.Control}
+	if d.NoLinger {
+		nd.Control = noLingerControl(d.Control)
+	}
 	if !d.DisableKeepAlive {
 		nd.KeepAliveConfig = keepAliveOn(d.KeepAlive)
 	}
@@ -86,6 +93,9 @@ func (d *Dialer) Dial(ctx context.Context, network, address string, ph *ProxyHea
 	}
 	c := &Conn{sock: sock}
 	c.setFlag(FlagOutgoing)
+	if d.NoLinger {
+		c.setFlag(FlagNoLinger)
+	}
 	tf := d.Transport
 	if tf == nil {
 		tf = RawTransport
@@ -156,4 +166,22 @@ func keepAliveOn(cfg net.KeepAliveConfig) net.KeepAliveConfig {
 		cfg.Count = 9
 	}
 	return cfg
+}
+
+// noLingerControl sets SO_LINGER 0 on a socket before it connects, then
+// runs next, if any.
+func noLingerControl(next func(string, string, syscall.RawConn) error) func(string, string, syscall.RawConn) error {
+	return func(network, address string, rc syscall.RawConn) error {
+		var serr error
+		if err := rc.Control(func(fd uintptr) { serr = setLingerFD(fd) }); err != nil {
+			return err
+		}
+		if serr != nil {
+			return fmt.Errorf("setting SO_LINGER: %w", serr)
+		}
+		if next != nil {
+			return next(network, address, rc)
+		}
+		return nil
+	}
 }

@@ -77,6 +77,12 @@ type ListenConfig struct {
 	DisableKeepAlive bool
 	// DisableNoDelay turns Nagle's algorithm back on for accepted sockets.
 	DisableNoDelay bool
+	// NoLinger makes accepted connections close with a reset (SO_LINGER
+	// 0), however they are closed, as HAProxy's "option nolinger" does
+	// on a frontend: no FIN, no TIME_WAIT, and bytes not yet sent are
+	// lost. On Linux the option is set once, on the listening socket,
+	// whose accepted sockets inherit it; elsewhere on each accepted one.
+	NoLinger bool
 	// MaxConn caps the connections alive at once (0: no cap). When the cap
 	// is reached the listener stops accepting, leaving new connections in
 	// the kernel's backlog, until one closes; it never refuses them.
@@ -303,6 +309,12 @@ func (l *Listener) admit(sock net.Conn) *Conn {
 	if l.cfg.DisableNoDelay {
 		if tc, ok := sock.(*net.TCPConn); ok {
 			tc.SetNoDelay(false)
+		}
+	}
+	if l.cfg.NoLinger {
+		c.setFlag(FlagNoLinger)
+		if !lingerInherited {
+			setLinger0(sock)
 		}
 	}
 	v := Accept

@@ -507,6 +507,42 @@ func TestConnAbort(t *testing.T) {
 	}
 }
 
+// With NoLinger, a connection ends with a reset however its socket is
+// closed (here straight, as a tunnel closes it), accepted or dialed.
+func TestNoLinger(t *testing.T) {
+	testnet.LeakCheck(t)
+	l := listen(t, ListenConfig{NoLinger: true})
+	conns, stop := serve(t, l)
+	defer stop()
+
+	peer := dial(t, l.Addr())
+	in := <-conns
+	require.NotZero(t, in.Flags()&FlagNoLinger)
+	require.NoError(t, in.Socket().Close())
+	require.NoError(t, peer.SetReadDeadline(time.Now().Add(10*time.Second)))
+	_, err := peer.Read(make([]byte, 1))
+	require.ErrorIs(t, err, syscall.ECONNRESET, "accepted with NoLinger")
+
+	plain := testnet.Listen(t)
+	for _, nolinger := range []bool{true, false} {
+		out, err := (&Dialer{NoLinger: nolinger}).Dial(context.Background(), "tcp", plain.Addr().String(), nil)
+		require.NoError(t, err)
+		require.Equal(t, nolinger, out.Flags()&FlagNoLinger != 0)
+		srv, err := plain.Accept()
+		require.NoError(t, err)
+		require.NoError(t, out.Socket().Close())
+		require.NoError(t, srv.SetReadDeadline(time.Now().Add(10*time.Second)))
+		_, err = srv.Read(make([]byte, 1))
+		if nolinger {
+			require.ErrorIs(t, err, syscall.ECONNRESET, "dialed with NoLinger")
+		} else {
+			require.ErrorIs(t, err, io.EOF, "dialed without NoLinger")
+		}
+		require.NoError(t, out.Close())
+		require.NoError(t, srv.Close())
+	}
+}
+
 func TestListenReusePort(t *testing.T) {
 	testnet.LeakCheck(t)
 	a := listen(t, ListenConfig{ReusePort: true})

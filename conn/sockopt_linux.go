@@ -75,8 +75,8 @@ func silentDrop(c net.Conn, ttl int) (repaired bool) {
 // listening socket gets the options once, before it listens, and Linux
 // copies them to every socket it accepts.
 func (lc ListenConfig) netListenConfig() net.ListenConfig {
-	reuse, ka := lc.ReusePort, !lc.DisableKeepAlive
-	if !reuse && !ka {
+	reuse, ka, nolinger := lc.ReusePort, !lc.DisableKeepAlive, lc.NoLinger
+	if !reuse && !ka && !nolinger {
 		return net.ListenConfig{KeepAlive: -1}
 	}
 	cfg := lc.KeepAlive
@@ -90,7 +90,14 @@ func (lc ListenConfig) netListenConfig() net.ListenConfig {
 				}
 			}
 			if ka && network != "unix" {
-				serr = setKeepAlive(int(fd), cfg)
+				if serr = setKeepAlive(int(fd), cfg); serr != nil {
+					return
+				}
+			}
+			if nolinger {
+				if serr = setLingerFD(fd); serr != nil {
+					serr = fmt.Errorf("setting SO_LINGER: %w", serr)
+				}
 			}
 		})
 		if err != nil {
@@ -99,6 +106,10 @@ func (lc ListenConfig) netListenConfig() net.ListenConfig {
 		return serr
 	}}
 }
+
+// lingerInherited tells that accepted sockets inherit SO_LINGER from the
+// listening socket, where netListenConfig sets it for NoLinger.
+const lingerInherited = true
 
 // setKeepAlive turns keepalive on for fd with cfg's timings, read as
 // [net.TCPConn.SetKeepAliveConfig] reads them.
@@ -127,3 +138,8 @@ func setKeepAlive(fd int, cfg net.KeepAliveConfig) error {
 
 // roundSeconds is d in whole seconds, rounded up, as the kernel takes it.
 func roundSeconds(d time.Duration) int { return int((d + time.Second - 1) / time.Second) }
+
+// setLingerFD makes the coming close of fd send a reset (SO_LINGER 0).
+func setLingerFD(fd uintptr) error {
+	return unix.SetsockoptLinger(int(fd), unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+}

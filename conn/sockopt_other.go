@@ -25,6 +25,10 @@ func (lc ListenConfig) netListenConfig() net.ListenConfig {
 	return nlc
 }
 
+// lingerInherited tells that accepted sockets inherit SO_LINGER from the
+// listening socket; here the listener sets it on each accepted socket.
+const lingerInherited = false
+
 func setLinger0(c net.Conn) {
 	if tc, ok := c.(*net.TCPConn); ok {
 		tc.SetLinger(0)
@@ -37,4 +41,9 @@ func silentDrop(c net.Conn, _ int) bool {
 	setLinger0(c)
 	c.Close()
 	return false
+}
+
+// setLingerFD makes the coming close of fd send a reset (SO_LINGER 0).
+func setLingerFD(fd uintptr) error {
+	return syscall.SetsockoptLinger(int(fd), syscall.SOL_SOCKET, syscall.SO_LINGER, &syscall.Linger{Onoff: 1, Linger: 0})
 }
