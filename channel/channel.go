@@ -188,7 +188,8 @@ type Config struct {
 	// Splice says when to splice.
 	Splice SpliceMode
 	// ReadTimeout ends the channel with ErrReadTimeout when nothing is read
-	// for that long; 0 means none.
+	// for that long; 0 means none. (A [Tunnel]'s direction ends instead as
+	// on its source's end of stream; see [Tunnel.Run].)
 	ReadTimeout time.Duration
 	// WriteTimeout ends the channel with ErrWriteTimeout when a write makes
 	// no progress for that long; 0 means none.
@@ -635,7 +636,9 @@ func (c *Channel) lastOfTunnel() bool {
 	if other == c {
 		other = t.res
 	}
-	return other.Flags()&FlagShutW != 0
+	// A direction that timed out did not read its source to the end:
+	// bytes left there would turn the close into a reset.
+	return other.Flags()&(FlagShutW|FlagReadTimeout) == FlagShutW
 }
 
 func (c *Channel) canSplice() bool {
@@ -755,11 +758,23 @@ func (c *Channel) readTimedOut() error {
 			return nil
 		}
 		c.setFlag(FlagReadTimeout)
-		return &OpError{Op: OpRead, Err: fmt.Errorf("%w after %v", ErrReadTimeout, to)}
+		err := &OpError{Op: OpRead, Err: fmt.Errorf("%w after %v", ErrReadTimeout, to)}
+		if t := c.tun; t != nil {
+			t.readTimedOut(c, err)
+			return errTimedOutShut
+		}
+		return err
 	}
 	c.rdl = -1 // force a new deadline
 	return nil
 }
+
+// errTimedOutShut is what readTimedOut returns for a tunnel's direction:
+// as in HAProxy, a read timeout ends the direction as its source's end
+// of stream would (the destination's write side is shut once the bytes
+// in flight have left), and the other direction goes on until it ends
+// in its turn. The tunnel keeps the timeout as its cause.
+var errTimedOutShut = errors.New("channel: read timeout, direction shut")
 
 // srcPending reports whether a raw source has bytes or its end queued in
 // the kernel, without taking them.
@@ -938,6 +953,10 @@ func (c *Channel) recv() error {
 		if isTimeout(err) && n == 0 {
 			c.waited = true
 			if terr := c.readTimedOut(); terr != nil {
+				if terr == errTimedOutShut {
+					c.eof()
+					return nil
+				}
 				return terr
 			}
 			if c.idleBuf() && mono()-c.lastIn >= int64(parkAfter) {
@@ -1265,14 +1284,19 @@ func (c *Channel) spliceOnce() error {
 			c.release()
 			return nil
 		case isTimeout(err):
-			if terr := c.readTimedOut(); terr != nil {
-				return terr
-			}
+			terr := c.readTimedOut()
 			// A strike can come before the callback ran at all, with the
 			// emptied pipe of the last round still held.
 			if c.pipe != nil && c.pipe.Len() == 0 {
 				c.pipes.Put(c.pipe)
 				c.pipe = nil
+			}
+			if terr == errTimedOutShut {
+				c.eof()
+				return nil
+			}
+			if terr != nil {
+				return terr
 			}
 			if c.idleEnough() {
 				return errPark

@@ -124,8 +124,16 @@ func TestParkedDirectionEnds(t *testing.T) {
 		act   func(f fixture, cancel context.CancelFunc)
 		state string
 	}{
-		{"client timeout", TunnelConfig{ClientTimeout: time.Second}, func(fixture, context.CancelFunc) {}, "cD"},
-		{"server timeout", TunnelConfig{ServerTimeout: time.Second}, func(fixture, context.CancelFunc) {}, "sD"},
+		// A timeout half-closes: the other peer reads its end of stream,
+		// then closes in turn.
+		{"client timeout", TunnelConfig{ClientTimeout: time.Second}, func(f fixture, _ context.CancelFunc) {
+			_, _ = io.Copy(io.Discard, f.server)
+			_ = f.server.CloseWrite()
+		}, "cD"},
+		{"server timeout", TunnelConfig{ServerTimeout: time.Second}, func(f fixture, _ context.CancelFunc) {
+			_, _ = io.Copy(io.Discard, f.client)
+			_ = f.client.CloseWrite()
+		}, "sD"},
 		{"canceled", TunnelConfig{}, func(_ fixture, cancel context.CancelFunc) { cancel() }, "KD"},
 		{"closed underneath", TunnelConfig{}, func(f fixture, _ context.CancelFunc) { _ = f.front.Close() }, "CD"},
 	}

@@ -224,7 +224,11 @@ func TestIdleTLSDirectionParks(t *testing.T) {
 	}
 	parkedClean(2)
 	// The server timeout is a minute, past waitResult's patience: only the
-	// parked TLS direction's own timer can end the tunnel in time.
+	// parked TLS direction's own timer can half-close towards the server
+	// in time, which the server sees before it closes in turn.
+	_, err = io.Copy(io.Discard, f.server)
+	require.NoError(t, err)
+	require.NoError(t, f.server.CloseWrite())
 	r := waitResult(t, done)
 	require.Error(t, r.Err)
 	require.Equal(t, "cD", r.TermState(), "%v", r.Err)

@@ -237,11 +237,15 @@ func (t *Tunnel) shut(s Side) {
 	t.mu.Unlock()
 }
 
-// Run forwards both ways until both sides have closed, one fails or
-// times out, or ctx is done, then closes both transports. Half-closes
-// propagate: when one side closes, the other's write side is shut once
-// the bytes in flight have left. Every buffer and pipe is given back
-// before Run returns. The error is Result.Err.
+// Run forwards both ways until both directions have ended, then closes
+// both transports. Half-closes propagate: when one side closes, the
+// other's write side is shut once the bytes in flight have left. A side
+// silent past its timeout ends its direction the same way, as in HAProxy
+// (its peer gets a FIN, the other direction goes on until it ends in its
+// turn), and the tunnel keeps the timeout as its cause ("cD", "sD"). A
+// failure, a write timeout or ctx being done ends both directions at
+// once. Every buffer and pipe is given back before Run returns. The
+// error is Result.Err.
 //
 // While a direction waits for its source it holds a goroutine only
 // briefly: once idle it parks in a shared poller (see the package doc),
@@ -382,7 +386,8 @@ func (t *Tunnel) settle(c *Channel, err error) {
 }
 
 // fail records the first abnormal end and stops both channels; later
-// failures are consequences of the first.
+// failures are consequences of the first, and a read timeout recorded
+// before stays the cause.
 func (t *Tunnel) fail(side Side, cause Cause, err error) {
 	t.mu.Lock()
 	if t.ended {
@@ -390,11 +395,34 @@ func (t *Tunnel) fail(side Side, cause Cause, err error) {
 		return
 	}
 	t.ended = true
+	t.recordLocked(side, cause, err)
+	t.mu.Unlock()
+	t.req.interrupt()
+	t.res.interrupt()
+}
+
+// readTimedOut records that c's source stayed silent past its timeout.
+// Unlike fail, it stops nothing: c ends as on an end of stream and the
+// other direction goes on, as HAProxy half-closes on a read timeout.
+func (t *Tunnel) readTimedOut(c *Channel, err error) {
+	side := SideClient
+	if c == t.res {
+		side = SideServer
+	}
+	t.mu.Lock()
+	if !t.ended {
+		t.recordLocked(side, CauseTimeout, fmt.Errorf("channel: tunnel %s side: %w", side, err))
+	}
+	t.mu.Unlock()
+}
+
+// recordLocked keeps the first abnormal end's side, cause and error.
+func (t *Tunnel) recordLocked(side Side, cause Cause, err error) {
+	if t.cause != CauseNormal || t.err != nil {
+		return
+	}
 	t.failSide, t.cause, t.err = side, cause, err
 	if t.first == SideNone && side != SideNone {
 		t.first = side
 	}
-	t.mu.Unlock()
-	t.req.interrupt()
-	t.res.interrupt()
 }
