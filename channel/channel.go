@@ -597,12 +597,16 @@ func (c *Channel) loop() error {
 					continue
 				}
 			}
-			if !c.lastOfTunnel() {
+			// The flag goes up before the shutdown, so that the other
+			// direction, ending on what the peer does once it sees the
+			// FIN, always finds it and knows itself the last.
+			last := c.lastOfTunnel()
+			c.setFlag(FlagShutW)
+			if !last {
 				if err := c.dst.CloseWrite(); err != nil {
 					return &OpError{Op: OpWrite, Err: fmt.Errorf("shutting the write side: %w", err)}
 				}
 			}
-			c.setFlag(FlagShutW)
 			return nil
 		}
 		if c.canSplice() {
