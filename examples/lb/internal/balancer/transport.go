@@ -36,6 +36,7 @@ func (b *Balancer) listen(ctx context.Context, fe *frontend, addr string, bind c
 		AcceptProxy:      bind.AcceptProxy,
 		HandshakeTimeout: proxyHeaderTimeout,
 		Logger:           b.log,
+		NoLinger:         fe.cfg.Options.NoLinger,
 	}
 	lc.KeepAlive, lc.DisableKeepAlive = keepAlive(fe.cfg.CliTCPKA)
 	if err := b.bindTLS(bind, &lc); err != nil {
@@ -85,7 +86,7 @@ func (b *Balancer) dialer(s *Server) (*conn.Dialer, error) {
 			return nil, fmt.Errorf("server %s/%s (%s): proto %s is not usable in mode tcp: %w", s.be.cfg.Name, s.cfg.Name, s.cfg.Pos, s.cfg.Proto, err)
 		}
 	}
-	d := &conn.Dialer{Timeout: s.be.cfg.Timeouts.Connect}
+	d := &conn.Dialer{Timeout: s.be.cfg.Timeouts.Connect, NoLinger: s.be.cfg.Options.NoLinger}
 	d.KeepAlive, d.DisableKeepAlive = keepAlive(s.be.cfg.SrvTCPKA)
 	if s.cfg.Source != "" {
 		src, err := resolveSource(s.cfg.Source)

@@ -184,6 +184,9 @@ type Options struct {
 	Redispatch     bool
 	AllBackups     bool
 	DontLogNull    bool
+	// NoLinger closes connections with a reset (SO_LINGER 0): a
+	// frontend's client connections, a backend's server connections.
+	NoLinger bool
 }
 
 // TCPKeepAlive is TCP keepalive on one side of a proxy's connections:
