@@ -1,11 +1,9 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net"
-	"syscall"
 	"testing"
 	"time"
 
@@ -13,24 +11,18 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// endOf reads c to its end and tells how it ended: "eof" or "reset".
-func endOf(t *testing.T, c net.Conn) string {
+// sessionHi opens a session through the proxy at addr: the client sends
+// "hi", and the server side is the connection on ln that brings it (those
+// haproxy forwards for the probes of its start bring nothing). Both have
+// a 20 s deadline and are closed when the test ends.
+func sessionHi(t *testing.T, ln net.Listener, addr string) (client, server net.Conn) {
 	t.Helper()
-	_, err := io.Copy(io.Discard, c)
-	switch {
-	case err == nil:
-		return "eof"
-	case errors.Is(err, syscall.ECONNRESET):
-		return "reset"
-	}
+	c, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
-	return ""
-}
-
-// acceptHi accepts on ln the connection that brings "hi", closing those
-// that bring nothing (haproxy forwards the probes of its start).
-func acceptHi(t *testing.T, ln net.Listener) net.Conn {
-	t.Helper()
+	t.Cleanup(func() { _ = c.Close() })
+	require.NoError(t, c.SetDeadline(time.Now().Add(20*time.Second)))
+	_, err = io.WriteString(c, "hi")
+	require.NoError(t, err)
 	require.NoError(t, ln.(*net.TCPListener).SetDeadline(time.Now().Add(20*time.Second)))
 	for {
 		s, err := ln.Accept()
@@ -38,7 +30,8 @@ func acceptHi(t *testing.T, ln net.Listener) net.Conn {
 		require.NoError(t, s.SetDeadline(time.Now().Add(20*time.Second)))
 		hi := make([]byte, 2)
 		if _, err := io.ReadFull(s, hi); err == nil && string(hi) == "hi" {
-			return s
+			t.Cleanup(func() { _ = s.Close() })
+			return c, s
 		}
 		_ = s.Close()
 	}
@@ -49,23 +42,16 @@ func acceptHi(t *testing.T, ln net.Listener) net.Conn {
 // answers "bye" and closes. It returns how each peer's reads ended.
 func halfCloseEnds(t *testing.T, ln net.Listener, addr string, clientFirst bool) (client, server string) {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
-	defer c.Close()
-	require.NoError(t, c.SetDeadline(time.Now().Add(20*time.Second)))
-	_, err = io.WriteString(c, "hi")
-	require.NoError(t, err)
-	s := acceptHi(t, ln)
-	defer s.Close()
+	c, s := sessionHi(t, ln, addr)
 	first, second := c, s
 	if !clientFirst {
 		first, second = s, c
 	}
 	require.NoError(t, first.(*net.TCPConn).CloseWrite())
-	secondEnd := endOf(t, second)
+	secondEnd := testnet.HowEnded(second)
 	_, _ = io.WriteString(second, "bye")
 	_ = second.Close()
-	firstEnd := endOf(t, first)
+	firstEnd := testnet.HowEnded(first)
 	if clientFirst {
 		return firstEnd, secondEnd
 	}

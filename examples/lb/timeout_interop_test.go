@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"testing"
-	"time"
 
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/stretchr/testify/require"
@@ -23,28 +22,8 @@ type halfCloseRun struct {
 // shuts its side; the silent one reads to the end.
 func runTimeoutScenario(t *testing.T, ln net.Listener, addr string, clientSilent bool) halfCloseRun {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
-	defer c.Close()
-	require.NoError(t, c.SetDeadline(time.Now().Add(20*time.Second)))
-	_, err = io.WriteString(c, "hi")
-	require.NoError(t, err)
-	// The connection that brings "hi": those haproxy forwarded for the
-	// probes of its start bring nothing.
-	require.NoError(t, ln.(*net.TCPListener).SetDeadline(time.Now().Add(20*time.Second)))
-	var s net.Conn
-	hi := make([]byte, 2)
-	for s == nil {
-		a, err := ln.Accept()
-		require.NoError(t, err)
-		require.NoError(t, a.SetDeadline(time.Now().Add(20*time.Second)))
-		if _, err := io.ReadFull(a, hi); err != nil {
-			_ = a.Close()
-			continue
-		}
-		s = a
-	}
-	defer s.Close()
+	c, s := sessionHi(t, ln, addr)
+	const hi = "hi"
 	var run halfCloseRun
 	if clientSilent {
 		got, err := io.ReadAll(s)
@@ -52,7 +31,7 @@ func runTimeoutScenario(t *testing.T, ln net.Listener, addr string, clientSilent
 		_, err = io.WriteString(s, "late")
 		require.NoError(t, err)
 		require.NoError(t, s.(*net.TCPConn).CloseWrite())
-		run.server = string(hi) + string(got)
+		run.server = hi + string(got)
 		got, err = io.ReadAll(c)
 		require.NoError(t, err, "the client's end of stream")
 		run.client = string(got)
@@ -65,7 +44,7 @@ func runTimeoutScenario(t *testing.T, ln net.Listener, addr string, clientSilent
 		run.client = string(got)
 		got, err = io.ReadAll(s)
 		require.NoError(t, err, "the server's end of stream")
-		run.server = string(hi) + string(got)
+		run.server = hi + string(got)
 	}
 	return run
 }

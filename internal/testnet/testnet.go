@@ -7,6 +7,7 @@
 package testnet
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -258,4 +260,20 @@ func GoroutineID() string {
 		return s[:i]
 	}
 	return s
+}
+
+// HowEnded reads c to its end, 20 seconds at most, and tells how its
+// stream ended: "eof" for an end of stream, "reset" for a reset
+// (ECONNRESET), else the error's text.
+func HowEnded(c net.Conn) string {
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	_, err := io.Copy(io.Discard, c)
+	switch {
+	case err == nil:
+		return "eof"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "reset"
+	default:
+		return err.Error()
+	}
 }

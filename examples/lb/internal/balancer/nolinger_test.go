@@ -1,33 +1,15 @@
 package balancer
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/stretchr/testify/require"
 )
-
-// readEnd reads from c until it ends and tells how: "reset", "eof", or
-// the error.
-func readEnd(c net.Conn) string {
-	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
-	_, err := io.Copy(io.Discard, c)
-	switch {
-	case err == nil:
-		return "eof"
-	case errors.Is(err, syscall.ECONNRESET):
-		return "reset"
-	default:
-		return err.Error()
-	}
-}
 
 // option nolinger makes lb's close of a frontend's client connections and
 // of a backend's server connections a reset, as HAProxy documents it: here
@@ -58,7 +40,7 @@ func TestOptionNoLinger(t *testing.T) {
 					return
 				}
 				close(got)
-				serverEnd <- readEnd(c)
+				serverEnd <- testnet.HowEnded(c)
 			})
 			defer stop()
 			text := `defaults
@@ -84,7 +66,7 @@ backend b
 			require.NoError(t, err)
 			<-got // lb read the byte and forwarded it: nothing is left unread
 			require.NoError(t, b.Close())
-			require.Equal(t, tc.client, readEnd(c), "client")
+			require.Equal(t, tc.client, testnet.HowEnded(c), "client")
 			require.Equal(t, tc.server, <-serverEnd, "server")
 		})
 	}
