@@ -113,6 +113,26 @@ func (s *Server) full() bool { return s.cfg.MaxConn > 0 && s.cur >= s.cfg.MaxCon
 // usable reports whether the server may take traffic at all.
 func (s *Server) usable() bool { return s.up && !s.cfg.Disabled && s.weight > 0 }
 
+// roundRobin reports whether the backend balances round robin (roundrobin
+// or static-rr), HAProxy's algorithms that move a failed connection to
+// another server at each retry.
+func (b *Backend) roundRobin() bool {
+	return b.cfg.Balance == "roundrobin" || b.cfg.Balance == "static-rr"
+}
+
+// activeServers counts the usable servers that are not backups.
+func (b *Backend) activeServers() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, s := range b.servers {
+		if !s.cfg.Backup && s.usable() {
+			n++
+		}
+	}
+	return n
+}
+
 // candidates returns the servers the algorithm chooses among: the usable
 // active servers, or if none, the first usable backup (all of them with
 // option allbackups). Called with b.mu held.

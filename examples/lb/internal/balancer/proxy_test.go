@@ -18,6 +18,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// Connection retries follow HAProxy's rules. Under option redispatch,
+// round robin over several active servers retries on another server at
+// once; otherwise a refused connect is retried on the same server after
+// the turn-around time, min(1 s, timeout connect), and only the last retry
+// may go elsewhere (with option redispatch). The traffic line counts the
+// retries, with "+" when the server changed.
 func TestRetriesAndRedispatch(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -29,30 +35,88 @@ listen redisp
     bind 127.0.0.1:0
     retries 2
     option redispatch
-    server a %s
-    server b %s
+    server a %[1]s
+    server b %[2]s
+listen redisp_lc
+    bind 127.0.0.1:0
+    retries 2
+    timeout connect 300ms
+    balance leastconn
+    option redispatch
+    server a %[1]s
+    server b %[2]s
 listen noredisp
     bind 127.0.0.1:0
     retries 2
-    server a %s
-`, dead, ss[0].addr(), dead))
+    timeout connect 300ms
+    server a %[1]s
+    server b %[2]s
+listen alone
+    bind 127.0.0.1:0
+    retries 2
+    timeout connect 300ms
+    option redispatch
+    server a %[1]s
+`, dead, ss[0].addr()))
+	line := func(fe string) logLine {
+		return parseLog(t, logs.waitLine(t, func(s string) bool { return tcplogRe.MatchString(s) && parseLog(t, s).fe == fe }))
+	}
 
-	// Round robin sends the first connection to a, whose connects fail:
-	// one retry on a, then the last retry goes to b.
+	// Round robin sends the first connection to a, whose connect fails;
+	// the retry goes to b at once.
 	require.Equal(t, "b", ask(t, feAddr(t, b, "redisp")))
-	l := parseLog(t, logs.waitLine(t, tcplogRe.MatchString))
-	require.Equal(t, "redisp", l.fe)
+	l := line("redisp")
 	require.Equal(t, "b", l.srv)
-	require.Equal(t, "+2", l.retries)
+	require.Equal(t, "+1", l.retries)
 	require.Equal(t, "--", l.term)
 
-	// Without redispatch every retry hits a and the connection fails: SC.
+	// leastconn is no round robin: a is retried once after the
+	// turn-around, and the last retry goes to b.
+	require.Equal(t, "b", ask(t, feAddr(t, b, "redisp_lc")))
+	l = line("redisp_lc")
+	require.Equal(t, "b", l.srv)
+	require.Equal(t, "+2", l.retries)
+	require.GreaterOrEqual(t, l.tw+l.tc, 300, "one turn-around before the last retry: %+v", l)
+
+	// Without redispatch every retry hits a, two turn-arounds apart, and
+	// the connection fails: SC.
 	require.Equal(t, "", ask(t, feAddr(t, b, "noredisp")))
-	l = parseLog(t, logs.waitLine(t, func(s string) bool { return tcplogRe.MatchString(s) && parseLog(t, s).fe == "noredisp" }))
+	l = line("noredisp")
 	require.Equal(t, "a", l.srv)
 	require.Equal(t, "2", l.retries)
 	require.Equal(t, "SC", l.term)
 	require.Equal(t, -1, l.tc)
+	require.GreaterOrEqual(t, l.tt, 600, "two turn-arounds of timeout connect")
+
+	// Redispatch with a single server lands on the same one: no "+".
+	require.Equal(t, "", ask(t, feAddr(t, b, "alone")))
+	l = line("alone")
+	require.Equal(t, "a", l.srv)
+	require.Equal(t, "2", l.retries)
+	require.Equal(t, "SC", l.term)
+}
+
+// A client whose server cannot be reached sees its connection end with a
+// FIN, as with HAProxy, although it sent bytes lb never forwarded: lb
+// reads them before it closes, where they would turn the close into a
+// reset.
+func TestNoServerClosesCleanly(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	dead := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	b, _ := startLB(t, parseCfg(t, globalLog+`
+listen l
+    bind 127.0.0.1:0
+    retries 0
+    server a %s
+`, dead))
+	c, err := net.Dial("tcp", feAddr(t, b, "l"))
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Write([]byte("hello"))
+	require.NoError(t, err)
+	require.Equal(t, "eof", testnet.HowEnded(c))
 }
 
 func TestSendProxy(t *testing.T) {

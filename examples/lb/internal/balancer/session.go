@@ -7,8 +7,10 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/buffer"
 	"github.com/proxyblocks/proxyblocks/channel"
 	"github.com/proxyblocks/proxyblocks/conn"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
@@ -139,6 +141,7 @@ func (s *session) run() {
 	}
 	server, ok := s.tcpConnect()
 	if !ok {
+		s.drainClient()
 		s.tcpFinish()
 		return
 	}
@@ -158,6 +161,31 @@ func (s *session) run() {
 		s.term = [2]byte{'P', 'D'}
 		s.tcpFinish()
 	}
+}
+
+// drainClient reads, without waiting, what a raw client sent while no
+// server could be had, up to tune.bufsize: HAProxy holds those bytes in
+// its buffer by then, so its close ends the connection with a FIN, where
+// bytes left unread in the socket would turn the close into a reset.
+func (s *session) drainClient() {
+	rc, ok := s.client.Raw()
+	if !ok {
+		return
+	}
+	size := s.b.cfg.Global.BufSize
+	if size <= 0 {
+		size = buffer.DefaultSize
+	}
+	_ = rc.Control(func(fd uintptr) {
+		var scratch [4096]byte
+		for size > 0 {
+			n, err := syscall.Read(int(fd), scratch[:min(size, len(scratch))])
+			if n <= 0 || err != nil {
+				return
+			}
+			size -= n
+		}
+	})
 }
 
 // end closes the session's connections and forgets it: the last thing a
@@ -220,8 +248,9 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 		return nil, false
 	}
 	src, dst := s.client.Src(), s.client.Dst()
+	direct := false // the server came from a stick table, not the algorithm
 	if s.srv = s.stickMatch(be); s.srv != nil {
-		s.named, s.twSet = s.srv, true
+		s.named, s.twSet, direct = s.srv, true, true
 	} else if !s.assign(be, src, nil) {
 		return nil, false
 	}
@@ -234,11 +263,12 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 			break
 		}
 		b.log.Debug("connect failed", "backend", be.cfg.Name, "server", s.srv.cfg.Name, "retries", int(s.retries), "err", err)
+		timedOut := errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded)
 		if int(s.retries) >= be.cfg.Retries || b.ctx.Err() != nil {
 			switch {
 			case b.ctx.Err() != nil:
 				s.term = [2]byte{'K', 'C'}
-			case errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
+			case timedOut:
 				s.term = [2]byte{'s', 'C'}
 			default:
 				s.term = [2]byte{'S', 'C'}
@@ -246,13 +276,35 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 			return nil, false
 		}
 		s.retries++
-		if be.cfg.Options.Redispatch && int(s.retries) == be.cfg.Retries {
-			failed := s.srv
+		// As in HAProxy, under option redispatch: the last retry goes to
+		// another server, and with round robin over several active
+		// servers every retry does, unless a stick table chose the server.
+		failed := s.srv
+		redisp := be.cfg.Options.Redispatch
+		spread := redisp && !direct && be.roundRobin() && be.activeServers() > 1
+		moving := spread || (redisp && int(s.retries) == be.cfg.Retries)
+		if moving {
 			be.release(s.srv)
 			s.srv = nil
-			s.redisp = true
+		}
+		// A refused connect is likely to be refused again at once: before
+		// retrying the same server, wait min(1 s, timeout connect), as
+		// HAProxy's turn-around timer does. A connect that timed out has
+		// waited already.
+		if !timedOut && !spread && !s.turnAround(be) {
+			if s.srv != nil {
+				be.release(s.srv)
+				s.srv = nil
+			}
+			s.term = [2]byte{'K', 'C'}
+			return nil, false
+		}
+		if moving {
 			if !s.assign(be, src, failed) {
 				return nil, false
+			}
+			if s.srv != failed {
+				s.redisp = true
 			}
 		}
 	}
@@ -270,6 +322,24 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 		return nil, false
 	}
 	return st, true
+}
+
+// turnAround waits HAProxy's turn-around time before a connection retry:
+// min(1 s, timeout connect). It reports false when the balancer stops
+// meanwhile.
+func (s *session) turnAround(be *Backend) bool {
+	d := time.Second
+	if c := be.cfg.Timeouts.Connect; c > 0 && c < d {
+		d = c
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.b.ctx.Done():
+		return false
+	}
 }
 
 // assign has be's algorithm pick a server other than avoid, possibly
