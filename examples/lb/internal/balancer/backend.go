@@ -113,6 +113,37 @@ func (s *Server) full() bool { return s.cfg.MaxConn > 0 && s.cur >= s.cfg.MaxCon
 // usable reports whether the server may take traffic at all.
 func (s *Server) usable() bool { return s.up && !s.cfg.Disabled && s.weight > 0 }
 
+// retryPlan decides, as HAProxy does, how the retry numbered retries of
+// a failed connect goes. Under option redispatch the last retry moves to
+// another server, and with round robin over several active servers every
+// retry does, unless the server was chosen by persistence (direct). A
+// retry on the same server waits the turn-around time first, since a
+// refused connect is likely to be refused again at once; a connect that
+// timed out has waited already.
+func (b *Backend) retryPlan(retries int, direct, timedOut bool) (move, wait bool) {
+	redisp := b.cfg.Options.Redispatch
+	spread := redisp && !direct && b.roundRobin() && b.activeServers() > 1
+	move = spread || (redisp && retries == b.cfg.Retries)
+	return move, !timedOut && !spread
+}
+
+// turnAround waits HAProxy's turn-around time before a connection retry,
+// min(1 s, timeout connect). It reports false when ctx ends meanwhile.
+func (b *Backend) turnAround(ctx context.Context) bool {
+	d := time.Second
+	if c := b.cfg.Timeouts.Connect; c > 0 && c < d {
+		d = c
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // roundRobin reports whether the backend balances round robin (roundrobin
 // or static-rr), HAProxy's algorithms that move a failed connection to
 // another server at each retry.

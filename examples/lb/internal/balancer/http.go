@@ -628,9 +628,8 @@ func (hf *httpFront) pickBackend(ex *exchange) *Backend {
 }
 
 // connect gets a server (waiting in a queue if they are full) and a
-// stream on a connection to it, retrying failed connects on the same
-// server and, with option redispatch, the last one elsewhere, as HAProxy
-// does.
+// stream on a connection to it, retrying failed connects as HAProxy does
+// (Backend.retryPlan).
 func (ex *exchange) connect() bool {
 	hf, be, l := ex.hf, ex.be, &ex.log
 	key := be.requestKey(ex.req)
@@ -672,9 +671,10 @@ func (ex *exchange) connect() bool {
 			ex.releaseServer()
 			return false
 		}
+		timedOut := errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded)
 		if l.retries >= be.cfg.Retries {
 			term := [2]byte{'S', 'C'}
-			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+			if timedOut {
 				term = [2]byte{'s', 'C'}
 			}
 			ex.releaseServer()
@@ -682,12 +682,22 @@ func (ex *exchange) connect() bool {
 			return false
 		}
 		l.retries++
-		if be.cfg.Options.Redispatch && l.retries == be.cfg.Retries {
-			failed := ex.srv
+		failed := ex.srv
+		move, wait := be.retryPlan(l.retries, false, timedOut)
+		if move {
 			ex.releaseServer()
-			l.redisp = true
+		}
+		if wait && !be.turnAround(hf.s.b.ctx) {
+			ex.releaseServer()
+			l.term = [2]byte{'K', 'C'}
+			return false
+		}
+		if move {
 			if !getServer(failed) {
 				return false
+			}
+			if ex.srv != failed {
+				l.redisp = true
 			}
 		}
 	}

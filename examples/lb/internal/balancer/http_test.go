@@ -788,3 +788,58 @@ listen l
 	require.NoError(t, b.Close())
 	ts.Close()
 }
+
+// HTTP mode retries a failed connect by the same rules as TCP mode: under
+// option redispatch, round robin moves the retry to the live server at
+// once ("+1"); a lone refusing server is retried after the turn-around
+// time, min(1 s, timeout connect), and the client gets a 503.
+func TestHTTPRetries(t *testing.T) {
+	testnet.LeakCheck(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	dead := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	srv := newHTTPBackend(t, "s")
+	b, logs := startLB(t, parseCfg(t, `
+global
+    log stdout format raw local0
+`+httpDefaults+`
+    log global
+    option httplog
+    retries 2
+listen spread
+    bind 127.0.0.1:0
+    option redispatch
+    server a %[1]s
+    server b %[2]s
+listen alone
+    bind 127.0.0.1:0
+    timeout connect 200ms
+    server a %[1]s
+`, dead, srv.addr()))
+	c := h1Client()
+	defer closeClient(c)
+	for _, tc := range []struct {
+		fe     string
+		status int
+		line   string
+	}{
+		{"spread", 200, `^\S+ \[[^]]+\] spread spread/b \S+ 200 .* \d+/\d+/\d+/\d+/\+1 0/0 "GET / HTTP/1\.1"$`},
+		{"alone", 503, `^\S+ \[[^]]+\] alone alone/a \d+/\d+/-1/-1/(\d+) 503 .* SC-- \d+/\d+/\d+/\d+/2 0/0 "GET / HTTP/1\.1"$`},
+	} {
+		resp, err := c.Get("http://" + feAddr(t, b, tc.fe) + "/")
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		require.Equal(t, tc.status, resp.StatusCode, tc.fe)
+		line := logs.waitLine(t, func(s string) bool { return strings.Contains(s, " "+tc.fe+" ") })
+		m := regexp.MustCompile(tc.line).FindStringSubmatch(line)
+		require.NotNil(t, m, line)
+		if len(m) > 1 {
+			tt, err := strconv.Atoi(m[1])
+			require.NoError(t, err)
+			require.GreaterOrEqual(t, tt, 400, "two turn-arounds of timeout connect: %s", line)
+		}
+	}
+	require.NoError(t, b.Close())
+}

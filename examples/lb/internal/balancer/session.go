@@ -276,22 +276,13 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 			return nil, false
 		}
 		s.retries++
-		// As in HAProxy, under option redispatch: the last retry goes to
-		// another server, and with round robin over several active
-		// servers every retry does, unless a stick table chose the server.
 		failed := s.srv
-		redisp := be.cfg.Options.Redispatch
-		spread := redisp && !direct && be.roundRobin() && be.activeServers() > 1
-		moving := spread || (redisp && int(s.retries) == be.cfg.Retries)
+		moving, wait := be.retryPlan(int(s.retries), direct, timedOut)
 		if moving {
 			be.release(s.srv)
 			s.srv = nil
 		}
-		// A refused connect is likely to be refused again at once: before
-		// retrying the same server, wait min(1 s, timeout connect), as
-		// HAProxy's turn-around timer does. A connect that timed out has
-		// waited already.
-		if !timedOut && !spread && !s.turnAround(be) {
+		if wait && !be.turnAround(b.ctx) {
 			if s.srv != nil {
 				be.release(s.srv)
 				s.srv = nil
@@ -322,24 +313,6 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 		return nil, false
 	}
 	return st, true
-}
-
-// turnAround waits HAProxy's turn-around time before a connection retry:
-// min(1 s, timeout connect). It reports false when the balancer stops
-// meanwhile.
-func (s *session) turnAround(be *Backend) bool {
-	d := time.Second
-	if c := be.cfg.Timeouts.Connect; c > 0 && c < d {
-		d = c
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-s.b.ctx.Done():
-		return false
-	}
 }
 
 // assign has be's algorithm pick a server other than avoid, possibly
