@@ -258,12 +258,7 @@ func TestHTTPIdleHandOffRebuildsRequestState(t *testing.T) {
 			if tc.tls {
 				bind += " ssl crt " + crt
 			}
-			b, logs := startLB(t, parseCfg(t, `
-global
-    log stdout format raw local0
-`+httpDefaults+`
-    log global
-    option httplog
+			b, logs := startLB(t, parseCfg(t, httpLogDefaults+`
     timeout http-keep-alive 10s
 listen l
     %s

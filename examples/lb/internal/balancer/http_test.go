@@ -146,6 +146,14 @@ defaults
     timeout server 30s
 `
 
+// httpLogDefaults is httpDefaults with httplog lines on stdout.
+const httpLogDefaults = `
+global
+    log stdout format raw local0
+` + httpDefaults + `    log global
+    option httplog
+`
+
 // TestHTTPGateways sends bodies of several sizes with trailers through
 // every pairing of HTTP/1 and HTTP/2 on the client and server sides and
 // checks they come back intact.
@@ -439,12 +447,7 @@ listen l
 func TestHTTPRequestTimeout(t *testing.T) {
 	testnet.LeakCheck(t)
 	srv := newHTTPBackend(t, "s")
-	b, logs := startLB(t, parseCfg(t, `
-global
-    log stdout format raw local0
-`+httpDefaults+`
-    log global
-    option httplog
+	b, logs := startLB(t, parseCfg(t, httpLogDefaults+`
     timeout http-request 300ms
     timeout http-keep-alive 300ms
 listen l
@@ -469,12 +472,7 @@ listen l
 func TestHTTPLogFormat(t *testing.T) {
 	testnet.LeakCheck(t)
 	srv := newHTTPBackend(t, "s")
-	b, logs := startLB(t, parseCfg(t, `
-global
-    log stdout format raw local0
-`+httpDefaults+`
-    log global
-    option httplog
+	b, logs := startLB(t, parseCfg(t, httpLogDefaults+`
 frontend fe
     bind 127.0.0.1:0
     default_backend be
@@ -795,17 +793,9 @@ listen l
 // time, min(1 s, timeout connect), and the client gets a 503.
 func TestHTTPRetries(t *testing.T) {
 	testnet.LeakCheck(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	dead := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	dead := refusingAddr(t)
 	srv := newHTTPBackend(t, "s")
-	b, logs := startLB(t, parseCfg(t, `
-global
-    log stdout format raw local0
-`+httpDefaults+`
-    log global
-    option httplog
+	b, logs := startLB(t, parseCfg(t, httpLogDefaults+`
     retries 2
 listen spread
     bind 127.0.0.1:0

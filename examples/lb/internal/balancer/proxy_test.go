@@ -25,10 +25,7 @@ import (
 // may go elsewhere (with option redispatch). The traffic line counts the
 // retries, with "+" when the server changed.
 func TestRetriesAndRedispatch(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	dead := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	dead := refusingAddr(t)
 	ss := servers(t, "b")
 	b, logs := startLB(t, parseCfg(t, globalLog+`
 listen redisp
@@ -101,10 +98,7 @@ listen alone
 // reads them before it closes, where they would turn the close into a
 // reset.
 func TestNoServerClosesCleanly(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	dead := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	dead := refusingAddr(t)
 	b, _ := startLB(t, parseCfg(t, globalLog+`
 listen l
     bind 127.0.0.1:0
