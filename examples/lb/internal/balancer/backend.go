@@ -35,6 +35,7 @@ type Backend struct {
 	servers []*Server
 	algo    algorithm
 	queue   []*pending // the backend queue, oldest first
+	served  int64      // connections the backend queue handed a server
 	conns   int        // beconn: connections currently assigned a server
 	cands   []*Server  // usable servers; rebuilt on state changes
 	dirty   bool
@@ -57,6 +58,7 @@ type Server struct {
 	health   int
 	cur      int
 	queue    []*pending
+	served   int64 // connections the server queue handed a slot
 	rrCredit int
 }
 
@@ -66,6 +68,12 @@ type pending struct {
 	src   netip.Addr
 	srv   *Server // set when a slot was given
 	ready chan struct{}
+	// mark is the served count of the queue p is in when p entered it,
+	// minus one; srvPos and bePos add up, as HAProxy's %sq and %bq do,
+	// the connections each queue served while p waited in it, plus one
+	// for p: the first in line reports 1.
+	mark          int64
+	srvPos, bePos int
 }
 
 func newBackend(cfg *config.Proxy, logs *logSet) *Backend {
@@ -196,8 +204,8 @@ type assignment struct {
 	srv      *Server
 	queued   bool
 	waited   time.Duration
-	srvQueue int // position in the server queue when entering it
-	beQueue  int // position in the backend queue when entering it
+	srvQueue int // %sq: the server queue's position, as HAProxy counts it
+	beQueue  int // %bq: the backend queue's position
 }
 
 // assign finds a server with a free slot for a connection from src, waiting
@@ -231,10 +239,10 @@ func (b *Backend) assignKey(ctx context.Context, src netip.Addr, key []byte, avo
 	var a assignment
 	a.queued = true
 	if queueOn {
-		a.srvQueue = len(s.queue)
+		p.mark = s.served - 1
 		s.queue = append(s.queue, p)
 	} else {
-		a.beQueue = len(b.queue)
+		p.mark = b.served - 1
 		b.queue = append(b.queue, p)
 	}
 	b.mu.Unlock()
@@ -266,32 +274,41 @@ func (b *Backend) assignKey(ctx context.Context, src netip.Addr, key []byte, avo
 		p.srv.cur--
 		b.conns--
 		b.serveQueues()
+		a.srvQueue, a.beQueue = p.srvPos, p.bePos
 		return a, ctx.Err()
 	}
 	if p.srv != nil {
 		// A slot arrived, possibly racing with the timer: take it.
 		a.srv = p.srv
+		a.srvQueue, a.beQueue = p.srvPos, p.bePos
 		return a, nil
 	}
 	b.unqueue(p)
+	a.srvQueue, a.beQueue = p.srvPos, p.bePos
 	return a, err
 }
 
-// unqueue removes p from whichever queue holds it. Called with b.mu held.
+// unqueue removes p from whichever queue holds it, noting its position
+// there. Called with b.mu held.
 func (b *Backend) unqueue(p *pending) {
-	b.queue = removePending(b.queue, p)
+	var ok bool
+	if b.queue, ok = removePending(b.queue, p); ok {
+		p.bePos += int(b.served - p.mark)
+	}
 	for _, s := range b.servers {
-		s.queue = removePending(s.queue, p)
+		if s.queue, ok = removePending(s.queue, p); ok {
+			p.srvPos += int(s.served - p.mark)
+		}
 	}
 }
 
-func removePending(q []*pending, p *pending) []*pending {
+func removePending(q []*pending, p *pending) ([]*pending, bool) {
 	for i, x := range q {
 		if x == p {
-			return append(q[:i], q[i+1:]...)
+			return append(q[:i], q[i+1:]...), true
 		}
 	}
-	return q
+	return q, false
 }
 
 // release frees s's slot and hands it to the oldest waiter of s's queue,
@@ -312,6 +329,8 @@ func (b *Backend) serveQueues() {
 		for len(s.queue) > 0 && s.usable() && !s.full() {
 			p := s.queue[0]
 			s.queue = s.queue[1:]
+			p.srvPos += int(s.served - p.mark)
+			s.served++
 			b.grant(p, s)
 		}
 	}
@@ -326,7 +345,10 @@ func (b *Backend) serveQueues() {
 			return
 		}
 		b.queue = b.queue[1:]
+		p.bePos += int(b.served - p.mark)
+		b.served++
 		if queueOn {
+			p.mark = s.served - 1
 			s.queue = append(s.queue, p)
 			continue
 		}
@@ -342,13 +364,19 @@ func (b *Backend) grant(p *pending, s *Server) {
 }
 
 // counts returns beconn and the server's current connections, for logs.
+// As HAProxy's beconn, the first counts the connections waiting in the
+// backend's queues too.
 func (b *Backend) counts(s *Server) (beconn, srvconn int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if s != nil {
 		srvconn = s.cur
 	}
-	return b.conns, srvconn
+	beconn = b.conns + len(b.queue)
+	for _, x := range b.servers {
+		beconn += len(x.queue)
+	}
+	return beconn, srvconn
 }
 
 // setState moves a server up or down after a check and logs it the way

@@ -264,18 +264,41 @@ listen px
 	require.Equal(t, "<NOSRV>", l.srv, "it waited in the backend queue, no server was assigned")
 	require.GreaterOrEqual(t, l.tw, 250)
 	require.Equal(t, -1, l.tc)
-	require.Equal(t, 0, l.bq)
+	// As HAProxy counts them: first in line is 1, and beconn counts the
+	// connection holding the slot.
+	require.Equal(t, []int{0, 1}, []int{l.sq, l.bq})
+	require.Equal(t, 1, l.bc)
 
-	// A third one queues, and gets the slot when the first leaves.
+	// Two more queue, and get the slot in turn as the others leave.
+	be := b.Backend("px")
+	queued := func(n int) func() bool {
+		return func() bool { be.mu.Lock(); defer be.mu.Unlock(); return len(be.queue) == n }
+	}
 	c3, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	defer c3.Close()
-	be := b.Backend("px")
-	require.Eventually(t, func() bool { be.mu.Lock(); defer be.mu.Unlock(); return len(be.queue) == 1 }, 5*time.Second, time.Millisecond)
-	require.NoError(t, c1.Close())
-	_ = c3.SetReadDeadline(time.Now().Add(5 * time.Second))
-	line, err := bufio.NewReader(c3).ReadString('\n')
+	require.Eventually(t, queued(1), 5*time.Second, time.Millisecond)
+	c4, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
-	require.Equal(t, "a\n", line)
-	require.Equal(t, int64(2), ss[0].accepted.Load())
+	defer c4.Close()
+	require.Eventually(t, queued(2), 5*time.Second, time.Millisecond)
+	port := func(c net.Conn) int { return c.LocalAddr().(*net.TCPAddr).Port }
+	lineOf := func(c net.Conn) logLine {
+		return parseLog(t, logs.waitLine(t, func(s string) bool {
+			return tcplogRe.MatchString(s) && parseLog(t, s).port == port(c)
+		}))
+	}
+	require.NoError(t, c1.Close())
+	l = lineOf(c1)
+	require.Equal(t, 2, l.bc, "beconn counts the two waiting")
+	for i, c := range []net.Conn{c3, c4} {
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		require.NoError(t, err)
+		require.Equal(t, "a\n", line)
+		require.NoError(t, c.Close())
+		l = lineOf(c)
+		require.Equal(t, []int{0, i + 1}, []int{l.sq, l.bq}, "the connection queued in position %d", i+1)
+	}
+	require.Equal(t, int64(3), ss[0].accepted.Load())
 }
