@@ -42,12 +42,15 @@ func (roundRobin) pick(cands []*Server, _ netip.Addr, avoid *Server) (*Server, b
 	var best *Server
 	total := 0
 	for _, s := range cands {
-		if s.full() || s == avoid {
+		if s.full() {
 			continue
 		}
+		// The server a retry avoids keeps its turn: it earns its credit
+		// and is not chosen, so the next connection goes to it as it
+		// would have without the failure, as HAProxy's round robin does.
 		s.rrCredit += s.weight
 		total += s.weight
-		if best == nil || s.rrCredit > best.rrCredit {
+		if s != avoid && (best == nil || s.rrCredit > best.rrCredit) {
 			best = s
 		}
 	}

@@ -60,17 +60,31 @@ listen alone
 	}
 
 	// Round robin sends the first connection to a, whose connect fails;
-	// the retry goes to b at once.
-	require.Equal(t, "b", ask(t, feAddr(t, b, "redisp")))
-	l := line("redisp")
-	require.Equal(t, "b", l.srv)
-	require.Equal(t, "+1", l.retries)
-	require.Equal(t, "--", l.term)
+	// the retry goes to b at once. a keeps its turn: the next connection
+	// tries it first again.
+	for range 2 {
+		require.Equal(t, "b", ask(t, feAddr(t, b, "redisp")))
+	}
+	var redisp []logLine
+	require.Eventually(t, func() bool {
+		redisp = redisp[:0]
+		for _, s := range logs.lines() {
+			if tcplogRe.MatchString(s) && parseLog(t, s).fe == "redisp" {
+				redisp = append(redisp, parseLog(t, s))
+			}
+		}
+		return len(redisp) == 2
+	}, 10*time.Second, 5*time.Millisecond)
+	for _, l := range redisp {
+		require.Equal(t, "b", l.srv)
+		require.Equal(t, "+1", l.retries, "each connection tried a first")
+		require.Equal(t, "--", l.term)
+	}
 
 	// leastconn is no round robin: a is retried once after the
 	// turn-around, and the last retry goes to b.
 	require.Equal(t, "b", ask(t, feAddr(t, b, "redisp_lc")))
-	l = line("redisp_lc")
+	l := line("redisp_lc")
 	require.Equal(t, "b", l.srv)
 	require.Equal(t, "+2", l.retries)
 	require.GreaterOrEqual(t, l.tw+l.tc, 300, "one turn-around before the last retry: %+v", l)
