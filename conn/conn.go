@@ -110,6 +110,7 @@ type Conn struct {
 	ln            *Listener
 	handshakeOnce sync.Once
 	closing       atomic.Bool
+	lingerSet     bool // SO_LINGER 0 was set when the socket was made
 	handshakeErr  error
 	mu            sync.Mutex // guards mux
 	mux           Mux
@@ -338,7 +339,7 @@ func (c *Conn) Close() error {
 	}
 	c.phase.Store(uint32(PhaseClosed))
 	// Before the mux, whose Close may close the socket itself.
-	if c.Flags()&FlagNoLinger != 0 {
+	if c.Flags()&FlagNoLinger != 0 && !c.lingerSet {
 		setLinger0(c.sock)
 	}
 	c.mu.Lock()
@@ -360,6 +361,22 @@ func (c *Conn) Close() error {
 		c.ln.release()
 	}
 	return err
+}
+
+// DiscardInput reads and drops what the peer has sent and the socket
+// holds, up to max bytes, without waiting: closing a socket with unread
+// bytes sends a reset, so a proxy that will not forward a client's bytes
+// (no server could be had, say) drops them first to end with a FIN, as
+// HAProxy, which has them in its buffer by then, does. It reports how
+// many bytes it dropped; a transport other than raw is left alone.
+func (c *Conn) DiscardInput(max int) int {
+	rc, ok := c.tr.Raw()
+	if !ok {
+		return 0
+	}
+	n := 0
+	_ = rc.Control(func(fd uintptr) { n = discardFD(int(fd), max) })
+	return n
 }
 
 // Abort closes the connection with a reset (SO_LINGER 0) rather than a

@@ -75,9 +75,6 @@ func (d *Dialer) Dial(ctx context.Context, network, address string, ph *ProxyHea
 		}
 	}
 	nd := net.Dialer{Timeout: d.Timeout, KeepAlive: -1, Control: d.Control}
-	if d.NoLinger {
-		nd.Control = noLingerControl(d.Control)
-	}
 	if !d.DisableKeepAlive {
 		nd.KeepAliveConfig = keepAliveOn(d.KeepAlive)
 	}
@@ -94,7 +91,11 @@ func (d *Dialer) Dial(ctx context.Context, network, address string, ph *ProxyHea
 	c := &Conn{sock: sock}
 	c.setFlag(FlagOutgoing)
 	if d.NoLinger {
+		// On the socket at once, not at Close: a tunnel closes the
+		// socket itself.
+		setLinger0(sock)
 		c.setFlag(FlagNoLinger)
+		c.lingerSet = true
 	}
 	tf := d.Transport
 	if tf == nil {
@@ -166,22 +167,4 @@ func keepAliveOn(cfg net.KeepAliveConfig) net.KeepAliveConfig {
 		cfg.Count = 9
 	}
 	return cfg
-}
-
-// noLingerControl sets SO_LINGER 0 on a socket before it connects, then
-// runs next, if any.
-func noLingerControl(next func(string, string, syscall.RawConn) error) func(string, string, syscall.RawConn) error {
-	return func(network, address string, rc syscall.RawConn) error {
-		var serr error
-		if err := rc.Control(func(fd uintptr) { serr = setLingerFD(fd) }); err != nil {
-			return err
-		}
-		if serr != nil {
-			return fmt.Errorf("setting SO_LINGER: %w", serr)
-		}
-		if next != nil {
-			return next(network, address, rc)
-		}
-		return nil
-	}
 }

@@ -316,6 +316,7 @@ func (l *Listener) admit(sock net.Conn) *Conn {
 		if !lingerInherited {
 			setLinger0(sock)
 		}
+		c.lingerSet = true
 	}
 	v := Accept
 rules:

@@ -73,3 +73,18 @@ func (w *pendingWatch) wait() error {
 func (w *pendingWatch) setDeadline(t time.Time) { _ = w.f.SetReadDeadline(t) }
 
 func (w *pendingWatch) close() { _ = w.f.Close() }
+
+// discardFD reads and drops what the socket fd holds, up to max bytes,
+// without waiting, and reports how many it dropped.
+func discardFD(fd, max int) int {
+	var scratch [4096]byte
+	n := 0
+	for n < max {
+		m, _, err := unix.Recvfrom(fd, scratch[:min(max-n, len(scratch))], unix.MSG_DONTWAIT)
+		if m <= 0 || err != nil {
+			break
+		}
+		n += m
+	}
+	return n
+}

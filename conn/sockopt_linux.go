@@ -24,9 +24,7 @@ func rawControl(c net.Conn, f func(fd int)) bool {
 // setLinger0 makes the coming close send a RST and free the socket at
 // once, with no FIN and no TIME_WAIT.
 func setLinger0(c net.Conn) {
-	rawControl(c, func(fd int) {
-		unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
-	})
+	rawControl(c, func(fd int) { _ = setLingerFD(uintptr(fd)) })
 }
 
 // silentDrop closes c so that the client learns nothing: no FIN, and if
@@ -45,12 +43,7 @@ func silentDrop(c net.Conn, ttl int) (repaired bool) {
 		// Read what the client already sent and acknowledge it at once:
 		// unacknowledged data would be retransmitted to a socket that no
 		// longer exists, and the kernel would answer with a reset.
-		var scratch [512]byte
-		for range 64 {
-			if n, _, err := unix.Recvfrom(fd, scratch[:], unix.MSG_DONTWAIT); n <= 0 || err != nil {
-				break
-			}
-		}
+		discardFD(fd, 64*512)
 		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_QUICKACK, 1)
 		if ttl <= 0 {
 			if unix.SetsockoptInt(fd, unix.SOL_TCP, unix.TCP_REPAIR, 1) == nil {
@@ -64,7 +57,7 @@ func silentDrop(c net.Conn, ttl int) (repaired bool) {
 		// one that does not apply fails harmlessly.
 		unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TTL, ttl)
 		unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_UNICAST_HOPS, ttl)
-		unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+		_ = setLingerFD(uintptr(fd))
 	})
 	c.Close()
 	return repaired
