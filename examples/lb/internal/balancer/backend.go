@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"sync"
 	"time"
 
@@ -36,6 +37,7 @@ type Backend struct {
 	algo    algorithm
 	queue   []*pending // the backend queue, oldest first
 	served  int64      // connections the backend queue handed a server
+	waiting int        // connections in the backend and server queues
 	conns   int        // beconn: connections currently assigned a server
 	cands   []*Server  // usable servers; rebuilt on state changes
 	dirty   bool
@@ -133,6 +135,13 @@ func (b *Backend) retryPlan(retries int, direct, timedOut bool) (move, wait bool
 	spread := redisp && !direct && b.roundRobin() && b.activeServers() > 1
 	move = spread || (redisp && retries == b.cfg.Retries)
 	return move, !timedOut && !spread
+}
+
+// connectTimedOut tells a connect that ran out of time (timeout connect)
+// from one that failed: the log says sC rather than SC, and no
+// turn-around comes before the retry.
+func connectTimedOut(err error) bool {
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // turnAround waits HAProxy's turn-around time before a connection retry,
@@ -245,6 +254,7 @@ func (b *Backend) assignKey(ctx context.Context, src netip.Addr, key []byte, avo
 		p.mark = b.served - 1
 		b.queue = append(b.queue, p)
 	}
+	b.waiting++
 	b.mu.Unlock()
 
 	start := time.Now()
@@ -294,10 +304,14 @@ func (b *Backend) unqueue(p *pending) {
 	var ok bool
 	if b.queue, ok = removePending(b.queue, p); ok {
 		p.bePos += int(b.served - p.mark)
+		b.waiting--
+		return
 	}
 	for _, s := range b.servers {
 		if s.queue, ok = removePending(s.queue, p); ok {
 			p.srvPos += int(s.served - p.mark)
+			b.waiting--
+			return
 		}
 	}
 }
@@ -357,6 +371,7 @@ func (b *Backend) serveQueues() {
 }
 
 func (b *Backend) grant(p *pending, s *Server) {
+	b.waiting--
 	s.cur++
 	b.conns++
 	p.srv = s
@@ -372,11 +387,7 @@ func (b *Backend) counts(s *Server) (beconn, srvconn int) {
 	if s != nil {
 		srvconn = s.cur
 	}
-	beconn = b.conns + len(b.queue)
-	for _, x := range b.servers {
-		beconn += len(x.queue)
-	}
-	return beconn, srvconn
+	return b.conns + b.waiting, srvconn
 }
 
 // setState moves a server up or down after a check and logs it the way
@@ -404,6 +415,12 @@ func (b *Backend) setState(s *Server, up bool, reason string, dur time.Duration)
 		// Connections waiting for this server go back to the backend queue
 		// so another server can take them.
 		requeued = len(s.queue)
+		for _, p := range s.queue {
+			// The server queue's count stops here; the backend queue's
+			// starts.
+			p.srvPos += int(s.served - p.mark)
+			p.mark = b.served - 1
+		}
 		b.queue = append(b.queue, s.queue...)
 		s.queue = nil
 	}

@@ -2,6 +2,7 @@ package balancer
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -301,4 +303,53 @@ listen px
 		require.Equal(t, []int{0, i + 1}, []int{l.sq, l.bq}, "the connection queued in position %d", i+1)
 	}
 	require.Equal(t, int64(3), ss[0].accepted.Load())
+}
+
+// A connection waiting in a server's queue when the server goes down
+// moves to the backend queue; its log positions count both queues as
+// HAProxy does, each from when it entered it.
+func TestQueuePositionAcrossRequeue(t *testing.T) {
+	b, _ := startLB(t, parseCfg(t, globalLog+`
+backend be
+    balance source
+    timeout queue 10s
+    server a 127.0.0.1:1 maxconn 1
+    server c 127.0.0.1:2 maxconn 1
+`))
+	be := b.Backend("be")
+	ctx := context.Background()
+	src := netip.MustParseAddr("192.0.2.1")
+	queuedOn := func(s *Server, n int) func() bool {
+		return func() bool { be.mu.Lock(); defer be.mu.Unlock(); return len(s.queue) == n }
+	}
+	assignAsync := func() chan assignment {
+		ch := make(chan assignment, 1)
+		go func() {
+			a, err := be.assign(ctx, src, nil)
+			assert.NoError(t, err)
+			ch <- a
+		}()
+		return ch
+	}
+
+	first, err := be.assign(ctx, src, nil)
+	require.NoError(t, err)
+	h := first.srv
+	// The same source hashes to the same full server: it waits in its
+	// queue, and is served from there once the first leaves.
+	second := assignAsync()
+	require.Eventually(t, queuedOn(h, 1), 10*time.Second, time.Millisecond)
+	be.release(h)
+	a := <-second
+	require.Equal(t, h, a.srv)
+	require.Equal(t, []int{1, 0}, []int{a.srvQueue, a.beQueue})
+
+	// A third waits on h, which goes down: the backend queue takes it,
+	// and the other server serves it.
+	third := assignAsync()
+	require.Eventually(t, queuedOn(h, 1), 10*time.Second, time.Millisecond)
+	be.setState(h, false, "test", 0)
+	a = <-third
+	require.NotEqual(t, h, a.srv)
+	require.Equal(t, []int{1, 1}, []int{a.srvQueue, a.beQueue}, "first in line in each queue")
 }

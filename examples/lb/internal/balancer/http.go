@@ -671,7 +671,7 @@ func (ex *exchange) connect() bool {
 			ex.releaseServer()
 			return false
 		}
-		timedOut := errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded)
+		timedOut := connectTimedOut(err)
 		if l.retries >= be.cfg.Retries {
 			term := [2]byte{'S', 'C'}
 			if timedOut {

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/proxyblocks/proxyblocks/buffer"
@@ -141,7 +139,13 @@ func (s *session) run() {
 	}
 	server, ok := s.tcpConnect()
 	if !ok {
-		s.drainClient()
+		// The bytes the client sent go, so that the close ends with a FIN,
+		// as HAProxy's does: it holds them in its buffer by then.
+		size := b.cfg.Global.BufSize
+		if size <= 0 {
+			size = buffer.DefaultSize
+		}
+		s.client.DiscardInput(size)
 		s.tcpFinish()
 		return
 	}
@@ -161,31 +165,6 @@ func (s *session) run() {
 		s.term = [2]byte{'P', 'D'}
 		s.tcpFinish()
 	}
-}
-
-// drainClient reads, without waiting, what a raw client sent while no
-// server could be had, up to tune.bufsize: HAProxy holds those bytes in
-// its buffer by then, so its close ends the connection with a FIN, where
-// bytes left unread in the socket would turn the close into a reset.
-func (s *session) drainClient() {
-	rc, ok := s.client.Raw()
-	if !ok {
-		return
-	}
-	size := s.b.cfg.Global.BufSize
-	if size <= 0 {
-		size = buffer.DefaultSize
-	}
-	_ = rc.Control(func(fd uintptr) {
-		var scratch [4096]byte
-		for size > 0 {
-			n, err := syscall.Read(int(fd), scratch[:min(size, len(scratch))])
-			if n <= 0 || err != nil {
-				return
-			}
-			size -= n
-		}
-	})
 }
 
 // end closes the session's connections and forgets it: the last thing a
@@ -263,7 +242,7 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 			break
 		}
 		b.log.Debug("connect failed", "backend", be.cfg.Name, "server", s.srv.cfg.Name, "retries", int(s.retries), "err", err)
-		timedOut := errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded)
+		timedOut := connectTimedOut(err)
 		if int(s.retries) >= be.cfg.Retries || b.ctx.Err() != nil {
 			switch {
 			case b.ctx.Err() != nil:
