@@ -405,10 +405,7 @@ func (t *Tunnel) fail(side Side, cause Cause, err error) {
 // Unlike fail, it stops nothing: c ends as on an end of stream and the
 // other direction goes on, as HAProxy half-closes on a read timeout.
 func (t *Tunnel) readTimedOut(c *Channel, err error) {
-	side := SideClient
-	if c == t.res {
-		side = SideServer
-	}
+	side := t.sideOf(c)
 	t.mu.Lock()
 	if !t.ended {
 		t.recordLocked(side, CauseTimeout, fmt.Errorf("channel: tunnel %s side: %w", side, err))
