@@ -91,6 +91,23 @@ func wait(t testing.TB, done <-chan tunnelRun) tunnelRun {
 	return tunnelRun{}
 }
 
+// relay writes msg on from and requires to to read exactly msg.
+func relay(t testing.TB, from, to net.Conn, msg string) {
+	t.Helper()
+	_, err := io.WriteString(from, msg)
+	require.NoError(t, err)
+	expect(t, to, msg)
+}
+
+// expect requires c to read exactly msg next.
+func expect(t testing.TB, c net.Conn, msg string) {
+	t.Helper()
+	got := make([]byte, len(msg))
+	_, err := io.ReadFull(c, got)
+	require.NoError(t, err)
+	require.Equal(t, msg, string(got))
+}
+
 func readAll(t testing.TB, c net.Conn) []byte {
 	t.Helper()
 	b, err := io.ReadAll(c)
