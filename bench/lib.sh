@@ -53,7 +53,8 @@
 #                        waits up to TRIES tenths of a second for N
 #                        established connections to 127.0.0.1:PORT (ss).
 # cpu_ticks PID          prints PID's user+system CPU time in clock ticks.
-# core_ticks CPU         prints the clock ticks core CPU has spent busy (all
+# core_ticks CPUS        prints the clock ticks the cores CPUS (one, or a
+#                        comma-separated list) have spent busy (all
 #                        of /proc/stat's columns but idle and iowait): its
 #                        processes, its interrupts and softirqs, and
 #                        anything else that ran there.
@@ -205,7 +206,9 @@ server_conns_open() {
 }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-core_ticks() { awk -v c="cpu$1" '$1 == c {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
+core_ticks() {
+	awk -v list=",$1," '$1 ~ /^cpu[0-9]+$/ && index(list, "," substr($1, 4) ",") {t += $2 + $3 + $4 + $7 + $8 + $9} END {print t + 0}' /proc/stat
+}
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 field() { sed -E "s/.*$1=([0-9.]+).*/\\1/" <<<"$2"; }

@@ -14,7 +14,8 @@
 # Environment: SIZE (bytes per transfer, default 1 GiB), CONNS (parallel
 # connections for the transfer, default 4), IDLE_CONNS (default 9800: the
 # proxy needs two fds per connection and the hard fd limit here is 20000),
-# PROXY_CPU / LOAD_CPU (cores for taskset), HAPROXY (binary path), PROXIES
+# PROXY_CPU / LOAD_CPU (cores for taskset; LOAD_CPU may be a list such as
+# 0,1, which lets the load share the proxy's core), HAPROXY (binary path), PROXIES
 # (default "haproxy lb gocopy"), MODES (transfer modes, default "copy splice
 # splicebuf"; empty skips the transfers; splicebuf is splice with
 # tune.rcvbuf.client/server and tune.sndbuf.client/server set to SOCKBUF,
@@ -158,7 +159,7 @@ done
 echo
 sink="read(2) into a 256 KiB buffer"
 [ "${SINK_SPLICE:-0}" = 1 ] && sink="splice(2) into /dev/null"
-echo "transfer: $SIZE bytes over $CONNS connections, proxy pinned to CPU $PROXY_CPU, nbthread 1, sink: $sink"
+echo "transfer: $SIZE bytes over $CONNS connections, proxy pinned to CPU $PROXY_CPU, load on CPU $LOAD_CPU, nbthread 1, sink: $sink"
 echo
 echo "| measure | direct | haproxy | lb | gocopy | lb / haproxy | lb / gocopy | lb / direct | gocopy / direct |"
 echo "|---|---|---|---|---|---|---|---|---|"
