@@ -124,17 +124,21 @@ func (s *Server) full() bool { return s.cfg.MaxConn > 0 && s.cur >= s.cfg.MaxCon
 func (s *Server) usable() bool { return s.up && !s.cfg.Disabled && s.weight > 0 }
 
 // retryPlan decides, as HAProxy does, how the retry numbered retries of
-// a failed connect goes. Under option redispatch the last retry moves to
-// another server, and with round robin over several active servers every
-// retry does, unless the server was chosen by persistence (direct). A
-// retry on the same server waits the turn-around time first, since a
-// refused connect is likely to be refused again at once; a connect that
-// timed out has waited already.
-func (b *Backend) retryPlan(retries int, direct, timedOut bool) (move, wait bool) {
-	redisp := b.cfg.Options.Redispatch
-	spread := redisp && !direct && b.roundRobin() && b.activeServers() > 1
-	move = spread || (redisp && retries == b.cfg.Retries)
-	return move, !timedOut && !spread
+// a failed connect to srv goes. Under option redispatch, a connection not
+// bound to its server by persistence (direct) moves at once to another one
+// when the algorithm hashes nothing (every one but source, uri, hdr and
+// url_param) and several active servers are usable; otherwise only the
+// last retry moves, or any retry once srv is down. A retry waits the
+// turn-around time first when it stays on srv or has no other active
+// server to go to, since a refused connect is likely to be refused again
+// at once; a connect that timed out has waited already.
+func (b *Backend) retryPlan(srv *Server, retries int, direct, timedOut bool) (move, wait bool) {
+	active := b.activeServers()
+	if b.cfg.Options.Redispatch {
+		spread := !direct && !b.hashed() && active > 1
+		move = spread || retries == b.cfg.Retries || !srv.Up()
+	}
+	return move, !timedOut && (!move || active <= 1)
 }
 
 // connectTimedOut tells a connect that ran out of time (timeout connect)
@@ -161,11 +165,16 @@ func (b *Backend) turnAround(ctx context.Context) bool {
 	}
 }
 
-// roundRobin reports whether the backend balances round robin (roundrobin
-// or static-rr), HAProxy's algorithms that move a failed connection to
-// another server at each retry.
-func (b *Backend) roundRobin() bool {
-	return b.cfg.Balance == "roundrobin" || b.cfg.Balance == "static-rr"
+// hashed reports whether the backend's algorithm hashes a part of the
+// connection or request (source, uri, hdr, url_param): HAProxy's kind of
+// algorithm that keeps a failed connection on its server until the last
+// retry.
+func (b *Backend) hashed() bool {
+	switch b.cfg.Balance {
+	case "source", "uri", "hdr", "url_param":
+		return true
+	}
+	return false
 }
 
 // activeServers counts the usable servers that are not backups.

@@ -683,7 +683,7 @@ func (ex *exchange) connect() bool {
 		}
 		l.retries++
 		failed := ex.srv
-		move, wait := be.retryPlan(l.retries, false, timedOut)
+		move, wait := be.retryPlan(ex.srv, l.retries, false, timedOut)
 		if move {
 			ex.releaseServer()
 		}
@@ -693,9 +693,13 @@ func (ex *exchange) connect() bool {
 			return false
 		}
 		if move {
+			// As with HAProxy, the time spent before a new assignment
+			// is waiting (Tw); the connect time starts again.
+			l.tw += time.Since(start)
 			if !getServer(failed) {
 				return false
 			}
+			start = time.Now()
 			if ex.srv != failed {
 				l.redisp = true
 			}

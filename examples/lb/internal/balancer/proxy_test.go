@@ -18,12 +18,14 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Connection retries follow HAProxy's rules. Under option redispatch,
-// round robin over several active servers retries on another server at
-// once; otherwise a refused connect is retried on the same server after
-// the turn-around time, min(1 s, timeout connect), and only the last retry
-// may go elsewhere (with option redispatch). The traffic line counts the
-// retries, with "+" when the server changed.
+// Connection retries follow HAProxy's rules. Under option redispatch, an
+// algorithm that hashes nothing (round robin, leastconn) over several
+// active servers retries on another server at once; otherwise a refused
+// connect is retried on the same server after the turn-around time,
+// min(1 s, timeout connect), and only the last retry may go elsewhere
+// (with option redispatch), without a turn-around. The traffic line counts
+// the retries, with "+" when the server changed, and the time spent before
+// a new assignment as waiting (Tw).
 func TestRetriesAndRedispatch(t *testing.T) {
 	dead := refusingAddr(t)
 	ss := servers(t, "b")
@@ -48,13 +50,21 @@ listen noredisp
     timeout connect 300ms
     server a %[1]s
     server b %[2]s
+listen redisp_src
+    bind 127.0.0.1:0
+    retries 2
+    timeout connect 1s
+    balance source
+    option redispatch
+    server a %[1]s
+    server b %[3]s
 listen alone
     bind 127.0.0.1:0
     retries 2
     timeout connect 300ms
     option redispatch
     server a %[1]s
-`, dead, ss[0].addr()))
+`, dead, ss[0].addr(), refusingAddr(t)))
 	line := func(fe string) logLine {
 		return parseLog(t, logs.waitLine(t, func(s string) bool { return tcplogRe.MatchString(s) && parseLog(t, s).fe == fe }))
 	}
@@ -81,13 +91,24 @@ listen alone
 		require.Equal(t, "--", l.term)
 	}
 
-	// leastconn is no round robin: a is retried once after the
-	// turn-around, and the last retry goes to b.
+	// leastconn hashes nothing either: the retry goes to b at once, with
+	// no turn-around.
 	require.Equal(t, "b", ask(t, feAddr(t, b, "redisp_lc")))
 	l := line("redisp_lc")
 	require.Equal(t, "b", l.srv)
+	require.Equal(t, "+1", l.retries)
+	require.Less(t, l.tw+l.tc, 300, "no turn-around: %+v", l)
+
+	// A source hash stays on its server: both refuse, the first retry
+	// comes after one turn-around on the same server, and the last moves
+	// to the other one without a second.
+	require.Equal(t, "", ask(t, feAddr(t, b, "redisp_src")))
+	l = line("redisp_src")
 	require.Equal(t, "+2", l.retries)
-	require.GreaterOrEqual(t, l.tw+l.tc, 300, "one turn-around before the last retry: %+v", l)
+	require.Equal(t, "SC", l.term)
+	require.GreaterOrEqual(t, l.tt, 1000, "one turn-around: %+v", l)
+	require.Less(t, l.tt, 2000, "no turn-around before the last retry: %+v", l)
+	require.GreaterOrEqual(t, l.tw, 1000, "the time before the new assignment is waiting (Tw): %+v", l)
 
 	// Without redispatch every retry hits a, two turn-arounds apart, and
 	// the connection fails: SC.

@@ -256,7 +256,7 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 		}
 		s.retries++
 		failed := s.srv
-		moving, wait := be.retryPlan(int(s.retries), direct, timedOut)
+		moving, wait := be.retryPlan(s.srv, int(s.retries), direct, timedOut)
 		if moving {
 			be.release(s.srv)
 			s.srv = nil
@@ -270,9 +270,13 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 			return nil, false
 		}
 		if moving {
+			// As with HAProxy, the time spent before a new assignment
+			// is waiting (Tw); the connect time starts again.
+			s.tw += time.Since(connStart)
 			if !s.assign(be, src, failed) {
 				return nil, false
 			}
+			connStart = time.Now()
 			if s.srv != failed {
 				s.redisp = true
 			}
