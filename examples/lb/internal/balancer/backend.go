@@ -335,13 +335,18 @@ func removePending(q []*pending, p *pending) ([]*pending, bool) {
 }
 
 // release frees s's slot and hands it to the oldest waiter of s's queue,
-// else of the backend queue.
-func (b *Backend) release(s *Server) {
+// else of the backend queue. It returns the counts a log line shows for
+// the connection that gave the slot back (as counts does), taken before
+// the hand-over: HAProxy logs a closing connection before the waiter it
+// woke counts on the server.
+func (b *Backend) release(s *Server) (beconn, srvconn int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	s.cur--
 	b.conns--
+	beconn, srvconn = b.conns+b.waiting, s.cur
 	b.serveQueues()
+	return beconn, srvconn
 }
 
 // serveQueues gives free slots to waiting connections: first each server's

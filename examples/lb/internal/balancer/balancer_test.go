@@ -293,6 +293,7 @@ listen px
 	require.NoError(t, c1.Close())
 	l = lineOf(c1)
 	require.Equal(t, 2, l.bc, "beconn counts the two waiting")
+	require.Equal(t, 0, l.sc, "logged before the waiter it woke takes the slot, as HAProxy logs it")
 	for i, c := range []net.Conn{c3, c4} {
 		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		line, err := bufio.NewReader(c).ReadString('\n')

@@ -342,8 +342,10 @@ func (s *session) tunnelDone(res channel.Result) {
 // have it), writes the traffic line and ends the session.
 func (s *session) tcpFinish() {
 	b, fe, be := s.b, s.fe, s.fe.backend
-	if s.srv != nil {
-		be.release(s.srv)
+	var beconn, srvconn int
+	released := s.srv != nil
+	if released {
+		beconn, srvconn = be.release(s.srv)
 	}
 	if fe.cfg.Options.TCPLog && fe.logs.enabled() {
 		l := tcpLog{
@@ -371,7 +373,10 @@ func (s *session) tcpFinish() {
 		}
 		if be != nil {
 			l.backend = be.cfg.Name
-			l.beconn, l.srvconn = be.counts(s.srv)
+			l.beconn, l.srvconn = beconn, srvconn
+			if !released {
+				l.beconn, _ = be.counts(nil)
+			}
 		}
 		// dontlognull drops lines of connections that moved no byte, such
 		// as port probes, as HAProxy does.
