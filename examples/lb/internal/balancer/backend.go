@@ -458,6 +458,11 @@ func (b *Backend) setState(s *Server, up bool, reason string, dur time.Duration)
 	b.logs.event(levelAlert, fmt.Sprintf("%s %s/%s is DOWN, reason: %s, check duration: %dms. %d active and %d backup servers left. %d sessions active, %d requeued, %d remaining in queue.",
 		kind, b.cfg.Name, s.cfg.Name, reason, ms, active, backup, cur, requeued, inQueue))
 	if logNone {
-		b.logs.event(levelEmerg, fmt.Sprintf("backend %s has no server available!", b.cfg.Name))
+		// HAProxy names a listen section a "proxy" here.
+		what := "backend"
+		if b.cfg.Kind.IsFrontend() {
+			what = "proxy"
+		}
+		b.logs.event(levelEmerg, fmt.Sprintf("%s %s has no server available!", what, b.cfg.Name))
 	}
 }

@@ -246,6 +246,25 @@ listen px
 	require.Equal(t, "<NOSRV>", l.srv)
 	require.Equal(t, "SC", l.term)
 	require.Equal(t, -1, l.tc)
+	require.Equal(t, -1, l.tw, "never assigned nor queued")
+}
+
+// When its last server goes down, a section says so as HAProxy does: a
+// listen section is a "proxy", a backend a "backend".
+func TestNoServerAvailableEvent(t *testing.T) {
+	dead := refusingAddr(t)
+	_, logs := startLB(t, parseCfg(t, globalLog+`
+listen px
+    bind 127.0.0.1:0
+    server a %[1]s check inter 50 fall 1
+frontend fe
+    bind 127.0.0.1:0
+    default_backend bk
+backend bk
+    server a %[1]s check inter 50 fall 1
+`, dead))
+	logs.waitLine(t, func(l string) bool { return l == "proxy px has no server available!" })
+	logs.waitLine(t, func(l string) bool { return l == "backend bk has no server available!" })
 }
 
 func TestMaxconnQueueAndTimeoutQueue(t *testing.T) {

@@ -635,7 +635,9 @@ func (ex *exchange) connect() bool {
 	key := be.requestKey(ex.req)
 	getServer := func(avoid *Server) bool {
 		a, err := be.assignKey(hf.s.b.ctx, hf.src().Addr(), key, avoid)
-		l.twSet = true
+		// No server at all leaves Tw at -1, as in HAProxy, unless the
+		// request waited in a queue first.
+		l.twSet = l.twSet || a.queued || !errors.Is(err, ErrNoServer)
 		if a.queued {
 			l.tw += a.waited
 			l.srvQueue, l.beQueue = a.srvQueue, a.beQueue

@@ -303,7 +303,9 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 // had, term says why.
 func (s *session) assign(be *Backend, src netip.AddrPort, avoid *Server) bool {
 	a, err := be.assign(s.b.ctx, src.Addr(), avoid)
-	s.twSet = true
+	// No server at all leaves Tw at -1, as in HAProxy, unless the
+	// connection waited in a queue first.
+	s.twSet = s.twSet || a.queued || !errors.Is(err, ErrNoServer)
 	if a.queued {
 		s.tw += a.waited
 		s.srvQueue, s.beQueue = int32(a.srvQueue), int32(a.beQueue)
