@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/proxyblocks/proxyblocks/conn"
@@ -42,6 +43,9 @@ type Backend struct {
 	cands   []*Server  // usable servers; rebuilt on state changes
 	dirty   bool
 	noneLog bool // "no server available" was logged for the current outage
+
+	// cum counts the sessions (HTTP: requests) handed to the backend.
+	cum atomic.Int64
 }
 
 // Server is one running server.

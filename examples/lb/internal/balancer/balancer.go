@@ -96,6 +96,7 @@ type frontend struct {
 	backend   *Backend
 	listeners []*conn.Listener
 	conns     atomic.Int64
+	cum       atomic.Int64 // connections accepted since the start
 	logs      *logSet
 	// http is the proxy's HTTP settings and rules, nil in TCP mode.
 	http *httpProxy
@@ -304,6 +305,31 @@ func (b *Balancer) closeListeners() {
 	}
 }
 
+// logStopped says, as HAProxy does on a soft stop, that each proxy
+// stopped and how many connections it took since the start: as a
+// frontend (accepted) and as a backend (sessions, in HTTP mode requests,
+// handed to it).
+func (b *Balancer) logStopped() {
+	for _, px := range b.cfg.Proxies {
+		var ls *logSet
+		var feCum, beCum int64
+		for _, fe := range b.fronts {
+			if fe.cfg == px {
+				ls, feCum = fe.logs, fe.cum.Load()
+			}
+		}
+		if be := b.backends[px.Name]; be != nil && be.cfg == px {
+			beCum = be.cum.Load()
+			if ls == nil {
+				ls = be.logs
+			}
+		}
+		if ls != nil {
+			ls.event(levelWarning, fmt.Sprintf("Proxy %s stopped (cumulated conns: FE: %d, BE: %d).", px.Name, feCum, beCum))
+		}
+	}
+}
+
 // Shutdown stops accepting and waits for live connections to finish, then
 // stops everything. If ctx ends first, the remaining connections are closed
 // and ctx's error returned.
@@ -315,6 +341,7 @@ func (b *Balancer) Shutdown(ctx context.Context) error {
 	}
 	b.mu.Unlock()
 	b.closeListeners()
+	b.logStopped()
 	b.stopIdleHTTP()
 	done := make(chan struct{})
 	go func() {
@@ -422,6 +449,7 @@ func (b *Balancer) acceptLoop(fe *frontend, ln *conn.Listener, bind *config.Bind
 		b.starting.Add(1)
 		b.accepts.Add(1)
 		fe.conns.Add(1)
+		fe.cum.Add(1)
 		b.spawn(s.run)
 	}
 }

@@ -587,6 +587,7 @@ func (ex *exchange) serve() {
 		ex.answerError(hf.s.fe.http, 503, [2]byte{'S', 'C'})
 		return
 	}
+	ex.be.cum.Add(1)
 	ex.bhp = ex.be.http
 	l.backend = ex.be.cfg.Name
 	if ex.bhp != hf.s.fe.http && ex.applyRequestRules(ex.bhp) {

@@ -15,10 +15,11 @@ import (
 
 // Syslog levels used by the messages the balancer emits.
 const (
-	levelEmerg  = 0
-	levelAlert  = 1
-	levelNotice = 5
-	levelInfo   = 6
+	levelEmerg   = 0
+	levelAlert   = 1
+	levelWarning = 4
+	levelNotice  = 5
+	levelInfo    = 6
 )
 
 // logSet is where one proxy's logs go: its own targets plus the global ones

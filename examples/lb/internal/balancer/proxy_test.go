@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -462,13 +463,20 @@ listen px
 
 func TestShutdownWaitsForConnections(t *testing.T) {
 	ss := servers(t, "a")
-	b, _ := startLB(t, parseCfg(t, globalLog+`
+	b, logs := startLB(t, parseCfg(t, globalLog+`
 listen px
     bind 127.0.0.1:0
-    server a %s
+    server a %[1]s
+frontend fe
+    bind 127.0.0.1:0
+    default_backend bk
+backend bk
+    server a %[1]s
 `, ss[0].addr()))
 	addr := feAddr(t, b, "px")
 	c, _ := holdConn(t, addr)
+	c2, _ := holdConn(t, feAddr(t, b, "fe"))
+	require.NoError(t, c2.Close())
 	done := make(chan error, 1)
 	go func() { done <- b.Shutdown(t.Context()) }()
 	// New connections are refused once the listener is closed.
@@ -489,6 +497,18 @@ listen px
 	require.NoError(t, err)
 	require.NoError(t, c.Close())
 	require.NoError(t, <-done)
+	// Each proxy said it stopped, with what it took, as HAProxy says it.
+	var stopped []string
+	for _, l := range logs.lines() {
+		if strings.HasPrefix(l, "Proxy ") {
+			stopped = append(stopped, l)
+		}
+	}
+	require.Equal(t, []string{
+		"Proxy px stopped (cumulated conns: FE: 1, BE: 1).",
+		"Proxy fe stopped (cumulated conns: FE: 1, BE: 0).",
+		"Proxy bk stopped (cumulated conns: FE: 0, BE: 1).",
+	}, stopped)
 }
 
 var _ = strconv.Itoa

@@ -226,6 +226,7 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 		s.term = [2]byte{'S', 'C'}
 		return nil, false
 	}
+	be.cum.Add(1)
 	src, dst := s.client.Src(), s.client.Dst()
 	direct := false // the server came from a stick table, not the algorithm
 	if s.srv = s.stickMatch(be); s.srv != nil {
