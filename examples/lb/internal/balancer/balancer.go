@@ -79,7 +79,7 @@ type Balancer struct {
 	sessions map[*session]struct{}
 	idle     *sync.Cond // signalled when sessions empties
 	closed   bool
-	writers  map[io.Writer]*lockedWriter
+	writers  map[any]*lockedWriter        // log outputs, by writer or syslog address
 	httpPx   map[*config.Proxy]*httpProxy // HTTP settings per proxy (http_rules.go)
 
 	tables map[string]*stick.Table // stick tables by proxy name (stick.go)
@@ -125,7 +125,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 		backends: map[string]*Backend{},
 		sessions: map[*session]struct{}{},
 		workers:  workers{next: make(chan func())},
-		writers:  map[io.Writer]*lockedWriter{},
+		writers:  map[any]*lockedWriter{},
 	}
 	b.idle = sync.NewCond(&b.mu)
 	b.workers.goFn = b.spawn
@@ -139,11 +139,15 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 		b.stopCLI()
 		b.closeTables()
 		b.closeSessionCache()
+		b.closeLogTargets()
 		b.cancel()
 		if b.pipes != nil {
 			_ = b.pipes.Close()
 		}
 		return nil, err
+	}
+	if err := b.openLogTargets(); err != nil {
+		return abort(err)
 	}
 	if b.pool, err = buffer.NewPool(buffer.PoolConfig{Size: cfg.Global.BufSize}); err != nil {
 		return abort(fmt.Errorf("balancer: tune.bufsize %d: %w", cfg.Global.BufSize, err))
@@ -257,20 +261,57 @@ func (b *Balancer) bindOf(fe *frontend, i int) *config.Bind {
 }
 
 func (b *Balancer) newLogSet(px *config.Proxy) *logSet {
-	return newLogSet(b.cfg, px, b.opts.Stdout, b.opts.Stderr, b.log, b.writerFor)
+	return newLogSet(b.cfg, px, b.log, b.logWriter)
 }
 
-// writerFor gives each output one lockedWriter, so that every proxy
-// writing to stdout shares one lock and lines never interleave.
-func (b *Balancer) writerFor(w io.Writer) *lockedWriter {
+// logWriter gives each output one lockedWriter, so that every proxy
+// writing to stdout (or to one syslog server) shares one lock and lines
+// never interleave. Syslog targets were opened by openLogTargets.
+func (b *Balancer) logWriter(l config.Log) *lockedWriter {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if lw, ok := b.writers[w]; ok {
-		return lw
+	var key any = l.Network + " " + l.Address
+	if l.Network == "" {
+		w := b.opts.Stdout
+		if l.Target == "stderr" {
+			w = b.opts.Stderr
+		}
+		key = w
+		if _, ok := b.writers[key]; !ok {
+			b.writers[key] = &lockedWriter{w: w}
+		}
 	}
-	lw := &lockedWriter{w: w}
-	b.writers[w] = lw
-	return lw
+	return b.writers[key]
+}
+
+// openLogTargets opens every syslog server the configuration logs to,
+// once each.
+func (b *Balancer) openLogTargets() error {
+	logs := b.cfg.Global.Logs
+	for _, px := range b.cfg.Proxies {
+		logs = append(logs[:len(logs):len(logs)], px.Logs...)
+	}
+	for _, l := range logs {
+		key := l.Network + " " + l.Address
+		if _, ok := b.writers[key]; ok || l.Network == "" {
+			continue
+		}
+		c, err := dialSyslog(l.Network, l.Address)
+		if err != nil {
+			return fmt.Errorf("balancer: %s: log target '%s': %w", l.Pos, l.Target, err)
+		}
+		b.writers[key] = &lockedWriter{w: c}
+	}
+	return nil
+}
+
+// closeLogTargets closes the syslog sockets.
+func (b *Balancer) closeLogTargets() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, lw := range b.writers {
+		lw.close()
+	}
 }
 
 // Addrs returns the addresses a frontend (or listen) listens on, which
@@ -387,6 +428,7 @@ func (b *Balancer) Close() error {
 	if b.pipes != nil {
 		_ = b.pipes.Close()
 	}
+	b.closeLogTargets()
 	b.log.Debug("balancer stopped")
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"strconv"
@@ -27,7 +28,8 @@ const (
 type logSet struct {
 	targets []logTarget
 	slog    *slog.Logger
-	host    string
+	host    string // log-send-hostname; empty leaves it out
+	tag     string // log-tag, "haproxy" by default
 	pid     int
 }
 
@@ -45,6 +47,67 @@ func (l *lockedWriter) write(b []byte) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	_, _ = l.w.Write(b)
+}
+
+// close closes the output when it is a syslog socket, and discards what
+// is then written to it; stdout and stderr stay open.
+func (l *lockedWriter) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c, ok := l.w.(*syslogConn); ok {
+		_ = c.Close()
+		l.w = io.Discard
+	}
+}
+
+// syslogConn sends each line as one datagram to a syslog server, over UDP
+// or a UNIX datagram socket. A line that cannot be sent is dropped, as
+// HAProxy drops it. A UNIX socket is dialed when a line is to be sent and
+// again after a failure, so that logging resumes once the syslog daemon
+// (re)creates its socket.
+type syslogConn struct {
+	network, address string
+	c                net.Conn
+}
+
+// dialSyslog opens a syslog target. A UDP address is resolved and its
+// socket opened now, so that a bad host name stops the start; a UNIX
+// socket may not exist yet.
+func dialSyslog(network, address string) (*syslogConn, error) {
+	s := &syslogConn{network: network, address: address}
+	if network != "unixgram" {
+		c, err := net.Dial(network, address)
+		if err != nil {
+			return nil, err
+		}
+		s.c = c
+	}
+	return s, nil
+}
+
+func (s *syslogConn) Write(b []byte) (int, error) {
+	if s.c == nil {
+		c, err := net.Dial(s.network, s.address)
+		if err != nil {
+			return 0, err
+		}
+		s.c = c
+	}
+	n, err := s.c.Write(b)
+	if err != nil && s.network == "unixgram" {
+		_ = s.c.Close()
+		s.c = nil
+	}
+	return n, err
+}
+
+func (s *syslogConn) Close() error {
+	if s.c == nil {
+		return nil
+	}
+	err := s.c.Close()
+	s.c = nil
+	return err
 }
 
 // event logs a server state message: to the log targets and, as a warning,
@@ -78,13 +141,23 @@ func (ls *logSet) frame(c config.Log, level int, msg string) []byte {
 	switch c.Format {
 	case "raw":
 	case "short":
-		b = fmt.Appendf(b, "<%d>", pri)
+		// HAProxy's short header carries the level alone.
+		b = fmt.Appendf(b, "<%d>", level)
 	case "rfc5424":
-		b = fmt.Appendf(b, "<%d>1 %s %s haproxy %d - - ", pri, now.Format("2006-01-02T15:04:05.000000-07:00"), ls.host, ls.pid)
+		host := ls.host
+		if host == "" {
+			host = "-"
+		}
+		b = fmt.Appendf(b, "<%d>1 %s %s %s %d - - ", pri, now.Format("2006-01-02T15:04:05.000000-07:00"), host, ls.tag, ls.pid)
 	case "local":
-		b = fmt.Appendf(b, "<%d>%s haproxy[%d]: ", pri, now.Format(time.Stamp), ls.pid)
+		b = fmt.Appendf(b, "<%d>%s %s[%d]: ", pri, now.Format(time.Stamp), ls.tag, ls.pid)
 	default: // rfc3164
-		b = fmt.Appendf(b, "<%d>%s %s haproxy[%d]: ", pri, now.Format(time.Stamp), ls.host, ls.pid)
+		b = fmt.Appendf(b, "<%d>%s ", pri, now.Format(time.Stamp))
+		if ls.host != "" {
+			b = append(b, ls.host...)
+			b = append(b, ' ')
+		}
+		b = fmt.Appendf(b, "%s[%d]: ", ls.tag, ls.pid)
 	}
 	b = append(b, msg...)
 	if len(b) > max-1 {
@@ -168,9 +241,12 @@ func appendMs(b []byte, d time.Duration, set bool) []byte {
 	return strconv.AppendInt(b, d.Milliseconds(), 10)
 }
 
-func newLogSet(cfg *config.Config, px *config.Proxy, stdout, stderr io.Writer, sl *slog.Logger, writerFor func(io.Writer) *lockedWriter) *logSet {
-	host, _ := os.Hostname()
-	ls := &logSet{slog: sl, host: host, pid: os.Getpid()}
+func newLogSet(cfg *config.Config, px *config.Proxy, sl *slog.Logger, writerFor func(config.Log) *lockedWriter) *logSet {
+	tag := cfg.Global.LogTag
+	if tag == "" {
+		tag = "haproxy"
+	}
+	ls := &logSet{slog: sl, host: cfg.Global.LogSendHostname, tag: tag, pid: os.Getpid()}
 	var logs []config.Log
 	if px == nil || px.LogGlobal {
 		logs = append(logs, cfg.Global.Logs...)
@@ -179,11 +255,7 @@ func newLogSet(cfg *config.Config, px *config.Proxy, stdout, stderr io.Writer, s
 		logs = append(logs, px.Logs...)
 	}
 	for _, l := range logs {
-		w := stdout
-		if l.Target == "stderr" {
-			w = stderr
-		}
-		ls.targets = append(ls.targets, logTarget{cfg: l, w: writerFor(w)})
+		ls.targets = append(ls.targets, logTarget{cfg: l, w: writerFor(l)})
 	}
 	return ls
 }

@@ -262,7 +262,11 @@ func TestErrors(t *testing.T) {
 		{"proxy without name", "frontend\n", ErrBadValue, "lb.cfg:1:"},
 		{"unknown from", "backend b from nothing\n", ErrReference, "lb.cfg:1:"},
 		{"bad quote", "global\n  log \"stdout local0\n", ErrBadValue, "lb.cfg:2:"},
-		{"log udp", "global\n  log 127.0.0.1:514 local0\n", ErrUnsupported, "lb.cfg:2:"},
+		{"log ring", "global\n  log ring@buf local0\n", ErrUnsupported, "lb.cfg:2: 'log' in 'global' section: not supported: log target 'ring@buf'"},
+		{"log bad port", "global\n  log 127.0.0.1:99999 local0\n", ErrBadValue, "lb.cfg:2:"},
+		{"log family", "global\n  log udp6@127.0.0.1 local0\n", ErrBadValue, "lb.cfg:2:"},
+		{"log empty unix", "global\n  log unix@ local0\n", ErrBadValue, "lb.cfg:2:"},
+		{"log-tag empty", "global\n  log-tag\n", ErrBadValue, "lb.cfg:2:"},
 		{"log bad facility", "global\n  log stdout local9\n", ErrBadValue, "lb.cfg:2:"},
 		{"log bad level", "global\n  log stdout local0 loud\n", ErrBadValue, "lb.cfg:2:"},
 		{"log no facility", "global\n  log stdout format raw\n", ErrBadValue, "lb.cfg:2:"},
@@ -308,6 +312,21 @@ func TestLogVariants(t *testing.T) {
 	c := mustParse(t, "global\n  log stdout local0\n  log stderr len 200 format short daemon notice err\n")
 	require.Equal(t, Log{Pos: Pos{"lb.cfg", 2}, Target: "stdout", Format: "rfc3164", Facility: "local0"}, c.Global.Logs[0])
 	require.Equal(t, Log{Pos: Pos{"lb.cfg", 3}, Target: "stderr", Format: "short", Facility: "daemon", Level: "notice", Len: 200}, c.Global.Logs[1])
+	c = mustParse(t, "global\n  log 127.0.0.1 local0\n  log udp@[::1]:5140 local1\n  log ipv4@localhost:600 local2\n  log /dev/log local3\n  log unix@/run/l local4\n  log fd@2 local5\n  log-send-hostname edge1\n  log-tag lb\n")
+	var got [][3]string
+	for _, l := range c.Global.Logs {
+		got = append(got, [3]string{l.Target, l.Network, l.Address})
+	}
+	require.Equal(t, [][3]string{
+		{"127.0.0.1", "udp", "127.0.0.1:514"},
+		{"udp@[::1]:5140", "udp", "[::1]:5140"},
+		{"ipv4@localhost:600", "udp4", "localhost:600"},
+		{"/dev/log", "unixgram", "/dev/log"},
+		{"unix@/run/l", "unixgram", "/run/l"},
+		{"stderr", "", ""},
+	}, got)
+	require.Equal(t, "edge1", c.Global.LogSendHostname)
+	require.Equal(t, "lb", c.Global.LogTag)
 	require.Equal(t, 16, Facility("local0"))
 	require.Equal(t, -1, Facility("nope"))
 	require.Equal(t, 5, Level("notice"))

@@ -3,6 +3,10 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -42,6 +46,28 @@ var globalKeywords = map[string]func(p *parser, args []string) error{
 	"tune.rcvbuf.server": func(p *parser, a []string) error { return oneSize(a, &p.cfg.Global.RcvBufServer) },
 	"tune.sndbuf.client": func(p *parser, a []string) error { return oneSize(a, &p.cfg.Global.SndBufClient) },
 	"tune.sndbuf.server": func(p *parser, a []string) error { return oneSize(a, &p.cfg.Global.SndBufServer) },
+	"log-send-hostname": func(p *parser, a []string) error {
+		switch len(a) {
+		case 0:
+			h, err := os.Hostname()
+			if err != nil {
+				return fmt.Errorf("cannot read the host name: %w", err)
+			}
+			p.cfg.Global.LogSendHostname = h
+		case 1:
+			p.cfg.Global.LogSendHostname = a[0]
+		default:
+			return errors.New("expects at most one host name")
+		}
+		return nil
+	},
+	"log-tag": func(p *parser, a []string) error {
+		if len(a) != 1 || a[0] == "" {
+			return errors.New("expects one tag")
+		}
+		p.cfg.Global.LogTag = a[0]
+		return nil
+	},
 	"nosplice": func(p *parser, a []string) error {
 		p.cfg.Global.NoSplice = true
 		return noArgs(a)
@@ -327,10 +353,8 @@ func parseLog(pos Pos, a []string) (Log, error) {
 		return Log{}, errors.New("expects 'log <target> [len N] [format F] <facility> [level]' or 'log global'")
 	}
 	l := Log{Pos: pos, Target: a[0], Format: "rfc3164"}
-	switch l.Target {
-	case "stdout", "stderr":
-	default:
-		return Log{}, fmt.Errorf("%w: log target '%s' (only stdout and stderr)", ErrUnsupported, l.Target)
+	if err := parseLogTarget(&l); err != nil {
+		return Log{}, err
 	}
 	a = a[1:]
 	for len(a) >= 2 {
@@ -372,6 +396,66 @@ facility:
 		}
 	}
 	return l, nil
+}
+
+// parseLogTarget reads l.Target as HAProxy does: stdout or stderr (also
+// fd@1 and fd@2), a UNIX datagram socket (an absolute path, or unix@PATH),
+// or a UDP address (IP[:PORT], HOST[:PORT], or with the prefix udp@, udp4@,
+// udp6@, ipv4@ or ipv6@; the port defaults to 514).
+func parseLogTarget(l *Log) error {
+	t := l.Target
+	switch t {
+	case "stdout", "fd@1":
+		l.Target = "stdout"
+		return nil
+	case "stderr", "fd@2":
+		l.Target = "stderr"
+		return nil
+	}
+	if strings.HasPrefix(t, "/") {
+		l.Network, l.Address = "unixgram", t
+		return nil
+	}
+	prefix, rest, found := strings.Cut(t, "@")
+	if !found {
+		prefix, rest = "", t
+	}
+	switch {
+	case prefix == "unix":
+		if rest == "" {
+			return fmt.Errorf("log target '%s': missing socket path", t)
+		}
+		l.Network, l.Address = "unixgram", rest
+		return nil
+	case prefix == "", prefix == "udp", prefix == "udp4", prefix == "udp6", prefix == "ipv4", prefix == "ipv6":
+		network := "udp"
+		switch prefix {
+		case "udp4", "ipv4":
+			network = "udp4"
+		case "udp6", "ipv6":
+			network = "udp6"
+		}
+		host, port := rest, "514"
+		if h, p, err := net.SplitHostPort(rest); err == nil {
+			host, port = h, p
+		} else if strings.Count(rest, ":") == 1 {
+			return fmt.Errorf("log target '%s': %v", t, err)
+		}
+		if host == "" {
+			return fmt.Errorf("log target '%s': missing address", t)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("log target '%s': invalid port '%s'", t, port)
+		}
+		if ip, err := netip.ParseAddr(host); err == nil {
+			if (network == "udp4" && !ip.Is4()) || (network == "udp6" && ip.Is4()) {
+				return fmt.Errorf("log target '%s': address family does not match '%s@'", t, prefix)
+			}
+		}
+		l.Network, l.Address = network, net.JoinHostPort(host, port)
+		return nil
+	}
+	return fmt.Errorf("%w: log target '%s' (stdout, stderr, a UNIX datagram socket or a UDP address)", ErrUnsupported, t)
 }
 
 var facilities = map[string]int{

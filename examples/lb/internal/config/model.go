@@ -120,6 +120,11 @@ type Global struct {
 	NbThread int
 	// Logs are the global log targets, which proxies use with "log global".
 	Logs []Log
+	// LogSendHostname is the host name syslog headers carry
+	// ("log-send-hostname"); empty leaves it out, as HAProxy does.
+	LogSendHostname string
+	// LogTag is the syslog tag ("log-tag"); empty means "haproxy".
+	LogTag string
 	// BufSize is tune.bufsize, the size of one I/O buffer.
 	BufSize int
 	// PipeSize is tune.pipesize, the kernel pipe size used for splicing;
@@ -155,8 +160,13 @@ type Global struct {
 // Log is one log target.
 type Log struct {
 	Pos
-	// Target is "stdout" or "stderr" (the targets this balancer writes to).
+	// Target is the target as written; "stdout" or "stderr" for those
+	// two (fd@1 and fd@2 included).
 	Target string
+	// Network is "udp", "udp4", "udp6" or "unixgram" for a syslog
+	// server, empty for stdout and stderr; Address is then HOST:PORT or
+	// the socket's path.
+	Network, Address string
 	// Format is "raw", "short", "rfc3164" (the default) or "rfc5424".
 	Format string
 	// Facility is the syslog facility name, such as "local0".
