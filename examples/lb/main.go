@@ -10,6 +10,8 @@
 //
 // SIGTERM and SIGINT stop at once (listeners and connections closed);
 // SIGUSR1 stops accepting and exits once live connections have finished.
+// With "daemon" in the global section, lb runs in the background and the
+// command returns once it listens (-d keeps it in the foreground).
 package main
 
 import (
@@ -46,6 +48,13 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	// A daemon's background copy reports its start to the process that
+	// started it: what it prints on stderr until it listens goes there too.
+	report := openStartReport()
+	defer report.close()
+	if report.background() {
+		stderr = io.MultiWriter(stderr, report)
+	}
 	fs := flag.NewFlagSet("lb", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var files fileList
@@ -88,6 +97,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "Configuration file is valid")
 		return 0
 	}
+	// As HAProxy's -d, debug keeps a daemon in the foreground.
+	if cfg.Global.Daemon && !*debug && !report.background() {
+		return daemonize(args, stderr)
+	}
 	if cfg.Global.NbThread > 0 {
 		runtime.GOMAXPROCS(cfg.Global.NbThread)
 	}
@@ -114,6 +127,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "[ALERT] %v\n", err)
 		return 1
 	}
+	if err := settle(cfg.Global); err != nil {
+		fmt.Fprintf(stderr, "[ALERT] %v\n", err)
+		_ = b.Close()
+		return 1
+	}
+	report.ready()
 	sig := <-sigs
 	if sig == syscall.SIGUSR1 {
 		logger.Info("soft stop: no longer accepting, waiting for connections to end")

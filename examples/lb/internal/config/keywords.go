@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/user"
 	"strconv"
 	"strings"
 	"time"
@@ -46,6 +47,56 @@ var globalKeywords = map[string]func(p *parser, args []string) error{
 	"tune.rcvbuf.server": func(p *parser, a []string) error { return oneSize(a, &p.cfg.Global.RcvBufServer) },
 	"tune.sndbuf.client": func(p *parser, a []string) error { return oneSize(a, &p.cfg.Global.SndBufClient) },
 	"tune.sndbuf.server": func(p *parser, a []string) error { return oneSize(a, &p.cfg.Global.SndBufServer) },
+	"daemon": func(p *parser, a []string) error {
+		p.cfg.Global.Daemon = true
+		return noArgs(a)
+	},
+	"pidfile": func(p *parser, a []string) error {
+		if len(a) != 1 || a[0] == "" {
+			return errors.New("expects one file name")
+		}
+		p.cfg.Global.PidFile = a[0]
+		return nil
+	},
+	"chroot": func(p *parser, a []string) error {
+		if len(a) != 1 || a[0] == "" {
+			return errors.New("expects one directory")
+		}
+		p.cfg.Global.Chroot = a[0]
+		return nil
+	},
+	"user": func(p *parser, a []string) error {
+		if len(a) != 1 {
+			return errors.New("expects one user name")
+		}
+		u, err := user.Lookup(a[0])
+		if err != nil {
+			return fmt.Errorf("cannot find user id for '%s': %w", a[0], err)
+		}
+		id, err := strconv.Atoi(u.Uid)
+		if err != nil {
+			return fmt.Errorf("user '%s': uid '%s' is not a number", a[0], u.Uid)
+		}
+		p.cfg.Global.UID = id
+		return nil
+	},
+	"uid": func(p *parser, a []string) error { return oneInt(a, 0, 1<<31-1, &p.cfg.Global.UID) },
+	"group": func(p *parser, a []string) error {
+		if len(a) != 1 {
+			return errors.New("expects one group name")
+		}
+		g, err := user.LookupGroup(a[0])
+		if err != nil {
+			return fmt.Errorf("cannot find group id for '%s': %w", a[0], err)
+		}
+		id, err := strconv.Atoi(g.Gid)
+		if err != nil {
+			return fmt.Errorf("group '%s': gid '%s' is not a number", a[0], g.Gid)
+		}
+		p.cfg.Global.GID = id
+		return nil
+	},
+	"gid": func(p *parser, a []string) error { return oneInt(a, 0, 1<<31-1, &p.cfg.Global.GID) },
 	"log-send-hostname": func(p *parser, a []string) error {
 		switch len(a) {
 		case 0:

@@ -125,6 +125,18 @@ type Global struct {
 	LogSendHostname string
 	// LogTag is the syslog tag ("log-tag"); empty means "haproxy".
 	LogTag string
+	// Daemon runs the balancer in the background once it listens
+	// ("daemon"; -d keeps it in the foreground).
+	Daemon bool
+	// PidFile is where the running process writes its pid ("pidfile").
+	PidFile string
+	// Chroot is the directory the process confines itself to once its
+	// listeners and files are open ("chroot").
+	Chroot string
+	// UID and GID are the user and group the process runs as once its
+	// listeners are bound ("user"/"uid", "group"/"gid"); 0 keeps the
+	// current ones, as in HAProxy.
+	UID, GID int
 	// BufSize is tune.bufsize, the size of one I/O buffer.
 	BufSize int
 	// PipeSize is tune.pipesize, the kernel pipe size used for splicing;
