@@ -53,6 +53,10 @@
 #                        waits up to TRIES tenths of a second for N
 #                        established connections to 127.0.0.1:PORT (ss).
 # cpu_ticks PID          prints PID's user+system CPU time in clock ticks.
+# cpu_ns PID             prints the time PID's threads have run, in
+#                        nanoseconds, from the scheduler (schedstat): exact
+#                        where the ticks are sampled every 10 ms. Threads
+#                        that have exited are not counted (Go's rarely exit).
 # core_ticks CPUS        prints the clock ticks the cores CPUS (one, or a
 #                        comma-separated list) have spent busy (all
 #                        of /proc/stat's columns but idle and iowait): its
@@ -206,6 +210,7 @@ server_conns_open() {
 }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{t += $1} END {printf "%d\n", t}'; }
 core_ticks() {
 	awk -v list=",$1," '$1 ~ /^cpu[0-9]+$/ && index(list, "," substr($1, 4) ",") {t += $2 + $3 + $4 + $7 + $8 + $9} END {print t + 0}' /proc/stat
 }

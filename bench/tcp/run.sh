@@ -26,6 +26,11 @@
 # the part of its work that grows most per byte when proxied: the bytes
 # wait longer in flight, so they are colder, and arrive in page-sized
 # pieces from the proxy's splice).
+# "proxy CPU s per GiB" is the proxy's user+system time from /proc/PID/stat,
+# sampled in 10 ms ticks (one tick is 4 % of a 1 GiB splice transfer);
+# the "(scheduler)" row is the same time as the scheduler adds it up in
+# nanoseconds (/proc/PID/task/*/schedstat), softirqs run in the proxy's
+# context included as in the ticks.
 # The "load CPU s per GiB" row is the busy time of LOAD_CPU (pusher, sink,
 # and the softirqs that run there, for the proxy's sockets too) per GiB
 # moved: the core that bounds every proxied rate, and the cost of a byte
@@ -107,7 +112,7 @@ start() {
 
 start_sink
 
-declare -A MIBPS CPU_PER_GIB LOAD_PER_GIB RSS_PER_CONN
+declare -A MIBPS CPU_PER_GIB CPU_NS_PER_GIB LOAD_PER_GIB RSS_PER_CONN
 push() { taskset -c "$LOAD_CPU" "$WORK/tcpload" push -addr "127.0.0.1:$1" -bytes "$SIZE" -conns "$CONNS"; }
 # per_gib TICKS: clock ticks spent on the transfer, as seconds per GiB moved.
 per_gib() { awk -v d="$1" -v hz="$CLK_TCK" -v b="$SIZE" 'BEGIN {printf "%.3f", d / hz / (b / 1073741824)}'; }
@@ -133,17 +138,20 @@ for mode in $MODES; do
 	for proxy in $PROXIES; do
 		start "$proxy" "$mode" "$WORK/$mode.cfg"
 		t0=$(cpu_ticks "$PROXY_PID")
+		n0=$(cpu_ns "$PROXY_PID")
 		l0=$(core_ticks "$LOAD_CPU")
 		out=$(push "$FE_PORT")
 		l1=$(core_ticks "$LOAD_CPU")
+		n1=$(cpu_ns "$PROXY_PID")
 		t1=$(cpu_ticks "$PROXY_PID")
 		stop_proxy
 		mibps=$(field MiBps "$out")
 		cpu=$(per_gib $((t1 - t0)))
 		MIBPS[$proxy.$mode]=$mibps
 		CPU_PER_GIB[$proxy.$mode]=$cpu
+		CPU_NS_PER_GIB[$proxy.$mode]=$(awk -v d=$((n1 - n0)) -v b="$SIZE" 'BEGIN {printf "%.3f", d / 1e9 / (b / 1073741824)}')
 		LOAD_PER_GIB[$proxy.$mode]=$(per_gib $((l1 - l0)))
-		echo "$proxy $mode: $out cpu_s_per_GiB=$cpu load_cpu_s_per_GiB=${LOAD_PER_GIB[$proxy.$mode]}" >&2
+		echo "$proxy $mode: $out cpu_s_per_GiB=$cpu sched_cpu_s_per_GiB=${CPU_NS_PER_GIB[$proxy.$mode]} load_cpu_s_per_GiB=${LOAD_PER_GIB[$proxy.$mode]}" >&2
 	done
 done
 
@@ -168,6 +176,8 @@ for mode in $MODES; do
 	echo "| throughput, $mode (MiB/s) | $d | $h | $l | $g | $(ratio "$l" "$h") | $(ratio "$l" "$g") | $(ratio "$l" "$d") | $(ratio "$g" "$d") |"
 	h=$(get CPU_PER_GIB "haproxy.$mode"); l=$(get CPU_PER_GIB "lb.$mode"); g=$(get CPU_PER_GIB "gocopy.$mode")
 	echo "| proxy CPU s per GiB, $mode | | $h | $l | $g | $(ratio "$l" "$h") | $(ratio "$l" "$g") | | |"
+	h=$(get CPU_NS_PER_GIB "haproxy.$mode"); l=$(get CPU_NS_PER_GIB "lb.$mode"); g=$(get CPU_NS_PER_GIB "gocopy.$mode")
+	echo "| proxy CPU s per GiB (scheduler), $mode | | $h | $l | $g | $(ratio "$l" "$h") | $(ratio "$l" "$g") | | |"
 	h=$(get LOAD_PER_GIB "haproxy.$mode"); l=$(get LOAD_PER_GIB "lb.$mode"); g=$(get LOAD_PER_GIB "gocopy.$mode"); d=$(get LOAD_PER_GIB "direct.$mode")
 	echo "| load CPU s per GiB, $mode | $d | $h | $l | $g | $(ratio "$l" "$h") | $(ratio "$l" "$g") | $(ratio "$l" "$d") | $(ratio "$g" "$d") |"
 done
