@@ -84,11 +84,17 @@ func (a *staticRR) pick(cands []*Server, _ netip.Addr, avoid *Server) (*Server, 
 }
 
 // serverMap is a weight-expanded array of servers, smoothly interleaved,
-// as HAProxy's lb_map builds it.
+// built as HAProxy's lb_map builds it, so that static-rr visits servers
+// in HAProxy's order and the map-based hashes send a key to the server
+// HAProxy would: the weights are first divided by the greatest common
+// divisor of all the backend's server weights, and each slot goes to the
+// first declared server whose accumulated score reaches the highest
+// multiple of the total.
 type serverMap struct {
 	key   []*Server
 	keyW  []int
 	slots []*Server
+	score []int
 }
 
 func (m *serverMap) refresh(cands []*Server) {
@@ -101,22 +107,66 @@ func (m *serverMap) refresh(cands []*Server) {
 		m.keyW = append(m.keyW, s.weight)
 	}
 	m.slots = m.slots[:0]
-	total := 0
-	credit := make([]int, len(cands))
-	for _, s := range cands {
-		total += s.weight
+	if len(cands) == 0 {
+		return
 	}
+	div := weightGCD(cands[0].be.servers)
+	eweight := func(s *Server) int { return (s.weight + div - 1) / div }
+	total := 0
+	for _, s := range cands {
+		total += eweight(s)
+	}
+	m.score = append(m.score[:0], make([]int, len(cands))...)
 	for n := 0; n < total; n++ {
-		best := -1
+		best, max := -1, 0
 		for i, s := range cands {
-			credit[i] += s.weight
-			if best < 0 || credit[i] > credit[best] {
+			if total == 1 {
 				best = i
+				break
+			}
+			m.score[i] += eweight(s)
+			if v := (m.score[i] + total) / total; best < 0 || v > max {
+				best, max = i, v
 			}
 		}
-		credit[best] -= total
+		if total > 1 {
+			m.score[best] -= total
+		}
 		m.slots = append(m.slots, cands[best])
 	}
+}
+
+// weightGCD is the greatest common divisor of the configured non-zero
+// weights of servers, 1 when there are none: HAProxy's map divides every
+// weight by it.
+func weightGCD(servers []*Server) int {
+	g := 0
+	for _, s := range servers {
+		w := s.cfg.Weight
+		for w != 0 {
+			g, w = w, g%w
+		}
+	}
+	if g == 0 {
+		return 1
+	}
+	return g
+}
+
+// lookup returns the slot for hash h, or when that is avoid the next slot
+// holding another server; nil when there is none.
+func (m *serverMap) lookup(h uint32, avoid *Server) *Server {
+	n := len(m.slots)
+	if n == 0 {
+		return nil
+	}
+	at := int(h % uint32(n))
+	for i := 0; i < n; i++ {
+		if s := m.slots[(at+i)%n]; s != avoid {
+			return s
+		}
+	}
+	return nil
 }
 
 func (m *serverMap) same(cands []*Server) bool {
@@ -185,30 +235,23 @@ func (first) pick(cands []*Server, _ netip.Addr, avoid *Server) (*Server, bool) 
 // servers. The hash is HAProxy's: the XOR of the address's 32-bit words.
 // The choice sticks: if that server is full, the connection waits in its
 // queue rather than going elsewhere.
-type sourceHash struct{ m serverMap }
+type sourceHash struct {
+	m         serverMap
+	avalanche bool // the hash is mixed by fullHash first
+}
 
 func (a *sourceHash) pick(cands []*Server, src netip.Addr, avoid *Server) (*Server, bool) {
 	a.m.refresh(cands)
-	if len(a.m.slots) == 0 {
+	h := SourceHash(src)
+	if a.avalanche {
+		h = fullHash(h)
+	}
+	// A redispatch must leave the failed server: lookup moves on.
+	s := a.m.lookup(h, avoid)
+	if s == nil {
 		return nil, false
 	}
-	s := a.m.slots[int(SourceHash(src)%uint32(len(a.m.slots)))]
-	if s == avoid {
-		// A redispatch must leave the failed server: take the next one.
-		for i := 1; i < len(a.m.slots); i++ {
-			if t := a.m.slots[(int(SourceHash(src)%uint32(len(a.m.slots)))+i)%len(a.m.slots)]; t != avoid {
-				s = t
-				break
-			}
-		}
-		if s == avoid {
-			return nil, false
-		}
-	}
-	if s.full() {
-		return s, true
-	}
-	return s, false
+	return s, s.full()
 }
 
 // SourceHash is the hash "balance source" uses: the XOR of the address's

@@ -29,6 +29,7 @@ type keyedAlgorithm interface {
 func newProxyAlgorithm(cfg *config.Proxy) algorithm {
 	arg := cfg.HTTP.BalanceArg
 	consistent := cfg.HTTP.HashType == "consistent"
+	avalanche := cfg.HTTP.HashAvalanche
 	var part func(*htx.Message) ([]byte, bool)
 	switch cfg.Balance {
 	case "random":
@@ -56,10 +57,15 @@ func newProxyAlgorithm(cfg *config.Proxy) algorithm {
 			v, ok := m.QueryParam(arg)
 			return v, ok && len(v) > 0
 		}
+	case "source":
+		if consistent {
+			return &consistentSource{avalanche: avalanche}
+		}
+		return &sourceHash{avalanche: avalanche}
 	default:
 		return newAlgorithm(cfg.Balance)
 	}
-	return &hashAlgo{part: part, consistent: consistent}
+	return &hashAlgo{part: part, consistent: consistent, avalanche: avalanche}
 }
 
 // pick dispatches to the request-reading algorithms when the request is
@@ -106,12 +112,15 @@ func fullHash(a uint32) uint32 {
 	a = (a + 0xd3a2646c) ^ (a << 9)
 	a = (a + 0xfd7046c5) + (a << 3)
 	a = (a ^ 0xb55a4f09) ^ (a >> 16)
-	return a
+	// Then spread over the whole ring by a large prime near 3/4 of it.
+	return a * 3221225473
 }
 
 type hashAlgo struct {
 	part       func(*htx.Message) ([]byte, bool)
 	consistent bool
+	avalanche  bool      // the hash is mixed by fullHash first
+	m          serverMap // map-based: HAProxy's weighted map
 	rr         roundRobin
 	ring       []ringPoint // consistent: built on first use from every server
 }
@@ -129,11 +138,15 @@ func (a *hashAlgo) pick(cands []*Server, src netip.Addr, avoid *Server) (*Server
 
 func (a *hashAlgo) pickKey(cands []*Server, key []byte, avoid *Server) (*Server, bool) {
 	h := sdbm(key)
+	if a.avalanche {
+		h = fullHash(h)
+	}
 	var s *Server
 	if a.consistent {
-		s = a.ringPick(cands, fullHash(h), avoid)
+		s = a.ringPick(cands, h, avoid)
 	} else {
-		s = mapPick(cands, h, avoid)
+		a.m.refresh(cands)
+		s = a.m.lookup(h, avoid)
 	}
 	if s == nil {
 		return nil, false
@@ -141,60 +154,60 @@ func (a *hashAlgo) pickKey(cands []*Server, key []byte, avoid *Server) (*Server,
 	return s, s.full()
 }
 
-// mapPick is map-based hashing: the hash modulo the total weight of the
-// usable servers, so a server's share follows its weight (and every key
-// moves when the set changes, the price of map-based hashing).
-func mapPick(cands []*Server, h uint32, avoid *Server) *Server {
-	total := 0
-	for _, s := range cands {
-		if s != avoid {
-			total += s.weight
-		}
-	}
-	if total == 0 {
-		return nil
-	}
-	n := int(h % uint32(total))
-	for _, s := range cands {
-		if s == avoid {
-			continue
-		}
-		if n < s.weight {
-			return s
-		}
-		n -= s.weight
-	}
-	return nil
-}
-
-// ringPick walks the consistent ring from h to the first point owned by
-// a usable server, so a server going down only moves its own keys.
+// ringPick finds h on the consistent ring as HAProxy's chash does: of
+// the usable servers' points, the first at or after h and the one before
+// it, the nearer of the two (the one before on a tie); when that is avoid,
+// the next point of another server. A server going down only moves its
+// own keys.
 func (a *hashAlgo) ringPick(cands []*Server, h uint32, avoid *Server) *Server {
 	if a.ring == nil && len(cands) > 0 {
 		a.buildRing(cands[0].be.servers)
 	}
-	n := len(a.ring)
-	i := sort.Search(n, func(i int) bool { return a.ring[i].h >= h })
-	for j := 0; j < n; j++ {
-		p := a.ring[(i+j)%n]
-		if p.s == avoid {
-			continue
-		}
+	usable := func(s *Server) bool {
 		for _, c := range cands {
-			if c == p.s {
-				return c
+			if c == s {
+				return true
 			}
+		}
+		return false
+	}
+	n := len(a.ring)
+	at := sort.Search(n, func(i int) bool { return a.ring[i].h >= h })
+	next := -1
+	for j := 0; j < n; j++ {
+		if k := (at + j) % n; usable(a.ring[k].s) {
+			next = k
+			break
+		}
+	}
+	if next < 0 {
+		return nil
+	}
+	prev := next
+	for j := 1; j < n; j++ {
+		if k := (next - j + n) % n; usable(a.ring[k].s) {
+			prev = k
+			break
+		}
+	}
+	pick := next
+	if h-a.ring[prev].h <= a.ring[next].h-h {
+		pick = prev
+	}
+	for j := 0; j < n; j++ {
+		if s := a.ring[(pick+j)%n].s; s != avoid && usable(s) {
+			return s
 		}
 	}
 	return nil
 }
 
-// buildRing places weight×16 points per server (HAProxy's scale), each
-// at the hash of the server's id and the point's number.
 func (a *hashAlgo) buildRing(servers []*Server) {
 	for _, s := range servers {
 		for i := 0; i < s.weight*16; i++ {
-			a.ring = append(a.ring, ringPoint{h: fullHash(uint32(s.cfg.ID)*0x9e3779b1 + uint32(i)*0x85ebca6b), s: s})
+			// HAProxy's point keys: the server's id times 4096
+			// (SRV_EWGHT_RANGE) plus the point's number, mixed.
+			a.ring = append(a.ring, ringPoint{h: fullHash(uint32(s.cfg.ID)*4096 + uint32(i)), s: s})
 		}
 	}
 	sort.Slice(a.ring, func(i, j int) bool { return a.ring[i].h < a.ring[j].h })
@@ -225,4 +238,25 @@ func (randomAlgo) pick(cands []*Server, _ netip.Addr, avoid *Server) (*Server, b
 		n -= s.weight
 	}
 	return nil, false
+}
+
+// consistentSource is "balance source" under "hash-type consistent": the
+// client address's hash (mixed by fullHash under the avalanche modifier)
+// on the consistent ring, so that a server going down only moves its own
+// clients.
+type consistentSource struct {
+	ring      hashAlgo
+	avalanche bool
+}
+
+func (a *consistentSource) pick(cands []*Server, src netip.Addr, avoid *Server) (*Server, bool) {
+	h := SourceHash(src)
+	if a.avalanche {
+		h = fullHash(h)
+	}
+	s := a.ring.ringPick(cands, h, avoid)
+	if s == nil {
+		return nil, false
+	}
+	return s, s.full()
 }

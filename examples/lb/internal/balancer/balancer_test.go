@@ -75,7 +75,9 @@ func TestAlgorithms(t *testing.T) {
 		// Smooth weighted round robin spreads the heavier server out.
 		{"roundrobin", "roundrobin", [3]int{2, 1, 1}, []string{"a", "b", "c", "a", "a", "b", "c", "a"}},
 		{"roundrobin equal", "roundrobin", [3]int{1, 1, 1}, []string{"a", "b", "c", "a", "b", "c"}},
-		{"static-rr", "static-rr", [3]int{2, 1, 1}, []string{"a", "b", "c", "a", "a", "b", "c", "a"}},
+		// static-rr walks HAProxy's map: a slot goes to the first server
+		// whose score reaches the highest multiple of the total.
+		{"static-rr", "static-rr", [3]int{2, 1, 1}, []string{"a", "a", "b", "c", "a", "a", "b", "c"}},
 		{"weight zero never used", "roundrobin", [3]int{1, 0, 1}, []string{"a", "c", "a", "c"}},
 		// Connections close before the next, so every server is idle each
 		// time: leastconn goes round among equals.
@@ -160,8 +162,8 @@ listen px
     server c %s weight 1
 `, ss[0].addr(), ss[1].addr(), ss[2].addr()))
 	addr := feAddr(t, b, "px")
-	// The weight-expanded map is smooth WRR over a(1) b(2) c(1).
-	slots := []string{"b", "a", "c", "b"}
+	// HAProxy's weight-expanded map over a(1) b(2) c(1).
+	slots := []string{"a", "b", "b", "c"}
 	seen := map[string]bool{}
 	for i := 1; i <= 12; i++ {
 		src := netip.MustParseAddr(fmt.Sprintf("127.0.0.%d", i))

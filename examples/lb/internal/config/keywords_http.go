@@ -60,18 +60,24 @@ func init() {
 		return fmt.Errorf("unknown policy '%s' (expects never, safe, aggressive or always)", a[0])
 	}}
 	proxyKeywords["hash-type"] = proxyKeyword{kBeDef, func(_ *parser, px *Proxy, a []string) error {
-		if len(a) < 1 || len(a) > 2 {
-			return errors.New("expects 'hash-type map-based|consistent [sdbm]'")
+		if len(a) < 1 || len(a) > 3 {
+			return errors.New("expects 'hash-type map-based|consistent [sdbm [avalanche]]'")
 		}
 		switch a[0] {
 		case "map-based", "consistent":
 		default:
 			return fmt.Errorf("unknown method '%s' (expects map-based or consistent)", a[0])
 		}
-		if len(a) == 2 && a[1] != "sdbm" {
+		if len(a) >= 2 && a[1] != "sdbm" {
 			return fmt.Errorf("%w: hash function '%s' (only sdbm, the default)", ErrUnsupported, a[1])
 		}
+		if len(a) == 3 && a[2] != "avalanche" {
+			return fmt.Errorf("unknown hash modifier '%s' (expects avalanche)", a[2])
+		}
 		px.HTTP.HashType = a[0]
+		// As in HAProxy, "consistent" alone implies the avalanche
+		// modifier; a named function leaves it to the third word.
+		px.HTTP.HashAvalanche = len(a) == 3 || (len(a) == 1 && a[0] == "consistent")
 		return nil
 	}}
 	proxyKeywords["http-check"] = proxyKeyword{kBeDef, func(_ *parser, px *Proxy, a []string) error {

@@ -25,6 +25,9 @@ type HTTP struct {
 	Reuse string
 	// HashType is "map-based" (the default) or "consistent".
 	HashType string
+	// HashAvalanche mixes the hash with full_hash before use (the
+	// "avalanche" modifier, implied by "hash-type consistent" alone).
+	HashAvalanche bool
 	// BalanceArg is the header or URL parameter name of "balance
 	// hdr(NAME)" and "balance url_param NAME", and "whole" for
 	// "balance uri whole".
