@@ -38,6 +38,18 @@ func runDaemon(t *testing.T, cfg, pidfile string) int {
 	return pid
 }
 
+// serveThenStop checks that the background lb pid forwards msg through
+// port to the echo server and back, then stops it with SIGTERM.
+func serveThenStop(t *testing.T, port, pid int, msg string) {
+	t.Helper()
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	require.NoError(t, err)
+	defer c.Close()
+	roundTrip(t, c, msg)
+	require.NoError(t, syscall.Kill(pid, syscall.SIGTERM))
+	waitGone(t, pid)
+}
+
 // waitGone waits for process pid to end.
 func waitGone(t *testing.T, pid int) {
 	t.Helper()
@@ -56,12 +68,7 @@ func TestDaemon(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, pid, sid, "a session of its own")
 
-	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	require.NoError(t, err)
-	defer c.Close()
-	roundTrip(t, c, "to the daemon\n")
-	require.NoError(t, syscall.Kill(pid, syscall.SIGTERM))
-	waitGone(t, pid)
+	serveThenStop(t, port, pid, "to the daemon\n")
 }
 
 // A daemon that cannot start says why, and the command exits 1.
@@ -104,10 +111,5 @@ func TestChrootUserGroup(t *testing.T) {
 	require.Regexp(t, `(?m)^Gid:\t65534\t65534\t65534\t65534$`, string(status))
 	require.Regexp(t, `(?m)^Groups:\t65534 ?$`, string(status))
 
-	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	require.NoError(t, err)
-	defer c.Close()
-	roundTrip(t, c, "confined\n")
-	require.NoError(t, syscall.Kill(pid, syscall.SIGTERM))
-	waitGone(t, pid)
+	serveThenStop(t, port, pid, "confined\n")
 }

@@ -267,6 +267,10 @@ func TestErrors(t *testing.T) {
 		{"log family", "global\n  log udp6@127.0.0.1 local0\n", ErrBadValue, "lb.cfg:2:"},
 		{"log empty unix", "global\n  log unix@ local0\n", ErrBadValue, "lb.cfg:2:"},
 		{"log-tag empty", "global\n  log-tag\n", ErrBadValue, "lb.cfg:2:"},
+		{"unknown user", "global\n  user no-such-user-here\n", ErrBadValue, "lb.cfg:2: bad value: 'user' in 'global' section: cannot find user id for 'no-such-user-here'"},
+		{"unknown group", "global\n  group no-such-group-here\n", ErrBadValue, "lb.cfg:2: bad value: 'group' in 'global' section: cannot find group id for 'no-such-group-here'"},
+		{"daemon with argument", "global\n  daemon now\n", ErrBadValue, "lb.cfg:2:"},
+		{"chroot without dir", "global\n  chroot\n", ErrBadValue, "lb.cfg:2:"},
 		{"log bad facility", "global\n  log stdout local9\n", ErrBadValue, "lb.cfg:2:"},
 		{"log bad level", "global\n  log stdout local0 loud\n", ErrBadValue, "lb.cfg:2:"},
 		{"log no facility", "global\n  log stdout format raw\n", ErrBadValue, "lb.cfg:2:"},
@@ -327,6 +331,9 @@ func TestLogVariants(t *testing.T) {
 	}, got)
 	require.Equal(t, "edge1", c.Global.LogSendHostname)
 	require.Equal(t, "lb", c.Global.LogTag)
+	c = mustParse(t, "global\n  daemon\n  pidfile /run/lb.pid\n  chroot /var/empty\n  user root\n  uid 42\n  gid 43\n")
+	require.True(t, c.Global.Daemon)
+	require.Equal(t, []any{"/run/lb.pid", "/var/empty", 42, 43}, []any{c.Global.PidFile, c.Global.Chroot, c.Global.UID, c.Global.GID})
 	require.Equal(t, 16, Facility("local0"))
 	require.Equal(t, -1, Facility("nope"))
 	require.Equal(t, 5, Level("notice"))

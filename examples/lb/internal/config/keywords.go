@@ -66,35 +66,23 @@ var globalKeywords = map[string]func(p *parser, args []string) error{
 		return nil
 	},
 	"user": func(p *parser, a []string) error {
-		if len(a) != 1 {
-			return errors.New("expects one user name")
-		}
-		u, err := user.Lookup(a[0])
-		if err != nil {
-			return fmt.Errorf("cannot find user id for '%s': %w", a[0], err)
-		}
-		id, err := strconv.Atoi(u.Uid)
-		if err != nil {
-			return fmt.Errorf("user '%s': uid '%s' is not a number", a[0], u.Uid)
-		}
-		p.cfg.Global.UID = id
-		return nil
+		return lookupID(a, "user", func(n string) (string, error) {
+			u, err := user.Lookup(n)
+			if err != nil {
+				return "", err
+			}
+			return u.Uid, nil
+		}, &p.cfg.Global.UID)
 	},
 	"uid": func(p *parser, a []string) error { return oneInt(a, 0, 1<<31-1, &p.cfg.Global.UID) },
 	"group": func(p *parser, a []string) error {
-		if len(a) != 1 {
-			return errors.New("expects one group name")
-		}
-		g, err := user.LookupGroup(a[0])
-		if err != nil {
-			return fmt.Errorf("cannot find group id for '%s': %w", a[0], err)
-		}
-		id, err := strconv.Atoi(g.Gid)
-		if err != nil {
-			return fmt.Errorf("group '%s': gid '%s' is not a number", a[0], g.Gid)
-		}
-		p.cfg.Global.GID = id
-		return nil
+		return lookupID(a, "group", func(n string) (string, error) {
+			g, err := user.LookupGroup(n)
+			if err != nil {
+				return "", err
+			}
+			return g.Gid, nil
+		}, &p.cfg.Global.GID)
 	},
 	"gid": func(p *parser, a []string) error { return oneInt(a, 0, 1<<31-1, &p.cfg.Global.GID) },
 	"log-send-hostname": func(p *parser, a []string) error {
@@ -447,6 +435,24 @@ facility:
 		}
 	}
 	return l, nil
+}
+
+// lookupID resolves the one name in a to its numeric id through lookup,
+// as "user" and "group" do, and stores it in dst.
+func lookupID(a []string, what string, lookup func(string) (string, error), dst *int) error {
+	if len(a) != 1 {
+		return fmt.Errorf("expects one %s name", what)
+	}
+	id, err := lookup(a[0])
+	if err != nil {
+		return fmt.Errorf("cannot find %s id for '%s': %w", what, a[0], err)
+	}
+	n, err := strconv.Atoi(id)
+	if err != nil {
+		return fmt.Errorf("%s '%s': id '%s' is not a number", what, a[0], id)
+	}
+	*dst = n
+	return nil
 }
 
 // parseLogTarget reads l.Target as HAProxy does: stdout or stderr (also
