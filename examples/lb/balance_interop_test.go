@@ -13,6 +13,19 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// freePorts returns n distinct ports nothing listens on right now.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
+}
+
 // nameServers starts n TCP servers on loopback, s1..sn, each answering a
 // connection with its name and a newline, or, with httpMode, an HTTP
 // server answering every request with its name.
@@ -47,9 +60,9 @@ func nameServers(t *testing.T, n int, httpMode bool) []string {
 	return addrs
 }
 
-// balanceCfg is one configuration with a section per case, the sections
-// listening from port base on.
-func balanceCfg(base int, tcp, web []string) string {
+// balanceCfg is one configuration with a section per case, listening on
+// the ports p (srr, src, srccons, uri, uricons, hdrcons, rr).
+func balanceCfg(p []int, tcp, web []string) string {
 	return fmt.Sprintf(`defaults
     timeout connect 5s
     timeout client 5s
@@ -94,6 +107,14 @@ listen uricons
     server s1 %[11]s
     server s2 %[12]s weight 2
     server s3 %[13]s
+listen rr
+    mode tcp
+    bind 127.0.0.1:%[14]d
+    balance roundrobin
+    server s1 %[2]s weight 2
+    server s2 %[3]s weight 5
+    server s3 %[4]s
+    server s4 %[5]s weight 3
 listen hdrcons
     mode http
     bind 127.0.0.1:%[10]d
@@ -102,12 +123,13 @@ listen hdrcons
     server s1 %[11]s
     server s2 %[12]s
     server s3 %[13]s weight 3
-`, base, tcp[0], tcp[1], tcp[2], tcp[3], base+1, base+2, base+3, base+4, base+5, web[0], web[1], web[2])
+`, p[0], tcp[0], tcp[1], tcp[2], tcp[3], p[1], p[2], p[3], p[4], p[5], web[0], web[1], web[2], p[6])
 }
 
-// balanceRun drives the same traffic into each section from port base on
-// and returns, per section, the servers that answered.
-func balanceRun(t *testing.T, base int) map[string][]string {
+// balanceRun drives the same traffic into each section (on the ports as
+// balanceCfg has them) and returns, per section, the servers that
+// answered.
+func balanceRun(t *testing.T, p []int) map[string][]string {
 	t.Helper()
 	got := map[string][]string{}
 	tcpAsk := func(src string, port int) string {
@@ -118,12 +140,15 @@ func balanceRun(t *testing.T, base int) map[string][]string {
 		return strings.TrimSpace(line)
 	}
 	for i := 0; i < 14; i++ {
-		got["srr"] = append(got["srr"], tcpAsk("127.0.0.1", base))
+		got["srr"] = append(got["srr"], tcpAsk("127.0.0.1", p[0]))
+	}
+	for i := 0; i < 25; i++ {
+		got["rr"] = append(got["rr"], tcpAsk("127.0.0.1", p[6]))
 	}
 	for i := 1; i <= 40; i++ {
 		src := fmt.Sprintf("127.0.%d.%d", i%7, i*5%250+1)
-		got["src"] = append(got["src"], tcpAsk(src, base+1))
-		got["srccons"] = append(got["srccons"], tcpAsk(src, base+2))
+		got["src"] = append(got["src"], tcpAsk(src, p[1]))
+		got["srccons"] = append(got["srccons"], tcpAsk(src, p[2]))
 	}
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	get := func(port int, path, key string) string {
@@ -142,28 +167,28 @@ func balanceRun(t *testing.T, base int) map[string][]string {
 	}
 	for i := 0; i < 30; i++ {
 		path := fmt.Sprintf("/item/%d?v=%d", i*7919, i)
-		got["uri"] = append(got["uri"], get(base+3, path, ""))
-		got["uricons"] = append(got["uricons"], get(base+4, path, ""))
-		got["hdrcons"] = append(got["hdrcons"], get(base+5, "/", fmt.Sprintf("user-%d", i*31)))
+		got["uri"] = append(got["uri"], get(p[3], path, ""))
+		got["uricons"] = append(got["uricons"], get(p[4], path, ""))
+		got["hdrcons"] = append(got["hdrcons"], get(p[5], "/", fmt.Sprintf("user-%d", i*31)))
 	}
 	return got
 }
 
 // The same configuration under haproxy and lb sends the same traffic to
-// the same servers: static-rr's order, the map-based source and uri
+// the same servers: roundrobin's and static-rr's order, the map-based source and uri
 // hashes over weighted servers (whose weights share a divisor in one
 // case), and the consistent hashes with and without the avalanche mix.
 func TestInteropBalanceMatchesHAProxy(t *testing.T) {
 	haproxyBin(t)
 	tcp, web := nameServers(t, 4, false), nameServers(t, 3, true)
-	hBase, lBase := freePort(t), freePort(t)
-	for hBase+6 > lBase && lBase+6 > hBase {
-		lBase = freePort(t)
-	}
-	runHAProxy(t, balanceCfg(hBase, tcp, web), fmt.Sprintf("127.0.0.1:%d", hBase+5))
-	startInProcess(t, balanceCfg(lBase, tcp, web))
-	want, got := balanceRun(t, hBase), balanceRun(t, lBase)
-	for _, section := range []string{"srr", "src", "srccons", "uri", "uricons", "hdrcons"} {
+	ports := freePorts(t, 14)
+	hp, lp := ports[:7], ports[7:]
+	// The readiness probe opens and closes a connection: on an HTTP
+	// section, where no request means no server is picked.
+	runHAProxy(t, balanceCfg(hp, tcp, web), fmt.Sprintf("127.0.0.1:%d", hp[3]))
+	startInProcess(t, balanceCfg(lp, tcp, web))
+	want, got := balanceRun(t, hp), balanceRun(t, lp)
+	for _, section := range []string{"rr", "srr", "src", "srccons", "uri", "uricons", "hdrcons"} {
 		require.Equal(t, want[section], got[section], "section %s: haproxy's servers, then lb's", section)
 		seen := map[string]bool{}
 		for _, s := range got[section] {

@@ -31,35 +31,6 @@ func newAlgorithm(name string) algorithm {
 	}
 }
 
-// roundRobin is smooth weighted round robin: each pick adds every usable
-// server's weight to its credit and takes the server with the most credit,
-// which then pays the total back. Weights and the usable set may change at
-// any time, as with HAProxy's dynamic roundrobin, and picks of heavier
-// servers are spread out rather than bunched.
-type roundRobin struct{}
-
-func (roundRobin) pick(cands []*Server, _ netip.Addr, avoid *Server) (*Server, bool) {
-	var best *Server
-	total := 0
-	for _, s := range cands {
-		if s.full() {
-			continue
-		}
-		// The server a retry avoids keeps its turn: it earns its credit
-		// and is not chosen, so the next connection goes to it as it
-		// would have without the failure, as HAProxy's round robin does.
-		s.rrCredit += s.weight
-		total += s.weight
-		if s != avoid && (best == nil || s.rrCredit > best.rrCredit) {
-			best = s
-		}
-	}
-	if best != nil {
-		best.rrCredit -= total
-	}
-	return best, false
-}
-
 // staticRR walks a precomputed map where each server appears weight times,
 // spread smoothly. The map is rebuilt only when the usable set changes, so
 // weight changes at run time have no effect, as in HAProxy.

@@ -60,12 +60,12 @@ type Server struct {
 	conns   serverConns // kept HTTP connections (http_pool.go)
 
 	// Guarded by be.mu.
-	up       bool
-	health   int
-	cur      int
-	queue    []*pending
-	served   int64 // connections the server queue handed a slot
-	rrCredit int
+	up     bool
+	health int
+	cur    int
+	queue  []*pending
+	served int64 // connections the server queue handed a slot
+	rr     rrState
 }
 
 // pending is a connection waiting in a queue. It is handed a server by

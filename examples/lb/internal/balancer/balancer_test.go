@@ -72,8 +72,8 @@ func TestAlgorithms(t *testing.T) {
 		weights [3]int
 		want    []string
 	}{
-		// Smooth weighted round robin spreads the heavier server out.
-		{"roundrobin", "roundrobin", [3]int{2, 1, 1}, []string{"a", "b", "c", "a", "a", "b", "c", "a"}},
+		// HAProxy's weighted round robin spreads the heavier server out.
+		{"roundrobin", "roundrobin", [3]int{2, 1, 1}, []string{"a", "b", "a", "c", "a", "b", "a", "c"}},
 		{"roundrobin equal", "roundrobin", [3]int{1, 1, 1}, []string{"a", "b", "c", "a", "b", "c"}},
 		// static-rr walks HAProxy's map: a slot goes to the first server
 		// whose score reaches the highest multiple of the total.

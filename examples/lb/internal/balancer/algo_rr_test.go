@@ -1,0 +1,66 @@
+package balancer
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+)
+
+// rrServers makes servers with the given weights, outside any balancer,
+// for the algorithm alone.
+func rrServers(weights ...int) []*Server {
+	be := &Backend{}
+	var out []*Server
+	for i, w := range weights {
+		out = append(out, &Server{cfg: &config.Server{Name: string(rune('a' + i)), Weight: w}, be: be, weight: w, up: true})
+	}
+	be.servers = out
+	return out
+}
+
+// Round robin gives every server exactly its share of each full cycle,
+// keeps doing so while servers come and go, and never picks one that is
+// not a candidate.
+func TestRoundRobinShares(t *testing.T) {
+	all := rrServers(1, 3, 1, 2, 5)
+	var rr roundRobin
+	count := func(cands []*Server, n int) map[*Server]int {
+		got := map[*Server]int{}
+		for range n {
+			s, _ := rr.pick(cands, netip.Addr{}, nil)
+			require.NotNil(t, s)
+			require.Contains(t, cands, s)
+			got[s]++
+		}
+		return got
+	}
+	// Full cycles of the total weight (12), from the start.
+	got := count(all, 12*5)
+	for _, s := range all {
+		require.Equal(t, 5*s.weight, got[s], "server %s", s.cfg.Name)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 200 {
+		var cands []*Server
+		for _, s := range all {
+			if rng.IntN(3) > 0 {
+				cands = append(cands, s)
+			}
+		}
+		if len(cands) == 0 {
+			continue
+		}
+		count(cands, 1+rng.IntN(20))
+	}
+	// Once the set is stable again, the shares come back within a cycle
+	// of settling.
+	count(all, 12*3)
+	got = count(all, 12*20)
+	for _, s := range all {
+		require.InDelta(t, 20*s.weight, got[s], 2, "server %s", s.cfg.Name)
+	}
+}
