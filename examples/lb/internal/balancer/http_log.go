@@ -84,7 +84,7 @@ func (l *httpLog) setRequestLine(m *htx.Message) {
 // it, tcplog's fields otherwise (option tcplog), nothing without logs.
 func (hf *httpFront) emitLog(l *httpLog) {
 	fe := hf.s.fe
-	if !fe.logs.enabled() || !fe.cfg.HTTP.Log && !fe.cfg.Options.TCPLog {
+	if !fe.logs.enabled() || !fe.cfg.HTTP.Log && !fe.cfg.Options.TCPLog && fe.cfg.LogFormat == nil {
 		return
 	}
 	if fe.cfg.Options.DontLogNull && l.status == -1 && l.bytesOut == 0 {
@@ -95,7 +95,12 @@ func (hf *httpFront) emitLog(l *httpLog) {
 	if be := hf.s.b.backends[l.backend]; be != nil {
 		l.beconn, l.srvconn = be.counts(be.Server(l.server))
 	}
-	l.line = l.format(l.line[:0])
+	if fe.cfg.LogFormat != nil {
+		v := l.values()
+		l.line = renderLogFormat(l.line[:0], fe.cfg.LogFormat, &v)
+	} else {
+		l.line = l.format(l.line[:0])
+	}
 	fe.logs.emit(levelInfo, string(l.line))
 }
 

@@ -210,7 +210,7 @@ func tcpStream(ctx context.Context, c *conn.Conn, proto string, side mux.Side) (
 func (s *session) tcpBegin() {
 	fe := s.fe
 	s.term = [2]byte{'-', '-'}
-	if !fe.cfg.Options.TCPLog && fe.logs.enabled() {
+	if !fe.cfg.Options.TCPLog && fe.cfg.LogFormat == nil && fe.logs.enabled() {
 		fe.logs.emit(levelInfo, fmt.Sprintf("Connect from %s to %s (%s/TCP)", s.client.Src(), s.client.Dst(), fe.cfg.Name))
 	}
 }
@@ -350,7 +350,7 @@ func (s *session) tcpFinish() {
 	if released {
 		beconn, srvconn = be.release(s.srv)
 	}
-	if fe.cfg.Options.TCPLog && fe.logs.enabled() {
+	if (fe.cfg.Options.TCPLog || fe.cfg.LogFormat != nil) && fe.logs.enabled() {
 		l := tcpLog{
 			client:   s.client.Src(),
 			accept:   s.accepted,
@@ -384,7 +384,12 @@ func (s *session) tcpFinish() {
 		// dontlognull drops lines of connections that moved no byte, such
 		// as port probes, as HAProxy does.
 		if !fe.cfg.Options.DontLogNull || s.bytesIn != 0 || s.bytesOut != 0 || l.term != [2]byte{'-', '-'} {
-			fe.logs.emit(levelInfo, l.format())
+			if fe.cfg.LogFormat != nil {
+				v := l.values()
+				fe.logs.emit(levelInfo, string(renderLogFormat(nil, fe.cfg.LogFormat, &v)))
+			} else {
+				fe.logs.emit(levelInfo, l.format())
+			}
 		}
 	}
 	s.end()

@@ -144,6 +144,17 @@ func init() {
 		"bind":    {KindFrontend, parseBind},
 		"server":  {KindBackend, parseServer},
 		"maxconn": {kFeDef, func(_ *parser, px *Proxy, a []string) error { return oneInt(a, 0, 1<<30, &px.MaxConn) }},
+		"log-format": {kFeDef, func(p *parser, px *Proxy, a []string) error {
+			if len(a) != 1 {
+				return errors.New("expects exactly one argument (quote the format)")
+			}
+			f, err := ParseLogFormat(a[0])
+			if err != nil {
+				return err
+			}
+			px.LogFormat, px.LogFormatPos = f, p.pos
+			return nil
+		}},
 		"default_backend": {kFeDef, func(p *parser, px *Proxy, a []string) error {
 			if len(a) != 1 {
 				return errors.New("expects a backend name")

@@ -421,6 +421,15 @@ func (p *parser) validateHTTP() {
 		if !px.Kind.IsFrontend() {
 			continue
 		}
+		if px.Mode != "http" {
+			for _, it := range px.LogFormat {
+				if it.HTTPOnly() {
+					p.pos = px.LogFormatPos
+					p.errorf("log-format", ErrBadValue, "%s '%s': format variable '%s' is reserved for HTTP mode", px.Kind, px.Name, it.Var)
+					break
+				}
+			}
+		}
 		check := func(name string, pos Pos, kw string) {
 			be := p.cfg.Proxy(name, KindBackend)
 			p.pos = pos

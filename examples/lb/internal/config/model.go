@@ -237,6 +237,12 @@ type Proxy struct {
 	Mode string
 	// HTTP holds the HTTP-mode settings (model_http.go).
 	HTTP HTTP
+	// LogFormat is the traffic line's format ("log-format"); when set it
+	// replaces option tcplog's and option httplog's, and turns the
+	// traffic line on.
+	LogFormat []LogItem
+	// LogFormatPos is where log-format was set.
+	LogFormatPos Pos
 	// ACLs are the proxy's named ACLs ("acl NAME ..."), which conditions
 	// refer to.
 	ACLs acl.Set

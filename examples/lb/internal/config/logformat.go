@@ -1,0 +1,100 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// LogItem is one piece of a log-format: literal text, or a variable
+// (HAProxy's name without the %) with its flags.
+type LogItem struct {
+	Text  string // literal text when Var is empty
+	Var   string
+	Quote bool // %{+Q}: the value between double quotes
+}
+
+// logVars are the log-format variables the balancer fills, HAProxy's
+// names. The HTTP ones print "-" on a TCP-mode line.
+var logVars = map[string]bool{
+	"ci": true, "cp": true, "t": true, "tr": true, "ft": true, "f": true, "b": true, "s": true,
+	"Tw": true, "Tc": true, "Tt": true, "B": true, "ts": true, "tsc": true,
+	"ac": true, "fc": true, "bc": true, "sc": true, "rc": true, "sq": true, "bq": true,
+	"pid": true, "H": true,
+	"ST": true, "TR": true, "Tr": true, "Ta": true, "r": true, "HM": true, "HU": true, "HV": true,
+}
+
+// httpLogVars are the variables HAProxy reserves for HTTP mode: a TCP
+// proxy's log-format may not use them.
+var httpLogVars = map[string]bool{"TR": true, "Tr": true, "Ta": true, "r": true, "HM": true, "HU": true, "HV": true, "tr": true}
+
+// HTTPOnly reports whether the item is a variable of HTTP mode only.
+func (it LogItem) HTTPOnly() bool { return httpLogVars[it.Var] }
+
+// ParseLogFormat reads a log-format string: text, "%%" for a percent
+// sign, and variables written %name or %{+Q}name. Sample expressions
+// (%[...]) and other flags are refused by name.
+func ParseLogFormat(s string) ([]LogItem, error) {
+	var items []LogItem
+	var text strings.Builder
+	flush := func() {
+		if text.Len() > 0 {
+			items = append(items, LogItem{Text: text.String()})
+			text.Reset()
+		}
+	}
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c != '%' {
+			text.WriteByte(c)
+			i++
+			continue
+		}
+		i++
+		if i < len(s) && s[i] == '%' {
+			text.WriteByte('%')
+			i++
+			continue
+		}
+		item := LogItem{}
+		if i < len(s) && s[i] == '{' {
+			end := strings.IndexByte(s[i:], '}')
+			if end < 0 {
+				return nil, fmt.Errorf("log-format: missing '}' after '%%{' at offset %d", i-1)
+			}
+			for _, f := range strings.Split(s[i+1:i+end], ",") {
+				switch f {
+				case "+Q":
+					item.Quote = true
+				case "-Q":
+					item.Quote = false
+				default:
+					return nil, fmt.Errorf("%w: log-format flag '%s'", ErrUnsupported, f)
+				}
+			}
+			i += end + 1
+		}
+		if i < len(s) && s[i] == '[' {
+			return nil, fmt.Errorf("%w: log-format sample expression at offset %d", ErrUnsupported, i)
+		}
+		j := i
+		for j < len(s) && (s[j] >= 'a' && s[j] <= 'z' || s[j] >= 'A' && s[j] <= 'Z') {
+			j++
+		}
+		if j == i {
+			return nil, fmt.Errorf("log-format: a variable name must follow '%%' at offset %d", i-1)
+		}
+		item.Var = s[i:j]
+		if !logVars[item.Var] {
+			return nil, fmt.Errorf("%w: log-format variable '%%%s'", ErrUnsupported, item.Var)
+		}
+		flush()
+		items = append(items, item)
+		i = j
+	}
+	flush()
+	if len(items) == 0 {
+		return nil, errors.New("log-format: empty format")
+	}
+	return items, nil
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// logFormatCfg logs one TCP and one HTTP section through log-format, with
+// the fields that do not depend on timing or ports (nor, on the TCP line,
+// on whether the HTTP request has begun: %ac counts the whole process).
+func logFormatCfg(tcpPort, httpPort int, echo, web string) string {
+	return fmt.Sprintf(`global
+    log stdout format raw local0
+defaults
+    log global
+    option dontlognull
+    timeout connect 5s
+    timeout client 5s
+    timeout server 5s
+listen l
+    mode tcp
+    bind 127.0.0.1:%d
+    log-format "%%ci %%ft %%f %%b/%%s %%B %%ts %%tsc %%fc/%%bc/%%sc/%%rc %%sq/%%bq %%{+Q}ST %%{+Q}b %%%% end"
+    server a %s
+listen w
+    mode http
+    bind 127.0.0.1:%d
+    log-format "%%ci %%ft %%b/%%s %%ST %%tsc %%fc/%%bc/%%sc/%%rc %%sq/%%bq %%{+Q}r %%HM %%HU %%HV %%{+Q}s"
+    server w %s
+`, tcpPort, echo, httpPort, web)
+}
+
+// logFormatTraffic sends one TCP session and one HTTP request through the
+// two sections.
+func logFormatTraffic(t *testing.T, tcpPort, httpPort int) {
+	t.Helper()
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", tcpPort))
+	require.NoError(t, err)
+	roundTrip(t, c, "hello")
+	require.NoError(t, c.Close())
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/path/x?k=1", httpPort))
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	require.NoError(t, resp.Body.Close())
+}
+
+// logLines waits for two lines in out and returns them sorted by section.
+func logLines(t *testing.T, out func() string) []string {
+	t.Helper()
+	var lines []string
+	require.Eventually(t, func() bool {
+		lines = lines[:0]
+		for _, l := range strings.Split(out(), "\n") {
+			if strings.HasPrefix(l, "127.0.0.1 ") {
+				lines = append(lines, l)
+			}
+		}
+		return len(lines) == 2
+	}, 10*time.Second, 10*time.Millisecond, "two traffic lines")
+	if strings.HasPrefix(lines[0], "127.0.0.1 w ") {
+		lines[0], lines[1] = lines[1], lines[0]
+	}
+	return lines
+}
+
+// A log-format line reads the same under haproxy and lb, quoting and all.
+func TestInteropLogFormat(t *testing.T) {
+	bin := haproxyBin(t)
+	echo := echoServer(t)
+	web := nameServers(t, 1, true)[0]
+	ports := freePorts(t, 4)
+
+	cmd := exec.Command(bin, "-db", "-f", writeFile(t, "haproxy.cfg", logFormatCfg(ports[0], ports[1], echo, web)))
+	var hout bytes.Buffer
+	var mu sync.Mutex
+	cmd.Stdout, cmd.Stderr = lockedWriter{&mu, &hout}, lockedWriter{&mu, &hout}
+	require.NoError(t, cmd.Start())
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
+	require.Eventually(t, func() bool {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", ports[1]))
+		if err == nil {
+			_ = c.Close()
+		}
+		return err == nil
+	}, 10*time.Second, 10*time.Millisecond)
+	// Let haproxy count the readiness probe out (dontlognull keeps it
+	// out of the log) before the counted traffic.
+	time.Sleep(300 * time.Millisecond)
+	logFormatTraffic(t, ports[0], ports[1])
+	want := logLines(t, func() string { mu.Lock(); defer mu.Unlock(); return hout.String() })
+
+	_, lout, lmu := startInProcess(t, logFormatCfg(ports[2], ports[3], echo, web))
+	logFormatTraffic(t, ports[2], ports[3])
+	got := logLines(t, func() string { lmu.Lock(); defer lmu.Unlock(); return lout.String() })
+
+	require.Equal(t, want, got, "haproxy's lines, then lb's")
+	require.Equal(t, `127.0.0.1 l l l/a 5 -- ---- 1/0/0/0 0/0 0 "l" % end`, got[0])
+}
