@@ -50,8 +50,9 @@ func runHAProxy(t *testing.T, cfgText, addr string) {
 }
 
 // startHAProxy runs haproxy in the foreground on cfgText until the test
-// ends, and waits until ready reports true.
-func startHAProxy(t *testing.T, cfgText string, ready func() bool) {
+// ends, waits until ready reports true, and returns what haproxy has
+// printed so far, when called.
+func startHAProxy(t *testing.T, cfgText string, ready func() bool) (output func() string) {
 	t.Helper()
 	cmd := exec.Command(haproxyBin(t), "-db", "-f", writeFile(t, "haproxy.cfg", cfgText))
 	var out bytes.Buffer
@@ -65,6 +66,11 @@ func startHAProxy(t *testing.T, cfgText string, ready func() bool) {
 		mu.Lock()
 		defer mu.Unlock()
 		t.Fatalf("haproxy did not start: %s", out.String())
+	}
+	return func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return out.String()
 	}
 }
 

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -76,31 +73,22 @@ func logLines(t *testing.T, out func() string) []string {
 
 // A log-format line reads the same under haproxy and lb, quoting and all.
 func TestInteropLogFormat(t *testing.T) {
-	bin := haproxyBin(t)
 	echo := echoServer(t)
 	web := nameServers(t, 1, true)[0]
 	ports := freePorts(t, 4)
 
-	cmd := exec.Command(bin, "-db", "-f", writeFile(t, "haproxy.cfg", logFormatCfg(ports[0], ports[1], echo, web)))
-	var hout bytes.Buffer
-	var mu sync.Mutex
-	cmd.Stdout, cmd.Stderr = lockedWriter{&mu, &hout}, lockedWriter{&mu, &hout}
-	require.NoError(t, cmd.Start())
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
-	require.Eventually(t, func() bool {
+	hout := startHAProxy(t, logFormatCfg(ports[0], ports[1], echo, web), func() bool {
 		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", ports[1]))
 		if err == nil {
 			_ = c.Close()
 		}
 		return err == nil
-	}, 10*time.Second, 10*time.Millisecond)
+	})
 	// Let haproxy count the readiness probe out (dontlognull keeps it
 	// out of the log) before the counted traffic.
 	time.Sleep(300 * time.Millisecond)
 	logFormatTraffic(t, ports[0], ports[1])
-	want := logLines(t, func() string { mu.Lock(); defer mu.Unlock(); return hout.String() })
+	want := logLines(t, hout)
 
 	_, lout, lmu := startInProcess(t, logFormatCfg(ports[2], ports[3], echo, web))
 	logFormatTraffic(t, ports[2], ports[3])

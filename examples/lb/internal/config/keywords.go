@@ -51,40 +51,12 @@ var globalKeywords = map[string]func(p *parser, args []string) error{
 		p.cfg.Global.Daemon = true
 		return noArgs(a)
 	},
-	"pidfile": func(p *parser, a []string) error {
-		if len(a) != 1 || a[0] == "" {
-			return errors.New("expects one file name")
-		}
-		p.cfg.Global.PidFile = a[0]
-		return nil
-	},
-	"chroot": func(p *parser, a []string) error {
-		if len(a) != 1 || a[0] == "" {
-			return errors.New("expects one directory")
-		}
-		p.cfg.Global.Chroot = a[0]
-		return nil
-	},
-	"user": func(p *parser, a []string) error {
-		return lookupID(a, "user", func(n string) (string, error) {
-			u, err := user.Lookup(n)
-			if err != nil {
-				return "", err
-			}
-			return u.Uid, nil
-		}, &p.cfg.Global.UID)
-	},
-	"uid": func(p *parser, a []string) error { return oneInt(a, 0, 1<<31-1, &p.cfg.Global.UID) },
-	"group": func(p *parser, a []string) error {
-		return lookupID(a, "group", func(n string) (string, error) {
-			g, err := user.LookupGroup(n)
-			if err != nil {
-				return "", err
-			}
-			return g.Gid, nil
-		}, &p.cfg.Global.GID)
-	},
-	"gid": func(p *parser, a []string) error { return oneInt(a, 0, 1<<31-1, &p.cfg.Global.GID) },
+	"pidfile": func(p *parser, a []string) error { return oneString(a, "file name", &p.cfg.Global.PidFile) },
+	"chroot":  func(p *parser, a []string) error { return oneString(a, "directory", &p.cfg.Global.Chroot) },
+	"user":    func(p *parser, a []string) error { return lookupID(a, false, &p.cfg.Global.UID) },
+	"uid":     func(p *parser, a []string) error { return oneInt(a, 0, 1<<31-1, &p.cfg.Global.UID) },
+	"group":   func(p *parser, a []string) error { return lookupID(a, true, &p.cfg.Global.GID) },
+	"gid":     func(p *parser, a []string) error { return oneInt(a, 0, 1<<31-1, &p.cfg.Global.GID) },
 	"log-send-hostname": func(p *parser, a []string) error {
 		switch len(a) {
 		case 0:
@@ -100,13 +72,7 @@ var globalKeywords = map[string]func(p *parser, args []string) error{
 		}
 		return nil
 	},
-	"log-tag": func(p *parser, a []string) error {
-		if len(a) != 1 || a[0] == "" {
-			return errors.New("expects one tag")
-		}
-		p.cfg.Global.LogTag = a[0]
-		return nil
-	},
+	"log-tag": func(p *parser, a []string) error { return oneString(a, "tag", &p.cfg.Global.LogTag) },
 	"nosplice": func(p *parser, a []string) error {
 		p.cfg.Global.NoSplice = true
 		return noArgs(a)
@@ -448,13 +414,29 @@ facility:
 	return l, nil
 }
 
-// lookupID resolves the one name in a to its numeric id through lookup,
-// as "user" and "group" do, and stores it in dst.
-func lookupID(a []string, what string, lookup func(string) (string, error), dst *int) error {
+// lookupID resolves the one user (or, with group, group) name in a to
+// its numeric id, as "user" and "group" do, and stores it in dst.
+func lookupID(a []string, group bool, dst *int) error {
+	what := "user"
+	if group {
+		what = "group"
+	}
 	if len(a) != 1 {
 		return fmt.Errorf("expects one %s name", what)
 	}
-	id, err := lookup(a[0])
+	var id string
+	var err error
+	if group {
+		var g *user.Group
+		if g, err = user.LookupGroup(a[0]); err == nil {
+			id = g.Gid
+		}
+	} else {
+		var u *user.User
+		if u, err = user.Lookup(a[0]); err == nil {
+			id = u.Uid
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("cannot find %s id for '%s': %w", what, a[0], err)
 	}
@@ -463,6 +445,15 @@ func lookupID(a []string, what string, lookup func(string) (string, error), dst 
 		return fmt.Errorf("%s '%s': id '%s' is not a number", what, a[0], id)
 	}
 	*dst = n
+	return nil
+}
+
+// oneString stores the one non-empty argument in a, a what, in dst.
+func oneString(a []string, what string, dst *string) error {
+	if len(a) != 1 || a[0] == "" {
+		return fmt.Errorf("expects one %s", what)
+	}
+	*dst = a[0]
 	return nil
 }
 
