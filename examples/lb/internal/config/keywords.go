@@ -181,7 +181,14 @@ func flag(get func(*Options) *bool) func(*Proxy, []string, bool) error {
 
 // optionKeywords are the "option X" (and "no option X") switches.
 var optionKeywords = map[string]optionKeyword{
-	"tcplog":          {KindFrontend, flag(func(o *Options) *bool { return &o.TCPLog })},
+	"tcplog": {KindFrontend, func(px *Proxy, a []string, on bool) error {
+		if err := flag(func(o *Options) *bool { return &o.TCPLog })(px, a, on); err != nil || !on {
+			return err
+		}
+		// As in HAProxy, the later of log-format and the option wins.
+		px.LogFormat = nil
+		return nil
+	}},
 	"dontlognull":     {KindFrontend, flag(func(o *Options) *bool { return &o.DontLogNull })},
 	"splice-auto":     {kAll, flag(func(o *Options) *bool { return &o.SpliceAuto })},
 	"splice-request":  {kAll, flag(func(o *Options) *bool { return &o.SpliceRequest })},

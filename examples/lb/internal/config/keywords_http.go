@@ -180,6 +180,10 @@ func init() {
 			return fmt.Errorf("%w: 'option httplog %s'", ErrUnsupported, a[0])
 		}
 		px.HTTP.Log = on
+		if on {
+			// As in HAProxy, the later of log-format and the option wins.
+			px.LogFormat = nil
+		}
 		return nil
 	}}
 	connMode := func(m ConnMode) func(*Proxy, []string, bool) error {

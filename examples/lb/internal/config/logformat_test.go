@@ -37,6 +37,11 @@ func TestLogFormatModes(t *testing.T) {
 	require.ErrorIs(t, err, ErrBadValue)
 	require.ErrorContains(t, err, "lb.cfg:2: bad value: frontend 'f': format variable 'HM' is reserved for HTTP mode")
 
+	// The later of log-format and option tcplog (httplog) wins.
+	c = mustParse(t, "defaults\n  log-format \"%ci\"\nfrontend f\n  option tcplog\n  bind :1\nfrontend g\n  option tcplog\n  log-format \"%b\"\n  bind :2\n")
+	require.Nil(t, c.Proxy("f", KindFrontend).LogFormat)
+	require.Len(t, c.Proxy("g", KindFrontend).LogFormat, 1)
+
 	_, err = parse(t, "frontend f\n  log-format %ci %cp\n")
 	require.ErrorContains(t, err, "lb.cfg:2: bad value: 'log-format' in 'frontend' section: expects exactly one argument")
 }
