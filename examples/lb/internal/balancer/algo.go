@@ -24,8 +24,6 @@ func newAlgorithm(name string) algorithm {
 		return &leastConn{}
 	case "first":
 		return first{}
-	case "source":
-		return &sourceHash{}
 	default:
 		return &roundRobin{}
 	}
@@ -200,29 +198,6 @@ func (first) pick(cands []*Server, _ netip.Addr, avoid *Server) (*Server, bool) 
 		}
 	}
 	return nil, false
-}
-
-// sourceHash maps the client address onto the weight-expanded map of usable
-// servers. The hash is HAProxy's: the XOR of the address's 32-bit words.
-// The choice sticks: if that server is full, the connection waits in its
-// queue rather than going elsewhere.
-type sourceHash struct {
-	m         serverMap
-	avalanche bool // the hash is mixed by fullHash first
-}
-
-func (a *sourceHash) pick(cands []*Server, src netip.Addr, avoid *Server) (*Server, bool) {
-	a.m.refresh(cands)
-	h := SourceHash(src)
-	if a.avalanche {
-		h = fullHash(h)
-	}
-	// A redispatch must leave the failed server: lookup moves on.
-	s := a.m.lookup(h, avoid)
-	if s == nil {
-		return nil, false
-	}
-	return s, s.full()
 }
 
 // SourceHash is the hash "balance source" uses: the XOR of the address's

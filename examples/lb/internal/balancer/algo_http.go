@@ -58,10 +58,7 @@ func newProxyAlgorithm(cfg *config.Proxy) algorithm {
 			return v, ok && len(v) > 0
 		}
 	case "source":
-		if consistent {
-			return &consistentSource{avalanche: avalanche}
-		}
-		return &sourceHash{avalanche: avalanche}
+		// part stays nil: pick hashes the client's address.
 	default:
 		return newAlgorithm(cfg.Balance)
 	}
@@ -116,8 +113,11 @@ func fullHash(a uint32) uint32 {
 	return a * 3221225473
 }
 
+// hashAlgo is the hash-based balancing: "balance source" (part nil, the
+// client's address hashed) and the request-reading uri, hdr and url_param,
+// map-based or on the consistent ring.
 type hashAlgo struct {
-	part       func(*htx.Message) ([]byte, bool)
+	part       func(*htx.Message) ([]byte, bool) // nil for balance source
 	consistent bool
 	avalanche  bool      // the hash is mixed by fullHash first
 	m          serverMap // map-based: HAProxy's weighted map
@@ -130,14 +130,31 @@ type ringPoint struct {
 	s *Server
 }
 
-func (a *hashAlgo) requestKey(req *htx.Message) ([]byte, bool) { return a.part(req) }
+func (a *hashAlgo) requestKey(req *htx.Message) ([]byte, bool) {
+	if a.part == nil {
+		return nil, false
+	}
+	return a.part(req)
+}
 
+// pick hashes the client's address for balance source; a request without
+// the part a request hash reads goes round robin, as in HAProxy.
 func (a *hashAlgo) pick(cands []*Server, src netip.Addr, avoid *Server) (*Server, bool) {
+	if a.part == nil {
+		return a.pickHash(cands, SourceHash(src), avoid)
+	}
 	return a.rr.pick(cands, src, avoid)
 }
 
 func (a *hashAlgo) pickKey(cands []*Server, key []byte, avoid *Server) (*Server, bool) {
-	h := sdbm(key)
+	return a.pickHash(cands, sdbm(key), avoid)
+}
+
+// pickHash finds the server for hash h (mixed first under the avalanche
+// modifier) on the map or the ring. The choice sticks: when that server is
+// full, the connection waits in its queue rather than going elsewhere; a
+// redispatch leaves avoid for the next server.
+func (a *hashAlgo) pickHash(cands []*Server, h uint32, avoid *Server) (*Server, bool) {
 	if a.avalanche {
 		h = fullHash(h)
 	}
@@ -202,11 +219,12 @@ func (a *hashAlgo) ringPick(cands []*Server, h uint32, avoid *Server) *Server {
 	return nil
 }
 
+// buildRing places weight×16 points per server (HAProxy's scale), with
+// HAProxy's keys: the server's id times 4096 (SRV_EWGHT_RANGE) plus the
+// point's number, mixed by fullHash.
 func (a *hashAlgo) buildRing(servers []*Server) {
 	for _, s := range servers {
 		for i := 0; i < s.weight*16; i++ {
-			// HAProxy's point keys: the server's id times 4096
-			// (SRV_EWGHT_RANGE) plus the point's number, mixed.
 			a.ring = append(a.ring, ringPoint{h: fullHash(uint32(s.cfg.ID)*4096 + uint32(i)), s: s})
 		}
 	}
@@ -238,25 +256,4 @@ func (randomAlgo) pick(cands []*Server, _ netip.Addr, avoid *Server) (*Server, b
 		n -= s.weight
 	}
 	return nil, false
-}
-
-// consistentSource is "balance source" under "hash-type consistent": the
-// client address's hash (mixed by fullHash under the avalanche modifier)
-// on the consistent ring, so that a server going down only moves its own
-// clients.
-type consistentSource struct {
-	ring      hashAlgo
-	avalanche bool
-}
-
-func (a *consistentSource) pick(cands []*Server, src netip.Addr, avoid *Server) (*Server, bool) {
-	h := SourceHash(src)
-	if a.avalanche {
-		h = fullHash(h)
-	}
-	s := a.ring.ringPick(cands, h, avoid)
-	if s == nil {
-		return nil, false
-	}
-	return s, s.full()
 }

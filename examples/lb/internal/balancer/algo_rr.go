@@ -22,11 +22,11 @@ type roundRobin struct {
 
 // rrState is a server's place in the round robin. Guarded by be.mu.
 type rrState struct {
-	weight          int // scaled weight while a member
-	npos, lpos, rem int
-	key             int
-	seq             uint64 // insertion order: ties go to the older
-	tree            rrTree
+	weight    int // scaled weight while a member
+	npos, rem int
+	key       int
+	seq       uint64 // insertion order: ties go to the older
+	tree      rrTree
 }
 
 type rrTree uint8
@@ -205,7 +205,6 @@ func (a *roundRobin) advance(s *Server) {
 	if r.npos == 0 {
 		r.npos = a.currPos
 	}
-	r.lpos = r.npos
 	r.npos += a.nextWeight / r.weight
 	r.rem += a.nextWeight % r.weight
 	if r.rem >= r.weight {

@@ -174,11 +174,8 @@ func (b *Backend) turnAround(ctx context.Context) bool {
 // algorithm that keeps a failed connection on its server until the last
 // retry.
 func (b *Backend) hashed() bool {
-	switch b.cfg.Balance {
-	case "source", "uri", "hdr", "url_param":
-		return true
-	}
-	return false
+	_, ok := b.algo.(*hashAlgo)
+	return ok
 }
 
 // activeServers counts the usable servers that are not backups.
