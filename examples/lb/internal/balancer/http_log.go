@@ -2,7 +2,6 @@ package balancer
 
 import (
 	"fmt"
-	"net/netip"
 	"strconv"
 	"time"
 
@@ -11,33 +10,17 @@ import (
 
 // httpLog is what one request's httplog line reports.
 type httpLog struct {
-	client   netip.AddrPort
-	date     time.Time // when the request was accepted
-	frontend string
-	tls      bool
-	backend  string
-	server   string
-	tr       time.Duration // TR: time to receive the request head
-	tw, tc   time.Duration
-	twSet    bool
-	tcSet    bool
-	treq     time.Time // when the request was sent to the server
-	trTime   time.Duration
-	trSet    bool
-	ta       time.Duration
-	status   int
-	bytesOut int64
-	term     [2]byte
-	actconn  int
-	feconn   int
-	beconn   int
-	srvconn  int
-	retries  int
-	redisp   bool
-	srvQueue int
-	beQueue  int
-	reqLine  []byte
-	line     []byte
+	trafficLine
+	date    time.Time // when the request was accepted
+	tls     bool
+	tr      time.Duration // TR: time to receive the request head
+	treq    time.Time     // when the request was sent to the server
+	trTime  time.Duration
+	trSet   bool
+	ta      time.Duration
+	status  int
+	reqLine []byte
+	line    []byte
 }
 
 func (hf *httpFront) newLog(date time.Time) httpLog {
@@ -47,8 +30,8 @@ func (hf *httpFront) newLog(date time.Time) httpLog {
 // newLogInto resets l for a new request, keeping its buffers.
 func (hf *httpFront) newLogInto(l httpLog, date time.Time) httpLog {
 	reqLine, line := l.reqLine[:0], l.line[:0]
-	l = httpLog{client: hf.src(), date: date, frontend: hf.s.fe.cfg.Name, tls: hf.info != nil,
-		backend: hf.s.fe.cfg.Name, server: "<NOSRV>", status: -1, term: [2]byte{'-', '-'}, reqLine: reqLine, line: line}
+	l = httpLog{trafficLine: trafficLine{client: hf.src(), frontend: hf.s.fe.cfg.Name, backend: hf.s.fe.cfg.Name,
+		server: "<NOSRV>", term: [2]byte{'-', '-'}}, date: date, tls: hf.info != nil, status: -1, reqLine: reqLine, line: line}
 	return l
 }
 

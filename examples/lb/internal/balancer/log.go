@@ -64,11 +64,16 @@ func (l *lockedWriter) close() {
 // or a UNIX datagram socket. A line that cannot be sent is dropped, as
 // HAProxy drops it. A UNIX socket is dialed when a line is to be sent and
 // again after a failure, so that logging resumes once the syslog daemon
-// (re)creates its socket.
+// (re)creates its socket; while it is missing, dials are a second apart,
+// so that a busy balancer does not try once per line.
 type syslogConn struct {
 	network, address string
 	c                net.Conn
+	redial           time.Time // no dial before this
 }
+
+// syslogRedial is the wait between dials of a missing UNIX socket.
+const syslogRedial = time.Second
 
 // dialSyslog opens a syslog target. A UDP address is resolved and its
 // socket opened now, so that a bad host name stops the start; a UNIX
@@ -87,8 +92,13 @@ func dialSyslog(network, address string) (*syslogConn, error) {
 
 func (s *syslogConn) Write(b []byte) (int, error) {
 	if s.c == nil {
+		now := time.Now()
+		if now.Before(s.redial) {
+			return 0, net.ErrClosed
+		}
 		c, err := net.Dial(s.network, s.address)
 		if err != nil {
+			s.redial = now.Add(syslogRedial)
 			return 0, err
 		}
 		s.c = c
@@ -96,7 +106,7 @@ func (s *syslogConn) Write(b []byte) (int, error) {
 	n, err := s.c.Write(b)
 	if err != nil && s.network == "unixgram" {
 		_ = s.c.Close()
-		s.c = nil
+		s.c, s.redial = nil, time.Now().Add(syslogRedial)
 	}
 	return n, err
 }
@@ -170,15 +180,21 @@ func (ls *logSet) enabled() bool { return len(ls.targets) > 0 }
 
 // tcpLog is what one connection's tcplog line reports.
 type tcpLog struct {
+	trafficLine
+	accept time.Time
+	tt     time.Duration
+}
+
+// trafficLine is what a TCP session's and an HTTP request's traffic lines
+// share, in tcplog, httplog and log-format alike.
+type trafficLine struct {
 	client   netip.AddrPort
-	accept   time.Time
 	frontend string
 	backend  string
 	server   string // "<NOSRV>" when none was reached
 	tw, tc   time.Duration
 	twSet    bool
 	tcSet    bool
-	tt       time.Duration
 	bytesOut int64 // server to client
 	term     [2]byte
 	actconn  int

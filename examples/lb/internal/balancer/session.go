@@ -351,9 +351,8 @@ func (s *session) tcpFinish() {
 		beconn, srvconn = be.release(s.srv)
 	}
 	if (fe.cfg.Options.TCPLog || fe.cfg.LogFormat != nil) && fe.logs.enabled() {
-		l := tcpLog{
+		l := tcpLog{trafficLine: trafficLine{
 			client:   s.client.Src(),
-			accept:   s.accepted,
 			frontend: fe.cfg.Name,
 			backend:  fe.cfg.Name,
 			server:   "<NOSRV>",
@@ -361,7 +360,6 @@ func (s *session) tcpFinish() {
 			tc:       s.tc,
 			twSet:    s.twSet,
 			tcSet:    s.tcSet,
-			tt:       time.Since(s.accepted),
 			bytesOut: s.bytesOut,
 			term:     s.term,
 			actconn:  int(b.actconn.Load()),
@@ -370,7 +368,7 @@ func (s *session) tcpFinish() {
 			redisp:   s.redisp,
 			srvQueue: int(s.srvQueue),
 			beQueue:  int(s.beQueue),
-		}
+		}, accept: s.accepted, tt: time.Since(s.accepted)}
 		if s.named != nil {
 			l.server = s.named.cfg.Name
 		}
