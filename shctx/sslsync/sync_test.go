@@ -467,7 +467,9 @@ func TestFromArgsWithKeyFile(t *testing.T) {
 	// B uses the key directly: the file's white space is not part of it.
 	sb := start(t, cb, sslsync.Config{Bind: fmt.Sprintf("127.0.0.3:%d", port), Peers: []string{"127.0.0.9:9"}})
 	ca.Put([32]byte{3}, realSession(t))
-	eventually(t, func() bool { return sb.Stats().Received == 1 }, "B hears A")
+	// A message is counted received before it is checked and accepted:
+	// wait for both.
+	eventually(t, func() bool { st := sb.Stats(); return st.Received == 1 && st.Accepted == 1 }, "B hears A and accepts")
 	require.Equal(t, uint64(1), sb.Stats().Accepted)
 	require.NoError(t, sa.Close())
 	require.NoError(t, sa.Close(), "Close is idempotent")
