@@ -42,4 +42,4 @@ h2load --h1 -n "$N" -c 10 -t 1 "http://$FE/" | grep -E "^finished|^requests:"
 kill $(pgrep -P $SPID); sleep 1; kill $BPID; wait 2>/dev/null || true
 awk -v n="$N" 'NR > 2 && $NF != "total" && NF >= 5 && $4 ~ /^[0-9]+$/ {
 	err = (NF == 6) ? $5 : 0; printf "%-14s %8d calls %8d errors %6.2f per request\n", $NF, $4, err, $4 / n }' "$WORK/strace.out" |
-	sort -k2 -n -r | head -8
+	sort -k2 -n -r | sed -n 1,8p

@@ -259,11 +259,11 @@ strace_phase() {
 	fi
 	SC_PER[$name.$mode]=$(awk -v n="$acc" '$NF == "total" { printf "%.2f", $4 / n }' "$so")
 	SC_TOP[$name.$mode]=$(awk -v n="$acc" 'NR > 2 && $NF != "total" && NF >= 5 && $4 ~ /^[0-9]+$/ { printf "%s %.2f\n", $NF, $4 / n }' "$so" |
-		sort -k2 -n -r | head -n "$STRACE_TOP" | awk '{ printf "%s%s %s", sep, $1, $2; sep = ", " }')
+		sort -k2 -n -r | sed -n "1,${STRACE_TOP}p" | awk '{ printf "%s%s %s", sep, $1, $2; sep = ", " }')
 	echo "$name $mode under strace: $acc connections, errors: $(wrk_errors "$WORK/wrk.strace")" >&2
 	awk -v n="$acc" 'NR > 2 && $NF != "total" && NF >= 5 && $4 ~ /^[0-9]+$/ {
 		err = (NF == 6) ? $5 : 0; printf "  %-16s %9d calls %8d errors %7.2f per connection\n", $NF, $4, err, $4 / n }' "$so" |
-		sort -k2 -n -r | head -n "$STRACE_TOP" >&2
+		sort -k2 -n -r | sed -n "1,${STRACE_TOP}p" >&2
 }
 if [ "$STRACE" = 1 ]; then
 	for mode in $MODES; do
