@@ -25,7 +25,9 @@
 # proxied alike; the load core then spends nothing on copying to the sink,
 # the part of its work that grows most per byte when proxied: the bytes
 # wait longer in flight, so they are colder, and arrive in page-sized
-# pieces from the proxy's splice).
+# pieces from the proxy's splice), WSIZE (bytes per write(2) of the pusher,
+# default 262144; a smaller write costs the load core more per byte, direct
+# and proxied alike).
 # "proxy CPU s per GiB" is the proxy's user+system time from /proc/PID/stat,
 # sampled in 10 ms ticks (one tick is 4 % of a 1 GiB splice transfer);
 # the "(scheduler)" row is the same time as the scheduler adds it up in
@@ -51,6 +53,7 @@ HAPROXY=${HAPROXY:-/usr/sbin/haproxy}
 PROXIES=${PROXIES:-haproxy lb gocopy}
 MODES=${MODES-copy splice splicebuf}
 SOCKBUF=${SOCKBUF:-1048576}
+WSIZE=${WSIZE:-262144}
 IDLE=${IDLE:-1}
 FE_PORT=${FE_PORT:-18300}
 SINK_PORT=${SINK_PORT:-18301}
@@ -113,7 +116,7 @@ start() {
 start_sink
 
 declare -A MIBPS CPU_PER_GIB CPU_NS_PER_GIB LOAD_PER_GIB RSS_PER_CONN
-push() { taskset -c "$LOAD_CPU" "$WORK/tcpload" push -addr "127.0.0.1:$1" -bytes "$SIZE" -conns "$CONNS"; }
+push() { taskset -c "$LOAD_CPU" "$WORK/tcpload" push -addr "127.0.0.1:$1" -bytes "$SIZE" -conns "$CONNS" -wsize "$WSIZE"; }
 # per_gib TICKS: clock ticks spent on the transfer, as seconds per GiB moved.
 per_gib() { awk -v d="$1" -v hz="$CLK_TCK" -v b="$SIZE" 'BEGIN {printf "%.3f", d / hz / (b / 1073741824)}'; }
 for mode in $MODES; do

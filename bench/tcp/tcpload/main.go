@@ -155,7 +155,11 @@ func push(args []string) error {
 	addr := fs.String("addr", "127.0.0.1:8000", "proxy address")
 	total := fs.Int64("bytes", 1<<30, "bytes to send in total")
 	conns := fs.Int("conns", 4, "parallel connections")
+	wsize := fs.Int("wsize", 256<<10, "bytes per write call")
 	_ = fs.Parse(args)
+	if *wsize <= 0 {
+		return fmt.Errorf("push: -wsize %d: must be positive", *wsize)
+	}
 	per := *total / int64(*conns)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -170,7 +174,7 @@ func push(args []string) error {
 				return
 			}
 			defer c.Close()
-			buf := make([]byte, 256<<10)
+			buf := make([]byte, *wsize)
 			left := per
 			for left > 0 {
 				n := int64(len(buf))
