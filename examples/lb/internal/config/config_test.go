@@ -380,6 +380,8 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte("backend b\n server s \"1.2.3.4:80\" weight 3 'check'\\ x\n"))
 	f.Add([]byte("global\n log stdout format raw local0\n"))
+	f.Add([]byte("backend b\n option tcp-check\n tcp-check comment c\n tcp-check connect port 6379 addr ::1\n tcp-check send PING\\r\\n\n" +
+		" tcp-check expect min-recv 2 ! rstring ^-\n tcp-check send-binary 0d0a\n tcp-check expect binary 2b\n server s 1.2.3.4:80 check port 81 addr 10.0.0.1\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(Source{Name: "fuzz.cfg", Data: data})
 		if err != nil {

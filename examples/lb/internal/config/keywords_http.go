@@ -233,6 +233,7 @@ func init() {
 			return fmt.Errorf("%w: check version '%s' (HTTP/1.0 or HTTP/1.1)", ErrUnsupported, c.Version)
 		}
 		px.HTTP.Check = &c
+		px.TCPCheck = nil
 		return nil
 	}}
 

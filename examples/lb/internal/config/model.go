@@ -274,6 +274,13 @@ type Proxy struct {
 	// DefaultServer holds "default-server" options applied to later
 	// servers.
 	DefaultServer Server
+	// TCPCheck is option tcp-check or option redis-check, nil for neither;
+	// the later of those and option httpchk wins, as in HAProxy.
+	TCPCheck *TCPCheck
+	// TCPCheckRules are the "tcp-check" lines option tcp-check runs. A
+	// section that declares its own replaces those of its defaults.
+	TCPCheckRules []TCPCheckRule
+	tcpCheckOwn   bool // TCPCheckRules were declared in this section
 }
 
 // Bind is one bind line.
@@ -316,6 +323,10 @@ type Server struct {
 	SSL ServerSSL
 	// Proto forces the mux towards the server ("h1", "h2").
 	Proto string
+	// CheckPort and CheckAddr send health checks elsewhere than Addr
+	// ("port", "addr"); 0 and "" keep Addr's.
+	CheckPort int
+	CheckAddr string
 }
 
 // Built-in defaults, as in HAProxy.
@@ -350,5 +361,6 @@ func inherit(d *Proxy, kind Kind, name string, pos Pos) *Proxy {
 	p.Kind, p.Name, p.Pos = kind, name, pos
 	p.Logs = append([]Log(nil), d.Logs...)
 	p.Binds, p.Servers = nil, nil
+	p.tcpCheckOwn = false
 	return &p
 }

@@ -1,0 +1,261 @@
+package config
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"regexp"
+)
+
+// Scripted health checks: "option tcp-check" with its "tcp-check" rules,
+// "option redis-check", and the server options "port" and "addr" that send
+// checks elsewhere than the traffic.
+
+func init() {
+	optionKeywords["tcp-check"] = optionKeyword{kBeDef, func(px *Proxy, a []string, on bool) error {
+		if len(a) > 0 {
+			return errors.New("takes no argument")
+		}
+		if !on {
+			return errors.New("negation is not supported for option 'tcp-check', as in HAProxy")
+		}
+		px.TCPCheck = &TCPCheck{}
+		px.HTTP.Check = nil
+		return nil
+	}}
+	optionKeywords["redis-check"] = optionKeyword{kBeDef, func(px *Proxy, a []string, on bool) error {
+		if len(a) > 0 {
+			return errors.New("takes no argument")
+		}
+		if !on {
+			return errors.New("negation is not supported for option 'redis-check', as in HAProxy")
+		}
+		px.TCPCheck = &TCPCheck{Redis: true}
+		px.HTTP.Check = nil
+		return nil
+	}}
+	// HAProxy's other protocol checks are known, and refused by name.
+	for _, name := range []string{"mysql-check", "pgsql-check", "ssl-hello-chk", "smtpchk", "ldap-check", "spop-check", "external-check"} {
+		optionKeywords[name] = optionKeyword{kBeDef, func(*Proxy, []string, bool) error {
+			return fmt.Errorf("%w: option '%s' (option tcp-check, redis-check and httpchk are)", ErrUnsupported, name)
+		}}
+	}
+	proxyKeywords["tcp-check"] = proxyKeyword{kBeDef, func(p *parser, px *Proxy, a []string) error {
+		r, err := parseTCPCheckRule(a)
+		if err != nil {
+			return err
+		}
+		r.Pos = p.pos
+		if !px.tcpCheckOwn {
+			// The first rule of a section replaces its defaults' rules.
+			px.TCPCheckRules, px.tcpCheckOwn = nil, true
+		}
+		if n := len(px.TCPCheckRules); n > 0 && r.Comment == "" && r.Action != TCPCheckComment {
+			if prev := px.TCPCheckRules[n-1]; prev.Action == TCPCheckComment {
+				r.Comment = prev.Comment
+			}
+		}
+		if r.Action == TCPCheckConnect {
+			if first := firstTCPCheckAction(px.TCPCheckRules); first != nil && first.Action != TCPCheckConnect {
+				return fmt.Errorf("'tcp-check connect': the first step (%s) must also be a 'connect' when the rules hold one", first.Pos)
+			}
+		}
+		px.TCPCheckRules = appendOwn(px.TCPCheckRules, r)
+		return nil
+	}}
+	serverOptions["port"] = struct {
+		args  int
+		apply func(s *Server, a []string) error
+	}{1, func(s *Server, a []string) error { return oneInt(a, 1, 65535, &s.CheckPort) }}
+	serverOptions["addr"] = struct {
+		args  int
+		apply func(s *Server, a []string) error
+	}{1, func(s *Server, a []string) error {
+		ip, err := netip.ParseAddr(a[0])
+		if err != nil {
+			return fmt.Errorf("'%s' is not an IP address", a[0])
+		}
+		s.CheckAddr = ip.String()
+		return nil
+	}}
+	finishers = append(finishers, (*parser).validateTCPCheck)
+}
+
+// firstTCPCheckAction returns the first rule that is not a comment, or
+// nil.
+func firstTCPCheckAction(rules []TCPCheckRule) *TCPCheckRule {
+	for i := range rules {
+		if rules[i].Action != TCPCheckComment {
+			return &rules[i]
+		}
+	}
+	return nil
+}
+
+// parseTCPCheckRule reads the words after "tcp-check".
+func parseTCPCheckRule(a []string) (TCPCheckRule, error) {
+	r := TCPCheckRule{MinRecv: -1}
+	if len(a) == 0 {
+		return r, errors.New("expects 'connect', 'send', 'send-binary', 'expect' or 'comment'")
+	}
+	act, a := a[0], a[1:]
+	switch act {
+	case "comment":
+		if len(a) != 1 {
+			return r, errors.New("'comment' expects one argument")
+		}
+		r.Action, r.Comment = TCPCheckComment, a[0]
+		return r, nil
+	case "connect":
+		r.Action = TCPCheckConnect
+		return r, parseTCPCheckConnect(&r, a)
+	case "send", "send-binary":
+		r.Action = TCPCheckSend
+		if len(a) == 0 {
+			return r, fmt.Errorf("'%s' expects a %s", act, map[bool]string{true: "string", false: "hex string"}[act == "send"])
+		}
+		data := []byte(a[0])
+		if act == "send-binary" {
+			var err error
+			if data, err = parseHexData(a[0]); err != nil {
+				return r, fmt.Errorf("'send-binary': %w", err)
+			}
+		}
+		r.Data = data
+		a = a[1:]
+		for len(a) > 0 {
+			if a[0] != "comment" || len(a) < 2 {
+				return r, fmt.Errorf("%w: '%s' option '%s' (only 'comment <msg>')", ErrUnsupported, act, a[0])
+			}
+			r.Comment, a = a[1], a[2:]
+		}
+		return r, nil
+	case "expect":
+		r.Action = TCPCheckExpect
+		return r, parseTCPCheckExpect(&r, a)
+	case "send-lf", "send-binary-lf", "set-var", "set-var-fmt", "unset-var":
+		return r, fmt.Errorf("%w: 'tcp-check %s'", ErrUnsupported, act)
+	}
+	return r, fmt.Errorf("unknown action '%s' (expects 'connect', 'send', 'send-binary', 'expect' or 'comment')", act)
+}
+
+func parseTCPCheckConnect(r *TCPCheckRule, a []string) error {
+	for len(a) > 0 {
+		switch a[0] {
+		case "default":
+			r.Default, a = true, a[1:]
+			continue
+		case "port", "addr", "comment":
+		case "send-proxy", "via-socks4", "ssl", "sni", "alpn", "proto", "linger":
+			return fmt.Errorf("%w: 'tcp-check connect' option '%s'", ErrUnsupported, a[0])
+		default:
+			return fmt.Errorf("'tcp-check connect': unknown option '%s' (expects 'default', 'port', 'addr' or 'comment')", a[0])
+		}
+		if len(a) < 2 {
+			return fmt.Errorf("'tcp-check connect' option '%s' expects an argument", a[0])
+		}
+		switch a[0] {
+		case "port":
+			n, err := parseInt(a[1], 1, 65535)
+			if err != nil {
+				return fmt.Errorf("'tcp-check connect' port: %w", err)
+			}
+			r.Port = n
+		case "addr":
+			ip, err := netip.ParseAddr(a[1])
+			if err != nil {
+				return fmt.Errorf("'tcp-check connect' addr: '%s' is not an IP address", a[1])
+			}
+			r.Addr = ip.String()
+		case "comment":
+			r.Comment = a[1]
+		}
+		a = a[2:]
+	}
+	return nil
+}
+
+func parseTCPCheckExpect(r *TCPCheckRule, a []string) error {
+	for len(a) > 0 {
+		w := a[0]
+		switch w {
+		case "!":
+			r.Inverse, a = true, a[1:]
+			continue
+		case "min-recv", "comment", "string", "rstring", "binary", "rbinary":
+		case "ok-status", "error-status", "tout-status", "on-success", "on-error", "status-code",
+			"string-lf", "binary-lf", "custom":
+			return fmt.Errorf("%w: 'tcp-check expect' option '%s'", ErrUnsupported, w)
+		default:
+			return fmt.Errorf("'tcp-check expect': unknown option '%s' (expects [min-recv <n>] [comment <msg>] [!] string|rstring|binary|rbinary <pattern>)", w)
+		}
+		if len(a) < 2 {
+			return fmt.Errorf("'tcp-check expect %s' expects an argument", w)
+		}
+		v := a[1]
+		a = a[2:]
+		switch w {
+		case "min-recv":
+			n, err := parseInt(v, -1, 1<<30)
+			if err != nil {
+				return fmt.Errorf("'tcp-check expect min-recv': %w", err)
+			}
+			r.MinRecv = n
+			continue
+		case "comment":
+			r.Comment = v
+			continue
+		}
+		if r.Match != 0 {
+			return fmt.Errorf("'tcp-check expect': '%s' after a pattern was already given", w)
+		}
+		switch w {
+		case "string":
+			r.Match, r.Data = MatchString, []byte(v)
+		case "binary":
+			data, err := parseHexData(v)
+			if err != nil {
+				return fmt.Errorf("'tcp-check expect binary': %w", err)
+			}
+			r.Match, r.Data = MatchBinary, data
+		case "rstring", "rbinary":
+			re, err := regexp.Compile(v)
+			if err != nil {
+				return fmt.Errorf("'tcp-check expect %s': bad regular expression '%s': %w", w, v, err)
+			}
+			r.Match, r.Regexp = map[string]TCPCheckMatch{"rstring": MatchRString, "rbinary": MatchRBinary}[w], re
+		}
+		if len(v) == 0 && (r.Match == MatchString || r.Match == MatchBinary) {
+			return fmt.Errorf("'tcp-check expect %s' expects a non-empty pattern", w)
+		}
+	}
+	if r.Match == 0 {
+		return errors.New("'tcp-check expect' expects a match: [!] string|rstring|binary|rbinary <pattern>")
+	}
+	return nil
+}
+
+// parseHexData decodes a hex string such as "50494e470d0a".
+func parseHexData(s string) ([]byte, error) {
+	if s == "" || len(s)%2 != 0 {
+		return nil, fmt.Errorf("'%s': an even, non-zero number of hex digits expected", s)
+	}
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("'%s': not a hex string", s)
+	}
+	return b, nil
+}
+
+// validateTCPCheck warns, as HAProxy does, about rules a section declares
+// and does not run. Inherited rules a section replaces with another check
+// are not worth a word.
+func (p *parser) validateTCPCheck() {
+	for _, px := range p.cfg.Proxies {
+		if !px.Kind.IsBackend() || !px.tcpCheckOwn || (px.TCPCheck != nil && !px.TCPCheck.Redis) {
+			continue
+		}
+		p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s '%s' uses tcp-check rules without 'option tcp-check', so the rules are ignored", px.Pos, px.Kind, px.Name))
+	}
+}

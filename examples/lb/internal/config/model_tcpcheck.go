@@ -1,0 +1,72 @@
+package config
+
+import "regexp"
+
+// TCPCheck is a backend's scripted health check: "option tcp-check", which
+// runs the proxy's TCPCheckRules, or "option redis-check", HAProxy's
+// built-in PING and +PONG exchange.
+type TCPCheck struct {
+	// Redis is option redis-check: its own rules and its own messages, as
+	// HAProxy words them for a protocol check.
+	Redis bool
+}
+
+// TCPCheckAction is what one tcp-check rule does.
+type TCPCheckAction uint8
+
+// The tcp-check actions.
+const (
+	// TCPCheckConnect opens (or opens again) the check's connection.
+	TCPCheckConnect TCPCheckAction = iota + 1
+	// TCPCheckSend writes Data, and forgets what was received so far.
+	TCPCheckSend
+	// TCPCheckExpect waits for the answer to match, or, inverted, not to.
+	TCPCheckExpect
+	// TCPCheckComment does nothing but counts as a step; its text names
+	// the rule after it in failure messages.
+	TCPCheckComment
+)
+
+// TCPCheckMatch is how an expect rule looks at the answer.
+type TCPCheckMatch uint8
+
+// The expect rule matches.
+const (
+	// MatchString looks for Data in the answer.
+	MatchString TCPCheckMatch = iota + 1
+	// MatchRString runs Regexp on the answer.
+	MatchRString
+	// MatchBinary looks for Data (given in hex) in the answer.
+	MatchBinary
+	// MatchRBinary runs Regexp on the answer written in upper-case hex.
+	MatchRBinary
+)
+
+// TCPCheckRule is one "tcp-check" line.
+type TCPCheckRule struct {
+	Pos
+	Action TCPCheckAction
+	// Default makes a connect rule dial as the server's traffic does (its
+	// PROXY header and TLS settings); without it the connect is a plain
+	// TCP one, as in HAProxy.
+	Default bool
+	// Port and Addr send a connect rule elsewhere than the server's check
+	// port and address; 0 and "" keep them.
+	Port int
+	Addr string
+	// Data is what a send rule writes, or what a string or binary expect
+	// rule looks for.
+	Data []byte
+	// Match, Regexp and Inverse describe an expect rule: Inverse ("!")
+	// makes a match the failure.
+	Match   TCPCheckMatch
+	Regexp  *regexp.Regexp
+	Inverse bool
+	// MinRecv is how many bytes an expect rule waits for before it
+	// decides; -1 waits for a match, the end of the answer or a full
+	// buffer.
+	MinRecv int
+	// Comment is the rule's own comment, the one a comment rule just
+	// before it gave it, or a comment rule's text.
+	Comment string
+}

@@ -1,0 +1,137 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestTCPCheckRules(t *testing.T) {
+	cfg, err := Parse(Source{Name: "test.cfg", Data: []byte(`
+defaults
+    mode tcp
+    option tcp-check
+    tcp-check expect string 250
+backend inherits
+    server s 127.0.0.1:1 check port 2 addr 127.0.0.3
+backend own
+    tcp-check comment greet
+    tcp-check connect port 6379 addr ::1 comment first
+    tcp-check send PING\r\n
+    tcp-check send-binary 50494e470d0a comment raw
+    tcp-check expect min-recv 5 ! rstring ^-ERR
+    tcp-check expect binary 2b504f4e47
+    tcp-check expect rbinary ^2B
+    tcp-check connect default
+    server s 127.0.0.1:1 check
+backend redis
+    option redis-check
+    server s 127.0.0.1:1 check
+backend http
+    option httpchk
+    server s 127.0.0.1:1 check
+`)})
+	require.NoError(t, err)
+	require.Empty(t, cfg.Warnings)
+
+	in := cfg.Proxy("inherits", KindBackend)
+	require.Equal(t, &TCPCheck{}, in.TCPCheck)
+	require.Len(t, in.TCPCheckRules, 1, "the defaults' rules")
+	require.Equal(t, []byte("250"), in.TCPCheckRules[0].Data)
+	require.Equal(t, 2, in.Servers[0].CheckPort)
+	require.Equal(t, "127.0.0.3", in.Servers[0].CheckAddr)
+
+	own := cfg.Proxy("own", KindBackend)
+	rules := own.TCPCheckRules
+	require.Len(t, rules, 8, "the section's rules replace the defaults'")
+	require.Equal(t, TCPCheckRule{Pos: Pos{"test.cfg", 9}, Action: TCPCheckComment, MinRecv: -1, Comment: "greet"}, rules[0])
+	require.Equal(t, TCPCheckRule{Pos: Pos{"test.cfg", 10}, Action: TCPCheckConnect, Port: 6379, Addr: "::1", MinRecv: -1, Comment: "first"}, rules[1],
+		"a rule's own comment wins over the comment rule before it")
+	require.Equal(t, []byte("PING\r\n"), rules[2].Data)
+	require.Equal(t, "", rules[2].Comment)
+	require.Equal(t, []byte("PING\r\n"), rules[3].Data)
+	require.Equal(t, "raw", rules[3].Comment)
+	require.Equal(t, MatchRString, rules[4].Match)
+	require.True(t, rules[4].Inverse)
+	require.Equal(t, 5, rules[4].MinRecv)
+	require.True(t, rules[4].Regexp.MatchString("-ERR x"))
+	require.Equal(t, TCPCheckRule{Pos: Pos{"test.cfg", 14}, Action: TCPCheckExpect, Match: MatchBinary, Data: []byte("+PONG"), MinRecv: -1}, rules[5])
+	require.Equal(t, MatchRBinary, rules[6].Match)
+	require.True(t, rules[7].Default)
+
+	require.Equal(t, &TCPCheck{Redis: true}, cfg.Proxy("redis", KindBackend).TCPCheck)
+	http := cfg.Proxy("http", KindBackend)
+	require.Nil(t, http.TCPCheck, "option httpchk, the later, wins over the defaults' tcp-check")
+	require.NotNil(t, http.HTTP.Check)
+}
+
+func TestTCPCheckCommentNamesNextRule(t *testing.T) {
+	cfg, err := Parse(Source{Name: "test.cfg", Data: []byte("backend b\n  option tcp-check\n  tcp-check comment hello\n  tcp-check expect string x\n  tcp-check expect string y\n")})
+	require.NoError(t, err)
+	rules := cfg.Proxy("b", KindBackend).TCPCheckRules
+	require.Equal(t, "hello", rules[1].Comment, "the rule right after the comment rule")
+	require.Equal(t, "", rules[2].Comment, "only that one")
+}
+
+func TestTCPCheckLaterWins(t *testing.T) {
+	cfg, err := Parse(Source{Name: "test.cfg", Data: []byte("backend b\n  option tcp-check\n  option httpchk\n  option redis-check\nbackend c\n  option httpchk\n  option tcp-check\n")})
+	require.NoError(t, err)
+	b := cfg.Proxy("b", KindBackend)
+	require.Equal(t, &TCPCheck{Redis: true}, b.TCPCheck)
+	require.Nil(t, b.HTTP.Check)
+	c := cfg.Proxy("c", KindBackend)
+	require.Equal(t, &TCPCheck{}, c.TCPCheck)
+	require.Nil(t, c.HTTP.Check)
+}
+
+func TestTCPCheckRulesWithoutOptionWarn(t *testing.T) {
+	cfg, err := Parse(Source{Name: "test.cfg", Data: []byte("backend b\n  tcp-check expect string x\n  server s 127.0.0.1:1 check\n")})
+	require.NoError(t, err)
+	require.Equal(t, []string{"test.cfg:1: backend 'b' uses tcp-check rules without 'option tcp-check', so the rules are ignored"}, cfg.Warnings)
+}
+
+func TestTCPCheckErrors(t *testing.T) {
+	tests := []struct {
+		name, cfg string
+		want      error
+		msg       string
+	}{
+		{"no action", "backend b\n  tcp-check\n", ErrBadValue, "test.cfg:2:"},
+		{"unknown action", "backend b\n  tcp-check frob\n", ErrBadValue, "unknown action 'frob'"},
+		{"in a frontend", "frontend f\n  tcp-check expect string x\n", ErrMisplaced, "test.cfg:2:"},
+		{"option in a frontend", "frontend f\n  option tcp-check\n", ErrMisplaced, "test.cfg:2:"},
+		{"option with an argument", "backend b\n  option tcp-check x\n", ErrBadValue, "takes no argument"},
+		{"send without data", "backend b\n  tcp-check send\n", ErrBadValue, "expects a string"},
+		{"odd hex", "backend b\n  tcp-check send-binary abc\n", ErrBadValue, "'abc': an even, non-zero number of hex digits expected"},
+		{"bad hex", "backend b\n  tcp-check expect binary zz\n", ErrBadValue, "'zz': not a hex string"},
+		{"bad regex", "backend b\n  tcp-check expect rstring (\n", ErrBadValue, "bad regular expression '('"},
+		{"no pattern", "backend b\n  tcp-check expect min-recv 3\n", ErrBadValue, "expects a match"},
+		{"two patterns", "backend b\n  tcp-check expect string a string b\n", ErrBadValue, "after a pattern"},
+		{"missing pattern", "backend b\n  tcp-check expect string\n", ErrBadValue, "expects an argument"},
+		{"empty pattern", "backend b\n  tcp-check expect string ''\n", ErrBadValue, "non-empty pattern"},
+		{"bad min-recv", "backend b\n  tcp-check expect min-recv x string a\n", ErrBadValue, "min-recv"},
+		{"unknown expect option", "backend b\n  tcp-check expect sometimes string a\n", ErrBadValue, "unknown option 'sometimes'"},
+		{"status options", "backend b\n  tcp-check expect string a error-status L7RSP\n", ErrUnsupported, "'error-status'"},
+		{"log-format send", "backend b\n  tcp-check send-lf %[src]\n", ErrUnsupported, "'tcp-check send-lf'"},
+		{"connect ssl", "backend b\n  tcp-check connect ssl\n", ErrUnsupported, "option 'ssl'"},
+		{"connect bad port", "backend b\n  tcp-check connect port 70000\n", ErrBadValue, "port"},
+		{"connect bad addr", "backend b\n  tcp-check connect addr localhost\n", ErrBadValue, "'localhost' is not an IP address"},
+		{"connect not first", "backend b\n  tcp-check send x\n  tcp-check connect\n", ErrBadValue, "test.cfg:3: bad value: 'tcp-check' in 'backend' section: 'tcp-check connect': the first step (test.cfg:2) must also be a 'connect'"},
+		{"send option", "backend b\n  tcp-check send x linger\n", ErrUnsupported, "option 'linger'"},
+		{"server port range", "backend b\n  server s 127.0.0.1:1 check port 0\n", ErrBadValue, "server option 'port'"},
+		{"server addr", "backend b\n  server s 127.0.0.1:1 check addr nowhere\n", ErrBadValue, "'nowhere' is not an IP address"},
+		{"no redis-check", "backend b\n  no option redis-check\n", ErrBadValue, "negation is not supported for option 'redis-check'"},
+		{"other protocol check", "backend b\n  option mysql-check user x\n", ErrUnsupported, "option 'mysql-check'"},
+		{"no tcp-check", "backend b\n  no option tcp-check\n", ErrBadValue, "negation is not supported for option 'tcp-check'"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse(Source{Name: "test.cfg", Data: []byte(tt.cfg)})
+			require.Error(t, err)
+			require.True(t, errors.Is(err, tt.want), "%v", err)
+			require.True(t, strings.Contains(err.Error(), tt.msg), "%q lacks %q", err.Error(), tt.msg)
+		})
+	}
+}
