@@ -31,7 +31,8 @@ type checker struct {
 // HAProxy's check_status field words it: L4OK, L6OK or L7OK when it
 // passed, L4CON or L4TOUT when the TCP connect failed, L6RSP or L6TOUT
 // when the TLS handshake did, L7RSP, L7STS or L7TOUT when the HTTP check
-// did. It is "" for a server without checks or before its first check.
+// or the tcp-check rules did, SOCKERR when a tcp-check's connection failed after it was up. It
+// is "" for a server without checks or before its first check.
 func (s *Server) CheckStatus() string {
 	c := s.checker
 	if c == nil {
@@ -62,6 +63,7 @@ func statusCode(reason string) string {
 		{"Layer7 timeout", "L7TOUT"},
 		{"Layer7 invalid response", "L7RSP"},
 		{"Layer7 wrong status", "L7STS"},
+		{"Socket error", "SOCKERR"},
 	} {
 		if strings.HasPrefix(reason, m.prefix) {
 			return m.code

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"github.com/proxyblocks/proxyblocks/mux/h1"
@@ -34,6 +35,22 @@ func layer7Reason(err error) (string, bool) {
 // checkPassed words a passed check: Layer7 for an HTTP check, Layer6
 // for a TLS handshake, Layer4 for a bare connect.
 func checkPassed(s *Server) string {
+	if tc := s.be.cfg.TCPCheck; tc != nil {
+		if tc.Redis {
+			return `Layer7 check passed, code: 0, info: "Redis server is ok"`
+		}
+		if last := lastTCPCheckAction(s.be.cfg.TCPCheckRules); last != nil {
+			// As in HAProxy: an explicit connect as the last step passes
+			// at its layer, anything else at Layer 7.
+			if last.Action != config.TCPCheckConnect {
+				return `Layer7 check passed, code: 0, info: "(tcp-check)"`
+			}
+			if last.Default && s.cfg.SSL.Enabled {
+				return `Layer6 check passed, info: "(tcp-check)"`
+			}
+			return `Layer4 check passed, info: "(tcp-check)"`
+		}
+	}
 	switch {
 	case s.be.cfg.HTTP.Check != nil:
 		return "Layer7 check passed"
@@ -48,6 +65,8 @@ func httpCheck(ctx context.Context, c xprt.Transport, hc *config.HTTPCheck) erro
 	if dl, ok := ctx.Deadline(); ok {
 		_ = c.SetDeadline(dl)
 	}
+	// The balancer's stop ends a blocked exchange at once.
+	defer context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })()
 	req := hc.Method + " " + hc.URI + " " + hc.Version + "\r\n"
 	if hc.Host != "" {
 		req += "Host: " + strings.TrimSpace(hc.Host) + "\r\n"

@@ -154,9 +154,31 @@ func setSockBufs(c net.Conn, rcv, snd int) {
 	}
 }
 
-// dialCheck is the Layer 4 health check: a bare connect, with a LOCAL
-// PROXY header when the server expects one, as HAProxy's checks do.
+// dialCheck is the health check: a bare connect (Layer 4), with a LOCAL
+// PROXY header when the server expects one, as HAProxy's checks do, then
+// the HTTP check's request, or the tcp-check rules instead (check_tcp.go).
 func (b *Balancer) dialCheck(ctx context.Context, s *Server) (net.Conn, error) {
+	if s.be.cfg.TCPCheck != nil {
+		return b.tcpCheck(ctx, s)
+	}
+	c, err := b.dialCheckConn(ctx, s, s.checkTarget(0, ""))
+	if err != nil {
+		// Return a nil interface, not a nil *conn.Conn inside one.
+		return nil, err
+	}
+	if hc := s.be.cfg.HTTP.Check; hc != nil {
+		if err := httpCheck(ctx, c.Transport(), hc); err != nil {
+			_ = c.Abort()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// dialCheckConn connects a health check to target as the server's
+// traffic connects (PROXY header, TLS), a failed TLS handshake worded as
+// a Layer6 failure.
+func (b *Balancer) dialCheckConn(ctx context.Context, s *Server, target string) (*conn.Conn, error) {
 	if s.dialer == nil {
 		return nil, s.dialErr
 	}
@@ -166,16 +188,9 @@ func (b *Balancer) dialCheck(ctx context.Context, s *Server) (net.Conn, error) {
 	// The check keeps the server's keepalive settings (srvtcpka), as
 	// HAProxy's checks do.
 	w := watchHandshake(&d)
-	c, err := d.Dial(ctx, "tcp", s.addr, nil)
+	c, err := d.Dial(ctx, "tcp", target, nil)
 	if err != nil {
-		// Return a nil interface, not a nil *conn.Conn inside one.
 		return nil, w.classify(err)
-	}
-	if hc := s.be.cfg.HTTP.Check; hc != nil {
-		if err := httpCheck(ctx, c.Transport(), hc); err != nil {
-			_ = c.Abort()
-			return nil, err
-		}
 	}
 	return c, nil
 }

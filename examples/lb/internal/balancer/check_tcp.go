@@ -1,0 +1,367 @@
+package balancer
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/proxyblocks/proxyblocks/conn"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+)
+
+// Scripted health checks (option tcp-check and option redis-check): the
+// rules connect, send and expect on the check's connection in turn, and a
+// failure is worded as HAProxy words it, with the step that failed.
+
+// redisRules is option redis-check's ruleset, as HAProxy defines it.
+var redisRules = []config.TCPCheckRule{
+	{Action: config.TCPCheckSend, Data: []byte("PING\r\n"), MinRecv: -1},
+	{Action: config.TCPCheckExpect, Match: config.MatchString, Data: []byte("+PONG\r\n"), MinRecv: -1},
+}
+
+// tcpCheckBufSize bounds what an expect rule reads, as HAProxy's check
+// buffer (tune.bufsize) does: a full buffer is judged as it stands.
+const tcpCheckBufSize = 16384
+
+// tcpCheckRun is one run of a server's rules.
+type tcpCheckRun struct {
+	b     *Balancer
+	s     *Server
+	rules []config.TCPCheckRule
+	redis bool
+	c     net.Conn
+	buf   []byte
+}
+
+// checkTarget is the address a health check dials: the rule's port and
+// address first, then the server's "port" and "addr", then its own.
+func (s *Server) checkTarget(port int, addr string) string {
+	host, sport, err := net.SplitHostPort(s.addr)
+	if err != nil {
+		return s.addr
+	}
+	if addr == "" {
+		addr = s.cfg.CheckAddr
+	}
+	if addr != "" {
+		host = addr
+	}
+	if port == 0 {
+		port = s.cfg.CheckPort
+	}
+	if port != 0 {
+		sport = strconv.Itoa(port)
+	}
+	return net.JoinHostPort(host, sport)
+}
+
+// tcpCheck runs the backend's tcp-check rules (or redis-check's) on s and
+// returns the connection still open, for the caller to close, or the
+// failure worded as HAProxy's check status.
+func (b *Balancer) tcpCheck(ctx context.Context, s *Server) (net.Conn, error) {
+	tc := s.be.cfg.TCPCheck
+	r := &tcpCheckRun{b: b, s: s, rules: s.be.cfg.TCPCheckRules, redis: tc.Redis}
+	if tc.Redis {
+		r.rules = redisRules
+	}
+	err := r.run(ctx)
+	if err != nil {
+		if r.c != nil {
+			closeCheck(r.c)
+		}
+		return nil, err
+	}
+	if r.c == nil {
+		return nil, &layer7Error{reason: "Socket error"}
+	}
+	return r.c, nil
+}
+
+func (r *tcpCheckRun) run(ctx context.Context) error {
+	first := -1
+	for i, rule := range r.rules {
+		if rule.Action != config.TCPCheckComment {
+			first = i
+			break
+		}
+	}
+	if first < 0 || r.rules[first].Action != config.TCPCheckConnect {
+		// The implicit connect, as the server's traffic dials.
+		c, err := r.b.dialCheckConn(ctx, r.s, r.s.checkTarget(0, ""))
+		if err != nil {
+			return r.fail(checkReason(err), "")
+		}
+		r.c = c
+	}
+	for i := range r.rules {
+		rule := &r.rules[i]
+		var err error
+		switch rule.Action {
+		case config.TCPCheckConnect:
+			err = r.connect(ctx, i, rule)
+		case config.TCPCheckSend:
+			err = r.send(ctx, i, rule)
+		case config.TCPCheckExpect:
+			err = r.expect(ctx, i, rule)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// connect opens the rule's connection, closing the one before.
+func (r *tcpCheckRun) connect(ctx context.Context, i int, rule *config.TCPCheckRule) error {
+	if r.c != nil {
+		closeCheck(r.c)
+		r.c = nil
+	}
+	r.buf = r.buf[:0]
+	target := r.s.checkTarget(rule.Port, rule.Addr)
+	var (
+		c   net.Conn
+		err error
+	)
+	if rule.Default {
+		var cc *conn.Conn
+		if cc, err = r.b.dialCheckConn(ctx, r.s, target); err == nil {
+			c = cc
+		}
+	} else {
+		// A plain TCP connect: no PROXY header, no TLS, as HAProxy's
+		// connect rules without 'default'.
+		d := conn.Dialer{Control: checkSocket}
+		var cc *conn.Conn
+		if cc, err = d.Dial(ctx, "tcp", target, nil); err == nil {
+			c = cc
+		}
+	}
+	if err != nil {
+		return r.fail(checkReason(err), r.where(i, rule))
+	}
+	r.c = c
+	return nil
+}
+
+// send writes the rule's data; what was received so far is dropped, as
+// HAProxy resets its input buffer for each send.
+func (r *tcpCheckRun) send(ctx context.Context, i int, rule *config.TCPCheckRule) error {
+	r.buf = r.buf[:0]
+	if dl, ok := ctx.Deadline(); ok {
+		_ = r.c.SetWriteDeadline(dl)
+	}
+	defer r.interruptible(ctx)()
+	if _, err := r.c.Write(rule.Data); err != nil {
+		if isTimeout(err) {
+			return r.fail("Layer7 timeout", r.where(i, rule))
+		}
+		return r.fail("Socket error, info: \""+errnoText(err)+"\"", r.where(i, rule))
+	}
+	return nil
+}
+
+// expect reads until the rule can decide: a match (or, inverted, the end
+// of the answer without one), a mismatch once nothing more can come, the
+// timeout, or an error.
+func (r *tcpCheckRun) expect(ctx context.Context, i int, rule *config.TCPCheckRule) error {
+	if dl, ok := ctx.Deadline(); ok {
+		_ = r.c.SetReadDeadline(dl)
+	}
+	defer r.interruptible(ctx)()
+	last := false
+	tmp := make([]byte, 4096)
+	for {
+		if len(r.buf) > 0 || last {
+			if len(r.buf) == 0 {
+				msg := fmt.Sprintf("TCPCHK got an empty response at step %d", i+1)
+				if rule.Comment != "" {
+					msg += " comment: '" + rule.Comment + "'"
+				}
+				if r.redis {
+					return &layer7Error{reason: "Layer7 wrong status, code: 0, info: \"" + msg + "\""}
+				}
+				return &layer7Error{reason: "Layer7 invalid response, info: \"" + msg + "\""}
+			}
+			enough := rule.MinRecv < 0 || len(r.buf) >= rule.MinRecv || last
+			if enough {
+				match := tcpCheckMatch(rule, r.buf)
+				switch {
+				case !match && !last && rule.MinRecv < 0:
+					// Not yet: more may come.
+				case match != rule.Inverse:
+					return nil
+				default:
+					return r.mismatch(i, rule, match)
+				}
+			}
+		}
+		if len(r.buf) >= tcpCheckBufSize {
+			last = true
+			continue
+		}
+		n, err := r.c.Read(tmp[:min(len(tmp), tcpCheckBufSize-len(r.buf))])
+		r.buf = append(r.buf, tmp[:n]...)
+		switch {
+		case err == nil:
+		case errors.Is(err, io.EOF):
+			last = true
+		case isTimeout(err):
+			return r.fail("Layer7 timeout", r.where(i, rule))
+		case len(r.buf) > 0:
+			// An error after data (often a reset right after the last
+			// bytes) lets the data be judged, as in HAProxy.
+			last = true
+		default:
+			return r.fail("Socket error, info: \""+errnoText(err)+"\"", r.where(i, rule))
+		}
+	}
+}
+
+// interruptible makes the balancer's stop end a blocked read or write
+// at once, rather than at the check's timeout; the returned func stops
+// watching.
+func (r *tcpCheckRun) interruptible(ctx context.Context) func() bool {
+	c := r.c
+	return context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
+}
+
+// mismatch words a failed expect rule.
+func (r *tcpCheckRun) mismatch(i int, rule *config.TCPCheckRule, matched bool) error {
+	if r.redis {
+		line := r.buf
+		if j := bytes.IndexAny(line, "\r\n"); j >= 0 {
+			line = line[:j]
+		}
+		return &layer7Error{reason: "Layer7 wrong status, code: 0, info: \"" + string(line) + "\""}
+	}
+	msg := "TCPCHK did not match content"
+	if matched {
+		msg = "TCPCHK matched unwanted content"
+	}
+	switch rule.Match {
+	case config.MatchString:
+		msg += " '" + string(rule.Data) + "'"
+	case config.MatchBinary:
+		msg += " (binary)"
+	case config.MatchRString:
+		msg += " (regex)"
+	case config.MatchRBinary:
+		msg += " (binary regex)"
+	}
+	msg += fmt.Sprintf(" at step %d", i+1)
+	if rule.Comment != "" {
+		msg += " comment: " + rule.Comment
+	}
+	return &layer7Error{reason: "Layer7 invalid response, info: \"" + msg + "\""}
+}
+
+// where describes the step for a connection-level failure: " at step N of
+// tcp-check (what)", and the rule's comment.
+func (r *tcpCheckRun) where(i int, rule *config.TCPCheckRule) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, " at step %d of tcp-check", i+1)
+	switch rule.Action {
+	case config.TCPCheckConnect:
+		if rule.Port != 0 {
+			fmt.Fprintf(&sb, " (connect port %d)", rule.Port)
+		} else {
+			sb.WriteString(" (connect)")
+		}
+	case config.TCPCheckSend:
+		sb.WriteString(" (send)")
+	case config.TCPCheckExpect:
+		switch rule.Match {
+		case config.MatchString:
+			sb.WriteString(" (expect string '" + string(rule.Data) + "')")
+		case config.MatchBinary:
+			sb.WriteString(" (expect binary '" + dumpBinary(rule.Data) + "')")
+		case config.MatchRString:
+			sb.WriteString(" (expect regex)")
+		case config.MatchRBinary:
+			sb.WriteString(" (expect binary regex)")
+		}
+	}
+	if rule.Comment != "" {
+		sb.WriteString(" comment: '" + rule.Comment + "'")
+	}
+	return sb.String()
+}
+
+// fail adds where to reason's info, as HAProxy appends the step to the
+// error's text; the implicit connect is its "initial connection step".
+// A protocol check (redis-check) names no step.
+func (r *tcpCheckRun) fail(reason, where string) error {
+	if r.redis {
+		return &layer7Error{reason: reason}
+	}
+	if where == "" {
+		where = " at initial connection step of tcp-check"
+	}
+	const info = `, info: "`
+	if j := strings.Index(reason, info); j >= 0 && strings.HasSuffix(reason, `"`) {
+		reason = reason[:len(reason)-1] + where + `"`
+	} else {
+		reason += info + where + `"`
+	}
+	return &layer7Error{reason: reason}
+}
+
+// lastTCPCheckAction returns the last rule that is not a comment, or nil.
+func lastTCPCheckAction(rules []config.TCPCheckRule) *config.TCPCheckRule {
+	for i := len(rules) - 1; i >= 0; i-- {
+		if rules[i].Action != config.TCPCheckComment {
+			return &rules[i]
+		}
+	}
+	return nil
+}
+
+// tcpCheckMatch applies an expect rule's pattern to what was received.
+func tcpCheckMatch(rule *config.TCPCheckRule, buf []byte) bool {
+	switch rule.Match {
+	case config.MatchString, config.MatchBinary:
+		return bytes.Contains(buf, rule.Data)
+	case config.MatchRString:
+		return rule.Regexp.Match(buf)
+	case config.MatchRBinary:
+		return rule.Regexp.MatchString(strings.ToUpper(hex.EncodeToString(buf)))
+	}
+	return false
+}
+
+// dumpBinary writes bytes as HAProxy's messages show a binary pattern:
+// printable characters as they are, '<', '>' and the others as <XX>,
+// stopping at a NUL.
+func dumpBinary(b []byte) string {
+	var sb strings.Builder
+	for _, c := range b {
+		if c == 0 {
+			break
+		}
+		if c >= 0x20 && c < 0x7f && c != '<' && c != '>' {
+			sb.WriteByte(c)
+		} else {
+			fmt.Fprintf(&sb, "<%02X>", c)
+		}
+	}
+	return sb.String()
+}
+
+// errnoText words an I/O error as strerror does: the system error's text
+// with a capital, or the error itself.
+func errnoText(err error) string {
+	r := checkReason(err)
+	const info = `, info: "`
+	if j := strings.Index(r, info); j >= 0 && strings.HasSuffix(r, `"`) {
+		return r[j+len(info) : len(r)-1]
+	}
+	return err.Error()
+}
