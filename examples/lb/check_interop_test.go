@@ -1,0 +1,265 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// checkPeer starts a TCP server on loopback that runs serve on each
+// connection, and closes what it accepted when the test ends.
+func checkPeer(t *testing.T, serve func(c *net.TCPConn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var conns []net.Conn
+	var wg sync.WaitGroup
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Add(1)
+			go func() { defer wg.Done(); serve(c.(*net.TCPConn)) }()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
+
+// The peers the checks talk to.
+var (
+	// pongPeer answers PING with +PONG, "info replication" with a replica's
+	// role, and QUIT with +OK before it closes.
+	pongPeer = func(c *net.TCPConn) {
+		r := bufio.NewReader(c)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			switch strings.TrimRight(line, "\r\n") {
+			case "PING":
+				_, _ = io.WriteString(c, "+PONG\r\n")
+			case "info replication":
+				_, _ = io.WriteString(c, "$20\r\n# Replication\r\nrole:slave\r\n")
+			case "QUIT":
+				_, _ = io.WriteString(c, "+OK\r\n")
+				_ = c.Close()
+				return
+			}
+		}
+	}
+	// errPeer reads a request, answers an error and closes.
+	errPeer = func(c *net.TCPConn) {
+		var b [64]byte
+		_, _ = c.Read(b[:])
+		_, _ = io.WriteString(c, "-ERR nope\r\n")
+		time.Sleep(100 * time.Millisecond)
+		_ = c.CloseWrite()
+		_, _ = io.Copy(io.Discard, c)
+		_ = c.Close()
+	}
+	// silentPeer never answers; the test's cleanup closes it.
+	silentPeer = func(c *net.TCPConn) { _, _ = io.Copy(io.Discard, c) }
+	// bannerPeer greets, then ends its side.
+	bannerPeer = func(c *net.TCPConn) {
+		_, _ = io.WriteString(c, "220 hello\r\n")
+		time.Sleep(100 * time.Millisecond)
+		_ = c.CloseWrite()
+		_, _ = io.Copy(io.Discard, c)
+	}
+	// binPeer greets with binary bytes, then ends its side.
+	binPeer = func(c *net.TCPConn) {
+		_, _ = c.Write([]byte{0, 1, 'A', 'B', 0xff})
+		time.Sleep(100 * time.Millisecond)
+		_ = c.CloseWrite()
+		_, _ = io.Copy(io.Discard, c)
+	}
+	// emptyPeer ends its side at once.
+	emptyPeer = func(c *net.TCPConn) {
+		_ = c.CloseWrite()
+		_, _ = io.Copy(io.Discard, c)
+	}
+	// resetPeer resets the connection once it has a request.
+	resetPeer = func(c *net.TCPConn) {
+		var b [64]byte
+		_, _ = c.Read(b[:])
+		_ = c.SetLinger(0)
+		_ = c.Close()
+	}
+)
+
+// checkCfg is one configuration with a backend per case: those against
+// late (which listens only after the first checks failed) go down, then
+// up; the others go down with the reason under test.
+func checkCfg(peers map[string]string, fePort int, late, refused string) string {
+	cfg := `global
+    log stdout format raw local0
+defaults
+    mode tcp
+    log global
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+    timeout check 500ms
+    default-server inter 150 fall 1 rise 1
+frontend fe
+    bind 127.0.0.1:` + fmt.Sprint(fePort) + `
+    default_backend redis_ok
+`
+	be := func(name, body string) { cfg += "backend " + name + "\n" + body }
+	latePort := late[strings.LastIndexByte(late, ':')+1:]
+	be("redis_ok", "    option tcp-check\n    tcp-check send PING\\r\\n\n    tcp-check expect string +PONG\n    tcp-check send QUIT\\r\\n\n    tcp-check expect string +OK\n    server s "+late+" check\n")
+	be("explicit_connect", "    option tcp-check\n    tcp-check connect comment first\n    tcp-check send PING\\r\\n\n    tcp-check expect string +PONG comment pong-wanted\n    server s "+late+" check\n")
+	be("connect_only", "    option tcp-check\n    tcp-check connect\n    server s "+late+" check\n")
+	be("no_rules", "    option tcp-check\n    server s "+late+" check\n")
+	be("redis_check", "    option redis-check\n    server s "+late+" check\n")
+	be("check_port", "    server s "+refused+" check port "+latePort+"\n")
+	be("connect_port", "    option tcp-check\n    tcp-check connect port "+latePort+"\n    tcp-check send PING\\r\\n\n    tcp-check expect rstring ^.PO.G\n    server s "+refused+" check\n")
+	be("role", "    option tcp-check\n    tcp-check connect\n    tcp-check send PING\\r\\n\n    tcp-check expect string +PONG\n    tcp-check send info\\ replication\\r\\n\n    tcp-check expect string role:master\n    server s "+peers["pong"]+" check\n")
+	be("mismatch", "    option tcp-check\n    tcp-check send PING\\r\\n\n    tcp-check expect string +PONG\n    server s "+peers["err"]+" check\n")
+	be("redis_wrong", "    option redis-check\n    server s "+peers["err"]+" check\n")
+	be("redis_timeout", "    option redis-check\n    server s "+peers["silent"]+" check\n")
+	be("timeout_binary", "    option tcp-check\n    tcp-check expect binary 41427a3c3e20275c\n    server s "+peers["silent"]+" check\n")
+	be("unwanted", "    option tcp-check\n    tcp-check expect ! string 220\n    server s "+peers["banner"]+" check\n")
+	be("unwanted_regex", "    option tcp-check\n    tcp-check expect ! rstring ^2\n    server s "+peers["banner"]+" check\n")
+	be("comment_rule", "    option tcp-check\n    tcp-check comment greet\n    tcp-check expect string 250\n    server s "+peers["banner"]+" check\n")
+	be("regex_mismatch", "    option tcp-check\n    tcp-check expect rstring ^3..\n    server s "+peers["banner"]+" check\n")
+	be("send_resets", "    option tcp-check\n    tcp-check expect string 220\n    tcp-check send QUIT\\r\\n\n    tcp-check expect string 220\n    server s "+peers["banner"]+" check\n")
+	be("binary_mismatch", "    option tcp-check\n    tcp-check expect binary 0001FF\n    server s "+peers["bin"]+" check\n")
+	be("rbinary_upper", "    option tcp-check\n    tcp-check expect rbinary ff$\n    server s "+peers["bin"]+" check\n")
+	be("rbinary_then", "    option tcp-check\n    tcp-check expect rbinary ^0001\n    tcp-check expect string nothing\n    server s "+peers["bin"]+" check\n")
+	be("empty", "    option tcp-check\n    tcp-check expect string 220\n    server s "+peers["empty"]+" check\n")
+	be("reset", "    option tcp-check\n    tcp-check send PING\\r\\n\n    tcp-check expect string +PONG\n    server s "+peers["reset"]+" check\n")
+	be("refused_connect", "    option tcp-check\n    tcp-check connect comment conn-step\n    tcp-check expect string 220\n    server s "+refused+" check\n")
+	be("min_recv", "    option tcp-check\n    tcp-check expect min-recv 3 string 999\n    server s "+peers["banner"]+" check\n")
+	return cfg
+}
+
+// stateLineRe takes a server state change apart: who, what, and the
+// reason; the duration and the counts after it depend on timing.
+var stateLineRe = regexp.MustCompile(`^Server (\S+) is (UP|DOWN), reason: (.*), check duration: \d+ms\.`)
+
+// stateChanges runs cfgText (built by cfg for a fresh "late" listener that
+// opens 600 ms in) under start, and returns every server's state changes
+// and their reasons once each server is reported down, and the late
+// ones up again.
+func stateChanges(t *testing.T, name string, cfg func(late string) string, start func(text string) func() string) []string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	late := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	text := cfg(late)
+	out := start(text)
+	time.Sleep(600 * time.Millisecond)
+	ln, err = net.Listen("tcp", late)
+	require.NoError(t, err)
+	lateStop := make(chan struct{})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				close(lateStop)
+				return
+			}
+			go pongPeer(c.(*net.TCPConn))
+		}
+	}()
+	defer func() { _ = ln.Close(); <-lateStop }()
+	backends := strings.Count(text, "\nbackend ")
+	var changes []string
+	latePort := late[strings.LastIndexByte(late, ':')+1:]
+	ok := assert.Eventually(t, func() bool {
+		changes = changes[:0]
+		seen := map[string]bool{}
+		for _, l := range strings.Split(out(), "\n") {
+			// The late port is a new one in each run.
+			l = strings.ReplaceAll(strings.TrimSpace(l), "port "+latePort, "port LATE")
+			m := stateLineRe.FindStringSubmatch(l)
+			if m == nil {
+				continue
+			}
+			key := m[1] + " " + m[2]
+			if seen[key] {
+				continue // the first reason of each kind is the one compared
+			}
+			seen[key] = true
+			changes = append(changes, key+": "+m[3])
+		}
+		// Every server goes down once; the seven against late come up.
+		return len(changes) == backends+7
+	}, 10*time.Second, 50*time.Millisecond)
+	if !ok {
+		t.Fatalf("%s: %d backends, state changes:\n%s", name, backends, strings.Join(changes, "\n"))
+	}
+	sort.Strings(changes)
+	return changes
+}
+
+// TestInteropTCPCheckMatchesHAProxy runs the same scripted checks under
+// haproxy and lb against the same peers, and requires the same state
+// changes with the same reasons, word for word.
+func TestInteropTCPCheckMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	peers := map[string]string{
+		"pong": checkPeer(t, pongPeer), "err": checkPeer(t, errPeer), "silent": checkPeer(t, silentPeer),
+		"banner": checkPeer(t, bannerPeer), "bin": checkPeer(t, binPeer), "empty": checkPeer(t, emptyPeer),
+		"reset": checkPeer(t, resetPeer),
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	refused := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	cfg := func(late string) string { return checkCfg(peers, freePorts(t, 1)[0], late, refused) }
+
+	ha := stateChanges(t, "haproxy", cfg, func(text string) func() string {
+		return startHAProxy(t, text, func() bool { return true })
+	})
+	lb := stateChanges(t, "lb", cfg, func(text string) func() string {
+		_, logs, mu := startInProcess(t, text)
+		return func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }
+	})
+	require.Equal(t, ha, lb)
+
+	// The comparison covers every kind of reason.
+	all := strings.Join(lb, "\n")
+	for _, want := range []string{
+		`Layer7 check passed, code: 0, info: "(tcp-check)"`,
+		`Layer4 check passed, info: "(tcp-check)"`,
+		`Layer7 check passed, code: 0, info: "Redis server is ok"`,
+		`Layer4 connection problem, info: "Connection refused at initial connection step of tcp-check"`,
+		`Layer4 connection problem, info: "Connection refused at step 1 of tcp-check (connect) comment: 'conn-step'"`,
+		`Layer7 invalid response, info: "TCPCHK did not match content '250' at step 2 comment: greet"`,
+		`Layer7 wrong status, code: 0, info: "-ERR nope"`,
+		`Layer7 timeout, info: " at step 1 of tcp-check (expect binary 'ABz<3C><3E> '\')"`,
+		`Layer7 invalid response, info: "TCPCHK got an empty response at step 3"`,
+		`Socket error, info: "Connection reset by peer at step 2 of tcp-check (expect string '+PONG')"`,
+	} {
+		require.Contains(t, all, want)
+	}
+}
