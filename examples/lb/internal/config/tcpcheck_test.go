@@ -124,6 +124,7 @@ func TestTCPCheckErrors(t *testing.T) {
 		{"server addr", "backend b\n  server s 127.0.0.1:1 check addr nowhere\n", ErrBadValue, "'nowhere' is not an IP address"},
 		{"no redis-check", "backend b\n  no option redis-check\n", ErrBadValue, "negation is not supported for option 'redis-check'"},
 		{"other protocol check", "backend b\n  option mysql-check user x\n", ErrUnsupported, "option 'mysql-check'"},
+		{"stats page", "listen l\n  stats enable\n", ErrUnsupported, "test.cfg:2: 'stats' in 'listen' section: not supported: the statistics page ('stats enable')"},
 		{"no tcp-check", "backend b\n  no option tcp-check\n", ErrBadValue, "negation is not supported for option 'tcp-check'"},
 	}
 	for _, tt := range tests {
