@@ -477,7 +477,7 @@ func (b *Balancer) acceptLoop(fe *frontend, ln *conn.Listener, bind *config.Bind
 			continue
 		}
 		setSockBufs(c.Socket(), b.cfg.Global.RcvBufClient, b.cfg.Global.SndBufClient)
-		s := &session{b: b, fe: fe, bind: bind, client: c, accepted: time.Now()}
+		s := &session{b: b, fe: fe, bind: bind, client: c, accepted: time.Now(), be: fe.backend}
 		b.mu.Lock()
 		if b.closed {
 			b.mu.Unlock()

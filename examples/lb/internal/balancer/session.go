@@ -41,6 +41,7 @@ type session struct {
 	// server when a redispatch finds none), and the rest is what the line
 	// learns before the end (see tcpLog). The small fields come last,
 	// with killed, to pack.
+	be                *Backend // the backend use_backend or default_backend chose
 	srv, named        *Server
 	tw, tc            time.Duration
 	retries           int32
@@ -126,6 +127,13 @@ func (s *session) run() {
 		return
 	}
 	s.tcpBegin()
+	if !s.inspect() {
+		// Rejected or gone before a backend was chosen: the line names
+		// the frontend, as HAProxy's does.
+		s.be = nil
+		s.tcpFinish()
+		return
+	}
 	if s.client.Transport().Info().TLS {
 		st, gone := firstLook(client)
 		if gone {
@@ -149,7 +157,7 @@ func (s *session) run() {
 		s.tcpFinish()
 		return
 	}
-	be := fe.backend
+	be := s.be
 	tc := b.tunnelConfig(fe.cfg, be.cfg)
 	tc.Go = b.workers.goFn
 	tun, err := channel.NewTunnel(client, server, tc)
@@ -221,7 +229,7 @@ func (s *session) tcpBegin() {
 // the failing server. It returns the server's stream when one is ready;
 // when not, term says why.
 func (s *session) tcpConnect() (mux.Tunnel, bool) {
-	b, be := s.b, s.fe.backend
+	b, be := s.b, s.be
 	if be == nil {
 		s.term = [2]byte{'S', 'C'}
 		return nil, false
@@ -344,7 +352,7 @@ func (s *session) tunnelDone(res channel.Result) {
 // tcpFinish gives the server's slot back (which lets a queued connection
 // have it), writes the traffic line and ends the session.
 func (s *session) tcpFinish() {
-	b, fe, be := s.b, s.fe, s.fe.backend
+	b, fe, be := s.b, s.fe, s.be
 	var beconn, srvconn int
 	released := s.srv != nil
 	if released {

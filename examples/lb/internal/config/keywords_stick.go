@@ -26,7 +26,7 @@ func init() {
 	proxyKeywords["stats"] = proxyKeyword{kAll, func(_ *parser, _ *Proxy, a []string) error {
 		return fmt.Errorf("%w: the statistics page ('stats %s'); the runtime API is 'stats socket' in 'global'", ErrUnsupported, strings.Join(a, " "))
 	}}
-	finishers = append(finishers, (*parser).checkStick)
+	finishers = append(finishers, (*parser).checkStick, (*parser).checkContentRules)
 }
 
 func parseStickTable(p *parser, px *Proxy, a []string) error {
@@ -48,11 +48,23 @@ func parseStickTable(p *parser, px *Proxy, a []string) error {
 // session); there is no content stage here.
 func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 	if len(a) == 0 {
-		return errors.New("expects 'tcp-request connection|session <action> [{if | unless} <condition>]'")
+		return errors.New("expects 'tcp-request connection|session|content <action> [{if | unless} <condition>]' or 'tcp-request inspect-delay <time>'")
 	}
 	stage := a[0]
-	if stage != "connection" && stage != "session" {
-		return fmt.Errorf("%w: 'tcp-request %s' (only 'tcp-request connection' and 'tcp-request session')", ErrUnsupported, a[0])
+	switch stage {
+	case "inspect-delay":
+		if len(a) != 2 {
+			return errors.New("'tcp-request inspect-delay' expects a time")
+		}
+		d, err := ParseTime(a[1])
+		if err != nil {
+			return fmt.Errorf("'tcp-request inspect-delay': %w", err)
+		}
+		px.Stick.InspectDelay = d
+		return nil
+	case "connection", "session", "content":
+	default:
+		return fmt.Errorf("%w: 'tcp-request %s' (only connection, session, content and inspect-delay)", ErrUnsupported, a[0])
 	}
 	words, cond, err := acl.SplitCond(a[1:], &px.ACLs)
 	if err != nil {
@@ -68,6 +80,8 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 		if len(args) > 0 {
 			return fmt.Errorf("'%s' takes no argument, got '%s'", r.Action, args[0])
 		}
+	case stage == "content" && r.Action != "accept" && r.Action != "reject":
+		return fmt.Errorf("%w: 'tcp-request content %s' (only accept and reject)", ErrUnsupported, r.Action)
 	case r.Action == "silent-drop" && stage == "session":
 		return fmt.Errorf("%w: 'tcp-request session silent-drop' (only in 'tcp-request connection')", ErrUnsupported)
 	case r.Action == "silent-drop":
@@ -93,8 +107,12 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 	default:
 		return fmt.Errorf("%w: 'tcp-request %s %s' (accept, reject, silent-drop, track-sc0, track-sc1, track-sc2)", ErrUnknownKeyword, stage, r.Action)
 	}
-	if stage == "session" {
+	switch stage {
+	case "session":
 		px.Stick.SessRules = appendOwn(px.Stick.SessRules, r)
+		return nil
+	case "content":
+		px.Stick.ContentRules = appendOwn(px.Stick.ContentRules, r)
 		return nil
 	}
 	px.Stick.ConnRules = appendOwn(px.Stick.ConnRules, r)
@@ -250,6 +268,17 @@ func (p *parser) checkStick() {
 		}
 		for _, r := range px.Stick.Rules {
 			check(px, r.Pos, "stick", r.Table)
+		}
+	}
+}
+
+// checkContentRules refuses "tcp-request content" rules where they would
+// not run: lb inspects the first bytes of TCP-mode connections only.
+func (p *parser) checkContentRules() {
+	for _, px := range p.cfg.Proxies {
+		if len(px.Stick.ContentRules) > 0 && px.Mode != "tcp" {
+			p.pos = px.Stick.ContentRules[0].Pos
+			p.errorf("tcp-request", ErrUnsupported, "%s '%s': 'tcp-request content' rules in mode %s (lb runs them in mode tcp)", px.Kind, px.Name, px.Mode)
 		}
 	}
 }

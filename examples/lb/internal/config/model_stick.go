@@ -1,6 +1,8 @@
 package config
 
 import (
+	"time"
+
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 	"github.com/proxyblocks/proxyblocks/stick"
 )
@@ -18,6 +20,11 @@ type Stick struct {
 	SessRules []ConnRule
 	// Rules are the "stick on|match|store-request" rules in order.
 	Rules []StickRule
+	// ContentRules are the "tcp-request content" rules in order (accept
+	// or reject), run on the first bytes of a TCP-mode connection, which
+	// they may wait for up to InspectDelay ("tcp-request inspect-delay").
+	ContentRules []ConnRule
+	InspectDelay time.Duration
 }
 
 // StickTable is one "stick-table" line.
@@ -26,7 +33,8 @@ type StickTable struct {
 	Config stick.Config
 }
 
-// ConnRule is one "tcp-request connection" or "tcp-request session" rule.
+// ConnRule is one "tcp-request connection", "tcp-request session" or
+// "tcp-request content" rule.
 type ConnRule struct {
 	Pos
 	// Action is "accept", "reject", "silent-drop" or "track-sc".

@@ -1,0 +1,111 @@
+package acl
+
+import (
+	"crypto/tls"
+	"net"
+	"net/netip"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// clientHello returns the first bytes crypto/tls sends for serverName.
+func clientHello(t *testing.T, serverName string) []byte {
+	t.Helper()
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	go func() {
+		c := tls.Client(a, &tls.Config{ServerName: serverName, InsecureSkipVerify: true})
+		_ = c.Handshake()
+	}()
+	buf := make([]byte, 16384)
+	n, err := b.Read(buf)
+	require.NoError(t, err)
+	return buf[:n]
+}
+
+type contentCtx struct {
+	b         []byte
+	final     bool
+	mayChange bool
+}
+
+func (c *contentCtx) Src() netip.AddrPort     { return netip.AddrPort{} }
+func (c *contentCtx) Dst() netip.AddrPort     { return netip.AddrPort{} }
+func (c *contentCtx) Payload() ([]byte, bool) { return c.b, c.final }
+func (c *contentCtx) MayChange()              { c.mayChange = true }
+
+func fetchOn(t *testing.T, expr string, ctx Context) (Sample, bool) {
+	t.Helper()
+	_, fn, err := CompileFetch(expr)
+	require.NoError(t, err)
+	return fn(ctx)
+}
+
+func TestContentFetches(t *testing.T) {
+	hello := clientHello(t, "api.example.com")
+	for _, name := range []string{"req_ssl_sni", "req.ssl_sni"} {
+		s, ok := fetchOn(t, name, &contentCtx{b: hello})
+		require.True(t, ok, name)
+		require.Equal(t, "api.example.com", s.Str)
+	}
+	s, ok := fetchOn(t, "req_ssl_hello_type", &contentCtx{b: hello})
+	require.True(t, ok)
+	require.Equal(t, int64(1), s.Int)
+
+	// Every cut of the hello is "not yet": no sample, and more may come,
+	// unless nothing more will be waited for.
+	for cut := 0; cut < len(hello); cut += 7 {
+		c := &contentCtx{b: hello[:cut]}
+		_, ok := fetchOn(t, "req_ssl_sni", c)
+		require.False(t, ok, "cut at %d", cut)
+		require.True(t, c.mayChange, "cut at %d", cut)
+		c = &contentCtx{b: hello[:cut], final: true}
+		_, ok = fetchOn(t, "req_ssl_hello_type", c)
+		require.False(t, ok)
+		require.False(t, c.mayChange)
+	}
+
+	// Not TLS: decided at the first byte.
+	c := &contentCtx{b: []byte("GET / HTTP/1.1\r\n")}
+	_, ok = fetchOn(t, "req_ssl_sni", c)
+	require.False(t, ok)
+	require.False(t, c.mayChange)
+	s, ok = fetchOn(t, "req.len", c)
+	require.True(t, ok)
+	require.Equal(t, int64(16), s.Int)
+	require.True(t, c.mayChange, "a length may grow until the data is final")
+
+	// A hello without a server name has a type and no name.
+	noName := clientHello(t, "")
+	_, ok = fetchOn(t, "req_ssl_sni", &contentCtx{b: noName})
+	require.False(t, ok)
+	_, ok = fetchOn(t, "req_ssl_hello_type", &contentCtx{b: noName})
+	require.True(t, ok)
+
+	// Outside a content context the fetches find nothing.
+	_, ok = fetchOn(t, "req_ssl_sni", plainCtx{})
+	require.False(t, ok)
+}
+
+type plainCtx struct{}
+
+func (plainCtx) Src() netip.AddrPort { return netip.AddrPort{} }
+func (plainCtx) Dst() netip.AddrPort { return netip.AddrPort{} }
+
+// FuzzClientHelloSNI feeds the parser damaged hellos: it must never panic,
+// and a name it returns lies inside the input.
+func FuzzClientHelloSNI(f *testing.F) {
+	f.Add([]byte{0x16, 3, 1, 0, 5, 1, 0, 0, 1, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, st := tlsHandshake(b)
+		if st != helloWhole {
+			return
+		}
+		if name, ok := clientHelloSNI(h); ok {
+			require.NotEmpty(t, name)
+			require.Contains(t, string(b), name)
+		}
+	})
+}
