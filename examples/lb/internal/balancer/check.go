@@ -120,8 +120,28 @@ func (c *checker) run(ctx context.Context, first time.Duration) {
 		case <-t.C:
 		}
 		c.once(ctx)
-		t.Reset(c.s.cfg.Inter)
+		t.Reset(c.interval())
 	}
+}
+
+// interval is the time to the next check, as HAProxy's: inter while the
+// server is fully up, downinter while fully down, fastinter in between;
+// each unset one is inter.
+func (c *checker) interval() time.Duration {
+	s := c.s
+	cfg := s.cfg
+	s.be.mu.Lock()
+	up, health := s.up, s.health
+	s.be.mu.Unlock()
+	switch {
+	case up && health == cfg.Rise+cfg.Fall-1:
+		return cfg.Inter
+	case !up && health == 0 && cfg.DownInter > 0:
+		return cfg.DownInter
+	case !(!up && health == 0) && cfg.FastInter > 0:
+		return cfg.FastInter
+	}
+	return cfg.Inter
 }
 
 func (c *checker) once(ctx context.Context) {
@@ -168,11 +188,12 @@ func (c *checker) success(dur time.Duration) {
 	wasUp := s.up
 	if s.health < max {
 		s.health++
+		// As in HAProxy, health at rise or above is fully up at once.
+		if s.health >= s.cfg.Rise {
+			s.health = max
+		}
 	}
 	goUp := !wasUp && s.health >= s.cfg.Rise
-	if goUp {
-		s.health = max
-	}
 	b.mu.Unlock()
 	reason := checkPassed(s)
 	c.setStatus(reason)

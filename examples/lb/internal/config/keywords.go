@@ -293,17 +293,9 @@ var serverOptions = map[string]struct {
 	"enabled":       {0, func(s *Server, _ []string) error { s.Disabled = false; return nil }},
 	"send-proxy":    {0, func(s *Server, _ []string) error { s.SendProxy = true; return nil }},
 	"send-proxy-v2": {0, func(s *Server, _ []string) error { s.SendProxyV2 = true; return nil }},
-	"inter": {1, func(s *Server, a []string) error {
-		d, err := ParseTime(a[0])
-		if err != nil {
-			return err
-		}
-		if d <= 0 {
-			return errors.New("must be greater than 0")
-		}
-		s.Inter = d
-		return nil
-	}},
+	"inter":         {1, func(s *Server, a []string) error { return positiveTime(a[0], &s.Inter) }},
+	"fastinter":     {1, func(s *Server, a []string) error { return positiveTime(a[0], &s.FastInter) }},
+	"downinter":     {1, func(s *Server, a []string) error { return positiveTime(a[0], &s.DownInter) }},
 	"source": {1, func(s *Server, a []string) error {
 		addr, err := ParseAddr(a[0], false)
 		if err != nil {
@@ -549,6 +541,19 @@ func Level(name string) int {
 }
 
 type timeDur = time.Duration
+
+// positiveTime parses a time that must be more than 0 into dst.
+func positiveTime(v string, dst *time.Duration) error {
+	d, err := ParseTime(v)
+	if err != nil {
+		return err
+	}
+	if d <= 0 {
+		return errors.New("must be greater than 0")
+	}
+	*dst = d
+	return nil
+}
 
 func oneInt(a []string, lo, hi int, dst *int) error {
 	if len(a) != 1 {

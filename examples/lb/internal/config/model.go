@@ -306,16 +306,20 @@ type Server struct {
 	Addr string
 	// ID is the server's numeric id, assigned in declaration order unless
 	// set with "id".
-	ID          int
-	Weight      int
-	MaxConn     int
-	Check       bool
-	Inter       time.Duration
-	Rise, Fall  int
-	Backup      bool
-	Disabled    bool
-	SendProxy   bool
-	SendProxyV2 bool
+	ID      int
+	Weight  int
+	MaxConn int
+	Check   bool
+	Inter   time.Duration
+	// FastInter is the check interval while the server is going up or
+	// down ("fastinter"), DownInter while it is down ("downinter"); 0
+	// means Inter, as in HAProxy.
+	FastInter, DownInter time.Duration
+	Rise, Fall           int
+	Backup               bool
+	Disabled             bool
+	SendProxy            bool
+	SendProxyV2          bool
 	// Source is the local address to dial from, "" for any.
 	Source string
 	// SSL is the TLS side of the line (ssl, verify, sni...) and the

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -135,4 +136,15 @@ func TestTCPCheckErrors(t *testing.T) {
 			require.True(t, strings.Contains(err.Error(), tt.msg), "%q lacks %q", err.Error(), tt.msg)
 		})
 	}
+}
+
+func TestCheckIntervalOptions(t *testing.T) {
+	cfg, err := Parse(Source{Name: "test.cfg", Data: []byte("backend b\n  default-server fastinter 500 downinter 5s\n  server s 127.0.0.1:1 check inter 2s\n  server t 127.0.0.1:2 check fastinter 1s\n")})
+	require.NoError(t, err)
+	s := cfg.Proxy("b", KindBackend).Servers
+	require.Equal(t, [3]time.Duration{2 * time.Second, 500 * time.Millisecond, 5 * time.Second}, [3]time.Duration{s[0].Inter, s[0].FastInter, s[0].DownInter})
+	require.Equal(t, time.Second, s[1].FastInter)
+	_, err = Parse(Source{Name: "test.cfg", Data: []byte("backend b\n  server s 127.0.0.1:1 check downinter 0\n")})
+	require.ErrorIs(t, err, ErrBadValue)
+	require.ErrorContains(t, err, "server option 'downinter': must be greater than 0")
 }
