@@ -263,3 +263,83 @@ func TestInteropTCPCheckMatchesHAProxy(t *testing.T) {
 		require.Contains(t, all, want)
 	}
 }
+
+// durationRe and countsRe take the timing and the counts off a check's
+// line: they depend on the order in which the servers' checks ran.
+var (
+	durationRe = regexp.MustCompile(`check duration: \d+ms`)
+	countsRe   = regexp.MustCompile(`\. \d+ active and \d+ backup servers.*$`)
+)
+
+// TestInteropLogHealthChecksMatchesHAProxy runs option log-health-checks
+// under haproxy and lb and requires the same lines: one per check that
+// moves a server's health or changes its status, and state changes
+// without the reason the check's line gave.
+func TestInteropLogHealthChecksMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	pong := checkPeer(t, pongPeer)
+	refused := freePorts(t, 1)[0]
+	run := func(start func(text string) func() string) []string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		late := ln.Addr().String()
+		require.NoError(t, ln.Close())
+		text := fmt.Sprintf(`global
+    log stdout format raw local0
+defaults
+    mode tcp
+    log global
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:%d
+    default_backend b
+backend b
+    option log-health-checks
+    default-server inter 150
+    server up %s check rise 2 fall 3
+    server down 127.0.0.1:%d check rise 2 fall 3
+    server bk 127.0.0.1:%d check rise 2 fall 2 backup
+    server late %s check rise 2 fall 1
+`, freePorts(t, 1)[0], pong, refused, refused, late)
+		out := start(text)
+		time.Sleep(500 * time.Millisecond)
+		ln, err = net.Listen("tcp", late)
+		require.NoError(t, err)
+		defer ln.Close()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				_ = c.Close()
+			}
+		}()
+		var lines []string
+		ok := assert.Eventually(t, func() bool {
+			lines = lines[:0]
+			for _, l := range strings.Split(out(), "\n") {
+				l = strings.TrimSpace(l)
+				if strings.HasPrefix(l, "Health check for ") || strings.HasPrefix(l, "Server ") || strings.HasPrefix(l, "Backup Server ") {
+					lines = append(lines, countsRe.ReplaceAllString(durationRe.ReplaceAllString(l, "check duration: N"), "."))
+				}
+			}
+			return len(lines) == 10
+		}, 10*time.Second, 50*time.Millisecond)
+		if !ok {
+			t.Fatalf("lines:\n%s", strings.Join(lines, "\n"))
+		}
+		sort.Strings(lines)
+		return lines
+	}
+	ha := run(func(text string) func() string { return startHAProxy(t, text, func() bool { return true }) })
+	lb := run(func(text string) func() string {
+		_, logs, mu := startInProcess(t, text)
+		return func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }
+	})
+	require.Equal(t, ha, lb)
+	require.Contains(t, lb, "Server b/late is UP.")
+	require.Contains(t, lb, `Health check for server b/late succeeded, reason: Layer4 check passed, check duration: N, status: 1/2 DOWN.`)
+}

@@ -450,14 +450,19 @@ func (b *Backend) setState(s *Server, up bool, reason string, dur time.Duration)
 	if s.cfg.Backup {
 		kind = "Backup Server"
 	}
-	ms := dur.Milliseconds()
+	// With option log-health-checks the check's own line gave the
+	// reason, and HAProxy leaves it out here.
+	why := fmt.Sprintf(", reason: %s, check duration: %dms", reason, dur.Milliseconds())
+	if b.cfg.Options.LogHealthChecks {
+		why = ""
+	}
 	if up {
-		b.logs.event(levelNotice, fmt.Sprintf("%s %s/%s is UP, reason: %s, check duration: %dms. %d active and %d backup servers online. %d sessions requeued, %d total in queue.",
-			kind, b.cfg.Name, s.cfg.Name, reason, ms, active, backup, 0, inQueue))
+		b.logs.event(levelNotice, fmt.Sprintf("%s %s/%s is UP%s. %d active and %d backup servers online. %d sessions requeued, %d total in queue.",
+			kind, b.cfg.Name, s.cfg.Name, why, active, backup, 0, inQueue))
 		return
 	}
-	b.logs.event(levelAlert, fmt.Sprintf("%s %s/%s is DOWN, reason: %s, check duration: %dms. %d active and %d backup servers left. %d sessions active, %d requeued, %d remaining in queue.",
-		kind, b.cfg.Name, s.cfg.Name, reason, ms, active, backup, cur, requeued, inQueue))
+	b.logs.event(levelAlert, fmt.Sprintf("%s %s/%s is DOWN%s. %d active and %d backup servers left. %d sessions active, %d requeued, %d remaining in queue.",
+		kind, b.cfg.Name, s.cfg.Name, why, active, backup, cur, requeued, inQueue))
 	if logNone {
 		// HAProxy names a listen section a "proxy" here.
 		what := "backend"

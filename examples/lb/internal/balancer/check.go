@@ -3,6 +3,7 @@ package balancer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"strings"
@@ -43,11 +44,40 @@ func (s *Server) CheckStatus() string {
 	return c.status
 }
 
-func (c *checker) setStatus(reason string) {
+// setStatus records the check's status and reports whether it changed.
+func (c *checker) setStatus(reason string) bool {
 	code := statusCode(reason)
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	changed := c.status != code
 	c.status = code
-	c.mu.Unlock()
+	return changed
+}
+
+// logCheck writes option log-health-checks' line for a check that moved
+// the server's health or changed its status, as HAProxy words it; health
+// is the server's after the check.
+func (c *checker) logCheck(passed, report bool, reason string, dur time.Duration, health int) {
+	s, b := c.s, c.s.be
+	if !report || !b.cfg.Options.LogHealthChecks {
+		return
+	}
+	kind, outcome := "server", "failed"
+	if s.cfg.Backup {
+		kind = "backup server"
+	}
+	if passed {
+		outcome = "succeeded"
+	}
+	n, of, state := health, s.cfg.Rise, "DOWN"
+	if health >= s.cfg.Rise {
+		n, of, state = health-s.cfg.Rise+1, s.cfg.Fall, "UP"
+		if s.weight == 0 {
+			state = "DRAIN"
+		}
+	}
+	b.logs.event(levelNotice, fmt.Sprintf("Health check for %s %s/%s %s, reason: %s, check duration: %dms, status: %d/%d %s.",
+		kind, b.cfg.Name, s.cfg.Name, outcome, reason, dur.Milliseconds(), n, of, state))
 }
 
 // statusCode maps a check's reason to its check_status code.
@@ -185,7 +215,7 @@ func (c *checker) success(dur time.Duration) {
 	s, b := c.s, c.s.be
 	max := s.cfg.Rise + s.cfg.Fall - 1
 	b.mu.Lock()
-	wasUp := s.up
+	wasUp, before := s.up, s.health
 	if s.health < max {
 		s.health++
 		// As in HAProxy, health at rise or above is fully up at once.
@@ -194,9 +224,11 @@ func (c *checker) success(dur time.Duration) {
 		}
 	}
 	goUp := !wasUp && s.health >= s.cfg.Rise
+	health := s.health
 	b.mu.Unlock()
 	reason := checkPassed(s)
-	c.setStatus(reason)
+	changed := c.setStatus(reason)
+	c.logCheck(true, changed || health != before, reason, dur, health)
 	if goUp {
 		b.setState(s, true, reason, dur)
 	}
@@ -205,16 +237,18 @@ func (c *checker) success(dur time.Duration) {
 func (c *checker) failure(err error, dur time.Duration) {
 	s, b := c.s, c.s.be
 	reason := checkReason(err)
-	c.setStatus(reason)
+	changed := c.setStatus(reason)
 	b.mu.Lock()
-	goDown := false
+	goDown, before := false, s.health
 	if s.health > s.cfg.Rise {
 		s.health--
 	} else {
 		goDown = s.up
 		s.health = 0
 	}
+	health := s.health
 	b.mu.Unlock()
+	c.logCheck(false, changed || health != before, reason, dur, health)
 	if goDown {
 		b.setState(s, false, reason, dur)
 	}

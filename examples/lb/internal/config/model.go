@@ -209,6 +209,9 @@ type Options struct {
 	// NoLinger closes connections with a reset (SO_LINGER 0): a
 	// frontend's client connections, a backend's server connections.
 	NoLinger bool
+	// LogHealthChecks logs each health check that changes a server's
+	// health or status ("option log-health-checks").
+	LogHealthChecks bool
 }
 
 // TCPKeepAlive is TCP keepalive on one side of a proxy's connections:
