@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"regexp"
 	"sort"
 	"strings"
@@ -342,4 +343,90 @@ backend b
 	require.Equal(t, ha, lb)
 	require.Contains(t, lb, "Server b/late is UP.")
 	require.Contains(t, lb, `Health check for server b/late succeeded, reason: Layer4 check passed, check duration: N, status: 1/2 DOWN.`)
+}
+
+// TestInteropHTTPCheckMatchesHAProxy runs HTTP checks with http-check send
+// and expect rules under haproxy and lb against one server, and requires
+// the same reasons, passed checks included.
+func TestInteropHTTPCheckMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/missing" {
+			w.WriteHeader(http.StatusNotFound)
+		}
+		if r.URL.Path == "/health" && (r.Host != "example.com" || r.Header.Get("X-Check") != "yes") {
+			w.WriteHeader(http.StatusBadRequest) // the send rule's fields did not arrive
+		}
+		_, _ = io.WriteString(w, "hello world")
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	addr := ln.Addr().String()
+	be := func(name, rules string) string {
+		return "backend " + name + "\n    option log-health-checks\n" + rules + "    server s " + addr + " check\n"
+	}
+	cfg := func() string {
+		return fmt.Sprintf(`global
+    log stdout format raw local0
+defaults
+    mode http
+    log global
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+    timeout check 1s
+    default-server inter 200 fall 1 rise 1
+frontend f
+    bind 127.0.0.1:%d
+    default_backend send_ok
+`, freePorts(t, 1)[0]) +
+			be("send_ok", "    option httpchk\n    http-check send meth GET uri /health ver HTTP/1.1 hdr Host example.com hdr X-Check yes\n    http-check expect string hello\n") +
+			be("string_miss", "    option httpchk GET /\n    http-check expect string nothing-like-this\n") +
+			be("status_miss", "    option httpchk GET /missing\n    http-check expect status 200\n") +
+			be("rstring_miss", "    option httpchk GET /\n    http-check expect rstring ^bye\n") +
+			be("unwanted", "    option httpchk GET /\n    http-check expect ! string hello\n") +
+			be("rstatus_miss", "    option httpchk GET /\n    http-check expect rstatus ^3\n") +
+			be("status_list", "    option httpchk GET /missing\n    http-check expect status 200,404\n") +
+			be("status_range", "    option httpchk GET /missing\n    http-check expect status 400-499\n") +
+			be("not_4xx", "    option httpchk GET /missing\n    http-check expect ! rstatus ^4\n") +
+			be("default_expect", "    option httpchk GET /missing\n") +
+			be("default_ok", "    option httpchk GET /\n")
+	}
+	run := func(start func(text string) func() string) []string {
+		out := start(cfg())
+		var lines []string
+		ok := assert.Eventually(t, func() bool {
+			lines = lines[:0]
+			for _, l := range strings.Split(out(), "\n") {
+				l = strings.TrimSpace(l)
+				if strings.HasPrefix(l, "Health check for ") {
+					lines = append(lines, durationRe.ReplaceAllString(l, "check duration: N"))
+				}
+			}
+			return len(lines) == 11
+		}, 10*time.Second, 50*time.Millisecond)
+		if !ok {
+			t.Fatalf("lines:\n%s", strings.Join(lines, "\n"))
+		}
+		sort.Strings(lines)
+		return lines
+	}
+	ha := run(func(text string) func() string { return startHAProxy(t, text, func() bool { return true }) })
+	lb := run(func(text string) func() string {
+		_, logs, mu := startInProcess(t, text)
+		return func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }
+	})
+	require.Equal(t, ha, lb)
+	all := strings.Join(lb, "\n")
+	for _, want := range []string{
+		`server send_ok/s succeeded, reason: Layer7 check passed, code: 200,`,
+		`server string_miss/s failed, reason: Layer7 invalid response, info: "HTTP content check did not match"`,
+		`server unwanted/s failed, reason: Layer7 invalid response, info: "HTTP check matched unwanted content"`,
+		`server status_miss/s failed, reason: Layer7 wrong status, code: 404, info: "Not Found"`,
+		`server status_range/s succeeded, reason: Layer7 check passed, code: 404,`,
+	} {
+		require.Contains(t, all, want)
+	}
 }

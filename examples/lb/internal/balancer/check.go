@@ -26,6 +26,19 @@ type checker struct {
 
 	mu     sync.Mutex
 	status string // HAProxy's check_status of the last check: L4OK, L6RSP...
+	code   int    // the status the last passed HTTP check's answer had
+}
+
+func (c *checker) setHTTPCode(code int) {
+	c.mu.Lock()
+	c.code = code
+	c.mu.Unlock()
+}
+
+func (c *checker) httpCode() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.code
 }
 
 // CheckStatus is the outcome of the server's last health check as

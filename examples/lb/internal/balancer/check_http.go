@@ -1,6 +1,7 @@
 package balancer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -53,15 +54,18 @@ func checkPassed(s *Server) string {
 	}
 	switch {
 	case s.be.cfg.HTTP.Check != nil:
-		return "Layer7 check passed"
+		// As HAProxy: the answer's status, no text.
+		return fmt.Sprintf("Layer7 check passed, code: %d", s.checker.httpCode())
 	case s.cfg.SSL.Enabled:
 		return "Layer6 check passed"
 	}
 	return "Layer4 check passed"
 }
 
-// httpCheck sends the check request on c and reads the answer's head.
-func httpCheck(ctx context.Context, c xprt.Transport, hc *config.HTTPCheck) error {
+// httpCheck sends the check request on c, reads the answer's head (and
+// its body when a rule looks at it) and applies the expect rules. It
+// returns the answer's status, which a passed check reports.
+func httpCheck(ctx context.Context, c xprt.Transport, hc *config.HTTPCheck) (int, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		_ = c.SetDeadline(dl)
 	}
@@ -73,9 +77,15 @@ func httpCheck(ctx context.Context, c xprt.Transport, hc *config.HTTPCheck) erro
 	} else if hc.Version == "HTTP/1.1" {
 		req += "Host: localhost\r\n"
 	}
-	req += "Connection: close\r\n\r\n"
+	for _, h := range hc.Headers {
+		req += h[0] + ": " + h[1] + "\r\n"
+	}
+	if hc.Body != "" {
+		req += "Content-Length: " + strconv.Itoa(len(hc.Body)) + "\r\n"
+	}
+	req += "Connection: close\r\n\r\n" + hc.Body
 	if _, err := io.WriteString(c, req); err != nil {
-		return &layer7Error{reason: `Layer4 connection problem, info: "` + err.Error() + `"`}
+		return 0, &layer7Error{reason: `Layer4 connection problem, info: "` + err.Error() + `"`}
 	}
 	var (
 		p    h1.Parser
@@ -87,35 +97,102 @@ func httpCheck(ctx context.Context, c xprt.Transport, hc *config.HTTPCheck) erro
 	if hc.Method == "HEAD" {
 		reqFlags |= htx.FlagHead
 	}
+	var head int
 	for {
 		n, err := c.Read(tmp)
 		buf = append(buf, tmp[:n]...)
-		if _, perr := p.ParseResponse(buf, &resp, reqFlags); perr == nil {
+		if h, perr := p.ParseResponse(buf, &resp, reqFlags); perr == nil {
+			head = h
 			break
 		} else if !errors.Is(perr, h1.ErrNeedMore) {
-			return &layer7Error{reason: "Layer7 invalid response, info: \"" + firstLine(buf) + "\""}
+			return 0, &layer7Error{reason: "Layer7 invalid response, info: \"" + firstLine(buf) + "\""}
 		}
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
-				return &layer7Error{reason: "Layer7 timeout"}
+				return 0, &layer7Error{reason: "Layer7 timeout"}
 			}
 			if len(buf) == 0 {
-				return &layer7Error{reason: `Layer7 invalid response, info: "` + err.Error() + `"`}
+				return 0, &layer7Error{reason: `Layer7 invalid response, info: "` + err.Error() + `"`}
 			}
-			return &layer7Error{reason: "Layer7 invalid response, info: \"" + firstLine(buf) + "\""}
+			return 0, &layer7Error{reason: "Layer7 invalid response, info: \"" + firstLine(buf) + "\""}
 		}
-		if len(buf) > 16384 {
-			return &layer7Error{reason: "Layer7 invalid response, info: \"head too large\""}
+		if len(buf) > httpCheckMax {
+			return 0, &layer7Error{reason: "Layer7 invalid response, info: \"head too large\""}
 		}
 	}
-	ok := resp.Status >= 200 && resp.Status < 400
-	if hc.ExpectStatus != 0 {
-		ok = resp.Status == hc.ExpectStatus
-	}
-	if !ok {
+	wrong := func() error {
 		return &layer7Error{reason: fmt.Sprintf("Layer7 wrong status, code: %d, info: \"%s\"", resp.Status, resp.Reason())}
 	}
-	return nil
+	if len(hc.Expects) == 0 {
+		if resp.Status < 200 || resp.Status >= 400 {
+			return 0, wrong()
+		}
+		return resp.Status, nil
+	}
+	var body []byte
+	for _, e := range hc.Expects {
+		if e.Body() && body == nil {
+			var err error
+			if body, err = readCheckBody(c, buf[head:], &resp); err != nil {
+				return 0, err
+			}
+		}
+		var match bool
+		switch e.Kind {
+		case "status":
+			for _, r := range e.Statuses {
+				match = match || (resp.Status >= r[0] && resp.Status <= r[1])
+			}
+		case "rstatus":
+			match = e.Regexp.MatchString(strconv.Itoa(resp.Status))
+		case "string":
+			match = bytes.Contains(body, []byte(e.String))
+		case "rstring":
+			match = e.Regexp.Match(body)
+		}
+		if match == !e.Inverse {
+			continue
+		}
+		switch {
+		case !e.Body():
+			return 0, wrong()
+		case e.Inverse:
+			return 0, &layer7Error{reason: `Layer7 invalid response, info: "HTTP check matched unwanted content"`}
+		default:
+			return 0, &layer7Error{reason: `Layer7 invalid response, info: "HTTP content check did not match"`}
+		}
+	}
+	return resp.Status, nil
+}
+
+// httpCheckMax bounds what an HTTP check reads, as HAProxy's check
+// buffer (tune.bufsize) does.
+const httpCheckMax = 16384
+
+// readCheckBody reads the answer's body after the head, up to its
+// Content-Length, the end of the connection or httpCheckMax bytes, and
+// returns what it got (never nil).
+func readCheckBody(c xprt.Transport, have []byte, resp *htx.Message) ([]byte, error) {
+	body := append(make([]byte, 0, len(have)), have...)
+	want := int64(httpCheckMax)
+	if resp.Flags&htx.FlagContentLength != 0 && resp.ContentLength < want {
+		want = resp.ContentLength
+	}
+	tmp := make([]byte, 4096)
+	for int64(len(body)) < want {
+		n, err := c.Read(tmp)
+		body = append(body, tmp[:n]...)
+		if err != nil {
+			if isTimeout(err) && int64(len(body)) < want && resp.Flags&htx.FlagContentLength != 0 {
+				return nil, &layer7Error{reason: "Layer7 timeout"}
+			}
+			break
+		}
+	}
+	if int64(len(body)) > want {
+		body = body[:want]
+	}
+	return body, nil
 }
 
 func isTimeout(err error) bool {

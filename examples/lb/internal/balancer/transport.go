@@ -167,10 +167,12 @@ func (b *Balancer) dialCheck(ctx context.Context, s *Server) (net.Conn, error) {
 		return nil, err
 	}
 	if hc := s.be.cfg.HTTP.Check; hc != nil {
-		if err := httpCheck(ctx, c.Transport(), hc); err != nil {
+		code, err := httpCheck(ctx, c.Transport(), hc)
+		if err != nil {
 			_ = c.Abort()
 			return nil, err
 		}
+		s.checker.setHTTPCode(code)
 	}
 	return c, nil
 }

@@ -29,7 +29,7 @@ func TestHTTPKeywordsModel(t *testing.T) {
 	require.NotNil(t, www.HTTP.ErrorFile(503), "errorfile inherited from defaults")
 
 	web := cfg.Proxy("web", KindBackend)
-	require.Equal(t, &HTTPCheck{Method: "GET", URI: "/health", Version: "HTTP/1.0", ExpectStatus: 200}, web.HTTP.Check)
+	require.Equal(t, &HTTPCheck{Method: "GET", URI: "/health", Version: "HTTP/1.0", Expects: []HTTPExpect{{Kind: "status", Statuses: [][2]int{{200, 200}}}}}, web.HTTP.Check)
 	require.Equal(t, "safe", web.HTTP.Reuse)
 	api := cfg.Proxy("api", KindBackend)
 	require.Equal(t, "hdr", api.Balance)
@@ -63,7 +63,7 @@ func TestHTTPKeywordErrors(t *testing.T) {
 		{"errorfile status", "defaults\n  errorfile 302 /dev/null\n", ErrBadValue, "test.cfg:2:"},
 		{"errorfile missing", "defaults\n  errorfile 503 /nonexistent/503.http\n", ErrBadValue, "test.cfg:2:"},
 		{"httpchk on frontend", "frontend f\n  option httpchk\n", ErrMisplaced, "test.cfg:2:"},
-		{"expect other than status", "backend b\n  http-check expect string ok\n", ErrUnsupported, "test.cfg:2:"},
+		{"expect on a header", "backend b\n  http-check expect hdr name x\n", ErrUnsupported, "test.cfg:2:"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -72,5 +72,57 @@ func TestHTTPKeywordErrors(t *testing.T) {
 			require.ErrorIs(t, err, tc.want)
 			require.Contains(t, err.Error(), tc.msg)
 		})
+	}
+}
+
+func TestHTTPCheckSendExpect(t *testing.T) {
+	cfg, err := Parse(Source{Name: "test.cfg", Data: []byte(`
+defaults
+    mode http
+    option httpchk
+    http-check expect status 200
+backend inherits
+    server s 127.0.0.1:1 check
+backend own
+    http-check send meth GET uri /health ver HTTP/1.1 hdr Host example.com hdr X-Check yes body ping
+    http-check expect ! rstatus ^5
+    http-check expect string ok
+    option httpchk HEAD /
+    server s 127.0.0.1:1 check
+backend ranges
+    http-check expect status 200-299,404
+    server s 127.0.0.1:1 check
+`)})
+	require.NoError(t, err)
+	in := cfg.Proxy("inherits", KindBackend).HTTP.Check
+	require.Equal(t, []HTTPExpect{{Kind: "status", Statuses: [][2]int{{200, 200}}}}, in.Expects)
+	own := cfg.Proxy("own", KindBackend).HTTP.Check
+	require.Equal(t, "HEAD", own.Method, "option httpchk, read later, sets the request line")
+	require.Equal(t, "/", own.URI)
+	require.Equal(t, "example.com", own.Host)
+	require.Equal(t, [][2]string{{"X-Check", "yes"}}, own.Headers)
+	require.Equal(t, "ping", own.Body)
+	require.Len(t, own.Expects, 2, "the section's rules replace the defaults'")
+	require.True(t, own.Expects[0].Inverse)
+	require.True(t, own.Expects[0].Regexp.MatchString("503"))
+	require.Equal(t, HTTPExpect{Kind: "string", String: "ok"}, own.Expects[1])
+	require.True(t, own.Expects[1].Body())
+	require.Equal(t, [][2]int{{200, 299}, {404, 404}}, cfg.Proxy("ranges", KindBackend).HTTP.Check.Expects[0].Statuses)
+
+	for _, tt := range []struct{ line, want string }{
+		{"http-check expect", "expects [!] status"},
+		{"http-check expect status 20x", "status"},
+		{"http-check expect status 300-200", "status"},
+		{"http-check expect rstring (", "bad regular expression"},
+		{"http-check expect hdr name x", "not supported"},
+		{"http-check send uri health", "must start with '/'"},
+		{"http-check send hdr X", "expects a name and a value"},
+		{"http-check send frob x", "unknown option 'frob'"},
+		{"http-check disable-on-404", "not supported"},
+		{"http-check frob", "unknown action 'frob'"},
+	} {
+		_, err := Parse(Source{Name: "test.cfg", Data: []byte("backend b\n  " + tt.line + "\n")})
+		require.ErrorContains(t, err, "test.cfg:2:", tt.line)
+		require.ErrorContains(t, err, tt.want, tt.line)
 	}
 }

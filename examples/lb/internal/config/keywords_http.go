@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -81,21 +82,38 @@ func init() {
 		return nil
 	}}
 	proxyKeywords["http-check"] = proxyKeyword{kBeDef, func(_ *parser, px *Proxy, a []string) error {
-		if len(a) != 3 || a[0] != "expect" || a[1] != "status" {
-			return fmt.Errorf("%w: only 'http-check expect status <code>'", ErrUnsupported)
-		}
-		n, err := parseInt(a[2], 100, 599)
-		if err != nil {
-			return fmt.Errorf("status: %w", err)
-		}
+		var c HTTPCheck
 		if px.HTTP.Check == nil {
-			c := defaultHTTPCheck()
-			px.HTTP.Check = &c
+			c = defaultHTTPCheck()
 		} else {
-			c := *px.HTTP.Check // never write through a pointer shared with defaults
-			px.HTTP.Check = &c
+			c = *px.HTTP.Check // never write through a pointer shared with defaults
 		}
-		px.HTTP.Check.ExpectStatus = n
+		if !px.httpCheckOwn {
+			// The first http-check line of a section replaces its
+			// defaults' rules.
+			c.Expects, c.Headers, c.Body, px.httpCheckOwn = nil, nil, "", true
+		}
+		if len(a) == 0 {
+			return errors.New("expects 'send' or 'expect'")
+		}
+		var err error
+		switch a[0] {
+		case "expect":
+			var e HTTPExpect
+			if e, err = parseHTTPExpect(a[1:]); err == nil {
+				c.Expects = appendOwn(c.Expects, e)
+			}
+		case "send":
+			err = parseHTTPCheckSend(&c, a[1:])
+		case "comment", "connect", "send-state", "set-var", "unset-var", "disable-on-404":
+			err = fmt.Errorf("%w: 'http-check %s'", ErrUnsupported, a[0])
+		default:
+			err = fmt.Errorf("unknown action '%s' (expects 'send' or 'expect')", a[0])
+		}
+		if err != nil {
+			return err
+		}
+		px.HTTP.Check = &c
 		return nil
 	}}
 	proxyKeywords["errorfile"] = proxyKeyword{kAll, func(p *parser, px *Proxy, a []string) error {
@@ -209,7 +227,9 @@ func init() {
 		}
 		c := defaultHTTPCheck()
 		if px.HTTP.Check != nil {
-			c.ExpectStatus = px.HTTP.Check.ExpectStatus
+			// http-check lines read before keep their rules.
+			old := px.HTTP.Check
+			c.Expects, c.Host, c.Headers, c.Body = old.Expects, old.Host, old.Headers, old.Body
 		}
 		switch len(a) {
 		case 0:
@@ -453,4 +473,104 @@ func (p *parser) validateHTTP() {
 			check(px.DefaultBackend, px.DefaultBackendPos, "default_backend")
 		}
 	}
+}
+
+// parseHTTPExpect reads "http-check expect [!] status|rstatus|string|rstring
+// <pattern>".
+func parseHTTPExpect(a []string) (HTTPExpect, error) {
+	var e HTTPExpect
+	if len(a) > 0 && a[0] == "!" {
+		e.Inverse, a = true, a[1:]
+	}
+	if len(a) == 0 {
+		return e, errors.New("'http-check expect' expects [!] status|rstatus|string|rstring <pattern>")
+	}
+	switch a[0] {
+	case "status", "rstatus", "string", "rstring":
+	case "hdr", "fhdr", "string-lf", "status-lf", "custom", "min-recv", "comment", "ok-status",
+		"error-status", "tout-status", "on-success", "on-error", "status-code":
+		return e, fmt.Errorf("%w: 'http-check expect %s'", ErrUnsupported, a[0])
+	default:
+		return e, fmt.Errorf("'http-check expect': unknown match '%s' (expects status, rstatus, string or rstring)", a[0])
+	}
+	if len(a) != 2 {
+		return e, fmt.Errorf("'http-check expect %s' expects one pattern", a[0])
+	}
+	e.Kind = a[0]
+	switch e.Kind {
+	case "status":
+		for _, part := range strings.Split(a[1], ",") {
+			lo, hi, ok := strings.Cut(part, "-")
+			if !ok {
+				hi = lo
+			}
+			l, err := parseInt(lo, 100, 999)
+			if err != nil {
+				return e, fmt.Errorf("status: %w", err)
+			}
+			h, err := parseInt(hi, l, 999)
+			if err != nil {
+				return e, fmt.Errorf("status: %w", err)
+			}
+			e.Statuses = append(e.Statuses, [2]int{l, h})
+		}
+	case "string":
+		if a[1] == "" {
+			return e, errors.New("'http-check expect string' expects a non-empty string")
+		}
+		e.String = a[1]
+	default:
+		re, err := regexp.Compile(a[1])
+		if err != nil {
+			return e, fmt.Errorf("'http-check expect %s': bad regular expression '%s': %w", e.Kind, a[1], err)
+		}
+		e.Regexp = re
+	}
+	return e, nil
+}
+
+// parseHTTPCheckSend reads "http-check send [meth M] [uri U] [ver V]
+// [hdr NAME VALUE]... [body STRING]".
+func parseHTTPCheckSend(c *HTTPCheck, a []string) error {
+	for len(a) > 0 {
+		opt := a[0]
+		switch opt {
+		case "meth", "uri", "ver", "body":
+			if len(a) < 2 {
+				return fmt.Errorf("'http-check send %s' expects a value", opt)
+			}
+			switch opt {
+			case "meth":
+				c.Method = a[1]
+			case "uri":
+				if !strings.HasPrefix(a[1], "/") && a[1] != "*" {
+					return fmt.Errorf("URI '%s' must start with '/'", a[1])
+				}
+				c.URI = a[1]
+			case "ver":
+				if a[1] != "HTTP/1.0" && a[1] != "HTTP/1.1" {
+					return fmt.Errorf("%w: check version '%s' (HTTP/1.0 or HTTP/1.1)", ErrUnsupported, a[1])
+				}
+				c.Version = a[1]
+			case "body":
+				c.Body = a[1]
+			}
+			a = a[2:]
+		case "hdr":
+			if len(a) < 3 {
+				return errors.New("'http-check send hdr' expects a name and a value")
+			}
+			if strings.EqualFold(a[1], "host") {
+				c.Host = a[2]
+			} else {
+				c.Headers = appendOwn(c.Headers, [2]string{a[1], a[2]})
+			}
+			a = a[3:]
+		case "uri-lf", "body-lf", "comment":
+			return fmt.Errorf("%w: 'http-check send %s'", ErrUnsupported, opt)
+		default:
+			return fmt.Errorf("'http-check send': unknown option '%s' (expects meth, uri, ver, hdr or body)", opt)
+		}
+	}
+	return nil
 }

@@ -284,6 +284,7 @@ type Proxy struct {
 	// section that declares its own replaces those of its defaults.
 	TCPCheckRules []TCPCheckRule
 	tcpCheckOwn   bool // TCPCheckRules were declared in this section
+	httpCheckOwn  bool // http-check lines were read in this section
 }
 
 // Bind is one bind line.
@@ -368,6 +369,6 @@ func inherit(d *Proxy, kind Kind, name string, pos Pos) *Proxy {
 	p.Kind, p.Name, p.Pos = kind, name, pos
 	p.Logs = append([]Log(nil), d.Logs...)
 	p.Binds, p.Servers = nil, nil
-	p.tcpCheckOwn = false
+	p.tcpCheckOwn, p.httpCheckOwn = false, false
 	return &p
 }

@@ -1,6 +1,10 @@
 package config
 
-import "github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
+import (
+	"regexp"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
+)
 
 // HTTP is a proxy's HTTP-mode settings. Slices are only ever grown with a
 // full slice expression (see appendOwn), so a proxy appending to what it
@@ -85,15 +89,38 @@ type UseBackend struct {
 	Cond    *acl.Cond
 }
 
-// HTTPCheck is "option httpchk" and "http-check expect".
+// HTTPCheck is "option httpchk" with its "http-check send" and
+// "http-check expect" lines.
 type HTTPCheck struct {
 	Method, URI, Version string
 	// Host, when set, is sent as the Host field (HTTP/1.1 checks).
 	Host string
-	// ExpectStatus is the status a healthy server answers; 0 means any
-	// 2xx or 3xx, as HAProxy's default.
-	ExpectStatus int
+	// Headers are the other fields "http-check send ... hdr" adds, in
+	// order, and Body the request's body ("body").
+	Headers [][2]string
+	Body    string
+	// Expects are the "http-check expect" rules, each of which the answer
+	// must pass; none means any 2xx or 3xx status, as in HAProxy.
+	Expects []HTTPExpect
 }
+
+// HTTPExpect is one "http-check expect" rule.
+type HTTPExpect struct {
+	// Kind is "status", "rstatus", "string" or "rstring".
+	Kind string
+	// Inverse ("!") fails the check when the rule matches.
+	Inverse bool
+	// Statuses are the codes and ranges a status rule accepts, each as
+	// [low, high].
+	Statuses [][2]int
+	// Regexp is an rstatus or rstring rule's expression, String a string
+	// rule's text.
+	Regexp *regexp.Regexp
+	String string
+}
+
+// Body reports whether the rule looks at the answer's body.
+func (e HTTPExpect) Body() bool { return e.Kind == "string" || e.Kind == "rstring" }
 
 // ErrorFile is one "errorfile CODE FILE": a whole HTTP/1 response sent
 // instead of the built-in one.
