@@ -46,7 +46,7 @@ func checkPassed(s *Server) string {
 			if last.Action != config.TCPCheckConnect {
 				return `Layer7 check passed, code: 0, info: "(tcp-check)"`
 			}
-			if last.Default && s.cfg.SSL.Enabled {
+			if last.Default && s.checkTLS() {
 				return `Layer6 check passed, info: "(tcp-check)"`
 			}
 			return `Layer4 check passed, info: "(tcp-check)"`
@@ -56,7 +56,7 @@ func checkPassed(s *Server) string {
 	case s.be.cfg.HTTP.Check != nil:
 		// As HAProxy: the answer's status, no text.
 		return fmt.Sprintf("Layer7 check passed, code: %d", s.checker.httpCode())
-	case s.cfg.SSL.Enabled:
+	case s.checkTLS():
 		return "Layer6 check passed"
 	}
 	return "Layer4 check passed"

@@ -169,3 +169,53 @@ func TestTCPCheckEndsWithBalancer(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return silent.open.Load() == 0 }, 5*time.Second, 10*time.Millisecond)
 }
+
+// TestCheckElsewhereGoesPlain: a server that takes the PROXY protocol has
+// its checks on another port sent without the header, as in HAProxy,
+// unless check-send-proxy asks for it.
+func TestCheckElsewhereGoesPlain(t *testing.T) {
+	first := make(chan string, 16)
+	peer := newScriptPeer(t, func(c *net.TCPConn) {
+		r := bufio.NewReader(c)
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		select {
+		case first <- line:
+		default:
+		}
+		for strings.HasPrefix(line, "PROXY") {
+			if line, err = r.ReadString('\n'); err != nil {
+				return
+			}
+		}
+		_, _ = io.WriteString(c, "+PONG\r\n")
+		_, _ = io.Copy(io.Discard, c)
+	})
+	port := peer.addr[strings.LastIndexByte(peer.addr, ':')+1:]
+	for _, tt := range []struct{ opts, want string }{
+		{"send-proxy check port " + port, "PING\r\n"},
+		{"check port " + port + " check-send-proxy", "PROXY "},
+		{"send-proxy check", "PROXY "},
+	} {
+		t.Run(tt.opts, func(t *testing.T) {
+			addr := peer.addr
+			if strings.Contains(tt.opts, "port") {
+				addr = refusingAddr(t)
+			}
+			for len(first) > 0 {
+				<-first
+			}
+			b, _ := startLB(t, parseCfg(t, globalLog+"backend bk\n  option tcp-check\n  tcp-check send PING\\r\\n\n  tcp-check expect string +PONG\n  server s %s %s inter 100ms\n", addr, tt.opts))
+			select {
+			case got := <-first:
+				require.True(t, strings.HasPrefix(got, tt.want), "%q", got)
+			case <-time.After(5 * time.Second):
+				t.Fatal("no check arrived")
+			}
+			require.Eventually(t, func() bool { return b.Backend("bk").Server("s").CheckStatus() == "L7OK" }, 5*time.Second, 10*time.Millisecond)
+			require.NoError(t, b.Close())
+		})
+	}
+}

@@ -177,6 +177,15 @@ func (b *Balancer) dialCheck(ctx context.Context, s *Server) (net.Conn, error) {
 	return c, nil
 }
 
+// checkElsewhere reports whether the server's checks go to another port
+// or address than its traffic.
+func (s *Server) checkElsewhere() bool { return s.cfg.CheckPort != 0 || s.cfg.CheckAddr != "" }
+
+// checkTLS reports whether the server's checks run over TLS.
+func (s *Server) checkTLS() bool {
+	return s.cfg.SSL.Enabled && (!s.checkElsewhere() || s.cfg.CheckSSL)
+}
+
 // dialCheckConn connects a health check to target as the server's
 // traffic connects (PROXY header, TLS), a failed TLS handshake worded as
 // a Layer6 failure.
@@ -187,6 +196,19 @@ func (b *Balancer) dialCheckConn(ctx context.Context, s *Server, target string) 
 	d := *s.dialer
 	d.Timeout = 0 // the check's own timeout is in ctx
 	d.Control = checkSocket
+	if s.checkElsewhere() {
+		// As in HAProxy, a check sent elsewhere than the traffic goes
+		// plain and without the PROXY header unless asked for.
+		if !s.cfg.CheckSSL {
+			d.Transport, d.HandshakeTimeout = nil, 0
+		}
+		if !s.cfg.CheckSendProxy {
+			d.SendProxy = 0
+		}
+	}
+	if s.cfg.CheckSendProxy && d.SendProxy == 0 {
+		d.SendProxy = 1
+	}
 	// The check keeps the server's keepalive settings (srvtcpka), as
 	// HAProxy's checks do.
 	w := watchHandshake(&d)

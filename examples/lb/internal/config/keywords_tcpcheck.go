@@ -79,7 +79,17 @@ func init() {
 		s.CheckAddr = ip.String()
 		return nil
 	}}
-	finishers = append(finishers, (*parser).validateTCPCheck)
+	for name, set := range map[string]func(s *Server){
+		"check-ssl":        func(s *Server) { s.CheckSSL = true },
+		"no-check-ssl":     func(s *Server) { s.CheckSSL = false },
+		"check-send-proxy": func(s *Server) { s.CheckSendProxy = true },
+	} {
+		serverOptions[name] = struct {
+			args  int
+			apply func(s *Server, a []string) error
+		}{0, func(s *Server, _ []string) error { set(s); return nil }}
+	}
+	finishers = append(finishers, (*parser).validateTCPCheck, (*parser).validateCheckSSL)
 }
 
 // firstTCPCheckAction returns the first rule that is not a comment, or
@@ -246,6 +256,19 @@ func parseHexData(s string) ([]byte, error) {
 		return nil, fmt.Errorf("'%s': not a hex string", s)
 	}
 	return b, nil
+}
+
+// validateCheckSSL refuses check-ssl on a server without ssl: its TLS
+// settings come from the server's.
+func (p *parser) validateCheckSSL() {
+	for _, px := range p.cfg.Proxies {
+		for _, s := range px.Servers {
+			if s.CheckSSL && !s.SSL.Enabled {
+				p.pos = s.Pos
+				p.errorf("server", ErrUnsupported, "%s '%s': server '%s': check-ssl on a server without 'ssl' (its TLS settings come from the server's)", px.Kind, px.Name, s.Name)
+			}
+		}
+	}
 }
 
 // validateTCPCheck warns, as HAProxy does, about rules a section declares

@@ -332,9 +332,14 @@ type Server struct {
 	// Proto forces the mux towards the server ("h1", "h2").
 	Proto string
 	// CheckPort and CheckAddr send health checks elsewhere than Addr
-	// ("port", "addr"); 0 and "" keep Addr's.
-	CheckPort int
-	CheckAddr string
+	// ("port", "addr"); 0 and "" keep Addr's. Checks sent elsewhere go
+	// plain and without a PROXY header, as in HAProxy, unless CheckSSL
+	// ("check-ssl") and CheckSendProxy ("check-send-proxy") ask; the
+	// latter also sends one when the traffic does not.
+	CheckPort      int
+	CheckAddr      string
+	CheckSSL       bool
+	CheckSendProxy bool
 }
 
 // Built-in defaults, as in HAProxy.

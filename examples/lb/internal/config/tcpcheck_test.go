@@ -16,7 +16,7 @@ defaults
     option tcp-check
     tcp-check expect string 250
 backend inherits
-    server s 127.0.0.1:1 check port 2 addr 127.0.0.3
+    server s 127.0.0.1:1 check port 2 addr 127.0.0.3 check-send-proxy
 backend own
     tcp-check comment greet
     tcp-check connect port 6379 addr ::1 comment first
@@ -42,6 +42,7 @@ backend http
 	require.Len(t, in.TCPCheckRules, 1, "the defaults' rules")
 	require.Equal(t, []byte("250"), in.TCPCheckRules[0].Data)
 	require.Equal(t, 2, in.Servers[0].CheckPort)
+	require.True(t, in.Servers[0].CheckSendProxy)
 	require.Equal(t, "127.0.0.3", in.Servers[0].CheckAddr)
 
 	own := cfg.Proxy("own", KindBackend)
@@ -125,6 +126,7 @@ func TestTCPCheckErrors(t *testing.T) {
 		{"server addr", "backend b\n  server s 127.0.0.1:1 check addr nowhere\n", ErrBadValue, "'nowhere' is not an IP address"},
 		{"no redis-check", "backend b\n  no option redis-check\n", ErrBadValue, "negation is not supported for option 'redis-check'"},
 		{"other protocol check", "backend b\n  option mysql-check user x\n", ErrUnsupported, "option 'mysql-check'"},
+		{"check-ssl without ssl", "backend b\n  server s 127.0.0.1:1 check port 80 check-ssl\n", ErrUnsupported, "check-ssl on a server without 'ssl'"},
 		{"stats page", "listen l\n  stats enable\n", ErrUnsupported, "test.cfg:2: 'stats' in 'listen' section: not supported: the statistics page ('stats enable')"},
 		{"no tcp-check", "backend b\n  no option tcp-check\n", ErrBadValue, "negation is not supported for option 'tcp-check'"},
 	}
