@@ -430,3 +430,91 @@ frontend f
 		require.Contains(t, all, want)
 	}
 }
+
+// TestInteropOnMarkedDownMatchesHAProxy closes a server's connection as a
+// check marks it down, under haproxy and lb, and requires the same
+// termination state on the traffic line.
+func TestInteropOnMarkedDownMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	run := func(start func(text string) (addr string, out func() string)) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		var held []net.Conn
+		var mu sync.Mutex
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				mu.Lock()
+				held = append(held, c)
+				mu.Unlock()
+				_, _ = io.WriteString(c, "a\n")
+			}
+		}()
+		t.Cleanup(func() {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, c := range held {
+				_ = c.Close()
+			}
+		})
+		addr, out := start(fmt.Sprintf(`global
+    log stdout format raw local0
+defaults
+    mode tcp
+    log global
+    option tcplog
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+listen px
+    bind 127.0.0.1:%d
+    server a %s check inter 100 fall 1 on-marked-down shutdown-sessions
+`, freePorts(t, 1)[0], ln.Addr()))
+		c, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		defer c.Close()
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		require.NoError(t, err)
+		require.Equal(t, "a\n", line)
+		_ = ln.Close()
+		_, err = c.Read(make([]byte, 1))
+		require.Error(t, err, "closed as the server went down")
+		var traffic string
+		require.Eventually(t, func() bool {
+			for _, l := range strings.Split(out(), "\n") {
+				// The test's connection moved the greeting's two bytes;
+				// readiness probes moved none.
+				if f := strings.Fields(l); strings.Contains(l, " px px/a ") && len(f) > 4 && f[len(f)-4] != "0" {
+					traffic = l
+					return true
+				}
+			}
+			return false
+		}, 5*time.Second, 20*time.Millisecond)
+		f := strings.Fields(traffic)
+		return f[len(f)-3] // the termination state, before the counts and queues
+	}
+	ha := run(func(text string) (string, func() string) {
+		port := text[strings.Index(text, "127.0.0.1:")+len("127.0.0.1:"):]
+		port = port[:strings.IndexByte(port, '\n')]
+		addr := "127.0.0.1:" + port
+		out := startHAProxy(t, text, func() bool {
+			c, err := net.Dial("tcp", addr)
+			if err == nil {
+				_ = c.Close()
+			}
+			return err == nil
+		})
+		return addr, out
+	})
+	lb := run(func(text string) (string, func() string) {
+		b, logs, mu := startInProcess(t, text)
+		return b.Addrs("px")[0].String(), func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }
+	})
+	require.Equal(t, "D-", ha, "haproxy's termination state")
+	require.Equal(t, ha, lb)
+}

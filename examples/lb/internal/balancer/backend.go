@@ -46,6 +46,9 @@ type Backend struct {
 
 	// cum counts the sessions (HTTP: requests) handed to the backend.
 	cum atomic.Int64
+	// track is set when a server's on-marked-down or on-marked-up needs
+	// each server's live sessions (Server.live, under mu).
+	track bool
 }
 
 // Server is one running server.
@@ -66,6 +69,7 @@ type Server struct {
 	queue  []*pending
 	served int64 // connections the server queue handed a slot
 	rr     rrState
+	live   map[*session]struct{} // TCP sessions connected, when be.track
 }
 
 // pending is a connection waiting in a queue. It is handed a server by
@@ -86,6 +90,7 @@ func newBackend(cfg *config.Proxy, logs *logSet) *Backend {
 	b := &Backend{cfg: cfg, logs: logs, algo: newProxyAlgorithm(cfg), dirty: true}
 	for _, sc := range cfg.Servers {
 		b.servers = append(b.servers, &Server{cfg: sc, be: b, weight: sc.Weight, addr: sc.Addr, up: true, health: sc.Rise})
+		b.track = b.track || sc.OnMarkedDown != "" || sc.OnMarkedUp != ""
 	}
 	return b
 }
@@ -441,10 +446,28 @@ func (b *Backend) setState(s *Server, up bool, reason string, dur time.Duration)
 	}
 	b.serveQueues()
 	cur, inQueue := s.cur, len(b.queue)
+	// on-marked-down and on-marked-up: the sessions to close, taken now
+	// and closed once the lock is released.
+	var shut []*session
+	switch {
+	case !up && s.cfg.OnMarkedDown != "":
+		shut = liveSessions(shut, s)
+	case up && s.cfg.OnMarkedUp != "" && !s.cfg.Backup:
+		for _, x := range b.servers {
+			if x.cfg.Backup {
+				shut = liveSessions(shut, x)
+			}
+		}
+	}
 	none := active+backup == 0
 	logNone := none && !b.noneLog
 	b.noneLog = none
 	b.mu.Unlock()
+	defer func() {
+		for _, x := range shut {
+			x.shutDown()
+		}
+	}()
 
 	kind := "Server"
 	if s.cfg.Backup {
@@ -471,4 +494,36 @@ func (b *Backend) setState(s *Server, up bool, reason string, dur time.Duration)
 		}
 		b.logs.event(levelEmerg, fmt.Sprintf("%s %s has no server available!", what, b.cfg.Name))
 	}
+}
+
+// liveSessions appends the TCP sessions connected to s; the caller holds
+// s.be.mu.
+func liveSessions(to []*session, s *Server) []*session {
+	for x := range s.live {
+		to = append(to, x)
+	}
+	return to
+}
+
+// addLive and dropLive keep a server's live sessions, when its backend
+// needs them.
+func (b *Backend) addLive(s *Server, x *session) {
+	if !b.track {
+		return
+	}
+	b.mu.Lock()
+	if s.live == nil {
+		s.live = map[*session]struct{}{}
+	}
+	s.live[x] = struct{}{}
+	b.mu.Unlock()
+}
+
+func (b *Backend) dropLive(s *Server, x *session) {
+	if !b.track {
+		return
+	}
+	b.mu.Lock()
+	delete(s.live, x)
+	b.mu.Unlock()
 }

@@ -1,6 +1,7 @@
 package balancer
 
 import (
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -45,4 +46,69 @@ func TestLogHealthChecks(t *testing.T) {
 		logs.waitLine(t, func(l string) bool { return strings.HasPrefix(l, "Server bk/s is UP") }))
 	all := strings.Join(logs.lines(), "\n")
 	require.Equal(t, 3, strings.Count(all, "Health check for server bk/s"), "one failure, two passes; the failures while down change nothing:\n%s", all)
+}
+
+// holdingServer greets each connection with name and holds it open; close
+// stops accepting (its checks are then refused) and leaves the held
+// connections be.
+func holdingServer(t *testing.T, name string, addr string) (close func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	require.NoError(t, err)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { _ = c.Close() })
+			go func() { _, _ = io.WriteString(c, name+"\n"); _, _ = io.Copy(io.Discard, c) }()
+		}
+	}()
+	t.Cleanup(func() { _ = ln.Close() })
+	return func() { _ = ln.Close() }
+}
+
+// TestOnMarkedDownShutsSessions: as a check marks a server with
+// on-marked-down shutdown-sessions down, its connections are closed, and
+// their lines end with D-, as in HAProxy.
+func TestOnMarkedDownShutsSessions(t *testing.T) {
+	aAddr := refusingAddr(t)
+	stopA := holdingServer(t, "a", aAddr)
+	b, logs := startLB(t, parseCfg(t, globalLog+`
+listen px
+    bind 127.0.0.1:0
+    server a %s check inter 50ms fall 1 on-marked-down shutdown-sessions
+`, aAddr))
+	c, name := holdConn(t, feAddr(t, b, "px"))
+	require.Equal(t, "a", name)
+	stopA()
+	logs.waitLine(t, func(l string) bool { return strings.HasPrefix(l, "Server px/a is DOWN") })
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err := c.Read(make([]byte, 1))
+	require.Error(t, err, "the session was closed")
+	line := logs.waitLine(t, func(l string) bool { return strings.Contains(l, " px px/a ") })
+	require.Contains(t, line, " D- ")
+}
+
+// TestOnMarkedUpShutsBackupSessions: as an active server with on-marked-up
+// shutdown-backup-sessions comes up, the backup's connections are closed.
+func TestOnMarkedUpShutsBackupSessions(t *testing.T) {
+	aAddr, bkAddr := refusingAddr(t), refusingAddr(t)
+	holdingServer(t, "bk", bkAddr)
+	b, logs := startLB(t, parseCfg(t, globalLog+`
+listen px
+    bind 127.0.0.1:0
+    server a %s check inter 50ms rise 1 fall 1 on-marked-up shutdown-backup-sessions
+    server bk %s backup
+`, aAddr, bkAddr))
+	logs.waitLine(t, func(l string) bool { return strings.HasPrefix(l, "Server px/a is DOWN") })
+	c, name := holdConn(t, feAddr(t, b, "px"))
+	require.Equal(t, "bk", name)
+	holdingServer(t, "a", aAddr)
+	logs.waitLine(t, func(l string) bool { return strings.HasPrefix(l, "Server px/a is UP") })
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err := c.Read(make([]byte, 1))
+	require.Error(t, err, "the backup's session was closed")
+	require.Contains(t, logs.waitLine(t, func(l string) bool { return strings.Contains(l, " px px/bk ") }), " D- ")
 }

@@ -50,6 +50,7 @@ type session struct {
 	twSet, tcSet      bool
 	redisp            bool
 	killed            bool // under mu
+	downed            bool // under mu: killed as its server went down (on-marked-down)
 }
 
 // kill closes both connections; whatever drives the session (its
@@ -67,6 +68,16 @@ func (s *session) kill() {
 		// now rather than at the poller's next sweep.
 		s.http.idle.Wake()
 	}
+}
+
+// shutDown kills the session as its server is marked down (or, for a
+// backup, as an active server comes up): the line ends with D-, as
+// HAProxy's.
+func (s *session) shutDown() {
+	s.mu.Lock()
+	s.downed = true
+	s.mu.Unlock()
+	s.kill()
 }
 
 func (s *session) setServer(c *conn.Conn) bool {
@@ -298,6 +309,7 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 		s.term = [2]byte{'K', 'C'}
 		return nil, false
 	}
+	be.addLive(s.srv, s)
 	st, err := tcpStream(b.ctx, sc, s.srv.cfg.Proto, mux.SideBack)
 	if err != nil {
 		b.log.Debug("no TCP mux", "backend", be.cfg.Name, "server", s.srv.cfg.Name, "err", err)
@@ -342,7 +354,10 @@ func (s *session) tunnelDone(res channel.Result) {
 		s.term = [2]byte{t[0], t[1]}
 	}
 	s.mu.Lock()
-	if s.killed {
+	switch {
+	case s.downed:
+		s.term = [2]byte{'D', '-'}
+	case s.killed:
 		s.term = [2]byte{'K', 'D'}
 	}
 	s.mu.Unlock()
@@ -356,6 +371,7 @@ func (s *session) tcpFinish() {
 	var beconn, srvconn int
 	released := s.srv != nil
 	if released {
+		be.dropLive(s.srv, s)
 		beconn, srvconn = be.release(s.srv)
 	}
 	if (fe.cfg.Options.TCPLog || fe.cfg.LogFormat != nil) && fe.logs.enabled() {

@@ -89,6 +89,26 @@ func init() {
 			apply func(s *Server, a []string) error
 		}{0, func(s *Server, _ []string) error { set(s); return nil }}
 	}
+	serverOptions["on-marked-down"] = struct {
+		args  int
+		apply func(s *Server, a []string) error
+	}{1, func(s *Server, a []string) error {
+		if a[0] != "shutdown-sessions" {
+			return fmt.Errorf("unknown action '%s' (expects shutdown-sessions)", a[0])
+		}
+		s.OnMarkedDown = a[0]
+		return nil
+	}}
+	serverOptions["on-marked-up"] = struct {
+		args  int
+		apply func(s *Server, a []string) error
+	}{1, func(s *Server, a []string) error {
+		if a[0] != "shutdown-backup-sessions" {
+			return fmt.Errorf("unknown action '%s' (expects shutdown-backup-sessions)", a[0])
+		}
+		s.OnMarkedUp = a[0]
+		return nil
+	}}
 	finishers = append(finishers, (*parser).validateTCPCheck, (*parser).validateCheckSSL)
 }
 
@@ -258,11 +278,16 @@ func parseHexData(s string) ([]byte, error) {
 	return b, nil
 }
 
-// validateCheckSSL refuses check-ssl on a server without ssl: its TLS
-// settings come from the server's.
+// validateCheckSSL refuses check-ssl on a server without ssl (its TLS
+// settings come from the server's), and on-marked-down and on-marked-up
+// outside TCP mode.
 func (p *parser) validateCheckSSL() {
 	for _, px := range p.cfg.Proxies {
 		for _, s := range px.Servers {
+			if (s.OnMarkedDown != "" || s.OnMarkedUp != "") && px.Mode != "tcp" {
+				p.pos = s.Pos
+				p.errorf("server", ErrUnsupported, "%s '%s': server '%s': on-marked-down and on-marked-up in mode %s (lb closes TCP-mode sessions)", px.Kind, px.Name, s.Name, px.Mode)
+			}
 			if s.CheckSSL && !s.SSL.Enabled {
 				p.pos = s.Pos
 				p.errorf("server", ErrUnsupported, "%s '%s': server '%s': check-ssl on a server without 'ssl' (its TLS settings come from the server's)", px.Kind, px.Name, s.Name)

@@ -340,6 +340,11 @@ type Server struct {
 	CheckAddr      string
 	CheckSSL       bool
 	CheckSendProxy bool
+	// OnMarkedDown is "shutdown-sessions" when the server's connections
+	// are closed as a check marks it down ("on-marked-down"), and
+	// OnMarkedUp "shutdown-backup-sessions" when the backup servers'
+	// connections are closed as a check marks it up ("on-marked-up").
+	OnMarkedDown, OnMarkedUp string
 }
 
 // Built-in defaults, as in HAProxy.
