@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -196,4 +198,95 @@ func TestInteropBalanceMatchesHAProxy(t *testing.T) {
 		}
 		require.Greater(t, len(seen), 1, "section %s: the traffic should reach several servers", section)
 	}
+}
+
+// TestInteropMaxQueueMatchesHAProxy fills a server and its queue
+// (maxconn 1, maxqueue 1) under haproxy and lb: the third connection is
+// refused at once, and the second leaves the queue at timeout queue; both
+// lines must read the same.
+func TestInteropMaxQueueMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	srv := checkPeer(t, func(c *net.TCPConn) {
+		_, _ = io.WriteString(c, "a\n")
+		_, _ = io.Copy(io.Discard, c)
+		_ = c.Close() // the slot is free once the proxy sees the close
+	})
+	cfg := func(port int) string {
+		return fmt.Sprintf(`global
+    log stdout format raw local0
+defaults
+    mode tcp
+    log global
+    option tcplog
+    timeout connect 1s
+    timeout queue 300ms
+    timeout client 5s
+    timeout server 5s
+listen px
+    bind 127.0.0.1:%d
+    balance source
+    server a %s maxconn 1 maxqueue 1
+`, port, srv)
+	}
+	timesRe := regexp.MustCompile(`^(-?\d+)/(-?\d+)/(-?\d+)$`)
+	run := func(addr string, out func() string) []string {
+		dial := func() net.Conn {
+			c, err := net.Dial("tcp", addr)
+			require.NoError(t, err)
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			return c
+		}
+		c1 := dial()
+		line, err := bufio.NewReader(c1).ReadString('\n')
+		require.NoError(t, err, "%s", out())
+		require.Equal(t, "a\n", line)
+		c2 := dial()
+		time.Sleep(100 * time.Millisecond) // c2 waits in the server's queue
+		c3 := dial()
+		n, err := c3.Read(make([]byte, 1))
+		require.Error(t, err, "the third connection is refused: the queue is full")
+		require.Zero(t, n)
+		_, err = c2.Read(make([]byte, 1))
+		require.Error(t, err, "the second leaves the queue at timeout queue")
+		// The proxy logs the second's line after it closes it: c1 stays
+		// up meanwhile, so both lines count it.
+		time.Sleep(200 * time.Millisecond)
+		_ = c1.Close()
+		_ = c2.Close()
+		_ = c3.Close()
+		var lines []string
+		require.Eventually(t, func() bool {
+			lines = lines[:0]
+			for _, l := range strings.Split(out(), "\n") {
+				f := strings.Fields(l)
+				if len(f) < 9 || f[2] != "px" || (f[6] != "SQ" && f[6] != "sQ") {
+					continue
+				}
+				// The queue wait is only near timeout queue: keep its sign.
+				if m := timesRe.FindStringSubmatch(f[4]); m != nil && f[6] == "sQ" {
+					f[4] = "Tw/" + m[2] + "/" + m[3][:1]
+				}
+				lines = append(lines, strings.Join(f[2:], " "))
+			}
+			return len(lines) == 2
+		}, 5*time.Second, 20*time.Millisecond, "%s", out())
+		sort.Strings(lines)
+		return lines
+	}
+	b, logs, mu := startInProcess(t, cfg(freePorts(t, 1)[0]))
+	lb := run(b.Addrs("px")[0].String(), func() string { mu.Lock(); defer mu.Unlock(); return logs.String() })
+	port := freePorts(t, 1)[0]
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	out := startHAProxy(t, cfg(port), func() bool { return true })
+	require.Eventually(t, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			_ = c.Close()
+		}
+		return err == nil
+	}, 5*time.Second, 10*time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // the probe's own line and slot are gone
+	ha := run(addr, out)
+	require.Equal(t, ha, lb)
+	require.Contains(t, lb, "px px/a -1/-1/0 0 SQ 3/3/2/1/0 0/0")
 }

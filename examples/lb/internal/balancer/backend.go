@@ -23,6 +23,9 @@ var (
 	// ErrQueueTimeout means the connection waited in a queue longer than
 	// "timeout queue" without getting a slot.
 	ErrQueueTimeout = errors.New("queue timeout")
+	// ErrQueueFull means the server the algorithm chose is full and so
+	// is its queue (maxqueue); the assignment names the server.
+	ErrQueueFull = errors.New("server queue full")
 )
 
 // Backend is a running backend: its servers, their counters and queues, and
@@ -259,6 +262,10 @@ func (b *Backend) assignKey(ctx context.Context, src netip.Addr, key []byte, avo
 		b.mu.Unlock()
 		return assignment{srv: s}, nil
 	}
+	if queueOn && s.cfg.MaxQueue > 0 && len(s.queue) >= s.cfg.MaxQueue {
+		b.mu.Unlock()
+		return assignment{srv: s}, ErrQueueFull
+	}
 	p := &pending{src: src, ready: make(chan struct{}, 1)}
 	var a assignment
 	a.queued = true
@@ -310,6 +317,9 @@ func (b *Backend) assignKey(ctx context.Context, src netip.Addr, key []byte, avo
 	}
 	b.unqueue(p)
 	a.srvQueue, a.beQueue = p.srvPos, p.bePos
+	if queueOn {
+		a.srv = s // named on the line, as HAProxy names the server whose queue it left
+	}
 	return a, err
 }
 

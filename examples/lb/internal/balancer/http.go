@@ -638,7 +638,7 @@ func (ex *exchange) connect() bool {
 		a, err := be.assignKey(hf.s.b.ctx, hf.src().Addr(), key, avoid)
 		// No server at all leaves Tw at -1, as in HAProxy, unless the
 		// request waited in a queue first.
-		l.twSet = l.twSet || a.queued || !errors.Is(err, ErrNoServer)
+		l.twSet = l.twSet || a.queued || !(errors.Is(err, ErrNoServer) || errors.Is(err, ErrQueueFull))
 		if a.queued {
 			l.tw += a.waited
 			l.srvQueue, l.beQueue = a.srvQueue, a.beQueue
@@ -646,9 +646,15 @@ func (ex *exchange) connect() bool {
 		if err != nil {
 			switch {
 			case errors.Is(err, ErrQueueTimeout):
+				if a.srv != nil {
+					l.server = a.srv.cfg.Name
+				}
 				ex.answerError(ex.bhp, 503, [2]byte{'s', 'Q'})
 			case errors.Is(err, ErrNoServer):
 				ex.answerError(ex.bhp, 503, [2]byte{'S', 'C'})
+			case errors.Is(err, ErrQueueFull):
+				l.server = a.srv.cfg.Name
+				ex.answerError(ex.bhp, 503, [2]byte{'S', 'Q'})
 			default:
 				l.term = [2]byte{'K', 'Q'}
 			}

@@ -326,7 +326,7 @@ func (s *session) assign(be *Backend, src netip.AddrPort, avoid *Server) bool {
 	a, err := be.assign(s.b.ctx, src.Addr(), avoid)
 	// No server at all leaves Tw at -1, as in HAProxy, unless the
 	// connection waited in a queue first.
-	s.twSet = s.twSet || a.queued || !errors.Is(err, ErrNoServer)
+	s.twSet = s.twSet || a.queued || !(errors.Is(err, ErrNoServer) || errors.Is(err, ErrQueueFull))
 	if a.queued {
 		s.tw += a.waited
 		s.srvQueue, s.beQueue = int32(a.srvQueue), int32(a.beQueue)
@@ -334,9 +334,12 @@ func (s *session) assign(be *Backend, src netip.AddrPort, avoid *Server) bool {
 	if err != nil {
 		switch {
 		case errors.Is(err, ErrQueueTimeout):
-			s.term = [2]byte{'s', 'Q'}
+			s.term, s.named = [2]byte{'s', 'Q'}, a.srv
 		case errors.Is(err, ErrNoServer):
 			s.term = [2]byte{'S', 'C'}
+		case errors.Is(err, ErrQueueFull):
+			// Refused at once, naming the server, as in HAProxy.
+			s.term, s.named = [2]byte{'S', 'Q'}, a.srv
 		default:
 			s.term = [2]byte{'K', 'Q'}
 		}
@@ -400,7 +403,11 @@ func (s *session) tcpFinish() {
 			l.backend = be.cfg.Name
 			l.beconn, l.srvconn = beconn, srvconn
 			if !released {
-				l.beconn, _ = be.counts(nil)
+				var named *Server
+				if s.term[1] == 'Q' {
+					named = s.named // the server whose queue refused or timed out the connection
+				}
+				l.beconn, l.srvconn = be.counts(named)
 			}
 		}
 		// dontlognull drops lines of connections that moved no byte, such

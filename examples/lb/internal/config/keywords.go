@@ -284,6 +284,7 @@ var serverOptions = map[string]struct {
 }{
 	"weight":        {1, func(s *Server, a []string) error { return oneInt(a, 0, MaxWeight, &s.Weight) }},
 	"maxconn":       {1, func(s *Server, a []string) error { return oneInt(a, 0, 1<<30, &s.MaxConn) }},
+	"maxqueue":      {1, func(s *Server, a []string) error { return oneInt(a, 0, 1<<30, &s.MaxQueue) }},
 	"id":            {1, func(s *Server, a []string) error { return oneInt(a, 1, 1<<30, &s.ID) }},
 	"check":         {0, func(s *Server, _ []string) error { s.Check = true; return nil }},
 	"no-check":      {0, func(s *Server, _ []string) error { s.Check = false; return nil }},

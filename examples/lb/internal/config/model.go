@@ -313,8 +313,12 @@ type Server struct {
 	ID      int
 	Weight  int
 	MaxConn int
-	Check   bool
-	Inter   time.Duration
+	// MaxQueue caps the connections waiting in the server's own queue
+	// ("maxqueue"); 0 means no cap. Past it a connection the algorithm
+	// sends to this server is refused (SQ), as in HAProxy.
+	MaxQueue int
+	Check    bool
+	Inter    time.Duration
 	// FastInter is the check interval while the server is going up or
 	// down ("fastinter"), DownInter while it is down ("downinter"); 0
 	// means Inter, as in HAProxy.

@@ -1,0 +1,46 @@
+package balancer
+
+import (
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestMaxQueue refuses a connection whose server is full along with its
+// queue (maxqueue), at once and naming the server, as HAProxy does.
+func TestMaxQueue(t *testing.T) {
+	addr := refusingAddr(t)
+	holdingServer(t, "a", addr)
+	b, logs := startLB(t, parseCfg(t, globalLog+`
+listen px
+    bind 127.0.0.1:0
+    balance source
+    timeout queue 5s
+    server a %s maxconn 1 maxqueue 1
+`, addr))
+	fe := feAddr(t, b, "px")
+	_, name := holdConn(t, fe)
+	require.Equal(t, "a", name)
+	queued, err := net.Dial("tcp", fe)
+	require.NoError(t, err)
+	defer queued.Close()
+	require.Eventually(t, func() bool { return queueLen(b, "px", "a") == 1 }, 5*time.Second, 5*time.Millisecond)
+	refused, err := net.Dial("tcp", fe)
+	require.NoError(t, err)
+	defer refused.Close()
+	_ = refused.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = refused.Read(make([]byte, 1))
+	require.Error(t, err, "refused at once, the queue being full")
+	line := logs.waitLine(t, func(l string) bool { return strings.Contains(l, " SQ ") })
+	require.True(t, strings.HasSuffix(line, " px px/a -1/-1/0 0 SQ 3/3/2/1/0 0/0"), line)
+}
+
+func queueLen(b *Balancer, be, srv string) int {
+	bk := b.Backend(be)
+	bk.mu.Lock()
+	defer bk.mu.Unlock()
+	return len(bk.Server(srv).queue)
+}
