@@ -13,42 +13,31 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 // checkPeer starts a TCP server on loopback that runs serve on each
-// connection, and closes what it accepted when the test ends.
+// connection until the test ends (testnet.Peer), and returns its address.
 func checkPeer(t *testing.T, serve func(c *net.TCPConn)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var mu sync.Mutex
-	var conns []net.Conn
-	var wg sync.WaitGroup
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() { defer wg.Done(); serve(c.(*net.TCPConn)) }()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
+	addr, _ := testnet.Peer(t, serve)
+	return addr
+}
+
+// haproxyLogs and lbLogs start a configuration under haproxy, or lb in
+// this process, and return what it has logged so far, when called.
+func haproxyLogs(t *testing.T) func(text string) func() string {
+	return func(text string) func() string { return startHAProxy(t, text, func() bool { return true }) }
+}
+
+func lbLogs(t *testing.T) func(text string) func() string {
+	return func(text string) func() string {
+		_, logs, mu := startInProcess(t, text)
+		return func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }
+	}
 }
 
 // The peers the checks talk to.
@@ -238,13 +227,8 @@ func TestInteropTCPCheckMatchesHAProxy(t *testing.T) {
 	require.NoError(t, ln.Close())
 	cfg := func(late string) string { return checkCfg(peers, freePorts(t, 1)[0], late, refused) }
 
-	ha := stateChanges(t, "haproxy", cfg, func(text string) func() string {
-		return startHAProxy(t, text, func() bool { return true })
-	})
-	lb := stateChanges(t, "lb", cfg, func(text string) func() string {
-		_, logs, mu := startInProcess(t, text)
-		return func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }
-	})
+	ha := stateChanges(t, "haproxy", cfg, haproxyLogs(t))
+	lb := stateChanges(t, "lb", cfg, lbLogs(t))
 	require.Equal(t, ha, lb)
 
 	// The comparison covers every kind of reason.
@@ -335,11 +319,8 @@ backend b
 		sort.Strings(lines)
 		return lines
 	}
-	ha := run(func(text string) func() string { return startHAProxy(t, text, func() bool { return true }) })
-	lb := run(func(text string) func() string {
-		_, logs, mu := startInProcess(t, text)
-		return func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }
-	})
+	ha := run(haproxyLogs(t))
+	lb := run(lbLogs(t))
 	require.Equal(t, ha, lb)
 	require.Contains(t, lb, "Server b/late is UP.")
 	require.Contains(t, lb, `Health check for server b/late succeeded, reason: Layer4 check passed, check duration: N, status: 1/2 DOWN.`)
@@ -413,11 +394,8 @@ frontend f
 		sort.Strings(lines)
 		return lines
 	}
-	ha := run(func(text string) func() string { return startHAProxy(t, text, func() bool { return true }) })
-	lb := run(func(text string) func() string {
-		_, logs, mu := startInProcess(t, text)
-		return func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }
-	})
+	ha := run(haproxyLogs(t))
+	lb := run(lbLogs(t))
 	require.Equal(t, ha, lb)
 	all := strings.Join(lb, "\n")
 	for _, want := range []string{

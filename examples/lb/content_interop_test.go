@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -10,24 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
+
 	"github.com/stretchr/testify/require"
 )
-
-// helloBytes returns the ClientHello crypto/tls sends for serverName ("" for
-// none).
-func helloBytes(t *testing.T, serverName string) []byte {
-	t.Helper()
-	a, b := net.Pipe()
-	defer a.Close()
-	defer b.Close()
-	go func() {
-		_ = tls.Client(a, &tls.Config{ServerName: serverName, InsecureSkipVerify: true}).Handshake()
-	}()
-	buf := make([]byte, 16384)
-	n, err := b.Read(buf)
-	require.NoError(t, err)
-	return append([]byte(nil), buf[:n]...)
-}
 
 // greeters starts one server per name that greets each connection with
 // its name, then reads until the client is done.
@@ -114,13 +99,13 @@ func route(t *testing.T, addr string, cases []contentCase) map[string]string {
 func TestInteropContentRulesMatchHAProxy(t *testing.T) {
 	haproxyBin(t)
 	srv := greeters(t, "a", "b", "d")
-	helloA := helloBytes(t, "a.example.com")
+	helloA := testnet.ClientHello(t, "a.example.com")
 	cases := []contentCase{
 		{name: "sni a", pieces: [][]byte{helloA}},
-		{name: "sni under b", pieces: [][]byte{helloBytes(t, "x.b.example.com")}},
-		{name: "other sni", pieces: [][]byte{helloBytes(t, "c.example.com")}},
-		{name: "no sni", pieces: [][]byte{helloBytes(t, "")}},
-		{name: "rejected sni", pieces: [][]byte{helloBytes(t, "bad.example.com")}},
+		{name: "sni under b", pieces: [][]byte{testnet.ClientHello(t, "x.b.example.com")}},
+		{name: "other sni", pieces: [][]byte{testnet.ClientHello(t, "c.example.com")}},
+		{name: "no sni", pieces: [][]byte{testnet.ClientHello(t, "")}},
+		{name: "rejected sni", pieces: [][]byte{testnet.ClientHello(t, "bad.example.com")}},
 		{name: "hello in two pieces", pieces: [][]byte{helloA[:20], helloA[20:]}, pause: 100 * time.Millisecond},
 		{name: "hello cut by the client's end", pieces: [][]byte{helloA[:20]}, fin: true},
 		{name: "plain text", pieces: [][]byte{[]byte("hello there\n")}},

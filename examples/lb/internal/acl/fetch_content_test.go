@@ -1,29 +1,13 @@
 package acl
 
 import (
-	"crypto/tls"
-	"net"
 	"net/netip"
 	"testing"
 
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
+
 	"github.com/stretchr/testify/require"
 )
-
-// clientHello returns the first bytes crypto/tls sends for serverName.
-func clientHello(t *testing.T, serverName string) []byte {
-	t.Helper()
-	a, b := net.Pipe()
-	defer a.Close()
-	defer b.Close()
-	go func() {
-		c := tls.Client(a, &tls.Config{ServerName: serverName, InsecureSkipVerify: true})
-		_ = c.Handshake()
-	}()
-	buf := make([]byte, 16384)
-	n, err := b.Read(buf)
-	require.NoError(t, err)
-	return buf[:n]
-}
 
 type contentCtx struct {
 	b         []byte
@@ -44,7 +28,7 @@ func fetchOn(t *testing.T, expr string, ctx Context) (Sample, bool) {
 }
 
 func TestContentFetches(t *testing.T) {
-	hello := clientHello(t, "api.example.com")
+	hello := testnet.ClientHello(t, "api.example.com")
 	for _, name := range []string{"req_ssl_sni", "req.ssl_sni"} {
 		s, ok := fetchOn(t, name, &contentCtx{b: hello})
 		require.True(t, ok, name)
@@ -78,7 +62,7 @@ func TestContentFetches(t *testing.T) {
 	require.True(t, c.mayChange, "a length may grow until the data is final")
 
 	// A hello without a server name has a type and no name.
-	noName := clientHello(t, "")
+	noName := testnet.ClientHello(t, "")
 	_, ok = fetchOn(t, "req_ssl_sni", &contentCtx{b: noName})
 	require.False(t, ok)
 	_, ok = fetchOn(t, "req_ssl_hello_type", &contentCtx{b: noName})

@@ -5,60 +5,26 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
+
 	"github.com/stretchr/testify/require"
 )
 
-// scriptPeer serves each connection with serve until the test ends, and
-// counts the connections still open.
+// scriptPeer is a server the checks talk to (testnet.Peer), with the
+// count of connections it still serves.
 type scriptPeer struct {
 	addr string
-	open atomic.Int32
+	open *atomic.Int32
 }
 
 func newScriptPeer(t *testing.T, serve func(c *net.TCPConn)) *scriptPeer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p := &scriptPeer{addr: ln.Addr().String()}
-	var mu sync.Mutex
-	var conns []net.Conn
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			p.open.Add(1)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer p.open.Add(-1)
-				serve(c.(*net.TCPConn))
-				_ = c.Close()
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return p
+	addr, open := testnet.Peer(t, serve)
+	return &scriptPeer{addr: addr, open: open}
 }
 
 // pong answers PING with +PONG until the check closes.

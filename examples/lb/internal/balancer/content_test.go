@@ -3,7 +3,6 @@ package balancer
 import (
 	"bufio"
 	"bytes"
-	"crypto/tls"
 	"io"
 	"net"
 	"strings"
@@ -11,23 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
+
 	"github.com/stretchr/testify/require"
 )
-
-// tlsHello returns the ClientHello crypto/tls sends for serverName.
-func tlsHello(t *testing.T, serverName string) []byte {
-	t.Helper()
-	a, b := net.Pipe()
-	defer a.Close()
-	defer b.Close()
-	go func() {
-		_ = tls.Client(a, &tls.Config{ServerName: serverName, InsecureSkipVerify: true}).Handshake()
-	}()
-	buf := make([]byte, 16384)
-	n, err := b.Read(buf)
-	require.NoError(t, err)
-	return append([]byte(nil), buf[:n]...)
-}
 
 // TestContentRulesRouteBySNI routes TLS clients by server name with
 // "tcp-request content" and use_backend, and checks that the bytes the
@@ -77,12 +63,12 @@ backend d
 		return strings.TrimSpace(line)
 	}
 
-	hello := tlsHello(t, "a.example.com")
+	hello := testnet.ClientHello(t, "a.example.com")
 	payload := append(append([]byte(nil), hello...), bytes.Repeat([]byte("x"), 100000)...)
 	require.Equal(t, "a", send(hello[:10], hello[10:50], payload[50:]), "a hello in three pieces waits for the whole")
-	require.Equal(t, "d", send(tlsHello(t, "other.example.com")))
+	require.Equal(t, "d", send(testnet.ClientHello(t, "other.example.com")))
 	require.Equal(t, "d", send([]byte("not TLS at all\n")))
-	require.Equal(t, "", send(tlsHello(t, "bad.example.com")), "rejected: closed without a server")
+	require.Equal(t, "", send(testnet.ClientHello(t, "bad.example.com")), "rejected: closed without a server")
 	require.Eventually(t, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
