@@ -27,6 +27,31 @@ func checkPeer(t *testing.T, serve func(c *net.TCPConn)) string {
 	return addr
 }
 
+// checkLines waits until out holds n lines starting with one of prefixes,
+// and returns them sorted, with their timing and counts taken off.
+func checkLines(t *testing.T, out func() string, n int, prefixes ...string) []string {
+	t.Helper()
+	var lines []string
+	ok := assert.Eventually(t, func() bool {
+		lines = lines[:0]
+		for _, l := range strings.Split(out(), "\n") {
+			l = strings.TrimSpace(l)
+			for _, p := range prefixes {
+				if strings.HasPrefix(l, p) {
+					lines = append(lines, countsRe.ReplaceAllString(durationRe.ReplaceAllString(l, "check duration: N"), "."))
+					break
+				}
+			}
+		}
+		return len(lines) == n
+	}, 10*time.Second, 50*time.Millisecond)
+	if !ok {
+		t.Fatalf("want %d lines, have:\n%s", n, strings.Join(lines, "\n"))
+	}
+	sort.Strings(lines)
+	return lines
+}
+
 // haproxyLogs and lbLogs start a configuration under haproxy, or lb in
 // this process, and return what it has logged so far, when called.
 func haproxyLogs(t *testing.T) func(text string) func() string {
@@ -302,22 +327,7 @@ backend b
 				_ = c.Close()
 			}
 		}()
-		var lines []string
-		ok := assert.Eventually(t, func() bool {
-			lines = lines[:0]
-			for _, l := range strings.Split(out(), "\n") {
-				l = strings.TrimSpace(l)
-				if strings.HasPrefix(l, "Health check for ") || strings.HasPrefix(l, "Server ") || strings.HasPrefix(l, "Backup Server ") {
-					lines = append(lines, countsRe.ReplaceAllString(durationRe.ReplaceAllString(l, "check duration: N"), "."))
-				}
-			}
-			return len(lines) == 10
-		}, 10*time.Second, 50*time.Millisecond)
-		if !ok {
-			t.Fatalf("lines:\n%s", strings.Join(lines, "\n"))
-		}
-		sort.Strings(lines)
-		return lines
+		return checkLines(t, out, 10, "Health check for ", "Server ", "Backup Server ")
 	}
 	ha := run(haproxyLogs(t))
 	lb := run(lbLogs(t))
@@ -377,22 +387,7 @@ frontend f
 	}
 	run := func(start func(text string) func() string) []string {
 		out := start(cfg())
-		var lines []string
-		ok := assert.Eventually(t, func() bool {
-			lines = lines[:0]
-			for _, l := range strings.Split(out(), "\n") {
-				l = strings.TrimSpace(l)
-				if strings.HasPrefix(l, "Health check for ") {
-					lines = append(lines, durationRe.ReplaceAllString(l, "check duration: N"))
-				}
-			}
-			return len(lines) == 11
-		}, 10*time.Second, 50*time.Millisecond)
-		if !ok {
-			t.Fatalf("lines:\n%s", strings.Join(lines, "\n"))
-		}
-		sort.Strings(lines)
-		return lines
+		return checkLines(t, out, 11, "Health check for ")
 	}
 	ha := run(haproxyLogs(t))
 	lb := run(lbLogs(t))
