@@ -10,9 +10,10 @@ import "encoding/binary"
 // client sent, for the req.* fetches.
 type ContentContext interface {
 	Context
-	// Payload returns the bytes received so far, and whether no more
-	// will be waited for (the inspect delay is over, the buffer is full
-	// or the client ended its side).
+	// Payload returns the bytes received so far (nil when the connection
+	// shows none, as through TLS), and whether no more will be waited for
+	// (the inspect delay is over, the buffer is full or the client ended
+	// its side).
 	Payload() (b []byte, final bool)
 	// MayChange notes that a fetch found too few bytes to decide while
 	// more may come: a rule that did not match then waits for them, as
@@ -34,6 +35,9 @@ func init() {
 		}
 	}
 	content([]string{"req.len", "req_len"}, TypeInt, func(c ContentContext, b []byte, final bool) (Sample, bool) {
+		if b == nil {
+			return Sample{}, false // no bytes to look at (a TLS connection's)
+		}
 		if !final {
 			c.MayChange()
 		}

@@ -68,6 +68,14 @@ func TestContentFetches(t *testing.T) {
 	_, ok = fetchOn(t, "req_ssl_hello_type", &contentCtx{b: noName})
 	require.True(t, ok)
 
+	// With no bytes to look at (a TLS connection), none of them has a
+	// sample; no bytes yet is a length of 0.
+	_, ok = fetchOn(t, "req.len", &contentCtx{final: true})
+	require.False(t, ok)
+	s, ok = fetchOn(t, "req.len", &contentCtx{b: []byte{}, final: true})
+	require.True(t, ok)
+	require.Zero(t, s.Int)
+
 	// Outside a content context the fetches find nothing.
 	_, ok = fetchOn(t, "req_ssl_sni", plainCtx{})
 	require.False(t, ok)
