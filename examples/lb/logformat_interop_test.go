@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -96,4 +99,69 @@ func TestInteropLogFormat(t *testing.T) {
 
 	require.Equal(t, want, got, "haproxy's lines, then lb's")
 	require.Equal(t, `127.0.0.1 l l l/a 5 -- ---- 1/0/0/0 0/0 0 "l" % end`, got[0])
+}
+
+// TestInteropLogASAPMatchesHAProxy writes the traffic line as soon as the
+// server connection is up (option logasap), under haproxy and lb, in the
+// tcplog format and in a log-format, and requires the same lines but for
+// the times.
+func TestInteropLogASAPMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	srv := checkPeer(t, pongPeer)
+	msRe := regexp.MustCompile(`\b\d+\b`)
+	run := func(start func(text string) func() string, port, port2 int) []string {
+		text := fmt.Sprintf(`global
+    log stdout format raw local0
+defaults
+    mode tcp
+    log global
+    option logasap
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+listen px
+    bind 127.0.0.1:%d
+    option tcplog
+    server a %s
+listen lf
+    bind 127.0.0.1:%d
+    log-format "%%ft %%b/%%s %%Tw/%%Tc/%%Tt %%B %%ts"
+    server a %s
+`, port, srv, port2, srv)
+		out := start(text)
+		for _, p := range []int{port, port2} {
+			var c net.Conn
+			require.Eventually(t, func() bool {
+				var err error
+				c, err = net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+				return err == nil
+			}, 5*time.Second, 10*time.Millisecond)
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			_, err := io.WriteString(c, "PING\r\n")
+			require.NoError(t, err)
+			line, err := bufio.NewReader(c).ReadString('\n')
+			require.NoError(t, err)
+			require.Equal(t, "+PONG\r\n", line)
+			_ = c.Close()
+		}
+		var lines []string
+		require.Eventually(t, func() bool {
+			lines = lines[:0]
+			for _, l := range strings.Split(out(), "\n") {
+				if i := strings.Index(l, "] px "); i >= 0 {
+					lines = append(lines, msRe.ReplaceAllString(l[i+2:], "N"))
+				} else if strings.HasPrefix(l, "lf ") {
+					lines = append(lines, msRe.ReplaceAllString(l, "N"))
+				}
+			}
+			return len(lines) == 2
+		}, 5*time.Second, 10*time.Millisecond)
+		sort.Strings(lines)
+		return lines
+	}
+	ports := freePorts(t, 4)
+	ha := run(haproxyLogs(t), ports[0], ports[1])
+	lb := run(lbLogs(t), ports[2], ports[3])
+	require.Equal(t, ha, lb)
+	require.Equal(t, []string{"lf lf/a N/N/+N +N --", "px px/a N/N/+N +N -- N/N/N/N/N N/N"}, lb)
 }

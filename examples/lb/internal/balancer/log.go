@@ -205,6 +205,9 @@ type trafficLine struct {
 	redisp   bool
 	srvQueue int
 	beQueue  int
+	// asap marks a line written as soon as the server connection was
+	// up (option logasap): Tt and the byte count carry a '+'.
+	asap bool
 }
 
 // format renders HAProxy's tcplog format:
@@ -227,8 +230,14 @@ func (l *tcpLog) format() string {
 	b = append(b, '/')
 	b = appendMs(b, l.tc, l.tcSet)
 	b = append(b, '/')
+	if l.asap {
+		b = append(b, '+')
+	}
 	b = appendMs(b, l.tt, true)
 	b = append(b, ' ')
+	if l.asap {
+		b = append(b, '+')
+	}
 	b = strconv.AppendInt(b, l.bytesOut, 10)
 	b = append(b, ' ', l.term[0], l.term[1], ' ')
 	b = strconv.AppendInt(b, int64(l.actconn), 10)

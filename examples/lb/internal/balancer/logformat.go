@@ -87,6 +87,9 @@ func (v *logValues) appendVar(b []byte, it config.LogItem) []byte {
 	case "Tc":
 		return appendMs(b, v.tc, v.tcSet)
 	case "Tt":
+		if v.asap {
+			b = append(b, '+')
+		}
 		return appendMs(b, v.tt, true)
 	case "TR":
 		return appendMs(b, v.tr, true)
@@ -95,6 +98,9 @@ func (v *logValues) appendVar(b []byte, it config.LogItem) []byte {
 	case "Ta":
 		return appendMs(b, v.ta, true)
 	case "B":
+		if v.asap {
+			b = append(b, '+')
+		}
 		return strconv.AppendInt(b, v.bytesOut, 10)
 	case "ts":
 		return append(b, v.term[0], v.term[1])

@@ -44,3 +44,29 @@ func queueLen(b *Balancer, be, srv string) int {
 	defer bk.mu.Unlock()
 	return len(bk.Server(srv).queue)
 }
+
+// TestLogASAP writes the traffic line once the server connection is up,
+// while the connection lasts, and no second one at its end.
+func TestLogASAP(t *testing.T) {
+	addr := refusingAddr(t)
+	holdingServer(t, "a", addr)
+	b, logs := startLB(t, parseCfg(t, globalLog+`
+listen px
+    bind 127.0.0.1:0
+    option logasap
+    server a %s
+`, addr))
+	c, name := holdConn(t, feAddr(t, b, "px"))
+	require.Equal(t, "a", name)
+	line := logs.waitLine(t, func(l string) bool { return strings.Contains(l, " px px/a ") })
+	require.Regexp(t, ` px px/a \d+/\d+/\+\d+ \+0 -- 1/1/1/1/0 0/0$`, line)
+	require.NoError(t, c.Close())
+	require.Eventually(t, func() bool { return b.Sessions() == 0 }, 5*time.Second, 10*time.Millisecond)
+	n := 0
+	for _, l := range logs.lines() {
+		if strings.Contains(l, " px px/a ") {
+			n++
+		}
+	}
+	require.Equal(t, 1, n, "one line per connection")
+}

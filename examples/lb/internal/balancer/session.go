@@ -51,6 +51,7 @@ type session struct {
 	redisp            bool
 	killed            bool // under mu
 	downed            bool // under mu: killed as its server went down (on-marked-down)
+	logged            bool // option logasap wrote the traffic line already
 }
 
 // kill closes both connections; whatever drives the session (its
@@ -169,6 +170,12 @@ func (s *session) run() {
 		return
 	}
 	be := s.be
+	if fe.cfg.Options.LogASAP {
+		// option logasap: the line now, with what is known.
+		beconn, srvconn := be.counts(s.srv)
+		s.logTraffic(true, beconn, srvconn)
+		s.logged = true
+	}
 	tc := b.tunnelConfig(fe.cfg, be.cfg)
 	tc.Go = b.workers.goFn
 	tun, err := channel.NewTunnel(client, server, tc)
@@ -370,56 +377,69 @@ func (s *session) tunnelDone(res channel.Result) {
 // tcpFinish gives the server's slot back (which lets a queued connection
 // have it), writes the traffic line and ends the session.
 func (s *session) tcpFinish() {
-	b, fe, be := s.b, s.fe, s.be
+	be := s.be
 	var beconn, srvconn int
 	released := s.srv != nil
 	if released {
 		be.dropLive(s.srv, s)
 		beconn, srvconn = be.release(s.srv)
 	}
-	if (fe.cfg.Options.TCPLog || fe.cfg.LogFormat != nil) && fe.logs.enabled() {
-		l := tcpLog{trafficLine: trafficLine{
-			client:   s.client.Src(),
-			frontend: fe.cfg.Name,
-			backend:  fe.cfg.Name,
-			server:   "<NOSRV>",
-			tw:       s.tw,
-			tc:       s.tc,
-			twSet:    s.twSet,
-			tcSet:    s.tcSet,
-			bytesOut: s.bytesOut,
-			term:     s.term,
-			actconn:  int(b.actconn.Load()),
-			feconn:   int(fe.conns.Load()),
-			retries:  int(s.retries),
-			redisp:   s.redisp,
-			srvQueue: int(s.srvQueue),
-			beQueue:  int(s.beQueue),
-		}, accept: s.accepted, tt: time.Since(s.accepted)}
-		if s.named != nil {
-			l.server = s.named.cfg.Name
-		}
-		if be != nil {
-			l.backend = be.cfg.Name
-			l.beconn, l.srvconn = beconn, srvconn
-			if !released {
-				var named *Server
-				if s.term[1] == 'Q' {
-					named = s.named // the server whose queue refused or timed out the connection
-				}
-				l.beconn, l.srvconn = be.counts(named)
+	if !s.logged {
+		if be != nil && !released {
+			var named *Server
+			if s.term[1] == 'Q' {
+				named = s.named // the server whose queue refused or timed out the connection
 			}
+			beconn, srvconn = be.counts(named)
 		}
-		// dontlognull drops lines of connections that moved no byte, such
-		// as port probes, as HAProxy does.
-		if !fe.cfg.Options.DontLogNull || s.bytesIn != 0 || s.bytesOut != 0 || l.term != [2]byte{'-', '-'} {
-			if fe.cfg.LogFormat != nil {
-				v := l.values()
-				fe.logs.emit(levelInfo, string(renderLogFormat(nil, fe.cfg.LogFormat, &v)))
-			} else {
-				fe.logs.emit(levelInfo, l.format())
-			}
-		}
+		s.logTraffic(false, beconn, srvconn)
 	}
 	s.end()
+}
+
+// logTraffic writes the session's traffic line, with the backend and
+// server counts given; asap marks the line option logasap writes once the
+// server connection is up.
+func (s *session) logTraffic(asap bool, beconn, srvconn int) {
+	b, fe, be := s.b, s.fe, s.be
+	if !(fe.cfg.Options.TCPLog || fe.cfg.LogFormat != nil) || !fe.logs.enabled() {
+		return
+	}
+	l := tcpLog{trafficLine: trafficLine{
+		client:   s.client.Src(),
+		frontend: fe.cfg.Name,
+		backend:  fe.cfg.Name,
+		server:   "<NOSRV>",
+		tw:       s.tw,
+		tc:       s.tc,
+		twSet:    s.twSet,
+		tcSet:    s.tcSet,
+		bytesOut: s.bytesOut,
+		term:     s.term,
+		actconn:  int(b.actconn.Load()),
+		feconn:   int(fe.conns.Load()),
+		retries:  int(s.retries),
+		redisp:   s.redisp,
+		srvQueue: int(s.srvQueue),
+		beQueue:  int(s.beQueue),
+		asap:     asap,
+	}, accept: s.accepted, tt: time.Since(s.accepted)}
+	if s.named != nil {
+		l.server = s.named.cfg.Name
+	}
+	if be != nil {
+		l.backend = be.cfg.Name
+		l.beconn, l.srvconn = beconn, srvconn
+	}
+	// dontlognull drops lines of connections that moved no byte, such
+	// as port probes, as HAProxy does.
+	if fe.cfg.Options.DontLogNull && s.bytesIn == 0 && s.bytesOut == 0 && l.term == [2]byte{'-', '-'} {
+		return
+	}
+	if fe.cfg.LogFormat != nil {
+		v := l.values()
+		fe.logs.emit(levelInfo, string(renderLogFormat(nil, fe.cfg.LogFormat, &v)))
+	} else {
+		fe.logs.emit(levelInfo, l.format())
+	}
 }

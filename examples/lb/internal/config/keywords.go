@@ -191,6 +191,7 @@ var optionKeywords = map[string]optionKeyword{
 	}},
 	"dontlognull":       {KindFrontend, flag(func(o *Options) *bool { return &o.DontLogNull })},
 	"log-health-checks": {kBeDef, flag(func(o *Options) *bool { return &o.LogHealthChecks })},
+	"logasap":           {kFeDef, flag(func(o *Options) *bool { return &o.LogASAP })},
 	"splice-auto":       {kAll, flag(func(o *Options) *bool { return &o.SpliceAuto })},
 	"splice-request":    {kAll, flag(func(o *Options) *bool { return &o.SpliceRequest })},
 	"splice-response":   {kAll, flag(func(o *Options) *bool { return &o.SpliceResponse })},

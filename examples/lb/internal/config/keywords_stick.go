@@ -272,13 +272,18 @@ func (p *parser) checkStick() {
 	}
 }
 
-// checkContentRules refuses "tcp-request content" rules where they would
-// not run: lb inspects the first bytes of TCP-mode connections only.
+// checkContentRules refuses what lb does in TCP mode only where it would
+// not run: "tcp-request content" rules (lb inspects the first bytes of
+// TCP-mode connections) and option logasap.
 func (p *parser) checkContentRules() {
 	for _, px := range p.cfg.Proxies {
 		if len(px.Stick.ContentRules) > 0 && px.Mode != "tcp" {
 			p.pos = px.Stick.ContentRules[0].Pos
 			p.errorf("tcp-request", ErrUnsupported, "%s '%s': 'tcp-request content' rules in mode %s (lb runs them in mode tcp)", px.Kind, px.Name, px.Mode)
+		}
+		if px.Options.LogASAP && px.Mode != "tcp" && px.Kind.IsFrontend() {
+			p.pos = px.Pos
+			p.errorf("option", ErrUnsupported, "%s '%s': option logasap in mode %s (lb writes early lines in mode tcp)", px.Kind, px.Name, px.Mode)
 		}
 	}
 }

@@ -212,6 +212,9 @@ type Options struct {
 	// LogHealthChecks logs each health check that changes a server's
 	// health or status ("option log-health-checks").
 	LogHealthChecks bool
+	// LogASAP writes a TCP connection's traffic line as soon as its
+	// server connection is up, not at its end ("option logasap").
+	LogASAP bool
 }
 
 // TCPKeepAlive is TCP keepalive on one side of a proxy's connections:

@@ -129,6 +129,7 @@ func TestTCPCheckErrors(t *testing.T) {
 		{"check-ssl without ssl", "backend b\n  server s 127.0.0.1:1 check port 80 check-ssl\n", ErrUnsupported, "check-ssl on a server without 'ssl'"},
 		{"on-marked-down action", "backend b\n  server s 127.0.0.1:1 check on-marked-down nothing\n", ErrBadValue, "unknown action 'nothing' (expects shutdown-sessions)"},
 		{"on-marked-up in http", "backend b\n  mode http\n  server s 127.0.0.1:1 check on-marked-up shutdown-backup-sessions\n", ErrUnsupported, "on-marked-down and on-marked-up in mode http"},
+		{"logasap in http", "frontend f\n  mode http\n  option logasap\n", ErrUnsupported, "option logasap in mode http"},
 		{"stats page", "listen l\n  stats enable\n", ErrUnsupported, "test.cfg:2: 'stats' in 'listen' section: not supported: the statistics page ('stats enable')"},
 		{"no tcp-check", "backend b\n  no option tcp-check\n", ErrBadValue, "negation is not supported for option 'tcp-check'"},
 	}
