@@ -48,9 +48,9 @@ func TestLogHealthChecks(t *testing.T) {
 	require.Equal(t, 3, strings.Count(all, "Health check for server bk/s"), "one failure, two passes; the failures while down change nothing:\n%s", all)
 }
 
-// holdingServer greets each connection with name and holds it open; close
-// stops accepting (its checks are then refused) and leaves the held
-// connections be.
+// holdingServer greets each connection with name and holds it open until
+// the client ends its side; close stops accepting (its checks are then
+// refused) and leaves the held connections be.
 func holdingServer(t *testing.T, name string, addr string) (close func()) {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
@@ -62,7 +62,7 @@ func holdingServer(t *testing.T, name string, addr string) (close func()) {
 				return
 			}
 			t.Cleanup(func() { _ = c.Close() })
-			go func() { _, _ = io.WriteString(c, name+"\n"); _, _ = io.Copy(io.Discard, c) }()
+			go func() { _, _ = io.WriteString(c, name+"\n"); _, _ = io.Copy(io.Discard, c); _ = c.Close() }()
 		}
 	}()
 	t.Cleanup(func() { _ = ln.Close() })
