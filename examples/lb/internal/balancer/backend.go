@@ -486,8 +486,11 @@ func (b *Backend) setState(s *Server, up bool, reason string, dur time.Duration)
 	// With option log-health-checks the check's own line gave the
 	// reason, and HAProxy leaves it out here.
 	why := fmt.Sprintf(", reason: %s, check duration: %dms", reason, dur.Milliseconds())
-	if b.cfg.Options.LogHealthChecks {
+	switch {
+	case b.cfg.Options.LogHealthChecks:
 		why = ""
+	case dur < 0:
+		why = ", reason: " + reason // no check ran (observe)
 	}
 	if up {
 		b.logs.event(levelNotice, fmt.Sprintf("%s %s/%s is UP%s. %d active and %d backup servers online. %d sessions requeued, %d total in queue.",

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -23,6 +24,11 @@ import (
 type checker struct {
 	s    *Server
 	dial func(ctx context.Context, s *Server) (net.Conn, error)
+
+	// errors counts consecutive failed connects (observe layer4); hurry
+	// asks run for a check within fastinter (on-error fastinter).
+	errors atomic.Int32
+	hurry  chan struct{}
 
 	mu     sync.Mutex
 	status string // HAProxy's check_status of the last check: L4OK, L6RSP...
@@ -107,6 +113,7 @@ func statusCode(reason string) string {
 		{"Layer7 invalid response", "L7RSP"},
 		{"Layer7 wrong status", "L7STS"},
 		{"Socket error", "SOCKERR"},
+		{"Health analyze", "HANA"},
 	} {
 		if strings.HasPrefix(reason, m.prefix) {
 			return m.code
@@ -156,15 +163,69 @@ func (w *handshakeWatch) classify(err error) error {
 func (c *checker) run(ctx context.Context, first time.Duration) {
 	t := time.NewTimer(first)
 	defer t.Stop()
+	next := time.Now().Add(first)
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-c.hurry:
+			// on-error fastinter: the next check within fastinter.
+			if d := c.s.cfg.FastInter; d > 0 && time.Until(next) > d {
+				t.Reset(d)
+				next = time.Now().Add(d)
+			}
+			continue
 		case <-t.C:
 		}
 		c.once(ctx)
-		t.Reset(c.interval())
+		d := c.interval()
+		t.Reset(d)
+		next = time.Now().Add(d)
 	}
+}
+
+// observe counts a connection to s for "observe layer4", when the server
+// has it and checks.
+func (s *Server) observe(failed bool) {
+	if s.cfg.Observe == "layer4" && s.checker != nil {
+		s.checker.observed(failed)
+	}
+}
+
+// observed counts a connection to the server for "observe layer4": a
+// failed connect adds to the consecutive errors, a good one clears them.
+// At error-limit the server's on-error action runs, as HAProxy's
+// "Health analyze" does.
+func (c *checker) observed(failed bool) {
+	s := c.s
+	if !failed {
+		c.errors.Store(0)
+		return
+	}
+	n := c.errors.Add(1)
+	if int(n) < s.cfg.ErrorLimit || !c.errors.CompareAndSwap(n, 0) {
+		return
+	}
+	reason := fmt.Sprintf(`Health analyze, info: "Detected %d consecutive errors, last one was: L4 unsuccessful connection"`, n)
+	switch s.cfg.OnError {
+	case "fastinter":
+		select {
+		case c.hurry <- struct{}{}:
+		default:
+		}
+		return
+	case "mark-down":
+		s.be.mu.Lock()
+		s.health = s.cfg.Rise
+		s.be.mu.Unlock()
+	case "sudden-death":
+		s.be.mu.Lock()
+		if s.health > s.cfg.Rise {
+			s.health = s.cfg.Rise + 1
+		}
+		s.be.mu.Unlock()
+	}
+	c.failureReason(reason, -1)
 }
 
 // interval is the time to the next check, as HAProxy's: inter while the
@@ -226,6 +287,7 @@ func closeCheck(c net.Conn) {
 
 func (c *checker) success(dur time.Duration) {
 	s, b := c.s, c.s.be
+	c.errors.Store(0) // as in HAProxy, a passed check clears observe's count
 	max := s.cfg.Rise + s.cfg.Fall - 1
 	b.mu.Lock()
 	wasUp, before := s.up, s.health
@@ -248,8 +310,13 @@ func (c *checker) success(dur time.Duration) {
 }
 
 func (c *checker) failure(err error, dur time.Duration) {
+	c.failureReason(checkReason(err), dur)
+}
+
+// failureReason counts a failed check worded reason; a negative dur is a
+// failure no check timed (observe), whose state change names no duration.
+func (c *checker) failureReason(reason string, dur time.Duration) {
 	s, b := c.s, c.s.be
-	reason := checkReason(err)
 	changed := c.setStatus(reason)
 	b.mu.Lock()
 	goDown, before := false, s.health
@@ -261,7 +328,7 @@ func (c *checker) failure(err error, dur time.Duration) {
 	}
 	health := s.health
 	b.mu.Unlock()
-	c.logCheck(false, changed || health != before, reason, dur, health)
+	c.logCheck(false, changed || health != before, reason, max(dur, 0), health)
 	if goDown {
 		b.setState(s, false, reason, dur)
 	}

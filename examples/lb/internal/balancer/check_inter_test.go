@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -111,4 +112,31 @@ listen px
 	_, err := c.Read(make([]byte, 1))
 	require.Error(t, err, "the backup's session was closed")
 	require.Contains(t, logs.waitLine(t, func(l string) bool { return strings.Contains(l, " px px/bk ") }), " D- ")
+}
+
+// TestObserveFastinter: with on-error fastinter (the default), a failed
+// connect at error-limit brings the next check forward to fastinter; inter
+// is a minute, so only that brings a second check within the test.
+func TestObserveFastinter(t *testing.T) {
+	var checks atomic.Int32
+	peer := newScriptPeer(t, func(c *net.TCPConn) { checks.Add(1) })
+	port := peer.addr[strings.LastIndexByte(peer.addr, ':')+1:]
+	b, _ := startLB(t, parseCfg(t, globalLog+`
+listen px
+    bind 127.0.0.1:0
+    retries 0
+    # A bare connect check never reaches the peer's accept (TCP_QUICKACK
+    # off, then a reset); one that sends does.
+    option tcp-check
+    tcp-check send x
+    server s %s check port %s inter 60s fastinter 50ms observe layer4 error-limit 1
+`, refusingAddr(t), port))
+	require.Eventually(t, func() bool { return checks.Load() == 1 }, 5*time.Second, 5*time.Millisecond, "the first check")
+	c, err := net.Dial("tcp", feAddr(t, b, "px"))
+	require.NoError(t, err)
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, _ = c.Read(make([]byte, 1))
+	_ = c.Close()
+	require.Eventually(t, func() bool { return checks.Load() == 2 }, 5*time.Second, 5*time.Millisecond, "a check within fastinter after the error")
+	require.True(t, b.Backend("px").Server("s").Up(), "fastinter only hurries the check, which passes")
 }

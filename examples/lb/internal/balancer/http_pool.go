@@ -204,6 +204,7 @@ func (b *Balancer) closeHTTPConns() {
 // the server line says proto h2 or TLS negotiated h2, HTTP/1 otherwise.
 func (b *Balancer) dialBack(ctx context.Context, srv *Server, src, dst netip.AddrPort, client xprt.Info) (*backConn, error) {
 	c, err := b.dialServer(ctx, srv, src, dst, client)
+	srv.observe(err != nil && ctx.Err() == nil)
 	if err != nil {
 		return nil, err
 	}

@@ -265,6 +265,7 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 	for {
 		var err error
 		sc, err = b.dialServer(b.ctx, s.srv, src, dst, s.client.Transport().Info())
+		s.srv.observe(err != nil && b.ctx.Err() == nil)
 		if err == nil {
 			break
 		}

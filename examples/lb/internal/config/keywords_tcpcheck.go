@@ -109,6 +109,35 @@ func init() {
 		s.OnMarkedUp = a[0]
 		return nil
 	}}
+	serverOptions["observe"] = struct {
+		args  int
+		apply func(s *Server, a []string) error
+	}{1, func(s *Server, a []string) error {
+		switch a[0] {
+		case "layer4":
+		case "layer7":
+			return fmt.Errorf("%w: 'observe layer7' (layer4 is)", ErrUnsupported)
+		default:
+			return fmt.Errorf("unknown mode '%s' (expects layer4 or layer7)", a[0])
+		}
+		s.Observe = a[0]
+		return nil
+	}}
+	serverOptions["error-limit"] = struct {
+		args  int
+		apply func(s *Server, a []string) error
+	}{1, func(s *Server, a []string) error { return oneInt(a, 1, 1<<20, &s.ErrorLimit) }}
+	serverOptions["on-error"] = struct {
+		args  int
+		apply func(s *Server, a []string) error
+	}{1, func(s *Server, a []string) error {
+		switch a[0] {
+		case "fastinter", "fail-check", "sudden-death", "mark-down":
+			s.OnError = a[0]
+			return nil
+		}
+		return fmt.Errorf("unknown action '%s' (expects fastinter, fail-check, sudden-death or mark-down)", a[0])
+	}}
 	finishers = append(finishers, (*parser).validateTCPCheck, (*parser).validateCheckSSL)
 }
 

@@ -352,6 +352,13 @@ type Server struct {
 	// OnMarkedUp "shutdown-backup-sessions" when the backup servers'
 	// connections are closed as a check marks it up ("on-marked-up").
 	OnMarkedDown, OnMarkedUp string
+	// Observe is "layer4" when the server's connect failures count
+	// against it ("observe"): ErrorLimit consecutive ones ("error-limit",
+	// 10 by default) run OnError ("on-error": "fastinter", the default,
+	// "fail-check", "sudden-death" or "mark-down").
+	Observe    string
+	ErrorLimit int
+	OnError    string
 }
 
 // Built-in defaults, as in HAProxy.
@@ -375,6 +382,9 @@ func newDefaults() *Proxy {
 			Inter:  DefaultInter,
 			Rise:   DefaultRise,
 			Fall:   DefaultFall,
+			// As in HAProxy: error-limit 10, on-error fastinter.
+			ErrorLimit: 10,
+			OnError:    "fastinter",
 		},
 	}
 }
