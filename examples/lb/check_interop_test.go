@@ -493,16 +493,17 @@ listen px
 
 // TestInteropObserveLayer4MatchesHAProxy counts failed connects against a
 // server (observe layer4) whose checks pass elsewhere, under haproxy and
-// lb, and requires the same state changes at the same count for each
-// on-error action.
+// lb, and requires the same lines at the same count for each on-error
+// action. Each case runs alone, so that its one check runs at once, and
+// log-health-checks shows when it has.
 func TestInteropObserveLayer4MatchesHAProxy(t *testing.T) {
 	haproxyBin(t)
 	pong := checkPeer(t, pongPeer)
 	pongPort := pong[strings.LastIndexByte(pong, ':')+1:]
 	refused := freePorts(t, 1)[0]
-	run := func(start func(text string) func() string) []string {
-		ports := freePorts(t, 3)
-		text := fmt.Sprintf(`global
+	run := func(start func(text string) func() string, opts string) []string {
+		port := freePorts(t, 1)[0]
+		out := start(fmt.Sprintf(`global
     log stdout format raw local0
 defaults
     mode tcp
@@ -511,35 +512,29 @@ defaults
     timeout connect 1s
     timeout client 5s
     timeout server 5s
-    default-server check port %s inter 60s rise 1 fall 1 observe layer4
-listen md
+listen px
     bind 127.0.0.1:%d
-    server s 127.0.0.1:%d error-limit 2 on-error mark-down
-listen fc
-    bind 127.0.0.1:%d
-    server s 127.0.0.1:%d error-limit 3 on-error fail-check
-listen sd
-    bind 127.0.0.1:%d
-    server s 127.0.0.1:%d error-limit 2 on-error sudden-death
-`, pongPort, ports[0], refused, ports[1], refused, ports[2], refused)
-		out := start(text)
-		for _, p := range ports {
-			for range 3 {
-				var c net.Conn
-				require.Eventually(t, func() bool {
-					var err error
-					c, err = net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-					return err == nil
-				}, 5*time.Second, 10*time.Millisecond)
-				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-				_, _ = c.Read(make([]byte, 1)) // closed: the server refuses
-				_ = c.Close()
-			}
+    option log-health-checks
+    server s 127.0.0.1:%d check port %s inter 60s rise 1 fall 1 observe layer4 %s
+`, port, refused, pongPort, opts))
+		checkLines(t, out, 1, "Health check for ") // the first check passed
+		for range 3 {
+			var c net.Conn
+			require.Eventually(t, func() bool {
+				var err error
+				c, err = net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+				return err == nil
+			}, 5*time.Second, 10*time.Millisecond)
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			_, _ = c.Read(make([]byte, 1)) // closed: the server refuses
+			_ = c.Close()
 		}
-		return checkLines(t, out, 3, "Server ")
+		return checkLines(t, out, 3, "Health check for ", "Server ")
 	}
-	ha := run(haproxyLogs(t))
-	lb := run(lbLogs(t))
-	require.Equal(t, ha, lb)
-	require.Contains(t, lb, `Server fc/s is DOWN, reason: Health analyze, info: "Detected 3 consecutive errors, last one was: L4 unsuccessful connection".`)
+	for _, opts := range []string{"error-limit 2 on-error mark-down", "error-limit 3 on-error fail-check", "error-limit 2 on-error sudden-death"} {
+		ha := run(haproxyLogs(t), opts)
+		lb := run(lbLogs(t), opts)
+		require.Equal(t, ha, lb, opts)
+		require.Contains(t, strings.Join(lb, "\n"), `reason: Health analyze, info: "Detected `, opts)
+	}
 }

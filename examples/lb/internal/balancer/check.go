@@ -75,7 +75,8 @@ func (c *checker) setStatus(reason string) bool {
 
 // logCheck writes option log-health-checks' line for a check that moved
 // the server's health or changed its status, as HAProxy words it; health
-// is the server's after the check.
+// is the server's after the check, and a negative dur marks a failure no
+// check timed.
 func (c *checker) logCheck(passed, report bool, reason string, dur time.Duration, health int) {
 	s, b := c.s, c.s.be
 	if !report || !b.cfg.Options.LogHealthChecks {
@@ -95,8 +96,12 @@ func (c *checker) logCheck(passed, report bool, reason string, dur time.Duration
 			state = "DRAIN"
 		}
 	}
-	b.logs.event(levelNotice, fmt.Sprintf("Health check for %s %s/%s %s, reason: %s, check duration: %dms, status: %d/%d %s.",
-		kind, b.cfg.Name, s.cfg.Name, outcome, reason, dur.Milliseconds(), n, of, state))
+	took := fmt.Sprintf(", check duration: %dms", dur.Milliseconds())
+	if dur < 0 {
+		took = "" // no check ran (observe), as HAProxy leaves it out
+	}
+	b.logs.event(levelNotice, fmt.Sprintf("Health check for %s %s/%s %s, reason: %s%s, status: %d/%d %s.",
+		kind, b.cfg.Name, s.cfg.Name, outcome, reason, took, n, of, state))
 }
 
 // statusCode maps a check's reason to its check_status code.
@@ -328,7 +333,7 @@ func (c *checker) failureReason(reason string, dur time.Duration) {
 	}
 	health := s.health
 	b.mu.Unlock()
-	c.logCheck(false, changed || health != before, reason, max(dur, 0), health)
+	c.logCheck(false, changed || health != before, reason, dur, health)
 	if goDown {
 		b.setState(s, false, reason, dur)
 	}
