@@ -278,11 +278,15 @@ func parseBind(p *parser, px *Proxy, a []string) error {
 	return nil
 }
 
-// serverOptions are the words after a server address (and on default-server).
-var serverOptions = map[string]struct {
+// serverOption is one word after a server address: how many arguments
+// follow it and what it sets.
+type serverOption struct {
 	args  int
 	apply func(s *Server, a []string) error
-}{
+}
+
+// serverOptions are the words after a server address (and on default-server).
+var serverOptions = map[string]serverOption{
 	"weight":        {1, func(s *Server, a []string) error { return oneInt(a, 0, MaxWeight, &s.Weight) }},
 	"maxconn":       {1, func(s *Server, a []string) error { return oneInt(a, 0, 1<<30, &s.MaxConn) }},
 	"maxqueue":      {1, func(s *Server, a []string) error { return oneInt(a, 0, 1<<30, &s.MaxQueue) }},

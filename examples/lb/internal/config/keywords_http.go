@@ -276,10 +276,7 @@ func init() {
 		b.Proto = a[0]
 		return nil
 	}}
-	serverOptions["proto"] = struct {
-		args  int
-		apply func(s *Server, a []string) error
-	}{1, func(s *Server, a []string) error {
+	serverOptions["proto"] = serverOption{1, func(s *Server, a []string) error {
 		if err := checkProto(a[0]); err != nil {
 			return err
 		}

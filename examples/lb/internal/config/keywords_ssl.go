@@ -137,10 +137,7 @@ func init() {
 		}{n, func(b *Bind, a []string) error { return applyBindSSL(b, kw, a) }}
 	}
 	for kw, n := range serverSSLKeywords {
-		serverOptions[kw] = struct {
-			args  int
-			apply func(s *Server, a []string) error
-		}{n, func(s *Server, a []string) error { return applyServerSSL(s, kw, a) }}
+		serverOptions[kw] = serverOption{n, func(s *Server, a []string) error { return applyServerSSL(s, kw, a) }}
 	}
 	for _, kw := range globalSSLKeywords {
 		globalKeywords[kw] = func(p *parser, a []string) error { return applyGlobalSSL(p, kw, a) }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
+	"strings"
 )
 
 // Scripted health checks: "option tcp-check" with its "tcp-check" rules,
@@ -13,28 +15,8 @@ import (
 // checks elsewhere than the traffic.
 
 func init() {
-	optionKeywords["tcp-check"] = optionKeyword{kBeDef, func(px *Proxy, a []string, on bool) error {
-		if len(a) > 0 {
-			return errors.New("takes no argument")
-		}
-		if !on {
-			return errors.New("negation is not supported for option 'tcp-check', as in HAProxy")
-		}
-		px.TCPCheck = &TCPCheck{}
-		px.HTTP.Check = nil
-		return nil
-	}}
-	optionKeywords["redis-check"] = optionKeyword{kBeDef, func(px *Proxy, a []string, on bool) error {
-		if len(a) > 0 {
-			return errors.New("takes no argument")
-		}
-		if !on {
-			return errors.New("negation is not supported for option 'redis-check', as in HAProxy")
-		}
-		px.TCPCheck = &TCPCheck{Redis: true}
-		px.HTTP.Check = nil
-		return nil
-	}}
+	optionKeywords["tcp-check"] = checkOption("tcp-check", false)
+	optionKeywords["redis-check"] = checkOption("redis-check", true)
 	// HAProxy's other protocol checks are known, and refused by name.
 	for _, name := range []string{"mysql-check", "pgsql-check", "ssl-hello-chk", "smtpchk", "ldap-check", "spop-check", "external-check"} {
 		optionKeywords[name] = optionKeyword{kBeDef, func(*Proxy, []string, bool) error {
@@ -64,14 +46,8 @@ func init() {
 		px.TCPCheckRules = appendOwn(px.TCPCheckRules, r)
 		return nil
 	}}
-	serverOptions["port"] = struct {
-		args  int
-		apply func(s *Server, a []string) error
-	}{1, func(s *Server, a []string) error { return oneInt(a, 1, 65535, &s.CheckPort) }}
-	serverOptions["addr"] = struct {
-		args  int
-		apply func(s *Server, a []string) error
-	}{1, func(s *Server, a []string) error {
+	serverOptions["port"] = serverOption{1, func(s *Server, a []string) error { return oneInt(a, 1, 65535, &s.CheckPort) }}
+	serverOptions["addr"] = serverOption{1, func(s *Server, a []string) error {
 		ip, err := netip.ParseAddr(a[0])
 		if err != nil {
 			return fmt.Errorf("'%s' is not an IP address", a[0])
@@ -84,35 +60,11 @@ func init() {
 		"no-check-ssl":     func(s *Server) { s.CheckSSL = false },
 		"check-send-proxy": func(s *Server) { s.CheckSendProxy = true },
 	} {
-		serverOptions[name] = struct {
-			args  int
-			apply func(s *Server, a []string) error
-		}{0, func(s *Server, _ []string) error { set(s); return nil }}
+		serverOptions[name] = serverOption{0, func(s *Server, _ []string) error { set(s); return nil }}
 	}
-	serverOptions["on-marked-down"] = struct {
-		args  int
-		apply func(s *Server, a []string) error
-	}{1, func(s *Server, a []string) error {
-		if a[0] != "shutdown-sessions" {
-			return fmt.Errorf("unknown action '%s' (expects shutdown-sessions)", a[0])
-		}
-		s.OnMarkedDown = a[0]
-		return nil
-	}}
-	serverOptions["on-marked-up"] = struct {
-		args  int
-		apply func(s *Server, a []string) error
-	}{1, func(s *Server, a []string) error {
-		if a[0] != "shutdown-backup-sessions" {
-			return fmt.Errorf("unknown action '%s' (expects shutdown-backup-sessions)", a[0])
-		}
-		s.OnMarkedUp = a[0]
-		return nil
-	}}
-	serverOptions["observe"] = struct {
-		args  int
-		apply func(s *Server, a []string) error
-	}{1, func(s *Server, a []string) error {
+	serverOptions["on-marked-down"] = choice(func(s *Server) *string { return &s.OnMarkedDown }, "shutdown-sessions")
+	serverOptions["on-marked-up"] = choice(func(s *Server) *string { return &s.OnMarkedUp }, "shutdown-backup-sessions")
+	serverOptions["observe"] = serverOption{1, func(s *Server, a []string) error {
 		switch a[0] {
 		case "layer4":
 		case "layer7":
@@ -123,22 +75,38 @@ func init() {
 		s.Observe = a[0]
 		return nil
 	}}
-	serverOptions["error-limit"] = struct {
-		args  int
-		apply func(s *Server, a []string) error
-	}{1, func(s *Server, a []string) error { return oneInt(a, 1, 1<<20, &s.ErrorLimit) }}
-	serverOptions["on-error"] = struct {
-		args  int
-		apply func(s *Server, a []string) error
-	}{1, func(s *Server, a []string) error {
-		switch a[0] {
-		case "fastinter", "fail-check", "sudden-death", "mark-down":
-			s.OnError = a[0]
-			return nil
-		}
-		return fmt.Errorf("unknown action '%s' (expects fastinter, fail-check, sudden-death or mark-down)", a[0])
-	}}
+	serverOptions["error-limit"] = serverOption{1, func(s *Server, a []string) error { return oneInt(a, 1, 1<<20, &s.ErrorLimit) }}
+	serverOptions["on-error"] = choice(func(s *Server) *string { return &s.OnError }, "fastinter", "fail-check", "sudden-death", "mark-down")
 	finishers = append(finishers, (*parser).validateTCPCheck, (*parser).validateCheckSSL)
+}
+
+// checkOption is "option tcp-check" or "option redis-check": it sets the
+// proxy's scripted check, in place of an HTTP check. HAProxy refuses their
+// negation.
+func checkOption(name string, redis bool) optionKeyword {
+	return optionKeyword{kBeDef, func(px *Proxy, a []string, on bool) error {
+		if len(a) > 0 {
+			return errors.New("takes no argument")
+		}
+		if !on {
+			return fmt.Errorf("negation is not supported for option '%s', as in HAProxy", name)
+		}
+		px.TCPCheck = &TCPCheck{Redis: redis}
+		px.HTTP.Check = nil
+		return nil
+	}}
+}
+
+// choice is a server option taking one of the words allowed, stored
+// where field says.
+func choice(field func(s *Server) *string, allowed ...string) serverOption {
+	return serverOption{1, func(s *Server, a []string) error {
+		if !slices.Contains(allowed, a[0]) {
+			return fmt.Errorf("unknown action '%s' (expects %s)", a[0], strings.Join(allowed, ", "))
+		}
+		*field(s) = a[0]
+		return nil
+	}}
 }
 
 // firstTCPCheckAction returns the first rule that is not a comment, or
