@@ -51,7 +51,8 @@ func (c *checker) httpCode() int {
 // HAProxy's check_status field words it: L4OK, L6OK or L7OK when it
 // passed, L4CON or L4TOUT when the TCP connect failed, L6RSP or L6TOUT
 // when the TLS handshake did, L7RSP, L7STS or L7TOUT when the HTTP check
-// or the tcp-check rules did, SOCKERR when a tcp-check's connection failed after it was up. It
+// or the tcp-check rules did, SOCKERR when a tcp-check's connection
+// failed after it was up, HANA when observe layer4 failed the server. It
 // is "" for a server without checks or before its first check.
 func (s *Server) CheckStatus() string {
 	c := s.checker
@@ -242,12 +243,13 @@ func (c *checker) interval() time.Duration {
 	s.be.mu.Lock()
 	up, health := s.up, s.health
 	s.be.mu.Unlock()
+	down := !up && health == 0
 	switch {
 	case up && health == cfg.Rise+cfg.Fall-1:
 		return cfg.Inter
-	case !up && health == 0 && cfg.DownInter > 0:
+	case down && cfg.DownInter > 0:
 		return cfg.DownInter
-	case !(!up && health == 0) && cfg.FastInter > 0:
+	case !down && cfg.FastInter > 0:
 		return cfg.FastInter
 	}
 	return cfg.Inter
@@ -354,13 +356,17 @@ func checkReason(err error) string {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
 		return "Layer4 timeout"
 	}
+	return `Layer4 connection problem, info: "` + strerror(err) + `"`
+}
+
+// strerror words an I/O error as C's strerror does, as HAProxy's check
+// messages show it: the system error's text with a capital, or the error
+// itself.
+func strerror(err error) string {
 	var errno syscall.Errno
-	info := err.Error()
-	if errors.As(err, &errno) {
-		info = errno.Error()
-		if info != "" {
-			info = strings.ToUpper(info[:1]) + info[1:]
-		}
+	if !errors.As(err, &errno) || errno.Error() == "" {
+		return err.Error()
 	}
-	return `Layer4 connection problem, info: "` + info + `"`
+	info := errno.Error()
+	return strings.ToUpper(info[:1]) + info[1:]
 }

@@ -71,17 +71,13 @@ func (b *Balancer) tcpCheck(ctx context.Context, s *Server) (net.Conn, error) {
 	if tc.Redis {
 		r.rules = redisRules
 	}
-	err := r.run(ctx)
-	if err != nil {
+	if err := r.run(ctx); err != nil {
 		if r.c != nil {
 			closeCheck(r.c)
 		}
 		return nil, err
 	}
-	if r.c == nil {
-		return nil, &layer7Error{reason: "Socket error"}
-	}
-	return r.c, nil
+	return r.c, nil // run connects before any rule, or fails
 }
 
 func (r *tcpCheckRun) run(ctx context.Context) error {
@@ -163,7 +159,7 @@ func (r *tcpCheckRun) send(ctx context.Context, i int, rule *config.TCPCheckRule
 		if isTimeout(err) {
 			return r.fail("Layer7 timeout", r.where(i, rule))
 		}
-		return r.fail("Socket error, info: \""+errnoText(err)+"\"", r.where(i, rule))
+		return r.fail("Socket error, info: \""+strerror(err)+"\"", r.where(i, rule))
 	}
 	return nil
 }
@@ -180,27 +176,8 @@ func (r *tcpCheckRun) expect(ctx context.Context, i int, rule *config.TCPCheckRu
 	tmp := make([]byte, 4096)
 	for {
 		if len(r.buf) > 0 || last {
-			if len(r.buf) == 0 {
-				msg := fmt.Sprintf("TCPCHK got an empty response at step %d", i+1)
-				if rule.Comment != "" {
-					msg += " comment: '" + rule.Comment + "'"
-				}
-				if r.redis {
-					return &layer7Error{reason: "Layer7 wrong status, code: 0, info: \"" + msg + "\""}
-				}
-				return &layer7Error{reason: "Layer7 invalid response, info: \"" + msg + "\""}
-			}
-			enough := rule.MinRecv < 0 || len(r.buf) >= rule.MinRecv || last
-			if enough {
-				match := tcpCheckMatch(rule, r.buf)
-				switch {
-				case !match && !last && rule.MinRecv < 0:
-					// Not yet: more may come.
-				case match != rule.Inverse:
-					return nil
-				default:
-					return r.mismatch(i, rule, match)
-				}
+			if done, err := r.judge(i, rule, last); done {
+				return err
 			}
 		}
 		if len(r.buf) >= tcpCheckBufSize {
@@ -220,9 +197,35 @@ func (r *tcpCheckRun) expect(ctx context.Context, i int, rule *config.TCPCheckRu
 			// bytes) lets the data be judged, as in HAProxy.
 			last = true
 		default:
-			return r.fail("Socket error, info: \""+errnoText(err)+"\"", r.where(i, rule))
+			return r.fail("Socket error, info: \""+strerror(err)+"\"", r.where(i, rule))
 		}
 	}
+}
+
+// judge applies an expect rule to what was received, last telling that
+// nothing more will come: done reports a decision, with err the failure.
+func (r *tcpCheckRun) judge(i int, rule *config.TCPCheckRule, last bool) (done bool, err error) {
+	if len(r.buf) == 0 {
+		msg := fmt.Sprintf("TCPCHK got an empty response at step %d", i+1)
+		if rule.Comment != "" {
+			msg += " comment: '" + rule.Comment + "'"
+		}
+		if r.redis {
+			return true, &layer7Error{reason: "Layer7 wrong status, code: 0, info: \"" + msg + "\""}
+		}
+		return true, &layer7Error{reason: "Layer7 invalid response, info: \"" + msg + "\""}
+	}
+	if rule.MinRecv >= 0 && len(r.buf) < rule.MinRecv && !last {
+		return false, nil
+	}
+	match := tcpCheckMatch(rule, r.buf)
+	switch {
+	case !match && !last && rule.MinRecv < 0:
+		return false, nil // more may come
+	case match != rule.Inverse:
+		return true, nil
+	}
+	return true, r.mismatch(i, rule, match)
 }
 
 // interruptible makes the balancer's stop end a blocked read or write
@@ -353,15 +356,4 @@ func dumpBinary(b []byte) string {
 		}
 	}
 	return sb.String()
-}
-
-// errnoText words an I/O error as strerror does: the system error's text
-// with a capital, or the error itself.
-func errnoText(err error) string {
-	r := checkReason(err)
-	const info = `, info: "`
-	if j := strings.Index(r, info); j >= 0 && strings.HasSuffix(r, `"`) {
-		return r[j+len(info) : len(r)-1]
-	}
-	return err.Error()
 }

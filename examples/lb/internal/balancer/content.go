@@ -63,54 +63,19 @@ func (s *session) inspect() bool {
 	if len(rules) == 0 && len(uses) == 0 {
 		return true
 	}
-	ctx := &contentCtx{tracked: &tracked{b: s.b, own: fe.cfg.Name, src: s.client.Src(), dst: s.client.Dst(), info: s.client.Transport().Info()}}
-	if s.trk != nil {
-		ctx.sc = s.trk.sc
-	}
+	ctx := &contentCtx{tracked: s.ruleCtx(fe.cfg.Name), final: true}
 	// Only a raw socket shows the client's own bytes; through TLS the
 	// content fetches find nothing, at once.
-	rc, raw := s.client.Raw()
-	if len(rules) > 0 && raw {
-		size := s.b.cfg.Global.BufSize
-		if size <= 0 {
-			size = buffer.DefaultSize
+	if rc, raw := s.client.Raw(); len(rules) > 0 && raw {
+		switch s.runContentRules(rc, rules, ctx) {
+		case "":
+			s.term = [2]byte{'C', 'R'}
+			return false
+		case "reject":
+			s.b.log.Debug("content rejected", "frontend", fe.cfg.Name, "client", ctx.src)
+			s.term = [2]byte{'P', 'R'}
+			return false
 		}
-		buf := make([]byte, size)
-		var deadline time.Time
-		if d := fe.cfg.Stick.InspectDelay; d > 0 {
-			deadline = s.accepted.Add(d)
-			_ = s.client.SetReadDeadline(deadline)
-			defer func() { _ = s.client.SetReadDeadline(time.Time{}) }()
-		}
-		expired := false
-		for {
-			n, ended, err := peekNow(rc, buf)
-			if err != nil {
-				s.term = [2]byte{'C', 'R'}
-				return false
-			}
-			ctx.data = buf[:n]
-			ctx.final = ended || expired || n == len(buf) || deadline.IsZero()
-			verdict, wait := contentVerdict(rules, ctx)
-			if wait {
-				if err := waitMore(rc, buf, n); err != nil {
-					if !errors.Is(err, os.ErrDeadlineExceeded) {
-						s.term = [2]byte{'C', 'R'}
-						return false
-					}
-					expired = true
-				}
-				continue
-			}
-			if verdict == "reject" {
-				s.b.log.Debug("content rejected", "frontend", fe.cfg.Name, "client", ctx.src)
-				s.term = [2]byte{'P', 'R'}
-				return false
-			}
-			break
-		}
-	} else {
-		ctx.final = true
 	}
 	// As in HAProxy, use_backend runs once, on what the rules waited for.
 	for _, u := range uses {
@@ -120,6 +85,43 @@ func (s *session) inspect() bool {
 		}
 	}
 	return true
+}
+
+// runContentRules peeks at the client's bytes through rc and runs the
+// content rules on them, waiting for more (up to inspect-delay) while a
+// rule cannot decide yet. It returns the verdict, or "" when the client
+// failed meanwhile.
+func (s *session) runContentRules(rc syscall.RawConn, rules []config.ConnRule, ctx *contentCtx) string {
+	size := s.b.cfg.Global.BufSize
+	if size <= 0 {
+		size = buffer.DefaultSize
+	}
+	buf := make([]byte, size)
+	var deadline time.Time
+	if d := s.fe.cfg.Stick.InspectDelay; d > 0 {
+		deadline = s.accepted.Add(d)
+		_ = s.client.SetReadDeadline(deadline)
+		defer func() { _ = s.client.SetReadDeadline(time.Time{}) }()
+	}
+	expired := false
+	for {
+		n, ended, err := peekNow(rc, buf)
+		if err != nil {
+			return ""
+		}
+		ctx.data = buf[:n]
+		ctx.final = ended || expired || n == len(buf) || deadline.IsZero()
+		verdict, wait := contentVerdict(rules, ctx)
+		if !wait {
+			return verdict
+		}
+		if err := waitMore(rc, buf, n); err != nil {
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				return ""
+			}
+			expired = true
+		}
+	}
 }
 
 // peekNow peeks at what the socket holds, without taking it or waiting,

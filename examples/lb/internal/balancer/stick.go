@@ -342,10 +342,11 @@ func (s *session) endTracking() {
 	s.trk = nil
 }
 
-// ruleCtx is the context of a backend's stick rules: the session's
-// addresses and tracked entries, with "" naming the backend's table.
-func (s *session) ruleCtx(be *Backend) *tracked {
-	t := &tracked{b: s.b, own: be.cfg.Name, src: s.client.Src(), dst: s.client.Dst(), info: s.client.Transport().Info()}
+// ruleCtx is the context of a proxy's rules after the handshake (a
+// backend's stick rules, a frontend's content rules): the session's
+// addresses and tracked entries, with "" naming own's table.
+func (s *session) ruleCtx(own string) *tracked {
+	t := &tracked{b: s.b, own: own, src: s.client.Src(), dst: s.client.Dst(), info: s.client.Transport().Info()}
 	if s.trk != nil {
 		t.sc = s.trk.sc
 	}
@@ -361,7 +362,7 @@ func (s *session) stickMatch(be *Backend) *Server {
 	if len(rules) == 0 {
 		return nil
 	}
-	ctx := s.ruleCtx(be)
+	ctx := s.ruleCtx(be.cfg.Name)
 	for _, r := range rules {
 		if !r.Match || !r.Cond.Eval(ctx) {
 			continue
@@ -394,7 +395,7 @@ func (s *session) stickStore(be *Backend, srv *Server) {
 	if len(rules) == 0 || srv == nil {
 		return
 	}
-	ctx := s.ruleCtx(be)
+	ctx := s.ruleCtx(be.cfg.Name)
 	for _, r := range rules {
 		if !r.Store || !r.Cond.Eval(ctx) {
 			continue
