@@ -176,13 +176,13 @@ func (a *leastConn) pick(cands []*Server, _ netip.Addr, avoid *Server) (*Server,
 }
 
 // lcLess orders servers by HAProxy's leastconn key: 0 when idle, else
-// (cur+queued+1)/weight, compared by cross-multiplying to stay exact.
+// (cur+queued+1)/eweight, compared by cross-multiplying to stay exact.
 func lcLess(a, b *Server) bool {
 	la, lb := a.cur+len(a.queue), b.cur+len(b.queue)
 	if la == 0 || lb == 0 {
 		return la == 0 && lb != 0
 	}
-	return (la+1)*b.weight < (lb+1)*a.weight
+	return (la+1)*b.eweight < (lb+1)*a.eweight
 }
 
 // first takes the usable server with the lowest id that still has a free

@@ -128,6 +128,7 @@ type hashAlgo struct {
 type ringPoint struct {
 	h uint32
 	s *Server
+	n int // the point's number: it is on the ring while n < s.eweight
 }
 
 func (a *hashAlgo) requestKey(req *htx.Message) ([]byte, bool) {
@@ -180,19 +181,12 @@ func (a *hashAlgo) ringPick(cands []*Server, h uint32, avoid *Server) *Server {
 	if a.ring == nil && len(cands) > 0 {
 		a.buildRing(cands[0].be.servers)
 	}
-	usable := func(s *Server) bool {
-		for _, c := range cands {
-			if c == s {
-				return true
-			}
-		}
-		return false
-	}
+	usable := func(p ringPoint) bool { return p.n < p.s.eweight && in(cands, p.s) }
 	n := len(a.ring)
 	at := sort.Search(n, func(i int) bool { return a.ring[i].h >= h })
 	next := -1
 	for j := 0; j < n; j++ {
-		if k := (at + j) % n; usable(a.ring[k].s) {
+		if k := (at + j) % n; usable(a.ring[k]) {
 			next = k
 			break
 		}
@@ -202,7 +196,7 @@ func (a *hashAlgo) ringPick(cands []*Server, h uint32, avoid *Server) *Server {
 	}
 	prev := next
 	for j := 1; j < n; j++ {
-		if k := (next - j + n) % n; usable(a.ring[k].s) {
+		if k := (next - j + n) % n; usable(a.ring[k]) {
 			prev = k
 			break
 		}
@@ -212,8 +206,8 @@ func (a *hashAlgo) ringPick(cands []*Server, h uint32, avoid *Server) *Server {
 		pick = prev
 	}
 	for j := 0; j < n; j++ {
-		if s := a.ring[(pick+j)%n].s; s != avoid && usable(s) {
-			return s
+		if p := a.ring[(pick+j)%n]; p.s != avoid && usable(p) {
+			return p.s
 		}
 	}
 	return nil
@@ -221,11 +215,12 @@ func (a *hashAlgo) ringPick(cands []*Server, h uint32, avoid *Server) *Server {
 
 // buildRing places weight×16 points per server (HAProxy's scale), with
 // HAProxy's keys: the server's id times 4096 (SRV_EWGHT_RANGE) plus the
-// point's number, mixed by fullHash.
+// point's number, mixed by fullHash. While a server warms up, only its
+// first eweight points count, as HAProxy's chash holds only those.
 func (a *hashAlgo) buildRing(servers []*Server) {
 	for _, s := range servers {
 		for i := 0; i < s.weight*16; i++ {
-			a.ring = append(a.ring, ringPoint{h: fullHash(uint32(s.cfg.ID)*4096 + uint32(i)), s: s})
+			a.ring = append(a.ring, ringPoint{h: fullHash(uint32(s.cfg.ID)*4096 + uint32(i)), s: s, n: i})
 		}
 	}
 	sort.Slice(a.ring, func(i, j int) bool { return a.ring[i].h < a.ring[j].h })
@@ -239,7 +234,7 @@ func (randomAlgo) pick(cands []*Server, _ netip.Addr, avoid *Server) (*Server, b
 	total := 0
 	for _, s := range cands {
 		if s != avoid && !s.full() {
-			total += s.weight
+			total += s.eweight
 		}
 	}
 	if total == 0 {
@@ -250,10 +245,10 @@ func (randomAlgo) pick(cands []*Server, _ netip.Addr, avoid *Server) (*Server, b
 		if s == avoid || s.full() {
 			continue
 		}
-		if n < s.weight {
+		if n < s.eweight {
 			return s, false
 		}
-		n -= s.weight
+		n -= s.eweight
 	}
 	return nil, false
 }

@@ -12,7 +12,8 @@ import "net/netip"
 // hole; and "next", those whose position fell beyond the current window,
 // which becomes init when the window is over. Weights are scaled by 16 as
 // in HAProxy. A server going down leaves the lists; one coming up is placed
-// as far ahead as its weight allows, as haproxy places it.
+// as far ahead as its weight allows, and one whose weight changes (while
+// it warms up) moves, as haproxy places and moves them.
 type roundRobin struct {
 	started                         bool
 	members                         []*Server
@@ -22,7 +23,8 @@ type roundRobin struct {
 
 // rrState is a server's place in the round robin. Guarded by be.mu.
 type rrState struct {
-	weight    int // scaled weight while a member
+	weight    int // effective weight (Server.eweight) while a member
+	lpos      int // the position of the last turn taken
 	npos, rem int
 	key       int
 	seq       uint64 // insertion order: ties go to the older
@@ -106,7 +108,7 @@ func (a *roundRobin) sync(cands []*Server) {
 		a.started = true
 		for _, s := range cands {
 			a.members = append(a.members, s)
-			s.rr = rrState{weight: s.weight * 16}
+			s.rr = rrState{weight: s.eweight}
 			a.nextWeight += s.rr.weight
 			a.insert(s, rrInit, rrMaxWeight-s.rr.weight)
 		}
@@ -115,14 +117,14 @@ func (a *roundRobin) sync(cands []*Server) {
 	}
 	same := len(cands) == len(a.members)
 	for i := 0; same && i < len(cands); i++ {
-		same = cands[i] == a.members[i] && cands[i].rr.weight == cands[i].weight*16
+		same = cands[i] == a.members[i] && cands[i].rr.weight == cands[i].eweight
 	}
 	if same {
 		return
 	}
 	kept := a.members[:0]
 	for _, m := range a.members {
-		if in(cands, m) && m.rr.weight == m.weight*16 {
+		if in(cands, m) {
 			kept = append(kept, m)
 			continue
 		}
@@ -130,13 +132,18 @@ func (a *roundRobin) sync(cands []*Server) {
 		m.rr.tree = rrNone
 	}
 	a.members = kept
+	for _, m := range a.members {
+		if m.rr.weight != m.eweight {
+			a.reweight(m)
+		}
+	}
 	for _, s := range cands {
 		if in(a.members, s) {
 			continue
 		}
 		// Coming up: placed from the current position as far as its
 		// weight allows within the next window.
-		s.rr = rrState{weight: s.weight * 16}
+		s.rr = rrState{weight: s.eweight}
 		a.nextWeight += s.rr.weight
 		a.members = append(a.members, s)
 		s.rr.npos = a.currPos + (a.nextWeight+a.currWeight-a.currPos)/s.rr.weight
@@ -153,6 +160,33 @@ func in(list []*Server, s *Server) bool {
 		}
 	}
 	return false
+}
+
+// reweight moves a member whose effective weight changed (a warming
+// server's) as HAProxy's fwrr_update_server_weight does: in init it only
+// takes its new rank; otherwise its next turn comes one new step after its
+// last, no later than planned, and at least two turns from now.
+func (a *roundRobin) reweight(s *Server) {
+	r := &s.rr
+	a.nextWeight += s.eweight - r.weight
+	r.weight = s.eweight
+	switch r.tree {
+	case rrInit:
+		a.insert(s, rrInit, rrMaxWeight-r.weight)
+		return
+	case rrNext:
+		r.npos += a.currWeight
+	}
+	planned := r.npos
+	step := a.nextWeight / r.weight
+	r.npos, r.rem = r.lpos+step, 0
+	if r.npos > planned {
+		r.npos = planned
+	}
+	if r.npos < a.currPos+2 {
+		r.npos = a.currPos + step
+	}
+	a.queue(s)
 }
 
 // first returns the member of list t with the lowest key, the older on
@@ -205,6 +239,7 @@ func (a *roundRobin) advance(s *Server) {
 	if r.npos == 0 {
 		r.npos = a.currPos
 	}
+	r.lpos = r.npos
 	r.npos += a.nextWeight / r.weight
 	r.rem += a.nextWeight % r.weight
 	if r.rem >= r.weight {

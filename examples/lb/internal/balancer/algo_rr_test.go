@@ -16,7 +16,7 @@ func rrServers(weights ...int) []*Server {
 	be := &Backend{}
 	var out []*Server
 	for i, w := range weights {
-		out = append(out, &Server{cfg: &config.Server{Name: string(rune('a' + i)), Weight: w}, be: be, weight: w, up: true})
+		out = append(out, makeServer(be, &config.Server{Name: string(rune('a' + i)), Weight: w}))
 	}
 	be.servers = out
 	return out

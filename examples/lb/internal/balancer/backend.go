@@ -68,11 +68,18 @@ type Server struct {
 	// Guarded by be.mu.
 	up     bool
 	health int
-	cur    int
-	queue  []*pending
-	served int64 // connections the server queue handed a slot
-	rr     rrState
-	live   map[*session]struct{} // TCP sessions connected, when be.track
+	// eweight is the effective weight the dynamic algorithms use, on
+	// HAProxy's scale: weight×16, or a share of it while the server warms
+	// up after coming back (slowstart), from lastUp, a Unix second, with
+	// starting set.
+	eweight  int
+	starting bool
+	lastUp   int64
+	cur      int
+	queue    []*pending
+	served   int64 // connections the server queue handed a slot
+	rr       rrState
+	live     map[*session]struct{} // TCP sessions connected, when be.track
 }
 
 // pending is a connection waiting in a queue. It is handed a server by
@@ -92,10 +99,16 @@ type pending struct {
 func newBackend(cfg *config.Proxy, logs *logSet) *Backend {
 	b := &Backend{cfg: cfg, logs: logs, algo: newProxyAlgorithm(cfg), dirty: true}
 	for _, sc := range cfg.Servers {
-		b.servers = append(b.servers, &Server{cfg: sc, be: b, weight: sc.Weight, addr: sc.Addr, up: true, health: sc.Rise})
+		b.servers = append(b.servers, makeServer(b, sc))
 		b.track = b.track || sc.OnMarkedDown != "" || sc.OnMarkedUp != ""
 	}
+	b.follow()
 	return b
+}
+
+// makeServer is a server of b as it starts: up, at full health and weight.
+func makeServer(b *Backend, sc *config.Server) *Server {
+	return &Server{cfg: sc, be: b, weight: sc.Weight, eweight: sc.Weight * weightScale, addr: sc.Addr, up: true, health: sc.Rise}
 }
 
 // Name returns the backend's name.
@@ -129,8 +142,52 @@ func (s *Server) CurConns() int {
 	return s.cur
 }
 
-// full reports whether the server is at its maxconn.
-func (s *Server) full() bool { return s.cfg.MaxConn > 0 && s.cur >= s.cfg.MaxConn }
+// full reports whether the server is at its maxconn, which ramps up with
+// the weight while the server warms up.
+func (s *Server) full() bool {
+	if s.cfg.MaxConn == 0 {
+		return false
+	}
+	limit := s.cfg.MaxConn
+	if s.starting {
+		limit = s.maxConn(time.Now().Unix())
+	}
+	return s.cur >= limit
+}
+
+// weightScale is HAProxy's BE_WEIGHT_SCALE: an effective weight is the
+// configured one times this, so that slowstart can hand out fractions.
+const weightScale = 16
+
+// maxConn is the server's connection limit at Unix second now: maxconn,
+// or while it warms up the elapsed share of the slowstart period of it,
+// at least 1, as HAProxy's srv_dynamic_maxconn computes it. Called with
+// be.mu held.
+func (s *Server) maxConn(now int64) int {
+	limit := s.cfg.MaxConn
+	if ss := int64(s.cfg.SlowStart / time.Second); s.starting && now >= s.lastUp && now < s.lastUp+ss {
+		ratio := 100 * (now - s.lastUp) / ss
+		limit = max(1, int(int64(limit)*ratio/100))
+	}
+	return limit
+}
+
+// recalcWeight sets the effective weight for Unix second now, as
+// HAProxy's server_recalc_eweight: while the server warms up, and only
+// for the algorithms that follow weight changes, weight×w with w running
+// from 1 to 16 over the slowstart period; once the period is over the
+// server is no longer starting. Called with be.mu held.
+func (s *Server) recalcWeight(now int64, dynamic bool) {
+	ss := int64(s.cfg.SlowStart / time.Second)
+	if s.starting && (now < s.lastUp || now >= s.lastUp+ss) {
+		s.starting = false
+	}
+	w := int64(weightScale)
+	if s.starting && dynamic {
+		w = (weightScale*(now-s.lastUp) + ss) / ss
+	}
+	s.eweight = s.weight * int(w)
+}
 
 // usable reports whether the server may take traffic at all.
 func (s *Server) usable() bool { return s.up && !s.cfg.Disabled && s.weight > 0 }
@@ -430,6 +487,12 @@ func (b *Backend) setState(s *Server, up bool, reason string, dur time.Duration)
 	}
 	s.up = up
 	b.dirty = true
+	// A server back up after a failure warms up over slowstart; never at
+	// start, since servers start up.
+	s.starting = up && s.cfg.SlowStart >= time.Second
+	s.lastUp = time.Now().Unix()
+	s.recalcWeight(s.lastUp, b.dynamicWeights())
+	b.follow()
 	var active, backup int
 	for _, x := range b.servers {
 		if x.usable() {
@@ -509,6 +572,50 @@ func (b *Backend) setState(s *Server, up bool, reason string, dur time.Duration)
 	}
 }
 
+// follow tells round robin at once of a change in the usable servers or
+// their weights, as HAProxy's algorithms hear of each change when it
+// happens: a server that goes down and comes back between two
+// connections leaves its place and takes a new one, and the turns are
+// laid out at start from the servers as they start. Called with b.mu
+// held (or before b is shared).
+func (b *Backend) follow() {
+	switch a := b.algo.(type) {
+	case *roundRobin:
+		a.sync(b.candidates())
+	case *hashAlgo:
+		a.rr.sync(b.candidates())
+	}
+}
+
+// dynamicWeights reports whether the backend's algorithm follows weight
+// changes at run time, HAProxy's BE_LB_PROP_DYN: every one but static-rr
+// and the map-based hashes. Only those see a warming server's weight ramp.
+func (b *Backend) dynamicWeights() bool {
+	switch a := b.algo.(type) {
+	case *staticRR:
+		return false
+	case *hashAlgo:
+		return a.consistent
+	}
+	return true
+}
+
+// warmup brings a warming server's weight and maxconn to where the time
+// elapsed since it came up puts them, and lets queued connections take
+// the room that made, as HAProxy's warmup task does once a second. It
+// reports whether the server is still warming up.
+func (b *Backend) warmup(s *Server) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !s.starting {
+		return false
+	}
+	s.recalcWeight(time.Now().Unix(), b.dynamicWeights())
+	b.follow()
+	b.serveQueues()
+	return s.starting
+}
+
 // liveSessions appends the TCP sessions connected to s; the caller holds
 // s.be.mu.
 func liveSessions(to []*session, s *Server) []*session {
@@ -539,4 +646,11 @@ func (b *Backend) dropLive(s *Server, x *session) {
 	b.mu.Lock()
 	delete(s.live, x)
 	b.mu.Unlock()
+}
+
+// warming reports whether the server is warming up after coming back.
+func (s *Server) warming() bool {
+	s.be.mu.Lock()
+	defer s.be.mu.Unlock()
+	return s.starting
 }

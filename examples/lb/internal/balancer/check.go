@@ -170,10 +170,20 @@ func (c *checker) run(ctx context.Context, first time.Duration) {
 	t := time.NewTimer(first)
 	defer t.Stop()
 	next := time.Now().Add(first)
+	// warm ticks once a second while the server warms up (slowstart).
+	warm := time.NewTimer(time.Hour)
+	warm.Stop()
+	defer warm.Stop()
+	warming := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-warm.C:
+			if warming = c.s.be.warmup(c.s); warming {
+				warm.Reset(time.Second)
+			}
+			continue
 		case <-c.hurry:
 			// on-error fastinter: the next check within fastinter.
 			if d := c.s.cfg.FastInter; d > 0 && time.Until(next) > d {
@@ -184,6 +194,10 @@ func (c *checker) run(ctx context.Context, first time.Duration) {
 		case <-t.C:
 		}
 		c.once(ctx)
+		if !warming && c.s.warming() {
+			warming = true
+			warm.Reset(time.Second)
+		}
 		d := c.interval()
 		t.Reset(d)
 		next = time.Now().Add(d)

@@ -303,6 +303,15 @@ var serverOptions = map[string]serverOption{
 	"inter":         {1, func(s *Server, a []string) error { return positiveTime(a[0], &s.Inter) }},
 	"fastinter":     {1, func(s *Server, a []string) error { return positiveTime(a[0], &s.FastInter) }},
 	"downinter":     {1, func(s *Server, a []string) error { return positiveTime(a[0], &s.DownInter) }},
+	"slowstart": {1, func(s *Server, a []string) error {
+		d, err := ParseTime(a[0])
+		if err != nil {
+			return err
+		}
+		// HAProxy keeps it in whole seconds, rounded up.
+		s.SlowStart = (d + time.Second - 1).Truncate(time.Second)
+		return nil
+	}},
 	"source": {1, func(s *Server, a []string) error {
 		addr, err := ParseAddr(a[0], false)
 		if err != nil {

@@ -326,11 +326,16 @@ type Server struct {
 	// down ("fastinter"), DownInter while it is down ("downinter"); 0
 	// means Inter, as in HAProxy.
 	FastInter, DownInter time.Duration
-	Rise, Fall           int
-	Backup               bool
-	Disabled             bool
-	SendProxy            bool
-	SendProxyV2          bool
+	// SlowStart is the time over which a server coming back up after a
+	// failure ramps from a small share of its weight (and of its
+	// maxconn) to the whole of it ("slowstart"), in whole seconds as
+	// HAProxy keeps it; 0 means at once. It never applies at start.
+	SlowStart   time.Duration
+	Rise, Fall  int
+	Backup      bool
+	Disabled    bool
+	SendProxy   bool
+	SendProxyV2 bool
 	// Source is the local address to dial from, "" for any.
 	Source string
 	// SSL is the TLS side of the line (ssl, verify, sni...) and the

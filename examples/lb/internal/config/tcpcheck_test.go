@@ -157,3 +157,18 @@ func TestCheckIntervalOptions(t *testing.T) {
 	require.ErrorIs(t, err, ErrBadValue)
 	require.ErrorContains(t, err, "server option 'downinter': must be greater than 0")
 }
+
+// slowstart is kept in whole seconds, rounded up, as HAProxy keeps it;
+// 0 turns it off, and a default-server's value is inherited.
+func TestSlowStartOption(t *testing.T) {
+	cfg, err := Parse(Source{Name: "test.cfg", Data: []byte("backend b\n  default-server slowstart 1500\n  server s 127.0.0.1:1 check\n  server t 127.0.0.1:2 check slowstart 1m\n  server u 127.0.0.1:3 check slowstart 0\n")})
+	require.NoError(t, err)
+	s := cfg.Proxy("b", KindBackend).Servers
+	require.Equal(t, [3]time.Duration{2 * time.Second, time.Minute, 0}, [3]time.Duration{s[0].SlowStart, s[1].SlowStart, s[2].SlowStart})
+	for _, bad := range []string{"abc", "-1", "10x"} {
+		_, err = Parse(Source{Name: "test.cfg", Data: []byte("backend b\n  server s 127.0.0.1:1 check slowstart " + bad + "\n")})
+		require.ErrorIs(t, err, ErrBadValue, bad)
+		require.ErrorContains(t, err, "test.cfg:2", bad)
+		require.ErrorContains(t, err, "server option 'slowstart'", bad)
+	}
+}
