@@ -73,6 +73,10 @@ func (hf *httpFront) emitLog(l *httpLog) {
 	if fe.cfg.Options.DontLogNull && l.status == -1 && l.bytesOut == 0 {
 		return
 	}
+	level := trafficLevel(&fe.cfg.Options, &l.trafficLine, l.status)
+	if level < 0 {
+		return
+	}
 	l.actconn = int(hf.s.b.actconn.Load())
 	l.feconn = int(fe.conns.Load())
 	if be := hf.s.b.backends[l.backend]; be != nil {
@@ -84,7 +88,7 @@ func (hf *httpFront) emitLog(l *httpLog) {
 	} else {
 		l.line = l.format(l.line[:0])
 	}
-	fe.logs.emit(levelInfo, string(l.line))
+	fe.logs.emit(level, string(l.line))
 }
 
 // format renders HAProxy's httplog format:

@@ -18,6 +18,7 @@ import (
 const (
 	levelEmerg   = 0
 	levelAlert   = 1
+	levelErr     = 3
 	levelWarning = 4
 	levelNotice  = 5
 	levelInfo    = 6
@@ -257,6 +258,24 @@ func (l *tcpLog) format() string {
 	b = append(b, '/')
 	b = strconv.AppendInt(b, int64(l.beQueue), 10)
 	return string(b)
+}
+
+// trafficLevel is the level of a traffic line, or -1 when the line is
+// not to be written: HAProxy counts a connection (an HTTP request) as
+// gone wrong when it was redispatched, ended on an error or a timeout
+// (a termination code other than '-' or 'L' first), was retried without
+// ending on one, or got a status of 500 or more (status 0 when none
+// applies). option dontlog-normal leaves the others out; option
+// log-separate-errors puts the wrong ones at the err level.
+func trafficLevel(o *config.Options, l *trafficLine, status int) int {
+	wrong := l.redisp || (l.term[0] != '-' && l.term[0] != 'L') || (l.term[0] == '-' && l.retries > 0) || status >= 500
+	switch {
+	case !wrong && o.DontLogNormal:
+		return -1
+	case wrong && o.LogSeparateErrors:
+		return levelErr
+	}
+	return levelInfo
 }
 
 func appendMs(b []byte, d time.Duration, set bool) []byte {

@@ -437,10 +437,14 @@ func (s *session) logTraffic(asap bool, beconn, srvconn int) {
 	if fe.cfg.Options.DontLogNull && s.bytesIn == 0 && s.bytesOut == 0 && l.term == [2]byte{'-', '-'} {
 		return
 	}
+	level := trafficLevel(&fe.cfg.Options, &l.trafficLine, 0)
+	if level < 0 {
+		return
+	}
 	if fe.cfg.LogFormat != nil {
 		v := l.values()
-		fe.logs.emit(levelInfo, string(renderLogFormat(nil, fe.cfg.LogFormat, &v)))
+		fe.logs.emit(level, string(renderLogFormat(nil, fe.cfg.LogFormat, &v)))
 	} else {
-		fe.logs.emit(levelInfo, l.format())
+		fe.logs.emit(level, l.format())
 	}
 }

@@ -212,7 +212,11 @@ func (s *session) tlsHandshakeFailed(err error) {
 	line = append(line, listenerName(fe.cfg, *s.bind)...)
 	line = append(line, ": "...)
 	line = append(line, msg...)
-	fe.logs.emit(levelInfo, string(line))
+	level := levelInfo
+	if fe.cfg.Options.LogSeparateErrors {
+		level = levelErr
+	}
+	fe.logs.emit(level, string(line))
 }
 
 // handshakeMessage words a handshake error as HAProxy's connection error

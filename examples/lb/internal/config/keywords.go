@@ -189,14 +189,16 @@ var optionKeywords = map[string]optionKeyword{
 		px.LogFormat = nil
 		return nil
 	}},
-	"dontlognull":       {KindFrontend, flag(func(o *Options) *bool { return &o.DontLogNull })},
-	"log-health-checks": {kBeDef, flag(func(o *Options) *bool { return &o.LogHealthChecks })},
-	"logasap":           {kFeDef, flag(func(o *Options) *bool { return &o.LogASAP })},
-	"splice-auto":       {kAll, flag(func(o *Options) *bool { return &o.SpliceAuto })},
-	"splice-request":    {kAll, flag(func(o *Options) *bool { return &o.SpliceRequest })},
-	"splice-response":   {kAll, flag(func(o *Options) *bool { return &o.SpliceResponse })},
-	"allbackups":        {KindBackend, flag(func(o *Options) *bool { return &o.AllBackups })},
-	"nolinger":          {kAll, flag(func(o *Options) *bool { return &o.NoLinger })},
+	"dontlognull":         {KindFrontend, flag(func(o *Options) *bool { return &o.DontLogNull })},
+	"dontlog-normal":      {KindFrontend, flag(func(o *Options) *bool { return &o.DontLogNormal })},
+	"log-separate-errors": {KindFrontend, flag(func(o *Options) *bool { return &o.LogSeparateErrors })},
+	"log-health-checks":   {kBeDef, flag(func(o *Options) *bool { return &o.LogHealthChecks })},
+	"logasap":             {kFeDef, flag(func(o *Options) *bool { return &o.LogASAP })},
+	"splice-auto":         {kAll, flag(func(o *Options) *bool { return &o.SpliceAuto })},
+	"splice-request":      {kAll, flag(func(o *Options) *bool { return &o.SpliceRequest })},
+	"splice-response":     {kAll, flag(func(o *Options) *bool { return &o.SpliceResponse })},
+	"allbackups":          {KindBackend, flag(func(o *Options) *bool { return &o.AllBackups })},
+	"nolinger":            {kAll, flag(func(o *Options) *bool { return &o.NoLinger })},
 	"redispatch": {KindBackend, func(px *Proxy, a []string, on bool) error {
 		// "option redispatch <interval>" exists; only the default (redispatch
 		// on the last retry) is implemented.

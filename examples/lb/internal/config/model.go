@@ -206,6 +206,13 @@ type Options struct {
 	Redispatch     bool
 	AllBackups     bool
 	DontLogNull    bool
+	// DontLogNormal logs only the connections (HTTP: requests) that went
+	// wrong: an error or timeout, a retry, a redispatch, or an HTTP status
+	// of 500 or more ("option dontlog-normal").
+	DontLogNormal bool
+	// LogSeparateErrors logs those at the err level instead of info
+	// ("option log-separate-errors"), and so do TLS handshake failures.
+	LogSeparateErrors bool
 	// NoLinger closes connections with a reset (SO_LINGER 0): a
 	// frontend's client connections, a backend's server connections.
 	NoLinger bool
