@@ -606,6 +606,9 @@ func (c *Channel) loop() error {
 				if err := c.dst.CloseWrite(); err != nil {
 					return &OpError{Op: OpWrite, Err: fmt.Errorf("shutting the write side: %w", err)}
 				}
+				if c.tun != nil {
+					c.tun.shutWrote(c)
+				}
 			}
 			return nil
 		}
@@ -668,10 +671,26 @@ func (c *Channel) canSplice() bool {
 // readTimeout and writeTimeout give the timeouts in force: a tunnel
 // switches to its tunnel timeout once both directions are analysed.
 func (c *Channel) readTimeout() time.Duration {
-	if t := c.tun; t != nil && t.tunnelTO > 0 && t.established() {
-		return t.tunnelTO
+	if t := c.tun; t != nil {
+		if fin := t.finTimeout(c); fin > 0 {
+			return fin
+		}
+		if t.tunnelTO > 0 && t.established() {
+			return t.tunnelTO
+		}
 	}
 	return c.rto
+}
+
+// retime makes the direction look at its read timeout again, from any
+// goroutine: the timeout has changed (a half-closed timeout took over).
+// A read in progress wakes on a past deadline and a parked direction is
+// woken; each re-arms with the timeout now in force. Its own arming
+// checks the timeout again after setting a deadline, so a change that
+// lands meanwhile is not lost.
+func (c *Channel) retime() {
+	_ = c.src.SetReadDeadline(time.Unix(1, 0))
+	c.pw.Wake()
 }
 
 func (c *Channel) writeTimeout() time.Duration {
@@ -713,6 +732,12 @@ func (c *Channel) armRead() error {
 	if c.rdl == 0 || c.rdl > target || target-c.rdl > slack {
 		c.rdl = target
 		_ = c.src.SetReadDeadline(epoch.Add(time.Duration(target)))
+	}
+	if c.readTimeout() != to {
+		// retime ran meanwhile: its past deadline may have landed before
+		// ours. A strike then recomputes.
+		c.rdl = -1
+		_ = c.src.SetReadDeadline(time.Unix(1, 0))
 	}
 	return c.checkStopped()
 }

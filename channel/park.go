@@ -55,16 +55,18 @@ func (c *Channel) park() bool {
 	// The read timeout wakes a parked direction through the poller's
 	// deadline heap, which costs it a slot there rather than a timer.
 	var deadline time.Time
-	if to := c.readTimeout(); to > 0 {
+	to := c.readTimeout()
+	if to > 0 {
 		deadline = epoch.Add(time.Duration(c.srcClock.last.Load() + int64(to)))
 	}
 	rc, _ := c.idleSocket()
 	switch err := c.pw.Wait(rc, deadline, c.resume); err {
 	case nil:
-		// interrupt stores stopped before it wakes: a wake that came
+		// interrupt stores stopped before it wakes, and a half-closed
+		// timeout is in force before retime wakes: a wake that came
 		// before the wait was registering found nothing to end, and this
-		// sees stopped.
-		if c.isStopped() {
+		// sees either.
+		if c.isStopped() || c.readTimeout() != to {
 			c.pw.Wake()
 		}
 		return true

@@ -83,6 +83,12 @@ type TunnelConfig struct {
 	// TunnelTimeout is timeout tunnel: once both directions have no
 	// analyser left, it replaces both timeouts. 0 keeps them.
 	TunnelTimeout time.Duration
+	// ClientFinTimeout is timeout client-fin: once the client has been
+	// sent a FIN (the server ended its side), the client side may stay
+	// silent only that long, in place of the client or tunnel timeout.
+	// ServerFinTimeout is timeout server-fin, the same for the server
+	// side once it has been sent a FIN. 0 keeps the other timeouts.
+	ClientFinTimeout, ServerFinTimeout time.Duration
 	// RequestAnalysers and ResponseAnalysers analyse each direction.
 	RequestAnalysers, ResponseAnalysers []Analyser
 	// Go runs a direction on a goroutine for Start and Drive; nil means a
@@ -150,7 +156,9 @@ func (r Result) TermState() string {
 type Tunnel struct {
 	req, res    *Channel
 	tunnelTO    time.Duration
-	spawn       func(func()) // TunnelConfig.Go
+	clientFin   time.Duration // ClientFinTimeout
+	serverFin   time.Duration // ServerFinTimeout
+	spawn       func(func())  // TunnelConfig.Go
 	clientClock clock
 	serverClock clock
 	started     int64 // on mono's clock
@@ -174,11 +182,11 @@ type Tunnel struct {
 
 // NewTunnel prepares a tunnel between client and server.
 func NewTunnel(client, server xprt.Transport, cfg TunnelConfig) (*Tunnel, error) {
-	if cfg.ClientTimeout < 0 || cfg.ServerTimeout < 0 || cfg.TunnelTimeout < 0 {
-		return nil, fmt.Errorf("channel: negative tunnel timeout (client %v, server %v, tunnel %v)",
-			cfg.ClientTimeout, cfg.ServerTimeout, cfg.TunnelTimeout)
+	if cfg.ClientTimeout < 0 || cfg.ServerTimeout < 0 || cfg.TunnelTimeout < 0 || cfg.ClientFinTimeout < 0 || cfg.ServerFinTimeout < 0 {
+		return nil, fmt.Errorf("channel: negative tunnel timeout (client %v, server %v, tunnel %v, client-fin %v, server-fin %v)",
+			cfg.ClientTimeout, cfg.ServerTimeout, cfg.TunnelTimeout, cfg.ClientFinTimeout, cfg.ServerFinTimeout)
 	}
-	t := &Tunnel{tunnelTO: cfg.TunnelTimeout, spawn: cfg.Go}
+	t := &Tunnel{tunnelTO: cfg.TunnelTimeout, clientFin: cfg.ClientFinTimeout, serverFin: cfg.ServerFinTimeout, spawn: cfg.Go}
 	// Activity on a side counts for both directions touching it, as
 	// HAProxy refreshes a side's read timeout when it writes to it.
 	req, err := newChannel(client, server, Config{
@@ -227,6 +235,39 @@ func (t *Tunnel) sideOf(c *Channel) Side {
 		return SideClient
 	}
 	return SideServer
+}
+
+// finTimeout is the half-closed timeout in force for c's source side,
+// 0 when none: client-fin once the response direction has shut its write
+// side (a FIN went to the client), server-fin once the request direction
+// has (a FIN went to the server), as HAProxy sets a side's read timeout
+// when it shuts the write side towards it.
+func (t *Tunnel) finTimeout(c *Channel) time.Duration {
+	if c == t.req {
+		if t.clientFin > 0 && t.res.Flags()&FlagShutW != 0 {
+			return t.clientFin
+		}
+		return 0
+	}
+	if t.serverFin > 0 && t.req.Flags()&FlagShutW != 0 {
+		return t.serverFin
+	}
+	return 0
+}
+
+// shutWrote runs once c has shut its destination's write side: the other
+// direction, reading from that side, takes its half-closed timeout now,
+// counted from now, whether it waits in a read or parked.
+func (t *Tunnel) shutWrote(c *Channel) {
+	other, fin := t.res, t.serverFin
+	if c == t.res {
+		other, fin = t.req, t.clientFin
+	}
+	if fin > 0 {
+		// As in HAProxy, the half-closed timeout runs from the shutdown.
+		other.srcClock.touch(mono())
+		other.retime()
+	}
 }
 
 func (t *Tunnel) shut(s Side) {
