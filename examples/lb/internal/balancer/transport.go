@@ -224,10 +224,12 @@ func (b *Balancer) dialCheckConn(ctx context.Context, s *Server, target string) 
 // on either proxy applies.
 func (b *Balancer) tunnelConfig(fe, be *config.Proxy) channel.TunnelConfig {
 	tc := channel.TunnelConfig{
-		Pool:          b.pool,
-		ClientTimeout: fe.Timeouts.Client,
-		ServerTimeout: be.Timeouts.Server,
-		TunnelTimeout: be.Timeouts.Tunnel,
+		Pool:             b.pool,
+		ClientTimeout:    fe.Timeouts.Client,
+		ServerTimeout:    be.Timeouts.Server,
+		TunnelTimeout:    be.Timeouts.Tunnel,
+		ClientFinTimeout: fe.Timeouts.ClientFin,
+		ServerFinTimeout: be.Timeouts.ServerFin,
 	}
 	if b.pipes == nil {
 		return tc

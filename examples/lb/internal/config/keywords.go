@@ -215,12 +215,14 @@ var timeoutKeywords = map[string]struct {
 	kinds Kind
 	field func(*Timeouts) *timeDur
 }{
-	"connect": {KindBackend, func(t *Timeouts) *timeDur { return &t.Connect }},
-	"client":  {KindFrontend, func(t *Timeouts) *timeDur { return &t.Client }},
-	"server":  {KindBackend, func(t *Timeouts) *timeDur { return &t.Server }},
-	"tunnel":  {KindBackend, func(t *Timeouts) *timeDur { return &t.Tunnel }},
-	"queue":   {KindBackend, func(t *Timeouts) *timeDur { return &t.Queue }},
-	"check":   {KindBackend, func(t *Timeouts) *timeDur { return &t.Check }},
+	"connect":    {KindBackend, func(t *Timeouts) *timeDur { return &t.Connect }},
+	"client":     {KindFrontend, func(t *Timeouts) *timeDur { return &t.Client }},
+	"server":     {KindBackend, func(t *Timeouts) *timeDur { return &t.Server }},
+	"tunnel":     {KindBackend, func(t *Timeouts) *timeDur { return &t.Tunnel }},
+	"queue":      {KindBackend, func(t *Timeouts) *timeDur { return &t.Queue }},
+	"check":      {KindBackend, func(t *Timeouts) *timeDur { return &t.Check }},
+	"client-fin": {KindFrontend, func(t *Timeouts) *timeDur { return &t.ClientFin }},
+	"server-fin": {KindBackend, func(t *Timeouts) *timeDur { return &t.ServerFin }},
 }
 
 func parseTimeout(_ *parser, px *Proxy, a []string) error {

@@ -195,6 +195,11 @@ type Timeouts struct {
 	// HTTPRequest and HTTPKeepAlive bound the wait for a request head and
 	// for the next request of a keep-alive connection (HTTP mode).
 	HTTPRequest, HTTPKeepAlive time.Duration
+	// ClientFin and ServerFin replace the client and server (or tunnel)
+	// timeouts for a side once it has been sent a FIN ("timeout
+	// client-fin", "timeout server-fin"): in mode tcp, and in mode http
+	// for tunnelled connections (WebSocket, CONNECT).
+	ClientFin, ServerFin time.Duration
 }
 
 // Options are a proxy's "option" switches.
