@@ -99,6 +99,11 @@ type ListenConfig struct {
 	// RateClock is the clock of the rate limit; nil means the system
 	// clock. Tests set a fake one.
 	RateClock freq.Clock
+	// Rate is a counter of accepts shared with other listeners (a
+	// frontend's rate-limit sessions over several bind lines): when set,
+	// RateLimit caps the accepts it counts, all listeners together, and
+	// RateClock is unused (the counter has its own clock).
+	Rate *freq.Counter
 	// AcceptProxy requires a PROXY header (v1 or v2) on every connection.
 	AcceptProxy bool
 	// MaxProxyHeaderLen bounds an incoming PROXY header; 0 means
@@ -202,7 +207,10 @@ func (lc ListenConfig) NewListener(ln net.Listener) *Listener {
 		if clock == nil {
 			clock = freq.SystemClock
 		}
-		l.rate = freq.NewCounter(clock)
+		l.rate = lc.Rate
+		if l.rate == nil {
+			l.rate = freq.NewCounter(clock)
+		}
 	}
 	return l
 }
@@ -290,6 +298,16 @@ func (l *Listener) Accept() (*Conn, error) {
 				continue // woken by Pause, or by a listener sharing the slots
 			}
 			return nil, fmt.Errorf("conn: accept on %v: %w", l.ln.Addr(), err)
+		}
+		if l.cfg.Rate != nil {
+			// Another listener may have used the shared rate up while this
+			// one waited in accept: the client waits, accepted, until the
+			// rate allows it.
+			if err := l.waitRate(); err != nil {
+				_ = sock.Close()
+				l.releaseSlot()
+				return nil, err
+			}
 		}
 		if c := l.admit(sock); c != nil {
 			return c, nil

@@ -587,3 +587,36 @@ func TestRawHandshakeArmsNoTimer(t *testing.T) {
 	err := c.Handshake(context.Background())
 	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
 }
+
+// Listeners sharing a rate counter share its limit: the accepts of both
+// count, and a listener that was already waiting in accept when the other
+// used the rate up holds its next client until the rate allows it.
+func TestListenerSharedRate(t *testing.T) {
+	testnet.LeakCheck(t)
+	clock := freq.NewFakeClock(1000)
+	rate := freq.NewCounter(clock)
+	a := listen(t, ListenConfig{RateLimit: 2, Rate: rate})
+	b := listen(t, ListenConfig{RateLimit: 2, Rate: rate})
+	third := acceptAsync(b) // b waits in accept, under the rate
+	for range 2 {
+		dial(t, a.Addr())
+	}
+	for range 2 {
+		c, err := a.Accept()
+		require.NoError(t, err)
+		defer c.Close()
+	}
+	dial(t, b.Addr())
+	eventually(t, func() bool { return b.Stats().RateWaits > 0 }, "the second listener to wait for the shared rate")
+	select {
+	case r := <-third:
+		t.Fatalf("accepted over the shared rate: %v", r.err)
+	default:
+	}
+	clock.Advance(2000)
+	r := <-third
+	require.NoError(t, r.err)
+	r.c.Close()
+	require.NoError(t, a.Close())
+	require.NoError(t, b.Close())
+}
