@@ -23,6 +23,7 @@ import (
 	"github.com/proxyblocks/proxyblocks/buffer"
 	"github.com/proxyblocks/proxyblocks/conn"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/freq"
 	"github.com/proxyblocks/proxyblocks/shctx/sslcache"
 	"github.com/proxyblocks/proxyblocks/shctx/sslsync"
 	"github.com/proxyblocks/proxyblocks/stick"
@@ -104,6 +105,9 @@ type frontend struct {
 	sslFailures atomic.Uint64
 	// stick runs the tcp-request connection rules (stick.go).
 	stick *frontStick
+	// rate counts accepted connections for rate-limit sessions, over all
+	// the frontend's listeners; nil without it.
+	rate *freq.Counter
 }
 
 // Start opens every listener, starts the health checks and begins
@@ -201,6 +205,9 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 			continue
 		}
 		fe := &frontend{cfg: px, logs: b.newLogSet(px), http: b.httpPx[px]}
+		if px.RateLimitSessions > 0 {
+			fe.rate = freq.NewCounter(freq.SystemClock)
+		}
 		switch {
 		case px.DefaultBackend != "":
 			fe.backend = b.backends[px.DefaultBackend]

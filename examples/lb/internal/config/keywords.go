@@ -110,6 +110,12 @@ func init() {
 		"bind":    {KindFrontend, parseBind},
 		"server":  {KindBackend, parseServer},
 		"maxconn": {kFeDef, func(_ *parser, px *Proxy, a []string) error { return oneInt(a, 0, 1<<30, &px.MaxConn) }},
+		"rate-limit": {kFeDef, func(_ *parser, px *Proxy, a []string) error {
+			if len(a) == 0 || a[0] != "sessions" {
+				return errors.New("expects 'rate-limit sessions <rate>' (only 'sessions' is supported)")
+			}
+			return oneInt(a[1:], 0, 1<<30, &px.RateLimitSessions)
+		}},
 		"log-format": {kFeDef, func(p *parser, px *Proxy, a []string) error {
 			if len(a) != 1 {
 				return errors.New("expects exactly one argument (quote the format)")

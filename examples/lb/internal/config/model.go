@@ -276,6 +276,10 @@ type Proxy struct {
 	// MaxConn caps a frontend's concurrent connections; 0 means the global
 	// maxconn.
 	MaxConn int
+	// RateLimitSessions caps the connections a frontend accepts per
+	// second, over all its bind lines ("rate-limit sessions"); those over
+	// it wait in the kernel's backlog. 0 means no cap.
+	RateLimitSessions int
 	// DefaultBackend names the backend a frontend sends connections to.
 	DefaultBackend    string
 	DefaultBackendPos Pos

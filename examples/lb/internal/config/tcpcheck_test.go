@@ -189,3 +189,24 @@ func TestFinTimeouts(t *testing.T) {
 	_, err = Parse(Source{Name: "test.cfg", Data: []byte("frontend f\n  bind :8080\n  timeout client-fin soon\n")})
 	require.ErrorIs(t, err, ErrBadValue)
 }
+
+// rate-limit sessions is a frontend's, inherited from defaults; anything
+// but 'sessions' and a count is refused, and so is a backend's.
+func TestRateLimitSessionsKeyword(t *testing.T) {
+	cfg, err := Parse(Source{Name: "test.cfg", Data: []byte("defaults\n  rate-limit sessions 10\nfrontend f\n  bind :8080\n  default_backend b\nlisten l\n  bind :8081\n  rate-limit sessions 0\n  server s 127.0.0.1:1\nbackend b\n  server s 127.0.0.1:1\n")})
+	require.NoError(t, err)
+	require.Equal(t, 10, cfg.Proxy("f", KindFrontend).RateLimitSessions)
+	require.Equal(t, 0, cfg.Proxy("l", KindListen).RateLimitSessions)
+	for _, bad := range []struct{ line, msg string }{
+		{"rate-limit foo 1", "only 'sessions'"},
+		{"rate-limit sessions", "expects one number"},
+		{"rate-limit sessions -1", "rate-limit"},
+		{"rate-limit sessions 1k", "rate-limit"},
+	} {
+		_, err = Parse(Source{Name: "test.cfg", Data: []byte("frontend f\n  bind :8080\n  " + bad.line + "\n")})
+		require.ErrorContains(t, err, "test.cfg:3", bad.line)
+		require.ErrorContains(t, err, bad.msg, bad.line)
+	}
+	_, err = Parse(Source{Name: "test.cfg", Data: []byte("backend b\n  rate-limit sessions 1\n  server s 127.0.0.1:1\n")})
+	require.ErrorIs(t, err, ErrMisplaced)
+}
