@@ -81,6 +81,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	} else {
 		cfg, err = config.ParseFiles(files...)
 	}
+	if err == nil {
+		// Server host names are resolved once, now, as haproxy resolves
+		// them at start (and with -c).
+		err = cfg.Resolve(context.Background(), config.SystemLookup)
+	}
 	if err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			fmt.Fprintf(stderr, "[ALERT] %s\n", line)

@@ -82,6 +82,8 @@ func echoServer(t *testing.T) string {
 func TestCheckMode(t *testing.T) {
 	good := writeFile(t, "good.cfg", "defaults\n  mode tcp\nlisten x\n  bind 127.0.0.1:0\n  server s 127.0.0.1:1\n")
 	bad := writeFile(t, "bad.cfg", "global\n  maxconn 10\nbackend be\n  serverr s1 127.0.0.1:80\n  balance nope\n")
+	unresolvable := writeFile(t, "unresolvable.cfg", "defaults\n  mode tcp\nlisten x\n  server s nosuchhost.invalid:80\n  bind 127.0.0.1:0\n  server t localhost:80\n")
+	initNone := writeFile(t, "none.cfg", "defaults\n  mode tcp\nlisten x\n  server s nosuchhost.invalid:80 init-addr last,libc,none\n  bind 127.0.0.1:0\n")
 	tests := []struct {
 		name       string
 		args       []string
@@ -98,6 +100,16 @@ func TestCheckMode(t *testing.T) {
 			"Fatal errors found in configuration.",
 		}},
 		{"missing file", []string{"-c", "-f", filepath.Join(t.TempDir(), "none.cfg")}, 1, "", []string{"none.cfg"}},
+		// Server host names are resolved at the check too, as haproxy
+		// does: one nothing resolves stops it, unless init-addr none
+		// leaves the server disabled.
+		{"unresolvable server", []string{"-c", "-f", unresolvable}, 1, "", []string{
+			unresolvable + ":4: 'server x/s' : could not resolve address 'nosuchhost.invalid'",
+			"Fatal errors found in configuration.",
+		}},
+		{"init-addr none", []string{"-c", "-f", initNone}, 0, "Configuration file is valid\n", []string{
+			"[WARNING] " + initNone + ":4: 'server x/s' : could not resolve address 'nosuchhost.invalid', disabling server",
+		}},
 		{"bad flag", []string{"-x"}, 1, "", []string{"flag provided but not defined: -x"}},
 		{"extra argument", []string{"-c", "extra"}, 1, "", []string{`unexpected argument "extra"`}},
 	}

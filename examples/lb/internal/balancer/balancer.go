@@ -45,6 +45,10 @@ type Options struct {
 	// ssl-session-cache, or the built-in resumption); a nil store from
 	// it keeps that one.
 	SessionStore SessionStoreFunc
+	// Lookup resolves the servers' host names at start, through their
+	// init-addr methods ([config.Config.Resolve]); nil means the system's
+	// resolver.
+	Lookup config.LookupFunc
 }
 
 // Balancer is a running configuration.
@@ -121,6 +125,12 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 	}
 	if opts.Stderr == nil {
 		opts.Stderr = os.Stderr
+	}
+	if opts.Lookup == nil {
+		opts.Lookup = config.SystemLookup
+	}
+	if err := cfg.Resolve(ctx, opts.Lookup); err != nil {
+		return nil, err
 	}
 	b := &Balancer{
 		cfg:      cfg,

@@ -313,6 +313,11 @@ var serverOptions = map[string]serverOption{
 	"inter":         {1, func(s *Server, a []string) error { return positiveTime(a[0], &s.Inter) }},
 	"fastinter":     {1, func(s *Server, a []string) error { return positiveTime(a[0], &s.FastInter) }},
 	"downinter":     {1, func(s *Server, a []string) error { return positiveTime(a[0], &s.DownInter) }},
+	"init-addr": {1, func(s *Server, a []string) error {
+		m, err := initAddrMethods(a[0])
+		s.InitAddr = m
+		return err
+	}},
 	"slowstart": {1, func(s *Server, a []string) error {
 		d, err := ParseTime(a[0])
 		if err != nil {

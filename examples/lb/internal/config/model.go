@@ -346,10 +346,17 @@ type Server struct {
 	// failure ramps from a small share of its weight (and of its
 	// maxconn) to the whole of it ("slowstart"), in whole seconds as
 	// HAProxy keeps it; 0 means at once. It never applies at start.
-	SlowStart   time.Duration
-	Rise, Fall  int
-	Backup      bool
-	Disabled    bool
+	SlowStart  time.Duration
+	Rise, Fall int
+	Backup     bool
+	Disabled   bool
+	// InitAddr are the server's "init-addr" methods (last, libc, none, or
+	// IP addresses), nil for HAProxy's default, last then libc; Resolve
+	// applies them.
+	InitAddr []string
+	// Unresolved marks a server Resolve left without an address (init-addr
+	// none): it stays in maintenance.
+	Unresolved  bool
 	SendProxy   bool
 	SendProxyV2 bool
 	// Source is the local address to dial from, "" for any.
