@@ -62,7 +62,7 @@ func newProxyAlgorithm(cfg *config.Proxy) algorithm {
 	default:
 		return newAlgorithm(cfg.Balance)
 	}
-	return &hashAlgo{part: part, consistent: consistent, avalanche: avalanche}
+	return &hashAlgo{part: part, consistent: consistent, avalanche: avalanche, balanceFactor: cfg.HTTP.HashBalanceFactor}
 }
 
 // pick dispatches to the request-reading algorithms when the request is
@@ -119,10 +119,13 @@ func fullHash(a uint32) uint32 {
 type hashAlgo struct {
 	part       func(*htx.Message) ([]byte, bool) // nil for balance source
 	consistent bool
-	avalanche  bool      // the hash is mixed by fullHash first
-	m          serverMap // map-based: HAProxy's weighted map
-	rr         roundRobin
-	ring       []ringPoint // consistent: built on first use from every server
+	avalanche  bool // the hash is mixed by fullHash first
+	// balanceFactor is hash-balance-factor: 0, or the bound on a
+	// server's load in hundredths of its share (consistent only).
+	balanceFactor int
+	m             serverMap // map-based: HAProxy's weighted map
+	rr            roundRobin
+	ring          []ringPoint // consistent: built on first use from every server
 }
 
 type ringPoint struct {
@@ -182,6 +185,7 @@ func (a *hashAlgo) ringPick(cands []*Server, h uint32, avoid *Server) *Server {
 		a.buildRing(cands[0].be.servers)
 	}
 	usable := func(p ringPoint) bool { return p.n < p.s.eweight && in(cands, p.s) }
+	eligible := a.boundedLoads(cands)
 	n := len(a.ring)
 	at := sort.Search(n, func(i int) bool { return a.ring[i].h >= h })
 	next := -1
@@ -206,11 +210,50 @@ func (a *hashAlgo) ringPick(cands []*Server, h uint32, avoid *Server) *Server {
 		pick = prev
 	}
 	for j := 0; j < n; j++ {
-		if p := a.ring[(pick+j)%n]; p.s != avoid && usable(p) {
+		if p := a.ring[(pick+j)%n]; p.s != avoid && usable(p) && eligible(p.s) {
 			return p.s
 		}
 	}
+	if a.balanceFactor > 0 {
+		// None is under its bound (it cannot happen: the bounds add up
+		// to more than is served): the nearest usable one.
+		for j := 0; j < n; j++ {
+			if p := a.ring[(pick+j)%n]; p.s != avoid && usable(p) {
+				return p.s
+			}
+		}
+	}
 	return nil
+}
+
+// boundedLoads returns the test of HAProxy's consistent hashing with
+// bounded loads (hash-balance-factor): the slots for the connections being
+// served plus the new one, times the factor, are shared out by effective
+// weight (the remainder by the servers' cumulative weights in declaration
+// order), and a server at or over its share is passed over for the next
+// point on the ring. Without a factor every server passes.
+func (a *hashAlgo) boundedLoads(cands []*Server) func(*Server) bool {
+	if a.balanceFactor == 0 || len(cands) == 0 {
+		return func(*Server) bool { return true }
+	}
+	total := 0
+	for _, s := range cands {
+		total += s.eweight
+	}
+	slots := (uint64(cands[0].be.conns+1)*uint64(a.balanceFactor) + 99) / 100
+	perWeight, rem := slots/uint64(total), slots%uint64(total)
+	return func(s *Server) bool {
+		cum := 0
+		for _, c := range cands {
+			if c == s {
+				break
+			}
+			cum += c.eweight
+		}
+		w, c := uint64(s.eweight), uint64(cum)
+		mine := w*perWeight + ((c+w)*rem)/uint64(total) - (c*rem)/uint64(total)
+		return uint64(s.cur) < max(mine, 1)
+	}
 }
 
 // buildRing places weight×16 points per server (HAProxy's scale), with

@@ -81,6 +81,17 @@ func init() {
 		px.HTTP.HashAvalanche = len(a) == 3 || (len(a) == 1 && a[0] == "consistent")
 		return nil
 	}}
+	proxyKeywords["hash-balance-factor"] = proxyKeyword{kBeDef, func(_ *parser, px *Proxy, a []string) error {
+		var f int
+		if err := oneInt(a, 0, 1<<20, &f); err != nil {
+			return err
+		}
+		if f != 0 && f <= 100 {
+			return fmt.Errorf("%d: must be 0 or greater than 100", f)
+		}
+		px.HTTP.HashBalanceFactor = f
+		return nil
+	}}
 	proxyKeywords["http-check"] = proxyKeyword{kBeDef, func(_ *parser, px *Proxy, a []string) error {
 		var c HTTPCheck
 		if px.HTTP.Check == nil {

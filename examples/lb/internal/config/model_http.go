@@ -32,6 +32,10 @@ type HTTP struct {
 	// HashAvalanche mixes the hash with full_hash before use (the
 	// "avalanche" modifier, implied by "hash-type consistent" alone).
 	HashAvalanche bool
+	// HashBalanceFactor bounds each server's load under a consistent
+	// hash to this many hundredths of its share of the connections
+	// being served ("hash-balance-factor"); 0 leaves it unbounded.
+	HashBalanceFactor int
 	// BalanceArg is the header or URL parameter name of "balance
 	// hdr(NAME)" and "balance url_param NAME", and "whole" for
 	// "balance uri whole".

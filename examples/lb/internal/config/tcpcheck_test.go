@@ -210,3 +210,18 @@ func TestRateLimitSessionsKeyword(t *testing.T) {
 	_, err = Parse(Source{Name: "test.cfg", Data: []byte("backend b\n  rate-limit sessions 1\n  server s 127.0.0.1:1\n")})
 	require.ErrorIs(t, err, ErrMisplaced)
 }
+
+// hash-balance-factor is 0 or more than 100, on a backend or defaults.
+func TestHashBalanceFactorKeyword(t *testing.T) {
+	cfg, err := Parse(Source{Name: "test.cfg", Data: []byte("defaults\n  hash-balance-factor 150\nbackend b\n  server s 127.0.0.1:1\nbackend c\n  hash-balance-factor 0\n  server s 127.0.0.1:1\n")})
+	require.NoError(t, err)
+	require.Equal(t, 150, cfg.Proxy("b", KindBackend).HTTP.HashBalanceFactor)
+	require.Equal(t, 0, cfg.Proxy("c", KindBackend).HTTP.HashBalanceFactor)
+	for _, bad := range []string{"100", "50", "x", "-1"} {
+		_, err := Parse(Source{Name: "test.cfg", Data: []byte("backend b\n  hash-balance-factor " + bad + "\n  server s 127.0.0.1:1\n")})
+		require.ErrorIs(t, err, ErrBadValue, bad)
+		require.ErrorContains(t, err, "test.cfg:2", bad)
+	}
+	_, err = Parse(Source{Name: "test.cfg", Data: []byte("frontend f\n  bind :80\n  hash-balance-factor 150\n")})
+	require.ErrorIs(t, err, ErrMisplaced)
+}
