@@ -63,7 +63,8 @@ func nameServers(t *testing.T, n int, httpMode bool) []string {
 }
 
 // balanceCfg is one configuration with a section per case, listening on
-// the ports p (srr, src, srccons, uri, uricons, hdrcons, rr).
+// the ports p (srr, src, srccons, uri, uricons, hdrcons, rr, prm,
+// hdrmiss).
 func balanceCfg(p []int, tcp, web []string) string {
 	return fmt.Sprintf(`defaults
     timeout connect 5s
@@ -125,7 +126,22 @@ listen hdrcons
     server s1 %[11]s
     server s2 %[12]s
     server s3 %[13]s weight 3
-`, p[0], tcp[0], tcp[1], tcp[2], tcp[3], p[1], p[2], p[3], p[4], p[5], web[0], web[1], web[2], p[6])
+listen prm
+    mode http
+    bind 127.0.0.1:%[15]d
+    balance url_param id
+    server s1 %[11]s
+    server s2 %[12]s weight 2
+    server s3 %[13]s
+listen hdrmiss
+    mode http
+    bind 127.0.0.1:%[16]d
+    balance hdr(x-key)
+    hash-type consistent
+    server s1 %[11]s
+    server s2 %[12]s weight 2
+    server s3 %[13]s
+`, p[0], tcp[0], tcp[1], tcp[2], tcp[3], p[1], p[2], p[3], p[4], p[5], web[0], web[1], web[2], p[6], p[7], p[8])
 }
 
 // balanceRun drives the same traffic into each section (on the ports as
@@ -173,24 +189,37 @@ func balanceRun(t *testing.T, p []int) map[string][]string {
 		got["uricons"] = append(got["uricons"], get(p[4], path, ""))
 		got["hdrcons"] = append(got["hdrcons"], get(p[5], "/", fmt.Sprintf("user-%d", i*31)))
 	}
+	// Requests without the part hashed go round robin: on the map for a
+	// map-based hash, along the ring for a consistent one; mixed with
+	// requests that carry it, which do not move that round.
+	for i := 0; i < 30; i++ {
+		path, key := "/", ""
+		if i%3 == 0 {
+			path, key = fmt.Sprintf("/?id=%d", i*131), fmt.Sprintf("user-%d", i*17)
+		}
+		got["prm"] = append(got["prm"], get(p[7], path, ""))
+		got["hdrmiss"] = append(got["hdrmiss"], get(p[8], "/", key))
+	}
 	return got
 }
 
 // The same configuration under haproxy and lb sends the same traffic to
 // the same servers: roundrobin's and static-rr's order, the map-based source and uri
 // hashes over weighted servers (whose weights share a divisor in one
-// case), and the consistent hashes with and without the avalanche mix.
+// case), the consistent hashes with and without the avalanche mix, and
+// the round robin a hash falls back to when the request lacks the part
+// hashed.
 func TestInteropBalanceMatchesHAProxy(t *testing.T) {
 	haproxyBin(t)
 	tcp, web := nameServers(t, 4, false), nameServers(t, 3, true)
-	ports := freePorts(t, 14)
-	hp, lp := ports[:7], ports[7:]
+	ports := freePorts(t, 18)
+	hp, lp := ports[:9], ports[9:]
 	// The readiness probe opens and closes a connection: on an HTTP
 	// section, where no request means no server is picked.
 	runHAProxy(t, balanceCfg(hp, tcp, web), fmt.Sprintf("127.0.0.1:%d", hp[3]))
 	startInProcess(t, balanceCfg(lp, tcp, web))
 	want, got := balanceRun(t, hp), balanceRun(t, lp)
-	for _, section := range []string{"rr", "srr", "src", "srccons", "uri", "uricons", "hdrcons"} {
+	for _, section := range []string{"rr", "srr", "src", "srccons", "uri", "uricons", "hdrcons", "prm", "hdrmiss"} {
 		require.Equal(t, want[section], got[section], "section %s: haproxy's servers, then lb's", section)
 		seen := map[string]bool{}
 		for _, s := range got[section] {

@@ -33,23 +33,12 @@ func newAlgorithm(name string) algorithm {
 // spread smoothly. The map is rebuilt only when the usable set changes, so
 // weight changes at run time have no effect, as in HAProxy.
 type staticRR struct {
-	m    serverMap
-	next int
+	m serverMap
 }
 
 func (a *staticRR) pick(cands []*Server, _ netip.Addr, avoid *Server) (*Server, bool) {
 	a.m.refresh(cands)
-	n := len(a.m.slots)
-	for i := 0; i < n; i++ {
-		idx := (a.next + i) % n
-		s := a.m.slots[idx]
-		if s.full() || s == avoid {
-			continue
-		}
-		a.next = idx + 1
-		return s, false
-	}
-	return nil, false
+	return a.m.next(avoid), false
 }
 
 // serverMap is a weight-expanded array of servers, smoothly interleaved,
@@ -64,6 +53,7 @@ type serverMap struct {
 	keyW  []int
 	slots []*Server
 	score []int
+	rrIdx int // the next slot for round robin on the map
 }
 
 func (m *serverMap) refresh(cands []*Server) {
@@ -136,6 +126,46 @@ func (m *serverMap) lookup(h uint32, avoid *Server) *Server {
 		}
 	}
 	return nil
+}
+
+// next walks the map round robin from the slot after the last one taken,
+// as HAProxy's map_get_server_rr does for static-rr and for the map-based
+// hashes when the request lacks what they hash: full servers are passed
+// over, avoid only taken when no other has room, nil when none has. The
+// position survives a rebuild of the map, back to the first slot when the
+// map became shorter than it.
+func (m *serverMap) next(avoid *Server) *Server {
+	n := len(m.slots)
+	if n == 0 {
+		return nil
+	}
+	if m.rrIdx < 0 || m.rrIdx >= n {
+		m.rrIdx = 0
+	}
+	idx := m.rrIdx
+	var avoided *Server
+	avoidedIdx := 0
+	for {
+		s := m.slots[idx]
+		idx++
+		if !s.full() {
+			if s != avoid {
+				m.rrIdx = idx
+				return s
+			}
+			avoided, avoidedIdx = s, idx
+		}
+		if idx == n {
+			idx = 0
+		}
+		if idx == m.rrIdx {
+			break
+		}
+	}
+	if avoided != nil {
+		m.rrIdx = avoidedIdx
+	}
+	return avoided
 }
 
 func (m *serverMap) same(cands []*Server) bool {

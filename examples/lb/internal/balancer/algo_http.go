@@ -14,7 +14,8 @@ import (
 // uri, hdr(NAME), url_param NAME) and random. A hashed request sticks to
 // its server, waiting in that server's queue when it is full, as HAProxy's
 // hash algorithms do; a request without the part hashed (no such header
-// or parameter) is balanced round robin.
+// or parameter) is balanced round robin, on the map or along the ring as
+// HAProxy does.
 
 // keyedAlgorithm is an algorithm that reads the request.
 type keyedAlgorithm interface {
@@ -123,9 +124,11 @@ type hashAlgo struct {
 	// balanceFactor is hash-balance-factor: 0, or the bound on a
 	// server's load in hundredths of its share (consistent only).
 	balanceFactor int
-	m             serverMap // map-based: HAProxy's weighted map
-	rr            roundRobin
+	m             serverMap   // map-based: HAProxy's weighted map
 	ring          []ringPoint // consistent: built on first use from every server
+	// last is the ring point the consistent fallback took last, plus
+	// one (0: none yet), HAProxy's chash.last.
+	last int
 }
 
 type ringPoint struct {
@@ -141,13 +144,104 @@ func (a *hashAlgo) requestKey(req *htx.Message) ([]byte, bool) {
 	return a.part(req)
 }
 
-// pick hashes the client's address for balance source; a request without
-// the part a request hash reads goes round robin, as in HAProxy.
+// pick hashes the client's address for balance source. A request without
+// the part a request hash reads goes round robin as in HAProxy: on the map
+// for a map-based hash, along the ring for a consistent one.
 func (a *hashAlgo) pick(cands []*Server, src netip.Addr, avoid *Server) (*Server, bool) {
 	if a.part == nil {
 		return a.pickHash(cands, SourceHash(src), avoid)
 	}
-	return a.rr.pick(cands, src, avoid)
+	if a.consistent {
+		return a.ringNext(cands, avoid)
+	}
+	a.m.refresh(cands)
+	return a.m.next(avoid), false
+}
+
+// ringNext is HAProxy's chash_get_next_server: the servers in the order
+// of their points on the ring, from the point after the last one taken.
+// Full servers are passed over and avoid is taken only when no other has
+// room. When no point was taken yet, only the ring's first point is
+// looked at. With no active server left and one backup in use, that
+// backup is the answer, full or not (the connection then waits in its
+// queue).
+func (a *hashAlgo) ringNext(cands []*Server, avoid *Server) (*Server, bool) {
+	if len(cands) == 0 {
+		return nil, false
+	}
+	if s := cands[0]; len(cands) == 1 && s.cfg.Backup && !s.be.cfg.Options.AllBackups {
+		return s, s.full()
+	}
+	if a.ring == nil {
+		a.buildRing(cands[0].be.servers)
+	}
+	n := len(a.ring)
+	usable := func(i int) bool { p := a.ring[i]; return p.n < p.s.eweight && in(cands, p.s) }
+	after := func(i int) int { // the next usable point after i, -1 past the end
+		for i++; i < n; i++ {
+			if usable(i) {
+				return i
+			}
+		}
+		return -1
+	}
+	var avoided *Server
+	avoidedAt := -1
+	stop := a.last - 1
+	node := stop
+	for {
+		if node >= 0 {
+			node = after(node)
+		}
+		if node < 0 {
+			node = after(-1)
+		}
+		a.last = node + 1
+		if node < 0 {
+			return nil, false
+		}
+		if stop < 0 {
+			stop = node
+		}
+		if s := a.ring[node].s; !s.full() {
+			if s != avoid {
+				return s, false
+			}
+			avoided, avoidedAt = s, node
+		}
+		if node == stop {
+			break
+		}
+	}
+	a.last = avoidedAt + 1
+	return avoided, false
+}
+
+// follow keeps the consistent fallback's last point on the ring as
+// HAProxy's chash_skip_node does when a point leaves its tree: when the
+// point taken last is no longer in use (its server down or lighter), the
+// last point becomes the next one in use of the same group (active or
+// backup), none when there is no other.
+func (a *hashAlgo) follow() {
+	if a.last == 0 || a.ring == nil {
+		return
+	}
+	in := func(p ringPoint, backup bool) bool {
+		return p.s.cfg.Backup == backup && p.s.usable() && p.n < p.s.eweight
+	}
+	at := a.last - 1
+	backup := a.ring[at].s.cfg.Backup
+	if in(a.ring[at], backup) {
+		return
+	}
+	n := len(a.ring)
+	for j := 1; j < n; j++ {
+		if k := (at + j) % n; in(a.ring[k], backup) {
+			a.last = k + 1
+			return
+		}
+	}
+	a.last = 0
 }
 
 func (a *hashAlgo) pickKey(cands []*Server, key []byte, avoid *Server) (*Server, bool) {

@@ -576,14 +576,16 @@ func (b *Backend) setState(s *Server, up bool, reason string, dur time.Duration)
 // their weights, as HAProxy's algorithms hear of each change when it
 // happens: a server that goes down and comes back between two
 // connections leaves its place and takes a new one, and the turns are
-// laid out at start from the servers as they start. Called with b.mu
+// laid out at start from the servers as they start; the consistent
+// hashes' round robin fallback moves its last point off a server that
+// leaves the ring, as HAProxy's does. Called with b.mu
 // held (or before b is shared).
 func (b *Backend) follow() {
 	switch a := b.algo.(type) {
 	case *roundRobin:
 		a.sync(b.candidates())
 	case *hashAlgo:
-		a.rr.sync(b.candidates())
+		a.follow()
 	}
 }
 

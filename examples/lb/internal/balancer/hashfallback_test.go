@@ -1,0 +1,118 @@
+package balancer
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/mux/htx"
+	"github.com/stretchr/testify/require"
+)
+
+// fallbackBackend is a backend hashing a header over servers of the given
+// weights, with the request-less pick (the fallback) under test.
+func fallbackBackend(consistent bool, weights ...int) (*Backend, *hashAlgo) {
+	be := &Backend{cfg: &config.Proxy{}, logs: &logSet{}, dirty: true}
+	for i, w := range weights {
+		be.servers = append(be.servers, makeServer(be, &config.Server{Name: fmt.Sprintf("s%d", i+1), ID: i + 1, Weight: w}))
+	}
+	a := &hashAlgo{part: func(*htx.Message) ([]byte, bool) { return nil, false }, consistent: consistent}
+	be.algo = a
+	return be, a
+}
+
+// fallback is one pick for a request without the part hashed.
+func fallback(t *testing.T, be *Backend, avoid *Server) *Server {
+	t.Helper()
+	s, queueOn := be.algo.pick(be.candidates(), netip.Addr{}, avoid)
+	require.False(t, queueOn, "round robin never waits on a server's queue")
+	return s
+}
+
+// after returns the index of the first ring point after i whose server
+// is not skip.
+func after(a *hashAlgo, i int, skip *Server) int {
+	for j := i + 1; ; j++ {
+		if a.ring[j%len(a.ring)].s != skip {
+			return j % len(a.ring)
+		}
+	}
+}
+
+// The consistent hashes fall back to the ring's order, as HAProxy's
+// chash_get_next_server: point after point from the first; full servers
+// and the avoided one passed over; and when the server of the point taken
+// last goes down, the last point moves to the next point of another server
+// (HAProxy's chash_skip_node), so that point is not taken next.
+func TestRingFallback(t *testing.T) {
+	be, a := fallbackBackend(true, 1, 2, 1)
+	a.buildRing(be.servers)
+	for i := 0; i < 6; i++ {
+		require.Same(t, a.ring[i].s, fallback(t, be, nil), "point %d", i)
+	}
+
+	down := a.ring[5].s
+	be.setState(down, false, "test", 0)
+	skipped := after(a, 5, down)
+	want := after(a, skipped, down)
+	require.Same(t, a.ring[want].s, fallback(t, be, nil), "the point after the one the last moved to")
+	be.setState(down, true, "test", 0)
+
+	// The next point's server is full: passed over for the one after.
+	next := a.ring[want+1].s
+	next.cfg.MaxConn, next.cur = 1, 1
+	got := fallback(t, be, nil)
+	require.NotSame(t, next, got)
+	require.Same(t, a.ring[after(a, want, next)].s, got)
+	next.cfg.MaxConn, next.cur = 0, 0
+
+	// Avoided while another has room; taken when it alone has room.
+	at := a.last - 1
+	avoid := a.ring[at+1].s
+	require.Same(t, a.ring[after(a, at, avoid)].s, fallback(t, be, avoid))
+	for _, s := range be.servers {
+		if s != avoid {
+			s.cfg.MaxConn, s.cur = 1, 1
+		}
+	}
+	require.Same(t, avoid, fallback(t, be, avoid))
+	avoid.cfg.MaxConn, avoid.cur = 1, 1
+	require.Nil(t, fallback(t, be, nil), "every server full: the backend's queue")
+}
+
+// The map-based hashes and static-rr walk the weighted map, as HAProxy's
+// map_get_server_rr: from the slot after the last one taken, back to the
+// first slot when the map shrank below the position.
+func TestMapFallback(t *testing.T) {
+	be, a := fallbackBackend(false, 1, 2, 1)
+	var got []string
+	for i := 0; i < 8; i++ {
+		got = append(got, fallback(t, be, nil).Name())
+	}
+	a.m.refresh(be.candidates())
+	var want []string
+	for i := 0; i < 8; i++ {
+		want = append(want, a.m.slots[i%len(a.m.slots)].Name())
+	}
+	require.Equal(t, want, got)
+	require.Len(t, a.m.slots, 4)
+
+	// Three slots taken of four; s2 (two slots) goes down and the map
+	// of two is shorter than the position: the walk starts over.
+	fallback(t, be, nil)
+	fallback(t, be, nil)
+	fallback(t, be, nil)
+	require.Equal(t, 3, a.m.rrIdx)
+	be.setState(be.servers[1], false, "test", 0)
+	a.m.refresh(be.candidates())
+	require.Same(t, a.m.slots[0], fallback(t, be, nil))
+
+	// static-rr walks the same way.
+	srr := &staticRR{}
+	be.algo = srr
+	be.setState(be.servers[1], true, "test", 0)
+	first := fallback(t, be, nil)
+	require.Same(t, srr.m.slots[0], first)
+	require.Same(t, srr.m.slots[1], fallback(t, be, first), "avoid is passed over")
+}
