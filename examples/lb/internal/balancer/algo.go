@@ -180,39 +180,88 @@ func (m *serverMap) same(cands []*Server) bool {
 	return true
 }
 
-// leastConn takes the server with the fewest connections relative to its
-// weight, counting queued ones, and goes round among equals by starting each
-// search just after the previous choice.
-type leastConn struct{ next int }
+// leastConn is HAProxy's leastconn (fwlc): the servers stand in order
+// of a key, 0 when a server has nothing in flight, else (in flight + 1)
+// × 4096 / effective weight (integer division), where in flight counts
+// its connections and those waiting in its queue; among equal keys, the
+// one placed longest ago goes first. A server is placed again whenever it
+// takes or gives back a connection, comes up, or changes weight, as
+// HAProxy repositions it; a connection entering a server's queue does not
+// move it. The first server in that order with room goes next; with
+// maxqueue set, room counts the queue's too, so a full server whose queue
+// has room can be chosen and the connection waits there.
+type leastConn struct{ seq uint64 }
 
-func (a *leastConn) pick(cands []*Server, _ netip.Addr, avoid *Server) (*Server, bool) {
-	n := len(cands)
-	var best *Server
-	bestIdx := 0
-	for i := 0; i < n; i++ {
-		idx := (a.next + i) % n
-		s := cands[idx]
-		if s.full() || s == avoid {
-			continue
-		}
-		if best == nil || lcLess(s, best) {
-			best, bestIdx = s, idx
-		}
-	}
-	if best != nil {
-		a.next = bestIdx + 1
-	}
-	return best, false
+// lcNode is a server's place in leastconn's order. Guarded by be.mu.
+type lcNode struct {
+	in     bool   // placed: the server is usable
+	key    uint32 // the key it was placed with
+	seq    uint64 // when it was placed: ties go to the older
+	weight int    // the effective weight it was placed with
 }
 
-// lcLess orders servers by HAProxy's leastconn key: 0 when idle, else
-// (cur+queued+1)/eweight, compared by cross-multiplying to stay exact.
-func lcLess(a, b *Server) bool {
-	la, lb := a.cur+len(a.queue), b.cur+len(b.queue)
-	if la == 0 || lb == 0 {
-		return la == 0 && lb != 0
+// place puts s at the end of its key's servers, its key taken from what
+// it has in flight now.
+func (a *leastConn) place(s *Server) {
+	var key uint32
+	if n := s.cur + len(s.queue); n > 0 && s.eweight > 0 {
+		key = uint32((n + 1) * rrMaxWeight / s.eweight)
 	}
-	return (la+1)*b.eweight < (lb+1)*a.eweight
+	a.seq++
+	s.lc = lcNode{in: true, key: key, seq: a.seq, weight: s.eweight}
+}
+
+// follow places the servers that came up or changed weight and takes out
+// those no longer usable, in declaration order (the order HAProxy places
+// them at start).
+func (a *leastConn) follow(servers []*Server) {
+	for _, s := range servers {
+		switch {
+		case !s.usable():
+			s.lc.in = false
+		case !s.lc.in || s.lc.weight != s.eweight:
+			a.place(s)
+		}
+	}
+}
+
+func (a *leastConn) pick(cands []*Server, _ netip.Addr, avoid *Server) (*Server, bool) {
+	if len(cands) == 0 {
+		return nil, false
+	}
+	if s := cands[0]; len(cands) == 1 && s.cfg.Backup && !s.be.cfg.Options.AllBackups {
+		// HAProxy's first backup is taken, full or not.
+		return s, s.full()
+	}
+	var best, avoided *Server
+	for _, s := range cands {
+		if !s.lc.in || !s.lcRoom() {
+			continue
+		}
+		if s == avoid {
+			avoided = s
+			continue
+		}
+		if best == nil || s.lc.key < best.lc.key || (s.lc.key == best.lc.key && s.lc.seq < best.lc.seq) {
+			best = s
+		}
+	}
+	if best == nil {
+		best = avoided
+	}
+	if best == nil {
+		return nil, false
+	}
+	return best, best.full()
+}
+
+// lcRoom is leastconn's test of a server with a maxconn: what it has in
+// flight is under its (dynamic) maxconn plus its maxqueue.
+func (s *Server) lcRoom() bool {
+	if s.cfg.MaxConn == 0 {
+		return true
+	}
+	return s.cur+len(s.queue) < s.limit()+s.cfg.MaxQueue
 }
 
 // first takes the usable server with the lowest id that still has a free

@@ -79,6 +79,7 @@ type Server struct {
 	queue    []*pending
 	served   int64 // connections the server queue handed a slot
 	rr       rrState
+	lc       lcNode
 	live     map[*session]struct{} // TCP sessions connected, when be.track
 }
 
@@ -145,14 +146,15 @@ func (s *Server) CurConns() int {
 // full reports whether the server is at its maxconn, which ramps up with
 // the weight while the server warms up.
 func (s *Server) full() bool {
-	if s.cfg.MaxConn == 0 {
-		return false
-	}
-	limit := s.cfg.MaxConn
+	return s.cfg.MaxConn != 0 && s.cur >= s.limit()
+}
+
+// limit is the server's maxconn now, lower while it warms up.
+func (s *Server) limit() int {
 	if s.starting {
-		limit = s.maxConn(time.Now().Unix())
+		return s.maxConn(time.Now().Unix())
 	}
-	return s.cur >= limit
+	return s.cfg.MaxConn
 }
 
 // weightScale is HAProxy's BE_WEIGHT_SCALE: an effective weight is the
@@ -316,6 +318,7 @@ func (b *Backend) assignKey(ctx context.Context, src netip.Addr, key []byte, avo
 	if s != nil && !queueOn {
 		s.cur++
 		b.conns++
+		b.moved(s)
 		b.mu.Unlock()
 		return assignment{srv: s}, nil
 	}
@@ -362,6 +365,7 @@ func (b *Backend) assignKey(ctx context.Context, src netip.Addr, key []byte, avo
 		// Stopping: a slot handed over at the last moment goes back.
 		p.srv.cur--
 		b.conns--
+		b.moved(p.srv)
 		b.serveQueues()
 		a.srvQueue, a.beQueue = p.srvPos, p.bePos
 		return a, ctx.Err()
@@ -417,6 +421,7 @@ func (b *Backend) release(s *Server) (beconn, srvconn int) {
 	defer b.mu.Unlock()
 	s.cur--
 	b.conns--
+	b.moved(s)
 	beconn, srvconn = b.conns+b.waiting, s.cur
 	b.serveQueues()
 	return beconn, srvconn
@@ -461,6 +466,7 @@ func (b *Backend) grant(p *pending, s *Server) {
 	b.waiting--
 	s.cur++
 	b.conns++
+	b.moved(s)
 	p.srv = s
 	p.ready <- struct{}{}
 }
@@ -586,6 +592,17 @@ func (b *Backend) follow() {
 		a.sync(b.candidates())
 	case *hashAlgo:
 		a.follow()
+	case *leastConn:
+		a.follow(b.servers)
+	}
+}
+
+// moved tells leastconn that s took or gave back a connection, which
+// places it again, as HAProxy repositions a server in its tree then.
+// Called with b.mu held.
+func (b *Backend) moved(s *Server) {
+	if a, ok := b.algo.(*leastConn); ok && s.lc.in {
+		a.place(s)
 	}
 }
 

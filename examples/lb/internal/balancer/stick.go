@@ -438,5 +438,6 @@ func (b *Backend) take(s *Server) bool {
 	}
 	s.cur++
 	b.conns++
+	b.moved(s)
 	return true
 }

@@ -116,3 +116,28 @@ func TestMapFallback(t *testing.T) {
 	require.Same(t, srr.m.slots[0], first)
 	require.Same(t, srr.m.slots[1], fallback(t, be, first), "avoid is passed over")
 }
+
+// leastconn's key is HAProxy's integer one, so servers whose exact
+// ratios differ can tie, and a tie goes to the server placed longest ago.
+func TestLeastconnIntegerKey(t *testing.T) {
+	be := &Backend{cfg: &config.Proxy{}, logs: &logSet{}, dirty: true}
+	for i, w := range []int{7, 45} {
+		be.servers = append(be.servers, makeServer(be, &config.Server{Name: fmt.Sprintf("s%d", i+1), ID: i + 1, Weight: w}))
+	}
+	a := &leastConn{}
+	be.algo = a
+	be.follow()
+	s1, s2 := be.servers[0], be.servers[1]
+	require.Same(t, s1, fallback(t, be, nil), "both idle: the first placed")
+	// s1 with 1 in flight: 2×4096/112 = 73.1; s2 with 12: 13×4096/720 =
+	// 73.9. Both keys are 73: s2, placed first, goes first, though its
+	// exact ratio is the higher.
+	s1.cur, s2.cur = 1, 12
+	be.moved(s2)
+	be.moved(s1)
+	require.Equal(t, uint32(73), s1.lc.key)
+	require.Equal(t, uint32(73), s2.lc.key)
+	require.Same(t, s2, fallback(t, be, nil), "placed longer ago")
+	be.moved(s2)
+	require.Same(t, s1, fallback(t, be, nil), "s2 placed again, behind s1")
+}
