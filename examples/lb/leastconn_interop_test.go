@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -57,9 +59,11 @@ func TestInteropLeastconnMatchesHAProxy(t *testing.T) {
 			_, _ = io.Copy(io.Discard, c) // held until the client closes
 		}))
 	}
-	run := func(start func(text string) func() string) []string {
+	// run takes a start function, which also returns how many wait in
+	// lcq/s1's queue.
+	run := func(start func(text string) (func() string, func() int)) []string {
 		ports := freePorts(t, 2)
-		out := start(leastconnCfg(ports[0], ports[1], peers))
+		out, queued := start(leastconnCfg(ports[0], ports[1], peers))
 		var got []string
 		read := func(c net.Conn) string {
 			line, err := bufio.NewReader(c).ReadString('\n')
@@ -101,24 +105,55 @@ func TestInteropLeastconnMatchesHAProxy(t *testing.T) {
 		c2 := q()
 		got = append(got, "lcq:"+read(c2))
 		c3 := q()
+		ok := assert.Eventually(t, func() bool { return queued() == 1 }, 10*time.Second, 5*time.Millisecond)
+		require.True(t, ok, "the third connection waits in s1's queue")
 		closeAll("lcq", c2)
 		closeAll("lcq", c1)
 		got = append(got, "lcq:"+read(c3))
 		return got
 	}
-	haStart := func(text string) func() string {
+	haStart := func(text string) (func() string, func() int) {
 		// A readiness probe would take a server: haproxy is ready once
 		// its port can no longer be bound.
 		addr := text[strings.Index(text, "bind ")+5:]
 		addr = addr[:strings.IndexByte(addr, '\n')]
-		return startHAProxy(t, text, func() bool { return !bindable(addr) })
+		sock := filepath.Join(t.TempDir(), "haproxy.sock")
+		text = strings.Replace(text, "global\n", "global\n    stats socket "+sock+"\n", 1)
+		return startHAProxy(t, text, func() bool { return !bindable(addr) }), func() int { return haproxyQueued(t, sock, "lcq", "s1") }
+	}
+	lbStart := func(text string) (func() string, func() int) {
+		b, logs, mu := startInProcess(t, text)
+		return func() string { mu.Lock(); defer mu.Unlock(); return logs.String() },
+			func() int { return b.Backend("lcq").Server("s1").Queued() }
 	}
 	want := run(haStart)
-	got := run(lbLogs(t))
+	got := run(lbStart)
 	require.Equal(t, want, got, "haproxy's servers, then lb's")
 	seen := map[string]bool{}
 	for _, s := range got {
 		seen[s] = true
 	}
 	require.Len(t, seen, 6, "every server of lc, and both of lcq, took connections")
+}
+
+// haproxyQueued asks haproxy's stats socket for a server's qcur.
+func haproxyQueued(t *testing.T, sock, proxy, server string) int {
+	t.Helper()
+	c, err := net.Dial("unix", sock)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = io.WriteString(c, "show stat\n")
+	require.NoError(t, err)
+	out, err := io.ReadAll(c)
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Split(line, ",")
+		if len(f) > 2 && f[0] == proxy && f[1] == server {
+			n, err := strconv.Atoi(f[2])
+			require.NoError(t, err, line)
+			return n
+		}
+	}
+	t.Fatalf("no %s/%s in haproxy's stats:\n%s", proxy, server, out)
+	return 0
 }

@@ -2,6 +2,7 @@ package balancer
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 
@@ -140,4 +141,86 @@ func TestLeastconnIntegerKey(t *testing.T) {
 	require.Same(t, s2, fallback(t, be, nil), "placed longer ago")
 	be.moved(s2)
 	require.Same(t, s1, fallback(t, be, nil), "s2 placed again, behind s1")
+}
+
+// randomBackend is a backend under balance random(draws) over servers of
+// the given weights, its draws taken from rnd.
+func randomBackend(draws int, rnd func() uint32, weights ...int) (*Backend, *randomAlgo) {
+	be := &Backend{cfg: &config.Proxy{}, logs: &logSet{}, dirty: true}
+	for i, w := range weights {
+		be.servers = append(be.servers, makeServer(be, &config.Server{Name: fmt.Sprintf("s%d", i+1), ID: i + 1, Weight: w}))
+	}
+	a := &randomAlgo{draws: draws, ring: hashAlgo{consistent: true}, rnd: rnd}
+	be.algo = a
+	return be, a
+}
+
+// landing returns a ring position that the consistent lookup sends to s.
+func landing(t *testing.T, a *randomAlgo, cands []*Server, s *Server) uint32 {
+	t.Helper()
+	for h := uint32(0); h < 1<<20; h++ {
+		if a.ring.ringPick(cands, h*4099, nil) == s {
+			return h * 4099
+		}
+	}
+	t.Fatalf("no position lands on %s", s.Name())
+	return 0
+}
+
+// balance random(N) as HAProxy's: each draw a random position on the
+// consistent ring; of the servers drawn, the one serving the fewest
+// connections for its weight; the backend's queue when that one is full.
+func TestRandomDraws(t *testing.T) {
+	var seq []uint32
+	rnd := func() uint32 { h := seq[0]; seq = seq[1:]; return h }
+	be, a := randomBackend(2, rnd, 1, 3)
+	cands := be.candidates()
+	s1, s2 := be.servers[0], be.servers[1]
+	a.ring.buildRing(be.servers)
+	on1, on2 := landing(t, a, cands, s1), landing(t, a, cands, s2)
+
+	// s1 serves 1 for a weight of 1, s2 serves 2 for 3: s2 is the less
+	// loaded, whichever is drawn first.
+	s1.cur, s2.cur = 1, 2
+	seq = []uint32{on1, on2}
+	require.Same(t, s2, fallback(t, be, nil))
+	seq = []uint32{on2, on1}
+	require.Same(t, s2, fallback(t, be, nil))
+	// 4 on s2 (4/3 > 1/1): s1.
+	s2.cur = 4
+	seq = []uint32{on2, on1}
+	require.Same(t, s1, fallback(t, be, nil))
+	// One draw takes what it lands on.
+	a.draws = 1
+	seq = []uint32{on2}
+	require.Same(t, s2, fallback(t, be, nil))
+	// The chosen server full: none, so the backend's queue.
+	a.draws = 2
+	s1.cfg.MaxConn = 1
+	seq = []uint32{on1, on2}
+	require.Nil(t, fallback(t, be, nil))
+	require.Empty(t, seq, "both draws made")
+}
+
+// The power of two choices: over many connections that stay, two draws
+// keep the servers' loads far closer than one.
+func TestRandomTwoChoicesSpread(t *testing.T) {
+	spread := func(draws int) int {
+		src := rand.New(rand.NewPCG(1, 2))
+		be, _ := randomBackend(draws, src.Uint32, 1, 1, 1, 1)
+		for range 4000 {
+			s := fallback(t, be, nil)
+			require.NotNil(t, s)
+			s.cur++
+		}
+		lo, hi := be.servers[0].cur, be.servers[0].cur
+		for _, s := range be.servers {
+			lo, hi = min(lo, s.cur), max(hi, s.cur)
+		}
+		return hi - lo
+	}
+	one, two := spread(1), spread(2)
+	t.Logf("spread: one draw %d, two draws %d", one, two)
+	require.Less(t, two, 10, "two draws: the loads stay within a few connections")
+	require.Greater(t, one, 4*two, "one draw drifts apart")
 }

@@ -34,7 +34,11 @@ func newProxyAlgorithm(cfg *config.Proxy) algorithm {
 	var part func(*htx.Message) ([]byte, bool)
 	switch cfg.Balance {
 	case "random":
-		return randomAlgo{}
+		draws := cfg.HTTP.RandomDraws
+		if draws < 1 {
+			draws = 2
+		}
+		return &randomAlgo{draws: draws, ring: hashAlgo{consistent: true, balanceFactor: cfg.HTTP.HashBalanceFactor}, rnd: rand.Uint32}
 	case "uri":
 		part = func(m *htx.Message) ([]byte, bool) {
 			if arg == "whole" {
@@ -363,29 +367,32 @@ func (a *hashAlgo) buildRing(servers []*Server) {
 	sort.Slice(a.ring, func(i, j int) bool { return a.ring[i].h < a.ring[j].h })
 }
 
-// randomAlgo picks a usable server at random, weighted, skipping full
-// ones (balance random with one draw).
-type randomAlgo struct{}
+// randomAlgo is HAProxy's balance random(draws): each draw looks a random
+// number up on the consistent ring (so weights, slowstart and
+// hash-balance-factor count as they do for a consistent hash), and of the
+// servers drawn the one serving the fewest connections for its weight is
+// taken (two draws by default: the power of two choices). When that server
+// is full, the connection waits in the backend's queue.
+type randomAlgo struct {
+	draws int
+	ring  hashAlgo
+	rnd   func() uint32
+}
 
-func (randomAlgo) pick(cands []*Server, _ netip.Addr, avoid *Server) (*Server, bool) {
-	total := 0
-	for _, s := range cands {
-		if s != avoid && !s.full() {
-			total += s.eweight
+func (a *randomAlgo) pick(cands []*Server, _ netip.Addr, avoid *Server) (*Server, bool) {
+	var best *Server
+	for range a.draws {
+		s := a.ring.ringPick(cands, a.rnd(), avoid)
+		if s == nil {
+			break
 		}
+		if best != nil && best != s && s.cur*best.eweight > best.cur*s.eweight {
+			s = best
+		}
+		best = s
 	}
-	if total == 0 {
+	if best == nil || best.full() || len(best.queue) > 0 {
 		return nil, false
 	}
-	n := rand.IntN(total)
-	for _, s := range cands {
-		if s == avoid || s.full() {
-			continue
-		}
-		if n < s.eweight {
-			return s, false
-		}
-		n -= s.eweight
-	}
-	return nil, false
+	return best, false
 }

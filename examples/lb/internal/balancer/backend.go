@@ -143,6 +143,14 @@ func (s *Server) CurConns() int {
 	return s.cur
 }
 
+// Queued returns the connections waiting in the server's own queue
+// (HAProxy's qcur for a server).
+func (s *Server) Queued() int {
+	s.be.mu.Lock()
+	defer s.be.mu.Unlock()
+	return len(s.queue)
+}
+
 // full reports whether the server is at its maxconn, which ramps up with
 // the weight while the server warms up.
 func (s *Server) full() bool {

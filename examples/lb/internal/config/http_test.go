@@ -126,3 +126,23 @@ backend ranges
 		require.ErrorContains(t, err, tt.want, tt.line)
 	}
 }
+
+// balance random takes HAProxy's draws: 2 unless given, at least 1.
+func TestBalanceRandomDraws(t *testing.T) {
+	for word, want := range map[string]int{"random": 2, "random()": 2, "random(1)": 1, "random(3)": 3, "random(0x4)": 4} {
+		cfg, err := Parse(Source{Name: "test.cfg", Data: []byte("backend b\n  balance " + word + "\n")})
+		require.NoError(t, err, word)
+		require.Equal(t, want, cfg.Proxy("b", KindBackend).HTTP.RandomDraws, word)
+	}
+	for word, msg := range map[string]string{
+		"random(0)":  "test.cfg:2: bad value: 'balance' in 'backend' section: random : number of draws must be at least 1",
+		"random(-2)": "number of draws must be at least 1",
+		"random(3":   "random : missing closing parenthesis",
+		"random(3)x": "random : unexpected character 'x' after argument",
+		"random(a)":  "random : unexpected character 'a' after argument",
+	} {
+		_, err := Parse(Source{Name: "test.cfg", Data: []byte("backend b\n  balance " + word + "\n")})
+		require.ErrorIs(t, err, ErrBadValue, word)
+		require.Contains(t, err.Error(), msg, word)
+	}
+}

@@ -166,7 +166,11 @@ func init() {
 			if len(a) != 1 {
 				return fmt.Errorf("unexpected '%s' after 'random'", a[1])
 			}
-			px.Balance, px.HTTP.BalanceArg = "random", ""
+			draws, err := randomDraws(a[0])
+			if err != nil {
+				return err
+			}
+			px.Balance, px.HTTP.BalanceArg, px.HTTP.RandomDraws = "random", "", draws
 			return nil
 		case a[0] == "url_param" || strings.HasPrefix(a[0], "url_param("):
 			name := strings.TrimSuffix(strings.TrimPrefix(a[0], "url_param("), ")")
@@ -581,4 +585,37 @@ func parseHTTPCheckSend(c *HTTPCheck, a []string) error {
 		}
 	}
 	return nil
+}
+
+// randomDraws reads the draws of "random" or "random(N)", as HAProxy reads
+// them: 2 when absent or empty, a C integer (decimal, 0x hex or 0 octal),
+// at least 1.
+func randomDraws(word string) (int, error) {
+	arg, ok := strings.CutPrefix(word, "random(")
+	if !ok || arg == ")" {
+		return 2, nil
+	}
+	end := strings.IndexByte(arg, ')')
+	num := arg
+	if end >= 0 {
+		num = arg[:end]
+	}
+	n, err := strconv.ParseInt(num, 0, 32)
+	if err != nil {
+		for i, c := range num {
+			if (c < '0' || c > '9') && !(i == 0 && (c == '-' || c == '+')) {
+				return 0, fmt.Errorf("random : unexpected character '%c' after argument", c)
+			}
+		}
+		return 0, fmt.Errorf("random : '%s' is not a number of draws", num)
+	}
+	switch {
+	case end < 0:
+		return 0, errors.New("random : missing closing parenthesis")
+	case end != len(arg)-1:
+		return 0, fmt.Errorf("random : unexpected character '%c' after argument", arg[end+1])
+	case n < 1:
+		return 0, errors.New("random : number of draws must be at least 1")
+	}
+	return int(n), nil
 }

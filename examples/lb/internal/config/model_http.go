@@ -36,6 +36,9 @@ type HTTP struct {
 	// hash to this many hundredths of its share of the connections
 	// being served ("hash-balance-factor"); 0 leaves it unbounded.
 	HashBalanceFactor int
+	// RandomDraws is the number of draws of "balance random(N)", the
+	// least loaded of them taken: 2 when not given, as in HAProxy.
+	RandomDraws int
 	// BalanceArg is the header or URL parameter name of "balance
 	// hdr(NAME)" and "balance url_param NAME", and "whole" for
 	// "balance uri whole".
