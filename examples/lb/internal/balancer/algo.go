@@ -1,9 +1,6 @@
 package balancer
 
-import (
-	"net/netip"
-	"sort"
-)
+import "net/netip"
 
 // algorithm picks a server among the backend's usable ones. Every method is
 // called with the backend's lock held, so algorithms keep plain state.
@@ -226,11 +223,7 @@ func (a *leastConn) follow(servers []*Server) {
 }
 
 func (a *leastConn) pick(cands []*Server, _ netip.Addr, avoid *Server) (*Server, bool) {
-	if len(cands) == 0 {
-		return nil, false
-	}
-	if s := cands[0]; len(cands) == 1 && s.cfg.Backup && !s.be.cfg.Options.AllBackups {
-		// HAProxy's first backup is taken, full or not.
+	if s := firstBackup(cands); s != nil {
 		return s, s.full()
 	}
 	var best, avoided *Server
@@ -265,18 +258,45 @@ func (s *Server) lcRoom() bool {
 }
 
 // first takes the usable server with the lowest id that still has a free
-// slot, so that extra servers stay idle until the first ones are full.
+// slot, so that extra servers stay idle until the first ones are full, as
+// HAProxy's first: the server to avoid only when no other has room, and
+// the first backup in use taken full or not (the connection then waits in
+// its queue).
 type first struct{}
 
 func (first) pick(cands []*Server, _ netip.Addr, avoid *Server) (*Server, bool) {
-	byID := append([]*Server(nil), cands...)
-	sort.Slice(byID, func(i, j int) bool { return byID[i].cfg.ID < byID[j].cfg.ID })
-	for _, s := range byID {
-		if !s.full() && s != avoid {
-			return s, false
+	if s := firstBackup(cands); s != nil {
+		return s, s.full()
+	}
+	var best, avoided *Server
+	for _, s := range cands {
+		switch {
+		case s.full():
+		case s == avoid:
+			avoided = s
+		case best == nil || s.cfg.ID < best.cfg.ID:
+			best = s
 		}
 	}
-	return nil, false
+	if best == nil {
+		best = avoided
+	}
+	return best, false
+}
+
+// firstBackup returns the backup server in use when no active server is
+// and option allbackups is off: HAProxy's "fbck", which its dynamic
+// algorithms (roundrobin, leastconn, first, the consistent hashes' round
+// robin) hand out without looking at its load, so that a connection
+// waits in that server's queue when it is full. nil otherwise.
+func firstBackup(cands []*Server) *Server {
+	if len(cands) != 1 {
+		return nil
+	}
+	if s := cands[0]; s.cfg.Backup && !s.be.cfg.Options.AllBackups {
+		return s
+	}
+	return nil
 }
 
 // SourceHash is the hash "balance source" uses: the XOR of the address's

@@ -224,3 +224,38 @@ func TestRandomTwoChoicesSpread(t *testing.T) {
 	require.Less(t, two, 10, "two draws: the loads stay within a few connections")
 	require.Greater(t, one, 4*two, "one draw drifts apart")
 }
+
+// first as HAProxy's: the lowest id with room, the avoided server only
+// when no other has room; and with only the first backup in use, every
+// dynamic algorithm hands it out full or not, so the connection waits in
+// its queue.
+func TestFirstAndFirstBackup(t *testing.T) {
+	be := &Backend{cfg: &config.Proxy{}, logs: &logSet{}, dirty: true}
+	for i, id := range []int{3, 1, 2} {
+		be.servers = append(be.servers, makeServer(be, &config.Server{Name: fmt.Sprintf("s%d", i+1), ID: id, Weight: 1, MaxConn: 1}))
+	}
+	be.algo = first{}
+	s1, s2, s3 := be.servers[0], be.servers[1], be.servers[2]
+	require.Same(t, s2, fallback(t, be, nil), "id 1")
+	require.Same(t, s3, fallback(t, be, s2), "id 2, avoiding id 1")
+	s3.cur = 1
+	s1.cur = 1
+	require.Same(t, s2, fallback(t, be, s2), "only the avoided one has room")
+	s2.cur = 1
+	require.Nil(t, fallback(t, be, nil), "all full: the backend's queue")
+
+	bk := makeServer(be, &config.Server{Name: "b", ID: 4, Weight: 1, MaxConn: 1, Backup: true})
+	be.servers = append(be.servers, bk)
+	for _, s := range be.servers[:3] {
+		s.up = false
+	}
+	be.dirty = true
+	bk.cur = 1
+	for _, algo := range []algorithm{first{}, &leastConn{}, &roundRobin{}, &hashAlgo{part: func(*htx.Message) ([]byte, bool) { return nil, false }, consistent: true}} {
+		be.algo = algo
+		be.follow()
+		s, queueOn := be.algo.pick(be.candidates(), netip.Addr{}, nil)
+		require.Same(t, bk, s, "%T", algo)
+		require.True(t, queueOn, "%T: full, so its queue", algo)
+	}
+}

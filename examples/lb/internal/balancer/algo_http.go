@@ -173,7 +173,7 @@ func (a *hashAlgo) ringNext(cands []*Server, avoid *Server) (*Server, bool) {
 	if len(cands) == 0 {
 		return nil, false
 	}
-	if s := cands[0]; len(cands) == 1 && s.cfg.Backup && !s.be.cfg.Options.AllBackups {
+	if s := firstBackup(cands); s != nil {
 		return s, s.full()
 	}
 	if a.ring == nil {

@@ -45,6 +45,9 @@ const rrMaxWeight = 256 * 16
 
 func (a *roundRobin) pick(cands []*Server, _ netip.Addr, avoid *Server) (*Server, bool) {
 	a.sync(cands)
+	if s := firstBackup(cands); s != nil {
+		return s, s.full()
+	}
 	if len(a.members) == 0 {
 		return nil, false
 	}
