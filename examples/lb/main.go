@@ -109,6 +109,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if cfg.Global.NbThread > 0 {
 		runtime.GOMAXPROCS(cfg.Global.NbThread)
 	}
+	if n := cfg.Global.UlimitN; n > 0 {
+		if err := setFileLimit(n); err != nil {
+			fmt.Fprintf(stderr, "[WARNING] %v\n", err)
+		}
+	}
 
 	// Listen for the stop signals before anything accepts: a client may
 	// connect, and an operator signal the process, the moment the first
@@ -141,8 +146,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	sig := <-sigs
 	if sig == syscall.SIGUSR1 {
 		logger.Info("soft stop: no longer accepting, waiting for connections to end")
-		// A second signal turns the soft stop into a hard one.
+		// A second signal turns the soft stop into a hard one, as does
+		// hard-stop-after once its time is up.
 		sctx, cancel := context.WithCancel(ctx)
+		if d := cfg.Global.HardStopAfter; d > 0 {
+			var stopAfter context.CancelFunc
+			sctx, stopAfter = context.WithTimeout(sctx, d)
+			defer stopAfter()
+		}
 		go func() {
 			select {
 			case <-sigs:

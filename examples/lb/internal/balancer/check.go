@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"strings"
@@ -24,6 +25,9 @@ import (
 type checker struct {
 	s    *Server
 	dial func(ctx context.Context, s *Server) (net.Conn, error)
+	// spread is spread-checks: the percentage by which each interval
+	// moves at random.
+	spread int
 
 	// errors counts consecutive failed connects (observe layer4); hurry
 	// asks run for a check within fastinter (on-error fastinter).
@@ -198,10 +202,20 @@ func (c *checker) run(ctx context.Context, first time.Duration) {
 			warming = true
 			warm.Reset(time.Second)
 		}
-		d := c.interval()
+		d := spread(c.interval(), c.spread)
 		t.Reset(d)
 		next = time.Now().Add(d)
 	}
+}
+
+// spread moves interval d by up to pct percent either way, at random, as
+// HAProxy's spread-checks does to each check's next date.
+func spread(d time.Duration, pct int) time.Duration {
+	if pct <= 0 {
+		return d
+	}
+	r := d * time.Duration(pct) / 100
+	return d + r - time.Duration(rand.Int64N(int64(2*r)+1))
 }
 
 // observe counts a connection to s for "observe layer4", when the server

@@ -1,6 +1,7 @@
 package balancer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -91,10 +92,11 @@ func (b *Balancer) dialer(s *Server) (*conn.Dialer, error) {
 	}
 	d := &conn.Dialer{Timeout: s.be.cfg.Timeouts.Connect, NoLinger: s.be.cfg.Options.NoLinger}
 	d.KeepAlive, d.DisableKeepAlive = keepAlive(s.be.cfg.SrvTCPKA)
-	if s.cfg.Source != "" {
-		src, err := resolveSource(s.cfg.Source)
+	// A server's own source, else its backend's.
+	if source := cmp.Or(s.cfg.Source, s.be.cfg.Source); source != "" {
+		src, err := resolveSource(source)
 		if err != nil {
-			return nil, fmt.Errorf("server %s/%s: source %s: %w", s.be.cfg.Name, s.cfg.Name, s.cfg.Source, err)
+			return nil, fmt.Errorf("server %s/%s: source %s: %w", s.be.cfg.Name, s.cfg.Name, source, err)
 		}
 		d.Source = src
 	}

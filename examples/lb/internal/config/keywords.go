@@ -77,6 +77,37 @@ var globalKeywords = map[string]func(p *parser, args []string) error{
 		p.cfg.Global.NoSplice = true
 		return noArgs(a)
 	},
+	"hard-stop-after": func(p *parser, a []string) error {
+		if len(a) != 1 {
+			return errors.New("expects a time")
+		}
+		d, err := ParseTime(a[0])
+		if err != nil {
+			return err
+		}
+		p.cfg.Global.HardStopAfter = d
+		return nil
+	},
+	"ulimit-n": func(p *parser, a []string) error { return oneInt(a, 0, 1<<30, &p.cfg.Global.UlimitN) },
+	"spread-checks": func(p *parser, a []string) error {
+		if len(a) != 1 {
+			return errors.New("expects a percentage in range 0..50")
+		}
+		n, err := strconv.Atoi(a[0])
+		if err != nil || n < 0 || n > 50 {
+			return fmt.Errorf("'%s' is not a percentage in range 0..50", a[0])
+		}
+		p.cfg.Global.SpreadChecks = n
+		return nil
+	},
+	"node": func(p *parser, a []string) error { return oneString(a, "name", &p.cfg.Global.Node) },
+	"description": func(p *parser, a []string) error {
+		if len(a) == 0 {
+			return errors.New("expects a string")
+		}
+		p.cfg.Global.Description = strings.Join(a, " ")
+		return nil
+	},
 }
 
 type proxyKeyword struct {
@@ -110,6 +141,28 @@ func init() {
 		"bind":    {KindFrontend, parseBind},
 		"server":  {KindBackend, parseServer},
 		"maxconn": {kFeDef, func(_ *parser, px *Proxy, a []string) error { return oneInt(a, 0, 1<<30, &px.MaxConn) }},
+		"description": {KindFrontend | KindBackend, func(_ *parser, px *Proxy, a []string) error {
+			if len(a) == 0 {
+				return errors.New("expects a string")
+			}
+			px.Description = strings.Join(a, " ")
+			return nil
+		}},
+		"id": {KindFrontend | KindBackend, func(p *parser, px *Proxy, a []string) error {
+			px.IDPos = p.pos
+			return oneInt(a, 1, 1<<31-1, &px.ID)
+		}},
+		"source": {kBeDef, func(_ *parser, px *Proxy, a []string) error {
+			if len(a) != 1 {
+				return fmt.Errorf("%w: 'source' takes one address (usesrc and interface are not supported)", ErrUnsupported)
+			}
+			addr, err := ParseAddr(a[0], false)
+			if err != nil {
+				return err
+			}
+			px.Source = addr
+			return nil
+		}},
 		"rate-limit": {kFeDef, func(_ *parser, px *Proxy, a []string) error {
 			if len(a) == 0 || a[0] != "sessions" {
 				return errors.New("expects 'rate-limit sessions <rate>' (only 'sessions' is supported)")

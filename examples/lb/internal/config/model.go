@@ -167,6 +167,20 @@ type Global struct {
 	// SessionSync is "ssl-session-sync ..." (lb only): TLS sessions sent
 	// to, and received from, other hosts. Nil when not configured.
 	SessionSync *SSLSessionSync
+	// HardStopAfter bounds a soft stop (SIGUSR1): connections still live
+	// after it are closed and the process exits ("hard-stop-after"); 0
+	// waits for them however long they last.
+	HardStopAfter time.Duration
+	// UlimitN is the open file limit the process sets for itself before
+	// it binds ("ulimit-n"); 0 keeps the one it was given.
+	UlimitN int
+	// SpreadChecks moves each health check's interval by up to this
+	// percentage either way, at random ("spread-checks", 0..50), so that
+	// servers checked together drift apart.
+	SpreadChecks int
+	// Node and Description name and describe the process ("node",
+	// "description"); informational.
+	Node, Description string
 }
 
 // Log is one log target.
@@ -276,6 +290,16 @@ type Proxy struct {
 	// MaxConn caps a frontend's concurrent connections; 0 means the global
 	// maxconn.
 	MaxConn int
+	// Description describes the proxy ("description"); informational.
+	Description string
+	// ID is the proxy's numeric id ("id"), unique among proxies; 0 when
+	// not set.
+	ID    int
+	IDPos Pos
+	// Source is the local address a backend dials its servers from
+	// ("source" in a backend, listen or defaults section) when a server
+	// sets none of its own; "" for any.
+	Source string
 	// RateLimitSessions caps the connections a frontend accepts per
 	// second, over all its bind lines ("rate-limit sessions"); those over
 	// it wait in the kernel's backlog. 0 means no cap.

@@ -252,6 +252,16 @@ func (p *parser) parseOption(args []string, neg bool) {
 // validate checks what needs the whole file: references between proxies
 // and duplicate names.
 func (p *parser) validate() {
+	proxyIDs := map[int]*Proxy{}
+	for _, px := range p.cfg.Proxies {
+		if px.ID != 0 {
+			if prev, ok := proxyIDs[px.ID]; ok {
+				p.pos = px.IDPos
+				p.errorf("id", ErrReference, "proxy %s reuses same custom id as proxy %s (declared at %s)", px.Name, prev.Name, prev.Pos)
+			}
+			proxyIDs[px.ID] = px
+		}
+	}
 	for _, px := range p.cfg.Proxies {
 		p.pos = px.Pos
 		if px.Kind.IsFrontend() {
