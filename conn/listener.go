@@ -65,6 +65,10 @@ const DefaultHandshakeTimeout = 10 * time.Second
 type ListenConfig struct {
 	// ReusePort sets SO_REUSEPORT, so several listeners share the port.
 	ReusePort bool
+	// Backlog sizes the kernel's queue of connections waiting to be
+	// accepted (listen(2)'s backlog, capped by net.core.somaxconn); 0
+	// keeps Go's, which is somaxconn. Supported on Linux.
+	Backlog int
 	// KeepAlive tunes TCP keepalive on accepted sockets: Idle, Interval
 	// and Count as in net.KeepAliveConfig (zero: Go's defaults, negative:
 	// the system's). Its Enable field is not consulted; keepalive is on
@@ -169,6 +173,12 @@ func (lc ListenConfig) Listen(ctx context.Context, network, address string) (*Li
 	ln, err := nlc.Listen(ctx, network, address)
 	if err != nil {
 		return nil, fmt.Errorf("conn: listen on %s %s: %w", network, address, err)
+	}
+	if lc.Backlog > 0 {
+		if err := setBacklog(ln, lc.Backlog); err != nil {
+			_ = ln.Close()
+			return nil, fmt.Errorf("conn: listen on %s %s: backlog %d: %w", network, address, lc.Backlog, err)
+		}
 	}
 	return lc.NewListener(ln), nil
 }

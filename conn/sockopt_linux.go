@@ -136,3 +136,21 @@ func roundSeconds(d time.Duration) int { return int((d + time.Second - 1) / time
 func setLingerFD(fd uintptr) error {
 	return unix.SetsockoptLinger(int(fd), unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
 }
+
+// setBacklog listens again on ln's socket with backlog n: Linux takes a
+// second listen(2) on a listening socket as a new size for its queue.
+func setBacklog(ln net.Listener, n int) error {
+	sc, ok := ln.(syscall.Conn)
+	if !ok {
+		return fmt.Errorf("a %T has no socket to size", ln)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var lerr error
+	if err := rc.Control(func(fd uintptr) { lerr = unix.Listen(int(fd), n) }); err != nil {
+		return err
+	}
+	return lerr
+}

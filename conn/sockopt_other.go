@@ -47,3 +47,7 @@ func silentDrop(c net.Conn, _ int) bool {
 func setLingerFD(fd uintptr) error {
 	return syscall.SetsockoptLinger(int(fd), syscall.SOL_SOCKET, syscall.SO_LINGER, &syscall.Linger{Onoff: 1, Linger: 0})
 }
+
+func setBacklog(net.Listener, int) error {
+	return errors.New("conn: Backlog is only supported on Linux")
+}
