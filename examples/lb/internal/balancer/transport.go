@@ -38,6 +38,9 @@ func (b *Balancer) listen(ctx context.Context, fe *frontend, addr string, bind c
 		HandshakeTimeout: proxyHeaderTimeout,
 		Logger:           b.log,
 		NoLinger:         fe.cfg.Options.NoLinger,
+		MaxConn:          bind.MaxConn,
+		// HAProxy sizes the accept queue by the first of these set.
+		Backlog: cmp.Or(bind.Backlog, fe.cfg.Backlog, bind.MaxConn, fe.cfg.MaxConn, b.cfg.Global.MaxConn),
 	}
 	if n := fe.cfg.RateLimitSessions; n > 0 {
 		lc.RateLimit, lc.Rate = uint32(n), fe.rate

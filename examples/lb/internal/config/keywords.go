@@ -141,6 +141,7 @@ func init() {
 		"bind":    {KindFrontend, parseBind},
 		"server":  {KindBackend, parseServer},
 		"maxconn": {kFeDef, func(_ *parser, px *Proxy, a []string) error { return oneInt(a, 0, 1<<30, &px.MaxConn) }},
+		"backlog": {kFeDef, func(_ *parser, px *Proxy, a []string) error { return oneInt(a, 1, 1<<30, &px.Backlog) }},
 		"description": {KindFrontend | KindBackend, func(_ *parser, px *Proxy, a []string) error {
 			if len(a) == 0 {
 				return errors.New("expects a string")
@@ -309,6 +310,8 @@ var bindOptions = map[string]struct {
 	apply func(b *Bind, a []string) error
 }{
 	"accept-proxy": {0, func(b *Bind, _ []string) error { b.AcceptProxy = true; return nil }},
+	"backlog":      {1, func(b *Bind, a []string) error { return oneInt(a, 1, 1<<30, &b.Backlog) }},
+	"maxconn":      {1, func(b *Bind, a []string) error { return oneInt(a, 1, 1<<30, &b.MaxConn) }},
 	"name":         {1, func(b *Bind, a []string) error { b.Name = a[0]; return nil }},
 }
 

@@ -290,6 +290,10 @@ type Proxy struct {
 	// MaxConn caps a frontend's concurrent connections; 0 means the global
 	// maxconn.
 	MaxConn int
+	// Backlog sizes the kernel's accept queue of a frontend's listeners
+	// ("backlog"); 0 leaves it to the bind lines' or the maxconn values,
+	// as in HAProxy.
+	Backlog int
 	// Description describes the proxy ("description"); informational.
 	Description string
 	// ID is the proxy's numeric id ("id"), unique among proxies; 0 when
@@ -343,6 +347,14 @@ type Bind struct {
 	SSL BindSSL
 	// Proto forces the mux ("h1", "h2"), as "proto" does.
 	Proto string
+	// Backlog sizes the kernel's accept queue of the line's sockets
+	// ("backlog"); 0 takes the frontend's backlog, else as HAProxy the
+	// line's maxconn, the frontend's, the global one.
+	Backlog int
+	// MaxConn caps the connections the line's listeners hold at once
+	// ("maxconn" on the bind line), within the frontend's; 0 for no cap
+	// of its own.
+	MaxConn int
 }
 
 // Server is one server line.

@@ -9,7 +9,8 @@ import (
 
 // The process and proxy keywords haproxy configurations often carry:
 // hard-stop-after, ulimit-n, spread-checks, node, description, a proxy's
-// id and description, and a backend's source.
+// id, description and backlog, a bind line's backlog and maxconn, and a
+// backend's source.
 func TestProcessKeywords(t *testing.T) {
 	cfg, err := Parse(Source{Name: "t.cfg", Data: []byte(`global
     hard-stop-after 30s
@@ -23,7 +24,8 @@ defaults
 listen a
     id 7
     description the a service
-    bind 127.0.0.1:1
+    backlog 64
+    bind 127.0.0.1:1 backlog 12 maxconn 50
     server s 127.0.0.1:2
 backend b
     source 127.0.0.3:0
@@ -39,6 +41,9 @@ backend b
 	a := cfg.Proxy("a", KindBackend)
 	require.Equal(t, 7, a.ID)
 	require.Equal(t, "the a service", a.Description)
+	require.Equal(t, 64, a.Backlog)
+	require.Equal(t, 12, a.Binds[0].Backlog)
+	require.Equal(t, 50, a.Binds[0].MaxConn)
 	require.Equal(t, "127.0.0.2", a.Source, "from defaults")
 	require.Equal(t, "127.0.0.3:0", cfg.Proxy("b", KindBackend).Source)
 
@@ -46,6 +51,7 @@ backend b
 		"global\n  spread-checks 51\n":                    "t.cfg:2: bad value: 'spread-checks' in 'global' section: '51' is not a percentage in range 0..50",
 		"global\n  hard-stop-after soon\n":                "t.cfg:2:",
 		"defaults\n  description x\n":                     "t.cfg:2: keyword not allowed here: 'description' not allowed in 'defaults' section",
+		"frontend f\n  bind :1 backlog 0\n":               "bind option 'backlog': 0 out of range",
 		"defaults\n  id 3\n":                              "'id' not allowed in 'defaults' section",
 		"frontend f\n  source 127.0.0.1\n":                "'source' not allowed in 'frontend' section",
 		"backend b\n  source 127.0.0.1 usesrc clientip\n": "not supported: 'source' takes one address (usesrc and interface are not supported)",
