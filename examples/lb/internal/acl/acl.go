@@ -439,7 +439,8 @@ func (s *Set) Add(words []string) error {
 }
 
 // Get returns the ACL named name, or nil. Names not declared in the set
-// fall back to HAProxy's predefined ACLs (TRUE, FALSE, LOCALHOST).
+// fall back to HAProxy's predefined ACLs (TRUE, FALSE, LOCALHOST,
+// RDP_COOKIE, REQ_CONTENT, WAIT_END).
 func (s *Set) Get(name string) *ACL {
 	if s != nil {
 		if a := s.m[name]; a != nil {
@@ -457,6 +458,11 @@ var predefined = sync.OnceValue(func() map[string]*ACL {
 		"TRUE":      {"always_true"},
 		"FALSE":     {"always_false"},
 		"LOCALHOST": {"src", "127.0.0.1/8", "::1"},
+		// The TCP content ones: a client's RDP cookie, any byte at all,
+		// the end of the inspect delay.
+		"RDP_COOKIE":  {"req.rdp_cookie_cnt", "gt", "0"},
+		"REQ_CONTENT": {"req.len", "gt", "0"},
+		"WAIT_END":    {"wait_end"},
 	} {
 		e, err := ParseExpr(words)
 		if err != nil {

@@ -62,6 +62,11 @@ func newProxyAlgorithm(cfg *config.Proxy) algorithm {
 			v, ok := m.QueryParam(arg)
 			return v, ok && len(v) > 0
 		}
+	case "rdp-cookie":
+		// The cookie is in a TCP client's first bytes (rdpKey), never in
+		// an HTTP request: requests go round robin.
+		part = func(*htx.Message) ([]byte, bool) { return nil, false }
+		return &hashAlgo{part: part, rdp: arg, consistent: consistent, avalanche: avalanche, balanceFactor: cfg.HTTP.HashBalanceFactor}
 	case "source":
 		// part stays nil: pick hashes the client's address.
 	default:
@@ -123,6 +128,7 @@ func fullHash(a uint32) uint32 {
 // map-based or on the consistent ring.
 type hashAlgo struct {
 	part       func(*htx.Message) ([]byte, bool) // nil for balance source
+	rdp        string                            // balance rdp-cookie's cookie name
 	consistent bool
 	avalanche  bool // the hash is mixed by fullHash first
 	// balanceFactor is hash-balance-factor: 0, or the bound on a

@@ -254,10 +254,16 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 	}
 	be.cum.Add(1)
 	src, dst := s.client.Src(), s.client.Dst()
-	direct := false // the server came from a stick table, not the algorithm
-	if s.srv = s.stickMatch(be); s.srv != nil {
+	direct := false // the server came from persistence, not the algorithm
+	key, persist := s.rdpCookies(be)
+	if persist != nil {
+		s.srv = persist
+	} else {
+		s.srv = s.stickMatch(be)
+	}
+	if s.srv != nil {
 		s.named, s.twSet, direct = s.srv, true, true
-	} else if !s.assign(be, src, nil) {
+	} else if !s.assign(be, src, key, nil) {
 		return nil, false
 	}
 	connStart := time.Now()
@@ -301,7 +307,7 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 			// As with HAProxy, the time spent before a new assignment
 			// is waiting (Tw); the connect time starts again.
 			s.tw += time.Since(connStart)
-			if !s.assign(be, src, failed) {
+			if !s.assign(be, src, key, failed) {
 				return nil, false
 			}
 			connStart = time.Now()
@@ -327,11 +333,12 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 	return st, true
 }
 
-// assign has be's algorithm pick a server other than avoid, possibly
+// assign has be's algorithm pick a server other than avoid (hashing key,
+// an RDP cookie, when the algorithm reads one), possibly
 // after queueing, and notes the wait on the traffic line; when none is
 // had, term says why.
-func (s *session) assign(be *Backend, src netip.AddrPort, avoid *Server) bool {
-	a, err := be.assign(s.b.ctx, src.Addr(), avoid)
+func (s *session) assign(be *Backend, src netip.AddrPort, key []byte, avoid *Server) bool {
+	a, err := be.assignKey(s.b.ctx, src.Addr(), key, avoid)
 	// No server at all leaves Tw at -1, as in HAProxy, unless the
 	// connection waited in a queue first.
 	s.twSet = s.twSet || a.queued || !(errors.Is(err, ErrNoServer) || errors.Is(err, ErrQueueFull))

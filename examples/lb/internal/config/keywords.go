@@ -198,6 +198,22 @@ func init() {
 			px.Balance = a[0]
 			return nil
 		}},
+		"persist": {kBeDef, func(_ *parser, px *Proxy, a []string) error {
+			switch {
+			case len(a) == 0:
+				return errors.New("missing persist method")
+			case !strings.HasPrefix(a[0], "rdp-cookie"):
+				return fmt.Errorf("unknown persist method '%s' (rdp-cookie is)", a[0])
+			case len(a) > 1:
+				return fmt.Errorf("unexpected '%s' after '%s'", a[1], a[0])
+			}
+			name, err := rdpCookieName(a[0][len("rdp-cookie"):], "msts")
+			if err != nil {
+				return errors.New("persist rdp-cookie(name)' requires an rdp cookie name")
+			}
+			px.PersistRDPCookie = name
+			return nil
+		}},
 		"retries": {kBeDef, func(_ *parser, px *Proxy, a []string) error { return oneInt(a, 0, 1000, &px.Retries) }},
 		"timeout": {kAll, parseTimeout},
 		"option":  {kAll, nil}, // dispatched to optionKeywords by the parser

@@ -187,6 +187,16 @@ func init() {
 			}
 			px.Balance, px.HTTP.BalanceArg = "url_param", name
 			return nil
+		case strings.HasPrefix(a[0], "rdp-cookie"):
+			name, err := rdpCookieName(a[0][len("rdp-cookie"):], "mstshash")
+			if err != nil {
+				return errors.New("balance rdp-cookie : missing cookie name")
+			}
+			if len(a) != 1 {
+				return fmt.Errorf("unexpected '%s' after 'rdp-cookie'", a[1])
+			}
+			px.Balance, px.HTTP.BalanceArg = "rdp-cookie", name
+			return nil
 		case strings.HasPrefix(a[0], "hdr("):
 			name, ok := strings.CutSuffix(a[0][len("hdr("):], ")")
 			if !ok || name == "" {
@@ -618,4 +628,20 @@ func randomDraws(word string) (int, error) {
 		return 0, errors.New("random : number of draws must be at least 1")
 	}
 	return int(n), nil
+}
+
+// rdpCookieName reads what follows "rdp-cookie": nothing (the default
+// name def) or "(NAME)" with a name.
+func rdpCookieName(rest, def string) (string, error) {
+	if rest == "" {
+		return def, nil
+	}
+	name, ok := strings.CutPrefix(rest, "(")
+	if ok {
+		name, _, ok = strings.Cut(name, ")")
+	}
+	if !ok || name == "" {
+		return "", errors.New("missing cookie name")
+	}
+	return name, nil
 }

@@ -313,6 +313,10 @@ type Proxy struct {
 	DefaultBackendPos Pos
 	// Balance is the load-balancing algorithm.
 	Balance string
+	// PersistRDPCookie is the cookie name of "persist rdp-cookie" ("msts"
+	// by default), "" without it: a client whose RDP cookie names a
+	// server's address and port goes straight back to that server.
+	PersistRDPCookie string
 	// Retries is how many times a failed connect is retried.
 	Retries int
 	// LogGlobal is set by "log global".

@@ -40,8 +40,9 @@ type HTTP struct {
 	// least loaded of them taken: 2 when not given, as in HAProxy.
 	RandomDraws int
 	// BalanceArg is the header or URL parameter name of "balance
-	// hdr(NAME)" and "balance url_param NAME", and "whole" for
-	// "balance uri whole".
+	// hdr(NAME)" and "balance url_param NAME", the cookie name of
+	// "balance rdp-cookie(NAME)" ("mstshash" by default), and "whole"
+	// for "balance uri whole".
 	BalanceArg string
 	// Check is the HTTP health check (option httpchk), nil for none.
 	Check *HTTPCheck

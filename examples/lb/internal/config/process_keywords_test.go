@@ -62,3 +62,27 @@ backend b
 		require.Contains(t, err.Error(), msg, text)
 	}
 }
+
+// balance rdp-cookie and persist rdp-cookie, with their default names.
+func TestRDPCookieKeywords(t *testing.T) {
+	cfg, err := Parse(Source{Name: "t.cfg", Data: []byte("backend a\n  balance rdp-cookie\n  persist rdp-cookie\nbackend b\n  balance rdp-cookie(user)\n  persist rdp-cookie(route)\n")})
+	require.NoError(t, err)
+	a, b := cfg.Proxy("a", KindBackend), cfg.Proxy("b", KindBackend)
+	require.Equal(t, "rdp-cookie", a.Balance)
+	require.Equal(t, "mstshash", a.HTTP.BalanceArg)
+	require.Equal(t, "msts", a.PersistRDPCookie)
+	require.Equal(t, "user", b.HTTP.BalanceArg)
+	require.Equal(t, "route", b.PersistRDPCookie)
+	for text, msg := range map[string]string{
+		"backend b\n  balance rdp-cookie(\n":  "balance rdp-cookie : missing cookie name",
+		"backend b\n  balance rdp-cookiex\n":  "balance rdp-cookie : missing cookie name",
+		"backend b\n  persist rdp-cookie()\n": "persist rdp-cookie(name)' requires an rdp cookie name",
+		"backend b\n  persist cookie\n":       "unknown persist method 'cookie'",
+		"backend b\n  persist\n":              "missing persist method",
+		"frontend f\n  persist rdp-cookie\n":  "'persist' not allowed in 'frontend' section",
+	} {
+		_, err := Parse(Source{Name: "t.cfg", Data: []byte(text)})
+		require.Error(t, err, text)
+		require.Contains(t, err.Error(), msg, text)
+	}
+}
