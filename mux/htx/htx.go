@@ -303,6 +303,16 @@ func (m *Message) Field(i int) (name, value []byte) {
 	return m.bytes(f.name), m.bytes(f.value)
 }
 
+// SetFieldValue replaces the value of the i-th header field, keeping its
+// name and place.
+func (m *Message) SetFieldValue(i int, value []byte) { m.hdrs[i].value = m.store(value) }
+
+// SetMethod replaces a request's method.
+func (m *Message) SetMethod(method []byte) {
+	m.method = m.store(method)
+	m.setMethodFlags()
+}
+
 // IsHopByHop reports whether the i-th header field concerns only one
 // HTTP/1 connection (Connection, Keep-Alive, Proxy-Connection, TE,
 // Transfer-Encoding, Upgrade, Content-Length, and fields the Connection

@@ -86,3 +86,23 @@ func TestResetKeepsStorageAndAllocatesNothing(t *testing.T) {
 	fill()
 	require.Zero(t, testing.AllocsPerRun(100, fill))
 }
+
+func TestSetFieldValueAndMethod(t *testing.T) {
+	var m Message
+	m.SetRequest("GET", "", "", "/a")
+	m.Add("X-A", "1")
+	m.Add("X-B", "2")
+	m.SetFieldValue(1, []byte("two"))
+	name, value := m.Field(1)
+	if string(name) != "X-B" || string(value) != "two" {
+		t.Fatalf("field 1 = %s: %s", name, value)
+	}
+	m.SetMethod([]byte("HEAD"))
+	if string(m.Method()) != "HEAD" || m.Flags&FlagHead == 0 {
+		t.Fatalf("method %s, flags %x", m.Method(), m.Flags)
+	}
+	m.SetMethod([]byte("POST"))
+	if m.Flags&FlagHead != 0 {
+		t.Fatal("HEAD flag kept after POST")
+	}
+}
