@@ -23,6 +23,14 @@ type HTTPContext interface {
 	HTTPRequest() *htx.Message
 }
 
+// HTTPResponseContext is a Context that may carry the server's response
+// (while http-response rules run), which the status fetch reads; a nil
+// response means none yet.
+type HTTPResponseContext interface {
+	Context
+	HTTPResponse() *htx.Message
+}
+
 // TLSContext is a Context that knows the client connection's TLS state,
 // for ssl_fc and ssl_fc_sni.
 type TLSContext interface {
@@ -258,4 +266,19 @@ func compileReg(p []string, o MatchOptions) (func(Sample) bool, error) {
 		}
 		return false
 	}, nil
+}
+
+func init() {
+	// status: the response's status, in http-response rules.
+	RegisterFetch(Fetch{Name: "status", Type: TypeInt, Compile: noArg(func(c Context) (Sample, bool) {
+		rc, ok := c.(HTTPResponseContext)
+		if !ok {
+			return Sample{}, false
+		}
+		resp := rc.HTTPResponse()
+		if resp == nil {
+			return Sample{}, false
+		}
+		return Int(int64(resp.Status)), true
+	})})
 }

@@ -532,12 +532,15 @@ type exchange struct {
 	// be a connection the server closed meanwhile.
 	unchecked bool
 	cerr      error // a client-side failure while copying the request body
+	// inResp says the response rules run: the status fetch reads resp.
+	inResp bool
 }
 
 func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 	ex.hf, ex.fst, ex.req = hf, st, st.Request()
 	ex.first = hf.nreq == 1
 	ex.be, ex.bhp, ex.srv, ex.bc, ex.bst, ex.cerr = nil, nil, nil, nil, nil, nil
+	ex.inResp = false
 	ex.log = hf.newLogInto(ex.log, time.Now())
 }
 
@@ -564,6 +567,15 @@ func (ex *exchange) Dst() netip.AddrPort { return ex.hf.dst() }
 // HTTPRequest is the request the HTTP fetches read.
 func (ex *exchange) HTTPRequest() *htx.Message { return ex.req }
 
+// HTTPResponse is the server's response while the response rules run,
+// nil before.
+func (ex *exchange) HTTPResponse() *htx.Message {
+	if !ex.inResp {
+		return nil
+	}
+	return &ex.resp
+}
+
 // TLSInfo is the client connection's TLS state, for ssl_fc and
 // ssl_fc_sni.
 func (ex *exchange) TLSInfo() xprt.Info { return ex.hf.tlsInfo() }
@@ -573,6 +585,12 @@ func (ex *exchange) serve() {
 	b, fe := hf.s.b, hf.s.fe
 	l := &ex.log
 	l.setRequestLine(ex.req)
+	// monitor-uri: answered here, before any rule, and never logged.
+	if m := fe.cfg.HTTP.MonitorURI; m != "" && string(ex.req.Path()) == m {
+		l.term = [2]byte{'L', 'R'}
+		ex.answer(builtinAnswer(200))
+		return
+	}
 	defer func() {
 		l.ta = time.Since(l.date)
 		hf.emitLog(l)
@@ -999,6 +1017,7 @@ func (ex *exchange) forwardResponse() {
 	keepTrailers(resp)
 	tunnel := resp.Status == 101 || (ex.req.Flags&htx.FlagConnect != 0 && resp.Status < 300)
 	if !tunnel {
+		ex.inResp = true
 		ex.applyResponseRules(ex.bhp)
 		if ex.hf.s.fe.http != ex.bhp {
 			ex.applyResponseRules(ex.hf.s.fe.http)

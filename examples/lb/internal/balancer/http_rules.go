@@ -1,6 +1,7 @@
 package balancer
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ type httpProxy struct {
 	px          *config.Proxy
 	reqRules    []httpRule
 	respRules   []httpRule
+	redirects   []httpRule
 	useBackends []useBackend
 	errors      map[int]*localAnswer
 	reuse       string
@@ -108,6 +110,9 @@ func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
 		return nil, err
 	}
 	if hp.respRules, err = compile(px.HTTP.ResponseRules); err != nil {
+		return nil, err
+	}
+	if hp.redirects, err = compile(px.HTTP.Redirects); err != nil {
 		return nil, err
 	}
 	for _, u := range px.HTTP.UseBackends {
@@ -257,6 +262,25 @@ func (ex *exchange) applyRequestRules(hp *httpProxy) bool {
 		case "set-path":
 			ex.tmp = r.value.appendTo(ex.tmp[:0], ex)
 			req.SetPath(string(ex.tmp))
+		case "replace-header", "replace-value":
+			ex.replaceFields(req, r)
+		case "replace-path":
+			if v, ok := ex.replaced(r, req.PathOnly()); ok {
+				req.SetPath(string(v))
+			}
+		case "replace-uri":
+			if v, ok := ex.replaced(r, req.Path()); ok {
+				req.SetURI(string(v))
+			}
+		case "set-uri":
+			ex.tmp = r.value.appendTo(ex.tmp[:0], ex)
+			req.SetURI(string(ex.tmp))
+		case "set-query":
+			ex.tmp = r.value.appendTo(ex.tmp[:0], ex)
+			req.SetURI(withQuery(req.Path(), ex.tmp))
+		case "set-method":
+			ex.tmp = r.value.appendTo(ex.tmp[:0], ex)
+			req.SetMethod(ex.tmp)
 		case "deny":
 			ex.log.term = [2]byte{'P', 'R'}
 			ex.answer(r.answer)
@@ -271,7 +295,120 @@ func (ex *exchange) applyRequestRules(hp *httpProxy) bool {
 			return true
 		}
 	}
+	// The "redirect" rules come after the http-request rules.
+	for i := range hp.redirects {
+		r := &hp.redirects[i]
+		if r.cond == nil || r.cond.Eval(ex) {
+			ex.log.term = [2]byte{'L', 'R'}
+			ex.answer(ex.redirect(r))
+			return true
+		}
+	}
 	return false
+}
+
+// replaced evaluates r's replacement for subject, as HAProxy's replace
+// actions do: when r's regex matches somewhere in subject, the whole of
+// subject becomes the replacement, its \1..\9 standing for the groups
+// matched (\xHH for a byte, \ before any other character for that
+// character). It reports false when the regex does not match.
+func (ex *exchange) replaced(r *httpRule, subject []byte) ([]byte, bool) {
+	m := r.cfg.Regex.FindSubmatchIndex(subject)
+	if m == nil {
+		return nil, false
+	}
+	ex.tmp = r.value.appendTo(ex.tmp[:0], ex)
+	return expandGroups(nil, ex.tmp, subject, m), true
+}
+
+// expandGroups appends tmpl to dst with its back-references replaced by
+// the groups m found in subject.
+func expandGroups(dst, tmpl, subject []byte, m []int) []byte {
+	for i := 0; i < len(tmpl); i++ {
+		c := tmpl[i]
+		if c != '\\' || i+1 == len(tmpl) {
+			dst = append(dst, c)
+			continue
+		}
+		i++
+		switch c = tmpl[i]; {
+		case c >= '0' && c <= '9':
+			if g := int(c - '0'); 2*g+1 < len(m) && m[2*g] >= 0 {
+				dst = append(dst, subject[m[2*g]:m[2*g+1]]...)
+			}
+		case c == 'x' && i+2 < len(tmpl) && isHex(tmpl[i+1]) && isHex(tmpl[i+2]):
+			dst = append(dst, unhex(tmpl[i+1])<<4|unhex(tmpl[i+2]))
+			i += 2
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
+}
+
+// replaceFields runs replace-header (on each field's whole value) or
+// replace-value (on each comma-separated value of each field) over the
+// fields r names.
+func (ex *exchange) replaceFields(m *htx.Message, r *httpRule) {
+	for i := 0; i < m.NumFields(); i++ {
+		name, value := m.Field(i)
+		if !htx.EqualFold(name, r.name) {
+			continue
+		}
+		if r.cfg.Action == "replace-header" {
+			if v, ok := ex.replaced(r, value); ok {
+				m.SetFieldValue(i, v)
+			}
+			continue
+		}
+		var out []byte
+		changed := false
+		for j, part := range bytes.Split(value, []byte(",")) {
+			lead := len(part) - len(bytes.TrimLeft(part, " \t"))
+			trail := len(part) - len(bytes.TrimRight(part, " \t"))
+			core := part[lead : len(part)-trail]
+			if j > 0 {
+				out = append(out, ',')
+			}
+			out = append(out, part[:lead]...)
+			if v, ok := ex.replaced(r, core); ok {
+				out, changed = append(out, v...), true
+			} else {
+				out = append(out, core...)
+			}
+			out = append(out, part[len(part)-trail:]...)
+		}
+		if changed {
+			m.SetFieldValue(i, out)
+		}
+	}
+}
+
+// withQuery is uri with its query string replaced by q, as HAProxy's
+// set-query: a '?' is added only for a non-empty q, and one already
+// there stays even when q is empty.
+func withQuery(uri, q []byte) string {
+	if i := bytes.IndexByte(uri, '?'); i >= 0 {
+		return string(uri[:i+1]) + string(q)
+	}
+	if len(q) == 0 {
+		return string(uri)
+	}
+	return string(uri) + "?" + string(q)
 }
 
 // redirect builds a redirect answer: location as given, prefix before the
@@ -305,6 +442,15 @@ func (ex *exchange) applyResponseRules(hp *httpProxy) {
 			resp.AddBytes(r.nameB, ex.tmp)
 		case "del-header":
 			resp.Del(r.name)
+		case "replace-header", "replace-value":
+			ex.replaceFields(resp, r)
+		case "set-status":
+			reason := r.cfg.Reason
+			if reason == "" {
+				reason = h1.StatusText(r.cfg.Status)
+			}
+			resp.SetResponse(r.cfg.Status, reason)
+			ex.log.status = r.cfg.Status
 		}
 	}
 }

@@ -24,6 +24,9 @@ func init() {
 		if err != nil {
 			return err
 		}
+		if len(px.HTTP.Redirects) > 0 {
+			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: a 'http-request' rule placed after a 'redirect' rule will still be processed before", p.pos))
+		}
 		px.HTTP.RequestRules = appendOwn(px.HTTP.RequestRules, r)
 		return nil
 	}}
@@ -33,6 +36,23 @@ func init() {
 			return err
 		}
 		px.HTTP.ResponseRules = appendOwn(px.HTTP.ResponseRules, r)
+		return nil
+	}}
+	// "redirect" is the older form of "http-request redirect"; its rules
+	// run after the http-request rules, as in HAProxy.
+	proxyKeywords["redirect"] = proxyKeyword{kFeBe, func(p *parser, px *Proxy, a []string) error {
+		r, err := parseHTTPRule(p.pos, px, append([]string{"redirect"}, a...), true)
+		if err != nil {
+			return err
+		}
+		px.HTTP.Redirects = appendOwn(px.HTTP.Redirects, r)
+		return nil
+	}}
+	proxyKeywords["monitor-uri"] = proxyKeyword{kFeDef, func(_ *parser, px *Proxy, a []string) error {
+		if len(a) != 1 || a[0] == "" {
+			return errors.New("expects an URI")
+		}
+		px.HTTP.MonitorURI = a[0]
 		return nil
 	}}
 	proxyKeywords["use_backend"] = proxyKeyword{KindFrontend, func(p *parser, px *Proxy, a []string) error {
@@ -364,6 +384,52 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 			return r, err
 		}
 		r.Name = a[0]
+	case "replace-header", "replace-value":
+		if err := need(3, "<name> <match-regex> <replace-fmt>"); err != nil {
+			return r, err
+		}
+		if r.Regex, err = compileRegex(a[1]); err != nil {
+			return r, err
+		}
+		r.Name, r.Value = a[0], a[2]
+		return r, nil
+	case "replace-path", "replace-uri":
+		if !req {
+			break
+		}
+		if err := need(2, "<match-regex> <replace-fmt>"); err != nil {
+			return r, err
+		}
+		if r.Regex, err = compileRegex(a[0]); err != nil {
+			return r, err
+		}
+		r.Value = a[1]
+		return r, nil
+	case "set-uri", "set-query", "set-method":
+		if !req {
+			break
+		}
+		if err := need(1, "<fmt>"); err != nil {
+			return r, err
+		}
+		r.Value = a[0]
+		return r, nil
+	case "set-status":
+		if req {
+			break
+		}
+		if len(a) != 1 && (len(a) != 3 || a[1] != "reason") {
+			return r, errors.New("'set-status' expects <status> [reason <str>]")
+		}
+		n, err := parseInt(a[0], 100, 999)
+		if err != nil {
+			return r, fmt.Errorf("'set-status': %w", err)
+		}
+		r.Status = n
+		if len(a) == 3 {
+			r.Reason = a[2]
+		}
+		return r, nil
 	case "set-path":
 		if !req {
 			break
@@ -452,7 +518,11 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 		return r, fmt.Errorf("%w: action '%s'", ErrUnsupported, r.Action)
 	}
 	if r.Name == "" && r.Value == "" {
-		return r, fmt.Errorf("%w: 'http-response %s'", ErrUnsupported, r.Action)
+		side := "http-response"
+		if req {
+			side = "http-request"
+		}
+		return r, fmt.Errorf("%w: '%s %s'", ErrUnsupported, side, r.Action)
 	}
 	return r, nil
 }
@@ -462,8 +532,8 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 // backends, as HAProxy refuses to mix modes.
 func (p *parser) validateHTTP() {
 	for _, px := range p.cfg.Proxies {
-		if px.Mode != "http" && (len(px.HTTP.RequestRules) > 0 || len(px.HTTP.ResponseRules) > 0) {
-			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s '%s': http-request and http-response rules are ignored in mode %s", px.Pos, px.Kind, px.Name, px.Mode))
+		if px.Mode != "http" && (len(px.HTTP.RequestRules) > 0 || len(px.HTTP.ResponseRules) > 0 || len(px.HTTP.Redirects) > 0) {
+			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s '%s': http-request, http-response and redirect rules are ignored in mode %s", px.Pos, px.Kind, px.Name, px.Mode))
 		}
 		if !px.Kind.IsFrontend() {
 			continue
@@ -644,4 +714,15 @@ func rdpCookieName(rest, def string) (string, error) {
 		return "", errors.New("missing cookie name")
 	}
 	return name, nil
+}
+
+// compileRegex compiles a rule's regular expression (RE2 syntax, which
+// covers what configurations write; PCRE's back-references and
+// look-arounds are refused with the position RE2 gives).
+func compileRegex(expr string) (*regexp.Regexp, error) {
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return nil, fmt.Errorf("regex '%s': %w", expr, err)
+	}
+	return re, nil
 }

@@ -7,8 +7,9 @@ import (
 )
 
 // splitLine cuts one configuration line into words the way HAProxy does:
-// blanks separate words, '#' starts a comment, a backslash escapes the next
-// character (and \xNN, \n, \r, \t name bytes), single quotes keep everything
+// blanks separate words, '#' starts a comment, a backslash escapes a blank,
+// a backslash, '#', a quote or (in double quotes) '$', and \xNN, \n, \r,
+// \t name bytes; before anything else it stays; single quotes keep everything
 // literally, and double quotes allow escapes and ${NAME} environment
 // expansion. Quotes may touch other characters: a"b c"d is one word.
 func splitLine(line string) ([]string, error) {
@@ -40,7 +41,7 @@ func splitLine(line string) ([]string, error) {
 			if i+1 >= len(line) {
 				return nil, fmt.Errorf("backslash at end of line")
 			}
-			n, adv, err := unescape(line[i+1:])
+			n, adv, err := unescape(line[i+1:], quote == '"')
 			if err != nil {
 				return nil, err
 			}
@@ -82,9 +83,19 @@ func splitLine(line string) ([]string, error) {
 }
 
 // unescape decodes the escape whose body starts at s (just after the
-// backslash) and reports how many bytes of s it used.
-func unescape(s string) (string, int, error) {
+// backslash) and reports how many bytes of s it used. As in HAProxy, only
+// \<space>, \\, \t, \n, \r, \#, \', \", \xNN and (within double quotes)
+// \$ are escapes; any other backslash stays, with the character after it
+// read as usual, so that a regex replacement's \1 reaches the rule.
+func unescape(s string, dquote bool) (string, int, error) {
 	switch s[0] {
+	case ' ', '\\', '#', '\'', '"':
+		return s[:1], 1, nil
+	case '$':
+		if dquote {
+			return "$", 1, nil
+		}
+		return "\\", 0, nil
 	case 'n':
 		return "\n", 1, nil
 	case 'r':
@@ -97,7 +108,7 @@ func unescape(s string) (string, int, error) {
 		}
 		return string([]byte{hexVal(s[1])<<4 | hexVal(s[2])}), 3, nil
 	default:
-		return s[:1], 1, nil
+		return "\\", 0, nil
 	}
 }
 

@@ -22,6 +22,13 @@ type HTTP struct {
 	// http-response rules, in order.
 	RequestRules  []HTTPRule
 	ResponseRules []HTTPRule
+	// Redirects are the "redirect" rules, which run after the
+	// http-request rules.
+	Redirects []HTTPRule
+	// MonitorURI is a frontend's "monitor-uri": a request for exactly
+	// this URI is answered 200 by the balancer itself, before any rule,
+	// and not logged.
+	MonitorURI string
 	// UseBackends are the use_backend rules, in order.
 	UseBackends []UseBackend
 	// Reuse is the http-reuse policy: "safe" (the default), "never",
@@ -69,7 +76,9 @@ const (
 type HTTPRule struct {
 	Pos
 	// Action is the rule's verb: set-header, add-header, del-header,
-	// deny, return, redirect, set-path.
+	// replace-header, replace-value, deny, return, redirect, set-path,
+	// replace-path, set-uri, replace-uri, set-query, set-method, and
+	// set-status in responses.
 	Action string
 	// Name is the header name of header actions.
 	Name string
@@ -86,6 +95,13 @@ type HTTPRule struct {
 	Body        []byte
 	// Headers are extra fields of "return" (hdr NAME VALUE).
 	Headers [][2]string
+	// Regex is the match of replace-header, replace-value, replace-path
+	// and replace-uri; Value is then the replacement, in which \1..\9
+	// stand for the groups matched.
+	Regex *regexp.Regexp
+	// Reason is the reason phrase of set-status ("" for the status's
+	// own).
+	Reason string
 	// Cond limits the rule, nil for always.
 	Cond *acl.Cond
 }

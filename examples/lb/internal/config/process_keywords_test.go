@@ -86,3 +86,49 @@ func TestRDPCookieKeywords(t *testing.T) {
 		require.Contains(t, err.Error(), msg, text)
 	}
 }
+
+// The rewrite actions, the older redirect keyword and monitor-uri.
+func TestRewriteKeywords(t *testing.T) {
+	cfg, err := Parse(Source{Name: "t.cfg", Data: []byte(`frontend f
+    mode http
+    monitor-uri /health
+    redirect scheme https code 301 if { path_beg /a }
+    http-request replace-header X-A ^v(.*)$ w\1
+    http-request replace-value X-B a b
+    http-request replace-path ^/old(.*) /new\1
+    http-request replace-uri (.*) \1
+    http-request set-uri /x
+    http-request set-query a=1
+    http-request set-method POST
+    http-response set-status 299 reason Fine
+    http-response replace-header X-C a b
+`)})
+	require.NoError(t, err)
+	f := cfg.Proxy("f", KindFrontend)
+	require.Equal(t, "/health", f.HTTP.MonitorURI)
+	require.Len(t, f.HTTP.Redirects, 1)
+	require.Equal(t, "scheme", f.HTTP.Redirects[0].RedirectType)
+	require.Equal(t, 301, f.HTTP.Redirects[0].Status)
+	rules := f.HTTP.RequestRules
+	require.Len(t, rules, 7)
+	require.Equal(t, `w\1`, rules[0].Value, "the back-reference reaches the rule")
+	require.True(t, rules[0].Regex.MatchString("v2"))
+	require.Equal(t, 299, f.HTTP.ResponseRules[0].Status)
+	require.Equal(t, "Fine", f.HTTP.ResponseRules[0].Reason)
+	require.Len(t, cfg.Warnings, 9, "every http-request after the redirect, no bind, no backend: %v", cfg.Warnings)
+	require.Contains(t, cfg.Warnings[0], "t.cfg:5: a 'http-request' rule placed after a 'redirect' rule will still be processed before")
+
+	for text, msg := range map[string]string{
+		"frontend f\n  http-request replace-header X (a b\n": "regex '(a'",
+		"frontend f\n  http-request replace-path a\n":        "'replace-path' expects <match-regex> <replace-fmt>",
+		"frontend f\n  http-response set-status 99\n":        "'set-status': 99 out of range",
+		"frontend f\n  http-response set-status 200 why\n":   "'set-status' expects <status> [reason <str>]",
+		"frontend f\n  http-request set-status 200\n":        "not supported: 'http-request set-status'",
+		"frontend f\n  http-response set-uri /x\n":           "not supported: 'http-response set-uri'",
+		"frontend f\n  monitor-uri\n":                        "expects an URI",
+	} {
+		_, err := Parse(Source{Name: "t.cfg", Data: []byte(text)})
+		require.Error(t, err, text)
+		require.Contains(t, err.Error(), msg, text)
+	}
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// rewriteCfg exercises the request and response rewrites, the older
+// redirect keyword and monitor-uri, in front of an echo of what the
+// server received.
+func rewriteCfg(port int, echo string) string {
+	return fmt.Sprintf(`global
+    log stdout format raw local0
+defaults
+    mode http
+    log global
+    option httplog
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:%d
+    monitor-uri /health
+    http-request replace-header X-Tag ^v(.*)$ tag-\1
+    http-request replace-value X-List ^a(.)$ A\1\x21
+    http-request replace-path ^/old/(.*) /new/\1
+    http-request replace-uri ^/u/(.*)$ /uri/\1
+    http-request set-query q=1&%%[src] if { path_beg /q }
+    http-request set-query %%[req.hdr(x-none)] if { path_beg /e }
+    http-request set-method POST if { path_beg /m }
+    http-request set-uri /set%%[path] if { path_beg /s/ }
+    http-request redirect location /first if { path /r/both }
+    redirect prefix /moved code 301 if { path_beg /r/ }
+    http-response replace-header X-Srv ^(.*)$ srv-\1
+    http-response set-status 299 reason Fine if { status 200 }
+    default_backend be
+backend be
+    server s1 %s
+`, port, echo)
+}
+
+// TestInteropRewritesMatchHAProxy: the same requests through haproxy and
+// lb on the same configuration reach the server rewritten the same way
+// (header values, comma-separated values, path, URI, query, method), come
+// back with the same rewritten status and header, are redirected by the
+// same rule, and a monitor-uri request is answered by the proxy and not
+// logged.
+func TestInteropRewritesMatchHAProxy(t *testing.T) {
+	haproxyBin(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Srv", "echo")
+		_, _ = fmt.Fprintf(w, "%s %s\nX-Tag: %s\nX-List: %s\n", r.Method, r.RequestURI,
+			strings.Join(r.Header["X-Tag"], "|"), strings.Join(r.Header["X-List"], "|"))
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	run := func(port int) []string {
+		var got []string
+		for _, c := range []struct{ path, tag, list string }{
+			{"/plain?a=1", "v1", "a1, b2,a3"},
+			{"/old/x/y?k=v", "x1", "a12"},
+			{"/u/p?z", "", ""},
+			{"/q/a?old=1", "", ""},
+			{"/e/a?gone", "", ""},
+			{"/e/nothing", "", ""},
+			{"/m/x", "vv", ""},
+			{"/s/x?y", "", ""},
+			{"/r/x?y", "", ""},
+			{"/r/both", "", ""},
+			{"/health", "", ""},
+		} {
+			req, err := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d%s", port, c.path), nil)
+			require.NoError(t, err)
+			if c.tag != "" {
+				req.Header.Set("X-Tag", c.tag)
+			}
+			if c.list != "" {
+				req.Header.Set("X-List", c.list)
+			}
+			resp, err := client.Do(req)
+			require.NoError(t, err, c.path)
+			body, err := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			require.NoError(t, err)
+			if resp.StatusCode >= 300 && resp.StatusCode < 400 || c.path == "/health" {
+				body = nil // the proxy's own page: its wording is its own
+			}
+			got = append(got, fmt.Sprintf("%s -> %d %q %s %s %s", c.path, resp.StatusCode, resp.Status, resp.Header.Get("X-Srv"), resp.Header.Get("Location"), body))
+		}
+		return got
+	}
+	ports := freePorts(t, 2)
+	haOut := startHAProxy(t, rewriteCfg(ports[0], ln.Addr().String()), func() bool { return !bindable(fmt.Sprintf("127.0.0.1:%d", ports[0])) })
+	want := run(ports[0])
+	lbOut := lbLogs(t)(rewriteCfg(ports[1], ln.Addr().String()))
+	got := run(ports[1])
+	require.Equal(t, want, got, "haproxy's answers, then lb's")
+	require.Contains(t, strings.Join(got, "\n"), "GET /new/x/y?k=v", "the rewrites took place")
+	// Ten requests logged, the monitor-uri one not, by either.
+	for name, out := range map[string]func() string{"haproxy": haOut, "lb": lbOut} {
+		ok := assert.Eventually(t, func() bool { return strings.Count(out(), " fe be/") >= 8 }, 5*time.Second, 10*time.Millisecond)
+		require.True(t, ok, "%s logged:\n%s", name, out())
+		require.NotContains(t, out(), "/health", "%s logs no monitor request", name)
+	}
+}
