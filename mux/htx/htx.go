@@ -307,6 +307,10 @@ func (m *Message) Field(i int) (name, value []byte) {
 // name and place.
 func (m *Message) SetFieldValue(i int, value []byte) { m.hdrs[i].value = m.store(value) }
 
+// DelField removes the i-th header field; the fields after it move up
+// one place.
+func (m *Message) DelField(i int) { m.hdrs = append(m.hdrs[:i], m.hdrs[i+1:]...) }
+
 // SetMethod replaces a request's method.
 func (m *Message) SetMethod(method []byte) {
 	m.method = m.store(method)

@@ -97,6 +97,13 @@ func TestSetFieldValueAndMethod(t *testing.T) {
 	if string(name) != "X-B" || string(value) != "two" {
 		t.Fatalf("field 1 = %s: %s", name, value)
 	}
+	m.DelField(0)
+	if m.NumFields() != 1 {
+		t.Fatalf("%d fields after DelField", m.NumFields())
+	}
+	if name, _ := m.Field(0); string(name) != "X-B" {
+		t.Fatalf("field 0 = %s after DelField(0)", name)
+	}
 	m.SetMethod([]byte("HEAD"))
 	if string(m.Method()) != "HEAD" || m.Flags&FlagHead == 0 {
 		t.Fatalf("method %s, flags %x", m.Method(), m.Flags)
