@@ -143,6 +143,14 @@ func (s *Server) CurConns() int {
 	return s.cur
 }
 
+// inUse reports whether the server may take connections now (up, not
+// disabled, with a weight).
+func (s *Server) inUse() bool {
+	s.be.mu.Lock()
+	defer s.be.mu.Unlock()
+	return s.usable()
+}
+
 // Queued returns the connections waiting in the server's own queue
 // (HAProxy's qcur for a server).
 func (s *Server) Queued() int {
@@ -313,16 +321,29 @@ func (b *Backend) assign(ctx context.Context, src netip.Addr, avoid *Server) (as
 // assignKey is assign for an HTTP request, whose hashing algorithms
 // (balance uri, hdr, url_param) read key (algo_http.go).
 func (b *Backend) assignKey(ctx context.Context, src netip.Addr, key []byte, avoid *Server) (assignment, error) {
+	return b.assignTo(ctx, src, key, avoid, nil)
+}
+
+// assignTo is assignKey, or with direct set (a server persistence named,
+// such as a cookie) that server when it is usable: a slot on it, or a
+// place in its own queue when it is full, as HAProxy's direct access.
+func (b *Backend) assignTo(ctx context.Context, src netip.Addr, key []byte, avoid, direct *Server) (assignment, error) {
 	b.mu.Lock()
-	cands := b.candidates()
-	if len(cands) == 0 {
-		b.mu.Unlock()
-		return assignment{}, ErrNoServer
+	var s *Server
+	var queueOn bool
+	if direct != nil && direct.usable() {
+		s, queueOn = direct, direct.full() || len(direct.queue) > 0
+	} else {
+		cands := b.candidates()
+		if len(cands) == 0 {
+			b.mu.Unlock()
+			return assignment{}, ErrNoServer
+		}
+		if len(cands) == 1 && cands[0] == avoid {
+			avoid = nil
+		}
+		s, queueOn = b.pick(cands, src, key, avoid)
 	}
-	if len(cands) == 1 && cands[0] == avoid {
-		avoid = nil
-	}
-	s, queueOn := b.pick(cands, src, key, avoid)
 	if s != nil && !queueOn {
 		s.cur++
 		b.conns++

@@ -534,13 +534,16 @@ type exchange struct {
 	cerr      error // a client-side failure while copying the request body
 	// inResp says the response rules run: the status fetch reads resp.
 	inResp bool
+	// direct is the server the persistence cookie named, nil when the
+	// algorithm chooses.
+	direct *Server
 }
 
 func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 	ex.hf, ex.fst, ex.req = hf, st, st.Request()
 	ex.first = hf.nreq == 1
 	ex.be, ex.bhp, ex.srv, ex.bc, ex.bst, ex.cerr = nil, nil, nil, nil, nil, nil
-	ex.inResp = false
+	ex.inResp, ex.direct = false, nil
 	ex.log = hf.newLogInto(ex.log, time.Now())
 }
 
@@ -554,7 +557,7 @@ func (ex *exchange) serveAsync() {
 
 func (ex *exchange) finish() {
 	_ = ex.fst.Close()
-	ex.hf, ex.fst, ex.req, ex.be, ex.bhp, ex.srv, ex.bc, ex.bst = nil, nil, nil, nil, nil, nil, nil, nil
+	ex.hf, ex.fst, ex.req, ex.be, ex.bhp, ex.srv, ex.bc, ex.bst, ex.direct = nil, nil, nil, nil, nil, nil, nil, nil, nil
 	exchangePool.Put(ex)
 }
 
@@ -620,6 +623,9 @@ func (ex *exchange) serve() {
 		ex.req.Flags |= htx.FlagClose
 	}
 	keepTrailers(ex.req)
+	if c := ex.be.cfg.Cookie; c != nil {
+		ex.direct = ex.requestCookie(c)
+	}
 
 	if !ex.connect() {
 		return
@@ -653,7 +659,11 @@ func (ex *exchange) connect() bool {
 	hf, be, l := ex.hf, ex.be, &ex.log
 	key := be.requestKey(ex.req)
 	getServer := func(avoid *Server) bool {
-		a, err := be.assignKey(hf.s.b.ctx, hf.src().Addr(), key, avoid)
+		var direct *Server
+		if avoid == nil {
+			direct = ex.direct
+		}
+		a, err := be.assignTo(hf.s.b.ctx, hf.src().Addr(), key, avoid, direct)
 		// No server at all leaves Tw at -1, as in HAProxy, unless the
 		// request waited in a queue first.
 		l.twSet = l.twSet || a.queued || !(errors.Is(err, ErrNoServer) || errors.Is(err, ErrQueueFull))
@@ -710,7 +720,7 @@ func (ex *exchange) connect() bool {
 		}
 		l.retries++
 		failed := ex.srv
-		move, wait := be.retryPlan(ex.srv, l.retries, false, timedOut)
+		move, wait := be.retryPlan(ex.srv, l.retries, ex.direct != nil && ex.srv == ex.direct, timedOut)
 		if move {
 			ex.releaseServer()
 		}
@@ -729,6 +739,7 @@ func (ex *exchange) connect() bool {
 			start = time.Now()
 			if ex.srv != failed {
 				l.redisp = true
+				ex.direct = nil // a server the algorithm chose: insert mode sets the cookie
 			}
 		}
 	}
@@ -1021,6 +1032,9 @@ func (ex *exchange) forwardResponse() {
 		ex.applyResponseRules(ex.bhp)
 		if ex.hf.s.fe.http != ex.bhp {
 			ex.applyResponseRules(ex.hf.s.fe.http)
+		}
+		if c := ex.be.cfg.Cookie; c != nil && resp.Status >= 200 {
+			ex.responseCookie(c)
 		}
 		if ex.mode == config.ConnClose || !ex.hf.h2 && ex.hf.stopping.Load() {
 			resp.Flags |= htx.FlagClose

@@ -11,14 +11,17 @@ import (
 // httpLog is what one request's httplog line reports.
 type httpLog struct {
 	trafficLine
-	date    time.Time // when the request was accepted
-	tls     bool
-	tr      time.Duration // TR: time to receive the request head
-	treq    time.Time     // when the request was sent to the server
-	trTime  time.Duration
-	trSet   bool
-	ta      time.Duration
-	status  int
+	date   time.Time // when the request was accepted
+	tls    bool
+	tr     time.Duration // TR: time to receive the request head
+	treq   time.Time     // when the request was sent to the server
+	trTime time.Duration
+	trSet  bool
+	ta     time.Duration
+	status int
+	// ck is the persistence cookie's outcome, the last two characters
+	// of %tsc ('-' when the backend keeps none).
+	ck      [2]byte
 	reqLine []byte
 	line    []byte
 }
@@ -31,7 +34,7 @@ func (hf *httpFront) newLog(date time.Time) httpLog {
 func (hf *httpFront) newLogInto(l httpLog, date time.Time) httpLog {
 	reqLine, line := l.reqLine[:0], l.line[:0]
 	l = httpLog{trafficLine: trafficLine{client: hf.src(), frontend: hf.s.fe.cfg.Name, backend: hf.s.fe.cfg.Name,
-		server: "<NOSRV>", term: [2]byte{'-', '-'}}, date: date, tls: hf.info != nil, status: -1, reqLine: reqLine, line: line}
+		server: "<NOSRV>", term: [2]byte{'-', '-'}}, date: date, tls: hf.info != nil, status: -1, ck: [2]byte{'-', '-'}, reqLine: reqLine, line: line}
 	return l
 }
 
@@ -125,7 +128,7 @@ func (l *httpLog) format(b []byte) []byte {
 	b = append(b, ' ')
 	b = strconv.AppendInt(b, l.bytesOut, 10)
 	b = append(b, " - - "...)
-	b = append(b, l.term[0], l.term[1], '-', '-', ' ')
+	b = append(b, l.term[0], l.term[1], l.ck[0], l.ck[1], ' ')
 	b = fmt.Appendf(b, "%d/%d/%d/%d/", l.actconn, l.feconn, l.beconn, l.srvconn)
 	if l.redisp {
 		b = append(b, '+')

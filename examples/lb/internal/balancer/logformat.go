@@ -20,16 +20,17 @@ type logValues struct {
 	tr, trTime, ta time.Duration
 	trSet          bool
 	status         int
+	ck             [2]byte // %tsc's cookie characters
 	reqLine        []byte
 }
 
 func (l *tcpLog) values() logValues {
-	return logValues{trafficLine: &l.trafficLine, date: l.accept, tt: l.tt}
+	return logValues{trafficLine: &l.trafficLine, date: l.accept, tt: l.tt, ck: [2]byte{'-', '-'}}
 }
 
 func (l *httpLog) values() logValues {
 	return logValues{trafficLine: &l.trafficLine, date: l.date, tt: l.ta, tls: l.tls, http: true,
-		tr: l.tr, trTime: l.trTime, ta: l.ta, trSet: l.trSet, status: l.status, reqLine: l.reqLine}
+		tr: l.tr, trTime: l.trTime, ta: l.ta, trSet: l.trSet, status: l.status, ck: l.ck, reqLine: l.reqLine}
 }
 
 var hostName, _ = os.Hostname()
@@ -105,7 +106,7 @@ func (v *logValues) appendVar(b []byte, it config.LogItem) []byte {
 	case "ts":
 		return append(b, v.term[0], v.term[1])
 	case "tsc":
-		return append(b, v.term[0], v.term[1], '-', '-')
+		return append(b, v.term[0], v.term[1], v.ck[0], v.ck[1])
 	case "rc":
 		if v.redisp {
 			b = append(b, '+')

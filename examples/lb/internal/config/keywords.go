@@ -198,6 +198,7 @@ func init() {
 			px.Balance = a[0]
 			return nil
 		}},
+		"cookie": {kBeDef, parseCookie},
 		"persist": {kBeDef, func(_ *parser, px *Proxy, a []string) error {
 			switch {
 			case len(a) == 0:
@@ -390,6 +391,7 @@ var serverOptions = map[string]serverOption{
 		s.InitAddr = m
 		return err
 	}},
+	"cookie": {1, func(s *Server, a []string) error { return oneString(a, "value", &s.Cookie) }},
 	"slowstart": {1, func(s *Server, a []string) error {
 		d, err := ParseTime(a[0])
 		if err != nil {
@@ -700,4 +702,61 @@ func sortedKeys[V any](m map[string]V) []string {
 		}
 	}
 	return out
+}
+
+// parseCookie reads "cookie NAME [options]" as HAProxy does; maxidle,
+// maxlife and dynamic are refused.
+func parseCookie(_ *parser, px *Proxy, a []string) error {
+	if len(a) == 0 || a[0] == "" {
+		return errors.New("'cookie' expects <cookie_name> as argument")
+	}
+	c := &CookiePersist{Name: a[0]}
+	setMode := func(m string) error {
+		if c.Mode != "" && c.Mode != m {
+			return errors.New("cookie 'rewrite', 'insert' and 'prefix' modes are incompatible")
+		}
+		c.Mode = m
+		return nil
+	}
+	for i := 1; i < len(a); i++ {
+		var err error
+		switch a[i] {
+		case "insert", "rewrite", "prefix":
+			err = setMode(a[i])
+		case "indirect":
+			c.Indirect = true
+		case "nocache":
+			c.NoCache = true
+		case "postonly":
+			c.PostOnly = true
+		case "preserve":
+			c.Preserve = true
+		case "httponly":
+			c.HTTPOnly = true
+		case "secure":
+			c.Secure = true
+		case "domain", "attr":
+			if i+1 >= len(a) || a[i+1] == "" {
+				return fmt.Errorf("'%s' requires an argument", a[i])
+			}
+			i++
+			if a[i-1] == "domain" {
+				c.Domains = append(c.Domains, a[i])
+			} else {
+				if strings.ContainsAny(a[i], ";\r\n") {
+					return fmt.Errorf("'attr' value '%s' contains a forbidden character", a[i])
+				}
+				c.Attrs = append(c.Attrs, a[i])
+			}
+		case "maxidle", "maxlife", "dynamic":
+			return fmt.Errorf("%w: cookie option '%s'", ErrUnsupported, a[i])
+		default:
+			return fmt.Errorf("'cookie' supports 'rewrite', 'insert', 'prefix', 'indirect', 'nocache', 'postonly', 'domain', 'httponly', 'secure' and 'attr' options, not '%s'", a[i])
+		}
+		if err != nil {
+			return err
+		}
+	}
+	px.Cookie = c
+	return nil
 }

@@ -313,6 +313,9 @@ type Proxy struct {
 	DefaultBackendPos Pos
 	// Balance is the load-balancing algorithm.
 	Balance string
+	// Cookie is the backend's persistence cookie ("cookie NAME ..."), nil
+	// for none.
+	Cookie *CookiePersist
 	// PersistRDPCookie is the cookie name of "persist rdp-cookie" ("msts"
 	// by default), "" without it: a client whose RDP cookie names a
 	// server's address and port goes straight back to that server.
@@ -386,7 +389,10 @@ type Server struct {
 	// failure ramps from a small share of its weight (and of its
 	// maxconn) to the whole of it ("slowstart"), in whole seconds as
 	// HAProxy keeps it; 0 means at once. It never applies at start.
-	SlowStart  time.Duration
+	SlowStart time.Duration
+	// Cookie is the value of the backend's persistence cookie that names
+	// this server ("cookie"); "" for none.
+	Cookie     string
 	Rise, Fall int
 	Backup     bool
 	Disabled   bool
@@ -466,4 +472,29 @@ func inherit(d *Proxy, kind Kind, name string, pos Pos) *Proxy {
 	p.Binds, p.Servers = nil, nil
 	p.tcpCheckOwn, p.httpCheckOwn = false, false
 	return &p
+}
+
+// CookiePersist is "cookie NAME [insert|rewrite|prefix] [indirect]
+// [nocache] [postonly] [preserve] [httponly] [secure] [domain D]...
+// [attr A]...": HTTP persistence on a cookie naming the server.
+type CookiePersist struct {
+	Name string
+	// Mode is "insert" (the balancer sets the cookie), "rewrite" (it
+	// rewrites the value of the server's own), "prefix" (it puts the
+	// server's value before the server's own, with '~'), or "" (passive:
+	// the server sets the cookie with its own value).
+	Mode string
+	// Indirect: no cookie is set for a client that already has a valid
+	// one, a server's own is removed, and in insert mode the cookie is
+	// taken out of the requests servers see.
+	Indirect bool
+	// NoCache adds "Cache-control: private" to a cacheable response that
+	// sets the cookie; PostOnly sets it only in answers to POST; Preserve
+	// leaves a cookie the server sets alone.
+	NoCache, PostOnly, Preserve bool
+	// HTTPOnly, Secure, Domains and Attrs are the attributes the set
+	// cookie carries.
+	HTTPOnly, Secure bool
+	Domains          []string
+	Attrs            []string
 }

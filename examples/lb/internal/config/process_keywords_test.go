@@ -132,3 +132,29 @@ func TestRewriteKeywords(t *testing.T) {
 		require.Contains(t, err.Error(), msg, text)
 	}
 }
+
+// cookie NAME [options] and the servers' cookie values.
+func TestCookieKeyword(t *testing.T) {
+	cfg, err := Parse(Source{Name: "t.cfg", Data: []byte(`backend b
+    mode http
+    cookie SRV insert indirect nocache postonly preserve httponly secure domain .a.com domain .b.com attr SameSite=Lax
+    server s1 127.0.0.1:1 cookie one
+`)})
+	require.NoError(t, err)
+	b := cfg.Proxy("b", KindBackend)
+	require.Equal(t, &CookiePersist{Name: "SRV", Mode: "insert", Indirect: true, NoCache: true, PostOnly: true, Preserve: true,
+		HTTPOnly: true, Secure: true, Domains: []string{".a.com", ".b.com"}, Attrs: []string{"SameSite=Lax"}}, b.Cookie)
+	require.Equal(t, "one", b.Servers[0].Cookie)
+	for text, msg := range map[string]string{
+		"backend b\n  cookie\n":                     "'cookie' expects <cookie_name> as argument",
+		"backend b\n  cookie S insert rewrite\n":    "cookie 'rewrite', 'insert' and 'prefix' modes are incompatible",
+		"backend b\n  cookie S bogus\n":             "'cookie' supports",
+		"backend b\n  cookie S insert maxidle 1h\n": "not supported: cookie option 'maxidle'",
+		"backend b\n  cookie S domain\n":            "'domain' requires an argument",
+		"frontend f\n  cookie S insert\n":           "'cookie' not allowed in 'frontend' section",
+	} {
+		_, err := Parse(Source{Name: "t.cfg", Data: []byte(text)})
+		require.Error(t, err, text)
+		require.Contains(t, err.Error(), msg, text)
+	}
+}

@@ -1,0 +1,218 @@
+package balancer
+
+import (
+	"bytes"
+	"strings"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/mux/htx"
+)
+
+// Cookie persistence ("cookie NAME ..." in a backend, "cookie VALUE" on
+// its servers), as HAProxy keeps it: a request carrying the cookie with a
+// server's value goes straight to that server while it is up; in insert
+// mode the balancer sets the cookie on answers from a server the
+// algorithm chose, in rewrite and prefix modes it rewrites the one the
+// server sets. The log's %tsc shows what happened in its last two
+// characters, as HAProxy's: on the request N (no cookie), I (invalid),
+// D (its server down), V (valid); on the response N (none), P (the
+// server's, preserved), D (deleted), I (inserted), R (rewritten).
+
+// requestCookie reads the backend's cookie in ex.req: it returns the
+// server it names when that one is usable, rewrites or removes the
+// cookie as the mode asks (prefix: the server's part comes off; insert
+// with indirect: the cookie goes), and notes the outcome for the log.
+func (ex *exchange) requestCookie(c *config.CookiePersist) *Server {
+	req := ex.req
+	state := byte('N')
+	var direct *Server
+	for i := 0; i < req.NumFields(); i++ {
+		name, value := req.Field(i)
+		if !htx.EqualFold(name, "cookie") {
+			continue
+		}
+		out, changed := ex.tmp[:0], false
+		for _, part := range bytes.Split(value, []byte(";")) {
+			ck := bytes.TrimSpace(part)
+			eq := bytes.IndexByte(ck, '=')
+			if eq < 0 || state != 'N' || string(bytes.TrimSpace(ck[:eq])) != c.Name {
+				out = appendCookie(out, ck)
+				continue
+			}
+			val := bytes.TrimSpace(ck[eq+1:])
+			id := val
+			if c.Mode == "prefix" {
+				if j := bytes.IndexByte(val, '~'); j >= 0 {
+					id = val[:j]
+					// The server sees its own value only.
+					ck, changed = append(append([]byte(nil), ck[:eq+1]...), val[j+1:]...), true
+				}
+			} else if j := bytes.IndexByte(val, '|'); j >= 0 {
+				id = val[:j] // a date after '|' (maxidle, maxlife) is not read
+			}
+			state = 'I'
+			for _, s := range ex.be.servers {
+				if s.cfg.Cookie == "" || s.cfg.Cookie != string(id) {
+					continue
+				}
+				if s.inUse() {
+					direct, state = s, 'V'
+					break
+				}
+				state = 'D'
+			}
+			if c.Mode == "insert" && c.Indirect {
+				changed = true // taken out of what the server sees
+				continue
+			}
+			out = appendCookie(out, ck)
+		}
+		if !changed {
+			continue
+		}
+		if len(out) == 0 {
+			req.DelField(i)
+			i--
+		} else {
+			req.SetFieldValue(i, out)
+		}
+		ex.tmp = out
+	}
+	if c.Mode != "" || c.Indirect {
+		ex.log.ck = [2]byte{state, 'N'}
+	}
+	return direct
+}
+
+// appendCookie adds one "name=value" to a Cookie field being rebuilt.
+func appendCookie(out, ck []byte) []byte {
+	if len(ck) == 0 {
+		return out
+	}
+	if len(out) > 0 {
+		out = append(out, "; "...)
+	}
+	return append(out, ck...)
+}
+
+// responseCookie handles the cookie in the server's answer: the server's
+// own Set-Cookie of that name is kept (preserve), removed (insert mode,
+// or a direct request under indirect), or rewritten (rewrite: the
+// server's value; prefix: the server's value, '~', then the server's
+// own); then in insert mode the balancer sets the cookie when the
+// algorithm, not the cookie, chose the server, with "Cache-control:
+// private" under nocache when the answer could otherwise be cached.
+func (ex *exchange) responseCookie(c *config.CookiePersist) {
+	resp, srv := &ex.resp, ex.srv
+	if srv == nil {
+		return
+	}
+	state := byte('N')
+	for i := 0; i < resp.NumFields(); i++ {
+		name, value := resp.Field(i)
+		if !htx.EqualFold(name, "set-cookie") {
+			continue
+		}
+		eq := bytes.IndexByte(value, '=')
+		if eq < 0 || !strings.EqualFold(string(bytes.TrimSpace(value[:eq])), c.Name) {
+			continue
+		}
+		state = 'P'
+		switch {
+		case c.Preserve:
+		case c.Mode == "insert" || ex.direct != nil && c.Indirect:
+			resp.DelField(i)
+			i--
+			state = 'D'
+		case srv.cfg.Cookie != "" && (c.Mode == "rewrite" || c.Mode == "prefix"):
+			end := len(value)
+			if j := bytes.IndexByte(value[eq+1:], ';'); j >= 0 {
+				end = eq + 1 + j
+			}
+			v := append([]byte(nil), value[:eq+1]...)
+			v = append(v, srv.cfg.Cookie...)
+			if c.Mode == "prefix" {
+				v = append(v, '~')
+				v = append(v, bytes.TrimLeft(value[eq+1:end], " ")...)
+			}
+			v = append(v, value[end:]...)
+			resp.SetFieldValue(i, v)
+			state = 'R'
+		}
+	}
+	if c.Mode == "insert" && !(state == 'P' && c.Preserve) && ex.direct == nil &&
+		(!c.PostOnly || ex.req.MethodIs("POST")) {
+		var b strings.Builder
+		b.WriteString(c.Name)
+		if srv.cfg.Cookie == "" {
+			b.WriteString("=; Expires=Thu, 01-Jan-1970 00:00:01 GMT; path=/")
+		} else {
+			b.WriteString("=" + srv.cfg.Cookie + "; path=/")
+		}
+		for _, d := range c.Domains {
+			b.WriteString("; domain=" + d)
+		}
+		if c.HTTPOnly {
+			b.WriteString("; HttpOnly")
+		}
+		if c.Secure {
+			b.WriteString("; Secure")
+		}
+		for _, a := range c.Attrs {
+			b.WriteString("; " + a)
+		}
+		resp.Add("Set-Cookie", b.String())
+		state = 'I'
+		if c.NoCache && cacheable(ex.req, resp) {
+			resp.Add("Cache-control", "private")
+		}
+	}
+	if c.Mode != "" || c.Indirect {
+		ex.log.ck[1] = state
+	}
+}
+
+// cacheable tells whether a shared cache could keep resp, as HAProxy
+// judges it for nocache: a safe method, a status cacheable by default, no
+// Pragma: no-cache nor Cache-Control forbidding it (public allows it
+// again), and something a cache would go by: a max-age or s-maxage, an
+// Expires field, or a validator (ETag, Last-Modified).
+func cacheable(req, resp *htx.Message) bool {
+	switch string(req.Method()) {
+	case "GET", "HEAD", "OPTIONS", "TRACE":
+	default:
+		return false
+	}
+	switch resp.Status {
+	case 200, 203, 204, 206, 300, 301, 404, 405, 410, 414, 501:
+	default:
+		return false
+	}
+	if v, ok := resp.Get("pragma"); ok && strings.EqualFold(string(bytes.TrimSpace(v)), "no-cache") {
+		return false
+	}
+	ok, fresh := true, false
+	resp.Values("cache-control", func(v []byte) bool {
+		for _, d := range bytes.Split(v, []byte(",")) {
+			switch d := strings.ToLower(string(bytes.TrimSpace(d))); {
+			case d == "public":
+				ok = true
+			case d == "private" || d == "no-cache" || d == "no-store" || d == "max-age=0" || d == "s-maxage=0":
+				ok = false
+			case strings.HasPrefix(d, `no-cache="set-cookie`):
+			case strings.HasPrefix(d, "s-maxage") || strings.HasPrefix(d, "max-age"):
+				fresh = true
+			}
+		}
+		return true
+	})
+	if !fresh {
+		_, fresh = resp.Get("expires")
+	}
+	if !fresh {
+		_, etag := resp.Get("etag")
+		_, lm := resp.Get("last-modified")
+		fresh = etag || lm
+	}
+	return ok && fresh
+}
