@@ -29,6 +29,10 @@ defaults
 frontend fe
     bind 127.0.0.1:%d
     monitor-uri /health
+    http-request set-header X-Out "%%[base]|%%[query]|%%[req.ver]|%%[hdr_cnt(accept)]|%%[req.cook(lang)]|%%[req.fhdr(accept)]|%%[cook_cnt(lang)]"
+    http-request set-header X-Acl dir if { path_dir x }
+    http-request add-header X-Acl dom if { hdr_dom(host) -i EXAMPLE.com }
+    http-request add-header X-Acl len if { path_len gt 8 } || { cook(lang) -m len 2 }
     http-request replace-header X-Tag ^v(.*)$ tag-\1
     http-request replace-value X-List ^a(.)$ A\1\x21
     http-request replace-path ^/old/(.*) /new/\1
@@ -59,8 +63,8 @@ func TestInteropRewritesMatchHAProxy(t *testing.T) {
 	require.NoError(t, err)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Srv", "echo")
-		_, _ = fmt.Fprintf(w, "%s %s\nX-Tag: %s\nX-List: %s\n", r.Method, r.RequestURI,
-			strings.Join(r.Header["X-Tag"], "|"), strings.Join(r.Header["X-List"], "|"))
+		_, _ = fmt.Fprintf(w, "%s %s\nX-Tag: %s\nX-List: %s\nX-Out: %s\nX-Acl: %s\n", r.Method, r.RequestURI,
+			strings.Join(r.Header["X-Tag"], "|"), strings.Join(r.Header["X-List"], "|"), r.Header.Get("X-Out"), strings.Join(r.Header["X-Acl"], "|"))
 	})}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
@@ -89,6 +93,11 @@ func TestInteropRewritesMatchHAProxy(t *testing.T) {
 			}
 			if c.list != "" {
 				req.Header.Set("X-List", c.list)
+			}
+			req.Host = "www.example.com"
+			req.Header["Accept"] = []string{"text/html, */*", "x/y"}
+			if strings.Contains(c.path, "x") {
+				req.Header.Set("Cookie", "lang=fr; a=1; lang=en")
 			}
 			resp, err := client.Do(req)
 			require.NoError(t, err, c.path)

@@ -1,0 +1,218 @@
+package acl
+
+import (
+	"bytes"
+	"strings"
+
+	"github.com/proxyblocks/proxyblocks/mux/htx"
+)
+
+// More HTTP fetches and match methods, as HAProxy has them: base, query,
+// req.ver, hdr_cnt, req.fhdr, req.fhdr_cnt, req.cook and cook_cnt; the dir, dom and len
+// match methods; and the derived keywords (path_dir, hdr_dom, base_beg,
+// cook_sub, url_len...).
+
+func init() {
+	RegisterMatch(Matcher{Name: "dir", Compile: wordMatch("dir", "/?")})
+	RegisterMatch(Matcher{Name: "dom", Compile: wordMatch("dom", "/?.:")})
+	RegisterMatch(Matcher{Name: "len", Compile: func(p []string, o MatchOptions) (func(Sample) bool, error) {
+		m, err := compileInt(p, o)
+		if err != nil {
+			return nil, err
+		}
+		return func(s Sample) bool { return m(Int(int64(len(s.String())))) }, nil
+	}})
+
+	httpFetch("base", ArgNone, func(m *htx.Message, _ string) (string, bool) {
+		host, ok := m.Get("host")
+		if ok {
+			host, _ = CutValue(host)
+		} else {
+			host = m.Authority()
+		}
+		return string(host) + string(m.PathOnly()), true
+	})
+	httpFetch("query", ArgNone, func(m *htx.Message, _ string) (string, bool) {
+		q := m.Query()
+		return string(q), q != nil
+	})
+	for _, name := range []string{"req.ver", "req_ver"} {
+		httpFetch(name, ArgNone, func(m *htx.Message, _ string) (string, bool) {
+			switch m.Version {
+			case htx.Version10:
+				return "1.0", true
+			case htx.Version20:
+				return "2.0", true
+			}
+			return "1.1", true
+		})
+	}
+	for _, name := range []string{"hdr_cnt", "req.hdr_cnt"} {
+		intFetch(name, func(m *htx.Message, a string) int64 {
+			n := int64(0)
+			eachField(m, a, func(v []byte) {
+				for rest := v; ; {
+					n++
+					if _, rest = CutValue(rest); rest == nil {
+						break
+					}
+				}
+			})
+			return n
+		})
+	}
+	for _, name := range []string{"req.fhdr_cnt"} {
+		intFetch(name, func(m *htx.Message, a string) int64 {
+			n := int64(0)
+			eachField(m, a, func([]byte) { n++ })
+			return n
+		})
+	}
+	for _, name := range []string{"req.fhdr"} {
+		RegisterFetch(Fetch{Name: name, Type: TypeStr, Arg: ArgRequired, Compile: func(a string) (FetchFunc, error) {
+			hname, occ, err := headerArg(a)
+			if err != nil {
+				return nil, err
+			}
+			return func(c Context) (Sample, bool) {
+				m := request(c)
+				if m == nil {
+					return Sample{}, false
+				}
+				var vals [][]byte
+				eachField(m, hname, func(v []byte) { vals = append(vals, v) })
+				switch {
+				case len(vals) == 0:
+					return Sample{}, false
+				case occ > 0 && occ <= len(vals):
+					return Str(string(vals[occ-1])), true
+				case occ < 0 && -occ <= len(vals):
+					return Str(string(vals[len(vals)+occ])), true
+				case occ == 0:
+					return Str(string(vals[len(vals)-1])), true
+				}
+				return Sample{}, false
+			}, nil
+		}})
+	}
+	for _, name := range []string{"req.cook", "cook"} {
+		RegisterFetch(Fetch{Name: name, Type: TypeStr, Arg: ArgOptional, Compile: func(a string) (FetchFunc, error) {
+			return func(c Context) (Sample, bool) {
+				m := request(c)
+				if m == nil {
+					return Sample{}, false
+				}
+				// As a sample, the last occurrence, as in HAProxy; an
+				// ACL tries each (CompileEach).
+				var val []byte
+				found := false
+				eachCookie(m, a, func(v []byte) bool { val, found = v, true; return true })
+				return Str(string(val)), found
+			}, nil
+		}, CompileEach: func(a string) (EachFunc, error) {
+			return func(c Context, match func(Sample) bool) bool {
+				m := request(c)
+				if m == nil {
+					return false
+				}
+				matched := false
+				eachCookie(m, a, func(v []byte) bool { matched = match(Str(string(v))); return !matched })
+				return matched
+			}, nil
+		}})
+	}
+	for _, name := range []string{"req.cook_cnt", "cook_cnt"} {
+		intFetch(name, func(m *htx.Message, a string) int64 {
+			n := int64(0)
+			eachCookie(m, a, func([]byte) bool { n++; return true })
+			return n
+		})
+	}
+
+	for _, f := range []string{"path", "url", "hdr", "base", "cook", "req.cook", "query"} {
+		for _, m := range []string{"beg", "end", "sub", "reg", "dir", "dom", "len"} {
+			if _, taken := registry.keywords[f+"_"+m]; !taken {
+				RegisterKeyword(f+"_"+m, f, m)
+			}
+		}
+	}
+}
+
+// request returns the request of an HTTP context, nil elsewhere.
+func request(c Context) *htx.Message {
+	h, ok := c.(HTTPContext)
+	if !ok {
+		return nil
+	}
+	return h.HTTPRequest()
+}
+
+// intFetch registers an integer fetch on the request with an optional
+// header or cookie name.
+func intFetch(name string, count func(m *htx.Message, arg string) int64) {
+	RegisterFetch(Fetch{Name: name, Type: TypeInt, Arg: ArgOptional, Compile: func(a string) (FetchFunc, error) {
+		return func(c Context) (Sample, bool) {
+			m := request(c)
+			if m == nil {
+				return Sample{}, false
+			}
+			return Int(count(m, a)), true
+		}, nil
+	}})
+}
+
+// eachField calls fn with the value of each header field called name, or
+// of every field when name is empty.
+func eachField(m *htx.Message, name string, fn func(v []byte)) {
+	for i := 0; i < m.NumFields(); i++ {
+		n, v := m.Field(i)
+		if name == "" || htx.EqualFold(n, name) {
+			fn(v)
+		}
+	}
+}
+
+// eachCookie calls fn with the value of each cookie called name (any
+// cookie when name is empty) in the request's Cookie fields, in order,
+// until fn returns false.
+func eachCookie(m *htx.Message, name string, fn func(v []byte) bool) {
+	for i := 0; i < m.NumFields(); i++ {
+		n, v := m.Field(i)
+		if !htx.EqualFold(n, "cookie") {
+			continue
+		}
+		for _, part := range bytes.Split(v, []byte(";")) {
+			k, val, ok := bytes.Cut(bytes.TrimSpace(part), []byte("="))
+			if !ok || name != "" && string(bytes.TrimSpace(k)) != name {
+				continue
+			}
+			if !fn(bytes.TrimSpace(val)) {
+				return
+			}
+		}
+	}
+}
+
+// wordMatch builds a match method finding a pattern in the sample as a
+// whole word between delimiters (or the sample's ends), as HAProxy's dir
+// and dom do; delimiters at the pattern's own ends are ignored.
+func wordMatch(name, delims string) func([]string, MatchOptions) (func(Sample) bool, error) {
+	return stringMatch(name, func(s, pat string) bool {
+		pat = strings.Trim(pat, delims)
+		if pat == "" {
+			return false
+		}
+		for from := 0; ; {
+			i := strings.Index(s[from:], pat)
+			if i < 0 {
+				return false
+			}
+			i += from
+			end := i + len(pat)
+			if (i == 0 || strings.IndexByte(delims, s[i-1]) >= 0) && (end == len(s) || strings.IndexByte(delims, s[end]) >= 0) {
+				return true
+			}
+			from = i + 1
+		}
+	})
+}
