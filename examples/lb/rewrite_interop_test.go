@@ -125,3 +125,80 @@ func TestInteropRewritesMatchHAProxy(t *testing.T) {
 		require.NotContains(t, out(), "/health", "%s logs no monitor request", name)
 	}
 }
+
+// forwardCfg: option forwardfor with its except, header and if-none
+// options in the frontend, plain forwardfor and originalto in the
+// backend.
+func forwardCfg(port, port2 int, echo string) string {
+	return fmt.Sprintf(`defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:%d
+    option forwardfor except 127.0.0.2 header X-Client if-none
+    default_backend be
+backend be
+    option originalto except 127.0.0.0/255.255.255.252
+    server s1 %s
+backend other
+    option forwardfor
+    option originalto header X-Dest
+    server s1 %s
+frontend fe2
+    bind 127.0.0.1:%d
+    default_backend other
+`, port, echo, echo, port2)
+}
+
+// TestInteropForwardForMatchesHAProxy: the fields option forwardfor and
+// option originalto add, under haproxy and lb, for clients inside and
+// outside the except networks and requests with and without the field.
+func TestInteropForwardForMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, h := range []string{"X-Client", "X-Forwarded-For", "X-Original-To", "X-Dest"} {
+			_, _ = fmt.Fprintf(w, "%s=%q ", h, r.Header.Values(h))
+		}
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	run := func(port, port2 int) []string {
+		var got []string
+		for _, c := range []struct {
+			src, client string
+			fe2         bool
+		}{{"127.0.0.1", "", false}, {"127.0.0.2", "", false}, {"127.0.0.1", "1.2.3.4", false}, {"127.0.0.5", "", true}} {
+			d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(c.src)}}
+			client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true, DialContext: d.DialContext}}
+			p := port
+			if c.fe2 {
+				p = port2
+			}
+			req, err := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/", p), nil)
+			require.NoError(t, err)
+			if c.client != "" {
+				req.Header.Set("X-Client", c.client)
+			}
+			resp, err := client.Do(req)
+			require.NoError(t, err)
+			body, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			got = append(got, fmt.Sprintf("%+v: %s", c, body))
+		}
+		return got
+	}
+	ports := freePorts(t, 4)
+	startHAProxy(t, forwardCfg(ports[0], ports[1], ln.Addr().String()), func() bool { return !bindable(fmt.Sprintf("127.0.0.1:%d", ports[1])) })
+	want := run(ports[0], ports[1])
+	startInProcess(t, forwardCfg(ports[2], ports[3], ln.Addr().String()))
+	got := run(ports[2], ports[3])
+	require.Equal(t, want, got, "haproxy's fields, then lb's")
+	require.Contains(t, got[0], `X-Client=["127.0.0.1"]`, "the frontend names its own field")
+	require.Contains(t, got[1], `X-Client=[]`, "a client in the except network gets none")
+	require.Contains(t, got[2], `X-Client=["1.2.3.4"]`, "if-none keeps the client's own")
+	require.Contains(t, got[3], `X-Dest=["127.0.0.1"]`, "originalto names its own field")
+}

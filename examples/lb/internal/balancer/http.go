@@ -614,10 +614,8 @@ func (ex *exchange) serve() {
 	if ex.bhp != hf.s.fe.http && ex.applyRequestRules(ex.bhp) {
 		return
 	}
-	if fe.cfg.HTTP.ForwardFor || ex.be.cfg.HTTP.ForwardFor {
-		ex.tmp = hf.src().Addr().Unmap().AppendTo(ex.tmp[:0])
-		ex.req.AddBytes(xffName, ex.tmp)
-	}
+	ex.addForwardFor()
+	ex.addOriginalTo()
 	ex.mode = max(fe.cfg.HTTP.ConnMode, ex.be.cfg.HTTP.ConnMode)
 	if ex.mode != config.ConnKeepAlive {
 		ex.req.Flags |= htx.FlagClose
@@ -640,7 +638,61 @@ func (ex *exchange) serve() {
 	_ = b
 }
 
-var xffName = []byte("X-Forwarded-For")
+var (
+	xffName = []byte("X-Forwarded-For")
+	xotName = []byte("X-Original-To")
+)
+
+// addForwardFor adds X-Forwarded-For as option forwardfor asks in the
+// frontend or the backend: the field name is the backend's, else the
+// frontend's; with if-none on both sides that set the option, none is
+// added when the request has one; and none for a client in either
+// side's except network.
+func (ex *exchange) addForwardFor() {
+	fe, be := &ex.hf.s.fe.cfg.HTTP, &ex.be.cfg.HTTP
+	if !fe.ForwardFor && !be.ForwardFor {
+		return
+	}
+	name := xffName
+	switch {
+	case be.ForwardForHeader != "":
+		name = ex.bhp.xffName
+	case fe.ForwardForHeader != "":
+		name = ex.hf.s.fe.http.xffName
+	}
+	always := fe.ForwardFor && !fe.ForwardForIfNone || be.ForwardFor && !be.ForwardForIfNone
+	if !always && ex.req.Count(string(name)) > 0 {
+		return
+	}
+	src := ex.hf.src().Addr().Unmap()
+	if fe.ForwardForExcept.Contains(src) || be.ForwardForExcept.Contains(src) {
+		return
+	}
+	ex.tmp = src.AppendTo(ex.tmp[:0])
+	ex.req.AddBytes(name, ex.tmp)
+}
+
+// addOriginalTo adds X-Original-To, the address the client connected
+// to, as option originalto asks, unless it is in an except network.
+func (ex *exchange) addOriginalTo() {
+	fe, be := &ex.hf.s.fe.cfg.HTTP, &ex.be.cfg.HTTP
+	if !fe.OriginalTo && !be.OriginalTo {
+		return
+	}
+	name := xotName
+	switch {
+	case be.OriginalToHeader != "":
+		name = ex.bhp.xotName
+	case fe.OriginalToHeader != "":
+		name = ex.hf.s.fe.http.xotName
+	}
+	dst := ex.hf.dst().Addr().Unmap()
+	if !dst.IsValid() || fe.OriginalToExcept.Contains(dst) || be.OriginalToExcept.Contains(dst) {
+		return
+	}
+	ex.tmp = dst.AppendTo(ex.tmp[:0])
+	ex.req.AddBytes(name, ex.tmp)
+}
 
 // pickBackend runs the use_backend rules, then default_backend.
 func (hf *httpFront) pickBackend(ex *exchange) *Backend {

@@ -23,6 +23,9 @@ type httpProxy struct {
 	useBackends []useBackend
 	errors      map[int]*localAnswer
 	reuse       string
+	// xffName and xotName are the field names option forwardfor and
+	// option originalto set, when the proxy names its own.
+	xffName, xotName []byte
 }
 
 type httpRule struct {
@@ -72,7 +75,8 @@ func (b *Balancer) setupHTTP() error {
 }
 
 func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
-	hp := &httpProxy{px: px, errors: map[int]*localAnswer{}, reuse: px.HTTP.Reuse}
+	hp := &httpProxy{px: px, errors: map[int]*localAnswer{}, reuse: px.HTTP.Reuse,
+		xffName: []byte(px.HTTP.ForwardForHeader), xotName: []byte(px.HTTP.OriginalToHeader)}
 	if hp.reuse == "" {
 		hp.reuse = "safe"
 	}

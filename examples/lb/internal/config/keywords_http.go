@@ -2,8 +2,11 @@ package config
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	mbits "math/bits"
+	"net/netip"
 	"os"
 	"regexp"
 	"strconv"
@@ -232,10 +235,59 @@ func init() {
 	}}
 
 	optionKeywords["forwardfor"] = optionKeyword{kAll, func(px *Proxy, a []string, on bool) error {
-		if len(a) > 0 {
-			return fmt.Errorf("%w: 'option forwardfor' arguments (except, header, if-none)", ErrUnsupported)
+		if !on {
+			return errors.New("negation/default is not supported for option 'forwardfor'")
 		}
-		px.HTTP.ForwardFor = on
+		h := &px.HTTP
+		h.ForwardFor, h.ForwardForExcept, h.ForwardForHeader, h.ForwardForIfNone = true, netip.Prefix{}, "", false
+		for i := 0; i < len(a); i++ {
+			switch a[i] {
+			case "except", "header":
+				if i+1 >= len(a) || a[i+1] == "" {
+					if a[i] == "except" {
+						return errors.New("'option forwardfor except' expects <address>[/mask] as argument")
+					}
+					return errors.New("'option forwardfor header' expects <header_name> as argument")
+				}
+				i++
+				if a[i-1] == "header" {
+					h.ForwardForHeader = a[i]
+					continue
+				}
+				n, err := parseNet(a[i])
+				if err != nil {
+					return fmt.Errorf("'option forwardfor except': %w", err)
+				}
+				h.ForwardForExcept = n
+			case "if-none":
+				h.ForwardForIfNone = true
+			default:
+				return errors.New("'option forwardfor' only supports optional values: 'except', 'header' and 'if-none'")
+			}
+		}
+		return nil
+	}}
+	optionKeywords["originalto"] = optionKeyword{kAll, func(px *Proxy, a []string, on bool) error {
+		if !on {
+			return errors.New("negation/default is not supported for option 'originalto'")
+		}
+		h := &px.HTTP
+		h.OriginalTo, h.OriginalToExcept, h.OriginalToHeader = true, netip.Prefix{}, ""
+		for i := 0; i < len(a); i++ {
+			if (a[i] != "except" && a[i] != "header") || i+1 >= len(a) || a[i+1] == "" {
+				return errors.New("'option originalto' only supports optional values: 'except <address>[/mask]' and 'header <header_name>'")
+			}
+			i++
+			if a[i-1] == "header" {
+				h.OriginalToHeader = a[i]
+				continue
+			}
+			n, err := parseNet(a[i])
+			if err != nil {
+				return fmt.Errorf("'option originalto except': %w", err)
+			}
+			h.OriginalToExcept = n
+		}
 		return nil
 	}}
 	optionKeywords["httplog"] = optionKeyword{KindFrontend, func(px *Proxy, a []string, on bool) error {
@@ -725,4 +777,28 @@ func compileRegex(expr string) (*regexp.Regexp, error) {
 		return nil, fmt.Errorf("regex '%s': %w", expr, err)
 	}
 	return re, nil
+}
+
+// parseNet reads an address or an address/mask (bits or a dotted mask)
+// as the network it names.
+func parseNet(v string) (netip.Prefix, error) {
+	addr, mask, hasMask := strings.Cut(v, "/")
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("'%s' is not an address", v)
+	}
+	bits := a.BitLen()
+	if hasMask {
+		if m, err := netip.ParseAddr(mask); err == nil && m.Is4() && a.Is4() {
+			b := m.As4()
+			n := binary.BigEndian.Uint32(b[:])
+			bits = 32 - mbits.TrailingZeros32(n)
+			if n != ^uint32(0)<<uint(32-bits) {
+				return netip.Prefix{}, fmt.Errorf("'%s' is not a contiguous mask", mask)
+			}
+		} else if bits, err = strconv.Atoi(mask); err != nil || bits < 0 || bits > a.BitLen() {
+			return netip.Prefix{}, fmt.Errorf("bad mask '%s'", mask)
+		}
+	}
+	return a.Prefix(bits)
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/netip"
 	"regexp"
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
@@ -13,6 +14,18 @@ type HTTP struct {
 	// ForwardFor adds X-Forwarded-For with the client's address
 	// (option forwardfor).
 	ForwardFor bool
+	// ForwardForExcept, ForwardForHeader and ForwardForIfNone are its
+	// options: no field for a client in that network, another field
+	// name, and no field when the request has one already.
+	ForwardForExcept netip.Prefix
+	ForwardForHeader string
+	ForwardForIfNone bool
+	// OriginalTo adds X-Original-To with the address the client
+	// connected to (option originalto), OriginalToExcept and
+	// OriginalToHeader being its options.
+	OriginalTo       bool
+	OriginalToExcept netip.Prefix
+	OriginalToHeader string
 	// ConnMode is how connections are kept: ConnKeepAlive (the default),
 	// ConnServerClose or ConnClose.
 	ConnMode ConnMode

@@ -158,3 +158,33 @@ func TestCookieKeyword(t *testing.T) {
 		require.Contains(t, err.Error(), msg, text)
 	}
 }
+
+// option forwardfor's and option originalto's options.
+func TestForwardForOptions(t *testing.T) {
+	cfg, err := Parse(Source{Name: "t.cfg", Data: []byte(`backend b
+    mode http
+    option forwardfor except 10.0.0.0/8 header X-Real-IP if-none
+    option originalto except 192.168.0.0/255.255.0.0 header X-Dst
+`)})
+	require.NoError(t, err)
+	h := cfg.Proxy("b", KindBackend).HTTP
+	require.True(t, h.ForwardFor)
+	require.Equal(t, "10.0.0.0/8", h.ForwardForExcept.String())
+	require.Equal(t, "X-Real-IP", h.ForwardForHeader)
+	require.True(t, h.ForwardForIfNone)
+	require.True(t, h.OriginalTo)
+	require.Equal(t, "192.168.0.0/16", h.OriginalToExcept.String())
+	require.Equal(t, "X-Dst", h.OriginalToHeader)
+	for text, msg := range map[string]string{
+		"backend b\n  option forwardfor except\n":                     "'option forwardfor except' expects <address>[/mask] as argument",
+		"backend b\n  option forwardfor header\n":                     "'option forwardfor header' expects <header_name> as argument",
+		"backend b\n  option forwardfor bogus\n":                      "only supports optional values: 'except', 'header' and 'if-none'",
+		"backend b\n  no option forwardfor\n":                         "negation/default is not supported for option 'forwardfor'",
+		"backend b\n  option forwardfor except 1.2.3.4/33\n":          "bad mask '33'",
+		"backend b\n  option originalto except 1.2.3.4/255.0.255.0\n": "is not a contiguous mask",
+	} {
+		_, err := Parse(Source{Name: "t.cfg", Data: []byte(text)})
+		require.Error(t, err, text)
+		require.Contains(t, err.Error(), msg, text)
+	}
+}
