@@ -588,6 +588,9 @@ func (ex *exchange) serve() {
 	b, fe := hf.s.b, hf.s.fe
 	l := &ex.log
 	l.setRequestLine(ex.req)
+	if caps := fe.cfg.HTTP.CaptureRequest; len(caps) > 0 {
+		l.capReq = captureFields(l.capReq, caps, ex.req)
+	}
 	// monitor-uri: answered here, before any rule, and never logged.
 	if m := fe.cfg.HTTP.MonitorURI; m != "" && string(ex.req.Path()) == m {
 		l.term = [2]byte{'L', 'R'}
@@ -1077,6 +1080,9 @@ func (ex *exchange) forwardResponse() {
 	}
 	l.trSet, l.trTime = true, time.Since(l.treq)
 	l.status = resp.Status
+	if caps := ex.hf.s.fe.cfg.HTTP.CaptureResponse; len(caps) > 0 {
+		l.capResp = captureFields(l.capResp, caps, resp)
+	}
 	keepTrailers(resp)
 	tunnel := resp.Status == 101 || (ex.req.Flags&htx.FlagConnect != 0 && resp.Status < 300)
 	if !tunnel {

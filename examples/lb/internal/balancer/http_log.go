@@ -2,6 +2,7 @@ package balancer
 
 import (
 	"fmt"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"strconv"
 	"time"
 
@@ -24,6 +25,10 @@ type httpLog struct {
 	ck      [2]byte
 	reqLine []byte
 	line    []byte
+	// capReq and capResp are the captured header values, encoded for the
+	// log, one per capture line (nil: the field was absent); nil slices
+	// when the frontend captures nothing.
+	capReq, capResp [][]byte
 }
 
 func (hf *httpFront) newLog(date time.Time) httpLog {
@@ -33,8 +38,13 @@ func (hf *httpFront) newLog(date time.Time) httpLog {
 // newLogInto resets l for a new request, keeping its buffers.
 func (hf *httpFront) newLogInto(l httpLog, date time.Time) httpLog {
 	reqLine, line := l.reqLine[:0], l.line[:0]
+	capReq, capResp := l.capReq, l.capResp
 	l = httpLog{trafficLine: trafficLine{client: hf.src(), frontend: hf.s.fe.cfg.Name, backend: hf.s.fe.cfg.Name,
 		server: "<NOSRV>", term: [2]byte{'-', '-'}}, date: date, tls: hf.info != nil, status: -1, ck: [2]byte{'-', '-'}, reqLine: reqLine, line: line}
+	if h := &hf.s.fe.cfg.HTTP; len(h.CaptureRequest) > 0 || len(h.CaptureResponse) > 0 {
+		// Captured, or "{}" when the request or the answer never came.
+		l.capReq, l.capResp = emptyCaptures(capReq, len(h.CaptureRequest)), emptyCaptures(capResp, len(h.CaptureResponse))
+	}
 	return l
 }
 
@@ -138,8 +148,81 @@ func (l *httpLog) format(b []byte) []byte {
 	b = strconv.AppendInt(b, int64(l.srvQueue), 10)
 	b = append(b, '/')
 	b = strconv.AppendInt(b, int64(l.beQueue), 10)
+	if l.capReq != nil {
+		b = appendCaptures(append(b, ' '), l.capReq, false)
+	}
+	if l.capResp != nil {
+		b = appendCaptures(append(b, ' '), l.capResp, false)
+	}
 	b = append(b, " \""...)
 	b = append(b, l.reqLine...)
 	b = append(b, '"')
 	return b
+}
+
+// appendCaptures appends captured values as HAProxy logs them: in braces
+// separated by '|' (%hr, %hs), or with list set separated by spaces, an
+// absent one as '-' (%hrl, %hsl).
+func appendCaptures(b []byte, caps [][]byte, list bool) []byte {
+	if !list {
+		b = append(b, '{')
+	}
+	for i, c := range caps {
+		switch {
+		case i > 0 && list:
+			b = append(b, ' ')
+		case i > 0:
+			b = append(b, '|')
+		}
+		if c == nil && list {
+			b = append(b, '-')
+			continue
+		}
+		b = append(b, c...)
+	}
+	if !list {
+		b = append(b, '}')
+	}
+	return b
+}
+
+// captureFields records the value of the last field of each name caps
+// names in m, as HAProxy's capture keeps the last it saw,
+// cut to its length and encoded as HAProxy encodes captures: '"', '#',
+// '{', '|', '}' and bytes outside printable ASCII as #XX.
+func captureFields(dst [][]byte, caps []config.HeaderCapture, m *htx.Message) [][]byte {
+	dst = dst[:0]
+	for _, c := range caps {
+		var v []byte
+		var raw []byte
+		found := false
+		m.Values(c.Name, func(val []byte) bool { raw, found = val, true; return true })
+		if found {
+			if len(raw) > c.Len {
+				raw = raw[:c.Len]
+			}
+			v = make([]byte, 0, len(raw))
+			for _, ch := range raw {
+				if ch < 32 || ch >= 127 || ch == '"' || ch == '#' || ch == '{' || ch == '|' || ch == '}' {
+					v = append(v, '#', "0123456789ABCDEF"[ch>>4], "0123456789ABCDEF"[ch&15])
+					continue
+				}
+				v = append(v, ch)
+			}
+		}
+		dst = append(dst, v)
+	}
+	return dst
+}
+
+// emptyCaptures is n absent captures (nil when n is 0), reusing dst.
+func emptyCaptures(dst [][]byte, n int) [][]byte {
+	if n == 0 {
+		return nil
+	}
+	dst = dst[:0]
+	for range n {
+		dst = append(dst, nil)
+	}
+	return dst
 }

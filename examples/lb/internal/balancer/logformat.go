@@ -21,6 +21,8 @@ type logValues struct {
 	trSet          bool
 	status         int
 	ck             [2]byte // %tsc's cookie characters
+	capReq         [][]byte
+	capResp        [][]byte
 	reqLine        []byte
 }
 
@@ -30,7 +32,7 @@ func (l *tcpLog) values() logValues {
 
 func (l *httpLog) values() logValues {
 	return logValues{trafficLine: &l.trafficLine, date: l.date, tt: l.ta, tls: l.tls, http: true,
-		tr: l.tr, trTime: l.trTime, ta: l.ta, trSet: l.trSet, status: l.status, ck: l.ck, reqLine: l.reqLine}
+		tr: l.tr, trTime: l.trTime, ta: l.ta, trSet: l.trSet, status: l.status, ck: l.ck, capReq: l.capReq, capResp: l.capResp, reqLine: l.reqLine}
 }
 
 var hostName, _ = os.Hostname()
@@ -65,6 +67,16 @@ func (v *logValues) appendVar(b []byte, it config.LogItem) []byte {
 		return append(b, '-')
 	}
 	switch it.Var {
+	case "hr", "hrl":
+		if v.capReq == nil {
+			return b
+		}
+		return appendCaptures(b, v.capReq, it.Var == "hrl")
+	case "hs", "hsl":
+		if v.capResp == nil {
+			return b
+		}
+		return appendCaptures(b, v.capResp, it.Var == "hsl")
 	case "ci":
 		return append(b, v.client.Addr().Unmap().String()...)
 	case "t", "tr":

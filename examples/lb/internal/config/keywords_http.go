@@ -51,6 +51,28 @@ func init() {
 		px.HTTP.Redirects = appendOwn(px.HTTP.Redirects, r)
 		return nil
 	}}
+	proxyKeywords["capture"] = proxyKeyword{KindFrontend, func(_ *parser, px *Proxy, a []string) error {
+		if len(a) == 0 || a[0] != "request" && a[0] != "response" && a[0] != "cookie" {
+			return errors.New("'capture' expects 'cookie' or 'request header' or 'response header'")
+		}
+		if a[0] == "cookie" {
+			return fmt.Errorf("%w: 'capture cookie'", ErrUnsupported)
+		}
+		if len(a) != 5 || a[1] != "header" || a[2] == "" || a[3] != "len" {
+			return fmt.Errorf("'capture %s' expects 'header' <header_name> 'len' <len>", a[0])
+		}
+		n, err := parseInt(a[4], 0, 1<<20)
+		if err != nil {
+			return fmt.Errorf("'capture %s header' len: %w", a[0], err)
+		}
+		c := HeaderCapture{Name: a[2], Len: n}
+		if a[0] == "request" {
+			px.HTTP.CaptureRequest = appendOwn(px.HTTP.CaptureRequest, c)
+		} else {
+			px.HTTP.CaptureResponse = appendOwn(px.HTTP.CaptureResponse, c)
+		}
+		return nil
+	}}
 	proxyKeywords["monitor-uri"] = proxyKeyword{kFeDef, func(_ *parser, px *Proxy, a []string) error {
 		if len(a) != 1 || a[0] == "" {
 			return errors.New("expects an URI")

@@ -20,7 +20,7 @@ var logVars = map[string]bool{
 	"ci": true, "cp": true, "t": true, "tr": true, "ft": true, "f": true, "b": true, "s": true,
 	"Tw": true, "Tc": true, "Tt": true, "B": true, "ts": true, "tsc": true,
 	"ac": true, "fc": true, "bc": true, "sc": true, "rc": true, "sq": true, "bq": true,
-	"pid": true, "H": true,
+	"pid": true, "H": true, "hr": true, "hs": true, "hrl": true, "hsl": true,
 	"ST": true, "TR": true, "Tr": true, "Ta": true, "r": true, "HM": true, "HU": true, "HV": true,
 }
 

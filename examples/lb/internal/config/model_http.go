@@ -38,6 +38,11 @@ type HTTP struct {
 	// Redirects are the "redirect" rules, which run after the
 	// http-request rules.
 	Redirects []HTTPRule
+	// CaptureRequest and CaptureResponse are a frontend's "capture
+	// request header" and "capture response header" lines: the first
+	// value of each field, cut to its length, logged in braces by
+	// httplog (%hr, %hs).
+	CaptureRequest, CaptureResponse []HeaderCapture
 	// MonitorURI is a frontend's "monitor-uri": a request for exactly
 	// this URI is answered 200 by the balancer itself, before any rule,
 	// and not logged.
@@ -182,4 +187,11 @@ func (h *HTTP) ErrorFile(status int) []byte {
 // with the section it was inherited from.
 func appendOwn[T any](s []T, v T) []T {
 	return append(s[:len(s):len(s)], v)
+}
+
+// HeaderCapture is one captured header field: its name and the most
+// bytes of its value kept.
+type HeaderCapture struct {
+	Name string
+	Len  int
 }

@@ -188,3 +188,28 @@ func TestForwardForOptions(t *testing.T) {
 		require.Contains(t, err.Error(), msg, text)
 	}
 }
+
+// capture request header and capture response header.
+func TestCaptureKeyword(t *testing.T) {
+	cfg, err := Parse(Source{Name: "t.cfg", Data: []byte(`frontend f
+    mode http
+    capture request header Host len 20
+    capture request header User-Agent len 64
+    capture response header Content-Type len 10
+`)})
+	require.NoError(t, err)
+	h := cfg.Proxy("f", KindFrontend).HTTP
+	require.Equal(t, []HeaderCapture{{"Host", 20}, {"User-Agent", 64}}, h.CaptureRequest)
+	require.Equal(t, []HeaderCapture{{"Content-Type", 10}}, h.CaptureResponse)
+	for text, msg := range map[string]string{
+		"frontend f\n  capture request header Host\n":      "'capture request' expects 'header' <header_name> 'len' <len>",
+		"frontend f\n  capture foo header X len 5\n":       "'capture' expects 'cookie' or 'request header' or 'response header'",
+		"frontend f\n  capture cookie SRV len 10\n":        "not supported: 'capture cookie'",
+		"defaults\n  capture request header Host len 5\n":  "'capture' not allowed in 'defaults' section",
+		"backend b\n  capture request header Host len 5\n": "'capture' not allowed in 'backend' section",
+	} {
+		_, err := Parse(Source{Name: "t.cfg", Data: []byte(text)})
+		require.Error(t, err, text)
+		require.Contains(t, err.Error(), msg, text)
+	}
+}
