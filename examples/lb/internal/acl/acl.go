@@ -240,7 +240,11 @@ func LookupMatch(name string) (Matcher, bool) {
 // "src_conn_rate(tbl)" into its description and function, for callers
 // that use fetches outside ACLs (track-sc0 src, stick on src).
 func CompileFetch(expr string) (Fetch, FetchFunc, error) {
-	name, arg, hasArg, err := splitArg(expr)
+	fexpr, convs, err := splitConverters(expr)
+	if err != nil {
+		return Fetch{}, nil, err
+	}
+	name, arg, hasArg, err := splitArg(fexpr)
 	if err != nil {
 		return Fetch{}, nil, err
 	}
@@ -249,7 +253,15 @@ func CompileFetch(expr string) (Fetch, FetchFunc, error) {
 		return Fetch{}, nil, fmt.Errorf("%w: '%s'", ErrUnknownFetch, name)
 	}
 	fn, err := compileFetch(f, arg, hasArg)
-	return f, fn, err
+	if err != nil {
+		return f, nil, err
+	}
+	conv, t, err := compileConverters(convs, f.Type)
+	if err != nil {
+		return f, nil, err
+	}
+	f.Type = t
+	return f, withConverters(fn, conv), nil
 }
 
 func compileFetch(f Fetch, arg string, hasArg bool) (FetchFunc, error) {
@@ -308,7 +320,11 @@ func ParseExpr(words []string) (*Expr, error) {
 	if len(words) == 0 {
 		return nil, fmt.Errorf("%w: missing fetch method", ErrSyntax)
 	}
-	name, arg, hasArg, err := splitArg(words[0])
+	fexpr, convs, err := splitConverters(words[0])
+	if err != nil {
+		return nil, err
+	}
+	name, arg, hasArg, err := splitArg(fexpr)
 	if err != nil {
 		return nil, err
 	}
@@ -328,11 +344,16 @@ func ParseExpr(words []string) (*Expr, error) {
 		return nil, err
 	}
 	var each EachFunc
-	if f.CompileEach != nil {
+	if f.CompileEach != nil && len(convs) == 0 {
 		if each, err = f.CompileEach(arg); err != nil {
 			return nil, fmt.Errorf("fetch method '%s': %w", f.Name, err)
 		}
 	}
+	conv, t, err := compileConverters(convs, f.Type)
+	if err != nil {
+		return nil, err
+	}
+	fn, f.Type = withConverters(fn, conv), t
 	var opts MatchOptions
 	rest := words[1:]
 flags:
