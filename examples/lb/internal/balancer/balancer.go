@@ -73,6 +73,11 @@ type Balancer struct {
 	httpHandOffs atomic.Uint64
 	pool         *buffer.Pool
 	pipes        *buffer.PipePool // nil when nothing splices
+	procVars     varStore         // variables of scope proc
+	// sessVars holds each HTTP connection's variables of scope sess
+	// (*httpFront to *varStore); sessVarsUsed says a rule may set one.
+	sessVars     sync.Map
+	sessVarsUsed bool
 
 	wg       sync.WaitGroup // accept loops, sessions, workers, the trimmer
 	workers  workers        // goroutines waiting for the next session

@@ -226,6 +226,9 @@ func (hf *httpFront) close() {
 		hf.release(hf.own)
 		hf.own = nil
 	}
+	if hf.s.b.sessVarsUsed {
+		hf.s.b.sessVars.Delete(hf)
+	}
 	_ = hf.m.Close()
 }
 
@@ -537,6 +540,9 @@ type exchange struct {
 	// direct is the server the persistence cookie named, nil when the
 	// algorithm chooses.
 	direct *Server
+	// vars are the variables of scopes txn, req and res, made on first
+	// use and emptied for the next exchange.
+	vars *varStore
 }
 
 func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
@@ -544,6 +550,9 @@ func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 	ex.first = hf.nreq == 1
 	ex.be, ex.bhp, ex.srv, ex.bc, ex.bst, ex.cerr = nil, nil, nil, nil, nil, nil
 	ex.inResp, ex.direct = false, nil
+	if ex.vars != nil {
+		clear(ex.vars.m)
+	}
 	ex.log = hf.newLogInto(ex.log, time.Now())
 }
 
@@ -1087,6 +1096,7 @@ func (ex *exchange) forwardResponse() {
 	tunnel := resp.Status == 101 || (ex.req.Flags&htx.FlagConnect != 0 && resp.Status < 300)
 	if !tunnel {
 		ex.inResp = true
+		ex.endRequestVars()
 		ex.applyResponseRules(ex.bhp)
 		if ex.hf.s.fe.http != ex.bhp {
 			ex.applyResponseRules(ex.hf.s.fe.http)

@@ -37,6 +37,10 @@ type httpRule struct {
 	// answer is the prepared response of deny, return and redirect
 	// location.
 	answer *localAnswer
+	// expr is set-var's sample expression; scope and varName name the
+	// variable of the var actions.
+	expr           acl.FetchFunc
+	scope, varName string
 }
 
 type useBackend struct {
@@ -93,7 +97,18 @@ func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
 			r := &rules[i]
 			hr := httpRule{cfg: r, cond: r.Cond, name: r.Name, nameB: []byte(r.Name)}
 			var err error
-			if hr.value, err = parseLogFormat(r.Value); err != nil {
+			switch r.Action {
+			case "set-var", "set-var-fmt", "unset-var":
+				if hr.scope, hr.varName, err = acl.ParseVarName(r.Name); err != nil {
+					return nil, fmt.Errorf("%s: %w", r.Pos, err)
+				}
+				b.sessVarsUsed = b.sessVarsUsed || hr.scope == "sess"
+			}
+			if r.Action == "set-var" {
+				if _, hr.expr, err = acl.CompileFetch(r.Value); err != nil {
+					return nil, fmt.Errorf("%s: set-var(%s): %w", r.Pos, r.Name, err)
+				}
+			} else if hr.value, err = parseLogFormat(r.Value); err != nil {
 				return nil, fmt.Errorf("%s: '%s' value '%s': %w", r.Pos, r.Action, r.Value, err)
 			}
 			switch r.Action {
@@ -268,6 +283,8 @@ func (ex *exchange) applyRequestRules(hp *httpProxy) bool {
 			req.SetPath(string(ex.tmp))
 		case "replace-header", "replace-value":
 			ex.replaceFields(req, r)
+		case "set-var", "set-var-fmt", "unset-var":
+			ex.varAction(r)
 		case "replace-path":
 			if v, ok := ex.replaced(r, req.PathOnly()); ok {
 				req.SetPath(string(v))
@@ -448,6 +465,8 @@ func (ex *exchange) applyResponseRules(hp *httpProxy) {
 			resp.Del(r.name)
 		case "replace-header", "replace-value":
 			ex.replaceFields(resp, r)
+		case "set-var", "set-var-fmt", "unset-var":
+			ex.varAction(r)
 		case "set-status":
 			reason := r.cfg.Reason
 			if reason == "" {
@@ -504,4 +523,19 @@ func (f logFormat) appendTo(dst []byte, ctx acl.Context) []byte {
 		}
 	}
 	return dst
+}
+
+// varAction runs set-var (the expression's sample; none leaves the
+// variable as it was), set-var-fmt (the format's text) or unset-var.
+func (ex *exchange) varAction(r *httpRule) {
+	switch r.cfg.Action {
+	case "set-var":
+		if smp, ok := r.expr(ex); ok {
+			ex.SetVar(r.scope, r.varName, smp)
+		}
+	case "set-var-fmt":
+		ex.SetVar(r.scope, r.varName, acl.Str(string(r.value.appendTo(nil, ex))))
+	case "unset-var":
+		ex.UnsetVar(r.scope, r.varName)
+	}
 }

@@ -436,6 +436,18 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 		return HTTPRule{}, errors.New("expects an action")
 	}
 	r := HTTPRule{Pos: pos, Action: a[0]}
+	for _, verb := range []string{"set-var", "set-var-fmt", "unset-var"} {
+		if v, ok := strings.CutPrefix(a[0], verb+"("); ok {
+			name, closed := strings.CutSuffix(v, ")")
+			if !closed {
+				return r, fmt.Errorf("'%s': missing closing parenthesis", a[0])
+			}
+			if _, _, err := acl.ParseVarName(name); err != nil {
+				return r, fmt.Errorf("'%s': %w", verb, err)
+			}
+			r.Action, r.Name = verb, name
+		}
+	}
 	cond, a, err := splitCond(px, a[1:])
 	if err != nil {
 		return r, err
@@ -458,6 +470,22 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 			return r, err
 		}
 		r.Name = a[0]
+	case "set-var", "set-var-fmt":
+		if err := need(1, "a sample expression"); err != nil {
+			return r, err
+		}
+		if r.Action == "set-var" {
+			if _, _, err := acl.CompileFetch(a[0]); err != nil {
+				return r, fmt.Errorf("'set-var(%s)': %w", r.Name, err)
+			}
+		}
+		r.Value = a[0]
+		return r, nil
+	case "unset-var":
+		if err := need(0, "no argument"); err != nil {
+			return r, err
+		}
+		return r, nil
 	case "replace-header", "replace-value":
 		if err := need(3, "<name> <match-regex> <replace-fmt>"); err != nil {
 			return r, err

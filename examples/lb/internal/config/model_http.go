@@ -95,8 +95,10 @@ type HTTPRule struct {
 	Pos
 	// Action is the rule's verb: set-header, add-header, del-header,
 	// replace-header, replace-value, deny, return, redirect, set-path,
-	// replace-path, set-uri, replace-uri, set-query, set-method, and
-	// set-status in responses.
+	// replace-path, set-uri, replace-uri, set-query, set-method,
+	// set-var, set-var-fmt, unset-var (Name is then the variable,
+	// SCOPE.NAME, and Value the expression or format), and set-status
+	// in responses.
 	Action string
 	// Name is the header name of header actions.
 	Name string

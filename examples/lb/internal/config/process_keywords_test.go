@@ -213,3 +213,32 @@ func TestCaptureKeyword(t *testing.T) {
 		require.Contains(t, err.Error(), msg, text)
 	}
 }
+
+// set-var, set-var-fmt and unset-var.
+func TestVarActions(t *testing.T) {
+	cfg, err := Parse(Source{Name: "t.cfg", Data: []byte(`frontend f
+    mode http
+    http-request set-var(txn.host) req.hdr(host),lower
+    http-request set-var-fmt(sess.tag) "t-%[path]"
+    http-request unset-var(txn.host) if { path /x }
+    http-response set-var(res.st) status
+`)})
+	require.NoError(t, err)
+	rules := cfg.Proxy("f", KindFrontend).HTTP.RequestRules
+	require.Equal(t, "set-var", rules[0].Action)
+	require.Equal(t, "txn.host", rules[0].Name)
+	require.Equal(t, "req.hdr(host),lower", rules[0].Value)
+	require.Equal(t, "set-var-fmt", rules[1].Action)
+	require.Equal(t, "unset-var", rules[2].Action)
+	for text, msg := range map[string]string{
+		"frontend f\n  http-request set-var(foo.x) path\n":   "invalid variable name 'foo.x'",
+		"frontend f\n  http-request set-var(txn.x path\n":    "missing closing parenthesis",
+		"frontend f\n  http-request set-var(txn.x)\n":        "'set-var' expects a sample expression",
+		"frontend f\n  http-request set-var(txn.x) nosuch\n": "unknown fetch method: 'nosuch'",
+		"frontend f\n  http-request unset-var(txn.x) path\n": "'unset-var' expects no argument",
+	} {
+		_, err := Parse(Source{Name: "t.cfg", Data: []byte(text)})
+		require.Error(t, err, text)
+		require.Contains(t, err.Error(), msg, text)
+	}
+}

@@ -1,0 +1,58 @@
+package acl
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Variables, as HAProxy keeps them: "http-request set-var(SCOPE.NAME)
+// EXPR" stores a sample that var(SCOPE.NAME) fetches later. The scope
+// says how long it lives: proc (the process), sess (the client
+// connection), txn (the request and its response), req and res.
+
+// VarContext is a Context that holds variables.
+type VarContext interface {
+	Context
+	// Var returns the variable name of scope; ok is false when unset.
+	Var(scope, name string) (Sample, bool)
+	// SetVar stores s in the variable name of scope.
+	SetVar(scope, name string, s Sample)
+	// UnsetVar removes the variable name of scope.
+	UnsetVar(scope, name string)
+}
+
+// VarScopes are the variable scopes.
+var VarScopes = map[string]bool{"proc": true, "sess": true, "txn": true, "req": true, "res": true}
+
+// ParseVarName splits "SCOPE.NAME" into its scope and name.
+func ParseVarName(v string) (scope, name string, err error) {
+	scope, name, ok := strings.Cut(v, ".")
+	if !ok || !VarScopes[scope] {
+		return "", "", fmt.Errorf("invalid variable name '%s'. Expected 'proc', 'sess', 'txn', 'req' or 'res' scope", v)
+	}
+	if name == "" {
+		return "", "", fmt.Errorf("empty variable name in '%s'", v)
+	}
+	for _, c := range name {
+		if !(c == '_' || c == '.' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return "", "", fmt.Errorf("invalid character '%c' in variable name '%s'", c, v)
+		}
+	}
+	return scope, name, nil
+}
+
+func init() {
+	RegisterFetch(Fetch{Name: "var", Type: TypeStr, Arg: ArgRequired, Compile: func(a string) (FetchFunc, error) {
+		scope, name, err := ParseVarName(strings.TrimSpace(a))
+		if err != nil {
+			return nil, err
+		}
+		return func(c Context) (Sample, bool) {
+			vc, ok := c.(VarContext)
+			if !ok {
+				return Sample{}, false
+			}
+			return vc.Var(scope, name)
+		}, nil
+	}})
+}
