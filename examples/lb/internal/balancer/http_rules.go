@@ -2,9 +2,11 @@ package balancer
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
@@ -112,7 +114,7 @@ func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
 				return nil, fmt.Errorf("%s: '%s' value '%s': %w", r.Pos, r.Action, r.Value, err)
 			}
 			switch r.Action {
-			case "deny":
+			case "deny", "tarpit":
 				hr.answer = builtinAnswer(r.Status)
 				if a := hp.errors[r.Status]; a != nil {
 					hr.answer = a
@@ -304,6 +306,19 @@ func (ex *exchange) applyRequestRules(hp *httpProxy) bool {
 			req.SetMethod(ex.tmp)
 		case "deny":
 			ex.log.term = [2]byte{'P', 'R'}
+			ex.answer(r.answer)
+			return true
+		case "tarpit":
+			// Held for timeout tarpit (else timeout connect) of the
+			// proxy whose rule this is, then answered with its error.
+			d := cmp.Or(hp.px.Timeouts.Tarpit, hp.px.Timeouts.Connect)
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-ex.hf.s.b.ctx.Done():
+			}
+			t.Stop()
+			ex.log.term = [2]byte{'P', 'T'}
 			ex.answer(r.answer)
 			return true
 		case "return":

@@ -380,6 +380,10 @@ func init() {
 		kinds Kind
 		field func(*Timeouts) *timeDur
 	}{kFeBe, func(t *Timeouts) *timeDur { return &t.HTTPRequest }}
+	timeoutKeywords["tarpit"] = struct {
+		kinds Kind
+		field func(*Timeouts) *timeDur
+	}{kFeBe, func(t *Timeouts) *timeDur { return &t.Tarpit }}
 	timeoutKeywords["http-keep-alive"] = struct {
 		kinds Kind
 		field func(*Timeouts) *timeDur
@@ -540,18 +544,21 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 			return r, err
 		}
 		r.Value = a[0]
-	case "deny":
+	case "deny", "tarpit":
 		if !req {
 			break
 		}
 		r.Status = 403
+		if r.Action == "tarpit" {
+			r.Status = 500
+		}
 		for len(a) > 0 {
 			if len(a) < 2 || (a[0] != "deny_status" && a[0] != "status") {
-				return r, fmt.Errorf("'deny': unexpected '%s' (expects 'deny_status <code>')", a[0])
+				return r, fmt.Errorf("'%s': unexpected '%s' (expects 'deny_status <code>')", r.Action, a[0])
 			}
 			n, err := parseInt(a[1], 200, 599)
 			if err != nil {
-				return r, fmt.Errorf("'deny' status: %w", err)
+				return r, fmt.Errorf("'%s' status: %w", r.Action, err)
 			}
 			r.Status, a = n, a[2:]
 		}

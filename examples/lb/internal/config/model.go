@@ -209,6 +209,9 @@ type Timeouts struct {
 	// HTTPRequest and HTTPKeepAlive bound the wait for a request head and
 	// for the next request of a keep-alive connection (HTTP mode).
 	HTTPRequest, HTTPKeepAlive time.Duration
+	// Tarpit is how long http-request tarpit holds a request before its
+	// error answer ("timeout tarpit"); 0 means timeout connect.
+	Tarpit time.Duration
 	// ClientFin and ServerFin replace the client and server (or tunnel)
 	// timeouts for a side once it has been sent a FIN ("timeout
 	// client-fin", "timeout server-fin"): in mode tcp, and in mode http

@@ -242,3 +242,15 @@ func TestVarActions(t *testing.T) {
 		require.Contains(t, err.Error(), msg, text)
 	}
 }
+
+// http-request tarpit and timeout tarpit.
+func TestTarpitKeywords(t *testing.T) {
+	cfg, err := Parse(Source{Name: "t.cfg", Data: []byte("frontend f\n  mode http\n  timeout tarpit 2s\n  http-request tarpit\n  http-request tarpit deny_status 429\n")})
+	require.NoError(t, err)
+	f := cfg.Proxy("f", KindFrontend)
+	require.Equal(t, 2*time.Second, f.Timeouts.Tarpit)
+	require.Equal(t, 500, f.HTTP.RequestRules[0].Status)
+	require.Equal(t, 429, f.HTTP.RequestRules[1].Status)
+	_, err = Parse(Source{Name: "t.cfg", Data: []byte("frontend f\n  http-request tarpit status\n")})
+	require.ErrorContains(t, err, "'tarpit': unexpected 'status' (expects 'deny_status <code>')")
+}
