@@ -65,6 +65,10 @@ type localAnswer struct {
 	head htx.Message
 	body []byte
 	raw  []byte // the whole response in HTTP/1, for answers outside a stream
+	// logStatus is the status the log shows, when not the answer's own:
+	// an errorfile's or errorloc's code (a redirect answering a 503
+	// is logged 503, as in HAProxy).
+	logStatus int
 }
 
 // setupHTTP compiles every proxy's HTTP settings.
@@ -91,6 +95,7 @@ func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: errorfile %d '%s': %w", ef.Pos, ef.Status, ef.Path, err)
 		}
+		a.logStatus = ef.Status
 		hp.errors[ef.Status] = a
 	}
 	compile := func(rules []config.HTTPRule) ([]httpRule, error) {
@@ -247,7 +252,7 @@ func (ex *exchange) answerError(be *httpProxy, status int, term [2]byte) {
 func (ex *exchange) answer(a *localAnswer) {
 	resp := &ex.resp
 	resp.CopyFrom(&a.head)
-	ex.log.status = resp.Status
+	ex.log.status = cmp.Or(a.logStatus, resp.Status)
 	if err := ex.fst.WriteResponse(resp); err != nil {
 		return
 	}

@@ -191,6 +191,24 @@ func init() {
 		return nil
 	}}
 
+	// errorloc, errorloc302 and errorloc303 answer an error status with a
+	// redirect instead of the page, as HAProxy's do.
+	for kw, redirect := range map[string]int{"errorloc": 302, "errorloc302": 302, "errorloc303": 303} {
+		proxyKeywords[kw] = proxyKeyword{kAll, func(p *parser, px *Proxy, a []string) error {
+			if len(a) != 2 || a[1] == "" {
+				return fmt.Errorf("expects '%s <code> <url>'", kw)
+			}
+			code, err := strconv.Atoi(a[0])
+			if err != nil || !errorFileStatuses[code] {
+				return fmt.Errorf("status code '%s' cannot be overridden (supported: 200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504)", a[0])
+			}
+			reason := map[int]string{302: "Found", 303: "See Other"}[redirect]
+			data := fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nCache-Control: no-cache\r\nContent-length: 0\r\nLocation: %s\r\n\r\n", redirect, reason, a[1])
+			px.HTTP.ErrorFiles = appendOwn(px.HTTP.ErrorFiles, ErrorFile{Pos: p.pos, Status: code, Path: kw + " " + a[1], Data: data})
+			return nil
+		}}
+	}
+
 	// balance gains the HTTP algorithms; the TCP ones keep their parser.
 	tcpBalance := proxyKeywords["balance"]
 	proxyKeywords["balance"] = proxyKeyword{tcpBalance.kinds, func(p *parser, px *Proxy, a []string) error {

@@ -254,3 +254,18 @@ func TestTarpitKeywords(t *testing.T) {
 	_, err = Parse(Source{Name: "t.cfg", Data: []byte("frontend f\n  http-request tarpit status\n")})
 	require.ErrorContains(t, err, "'tarpit': unexpected 'status' (expects 'deny_status <code>')")
 }
+
+// errorloc, errorloc302 and errorloc303 make redirect answers.
+func TestErrorlocKeywords(t *testing.T) {
+	cfg, err := Parse(Source{Name: "t.cfg", Data: []byte("defaults\n  mode http\n  errorloc 503 http://x/down\n  errorloc303 403 /denied\nbackend b\n")})
+	require.NoError(t, err)
+	ef := cfg.Proxy("b", KindBackend).HTTP.ErrorFiles
+	require.Len(t, ef, 2)
+	require.Equal(t, 503, ef[0].Status)
+	require.Equal(t, "HTTP/1.1 302 Found\r\nCache-Control: no-cache\r\nContent-length: 0\r\nLocation: http://x/down\r\n\r\n", string(ef[0].Data))
+	require.Contains(t, string(ef[1].Data), "HTTP/1.1 303 See Other\r\n")
+	_, err = Parse(Source{Name: "t.cfg", Data: []byte("defaults\n  errorloc 302 /x\n")})
+	require.ErrorContains(t, err, "status code '302' cannot be overridden")
+	_, err = Parse(Source{Name: "t.cfg", Data: []byte("defaults\n  errorloc302 503\n")})
+	require.ErrorContains(t, err, "expects 'errorloc302 <code> <url>'")
+}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func errorlocCfg(port int, page string) string {
+	return fmt.Sprintf(`global
+    log stdout format raw local0
+defaults
+    mode http
+    log global
+    log-format "el %%HU %%ST %%tsc"
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+    errorloc 503 http://example.com/down
+frontend fe
+    bind 127.0.0.1:%d
+    errorloc303 403 /denied
+    errorfile 404 %s
+    http-request deny if { path /deny }
+    http-request deny deny_status 404 if { path /nf }
+    default_backend empty
+backend empty
+`, port, page)
+}
+
+// TestInteropErrorlocMatchesHAProxy: errorloc and errorloc303 turn error
+// answers into redirects, with the same status, Location and log line as
+// haproxy's.
+func TestInteropErrorlocMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	run := func(port int) []string {
+		var got []string
+		for _, p := range []string{"/deny", "/other", "/nf"} {
+			resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, p))
+			require.NoError(t, err)
+			_ = resp.Body.Close()
+			got = append(got, fmt.Sprintf("%s %d %s %s", p, resp.StatusCode, resp.Header.Get("Location"), resp.Header.Get("Cache-Control")))
+		}
+		return got
+	}
+	lines := func(out func() string) []string {
+		var l []string
+		ok := assert.Eventually(t, func() bool {
+			l = l[:0]
+			for _, line := range strings.Split(out(), "\n") {
+				if strings.HasPrefix(line, "el ") {
+					l = append(l, line)
+				}
+			}
+			return len(l) == 3
+		}, 5*time.Second, 10*time.Millisecond)
+		require.True(t, ok, "%s", out())
+		sort.Strings(l)
+		return l
+	}
+	page := writeFile(t, "404.http", "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ngone")
+	ports := freePorts(t, 2)
+	haOut := startHAProxy(t, errorlocCfg(ports[0], page), func() bool { return !bindable(fmt.Sprintf("127.0.0.1:%d", ports[0])) })
+	want := run(ports[0])
+	lbOut := lbLogs(t)(errorlocCfg(ports[1], page))
+	got := run(ports[1])
+	require.Equal(t, want, got, "haproxy's answers, then lb's")
+	require.Equal(t, []string{"/deny 303 /denied no-cache", "/other 302 http://example.com/down no-cache", "/nf 200  "}, got)
+	require.Equal(t, lines(haOut), lines(lbOut), "haproxy's lines, then lb's")
+}
