@@ -1104,6 +1104,9 @@ func (ex *exchange) forwardResponse() {
 		if c := ex.be.cfg.Cookie; c != nil && resp.Status >= 200 {
 			ex.responseCookie(c)
 		}
+		if ex.hasAfterRules() {
+			ex.applyAfterResponse()
+		}
 		if ex.mode == config.ConnClose || !ex.hf.h2 && ex.hf.stopping.Load() {
 			resp.Flags |= htx.FlagClose
 		} else {

@@ -22,6 +22,7 @@ type httpProxy struct {
 	reqRules    []httpRule
 	respRules   []httpRule
 	redirects   []httpRule
+	afterRules  []httpRule
 	useBackends []useBackend
 	errors      map[int]*localAnswer
 	reuse       string
@@ -141,6 +142,9 @@ func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
 	if hp.redirects, err = compile(px.HTTP.Redirects); err != nil {
 		return nil, err
 	}
+	if hp.afterRules, err = compile(px.HTTP.AfterResponseRules); err != nil {
+		return nil, err
+	}
 	for _, u := range px.HTTP.UseBackends {
 		hp.useBackends = append(hp.useBackends, useBackend{name: u.Backend, cond: u.Cond})
 	}
@@ -253,6 +257,10 @@ func (ex *exchange) answer(a *localAnswer) {
 	resp := &ex.resp
 	resp.CopyFrom(&a.head)
 	ex.log.status = cmp.Or(a.logStatus, resp.Status)
+	if ex.hasAfterRules() {
+		ex.inResp = true
+		ex.applyAfterResponse()
+	}
 	if err := ex.fst.WriteResponse(resp); err != nil {
 		return
 	}
@@ -467,9 +475,26 @@ func (ex *exchange) redirect(r *httpRule) *localAnswer {
 
 // applyResponseRules runs a proxy's http-response rules on ex.resp.
 func (ex *exchange) applyResponseRules(hp *httpProxy) {
+	ex.applyRespRules(hp.respRules)
+}
+
+// applyAfterResponse runs the http-after-response rules on ex.resp, the
+// backend's then the frontend's, as HAProxy does on every answer.
+func (ex *exchange) applyAfterResponse() {
+	fe := ex.hf.s.fe.http
+	if ex.bhp != nil && ex.bhp != fe && len(ex.bhp.afterRules) > 0 {
+		ex.applyRespRules(ex.bhp.afterRules)
+	}
+	if len(fe.afterRules) > 0 {
+		ex.applyRespRules(fe.afterRules)
+	}
+}
+
+// applyRespRules runs response actions on ex.resp.
+func (ex *exchange) applyRespRules(rules []httpRule) {
 	resp := &ex.resp
-	for i := range hp.respRules {
-		r := &hp.respRules[i]
+	for i := range rules {
+		r := &rules[i]
 		if r.cond != nil && !r.cond.Eval(ex) {
 			continue
 		}
@@ -558,4 +583,9 @@ func (ex *exchange) varAction(r *httpRule) {
 	case "unset-var":
 		ex.UnsetVar(r.scope, r.varName)
 	}
+}
+
+// hasAfterRules reports whether any http-after-response rule applies.
+func (ex *exchange) hasAfterRules() bool {
+	return len(ex.hf.s.fe.http.afterRules) > 0 || ex.bhp != nil && len(ex.bhp.afterRules) > 0
 }

@@ -41,6 +41,16 @@ func init() {
 		px.HTTP.ResponseRules = appendOwn(px.HTTP.ResponseRules, r)
 		return nil
 	}}
+	// http-after-response rules run on every answer, the balancer's own
+	// (errors, redirects, return) included, after the other rules.
+	proxyKeywords["http-after-response"] = proxyKeyword{kFeBe, func(p *parser, px *Proxy, a []string) error {
+		r, err := parseHTTPRule(p.pos, px, a, false)
+		if err != nil {
+			return err
+		}
+		px.HTTP.AfterResponseRules = appendOwn(px.HTTP.AfterResponseRules, r)
+		return nil
+	}}
 	// "redirect" is the older form of "http-request redirect"; its rules
 	// run after the http-request rules, as in HAProxy.
 	proxyKeywords["redirect"] = proxyKeyword{kFeBe, func(p *parser, px *Proxy, a []string) error {

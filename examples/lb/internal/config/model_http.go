@@ -35,6 +35,9 @@ type HTTP struct {
 	// http-response rules, in order.
 	RequestRules  []HTTPRule
 	ResponseRules []HTTPRule
+	// AfterResponseRules are the http-after-response rules: response
+	// actions on every answer, local ones included.
+	AfterResponseRules []HTTPRule
 	// Redirects are the "redirect" rules, which run after the
 	// http-request rules.
 	Redirects []HTTPRule

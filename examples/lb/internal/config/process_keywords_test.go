@@ -269,3 +269,14 @@ func TestErrorlocKeywords(t *testing.T) {
 	_, err = Parse(Source{Name: "t.cfg", Data: []byte("defaults\n  errorloc302 503\n")})
 	require.ErrorContains(t, err, "expects 'errorloc302 <code> <url>'")
 }
+
+// http-after-response takes the response actions.
+func TestAfterResponseKeyword(t *testing.T) {
+	cfg, err := Parse(Source{Name: "t.cfg", Data: []byte("frontend f\n  mode http\n  http-after-response set-header X a\n  http-after-response set-status 299 if { status 503 }\n")})
+	require.NoError(t, err)
+	require.Len(t, cfg.Proxy("f", KindFrontend).HTTP.AfterResponseRules, 2)
+	_, err = Parse(Source{Name: "t.cfg", Data: []byte("frontend f\n  http-after-response deny\n")})
+	require.ErrorContains(t, err, "not supported")
+	_, err = Parse(Source{Name: "t.cfg", Data: []byte("defaults\n  http-after-response set-header X a\n")})
+	require.ErrorContains(t, err, "not allowed in 'defaults' section")
+}
