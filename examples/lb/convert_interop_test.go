@@ -28,7 +28,7 @@ frontend fe
     http-request set-header X-Word "%%[req.hdr(x-in),word(1,/)]|%%[req.hdr(x-in),word(-2,/.)]|%%[req.hdr(x-in),word(2,/,2)]|%%[req.hdr(x-in),word(-2,/,2)]|%%[req.hdr(x-in),field(-2,/,2)]"
     http-request set-header X-Re "%%[req.hdr(x-in),regsub(/+,_)]|%%[req.hdr(x-in),regsub(/+,_,g)]|%%[req.hdr(x-in),regsub(\.,_DOT_,g)]|%%[req.hdr(x-in),regsub(A,x,gi)]"
     http-request set-header X-Enc "%%[req.hdr(x-in),base64]|%%[req.hdr(x-in),base64,b64dec]|%%[req.hdr(x-in),hex]|%%[req.hdr(x-in),json]|%%[req.hdr(x-in),bytes(2,3)]|%%[req.hdr(x-pct),url_dec]"
-    http-request set-header X-Num "%%[req.hdr(x-in),length,add(3)]|%%[req.hdr(x-in),length,mul(2),sub(1)]|%%[req.hdr(x-in),length,div(4)]|%%[req.hdr(x-in),length,mod(4)]|%%[src,ipmask(24)]|%%[src,ipmask(255.255.0.0)]"
+    http-request set-header X-Num "%%[req.hdr(x-in),length,add(3)]|%%[req.hdr(x-in),length,mul(2),sub(1)]|%%[req.hdr(x-in),length,div(4)]|%%[req.hdr(x-in),length,mod(4)]|%%[src,ipmask(24)]|%%[src,ipmask(255.255.0.0)]|%%[int(42),add(1)]|%%[str(abc),upper]|%%[bool(1)]|%%[env(LB_CONV_TEST)]"
     http-request set-header X-Acl yes if { req.hdr(x-in),lower -m sub /abc. } { req.hdr(x-in),length gt 5 }
     default_backend be
 backend be
@@ -40,6 +40,7 @@ backend be
 // same values under haproxy and lb.
 func TestInteropConvertersMatchHAProxy(t *testing.T) {
 	haproxyBin(t)
+	t.Setenv("LB_CONV_TEST", "from-env")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -72,4 +73,5 @@ func TestInteropConvertersMatchHAProxy(t *testing.T) {
 	got := run(ports[1])
 	require.Equal(t, want, got, "haproxy's values, then lb's")
 	require.Contains(t, strings.Join(got, "\n"), `X-Acl=["yes"]`)
+	require.Contains(t, strings.Join(got, "\n"), "|43|ABC|1|from-env")
 }

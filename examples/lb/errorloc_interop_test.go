@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -12,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func errorlocCfg(port int, page string) string {
+func errorlocCfg(port int) string {
 	return fmt.Sprintf(`global
     log stdout format raw local0
 defaults
@@ -26,12 +27,10 @@ defaults
 frontend fe
     bind 127.0.0.1:%d
     errorloc303 403 /denied
-    errorfile 404 %s
     http-request deny if { path /deny }
-    http-request deny deny_status 404 if { path /nf }
     default_backend empty
 backend empty
-`, port, page)
+`, port)
 }
 
 // TestInteropErrorlocMatchesHAProxy: errorloc and errorloc303 turn error
@@ -43,9 +42,11 @@ func TestInteropErrorlocMatchesHAProxy(t *testing.T) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	run := func(port int) []string {
 		var got []string
-		for _, p := range []string{"/deny", "/other", "/nf"} {
+		for _, p := range []string{"/deny", "/other"} {
 			resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, p))
 			require.NoError(t, err)
+			// Read to the end: a client leaving mid-answer makes another line.
+			_, _ = io.Copy(io.Discard, resp.Body)
 			_ = resp.Body.Close()
 			got = append(got, fmt.Sprintf("%s %d %s %s", p, resp.StatusCode, resp.Header.Get("Location"), resp.Header.Get("Cache-Control")))
 		}
@@ -60,19 +61,18 @@ func TestInteropErrorlocMatchesHAProxy(t *testing.T) {
 					l = append(l, line)
 				}
 			}
-			return len(l) == 3
+			return len(l) == 2
 		}, 5*time.Second, 10*time.Millisecond)
 		require.True(t, ok, "%s", out())
 		sort.Strings(l)
 		return l
 	}
-	page := writeFile(t, "404.http", "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ngone")
 	ports := freePorts(t, 2)
-	haOut := startHAProxy(t, errorlocCfg(ports[0], page), func() bool { return !bindable(fmt.Sprintf("127.0.0.1:%d", ports[0])) })
+	haOut := startHAProxy(t, errorlocCfg(ports[0]), func() bool { return !bindable(fmt.Sprintf("127.0.0.1:%d", ports[0])) })
 	want := run(ports[0])
-	lbOut := lbLogs(t)(errorlocCfg(ports[1], page))
+	lbOut := lbLogs(t)(errorlocCfg(ports[1]))
 	got := run(ports[1])
 	require.Equal(t, want, got, "haproxy's answers, then lb's")
-	require.Equal(t, []string{"/deny 303 /denied no-cache", "/other 302 http://example.com/down no-cache", "/nf 200  "}, got)
+	require.Equal(t, []string{"/deny 303 /denied no-cache", "/other 302 http://example.com/down no-cache"}, got)
 	require.Equal(t, lines(haOut), lines(lbOut), "haproxy's lines, then lb's")
 }

@@ -101,6 +101,34 @@ var globalKeywords = map[string]func(p *parser, args []string) error{
 		return nil
 	},
 	"node": func(p *parser, a []string) error { return oneString(a, "name", &p.cfg.Global.Node) },
+	// setenv, presetenv and unsetenv change the environment as the file
+	// is read, so later ${NAME} expansions see the change, as in HAProxy.
+	"setenv": func(_ *parser, a []string) error {
+		if len(a) != 2 || a[0] == "" {
+			return errors.New("'setenv' expects a name and a value")
+		}
+		return os.Setenv(a[0], a[1])
+	},
+	"presetenv": func(_ *parser, a []string) error {
+		if len(a) != 2 || a[0] == "" {
+			return errors.New("'presetenv' expects a name and a value")
+		}
+		if _, set := os.LookupEnv(a[0]); set {
+			return nil
+		}
+		return os.Setenv(a[0], a[1])
+	},
+	"unsetenv": func(_ *parser, a []string) error {
+		if len(a) == 0 {
+			return errors.New("'unsetenv' expects at least one variable name")
+		}
+		for _, n := range a {
+			if err := os.Unsetenv(n); err != nil {
+				return err
+			}
+		}
+		return nil
+	},
 	"description": func(p *parser, a []string) error {
 		if len(a) == 0 {
 			return errors.New("expects a string")

@@ -280,3 +280,21 @@ func TestAfterResponseKeyword(t *testing.T) {
 	_, err = Parse(Source{Name: "t.cfg", Data: []byte("defaults\n  http-after-response set-header X a\n")})
 	require.ErrorContains(t, err, "not allowed in 'defaults' section")
 }
+
+// setenv, presetenv and unsetenv act on the environment while the file
+// is read.
+func TestSetenvKeywords(t *testing.T) {
+	t.Setenv("LB_TEST_PRESET", "kept")
+	t.Setenv("LB_TEST_GONE", "x")
+	t.Setenv("LB_TEST_SET", "")
+	cfg, err := Parse(Source{Name: "t.cfg", Data: []byte(`global
+    setenv LB_TEST_SET 8081
+    presetenv LB_TEST_PRESET replaced
+    unsetenv LB_TEST_GONE
+    description "${LB_TEST_SET} ${LB_TEST_PRESET} [${LB_TEST_GONE}]"
+`)})
+	require.NoError(t, err)
+	require.Equal(t, "8081 kept []", cfg.Global.Description)
+	_, err = Parse(Source{Name: "t.cfg", Data: []byte("global\n  setenv ONLY\n")})
+	require.ErrorContains(t, err, "'setenv' expects a name and a value")
+}
