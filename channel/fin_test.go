@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"io"
 	"testing"
 	"time"
 
@@ -43,7 +44,7 @@ func TestTunnelFinTimeouts(t *testing.T) {
 					_, err := f.client.Write([]byte("hi"))
 					require.NoError(t, err)
 					buf := make([]byte, 2)
-					_, err = f.server.Read(buf)
+					_, err = io.ReadFull(f.server, buf) // one read may bring "h" alone
 					require.NoError(t, err)
 					if parked {
 						time.Sleep(3 * parkAfter) // both directions park

@@ -9,33 +9,25 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// backlog returns the number of connections waiting in the kernel's accept
-// queue: for a listening socket, TCP_INFO's unacked field holds it.
-func backlog(t *testing.T, l *Listener) int {
+// listenInfo returns TCP_INFO of l's listening socket, where Linux puts
+// the accept queue's length (unacked) and its size (sacked).
+func listenInfo(t *testing.T, l *Listener) *unix.TCPInfo {
 	rc, err := l.ln.(*net.TCPListener).SyscallConn()
 	require.NoError(t, err)
-	var n int
+	var info *unix.TCPInfo
 	require.NoError(t, rc.Control(func(fd uintptr) {
-		info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
-		require.NoError(t, err)
-		n = int(info.Unacked)
+		info, err = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
 	}))
-	return n
+	require.NoError(t, err)
+	return info
 }
 
-// backlogSize returns the size of the listening socket's accept queue:
-// TCP_INFO's sacked field for a listener.
-func backlogSize(t *testing.T, l *Listener) int {
-	rc, err := l.ln.(*net.TCPListener).SyscallConn()
-	require.NoError(t, err)
-	var n int
-	require.NoError(t, rc.Control(func(fd uintptr) {
-		info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
-		require.NoError(t, err)
-		n = int(info.Sacked)
-	}))
-	return n
-}
+// backlog returns the number of connections waiting in the kernel's accept
+// queue.
+func backlog(t *testing.T, l *Listener) int { return int(listenInfo(t, l).Unacked) }
+
+// backlogSize returns the size of the listening socket's accept queue.
+func backlogSize(t *testing.T, l *Listener) int { return int(listenInfo(t, l).Sacked) }
 
 // ListenConfig.Backlog sizes the accept queue: connections beyond it
 // wait in SYN retries instead of completing.

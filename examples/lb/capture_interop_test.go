@@ -3,14 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -49,16 +46,12 @@ backend be
 // %hr, %hrl, %hs and %hsl.
 func TestInteropCaptureMatchesHAProxy(t *testing.T) {
 	haproxyBin(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	echo := handlerServer(t, func(w http.ResponseWriter, r *http.Request) {
 		if v := r.URL.Query().Get("srv"); v != "" {
 			w.Header().Set("X-Srv", v)
 		}
 		_, _ = io.WriteString(w, "ok")
-	})}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	})
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	run := func(port, port2 int) {
 		for _, p := range []int{port, port2} {
@@ -90,30 +83,19 @@ func TestInteropCaptureMatchesHAProxy(t *testing.T) {
 		}
 		return strings.Join(append([]string{f[2], f[3], f[5], f[7], f[8], f[9]}, f[12:]...), " ")
 	}
-	lines := func(out func() string) []string {
-		var got []string
-		ok := assert.Eventually(t, func() bool {
-			got = got[:0]
-			for _, l := range strings.Split(out(), "\n") {
-				if strings.HasPrefix(l, "lf ") || strings.Contains(l, " web be/") {
-					got = append(got, steady(l))
-				}
-			}
-			return len(got) == 6
-		}, 5*time.Second, 10*time.Millisecond)
-		require.True(t, ok, "six lines in:\n%s", out())
-		// A line is written once its exchange is over, which may be
-		// after the client has moved on to the next request.
-		sort.Strings(got)
-		return got
+	pick := func(l string) (string, bool) {
+		if !strings.HasPrefix(l, "lf ") && !strings.Contains(l, " web be/") {
+			return "", false
+		}
+		return steady(l), true
 	}
 	ports := freePorts(t, 4)
-	haOut := startHAProxy(t, captureCfg(ports[0], ports[1], ln.Addr().String()), func() bool { return !bindable(fmt.Sprintf("127.0.0.1:%d", ports[1])) })
+	haOut := startHAProxy(t, captureCfg(ports[0], ports[1], echo), func() bool { return !bindable(fmt.Sprintf("127.0.0.1:%d", ports[1])) })
 	run(ports[0], ports[1])
-	want := lines(haOut)
-	lbOut := lbLogs(t)(captureCfg(ports[2], ports[3], ln.Addr().String()))
+	want := sortedLines(t, haOut, 6, pick)
+	lbOut := lbLogs(t)(captureCfg(ports[2], ports[3], echo))
 	run(ports[2], ports[3])
-	got := lines(lbOut)
+	got := sortedLines(t, lbOut, 6, pick)
 	require.Equal(t, want, got, "haproxy's lines, then lb's")
 	require.Contains(t, strings.Join(got, "\n"), "{www.example.com|second#7B#7C#7D#22#23} {abc}")
 }

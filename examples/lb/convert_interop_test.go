@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -41,15 +40,11 @@ backend be
 func TestInteropConvertersMatchHAProxy(t *testing.T) {
 	haproxyBin(t)
 	t.Setenv("LB_CONV_TEST", "from-env")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	echo := handlerServer(t, func(w http.ResponseWriter, r *http.Request) {
 		for _, h := range []string{"X-Case", "X-Field", "X-Word", "X-Re", "X-Enc", "X-Num", "X-Acl"} {
 			_, _ = fmt.Fprintf(w, "%s=%q\n", h, r.Header.Values(h))
 		}
-	})}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	})
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	run := func(port int) []string {
 		var got []string
@@ -67,9 +62,9 @@ func TestInteropConvertersMatchHAProxy(t *testing.T) {
 		return got
 	}
 	ports := freePorts(t, 2)
-	startHAProxy(t, convertCfg(ports[0], ln.Addr().String()), func() bool { return !bindable(fmt.Sprintf("127.0.0.1:%d", ports[0])) })
+	startHAProxy(t, convertCfg(ports[0], echo), func() bool { return !bindable(fmt.Sprintf("127.0.0.1:%d", ports[0])) })
 	want := run(ports[0])
-	startInProcess(t, convertCfg(ports[1], ln.Addr().String()))
+	startInProcess(t, convertCfg(ports[1], echo))
 	got := run(ports[1])
 	require.Equal(t, want, got, "haproxy's values, then lb's")
 	require.Contains(t, strings.Join(got, "\n"), `X-Acl=["yes"]`)

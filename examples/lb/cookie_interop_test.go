@@ -3,14 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -60,9 +57,7 @@ func TestInteropCookieMatchesHAProxy(t *testing.T) {
 	haproxyBin(t)
 	var srv []string
 	for _, name := range []string{"s1", "s2", "s3"} {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		addr := handlerServer(t, func(w http.ResponseWriter, r *http.Request) {
 			if v := r.URL.Query().Get("set"); v != "" {
 				w.Header().Add("Set-Cookie", v)
 			}
@@ -72,10 +67,8 @@ func TestInteropCookieMatchesHAProxy(t *testing.T) {
 				}
 			}
 			_, _ = fmt.Fprintf(w, "%s saw %q", name, r.Header.Values("Cookie"))
-		})}
-		go func() { _ = hs.Serve(ln) }()
-		t.Cleanup(func() { _ = hs.Close() })
-		srv = append(srv, ln.Addr().String())
+		})
+		srv = append(srv, addr)
 	}
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	type ask struct {
@@ -124,20 +117,9 @@ func TestInteropCookieMatchesHAProxy(t *testing.T) {
 		}
 		return got
 	}
-	logLines := func(out func() string) []string {
-		var lines []string
-		ok := assert.Eventually(t, func() bool {
-			lines = lines[:0]
-			for _, l := range strings.Split(out(), "\n") {
-				if f := strings.Fields(l); len(f) == 4 && (f[0] == "ins" || f[0] == "pfx" || f[0] == "rw" || f[0] == "psv") {
-					lines = append(lines, l)
-				}
-			}
-			return len(lines) == len(asks)
-		}, 5*time.Second, 10*time.Millisecond)
-		require.True(t, ok, "%d lines in:\n%s", len(asks), out())
-		sort.Strings(lines)
-		return lines
+	pick := func(l string) (string, bool) {
+		f := strings.Fields(l)
+		return l, len(f) == 4 && (f[0] == "ins" || f[0] == "pfx" || f[0] == "rw" || f[0] == "psv")
 	}
 	ports := freePorts(t, 8)
 	hp, lp := ports[:4], ports[4:]
@@ -146,7 +128,7 @@ func TestInteropCookieMatchesHAProxy(t *testing.T) {
 	lbOut := lbLogs(t)(cookieCfg(lp, srv))
 	got := run(lp)
 	require.Equal(t, want, got, "haproxy's answers, then lb's")
-	require.Equal(t, logLines(haOut), logLines(lbOut), "haproxy's log lines, then lb's")
+	require.Equal(t, sortedLines(t, haOut, len(asks), pick), sortedLines(t, lbOut, len(asks), pick), "haproxy's log lines, then lb's")
 	all := strings.Join(got, "\n")
 	require.Contains(t, all, "SRV=a; path=/; domain=.example.com; HttpOnly", "a cookie was inserted")
 	require.Contains(t, all, `cc ["max-age=60" "private"]`, "nocache marked a cacheable answer private")

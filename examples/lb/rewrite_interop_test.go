@@ -59,15 +59,11 @@ backend be
 // logged.
 func TestInteropRewritesMatchHAProxy(t *testing.T) {
 	haproxyBin(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	echo := handlerServer(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Srv", "echo")
 		_, _ = fmt.Fprintf(w, "%s %s\nX-Tag: %s\nX-List: %s\nX-Out: %s\nX-Acl: %s\n", r.Method, r.RequestURI,
 			strings.Join(r.Header["X-Tag"], "|"), strings.Join(r.Header["X-List"], "|"), r.Header.Get("X-Out"), strings.Join(r.Header["X-Acl"], "|"))
-	})}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	})
 
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -112,9 +108,9 @@ func TestInteropRewritesMatchHAProxy(t *testing.T) {
 		return got
 	}
 	ports := freePorts(t, 2)
-	haOut := startHAProxy(t, rewriteCfg(ports[0], ln.Addr().String()), func() bool { return !bindable(fmt.Sprintf("127.0.0.1:%d", ports[0])) })
+	haOut := startHAProxy(t, rewriteCfg(ports[0], echo), func() bool { return !bindable(fmt.Sprintf("127.0.0.1:%d", ports[0])) })
 	want := run(ports[0])
-	lbOut := lbLogs(t)(rewriteCfg(ports[1], ln.Addr().String()))
+	lbOut := lbLogs(t)(rewriteCfg(ports[1], echo))
 	got := run(ports[1])
 	require.Equal(t, want, got, "haproxy's answers, then lb's")
 	require.Contains(t, strings.Join(got, "\n"), "GET /new/x/y?k=v", "the rewrites took place")
@@ -157,15 +153,11 @@ frontend fe2
 // outside the except networks and requests with and without the field.
 func TestInteropForwardForMatchesHAProxy(t *testing.T) {
 	haproxyBin(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	echo := handlerServer(t, func(w http.ResponseWriter, r *http.Request) {
 		for _, h := range []string{"X-Client", "X-Forwarded-For", "X-Original-To", "X-Dest"} {
 			_, _ = fmt.Fprintf(w, "%s=%q ", h, r.Header.Values(h))
 		}
-	})}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	})
 	run := func(port, port2 int) []string {
 		var got []string
 		for _, c := range []struct {
@@ -192,9 +184,9 @@ func TestInteropForwardForMatchesHAProxy(t *testing.T) {
 		return got
 	}
 	ports := freePorts(t, 4)
-	startHAProxy(t, forwardCfg(ports[0], ports[1], ln.Addr().String()), func() bool { return !bindable(fmt.Sprintf("127.0.0.1:%d", ports[1])) })
+	startHAProxy(t, forwardCfg(ports[0], ports[1], echo), func() bool { return !bindable(fmt.Sprintf("127.0.0.1:%d", ports[1])) })
 	want := run(ports[0], ports[1])
-	startInProcess(t, forwardCfg(ports[2], ports[3], ln.Addr().String()))
+	startInProcess(t, forwardCfg(ports[2], ports[3], echo))
 	got := run(ports[2], ports[3])
 	require.Equal(t, want, got, "haproxy's fields, then lb's")
 	require.Contains(t, got[0], `X-Client=["127.0.0.1"]`, "the frontend names its own field")

@@ -4,12 +4,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -58,21 +56,6 @@ func TestInteropTarpitMatchesHAProxy(t *testing.T) {
 		}
 		return got
 	}
-	lines := func(out func() string) []string {
-		var l []string
-		ok := assert.Eventually(t, func() bool {
-			l = l[:0]
-			for _, line := range strings.Split(out(), "\n") {
-				if strings.HasPrefix(line, "tp ") {
-					l = append(l, line)
-				}
-			}
-			return len(l) == 3
-		}, 5*time.Second, 10*time.Millisecond)
-		require.True(t, ok, "%s", out())
-		sort.Strings(l)
-		return l
-	}
 	ports := freePorts(t, 2)
 	haOut := startHAProxy(t, tarpitCfg(ports[0], echo), func() bool { return !bindable(fmt.Sprintf("127.0.0.1:%d", ports[0])) })
 	want := run(ports[0])
@@ -80,5 +63,5 @@ func TestInteropTarpitMatchesHAProxy(t *testing.T) {
 	got := run(ports[1])
 	require.Equal(t, want, got, "haproxy's answers, then lb's")
 	require.Equal(t, []string{"/tp 500 held=true", "/tp429 429 held=true", "/free 200"}, got)
-	require.Equal(t, lines(haOut), lines(lbOut), "haproxy's lines, then lb's")
+	require.Equal(t, sortedLines(t, haOut, 3, withPrefix("tp ")), sortedLines(t, lbOut, 3, withPrefix("tp ")), "haproxy's lines, then lb's")
 }

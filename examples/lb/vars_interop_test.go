@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -43,13 +42,9 @@ backend be
 // another.
 func TestInteropVarsMatchHAProxy(t *testing.T) {
 	haproxyBin(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	echo := handlerServer(t, func(w http.ResponseWriter, r *http.Request) {
 		_, _ = fmt.Fprintf(w, "before=%q vars=%q len=%q", r.Header.Get("X-Before"), r.Header.Get("X-Vars"), r.Header.Get("X-Len"))
-	})}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	})
 	run := func(port int) []string {
 		var got []string
 		for _, conn := range [][]string{{"/a", "/b", "/unset/c"}, {"/d"}} {
@@ -69,9 +64,9 @@ func TestInteropVarsMatchHAProxy(t *testing.T) {
 		return got
 	}
 	ports := freePorts(t, 2)
-	startHAProxy(t, varsCfg(ports[0], ln.Addr().String()), func() bool { return !bindable(fmt.Sprintf("127.0.0.1:%d", ports[0])) })
+	startHAProxy(t, varsCfg(ports[0], echo), func() bool { return !bindable(fmt.Sprintf("127.0.0.1:%d", ports[0])) })
 	want := run(ports[0])
-	startInProcess(t, varsCfg(ports[1], ln.Addr().String()))
+	startInProcess(t, varsCfg(ports[1], echo))
 	got := run(ports[1])
 	require.Equal(t, want, got, "haproxy's values, then lb's")
 	require.Contains(t, got[1], `before="/a|/a"`, "proc and sess variables outlive the request")

@@ -125,7 +125,7 @@ func init() {
 					}
 				}
 				out = append(out, v[start:m[0]]...)
-				out = expandRefs(out, subst, v, m)
+				out = ExpandRefs(out, subst, v, m)
 				start = m[1]
 				if m[1] == m[0] { // an empty match moves on one byte
 					if m[1] < len(v) {
@@ -212,10 +212,11 @@ func init() {
 	})
 }
 
-// expandRefs appends tmpl to dst with \0..\9 replaced by the groups m
-// found in subject, \xHH by that byte and \ before another character by
-// that character.
-func expandRefs(dst, tmpl, subject []byte, m []int) []byte {
+// ExpandRefs appends tmpl to dst with \0..\9 replaced by the groups m
+// (as regexp's FindSubmatchIndex gives them) found in subject, \xHH by
+// that byte and \ before another character by that character, as
+// HAProxy expands a regex replacement.
+func ExpandRefs(dst, tmpl, subject []byte, m []int) []byte {
 	for i := 0; i < len(tmpl); i++ {
 		c := tmpl[i]
 		if c != '\\' || i+1 == len(tmpl) {

@@ -367,46 +367,7 @@ func (ex *exchange) replaced(r *httpRule, subject []byte) ([]byte, bool) {
 		return nil, false
 	}
 	ex.tmp = r.value.appendTo(ex.tmp[:0], ex)
-	return expandGroups(nil, ex.tmp, subject, m), true
-}
-
-// expandGroups appends tmpl to dst with its back-references replaced by
-// the groups m found in subject.
-func expandGroups(dst, tmpl, subject []byte, m []int) []byte {
-	for i := 0; i < len(tmpl); i++ {
-		c := tmpl[i]
-		if c != '\\' || i+1 == len(tmpl) {
-			dst = append(dst, c)
-			continue
-		}
-		i++
-		switch c = tmpl[i]; {
-		case c >= '0' && c <= '9':
-			if g := int(c - '0'); 2*g+1 < len(m) && m[2*g] >= 0 {
-				dst = append(dst, subject[m[2*g]:m[2*g+1]]...)
-			}
-		case c == 'x' && i+2 < len(tmpl) && isHex(tmpl[i+1]) && isHex(tmpl[i+2]):
-			dst = append(dst, unhex(tmpl[i+1])<<4|unhex(tmpl[i+2]))
-			i += 2
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return dst
-}
-
-func isHex(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c >= 'a':
-		return c - 'a' + 10
-	case c >= 'A':
-		return c - 'A' + 10
-	}
-	return c - '0'
+	return acl.ExpandRefs(nil, ex.tmp, subject, m), true
 }
 
 // replaceFields runs replace-header (on each field's whole value) or

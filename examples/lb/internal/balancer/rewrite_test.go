@@ -2,6 +2,8 @@ package balancer
 
 import (
 	"regexp"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -21,7 +23,7 @@ func TestExpandGroups(t *testing.T) {
 		`\x4`:        "x4",
 		`plain`:      "plain",
 	} {
-		require.Equal(t, want, string(expandGroups(nil, []byte(tmpl), subject, m)), tmpl)
+		require.Equal(t, want, string(acl.ExpandRefs(nil, []byte(tmpl), subject, m)), tmpl)
 	}
 }
 

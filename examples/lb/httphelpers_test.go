@@ -1,0 +1,50 @@
+package main
+
+import (
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// handlerServer serves h on a loopback port until the test ends and
+// returns its address.
+func handlerServer(t *testing.T, h http.HandlerFunc) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := &http.Server{Handler: h}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return ln.Addr().String()
+}
+
+// sortedLines waits until out holds n lines that pick keeps, and returns
+// what pick made of them, sorted: a line is written once its exchange
+// is over, which may be after the client has moved on.
+func sortedLines(t *testing.T, out func() string, n int, pick func(line string) (string, bool)) []string {
+	t.Helper()
+	var got []string
+	ok := assert.Eventually(t, func() bool {
+		got = got[:0]
+		for _, l := range strings.Split(out(), "\n") {
+			if v, keep := pick(l); keep {
+				got = append(got, v)
+			}
+		}
+		return len(got) == n
+	}, 5*time.Second, 10*time.Millisecond)
+	require.True(t, ok, "%d lines in:\n%s", n, out())
+	sort.Strings(got)
+	return got
+}
+
+// withPrefix keeps the lines starting with prefix, as they are.
+func withPrefix(prefix string) func(string) (string, bool) {
+	return func(l string) (string, bool) { return l, strings.HasPrefix(l, prefix) }
+}
