@@ -108,6 +108,11 @@ type ListenConfig struct {
 	// RateLimit caps the accepts it counts, all listeners together, and
 	// RateClock is unused (the counter has its own clock).
 	Rate *freq.Counter
+	// Rates are further accept-rate limits shared with other listeners
+	// (a process-wide rate such as HAProxy's maxconnrate), applied with
+	// RateLimit: an accept waits until every one of them allows it, and
+	// counts in each.
+	Rates []SharedRate
 	// AcceptProxy requires a PROXY header (v1 or v2) on every connection.
 	AcceptProxy bool
 	// MaxProxyHeaderLen bounds an incoming PROXY header; 0 means
@@ -127,6 +132,13 @@ type ListenConfig struct {
 	// Logger receives accept errors and, at debug level, rule decisions
 	// and handshake failures; nil means slog.Default().
 	Logger *slog.Logger
+}
+
+// SharedRate is an accept-rate limit shared by listeners: at most Limit
+// accepts per second, counted in Counter.
+type SharedRate struct {
+	Counter *freq.Counter
+	Limit   uint32
 }
 
 // Listener accepts connections: it enforces the connection cap and the
@@ -309,7 +321,7 @@ func (l *Listener) Accept() (*Conn, error) {
 			}
 			return nil, fmt.Errorf("conn: accept on %v: %w", l.ln.Addr(), err)
 		}
-		if l.cfg.Rate != nil {
+		if l.cfg.Rate != nil || len(l.cfg.Rates) > 0 {
 			// Another listener may have used the shared rate up while this
 			// one waited in accept: the client waits, accepted, until the
 			// rate allows it.
@@ -386,6 +398,9 @@ rules:
 	l.accepted.Add(1)
 	if l.rate != nil {
 		l.rate.Add(1)
+	}
+	for _, r := range l.cfg.Rates {
+		r.Counter.Add(1)
 	}
 	return c
 }
@@ -469,11 +484,17 @@ func (l *Listener) acquire() error {
 }
 
 func (l *Listener) waitRate() error {
-	if l.rate == nil {
+	if l.rate == nil && len(l.cfg.Rates) == 0 {
 		return nil
 	}
 	for {
-		d := l.rate.NextEventDelay(l.cfg.RateLimit)
+		var d time.Duration
+		if l.rate != nil {
+			d = l.rate.NextEventDelay(l.cfg.RateLimit)
+		}
+		for _, r := range l.cfg.Rates {
+			d = max(d, r.Counter.NextEventDelay(r.Limit))
+		}
 		if d <= 0 {
 			return nil
 		}

@@ -620,3 +620,32 @@ func TestListenerSharedRate(t *testing.T) {
 	require.NoError(t, a.Close())
 	require.NoError(t, b.Close())
 }
+
+// ListenConfig.Rates adds limits shared between listeners to the
+// listener's own: an accept waits for the tightest.
+func TestListenerExtraRates(t *testing.T) {
+	testnet.LeakCheck(t)
+	clock := freq.NewFakeClock(1000)
+	global := freq.NewCounter(clock)
+	a := listen(t, ListenConfig{Rates: []SharedRate{{Counter: global, Limit: 1}}})
+	b := listen(t, ListenConfig{RateLimit: 5, RateClock: clock, Rates: []SharedRate{{Counter: global, Limit: 1}}})
+	dial(t, a.Addr())
+	c, err := a.Accept()
+	require.NoError(t, err)
+	defer c.Close()
+	require.Equal(t, uint32(1), global.Rate())
+	second := acceptAsync(b)
+	dial(t, b.Addr())
+	eventually(t, func() bool { return b.Stats().RateWaits > 0 }, "the second listener to wait for the shared rate")
+	select {
+	case r := <-second:
+		t.Fatalf("accepted over the shared rate: %v", r.err)
+	default:
+	}
+	clock.Advance(2000)
+	r := <-second
+	require.NoError(t, r.err)
+	r.c.Close()
+	require.NoError(t, a.Close())
+	require.NoError(t, b.Close())
+}

@@ -74,6 +74,9 @@ type Balancer struct {
 	pool         *buffer.Pool
 	pipes        *buffer.PipePool // nil when nothing splices
 	procVars     varStore         // variables of scope proc
+	// globalRates are maxconnrate and maxsessrate, shared by every
+	// listener.
+	globalRates []conn.SharedRate
 	// sessVars holds each HTTP connection's variables of scope sess
 	// (*httpFront to *varStore); sessVarsUsed says a rule may set one.
 	sessVars     sync.Map
@@ -213,6 +216,13 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 			}
 			b.backends[px.Name] = be
 			be.http = b.httpPx[px]
+		}
+	}
+	// HAProxy counts sessions a moment after connections (once the
+	// connection rules have let them in); both are counted at accept here.
+	for _, n := range []int{cfg.Global.MaxConnRate, cfg.Global.MaxSessRate} {
+		if n > 0 {
+			b.globalRates = append(b.globalRates, conn.SharedRate{Counter: freq.NewCounter(freq.SystemClock), Limit: uint32(n)})
 		}
 	}
 	for _, px := range cfg.Proxies {

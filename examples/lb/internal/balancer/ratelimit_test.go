@@ -37,3 +37,40 @@ listen px
 	require.Equal(t, "s", ask(t, addrs[0].String()), "a connection over the rate waits, then is served")
 	require.Positive(t, lns[0].Stats().RateWaits, "it waited")
 }
+
+// maxconnrate caps the process's accepts per second over every frontend:
+// a connection to each of two frontends uses a rate of 2 up, so the
+// next, to either, waits before it is accepted, then is served.
+func TestMaxConnRate(t *testing.T) {
+	srv := newServer(t, "s", false)
+	cfg := parseCfg(t, `global
+    maxconnrate 2
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+listen a
+    bind 127.0.0.1:0
+    server s %[1]s
+listen b
+    bind 127.0.0.1:0
+    server s %[1]s
+`, srv.ln.Addr().String())
+	require.Equal(t, 2, cfg.Global.MaxConnRate)
+	b, _ := startLB(t, cfg)
+	a0, b0 := feAddr(t, b, "a"), feAddr(t, b, "b")
+	for freq.SystemClock.NowMs()%1000 > 500 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	require.Equal(t, "s", ask(t, a0))
+	require.Equal(t, "s", ask(t, b0))
+	require.Equal(t, "s", ask(t, a0), "a connection over the rate waits, then is served")
+	waits := uint64(0)
+	for _, fe := range b.fronts {
+		for _, ln := range fe.listeners {
+			waits += ln.Stats().RateWaits
+		}
+	}
+	require.Positive(t, waits, "the third accept waited for the process's rate")
+}

@@ -45,6 +45,7 @@ func (b *Balancer) listen(ctx context.Context, fe *frontend, addr string, bind c
 	if n := fe.cfg.RateLimitSessions; n > 0 {
 		lc.RateLimit, lc.Rate = uint32(n), fe.rate
 	}
+	lc.Rates = b.globalRates
 	lc.KeepAlive, lc.DisableKeepAlive = keepAlive(fe.cfg.CliTCPKA)
 	if err := b.bindTLS(bind, &lc); err != nil {
 		return nil, err

@@ -88,7 +88,9 @@ var globalKeywords = map[string]func(p *parser, args []string) error{
 		p.cfg.Global.HardStopAfter = d
 		return nil
 	},
-	"ulimit-n": func(p *parser, a []string) error { return oneInt(a, 0, 1<<30, &p.cfg.Global.UlimitN) },
+	"ulimit-n":    func(p *parser, a []string) error { return oneInt(a, 0, 1<<30, &p.cfg.Global.UlimitN) },
+	"maxconnrate": func(p *parser, a []string) error { return oneInt(a, 0, 1<<30, &p.cfg.Global.MaxConnRate) },
+	"maxsessrate": func(p *parser, a []string) error { return oneInt(a, 0, 1<<30, &p.cfg.Global.MaxSessRate) },
 	"spread-checks": func(p *parser, a []string) error {
 		if len(a) != 1 {
 			return errors.New("expects a percentage in range 0..50")

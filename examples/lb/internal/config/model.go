@@ -167,6 +167,10 @@ type Global struct {
 	// SessionSync is "ssl-session-sync ..." (lb only): TLS sessions sent
 	// to, and received from, other hosts. Nil when not configured.
 	SessionSync *SSLSessionSync
+	// MaxConnRate and MaxSessRate cap the connections the whole process
+	// accepts per second ("maxconnrate", "maxsessrate"); those over wait
+	// in the kernel's backlog. 0 means no cap.
+	MaxConnRate, MaxSessRate int
 	// HardStopAfter bounds a soft stop (SIGUSR1): connections still live
 	// after it are closed and the process exits ("hard-stop-after"); 0
 	// waits for them however long they last.

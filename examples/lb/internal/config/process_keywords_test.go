@@ -15,6 +15,8 @@ func TestProcessKeywords(t *testing.T) {
 	cfg, err := Parse(Source{Name: "t.cfg", Data: []byte(`global
     hard-stop-after 30s
     ulimit-n 4096
+    maxconnrate 100
+    maxsessrate 50
     spread-checks 5
     node lb1
     description edge balancer
@@ -35,6 +37,8 @@ backend b
 	g := cfg.Global
 	require.Equal(t, 30*time.Second, g.HardStopAfter)
 	require.Equal(t, 4096, g.UlimitN)
+	require.Equal(t, 100, g.MaxConnRate)
+	require.Equal(t, 50, g.MaxSessRate)
 	require.Equal(t, 5, g.SpreadChecks)
 	require.Equal(t, "lb1", g.Node)
 	require.Equal(t, "edge balancer", g.Description)
