@@ -325,13 +325,14 @@ func (b *Backend) assignKey(ctx context.Context, src netip.Addr, key []byte, avo
 }
 
 // assignTo is assignKey, or with direct set (a server persistence named,
-// such as a cookie) that server when it is usable: a slot on it, or a
-// place in its own queue when it is full, as HAProxy's direct access.
+// such as a cookie) that server when it is usable, or down under option
+// persist: a slot on it, or a place in its own queue when it is full, as
+// HAProxy's direct access.
 func (b *Backend) assignTo(ctx context.Context, src netip.Addr, key []byte, avoid, direct *Server) (assignment, error) {
 	b.mu.Lock()
 	var s *Server
 	var queueOn bool
-	if direct != nil && direct.usable() {
+	if direct != nil && (direct.usable() || b.cfg.Options.Persist) {
 		s, queueOn = direct, direct.full() || len(direct.queue) > 0
 	} else {
 		cands := b.candidates()

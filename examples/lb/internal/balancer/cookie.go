@@ -60,6 +60,10 @@ func (ex *exchange) requestCookie(c *config.CookiePersist) *Server {
 					break
 				}
 				state = 'D'
+				if ex.be.cfg.Options.Persist {
+					direct = s // option persist: to the server all the same
+					break
+				}
 			}
 			if c.Mode == "insert" && c.Indirect {
 				changed = true // taken out of what the server sees

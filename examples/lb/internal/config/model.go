@@ -231,7 +231,12 @@ type Options struct {
 	SpliceResponse bool
 	Redispatch     bool
 	AllBackups     bool
-	DontLogNull    bool
+	// Persist sends a request whose persistence cookie names a server
+	// that is down (or in maintenance) to that server all the same
+	// ("option persist"); with option redispatch a failed connect then
+	// moves it.
+	Persist     bool
+	DontLogNull bool
 	// DontLogNormal logs only the connections (HTTP: requests) that went
 	// wrong: an error or timeout, a retry, a redispatch, or an HTTP status
 	// of 500 or more ("option dontlog-normal").
