@@ -726,6 +726,9 @@ func (ex *exchange) connect() bool {
 		var direct *Server
 		if avoid == nil {
 			direct = ex.direct
+			if direct == nil {
+				direct = ex.lastServer()
+			}
 		}
 		a, err := be.assignTo(hf.s.b.ctx, hf.src().Addr(), key, avoid, direct)
 		// No server at all leaves Tw at -1, as in HAProxy, unless the
@@ -1273,4 +1276,20 @@ func headSize(m *htx.Message) int64 {
 		n += int64(len(k) + len(v) + 4)
 	}
 	return n
+}
+
+// lastServer is the server option prefer-last-server sends the request
+// to: the one the client's kept HTTP/1 server connection goes to, when
+// it belongs to this backend, is usable, and the algorithm does not hash.
+// As in HAProxy, only a connection kept private to the client counts
+// (http-reuse never); one the backend shares goes back to its pool.
+func (ex *exchange) lastServer() *Server {
+	own, be := ex.hf.own, ex.be
+	if own == nil || !be.cfg.Options.PreferLastServer || own.srv.be != be || be.http.reuse != reusePolicyNew {
+		return nil
+	}
+	if _, hashes := be.algo.(*hashAlgo); hashes || !own.srv.inUse() {
+		return nil
+	}
+	return own.srv
 }

@@ -306,6 +306,7 @@ var optionKeywords = map[string]optionKeyword{
 	"splice-response":     {kAll, flag(func(o *Options) *bool { return &o.SpliceResponse })},
 	"allbackups":          {KindBackend, flag(func(o *Options) *bool { return &o.AllBackups })},
 	"persist":             {KindBackend, flag(func(o *Options) *bool { return &o.Persist })},
+	"prefer-last-server":  {KindBackend, flag(func(o *Options) *bool { return &o.PreferLastServer })},
 	"nolinger":            {kAll, flag(func(o *Options) *bool { return &o.NoLinger })},
 	"redispatch": {KindBackend, func(px *Proxy, a []string, on bool) error {
 		// "option redispatch <interval>" exists; only the default (redispatch

@@ -235,8 +235,13 @@ type Options struct {
 	// that is down (or in maintenance) to that server all the same
 	// ("option persist"); with option redispatch a failed connect then
 	// moves it.
-	Persist     bool
-	DontLogNull bool
+	Persist bool
+	// PreferLastServer sends an HTTP client's next request to the
+	// server its previous one went to, over the connection kept to it,
+	// while that server is usable, unless the algorithm hashes ("option
+	// prefer-last-server").
+	PreferLastServer bool
+	DontLogNull      bool
 	// DontLogNormal logs only the connections (HTTP: requests) that went
 	// wrong: an error or timeout, a retry, a redispatch, or an HTTP status
 	// of 500 or more ("option dontlog-normal").
