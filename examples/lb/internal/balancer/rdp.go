@@ -89,24 +89,26 @@ func rdpNumber(v []byte) (n uint64, rest []byte, ok bool) {
 	return n, v[i+1:], true
 }
 
-// serverAt returns the first server of be at addr that is up, taking a
-// connection slot on it; nil when there is none, or when that one has no
-// room (the connection is then balanced).
+// serverAt returns the first server of be at addr that is up (any such
+// server under option persist), nil when there is none.
 func (b *Backend) serverAt(addr netip.AddrPort) *Server {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	var down *Server
 	for _, s := range b.servers {
 		sa, err := netip.ParseAddrPort(s.addr)
-		if err != nil || sa.Addr().Unmap() != addr.Addr() || sa.Port() != addr.Port() || !s.usable() {
+		if err != nil || sa.Addr().Unmap() != addr.Addr() || sa.Port() != addr.Port() {
 			continue
 		}
-		if s.full() || len(s.queue) > 0 {
-			return nil
+		if s.usable() {
+			return s
 		}
-		s.cur++
-		b.conns++
-		b.moved(s)
-		return s
+		if down == nil {
+			down = s
+		}
+	}
+	if b.cfg.Options.Persist {
+		return down
 	}
 	return nil
 }

@@ -254,16 +254,15 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 	}
 	be.cum.Add(1)
 	src, dst := s.client.Src(), s.client.Dst()
-	direct := false // the server came from persistence, not the algorithm
+	// A server persistence names (an RDP routing token, a stick table)
+	// is taken directly, waiting in its own queue when it is full; else
+	// the algorithm chooses.
 	key, persist := s.rdpCookies(be)
-	if persist != nil {
-		s.srv = persist
-	} else {
-		s.srv = s.stickMatch(be)
+	if persist == nil {
+		persist = s.stickMatch(be)
 	}
-	if s.srv != nil {
-		s.named, s.twSet, direct = s.srv, true, true
-	} else if !s.assign(be, src, key, nil) {
+	direct := persist != nil
+	if !s.assign(be, src, key, nil, persist) {
 		return nil, false
 	}
 	connStart := time.Now()
@@ -307,7 +306,7 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 			// As with HAProxy, the time spent before a new assignment
 			// is waiting (Tw); the connect time starts again.
 			s.tw += time.Since(connStart)
-			if !s.assign(be, src, key, failed) {
+			if !s.assign(be, src, key, failed, nil) {
 				return nil, false
 			}
 			connStart = time.Now()
@@ -337,8 +336,8 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 // an RDP cookie, when the algorithm reads one), possibly
 // after queueing, and notes the wait on the traffic line; when none is
 // had, term says why.
-func (s *session) assign(be *Backend, src netip.AddrPort, key []byte, avoid *Server) bool {
-	a, err := be.assignKey(s.b.ctx, src.Addr(), key, avoid)
+func (s *session) assign(be *Backend, src netip.AddrPort, key []byte, avoid, direct *Server) bool {
+	a, err := be.assignTo(s.b.ctx, src.Addr(), key, avoid, direct)
 	// No server at all leaves Tw at -1, as in HAProxy, unless the
 	// connection waited in a queue first.
 	s.twSet = s.twSet || a.queued || !(errors.Is(err, ErrNoServer) || errors.Is(err, ErrQueueFull))

@@ -381,7 +381,7 @@ func (s *session) stickMatch(be *Backend) *Server {
 		}
 		id := e.Get(stick.DataServerID)
 		e.TouchRelease()
-		if srv := be.serverByID(int(id)); srv != nil && be.take(srv) {
+		if srv := be.serverByID(int(id)); srv != nil && (srv.inUse() || be.cfg.Options.Persist) {
 			return srv
 		}
 	}
@@ -426,18 +426,4 @@ func (b *Backend) serverByID(id int) *Server {
 		}
 	}
 	return nil
-}
-
-// take gives s a connection slot if it is usable, below its maxconn and
-// has nobody queued, for persistence that bypasses the algorithm.
-func (b *Backend) take(s *Server) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !s.usable() || s.full() || len(s.queue) > 0 {
-		return false
-	}
-	s.cur++
-	b.conns++
-	b.moved(s)
-	return true
 }
