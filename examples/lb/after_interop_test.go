@@ -12,12 +12,7 @@ import (
 )
 
 func afterCfg(port int, echo string) string {
-	return fmt.Sprintf(`defaults
-    mode http
-    timeout connect 2s
-    timeout client 5s
-    timeout server 5s
-frontend fe
+	return fmt.Sprintf(httpDefaults+`frontend fe
     bind 127.0.0.1:%d
     http-request deny if { path /deny }
     http-request redirect location /elsewhere if { path /redir }

@@ -15,12 +15,7 @@ import (
 // convertCfg sets one field per converter from the request's X-In field
 // and its client address, and tests one in an ACL.
 func convertCfg(port int, echo string) string {
-	return fmt.Sprintf(`defaults
-    mode http
-    timeout connect 2s
-    timeout client 5s
-    timeout server 5s
-frontend fe
+	return fmt.Sprintf(httpDefaults+`frontend fe
     bind 127.0.0.1:%d
     http-request set-header X-Case "%%[req.hdr(x-in),lower]|%%[req.hdr(x-in),upper]|%%[req.hdr(x-in),length]"
     http-request set-header X-Field "%%[req.hdr(x-in),field(2,/)]|%%[req.hdr(x-in),field(-1,/)]|%%[req.hdr(x-in),field(2,/.,2)]|%%[req.hdr(x-in),field(2,/,0)]|%%[req.hdr(x-in),field(9,/)]"

@@ -12,6 +12,15 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// httpDefaults is the defaults section of the HTTP interop tests'
+// configurations.
+const httpDefaults = `defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+`
+
 // handlerServer serves h on a loopback port until the test ends and
 // returns its address.
 func handlerServer(t *testing.T, h http.HandlerFunc) string {

@@ -12,12 +12,7 @@ import (
 )
 
 func preferLastCfg(p []int, web []string) string {
-	return fmt.Sprintf(`defaults
-    mode http
-    timeout connect 2s
-    timeout client 5s
-    timeout server 5s
-    timeout http-keep-alive 5s
+	return fmt.Sprintf(httpDefaults+`    timeout http-keep-alive 5s
 listen last
     bind 127.0.0.1:%d
     option prefer-last-server

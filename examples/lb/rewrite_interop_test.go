@@ -126,12 +126,7 @@ func TestInteropRewritesMatchHAProxy(t *testing.T) {
 // options in the frontend, plain forwardfor and originalto in the
 // backend.
 func forwardCfg(port, port2 int, echo string) string {
-	return fmt.Sprintf(`defaults
-    mode http
-    timeout connect 2s
-    timeout client 5s
-    timeout server 5s
-frontend fe
+	return fmt.Sprintf(httpDefaults+`frontend fe
     bind 127.0.0.1:%d
     option forwardfor except 127.0.0.2 header X-Client if-none
     default_backend be

@@ -13,12 +13,7 @@ import (
 // varsCfg sets and reads variables of every scope, in request and
 // response rules.
 func varsCfg(port int, echo string) string {
-	return fmt.Sprintf(`defaults
-    mode http
-    timeout connect 2s
-    timeout client 5s
-    timeout server 5s
-frontend fe
+	return fmt.Sprintf(httpDefaults+`frontend fe
     bind 127.0.0.1:%d
     http-request set-var(txn.host) req.hdr(host),lower
     http-request set-var-fmt(req.tag) "t-%%[path]"
