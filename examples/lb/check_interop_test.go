@@ -172,6 +172,8 @@ frontend fe
 	be("reset", "    option tcp-check\n    tcp-check send PING\\r\\n\n    tcp-check expect string +PONG\n    server s "+peers["reset"]+" check\n")
 	be("refused_connect", "    option tcp-check\n    tcp-check connect comment conn-step\n    tcp-check expect string 220\n    server s "+refused+" check\n")
 	be("min_recv", "    option tcp-check\n    tcp-check expect min-recv 3 string 999\n    server s "+peers["banner"]+" check\n")
+	be("ssl_hello_banner", "    option ssl-hello-chk\n    server s "+peers["banner"]+" check\n")
+	be("ssl_hello_silent", "    option ssl-hello-chk\n    server s "+peers["silent"]+" check\n")
 	return cfg
 }
 
@@ -269,6 +271,8 @@ func TestInteropTCPCheckMatchesHAProxy(t *testing.T) {
 		`Layer7 timeout, info: " at step 1 of tcp-check (expect binary 'ABz<3C><3E> '\')"`,
 		`Layer7 invalid response, info: "TCPCHK got an empty response at step 3"`,
 		`Socket error, info: "Connection reset by peer at step 2 of tcp-check (expect string '+PONG')"`,
+		"ssl_hello_banner/s DOWN: Layer6 invalid response",
+		"ssl_hello_silent/s DOWN: Layer6 timeout",
 	} {
 		require.Contains(t, all, want)
 	}

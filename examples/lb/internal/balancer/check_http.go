@@ -40,6 +40,9 @@ func checkPassed(s *Server) string {
 		if tc.Redis {
 			return `Layer7 check passed, code: 0, info: "Redis server is ok"`
 		}
+		if tc.SSLHello {
+			return "Layer6 check passed"
+		}
 		if last := lastTCPCheckAction(s.be.cfg.TCPCheckRules); last != nil {
 			// As in HAProxy: an explicit connect as the last step passes
 			// at its layer, anything else at Layer 7.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,29 @@ var redisRules = []config.TCPCheckRule{
 	{Action: config.TCPCheckExpect, Match: config.MatchString, Data: []byte("+PONG\r\n"), MinRecv: -1},
 }
 
+// sslHelloRules is option ssl-hello-chk's ruleset, as HAProxy defines
+// it: an SSLv3 ClientHello offering the common ciphers, and a handshake
+// (0x16) or alert (0x15) record expected back.
+var sslHelloRules = []config.TCPCheckRule{
+	{Action: config.TCPCheckSend, Data: sslv3ClientHello(), MinRecv: -1},
+	{Action: config.TCPCheckExpect, Match: config.MatchRBinary, Regexp: regexp.MustCompile(`^1[56]`), MinRecv: 5},
+}
+
+// sslv3ClientHello builds the hello: record and handshake headers, version
+// 3.0, a zero date, 28 bytes of random, no session, 39 cipher suites (1 to
+// 0x1B, 0x2F to 0x3A) and the null compression.
+func sslv3ClientHello() []byte {
+	b := []byte{0x16, 0x03, 0x00, 0x00, 0x79, 0x01, 0x00, 0x00, 0x75, 0x03, 0x00, 0, 0, 0, 0}
+	b = append(b, "HAPROXYSSLCHK\nHAPROXYSSLCHK\n"...)
+	b = append(b, 0x00, 0x00, 0x4e)
+	for c := 0x01; c <= 0x3a; c++ {
+		if c <= 0x1b || c >= 0x2f {
+			b = append(b, 0, byte(c))
+		}
+	}
+	return append(b, 0x01, 0x00)
+}
+
 // tcpCheckBufSize bounds what an expect rule reads, as HAProxy's check
 // buffer (tune.bufsize) does: a full buffer is judged as it stands.
 const tcpCheckBufSize = 16384
@@ -36,8 +60,10 @@ type tcpCheckRun struct {
 	s     *Server
 	rules []config.TCPCheckRule
 	redis bool
-	c     net.Conn
-	buf   []byte
+	// sslHello is option ssl-hello-chk, worded at Layer 6.
+	sslHello bool
+	c        net.Conn
+	buf      []byte
 }
 
 // checkTarget is the address a health check dials: the rule's port and
@@ -67,9 +93,12 @@ func (s *Server) checkTarget(port int, addr string) string {
 // failure worded as HAProxy's check status.
 func (b *Balancer) tcpCheck(ctx context.Context, s *Server) (net.Conn, error) {
 	tc := s.be.cfg.TCPCheck
-	r := &tcpCheckRun{b: b, s: s, rules: s.be.cfg.TCPCheckRules, redis: tc.Redis}
-	if tc.Redis {
+	r := &tcpCheckRun{b: b, s: s, rules: s.be.cfg.TCPCheckRules, redis: tc.Redis, sslHello: tc.SSLHello}
+	switch {
+	case tc.Redis:
 		r.rules = redisRules
+	case tc.SSLHello:
+		r.rules = sslHelloRules
 	}
 	if err := r.run(ctx); err != nil {
 		if r.c != nil {
@@ -210,8 +239,11 @@ func (r *tcpCheckRun) judge(i int, rule *config.TCPCheckRule, last bool) (done b
 		if rule.Comment != "" {
 			msg += " comment: '" + rule.Comment + "'"
 		}
-		if r.redis {
+		switch {
+		case r.redis:
 			return true, &layer7Error{reason: "Layer7 wrong status, code: 0, info: \"" + msg + "\""}
+		case r.sslHello:
+			return true, &layer7Error{reason: "Layer6 invalid response"}
 		}
 		return true, &layer7Error{reason: "Layer7 invalid response, info: \"" + msg + "\""}
 	}
@@ -238,6 +270,9 @@ func (r *tcpCheckRun) interruptible(ctx context.Context) func() bool {
 
 // mismatch words a failed expect rule.
 func (r *tcpCheckRun) mismatch(i int, rule *config.TCPCheckRule, matched bool) error {
+	if r.sslHello {
+		return &layer7Error{reason: "Layer6 invalid response"}
+	}
 	if r.redis {
 		line := r.buf
 		if j := bytes.IndexAny(line, "\r\n"); j >= 0 {
@@ -300,9 +335,12 @@ func (r *tcpCheckRun) where(i int, rule *config.TCPCheckRule) string {
 
 // fail adds where to reason's info, as HAProxy appends the step to the
 // error's text; the implicit connect is its "initial connection step".
-// A protocol check (redis-check) names no step.
+// A protocol check (redis-check, ssl-hello-chk) names no step.
 func (r *tcpCheckRun) fail(reason, where string) error {
-	if r.redis {
+	if r.sslHello && reason == "Layer7 timeout" {
+		return &layer7Error{reason: "Layer6 timeout"}
+	}
+	if r.redis || r.sslHello {
 		return &layer7Error{reason: reason}
 	}
 	if where == "" {

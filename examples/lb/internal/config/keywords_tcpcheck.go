@@ -17,10 +17,21 @@ import (
 func init() {
 	optionKeywords["tcp-check"] = checkOption("tcp-check", false)
 	optionKeywords["redis-check"] = checkOption("redis-check", true)
+	optionKeywords["ssl-hello-chk"] = optionKeyword{kBeDef, func(px *Proxy, a []string, on bool) error {
+		if len(a) > 0 {
+			return errors.New("takes no argument")
+		}
+		if !on {
+			return errors.New("negation is not supported for option 'ssl-hello-chk', as in HAProxy")
+		}
+		px.TCPCheck = &TCPCheck{SSLHello: true}
+		px.HTTP.Check = nil
+		return nil
+	}}
 	// HAProxy's other protocol checks are known, and refused by name.
-	for _, name := range []string{"mysql-check", "pgsql-check", "ssl-hello-chk", "smtpchk", "ldap-check", "spop-check", "external-check"} {
+	for _, name := range []string{"mysql-check", "pgsql-check", "smtpchk", "ldap-check", "spop-check", "external-check"} {
 		optionKeywords[name] = optionKeyword{kBeDef, func(*Proxy, []string, bool) error {
-			return fmt.Errorf("%w: option '%s' (option tcp-check, redis-check and httpchk are)", ErrUnsupported, name)
+			return fmt.Errorf("%w: option '%s' (option tcp-check, redis-check, ssl-hello-chk and httpchk are)", ErrUnsupported, name)
 		}}
 	}
 	proxyKeywords["tcp-check"] = proxyKeyword{kBeDef, func(p *parser, px *Proxy, a []string) error {
@@ -298,7 +309,7 @@ func (p *parser) validateCheckSSL() {
 // are not worth a word.
 func (p *parser) validateTCPCheck() {
 	for _, px := range p.cfg.Proxies {
-		if !px.Kind.IsBackend() || !px.tcpCheckOwn || (px.TCPCheck != nil && !px.TCPCheck.Redis) {
+		if !px.Kind.IsBackend() || !px.tcpCheckOwn || (px.TCPCheck != nil && !px.TCPCheck.Redis && !px.TCPCheck.SSLHello) {
 			continue
 		}
 		p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s '%s' uses tcp-check rules without 'option tcp-check', so the rules are ignored", px.Pos, px.Kind, px.Name))

@@ -9,6 +9,10 @@ type TCPCheck struct {
 	// Redis is option redis-check: its own rules and its own messages, as
 	// HAProxy words them for a protocol check.
 	Redis bool
+	// SSLHello is option ssl-hello-chk: an SSLv3 ClientHello sent, and a
+	// TLS handshake or alert record expected back, with HAProxy's Layer6
+	// messages.
+	SSLHello bool
 }
 
 // TCPCheckAction is what one tcp-check rule does.

@@ -302,3 +302,14 @@ func TestSetenvKeywords(t *testing.T) {
 	_, err = Parse(Source{Name: "t.cfg", Data: []byte("global\n  setenv ONLY\n")})
 	require.ErrorContains(t, err, "'setenv' expects a name and a value")
 }
+
+// option ssl-hello-chk is a protocol check of its own.
+func TestSSLHelloCheckOption(t *testing.T) {
+	cfg, err := Parse(Source{Name: "t.cfg", Data: []byte("backend b\n  option ssl-hello-chk\n  server s 127.0.0.1:1 check\n")})
+	require.NoError(t, err)
+	require.Equal(t, &TCPCheck{SSLHello: true}, cfg.Proxy("b", KindBackend).TCPCheck)
+	_, err = Parse(Source{Name: "t.cfg", Data: []byte("backend b\n  no option ssl-hello-chk\n")})
+	require.ErrorContains(t, err, "negation is not supported")
+	_, err = Parse(Source{Name: "t.cfg", Data: []byte("backend b\n  option mysql-check\n")})
+	require.ErrorContains(t, err, "not supported: option 'mysql-check'")
+}
