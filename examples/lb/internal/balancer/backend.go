@@ -310,25 +310,17 @@ type assignment struct {
 	beQueue  int // %bq: the backend queue's position
 }
 
-// assign finds a server with a free slot for a connection from src, waiting
-// in a queue (bounded by timeout queue, then timeout connect, as HAProxy
-// does) when every usable server is full. avoid excludes a server (the one
-// that just failed, on redispatch) when another is usable.
-func (b *Backend) assign(ctx context.Context, src netip.Addr, avoid *Server) (assignment, error) {
-	return b.assignKey(ctx, src, nil, avoid)
-}
-
-// assignKey is assign for an HTTP request, whose hashing algorithms
-// (balance uri, hdr, url_param) read key (algo_http.go).
-func (b *Backend) assignKey(ctx context.Context, src netip.Addr, key []byte, avoid *Server) (assignment, error) {
-	return b.assignTo(ctx, src, key, avoid, nil)
-}
-
-// assignTo is assignKey, or with direct set (a server persistence named,
-// such as a cookie) that server when it is usable, or down under option
-// persist: a slot on it, or a place in its own queue when it is full, as
-// HAProxy's direct access.
-func (b *Backend) assignTo(ctx context.Context, src netip.Addr, key []byte, avoid, direct *Server) (assignment, error) {
+// assign finds a server with a free slot for a connection from src,
+// waiting in a queue (bounded by timeout queue, then timeout connect, as
+// HAProxy does) when every usable server is full. key is what a request
+// hashing algorithm reads (balance uri, hdr, url_param, rdp-cookie; nil
+// for none). avoid excludes a server (the one that just failed, on
+// redispatch) when another is usable. direct is a server persistence
+// named (a cookie, a stick table, an RDP routing token): when it is usable,
+// or down under option persist, it is taken without the algorithm, its
+// own queue holding the connection when it is full, as HAProxy's direct
+// access.
+func (b *Backend) assign(ctx context.Context, src netip.Addr, key []byte, avoid, direct *Server) (assignment, error) {
 	b.mu.Lock()
 	var s *Server
 	var queueOn bool

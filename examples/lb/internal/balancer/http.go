@@ -730,7 +730,7 @@ func (ex *exchange) connect() bool {
 				direct = ex.lastServer()
 			}
 		}
-		a, err := be.assignTo(hf.s.b.ctx, hf.src().Addr(), key, avoid, direct)
+		a, err := be.assign(hf.s.b.ctx, hf.src().Addr(), key, avoid, direct)
 		// No server at all leaves Tw at -1, as in HAProxy, unless the
 		// request waited in a queue first.
 		l.twSet = l.twSet || a.queued || !(errors.Is(err, ErrNoServer) || errors.Is(err, ErrQueueFull))
