@@ -10,15 +10,16 @@ import (
 // says how long it lives: proc (the process), sess (the client
 // connection), txn (the request and its response), req and res.
 
-// VarContext is a Context that holds variables.
+// VarContext is a Context that holds variables, named in full
+// ("txn.host"), as ParseVarName checks them.
 type VarContext interface {
 	Context
-	// Var returns the variable name of scope; ok is false when unset.
-	Var(scope, name string) (Sample, bool)
-	// SetVar stores s in the variable name of scope.
-	SetVar(scope, name string, s Sample)
-	// UnsetVar removes the variable name of scope.
-	UnsetVar(scope, name string)
+	// Var returns the variable; ok is false when unset.
+	Var(name string) (Sample, bool)
+	// SetVar stores s in the variable.
+	SetVar(name string, s Sample)
+	// UnsetVar removes the variable.
+	UnsetVar(name string)
 }
 
 // VarScopes are the variable scopes.
@@ -43,8 +44,8 @@ func ParseVarName(v string) (scope, name string, err error) {
 
 func init() {
 	RegisterFetch(Fetch{Name: "var", Type: TypeStr, Arg: ArgRequired, Compile: func(a string) (FetchFunc, error) {
-		scope, name, err := ParseVarName(strings.TrimSpace(a))
-		if err != nil {
+		name := strings.TrimSpace(a)
+		if _, _, err := ParseVarName(name); err != nil {
 			return nil, err
 		}
 		return func(c Context) (Sample, bool) {
@@ -52,7 +53,7 @@ func init() {
 			if !ok {
 				return Sample{}, false
 			}
-			return vc.Var(scope, name)
+			return vc.Var(name)
 		}, nil
 	}})
 }

@@ -40,10 +40,8 @@ type httpRule struct {
 	// answer is the prepared response of deny, return and redirect
 	// location.
 	answer *localAnswer
-	// expr is set-var's sample expression; scope and varName name the
-	// variable of the var actions.
-	expr           acl.FetchFunc
-	scope, varName string
+	// expr is set-var's sample expression.
+	expr acl.FetchFunc
 }
 
 type useBackend struct {
@@ -107,10 +105,11 @@ func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
 			var err error
 			switch r.Action {
 			case "set-var", "set-var-fmt", "unset-var":
-				if hr.scope, hr.varName, err = acl.ParseVarName(r.Name); err != nil {
+				scope, _, err := acl.ParseVarName(r.Name)
+				if err != nil {
 					return nil, fmt.Errorf("%s: %w", r.Pos, err)
 				}
-				b.sessVarsUsed = b.sessVarsUsed || hr.scope == "sess"
+				b.sessVarsUsed = b.sessVarsUsed || scope == "sess"
 			}
 			if r.Action == "set-var" {
 				if _, hr.expr, err = acl.CompileFetch(r.Value); err != nil {
@@ -537,12 +536,12 @@ func (ex *exchange) varAction(r *httpRule) {
 	switch r.cfg.Action {
 	case "set-var":
 		if smp, ok := r.expr(ex); ok {
-			ex.SetVar(r.scope, r.varName, smp)
+			ex.SetVar(r.name, smp)
 		}
 	case "set-var-fmt":
-		ex.SetVar(r.scope, r.varName, acl.Str(string(r.value.appendTo(nil, ex))))
+		ex.SetVar(r.name, acl.Str(string(r.value.appendTo(nil, ex))))
 	case "unset-var":
-		ex.UnsetVar(r.scope, r.varName)
+		ex.UnsetVar(r.name)
 	}
 }
 

@@ -1,6 +1,7 @@
 package balancer
 
 import (
+	"strings"
 	"sync"
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
@@ -43,9 +44,11 @@ func (v *varStore) unset(name string) {
 // noVars is the empty store reads of missing sess variables see.
 var noVars = &varStore{}
 
-// store returns the variables of scope for this exchange; for sess, made
-// only when create is set (a variable is being set).
-func (ex *exchange) store(scope string, create bool) *varStore {
+// store returns the store of a variable, named in full ("sess.x"), for
+// this exchange; for sess, made only when create is set (a variable is
+// being set).
+func (ex *exchange) store(name string, create bool) *varStore {
+	scope, _, _ := strings.Cut(name, ".")
 	switch scope {
 	case "proc":
 		return &ex.hf.s.b.procVars
@@ -75,25 +78,19 @@ func (ex *exchange) endRequestVars() {
 		return
 	}
 	for k := range ex.vars.m {
-		if len(k) > 4 && k[:4] == "req." {
+		if strings.HasPrefix(k, "req.") {
 			delete(ex.vars.m, k)
 		}
 	}
 }
 
 // Var returns a variable (acl.VarContext).
-func (ex *exchange) Var(scope, name string) (acl.Sample, bool) {
-	return ex.store(scope, false).get(scope + "." + name)
-}
+func (ex *exchange) Var(name string) (acl.Sample, bool) { return ex.store(name, false).get(name) }
 
 // SetVar stores a variable.
-func (ex *exchange) SetVar(scope, name string, s acl.Sample) {
-	ex.store(scope, true).set(scope+"."+name, s)
-}
+func (ex *exchange) SetVar(name string, s acl.Sample) { ex.store(name, true).set(name, s) }
 
 // UnsetVar removes a variable.
-func (ex *exchange) UnsetVar(scope, name string) {
-	ex.store(scope, false).unset(scope + "." + name)
-}
+func (ex *exchange) UnsetVar(name string) { ex.store(name, false).unset(name) }
 
 var _ acl.VarContext = (*exchange)(nil)
