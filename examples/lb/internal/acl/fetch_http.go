@@ -204,8 +204,10 @@ func init() {
 	RegisterMatch(Matcher{Name: "sub", Compile: stringMatch("sub", strings.Contains)})
 	RegisterMatch(Matcher{Name: "reg", Compile: compileReg})
 
-	for _, f := range []string{"path", "hdr", "url"} {
-		for _, m := range []string{"beg", "end", "sub", "reg"} {
+	// The derived names: path_beg is "path -m beg", and so on (dir, dom
+	// and len and the fetches after url are in fetch_http_more.go).
+	for _, f := range []string{"path", "hdr", "url", "base", "cook", "req.cook", "query"} {
+		for _, m := range []string{"beg", "end", "sub", "reg", "dir", "dom", "len"} {
 			RegisterKeyword(f+"_"+m, f, m)
 		}
 	}

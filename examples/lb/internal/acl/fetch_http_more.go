@@ -8,9 +8,10 @@ import (
 )
 
 // More HTTP fetches and match methods, as HAProxy has them: base, query,
-// req.ver, hdr_cnt, req.fhdr, req.fhdr_cnt, req.cook and cook_cnt; the dir, dom and len
-// match methods; and the derived keywords (path_dir, hdr_dom, base_beg,
-// cook_sub, url_len...).
+// req.ver, hdr_cnt, req.fhdr, req.fhdr_cnt, req.cook and cook_cnt; the
+// dir, dom and len match methods, whose derived keywords (path_dir,
+// hdr_dom, base_beg, cook_sub, url_len...) fetch_http.go registers with
+// the others.
 
 func init() {
 	RegisterMatch(Matcher{Name: "dir", Compile: wordMatch("dir", "/?")})
@@ -129,13 +130,6 @@ func init() {
 		})
 	}
 
-	for _, f := range []string{"path", "url", "hdr", "base", "cook", "req.cook", "query"} {
-		for _, m := range []string{"beg", "end", "sub", "reg", "dir", "dom", "len"} {
-			if _, taken := registry.keywords[f+"_"+m]; !taken {
-				RegisterKeyword(f+"_"+m, f, m)
-			}
-		}
-	}
 }
 
 // request returns the request of an HTTP context, nil elsewhere.
