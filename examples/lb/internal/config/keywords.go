@@ -743,18 +743,13 @@ func parseCookie(_ *parser, px *Proxy, a []string) error {
 		return errors.New("'cookie' expects <cookie_name> as argument")
 	}
 	c := &CookiePersist{Name: a[0]}
-	setMode := func(m string) error {
-		if c.Mode != "" && c.Mode != m {
-			return errors.New("cookie 'rewrite', 'insert' and 'prefix' modes are incompatible")
-		}
-		c.Mode = m
-		return nil
-	}
 	for i := 1; i < len(a); i++ {
-		var err error
 		switch a[i] {
 		case "insert", "rewrite", "prefix":
-			err = setMode(a[i])
+			if c.Mode != "" && c.Mode != a[i] {
+				return errors.New("cookie 'rewrite', 'insert' and 'prefix' modes are incompatible")
+			}
+			c.Mode = a[i]
 		case "indirect":
 			c.Indirect = true
 		case "nocache":
@@ -784,9 +779,6 @@ func parseCookie(_ *parser, px *Proxy, a []string) error {
 			return fmt.Errorf("%w: cookie option '%s'", ErrUnsupported, a[i])
 		default:
 			return fmt.Errorf("'cookie' supports 'rewrite', 'insert', 'prefix', 'indirect', 'nocache', 'postonly', 'domain', 'httponly', 'secure' and 'attr' options, not '%s'", a[i])
-		}
-		if err != nil {
-			return err
 		}
 	}
 	px.Cookie = c
