@@ -175,14 +175,35 @@ func eachCookie(m *htx.Message, name string, fn func(v []byte) bool) {
 		if !htx.EqualFold(n, "cookie") {
 			continue
 		}
-		for _, part := range bytes.Split(v, []byte(";")) {
-			k, val, ok := bytes.Cut(bytes.TrimSpace(part), []byte("="))
-			if !ok || name != "" && string(bytes.TrimSpace(k)) != name {
-				continue
+		more := true
+		CookiePairs(v, func(_, k, val []byte) bool {
+			if k != nil && (name == "" || string(k) == name) {
+				more = fn(val)
 			}
-			if !fn(bytes.TrimSpace(val)) {
-				return
-			}
+			return more
+		})
+		if !more {
+			return
+		}
+	}
+}
+
+// CookiePairs calls fn with each ';'-separated part of a Cookie field's
+// value v, trimmed, and its name and value, trimmed too (a nil name for a
+// part without '='), until fn returns false.
+func CookiePairs(v []byte, fn func(part, name, value []byte) bool) {
+	for len(v) > 0 {
+		var part []byte
+		part, v, _ = bytes.Cut(v, []byte(";"))
+		part = bytes.TrimSpace(part)
+		k, val, ok := bytes.Cut(part, []byte("="))
+		if !ok {
+			k = nil
+		} else {
+			k, val = bytes.TrimSpace(k), bytes.TrimSpace(val)
+		}
+		if !fn(part, k, val) {
+			return
 		}
 	}
 }

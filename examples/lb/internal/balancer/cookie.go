@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"github.com/proxyblocks/proxyblocks/mux/htx"
 )
@@ -32,20 +33,17 @@ func (ex *exchange) requestCookie(c *config.CookiePersist) *Server {
 			continue
 		}
 		out, changed := ex.tmp[:0], false
-		for _, part := range bytes.Split(value, []byte(";")) {
-			ck := bytes.TrimSpace(part)
-			eq := bytes.IndexByte(ck, '=')
-			if eq < 0 || state != 'N' || string(bytes.TrimSpace(ck[:eq])) != c.Name {
+		acl.CookiePairs(value, func(ck, name, val []byte) bool {
+			if name == nil || state != 'N' || string(name) != c.Name {
 				out = appendCookie(out, ck)
-				continue
+				return true
 			}
-			val := bytes.TrimSpace(ck[eq+1:])
 			id := val
 			if c.Mode == "prefix" {
 				if j := bytes.IndexByte(val, '~'); j >= 0 {
 					id = val[:j]
 					// The server sees its own value only.
-					ck, changed = append(append([]byte(nil), ck[:eq+1]...), val[j+1:]...), true
+					ck, changed = append(append([]byte(nil), ck[:bytes.IndexByte(ck, '=')+1]...), val[j+1:]...), true
 				}
 			} else if j := bytes.IndexByte(val, '|'); j >= 0 {
 				id = val[:j] // a date after '|' (maxidle, maxlife) is not read
@@ -67,10 +65,11 @@ func (ex *exchange) requestCookie(c *config.CookiePersist) *Server {
 			}
 			if c.Mode == "insert" && c.Indirect {
 				changed = true // taken out of what the server sees
-				continue
+				return true
 			}
 			out = appendCookie(out, ck)
-		}
+			return true
+		})
 		if !changed {
 			continue
 		}
