@@ -49,6 +49,16 @@ type Backend struct {
 
 	// cum counts the sessions (HTTP: requests) handed to the backend.
 	cum atomic.Int64
+	// st are the backend's statistics (stats.go); the fields below them
+	// are guarded by mu: the peaks of conns and of the queue, how often
+	// the backend lost its last server, and when its state last changed
+	// (Unix seconds), with the downtime before the current outage
+	// (downSince, 0 while up).
+	st                    counters
+	smax, qmax            int
+	chkDown               int
+	lastChange, downSince int64
+	downAcc               int64
 	// track is set when a server's on-marked-down or on-marked-up needs
 	// each server's live sessions (Server.live, under mu).
 	track bool
@@ -81,6 +91,19 @@ type Server struct {
 	rr       rrState
 	lc       lcNode
 	live     map[*session]struct{} // TCP sessions connected, when be.track
+	// maint and drain are the administrative states ("disabled", "set
+	// server ... state"): in maintenance the server takes nothing and is
+	// not checked; draining, it takes no new connection.
+	maint, drain bool
+	// Statistics (stats.go), and under be.mu the peaks of cur and of the
+	// queue, the checks failed while up, the times it went down, when
+	// its state last changed (Unix seconds) and the downtime before the
+	// current outage (downSince, 0 while up).
+	st                    counters
+	smax, qmax            int
+	chkFail, chkDown      int
+	lastChange, downSince int64
+	downAcc               int64
 }
 
 // pending is a connection waiting in a queue. It is handed a server by
@@ -98,7 +121,7 @@ type pending struct {
 }
 
 func newBackend(cfg *config.Proxy, logs *logSet) *Backend {
-	b := &Backend{cfg: cfg, logs: logs, algo: newProxyAlgorithm(cfg), dirty: true}
+	b := &Backend{cfg: cfg, logs: logs, algo: newProxyAlgorithm(cfg), dirty: true, lastChange: time.Now().Unix()}
 	for _, sc := range cfg.Servers {
 		b.servers = append(b.servers, makeServer(b, sc))
 		b.track = b.track || sc.OnMarkedDown != "" || sc.OnMarkedUp != ""
@@ -109,7 +132,13 @@ func newBackend(cfg *config.Proxy, logs *logSet) *Backend {
 
 // makeServer is a server of b as it starts: up, at full health and weight.
 func makeServer(b *Backend, sc *config.Server) *Server {
-	return &Server{cfg: sc, be: b, weight: sc.Weight, eweight: sc.Weight * weightScale, addr: sc.Addr, up: true, health: sc.Rise}
+	now := time.Now().Unix()
+	s := &Server{cfg: sc, be: b, weight: sc.Weight, eweight: sc.Weight * weightScale, addr: sc.Addr, up: true, health: sc.Rise,
+		maint: sc.Disabled, lastChange: now}
+	if s.maint {
+		s.downSince = now
+	}
+	return s
 }
 
 // Name returns the backend's name.
@@ -208,7 +237,7 @@ func (s *Server) recalcWeight(now int64, dynamic bool) {
 }
 
 // usable reports whether the server may take traffic at all.
-func (s *Server) usable() bool { return s.up && !s.cfg.Disabled && s.weight > 0 }
+func (s *Server) usable() bool { return s.up && !s.maint && !s.drain && s.weight > 0 }
 
 // retryPlan decides, as HAProxy does, how the retry numbered retries of
 // a failed connect to srv goes. Under option redispatch, a connection not
@@ -336,10 +365,15 @@ func (b *Backend) assign(ctx context.Context, src netip.Addr, key []byte, avoid,
 			avoid = nil
 		}
 		s, queueOn = b.pick(cands, src, key, avoid)
+		if s != nil {
+			s.st.lbtot.Add(1)
+			b.st.lbtot.Add(1)
+		}
 	}
 	if s != nil && !queueOn {
 		s.cur++
 		b.conns++
+		b.took(s)
 		b.moved(s)
 		b.mu.Unlock()
 		return assignment{srv: s}, nil
@@ -354,9 +388,11 @@ func (b *Backend) assign(ctx context.Context, src netip.Addr, key []byte, avoid,
 	if queueOn {
 		p.mark = s.served - 1
 		s.queue = append(s.queue, p)
+		s.qmax = max(s.qmax, len(s.queue))
 	} else {
 		p.mark = b.served - 1
 		b.queue = append(b.queue, p)
+		b.qmax = max(b.qmax, len(b.queue))
 	}
 	b.waiting++
 	b.mu.Unlock()
@@ -475,9 +511,12 @@ func (b *Backend) serveQueues() {
 		b.queue = b.queue[1:]
 		p.bePos += int(b.served - p.mark)
 		b.served++
+		s.st.lbtot.Add(1)
+		b.st.lbtot.Add(1)
 		if queueOn {
 			p.mark = s.served - 1
 			s.queue = append(s.queue, p)
+			s.qmax = max(s.qmax, len(s.queue))
 			continue
 		}
 		b.grant(p, s)
@@ -488,6 +527,7 @@ func (b *Backend) grant(p *pending, s *Server) {
 	b.waiting--
 	s.cur++
 	b.conns++
+	b.took(s)
 	b.moved(s)
 	p.srv = s
 	p.ready <- struct{}{}
@@ -519,6 +559,10 @@ func (b *Backend) setState(s *Server, up bool, reason string, dur time.Duration)
 	// start, since servers start up.
 	s.starting = up && s.cfg.SlowStart >= time.Second
 	s.lastUp = time.Now().Unix()
+	if !up {
+		s.chkDown++
+	}
+	s.noteState(s.lastUp)
 	s.recalcWeight(s.lastUp, b.dynamicWeights())
 	b.follow()
 	var active, backup int
@@ -535,17 +579,10 @@ func (b *Backend) setState(s *Server, up bool, reason string, dur time.Duration)
 	if !up {
 		// Connections waiting for this server go back to the backend queue
 		// so another server can take them.
-		requeued = len(s.queue)
-		for _, p := range s.queue {
-			// The server queue's count stops here; the backend queue's
-			// starts.
-			p.srvPos += int(s.served - p.mark)
-			p.mark = b.served - 1
-		}
-		b.queue = append(b.queue, s.queue...)
-		s.queue = nil
+		requeued = b.requeue(s)
 	}
 	b.serveQueues()
+	b.noteState(s.lastUp)
 	cur, inQueue := s.cur, len(b.queue)
 	// on-marked-down and on-marked-up: the sessions to close, taken now
 	// and closed once the lock is released.

@@ -68,6 +68,10 @@ type Balancer struct {
 	// for the trimmer: their goroutines still hold stacks.
 	starting atomic.Int64
 	trims    atomic.Uint64 // times the trimmer gave memory back
+	started  time.Time     // for show info's uptime
+	// stopping is set once a soft stop closed the listeners: the
+	// frontends' status reads STOP.
+	stopping atomic.Bool
 	// httpHandOffs counts HTTP/1 client connections that went idle long
 	// enough to be handed to a new goroutine (http.go, accept).
 	httpHandOffs atomic.Uint64
@@ -120,6 +124,8 @@ type frontend struct {
 	// rate counts accepted connections for rate-limit sessions, over all
 	// the frontend's listeners; nil without it.
 	rate *freq.Counter
+	// st are the frontend's statistics (stats.go).
+	st counters
 }
 
 // Start opens every listener, starts the health checks and begins
@@ -148,6 +154,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 		sessions: map[*session]struct{}{},
 		workers:  workers{next: make(chan func())},
 		writers:  map[any]*lockedWriter{},
+		started:  time.Now(),
 	}
 	b.idle = sync.NewCond(&b.mu)
 	b.workers.goFn = b.spawn
@@ -413,6 +420,7 @@ func (b *Balancer) Shutdown(ctx context.Context) error {
 		return ErrClosed
 	}
 	b.mu.Unlock()
+	b.stopping.Store(true)
 	b.closeListeners()
 	b.logStopped()
 	b.stopIdleHTTP()
@@ -469,7 +477,7 @@ func (b *Balancer) startChecks() {
 	for _, be := range b.backends {
 		var checked []*Server
 		for _, s := range be.servers {
-			if s.cfg.Check && !s.cfg.Disabled {
+			if s.cfg.Check {
 				checked = append(checked, s)
 			}
 		}
@@ -522,8 +530,9 @@ func (b *Balancer) acceptLoop(fe *frontend, ln *conn.Listener, bind *config.Bind
 		b.actconn.Add(1)
 		b.starting.Add(1)
 		b.accepts.Add(1)
-		fe.conns.Add(1)
+		maxI64(&fe.st.maxCur, fe.conns.Add(1))
 		fe.cum.Add(1)
+		fe.st.session(s.accepted)
 		b.spawn(s.run)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,8 @@ type checker struct {
 	mu     sync.Mutex
 	status string // HAProxy's check_status of the last check: L4OK, L6RSP...
 	code   int    // the status the last passed HTTP check's answer had
+	reason string // the last check's outcome as the logs word it
+	dur    time.Duration
 }
 
 func (c *checker) setHTTPCode(code int) {
@@ -68,14 +71,51 @@ func (s *Server) CheckStatus() string {
 	return c.status
 }
 
-// setStatus records the check's status and reports whether it changed.
-func (c *checker) setStatus(reason string) bool {
+// setStatus records the check's status, its reason and how long it
+// took (negative: no check ran), and reports whether the status changed.
+func (c *checker) setStatus(reason string, dur time.Duration) bool {
 	code := statusCode(reason)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	changed := c.status != code
-	c.status = code
+	c.status, c.reason = code, reason
+	if dur >= 0 {
+		c.dur = dur
+	}
 	return changed
+}
+
+// checkReport is the last check as the statistics show it.
+type checkReport struct {
+	status string        // check_status
+	code   int           // check_code: the HTTP status, 0 for none
+	dur    time.Duration // check_duration
+	desc   string        // check_desc: "Layer4 connection problem"
+	info   string        // last_chk: the detail, "Connection refused"
+}
+
+// report splits the last check's reason into the statistics' columns.
+func (c *checker) report() checkReport {
+	c.mu.Lock()
+	r := checkReport{status: c.status, dur: c.dur}
+	reason := c.reason
+	c.mu.Unlock()
+	r.desc = reason
+	if i := strings.Index(reason, ", "); i >= 0 {
+		r.desc = reason[:i]
+	}
+	if i := strings.Index(reason, `info: "`); i >= 0 {
+		r.info = strings.TrimSuffix(reason[i+len(`info: "`):], `"`)
+	}
+	if i := strings.Index(reason, "code: "); i >= 0 {
+		rest := reason[i+len("code: "):]
+		n := 0
+		for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+			n++
+		}
+		r.code, _ = strconv.Atoi(rest[:n])
+	}
+	return r
 }
 
 // logCheck writes option log-health-checks' line for a check that moved
@@ -285,6 +325,14 @@ func (c *checker) interval() time.Duration {
 
 func (c *checker) once(ctx context.Context) {
 	s := c.s
+	// A server in maintenance is not checked, as in HAProxy; leaving it
+	// starts the checks again.
+	s.be.mu.Lock()
+	maint := s.maint
+	s.be.mu.Unlock()
+	if maint {
+		return
+	}
 	timeout := s.be.cfg.Timeouts.Check
 	if timeout == 0 {
 		timeout = s.cfg.Inter
@@ -337,7 +385,7 @@ func (c *checker) success(dur time.Duration) {
 	health := s.health
 	b.mu.Unlock()
 	reason := checkPassed(s)
-	changed := c.setStatus(reason)
+	changed := c.setStatus(reason, dur)
 	c.logCheck(true, changed || health != before, reason, dur, health)
 	if goUp {
 		b.setState(s, true, reason, dur)
@@ -352,9 +400,12 @@ func (c *checker) failure(err error, dur time.Duration) {
 // failure no check timed (observe), whose state change names no duration.
 func (c *checker) failureReason(reason string, dur time.Duration) {
 	s, b := c.s, c.s.be
-	changed := c.setStatus(reason)
+	changed := c.setStatus(reason, dur)
 	b.mu.Lock()
 	goDown, before := false, s.health
+	if s.up {
+		s.chkFail++
+	}
 	if s.health > s.cfg.Rise {
 		s.health--
 	} else {

@@ -270,6 +270,9 @@ func (b *Balancer) runCommand(w io.Writer, level string, words []string) {
 			return
 		}
 	}
+	if b.serverCommand(w, level, words) || b.statsCommand(w, level, words) {
+		return
+	}
 	if len(words) == 2 && words[0] == "show" {
 		switch words[1] {
 		case "ssl-cache":
@@ -293,6 +296,15 @@ const cliHelp = `  help           : this message
   clear table    : remove an entry from a table
   set table [id] : update or create a table entry's data
   show table [id]: report table usage stats or dump this table's contents
+  show stat      : report counters for each proxy and server
+  show info      : report information about the running process
+  show backend   : list backends in the current running config
+  clear counters : clear max statistics counters (or all counters)
+  get weight     : report a server's current weight
+  set weight     : change a server's weight (use 'set server' instead)
+  set server     : change a server's state or weight
+  disable server : put a server in maintenance (use 'set server' instead)
+  enable server  : take a server out of maintenance (use 'set server' instead)
   show ssl-cache : report the TLS session cache's counters (lb only)
   show ssl-sync  : report ssl-session-sync's message counters (lb only)
 `

@@ -478,6 +478,8 @@ func (hf *httpFront) timeoutAnswer(start time.Time, started bool) {
 	_, _ = t.Write(raw)
 	l := hf.newLog(start)
 	l.status, l.bytesOut, l.term = 408, int64(len(raw)), [2]byte{'c', 'R'}
+	hf.s.fe.st.reqErr.Add(1)
+	hf.s.fe.st.status(408)
 	l.tr = time.Since(start)
 	l.reqLine = append(l.reqLine[:0], "<BADREQ>"...)
 	hf.emitLog(&l)
@@ -490,6 +492,8 @@ func (hf *httpFront) logRefused(start time.Time, err error) {
 	if errors.As(err, &se) {
 		l.status = se.StatusCode()
 	}
+	hf.s.fe.st.reqErr.Add(1)
+	hf.s.fe.st.status(l.status)
 	l.tr = time.Since(start)
 	l.reqLine = append(l.reqLine[:0], "<BADREQ>"...)
 	hf.emitLog(&l)
@@ -540,6 +544,9 @@ type exchange struct {
 	// direct is the server the persistence cookie named, nil when the
 	// algorithm chooses.
 	direct *Server
+	// bodyIn counts the request body's bytes, for the statistics; the
+	// body is copied on a goroutine of its own.
+	bodyIn atomic.Int64
 	// vars are the variables of scopes txn, req and res, made on first
 	// use and emptied for the next exchange.
 	vars *varStore
@@ -550,6 +557,7 @@ func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 	ex.first = hf.nreq == 1
 	ex.be, ex.bhp, ex.srv, ex.bc, ex.bst, ex.cerr = nil, nil, nil, nil, nil, nil
 	ex.inResp, ex.direct = false, nil
+	ex.bodyIn.Store(0)
 	if ex.vars != nil {
 		clear(ex.vars.m)
 	}
@@ -603,11 +611,15 @@ func (ex *exchange) serve() {
 	// monitor-uri: answered here, before any rule, and never logged.
 	if m := fe.cfg.HTTP.MonitorURI; m != "" && string(ex.req.Path()) == m {
 		l.term = [2]byte{'L', 'R'}
+		fe.st.intercept.Add(1)
+		fe.st.request()
+		fe.st.status(200)
 		ex.answer(builtinAnswer(200))
 		return
 	}
 	defer func() {
 		l.ta = time.Since(l.date)
+		ex.countRequest()
 		hf.emitLog(l)
 	}()
 
@@ -621,6 +633,8 @@ func (ex *exchange) serve() {
 		return
 	}
 	ex.be.cum.Add(1)
+	ex.be.st.session(l.date)
+	l.be = ex.be
 	ex.bhp = ex.be.http
 	l.backend = ex.be.cfg.Name
 	if ex.bhp != hf.s.fe.http && ex.applyRequestRules(ex.bhp) {
@@ -757,6 +771,7 @@ func (ex *exchange) connect() bool {
 		}
 		ex.srv = a.srv
 		l.server = ex.srv.cfg.Name
+		l.srv = a.srv
 		return true
 	}
 	if !getServer(nil) {
@@ -764,6 +779,7 @@ func (ex *exchange) connect() bool {
 	}
 	start := time.Now()
 	for {
+		ex.srv.st.session(time.Now())
 		err := ex.openStream()
 		if err == nil {
 			l.tcSet, l.tc = true, time.Since(start)
@@ -809,6 +825,7 @@ func (ex *exchange) connect() bool {
 				ex.direct = nil // a server the algorithm chose: insert mode sets the cookie
 			}
 		}
+		countRetry(be, failed, ex.srv != failed)
 	}
 }
 
@@ -901,6 +918,7 @@ func (ex *exchange) resendAfterStale(err error) bool {
 	ex.bc.close()
 	ex.bc, ex.bst = nil, nil
 	ex.log.retries++
+	countRetry(ex.be, ex.srv, false)
 	if ex.reopen() != nil {
 		return false
 	}
@@ -974,6 +992,7 @@ func (ex *exchange) sendRequest() bool {
 		}
 	}
 	ex.log.treq = time.Now()
+	ex.log.bytesIn = reqHeadSize(ex.req)
 	ex.bodyAsync = false
 	if !body {
 		return true
@@ -1025,6 +1044,7 @@ func (ex *exchange) copyRequestBody() error {
 	for {
 		n, err := ex.fst.Read(buf)
 		if n > 0 {
+			ex.bodyIn.Add(int64(n))
 			if _, werr := ex.bst.Write(buf[:n]); werr != nil {
 				return werr
 			}

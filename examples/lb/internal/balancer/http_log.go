@@ -29,6 +29,12 @@ type httpLog struct {
 	// log, one per capture line (nil: the field was absent); nil slices
 	// when the frontend captures nothing.
 	capReq, capResp [][]byte
+	// be and srv are the backend and the server the request went to (srv
+	// the last one tried), nil for none; bytesIn is the request head's
+	// size once sent. For the statistics.
+	be      *Backend
+	srv     *Server
+	bytesIn int64
 }
 
 func (hf *httpFront) newLog(date time.Time) httpLog {

@@ -253,6 +253,7 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 		return nil, false
 	}
 	be.cum.Add(1)
+	be.st.session(s.accepted)
 	src, dst := s.client.Src(), s.client.Dst()
 	// A server persistence names (an RDP routing token, a stick table)
 	// is taken directly, waiting in its own queue when it is full; else
@@ -269,6 +270,7 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 	var sc *conn.Conn
 	for {
 		var err error
+		s.srv.st.session(time.Now())
 		sc, err = b.dialServer(b.ctx, s.srv, src, dst, s.client.Transport().Info())
 		s.srv.observe(err != nil && b.ctx.Err() == nil)
 		if err == nil {
@@ -314,6 +316,7 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 				s.redisp = true
 			}
 		}
+		countRetry(be, failed, s.srv != failed)
 	}
 	s.tcSet, s.tc = true, time.Since(connStart)
 	s.stickStore(be, s.srv)
@@ -387,6 +390,11 @@ func (s *session) tcpFinish() {
 	be := s.be
 	var beconn, srvconn int
 	released := s.srv != nil
+	srv := s.srv
+	if srv == nil {
+		srv = s.named
+	}
+	countTraffic(s.fe, be, srv, s.bytesIn, s.bytesOut, s.term, -1)
 	if released {
 		be.dropLive(s.srv, s)
 		beconn, srvconn = be.release(s.srv)

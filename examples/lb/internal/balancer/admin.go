@@ -1,0 +1,325 @@
+package balancer
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Server administration at run time, as HAProxy's runtime API offers it:
+// maintenance and drain ("set server B/S state", "disable server",
+// "enable server") and weights ("set server B/S weight", "set weight",
+// "get weight"), with the log lines HAProxy writes for each change.
+
+// took notes that s took a connection, for the peaks the statistics
+// show. Called with b.mu held, after s.cur and b.conns grew.
+func (b *Backend) took(s *Server) {
+	s.smax = max(s.smax, s.cur)
+	b.smax = max(b.smax, b.conns)
+}
+
+// noteState records, at Unix second now, a change in whether s serves:
+// the date of the change and the downtime, which runs while the server
+// is down or in maintenance. Called with be.mu held.
+func (s *Server) noteState(now int64) {
+	s.lastChange = now
+	down := !s.up || s.maint
+	switch {
+	case down && s.downSince == 0:
+		s.downSince = now
+	case !down && s.downSince != 0:
+		s.downAcc += now - s.downSince
+		s.downSince = 0
+	}
+}
+
+// downTime is the server's total downtime in seconds at now. Called with
+// be.mu held.
+func (s *Server) downTime(now time.Time) int64 {
+	if s.downSince != 0 {
+		return s.downAcc + max(now.Unix()-s.downSince, 0)
+	}
+	return s.downAcc
+}
+
+// noteState records whether the backend has a server left after a
+// change among its servers: losing the last one counts in chkdown and
+// starts its downtime. Called with b.mu held.
+func (b *Backend) noteState(now int64) {
+	up := len(b.candidates()) > 0
+	switch {
+	case !up && b.downSince == 0:
+		b.downSince = now
+		b.lastChange = now
+		b.chkDown++
+	case up && b.downSince != 0:
+		b.downAcc += now - b.downSince
+		b.downSince = 0
+		b.lastChange = now
+	}
+}
+
+func (b *Backend) downTime(now time.Time) int64 {
+	if b.downSince != 0 {
+		return b.downAcc + max(now.Unix()-b.downSince, 0)
+	}
+	return b.downAcc
+}
+
+// Server administrative states, as "set server B/S state" names them.
+const (
+	StateReady = "ready"
+	StateDrain = "drain"
+	StateMaint = "maint"
+)
+
+// SetState puts the server in maintenance, in drain, or back to ready, as
+// HAProxy's "set server B/S state" does: maintenance stops its checks
+// and its traffic, and the connections queued for it go to the backend
+// queue; drain stops new connections; ready ends either. A checked server
+// leaving maintenance is up, one failed check from down, until its checks
+// say more.
+func (s *Server) SetState(state string) error {
+	b := s.be
+	b.mu.Lock()
+	var msg string
+	now := time.Now().Unix()
+	switch state {
+	case StateMaint:
+		if s.maint {
+			b.mu.Unlock()
+			return nil
+		}
+		s.maint = true
+		b.dirty = true
+		requeued := b.requeue(s)
+		b.follow()
+		b.serveQueues()
+		s.noteState(now)
+		b.noteState(now)
+		active, backup := b.usableCounts()
+		msg = fmt.Sprintf("%s %s/%s is going DOWN for maintenance. %d active and %d backup servers left. %d sessions active, %d requeued, %d remaining in queue.",
+			serverKind(s), b.cfg.Name, s.cfg.Name, active, backup, s.cur, requeued, len(b.queue))
+	case StateDrain:
+		if s.drain {
+			b.mu.Unlock()
+			return nil
+		}
+		s.drain = true
+		b.dirty = true
+		b.follow()
+		b.noteState(now)
+		active, backup := b.usableCounts()
+		if !s.maint {
+			msg = fmt.Sprintf("%s %s/%s enters drain state. %d active and %d backup servers online. %d sessions requeued, %d total in queue.",
+				serverKind(s), b.cfg.Name, s.cfg.Name, active, backup, 0, len(b.queue))
+		}
+	case StateReady:
+		switch {
+		case s.maint:
+			s.maint, s.drain = false, false
+			if s.checker != nil {
+				s.up, s.health = true, s.cfg.Rise
+			}
+			msg = fmt.Sprintf("%s %s/%s is UP/READY (leaving forced maintenance).", serverKind(s), b.cfg.Name, s.cfg.Name)
+		case s.drain:
+			s.drain = false
+			msg = fmt.Sprintf("%s %s/%s is UP (leaving forced drain).", serverKind(s), b.cfg.Name, s.cfg.Name)
+		default:
+			b.mu.Unlock()
+			return nil
+		}
+		b.dirty = true
+		s.recalcWeight(now, b.dynamicWeights())
+		b.follow()
+		b.serveQueues()
+		s.noteState(now)
+		b.noteState(now)
+	default:
+		b.mu.Unlock()
+		return errors.New("'set server <srv> state' expects 'ready', 'drain' and 'maint'.")
+	}
+	b.mu.Unlock()
+	if msg != "" {
+		b.logs.event(levelWarning, msg)
+	}
+	return nil
+}
+
+// requeue sends the connections waiting in s's queue to the backend's,
+// as a server leaving service does, and returns how many moved. Called
+// with b.mu held.
+func (b *Backend) requeue(s *Server) int {
+	n := len(s.queue)
+	for _, p := range s.queue {
+		// The server queue's count stops here; the backend queue's
+		// starts.
+		p.srvPos += int(s.served - p.mark)
+		p.mark = b.served - 1
+	}
+	b.queue = append(b.queue, s.queue...)
+	s.queue = nil
+	b.qmax = max(b.qmax, len(b.queue))
+	return n
+}
+
+// usableCounts counts the usable active and backup servers. Called with
+// b.mu held.
+func (b *Backend) usableCounts() (active, backup int) {
+	for _, x := range b.servers {
+		if x.usable() {
+			if x.cfg.Backup {
+				backup++
+			} else {
+				active++
+			}
+		}
+	}
+	return active, backup
+}
+
+func serverKind(s *Server) string {
+	if s.cfg.Backup {
+		return "Backup Server"
+	}
+	return "Server"
+}
+
+// Weight returns the server's current weight and the one configured.
+func (s *Server) Weight() (cur, initial int) {
+	s.be.mu.Lock()
+	defer s.be.mu.Unlock()
+	return s.weight, s.cfg.Weight
+}
+
+// SetWeight sets the server's weight as HAProxy's "set server B/S weight"
+// does: an absolute weight from 0 to 256, or "N%" of the configured one
+// (the result capped at 256). The algorithms that cannot follow a
+// weight change at run time (static-rr, map-based hashes) take it only
+// as 0 or the configured weight, as HAProxy refuses the rest.
+func (s *Server) SetWeight(arg string) error {
+	w, err := parseWeight(arg, s.cfg.Weight)
+	if err != nil {
+		return err
+	}
+	b := s.be
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.dynamicWeights() && w != 0 && w != s.cfg.Weight {
+		return errors.New("Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.")
+	}
+	s.weight = w
+	b.dirty = true
+	s.recalcWeight(time.Now().Unix(), b.dynamicWeights())
+	b.follow()
+	b.serveQueues()
+	b.noteState(time.Now().Unix())
+	return nil
+}
+
+// parseWeight reads "N" (0 to 256) or "N%" of initial.
+func parseWeight(arg string, initial int) (int, error) {
+	if pct, ok := strings.CutSuffix(arg, "%"); ok {
+		n, err := strconv.Atoi(pct)
+		if err != nil || n < 0 {
+			return 0, errors.New("Relative weight must be positive.")
+		}
+		return min(initial*n/100, 256), nil
+	}
+	n, err := strconv.Atoi(arg)
+	if err != nil || n < 0 || n > 256 {
+		return 0, errors.New("Absolute weight can only be between 0 and 256 inclusive.")
+	}
+	return n, nil
+}
+
+// findServer resolves "backend/server" for the runtime API, answering as
+// HAProxy does when it cannot.
+func (b *Balancer) findServer(w io.Writer, arg string) *Server {
+	bname, sname, ok := strings.Cut(arg, "/")
+	if !ok {
+		_, _ = io.WriteString(w, "Require 'backend/server'.\n")
+		return nil
+	}
+	be := b.backends[bname]
+	if be == nil {
+		_, _ = io.WriteString(w, "No such backend.\n")
+		return nil
+	}
+	s := be.Server(sname)
+	if s == nil {
+		_, _ = io.WriteString(w, "No such server.\n")
+	}
+	return s
+}
+
+// serverCommand runs the server administration commands; it reports
+// false for a command that is not one of them.
+func (b *Balancer) serverCommand(w io.Writer, level string, words []string) bool {
+	var kind string
+	switch {
+	case len(words) >= 2 && words[0] == "get" && words[1] == "weight":
+		kind = "get weight"
+	case len(words) >= 2 && words[0] == "set" && words[1] == "weight":
+		kind = "set weight"
+	case len(words) >= 2 && words[0] == "set" && words[1] == "server":
+		kind = "set server"
+	case len(words) >= 2 && (words[0] == "disable" || words[0] == "enable") && words[1] == "server":
+		kind = words[0] + " server"
+	default:
+		return false
+	}
+	if kind != "get weight" && cliLevels[level] < cliLevels["admin"] {
+		_, _ = io.WriteString(w, "Permission denied\n")
+		return true
+	}
+	if len(words) < 3 {
+		_, _ = io.WriteString(w, "Require 'backend/server'.\n")
+		return true
+	}
+	s := b.findServer(w, words[2])
+	if s == nil {
+		return true
+	}
+	fail := func(err error) {
+		if err != nil {
+			_, _ = io.WriteString(w, err.Error()+"\n")
+		}
+	}
+	switch kind {
+	case "get weight":
+		cur, initial := s.Weight()
+		_, _ = fmt.Fprintf(w, "%d (initial %d)\n", cur, initial)
+	case "set weight":
+		if len(words) < 4 {
+			_, _ = io.WriteString(w, "Require <weight> or <weight%>.\n")
+			return true
+		}
+		fail(s.SetWeight(words[3]))
+	case "disable server":
+		fail(s.SetState(StateMaint))
+	case "enable server":
+		fail(s.SetState(StateReady))
+	case "set server":
+		switch {
+		case len(words) >= 4 && words[3] == "state":
+			arg := ""
+			if len(words) >= 5 {
+				arg = words[4]
+			}
+			fail(s.SetState(arg))
+		case len(words) >= 4 && words[3] == "weight":
+			if len(words) < 5 {
+				_, _ = io.WriteString(w, "Require <weight> or <weight%>.\n")
+				return true
+			}
+			fail(s.SetWeight(words[4]))
+		default:
+			_, _ = io.WriteString(w, "usage: set server <backend>/<server> state | weight\n")
+		}
+	}
+	return true
+}
