@@ -1,7 +1,6 @@
 package balancer
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -18,7 +17,7 @@ import (
 // show. Called with b.mu held, after s.cur and b.conns grew.
 func (b *Backend) took(s *Server) {
 	s.smax = max(s.smax, s.cur)
-	b.smax = max(b.smax, b.conns)
+	b.smax = max(b.smax, b.conns+b.waiting)
 }
 
 // noteState records, at Unix second now, a change in whether s serves:
@@ -68,6 +67,20 @@ func (b *Backend) downTime(now time.Time) int64 {
 	}
 	return b.downAcc
 }
+
+// cliAnswer is an error worded as HAProxy's runtime API answers it, a
+// sentence with its capital and its full stop.
+type cliAnswer string
+
+func (a cliAnswer) Error() string { return string(a) }
+
+// The runtime API's answers to bad administration commands.
+const (
+	errStateWord      cliAnswer = "'set server <srv> state' expects 'ready', 'drain' and 'maint'."
+	errStaticWeight   cliAnswer = "Backend is using a static LB algorithm and only accepts weights '0%' and '100%'."
+	errRelativeWeight cliAnswer = "Relative weight must be positive."
+	errAbsoluteWeight cliAnswer = "Absolute weight can only be between 0 and 256 inclusive."
+)
 
 // Server administrative states, as "set server B/S state" names them.
 const (
@@ -140,7 +153,7 @@ func (s *Server) SetState(state string) error {
 		b.noteState(now)
 	default:
 		b.mu.Unlock()
-		return errors.New("'set server <srv> state' expects 'ready', 'drain' and 'maint'.")
+		return errStateWord
 	}
 	b.mu.Unlock()
 	if msg != "" {
@@ -209,7 +222,7 @@ func (s *Server) SetWeight(arg string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.dynamicWeights() && w != 0 && w != s.cfg.Weight {
-		return errors.New("Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.")
+		return errStaticWeight
 	}
 	s.weight = w
 	b.dirty = true
@@ -225,13 +238,13 @@ func parseWeight(arg string, initial int) (int, error) {
 	if pct, ok := strings.CutSuffix(arg, "%"); ok {
 		n, err := strconv.Atoi(pct)
 		if err != nil || n < 0 {
-			return 0, errors.New("Relative weight must be positive.")
+			return 0, errRelativeWeight
 		}
 		return min(initial*n/100, 256), nil
 	}
 	n, err := strconv.Atoi(arg)
 	if err != nil || n < 0 || n > 256 {
-		return 0, errors.New("Absolute weight can only be between 0 and 256 inclusive.")
+		return 0, errAbsoluteWeight
 	}
 	return n, nil
 }

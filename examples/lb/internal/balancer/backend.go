@@ -395,6 +395,7 @@ func (b *Backend) assign(ctx context.Context, src netip.Addr, key []byte, avoid,
 		b.qmax = max(b.qmax, len(b.queue))
 	}
 	b.waiting++
+	b.smax = max(b.smax, b.conns+b.waiting)
 	b.mu.Unlock()
 
 	start := time.Now()

@@ -624,7 +624,7 @@ func (ex *exchange) serve() {
 	}()
 
 	// Frontend rules, then the backend choice, then the backend's rules.
-	if ex.applyRequestRules(hf.s.fe.http) {
+	if ex.applyRequestRules(hf.s.fe.http) || ex.statsPage(fe.cfg) {
 		return
 	}
 	ex.be = hf.pickBackend(ex)
@@ -637,7 +637,7 @@ func (ex *exchange) serve() {
 	l.be = ex.be
 	ex.bhp = ex.be.http
 	l.backend = ex.be.cfg.Name
-	if ex.bhp != hf.s.fe.http && ex.applyRequestRules(ex.bhp) {
+	if ex.bhp != hf.s.fe.http && (ex.applyRequestRules(ex.bhp) || ex.statsPage(ex.be.cfg)) {
 		return
 	}
 	ex.addForwardFor()

@@ -3,6 +3,7 @@ package balancer
 import (
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -230,8 +231,10 @@ type statOptions struct {
 	// iid -1 any proxy, sid -1 any server.
 	iid, sid int
 	typeMask int
-	// proxy, when set, keeps only the proxy of that name.
+	// proxy, when set, keeps only the proxy of that name; scope, when
+	// set, only the proxies it names ("stats scope").
 	proxy string
+	scope []string
 	// up keeps only the servers that are up; noMaint leaves out those in
 	// maintenance.
 	up, noMaint bool
@@ -307,7 +310,7 @@ func (b *Balancer) statRows(o statOptions) []statRow {
 	var rows []statRow
 	for _, px := range b.cfg.Proxies {
 		iid := ids[px]
-		if o.proxy != "" && px.Name != o.proxy || o.iid != -1 && o.iid != iid {
+		if o.proxy != "" && px.Name != o.proxy || o.iid != -1 && o.iid != iid || len(o.scope) > 0 && !slices.Contains(o.scope, px.Name) {
 			continue
 		}
 		if fe := b.frontendOf(px); fe != nil && o.typeMask&1 != 0 && o.sid == -1 {
@@ -569,7 +572,9 @@ func (b *Balancer) backendRow(be *Backend, iid int, now time.Time, legends bool)
 	r := newStatRow()
 	c := &be.st
 	be.mu.Lock()
-	qcur, scur := len(be.queue), be.conns
+	// As HAProxy's beconn, the sessions count from the backend's choice,
+	// queued ones too.
+	qcur, scur := len(be.queue), be.conns+be.waiting
 	qmax, smax := be.qmax, be.smax
 	var weight, uweight, act, bck int
 	for _, s := range be.candidates() {
@@ -680,11 +685,7 @@ func (b *Balancer) writeInfo(w io.Writer) {
 		st := b.pipes.Stats()
 		pipesUsed, pipesFree = st.InUse, st.Idle
 	}
-	host, _ := os.Hostname()
-	node := b.cfg.Global.Node
-	if node == "" {
-		node = host
-	}
+	node := b.nodeName("")
 	stopping := 0
 	if b.stopping.Load() {
 		stopping = 1
@@ -810,7 +811,7 @@ func (b *Balancer) clearCounters(all bool) {
 	for _, be := range b.backends {
 		be.st.clearMax(all)
 		be.mu.Lock()
-		be.smax, be.qmax = be.conns, len(be.queue)
+		be.smax, be.qmax = be.conns+be.waiting, len(be.queue)
 		for _, s := range be.servers {
 			s.st.clearMax(all)
 			s.smax, s.qmax = s.cur, len(s.queue)

@@ -672,6 +672,9 @@ func (p *parser) validateHTTP() {
 		if px.Mode != "http" && (len(px.HTTP.RequestRules) > 0 || len(px.HTTP.ResponseRules) > 0 || len(px.HTTP.Redirects) > 0) {
 			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s '%s': http-request, http-response and redirect rules are ignored in mode %s", px.Pos, px.Kind, px.Name, px.Mode))
 		}
+		if px.Mode != "http" && px.HTTP.Stats != nil {
+			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s '%s': the statistics page ('stats' lines) is ignored in mode %s", px.Pos, px.Kind, px.Name, px.Mode))
+		}
 		if !px.Kind.IsFrontend() {
 			continue
 		}

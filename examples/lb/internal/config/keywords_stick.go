@@ -22,10 +22,7 @@ func init() {
 	proxyKeywords["tcp-request"] = proxyKeyword{KindFrontend, parseTCPRequest}
 	proxyKeywords["stick"] = proxyKeyword{KindBackend, parseStick}
 	globalKeywords["stats"] = parseStatsGlobal
-	// The statistics page is known, and refused by name.
-	proxyKeywords["stats"] = proxyKeyword{kAll, func(_ *parser, _ *Proxy, a []string) error {
-		return fmt.Errorf("%w: the statistics page ('stats %s'); the runtime API is 'stats socket' in 'global'", ErrUnsupported, strings.Join(a, " "))
-	}}
+	proxyKeywords["stats"] = proxyKeyword{kAll, parseStatsPage}
 	finishers = append(finishers, (*parser).checkStick, (*parser).checkContentRules)
 }
 

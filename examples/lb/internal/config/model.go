@@ -355,6 +355,7 @@ type Proxy struct {
 	// section that declares its own replaces those of its defaults.
 	TCPCheckRules []TCPCheckRule
 	tcpCheckOwn   bool // TCPCheckRules were declared in this section
+	statsOwn      bool // HTTP.Stats was made or copied in this section
 	httpCheckOwn  bool // http-check lines were read in this section
 }
 
@@ -487,7 +488,7 @@ func inherit(d *Proxy, kind Kind, name string, pos Pos) *Proxy {
 	p.Kind, p.Name, p.Pos = kind, name, pos
 	p.Logs = append([]Log(nil), d.Logs...)
 	p.Binds, p.Servers = nil, nil
-	p.tcpCheckOwn, p.httpCheckOwn = false, false
+	p.tcpCheckOwn, p.httpCheckOwn, p.statsOwn = false, false, false
 	return &p
 }
 

@@ -52,6 +52,9 @@ type HTTP struct {
 	MonitorURI string
 	// UseBackends are the use_backend rules, in order.
 	UseBackends []UseBackend
+	// Stats is the proxy's statistics page ("stats enable", "stats uri"
+	// and the other "stats" lines), nil without one.
+	Stats *StatsPage
 	// Reuse is the http-reuse policy: "safe" (the default), "never",
 	// "always" or "aggressive" (treated as always).
 	Reuse string
