@@ -17,7 +17,8 @@ import (
 
 // statsCfg has a TCP frontend over weighted, checked, dead, disabled and
 // backup servers, a TCP proxy whose only server refuses connections, and
-// an HTTP proxy with a deny rule; sock is the runtime API socket.
+// an HTTP proxy with a deny rule, and servers made by server-template;
+// sock is the runtime API socket.
 func statsCfg(sock string, ports []int, echo, dead, web1, web2 string) string {
 	return fmt.Sprintf(`global
     maxconn 200
@@ -52,7 +53,12 @@ listen web
     http-request deny if { path /deny }
     server w1 %s cookie x1
     server w2 %s check inter 100
-`, sock, ports[0], echo, echo, dead, echo, echo, ports[1], dead, ports[2], web1, web2)
+listen tpl
+    mode tcp
+    bind 127.0.0.1:%d
+    server-template t 2-3 %s weight 3
+    server u %s
+`, sock, ports[0], echo, echo, dead, echo, echo, ports[1], dead, ports[2], web1, web2, ports[3], echo, echo)
 }
 
 // statTable parses "show stat" into rows keyed "proxy/name", each a map
@@ -148,7 +154,7 @@ func TestInteropStatsMatchHAProxy(t *testing.T) {
 		afterAdminOrder []string
 	}
 	run := func(start func(text, sock string)) result {
-		ports := freePorts(t, 3)
+		ports := freePorts(t, 4)
 		sock := filepath.Join(t.TempDir(), "stats.sock")
 		start(statsCfg(sock, ports, echo, dead, web1, web2), sock)
 		var res result
@@ -241,6 +247,7 @@ func TestInteropStatsMatchHAProxy(t *testing.T) {
 	assert.Equal(t, "4", got.rows["bt/a"]["stot"], "a took 4 of 6 by weight")
 	assert.Equal(t, "3", got.rows["fx/dead"]["stot"], "three connects to the dead server")
 	assert.Equal(t, "1", got.rows["web/FRONTEND"]["dreq"], "one denial")
+	assert.Equal(t, "3", got.rows["tpl/u"]["sid"], "server-template's servers t2 and t3 took ids 1 and 2")
 	assert.Equal(t, "MAINT", got.afterRows["bt/a"]["status"])
 	assert.Equal(t, "DRAIN", got.afterRows["bt/b"]["status"])
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -402,4 +403,31 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestServerTemplate(t *testing.T) {
+	cfg, err := parse(t, "backend b\n    server-template web 3 127.0.0.1:8080 check weight 2\n    server-template app 5-6 127.0.0.1:9090\n    server x 127.0.0.1:1\n")
+	require.NoError(t, err)
+	be := cfg.Proxy("b", KindBackend)
+	var names []string
+	for _, s := range be.Servers {
+		names = append(names, fmt.Sprintf("%s=%s/%d/%d/%v", s.Name, s.Addr, s.ID, s.Weight, s.Check))
+	}
+	require.Equal(t, []string{
+		"web1=127.0.0.1:8080/1/2/true", "web2=127.0.0.1:8080/2/2/true", "web3=127.0.0.1:8080/3/2/true",
+		"app5=127.0.0.1:9090/4/1/false", "app6=127.0.0.1:9090/5/1/false", "x=127.0.0.1:1/6/1/false",
+	}, names)
+	for _, tc := range []struct{ line, msg string }{
+		{"server-template web 0 127.0.0.1:1", "wrong server-template number or range arg '0'"},
+		{"server-template web 3-1 127.0.0.1:1", "wrong server-template number or range arg '3-1'"},
+		{"server-template web x 127.0.0.1:1", "wrong server-template number or range arg 'x'"},
+		{"server-template web 2", "'server-template' expects <prefix> <nb | range> <addr>[:<port>]"},
+		{"server-template web 2 127.0.0.1:1 bogus", "server option 'bogus'"},
+	} {
+		_, err := parse(t, "backend b\n    "+tc.line+"\n")
+		require.ErrorContains(t, err, tc.msg, tc.line)
+		require.ErrorContains(t, err, "lb.cfg:2", tc.line)
+	}
+	_, err = parse(t, "backend b\n    server web1 127.0.0.1:1\n    server-template web 2 127.0.0.1:2\n")
+	require.ErrorContains(t, err, "server 'web1' already declared")
 }

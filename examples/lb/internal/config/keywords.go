@@ -168,10 +168,11 @@ func init() {
 			px.Mode = a[0]
 			return nil
 		}},
-		"bind":    {KindFrontend, parseBind},
-		"server":  {KindBackend, parseServer},
-		"maxconn": {kFeDef, func(_ *parser, px *Proxy, a []string) error { return oneInt(a, 0, 1<<30, &px.MaxConn) }},
-		"backlog": {kFeDef, func(_ *parser, px *Proxy, a []string) error { return oneInt(a, 1, 1<<30, &px.Backlog) }},
+		"bind":            {KindFrontend, parseBind},
+		"server":          {KindBackend, parseServer},
+		"server-template": {KindBackend, parseServerTemplate},
+		"maxconn":         {kFeDef, func(_ *parser, px *Proxy, a []string) error { return oneInt(a, 0, 1<<30, &px.MaxConn) }},
+		"backlog":         {kFeDef, func(_ *parser, px *Proxy, a []string) error { return oneInt(a, 1, 1<<30, &px.Backlog) }},
 		"description": {KindFrontend | KindBackend, func(_ *parser, px *Proxy, a []string) error {
 			if len(a) == 0 {
 				return errors.New("expects a string")
@@ -480,6 +481,48 @@ func parseServer(p *parser, px *Proxy, a []string) error {
 	}
 	px.Servers = append(px.Servers, &s)
 	return nil
+}
+
+// parseServerTemplate reads "server-template <prefix> <num>|<low>-<high>
+// <addr>[:<port>] [options]": the servers prefix<low> to prefix<high>
+// (prefix1 to prefix<num>), each as a "server" line with the same
+// address and options would make it.
+func parseServerTemplate(p *parser, px *Proxy, a []string) error {
+	if len(a) < 3 {
+		return errors.New("'server-template' expects <prefix> <nb | range> <addr>[:<port>] as arguments")
+	}
+	lo, hi, ok := templateRange(a[1])
+	if !ok {
+		return fmt.Errorf("wrong server-template number or range arg '%s'", a[1])
+	}
+	args := append([]string{""}, a[2:]...)
+	for i := lo; i <= hi; i++ {
+		args[0] = a[0] + strconv.Itoa(i)
+		if err := parseServer(p, px, args); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// templateRange reads a server-template count ("3": 1 to 3) or range
+// ("5-7"), both ends from 1.
+func templateRange(s string) (lo, hi int, ok bool) {
+	a, b, isRange := strings.Cut(s, "-")
+	lo, hi = 1, 0
+	var err error
+	if isRange {
+		if lo, err = strconv.Atoi(a); err != nil {
+			return 0, 0, false
+		}
+		b = strings.TrimSpace(b)
+	} else {
+		b = a
+	}
+	if hi, err = strconv.Atoi(b); err != nil || lo < 1 || hi < lo {
+		return 0, 0, false
+	}
+	return lo, hi, true
 }
 
 func nextID(ss []*Server) int {
