@@ -192,6 +192,20 @@ func appendCaptures(b []byte, caps [][]byte, list bool) []byte {
 	return b
 }
 
+// appendQuotedCaptures appends captured values as %{+Q}hrl and
+// %{+Q}hsl log them: each between quotes, separated by spaces.
+func appendQuotedCaptures(b []byte, caps [][]byte) []byte {
+	for i, c := range caps {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, '"')
+		b = append(b, c...)
+		b = append(b, '"')
+	}
+	return b
+}
+
 // captureFields records the value of the last field of each name caps
 // names in m, as HAProxy's capture keeps the last it saw,
 // cut to its length and encoded as HAProxy encodes captures: '"', '#',

@@ -38,15 +38,32 @@ func (l *httpLog) values() logValues {
 var hostName, _ = os.Hostname()
 
 // quotable are the text variables %{+Q} puts between quotes.
-var quotable = map[string]bool{"ft": true, "f": true, "b": true, "s": true, "r": true, "HM": true, "HU": true, "HV": true, "H": true}
+var quotable = map[string]bool{"ft": true, "f": true, "b": true, "s": true, "r": true, "HM": true, "HU": true, "HV": true, "H": true,
+	"CC": true, "CS": true}
 
-// renderLogFormat appends the line format describes for v to b.
+// renderLogFormat appends the line format describes for v to b. As
+// HAProxy's, a run of spaces in the format is one separator, written
+// only when something was written since the last one: a variable that
+// prints nothing (no captures) does not leave two spaces.
 func renderLogFormat(b []byte, format []config.LogItem, v *logValues) []byte {
+	lastSpace := true
 	for _, it := range format {
 		if it.Var == "" {
-			b = append(b, it.Text...)
+			for i := 0; i < len(it.Text); i++ {
+				c := it.Text[i]
+				if c != ' ' {
+					b = append(b, c)
+					lastSpace = false
+					continue
+				}
+				if !lastSpace {
+					b = append(b, ' ')
+					lastSpace = true
+				}
+			}
 			continue
 		}
+		before := len(b)
 		// As in HAProxy, +Q quotes text, not numbers, addresses or dates.
 		q := it.Quote && quotable[it.Var]
 		if q {
@@ -55,6 +72,9 @@ func renderLogFormat(b []byte, format []config.LogItem, v *logValues) []byte {
 		b = v.appendVar(b, it)
 		if q {
 			b = append(b, '"')
+		}
+		if len(b) > before {
+			lastSpace = false
 		}
 	}
 	return b
@@ -71,12 +91,29 @@ func (v *logValues) appendVar(b []byte, it config.LogItem) []byte {
 		if v.capReq == nil {
 			return b
 		}
+		if it.Var == "hrl" && it.Quote {
+			return appendQuotedCaptures(b, v.capReq)
+		}
 		return appendCaptures(b, v.capReq, it.Var == "hrl")
 	case "hs", "hsl":
 		if v.capResp == nil {
 			return b
 		}
+		if it.Var == "hsl" && it.Quote {
+			return appendQuotedCaptures(b, v.capResp)
+		}
 		return appendCaptures(b, v.capResp, it.Var == "hsl")
+	case "CC", "CS":
+		// No cookie is captured: "-", or nothing between the quotes.
+		if it.Quote {
+			return b
+		}
+		return append(b, '-')
+	case "trg":
+		return v.date.UTC().AppendFormat(b, "02/Jan/2006:15:04:05 +0000")
+	case "ms":
+		ms := v.date.Nanosecond() / int(time.Millisecond)
+		return append(b, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
 	case "ci":
 		return append(b, v.client.Addr().Unmap().String()...)
 	case "t", "tr":

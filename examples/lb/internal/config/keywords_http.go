@@ -341,13 +341,18 @@ func init() {
 		return nil
 	}}
 	optionKeywords["httplog"] = optionKeyword{KindFrontend, func(px *Proxy, a []string, on bool) error {
-		if len(a) > 0 {
-			return fmt.Errorf("%w: 'option httplog %s'", ErrUnsupported, a[0])
+		clf := len(a) == 1 && a[0] == "clf"
+		if len(a) > 0 && !clf {
+			return fmt.Errorf("'option httplog' only takes 'clf', not '%s'", strings.Join(a, " "))
 		}
 		px.HTTP.Log = on
 		if on {
 			// As in HAProxy, the later of log-format and the option wins.
 			px.LogFormat = nil
+			if clf {
+				px.LogFormat, _ = ParseLogFormat(CLFLogFormat)
+				px.LogFormatPos = Pos{}
+			}
 		}
 		return nil
 	}}
@@ -677,6 +682,14 @@ func (p *parser) validateHTTP() {
 		}
 		if !px.Kind.IsFrontend() {
 			continue
+		}
+		if px.Mode != "http" && px.HTTP.Log {
+			// As HAProxy, httplog (clf too) falls back to tcplog.
+			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s '%s': 'option httplog' needs 'mode http'; falling back to 'option tcplog'", px.Pos, px.Kind, px.Name))
+			px.HTTP.Log, px.Options.TCPLog = false, true
+			if px.LogFormatPos == (Pos{}) {
+				px.LogFormat = nil
+			}
 		}
 		if px.Mode != "http" {
 			for _, it := range px.LogFormat {

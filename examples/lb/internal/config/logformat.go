@@ -22,20 +22,27 @@ var logVars = map[string]bool{
 	"ac": true, "fc": true, "bc": true, "sc": true, "rc": true, "sq": true, "bq": true,
 	"pid": true, "H": true, "hr": true, "hs": true, "hrl": true, "hsl": true,
 	"ST": true, "TR": true, "Tr": true, "Ta": true, "r": true, "HM": true, "HU": true, "HV": true,
+	"trg": true, "ms": true, "CC": true, "CS": true,
 }
+
+// CLFLogFormat is the format "option httplog clf" logs in, HAProxy's:
+// the Common Log Format's fields first, then HAProxy's own.
+const CLFLogFormat = `%{+Q}o %{-Q}ci - - [%trg] %r %ST %B "" "" %cp %ms %ft %b %s %TR %Tw %Tc %Tr %Ta %tsc %ac %fc %bc %sc %rc %sq %bq %CC %CS %hrl %hsl`
 
 // httpLogVars are the variables HAProxy reserves for HTTP mode: a TCP
 // proxy's log-format may not use them.
-var httpLogVars = map[string]bool{"TR": true, "Tr": true, "Ta": true, "r": true, "HM": true, "HU": true, "HV": true, "tr": true}
+var httpLogVars = map[string]bool{"TR": true, "Tr": true, "Ta": true, "r": true, "HM": true, "HU": true, "HV": true, "tr": true, "CC": true, "CS": true}
 
 // HTTPOnly reports whether the item is a variable of HTTP mode only.
 func (it LogItem) HTTPOnly() bool { return httpLogVars[it.Var] }
 
 // ParseLogFormat reads a log-format string: text, "%%" for a percent
-// sign, and variables written %name or %{+Q}name. Sample expressions
+// sign, and variables written %name or %{+Q}name; %{+Q}o sets the flag
+// for every variable after it that sets none. Sample expressions
 // (%[...]) and other flags are refused by name.
 func ParseLogFormat(s string) ([]LogItem, error) {
 	var items []LogItem
+	defaultQuote := false
 	var text strings.Builder
 	flush := func() {
 		if text.Len() > 0 {
@@ -56,7 +63,7 @@ func ParseLogFormat(s string) ([]LogItem, error) {
 			i++
 			continue
 		}
-		item := LogItem{}
+		item := LogItem{Quote: defaultQuote}
 		if i < len(s) && s[i] == '{' {
 			end := strings.IndexByte(s[i:], '}')
 			if end < 0 {
@@ -85,6 +92,11 @@ func ParseLogFormat(s string) ([]LogItem, error) {
 			return nil, fmt.Errorf("log-format: a variable name must follow '%%' at offset %d", i-1)
 		}
 		item.Var = s[i:j]
+		if item.Var == "o" {
+			defaultQuote = item.Quote
+			i = j
+			continue
+		}
 		if !logVars[item.Var] {
 			return nil, fmt.Errorf("%w: log-format variable '%%%s'", ErrUnsupported, item.Var)
 		}

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -44,4 +46,31 @@ func TestLogFormatModes(t *testing.T) {
 
 	_, err = parse(t, "frontend f\n  log-format %ci %cp\n")
 	require.ErrorContains(t, err, "lb.cfg:2: bad value: 'log-format' in 'frontend' section: expects exactly one argument")
+}
+
+func TestLogFormatGlobalFlag(t *testing.T) {
+	items, err := ParseLogFormat(`%{+Q}o %{-Q}ci %r %{-Q}s %b`)
+	require.NoError(t, err)
+	var got []string
+	for _, it := range items {
+		if it.Var != "" {
+			got = append(got, fmt.Sprintf("%s:%v", it.Var, it.Quote))
+		}
+	}
+	require.Equal(t, []string{"ci:false", "r:true", "s:false", "b:true"}, got)
+	_, err = ParseLogFormat(CLFLogFormat)
+	require.NoError(t, err)
+}
+
+func TestOptionHTTPLogCLF(t *testing.T) {
+	cfg, err := parse(t, "defaults\n    mode http\nlisten a\n    bind :80\n    log-format %ci\n    option httplog clf\nlisten b\n    bind :81\n    mode tcp\n    option httplog clf\n")
+	require.NoError(t, err)
+	a, b := cfg.Proxy("a", KindListen), cfg.Proxy("b", KindListen)
+	clf, _ := ParseLogFormat(CLFLogFormat)
+	require.Equal(t, clf, a.LogFormat, "the later of log-format and the option wins")
+	require.Nil(t, b.LogFormat)
+	require.True(t, b.Options.TCPLog, "httplog in mode tcp falls back to tcplog")
+	require.Contains(t, strings.Join(cfg.Warnings, "\n"), "listen 'b': 'option httplog' needs 'mode http'; falling back to 'option tcplog'")
+	_, err = parse(t, "listen a\n    mode http\n    option httplog bogus\n")
+	require.ErrorContains(t, err, "'option httplog' only takes 'clf', not 'bogus'")
 }

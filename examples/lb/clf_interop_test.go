@@ -1,0 +1,119 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestInteropHTTPLogCLFMatchesHAProxy logs the same requests under
+// haproxy and lb with "option httplog clf" (with a header capture, with
+// none, and for a statistics page answer), and with a log-format whose
+// runs of spaces and empty captures HAProxy collapses, and compares the
+// lines with the timings, ports and byte counts masked.
+func TestInteropHTTPLogCLFMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	web := strings.TrimPrefix(handlerServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = io.WriteString(w, "ok\n")
+	}), "http://")
+	cfg := func(ports []int) string {
+		return fmt.Sprintf(`global
+    log stdout format raw local0
+defaults
+    mode http
+    log global
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+listen capt
+    bind 127.0.0.1:%d
+    option httplog clf
+    capture request header X-Tag len 20
+    capture request header X-None len 5
+    server s1 %s
+listen plain
+    bind 127.0.0.1:%d
+    option httplog clf
+    stats uri /stats
+    server s1 %s
+listen fmt
+    bind 127.0.0.1:%d
+    log-format "%%ci   %%hr %%hs  %%{+Q}r %%ST %%{+Q}CC%%{+Q}hrl %%CS end"
+    server s1 %s
+`, ports[0], web, ports[1], web, ports[2], web)
+	}
+	clf := regexp.MustCompile(`^(\S+) - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000\] ("[^"]*") (\d+) \d+ "" "" \d+ \d{3} (\S+ \S+ \S+) (\S+ \S+ \S+ \S+ \S+) (.*)$`)
+	counts := regexp.MustCompile(`^(\S+) \d+ \d+ `)
+	mask := func(line string) string {
+		m := clf.FindStringSubmatch(line)
+		if m == nil {
+			return line
+		}
+		timers := strings.Fields(m[5])
+		for i, v := range timers {
+			if v != "-1" {
+				timers[i] = "T"
+			}
+		}
+		// %ac and %fc count connections a previous request may still
+		// hold for a moment.
+		rest := counts.ReplaceAllString(m[6], "$1 C C ")
+		return strings.Join([]string{m[1], m[2], m[3], m[4], strings.Join(timers, " "), rest}, " ") + "|"
+	}
+	run := func(start func(text string) func() string) []string {
+		ports := freePorts(t, 3)
+		out := start(cfg(ports))
+		client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+		get := func(port int, path, tag string) {
+			req, err := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d%s", port, path), nil)
+			require.NoError(t, err)
+			if tag != "" {
+				req.Header.Set("X-Tag", tag)
+			}
+			resp, err := client.Do(req)
+			require.NoError(t, err)
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+		}
+		get(ports[0], "/a?b=c", `ex"am{p}le`)
+		get(ports[0], "/", "")
+		get(ports[1], "/", "")
+		get(ports[1], "/stats;csv", "")
+		get(ports[2], "/", "")
+		var lines []string
+		require.Eventually(t, func() bool {
+			lines = lines[:0]
+			for _, l := range strings.Split(out(), "\n") {
+				if strings.HasPrefix(l, "127.0.0.1") {
+					lines = append(lines, mask(l))
+				}
+			}
+			return len(lines) == 5
+		}, 5*time.Second, 10*time.Millisecond)
+		return lines
+	}
+	haStart := func(text string) func() string {
+		addr := text[strings.Index(text, "bind ")+5:]
+		addr = addr[:strings.IndexByte(addr, '\n')]
+		return startHAProxy(t, text, func() bool { return !bindable(addr) })
+	}
+	lbStart := func(text string) func() string {
+		_, logs, mu := startInProcess(t, text)
+		return func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }
+	}
+	want := run(haStart)
+	got := run(lbStart)
+	assert.Equal(t, want, got, "haproxy's lines, then lb's")
+	assert.Contains(t, got[0], `"GET /a?b=c HTTP/1.1" 404 "capt" "capt" "s1" T T T T T ---- C C 0 0 0 0 0 "" "" "ex#22am#7Bp#7Dle" "" |`)
+}
