@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -54,7 +55,7 @@ listen fmt
 `, ports[0], web, ports[1], web, ports[2], web)
 	}
 	clf := regexp.MustCompile(`^(\S+) - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000\] ("[^"]*") (\d+) \d+ "" "" \d+ \d{3} (\S+ \S+ \S+) (\S+ \S+ \S+ \S+ \S+) (.*)$`)
-	counts := regexp.MustCompile(`^(\S+) \d+ \d+ `)
+	counts := regexp.MustCompile(`^(\S+) \d+ \d+ \d+ \d+ `)
 	mask := func(line string) string {
 		m := clf.FindStringSubmatch(line)
 		if m == nil {
@@ -66,9 +67,9 @@ listen fmt
 				timers[i] = "T"
 			}
 		}
-		// %ac and %fc count connections a previous request may still
-		// hold for a moment.
-		rest := counts.ReplaceAllString(m[6], "$1 C C ")
+		// %ac, %fc, %bc and %sc count connections a previous request
+		// may still hold for a moment.
+		rest := counts.ReplaceAllString(m[6], "$1 C C C C ")
 		return strings.Join([]string{m[1], m[2], m[3], m[4], strings.Join(timers, " "), rest}, " ") + "|"
 	}
 	run := func(start func(text string) func() string) []string {
@@ -101,6 +102,9 @@ listen fmt
 			}
 			return len(lines) == 5
 		}, 5*time.Second, 10*time.Millisecond)
+		// A line is written once its answer is sent: the next request's
+		// may come first.
+		sort.Strings(lines)
 		return lines
 	}
 	haStart := func(text string) func() string {
@@ -115,5 +119,5 @@ listen fmt
 	want := run(haStart)
 	got := run(lbStart)
 	assert.Equal(t, want, got, "haproxy's lines, then lb's")
-	assert.Contains(t, got[0], `"GET /a?b=c HTTP/1.1" 404 "capt" "capt" "s1" T T T T T ---- C C 0 0 0 0 0 "" "" "ex#22am#7Bp#7Dle" "" |`)
+	assert.Contains(t, got, `127.0.0.1 "GET /a?b=c HTTP/1.1" 404 "capt" "capt" "s1" T T T T T ---- C C C C 0 0 0 "" "" "ex#22am#7Bp#7Dle" "" |`)
 }

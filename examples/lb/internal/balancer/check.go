@@ -35,6 +35,10 @@ type checker struct {
 	errors atomic.Int32
 	hurry  chan struct{}
 
+	// running is set while a check is in progress: the statistics mark
+	// its status with "* ", as HAProxy's do.
+	running atomic.Bool
+
 	mu     sync.Mutex
 	status string // HAProxy's check_status of the last check: L4OK, L6RSP...
 	code   int    // the status the last passed HTTP check's answer had
@@ -100,6 +104,12 @@ func (c *checker) report() checkReport {
 	r := checkReport{status: c.status, dur: c.dur}
 	reason := c.reason
 	c.mu.Unlock()
+	if c.running.Load() && r.status != "" {
+		// In progress: HAProxy marks the last status and has cleared
+		// the detail.
+		r.status = "* " + r.status
+		reason, _, _ = strings.Cut(reason, ", ")
+	}
 	r.desc = reason
 	if i := strings.Index(reason, ", "); i >= 0 {
 		r.desc = reason[:i]
@@ -339,6 +349,8 @@ func (c *checker) once(ctx context.Context) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	start := time.Now()
+	c.running.Store(true)
+	defer c.running.Store(false)
 	conn, err := c.dial(cctx, s)
 	cancel()
 	dur := time.Since(start)

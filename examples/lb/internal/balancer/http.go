@@ -547,6 +547,9 @@ type exchange struct {
 	// bodyIn counts the request body's bytes, for the statistics; the
 	// body is copied on a goroutine of its own.
 	bodyIn atomic.Int64
+	// comp is the compression algorithm the client and the
+	// configuration agree on, "" for none (compress.go).
+	comp string
 	// vars are the variables of scopes txn, req and res, made on first
 	// use and emptied for the next exchange.
 	vars *varStore
@@ -556,7 +559,7 @@ func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 	ex.hf, ex.fst, ex.req = hf, st, st.Request()
 	ex.first = hf.nreq == 1
 	ex.be, ex.bhp, ex.srv, ex.bc, ex.bst, ex.cerr = nil, nil, nil, nil, nil, nil
-	ex.inResp, ex.direct = false, nil
+	ex.inResp, ex.direct, ex.comp = false, nil, ""
 	ex.bodyIn.Store(0)
 	if ex.vars != nil {
 		clear(ex.vars.m)
@@ -642,6 +645,7 @@ func (ex *exchange) serve() {
 	}
 	ex.addForwardFor()
 	ex.addOriginalTo()
+	ex.selectCompression()
 	ex.mode = max(fe.cfg.HTTP.ConnMode, ex.be.cfg.HTTP.ConnMode)
 	if ex.mode != config.ConnKeepAlive {
 		ex.req.Flags |= htx.FlagClose
@@ -1138,6 +1142,7 @@ func (ex *exchange) forwardResponse() {
 			resp.Flags &^= htx.FlagClose
 		}
 	}
+	compress := !tunnel && ex.compressResponse(resp)
 	if err := ex.fst.WriteResponse(resp); err != nil {
 		l.term = [2]byte{'C', 'H'}
 		ex.abortBack()
@@ -1150,7 +1155,15 @@ func (ex *exchange) forwardResponse() {
 	}
 	bodyless := !hasBody(resp) || ex.req.Flags&htx.FlagHead != 0 || htx.BodylessStatus(resp.Status)
 	if !bodyless {
-		if !ex.copyResponseBody() {
+		var cw compressor
+		if compress {
+			cw = ex.newCompressor()
+		}
+		ok := ex.copyResponseBody(cw)
+		if cw != nil {
+			ex.putCompressor(cw)
+		}
+		if !ok {
 			return
 		}
 	}
@@ -1183,19 +1196,28 @@ func (ex *exchange) forwardResponse() {
 // stream was closed (which unblocks it).
 func (ex *exchange) waitBodyAfterAbort() error { return ex.waitBody() }
 
-// copyResponseBody copies the body and trailers to the client.
-func (ex *exchange) copyResponseBody() bool {
+// copyResponseBody copies the body and trailers to the client, through
+// cw when the response is compressed (nil: as it comes).
+func (ex *exchange) copyResponseBody(cw compressor) bool {
 	l := &ex.log
 	srvTimeout := ex.be.cfg.Timeouts.Server
 	for {
 		n, err := ex.bst.Read(ex.buf)
 		if n > 0 {
-			if _, werr := ex.fst.Write(ex.buf[:n]); werr != nil {
+			var werr error
+			if cw != nil {
+				if _, werr = cw.Write(ex.buf[:n]); werr == nil {
+					werr = cw.Flush()
+				}
+			} else {
+				_, werr = ex.fst.Write(ex.buf[:n])
+				l.bytesOut += int64(n)
+			}
+			if werr != nil {
 				l.term = [2]byte{'C', 'D'}
 				ex.abortBack()
 				return false
 			}
-			l.bytesOut += int64(n)
 			if srvTimeout > 0 && !ex.bc.h2 {
 				_ = ex.bc.c.Transport().SetReadDeadline(time.Now().Add(srvTimeout))
 			}
@@ -1209,6 +1231,13 @@ func (ex *exchange) copyResponseBody() bool {
 			} else {
 				l.term = [2]byte{'S', 'D'}
 			}
+			ex.abortBack()
+			return false
+		}
+	}
+	if cw != nil {
+		if err := cw.Close(); err != nil {
+			l.term = [2]byte{'C', 'D'}
 			ex.abortBack()
 			return false
 		}

@@ -356,6 +356,7 @@ type Proxy struct {
 	TCPCheckRules []TCPCheckRule
 	tcpCheckOwn   bool // TCPCheckRules were declared in this section
 	statsOwn      bool // HTTP.Stats was made or copied in this section
+	compOwn       bool // HTTP.Compression was made or copied in this section
 	httpCheckOwn  bool // http-check lines were read in this section
 }
 
@@ -488,7 +489,7 @@ func inherit(d *Proxy, kind Kind, name string, pos Pos) *Proxy {
 	p.Kind, p.Name, p.Pos = kind, name, pos
 	p.Logs = append([]Log(nil), d.Logs...)
 	p.Binds, p.Servers = nil, nil
-	p.tcpCheckOwn, p.httpCheckOwn, p.statsOwn = false, false, false
+	p.tcpCheckOwn, p.httpCheckOwn, p.statsOwn, p.compOwn = false, false, false, false
 	return &p
 }
 

@@ -55,6 +55,9 @@ type HTTP struct {
 	// Stats is the proxy's statistics page ("stats enable", "stats uri"
 	// and the other "stats" lines), nil without one.
 	Stats *StatsPage
+	// Compression is the proxy's response compression ("compression
+	// algo|type|offload"), nil without it.
+	Compression *Compression
 	// Reuse is the http-reuse policy: "safe" (the default), "never",
 	// "always" or "aggressive" (treated as always).
 	Reuse string
