@@ -160,11 +160,7 @@ listen c2
 		}
 		return out
 	}
-	haStart := func(text string) {
-		addr := text[strings.Index(text, "bind ")+5:]
-		addr = addr[:strings.IndexByte(addr, '\n')]
-		startHAProxy(t, text, func() bool { return !bindable(addr) })
-	}
+	haStart := func(text string) { startHAProxyReady(t, text) }
 	lbStart := func(text string) { startInProcess(t, text) }
 	want := run(haStart)
 	got := run(lbStart)

@@ -25,6 +25,7 @@ defaults
     mode http
     log global
     option httplog
+    option dontlognull
     timeout connect 1s
     timeout client 5s
     timeout server 5s
@@ -170,11 +171,7 @@ func TestInteropStatsPageMatchesHAProxy(t *testing.T) {
 		sort.Strings(res.logs)
 		return res
 	}
-	haStart := func(text string) func() string {
-		addr := text[strings.Index(text, "bind ")+5:]
-		addr = addr[:strings.IndexByte(addr, '\n')]
-		return startHAProxy(t, text, func() bool { return !bindable(addr) })
-	}
+	haStart := func(text string) func() string { return startHAProxyReady(t, text) }
 	lbStart := func(text string) func() string {
 		_, logs, mu := startInProcess(t, text)
 		return func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }

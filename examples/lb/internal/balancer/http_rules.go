@@ -126,6 +126,12 @@ func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
 				}
 			case "return":
 				hr.answer = newAnswer(r.Status, r.ContentType, r.Body, r.Headers)
+			case "auth":
+				realm := cmp.Or(r.Value, px.Name)
+				hr.answer = newAnswer(401, "text/html", builtinAnswer(401).body, [][2]string{
+					{"cache-control", "no-cache"},
+					{"www-authenticate", `Basic realm="` + realm + `"`},
+				})
 			}
 			out = append(out, hr)
 		}
@@ -333,8 +339,9 @@ func (ex *exchange) applyRequestRules(hp *httpProxy) bool {
 			ex.log.term = [2]byte{'P', 'T'}
 			ex.answer(r.answer)
 			return true
-		case "return":
-			ex.log.term = [2]byte{'P', 'R'}
+		case "return", "auth":
+			// Answered by the proxy itself, as HAProxy logs it: LR.
+			ex.log.term = [2]byte{'L', 'R'}
 			ex.answer(r.answer)
 			return true
 		case "redirect":

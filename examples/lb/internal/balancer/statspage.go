@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"github.com/proxyblocks/proxyblocks/mux/htx"
 )
@@ -364,4 +365,15 @@ func (b *Balancer) nodeName(own string) string {
 	}
 	host, _ := os.Hostname()
 	return host
+}
+
+// CheckAuth checks the request's basic credentials against a userlist,
+// for the http_auth fetches.
+func (ex *exchange) CheckAuth(list string) ([]string, bool) {
+	ul := ex.hf.s.b.cfg.Userlist(list)
+	user, pass, ok := acl.BasicAuth(ex.req)
+	if ul == nil || !ok {
+		return nil, false
+	}
+	return ul.Check(user, pass)
 }

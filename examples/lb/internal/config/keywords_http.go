@@ -596,6 +596,19 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 			r.Status, a = n, a[2:]
 		}
 		return r, nil
+	case "auth":
+		if !req {
+			break
+		}
+		r.Status = 401
+		switch {
+		case len(a) == 0:
+		case len(a) == 2 && a[0] == "realm":
+			r.Value = a[1]
+		default:
+			return r, fmt.Errorf("'auth': unexpected '%s' (expects 'realm <realm>')", strings.Join(a, " "))
+		}
+		return r, nil
 	case "return":
 		if !req {
 			break

@@ -98,6 +98,8 @@ type Config struct {
 	Proxies []*Proxy
 	// Warnings are things HAProxy also only warns about.
 	Warnings []string
+	// Userlists are the "userlist" sections, in order.
+	Userlists []*Userlist
 }
 
 // Proxy returns the proxy with that name whose kind overlaps k, or nil.

@@ -111,8 +111,9 @@ type HTTPRule struct {
 	Action string
 	// Name is the header name of header actions.
 	Name string
-	// Value is the value format of set-header/add-header/set-path, or the
-	// location of a redirect.
+	// Value is the value format of set-header/add-header/set-path, the
+	// location of a redirect, or the realm of auth ("" for the proxy's
+	// name).
 	Value string
 	// Status is the status of deny, return and redirect (0 for their
 	// default).

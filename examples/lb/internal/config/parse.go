@@ -71,8 +71,15 @@ type parser struct {
 	// being filled, nil in global or before any section.
 	section string
 	cur     *Proxy
-	pos     Pos
-	errs    []error
+	// userlist is the userlist section being read; pendingGroups its
+	// "group ... users" lines, resolved at the end.
+	userlist      *Userlist
+	pendingGroups []pendingGroup
+	// userlistRefs are the userlists the http_auth fetches name, with
+	// the line naming each, checked once every section is read.
+	userlistRefs []userlistRef
+	pos          Pos
+	errs         []error
 }
 
 func (p *parser) errorf(kw string, sentinel error, format string, a ...any) {
@@ -118,9 +125,16 @@ func (p *parser) parseLine(words []string) {
 	case "defaults", "frontend", "backend", "listen":
 		p.startProxy(kw, words[1:])
 		return
+	case "userlist":
+		p.startUserlist(words[1:])
+		return
 	}
 	if p.section == "" {
 		p.errorf(kw, ErrUnknownKeyword, "unknown keyword '%s' out of section", kw)
+		return
+	}
+	if p.section == "userlist" {
+		p.userlistLine(words)
 		return
 	}
 	if p.section == "global" {
@@ -142,6 +156,7 @@ func (p *parser) parseLine(words []string) {
 		neg, words = true, words[1:]
 		kw = "option"
 	}
+	p.noteUserlistRefs(words)
 	k, ok := proxyKeywords[kw]
 	if !ok {
 		if _, g := globalKeywords[kw]; g {
