@@ -379,6 +379,18 @@ func (c *Conn) DiscardInput(max int) int {
 	return n
 }
 
+// SilentDrop closes the connection so that the peer learns nothing, as
+// HAProxy's silent-drop does: no FIN, and where the system allows it
+// (TCP_REPAIR, which needs CAP_NET_ADMIN; ttl 0 tries it) no reset
+// either; otherwise a reset sent with an IP TTL of ttl (1 when 0), which
+// dies before it reaches a peer that many hops away. It reports whether
+// the close was silent through repair mode.
+func (c *Conn) SilentDrop(ttl int) bool {
+	silent := silentDrop(c.sock, ttl)
+	_ = c.Close()
+	return silent
+}
+
 // Abort closes the connection with a reset (SO_LINGER 0) rather than a
 // FIN, so the peer learns at once that nothing more will come and no
 // TIME_WAIT is left behind.

@@ -89,7 +89,9 @@ func (hf *httpFront) emitLog(l *httpLog) {
 	if !fe.logs.enabled() || !fe.cfg.HTTP.Log && !fe.cfg.Options.TCPLog && fe.cfg.LogFormat == nil {
 		return
 	}
-	if fe.cfg.Options.DontLogNull && l.status == -1 && l.bytesOut == 0 {
+	// dontlognull leaves out what carried nothing; a request a rule
+	// stopped (reject, silent-drop: PR) carried one.
+	if fe.cfg.Options.DontLogNull && l.status == -1 && l.bytesOut == 0 && l.term[0] != 'P' {
 		return
 	}
 	level := trafficLevel(&fe.cfg.Options, &l.trafficLine, l.status)
@@ -130,7 +132,7 @@ func (l *httpLog) format(b []byte) []byte {
 	b = append(b, '/')
 	b = append(b, l.server...)
 	b = append(b, ' ')
-	b = appendMs(b, l.tr, true)
+	b = appendMs(b, l.tr, l.tr >= 0)
 	b = append(b, '/')
 	b = appendMs(b, l.tw, l.twSet)
 	b = append(b, '/')

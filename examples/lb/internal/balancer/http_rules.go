@@ -339,6 +339,18 @@ func (ex *exchange) applyRequestRules(hp *httpProxy) bool {
 			ex.log.term = [2]byte{'P', 'T'}
 			ex.answer(r.answer)
 			return true
+		case "reject", "silent-drop":
+			// The connection is closed without an answer, as HAProxy
+			// does, HTTP/2 connections whole; silent-drop tells the
+			// client nothing at all.
+			ex.log.term = [2]byte{'P', 'R'}
+			ex.log.tr = -1
+			if r.cfg.Action == "silent-drop" {
+				ex.hf.s.client.SilentDrop(r.cfg.Status)
+			} else {
+				_ = ex.hf.s.client.Close()
+			}
+			return true
 		case "return", "auth":
 			// Answered by the proxy itself, as HAProxy logs it: LR.
 			ex.log.term = [2]byte{'L', 'R'}

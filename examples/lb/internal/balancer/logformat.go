@@ -142,7 +142,7 @@ func (v *logValues) appendVar(b []byte, it config.LogItem) []byte {
 		}
 		return appendMs(b, v.tt, true)
 	case "TR":
-		return appendMs(b, v.tr, true)
+		return appendMs(b, v.tr, v.tr >= 0)
 	case "Tr":
 		return appendMs(b, v.trTime, v.trSet)
 	case "Ta":

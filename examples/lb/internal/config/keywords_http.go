@@ -596,6 +596,30 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 			r.Status, a = n, a[2:]
 		}
 		return r, nil
+	case "reject":
+		if !req {
+			break
+		}
+		if len(a) != 0 {
+			return r, fmt.Errorf("'reject' takes no argument, not '%s'", strings.Join(a, " "))
+		}
+		return r, nil
+	case "silent-drop":
+		if !req {
+			break
+		}
+		switch {
+		case len(a) == 0:
+		case len(a) == 2 && a[0] == "rst-ttl":
+			n, err := parseInt(a[1], 1, 255)
+			if err != nil {
+				return r, fmt.Errorf("'silent-drop' rst-ttl: %w", err)
+			}
+			r.Status = n
+		default:
+			return r, fmt.Errorf("'silent-drop': unexpected '%s' (expects 'rst-ttl <ttl>')", strings.Join(a, " "))
+		}
+		return r, nil
 	case "auth":
 		if !req {
 			break

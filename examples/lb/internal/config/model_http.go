@@ -116,7 +116,7 @@ type HTTPRule struct {
 	// name).
 	Value string
 	// Status is the status of deny, return and redirect (0 for their
-	// default).
+	// default), or silent-drop's rst-ttl (0: try TCP_REPAIR first).
 	Status int
 	// RedirectType is "location", "prefix" or "scheme" for redirects.
 	RedirectType string
