@@ -649,3 +649,34 @@ func TestListenerExtraRates(t *testing.T) {
 	require.NoError(t, a.Close())
 	require.NoError(t, b.Close())
 }
+
+// TestConnSilentDrop closes an accepted connection with SilentDrop: the
+// client never sees a FIN; with repair mode (ttl 0, where the process
+// may use it) it sees nothing at all, else a reset.
+func TestConnSilentDrop(t *testing.T) {
+	for _, ttl := range []int{0, 1} {
+		t.Run(fmt.Sprint("ttl ", ttl), func(t *testing.T) {
+			testnet.LeakCheck(t)
+			l := listen(t, ListenConfig{})
+			c := dial(t, l.Addr())
+			sc, err := l.Accept()
+			require.NoError(t, err)
+			_, err = c.Write([]byte("unread request"))
+			require.NoError(t, err)
+			silent := sc.SilentDrop(ttl)
+			if ttl > 0 {
+				require.False(t, silent, "a TTL asks for the reset")
+			}
+			c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			n, err := c.Read(make([]byte, 1))
+			require.Zero(t, n)
+			require.NotErrorIs(t, err, io.EOF, "a FIN must not reach the client")
+			if silent {
+				require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+			} else {
+				require.ErrorIs(t, err, syscall.ECONNRESET)
+			}
+			require.Equal(t, PhaseClosed, sc.Phase())
+		})
+	}
+}
