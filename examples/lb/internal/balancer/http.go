@@ -611,6 +611,9 @@ func (ex *exchange) serve() {
 	if caps := fe.cfg.HTTP.CaptureRequest; len(caps) > 0 {
 		l.capReq = captureFields(l.capReq, caps, ex.req)
 	}
+	if cc := fe.cfg.HTTP.CaptureCookie; cc != nil {
+		l.cc = captureCookie(ex.req, "Cookie", cc)
+	}
 	// monitor-uri: answered here, before any rule, and never logged.
 	if m := fe.cfg.HTTP.MonitorURI; m != "" && string(ex.req.Path()) == m {
 		l.term = [2]byte{'L', 'R'}
@@ -1118,6 +1121,9 @@ func (ex *exchange) forwardResponse() {
 	l.status = resp.Status
 	if caps := ex.hf.s.fe.cfg.HTTP.CaptureResponse; len(caps) > 0 {
 		l.capResp = captureFields(l.capResp, caps, resp)
+	}
+	if cc := ex.hf.s.fe.cfg.HTTP.CaptureCookie; cc != nil {
+		l.cs = captureCookie(resp, "Set-Cookie", cc)
 	}
 	keepTrailers(resp)
 	tunnel := resp.Status == 101 || (ex.req.Flags&htx.FlagConnect != 0 && resp.Status < 300)

@@ -1,7 +1,10 @@
 package balancer
 
 import (
+	"bytes"
 	"fmt"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"strconv"
 	"time"
@@ -29,6 +32,9 @@ type httpLog struct {
 	// log, one per capture line (nil: the field was absent); nil slices
 	// when the frontend captures nothing.
 	capReq, capResp [][]byte
+	// cc and cs are the cookies "capture cookie" found in the request and
+	// in the response's Set-Cookie fields (%CC, %CS), nil for none.
+	cc, cs []byte
 	// be and srv are the backend and the server the request went to (srv
 	// the last one tried), nil for none; bytesIn is the request head's
 	// size once sent. For the statistics.
@@ -145,7 +151,11 @@ func (l *httpLog) format(b []byte) []byte {
 	b = strconv.AppendInt(b, int64(l.status), 10)
 	b = append(b, ' ')
 	b = strconv.AppendInt(b, l.bytesOut, 10)
-	b = append(b, " - - "...)
+	b = append(b, ' ')
+	b = appendCaptured(b, l.cc)
+	b = append(b, ' ')
+	b = appendCaptured(b, l.cs)
+	b = append(b, ' ')
 	b = append(b, l.term[0], l.term[1], l.ck[0], l.ck[1], ' ')
 	b = fmt.Appendf(b, "%d/%d/%d/%d/", l.actconn, l.feconn, l.beconn, l.srvconn)
 	if l.redisp {
@@ -192,6 +202,40 @@ func appendCaptures(b []byte, caps [][]byte, list bool) []byte {
 		b = append(b, '}')
 	}
 	return b
+}
+
+// appendCaptured appends a captured cookie, or "-" for none.
+func appendCaptured(b, c []byte) []byte {
+	if c == nil {
+		return append(b, '-')
+	}
+	return append(b, c...)
+}
+
+// captureCookie returns the first cookie of m's fields called field
+// (Cookie, or Set-Cookie in a response) whose "name=value" starts with
+// c.Name, cut to c.Len bytes, as HAProxy's capture cookie keeps it; nil
+// for none. A Set-Cookie field's attributes are left out.
+func captureCookie(m *htx.Message, field string, c *config.CookieCapture) []byte {
+	var out []byte
+	m.Values(field, func(v []byte) bool {
+		if field == "Set-Cookie" {
+			v, _, _ = bytes.Cut(v, []byte(";"))
+			v = bytes.TrimSpace(v)
+			if bytes.HasPrefix(v, []byte(c.Name)) {
+				out = append([]byte{}, v[:min(len(v), c.Len)]...)
+			}
+			return out == nil
+		}
+		acl.CookiePairs(v, func(part, _, _ []byte) bool {
+			if bytes.HasPrefix(part, []byte(c.Name)) {
+				out = append([]byte{}, part[:min(len(part), c.Len)]...)
+			}
+			return out == nil
+		})
+		return out == nil
+	})
+	return out
 }
 
 // appendQuotedCaptures appends captured values as %{+Q}hrl and

@@ -23,6 +23,7 @@ type logValues struct {
 	ck             [2]byte // %tsc's cookie characters
 	capReq         [][]byte
 	capResp        [][]byte
+	cc, cs         []byte
 	reqLine        []byte
 }
 
@@ -32,7 +33,7 @@ func (l *tcpLog) values() logValues {
 
 func (l *httpLog) values() logValues {
 	return logValues{trafficLine: &l.trafficLine, date: l.date, tt: l.ta, tls: l.tls, http: true,
-		tr: l.tr, trTime: l.trTime, ta: l.ta, trSet: l.trSet, status: l.status, ck: l.ck, capReq: l.capReq, capResp: l.capResp, reqLine: l.reqLine}
+		tr: l.tr, trTime: l.trTime, ta: l.ta, trSet: l.trSet, status: l.status, ck: l.ck, capReq: l.capReq, capResp: l.capResp, cc: l.cc, cs: l.cs, reqLine: l.reqLine}
 }
 
 var hostName, _ = os.Hostname()
@@ -104,11 +105,15 @@ func (v *logValues) appendVar(b []byte, it config.LogItem) []byte {
 		}
 		return appendCaptures(b, v.capResp, it.Var == "hsl")
 	case "CC", "CS":
-		// No cookie is captured: "-", or nothing between the quotes.
-		if it.Quote {
-			return b
+		c := v.cc
+		if it.Var == "CS" {
+			c = v.cs
 		}
-		return append(b, '-')
+		// No cookie captured: "-", or nothing between the quotes.
+		if c == nil && !it.Quote {
+			return append(b, '-')
+		}
+		return append(b, c...)
 	case "trg":
 		return v.date.UTC().AppendFormat(b, "02/Jan/2006:15:04:05 +0000")
 	case "ms":

@@ -66,7 +66,16 @@ func init() {
 			return errors.New("'capture' expects 'cookie' or 'request header' or 'response header'")
 		}
 		if a[0] == "cookie" {
-			return fmt.Errorf("%w: 'capture cookie'", ErrUnsupported)
+			if len(a) != 4 || a[1] == "" || a[2] != "len" {
+				return errors.New("'capture' expects 'cookie' <cookie_name> 'len' <len>")
+			}
+			n, err := parseInt(a[3], 0, 1<<20)
+			if err != nil {
+				return fmt.Errorf("'capture cookie' len: %w", err)
+			}
+			// As HAProxy, which keeps 63 bytes at most (with a warning).
+			px.HTTP.CaptureCookie = &CookieCapture{Name: a[1], Len: min(n, 63)}
+			return nil
 		}
 		if len(a) != 5 || a[1] != "header" || a[2] == "" || a[3] != "len" {
 			return fmt.Errorf("'capture %s' expects 'header' <header_name> 'len' <len>", a[0])

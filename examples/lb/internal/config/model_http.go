@@ -46,6 +46,11 @@ type HTTP struct {
 	// value of each field, cut to its length, logged in braces by
 	// httplog (%hr, %hs).
 	CaptureRequest, CaptureResponse []HeaderCapture
+	// CaptureCookie is a frontend's "capture cookie": the first request
+	// cookie, and the first cookie the response sets, whose name starts
+	// with Name, kept as "name=value" cut to Len bytes, logged by %CC and
+	// %CS.
+	CaptureCookie *CookieCapture
 	// MonitorURI is a frontend's "monitor-uri": a request for exactly
 	// this URI is answered 200 by the balancer itself, before any rule,
 	// and not logged.
@@ -204,6 +209,12 @@ func appendOwn[T any](s []T, v T) []T {
 // HeaderCapture is one captured header field: its name and the most
 // bytes of its value kept.
 type HeaderCapture struct {
+	Name string
+	Len  int
+}
+
+// CookieCapture is "capture cookie NAME len N".
+type CookieCapture struct {
 	Name string
 	Len  int
 }

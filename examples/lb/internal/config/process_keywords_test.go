@@ -208,7 +208,7 @@ func TestCaptureKeyword(t *testing.T) {
 	for text, msg := range map[string]string{
 		"frontend f\n  capture request header Host\n":      "'capture request' expects 'header' <header_name> 'len' <len>",
 		"frontend f\n  capture foo header X len 5\n":       "'capture' expects 'cookie' or 'request header' or 'response header'",
-		"frontend f\n  capture cookie SRV len 10\n":        "not supported: 'capture cookie'",
+		"frontend f\n  capture cookie SRV\n":               "'capture' expects 'cookie' <cookie_name> 'len' <len>",
 		"defaults\n  capture request header Host len 5\n":  "'capture' not allowed in 'defaults' section",
 		"backend b\n  capture request header Host len 5\n": "'capture' not allowed in 'backend' section",
 	} {
