@@ -44,6 +44,21 @@ type checker struct {
 	code   int    // the status the last passed HTTP check's answer had
 	reason string // the last check's outcome as the logs word it
 	dur    time.Duration
+	// pass is how the last passed protocol check (smtpchk) words its
+	// success, with the server's answer.
+	pass string
+}
+
+func (c *checker) setPassReason(r string) {
+	c.mu.Lock()
+	c.pass = r
+	c.mu.Unlock()
+}
+
+func (c *checker) passReason() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pass
 }
 
 func (c *checker) setHTTPCode(code int) {

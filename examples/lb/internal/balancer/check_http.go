@@ -43,6 +43,9 @@ func checkPassed(s *Server) string {
 		if tc.SSLHello {
 			return "Layer6 check passed"
 		}
+		if tc.SMTP {
+			return s.checker.passReason()
+		}
 		if last := lastTCPCheckAction(s.be.cfg.TCPCheckRules); last != nil {
 			// As in HAProxy: an explicit connect as the last step passes
 			// at its layer, anything else at Layer 7.

@@ -62,8 +62,12 @@ type tcpCheckRun struct {
 	redis bool
 	// sslHello is option ssl-hello-chk, worded at Layer 6.
 	sslHello bool
-	c        net.Conn
-	buf      []byte
+	// msgs, when set, word each rule's outcome as a protocol check's
+	// (smtpchk), one per rule; passed is then the passing message.
+	msgs   []protoMsg
+	passed string
+	c      net.Conn
+	buf    []byte
 }
 
 // checkTarget is the address a health check dials: the rule's port and
@@ -99,12 +103,17 @@ func (b *Balancer) tcpCheck(ctx context.Context, s *Server) (net.Conn, error) {
 		r.rules = redisRules
 	case tc.SSLHello:
 		r.rules = sslHelloRules
+	case tc.SMTP:
+		r.rules, r.msgs = smtpRules(tc.SMTPCommand)
 	}
 	if err := r.run(ctx); err != nil {
 		if r.c != nil {
 			closeCheck(r.c)
 		}
 		return nil, err
+	}
+	if r.msgs != nil {
+		s.checker.setPassReason(r.passed)
 	}
 	return r.c, nil // run connects before any rule, or fails
 }
@@ -119,7 +128,7 @@ func (r *tcpCheckRun) run(ctx context.Context) error {
 	}
 	if first < 0 || r.rules[first].Action != config.TCPCheckConnect {
 		// The implicit connect, as the server's traffic dials.
-		c, err := r.b.dialCheckConn(ctx, r.s, r.s.checkTarget(0, ""))
+		c, err := r.b.dialCheckConn(ctx, r.s, r.s.checkTarget(0, ""), r.serverFirst(first))
 		if err != nil {
 			return r.fail(checkReason(err), "")
 		}
@@ -135,12 +144,29 @@ func (r *tcpCheckRun) run(ctx context.Context) error {
 			err = r.send(ctx, i, rule)
 		case config.TCPCheckExpect:
 			err = r.expect(ctx, i, rule)
+			if err == nil && r.msgs != nil && r.msgs[i].success {
+				r.passed = r.msgs[i].word("Layer7 check passed", r.buf)
+			}
 		}
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// serverFirst reports whether the first rule from i on that is not a
+// comment waits for the server (an expect): the connection then
+// acknowledges the handshake at once, as HAProxy's does, since holding
+// the ACK back to go with data that is not coming would stall the
+// server, whose kernel completes the connection only then.
+func (r *tcpCheckRun) serverFirst(i int) bool {
+	for ; i >= 0 && i < len(r.rules); i++ {
+		if r.rules[i].Action != config.TCPCheckComment {
+			return r.rules[i].Action == config.TCPCheckExpect
+		}
+	}
+	return false
 }
 
 // connect opens the rule's connection, closing the one before.
@@ -155,15 +181,19 @@ func (r *tcpCheckRun) connect(ctx context.Context, i int, rule *config.TCPCheckR
 		c   net.Conn
 		err error
 	)
+	serverFirst := r.serverFirst(i + 1)
 	if rule.Default {
 		var cc *conn.Conn
-		if cc, err = r.b.dialCheckConn(ctx, r.s, target); err == nil {
+		if cc, err = r.b.dialCheckConn(ctx, r.s, target, serverFirst); err == nil {
 			c = cc
 		}
 	} else {
 		// A plain TCP connect: no PROXY header, no TLS, as HAProxy's
 		// connect rules without 'default'.
 		d := conn.Dialer{Control: checkSocket}
+		if serverFirst {
+			d.Control = nil
+		}
 		var cc *conn.Conn
 		if cc, err = d.Dial(ctx, "tcp", target, nil); err == nil {
 			c = cc
@@ -240,6 +270,12 @@ func (r *tcpCheckRun) judge(i int, rule *config.TCPCheckRule, last bool) (done b
 			msg += " comment: '" + rule.Comment + "'"
 		}
 		switch {
+		case r.msgs != nil:
+			m := r.msgs[i]
+			if m.code {
+				return true, &layer7Error{reason: "Layer7 wrong status, code: 0, info: \"" + msg + "\""}
+			}
+			return true, &layer7Error{reason: "Layer7 invalid response, info: \"" + msg + "\""}
 		case r.redis:
 			return true, &layer7Error{reason: "Layer7 wrong status, code: 0, info: \"" + msg + "\""}
 		case r.sslHello:
@@ -270,6 +306,14 @@ func (r *tcpCheckRun) interruptible(ctx context.Context) func() bool {
 
 // mismatch words a failed expect rule.
 func (r *tcpCheckRun) mismatch(i int, rule *config.TCPCheckRule, matched bool) error {
+	if r.msgs != nil {
+		m := r.msgs[i]
+		status := "Layer7 invalid response"
+		if m.code {
+			status = "Layer7 wrong status"
+		}
+		return &layer7Error{reason: m.word(status, r.buf)}
+	}
 	if r.sslHello {
 		return &layer7Error{reason: "Layer6 invalid response"}
 	}
@@ -340,7 +384,7 @@ func (r *tcpCheckRun) fail(reason, where string) error {
 	if r.sslHello && reason == "Layer7 timeout" {
 		return &layer7Error{reason: "Layer6 timeout"}
 	}
-	if r.redis || r.sslHello {
+	if r.redis || r.sslHello || r.msgs != nil {
 		return &layer7Error{reason: reason}
 	}
 	if where == "" {
@@ -394,4 +438,67 @@ func dumpBinary(b []byte) string {
 		}
 	}
 	return sb.String()
+}
+
+// protoMsg is how a protocol check words one rule's outcome, as
+// HAProxy's built-in rulesets do with their error-status, status-code
+// and on-error/on-success expressions.
+type protoMsg struct {
+	// code: the status is "Layer7 wrong status" with the answer's first
+	// three bytes as its code; else "Layer7 invalid response".
+	code bool
+	// info is where the message's info starts in the answer (its first
+	// line, without leading spaces); -1 for none.
+	info int
+	// success: passing this rule passes the check, with its message.
+	success bool
+}
+
+// word builds the message of status for the answer buf.
+func (m protoMsg) word(status string, buf []byte) string {
+	var sb strings.Builder
+	sb.WriteString(status)
+	if m.code {
+		n, _ := strconv.Atoi(string(buf[:min(3, len(buf))]))
+		fmt.Fprintf(&sb, ", code: %d", n)
+	}
+	if m.info >= 0 {
+		info := buf[min(m.info, len(buf)):]
+		if m.info > 0 {
+			info = bytes.TrimLeft(info, " ")
+		}
+		if j := bytes.IndexAny(info, "\r\n"); j >= 0 {
+			info = info[:j]
+		}
+		sb.WriteString(`, info: "` + string(info) + `"`)
+	}
+	return sb.String()
+}
+
+// smtpRules is option smtpchk's ruleset, as HAProxy 2.6 runs it: the
+// banner must be a reply line, then a 2xx one; the greeting must be
+// answered 2xx (another answer is waited on, as more may come, until the
+// server closes or the check times out); QUIT must be answered 2xx,
+// whose text the passed check reports.
+func smtpRules(cmd string) ([]config.TCPCheckRule, []protoMsg) {
+	re := regexp.MustCompile
+	rules := []config.TCPCheckRule{
+		{Action: config.TCPCheckConnect, Default: true, MinRecv: -1},
+		{Action: config.TCPCheckExpect, Match: config.MatchRString, Regexp: re(`^[0-9]{3}[ \r]`), MinRecv: 4},
+		{Action: config.TCPCheckExpect, Match: config.MatchRString, Regexp: re(`^2[0-9]{2}[ \r]`), MinRecv: 4},
+		{Action: config.TCPCheckSend, Data: []byte(cmd + "\r\n"), MinRecv: -1},
+		{Action: config.TCPCheckExpect, Match: config.MatchRString, Regexp: re(`^2[0-9]{2}[- \r]`), MinRecv: -1},
+		{Action: config.TCPCheckSend, Data: []byte("QUIT\r\n"), MinRecv: -1},
+		{Action: config.TCPCheckExpect, Match: config.MatchRString, Regexp: re(`^2[0-9]{2}[- \r]`), MinRecv: 4},
+	}
+	msgs := []protoMsg{
+		{info: -1},
+		{info: 0},
+		{code: true, info: 4},
+		{info: -1},
+		{code: true, info: 4},
+		{info: -1},
+		{code: true, info: 4, success: true},
+	}
+	return rules, msgs
 }

@@ -14,8 +14,8 @@ import (
 // it: as with HAProxy's checks, which set the same option, a server does
 // not log a connection per check. A check that sends something (a PROXY
 // header, a TLS hello, an HTTP request) carries the ACK with it. A check
-// that waited for the server to speak first (none does yet) would need
-// the option left on.
+// that waits for the server to speak first (a tcp-check connect followed
+// by an expect, smtpchk) leaves the option on.
 func checkSocket(_, _ string, c syscall.RawConn) error {
 	var err error
 	if cerr := c.Control(func(fd uintptr) {

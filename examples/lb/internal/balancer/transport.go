@@ -170,7 +170,7 @@ func (b *Balancer) dialCheck(ctx context.Context, s *Server) (net.Conn, error) {
 	if s.be.cfg.TCPCheck != nil {
 		return b.tcpCheck(ctx, s)
 	}
-	c, err := b.dialCheckConn(ctx, s, s.checkTarget(0, ""))
+	c, err := b.dialCheckConn(ctx, s, s.checkTarget(0, ""), false)
 	if err != nil {
 		// Return a nil interface, not a nil *conn.Conn inside one.
 		return nil, err
@@ -198,7 +198,7 @@ func (s *Server) checkTLS() bool {
 // dialCheckConn connects a health check to target as the server's
 // traffic connects (PROXY header, TLS), a failed TLS handshake worded as
 // a Layer6 failure.
-func (b *Balancer) dialCheckConn(ctx context.Context, s *Server, target string) (*conn.Conn, error) {
+func (b *Balancer) dialCheckConn(ctx context.Context, s *Server, target string, serverFirst bool) (*conn.Conn, error) {
 	if s.dialer == nil {
 		return nil, s.dialErr
 	}
@@ -217,6 +217,11 @@ func (b *Balancer) dialCheckConn(ctx context.Context, s *Server, target string) 
 	}
 	if s.cfg.CheckSendProxy && d.SendProxy == 0 {
 		d.SendProxy = 1
+	}
+	if serverFirst && d.SendProxy == 0 && d.Transport == nil {
+		// The server speaks first, over plain TCP: nothing would carry
+		// the handshake's last ACK (checkSocket).
+		d.Control = nil
 	}
 	// The check keeps the server's keepalive settings (srvtcpka), as
 	// HAProxy's checks do.

@@ -28,10 +28,27 @@ func init() {
 		px.HTTP.Check = nil
 		return nil
 	}}
+	optionKeywords["smtpchk"] = optionKeyword{kBeDef, func(px *Proxy, a []string, on bool) error {
+		if len(a) > 2 {
+			return errors.New("takes at most 'EHLO|HELO <domain>'")
+		}
+		if !on {
+			return errors.New("negation is not supported for option 'smtpchk', as in HAProxy")
+		}
+		// As HAProxy: anything but EHLO or HELO with a domain sends the
+		// default greeting.
+		cmd := "HELO localhost"
+		if len(a) == 2 && (a[0] == "EHLO" || a[0] == "HELO") {
+			cmd = a[0] + " " + a[1]
+		}
+		px.TCPCheck = &TCPCheck{SMTP: true, SMTPCommand: cmd}
+		px.HTTP.Check = nil
+		return nil
+	}}
 	// HAProxy's other protocol checks are known, and refused by name.
-	for _, name := range []string{"mysql-check", "pgsql-check", "smtpchk", "ldap-check", "spop-check", "external-check"} {
+	for _, name := range []string{"mysql-check", "pgsql-check", "ldap-check", "spop-check", "external-check"} {
 		optionKeywords[name] = optionKeyword{kBeDef, func(*Proxy, []string, bool) error {
-			return fmt.Errorf("%w: option '%s' (option tcp-check, redis-check, ssl-hello-chk and httpchk are)", ErrUnsupported, name)
+			return fmt.Errorf("%w: option '%s' (option tcp-check, redis-check, ssl-hello-chk, smtpchk and httpchk are)", ErrUnsupported, name)
 		}}
 	}
 	proxyKeywords["tcp-check"] = proxyKeyword{kBeDef, func(p *parser, px *Proxy, a []string) error {

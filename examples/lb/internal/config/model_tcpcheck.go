@@ -13,6 +13,11 @@ type TCPCheck struct {
 	// TLS handshake or alert record expected back, with HAProxy's Layer6
 	// messages.
 	SSLHello bool
+	// SMTP is option smtpchk: a 2xx banner, SMTPCommand ("HELO
+	// localhost" unless "EHLO|HELO <domain>" was given) answered 2xx,
+	// and QUIT answered 2xx, with HAProxy's messages.
+	SMTP        bool
+	SMTPCommand string
 }
 
 // TCPCheckAction is what one tcp-check rule does.

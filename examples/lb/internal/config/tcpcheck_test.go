@@ -225,3 +225,29 @@ func TestHashBalanceFactorKeyword(t *testing.T) {
 	_, err = Parse(Source{Name: "test.cfg", Data: []byte("frontend f\n  bind :80\n  hash-balance-factor 150\n")})
 	require.ErrorIs(t, err, ErrMisplaced)
 }
+
+func TestOptionSMTPChk(t *testing.T) {
+	for text, cmd := range map[string]string{
+		"backend b\n  option smtpchk\n":                       "HELO localhost",
+		"backend b\n  option smtpchk EHLO mail.example\n":     "EHLO mail.example",
+		"backend b\n  option smtpchk HELO x\n":                "HELO x",
+		"backend b\n  option smtpchk FOO x\n":                 "HELO localhost",
+		"defaults\n  option smtpchk EHLO d\nbackend b\n":      "EHLO d",
+		"backend b\n  option httpchk\n  option smtpchk\n":     "HELO localhost",
+		"backend b\n  option tcp-check\n  option smtpchk\n":   "HELO localhost",
+		"backend b\n  option smtpchk\n  option smtpchk H\n":   "HELO localhost",
+		"backend b\n  option redis-check\n  option smtpchk\n": "HELO localhost",
+	} {
+		cfg, err := Parse(Source{Name: "test.cfg", Data: []byte(text)})
+		require.NoError(t, err, text)
+		b := cfg.Proxy("b", KindBackend)
+		require.NotNil(t, b.TCPCheck, text)
+		require.True(t, b.TCPCheck.SMTP, text)
+		require.Equal(t, cmd, b.TCPCheck.SMTPCommand, text)
+		require.Nil(t, b.HTTP.Check, text)
+	}
+	_, err := Parse(Source{Name: "test.cfg", Data: []byte("backend b\n  option smtpchk EHLO a b\n")})
+	require.ErrorContains(t, err, "takes at most 'EHLO|HELO <domain>'")
+	_, err = Parse(Source{Name: "test.cfg", Data: []byte("backend b\n  no option smtpchk\n")})
+	require.ErrorContains(t, err, "negation is not supported for option 'smtpchk'")
+}
