@@ -43,7 +43,7 @@ func checkPassed(s *Server) string {
 		if tc.SSLHello {
 			return "Layer6 check passed"
 		}
-		if tc.SMTP {
+		if tc.SMTP || tc.PgSQL {
 			return s.checker.passReason()
 		}
 		if last := lastTCPCheckAction(s.be.cfg.TCPCheckRules); last != nil {

@@ -3,6 +3,7 @@ package balancer
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -105,6 +106,8 @@ func (b *Balancer) tcpCheck(ctx context.Context, s *Server) (net.Conn, error) {
 		r.rules = sslHelloRules
 	case tc.SMTP:
 		r.rules, r.msgs = smtpRules(tc.SMTPCommand)
+	case tc.PgSQL:
+		r.rules, r.msgs = pgsqlRules(tc.PgSQLUser)
 	}
 	if err := r.run(ctx); err != nil {
 		if r.c != nil {
@@ -145,7 +148,9 @@ func (r *tcpCheckRun) run(ctx context.Context) error {
 		case config.TCPCheckExpect:
 			err = r.expect(ctx, i, rule)
 			if err == nil && r.msgs != nil && r.msgs[i].success {
-				r.passed = r.msgs[i].word("Layer7 check passed", r.buf)
+				m := r.msgs[i]
+				m.code = true
+				r.passed = m.word("Layer7 check passed", r.buf, m.passText)
 			}
 		}
 		if err != nil {
@@ -312,7 +317,7 @@ func (r *tcpCheckRun) mismatch(i int, rule *config.TCPCheckRule, matched bool) e
 		if m.code {
 			status = "Layer7 wrong status"
 		}
-		return &layer7Error{reason: m.word(status, r.buf)}
+		return &layer7Error{reason: m.word(status, r.buf, m.failText)}
 	}
 	if r.sslHello {
 		return &layer7Error{reason: "Layer6 invalid response"}
@@ -444,30 +449,47 @@ func dumpBinary(b []byte) string {
 // HAProxy's built-in rulesets do with their error-status, status-code
 // and on-error/on-success expressions.
 type protoMsg struct {
-	// code: the status is "Layer7 wrong status" with the answer's first
-	// three bytes as its code; else "Layer7 invalid response".
-	code bool
-	// info is where the message's info starts in the answer (its first
-	// line, without leading spaces); -1 for none.
-	info int
+	// code: a failure is "Layer7 wrong status" with a code (the answer's
+	// first three bytes with codeFromAnswer, else 0); without it,
+	// "Layer7 invalid response".
+	code, codeFromAnswer bool
+	// info is where the message's info starts in the answer, -1 for
+	// none: from there, without leading spaces when trim, to the end of
+	// the line, or with cstring to the first NUL.
+	info          int
+	trim, cstring bool
+	// failText and passText, when set, are the info in place of the
+	// answer's.
+	failText, passText string
 	// success: passing this rule passes the check, with its message.
 	success bool
 }
 
-// word builds the message of status for the answer buf.
-func (m protoMsg) word(status string, buf []byte) string {
+// word builds the message of status for the answer buf; text is the
+// fixed info that applies ("" for the answer's).
+func (m protoMsg) word(status string, buf []byte, text string) string {
 	var sb strings.Builder
 	sb.WriteString(status)
 	if m.code {
-		n, _ := strconv.Atoi(string(buf[:min(3, len(buf))]))
+		n := 0
+		if m.codeFromAnswer {
+			n, _ = strconv.Atoi(string(buf[:min(3, len(buf))]))
+		}
 		fmt.Fprintf(&sb, ", code: %d", n)
 	}
-	if m.info >= 0 {
+	switch {
+	case text != "":
+		sb.WriteString(`, info: "` + text + `"`)
+	case m.info >= 0:
 		info := buf[min(m.info, len(buf)):]
-		if m.info > 0 {
+		if m.trim {
 			info = bytes.TrimLeft(info, " ")
 		}
-		if j := bytes.IndexAny(info, "\r\n"); j >= 0 {
+		end := "\r\n"
+		if m.cstring {
+			end = "\x00"
+		}
+		if j := bytes.IndexAny(info, end); j >= 0 {
 			info = info[:j]
 		}
 		sb.WriteString(`, info: "` + string(info) + `"`)
@@ -491,14 +513,33 @@ func smtpRules(cmd string) ([]config.TCPCheckRule, []protoMsg) {
 		{Action: config.TCPCheckSend, Data: []byte("QUIT\r\n"), MinRecv: -1},
 		{Action: config.TCPCheckExpect, Match: config.MatchRString, Regexp: re(`^2[0-9]{2}[- \r]`), MinRecv: 4},
 	}
+	reply := protoMsg{code: true, codeFromAnswer: true, info: 4, trim: true}
+	final := reply
+	final.success = true
+	msgs := []protoMsg{{info: -1}, {info: 0}, reply, {info: -1}, reply, {info: -1}, final}
+	return rules, msgs
+}
+
+// pgsqlRules is option pgsql-check's ruleset, as HAProxy runs it: a
+// startup packet for user, and an authentication request (or success)
+// expected back; an error answer fails with the server's message.
+func pgsqlRules(user string) ([]config.TCPCheckRule, []protoMsg) {
+	pkt := binary.BigEndian.AppendUint32(nil, uint32(15+len(user)))
+	pkt = append(pkt, 0, 3, 0, 0)
+	pkt = append(pkt, "user\x00"...)
+	pkt = append(pkt, user...)
+	pkt = append(pkt, 0, 0)
+	rules := []config.TCPCheckRule{
+		{Action: config.TCPCheckConnect, Default: true, MinRecv: -1},
+		{Action: config.TCPCheckSend, Data: pkt, MinRecv: -1},
+		{Action: config.TCPCheckExpect, Match: config.MatchRString, Regexp: regexp.MustCompile(`^E`), Inverse: true, MinRecv: 5},
+		{Action: config.TCPCheckExpect, Match: config.MatchRBinary, Regexp: regexp.MustCompile(`^52000000(08|0A|0C)000000(00|02|03|04|05|06)`), MinRecv: 9},
+	}
 	msgs := []protoMsg{
 		{info: -1},
-		{info: 0},
-		{code: true, info: 4},
 		{info: -1},
-		{code: true, info: 4},
-		{info: -1},
-		{code: true, info: 4, success: true},
+		{info: 6, cstring: true},
+		{code: true, info: -1, failText: "PostgreSQL unknown error", passText: "PostgreSQL server is ok", success: true},
 	}
 	return rules, msgs
 }

@@ -45,10 +45,24 @@ func init() {
 		px.HTTP.Check = nil
 		return nil
 	}}
+	optionKeywords["pgsql-check"] = optionKeyword{kBeDef, func(px *Proxy, a []string, on bool) error {
+		if !on {
+			return errors.New("negation is not supported for option 'pgsql-check', as in HAProxy")
+		}
+		if len(a) != 2 || a[1] == "" {
+			return errors.New("'option pgsql-check' expects 'user <username>' as argument")
+		}
+		if a[0] != "user" {
+			return errors.New("'option pgsql-check' only supports optional values: 'user'")
+		}
+		px.TCPCheck = &TCPCheck{PgSQL: true, PgSQLUser: a[1]}
+		px.HTTP.Check = nil
+		return nil
+	}}
 	// HAProxy's other protocol checks are known, and refused by name.
-	for _, name := range []string{"mysql-check", "pgsql-check", "ldap-check", "spop-check", "external-check"} {
+	for _, name := range []string{"mysql-check", "ldap-check", "spop-check", "external-check"} {
 		optionKeywords[name] = optionKeyword{kBeDef, func(*Proxy, []string, bool) error {
-			return fmt.Errorf("%w: option '%s' (option tcp-check, redis-check, ssl-hello-chk, smtpchk and httpchk are)", ErrUnsupported, name)
+			return fmt.Errorf("%w: option '%s' (option tcp-check, redis-check, ssl-hello-chk, smtpchk, pgsql-check and httpchk are)", ErrUnsupported, name)
 		}}
 	}
 	proxyKeywords["tcp-check"] = proxyKeyword{kBeDef, func(p *parser, px *Proxy, a []string) error {

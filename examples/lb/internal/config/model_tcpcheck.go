@@ -18,6 +18,10 @@ type TCPCheck struct {
 	// and QUIT answered 2xx, with HAProxy's messages.
 	SMTP        bool
 	SMTPCommand string
+	// PgSQL is option pgsql-check: a startup packet for PgSQLUser, and an
+	// authentication request or success expected back.
+	PgSQL     bool
+	PgSQLUser string
 }
 
 // TCPCheckAction is what one tcp-check rule does.

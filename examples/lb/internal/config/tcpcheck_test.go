@@ -251,3 +251,22 @@ func TestOptionSMTPChk(t *testing.T) {
 	_, err = Parse(Source{Name: "test.cfg", Data: []byte("backend b\n  no option smtpchk\n")})
 	require.ErrorContains(t, err, "negation is not supported for option 'smtpchk'")
 }
+
+func TestOptionPgSQLCheck(t *testing.T) {
+	cfg, err := Parse(Source{Name: "test.cfg", Data: []byte("backend b\n  option httpchk\n  option pgsql-check user monitor\n")})
+	require.NoError(t, err)
+	b := cfg.Proxy("b", KindBackend)
+	require.Equal(t, &TCPCheck{PgSQL: true, PgSQLUser: "monitor"}, b.TCPCheck)
+	require.Nil(t, b.HTTP.Check)
+	for text, msg := range map[string]string{
+		"backend b\n  option pgsql-check\n":        "expects 'user <username>' as argument",
+		"backend b\n  option pgsql-check user\n":   "expects 'user <username>' as argument",
+		"backend b\n  option pgsql-check name x\n": "only supports optional values: 'user'",
+		"backend b\n  no option pgsql-check\n":     "negation is not supported",
+		"backend b\n  option mysql-check user x\n": "option 'mysql-check'",
+	} {
+		_, err := Parse(Source{Name: "test.cfg", Data: []byte(text)})
+		require.ErrorContains(t, err, msg, text)
+		require.ErrorContains(t, err, "test.cfg:2", text)
+	}
+}
