@@ -228,3 +228,19 @@ listen l
 	require.Equal(t, "0", r["a"]["stot"])
 	require.Equal(t, "0", r["BACKEND"]["stot"])
 }
+
+// BenchmarkCountTraffic is what the statistics cost an HTTP request: the
+// frontend's request count, and the bytes, status and termination of the
+// frontend, backend and server.
+func BenchmarkCountTraffic(b *testing.B) {
+	px := &config.Proxy{Name: "p", Mode: "http"}
+	fe := &frontend{cfg: px}
+	be := &Backend{cfg: px}
+	srv := &Server{cfg: &config.Server{Name: "s"}, be: be}
+	b.ReportAllocs()
+	for b.Loop() {
+		fe.st.request()
+		srv.st.session(time.Time{})
+		countTraffic(fe, be, srv, 512, 2048, [2]byte{'-', '-'}, 200)
+	}
+}
