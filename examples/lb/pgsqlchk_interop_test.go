@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/hex"
-	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -51,41 +50,14 @@ func TestInteropPgSQLCheckMatchesHAProxy(t *testing.T) {
 		pgPeer(nil, false),
 		pgPeer(nil, true),
 	}
-	run := func(start func(text string) func() string) []string {
-		out := start(fmt.Sprintf(`global
-    log stdout format raw local0
-defaults
-    mode tcp
-    log global
-    timeout connect 1s
-    timeout client 5s
-    timeout server 5s
-    timeout check 500ms
-frontend fe
-    bind 127.0.0.1:%d
-    default_backend b
-backend b
-    option pgsql-check user haproxy_check
-    option log-health-checks
-    default-server check inter 1s rise 1 fall 1
-    server trust %s
-    server md5 %s
-    server refused %s
-    server nonsense %s
-    server closes %s
-    server silent %s
-`, freePorts(t, 1)[0], peers[0], peers[1], peers[2], peers[3], peers[4], peers[5]))
-		return checkLines(t, out, 6, "Health check for")
+	var servers [][2]string
+	for i, name := range []string{"trust", "md5", "refused", "nonsense", "closes", "silent"} {
+		servers = append(servers, [2]string{name, peers[i]})
 	}
-	want := run(haproxyLogs(t))
-	mu.Lock()
-	haPackets := fmt.Sprint(packets)
-	clear(packets)
-	mu.Unlock()
-	got := run(lbLogs(t))
+	want, got := protocolCheckReasons(t, "pgsql-check user haproxy_check", servers, "", 0)
 	require.Equal(t, want, got, "haproxy's reasons, then lb's")
 	mu.Lock()
-	require.Equal(t, haPackets, fmt.Sprint(packets), "the startup packets")
+	require.Len(t, packets, 1, "haproxy and lb send the same startup packet")
 	mu.Unlock()
 	joined := strings.Join(got, "\n")
 	require.Contains(t, joined, `b/trust succeeded, reason: Layer7 check passed, code: 0, info: "PostgreSQL server is ok"`)

@@ -60,6 +60,32 @@ func TestInteropSMTPCheckMatchesHAProxy(t *testing.T) {
 	require.NoError(t, err)
 	refused := ln.Addr().String()
 	require.NoError(t, ln.Close())
+	names := []string{"good", "banner554", "ehlo502", "garbage", "quit500", "noquit", "silent"}
+	var servers [][2]string
+	for i, name := range names {
+		servers = append(servers, [2]string{name, peers[i]})
+	}
+	servers = append(servers, [2]string{"refused", refused})
+	want, got := protocolCheckReasons(t, "smtpchk EHLO checker.example", servers, fmt.Sprintf(`backend h
+    option smtpchk
+    option log-health-checks
+    server helo %s check inter 1s rise 1 fall 1
+`, peers[0]), 1)
+	require.Equal(t, want, got, "haproxy's reasons, then lb's")
+	require.Contains(t, strings.Join(got, "\n"), `b/good succeeded, reason: Layer7 check passed, code: 221, info: "bye"`)
+}
+
+// protocolCheckReasons runs a backend checking servers (names and
+// addresses) with "option <option>" and log-health-checks, beside the
+// extra sections (whose own checked servers number extra), under
+// haproxy, then lb, and returns each one's lines about the first checks,
+// sorted, durations taken off.
+func protocolCheckReasons(t *testing.T, option string, servers [][2]string, extra string, extraServers int) (want, got []string) {
+	t.Helper()
+	var sb strings.Builder
+	for _, s := range servers {
+		fmt.Fprintf(&sb, "    server %s %s\n", s[0], s[1])
+	}
 	run := func(start func(text string) func() string) []string {
 		out := start(fmt.Sprintf(`global
     log stdout format raw local0
@@ -74,26 +100,11 @@ frontend fe
     bind 127.0.0.1:%d
     default_backend b
 backend b
-    option smtpchk EHLO checker.example
+    option %s
     option log-health-checks
     default-server check inter 1s rise 1 fall 1
-    server good %s
-    server banner554 %s
-    server ehlo502 %s
-    server garbage %s
-    server quit500 %s
-    server noquit %s
-    server silent %s
-    server refused %s
-backend h
-    option smtpchk
-    option log-health-checks
-    server helo %s check inter 1s rise 1 fall 1
-`, freePorts(t, 1)[0], peers[0], peers[1], peers[2], peers[3], peers[4], peers[5], peers[6], refused, peers[0]))
-		return checkLines(t, out, 9, "Health check for")
+%s%s`, freePorts(t, 1)[0], option, sb.String(), extra))
+		return checkLines(t, out, len(servers)+extraServers, "Health check for")
 	}
-	want := run(haproxyLogs(t))
-	got := run(lbLogs(t))
-	require.Equal(t, want, got, "haproxy's reasons, then lb's")
-	require.Contains(t, strings.Join(got, "\n"), `b/good succeeded, reason: Layer7 check passed, code: 221, info: "bye"`)
+	return run(haproxyLogs(t)), run(lbLogs(t))
 }

@@ -566,16 +566,7 @@ func (b *Backend) setState(s *Server, up bool, reason string, dur time.Duration)
 	s.noteState(s.lastUp)
 	s.recalcWeight(s.lastUp, b.dynamicWeights())
 	b.follow()
-	var active, backup int
-	for _, x := range b.servers {
-		if x.usable() {
-			if x.cfg.Backup {
-				backup++
-			} else {
-				active++
-			}
-		}
-	}
+	active, backup := b.usableCounts()
 	requeued := 0
 	if !up {
 		// Connections waiting for this server go back to the backend queue

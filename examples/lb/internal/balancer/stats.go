@@ -214,6 +214,18 @@ func (r statRow) setU(name string, v uint64) { r.set(name, strconv.FormatUint(v,
 
 func (r statRow) setI(name string, v int64) { r.set(name, strconv.FormatInt(v, 10)) }
 
+// setTraffic sets the columns a backend and a server share: bytes,
+// denied responses (none), errors and warnings.
+func (r statRow) setTraffic(c *counters) {
+	r.setU("bin", c.bytesIn.Load())
+	r.setU("bout", c.bytesOut.Load())
+	r.set("dresp", "0")
+	r.setU("econ", c.connErr.Load())
+	r.setU("eresp", c.respErr.Load())
+	r.setU("wretr", c.retries.Load())
+	r.setU("wredis", c.redisp.Load())
+}
+
 // zero sets each named column to 0.
 func (r statRow) zero(names string) {
 	for _, n := range strings.Fields(names) {
@@ -448,13 +460,7 @@ func (b *Backend) serverRow(s *Server, iid int, now time.Time, legends bool) (r 
 		r.setI("slim", int64(cfg.MaxConn))
 	}
 	r.setU("stot", c.cum.Load())
-	r.setU("bin", c.bytesIn.Load())
-	r.setU("bout", c.bytesOut.Load())
-	r.set("dresp", "0")
-	r.setU("econ", c.connErr.Load())
-	r.setU("eresp", c.respErr.Load())
-	r.setU("wretr", c.retries.Load())
-	r.setU("wredis", c.redisp.Load())
+	r.setTraffic(c)
 	checked := s.checker != nil
 	r.set("status", serverStatus(cfg, up, health, maint, drain, checked))
 	r.setI("weight", int64(displayWeight(eweight)))
@@ -576,20 +582,12 @@ func (b *Balancer) backendRow(be *Backend, iid int, now time.Time, legends bool)
 	// queued ones too.
 	qcur, scur := len(be.queue), be.conns+be.waiting
 	qmax, smax := be.qmax, be.smax
-	var weight, uweight, act, bck int
+	var weight, uweight int
 	for _, s := range be.candidates() {
 		weight += s.eweight
 		uweight += s.weight
 	}
-	for _, s := range be.servers {
-		if s.usable() {
-			if s.cfg.Backup {
-				bck++
-			} else {
-				act++
-			}
-		}
-	}
+	act, bck := be.usableCounts()
 	up := len(be.cands) > 0
 	chkdown, lastChange, downtime := be.chkDown, be.lastChange, be.downTime(now)
 	be.mu.Unlock()
@@ -601,14 +599,8 @@ func (b *Balancer) backendRow(be *Backend, iid int, now time.Time, legends bool)
 	r.setI("smax", int64(smax))
 	r.setI("slim", int64(b.backendLimit(be)))
 	r.setI("stot", be.cum.Load())
-	r.setU("bin", c.bytesIn.Load())
-	r.setU("bout", c.bytesOut.Load())
 	r.setU("dreq", c.denied.Load())
-	r.set("dresp", "0")
-	r.setU("econ", c.connErr.Load())
-	r.setU("eresp", c.respErr.Load())
-	r.setU("wretr", c.retries.Load())
-	r.setU("wredis", c.redisp.Load())
+	r.setTraffic(c)
 	status := "DOWN"
 	if up {
 		status = "UP"

@@ -343,26 +343,7 @@ func shaCrypt(prefix string, newHash func() hash.Hash, order []byte, password, s
 	}
 	sp := repeatTo(h.Sum(nil), len(s))
 
-	for i := range rounds {
-		h.Reset()
-		if i&1 != 0 {
-			h.Write(p)
-		} else {
-			h.Write(a)
-		}
-		if i%3 != 0 {
-			h.Write(sp)
-		}
-		if i%7 != 0 {
-			h.Write(p)
-		}
-		if i&1 != 0 {
-			h.Write(a)
-		} else {
-			h.Write(p)
-		}
-		a = h.Sum(a[:0])
-	}
+	a = cryptRounds(h, a, p, sp, rounds)
 
 	out := []byte(prefix)
 	if custom {
@@ -379,6 +360,33 @@ func shaCrypt(prefix string, newHash func() hash.Hash, order []byte, password, s
 		out = appendCrypt64(out, 0, 0, a[63], 2)
 	}
 	return string(out)
+}
+
+// cryptRounds is the stretching loop MD5-crypt and SHA-crypt share: each
+// round hashes the last digest with the password and salt in an order
+// the round's number sets.
+func cryptRounds(h hash.Hash, digest, pw, salt []byte, rounds int) []byte {
+	for i := range rounds {
+		h.Reset()
+		if i&1 != 0 {
+			h.Write(pw)
+		} else {
+			h.Write(digest)
+		}
+		if i%3 != 0 {
+			h.Write(salt)
+		}
+		if i%7 != 0 {
+			h.Write(pw)
+		}
+		if i&1 != 0 {
+			h.Write(digest)
+		} else {
+			h.Write(pw)
+		}
+		digest = h.Sum(digest[:0])
+	}
+	return digest
 }
 
 // md5Crypt is the "$1$" method of crypt(3).
@@ -404,27 +412,7 @@ func md5Crypt(password, salt string) string {
 			h.Write(pw[:1])
 		}
 	}
-	f := h.Sum(nil)
-	for i := range 1000 {
-		h.Reset()
-		if i&1 != 0 {
-			h.Write(pw)
-		} else {
-			h.Write(f)
-		}
-		if i%3 != 0 {
-			h.Write(s)
-		}
-		if i%7 != 0 {
-			h.Write(pw)
-		}
-		if i&1 != 0 {
-			h.Write(f)
-		} else {
-			h.Write(pw)
-		}
-		f = h.Sum(f[:0])
-	}
+	f := cryptRounds(h, h.Sum(nil), pw, s, 1000)
 	out := []byte("$1$" + salt + "$")
 	for _, g := range [...][3]int{{0, 6, 12}, {1, 7, 13}, {2, 8, 14}, {3, 9, 15}, {4, 10, 5}} {
 		out = appendCrypt64(out, f[g[0]], f[g[1]], f[g[2]], 4)
