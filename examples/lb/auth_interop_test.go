@@ -37,15 +37,7 @@ userlist L
     user bob password $5$abcd$WrUpleS9iRxCEI.jwiwPFlRdcTIegBTTXkwrhwG3I46 groups ops
     user carol password $1$xy$rDjnftc2dLXhrQIQsTBn..
     user dave insecure-password plain groups admins,ops
-defaults
-    mode http
-    log global
-    option httplog
-    option dontlognull
-    timeout connect 1s
-    timeout client 5s
-    timeout server 5s
-listen a
+%slisten a
     bind 127.0.0.1:%d
     acl ok http_auth(L)
     acl adm http_auth_group(L) admins
@@ -58,7 +50,7 @@ listen b
     bind 127.0.0.1:%d
     http-request auth realm Secret\ Zone if !{ http_auth(L) }
     server s1 %s
-`, ports[0], web, ports[1], web)
+`, httpLogDefaults, ports[0], web, ports[1], web)
 	}
 	type answer struct {
 		Status      int

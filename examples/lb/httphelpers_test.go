@@ -21,6 +21,19 @@ const httpDefaults = `defaults
     timeout server 5s
 `
 
+// httpLogDefaults is the defaults section of the HTTP interop tests
+// that compare httplog lines; bare connections (a readiness probe) are
+// not logged.
+const httpLogDefaults = `defaults
+    mode http
+    log global
+    option httplog
+    option dontlognull
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+`
+
 // handlerServer serves h on a loopback port until the test ends and
 // returns its address.
 func handlerServer(t *testing.T, h http.HandlerFunc) string {

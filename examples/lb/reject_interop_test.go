@@ -28,20 +28,12 @@ func TestInteropRejectMatchesHAProxy(t *testing.T) {
 	cfg := func(port int) string {
 		return fmt.Sprintf(`global
     log stdout format raw local0
-defaults
-    mode http
-    log global
-    option httplog
-    option dontlognull
-    timeout connect 1s
-    timeout client 5s
-    timeout server 5s
-listen a
+%slisten a
     bind 127.0.0.1:%d
     http-request reject if { path /r }
     http-request silent-drop if { path /s }
     http-request return status 200 content-type text/plain string "ok\n"
-`, port)
+`, httpLogDefaults, port)
 	}
 	outcome := func(r *bufio.Reader) string {
 		line, err := r.ReadString('\n')

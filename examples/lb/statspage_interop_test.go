@@ -21,15 +21,7 @@ func statsPageCfg(ports []int, web string) string {
 	return fmt.Sprintf(`global
     maxconn 100
     log stdout format raw local0
-defaults
-    mode http
-    log global
-    option httplog
-    option dontlognull
-    timeout connect 1s
-    timeout client 5s
-    timeout server 5s
-listen st
+%slisten st
     bind 127.0.0.1:%d
     stats enable
     stats uri /st
@@ -52,7 +44,7 @@ listen adm
     stats admin if TRUE
     server a %s
     server b %s
-`, ports[0], web, ports[1], web, ports[2], web, web)
+`, httpLogDefaults, ports[0], web, ports[1], web, ports[2], web, web)
 }
 
 // TestInteropStatsPageMatchesHAProxy asks haproxy's and lb's statistics
