@@ -41,7 +41,7 @@ func smtpPeer(t *testing.T, banner, greeting string, quit *string, silent bool) 
 
 // TestInteropSMTPCheckMatchesHAProxy runs option smtpchk against mail
 // servers that pass, answer the banner, the greeting or QUIT with an
-// error, speak no SMTP, close early or stay silent, under haproxy and lb
+// error, speak no SMTP, close early (or at once) or stay silent, under haproxy and lb
 // with log-health-checks: the same servers go down with the same reasons,
 // and the good one passes with QUIT's answer in its message.
 func TestInteropSMTPCheckMatchesHAProxy(t *testing.T) {
@@ -65,7 +65,7 @@ func TestInteropSMTPCheckMatchesHAProxy(t *testing.T) {
 	for i, name := range names {
 		servers = append(servers, [2]string{name, peers[i]})
 	}
-	servers = append(servers, [2]string{"refused", refused})
+	servers = append(servers, [2]string{"refused", refused}, [2]string{"hangup", checkPeer(t, func(*net.TCPConn) {})})
 	want, got := protocolCheckReasons(t, "smtpchk EHLO checker.example", servers, fmt.Sprintf(`backend h
     option smtpchk
     option log-health-checks

@@ -108,6 +108,8 @@ func (b *Balancer) tcpCheck(ctx context.Context, s *Server) (net.Conn, error) {
 		r.rules, r.msgs = smtpRules(tc.SMTPCommand)
 	case tc.PgSQL:
 		r.rules, r.msgs = pgsqlRules(tc.PgSQLUser)
+	case tc.MySQL:
+		r.rules, r.msgs = mysqlRules(tc.MySQLUser, tc.MySQLPre41)
 	}
 	if err := r.run(ctx); err != nil {
 		if r.c != nil {
@@ -150,7 +152,11 @@ func (r *tcpCheckRun) run(ctx context.Context) error {
 			if err == nil && r.msgs != nil && r.msgs[i].success {
 				m := r.msgs[i]
 				m.code = true
-				r.passed = m.word("Layer7 check passed", r.buf, m.passText)
+				text := m.passText
+				if m.passInfo != nil {
+					text = m.passInfo(r.buf)
+				}
+				r.passed = m.word("Layer7 check passed", r.buf, text)
 			}
 		}
 		if err != nil {
@@ -287,6 +293,13 @@ func (r *tcpCheckRun) judge(i int, rule *config.TCPCheckRule, last bool) (done b
 			return true, &layer7Error{reason: "Layer6 invalid response"}
 		}
 		return true, &layer7Error{reason: "Layer7 invalid response, info: \"" + msg + "\""}
+	}
+	if r.msgs != nil && r.msgs[i].custom != nil {
+		done, fail := r.msgs[i].custom(r.buf, last)
+		if done && fail != "" {
+			return true, &layer7Error{reason: fail}
+		}
+		return done, nil
 	}
 	if rule.MinRecv >= 0 && len(r.buf) < rule.MinRecv && !last {
 		return false, nil
@@ -459,8 +472,13 @@ type protoMsg struct {
 	info          int
 	trim, cstring bool
 	// failText and passText, when set, are the info in place of the
-	// answer's.
+	// answer's; passInfo, when set, finds the passing info in the answer.
 	failText, passText string
+	passInfo           func(buf []byte) string
+	// custom, when set, judges the answer in place of the rule's
+	// pattern: done once it can decide (last: nothing more will come),
+	// with the failure's reason, "" for a pass.
+	custom func(buf []byte, last bool) (done bool, fail string)
 	// success: passing this rule passes the check, with its message.
 	success bool
 }
@@ -542,4 +560,84 @@ func pgsqlRules(user string) ([]config.TCPCheckRule, []protoMsg) {
 		{code: true, info: -1, failText: "PostgreSQL unknown error", passText: "PostgreSQL server is ok", success: true},
 	}
 	return rules, msgs
+}
+
+// mysqlRules is option mysql-check's ruleset, as HAProxy runs it:
+// without a user, the server's handshake packet is read and checked;
+// with one, an authentication packet for the user (4.1 protocol, or the
+// older one with pre41) and COM_QUIT are sent, and the handshake and
+// the answer after it are checked. An error packet fails with the
+// server's code and message; a pass reports the server's version.
+func mysqlRules(user string, pre41 bool) ([]config.TCPCheckRule, []protoMsg) {
+	version := func(buf []byte) string {
+		v := buf[min(5, len(buf)):]
+		if j := bytes.IndexByte(v, 0); j >= 0 {
+			v = v[:j]
+		}
+		return string(v)
+	}
+	handshake := func(buf []byte, last bool) (bool, string) { return mysqlPacket(buf, 0, last) }
+	rules := []config.TCPCheckRule{{Action: config.TCPCheckConnect, Default: true, MinRecv: -1}}
+	msgs := []protoMsg{{info: -1}}
+	if user == "" {
+		rules = append(rules, config.TCPCheckRule{Action: config.TCPCheckExpect, MinRecv: -1})
+		msgs = append(msgs, protoMsg{info: -1, custom: handshake, passInfo: version, success: true})
+		return rules, msgs
+	}
+	var pkt []byte
+	if pre41 {
+		n := len(user) + 7
+		pkt = append(pkt, byte(n), byte(n>>8), byte(n>>16), 1, 0x00, 0x80, 0x00, 0x00, 0x01)
+	} else {
+		n := len(user) + 34
+		pkt = append(pkt, byte(n), byte(n>>8), byte(n>>16), 1, 0x00, 0x82, 0x00, 0x00, 0x00, 0x80, 0x00, 0x01, 0x21)
+		pkt = append(pkt, make([]byte, 23)...)
+	}
+	pkt = append(pkt, user...)
+	pkt = append(pkt, 0, 0)
+	pkt = append(pkt, 0x01, 0x00, 0x00, 0x00, 0x01) // COM_QUIT
+	ok := func(buf []byte, last bool) (bool, string) {
+		if len(buf) < 3 {
+			return mysqlPacket(buf, 0, last)
+		}
+		return mysqlPacket(buf, 4+int(buf[0])|int(buf[1])<<8|int(buf[2])<<16, last)
+	}
+	rules = append(rules,
+		config.TCPCheckRule{Action: config.TCPCheckSend, Data: pkt, MinRecv: -1},
+		config.TCPCheckRule{Action: config.TCPCheckExpect, MinRecv: -1},
+		config.TCPCheckRule{Action: config.TCPCheckExpect, MinRecv: -1})
+	msgs = append(msgs, protoMsg{info: -1}, protoMsg{info: -1, custom: handshake},
+		protoMsg{info: -1, custom: ok, passInfo: version, success: true})
+	return rules, msgs
+}
+
+// mysqlPacket checks the MySQL packet at offset of buf: complete (else
+// it waits, or fails as an invalid response once nothing more can come)
+// and not an error packet (which fails with its code and message).
+func mysqlPacket(buf []byte, offset int, last bool) (done bool, fail string) {
+	if len(buf) < offset+4 {
+		if !last {
+			return false, ""
+		}
+		return true, "Layer7 invalid response"
+	}
+	plen := int(buf[offset]) | int(buf[offset+1])<<8 | int(buf[offset+2])<<16
+	if len(buf) < offset+plen+4 {
+		if !last {
+			return false, ""
+		}
+		return true, "Layer7 invalid response"
+	}
+	if plen > 0 && buf[offset+4] == 0xff {
+		code := 0
+		if len(buf) > offset+6 {
+			code = int(buf[offset+5]) | int(buf[offset+6])<<8
+		}
+		reason := fmt.Sprintf("Layer7 wrong status, code: %d", code)
+		if desc := buf[min(offset+7, len(buf)):]; len(desc) > 0 {
+			reason += `, info: "` + string(desc) + `"`
+		}
+		return true, reason
+	}
+	return true, ""
 }

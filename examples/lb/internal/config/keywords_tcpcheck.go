@@ -59,10 +59,39 @@ func init() {
 		px.HTTP.Check = nil
 		return nil
 	}}
+	optionKeywords["mysql-check"] = optionKeyword{kBeDef, func(px *Proxy, a []string, on bool) error {
+		if !on {
+			return errors.New("negation is not supported for option 'mysql-check', as in HAProxy")
+		}
+		tc := &TCPCheck{MySQL: true}
+		switch {
+		case len(a) == 0:
+		case a[0] != "user":
+			return fmt.Errorf("'option mysql-check' only supports optional values: 'user' (got '%s')", a[0])
+		case len(a) == 1 || a[1] == "":
+			return errors.New("'option mysql-check user' expects <username> as argument")
+		case len(a) > 3:
+			return errors.New("'option mysql-check' takes at most 'user <username> [post-41|pre-41]'")
+		default:
+			tc.MySQLUser = a[1]
+			if len(a) == 3 {
+				switch a[2] {
+				case "post-41":
+				case "pre-41":
+					tc.MySQLPre41 = true
+				default:
+					return fmt.Errorf("keyword 'user' only supports 'post-41' and 'pre-41' (got '%s')", a[2])
+				}
+			}
+		}
+		px.TCPCheck = tc
+		px.HTTP.Check = nil
+		return nil
+	}}
 	// HAProxy's other protocol checks are known, and refused by name.
-	for _, name := range []string{"mysql-check", "ldap-check", "spop-check", "external-check"} {
+	for _, name := range []string{"ldap-check", "spop-check", "external-check"} {
 		optionKeywords[name] = optionKeyword{kBeDef, func(*Proxy, []string, bool) error {
-			return fmt.Errorf("%w: option '%s' (option tcp-check, redis-check, ssl-hello-chk, smtpchk, pgsql-check and httpchk are)", ErrUnsupported, name)
+			return fmt.Errorf("%w: option '%s' (option tcp-check, redis-check, ssl-hello-chk, smtpchk, pgsql-check, mysql-check and httpchk are)", ErrUnsupported, name)
 		}}
 	}
 	proxyKeywords["tcp-check"] = proxyKeyword{kBeDef, func(p *parser, px *Proxy, a []string) error {

@@ -22,6 +22,12 @@ type TCPCheck struct {
 	// authentication request or success expected back.
 	PgSQL     bool
 	PgSQLUser string
+	// MySQL is option mysql-check: the server's handshake checked, and
+	// with MySQLUser an authentication (MySQLPre41: the protocol before
+	// 4.1) and its answer.
+	MySQL      bool
+	MySQLUser  string
+	MySQLPre41 bool
 }
 
 // TCPCheckAction is what one tcp-check rule does.

@@ -125,7 +125,7 @@ func TestTCPCheckErrors(t *testing.T) {
 		{"server port range", "backend b\n  server s 127.0.0.1:1 check port 0\n", ErrBadValue, "server option 'port'"},
 		{"server addr", "backend b\n  server s 127.0.0.1:1 check addr nowhere\n", ErrBadValue, "'nowhere' is not an IP address"},
 		{"no redis-check", "backend b\n  no option redis-check\n", ErrBadValue, "negation is not supported for option 'redis-check'"},
-		{"other protocol check", "backend b\n  option mysql-check user x\n", ErrUnsupported, "option 'mysql-check'"},
+		{"other protocol check", "backend b\n  option ldap-check\n", ErrUnsupported, "option 'ldap-check'"},
 		{"check-ssl without ssl", "backend b\n  server s 127.0.0.1:1 check port 80 check-ssl\n", ErrUnsupported, "check-ssl on a server without 'ssl'"},
 		{"on-marked-down action", "backend b\n  server s 127.0.0.1:1 check on-marked-down nothing\n", ErrBadValue, "unknown action 'nothing' (expects shutdown-sessions)"},
 		{"on-marked-up in http", "backend b\n  mode http\n  server s 127.0.0.1:1 check on-marked-up shutdown-backup-sessions\n", ErrUnsupported, "on-marked-down and on-marked-up in mode http"},
@@ -263,7 +263,35 @@ func TestOptionPgSQLCheck(t *testing.T) {
 		"backend b\n  option pgsql-check user\n":   "expects 'user <username>' as argument",
 		"backend b\n  option pgsql-check name x\n": "only supports optional values: 'user'",
 		"backend b\n  no option pgsql-check\n":     "negation is not supported",
-		"backend b\n  option mysql-check user x\n": "option 'mysql-check'",
+		"backend b\n  option ldap-check\n":         "option 'ldap-check'",
+	} {
+		_, err := Parse(Source{Name: "test.cfg", Data: []byte(text)})
+		require.ErrorContains(t, err, msg, text)
+		require.ErrorContains(t, err, "test.cfg:2", text)
+	}
+}
+
+func TestOptionMySQLCheck(t *testing.T) {
+	for text, want := range map[string]TCPCheck{
+		"backend b\n  option mysql-check\n":                          {MySQL: true},
+		"backend b\n  option mysql-check user u\n":                   {MySQL: true, MySQLUser: "u"},
+		"backend b\n  option mysql-check user u post-41\n":           {MySQL: true, MySQLUser: "u"},
+		"backend b\n  option mysql-check user u pre-41\n":            {MySQL: true, MySQLUser: "u", MySQLPre41: true},
+		"backend b\n  option httpchk\n  option mysql-check user u\n": {MySQL: true, MySQLUser: "u"},
+	} {
+		cfg, err := Parse(Source{Name: "test.cfg", Data: []byte(text)})
+		require.NoError(t, err, text)
+		b := cfg.Proxy("b", KindBackend)
+		require.Equal(t, &want, b.TCPCheck, text)
+		require.Nil(t, b.HTTP.Check, text)
+	}
+	for text, msg := range map[string]string{
+		"backend b\n  option mysql-check name u\n":     "only supports optional values: 'user' (got 'name')",
+		"backend b\n  option mysql-check user\n":       "expects <username> as argument",
+		"backend b\n  option mysql-check user u v41\n": "only supports 'post-41' and 'pre-41' (got 'v41')",
+		"backend b\n  option mysql-check user u a b\n": "takes at most",
+		"backend b\n  no option mysql-check\n":         "negation is not supported",
+		"backend b\n  option ldap-check\n":             "option 'ldap-check'",
 	} {
 		_, err := Parse(Source{Name: "test.cfg", Data: []byte(text)})
 		require.ErrorContains(t, err, msg, text)
