@@ -43,7 +43,7 @@ func checkPassed(s *Server) string {
 		if tc.SSLHello {
 			return "Layer6 check passed"
 		}
-		if tc.SMTP || tc.PgSQL || tc.MySQL {
+		if tc.SMTP || tc.PgSQL || tc.MySQL || tc.LDAP {
 			return s.checker.passReason()
 		}
 		if last := lastTCPCheckAction(s.be.cfg.TCPCheckRules); last != nil {

@@ -110,6 +110,8 @@ func (b *Balancer) tcpCheck(ctx context.Context, s *Server) (net.Conn, error) {
 		r.rules, r.msgs = pgsqlRules(tc.PgSQLUser)
 	case tc.MySQL:
 		r.rules, r.msgs = mysqlRules(tc.MySQLUser, tc.MySQLPre41)
+	case tc.LDAP:
+		r.rules, r.msgs = ldapRules()
 	}
 	if err := r.run(ctx); err != nil {
 		if r.c != nil {
@@ -640,4 +642,55 @@ func mysqlPacket(buf []byte, offset int, last bool) (done bool, fail string) {
 		return true, reason
 	}
 	return true, ""
+}
+
+// ldapRules is option ldap-check's ruleset, as HAProxy runs it: an
+// anonymous LDAPv3 bind request, and a successful bind response
+// expected back.
+func ldapRules() ([]config.TCPCheckRule, []protoMsg) {
+	const notLDAP = "Not LDAPv3 protocol"
+	rules := []config.TCPCheckRule{
+		{Action: config.TCPCheckConnect, Default: true, MinRecv: -1},
+		{Action: config.TCPCheckSend, Data: []byte{0x30, 0x0c, 0x02, 0x01, 0x01, 0x60, 0x07, 0x02, 0x01, 0x03, 0x04, 0x00, 0x80, 0x00}, MinRecv: -1},
+		{Action: config.TCPCheckExpect, Match: config.MatchRBinary, Regexp: regexp.MustCompile(`^30`), MinRecv: 14},
+		{Action: config.TCPCheckExpect, MinRecv: 14},
+	}
+	bindResponse := func(buf []byte, last bool) (bool, string) {
+		if len(buf) < 14 && !last {
+			return false, ""
+		}
+		invalid := "Layer7 invalid response, info: \"" + notLDAP + "\""
+		at := func(i int) byte {
+			if i < len(buf) {
+				return buf[i]
+			}
+			return 0
+		}
+		// The LDAPMessage's length, then messageID 1 and a bindResponse.
+		n := 0
+		if at(1)&0x80 != 0 {
+			n = int(at(1) & 0x7f)
+		}
+		if n > 2 || len(buf) < 6+n || !bytes.Equal(buf[2+n:6+n], []byte{0x02, 0x01, 0x01, 0x61}) {
+			return true, invalid
+		}
+		// The bindResponse's length, then its resultCode.
+		if at(n+6)&0x80 != 0 {
+			n += int(at(n+6) & 0x7f)
+		}
+		if n > 4 || len(buf) < 10+n || !bytes.Equal(buf[7+n:9+n], []byte{0x0a, 0x01}) {
+			return true, invalid
+		}
+		if code := buf[9+n]; code != 0 {
+			return true, fmt.Sprintf(`Layer7 wrong status, code: %d, info: "See RFC: http://tools.ietf.org/html/rfc4511#section-4.1.9"`, code)
+		}
+		return true, ""
+	}
+	msgs := []protoMsg{
+		{info: -1},
+		{info: -1},
+		{info: -1, failText: notLDAP},
+		{info: -1, custom: bindResponse, passText: "Success", success: true},
+	}
+	return rules, msgs
 }

@@ -28,6 +28,9 @@ type TCPCheck struct {
 	MySQL      bool
 	MySQLUser  string
 	MySQLPre41 bool
+	// LDAP is option ldap-check: an anonymous LDAPv3 bind, whose response
+	// must be a success.
+	LDAP bool
 }
 
 // TCPCheckAction is what one tcp-check rule does.

@@ -310,6 +310,6 @@ func TestSSLHelloCheckOption(t *testing.T) {
 	require.Equal(t, &TCPCheck{SSLHello: true}, cfg.Proxy("b", KindBackend).TCPCheck)
 	_, err = Parse(Source{Name: "t.cfg", Data: []byte("backend b\n  no option ssl-hello-chk\n")})
 	require.ErrorContains(t, err, "negation is not supported")
-	_, err = Parse(Source{Name: "t.cfg", Data: []byte("backend b\n  option ldap-check\n")})
-	require.ErrorContains(t, err, "not supported: option 'ldap-check'")
+	_, err = Parse(Source{Name: "t.cfg", Data: []byte("backend b\n  option spop-check\n")})
+	require.ErrorContains(t, err, "not supported: option 'spop-check'")
 }

@@ -125,7 +125,7 @@ func TestTCPCheckErrors(t *testing.T) {
 		{"server port range", "backend b\n  server s 127.0.0.1:1 check port 0\n", ErrBadValue, "server option 'port'"},
 		{"server addr", "backend b\n  server s 127.0.0.1:1 check addr nowhere\n", ErrBadValue, "'nowhere' is not an IP address"},
 		{"no redis-check", "backend b\n  no option redis-check\n", ErrBadValue, "negation is not supported for option 'redis-check'"},
-		{"other protocol check", "backend b\n  option ldap-check\n", ErrUnsupported, "option 'ldap-check'"},
+		{"other protocol check", "backend b\n  option spop-check\n", ErrUnsupported, "option 'spop-check'"},
 		{"check-ssl without ssl", "backend b\n  server s 127.0.0.1:1 check port 80 check-ssl\n", ErrUnsupported, "check-ssl on a server without 'ssl'"},
 		{"on-marked-down action", "backend b\n  server s 127.0.0.1:1 check on-marked-down nothing\n", ErrBadValue, "unknown action 'nothing' (expects shutdown-sessions)"},
 		{"on-marked-up in http", "backend b\n  mode http\n  server s 127.0.0.1:1 check on-marked-up shutdown-backup-sessions\n", ErrUnsupported, "on-marked-down and on-marked-up in mode http"},
@@ -263,7 +263,7 @@ func TestOptionPgSQLCheck(t *testing.T) {
 		"backend b\n  option pgsql-check user\n":   "expects 'user <username>' as argument",
 		"backend b\n  option pgsql-check name x\n": "only supports optional values: 'user'",
 		"backend b\n  no option pgsql-check\n":     "negation is not supported",
-		"backend b\n  option ldap-check\n":         "option 'ldap-check'",
+		"backend b\n  option ldap-check x\n":       "takes no argument",
 	} {
 		_, err := Parse(Source{Name: "test.cfg", Data: []byte(text)})
 		require.ErrorContains(t, err, msg, text)
@@ -291,7 +291,7 @@ func TestOptionMySQLCheck(t *testing.T) {
 		"backend b\n  option mysql-check user u v41\n": "only supports 'post-41' and 'pre-41' (got 'v41')",
 		"backend b\n  option mysql-check user u a b\n": "takes at most",
 		"backend b\n  no option mysql-check\n":         "negation is not supported",
-		"backend b\n  option ldap-check\n":             "option 'ldap-check'",
+		"backend b\n  option ldap-check x\n":           "takes no argument",
 	} {
 		_, err := Parse(Source{Name: "test.cfg", Data: []byte(text)})
 		require.ErrorContains(t, err, msg, text)
