@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
+	"os"
 	"strings"
 	"testing"
 
@@ -86,13 +88,44 @@ listen px
 	require.NotEqual(t, seqs[0], seqs[1], "the bound moves some keys off their hashed server")
 }
 
-// bindable reports whether addr can be listened on (nothing listens
-// there).
+// bindable reports whether nothing listens on addr, an IPv4 address.
+// Where the system lists its sockets (/proc/net/tcp) it only reads that
+// list: binding the port to find out, the fallback, could take it from a
+// haproxy starting at the same moment, which then fails to start.
 func bindable(addr string) bool {
-	ln, err := net.Listen("tcp", addr)
+	ap, err := netip.ParseAddrPort(addr)
 	if err != nil {
 		return false
 	}
-	_ = ln.Close()
+	table, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return false
+		}
+		_ = ln.Close()
+		return true
+	}
+	a := ap.Addr().As4()
+	// The local address as the table writes it: the IPv4 address as a
+	// little-endian word, the port big-endian, in hex; state 0A is LISTEN.
+	local := fmt.Sprintf("%02X%02X%02X%02X:%04X", a[3], a[2], a[1], a[0], ap.Port())
+	for _, line := range strings.Split(string(table), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 3 && f[1] == local && f[3] == "0A" {
+			return false
+		}
+	}
 	return true
+}
+
+// TestBindableSeesListeners checks the interop tests' readiness probe
+// against a listener of the test's own.
+func TestBindableSeesListeners(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.False(t, bindable(addr), "a listener is seen")
+	require.NoError(t, ln.Close())
+	require.True(t, bindable(addr), "a closed one is not")
 }
