@@ -31,7 +31,7 @@ type Userlist struct {
 	mu sync.Mutex
 	// verified remembers credentials already checked against a hash, so
 	// that a client sending them with every request costs one crypt.
-	verified map[string]bool
+	verified map[[sha256.Size]byte]bool
 }
 
 // User is one "user" line.
@@ -60,7 +60,9 @@ func (ul *Userlist) Check(user, password string) (groups []string, ok bool) {
 		if u.Insecure {
 			return u.Groups, subtle.ConstantTimeCompare([]byte(u.Password), []byte(password)) == 1
 		}
-		key := user + "\x00" + password
+		// Remembered by a digest, so that no password a client sent
+		// stays in memory.
+		key := sha256.Sum256([]byte(user + "\x00" + password))
 		ul.mu.Lock()
 		good, seen := ul.verified[key]
 		ul.mu.Unlock()
@@ -69,7 +71,7 @@ func (ul *Userlist) Check(user, password string) (groups []string, ok bool) {
 			good = err == nil && subtle.ConstantTimeCompare([]byte(sum), []byte(u.Password)) == 1
 			ul.mu.Lock()
 			if ul.verified == nil {
-				ul.verified = map[string]bool{}
+				ul.verified = map[[sha256.Size]byte]bool{}
 			}
 			if len(ul.verified) < maxVerified {
 				ul.verified[key] = good
