@@ -239,6 +239,19 @@ func (s *Server) recalcWeight(now int64, dynamic bool) {
 // usable reports whether the server may take traffic at all.
 func (s *Server) usable() bool { return s.up && !s.maint && !s.drain && s.weight > 0 }
 
+// persistable reports whether persistence (a cookie, a stick table, an
+// RDP token) may still send a client to the server: as in HAProxy, any
+// running server, so a draining one (or one of weight 0) takes no new
+// client but keeps those bound to it.
+func (s *Server) persistable() bool { return s.up && !s.maint }
+
+// takesPersistent is persistable under the backend's lock.
+func (s *Server) takesPersistent() bool {
+	s.be.mu.Lock()
+	defer s.be.mu.Unlock()
+	return s.persistable()
+}
+
 // retryPlan decides, as HAProxy does, how the retry numbered retries of
 // a failed connect to srv goes. Under option redispatch, a connection not
 // bound to its server by persistence (direct) moves at once to another one
@@ -353,7 +366,7 @@ func (b *Backend) assign(ctx context.Context, src netip.Addr, key []byte, avoid,
 	b.mu.Lock()
 	var s *Server
 	var queueOn bool
-	if direct != nil && (direct.usable() || b.cfg.Options.Persist) {
+	if direct != nil && (direct.persistable() || b.cfg.Options.Persist) {
 		s, queueOn = direct, direct.full() || len(direct.queue) > 0
 	} else {
 		cands := b.candidates()

@@ -53,7 +53,7 @@ func (ex *exchange) requestCookie(c *config.CookiePersist) *Server {
 				if s.cfg.Cookie == "" || s.cfg.Cookie != string(id) {
 					continue
 				}
-				if s.inUse() {
+				if s.takesPersistent() {
 					direct, state = s, 'V'
 					break
 				}

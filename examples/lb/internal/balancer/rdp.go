@@ -100,7 +100,7 @@ func (b *Backend) serverAt(addr netip.AddrPort) *Server {
 		if err != nil || sa.Addr().Unmap() != addr.Addr() || sa.Port() != addr.Port() {
 			continue
 		}
-		if s.usable() {
+		if s.persistable() {
 			return s
 		}
 		if down == nil {

@@ -381,7 +381,7 @@ func (s *session) stickMatch(be *Backend) *Server {
 		}
 		id := e.Get(stick.DataServerID)
 		e.TouchRelease()
-		if srv := be.serverByID(int(id)); srv != nil && (srv.inUse() || be.cfg.Options.Persist) {
+		if srv := be.serverByID(int(id)); srv != nil && (srv.takesPersistent() || be.cfg.Options.Persist) {
 			return srv
 		}
 	}
