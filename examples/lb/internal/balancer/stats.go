@@ -226,6 +226,18 @@ func (r statRow) setTraffic(c *counters) {
 	r.setU("wredis", c.redisp.Load())
 }
 
+// setPlace sets where a backend's or a server's row stands (process,
+// proxy and server ids, type), with its balancing count and its rates.
+func (r statRow) setPlace(iid, sid, typ int, c *counters) {
+	r.set("pid", "1")
+	r.setI("iid", int64(iid))
+	r.setI("sid", int64(sid))
+	r.setU("lbtot", c.lbtot.Load())
+	r.setI("type", int64(typ))
+	r.setU("rate", uint64(c.rate.Rate()))
+	r.setU("rate_max", uint64(c.rateMax.Load()))
+}
+
 // zero sets each named column to 0.
 func (r statRow) zero(names string) {
 	for _, n := range strings.Fields(names) {
@@ -491,13 +503,7 @@ func (b *Backend) serverRow(s *Server, iid int, now time.Time, legends bool) (r 
 	if cfg.MaxQueue > 0 {
 		r.setI("qlimit", int64(cfg.MaxQueue))
 	}
-	r.set("pid", "1")
-	r.setI("iid", int64(iid))
-	r.setI("sid", int64(cfg.ID))
-	r.setU("lbtot", c.lbtot.Load())
-	r.setI("type", statServer)
-	r.setU("rate", uint64(c.rate.Rate()))
-	r.setU("rate_max", uint64(c.rateMax.Load()))
+	r.setPlace(iid, cfg.ID, statServer, c)
 	if b.cfg.Mode == "http" {
 		setHrsp(r, c)
 		r.setU("req_tot", c.cum.Load())
@@ -613,13 +619,7 @@ func (b *Balancer) backendRow(be *Backend, iid int, now time.Time, legends bool)
 	r.setI("chkdown", int64(chkdown))
 	r.setI("lastchg", max(now.Unix()-lastChange, 0))
 	r.setI("downtime", downtime)
-	r.set("pid", "1")
-	r.setI("iid", int64(iid))
-	r.set("sid", "0")
-	r.setU("lbtot", c.lbtot.Load())
-	r.setI("type", statBackend)
-	r.setU("rate", uint64(c.rate.Rate()))
-	r.setU("rate_max", uint64(c.rateMax.Load()))
+	r.setPlace(iid, 0, statBackend, c)
 	if be.cfg.Mode == "http" {
 		setHrsp(r, c)
 		r.setI("req_tot", be.cum.Load())

@@ -315,10 +315,7 @@ func shaCrypt(prefix string, newHash func() hash.Hash, order []byte, password, s
 	pw, s := []byte(password), []byte(salt)
 	h := newHash()
 	size := h.Size()
-	h.Write(pw)
-	h.Write(s)
-	h.Write(pw)
-	alt := h.Sum(nil)
+	alt := sumOf(h, pw, s, pw)
 
 	h.Reset()
 	h.Write(pw)
@@ -364,6 +361,15 @@ func shaCrypt(prefix string, newHash func() hash.Hash, order []byte, password, s
 	return string(out)
 }
 
+// sumOf is the digest of parts, with h reset first.
+func sumOf(h hash.Hash, parts ...[]byte) []byte {
+	h.Reset()
+	for _, p := range parts {
+		h.Write(p)
+	}
+	return h.Sum(nil)
+}
+
 // cryptRounds is the stretching loop MD5-crypt and SHA-crypt share: each
 // round hashes the last digest with the password and salt in an order
 // the round's number sets.
@@ -395,10 +401,7 @@ func cryptRounds(h hash.Hash, digest, pw, salt []byte, rounds int) []byte {
 func md5Crypt(password, salt string) string {
 	pw, s := []byte(password), []byte(salt)
 	h := md5.New()
-	h.Write(pw)
-	h.Write(s)
-	h.Write(pw)
-	alt := h.Sum(nil)
+	alt := sumOf(h, pw, s, pw)
 
 	h.Reset()
 	h.Write(pw)
