@@ -746,6 +746,9 @@ func (b *Balancer) statsCommand(w io.Writer, level string, words []string) bool 
 				o.up = true
 			case "no-maint":
 				o.noMaint = true
+			case "typed", "json", "desc":
+				_, _ = io.WriteString(w, "'show stat "+args[0]+"' is not supported: lb prints the CSV only.\n")
+				return true
 			}
 			args = args[1:]
 		}

@@ -101,6 +101,7 @@ listen s
 	require.Contains(t, logs.lines(), "Server l/b is UP/READY (leaving forced maintenance).")
 	require.Contains(t, b.RunCommand("admin", "set server l/b"), "usage: set server")
 	require.Equal(t, "# name\nl\ns\n", b.RunCommand("user", "show backend"))
+	require.Equal(t, "'show stat typed' is not supported: lb prints the CSV only.\n", b.RunCommand("user", "show stat typed"))
 	info := b.RunCommand("user", "show info")
 	require.Contains(t, info, "Name: lb\n")
 	require.Contains(t, info, "Listeners: 2\n")
