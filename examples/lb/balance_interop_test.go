@@ -4,59 +4,21 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/stretchr/testify/require"
 )
 
 // freePorts returns n distinct ports nothing listens on right now, for
-// configurations that haproxy and lb bind later. They are taken below
-// the system's ephemeral range (ip_local_port_range), at random: a port
-// from that range, as listening on port 0 gives, may meanwhile become
-// the source port of any test's outgoing connection, and the proxy then
-// fails to bind it.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	low := 32768
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if v, err := strconv.Atoi(f[0]); err == nil {
-				low = v
-			}
-		}
-	}
-	var ports []int
-	var held []net.Listener
-	defer func() {
-		for _, ln := range held {
-			_ = ln.Close()
-		}
-	}()
-	for tries := 0; len(ports) < n; tries++ {
-		var ln net.Listener
-		var err error
-		if low > 12000 && tries < 1000 {
-			ln, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 10000+rand.IntN(low-10000)))
-		} else {
-			ln, err = net.Listen("tcp", "127.0.0.1:0")
-		}
-		if err != nil {
-			continue
-		}
-		held = append(held, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports
-}
+// configurations that haproxy and lb bind later (testnet.FreePorts).
+func freePorts(t *testing.T, n int) []int { return testnet.FreePorts(t, n) }
 
 // nameServers starts n TCP servers on loopback, s1..sn, each answering a
 // connection with its name and a newline, or, with httpMode, an HTTP

@@ -248,10 +248,7 @@ func TestInteropTCPCheckMatchesHAProxy(t *testing.T) {
 		"banner": checkPeer(t, bannerPeer), "bin": checkPeer(t, binPeer), "empty": checkPeer(t, emptyPeer),
 		"reset": checkPeer(t, resetPeer),
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	refused := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	refused := testnet.RefusedAddr(t)
 	cfg := func(late string) string { return checkCfg(peers, freePorts(t, 1)[0], late, refused) }
 
 	ha := stateChanges(t, "haproxy", cfg, haproxyLogs(t))

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/stretchr/testify/require"
 )
 
@@ -56,10 +57,7 @@ func TestInteropSMTPCheckMatchesHAProxy(t *testing.T) {
 		smtpPeer(t, "220 ok\r\n", "250 ok\r\n", nil, false),
 		smtpPeer(t, "", "", nil, true),
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	refused := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	refused := testnet.RefusedAddr(t)
 	names := []string{"good", "banner554", "ehlo502", "garbage", "quit500", "noquit", "silent"}
 	var servers [][2]string
 	for i, name := range names {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -113,10 +114,7 @@ func TestInteropStatsMatchHAProxy(t *testing.T) {
 			_, _ = io.WriteString(c, line)
 		}
 	})
-	deadLn, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	dead := deadLn.Addr().String()
-	require.NoError(t, deadLn.Close())
+	dead := testnet.RefusedAddr(t)
 	handler := func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
 			http.NotFound(w, r)

@@ -1,9 +1,11 @@
 package testnet
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
@@ -145,4 +147,22 @@ func TestMemAfterGC(t *testing.T) {
 	h2, _ := MemAfterGC()
 	require.Less(t, h2, h1-uint64(2<<20), "the slice let go")
 	_ = kept
+}
+
+func TestFreePortsAndRefusedAddr(t *testing.T) {
+	ports := FreePorts(t, 3)
+	require.Len(t, ports, 3)
+	seen := map[int]bool{}
+	for _, p := range ports {
+		require.False(t, seen[p], "distinct ports")
+		seen[p] = true
+		if low := ephemeralLow(); low > 12000 {
+			require.Less(t, p, low, "below the ephemeral range")
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		require.NoError(t, err, "the port is free")
+		require.NoError(t, ln.Close())
+	}
+	_, err := net.Dial("tcp", RefusedAddr(t))
+	require.ErrorIs(t, err, syscall.ECONNREFUSED)
 }

@@ -42,10 +42,7 @@ func TestHealthCheckTLSFailures(t *testing.T) {
 	good := tlsListener(t, trusted.crt)
 	bad := tlsListener(t, stranger.crt)         // signed by a CA the check does not trust
 	mute := serveSilently(t, testnet.Listen(t)) // accepts, never speaks TLS
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	refused := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	refused := testnet.RefusedAddr(t)
 
 	text := globalLog + `    timeout check 300ms
 frontend f

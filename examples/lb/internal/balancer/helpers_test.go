@@ -185,11 +185,4 @@ func holdConn(t *testing.T, addr string) (net.Conn, string) {
 
 // refusingAddr is a loopback address where nothing listens: connects to
 // it are refused.
-func refusingAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
+func refusingAddr(t *testing.T) string { return testnet.RefusedAddr(t) }
