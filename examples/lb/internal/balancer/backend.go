@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/proxyblocks/proxyblocks/conn"
@@ -47,9 +46,8 @@ type Backend struct {
 	dirty   bool
 	noneLog bool // "no server available" was logged for the current outage
 
-	// cum counts the sessions (HTTP: requests) handed to the backend.
-	cum atomic.Int64
-	// st are the backend's statistics (stats.go); the fields below them
+	// st are the backend's statistics (stats.go), st.cum counting the
+	// sessions (HTTP: requests) handed to the backend; the fields below them
 	// are guarded by mu: the peaks of conns and of the queue, how often
 	// the backend lost its last server, and when its state last changed
 	// (Unix seconds), with the downtime before the current outage

@@ -113,7 +113,6 @@ type frontend struct {
 	backend   *Backend
 	listeners []*conn.Listener
 	conns     atomic.Int64
-	cum       atomic.Int64 // connections accepted since the start
 	logs      *logSet
 	// http is the proxy's HTTP settings and rules, nil in TCP mode.
 	http *httpProxy
@@ -124,7 +123,8 @@ type frontend struct {
 	// rate counts accepted connections for rate-limit sessions, over all
 	// the frontend's listeners; nil without it.
 	rate *freq.Counter
-	// st are the frontend's statistics (stats.go).
+	// st are the frontend's statistics (stats.go); st.cum counts the
+	// connections accepted since the start.
 	st counters
 }
 
@@ -392,14 +392,14 @@ func (b *Balancer) closeListeners() {
 func (b *Balancer) logStopped() {
 	for _, px := range b.cfg.Proxies {
 		var ls *logSet
-		var feCum, beCum int64
+		var feCum, beCum uint64
 		for _, fe := range b.fronts {
 			if fe.cfg == px {
-				ls, feCum = fe.logs, fe.cum.Load()
+				ls, feCum = fe.logs, fe.st.cum.Load()
 			}
 		}
 		if be := b.backends[px.Name]; be != nil && be.cfg == px {
-			beCum = be.cum.Load()
+			beCum = be.st.cum.Load()
 			if ls == nil {
 				ls = be.logs
 			}
@@ -531,7 +531,6 @@ func (b *Balancer) acceptLoop(fe *frontend, ln *conn.Listener, bind *config.Bind
 		b.starting.Add(1)
 		b.accepts.Add(1)
 		maxI64(&fe.st.maxCur, fe.conns.Add(1))
-		fe.cum.Add(1)
 		fe.st.session(s.accepted)
 		b.spawn(s.run)
 	}

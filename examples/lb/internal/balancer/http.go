@@ -638,7 +638,6 @@ func (ex *exchange) serve() {
 		ex.answerError(hf.s.fe.http, 503, [2]byte{'S', 'C'})
 		return
 	}
-	ex.be.cum.Add(1)
 	ex.be.st.session(l.date)
 	l.be = ex.be
 	ex.bhp = ex.be.http

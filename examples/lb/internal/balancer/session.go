@@ -252,7 +252,6 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 		s.term = [2]byte{'S', 'C'}
 		return nil, false
 	}
-	be.cum.Add(1)
 	be.st.session(s.accepted)
 	src, dst := s.client.Src(), s.client.Dst()
 	// A server persistence names (an RDP routing token, a stick table)

@@ -391,7 +391,7 @@ func (b *Balancer) frontendRow(fe *frontend, iid int) statRow {
 	if n := b.frontendLimit(fe.cfg); n > 0 {
 		r.setI("slim", int64(n))
 	}
-	r.setI("stot", fe.cum.Load())
+	r.setU("stot", fe.st.cum.Load())
 	r.setU("bin", c.bytesIn.Load())
 	r.setU("bout", c.bytesOut.Load())
 	r.setU("dreq", c.denied.Load())
@@ -415,7 +415,7 @@ func (b *Balancer) frontendRow(fe *frontend, iid int) statRow {
 	r.set("mode", fe.cfg.Mode)
 	r.setU("conn_rate", uint64(c.rate.Rate()))
 	r.setU("conn_rate_max", uint64(c.rateMax.Load()))
-	r.setI("conn_tot", fe.cum.Load())
+	r.setU("conn_tot", fe.st.cum.Load())
 	if fe.cfg.Mode == "http" {
 		r.setU("intercepted", c.intercept.Load())
 		r.zero("cache_lookups cache_hits")
@@ -604,7 +604,7 @@ func (b *Balancer) backendRow(be *Backend, iid int, now time.Time, legends bool)
 	r.setI("scur", int64(scur))
 	r.setI("smax", int64(smax))
 	r.setI("slim", int64(b.backendLimit(be)))
-	r.setI("stot", be.cum.Load())
+	r.setU("stot", be.st.cum.Load())
 	r.setU("dreq", c.denied.Load())
 	r.setTraffic(c)
 	status := "DOWN"
@@ -622,7 +622,7 @@ func (b *Balancer) backendRow(be *Backend, iid int, now time.Time, legends bool)
 	r.setPlace(iid, 0, statBackend, c)
 	if be.cfg.Mode == "http" {
 		setHrsp(r, c)
-		r.setI("req_tot", be.cum.Load())
+		r.setU("req_tot", be.st.cum.Load())
 		r.zero("cache_lookups cache_hits")
 	}
 	r.setU("cli_abrt", c.cliAbrt.Load())
@@ -664,7 +664,7 @@ func (b *Balancer) writeInfo(w io.Writer) {
 	var cumConns, cumReq uint64
 	listeners := 0
 	for _, fe := range b.fronts {
-		cumConns += uint64(fe.cum.Load())
+		cumConns += fe.st.cum.Load()
 		cumReq += fe.st.reqTot.Load()
 		listeners += len(fe.listeners)
 	}
@@ -799,9 +799,6 @@ func (b *Balancer) statsCommand(w io.Writer, level string, words []string) bool 
 func (b *Balancer) clearCounters(all bool) {
 	for _, fe := range b.fronts {
 		fe.st.clearMax(all)
-		if all {
-			fe.cum.Store(0)
-		}
 	}
 	for _, be := range b.backends {
 		be.st.clearMax(all)
@@ -816,7 +813,6 @@ func (b *Balancer) clearCounters(all bool) {
 		}
 		if all {
 			be.chkDown = 0
-			be.cum.Store(0)
 		}
 		be.mu.Unlock()
 	}
