@@ -3,7 +3,6 @@ package balancer
 import (
 	"bytes"
 	"crypto/subtle"
-	"encoding/base64"
 	"fmt"
 	"html"
 	"io"
@@ -76,11 +75,12 @@ func (ex *exchange) statsPage(px *config.Proxy) bool {
 	o.legends = page.ShowLegends
 	o.up = strings.Contains(rest, ";up")
 	o.noMaint = strings.Contains(rest, ";no-maint")
+	o.scope = page.Scope
 	b := ex.hf.s.b
 	hdrs := [][2]string{{"cache-control", "no-cache"}}
 	if strings.Contains(rest, ";csv") {
 		var buf bytes.Buffer
-		b.writeStats(&buf, b.scoped(page, o))
+		b.writeStats(&buf, o)
 		ex.answer(newAnswer(200, "text/plain", buf.Bytes(), hdrs))
 		return true
 	}
@@ -88,16 +88,9 @@ func (ex *exchange) statsPage(px *config.Proxy) bool {
 		hdrs = append(hdrs, [2]string{"refresh", strconv.FormatInt(int64(page.Refresh/time.Second), 10)})
 	}
 	var buf bytes.Buffer
-	b.writeStatsHTML(&buf, page, b.scoped(page, o), admin, rest)
+	b.writeStatsHTML(&buf, page, o, admin, rest)
 	ex.answer(newAnswer(200, "text/html", buf.Bytes(), hdrs))
 	return true
-}
-
-// scoped limits o to the page's "stats scope" proxies: statRows filters
-// them by name later, one name per dump.
-func (b *Balancer) scoped(page *config.StatsPage, o statOptions) statOptions {
-	o.scope = page.Scope
-	return o
 }
 
 // statsAuthorized reports whether the request carries the credentials of
@@ -106,19 +99,10 @@ func statsAuthorized(page *config.StatsPage, req *htx.Message) bool {
 	if len(page.Users) == 0 {
 		return true
 	}
-	v, ok := req.Get("Authorization")
+	user, pass, ok := acl.BasicAuth(req)
 	if !ok {
 		return false
 	}
-	enc, ok := strings.CutPrefix(string(v), "Basic ")
-	if !ok {
-		return false
-	}
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(enc))
-	if err != nil {
-		return false
-	}
-	user, pass, _ := strings.Cut(string(raw), ":")
 	for _, u := range page.Users {
 		if subtle.ConstantTimeCompare([]byte(u.User), []byte(user)) == 1 &&
 			subtle.ConstantTimeCompare([]byte(u.Password), []byte(pass)) == 1 {
