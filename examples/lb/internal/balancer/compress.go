@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"github.com/proxyblocks/proxyblocks/mux/htx"
 )
@@ -64,7 +65,9 @@ func (ex *exchange) selectCompression() {
 	}
 	best := 0
 	req.Values("Accept-Encoding", func(v []byte) bool {
-		for _, item := range bytes.Split(v, []byte(",")) {
+		for rest := v; rest != nil; {
+			var item []byte
+			item, rest = acl.CutValue(rest)
 			token, q := acceptItem(item)
 			if len(token) == 0 || q <= best {
 				continue
@@ -124,11 +127,11 @@ func acceptItem(item []byte) (token []byte, q int) {
 	name, params, _ := bytes.Cut(item, []byte(";"))
 	token = bytes.TrimSpace(name)
 	q = 1000
-	for _, p := range bytes.Split(params, []byte(";")) {
-		p = bytes.TrimSpace(p)
-		if v, ok := bytes.CutPrefix(p, []byte("q=")); ok {
-			q = parseQValue(v)
-			break
+	for params != nil {
+		var p []byte
+		p, params, _ = bytes.Cut(params, []byte(";"))
+		if v, ok := bytes.CutPrefix(bytes.TrimSpace(p), []byte("q=")); ok {
+			return token, parseQValue(v)
 		}
 	}
 	return token, q
