@@ -160,8 +160,7 @@ func parseQValue(v []byte) int {
 // it is, rewrites its head; it reports whether its body goes through
 // the compressor.
 func (ex *exchange) compressResponse(resp *htx.Message) bool {
-	c := ex.compressionOf()
-	if ex.comp == "" || c == nil {
+	if ex.comp == "" { // selectCompression found no algorithm, or no settings
 		return false
 	}
 	req := ex.req
