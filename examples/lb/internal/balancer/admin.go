@@ -20,28 +20,39 @@ func (b *Backend) took(s *Server) {
 	b.smax = max(b.smax, b.conns+b.waiting)
 }
 
+// outage keeps a downtime: since is when the current outage began, a
+// Unix second (0 while up), acc the seconds of the outages before.
+type outage struct{ since, acc int64 }
+
+// set records at now whether it is down, and reports whether that
+// changed.
+func (o *outage) set(down bool, now int64) bool {
+	switch {
+	case down && o.since == 0:
+		o.since = now
+	case !down && o.since != 0:
+		o.acc += now - o.since
+		o.since = 0
+	default:
+		return false
+	}
+	return true
+}
+
+// total is the downtime in seconds at now.
+func (o *outage) total(now time.Time) int64 {
+	if o.since != 0 {
+		return o.acc + max(now.Unix()-o.since, 0)
+	}
+	return o.acc
+}
+
 // noteState records, at Unix second now, a change in whether s serves:
 // the date of the change and the downtime, which runs while the server
 // is down or in maintenance. Called with be.mu held.
 func (s *Server) noteState(now int64) {
 	s.lastChange = now
-	down := !s.up || s.maint
-	switch {
-	case down && s.downSince == 0:
-		s.downSince = now
-	case !down && s.downSince != 0:
-		s.downAcc += now - s.downSince
-		s.downSince = 0
-	}
-}
-
-// downTime is the server's total downtime in seconds at now. Called with
-// be.mu held.
-func (s *Server) downTime(now time.Time) int64 {
-	if s.downSince != 0 {
-		return s.downAcc + max(now.Unix()-s.downSince, 0)
-	}
-	return s.downAcc
+	s.down.set(!s.up || s.maint, now)
 }
 
 // noteState records whether the backend has a server left after a
@@ -49,23 +60,12 @@ func (s *Server) downTime(now time.Time) int64 {
 // starts its downtime. Called with b.mu held.
 func (b *Backend) noteState(now int64) {
 	up := len(b.candidates()) > 0
-	switch {
-	case !up && b.downSince == 0:
-		b.downSince = now
+	if b.down.set(!up, now) {
 		b.lastChange = now
-		b.chkDown++
-	case up && b.downSince != 0:
-		b.downAcc += now - b.downSince
-		b.downSince = 0
-		b.lastChange = now
+		if !up {
+			b.chkDown++
+		}
 	}
-}
-
-func (b *Backend) downTime(now time.Time) int64 {
-	if b.downSince != 0 {
-		return b.downAcc + max(now.Unix()-b.downSince, 0)
-	}
-	return b.downAcc
 }
 
 // cliAnswer is an error worded as HAProxy's runtime API answers it, a

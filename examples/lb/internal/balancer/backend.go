@@ -49,14 +49,13 @@ type Backend struct {
 	// st are the backend's statistics (stats.go), st.cum counting the
 	// sessions (HTTP: requests) handed to the backend; the fields below them
 	// are guarded by mu: the peaks of conns and of the queue, how often
-	// the backend lost its last server, and when its state last changed
-	// (Unix seconds), with the downtime before the current outage
-	// (downSince, 0 while up).
-	st                    counters
-	smax, qmax            int
-	chkDown               int
-	lastChange, downSince int64
-	downAcc               int64
+	// the backend lost its last server, when its state last changed
+	// (Unix seconds), and its downtime.
+	st         counters
+	smax, qmax int
+	chkDown    int
+	lastChange int64
+	down       outage
 	// track is set when a server's on-marked-down or on-marked-up needs
 	// each server's live sessions (Server.live, under mu).
 	track bool
@@ -95,13 +94,12 @@ type Server struct {
 	maint, drain bool
 	// Statistics (stats.go), and under be.mu the peaks of cur and of the
 	// queue, the checks failed while up, the times it went down, when
-	// its state last changed (Unix seconds) and the downtime before the
-	// current outage (downSince, 0 while up).
-	st                    counters
-	smax, qmax            int
-	chkFail, chkDown      int
-	lastChange, downSince int64
-	downAcc               int64
+	// its state last changed (Unix seconds) and its downtime.
+	st               counters
+	smax, qmax       int
+	chkFail, chkDown int
+	lastChange       int64
+	down             outage
 }
 
 // pending is a connection waiting in a queue. It is handed a server by
@@ -133,9 +131,7 @@ func makeServer(b *Backend, sc *config.Server) *Server {
 	now := time.Now().Unix()
 	s := &Server{cfg: sc, be: b, weight: sc.Weight, eweight: sc.Weight * weightScale, addr: sc.Addr, up: true, health: sc.Rise,
 		maint: sc.Disabled, lastChange: now}
-	if s.maint {
-		s.downSince = now
-	}
+	s.down.set(s.maint, now)
 	return s
 }
 

@@ -459,7 +459,7 @@ func (b *Backend) serverRow(s *Server, iid int, now time.Time, legends bool) (r 
 	up, health, eweight, uweight := s.up, s.health, s.eweight, s.weight
 	maint, drain := s.maint, s.drain
 	chkfail, chkdown := s.chkFail, s.chkDown
-	lastChange, downtime := s.lastChange, s.downTime(now)
+	lastChange, downtime := s.lastChange, s.down.total(now)
 	b.mu.Unlock()
 	cfg := s.cfg
 	r.set("pxname", b.cfg.Name)
@@ -595,7 +595,7 @@ func (b *Balancer) backendRow(be *Backend, iid int, now time.Time, legends bool)
 	}
 	act, bck := be.usableCounts()
 	up := len(be.cands) > 0
-	chkdown, lastChange, downtime := be.chkDown, be.lastChange, be.downTime(now)
+	chkdown, lastChange, downtime := be.chkDown, be.lastChange, be.down.total(now)
 	be.mu.Unlock()
 	r.set("pxname", be.cfg.Name)
 	r.set("svname", "BACKEND")
