@@ -245,3 +245,15 @@ func BenchmarkCountTraffic(b *testing.B) {
 		countTraffic(fe, be, srv, 512, 2048, [2]byte{'-', '-'}, 200)
 	}
 }
+
+func TestOutage(t *testing.T) {
+	var o outage
+	require.False(t, o.set(false, 100), "up, and still up")
+	require.True(t, o.set(true, 100))
+	require.False(t, o.set(true, 105), "down, and still down")
+	require.Equal(t, int64(10), o.total(time.Unix(110, 0)))
+	require.True(t, o.set(false, 112))
+	require.Equal(t, int64(12), o.total(time.Unix(500, 0)), "no time counts while up")
+	require.True(t, o.set(true, 600))
+	require.Equal(t, int64(15), o.total(time.Unix(603, 0)))
+}
