@@ -37,14 +37,11 @@ func layer7Reason(err error) (string, bool) {
 // for a TLS handshake, Layer4 for a bare connect.
 func checkPassed(s *Server) string {
 	if tc := s.be.cfg.TCPCheck; tc != nil {
-		if tc.Redis {
-			return `Layer7 check passed, code: 0, info: "Redis server is ok"`
-		}
 		if tc.SSLHello {
 			return "Layer6 check passed"
 		}
-		if tc.SMTP || tc.PgSQL || tc.MySQL || tc.LDAP {
-			return s.checker.passReason()
+		if p := s.checker.passReason(); p != "" {
+			return p // a protocol check's, with what the server said
 		}
 		if last := lastTCPCheckAction(s.be.cfg.TCPCheckRules); last != nil {
 			// As in HAProxy: an explicit connect as the last step passes

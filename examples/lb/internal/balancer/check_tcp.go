@@ -28,6 +28,13 @@ var redisRules = []config.TCPCheckRule{
 	{Action: config.TCPCheckExpect, Match: config.MatchString, Data: []byte("+PONG\r\n"), MinRecv: -1},
 }
 
+// redisMsgs word redis-check's outcomes: a wrong answer is a wrong
+// status with its first line, a pass says the server is ok.
+var redisMsgs = []protoMsg{
+	{info: -1},
+	{code: true, info: 0, passText: "Redis server is ok", success: true},
+}
+
 // sslHelloRules is option ssl-hello-chk's ruleset, as HAProxy defines
 // it: an SSLv3 ClientHello offering the common ciphers, and a handshake
 // (0x16) or alert (0x15) record expected back.
@@ -60,11 +67,11 @@ type tcpCheckRun struct {
 	b     *Balancer
 	s     *Server
 	rules []config.TCPCheckRule
-	redis bool
 	// sslHello is option ssl-hello-chk, worded at Layer 6.
 	sslHello bool
 	// msgs, when set, word each rule's outcome as a protocol check's
-	// (smtpchk), one per rule; passed is then the passing message.
+	// (redis-check, smtpchk...), one per rule; passed is then the
+	// passing message.
 	msgs   []protoMsg
 	passed string
 	c      net.Conn
@@ -98,10 +105,10 @@ func (s *Server) checkTarget(port int, addr string) string {
 // failure worded as HAProxy's check status.
 func (b *Balancer) tcpCheck(ctx context.Context, s *Server) (net.Conn, error) {
 	tc := s.be.cfg.TCPCheck
-	r := &tcpCheckRun{b: b, s: s, rules: s.be.cfg.TCPCheckRules, redis: tc.Redis, sslHello: tc.SSLHello}
+	r := &tcpCheckRun{b: b, s: s, rules: s.be.cfg.TCPCheckRules, sslHello: tc.SSLHello}
 	switch {
 	case tc.Redis:
-		r.rules = redisRules
+		r.rules, r.msgs = redisRules, redisMsgs
 	case tc.SSLHello:
 		r.rules = sslHelloRules
 	case tc.SMTP:
@@ -289,8 +296,6 @@ func (r *tcpCheckRun) judge(i int, rule *config.TCPCheckRule, last bool) (done b
 				return true, &layer7Error{reason: "Layer7 wrong status, code: 0, info: \"" + msg + "\""}
 			}
 			return true, &layer7Error{reason: "Layer7 invalid response, info: \"" + msg + "\""}
-		case r.redis:
-			return true, &layer7Error{reason: "Layer7 wrong status, code: 0, info: \"" + msg + "\""}
 		case r.sslHello:
 			return true, &layer7Error{reason: "Layer6 invalid response"}
 		}
@@ -336,13 +341,6 @@ func (r *tcpCheckRun) mismatch(i int, rule *config.TCPCheckRule, matched bool) e
 	}
 	if r.sslHello {
 		return &layer7Error{reason: "Layer6 invalid response"}
-	}
-	if r.redis {
-		line := r.buf
-		if j := bytes.IndexAny(line, "\r\n"); j >= 0 {
-			line = line[:j]
-		}
-		return &layer7Error{reason: "Layer7 wrong status, code: 0, info: \"" + string(line) + "\""}
 	}
 	msg := "TCPCHK did not match content"
 	if matched {
@@ -399,12 +397,13 @@ func (r *tcpCheckRun) where(i int, rule *config.TCPCheckRule) string {
 
 // fail adds where to reason's info, as HAProxy appends the step to the
 // error's text; the implicit connect is its "initial connection step".
-// A protocol check (redis-check, ssl-hello-chk) names no step.
+// A protocol check (redis-check, ssl-hello-chk, smtpchk...) names no
+// step.
 func (r *tcpCheckRun) fail(reason, where string) error {
 	if r.sslHello && reason == "Layer7 timeout" {
 		return &layer7Error{reason: "Layer6 timeout"}
 	}
-	if r.redis || r.sslHello || r.msgs != nil {
+	if r.sslHello || r.msgs != nil {
 		return &layer7Error{reason: reason}
 	}
 	if where == "" {
