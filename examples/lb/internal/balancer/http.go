@@ -785,7 +785,7 @@ func (ex *exchange) connect() bool {
 	}
 	start := time.Now()
 	for {
-		ex.srv.st.session(time.Now())
+		ex.srv.st.session(start)
 		err := ex.openStream()
 		if err == nil {
 			l.tcSet, l.tc = true, time.Since(start)

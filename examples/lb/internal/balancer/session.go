@@ -269,7 +269,7 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 	var sc *conn.Conn
 	for {
 		var err error
-		s.srv.st.session(time.Now())
+		s.srv.st.session(connStart)
 		sc, err = b.dialServer(b.ctx, s.srv, src, dst, s.client.Transport().Info())
 		s.srv.observe(err != nil && b.ctx.Err() == nil)
 		if err == nil {
