@@ -519,8 +519,8 @@ func (b *Backend) serveQueues() {
 		b.queue = b.queue[1:]
 		p.bePos += int(b.served - p.mark)
 		b.served++
-		s.st.lbtot.Add(1)
-		b.st.lbtot.Add(1)
+		// As in HAProxy, a connection the backend's queue hands on is
+		// not counted as balanced (lbtot).
 		if queueOn {
 			p.mark = s.served - 1
 			s.queue = append(s.queue, p)
