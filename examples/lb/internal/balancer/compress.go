@@ -274,6 +274,24 @@ func (ex *exchange) newCompressor() compressor {
 	return cw
 }
 
+// countCompression adds a chosen response's body to its frontend's and
+// backend's compression statistics: in bytes compressed into out, or,
+// for identity, bypassed; whole counts the response once it went out
+// complete.
+func (ex *exchange) countCompression(compressed bool, in, out int64, whole bool) {
+	for _, c := range [2]*counters{&ex.hf.s.fe.st, &ex.be.st} {
+		if compressed {
+			c.compIn.Add(uint64(in))
+			c.compOut.Add(uint64(out))
+		} else {
+			c.compByp.Add(uint64(in))
+		}
+		if whole {
+			c.compRsp.Add(1)
+		}
+	}
+}
+
 // putCompressor gives an encoder back to its pool.
 func (ex *exchange) putCompressor(cw compressor) {
 	cw.Reset(io.Discard)

@@ -866,8 +866,14 @@ func (ex *exchange) openStream() error {
 			ex.unchecked = resend
 		}
 	}
+	if bc != nil {
+		srv.st.reuses.Add(1)
+		ex.be.st.reuses.Add(1)
+	}
 	for attempt := 0; ; attempt++ {
 		if bc == nil {
+			srv.st.connects.Add(1)
+			ex.be.st.connects.Add(1)
 			var err error
 			bc, err = hf.s.b.dialBack(hf.s.b.ctx, srv, hf.src(), hf.dst(), hf.tlsInfo())
 			if err != nil {
@@ -1164,9 +1170,13 @@ func (ex *exchange) forwardResponse() {
 		if compress {
 			cw = ex.newCompressor()
 		}
-		ok := ex.copyResponseBody(cw)
+		out := l.bytesOut
+		ok, in := ex.copyResponseBody(cw)
 		if cw != nil {
 			ex.putCompressor(cw)
+		}
+		if compress {
+			ex.countCompression(cw != nil, in, l.bytesOut-out, ok)
 		}
 		if !ok {
 			return
@@ -1202,12 +1212,14 @@ func (ex *exchange) forwardResponse() {
 func (ex *exchange) waitBodyAfterAbort() error { return ex.waitBody() }
 
 // copyResponseBody copies the body and trailers to the client, through
-// cw when the response is compressed (nil: as it comes).
-func (ex *exchange) copyResponseBody(cw compressor) bool {
+// cw when the response is compressed (nil: as it comes); it reports
+// whether the body went whole, and the body bytes read from the server.
+func (ex *exchange) copyResponseBody(cw compressor) (ok bool, in int64) {
 	l := &ex.log
 	srvTimeout := ex.be.cfg.Timeouts.Server
 	for {
 		n, err := ex.bst.Read(ex.buf)
+		in += int64(n)
 		if n > 0 {
 			var werr error
 			if cw != nil {
@@ -1221,7 +1233,7 @@ func (ex *exchange) copyResponseBody(cw compressor) bool {
 			if werr != nil {
 				l.term = [2]byte{'C', 'D'}
 				ex.abortBack()
-				return false
+				return false, in
 			}
 			if srvTimeout > 0 && !ex.bc.h2 {
 				_ = ex.bc.c.Transport().SetReadDeadline(time.Now().Add(srvTimeout))
@@ -1237,22 +1249,22 @@ func (ex *exchange) copyResponseBody(cw compressor) bool {
 				l.term = [2]byte{'S', 'D'}
 			}
 			ex.abortBack()
-			return false
+			return false, in
 		}
 	}
 	if cw != nil {
 		if err := cw.Close(); err != nil {
 			l.term = [2]byte{'C', 'D'}
 			ex.abortBack()
-			return false
+			return false, in
 		}
 	}
 	if err := ex.fst.Finish(&ex.resp); err != nil {
 		l.term = [2]byte{'C', 'D'}
 		ex.abortBack()
-		return false
+		return false, in
 	}
-	return true
+	return true, in
 }
 
 // abortBack ends the server side after a failure: the stream is reset

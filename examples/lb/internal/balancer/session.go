@@ -270,6 +270,8 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 	for {
 		var err error
 		s.srv.st.session(connStart)
+		s.srv.st.connects.Add(1)
+		be.st.connects.Add(1)
 		sc, err = b.dialServer(b.ctx, s.srv, src, dst, s.client.Transport().Info())
 		s.srv.observe(err != nil && b.ctx.Err() == nil)
 		if err == nil {
@@ -394,6 +396,9 @@ func (s *session) tcpFinish() {
 		srv = s.named
 	}
 	countTraffic(s.fe, be, srv, s.bytesIn, s.bytesOut, s.term, -1)
+	if be != nil && s.tcSet {
+		countTimes(be, srv, [4]time.Duration{s.tw, s.tc, 0, time.Since(s.accepted)})
+	}
 	if released {
 		be.dropLive(s.srv, s)
 		beconn, srvconn = be.release(s.srv)

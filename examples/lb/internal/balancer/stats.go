@@ -66,6 +66,13 @@ type counters struct {
 	rateMax   atomic.Uint32
 	reqRate   freq.Counter // requests per second (frontends)
 	reqMax    atomic.Uint32
+	connects  atomic.Uint64 // connect: connections opened to a server
+	reuses    atomic.Uint64 // reuse: requests sent on a connection kept open
+	compIn    atomic.Uint64 // comp_in: body bytes given to a compressor
+	compOut   atomic.Uint64 // comp_out: bytes the compressors produced
+	compByp   atomic.Uint64 // comp_byp: body bytes of chosen responses sent as they came (identity)
+	compRsp   atomic.Uint64 // comp_rsp: responses sent through a compressor
+	times     timeStats     // qtime, ctime, rtime, ttime and their maximums
 }
 
 // session counts a new session (a connection attempt to a server).
@@ -96,12 +103,17 @@ func (c *counters) clearMax(all bool) {
 	c.maxCur.Store(0)
 	c.rateMax.Store(0)
 	c.reqMax.Store(0)
+	for i := range c.times.max {
+		c.times.max[i].Store(0)
+	}
 	if !all {
 		return
 	}
 	for _, a := range []*atomic.Uint64{&c.cum, &c.bytesIn, &c.bytesOut, &c.reqTot, &c.denied, &c.reqErr, &c.connErr,
 		&c.respErr, &c.retries, &c.redisp, &c.lbtot, &c.cliAbrt, &c.srvAbrt, &c.intercept,
-		&c.hrsp[0], &c.hrsp[1], &c.hrsp[2], &c.hrsp[3], &c.hrsp[4], &c.hrsp[5]} {
+		&c.hrsp[0], &c.hrsp[1], &c.hrsp[2], &c.hrsp[3], &c.hrsp[4], &c.hrsp[5],
+		&c.connects, &c.reuses, &c.compIn, &c.compOut, &c.compByp, &c.compRsp,
+		&c.times.sum[0], &c.times.sum[1], &c.times.sum[2], &c.times.sum[3]} {
 		a.Store(0)
 	}
 	c.lastSess.Store(0)
@@ -191,6 +203,9 @@ func (ex *exchange) countRequest() {
 	fe := ex.hf.s.fe
 	fe.st.request()
 	countTraffic(fe, l.be, l.srv, l.bytesIn+ex.bodyIn.Load(), l.bytesOut, l.term, l.status)
+	if l.be != nil && l.tcSet && l.trSet {
+		countTimes(l.be, l.srv, [4]time.Duration{l.tw, l.tc, l.trTime, l.ta})
+	}
 }
 
 // reqHeadSize is the size of a request head as HTTP/1.1 writes it.
@@ -236,6 +251,21 @@ func (r statRow) setPlace(iid, sid, typ int, c *counters) {
 	r.setI("type", int64(typ))
 	r.setU("rate", uint64(c.rate.Rate()))
 	r.setU("rate_max", uint64(c.rateMax.Load()))
+}
+
+// setComp sets the compression columns of a frontend or a backend.
+func (r statRow) setComp(c *counters) {
+	r.setU("comp_in", c.compIn.Load())
+	r.setU("comp_out", c.compOut.Load())
+	r.setU("comp_byp", c.compByp.Load())
+	r.setU("comp_rsp", c.compRsp.Load())
+}
+
+// setConnects sets the connection columns of a backend or a server: new
+// connections and reused ones.
+func (r statRow) setConnects(c *counters) {
+	r.setU("connect", c.connects.Load())
+	r.setU("reuse", c.reuses.Load())
 }
 
 // zero sets each named column to 0.
@@ -396,7 +426,8 @@ func (b *Balancer) frontendRow(fe *frontend, iid int) statRow {
 	r.setU("bout", c.bytesOut.Load())
 	r.setU("dreq", c.denied.Load())
 	r.setU("ereq", c.reqErr.Load())
-	r.zero("dresp comp_in comp_out comp_byp comp_rsp dcon dses wrew eint")
+	r.zero("dresp dcon dses wrew eint")
+	r.setComp(c)
 	status := "OPEN"
 	if b.stopping.Load() {
 		status = "STOP"
@@ -511,7 +542,9 @@ func (b *Backend) serverRow(s *Server, iid int, now time.Time, legends bool) (r 
 	r.setU("cli_abrt", c.cliAbrt.Load())
 	r.setU("srv_abrt", c.srvAbrt.Load())
 	r.setI("lastsess", lastSess(c, now))
-	r.zero("qtime ctime rtime ttime wrew connect reuse srv_icur qtime_max ctime_max rtime_max ttime_max eint idle_conn_cur safe_conn_cur used_conn_cur ssl_sess ssl_reused_sess ssl_failed_handshake")
+	r.zero("wrew srv_icur eint idle_conn_cur safe_conn_cur used_conn_cur ssl_sess ssl_reused_sess ssl_failed_handshake")
+	r.setTimes(c, b.cfg.Mode == "http")
+	r.setConnects(c)
 	if legends {
 		r.set("addr", s.addr)
 		r.set("cookie", cfg.Cookie)
@@ -627,7 +660,10 @@ func (b *Balancer) backendRow(be *Backend, iid int, now time.Time, legends bool)
 	}
 	r.setU("cli_abrt", c.cliAbrt.Load())
 	r.setU("srv_abrt", c.srvAbrt.Load())
-	r.zero("comp_in comp_out comp_byp comp_rsp qtime ctime rtime ttime wrew connect reuse qtime_max ctime_max rtime_max ttime_max eint agg_server_status agg_server_check_status agg_check_status ssl_sess ssl_reused_sess ssl_failed_handshake h2_headers_rcvd h2_data_rcvd h2_settings_rcvd h2_rst_stream_rcvd h2_goaway_rcvd h2_detected_conn_protocol_errors h2_detected_strm_protocol_errors h2_rst_stream_resp h2_goaway_resp h2_open_connections h2_backend_open_streams h2_total_connections h2_backend_total_streams h1_open_connections h1_open_streams h1_total_connections h1_total_streams h1_bytes_in h1_bytes_out h1_spliced_bytes_in h1_spliced_bytes_out")
+	r.setComp(c)
+	r.setTimes(c, be.cfg.Mode == "http")
+	r.setConnects(c)
+	r.zero("wrew eint agg_server_status agg_server_check_status agg_check_status ssl_sess ssl_reused_sess ssl_failed_handshake h2_headers_rcvd h2_data_rcvd h2_settings_rcvd h2_rst_stream_rcvd h2_goaway_rcvd h2_detected_conn_protocol_errors h2_detected_strm_protocol_errors h2_rst_stream_resp h2_goaway_resp h2_open_connections h2_backend_open_streams h2_total_connections h2_backend_total_streams h1_open_connections h1_open_streams h1_total_connections h1_total_streams h1_bytes_in h1_bytes_out h1_spliced_bytes_in h1_spliced_bytes_out")
 	r.setI("lastsess", lastSess(c, now))
 	r.set("mode", be.cfg.Mode)
 	if legends {

@@ -231,8 +231,8 @@ listen l
 }
 
 // BenchmarkCountTraffic is what the statistics cost an HTTP request: the
-// frontend's request count, and the bytes, status and termination of the
-// frontend, backend and server.
+// frontend's request count, the bytes, status and termination of the
+// frontend, backend and server, their times and the connection count.
 func BenchmarkCountTraffic(b *testing.B) {
 	px := &config.Proxy{Name: "p", Mode: "http"}
 	fe := &frontend{cfg: px}
@@ -243,6 +243,9 @@ func BenchmarkCountTraffic(b *testing.B) {
 		fe.st.request()
 		srv.st.session(time.Time{})
 		countTraffic(fe, be, srv, 512, 2048, [2]byte{'-', '-'}, 200)
+		countTimes(be, srv, [4]time.Duration{0, time.Millisecond, 12 * time.Millisecond, 15 * time.Millisecond})
+		srv.st.connects.Add(1)
+		be.st.connects.Add(1)
 	}
 }
 
