@@ -246,9 +246,10 @@ func init() {
 			px.PersistRDPCookie = name
 			return nil
 		}},
-		"retries": {kBeDef, func(_ *parser, px *Proxy, a []string) error { return oneInt(a, 0, 1000, &px.Retries) }},
-		"timeout": {kAll, parseTimeout},
-		"option":  {kAll, nil}, // dispatched to optionKeywords by the parser
+		"retries":  {kBeDef, func(_ *parser, px *Proxy, a []string) error { return oneInt(a, 0, 1000, &px.Retries) }},
+		"retry-on": {kBeDef, parseRetryOn},
+		"timeout":  {kAll, parseTimeout},
+		"option":   {kAll, nil}, // dispatched to optionKeywords by the parser
 		"log": {kAll, func(p *parser, px *Proxy, a []string) error {
 			if len(a) == 1 && a[0] == "global" {
 				px.LogGlobal = true
@@ -732,6 +733,42 @@ func positiveTime(v string, dst *time.Duration) error {
 		return errors.New("must be greater than 0")
 	}
 	*dst = d
+	return nil
+}
+
+// parseRetryOn reads "retry-on", whose list replaces the inherited one.
+func parseRetryOn(_ *parser, px *Proxy, a []string) error {
+	if len(a) == 0 {
+		return errors.New("expects a list of conditions")
+	}
+	var r RetryOn
+	for i, w := range a {
+		switch w {
+		case "none":
+			if i != 0 || len(a) > 1 {
+				return errors.New("'none' is only usable alone")
+			}
+		case "conn-failure":
+			r |= RetryConnFailure
+		case "empty-response":
+			r |= RetryEmptyResponse
+		case "junk-response":
+			r |= RetryJunkResponse
+		case "response-timeout":
+			r |= RetryResponseTimeout
+		case "0rtt-rejected":
+			r |= Retry0RTTRejected
+		case "all-retryable-errors":
+			r |= RetryAllErrors
+		default:
+			n, err := strconv.Atoi(w)
+			if err != nil || RetryStatus(n) == 0 {
+				return fmt.Errorf("unknown keyword '%s'", w)
+			}
+			r |= RetryStatus(n)
+		}
+	}
+	px.RetryOn = r
 	return nil
 }
 

@@ -605,12 +605,12 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 			r.Status, a = n, a[2:]
 		}
 		return r, nil
-	case "reject":
+	case "reject", "disable-l7-retry":
 		if !req {
 			break
 		}
 		if len(a) != 0 {
-			return r, fmt.Errorf("'reject' takes no argument, not '%s'", strings.Join(a, " "))
+			return r, fmt.Errorf("'%s' takes no argument, not '%s'", r.Action, strings.Join(a, " "))
 		}
 		return r, nil
 	case "silent-drop":

@@ -339,8 +339,12 @@ type Proxy struct {
 	// by default), "" without it: a client whose RDP cookie names a
 	// server's address and port goes straight back to that server.
 	PersistRDPCookie string
-	// Retries is how many times a failed connect is retried.
+	// Retries is how many times a failed connect, or a request RetryOn
+	// names, is tried again.
 	Retries int
+	// RetryOn are the conditions that retry ("retry-on"; conn-failure by
+	// default).
+	RetryOn RetryOn
 	// LogGlobal is set by "log global".
 	LogGlobal bool
 	// Logs are the proxy's own log targets.
@@ -456,6 +460,44 @@ type Server struct {
 	OnError    string
 }
 
+// RetryOn is a set of the conditions "retry-on" names.
+type RetryOn uint32
+
+// The conditions of "retry-on". Beyond a connection's failure, each is a
+// layer-7 retry: the request goes again, once the server's answer (or
+// its lack) says so.
+const (
+	RetryConnFailure     RetryOn = 1 << iota // conn-failure: the connection failed
+	RetryEmptyResponse                       // empty-response: the server closed before a response
+	RetryJunkResponse                        // junk-response: the response was not HTTP
+	RetryResponseTimeout                     // response-timeout: timeout server before a response
+	Retry0RTTRejected                        // 0rtt-rejected: the server refused early data
+	RetryStatusShift                         // first of the status bits, in retryStatuses' order
+)
+
+// retryStatuses are the statuses retry-on accepts, in the order of their
+// bits from RetryStatusShift.
+var retryStatuses = []int{401, 403, 404, 408, 425, 500, 501, 502, 503, 504}
+
+// RetryAllErrors is what "all-retryable-errors" stands for.
+var RetryAllErrors = RetryConnFailure | RetryEmptyResponse | RetryJunkResponse | RetryResponseTimeout | Retry0RTTRejected |
+	RetryStatus(500) | RetryStatus(502) | RetryStatus(503) | RetryStatus(504)
+
+// RetryStatus is the condition of a response status, 0 for a status
+// retry-on cannot name.
+func RetryStatus(status int) RetryOn {
+	for i, s := range retryStatuses {
+		if s == status {
+			return RetryStatusShift << i
+		}
+	}
+	return 0
+}
+
+// Layer7 reports whether any condition beyond a connection's failure is
+// set.
+func (r RetryOn) Layer7() bool { return r&^RetryConnFailure != 0 }
+
 // Built-in defaults, as in HAProxy.
 const (
 	DefaultRetries = 3
@@ -472,6 +514,7 @@ func newDefaults() *Proxy {
 		Mode:    "tcp",
 		Balance: "roundrobin",
 		Retries: DefaultRetries,
+		RetryOn: RetryConnFailure,
 		DefaultServer: Server{
 			Weight: 1,
 			Inter:  DefaultInter,
