@@ -14,7 +14,7 @@ import (
 	"github.com/proxyblocks/proxyblocks/channel"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"github.com/proxyblocks/proxyblocks/mux"
-	_ "github.com/proxyblocks/proxyblocks/mux/h1" // registers the HTTP/1 mux
+	"github.com/proxyblocks/proxyblocks/mux/h1"
 	_ "github.com/proxyblocks/proxyblocks/mux/h2" // registers the HTTP/2 mux
 	"github.com/proxyblocks/proxyblocks/mux/htx"
 	"github.com/proxyblocks/proxyblocks/xprt"
@@ -550,6 +550,15 @@ type exchange struct {
 	// comp is the compression algorithm the client and the
 	// configuration agree on, "" for none (compress.go).
 	comp string
+	// noL7Retry is set by http-request disable-l7-retry.
+	noL7Retry bool
+	// held tells the request body was read whole into heldBody, to be
+	// sent again on a layer-7 retry (holdBody).
+	held     bool
+	heldBody []byte
+	// key is the request's part the backend's algorithm hashes, nil for
+	// none.
+	key []byte
 	// vars are the variables of scopes txn, req and res, made on first
 	// use and emptied for the next exchange.
 	vars *varStore
@@ -559,7 +568,7 @@ func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 	ex.hf, ex.fst, ex.req = hf, st, st.Request()
 	ex.first = hf.nreq == 1
 	ex.be, ex.bhp, ex.srv, ex.bc, ex.bst, ex.cerr = nil, nil, nil, nil, nil, nil
-	ex.inResp, ex.direct, ex.comp = false, nil, ""
+	ex.inResp, ex.direct, ex.comp, ex.noL7Retry, ex.key, ex.held = false, nil, "", false, nil, false
 	ex.bodyIn.Store(0)
 	if ex.vars != nil {
 		clear(ex.vars.m)
@@ -605,7 +614,7 @@ func (ex *exchange) TLSInfo() xprt.Info { return ex.hf.tlsInfo() }
 
 func (ex *exchange) serve() {
 	hf := ex.hf
-	b, fe := hf.s.b, hf.s.fe
+	fe := hf.s.fe
 	l := &ex.log
 	l.setRequestLine(ex.req)
 	if caps := fe.cfg.HTTP.CaptureRequest; len(caps) > 0 {
@@ -657,17 +666,18 @@ func (ex *exchange) serve() {
 		ex.direct = ex.requestCookie(c)
 	}
 
-	if !ex.connect() {
+	if !ex.holdBody() || !ex.connect() {
 		return
 	}
-	l.server = ex.srv.cfg.Name
 	defer ex.releaseServer()
-
-	if !ex.sendRequest() {
-		return
+	for {
+		if !ex.sendRequest() {
+			return
+		}
+		if retry := ex.forwardResponse(); !retry || !ex.retryRequest() {
+			return
+		}
 	}
-	ex.forwardResponse()
-	_ = b
 }
 
 var (
@@ -737,52 +747,61 @@ func (hf *httpFront) pickBackend(ex *exchange) *Backend {
 }
 
 // connect gets a server (waiting in a queue if they are full) and a
-// stream on a connection to it, retrying failed connects as HAProxy does
-// (Backend.retryPlan).
+// stream on a connection to it.
 func (ex *exchange) connect() bool {
+	ex.key = ex.be.requestKey(ex.req)
+	return ex.getServer(nil) && ex.open()
+}
+
+// getServer has the backend assign a server other than avoid: the
+// persistence's own one unless avoid is set, else the algorithm's
+// choice, waiting in a queue when they are full. On failure the answer
+// is sent.
+func (ex *exchange) getServer(avoid *Server) bool {
 	hf, be, l := ex.hf, ex.be, &ex.log
-	key := be.requestKey(ex.req)
-	getServer := func(avoid *Server) bool {
-		var direct *Server
-		if avoid == nil {
-			direct = ex.direct
-			if direct == nil {
-				direct = ex.lastServer()
-			}
+	var direct *Server
+	if avoid == nil {
+		direct = ex.direct
+		if direct == nil {
+			direct = ex.lastServer()
 		}
-		a, err := be.assign(hf.s.b.ctx, hf.src().Addr(), key, avoid, direct)
-		// No server at all leaves Tw at -1, as in HAProxy, unless the
-		// request waited in a queue first.
-		l.twSet = l.twSet || a.queued || !(errors.Is(err, ErrNoServer) || errors.Is(err, ErrQueueFull))
-		if a.queued {
-			l.tw += a.waited
-			l.srvQueue, l.beQueue = a.srvQueue, a.beQueue
-		}
-		if err != nil {
-			switch {
-			case errors.Is(err, ErrQueueTimeout):
-				if a.srv != nil {
-					l.server = a.srv.cfg.Name
-				}
-				ex.answerError(ex.bhp, 503, [2]byte{'s', 'Q'})
-			case errors.Is(err, ErrNoServer):
-				ex.answerError(ex.bhp, 503, [2]byte{'S', 'C'})
-			case errors.Is(err, ErrQueueFull):
-				l.server = a.srv.cfg.Name
-				ex.answerError(ex.bhp, 503, [2]byte{'S', 'Q'})
-			default:
-				l.term = [2]byte{'K', 'Q'}
-			}
-			return false
-		}
-		ex.srv = a.srv
-		l.server = ex.srv.cfg.Name
-		l.srv = a.srv
-		return true
 	}
-	if !getServer(nil) {
+	a, err := be.assign(hf.s.b.ctx, hf.src().Addr(), ex.key, avoid, direct)
+	// No server at all leaves Tw at -1, as in HAProxy, unless the
+	// request waited in a queue first.
+	l.twSet = l.twSet || a.queued || !(errors.Is(err, ErrNoServer) || errors.Is(err, ErrQueueFull))
+	if a.queued {
+		l.tw += a.waited
+		l.srvQueue, l.beQueue = a.srvQueue, a.beQueue
+	}
+	if err != nil {
+		switch {
+		case errors.Is(err, ErrQueueTimeout):
+			if a.srv != nil {
+				l.server = a.srv.cfg.Name
+			}
+			ex.answerError(ex.bhp, 503, [2]byte{'s', 'Q'})
+		case errors.Is(err, ErrNoServer):
+			ex.answerError(ex.bhp, 503, [2]byte{'S', 'C'})
+		case errors.Is(err, ErrQueueFull):
+			l.server = a.srv.cfg.Name
+			ex.answerError(ex.bhp, 503, [2]byte{'S', 'Q'})
+		default:
+			l.term = [2]byte{'K', 'Q'}
+		}
 		return false
 	}
+	ex.srv = a.srv
+	l.server = ex.srv.cfg.Name
+	l.srv = a.srv
+	return true
+}
+
+// open opens a stream to the assigned server, retrying failed connects
+// as HAProxy does (Backend.retryPlan) when retry-on has conn-failure,
+// within the retries the request has left.
+func (ex *exchange) open() bool {
+	hf, be, l := ex.hf, ex.be, &ex.log
 	start := time.Now()
 	for {
 		ex.srv.st.session(start)
@@ -798,7 +817,7 @@ func (ex *exchange) connect() bool {
 			return false
 		}
 		timedOut := connectTimedOut(err)
-		if l.retries >= be.cfg.Retries {
+		if l.retries >= be.cfg.Retries || be.cfg.RetryOn&config.RetryConnFailure == 0 {
 			term := [2]byte{'S', 'C'}
 			if timedOut {
 				term = [2]byte{'s', 'C'}
@@ -807,32 +826,45 @@ func (ex *exchange) connect() bool {
 			ex.answerError(ex.bhp, 503, term)
 			return false
 		}
-		l.retries++
-		failed := ex.srv
-		move, wait := be.retryPlan(ex.srv, l.retries, ex.direct != nil && ex.srv == ex.direct, timedOut)
-		if move {
-			ex.releaseServer()
-		}
-		if wait && !be.turnAround(hf.s.b.ctx) {
-			ex.releaseServer()
-			l.term = [2]byte{'K', 'C'}
+		if !ex.retryOn(timedOut, true, start) {
 			return false
 		}
-		if move {
-			// As with HAProxy, the time spent before a new assignment
-			// is waiting (Tw); the connect time starts again.
-			l.tw += time.Since(start)
-			if !getServer(failed) {
-				return false
-			}
-			start = time.Now()
-			if ex.srv != failed {
-				l.redisp = true
-				ex.direct = nil // a server the algorithm chose: insert mode sets the cookie
-			}
-		}
-		countRetry(be, failed, ex.srv != failed)
+		start = time.Now()
 	}
+}
+
+// retryOn counts a retry of the request and chooses where it goes: the
+// same server, or, under option redispatch, another one the algorithm
+// picks (Backend.retryPlan); after a failed connect, a turn-around may
+// come first. since is when the attempt that failed began. It reports
+// false when the request ended meanwhile.
+func (ex *exchange) retryOn(timedOut, connFailed bool, since time.Time) bool {
+	hf, be, l := ex.hf, ex.be, &ex.log
+	l.retries++
+	failed := ex.srv
+	move, wait := be.retryPlan(ex.srv, l.retries, ex.direct != nil && ex.srv == ex.direct, timedOut)
+	if move {
+		ex.releaseServer()
+	}
+	if connFailed && wait && !be.turnAround(hf.s.b.ctx) {
+		ex.releaseServer()
+		l.term = [2]byte{'K', 'C'}
+		return false
+	}
+	if move {
+		// As with HAProxy, the time spent before a new assignment is
+		// waiting (Tw).
+		l.tw += time.Since(since)
+		if !ex.getServer(failed) {
+			return false
+		}
+		if ex.srv != failed {
+			l.redisp = true
+			ex.direct = nil // a server the algorithm chose: insert mode sets the cookie
+		}
+	}
+	countRetry(be, failed, ex.srv != failed)
+	return true
 }
 
 func (ex *exchange) releaseServer() {
@@ -981,6 +1013,40 @@ func hasBody(m *htx.Message) bool {
 	return m.Flags&htx.FlagContentLength == 0 || m.ContentLength > 0
 }
 
+// holdBody reads the request's body whole before it is sent when a
+// layer-7 retry may need to send it again: retry-on names such a
+// condition, no rule disabled it, and the body has a length that fits a
+// buffer (tune.bufsize), as HAProxy retries only a request it holds
+// whole. It reports false, with the answer given, when the client
+// failed meanwhile.
+func (ex *exchange) holdBody() bool {
+	req := ex.req
+	size := ex.hf.s.b.cfg.Global.BufSize
+	if !ex.be.cfg.RetryOn.Layer7() || ex.noL7Retry || req.Flags&htx.FlagConnect != 0 || !hasBody(req) ||
+		req.Flags&htx.FlagContentLength == 0 || req.ContentLength > int64(size) {
+		return true
+	}
+	if cap(ex.heldBody) < int(req.ContentLength) {
+		ex.heldBody = make([]byte, 0, size)
+	}
+	b := ex.heldBody[:req.ContentLength]
+	n, err := io.ReadFull(ex.fst, b)
+	if err == nil {
+		var one [1]byte
+		if m, _ := ex.fst.Read(one[:]); m > 0 {
+			err = h1.ErrBodyLength
+		}
+	}
+	ex.bodyIn.Add(int64(n))
+	if err != nil {
+		ex.cerr = err
+		ex.log.term = [2]byte{'C', 'D'}
+		return false
+	}
+	ex.heldBody, ex.held = b, true
+	return true
+}
+
 // sendRequest writes the request head and starts copying its body. On a
 // kept connection that fails before anything is answered, the request
 // goes once more on a new connection, as HAProxy retries on reused
@@ -1007,6 +1073,20 @@ func (ex *exchange) sendRequest() bool {
 	ex.log.bytesIn = reqHeadSize(ex.req)
 	ex.bodyAsync = false
 	if !body {
+		return true
+	}
+	if ex.held {
+		// Held for a layer-7 retry: sent whole, now and on each retry.
+		if _, err := ex.bst.Write(ex.heldBody); err != nil {
+			ex.failBack()
+			ex.answerError(ex.bhp, 502, [2]byte{'S', 'H'})
+			return false
+		}
+		if err := ex.bst.Finish(ex.req); err != nil {
+			ex.failBack()
+			ex.answerError(ex.bhp, 502, [2]byte{'S', 'H'})
+			return false
+		}
 		return true
 	}
 	if ex.body == nil {
@@ -1080,9 +1160,38 @@ func (ex *exchange) waitBody() error {
 	return <-ex.body
 }
 
+// retryRequest sends the request again after a layer-7 retry condition,
+// on a new connection to the same server or, under option redispatch,
+// to another.
+func (ex *exchange) retryRequest() bool {
+	failed := ex.srv
+	if !ex.retryOn(false, false, ex.log.treq) {
+		return false
+	}
+	if ex.srv == failed {
+		// HAProxy 2.6 counts a layer-7 retry on the same server twice
+		// (do_l7_retry, then stream_choose_redispatch); the statistics
+		// read as its do.
+		countRetry(ex.be, failed, false)
+	}
+	return ex.open()
+}
+
+// l7Retry reports whether cond, what the server's answer (or its lack)
+// was, sends the request again: retry-on names it, retries are left, no
+// rule disabled it, and the request can go again as it went (no body or
+// one held whole, no tunnel).
+func (ex *exchange) l7Retry(cond config.RetryOn) bool {
+	be := ex.be
+	return be.cfg.RetryOn&cond != 0 && cond != 0 && !ex.noL7Retry && ex.log.retries < be.cfg.Retries &&
+		(ex.held || !hasBody(ex.req)) && ex.req.Flags&htx.FlagConnect == 0 && ex.cerr == nil && ex.hf.s.b.ctx.Err() == nil
+}
+
 // forwardResponse reads the response head (passing interim ones on),
-// runs the response rules and copies the response to the client.
-func (ex *exchange) forwardResponse() {
+// runs the response rules and copies the response to the client. It
+// reports true, with the server's stream abandoned, when the request is
+// to go again (retry-on).
+func (ex *exchange) forwardResponse() (retry bool) {
 	l := &ex.log
 	resp := &ex.resp
 	for {
@@ -1095,31 +1204,50 @@ func (ex *exchange) forwardResponse() {
 			// The request found its kept connection closed and could
 			// not go again.
 			ex.answerError(ex.bhp, 502, [2]byte{'S', 'H'})
-			return
+			return false
 		}
 		if err != nil {
-			_ = ex.bst.Close()
-			_ = ex.waitBodyAfterAbort()
-			ex.dropConn(ex.bc)
-			ex.bc, ex.bst = nil, nil
+			ex.failBackAfterAbort()
+			timedOut := errors.Is(err, os.ErrDeadlineExceeded)
+			cond := config.RetryEmptyResponse
+			switch {
+			case timedOut:
+				cond = config.RetryResponseTimeout
+			case errors.Is(err, h1.ErrMalformed):
+				cond = config.RetryJunkResponse
+			}
+			if ex.l7Retry(cond) {
+				if cond == config.RetryJunkResponse {
+					// HAProxy counts a junk answer as a failed
+					// response even when the request goes again.
+					ex.be.st.respErr.Add(1)
+					ex.srv.st.respErr.Add(1)
+				}
+				return true
+			}
 			switch {
 			case ex.cerr != nil: // the client failed while sending its body
 				l.term = [2]byte{'C', 'D'}
-			case errors.Is(err, os.ErrDeadlineExceeded):
+			case timedOut:
 				ex.answerError(ex.bhp, 504, [2]byte{'s', 'H'})
 			default:
 				ex.answerError(ex.bhp, 502, [2]byte{'S', 'H'})
 			}
-			return
+			return false
 		}
 		ex.unchecked = false // the server answered on it
+		if resp.Status >= 200 && ex.l7Retry(config.RetryStatus(resp.Status)) {
+			ex.failBackAfterAbort()
+			return true
+		}
+		serverAnswered(ex.srv, resp.Status)
 		if resp.Status >= 200 || resp.Status == 101 {
 			break
 		}
 		if err := ex.fst.WriteResponse(resp); err != nil {
 			l.term = [2]byte{'C', 'H'}
 			ex.abortBack()
-			return
+			return false
 		}
 	}
 	l.trSet, l.trTime = true, time.Since(l.treq)
@@ -1157,12 +1285,12 @@ func (ex *exchange) forwardResponse() {
 	if err := ex.fst.WriteResponse(resp); err != nil {
 		l.term = [2]byte{'C', 'H'}
 		ex.abortBack()
-		return
+		return false
 	}
 	l.bytesOut += headSize(resp)
 	if tunnel {
 		ex.runTunnel()
-		return
+		return false
 	}
 	bodyless := !hasBody(resp) || ex.req.Flags&htx.FlagHead != 0 || htx.BodylessStatus(resp.Status)
 	if !bodyless {
@@ -1179,7 +1307,7 @@ func (ex *exchange) forwardResponse() {
 			ex.countCompression(cw != nil, in, l.bytesOut-out, ok)
 		}
 		if !ok {
-			return
+			return false
 		}
 	}
 	if ex.bodyAsync && !ex.bc.h2 {
@@ -1188,23 +1316,33 @@ func (ex *exchange) forwardResponse() {
 			ex.bodyAsync = false
 			if err != nil {
 				ex.abortBack()
-				return
+				return false
 			}
 		default:
 			// An HTTP/1 server answered in full before taking the whole
 			// body (413, 401...): the connection cannot carry another
 			// request, and closing it stops the body's copy.
 			ex.abortBack()
-			return
+			return false
 		}
 	}
 	if err := ex.waitBody(); err != nil {
 		// The server answered before taking the whole body: the
 		// connection cannot carry another request.
 		ex.abortBack()
-		return
+		return false
 	}
 	ex.endBack()
+	return false
+}
+
+// failBackAfterAbort abandons the server's stream and connection before
+// a response came.
+func (ex *exchange) failBackAfterAbort() {
+	_ = ex.bst.Close()
+	_ = ex.waitBodyAfterAbort()
+	ex.dropConn(ex.bc)
+	ex.bc, ex.bst = nil, nil
 }
 
 // waitBodyAfterAbort collects the request body copy after the server

@@ -339,6 +339,8 @@ func (ex *exchange) applyRequestRules(hp *httpProxy) bool {
 			ex.log.term = [2]byte{'P', 'T'}
 			ex.answer(r.answer)
 			return true
+		case "disable-l7-retry":
+			ex.noL7Retry = true
 		case "reject", "silent-drop":
 			// The connection is closed without an answer, as HAProxy
 			// does, HTTP/2 connections whole; silent-drop tells the

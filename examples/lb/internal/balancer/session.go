@@ -279,7 +279,7 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 		}
 		b.log.Debug("connect failed", "backend", be.cfg.Name, "server", s.srv.cfg.Name, "retries", int(s.retries), "err", err)
 		timedOut := connectTimedOut(err)
-		if int(s.retries) >= be.cfg.Retries || b.ctx.Err() != nil {
+		if int(s.retries) >= be.cfg.Retries || be.cfg.RetryOn&config.RetryConnFailure == 0 || b.ctx.Err() != nil {
 			switch {
 			case b.ctx.Err() != nil:
 				s.term = [2]byte{'K', 'C'}

@@ -50,7 +50,7 @@ type counters struct {
 	bytesIn   atomic.Uint64 // bin: client to server
 	bytesOut  atomic.Uint64 // bout: server to client
 	hrsp      [6]atomic.Uint64
-	reqTot    atomic.Uint64 // req_tot
+	reqTot    atomic.Uint64 // req_tot: requests a frontend received, responses a server gave
 	denied    atomic.Uint64 // dreq: requests denied by a rule
 	reqErr    atomic.Uint64 // ereq: requests refused as malformed or late
 	connErr   atomic.Uint64 // econ: connections that failed to reach a server
@@ -163,15 +163,15 @@ func countTraffic(fe *frontend, be *Backend, srv *Server, bytesIn, bytesOut int6
 		sides[1] = &srv.st
 	}
 	connFailed := term[1] == 'C' && (term[0] == 'S' || term[0] == 's')
+	if httpMode && status > 0 {
+		be.st.status(status) // a server's, as it answers (serverAnswered)
+	}
 	for _, c := range sides {
 		if c == nil {
 			continue
 		}
 		c.bytesIn.Add(in)
 		c.bytesOut.Add(out)
-		if httpMode && status > 0 {
-			c.status(status)
-		}
 		switch {
 		case connFailed:
 			c.connErr.Add(1)
@@ -184,6 +184,15 @@ func countTraffic(fe *frontend, be *Backend, srv *Server, bytesIn, bytesOut int6
 			c.cliAbrt.Add(1)
 		}
 	}
+}
+
+// serverAnswered counts a response head a server sent (an interim one
+// too) that goes on to the client: its request and status counts, as
+// HAProxy's, leave out what the server did not answer itself and what a
+// retry-on threw away.
+func serverAnswered(srv *Server, status int) {
+	srv.st.reqTot.Add(1)
+	srv.st.status(status)
 }
 
 // countRetry counts a retry of a connection to srv, and a redispatch
@@ -537,13 +546,13 @@ func (b *Backend) serverRow(s *Server, iid int, now time.Time, legends bool) (r 
 	r.setPlace(iid, cfg.ID, statServer, c)
 	if b.cfg.Mode == "http" {
 		setHrsp(r, c)
-		r.setU("req_tot", c.cum.Load())
+		r.setU("req_tot", c.reqTot.Load()) // the responses it gave
 	}
 	r.setU("cli_abrt", c.cliAbrt.Load())
 	r.setU("srv_abrt", c.srvAbrt.Load())
 	r.setI("lastsess", lastSess(c, now))
 	r.zero("wrew srv_icur eint idle_conn_cur safe_conn_cur used_conn_cur ssl_sess ssl_reused_sess ssl_failed_handshake")
-	r.setTimes(c, b.cfg.Mode == "http")
+	r.setTimes(c, b.cfg.Mode == "http", true)
 	r.setConnects(c)
 	if legends {
 		r.set("addr", s.addr)
@@ -661,7 +670,7 @@ func (b *Balancer) backendRow(be *Backend, iid int, now time.Time, legends bool)
 	r.setU("cli_abrt", c.cliAbrt.Load())
 	r.setU("srv_abrt", c.srvAbrt.Load())
 	r.setComp(c)
-	r.setTimes(c, be.cfg.Mode == "http")
+	r.setTimes(c, be.cfg.Mode == "http", false)
 	r.setConnects(c)
 	r.zero("wrew eint agg_server_status agg_server_check_status agg_check_status ssl_sess ssl_reused_sess ssl_failed_handshake h2_headers_rcvd h2_data_rcvd h2_settings_rcvd h2_rst_stream_rcvd h2_goaway_rcvd h2_detected_conn_protocol_errors h2_detected_strm_protocol_errors h2_rst_stream_resp h2_goaway_resp h2_open_connections h2_backend_open_streams h2_total_connections h2_backend_total_streams h1_open_connections h1_open_streams h1_total_connections h1_total_streams h1_bytes_in h1_bytes_out h1_spliced_bytes_in h1_spliced_bytes_out")
 	r.setI("lastsess", lastSess(c, now))

@@ -66,24 +66,27 @@ func swrateAdd(sum *atomic.Uint64, n, v uint64) {
 func countTimes(be *Backend, srv *Server, v [4]time.Duration) {
 	httpMode := be.cfg.Mode == "http"
 	if srv != nil {
-		srv.st.times.add(srv.st.samples(httpMode), v)
+		srv.st.times.add(srv.st.samples(httpMode, true), v)
 	}
-	be.st.times.add(be.st.samples(httpMode), v)
+	be.st.times.add(be.st.samples(httpMode, false), v)
 }
 
-// samples is the count the time averages divide by: requests in HTTP
-// mode, balanced connections in TCP mode, as HAProxy's cum_req and
-// cum_lbconn.
-func (c *counters) samples(httpMode bool) uint64 {
-	if httpMode {
-		return c.cum.Load()
+// samples is the count the time averages divide by, as HAProxy's
+// cum_req and cum_lbconn: in HTTP mode the requests (for a server, the
+// responses it gave), in TCP mode the balanced connections.
+func (c *counters) samples(httpMode, server bool) uint64 {
+	switch {
+	case !httpMode:
+		return c.lbtot.Load()
+	case server:
+		return c.reqTot.Load()
 	}
-	return c.lbtot.Load()
+	return c.cum.Load()
 }
 
 // setTimes sets a backend's or a server's time columns.
-func (r statRow) setTimes(c *counters, httpMode bool) {
-	n := c.samples(httpMode)
+func (r statRow) setTimes(c *counters, httpMode, server bool) {
+	n := c.samples(httpMode, server)
 	for i, name := range [...]string{"qtime", "ctime", "rtime", "ttime"} {
 		r.setU(name, c.times.avg(i, n))
 	}

@@ -58,7 +58,7 @@ func TestTimeStatsClear(t *testing.T) {
 	c.times.add(1, [4]time.Duration{4 * time.Millisecond, 0, 0, 9 * time.Millisecond})
 	c.clearMax(false)
 	assert.Equal(t, uint32(0), c.times.max[0].Load())
-	assert.Equal(t, uint64(9), c.times.avg(3, c.samples(false)))
+	assert.Equal(t, uint64(9), c.times.avg(3, c.samples(false, false)))
 	c.clearMax(true)
-	assert.Equal(t, uint64(0), c.times.avg(3, c.samples(false)))
+	assert.Equal(t, uint64(0), c.times.avg(3, c.samples(false, false)))
 }
