@@ -42,6 +42,14 @@ type Dialer struct {
 	// however it is closed, as HAProxy's "option nolinger" does on a
 	// backend: no FIN, no TIME_WAIT, and bytes not yet sent are lost.
 	NoLinger bool
+	// DelayAck holds back the last ACK of the TCP handshake so that it
+	// leaves with the first bytes sent (TCP_QUICKACK off before connect,
+	// HAProxy's "option tcp-smart-connect"), saving a packet per
+	// connection. Set it only when bytes go at once (a request ready, a
+	// PROXY header): a server that speaks first would otherwise see its
+	// connection complete only when the kernel's delayed-ACK timer fires.
+	// Linux only; elsewhere it is ignored.
+	DelayAck bool
 	// Control, if not nil, is called with the socket after it is created
 	// and before it connects, as [net.Dialer.Control] is: the place for a
 	// socket option conn has no field for. An error fails the dial.
@@ -75,6 +83,9 @@ func (d *Dialer) Dial(ctx context.Context, network, address string, ph *ProxyHea
 		}
 	}
 	nd := net.Dialer{Timeout: d.Timeout, KeepAlive: -1, Control: d.Control}
+	if d.DelayAck {
+		nd.Control = delayAckControl(d.Control)
+	}
 	if !d.DisableKeepAlive {
 		nd.KeepAliveConfig = keepAliveOn(d.KeepAlive)
 	}

@@ -81,6 +81,20 @@ type ListenConfig struct {
 	DisableKeepAlive bool
 	// DisableNoDelay turns Nagle's algorithm back on for accepted sockets.
 	DisableNoDelay bool
+	// MultipathTCP opens a Multipath TCP listening socket, which also
+	// accepts plain TCP clients (Go's net.Listen does so by default on
+	// Linux). Off by default, as HAProxy's listeners: an MPTCP listening
+	// socket refuses some TCP options, TCP_QUICKACK among them (DelayAck).
+	MultipathTCP bool
+	// DelayAck asks the kernel to hold back the acknowledgement of a
+	// client's first bytes so that it leaves with the answer (TCP_QUICKACK
+	// off on the listening socket, HAProxy's "option tcp-smart-accept"),
+	// saving a packet per request-response exchange. It suits protocols
+	// where the client speaks first and the answer follows quickly (HTTP).
+	// It is a hint: kernels that refuse the option on a listening socket
+	// (recent Linux does) leave the behaviour as it was, as they do for
+	// HAProxy. Linux only.
+	DelayAck bool
 	// NoLinger makes accepted connections close with a reset (SO_LINGER
 	// 0), however they are closed, as HAProxy's "option nolinger" does
 	// on a frontend: no FIN, no TIME_WAIT, and bytes not yet sent are
@@ -182,6 +196,7 @@ type Listener struct {
 // address.
 func (lc ListenConfig) Listen(ctx context.Context, network, address string) (*Listener, error) {
 	nlc := lc.netListenConfig()
+	nlc.SetMultipathTCP(lc.MultipathTCP)
 	ln, err := nlc.Listen(ctx, network, address)
 	if err != nil {
 		return nil, fmt.Errorf("conn: listen on %s %s: %w", network, address, err)
@@ -191,6 +206,9 @@ func (lc ListenConfig) Listen(ctx context.Context, network, address string) (*Li
 			_ = ln.Close()
 			return nil, fmt.Errorf("conn: listen on %s %s: backlog %d: %w", network, address, lc.Backlog, err)
 		}
+	}
+	if lc.DelayAck {
+		delayAckListener(ln)
 	}
 	return lc.NewListener(ln), nil
 }

@@ -154,3 +154,38 @@ func setBacklog(ln net.Listener, n int) error {
 	}
 	return lerr
 }
+
+// delayAckListener turns TCP_QUICKACK off on a listening socket, whose
+// accepted sockets then hold back the ACK of the client's first bytes
+// where the kernel lets them inherit it. A refusal (recent Linux refuses
+// the option on a listening socket) is ignored, as HAProxy ignores it.
+func delayAckListener(ln net.Listener) {
+	if sc, ok := ln.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			_ = rc.Control(func(fd uintptr) { _ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_QUICKACK, 0) })
+		}
+	}
+}
+
+// delayAckControl wraps a dialer's Control so that TCP_QUICKACK is off
+// before the socket connects: the handshake's last ACK then leaves with
+// the first bytes written.
+func delayAckControl(next func(network, address string, c syscall.RawConn) error) func(string, string, syscall.RawConn) error {
+	return func(network, address string, c syscall.RawConn) error {
+		if network != "unix" {
+			var serr error
+			if err := c.Control(func(fd uintptr) {
+				serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_QUICKACK, 0)
+			}); err != nil {
+				return err
+			}
+			if serr != nil {
+				return fmt.Errorf("setting TCP_QUICKACK: %w", serr)
+			}
+		}
+		if next != nil {
+			return next(network, address, c)
+		}
+		return nil
+	}
+}

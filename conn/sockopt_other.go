@@ -51,3 +51,12 @@ func setLingerFD(fd uintptr) error {
 func setBacklog(net.Listener, int) error {
 	return errors.New("conn: Backlog is only supported on Linux")
 }
+
+// delayAckListener does nothing where TCP_QUICKACK does not exist.
+func delayAckListener(net.Listener) {}
+
+// delayAckControl keeps the dialer's Control where TCP_QUICKACK does not
+// exist.
+func delayAckControl(next func(network, address string, c syscall.RawConn) error) func(string, string, syscall.RawConn) error {
+	return next
+}
