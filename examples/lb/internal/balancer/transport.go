@@ -40,7 +40,8 @@ func (b *Balancer) listen(ctx context.Context, fe *frontend, addr string, bind c
 		NoLinger:         fe.cfg.Options.NoLinger,
 		MaxConn:          bind.MaxConn,
 		// HAProxy sizes the accept queue by the first of these set.
-		Backlog: cmp.Or(bind.Backlog, fe.cfg.Backlog, bind.MaxConn, fe.cfg.MaxConn, b.cfg.Global.MaxConn),
+		Backlog:  cmp.Or(bind.Backlog, fe.cfg.Backlog, bind.MaxConn, fe.cfg.MaxConn, b.cfg.Global.MaxConn),
+		DelayAck: smartAccept(fe.cfg, bind),
 	}
 	if n := fe.cfg.RateLimitSessions; n > 0 {
 		lc.RateLimit, lc.Rate = uint32(n), fe.rate
@@ -63,6 +64,18 @@ func (b *Balancer) listen(ctx context.Context, fe *frontend, addr string, bind c
 		return nil, err
 	}
 	return ln, nil
+}
+
+// smartAccept reports whether a bind line's listener holds back the ACK
+// of a client's first bytes: option tcp-smart-accept, on by default in
+// HTTP mode and on ssl lines unless "no option tcp-smart-accept", as in
+// HAProxy.
+func smartAccept(fe *config.Proxy, bind config.Bind) bool {
+	o := &fe.Options
+	if o.SmartAcceptSet {
+		return o.SmartAccept
+	}
+	return fe.Mode == "http" || bind.SSL.Enabled
 }
 
 // keepAlive maps one side's TCP keepalive settings onto conn's: off unless
@@ -110,6 +123,11 @@ func (b *Balancer) dialer(s *Server) (*conn.Dialer, error) {
 	case s.cfg.SendProxy:
 		d.SendProxy = 1
 	}
+	// option tcp-smart-connect, where bytes go as soon as the connection
+	// is up: an HTTP request, a PROXY header, a TLS hello. In TCP mode
+	// without those, the server may be the one to speak first, and HAProxy
+	// holds the ACK back only when the client's bytes are already there.
+	d.DelayAck = s.be.cfg.Options.SmartConnect && (s.be.cfg.Mode == "http" || d.SendProxy > 0 || s.cfg.SSL.Enabled)
 	serverTLS(s, d)
 	return d, nil
 }

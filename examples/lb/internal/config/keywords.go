@@ -310,6 +310,14 @@ var optionKeywords = map[string]optionKeyword{
 	"persist":             {KindBackend, flag(func(o *Options) *bool { return &o.Persist })},
 	"prefer-last-server":  {KindBackend, flag(func(o *Options) *bool { return &o.PreferLastServer })},
 	"nolinger":            {kAll, flag(func(o *Options) *bool { return &o.NoLinger })},
+	"tcp-smart-connect":   {KindBackend, flag(func(o *Options) *bool { return &o.SmartConnect })},
+	"tcp-smart-accept": {KindFrontend, func(px *Proxy, a []string, on bool) error {
+		if err := noArgs(a); err != nil {
+			return err
+		}
+		px.Options.SmartAccept, px.Options.SmartAcceptSet = on, true
+		return nil
+	}},
 	"redispatch": {KindBackend, func(px *Proxy, a []string, on bool) error {
 		// "option redispatch <interval>" exists; only the default (redispatch
 		// on the last retry) is implemented.

@@ -260,6 +260,15 @@ type Options struct {
 	// LogASAP writes a TCP connection's traffic line as soon as its
 	// server connection is up, not at its end ("option logasap").
 	LogASAP bool
+	// SmartAccept holds back the ACK of a client's first bytes so that it
+	// leaves with the answer ("option tcp-smart-accept"); SmartAcceptSet
+	// tells the option was written, either way: without it, HTTP
+	// frontends and ssl bind lines have it, as in HAProxy.
+	SmartAccept, SmartAcceptSet bool
+	// SmartConnect holds back the handshake's last ACK of a server
+	// connection so that it leaves with the first bytes sent ("option
+	// tcp-smart-connect").
+	SmartConnect bool
 }
 
 // TCPKeepAlive is TCP keepalive on one side of a proxy's connections:

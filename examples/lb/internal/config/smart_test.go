@@ -1,0 +1,49 @@
+package config
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestTCPSmartOptions checks option tcp-smart-accept (frontend side,
+// remembered as written either way) and tcp-smart-connect (backend
+// side), from defaults and in sections, and their misplacement.
+func TestTCPSmartOptions(t *testing.T) {
+	c := mustParse(t, `defaults
+    option tcp-smart-connect
+frontend on
+    bind 127.0.0.1:1
+    option tcp-smart-accept
+    default_backend b
+frontend off
+    bind 127.0.0.1:2
+    no option tcp-smart-accept
+    default_backend b
+frontend unset
+    bind 127.0.0.1:3
+    default_backend b
+backend b
+    server s 127.0.0.1:4
+backend nb
+    no option tcp-smart-connect
+    server s 127.0.0.1:4
+`)
+	on, off, unset := c.Proxy("on", KindFrontend).Options, c.Proxy("off", KindFrontend).Options, c.Proxy("unset", KindFrontend).Options
+	assert.True(t, on.SmartAccept && on.SmartAcceptSet)
+	assert.True(t, !off.SmartAccept && off.SmartAcceptSet)
+	assert.False(t, unset.SmartAcceptSet)
+	assert.True(t, c.Proxy("b", KindBackend).Options.SmartConnect, "from defaults")
+	assert.False(t, c.Proxy("nb", KindBackend).Options.SmartConnect)
+	for text, want := range map[string]string{
+		"backend b\n    option tcp-smart-accept\n":    "lb.cfg:2: ",
+		"frontend f\n    option tcp-smart-connect\n":  "lb.cfg:2: ",
+		"frontend f\n    option tcp-smart-accept x\n": "lb.cfg:2: ",
+	} {
+		_, err := parse(t, text)
+		require.Error(t, err, text)
+		assert.Contains(t, err.Error(), want, text)
+		assert.Contains(t, err.Error(), "tcp-smart", text)
+	}
+}
