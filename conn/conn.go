@@ -379,6 +379,27 @@ func (c *Conn) DiscardInput(max int) int {
 	return n
 }
 
+// PeerClosed tells, without waiting and without taking anything, whether
+// the peer has closed its side of the connection (a FIN or a reset
+// came), and whether bytes it sent are still unread on the socket. A
+// proxy uses it to drop a request whose client went away while it waited
+// (HAProxy's abortonclose). Linux reads the connection's TCP state, so a
+// FIN behind unread bytes counts; other Unix systems can only tell a
+// close with nothing unread. Where the socket cannot be asked, both are
+// false.
+func (c *Conn) PeerClosed() (closed, unread bool) {
+	sc, ok := c.sock.(syscall.Conn)
+	if !ok {
+		return false, false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false, false
+	}
+	_ = rc.Control(func(fd uintptr) { closed, unread = peerClosedFD(int(fd)) })
+	return closed, unread
+}
+
 // SilentDrop closes the connection so that the peer learns nothing, as
 // HAProxy's silent-drop does: no FIN, and where the system allows it
 // (TCP_REPAIR, which needs CAP_NET_ADMIN; ttl 0 tries it) no reset

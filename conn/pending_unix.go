@@ -88,3 +88,21 @@ func discardFD(fd, max int) int {
 	}
 	return n
 }
+
+// peekFD peeks at the socket fd without waiting: eof when the peer
+// closed (or reset) with nothing unread, unread when bytes wait.
+func peekFD(fd int) (eof, unread bool) {
+	var b [1]byte
+	for {
+		n, _, err := unix.Recvfrom(fd, b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return false, false
+		case err != nil:
+			return true, false
+		}
+		return n == 0, n > 0
+	}
+}

@@ -189,3 +189,22 @@ func delayAckControl(next func(network, address string, c syscall.RawConn) error
 		return nil
 	}
 }
+
+// peerClosedFD reads the TCP state of fd: a FIN came (CLOSE_WAIT, or
+// LAST_ACK once we closed too) or the connection is gone (CLOSE), with or
+// without bytes still unread.
+func peerClosedFD(fd int) (closed, unread bool) {
+	eof, unread := peekFD(fd)
+	if eof {
+		return true, false
+	}
+	ti, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
+	if err != nil {
+		return false, unread
+	}
+	switch ti.State {
+	case unix.BPF_TCP_CLOSE_WAIT, unix.BPF_TCP_LAST_ACK, unix.BPF_TCP_CLOSE:
+		return true, unread
+	}
+	return false, unread
+}
