@@ -25,7 +25,14 @@ var (
 	// ErrQueueFull means the server the algorithm chose is full and so
 	// is its queue (maxqueue); the assignment names the server.
 	ErrQueueFull = errors.New("server queue full")
+	// ErrClientGone means the client closed its side while its request
+	// waited, under option abortonclose.
+	ErrClientGone = errors.New("client closed while waiting")
 )
+
+// goneInterval is how often a waiting request's client is looked at
+// under option abortonclose.
+const goneInterval = 50 * time.Millisecond
 
 // Backend is a running backend: its servers, their counters and queues, and
 // the balancing algorithm. One mutex guards all of it; every operation under
@@ -356,7 +363,7 @@ type assignment struct {
 // or down under option persist, it is taken without the algorithm, its
 // own queue holding the connection when it is full, as HAProxy's direct
 // access.
-func (b *Backend) assign(ctx context.Context, src netip.Addr, key []byte, avoid, direct *Server) (assignment, error) {
+func (b *Backend) assign(ctx context.Context, src netip.Addr, key []byte, avoid, direct *Server, gone func() bool) (assignment, error) {
 	b.mu.Lock()
 	var s *Server
 	var queueOn bool
@@ -416,25 +423,44 @@ func (b *Backend) assign(ctx context.Context, src netip.Addr, key []byte, avoid,
 		defer t.Stop()
 		timer = t.C
 	}
+	var poll <-chan time.Time
+	if gone != nil {
+		t := time.NewTicker(goneInterval)
+		defer t.Stop()
+		poll = t.C
+	}
 	var err error
-	select {
-	case <-p.ready:
-	case <-timer:
-		err = ErrQueueTimeout
-	case <-ctx.Done():
-		err = ctx.Err()
+wait:
+	for {
+		select {
+		case <-p.ready:
+		case <-timer:
+			err = ErrQueueTimeout
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-poll:
+			if !gone() {
+				continue
+			}
+			err = ErrClientGone
+		}
+		break wait
 	}
 	a.waited = time.Since(start)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if p.srv != nil && ctx.Err() != nil {
-		// Stopping: a slot handed over at the last moment goes back.
+	if p.srv != nil && (ctx.Err() != nil || err == ErrClientGone) {
+		// Stopping, or the client left: a slot handed over at the last
+		// moment goes back.
 		p.srv.cur--
 		b.conns--
 		b.moved(p.srv)
 		b.serveQueues()
 		a.srvQueue, a.beQueue = p.srvPos, p.bePos
-		return a, ctx.Err()
+		if err != ErrClientGone {
+			err = ctx.Err()
+		}
+		return a, err
 	}
 	if p.srv != nil {
 		// A slot arrived, possibly racing with the timer: take it.

@@ -766,7 +766,7 @@ func (ex *exchange) getServer(avoid *Server) bool {
 			direct = ex.lastServer()
 		}
 	}
-	a, err := be.assign(hf.s.b.ctx, hf.src().Addr(), ex.key, avoid, direct)
+	a, err := be.assign(hf.s.b.ctx, hf.src().Addr(), ex.key, avoid, direct, ex.goneCheck())
 	// No server at all leaves Tw at -1, as in HAProxy, unless the
 	// request waited in a queue first.
 	l.twSet = l.twSet || a.queued || !(errors.Is(err, ErrNoServer) || errors.Is(err, ErrQueueFull))
@@ -786,6 +786,12 @@ func (ex *exchange) getServer(avoid *Server) bool {
 		case errors.Is(err, ErrQueueFull):
 			l.server = a.srv.cfg.Name
 			ex.answerError(ex.bhp, 503, [2]byte{'S', 'Q'})
+		case errors.Is(err, ErrClientGone):
+			// Dropped without an answer, as HAProxy drops it.
+			if a.srv != nil {
+				l.server = a.srv.cfg.Name
+			}
+			l.term = [2]byte{'C', 'Q'}
 		default:
 			l.term = [2]byte{'K', 'Q'}
 		}
@@ -797,13 +803,37 @@ func (ex *exchange) getServer(avoid *Server) bool {
 	return true
 }
 
+// goneCheck is how a waiting request finds its client gone under option
+// abortonclose (nil without it): an HTTP/1 client that closed its side.
+// An HTTP/2 client's other streams keep its connection open.
+func (ex *exchange) goneCheck() func() bool {
+	if !ex.be.cfg.Options.AbortOnClose || ex.hf.h2 {
+		return nil
+	}
+	return ex.clientClosed
+}
+
+// clientClosed tells the client closed its side of the connection.
+func (ex *exchange) clientClosed() bool {
+	closed, _ := ex.hf.s.client.PeerClosed()
+	return closed
+}
+
 // open opens a stream to the assigned server, retrying failed connects
 // as HAProxy does (Backend.retryPlan) when retry-on has conn-failure,
 // within the retries the request has left.
 func (ex *exchange) open() bool {
 	hf, be, l := ex.hf, ex.be, &ex.log
 	start := time.Now()
+	gone := ex.goneCheck()
 	for {
+		if gone != nil && gone() {
+			// abortonclose: the client left before the connection was
+			// made, which HAProxy logs CC.
+			l.term = [2]byte{'C', 'C'}
+			ex.releaseServer()
+			return false
+		}
 		ex.srv.st.session(start)
 		err := ex.openStream()
 		if err == nil {

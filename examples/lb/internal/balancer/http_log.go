@@ -95,11 +95,10 @@ func (hf *httpFront) emitLog(l *httpLog) {
 	if !fe.logs.enabled() || !fe.cfg.HTTP.Log && !fe.cfg.Options.TCPLog && fe.cfg.LogFormat == nil {
 		return
 	}
-	// dontlognull leaves out what carried nothing; a request a rule
-	// stopped (reject, silent-drop: PR) carried one.
-	if fe.cfg.Options.DontLogNull && l.status == -1 && l.bytesOut == 0 && l.term[0] != 'P' {
-		return
-	}
+	// dontlognull leaves out connections that sent nothing, which never
+	// get this far: every line here carried a request, as HAProxy logs
+	// it, even one that had no answer (a rule's reject, a client that
+	// left while it waited).
 	level := trafficLevel(&fe.cfg.Options, &l.trafficLine, l.status)
 	if level < 0 {
 		return

@@ -52,6 +52,9 @@ type session struct {
 	killed            bool // under mu
 	downed            bool // under mu: killed as its server went down (on-marked-down)
 	logged            bool // option logasap wrote the traffic line already
+	// silent marks a connection dropped while it waited because its
+	// client closed having sent nothing (clientGone).
+	silent bool
 }
 
 // kill closes both connections; whatever drives the session (its
@@ -268,6 +271,12 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 	connStart := time.Now()
 	var sc *conn.Conn
 	for {
+		if be.cfg.Options.AbortOnClose && s.clientGone() {
+			// The client left before the connection was made: CC, as
+			// HAProxy logs it under abortonclose.
+			s.term = [2]byte{'C', 'C'}
+			return nil, false
+		}
 		var err error
 		s.srv.st.session(connStart)
 		s.srv.st.connects.Add(1)
@@ -341,7 +350,7 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 // after queueing, and notes the wait on the traffic line; when none is
 // had, term says why.
 func (s *session) assign(be *Backend, src netip.AddrPort, key []byte, avoid, direct *Server) bool {
-	a, err := be.assign(s.b.ctx, src.Addr(), key, avoid, direct)
+	a, err := be.assign(s.b.ctx, src.Addr(), key, avoid, direct, s.clientGone)
 	// No server at all leaves Tw at -1, as in HAProxy, unless the
 	// connection waited in a queue first.
 	s.twSet = s.twSet || a.queued || !(errors.Is(err, ErrNoServer) || errors.Is(err, ErrQueueFull))
@@ -358,6 +367,8 @@ func (s *session) assign(be *Backend, src netip.AddrPort, key []byte, avoid, dir
 		case errors.Is(err, ErrQueueFull):
 			// Refused at once, naming the server, as in HAProxy.
 			s.term, s.named = [2]byte{'S', 'Q'}, a.srv
+		case errors.Is(err, ErrClientGone):
+			s.term, s.named = [2]byte{'C', 'Q'}, a.srv
 		default:
 			s.term = [2]byte{'K', 'Q'}
 		}
@@ -365,6 +376,16 @@ func (s *session) assign(be *Backend, src netip.AddrPort, key []byte, avoid, dir
 	}
 	s.srv, s.named = a.srv, a.srv
 	return true
+}
+
+// clientGone tells a waiting connection to drop, as HAProxy drops it
+// (back_may_abort_req): its client closed its side with nothing sent
+// that is still to forward, or, under option abortonclose, closed it at
+// all.
+func (s *session) clientGone() bool {
+	closed, unread := s.client.PeerClosed()
+	s.silent = closed && !unread
+	return closed && (!unread || s.be.cfg.Options.AbortOnClose)
 }
 
 // tunnelDone is the tunnel's completion callback: both directions have
@@ -451,8 +472,9 @@ func (s *session) logTraffic(asap bool, beconn, srvconn int) {
 		l.beconn, l.srvconn = beconn, srvconn
 	}
 	// dontlognull drops lines of connections that moved no byte, such
-	// as port probes, as HAProxy does.
-	if fe.cfg.Options.DontLogNull && s.bytesIn == 0 && s.bytesOut == 0 && l.term == [2]byte{'-', '-'} {
+	// as port probes, as HAProxy does, and of those dropped while they
+	// waited because their client left having sent nothing.
+	if fe.cfg.Options.DontLogNull && s.bytesIn == 0 && s.bytesOut == 0 && (l.term == [2]byte{'-', '-'} || s.silent) {
 		return
 	}
 	level := trafficLevel(&fe.cfg.Options, &l.trafficLine, 0)

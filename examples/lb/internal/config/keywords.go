@@ -311,6 +311,7 @@ var optionKeywords = map[string]optionKeyword{
 	"prefer-last-server":  {KindBackend, flag(func(o *Options) *bool { return &o.PreferLastServer })},
 	"nolinger":            {kAll, flag(func(o *Options) *bool { return &o.NoLinger })},
 	"tcp-smart-connect":   {KindBackend, flag(func(o *Options) *bool { return &o.SmartConnect })},
+	"abortonclose":        {KindBackend, flag(func(o *Options) *bool { return &o.AbortOnClose })},
 	"tcp-smart-accept": {KindFrontend, func(px *Proxy, a []string, on bool) error {
 		if err := noArgs(a); err != nil {
 			return err

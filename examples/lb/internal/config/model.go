@@ -265,6 +265,10 @@ type Options struct {
 	// tells the option was written, either way: without it, HTTP
 	// frontends and ssl bind lines have it, as in HAProxy.
 	SmartAccept, SmartAcceptSet bool
+	// AbortOnClose drops a request whose client closed its side while it
+	// waits in a queue or before its server connection is made ("option
+	// abortonclose").
+	AbortOnClose bool
 	// SmartConnect holds back the handshake's last ACK of a server
 	// connection so that it leaves with the first bytes sent ("option
 	// tcp-smart-connect").

@@ -47,3 +47,15 @@ backend nb
 		assert.Contains(t, err.Error(), "tcp-smart", text)
 	}
 }
+
+// TestAbortOnCloseOption checks option abortonclose: a backend option,
+// inherited from defaults, refused on a frontend.
+func TestAbortOnCloseOption(t *testing.T) {
+	c := mustParse(t, "defaults\n    option abortonclose\nbackend b\n    server s 127.0.0.1:1\nbackend n\n    no option abortonclose\n    server s 127.0.0.1:1\n")
+	assert.True(t, c.Proxy("b", KindBackend).Options.AbortOnClose)
+	assert.False(t, c.Proxy("n", KindBackend).Options.AbortOnClose)
+	_, err := parse(t, "frontend f\n    option abortonclose\n")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "lb.cfg:2: ")
+	assert.Contains(t, err.Error(), "abortonclose")
+}
