@@ -9,7 +9,7 @@ import (
 	"math"
 	"net"
 	"os"
-		"strings"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -123,7 +123,7 @@ func cmp0(a, b time.Duration) time.Duration {
 // agentReport is the agent's columns in the statistics.
 type agentReport struct {
 	status, desc, info string
-	code, health       int
+	health             int
 	hasCode, hasDur    bool
 	dur                time.Duration
 }
