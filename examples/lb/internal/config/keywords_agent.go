@@ -47,7 +47,7 @@ func (p *parser) validateAgentCheck() {
 		for _, s := range px.Servers {
 			if s.AgentCheck && s.AgentPort == 0 && s.CheckPort == 0 {
 				p.pos = s.Pos
-				p.errorf("agent-check", ErrBadValue, "%s '%s': server '%s' does not have agent port ('agent-port' or 'port')", px.Kind, px.Name, s.Name)
+				p.errorf("agent-check", ErrBadValue, "%s '%s': server '%s' does not have agent port: 'agent-check' needs 'agent-port' or 'port'", px.Kind, px.Name, s.Name)
 			}
 		}
 	}
