@@ -1,10 +1,14 @@
 package balancer
 
 import (
+	"io"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/stretchr/testify/require"
 )
 
@@ -129,4 +133,33 @@ func FuzzParseAgentReply(f *testing.F) {
 			t.Fatalf("a description without '#' in %q", line)
 		}
 	})
+}
+
+// An agent check in progress, its agent silent, ends with the balancer:
+// Close returns at once and leaves no goroutine behind.
+func TestAgentCheckStopsOnClose(t *testing.T) {
+	testnet.LeakCheck(t)
+	accepted := make(chan struct{}, 1)
+	agentAddr, _ := testnet.Peer(t, func(c *net.TCPConn) {
+		accepted <- struct{}{}
+		_, _ = io.Copy(io.Discard, c)
+	})
+	_, port, err := net.SplitHostPort(agentAddr)
+	require.NoError(t, err)
+	text := globalLog + `frontend f
+    bind 127.0.0.1:0
+    default_backend b
+backend b
+    server s 127.0.0.1:1 agent-check agent-port %s agent-inter 60s
+`
+	b, _ := startLB(t, parseCfg(t, text, port))
+	select {
+	case <-accepted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the agent check never connected")
+	}
+	require.Eventually(t, func() bool { return b.Backend("b").Server("s").agent.running.Load() }, 10*time.Second, 5*time.Millisecond)
+	start := time.Now()
+	require.NoError(t, b.Close())
+	require.Less(t, time.Since(start), 5*time.Second, "Close waited for the agent")
 }
