@@ -24,7 +24,9 @@ backend p
     server s 127.0.0.1:1 check port 8080 addr 127.0.0.9 agent-check
 `)
 	s := c.Proxy("b", KindBackend).Servers
-	got := func(x *Server) [5]any { return [5]any{x.AgentCheck, x.AgentPort, x.AgentAddr, x.AgentInter, x.AgentSend} }
+	got := func(x *Server) [5]any {
+		return [5]any{x.AgentCheck, x.AgentPort, x.AgentAddr, x.AgentInter, x.AgentSend}
+	}
 	require.Equal(t, [5]any{true, 9999, "", 3 * time.Second, "ping\n"}, got(s[0]), "from default-server, with the escape decoded")
 	require.Equal(t, [5]any{true, 7000, "::1", 100 * time.Millisecond, `raw\n`}, got(s[1]), "the line's own, single quotes keep the backslash")
 	require.Equal(t, [5]any{false, 9999, "", 3 * time.Second, ""}, got(s[2]), "no-agent-check drops the send string too")
