@@ -116,6 +116,9 @@ func (s *Server) SetState(state string) error {
 		active, backup := b.usableCounts()
 		msg = fmt.Sprintf("%s %s/%s is going DOWN for maintenance. %d active and %d backup servers left. %d sessions active, %d requeued, %d remaining in queue.",
 			serverKind(s), b.cfg.Name, s.cfg.Name, active, backup, s.cur, requeued, len(b.queue))
+		if !s.up {
+			msg = fmt.Sprintf("%s %s/%s was DOWN and now enters maintenance.", serverKind(s), b.cfg.Name, s.cfg.Name)
+		}
 	case StateDrain:
 		if s.drain {
 			b.mu.Unlock()
@@ -133,14 +136,15 @@ func (s *Server) SetState(state string) error {
 	case StateReady:
 		switch {
 		case s.maint:
-			s.maint, s.drain = false, false
-			if s.checker != nil {
-				s.up, s.health = true, s.cfg.Rise
-			}
-			msg = fmt.Sprintf("%s %s/%s is UP/READY (leaving forced maintenance).", serverKind(s), b.cfg.Name, s.cfg.Name)
+			s.drain = false
+			msg = s.endMaint()
 		case s.drain:
 			s.drain = false
-			msg = fmt.Sprintf("%s %s/%s is UP (leaving forced drain).", serverKind(s), b.cfg.Name, s.cfg.Name)
+			state := "UP"
+			if !s.up {
+				state = "DOWN"
+			}
+			msg = fmt.Sprintf("%s %s/%s is %s (leaving forced drain).", serverKind(s), b.cfg.Name, s.cfg.Name, state)
 		default:
 			b.mu.Unlock()
 			return nil
@@ -160,6 +164,51 @@ func (s *Server) SetState(state string) error {
 		b.logs.event(levelWarning, msg)
 	}
 	return nil
+}
+
+// endMaint takes the server out of maintenance and returns the line
+// HAProxy logs for it. A checked server is up, one failed check from
+// down, until its checks say more; one whose agent said it is down stays
+// down. Called with b.mu held; the caller tells the algorithm.
+func (s *Server) endMaint() string {
+	b := s.be
+	s.maint = false
+	if s.checker != nil || s.agent != nil {
+		s.up = s.agent == nil || s.agent.health > 0
+		if s.checker != nil {
+			s.health = s.cfg.Rise
+		}
+	}
+	state, admin := "UP", "READY"
+	if !s.up {
+		state = "DOWN"
+	}
+	if s.drain {
+		admin = "DRAIN"
+	}
+	return fmt.Sprintf("%s %s/%s is %s/%s (leaving forced maintenance).", serverKind(s), b.cfg.Name, s.cfg.Name, state, admin)
+}
+
+// leaveMaint ends the server's maintenance and keeps its drain, as an
+// agent's "drain" does to a server in maintenance; nothing for one not in
+// maintenance.
+func (s *Server) leaveMaint() {
+	b := s.be
+	b.mu.Lock()
+	if !s.maint {
+		b.mu.Unlock()
+		return
+	}
+	now := time.Now().Unix()
+	msg := s.endMaint()
+	b.dirty = true
+	s.recalcWeight(now, b.dynamicWeights())
+	b.follow()
+	b.serveQueues()
+	s.noteState(now)
+	b.noteState(now)
+	b.mu.Unlock()
+	b.logs.event(levelWarning, msg)
 }
 
 // requeue sends the connections waiting in s's queue to the backend's,
@@ -224,13 +273,21 @@ func (s *Server) SetWeight(arg string) error {
 	if !b.dynamicWeights() && w != 0 && w != s.cfg.Weight {
 		return errStaticWeight
 	}
+	s.applyWeight(w)
+	return nil
+}
+
+// applyWeight sets the server's weight and tells the algorithm. Called
+// with b.mu held.
+func (s *Server) applyWeight(w int) {
+	b := s.be
+	now := time.Now().Unix()
 	s.weight = w
 	b.dirty = true
-	s.recalcWeight(time.Now().Unix(), b.dynamicWeights())
+	s.recalcWeight(now, b.dynamicWeights())
 	b.follow()
 	b.serveQueues()
-	b.noteState(time.Now().Unix())
-	return nil
+	b.noteState(now)
 }
 
 // parseWeight reads "N" (0 to 256) or "N%" of initial.

@@ -251,7 +251,7 @@ func (a *leastConn) pick(cands []*Server, _ netip.Addr, avoid *Server) (*Server,
 // lcRoom is leastconn's test of a server with a maxconn: what it has in
 // flight is under its (dynamic) maxconn plus its maxqueue.
 func (s *Server) lcRoom() bool {
-	if s.cfg.MaxConn == 0 {
+	if s.maxconn == 0 {
 		return true
 	}
 	return s.cur+len(s.queue) < s.limit()+s.cfg.MaxQueue

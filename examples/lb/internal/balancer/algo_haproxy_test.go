@@ -62,11 +62,11 @@ func TestRingFallback(t *testing.T) {
 
 	// The next point's server is full: passed over for the one after.
 	next := a.ring[want+1].s
-	next.cfg.MaxConn, next.cur = 1, 1
+	next.maxconn, next.cur = 1, 1
 	got := fallback(t, be, nil)
 	require.NotSame(t, next, got)
 	require.Same(t, a.ring[after(a, want, next)].s, got)
-	next.cfg.MaxConn, next.cur = 0, 0
+	next.maxconn, next.cur = 0, 0
 
 	// Avoided while another has room; taken when it alone has room.
 	at := a.last - 1
@@ -74,11 +74,11 @@ func TestRingFallback(t *testing.T) {
 	require.Same(t, a.ring[after(a, at, avoid)].s, fallback(t, be, avoid))
 	for _, s := range be.servers {
 		if s != avoid {
-			s.cfg.MaxConn, s.cur = 1, 1
+			s.maxconn, s.cur = 1, 1
 		}
 	}
 	require.Same(t, avoid, fallback(t, be, avoid))
-	avoid.cfg.MaxConn, avoid.cur = 1, 1
+	avoid.maxconn, avoid.cur = 1, 1
 	require.Nil(t, fallback(t, be, nil), "every server full: the backend's queue")
 }
 
@@ -196,7 +196,7 @@ func TestRandomDraws(t *testing.T) {
 	require.Same(t, s2, fallback(t, be, nil))
 	// The chosen server full: none, so the backend's queue.
 	a.draws = 2
-	s1.cfg.MaxConn = 1
+	s1.maxconn = 1
 	seq = []uint32{on1, on2}
 	require.Nil(t, fallback(t, be, nil))
 	require.Empty(t, seq, "both draws made")

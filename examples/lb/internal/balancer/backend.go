@@ -75,6 +75,7 @@ type Server struct {
 	weight  int
 	addr    string
 	checker *checker
+	agent   *agent // the agent check (agent.go), nil for none
 	dialer  *conn.Dialer
 	dialErr error       // why dialer is nil
 	conns   serverConns // kept HTTP connections (http_pool.go)
@@ -99,6 +100,9 @@ type Server struct {
 	// server ... state"): in maintenance the server takes nothing and is
 	// not checked; draining, it takes no new connection.
 	maint, drain bool
+	// maxconn is the server's connection limit, its configured one
+	// until an agent changes it; 0 for none.
+	maxconn int
 	// Statistics (stats.go), and under be.mu the peaks of cur and of the
 	// queue, the checks failed while up, the times it went down, when
 	// its state last changed (Unix seconds) and its downtime.
@@ -137,7 +141,7 @@ func newBackend(cfg *config.Proxy, logs *logSet) *Backend {
 func makeServer(b *Backend, sc *config.Server) *Server {
 	now := time.Now().Unix()
 	s := &Server{cfg: sc, be: b, weight: sc.Weight, eweight: sc.Weight * weightScale, addr: sc.Addr, up: true, health: sc.Rise,
-		maint: sc.Disabled, lastChange: now}
+		maint: sc.Disabled, lastChange: now, maxconn: sc.MaxConn}
 	s.down.set(s.maint, now)
 	return s
 }
@@ -192,7 +196,7 @@ func (s *Server) Queued() int {
 // full reports whether the server is at its maxconn, which ramps up with
 // the weight while the server warms up.
 func (s *Server) full() bool {
-	return s.cfg.MaxConn != 0 && s.cur >= s.limit()
+	return s.maxconn != 0 && s.cur >= s.limit()
 }
 
 // limit is the server's maxconn now, lower while it warms up.
@@ -200,7 +204,7 @@ func (s *Server) limit() int {
 	if s.starting {
 		return s.maxConn(time.Now().Unix())
 	}
-	return s.cfg.MaxConn
+	return s.maxconn
 }
 
 // weightScale is HAProxy's BE_WEIGHT_SCALE: an effective weight is the
@@ -212,7 +216,7 @@ const weightScale = 16
 // at least 1, as HAProxy's srv_dynamic_maxconn computes it. Called with
 // be.mu held.
 func (s *Server) maxConn(now int64) int {
-	limit := s.cfg.MaxConn
+	limit := s.maxconn
 	if ss := int64(s.cfg.SlowStart / time.Second); s.starting && now >= s.lastUp && now < s.lastUp+ss {
 		ratio := 100 * (now - s.lastUp) / ss
 		limit = max(1, int(int64(limit)*ratio/100))
@@ -608,7 +612,7 @@ func (b *Backend) setState(s *Server, up bool, reason string, dur time.Duration)
 	}
 	b.serveQueues()
 	b.noteState(s.lastUp)
-	cur, inQueue := s.cur, len(b.queue)
+	cur, inQueue, drain := s.cur, len(b.queue), s.drain
 	// on-marked-down and on-marked-up: the sessions to close, taken now
 	// and closed once the lock is released.
 	var shut []*session
@@ -652,6 +656,9 @@ func (b *Backend) setState(s *Server, up bool, reason string, dur time.Duration)
 	}
 	b.logs.event(levelAlert, fmt.Sprintf("%s %s/%s is DOWN%s. %d active and %d backup servers left. %d sessions active, %d requeued, %d remaining in queue.",
 		kind, b.cfg.Name, s.cfg.Name, why, active, backup, cur, requeued, inQueue))
+	if drain {
+		b.logs.event(levelNotice, fmt.Sprintf("%s %s/%s remains in forced drain mode.", kind, b.cfg.Name, s.cfg.Name))
+	}
 	if logNone {
 		// HAProxy names a listen section a "proxy" here.
 		what := "backend"

@@ -270,7 +270,9 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 		b.fronts = append(b.fronts, fe)
 	}
 	b.linkHTTP()
+	agents := b.newAgents()
 	b.startChecks()
+	b.runAgents(agents)
 	b.serveCLI()
 	b.wg.Add(1)
 	go b.trimmer()

@@ -408,7 +408,9 @@ func (c *checker) success(dur time.Duration) {
 			s.health = max
 		}
 	}
-	goUp := !wasUp && s.health >= s.cfg.Rise
+	// As in HAProxy, an agent that said the server is down keeps it down
+	// until it says up.
+	goUp := !wasUp && s.health >= s.cfg.Rise && (s.agent == nil || s.agent.health > 0)
 	health := s.health
 	b.mu.Unlock()
 	reason := checkPassed(s)

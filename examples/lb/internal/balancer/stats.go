@@ -497,7 +497,7 @@ func (b *Backend) serverRow(s *Server, iid int, now time.Time, legends bool) (r 
 	b.mu.Lock()
 	qcur, qmax, scur, smax := len(s.queue), s.qmax, s.cur, s.smax
 	up, health, eweight, uweight := s.up, s.health, s.eweight, s.weight
-	maint, drain := s.maint, s.drain
+	maint, drain, maxconn := s.maint, s.drain, s.maxconn
 	chkfail, chkdown := s.chkFail, s.chkDown
 	lastChange, downtime := s.lastChange, s.down.total(now)
 	b.mu.Unlock()
@@ -508,13 +508,19 @@ func (b *Backend) serverRow(s *Server, iid int, now time.Time, legends bool) (r 
 	r.setI("qmax", int64(qmax))
 	r.setI("scur", int64(scur))
 	r.setI("smax", int64(smax))
-	if cfg.MaxConn > 0 {
-		r.setI("slim", int64(cfg.MaxConn))
+	if maxconn != 0 {
+		r.setI("slim", int64(uint32(maxconn))) // HAProxy's unsigned view of an agent's negative one
 	}
 	r.setU("stot", c.cum.Load())
 	r.setTraffic(c)
 	checked := s.checker != nil
-	r.set("status", serverStatus(cfg, up, health, maint, drain, checked))
+	status := serverStatus(cfg, up, health, maint, drain, checked)
+	if s.agent != nil {
+		ag := s.agent.report()
+		status = s.agent.statusWord(status, up, maint, drain, ag.health)
+		ag.fill(r)
+	}
+	r.set("status", status)
 	r.setI("weight", int64(displayWeight(eweight)))
 	r.setI("uweight", int64(uweight))
 	act, bck := "1", "0"
@@ -528,6 +534,8 @@ func (b *Backend) serverRow(s *Server, iid int, now time.Time, legends bool) (r 
 		r.setI("chkfail", int64(chkfail))
 		r.setI("chkdown", int64(chkdown))
 		r.setI("downtime", downtime)
+	}
+	if checked && !maint { // HAProxy's checks pause in maintenance
 		st := s.checker.report()
 		r.set("check_status", st.status)
 		if st.code > 0 {

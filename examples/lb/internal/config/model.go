@@ -471,6 +471,17 @@ type Server struct {
 	Observe    string
 	ErrorLimit int
 	OnError    string
+	// AgentCheck runs HAProxy's agent check ("agent-check"): every
+	// AgentInter (0: Inter) a TCP connection to AgentAddr (""
+	// for CheckAddr, else the server's address) at AgentPort (0 for
+	// CheckPort) sends AgentSend, if any, and reads one line whose words
+	// set the server's weight, maxconn, administrative and operational
+	// state. Parsing refuses an agent check with neither port.
+	AgentCheck bool
+	AgentPort  int
+	AgentAddr  string
+	AgentInter time.Duration
+	AgentSend  string
 }
 
 // RetryOn is a set of the conditions "retry-on" names.
