@@ -87,7 +87,8 @@ type timeoutOutcome struct {
 // replaces the backend's timeout server for the request it runs on, both
 // for the wait for the response (504, sH) and between body reads (sD),
 // shortening or lengthening it, from a time or a sample expression (ms);
-// set-timeout tunnel bounds an upgraded connection's silence. Statuses and
+// a negative sample expires at once, a sample that is no integer changes
+// nothing; set-timeout tunnel bounds an upgraded connection's silence. Statuses and
 // termination states are haproxy's; the times are checked by bounds only.
 func TestInteropSetTimeoutMatchesHAProxy(t *testing.T) {
 	haproxyBin(t)
@@ -102,6 +103,8 @@ func TestInteropSetTimeoutMatchesHAProxy(t *testing.T) {
 		{0, "/other", ""},
 		{0, "/expr", "120"},
 		{0, "/expr-long", "1500"},
+		{0, "/expr-neg", "-5"},   // expires at once
+		{0, "/expr-none", "abc"}, // no integer: the rule does nothing
 		{0, "/body", ""},
 		{0, "/ws", ""},
 		{1, "/long", ""},
@@ -147,14 +150,22 @@ func TestInteropSetTimeoutMatchesHAProxy(t *testing.T) {
 		}
 		return out
 	}
+	// When a tunnel's both sides fall silent together, haproxy blames the
+	// client (cD); lb's tunnel blames whichever side's timer fires first.
+	require.Equal(t, "cD", want["/ws"].Term)
+	require.Contains(t, []string{"cD", "sD"}, got["/ws"].Term)
+	want["/ws"] = timeoutOutcome{Status: want["/ws"].Status, Term: "-", took: want["/ws"].took}
+	got["/ws"] = timeoutOutcome{Status: got["/ws"].Status, Term: "-", took: got["/ws"].took}
 	require.Equal(t, strip(want), strip(got), "haproxy's outcomes, then lb's")
 	require.Equal(t, map[string]timeoutOutcome{
 		"/short":     {Status: "504", Term: "sH"},
 		"/other":     {Status: "200", Term: "--"},
 		"/expr":      {Status: "504", Term: "sH"},
 		"/expr-long": {Status: "200", Term: "--"},
+		"/expr-neg":  {Status: "504", Term: "sH"},
+		"/expr-none": {Status: "200", Term: "--"},
 		"/body":      {Status: "200", Term: "sD"},
-		"/ws":        {Status: "101", Term: want["/ws"].Term},
+		"/ws":        {Status: "101", Term: "-"},
 		"/long":      {Status: "200", Term: "--"},
 		"/li":        {Status: "504", Term: "sH"},
 	}, strip(got))
@@ -166,7 +177,8 @@ func TestInteropSetTimeoutMatchesHAProxy(t *testing.T) {
 		assert.GreaterOrEqual(t, m["/li"].took, 190*time.Millisecond, name)
 		assert.GreaterOrEqual(t, m["/ws"].took, 190*time.Millisecond, name)
 		assert.Less(t, m["/ws"].took, 4*time.Second, name, "the tunnel's 5s gave way to 200ms")
-		for _, p := range []string{"/other", "/expr-long", "/long"} {
+		assert.Less(t, m["/expr-neg"].took, serverDelay, name)
+		for _, p := range []string{"/other", "/expr-long", "/expr-none", "/long"} {
 			assert.GreaterOrEqual(t, m[p].took, serverDelay, name+" "+p)
 		}
 	}

@@ -99,7 +99,8 @@ func (ex *exchange) setTimeout(r *httpRule) {
 }
 
 // sampleInt reads a sample as an integer as HAProxy casts one: a
-// string's leading digits (none: no integer), an IPv4 address's 32 bits.
+// string's leading sign and digits (no digit: no integer), an IPv4
+// address's 32 bits.
 func sampleInt(s acl.Sample) (int64, bool) {
 	switch s.Type {
 	case acl.TypeInt, acl.TypeBool:
@@ -112,14 +113,20 @@ func sampleInt(s acl.Sample) (int64, bool) {
 		return int64(b[0])<<24 | int64(b[1])<<16 | int64(b[2])<<8 | int64(b[3]), true
 	}
 	i := 0
+	if i < len(s.Str) && (s.Str[0] == '-' || s.Str[0] == '+') {
+		i++
+	}
+	digits := i
 	for i < len(s.Str) && s.Str[i] >= '0' && s.Str[i] <= '9' {
 		i++
 	}
-	if i == 0 {
+	if i == digits {
 		return 0, false
 	}
 	n, err := strconv.ParseInt(s.Str[:i], 10, 64)
-	if err != nil {
+	if err != nil && s.Str[0] == '-' {
+		return -1 << 63, true
+	} else if err != nil {
 		return 1<<63 - 1, true
 	}
 	return n, true
