@@ -131,9 +131,10 @@ func headerValue(m *htx.Message, name string, occ int) (string, bool) {
 	return string(val), found
 }
 
-// headerFetch registers hdr() under name: as a sample the last value
-// (or the one its occurrence names), in an ACL every value.
-func headerFetch(name string) {
+// headerFetch registers hdr() under name, reading the message msg
+// returns (nil: no sample): as a sample the last value (or the one its
+// occurrence names), in an ACL every value.
+func headerFetch(name string, msg func(Context) *htx.Message) {
 	RegisterFetch(Fetch{Name: name, Type: TypeStr, Arg: ArgRequired,
 		Compile: func(a string) (FetchFunc, error) {
 			hname, occ, err := headerArg(a)
@@ -141,11 +142,11 @@ func headerFetch(name string) {
 				return nil, err
 			}
 			return func(c Context) (Sample, bool) {
-				h, ok := c.(HTTPContext)
-				if !ok || h.HTTPRequest() == nil {
+				m := msg(c)
+				if m == nil {
 					return Sample{}, false
 				}
-				v, ok := headerValue(h.HTTPRequest(), hname, occ)
+				v, ok := headerValue(m, hname, occ)
 				if !ok {
 					return Sample{}, false
 				}
@@ -158,12 +159,12 @@ func headerFetch(name string) {
 				return nil, err
 			}
 			return func(c Context, match func(Sample) bool) bool {
-				h, ok := c.(HTTPContext)
-				if !ok || h.HTTPRequest() == nil {
+				m := msg(c)
+				if m == nil {
 					return false
 				}
 				matched := false
-				eachHeaderValue(h.HTTPRequest(), hname, func(v []byte) bool {
+				eachHeaderValue(m, hname, func(v []byte) bool {
 					matched = match(Str(string(v)))
 					return !matched
 				})
@@ -177,8 +178,8 @@ func init() {
 	httpFetch("path", ArgNone, func(m *htx.Message, _ string) (string, bool) { return string(m.PathOnly()), true })
 	httpFetch("method", ArgNone, func(m *htx.Message, _ string) (string, bool) { return string(m.Method()), true })
 	httpFetch("url", ArgNone, func(m *htx.Message, _ string) (string, bool) { return string(m.Path()), true })
-	headerFetch("hdr")
-	headerFetch("req.hdr")
+	headerFetch("hdr", request)
+	headerFetch("req.hdr", request)
 	httpFetch("url_param", ArgRequired, func(m *htx.Message, a string) (string, bool) {
 		v, ok := m.QueryParam(a)
 		return string(v), ok

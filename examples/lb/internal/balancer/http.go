@@ -552,6 +552,8 @@ type exchange struct {
 	comp string
 	// noL7Retry is set by http-request disable-l7-retry.
 	noL7Retry bool
+	// tmo are the timeouts http-request set-timeout gave the exchange.
+	tmo streamTimeouts
 	// held tells the request body was read whole into heldBody, to be
 	// sent again on a layer-7 retry (holdBody).
 	held     bool
@@ -570,6 +572,7 @@ func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 	ex.be, ex.bhp, ex.srv, ex.bc, ex.bst, ex.cerr = nil, nil, nil, nil, nil, nil
 	ex.inResp, ex.direct, ex.comp, ex.noL7Retry, ex.key, ex.held = false, nil, "", false, nil, false
 	ex.bodyIn.Store(0)
+	ex.tmo = streamTimeouts{}
 	if ex.vars != nil {
 		clear(ex.vars.m)
 	}
@@ -1018,7 +1021,7 @@ func (ex *exchange) setServerDeadline() {
 	if ex.bc.h2 {
 		return
 	}
-	if t := ex.be.cfg.Timeouts.Server; t > 0 {
+	if t := ex.serverTimeout(); t > 0 {
 		_ = ex.bc.c.Transport().SetDeadline(time.Now().Add(t))
 	}
 }
@@ -1384,7 +1387,7 @@ func (ex *exchange) waitBodyAfterAbort() error { return ex.waitBody() }
 // whether the body went whole, and the body bytes read from the server.
 func (ex *exchange) copyResponseBody(cw compressor) (ok bool, in int64) {
 	l := &ex.log
-	srvTimeout := ex.be.cfg.Timeouts.Server
+	srvTimeout := ex.serverTimeout()
 	for {
 		n, err := ex.bst.Read(ex.buf)
 		in += int64(n)
@@ -1456,7 +1459,7 @@ func (ex *exchange) endBack() {
 	if bc.h2 {
 		return
 	}
-	if t := ex.be.cfg.Timeouts.Server; t > 0 {
+	if t := ex.serverTimeout(); t > 0 {
 		_ = bc.c.Transport().SetDeadline(time.Time{})
 	}
 	if ex.mode != config.ConnKeepAlive {
@@ -1487,7 +1490,7 @@ func (ex *exchange) runTunnel() {
 	if !hf.h2 {
 		hf.tunnel = true
 	}
-	res, _ := channel.RunTunnel(hf.s.b.ctx, ft, bt, hf.s.b.tunnelConfig(hf.s.fe.cfg, ex.be.cfg))
+	res, _ := channel.RunTunnel(hf.s.b.ctx, ft, bt, ex.tunnelConfig())
 	l.bytesOut += res.Response.Out
 	if ts := res.TermState(); len(ts) == 2 {
 		l.term = [2]byte{ts[0], ts[1]}

@@ -252,27 +252,19 @@ func appendQuotedCaptures(b []byte, caps [][]byte) []byte {
 }
 
 // captureFields records the value of the last field of each name caps
-// names in m, as HAProxy's capture keeps the last it saw,
-// cut to its length and encoded as HAProxy encodes captures: '"', '#',
-// '{', '|', '}' and bytes outside printable ASCII as #XX.
+// names in m, as HAProxy's capture keeps the last it saw, cut to its
+// length and encoded as HAProxy encodes captures (appendCapture). The
+// slots without a name, which only capture rules fill, are left absent.
 func captureFields(dst [][]byte, caps []config.HeaderCapture, m *htx.Message) [][]byte {
 	dst = dst[:0]
 	for _, c := range caps {
 		var v []byte
-		var raw []byte
-		found := false
-		m.Values(c.Name, func(val []byte) bool { raw, found = val, true; return true })
-		if found {
-			if len(raw) > c.Len {
-				raw = raw[:c.Len]
-			}
-			v = make([]byte, 0, len(raw))
-			for _, ch := range raw {
-				if ch < 32 || ch >= 127 || ch == '"' || ch == '#' || ch == '{' || ch == '|' || ch == '}' {
-					v = append(v, '#', "0123456789ABCDEF"[ch>>4], "0123456789ABCDEF"[ch&15])
-					continue
-				}
-				v = append(v, ch)
+		if c.Name != "" {
+			var raw []byte
+			found := false
+			m.Values(c.Name, func(val []byte) bool { raw, found = val, true; return true })
+			if found {
+				v = appendCapture(nil, raw[:min(len(raw), c.Len)])
 			}
 		}
 		dst = append(dst, v)

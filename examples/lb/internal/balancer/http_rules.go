@@ -111,9 +111,9 @@ func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
 				}
 				b.sessVarsUsed = b.sessVarsUsed || scope == "sess"
 			}
-			if r.Action == "set-var" {
+			if r.Action == "set-var" || r.Action == "capture" || r.Action == "set-timeout" && r.Value != "" {
 				if _, hr.expr, err = acl.CompileFetch(r.Value); err != nil {
-					return nil, fmt.Errorf("%s: set-var(%s): %w", r.Pos, r.Name, err)
+					return nil, fmt.Errorf("%s: '%s' expression '%s': %w", r.Pos, r.Action, r.Value, err)
 				}
 			} else if hr.value, err = parseLogFormat(r.Value); err != nil {
 				return nil, fmt.Errorf("%s: '%s' value '%s': %w", r.Pos, r.Action, r.Value, err)
@@ -341,6 +341,10 @@ func (ex *exchange) applyRequestRules(hp *httpProxy) bool {
 			return true
 		case "disable-l7-retry":
 			ex.noL7Retry = true
+		case "capture":
+			ex.captureRule(r, false)
+		case "set-timeout":
+			ex.setTimeout(r)
 		case "reject", "silent-drop":
 			// The connection is closed without an answer, as HAProxy
 			// does, HTTP/2 connections whole; silent-drop tells the
@@ -493,6 +497,8 @@ func (ex *exchange) applyRespRules(rules []httpRule) {
 			ex.replaceFields(resp, r)
 		case "set-var", "set-var-fmt", "unset-var":
 			ex.varAction(r)
+		case "capture":
+			ex.captureRule(r, true)
 		case "set-status":
 			reason := r.cfg.Reason
 			if reason == "" {

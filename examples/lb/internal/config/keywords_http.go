@@ -605,6 +605,13 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 			r.Status, a = n, a[2:]
 		}
 		return r, nil
+	case "capture":
+		return parseCaptureRule(r, px, a, req)
+	case "set-timeout":
+		if !req {
+			return r, fmt.Errorf("%w: 'set-timeout' is an 'http-request' action", ErrUnknownKeyword)
+		}
+		return parseSetTimeout(r, px, a)
 	case "reject", "disable-l7-retry":
 		if !req {
 			break

@@ -3,6 +3,7 @@ package config
 import (
 	"net/netip"
 	"regexp"
+	"time"
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 )
@@ -41,10 +42,13 @@ type HTTP struct {
 	// Redirects are the "redirect" rules, which run after the
 	// http-request rules.
 	Redirects []HTTPRule
-	// CaptureRequest and CaptureResponse are a frontend's "capture
-	// request header" and "capture response header" lines: the first
-	// value of each field, cut to its length, logged in braces by
-	// httplog (%hr, %hs).
+	// CaptureRequest and CaptureResponse are a frontend's capture
+	// slots, in the order they were declared, logged in braces by
+	// httplog (%hr, %hs): the "capture request header" and "capture
+	// response header" lines (the value of the field, cut to its
+	// length), and the slots "declare capture" and "http-request
+	// capture ... len" reserve, which have no Name and which only
+	// capture rules fill.
 	CaptureRequest, CaptureResponse []HeaderCapture
 	// CaptureCookie is a frontend's "capture cookie": the first request
 	// cookie, and the first cookie the response sets, whose name starts
@@ -111,8 +115,8 @@ type HTTPRule struct {
 	// replace-header, replace-value, deny, return, redirect, set-path,
 	// replace-path, set-uri, replace-uri, set-query, set-method,
 	// set-var, set-var-fmt, unset-var (Name is then the variable,
-	// SCOPE.NAME, and Value the expression or format), and set-status
-	// in responses.
+	// SCOPE.NAME, and Value the expression or format), capture (Slot),
+	// set-timeout (Name, Timeout), and set-status in responses.
 	Action string
 	// Name is the header name of header actions.
 	Name string
@@ -137,6 +141,16 @@ type HTTPRule struct {
 	// Reason is the reason phrase of set-status ("" for the status's
 	// own).
 	Reason string
+	// Slot is the capture slot "capture" fills: an index into the
+	// frontend's CaptureRequest (http-request) or CaptureResponse
+	// (http-response, http-after-response); Value is then the sample
+	// expression. A slot the frontend lacks leaves the rule without
+	// effect, as in HAProxy.
+	Slot int
+	// Timeout is the time "set-timeout" gives the timeout Name
+	// ("server" or "tunnel"); when Value is set instead, it is a sample
+	// expression read as milliseconds.
+	Timeout time.Duration
 	// Cond limits the rule, nil for always.
 	Cond *acl.Cond
 }
@@ -206,8 +220,8 @@ func appendOwn[T any](s []T, v T) []T {
 	return append(s[:len(s):len(s)], v)
 }
 
-// HeaderCapture is one captured header field: its name and the most
-// bytes of its value kept.
+// HeaderCapture is one capture slot: the header field it captures ("" for
+// a slot only capture rules fill) and the most bytes of a value kept.
 type HeaderCapture struct {
 	Name string
 	Len  int
