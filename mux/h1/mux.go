@@ -555,10 +555,9 @@ func (s *Stream) Read(p []byte) (int, error) {
 	if m.side == mux.SideBack && !s.readHead {
 		return 0, ErrState
 	}
-	if s.in.Flags&htx.FlagExpectContinue != 0 && !s.sent100 && !s.wroteHead && m.side == mux.SideFront {
-		s.sent100 = true
-		if _, err := io.WriteString(m.t, "HTTP/1.1 100 Continue\r\n\r\n"); err != nil {
-			return 0, fmt.Errorf("h1: sending 100 Continue: %w", err)
+	if s.in.Flags&htx.FlagExpectContinue != 0 && m.side == mux.SideFront {
+		if err := s.continue100(); err != nil {
+			return 0, err
 		}
 	}
 	for {
@@ -608,12 +607,30 @@ func (s *Stream) Read(p []byte) (int, error) {
 	}
 }
 
+// continue100 sends the client the 100 Continue it waits for before it
+// sends its body, once, unless a response head went already; the writes'
+// lock orders it with WriteResponse, which may forward a server's own.
+func (s *Stream) continue100() error {
+	s.m.wmu.Lock()
+	defer s.m.wmu.Unlock()
+	if s.sent100 || s.wroteHead {
+		return nil
+	}
+	s.sent100 = true
+	if _, err := io.WriteString(s.m.t, "HTTP/1.1 100 Continue\r\n\r\n"); err != nil {
+		return fmt.Errorf("h1: sending 100 Continue: %w", err)
+	}
+	return nil
+}
+
 // WriteResponse sends a response head (front side). An interim (1xx)
 // response is sent at once and another WriteResponse must follow, except
 // after 101, which switches the connection to a tunnel ([Stream.Tunnel]).
 // The final head is sent with the first Write or with Finish. The
 // connection is kept alive unless the request or m asks to close, the
-// framing needs it, or the request body was not read to its end.
+// framing needs it, or the request body was not read to its end. A 100
+// Continue goes once: after the stream's own (sent as the body is first
+// read) a server's is dropped.
 func (s *Stream) WriteResponse(m *htx.Message) error {
 	if s.m.side != mux.SideFront || s.wroteHead || s.ended.Load() {
 		return ErrState
@@ -630,6 +647,15 @@ func (s *Stream) WriteResponse(m *htx.Message) error {
 		m.Flags |= htx.FlagClose
 	} else if s.reqVersion == htx.Version10 {
 		m.Flags |= htx.FlagKeepAlive
+	}
+	if m.Status == 100 {
+		// A client is told to go on once: the stream sends its own
+		// when the body is first read, and a server's that follows is
+		// dropped (or the server's goes, and the stream's is not sent).
+		if s.sent100 {
+			return nil
+		}
+		s.sent100 = true
 	}
 	if m.Status < 200 {
 		if m.Status == 101 {

@@ -722,3 +722,47 @@ func TestIdleMuxSize(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 431, resp.StatusCode)
 }
+
+// A client that expects 100 Continue gets it once: the stream sends its
+// own as the body is first read, and a server's that a proxy forwards
+// afterwards is dropped; the final response follows.
+func TestContinueSentOnce(t *testing.T) {
+	fs := startFront(t, func(t *testing.T, s *Stream) {
+		body, err := io.ReadAll(s)
+		if err != nil {
+			return
+		}
+		var interim htx.Message
+		interim.Status = 100
+		require.NoError(t, s.WriteResponse(&interim))
+		var resp htx.Message
+		resp.Status = 200
+		resp.Set("Content-Length", "2")
+		resp.Flags |= htx.FlagContentLength
+		resp.ContentLength = 2
+		require.NoError(t, s.WriteResponse(&resp))
+		_, _ = s.Write(body[:2])
+		_ = s.Finish(nil)
+	})
+	c, err := net.Dial("tcp", fs.ln.Addr().String())
+	require.NoError(t, err)
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	_, err = io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n")
+	require.NoError(t, err)
+	br := bufio.NewReader(c)
+	line, err := br.ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "HTTP/1.1 100 Continue\r\n", line)
+	blank, err := br.ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "\r\n", blank)
+	_, err = io.WriteString(c, "ok")
+	require.NoError(t, err)
+	resp, err := http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	require.Equal(t, 200, resp.StatusCode, "no second 100 before the answer")
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, "ok", string(b))
+}
