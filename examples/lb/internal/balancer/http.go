@@ -554,10 +554,11 @@ type exchange struct {
 	noL7Retry bool
 	// tmo are the timeouts http-request set-timeout gave the exchange.
 	tmo streamTimeouts
-	// held tells the request body was read whole into heldBody, to be
-	// sent again on a layer-7 retry (holdBody).
-	held     bool
-	heldBody []byte
+	// held tells the request body, or its start, was read into
+	// heldBody before the request went on (holdBody); heldAll that it
+	// holds the whole body, which a layer-7 retry can send again.
+	held, heldAll bool
+	heldBody      []byte
 	// key is the request's part the backend's algorithm hashes, nil for
 	// none.
 	key []byte
@@ -570,7 +571,7 @@ func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 	ex.hf, ex.fst, ex.req = hf, st, st.Request()
 	ex.first = hf.nreq == 1
 	ex.be, ex.bhp, ex.srv, ex.bc, ex.bst, ex.cerr = nil, nil, nil, nil, nil, nil
-	ex.inResp, ex.direct, ex.comp, ex.noL7Retry, ex.key, ex.held = false, nil, "", false, nil, false
+	ex.inResp, ex.direct, ex.comp, ex.noL7Retry, ex.key, ex.held, ex.heldAll = false, nil, "", false, nil, false, false
 	ex.bodyIn.Store(0)
 	ex.tmo = streamTimeouts{}
 	if ex.vars != nil {
@@ -642,7 +643,7 @@ func (ex *exchange) serve() {
 	}()
 
 	// Frontend rules, then the backend choice, then the backend's rules.
-	if ex.applyRequestRules(hf.s.fe.http) || ex.statsPage(fe.cfg) {
+	if !ex.bufferRequest(fe.cfg) || ex.applyRequestRules(hf.s.fe.http) || ex.statsPage(fe.cfg) {
 		return
 	}
 	ex.be = hf.pickBackend(ex)
@@ -654,7 +655,7 @@ func (ex *exchange) serve() {
 	l.be = ex.be
 	ex.bhp = ex.be.http
 	l.backend = ex.be.cfg.Name
-	if ex.bhp != hf.s.fe.http && (ex.applyRequestRules(ex.bhp) || ex.statsPage(ex.be.cfg)) {
+	if ex.bhp != hf.s.fe.http && (!ex.bufferRequest(ex.be.cfg) || ex.applyRequestRules(ex.bhp) || ex.statsPage(ex.be.cfg)) {
 		return
 	}
 	ex.addForwardFor()
@@ -669,7 +670,7 @@ func (ex *exchange) serve() {
 		ex.direct = ex.requestCookie(c)
 	}
 
-	if !ex.holdBody() || !ex.connect() {
+	if !ex.retryHold() || !ex.connect() {
 		return
 	}
 	defer ex.releaseServer()
@@ -1046,39 +1047,95 @@ func hasBody(m *htx.Message) bool {
 	return m.Flags&htx.FlagContentLength == 0 || m.ContentLength > 0
 }
 
-// holdBody reads the request's body whole before it is sent when a
-// layer-7 retry may need to send it again: retry-on names such a
-// condition, no rule disabled it, and the body has a length that fits a
-// buffer (tune.bufsize), as HAProxy retries only a request it holds
-// whole. It reports false, with the answer given, when the client
-// failed meanwhile.
-func (ex *exchange) holdBody() bool {
+// holdBody reads the request's body, or as much of it as limit allows,
+// before the request goes on: under option http-buffer-request (so that
+// the server connection waits for it, as HAProxy's buffering does), and
+// when a layer-7 retry may need to send it again (retryHold). The wait
+// is bounded by wait (timeout http-request; 0: none), past which the
+// client gets a 408 (cR, as HAProxy logs it); a client that fails
+// meanwhile ends the request (CD). It reports false when the request
+// ended.
+func (ex *exchange) holdBody(limit int, wait time.Duration) bool {
 	req := ex.req
-	size := ex.hf.s.b.cfg.Global.BufSize
-	if !ex.be.cfg.RetryOn.Layer7() || ex.noL7Retry || req.Flags&htx.FlagConnect != 0 || !hasBody(req) ||
-		req.Flags&htx.FlagContentLength == 0 || req.ContentLength > int64(size) {
+	if ex.held || req.Flags&htx.FlagConnect != 0 || !hasBody(req) {
 		return true
 	}
-	if cap(ex.heldBody) < int(req.ContentLength) {
-		ex.heldBody = make([]byte, 0, size)
+	if cap(ex.heldBody) < limit+1 {
+		ex.heldBody = make([]byte, 0, limit+1)
 	}
-	b := ex.heldBody[:req.ContentLength]
-	n, err := io.ReadFull(ex.fst, b)
-	if err == nil {
-		var one [1]byte
-		if m, _ := ex.fst.Read(one[:]); m > 0 {
-			err = h1.ErrBodyLength
+	plain := !ex.hf.h2
+	if plain && wait > 0 {
+		_ = ex.hf.xp.Transport.SetReadDeadline(time.Now().Add(wait))
+	}
+	// One byte past the limit tells a body that fits from one that
+	// does not without a read that waits for more.
+	b := ex.heldBody[:0]
+	var err error
+	for len(b) <= limit {
+		var n int
+		n, err = ex.fst.Read(b[len(b) : limit+1])
+		b = b[:len(b)+n]
+		if err != nil {
+			break
 		}
 	}
-	ex.bodyIn.Add(int64(n))
-	if err != nil {
+	if plain && wait > 0 {
+		if c := ex.hf.s.fe.cfg.Timeouts.Client; c > 0 {
+			_ = ex.hf.xp.Transport.SetReadDeadline(time.Now().Add(c))
+		} else {
+			_ = ex.hf.xp.Transport.SetReadDeadline(time.Time{})
+		}
+	}
+	ex.bodyIn.Add(int64(len(b)))
+	ex.heldBody, ex.held, ex.heldAll = b, true, err == io.EOF
+	switch {
+	case err == nil || err == io.EOF:
+		return true
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// The body stopped halfway: the 408 goes straight to the
+		// socket and the connection closes, as for a head that came
+		// too late; HAProxy logs it cR.
+		ex.hf.s.fe.st.reqErr.Add(1)
+		t := ex.hf.xp.Transport
+		_ = t.SetReadDeadline(time.Time{})
+		_ = t.SetWriteDeadline(time.Now().Add(time.Second))
+		raw := ex.hf.s.fe.http.errorFile(nil, 408)
+		n, _ := t.Write(raw)
+		ex.log.status, ex.log.bytesOut, ex.log.term = 408, int64(n), [2]byte{'c', 'R'}
+		_ = ex.hf.s.client.Close()
+	default:
 		ex.cerr = err
 		ex.log.term = [2]byte{'C', 'D'}
-		return false
 	}
-	ex.heldBody, ex.held = b, true
-	return true
+	return false
 }
+
+// retryHold holds the body for a layer-7 retry: retry-on names such a
+// condition, no rule disabled it, and the body's length is known and
+// fits a buffer (tune.bufsize), as HAProxy retries only a request it
+// holds whole.
+func (ex *exchange) retryHold() bool {
+	req, size := ex.req, ex.hf.s.b.cfg.Global.BufSize
+	if !ex.be.cfg.RetryOn.Layer7() || ex.noL7Retry || req.Flags&htx.FlagContentLength == 0 || req.ContentLength > int64(size) {
+		return true
+	}
+	return ex.holdBody(int(req.ContentLength), 0)
+}
+
+// bufferRequest holds the body under option http-buffer-request of px
+// (the frontend before its rules, the backend before its own): up to a
+// buffer less the rewrite reserve, within px's timeout http-request.
+func (ex *exchange) bufferRequest(px *config.Proxy) bool {
+	if !px.Options.BufferRequest {
+		return true
+	}
+	g := &ex.hf.s.b.cfg.Global
+	return ex.holdBody(g.BufSize-min(maxRewrite, g.BufSize/2), px.Timeouts.HTTPRequest)
+}
+
+// maxRewrite is the room a buffer keeps for header rewrites, HAProxy's
+// tune.maxrewrite default (at most half a buffer).
+const maxRewrite = 1024
 
 // sendRequest writes the request head and starts copying its body. On a
 // kept connection that fails before anything is answered, the request
@@ -1109,18 +1166,21 @@ func (ex *exchange) sendRequest() bool {
 		return true
 	}
 	if ex.held {
-		// Held for a layer-7 retry: sent whole, now and on each retry.
+		// What was held goes first (whole on each layer-7 retry); the
+		// rest of a body too large to hold follows as it comes.
 		if _, err := ex.bst.Write(ex.heldBody); err != nil {
 			ex.failBack()
 			ex.answerError(ex.bhp, 502, [2]byte{'S', 'H'})
 			return false
 		}
-		if err := ex.bst.Finish(ex.req); err != nil {
-			ex.failBack()
-			ex.answerError(ex.bhp, 502, [2]byte{'S', 'H'})
-			return false
+		if ex.heldAll {
+			if err := ex.bst.Finish(ex.req); err != nil {
+				ex.failBack()
+				ex.answerError(ex.bhp, 502, [2]byte{'S', 'H'})
+				return false
+			}
+			return true
 		}
-		return true
 	}
 	if ex.body == nil {
 		ex.body = make(chan error, 1)
@@ -1217,7 +1277,7 @@ func (ex *exchange) retryRequest() bool {
 func (ex *exchange) l7Retry(cond config.RetryOn) bool {
 	be := ex.be
 	return be.cfg.RetryOn&cond != 0 && cond != 0 && !ex.noL7Retry && ex.log.retries < be.cfg.Retries &&
-		(ex.held || !hasBody(ex.req)) && ex.req.Flags&htx.FlagConnect == 0 && ex.cerr == nil && ex.hf.s.b.ctx.Err() == nil
+		(ex.heldAll || !hasBody(ex.req)) && ex.req.Flags&htx.FlagConnect == 0 && ex.cerr == nil && ex.hf.s.b.ctx.Err() == nil
 }
 
 // forwardResponse reads the response head (passing interim ones on),

@@ -195,9 +195,30 @@ var builtinMessages = map[int]string{
 	504: "The server didn't respond in time.",
 }
 
+// haproxyReasons are the reason phrases of HAProxy's own answers where
+// they differ from the registry's (h1.StatusText).
+var haproxyReasons = map[int]string{
+	400: "Bad request",
+	407: "Unauthorized",
+	408: "Request Time-out",
+	410: "Gone",
+	413: "Payload Too Large",
+	414: "Request-URI Too Long",
+	504: "Gateway Time-out",
+}
+
+// reasonOf is the reason phrase of an answer lb makes itself, as
+// HAProxy words it.
+func reasonOf(status int) string {
+	if r, ok := haproxyReasons[status]; ok {
+		return r
+	}
+	return h1.StatusText(status)
+}
+
 // builtinAnswer builds HAProxy's default answer for status.
 func builtinAnswer(status int) *localAnswer {
-	text := h1.StatusText(status)
+	text := reasonOf(status)
 	msg, ok := builtinMessages[status]
 	if !ok {
 		msg = text + "."
@@ -208,7 +229,7 @@ func builtinAnswer(status int) *localAnswer {
 
 func newAnswer(status int, ctype string, body []byte, hdrs [][2]string) *localAnswer {
 	a := &localAnswer{body: body}
-	a.head.SetResponse(status, h1.StatusText(status))
+	a.head.SetResponse(status, reasonOf(status))
 	a.head.Flags |= htx.FlagContentLength
 	a.head.ContentLength = int64(len(body))
 	if ctype != "" {
@@ -218,7 +239,7 @@ func newAnswer(status int, ctype string, body []byte, hdrs [][2]string) *localAn
 		a.head.Add(h[0], h[1])
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "HTTP/1.1 %d %s\r\ncontent-length: %d\r\n", status, h1.StatusText(status), len(body))
+	fmt.Fprintf(&sb, "HTTP/1.1 %d %s\r\ncontent-length: %d\r\n", status, reasonOf(status), len(body))
 	for i := 0; i < a.head.NumFields(); i++ {
 		k, v := a.head.Field(i)
 		fmt.Fprintf(&sb, "%s: %s\r\n", k, v)

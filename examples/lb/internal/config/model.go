@@ -265,6 +265,10 @@ type Options struct {
 	// tells the option was written, either way: without it, HTTP
 	// frontends and ssl bind lines have it, as in HAProxy.
 	SmartAccept, SmartAcceptSet bool
+	// BufferRequest waits for the request body, up to a buffer less the
+	// rewrite reserve, before the proxy's rules run and the server is
+	// connected ("option http-buffer-request").
+	BufferRequest bool
 	// AbortOnClose drops a request whose client closed its side while it
 	// waits in a queue or before its server connection is made ("option
 	// abortonclose").
