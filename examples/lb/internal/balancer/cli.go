@@ -71,6 +71,12 @@ func (b *Balancer) startCLI() error {
 				return fmt.Errorf("balancer: stats socket %s (%s): mode: %w", sc.Path, sc.Pos, err)
 			}
 		}
+		if sc.UID >= 0 || sc.GID >= 0 {
+			if err := os.Chown(sc.Path, sc.UID, sc.GID); err != nil {
+				b.stopCLI()
+				return fmt.Errorf("balancer: stats socket %s (%s): owner: %w", sc.Path, sc.Pos, err)
+			}
+		}
 	}
 	return nil
 }

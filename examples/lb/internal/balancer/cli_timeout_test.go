@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -53,4 +55,24 @@ frontend fe
 	require.NoError(t, c.Close())
 	require.NoError(t, b.Close())
 	done()
+}
+
+// TestStatsSocketOwner checks that the stats socket file takes the
+// owner and mode its line gives.
+func TestStatsSocketOwner(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("changing a file's owner needs root")
+	}
+	sock := filepath.Join(t.TempDir(), "admin.sock")
+	b, _ := startLB(t, parseCfg(t, `global
+    stats socket %s mode 640 uid 65534 gid 65533
+frontend fe
+    bind 127.0.0.1:0
+`, sock))
+	fi, err := os.Stat(sock)
+	require.NoError(t, err)
+	st := fi.Sys().(*syscall.Stat_t)
+	require.Equal(t, [2]uint32{65534, 65533}, [2]uint32{st.Uid, st.Gid})
+	require.Equal(t, os.FileMode(0o640), fi.Mode().Perm())
+	require.NoError(t, b.Close())
 }

@@ -41,6 +41,19 @@ var globalKeywords = map[string]func(p *parser, args []string) error{
 		}
 		return nil
 	},
+	"tune.ssl.default-dh-param": func(p *parser, a []string) error {
+		var n int
+		if err := oneInt(a, 0, 1<<20, &n); err != nil {
+			return err
+		}
+		if n < 1024 {
+			return fmt.Errorf("expects a value >= 1024, not %d", n)
+		}
+		// Go's TLS has no finite-field Diffie-Hellman key exchange, so
+		// there are no DHE parameters to size: said, and left alone.
+		p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: 'tune.ssl.default-dh-param' has no effect: lb's TLS offers no DHE cipher suites", p.pos))
+		return nil
+	},
 	"tune.pipesize":      func(p *parser, a []string) error { return oneSize(a, &p.cfg.Global.PipeSize) },
 	"maxpipes":           func(p *parser, a []string) error { return oneInt(a, 0, 1<<30, &p.cfg.Global.MaxPipes) },
 	"tune.rcvbuf.client": func(p *parser, a []string) error { return oneSize(a, &p.cfg.Global.RcvBufClient) },

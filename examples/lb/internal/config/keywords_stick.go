@@ -201,7 +201,7 @@ func parseStatsGlobal(p *parser, a []string) error {
 	if strings.Contains(path, ":") && !strings.HasPrefix(path, "unix@") {
 		return fmt.Errorf("%w: stats socket on '%s' (only unix sockets)", ErrUnsupported, path)
 	}
-	s := StatsSocket{Pos: p.pos, Path: strings.TrimPrefix(path, "unix@"), Level: "operator"}
+	s := StatsSocket{Pos: p.pos, Path: strings.TrimPrefix(path, "unix@"), Level: "operator", UID: -1, GID: -1}
 	for i := 2; i < len(a); i += 2 {
 		if i+1 >= len(a) {
 			return fmt.Errorf("stats socket option '%s' expects a value", a[i])
@@ -221,8 +221,33 @@ func parseStatsGlobal(p *parser, a []string) error {
 			default:
 				return fmt.Errorf("stats socket level '%s': expects user, operator or admin", v)
 			}
+		case "user":
+			if err := lookupID([]string{v}, false, &s.UID); err != nil {
+				return fmt.Errorf("stats socket user: %w", err)
+			}
+		case "group":
+			if err := lookupID([]string{v}, true, &s.GID); err != nil {
+				return fmt.Errorf("stats socket group: %w", err)
+			}
+		case "uid", "gid":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("stats socket %s '%s': expects a number", a[i], v)
+			}
+			if a[i] == "uid" {
+				s.UID = n
+			} else {
+				s.GID = n
+			}
+		case "expose-fd":
+			if v != "listeners" {
+				return fmt.Errorf("stats socket expose-fd '%s': expects 'listeners'", v)
+			}
+			// The listeners go to a new process started with -x, which lb
+			// has not: said, and otherwise left alone.
+			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: stats socket 'expose-fd listeners' has no effect: lb takes no listeners from an older process (-x)", p.pos))
 		default:
-			return fmt.Errorf("%w: stats socket option '%s' (mode, level)", ErrUnsupported, a[i])
+			return fmt.Errorf("%w: stats socket option '%s' (mode, level, user, uid, group, gid, expose-fd)", ErrUnsupported, a[i])
 		}
 	}
 	p.cfg.Global.StatsSockets = append(p.cfg.Global.StatsSockets, s)

@@ -75,4 +75,7 @@ type StatsSocket struct {
 	Mode uint32
 	// Level is "user", "operator" (the default, as in HAProxy) or "admin".
 	Level string
+	// UID and GID own the socket file ("user"/"uid", "group"/"gid"); -1
+	// leaves the process's.
+	UID, GID int
 }
