@@ -447,11 +447,26 @@ func (t *Tunnel) fail(side Side, cause Cause, err error) {
 // other direction goes on, as HAProxy half-closes on a read timeout.
 func (t *Tunnel) readTimedOut(c *Channel, err error) {
 	side := t.sideOf(c)
+	if side == SideServer && t.clientDue(c) {
+		side = SideClient
+	}
 	t.mu.Lock()
 	if !t.ended {
 		t.recordLocked(side, CauseTimeout, fmt.Errorf("channel: tunnel %s side: %w", side, err))
 	}
 	t.mu.Unlock()
+}
+
+// clientDue reports whether the client side's read timeout falls due no
+// later than the server side's, res's, within HAProxy's millisecond
+// tick: HAProxy, finding both sides expired together, blames the client
+// (cD), where two timers here fire in either order.
+func (t *Tunnel) clientDue(res *Channel) bool {
+	to := t.req.readTimeout()
+	if to <= 0 {
+		return false
+	}
+	return t.clientClock.last.Load()+int64(to) <= t.serverClock.last.Load()+int64(res.readTimeout())+int64(time.Millisecond)
 }
 
 // recordLocked keeps the first abnormal end's side, cause and error.
