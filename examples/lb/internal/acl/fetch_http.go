@@ -178,7 +178,7 @@ func init() {
 	httpFetch("path", ArgNone, func(m *htx.Message, _ string) (string, bool) { return string(m.PathOnly()), true })
 	httpFetch("method", ArgNone, func(m *htx.Message, _ string) (string, bool) { return string(m.Method()), true })
 	httpFetch("url", ArgNone, func(m *htx.Message, _ string) (string, bool) { return string(m.Path()), true })
-	headerFetch("hdr", request)
+	headerFetch("hdr", current)
 	headerFetch("req.hdr", request)
 	httpFetch("url_param", ArgRequired, func(m *htx.Message, a string) (string, bool) {
 		v, ok := m.QueryParam(a)
@@ -209,7 +209,14 @@ func init() {
 	// and len and the fetches after url are in fetch_http_more.go).
 	for _, f := range []string{"path", "hdr", "url", "base", "cook", "req.cook", "query"} {
 		for _, m := range []string{"beg", "end", "sub", "reg", "dir", "dom", "len"} {
-			RegisterKeyword(f+"_"+m, f, m)
+			// The derived header names read the request, as HAProxy's
+			// (which never match in response rules): only hdr() itself
+			// follows the direction.
+			fetch := f
+			if f == "hdr" {
+				fetch = "req.hdr"
+			}
+			RegisterKeyword(f+"_"+m, fetch, m)
 		}
 	}
 	RegisterKeyword("req.hdr_beg", "req.hdr", "beg")

@@ -15,6 +15,17 @@ func response(c Context) *htx.Message {
 	return rc.HTTPResponse()
 }
 
+// current is the message hdr() reads: the response while response rules
+// run, the request before, as HAProxy reads hdr() as req.hdr() on
+// requests and res.hdr() on responses (hdr_cnt() and the derived names
+// such as hdr_sub keep to the request there).
+func current(c Context) *htx.Message {
+	if m := response(c); m != nil {
+		return m
+	}
+	return request(c)
+}
+
 func init() {
 	headerFetch("res.hdr", response)
 	headerFetch("shdr", response)

@@ -48,3 +48,41 @@ func TestResponseHeaderFetches(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, cond.Eval(c), "an ACL tries every value")
 }
+
+// TestHdrFollowsTheDirection checks hdr(), which reads the request in
+// request rules and the response once one came, as HAProxy's reads
+// req.hdr() and res.hdr() by direction; req.hdr(), hdr_cnt() and the
+// derived names such as hdr_sub keep to the request.
+func TestHdrFollowsTheDirection(t *testing.T) {
+	var req, resp htx.Message
+	req.SetRequest("GET", "", "", "/")
+	req.Add("Content-Type", "text/plain")
+	resp.SetResponse(200, "OK")
+	resp.Add("Content-Type", "application/json")
+	resp.Add("Content-Type", "x")
+	for _, tc := range []struct {
+		c          Context
+		hdr, count string
+	}{
+		{respCtx{req: &req}, "text/plain", "1"},
+		{respCtx{&req, &resp}, "x", "1"},
+		{reqCtx{&req}, "text/plain", "1"},
+	} {
+		s, ok := fetchOn(t, "hdr(content-type)", tc.c)
+		require.True(t, ok)
+		require.Equal(t, tc.hdr, s.String())
+		s, ok = fetchOn(t, "hdr_cnt(content-type)", tc.c)
+		require.True(t, ok)
+		require.Equal(t, tc.count, s.String())
+		s, ok = fetchOn(t, "req.hdr(content-type)", tc.c)
+		require.True(t, ok)
+		require.Equal(t, "text/plain", s.String(), "req.hdr keeps to the request")
+	}
+	cond, err := ParseCond([]string{"if", "{", "hdr(content-type)", "-m", "sub", "json", "}"}, nil)
+	require.NoError(t, err)
+	require.True(t, cond.Eval(respCtx{&req, &resp}))
+	require.False(t, cond.Eval(respCtx{req: &req}))
+	cond, err = ParseCond([]string{"if", "{", "hdr_sub(content-type)", "json", "}"}, nil)
+	require.NoError(t, err)
+	require.False(t, cond.Eval(respCtx{&req, &resp}), "hdr_sub reads the request")
+}
