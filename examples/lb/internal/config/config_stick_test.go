@@ -20,7 +20,7 @@ func (a addrs) Dst() netip.AddrPort { return a.dst }
 func TestStickSample(t *testing.T) {
 	c, err := ParseFiles("../../testdata/stick.cfg")
 	require.NoError(t, err)
-	require.Equal(t, []StatsSocket{{Pos: Pos{"../../testdata/stick.cfg", 3}, Path: "/tmp/lb-stick-sample.sock", Mode: 0o600, Level: "admin"}}, c.Global.StatsSockets)
+	require.Equal(t, []StatsSocket{{Pos: Pos{"../../testdata/stick.cfg", 3}, Path: "/tmp/lb-stick-sample.sock", Mode: 0o600, Level: "admin", UID: -1, GID: -1}}, c.Global.StatsSockets)
 
 	fe := c.Proxy("fe", KindFrontend)
 	require.NotNil(t, fe.Stick.Table)
