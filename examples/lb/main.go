@@ -109,6 +109,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if cfg.Global.NbThread > 0 {
 		runtime.GOMAXPROCS(cfg.Global.NbThread)
 	}
+	if cpus := cfg.Global.CPUs; len(cpus) > 0 {
+		if err := bindCPUs(cpus); err != nil {
+			fmt.Fprintf(stderr, "[WARNING] %v\n", err)
+		}
+	}
 	if n := cfg.Global.UlimitN; n > 0 {
 		if err := setFileLimit(n); err != nil {
 			fmt.Fprintf(stderr, "[WARNING] %v\n", err)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -112,4 +113,31 @@ func TestChrootUserGroup(t *testing.T) {
 	require.Regexp(t, `(?m)^Groups:\t65534 ?$`, string(status))
 
 	serveThenStop(t, port, pid, "confined\n")
+}
+
+// cpu-map binds every thread of the process to the CPUs it names for
+// process 1, threads the runtime starts later included.
+func TestCPUMap(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		t.Skip("cpu-map needs two CPUs to show a binding")
+	}
+	port := freePort(t)
+	pidfile := filepath.Join(t.TempDir(), "lb.pid")
+	pid := runDaemon(t, daemonCfg(port, echoServer(t), pidfile, "    cpu-map auto:1/1-2 1\n"), pidfile)
+	// Traffic makes the runtime start threads after the binding.
+	for i := range 20 {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		require.NoError(t, err)
+		roundTrip(t, c, fmt.Sprintf("message %d\n", i))
+		_ = c.Close()
+	}
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	require.NoError(t, err)
+	require.NotEmpty(t, tasks)
+	for _, task := range tasks {
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, task.Name()))
+		require.NoError(t, err)
+		require.Contains(t, string(status), "Cpus_allowed_list:\t1\n", "thread %s", task.Name())
+	}
+	serveThenStop(t, port, pid, "bound\n")
 }

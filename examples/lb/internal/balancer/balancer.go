@@ -24,9 +24,12 @@ import (
 	"github.com/proxyblocks/proxyblocks/conn"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"github.com/proxyblocks/proxyblocks/freq"
+	"github.com/proxyblocks/proxyblocks/mux"
+	"github.com/proxyblocks/proxyblocks/mux/h1"
 	"github.com/proxyblocks/proxyblocks/shctx/sslcache"
 	"github.com/proxyblocks/proxyblocks/shctx/sslsync"
 	"github.com/proxyblocks/proxyblocks/stick"
+	"github.com/proxyblocks/proxyblocks/xprt"
 	"github.com/proxyblocks/proxyblocks/xprt/tls"
 )
 
@@ -53,7 +56,10 @@ type Options struct {
 
 // Balancer is a running configuration.
 type Balancer struct {
-	cfg      *config.Config
+	cfg *config.Config
+	// h1lim are the HTTP/1 limits tune.bufsize and tune.http.maxhdr set,
+	// zero (the mux's defaults, HAProxy's) when neither moves them.
+	h1lim    h1.Limits
 	opts     Options
 	log      *slog.Logger
 	ctx      context.Context
@@ -178,6 +184,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 	if err := b.openLogTargets(); err != nil {
 		return abort(err)
 	}
+	b.h1lim = h1Limits(&cfg.Global)
 	if b.pool, err = buffer.NewPool(buffer.PoolConfig{Size: cfg.Global.BufSize}); err != nil {
 		return abort(fmt.Errorf("balancer: tune.bufsize %d: %w", cfg.Global.BufSize, err))
 	}
@@ -548,4 +555,27 @@ func (b *Balancer) endSession(s *session) {
 	}
 	b.mu.Unlock()
 	b.wg.Done()
+}
+
+// h1Limits are the HTTP/1 parsing limits the global section sets: a head
+// fits a buffer (tune.bufsize) and has at most tune.http.maxhdr fields.
+// Zero when both keep their defaults, which the mux has already.
+func h1Limits(g *config.Global) h1.Limits {
+	var l h1.Limits
+	if g.BufSize > 0 && g.BufSize != h1.DefaultBufSize {
+		l.BufSize = g.BufSize
+	}
+	if g.MaxHTTPHeaders > 0 && g.MaxHTTPHeaders != h1.DefaultMaxHeaders {
+		l.MaxHeaders = g.MaxHTTPHeaders
+	}
+	return l
+}
+
+// httpMux makes the HTTP mux of a connection: HTTP/1 with the limits the
+// configuration sets, or what proto (and ALPN) name.
+func (b *Balancer) httpMux(t xprt.Transport, proto string, side mux.Side, h2 bool) (mux.Mux, error) {
+	if b.h1lim != (h1.Limits{}) && !h2 && proto != "h2" {
+		return h1.New(t, side, b.h1lim), nil
+	}
+	return mux.New(t, proto, side, mux.ModeHTTP)
 }

@@ -134,7 +134,7 @@ func (s *session) runHTTP() (handedOff bool) {
 		hf.xp.Transport = t
 		mt = &hf.xp
 	}
-	m, err := mux.New(mt, proto, mux.SideFront, mux.ModeHTTP)
+	m, err := b.httpMux(mt, proto, mux.SideFront, info.ALPN == "h2")
 	if err != nil {
 		b.log.Debug("no HTTP mux", "frontend", fe.cfg.Name, "client", hf.src(), "err", err)
 		return false
@@ -1130,12 +1130,18 @@ func (ex *exchange) bufferRequest(px *config.Proxy) bool {
 		return true
 	}
 	g := &ex.hf.s.b.cfg.Global
-	return ex.holdBody(g.BufSize-min(maxRewrite, g.BufSize/2), px.Timeouts.HTTPRequest)
+	return ex.holdBody(g.BufSize-rewriteReserve(g), px.Timeouts.HTTPRequest)
 }
 
-// maxRewrite is the room a buffer keeps for header rewrites, HAProxy's
-// tune.maxrewrite default (at most half a buffer).
-const maxRewrite = 1024
+// rewriteReserve is the room a buffer keeps for header rewrites:
+// tune.maxrewrite, 1024 by default, at most half a buffer, as in HAProxy.
+func rewriteReserve(g *config.Global) int {
+	r := g.MaxRewrite
+	if r == 0 {
+		r = 1024
+	}
+	return min(r, g.BufSize/2)
+}
 
 // sendRequest writes the request head and starts copying its body. On a
 // kept connection that fails before anything is answered, the request

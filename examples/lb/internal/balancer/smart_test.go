@@ -21,3 +21,12 @@ func TestSmartAcceptDefault(t *testing.T) {
 	tcp.Options.SmartAccept, tcp.Options.SmartAcceptSet = true, true
 	assert.True(t, smartAccept(tcp, plain))
 }
+
+// TestRewriteReserve checks the room a buffer keeps for rewrites:
+// tune.maxrewrite, 1024 by default, at most half a buffer.
+func TestRewriteReserve(t *testing.T) {
+	assert.Equal(t, 1024, rewriteReserve(&config.Global{BufSize: 16384}))
+	assert.Equal(t, 4096, rewriteReserve(&config.Global{BufSize: 16384, MaxRewrite: 4096}))
+	assert.Equal(t, 8192, rewriteReserve(&config.Global{BufSize: 16384, MaxRewrite: 10000}))
+	assert.Equal(t, 512, rewriteReserve(&config.Global{BufSize: 1024}))
+}

@@ -40,3 +40,39 @@ func TestStatsSocketOwnerAndExposeFD(t *testing.T) {
 		assert.Contains(t, err.Error(), want, text)
 	}
 }
+
+// TestTuneHTTPKeywords checks tune.maxrewrite and tune.http.maxhdr and
+// their bounds.
+func TestTuneHTTPKeywords(t *testing.T) {
+	c := mustParse(t, "global\n    tune.maxrewrite 2048\n    tune.http.maxhdr 200\n")
+	assert.Equal(t, 2048, c.Global.MaxRewrite)
+	assert.Equal(t, 200, c.Global.MaxHTTPHeaders)
+	for _, text := range []string{"global\n    tune.http.maxhdr 0\n", "global\n    tune.http.maxhdr 40000\n", "global\n    tune.maxrewrite -1\n"} {
+		_, err := parse(t, text)
+		require.Error(t, err, text)
+		assert.Contains(t, err.Error(), "lb.cfg:2: ", text)
+	}
+}
+
+// TestCPUMapKeyword checks cpu-map: lines for process 1 (or all, odd)
+// add their CPUs to the process's set, a thread set brings a warning
+// that threads are not mapped one by one, and bad sets are refused.
+func TestCPUMapKeyword(t *testing.T) {
+	c := mustParse(t, "global\n    cpu-map 1 0-1\n    cpu-map auto:1/1-4 3 5,6\n    cpu-map 2 9\n    cpu-map all 1\n")
+	assert.Equal(t, []int{0, 1, 3, 5, 6}, c.Global.CPUs)
+	require.Len(t, c.Warnings, 1)
+	assert.Contains(t, c.Warnings[0], "lb.cfg:3: cpu-map: lb binds the whole process to CPUs")
+	for text, want := range map[string]string{
+		"global\n    cpu-map 1\n":       "expects a process/thread set and a CPU set",
+		"global\n    cpu-map 1 x\n":     "invalid CPU set",
+		"global\n    cpu-map 1 3-1\n":   "invalid CPU set",
+		"global\n    cpu-map 1 99999\n": "out of range",
+		"global\n    cpu-map x 1\n":     "invalid process set 'x'",
+		"global\n    cpu-map 1/x-y 1\n": "invalid thread set 'x-y'",
+	} {
+		_, err := parse(t, text)
+		require.Error(t, err, text)
+		assert.Contains(t, err.Error(), want, text)
+		assert.Contains(t, err.Error(), "lb.cfg:2: ", text)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"os/user"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,6 +54,11 @@ var globalKeywords = map[string]func(p *parser, args []string) error{
 		// there are no DHE parameters to size: said, and left alone.
 		p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: 'tune.ssl.default-dh-param' has no effect: lb's TLS offers no DHE cipher suites", p.pos))
 		return nil
+	},
+	"cpu-map":         parseCPUMap,
+	"tune.maxrewrite": func(p *parser, a []string) error { return oneInt(a, 0, 1<<30, &p.cfg.Global.MaxRewrite) },
+	"tune.http.maxhdr": func(p *parser, a []string) error {
+		return oneInt(a, 1, 32767, &p.cfg.Global.MaxHTTPHeaders)
 	},
 	"tune.pipesize":      func(p *parser, a []string) error { return oneSize(a, &p.cfg.Global.PipeSize) },
 	"maxpipes":           func(p *parser, a []string) error { return oneInt(a, 0, 1<<30, &p.cfg.Global.MaxPipes) },
@@ -886,4 +892,70 @@ func parseCookie(_ *parser, px *Proxy, a []string) error {
 	}
 	px.Cookie = c
 	return nil
+}
+
+// parseCPUMap reads "cpu-map [auto:]PROCESS[/THREAD] CPU...": lb runs
+// one process, so a line for process 1 (or all) adds its CPUs to the set
+// the process is bound to; the threads' own mapping, which the Go
+// scheduler does not allow, is approximated by that union, as a warning
+// says.
+func parseCPUMap(p *parser, a []string) error {
+	if len(a) < 2 {
+		return errors.New("expects a process/thread set and a CPU set")
+	}
+	ref := strings.TrimPrefix(a[0], "auto:")
+	proc, thread, _ := strings.Cut(ref, "/")
+	procs, err := cpuList([]string{proc}, 64)
+	if proc != "all" && proc != "odd" && proc != "even" && err != nil {
+		return fmt.Errorf("invalid process set '%s': %w", proc, err)
+	}
+	if thread != "" {
+		if _, err := cpuList([]string{thread}, 4096); err != nil && thread != "all" && thread != "odd" && thread != "even" {
+			return fmt.Errorf("invalid thread set '%s': %w", thread, err)
+		}
+	}
+	cpus, err := cpuList(a[1:], 4096)
+	if err != nil {
+		return fmt.Errorf("invalid CPU set: %w", err)
+	}
+	if proc == "all" || proc == "odd" || slices.Contains(procs, 1) {
+		for _, c := range cpus {
+			if !slices.Contains(p.cfg.Global.CPUs, c) {
+				p.cfg.Global.CPUs = append(p.cfg.Global.CPUs, c)
+			}
+		}
+		slices.Sort(p.cfg.Global.CPUs)
+		if thread != "" {
+			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: cpu-map: lb binds the whole process to CPUs %v; its threads are not mapped one by one", p.pos, p.cfg.Global.CPUs))
+		}
+	}
+	return nil
+}
+
+// cpuList reads numbers and ranges (N, N-M, as in "0-3 6"), each below
+// limit.
+func cpuList(a []string, limit int) ([]int, error) {
+	var out []int
+	for _, w := range a {
+		for _, part := range strings.Split(w, ",") {
+			lo, hi, isRange := strings.Cut(part, "-")
+			l, err := strconv.Atoi(lo)
+			if err != nil || l < 0 {
+				return nil, fmt.Errorf("'%s' is not a number or a range", part)
+			}
+			h := l
+			if isRange {
+				if h, err = strconv.Atoi(hi); err != nil || h < l {
+					return nil, fmt.Errorf("'%s' is not a range", part)
+				}
+			}
+			if h >= limit {
+				return nil, fmt.Errorf("'%s' is out of range (0-%d)", part, limit-1)
+			}
+			for i := l; i <= h; i++ {
+				out = append(out, i)
+			}
+		}
+	}
+	return out, nil
 }

@@ -141,6 +141,16 @@ type Global struct {
 	UID, GID int
 	// BufSize is tune.bufsize, the size of one I/O buffer.
 	BufSize int
+	// CPUs are the processors the cpu-map lines give the process (their
+	// union; lb runs one process whose threads the Go scheduler places),
+	// nil for none.
+	CPUs []int
+	// MaxRewrite is the room a buffer keeps for header rewrites
+	// (tune.maxrewrite; 1024, at most half a buffer, by default).
+	MaxRewrite int
+	// MaxHTTPHeaders bounds the header fields of an HTTP/1 message
+	// (tune.http.maxhdr; 101 by default).
+	MaxHTTPHeaders int
 	// PipeSize is tune.pipesize, the kernel pipe size used for splicing;
 	// 0 leaves the kernel default.
 	PipeSize int
