@@ -112,6 +112,14 @@ func newAgent(s *Server) *agent {
 		health: 1, status: agentINI, dur: -1}
 }
 
+// agentLetsUp reports whether the server's agent lets it be up: none,
+// one disabled ("disable agent"), or one whose last word was not down,
+// as HAProxy's agent keeps a server down until it says up. Called with
+// be.mu held.
+func (s *Server) agentLetsUp() bool {
+	return s.agent == nil || s.agentOff || s.agent.health > 0
+}
+
 // cmp0 returns a, or b when a is zero.
 func cmp0(a, b time.Duration) time.Duration {
 	if a != 0 {
@@ -191,9 +199,16 @@ func (a *agent) run(ctx context.Context, first time.Duration) {
 	}
 }
 
-// once runs one agent check and acts on its outcome.
+// once runs one agent check and acts on its outcome; none while "disable
+// agent" holds, as in HAProxy.
 func (a *agent) once(ctx context.Context) {
 	s := a.s
+	s.be.mu.Lock()
+	off := s.agentOff
+	s.be.mu.Unlock()
+	if off {
+		return
+	}
 	timeout := s.be.cfg.Timeouts.Check
 	connectTimeout := a.inter
 	if timeout != 0 && s.be.cfg.Timeouts.Connect != 0 {
