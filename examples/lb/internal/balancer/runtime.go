@@ -537,9 +537,9 @@ func (b *Backend) serverStateLine(sb *strings.Builder, s *Server, iid int, now i
 			chkState |= chkStEnabled
 		}
 	}
-	// Maintenance pauses the checks, and a server "disabled" in the
-	// configuration starts with them paused, checked or not.
-	if maint && (s.checker != nil || cmaint) {
+	// Maintenance pauses the checks that run, and a server "disabled"
+	// in the configuration starts with them paused, checked or not.
+	if maint && (s.checker != nil && !checkOff || cmaint) {
 		chkState |= chkStPaused
 	}
 	agentState, agentPort := 0, cfg.AgentPort

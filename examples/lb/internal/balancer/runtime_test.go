@@ -1,6 +1,7 @@
 package balancer
 
 import (
+	"net"
 	"strings"
 	"testing"
 
@@ -135,4 +136,76 @@ listen l
 			}
 		}
 	}
+}
+
+// "set maxconn frontend" and "set maxconn global" move the listeners'
+// limit: a client waiting unaccepted at the limit is served once it
+// grows. (haproxy 2.6.12 cannot be compared here: raising a full
+// frontend's maxconn deadlocks it, and its watchdog kills it.)
+func TestRuntimeFrontendMaxConn(t *testing.T) {
+	for _, which := range []string{"frontend", "global"} {
+		t.Run(which, func(t *testing.T) {
+			srv := newServer(t, "a", false)
+			defer srv.close()
+			feLimit, globalLimit := "maxconn 1", ""
+			if which == "global" {
+				feLimit, globalLimit = "", "global\n    maxconn 2\n"
+			}
+			b, _ := startLB(t, parseCfg(t, globalLimit+`
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 10s
+    timeout server 10s
+listen px
+    bind 127.0.0.1:0
+    `+feLimit+`
+    server a %s
+`, srv.addr()))
+			addr := b.Addrs("px")[0]
+			if which == "global" {
+				require.Equal(t, "Value out of range.\n", b.RunCommand("admin", "set maxconn global 3"), "never above the configured one")
+				require.Equal(t, "", b.RunCommand("admin", "set maxconn global 1"))
+			}
+			c1, name := holdConn(t, addr.String())
+			require.Equal(t, "a", name)
+			c2, err := net.Dial("tcp", addr.String())
+			require.NoError(t, err, "the second client waits in the backlog")
+			defer c2.Close()
+			waitFull(t, b, "px", addr)
+			cmd := "set maxconn frontend px 2"
+			if which == "global" {
+				cmd = "set maxconn global 2"
+			}
+			require.Equal(t, "", b.RunCommand("admin", cmd))
+			require.Equal(t, "a", readName(t, c2), "served once the limit grew")
+			_, rows := statRowsByName(t, b)
+			require.Equal(t, "2", rows["px/FRONTEND"]["slim"])
+			if which == "global" {
+				require.Contains(t, b.RunCommand("user", "show info"), "\nMaxconn: 2\n")
+				require.Equal(t, "", b.RunCommand("admin", "set maxconn global 0"))
+				require.Equal(t, 2, b.global.Cap(), "0 is the configured one")
+			}
+			_ = c1.Close()
+		})
+	}
+}
+
+// statRowsByName parses lb's "show stat" into rows keyed proxy/name.
+func statRowsByName(t *testing.T, b *Balancer) ([]string, map[string]map[string]string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimRight(b.RunCommand("admin", "show stat"), "\n"), "\n")
+	header := strings.Split(strings.TrimSuffix(strings.TrimPrefix(lines[0], "# "), ","), ",")
+	rows := map[string]map[string]string{}
+	for _, l := range lines[1:] {
+		f := strings.Split(strings.TrimSuffix(l, ","), ",")
+		m := map[string]string{}
+		for i, h := range header {
+			if i < len(f) {
+				m[h] = f[i]
+			}
+		}
+		rows[f[0]+"/"+f[1]] = m
+	}
+	return header, rows
 }
