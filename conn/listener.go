@@ -183,6 +183,11 @@ type Listener struct {
 	holding  atomic.Bool
 	paused   bool
 	resumeCh chan struct{} // closed on Resume
+	// fixedPort: Listen opened the socket on a port it was given, which
+	// the socket keeps while it stops listening (Suspend); unlistened:
+	// Suspend stopped it listening, and Resume listens again. Guarded by
+	// pmu.
+	fixedPort, unlistened bool
 	// inAccept is read-held around the accept(2) of an Accept; Pause
 	// write-locks it once, to wait for those in flight to see the pause.
 	inAccept sync.RWMutex
@@ -210,7 +215,11 @@ func (lc ListenConfig) Listen(ctx context.Context, network, address string) (*Li
 	if lc.DelayAck {
 		delayAckListener(ln)
 	}
-	return lc.NewListener(ln), nil
+	l := lc.NewListener(ln)
+	if _, port, err := net.SplitHostPort(address); err == nil && port != "" && port != "0" {
+		l.fixedPort = true
+	}
+	return l, nil
 }
 
 // NewListener wraps an open listener, such as one inherited across a
@@ -584,12 +593,45 @@ func (l *Listener) pause() error {
 	return d.SetDeadline(time.Unix(1, 0))
 }
 
-// Resume undoes Pause.
+// Suspend pauses the listener as Pause does and, where it can, stops
+// its socket listening too, so that the system refuses new clients (and
+// resets those waiting in the backlog) until Resume, as HAProxy's
+// "disable frontend" does on Linux. It can on Linux, for a TCP listener
+// that Listen opened on a given port: one the system chose could be lost
+// meanwhile. Elsewhere clients wait in the backlog, as under Pause. It
+// reports whether the socket stopped listening.
+func (l *Listener) Suspend() (refusing bool, err error) {
+	if err := l.Pause(); err != nil {
+		return false, err
+	}
+	l.pmu.Lock()
+	defer l.pmu.Unlock()
+	if !l.paused || l.unlistened || !l.fixedPort || l.isClosed() {
+		return l.unlistened, nil
+	}
+	if err := stopListening(l.ln); err != nil {
+		return false, nil // still paused, clients waiting in the backlog
+	}
+	l.unlistened = true
+	return true, nil
+}
+
+// Resume undoes Pause and Suspend.
 func (l *Listener) Resume() error {
 	l.pmu.Lock()
 	defer l.pmu.Unlock()
 	if !l.paused {
 		return nil
+	}
+	if l.unlistened {
+		n := l.cfg.Backlog
+		if n <= 0 {
+			n = maxBacklog
+		}
+		if err := setBacklog(l.ln, n); err != nil {
+			return fmt.Errorf("conn: listen again on %v: %w", l.ln.Addr(), err)
+		}
+		l.unlistened = false
 	}
 	l.paused = false
 	close(l.resumeCh)

@@ -16,7 +16,14 @@ import (
 // listeners at maxconn. A Slots is safe for concurrent use; a nil *Slots
 // is no limit.
 type Slots struct {
-	ch chan struct{}
+	// limit is the number of slots, used how many are taken; wake is
+	// closed, and replaced, when a slot frees or the limit grows while
+	// takers wait (waiters counts them).
+	smu     sync.Mutex
+	limit   int
+	used    int
+	waiters int
+	wake    chan struct{}
 
 	// The listeners sharing the slots (see Listener.Accept): while free
 	// slots outnumber them, none can starve another, and each takes its
@@ -34,7 +41,7 @@ func NewSlots(n int) (*Slots, error) {
 	if n <= 0 {
 		return nil, fmt.Errorf("conn: connection slots: need a positive count, got %d", n)
 	}
-	return &Slots{ch: make(chan struct{}, n)}, nil
+	return &Slots{limit: n, wake: make(chan struct{})}, nil
 }
 
 // Cap is the number of slots; 0 for a nil Slots.
@@ -42,7 +49,9 @@ func (s *Slots) Cap() int {
 	if s == nil {
 		return 0
 	}
-	return cap(s.ch)
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	return s.limit
 }
 
 // InUse is the number of slots taken.
@@ -50,7 +59,51 @@ func (s *Slots) InUse() int {
 	if s == nil {
 		return 0
 	}
-	return len(s.ch)
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	return s.used
+}
+
+// SetCap changes the number of slots to n, as HAProxy's "set maxconn"
+// does at run time: a larger limit lets the listeners waiting for a slot
+// accept at once; a smaller one closes no connection, and the listeners
+// accept again once the connections alive have fallen below it. 0, as
+// HAProxy's frontend maxconn 0, accepts nothing until a larger limit
+// comes.
+func (s *Slots) SetCap(n int) error {
+	if n < 0 {
+		return fmt.Errorf("conn: connection slots: need a count of 0 or more, got %d", n)
+	}
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	if n > s.limit {
+		s.wakeLocked()
+	}
+	s.limit = n
+	return nil
+}
+
+// wakeLocked wakes the takers waiting for a slot, if any. Called with
+// s.smu held.
+func (s *Slots) wakeLocked() {
+	if s.waiters > 0 {
+		close(s.wake)
+		s.wake = make(chan struct{})
+		s.waiters = 0
+	}
+}
+
+// tryTake takes a slot if one is free; when none is, it returns the
+// channel closed once one may be.
+func (s *Slots) tryTake() (bool, <-chan struct{}) {
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	if s.used < s.limit {
+		s.used++
+		return true, nil
+	}
+	s.waiters++
+	return false, s.wake
 }
 
 // take waits for a free slot until done is closed, counting in waits
@@ -59,25 +112,34 @@ func (s *Slots) take(done <-chan struct{}, waits *atomic.Uint64) bool {
 	if s == nil {
 		return true
 	}
-	select {
-	case s.ch <- struct{}{}:
+	ok, wake := s.tryTake()
+	if ok {
 		return true
-	default:
 	}
 	waits.Add(1)
 	s.nudgeHolders()
-	select {
-	case s.ch <- struct{}{}:
-		return true
-	case <-done:
-		return false
+	for {
+		select {
+		case <-wake:
+		case <-done:
+			return false
+		}
+		if ok, wake = s.tryTake(); ok {
+			return true
+		}
 	}
 }
 
 func (s *Slots) give() {
-	if s != nil {
-		<-s.ch
+	if s == nil {
+		return
 	}
+	s.smu.Lock()
+	s.used--
+	if s.used < s.limit {
+		s.wakeLocked()
+	}
+	s.smu.Unlock()
 }
 
 // join adds l to the listeners sharing s. A listener already waiting in
@@ -108,7 +170,13 @@ func (s *Slots) leave(l *Listener) {
 // listeners, which could each sit on one in accept(2).
 func (s *Slots) scarce() bool {
 	n := int(s.n.Load())
-	return n > 1 && cap(s.ch)-len(s.ch) <= n
+	if n <= 1 {
+		return false
+	}
+	s.smu.Lock()
+	free := s.limit - s.used
+	s.smu.Unlock()
+	return free <= n
 }
 
 // nudgeHolders wakes the listeners sharing s that sit in accept(2) with

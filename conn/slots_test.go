@@ -264,3 +264,46 @@ func TestSharedSlotsHolderWokenWhenFull(t *testing.T) {
 	}
 	require.Zero(t, slots.InUse())
 }
+
+// SetCap changes the limit at run time: a larger one lets the listener
+// waiting for a slot accept at once, a smaller one closes nothing and
+// holds accepting until the connections alive fall below it.
+func TestSlotsSetCap(t *testing.T) {
+	testnet.LeakCheck(t)
+	slots, err := NewSlots(1)
+	require.NoError(t, err)
+	require.Error(t, slots.SetCap(-1))
+	require.Equal(t, 1, slots.Cap(), "a refused limit changes nothing")
+	require.NoError(t, slots.SetCap(0))
+	require.Zero(t, slots.Cap())
+	require.NoError(t, slots.SetCap(1))
+	l := listen(t, ListenConfig{Slots: []*Slots{slots}})
+	dial(t, l.Addr())
+	a, err := l.Accept()
+	require.NoError(t, err)
+	dial(t, l.Addr())
+	pending := acceptAsync(l)
+	eventually(t, func() bool { return l.Stats().FullWaits == 1 }, "the listener to wait for a slot")
+
+	require.NoError(t, slots.SetCap(2))
+	r := <-pending
+	require.NoError(t, r.err, "accepted once the limit grew")
+	require.Equal(t, 2, slots.InUse())
+
+	require.NoError(t, slots.SetCap(1))
+	require.Equal(t, 2, slots.InUse(), "a smaller limit closes nothing")
+	dial(t, l.Addr())
+	pending = acceptAsync(l)
+	eventually(t, func() bool { return l.Stats().FullWaits == 2 }, "the listener to wait below the smaller limit")
+	require.NoError(t, a.Close())
+	select {
+	case r := <-pending:
+		t.Fatalf("accepted at the limit: %v", r.err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	require.NoError(t, r.c.Close())
+	r = <-pending
+	require.NoError(t, r.err, "accepted once below the limit")
+	require.NoError(t, r.c.Close())
+	require.Zero(t, slots.InUse())
+}

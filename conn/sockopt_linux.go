@@ -155,6 +155,33 @@ func setBacklog(ln net.Listener, n int) error {
 	return lerr
 }
 
+// maxBacklog asks listen(2) for the largest backlog, which Linux caps at
+// net.core.somaxconn, as Go's own listen does.
+const maxBacklog = 1<<31 - 1
+
+// stopListening stops a listening socket's listening without closing it:
+// Linux takes shutdown(2) on a listening socket as a return to the closed
+// state, where connections to its port are refused and those waiting in
+// its queue reset, while it stays bound; listen(2) takes it back.
+func stopListening(ln net.Listener) error {
+	sc, ok := ln.(syscall.Conn)
+	if !ok {
+		return fmt.Errorf("a %T has no socket to stop", ln)
+	}
+	if _, ok := ln.(*net.TCPListener); !ok {
+		return fmt.Errorf("a %T is not a TCP listener", ln)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = unix.Shutdown(int(fd), unix.SHUT_RD) }); err != nil {
+		return err
+	}
+	return serr
+}
+
 // delayAckListener turns TCP_QUICKACK off on a listening socket, whose
 // accepted sockets then hold back the ACK of the client's first bytes
 // where the kernel lets them inherit it. A refusal (recent Linux refuses

@@ -52,6 +52,14 @@ func setBacklog(net.Listener, int) error {
 	return errors.New("conn: Backlog is only supported on Linux")
 }
 
+// maxBacklog is never used where stopListening always fails.
+const maxBacklog = 1<<31 - 1
+
+// stopListening is only done on Linux.
+func stopListening(net.Listener) error {
+	return errors.New("conn: stopping a socket's listening is only supported on Linux")
+}
+
 // delayAckListener does nothing where TCP_QUICKACK does not exist.
 func delayAckListener(net.Listener) {}
 

@@ -107,6 +107,9 @@ func (s *Server) SetState(state string) error {
 			return nil
 		}
 		s.maint = true
+		// As HAProxy, maintenance zeroes the check's health; only a
+		// checked server gets it back on leaving.
+		s.health = 0
 		b.dirty = true
 		requeued := b.requeue(s)
 		b.follow()
@@ -172,9 +175,9 @@ func (s *Server) SetState(state string) error {
 // down. Called with b.mu held; the caller tells the algorithm.
 func (s *Server) endMaint() string {
 	b := s.be
-	s.maint = false
+	s.maint, s.cmaint = false, false
 	if s.checker != nil || s.agent != nil {
-		s.up = s.agent == nil || s.agent.health > 0
+		s.up = s.agentLetsUp()
 		if s.checker != nil {
 			s.health = s.cfg.Rise
 		}
@@ -387,8 +390,21 @@ func (b *Balancer) serverCommand(w io.Writer, level string, words []string) bool
 				return true
 			}
 			fail(s.SetWeight(words[4]))
+		case len(words) >= 4 && words[3] == "addr":
+			if len(words) < 5 {
+				_, _ = io.WriteString(w, msgAddrUsage)
+				return true
+			}
+			withPort := len(words) >= 6 && words[5] == "port"
+			_, _ = io.WriteString(w, s.setAddr(words[4], argAt(words, 6), withPort))
+		case len(words) >= 4 && words[3] == "check-port":
+			if len(words) < 5 {
+				_, _ = io.WriteString(w, msgCheckPortUsage)
+				return true
+			}
+			_, _ = io.WriteString(w, s.setCheckPort(words[4]))
 		default:
-			_, _ = io.WriteString(w, "usage: set server <backend>/<server> state | weight\n")
+			_, _ = io.WriteString(w, "usage: set server <backend>/<server> addr | check-port | state | weight\n")
 		}
 	}
 	return true

@@ -79,10 +79,13 @@ func agentHasCode(status string) bool { return status == agentL7OK || status == 
 // agent rise and fall are both 1): 0 once the agent said down, stopped
 // or fail, 1 again once it says up.
 type agent struct {
-	s      *Server
-	target string
-	send   []byte
-	inter  time.Duration
+	s *Server
+	// port and addr are where the agent listens: addr "" for the check's
+	// address, else the server's, which "set server addr" may change.
+	port  int
+	addr  string
+	send  []byte
+	inter time.Duration
 	// spread is spread-checks: the percentage by which each interval
 	// moves at random.
 	spread int
@@ -108,8 +111,16 @@ func newAgent(s *Server) *agent {
 	}
 	addr := cfg.AgentAddr
 	inter := cmp0(cfg.AgentInter, cfg.Inter)
-	return &agent{s: s, target: s.checkTarget(port, addr), send: []byte(cfg.AgentSend), inter: inter,
+	return &agent{s: s, port: port, addr: addr, send: []byte(cfg.AgentSend), inter: inter,
 		health: 1, status: agentINI, dur: -1}
+}
+
+// agentLetsUp reports whether the server's agent lets it be up: none,
+// one disabled ("disable agent"), or one whose last word was not down,
+// as HAProxy's agent keeps a server down until it says up. Called with
+// be.mu held.
+func (s *Server) agentLetsUp() bool {
+	return s.agent == nil || s.agentOff || s.agent.health > 0
 }
 
 // cmp0 returns a, or b when a is zero.
@@ -191,9 +202,16 @@ func (a *agent) run(ctx context.Context, first time.Duration) {
 	}
 }
 
-// once runs one agent check and acts on its outcome.
+// once runs one agent check and acts on its outcome; none while "disable
+// agent" holds, as in HAProxy.
 func (a *agent) once(ctx context.Context) {
 	s := a.s
+	s.be.mu.Lock()
+	off := s.agentOff
+	s.be.mu.Unlock()
+	if off {
+		return
+	}
 	timeout := s.be.cfg.Timeouts.Check
 	connectTimeout := a.inter
 	if timeout != 0 && s.be.cfg.Timeouts.Connect != 0 {
@@ -229,7 +247,7 @@ func (a *agent) once(ctx context.Context) {
 func (a *agent) exchange(ctx context.Context, connectTimeout, timeout time.Duration) (status, desc string, line []byte) {
 	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	var d net.Dialer
-	c, err := d.DialContext(cctx, "tcp", a.target)
+	c, err := d.DialContext(cctx, "tcp", a.s.checkTarget(a.port, a.addr))
 	cancel()
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {

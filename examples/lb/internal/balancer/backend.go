@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/proxyblocks/proxyblocks/conn"
@@ -63,17 +64,16 @@ type Backend struct {
 	chkDown    int
 	lastChange int64
 	down       outage
-	// track is set when a server's on-marked-down or on-marked-up needs
-	// each server's live sessions (Server.live, under mu).
-	track bool
 }
 
 // Server is one running server.
 type Server struct {
-	cfg     *config.Server
-	be      *Backend
-	weight  int
-	addr    string
+	cfg    *config.Server
+	be     *Backend
+	weight int
+	// addr is where the server's connections go, host:port; "set server
+	// addr" changes it at run time (address, setAddr).
+	addr    atomic.Pointer[string]
 	checker *checker
 	agent   *agent // the agent check (agent.go), nil for none
 	dialer  *conn.Dialer
@@ -95,14 +95,21 @@ type Server struct {
 	served   int64 // connections the server queue handed a slot
 	rr       rrState
 	lc       lcNode
-	live     map[*session]struct{} // TCP sessions connected, when be.track
+	live     map[*session]struct{} // TCP sessions connected
 	// maint and drain are the administrative states ("disabled", "set
 	// server ... state"): in maintenance the server takes nothing and is
 	// not checked; draining, it takes no new connection.
 	maint, drain bool
 	// maxconn is the server's connection limit, its configured one
-	// until an agent changes it; 0 for none.
+	// until an agent or "set maxconn server" changes it; 0 for none.
 	maxconn int
+	// cmaint: the maintenance is the configuration's ("disabled"),
+	// until the server first leaves it. checkOff and agentOff are
+	// "disable health" and "disable agent": the check does not run and
+	// the statistics leave it out. checkPort is the health check's port
+	// ("port", "set server check-port"), 0 for the server's.
+	cmaint, checkOff, agentOff bool
+	checkPort                  atomic.Int32
 	// Statistics (stats.go), and under be.mu the peaks of cur and of the
 	// queue, the checks failed while up, the times it went down, when
 	// its state last changed (Unix seconds) and its downtime.
@@ -131,7 +138,6 @@ func newBackend(cfg *config.Proxy, logs *logSet) *Backend {
 	b := &Backend{cfg: cfg, logs: logs, algo: newProxyAlgorithm(cfg), dirty: true, lastChange: time.Now().Unix()}
 	for _, sc := range cfg.Servers {
 		b.servers = append(b.servers, makeServer(b, sc))
-		b.track = b.track || sc.OnMarkedDown != "" || sc.OnMarkedUp != ""
 	}
 	b.follow()
 	return b
@@ -140,8 +146,10 @@ func newBackend(cfg *config.Proxy, logs *logSet) *Backend {
 // makeServer is a server of b as it starts: up, at full health and weight.
 func makeServer(b *Backend, sc *config.Server) *Server {
 	now := time.Now().Unix()
-	s := &Server{cfg: sc, be: b, weight: sc.Weight, eweight: sc.Weight * weightScale, addr: sc.Addr, up: true, health: sc.Rise,
-		maint: sc.Disabled, lastChange: now, maxconn: sc.MaxConn}
+	s := &Server{cfg: sc, be: b, weight: sc.Weight, eweight: sc.Weight * weightScale, up: true, health: sc.Rise,
+		maint: sc.Disabled, cmaint: sc.Disabled, lastChange: now, maxconn: sc.MaxConn}
+	s.addr.Store(&sc.Addr)
+	s.checkPort.Store(int32(sc.CheckPort))
 	s.down.set(s.maint, now)
 	return s
 }
@@ -161,6 +169,9 @@ func (b *Backend) Server(name string) *Server {
 
 // Name returns the server's name.
 func (s *Server) Name() string { return s.cfg.Name }
+
+// address is where the server's new connections go, host:port.
+func (s *Server) address() string { return *s.addr.Load() }
 
 // Up reports whether health checks consider the server up (servers
 // without checks are always up).
@@ -735,12 +746,9 @@ func liveSessions(to []*session, s *Server) []*session {
 	return to
 }
 
-// addLive and dropLive keep a server's live sessions, when its backend
-// needs them.
+// addLive and dropLive keep a server's live TCP sessions, for
+// on-marked-down, on-marked-up and "shutdown sessions server".
 func (b *Backend) addLive(s *Server, x *session) {
-	if !b.track {
-		return
-	}
 	b.mu.Lock()
 	if s.live == nil {
 		s.live = map[*session]struct{}{}
@@ -750,9 +758,6 @@ func (b *Backend) addLive(s *Server, x *session) {
 }
 
 func (b *Backend) dropLive(s *Server, x *session) {
-	if !b.track {
-		return
-	}
 	b.mu.Lock()
 	delete(s.live, x)
 	b.mu.Unlock()

@@ -66,9 +66,13 @@ type Balancer struct {
 	cancel   context.CancelFunc
 	backends map[string]*Backend
 	fronts   []*frontend
-	global   *conn.Slots // global maxconn, shared by every listener; nil when unlimited
-	actconn  atomic.Int64
-	accepts  atomic.Uint64 // connections accepted, for the trimmer
+	// global is the global maxconn, shared by every listener (unlimited
+	// when the configuration sets none); globalMax is its value as "show
+	// info" and "set maxconn global" see it, 0 for none.
+	global    *conn.Slots
+	globalMax atomic.Int64
+	actconn   atomic.Int64
+	accepts   atomic.Uint64 // connections accepted, for the trimmer
 	// starting counts the sessions accepted and not yet settled (a TCP
 	// tunnel started, an HTTP session serving, or the session over),
 	// for the trimmer: their goroutines still hold stacks.
@@ -132,6 +136,26 @@ type frontend struct {
 	// st are the frontend's statistics (stats.go); st.cum counts the
 	// connections accepted since the start.
 	st counters
+	// slots is the frontend's maxconn, shared by its listeners
+	// (unlimited when none applies); maxconn is its value as the slim
+	// column and "set maxconn frontend" see it, -1 for none.
+	slots   *conn.Slots
+	maxconn atomic.Int64
+	// paused and stopped are "disable frontend" and "shutdown frontend"
+	// (runtime.go); guarded by the Balancer's mu.
+	paused, stopped bool
+}
+
+// unlimitedSlots stands for no connection limit: more than any process
+// can hold.
+const unlimitedSlots = 1<<31 - 1
+
+// slotsFor is the slot count of a maxconn, where 0 or less is none.
+func slotsFor(maxconn int) int {
+	if maxconn <= 0 {
+		return unlimitedSlots
+	}
+	return maxconn
 }
 
 // Start opens every listener, starts the health checks and begins
@@ -202,11 +226,12 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 			return abort(fmt.Errorf("balancer: pipes (tune.pipesize %d, maxpipes %d): %w", pipeSize, maxPipes, err))
 		}
 	}
-	if cfg.Global.MaxConn > 0 {
-		if b.global, err = conn.NewSlots(cfg.Global.MaxConn); err != nil {
-			return abort(fmt.Errorf("balancer: global maxconn: %w", err))
-		}
+	// The global maxconn's slots exist even without one, so that "set
+	// maxconn global" can set one at run time.
+	if b.global, err = conn.NewSlots(slotsFor(cfg.Global.MaxConn)); err != nil {
+		return abort(fmt.Errorf("balancer: global maxconn: %w", err))
 	}
+	b.globalMax.Store(int64(max(cfg.Global.MaxConn, 0)))
 	if err := b.setupHTTP(); err != nil {
 		return abort(err)
 	}
@@ -256,12 +281,16 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 		// The frontend's maxconn is shared by all its binds, the global
 		// one by every frontend; a listener at either limit stops
 		// accepting, leaving clients in the backlog as HAProxy does.
-		// Without its own, a frontend is bounded by the global one only.
-		var feSlots *conn.Slots
-		if px.MaxConn > 0 {
-			feSlots, _ = conn.NewSlots(px.MaxConn)
+		// Without its own, a frontend's is the global one's value, as
+		// HAProxy's frontends take it; without either it is unlimited
+		// until "set maxconn frontend" sets one.
+		limit := b.frontendLimit(px)
+		fe.maxconn.Store(-1)
+		if limit > 0 {
+			fe.maxconn.Store(int64(limit))
 		}
-		limits := []*conn.Slots{feSlots, b.global}
+		fe.slots, _ = conn.NewSlots(slotsFor(limit))
+		limits := []*conn.Slots{fe.slots, b.global}
 		for _, bind := range px.Binds {
 			for _, addr := range bind.Addrs {
 				ln, err := b.listen(b.ctx, fe, addr, bind, limits)

@@ -351,11 +351,12 @@ func (c *checker) interval() time.Duration {
 func (c *checker) once(ctx context.Context) {
 	s := c.s
 	// A server in maintenance is not checked, as in HAProxy; leaving it
-	// starts the checks again.
+	// starts the checks again. Nor is one whose checks "disable health"
+	// stopped.
 	s.be.mu.Lock()
-	maint := s.maint
+	skip := s.maint || s.checkOff
 	s.be.mu.Unlock()
-	if maint {
+	if skip {
 		return
 	}
 	timeout := s.be.cfg.Timeouts.Check
@@ -410,7 +411,7 @@ func (c *checker) success(dur time.Duration) {
 	}
 	// As in HAProxy, an agent that said the server is down keeps it down
 	// until it says up.
-	goUp := !wasUp && s.health >= s.cfg.Rise && (s.agent == nil || s.agent.health > 0)
+	goUp := !wasUp && s.health >= s.cfg.Rise && s.agentLetsUp()
 	health := s.health
 	b.mu.Unlock()
 	reason := checkPassed(s)

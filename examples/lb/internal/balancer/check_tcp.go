@@ -81,9 +81,9 @@ type tcpCheckRun struct {
 // checkTarget is the address a health check dials: the rule's port and
 // address first, then the server's "port" and "addr", then its own.
 func (s *Server) checkTarget(port int, addr string) string {
-	host, sport, err := net.SplitHostPort(s.addr)
+	host, sport, err := net.SplitHostPort(s.address())
 	if err != nil {
-		return s.addr
+		return s.address()
 	}
 	if addr == "" {
 		addr = s.cfg.CheckAddr
@@ -92,7 +92,7 @@ func (s *Server) checkTarget(port int, addr string) string {
 		host = addr
 	}
 	if port == 0 {
-		port = s.cfg.CheckPort
+		port = int(s.checkPort.Load())
 	}
 	if port != 0 {
 		sport = strconv.Itoa(port)

@@ -276,7 +276,7 @@ func (b *Balancer) runCommand(w io.Writer, level string, words []string) {
 			return
 		}
 	}
-	if b.serverCommand(w, level, words) || b.statsCommand(w, level, words) {
+	if b.runtimeCommand(w, level, words) || b.serverCommand(w, level, words) || b.statsCommand(w, level, words) {
 		return
 	}
 	if len(words) == 2 && words[0] == "show" {
@@ -308,9 +308,19 @@ const cliHelp = `  help           : this message
   clear counters : clear max statistics counters (or all counters)
   get weight     : report a server's current weight
   set weight     : change a server's weight (use 'set server' instead)
-  set server     : change a server's state or weight
+  set server     : change a server's state, weight, address or check port
   disable server : put a server in maintenance (use 'set server' instead)
   enable server  : take a server out of maintenance (use 'set server' instead)
+  set maxconn    : change a server's, a frontend's or the global maxconn
+  disable frontend : temporarily disable a frontend (refusing connections)
+  enable frontend  : re-enable a disabled frontend
+  shutdown frontend : stop a frontend for good
+  shutdown sessions : kill a server's sessions (shutdown sessions server <bk>/<srv>)
+  disable health : disable a server's health checks
+  enable health  : enable a server's health checks
+  disable agent  : disable a server's agent checks
+  enable agent   : enable a server's agent checks
+  show servers state : dump volatile server information (all or one backend)
   show ssl-cache : report the TLS session cache's counters (lb only)
   show ssl-sync  : report ssl-session-sync's message counters (lb only)
 `

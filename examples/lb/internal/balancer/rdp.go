@@ -96,7 +96,7 @@ func (b *Backend) serverAt(addr netip.AddrPort) *Server {
 	defer b.mu.Unlock()
 	var down *Server
 	for _, s := range b.servers {
-		sa, err := netip.ParseAddrPort(s.addr)
+		sa, err := netip.ParseAddrPort(s.address())
 		if err != nil || sa.Addr().Unmap() != addr.Addr() || sa.Port() != addr.Port() {
 			continue
 		}

@@ -51,6 +51,7 @@ type session struct {
 	redisp            bool
 	killed            bool // under mu
 	downed            bool // under mu: killed as its server went down (on-marked-down)
+	shut              bool // under mu: closed by "shutdown sessions server"
 	logged            bool // option logasap wrote the traffic line already
 	// silent marks a connection dropped while it waited because its
 	// client closed having sent nothing (clientGone).
@@ -399,6 +400,8 @@ func (s *session) tunnelDone(res channel.Result) {
 	switch {
 	case s.downed:
 		s.term = [2]byte{'D', '-'}
+	case s.shut:
+		s.term = [2]byte{'K', '-'} // as HAProxy's, for a session killed by the runtime API
 	case s.killed:
 		s.term = [2]byte{'K', 'D'}
 	}

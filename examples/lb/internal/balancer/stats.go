@@ -427,8 +427,8 @@ func (b *Balancer) frontendRow(fe *frontend, iid int) statRow {
 	r.set("svname", "FRONTEND")
 	r.setI("scur", fe.conns.Load())
 	r.setI("smax", c.maxCur.Load())
-	if n := b.frontendLimit(fe.cfg); n > 0 {
-		r.setI("slim", int64(n))
+	if n := fe.maxconn.Load(); n >= 0 {
+		r.setI("slim", n)
 	}
 	r.setU("stot", fe.st.cum.Load())
 	r.setU("bin", c.bytesIn.Load())
@@ -437,11 +437,7 @@ func (b *Balancer) frontendRow(fe *frontend, iid int) statRow {
 	r.setU("ereq", c.reqErr.Load())
 	r.zero("dresp dcon dses wrew eint")
 	r.setComp(c)
-	status := "OPEN"
-	if b.stopping.Load() {
-		status = "STOP"
-	}
-	r.set("status", status)
+	r.set("status", b.frontendStatus(fe))
 	r.set("pid", "1")
 	r.setI("iid", int64(iid))
 	r.set("sid", "0")
@@ -498,6 +494,7 @@ func (b *Backend) serverRow(s *Server, iid int, now time.Time, legends bool) (r 
 	qcur, qmax, scur, smax := len(s.queue), s.qmax, s.cur, s.smax
 	up, health, eweight, uweight := s.up, s.health, s.eweight, s.weight
 	maint, drain, maxconn := s.maint, s.drain, s.maxconn
+	checkOff, agentOff := s.checkOff, s.agentOff
 	chkfail, chkdown := s.chkFail, s.chkDown
 	lastChange, downtime := s.lastChange, s.down.total(now)
 	b.mu.Unlock()
@@ -513,9 +510,11 @@ func (b *Backend) serverRow(s *Server, iid int, now time.Time, legends bool) (r 
 	}
 	r.setU("stot", c.cum.Load())
 	r.setTraffic(c)
-	checked := s.checker != nil
+	// A check disabled at run time ("disable health", "disable agent")
+	// leaves the statistics as if there were none, as in HAProxy.
+	checked := s.checker != nil && !checkOff
 	status := serverStatus(cfg, up, health, maint, drain, checked)
-	if s.agent != nil {
+	if s.agent != nil && !agentOff {
 		ag := s.agent.report()
 		status = s.agent.statusWord(status, up, maint, drain, ag.health)
 		ag.fill(r)
@@ -563,7 +562,7 @@ func (b *Backend) serverRow(s *Server, iid int, now time.Time, legends bool) (r 
 	r.setTimes(c, b.cfg.Mode == "http", true)
 	r.setConnects(c)
 	if legends {
-		r.set("addr", s.addr)
+		r.set("addr", s.address())
 		r.set("cookie", cfg.Cookie)
 	}
 	r.set("mode", b.cfg.Mode)
@@ -743,7 +742,7 @@ func (b *Balancer) writeInfo(w io.Writer) {
 	line("Pid", os.Getpid())
 	line("Uptime", formatUptime(sec))
 	line("Uptime_sec", sec)
-	line("Maxconn", b.cfg.Global.MaxConn)
+	line("Maxconn", b.globalMax.Load())
 	line("Hard_maxconn", b.cfg.Global.MaxConn)
 	line("CurrConns", b.actconn.Load())
 	line("CumConns", cumConns)

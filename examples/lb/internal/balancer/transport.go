@@ -156,7 +156,7 @@ func (b *Balancer) dialServer(ctx context.Context, s *Server, src, dst netip.Add
 		return nil, s.dialErr
 	}
 	ph := conn.NewProxyHeader(src, dst)
-	c, err := connDialer(s, ph, client).Dial(ctx, "tcp", s.addr, ph)
+	c, err := connDialer(s, ph, client).Dial(ctx, "tcp", s.address(), ph)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +206,7 @@ func (b *Balancer) dialCheck(ctx context.Context, s *Server) (net.Conn, error) {
 
 // checkElsewhere reports whether the server's checks go to another port
 // or address than its traffic.
-func (s *Server) checkElsewhere() bool { return s.cfg.CheckPort != 0 || s.cfg.CheckAddr != "" }
+func (s *Server) checkElsewhere() bool { return s.checkPort.Load() != 0 || s.cfg.CheckAddr != "" }
 
 // checkTLS reports whether the server's checks run over TLS.
 func (s *Server) checkTLS() bool {
