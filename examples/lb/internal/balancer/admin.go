@@ -152,12 +152,7 @@ func (s *Server) SetState(state string) error {
 			b.mu.Unlock()
 			return nil
 		}
-		b.dirty = true
-		s.recalcWeight(now, b.dynamicWeights())
-		b.follow()
-		b.serveQueues()
-		s.noteState(now)
-		b.noteState(now)
+		s.reweigh(now)
 	default:
 		b.mu.Unlock()
 		return errStateWord
@@ -192,6 +187,19 @@ func (s *Server) endMaint() string {
 	return fmt.Sprintf("%s %s/%s is %s/%s (leaving forced maintenance).", serverKind(s), b.cfg.Name, s.cfg.Name, state, admin)
 }
 
+// reweigh follows a change of the server's state: its effective weight
+// again, the algorithm told, queued connections let into the room made,
+// the change noted. Called with b.mu held.
+func (s *Server) reweigh(now int64) {
+	b := s.be
+	b.dirty = true
+	s.recalcWeight(now, b.dynamicWeights())
+	b.follow()
+	b.serveQueues()
+	s.noteState(now)
+	b.noteState(now)
+}
+
 // leaveMaint ends the server's maintenance and keeps its drain, as an
 // agent's "drain" does to a server in maintenance; nothing for one not in
 // maintenance.
@@ -204,12 +212,7 @@ func (s *Server) leaveMaint() {
 	}
 	now := time.Now().Unix()
 	msg := s.endMaint()
-	b.dirty = true
-	s.recalcWeight(now, b.dynamicWeights())
-	b.follow()
-	b.serveQueues()
-	s.noteState(now)
-	b.noteState(now)
+	s.reweigh(now)
 	b.mu.Unlock()
 	b.logs.event(levelWarning, msg)
 }
