@@ -170,7 +170,7 @@ func (s *Server) SetState(state string) error {
 // down. Called with b.mu held; the caller tells the algorithm.
 func (s *Server) endMaint() string {
 	b := s.be
-	s.maint, s.cmaint = false, false
+	s.maint = false // cmaint stays: the configuration said "disabled", as HAProxy's CMAINT remembers
 	if s.checker != nil || s.agent != nil {
 		s.up = s.agentLetsUp()
 		if s.checker != nil {

@@ -103,13 +103,15 @@ type Server struct {
 	// maxconn is the server's connection limit, its configured one
 	// until an agent or "set maxconn server" changes it; 0 for none.
 	maxconn int
-	// cmaint: the maintenance is the configuration's ("disabled"),
-	// until the server first leaves it. checkOff and agentOff are
+	// cmaint: the configuration says "disabled" (HAProxy's CMAINT, kept
+	// after the server leaves that maintenance). checkOff and agentOff are
 	// "disable health" and "disable agent": the check does not run and
 	// the statistics leave it out. checkPort is the health check's port
-	// ("port", "set server check-port"), 0 for the server's.
+	// ("port", "set server check-port"), 0 for the server's. seedCheck
+	// is the check status a state file kept, shown until a check runs.
 	cmaint, checkOff, agentOff bool
 	checkPort                  atomic.Int32
+	seedCheck                  string
 	// Statistics (stats.go), and under be.mu the peaks of cur and of the
 	// queue, the checks failed while up, the times it went down, when
 	// its state last changed (Unix seconds) and its downtime.
@@ -150,7 +152,10 @@ func makeServer(b *Backend, sc *config.Server) *Server {
 		maint: sc.Disabled, cmaint: sc.Disabled, lastChange: now, maxconn: sc.MaxConn}
 	s.addr.Store(&sc.Addr)
 	s.checkPort.Store(int32(sc.CheckPort))
-	s.down.set(s.maint, now)
+	if sc.State != nil {
+		s.restore(sc.State, now)
+	}
+	s.down.set(s.maint || !s.up, now)
 	return s
 }
 

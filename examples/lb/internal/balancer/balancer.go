@@ -521,6 +521,7 @@ func (b *Balancer) startChecks() {
 		}
 		for i, s := range checked {
 			c := &checker{s: s, dial: b.dialCheck, hurry: make(chan struct{}, 1), spread: b.cfg.Global.SpreadChecks}
+			c.status = s.seedCheck
 			s.checker = c
 			// Spread the first checks over one interval, as HAProxy
 			// staggers them, so a big farm is not probed in one burst.

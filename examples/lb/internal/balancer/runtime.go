@@ -521,9 +521,9 @@ func (b *Backend) serverStateLine(sb *strings.Builder, s *Server, iid int, now i
 	admin := 0
 	if maint {
 		admin |= admfFMaint
-		if cmaint {
-			admin |= admfCMaint
-		}
+	}
+	if cmaint {
+		admin |= admfCMaint
 	}
 	if drain {
 		admin |= admfFDrain

@@ -72,10 +72,16 @@ var globalKeywords = map[string]func(p *parser, args []string) error{
 	},
 	"pidfile": func(p *parser, a []string) error { return oneString(a, "file name", &p.cfg.Global.PidFile) },
 	"chroot":  func(p *parser, a []string) error { return oneString(a, "directory", &p.cfg.Global.Chroot) },
-	"user":    func(p *parser, a []string) error { return lookupID(a, false, &p.cfg.Global.UID) },
-	"uid":     func(p *parser, a []string) error { return oneInt(a, 0, 1<<31-1, &p.cfg.Global.UID) },
-	"group":   func(p *parser, a []string) error { return lookupID(a, true, &p.cfg.Global.GID) },
-	"gid":     func(p *parser, a []string) error { return oneInt(a, 0, 1<<31-1, &p.cfg.Global.GID) },
+	"server-state-file": func(p *parser, a []string) error {
+		return oneString(a, "file name", &p.cfg.Global.ServerStateFile)
+	},
+	"server-state-base": func(p *parser, a []string) error {
+		return oneString(a, "directory", &p.cfg.Global.ServerStateBase)
+	},
+	"user":  func(p *parser, a []string) error { return lookupID(a, false, &p.cfg.Global.UID) },
+	"uid":   func(p *parser, a []string) error { return oneInt(a, 0, 1<<31-1, &p.cfg.Global.UID) },
+	"group": func(p *parser, a []string) error { return lookupID(a, true, &p.cfg.Global.GID) },
+	"gid":   func(p *parser, a []string) error { return oneInt(a, 0, 1<<31-1, &p.cfg.Global.GID) },
 	"log-send-hostname": func(p *parser, a []string) error {
 		switch len(a) {
 		case 0:
@@ -267,8 +273,26 @@ func init() {
 		}},
 		"retries":  {kBeDef, func(_ *parser, px *Proxy, a []string) error { return oneInt(a, 0, 1000, &px.Retries) }},
 		"retry-on": {kBeDef, parseRetryOn},
-		"timeout":  {kAll, parseTimeout},
-		"option":   {kAll, nil}, // dispatched to optionKeywords by the parser
+		"load-server-state-from-file": {kBeDef, func(_ *parser, px *Proxy, a []string) error {
+			if len(a) != 1 || a[0] != "global" && a[0] != "local" && a[0] != "none" {
+				return errors.New("expects 'global', 'local' or 'none'")
+			}
+			px.LoadServerState = a[0]
+			return nil
+		}},
+		"server-state-file-name": {kBeDef, func(_ *parser, px *Proxy, a []string) error {
+			switch len(a) {
+			case 0:
+				px.ServerStateFileName = "use-backend-name"
+			case 1:
+				px.ServerStateFileName = a[0]
+			default:
+				return errors.New("expects at most one file name")
+			}
+			return nil
+		}},
+		"timeout": {kAll, parseTimeout},
+		"option":  {kAll, nil}, // dispatched to optionKeywords by the parser
 		"log": {kAll, func(p *parser, px *Proxy, a []string) error {
 			if len(a) == 1 && a[0] == "global" {
 				px.LogGlobal = true

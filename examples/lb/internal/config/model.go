@@ -100,6 +100,8 @@ type Config struct {
 	Warnings []string
 	// Userlists are the "userlist" sections, in order.
 	Userlists []*Userlist
+	// statesLoaded tells the state files were read (Resolve).
+	statesLoaded bool
 }
 
 // Proxy returns the proxy with that name whose kind overlaps k, or nil.
@@ -141,6 +143,10 @@ type Global struct {
 	UID, GID int
 	// BufSize is tune.bufsize, the size of one I/O buffer.
 	BufSize int
+	// ServerStateFile and ServerStateBase name the file of servers'
+	// states a previous process left ("server-state-file", relative to
+	// "server-state-base" unless absolute).
+	ServerStateFile, ServerStateBase string
 	// CPUs are the processors the cpu-map lines give the process (their
 	// union; lb runs one process whose threads the Go scheduler places),
 	// nil for none.
@@ -366,6 +372,12 @@ type Proxy struct {
 	// by default), "" without it: a client whose RDP cookie names a
 	// server's address and port goes straight back to that server.
 	PersistRDPCookie string
+	// LoadServerState is "load-server-state-from-file": "global" (the
+	// global server-state-file), "local" (ServerStateFileName, or the
+	// backend's name, below server-state-base), "none" or "" (none).
+	LoadServerState string
+	// ServerStateFileName is "server-state-file-name" for local states.
+	ServerStateFileName string
 	// Retries is how many times a failed connect, or a request RetryOn
 	// names, is tried again.
 	Retries int
@@ -422,6 +434,9 @@ type Server struct {
 	Name string
 	// Addr is host:port.
 	Addr string
+	// State is the server's line in the state file its backend loads
+	// (load-server-state-from-file), nil for none.
+	State *ServerState
 	// ID is the server's numeric id, assigned in declaration order unless
 	// set with "id".
 	ID      int

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 )
 
@@ -44,13 +45,19 @@ func initAddrMethods(v string) ([]string, error) {
 
 // Resolve gives every server whose address names a host an IP address,
 // once, as HAProxy does at start without resolvers: its init-addr methods
-// in order ("last,libc" when it has none), where last (the address a
-// state file kept) finds nothing, libc asks lookup, an IP address is
-// taken as it is, and none leaves the server without an address, in
-// maintenance (disabled) with a warning, until a restart. A server no
-// method resolves is an error naming its line. Resolve changes only
-// servers that still name a host, so calling it again does nothing.
+// in order ("last,libc" when it has none), where last is the address
+// the state file its backend loads kept (load-server-state-from-file),
+// libc asks lookup, an IP address is taken as it is, and none leaves the
+// server without an address, in maintenance (disabled) with a warning,
+// until a restart. A server no method resolves is an error naming its
+// line. A state file's port replaces the configured one, as in HAProxy.
+// Resolve changes only servers that still name a host, so calling it
+// again does nothing.
 func (c *Config) Resolve(ctx context.Context, lookup LookupFunc) error {
+	if !c.statesLoaded {
+		c.statesLoaded = true
+		c.loadServerStates()
+	}
 	var errs []error
 	for _, px := range c.Proxies {
 		for _, s := range px.Servers {
@@ -67,6 +74,11 @@ func (c *Config) resolveServer(ctx context.Context, px *Proxy, s *Server, lookup
 	if err != nil || host == "" || s.Unresolved {
 		return nil
 	}
+	if st := s.State; st != nil && st.Port >= 0 && strconv.Itoa(st.Port) != port {
+		// As in HAProxy, the port a state file kept is the server's.
+		port = strconv.Itoa(st.Port)
+		s.Addr = net.JoinHostPort(host, port)
+	}
 	if _, err := netip.ParseAddr(host); err == nil {
 		return nil
 	}
@@ -78,6 +90,12 @@ func (c *Config) resolveServer(ctx context.Context, px *Proxy, s *Server, lookup
 	for _, m := range methods {
 		switch m {
 		case "last":
+			if st := s.State; st != nil && st.Addr != "-" {
+				if _, err := netip.ParseAddr(st.Addr); err == nil {
+					s.Addr = net.JoinHostPort(st.Addr, port)
+					return nil
+				}
+			}
 		case "libc":
 			addrs, err := lookup(ctx, host)
 			if err == nil && len(addrs) == 0 {
