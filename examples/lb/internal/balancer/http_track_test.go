@@ -109,8 +109,9 @@ backend none
 	done()
 }
 
-// Without tracking, a request finds no stick counter and the hooks cost
-// nothing: src_* fetches in HTTP rules read the rule's own table.
+// src_* fetches in HTTP rules read the rule's own proxy's table, and a
+// request that tracks nothing finds no stick counter (sc0_tracked is
+// false).
 func TestHTTPSrcFetchOwnTable(t *testing.T) {
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, r.Header.Get("X-Seen"))
