@@ -173,7 +173,9 @@ func TestParseErrors(t *testing.T) {
 		{"if { src(x) 1.2.3.4 }", ErrSyntax, "takes no argument"},
 		{"if { src_conn_rate(t gt 1 }", ErrSyntax, "missing closing parenthesis"},
 		{"if { always_true 1 }", ErrBadPattern, "takes no pattern"},
-		{"if { sc0_conn_rate(t) gt 1 }", errUnsupported, "table argument"},
+		{"if { sc_conn_rate(3) gt 1 }", ErrBadSlot, "'3'"},
+		{"if { sc_conn_rate(x,t) gt 1 }", ErrBadSlot, "'x'"},
+		{"if { sc_conn_rate gt 1 }", ErrSyntax, "expects an argument"},
 	} {
 		_, err := ParseCond(strings.Fields(tc.cond), set)
 		require.ErrorIs(t, err, tc.want, tc.cond)
@@ -315,4 +317,96 @@ func TestRegistry(t *testing.T) {
 	s, ok := fn(c)
 	require.True(t, ok)
 	require.Equal(t, "Hello-y", s.Str)
+}
+
+// The generic sc_*(slot[,table]) fetches read the slot named by their
+// argument, and a table argument (on sc_* and scN_* alike) reads the
+// entry holding the tracked key in that table, zero when it has none.
+func TestStickFetchesGeneric(t *testing.T) {
+	tb := newTable(t, "gpc0,http_req_cnt,http_req_rate(10s)")
+	other := newTable(t, "http_req_cnt,gpc0")
+	c := newCtx("10.0.0.1:1000")
+	c.tables = map[string]*stick.Table{"": tb, "t": tb, "o": other}
+	eval := func(expr string) bool {
+		e, err := ParseExpr(strings.Fields(expr))
+		require.NoError(t, err, expr)
+		return e.Eval(c)
+	}
+	require.False(t, eval("sc_tracked(1)"))
+	require.False(t, eval("sc_http_req_cnt(1) ge 0"))
+
+	key, _ := AddrKey(tb, c.src.Addr())
+	e, err := tb.GetOrCreate(key)
+	require.NoError(t, err)
+	defer e.Release()
+	e.Inc(stick.DataHTTPReqCnt, 4)
+	c.sc[1] = e
+	require.True(t, eval("sc_tracked(1)"))
+	require.True(t, eval("sc_http_req_cnt(1) eq 4"))
+	require.True(t, eval("sc1_http_req_cnt eq 4"))
+	require.True(t, eval("sc_inc_gpc0(1) eq 1"))
+	require.True(t, eval("sc_get_gpc0(1) eq 1"))
+	require.True(t, eval("sc_trackers(1) eq 1"))
+	require.False(t, eval("sc_http_err_cnt(1) ge 0"), "not stored")
+
+	// The same key in table o: absent reads zero, present its value.
+	require.True(t, eval("sc_http_req_cnt(1,o) eq 0"))
+	require.True(t, eval("sc_tracked(1,o)"))
+	o, err := other.GetOrCreate(key)
+	require.NoError(t, err)
+	o.Inc(stick.DataHTTPReqCnt, 9)
+	o.Release()
+	require.True(t, eval("sc_http_req_cnt(1,o) eq 9"))
+	require.True(t, eval("sc1_http_req_cnt(o) eq 9"))
+	require.True(t, eval("sc_inc_gpc0(1,o) eq 1"))
+	require.True(t, eval("sc_get_gpc0(1) eq 1"), "the tracked entry is left alone")
+	require.False(t, eval("sc_http_req_cnt(1,nosuch) ge 0"))
+	require.Equal(t, 1, other.Len())
+}
+
+// Samples become keys of each table type as HAProxy casts them.
+func TestSampleKey(t *testing.T) {
+	table := func(typ string) *stick.Table {
+		cfg, err := stick.ParseConfig(strings.Fields("type " + typ + " size 10"))
+		require.NoError(t, err)
+		tb, err := stick.New(cfg)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = tb.Close() })
+		return tb
+	}
+	ip, ip6, in, str, bin := table("ip"), table("ipv6"), table("integer"), table("string len 8"), table("binary len 4")
+	v4 := netip.MustParseAddr("10.1.2.3")
+	for _, tc := range []struct {
+		name string
+		tb   *stick.Table
+		s    Sample
+		want []byte // nil: no key
+	}{
+		{"ip from ip", ip, IP(v4), []byte{10, 1, 2, 3}},
+		{"ip from mapped", ip, IP(netip.MustParseAddr("::ffff:10.1.2.3")), []byte{10, 1, 2, 3}},
+		{"ip from ipv6", ip, IP(netip.MustParseAddr("2001:db8::1")), nil},
+		{"ip from string", ip, Str("10.1.2.3"), []byte{10, 1, 2, 3}},
+		{"ip from junk", ip, Str("key-1"), nil},
+		{"ip from int", ip, Int(0x0a010203), []byte{10, 1, 2, 3}},
+		{"ip from bool", ip, Bool(true), nil},
+		{"ipv6 from ip", ip6, IP(v4), netip.MustParseAddr("::ffff:10.1.2.3").AsSlice()},
+		{"ipv6 from v4 string", ip6, Str("10.1.2.3"), nil},
+		{"int from string", in, Str("12abc"), []byte{0, 0, 0, 0, 0, 0, 0, 12}},
+		{"int from letters", in, Str("abc"), []byte{0, 0, 0, 0, 0, 0, 0, 0}},
+		{"int from empty", in, Str(""), nil},
+		{"int from bool", in, Bool(true), []byte{0, 0, 0, 0, 0, 0, 0, 1}},
+		{"string from string", str, Str("key-1"), []byte("key-1")},
+		{"string from int", str, Int(42), []byte("42")},
+		{"string from ip", str, IP(v4), []byte("10.1.2.3")},
+		{"binary from bool", bin, Bool(true), nil},
+	} {
+		got, ok := SampleKey(nil, tc.tb, tc.s)
+		require.Equal(t, tc.want != nil, ok, tc.name)
+		if ok {
+			require.Equal(t, tc.want, got, tc.name)
+		}
+	}
+	require.False(t, KeyConvertible(TypeBool, stick.KeyIPv4))
+	require.True(t, KeyConvertible(TypeBool, stick.KeyString))
+	require.True(t, KeyConvertible(TypeStr, stick.KeyIPv4))
 }

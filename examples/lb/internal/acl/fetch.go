@@ -1,9 +1,11 @@
 package acl
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
+	"strings"
 
 	"github.com/proxyblocks/proxyblocks/stick"
 )
@@ -122,24 +124,21 @@ func registerStickFetches() {
 		for slot := range Slots {
 			RegisterFetch(Fetch{
 				Name: "sc" + strconv.Itoa(slot) + "_" + sf.suffix, Type: TypeInt, Arg: ArgOptional,
-				Compile: func(arg string) (FetchFunc, error) {
-					if arg != "" {
-						return nil, fmt.Errorf("%w: a table argument on sc%d_* fetches", errUnsupported, slot)
-					}
-					return func(c Context) (Sample, bool) {
-						tr, ok := c.(Tracker)
-						if !ok {
-							return Sample{}, false
-						}
-						e := tr.Tracked(slot)
-						if e == nil {
-							return Sample{}, false
-						}
-						return apply(e)
-					}, nil
+				Compile: func(table string) (FetchFunc, error) {
+					return scFetch(slot, table, apply), nil
 				},
 			})
 		}
+		RegisterFetch(Fetch{
+			Name: "sc_" + sf.suffix, Type: TypeInt, Arg: ArgRequired,
+			Compile: func(arg string) (FetchFunc, error) {
+				slot, table, err := scArgs(arg)
+				if err != nil {
+					return nil, err
+				}
+				return scFetch(slot, table, apply), nil
+			},
+		})
 		writes := sf.op == opInc || sf.op == opClr
 		RegisterFetch(Fetch{
 			Name: "src_" + sf.suffix, Type: TypeInt, Arg: ArgOptional,
@@ -181,18 +180,122 @@ func registerStickFetches() {
 			},
 		})
 	}
-	for slot := range Slots {
-		RegisterFetch(Fetch{Name: "sc" + strconv.Itoa(slot) + "_tracked", Type: TypeBool, Compile: noArg(func(c Context) (Sample, bool) {
-			tr, ok := c.(Tracker)
-			return Bool(ok && tr.Tracked(slot) != nil), true
-		})})
-		RegisterFetch(Fetch{Name: "sc" + strconv.Itoa(slot) + "_trackers", Type: TypeInt, Compile: noArg(func(c Context) (Sample, bool) {
-			tr, ok := c.(Tracker)
-			if !ok || tr.Tracked(slot) == nil {
+	tracked := func(slot int, table string) FetchFunc {
+		return func(c Context) (Sample, bool) {
+			e, release, found := scEntry(c, slot, table)
+			if release {
+				e.Release()
+			}
+			return Bool(found), true
+		}
+	}
+	trackers := func(slot int, table string) FetchFunc {
+		return func(c Context) (Sample, bool) {
+			e, release, found := scEntry(c, slot, table)
+			if !found {
 				return Sample{}, false
 			}
-			return Int(int64(tr.Tracked(slot).Refs())), true
-		})})
+			if e == nil {
+				return Int(0), true
+			}
+			n := e.Refs()
+			if release {
+				n-- // the reference taken to read it
+				e.Release()
+			}
+			return Int(int64(n)), true
+		}
+	}
+	for slot := range Slots {
+		RegisterFetch(Fetch{Name: "sc" + strconv.Itoa(slot) + "_tracked", Type: TypeBool, Arg: ArgOptional, Compile: func(table string) (FetchFunc, error) {
+			return tracked(slot, table), nil
+		}})
+		RegisterFetch(Fetch{Name: "sc" + strconv.Itoa(slot) + "_trackers", Type: TypeInt, Arg: ArgOptional, Compile: func(table string) (FetchFunc, error) {
+			return trackers(slot, table), nil
+		}})
+	}
+	RegisterFetch(Fetch{Name: "sc_tracked", Type: TypeBool, Arg: ArgRequired, Compile: func(arg string) (FetchFunc, error) {
+		slot, table, err := scArgs(arg)
+		if err != nil {
+			return nil, err
+		}
+		return tracked(slot, table), nil
+	}})
+	RegisterFetch(Fetch{Name: "sc_trackers", Type: TypeInt, Arg: ArgRequired, Compile: func(arg string) (FetchFunc, error) {
+		slot, table, err := scArgs(arg)
+		if err != nil {
+			return nil, err
+		}
+		return trackers(slot, table), nil
+	}})
+}
+
+// ErrBadSlot means a stick counter number is not 0, 1 or 2.
+var ErrBadSlot = errors.New("invalid stick counter")
+
+// ParseSlot reads a stick counter number: 0, 1 or 2.
+func ParseSlot(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n >= Slots {
+		return 0, fmt.Errorf("%w '%s' (expects 0 to %d)", ErrBadSlot, s, Slots-1)
+	}
+	return n, nil
+}
+
+// scArgs reads the argument of the sc_* fetches: "SLOT[,TABLE]".
+func scArgs(arg string) (slot int, table string, err error) {
+	n, table, _ := strings.Cut(arg, ",")
+	slot, err = ParseSlot(strings.TrimSpace(n))
+	return slot, strings.TrimSpace(table), err
+}
+
+// scEntry finds the entry a stick counter fetch reads: the one tracked
+// in slot or, when table names one, the entry of that table holding the
+// same key, as HAProxy's sc*_*(table) look the tracked key up there.
+// found is false when nothing is tracked in slot; e is then nil, and nil
+// too when the other table lacks the key (the fetches read zero).
+// release says the caller holds a reference to e and must give it back.
+func scEntry(c Context, slot int, table string) (e *stick.Entry, release, found bool) {
+	tr, ok := c.(Tracker)
+	if !ok {
+		return nil, false, false
+	}
+	e = tr.Tracked(slot)
+	if e == nil {
+		return nil, false, false
+	}
+	if table == "" {
+		return e, false, true
+	}
+	t := tr.Table(table)
+	if t == nil {
+		return nil, false, false
+	}
+	if t == e.Table() {
+		return e, false, true
+	}
+	o, err := t.Lookup(e.KeyBytes())
+	if err != nil {
+		return nil, false, true
+	}
+	return o, true, true
+}
+
+// scFetch is a counter fetch on stick counter slot (or the same key in
+// table).
+func scFetch(slot int, table string, apply func(*stick.Entry) (Sample, bool)) FetchFunc {
+	return func(c Context) (Sample, bool) {
+		e, release, found := scEntry(c, slot, table)
+		if !found {
+			return Sample{}, false
+		}
+		if e == nil {
+			return Int(0), true
+		}
+		if release {
+			defer e.Release()
+		}
+		return apply(e)
 	}
 }
 

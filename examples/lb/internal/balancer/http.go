@@ -565,6 +565,8 @@ type exchange struct {
 	// vars are the variables of scopes txn, req and res, made on first
 	// use and emptied for the next exchange.
 	vars *varStore
+	// strk holds the request's stick counters (http_track.go).
+	strk reqTrack
 }
 
 func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
@@ -621,6 +623,7 @@ func (ex *exchange) serve() {
 	fe := hf.s.fe
 	l := &ex.log
 	l.setRequestLine(ex.req)
+	ex.beginTracking()
 	if caps := fe.cfg.HTTP.CaptureRequest; len(caps) > 0 {
 		l.capReq = captureFields(l.capReq, caps, ex.req)
 	}
@@ -639,6 +642,7 @@ func (ex *exchange) serve() {
 	defer func() {
 		l.ta = time.Since(l.date)
 		ex.countRequest()
+		ex.endTracking()
 		hf.emitLog(l)
 	}()
 
@@ -1351,6 +1355,7 @@ func (ex *exchange) forwardResponse() (retry bool) {
 	}
 	l.trSet, l.trTime = true, time.Since(l.treq)
 	l.status = resp.Status
+	ex.countStatus(resp.Status)
 	if caps := ex.hf.s.fe.cfg.HTTP.CaptureResponse; len(caps) > 0 {
 		l.capResp = captureFields(l.capResp, caps, resp)
 	}

@@ -111,7 +111,11 @@ func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
 				}
 				b.sessVarsUsed = b.sessVarsUsed || scope == "sess"
 			}
-			if r.Action == "set-var" || r.Action == "capture" || r.Action == "set-timeout" && r.Value != "" {
+			isExpr := r.Action == "set-var" || r.Action == "capture" || r.Action == "track-sc" || r.Action == "sc-set-gpt0" || r.Action == "set-timeout" && r.Value != ""
+			if n, perr := strconv.ParseInt(r.Value, 10, 64); r.Action == "sc-set-gpt0" && perr == nil {
+				// sc-set-gpt0 with an integer rather than an expression.
+				hr.expr = func(acl.Context) (acl.Sample, bool) { return acl.Int(n), true }
+			} else if isExpr {
 				if _, hr.expr, err = acl.CompileFetch(r.Value); err != nil {
 					return nil, fmt.Errorf("%s: '%s' expression '%s': %w", r.Pos, r.Action, r.Value, err)
 				}
@@ -275,6 +279,10 @@ func (hp *httpProxy) answerFor(be *httpProxy, status int) *localAnswer {
 // termination state.
 func (ex *exchange) answerError(be *httpProxy, status int, term [2]byte) {
 	ex.log.term = term
+	if term[1] == 'H' && (status == 502 || status == 504) {
+		// A server that failed to answer, as HAProxy counts it.
+		ex.countFail()
+	}
 	ex.answer(ex.hf.s.fe.http.answerFor(be, status))
 }
 
@@ -304,6 +312,7 @@ func (ex *exchange) answer(a *localAnswer) {
 // when a rule answered the request (deny, return, redirect).
 func (ex *exchange) applyRequestRules(hp *httpProxy) bool {
 	req := ex.req
+	ex.strk.own = hp.px.Name
 	for i := range hp.reqRules {
 		r := &hp.reqRules[i]
 		if r.cond != nil && !r.cond.Eval(ex) {
@@ -343,7 +352,12 @@ func (ex *exchange) applyRequestRules(hp *httpProxy) bool {
 		case "set-method":
 			ex.tmp = r.value.appendTo(ex.tmp[:0], ex)
 			req.SetMethod(ex.tmp)
+		case "track-sc":
+			ex.track(r)
+		case "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0":
+			ex.scAction(r)
 		case "deny":
+			ex.countErr()
 			ex.log.term = [2]byte{'P', 'R'}
 			ex.answer(r.answer)
 			return true
@@ -357,6 +371,7 @@ func (ex *exchange) applyRequestRules(hp *httpProxy) bool {
 			case <-ex.hf.s.b.ctx.Done():
 			}
 			t.Stop()
+			ex.countErr()
 			ex.log.term = [2]byte{'P', 'T'}
 			ex.answer(r.answer)
 			return true
@@ -379,6 +394,9 @@ func (ex *exchange) applyRequestRules(hp *httpProxy) bool {
 			}
 			return true
 		case "return", "auth":
+			if r.cfg.Action == "auth" {
+				ex.countErr()
+			}
 			// Answered by the proxy itself, as HAProxy logs it: LR.
 			ex.log.term = [2]byte{'L', 'R'}
 			ex.answer(r.answer)
@@ -481,6 +499,7 @@ func (ex *exchange) redirect(r *httpRule) *localAnswer {
 
 // applyResponseRules runs a proxy's http-response rules on ex.resp.
 func (ex *exchange) applyResponseRules(hp *httpProxy) {
+	ex.strk.own = hp.px.Name
 	ex.applyRespRules(hp.respRules)
 }
 
@@ -489,9 +508,11 @@ func (ex *exchange) applyResponseRules(hp *httpProxy) {
 func (ex *exchange) applyAfterResponse() {
 	fe := ex.hf.s.fe.http
 	if ex.bhp != nil && ex.bhp != fe && len(ex.bhp.afterRules) > 0 {
+		ex.strk.own = ex.bhp.px.Name
 		ex.applyRespRules(ex.bhp.afterRules)
 	}
 	if len(fe.afterRules) > 0 {
+		ex.strk.own = fe.px.Name
 		ex.applyRespRules(fe.afterRules)
 	}
 }

@@ -494,6 +494,11 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 			r.Action, r.Name = verb, name
 		}
 	}
+	if req {
+		if err := parseStickAction(&r); err != nil {
+			return r, err
+		}
+	}
 	cond, a, err := splitCond(px, a[1:])
 	if err != nil {
 		return r, err
@@ -607,6 +612,38 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 		return r, nil
 	case "capture":
 		return parseCaptureRule(r, px, a, req)
+	case "track-sc":
+		if len(a) == 0 {
+			return r, fmt.Errorf("'track-sc%d' expects a key expression", r.Slot)
+		}
+		if _, _, err := acl.CompileFetch(a[0]); err != nil {
+			return r, fmt.Errorf("'track-sc%d' key: %w", r.Slot, err)
+		}
+		r.Value = a[0]
+		switch {
+		case len(a) == 1:
+		case len(a) == 3 && a[1] == "table":
+			r.Table = a[2]
+		default:
+			return r, fmt.Errorf("'track-sc%d': unexpected '%s' after the key (expected 'table <name>')", r.Slot, strings.Join(a[1:], " "))
+		}
+		return r, nil
+	case "sc-inc-gpc0", "sc-inc-gpc1":
+		if len(a) != 0 {
+			return r, fmt.Errorf("'%s(%d)' takes no argument, not '%s'", r.Action, r.Slot, strings.Join(a, " "))
+		}
+		return r, nil
+	case "sc-set-gpt0":
+		if err := need(1, "an integer or a sample expression"); err != nil {
+			return r, err
+		}
+		if _, err := strconv.ParseInt(a[0], 10, 64); err != nil {
+			if _, _, err := acl.CompileFetch(a[0]); err != nil {
+				return r, fmt.Errorf("'sc-set-gpt0(%d)': %w", r.Slot, err)
+			}
+		}
+		r.Value = a[0]
+		return r, nil
 	case "set-timeout":
 		if !req {
 			return r, fmt.Errorf("%w: 'set-timeout' is an 'http-request' action", ErrUnknownKeyword)
@@ -720,6 +757,41 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 		return r, fmt.Errorf("%w: '%s %s'", ErrUnsupported, side, r.Action)
 	}
 	return r, nil
+}
+
+// parseStickAction reads the stick counter of the http-request actions
+// that name one: track-sc0/1/2, and sc-inc-gpc0, sc-inc-gpc1 and
+// sc-set-gpt0 followed by "(N)" (slot 0 without it, as in HAProxy). The
+// action becomes "track-sc" or the bare verb, with r.Slot the counter.
+func parseStickAction(r *HTTPRule) error {
+	if n, ok := strings.CutPrefix(r.Action, "track-sc"); ok {
+		slot, err := acl.ParseSlot(n)
+		if err != nil {
+			return fmt.Errorf("action '%s': %w", r.Action, err)
+		}
+		r.Action, r.Slot = "track-sc", slot
+		return nil
+	}
+	for _, verb := range []string{"sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0"} {
+		rest, ok := strings.CutPrefix(r.Action, verb)
+		if !ok {
+			continue
+		}
+		slot := 0
+		if rest != "" {
+			n, closed := strings.CutSuffix(strings.TrimPrefix(rest, "("), ")")
+			if !strings.HasPrefix(rest, "(") || !closed {
+				return fmt.Errorf("action '%s': expects %s(<stick counter>)", r.Action, verb)
+			}
+			var err error
+			if slot, err = acl.ParseSlot(n); err != nil {
+				return fmt.Errorf("action '%s': %w", r.Action, err)
+			}
+		}
+		r.Action, r.Slot = verb, slot
+		return nil
+	}
+	return nil
 }
 
 // validateHTTP checks what HTTP mode needs from the whole configuration:

@@ -291,6 +291,23 @@ func (p *parser) checkStick() {
 		for _, r := range px.Stick.Rules {
 			check(px, r.Pos, "stick", r.Table)
 		}
+		for _, r := range px.HTTP.RequestRules {
+			if r.Action != "track-sc" {
+				continue
+			}
+			check(px, r.Pos, "http-request", r.Table)
+			st := tableOf(px, r.Table)
+			if st == nil {
+				continue
+			}
+			// As HAProxy, a key whose type cannot become the table's is
+			// refused (a boolean for an address, say).
+			if f, _, err := acl.CompileFetch(r.Value); err == nil && !acl.KeyConvertible(f.Type, st.Config.Type) {
+				p.pos = r.Pos
+				p.errorf("http-request", ErrBadValue, "%s '%s': stick-table '%s' (type %s) uses a type incompatible with the 'track-sc%d' key '%s' (%s)",
+					px.Kind, px.Name, st.Config.Name, st.Config.Type, r.Slot, r.Value, f.Type)
+			}
+		}
 	}
 }
 

@@ -145,8 +145,14 @@ type HTTPRule struct {
 	// frontend's CaptureRequest (http-request) or CaptureResponse
 	// (http-response, http-after-response); Value is then the sample
 	// expression. A slot the frontend lacks leaves the rule without
-	// effect, as in HAProxy.
+	// effect, as in HAProxy. For "track-sc" (track-sc0/1/2),
+	// "sc-inc-gpc0", "sc-inc-gpc1" and "sc-set-gpt0" it is the stick
+	// counter (0, 1 or 2); Value is then track-sc's key expression or
+	// sc-set-gpt0's integer or expression.
 	Slot int
+	// Table names the proxy whose stick table track-sc uses; "" is the
+	// rule's own proxy.
+	Table string
 	// Timeout is the time "set-timeout" gives the timeout Name
 	// ("server" or "tunnel"); when Value is set instead, it is a sample
 	// expression read as milliseconds.

@@ -1,0 +1,242 @@
+package balancer
+
+import (
+	"strconv"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
+	"github.com/proxyblocks/proxyblocks/stick"
+)
+
+// HTTP-mode stick counters, as HAProxy keeps them per request.
+//
+// A request sees the entries its connection tracks (tcp-request
+// connection and session rules, the session's slots) and those its own
+// http-request track-sc rules start (the request's slots, ended with
+// it). A slot is one or the other: a track-sc rule leaves a slot the
+// connection or an earlier rule tracks alone. Every request counts
+// http_req_cnt/rate on the entries tracked when it starts, and a
+// track-sc rule counts it on the entry it starts tracking; denied,
+// tarpitted and unauthorized requests and server 4xx answers count
+// http_err_cnt/rate, server 5xx answers but 501 and 505 (and the 502
+// and 504 of a server that failed) http_fail_cnt/rate; the bytes of the
+// request and its answer go to bytes_in/out when it ends. Each counts
+// once per slot, so an entry tracked in two slots counts twice, as in
+// HAProxy.
+
+// reqTrack is the stick counter state of one exchange.
+type reqTrack struct {
+	// sc are the entries the request's track-sc rules track, one
+	// reference each, given back when the request ends.
+	sc [acl.Slots]*stick.Entry
+	// own names the proxy whose rules run, whose table "" stands for.
+	own string
+	// key is the scratch space of track-sc keys.
+	key []byte
+}
+
+// Tracked returns the entry tracked in slot: the request's own, else
+// the connection's; nil when neither tracks it. It makes the exchange an
+// acl.Tracker.
+func (ex *exchange) Tracked(slot int) *stick.Entry {
+	if slot < 0 || slot >= acl.Slots {
+		return nil
+	}
+	if e := ex.strk.sc[slot]; e != nil {
+		return e
+	}
+	return ex.hf.s.trk.Tracked(slot)
+}
+
+// Table returns the stick table of the named proxy; "" is the table of
+// the proxy whose rules run.
+func (ex *exchange) Table(name string) *stick.Table {
+	if name == "" {
+		name = ex.strk.own
+		if name == "" {
+			name = ex.hf.s.fe.cfg.Name
+		}
+	}
+	return ex.hf.s.b.tables[name]
+}
+
+// tracks reports whether any stick counter may be tracked, so that a
+// configuration without tracking pays one test per hook.
+func (ex *exchange) tracks() bool {
+	if ex.hf.s.trk != nil {
+		return true
+	}
+	for _, e := range ex.strk.sc {
+		if e != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// beginTracking counts the request on the entries its connection
+// tracks.
+func (ex *exchange) beginTracking() {
+	ex.strk.own = ""
+	trk := ex.hf.s.trk
+	if trk == nil {
+		return
+	}
+	for _, e := range trk.sc {
+		if e != nil {
+			now := e.Table().Now()
+			e.IncAt(stick.DataHTTPReqCnt, 1, now)
+			e.IncAt(stick.DataHTTPReqRate, 1, now)
+		}
+	}
+}
+
+// countEach adds one to a counter and its rate on the entry of every
+// slot.
+func (ex *exchange) countEach(cnt, rate stick.DataType) {
+	if !ex.tracks() {
+		return
+	}
+	for slot := range acl.Slots {
+		if e := ex.Tracked(slot); e != nil {
+			now := e.Table().Now()
+			e.IncAt(cnt, 1, now)
+			e.IncAt(rate, 1, now)
+		}
+	}
+}
+
+// countErr counts an HTTP error (a denied request, a 4xx answer).
+func (ex *exchange) countErr() { ex.countEach(stick.DataHTTPErrCnt, stick.DataHTTPErrRate) }
+
+// countFail counts a server failure (a 5xx answer but 501 and 505).
+func (ex *exchange) countFail() { ex.countEach(stick.DataHTTPFailCnt, stick.DataHTTPFailRate) }
+
+// countStatus counts the status of a server's answer: 4xx are errors,
+// 5xx but 501 and 505 (which the client's request causes) failures.
+func (ex *exchange) countStatus(status int) {
+	switch {
+	case status >= 400 && status < 500:
+		ex.countErr()
+	case status >= 500 && status < 600 && status != 501 && status != 505:
+		ex.countFail()
+	}
+}
+
+// endTracking adds the request's bytes to the entries of every slot
+// and ends the request's own tracking.
+func (ex *exchange) endTracking() {
+	if !ex.tracks() {
+		return
+	}
+	in, out := ex.log.bytesIn+ex.bodyIn.Load(), ex.log.bytesOut
+	for slot := range acl.Slots {
+		e := ex.Tracked(slot)
+		if e == nil {
+			continue
+		}
+		now := e.Table().Now()
+		if in > 0 {
+			e.IncAt(stick.DataBytesInCnt, in, now)
+			e.IncAt(stick.DataBytesInRate, in, now)
+		}
+		if out > 0 {
+			e.IncAt(stick.DataBytesOutCnt, out, now)
+			e.IncAt(stick.DataBytesOutRate, out, now)
+		}
+	}
+	for i, e := range ex.strk.sc {
+		if e != nil {
+			e.Dec(stick.DataConnCur, 1)
+			e.TouchRelease()
+			ex.strk.sc[i] = nil
+		}
+	}
+}
+
+// track runs http-request track-scN: unless the slot is tracked already,
+// the key expression's sample, converted to the table's key type, names
+// the entry (created when absent) that the request tracks from now on,
+// which counts it as a connection and the request as an HTTP request.
+// No sample, or one that cannot be a key of the table, tracks nothing.
+func (ex *exchange) track(r *httpRule) {
+	slot := r.cfg.Slot
+	if ex.Tracked(slot) != nil {
+		return
+	}
+	t := ex.Table(r.cfg.Table)
+	if t == nil {
+		return
+	}
+	smp, ok := r.expr(ex)
+	if !ok {
+		return
+	}
+	key, ok := acl.SampleKey(ex.strk.key[:0], t, smp)
+	if !ok {
+		return
+	}
+	ex.strk.key = key
+	e, err := t.GetOrCreate(key)
+	if err != nil {
+		ex.hf.s.b.log.Debug("cannot track request", "table", t.Name(), "key", smp.String(), "err", err)
+		return
+	}
+	e.StartConn()
+	now := t.Now()
+	e.IncAt(stick.DataHTTPReqCnt, 1, now)
+	e.IncAt(stick.DataHTTPReqRate, 1, now)
+	ex.strk.sc[slot] = e
+}
+
+// scAction runs sc-inc-gpc0, sc-inc-gpc1 and sc-set-gpt0 on the entry
+// tracked in the rule's slot; nothing tracked there, nothing done.
+func (ex *exchange) scAction(r *httpRule) {
+	e := ex.Tracked(r.cfg.Slot)
+	if e == nil {
+		return
+	}
+	switch r.cfg.Action {
+	case "sc-inc-gpc0", "sc-inc-gpc1":
+		cnt, rate := stick.DataGPC0, stick.DataGPC0Rate
+		if r.cfg.Action == "sc-inc-gpc1" {
+			cnt, rate = stick.DataGPC1, stick.DataGPC1Rate
+		}
+		now := e.Table().Now()
+		e.IncAt(rate, 1, now)
+		e.IncAt(cnt, 1, now)
+	case "sc-set-gpt0":
+		smp, ok := r.expr(ex)
+		if !ok {
+			return
+		}
+		v := smp.Int
+		switch smp.Type {
+		case acl.TypeStr:
+			if smp.Str == "" {
+				return
+			}
+			v, _ = strconv.ParseInt(leadingDigits(smp.Str), 10, 64)
+		case acl.TypeIP:
+			key, ok := acl.SampleKey(ex.strk.key[:0], e.Table(), smp)
+			if !ok || len(key) != 4 {
+				return
+			}
+			v = int64(key[0])<<24 | int64(key[1])<<16 | int64(key[2])<<8 | int64(key[3])
+		}
+		_ = e.Set(stick.DataGPT0, v)
+	}
+	e.Touch()
+}
+
+// leadingDigits is the sign and digits s starts with, the integer a
+// string sample reads as.
+func leadingDigits(s string) string {
+	i := 0
+	if i < len(s) && (s[i] == '-' || s[i] == '+') {
+		i++
+	}
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return s[:i]
+}
