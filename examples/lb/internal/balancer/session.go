@@ -56,6 +56,21 @@ type session struct {
 	// silent marks a connection dropped while it waited because its
 	// client closed having sent nothing (clientGone).
 	silent bool
+	// tun is the session's tunnel once it runs (under mu), for the bytes
+	// option contstats shows while it does.
+	tun *channel.Tunnel
+}
+
+// liveBytes are the bytes the session's tunnel has moved so far, client
+// to server and server to client; 0 before it runs.
+func (s *session) liveBytes() (in, out uint64) {
+	s.mu.Lock()
+	tun := s.tun
+	s.mu.Unlock()
+	if tun == nil {
+		return 0, 0
+	}
+	return uint64(tun.Request().Stats().In), uint64(tun.Response().Stats().Out)
 }
 
 // kill closes both connections; whatever drives the session (its
@@ -183,6 +198,11 @@ func (s *session) run() {
 	tc := b.tunnelConfig(fe.cfg, be.cfg)
 	tc.Go = b.workers.goFn
 	tun, err := channel.NewTunnel(client, server, tc)
+	if err == nil && fe.cfg.Options.ContStats {
+		s.mu.Lock()
+		s.tun = tun
+		s.mu.Unlock()
+	}
 	if err == nil {
 		// This goroutine goes on as the request direction: a short
 		// connection ends on it, with the stack it has grown already, and
@@ -419,12 +439,16 @@ func (s *session) tcpFinish() {
 	if srv == nil {
 		srv = s.named
 	}
+	if released {
+		// Out of the live sessions first: option contstats counts a live
+		// session's bytes, and the totals are added next.
+		be.dropLive(s.srv, s)
+	}
 	countTraffic(s.fe, be, srv, s.bytesIn, s.bytesOut, s.term, -1)
 	if be != nil && s.tcSet {
 		countTimes(be, srv, [4]time.Duration{s.tw, s.tc, 0, time.Since(s.accepted)})
 	}
 	if released {
-		be.dropLive(s.srv, s)
 		beconn, srvconn = be.release(s.srv)
 	}
 	if !s.logged {

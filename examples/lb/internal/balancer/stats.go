@@ -370,6 +370,7 @@ func csvField(v string) string {
 func (b *Balancer) statRows(o statOptions) []statRow {
 	ids := proxyIDs(b.cfg)
 	now := time.Now()
+	live := b.liveTraffic()
 	var rows []statRow
 	for _, px := range b.cfg.Proxies {
 		iid := ids[px]
@@ -377,7 +378,9 @@ func (b *Balancer) statRows(o statOptions) []statRow {
 			continue
 		}
 		if fe := b.frontendOf(px); fe != nil && o.typeMask&1 != 0 && o.sid == -1 {
-			rows = append(rows, b.frontendRow(fe, iid))
+			r := b.frontendRow(fe, iid)
+			r.addBytes(live.fe[fe])
+			rows = append(rows, r)
 		}
 		be := b.backends[px.Name]
 		if be == nil || be.cfg != px {
@@ -392,14 +395,75 @@ func (b *Balancer) statRows(o statOptions) []statRow {
 				if o.up && !up || o.noMaint && maint {
 					continue
 				}
+				r.addBytes(live.srv[s])
 				rows = append(rows, r)
 			}
 		}
 		if o.typeMask&2 != 0 && o.sid == -1 {
-			rows = append(rows, b.backendRow(be, iid, now, o.legends))
+			r := b.backendRow(be, iid, now, o.legends)
+			r.addBytes(live.be[be])
+			rows = append(rows, r)
 		}
 	}
 	return rows
+}
+
+// liveCounts are bytes of sessions still running, client to server and
+// server to client, per frontend, backend and server.
+type liveCounts struct {
+	fe  map[*frontend]*[2]uint64
+	be  map[*Backend]*[2]uint64
+	srv map[*Server]*[2]uint64
+}
+
+// liveTraffic sums the bytes the running TCP sessions of frontends with
+// option contstats have moved, which the counters get only when they
+// end; nil maps when no frontend asks.
+func (b *Balancer) liveTraffic() liveCounts {
+	var lc liveCounts
+	if !slices.ContainsFunc(b.fronts, func(fe *frontend) bool { return fe.cfg.Options.ContStats }) {
+		return lc
+	}
+	lc = liveCounts{fe: map[*frontend]*[2]uint64{}, be: map[*Backend]*[2]uint64{}, srv: map[*Server]*[2]uint64{}}
+	for _, be := range b.backends {
+		for _, srv := range be.servers {
+			be.mu.Lock()
+			sessions := liveSessions(nil, srv)
+			be.mu.Unlock()
+			for _, x := range sessions {
+				if !x.fe.cfg.Options.ContStats {
+					continue
+				}
+				in, out := x.liveBytes()
+				for _, v := range []*[2]uint64{ref(lc.srv, srv), ref(lc.be, be), ref(lc.fe, x.fe)} {
+					v[0], v[1] = v[0]+in, v[1]+out
+				}
+			}
+		}
+	}
+	return lc
+}
+
+// ref is a pointer to m[k]'s counts, made on first use.
+func ref[K comparable](m map[K]*[2]uint64, k K) *[2]uint64 {
+	v := m[k]
+	if v == nil {
+		v = new([2]uint64)
+		m[k] = v
+	}
+	return v
+}
+
+// addBytes adds live bytes (client to server, server to client) to the
+// row's bin and bout; nil adds nothing.
+func (r statRow) addBytes(v *[2]uint64) {
+	if v == nil {
+		return
+	}
+	for i, col := range [2]string{"bin", "bout"} {
+		n, _ := strconv.ParseUint(r[statIndex[col]], 10, 64)
+		r.setU(col, n+v[i])
+	}
 }
 
 func (b *Balancer) frontendOf(px *config.Proxy) *frontend {

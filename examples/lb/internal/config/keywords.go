@@ -355,6 +355,7 @@ var optionKeywords = map[string]optionKeyword{
 	"nolinger":            {kAll, flag(func(o *Options) *bool { return &o.NoLinger })},
 	"tcp-smart-connect":   {KindBackend, flag(func(o *Options) *bool { return &o.SmartConnect })},
 	"abortonclose":        {KindBackend, flag(func(o *Options) *bool { return &o.AbortOnClose })},
+	"contstats":           {KindFrontend, flag(func(o *Options) *bool { return &o.ContStats })},
 	"http-buffer-request": {kAll, flag(func(o *Options) *bool { return &o.BufferRequest })},
 	"tcp-smart-accept": {KindFrontend, func(px *Proxy, a []string, on bool) error {
 		if err := noArgs(a); err != nil {

@@ -281,6 +281,9 @@ type Options struct {
 	// tells the option was written, either way: without it, HTTP
 	// frontends and ssl bind lines have it, as in HAProxy.
 	SmartAccept, SmartAcceptSet bool
+	// ContStats counts a TCP session's bytes in the statistics while it
+	// runs, not only when it ends ("option contstats").
+	ContStats bool
 	// BufferRequest waits for the request body, up to a buffer less the
 	// rewrite reserve, before the proxy's rules run and the server is
 	// connected ("option http-buffer-request").

@@ -59,3 +59,13 @@ func TestAbortOnCloseOption(t *testing.T) {
 	assert.Contains(t, err.Error(), "lb.cfg:2: ")
 	assert.Contains(t, err.Error(), "abortonclose")
 }
+
+// TestContStatsOption checks option contstats: a frontend option,
+// inherited from defaults, refused on a backend.
+func TestContStatsOption(t *testing.T) {
+	c := mustParse(t, "defaults\n    option contstats\nfrontend f\n    bind 127.0.0.1:1\n    default_backend b\nbackend b\n    server s 127.0.0.1:2\n")
+	assert.True(t, c.Proxy("f", KindFrontend).Options.ContStats)
+	_, err := parse(t, "backend b\n    option contstats\n")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "lb.cfg:2: ")
+}
