@@ -630,11 +630,13 @@ func (ex *exchange) serve() {
 	if cc := fe.cfg.HTTP.CaptureCookie; cc != nil {
 		l.cc = captureCookie(ex.req, "Cookie", cc)
 	}
+	// A request counts as it comes in, as in HAProxy, so that a page of
+	// statistics answering it counts it already.
+	fe.st.request()
 	// monitor-uri: answered here, before any rule, and never logged.
 	if m := fe.cfg.HTTP.MonitorURI; m != "" && string(ex.req.Path()) == m {
 		l.term = [2]byte{'L', 'R'}
 		fe.st.intercept.Add(1)
-		fe.st.request()
 		fe.st.status(200)
 		ex.answer(builtinAnswer(200))
 		return

@@ -405,6 +405,9 @@ func (ex *exchange) applyRequestRules(hp *httpProxy) bool {
 			ex.log.term = [2]byte{'L', 'R'}
 			ex.answer(ex.redirect(r))
 			return true
+		case "use-service":
+			ex.servePrometheus(hp) // the one service (prometheus.go)
+			return true
 		}
 	}
 	// The "redirect" rules come after the http-request rules.

@@ -206,11 +206,11 @@ func countRetry(be *Backend, srv *Server, redispatched bool) {
 	}
 }
 
-// countRequest adds a finished HTTP request to the statistics.
+// countRequest adds a finished HTTP request to the statistics (the
+// frontend counted it as it came in: serve).
 func (ex *exchange) countRequest() {
 	l := &ex.log
 	fe := ex.hf.s.fe
-	fe.st.request()
 	countTraffic(fe, l.be, l.srv, l.bytesIn+ex.bodyIn.Load(), l.bytesOut, l.term, l.status)
 	if l.be != nil && l.tcSet && l.trSet {
 		countTimes(l.be, l.srv, [4]time.Duration{l.tw, l.tc, l.trTime, l.ta})

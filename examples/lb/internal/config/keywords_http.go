@@ -721,6 +721,11 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 			return r, errors.New("'return' with a body needs 'content-type'")
 		}
 		return r, nil
+	case "use-service":
+		if !req {
+			break
+		}
+		return parseUseService(r, a)
 	case "redirect":
 		if !req {
 			break

@@ -116,7 +116,8 @@ type HTTPRule struct {
 	// replace-path, set-uri, replace-uri, set-query, set-method,
 	// set-var, set-var-fmt, unset-var (Name is then the variable,
 	// SCOPE.NAME, and Value the expression or format), capture (Slot),
-	// set-timeout (Name, Timeout), and set-status in responses.
+	// set-timeout (Name, Timeout), use-service (Name is the service,
+	// ServicePrometheus), and set-status in responses.
 	Action string
 	// Name is the header name of header actions.
 	Name string
