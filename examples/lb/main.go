@@ -86,6 +86,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		// them at start (and with -c).
 		err = cfg.Resolve(context.Background(), config.SystemLookup)
 	}
+	if err == nil && *check {
+		// -c also compiles the rules, as the start would.
+		err = balancer.Check(cfg)
+	}
 	if err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			fmt.Fprintf(stderr, "[ALERT] %s\n", line)

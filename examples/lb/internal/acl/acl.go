@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -355,6 +356,7 @@ func ParseExpr(words []string) (*Expr, error) {
 	}
 	fn, f.Type = withConverters(fn, conv), t
 	var opts MatchOptions
+	var filePats []string
 	rest := words[1:]
 flags:
 	for len(rest) > 0 && strings.HasPrefix(rest[0], "-") {
@@ -373,7 +375,16 @@ flags:
 		case "--":
 			rest = rest[1:]
 			break flags
-		case "-f", "-M", "-u":
+		case "-f":
+			if len(rest) < 2 {
+				return nil, fmt.Errorf("%w: '-f' expects a file name", ErrSyntax)
+			}
+			pats, err := patternFile(rest[1])
+			if err != nil {
+				return nil, err
+			}
+			filePats, rest = append(filePats, pats...), rest[1:]
+		case "-M", "-u":
 			return nil, fmt.Errorf("%w: ACL flag '%s'", errUnsupported, rest[0])
 		default:
 			// A negative number is a pattern, not a flag.
@@ -394,6 +405,9 @@ flags:
 	if !ok {
 		return nil, fmt.Errorf("%w: '%s'", ErrUnknownMatch, method)
 	}
+	if len(filePats) > 0 {
+		rest = append(filePats, rest...)
+	}
 	if len(rest) == 0 && method != "bool" && method != "found" {
 		// HAProxy warns that such an ACL never matches ("-m found" tests
 		// existence, "-m bool" an integer's truth); it is accepted alike.
@@ -407,6 +421,31 @@ flags:
 }
 
 var errUnsupported = errors.New("not supported")
+
+// patternFile reads an ACL's patterns from a file ("-f"), as HAProxy
+// does: one per line, which ends at a CR or LF; a line starting with '#'
+// and an empty one are skipped; leading spaces and tabs are dropped, the
+// rest of the line, spaces included, is the pattern.
+func patternFile(name string) ([]string, error) {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("failed to open pattern file <%s>: %w", name, err)
+	}
+	var pats []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		line = strings.TrimLeft(line, " \t")
+		if i := strings.IndexAny(line, "\r\n"); i >= 0 {
+			line = line[:i]
+		}
+		if line != "" {
+			pats = append(pats, line)
+		}
+	}
+	return pats, nil
+}
 
 // ACL is a named test: the expressions of every "acl" line with its name,
 // ORed.

@@ -126,6 +126,9 @@ type frontend struct {
 	logs      *logSet
 	// http is the proxy's HTTP settings and rules, nil in TCP mode.
 	http *httpProxy
+	// useDyn are the dynamic names of a TCP frontend's use_backend
+	// rules, by index (nil: none dynamic).
+	useDyn []logFormat
 	// sslFailures counts failed TLS handshakes on the ssl binds.
 	sslFailures atomic.Uint64
 	// stick runs the tcp-request connection rules (stick.go).
@@ -160,6 +163,25 @@ func slotsFor(maxconn int) int {
 
 // Start opens every listener, starts the health checks and begins
 // accepting. On error nothing is left running.
+// Check compiles what Start compiles from cfg before it opens anything:
+// the rules' expressions and formats (fetches, converters, map and
+// pattern files, dynamic use_backend names), so that "lb -c" reports
+// what would stop the start.
+func Check(cfg *config.Config) error {
+	b := &Balancer{cfg: cfg}
+	if err := b.setupHTTP(); err != nil {
+		return fmt.Errorf("balancer: %w", err)
+	}
+	for _, px := range cfg.Proxies {
+		if px.Kind.IsFrontend() && px.Mode != "http" {
+			if _, err := compileUseBackends(px); err != nil {
+				return fmt.Errorf("balancer: %s '%s': %w", px.Kind, px.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
 func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -269,6 +291,11 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 			continue
 		}
 		fe := &frontend{cfg: px, logs: b.newLogSet(px), http: b.httpPx[px]}
+		if px.Mode != "http" {
+			if fe.useDyn, err = compileUseBackends(px); err != nil {
+				return abort(fmt.Errorf("balancer: %s '%s': %w", px.Kind, px.Name, err))
+			}
+		}
 		if px.RateLimitSessions > 0 {
 			fe.rate = freq.NewCounter(freq.SystemClock)
 		}

@@ -77,12 +77,18 @@ func (s *session) inspect() bool {
 			return false
 		}
 	}
-	// As in HAProxy, use_backend runs once, on what the rules waited for.
-	for _, u := range uses {
-		if u.Cond.Eval(ctx) {
-			s.be = s.b.backends[u.Backend]
-			break
+	// As in HAProxy, use_backend runs once, on what the rules waited for;
+	// a dynamic name that names no backend leaves the default one.
+	for i, u := range uses {
+		if !u.Cond.Eval(ctx) {
+			continue
 		}
+		if fe.useDyn == nil || fe.useDyn[i] == nil {
+			s.be = s.b.backends[u.Backend]
+		} else if be, _ := s.b.dynamicBackend(fe.useDyn[i], ctx, nil, "tcp"); be != nil {
+			s.be = be
+		}
+		break
 	}
 	return true
 }

@@ -748,10 +748,20 @@ func (ex *exchange) addOriginalTo() {
 
 // pickBackend runs the use_backend rules, then default_backend.
 func (hf *httpFront) pickBackend(ex *exchange) *Backend {
-	for _, u := range hf.s.fe.http.useBackends {
-		if u.cond.Eval(ex) {
+	for i := range hf.s.fe.http.useBackends {
+		u := &hf.s.fe.http.useBackends[i]
+		if !u.cond.Eval(ex) {
+			continue
+		}
+		if u.dyn == nil {
 			return u.be
 		}
+		// A name that names no backend leaves the default one.
+		var be *Backend
+		if be, ex.tmp = hf.s.b.dynamicBackend(u.dyn, ex, ex.tmp, "http"); be != nil {
+			return be
+		}
+		break
 	}
 	return hf.s.fe.backend
 }

@@ -48,6 +48,40 @@ type useBackend struct {
 	name string
 	be   *Backend // set once the backends exist (linkHTTP)
 	cond *acl.Cond
+	// dyn makes the backend's name per request, nil for a fixed one.
+	dyn logFormat
+}
+
+// compileUseBackends compiles the dynamic names of a proxy's use_backend
+// rules (nil where a name is fixed).
+func compileUseBackends(px *config.Proxy) ([]logFormat, error) {
+	var dyn []logFormat
+	for i := range px.HTTP.UseBackends {
+		u := &px.HTTP.UseBackends[i]
+		if !u.Dynamic() {
+			continue
+		}
+		f, err := parseLogFormat(u.Backend)
+		if err != nil {
+			return nil, fmt.Errorf("%s: use_backend '%s': %w", u.Pos, u.Backend, err)
+		}
+		if dyn == nil {
+			dyn = make([]logFormat, len(px.HTTP.UseBackends))
+		}
+		dyn[i] = f
+	}
+	return dyn, nil
+}
+
+// dynamicBackend is the backend a dynamic use_backend names for ctx, of
+// mode; nil when it names none, and the default backend serves.
+func (b *Balancer) dynamicBackend(f logFormat, ctx acl.Context, buf []byte, mode string) (*Backend, []byte) {
+	buf = f.appendTo(buf[:0], ctx)
+	be := b.backends[string(buf)]
+	if be == nil || be.cfg.Mode != mode {
+		return nil, buf
+	}
+	return be, buf
 }
 
 // linkHTTP points use_backend rules at the running backends.
@@ -154,8 +188,16 @@ func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
 	if hp.afterRules, err = compile(px.HTTP.AfterResponseRules); err != nil {
 		return nil, err
 	}
-	for _, u := range px.HTTP.UseBackends {
-		hp.useBackends = append(hp.useBackends, useBackend{name: u.Backend, cond: u.Cond})
+	dyn, err := compileUseBackends(px)
+	if err != nil {
+		return nil, err
+	}
+	for i, u := range px.HTTP.UseBackends {
+		ub := useBackend{name: u.Backend, cond: u.Cond}
+		if dyn != nil {
+			ub.dyn = dyn[i]
+		}
+		hp.useBackends = append(hp.useBackends, ub)
 	}
 	return hp, nil
 }

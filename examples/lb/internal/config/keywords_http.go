@@ -842,6 +842,11 @@ func (p *parser) validateHTTP() {
 			}
 		}
 		for _, u := range px.HTTP.UseBackends {
+			if u.Dynamic() {
+				// A name made of samples is looked up per request; one that
+				// names no backend leaves the default one, as in HAProxy.
+				continue
+			}
 			check(u.Backend, u.Pos, "use_backend")
 		}
 		if px.DefaultBackend != "" && p.cfg.Proxy(px.DefaultBackend, KindBackend) != nil {

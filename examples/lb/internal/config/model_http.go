@@ -3,6 +3,7 @@ package config
 import (
 	"net/netip"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
@@ -165,6 +166,8 @@ type HTTPRule struct {
 // UseBackend is one use_backend rule.
 type UseBackend struct {
 	Pos
+	// Backend is the backend's name, or a format with %[...] samples
+	// that makes it per request (Dynamic).
 	Backend string
 	Cond    *acl.Cond
 }
@@ -239,3 +242,7 @@ type CookieCapture struct {
 	Name string
 	Len  int
 }
+
+// Dynamic reports whether the rule's backend name is made of samples
+// ("use_backend %[req.hdr(host),lower,map(hosts.map)]").
+func (u *UseBackend) Dynamic() bool { return strings.Contains(u.Backend, "%[") }

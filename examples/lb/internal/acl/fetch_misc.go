@@ -1,0 +1,90 @@
+package acl
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/proxyblocks/proxyblocks/mux/htx"
+)
+
+// Fetches that read no connection, as HAProxy has them: uuid([4]) (a
+// random UUID), date([OFFSET[,UNIT]]) (the time in seconds since the
+// epoch, plus OFFSET in s, ms or us, or in that unit), rand([RANGE])
+// (a random integer below RANGE, or below 2^32); and the request line's
+// parts as captured, capture.req.method, capture.req.uri and
+// capture.req.ver.
+func init() {
+	RegisterFetch(Fetch{Name: "uuid", Type: TypeStr, Arg: ArgOptional, Compile: func(a string) (FetchFunc, error) {
+		if a != "" && a != "4" {
+			return nil, fmt.Errorf("%w: uuid version '%s' (4 only)", ErrSyntax, a)
+		}
+		return func(Context) (Sample, bool) { return Str(uuid4()), true }, nil
+	}})
+	RegisterFetch(Fetch{Name: "date", Type: TypeInt, Arg: ArgOptional, Compile: func(a string) (FetchFunc, error) {
+		offset, unit, _ := strings.Cut(a, ",")
+		var off int64
+		if offset != "" {
+			n, err := strconv.ParseInt(offset, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("%w: date offset '%s' is not an integer", ErrSyntax, offset)
+			}
+			off = n
+		}
+		var scale func(time.Time) int64
+		switch unit {
+		case "", "s":
+			scale = func(t time.Time) int64 { return t.Unix() }
+		case "ms":
+			scale = func(t time.Time) int64 { return t.UnixMilli() }
+		case "us":
+			scale = func(t time.Time) int64 { return t.UnixMicro() }
+		default:
+			return nil, fmt.Errorf("%w: date unit '%s' (s, ms or us)", ErrSyntax, unit)
+		}
+		return func(Context) (Sample, bool) { return Int(scale(time.Now()) + off), true }, nil
+	}})
+	RegisterFetch(Fetch{Name: "rand", Type: TypeInt, Arg: ArgOptional, Compile: func(a string) (FetchFunc, error) {
+		limit := int64(1) << 32
+		if a != "" {
+			n, err := strconv.ParseInt(a, 10, 64)
+			if err != nil || n <= 0 {
+				return nil, fmt.Errorf("%w: rand range '%s' is not a positive integer", ErrSyntax, a)
+			}
+			limit = n
+		}
+		max := big.NewInt(limit)
+		return func(Context) (Sample, bool) {
+			n, err := rand.Int(rand.Reader, max)
+			if err != nil {
+				return Sample{}, false
+			}
+			return Int(n.Int64()), true
+		}, nil
+	}})
+	httpFetch("capture.req.method", ArgNone, func(m *htx.Message, _ string) (string, bool) { return string(m.Method()), true })
+	httpFetch("capture.req.uri", ArgNone, func(m *htx.Message, _ string) (string, bool) { return string(m.Path()), true })
+	httpFetch("capture.req.ver", ArgNone, func(m *htx.Message, _ string) (string, bool) {
+		switch m.Version {
+		case htx.Version10:
+			return "HTTP/1.0", true
+		case htx.Version20:
+			return "HTTP/2.0", true
+		}
+		return "HTTP/1.1", true
+	})
+}
+
+// uuid4 is a random (version 4) UUID in its usual text form.
+func uuid4() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
