@@ -1,6 +1,7 @@
 package balancer
 
 import (
+	"math"
 	"net"
 	"strings"
 	"testing"
@@ -86,7 +87,7 @@ backend bt
 
 	// What the accepted ones leave, as haproxy leaves it.
 	require.Equal(t, "", b.RunCommand("admin", "set maxconn server bt/a -1"))
-	require.Equal(t, 4294967295, b.Backend("bt").Server("a").maxconn, "a negative maxconn is read unsigned")
+	require.Equal(t, uint32(math.MaxUint32), uint32(b.Backend("bt").Server("a").maxconn), "a negative maxconn is read unsigned")
 	require.Equal(t, "", b.RunCommand("admin", "set maxconn server bt/a +7"))
 	require.Equal(t, 7, b.Backend("bt").Server("a").maxconn)
 	require.Equal(t, "", b.RunCommand("admin", "set maxconn frontend ft 7x"))
