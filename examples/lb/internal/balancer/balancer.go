@@ -309,6 +309,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 	agents := b.newAgents()
 	b.startChecks()
 	b.runAgents(agents)
+	b.startResolvers()
 	b.serveCLI()
 	b.wg.Add(1)
 	go b.trimmer()

@@ -1,0 +1,351 @@
+package balancer
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+)
+
+// dnsStatus is how a resolution ended, as HAProxy's RSLV_STATUS_*.
+type dnsStatus int
+
+const (
+	dnsNone    dnsStatus = iota // not run yet
+	dnsValid                    // an answer with addresses
+	dnsNX                       // the name does not exist
+	dnsRefused                  // the name servers refused
+	dnsTimeout                  // no answer after every try
+	dnsOther                    // any other error, an answer without address among them
+)
+
+// dnsResult is one resolution's outcome: its status, the addresses of a
+// valid answer in its order, and who gave it ("resolvers/nameserver").
+type dnsResult struct {
+	status dnsStatus
+	addrs  []netip.Addr
+	by     string
+}
+
+// resolution is one host name a resolvers section asks for, with the
+// servers that take their address from it (HAProxy shares a resolution
+// among the servers naming the same host).
+type resolution struct {
+	host    string
+	prefer  string // "ipv4" or "ipv6"
+	servers []*Server
+	// last is when the last resolution ended, zero before the first;
+	// lastValid when the last valid answer came (the start, before any),
+	// from which the hold periods count.
+	last, lastValid time.Time
+	status          dnsStatus
+}
+
+// resolverSection runs one resolvers section: every "timeout resolve" it
+// resolves each of its names again and hands the outcome to the servers.
+// One goroutine runs it, whatever the number of servers.
+type resolverSection struct {
+	cfg  *config.Resolvers
+	res  []*resolution
+	now  func() time.Time
+	look func(ctx context.Context, host, prefer string) dnsResult
+}
+
+// newResolverSections gathers, for each resolvers section the servers of
+// the backends use, the names to resolve. Sections no server uses do not
+// run.
+func newResolverSections(cfg *config.Config, backends []*Backend, start time.Time) []*resolverSection {
+	var out []*resolverSection
+	for _, rc := range cfg.Resolvers {
+		sec := &resolverSection{cfg: rc, now: time.Now}
+		for _, be := range backends {
+			for _, s := range be.servers {
+				if s.cfg.Resolvers != rc.Name || s.cfg.FQDN == "" {
+					continue
+				}
+				sec.add(s, start)
+			}
+		}
+		if len(sec.res) > 0 {
+			out = append(out, sec)
+		}
+	}
+	return out
+}
+
+// add puts server s under the resolution of its host name and family.
+func (r *resolverSection) add(s *Server, start time.Time) {
+	prefer := s.cfg.ResolvePrefer
+	if prefer == "" {
+		prefer = "ipv6" // HAProxy's default
+	}
+	for _, res := range r.res {
+		if res.host == s.cfg.FQDN && res.prefer == prefer {
+			res.servers = append(res.servers, s)
+			return
+		}
+	}
+	r.res = append(r.res, &resolution{host: s.cfg.FQDN, prefer: prefer, servers: []*Server{s}, lastValid: start})
+}
+
+// startResolvers runs each resolvers section the servers use until the
+// balancer closes.
+func (b *Balancer) startResolvers() {
+	bes := make([]*Backend, 0, len(b.backends))
+	for _, px := range b.cfg.Proxies {
+		if be := b.backends[px.Name]; be != nil && be.cfg == px {
+			bes = append(bes, be)
+		}
+	}
+	for _, sec := range newResolverSections(b.cfg, bes, time.Now()) {
+		cl, err := newDNSClient(sec.cfg)
+		if err != nil {
+			b.log.Error("resolvers: cannot open a socket", "resolvers", sec.cfg.Name, "err", err)
+			continue
+		}
+		sec.look = cl.resolve
+		b.checksWG.Add(1)
+		go func() {
+			defer b.checksWG.Done()
+			defer cl.close()
+			stop := context.AfterFunc(b.checkCtx, cl.close)
+			defer stop()
+			sec.run(b.checkCtx)
+		}()
+	}
+}
+
+// run resolves the section's names, each "timeout resolve" after its
+// previous resolution ended, until ctx ends.
+func (r *resolverSection) run(ctx context.Context) {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		t.Reset(r.step(ctx))
+	}
+}
+
+// step runs the resolutions that are due and returns the time until the
+// next one is.
+func (r *resolverSection) step(ctx context.Context) time.Duration {
+	next := r.cfg.TimeoutResolve
+	for _, res := range r.res {
+		if ctx.Err() != nil {
+			return next
+		}
+		if !res.last.IsZero() {
+			if wait := res.last.Add(r.cfg.TimeoutResolve).Sub(r.now()); wait > 0 {
+				next = min(next, wait)
+				continue
+			}
+		}
+		out := r.look(ctx, res.host, res.prefer)
+		if ctx.Err() != nil {
+			return next
+		}
+		r.apply(res, out, r.now())
+	}
+	return max(next, time.Millisecond)
+}
+
+// apply hands a resolution's outcome to its servers, as HAProxy's
+// snr_resolution_cb and snr_update_srv_status do: a valid answer gives
+// each server an address (and takes it out of resolution maintenance);
+// an error past its hold period since the last valid answer puts the
+// servers into resolution maintenance, without an address; an error
+// within it changes nothing.
+func (r *resolverSection) apply(res *resolution, out dnsResult, now time.Time) {
+	res.last, res.status = now, out.status
+	if out.status == dnsValid {
+		res.lastValid = now
+		for _, s := range res.servers {
+			if ip, ok := s.pickAddr(out.addrs, res.prefer, res.servers); ok {
+				s.dnsAddr(ip, out.by)
+			} else {
+				s.dnsMaint("No IP for server ")
+			}
+		}
+		return
+	}
+	h := r.cfg.Hold
+	hold, reason := h.Other, "unspecified DNS error"
+	switch out.status {
+	case dnsNX:
+		hold, reason = h.NX, "DNS NX status"
+	case dnsRefused:
+		hold, reason = h.Refused, "DNS refused status"
+	case dnsTimeout:
+		hold, reason = h.Timeout, "DNS timeout status"
+	}
+	if now.Sub(res.lastValid) < hold {
+		return
+	}
+	for _, s := range res.servers {
+		s.dnsMaint(reason)
+	}
+}
+
+// pickAddr chooses the server's address among a valid answer's, as
+// HAProxy's resolv_get_ip_from_response scores them: the preferred
+// family first, then an address in a resolve-net network, then one no
+// other server of the backend with the same name has (unless
+// allow-dup-ip, such an address is never taken), then the server's
+// current address; among equals, the first.
+func (s *Server) pickAddr(addrs []netip.Addr, prefer string, peers []*Server) (netip.Addr, bool) {
+	cur := s.ip()
+	var best netip.Addr
+	bestScore := -1
+	for _, a := range addrs {
+		a = a.Unmap()
+		score := 0
+		if a.Is4() == (prefer == "ipv4") {
+			score += 8
+		}
+		for _, n := range s.cfg.ResolveNets {
+			if n.Contains(a) {
+				score += 4
+				break
+			}
+		}
+		dup := false
+		for _, p := range peers {
+			if p != s && p.be == s.be && p.ip() == a {
+				dup = true
+			}
+		}
+		if dup && !s.cfg.ResolveAllowDupIP {
+			continue
+		}
+		if !dup {
+			score += 2
+		}
+		if a == cur {
+			score++
+		}
+		if score > bestScore {
+			best, bestScore = a, score
+		}
+	}
+	return best, bestScore >= 0
+}
+
+// ip is the server's current address, the zero Addr for none.
+func (s *Server) ip() netip.Addr {
+	host, _, err := net.SplitHostPort(s.address())
+	if err != nil {
+		return netip.Addr{}
+	}
+	a, _ := netip.ParseAddr(host)
+	return a
+}
+
+// clearAddr leaves the server without an address, its port kept.
+func (s *Server) clearAddr() {
+	_, port, _ := net.SplitHostPort(s.address())
+	addr := net.JoinHostPort("", port)
+	s.addr.Store(&addr)
+}
+
+// dnsAddr gives the server the address its resolvers found, logging the
+// change as HAProxy does, and takes it out of resolution maintenance.
+func (s *Server) dnsAddr(ip netip.Addr, by string) {
+	b := s.be
+	var msgs []string
+	b.mu.Lock()
+	host, port, _ := net.SplitHostPort(s.address())
+	if newHost := ip.String(); newHost != host {
+		addr := net.JoinHostPort(newHost, port)
+		s.addr.Store(&addr)
+		old := host
+		if old == "" {
+			old = "(none)"
+		}
+		msgs = append(msgs, fmt.Sprintf("%s/%s changed its IP from %s to %s by %s.", b.cfg.Name, s.cfg.Name, old, newHost, by))
+	}
+	if s.rmaint {
+		s.rmaint = false
+		if !s.maint && (s.checker != nil || s.agent != nil) {
+			// As on leaving any maintenance: up, one failed check from
+			// down, until the checks say more.
+			s.up = s.agentLetsUp()
+			if s.checker != nil {
+				s.health = s.cfg.Rise
+			}
+		}
+		state, admin := "UP", "READY"
+		if !s.up {
+			state = "DOWN"
+		}
+		switch {
+		case s.maint:
+			admin = "MAINT"
+		case s.drain:
+			admin = "DRAIN"
+		}
+		msgs = append(msgs,
+			fmt.Sprintf("%s %s/%s ('%s') is %s/%s (resolves again).", serverKind(s), b.cfg.Name, s.cfg.Name, s.cfg.FQDN, state, admin),
+			fmt.Sprintf("Server %s/%s administratively READY thanks to valid DNS answer.", b.cfg.Name, s.cfg.Name))
+		s.reweigh(time.Now().Unix())
+		if len(b.candidates()) > 0 {
+			b.noneLog = false
+		}
+	}
+	b.mu.Unlock()
+	for _, m := range msgs {
+		b.logs.event(levelNotice, m)
+	}
+}
+
+// dnsMaint puts the server into resolution maintenance for reason, as
+// HAProxy's SRV_ADMF_RMAINT: it loses its address, takes no connection,
+// and its queued connections go to the backend's queue.
+func (s *Server) dnsMaint(reason string) {
+	b := s.be
+	b.mu.Lock()
+	if s.rmaint {
+		b.mu.Unlock()
+		return
+	}
+	wasDown := !s.up || s.maint
+	s.rmaint = true
+	s.clearAddr()
+	s.health = 0
+	requeued := b.requeue(s)
+	s.reweigh(time.Now().Unix())
+	active, backup := b.usableCounts()
+	var msgs []string
+	if wasDown {
+		msgs = append(msgs, fmt.Sprintf("%s %s/%s was DOWN and now enters maintenance (%s).", serverKind(s), b.cfg.Name, s.cfg.Name, reason))
+	} else {
+		msgs = append(msgs, fmt.Sprintf("%s %s/%s is going DOWN for maintenance (%s). %d active and %d backup servers left. %d sessions active, %d requeued, %d remaining in queue.",
+			serverKind(s), b.cfg.Name, s.cfg.Name, reason, active, backup, s.cur, requeued, len(b.queue)))
+	}
+	if active+backup == 0 && !b.noneLog {
+		b.noneLog = true
+		what := "backend"
+		if b.cfg.Kind.IsFrontend() {
+			what = "proxy"
+		}
+		msgs = append(msgs, fmt.Sprintf("%s %s has no server available!", what, b.cfg.Name))
+	}
+	b.mu.Unlock()
+	for i, m := range msgs {
+		level := levelWarning
+		if i > 0 {
+			level = levelEmerg
+		}
+		b.logs.event(level, m)
+	}
+}
+
+// resolvLabel is how HAProxy names who answered: resolvers/nameserver.
+func resolvLabel(sec, ns string) string { return strings.Join([]string{sec, ns}, "/") }
