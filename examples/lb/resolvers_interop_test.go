@@ -22,6 +22,8 @@ type fakeDNS struct {
 	mu     sync.Mutex
 	answer string // an IPv4 address, or "nx"
 	addr   string
+	// names answer for the names they list, as answer does for all.
+	names map[string]string
 }
 
 func startFakeDNS(t *testing.T, answer string) *fakeDNS {
@@ -65,6 +67,9 @@ func (d *fakeDNS) reply(q []byte) []byte {
 	}
 	d.mu.Lock()
 	answer := d.answer
+	if a, ok := d.names[qs[0].Name.String()]; ok {
+		answer = a
+	}
 	d.mu.Unlock()
 	rh := dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionDesired: h.RecursionDesired, RecursionAvailable: true}
 	if answer == "nx" {
@@ -241,4 +246,57 @@ func TestInteropResolversMatchHAProxy(t *testing.T) {
 	require.Equal(t, []string{"32", "0", "0", "32", "0"}, admin, "RMAINT is admin bit 0x20")
 	require.Equal(t, []string{"a/w1 changed its IP from 127.0.0.1 to 127.0.0.2 by dns/dns1."}, got[2].Logs)
 	require.Equal(t, []string{"Server a/w1 is going DOWN for maintenance (DNS NX status). 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."}, got[3].Logs)
+}
+
+// TestInteropShowResolversMatchesHAProxy resolves three names once (a
+// long timeout resolve): one answered for A, asked first; the same for
+// a server preferring IPv6, whose AAAA question gets no record; and one
+// that does not exist. show resolvers counts the same under both.
+func TestInteropShowResolversMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	srvPort := namedListeners(t)
+	run := func(start func(text, sock string)) (string, string) {
+		dns := startFakeDNS(t, "127.0.0.1")
+		dns.names = map[string]string{"nx.example.": "nx"}
+		sock := filepath.Join(t.TempDir(), "s.sock")
+		port := freePorts(t, 1)[0]
+		start(fmt.Sprintf(`global
+    stats socket %s level admin
+resolvers dns
+    nameserver dns1 %s
+    timeout resolve 1h
+    timeout retry 200ms
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+listen a
+    bind 127.0.0.1:%d
+    server s1 v4.example:%d resolvers dns resolve-prefer ipv4 init-addr none
+    server s2 v4.example:%d resolvers dns init-addr none
+    server s3 nx.example:%d resolvers dns resolve-prefer ipv4 init-addr none
+`, sock, dns.addr, port, srvPort, srvPort, srvPort), sock)
+		var out string
+		prev := ""
+		require.Eventually(t, func() bool {
+			out = cliCommand(t, sock, "show resolvers dns")
+			// Settled: the answers are in, and nothing moved for longer
+			// than a try lasts.
+			done := strings.Contains(out, "valid:       2") && !strings.Contains(out, "nx:          0") && out == prev
+			prev = out
+			return done
+		}, 15*time.Second, 500*time.Millisecond)
+		return out, cliCommand(t, sock, "show resolvers nope")
+	}
+	want, wantNope := run(func(text, sock string) { startHAProxySocket(t, text, sock) })
+	got, gotNope := run(func(text, _ string) { startInProcess(t, text) })
+	require.Equal(t, want, got, "haproxy's counters, then lb's")
+	require.Equal(t, wantNope, gotNope)
+	// s1 asked A once; s2 AAAA (no record) then A; s3 A and AAAA, three
+	// tries, each NX.
+	for _, l := range []string{"sent:        9", "valid:       2", "update:      2", "any_err:     1", "nx:          6"} {
+		require.Contains(t, got, "  "+l+"\n")
+	}
+	require.Equal(t, "Can't find that resolvers section\n\n", gotNope)
 }

@@ -17,18 +17,19 @@ import (
 // dnsClient asks a resolvers section's name servers over one UDP socket.
 type dnsClient struct {
 	cfg   *config.Resolvers
+	stats *resolversStats
 	conn  net.PacketConn
 	ns    []netip.AddrPort
 	buf   []byte
 	close func()
 }
 
-func newDNSClient(cfg *config.Resolvers) (*dnsClient, error) {
+func newDNSClient(cfg *config.Resolvers, stats *resolversStats) (*dnsClient, error) {
 	conn, err := net.ListenPacket("udp", ":0")
 	if err != nil {
 		return nil, err
 	}
-	c := &dnsClient{cfg: cfg, conn: conn, buf: make([]byte, max(cfg.AcceptedPayloadSize, 512))}
+	c := &dnsClient{cfg: cfg, stats: stats, conn: conn, buf: make([]byte, max(cfg.AcceptedPayloadSize, 512))}
 	c.close = sync.OnceFunc(func() { _ = conn.Close() })
 	for _, ns := range cfg.Nameservers {
 		ap, err := netip.ParseAddrPort(ns.Addr)
@@ -41,12 +42,12 @@ func newDNSClient(cfg *config.Resolvers) (*dnsClient, error) {
 	return c, nil
 }
 
-// resolve runs one resolution of host, as HAProxy's resolvers do: the
-// query of the preferred family goes to every name server, and the
-// first answer with addresses wins; when every name server answered
-// without one, the other family is asked; when some did not answer
-// within "timeout retry", the query goes again, up to "resolve_retries"
-// queries in all.
+// resolve runs one resolution of host, as HAProxy's resolvers do: each
+// try asks every name server for the preferred family and, when all of
+// them answered without an address, at once for the other; the first
+// answer with addresses wins. A try lasts "timeout retry", and a
+// resolution "resolve_retries" tries. It ends in the error of the last
+// answers, or a timeout when a try got none.
 func (c *dnsClient) resolve(ctx context.Context, host, prefer string) dnsResult {
 	types := []dnsmessage.Type{dnsmessage.TypeAAAA, dnsmessage.TypeA}
 	if prefer == "ipv4" {
@@ -56,59 +57,87 @@ func (c *dnsClient) resolve(ctx context.Context, host, prefer string) dnsResult 
 	if err != nil {
 		return dnsResult{status: dnsOther}
 	}
-	qi, status := 0, dnsTimeout
-	for try := 0; try < c.cfg.ResolveRetries && ctx.Err() == nil; try++ {
-		id := uint16(rand.Uint32())
-		q, err := c.query(id, name, types[qi])
-		if err != nil {
-			return dnsResult{status: dnsOther}
+	status := dnsTimeout
+	for try := 0; try < c.cfg.ResolveRetries; try++ {
+		deadline := time.Now().Add(c.cfg.TimeoutRetry)
+		for _, t := range types {
+			r, all := c.ask(name, t, deadline)
+			switch {
+			case r.status == dnsValid || r.status == dnsNone:
+				return r
+			case r.status != dnsTimeout:
+				status = r.status
+			}
+			if !all {
+				break
+			}
 		}
-		for _, ns := range c.ns {
-			_, _ = c.conn.WriteTo(q, net.UDPAddrFromAddrPort(ns))
+		if try+1 == c.cfg.ResolveRetries {
+			break
 		}
-		answered := map[netip.AddrPort]bool{}
-		_ = c.conn.SetReadDeadline(time.Now().Add(c.cfg.TimeoutRetry))
-		for len(answered) < len(c.ns) {
-			n, from, err := c.conn.ReadFrom(c.buf)
-			if err != nil {
-				if errors.Is(err, net.ErrClosed) {
-					return dnsResult{status: dnsNone}
-				}
-				break // timeout retry
-			}
-			ua, _ := from.(*net.UDPAddr)
-			if ua == nil {
-				continue
-			}
-			src := ua.AddrPort()
-			src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-			i := c.nsIndex(src)
-			if i < 0 || answered[src] {
-				continue
-			}
-			st, addrs, ok := parseDNSAnswer(c.buf[:n], id, types[qi])
-			if !ok {
-				continue // not the answer to this query
-			}
-			if st == dnsValid {
-				return dnsResult{status: dnsValid, addrs: addrs, by: resolvLabel(c.cfg.Name, c.cfg.Nameservers[i].ID)}
-			}
-			answered[src] = true
-			status = st
+		// The next try starts when this one's time is up.
+		tm := time.NewTimer(time.Until(deadline))
+		select {
+		case <-ctx.Done():
+			tm.Stop()
+			return dnsResult{status: dnsNone}
+		case <-tm.C:
 		}
-		if len(answered) == len(c.ns) {
-			// Every name server said no: ask the other family, once,
-			// without spending a try; past it, the error stands.
-			if qi == 1 {
-				return dnsResult{status: status}
-			}
-			qi++
-			try--
-			continue
-		}
-		status = dnsTimeout
 	}
 	return dnsResult{status: status}
+}
+
+// ask sends one query to every name server and waits until deadline
+// for their answers: it returns the first with addresses, else the
+// error of the last (dnsTimeout for none), and whether all answered.
+func (c *dnsClient) ask(name dnsmessage.Name, t dnsmessage.Type, deadline time.Time) (dnsResult, bool) {
+	id := uint16(rand.Uint32())
+	q, err := c.query(id, name, t)
+	if err != nil {
+		return dnsResult{status: dnsOther}, true
+	}
+	for i, ns := range c.ns {
+		if _, err := c.conn.WriteTo(q, net.UDPAddrFromAddrPort(ns)); err != nil {
+			c.stats.ns[i].sndError.Add(1)
+		} else {
+			c.stats.ns[i].sent.Add(1)
+		}
+	}
+	status := dnsTimeout
+	answered := map[netip.AddrPort]bool{}
+	_ = c.conn.SetReadDeadline(deadline)
+	for len(answered) < len(c.ns) {
+		n, from, err := c.conn.ReadFrom(c.buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return dnsResult{status: dnsNone}, false
+			}
+			return dnsResult{status: status}, false // timeout retry
+		}
+		ua, _ := from.(*net.UDPAddr)
+		if ua == nil {
+			continue
+		}
+		src := ua.AddrPort()
+		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+		i := c.nsIndex(src)
+		if i < 0 || answered[src] {
+			continue
+		}
+		st, addrs, ok := parseDNSAnswer(c.buf[:n], id, t)
+		if !ok {
+			c.stats.ns[i].outdated.Add(1) // an answer to an earlier query
+			continue
+		}
+		c.stats.ns[i].count(st)
+		if st == dnsValid {
+			c.stats.ns[i].update.Add(1)
+			return dnsResult{status: dnsValid, addrs: addrs, by: resolvLabel(c.cfg.Name, c.cfg.Nameservers[i].ID)}, true
+		}
+		answered[src] = true
+		status = min(st, dnsOther)
+	}
+	return dnsResult{status: status}, true
 }
 
 func (c *dnsClient) nsIndex(src netip.AddrPort) int {
@@ -150,11 +179,17 @@ func (c *dnsClient) query(id uint16, name dnsmessage.Name, t dnsmessage.Type) ([
 func parseDNSAnswer(msg []byte, id uint16, t dnsmessage.Type) (st dnsStatus, addrs []netip.Addr, ok bool) {
 	var p dnsmessage.Parser
 	h, err := p.Start(msg)
-	if err != nil || h.ID != id || !h.Response {
+	if err != nil {
+		return dnsInvalid, nil, true
+	}
+	if h.ID != id || !h.Response {
 		return 0, nil, false
 	}
+	if h.Truncated {
+		return dnsTruncated, nil, true
+	}
 	if err := p.SkipAllQuestions(); err != nil {
-		return 0, nil, false
+		return dnsInvalid, nil, true
 	}
 	switch h.RCode {
 	case dnsmessage.RCodeSuccess:
@@ -174,23 +209,23 @@ func parseDNSAnswer(msg []byte, id uint16, t dnsmessage.Type) (st dnsStatus, add
 		case rh.Type == dnsmessage.TypeA && t == dnsmessage.TypeA:
 			r, err := p.AResource()
 			if err != nil {
-				return dnsOther, nil, true
+				return dnsInvalid, nil, true
 			}
 			addrs = append(addrs, netip.AddrFrom4(r.A))
 		case rh.Type == dnsmessage.TypeAAAA && t == dnsmessage.TypeAAAA:
 			r, err := p.AAAAResource()
 			if err != nil {
-				return dnsOther, nil, true
+				return dnsInvalid, nil, true
 			}
 			addrs = append(addrs, netip.AddrFrom16(r.AAAA))
 		default:
 			if err := p.SkipAnswer(); err != nil {
-				return dnsOther, nil, true
+				return dnsInvalid, nil, true
 			}
 		}
 	}
 	if len(addrs) == 0 {
-		return dnsOther, nil, true
+		return dnsNoAnswer, nil, true
 	}
 	return dnsValid, addrs, true
 }

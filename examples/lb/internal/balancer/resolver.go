@@ -3,9 +3,11 @@ package balancer
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
@@ -21,6 +23,12 @@ const (
 	dnsRefused                  // the name servers refused
 	dnsTimeout                  // no answer after every try
 	dnsOther                    // any other error, an answer without address among them
+
+	// The answers below end as dnsOther, counted apart in "show
+	// resolvers".
+	dnsNoAnswer  // no record of the type asked
+	dnsInvalid   // not a DNS message
+	dnsTruncated // truncated (TC)
 )
 
 // dnsResult is one resolution's outcome: its status, the addresses of a
@@ -101,8 +109,13 @@ func (b *Balancer) startResolvers() {
 			bes = append(bes, be)
 		}
 	}
+	stats := map[*config.Resolvers]*resolversStats{}
+	for _, rc := range b.cfg.Resolvers {
+		stats[rc] = newResolversStats(rc)
+		b.resolvers = append(b.resolvers, stats[rc])
+	}
 	for _, sec := range newResolverSections(b.cfg, bes, time.Now()) {
-		cl, err := newDNSClient(sec.cfg)
+		cl, err := newDNSClient(sec.cfg, stats[sec.cfg])
 		if err != nil {
 			b.log.Error("resolvers: cannot open a socket", "resolvers", sec.cfg.Name, "err", err)
 			continue
@@ -349,3 +362,79 @@ func (s *Server) dnsMaint(reason string) {
 
 // resolvLabel is how HAProxy names who answered: resolvers/nameserver.
 func resolvLabel(sec, ns string) string { return strings.Join([]string{sec, ns}, "/") }
+
+// resolversStats are a resolvers section's counters, one set per name
+// server, as "show resolvers" prints them.
+type resolversStats struct {
+	cfg *config.Resolvers
+	ns  []nsStats
+}
+
+// nsStats are one name server's counters: queries sent and failed to
+// send, and the answers by kind. update counts the valid answers a
+// resolution took, outdated answers to a query already over.
+type nsStats struct {
+	sent, sndError, valid, update, anyErr, nx    atomic.Int64
+	refused, other, invalid, truncated, outdated atomic.Int64
+}
+
+func newResolversStats(cfg *config.Resolvers) *resolversStats {
+	return &resolversStats{cfg: cfg, ns: make([]nsStats, len(cfg.Nameservers))}
+}
+
+// count counts one answer.
+func (n *nsStats) count(st dnsStatus) {
+	switch st {
+	case dnsValid:
+		n.valid.Add(1)
+	case dnsNX:
+		n.nx.Add(1)
+	case dnsRefused:
+		n.refused.Add(1)
+	case dnsNoAnswer:
+		n.anyErr.Add(1)
+	case dnsInvalid:
+		n.invalid.Add(1)
+	case dnsTruncated:
+		n.truncated.Add(1)
+	default:
+		n.other.Add(1)
+	}
+}
+
+// showResolvers writes "show resolvers [NAME]" as HAProxy 2.6 does: for
+// each section, or the one named, each name server's counters. lb
+// follows no CNAME chain (cname, cname_error and too_big read 0);
+// update counts the answers a resolution took, and timeout reads 0, as
+// HAProxy's does over UDP.
+func (b *Balancer) showResolvers(w io.Writer, name string) {
+	var sb strings.Builder
+	found := false
+	for _, rs := range b.resolvers {
+		if name != "" && rs.cfg.Name != name {
+			continue
+		}
+		found = true
+		fmt.Fprintf(&sb, "Resolvers section %s\n", rs.cfg.Name)
+		for i := range rs.ns {
+			n := &rs.ns[i]
+			fmt.Fprintf(&sb, " nameserver %s:\n", rs.cfg.Nameservers[i].ID)
+			for _, c := range []struct {
+				name string
+				v    int64
+			}{
+				{"sent", n.sent.Load()}, {"snd_error", n.sndError.Load()}, {"valid", n.valid.Load()},
+				{"update", n.update.Load()}, {"cname", 0}, {"cname_error", 0}, {"any_err", n.anyErr.Load()},
+				{"nx", n.nx.Load()}, {"timeout", 0}, {"refused", n.refused.Load()},
+				{"other", n.other.Load()}, {"invalid", n.invalid.Load()}, {"too_big", 0},
+				{"truncated", n.truncated.Load()}, {"outdated", n.outdated.Load()},
+			} {
+				fmt.Fprintf(&sb, "  %-13s%d\n", c.name+":", c.v)
+			}
+		}
+	}
+	if name != "" && !found {
+		sb.WriteString("Can't find that resolvers section\n")
+	}
+	_, _ = io.WriteString(w, sb.String())
+}

@@ -279,7 +279,7 @@ func testClient(t *testing.T, ns ...string) *dnsClient {
 	for i, a := range ns {
 		rc.Nameservers = append(rc.Nameservers, config.Nameserver{ID: "ns" + string(rune('1'+i)), Addr: a})
 	}
-	c, err := newDNSClient(rc)
+	c, err := newDNSClient(rc, newResolversStats(rc))
 	require.NoError(t, err)
 	t.Cleanup(c.close)
 	return c
@@ -329,8 +329,11 @@ func TestDNSClientFamilies(t *testing.T) {
 	require.Equal(t, []netip.Addr{netip.MustParseAddr("10.1.1.1")}, r.addrs)
 	require.Equal(t, []string{"TypeA"}, reset())
 
+	start := time.Now()
 	require.Equal(t, dnsNX, c.resolve(ctx, "nx.example", "ipv4").status)
-	require.Equal(t, []string{"TypeA", "TypeAAAA"}, reset(), "both families asked before NX stands")
+	require.Equal(t, []string{"TypeA", "TypeAAAA", "TypeA", "TypeAAAA", "TypeA", "TypeAAAA"}, reset(),
+		"each of the three tries asks both families before NX stands")
+	require.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond, "a try starts a timeout retry after the previous one")
 	require.Equal(t, dnsRefused, c.resolve(ctx, "refused.example", "ipv4").status)
 }
 

@@ -101,6 +101,8 @@ func (b *Balancer) runtimeCommand(w io.Writer, level string, words []string) boo
 		}
 	case arg(0) == "show" && arg(1) == "servers" && arg(2) == "state":
 		b.showServersState(w, arg(3))
+	case arg(0) == "show" && arg(1) == "resolvers":
+		b.showResolvers(w, arg(2))
 	default:
 		return false
 	}
