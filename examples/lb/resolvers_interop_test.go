@@ -156,11 +156,12 @@ listen a
 }
 
 // resolvStep is what one DNS answer leads to: where a connection goes,
-// the server's status in show stat, its address and admin bits in show
-// servers state, and the log lines about it since the previous step.
+// the server's status in show stat, its address, admin bits, host name
+// and port in show servers state, and the log lines about it since the
+// previous step.
 type resolvStep struct {
-	Served, Status, Addr, Admin string
-	Logs                        []string
+	Served, Status, Addr, Admin, FQDN, Port string
+	Logs                                    []string
 }
 
 // TestInteropResolversMatchHAProxy runs haproxy and lb on one resolvers
@@ -193,8 +194,8 @@ func TestInteropResolversMatchHAProxy(t *testing.T) {
 					st.Status = rows["a/w1"]["status"]
 				}
 				for _, l := range strings.Split(cliCommand(t, sock, "show servers state a"), "\n") {
-					if f := strings.Fields(l); len(f) > 6 && f[3] == "w1" {
-						st.Addr, st.Admin = f[4], f[6]
+					if f := strings.Fields(l); len(f) > 18 && f[3] == "w1" {
+						st.Addr, st.Admin, st.FQDN, st.Port = f[4], f[6], f[17], f[18]
 					}
 				}
 				return st.Status == wantStatus && st.Addr == wantAddr
