@@ -42,59 +42,51 @@ func newDNSClient(cfg *config.Resolvers, stats *resolversStats) (*dnsClient, err
 	return c, nil
 }
 
-// resolve runs one resolution of host, as HAProxy's resolvers do: each
-// try asks every name server for the preferred family and, when all of
-// them answered without an address, at once for the other; the first
-// answer with addresses wins. A try lasts "timeout retry", and a
-// resolution "resolve_retries" tries. It ends in the error of the last
-// answers, or a timeout when a try got none.
-func (c *dnsClient) resolve(ctx context.Context, host, prefer string) dnsResult {
-	types := []dnsmessage.Type{dnsmessage.TypeAAAA, dnsmessage.TypeA}
+// flight is one resolution under way, as HAProxy runs it: each try
+// asks every name server for the preferred family and, when all of them
+// answered without an address, at once for the other; the first answer
+// with addresses wins. A try lasts "timeout retry", and a resolution
+// "resolve_retries" tries; it ends in the error of the last try's
+// answers, or a timeout when that try got none.
+type flight struct {
+	name     dnsmessage.Name
+	types    [2]dnsmessage.Type
+	qi, try  int // the family asked (index in types) and the try
+	id       uint16
+	deadline time.Time // the end of the current try
+	answered []bool    // by name server, for the current query
+	n        int       // how many answered it
+	status   dnsStatus // the current try's last error, dnsTimeout for none
+	tag      any       // the caller's
+	done     bool
+	result   dnsResult
+}
+
+// begin starts a resolution of host at now.
+func (c *dnsClient) begin(host, prefer string, now time.Time, tag any) *flight {
+	f := &flight{types: [2]dnsmessage.Type{dnsmessage.TypeAAAA, dnsmessage.TypeA}, tag: tag,
+		status: dnsTimeout, deadline: now.Add(c.cfg.TimeoutRetry), answered: make([]bool, len(c.ns))}
 	if prefer == "ipv4" {
-		types[0], types[1] = types[1], types[0]
+		f.types[0], f.types[1] = f.types[1], f.types[0]
 	}
 	name, err := dnsmessage.NewName(strings.TrimSuffix(host, ".") + ".")
 	if err != nil {
-		return dnsResult{status: dnsOther}
+		f.done, f.result = true, dnsResult{status: dnsOther}
+		return f
 	}
-	status := dnsTimeout
-	for try := 0; try < c.cfg.ResolveRetries; try++ {
-		deadline := time.Now().Add(c.cfg.TimeoutRetry)
-		for _, t := range types {
-			r, all := c.ask(name, t, deadline)
-			switch {
-			case r.status == dnsValid || r.status == dnsNone:
-				return r
-			case r.status != dnsTimeout:
-				status = r.status
-			}
-			if !all {
-				break
-			}
-		}
-		if try+1 == c.cfg.ResolveRetries {
-			break
-		}
-		// The next try starts when this one's time is up.
-		tm := time.NewTimer(time.Until(deadline))
-		select {
-		case <-ctx.Done():
-			tm.Stop()
-			return dnsResult{status: dnsNone}
-		case <-tm.C:
-		}
-	}
-	return dnsResult{status: status}
+	f.name = name
+	c.send(f, 0)
+	return f
 }
 
-// ask sends one query to every name server and waits until deadline
-// for their answers: it returns the first with addresses, else the
-// error of the last (dnsTimeout for none), and whether all answered.
-func (c *dnsClient) ask(name dnsmessage.Name, t dnsmessage.Type, deadline time.Time) (dnsResult, bool) {
-	id := uint16(rand.Uint32())
-	q, err := c.query(id, name, t)
+// send asks every name server for family qi under a new id.
+func (c *dnsClient) send(f *flight, qi int) {
+	f.qi, f.n, f.id = qi, 0, uint16(rand.Uint32())
+	clear(f.answered)
+	q, err := c.query(f.id, f.name, f.types[qi])
 	if err != nil {
-		return dnsResult{status: dnsOther}, true
+		f.done, f.result = true, dnsResult{status: dnsOther}
+		return
 	}
 	for i, ns := range c.ns {
 		if _, err := c.conn.WriteTo(q, net.UDPAddrFromAddrPort(ns)); err != nil {
@@ -103,41 +95,131 @@ func (c *dnsClient) ask(name dnsmessage.Name, t dnsmessage.Type, deadline time.T
 			c.stats.ns[i].sent.Add(1)
 		}
 	}
-	status := dnsTimeout
-	answered := map[netip.AddrPort]bool{}
-	_ = c.conn.SetReadDeadline(deadline)
-	for len(answered) < len(c.ns) {
+}
+
+// expire ends the current try at its deadline: the next one starts, or
+// the resolution ends.
+func (c *dnsClient) expire(f *flight, now time.Time) {
+	if f.try+1 >= c.cfg.ResolveRetries {
+		f.done, f.result = true, dnsResult{status: f.status}
+		return
+	}
+	f.try++
+	f.status, f.deadline = dnsTimeout, now.Add(c.cfg.TimeoutRetry)
+	c.send(f, 0)
+}
+
+// answer takes name server i's answer to the current query.
+func (c *dnsClient) answer(f *flight, i int, msg []byte) {
+	if f.answered[i] {
+		c.stats.ns[i].outdated.Add(1)
+		return
+	}
+	st, addrs, ok := parseDNSAnswer(msg, f.id, f.types[f.qi])
+	if !ok {
+		return // a query, not an answer
+	}
+	c.stats.ns[i].count(st)
+	if st == dnsValid {
+		c.stats.ns[i].update.Add(1)
+		f.done, f.result = true, dnsResult{status: dnsValid, addrs: addrs, by: resolvLabel(c.cfg.Name, c.cfg.Nameservers[i].ID)}
+		return
+	}
+	f.answered[i] = true
+	f.n++
+	f.status = min(st, dnsOther)
+	if f.n < len(c.ns) {
+		return
+	}
+	switch {
+	case f.qi == 0:
+		c.send(f, 1)
+	case f.try+1 >= c.cfg.ResolveRetries:
+		f.done, f.result = true, dnsResult{status: f.status}
+	}
+	// Otherwise the next try starts at the deadline.
+}
+
+// serve runs resolutions over the socket, in this goroutine, until ctx
+// ends or the socket closes: next returns the flights to start at now
+// and when it wants to be asked again; done is handed each flight that
+// ended.
+func (c *dnsClient) serve(ctx context.Context, next func(now time.Time) ([]*flight, time.Time), done func(*flight)) {
+	var live []*flight
+	for ctx.Err() == nil {
+		now := time.Now()
+		start, wake := next(now)
+		live = append(live, start...)
+		kept := live[:0]
+		for _, f := range live {
+			if !f.done && !now.Before(f.deadline) {
+				c.expire(f, now)
+			}
+			if f.done {
+				done(f)
+				continue
+			}
+			kept = append(kept, f)
+			if f.deadline.Before(wake) {
+				wake = f.deadline
+			}
+		}
+		clear(live[len(kept):])
+		live = kept
+		if ctx.Err() != nil {
+			return
+		}
+		if !wake.After(now) {
+			continue
+		}
+		_ = c.conn.SetReadDeadline(wake)
 		n, from, err := c.conn.ReadFrom(c.buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
-				return dnsResult{status: dnsNone}, false
+				return
 			}
-			return dnsResult{status: status}, false // timeout retry
+			continue // the deadline
 		}
 		ua, _ := from.(*net.UDPAddr)
 		if ua == nil {
 			continue
 		}
-		src := ua.AddrPort()
-		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-		i := c.nsIndex(src)
-		if i < 0 || answered[src] {
+		i := c.nsIndex(netip.AddrPortFrom(ua.AddrPort().Addr().Unmap(), ua.AddrPort().Port()))
+		if i < 0 || n < 2 {
 			continue
 		}
-		st, addrs, ok := parseDNSAnswer(c.buf[:n], id, t)
-		if !ok {
-			c.stats.ns[i].outdated.Add(1) // an answer to an earlier query
+		id := uint16(c.buf[0])<<8 | uint16(c.buf[1])
+		var f *flight
+		for _, l := range live {
+			if l.id == id && !l.done {
+				f = l
+			}
+		}
+		if f == nil {
+			c.stats.ns[i].outdated.Add(1) // an answer to a query already over
 			continue
 		}
-		c.stats.ns[i].count(st)
-		if st == dnsValid {
-			c.stats.ns[i].update.Add(1)
-			return dnsResult{status: dnsValid, addrs: addrs, by: resolvLabel(c.cfg.Name, c.cfg.Nameservers[i].ID)}, true
-		}
-		answered[src] = true
-		status = min(st, dnsOther)
+		c.answer(f, i, c.buf[:n])
 	}
-	return dnsResult{status: status}, true
+}
+
+// resolve runs one resolution of host to its end (tests).
+func (c *dnsClient) resolve(ctx context.Context, host, prefer string) dnsResult {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var f *flight
+	res := dnsResult{status: dnsNone}
+	c.serve(ctx, func(now time.Time) ([]*flight, time.Time) {
+		if f != nil {
+			return nil, now.Add(time.Hour)
+		}
+		f = c.begin(host, prefer, now, nil)
+		return []*flight{f}, now.Add(time.Hour)
+	}, func(f *flight) {
+		res = f.result
+		cancel()
+	})
+	return res
 }
 
 func (c *dnsClient) nsIndex(src netip.AddrPort) int {

@@ -51,16 +51,17 @@ type resolution struct {
 	// from which the hold periods count.
 	last, lastValid time.Time
 	status          dnsStatus
+	busy            bool // a resolution is under way
 }
 
 // resolverSection runs one resolvers section: every "timeout resolve" it
 // resolves each of its names again and hands the outcome to the servers.
-// One goroutine runs it, whatever the number of servers.
+// One goroutine runs it, whatever the number of servers, its names
+// resolved side by side over one socket.
 type resolverSection struct {
-	cfg  *config.Resolvers
-	res  []*resolution
-	now  func() time.Time
-	look func(ctx context.Context, host, prefer string) dnsResult
+	cfg *config.Resolvers
+	res []*resolution
+	now func() time.Time
 }
 
 // newResolverSections gathers, for each resolvers section the servers of
@@ -120,54 +121,53 @@ func (b *Balancer) startResolvers() {
 			b.log.Error("resolvers: cannot open a socket", "resolvers", sec.cfg.Name, "err", err)
 			continue
 		}
-		sec.look = cl.resolve
 		b.checksWG.Add(1)
 		go func() {
 			defer b.checksWG.Done()
 			defer cl.close()
 			stop := context.AfterFunc(b.checkCtx, cl.close)
 			defer stop()
-			sec.run(b.checkCtx)
+			sec.run(b.checkCtx, cl)
 		}()
 	}
 }
 
 // run resolves the section's names, each "timeout resolve" after its
 // previous resolution ended, until ctx ends.
-func (r *resolverSection) run(ctx context.Context) {
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+func (r *resolverSection) run(ctx context.Context, c *dnsClient) {
+	c.serve(ctx, func(now time.Time) ([]*flight, time.Time) {
+		due, wake := r.due(now)
+		flights := make([]*flight, 0, len(due))
+		for _, res := range due {
+			res.busy = true
+			flights = append(flights, c.begin(res.host, res.prefer, now, res))
 		}
-		t.Reset(r.step(ctx))
-	}
+		return flights, wake
+	}, func(f *flight) {
+		res := f.tag.(*resolution)
+		res.busy = false
+		r.apply(res, f.result, r.now())
+	})
 }
 
-// step runs the resolutions that are due and returns the time until the
-// next one is.
-func (r *resolverSection) step(ctx context.Context) time.Duration {
-	next := r.cfg.TimeoutResolve
+// due returns the resolutions to start at now, those not under way whose
+// last one ended a "timeout resolve" ago or that never ran, and when the
+// next one is due.
+func (r *resolverSection) due(now time.Time) (due []*resolution, next time.Time) {
+	next = now.Add(r.cfg.TimeoutResolve)
 	for _, res := range r.res {
-		if ctx.Err() != nil {
-			return next
+		if res.busy {
+			continue
 		}
-		if !res.last.IsZero() {
-			if wait := res.last.Add(r.cfg.TimeoutResolve).Sub(r.now()); wait > 0 {
-				next = min(next, wait)
-				continue
+		if at := res.last.Add(r.cfg.TimeoutResolve); !res.last.IsZero() && at.After(now) {
+			if at.Before(next) {
+				next = at
 			}
+			continue
 		}
-		out := r.look(ctx, res.host, res.prefer)
-		if ctx.Err() != nil {
-			return next
-		}
-		r.apply(res, out, r.now())
+		due = append(due, res)
 	}
-	return max(next, time.Millisecond)
+	return due, next
 }
 
 // apply hands a resolution's outcome to its servers, as HAProxy's

@@ -204,23 +204,24 @@ func TestResolverPreventsDuplicateAddresses(t *testing.T) {
 	require.Equal(t, []string{"10.0.0.2:80", "10.0.0.2:80"}, []string{a1, a2}, "allow-dup-ip shares the address")
 }
 
-func TestResolverStepCadence(t *testing.T) {
-	f := newResolvFixture(t, "    server s1 app.example:80 resolvers dns\n")
-	var calls []string
-	f.sec.look = func(_ context.Context, host, prefer string) dnsResult {
-		calls = append(calls, host+" "+prefer)
-		return dnsResult{status: dnsValid, addrs: []netip.Addr{netip.MustParseAddr("10.0.0.5")}, by: "dns/ns1"}
-	}
-	ctx := context.Background()
-	require.Equal(t, time.Second, f.sec.step(ctx), "the first step resolves at once")
-	require.Equal(t, []string{"app.example ipv6"}, calls)
-	f.now = f.now.Add(400 * time.Millisecond)
-	require.Equal(t, 600*time.Millisecond, f.sec.step(ctx), "not due before timeout resolve")
-	require.Len(t, calls, 1)
-	f.now = f.now.Add(600 * time.Millisecond)
-	f.sec.step(ctx)
-	require.Len(t, calls, 2, "due again a timeout resolve after the last")
-	addr, _, _ := f.state("s1")
+func TestResolverDueCadence(t *testing.T) {
+	f := newResolvFixture(t, "    server s1 app.example:80 resolvers dns\n    server s2 other.example:80 resolvers dns\n")
+	require.Len(t, f.sec.res, 2)
+	t0 := f.now
+	due, next := f.sec.due(t0)
+	require.Len(t, due, 2, "every name resolves at once at start")
+	require.Equal(t, t0.Add(time.Second), next)
+
+	due[0].busy = true
+	f.sec.apply(due[1], dnsResult{status: dnsValid, addrs: []netip.Addr{netip.MustParseAddr("10.0.0.5")}, by: "dns/ns1"}, t0.Add(100*time.Millisecond))
+	due, next = f.sec.due(t0.Add(400 * time.Millisecond))
+	require.Empty(t, due, "one under way, the other not due before timeout resolve")
+	require.Equal(t, t0.Add(1100*time.Millisecond), next)
+
+	due, _ = f.sec.due(t0.Add(1100 * time.Millisecond))
+	require.Len(t, due, 1, "due again a timeout resolve after its last ended")
+	require.Equal(t, "other.example", due[0].host)
+	addr, _, _ := f.state("s2")
 	require.Equal(t, "10.0.0.5:80", addr)
 }
 
@@ -389,4 +390,35 @@ listen px
 	require.Equal(t, "s1", ask(t, feAddr(t, b, "px")))
 	require.NoError(t, b.Close())
 	check()
+}
+
+// A section resolves its names side by side in its one goroutine: a
+// name whose answers do not come does not hold back another.
+func TestResolverNamesSideBySide(t *testing.T) {
+	f := newResolvFixture(t, "    server s1 slow.example:80 resolvers dns\n    server s2 fast.example:80 resolvers dns\n")
+	ns := testDNS(t, func(q dnsmessage.Question) *dnsmessage.Message {
+		if strings.HasPrefix(q.Name.String(), "slow.") {
+			return nil
+		}
+		return aAnswer(q, "10.9.9.9")
+	})
+	rc := *f.sec.cfg
+	rc.Nameservers = []config.Nameserver{{ID: "ns1", Addr: ns}}
+	rc.TimeoutRetry = time.Second
+	f.sec.cfg = &rc
+	f.sec.now = time.Now
+	c, err := newDNSClient(&rc, newResolversStats(&rc))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); f.sec.run(ctx, c) }()
+	start := time.Now()
+	require.Eventually(t, func() bool { a, _, _ := f.state("s2"); return a == "10.9.9.9:80" }, 5*time.Second, 5*time.Millisecond)
+	require.Less(t, time.Since(start), 900*time.Millisecond, "resolved within the slow name's first try")
+	f.be.mu.Lock()
+	require.True(t, f.sec.res[0].busy, "the slow name is still being asked")
+	f.be.mu.Unlock()
+	cancel()
+	c.close()
+	<-done
 }
