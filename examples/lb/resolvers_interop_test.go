@@ -258,7 +258,9 @@ func TestInteropShowResolversMatchesHAProxy(t *testing.T) {
 	srvPort := namedListeners(t)
 	run := func(start func(text, sock string)) (string, string) {
 		dns := startFakeDNS(t, "127.0.0.1")
+		dns.mu.Lock()
 		dns.names = map[string]string{"nx.example.": "nx"}
+		dns.mu.Unlock()
 		sock := filepath.Join(t.TempDir(), "s.sock")
 		port := freePorts(t, 1)[0]
 		start(fmt.Sprintf(`global
