@@ -256,7 +256,7 @@ func TestInteropResolversMatchHAProxy(t *testing.T) {
 func TestInteropShowResolversMatchesHAProxy(t *testing.T) {
 	haproxyBin(t)
 	srvPort := namedListeners(t)
-	run := func(start func(text, sock string)) (string, string) {
+	run := func(start func(text, sock string)) (string, string, string) {
 		dns := startFakeDNS(t, "127.0.0.1")
 		dns.mu.Lock()
 		dns.names = map[string]string{"nx.example.": "nx"}
@@ -290,12 +290,14 @@ listen a
 			prev = out
 			return done
 		}, 15*time.Second, 500*time.Millisecond)
-		return out, cliCommand(t, sock, "show resolvers nope")
+		return out, cliCommand(t, sock, "show resolvers nope"), cliCommand(t, sock, "show resolvers")
 	}
-	want, wantNope := run(func(text, sock string) { startHAProxySocket(t, text, sock) })
-	got, gotNope := run(func(text, _ string) { startInProcess(t, text) })
+	want, wantNope, wantAll := run(func(text, sock string) { startHAProxySocket(t, text, sock) })
+	got, gotNope, gotAll := run(func(text, _ string) { startInProcess(t, text) })
 	require.Equal(t, want, got, "haproxy's counters, then lb's")
 	require.Equal(t, wantNope, gotNope)
+	// Every section, with the "default" one both make from resolv.conf.
+	require.Equal(t, wantAll, gotAll)
 	// s1 asked A once; s2 AAAA (no record) then A; s3 A and AAAA, three
 	// tries, each NX.
 	for _, l := range []string{"sent:        9", "valid:       2", "update:      2", "any_err:     1", "nx:          6"} {

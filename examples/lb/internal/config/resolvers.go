@@ -21,6 +21,9 @@ type Resolvers struct {
 	// ParseResolvConf adds the name servers of /etc/resolv.conf
 	// ("parse-resolv-conf"), read when the section is parsed.
 	ParseResolvConf bool
+	// Implicit marks the "default" section made from /etc/resolv.conf
+	// when the configuration declares none, as HAProxy makes it.
+	Implicit bool
 	// ResolveRetries is how many queries a resolution sends before it
 	// gives up ("resolve_retries", 3).
 	ResolveRetries int
@@ -120,11 +123,16 @@ func (p *parser) startResolvers(args []string) {
 		p.errorf("resolvers", ErrReference, "resolvers '%s' has the same name as the one declared at %s", args[0], prev.Pos)
 		return
 	}
-	p.resolvers = &Resolvers{Pos: p.pos, Name: args[0], ResolveRetries: 3,
+	p.resolvers = newResolvers(args[0], p.pos)
+	p.cfg.Resolvers = append(p.cfg.Resolvers, p.resolvers)
+}
+
+// newResolvers is a resolvers section with HAProxy's defaults.
+func newResolvers(name string, pos Pos) *Resolvers {
+	return &Resolvers{Pos: pos, Name: name, ResolveRetries: 3,
 		TimeoutResolve: time.Second, TimeoutRetry: time.Second, AcceptedPayloadSize: 512,
 		Hold: Hold{NX: 30 * time.Second, Other: 30 * time.Second, Refused: 30 * time.Second,
 			Timeout: 30 * time.Second, Valid: 10 * time.Second}}
-	p.cfg.Resolvers = append(p.cfg.Resolvers, p.resolvers)
 }
 
 // resolversLine reads one line of the current resolvers section.
@@ -233,8 +241,17 @@ func (r *Resolvers) readResolvConf() error {
 }
 
 // checkResolversRefs checks the resolvers sections the servers name
-// exist, and that each section has a name server.
+// exist, and that each section has a name server. As HAProxy, it first
+// adds a section named "default" with the name servers of
+// /etc/resolv.conf, unless one is declared or the file lists none.
 func (p *parser) checkResolversRefs() {
+	if p.cfg.ResolversSection("default") == nil {
+		r := newResolvers("default", Pos{})
+		r.ParseResolvConf, r.Implicit = true, true
+		if r.readResolvConf() == nil && len(r.Nameservers) > 0 {
+			p.cfg.Resolvers = append(p.cfg.Resolvers, r)
+		}
+	}
 	for _, r := range p.cfg.Resolvers {
 		if len(r.Nameservers) == 0 {
 			p.pos = r.Pos

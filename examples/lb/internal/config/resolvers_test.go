@@ -35,7 +35,8 @@ backend web
     server w3 10.0.0.3:80
 `)})
 	require.NoError(t, err)
-	require.Len(t, cfg.Resolvers, 2)
+	require.Equal(t, "dns", cfg.Resolvers[0].Name)
+	require.Equal(t, "plain", cfg.Resolvers[1].Name)
 	r := cfg.ResolversSection("dns")
 	require.Equal(t, []Nameserver{{ID: "dns1", Addr: "127.0.0.1:53"}, {ID: "dns2", Addr: "10.0.0.2:5353"}}, r.Nameservers)
 	require.Equal(t, 5, r.ResolveRetries)
@@ -113,9 +114,32 @@ func TestParseResolvConf(t *testing.T) {
 	old := resolvConf
 	resolvConf = f
 	t.Cleanup(func() { resolvConf = old })
-	cfg, err := Parse(Source{Name: "r.cfg", Data: []byte("resolvers sys\n    parse-resolv-conf\n")})
+	cfg, err := Parse(Source{Name: "r.cfg", Data: []byte("resolvers sys\n    parse-resolv-conf\nbackend b\n    server s app.example:80 resolvers default\n")})
 	require.NoError(t, err)
 	r := cfg.ResolversSection("sys")
 	require.True(t, r.ParseResolvConf)
-	require.Equal(t, []Nameserver{{ID: "192.0.2.53", Addr: "192.0.2.53:53"}, {ID: "2001:db8::53", Addr: "[2001:db8::53]:53"}}, r.Nameservers)
+	want := []Nameserver{{ID: "192.0.2.53", Addr: "192.0.2.53:53"}, {ID: "2001:db8::53", Addr: "[2001:db8::53]:53"}}
+	require.Equal(t, want, r.Nameservers)
+
+	// As in HAProxy, a "default" section made from resolv.conf comes
+	// last, and servers may name it.
+	require.Len(t, cfg.Resolvers, 2)
+	d := cfg.Resolvers[1]
+	require.Equal(t, "default", d.Name)
+	require.True(t, d.Implicit)
+	require.Equal(t, want, d.Nameservers)
+	require.Equal(t, 3, d.ResolveRetries)
+
+	// Not when the configuration declares its own, nor when resolv.conf
+	// lists no name server.
+	cfg, err = Parse(Source{Name: "r.cfg", Data: []byte("resolvers default\n    nameserver a 10.0.0.1:53\n")})
+	require.NoError(t, err)
+	require.Len(t, cfg.Resolvers, 1)
+	require.False(t, cfg.Resolvers[0].Implicit)
+	require.NoError(t, os.WriteFile(f, []byte("search example\n"), 0o644))
+	cfg, err = Parse(Source{Name: "r.cfg", Data: []byte("backend b\n    server s 10.0.0.1:80\n")})
+	require.NoError(t, err)
+	require.Empty(t, cfg.Resolvers)
+	_, err = Parse(Source{Name: "r.cfg", Data: []byte("backend b\n    server s app.example:80 resolvers default\n")})
+	require.ErrorContains(t, err, "unable to find required resolvers 'default'")
 }
