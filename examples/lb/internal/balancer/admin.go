@@ -52,7 +52,7 @@ func (o *outage) total(now time.Time) int64 {
 // is down or in maintenance. Called with be.mu held.
 func (s *Server) noteState(now int64) {
 	s.lastChange = now
-	s.down.set(!s.up || s.maint, now)
+	s.down.set(!s.up || s.maint || s.rmaint, now)
 }
 
 // noteState records whether the backend has a server left after a

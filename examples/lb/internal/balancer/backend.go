@@ -112,6 +112,10 @@ type Server struct {
 	cmaint, checkOff, agentOff bool
 	checkPort                  atomic.Int32
 	seedCheck                  string
+	// rmaint is HAProxy's RMAINT: the server's resolvers found no
+	// address for it (resolver.go); it takes nothing, is not checked,
+	// and has no address until they find one.
+	rmaint bool
 	// Statistics (stats.go), and under be.mu the peaks of cur and of the
 	// queue, the checks failed while up, the times it went down, when
 	// its state last changed (Unix seconds) and its downtime.
@@ -151,11 +155,15 @@ func makeServer(b *Backend, sc *config.Server) *Server {
 	s := &Server{cfg: sc, be: b, weight: sc.Weight, eweight: sc.Weight * weightScale, up: true, health: sc.Rise,
 		maint: sc.Disabled, cmaint: sc.Disabled, lastChange: now, maxconn: sc.MaxConn}
 	s.addr.Store(&sc.Addr)
+	if sc.Unresolved && sc.Resolvers != "" {
+		s.rmaint = true
+		s.clearAddr()
+	}
 	s.checkPort.Store(int32(sc.CheckPort))
 	if sc.State != nil {
 		s.restore(sc.State, now)
 	}
-	s.down.set(s.maint || !s.up, now)
+	s.down.set(s.maint || s.rmaint || !s.up, now)
 	return s
 }
 
@@ -258,13 +266,13 @@ func (s *Server) recalcWeight(now int64, dynamic bool) {
 }
 
 // usable reports whether the server may take traffic at all.
-func (s *Server) usable() bool { return s.up && !s.maint && !s.drain && s.weight > 0 }
+func (s *Server) usable() bool { return s.up && !s.maint && !s.rmaint && !s.drain && s.weight > 0 }
 
 // persistable reports whether persistence (a cookie, a stick table, an
 // RDP token) may still send a client to the server: as in HAProxy, any
 // running server, so a draining one (or one of weight 0) takes no new
 // client but keeps those bound to it.
-func (s *Server) persistable() bool { return s.up && !s.maint }
+func (s *Server) persistable() bool { return s.up && !s.maint && !s.rmaint }
 
 // takesPersistent is persistable under the backend's lock.
 func (s *Server) takesPersistent() bool {

@@ -66,6 +66,9 @@ type Balancer struct {
 	cancel   context.CancelFunc
 	backends map[string]*Backend
 	fronts   []*frontend
+	// resolvers are the resolvers sections' counters, in order
+	// (resolver.go).
+	resolvers []*resolversStats
 	// global is the global maxconn, shared by every listener (unlimited
 	// when the configuration sets none); globalMax is its value as "show
 	// info" and "set maxconn global" see it, 0 for none.
@@ -336,6 +339,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 	agents := b.newAgents()
 	b.startChecks()
 	b.runAgents(agents)
+	b.startResolvers()
 	b.serveCLI()
 	b.wg.Add(1)
 	go b.trimmer()

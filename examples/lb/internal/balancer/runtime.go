@@ -101,6 +101,8 @@ func (b *Balancer) runtimeCommand(w io.Writer, level string, words []string) boo
 		}
 	case arg(0) == "show" && arg(1) == "servers" && arg(2) == "state":
 		b.showServersState(w, arg(3))
+	case arg(0) == "show" && arg(1) == "resolvers":
+		b.showResolvers(w, arg(2))
 	default:
 		return false
 	}
@@ -470,6 +472,7 @@ const (
 	admfFMaint = 0x01
 	admfCMaint = 0x04
 	admfFDrain = 0x08
+	admfRMaint = 0x20
 )
 
 // serversStateHeader is "show servers state"'s version line and column
@@ -508,12 +511,13 @@ func (b *Backend) serverStateLine(sb *strings.Builder, s *Server, iid int, now i
 	cfg := s.cfg
 	b.mu.Lock()
 	up, maint, drain, cmaint, starting := s.up, s.maint, s.drain, s.cmaint, s.starting
+	rmaint := s.rmaint
 	health, weight, lastChange := s.health, s.weight, s.lastChange
 	checkOff, agentOff := s.checkOff, s.agentOff
 	b.mu.Unlock()
 	op := 2 // SRV_ST_RUNNING
 	switch {
-	case maint || !up:
+	case maint || rmaint || !up:
 		op = 0 // SRV_ST_STOPPED
 	case starting:
 		op = 1 // SRV_ST_STARTING
@@ -528,6 +532,9 @@ func (b *Backend) serverStateLine(sb *strings.Builder, s *Server, iid int, now i
 	if drain {
 		admin |= admfFDrain
 	}
+	if rmaint {
+		admin |= admfRMaint
+	}
 	status, result, chkState := 1, chkResUnknown, 0
 	if s.checker != nil {
 		st := s.CheckStatus()
@@ -539,7 +546,7 @@ func (b *Backend) serverStateLine(sb *strings.Builder, s *Server, iid int, now i
 	}
 	// Maintenance pauses the checks that run, and a server "disabled"
 	// in the configuration starts with them paused, checked or not.
-	if maint && (s.checker != nil && !checkOff || cmaint) {
+	if (maint || rmaint) && s.checker != nil && !checkOff || maint && cmaint {
 		chkState |= chkStPaused
 	}
 	agentState, agentPort := 0, cfg.AgentPort
@@ -556,6 +563,9 @@ func (b *Backend) serverStateLine(sb *strings.Builder, s *Server, iid int, now i
 	if err != nil {
 		host, port = "-", "0"
 	}
+	if host == "" {
+		host = "-" // no address yet, or none since the resolvers lost it
+	}
 	useSSL := 0
 	if cfg.SSL.Enabled {
 		useSSL = 1
@@ -564,7 +574,7 @@ func (b *Backend) serverStateLine(sb *strings.Builder, s *Server, iid int, now i
 		iid, b.cfg.Name, cfg.ID, cfg.Name, host,
 		op, admin, weight, cfg.Weight, max(now-lastChange, 0),
 		status, result, health, chkState, agentState,
-		0, 0, "-", port, "-",
+		0, 0, dash(cfg.FQDN), port, "-",
 		useSSL, s.checkPort.Load(), dash(cfg.CheckAddr), dash(cfg.AgentAddr), agentPort)
 }
 

@@ -557,7 +557,8 @@ func (b *Backend) serverRow(s *Server, iid int, now time.Time, legends bool) (r 
 	b.mu.Lock()
 	qcur, qmax, scur, smax := len(s.queue), s.qmax, s.cur, s.smax
 	up, health, eweight, uweight := s.up, s.health, s.eweight, s.weight
-	maint, drain, maxconn := s.maint, s.drain, s.maxconn
+	maint, drain, maxconn := s.maint || s.rmaint, s.drain, s.maxconn
+	rmaint := s.rmaint
 	checkOff, agentOff := s.checkOff, s.agentOff
 	chkfail, chkdown := s.chkFail, s.chkDown
 	lastChange, downtime := s.lastChange, s.down.total(now)
@@ -578,6 +579,9 @@ func (b *Backend) serverRow(s *Server, iid int, now time.Time, legends bool) (r 
 	// leaves the statistics as if there were none, as in HAProxy.
 	checked := s.checker != nil && !checkOff
 	status := serverStatus(cfg, up, health, maint, drain, checked)
+	if rmaint {
+		status = "MAINT (resolution)"
+	}
 	if s.agent != nil && !agentOff {
 		ag := s.agent.report()
 		status = s.agent.statusWord(status, up, maint, drain, ag.health)

@@ -305,7 +305,7 @@ func (b *Balancer) writeProxyTable(w *bytes.Buffer, page *config.StatsPage, rows
 		class := "total"
 		if r[statIndex["type"]] == strconv.Itoa(statServer) {
 			switch status := r[statIndex["status"]]; {
-			case status == "MAINT":
+			case strings.HasPrefix(status, "MAINT"):
 				class = "maint"
 			case strings.HasPrefix(status, "DRAIN"):
 				class = "drain"

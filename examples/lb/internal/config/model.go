@@ -13,6 +13,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
@@ -100,6 +101,8 @@ type Config struct {
 	Warnings []string
 	// Userlists are the "userlist" sections, in order.
 	Userlists []*Userlist
+	// Resolvers are the "resolvers" sections, in order.
+	Resolvers []*Resolvers
 	// statesLoaded tells the state files were read (Resolve).
 	statesLoaded bool
 }
@@ -471,7 +474,8 @@ type Server struct {
 	// applies them.
 	InitAddr []string
 	// Unresolved marks a server Resolve left without an address (init-addr
-	// none): it stays in maintenance.
+	// none): it stays in maintenance, until its resolvers find it one
+	// if it has some.
 	Unresolved  bool
 	SendProxy   bool
 	SendProxyV2 bool
@@ -514,6 +518,20 @@ type Server struct {
 	AgentAddr  string
 	AgentInter time.Duration
 	AgentSend  string
+	// Resolvers names the resolvers section that resolves the server's
+	// host name at run time ("resolvers"), "" for none. ResolvePrefer
+	// is the family asked first ("resolve-prefer", "" for HAProxy's
+	// ipv6), ResolveNets the networks whose addresses are preferred
+	// ("resolve-net"), and ResolveAllowDupIP lets the server take an
+	// address another server of its backend with the same name has
+	// ("resolve-opts allow-dup-ip").
+	Resolvers string
+	// FQDN is the host name the resolvers ask for, kept by Resolve when
+	// it gives the server its first address.
+	FQDN              string
+	ResolvePrefer     string
+	ResolveNets       []netip.Prefix
+	ResolveAllowDupIP bool
 }
 
 // RetryOn is a set of the conditions "retry-on" names.

@@ -75,6 +75,8 @@ type parser struct {
 	// "group ... users" lines, resolved at the end.
 	userlist      *Userlist
 	pendingGroups []pendingGroup
+	// resolvers is the resolvers section being read.
+	resolvers *Resolvers
 	// userlistRefs are the userlists the http_auth fetches name, with
 	// the line naming each, checked once every section is read.
 	userlistRefs []userlistRef
@@ -128,6 +130,9 @@ func (p *parser) parseLine(words []string) {
 	case "userlist":
 		p.startUserlist(words[1:])
 		return
+	case "resolvers":
+		p.startResolvers(words[1:])
+		return
 	}
 	if p.section == "" {
 		p.errorf(kw, ErrUnknownKeyword, "unknown keyword '%s' out of section", kw)
@@ -135,6 +140,10 @@ func (p *parser) parseLine(words []string) {
 	}
 	if p.section == "userlist" {
 		p.userlistLine(words)
+		return
+	}
+	if p.section == "resolvers" {
+		p.resolversLine(words)
 		return
 	}
 	if p.section == "global" {

@@ -82,6 +82,9 @@ func (c *Config) resolveServer(ctx context.Context, px *Proxy, s *Server, lookup
 	if _, err := netip.ParseAddr(host); err == nil {
 		return nil
 	}
+	if s.Resolvers != "" {
+		s.FQDN = host
+	}
 	methods := s.InitAddr
 	if methods == nil {
 		methods = []string{"last", "libc"}
@@ -108,6 +111,12 @@ func (c *Config) resolveServer(ctx context.Context, px *Proxy, s *Server, lookup
 			s.Addr = net.JoinHostPort(addrs[0].Unmap().String(), port)
 			return nil
 		case "none":
+			if s.Resolvers != "" {
+				// The resolvers give it an address at run time; until
+				// then it is in resolution maintenance, without a warning.
+				s.Unresolved = true
+				return nil
+			}
 			s.Unresolved, s.Disabled = true, true
 			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: 'server %s/%s' : %v '%s', disabling server", s.Pos, px.Name, s.Name, ErrUnresolved, host))
 			return nil
