@@ -171,20 +171,38 @@ func (s *Server) SetState(state string) error {
 func (s *Server) endMaint() string {
 	b := s.be
 	s.maint = false // cmaint stays: the configuration said "disabled", as HAProxy's CMAINT remembers
+	s.backFromMaint()
+	state, admin := s.stateWords()
+	return fmt.Sprintf("%s %s/%s is %s/%s (leaving forced maintenance).", serverKind(s), b.cfg.Name, s.cfg.Name, state, admin)
+}
+
+// backFromMaint puts a checked server leaving a maintenance up, one
+// failed check from down, until its checks say more; one whose agent
+// said it is down stays down. Called with b.mu held.
+func (s *Server) backFromMaint() {
 	if s.checker != nil || s.agent != nil {
 		s.up = s.agentLetsUp()
 		if s.checker != nil {
 			s.health = s.cfg.Rise
 		}
 	}
-	state, admin := "UP", "READY"
+}
+
+// stateWords are the server's operational and administrative states as
+// HAProxy's log lines word them: UP or DOWN, and READY, DRAIN or MAINT.
+// Called with b.mu held.
+func (s *Server) stateWords() (state, admin string) {
+	state, admin = "UP", "READY"
 	if !s.up {
 		state = "DOWN"
 	}
-	if s.drain {
+	switch {
+	case s.maint:
+		admin = "MAINT"
+	case s.drain:
 		admin = "DRAIN"
 	}
-	return fmt.Sprintf("%s %s/%s is %s/%s (leaving forced maintenance).", serverKind(s), b.cfg.Name, s.cfg.Name, state, admin)
+	return state, admin
 }
 
 // reweigh follows a change of the server's state: its effective weight

@@ -130,18 +130,8 @@ func (ex *exchange) endTracking() {
 	}
 	in, out := ex.log.bytesIn+ex.bodyIn.Load(), ex.log.bytesOut
 	for slot := range acl.Slots {
-		e := ex.Tracked(slot)
-		if e == nil {
-			continue
-		}
-		now := e.Table().Now()
-		if in > 0 {
-			e.IncAt(stick.DataBytesInCnt, in, now)
-			e.IncAt(stick.DataBytesInRate, in, now)
-		}
-		if out > 0 {
-			e.IncAt(stick.DataBytesOutCnt, out, now)
-			e.IncAt(stick.DataBytesOutRate, out, now)
+		if e := ex.Tracked(slot); e != nil {
+			addEntryBytes(e, in, out)
 		}
 	}
 	for i, e := range ex.strk.sc {

@@ -286,24 +286,10 @@ func (s *Server) dnsAddr(ip netip.Addr, by string) {
 	}
 	if s.rmaint {
 		s.rmaint = false
-		if !s.maint && (s.checker != nil || s.agent != nil) {
-			// As on leaving any maintenance: up, one failed check from
-			// down, until the checks say more.
-			s.up = s.agentLetsUp()
-			if s.checker != nil {
-				s.health = s.cfg.Rise
-			}
+		if !s.maint {
+			s.backFromMaint()
 		}
-		state, admin := "UP", "READY"
-		if !s.up {
-			state = "DOWN"
-		}
-		switch {
-		case s.maint:
-			admin = "MAINT"
-		case s.drain:
-			admin = "DRAIN"
-		}
+		state, admin := s.stateWords()
 		msgs = append(msgs,
 			fmt.Sprintf("%s %s/%s ('%s') is %s/%s (resolves again).", serverKind(s), b.cfg.Name, s.cfg.Name, s.cfg.FQDN, state, admin),
 			fmt.Sprintf("Server %s/%s administratively READY thanks to valid DNS answer.", b.cfg.Name, s.cfg.Name))

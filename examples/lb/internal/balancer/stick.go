@@ -174,6 +174,20 @@ func (t *tracked) startSession() {
 	}
 }
 
+// addEntryBytes adds bytes moved each way to a tracked entry's counts
+// and rates.
+func addEntryBytes(e *stick.Entry, in, out int64) {
+	now := e.Table().Now()
+	if in > 0 {
+		e.IncAt(stick.DataBytesInCnt, in, now)
+		e.IncAt(stick.DataBytesInRate, in, now)
+	}
+	if out > 0 {
+		e.IncAt(stick.DataBytesOutCnt, out, now)
+		e.IncAt(stick.DataBytesOutRate, out, now)
+	}
+}
+
 // end adds the bytes moved, undoes conn_cur and releases every entry.
 // A slot holding the same entry as another was counted twice by
 // StartConn and is ended twice, as in HAProxy.
@@ -182,15 +196,7 @@ func (t *tracked) end(in, out int64) {
 		return
 	}
 	for _, e := range t.distinct() {
-		now := e.Table().Now()
-		if in > 0 {
-			e.IncAt(stick.DataBytesInCnt, in, now)
-			e.IncAt(stick.DataBytesInRate, in, now)
-		}
-		if out > 0 {
-			e.IncAt(stick.DataBytesOutCnt, out, now)
-			e.IncAt(stick.DataBytesOutRate, out, now)
-		}
+		addEntryBytes(e, in, out)
 	}
 	for i, e := range t.sc {
 		if e != nil {
