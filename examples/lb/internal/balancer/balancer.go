@@ -164,8 +164,6 @@ func slotsFor(maxconn int) int {
 	return maxconn
 }
 
-// Start opens every listener, starts the health checks and begins
-// accepting. On error nothing is left running.
 // Check compiles what Start compiles from cfg before it opens anything:
 // the rules' expressions and formats (fetches, converters, map and
 // pattern files, dynamic use_backend names), so that "lb -c" reports
@@ -185,6 +183,8 @@ func Check(cfg *config.Config) error {
 	return nil
 }
 
+// Start opens every listener, starts the health checks and begins
+// accepting. On error nothing is left running.
 func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
