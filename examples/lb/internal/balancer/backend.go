@@ -285,8 +285,9 @@ func (s *Server) takesPersistent() bool {
 // a failed connect to srv goes. Under option redispatch, a connection not
 // bound to its server by persistence (direct) moves at once to another one
 // when the algorithm hashes nothing (every one but source, uri, hdr and
-// url_param) and several active servers are usable; otherwise only the
-// last retry moves, or any retry once srv is down. A retry waits the
+// url_param) and several active servers are usable; otherwise the retries
+// its interval names move (the last one by default), or any retry once
+// srv is down. A retry waits the
 // turn-around time first when it stays on srv or has no other active
 // server to go to, since a refused connect is likely to be refused again
 // at once; a connect that timed out has waited already.
@@ -294,9 +295,24 @@ func (b *Backend) retryPlan(srv *Server, retries int, direct, timedOut bool) (mo
 	active := b.activeServers()
 	if b.cfg.Options.Redispatch {
 		spread := !direct && !b.hashed() && active > 1
-		move = spread || retries == b.cfg.Retries || !srv.Up()
+		move = spread || b.redispatchDue(retries) || !srv.Up()
 	}
 	return move, !timedOut && (!move || active <= 1)
+}
+
+// redispatchDue reports whether option redispatch's interval moves the
+// retries-th retry, as HAProxy counts it: every interval-th one, or for
+// a negative interval -N every (retries+1-N)-th one, the last by
+// default.
+func (b *Backend) redispatchDue(retries int) bool {
+	n := b.cfg.Options.RedispatchAfter
+	if n == 0 {
+		n = -1 // a proxy built without the option's parser
+	}
+	if n < 0 {
+		n += b.cfg.Retries + 1
+	}
+	return n > 0 && retries%n == 0
 }
 
 // connectTimedOut tells a connect that ran out of time (timeout connect)

@@ -365,12 +365,21 @@ var optionKeywords = map[string]optionKeyword{
 		return nil
 	}},
 	"redispatch": {KindBackend, func(px *Proxy, a []string, on bool) error {
-		// "option redispatch <interval>" exists; only the default (redispatch
-		// on the last retry) is implemented.
-		if len(a) > 1 || (len(a) == 1 && a[0] != "-1") {
-			return fmt.Errorf("%w: redispatch interval %v", ErrUnsupported, a)
+		// "option redispatch [interval]": every interval-th retry moves
+		// (interval > 0), the last -interval-th before the end (< 0; -1,
+		// the last retry, by default), none (0).
+		if len(a) > 1 {
+			return fmt.Errorf("expects at most one interval, not '%s'", strings.Join(a, " "))
 		}
-		px.Options.Redispatch = on
+		px.Options.Redispatch, px.Options.RedispatchAfter = on, -1
+		if len(a) == 1 {
+			n, err := strconv.Atoi(a[0])
+			if err != nil {
+				return fmt.Errorf("redispatch interval '%s' is not an integer", a[0])
+			}
+			px.Options.RedispatchAfter = n
+			px.Options.Redispatch = on && n != 0
+		}
 		return nil
 	}},
 }

@@ -291,6 +291,11 @@ type Options struct {
 	// rewrite reserve, before the proxy's rules run and the server is
 	// connected ("option http-buffer-request").
 	BufferRequest bool
+	// RedispatchAfter is option redispatch's interval: a retry moves to
+	// another server every RedispatchAfter-th time (> 0), or on the
+	// -RedispatchAfter-th retry before the end and its multiples (< 0;
+	// -1, the last, by default).
+	RedispatchAfter int
 	// AbortOnClose drops a request whose client closed its side while it
 	// waits in a queue or before its server connection is made ("option
 	// abortonclose").

@@ -69,3 +69,20 @@ func TestContStatsOption(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "lb.cfg:2: ")
 }
+
+// TestRedispatchInterval checks option redispatch's interval: -1 by
+// default, any integer, 0 turning redispatching off, and its errors.
+func TestRedispatchInterval(t *testing.T) {
+	c := mustParse(t, "backend a\n    option redispatch\n    server s 127.0.0.1:1\nbackend b\n    option redispatch 2\n    server s 127.0.0.1:1\nbackend z\n    option redispatch 0\n    server s 127.0.0.1:1\n")
+	a, b, z := c.Proxy("a", KindBackend).Options, c.Proxy("b", KindBackend).Options, c.Proxy("z", KindBackend).Options
+	assert.True(t, a.Redispatch)
+	assert.Equal(t, -1, a.RedispatchAfter)
+	assert.True(t, b.Redispatch)
+	assert.Equal(t, 2, b.RedispatchAfter)
+	assert.False(t, z.Redispatch, "0 turns it off")
+	for _, text := range []string{"backend b\n    option redispatch x\n", "backend b\n    option redispatch 1 2\n"} {
+		_, err := parse(t, text)
+		require.Error(t, err, text)
+		assert.Contains(t, err.Error(), "lb.cfg:2: ", text)
+	}
+}
