@@ -356,7 +356,8 @@ func ParseExpr(words []string) (*Expr, error) {
 	}
 	fn, f.Type = withConverters(fn, conv), t
 	var opts MatchOptions
-	var filePats []string
+	var files []string
+	mapFiles := false
 	rest := words[1:]
 flags:
 	for len(rest) > 0 && strings.HasPrefix(rest[0], "-") {
@@ -379,12 +380,10 @@ flags:
 			if len(rest) < 2 {
 				return nil, fmt.Errorf("%w: '-f' expects a file name", ErrSyntax)
 			}
-			pats, err := patternFile(rest[1])
-			if err != nil {
-				return nil, err
-			}
-			filePats, rest = append(filePats, pats...), rest[1:]
-		case "-M", "-u":
+			files, rest = append(files, rest[1]), rest[1:]
+		case "-M":
+			mapFiles = true
+		case "-u":
 			return nil, fmt.Errorf("%w: ACL flag '%s'", errUnsupported, rest[0])
 		default:
 			// A negative number is a pattern, not a flag.
@@ -404,6 +403,14 @@ flags:
 	m, ok := LookupMatch(method)
 	if !ok {
 		return nil, fmt.Errorf("%w: '%s'", ErrUnknownMatch, method)
+	}
+	var filePats []string
+	for _, f := range files {
+		pats, err := patternFile(f, mapFiles)
+		if err != nil {
+			return nil, err
+		}
+		filePats = append(filePats, pats...)
 	}
 	if len(filePats) > 0 {
 		rest = append(filePats, rest...)
@@ -425,8 +432,9 @@ var errUnsupported = errors.New("not supported")
 // patternFile reads an ACL's patterns from a file ("-f"), as HAProxy
 // does: one per line, which ends at a CR or LF; a line starting with '#'
 // and an empty one are skipped; leading spaces and tabs are dropped, the
-// rest of the line, spaces included, is the pattern.
-func patternFile(name string) ([]string, error) {
+// rest of the line, spaces included, is the pattern. A map file ("-M")
+// gives the first word of each line, its key.
+func patternFile(name string, asMap bool) ([]string, error) {
 	data, err := os.ReadFile(name)
 	if err != nil {
 		return nil, fmt.Errorf("failed to open pattern file <%s>: %w", name, err)
@@ -439,6 +447,9 @@ func patternFile(name string) ([]string, error) {
 		line = strings.TrimLeft(line, " \t")
 		if i := strings.IndexAny(line, "\r\n"); i >= 0 {
 			line = line[:i]
+		}
+		if asMap {
+			line, _, _ = strings.Cut(strings.ReplaceAll(line, "\t", " "), " ")
 		}
 		if line != "" {
 			pats = append(pats, line)

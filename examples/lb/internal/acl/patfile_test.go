@@ -12,8 +12,8 @@ import (
 
 // TestPatternFile checks "-f FILE": patterns one per line, '#' lines and
 // empty ones skipped, leading blanks dropped and trailing ones kept, CR
-// LF endings, added to the line's own patterns; a missing file is an
-// error naming it.
+// LF endings, added to the line's own patterns, and with -M a map's
+// keys; a missing file is an error naming it.
 func TestPatternFile(t *testing.T) {
 	dir := t.TempDir()
 	nets := filepath.Join(dir, "nets.lst")
@@ -32,9 +32,16 @@ func TestPatternFile(t *testing.T) {
 		{"src -f " + nets + " 172.16.0.1", true},
 		{"src -f " + nets + " -f " + nets, false},
 	})
-	pats, err := patternFile(words)
+	pats, err := patternFile(words, false)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"admin", "foo bar ", "#x"}, pats)
+	pats, err = patternFile(words, true)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"admin", "foo", "#x"}, pats, "a map's keys")
+	checkExprs(t, c, []exprCase{
+		{"str(foo) -M -f " + words, true},
+		{"str(foo) -f " + words, false},
+	})
 	_, err = ParseExpr(strings.Fields("src -f " + filepath.Join(dir, "none.lst")))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "failed to open pattern file <"+filepath.Join(dir, "none.lst")+">")
