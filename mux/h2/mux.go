@@ -536,6 +536,7 @@ func (m *Mux) Shutdown(ctx context.Context) error {
 	var err error
 	select {
 	case <-drained:
+		m.flushOut()
 	case <-m.done:
 	case <-ctx.Done():
 		err = fmt.Errorf("h2: shutdown: %w", ctx.Err())
@@ -544,6 +545,21 @@ func (m *Mux) Shutdown(ctx context.Context) error {
 	m.reader.Wait()
 	m.waitFlusher()
 	return err
+}
+
+// flushOut writes out what the streams left in the buffer, waiting for
+// a flush in progress first: closeWith flushes only what it finds with
+// the writer free, and a flusher still writing the last response when
+// the connection closes would cut it short.
+func (m *Mux) flushOut() {
+	m.waitFlusher()
+	m.wmu.Lock()
+	if m.werr != nil || m.bw.Buffered() == 0 {
+		m.wmu.Unlock()
+		return
+	}
+	_ = m.t.SetWriteDeadline(time.Now().Add(time.Second))
+	_ = m.writeDone(m.bw.Flush()) // unlocks the writer
 }
 
 // closeWith ends the connection once: records why, fails every stream,
