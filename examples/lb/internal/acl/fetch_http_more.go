@@ -38,15 +38,7 @@ func init() {
 		return string(q), q != nil
 	})
 	for _, name := range []string{"req.ver", "req_ver"} {
-		httpFetch(name, ArgNone, func(m *htx.Message, _ string) (string, bool) {
-			switch m.Version {
-			case htx.Version10:
-				return "1.0", true
-			case htx.Version20:
-				return "2.0", true
-			}
-			return "1.1", true
-		})
+		httpFetch(name, ArgNone, func(m *htx.Message, _ string) (string, bool) { return versionText(m), true })
 	}
 	for _, name := range []string{"hdr_cnt", "req.hdr_cnt"} {
 		intFetch(name, func(m *htx.Message, a string) int64 {
@@ -230,4 +222,16 @@ func wordMatch(name, delims string) func([]string, MatchOptions) (func(Sample) b
 			from = i + 1
 		}
 	})
+}
+
+// versionText is a message's HTTP version as its request line writes it,
+// without the "HTTP/" prefix.
+func versionText(m *htx.Message) string {
+	switch m.Version {
+	case htx.Version10:
+		return "1.0"
+	case htx.Version20:
+		return "2.0"
+	}
+	return "1.1"
 }

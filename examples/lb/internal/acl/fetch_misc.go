@@ -68,15 +68,7 @@ func init() {
 	}})
 	httpFetch("capture.req.method", ArgNone, func(m *htx.Message, _ string) (string, bool) { return string(m.Method()), true })
 	httpFetch("capture.req.uri", ArgNone, func(m *htx.Message, _ string) (string, bool) { return string(m.Path()), true })
-	httpFetch("capture.req.ver", ArgNone, func(m *htx.Message, _ string) (string, bool) {
-		switch m.Version {
-		case htx.Version10:
-			return "HTTP/1.0", true
-		case htx.Version20:
-			return "HTTP/2.0", true
-		}
-		return "HTTP/1.1", true
-	})
+	httpFetch("capture.req.ver", ArgNone, func(m *htx.Message, _ string) (string, bool) { return "HTTP/" + versionText(m), true })
 }
 
 // uuid4 is a random (version 4) UUID in its usual text form.
