@@ -31,7 +31,8 @@
 # start_sink             starts bench/tcp/tcpload's sink (WORK/tcpload) on
 #                        LOAD_CPU at SINK_PORT, adds it to PIDS, waits for it;
 #                        with SINK_SPLICE=1 the sink splices what it receives
-#                        into /dev/null instead of reading it.
+#                        into /dev/null instead of reading it; RSIZE sets
+#                        the bytes per read(2) otherwise (default 262144).
 # start_proxy NAME CFG   starts haproxy or lb (WORK/lb) on PROXY_CPU with the
 #                        file CFG, logging to WORK/NAME.log; sets PROXY_PID
 #                        and waits for FE_PORT. Exits if FE_PORT is already
@@ -143,6 +144,8 @@ make_cert() {
 start_sink() {
 	local flags=()
 	[ "${SINK_SPLICE:-0}" = 1 ] && flags=(-splice)
+	[ -n "${RSIZE:-}" ] && flags+=(-rsize "$RSIZE")
+	[ "${SINK_SUM:-0}" = 1 ] && flags+=(-sum)
 	taskset -c "$LOAD_CPU" "$WORK/tcpload" sink -listen "127.0.0.1:$SINK_PORT" "${flags[@]}" &
 	PIDS+=($!)
 	wait_port "$SINK_PORT"

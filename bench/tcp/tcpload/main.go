@@ -12,6 +12,7 @@ import (
 	"crypto/tls"
 	"flag"
 	"fmt"
+	"hash/adler32"
 	"io"
 	"net"
 	"net/http"
@@ -47,14 +48,22 @@ func main() {
 }
 
 // sink accepts connections and discards their bytes until the peer closes,
-// then closes: the proxy sees a clean end on both sides. With -splice the
-// bytes go through a pipe into /dev/null and are never copied to user
-// space: the sink's share of the load core drops to the TCP receive path.
+// then closes: the proxy sees a clean end on both sides. It reads -rsize
+// bytes per call; with -sum it also folds them into an Adler-32 checksum,
+// the work per byte of a client that uses what it receives (the sum itself
+// is not kept). With -splice the bytes go through a pipe into /dev/null
+// and are never copied to user space: the sink's share of the load core
+// drops to the TCP receive path.
 func sink(args []string) error {
 	fs := flag.NewFlagSet("sink", flag.ExitOnError)
 	listen := fs.String("listen", "127.0.0.1:9000", "listen address")
 	splice := fs.Bool("splice", false, "discard through splice(2) into /dev/null instead of read(2)")
+	rsize := fs.Int("rsize", 256<<10, "bytes per read call")
+	sum := fs.Bool("sum", false, "fold every byte read into an Adler-32 checksum")
 	_ = fs.Parse(args)
+	if *rsize <= 0 {
+		return fmt.Errorf("sink: -rsize %d: must be positive", *rsize)
+	}
 	var null *os.File
 	if *splice {
 		var err error
@@ -75,9 +84,14 @@ func sink(args []string) error {
 			}
 			return
 		}
-		buf := make([]byte, 256<<10)
+		buf := make([]byte, *rsize)
+		h := adler32.New()
 		for {
-			if _, err := c.Read(buf); err != nil {
+			n, err := c.Read(buf)
+			if *sum {
+				h.Write(buf[:n])
+			}
+			if err != nil {
 				return
 			}
 		}
