@@ -7,9 +7,11 @@ import (
 )
 
 // Constant and environment fetches, as HAProxy has them: str(TEXT),
-// int(N), bool(0|1), env(NAME) and hostname.
+// int(N), bool(0|1), env(NAME) and hostname. As in HAProxy, str and env
+// may go without their argument: str() is the empty string, and env()
+// names no variable.
 func init() {
-	RegisterFetch(Fetch{Name: "str", Type: TypeStr, Arg: ArgRequired, Compile: func(a string) (FetchFunc, error) {
+	RegisterFetch(Fetch{Name: "str", Type: TypeStr, Arg: ArgOptional, Compile: func(a string) (FetchFunc, error) {
 		s := Str(a)
 		return func(Context) (Sample, bool) { return s, true }, nil
 	}})
@@ -29,7 +31,7 @@ func init() {
 		s := Bool(n != 0)
 		return func(Context) (Sample, bool) { return s, true }, nil
 	}})
-	RegisterFetch(Fetch{Name: "env", Type: TypeStr, Arg: ArgRequired, Compile: func(a string) (FetchFunc, error) {
+	RegisterFetch(Fetch{Name: "env", Type: TypeStr, Arg: ArgOptional, Compile: func(a string) (FetchFunc, error) {
 		return func(Context) (Sample, bool) {
 			v, ok := os.LookupEnv(a)
 			return Str(v), ok
