@@ -22,6 +22,7 @@ import (
 
 	"github.com/proxyblocks/proxyblocks/buffer"
 	"github.com/proxyblocks/proxyblocks/conn"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"github.com/proxyblocks/proxyblocks/freq"
 	"github.com/proxyblocks/proxyblocks/mux"
@@ -132,6 +133,9 @@ type frontend struct {
 	// useDyn are the dynamic names of a TCP frontend's use_backend
 	// rules, by index (nil: none dynamic).
 	useDyn []logFormat
+	// logFetch are the compiled sample expressions of the log-format,
+	// by item (nil: none).
+	logFetch []acl.FetchFunc
 	// sslFailures counts failed TLS handshakes on the ssl binds.
 	sslFailures atomic.Uint64
 	// stick runs the tcp-request connection rules (stick.go).
@@ -294,6 +298,9 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 			continue
 		}
 		fe := &frontend{cfg: px, logs: b.newLogSet(px), http: b.httpPx[px]}
+		if fe.logFetch, err = compileLogFetches(px.LogFormat); err != nil {
+			return abort(fmt.Errorf("balancer: %s '%s': %w", px.Kind, px.Name, err))
+		}
 		if px.Mode != "http" {
 			if fe.useDyn, err = compileUseBackends(px); err != nil {
 				return abort(fmt.Errorf("balancer: %s '%s': %w", px.Kind, px.Name, err))

@@ -482,7 +482,7 @@ func (hf *httpFront) timeoutAnswer(start time.Time, started bool) {
 	hf.s.fe.st.status(408)
 	l.tr = time.Since(start)
 	l.reqLine = append(l.reqLine[:0], "<BADREQ>"...)
-	hf.emitLog(&l)
+	hf.emitLog(&l, nil)
 }
 
 func (hf *httpFront) logRefused(start time.Time, err error) {
@@ -496,7 +496,7 @@ func (hf *httpFront) logRefused(start time.Time, err error) {
 	hf.s.fe.st.status(l.status)
 	l.tr = time.Since(start)
 	l.reqLine = append(l.reqLine[:0], "<BADREQ>"...)
-	hf.emitLog(&l)
+	hf.emitLog(&l, nil)
 }
 
 // release gives a server connection back after an exchange: to the
@@ -644,8 +644,9 @@ func (ex *exchange) serve() {
 	defer func() {
 		l.ta = time.Since(l.date)
 		ex.countRequest()
-		ex.endTracking()
-		hf.emitLog(l)
+		ex.trackBytes()
+		hf.emitLog(l, ex)
+		ex.releaseTracking()
 	}()
 
 	// Frontend rules, then the backend choice, then the backend's rules.

@@ -89,8 +89,10 @@ func (l *httpLog) setRequestLine(m *htx.Message) {
 }
 
 // emitLog writes the request's line: httplog when the frontend asks for
-// it, tcplog's fields otherwise (option tcplog), nothing without logs.
-func (hf *httpFront) emitLog(l *httpLog) {
+// it, tcplog's fields otherwise (option tcplog), nothing without logs. A
+// log-format's sample expressions read ctx, the request's context, or
+// the connection's when there is no request (nil).
+func (hf *httpFront) emitLog(l *httpLog, ctx acl.Context) {
 	fe := hf.s.fe
 	if !fe.logs.enabled() || !fe.cfg.HTTP.Log && !fe.cfg.Options.TCPLog && fe.cfg.LogFormat == nil {
 		return
@@ -110,6 +112,12 @@ func (hf *httpFront) emitLog(l *httpLog) {
 	}
 	if fe.cfg.LogFormat != nil {
 		v := l.values()
+		if fe.logFetch != nil {
+			if ctx == nil {
+				ctx = hf.s.ruleCtx(fe.cfg.Name)
+			}
+			v.ctx, v.fetch = ctx, fe.logFetch
+		}
 		l.line = renderLogFormat(l.line[:0], fe.cfg.LogFormat, &v)
 	} else {
 		l.line = l.format(l.line[:0])

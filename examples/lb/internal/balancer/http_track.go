@@ -122,9 +122,9 @@ func (ex *exchange) countStatus(status int) {
 	}
 }
 
-// endTracking adds the request's bytes to the entries of every slot
-// and ends the request's own tracking.
-func (ex *exchange) endTracking() {
+// trackBytes adds the request's bytes to the entries of every slot; once
+// the line is logged, releaseTracking ends the request's own tracking.
+func (ex *exchange) trackBytes() {
 	if !ex.tracks() {
 		return
 	}
@@ -133,6 +133,14 @@ func (ex *exchange) endTracking() {
 		if e := ex.Tracked(slot); e != nil {
 			addEntryBytes(e, in, out)
 		}
+	}
+}
+
+// releaseTracking lets go of the entries the request's own rules
+// tracked, after its log line: as in HAProxy, the line still sees them.
+func (ex *exchange) releaseTracking() {
+	if !ex.tracks() {
+		return
 	}
 	for i, e := range ex.strk.sc {
 		if e != nil {

@@ -2,10 +2,12 @@ package balancer
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"strconv"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 )
 
@@ -25,6 +27,30 @@ type logValues struct {
 	capResp        [][]byte
 	cc, cs         []byte
 	reqLine        []byte
+	// ctx is what the format's sample expressions read; fetch holds them
+	// compiled, by item (nil: the format has none).
+	ctx   acl.Context
+	fetch []acl.FetchFunc
+}
+
+// compileLogFetches compiles the sample expressions of a log-format, by
+// item index; nil when it has none.
+func compileLogFetches(format []config.LogItem) ([]acl.FetchFunc, error) {
+	var out []acl.FetchFunc
+	for i, it := range format {
+		if it.Expr == "" {
+			continue
+		}
+		if out == nil {
+			out = make([]acl.FetchFunc, len(format))
+		}
+		_, fn, err := acl.CompileFetch(it.Expr)
+		if err != nil {
+			return nil, fmt.Errorf("log-format: sample expression '%s': %w", it.Expr, err)
+		}
+		out[i] = fn
+	}
+	return out, nil
 }
 
 func (l *tcpLog) values() logValues {
@@ -48,7 +74,12 @@ var quotable = map[string]bool{"ft": true, "f": true, "b": true, "s": true, "r":
 // prints nothing (no captures) does not leave two spaces.
 func renderLogFormat(b []byte, format []config.LogItem, v *logValues) []byte {
 	lastSpace := true
-	for _, it := range format {
+	for i, it := range format {
+		if it.Expr != "" {
+			b = v.appendExpr(b, it, i)
+			lastSpace = false
+			continue
+		}
 		if it.Var == "" {
 			for i := 0; i < len(it.Text); i++ {
 				c := it.Text[i]
@@ -79,6 +110,27 @@ func renderLogFormat(b []byte, format []config.LogItem, v *logValues) []byte {
 		}
 	}
 	return b
+}
+
+// appendExpr appends the sample of the format's item i, a sample
+// expression. As in HAProxy, no sample or an empty one prints "-", or
+// nothing between the quotes of %{+Q}, which quotes samples of any type.
+func (v *logValues) appendExpr(b []byte, it config.LogItem, i int) []byte {
+	var text string
+	if i < len(v.fetch) && v.fetch[i] != nil && v.ctx != nil {
+		if smp, ok := v.fetch[i](v.ctx); ok {
+			text = smp.String()
+		}
+	}
+	switch {
+	case it.Quote:
+		b = append(b, '"')
+		b = append(b, text...)
+		return append(b, '"')
+	case text == "":
+		return append(b, '-')
+	}
+	return append(b, text...)
 }
 
 // appendVar appends the value of variable it. The configuration refuses

@@ -510,6 +510,9 @@ func (s *session) logTraffic(asap bool, beconn, srvconn int) {
 	}
 	if fe.cfg.LogFormat != nil {
 		v := l.values()
+		if fe.logFetch != nil {
+			v.ctx, v.fetch = s.ruleCtx(fe.cfg.Name), fe.logFetch
+		}
 		fe.logs.emit(level, string(renderLogFormat(nil, fe.cfg.LogFormat, &v)))
 	} else {
 		fe.logs.emit(level, l.format())

@@ -4,14 +4,18 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 )
 
-// LogItem is one piece of a log-format: literal text, or a variable
-// (HAProxy's name without the %) with its flags.
+// LogItem is one piece of a log-format: literal text, a variable
+// (HAProxy's name without the %) or a sample expression (%[...]), with
+// its flags.
 type LogItem struct {
-	Text  string // literal text when Var is empty
+	Text  string // literal text when Var and Expr are empty
 	Var   string
-	Quote bool // %{+Q}: the value between double quotes
+	Expr  string // a sample expression, as between %[ and ]: "src,ipmask(24)"
+	Quote bool   // %{+Q}: the value between double quotes
 }
 
 // logVars are the log-format variables the balancer fills, HAProxy's
@@ -37,9 +41,12 @@ var httpLogVars = map[string]bool{"TR": true, "Tr": true, "Ta": true, "r": true,
 func (it LogItem) HTTPOnly() bool { return httpLogVars[it.Var] }
 
 // ParseLogFormat reads a log-format string: text, "%%" for a percent
-// sign, and variables written %name or %{+Q}name; %{+Q}o sets the flag
-// for every variable after it that sets none. Sample expressions
-// (%[...]) and other flags are refused by name.
+// sign, variables written %name or %{+Q}name, and sample expressions
+// written %[fetch,converter...] or %{+Q}[...]; %{+Q}o sets the flag for
+// every item after it that sets none. Other flags are refused by name,
+// and so are fetches that read the request or the response themselves,
+// as HAProxy refuses them: the message has gone on when the line is
+// written.
 func ParseLogFormat(s string) ([]LogItem, error) {
 	var items []LogItem
 	defaultQuote := false
@@ -82,7 +89,18 @@ func ParseLogFormat(s string) ([]LogItem, error) {
 			i += end + 1
 		}
 		if i < len(s) && s[i] == '[' {
-			return nil, fmt.Errorf("%w: log-format sample expression at offset %d", ErrUnsupported, i)
+			end := strings.IndexByte(s[i:], ']')
+			if end < 0 {
+				return nil, fmt.Errorf("log-format: missing ']' after '%%[' at offset %d", i)
+			}
+			item.Expr = s[i+1 : i+end]
+			if err := checkLogExpr(item.Expr); err != nil {
+				return nil, fmt.Errorf("log-format: sample expression '%s' at offset %d: %w", item.Expr, i, err)
+			}
+			flush()
+			items = append(items, item)
+			i += end + 1
+			continue
 		}
 		j := i
 		for j < len(s) && (s[j] >= 'a' && s[j] <= 'z' || s[j] >= 'A' && s[j] <= 'Z') {
@@ -109,4 +127,21 @@ func ParseLogFormat(s string) ([]LogItem, error) {
 		return nil, errors.New("log-format: empty format")
 	}
 	return items, nil
+}
+
+// checkLogExpr compiles a log-format's sample expression, so that a bad
+// one stops the start at its line, and refuses the fetches a line may not
+// read.
+func checkLogExpr(expr string) error {
+	if expr == "" {
+		return errors.New("empty expression")
+	}
+	f, _, err := acl.CompileFetch(expr)
+	if err != nil {
+		return err
+	}
+	if !acl.LogUsable(f.Name) {
+		return fmt.Errorf("%w: fetch '%s' reads the request or the response, which have gone on when the line is written (capture it, or keep it in a variable)", ErrBadValue, f.Name)
+	}
+	return nil
 }

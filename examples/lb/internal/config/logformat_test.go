@@ -17,7 +17,12 @@ func TestParseLogFormat(t *testing.T) {
 	}, items)
 
 	for _, tc := range []struct{ format, want string }{
-		{"%[src]", "not supported: log-format sample expression at offset 1"},
+		{"%[src", "log-format: missing ']' after '%[' at offset 1"},
+		{"%[]", "log-format: sample expression '' at offset 1: empty expression"},
+		{"%[nosuch]", "log-format: sample expression 'nosuch' at offset 1: unknown fetch method: 'nosuch'"},
+		{"a %[src,nosuch]", "log-format: sample expression 'src,nosuch' at offset 3: invalid ACL syntax: unknown converter 'nosuch'"},
+		{"%[req.hdr(host)]", "log-format: sample expression 'req.hdr(host)' at offset 1: bad value: fetch 'req.hdr' reads the request or the response, which have gone on when the line is written (capture it, or keep it in a variable)"},
+		{"%[path,lower]", "log-format: sample expression 'path,lower' at offset 1: bad value: fetch 'path' reads the request or the response, which have gone on when the line is written (capture it, or keep it in a variable)"},
 		{"%zz", "not supported: log-format variable '%zz'"},
 		{"%{+X}ci", "not supported: log-format flag '+X'"},
 		{"%{+Q", "log-format: missing '}' after '%{' at offset 0"},
@@ -46,6 +51,22 @@ func TestLogFormatModes(t *testing.T) {
 
 	_, err = parse(t, "frontend f\n  log-format %ci %cp\n")
 	require.ErrorContains(t, err, "lb.cfg:2: bad value: 'log-format' in 'frontend' section: expects exactly one argument")
+}
+
+// Sample expressions are items of their own, with the quote flag of
+// their braces or of %{+Q}o.
+func TestParseLogFormatExpr(t *testing.T) {
+	items, err := ParseLogFormat(`%ci %[src,ipmask(24)] %{+Q}[var(txn.x)]x%{+Q}o %[dst_port]`)
+	require.NoError(t, err)
+	require.Equal(t, []LogItem{
+		{Var: "ci"}, {Text: " "}, {Expr: "src,ipmask(24)"}, {Text: " "}, {Expr: "var(txn.x)", Quote: true},
+		{Text: "x "}, {Expr: "dst_port", Quote: true},
+	}, items)
+	require.False(t, items[2].HTTPOnly())
+
+	// A bad expression stops the start at its line.
+	_, err = parse(t, "frontend f\n  bind :1\n  log-format \"%[src,bogus]\"\n")
+	require.ErrorContains(t, err, "lb.cfg:3: bad value: 'log-format' in 'frontend' section: log-format: sample expression 'src,bogus' at offset 1")
 }
 
 func TestLogFormatGlobalFlag(t *testing.T) {
