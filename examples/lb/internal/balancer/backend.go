@@ -42,6 +42,9 @@ type Backend struct {
 	cfg  *config.Proxy
 	logs *logSet
 	http *httpProxy // HTTP-mode settings (http_rules.go)
+	// content are a TCP backend's "tcp-request content" rules, nil
+	// without any.
+	content *contentRules
 
 	mu      sync.Mutex
 	servers []*Server

@@ -136,6 +136,9 @@ type frontend struct {
 	// logFetch are the compiled sample expressions of the log-format,
 	// by item (nil: none).
 	logFetch []acl.FetchFunc
+	// content are the "tcp-request content" rules of a TCP frontend,
+	// nil without any.
+	content *contentRules
 	// sslFailures counts failed TLS handshakes on the ssl binds.
 	sslFailures atomic.Uint64
 	// stick runs the tcp-request connection rules (stick.go).
@@ -284,6 +287,12 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 			}
 			b.backends[px.Name] = be
 			be.http = b.httpPx[px]
+			if px.Mode != "http" {
+				var err error
+				if be.content, err = compileContent(px); err != nil {
+					return abort(fmt.Errorf("balancer: %s '%s': %w", px.Kind, px.Name, err))
+				}
+			}
 		}
 	}
 	// HAProxy counts sessions a moment after connections (once the
@@ -303,6 +312,9 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 		}
 		if px.Mode != "http" {
 			if fe.useDyn, err = compileUseBackends(px); err != nil {
+				return abort(fmt.Errorf("balancer: %s '%s': %w", px.Kind, px.Name, err))
+			}
+			if fe.content, err = compileContent(px); err != nil {
 				return abort(fmt.Errorf("balancer: %s '%s': %w", px.Kind, px.Name, err))
 			}
 		}

@@ -2,6 +2,7 @@ package balancer
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"syscall"
 	"time"
@@ -37,75 +38,191 @@ func (c *contentCtx) MayChange() { c.may = true }
 
 var _ acl.ContentContext = (*contentCtx)(nil)
 
-// contentVerdict runs the content rules on what ctx holds: the first rule
-// whose condition holds decides (accept or reject); a rule that does not
-// hold on too few bytes makes the verdict wait, unless the bytes are
-// final. With no rule deciding, the connection is accepted.
-func contentVerdict(rules []config.ConnRule, ctx *contentCtx) (verdict string, wait bool) {
-	for _, r := range rules {
-		ctx.may = false
-		if r.Cond.Eval(ctx) {
-			return r.Action, false
+// trackSample runs a content rule's track-sc: unless the slot is tracked
+// already, the key expression's sample, converted to the table's key
+// type, names the entry (created when absent) tracked from now on, which
+// counts a connection. No sample, or one that cannot be a key of the
+// table, tracks nothing.
+func (c *contentCtx) trackSample(slot int, table string, key acl.FetchFunc) {
+	if c.sc[slot] != nil {
+		return
+	}
+	t := c.Table(table)
+	if t == nil {
+		return
+	}
+	smp, ok := key(c)
+	if !ok {
+		return
+	}
+	k, ok := acl.SampleKey(nil, t, smp)
+	if !ok {
+		return
+	}
+	e, err := t.GetOrCreate(k)
+	if err != nil {
+		c.b.log.Debug("cannot track connection", "table", t.Name(), "key", smp.String(), "err", err)
+		return
+	}
+	e.StartConn()
+	c.sc[slot] = e
+}
+
+// contentRules are a proxy's "tcp-request content" rules with their
+// sample expressions compiled (track-sc's key, set-var's value), by rule.
+type contentRules struct {
+	rules []config.ConnRule
+	expr  []acl.FetchFunc
+	delay time.Duration // tcp-request inspect-delay
+}
+
+// compileContent compiles px's content rules; nil when it has none.
+func compileContent(px *config.Proxy) (*contentRules, error) {
+	rules := px.Stick.ContentRules
+	if len(rules) == 0 {
+		return nil, nil
+	}
+	cr := &contentRules{rules: rules, expr: make([]acl.FetchFunc, len(rules)), delay: px.Stick.InspectDelay}
+	for i, r := range rules {
+		if r.Key == "" {
+			continue
 		}
-		if ctx.may && !ctx.final {
-			return "", true
+		_, fn, err := acl.CompileFetch(r.Key)
+		if err != nil {
+			return nil, fmt.Errorf("tcp-request content (%s): %w", r.Pos, err)
+		}
+		cr.expr[i] = fn
+	}
+	return cr, nil
+}
+
+// verdict runs the content rules on what ctx holds, in order: a rule
+// whose condition holds runs its action (track-sc tracks, unless its
+// slot is tracked already; set-var and unset-var set and unset), and the
+// first accept or reject decides. A condition that does not hold on too
+// few bytes makes the verdict wait, unless the bytes are final; the next
+// run starts again from the first rule, as HAProxy's does. With no rule
+// deciding, the connection is accepted.
+func (cr *contentRules) verdict(ctx *contentCtx) (verdict string, wait bool) {
+	for i := range cr.rules {
+		r := &cr.rules[i]
+		ctx.may = false
+		if !r.Cond.Eval(ctx) {
+			if ctx.may && !ctx.final {
+				return "", true
+			}
+			continue
+		}
+		switch r.Action {
+		case "accept", "reject":
+			return r.Action, false
+		case "track-sc":
+			ctx.trackSample(r.Slot, r.Table, cr.expr[i])
+		case "set-var":
+			if smp, ok := cr.expr[i](ctx); ok {
+				ctx.SetVar(r.Var, smp)
+			}
+		case "unset-var":
+			ctx.UnsetVar(r.Var)
 		}
 	}
 	return "accept", false
 }
 
 // inspect runs the frontend's content rules and its use_backend rules,
-// and sets the session's backend. It reports false when a rule rejects
-// the connection (or the client left while it waited), with term set.
+// and sets the session's backend, then runs that backend's content
+// rules. It reports false when a rule rejects the connection (or the
+// client left while it waited), with term set.
 func (s *session) inspect() bool {
 	fe := s.fe
-	rules, uses := fe.cfg.Stick.ContentRules, fe.cfg.HTTP.UseBackends
-	if len(rules) == 0 && len(uses) == 0 {
+	uses := fe.cfg.HTTP.UseBackends
+	if fe.content != nil || len(uses) > 0 {
+		ctx := &contentCtx{tracked: s.ruleCtx(fe.cfg.Name), final: true}
+		if !s.runContent(fe.content, ctx, s.accepted) {
+			// Rejected or gone before a backend was chosen: the line
+			// names the frontend, as HAProxy's does.
+			s.be = nil
+			return false
+		}
+		// As in HAProxy, use_backend runs once, on what the rules waited
+		// for; a dynamic name that names no backend leaves the default
+		// one.
+		for i, u := range uses {
+			if !u.Cond.Eval(ctx) {
+				continue
+			}
+			if fe.useDyn == nil || fe.useDyn[i] == nil {
+				s.be = s.b.backends[u.Backend]
+			} else if be, _ := s.b.dynamicBackend(fe.useDyn[i], ctx, nil, "tcp"); be != nil {
+				s.be = be
+			}
+			break
+		}
+	}
+	// A backend's own rules run once it is chosen, on its own inspect
+	// delay from then; a listen section's rules ran as a frontend's. A
+	// connection they reject is logged under the backend.
+	if be := s.be; be != nil && be.content != nil && be.cfg != fe.cfg {
+		ctx := &contentCtx{tracked: s.ruleCtx(be.cfg.Name), final: true}
+		if !s.runContent(be.content, ctx, time.Now()) {
+			// The backend counts the session it was given, as haproxy's
+			// counts it on the switch (tcpConnect does for the others).
+			be.st.session(s.accepted)
+			return false
+		}
+	}
+	return true
+}
+
+// runContent runs one proxy's content rules on ctx, the inspect delay
+// counting from since. Entries the rules track join the session's,
+// which end them. It reports false, with term set, when a rule rejects
+// the connection or the client left while the rules waited.
+func (s *session) runContent(cr *contentRules, ctx *contentCtx, since time.Time) bool {
+	if cr == nil {
 		return true
 	}
-	ctx := &contentCtx{tracked: s.ruleCtx(fe.cfg.Name), final: true}
+	var verdict string
 	// Only a raw socket shows the client's own bytes; through TLS the
 	// content fetches find nothing, at once.
-	if rc, raw := s.client.Raw(); len(rules) > 0 && raw {
-		switch s.runContentRules(rc, rules, ctx) {
-		case "":
-			s.term = [2]byte{'C', 'R'}
-			return false
-		case "reject":
-			s.b.log.Debug("content rejected", "frontend", fe.cfg.Name, "client", ctx.src)
-			s.term = [2]byte{'P', 'R'}
-			return false
-		}
+	if rc, raw := s.client.Raw(); raw {
+		verdict = s.runContentRules(rc, cr, ctx, since)
+	} else {
+		verdict, _ = cr.verdict(ctx)
 	}
-	// As in HAProxy, use_backend runs once, on what the rules waited for;
-	// a dynamic name that names no backend leaves the default one.
-	for i, u := range uses {
-		if !u.Cond.Eval(ctx) {
-			continue
+	s.adoptTracked(ctx.tracked)
+	switch verdict {
+	case "":
+		s.term = [2]byte{'C', 'R'}
+		return false
+	case "reject":
+		s.b.log.Debug("content rejected", "proxy", ctx.own, "client", ctx.src)
+		s.term = [2]byte{'P', 'R'}
+		// The bytes the rules looked at go, so that the close ends with
+		// a FIN, not a reset, as HAProxy's does: it has read them by then.
+		size := s.b.cfg.Global.BufSize
+		if size <= 0 {
+			size = buffer.DefaultSize
 		}
-		if fe.useDyn == nil || fe.useDyn[i] == nil {
-			s.be = s.b.backends[u.Backend]
-		} else if be, _ := s.b.dynamicBackend(fe.useDyn[i], ctx, nil, "tcp"); be != nil {
-			s.be = be
-		}
-		break
+		s.client.DiscardInput(size)
+		return false
 	}
 	return true
 }
 
 // runContentRules peeks at the client's bytes through rc and runs the
-// content rules on them, waiting for more (up to inspect-delay) while a
-// rule cannot decide yet. It returns the verdict, or "" when the client
-// failed meanwhile.
-func (s *session) runContentRules(rc syscall.RawConn, rules []config.ConnRule, ctx *contentCtx) string {
+// content rules on them, waiting for more (up to the inspect delay from
+// since) while a rule cannot decide yet. It returns the verdict, or ""
+// when the client failed meanwhile.
+func (s *session) runContentRules(rc syscall.RawConn, cr *contentRules, ctx *contentCtx, since time.Time) string {
 	size := s.b.cfg.Global.BufSize
 	if size <= 0 {
 		size = buffer.DefaultSize
 	}
 	buf := make([]byte, size)
 	var deadline time.Time
-	if d := s.fe.cfg.Stick.InspectDelay; d > 0 {
-		deadline = s.accepted.Add(d)
+	if d := cr.delay; d > 0 {
+		deadline = since.Add(d)
 		_ = s.client.SetReadDeadline(deadline)
 		defer func() { _ = s.client.SetReadDeadline(time.Time{}) }()
 	}
@@ -117,7 +234,7 @@ func (s *session) runContentRules(rc syscall.RawConn, rules []config.ConnRule, c
 		}
 		ctx.data = buf[:n]
 		ctx.final = ended || expired || n == len(buf) || deadline.IsZero()
-		verdict, wait := contentVerdict(rules, ctx)
+		verdict, wait := cr.verdict(ctx)
 		if !wait {
 			return verdict
 		}

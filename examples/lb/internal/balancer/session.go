@@ -33,7 +33,10 @@ type session struct {
 
 	// trk holds the stick-table entries the connection tracks (stick.go);
 	// bytesIn and bytesOut are added to them at the end.
-	trk               *tracked
+	trk *tracked
+	// vars holds the variables of a TCP session's rules (all scopes but
+	// proc), nil until one is set.
+	vars              *varStore
 	bytesIn, bytesOut int64
 
 	// TCP mode: srv is the server whose slot the session holds, named the
@@ -159,9 +162,6 @@ func (s *session) run() {
 	}
 	s.tcpBegin()
 	if !s.inspect() {
-		// Rejected or gone before a backend was chosen: the line names
-		// the frontend, as HAProxy's does.
-		s.be = nil
 		s.tcpFinish()
 		return
 	}

@@ -151,7 +151,9 @@ func countTraffic(fe *frontend, be *Backend, srv *Server, bytesIn, bytesOut int6
 	}
 	if term[0] == 'P' && (term[1] == 'R' || term[1] == 'T') {
 		fe.st.denied.Add(1)
-		if be != nil && be.http != fe.http {
+		// A TCP backend's content rules deny on the frontend's count
+		// only, as haproxy 2.6 counts them.
+		if httpMode && be != nil && be.http != fe.http {
 			be.st.denied.Add(1)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/proxyblocks/proxyblocks/conn"
@@ -81,6 +82,39 @@ type tracked struct {
 	// sessCounted is set once the session counters went up, so they are
 	// counted once per connection.
 	sessCounted bool
+	// s is the session, whose variables the rules read and set; nil for
+	// the connection rules, which run before it exists.
+	s *session
+}
+
+// Var returns a variable (acl.VarContext): proc from the balancer, the
+// other scopes from the TCP session, where they all live as long as it.
+func (t *tracked) Var(name string) (acl.Sample, bool) { return t.store(name, false).get(name) }
+
+// SetVar stores a variable.
+func (t *tracked) SetVar(name string, smp acl.Sample) { t.store(name, true).set(name, smp) }
+
+// UnsetVar removes a variable.
+func (t *tracked) UnsetVar(name string) { t.store(name, false).unset(name) }
+
+var _ acl.VarContext = (*tracked)(nil)
+
+// store returns the store of a variable named in full ("sess.x"); the
+// session's is made when a variable is first set.
+func (t *tracked) store(name string, create bool) *varStore {
+	if scope, _, _ := strings.Cut(name, "."); scope == "proc" {
+		return &t.b.procVars
+	}
+	switch {
+	case t.s != nil && t.s.vars != nil:
+		return t.s.vars
+	case !create:
+		return noVars
+	case t.s == nil:
+		return &varStore{} // nowhere to keep it
+	}
+	t.s.vars = &varStore{}
+	return t.s.vars
 }
 
 // Src returns the client's address.
@@ -352,7 +386,7 @@ func (s *session) endTracking() {
 // backend's stick rules, a frontend's content rules): the session's
 // addresses and tracked entries, with "" naming own's table.
 func (s *session) ruleCtx(own string) *tracked {
-	t := &tracked{b: s.b, own: own, src: s.client.Src(), dst: s.client.Dst(), info: s.client.Transport().Info()}
+	t := &tracked{b: s.b, own: own, src: s.client.Src(), dst: s.client.Dst(), info: s.client.Transport().Info(), s: s}
 	if s.trk != nil {
 		t.sc = s.trk.sc
 	}
@@ -432,4 +466,21 @@ func (b *Backend) serverByID(id int) *Server {
 		}
 	}
 	return nil
+}
+
+// adoptTracked makes the entries content rules started tracking in t the
+// session's, which ends them with its others. Content tracking counts no
+// session, as in HAProxy.
+func (s *session) adoptTracked(t *tracked) {
+	for i, e := range t.sc {
+		if e == nil {
+			continue
+		}
+		if s.trk == nil {
+			s.trk = &tracked{b: s.b, own: s.fe.cfg.Name, sessCounted: true}
+		}
+		if s.trk.sc[i] == nil {
+			s.trk.sc[i] = e
+		}
+	}
 }

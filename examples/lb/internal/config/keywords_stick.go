@@ -19,7 +19,7 @@ func init() {
 		return px.ACLs.Add(a)
 	}}
 	proxyKeywords["stick-table"] = proxyKeyword{KindFrontend | KindBackend, parseStickTable}
-	proxyKeywords["tcp-request"] = proxyKeyword{KindFrontend, parseTCPRequest}
+	proxyKeywords["tcp-request"] = proxyKeyword{KindFrontend | KindBackend, parseTCPRequest}
 	proxyKeywords["stick"] = proxyKeyword{KindBackend, parseStick}
 	globalKeywords["stats"] = parseStatsGlobal
 	proxyKeywords["stats"] = proxyKeyword{kAll, parseStatsPage}
@@ -42,7 +42,8 @@ func parseStickTable(p *parser, px *Proxy, a []string) error {
 // parseTCPRequest reads "tcp-request connection|session ACTION [ARGS]
 // [if|unless COND]". The connection stage runs on the bare socket, the
 // session stage after the handshake (so the ssl_* fetches see the TLS
-// session); there is no content stage here.
+// session), both in frontends only; the content stage, in mode tcp, on
+// the first bytes the client sends (the balancer's content.go).
 func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 	if len(a) == 0 {
 		return errors.New("expects 'tcp-request connection|session|content <action> [{if | unless} <condition>]' or 'tcp-request inspect-delay <time>'")
@@ -59,7 +60,12 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 		}
 		px.Stick.InspectDelay = d
 		return nil
-	case "connection", "session", "content":
+	case "connection", "session":
+		// A listen section is a frontend too.
+		if !px.Kind.IsFrontend() {
+			return fmt.Errorf("'tcp-request %s' is not allowed because %s '%s' is not a frontend (only content rules and inspect-delay are)", stage, px.Kind, px.Name)
+		}
+	case "content":
 	default:
 		return fmt.Errorf("%w: 'tcp-request %s' (only connection, session, content and inspect-delay)", ErrUnsupported, a[0])
 	}
@@ -77,8 +83,50 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 		if len(args) > 0 {
 			return fmt.Errorf("'%s' takes no argument, got '%s'", r.Action, args[0])
 		}
+	case stage == "content" && (strings.HasPrefix(r.Action, "set-var(") || strings.HasPrefix(r.Action, "unset-var(")):
+		verb, name, ok := strings.Cut(strings.TrimSuffix(r.Action, ")"), "(")
+		if !ok || !strings.HasSuffix(r.Action, ")") {
+			return fmt.Errorf("'%s': expects '%s(<scope>.<name>)'", r.Action, verb)
+		}
+		if _, _, err := acl.ParseVarName(name); err != nil {
+			return fmt.Errorf("'%s': %w", r.Action, err)
+		}
+		r.Action, r.Var = verb, name
+		switch {
+		case verb == "unset-var" && len(args) > 0:
+			return fmt.Errorf("'unset-var' takes no argument, got '%s'", args[0])
+		case verb == "set-var" && len(args) != 1:
+			return fmt.Errorf("'set-var(%s)' expects one sample expression", name)
+		case verb == "set-var":
+			if _, _, err := acl.CompileFetch(args[0]); err != nil {
+				return fmt.Errorf("'set-var(%s)': %w", name, err)
+			}
+			r.Key = args[0]
+		}
+	case stage == "content" && strings.HasPrefix(r.Action, "track-sc"):
+		n, err := strconv.Atoi(strings.TrimPrefix(r.Action, "track-sc"))
+		if err != nil || n < 0 || n >= acl.Slots {
+			return fmt.Errorf("%w: action '%s' (track-sc0, track-sc1 or track-sc2)", ErrUnknownKeyword, r.Action)
+		}
+		r.Slot, r.Action = n, "track-sc"
+		// Content rules may track any sample; checkStick checks that it
+		// can be a key of the table.
+		if len(args) == 0 {
+			return fmt.Errorf("'%s' expects a key fetch", words[0])
+		}
+		if _, _, err := acl.CompileFetch(args[0]); err != nil {
+			return fmt.Errorf("'%s': %w", words[0], err)
+		}
+		r.Key = args[0]
+		switch {
+		case len(args) == 1:
+		case len(args) == 3 && args[1] == "table":
+			r.Table = args[2]
+		default:
+			return fmt.Errorf("'%s': unexpected '%s' after the key (expected 'table <name>')", words[0], strings.Join(args[1:], " "))
+		}
 	case stage == "content" && r.Action != "accept" && r.Action != "reject":
-		return fmt.Errorf("%w: 'tcp-request content %s' (only accept and reject)", ErrUnsupported, r.Action)
+		return fmt.Errorf("%w: 'tcp-request content %s' (only accept, reject, track-sc0, track-sc1, track-sc2, set-var and unset-var)", ErrUnsupported, r.Action)
 	case r.Action == "silent-drop" && stage == "session":
 		return fmt.Errorf("%w: 'tcp-request session silent-drop' (only in 'tcp-request connection')", ErrUnsupported)
 	case r.Action == "silent-drop":
@@ -280,11 +328,25 @@ func (p *parser) checkStick() {
 		}
 		p.errorf(kw, ErrReference, "%s '%s': '%s' refers to table '%s', which no proxy declares", px.Kind, px.Name, kw, table)
 	}
+	// keyType refuses a track-sc key whose type cannot become the
+	// table's (a boolean for an address, say), as HAProxy does.
+	keyType := func(px *Proxy, pos Pos, kw, key, table string, slot int) {
+		st := tableOf(px, table)
+		if st == nil {
+			return
+		}
+		if f, _, err := acl.CompileFetch(key); err == nil && !acl.KeyConvertible(f.Type, st.Config.Type) {
+			p.pos = pos
+			p.errorf(kw, ErrBadValue, "%s '%s': stick-table '%s' (type %s) uses a type incompatible with the 'track-sc%d' key '%s' (%s)",
+				px.Kind, px.Name, st.Config.Name, st.Config.Type, slot, key, f.Type)
+		}
+	}
 	for _, px := range p.cfg.Proxies {
-		for _, rules := range [][]ConnRule{px.Stick.ConnRules, px.Stick.SessRules} {
+		for _, rules := range [][]ConnRule{px.Stick.ConnRules, px.Stick.SessRules, px.Stick.ContentRules} {
 			for _, r := range rules {
 				if r.Action == "track-sc" {
 					check(px, r.Pos, "tcp-request", r.Table)
+					keyType(px, r.Pos, "tcp-request", r.Key, r.Table, r.Slot)
 				}
 			}
 		}
@@ -296,17 +358,7 @@ func (p *parser) checkStick() {
 				continue
 			}
 			check(px, r.Pos, "http-request", r.Table)
-			st := tableOf(px, r.Table)
-			if st == nil {
-				continue
-			}
-			// As HAProxy, a key whose type cannot become the table's is
-			// refused (a boolean for an address, say).
-			if f, _, err := acl.CompileFetch(r.Value); err == nil && !acl.KeyConvertible(f.Type, st.Config.Type) {
-				p.pos = r.Pos
-				p.errorf("http-request", ErrBadValue, "%s '%s': stick-table '%s' (type %s) uses a type incompatible with the 'track-sc%d' key '%s' (%s)",
-					px.Kind, px.Name, st.Config.Name, st.Config.Type, r.Slot, r.Value, f.Type)
-			}
+			keyType(px, r.Pos, "http-request", r.Value, r.Table, r.Slot)
 		}
 	}
 }

@@ -20,9 +20,11 @@ type Stick struct {
 	SessRules []ConnRule
 	// Rules are the "stick on|match|store-request" rules in order.
 	Rules []StickRule
-	// ContentRules are the "tcp-request content" rules in order (accept
-	// or reject), run on the first bytes of a TCP-mode connection, which
-	// they may wait for up to InspectDelay ("tcp-request inspect-delay").
+	// ContentRules are the "tcp-request content" rules in order (accept,
+	// reject, track-sc, set-var, unset-var), run on the first bytes of a
+	// TCP-mode connection, which they may wait for up to InspectDelay
+	// ("tcp-request inspect-delay"): a frontend's before the backend is
+	// chosen, a backend's after.
 	ContentRules []ConnRule
 	InspectDelay time.Duration
 }
@@ -37,12 +39,16 @@ type StickTable struct {
 // "tcp-request content" rule.
 type ConnRule struct {
 	Pos
-	// Action is "accept", "reject", "silent-drop" or "track-sc".
+	// Action is "accept", "reject", "silent-drop", "track-sc", and in
+	// content rules "set-var" or "unset-var".
 	Action string
 	// Slot is the stick counter of track-sc (0, 1 or 2).
 	Slot int
-	// Key is the fetch the tracked key comes from ("src").
+	// Key is the fetch the tracked key comes from ("src"; any sample
+	// expression in content rules), or set-var's expression.
 	Key string
+	// Var is the variable of set-var and unset-var ("sess.name").
+	Var string
 	// Table names the proxy whose table is used; "" is the rule's own
 	// proxy.
 	Table string
