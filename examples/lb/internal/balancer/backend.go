@@ -45,6 +45,8 @@ type Backend struct {
 	// content are a TCP backend's "tcp-request content" rules, nil
 	// without any.
 	content *contentRules
+	// useSrv are the "use-server" rules (useserver.go).
+	useSrv []useServerRule
 
 	mu      sync.Mutex
 	servers []*Server

@@ -287,6 +287,9 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 			}
 			b.backends[px.Name] = be
 			be.http = b.httpPx[px]
+			if err := be.compileUseServers(); err != nil {
+				return abort(fmt.Errorf("balancer: %s '%s': %w", px.Kind, px.Name, err))
+			}
 			if px.Mode != "http" {
 				var err error
 				if be.content, err = compileContent(px); err != nil {

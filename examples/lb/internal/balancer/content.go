@@ -282,3 +282,22 @@ func peekFD(fd uintptr, buf []byte) (n int, ended bool, err error) {
 	// Bytes queued before a FIN: the socket says so by its state.
 	return m, peerSentFIN(fd), nil
 }
+
+// useServer runs the backend's use-server rules on what the client has
+// sent so far, peeked, as HAProxy reads its buffer then.
+func (s *session) useServer(be *Backend) *Server {
+	if len(be.useSrv) == 0 {
+		return nil
+	}
+	ctx := &contentCtx{tracked: s.ruleCtx(be.cfg.Name), final: true}
+	if rc, raw := s.client.Raw(); raw {
+		if buf, err := s.b.pool.Get(); err == nil {
+			defer s.b.pool.Put(buf)
+			area, _ := buf.Free()
+			if n, _, err := peekNow(rc, area); err == nil {
+				ctx.data = area[:n]
+			}
+		}
+	}
+	return be.useServer(ctx)
+}

@@ -123,7 +123,7 @@ func (ex *exchange) responseCookie(c *config.CookiePersist) {
 		state = 'P'
 		switch {
 		case c.Preserve:
-		case c.Mode == "insert" || ex.direct != nil && c.Indirect:
+		case c.Mode == "insert" || ex.isDirect() && c.Indirect:
 			resp.DelField(i)
 			i--
 			state = 'D'
@@ -143,7 +143,7 @@ func (ex *exchange) responseCookie(c *config.CookiePersist) {
 			state = 'R'
 		}
 	}
-	if c.Mode == "insert" && !(state == 'P' && c.Preserve) && ex.direct == nil &&
+	if c.Mode == "insert" && !(state == 'P' && c.Preserve) && !ex.isDirect() &&
 		(!c.PostOnly || ex.req.MethodIs("POST")) {
 		var b strings.Builder
 		b.WriteString(c.Name)
@@ -219,3 +219,8 @@ func cacheable(req, resp *htx.Message) bool {
 	}
 	return ok && fresh
 }
+
+// isDirect reports whether the request went to a server persistence or
+// a use-server rule named, not one the algorithm chose: haproxy's direct
+// access, which no inserted cookie follows.
+func (ex *exchange) isDirect() bool { return ex.direct != nil || ex.useSrv != nil }

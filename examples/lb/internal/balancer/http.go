@@ -542,8 +542,9 @@ type exchange struct {
 	// inResp says the response rules run: the status fetch reads resp.
 	inResp bool
 	// direct is the server the persistence cookie named, nil when the
-	// algorithm chooses.
-	direct *Server
+	// algorithm chooses; useSrv the one a use-server rule named, which
+	// comes first. Either makes the access direct (no cookie inserted).
+	direct, useSrv *Server
 	// bodyIn counts the request body's bytes, for the statistics; the
 	// body is copied on a goroutine of its own.
 	bodyIn atomic.Int64
@@ -573,7 +574,7 @@ func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 	ex.hf, ex.fst, ex.req = hf, st, st.Request()
 	ex.first = hf.nreq == 1
 	ex.be, ex.bhp, ex.srv, ex.bc, ex.bst, ex.cerr = nil, nil, nil, nil, nil, nil
-	ex.inResp, ex.direct, ex.comp, ex.noL7Retry, ex.key, ex.held, ex.heldAll = false, nil, "", false, nil, false, false
+	ex.inResp, ex.direct, ex.useSrv, ex.comp, ex.noL7Retry, ex.key, ex.held, ex.heldAll = false, nil, nil, "", false, nil, false, false
 	ex.bodyIn.Store(0)
 	ex.tmo = streamTimeouts{}
 	if ex.vars != nil {
@@ -592,7 +593,7 @@ func (ex *exchange) serveAsync() {
 
 func (ex *exchange) finish() {
 	_ = ex.fst.Close()
-	ex.hf, ex.fst, ex.req, ex.be, ex.bhp, ex.srv, ex.bc, ex.bst, ex.direct = nil, nil, nil, nil, nil, nil, nil, nil, nil
+	ex.hf, ex.fst, ex.req, ex.be, ex.bhp, ex.srv, ex.bc, ex.bst, ex.direct, ex.useSrv = nil, nil, nil, nil, nil, nil, nil, nil, nil, nil
 	exchangePool.Put(ex)
 }
 
@@ -675,6 +676,10 @@ func (ex *exchange) serve() {
 	keepTrailers(ex.req)
 	if c := ex.be.cfg.Cookie; c != nil {
 		ex.direct = ex.requestCookie(c)
+	}
+	// use-server rules come before the cookie's server, as in haproxy.
+	if len(ex.be.useSrv) > 0 {
+		ex.useSrv = ex.be.useServer(ex)
 	}
 
 	if !ex.retryHold() || !ex.connect() {
@@ -782,7 +787,10 @@ func (ex *exchange) getServer(avoid *Server) bool {
 	hf, be, l := ex.hf, ex.be, &ex.log
 	var direct *Server
 	if avoid == nil {
-		direct = ex.direct
+		direct = ex.useSrv
+		if direct == nil {
+			direct = ex.direct
+		}
 		if direct == nil {
 			direct = ex.lastServer()
 		}
@@ -893,7 +901,8 @@ func (ex *exchange) retryOn(timedOut, connFailed bool, since time.Time) bool {
 	hf, be, l := ex.hf, ex.be, &ex.log
 	l.retries++
 	failed := ex.srv
-	move, wait := be.retryPlan(ex.srv, l.retries, ex.direct != nil && ex.srv == ex.direct, timedOut)
+	direct := ex.direct != nil && ex.srv == ex.direct || ex.useSrv != nil && ex.srv == ex.useSrv
+	move, wait := be.retryPlan(ex.srv, l.retries, direct, timedOut)
 	if move {
 		ex.releaseServer()
 	}
@@ -911,7 +920,7 @@ func (ex *exchange) retryOn(timedOut, connFailed bool, since time.Time) bool {
 		}
 		if ex.srv != failed {
 			l.redisp = true
-			ex.direct = nil // a server the algorithm chose: insert mode sets the cookie
+			ex.direct, ex.useSrv = nil, nil // a server the algorithm chose: insert mode sets the cookie
 		}
 	}
 	countRetry(be, failed, ex.srv != failed)

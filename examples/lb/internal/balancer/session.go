@@ -281,7 +281,11 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 	// A server persistence names (an RDP routing token, a stick table)
 	// is taken directly, waiting in its own queue when it is full; else
 	// the algorithm chooses.
-	key, persist := s.rdpCookies(be)
+	var key []byte
+	persist := s.useServer(be)
+	if persist == nil {
+		key, persist = s.rdpCookies(be)
+	}
 	if persist == nil {
 		persist = s.stickMatch(be)
 	}

@@ -401,6 +401,8 @@ type Proxy struct {
 	Logs    []Log
 	Binds   []Bind
 	Servers []*Server
+	// UseServers are the "use-server" rules in order.
+	UseServers []UseServer
 	// DefaultServer holds "default-server" options applied to later
 	// servers.
 	DefaultServer Server
