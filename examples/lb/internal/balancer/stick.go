@@ -85,6 +85,8 @@ type tracked struct {
 	// s is the session, whose variables the rules read and set; nil for
 	// the connection rules, which run before it exists.
 	s *session
+	// expectProxy is set by a connection rule's "expect-proxy layer4".
+	expectProxy bool
 }
 
 // Var returns a variable (acl.VarContext): proc from the balancer, the
@@ -176,8 +178,9 @@ func (t *tracked) track(slot int, table string) {
 }
 
 // apply runs "tcp-request" rules in order: a track-sc rule whose
-// condition holds starts tracking, and the first accept, reject or
-// silent-drop rule whose condition holds ends the run. It returns that
+// condition holds starts tracking, an expect-proxy rule notes that the
+// connection must open with a PROXY header, and the first accept, reject
+// or silent-drop rule whose condition holds ends the run. It returns that
 // rule's action, or "accept" when none ended it.
 func (t *tracked) apply(rules []config.ConnRule) string {
 	for _, r := range rules {
@@ -187,6 +190,8 @@ func (t *tracked) apply(rules []config.ConnRule) string {
 		switch r.Action {
 		case "track-sc":
 			t.track(r.Slot, r.Table)
+		case "expect-proxy":
+			t.expectProxy = true
 		case "accept", "reject", "silent-drop":
 			return r.Action
 		}
@@ -297,6 +302,9 @@ func (fs *frontStick) run(c *conn.Conn) conn.Verdict {
 	if v != conn.Accept {
 		t.end(0, 0)
 		return v
+	}
+	if t.expectProxy {
+		c.ExpectProxy()
 	}
 	if t.any() {
 		fs.mu.Lock()

@@ -83,6 +83,19 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 		if len(args) > 0 {
 			return fmt.Errorf("'%s' takes no argument, got '%s'", r.Action, args[0])
 		}
+	case r.Action == "expect-proxy":
+		// The PROXY header is read before the session and content
+		// stages exist, so only a connection rule can ask for it.
+		if stage != "connection" {
+			return fmt.Errorf("'expect-proxy layer4' is not allowed in 'tcp-request %s' rules", stage)
+		}
+		if len(args) != 1 || args[0] != "layer4" {
+			got := "nothing"
+			if len(args) > 0 {
+				got = "'" + args[0] + "'"
+			}
+			return fmt.Errorf("'tcp-request connection expect-proxy' only supports 'layer4' (got %s)", got)
+		}
 	case stage == "content" && (strings.HasPrefix(r.Action, "set-var(") || strings.HasPrefix(r.Action, "unset-var(")):
 		verb, name, ok := strings.Cut(strings.TrimSuffix(r.Action, ")"), "(")
 		if !ok || !strings.HasSuffix(r.Action, ")") {
@@ -150,7 +163,7 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 			return fmt.Errorf("'%s': %w", words[0], err)
 		}
 	default:
-		return fmt.Errorf("%w: 'tcp-request %s %s' (accept, reject, silent-drop, track-sc0, track-sc1, track-sc2)", ErrUnknownKeyword, stage, r.Action)
+		return fmt.Errorf("%w: 'tcp-request %s %s' (accept, reject, silent-drop, expect-proxy layer4, track-sc0, track-sc1, track-sc2)", ErrUnknownKeyword, stage, r.Action)
 	}
 	switch stage {
 	case "session":

@@ -39,8 +39,10 @@ type StickTable struct {
 // "tcp-request content" rule.
 type ConnRule struct {
 	Pos
-	// Action is "accept", "reject", "silent-drop", "track-sc", and in
-	// content rules "set-var" or "unset-var".
+	// Action is "accept", "reject", "silent-drop", "track-sc", in
+	// connection rules "expect-proxy" (layer4: the connection must open
+	// with a PROXY header), and in content rules "set-var" or
+	// "unset-var".
 	Action string
 	// Slot is the stick counter of track-sc (0, 1 or 2).
 	Slot int
