@@ -95,6 +95,18 @@ type ListenConfig struct {
 	// (recent Linux does) leave the behaviour as it was, as they do for
 	// HAProxy. Linux only.
 	DelayAck bool
+	// DeferAccept has the kernel hand over a connection only once the
+	// client has sent something (TCP_DEFER_ACCEPT, HAProxy's
+	// "defer-accept"): a client that connects and stays silent costs no
+	// accept, and the first read finds bytes. Not for protocols where the
+	// server speaks first. Linux only; elsewhere Listen refuses it.
+	DeferAccept bool
+	// FastOpen enables TCP Fast Open on the listener (TCP_FASTOPEN, with
+	// this many pending requests at most; HAProxy's "tfo"): a returning
+	// client's first bytes ride on its SYN. The kernel serves it only
+	// where net.ipv4.tcp_fastopen allows servers (bit 2). 0 leaves it off.
+	// Linux only; elsewhere Listen refuses it.
+	FastOpen int
 	// NoLinger makes accepted connections close with a reset (SO_LINGER
 	// 0), however they are closed, as HAProxy's "option nolinger" does
 	// on a frontend: no FIN, no TIME_WAIT, and bytes not yet sent are

@@ -68,8 +68,8 @@ func silentDrop(c net.Conn, ttl int) (repaired bool) {
 // listening socket gets the options once, before it listens, and Linux
 // copies them to every socket it accepts.
 func (lc ListenConfig) netListenConfig() net.ListenConfig {
-	reuse, ka, nolinger := lc.ReusePort, !lc.DisableKeepAlive, lc.NoLinger
-	if !reuse && !ka && !nolinger {
+	reuse, ka, nolinger, deferAccept, tfo := lc.ReusePort, !lc.DisableKeepAlive, lc.NoLinger, lc.DeferAccept, lc.FastOpen
+	if !reuse && !ka && !nolinger && !deferAccept && tfo <= 0 {
 		return net.ListenConfig{KeepAlive: -1}
 	}
 	cfg := lc.KeepAlive
@@ -90,6 +90,20 @@ func (lc ListenConfig) netListenConfig() net.ListenConfig {
 			if nolinger {
 				if serr = setLingerFD(fd); serr != nil {
 					serr = fmt.Errorf("setting SO_LINGER: %w", serr)
+					return
+				}
+			}
+			// As HAProxy, a one-second defer: Linux turns it into SYN-ACK
+			// retransmissions, after which a silent client is let in.
+			if deferAccept && network != "unix" {
+				if serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, 1); serr != nil {
+					serr = fmt.Errorf("setting TCP_DEFER_ACCEPT: %w", serr)
+					return
+				}
+			}
+			if tfo > 0 && network != "unix" {
+				if serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_FASTOPEN, tfo); serr != nil {
+					serr = fmt.Errorf("setting TCP_FASTOPEN: %w", serr)
 				}
 			}
 		})

@@ -16,6 +16,12 @@ func reusePortControl(_, _ string, _ syscall.RawConn) error {
 // keepalive on each accepted socket.
 func (lc ListenConfig) netListenConfig() net.ListenConfig {
 	nlc := net.ListenConfig{KeepAlive: -1}
+	if lc.DeferAccept || lc.FastOpen > 0 {
+		nlc.Control = func(_, _ string, _ syscall.RawConn) error {
+			return errors.New("conn: DeferAccept and FastOpen are only supported on Linux")
+		}
+		return nlc
+	}
 	if !lc.DisableKeepAlive {
 		nlc.KeepAliveConfig = keepAliveOn(lc.KeepAlive)
 	}

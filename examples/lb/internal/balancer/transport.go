@@ -40,8 +40,13 @@ func (b *Balancer) listen(ctx context.Context, fe *frontend, addr string, bind c
 		NoLinger:         fe.cfg.Options.NoLinger,
 		MaxConn:          bind.MaxConn,
 		// HAProxy sizes the accept queue by the first of these set.
-		Backlog:  cmp.Or(bind.Backlog, fe.cfg.Backlog, bind.MaxConn, fe.cfg.MaxConn, b.cfg.Global.MaxConn),
-		DelayAck: smartAccept(fe.cfg, bind),
+		Backlog:     cmp.Or(bind.Backlog, fe.cfg.Backlog, bind.MaxConn, fe.cfg.MaxConn, b.cfg.Global.MaxConn),
+		DelayAck:    smartAccept(fe.cfg, bind),
+		DeferAccept: bind.DeferAccept,
+	}
+	if bind.FastOpen {
+		// As HAProxy, the Fast Open queue is as long as the backlog.
+		lc.FastOpen = cmp.Or(lc.Backlog, 1024)
 	}
 	if n := fe.cfg.RateLimitSessions; n > 0 {
 		lc.RateLimit, lc.Rate = uint32(n), fe.rate

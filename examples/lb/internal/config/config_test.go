@@ -431,3 +431,12 @@ func TestServerTemplate(t *testing.T) {
 	_, err = parse(t, "backend b\n    server web1 127.0.0.1:1\n    server-template web 2 127.0.0.1:2\n")
 	require.ErrorContains(t, err, "server 'web1' already declared")
 }
+
+// defer-accept and tfo are bind options of their own, without argument.
+func TestBindSocketOptions(t *testing.T) {
+	c := mustParse(t, "frontend f\n  bind :1 defer-accept tfo\n  bind :2\n")
+	binds := c.Proxy("f", KindFrontend).Binds
+	require.True(t, binds[0].DeferAccept)
+	require.True(t, binds[0].FastOpen)
+	require.False(t, binds[1].DeferAccept || binds[1].FastOpen)
+}

@@ -425,6 +425,8 @@ var bindOptions = map[string]struct {
 }{
 	"accept-proxy": {0, func(b *Bind, _ []string) error { b.AcceptProxy = true; return nil }},
 	"backlog":      {1, func(b *Bind, a []string) error { return oneInt(a, 1, 1<<30, &b.Backlog) }},
+	"defer-accept": {0, func(b *Bind, _ []string) error { b.DeferAccept = true; return nil }},
+	"tfo":          {0, func(b *Bind, _ []string) error { b.FastOpen = true; return nil }},
 	"maxconn":      {1, func(b *Bind, a []string) error { return oneInt(a, 1, 1<<30, &b.MaxConn) }},
 	"name":         {1, func(b *Bind, a []string) error { b.Name = a[0]; return nil }},
 }

@@ -439,6 +439,11 @@ type Bind struct {
 	// ("maxconn" on the bind line), within the frontend's; 0 for no cap
 	// of its own.
 	MaxConn int
+	// DeferAccept accepts a connection only once the client has sent
+	// something ("defer-accept").
+	DeferAccept bool
+	// FastOpen enables TCP Fast Open on the line's sockets ("tfo").
+	FastOpen bool
 }
 
 // Server is one server line.
