@@ -80,3 +80,22 @@ func uuid4() string {
 	h := hex.EncodeToString(b[:])
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
+
+// UniqueIDContext is a Context with a unique ID, as unique-id-format
+// makes it; ok is false when there is none.
+type UniqueIDContext interface {
+	UniqueID() (id string, ok bool)
+}
+
+func init() {
+	// unique-id: the request's (or TCP session's) unique ID, made on
+	// first use.
+	RegisterFetch(Fetch{Name: "unique-id", Type: TypeStr, Compile: noArg(func(c Context) (Sample, bool) {
+		u, ok := c.(UniqueIDContext)
+		if !ok {
+			return Sample{}, false
+		}
+		id, ok := u.UniqueID()
+		return Str(id), ok
+	})})
+}

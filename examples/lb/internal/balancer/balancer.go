@@ -92,6 +92,9 @@ type Balancer struct {
 	pool         *buffer.Pool
 	pipes        *buffer.PipePool // nil when nothing splices
 	procVars     varStore         // variables of scope proc
+	// streams numbers the process's streams, TCP sessions and HTTP
+	// requests alike, from 0 (%rt, HAProxy's request counter).
+	streams atomic.Uint64
 	// globalRates are maxconnrate and maxsessrate, shared by every
 	// listener.
 	globalRates []conn.SharedRate
@@ -139,6 +142,8 @@ type frontend struct {
 	// content are the "tcp-request content" rules of a TCP frontend,
 	// nil without any.
 	content *contentRules
+	// uid is the unique-id-format, nil without it.
+	uid *uniqueIDs
 	// sslFailures counts failed TLS handshakes on the ssl binds.
 	sslFailures atomic.Uint64
 	// stick runs the tcp-request connection rules (stick.go).
@@ -311,6 +316,9 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 		}
 		fe := &frontend{cfg: px, logs: b.newLogSet(px), http: b.httpPx[px]}
 		if fe.logFetch, err = compileLogFetches(px.LogFormat); err != nil {
+			return abort(fmt.Errorf("balancer: %s '%s': %w", px.Kind, px.Name, err))
+		}
+		if fe.uid, err = compileUniqueID(px); err != nil {
 			return abort(fmt.Errorf("balancer: %s '%s': %w", px.Kind, px.Name, err))
 		}
 		if px.Mode != "http" {

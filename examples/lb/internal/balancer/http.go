@@ -403,9 +403,20 @@ func (hf *httpFront) accept() (mux.Stream, error) {
 	if hf.stopping.Load() {
 		return nil, err // soft stop: an idle connection closes quietly
 	}
-	if errors.Is(err, os.ErrDeadlineExceeded) && (started || hf.nreq == 0) && hf.s.b.ctx.Err() == nil {
+	if hf.s.b.ctx.Err() != nil {
+		return nil, err
+	}
+	aborted := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded) && (started || hf.nreq == 0):
 		hf.timeoutAnswer(start, started)
-	} else if started && !errors.Is(err, io.EOF) && hf.s.b.ctx.Err() == nil {
+	case aborted && (started || hf.nreq == 0):
+		// As HAProxy, a client that leaves before a whole first request,
+		// or in the middle of a later one, is a bad request it aborted:
+		// CR, counted as a 400, and logged unless it sent nothing under
+		// dontlognull.
+		hf.logBadRequest(start, 400, [2]byte{'C', 'R'}, !started && hf.s.fe.cfg.Options.DontLogNull)
+	case started:
 		// A refused request (the mux answered it) still gets its line.
 		hf.logRefused(start, err)
 	}
@@ -486,17 +497,30 @@ func (hf *httpFront) timeoutAnswer(start time.Time, started bool) {
 }
 
 func (hf *httpFront) logRefused(start time.Time, err error) {
-	l := hf.newLog(start)
-	l.status, l.term = 400, [2]byte{'P', 'R'}
+	status := 400
 	var se interface{ StatusCode() int }
 	if errors.As(err, &se) {
-		l.status = se.StatusCode()
+		status = se.StatusCode()
 	}
-	hf.s.fe.st.reqErr.Add(1)
-	hf.s.fe.st.status(l.status)
-	l.tr = time.Since(start)
+	hf.logBadRequest(start, status, [2]byte{'P', 'R'}, false)
+}
+
+// logBadRequest counts and logs a request that never came whole: a
+// request error and a request, of status status (400 by default), with
+// no request time (TR -1) and "<BADREQ>" for its line, as HAProxy logs
+// them; quiet counts it without a line.
+func (hf *httpFront) logBadRequest(start time.Time, status int, term [2]byte, quiet bool) {
+	l := hf.newLog(start)
+	l.status, l.term = status, term
+	fe := hf.s.fe
+	fe.st.request()
+	fe.st.reqErr.Add(1)
+	fe.st.status(l.status)
+	l.tr = -1
 	l.reqLine = append(l.reqLine[:0], "<BADREQ>"...)
-	hf.emitLog(&l, nil)
+	if !quiet {
+		hf.emitLog(&l, nil)
+	}
 }
 
 // release gives a server connection back after an exchange: to the
@@ -541,6 +565,8 @@ type exchange struct {
 	cerr      error // a client-side failure while copying the request body
 	// inResp says the response rules run: the status fetch reads resp.
 	inResp bool
+	// uid is the request's unique ID once made ("": not yet).
+	uid string
 	// direct is the server the persistence cookie named, nil when the
 	// algorithm chooses; useSrv the one a use-server rule named, which
 	// comes first. Either makes the access direct (no cookie inserted).
@@ -575,6 +601,7 @@ func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 	ex.first = hf.nreq == 1
 	ex.be, ex.bhp, ex.srv, ex.bc, ex.bst, ex.cerr = nil, nil, nil, nil, nil, nil
 	ex.inResp, ex.direct, ex.useSrv, ex.comp, ex.noL7Retry, ex.key, ex.held, ex.heldAll = false, nil, nil, "", false, nil, false, false
+	ex.uid = ""
 	ex.bodyIn.Store(0)
 	ex.tmo = streamTimeouts{}
 	if ex.vars != nil {
@@ -666,6 +693,7 @@ func (ex *exchange) serve() {
 	if ex.bhp != hf.s.fe.http && (!ex.bufferRequest(ex.be.cfg) || ex.applyRequestRules(ex.bhp) || ex.statsPage(ex.be.cfg)) {
 		return
 	}
+	ex.addUniqueIDHeader()
 	ex.addForwardFor()
 	ex.addOriginalTo()
 	ex.selectCompression()

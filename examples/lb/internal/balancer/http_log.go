@@ -41,6 +41,8 @@ type httpLog struct {
 	be      *Backend
 	srv     *Server
 	bytesIn int64
+	// rt is the request's stream number in the process (%rt).
+	rt uint64
 }
 
 func (hf *httpFront) newLog(date time.Time) httpLog {
@@ -52,7 +54,8 @@ func (hf *httpFront) newLogInto(l httpLog, date time.Time) httpLog {
 	reqLine, line := l.reqLine[:0], l.line[:0]
 	capReq, capResp := l.capReq, l.capResp
 	l = httpLog{trafficLine: trafficLine{client: hf.src(), frontend: hf.s.fe.cfg.Name, backend: hf.s.fe.cfg.Name,
-		server: "<NOSRV>", term: [2]byte{'-', '-'}}, date: date, tls: hf.info != nil, status: -1, ck: [2]byte{'-', '-'}, reqLine: reqLine, line: line}
+		server: "<NOSRV>", term: [2]byte{'-', '-'}}, date: date, tls: hf.info != nil, status: -1, ck: [2]byte{'-', '-'}, reqLine: reqLine, line: line,
+		rt: hf.s.b.streams.Add(1) - 1}
 	if h := &hf.s.fe.cfg.HTTP; len(h.CaptureRequest) > 0 || len(h.CaptureResponse) > 0 {
 		// Captured, or "{}" when the request or the answer never came.
 		l.capReq, l.capResp = emptyCaptures(capReq, len(h.CaptureRequest)), emptyCaptures(capResp, len(h.CaptureResponse))
@@ -111,11 +114,17 @@ func (hf *httpFront) emitLog(l *httpLog, ctx acl.Context) {
 		l.beconn, l.srvconn = be.counts(be.Server(l.server))
 	}
 	if fe.cfg.LogFormat != nil {
+		if ctx == nil {
+			ctx = hf.s.ruleCtx(fe.cfg.Name)
+		}
 		v := l.values()
+		v.fe, v.srv, v.rt = hf.dst(), l.srv, l.rt
+		// A line without a request (a bad or timed-out one) has no
+		// unique ID, as in HAProxy.
+		if u, ok := ctx.(acl.UniqueIDContext); ok {
+			v.uid, _ = u.UniqueID()
+		}
 		if fe.logFetch != nil {
-			if ctx == nil {
-				ctx = hf.s.ruleCtx(fe.cfg.Name)
-			}
 			v.ctx, v.fetch = ctx, fe.logFetch
 		}
 		l.line = renderLogFormat(l.line[:0], fe.cfg.LogFormat, &v)
@@ -290,4 +299,31 @@ func emptyCaptures(dst [][]byte, n int) [][]byte {
 		dst = append(dst, nil)
 	}
 	return dst
+}
+
+// UniqueID returns the request's unique ID (acl.UniqueIDContext), made
+// from the frontend's unique-id-format on first use and kept.
+func (ex *exchange) UniqueID() (string, bool) {
+	u := ex.hf.s.fe.uid
+	if u == nil {
+		return "", false
+	}
+	if ex.uid == "" {
+		v := ex.log.values()
+		v.fe, v.rt = ex.hf.dst(), ex.log.rt
+		ex.uid = u.make(&v, ex)
+	}
+	return ex.uid, true
+}
+
+// addUniqueIDHeader adds unique-id-header with the request's unique ID,
+// as HAProxy does once the backend's rules have run.
+func (ex *exchange) addUniqueIDHeader() {
+	name := ex.hf.s.fe.cfg.UniqueIDHeader
+	if name == "" {
+		return
+	}
+	if id, ok := ex.UniqueID(); ok {
+		ex.req.AddBytes([]byte(name), []byte(id))
+	}
 }

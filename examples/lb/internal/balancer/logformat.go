@@ -3,6 +3,7 @@ package balancer
 import (
 	"bytes"
 	"fmt"
+	"net/netip"
 	"os"
 	"strconv"
 	"time"
@@ -31,6 +32,13 @@ type logValues struct {
 	// compiled, by item (nil: the format has none).
 	ctx   acl.Context
 	fetch []acl.FetchFunc
+	// fe is the address the client reached (%fi, %fp); srv the server
+	// reached, nil for none (%si, %sp); rt the stream's number in the
+	// process (%rt); uid the unique ID (%ID), "" for none.
+	fe  netip.AddrPort
+	srv *Server
+	rt  uint64
+	uid string
 }
 
 // compileLogFetches compiles the sample expressions of a log-format, by
@@ -133,6 +141,48 @@ func (v *logValues) appendExpr(b []byte, it config.LogItem, i int) []byte {
 	return append(b, text...)
 }
 
+// appendHexAddr appends an address as %{+X} writes it: the IP's bytes in
+// upper-case hexadecimal (8 digits for IPv4, 32 for IPv6).
+func appendHexAddr(b []byte, a netip.Addr) []byte {
+	for _, c := range a.Unmap().AsSlice() {
+		b = append(b, hexUpper[c>>4], hexUpper[c&15])
+	}
+	return b
+}
+
+// appendHexN appends n in upper-case hexadecimal, zero-padded to width.
+func appendHexN(b []byte, n uint64, width int) []byte {
+	var d [16]byte
+	i := len(d)
+	for n > 0 || i == len(d) {
+		i--
+		d[i] = hexUpper[n&15]
+		n >>= 4
+	}
+	for pad := width - (len(d) - i); pad > 0; pad-- {
+		b = append(b, '0')
+	}
+	return append(b, d[i:]...)
+}
+
+const hexUpper = "0123456789ABCDEF"
+
+// appendAddrVar appends the IP (port false) or the port of a, in decimal
+// or, with +X, hexadecimal; "-" for none.
+func appendAddrVar(b []byte, a netip.AddrPort, port, hex bool) []byte {
+	switch {
+	case !a.IsValid():
+		return append(b, '-')
+	case port && hex:
+		return appendHexN(b, uint64(a.Port()), 4)
+	case port:
+		return strconv.AppendUint(b, uint64(a.Port()), 10)
+	case hex:
+		return appendHexAddr(b, a.Addr())
+	}
+	return append(b, a.Addr().Unmap().String()...)
+}
+
 // appendVar appends the value of variable it. The configuration refuses
 // HTTP variables on a TCP proxy; should one reach a TCP line it prints "-".
 func (v *logValues) appendVar(b []byte, it config.LogItem) []byte {
@@ -172,7 +222,32 @@ func (v *logValues) appendVar(b []byte, it config.LogItem) []byte {
 		ms := v.date.Nanosecond() / int(time.Millisecond)
 		return append(b, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
 	case "ci":
-		return append(b, v.client.Addr().Unmap().String()...)
+		return appendAddrVar(b, v.client, false, it.Hex)
+	case "cp":
+		return appendAddrVar(b, v.client, true, it.Hex)
+	case "fi", "fp":
+		return appendAddrVar(b, v.fe, it.Var == "fp", it.Hex)
+	case "si", "sp":
+		var a netip.AddrPort
+		if v.srv != nil {
+			a, _ = netip.ParseAddrPort(v.srv.address())
+		}
+		return appendAddrVar(b, a, it.Var == "sp", it.Hex)
+	case "Ts":
+		if it.Hex {
+			return appendHexN(b, uint64(v.date.Unix()), 8)
+		}
+		return strconv.AppendInt(b, v.date.Unix(), 10)
+	case "rt":
+		if it.Hex {
+			return appendHexN(b, v.rt, 4)
+		}
+		return strconv.AppendUint(b, v.rt, 10)
+	case "ID":
+		if v.uid == "" {
+			return append(b, '-')
+		}
+		return append(b, v.uid...)
 	case "t", "tr":
 		return v.date.AppendFormat(b, "02/Jan/2006:15:04:05.000")
 	case "ft":
@@ -237,8 +312,6 @@ func (v *logValues) appendVar(b []byte, it config.LogItem) []byte {
 	}
 	var n int
 	switch it.Var {
-	case "cp":
-		n = int(v.client.Port())
 	case "ac":
 		n = v.actconn
 	case "fc":
@@ -252,6 +325,9 @@ func (v *logValues) appendVar(b []byte, it config.LogItem) []byte {
 	case "bq":
 		n = v.beQueue
 	case "pid":
+		if it.Hex {
+			return appendHexN(b, uint64(os.Getpid()), 4)
+		}
 		n = os.Getpid()
 	case "ST":
 		// A TCP session has no status: HAProxy prints 0.
@@ -262,4 +338,29 @@ func (v *logValues) appendVar(b []byte, it config.LogItem) []byte {
 		return append(b, '-')
 	}
 	return strconv.AppendInt(b, int64(n), 10)
+}
+
+// uniqueIDs holds a frontend's unique-id-format, its sample expressions
+// compiled; nil without the format.
+type uniqueIDs struct {
+	format []config.LogItem
+	fetch  []acl.FetchFunc
+}
+
+// compileUniqueID compiles px's unique-id-format.
+func compileUniqueID(px *config.Proxy) (*uniqueIDs, error) {
+	if px.UniqueIDFormat == nil {
+		return nil, nil
+	}
+	fetch, err := compileLogFetches(px.UniqueIDFormat)
+	if err != nil {
+		return nil, fmt.Errorf("unique-id-format: %w", err)
+	}
+	return &uniqueIDs{format: px.UniqueIDFormat, fetch: fetch}, nil
+}
+
+// make renders a unique ID from what v holds, its samples read from ctx.
+func (u *uniqueIDs) make(v *logValues, ctx acl.Context) string {
+	v.ctx, v.fetch = ctx, u.fetch
+	return string(renderLogFormat(nil, u.format, v))
 }

@@ -36,7 +36,11 @@ type session struct {
 	trk *tracked
 	// vars holds the variables of a TCP session's rules (all scopes but
 	// proc), nil until one is set.
-	vars              *varStore
+	vars *varStore
+	// rt is a TCP session's stream number in the process (%rt); uid its
+	// unique ID once made.
+	rt                uint64
+	uid               string
 	bytesIn, bytesOut int64
 
 	// TCP mode: srv is the server whose slot the session holds, named the
@@ -154,6 +158,7 @@ func (s *session) run() {
 		}
 		return
 	}
+	s.rt = b.streams.Add(1) - 1
 	client, err := tcpStream(b.ctx, s.client, s.bind.Proto, mux.SideFront)
 	if err != nil {
 		b.log.Debug("no TCP mux", "frontend", fe.cfg.Name, "client", s.client.SocketRemote(), "err", err)
@@ -514,6 +519,11 @@ func (s *session) logTraffic(asap bool, beconn, srvconn int) {
 	}
 	if fe.cfg.LogFormat != nil {
 		v := l.values()
+		v.fe, v.srv, v.rt = s.client.Dst(), s.srv, s.rt
+		if v.srv == nil {
+			v.srv = s.named
+		}
+		v.uid, _ = s.uniqueID()
 		if fe.logFetch != nil {
 			v.ctx, v.fetch = s.ruleCtx(fe.cfg.Name), fe.logFetch
 		}
@@ -521,4 +531,20 @@ func (s *session) logTraffic(asap bool, beconn, srvconn int) {
 	} else {
 		fe.logs.emit(level, l.format())
 	}
+}
+
+// uniqueID returns a TCP session's unique ID, made from the frontend's
+// unique-id-format on first use and kept; ok is false without the format.
+func (s *session) uniqueID() (string, bool) {
+	u := s.fe.uid
+	if u == nil || s.fe.cfg.Mode == "http" {
+		// An HTTP connection's IDs are its requests'.
+		return "", false
+	}
+	if s.uid == "" {
+		v := logValues{trafficLine: &trafficLine{client: s.client.Src(), frontend: s.fe.cfg.Name}, date: s.accepted,
+			fe: s.client.Dst(), rt: s.rt}
+		s.uid = u.make(&v, s.ruleCtx(s.fe.cfg.Name))
+	}
+	return s.uid, true
 }

@@ -101,6 +101,14 @@ func (t *tracked) UnsetVar(name string) { t.store(name, false).unset(name) }
 
 var _ acl.VarContext = (*tracked)(nil)
 
+// UniqueID returns the TCP session's unique ID (acl.UniqueIDContext).
+func (t *tracked) UniqueID() (string, bool) {
+	if t.s == nil {
+		return "", false
+	}
+	return t.s.uniqueID()
+}
+
 // store returns the store of a variable named in full ("sess.x"); the
 // session's is made when a variable is first set.
 func (t *tracked) store(name string, create bool) *varStore {

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 )
 
 // The keyword tables. Adding a keyword is adding an entry: the parser finds
@@ -225,6 +227,29 @@ func init() {
 				return errors.New("expects 'rate-limit sessions <rate>' (only 'sessions' is supported)")
 			}
 			return oneInt(a[1:], 0, 1<<30, &px.RateLimitSessions)
+		}},
+		"unique-id-format": {kFeDef, func(p *parser, px *Proxy, a []string) error {
+			if len(a) != 1 {
+				return errors.New("expects exactly one argument (quote the format, or escape its spaces)")
+			}
+			f, err := ParseLogFormat(a[0])
+			if err != nil {
+				return err
+			}
+			for _, it := range f {
+				if fetch, _, err := acl.CompileFetch(it.Expr); it.Expr != "" && err == nil && fetch.Name == "unique-id" {
+					return errors.New("the format may not use the unique-id fetch, which it makes")
+				}
+			}
+			px.UniqueIDFormat = f
+			return nil
+		}},
+		"unique-id-header": {kFeDef, func(p *parser, px *Proxy, a []string) error {
+			if len(a) != 1 {
+				return errors.New("expects a header name")
+			}
+			px.UniqueIDHeader = a[0]
+			return nil
 		}},
 		"log-format": {kFeDef, func(p *parser, px *Proxy, a []string) error {
 			if len(a) != 1 {

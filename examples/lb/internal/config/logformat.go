@@ -16,6 +16,9 @@ type LogItem struct {
 	Var   string
 	Expr  string // a sample expression, as between %[ and ]: "src,ipmask(24)"
 	Quote bool   // %{+Q}: the value between double quotes
+	// Hex is %{+X}: addresses, ports, %Ts, %rt and %pid in upper-case
+	// hexadecimal, as HAProxy writes them.
+	Hex bool
 }
 
 // logVars are the log-format variables the balancer fills, HAProxy's
@@ -27,6 +30,7 @@ var logVars = map[string]bool{
 	"pid": true, "H": true, "hr": true, "hs": true, "hrl": true, "hsl": true,
 	"ST": true, "TR": true, "Tr": true, "Ta": true, "r": true, "HM": true, "HU": true, "HV": true,
 	"trg": true, "ms": true, "CC": true, "CS": true,
+	"fi": true, "fp": true, "si": true, "sp": true, "Ts": true, "rt": true, "ID": true,
 }
 
 // CLFLogFormat is the format "option httplog clf" logs in, HAProxy's:
@@ -42,14 +46,15 @@ func (it LogItem) HTTPOnly() bool { return httpLogVars[it.Var] }
 
 // ParseLogFormat reads a log-format string: text, "%%" for a percent
 // sign, variables written %name or %{+Q}name, and sample expressions
-// written %[fetch,converter...] or %{+Q}[...]; %{+Q}o sets the flag for
-// every item after it that sets none. Other flags are refused by name,
+// written %[fetch,converter...] or %{+Q}[...]; the flags are +Q (quote)
+// and +X (hexadecimal), and %{+Q}o or %{+X}o sets them for every item
+// after it that sets none. Other flags are refused by name,
 // and so are fetches that read the request or the response themselves,
 // as HAProxy refuses them: the message has gone on when the line is
 // written.
 func ParseLogFormat(s string) ([]LogItem, error) {
 	var items []LogItem
-	defaultQuote := false
+	defaultQuote, defaultHex := false, false
 	var text strings.Builder
 	flush := func() {
 		if text.Len() > 0 {
@@ -70,7 +75,7 @@ func ParseLogFormat(s string) ([]LogItem, error) {
 			i++
 			continue
 		}
-		item := LogItem{Quote: defaultQuote}
+		item := LogItem{Quote: defaultQuote, Hex: defaultHex}
 		if i < len(s) && s[i] == '{' {
 			end := strings.IndexByte(s[i:], '}')
 			if end < 0 {
@@ -82,6 +87,10 @@ func ParseLogFormat(s string) ([]LogItem, error) {
 					item.Quote = true
 				case "-Q":
 					item.Quote = false
+				case "+X":
+					item.Hex = true
+				case "-X":
+					item.Hex = false
 				default:
 					return nil, fmt.Errorf("%w: log-format flag '%s'", ErrUnsupported, f)
 				}
@@ -111,7 +120,7 @@ func ParseLogFormat(s string) ([]LogItem, error) {
 		}
 		item.Var = s[i:j]
 		if item.Var == "o" {
-			defaultQuote = item.Quote
+			defaultQuote, defaultHex = item.Quote, item.Hex
 			i = j
 			continue
 		}

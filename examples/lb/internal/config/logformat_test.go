@@ -24,7 +24,7 @@ func TestParseLogFormat(t *testing.T) {
 		{"%[req.hdr(host)]", "log-format: sample expression 'req.hdr(host)' at offset 1: bad value: fetch 'req.hdr' reads the request or the response, which have gone on when the line is written (capture it, or keep it in a variable)"},
 		{"%[path,lower]", "log-format: sample expression 'path,lower' at offset 1: bad value: fetch 'path' reads the request or the response, which have gone on when the line is written (capture it, or keep it in a variable)"},
 		{"%zz", "not supported: log-format variable '%zz'"},
-		{"%{+X}ci", "not supported: log-format flag '+X'"},
+		{"%{+E}ci", "not supported: log-format flag '+E'"},
 		{"%{+Q", "log-format: missing '}' after '%{' at offset 0"},
 		{"100%", "log-format: a variable name must follow '%' at offset 3"},
 		{"", "log-format: empty format"},
@@ -69,6 +69,19 @@ func TestParseLogFormatExpr(t *testing.T) {
 	require.ErrorContains(t, err, "lb.cfg:3: bad value: 'log-format' in 'frontend' section: log-format: sample expression 'src,bogus' at offset 1")
 }
 
+// +X is a flag as +Q is, and %{+X}o sets it for what follows.
+func TestLogFormatHexFlag(t *testing.T) {
+	items, err := ParseLogFormat(`%{+X}o %ci:%cp_%{-X}fi %{+X,+Q}Ts %rt %ID`)
+	require.NoError(t, err)
+	var got []string
+	for _, it := range items {
+		if it.Var != "" {
+			got = append(got, fmt.Sprintf("%s:%v:%v", it.Var, it.Hex, it.Quote))
+		}
+	}
+	require.Equal(t, []string{"ci:true:false", "cp:true:false", "fi:false:false", "Ts:true:true", "rt:true:false", "ID:true:false"}, got)
+}
+
 func TestLogFormatGlobalFlag(t *testing.T) {
 	items, err := ParseLogFormat(`%{+Q}o %{-Q}ci %r %{-Q}s %b`)
 	require.NoError(t, err)
@@ -94,4 +107,18 @@ func TestOptionHTTPLogCLF(t *testing.T) {
 	require.Contains(t, strings.Join(cfg.Warnings, "\n"), "listen 'b': 'option httplog' needs 'mode http'; falling back to 'option tcplog'")
 	_, err = parse(t, "listen a\n    mode http\n    option httplog bogus\n")
 	require.ErrorContains(t, err, "'option httplog' only takes 'clf', not 'bogus'")
+}
+
+// unique-id-format takes a log-format, but not the fetch of the ID it
+// makes.
+func TestUniqueIDFormat(t *testing.T) {
+	c := mustParse(t, "frontend f\n  bind :1\n  unique-id-format %{+X}o\\ %ci:%cp_%[uuid]\n  unique-id-header X-ID\n")
+	f := c.Proxy("f", KindFrontend)
+	require.Equal(t, "X-ID", f.UniqueIDHeader)
+	// The escaped space is text; +X reaches the variables after it.
+	require.Equal(t, []LogItem{{Text: " "}, {Var: "ci", Hex: true}, {Text: ":"}, {Var: "cp", Hex: true}, {Text: "_"}, {Expr: "uuid", Hex: true}}, f.UniqueIDFormat)
+	_, err := parse(t, "frontend f\n  bind :1\n  unique-id-format %ci_%[unique-id]\n")
+	require.ErrorContains(t, err, "lb.cfg:3: bad value: 'unique-id-format' in 'frontend' section: the format may not use the unique-id fetch, which it makes")
+	_, err = parse(t, "frontend f\n  bind :1\n  unique-id-format %zz\n")
+	require.ErrorContains(t, err, "log-format variable '%zz'")
 }

@@ -332,6 +332,12 @@ type Proxy struct {
 	Mode string
 	// HTTP holds the HTTP-mode settings (model_http.go).
 	HTTP HTTP
+	// UniqueIDFormat makes each request's (or TCP session's) unique ID
+	// ("unique-id-format"), which the unique-id fetch and %ID read; nil
+	// for none. UniqueIDHeader names the request header that carries it
+	// to the server ("unique-id-header"), "" for none.
+	UniqueIDFormat []LogItem
+	UniqueIDHeader string
 	// LogFormat is the traffic line's format ("log-format"); when set it
 	// replaces option tcplog's and option httplog's, and turns the
 	// traffic line on.
