@@ -47,6 +47,8 @@ type Backend struct {
 	content *contentRules
 	// useSrv are the "use-server" rules (useserver.go).
 	useSrv []useServerRule
+	// stick are the "stick" rules (stick.go).
+	stick []stickRule
 
 	mu      sync.Mutex
 	servers []*Server

@@ -295,6 +295,9 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 			if err := be.compileUseServers(); err != nil {
 				return abort(fmt.Errorf("balancer: %s '%s': %w", px.Kind, px.Name, err))
 			}
+			if err := be.compileStick(); err != nil {
+				return abort(fmt.Errorf("balancer: %s '%s': %w", px.Kind, px.Name, err))
+			}
 			if px.Mode != "http" {
 				var err error
 				if be.content, err = compileContent(px); err != nil {

@@ -223,4 +223,4 @@ func cacheable(req, resp *htx.Message) bool {
 // isDirect reports whether the request went to a server persistence or
 // a use-server rule named, not one the algorithm chose: haproxy's direct
 // access, which no inserted cookie follows.
-func (ex *exchange) isDirect() bool { return ex.direct != nil || ex.useSrv != nil }
+func (ex *exchange) isDirect() bool { return ex.direct != nil || ex.useSrv != nil || ex.stuck != nil }

@@ -567,6 +567,9 @@ type exchange struct {
 	inResp bool
 	// uid is the request's unique ID once made ("": not yet).
 	uid string
+	// stuck is the server a stick table named for the request, nil for
+	// none.
+	stuck *Server
 	// direct is the server the persistence cookie named, nil when the
 	// algorithm chooses; useSrv the one a use-server rule named, which
 	// comes first. Either makes the access direct (no cookie inserted).
@@ -601,7 +604,7 @@ func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 	ex.first = hf.nreq == 1
 	ex.be, ex.bhp, ex.srv, ex.bc, ex.bst, ex.cerr = nil, nil, nil, nil, nil, nil
 	ex.inResp, ex.direct, ex.useSrv, ex.comp, ex.noL7Retry, ex.key, ex.held, ex.heldAll = false, nil, nil, "", false, nil, false, false
-	ex.uid = ""
+	ex.uid, ex.stuck = "", nil
 	ex.bodyIn.Store(0)
 	ex.tmo = streamTimeouts{}
 	if ex.vars != nil {
@@ -804,7 +807,19 @@ func (hf *httpFront) pickBackend(ex *exchange) *Backend {
 // stream on a connection to it.
 func (ex *exchange) connect() bool {
 	ex.key = ex.be.requestKey(ex.req)
-	return ex.getServer(nil) && ex.open()
+	if !ex.getServer(nil) || !ex.open() {
+		return false
+	}
+	ex.stickStore()
+	return true
+}
+
+// stickStore stores the server the request went to under the backend's
+// stick rules' keys (stick on, stick store-request).
+func (ex *exchange) stickStore() {
+	if be := ex.be; len(be.stick) > 0 {
+		be.stickStore(ex, ex.hf.s.b.tables, ex.srv, ex.hf.s.b.log.Debug)
+	}
 }
 
 // getServer has the backend assign a server other than avoid: the
@@ -818,6 +833,12 @@ func (ex *exchange) getServer(avoid *Server) bool {
 		direct = ex.useSrv
 		if direct == nil {
 			direct = ex.direct
+		}
+		if direct == nil && len(be.stick) > 0 {
+			// Stick tables, after use-server and the cookie, as in
+			// haproxy; the server they name makes the access direct.
+			ex.stuck = be.stickMatch(ex, hf.s.b.tables)
+			direct = ex.stuck
 		}
 		if direct == nil {
 			direct = ex.lastServer()
@@ -929,7 +950,7 @@ func (ex *exchange) retryOn(timedOut, connFailed bool, since time.Time) bool {
 	hf, be, l := ex.hf, ex.be, &ex.log
 	l.retries++
 	failed := ex.srv
-	direct := ex.direct != nil && ex.srv == ex.direct || ex.useSrv != nil && ex.srv == ex.useSrv
+	direct := ex.direct != nil && ex.srv == ex.direct || ex.useSrv != nil && ex.srv == ex.useSrv || ex.stuck != nil && ex.srv == ex.stuck
 	move, wait := be.retryPlan(ex.srv, l.retries, direct, timedOut)
 	if move {
 		ex.releaseServer()
@@ -948,7 +969,7 @@ func (ex *exchange) retryOn(timedOut, connFailed bool, since time.Time) bool {
 		}
 		if ex.srv != failed {
 			l.redisp = true
-			ex.direct, ex.useSrv = nil, nil // a server the algorithm chose: insert mode sets the cookie
+			ex.direct, ex.useSrv, ex.stuck = nil, nil, nil // a server the algorithm chose: insert mode sets the cookie
 		}
 	}
 	countRetry(be, failed, ex.srv != failed)
@@ -1327,7 +1348,13 @@ func (ex *exchange) retryRequest() bool {
 		// read as its do.
 		countRetry(ex.be, failed, false)
 	}
-	return ex.open()
+	if !ex.open() {
+		return false
+	}
+	if ex.srv != failed {
+		ex.stickStore()
+	}
+	return true
 }
 
 // l7Retry reports whether cond, what the server's answer (or its lack)

@@ -291,8 +291,8 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 	if persist == nil {
 		key, persist = s.rdpCookies(be)
 	}
-	if persist == nil {
-		persist = s.stickMatch(be)
+	if persist == nil && len(be.stick) > 0 {
+		persist = be.stickMatch(s.ruleCtx(be.cfg.Name), b.tables)
 	}
 	direct := persist != nil
 	if !s.assign(be, src, key, nil, persist) {
@@ -359,7 +359,9 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 		countRetry(be, failed, s.srv != failed)
 	}
 	s.tcSet, s.tc = true, time.Since(connStart)
-	s.stickStore(be, s.srv)
+	if len(be.stick) > 0 {
+		be.stickStore(s.ruleCtx(be.cfg.Name), b.tables, s.srv, b.log.Debug)
+	}
 	if !s.setServer(sc) {
 		_ = sc.Close()
 		s.term = [2]byte{'K', 'C'}

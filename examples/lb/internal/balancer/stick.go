@@ -409,25 +409,58 @@ func (s *session) ruleCtx(own string) *tracked {
 	return t
 }
 
-// stickMatch applies "stick match" and "stick on": the first rule whose
-// table holds the client's key names the server to use, if that server
-// can take the connection now. It returns the server with its slot taken,
-// or nil to let the algorithm choose.
-func (s *session) stickMatch(be *Backend) *Server {
-	rules := be.cfg.Stick.Rules
-	if len(rules) == 0 {
-		return nil
+// stickRule is a backend's stick rule, its key expression compiled.
+type stickRule struct {
+	cfg config.StickRule
+	key acl.FetchFunc
+}
+
+// compileStick compiles a backend's stick rules.
+func (b *Backend) compileStick() error {
+	for _, r := range b.cfg.Stick.Rules {
+		_, fn, err := acl.CompileFetch(r.Key)
+		if err != nil {
+			return fmt.Errorf("stick (%s): %w", r.Pos, err)
+		}
+		b.stick = append(b.stick, stickRule{cfg: r, key: fn})
 	}
-	ctx := s.ruleCtx(be.cfg.Name)
-	for _, r := range rules {
-		if !r.Match || !r.Cond.Eval(ctx) {
+	return nil
+}
+
+// stickKey reads rule r's key from ctx, as a key of its table, which
+// tables resolve ("" is the backend's own); ok is false when the rule
+// does not apply (its condition fails, no table, no sample, or one the
+// table's type cannot take).
+func (b *Backend) stickKey(r *stickRule, ctx acl.Context, tables map[string]*stick.Table) (t *stick.Table, key []byte, ok bool) {
+	if !r.cfg.Cond.Eval(ctx) {
+		return nil, nil, false
+	}
+	name := r.cfg.Table
+	if name == "" {
+		name = b.cfg.Name
+	}
+	if t = tables[name]; t == nil {
+		return nil, nil, false
+	}
+	smp, ok := r.key(ctx)
+	if !ok {
+		return nil, nil, false
+	}
+	key, ok = acl.SampleKey(nil, t, smp)
+	return t, key, ok
+}
+
+// stickMatch applies "stick match" and "stick on": the first rule whose
+// table holds the key names the server to use, if that server can take
+// the connection now (or option persist lets a down one). nil lets the
+// algorithm choose.
+func (b *Backend) stickMatch(ctx acl.Context, tables map[string]*stick.Table) *Server {
+	for i := range b.stick {
+		r := &b.stick[i]
+		if !r.cfg.Match {
 			continue
 		}
-		t := ctx.Table(r.Table)
-		if t == nil {
-			continue
-		}
-		key, ok := acl.AddrKey(t, ctx.src.Addr())
+		t, key, ok := b.stickKey(r, ctx, tables)
 		if !ok {
 			continue
 		}
@@ -437,7 +470,7 @@ func (s *session) stickMatch(be *Backend) *Server {
 		}
 		id := e.Get(stick.DataServerID)
 		e.TouchRelease()
-		if srv := be.serverByID(int(id)); srv != nil && (srv.takesPersistent() || be.cfg.Options.Persist) {
+		if srv := b.serverByID(int(id)); srv != nil && (srv.takesPersistent() || b.cfg.Options.Persist) {
 			return srv
 		}
 	}
@@ -445,28 +478,23 @@ func (s *session) stickMatch(be *Backend) *Server {
 }
 
 // stickStore applies "stick store-request" and "stick on": the chosen
-// server's id is stored under the client's key.
-func (s *session) stickStore(be *Backend, srv *Server) {
-	rules := be.cfg.Stick.Rules
-	if len(rules) == 0 || srv == nil {
+// server's id is stored under each rule's key.
+func (b *Backend) stickStore(ctx acl.Context, tables map[string]*stick.Table, srv *Server, log func(msg string, args ...any)) {
+	if srv == nil {
 		return
 	}
-	ctx := s.ruleCtx(be.cfg.Name)
-	for _, r := range rules {
-		if !r.Store || !r.Cond.Eval(ctx) {
+	for i := range b.stick {
+		r := &b.stick[i]
+		if !r.cfg.Store {
 			continue
 		}
-		t := ctx.Table(r.Table)
-		if t == nil {
-			continue
-		}
-		key, ok := acl.AddrKey(t, ctx.src.Addr())
+		t, key, ok := b.stickKey(r, ctx, tables)
 		if !ok {
 			continue
 		}
 		e, err := t.GetOrCreate(key)
 		if err != nil {
-			s.b.log.Debug("cannot store server", "table", t.Name(), "src", ctx.src, "err", err)
+			log("cannot store server", "table", t.Name(), "err", err)
 			continue
 		}
 		_ = e.Set(stick.DataServerID, int64(srv.cfg.ID))

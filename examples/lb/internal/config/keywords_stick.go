@@ -200,8 +200,8 @@ func parseKeyTable(args []string) (key, table string, err error) {
 	return key, table, nil
 }
 
-// parseStick reads "stick on|match|store-request src [table NAME]
-// [if|unless COND]".
+// parseStick reads "stick on|match|store-request KEY [table NAME]
+// [if|unless COND]", KEY any sample expression.
 func parseStick(p *parser, px *Proxy, a []string) error {
 	if len(a) == 0 {
 		return errors.New("expects 'stick on|match|store-request <key> [table <name>] [{if | unless} <condition>]'")
@@ -224,8 +224,21 @@ func parseStick(p *parser, px *Proxy, a []string) error {
 		return err
 	}
 	r.Cond = cond
-	if r.Key, r.Table, err = parseKeyTable(words); err != nil {
+	// Any sample may be the key (a cookie, a header); checkStick checks
+	// that the table's type can take it.
+	if len(words) == 0 {
+		return fmt.Errorf("'stick %s': expects a key fetch ('src', 'req.cook(NAME)'...)", a[0])
+	}
+	if _, _, err := acl.CompileFetch(words[0]); err != nil {
 		return fmt.Errorf("'stick %s': %w", a[0], err)
+	}
+	r.Key = words[0]
+	switch {
+	case len(words) == 1:
+	case len(words) == 3 && words[1] == "table":
+		r.Table = words[2]
+	default:
+		return fmt.Errorf("'stick %s': unexpected '%s' after the key (expected 'table <name>')", a[0], strings.Join(words[1:], " "))
 	}
 	px.Stick.Rules = appendOwn(px.Stick.Rules, r)
 	return nil
@@ -365,6 +378,13 @@ func (p *parser) checkStick() {
 		}
 		for _, r := range px.Stick.Rules {
 			check(px, r.Pos, "stick", r.Table)
+			if st := tableOf(px, r.Table); st != nil {
+				if f, _, err := acl.CompileFetch(r.Key); err == nil && !acl.KeyConvertible(f.Type, st.Config.Type) {
+					p.pos = r.Pos
+					p.errorf("stick", ErrBadValue, "%s '%s': stick-table '%s' (type %s) uses a type incompatible with the 'stick' key '%s' (%s)",
+						px.Kind, px.Name, st.Config.Name, st.Config.Type, r.Key, f.Type)
+				}
+			}
 		}
 		for _, r := range px.HTTP.RequestRules {
 			if r.Action != "track-sc" {

@@ -67,7 +67,8 @@ type StickRule struct {
 	// Match looks the key up to send the client to its stored server;
 	// Store records the chosen server under the key. "stick on" does both.
 	Match, Store bool
-	// Key is the fetch the key comes from ("src").
+	// Key is the sample expression the key comes from ("src",
+	// "req.cook(SESSIONID)").
 	Key string
 	// Table names the proxy whose table is used; "" is the backend's own.
 	Table string
