@@ -226,6 +226,9 @@ listen lx
 		res.answers = append(res.answers, "enable frontend lx -> "+cli("enable frontend lx"))
 		_, err = net.DialTimeout("tcp", addr(3), 2*time.Second)
 		res.answers = append(res.answers, fmt.Sprintf("dial lx refused: %v", errors.Is(err, syscall.ECONNREFUSED)))
+		// haproxy writes the stopped proxy's line a moment after its
+		// answer: wait for it.
+		require.Eventually(t, func() bool { return strings.Contains(logs(), "Proxy lx stopped") }, 5*time.Second, 10*time.Millisecond)
 		for _, l := range strings.Split(logs(), "\n") {
 			if strings.HasPrefix(l, "Proxy lx stopped") || strings.HasPrefix(l, "Paused ") || strings.HasPrefix(l, "Resumed ") {
 				res.stopped = append(res.stopped, l)
