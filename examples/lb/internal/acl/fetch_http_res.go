@@ -29,4 +29,34 @@ func current(c Context) *htx.Message {
 func init() {
 	headerFetch("res.hdr", response)
 	headerFetch("shdr", response)
+	// res.cook(NAME), scook(NAME): the value of the cookie a Set-Cookie
+	// field of the response sets under that name, the last one as a
+	// sample, as in HAProxy.
+	for _, name := range []string{"res.cook", "scook"} {
+		RegisterFetch(Fetch{Name: name, Type: TypeStr, Arg: ArgOptional, Compile: func(a string) (FetchFunc, error) {
+			return func(c Context) (Sample, bool) {
+				m := response(c)
+				if m == nil {
+					return Sample{}, false
+				}
+				var val []byte
+				found := false
+				for i := 0; i < m.NumFields(); i++ {
+					n, v := m.Field(i)
+					if !htx.EqualFold(n, "set-cookie") {
+						continue
+					}
+					// The cookie is the field's first pair; its
+					// attributes follow.
+					CookiePairs(v, func(_, k, cv []byte) bool {
+						if k != nil && (a == "" || string(k) == a) {
+							val, found = cv, true
+						}
+						return false
+					})
+				}
+				return Str(string(val)), found
+			}, nil
+		}})
+	}
 }

@@ -14,7 +14,7 @@ var contentFetches = map[string]bool{
 	"req.hdr": true, "req.hdr_cnt": true, "req.len": true, "req.rdp_cookie": true,
 	"req.rdp_cookie_cnt": true, "req.ssl_hello_type": true, "req.ssl_sni": true, "req.ver": true,
 	"req_len": true, "req_ssl_hello_type": true, "req_ssl_sni": true, "req_ver": true,
-	"res.hdr": true, "shdr": true, "url": true, "url_param": true,
+	"res.hdr": true, "shdr": true, "res.cook": true, "scook": true, "url": true, "url_param": true,
 }
 
 // LogUsable reports whether a log-format's sample expression may use the

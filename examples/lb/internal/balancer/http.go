@@ -810,15 +810,16 @@ func (ex *exchange) connect() bool {
 	if !ex.getServer(nil) || !ex.open() {
 		return false
 	}
-	ex.stickStore()
+	ex.stickStore(false)
 	return true
 }
 
 // stickStore stores the server the request went to under the backend's
-// stick rules' keys (stick on, stick store-request).
-func (ex *exchange) stickStore() {
+// stick rules' keys (stick on, stick store-request), or with response
+// set, under the store-response rules' keys, read from the response.
+func (ex *exchange) stickStore(response bool) {
 	if be := ex.be; len(be.stick) > 0 {
-		be.stickStore(ex, ex.hf.s.b.tables, ex.srv, ex.hf.s.b.log.Debug)
+		be.stickStore(ex, ex.hf.s.b.tables, ex.srv, response, ex.hf.s.b.log.Debug)
 	}
 }
 
@@ -1352,7 +1353,7 @@ func (ex *exchange) retryRequest() bool {
 		return false
 	}
 	if ex.srv != failed {
-		ex.stickStore()
+		ex.stickStore(false)
 	}
 	return true
 }
@@ -1444,6 +1445,9 @@ func (ex *exchange) forwardResponse() (retry bool) {
 	if !tunnel {
 		ex.inResp = true
 		ex.endRequestVars()
+		// As in haproxy, store-response reads the response as the
+		// server sent it, before the http-response rules.
+		ex.stickStore(true)
 		ex.applyResponseRules(ex.bhp)
 		if ex.hf.s.fe.http != ex.bhp {
 			ex.applyResponseRules(ex.hf.s.fe.http)

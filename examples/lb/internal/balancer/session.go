@@ -360,7 +360,7 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 	}
 	s.tcSet, s.tc = true, time.Since(connStart)
 	if len(be.stick) > 0 {
-		be.stickStore(s.ruleCtx(be.cfg.Name), b.tables, s.srv, b.log.Debug)
+		be.stickStore(s.ruleCtx(be.cfg.Name), b.tables, s.srv, false, b.log.Debug)
 	}
 	if !s.setServer(sc) {
 		_ = sc.Close()

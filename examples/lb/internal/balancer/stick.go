@@ -477,15 +477,16 @@ func (b *Backend) stickMatch(ctx acl.Context, tables map[string]*stick.Table) *S
 	return nil
 }
 
-// stickStore applies "stick store-request" and "stick on": the chosen
-// server's id is stored under each rule's key.
-func (b *Backend) stickStore(ctx acl.Context, tables map[string]*stick.Table, srv *Server, log func(msg string, args ...any)) {
+// stickStore applies "stick store-request" and "stick on" or, with
+// response set, "stick store-response": the server's id is stored under
+// each rule's key.
+func (b *Backend) stickStore(ctx acl.Context, tables map[string]*stick.Table, srv *Server, response bool, log func(msg string, args ...any)) {
 	if srv == nil {
 		return
 	}
 	for i := range b.stick {
 		r := &b.stick[i]
-		if !r.cfg.Store {
+		if response && !r.cfg.StoreResponse || !response && !r.cfg.Store {
 			continue
 		}
 		t, key, ok := b.stickKey(r, ctx, tables)

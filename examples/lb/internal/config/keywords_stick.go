@@ -200,11 +200,11 @@ func parseKeyTable(args []string) (key, table string, err error) {
 	return key, table, nil
 }
 
-// parseStick reads "stick on|match|store-request KEY [table NAME]
-// [if|unless COND]", KEY any sample expression.
+// parseStick reads "stick on|match|store-request|store-response KEY
+// [table NAME] [if|unless COND]", KEY any sample expression.
 func parseStick(p *parser, px *Proxy, a []string) error {
 	if len(a) == 0 {
-		return errors.New("expects 'stick on|match|store-request <key> [table <name>] [{if | unless} <condition>]'")
+		return errors.New("expects 'stick on|match|store-request|store-response <key> [table <name>] [{if | unless} <condition>]'")
 	}
 	r := StickRule{Pos: p.pos}
 	switch a[0] {
@@ -215,9 +215,9 @@ func parseStick(p *parser, px *Proxy, a []string) error {
 	case "store-request":
 		r.Store = true
 	case "store-response":
-		return fmt.Errorf("%w: 'stick store-response'", ErrUnsupported)
+		r.StoreResponse = true
 	default:
-		return fmt.Errorf("%w: 'stick %s' (on, match, store-request)", ErrUnknownKeyword, a[0])
+		return fmt.Errorf("%w: 'stick %s' (on, match, store-request, store-response)", ErrUnknownKeyword, a[0])
 	}
 	words, cond, err := acl.SplitCond(a[1:], &px.ACLs)
 	if err != nil {
@@ -377,6 +377,11 @@ func (p *parser) checkStick() {
 			}
 		}
 		for _, r := range px.Stick.Rules {
+			if r.StoreResponse && px.Mode != "http" {
+				// lb reads no TCP response to take a key from.
+				p.pos = r.Pos
+				p.errorf("stick", ErrUnsupported, "%s '%s': 'stick store-response' in mode %s (lb runs it in mode http)", px.Kind, px.Name, px.Mode)
+			}
 			check(px, r.Pos, "stick", r.Table)
 			if st := tableOf(px, r.Table); st != nil {
 				if f, _, err := acl.CompileFetch(r.Key); err == nil && !acl.KeyConvertible(f.Type, st.Config.Type) {

@@ -66,7 +66,9 @@ type StickRule struct {
 	Pos
 	// Match looks the key up to send the client to its stored server;
 	// Store records the chosen server under the key. "stick on" does both.
-	Match, Store bool
+	// StoreResponse records the server that answered under a key read
+	// from its response ("stick store-response", mode http).
+	Match, Store, StoreResponse bool
 	// Key is the sample expression the key comes from ("src",
 	// "req.cook(SESSIONID)").
 	Key string
