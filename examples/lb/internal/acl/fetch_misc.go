@@ -99,3 +99,36 @@ func init() {
 		return Str(id), ok
 	})})
 }
+
+// CaptureContext is a Context with capture slots ("capture request
+// header", "declare capture", capture rules): Capture returns slot i of
+// the request's (resp false) or the response's captures; ok is false for
+// a slot that does not exist or holds nothing.
+type CaptureContext interface {
+	Capture(resp bool, i int) (v []byte, ok bool)
+}
+
+func init() {
+	// capture.req.hdr(N), capture.res.hdr(N): what capture slot N holds,
+	// as captured (cut to the slot's length).
+	for _, resp := range []bool{false, true} {
+		name := "capture.req.hdr"
+		if resp {
+			name = "capture.res.hdr"
+		}
+		RegisterFetch(Fetch{Name: name, Type: TypeStr, Arg: ArgRequired, Compile: func(a string) (FetchFunc, error) {
+			i, err := strconv.Atoi(strings.TrimSpace(a))
+			if err != nil || i < 0 {
+				return nil, fmt.Errorf("%w: '%s' is not a capture slot number", ErrSyntax, a)
+			}
+			return func(c Context) (Sample, bool) {
+				cc, ok := c.(CaptureContext)
+				if !ok {
+					return Sample{}, false
+				}
+				v, ok := cc.Capture(resp, i)
+				return Str(string(v)), ok
+			}, nil
+		}})
+	}
+}

@@ -38,6 +38,25 @@ func (c *contentCtx) MayChange() { c.may = true }
 
 var _ acl.ContentContext = (*contentCtx)(nil)
 
+// capture runs a content rule's capture: the sample, as a string cut to
+// the slot's length, goes into the session's request capture slot, where
+// %hr and capture.req.hdr find it; no sample leaves the slot as it was.
+func (c *contentCtx) capture(slot int, expr acl.FetchFunc) {
+	s := c.s
+	if s == nil || slot < 0 || slot >= len(s.caps) {
+		return
+	}
+	smp, ok := expr(c)
+	if !ok {
+		return
+	}
+	v := smp.String()
+	if n := s.fe.cfg.HTTP.CaptureRequest[slot].Len; len(v) > n {
+		v = v[:n]
+	}
+	s.caps[slot] = appendCapture(s.caps[slot][:0], v)
+}
+
 // trackSample runs a content rule's track-sc: unless the slot is tracked
 // already, the key expression's sample, converted to the table's key
 // type, names the entry (created when absent) tracked from now on, which
@@ -124,6 +143,8 @@ func (cr *contentRules) verdict(ctx *contentCtx) (verdict string, wait bool) {
 			}
 		case "unset-var":
 			ctx.UnsetVar(r.Var)
+		case "capture":
+			ctx.capture(r.Slot, cr.expr[i])
 		}
 	}
 	return "accept", false

@@ -65,6 +65,41 @@ func appendCapture[T string | []byte](dst []byte, raw T) []byte {
 	return dst
 }
 
+// decodeCapture undoes appendCapture's #XX escapes, giving back the
+// captured bytes (a '#' is itself escaped, so this is exact).
+func decodeCapture(v []byte) []byte {
+	out := make([]byte, 0, len(v))
+	for i := 0; i < len(v); i++ {
+		if v[i] == '#' && i+2 < len(v) {
+			if n, err := strconv.ParseUint(string(v[i+1:i+3]), 16, 8); err == nil {
+				out = append(out, byte(n))
+				i += 2
+				continue
+			}
+		}
+		out = append(out, v[i])
+	}
+	return out
+}
+
+// captureSlot returns slot i of caps, decoded; ok is false for a slot
+// that does not exist or holds nothing.
+func captureSlot(caps [][]byte, i int) ([]byte, bool) {
+	if i < 0 || i >= len(caps) || caps[i] == nil {
+		return nil, false
+	}
+	return decodeCapture(caps[i]), true
+}
+
+// Capture returns a capture slot of the request or the response
+// (acl.CaptureContext), as captured.
+func (ex *exchange) Capture(resp bool, i int) ([]byte, bool) {
+	if resp {
+		return captureSlot(ex.log.capResp, i)
+	}
+	return captureSlot(ex.log.capReq, i)
+}
+
 // setTimeout runs "set-timeout": the rule's time, or its expression's
 // sample read as milliseconds, replaces the backend's timeout server or
 // timeout tunnel for this exchange. As in HAProxy, the last rule that

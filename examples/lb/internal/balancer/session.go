@@ -37,6 +37,10 @@ type session struct {
 	// vars holds the variables of a TCP session's rules (all scopes but
 	// proc), nil until one is set.
 	vars *varStore
+	// caps are a TCP session's request capture slots, which tcp-request
+	// content capture fills (encoded for the log), nil when the frontend
+	// declares none.
+	caps [][]byte
 	// rt is a TCP session's stream number in the process (%rt); uid its
 	// unique ID once made.
 	rt                uint64
@@ -159,6 +163,9 @@ func (s *session) run() {
 		return
 	}
 	s.rt = b.streams.Add(1) - 1
+	if n := len(fe.cfg.HTTP.CaptureRequest); n > 0 {
+		s.caps = emptyCaptures(nil, n)
+	}
 	client, err := tcpStream(b.ctx, s.client, s.bind.Proto, mux.SideFront)
 	if err != nil {
 		b.log.Debug("no TCP mux", "frontend", fe.cfg.Name, "client", s.client.SocketRemote(), "err", err)
@@ -521,7 +528,7 @@ func (s *session) logTraffic(asap bool, beconn, srvconn int) {
 	}
 	if fe.cfg.LogFormat != nil {
 		v := l.values()
-		v.fe, v.srv, v.rt = s.client.Dst(), s.srv, s.rt
+		v.fe, v.srv, v.rt, v.capReq = s.client.Dst(), s.srv, s.rt, s.caps
 		if v.srv == nil {
 			v.srv = s.named
 		}

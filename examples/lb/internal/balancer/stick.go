@@ -101,6 +101,15 @@ func (t *tracked) UnsetVar(name string) { t.store(name, false).unset(name) }
 
 var _ acl.VarContext = (*tracked)(nil)
 
+// Capture returns a TCP session's request capture slot
+// (acl.CaptureContext); a TCP session has no response captures.
+func (t *tracked) Capture(resp bool, i int) ([]byte, bool) {
+	if t.s == nil || resp {
+		return nil, false
+	}
+	return captureSlot(t.s.caps, i)
+}
+
 // UniqueID returns the TCP session's unique ID (acl.UniqueIDContext).
 func (t *tracked) UniqueID() (string, bool) {
 	if t.s == nil {

@@ -116,6 +116,24 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 			}
 			r.Key = args[0]
 		}
+	case stage == "content" && r.Action == "capture":
+		// "capture <sample> len <length>": the frontend's next request
+		// capture slot, as http-request capture's len form.
+		if len(args) != 3 || args[1] != "len" {
+			return errors.New("'tcp-request content capture' expects <expression> 'len' <length>")
+		}
+		if !px.Kind.IsFrontend() {
+			return fmt.Errorf("'tcp-request content capture': proxy '%s' has no frontend capability", px.Name)
+		}
+		if _, _, err := acl.CompileFetch(args[0]); err != nil {
+			return fmt.Errorf("'tcp-request content capture': %w", err)
+		}
+		n := atoi(args[2])
+		if n <= 0 {
+			return errors.New("'tcp-request content capture': length must be > 0")
+		}
+		r.Key, r.Slot = args[0], len(px.HTTP.CaptureRequest)
+		px.HTTP.CaptureRequest = appendOwn(px.HTTP.CaptureRequest, HeaderCapture{Len: n})
 	case stage == "content" && strings.HasPrefix(r.Action, "track-sc"):
 		n, err := strconv.Atoi(strings.TrimPrefix(r.Action, "track-sc"))
 		if err != nil || n < 0 || n >= acl.Slots {
@@ -139,7 +157,7 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 			return fmt.Errorf("'%s': unexpected '%s' after the key (expected 'table <name>')", words[0], strings.Join(args[1:], " "))
 		}
 	case stage == "content" && r.Action != "accept" && r.Action != "reject":
-		return fmt.Errorf("%w: 'tcp-request content %s' (only accept, reject, track-sc0, track-sc1, track-sc2, set-var and unset-var)", ErrUnsupported, r.Action)
+		return fmt.Errorf("%w: 'tcp-request content %s' (only accept, reject, capture, track-sc0, track-sc1, track-sc2, set-var and unset-var)", ErrUnsupported, r.Action)
 	case r.Action == "silent-drop" && stage == "session":
 		return fmt.Errorf("%w: 'tcp-request session silent-drop' (only in 'tcp-request connection')", ErrUnsupported)
 	case r.Action == "silent-drop":
