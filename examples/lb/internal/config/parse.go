@@ -115,6 +115,13 @@ func (p *parser) parseSource(s Source) {
 	}
 }
 
+// unsupportedSections are HAProxy's section keywords lb refuses: the
+// start stops at the section's first line, its body is skipped.
+var unsupportedSections = map[string]bool{
+	"cache": true, "peers": true, "mailers": true, "program": true, "http-errors": true,
+	"ring": true, "log-forward": true, "fcgi-app": true,
+}
+
 func (p *parser) parseLine(words []string) {
 	kw := words[0]
 	switch kw {
@@ -132,6 +139,17 @@ func (p *parser) parseLine(words []string) {
 		return
 	case "resolvers":
 		p.startResolvers(words[1:])
+		return
+	}
+	if unsupportedSections[kw] {
+		// One error for the section, none for each of its lines, which
+		// would otherwise read as misplaced keywords of the section
+		// before it.
+		p.section, p.cur = kw, nil
+		p.errorf(kw, ErrUnsupported, "'%s' sections (HAProxy's %s section is not implemented by lb)", kw, kw)
+		return
+	}
+	if unsupportedSections[p.section] {
 		return
 	}
 	if p.section == "" {
