@@ -43,7 +43,7 @@ var _ acl.ContentContext = (*contentCtx)(nil)
 // %hr and capture.req.hdr find it; no sample leaves the slot as it was.
 func (c *contentCtx) capture(slot int, expr acl.FetchFunc) {
 	s := c.s
-	if s == nil || slot < 0 || slot >= len(s.caps) {
+	if s == nil || s.x == nil || slot < 0 || slot >= len(s.x.caps) {
 		return
 	}
 	smp, ok := expr(c)
@@ -54,7 +54,7 @@ func (c *contentCtx) capture(slot int, expr acl.FetchFunc) {
 	if n := s.fe.cfg.HTTP.CaptureRequest[slot].Len; len(v) > n {
 		v = v[:n]
 	}
-	s.caps[slot] = appendCapture(s.caps[slot][:0], v)
+	s.x.caps[slot] = appendCapture(s.x.caps[slot][:0], v)
 }
 
 // trackSample runs a content rule's track-sc: unless the slot is tracked

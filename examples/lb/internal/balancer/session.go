@@ -34,17 +34,9 @@ type session struct {
 	// trk holds the stick-table entries the connection tracks (stick.go);
 	// bytesIn and bytesOut are added to them at the end.
 	trk *tracked
-	// vars holds the variables of a TCP session's rules (all scopes but
-	// proc), nil until one is set.
-	vars *varStore
-	// caps are a TCP session's request capture slots, which tcp-request
-	// content capture fills (encoded for the log), nil when the frontend
-	// declares none.
-	caps [][]byte
-	// rt is a TCP session's stream number in the process (%rt); uid its
-	// unique ID once made.
-	rt                uint64
-	uid               string
+	// x holds what only some TCP sessions need (variables, captures, a
+	// stream number, a unique ID), nil for the others.
+	x                 *sessExtra
 	bytesIn, bytesOut int64
 
 	// TCP mode: srv is the server whose slot the session holds, named the
@@ -162,9 +154,13 @@ func (s *session) run() {
 		}
 		return
 	}
-	s.rt = b.streams.Add(1) - 1
+	// Every stream takes a number, as in haproxy, kept where a format
+	// reads it.
+	if rt := b.streams.Add(1) - 1; fe.keepRT {
+		s.extra().rt = rt
+	}
 	if n := len(fe.cfg.HTTP.CaptureRequest); n > 0 {
-		s.caps = emptyCaptures(nil, n)
+		s.extra().caps = emptyCaptures(nil, n)
 	}
 	client, err := tcpStream(b.ctx, s.client, s.bind.Proto, mux.SideFront)
 	if err != nil {
@@ -528,7 +524,10 @@ func (s *session) logTraffic(asap bool, beconn, srvconn int) {
 	}
 	if fe.cfg.LogFormat != nil {
 		v := l.values()
-		v.fe, v.srv, v.rt, v.capReq = s.client.Dst(), s.srv, s.rt, s.caps
+		v.fe, v.srv = s.client.Dst(), s.srv
+		if x := s.x; x != nil {
+			v.rt, v.capReq = x.rt, x.caps
+		}
 		if v.srv == nil {
 			v.srv = s.named
 		}
@@ -550,10 +549,34 @@ func (s *session) uniqueID() (string, bool) {
 		// An HTTP connection's IDs are its requests'.
 		return "", false
 	}
-	if s.uid == "" {
+	x := s.extra()
+	if x.uid == "" {
 		v := logValues{trafficLine: &trafficLine{client: s.client.Src(), frontend: s.fe.cfg.Name}, date: s.accepted,
-			fe: s.client.Dst(), rt: s.rt}
-		s.uid = u.make(&v, s.ruleCtx(s.fe.cfg.Name))
+			fe: s.client.Dst(), rt: x.rt}
+		x.uid = u.make(&v, s.ruleCtx(s.fe.cfg.Name))
 	}
-	return s.uid, true
+	return x.uid, true
+}
+
+// sessExtra is what only some TCP sessions need, kept apart so that the
+// others stay small.
+type sessExtra struct {
+	// vars holds the session's variables (all scopes but proc), nil
+	// until one is set.
+	vars *varStore
+	// caps are the request capture slots tcp-request content capture
+	// fills (encoded for the log), nil when the frontend declares none.
+	caps [][]byte
+	// rt is the stream's number in the process (%rt), kept when a format
+	// of the frontend reads it; uid the unique ID once made.
+	rt  uint64
+	uid string
+}
+
+// extra returns the session's sessExtra, made on first use.
+func (s *session) extra() *sessExtra {
+	if s.x == nil {
+		s.x = &sessExtra{}
+	}
+	return s.x
 }

@@ -104,10 +104,10 @@ var _ acl.VarContext = (*tracked)(nil)
 // Capture returns a TCP session's request capture slot
 // (acl.CaptureContext); a TCP session has no response captures.
 func (t *tracked) Capture(resp bool, i int) ([]byte, bool) {
-	if t.s == nil || resp {
+	if t.s == nil || t.s.x == nil || resp {
 		return nil, false
 	}
-	return captureSlot(t.s.caps, i)
+	return captureSlot(t.s.x.caps, i)
 }
 
 // UniqueID returns the TCP session's unique ID (acl.UniqueIDContext).
@@ -125,15 +125,16 @@ func (t *tracked) store(name string, create bool) *varStore {
 		return &t.b.procVars
 	}
 	switch {
-	case t.s != nil && t.s.vars != nil:
-		return t.s.vars
+	case t.s != nil && t.s.x != nil && t.s.x.vars != nil:
+		return t.s.x.vars
 	case !create:
 		return noVars
 	case t.s == nil:
 		return &varStore{} // nowhere to keep it
 	}
-	t.s.vars = &varStore{}
-	return t.s.vars
+	x := t.s.extra()
+	x.vars = &varStore{}
+	return x.vars
 }
 
 // Src returns the client's address.
