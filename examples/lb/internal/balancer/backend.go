@@ -413,12 +413,12 @@ type assignment struct {
 // named (a cookie, a stick table, an RDP routing token): when it is usable,
 // or down under option persist, it is taken without the algorithm, its
 // own queue holding the connection when it is full, as HAProxy's direct
-// access.
-func (b *Backend) assign(ctx context.Context, src netip.Addr, key []byte, avoid, direct *Server, gone func() bool) (assignment, error) {
+// access; force (force-persist) takes it down too.
+func (b *Backend) assign(ctx context.Context, src netip.Addr, key []byte, avoid, direct *Server, force bool, gone func() bool) (assignment, error) {
 	b.mu.Lock()
 	var s *Server
 	var queueOn bool
-	if direct != nil && (direct.persistable() || b.cfg.Options.Persist) {
+	if direct != nil && (direct.persistable() || b.cfg.Options.Persist || force) {
 		s, queueOn = direct, direct.full() || len(direct.queue) > 0
 	} else {
 		cands := b.candidates()

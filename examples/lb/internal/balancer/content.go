@@ -306,7 +306,7 @@ func peekFD(fd uintptr, buf []byte) (n int, ended bool, err error) {
 
 // useServer runs the backend's use-server rules on what the client has
 // sent so far, peeked, as HAProxy reads its buffer then.
-func (s *session) useServer(be *Backend) *Server {
+func (s *session) useServer(be *Backend, force bool) *Server {
 	if len(be.useSrv) == 0 {
 		return nil
 	}
@@ -320,5 +320,5 @@ func (s *session) useServer(be *Backend) *Server {
 			}
 		}
 	}
-	return be.useServer(ctx)
+	return be.useServer(ctx, force)
 }

@@ -23,7 +23,7 @@ import (
 // server it names when that one is usable, rewrites or removes the
 // cookie as the mode asks (prefix: the server's part comes off; insert
 // with indirect: the cookie goes), and notes the outcome for the log.
-func (ex *exchange) requestCookie(c *config.CookiePersist) *Server {
+func (ex *exchange) requestCookie(c *config.CookiePersist, force bool) *Server {
 	req := ex.req
 	state := byte('N')
 	var direct *Server
@@ -58,8 +58,8 @@ func (ex *exchange) requestCookie(c *config.CookiePersist) *Server {
 					break
 				}
 				state = 'D'
-				if ex.be.cfg.Options.Persist {
-					direct = s // option persist: to the server all the same
+				if ex.be.cfg.Options.Persist || force {
+					direct = s // option persist, force-persist: to the server all the same
 					break
 				}
 			}
@@ -143,7 +143,7 @@ func (ex *exchange) responseCookie(c *config.CookiePersist) {
 			state = 'R'
 		}
 	}
-	if c.Mode == "insert" && !(state == 'P' && c.Preserve) && !ex.isDirect() &&
+	if c.Mode == "insert" && !(state == 'P' && c.Preserve) && !ex.isDirect() && !ex.ignorePrst &&
 		(!c.PostOnly || ex.req.MethodIs("POST")) {
 		var b strings.Builder
 		b.WriteString(c.Name)

@@ -570,6 +570,9 @@ type exchange struct {
 	// stuck is the server a stick table named for the request, nil for
 	// none.
 	stuck *Server
+	// forcePrst and ignorePrst are the force-persist or ignore-persist
+	// rule that applies to the request.
+	forcePrst, ignorePrst bool
 	// direct is the server the persistence cookie named, nil when the
 	// algorithm chooses; useSrv the one a use-server rule named, which
 	// comes first. Either makes the access direct (no cookie inserted).
@@ -604,7 +607,7 @@ func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 	ex.first = hf.nreq == 1
 	ex.be, ex.bhp, ex.srv, ex.bc, ex.bst, ex.cerr = nil, nil, nil, nil, nil, nil
 	ex.inResp, ex.direct, ex.useSrv, ex.comp, ex.noL7Retry, ex.key, ex.held, ex.heldAll = false, nil, nil, "", false, nil, false, false
-	ex.uid, ex.stuck = "", nil
+	ex.uid, ex.stuck, ex.forcePrst, ex.ignorePrst = "", nil, false, false
 	ex.bodyIn.Store(0)
 	ex.tmo = streamTimeouts{}
 	if ex.vars != nil {
@@ -705,12 +708,19 @@ func (ex *exchange) serve() {
 		ex.req.Flags |= htx.FlagClose
 	}
 	keepTrailers(ex.req)
+	if len(ex.be.cfg.PersistRules) > 0 {
+		ex.forcePrst, ex.ignorePrst = ex.be.persistRule(ex)
+	}
 	if c := ex.be.cfg.Cookie; c != nil {
-		ex.direct = ex.requestCookie(c)
+		// ignore-persist: the cookie is read (and taken out under
+		// indirect) but not followed.
+		if d := ex.requestCookie(c, ex.forcePrst); !ex.ignorePrst {
+			ex.direct = d
+		}
 	}
 	// use-server rules come before the cookie's server, as in haproxy.
 	if len(ex.be.useSrv) > 0 {
-		ex.useSrv = ex.be.useServer(ex)
+		ex.useSrv = ex.be.useServer(ex, ex.forcePrst)
 	}
 
 	if !ex.retryHold() || !ex.connect() {
@@ -838,14 +848,14 @@ func (ex *exchange) getServer(avoid *Server) bool {
 		if direct == nil && len(be.stick) > 0 {
 			// Stick tables, after use-server and the cookie, as in
 			// haproxy; the server they name makes the access direct.
-			ex.stuck = be.stickMatch(ex, hf.s.b.tables)
+			ex.stuck = be.stickMatch(ex, hf.s.b.tables, ex.forcePrst)
 			direct = ex.stuck
 		}
 		if direct == nil {
 			direct = ex.lastServer()
 		}
 	}
-	a, err := be.assign(hf.s.b.ctx, hf.src().Addr(), ex.key, avoid, direct, ex.goneCheck())
+	a, err := be.assign(hf.s.b.ctx, hf.src().Addr(), ex.key, avoid, direct, ex.forcePrst && direct != nil, ex.goneCheck())
 	// No server at all leaves Tw at -1, as in HAProxy, unless the
 	// request waited in a queue first.
 	l.twSet = l.twSet || a.queued || !(errors.Is(err, ErrNoServer) || errors.Is(err, ErrQueueFull))

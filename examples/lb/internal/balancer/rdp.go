@@ -20,7 +20,7 @@ import (
 // rdpCookies peeks at the client's first bytes when be balances or
 // persists on an RDP cookie, and returns the value to hash (nil for none)
 // and the server the persistence cookie names, if that server is up.
-func (s *session) rdpCookies(be *Backend) (key []byte, persist *Server) {
+func (s *session) rdpCookies(be *Backend, force bool) (key []byte, persist *Server) {
 	h, _ := be.algo.(*hashAlgo)
 	balance := h != nil && h.rdp != ""
 	if !balance && be.cfg.PersistRDPCookie == "" {
@@ -49,7 +49,7 @@ func (s *session) rdpCookies(be *Backend) (key []byte, persist *Server) {
 	if name := be.cfg.PersistRDPCookie; name != "" {
 		if v, short := acl.RDPCookie(data, name); !short && len(v) > 0 {
 			if addr, ok := rdpServerAddr(v); ok {
-				persist = be.serverAt(addr)
+				persist = be.serverAt(addr, force)
 			}
 		}
 	}
@@ -90,8 +90,8 @@ func rdpNumber(v []byte) (n uint64, rest []byte, ok bool) {
 }
 
 // serverAt returns the first server of be at addr that is up (any such
-// server under option persist), nil when there is none.
-func (b *Backend) serverAt(addr netip.AddrPort) *Server {
+// server under option persist or force-persist), nil when there is none.
+func (b *Backend) serverAt(addr netip.AddrPort, force bool) *Server {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var down *Server
@@ -107,7 +107,7 @@ func (b *Backend) serverAt(addr netip.AddrPort) *Server {
 			down = s
 		}
 	}
-	if b.cfg.Options.Persist {
+	if b.cfg.Options.Persist || force {
 		return down
 	}
 	return nil

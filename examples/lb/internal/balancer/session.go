@@ -290,15 +290,19 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 	// is taken directly, waiting in its own queue when it is full; else
 	// the algorithm chooses.
 	var key []byte
-	persist := s.useServer(be)
+	force := false
+	if len(be.cfg.PersistRules) > 0 {
+		force, _ = be.persistRule(s.ruleCtx(be.cfg.Name))
+	}
+	persist := s.useServer(be, force)
 	if persist == nil {
-		key, persist = s.rdpCookies(be)
+		key, persist = s.rdpCookies(be, force)
 	}
 	if persist == nil && len(be.stick) > 0 {
-		persist = be.stickMatch(s.ruleCtx(be.cfg.Name), b.tables)
+		persist = be.stickMatch(s.ruleCtx(be.cfg.Name), b.tables, force)
 	}
 	direct := persist != nil
-	if !s.assign(be, src, key, nil, persist) {
+	if !s.assign(be, src, key, nil, persist, force) {
 		return nil, false
 	}
 	connStart := time.Now()
@@ -351,7 +355,7 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 			// As with HAProxy, the time spent before a new assignment
 			// is waiting (Tw); the connect time starts again.
 			s.tw += time.Since(connStart)
-			if !s.assign(be, src, key, failed, nil) {
+			if !s.assign(be, src, key, failed, nil, false) {
 				return nil, false
 			}
 			connStart = time.Now()
@@ -384,8 +388,8 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 // an RDP cookie, when the algorithm reads one), possibly
 // after queueing, and notes the wait on the traffic line; when none is
 // had, term says why.
-func (s *session) assign(be *Backend, src netip.AddrPort, key []byte, avoid, direct *Server) bool {
-	a, err := be.assign(s.b.ctx, src.Addr(), key, avoid, direct, s.clientGone)
+func (s *session) assign(be *Backend, src netip.AddrPort, key []byte, avoid, direct *Server, force bool) bool {
+	a, err := be.assign(s.b.ctx, src.Addr(), key, avoid, direct, force, s.clientGone)
 	// No server at all leaves Tw at -1, as in HAProxy, unless the
 	// connection waited in a queue first.
 	s.twSet = s.twSet || a.queued || !(errors.Is(err, ErrNoServer) || errors.Is(err, ErrQueueFull))

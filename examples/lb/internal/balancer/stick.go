@@ -464,7 +464,7 @@ func (b *Backend) stickKey(r *stickRule, ctx acl.Context, tables map[string]*sti
 // table holds the key names the server to use, if that server can take
 // the connection now (or option persist lets a down one). nil lets the
 // algorithm choose.
-func (b *Backend) stickMatch(ctx acl.Context, tables map[string]*stick.Table) *Server {
+func (b *Backend) stickMatch(ctx acl.Context, tables map[string]*stick.Table, force bool) *Server {
 	for i := range b.stick {
 		r := &b.stick[i]
 		if !r.cfg.Match {
@@ -480,7 +480,7 @@ func (b *Backend) stickMatch(ctx acl.Context, tables map[string]*stick.Table) *S
 		}
 		id := e.Get(stick.DataServerID)
 		e.TouchRelease()
-		if srv := b.serverByID(int(id)); srv != nil && (srv.takesPersistent() || b.cfg.Options.Persist) {
+		if srv := b.serverByID(int(id)); srv != nil && (srv.takesPersistent() || b.cfg.Options.Persist || force) {
 			return srv
 		}
 	}

@@ -35,11 +35,11 @@ func (b *Backend) compileUseServers() error {
 
 // useServer runs the use-server rules on ctx, as HAProxy does before any
 // persistence: the first rule whose condition holds and whose server is
-// not down (or is, under option persist) names the server, which the
+// not down (or is, under option persist or force-persist) names the server, which the
 // connection or request then takes without the algorithm. A dynamic
 // name that names no server, or a server down, passes on to the next
 // rule. nil when no rule names one.
-func (b *Backend) useServer(ctx acl.Context) *Server {
+func (b *Backend) useServer(ctx acl.Context, force bool) *Server {
 	var buf []byte
 	for i := range b.useSrv {
 		u := &b.useSrv[i]
@@ -55,11 +55,22 @@ func (b *Backend) useServer(ctx acl.Context) *Server {
 			continue
 		}
 		b.mu.Lock()
-		ok := srv.persistable() || b.cfg.Options.Persist
+		ok := srv.persistable() || b.cfg.Options.Persist || force
 		b.mu.Unlock()
 		if ok {
 			return srv
 		}
 	}
 	return nil
+}
+
+// persistRule runs the backend's force-persist and ignore-persist rules
+// on ctx: the first whose condition holds says which applies.
+func (b *Backend) persistRule(ctx acl.Context) (force, ignore bool) {
+	for _, r := range b.cfg.PersistRules {
+		if r.Cond.Eval(ctx) {
+			return r.Force, !r.Force
+		}
+	}
+	return false, false
 }

@@ -38,3 +38,17 @@ func TestUseServer(t *testing.T) {
 		})
 	}
 }
+
+// force-persist and ignore-persist need a condition, as in haproxy, and
+// keep their order.
+func TestPersistRules(t *testing.T) {
+	c := mustParse(t, "backend b\n  force-persist if { src 10.0.0.1 }\n  ignore-persist unless TRUE\n  server s1 127.0.0.1:1\n")
+	rules := c.Proxy("b", KindBackend).PersistRules
+	require.Len(t, rules, 2)
+	require.True(t, rules[0].Force)
+	require.False(t, rules[1].Force)
+	_, err := parse(t, "backend b\n  force-persist\n")
+	require.ErrorContains(t, err, "lb.cfg:2: bad value: 'force-persist' in 'backend' section: requires either 'if' or 'unless' followed by a condition")
+	_, err = parse(t, "frontend f\n  ignore-persist if TRUE\n")
+	require.ErrorIs(t, err, ErrMisplaced)
+}

@@ -409,6 +409,9 @@ type Proxy struct {
 	Servers []*Server
 	// UseServers are the "use-server" rules in order.
 	UseServers []UseServer
+	// PersistRules are the "force-persist" and "ignore-persist" rules in
+	// order; the first whose condition holds applies.
+	PersistRules []PersistRule
 	// DefaultServer holds "default-server" options applied to later
 	// servers.
 	DefaultServer Server
