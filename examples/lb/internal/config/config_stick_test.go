@@ -97,7 +97,7 @@ func TestStickErrors(t *testing.T) {
 		{"content capture in backend", be + " tcp-request content capture src len 4\n", 3, ErrBadValue, "has no frontend capability"},
 		{"content track without table", fe + " tcp-request content track-sc0 src\n", 3, ErrReference, "'tcp-request' needs a stick-table in the proxy"},
 		{"content track key type", fe + " stick-table type ip size 1\n tcp-request content track-sc1 always_true\n", 4, ErrBadValue, "stick-table 'fe' (type ip) uses a type incompatible with the 'track-sc1' key 'always_true' (bool)"},
-		{"content track no key", fe + " tcp-request content track-sc0\n", 3, ErrBadValue, "'track-sc0' expects a key fetch"},
+		{"content track no key", fe + " tcp-request content track-sc0\n", 3, ErrBadValue, "'track-sc0': expects a key fetch"},
 		{"content track bad key", fe + " tcp-request content track-sc0 nosuch\n", 3, ErrBadValue, "'track-sc0': unknown fetch method: 'nosuch'"},
 		{"content track extra", fe + " tcp-request content track-sc0 src tables x\n", 3, ErrBadValue, "unexpected 'tables x' after the key"},
 		{"content set-var scope", fe + " tcp-request content set-var(foo) src\n", 3, ErrBadValue, "invalid variable name 'foo'"},

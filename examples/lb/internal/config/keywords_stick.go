@@ -142,19 +142,8 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 		r.Slot, r.Action = n, "track-sc"
 		// Content rules may track any sample; checkStick checks that it
 		// can be a key of the table.
-		if len(args) == 0 {
-			return fmt.Errorf("'%s' expects a key fetch", words[0])
-		}
-		if _, _, err := acl.CompileFetch(args[0]); err != nil {
+		if r.Key, r.Table, err = parseSampleKeyTable(args); err != nil {
 			return fmt.Errorf("'%s': %w", words[0], err)
-		}
-		r.Key = args[0]
-		switch {
-		case len(args) == 1:
-		case len(args) == 3 && args[1] == "table":
-			r.Table = args[2]
-		default:
-			return fmt.Errorf("'%s': unexpected '%s' after the key (expected 'table <name>')", words[0], strings.Join(args[1:], " "))
 		}
 	case stage == "content" && r.Action != "accept" && r.Action != "reject":
 		return fmt.Errorf("%w: 'tcp-request content %s' (only accept, reject, capture, track-sc0, track-sc1, track-sc2, set-var and unset-var)", ErrUnsupported, r.Action)
@@ -244,22 +233,30 @@ func parseStick(p *parser, px *Proxy, a []string) error {
 	r.Cond = cond
 	// Any sample may be the key (a cookie, a header); checkStick checks
 	// that the table's type can take it.
-	if len(words) == 0 {
-		return fmt.Errorf("'stick %s': expects a key fetch ('src', 'req.cook(NAME)'...)", a[0])
-	}
-	if _, _, err := acl.CompileFetch(words[0]); err != nil {
+	if r.Key, r.Table, err = parseSampleKeyTable(words); err != nil {
 		return fmt.Errorf("'stick %s': %w", a[0], err)
-	}
-	r.Key = words[0]
-	switch {
-	case len(words) == 1:
-	case len(words) == 3 && words[1] == "table":
-		r.Table = words[2]
-	default:
-		return fmt.Errorf("'stick %s': unexpected '%s' after the key (expected 'table <name>')", a[0], strings.Join(words[1:], " "))
 	}
 	px.Stick.Rules = appendOwn(px.Stick.Rules, r)
 	return nil
+}
+
+// parseSampleKeyTable reads "KEY [table NAME]" where KEY is any sample
+// expression: the key of stick rules and of content rules' track-sc.
+func parseSampleKeyTable(args []string) (key, table string, err error) {
+	if len(args) == 0 {
+		return "", "", errors.New("expects a key fetch ('src', 'req.cook(NAME)'...)")
+	}
+	if _, _, err := acl.CompileFetch(args[0]); err != nil {
+		return "", "", err
+	}
+	switch {
+	case len(args) == 1:
+	case len(args) == 3 && args[1] == "table":
+		table = args[2]
+	default:
+		return "", "", fmt.Errorf("unexpected '%s' after the key (expected 'table <name>')", strings.Join(args[1:], " "))
+	}
+	return args[0], table, nil
 }
 
 // parseStatsGlobal reads "stats socket PATH [mode M] [level L]" and

@@ -34,15 +34,9 @@ func parseUseServer(p *parser, px *Proxy, a []string) error {
 	if len(a) == 0 {
 		return errors.New("expects 'use-server <server> {if | unless} <condition>'")
 	}
-	cond, rest, err := splitCond(px, a[1:])
+	cond, err := requiredCond(px, a[1:])
 	if err != nil {
-		return err
-	}
-	if len(rest) > 0 {
-		return fmt.Errorf("unexpected '%s' (expected 'if' or 'unless')", rest[0])
-	}
-	if cond == nil {
-		return errors.New("'use-server' requires either 'if' or 'unless' followed by a condition")
+		return fmt.Errorf("'use-server' %w", err)
 	}
 	u := UseServer{Pos: p.pos, Server: a[0], Cond: cond}
 	if u.Dynamic() {
@@ -92,4 +86,20 @@ func (p *parser) checkUseServers() {
 			}
 		}
 	}
+}
+
+// requiredCond reads a rule's "{if | unless} COND", which it requires, as
+// haproxy does for use-server, force-persist and ignore-persist.
+func requiredCond(px *Proxy, a []string) (*acl.Cond, error) {
+	cond, rest, err := splitCond(px, a)
+	if err != nil {
+		return nil, err
+	}
+	if len(rest) > 0 {
+		return nil, fmt.Errorf("unexpected '%s' (expected 'if' or 'unless')", rest[0])
+	}
+	if cond == nil {
+		return nil, errors.New("requires either 'if' or 'unless' followed by a condition")
+	}
+	return cond, nil
 }
