@@ -142,7 +142,8 @@ type Fetch struct {
 	// configuration time.
 	Compile func(arg string) (FetchFunc, error)
 	// Match is the default match method; "" picks it from Type (bool,
-	// int, ip, str).
+	// int, ip, str), and MatchRequired makes an ACL name one with -m, as
+	// HAProxy requires for its binary samples.
 	Match string
 	// CompileEach, when set, returns the function an ACL uses instead of
 	// Compile's: it offers every sample the fetch finds (every value of
@@ -151,6 +152,10 @@ type Fetch struct {
 	// the single sample (an argument naming one occurrence).
 	CompileEach func(arg string) (EachFunc, error)
 }
+
+// MatchRequired is the Fetch.Match of a fetch whose ACLs must name their
+// match method with -m.
+const MatchRequired = "-m"
 
 // EachFunc calls match with each sample a fetch finds in ctx, in order,
 // until one returns true, and reports whether one did.
@@ -393,6 +398,9 @@ flags:
 			return nil, fmt.Errorf("%w: unknown ACL flag '%s'", ErrSyntax, rest[0])
 		}
 		rest = rest[1:]
+	}
+	if method == "" && f.Match == MatchRequired {
+		return nil, fmt.Errorf("%w: matching method must be specified first (using '-m') when using a sample fetch of this type ('%s')", ErrSyntax, f.Name)
 	}
 	if method == "" {
 		method = f.Match
