@@ -91,7 +91,7 @@ listen b
 				}
 			}
 			return len(lines) == len(answers)
-		}, 5*time.Second, 10*time.Millisecond)
+		}, 5*time.Second, 10*time.Millisecond, "%d lines in:\n%s", len(answers), out())
 		sort.Strings(lines)
 		return answers, lines
 	}
