@@ -134,18 +134,7 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 		}
 		r.Key, r.Slot = args[0], len(px.HTTP.CaptureRequest)
 		px.HTTP.CaptureRequest = appendOwn(px.HTTP.CaptureRequest, HeaderCapture{Len: n})
-	case stage == "content" && strings.HasPrefix(r.Action, "track-sc"):
-		n, err := strconv.Atoi(strings.TrimPrefix(r.Action, "track-sc"))
-		if err != nil || n < 0 || n >= acl.Slots {
-			return fmt.Errorf("%w: action '%s' (track-sc0, track-sc1 or track-sc2)", ErrUnknownKeyword, r.Action)
-		}
-		r.Slot, r.Action = n, "track-sc"
-		// Content rules may track any sample; checkStick checks that it
-		// can be a key of the table.
-		if r.Key, r.Table, err = parseSampleKeyTable(args); err != nil {
-			return fmt.Errorf("'%s': %w", words[0], err)
-		}
-	case stage == "content" && r.Action != "accept" && r.Action != "reject":
+	case stage == "content" && r.Action != "accept" && r.Action != "reject" && !strings.HasPrefix(r.Action, "track-sc"):
 		return fmt.Errorf("%w: 'tcp-request content %s' (only accept, reject, capture, track-sc0, track-sc1, track-sc2, set-var and unset-var)", ErrUnsupported, r.Action)
 	case r.Action == "silent-drop" && stage == "session":
 		return fmt.Errorf("%w: 'tcp-request session silent-drop' (only in 'tcp-request connection')", ErrUnsupported)
@@ -166,7 +155,13 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 			return fmt.Errorf("%w: action '%s' (track-sc0, track-sc1 or track-sc2)", ErrUnknownKeyword, r.Action)
 		}
 		r.Slot, r.Action = n, "track-sc"
-		if r.Key, r.Table, err = parseKeyTable(args); err != nil {
+		// Content rules may track any sample (checkStick checks that it
+		// can be a key of the table); the earlier stages track src.
+		parse := parseKeyTable
+		if stage == "content" {
+			parse = parseSampleKeyTable
+		}
+		if r.Key, r.Table, err = parse(args); err != nil {
 			return fmt.Errorf("'%s': %w", words[0], err)
 		}
 	default:
