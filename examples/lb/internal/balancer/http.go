@@ -626,7 +626,7 @@ func (ex *exchange) serveAsync() {
 
 func (ex *exchange) finish() {
 	_ = ex.fst.Close()
-	ex.hf, ex.fst, ex.req, ex.be, ex.bhp, ex.srv, ex.bc, ex.bst, ex.direct, ex.useSrv = nil, nil, nil, nil, nil, nil, nil, nil, nil, nil
+	ex.hf, ex.fst, ex.req, ex.be, ex.bhp, ex.srv, ex.bc, ex.bst, ex.direct, ex.useSrv, ex.stuck = nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil
 	exchangePool.Put(ex)
 }
 
