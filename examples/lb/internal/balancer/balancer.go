@@ -16,7 +16,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -146,8 +145,9 @@ type frontend struct {
 	// uid is the unique-id-format, nil without it.
 	uid *uniqueIDs
 	// keepRT says a TCP session keeps its stream number: a format of
-	// the frontend reads it (%rt, or the unique ID).
-	keepRT bool
+	// the frontend reads it (%rt, or the unique ID). keepBSrc says the
+	// server connection's own address is kept (%bi, %bp).
+	keepRT, keepBSrc bool
 	// sslFailures counts failed TLS handshakes on the ssl binds.
 	sslFailures atomic.Uint64
 	// stick runs the tcp-request connection rules (stick.go).
@@ -328,7 +328,8 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 		if fe.uid, err = compileUniqueID(px); err != nil {
 			return abort(fmt.Errorf("balancer: %s '%s': %w", px.Kind, px.Name, err))
 		}
-		fe.keepRT = fe.uid != nil || slices.ContainsFunc(px.LogFormat, func(it config.LogItem) bool { return it.Var == "rt" })
+		fe.keepRT = fe.uid != nil || usesVar(px.LogFormat, "rt")
+		fe.keepBSrc = usesVar(px.LogFormat, "bi", "bp") || usesVar(px.UniqueIDFormat, "bi", "bp")
 		if px.Mode != "http" {
 			if fe.useDyn, err = compileUseBackends(px); err != nil {
 				return abort(fmt.Errorf("balancer: %s '%s': %w", px.Kind, px.Name, err))

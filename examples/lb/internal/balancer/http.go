@@ -1045,6 +1045,7 @@ func (ex *exchange) openStream() error {
 				return errors.New("server mux yields no HTTP stream")
 			}
 			ex.bc, ex.bst = bc, hs
+			ex.noteBackSource()
 			ex.setServerDeadline()
 			return nil
 		}
@@ -1298,6 +1299,7 @@ func (ex *exchange) reopen() error {
 		return err
 	}
 	ex.bc, ex.bst = bc, st.(mux.HTTPStream)
+	ex.noteBackSource()
 	ex.setServerDeadline()
 	return nil
 }
@@ -1691,4 +1693,12 @@ func (ex *exchange) lastServer() *Server {
 		return nil
 	}
 	return own.srv
+}
+
+// noteBackSource keeps the server connection's own address for %bi and
+// %bp when the frontend's format reads them.
+func (ex *exchange) noteBackSource() {
+	if ex.hf.s.fe.keepBSrc {
+		ex.log.bsrc = localAddrPort(ex.bc.c.SocketLocal())
+	}
 }

@@ -3,12 +3,12 @@ package balancer
 import (
 	"bytes"
 	"fmt"
-
-	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
-	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"net/netip"
 	"strconv"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"github.com/proxyblocks/proxyblocks/mux/htx"
 )
 
@@ -41,8 +41,11 @@ type httpLog struct {
 	be      *Backend
 	srv     *Server
 	bytesIn int64
-	// rt is the request's stream number in the process (%rt).
-	rt uint64
+	// rt is the request's stream number in the process (%rt); bsrc the
+	// server connection's own address (%bi, %bp), kept when a format
+	// reads it.
+	rt   uint64
+	bsrc netip.AddrPort
 }
 
 func (hf *httpFront) newLog(date time.Time) httpLog {
@@ -118,7 +121,7 @@ func (hf *httpFront) emitLog(l *httpLog, ctx acl.Context) {
 			ctx = hf.s.ruleCtx(fe.cfg.Name)
 		}
 		v := l.values()
-		v.fe, v.srv, v.rt = hf.dst(), l.srv, l.rt
+		v.fe, v.srv, v.rt, v.bsrc = hf.dst(), l.srv, l.rt, l.bsrc
 		// A line without a request (a bad or timed-out one) has no
 		// unique ID, as in HAProxy.
 		if u, ok := ctx.(acl.UniqueIDContext); ok {

@@ -3,6 +3,7 @@ package balancer
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"strconv"
@@ -33,12 +34,14 @@ type logValues struct {
 	ctx   acl.Context
 	fetch []acl.FetchFunc
 	// fe is the address the client reached (%fi, %fp); srv the server
-	// reached, nil for none (%si, %sp); rt the stream's number in the
+	// reached, nil for none (%si, %sp); bsrc the server connection's own
+	// address (%bi, %bp), invalid for none; rt the stream's number in the
 	// process (%rt); uid the unique ID (%ID), "" for none.
-	fe  netip.AddrPort
-	srv *Server
-	rt  uint64
-	uid string
+	fe   netip.AddrPort
+	srv  *Server
+	bsrc netip.AddrPort
+	rt   uint64
+	uid  string
 }
 
 // compileLogFetches compiles the sample expressions of a log-format, by
@@ -227,6 +230,8 @@ func (v *logValues) appendVar(b []byte, it config.LogItem) []byte {
 		return appendAddrVar(b, v.client, true, it.Hex)
 	case "fi", "fp":
 		return appendAddrVar(b, v.fe, it.Var == "fp", it.Hex)
+	case "bi", "bp":
+		return appendAddrVar(b, v.bsrc, it.Var == "bp", it.Hex)
 	case "si", "sp":
 		var a netip.AddrPort
 		if v.srv != nil {
@@ -345,6 +350,27 @@ func (v *logValues) appendVar(b []byte, it config.LogItem) []byte {
 type uniqueIDs struct {
 	format []config.LogItem
 	fetch  []acl.FetchFunc
+}
+
+// usesVar reports whether a format has one of the variables named.
+func usesVar(format []config.LogItem, names ...string) bool {
+	for _, it := range format {
+		for _, n := range names {
+			if it.Var == n {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// localAddrPort is the address of a connection's own end, invalid when
+// it has none of IP and port.
+func localAddrPort(a net.Addr) netip.AddrPort {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.AddrPort()
+	}
+	return netip.AddrPort{}
 }
 
 // compileUniqueID compiles px's unique-id-format.

@@ -321,6 +321,9 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 		sc, err = b.dialServer(b.ctx, s.srv, src, dst, s.client.Transport().Info())
 		s.srv.observe(err != nil && b.ctx.Err() == nil)
 		if err == nil {
+			if s.fe.keepBSrc {
+				s.extra().bsrc = localAddrPort(sc.SocketLocal())
+			}
 			break
 		}
 		b.log.Debug("connect failed", "backend", be.cfg.Name, "server", s.srv.cfg.Name, "retries", int(s.retries), "err", err)
@@ -530,7 +533,7 @@ func (s *session) logTraffic(asap bool, beconn, srvconn int) {
 		v := l.values()
 		v.fe, v.srv = s.client.Dst(), s.srv
 		if x := s.x; x != nil {
-			v.rt, v.capReq = x.rt, x.caps
+			v.rt, v.capReq, v.bsrc = x.rt, x.caps, x.bsrc
 		}
 		if v.srv == nil {
 			v.srv = s.named
@@ -572,9 +575,11 @@ type sessExtra struct {
 	// fills (encoded for the log), nil when the frontend declares none.
 	caps [][]byte
 	// rt is the stream's number in the process (%rt), kept when a format
-	// of the frontend reads it; uid the unique ID once made.
-	rt  uint64
-	uid string
+	// of the frontend reads it; uid the unique ID once made; bsrc the
+	// server connection's own address (%bi, %bp), kept likewise.
+	rt   uint64
+	uid  string
+	bsrc netip.AddrPort
 }
 
 // extra returns the session's sessExtra, made on first use.

@@ -30,7 +30,7 @@ var logVars = map[string]bool{
 	"pid": true, "H": true, "hr": true, "hs": true, "hrl": true, "hsl": true,
 	"ST": true, "TR": true, "Tr": true, "Ta": true, "r": true, "HM": true, "HU": true, "HV": true,
 	"trg": true, "ms": true, "CC": true, "CS": true,
-	"fi": true, "fp": true, "si": true, "sp": true, "Ts": true, "rt": true, "ID": true,
+	"fi": true, "fp": true, "si": true, "sp": true, "bi": true, "bp": true, "Ts": true, "rt": true, "ID": true,
 }
 
 // CLFLogFormat is the format "option httplog clf" logs in, HAProxy's:
