@@ -179,25 +179,17 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 	return nil
 }
 
-// parseKeyTable reads "src [table NAME]": the key fetch of track-sc and
-// stick rules.
+// parseKeyTable reads "src [table NAME]": the key of connection and
+// session rules' track-sc, which track the client's address only.
 func parseKeyTable(args []string) (key, table string, err error) {
 	if len(args) == 0 {
 		return "", "", errors.New("expects a key fetch ('src')")
 	}
-	key = args[0]
-	if key != "src" {
-		if _, _, err := acl.CompileFetch(key); err != nil {
-			return "", "", err
-		}
-		return "", "", fmt.Errorf("%w: key '%s' (only 'src')", ErrUnsupported, key)
+	if key, table, err = parseSampleKeyTable(args); err != nil {
+		return "", "", err
 	}
-	switch {
-	case len(args) == 1:
-	case len(args) == 3 && args[1] == "table":
-		table = args[2]
-	default:
-		return "", "", fmt.Errorf("unexpected '%s' after the key (expected 'table <name>')", strings.Join(args[1:], " "))
+	if key != "src" {
+		return "", "", fmt.Errorf("%w: key '%s' (only 'src')", ErrUnsupported, key)
 	}
 	return key, table, nil
 }
