@@ -42,7 +42,92 @@ func init() {
 			}, nil
 		}})
 	}
+	// req.payload_lv(OFFSET1,LENGTH[,OFFSET2]): the block whose size the
+	// LENGTH bytes at OFFSET1 give (big-endian), starting at OFFSET2 or
+	// right after the size; a signed OFFSET2 ("+N", "-N") counts from
+	// there.
+	for _, name := range []string{"req.payload_lv", "payload_lv"} {
+		RegisterFetch(Fetch{Name: name, Type: TypeStr, Arg: ArgRequired, Match: MatchRequired, Compile: func(a string) (FetchFunc, error) {
+			lv, err := payloadLVArgs(a)
+			if err != nil {
+				return nil, err
+			}
+			return func(c Context) (Sample, bool) {
+				cc, ok := c.(ContentContext)
+				if !ok {
+					return Sample{}, false
+				}
+				b, final := cc.Payload()
+				v, ok, short := lv.read(b)
+				if short && !final {
+					cc.MayChange()
+				}
+				if !ok {
+					return Sample{}, false
+				}
+				return Str(string(v)), true
+			}, nil
+		}})
+	}
 	RegisterMatch(Matcher{Name: "bin", Compile: compileBin})
+}
+
+// payloadLV is req.payload_lv's arguments.
+type payloadLV struct {
+	off, size int // the size field's offset and length
+	start     int // the block's offset: absolute, or relative when rel
+	rel       bool
+}
+
+// payloadLVArgs reads "OFFSET1,LENGTH[,OFFSET2]".
+func payloadLVArgs(a string) (payloadLV, error) {
+	parts := strings.Split(a, ",")
+	bad := func() (payloadLV, error) {
+		return payloadLV{}, fmt.Errorf("%w: expects <offset1>,<length>[,<offset2>], got '%s'", ErrSyntax, a)
+	}
+	if len(parts) < 2 || len(parts) > 3 {
+		return bad()
+	}
+	var lv payloadLV
+	var err error
+	if lv.off, err = strconv.Atoi(strings.TrimSpace(parts[0])); err != nil || lv.off < 0 {
+		return bad()
+	}
+	if lv.size, err = strconv.Atoi(strings.TrimSpace(parts[1])); err != nil || lv.size < 1 || lv.size > 4 {
+		return bad()
+	}
+	lv.rel = true // right after the size field by default
+	if len(parts) == 3 {
+		o := strings.TrimSpace(parts[2])
+		lv.rel = strings.HasPrefix(o, "+") || strings.HasPrefix(o, "-")
+		if lv.start, err = strconv.Atoi(o); err != nil || !lv.rel && lv.start < 0 {
+			return bad()
+		}
+	}
+	return lv, nil
+}
+
+// read returns the block in b; short reports that b holds too few bytes
+// for it (or for its size field).
+func (lv payloadLV) read(b []byte) (v []byte, ok, short bool) {
+	if b == nil || len(b) < lv.off+lv.size {
+		return nil, false, true
+	}
+	n := 0
+	for _, c := range b[lv.off : lv.off+lv.size] {
+		n = n<<8 | int(c)
+	}
+	start := lv.start
+	if lv.rel {
+		start += lv.off + lv.size
+	}
+	if start < 0 {
+		return nil, false, false
+	}
+	if len(b) < start+n {
+		return nil, false, true
+	}
+	return b[start : start+n], true, false
 }
 
 // payloadArgs reads "OFFSET,LENGTH", both non-negative integers.

@@ -11,7 +11,7 @@ var contentFetches = map[string]bool{
 	"http_auth": true, "http_auth_group": true, "http_auth_pass": true, "http_auth_user": true,
 	"path": true, "query": true, "rdp_cookie": true, "rdp_cookie_cnt": true,
 	"req.cook": true, "req.cook_cnt": true, "req.fhdr": true, "req.fhdr_cnt": true,
-	"req.hdr": true, "req.hdr_cnt": true, "req.len": true, "req.payload": true, "payload": true, "req.rdp_cookie": true,
+	"req.hdr": true, "req.hdr_cnt": true, "req.len": true, "req.payload": true, "payload": true, "req.payload_lv": true, "payload_lv": true, "req.rdp_cookie": true,
 	"req.rdp_cookie_cnt": true, "req.ssl_hello_type": true, "req.ssl_sni": true, "req.ver": true,
 	"req_len": true, "req_ssl_hello_type": true, "req_ssl_sni": true, "req_ver": true,
 	"res.hdr": true, "shdr": true, "res.cook": true, "scook": true, "url": true, "url_param": true,
