@@ -310,15 +310,33 @@ func (s *session) useServer(be *Backend, force bool) *Server {
 	if len(be.useSrv) == 0 {
 		return nil
 	}
-	ctx := &contentCtx{tracked: s.ruleCtx(be.cfg.Name), final: true}
-	if rc, raw := s.client.Raw(); raw {
-		if buf, err := s.b.pool.Get(); err == nil {
-			defer s.b.pool.Put(buf)
-			area, _ := buf.Free()
-			if n, _, err := peekNow(rc, area); err == nil {
-				ctx.data = area[:n]
-			}
-		}
+	var srv *Server
+	s.peekFirst(func(data []byte) {
+		srv = be.useServer(&contentCtx{tracked: s.ruleCtx(be.cfg.Name), data: data, final: true}, force)
+	})
+	return srv
+}
+
+// peekFirst calls fn with what the client has sent so far, peeked (not
+// taken) into a pooled buffer that fn must not keep; nil when the socket
+// shows nothing (a transport that is not raw, no buffer, an error).
+func (s *session) peekFirst(fn func(data []byte)) {
+	rc, raw := s.client.Raw()
+	if !raw {
+		fn(nil)
+		return
 	}
-	return be.useServer(ctx, force)
+	buf, err := s.b.pool.Get()
+	if err != nil {
+		fn(nil)
+		return
+	}
+	defer s.b.pool.Put(buf)
+	area, _ := buf.Free()
+	n, _, err := peekNow(rc, area)
+	if err != nil {
+		fn(nil)
+		return
+	}
+	fn(area[:n])
 }

@@ -26,33 +26,23 @@ func (s *session) rdpCookies(be *Backend, force bool) (key []byte, persist *Serv
 	if !balance && be.cfg.PersistRDPCookie == "" {
 		return nil, nil
 	}
-	rc, raw := s.client.Raw()
-	if !raw {
-		return nil, nil
-	}
-	buf, err := s.b.pool.Get()
-	if err != nil {
-		return nil, nil
-	}
-	defer s.b.pool.Put(buf)
-	area, _ := buf.Free()
-	n, _, err := peekNow(rc, area)
-	if err != nil {
-		return nil, nil
-	}
-	data := area[:n]
-	if balance {
-		if v, short := acl.RDPCookie(data, h.rdp); !short && len(v) > 0 {
-			key = append([]byte(nil), v...)
+	s.peekFirst(func(data []byte) {
+		if data == nil {
+			return
 		}
-	}
-	if name := be.cfg.PersistRDPCookie; name != "" {
-		if v, short := acl.RDPCookie(data, name); !short && len(v) > 0 {
-			if addr, ok := rdpServerAddr(v); ok {
-				persist = be.serverAt(addr, force)
+		if balance {
+			if v, short := acl.RDPCookie(data, h.rdp); !short && len(v) > 0 {
+				key = append([]byte(nil), v...)
 			}
 		}
-	}
+		if name := be.cfg.PersistRDPCookie; name != "" {
+			if v, short := acl.RDPCookie(data, name); !short && len(v) > 0 {
+				if addr, ok := rdpServerAddr(v); ok {
+					persist = be.serverAt(addr, force)
+				}
+			}
+		}
+	})
 	return key, persist
 }
 
