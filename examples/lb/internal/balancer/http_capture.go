@@ -57,7 +57,7 @@ func appendCapture[T string | []byte](dst []byte, raw T) []byte {
 	for i := 0; i < len(raw); i++ {
 		ch := raw[i]
 		if ch < 32 || ch >= 127 || ch == '"' || ch == '#' || ch == '{' || ch == '|' || ch == '}' {
-			dst = append(dst, '#', "0123456789ABCDEF"[ch>>4], "0123456789ABCDEF"[ch&15])
+			dst = append(dst, '#', hexUpper[ch>>4], hexUpper[ch&15])
 			continue
 		}
 		dst = append(dst, ch)
