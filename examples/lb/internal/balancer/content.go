@@ -9,7 +9,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/proxyblocks/proxyblocks/buffer"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 )
@@ -221,11 +220,7 @@ func (s *session) runContent(cr *contentRules, ctx *contentCtx, since time.Time)
 		s.term = [2]byte{'P', 'R'}
 		// The bytes the rules looked at go, so that the close ends with
 		// a FIN, not a reset, as HAProxy's does: it has read them by then.
-		size := s.b.cfg.Global.BufSize
-		if size <= 0 {
-			size = buffer.DefaultSize
-		}
-		s.client.DiscardInput(size)
+		s.client.DiscardInput(s.b.bufSize())
 		return false
 	}
 	return true
@@ -236,11 +231,7 @@ func (s *session) runContent(cr *contentRules, ctx *contentCtx, since time.Time)
 // since) while a rule cannot decide yet. It returns the verdict, or ""
 // when the client failed meanwhile.
 func (s *session) runContentRules(rc syscall.RawConn, cr *contentRules, ctx *contentCtx, since time.Time) string {
-	size := s.b.cfg.Global.BufSize
-	if size <= 0 {
-		size = buffer.DefaultSize
-	}
-	buf := make([]byte, size)
+	buf := make([]byte, s.b.bufSize())
 	var deadline time.Time
 	if d := cr.delay; d > 0 {
 		deadline = since.Add(d)

@@ -188,11 +188,7 @@ func (s *session) run() {
 	if !ok {
 		// The bytes the client sent go, so that the close ends with a FIN,
 		// as HAProxy's does: it holds them in its buffer by then.
-		size := b.cfg.Global.BufSize
-		if size <= 0 {
-			size = buffer.DefaultSize
-		}
-		s.client.DiscardInput(size)
+		s.client.DiscardInput(b.bufSize())
 		s.tcpFinish()
 		return
 	}
@@ -588,4 +584,13 @@ func (s *session) extra() *sessExtra {
 		s.x = &sessExtra{}
 	}
 	return s.x
+}
+
+// bufSize is the buffer size, tune.bufsize or the default: what HAProxy
+// reads of a client before its rules and its connection decide.
+func (b *Balancer) bufSize() int {
+	if n := b.cfg.Global.BufSize; n > 0 {
+		return n
+	}
+	return buffer.DefaultSize
 }
