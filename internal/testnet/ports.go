@@ -7,8 +7,18 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
+
+// given holds every port FreePorts has handed out in this process, none
+// of which it gives again: a client a finished test left behind (a retry,
+// a late connect) must not reach the next test's listener on the same
+// port.
+var given struct {
+	sync.Mutex
+	ports map[int]bool
+}
 
 // ephemeralLow is the first port of the system's ephemeral range
 // (ip_local_port_range), from which it picks the source ports of
@@ -29,7 +39,8 @@ func ephemeralLow() int {
 // on now, for a configuration that binds them later. They are taken at
 // random below the system's ephemeral range: a port from that range, as
 // listening on port 0 gives, may meanwhile become the source port of any
-// test's outgoing connection, and the later bind then fails.
+// test's outgoing connection, and the later bind then fails. No port is
+// given twice in one process.
 func FreePorts(t testing.TB, n int) []int {
 	t.Helper()
 	low := ephemeralLow()
@@ -40,20 +51,34 @@ func FreePorts(t testing.TB, n int) []int {
 			_ = ln.Close()
 		}
 	}()
+	given.Lock()
+	defer given.Unlock()
+	if given.ports == nil {
+		given.ports = map[int]bool{}
+	}
 	for tries := 0; len(ports) < n; tries++ {
+		if tries > 2000 {
+			t.Fatalf("testnet: no free port after %d tries", tries)
+		}
 		addr := "127.0.0.1:0"
 		if low > 12000 && tries < 1000 {
-			addr = fmt.Sprintf("127.0.0.1:%d", 10000+rand.IntN(low-10000))
+			port := 10000 + rand.IntN(low-10000)
+			if given.ports[port] {
+				continue
+			}
+			addr = fmt.Sprintf("127.0.0.1:%d", port)
 		}
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			if tries > 2000 {
-				t.Fatalf("testnet: no free port: %v", err)
-			}
 			continue
 		}
 		held = append(held, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+		port := ln.Addr().(*net.TCPAddr).Port
+		if given.ports[port] {
+			continue
+		}
+		given.ports[port] = true
+		ports = append(ports, port)
 	}
 	return ports
 }

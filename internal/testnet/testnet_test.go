@@ -165,4 +165,10 @@ func TestFreePortsAndRefusedAddr(t *testing.T) {
 	}
 	_, err := net.Dial("tcp", RefusedAddr(t))
 	require.ErrorIs(t, err, syscall.ECONNREFUSED)
+	for range 200 {
+		for _, p := range FreePorts(t, 5) {
+			require.False(t, seen[p], "port %d given twice", p)
+			seen[p] = true
+		}
+	}
 }
