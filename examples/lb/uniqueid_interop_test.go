@@ -98,7 +98,13 @@ backend e
 	// haproxy's readiness probe, a connection to the first bind line
 	// that sends nothing, is a stream with a line of its own (rt 0, and
 	// no unique ID without a request): lb is sent the same probe.
-	want, wantBodies := run(func(text string) func() string { return startHAProxyReady(t, text) })
+	// haproxy numbers that stream when it sees the probe's close, which
+	// may come after the first request's: its line is awaited first.
+	want, wantBodies := run(func(text string) func() string {
+		out := startHAProxyReady(t, text)
+		require.Eventually(t, func() bool { return strings.Contains(out(), "http ID=- ") }, 10*time.Second, 5*time.Millisecond, "the probe's line")
+		return out
+	})
 	got, gotBodies := run(func(text string) func() string {
 		_, logs, mu := startInProcess(t, text)
 		addr := text[strings.Index(text, "bind ")+5:]
