@@ -52,7 +52,7 @@ func (o *outage) total(now time.Time) int64 {
 // is down or in maintenance. Called with be.mu held.
 func (s *Server) noteState(now int64) {
 	s.lastChange = now
-	s.down.set(!s.up || s.maint || s.rmaint, now)
+	s.down.set(!s.up || s.inMaint() || s.rmaint, now)
 }
 
 // noteState records whether the backend has a server left after a
@@ -98,14 +98,41 @@ const (
 func (s *Server) SetState(state string) error {
 	b := s.be
 	b.mu.Lock()
-	var msg string
+	var msg, none string
 	now := time.Now().Unix()
+	// What the trackers inherit or lose, passed on once b.mu is released.
+	var inherit func(*Server)
+	wasMaint, wasDrain := s.inMaint(), s.draining()
+	defer func() {
+		b.mu.Lock()
+		maintEnded, drainEnded := wasMaint && !s.inMaint(), wasDrain && !s.draining()
+		b.mu.Unlock()
+		for _, t := range s.trackers {
+			if inherit != nil {
+				inherit(t)
+			}
+			if maintEnded {
+				t.clearIMaint()
+			}
+			if drainEnded {
+				t.clearIDrain()
+			}
+		}
+	}()
 	switch state {
 	case StateMaint:
 		if s.maint {
 			b.mu.Unlock()
 			return nil
 		}
+		if s.imaint {
+			// Already in maintenance through what it tracks: HAProxy
+			// says nothing, and its trackers are there already.
+			s.maint = true
+			b.mu.Unlock()
+			return nil
+		}
+		inherit = (*Server).inheritMaint
 		s.maint = true
 		// As HAProxy, maintenance zeroes the check's health; only a
 		// checked server gets it back on leaving.
@@ -117,30 +144,46 @@ func (s *Server) SetState(state string) error {
 		s.noteState(now)
 		b.noteState(now)
 		active, backup := b.usableCounts()
-		msg = fmt.Sprintf("%s %s/%s is going DOWN for maintenance. %d active and %d backup servers left. %d sessions active, %d requeued, %d remaining in queue.",
-			serverKind(s), b.cfg.Name, s.cfg.Name, active, backup, s.cur, requeued, len(b.queue))
+		msg = fmt.Sprintf("%s %s/%s is going DOWN for maintenance. %d active and %d backup servers left.%s %d sessions active, %d requeued, %d remaining in queue.",
+			serverKind(s), b.cfg.Name, s.cfg.Name, active, backup, runningOnBackup(active, backup), s.cur, requeued, len(b.queue))
 		if !s.up {
 			msg = fmt.Sprintf("%s %s/%s was DOWN and now enters maintenance.", serverKind(s), b.cfg.Name, s.cfg.Name)
 		}
+		none = b.noneLine(active, backup)
 	case StateDrain:
 		if s.drain {
 			b.mu.Unlock()
 			return nil
 		}
+		if s.idrain {
+			s.drain = true
+			b.mu.Unlock()
+			return nil
+		}
+		inherit = (*Server).inheritDrain
 		s.drain = true
 		b.dirty = true
 		b.follow()
 		b.noteState(now)
 		active, backup := b.usableCounts()
 		if !s.maint {
-			msg = fmt.Sprintf("%s %s/%s enters drain state. %d active and %d backup servers online. %d sessions requeued, %d total in queue.",
-				serverKind(s), b.cfg.Name, s.cfg.Name, active, backup, 0, len(b.queue))
+			msg = fmt.Sprintf("%s %s/%s enters drain state. %d active and %d backup servers online.%s %d sessions requeued, %d total in queue.",
+				serverKind(s), b.cfg.Name, s.cfg.Name, active, backup, runningOnBackup(active, backup), 0, len(b.queue))
+			none = b.noneLine(active, backup)
 		}
 	case StateReady:
 		switch {
+		case s.maint && s.imaint:
+			s.maint, s.drain = false, false
+			msg = fmt.Sprintf("%s %s/%s is leaving forced maintenance but remains in maintenance via %s/%s.",
+				serverKind(s), b.cfg.Name, s.cfg.Name, s.tracked.be.cfg.Name, s.tracked.cfg.Name)
 		case s.maint:
 			s.drain = false
 			msg = s.endMaint()
+		case s.drain && s.idrain:
+			s.drain = false
+			msg = fmt.Sprintf("%s %s/%s is leaving forced drain but remains in drain mode via %s/%s.",
+				serverKind(s), b.cfg.Name, s.cfg.Name, s.tracked.be.cfg.Name, s.tracked.cfg.Name)
 		case s.drain:
 			s.drain = false
 			state := "UP"
@@ -153,6 +196,7 @@ func (s *Server) SetState(state string) error {
 			return nil
 		}
 		s.reweigh(now)
+		b.noneLine(b.usableCounts())
 	default:
 		b.mu.Unlock()
 		return errStateWord
@@ -160,6 +204,9 @@ func (s *Server) SetState(state string) error {
 	b.mu.Unlock()
 	if msg != "" {
 		b.logs.event(levelWarning, msg)
+	}
+	if none != "" {
+		b.logs.event(levelEmerg, none)
 	}
 	return nil
 }
@@ -180,12 +227,29 @@ func (s *Server) endMaint() string {
 // failed check from down, until its checks say more; one whose agent
 // said it is down stays down. Called with b.mu held.
 func (s *Server) backFromMaint() {
+	if s.tracked != nil {
+		s.up = s.trackedUp()
+		return
+	}
 	if s.checker != nil || s.agent != nil {
 		s.up = s.agentLetsUp()
 		if s.checker != nil {
 			s.health = s.cfg.Rise
 		}
 	}
+}
+
+// trackedUp is the state of the server s tracks. Called with s.be.mu
+// held: a tracker's lock may be held while its tracked server's is
+// taken, never the other way round.
+func (s *Server) trackedUp() bool {
+	t := s.tracked
+	if t.be == s.be {
+		return t.up
+	}
+	t.be.mu.Lock()
+	defer t.be.mu.Unlock()
+	return t.up
 }
 
 // stateWords are the server's operational and administrative states as
@@ -197,12 +261,153 @@ func (s *Server) stateWords() (state, admin string) {
 		state = "DOWN"
 	}
 	switch {
-	case s.maint:
+	case s.inMaint():
 		admin = "MAINT"
-	case s.drain:
+	case s.draining():
 		admin = "DRAIN"
 	}
 	return state, admin
+}
+
+// via is " via B/S", the server s tracks, as HAProxy's lines name it.
+func (s *Server) via() string {
+	return fmt.Sprintf(" via %s/%s", s.tracked.be.cfg.Name, s.tracked.cfg.Name)
+}
+
+// inheritMaint puts a tracking server in the maintenance of the server
+// it tracks (HAProxy's IMAINT), logged "via" that server, and passes it
+// on down the chain; nothing for one already in maintenance.
+func (s *Server) inheritMaint() {
+	b := s.be
+	b.mu.Lock()
+	if s.imaint {
+		b.mu.Unlock()
+		return
+	}
+	s.imaint = true
+	if s.maint {
+		b.mu.Unlock()
+		return
+	}
+	now := time.Now().Unix()
+	s.health = 0
+	b.dirty = true
+	requeued := b.requeue(s)
+	b.follow()
+	b.serveQueues()
+	s.noteState(now)
+	b.noteState(now)
+	active, backup := b.usableCounts()
+	msg := fmt.Sprintf("%s %s/%s is going DOWN for maintenance%s. %d active and %d backup servers left.%s %d sessions active, %d requeued, %d remaining in queue.",
+		serverKind(s), b.cfg.Name, s.cfg.Name, s.via(), active, backup, runningOnBackup(active, backup), s.cur, requeued, len(b.queue))
+	if !s.up {
+		msg = fmt.Sprintf("%s %s/%s was DOWN and now enters maintenance%s.", serverKind(s), b.cfg.Name, s.cfg.Name, s.via())
+	}
+	none := b.noneLine(active, backup)
+	b.mu.Unlock()
+	b.logs.event(levelWarning, msg)
+	if none != "" {
+		b.logs.event(levelEmerg, none)
+	}
+	for _, t := range s.trackers {
+		t.inheritMaint()
+	}
+}
+
+// clearIMaint ends the maintenance a tracking server inherited, and its
+// trackers' after it; one in maintenance of its own stays there.
+func (s *Server) clearIMaint() {
+	b := s.be
+	b.mu.Lock()
+	if !s.imaint {
+		b.mu.Unlock()
+		return
+	}
+	s.imaint = false
+	if s.maint {
+		b.mu.Unlock()
+		b.logs.event(levelWarning, fmt.Sprintf("%s %s/%s remains in forced maintenance.", serverKind(s), b.cfg.Name, s.cfg.Name))
+		return
+	}
+	s.backFromMaint()
+	s.reweigh(time.Now().Unix())
+	b.noneLine(b.usableCounts())
+	state, admin := s.stateWords()
+	b.mu.Unlock()
+	b.logs.event(levelWarning, fmt.Sprintf("%s %s/%s is %s/%s (leaving maintenance).", serverKind(s), b.cfg.Name, s.cfg.Name, state, admin))
+	for _, t := range s.trackers {
+		t.clearIMaint()
+	}
+}
+
+// inheritDrain drains a tracking server with the server it tracks
+// (HAProxy's IDRAIN), and its trackers after it.
+func (s *Server) inheritDrain() {
+	b := s.be
+	b.mu.Lock()
+	if s.idrain {
+		b.mu.Unlock()
+		return
+	}
+	s.idrain = true
+	if s.drain {
+		b.mu.Unlock()
+		return
+	}
+	b.dirty = true
+	b.follow()
+	b.noteState(time.Now().Unix())
+	var msg, none string
+	if !s.inMaint() {
+		active, backup := b.usableCounts()
+		msg = fmt.Sprintf("%s %s/%s enters drain state%s. %d active and %d backup servers online.%s %d sessions requeued, %d total in queue.",
+			serverKind(s), b.cfg.Name, s.cfg.Name, s.via(), active, backup, runningOnBackup(active, backup), 0, len(b.queue))
+		none = b.noneLine(active, backup)
+	}
+	b.mu.Unlock()
+	if msg != "" {
+		b.logs.event(levelWarning, msg)
+	}
+	if none != "" {
+		b.logs.event(levelEmerg, none)
+	}
+	for _, t := range s.trackers {
+		t.inheritDrain()
+	}
+}
+
+// clearIDrain ends the drain a tracking server inherited, and its
+// trackers' after it; one drained of its own stays so.
+func (s *Server) clearIDrain() {
+	b := s.be
+	b.mu.Lock()
+	if !s.idrain {
+		b.mu.Unlock()
+		return
+	}
+	s.idrain = false
+	var msg string
+	switch {
+	case s.drain:
+		msg = fmt.Sprintf("%s %s/%s remains in forced drain mode.", serverKind(s), b.cfg.Name, s.cfg.Name)
+	case !s.inMaint():
+		state, _ := s.stateWords()
+		// HAProxy 2.6 words an inherited drain's end as a forced one's.
+		msg = fmt.Sprintf("%s %s/%s is %s (leaving forced drain).", serverKind(s), b.cfg.Name, s.cfg.Name, state)
+	}
+	s.reweigh(time.Now().Unix())
+	b.noneLine(b.usableCounts())
+	keep := s.drain
+	b.mu.Unlock()
+	if msg != "" {
+		b.logs.event(levelWarning, msg)
+	}
+	if keep {
+		return
+	}
+	for _, t := range s.trackers {
+		t.clearIDrain()
+	}
 }
 
 // reweigh follows a change of the server's state: its effective weight

@@ -450,7 +450,7 @@ func (a *agent) record(status, desc string, dur time.Duration) {
 	}
 	health, weight := a.health, s.weight
 	goDown := result == agentFailed && status == agentL7STS && health == 0
-	goUp := result == agentPassed && !s.maint && !s.up && health >= 1 &&
+	goUp := result == agentPassed && !s.inMaint() && !s.up && health >= 1 &&
 		(s.checker == nil || s.health >= s.cfg.Rise)
 	b.mu.Unlock()
 	reason := agentReason(status, desc)

@@ -123,6 +123,15 @@ type Server struct {
 	// address for it (resolver.go); it takes nothing, is not checked,
 	// and has no address until they find one.
 	rmaint bool
+	// tracked is the server whose operational state this one takes
+	// ("track"), nil for none; trackers are those that track this one.
+	// Both are set before the balancer starts.
+	tracked  *Server
+	trackers []*Server
+	// imaint and idrain are the maintenance and drain a tracking server
+	// inherits from the server it tracks (HAProxy's IMAINT and IDRAIN),
+	// beside its own, forced ones (maint, drain).
+	imaint, idrain bool
 	// Statistics (stats.go), and under be.mu the peaks of cur and of the
 	// queue, the checks failed while up, the times it went down, when
 	// its state last changed (Unix seconds) and its downtime.
@@ -170,7 +179,7 @@ func makeServer(b *Backend, sc *config.Server) *Server {
 	if sc.State != nil {
 		s.restore(sc.State, now)
 	}
-	s.down.set(s.maint || s.rmaint || !s.up, now)
+	s.down.set(s.inMaint() || s.rmaint || !s.up, now)
 	return s
 }
 
@@ -273,13 +282,20 @@ func (s *Server) recalcWeight(now int64, dynamic bool) {
 }
 
 // usable reports whether the server may take traffic at all.
-func (s *Server) usable() bool { return s.up && !s.maint && !s.rmaint && !s.drain && s.weight > 0 }
+func (s *Server) usable() bool {
+	return s.up && !s.inMaint() && !s.rmaint && !s.draining() && s.weight > 0
+}
+
+// inMaint and draining report the server in maintenance or drain, forced
+// or inherited. Called with be.mu held.
+func (s *Server) inMaint() bool  { return s.maint || s.imaint }
+func (s *Server) draining() bool { return s.drain || s.idrain }
 
 // persistable reports whether persistence (a cookie, a stick table, an
 // RDP token) may still send a client to the server: as in HAProxy, any
 // running server, so a draining one (or one of weight 0) takes no new
 // client but keeps those bound to it.
-func (s *Server) persistable() bool { return s.up && !s.maint && !s.rmaint }
+func (s *Server) persistable() bool { return s.up && !s.inMaint() && !s.rmaint }
 
 // takesPersistent is persistable under the backend's lock.
 func (s *Server) takesPersistent() bool {
@@ -633,11 +649,77 @@ func (b *Backend) counts(s *Server) (beconn, srvconn int) {
 // setState moves a server up or down after a check and logs it the way
 // HAProxy does.
 func (b *Backend) setState(s *Server, up bool, reason string, dur time.Duration) {
+	// With option log-health-checks the check's own line gave the
+	// reason, and HAProxy leaves it out here.
+	why := fmt.Sprintf(", reason: %s, check duration: %dms", reason, dur.Milliseconds())
+	switch {
+	case b.cfg.Options.LogHealthChecks:
+		why = ""
+	case dur < 0:
+		why = ", reason: " + reason // no check ran (observe)
+	}
+	b.changeState(s, up, why)
+}
+
+// track links every server that tracks another ("track") to it, and
+// starts it in that server's state. It runs before any check.
+func track(backends map[string]*Backend) {
+	for _, be := range backends {
+		for _, s := range be.servers {
+			if s.cfg.TrackBackend == "" {
+				continue
+			}
+			if tb := backends[s.cfg.TrackBackend]; tb != nil {
+				if t := tb.Server(s.cfg.TrackServer); t != nil {
+					s.tracked = t
+					t.trackers = append(t.trackers, s)
+				}
+			}
+		}
+	}
+	// Chains take their state from their root, and its maintenance (a
+	// "disabled" server's) as an inherited one.
+	for _, be := range backends {
+		for _, s := range be.servers {
+			if s.tracked == nil {
+				continue
+			}
+			root := s
+			for root.tracked != nil && root.tracked != s {
+				root = root.tracked
+				if root.inMaint() {
+					s.imaint = true
+				}
+			}
+			if !s.maint {
+				s.up = root.up
+			}
+			s.down.set(s.inMaint() || s.rmaint || !s.up, s.lastChange)
+		}
+	}
+}
+
+// changeState moves s up or down and logs it, why following "is UP" or
+// "is DOWN", then moves the servers that track s, as HAProxy does: their
+// lines say "via" where s's gave the reason. A tracking server in
+// maintenance keeps its state, and takes the tracked one's when it
+// leaves (backFromMaint).
+func (b *Backend) changeState(s *Server, up bool, why string) {
 	b.mu.Lock()
+	if s.tracked != nil && s.inMaint() {
+		b.mu.Unlock()
+		return
+	}
 	if s.up == up {
 		b.mu.Unlock()
 		return
 	}
+	defer func() {
+		via := fmt.Sprintf(" via %s/%s", b.cfg.Name, s.cfg.Name)
+		for _, t := range s.trackers {
+			t.be.changeState(t, up, via)
+		}
+	}()
 	s.up = up
 	b.dirty = true
 	// A server back up after a failure warms up over slowstart; never at
@@ -673,9 +755,7 @@ func (b *Backend) setState(s *Server, up bool, reason string, dur time.Duration)
 			}
 		}
 	}
-	none := active+backup == 0
-	logNone := none && !b.noneLog
-	b.noneLog = none
+	none := b.noneLine(active, backup)
 	b.mu.Unlock()
 	defer func() {
 		for _, x := range shut {
@@ -687,33 +767,47 @@ func (b *Backend) setState(s *Server, up bool, reason string, dur time.Duration)
 	if s.cfg.Backup {
 		kind = "Backup Server"
 	}
-	// With option log-health-checks the check's own line gave the
-	// reason, and HAProxy leaves it out here.
-	why := fmt.Sprintf(", reason: %s, check duration: %dms", reason, dur.Milliseconds())
-	switch {
-	case b.cfg.Options.LogHealthChecks:
-		why = ""
-	case dur < 0:
-		why = ", reason: " + reason // no check ran (observe)
-	}
+	onBackup := runningOnBackup(active, backup)
 	if up {
-		b.logs.event(levelNotice, fmt.Sprintf("%s %s/%s is UP%s. %d active and %d backup servers online. %d sessions requeued, %d total in queue.",
-			kind, b.cfg.Name, s.cfg.Name, why, active, backup, 0, inQueue))
+		b.logs.event(levelNotice, fmt.Sprintf("%s %s/%s is UP%s. %d active and %d backup servers online.%s %d sessions requeued, %d total in queue.",
+			kind, b.cfg.Name, s.cfg.Name, why, active, backup, onBackup, 0, inQueue))
 		return
 	}
-	b.logs.event(levelAlert, fmt.Sprintf("%s %s/%s is DOWN%s. %d active and %d backup servers left. %d sessions active, %d requeued, %d remaining in queue.",
-		kind, b.cfg.Name, s.cfg.Name, why, active, backup, cur, requeued, inQueue))
+	b.logs.event(levelAlert, fmt.Sprintf("%s %s/%s is DOWN%s. %d active and %d backup servers left.%s %d sessions active, %d requeued, %d remaining in queue.",
+		kind, b.cfg.Name, s.cfg.Name, why, active, backup, onBackup, cur, requeued, inQueue))
 	if drain {
 		b.logs.event(levelNotice, fmt.Sprintf("%s %s/%s remains in forced drain mode.", kind, b.cfg.Name, s.cfg.Name))
 	}
-	if logNone {
-		// HAProxy names a listen section a "proxy" here.
-		what := "backend"
-		if b.cfg.Kind.IsFrontend() {
-			what = "proxy"
-		}
-		b.logs.event(levelEmerg, fmt.Sprintf("%s %s has no server available!", what, b.cfg.Name))
+	if none != "" {
+		b.logs.event(levelEmerg, none)
 	}
+}
+
+// noneLine notes whether b has a usable server left, given the counts,
+// and returns the line HAProxy logs when a change has just left it with
+// none, "" otherwise. Called with b.mu held.
+func (b *Backend) noneLine(active, backup int) string {
+	none := active+backup == 0
+	was := b.noneLog
+	b.noneLog = none
+	if !none || was {
+		return ""
+	}
+	// HAProxy names a listen section a "proxy" here.
+	what := "backend"
+	if b.cfg.Kind.IsFrontend() {
+		what = "proxy"
+	}
+	return fmt.Sprintf("%s %s has no server available!", what, b.cfg.Name)
+}
+
+// runningOnBackup is what HAProxy's server state lines add after the
+// servers left or online when only backup servers are.
+func runningOnBackup(active, backup int) string {
+	if active == 0 && backup > 0 {
+		return " Running on backup."
+	}
+	return ""
 }
 
 // follow tells round robin at once of a change in the usable servers or

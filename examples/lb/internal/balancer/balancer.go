@@ -310,6 +310,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 			}
 		}
 	}
+	track(b.backends)
 	// HAProxy counts sessions a moment after connections (once the
 	// connection rules have let them in); both are counted at accept here.
 	for _, n := range []int{cfg.Global.MaxConnRate, cfg.Global.MaxSessRate} {

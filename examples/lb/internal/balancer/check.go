@@ -354,7 +354,7 @@ func (c *checker) once(ctx context.Context) {
 	// starts the checks again. Nor is one whose checks "disable health"
 	// stopped.
 	s.be.mu.Lock()
-	skip := s.maint || s.rmaint || s.checkOff
+	skip := s.inMaint() || s.rmaint || s.checkOff
 	s.be.mu.Unlock()
 	if skip {
 		return

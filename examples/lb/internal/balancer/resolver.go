@@ -286,7 +286,7 @@ func (s *Server) dnsAddr(ip netip.Addr, by string) {
 	}
 	if s.rmaint {
 		s.rmaint = false
-		if !s.maint {
+		if !s.inMaint() {
 			s.backFromMaint()
 		}
 		state, admin := s.stateWords()
@@ -314,7 +314,7 @@ func (s *Server) dnsMaint(reason string) {
 		b.mu.Unlock()
 		return
 	}
-	wasDown := !s.up || s.maint
+	wasDown := !s.up || s.inMaint()
 	s.rmaint = true
 	s.clearAddr()
 	s.health = 0
@@ -325,16 +325,11 @@ func (s *Server) dnsMaint(reason string) {
 	if wasDown {
 		msgs = append(msgs, fmt.Sprintf("%s %s/%s was DOWN and now enters maintenance (%s).", serverKind(s), b.cfg.Name, s.cfg.Name, reason))
 	} else {
-		msgs = append(msgs, fmt.Sprintf("%s %s/%s is going DOWN for maintenance (%s). %d active and %d backup servers left. %d sessions active, %d requeued, %d remaining in queue.",
-			serverKind(s), b.cfg.Name, s.cfg.Name, reason, active, backup, s.cur, requeued, len(b.queue)))
+		msgs = append(msgs, fmt.Sprintf("%s %s/%s is going DOWN for maintenance (%s). %d active and %d backup servers left.%s %d sessions active, %d requeued, %d remaining in queue.",
+			serverKind(s), b.cfg.Name, s.cfg.Name, reason, active, backup, runningOnBackup(active, backup), s.cur, requeued, len(b.queue)))
 	}
-	if active+backup == 0 && !b.noneLog {
-		b.noneLog = true
-		what := "backend"
-		if b.cfg.Kind.IsFrontend() {
-			what = "proxy"
-		}
-		msgs = append(msgs, fmt.Sprintf("%s %s has no server available!", what, b.cfg.Name))
+	if none := b.noneLine(active, backup); none != "" {
+		msgs = append(msgs, none)
 	}
 	b.mu.Unlock()
 	for i, m := range msgs {

@@ -470,8 +470,10 @@ const (
 	chkStAgent      = 0x10
 
 	admfFMaint = 0x01
+	admfIMaint = 0x02
 	admfCMaint = 0x04
 	admfFDrain = 0x08
+	admfIDrain = 0x10
 	admfRMaint = 0x20
 )
 
@@ -511,13 +513,14 @@ func (b *Backend) serverStateLine(sb *strings.Builder, s *Server, iid int, now i
 	cfg := s.cfg
 	b.mu.Lock()
 	up, maint, drain, cmaint, starting := s.up, s.maint, s.drain, s.cmaint, s.starting
+	imaint, idrain := s.imaint, s.idrain
 	rmaint := s.rmaint
 	health, weight, lastChange := s.health, s.weight, s.lastChange
 	checkOff, agentOff := s.checkOff, s.agentOff
 	b.mu.Unlock()
 	op := 2 // SRV_ST_RUNNING
 	switch {
-	case maint || rmaint || !up:
+	case maint || imaint || rmaint || !up:
 		op = 0 // SRV_ST_STOPPED
 	case starting:
 		op = 1 // SRV_ST_STARTING
@@ -531,6 +534,12 @@ func (b *Backend) serverStateLine(sb *strings.Builder, s *Server, iid int, now i
 	}
 	if drain {
 		admin |= admfFDrain
+	}
+	if imaint {
+		admin |= admfIMaint
+	}
+	if idrain {
+		admin |= admfIDrain
 	}
 	if rmaint {
 		admin |= admfRMaint

@@ -559,7 +559,11 @@ func (b *Backend) serverRow(s *Server, iid int, now time.Time, legends bool) (r 
 	b.mu.Lock()
 	qcur, qmax, scur, smax := len(s.queue), s.qmax, s.cur, s.smax
 	up, health, eweight, uweight := s.up, s.health, s.eweight, s.weight
-	maint, drain, maxconn := s.maint || s.rmaint, s.drain, s.maxconn
+	maint, drain, maxconn := s.inMaint() || s.rmaint, s.draining(), s.maxconn
+	via := ""
+	if s.imaint && !s.maint {
+		via = s.via()
+	}
 	rmaint := s.rmaint
 	checkOff, agentOff := s.checkOff, s.agentOff
 	chkfail, chkdown := s.chkFail, s.chkDown
@@ -580,9 +584,24 @@ func (b *Backend) serverRow(s *Server, iid int, now time.Time, legends bool) (r 
 	// A check disabled at run time ("disable health", "disable agent")
 	// leaves the statistics as if there were none, as in HAProxy.
 	checked := s.checker != nil && !checkOff
-	status := serverStatus(cfg, up, health, maint, drain, checked)
-	if rmaint {
+	rise, fall, sHealth, sChecked := cfg.Rise, cfg.Fall, health, checked
+	if s.tracked != nil {
+		// A tracking server shows the health of the server at the end
+		// of its chain, whose checks decide for it, as in HAProxy.
+		root := s.tracked
+		for root.tracked != nil && root.tracked != s {
+			root = root.tracked
+		}
+		root.be.mu.Lock()
+		sHealth, sChecked, rise, fall = root.health, root.checker != nil && !root.checkOff, root.cfg.Rise, root.cfg.Fall
+		root.be.mu.Unlock()
+	}
+	status := serverStatus(rise, fall, up, sHealth, maint, drain, sChecked)
+	switch {
+	case rmaint:
 		status = "MAINT (resolution)"
+	case via != "":
+		status = "MAINT (" + via[1:] + ")"
 	}
 	if s.agent != nil && !agentOff {
 		ag := s.agent.report()
@@ -646,20 +665,20 @@ func (b *Backend) serverRow(s *Server, iid int, now time.Time, legends bool) (r 
 }
 
 // serverStatus words a server's state as HAProxy's status column.
-func serverStatus(cfg *config.Server, up bool, health int, maint, drain, checked bool) string {
+func serverStatus(rise, fall int, up bool, health int, maint, drain, checked bool) string {
 	switch {
 	case maint:
 		return "MAINT"
 	case !up:
 		if checked && health > 0 {
-			return "DOWN " + strconv.Itoa(health) + "/" + strconv.Itoa(cfg.Rise)
+			return "DOWN " + strconv.Itoa(health) + "/" + strconv.Itoa(rise)
 		}
 		return "DOWN"
 	}
-	going := checked && health < cfg.Rise+cfg.Fall-1
+	going := checked && health < rise+fall-1
 	frac := ""
 	if going {
-		frac = " " + strconv.Itoa(health-cfg.Rise+1) + "/" + strconv.Itoa(cfg.Fall)
+		frac = " " + strconv.Itoa(health-rise+1) + "/" + strconv.Itoa(fall)
 	}
 	switch {
 	case drain:

@@ -35,7 +35,7 @@ func TestServerStatusWords(t *testing.T) {
 		{false, 0, true, false, true, "MAINT"},
 		{true, 2, true, true, false, "MAINT"},
 	} {
-		require.Equal(t, tc.want, serverStatus(cfg, tc.up, tc.health, tc.maint, tc.drain, tc.checked), "%+v", tc)
+		require.Equal(t, tc.want, serverStatus(cfg.Rise, cfg.Fall, tc.up, tc.health, tc.maint, tc.drain, tc.checked), "%+v", tc)
 	}
 }
 

@@ -553,6 +553,11 @@ type Server struct {
 	ResolvePrefer     string
 	ResolveNets       []netip.Prefix
 	ResolveAllowDupIP bool
+	// Track is what "track" names, [BACKEND/]SERVER, "" for none: the
+	// server then runs no check and takes the operational state of
+	// TrackBackend's TrackServer, which the parser resolves.
+	Track                     string
+	TrackBackend, TrackServer string
 }
 
 // RetryOn is a set of the conditions "retry-on" names.
