@@ -448,7 +448,7 @@ func (hf *httpFront) waitUntil(start time.Time) time.Time {
 // goroutine, or else on a new goroutine whose stack starts small
 // (resume). Once handOff returns, another goroutine may own hf.
 func (hf *httpFront) handOff(start, until time.Time) {
-	if hf.own != nil && hf.own.srv.be.http.reuse != reusePolicyNew {
+	if hf.own != nil && hf.own.srv.reuse() != reusePolicyNew {
 		// As HAProxy's idle server connections, the server connection
 		// goes to its server's list rather than wait with an idle
 		// client; under http-reuse never it stays the client's own.
@@ -523,6 +523,16 @@ func (hf *httpFront) logBadRequest(start time.Time, status int, term [2]byte, qu
 	}
 }
 
+// reuse is the server's http-reuse policy: its backend's, or "never"
+// for a server that maps ports, whose connections each go to the port
+// one client connected to.
+func (s *Server) reuse() string {
+	if s.cfg.MapPorts {
+		return reusePolicyNew
+	}
+	return s.be.http.reuse
+}
+
 // release gives a server connection back after an exchange: to the
 // server's kept connections under http-reuse safe or always, closed under
 // never or when it cannot carry another request.
@@ -530,7 +540,7 @@ func (hf *httpFront) release(bc *backConn) {
 	if bc.h2 {
 		return
 	}
-	if bc.srv.be.http.reuse == reusePolicyNew {
+	if bc.srv.reuse() == reusePolicyNew {
 		bc.closeIdle()
 		return
 	}
@@ -1001,6 +1011,9 @@ func (ex *exchange) releaseServer() {
 func (ex *exchange) openStream() error {
 	hf, srv := ex.hf, ex.srv
 	reuse := ex.bhp.reuse
+	if srv.cfg.MapPorts {
+		reuse = reusePolicyNew
+	}
 	now := time.Now()
 	var bc *backConn
 	resend := resendable(ex.req)
@@ -1289,7 +1302,7 @@ func (ex *exchange) reopen() error {
 	if err != nil {
 		return err
 	}
-	if bc.h2 && ex.bhp.reuse != reusePolicyNew && !ex.srv.conns.share(bc) {
+	if bc.h2 && ex.bhp.reuse != reusePolicyNew && !ex.srv.cfg.MapPorts && !ex.srv.conns.share(bc) {
 		bc.close()
 		return ErrClosed
 	}

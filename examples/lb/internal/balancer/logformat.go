@@ -235,7 +235,7 @@ func (v *logValues) appendVar(b []byte, it config.LogItem) []byte {
 	case "si", "sp":
 		var a netip.AddrPort
 		if v.srv != nil {
-			a, _ = netip.ParseAddrPort(v.srv.address())
+			a, _ = netip.ParseAddrPort(v.srv.cfg.DialAddr(v.srv.address(), v.fe.Port()))
 		}
 		return appendAddrVar(b, a, it.Var == "sp", it.Hex)
 	case "Ts":

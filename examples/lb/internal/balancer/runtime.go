@@ -575,6 +575,9 @@ func (b *Backend) serverStateLine(sb *strings.Builder, s *Server, iid int, now i
 	if host == "" {
 		host = "-" // no address yet, or none since the resolvers lost it
 	}
+	if n, err := strconv.Atoi(port); err == nil && n < 0 {
+		port = strconv.FormatUint(uint64(uint32(n)), 10) // a "-N" offset, as haproxy's unsigned field shows it
+	}
 	useSSL := 0
 	if cfg.SSL.Enabled {
 		useSSL = 1

@@ -161,7 +161,7 @@ func (b *Balancer) dialServer(ctx context.Context, s *Server, src, dst netip.Add
 		return nil, s.dialErr
 	}
 	ph := conn.NewProxyHeader(src, dst)
-	c, err := connDialer(s, ph, client).Dial(ctx, "tcp", s.address(), ph)
+	c, err := connDialer(s, ph, client).Dial(ctx, "tcp", s.cfg.DialAddr(s.address(), dst.Port()), ph)
 	if err != nil {
 		return nil, err
 	}

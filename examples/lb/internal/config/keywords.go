@@ -561,11 +561,11 @@ func parseServer(p *parser, px *Proxy, a []string) error {
 	}
 	s := px.DefaultServer
 	s.Name, s.Pos = a[0], p.pos
-	addr, err := ParseAddr(a[1], true)
+	addr, mapPorts, err := ParseServerAddr(a[1])
 	if err != nil {
 		return err
 	}
-	s.Addr = addr
+	s.Addr, s.MapPorts = addr, mapPorts
 	s.ID = 0
 	if err := parseServerOptions(&s, a[2:]); err != nil {
 		return err

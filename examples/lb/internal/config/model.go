@@ -459,8 +459,10 @@ type Bind struct {
 type Server struct {
 	Pos
 	Name string
-	// Addr is host:port.
-	Addr string
+	// Addr is host:port; with MapPorts, host:N where N is the offset
+	// added to the port each client connected to (DialAddr).
+	Addr     string
+	MapPorts bool
 	// State is the server's line in the state file its backend loads
 	// (load-server-state-from-file), nil for none.
 	State *ServerState

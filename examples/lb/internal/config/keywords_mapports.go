@@ -1,0 +1,79 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+)
+
+// Servers without a port, with port 0, or with "+N" or "-N" for a port,
+// take the port each client connected to, plus or minus N (HAProxy's
+// port mapping): one server line serves every port of a multi-port bind.
+
+func init() {
+	finishers = append(finishers, (*parser).validateMapPorts)
+}
+
+// ParseServerAddr reads a server's address: what [ParseAddr] takes, and
+// also a host alone or with ":0", ":+N" or ":-N", which map the port.
+// For those it returns mapPorts and host:N (N negative for "-N", 0 for
+// none), the form HAProxy's statistics show.
+func ParseServerAddr(s string) (addr string, mapPorts bool, err error) {
+	bare := strings.TrimPrefix(strings.TrimPrefix(s, "ipv4@"), "ipv6@")
+	host, port := bare, ""
+	if colon := strings.LastIndexByte(bare, ':'); colon >= 0 && !strings.HasSuffix(bare, "]") {
+		host, port = bare[:colon], bare[colon+1:]
+	}
+	offset := 0
+	switch {
+	case port == "" || port == "0":
+	case port[0] == '+' || port[0] == '-':
+		n, err := parseInt(port[1:], 0, 65535)
+		if err != nil {
+			return "", false, fmt.Errorf("address %q: port offset: %w", s, err)
+		}
+		if offset = n; port[0] == '-' {
+			offset = -n
+		}
+	default:
+		addr, err := ParseAddr(s, true)
+		return addr, false, err
+	}
+	a, err := ParseAddr(host+":0", true)
+	if err != nil {
+		// Name the address as written, not as checked.
+		return "", false, errors.New(strings.Replace(err.Error(), strconv.Quote(host+":0"), strconv.Quote(s), 1))
+	}
+	h, _, _ := net.SplitHostPort(a)
+	return net.JoinHostPort(h, strconv.Itoa(offset)), true, nil
+}
+
+// DialAddr is where a connection to s goes when its client connected to
+// port dport: s's address, or with port mapping its host and dport plus
+// the offset.
+func (s *Server) DialAddr(addr string, dport uint16) string {
+	if !s.MapPorts {
+		return addr
+	}
+	host, off, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	n, _ := strconv.Atoi(off)
+	return net.JoinHostPort(host, strconv.Itoa(int(uint16(int(dport)+n))))
+}
+
+// validateMapPorts refuses, as HAProxy does, a checked server with port
+// mapping and no "port" to check.
+func (p *parser) validateMapPorts() {
+	for _, px := range p.cfg.Proxies {
+		for _, s := range px.Servers {
+			if s.MapPorts && s.Check && s.CheckPort == 0 {
+				p.pos = s.Pos
+				p.errorf("server", ErrBadValue, "proxy '%s': server '%s' has neither service port nor check port", px.Name, s.Name)
+			}
+		}
+	}
+}

@@ -1,0 +1,55 @@
+package config
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseServerAddr(t *testing.T) {
+	for in, want := range map[string]struct {
+		addr string
+		maps bool
+	}{
+		"127.0.0.1:80":     {"127.0.0.1:80", false},
+		"127.0.0.1":        {"127.0.0.1:0", true},
+		"127.0.0.1:":       {"127.0.0.1:0", true},
+		"127.0.0.1:0":      {"127.0.0.1:0", true},
+		"127.0.0.1:+10":    {"127.0.0.1:10", true},
+		"127.0.0.1:-10":    {"127.0.0.1:-10", true},
+		"[::1]:+5":         {"[::1]:5", true},
+		"[::1]":            {"[::1]:0", true},
+		"ipv4@10.0.0.1:+1": {"10.0.0.1:1", true},
+		"web.example:-1":   {"web.example:-1", true},
+		"web.example:8080": {"web.example:8080", false},
+		"ipv6@[::1]:443":   {"[::1]:443", false},
+		"localhost":        {"localhost:0", true},
+	} {
+		addr, maps, err := ParseServerAddr(in)
+		require.NoError(t, err, in)
+		require.Equal(t, want.addr, addr, in)
+		require.Equal(t, want.maps, maps, in)
+	}
+	for in, msg := range map[string]string{
+		"127.0.0.1:+70000": `address "127.0.0.1:+70000": port offset`,
+		"127.0.0.1:+x":     `address "127.0.0.1:+x": port offset`,
+		"bad host!":        `address "bad host!": invalid host name`,
+		"unix@/x.sock":     `only ipv4@ and ipv6@ prefixes are supported`,
+		"127.0.0.1:99999":  `address "127.0.0.1:99999": port`,
+	} {
+		_, _, err := ParseServerAddr(in)
+		require.ErrorContains(t, err, msg, in)
+	}
+	s := &Server{MapPorts: true}
+	require.Equal(t, "127.0.0.1:8090", s.DialAddr("127.0.0.1:10", 8080))
+	require.Equal(t, "127.0.0.1:8070", s.DialAddr("127.0.0.1:-10", 8080))
+	require.Equal(t, "[::1]:8080", s.DialAddr("[::1]:0", 8080))
+	require.Equal(t, "127.0.0.1:9", (&Server{}).DialAddr("127.0.0.1:9", 8080), "a fixed port stays")
+}
+
+func TestMapPortsNeedCheckPort(t *testing.T) {
+	_, err := Parse(Source{Name: "t.cfg", Data: []byte("listen l\n    bind :8080\n    server s1 127.0.0.1:+1 check\n")})
+	require.ErrorContains(t, err, "t.cfg:3: bad value: proxy 'l': server 's1' has neither service port nor check port")
+	_, err = Parse(Source{Name: "t.cfg", Data: []byte("listen l\n    bind :8080\n    server s1 127.0.0.1 check port 80\n")})
+	require.NoError(t, err)
+}
