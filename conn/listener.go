@@ -59,6 +59,17 @@ type Rule func(c *Conn) Verdict
 // configuration gives none; the PROXY specification suggests at least 3 s.
 const DefaultHandshakeTimeout = 10 * time.Second
 
+// V6Only is whether an IPv6 listener accepts IPv4 clients too
+// ([ListenConfig.V6Only]).
+type V6Only uint8
+
+// The V6Only settings.
+const (
+	V6OnlyDefault V6Only = iota // Go's choice for the network
+	V6OnlyOn                    // IPv6 clients only (IPV6_V6ONLY 1)
+	V6OnlyOff                   // IPv4 clients too (IPV6_V6ONLY 0)
+)
+
 // ListenConfig configures a [Listener]. The zero value listens with Go's
 // defaults: keepalive on (15 s idle, 15 s between probes, 9 probes),
 // TCP_NODELAY on, no connection limit, raw transport, no PROXY header.
@@ -113,6 +124,29 @@ type ListenConfig struct {
 	// lost. On Linux the option is set once, on the listening socket,
 	// whose accepted sockets inherit it; elsewhere on each accepted one.
 	NoLinger bool
+	// UserTimeout bounds how long sent bytes may stay unacknowledged
+	// before the kernel gives the connection up (TCP_USER_TIMEOUT, in
+	// milliseconds, HAProxy's "tcp-ut"); 0 keeps the system's. Set on
+	// the listening socket, which accepted ones inherit. Linux only.
+	UserTimeout time.Duration
+	// MaxSeg is the TCP maximum segment size advertised to clients
+	// (TCP_MAXSEG, HAProxy's "mss"): positive, set on the listening
+	// socket; negative, each accepted connection's MSS is lowered by that
+	// much. 0 keeps the system's. Linux only.
+	MaxSeg int
+	// Interface binds the listener to a network interface, so that it
+	// accepts only connections that came in through it (SO_BINDTODEVICE,
+	// HAProxy's "interface"; needs CAP_NET_RAW). Linux only.
+	Interface string
+	// Transparent lets the listener bind an address that is not local,
+	// for traffic redirected to it (IP_TRANSPARENT, HAProxy's
+	// "transparent"; needs CAP_NET_ADMIN). Linux only.
+	Transparent bool
+	// V6Only, on an IPv6 listener, says whether it accepts IPv6 clients
+	// only (V6OnlyOn, HAProxy's "v6only") or IPv4 ones too (V6OnlyOff,
+	// "v4v6"); the zero value keeps Go's choice: both on "tcp", IPv6 only
+	// on "tcp6".
+	V6Only V6Only
 	// MaxConn caps the connections alive at once (0: no cap). When the cap
 	// is reached the listener stops accepting, leaving new connections in
 	// the kernel's backlog, until one closes; it never refuses them.
@@ -389,6 +423,9 @@ func (l *Listener) admit(sock net.Conn) *Conn {
 		if tc, ok := sock.(*net.TCPConn); ok {
 			tc.SetNoDelay(false)
 		}
+	}
+	if l.cfg.MaxSeg < 0 {
+		_, _ = lowerMSS(sock, -l.cfg.MaxSeg)
 	}
 	if l.cfg.NoLinger {
 		c.setFlag(FlagNoLinger)

@@ -1,6 +1,8 @@
 package conn
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 	"net"
 	"syscall"
@@ -69,7 +71,7 @@ func silentDrop(c net.Conn, ttl int) (repaired bool) {
 // copies them to every socket it accepts.
 func (lc ListenConfig) netListenConfig() net.ListenConfig {
 	reuse, ka, nolinger, deferAccept, tfo := lc.ReusePort, !lc.DisableKeepAlive, lc.NoLinger, lc.DeferAccept, lc.FastOpen
-	if !reuse && !ka && !nolinger && !deferAccept && tfo <= 0 {
+	if !reuse && !ka && !nolinger && !deferAccept && tfo <= 0 && !lc.socketOptions() {
 		return net.ListenConfig{KeepAlive: -1}
 	}
 	cfg := lc.KeepAlive
@@ -104,7 +106,11 @@ func (lc ListenConfig) netListenConfig() net.ListenConfig {
 			if tfo > 0 && network != "unix" {
 				if serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_FASTOPEN, tfo); serr != nil {
 					serr = fmt.Errorf("setting TCP_FASTOPEN: %w", serr)
+					return
 				}
+			}
+			if network != "unix" {
+				serr = lc.setSocketOptions(int(fd), network)
 			}
 		})
 		if err != nil {
@@ -248,4 +254,67 @@ func peerClosedFD(fd int) (closed, unread bool) {
 		return true, unread
 	}
 	return false, unread
+}
+
+// socketOptions reports whether any of the options setSocketOptions sets
+// is asked for.
+func (lc ListenConfig) socketOptions() bool {
+	return lc.UserTimeout > 0 || lc.MaxSeg > 0 || lc.Interface != "" || lc.Transparent || lc.V6Only != V6OnlyDefault
+}
+
+// setSocketOptions sets tcp-ut, mss, interface, transparent and the IPv6
+// family choice on a new listening socket, before it is bound.
+func (lc ListenConfig) setSocketOptions(fd int, network string) error {
+	if lc.UserTimeout > 0 {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(lc.UserTimeout.Milliseconds())); err != nil {
+			return fmt.Errorf("setting TCP_USER_TIMEOUT: %w", err)
+		}
+	}
+	if lc.MaxSeg > 0 {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_MAXSEG, lc.MaxSeg); err != nil {
+			return fmt.Errorf("setting TCP_MAXSEG: %w", err)
+		}
+	}
+	if lc.Interface != "" {
+		if err := unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, lc.Interface); err != nil {
+			return fmt.Errorf("binding to interface %q: %w", lc.Interface, err)
+		}
+	}
+	v6 := network == "tcp6"
+	if lc.Transparent {
+		level, opt := unix.IPPROTO_IP, unix.IP_TRANSPARENT
+		if v6 {
+			level, opt = unix.IPPROTO_IPV6, unix.IPV6_TRANSPARENT
+		}
+		if err := unix.SetsockoptInt(fd, level, opt, 1); err != nil {
+			return fmt.Errorf("setting IP_TRANSPARENT: %w", err)
+		}
+	}
+	if v6 && lc.V6Only != V6OnlyDefault {
+		on := 0
+		if lc.V6Only == V6OnlyOn {
+			on = 1
+		}
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, on); err != nil {
+			return fmt.Errorf("setting IPV6_V6ONLY: %w", err)
+		}
+	}
+	return nil
+}
+
+// lowerMSS lowers an accepted connection's maximum segment size by n, as
+// a negative "mss" asks, and returns the size it set. A socket that
+// refuses keeps its own, as in HAProxy. The kernel takes the new size
+// as a clamp for its later MSS computations (a path MTU change).
+func lowerMSS(sock net.Conn, n int) (int, error) {
+	set, err := 0, errors.ErrUnsupported
+	rawControl(sock, func(fd int) {
+		mss, gerr := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_MAXSEG)
+		if gerr != nil || mss <= n {
+			err = cmp.Or(gerr, fmt.Errorf("MSS %d is not above %d", mss, n))
+			return
+		}
+		set, err = mss-n, unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_MAXSEG, mss-n)
+	})
+	return set, err
 }

@@ -16,9 +16,9 @@ func reusePortControl(_, _ string, _ syscall.RawConn) error {
 // keepalive on each accepted socket.
 func (lc ListenConfig) netListenConfig() net.ListenConfig {
 	nlc := net.ListenConfig{KeepAlive: -1}
-	if lc.DeferAccept || lc.FastOpen > 0 {
+	if lc.DeferAccept || lc.FastOpen > 0 || lc.UserTimeout > 0 || lc.MaxSeg != 0 || lc.Interface != "" || lc.Transparent || lc.V6Only != V6OnlyDefault {
 		nlc.Control = func(_, _ string, _ syscall.RawConn) error {
-			return errors.New("conn: DeferAccept and FastOpen are only supported on Linux")
+			return errors.New("conn: DeferAccept, FastOpen, UserTimeout, MaxSeg, Interface, Transparent and V6Only are only supported on Linux")
 		}
 		return nlc
 	}
@@ -74,3 +74,6 @@ func delayAckListener(net.Listener) {}
 func delayAckControl(next func(network, address string, c syscall.RawConn) error) func(string, string, syscall.RawConn) error {
 	return next
 }
+
+// lowerMSS is Linux only; Listen refuses MaxSeg elsewhere.
+func lowerMSS(net.Conn, int) (int, error) { return 0, errors.ErrUnsupported }

@@ -43,6 +43,16 @@ func (b *Balancer) listen(ctx context.Context, fe *frontend, addr string, bind c
 		Backlog:     cmp.Or(bind.Backlog, fe.cfg.Backlog, bind.MaxConn, fe.cfg.MaxConn, b.cfg.Global.MaxConn),
 		DelayAck:    smartAccept(fe.cfg, bind),
 		DeferAccept: bind.DeferAccept,
+		UserTimeout: bind.UserTimeout,
+		MaxSeg:      bind.MaxSeg,
+		Interface:   bind.Interface,
+		Transparent: bind.Transparent,
+	}
+	switch bind.V6Only {
+	case "v6only":
+		lc.V6Only = conn.V6OnlyOn
+	case "v4v6":
+		lc.V6Only = conn.V6OnlyOff
 	}
 	if bind.FastOpen {
 		// As HAProxy, the Fast Open queue is as long as the backlog.

@@ -1,8 +1,10 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -452,8 +454,59 @@ var bindOptions = map[string]struct {
 	"backlog":      {1, func(b *Bind, a []string) error { return oneInt(a, 1, 1<<30, &b.Backlog) }},
 	"defer-accept": {0, func(b *Bind, _ []string) error { b.DeferAccept = true; return nil }},
 	"tfo":          {0, func(b *Bind, _ []string) error { b.FastOpen = true; return nil }},
-	"maxconn":      {1, func(b *Bind, a []string) error { return oneInt(a, 1, 1<<30, &b.MaxConn) }},
-	"name":         {1, func(b *Bind, a []string) error { b.Name = a[0]; return nil }},
+	"tcp-ut": {1, func(b *Bind, a []string) error {
+		d, err := ParseTime(a[0]) // 0 keeps the system's
+		b.UserTimeout = d
+		return err
+	}},
+	"mss": {1, func(b *Bind, a []string) error {
+		n, err := strconv.Atoi(a[0])
+		if err != nil || n == 0 || n > 65535 || n < -65535 {
+			return errors.New("expects an MSS with an absolute value between 1 and 65535")
+		}
+		b.MaxSeg = n
+		return nil
+	}},
+	"interface":   {1, func(b *Bind, a []string) error { b.Interface = a[0]; return nil }},
+	"transparent": {0, func(b *Bind, _ []string) error { b.Transparent = true; return nil }},
+	"v4v6":        {0, func(b *Bind, _ []string) error { b.V6Only = "v4v6"; return nil }},
+	"v6only":      {0, func(b *Bind, _ []string) error { b.V6Only = "v6only"; return nil }},
+	"id":          {1, func(b *Bind, a []string) error { return oneInt(a, 1, math.MaxInt32, &b.ID) }},
+	"nice":        {1, func(b *Bind, a []string) error { return oneInt(a, -1024, 1024, &b.Nice) }},
+	"maxconn":     {1, func(b *Bind, a []string) error { return oneInt(a, 1, 1<<30, &b.MaxConn) }},
+	"name":        {1, func(b *Bind, a []string) error { b.Name = a[0]; return nil }},
+}
+
+// maxBindRange bounds the ports one "ADDR:LOW-HIGH" may open.
+const maxBindRange = 4096
+
+// bindAddrs reads one address of a bind line: ADDR:PORT, or ADDR:LOW-HIGH
+// for every port from LOW to HIGH, as HAProxy binds them.
+func bindAddrs(s string) ([]string, error) {
+	colon := strings.LastIndexByte(s, ':')
+	dash := strings.IndexByte(s[colon+1:], '-')
+	if colon < 0 || dash < 0 {
+		addr, err := ParseAddr(s, true)
+		return []string{addr}, err
+	}
+	host, ports := s[:colon], s[colon+1:]
+	lo, err1 := parseInt(ports[:dash], 1, 65535)
+	hi, err2 := parseInt(ports[dash+1:], 1, 65535)
+	if err := cmp.Or(err1, err2); err != nil {
+		return nil, fmt.Errorf("address %q: port range: %w", s, err)
+	}
+	if lo > hi || hi-lo >= maxBindRange {
+		return nil, fmt.Errorf("address %q: port range %d-%d: expects LOW-HIGH with LOW <= HIGH, %d ports at most", s, lo, hi, maxBindRange)
+	}
+	var addrs []string
+	for port := lo; port <= hi; port++ {
+		addr, err := ParseAddr(host+":"+strconv.Itoa(port), true)
+		if err != nil {
+			return nil, err
+		}
+		addrs = append(addrs, addr)
+	}
+	return addrs, nil
 }
 
 func parseBind(p *parser, px *Proxy, a []string) error {
@@ -462,11 +515,11 @@ func parseBind(p *parser, px *Proxy, a []string) error {
 	}
 	b := Bind{Pos: p.pos}
 	for _, one := range strings.Split(a[0], ",") {
-		addr, err := ParseAddr(one, true)
+		addrs, err := bindAddrs(one)
 		if err != nil {
 			return err
 		}
-		b.Addrs = append(b.Addrs, addr)
+		b.Addrs = append(b.Addrs, addrs...)
 	}
 	for i := 1; i < len(a); i++ {
 		o, ok := bindOptions[a[i]]
@@ -480,6 +533,16 @@ func parseBind(p *parser, px *Proxy, a []string) error {
 			return fmt.Errorf("bind option '%s': %w", a[i], err)
 		}
 		i += o.args
+	}
+	if b.ID != 0 {
+		if len(b.Addrs) > 1 {
+			return errors.New("'id' can only be used with a single socket")
+		}
+		for _, o := range px.Binds {
+			if o.ID == b.ID {
+				return fmt.Errorf("'id' : custom id %d already used at %s ('bind %s')", b.ID, o.Pos, strings.Join(o.Addrs, ","))
+			}
+		}
 	}
 	px.Binds = append(px.Binds, b)
 	return nil

@@ -210,6 +210,10 @@ func finishSSL(p *parser) {
 		for i := range px.Binds {
 			bind := &px.Binds[i]
 			p.pos = bind.Pos
+			if bind.Nice != 0 {
+				p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s '%s': bind %s: 'nice' has no effect: lb serves every listener from one scheduler",
+					bind.Pos, px.Kind, px.Name, strings.Join(bind.Addrs, ",")))
+			}
 			if !bind.SSL.Enabled {
 				if len(bind.SSL.options) > 0 {
 					p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s '%s': bind %s: '%s' ignored: no 'ssl' on this line",

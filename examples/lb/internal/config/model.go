@@ -453,6 +453,21 @@ type Bind struct {
 	DeferAccept bool
 	// FastOpen enables TCP Fast Open on the line's sockets ("tfo").
 	FastOpen bool
+	// UserTimeout is the line's TCP_USER_TIMEOUT ("tcp-ut"), 0 for the
+	// system's; MaxSeg its MSS ("mss": negative lowers each accepted
+	// connection's by that much); Interface the network interface its
+	// sockets are bound to ("interface"); Transparent lets it bind an
+	// address that is not local ("transparent"); V6Only is "v6only" or
+	// "v4v6", "" for neither.
+	UserTimeout time.Duration
+	MaxSeg      int
+	Interface   string
+	Transparent bool
+	V6Only      string
+	// ID is the listener's id ("id"), 0 for none; Nice is its "nice",
+	// which lb reads and checks but has no use for, having one scheduler
+	// for every listener.
+	ID, Nice int
 }
 
 // Server is one server line.

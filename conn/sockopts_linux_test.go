@@ -1,0 +1,122 @@
+package conn
+
+import (
+	"context"
+	"errors"
+	"net"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+// sockOpt reads an integer option of a socket.
+func sockOpt(t *testing.T, c any, level, opt int) int {
+	t.Helper()
+	sc, ok := c.(syscall.Conn)
+	require.True(t, ok)
+	rc, err := sc.SyscallConn()
+	require.NoError(t, err)
+	var v int
+	var verr error
+	require.NoError(t, rc.Control(func(fd uintptr) { v, verr = unix.GetsockoptInt(int(fd), level, opt) }))
+	require.NoError(t, verr)
+	return v
+}
+
+// acceptOne dials ln and returns the accepted connection's socket.
+func acceptOne(t *testing.T, ln *Listener) net.Conn {
+	t.Helper()
+	client, err := net.Dial(ln.Addr().Network(), ln.Addr().String())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = client.Close() })
+	c, err := ln.Accept()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	return c.Socket()
+}
+
+func TestListenerUserTimeoutAndMSS(t *testing.T) {
+	ln, err := ListenConfig{UserTimeout: 7 * time.Second, MaxSeg: 1200}.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	require.Equal(t, 7000, listenerOpt(t, ln, unix.TCP_USER_TIMEOUT))
+	require.Equal(t, 1200, listenerOpt(t, ln, unix.TCP_MAXSEG))
+	sock := acceptOne(t, ln)
+	require.Equal(t, 7000, sockOpt(t, sock, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT), "accepted sockets inherit tcp-ut")
+	require.LessOrEqual(t, sockOpt(t, sock, unix.IPPROTO_TCP, unix.TCP_MAXSEG), 1200, "and advertise the MSS")
+}
+
+func TestListenerNegativeMSS(t *testing.T) {
+	plain, err := ListenConfig{}.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer plain.Close()
+	base := sockOpt(t, acceptOne(t, plain), unix.IPPROTO_TCP, unix.TCP_MAXSEG)
+
+	// The kernel keeps the lowered size as a clamp, which getsockopt does
+	// not show on an established socket: lowerMSS says what it set.
+	set, err := lowerMSS(acceptOne(t, plain), 100)
+	require.NoError(t, err)
+	require.Equal(t, base-100, set, "the MSS lowered by 100")
+	_, err = lowerMSS(acceptOne(t, plain), base)
+	require.Error(t, err, "not to zero")
+
+	ln, err := ListenConfig{MaxSeg: -100}.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	acceptOne(t, ln) // the listener lowers it on its own
+}
+
+func TestListenerV6Only(t *testing.T) {
+	probe, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	_ = probe.Close()
+	for v, want := range map[V6Only]int{V6OnlyOn: 1, V6OnlyOff: 0} {
+		ln, err := ListenConfig{V6Only: v}.Listen(context.Background(), "tcp", "[::]:0")
+		require.NoError(t, err)
+		require.Equal(t, want, sockOpt(t, ln.ln, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY), "setting %d", v)
+		// An IPv4 client reaches a dual-stack listener only.
+		c, err := net.DialTimeout("tcp4", net.JoinHostPort("127.0.0.1", portOf(ln)), time.Second)
+		if want == 0 {
+			require.NoError(t, err)
+			_ = c.Close()
+		} else {
+			require.Error(t, err)
+		}
+		require.NoError(t, ln.Close())
+	}
+	// On an IPv4 listener the setting has nothing to do.
+	ln, err := ListenConfig{V6Only: V6OnlyOn}.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	require.NoError(t, ln.Close())
+}
+
+func portOf(ln *Listener) string {
+	_, p, _ := net.SplitHostPort(ln.Addr().String())
+	return p
+}
+
+func TestListenerInterfaceAndTransparent(t *testing.T) {
+	ln, err := ListenConfig{Interface: "lo"}.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if errors.Is(err, unix.EPERM) {
+		t.Skipf("binding to an interface needs CAP_NET_RAW: %v", err)
+	}
+	require.NoError(t, err)
+	acceptOne(t, ln)
+	require.NoError(t, ln.Close())
+
+	_, err = ListenConfig{Interface: "no-such-if0"}.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	require.ErrorContains(t, err, `binding to interface "no-such-if0"`)
+
+	ln, err = ListenConfig{Transparent: true}.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if errors.Is(err, unix.EPERM) {
+		t.Skipf("IP_TRANSPARENT needs CAP_NET_ADMIN: %v", err)
+	}
+	require.NoError(t, err)
+	require.Equal(t, 1, sockOpt(t, ln.ln, unix.IPPROTO_IP, unix.IP_TRANSPARENT))
+	require.NoError(t, ln.Close())
+}
