@@ -1,0 +1,44 @@
+package config
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestBindTCPOptions(t *testing.T) {
+	parse := func(binds string) (*Config, error) {
+		return Parse(Source{Name: "t.cfg", Data: []byte("listen l\n    mode tcp\n" + binds + "    server s 127.0.0.1:1\n")})
+	}
+	cfg, err := parse("    bind 127.0.0.1:81 tcp-ut 7s mss -40 interface lo transparent v6only id 3 nice -5\n    bind 127.0.0.1:90-92 v4v6\n")
+	require.NoError(t, err)
+	b := cfg.Proxy("l", KindListen).Binds
+	require.Equal(t, 7*time.Second, b[0].UserTimeout)
+	require.Equal(t, -40, b[0].MaxSeg)
+	require.Equal(t, "lo", b[0].Interface)
+	require.True(t, b[0].Transparent)
+	require.Equal(t, "v6only", b[0].V6Only)
+	require.Equal(t, 3, b[0].ID)
+	require.Equal(t, -5, b[0].Nice)
+	require.Equal(t, []string{"127.0.0.1:90", "127.0.0.1:91", "127.0.0.1:92"}, b[1].Addrs)
+	require.Equal(t, "v4v6", b[1].V6Only)
+	require.Contains(t, cfg.Warnings[0], "t.cfg:3: listen 'l': bind 127.0.0.1:81: 'nice' has no effect")
+
+	for binds, msg := range map[string]string{
+		"    bind :80 mss 0\n":                   "t.cfg:3: bad value: 'bind' in 'listen' section: bind option 'mss': expects an MSS with an absolute value between 1 and 65535",
+		"    bind :80 mss 70000\n":               "expects an MSS",
+		"    bind :80 nice 2000\n":               "2000 out of range [-1024..1024]",
+		"    bind :80 tcp-ut x\n":                "bind option 'tcp-ut'",
+		"    bind :80,:81 id 2\n":                "'id' can only be used with a single socket",
+		"    bind :80-81 id 2\n":                 "'id' can only be used with a single socket",
+		"    bind :80 id 2\n    bind :81 id 2\n": "t.cfg:4: bad value: 'bind' in 'listen' section: 'id' : custom id 2 already used at t.cfg:3 ('bind :80')",
+		"    bind :90-80\n":                      "port range 90-80: expects LOW-HIGH with LOW <= HIGH",
+		"    bind :1-5000\n":                     "4096 ports at most",
+		"    bind :0-3\n":                        "port range: 0 out of range",
+		"    bind :80 interface\n":               "bind option 'interface' expects 1 argument",
+	} {
+		_, err := parse(binds)
+		require.ErrorContains(t, err, msg, binds)
+	}
+}
