@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/proxyblocks/proxyblocks/channel"
+	"github.com/proxyblocks/proxyblocks/conn"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"github.com/proxyblocks/proxyblocks/mux"
 	"github.com/proxyblocks/proxyblocks/mux/h1"
@@ -89,6 +90,21 @@ type h2Front struct {
 func (hf *httpFront) src() netip.AddrPort { return hf.s.client.Src() }
 
 func (hf *httpFront) dst() netip.AddrPort { return hf.s.client.Dst() }
+
+// ppFacts is what a server connection made for the exchange may tell in
+// its PROXY header.
+func (ex *exchange) ppFacts() ppFacts {
+	return ppFacts{client: ex.hf.tlsInfo(), authority: peerAuthority(ex.hf.s.client), uniqueID: ex.UniqueID}
+}
+
+// peerAuthority is the AUTHORITY TLV of the PROXY header c came with, ""
+// for none.
+func peerAuthority(c *conn.Conn) string {
+	if h := c.ProxyHeader(); h != nil {
+		return h.Authority()
+	}
+	return ""
+}
 
 // tlsInfo is the client's TLS state, the zero Info on a plain
 // connection.
@@ -1040,7 +1056,7 @@ func (ex *exchange) openStream() error {
 			srv.st.connects.Add(1)
 			ex.be.st.connects.Add(1)
 			var err error
-			bc, err = hf.s.b.dialBack(hf.s.b.ctx, srv, hf.src(), hf.dst(), hf.tlsInfo())
+			bc, err = hf.s.b.dialBack(hf.s.b.ctx, srv, hf.src(), hf.dst(), ex.ppFacts())
 			if err != nil {
 				return err
 			}
@@ -1298,7 +1314,7 @@ func (ex *exchange) sendRequest() bool {
 
 // reopen opens a stream on a brand new connection to the same server.
 func (ex *exchange) reopen() error {
-	bc, err := ex.hf.s.b.dialBack(ex.hf.s.b.ctx, ex.srv, ex.hf.src(), ex.hf.dst(), ex.hf.tlsInfo())
+	bc, err := ex.hf.s.b.dialBack(ex.hf.s.b.ctx, ex.srv, ex.hf.src(), ex.hf.dst(), ex.ppFacts())
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/proxyblocks/proxyblocks/conn"
 	"github.com/proxyblocks/proxyblocks/mux"
-	"github.com/proxyblocks/proxyblocks/xprt"
 )
 
 // Server connection reuse, as HAProxy's http-reuse: a connection to a
@@ -202,8 +201,8 @@ func (b *Balancer) closeHTTPConns() {
 
 // dialBack opens a new connection to srv and builds its mux: HTTP/2 when
 // the server line says proto h2 or TLS negotiated h2, HTTP/1 otherwise.
-func (b *Balancer) dialBack(ctx context.Context, srv *Server, src, dst netip.AddrPort, client xprt.Info) (*backConn, error) {
-	c, err := b.dialServer(ctx, srv, src, dst, client)
+func (b *Balancer) dialBack(ctx context.Context, srv *Server, src, dst netip.AddrPort, pp ppFacts) (*backConn, error) {
+	c, err := b.dialServer(ctx, srv, src, dst, pp)
 	srv.observe(err != nil && ctx.Err() == nil)
 	if err != nil {
 		return nil, err

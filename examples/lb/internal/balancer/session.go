@@ -314,7 +314,7 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 		s.srv.st.session(connStart)
 		s.srv.st.connects.Add(1)
 		be.st.connects.Add(1)
-		sc, err = b.dialServer(b.ctx, s.srv, src, dst, s.client.Transport().Info())
+		sc, err = b.dialServer(b.ctx, s.srv, src, dst, ppFacts{client: s.client.Transport().Info(), authority: peerAuthority(s.client), uniqueID: s.uniqueID})
 		s.srv.observe(err != nil && b.ctx.Err() == nil)
 		if err == nil {
 			if s.fe.keepBSrc {

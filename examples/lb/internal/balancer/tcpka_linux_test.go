@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/proxyblocks/proxyblocks/conn"
-	"github.com/proxyblocks/proxyblocks/xprt"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
@@ -173,7 +172,7 @@ backend b
 	require.Equal(t, want, keepAliveOf(t, c.(*conn.Conn).Socket()), "check connection")
 
 	addr := srv.ln.Addr().(*net.TCPAddr).AddrPort()
-	traffic, err := b.dialServer(ctx, s, addr, addr, xprt.Info{})
+	traffic, err := b.dialServer(ctx, s, addr, addr, ppFacts{})
 	require.NoError(t, err)
 	defer traffic.Close()
 	require.Equal(t, want, keepAliveOf(t, traffic.Socket()), "traffic connection")

@@ -1,6 +1,7 @@
 package balancer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -151,13 +152,13 @@ func serverTLS(s *Server, d *conn.Dialer) {
 }
 
 // connDialer returns the dialer for one connection to s on behalf of a
-// client whose transport negotiated client: the server's own, or a copy
-// sending the client's SNI (sni ssl_fc_sni). It also adds the SSL TLV to
-// ph when the server asks for it and the client came over TLS.
-func connDialer(s *Server, ph *conn.ProxyHeader, client xprt.Info) *conn.Dialer {
+// client: the server's own, or a copy sending the client's SNI (sni
+// ssl_fc_sni). It also adds to ph the TLVs a v2 header carries.
+func connDialer(s *Server, ph *conn.ProxyHeader, pp ppFacts) *conn.Dialer {
+	client := pp.client
 	sc := &s.cfg.SSL
-	if sc.SendProxyV2SSL && client.TLS {
-		_ = ph.AddSSL(sslTLV(client, sc.SendProxyV2SSLCN))
+	if s.dialer.SendProxy == 2 {
+		addTLVs(s.cfg, ph, pp)
 	}
 	if !sc.Enabled || sc.Outbound == nil || sc.SNI.Fetch != "ssl_fc_sni" {
 		return s.dialer
@@ -168,19 +169,67 @@ func connDialer(s *Server, ph *conn.ProxyHeader, client xprt.Info) *conn.Dialer 
 	return &d
 }
 
-// sslTLV describes the client's TLS connection the way HAProxy's
-// send-proxy-v2-ssl does: the client flags, verify (0 when a certificate
-// was presented and verified), the version and, with -cn, the CN.
-func sslTLV(i xprt.Info, cn bool) conn.SSLInfo {
-	v := conn.SSLInfo{Client: conn.SSLClientSSL, Verify: 1, Version: tls.VersionName(i.Version)}
+// ppFacts is what a server's v2 PROXY header may tell of the client's
+// side beyond its addresses: its TLS state, the authority its own PROXY
+// header gave ("" for none), and its stream's unique ID (nil for none).
+type ppFacts struct {
+	client    xprt.Info
+	authority string
+	uniqueID  func() (string, bool)
+}
+
+// addTLVs adds to a v2 header the TLVs HAProxy sends, in its order: the
+// checksum (proxy-v2-options crc32c), the client's ALPN whenever it
+// negotiated one, the authority (authority: from the client's own PROXY
+// header, else its SNI), the unique ID (unique-id) and the SSL TLV
+// (send-proxy-v2-ssl[-cn], proxy-v2-options ssl, cert-cn, ssl-cipher).
+func addTLVs(s *config.Server, ph *conn.ProxyHeader, pp ppFacts) {
+	o := s.PPv2
+	if o.CRC32C {
+		ph.AddCRC32C()
+	}
+	if pp.client.ALPN != "" {
+		_ = ph.AddTLV(conn.TLVALPN, []byte(pp.client.ALPN))
+	}
+	if o.Authority {
+		if a := cmp.Or(pp.authority, pp.client.ServerName); a != "" {
+			_ = ph.AddTLV(conn.TLVAuthority, []byte(a))
+		}
+	}
+	if o.UniqueID && pp.uniqueID != nil {
+		if id, ok := pp.uniqueID(); ok && id != "" {
+			_ = ph.AddTLV(conn.TLVUniqueID, []byte(id))
+		}
+	}
+	if s.SSL.SendProxyV2SSL || o.SSL {
+		_ = ph.AddSSL(sslTLV(pp.client, s.SSL.SendProxyV2SSLCN || o.CertCN, o.SSLCipher))
+	}
+}
+
+// sslTLV describes the client's connection the way HAProxy's SSL TLV
+// does: nothing but the TLV for a plain client; for a TLS one the client
+// flags, verify (the certificate's check, 0 without one), the version
+// and, when asked, the certificate's CN and the cipher.
+func sslTLV(i xprt.Info, cn, cipher bool) conn.SSLInfo {
+	var v conn.SSLInfo
+	if !i.TLS {
+		return v
+	}
+	v.Client, v.Version = conn.SSLClientSSL, tls.VersionName(i.Version)
 	if len(i.PeerCertificates) > 0 {
-		v.Client |= conn.SSLClientCertConn | conn.SSLClientCertSess
-		if i.Verified {
-			v.Verify = 0
+		v.Client |= conn.SSLClientCertSess
+		if !i.Resumed {
+			v.Client |= conn.SSLClientCertConn
+		}
+		if !i.Verified {
+			v.Verify = 1
 		}
 		if cn {
 			v.CN = i.PeerCertificates[0].Subject.CommonName
 		}
+	}
+	if cipher {
+		v.Cipher = tls.CipherName(i.CipherSuite)
 	}
 	return v
 }

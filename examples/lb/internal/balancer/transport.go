@@ -16,7 +16,6 @@ import (
 	"github.com/proxyblocks/proxyblocks/conn"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"github.com/proxyblocks/proxyblocks/mux"
-	"github.com/proxyblocks/proxyblocks/xprt"
 )
 
 // proxyHeaderTimeout bounds how long a client on an accept-proxy bind may
@@ -166,12 +165,12 @@ func resolveSource(s string) (netip.AddrPort, error) {
 // dialServer connects to a server within timeout connect and sends the
 // PROXY header it asks for, telling the client's addresses (and how its
 // TLS connection went, with send-proxy-v2-ssl).
-func (b *Balancer) dialServer(ctx context.Context, s *Server, src, dst netip.AddrPort, client xprt.Info) (*conn.Conn, error) {
+func (b *Balancer) dialServer(ctx context.Context, s *Server, src, dst netip.AddrPort, pp ppFacts) (*conn.Conn, error) {
 	if s.dialer == nil {
 		return nil, s.dialErr
 	}
 	ph := conn.NewProxyHeader(src, dst)
-	c, err := connDialer(s, ph, client).Dial(ctx, "tcp", s.cfg.DialAddr(s.address(), dst.Port()), ph)
+	c, err := connDialer(s, ph, pp).Dial(ctx, "tcp", s.cfg.DialAddr(s.address(), dst.Port()), ph)
 	if err != nil {
 		return nil, err
 	}

@@ -517,6 +517,8 @@ type Server struct {
 	Unresolved  bool
 	SendProxy   bool
 	SendProxyV2 bool
+	// PPv2 is what "proxy-v2-options" adds to a v2 PROXY header.
+	PPv2 PPv2Options
 	// Source is the local address to dial from, "" for any.
 	Source string
 	// SSL is the TLS side of the line (ssl, verify, sni...) and the
