@@ -50,6 +50,17 @@ type Dialer struct {
 	// connection complete only when the kernel's delayed-ACK timer fires.
 	// Linux only; elsewhere it is ignored.
 	DelayAck bool
+	// UserTimeout bounds how long sent bytes may stay unacknowledged
+	// before the kernel gives the connection up (TCP_USER_TIMEOUT,
+	// HAProxy's server "tcp-ut"); 0 keeps the system's. Linux only.
+	UserTimeout time.Duration
+	// FastOpen sends the first bytes written (a PROXY header, a request)
+	// with the SYN when the server gave this host a Fast Open cookie
+	// before (TCP_FASTOPEN_CONNECT, HAProxy's server "tfo"); the kernel
+	// uses it where net.ipv4.tcp_fastopen lets clients (bit 1, the
+	// default). Such bytes may reach a server twice if the SYN is
+	// retransmitted: use it for idempotent first requests. Linux only.
+	FastOpen bool
 	// Control, if not nil, is called with the socket after it is created
 	// and before it connects, as [net.Dialer.Control] is: the place for a
 	// socket option conn has no field for. An error fails the dial.
@@ -84,7 +95,10 @@ func (d *Dialer) Dial(ctx context.Context, network, address string, ph *ProxyHea
 	}
 	nd := net.Dialer{Timeout: d.Timeout, KeepAlive: -1, Control: d.Control}
 	if d.DelayAck {
-		nd.Control = delayAckControl(d.Control)
+		nd.Control = delayAckControl(nd.Control)
+	}
+	if d.UserTimeout > 0 || d.FastOpen {
+		nd.Control = dialOptsControl(d.UserTimeout, d.FastOpen, nd.Control)
 	}
 	if !d.DisableKeepAlive {
 		nd.KeepAliveConfig = keepAliveOn(d.KeepAlive)

@@ -237,6 +237,38 @@ func delayAckControl(next func(network, address string, c syscall.RawConn) error
 	}
 }
 
+// dialOptsControl sets TCP_USER_TIMEOUT and TCP_FASTOPEN_CONNECT on a
+// socket about to connect, then runs next.
+func dialOptsControl(ut time.Duration, tfo bool, next func(network, address string, c syscall.RawConn) error) func(string, string, syscall.RawConn) error {
+	return func(network, address string, c syscall.RawConn) error {
+		if network != "unix" {
+			var serr error
+			if err := c.Control(func(fd uintptr) {
+				if ut > 0 {
+					if serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(ut.Milliseconds())); serr != nil {
+						serr = fmt.Errorf("setting TCP_USER_TIMEOUT: %w", serr)
+						return
+					}
+				}
+				if tfo {
+					if serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_FASTOPEN_CONNECT, 1); serr != nil {
+						serr = fmt.Errorf("setting TCP_FASTOPEN_CONNECT: %w", serr)
+					}
+				}
+			}); err != nil {
+				return err
+			}
+			if serr != nil {
+				return serr
+			}
+		}
+		if next != nil {
+			return next(network, address, c)
+		}
+		return nil
+	}
+}
+
 // peerClosedFD reads the TCP state of fd: a FIN came (CLOSE_WAIT, or
 // LAST_ACK once we closed too) or the connection is gone (CLOSE), with or
 // without bytes still unread.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"syscall"
+	"time"
 )
 
 func reusePortControl(_, _ string, _ syscall.RawConn) error {
@@ -77,3 +78,10 @@ func delayAckControl(next func(network, address string, c syscall.RawConn) error
 
 // lowerMSS is Linux only; Listen refuses MaxSeg elsewhere.
 func lowerMSS(net.Conn, int) (int, error) { return 0, errors.ErrUnsupported }
+
+// dialOptsControl refuses UserTimeout and FastOpen, Linux only.
+func dialOptsControl(time.Duration, bool, func(network, address string, c syscall.RawConn) error) func(string, string, syscall.RawConn) error {
+	return func(string, string, syscall.RawConn) error {
+		return errors.New("conn: Dialer.UserTimeout and FastOpen are only supported on Linux")
+	}
+}

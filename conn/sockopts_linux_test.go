@@ -3,6 +3,7 @@ package conn
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"syscall"
 	"testing"
@@ -119,4 +120,37 @@ func TestListenerInterfaceAndTransparent(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, sockOpt(t, ln.ln, unix.IPPROTO_IP, unix.IP_TRANSPARENT))
 	require.NoError(t, ln.Close())
+}
+
+func TestDialerUserTimeoutAndFastOpen(t *testing.T) {
+	ln, err := ListenConfig{FastOpen: 16}.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			buf := make([]byte, 5)
+			if _, err := io.ReadFull(c, buf); err == nil {
+				_, _ = c.Write(buf)
+			}
+			_ = c.Close()
+		}
+	}()
+	d := &Dialer{UserTimeout: 3 * time.Second, FastOpen: true, DisableKeepAlive: true}
+	for range 2 { // the second one may carry its bytes in the SYN
+		c, err := d.Dial(context.Background(), "tcp", ln.Addr().String(), nil)
+		require.NoError(t, err)
+		require.Equal(t, 3000, sockOpt(t, c.Socket(), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT))
+		require.Equal(t, 1, sockOpt(t, c.Socket(), unix.IPPROTO_TCP, unix.TCP_FASTOPEN_CONNECT))
+		_, err = c.Write([]byte("hello"))
+		require.NoError(t, err)
+		buf := make([]byte, 5)
+		_, err = io.ReadFull(c, buf)
+		require.NoError(t, err)
+		require.Equal(t, "hello", string(buf))
+		require.NoError(t, c.Close())
+	}
 }

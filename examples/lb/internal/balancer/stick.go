@@ -491,8 +491,8 @@ func (b *Backend) stickMatch(ctx acl.Context, tables map[string]*stick.Table, fo
 // response set, "stick store-response": the server's id is stored under
 // each rule's key.
 func (b *Backend) stickStore(ctx acl.Context, tables map[string]*stick.Table, srv *Server, response bool, log func(msg string, args ...any)) {
-	if srv == nil {
-		return
+	if srv == nil || srv.cfg.NonStick {
+		return // a non-stick server is never stored, as in HAProxy
 	}
 	for i := range b.stick {
 		r := &b.stick[i]

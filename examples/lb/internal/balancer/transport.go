@@ -121,7 +121,8 @@ func (b *Balancer) dialer(s *Server) (*conn.Dialer, error) {
 			return nil, fmt.Errorf("server %s/%s (%s): proto %s is not usable in mode tcp: %w", s.be.cfg.Name, s.cfg.Name, s.cfg.Pos, s.cfg.Proto, err)
 		}
 	}
-	d := &conn.Dialer{Timeout: s.be.cfg.Timeouts.Connect, NoLinger: s.be.cfg.Options.NoLinger}
+	d := &conn.Dialer{Timeout: s.be.cfg.Timeouts.Connect, NoLinger: s.be.cfg.Options.NoLinger,
+		UserTimeout: s.cfg.UserTimeout, FastOpen: s.cfg.FastOpen}
 	d.KeepAlive, d.DisableKeepAlive = keepAlive(s.be.cfg.SrvTCPKA)
 	// A server's own source, else its backend's.
 	if source := cmp.Or(s.cfg.Source, s.be.cfg.Source); source != "" {
@@ -237,6 +238,9 @@ func (b *Balancer) dialCheckConn(ctx context.Context, s *Server, target string, 
 	d := *s.dialer
 	d.Timeout = 0 // the check's own timeout is in ctx
 	d.Control = checkSocket
+	// A check that sends nothing would never send its SYN under Fast
+	// Open, whose connect waits for the first write.
+	d.FastOpen = false
 	if s.checkElsewhere() {
 		// As in HAProxy, a check sent elsewhere than the traffic goes
 		// plain and without the PROXY header unless asked for.

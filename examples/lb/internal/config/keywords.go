@@ -570,9 +570,17 @@ var serverOptions = map[string]serverOption{
 	"enabled":       {0, func(s *Server, _ []string) error { s.Disabled = false; return nil }},
 	"send-proxy":    {0, func(s *Server, _ []string) error { s.SendProxy = true; return nil }},
 	"send-proxy-v2": {0, func(s *Server, _ []string) error { s.SendProxyV2 = true; return nil }},
-	"inter":         {1, func(s *Server, a []string) error { return positiveTime(a[0], &s.Inter) }},
-	"fastinter":     {1, func(s *Server, a []string) error { return positiveTime(a[0], &s.FastInter) }},
-	"downinter":     {1, func(s *Server, a []string) error { return positiveTime(a[0], &s.DownInter) }},
+	"tcp-ut": {1, func(s *Server, a []string) error {
+		d, err := ParseTime(a[0])
+		s.UserTimeout = d
+		return err
+	}},
+	"tfo":       {0, func(s *Server, _ []string) error { s.FastOpen = true; return nil }},
+	"non-stick": {0, func(s *Server, _ []string) error { s.NonStick = true; return nil }},
+	"stick":     {0, func(s *Server, _ []string) error { s.NonStick = false; return nil }},
+	"inter":     {1, func(s *Server, a []string) error { return positiveTime(a[0], &s.Inter) }},
+	"fastinter": {1, func(s *Server, a []string) error { return positiveTime(a[0], &s.FastInter) }},
+	"downinter": {1, func(s *Server, a []string) error { return positiveTime(a[0], &s.DownInter) }},
 	"init-addr": {1, func(s *Server, a []string) error {
 		m, err := initAddrMethods(a[0])
 		s.InitAddr = m

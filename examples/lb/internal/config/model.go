@@ -519,6 +519,14 @@ type Server struct {
 	SendProxyV2 bool
 	// PPv2 is what "proxy-v2-options" adds to a v2 PROXY header.
 	PPv2 PPv2Options
+	// UserTimeout is the TCP_USER_TIMEOUT of the server's connections
+	// ("tcp-ut"), 0 for the system's; FastOpen sends their first bytes
+	// with the SYN where the server allows it ("tfo"); NonStick keeps
+	// the server out of the stick tables' store rules ("non-stick",
+	// undone by "stick").
+	UserTimeout time.Duration
+	FastOpen    bool
+	NonStick    bool
 	// Source is the local address to dial from, "" for any.
 	Source string
 	// SSL is the TLS side of the line (ssl, verify, sni...) and the
