@@ -254,7 +254,7 @@ func TestErrors(t *testing.T) {
 		{"bad weight", "backend b\n  server s 127.0.0.1:80 weight 300\n", ErrBadValue, "lb.cfg:2:"},
 		{"weight missing value", "backend b\n  server s 127.0.0.1:80 weight\n", ErrBadValue, "lb.cfg:2:"},
 		{"unknown server option", "backend b\n  server s 127.0.0.1:80 chek\n", ErrUnknownKeyword, "lb.cfg:2:"},
-		{"server without port", "backend b\n  server s 127.0.0.1\n", ErrBadValue, "lb.cfg:2:"},
+		{"server port offset out of range", "backend b\n  server s 127.0.0.1:+70000\n", ErrBadValue, "lb.cfg:2:"},
 		{"unknown bind option", "frontend f\n  bind :80 acept-proxy\n", ErrUnknownKeyword, "lb.cfg:2:"},
 		{"bad balance", "backend b\n  balance fastest\n", ErrBadValue, "lb.cfg:2:"},
 		{"http frontend on tcp backend", "frontend f\n  mode http\n  bind :80\n  default_backend b\nbackend b\n  mode tcp\n", ErrReference, "lb.cfg:4: bad reference: frontend 'f' (mode http) cannot use backend 'b' (mode tcp)"},
