@@ -732,6 +732,11 @@ func (ex *exchange) serve() {
 	ex.mode = max(fe.cfg.HTTP.ConnMode, ex.be.cfg.HTTP.ConnMode)
 	if ex.mode != config.ConnKeepAlive {
 		ex.req.Flags |= htx.FlagClose
+	} else {
+		// A client's close is the front connection's business (its
+		// stream kept the request's flags): the server connection stays
+		// open for the next request, as in HAProxy.
+		ex.req.Flags &^= htx.FlagClose
 	}
 	keepTrailers(ex.req)
 	if len(ex.be.cfg.PersistRules) > 0 {
@@ -1073,6 +1078,7 @@ func (ex *exchange) openStream() error {
 				ex.dropConn(bc)
 				return errors.New("server mux yields no HTTP stream")
 			}
+			bc.uses.Add(1)
 			ex.bc, ex.bst = bc, hs
 			ex.noteBackSource()
 			ex.setServerDeadline()
@@ -1327,6 +1333,7 @@ func (ex *exchange) reopen() error {
 		ex.dropConn(bc)
 		return err
 	}
+	bc.uses.Add(1)
 	ex.bc, ex.bst = bc, st.(mux.HTTPStream)
 	ex.noteBackSource()
 	ex.setServerDeadline()
@@ -1650,6 +1657,7 @@ func (ex *exchange) endBack() {
 	bc := ex.bc
 	ex.bc, ex.bst = nil, nil
 	if bc.h2 {
+		bc.srv.conns.streamEnded(bc)
 		return
 	}
 	if t := ex.serverTimeout(); t > 0 {

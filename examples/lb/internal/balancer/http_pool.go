@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -20,13 +21,46 @@ import (
 // it has streams to spare.
 
 // Idle limits. HAProxy keeps idle connections until pool-purge-delay
-// (5 s by default) passes without use; the cap bounds file descriptors
-// held for a server that stopped being asked.
+// (5 s by default) passes without use, as many as pool-max-conn allows;
+// without pool-max-conn, lb's cap bounds the file descriptors held for a
+// server that stopped being asked.
 const (
-	idleMaxAge     = 5 * time.Second
 	idleMaxPerSrv  = 256
 	reusePolicyNew = "never"
 )
+
+// idleCap is how many idle connections s keeps (pool-max-conn).
+func (s *Server) idleCap() int {
+	if n := s.cfg.PoolMaxConn; n >= 0 {
+		return n
+	}
+	return idleMaxPerSrv
+}
+
+// idleAged reports whether a connection idle since then is past s's
+// pool-purge-delay at now (never with 0).
+func (s *Server) idleAged(since, now time.Time) bool {
+	d := s.cfg.PoolPurgeDelay
+	return d > 0 && now.Sub(since) >= d
+}
+
+// reusable reports whether bc may carry one more exchange under
+// max-reuse: it was reused fewer times than that.
+func (bc *backConn) reusable() bool {
+	n := bc.srv.cfg.MaxReuse
+	return n < 0 || int(bc.uses.Load()) <= n
+}
+
+// streamEnded closes a retired HTTP/2 connection once its last stream
+// is done.
+func (sc *serverConns) streamEnded(bc *backConn) {
+	sc.mu.Lock()
+	done := bc.retired && bc.m.UsedStreams() == 0
+	sc.mu.Unlock()
+	if done {
+		bc.close()
+	}
+}
 
 // backConn is one connection to a server and its mux.
 type backConn struct {
@@ -34,8 +68,13 @@ type backConn struct {
 	c    *conn.Conn
 	m    mux.Mux
 	h2   bool
-	idle time.Time // when it went idle
-	used bool      // carried an exchange before: a failure may be a stale connection
+	idle time.Time    // when it went idle
+	used bool         // carried an exchange before: a failure may be a stale connection
+	uses atomic.Int32 // exchanges (HTTP/2: streams) opened on it, for max-reuse
+	// retired is set, under its server's serverConns.mu, on an HTTP/2
+	// connection taken off the shared list at max-reuse: it closes once
+	// its last stream ends.
+	retired bool
 
 	peekFn func(fd uintptr)
 	peekOK bool
@@ -100,6 +139,17 @@ func (sc *serverConns) take(now time.Time, probe bool) *backConn {
 	defer sc.mu.Unlock()
 	for i := 0; i < len(sc.shared); i++ {
 		bc := sc.shared[i]
+		if !bc.reusable() {
+			// Past max-reuse: no new stream; it closes once its
+			// streams are done (streamEnded).
+			sc.shared = append(sc.shared[:i], sc.shared[i+1:]...)
+			i--
+			bc.retired = true
+			if bc.m.UsedStreams() == 0 {
+				go bc.close()
+			}
+			continue
+		}
 		if bc.m.AvailStreams() > 0 {
 			return bc
 		}
@@ -115,7 +165,7 @@ func (sc *serverConns) take(now time.Time, probe bool) *backConn {
 		bc := sc.idle[len(sc.idle)-1]
 		sc.idle[len(sc.idle)-1] = nil
 		sc.idle = sc.idle[:len(sc.idle)-1]
-		if now.Sub(bc.idle) < idleMaxAge && (!probe || bc.alive()) {
+		if !bc.srv.idleAged(bc.idle, now) && (!probe || bc.alive()) {
 			return bc
 		}
 		bc.closeIdle()
@@ -129,18 +179,18 @@ func (sc *serverConns) put(bc *backConn, now time.Time) {
 	if bc.h2 {
 		return // shared connections never leave the list
 	}
-	if bc.m.AvailStreams() == 0 {
+	if bc.m.AvailStreams() == 0 || !bc.reusable() {
 		bc.closeIdle()
 		return
 	}
 	sc.mu.Lock()
-	if sc.closed || len(sc.idle) >= idleMaxPerSrv {
+	if sc.closed || len(sc.idle) >= bc.srv.idleCap() {
 		sc.mu.Unlock()
 		bc.closeIdle()
 		return
 	}
 	// Drop the ones that aged out while here, oldest first.
-	for len(sc.idle) > 0 && now.Sub(sc.idle[0].idle) >= idleMaxAge {
+	for len(sc.idle) > 0 && bc.srv.idleAged(sc.idle[0].idle, now) {
 		old := sc.idle[0]
 		copy(sc.idle, sc.idle[1:])
 		sc.idle[len(sc.idle)-1] = nil

@@ -575,7 +575,15 @@ var serverOptions = map[string]serverOption{
 		s.UserTimeout = d
 		return err
 	}},
-	"tfo":       {0, func(s *Server, _ []string) error { s.FastOpen = true; return nil }},
+	"tfo":           {0, func(s *Server, _ []string) error { s.FastOpen = true; return nil }},
+	"pool-max-conn": {1, func(s *Server, a []string) error { return oneInt(a, -1, math.MaxInt32, &s.PoolMaxConn) }},
+	"max-reuse":     {1, func(s *Server, a []string) error { return oneInt(a, -1, math.MaxInt32, &s.MaxReuse) }},
+	"pool-low-conn": {1, func(s *Server, a []string) error { return oneInt(a, 0, math.MaxInt32, &s.PoolLowConn) }},
+	"pool-purge-delay": {1, func(s *Server, a []string) error {
+		d, err := ParseTime(a[0])
+		s.PoolPurgeDelay = d
+		return err
+	}},
 	"non-stick": {0, func(s *Server, _ []string) error { s.NonStick = true; return nil }},
 	"stick":     {0, func(s *Server, _ []string) error { s.NonStick = false; return nil }},
 	"inter":     {1, func(s *Server, a []string) error { return positiveTime(a[0], &s.Inter) }},

@@ -527,6 +527,15 @@ type Server struct {
 	UserTimeout time.Duration
 	FastOpen    bool
 	NonStick    bool
+	// Kept HTTP connections: PoolMaxConn caps the idle ones ("pool-max-
+	// conn", -1 for HAProxy's no cap, which lb bounds at 256); MaxReuse
+	// is how many times one may be reused ("max-reuse", -1 for no
+	// limit); PoolPurgeDelay is how long an idle one is kept
+	// ("pool-purge-delay", 5 s by default, 0 for ever); PoolLowConn
+	// ("pool-low-conn") is read and checked, lb having one pool per
+	// server and no threads to take connections from.
+	PoolMaxConn, MaxReuse, PoolLowConn int
+	PoolPurgeDelay                     time.Duration
 	// Source is the local address to dial from, "" for any.
 	Source string
 	// SSL is the TLS side of the line (ssl, verify, sni...) and the
@@ -650,6 +659,10 @@ func newDefaults() *Proxy {
 			// As in HAProxy: error-limit 10, on-error fastinter.
 			ErrorLimit: 10,
 			OnError:    "fastinter",
+			// As in HAProxy: no cap on idle or reuses, purged after 5 s.
+			PoolMaxConn:    -1,
+			MaxReuse:       -1,
+			PoolPurgeDelay: 5 * time.Second,
 		},
 	}
 }
