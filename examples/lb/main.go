@@ -99,8 +99,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	for _, w := range cfg.Warnings {
-		fmt.Fprintf(stderr, "[WARNING] %s\n", w)
+	if !cfg.Global.Quiet || *check {
+		for _, w := range cfg.Warnings {
+			fmt.Fprintf(stderr, "[WARNING] %s\n", w)
+		}
+	}
+	if cfg.Global.ZeroWarning && len(cfg.Warnings) > 0 {
+		// As HAProxy's zero-warning: a warning stops the start.
+		fmt.Fprintln(stderr, "[ALERT] Some warnings were found and 'zero-warning' is set. Aborting.")
+		return 1
+	}
+	if cfg.Global.SetDumpable {
+		if err := setDumpable(); err != nil {
+			fmt.Fprintf(stderr, "[WARNING] set-dumpable: %v\n", err)
+		}
 	}
 	if *check {
 		fmt.Fprintln(stdout, "Configuration file is valid")
@@ -120,6 +132,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if n := cfg.Global.UlimitN; n > 0 {
 		if err := setFileLimit(n); err != nil {
+			if cfg.Global.StrictLimits {
+				// As HAProxy's strict-limits: a limit not met stops the start.
+				fmt.Fprintf(stderr, "[ALERT] %v (strict-limits)\n", err)
+				return 1
+			}
 			fmt.Fprintf(stderr, "[WARNING] %v\n", err)
 		}
 	}

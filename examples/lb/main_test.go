@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -307,4 +308,43 @@ func TestConfigErrorStopsStart(t *testing.T) {
 	require.Contains(t, stderr.String(), bad+":3: keyword not allowed here: 'server' not allowed in 'frontend' section")
 	require.Empty(t, stdout.String())
 	_ = strings.TrimSpace
+}
+
+// TestZeroWarningAndQuiet: under zero-warning a warning stops the start;
+// quiet keeps warnings off a normal start but not off -c.
+func TestZeroWarningAndQuiet(t *testing.T) {
+	bin := lbBinary(t)
+	cfg := func(global string) string {
+		return writeFile(t, "w.cfg", fmt.Sprintf("global\n    noepoll\n%s\nlisten l\n    mode tcp\n    bind 127.0.0.1:%d\n    server s 127.0.0.1:1\n", global, freePort(t)))
+	}
+	out, err := exec.Command(bin, "-c", "-f", cfg("    zero-warning")).CombinedOutput()
+	require.Error(t, err, "%s", out)
+	require.Contains(t, string(out), "w.cfg:2: 'noepoll' has no effect")
+	require.Contains(t, string(out), "Some warnings were found and 'zero-warning' is set. Aborting.")
+
+	out, err = exec.Command(bin, "-c", "-f", cfg("    quiet")).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Contains(t, string(out), "'noepoll' has no effect", "-c shows warnings even under quiet")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	defer cancel()
+	out, _ = exec.CommandContext(ctx, bin, "-f", cfg("    quiet")).CombinedOutput()
+	require.NotContains(t, string(out), "WARNING", "a quiet start")
+}
+
+// TestStrictLimits: an ulimit-n the system refuses is a warning, and
+// under strict-limits it stops the start.
+func TestStrictLimits(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("ulimit-n is applied on Linux only")
+	}
+	bin := lbBinary(t)
+	cfg := writeFile(t, "s.cfg", fmt.Sprintf("global\n    ulimit-n 1073741824\n    strict-limits\nlisten l\n    mode tcp\n    bind 127.0.0.1:%d\n    server s 127.0.0.1:1\n", freePort(t)))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "-f", cfg).CombinedOutput()
+	require.Error(t, err, "%s", out)
+	require.NoError(t, ctx.Err(), "it stops at once: %s", out)
+	require.Contains(t, string(out), "[ALERT] cannot raise FD limit to 1073741824")
+	require.Contains(t, string(out), "(strict-limits)")
 }

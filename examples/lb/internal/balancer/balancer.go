@@ -27,6 +27,7 @@ import (
 	"github.com/proxyblocks/proxyblocks/freq"
 	"github.com/proxyblocks/proxyblocks/mux"
 	"github.com/proxyblocks/proxyblocks/mux/h1"
+	"github.com/proxyblocks/proxyblocks/mux/h2"
 	"github.com/proxyblocks/proxyblocks/shctx/sslcache"
 	"github.com/proxyblocks/proxyblocks/shctx/sslsync"
 	"github.com/proxyblocks/proxyblocks/stick"
@@ -674,9 +675,20 @@ func h1Limits(g *config.Global) h1.Limits {
 
 // httpMux makes the HTTP mux of a connection: HTTP/1 with the limits the
 // configuration sets, or what proto (and ALPN) name.
-func (b *Balancer) httpMux(t xprt.Transport, proto string, side mux.Side, h2 bool) (mux.Mux, error) {
-	if b.h1lim != (h1.Limits{}) && !h2 && proto != "h2" {
+func (b *Balancer) httpMux(t xprt.Transport, proto string, side mux.Side, isH2 bool) (mux.Mux, error) {
+	if b.h1lim != (h1.Limits{}) && !isH2 && proto != "h2" {
 		return h1.New(t, side, b.h1lim), nil
+	}
+	if g := &b.cfg.Global; g.H2InitialWindow != 0 || g.H2MaxStreams != 0 {
+		// tune.h2.*: the mux made here with those settings, when HTTP/2
+		// is the one the registry picks.
+		if e, err := mux.Best(proto, t.Info().ALPN, side, mux.ModeHTTP); err == nil && e.Name == "h2" {
+			m, err := h2.New(t, side, h2.Config{StreamWindow: g.H2InitialWindow, MaxConcurrentStreams: g.H2MaxStreams})
+			if err != nil {
+				return nil, err
+			}
+			return m, nil
+		}
 	}
 	return mux.New(t, proto, side, mux.ModeHTTP)
 }

@@ -25,7 +25,7 @@ import (
 // configuration lists (never multipart). A compressed response loses its
 // Content-Length, goes chunked to HTTP/1.1 clients, has its strong ETag
 // made weak and gets "Vary: Accept-Encoding" and its Content-Encoding.
-// The body is compressed at level 1 (HAProxy's tune.comp.maxlevel) and
+// The body is compressed at tune.comp.maxlevel (1 by default) and
 // flushed after each read from the server, so streamed answers keep
 // flowing.
 
@@ -237,19 +237,41 @@ type compressor interface {
 	Reset(w io.Writer)
 }
 
-var compressorPools = map[string]*sync.Pool{
-	"gzip": {New: func() any {
-		w, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
-		return w
-	}},
-	"deflate": {New: func() any {
-		w, _ := zlib.NewWriterLevel(io.Discard, zlib.BestSpeed)
-		return w
-	}},
-	"raw-deflate": {New: func() any {
-		w, _ := flate.NewWriter(io.Discard, flate.BestSpeed)
-		return w
-	}},
+// compressorPools hold the encoders of each algorithm, one pool per
+// level (1 to 9, tune.comp.maxlevel; index 0 unused).
+var compressorPools = map[string]*[10]sync.Pool{}
+
+func init() {
+	makers := map[string]func(level int) any{
+		"gzip": func(l int) any {
+			w, _ := gzip.NewWriterLevel(io.Discard, l)
+			return w
+		},
+		"deflate": func(l int) any {
+			w, _ := zlib.NewWriterLevel(io.Discard, l)
+			return w
+		},
+		"raw-deflate": func(l int) any {
+			w, _ := flate.NewWriter(io.Discard, l)
+			return w
+		},
+	}
+	for algo, mk := range makers {
+		pools := new([10]sync.Pool)
+		for l := 1; l <= 9; l++ {
+			pools[l].New = func() any { return mk(l) }
+		}
+		compressorPools[algo] = pools
+	}
+}
+
+// compLevel is the level responses are compressed at: tune.comp.maxlevel,
+// 1 by default as in HAProxy.
+func (b *Balancer) compLevel() int {
+	if l := b.cfg.Global.CompMaxLevel; l >= 1 && l <= 9 {
+		return l
+	}
+	return 1
 }
 
 // clientWriter writes compressed bytes to the client's stream, counting
@@ -265,11 +287,11 @@ func (w clientWriter) Write(p []byte) (int, error) {
 // newCompressor returns an encoder for the chosen algorithm writing to
 // the client, or nil for identity.
 func (ex *exchange) newCompressor() compressor {
-	pool := compressorPools[ex.comp]
-	if pool == nil {
+	pools := compressorPools[ex.comp]
+	if pools == nil {
 		return nil
 	}
-	cw := pool.Get().(compressor)
+	cw := pools[ex.hf.s.b.compLevel()].Get().(compressor)
 	cw.Reset(clientWriter{ex})
 	return cw
 }
@@ -295,5 +317,5 @@ func (ex *exchange) countCompression(compressed bool, in, out int64, whole bool)
 // putCompressor gives an encoder back to its pool.
 func (ex *exchange) putCompressor(cw compressor) {
 	cw.Reset(io.Discard)
-	compressorPools[ex.comp].Put(cw)
+	compressorPools[ex.comp][ex.hf.s.b.compLevel()].Put(cw)
 }

@@ -206,6 +206,21 @@ type Global struct {
 	// Node and Description name and describe the process ("node",
 	// "description"); informational.
 	Node, Description string
+	// Quiet keeps start-up warnings quiet ("quiet"); ZeroWarning makes
+	// any warning stop the start ("zero-warning"); SetDumpable lets the
+	// process dump core even after changing its user ("set-dumpable").
+	Quiet, ZeroWarning, SetDumpable bool
+	// StrictLimits makes an ulimit-n the system refuses stop the start
+	// ("strict-limits") instead of a warning.
+	StrictLimits bool
+	// H2InitialWindow and H2MaxStreams are the HTTP/2 receive window of
+	// each stream and the streams a client may open at once
+	// ("tune.h2.initial-window-size", "tune.h2.max-concurrent-streams");
+	// 0 keeps the mux's defaults (256 KiB and 100).
+	H2InitialWindow, H2MaxStreams uint32
+	// CompMaxLevel is the compression level ("tune.comp.maxlevel", 1 by
+	// default, as in HAProxy).
+	CompMaxLevel int
 }
 
 // Log is one log target.
