@@ -169,8 +169,8 @@ func TestParseFullSample(t *testing.T) {
 	require.Equal(t, Timeouts{Connect: 5 * time.Second, Client: time.Minute, Server: time.Minute, Tunnel: time.Hour, Queue: 2 * time.Second, Check: 1500 * time.Millisecond}, be.Timeouts)
 	require.Len(t, be.Servers, 5)
 	s := be.Servers
-	require.Equal(t, Server{Pos: s[0].Pos, Name: "app1", Addr: "127.0.0.1:19001", ID: 1, Weight: 10, MaxConn: 100, Check: true, Inter: 3 * time.Second, Rise: 3, Fall: 2, ErrorLimit: 10, OnError: "fastinter"}, *s[0])
-	require.Equal(t, Server{Pos: s[1].Pos, Name: "app2", Addr: "127.0.0.1:19002", ID: 2, Weight: 20, MaxConn: 100, Check: true, Inter: 500 * time.Millisecond, Rise: 1, Fall: 5, ErrorLimit: 10, OnError: "fastinter"}, *s[1])
+	require.Equal(t, Server{Pos: s[0].Pos, Name: "app1", Addr: "127.0.0.1:19001", ID: 1, Weight: 10, MaxConn: 100, Check: true, Inter: 3 * time.Second, Rise: 3, Fall: 2, ErrorLimit: 10, OnError: "fastinter", PoolMaxConn: -1, MaxReuse: -1, PoolPurgeDelay: 5 * time.Second}, *s[0])
+	require.Equal(t, Server{Pos: s[1].Pos, Name: "app2", Addr: "127.0.0.1:19002", ID: 2, Weight: 20, MaxConn: 100, Check: true, Inter: 500 * time.Millisecond, Rise: 1, Fall: 5, ErrorLimit: 10, OnError: "fastinter", PoolMaxConn: -1, MaxReuse: -1, PoolPurgeDelay: 5 * time.Second}, *s[1])
 	require.True(t, s[2].SendProxy)
 	require.Equal(t, "127.0.0.1", s[2].Source)
 	require.True(t, s[3].SendProxyV2)
