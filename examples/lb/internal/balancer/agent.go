@@ -247,7 +247,7 @@ func (a *agent) once(ctx context.Context) {
 func (a *agent) exchange(ctx context.Context, connectTimeout, timeout time.Duration) (status, desc string, line []byte) {
 	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	var d net.Dialer
-	c, err := d.DialContext(cctx, "tcp", a.s.checkTarget(a.port, a.addr))
+	c, err := d.DialContext(cctx, "tcp", a.s.checkTarget(a.port, a.addr)) // an agent listens on TCP
 	cancel()
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {

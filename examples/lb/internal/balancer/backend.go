@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -199,8 +200,12 @@ func (b *Backend) Server(name string) *Server {
 // Name returns the server's name.
 func (s *Server) Name() string { return s.cfg.Name }
 
-// address is where the server's new connections go, host:port.
+// address is where the server's new connections go, host:port, or
+// unix@PATH for a UNIX socket.
 func (s *Server) address() string { return *s.addr.Load() }
+
+// unix reports whether the server is a UNIX socket.
+func (s *Server) unix() bool { return strings.HasPrefix(s.cfg.Addr, config.UnixPrefix) }
 
 // Up reports whether health checks consider the server up (servers
 // without checks are always up).

@@ -215,7 +215,8 @@ func (r *tcpCheckRun) connect(ctx context.Context, i int, rule *config.TCPCheckR
 			d.Control = nil
 		}
 		var cc *conn.Conn
-		if cc, err = d.Dial(ctx, "tcp", target, nil); err == nil {
+		network, addr := config.NetAddr(target)
+		if cc, err = d.Dial(ctx, network, addr, nil); err == nil {
 			c = cc
 		}
 	}

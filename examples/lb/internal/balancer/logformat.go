@@ -186,6 +186,18 @@ func appendAddrVar(b []byte, a netip.AddrPort, port, hex bool) []byte {
 	return append(b, a.Addr().Unmap().String()...)
 }
 
+// appendUnixVar appends an address variable of a UNIX socket as HAProxy
+// logs it: "unix", and port 0.
+func appendUnixVar(b []byte, port, hex bool) []byte {
+	switch {
+	case port && hex:
+		return appendHexN(b, 0, 4)
+	case port:
+		return append(b, '0')
+	}
+	return append(b, "unix"...)
+}
+
 // appendVar appends the value of variable it. The configuration refuses
 // HTTP variables on a TCP proxy; should one reach a TCP line it prints "-".
 func (v *logValues) appendVar(b []byte, it config.LogItem) []byte {
@@ -231,10 +243,16 @@ func (v *logValues) appendVar(b []byte, it config.LogItem) []byte {
 	case "fi", "fp":
 		return appendAddrVar(b, v.fe, it.Var == "fp", it.Hex)
 	case "bi", "bp":
+		if v.srv != nil && v.srv.unix() {
+			return appendUnixVar(b, it.Var == "bp", it.Hex)
+		}
 		return appendAddrVar(b, v.bsrc, it.Var == "bp", it.Hex)
 	case "si", "sp":
 		var a netip.AddrPort
 		if v.srv != nil {
+			if v.srv.unix() {
+				return appendUnixVar(b, it.Var == "sp", it.Hex)
+			}
 			a, _ = netip.ParseAddrPort(v.srv.cfg.DialAddr(v.srv.address(), v.fe.Port()))
 		}
 		return appendAddrVar(b, a, it.Var == "sp", it.Hex)

@@ -371,6 +371,9 @@ func (s *Server) setCheckEnabled(agent, on bool) error {
 // HAProxy's words.
 func (s *Server) setAddr(ip, portWord string, withPort bool) string {
 	const by = " by 'stats socket command'\n"
+	if s.unix() {
+		return "Cannot change the address of a server on a UNIX socket" + by
+	}
 	a, err := netip.ParseAddr(ip)
 	if err != nil || a.Zone() != "" {
 		return "Invalid addr '" + ip + "'" + by

@@ -651,7 +651,11 @@ func (b *Backend) serverRow(s *Server, iid int, now time.Time, legends bool) (r 
 	r.setTimes(c, b.cfg.Mode == "http", true)
 	r.setConnects(c)
 	if legends {
-		r.set("addr", s.address())
+		if s.unix() {
+			r.set("addr", "unix") // as HAProxy shows a UNIX socket
+		} else {
+			r.set("addr", s.address())
+		}
 		r.set("cookie", cfg.Cookie)
 	}
 	r.set("mode", b.cfg.Mode)

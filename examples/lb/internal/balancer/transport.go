@@ -125,7 +125,7 @@ func (b *Balancer) dialer(s *Server) (*conn.Dialer, error) {
 		UserTimeout: s.cfg.UserTimeout, FastOpen: s.cfg.FastOpen}
 	d.KeepAlive, d.DisableKeepAlive = keepAlive(s.be.cfg.SrvTCPKA)
 	// A server's own source, else its backend's.
-	if source := cmp.Or(s.cfg.Source, s.be.cfg.Source); source != "" {
+	if source := cmp.Or(s.cfg.Source, s.be.cfg.Source); source != "" && !s.unix() {
 		src, err := resolveSource(source)
 		if err != nil {
 			return nil, fmt.Errorf("server %s/%s: source %s: %w", s.be.cfg.Name, s.cfg.Name, source, err)
@@ -171,7 +171,8 @@ func (b *Balancer) dialServer(ctx context.Context, s *Server, src, dst netip.Add
 		return nil, s.dialErr
 	}
 	ph := conn.NewProxyHeader(src, dst)
-	c, err := connDialer(s, ph, pp).Dial(ctx, "tcp", s.cfg.DialAddr(s.address(), dst.Port()), ph)
+	network, addr := config.NetAddr(s.cfg.DialAddr(s.address(), dst.Port()))
+	c, err := connDialer(s, ph, pp).Dial(ctx, network, addr, ph)
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +263,8 @@ func (b *Balancer) dialCheckConn(ctx context.Context, s *Server, target string, 
 	// The check keeps the server's keepalive settings (srvtcpka), as
 	// HAProxy's checks do.
 	w := watchHandshake(&d)
-	c, err := d.Dial(ctx, "tcp", target, nil)
+	network, addr := config.NetAddr(target)
+	c, err := d.Dial(ctx, network, addr, nil)
 	if err != nil {
 		return nil, w.classify(err)
 	}

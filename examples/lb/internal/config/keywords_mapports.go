@@ -21,6 +21,20 @@ func init() {
 // For those it returns mapPorts and host:N (N negative for "-N", 0 for
 // none), the form HAProxy's statistics show.
 func ParseServerAddr(s string) (addr string, mapPorts bool, err error) {
+	switch {
+	case strings.HasPrefix(s, "unix@") || strings.HasPrefix(s, "/"):
+		// A UNIX stream socket: unix@PATH, or an absolute path.
+		path := strings.TrimPrefix(s, "unix@")
+		if path == "" {
+			return "", false, fmt.Errorf("address %q: missing socket path", s)
+		}
+		if len(path) > maxUnixPath {
+			return "", false, fmt.Errorf("address %q: socket path longer than %d bytes", s, maxUnixPath)
+		}
+		return UnixPrefix + path, false, nil
+	case strings.HasPrefix(s, "abns@"):
+		return "", false, fmt.Errorf("address %q: abstract UNIX sockets (abns@) are not supported", s)
+	}
 	bare := strings.TrimPrefix(strings.TrimPrefix(s, "ipv4@"), "ipv6@")
 	host, port := bare, ""
 	if colon := strings.LastIndexByte(bare, ':'); colon >= 0 && !strings.HasSuffix(bare, "]") {
@@ -48,6 +62,24 @@ func ParseServerAddr(s string) (addr string, mapPorts bool, err error) {
 	}
 	h, _, _ := net.SplitHostPort(a)
 	return net.JoinHostPort(h, strconv.Itoa(offset)), true, nil
+}
+
+// UnixPrefix starts a server address that is a UNIX stream socket: the
+// path follows.
+const UnixPrefix = "unix@"
+
+// maxUnixPath is the longest path a UNIX socket address holds on Linux
+// (sun_path, 108 bytes with its terminating NUL).
+const maxUnixPath = 107
+
+// NetAddr splits a server address into the network and address a dial
+// takes: "unix" and the path for a UNIX socket, "tcp" and host:port
+// otherwise.
+func NetAddr(addr string) (network, address string) {
+	if path, ok := strings.CutPrefix(addr, UnixPrefix); ok {
+		return "unix", path
+	}
+	return "tcp", addr
 }
 
 // DialAddr is where a connection to s goes when its client connected to

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -34,8 +35,8 @@ func TestParseServerAddr(t *testing.T) {
 		"127.0.0.1:+70000": `address "127.0.0.1:+70000": port offset`,
 		"127.0.0.1:+x":     `address "127.0.0.1:+x": port offset`,
 		"bad host!":        `address "bad host!": invalid host name`,
-		"unix@/x.sock":     `only ipv4@ and ipv6@ prefixes are supported`,
 		"127.0.0.1:99999":  `address "127.0.0.1:99999": port`,
+		"udp@1.2.3.4:5":    `only ipv4@ and ipv6@ prefixes are supported`,
 	} {
 		_, _, err := ParseServerAddr(in)
 		require.ErrorContains(t, err, msg, in)
@@ -52,4 +53,30 @@ func TestMapPortsNeedCheckPort(t *testing.T) {
 	require.ErrorContains(t, err, "t.cfg:3: bad value: proxy 'l': server 's1' has neither service port nor check port")
 	_, err = Parse(Source{Name: "t.cfg", Data: []byte("listen l\n    bind :8080\n    server s1 127.0.0.1 check port 80\n")})
 	require.NoError(t, err)
+}
+
+func TestParseUnixServerAddr(t *testing.T) {
+	for in, want := range map[string]string{
+		"unix@/run/app.sock": "unix@/run/app.sock",
+		"/run/app.sock":      "unix@/run/app.sock",
+		"unix@rel.sock":      "unix@rel.sock",
+	} {
+		addr, maps, err := ParseServerAddr(in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, addr, in)
+		require.False(t, maps)
+		network, path := NetAddr(addr)
+		require.Equal(t, "unix", network)
+		require.Equal(t, want[len("unix@"):], path)
+	}
+	for in, msg := range map[string]string{
+		"unix@":                        "missing socket path",
+		"abns@x":                       "abstract UNIX sockets (abns@) are not supported",
+		"/" + strings.Repeat("x", 200): "socket path longer than 107 bytes",
+	} {
+		_, _, err := ParseServerAddr(in)
+		require.ErrorContains(t, err, msg, in)
+	}
+	network, addr := NetAddr("127.0.0.1:80")
+	require.Equal(t, []string{"tcp", "127.0.0.1:80"}, []string{network, addr})
 }
