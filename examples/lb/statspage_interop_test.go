@@ -148,7 +148,7 @@ func TestInteropStatsPageMatchesHAProxy(t *testing.T) {
 		// status and the termination state.
 		stats := regexp.MustCompile(`\] (\S+) (\S+) \S+ (\d+) \d+ - - (\S+) .*"(\S+ \S+) HTTP`)
 		var lines []string
-		require.Eventually(t, func() bool {
+		ok := assert.Eventually(t, func() bool {
 			lines = lines[:0]
 			for _, l := range strings.Split(out(), "\n") {
 				if m := stats.FindStringSubmatch(l); m != nil {
@@ -156,7 +156,8 @@ func TestInteropStatsPageMatchesHAProxy(t *testing.T) {
 				}
 			}
 			return len(lines) == len(res.answers)
-		}, 5*time.Second, 10*time.Millisecond, "one log line per request")
+		}, 10*time.Second, 10*time.Millisecond)
+		require.True(t, ok, "one log line per request, %d for %d, in:\n%s", len(lines), len(res.answers), out())
 		// Sorted: a line is written once its answer is sent, so the next
 		// request's may come first.
 		res.logs = append([]string(nil), lines...)
