@@ -158,9 +158,12 @@ func (a *hashAlgo) requestKey(req *htx.Message) ([]byte, bool) {
 // the part a request hash reads goes round robin as in HAProxy: on the map
 // for a map-based hash, along the ring for a consistent one.
 func (a *hashAlgo) pick(cands []*Server, src netip.Addr, avoid *Server) (*Server, bool) {
-	if a.part == nil {
+	if a.part == nil && src.IsValid() {
 		return a.pickHash(cands, SourceHash(src), avoid)
 	}
+	// No key: a request without what the algorithm hashes, or a client
+	// without an IP address (a UNIX socket's) under balance source, goes
+	// round robin, as in HAProxy.
 	if a.consistent {
 		return a.ringNext(cands, avoid)
 	}

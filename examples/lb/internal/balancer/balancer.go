@@ -385,9 +385,10 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 	b.wg.Add(1)
 	go b.trimmer()
 	for _, fe := range b.fronts {
+		luids := listenerIDs(fe.cfg)
 		for i, ln := range fe.listeners {
 			b.wg.Add(1)
-			go b.acceptLoop(fe, ln, b.bindOf(fe, i))
+			go b.acceptLoop(fe, ln, b.bindOf(fe, i), luids[i])
 		}
 	}
 	rsaSigner := "openssl"
@@ -399,6 +400,34 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 }
 
 // bindOf returns the bind line the i-th listener of fe came from.
+// listenerIDs numbers a frontend's listeners, one per bind address, as
+// HAProxy does: a bind line's "id", else the lowest number no listener
+// took yet, in order. A UNIX client's lines show it as its port.
+func listenerIDs(px *config.Proxy) []uint16 {
+	used := map[int]bool{}
+	for _, bind := range px.Binds {
+		if bind.ID != 0 {
+			used[bind.ID] = true
+		}
+	}
+	var ids []uint16
+	next := 1
+	for _, bind := range px.Binds {
+		for range bind.Addrs {
+			if bind.ID != 0 {
+				ids = append(ids, uint16(bind.ID))
+				continue
+			}
+			for used[next] {
+				next++
+			}
+			used[next] = true
+			ids = append(ids, uint16(next))
+		}
+	}
+	return ids
+}
+
 func (b *Balancer) bindOf(fe *frontend, i int) *config.Bind {
 	for k := range fe.cfg.Binds {
 		if i < len(fe.cfg.Binds[k].Addrs) {
@@ -607,7 +636,7 @@ func (b *Balancer) startChecks() {
 	}
 }
 
-func (b *Balancer) acceptLoop(fe *frontend, ln *conn.Listener, bind *config.Bind) {
+func (b *Balancer) acceptLoop(fe *frontend, ln *conn.Listener, bind *config.Bind, luid uint16) {
 	defer b.wg.Done()
 	for {
 		// The listener waits for a free slot of the frontend's and the
@@ -628,7 +657,7 @@ func (b *Balancer) acceptLoop(fe *frontend, ln *conn.Listener, bind *config.Bind
 			continue
 		}
 		setSockBufs(c.Socket(), b.cfg.Global.RcvBufClient, b.cfg.Global.SndBufClient)
-		s := &session{b: b, fe: fe, bind: bind, client: c, accepted: time.Now(), be: fe.backend}
+		s := &session{b: b, fe: fe, bind: bind, client: c, accepted: time.Now(), be: fe.backend, luid: luid}
 		b.mu.Lock()
 		if b.closed {
 			b.mu.Unlock()

@@ -56,7 +56,7 @@ func (hf *httpFront) newLog(date time.Time) httpLog {
 func (hf *httpFront) newLogInto(l httpLog, date time.Time) httpLog {
 	reqLine, line := l.reqLine[:0], l.line[:0]
 	capReq, capResp := l.capReq, l.capResp
-	l = httpLog{trafficLine: trafficLine{client: hf.src(), frontend: hf.s.fe.cfg.Name, backend: hf.s.fe.cfg.Name,
+	l = httpLog{trafficLine: trafficLine{client: hf.src(), luid: hf.s.luid, frontend: hf.s.fe.cfg.Name, backend: hf.s.fe.cfg.Name,
 		server: "<NOSRV>", term: [2]byte{'-', '-'}}, date: date, tls: hf.info != nil, status: -1, ck: [2]byte{'-', '-'}, reqLine: reqLine, line: line,
 		rt: hf.s.b.streams.Add(1) - 1}
 	if h := &hf.s.fe.cfg.HTTP; len(h.CaptureRequest) > 0 || len(h.CaptureResponse) > 0 {
@@ -142,9 +142,7 @@ func (hf *httpFront) emitLog(l *httpLog, ctx acl.Context) {
 // %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r
 // (no captured headers: %hr and %hs print nothing and their spaces go).
 func (l *httpLog) format(b []byte) []byte {
-	b = append(b, l.client.Addr().Unmap().String()...)
-	b = append(b, ':')
-	b = strconv.AppendUint(b, uint64(l.client.Port()), 10)
+	b = appendClient(b, l.client, l.luid)
 	b = append(b, " ["...)
 	b = l.date.AppendFormat(b, "02/Jan/2006:15:04:05.000")
 	b = append(b, "] "...)

@@ -190,6 +190,7 @@ type tcpLog struct {
 // share, in tcplog, httplog and log-format alike.
 type trafficLine struct {
 	client   netip.AddrPort
+	luid     uint16 // the listener's id, a UNIX client's port
 	frontend string
 	backend  string
 	server   string // "<NOSRV>" when none was reached
@@ -211,13 +212,23 @@ type trafficLine struct {
 	asap bool
 }
 
+// appendClient appends a client's address and port as HAProxy's lines
+// show them: "unix:" and the listener's id for a UNIX client.
+func appendClient(b []byte, client netip.AddrPort, luid uint16) []byte {
+	if !client.IsValid() && luid != 0 {
+		b = append(b, "unix:"...)
+		return strconv.AppendUint(b, uint64(luid), 10)
+	}
+	b = append(b, client.Addr().Unmap().String()...)
+	b = append(b, ':')
+	return strconv.AppendUint(b, uint64(client.Port()), 10)
+}
+
 // format renders HAProxy's tcplog format:
 // %ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq
 func (l *tcpLog) format() string {
 	b := make([]byte, 0, 160)
-	b = append(b, l.client.Addr().Unmap().String()...)
-	b = append(b, ':')
-	b = strconv.AppendUint(b, uint64(l.client.Port()), 10)
+	b = appendClient(b, l.client, l.luid)
 	b = append(b, " ["...)
 	b = l.accept.AppendFormat(b, "02/Jan/2006:15:04:05.000")
 	b = append(b, "] "...)

@@ -236,12 +236,20 @@ func (v *logValues) appendVar(b []byte, it config.LogItem) []byte {
 	case "ms":
 		ms := v.date.Nanosecond() / int(time.Millisecond)
 		return append(b, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
-	case "ci":
-		return appendAddrVar(b, v.client, false, it.Hex)
-	case "cp":
-		return appendAddrVar(b, v.client, true, it.Hex)
-	case "fi", "fp":
-		return appendAddrVar(b, v.fe, it.Var == "fp", it.Hex)
+	case "ci", "cp", "fi", "fp":
+		a := v.client
+		if it.Var[0] == 'f' {
+			a = v.fe
+		}
+		if !a.IsValid() && v.luid != 0 {
+			// A UNIX client: "unix", and the listener's id as its port.
+			// (in decimal under +X too, as HAProxy prints it).
+			if it.Var[1] == 'i' {
+				return append(b, "unix"...)
+			}
+			return strconv.AppendUint(b, uint64(v.luid), 10)
+		}
+		return appendAddrVar(b, a, it.Var[1] == 'p', it.Hex)
 	case "bi", "bp":
 		if v.srv != nil && v.srv.unix() {
 			return appendUnixVar(b, it.Var == "bp", it.Hex)

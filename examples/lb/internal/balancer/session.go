@@ -59,6 +59,9 @@ type session struct {
 	// silent marks a connection dropped while it waited because its
 	// client closed having sent nothing (clientGone).
 	silent bool
+	// luid is the id of the listener the client came through, which a
+	// UNIX client's lines show as its port.
+	luid uint16
 	// tun is the session's tunnel once it runs (under mu), for the bytes
 	// option contstats shows while it does.
 	tun *channel.Tunnel
@@ -491,6 +494,7 @@ func (s *session) logTraffic(asap bool, beconn, srvconn int) {
 	}
 	l := tcpLog{trafficLine: trafficLine{
 		client:   s.client.Src(),
+		luid:     s.luid,
 		frontend: fe.cfg.Name,
 		backend:  fe.cfg.Name,
 		server:   "<NOSRV>",
@@ -554,7 +558,7 @@ func (s *session) uniqueID() (string, bool) {
 	}
 	x := s.extra()
 	if x.uid == "" {
-		v := logValues{trafficLine: &trafficLine{client: s.client.Src(), frontend: s.fe.cfg.Name}, date: s.accepted,
+		v := logValues{trafficLine: &trafficLine{client: s.client.Src(), luid: s.luid, frontend: s.fe.cfg.Name}, date: s.accepted,
 			fe: s.client.Dst(), rt: x.rt}
 		x.uid = u.make(&v, s.ruleCtx(s.fe.cfg.Name))
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"os"
@@ -31,6 +32,12 @@ func (b *Balancer) listen(ctx context.Context, fe *frontend, addr string, bind c
 			return nil, fmt.Errorf("proto %s is not usable in mode tcp: %w", bind.Proto, err)
 		}
 	}
+	network, laddr := config.NetAddr(addr)
+	if network == "unix" {
+		if err := removeStaleSocket(laddr); err != nil {
+			return nil, err
+		}
+	}
 	lc := conn.ListenConfig{
 		Slots:            limits,
 		AcceptProxy:      bind.AcceptProxy,
@@ -40,7 +47,7 @@ func (b *Balancer) listen(ctx context.Context, fe *frontend, addr string, bind c
 		MaxConn:          bind.MaxConn,
 		// HAProxy sizes the accept queue by the first of these set.
 		Backlog:     cmp.Or(bind.Backlog, fe.cfg.Backlog, bind.MaxConn, fe.cfg.MaxConn, b.cfg.Global.MaxConn),
-		DelayAck:    smartAccept(fe.cfg, bind),
+		DelayAck:    network == "tcp" && smartAccept(fe.cfg, bind),
 		DeferAccept: bind.DeferAccept,
 		UserTimeout: bind.UserTimeout,
 		MaxSeg:      bind.MaxSeg,
@@ -68,7 +75,7 @@ func (b *Balancer) listen(ctx context.Context, fe *frontend, addr string, bind c
 	b.connRules(fe, &lc)
 	// lc opens the socket itself: it sets keepalive on the listening
 	// socket, which the accepted ones inherit.
-	ln, err := lc.Listen(ctx, "tcp", addr)
+	ln, err := lc.Listen(ctx, network, laddr)
 	if err != nil {
 		// The caller's message names the address already; keep the
 		// system's error without conn's wrapping, which repeats it.
@@ -77,7 +84,45 @@ func (b *Balancer) listen(ctx context.Context, fe *frontend, addr string, bind c
 		}
 		return nil, err
 	}
+	if network == "unix" {
+		if err := socketFileOwner(laddr, bind); err != nil {
+			_ = ln.Close()
+			return nil, err
+		}
+	}
 	return ln, nil
+}
+
+// removeStaleSocket removes a UNIX socket file left at path by an earlier
+// process, as HAProxy takes the path over; anything else there is an
+// error, not removed.
+func removeStaleSocket(path string) error {
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case fi.Mode().Type() != fs.ModeSocket:
+		return fmt.Errorf("%s exists and is not a socket", path)
+	}
+	return os.Remove(path)
+}
+
+// socketFileOwner gives a UNIX socket's file the mode and owner its bind
+// line (or unix-bind) asks for.
+func socketFileOwner(path string, bind config.Bind) error {
+	if bind.UnixMode >= 0 {
+		if err := os.Chmod(path, fs.FileMode(bind.UnixMode)); err != nil {
+			return err
+		}
+	}
+	if bind.UnixUID >= 0 || bind.UnixGID >= 0 {
+		if err := os.Lchown(path, bind.UnixUID, bind.UnixGID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // smartAccept reports whether a bind line's listener holds back the ACK
@@ -171,6 +216,11 @@ func (b *Balancer) dialServer(ctx context.Context, s *Server, src, dst netip.Add
 		return nil, s.dialErr
 	}
 	ph := conn.NewProxyHeader(src, dst)
+	if !src.IsValid() || !dst.IsValid() {
+		// A client without IP addresses (a UNIX socket's): a LOCAL
+		// header, "PROXY UNKNOWN" in v1, as HAProxy sends; TLVs go on.
+		ph.Command = conn.CommandLocal
+	}
 	network, addr := config.NetAddr(s.cfg.DialAddr(s.address(), dst.Port()))
 	c, err := connDialer(s, ph, pp).Dial(ctx, network, addr, ph)
 	if err != nil {

@@ -42,3 +42,32 @@ func TestBindTCPOptions(t *testing.T) {
 		require.ErrorContains(t, err, msg, binds)
 	}
 }
+
+func TestUnixBinds(t *testing.T) {
+	cfg, err := Parse(Source{Name: "t.cfg", Data: []byte(`global
+    unix-bind prefix /run/lb/ mode 660 uid 5
+listen l
+    mode tcp
+    bind unix@a.sock
+    bind /b.sock mode 600 gid 7
+    bind :80
+    server s 127.0.0.1:1
+`)})
+	require.NoError(t, err)
+	b := cfg.Proxy("l", KindListen).Binds
+	require.Equal(t, []string{"unix@/run/lb/a.sock"}, b[0].Addrs)
+	require.Equal(t, []int{0o660, 5, -1}, []int{b[0].UnixMode, b[0].UnixUID, b[0].UnixGID})
+	require.Equal(t, []string{"unix@/run/lb//b.sock"}, b[1].Addrs, "the prefix goes before absolute paths too, as in haproxy")
+	require.Equal(t, []int{0o600, 5, 7}, []int{b[1].UnixMode, b[1].UnixUID, b[1].UnixGID})
+	require.Equal(t, []int{-1, -1, -1}, []int{b[2].UnixMode, b[2].UnixUID, b[2].UnixGID}, "a TCP line keeps none")
+
+	for binds, msg := range map[string]string{
+		"    bind unix@\n":              "missing socket path",
+		"    bind abns@x\n":             "abstract UNIX sockets (abns@) are not supported",
+		"    bind /a mode 8\n":          "'8' is not an octal file mode",
+		"    bind /a user nobodyhere\n": "nobodyhere",
+	} {
+		_, err := Parse(Source{Name: "t.cfg", Data: []byte("listen l\n" + binds)})
+		require.ErrorContains(t, err, msg, binds)
+	}
+}

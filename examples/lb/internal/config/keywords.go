@@ -472,6 +472,19 @@ var bindOptions = map[string]struct {
 	"v4v6":        {0, func(b *Bind, _ []string) error { b.V6Only = "v4v6"; return nil }},
 	"v6only":      {0, func(b *Bind, _ []string) error { b.V6Only = "v6only"; return nil }},
 	"id":          {1, func(b *Bind, a []string) error { return oneInt(a, 1, math.MaxInt32, &b.ID) }},
+	// The owner and mode of a UNIX socket's file.
+	"mode": {1, func(b *Bind, a []string) error {
+		n, err := strconv.ParseUint(a[0], 8, 32)
+		if err != nil || n > 0o7777 {
+			return fmt.Errorf("'%s' is not an octal file mode", a[0])
+		}
+		b.UnixMode = int(n)
+		return nil
+	}},
+	"uid":   {1, func(b *Bind, a []string) error { return oneInt(a, 0, math.MaxInt32, &b.UnixUID) }},
+	"gid":   {1, func(b *Bind, a []string) error { return oneInt(a, 0, math.MaxInt32, &b.UnixGID) }},
+	"user":  {1, func(b *Bind, a []string) error { return lookupID(a, false, &b.UnixUID) }},
+	"group": {1, func(b *Bind, a []string) error { return lookupID(a, true, &b.UnixGID) }},
 	"nice":        {1, func(b *Bind, a []string) error { return oneInt(a, -1024, 1024, &b.Nice) }},
 	"maxconn":     {1, func(b *Bind, a []string) error { return oneInt(a, 1, 1<<30, &b.MaxConn) }},
 	"name":        {1, func(b *Bind, a []string) error { b.Name = a[0]; return nil }},
@@ -483,6 +496,19 @@ const maxBindRange = 4096
 // bindAddrs reads one address of a bind line: ADDR:PORT, or ADDR:LOW-HIGH
 // for every port from LOW to HIGH, as HAProxy binds them.
 func bindAddrs(s string) ([]string, error) {
+	switch {
+	case strings.HasPrefix(s, UnixPrefix) || strings.HasPrefix(s, "/"):
+		path := strings.TrimPrefix(s, UnixPrefix)
+		if path == "" {
+			return nil, fmt.Errorf("address %q: missing socket path", s)
+		}
+		if len(path) > maxUnixPath {
+			return nil, fmt.Errorf("address %q: socket path longer than %d bytes", s, maxUnixPath)
+		}
+		return []string{UnixPrefix + path}, nil
+	case strings.HasPrefix(s, "abns@"):
+		return nil, fmt.Errorf("address %q: abstract UNIX sockets (abns@) are not supported", s)
+	}
 	colon := strings.LastIndexByte(s, ':')
 	dash := strings.IndexByte(s[colon+1:], '-')
 	if colon < 0 || dash < 0 {
@@ -513,7 +539,7 @@ func parseBind(p *parser, px *Proxy, a []string) error {
 	if len(a) == 0 {
 		return errors.New("expects an address (ADDR:PORT)")
 	}
-	b := Bind{Pos: p.pos}
+	b := Bind{Pos: p.pos, UnixMode: -1, UnixUID: -1, UnixGID: -1}
 	for _, one := range strings.Split(a[0], ",") {
 		addrs, err := bindAddrs(one)
 		if err != nil {

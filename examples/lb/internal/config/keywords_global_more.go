@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Global keywords that tune HAProxy's own machinery. Those lb has an
@@ -48,7 +49,6 @@ var noEffect = map[string]struct {
 // unknown.
 var refusedGlobal = map[string]string{
 	"localpeer": "lb reads no peers sections and syncs no stick table",
-	"unix-bind": "lb binds no UNIX sockets",
 	"nbproc":    "nbproc is not supported any more since HAProxy 2.5; threads are used instead",
 }
 
@@ -65,6 +65,8 @@ func init() {
 	for kw, why := range refusedGlobal {
 		globalKeywords[kw] = func(*parser, []string) error { return fmt.Errorf("%w: %s", ErrUnsupported, why) }
 	}
+	globalKeywords["unix-bind"] = parseUnixBind
+	finishers = append(finishers, (*parser).applyUnixBind)
 	globalKeywords["quiet"] = func(p *parser, a []string) error {
 		p.cfg.Global.Quiet = true
 		return noArgs(a)
@@ -103,4 +105,86 @@ func h2Setting(a []string, lo, hi int, dst *uint32) error {
 	}
 	*dst = uint32(n)
 	return nil
+}
+
+// UnixBind holds "unix-bind": defaults for the UNIX sockets bind lines
+// open.
+type UnixBind struct {
+	// Prefix goes before every socket path, as HAProxy puts it.
+	Prefix string
+	// Mode, UID and GID are the file's mode and owner when the bind line
+	// sets none; -1 leaves them as the process creates them.
+	Mode, UID, GID int
+}
+
+// parseUnixBind reads "unix-bind [prefix P] [mode M] [user U|uid N]
+// [group G|gid N]".
+func parseUnixBind(p *parser, a []string) error {
+	u := UnixBind{Mode: -1, UID: -1, GID: -1}
+	if len(a) == 0 || len(a)%2 != 0 {
+		return errors.New("expects pairs of 'prefix', 'mode', 'user', 'uid', 'group' or 'gid' and a value")
+	}
+	for i := 0; i < len(a); i += 2 {
+		v := a[i+1 : i+2]
+		var err error
+		switch a[i] {
+		case "prefix":
+			u.Prefix = v[0]
+		case "mode":
+			n, perr := strconv.ParseUint(v[0], 8, 32)
+			if perr != nil || n > 0o7777 {
+				err = fmt.Errorf("'%s' is not an octal file mode", v[0])
+			}
+			u.Mode = int(n)
+		case "uid":
+			err = oneInt(v, 0, 1<<31-1, &u.UID)
+		case "gid":
+			err = oneInt(v, 0, 1<<31-1, &u.GID)
+		case "user":
+			err = lookupID(v, false, &u.UID)
+		case "group":
+			err = lookupID(v, true, &u.GID)
+		default:
+			err = fmt.Errorf("unknown option '%s'", a[i])
+		}
+		if err != nil {
+			return err
+		}
+	}
+	p.cfg.Global.UnixBind = u
+	return nil
+}
+
+// applyUnixBind gives the UNIX sockets of bind lines the unix-bind
+// defaults: the prefix before their path, and a mode and owner the line
+// does not set.
+func (p *parser) applyUnixBind() {
+	u := p.cfg.Global.UnixBind
+	for _, px := range p.cfg.Proxies {
+		for i := range px.Binds {
+			b := &px.Binds[i]
+			unix := false
+			for j, addr := range b.Addrs {
+				if path, ok := strings.CutPrefix(addr, UnixPrefix); ok {
+					unix = true
+					if u.Prefix != "" {
+						// As HAProxy, before any path, absolute ones too.
+						b.Addrs[j] = UnixPrefix + u.Prefix + path
+					}
+				}
+			}
+			if !unix {
+				continue
+			}
+			if b.UnixMode < 0 {
+				b.UnixMode = u.Mode
+			}
+			if b.UnixUID < 0 {
+				b.UnixUID = u.UID
+			}
+			if b.UnixGID < 0 {
+				b.UnixGID = u.GID
+			}
+		}
+	}
 }

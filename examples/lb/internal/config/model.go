@@ -210,6 +210,8 @@ type Global struct {
 	// any warning stop the start ("zero-warning"); SetDumpable lets the
 	// process dump core even after changing its user ("set-dumpable").
 	Quiet, ZeroWarning, SetDumpable bool
+	// UnixBind are the defaults of UNIX socket binds ("unix-bind").
+	UnixBind UnixBind
 	// StrictLimits makes an ulimit-n the system refuses stop the start
 	// ("strict-limits") instead of a warning.
 	StrictLimits bool
@@ -479,6 +481,10 @@ type Bind struct {
 	Interface   string
 	Transparent bool
 	V6Only      string
+	// UnixMode, UnixUID and UnixGID are the mode and owner of a UNIX
+	// socket's file ("mode", "uid"/"user", "gid"/"group"), -1 to leave
+	// them as the process creates them.
+	UnixMode, UnixUID, UnixGID int
 	// ID is the listener's id ("id"), 0 for none; Nice is its "nice",
 	// which lb reads and checks but has no use for, having one scheduler
 	// for every listener.

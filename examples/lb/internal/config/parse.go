@@ -38,7 +38,7 @@ func ParseFiles(paths ...string) (*Config, error) {
 // each an *Error with the file and line, rather than stopping at the first.
 func Parse(srcs ...Source) (*Config, error) {
 	p := &parser{
-		cfg:      &Config{Global: Global{BufSize: DefaultBufSize}},
+		cfg:      &Config{Global: Global{BufSize: DefaultBufSize, UnixBind: UnixBind{Mode: -1, UID: -1, GID: -1}}},
 		defaults: newDefaults(),
 		named:    map[string]*Proxy{},
 	}
