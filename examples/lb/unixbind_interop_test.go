@@ -127,3 +127,43 @@ listen httpux
 	})
 	require.Equal(t, want, got, "haproxy's sockets, answers and lines, then lb's")
 }
+
+// TestUnixClientsWithAddressRules: rules and tables keyed on the client's
+// address find none for a UNIX client and let it through, and balance
+// source spreads such clients round robin.
+func TestUnixClientsWithAddressRules(t *testing.T) {
+	dir, err := os.MkdirTemp("", "lbur")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	name := func(n string) string {
+		return checkPeer(t, func(c *net.TCPConn) { _, _ = io.WriteString(c, n+"\n") })
+	}
+	a, b := name("a"), name("b")
+	path := filepath.Join(dir, "r.sock")
+	startInProcess(t, fmt.Sprintf(`defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+listen r
+    bind unix@%s
+    stick-table type ip size 10 store conn_cur
+    tcp-request connection track-sc0 src
+    tcp-request connection reject if { src 10.0.0.0/8 }
+    balance source
+    stick on src
+    server a %s
+    server b %s
+`, path, a, b))
+	var seen []string
+	for range 4 {
+		c, err := net.DialTimeout("unix", path, 5*time.Second)
+		require.NoError(t, err)
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		l, err := bufio.NewReader(c).ReadString('\n')
+		require.NoError(t, err)
+		_ = c.Close()
+		seen = append(seen, strings.TrimSpace(l))
+	}
+	require.Equal(t, []string{"a", "b", "a", "b"}, seen)
+}
