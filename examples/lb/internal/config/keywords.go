@@ -481,13 +481,13 @@ var bindOptions = map[string]struct {
 		b.UnixMode = int(n)
 		return nil
 	}},
-	"uid":   {1, func(b *Bind, a []string) error { return oneInt(a, 0, math.MaxInt32, &b.UnixUID) }},
-	"gid":   {1, func(b *Bind, a []string) error { return oneInt(a, 0, math.MaxInt32, &b.UnixGID) }},
-	"user":  {1, func(b *Bind, a []string) error { return lookupID(a, false, &b.UnixUID) }},
-	"group": {1, func(b *Bind, a []string) error { return lookupID(a, true, &b.UnixGID) }},
-	"nice":        {1, func(b *Bind, a []string) error { return oneInt(a, -1024, 1024, &b.Nice) }},
-	"maxconn":     {1, func(b *Bind, a []string) error { return oneInt(a, 1, 1<<30, &b.MaxConn) }},
-	"name":        {1, func(b *Bind, a []string) error { b.Name = a[0]; return nil }},
+	"uid":     {1, func(b *Bind, a []string) error { return oneInt(a, 0, math.MaxInt32, &b.UnixUID) }},
+	"gid":     {1, func(b *Bind, a []string) error { return oneInt(a, 0, math.MaxInt32, &b.UnixGID) }},
+	"user":    {1, func(b *Bind, a []string) error { return lookupID(a, false, &b.UnixUID) }},
+	"group":   {1, func(b *Bind, a []string) error { return lookupID(a, true, &b.UnixGID) }},
+	"nice":    {1, func(b *Bind, a []string) error { return oneInt(a, -1024, 1024, &b.Nice) }},
+	"maxconn": {1, func(b *Bind, a []string) error { return oneInt(a, 1, 1<<30, &b.MaxConn) }},
+	"name":    {1, func(b *Bind, a []string) error { b.Name = a[0]; return nil }},
 }
 
 // maxBindRange bounds the ports one "ADDR:LOW-HIGH" may open.
