@@ -1271,6 +1271,12 @@ func rewriteReserve(g *config.Global) int {
 // connections.
 func (ex *exchange) sendRequest() bool {
 	body := hasBody(ex.req) && ex.req.Flags&htx.FlagConnect == 0
+	if name := ex.be.cfg.SendNameHeader; name != "" {
+		// The server the request goes to, this time (a retry may pick
+		// another), replacing whatever the client sent.
+		ex.req.Del(name)
+		ex.req.Add(name, ex.srv.cfg.Name)
+	}
 	for attempt := 0; ; attempt++ {
 		err := ex.bst.WriteRequest(ex.req)
 		if err == nil {

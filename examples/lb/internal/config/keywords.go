@@ -246,6 +246,13 @@ func init() {
 			px.UniqueIDFormat = f
 			return nil
 		}},
+		"http-send-name-header": {kBeDef, func(p *parser, px *Proxy, a []string) error {
+			if len(a) != 1 {
+				return errors.New("'http-send-name-header' requires a header string")
+			}
+			px.SendNameHeader = a[0]
+			return nil
+		}},
 		"unique-id-header": {kFeDef, func(p *parser, px *Proxy, a []string) error {
 			if len(a) != 1 {
 				return errors.New("expects a header name")

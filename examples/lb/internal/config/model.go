@@ -355,6 +355,9 @@ type Proxy struct {
 	// to the server ("unique-id-header"), "" for none.
 	UniqueIDFormat []LogItem
 	UniqueIDHeader string
+	// SendNameHeader names the request header that tells the server its
+	// own name ("http-send-name-header", mode http), "" for none.
+	SendNameHeader string
 	// LogFormat is the traffic line's format ("log-format"); when set it
 	// replaces option tcplog's and option httplog's, and turns the
 	// traffic line on.
