@@ -423,6 +423,12 @@ func (hf *httpFront) accept() (mux.Stream, error) {
 		return nil, err
 	}
 	aborted := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
+	if !started && hf.nreq == 0 && hf.s.fe.cfg.Options.IgnoreProbes {
+		// option http-ignore-probes: a connection that brought nothing,
+		// closed or timed out, is neither logged nor counted, nor sent
+		// a 408, as in HAProxy.
+		return nil, err
+	}
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded) && (started || hf.nreq == 0):
 		hf.timeoutAnswer(start, started)

@@ -298,6 +298,9 @@ func appendMs(b []byte, d time.Duration, set bool) []byte {
 
 func newLogSet(cfg *config.Config, px *config.Proxy, sl *slog.Logger, writerFor func(config.Log) *lockedWriter) *logSet {
 	tag := cfg.Global.LogTag
+	if px != nil && px.LogTag != "" {
+		tag = px.LogTag
+	}
 	if tag == "" {
 		tag = "haproxy"
 	}

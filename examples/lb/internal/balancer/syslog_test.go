@@ -128,3 +128,21 @@ listen px
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "test.cfg:3: log target 'no-such-host.invalid:514'")
 }
+
+// A proxy's own log-tag takes the place of the global one in its lines.
+func TestSyslogProxyTag(t *testing.T) {
+	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer udp.Close()
+	startLB(t, parseCfg(t, `
+global
+    log %[1]s local0
+    log-tag lb
+listen px
+    bind 127.0.0.1:0
+    log global
+    log-tag edge
+    server a %[2]s check inter 50 fall 1
+`, udp.LocalAddr().String(), refusingAddr(t)))
+	require.Regexp(t, regexp.MustCompile(fmt.Sprintf(` edge\[%d\]: Server px/a is DOWN`, os.Getpid())), readDatagram(t, udp))
+}

@@ -246,6 +246,14 @@ func init() {
 			px.UniqueIDFormat = f
 			return nil
 		}},
+		"log-tag": {kAll, func(p *parser, px *Proxy, a []string) error {
+			return oneString(a, "tag", &px.LogTag)
+		}},
+		// Read, and warned about: nothing for lb to do with them.
+		"bind-process": {kAll, func(p *parser, px *Proxy, a []string) error {
+			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: 'bind-process' has no effect, as in HAProxy 2.6, which deprecated it", p.pos))
+			return nil
+		}},
 		"http-send-name-header": {kBeDef, func(p *parser, px *Proxy, a []string) error {
 			if len(a) != 1 {
 				return errors.New("'http-send-name-header' requires a header string")
@@ -376,6 +384,7 @@ var optionKeywords = map[string]optionKeyword{
 		return nil
 	}},
 	"dontlognull":         {KindFrontend, flag(func(o *Options) *bool { return &o.DontLogNull })},
+	"http-ignore-probes":  {KindFrontend, flag(func(o *Options) *bool { return &o.IgnoreProbes })},
 	"dontlog-normal":      {KindFrontend, flag(func(o *Options) *bool { return &o.DontLogNormal })},
 	"log-separate-errors": {KindFrontend, flag(func(o *Options) *bool { return &o.LogSeparateErrors })},
 	"log-health-checks":   {kBeDef, flag(func(o *Options) *bool { return &o.LogHealthChecks })},

@@ -280,6 +280,10 @@ type Options struct {
 	// prefer-last-server").
 	PreferLastServer bool
 	DontLogNull      bool
+	// IgnoreProbes has an HTTP frontend neither log nor count a
+	// connection that closes or times out without sending a byte
+	// ("option http-ignore-probes").
+	IgnoreProbes bool
 	// DontLogNormal logs only the connections (HTTP: requests) that went
 	// wrong: an error or timeout, a retry, a redispatch, or an HTTP status
 	// of 500 or more ("option dontlog-normal").
@@ -355,6 +359,9 @@ type Proxy struct {
 	// to the server ("unique-id-header"), "" for none.
 	UniqueIDFormat []LogItem
 	UniqueIDHeader string
+	// LogTag is the proxy's own syslog tag ("log-tag"), "" for the
+	// global one.
+	LogTag string
 	// SendNameHeader names the request header that tells the server its
 	// own name ("http-send-name-header", mode http), "" for none.
 	SendNameHeader string
