@@ -128,6 +128,14 @@ func New(t xprt.Transport, side mux.Side, lim Limits) *Mux {
 	return m
 }
 
+// NewShared is New with limits many muxes share: lim is kept as given,
+// with no copy per mux, and must not change while they use it.
+func NewShared(t xprt.Transport, side mux.Side, lim *Limits) *Mux {
+	m := &Mux{t: t, side: side, lim: lim}
+	m.recvFn = m.recvReady
+	return m
+}
+
 // limits returns the connection's limits.
 func (m *Mux) limits() Limits {
 	if m.lim == nil {
@@ -270,7 +278,21 @@ func (m *Mux) Accept(ctx context.Context) (mux.Stream, error) {
 		}()
 	}
 	for {
-		if m.r < m.w {
+		parse := m.r < m.w
+		if parse && s.id == 1 && m.lim != nil && m.lim.H2Preface {
+			// The first bytes of the connection: HTTP/2's preface, or a
+			// part of it with the rest still coming, or HTTP/1.
+			b := m.buf()
+			n := min(len(b), len(h2Preface))
+			if string(b[:n]) == h2Preface[:n] {
+				if n == len(h2Preface) {
+					m.release(s, false, false)
+					return nil, ErrH2Preface
+				}
+				parse = false
+			}
+		}
+		if parse {
 			n, err := s.parser.ParseRequest(m.buf(), &s.in)
 			if err == nil {
 				m.r += n
@@ -1037,3 +1059,16 @@ func (t *tunnel) Close() error { return t.m.Close() }
 var _ net.Conn = (*tunnel)(nil)
 
 var _ mux.HTTPStream = (*Stream)(nil)
+
+// Unread returns what the mux read and has not parsed, and gives its
+// buffer back: after [ErrH2Preface], the bytes another mux must read
+// first.
+func (m *Mux) Unread() []byte {
+	if m.rb == nil || m.r >= m.w {
+		return nil
+	}
+	b := append([]byte(nil), m.buf()...)
+	m.r = m.w
+	m.putBuf()
+	return b
+}

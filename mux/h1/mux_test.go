@@ -766,3 +766,42 @@ func TestContinueSentOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "ok", string(b))
 }
+
+// With H2Preface, a connection opening with HTTP/2's preface, even in
+// pieces, is reported with the bytes read; one opening with a request
+// that starts alike ("P...") is HTTP/1; without H2Preface the preface is
+// a bad request.
+func TestH2Preface(t *testing.T) {
+	testnet.LeakCheck(t)
+	lim := &Limits{H2Preface: true}
+	c, s := testnet.Pair(t)
+	m := NewShared(xprt.NewRaw(s), mux.SideFront, lim)
+	defer m.Close()
+	go func() {
+		_, _ = io.WriteString(c, "PRI * HTTP/2.0\r\n")
+		time.Sleep(30 * time.Millisecond)
+		_, _ = io.WriteString(c, "\r\nSM\r\n\r\n\x00\x00\x00")
+	}()
+	_, err := m.Accept(context.Background())
+	require.ErrorIs(t, err, ErrH2Preface)
+	got := string(m.Unread())
+	for len(got) < len(h2Preface)+3 { // the frame bytes may come a moment later
+		b := make([]byte, 16)
+		n, rerr := s.Read(b)
+		require.NoError(t, rerr)
+		got += string(b[:n])
+	}
+	require.Equal(t, h2Preface+"\x00\x00\x00", got)
+
+	c2, s2 := testnet.Pair(t)
+	m2 := NewShared(xprt.NewRaw(s2), mux.SideFront, lim)
+	defer m2.Close()
+	_, err = io.WriteString(c2, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+	require.NoError(t, err)
+	st, err := m2.Accept(context.Background())
+	require.NoError(t, err, "POST is HTTP/1")
+	require.Equal(t, "POST", string(st.(*Stream).in.Method()))
+
+	_, err = acceptOne(t, Limits{}, h2Preface)
+	require.NotErrorIs(t, err, ErrH2Preface, "without H2Preface the preface is a bad request")
+}

@@ -41,7 +41,21 @@ type Limits struct {
 	// wrapping [ErrRequestTimeout]. 0 leaves the wait unbounded (the
 	// transport's own deadline, if any, still applies).
 	RequestTimeout time.Duration
+	// H2Preface makes a front mux look at the first bytes of a
+	// connection for HTTP/2's connection preface ("PRI * HTTP/2.0"...,
+	// RFC 9113 §3.4), a client speaking HTTP/2 with prior knowledge:
+	// Accept then returns [ErrH2Preface], and [Mux.Unread] gives the bytes
+	// read, for an HTTP/2 mux to take the connection over, as HAProxy
+	// upgrades such a connection on an HTTP/1 listener.
+	H2Preface bool
 }
+
+// ErrH2Preface is what Accept returns when [Limits.H2Preface] is set
+// and the connection opened with HTTP/2's connection preface.
+var ErrH2Preface = errors.New("h1: the connection opened with the HTTP/2 preface")
+
+// h2Preface is HTTP/2's connection preface.
+const h2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 func (l Limits) bufSize() int {
 	if l.BufSize <= 0 {

@@ -61,7 +61,11 @@ type Balancer struct {
 	cfg *config.Config
 	// h1lim are the HTTP/1 limits tune.bufsize and tune.http.maxhdr set,
 	// zero (the mux's defaults, HAProxy's) when neither moves them.
-	h1lim    h1.Limits
+	h1lim h1.Limits
+	// h1front are those limits with HTTP/2's preface looked for, shared
+	// by the HTTP/1 front muxes of frontends without option
+	// disable-h2-upgrade.
+	h1front  *h1.Limits
 	opts     Options
 	log      *slog.Logger
 	ctx      context.Context
@@ -251,6 +255,9 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 		return abort(err)
 	}
 	b.h1lim = h1Limits(&cfg.Global)
+	b.h1front = new(h1.Limits)
+	*b.h1front = b.h1lim
+	b.h1front.H2Preface = true
 	if b.pool, err = buffer.NewPool(buffer.PoolConfig{Size: cfg.Global.BufSize}); err != nil {
 		return abort(fmt.Errorf("balancer: tune.bufsize %d: %w", cfg.Global.BufSize, err))
 	}
@@ -400,6 +407,13 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 }
 
 // bindOf returns the bind line the i-th listener of fe came from.
+// h2Config is the HTTP/2 muxes' configuration: tune.h2.*, the mux's
+// defaults for the rest.
+func (b *Balancer) h2Config() h2.Config {
+	g := &b.cfg.Global
+	return h2.Config{StreamWindow: g.H2InitialWindow, MaxConcurrentStreams: g.H2MaxStreams}
+}
+
 // listenerIDs numbers a frontend's listeners, one per bind address, as
 // HAProxy does: a bind line's "id", else the lowest number no listener
 // took yet, in order. A UNIX client's lines show it as its port.
@@ -704,7 +718,12 @@ func h1Limits(g *config.Global) h1.Limits {
 
 // httpMux makes the HTTP mux of a connection: HTTP/1 with the limits the
 // configuration sets, or what proto (and ALPN) name.
-func (b *Balancer) httpMux(t xprt.Transport, proto string, side mux.Side, isH2 bool) (mux.Mux, error) {
+func (b *Balancer) httpMux(t xprt.Transport, proto string, side mux.Side, isH2, h2Upgrade bool) (mux.Mux, error) {
+	if h2Upgrade && side == mux.SideFront && !isH2 && proto == "" {
+		// An HTTP/1 front mux that hands a client opening with HTTP/2's
+		// preface over to an HTTP/2 one (upgradeH2).
+		return h1.NewShared(t, side, b.h1front), nil
+	}
 	if b.h1lim != (h1.Limits{}) && !isH2 && proto != "h2" {
 		return h1.New(t, side, b.h1lim), nil
 	}
@@ -712,7 +731,7 @@ func (b *Balancer) httpMux(t xprt.Transport, proto string, side mux.Side, isH2 b
 		// tune.h2.*: the mux made here with those settings, when HTTP/2
 		// is the one the registry picks.
 		if e, err := mux.Best(proto, t.Info().ALPN, side, mux.ModeHTTP); err == nil && e.Name == "h2" {
-			m, err := h2.New(t, side, h2.Config{StreamWindow: g.H2InitialWindow, MaxConcurrentStreams: g.H2MaxStreams})
+			m, err := h2.New(t, side, b.h2Config())
 			if err != nil {
 				return nil, err
 			}

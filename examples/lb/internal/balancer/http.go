@@ -16,7 +16,7 @@ import (
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"github.com/proxyblocks/proxyblocks/mux"
 	"github.com/proxyblocks/proxyblocks/mux/h1"
-	_ "github.com/proxyblocks/proxyblocks/mux/h2" // registers the HTTP/2 mux
+	"github.com/proxyblocks/proxyblocks/mux/h2"
 	"github.com/proxyblocks/proxyblocks/mux/htx"
 	"github.com/proxyblocks/proxyblocks/xprt"
 	"golang.org/x/sys/unix"
@@ -150,7 +150,7 @@ func (s *session) runHTTP() (handedOff bool) {
 		hf.xp.Transport = t
 		mt = &hf.xp
 	}
-	m, err := b.httpMux(mt, proto, mux.SideFront, info.ALPN == "h2")
+	m, err := b.httpMux(mt, proto, mux.SideFront, info.ALPN == "h2", !fe.cfg.Options.DisableH2Upgrade)
 	if err != nil {
 		b.log.Debug("no HTTP mux", "frontend", fe.cfg.Name, "client", hf.src(), "err", err)
 		return false
@@ -393,6 +393,9 @@ func (hf *httpFront) accept() (mux.Stream, error) {
 		return nil, ErrClosed
 	}
 	st, err := hf.m.Accept(context.Background())
+	if errors.Is(err, h1.ErrH2Preface) {
+		return nil, hf.upgradeH2()
+	}
 	if err != nil && handOff && errors.Is(err, os.ErrDeadlineExceeded) && hf.m.AvailStreams() > 0 && hf.s.b.ctx.Err() == nil {
 		// The deadline goes back before stopping is read, so a soft
 		// stop's past deadline, set after its flag, is not undone.
@@ -444,6 +447,44 @@ func (hf *httpFront) accept() (mux.Stream, error) {
 	}
 	return nil, err
 }
+
+// upgradeH2 hands a client that opened with HTTP/2's connection preface
+// over to an HTTP/2 mux, the bytes the HTTP/1 one read going first, as
+// HAProxy upgrades such a connection (option disable-h2-upgrade keeps
+// HTTP/1). It returns errHandOff: the connection's streams go on on
+// goroutines of their own, as those of one that negotiated HTTP/2.
+func (hf *httpFront) upgradeH2() error {
+	pre := hf.m.(*h1.Mux).Unread()
+	t := hf.xp.Transport
+	_ = t.SetReadDeadline(time.Time{})
+	m, err := h2.New(&replayXprt{Transport: t, pre: pre}, mux.SideFront, hf.s.b.h2Config())
+	if err != nil {
+		return err
+	}
+	hf.m, hf.h2, hf.h2c = m, true, &h2Front{}
+	go hf.resume()
+	return errHandOff
+}
+
+// replayXprt reads the bytes another reader took from the transport
+// first, then the transport. It offers no raw socket, whose reads would
+// pass them by.
+type replayXprt struct {
+	xprt.Transport
+	pre []byte
+}
+
+func (r *replayXprt) Read(p []byte) (int, error) {
+	if len(r.pre) > 0 {
+		n := copy(p, r.pre)
+		r.pre = r.pre[n:]
+		return n, nil
+	}
+	return r.Transport.Read(p)
+}
+
+// Raw reports no socket: see replayXprt.
+func (r *replayXprt) Raw() (syscall.RawConn, bool) { return nil, false }
 
 // waitUntil is the end of a wait for a request begun at start, the zero
 // time when nothing bounds it: timeout http-request for the first

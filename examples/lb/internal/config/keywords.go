@@ -385,6 +385,7 @@ var optionKeywords = map[string]optionKeyword{
 	}},
 	"dontlognull":         {KindFrontend, flag(func(o *Options) *bool { return &o.DontLogNull })},
 	"http-ignore-probes":  {KindFrontend, flag(func(o *Options) *bool { return &o.IgnoreProbes })},
+	"disable-h2-upgrade":  {KindFrontend, flag(func(o *Options) *bool { return &o.DisableH2Upgrade })},
 	"dontlog-normal":      {KindFrontend, flag(func(o *Options) *bool { return &o.DontLogNormal })},
 	"log-separate-errors": {KindFrontend, flag(func(o *Options) *bool { return &o.LogSeparateErrors })},
 	"log-health-checks":   {kBeDef, flag(func(o *Options) *bool { return &o.LogHealthChecks })},

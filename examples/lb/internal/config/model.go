@@ -280,6 +280,10 @@ type Options struct {
 	// prefer-last-server").
 	PreferLastServer bool
 	DontLogNull      bool
+	// DisableH2Upgrade keeps HTTP/1 a connection to an HTTP/1 listener
+	// that opens with HTTP/2's preface, which is otherwise handed to
+	// HTTP/2 ("option disable-h2-upgrade").
+	DisableH2Upgrade bool
 	// IgnoreProbes has an HTTP frontend neither log nor count a
 	// connection that closes or times out without sending a byte
 	// ("option http-ignore-probes").
