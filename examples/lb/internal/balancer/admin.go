@@ -134,22 +134,7 @@ func (s *Server) SetState(state string) error {
 		}
 		inherit = (*Server).inheritMaint
 		s.maint = true
-		// As HAProxy, maintenance zeroes the check's health; only a
-		// checked server gets it back on leaving.
-		s.health = 0
-		b.dirty = true
-		requeued := b.requeue(s)
-		b.follow()
-		b.serveQueues()
-		s.noteState(now)
-		b.noteState(now)
-		active, backup := b.usableCounts()
-		msg = fmt.Sprintf("%s %s/%s is going DOWN for maintenance. %d active and %d backup servers left.%s %d sessions active, %d requeued, %d remaining in queue.",
-			serverKind(s), b.cfg.Name, s.cfg.Name, active, backup, runningOnBackup(active, backup), s.cur, requeued, len(b.queue))
-		if !s.up {
-			msg = fmt.Sprintf("%s %s/%s was DOWN and now enters maintenance.", serverKind(s), b.cfg.Name, s.cfg.Name)
-		}
-		none = b.noneLine(active, backup)
+		msg, none = s.goDownForMaint("", now)
 	case StateDrain:
 		if s.drain {
 			b.mu.Unlock()
@@ -162,28 +147,18 @@ func (s *Server) SetState(state string) error {
 		}
 		inherit = (*Server).inheritDrain
 		s.drain = true
-		b.dirty = true
-		b.follow()
-		b.noteState(now)
-		active, backup := b.usableCounts()
-		if !s.maint {
-			msg = fmt.Sprintf("%s %s/%s enters drain state. %d active and %d backup servers online.%s %d sessions requeued, %d total in queue.",
-				serverKind(s), b.cfg.Name, s.cfg.Name, active, backup, runningOnBackup(active, backup), 0, len(b.queue))
-			none = b.noneLine(active, backup)
-		}
+		msg, none = s.enterDrain("", now)
 	case StateReady:
 		switch {
 		case s.maint && s.imaint:
 			s.maint, s.drain = false, false
-			msg = fmt.Sprintf("%s %s/%s is leaving forced maintenance but remains in maintenance via %s/%s.",
-				serverKind(s), b.cfg.Name, s.cfg.Name, s.tracked.be.cfg.Name, s.tracked.cfg.Name)
+			msg = fmt.Sprintf("%s %s/%s is leaving forced maintenance but remains in maintenance%s.", serverKind(s), b.cfg.Name, s.cfg.Name, s.via())
 		case s.maint:
 			s.drain = false
 			msg = s.endMaint()
 		case s.drain && s.idrain:
 			s.drain = false
-			msg = fmt.Sprintf("%s %s/%s is leaving forced drain but remains in drain mode via %s/%s.",
-				serverKind(s), b.cfg.Name, s.cfg.Name, s.tracked.be.cfg.Name, s.tracked.cfg.Name)
+			msg = fmt.Sprintf("%s %s/%s is leaving forced drain but remains in drain mode%s.", serverKind(s), b.cfg.Name, s.cfg.Name, s.via())
 		case s.drain:
 			s.drain = false
 			state := "UP"
@@ -202,13 +177,62 @@ func (s *Server) SetState(state string) error {
 		return errStateWord
 	}
 	b.mu.Unlock()
+	b.announce(msg, none)
+	return nil
+}
+
+// goDownForMaint takes s, whose maint or imaint was just set, out of
+// service as HAProxy's maintenance does: the check's health zeroed (only
+// a checked server gets it back on leaving), the connections queued for
+// it sent to the backend's queue. It returns HAProxy's line, "via" the
+// tracked server for an inherited maintenance (via from Server.via, ""
+// for a forced one), and the line of a backend left with no server.
+// Called with b.mu held.
+func (s *Server) goDownForMaint(via string, now int64) (msg, none string) {
+	b := s.be
+	s.health = 0
+	b.dirty = true
+	requeued := b.requeue(s)
+	b.follow()
+	b.serveQueues()
+	s.noteState(now)
+	b.noteState(now)
+	active, backup := b.usableCounts()
+	msg = fmt.Sprintf("%s %s/%s is going DOWN for maintenance%s. %d active and %d backup servers left.%s %d sessions active, %d requeued, %d remaining in queue.",
+		serverKind(s), b.cfg.Name, s.cfg.Name, via, active, backup, runningOnBackup(active, backup), s.cur, requeued, len(b.queue))
+	if !s.up {
+		msg = fmt.Sprintf("%s %s/%s was DOWN and now enters maintenance%s.", serverKind(s), b.cfg.Name, s.cfg.Name, via)
+	}
+	return msg, b.noneLine(active, backup)
+}
+
+// enterDrain stops new connections to s, whose drain or idrain was just
+// set, and returns HAProxy's lines as goDownForMaint does; a server in
+// maintenance drains without a word, as in HAProxy. Called with b.mu
+// held.
+func (s *Server) enterDrain(via string, now int64) (msg, none string) {
+	b := s.be
+	b.dirty = true
+	b.follow()
+	b.noteState(now)
+	if s.inMaint() {
+		return "", ""
+	}
+	active, backup := b.usableCounts()
+	msg = fmt.Sprintf("%s %s/%s enters drain state%s. %d active and %d backup servers online.%s %d sessions requeued, %d total in queue.",
+		serverKind(s), b.cfg.Name, s.cfg.Name, via, active, backup, runningOnBackup(active, backup), 0, len(b.queue))
+	return msg, b.noneLine(active, backup)
+}
+
+// announce logs a server's state line and, if there is one, the line of
+// its backend left with no server, once b.mu is released.
+func (b *Backend) announce(msg, none string) {
 	if msg != "" {
 		b.logs.event(levelWarning, msg)
 	}
 	if none != "" {
 		b.logs.event(levelEmerg, none)
 	}
-	return nil
 }
 
 // endMaint takes the server out of maintenance and returns the line
@@ -289,26 +313,9 @@ func (s *Server) inheritMaint() {
 		b.mu.Unlock()
 		return
 	}
-	now := time.Now().Unix()
-	s.health = 0
-	b.dirty = true
-	requeued := b.requeue(s)
-	b.follow()
-	b.serveQueues()
-	s.noteState(now)
-	b.noteState(now)
-	active, backup := b.usableCounts()
-	msg := fmt.Sprintf("%s %s/%s is going DOWN for maintenance%s. %d active and %d backup servers left.%s %d sessions active, %d requeued, %d remaining in queue.",
-		serverKind(s), b.cfg.Name, s.cfg.Name, s.via(), active, backup, runningOnBackup(active, backup), s.cur, requeued, len(b.queue))
-	if !s.up {
-		msg = fmt.Sprintf("%s %s/%s was DOWN and now enters maintenance%s.", serverKind(s), b.cfg.Name, s.cfg.Name, s.via())
-	}
-	none := b.noneLine(active, backup)
+	msg, none := s.goDownForMaint(s.via(), time.Now().Unix())
 	b.mu.Unlock()
-	b.logs.event(levelWarning, msg)
-	if none != "" {
-		b.logs.event(levelEmerg, none)
-	}
+	b.announce(msg, none)
 	for _, t := range s.trackers {
 		t.inheritMaint()
 	}
@@ -354,23 +361,9 @@ func (s *Server) inheritDrain() {
 		b.mu.Unlock()
 		return
 	}
-	b.dirty = true
-	b.follow()
-	b.noteState(time.Now().Unix())
-	var msg, none string
-	if !s.inMaint() {
-		active, backup := b.usableCounts()
-		msg = fmt.Sprintf("%s %s/%s enters drain state%s. %d active and %d backup servers online.%s %d sessions requeued, %d total in queue.",
-			serverKind(s), b.cfg.Name, s.cfg.Name, s.via(), active, backup, runningOnBackup(active, backup), 0, len(b.queue))
-		none = b.noneLine(active, backup)
-	}
+	msg, none := s.enterDrain(s.via(), time.Now().Unix())
 	b.mu.Unlock()
-	if msg != "" {
-		b.logs.event(levelWarning, msg)
-	}
-	if none != "" {
-		b.logs.event(levelEmerg, none)
-	}
+	b.announce(msg, none)
 	for _, t := range s.trackers {
 		t.inheritDrain()
 	}
@@ -399,9 +392,7 @@ func (s *Server) clearIDrain() {
 	b.noneLine(b.usableCounts())
 	keep := s.drain
 	b.mu.Unlock()
-	if msg != "" {
-		b.logs.event(levelWarning, msg)
-	}
+	b.announce(msg, "")
 	if keep {
 		return
 	}
