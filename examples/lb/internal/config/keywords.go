@@ -513,18 +513,11 @@ const maxBindRange = 4096
 // bindAddrs reads one address of a bind line: ADDR:PORT, or ADDR:LOW-HIGH
 // for every port from LOW to HIGH, as HAProxy binds them.
 func bindAddrs(s string) ([]string, error) {
-	switch {
-	case strings.HasPrefix(s, UnixPrefix) || strings.HasPrefix(s, "/"):
-		path := strings.TrimPrefix(s, UnixPrefix)
-		if path == "" {
-			return nil, fmt.Errorf("address %q: missing socket path", s)
+	if addr, ok, err := unixAddr(s); ok {
+		if err != nil {
+			return nil, err
 		}
-		if len(path) > maxUnixPath {
-			return nil, fmt.Errorf("address %q: socket path longer than %d bytes", s, maxUnixPath)
-		}
-		return []string{UnixPrefix + path}, nil
-	case strings.HasPrefix(s, "abns@"):
-		return nil, fmt.Errorf("address %q: abstract UNIX sockets (abns@) are not supported", s)
+		return []string{addr}, nil
 	}
 	colon := strings.LastIndexByte(s, ':')
 	dash := strings.IndexByte(s[colon+1:], '-')

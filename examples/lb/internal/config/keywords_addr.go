@@ -8,9 +8,11 @@ import (
 	"strings"
 )
 
-// Servers without a port, with port 0, or with "+N" or "-N" for a port,
-// take the port each client connected to, plus or minus N (HAProxy's
-// port mapping): one server line serves every port of a multi-port bind.
+// Server and bind addresses beyond host:port: UNIX stream sockets, and
+// servers without a port, with port 0, or with "+N" or "-N" for a port,
+// which take the port each client connected to, plus or minus N
+// (HAProxy's port mapping): one server line serves every port of a
+// multi-port bind.
 
 func init() {
 	finishers = append(finishers, (*parser).validateMapPorts)
@@ -21,19 +23,8 @@ func init() {
 // For those it returns mapPorts and host:N (N negative for "-N", 0 for
 // none), the form HAProxy's statistics show.
 func ParseServerAddr(s string) (addr string, mapPorts bool, err error) {
-	switch {
-	case strings.HasPrefix(s, "unix@") || strings.HasPrefix(s, "/"):
-		// A UNIX stream socket: unix@PATH, or an absolute path.
-		path := strings.TrimPrefix(s, "unix@")
-		if path == "" {
-			return "", false, fmt.Errorf("address %q: missing socket path", s)
-		}
-		if len(path) > maxUnixPath {
-			return "", false, fmt.Errorf("address %q: socket path longer than %d bytes", s, maxUnixPath)
-		}
-		return UnixPrefix + path, false, nil
-	case strings.HasPrefix(s, "abns@"):
-		return "", false, fmt.Errorf("address %q: abstract UNIX sockets (abns@) are not supported", s)
+	if addr, ok, err := unixAddr(s); ok {
+		return addr, false, err
 	}
 	bare := strings.TrimPrefix(strings.TrimPrefix(s, "ipv4@"), "ipv6@")
 	host, port := bare, ""
@@ -80,6 +71,26 @@ func NetAddr(addr string) (network, address string) {
 		return "unix", path
 	}
 	return "tcp", addr
+}
+
+// unixAddr reads a UNIX stream socket's address, unix@PATH or an
+// absolute path, into unix@PATH; ok is false for any other address. An
+// abstract socket (abns@) is an error.
+func unixAddr(s string) (addr string, ok bool, err error) {
+	switch {
+	case strings.HasPrefix(s, UnixPrefix) || strings.HasPrefix(s, "/"):
+		path := strings.TrimPrefix(s, UnixPrefix)
+		switch {
+		case path == "":
+			return "", true, fmt.Errorf("address %q: missing socket path", s)
+		case len(path) > maxUnixPath:
+			return "", true, fmt.Errorf("address %q: socket path longer than %d bytes", s, maxUnixPath)
+		}
+		return UnixPrefix + path, true, nil
+	case strings.HasPrefix(s, "abns@"):
+		return "", true, fmt.Errorf("address %q: abstract UNIX sockets (abns@) are not supported", s)
+	}
+	return "", false, nil
 }
 
 // DialAddr is where a connection to s goes when its client connected to
