@@ -44,9 +44,7 @@ func TestInteropUnixBindMatchesHAProxy(t *testing.T) {
 	stamp := regexp.MustCompile(`\[[^]]+\]`)
 	times := regexp.MustCompile(` -?\d+/-?\d+/-?\d+(/-?\d+/-?\d+)? `)
 	run := func(start func(text string, probe int) func() string) []string {
-		dir, err := os.MkdirTemp("", "lbub")
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = os.RemoveAll(dir) })
+		dir := socketDir(t)
 		probe := freePorts(t, 1)[0]
 		out := start(fmt.Sprintf(`global
     log stdout format raw local0
@@ -140,9 +138,7 @@ listen httpux
 // address find none for a UNIX client and let it through, and balance
 // source spreads such clients round robin.
 func TestUnixClientsWithAddressRules(t *testing.T) {
-	dir, err := os.MkdirTemp("", "lbur")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	dir := socketDir(t)
 	name := func(n string) string {
 		return checkPeer(t, func(c *net.TCPConn) { _, _ = io.WriteString(c, n+"\n") })
 	}

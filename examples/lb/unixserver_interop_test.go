@@ -13,32 +13,42 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/stretchr/testify/require"
 )
+
+// socketDir is a directory for a test's UNIX sockets, removed when the
+// test ends: under the system's temporary directory itself, since a
+// socket's path holds 107 bytes at most and t.TempDir's can be longer.
+func socketDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "lbsock")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
+}
+
+// unixListen listens on a UNIX stream socket at path until the test ends.
+func unixListen(t *testing.T, path string) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("unix", path)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close() })
+	return ln
+}
 
 // unixPeer serves a UNIX stream socket, answering each connection with
 // what it read first, and returns the socket's path.
 func unixPeer(t *testing.T, dir, name string) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
-	ln, err := net.Listen("unix", path)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-				buf := make([]byte, 64)
-				n, _ := c.Read(buf)
-				_, _ = fmt.Fprintf(c, "%s got %s\n", name, buf[:n])
-			}()
-		}
-	}()
+	t.Cleanup(testnet.Accept(unixListen(t, path), func(c net.Conn) {
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 64)
+		n, _ := c.Read(buf)
+		_, _ = fmt.Fprintf(c, "%s got %s\n", name, buf[:n])
+	}))
 	return path
 }
 
@@ -48,9 +58,7 @@ func unixPeer(t *testing.T, dir, name string) string {
 // state" read as haproxy's.
 func TestInteropUnixServersMatchHAProxy(t *testing.T) {
 	haproxyBin(t)
-	dir, err := os.MkdirTemp("", "lbux") // short: a socket path has 107 bytes at most
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	dir := socketDir(t)
 	a, b := unixPeer(t, dir, "a.sock"), unixPeer(t, dir, "b.sock")
 	run := func(start func(text, sock string) func() string) []string {
 		p := freePorts(t, 2)
@@ -128,12 +136,8 @@ listen ux
 // TestUnixServerHTTP: an HTTP backend on a UNIX socket, as application
 // servers often listen, answers through lb.
 func TestUnixServerHTTP(t *testing.T) {
-	dir, err := os.MkdirTemp("", "lbuh")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	path := filepath.Join(dir, "app.sock")
-	ln, err := net.Listen("unix", path)
-	require.NoError(t, err)
+	path := filepath.Join(socketDir(t), "app.sock")
+	ln := unixListen(t, path)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "app "+r.URL.Path) })}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
@@ -157,28 +161,12 @@ listen web
 	}
 }
 
-// TestUnixServerSplice: bytes spliced between a TCP client and a UNIX
-// socket server all come back.
+// TestUnixServerSplice: with splicing asked for, every byte between a
+// TCP client and a UNIX socket server comes back. (It checks the bytes,
+// not which path the channel took to move them.)
 func TestUnixServerSplice(t *testing.T) {
-	dir, err := os.MkdirTemp("", "lbus")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	path := filepath.Join(dir, "echo.sock")
-	ln, err := net.Listen("unix", path)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_, _ = io.Copy(c, c)
-			}()
-		}
-	}()
+	path := filepath.Join(socketDir(t), "echo.sock")
+	t.Cleanup(testnet.Accept(unixListen(t, path), testnet.Echo))
 	port := freePort(t)
 	startInProcess(t, fmt.Sprintf(`defaults
     mode tcp
