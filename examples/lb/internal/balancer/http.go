@@ -1078,10 +1078,7 @@ func (ex *exchange) releaseServer() {
 // request; always from the first), else a new one.
 func (ex *exchange) openStream() error {
 	hf, srv := ex.hf, ex.srv
-	reuse := ex.bhp.reuse
-	if srv.cfg.MapPorts {
-		reuse = reusePolicyNew
-	}
+	reuse := srv.reuse()
 	now := time.Now()
 	var bc *backConn
 	resend := resendable(ex.req)
@@ -1377,7 +1374,7 @@ func (ex *exchange) reopen() error {
 	if err != nil {
 		return err
 	}
-	if bc.h2 && ex.bhp.reuse != reusePolicyNew && !ex.srv.cfg.MapPorts && !ex.srv.conns.share(bc) {
+	if bc.h2 && ex.srv.reuse() != reusePolicyNew && !ex.srv.conns.share(bc) {
 		bc.close()
 		return ErrClosed
 	}
