@@ -342,6 +342,21 @@ func (t *Table) now() uint32 {
 	return t.clock.NowMs()
 }
 
+// KeyLen returns the key length: 4 for ip and integer keys, 16 for ipv6,
+// the longest string a string table keeps, the exact length of binary
+// keys.
+func (t *Table) KeyLen() int { return t.keyLen }
+
+// ExpireAfter returns how long an entry lives after its last touch, 0 if
+// entries never expire.
+func (t *Table) ExpireAfter() time.Duration {
+	return time.Duration(t.expireMs) * time.Millisecond
+}
+
+// StoredTypes returns the stored data types in HAProxy's order (by
+// DataType value).
+func (t *Table) StoredTypes() []DataType { return append([]DataType(nil), t.stored...) }
+
 // Len returns the number of entries.
 func (t *Table) Len() int { return int(t.current.Load()) }
 

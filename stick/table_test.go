@@ -727,3 +727,42 @@ func TestDefaultClockCachesWhileBusy(t *testing.T) {
 	now := freq.SystemClock.NowMs()
 	require.GreaterOrEqual(t, int32(tb.Now()-now), int32(0), "a closed table reads the system clock")
 }
+
+func TestNotifyUpdatesAndAccessors(t *testing.T) {
+	tb, _ := newTable(t, Config{Type: KeyString, KeyLen: 12, Sync: true, Size: 10, Expire: 90 * time.Second,
+		Store: []DataSpec{{Type: DataHTTPReqRate, Period: 10 * time.Second}, {Type: DataGPC0}}})
+	require.Equal(t, 12, tb.KeyLen())
+	require.Equal(t, 90*time.Second, tb.ExpireAfter())
+	require.Equal(t, []DataType{DataGPC0, DataHTTPReqRate}, tb.StoredTypes(), "HAProxy's order, whatever the order of Store")
+
+	c1, c2 := make(chan struct{}, 1), make(chan struct{}, 1)
+	stop1 := tb.NotifyUpdates(c1)
+	stop2 := tb.NotifyUpdates(c2)
+	e, err := tb.GetOrCreate([]byte("k"))
+	require.NoError(t, err)
+	e.Touch()
+	e.MarkSeen()
+	e.Touch() // a second update while the first signal is pending: coalesced
+	e.Release()
+	require.Len(t, c1, 1)
+	require.Len(t, c2, 1)
+	<-c1
+	<-c2
+	stop1()
+	stop1() // idempotent
+	e, err = tb.GetOrCreate([]byte("k2"))
+	require.NoError(t, err)
+	e.TouchRelease()
+	require.Len(t, c1, 0, "stopped watchers hear nothing")
+	require.Len(t, c2, 1)
+	stop2()
+
+	plain, _ := newTable(t, Config{Type: KeyIPv4, Size: 10})
+	c3 := make(chan struct{}, 1)
+	stop3 := plain.NotifyUpdates(c3)
+	e, err = plain.GetOrCreate(ip4(1))
+	require.NoError(t, err)
+	e.TouchRelease()
+	require.Len(t, c3, 0, "a table without Sync queues no update")
+	stop3()
+}

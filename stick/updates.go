@@ -16,6 +16,8 @@ type updates struct {
 	tree   *btree.BTreeG[updItem]
 	update uint32 // last sequence number handed out
 	local  uint32 // last local sequence number
+	// watchers are told, without blocking, that an update was queued.
+	watchers []chan<- struct{}
 }
 
 type updItem struct {
@@ -67,6 +69,12 @@ func (u *updates) touch(e *Entry, local bool) {
 		// leaves the tree, as in HAProxy.
 		old.e.updFlags = 0
 	}
+	for _, w := range u.watchers {
+		select {
+		case w <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // unlink removes e from the tree; u.mu must be held.
@@ -74,6 +82,30 @@ func (u *updates) unlink(e *Entry) {
 	if e.updFlags&updInTree != 0 {
 		u.tree.Delete(updItem{seq: e.upd})
 		e.updFlags = 0
+	}
+}
+
+// NotifyUpdates makes the table send on c, without blocking, each time it
+// queues an update, until stop is called. Give c a buffer of one: a
+// pending signal then stands for every update queued since it was sent.
+// Peers use it to wake up when there is something to push. It does
+// nothing on a table without Sync (stop is still safe to call).
+func (t *Table) NotifyUpdates(c chan<- struct{}) (stop func()) {
+	if !t.sync {
+		return func() {}
+	}
+	t.upd.mu.Lock()
+	t.upd.watchers = append(t.upd.watchers, c)
+	t.upd.mu.Unlock()
+	return func() {
+		t.upd.mu.Lock()
+		defer t.upd.mu.Unlock()
+		for i, w := range t.upd.watchers {
+			if w == c {
+				t.upd.watchers = append(t.upd.watchers[:i:i], t.upd.watchers[i+1:]...)
+				return
+			}
+		}
 	}
 }
 
