@@ -1,0 +1,304 @@
+package peers
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/proxyblocks/proxyblocks/stick"
+)
+
+// Storage kinds of HAProxy's data types, to decode (or skip) every value a
+// peer may send, including types this package does not store.
+type wireStd uint8
+
+const (
+	wNone wireStd = iota
+	wSINT
+	wUINT
+	wULL
+	wFRQP
+	wDICT
+	wUINTArr
+	wFRQPArr
+)
+
+// wireTypes gives the storage kind of each data type id HAProxy defines,
+// in its numbering (the bit in a table definition).
+var wireTypes = [...]wireStd{
+	0: wSINT, 1: wUINT, 2: wUINT, 3: wFRQP, 4: wUINT, 5: wFRQP, 6: wUINT,
+	7: wUINT, 8: wFRQP, 9: wUINT, 10: wFRQP, 11: wUINT, 12: wFRQP,
+	13: wULL, 14: wFRQP, 15: wULL, 16: wFRQP, 17: wUINT, 18: wFRQP,
+	19: wDICT, 20: wUINT, 21: wFRQP, 22: wUINTArr, 23: wUINTArr,
+	24: wFRQPArr, 25: wUINT, 26: wFRQP,
+}
+
+// maxArray bounds the element count of an array type (HAProxy's limit).
+const maxArray = 100
+
+// shared is a table the section shares, and what the protocol says of it.
+type shared struct {
+	t     *stick.Table
+	id    uint64 // local id on the wire, 1-based
+	name  string
+	ktype uint64
+	klen  uint64
+	bits  uint64
+	def   []byte // the whole definition message
+}
+
+func newShared(t *stick.Table, id uint64) (*shared, error) {
+	st := &shared{t: t, id: id, name: t.Name()}
+	switch t.KeyType() {
+	case stick.KeyIPv4:
+		st.ktype, st.klen = wireKeyIPv4, 4
+	case stick.KeyIPv6:
+		st.ktype, st.klen = wireKeyIPv6, 16
+	case stick.KeyInteger:
+		st.ktype, st.klen = wireKeySINT, 4
+	case stick.KeyString:
+		// HAProxy counts the terminating NUL in the key size.
+		st.ktype, st.klen = wireKeyStr, uint64(t.KeyLen())+1
+	case stick.KeyBinary:
+		st.ktype, st.klen = wireKeyBin, uint64(t.KeyLen())
+	default:
+		return nil, fmt.Errorf("peers: table %q: key type %v cannot be shared", st.name, t.KeyType())
+	}
+	if st.name == "" {
+		return nil, errors.New("peers: a shared table needs a name")
+	}
+	for _, dt := range t.StoredTypes() {
+		st.bits |= 1 << dt
+	}
+	body := appendVarint(nil, id)
+	body = appendVarint(body, uint64(len(st.name)))
+	body = append(body, st.name...)
+	body = appendVarint(body, st.ktype)
+	body = appendVarint(body, st.klen)
+	body = appendVarint(body, st.bits)
+	body = appendVarint(body, uint64(t.ExpireAfter().Milliseconds()))
+	for _, dt := range t.StoredTypes() {
+		if dt.IsRate() {
+			body = appendVarint(body, uint64(dt))
+			body = appendVarint(body, uint64(t.Period(dt).Milliseconds()))
+		}
+	}
+	st.def = appendMsg(nil, classTable, msgDefine, body)
+	return st, nil
+}
+
+// appendMsg appends a message with a body (its type has bit 7 set).
+func appendMsg(b []byte, class, typ byte, body []byte) []byte {
+	b = append(b, class, typ)
+	b = appendVarint(b, uint64(len(body)))
+	return append(b, body...)
+}
+
+// appendEntry appends the body of an update for e: the key and every
+// stored value, in the order of the table's definition. id is written
+// unless incremental; expire (ms left) only for timed updates.
+func (st *shared) appendEntry(b []byte, e *stick.Entry, id uint32, inc, timed bool) []byte {
+	if !inc {
+		b = appendU32(b, id)
+	}
+	if timed {
+		b = appendU32(b, e.ExpiresIn())
+	}
+	key := e.KeyBytes()
+	switch st.ktype {
+	case wireKeyStr:
+		b = appendVarint(b, uint64(len(key)))
+		b = append(b, key...)
+	case wireKeyBin:
+		n := len(b)
+		b = append(b, key...)
+		for len(b)-n < int(st.klen) {
+			b = append(b, 0)
+		}
+	default:
+		b = append(b, key...)
+	}
+	now := st.t.Now()
+	for _, dt := range st.t.StoredTypes() {
+		switch {
+		case dt.IsRate():
+			tick, curr, prev := e.Ctr(dt).Snapshot()
+			b = appendVarint(b, uint64(now-tick))
+			b = appendVarint(b, uint64(curr))
+			b = appendVarint(b, uint64(prev))
+		case wireTypes[dt] == wSINT:
+			// Sign-extended, as HAProxy sends a negative int.
+			b = appendVarint(b, uint64(e.Get(dt)))
+		default:
+			b = appendVarint(b, uint64(e.Get(dt)))
+		}
+	}
+	return b
+}
+
+// remoteDef is a table as a remote peer defined it.
+type remoteDef struct {
+	st     *shared // the local table it matched, nil if none
+	id     uint64
+	bits   uint64
+	nbelem [len(wireTypes)]uint64
+	// lastGet is the id of the last update received; acked is the last
+	// one acknowledged.
+	lastGet, acked uint32
+	got            bool
+}
+
+// parseDefine reads a table definition body and matches it with the
+// local tables. A definition that names no local table, or one with a
+// different key, is kept with st nil: its updates are read and dropped.
+func parseDefine(body []byte, tables []*shared) (*remoteDef, error) {
+	r := reader{b: body}
+	d := &remoteDef{id: r.varint()}
+	name := r.bytes(r.varint())
+	ktype, klen := r.varint(), r.varint()
+	d.bits = r.varint()
+	hasExpire := len(r.b) > 0
+	r.varint() // the sender's expire; updates carry their own when timed
+	if r.err != nil && hasExpire {
+		return nil, r.err
+	}
+	r.err = nil
+	match := true
+	for i := range 64 {
+		if d.bits&(1<<i) == 0 {
+			continue
+		}
+		if i >= len(wireTypes) || wireTypes[i] == wNone {
+			return nil, fmt.Errorf("table %q: unknown data type %d", name, i)
+		}
+		switch wireTypes[i] {
+		case wFRQP:
+			if !hasExpire {
+				match = false
+				continue
+			}
+			if r.varint() != uint64(i) {
+				match = false
+			}
+			r.varint() // period: not compared, as in HAProxy
+		case wUINTArr, wFRQPArr:
+			if !hasExpire {
+				match = false
+				continue
+			}
+			if r.varint() != uint64(i) {
+				match = false
+			}
+			d.nbelem[i] = r.varint()
+			if d.nbelem[i] == 0 || d.nbelem[i] > maxArray {
+				return nil, fmt.Errorf("table %q: array of %d elements for data type %d", name, d.nbelem[i], i)
+			}
+			if wireTypes[i] == wFRQPArr {
+				r.varint()
+			}
+		}
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if !match {
+		return d, nil
+	}
+	for _, st := range tables {
+		if st.name == string(name) && st.ktype == ktype && st.klen == klen {
+			d.st = st
+			break
+		}
+	}
+	return d, nil
+}
+
+// applyUpdate reads an update body for table d and stores it. It returns
+// the update id (id of the previous update + 1 when inc).
+func applyUpdate(body []byte, d *remoteDef, prev uint32, inc, timed bool) (uint32, error) {
+	r := reader{b: body}
+	id := prev + 1
+	if !inc {
+		id = r.u32()
+	}
+	var expire uint32
+	if timed {
+		expire = r.u32()
+	}
+	st := d.st
+	var key []byte
+	switch st.ktype {
+	case wireKeyStr:
+		n := r.varint()
+		if n > maxBody {
+			return 0, fmt.Errorf("key of %d bytes", n)
+		}
+		key = r.bytes(n)
+	default:
+		key = r.bytes(st.klen)
+	}
+	if r.err != nil {
+		return 0, r.err
+	}
+	// Read every value first: a malformed message changes nothing.
+	type val struct {
+		dt               stick.DataType
+		v                uint64
+		tick, curr, prev uint32
+	}
+	var vals [len(wireTypes)]val
+	nv := 0
+	now := st.t.Now()
+	for i := range len(wireTypes) {
+		if d.bits&(1<<i) == 0 {
+			continue
+		}
+		switch wireTypes[i] {
+		case wSINT, wUINT, wULL:
+			vals[nv] = val{dt: stick.DataType(i), v: r.varint()}
+			nv++
+		case wFRQP:
+			age := uint32(r.varint())
+			c, p := uint32(r.varint()), uint32(r.varint())
+			vals[nv] = val{dt: stick.DataType(i), tick: (now - age) &^ 1, curr: c, prev: p}
+			nv++
+		case wDICT:
+			r.bytes(r.varint())
+		case wUINTArr:
+			for range d.nbelem[i] {
+				r.varint()
+			}
+		case wFRQPArr:
+			for range 3 * d.nbelem[i] {
+				r.varint()
+			}
+		}
+	}
+	if r.err != nil {
+		return 0, r.err
+	}
+	e, err := st.t.GetOrCreate(key)
+	if err != nil {
+		// A full table that evicts nothing, or a key the table refuses:
+		// the update is dropped, as HAProxy drops it.
+		return id, nil
+	}
+	for _, v := range vals[:nv] {
+		if !st.t.Stores(v.dt) || v.dt == stick.DataConnCur {
+			// conn_cur counts this process's own connections.
+			continue
+		}
+		if v.dt.IsRate() {
+			e.Ctr(v.dt).Set(v.tick, v.curr, v.prev)
+		} else {
+			e.Set(v.dt, int64(v.v))
+		}
+	}
+	e.TouchRemote()
+	if timed {
+		if exp := uint32(st.t.ExpireAfter().Milliseconds()); exp > 0 {
+			e.SetExpire(min(expire, exp))
+		}
+	}
+	e.Release()
+	return id, nil
+}
