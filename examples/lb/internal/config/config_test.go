@@ -444,17 +444,17 @@ func TestBindSocketOptions(t *testing.T) {
 // A section lb does not implement stops the start with one error at its
 // first line; its body is skipped, and the sections after it are read.
 func TestUnsupportedSections(t *testing.T) {
-	_, err := parse(t, "cache mycache\n  total-max-size 64\n  max-age 240\npeers mypeers\n  peer a 127.0.0.1:1024\nbackend b\n  stick-table type ip size 1k peers mypeers\n  bogus\n")
+	_, err := parse(t, "cache mycache\n  total-max-size 64\n  max-age 240\nmailers mymailers\n  mailer a 127.0.0.1:1024\nbackend b\n  stick-table type ip size 1k\n  bogus\n")
 	require.ErrorIs(t, err, ErrUnsupported)
 	msg := err.Error()
 	require.Contains(t, msg, "lb.cfg:1: not supported: 'cache' sections (HAProxy's cache section is not implemented by lb)")
-	require.Contains(t, msg, "lb.cfg:4: not supported: 'peers' sections")
+	require.Contains(t, msg, "lb.cfg:4: not supported: 'mailers' sections")
 	require.NotContains(t, msg, "total-max-size")
 	require.NotContains(t, msg, "lb.cfg:5")
 	require.Contains(t, msg, "lb.cfg:8: unknown keyword: unknown keyword 'bogus' in 'backend' section")
 
-	// A table that names peers would never sync: refused too.
+	// A table that names a peers section no file declares.
 	_, err = parse(t, "backend b\n  stick-table type ip size 1k peers mypeers\n")
 	require.ErrorIs(t, err, ErrReference)
-	require.ErrorContains(t, err, "lb.cfg:2: bad reference: backend 'b': unable to find sync peers 'mypeers' (lb reads no peers sections)")
+	require.ErrorContains(t, err, "lb.cfg:2: bad reference: backend 'b': unable to find sync peers 'mypeers'")
 }

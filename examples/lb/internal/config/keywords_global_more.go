@@ -48,8 +48,7 @@ var noEffect = map[string]struct {
 // refusedGlobal are keywords lb refuses with the reason, rather than as
 // unknown.
 var refusedGlobal = map[string]string{
-	"localpeer": "lb reads no peers sections and syncs no stick table",
-	"nbproc":    "nbproc is not supported any more since HAProxy 2.5; threads are used instead",
+	"nbproc": "nbproc is not supported any more since HAProxy 2.5; threads are used instead",
 }
 
 func init() {

@@ -26,7 +26,7 @@ func TestGlobalTuningKeywords(t *testing.T) {
 	for global, msg := range map[string]string{
 		"    noepoll now\n":                      "t.cfg:2: bad value: 'noepoll' in 'global' section: 'noepoll' expects 0 argument(s)",
 		"    tune.maxaccept\n":                   "'tune.maxaccept' expects 1 argument(s)",
-		"    localpeer lb1\n":                    "t.cfg:2: 'localpeer' in 'global' section: not supported: lb reads no peers sections",
+		"    localpeer\n":                        "t.cfg:2: bad value: 'localpeer' in 'global' section: expects a name",
 		"    unix-bind prefix\n":                 "expects pairs",
 		"    unix-bind owner x\n":                "unknown option 'owner'",
 		"    unix-bind mode 999\n":               "'999' is not an octal file mode",

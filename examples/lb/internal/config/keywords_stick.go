@@ -370,12 +370,6 @@ func (p *parser) checkStick() {
 		}
 	}
 	for _, px := range p.cfg.Proxies {
-		if st := px.Stick.Table; st != nil && st.Config.Peers != "" {
-			// A table synced with peers needs a peers section, which lb
-			// does not read: say so rather than never sync.
-			p.pos = st.Pos
-			p.errorf("stick-table", ErrReference, "%s '%s': unable to find sync peers '%s' (lb reads no peers sections)", px.Kind, px.Name, st.Config.Peers)
-		}
 		for _, rules := range [][]ConnRule{px.Stick.ConnRules, px.Stick.SessRules, px.Stick.ContentRules} {
 			for _, r := range rules {
 				if r.Action == "track-sc" {

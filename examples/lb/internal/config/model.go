@@ -103,6 +103,10 @@ type Config struct {
 	Userlists []*Userlist
 	// Resolvers are the "resolvers" sections, in order.
 	Resolvers []*Resolvers
+	// Peers are the "peers" sections, in order.
+	Peers []*PeersSection
+	// localPeerSet tells SetLocalPeer ran.
+	localPeerSet bool
 	// statesLoaded tells the state files were read (Resolve).
 	statesLoaded bool
 }
@@ -122,6 +126,11 @@ type Global struct {
 	// MaxConn caps concurrent connections for the whole process; 0 means
 	// no cap.
 	MaxConn int
+	// LocalPeer is this process's name in the peers sections
+	// ("localpeer", or lb's -L through SetLocalPeer); LocalPeerPos is
+	// where "localpeer" was read.
+	LocalPeer    string
+	LocalPeerPos Pos
 	// NbThread is accepted for compatibility and used as GOMAXPROCS when
 	// set.
 	NbThread int

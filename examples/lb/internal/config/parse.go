@@ -77,6 +77,8 @@ type parser struct {
 	pendingGroups []pendingGroup
 	// resolvers is the resolvers section being read.
 	resolvers *Resolvers
+	// peers is the peers section being read.
+	peers *PeersSection
 	// userlistRefs are the userlists the http_auth fetches name, with
 	// the line naming each, checked once every section is read.
 	userlistRefs []userlistRef
@@ -118,7 +120,7 @@ func (p *parser) parseSource(s Source) {
 // unsupportedSections are HAProxy's section keywords lb refuses: the
 // start stops at the section's first line, its body is skipped.
 var unsupportedSections = map[string]bool{
-	"cache": true, "peers": true, "mailers": true, "program": true, "http-errors": true,
+	"cache": true, "mailers": true, "program": true, "http-errors": true,
 	"ring": true, "log-forward": true, "fcgi-app": true,
 }
 
@@ -139,6 +141,9 @@ func (p *parser) parseLine(words []string) {
 		return
 	case "resolvers":
 		p.startResolvers(words[1:])
+		return
+	case "peers":
+		p.startPeers(words[1:])
 		return
 	}
 	if unsupportedSections[kw] {
@@ -162,6 +167,10 @@ func (p *parser) parseLine(words []string) {
 	}
 	if p.section == "resolvers" {
 		p.resolversLine(words)
+		return
+	}
+	if p.section == "peers" {
+		p.peersLine(words)
 		return
 	}
 	if p.section == "global" {

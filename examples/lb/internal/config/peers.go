@@ -1,0 +1,244 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// PeersSection is a "peers" section: the processes, this one among them,
+// that keep the stick tables naming the section in sync.
+type PeersSection struct {
+	Pos
+	Name string
+	// Peers are the "peer" and "server" lines, in order.
+	Peers []PeerLine
+	// Bind is the "bind" line's address, where the local peer listens
+	// when it is declared as "server NAME" without an address.
+	Bind    string
+	BindPos Pos
+	// Disabled is set by "disabled" (and cleared by "enable"): the
+	// section neither listens nor connects.
+	Disabled bool
+	// Removed is set by SetLocalPeer when no peer bears the local name:
+	// HAProxy drops such a section with a warning.
+	Removed bool
+}
+
+// PeerLine is one "peer NAME ADDR:PORT" or "server NAME [ADDR:PORT]" line.
+type PeerLine struct {
+	Pos
+	Name string
+	// Addr is HOST:PORT; empty for a "server" line without address,
+	// which is the local peer listening on the section's "bind".
+	Addr string
+}
+
+// PeersSection returns the peers section with that name, or nil.
+func (c *Config) PeersSection(name string) *PeersSection {
+	for _, s := range c.Peers {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// Local returns the section's line for the local peer, or nil.
+func (s *PeersSection) Local(local string) *PeerLine {
+	for i := range s.Peers {
+		if s.Peers[i].Name == local {
+			return &s.Peers[i]
+		}
+	}
+	return nil
+}
+
+// ListenAddr returns where the local peer listens: its line's address,
+// or the section's "bind".
+func (s *PeersSection) ListenAddr(local string) string {
+	if l := s.Local(local); l != nil && l.Addr != "" {
+		return l.Addr
+	}
+	return s.Bind
+}
+
+// SetLocalPeer settles the local peer's name: cmdLine (lb's -L) if set,
+// else the global "localpeer", else the host name, as HAProxy does. It
+// then drops, with HAProxy's warning, each peers section that lists no
+// peer of that name. Start calls it with "" when the caller did not.
+func (c *Config) SetLocalPeer(cmdLine string) {
+	if c.localPeerSet {
+		return
+	}
+	c.localPeerSet = true
+	switch {
+	case cmdLine != "":
+		if c.Global.LocalPeer != "" {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: 'localpeer' ignored since it is already set by using the '-L' command line argument.", c.Global.LocalPeerPos))
+		}
+		c.Global.LocalPeer = cmdLine
+	case c.Global.LocalPeer == "":
+		c.Global.LocalPeer, _ = os.Hostname()
+	}
+	for _, s := range c.Peers {
+		if s.Local(c.Global.LocalPeer) == nil {
+			s.Removed = true
+			c.Warnings = append(c.Warnings, fmt.Sprintf("config : Removing incomplete section 'peers %s' (no peer named '%s').", s.Name, c.Global.LocalPeer))
+		}
+	}
+}
+
+func init() {
+	finishers = append(finishers, (*parser).checkPeers)
+	globalKeywords["localpeer"] = func(p *parser, a []string) error {
+		if len(a) != 1 {
+			return errors.New("expects a name")
+		}
+		if !validPeerName(a[0]) {
+			return fmt.Errorf("'%s' is not a valid peer name", a[0])
+		}
+		p.cfg.Global.LocalPeer, p.cfg.Global.LocalPeerPos = a[0], p.pos
+		return nil
+	}
+}
+
+func validPeerName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if c <= ' ' || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *parser) startPeers(args []string) {
+	p.section, p.cur, p.peers = "peers", nil, nil
+	if len(args) != 1 {
+		p.errorf("peers", ErrBadValue, "'peers' expects <name>")
+		return
+	}
+	if err := checkName(args[0]); err != nil {
+		p.errorf("peers", ErrBadValue, "'peers %s': %v", args[0], err)
+		return
+	}
+	if prev := p.cfg.PeersSection(args[0]); prev != nil {
+		p.errorf("peers", ErrReference, "peers '%s' has the same name as the one declared at %s", args[0], prev.Pos)
+		return
+	}
+	p.peers = &PeersSection{Pos: p.pos, Name: args[0]}
+	p.cfg.Peers = append(p.cfg.Peers, p.peers)
+}
+
+// peersLine reads one line of the current peers section.
+func (p *parser) peersLine(words []string) {
+	s := p.peers
+	if s == nil {
+		return // the section's own line failed
+	}
+	kw, a := words[0], words[1:]
+	if err := p.peersKeyword(s, kw, a); err != nil {
+		p.fail(kw, fmt.Sprintf("'%s' in 'peers' section", kw), err)
+	}
+}
+
+func (p *parser) peersKeyword(s *PeersSection, kw string, a []string) error {
+	switch kw {
+	case "peer", "server":
+		if len(a) == 0 || (kw == "peer" && len(a) < 2) {
+			if kw == "peer" {
+				return errors.New("expects <name> and <addr:port>")
+			}
+			return errors.New("expects <name> [<addr:port>]")
+		}
+		if !validPeerName(a[0]) {
+			return fmt.Errorf("'%s' is not a valid peer name", a[0])
+		}
+		for _, o := range s.Peers {
+			if o.Name == a[0] {
+				return fmt.Errorf("%w: peer '%s' already declared at %s", ErrReference, a[0], o.Pos)
+			}
+		}
+		line := PeerLine{Pos: p.pos, Name: a[0]}
+		if len(a) > 1 {
+			addr, err := peerAddr(a[1])
+			if err != nil {
+				return err
+			}
+			line.Addr = addr
+			if len(a) > 2 {
+				return fmt.Errorf("%w: option '%s' (lb's peers take no option: no 'ssl', no 'shard')", ErrUnsupported, a[2])
+			}
+		}
+		s.Peers = append(s.Peers, line)
+		return nil
+	case "bind":
+		if len(a) == 0 {
+			return errors.New("expects <addr:port>")
+		}
+		if s.Bind != "" {
+			return fmt.Errorf("%w: a second 'bind' (the first is at %s)", ErrReference, s.BindPos)
+		}
+		addr, err := peerAddr(a[0])
+		if err != nil {
+			return err
+		}
+		if len(a) > 1 {
+			return fmt.Errorf("%w: bind option '%s' (lb's peers take no option)", ErrUnsupported, a[1])
+		}
+		s.Bind, s.BindPos = addr, p.pos
+		return nil
+	case "disabled":
+		s.Disabled = true
+		return noArgs(a)
+	case "enable", "enabled":
+		s.Disabled = false
+		return noArgs(a)
+	case "table", "default-server", "default-bind", "log", "shards":
+		return fmt.Errorf("%w: '%s' in a peers section", ErrUnsupported, kw)
+	}
+	return fmt.Errorf("%w: unknown keyword '%s' in 'peers' section", ErrUnknownKeyword, kw)
+}
+
+// peerAddr checks a peer's HOST:PORT (an IPv4 or IPv6 address, or a host
+// name resolved when connecting).
+func peerAddr(s string) (string, error) {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return "", fmt.Errorf("invalid address '%s': %v", s, err)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return "", fmt.Errorf("invalid port in '%s'", s)
+	}
+	if host == "" || host == "*" || strings.Contains(host, "@") {
+		return "", fmt.Errorf("address '%s' must name a host (no '*', no 'unix@')", s)
+	}
+	return s, nil
+}
+
+// checkPeers runs once every section is read: a section's local peer
+// must have somewhere to listen, and each stick-table's "peers" must
+// name a section.
+func (p *parser) checkPeers() {
+	for _, s := range p.cfg.Peers {
+		for _, l := range s.Peers {
+			if l.Addr == "" && s.Bind == "" {
+				p.pos = l.Pos
+				p.errorf("server", ErrBadValue, "peers '%s': server '%s' has no address and the section no 'bind'", s.Name, l.Name)
+			}
+		}
+	}
+	for _, px := range p.cfg.Proxies {
+		if st := px.Stick.Table; st != nil && st.Config.Peers != "" && p.cfg.PeersSection(st.Config.Peers) == nil {
+			p.pos = st.Pos
+			p.errorf("stick-table", ErrReference, "%s '%s': unable to find sync peers '%s'", px.Kind, px.Name, st.Config.Peers)
+		}
+	}
+}

@@ -1,0 +1,101 @@
+package config
+
+import (
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestPeersSection(t *testing.T) {
+	cfg, err := parse(t, `peers mypeers
+    peer lb1 127.0.0.1:10001
+    peer lb2 [::1]:10002
+    peer hap peers.example:10003
+backend b
+    stick-table type ip size 1k peers mypeers
+peers other
+    bind 127.0.0.1:10004
+    server lb1
+    server hap 127.0.0.1:10005
+    disabled
+peers third
+    peer x 127.0.0.1:10006
+    disabled
+    enable
+`)
+	require.NoError(t, err)
+	require.Len(t, cfg.Peers, 3)
+	p := cfg.PeersSection("mypeers")
+	require.NotNil(t, p)
+	require.Equal(t, []string{"lb1", "lb2", "hap"}, []string{p.Peers[0].Name, p.Peers[1].Name, p.Peers[2].Name})
+	require.Equal(t, "[::1]:10002", p.Peers[1].Addr)
+	require.Equal(t, 3, p.Peers[1].Line)
+	require.False(t, p.Disabled)
+	require.Equal(t, "127.0.0.1:10001", p.ListenAddr("lb1"))
+
+	o := cfg.PeersSection("other")
+	require.True(t, o.Disabled)
+	require.Equal(t, "", o.Peers[0].Addr)
+	require.Equal(t, "127.0.0.1:10004", o.ListenAddr("lb1"), "a server without address listens on the bind")
+	require.False(t, cfg.PeersSection("third").Disabled, "enable undoes disabled")
+	require.Nil(t, cfg.PeersSection("none"))
+
+	cfg.SetLocalPeer("lb1")
+	require.Equal(t, "lb1", cfg.Global.LocalPeer)
+	require.False(t, p.Removed)
+	require.True(t, cfg.PeersSection("third").Removed)
+	require.Equal(t, []string{"config : Removing incomplete section 'peers third' (no peer named 'lb1')."}, cfg.Warnings)
+	cfg.SetLocalPeer("lb2")
+	require.Equal(t, "lb1", cfg.Global.LocalPeer, "settled once")
+}
+
+func TestLocalPeerName(t *testing.T) {
+	const sect = "peers p\n    peer a 127.0.0.1:10001\n    peer b 127.0.0.1:10002\n"
+	cfg, err := parse(t, "global\n    localpeer b\n"+sect)
+	require.NoError(t, err)
+	cfg.SetLocalPeer("")
+	require.Equal(t, "b", cfg.Global.LocalPeer)
+	require.Empty(t, cfg.Warnings)
+
+	// -L wins over localpeer, with HAProxy's warning.
+	cfg, err = parse(t, "global\n    localpeer b\n"+sect)
+	require.NoError(t, err)
+	cfg.SetLocalPeer("a")
+	require.Equal(t, "a", cfg.Global.LocalPeer)
+	require.Equal(t, []string{"lb.cfg:2: 'localpeer' ignored since it is already set by using the '-L' command line argument."}, cfg.Warnings)
+
+	// Neither: the host name, as HAProxy.
+	host, err := os.Hostname()
+	require.NoError(t, err)
+	cfg, err = parse(t, sect)
+	require.NoError(t, err)
+	cfg.SetLocalPeer("")
+	require.Equal(t, host, cfg.Global.LocalPeer)
+	require.True(t, cfg.Peers[0].Removed || host == "a" || host == "b")
+}
+
+func TestPeersErrors(t *testing.T) {
+	for text, msg := range map[string]string{
+		"peers\n":                                           "lb.cfg:1: bad value: 'peers' expects <name>",
+		"peers a b\n":                                       "'peers' expects <name>",
+		"peers a/b\n":                                       "character '/' not allowed in a name",
+		"peers p\npeers p\n":                                "lb.cfg:2: bad reference: peers 'p' has the same name as the one declared at lb.cfg:1",
+		"peers p\n  peer a\n":                               "lb.cfg:2: bad value: 'peer' in 'peers' section: expects <name> and <addr:port>",
+		"peers p\n  peer a 127.0.0.1\n":                     "invalid address '127.0.0.1'",
+		"peers p\n  peer a 127.0.0.1:0\n":                   "invalid port in '127.0.0.1:0'",
+		"peers p\n  peer a *:1000\n":                        "must name a host",
+		"peers p\n  peer a 127.0.0.1:1000 ssl\n":            "lb.cfg:2: 'peer' in 'peers' section: not supported: option 'ssl'",
+		"peers p\n  peer a 127.0.0.1:1\n  peer a ::1:2\n":   "lb.cfg:3: 'peer' in 'peers' section: bad reference: peer 'a' already declared at lb.cfg:2",
+		"peers p\n  server a\n":                             "lb.cfg:2: bad value: peers 'p': server 'a' has no address and the section no 'bind'",
+		"peers p\n  bind 127.0.0.1:1\n  bind 127.0.0.1:2\n": "a second 'bind' (the first is at lb.cfg:2)",
+		"peers p\n  bind 127.0.0.1:1 ssl\n":                 "bind option 'ssl'",
+		"peers p\n  table t type ip size 1k\n":              "lb.cfg:2: 'table' in 'peers' section: not supported: 'table' in a peers section",
+		"peers p\n  disabled now\n":                         "'disabled' in 'peers' section",
+		"peers p\n  frobnicate\n":                           "lb.cfg:2: 'frobnicate' in 'peers' section: unknown keyword: unknown keyword 'frobnicate' in 'peers' section",
+		"global\n  localpeer\n":                             "expects a name",
+	} {
+		_, err := parse(t, text)
+		require.ErrorContains(t, err, msg, text)
+	}
+}
