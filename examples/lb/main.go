@@ -61,6 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&files, "f", "configuration `file` (repeatable, read in order)")
 	check := fs.Bool("c", false, "check the configuration and exit")
 	debug := fs.Bool("d", false, "debug: verbose logs to stderr")
+	localPeer := fs.String("L", "", "local peer `name` in the peers sections (default: 'localpeer', else the host name)")
 	if err := fs.Parse(args); err != nil {
 		return 1
 	}
@@ -82,6 +83,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cfg, err = config.ParseFiles(files...)
 	}
 	if err == nil {
+		cfg.SetLocalPeer(*localPeer)
 		// Server host names are resolved once, now, as haproxy resolves
 		// them at start (and with -c).
 		err = cfg.Resolve(context.Background(), config.SystemLookup)

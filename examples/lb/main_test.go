@@ -348,3 +348,29 @@ func TestStrictLimits(t *testing.T) {
 	require.Contains(t, string(out), "[ALERT] cannot raise FD limit to 1073741824")
 	require.Contains(t, string(out), "(strict-limits)")
 }
+
+// -L names the local peer, over "localpeer", as haproxy's -L does; a
+// section without that peer is dropped with haproxy's warning.
+func TestLocalPeerFlag(t *testing.T) {
+	path := writeFile(t, "lb.cfg", `global
+    localpeer a
+peers p
+    peer a 127.0.0.1:10001
+    peer b 127.0.0.1:10002
+peers q
+    peer a 127.0.0.1:10003
+backend st
+    stick-table type ip size 1k peers p
+`)
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, 0, run([]string{"-c", "-L", "b", "-f", path}, &stdout, &stderr), stderr.String())
+	require.Equal(t, "Configuration file is valid\n", stdout.String())
+	require.Contains(t, stderr.String(), "[WARNING] "+path+":2: 'localpeer' ignored since it is already set by using the '-L' command line argument.")
+	require.Contains(t, stderr.String(), "[WARNING] config : Removing incomplete section 'peers q' (no peer named 'b').")
+	require.NotContains(t, stderr.String(), "'peers p'")
+
+	stdout.Reset()
+	stderr.Reset()
+	require.Equal(t, 0, run([]string{"-c", "-f", path}, &stdout, &stderr), stderr.String())
+	require.NotContains(t, stderr.String(), "WARNING", "localpeer a is in both sections")
+}

@@ -31,6 +31,7 @@ import (
 	"github.com/proxyblocks/proxyblocks/shctx/sslcache"
 	"github.com/proxyblocks/proxyblocks/shctx/sslsync"
 	"github.com/proxyblocks/proxyblocks/stick"
+	"github.com/proxyblocks/proxyblocks/stick/peers"
 	"github.com/proxyblocks/proxyblocks/xprt"
 	"github.com/proxyblocks/proxyblocks/xprt/tls"
 )
@@ -122,6 +123,7 @@ type Balancer struct {
 	httpPx   map[*config.Proxy]*httpProxy // HTTP settings per proxy (http_rules.go)
 
 	tables map[string]*stick.Table // stick tables by proxy name (stick.go)
+	peers  []*peers.Section        // running peers sections (peers.go)
 	clis   []*cliServer            // runtime API sockets (cli.go)
 
 	// sslCache and sslSync share TLS sessions beyond the process
@@ -213,6 +215,9 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 	if opts.Stdout == nil {
 		opts.Stdout = os.Stdout
 	}
+	// The local peer name decides which peers sections run; a caller
+	// that did not settle it (lb's -L) gets HAProxy's default.
+	cfg.SetLocalPeer("")
 	if opts.Stderr == nil {
 		opts.Stderr = os.Stderr
 	}
@@ -242,6 +247,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 	abort := func(err error) (*Balancer, error) {
 		b.closeListeners()
 		b.stopCLI()
+		b.stopPeers()
 		b.closeTables()
 		b.closeSessionCache()
 		b.closeLogTargets()
@@ -285,6 +291,9 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 		return abort(err)
 	}
 	if err := b.openTables(); err != nil {
+		return abort(err)
+	}
+	if err := b.startPeers(); err != nil {
 		return abort(err)
 	}
 	if err := b.openSessionCache(); err != nil {
@@ -616,6 +625,7 @@ func (b *Balancer) Close() error {
 	b.wg.Wait()
 	b.checksWG.Wait()
 	b.closeHTTPConns()
+	b.stopPeers()
 	b.stopStick()
 	b.closeSessionCache()
 	if b.pipes != nil {

@@ -45,6 +45,7 @@ func (b *Balancer) openTables() error {
 		}
 		cfg := px.Stick.Table.Config
 		cfg.Store = slices.Clone(cfg.Store)
+		cfg.Sync = b.syncedBy(cfg) != ""
 		if sticky[px.Name] && !slices.ContainsFunc(cfg.Store, func(d stick.DataSpec) bool { return d.Type == stick.DataServerID }) {
 			cfg.Store = append(cfg.Store, stick.DataSpec{Type: stick.DataServerID})
 		}

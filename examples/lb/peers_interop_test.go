@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/balancer"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+)
+
+// peerPair runs haproxy as peer "hap" and lb as peer "lb" of one peers
+// section, each on the configuration format renders with its own stats
+// socket and frontend address (the first two verbs; the peers' ports
+// follow, then extra). It returns both frontends and stats sockets.
+func peerPair(t *testing.T, format string, extra ...any) (hpAddr, lbAddr, hpSock, lbSock string) {
+	t.Helper()
+	bin := haproxyBin(t)
+	dir := t.TempDir()
+	hpSock, lbSock = filepath.Join(dir, "hp.sock"), filepath.Join(dir, "lb.sock")
+	ports := freePorts(t, 4)
+	hpAddr, lbAddr = fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])
+	args := func(sock, addr string) []any {
+		return append([]any{sock, addr, ports[2], ports[3]}, extra...)
+	}
+
+	hpText := fmt.Sprintf(format, args(hpSock, hpAddr)...)
+	cmd := exec.Command(bin, "-db", "-L", "hap", "-f", writeFile(t, "haproxy.cfg", hpText))
+	var out bytes.Buffer
+	var mu sync.Mutex
+	cmd.Stdout, cmd.Stderr = lockedWriter{&mu, &out}, lockedWriter{&mu, &out}
+	require.NoError(t, cmd.Start())
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-done
+		if t.Failed() {
+			mu.Lock()
+			t.Logf("haproxy output:\n%s", out.String())
+			mu.Unlock()
+		}
+	})
+	if !assert.Eventually(t, func() bool { _, err := cliAnswer(hpSock, "show info"); return err == nil }, 10*time.Second, 10*time.Millisecond) {
+		t.Fatal("haproxy did not start")
+	}
+
+	cfg, err := config.Parse(config.Source{Name: "lb.cfg", Data: []byte(fmt.Sprintf(format, args(lbSock, lbAddr)...))})
+	require.NoError(t, err)
+	cfg.SetLocalPeer("lb")
+	b, err := balancer.Start(context.Background(), cfg, balancer.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = b.Close() })
+	return hpAddr, lbAddr, hpSock, lbSock
+}
+
+// waitTable polls "show table NAME" on a stats socket until the line of
+// key holds every want.
+func waitTable(t *testing.T, sock, table, key string, want ...string) {
+	t.Helper()
+	var line string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		out, err := cliAnswer(sock, "show table "+table)
+		require.NoError(t, err)
+		line = ""
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, " key="+key+" ") {
+				line = l
+			}
+		}
+		ok := line != ""
+		for _, w := range want {
+			ok = ok && strings.Contains(line+" ", " "+w+" ")
+		}
+		if ok {
+			return
+		}
+	}
+	t.Fatalf("%s: table %s, key %s: %q lacks %q", sock, table, key, line, want)
+}
+
+const peersCounters = `global
+    stats socket %s level admin
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind %s
+    tcp-request connection track-sc0 src table st
+    tcp-request connection reject if { sc0_conn_cnt gt 4 }
+    default_backend be
+peers mypeers
+    peer hap 127.0.0.1:%d
+    peer lb 127.0.0.1:%d
+backend st
+    stick-table type ip size 1k expire 1m store conn_cnt,gpc0 peers mypeers
+backend be
+    server s1 %s
+`
+
+// TestInteropPeersShareCounters runs haproxy and lb as two members of a
+// peers section, as two balancers behind one address would run: each
+// counts the connections the other took, so a limit holds across both.
+func TestInteropPeersShareCounters(t *testing.T) {
+	hp, lb, hpSock, lbSock := peerPair(t, peersCounters, nameServer(t, "s1"))
+
+	for range 2 {
+		require.Equal(t, "s1", answerFrom(t, "127.0.0.5", hp))
+	}
+	waitTable(t, lbSock, "st", "127.0.0.5", "conn_cnt=2")
+	for range 2 {
+		require.Equal(t, "s1", answerFrom(t, "127.0.0.5", lb))
+	}
+	waitTable(t, hpSock, "st", "127.0.0.5", "conn_cnt=4")
+	// The fifth connection goes over the limit on haproxy; lb, which
+	// counted only two of its own, learns it and refuses its next one.
+	require.Equal(t, "-", answerFrom(t, "127.0.0.5", hp))
+	waitTable(t, lbSock, "st", "127.0.0.5", "conn_cnt=5")
+	require.Equal(t, "-", answerFrom(t, "127.0.0.5", lb))
+	waitTable(t, hpSock, "st", "127.0.0.5", "conn_cnt=6")
+
+	// "set table" on either side reaches the other.
+	cliCommand(t, lbSock, "set table st key 10.1.2.3 data.gpc0 7")
+	waitTable(t, hpSock, "st", "10.1.2.3", "gpc0=7")
+	cliCommand(t, hpSock, "set table st key 10.1.2.4 data.gpc0 9")
+	waitTable(t, lbSock, "st", "10.1.2.4", "gpc0=9")
+}
+
+const peersStick = `global
+    stats socket %s level admin
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind %s
+    default_backend be
+peers mypeers
+    peer hap 127.0.0.1:%d
+    peer lb 127.0.0.1:%d
+backend be
+    balance roundrobin
+    stick-table type ip size 1k expire 1m peers mypeers
+    stick on src
+    server s1 %s id 1
+    server s2 %s id 2
+`
+
+// TestInteropPeersKeepPersistence has a client stuck to a server through
+// haproxy, then sends it to lb, as a failover would: lb sends it to the
+// same server, which its own round robin would not have chosen.
+func TestInteropPeersKeepPersistence(t *testing.T) {
+	hp, lb, hpSock, lbSock := peerPair(t, peersStick, nameServer(t, "s1"), nameServer(t, "s2"))
+
+	require.Equal(t, "s1", answerFrom(t, "127.0.0.6", hp))
+	require.Equal(t, "s2", answerFrom(t, "127.0.0.7", hp))
+	waitTable(t, lbSock, "be", "127.0.0.7", "server_id=2")
+	waitTable(t, lbSock, "be", "127.0.0.6", "server_id=1")
+	require.Equal(t, "s2", answerFrom(t, "127.0.0.7", lb), "lb's first client, stuck by haproxy")
+	require.Equal(t, "s1", answerFrom(t, "127.0.0.6", lb))
+	// And the other way: a client lb placed on s2 goes to s2 through
+	// haproxy, whose round robin is due to pick s1.
+	require.Equal(t, "s1", answerFrom(t, "127.0.0.9", lb))
+	require.Equal(t, "s2", answerFrom(t, "127.0.0.8", lb))
+	waitTable(t, hpSock, "be", "127.0.0.8", "server_id=2")
+	require.Equal(t, "s2", answerFrom(t, "127.0.0.8", hp))
+	require.Equal(t, "s1", answerFrom(t, "127.0.0.10", hp), "haproxy's round robin was due to pick s1")
+}
