@@ -178,3 +178,41 @@ func TestInteropPeersKeepPersistence(t *testing.T) {
 	require.Equal(t, "s2", answerFrom(t, "127.0.0.8", hp))
 	require.Equal(t, "s1", answerFrom(t, "127.0.0.10", hp), "haproxy's round robin was due to pick s1")
 }
+
+const peersTable = `global
+    stats socket %s level admin
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind %s
+    tcp-request connection track-sc1 src table mypeers/clients
+    default_backend be
+peers mypeers
+    peer hap 127.0.0.1:%d
+    peer lb 127.0.0.1:%d
+    table clients type ip size 1k expire 1m store conn_cnt,conn_rate(10s)
+backend be
+    server s1 %s
+`
+
+// TestInteropPeersSectionTable declares the shared table in the peers
+// section ("table NAME"), which both name SECTION/NAME and send as /NAME.
+func TestInteropPeersSectionTable(t *testing.T) {
+	hp, lb, hpSock, lbSock := peerPair(t, peersTable, nameServer(t, "s1"))
+	require.Equal(t, "s1", answerFrom(t, "127.0.0.11", hp))
+	waitTable(t, lbSock, "mypeers/clients", "127.0.0.11", "conn_cnt=1", "conn_rate(10000)=1")
+	require.Equal(t, "s1", answerFrom(t, "127.0.0.11", lb))
+	require.Equal(t, "s1", answerFrom(t, "127.0.0.12", lb))
+	waitTable(t, hpSock, "mypeers/clients", "127.0.0.11", "conn_cnt=2", "conn_rate(10000)=2")
+	waitTable(t, hpSock, "mypeers/clients", "127.0.0.12", "conn_cnt=1")
+	// Both list the table under the same name, with the same entries.
+	header := func(sock string) string {
+		out := cliCommand(t, sock, "show table")
+		return strings.TrimSpace(out)
+	}
+	require.Equal(t, header(hpSock), header(lbSock))
+	require.Equal(t, "# table: mypeers/clients, type: ip, size:1024, used:2", header(lbSock))
+}

@@ -3,6 +3,7 @@ package peers
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/proxyblocks/proxyblocks/stick"
 )
@@ -48,6 +49,11 @@ type shared struct {
 
 func newShared(t *stick.Table, id uint64) (*shared, error) {
 	st := &shared{t: t, id: id, name: t.Name()}
+	if i := strings.IndexByte(st.name, '/'); i >= 0 {
+		// HAProxy names a table declared in a peers section
+		// "SECTION/NAME" and sends it as "/NAME".
+		st.name = st.name[i:]
+	}
 	switch t.KeyType() {
 	case stick.KeyIPv4:
 		st.ktype, st.klen = wireKeyIPv4, 4

@@ -24,6 +24,8 @@
 // Tables are matched with the peer's by name, key type and key length
 // (a string table's length counts a terminating NUL on the wire, as in
 // HAProxy); the stored data types may differ, and a type only one side
-// stores is skipped. conn_cur is never learned: it counts a process's own
+// stores is skipped. A table named "SECTION/NAME", as HAProxy names the
+// tables a peers section declares with "table NAME", goes on the wire as
+// "/NAME", as HAProxy sends it. conn_cur is never learned: it counts a process's own
 // connections.
 package peers

@@ -325,12 +325,13 @@ const cliHelp = `  help           : this message
   show ssl-sync  : report ssl-session-sync's message counters (lb only)
 `
 
-// tableNames returns the tables in the order their proxies are declared.
+// tableNames returns the tables in the order their proxies are declared,
+// then those of the peers sections.
 func (b *Balancer) tableNames() []string {
 	var out []string
-	for _, px := range b.cfg.Proxies {
-		if b.tables[px.Name] != nil {
-			out = append(out, px.Name)
+	for _, st := range b.cfg.StickTables() {
+		if b.tables[st.Config.Name] != nil {
+			out = append(out, st.Config.Name)
 		}
 	}
 	return out

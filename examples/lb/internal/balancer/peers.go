@@ -35,9 +35,9 @@ func (b *Balancer) startPeers() error {
 			continue
 		}
 		var tables []*stick.Table
-		for _, px := range b.cfg.Proxies {
-			if st := px.Stick.Table; st != nil && b.syncedBy(st.Config) == ps.Name {
-				tables = append(tables, b.tables[px.Name])
+		for _, st := range b.cfg.StickTables() {
+			if b.syncedBy(st.Config) == ps.Name {
+				tables = append(tables, b.tables[st.Config.Name])
 			}
 		}
 		var remotes []peers.Peer

@@ -24,9 +24,9 @@ import (
 // connections accepted but never turned into a session are ended by
 // Close.
 
-// openTables creates one table per proxy declaring a "stick-table". A
-// table used by "stick" rules stores server_id even when the line does not
-// say so, as in HAProxy.
+// openTables creates one table per proxy declaring a "stick-table" and
+// per "table" line of a peers section. A table used by "stick" rules
+// stores server_id even when the line does not say so, as in HAProxy.
 func (b *Balancer) openTables() error {
 	b.tables = map[string]*stick.Table{}
 	sticky := map[string]bool{}
@@ -39,22 +39,19 @@ func (b *Balancer) openTables() error {
 			sticky[name] = true
 		}
 	}
-	for _, px := range b.cfg.Proxies {
-		if px.Stick.Table == nil {
-			continue
-		}
-		cfg := px.Stick.Table.Config
+	for _, st := range b.cfg.StickTables() {
+		cfg := st.Config
 		cfg.Store = slices.Clone(cfg.Store)
 		cfg.Sync = b.syncedBy(cfg) != ""
-		if sticky[px.Name] && !slices.ContainsFunc(cfg.Store, func(d stick.DataSpec) bool { return d.Type == stick.DataServerID }) {
+		if sticky[cfg.Name] && !slices.ContainsFunc(cfg.Store, func(d stick.DataSpec) bool { return d.Type == stick.DataServerID }) {
 			cfg.Store = append(cfg.Store, stick.DataSpec{Type: stick.DataServerID})
 		}
 		t, err := stick.New(cfg)
 		if err != nil {
 			b.closeTables()
-			return fmt.Errorf("balancer: stick-table of %s '%s' (%s): %w", px.Kind, px.Name, px.Stick.Table.Pos, err)
+			return fmt.Errorf("balancer: stick-table '%s' (%s): %w", cfg.Name, st.Pos, err)
 		}
-		b.tables[px.Name] = t
+		b.tables[cfg.Name] = t
 	}
 	return nil
 }

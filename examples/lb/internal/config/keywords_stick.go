@@ -338,12 +338,7 @@ func (p *parser) checkStick() {
 		if name == "" {
 			return px.Stick.Table
 		}
-		for _, o := range p.cfg.Proxies {
-			if o.Name == name && o.Stick.Table != nil {
-				return o.Stick.Table
-			}
-		}
-		return nil
+		return p.cfg.StickTable(name)
 	}
 	check := func(px *Proxy, pos Pos, kw, table string) {
 		if tableOf(px, table) != nil {
@@ -354,7 +349,7 @@ func (p *parser) checkStick() {
 			p.errorf(kw, ErrReference, "%s '%s': '%s' needs a stick-table in the proxy or 'table <name>'", px.Kind, px.Name, kw)
 			return
 		}
-		p.errorf(kw, ErrReference, "%s '%s': '%s' refers to table '%s', which no proxy declares", px.Kind, px.Name, kw, table)
+		p.errorf(kw, ErrReference, "%s '%s': '%s' refers to table '%s', which no proxy nor peers section declares", px.Kind, px.Name, kw, table)
 	}
 	// keyType refuses a track-sc key whose type cannot become the
 	// table's (a boolean for an address, say), as HAProxy does.

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/proxyblocks/proxyblocks/stick"
 )
 
 // PeersSection is a "peers" section: the processes, this one among them,
@@ -26,6 +28,9 @@ type PeersSection struct {
 	// Removed is set by SetLocalPeer when no peer bears the local name:
 	// HAProxy drops such a section with a warning.
 	Removed bool
+	// Tables are the section's "table NAME ..." lines, each named
+	// "SECTION/NAME" as rules refer to it.
+	Tables []*StickTable
 }
 
 // PeerLine is one "peer NAME ADDR:PORT" or "server NAME [ADDR:PORT]" line.
@@ -200,10 +205,65 @@ func (p *parser) peersKeyword(s *PeersSection, kw string, a []string) error {
 	case "enable", "enabled":
 		s.Disabled = false
 		return noArgs(a)
-	case "table", "default-server", "default-bind", "log", "shards":
+	case "table":
+		return p.peersTable(s, a)
+	case "default-server", "default-bind", "log", "shards":
 		return fmt.Errorf("%w: '%s' in a peers section", ErrUnsupported, kw)
 	}
 	return fmt.Errorf("%w: unknown keyword '%s' in 'peers' section", ErrUnknownKeyword, kw)
+}
+
+// peersTable reads "table NAME type ... [store ...]": a stick table the
+// section declares and syncs, named SECTION/NAME.
+func (p *parser) peersTable(s *PeersSection, a []string) error {
+	if len(a) < 2 {
+		return errors.New("expects <name> type <type> size <size> ...")
+	}
+	if err := checkName(a[0]); err != nil {
+		return fmt.Errorf("table '%s': %v", a[0], err)
+	}
+	name := s.Name + "/" + a[0]
+	for _, t := range s.Tables {
+		if t.Config.Name == name {
+			return fmt.Errorf("%w: table '%s' already declared at %s", ErrReference, a[0], t.Pos)
+		}
+	}
+	cfg, err := stick.ParseConfig(a[1:])
+	if err != nil {
+		return err
+	}
+	if cfg.Peers != "" {
+		return fmt.Errorf("table '%s': 'peers' is implied in a peers section", a[0])
+	}
+	cfg.Name, cfg.Peers = name, s.Name
+	s.Tables = append(s.Tables, &StickTable{Pos: p.pos, Config: cfg})
+	return nil
+}
+
+// StickTables returns every stick table: those of the proxies, in order,
+// then those of the peers sections.
+func (c *Config) StickTables() []*StickTable {
+	var out []*StickTable
+	for _, px := range c.Proxies {
+		if px.Stick.Table != nil {
+			out = append(out, px.Stick.Table)
+		}
+	}
+	for _, s := range c.Peers {
+		out = append(out, s.Tables...)
+	}
+	return out
+}
+
+// StickTable returns the table rules name: a proxy's, by the proxy's
+// name, or a peers section's, by SECTION/NAME. It returns nil if none.
+func (c *Config) StickTable(name string) *StickTable {
+	for _, t := range c.StickTables() {
+		if t.Config.Name == name {
+			return t
+		}
+	}
+	return nil
 }
 
 // peerAddr checks a peer's HOST:PORT (an IPv4 or IPv6 address, or a host

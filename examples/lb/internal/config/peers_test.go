@@ -50,6 +50,30 @@ peers third
 	require.Equal(t, "lb1", cfg.Global.LocalPeer, "settled once")
 }
 
+func TestPeersTables(t *testing.T) {
+	cfg, err := parse(t, `peers p
+    peer a 127.0.0.1:10001
+    table t type string len 20 size 10k expire 5m store gpc0,http_req_rate(10s)
+frontend f
+    tcp-request connection track-sc0 src table p/t
+backend b
+    stick-table type ip size 1k
+    stick on src table p/t
+    server s 127.0.0.1:80
+`)
+	require.NoError(t, err)
+	tabs := cfg.StickTables()
+	require.Len(t, tabs, 2)
+	require.Equal(t, "b", tabs[0].Config.Name)
+	require.Equal(t, "p/t", tabs[1].Config.Name)
+	require.Equal(t, "p", tabs[1].Config.Peers)
+	require.Equal(t, 10*1024, tabs[1].Config.Size)
+	require.Equal(t, 3, tabs[1].Line)
+	require.Same(t, tabs[1], cfg.StickTable("p/t"))
+	require.Same(t, tabs[0], cfg.StickTable("b"))
+	require.Nil(t, cfg.StickTable("t"))
+}
+
 func TestLocalPeerName(t *testing.T) {
 	const sect = "peers p\n    peer a 127.0.0.1:10001\n    peer b 127.0.0.1:10002\n"
 	cfg, err := parse(t, "global\n    localpeer b\n"+sect)
@@ -77,23 +101,29 @@ func TestLocalPeerName(t *testing.T) {
 
 func TestPeersErrors(t *testing.T) {
 	for text, msg := range map[string]string{
-		"peers\n":                                           "lb.cfg:1: bad value: 'peers' expects <name>",
-		"peers a b\n":                                       "'peers' expects <name>",
-		"peers a/b\n":                                       "character '/' not allowed in a name",
-		"peers p\npeers p\n":                                "lb.cfg:2: bad reference: peers 'p' has the same name as the one declared at lb.cfg:1",
-		"peers p\n  peer a\n":                               "lb.cfg:2: bad value: 'peer' in 'peers' section: expects <name> and <addr:port>",
-		"peers p\n  peer a 127.0.0.1\n":                     "invalid address '127.0.0.1'",
-		"peers p\n  peer a 127.0.0.1:0\n":                   "invalid port in '127.0.0.1:0'",
-		"peers p\n  peer a *:1000\n":                        "must name a host",
-		"peers p\n  peer a 127.0.0.1:1000 ssl\n":            "lb.cfg:2: 'peer' in 'peers' section: not supported: option 'ssl'",
-		"peers p\n  peer a 127.0.0.1:1\n  peer a ::1:2\n":   "lb.cfg:3: 'peer' in 'peers' section: bad reference: peer 'a' already declared at lb.cfg:2",
-		"peers p\n  server a\n":                             "lb.cfg:2: bad value: peers 'p': server 'a' has no address and the section no 'bind'",
-		"peers p\n  bind 127.0.0.1:1\n  bind 127.0.0.1:2\n": "a second 'bind' (the first is at lb.cfg:2)",
-		"peers p\n  bind 127.0.0.1:1 ssl\n":                 "bind option 'ssl'",
-		"peers p\n  table t type ip size 1k\n":              "lb.cfg:2: 'table' in 'peers' section: not supported: 'table' in a peers section",
-		"peers p\n  disabled now\n":                         "'disabled' in 'peers' section",
-		"peers p\n  frobnicate\n":                           "lb.cfg:2: 'frobnicate' in 'peers' section: unknown keyword: unknown keyword 'frobnicate' in 'peers' section",
-		"global\n  localpeer\n":                             "expects a name",
+		"peers\n":                                                        "lb.cfg:1: bad value: 'peers' expects <name>",
+		"peers a b\n":                                                    "'peers' expects <name>",
+		"peers a/b\n":                                                    "character '/' not allowed in a name",
+		"peers p\npeers p\n":                                             "lb.cfg:2: bad reference: peers 'p' has the same name as the one declared at lb.cfg:1",
+		"peers p\n  peer a\n":                                            "lb.cfg:2: bad value: 'peer' in 'peers' section: expects <name> and <addr:port>",
+		"peers p\n  peer a 127.0.0.1\n":                                  "invalid address '127.0.0.1'",
+		"peers p\n  peer a 127.0.0.1:0\n":                                "invalid port in '127.0.0.1:0'",
+		"peers p\n  peer a *:1000\n":                                     "must name a host",
+		"peers p\n  peer a 127.0.0.1:1000 ssl\n":                         "lb.cfg:2: 'peer' in 'peers' section: not supported: option 'ssl'",
+		"peers p\n  peer a 127.0.0.1:1\n  peer a ::1:2\n":                "lb.cfg:3: 'peer' in 'peers' section: bad reference: peer 'a' already declared at lb.cfg:2",
+		"peers p\n  server a\n":                                          "lb.cfg:2: bad value: peers 'p': server 'a' has no address and the section no 'bind'",
+		"peers p\n  bind 127.0.0.1:1\n  bind 127.0.0.1:2\n":              "a second 'bind' (the first is at lb.cfg:2)",
+		"peers p\n  bind 127.0.0.1:1 ssl\n":                              "bind option 'ssl'",
+		"peers p\n  table t\n":                                           "lb.cfg:2: bad value: 'table' in 'peers' section: expects <name> type <type> size <size>",
+		"peers p\n  table t/u type ip size 1\n":                          "table 't/u': character '/' not allowed in a name",
+		"peers p\n  table t type ip size 1 peers p\n":                    "'peers' is implied in a peers section",
+		"peers p\n  table t type ip\n":                                   "lb.cfg:2: bad value: 'table' in 'peers' section: ",
+		"peers p\n  table t type ip size 1\n  table t type ip size 2\n":  "lb.cfg:3: 'table' in 'peers' section: bad reference: table 't' already declared at lb.cfg:2",
+		"peers p\n  log stdout format raw local0\n":                      "lb.cfg:2: 'log' in 'peers' section: not supported",
+		"frontend f\n  tcp-request connection track-sc0 src table p/t\n": "refers to table 'p/t', which no proxy nor peers section declares",
+		"peers p\n  disabled now\n":                                      "'disabled' in 'peers' section",
+		"peers p\n  frobnicate\n":                                        "lb.cfg:2: 'frobnicate' in 'peers' section: unknown keyword: unknown keyword 'frobnicate' in 'peers' section",
+		"global\n  localpeer\n":                                          "expects a name",
 	} {
 		_, err := parse(t, text)
 		require.ErrorContains(t, err, msg, text)
