@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/balancer"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+)
+
+// TestPeersBetweenTwoLBs runs two lbs as the members of one peers
+// section: a limit counted over both, a table declared in the section,
+// and a member that starts late and learns what the other holds.
+func TestPeersBetweenTwoLBs(t *testing.T) {
+	dir := t.TempDir()
+	ports := freePorts(t, 2)
+	srv := nameServer(t, "s1")
+	start := func(name string) (addr, sock string, b *balancer.Balancer) {
+		sock = filepath.Join(dir, name+".sock")
+		text := fmt.Sprintf(`global
+    stats socket %s level admin
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:0
+    tcp-request connection track-sc0 src table mypeers/clients
+    tcp-request connection reject if { sc0_conn_cnt gt 2 }
+    default_backend be
+peers mypeers
+    peer one 127.0.0.1:%d
+    peer two 127.0.0.1:%d
+    table clients type ip size 1k expire 1m store conn_cnt,gpc0
+backend be
+    server s1 %s
+`, sock, ports[0], ports[1], srv)
+		cfg, err := config.Parse(config.Source{Name: name + ".cfg", Data: []byte(text)})
+		require.NoError(t, err)
+		cfg.SetLocalPeer(name)
+		b, err = balancer.Start(context.Background(), cfg, balancer.Options{})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = b.Close() })
+		return b.Addrs("fe")[0].String(), sock, b
+	}
+	one, oneSock, _ := start("one")
+	cliCommand(t, oneSock, "set table mypeers/clients key 10.9.9.9 data.gpc0 4")
+	two, twoSock, _ := start("two")
+	// two learns what one held before it started.
+	waitTable(t, twoSock, "mypeers/clients", "10.9.9.9", "gpc0=4")
+
+	require.Equal(t, "s1", answerFrom(t, "127.0.0.21", one))
+	waitTable(t, twoSock, "mypeers/clients", "127.0.0.21", "conn_cnt=1")
+	require.Equal(t, "s1", answerFrom(t, "127.0.0.21", two))
+	waitTable(t, oneSock, "mypeers/clients", "127.0.0.21", "conn_cnt=2")
+	require.Equal(t, "-", answerFrom(t, "127.0.0.21", one), "the third connection, counted over both")
+	waitTable(t, twoSock, "mypeers/clients", "127.0.0.21", "conn_cnt=3")
+	require.Equal(t, "-", answerFrom(t, "127.0.0.21", two))
+}
