@@ -76,7 +76,7 @@ type Section struct {
 	remotes  map[string]*remote
 	order    []*remote
 	ln       net.Listener
-	accepted map[net.Conn]struct{} // connections still in their hello
+	pending  map[net.Conn]struct{} // connections still in their hello, either way
 	learned  atomic.Bool           // the initial resync is over (set under mu)
 	teacher  *remote               // the peer teaching this one, if any
 	resyncAt time.Time             // when to give up waiting for a lesson
@@ -119,7 +119,7 @@ func New(cfg Config) (*Section, error) {
 	if cfg.Local == "" || !validName(cfg.Local) {
 		return nil, fmt.Errorf("%w: section %q: local peer name %q must be a non-empty word", ErrConfig, cfg.Name, cfg.Local)
 	}
-	s := &Section{cfg: cfg, remotes: map[string]*remote{}, accepted: map[net.Conn]struct{}{}}
+	s := &Section{cfg: cfg, remotes: map[string]*remote{}, pending: map[net.Conn]struct{}{}}
 	for i, p := range cfg.Peers {
 		if !validName(p.Name) {
 			return nil, fmt.Errorf("%w: section %q: peer name %q must be a non-empty word", ErrConfig, cfg.Name, p.Name)
@@ -218,7 +218,7 @@ func (s *Section) Close() error {
 	if s.ln != nil {
 		s.ln.Close()
 	}
-	for c := range s.accepted {
+	for c := range s.pending {
 		c.Close()
 	}
 	for _, r := range s.order {
@@ -349,7 +349,7 @@ func (s *Section) acceptLoop(ln net.Listener) {
 			c.Close()
 			return
 		}
-		s.accepted[c] = struct{}{}
+		s.pending[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
 		go s.serveAccepted(c)
@@ -362,7 +362,7 @@ func (s *Section) serveAccepted(c net.Conn) {
 	defer s.wg.Done()
 	r, br, err := s.acceptHello(c)
 	s.mu.Lock()
-	delete(s.accepted, c)
+	delete(s.pending, c)
 	if err != nil || s.closed {
 		s.mu.Unlock()
 		if err != nil {
@@ -470,7 +470,19 @@ func (s *Section) connect(r *remote) error {
 	if err != nil {
 		return err
 	}
+	// Close must not wait for a hello's answer.
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		c.Close()
+		return nil
+	}
+	s.pending[c] = struct{}{}
+	s.mu.Unlock()
 	br, err := s.sayHello(c, r)
+	s.mu.Lock()
+	delete(s.pending, c)
+	s.mu.Unlock()
 	if err != nil {
 		c.Close()
 		return err
