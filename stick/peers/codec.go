@@ -163,11 +163,12 @@ func parseDefine(body []byte, tables []*shared) (*remoteDef, error) {
 	ktype, klen := r.varint(), r.varint()
 	d.bits = r.varint()
 	hasExpire := len(r.b) > 0
-	r.varint() // the sender's expire; updates carry their own when timed
-	if r.err != nil && hasExpire {
-		return nil, r.err
+	if hasExpire {
+		r.varint() // the sender's expire; updates carry their own when timed
+		if r.err != nil {
+			return nil, r.err
+		}
 	}
-	r.err = nil
 	match := true
 	for i := range 64 {
 		if d.bits&(1<<i) == 0 {
@@ -179,7 +180,8 @@ func parseDefine(body []byte, tables []*shared) (*remoteDef, error) {
 		switch wireTypes[i] {
 		case wFRQP:
 			if !hasExpire {
-				match = false
+				// An old sender: no parameters follow, and HAProxy
+				// takes the definition as it is.
 				continue
 			}
 			if r.varint() != uint64(i) {

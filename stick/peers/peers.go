@@ -400,6 +400,11 @@ func (s *Section) ended(sess *session, err error) {
 	if s.teacher == r && sess.learning {
 		s.teacher = nil
 		s.resyncAt = time.Now().Add(resyncTimeout)
+		// Another session may be up already: a newer one with the same
+		// peer, which replaced this one, or one with another peer.
+		if !s.closed {
+			s.askLesson()
+		}
 	}
 	closed := s.closed
 	// Reconnect after a random 50 to 2049 ms, as HAProxy does after it

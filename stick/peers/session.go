@@ -246,7 +246,7 @@ func (sess *session) reader(br *bufio.Reader) error {
 	for {
 		// Two liveness windows without a message end the session; the
 		// peer sends a heartbeat every 3 s when idle.
-		if now := time.Now(); now.Sub(lastDeadline) > time.Second {
+		if now := time.Now(); now.Sub(lastDeadline) > reconnectAfter/5 {
 			sess.c.SetReadDeadline(now.Add(2 * reconnectAfter))
 			lastDeadline = now
 		}
@@ -397,7 +397,7 @@ func (sess *session) control(typ byte) error {
 		sess.kick()
 	case ctrlHeartbeat:
 	default:
-		return sess.protoErr(classControl, typ, errors.New("unknown control message"))
+		// Ignored, as HAProxy ignores control types it does not know.
 	}
 	return nil
 }
