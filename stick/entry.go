@@ -229,12 +229,16 @@ func (e *Entry) MarkSeen() {
 // KeyBytes returns a copy of the key as stored: 4 bytes in network order
 // for ip, 16 bytes for ipv6, 4 bytes big-endian for integer, the key bytes
 // for string and binary.
-func (e *Entry) KeyBytes() []byte {
+func (e *Entry) KeyBytes() []byte { return e.AppendKey(nil) }
+
+// AppendKey appends the key, in KeyBytes' form, to b: a copy without an
+// allocation when b has room.
+func (e *Entry) AppendKey(b []byte) []byte {
 	kb := e.rawKey()
 	if e.tab().typ == KeyInteger {
-		return binary.BigEndian.AppendUint32(nil, binary.LittleEndian.Uint32(kb))
+		return binary.BigEndian.AppendUint32(b, binary.LittleEndian.Uint32(kb))
 	}
-	return append([]byte(nil), kb...)
+	return append(b, kb...)
 }
 
 func (e *Entry) rawKey() []byte {

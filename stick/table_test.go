@@ -766,3 +766,16 @@ func TestNotifyUpdatesAndAccessors(t *testing.T) {
 	require.Len(t, c3, 0, "a table without Sync queues no update")
 	stop3()
 }
+
+func TestAppendKey(t *testing.T) {
+	tb, _ := newTable(t, Config{Type: KeyInteger, Size: 10})
+	e, err := tb.GetOrCreate([]byte{0, 0, 1, 2})
+	require.NoError(t, err)
+	defer e.Release()
+	buf := make([]byte, 2, 16)
+	out := e.AppendKey(buf)
+	require.Equal(t, []byte{0, 0, 0, 0, 1, 2}, out, "appended after what b holds, big-endian")
+	require.Equal(t, &buf[:cap(buf)][0], &out[0], "no new array while b has room")
+	require.Zero(t, testing.AllocsPerRun(100, func() { out = e.AppendKey(buf[:0]) }))
+	require.Equal(t, e.KeyBytes(), out)
+}

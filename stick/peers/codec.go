@@ -44,7 +44,8 @@ type shared struct {
 	ktype uint64
 	klen  uint64
 	bits  uint64
-	def   []byte // the whole definition message
+	types []stick.DataType // the stored types, in the order values go
+	def   []byte           // the whole definition message
 }
 
 func newShared(t *stick.Table, id uint64) (*shared, error) {
@@ -72,7 +73,8 @@ func newShared(t *stick.Table, id uint64) (*shared, error) {
 	if st.name == "" {
 		return nil, errors.New("peers: a shared table needs a name")
 	}
-	for _, dt := range t.StoredTypes() {
+	st.types = t.StoredTypes()
+	for _, dt := range st.types {
 		st.bits |= 1 << dt
 	}
 	body := appendVarint(nil, id)
@@ -109,22 +111,23 @@ func (st *shared) appendEntry(b []byte, e *stick.Entry, id uint32, inc, timed bo
 	if timed {
 		b = appendU32(b, e.ExpiresIn())
 	}
-	key := e.KeyBytes()
+	n := len(b)
+	b = e.AppendKey(b)
 	switch st.ktype {
 	case wireKeyStr:
-		b = appendVarint(b, uint64(len(key)))
-		b = append(b, key...)
+		// The length goes first: move the key behind it.
+		var lb [10]byte
+		l := appendVarint(lb[:0], uint64(len(b)-n))
+		b = append(b, l...)
+		copy(b[n+len(l):], b[n:len(b)-len(l)])
+		copy(b[n:], l)
 	case wireKeyBin:
-		n := len(b)
-		b = append(b, key...)
 		for len(b)-n < int(st.klen) {
 			b = append(b, 0)
 		}
-	default:
-		b = append(b, key...)
 	}
 	now := st.t.Now()
-	for _, dt := range st.t.StoredTypes() {
+	for _, dt := range st.types {
 		switch {
 		case dt.IsRate():
 			tick, curr, prev := e.Ctr(dt).Snapshot()
