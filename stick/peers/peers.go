@@ -94,6 +94,10 @@ type remote struct {
 	// notUpToDate marks a peer that answered a resync with a partial
 	// lesson: another is asked.
 	notUpToDate bool
+	// v20 marks a peer that speaks protocol 2.0 (its hello said so, or it
+	// refused ours with 502): it is sent no timed updates, and our hellos
+	// to it say 2.0.
+	v20 bool
 	// wake tells the dialer the session ended.
 	wake  chan struct{}
 	retry time.Duration
@@ -360,9 +364,12 @@ func (s *Section) acceptLoop(ln net.Listener) {
 // session. The newest session with a peer replaces an older one.
 func (s *Section) serveAccepted(c net.Conn) {
 	defer s.wg.Done()
-	r, br, err := s.acceptHello(c)
+	r, br, v20, err := s.acceptHello(c)
 	s.mu.Lock()
 	delete(s.pending, c)
+	if err == nil {
+		r.v20 = v20
+	}
 	if err != nil || s.closed {
 		s.mu.Unlock()
 		if err != nil {
@@ -483,10 +490,15 @@ func (s *Section) connect(r *remote) error {
 		return nil
 	}
 	s.pending[c] = struct{}{}
+	v20 := r.v20
 	s.mu.Unlock()
-	br, err := s.sayHello(c, r)
+	br, err := s.sayHello(c, r, v20)
 	s.mu.Lock()
 	delete(s.pending, c)
+	if errors.Is(err, errDowngrade) {
+		// As HAProxy: the next hello says 2.0.
+		r.v20 = true
+	}
 	s.mu.Unlock()
 	if err != nil {
 		c.Close()

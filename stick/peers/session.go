@@ -32,10 +32,18 @@ const (
 	readBuf = maxBody + 16
 )
 
-// sayHello sends the initiator's hello to r and reads the status.
-func (s *Section) sayHello(c net.Conn, r *remote) (*bufio.Reader, error) {
+// errDowngrade reports a peer that refused protocol 2.1 (status 502).
+var errDowngrade = errors.New("the peer refuses protocol 2.1")
+
+// sayHello sends the initiator's hello to r, in protocol 2.0 if v20, and
+// reads the status.
+func (s *Section) sayHello(c net.Conn, r *remote, v20 bool) (*bufio.Reader, error) {
 	c.SetDeadline(time.Now().Add(helloTimeout))
-	hello := fmt.Sprintf("HAProxyS 2.1\n%s\n%s %d 1\n", r.Name, s.cfg.Local, os.Getpid())
+	vers := "2.1"
+	if v20 {
+		vers = "2.0"
+	}
+	hello := fmt.Sprintf("HAProxyS %s\n%s\n%s %d 1\n", vers, r.Name, s.cfg.Local, os.Getpid())
 	if _, err := io.WriteString(c, hello); err != nil {
 		return nil, err
 	}
@@ -47,6 +55,9 @@ func (s *Section) sayHello(c net.Conn, r *remote) (*bufio.Reader, error) {
 	code, err := strconv.Atoi(line)
 	if err != nil {
 		return nil, fmt.Errorf("hello status %q is not a number", line)
+	}
+	if code == statusBadVers && !v20 {
+		return nil, fmt.Errorf("peer refused the hello with status %d (%s): %w", code, statusText(code), errDowngrade)
 	}
 	if code != statusOK {
 		return nil, fmt.Errorf("peer refused the hello with status %d (%s)", code, statusText(code))
@@ -84,18 +95,19 @@ func readLine(br *bufio.Reader) (string, error) {
 	return string(b), nil
 }
 
-// acceptHello reads a remote peer's hello and answers it. On an invalid
-// hello it sends the status that says why and returns an error.
-func (s *Section) acceptHello(c net.Conn) (*remote, *bufio.Reader, error) {
+// acceptHello reads a remote peer's hello and answers it, reporting a
+// peer that speaks protocol 2.0. On an invalid hello it sends the status
+// that says why and returns an error.
+func (s *Section) acceptHello(c net.Conn) (_ *remote, _ *bufio.Reader, v20 bool, _ error) {
 	c.SetDeadline(time.Now().Add(helloTimeout))
 	br := bufio.NewReaderSize(c, readBuf)
-	refuse := func(code int, err error) (*remote, *bufio.Reader, error) {
+	refuse := func(code int, err error) (*remote, *bufio.Reader, bool, error) {
 		fmt.Fprintf(c, "%d\n", code)
-		return nil, nil, fmt.Errorf("status %d: %w", code, err)
+		return nil, nil, false, fmt.Errorf("status %d: %w", code, err)
 	}
 	l1, err := readLine(br)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	vers, ok := strings.CutPrefix(l1, "HAProxyS ")
 	if !ok {
@@ -109,14 +121,14 @@ func (s *Section) acceptHello(c net.Conn) (*remote, *bufio.Reader, error) {
 	}
 	l2, err := readLine(br)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	if l2 != s.cfg.Local {
 		return refuse(statusNotMe, fmt.Errorf("hello for peer %q, this is %q", l2, s.cfg.Local))
 	}
 	l3, err := readLine(br)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	name, _, ok := strings.Cut(l3, " ")
 	if !ok {
@@ -127,10 +139,10 @@ func (s *Section) acceptHello(c net.Conn) (*remote, *bufio.Reader, error) {
 		return refuse(statusUnknown, fmt.Errorf("peer %q is not in section %q", name, s.cfg.Name))
 	}
 	if _, err := io.WriteString(c, "200\n"); err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	c.SetDeadline(time.Time{})
-	return r, br, nil
+	return r, br, mn == 0, nil
 }
 
 // session is one connection with a remote peer in message mode. Its
@@ -157,6 +169,7 @@ type session struct {
 	confirmed bool // the remote confirmed a lesson
 	tabs      []tabState
 	defs      map[uint64]*remoteDef // the remote's tables by its ids
+	v20       bool                  // the peer speaks 2.0: no timed updates
 	// Writer only.
 	lastTab int    // table of the last update sent, -1 before any
 	lastID  uint32 // id of the last update sent
@@ -185,7 +198,7 @@ type tabState struct {
 }
 
 func newSession(s *Section, r *remote, c net.Conn, initiator bool) *session {
-	sess := &session{s: s, r: r, c: c, initiator: initiator, wake: make(chan struct{}, 1), defs: map[uint64]*remoteDef{}, lastTab: -1}
+	sess := &session{s: s, r: r, c: c, initiator: initiator, wake: make(chan struct{}, 1), defs: map[uint64]*remoteDef{}, lastTab: -1, v20: r.v20}
 	sess.tabs = make([]tabState, len(s.tables))
 	for i := range sess.tabs {
 		acked := r.acked[i].Load()
@@ -581,6 +594,7 @@ func (sess *session) appendUpdate(b []byte, i int, seq uint32, e entry, first, t
 		sess.lastTab = i
 		first = true
 	}
+	timed = timed && !sess.v20
 	typ := byte(msgUpdate)
 	inc := !first && seq == sess.lastID+1
 	switch {
