@@ -157,14 +157,19 @@ type remoteDef struct {
 }
 
 // parseDefine reads a table definition body and matches it with the
-// local tables. A definition that names no local table, or one with a
-// different key, is kept with st nil: its updates are read and dropped.
+// local tables. A definition that names no local table, one with a
+// different key, or one whose parameters are missing or not as announced
+// is kept with st nil, as HAProxy ignores it: its updates are read and
+// dropped. One cut before its data types is a protocol error.
 func parseDefine(body []byte, tables []*shared) (*remoteDef, error) {
 	r := reader{b: body}
 	d := &remoteDef{id: r.varint()}
 	name := r.bytes(r.varint())
 	ktype, klen := r.varint(), r.varint()
 	d.bits = r.varint()
+	if r.err != nil {
+		return nil, r.err
+	}
 	hasExpire := len(r.b) > 0
 	if hasExpire {
 		r.varint() // the sender's expire; updates carry their own when timed
@@ -200,6 +205,9 @@ func parseDefine(body []byte, tables []*shared) (*remoteDef, error) {
 				match = false
 			}
 			d.nbelem[i] = r.varint()
+			if r.err != nil {
+				break
+			}
 			if d.nbelem[i] == 0 || d.nbelem[i] > maxArray {
 				return nil, fmt.Errorf("table %q: array of %d elements for data type %d", name, d.nbelem[i], i)
 			}
@@ -208,10 +216,9 @@ func parseDefine(body []byte, tables []*shared) (*remoteDef, error) {
 			}
 		}
 	}
-	if r.err != nil {
-		return nil, r.err
-	}
-	if !match {
+	if r.err != nil || !match {
+		// Parameters missing or not as announced: HAProxy ignores
+		// such a definition, and so the updates that follow it.
 		return d, nil
 	}
 	for _, st := range tables {

@@ -554,10 +554,11 @@ func TestParseDefineDataTypes(t *testing.T) {
 		require.NoError(t, err, "%b %v", c.bits, c.params)
 		require.Nil(t, d.st, "%b %v", c.bits, c.params)
 	}
-	// A bit with parameters whose parameters are missing: an error (HAProxy
-	// ignores such a definition).
-	_, err = parseDefine(def(bit(2, 10)), tables)
-	require.Error(t, err)
+	// A bit with parameters whose parameters are missing: ignored, as
+	// HAProxy ignores such a definition.
+	d, err = parseDefine(def(bit(2, 10)), tables)
+	require.NoError(t, err)
+	require.Nil(t, d.st)
 }
 
 // TestParseDefineWithoutExpire checks definitions of very old senders,
@@ -603,12 +604,19 @@ func TestParseDefineTruncated(t *testing.T) {
 	require.True(t, bytes.HasPrefix(full, noExpire))
 	for n := range len(full) {
 		d, err := parseDefine(full[:n], []*shared{st})
-		if n == len(noExpire) {
+		switch {
+		case n == len(noExpire):
 			require.NoError(t, err)
 			require.Same(t, st, d.st)
-			continue
+		case n > len(noExpire):
+			// Cut in the expire or the parameters: an error within the
+			// expire, ignored (as HAProxy) within the parameters.
+			if err == nil {
+				require.Nil(t, d.st, "definition cut to % x is taken", full[:n])
+			}
+		default:
+			require.Error(t, err, "definition cut to % x is accepted", full[:n])
 		}
-		require.Error(t, err, "definition cut to % x is accepted", full[:n])
 	}
 	d, err := parseDefine(full, []*shared{st})
 	require.NoError(t, err)
