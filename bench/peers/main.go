@@ -49,10 +49,10 @@ type member struct {
 	out  bytes.Buffer
 }
 
-func start(bin, name, dir, cfg string, ports [2]int) (*member, error) {
+func start(bin string, haproxy bool, name, dir, cfg string, ports [2]int) (*member, error) {
 	m := &member{sock: filepath.Join(dir, name+".sock")}
 	args := []string{"-L", name, "-f", cfg}
-	if !strings.HasSuffix(bin, "/lb") {
+	if haproxy {
 		args = append([]string{"-db"}, args...) // haproxy in the foreground
 	}
 	m.cmd = exec.Command(bin, args...)
@@ -127,18 +127,18 @@ type result struct {
 	cpuA, cpuB time.Duration
 }
 
-func run(bin, dir string, n int, ports [2]int) (result, error) {
+func run(bin string, haproxy bool, dir string, n int, ports [2]int) (result, error) {
 	var r result
 	cfg := filepath.Join(dir, "peers.cfg")
 	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
 		return r, err
 	}
-	a, err := start(bin, "a", dir, cfg, ports)
+	a, err := start(bin, haproxy, "a", dir, cfg, ports)
 	if err != nil {
 		return r, err
 	}
 	defer a.stop()
-	b, err := start(bin, "b", dir, cfg, ports)
+	b, err := start(bin, haproxy, "b", dir, cfg, ports)
 	if err != nil {
 		return r, err
 	}
@@ -227,7 +227,7 @@ func main() {
 		}
 		res := map[string]result{}
 		for _, bin := range order {
-			r, err := run(bin, dir, *n, freePorts())
+			r, err := run(bin, bin == *hap, dir, *n, freePorts())
 			if err != nil {
 				log.Fatal(err)
 			}
