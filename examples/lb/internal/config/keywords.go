@@ -513,6 +513,10 @@ const maxBindRange = 4096
 // bindAddrs reads one address of a bind line: ADDR:PORT, or ADDR:LOW-HIGH
 // for every port from LOW to HIGH, as HAProxy binds them.
 func bindAddrs(s string) ([]string, error) {
+	s, err := envAddr(s)
+	if err != nil {
+		return nil, err
+	}
 	if addr, ok, err := unixAddr(s); ok {
 		if err != nil {
 			return nil, err
@@ -847,7 +851,11 @@ func oneString(a []string, what string, dst *string) error {
 // or a UDP address (IP[:PORT], HOST[:PORT], or with the prefix udp@, udp4@,
 // udp6@, ipv4@ or ipv6@; the port defaults to 514).
 func parseLogTarget(l *Log) error {
-	t := l.Target
+	t, err := envAddr(l.Target)
+	if err != nil {
+		return err
+	}
+	l.Target = t
 	switch t {
 	case "stdout", "fd@1":
 		l.Target = "stdout"

@@ -23,6 +23,9 @@ func init() {
 // For those it returns mapPorts and host:N (N negative for "-N", 0 for
 // none), the form HAProxy's statistics show.
 func ParseServerAddr(s string) (addr string, mapPorts bool, err error) {
+	if s, err = envAddr(s); err != nil {
+		return "", false, err
+	}
 	if addr, ok, err := unixAddr(s); ok {
 		return addr, false, err
 	}

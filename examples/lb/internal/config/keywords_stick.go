@@ -273,7 +273,10 @@ func parseStatsGlobal(p *parser, a []string) error {
 	if len(a) < 2 {
 		return errors.New("'stats socket' expects a path")
 	}
-	path := a[1]
+	path, err := envAddr(a[1])
+	if err != nil {
+		return err
+	}
 	if strings.Contains(path, ":") && !strings.HasPrefix(path, "unix@") {
 		return fmt.Errorf("%w: stats socket on '%s' (only unix sockets)", ErrUnsupported, path)
 	}

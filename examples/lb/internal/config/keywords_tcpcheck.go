@@ -130,7 +130,11 @@ func init() {
 	}}
 	serverOptions["port"] = serverOption{1, func(s *Server, a []string) error { return oneInt(a, 1, 65535, &s.CheckPort) }}
 	serverOptions["addr"] = serverOption{1, func(s *Server, a []string) error {
-		ip, err := netip.ParseAddr(a[0])
+		v, err := envAddr(a[0])
+		if err != nil {
+			return err
+		}
+		ip, err := netip.ParseAddr(v)
 		if err != nil {
 			return fmt.Errorf("'%s' is not an IP address", a[0])
 		}

@@ -271,6 +271,29 @@ func (p *parser) startProxy(kw string, args []string) {
 	p.cfg.Proxies = append(p.cfg.Proxies, p.cur)
 }
 
+// envAddr expands the ${NAME} references of an address: HAProxy expands
+// them in every address (bind, server, source, log, stats socket, peer),
+// quoted or not, where other words see them only within double quotes.
+func envAddr(s string) (string, error) {
+	if !strings.Contains(s, "${") {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' {
+			b.WriteByte(s[i])
+			continue
+		}
+		v, n, err := expandEnv(s[i:])
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(v)
+		i += n - 1
+	}
+	return b.String(), nil
+}
+
 func checkName(s string) error {
 	for _, c := range s {
 		if !(c == '-' || c == '_' || c == '.' || c == ':' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
@@ -415,6 +438,10 @@ func ParseSize(s string) (int, error) {
 // colon). The result is suitable for net.Listen and net.Dial; "*" and ""
 // become "".
 func ParseAddr(s string, needPort bool) (string, error) {
+	s, err := envAddr(s)
+	if err != nil {
+		return "", err
+	}
 	s = strings.TrimPrefix(strings.TrimPrefix(s, "ipv4@"), "ipv6@")
 	if strings.Contains(s, "@") {
 		return "", fmt.Errorf("address %q: only ipv4@ and ipv6@ prefixes are supported", s)

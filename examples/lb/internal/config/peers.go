@@ -217,7 +217,7 @@ func (p *parser) peersKeyword(s *PeersSection, kw string, a []string) error {
 // section declares and syncs, named SECTION/NAME.
 func (p *parser) peersTable(s *PeersSection, a []string) error {
 	if len(a) < 2 {
-		return errors.New("expects <name> type <type> size <size> ...")
+		return errors.New("expects <name> type <type> size <size> [expire <time>] [store <types>]")
 	}
 	if err := checkName(a[0]); err != nil {
 		return fmt.Errorf("table '%s': %v", a[0], err)
@@ -269,6 +269,10 @@ func (c *Config) StickTable(name string) *StickTable {
 // peerAddr checks a peer's HOST:PORT (an IPv4 or IPv6 address, or a host
 // name resolved when connecting).
 func peerAddr(s string) (string, error) {
+	s, err := envAddr(s)
+	if err != nil {
+		return "", err
+	}
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
 		return "", fmt.Errorf("invalid address '%s': %v", s, err)

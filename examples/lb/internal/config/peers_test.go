@@ -129,3 +129,37 @@ func TestPeersErrors(t *testing.T) {
 		require.ErrorContains(t, err, msg, text)
 	}
 }
+
+// Addresses take ${NAME} references unquoted, as HAProxy expands them in
+// every address; other words only within double quotes.
+func TestEnvInAddresses(t *testing.T) {
+	t.Setenv("LBT_IP", "127.0.0.9")
+	t.Setenv("LBT_PORT", "4242")
+	t.Setenv("LBT_SOCK", "/tmp/lbt.sock")
+	cfg, err := parse(t, `global
+    stats socket ${LBT_SOCK} level admin
+    log ${LBT_IP}:514 local0
+peers p
+    peer a ${LBT_IP}:${LBT_PORT}
+frontend f
+    bind ${LBT_IP}:${LBT_PORT}
+    default_backend b
+backend b
+    source ${LBT_IP}
+    server s ${LBT_IP}:80 addr ${LBT_IP}
+`)
+	require.NoError(t, err)
+	require.Equal(t, "/tmp/lbt.sock", cfg.Global.StatsSockets[0].Path)
+	require.Equal(t, "127.0.0.9:4242", cfg.Peers[0].Peers[0].Addr)
+	f := cfg.Proxy("f", KindFrontend)
+	require.Equal(t, []string{"127.0.0.9:4242"}, f.Binds[0].Addrs)
+	b := cfg.Proxy("b", KindBackend)
+	require.Equal(t, "127.0.0.9", b.Source)
+	require.Equal(t, "127.0.0.9:80", b.Servers[0].Addr)
+	require.Equal(t, "127.0.0.9:514", cfg.Global.Logs[0].Target)
+
+	_, err = parse(t, "frontend f\n    bind ${LBT_IP}:${LBT_NOPE}\n")
+	require.ErrorContains(t, err, "lb.cfg:2: bad value: 'bind' in 'frontend' section: address \"127.0.0.9:\"")
+	_, err = parse(t, "frontend f\n    bind ${LBT_IP:80\n")
+	require.ErrorContains(t, err, "unterminated ${")
+}
