@@ -104,7 +104,7 @@ peers mypeers
     peer hap 127.0.0.1:%d
     peer lb 127.0.0.1:%d
 backend st
-    stick-table type ip size 1k expire 1m store conn_cnt,gpc0 peers mypeers
+    stick-table type ip size 1k expire 1m store conn_cnt,conn_cur,gpc0 peers mypeers
 backend be
     server s1 %s
 `
@@ -115,17 +115,24 @@ backend be
 func TestInteropPeersShareCounters(t *testing.T) {
 	hp, lb, hpSock, lbSock := peerPair(t, peersCounters, nameServer(t, "s1"))
 
+	// Each step waits for the connections to end where they were taken
+	// (conn_cur, never synced, back to 0): their ends push the entry
+	// once more, and a late push would overwrite what the next step
+	// counts on the other side, values being replaced, not added.
 	for range 2 {
 		require.Equal(t, "s1", answerFrom(t, "127.0.0.5", hp))
 	}
+	waitTable(t, hpSock, "st", "127.0.0.5", "conn_cur=0")
 	waitTable(t, lbSock, "st", "127.0.0.5", "conn_cnt=2")
 	for range 2 {
 		require.Equal(t, "s1", answerFrom(t, "127.0.0.5", lb))
 	}
+	waitTable(t, lbSock, "st", "127.0.0.5", "conn_cur=0")
 	waitTable(t, hpSock, "st", "127.0.0.5", "conn_cnt=4")
 	// The fifth connection goes over the limit on haproxy; lb, which
 	// counted only two of its own, learns it and refuses its next one.
 	require.Equal(t, "-", answerFrom(t, "127.0.0.5", hp))
+	waitTable(t, hpSock, "st", "127.0.0.5", "conn_cur=0")
 	waitTable(t, lbSock, "st", "127.0.0.5", "conn_cnt=5")
 	require.Equal(t, "-", answerFrom(t, "127.0.0.5", lb))
 	waitTable(t, hpSock, "st", "127.0.0.5", "conn_cnt=6")
@@ -193,7 +200,7 @@ frontend fe
 peers mypeers
     peer hap 127.0.0.1:%d
     peer lb 127.0.0.1:%d
-    table clients type ip size 1k expire 1m store conn_cnt,conn_rate(10s)
+    table clients type ip size 1k expire 1m store conn_cnt,conn_cur,conn_rate(10s)
 backend be
     server s1 %s
 `
@@ -203,6 +210,7 @@ backend be
 func TestInteropPeersSectionTable(t *testing.T) {
 	hp, lb, hpSock, lbSock := peerPair(t, peersTable, nameServer(t, "s1"))
 	require.Equal(t, "s1", answerFrom(t, "127.0.0.11", hp))
+	waitTable(t, hpSock, "mypeers/clients", "127.0.0.11", "conn_cur=0")
 	waitTable(t, lbSock, "mypeers/clients", "127.0.0.11", "conn_cnt=1", "conn_rate(10000)=1")
 	require.Equal(t, "s1", answerFrom(t, "127.0.0.11", lb))
 	require.Equal(t, "s1", answerFrom(t, "127.0.0.12", lb))

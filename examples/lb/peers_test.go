@@ -36,7 +36,7 @@ frontend fe
 peers mypeers
     peer one 127.0.0.1:%d
     peer two 127.0.0.1:%d
-    table clients type ip size 1k expire 1m store conn_cnt,gpc0
+    table clients type ip size 1k expire 1m store conn_cnt,conn_cur,gpc0
 backend be
     server s1 %s
 `, sock, ports[0], ports[1], srv)
@@ -54,11 +54,18 @@ backend be
 	// two learns what one held before it started.
 	waitTable(t, twoSock, "mypeers/clients", "10.9.9.9", "gpc0=4")
 
+	// Each step waits for the connection to end where it was taken
+	// (conn_cur, never synced, back to 0): its end pushes the entry once
+	// more, and a late push would overwrite what the next step counts
+	// on the other side, values being replaced, not added, on the wire.
 	require.Equal(t, "s1", answerFrom(t, "127.0.0.21", one))
+	waitTable(t, oneSock, "mypeers/clients", "127.0.0.21", "conn_cur=0")
 	waitTable(t, twoSock, "mypeers/clients", "127.0.0.21", "conn_cnt=1")
 	require.Equal(t, "s1", answerFrom(t, "127.0.0.21", two))
+	waitTable(t, twoSock, "mypeers/clients", "127.0.0.21", "conn_cur=0")
 	waitTable(t, oneSock, "mypeers/clients", "127.0.0.21", "conn_cnt=2")
 	require.Equal(t, "-", answerFrom(t, "127.0.0.21", one), "the third connection, counted over both")
+	waitTable(t, oneSock, "mypeers/clients", "127.0.0.21", "conn_cur=0")
 	waitTable(t, twoSock, "mypeers/clients", "127.0.0.21", "conn_cnt=3")
 	require.Equal(t, "-", answerFrom(t, "127.0.0.21", two))
 }
