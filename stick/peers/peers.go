@@ -68,6 +68,8 @@ type Section struct {
 	cfg    Config
 	tables []*shared
 
+	helloSeq atomic.Uint64 // counts the hellos said and accepted
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -364,7 +366,7 @@ func (s *Section) acceptLoop(ln net.Listener) {
 // session. The newest session with a peer replaces an older one.
 func (s *Section) serveAccepted(c net.Conn) {
 	defer s.wg.Done()
-	r, br, v20, err := s.acceptHello(c)
+	r, br, v20, seq, err := s.acceptHello(c)
 	s.mu.Lock()
 	delete(s.pending, c)
 	if err == nil {
@@ -378,19 +380,27 @@ func (s *Section) serveAccepted(c net.Conn) {
 		c.Close()
 		return
 	}
-	sess := s.install(r, c, false)
+	sess := s.install(r, c, false, seq)
 	s.mu.Unlock()
-	sess.run(br)
+	if sess != nil {
+		sess.run(br)
+	}
 }
 
 // install makes a new session r's current one, closing the old; s.mu is
-// held.
-func (s *Section) install(r *remote, c net.Conn, initiator bool) *session {
+// held. The session whose hello came last wins: a connection whose hello
+// came before the current session's is closed, and install returns nil.
+func (s *Section) install(r *remote, c net.Conn, initiator bool, seq uint64) *session {
+	if old := r.sess; old != nil && old.hello > seq {
+		c.Close()
+		return nil
+	}
 	if old := r.sess; old != nil {
 		old.replaced = true
 		old.c.Close()
 	}
 	sess := newSession(s, r, c, initiator)
+	sess.hello = seq
 	r.sess = sess
 	s.logf("peers %s: session with %s (%s) established", s.cfg.Name, r.Name, c.RemoteAddr())
 	s.askLesson()
@@ -492,7 +502,7 @@ func (s *Section) connect(r *remote) error {
 	s.pending[c] = struct{}{}
 	v20 := r.v20
 	s.mu.Unlock()
-	br, err := s.sayHello(c, r, v20)
+	br, seq, err := s.sayHello(c, r, v20)
 	s.mu.Lock()
 	delete(s.pending, c)
 	if errors.Is(err, errDowngrade) {
@@ -510,8 +520,10 @@ func (s *Section) connect(r *remote) error {
 		c.Close()
 		return nil
 	}
-	sess := s.install(r, c, true)
+	sess := s.install(r, c, true, seq)
 	s.mu.Unlock()
-	sess.run(br)
+	if sess != nil {
+		sess.run(br)
+	}
 	return nil
 }

@@ -37,7 +37,7 @@ var errDowngrade = errors.New("the peer refuses protocol 2.1")
 
 // sayHello sends the initiator's hello to r, in protocol 2.0 if v20, and
 // reads the status.
-func (s *Section) sayHello(c net.Conn, r *remote, v20 bool) (*bufio.Reader, error) {
+func (s *Section) sayHello(c net.Conn, r *remote, v20 bool) (*bufio.Reader, uint64, error) {
 	c.SetDeadline(time.Now().Add(helloTimeout))
 	vers := "2.1"
 	if v20 {
@@ -45,25 +45,26 @@ func (s *Section) sayHello(c net.Conn, r *remote, v20 bool) (*bufio.Reader, erro
 	}
 	hello := fmt.Sprintf("HAProxyS %s\n%s\n%s %d 1\n", vers, r.Name, s.cfg.Local, os.Getpid())
 	if _, err := io.WriteString(c, hello); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	br := bufio.NewReaderSize(c, readBuf)
 	line, err := readLine(br)
 	if err != nil {
-		return nil, fmt.Errorf("reading the hello status: %w", err)
+		return nil, 0, fmt.Errorf("reading the hello status: %w", err)
 	}
 	code, err := strconv.Atoi(line)
 	if err != nil {
-		return nil, fmt.Errorf("hello status %q is not a number", line)
+		return nil, 0, fmt.Errorf("hello status %q is not a number", line)
 	}
 	if code == statusBadVers && !v20 {
-		return nil, fmt.Errorf("peer refused the hello with status %d (%s): %w", code, statusText(code), errDowngrade)
+		return nil, 0, fmt.Errorf("peer refused the hello with status %d (%s): %w", code, statusText(code), errDowngrade)
 	}
 	if code != statusOK {
-		return nil, fmt.Errorf("peer refused the hello with status %d (%s)", code, statusText(code))
+		return nil, 0, fmt.Errorf("peer refused the hello with status %d (%s)", code, statusText(code))
 	}
+	seq := s.helloSeq.Add(1)
 	c.SetDeadline(time.Time{})
-	return br, nil
+	return br, seq, nil
 }
 
 func statusText(code int) string {
@@ -98,16 +99,16 @@ func readLine(br *bufio.Reader) (string, error) {
 // acceptHello reads a remote peer's hello and answers it, reporting a
 // peer that speaks protocol 2.0. On an invalid hello it sends the status
 // that says why and returns an error.
-func (s *Section) acceptHello(c net.Conn) (_ *remote, _ *bufio.Reader, v20 bool, _ error) {
+func (s *Section) acceptHello(c net.Conn) (_ *remote, _ *bufio.Reader, v20 bool, seq uint64, _ error) {
 	c.SetDeadline(time.Now().Add(helloTimeout))
 	br := bufio.NewReaderSize(c, readBuf)
-	refuse := func(code int, err error) (*remote, *bufio.Reader, bool, error) {
+	refuse := func(code int, err error) (*remote, *bufio.Reader, bool, uint64, error) {
 		fmt.Fprintf(c, "%d\n", code)
-		return nil, nil, false, fmt.Errorf("status %d: %w", code, err)
+		return nil, nil, false, 0, fmt.Errorf("status %d: %w", code, err)
 	}
 	l1, err := readLine(br)
 	if err != nil {
-		return nil, nil, false, err
+		return nil, nil, false, 0, err
 	}
 	vers, ok := strings.CutPrefix(l1, "HAProxyS ")
 	if !ok {
@@ -121,14 +122,14 @@ func (s *Section) acceptHello(c net.Conn) (_ *remote, _ *bufio.Reader, v20 bool,
 	}
 	l2, err := readLine(br)
 	if err != nil {
-		return nil, nil, false, err
+		return nil, nil, false, 0, err
 	}
 	if l2 != s.cfg.Local {
 		return refuse(statusNotMe, fmt.Errorf("hello for peer %q, this is %q", l2, s.cfg.Local))
 	}
 	l3, err := readLine(br)
 	if err != nil {
-		return nil, nil, false, err
+		return nil, nil, false, 0, err
 	}
 	name, _, ok := strings.Cut(l3, " ")
 	if !ok {
@@ -138,11 +139,14 @@ func (s *Section) acceptHello(c net.Conn) (_ *remote, _ *bufio.Reader, v20 bool,
 	if r == nil {
 		return refuse(statusUnknown, fmt.Errorf("peer %q is not in section %q", name, s.cfg.Name))
 	}
+	// The order of the hellos, not of the installs, decides which of two
+	// sessions with a peer is the newest.
+	seq = s.helloSeq.Add(1)
 	if _, err := io.WriteString(c, "200\n"); err != nil {
-		return nil, nil, false, err
+		return nil, nil, false, 0, err
 	}
 	c.SetDeadline(time.Time{})
-	return r, br, mn == 0, nil
+	return r, br, mn == 0, seq, nil
 }
 
 // session is one connection with a remote peer in message mode. Its
@@ -153,7 +157,8 @@ type session struct {
 	r         *remote
 	c         net.Conn
 	initiator bool
-	replaced  bool // closed because a newer session took its place (s.mu)
+	replaced  bool   // closed because a newer session took its place (s.mu)
+	hello     uint64 // the order of its hello among the section's
 
 	wake chan struct{}
 	stop []func()

@@ -72,7 +72,7 @@ func TestHelloRefusals(t *testing.T) {
 func TestHelloAccepted(t *testing.T) {
 	testnet.LeakCheck(t)
 	rs := startRawSection(t, oneTable)
-	for _, hello := range []string{
+	for i, hello := range []string{
 		"HAProxyS 2.1\ns\nraw 1 1\n",
 		"HAProxyS 2.0\ns\nraw 1 1\n",
 		"HAProxyS 2.1\r\ns\r\nraw 99999 x\r\n",
@@ -82,8 +82,9 @@ func TestHelloAccepted(t *testing.T) {
 		p.send([]byte(hello))
 		require.Equal(t, "200", p.line(), "%q", hello)
 		// In message mode: updates are taken.
-		p.send(t1Def(), t1Update(1, ip("10.9.9.9"), uint64(len(hello))))
-		waitValue(t, rs.tabs[0], ip("10.9.9.9"), stick.DataGPC0, int64(len(hello)))
+		// A value of its own per hello: the update is this session's.
+		p.send(t1Def(), t1Update(1, ip("10.9.9.9"), uint64(100+i)))
+		waitValue(t, rs.tabs[0], ip("10.9.9.9"), stick.DataGPC0, int64(100+i))
 		p.c.Close()
 	}
 	require.Zero(t, rs.log.count("refused: status"))
@@ -807,4 +808,29 @@ func TestConfigErrors(t *testing.T) {
 	require.True(t, sec.Synced())
 	require.NoError(t, sec.Close())
 	require.NoError(t, sec.Close())
+}
+
+// TestOlderHelloLoses checks that of two sessions with a peer, the one
+// whose hello came last stays, even when the other is installed after it.
+func TestOlderHelloLoses(t *testing.T) {
+	testnet.LeakCheck(t)
+	rs := startRawSection(t, oneTable)
+	c1, c2 := testnet.Pair(t)
+	defer c2.Close()
+	r := rs.sec.remotes["raw"]
+	rs.sec.mu.Lock()
+	newer := rs.sec.install(r, c1, false, 10)
+	require.NotNil(t, newer)
+	c3, c4 := testnet.Pair(t)
+	defer c4.Close()
+	require.Nil(t, rs.sec.install(r, c3, false, 9), "a session whose hello came first is refused")
+	require.Same(t, newer, r.sess)
+	rs.sec.mu.Unlock()
+	// The refused connection is closed.
+	c4.SetReadDeadline(time.Now().Add(patience))
+	_, err := c4.Read(make([]byte, 1))
+	require.Error(t, err)
+	go newer.run(bufio.NewReader(c1))
+	c2.Close()
+	eventually(t, func() bool { rs.sec.mu.Lock(); defer rs.sec.mu.Unlock(); return r.sess == nil }, "the session did not end")
 }
