@@ -638,6 +638,9 @@ type exchange struct {
 	cerr      error // a client-side failure while copying the request body
 	// inResp says the response rules run: the status fetch reads resp.
 	inResp bool
+	// src is the client address of this request: the connection's, or
+	// the one "http-request set-src" gave it.
+	src netip.AddrPort
 	// uid is the request's unique ID once made ("": not yet).
 	uid string
 	// stuck is the server a stick table named for the request, nil for
@@ -681,6 +684,7 @@ func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 	ex.be, ex.bhp, ex.srv, ex.bc, ex.bst, ex.cerr = nil, nil, nil, nil, nil, nil
 	ex.inResp, ex.direct, ex.useSrv, ex.comp, ex.noL7Retry, ex.key, ex.held, ex.heldAll = false, nil, nil, "", false, nil, false, false
 	ex.uid, ex.stuck, ex.forcePrst, ex.ignorePrst = "", nil, false, false
+	ex.src = hf.src()
 	ex.bodyIn.Store(0)
 	ex.tmo = streamTimeouts{}
 	if ex.vars != nil {
@@ -704,7 +708,7 @@ func (ex *exchange) finish() {
 }
 
 // Src and Dst make the exchange an ACL context.
-func (ex *exchange) Src() netip.AddrPort { return ex.hf.src() }
+func (ex *exchange) Src() netip.AddrPort { return ex.src }
 
 // Dst is the address the client connected to.
 func (ex *exchange) Dst() netip.AddrPort { return ex.hf.dst() }
@@ -841,7 +845,7 @@ func (ex *exchange) addForwardFor() {
 	if !always && ex.req.Count(string(name)) > 0 {
 		return
 	}
-	src := ex.hf.src().Addr().Unmap()
+	src := ex.src.Addr().Unmap()
 	if fe.ForwardForExcept.Contains(src) || be.ForwardForExcept.Contains(src) {
 		return
 	}
@@ -933,7 +937,7 @@ func (ex *exchange) getServer(avoid *Server) bool {
 			direct = ex.lastServer()
 		}
 	}
-	a, err := be.assign(hf.s.b.ctx, hf.src().Addr(), ex.key, avoid, direct, ex.forcePrst && direct != nil, ex.goneCheck())
+	a, err := be.assign(hf.s.b.ctx, ex.src.Addr(), ex.key, avoid, direct, ex.forcePrst && direct != nil, ex.goneCheck())
 	// No server at all leaves Tw at -1, as in HAProxy, unless the
 	// request waited in a queue first.
 	l.twSet = l.twSet || a.queued || !(errors.Is(err, ErrNoServer) || errors.Is(err, ErrQueueFull))
@@ -1105,7 +1109,7 @@ func (ex *exchange) openStream() error {
 			srv.st.connects.Add(1)
 			ex.be.st.connects.Add(1)
 			var err error
-			bc, err = hf.s.b.dialBack(hf.s.b.ctx, srv, hf.src(), hf.dst(), ex.ppFacts())
+			bc, err = hf.s.b.dialBack(hf.s.b.ctx, srv, ex.src, hf.dst(), ex.ppFacts())
 			if err != nil {
 				return err
 			}
@@ -1370,7 +1374,7 @@ func (ex *exchange) sendRequest() bool {
 
 // reopen opens a stream on a brand new connection to the same server.
 func (ex *exchange) reopen() error {
-	bc, err := ex.hf.s.b.dialBack(ex.hf.s.b.ctx, ex.srv, ex.hf.src(), ex.hf.dst(), ex.ppFacts())
+	bc, err := ex.hf.s.b.dialBack(ex.hf.s.b.ctx, ex.srv, ex.src, ex.hf.dst(), ex.ppFacts())
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -145,7 +146,7 @@ func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
 				}
 				b.sessVarsUsed = b.sessVarsUsed || scope == "sess"
 			}
-			isExpr := r.Action == "set-var" || r.Action == "capture" || r.Action == "track-sc" || r.Action == "sc-set-gpt0" || r.Action == "set-timeout" && r.Value != ""
+			isExpr := r.Action == "set-var" || r.Action == "set-src" || r.Action == "capture" || r.Action == "track-sc" || r.Action == "sc-set-gpt0" || r.Action == "set-timeout" && r.Value != ""
 			if n, perr := strconv.ParseInt(r.Value, 10, 64); r.Action == "sc-set-gpt0" && perr == nil {
 				// sc-set-gpt0 with an integer rather than an expression.
 				hr.expr = func(acl.Context) (acl.Sample, bool) { return acl.Int(n), true }
@@ -398,6 +399,8 @@ func (ex *exchange) applyRequestRules(hp *httpProxy) bool {
 			ex.track(r)
 		case "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0":
 			ex.scAction(r)
+		case "set-src":
+			ex.setSrc(r)
 		case "deny":
 			ex.countErr()
 			ex.log.term = [2]byte{'P', 'R'}
@@ -662,4 +665,32 @@ func (ex *exchange) varAction(r *httpRule) {
 // hasAfterRules reports whether any http-after-response rule applies.
 func (ex *exchange) hasAfterRules() bool {
 	return len(ex.hf.s.fe.http.afterRules) > 0 || ex.bhp != nil && len(ex.bhp.afterRules) > 0
+}
+
+// setSrc runs "http-request set-src EXPR": the request's client address
+// becomes the expression's, an address or text that reads as one, for
+// what follows (logs, ACLs, the forwarded-for header, the PROXY header of
+// a connection made for it, balance source). As in HAProxy 2.6, it is the
+// stream's address: the connection's next request starts again from the
+// connection's own. The source port stays. An expression that gives
+// nothing, or nothing that reads as an address, changes nothing.
+func (ex *exchange) setSrc(r *httpRule) {
+	smp, ok := r.expr(ex)
+	if !ok {
+		return
+	}
+	var a netip.Addr
+	switch smp.Type {
+	case acl.TypeIP:
+		a = smp.IP
+	case acl.TypeStr:
+		var err error
+		if a, err = netip.ParseAddr(strings.TrimSpace(smp.Str)); err != nil {
+			return
+		}
+	default:
+		return
+	}
+	ex.src = netip.AddrPortFrom(a.Unmap(), ex.src.Port())
+	ex.log.client = ex.src
 }

@@ -146,3 +146,20 @@ func TestBalanceRandomDraws(t *testing.T) {
 		require.Contains(t, err.Error(), msg, word)
 	}
 }
+
+func TestSetSrcRule(t *testing.T) {
+	cfg, err := parse(t, "frontend f\n    mode http\n    http-request set-src hdr(x-real-ip) if { req.hdr(x-real-ip) -m found }\n")
+	require.NoError(t, err)
+	r := cfg.Proxy("f", KindFrontend).HTTP.RequestRules[0]
+	require.Equal(t, "set-src", r.Action)
+	require.Equal(t, "hdr(x-real-ip)", r.Value)
+	require.NotNil(t, r.Cond)
+	for text, msg := range map[string]string{
+		"frontend f\n    mode http\n    http-request set-src\n":          "lb.cfg:3: ",
+		"frontend f\n    mode http\n    http-request set-src nosuch()\n": "'set-src'",
+		"frontend f\n    mode http\n    http-response set-src src\n":     "http-response set-src",
+	} {
+		_, err := parse(t, text)
+		require.ErrorContains(t, err, msg, text)
+	}
+}

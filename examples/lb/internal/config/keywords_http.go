@@ -558,6 +558,18 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 		}
 		r.Value = a[1]
 		return r, nil
+	case "set-src":
+		if !req {
+			break
+		}
+		if err := need(1, "<expr>"); err != nil {
+			return r, err
+		}
+		if _, _, err := acl.CompileFetch(a[0]); err != nil {
+			return r, fmt.Errorf("'set-src': %w", err)
+		}
+		r.Value = a[0]
+		return r, nil
 	case "set-uri", "set-query", "set-method":
 		if !req {
 			break
