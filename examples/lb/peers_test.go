@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"path/filepath"
 	"testing"
 
@@ -10,12 +11,14 @@ import (
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/balancer"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 )
 
 // TestPeersBetweenTwoLBs runs two lbs as the members of one peers
 // section: a limit counted over both, a table declared in the section,
 // and a member that starts late and learns what the other holds.
 func TestPeersBetweenTwoLBs(t *testing.T) {
+	testnet.LeakCheck(t)
 	dir := t.TempDir()
 	ports := freePorts(t, 2)
 	srv := nameServer(t, "s1")
@@ -68,4 +71,55 @@ backend be
 	waitTable(t, oneSock, "mypeers/clients", "127.0.0.21", "conn_cur=0")
 	waitTable(t, twoSock, "mypeers/clients", "127.0.0.21", "conn_cnt=3")
 	require.Equal(t, "-", answerFrom(t, "127.0.0.21", two))
+}
+
+// A disabled section, and one listing no peer of the local name, neither
+// listen nor connect, and their tables work unsynced; a local peer whose
+// port is taken stops the start with the section and the address.
+func TestPeersSectionsNotRun(t *testing.T) {
+	testnet.LeakCheck(t)
+	ports := freePorts(t, 3)
+	text := fmt.Sprintf(`defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+peers off
+    peer me 127.0.0.1:%d
+    disabled
+peers other
+    peer someone 127.0.0.1:%d
+backend a
+    stick-table type ip size 1k peers off
+backend b
+    stick-table type ip size 1k peers other
+`, ports[0], ports[1])
+	cfg, err := config.Parse(config.Source{Name: "lb.cfg", Data: []byte(text)})
+	require.NoError(t, err)
+	cfg.SetLocalPeer("me")
+	require.Equal(t, []string{"config : Removing incomplete section 'peers other' (no peer named 'me')."}, cfg.Warnings)
+	b, err := balancer.Start(context.Background(), cfg, balancer.Options{})
+	require.NoError(t, err)
+	defer b.Close()
+	for _, p := range ports[:2] {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err == nil {
+			c.Close()
+		}
+		require.Error(t, err, "port %d listens", p)
+	}
+	e, err := b.Table("a").GetOrCreate([]byte{10, 0, 0, 1})
+	require.NoError(t, err)
+	e.TouchRelease()
+	require.Equal(t, 1, b.Table("a").Len())
+
+	// The local peer's port is taken.
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", ports[2]))
+	require.NoError(t, err)
+	defer ln.Close()
+	cfg, err = config.Parse(config.Source{Name: "lb.cfg", Data: []byte(fmt.Sprintf("peers p\n    peer me 127.0.0.1:%d\n", ports[2]))})
+	require.NoError(t, err)
+	cfg.SetLocalPeer("me")
+	_, err = balancer.Start(context.Background(), cfg, balancer.Options{})
+	require.ErrorContains(t, err, fmt.Sprintf("peers 'p': cannot bind 127.0.0.1:%d for local peer 'me'", ports[2]))
 }
