@@ -142,10 +142,12 @@ type ProtocolError struct {
 	Err  error
 }
 
+// Error says which peer broke the protocol, in which message, and how.
 func (e *ProtocolError) Error() string {
 	return fmt.Sprintf("peers: %s: %s: %v", e.Peer, e.Msg, e.Err)
 }
 
+// Unwrap returns the cause.
 func (e *ProtocolError) Unwrap() error { return e.Err }
 
 // msgName names a message for errors and logs.
