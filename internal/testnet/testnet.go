@@ -277,3 +277,21 @@ func HowEnded(c net.Conn) string {
 		return err.Error()
 	}
 }
+
+// HAProxyBin is where Debian's haproxy package installs haproxy, the
+// interop tests' peer.
+const HAProxyBin = "/usr/sbin/haproxy"
+
+// NeedHAProxy skips the test when haproxy is absent, unless CI=true,
+// where interop coverage is required and its absence is a failure. It
+// returns the binary's path.
+func NeedHAProxy(t testing.TB) string {
+	t.Helper()
+	if _, err := os.Stat(HAProxyBin); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("haproxy interop test needs %s (CI=true): %v", HAProxyBin, err)
+		}
+		t.Skipf("SKIP haproxy interop: %s not found (%v)", HAProxyBin, err)
+	}
+	return HAProxyBin
+}

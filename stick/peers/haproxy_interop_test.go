@@ -19,19 +19,10 @@ import (
 	"github.com/proxyblocks/proxyblocks/stick"
 )
 
-const haproxyBin = "/usr/sbin/haproxy"
+const haproxyBin = testnet.HAProxyBin
 
-// needHAProxy skips the test when haproxy is absent, unless CI=true, where
-// interop coverage is required and its absence is a failure.
-func needHAProxy(t *testing.T) {
-	t.Helper()
-	if _, err := os.Stat(haproxyBin); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("haproxy interop test needs %s (CI=true): %v", haproxyBin, err)
-		}
-		t.Skipf("SKIP haproxy interop: %s not found (%v)", haproxyBin, err)
-	}
-}
+// needHAProxy skips or fails the test without haproxy (testnet.NeedHAProxy).
+func needHAProxy(t *testing.T) { testnet.NeedHAProxy(t) }
 
 // haproxy is a running haproxy with an admin socket.
 type haproxy struct {

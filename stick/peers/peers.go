@@ -509,16 +509,10 @@ func (s *Section) connect(r *remote) error {
 		// As HAProxy: the next hello says 2.0.
 		r.v20 = true
 	}
-	s.mu.Unlock()
-	if err != nil {
-		c.Close()
-		return err
-	}
-	s.mu.Lock()
-	if s.closed {
+	if err != nil || s.closed {
 		s.mu.Unlock()
 		c.Close()
-		return nil
+		return err
 	}
 	sess := s.install(r, c, true, seq)
 	s.mu.Unlock()
