@@ -20,8 +20,10 @@ func init() {
 	}
 	port := func(name string, get func(Context) netip.AddrPort) {
 		RegisterFetch(Fetch{Name: name, Type: TypeInt, Compile: noArg(func(c Context) (Sample, bool) {
+			// Port 0 (one set-dst-port made from no number) gives
+			// no sample, as in HAProxy.
 			ap := get(c)
-			return Int(int64(ap.Port())), ap.IsValid()
+			return Int(int64(ap.Port())), ap.IsValid() && ap.Port() != 0
 		})})
 	}
 	addr("src", Context.Src)

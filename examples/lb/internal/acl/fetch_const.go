@@ -2,12 +2,13 @@ package acl
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"strconv"
 )
 
 // Constant and environment fetches, as HAProxy has them: str(TEXT),
-// int(N), bool(0|1), env(NAME) and hostname. As in HAProxy, str and env
+// int(N), bool(0|1), ipv4(ADDR), ipv6(ADDR), env(NAME) and hostname. As in HAProxy, str and env
 // may go without their argument: str() is the empty string, and env()
 // names no variable.
 func init() {
@@ -23,6 +24,20 @@ func init() {
 		s := Int(n)
 		return func(Context) (Sample, bool) { return s, true }, nil
 	}})
+	// ipv4(ADDR) and ipv6(ADDR): a constant address of that family.
+	for _, fam := range []struct {
+		name string
+		ok   func(netip.Addr) bool
+	}{{"ipv4", netip.Addr.Is4}, {"ipv6", netip.Addr.Is6}} {
+		RegisterFetch(Fetch{Name: fam.name, Type: TypeIP, Arg: ArgRequired, Compile: func(a string) (FetchFunc, error) {
+			ip, err := netip.ParseAddr(a)
+			if err != nil || !fam.ok(ip) {
+				return nil, fmt.Errorf("%w: '%s' is not an %s address", ErrSyntax, a, "IP"+fam.name[2:])
+			}
+			s := IP(ip)
+			return func(Context) (Sample, bool) { return s, true }, nil
+		}})
+	}
 	RegisterFetch(Fetch{Name: "bool", Type: TypeBool, Arg: ArgRequired, Compile: func(a string) (FetchFunc, error) {
 		n, err := strconv.ParseInt(a, 10, 64)
 		if err != nil {
