@@ -638,9 +638,10 @@ type exchange struct {
 	cerr      error // a client-side failure while copying the request body
 	// inResp says the response rules run: the status fetch reads resp.
 	inResp bool
-	// src is the client address of this request: the connection's, or
-	// the one "http-request set-src" gave it.
-	src netip.AddrPort
+	// src and dst are the addresses of this request: the connection's,
+	// or those "http-request set-src", "set-dst" and their port forms
+	// gave it.
+	src, dst netip.AddrPort
 	// uid is the request's unique ID once made ("": not yet).
 	uid string
 	// stuck is the server a stick table named for the request, nil for
@@ -684,7 +685,7 @@ func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 	ex.be, ex.bhp, ex.srv, ex.bc, ex.bst, ex.cerr = nil, nil, nil, nil, nil, nil
 	ex.inResp, ex.direct, ex.useSrv, ex.comp, ex.noL7Retry, ex.key, ex.held, ex.heldAll = false, nil, nil, "", false, nil, false, false
 	ex.uid, ex.stuck, ex.forcePrst, ex.ignorePrst = "", nil, false, false
-	ex.src = hf.src()
+	ex.src, ex.dst = hf.src(), hf.dst()
 	ex.bodyIn.Store(0)
 	ex.tmo = streamTimeouts{}
 	if ex.vars != nil {
@@ -711,7 +712,7 @@ func (ex *exchange) finish() {
 func (ex *exchange) Src() netip.AddrPort { return ex.src }
 
 // Dst is the address the client connected to.
-func (ex *exchange) Dst() netip.AddrPort { return ex.hf.dst() }
+func (ex *exchange) Dst() netip.AddrPort { return ex.dst }
 
 // HTTPRequest is the request the HTTP fetches read.
 func (ex *exchange) HTTPRequest() *htx.Message { return ex.req }
@@ -867,7 +868,7 @@ func (ex *exchange) addOriginalTo() {
 	case fe.OriginalToHeader != "":
 		name = ex.hf.s.fe.http.xotName
 	}
-	dst := ex.hf.dst().Addr().Unmap()
+	dst := ex.dst.Addr().Unmap()
 	if !dst.IsValid() || fe.OriginalToExcept.Contains(dst) || be.OriginalToExcept.Contains(dst) {
 		return
 	}
@@ -1109,7 +1110,7 @@ func (ex *exchange) openStream() error {
 			srv.st.connects.Add(1)
 			ex.be.st.connects.Add(1)
 			var err error
-			bc, err = hf.s.b.dialBack(hf.s.b.ctx, srv, ex.src, hf.dst(), ex.ppFacts())
+			bc, err = hf.s.b.dialBack(hf.s.b.ctx, srv, ex.src, ex.dst, ex.ppFacts())
 			if err != nil {
 				return err
 			}
@@ -1374,7 +1375,7 @@ func (ex *exchange) sendRequest() bool {
 
 // reopen opens a stream on a brand new connection to the same server.
 func (ex *exchange) reopen() error {
-	bc, err := ex.hf.s.b.dialBack(ex.hf.s.b.ctx, ex.srv, ex.src, ex.hf.dst(), ex.ppFacts())
+	bc, err := ex.hf.s.b.dialBack(ex.hf.s.b.ctx, ex.srv, ex.src, ex.dst, ex.ppFacts())
 	if err != nil {
 		return err
 	}

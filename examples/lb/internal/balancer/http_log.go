@@ -46,6 +46,9 @@ type httpLog struct {
 	// reads it.
 	rt   uint64
 	bsrc netip.AddrPort
+	// fe is the address the client reached (%fi, %fp), as set-dst and
+	// set-dst-port leave it; zero means the connection's.
+	fe netip.AddrPort
 }
 
 func (hf *httpFront) newLog(date time.Time) httpLog {
@@ -122,6 +125,9 @@ func (hf *httpFront) emitLog(l *httpLog, ctx acl.Context) {
 		}
 		v := l.values()
 		v.fe, v.srv, v.rt, v.bsrc = hf.dst(), l.srv, l.rt, l.bsrc
+		if l.fe.IsValid() {
+			v.fe = l.fe
+		}
 		// A line without a request (a bad or timed-out one) has no
 		// unique ID, as in HAProxy.
 		if u, ok := ctx.(acl.UniqueIDContext); ok {
@@ -311,7 +317,7 @@ func (ex *exchange) UniqueID() (string, bool) {
 	}
 	if ex.uid == "" {
 		v := ex.log.values()
-		v.fe, v.rt = ex.hf.dst(), ex.log.rt
+		v.fe, v.rt = ex.dst, ex.log.rt
 		ex.uid = u.make(&v, ex)
 	}
 	return ex.uid, true

@@ -146,7 +146,7 @@ func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
 				}
 				b.sessVarsUsed = b.sessVarsUsed || scope == "sess"
 			}
-			isExpr := r.Action == "set-var" || r.Action == "set-src" || r.Action == "capture" || r.Action == "track-sc" || r.Action == "sc-set-gpt0" || r.Action == "set-timeout" && r.Value != ""
+			isExpr := r.Action == "set-var" || strings.HasPrefix(r.Action, "set-src") || strings.HasPrefix(r.Action, "set-dst") || r.Action == "capture" || r.Action == "track-sc" || r.Action == "sc-set-gpt0" || r.Action == "set-timeout" && r.Value != ""
 			if n, perr := strconv.ParseInt(r.Value, 10, 64); r.Action == "sc-set-gpt0" && perr == nil {
 				// sc-set-gpt0 with an integer rather than an expression.
 				hr.expr = func(acl.Context) (acl.Sample, bool) { return acl.Int(n), true }
@@ -399,8 +399,8 @@ func (ex *exchange) applyRequestRules(hp *httpProxy) bool {
 			ex.track(r)
 		case "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0":
 			ex.scAction(r)
-		case "set-src":
-			ex.setSrc(r)
+		case "set-src", "set-dst", "set-src-port", "set-dst-port":
+			ex.setAddr(r)
 		case "deny":
 			ex.countErr()
 			ex.log.term = [2]byte{'P', 'R'}
@@ -667,30 +667,55 @@ func (ex *exchange) hasAfterRules() bool {
 	return len(ex.hf.s.fe.http.afterRules) > 0 || ex.bhp != nil && len(ex.bhp.afterRules) > 0
 }
 
-// setSrc runs "http-request set-src EXPR": the request's client address
-// becomes the expression's, an address or text that reads as one, for
-// what follows (logs, ACLs, the forwarded-for header, the PROXY header of
-// a connection made for it, balance source). As in HAProxy 2.6, it is the
-// stream's address: the connection's next request starts again from the
-// connection's own. The source port stays. An expression that gives
-// nothing, or nothing that reads as an address, changes nothing.
-func (ex *exchange) setSrc(r *httpRule) {
+// setAddr runs "http-request set-src|set-dst EXPR" and their port forms
+// "set-src-port|set-dst-port EXPR". The request's client address, or the
+// one it reached, becomes the expression's (an address, or text that
+// reads as one; a port from an integer) for what follows: the rules, the
+// log, the forwarded-for and original-to headers, the PROXY header of a
+// connection made for it, balance source, port mapping. As in HAProxy
+// 2.6, these are the stream's addresses: the connection's next request
+// starts again from the connection's own. An address keeps its port, a
+// port its address. An expression that gives nothing usable changes
+// nothing.
+func (ex *exchange) setAddr(r *httpRule) {
 	smp, ok := r.expr(ex)
 	if !ok {
 		return
 	}
-	var a netip.Addr
-	switch smp.Type {
-	case acl.TypeIP:
-		a = smp.IP
-	case acl.TypeStr:
-		var err error
-		if a, err = netip.ParseAddr(strings.TrimSpace(smp.Str)); err != nil {
+	ap := &ex.src
+	if strings.HasPrefix(r.cfg.Action, "set-dst") {
+		ap = &ex.dst
+	}
+	if strings.HasSuffix(r.cfg.Action, "-port") {
+		var n int64
+		switch smp.Type {
+		case acl.TypeInt:
+			n = smp.Int
+		case acl.TypeStr:
+			// As HAProxy casts text to an integer: the leading digits,
+			// 0 without any.
+			n, _ = leadingInt(strings.TrimSpace(smp.Str))
+		default:
 			return
 		}
-	default:
-		return
+		if !ap.Addr().IsValid() {
+			return
+		}
+		*ap = netip.AddrPortFrom(ap.Addr(), uint16(n))
+	} else {
+		var a netip.Addr
+		switch smp.Type {
+		case acl.TypeIP:
+			a = smp.IP
+		case acl.TypeStr:
+			var err error
+			if a, err = netip.ParseAddr(strings.TrimSpace(smp.Str)); err != nil {
+				return
+			}
+		default:
+			return
+		}
+		*ap = netip.AddrPortFrom(a.Unmap(), ap.Port())
 	}
-	ex.src = netip.AddrPortFrom(a.Unmap(), ex.src.Port())
-	ex.log.client = ex.src
+	ex.log.client, ex.log.fe = ex.src, ex.dst
 }

@@ -558,7 +558,7 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 		}
 		r.Value = a[1]
 		return r, nil
-	case "set-src":
+	case "set-src", "set-dst", "set-src-port", "set-dst-port":
 		if !req {
 			break
 		}
@@ -566,7 +566,7 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 			return r, err
 		}
 		if _, _, err := acl.CompileFetch(a[0]); err != nil {
-			return r, fmt.Errorf("'set-src': %w", err)
+			return r, fmt.Errorf("'%s': %w", r.Action, err)
 		}
 		r.Value = a[0]
 		return r, nil
