@@ -83,7 +83,7 @@ listen b
 			answers = append(answers, answer{resp.StatusCode, resp.Header.Get("WWW-Authenticate"), string(body)})
 		}
 		var lines []string
-		require.Eventually(t, func() bool {
+		if !assert.Eventually(t, func() bool {
 			lines = lines[:0]
 			for _, l := range strings.Split(out(), "\n") {
 				if m := logLine.FindStringSubmatch(l); m != nil {
@@ -91,7 +91,10 @@ listen b
 				}
 			}
 			return len(lines) == len(answers)
-		}, 5*time.Second, 10*time.Millisecond, "%d lines in:\n%s", len(answers), out())
+		}, 10*time.Second, 10*time.Millisecond) {
+			// The output as it is after the wait, not before it.
+			t.Fatalf("%d lines wanted, %d in:\n%s", len(answers), len(lines), out())
+		}
 		sort.Strings(lines)
 		return answers, lines
 	}
