@@ -163,6 +163,9 @@ type session struct {
 	wake chan struct{}
 	stop []func()
 
+	wmu    sync.Mutex // serialises writes to c
+	failed bool       // an error message was sent: nothing more is (wmu)
+
 	mu sync.Mutex
 	// Reader to writer.
 	askResync bool // send a resync request
@@ -245,10 +248,31 @@ func (sess *session) run(br *bufio.Reader) {
 	sess.s.ended(sess, err)
 }
 
-// fail sends an error message and returns err.
+// errFailed stops the writer once an error message is sent.
+var errFailed = errors.New("session ended by an error message")
+
+// write sends b unless an error message went first: after it, as in
+// HAProxy, nothing more is sent.
+func (sess *session) write(b []byte) error {
+	sess.wmu.Lock()
+	defer sess.wmu.Unlock()
+	if sess.failed {
+		return errFailed
+	}
+	sess.c.SetWriteDeadline(time.Now().Add(writeTimeout))
+	_, err := sess.c.Write(b)
+	return err
+}
+
+// fail sends an error message, the session's last, and returns err.
 func (sess *session) fail(code byte, err error) error {
-	sess.c.SetWriteDeadline(time.Now().Add(time.Second))
-	sess.c.Write([]byte{classError, code})
+	sess.wmu.Lock()
+	defer sess.wmu.Unlock()
+	if !sess.failed {
+		sess.failed = true
+		sess.c.SetWriteDeadline(time.Now().Add(time.Second))
+		sess.c.Write([]byte{classError, code})
+	}
 	return err
 }
 
@@ -430,8 +454,7 @@ func (sess *session) writer(done <-chan struct{}) error {
 		var more bool
 		buf, more = sess.fill(buf[:0])
 		if len(buf) > 0 {
-			sess.c.SetWriteDeadline(time.Now().Add(writeTimeout))
-			if _, err := sess.c.Write(buf); err != nil {
+			if err := sess.write(buf); err != nil {
 				return err
 			}
 			hb.Reset(heartbeatEvery)
@@ -449,8 +472,7 @@ func (sess *session) writer(done <-chan struct{}) error {
 			return nil
 		case <-sess.wake:
 		case <-hb.C:
-			sess.c.SetWriteDeadline(time.Now().Add(writeTimeout))
-			if _, err := sess.c.Write([]byte{classControl, ctrlHeartbeat}); err != nil {
+			if err := sess.write([]byte{classControl, ctrlHeartbeat}); err != nil {
 				return err
 			}
 			hb.Reset(heartbeatEvery)
