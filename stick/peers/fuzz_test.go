@@ -92,7 +92,7 @@ func FuzzMessages(f *testing.F) {
 	sec := base.s
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c := &fakeConn{r: bytes.NewReader(data)}
-		sess := newSession(sec, sec.remotes["peer"], c, false)
+		sess := newSession(sec, sec.remotes["peer"], c)
 		defer func() {
 			for _, stop := range sess.stop {
 				stop()

@@ -122,11 +122,11 @@ var (
 
 // New checks the section and prepares it; Start runs it.
 func New(cfg Config) (*Section, error) {
-	if cfg.Local == "" || !validName(cfg.Local) {
+	if !validName(cfg.Local) {
 		return nil, fmt.Errorf("%w: section %q: local peer name %q must be a non-empty word", ErrConfig, cfg.Name, cfg.Local)
 	}
 	s := &Section{cfg: cfg, remotes: map[string]*remote{}, pending: map[net.Conn]struct{}{}}
-	for i, p := range cfg.Peers {
+	for _, p := range cfg.Peers {
 		if !validName(p.Name) {
 			return nil, fmt.Errorf("%w: section %q: peer name %q must be a non-empty word", ErrConfig, cfg.Name, p.Name)
 		}
@@ -142,7 +142,6 @@ func New(cfg Config) (*Section, error) {
 		r := &remote{Peer: p, acked: make([]atomic.Uint32, len(cfg.Tables)), wake: make(chan struct{}, 1)}
 		s.remotes[p.Name] = r
 		s.order = append(s.order, r)
-		_ = i
 	}
 	names := map[string]bool{}
 	for i, t := range cfg.Tables {
@@ -380,7 +379,7 @@ func (s *Section) serveAccepted(c net.Conn) {
 		c.Close()
 		return
 	}
-	sess := s.install(r, c, false, seq)
+	sess := s.install(r, c, seq)
 	s.mu.Unlock()
 	if sess != nil {
 		sess.run(br)
@@ -390,7 +389,7 @@ func (s *Section) serveAccepted(c net.Conn) {
 // install makes a new session r's current one, closing the old; s.mu is
 // held. The session whose hello came last wins: a connection whose hello
 // came before the current session's is closed, and install returns nil.
-func (s *Section) install(r *remote, c net.Conn, initiator bool, seq uint64) *session {
+func (s *Section) install(r *remote, c net.Conn, seq uint64) *session {
 	if old := r.sess; old != nil && old.hello > seq {
 		c.Close()
 		return nil
@@ -399,7 +398,7 @@ func (s *Section) install(r *remote, c net.Conn, initiator bool, seq uint64) *se
 		old.replaced = true
 		old.c.Close()
 	}
-	sess := newSession(s, r, c, initiator)
+	sess := newSession(s, r, c)
 	sess.hello = seq
 	r.sess = sess
 	s.logf("peers %s: session with %s (%s) established", s.cfg.Name, r.Name, c.RemoteAddr())
@@ -514,7 +513,7 @@ func (s *Section) connect(r *remote) error {
 		c.Close()
 		return err
 	}
-	sess := s.install(r, c, true, seq)
+	sess := s.install(r, c, seq)
 	s.mu.Unlock()
 	if sess != nil {
 		sess.run(br)

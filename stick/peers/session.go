@@ -153,12 +153,11 @@ func (s *Section) acceptHello(c net.Conn) (_ *remote, _ *bufio.Reader, v20 bool,
 // reader runs in the goroutine that called run; a writer goroutine
 // pushes updates, acknowledgements and control messages.
 type session struct {
-	s         *Section
-	r         *remote
-	c         net.Conn
-	initiator bool
-	replaced  bool   // closed because a newer session took its place (s.mu)
-	hello     uint64 // the order of its hello among the section's
+	s        *Section
+	r        *remote
+	c        net.Conn
+	replaced bool   // closed because a newer session took its place (s.mu)
+	hello    uint64 // the order of its hello among the section's
 
 	wake chan struct{}
 	stop []func()
@@ -202,11 +201,10 @@ type tabState struct {
 	lastPushed uint32
 	origin     uint32 // teaching origin
 	stage      int    // teaching: 1 from lastPushed to the end, 2 from the start to origin, 3 done
-	defSent    bool
 }
 
-func newSession(s *Section, r *remote, c net.Conn, initiator bool) *session {
-	sess := &session{s: s, r: r, c: c, initiator: initiator, wake: make(chan struct{}, 1), defs: map[uint64]*remoteDef{}, lastTab: -1, v20: r.v20}
+func newSession(s *Section, r *remote, c net.Conn) *session {
+	sess := &session{s: s, r: r, c: c, wake: make(chan struct{}, 1), defs: map[uint64]*remoteDef{}, lastTab: -1, v20: r.v20}
 	sess.tabs = make([]tabState, len(s.tables))
 	for i := range sess.tabs {
 		acked := r.acked[i].Load()
@@ -494,8 +492,8 @@ func (sess *session) fill(b []byte) (_ []byte, more bool) {
 	}
 	for _, d := range sess.defs {
 		if d.got && d.lastGet != d.acked {
-			body := appendVarint(nil, d.id)
-			body = appendU32(body, d.lastGet)
+			body := appendU32(appendVarint(sess.scratch[:0], d.id), d.lastGet)
+			sess.scratch = body
 			b = appendMsg(b, classTable, msgAck, body)
 			d.acked = d.lastGet
 		}
@@ -610,14 +608,12 @@ func (sess *session) teach(b []byte, i int, budget *int) []byte {
 	return b
 }
 
-// appendUpdate appends one update, preceded by the table's definition if
-// the peer has not had it in this session.
+// appendUpdate appends one update, preceded by the table's definition when
+// the last update sent was another table's, or none, as HAProxy does.
 func (sess *session) appendUpdate(b []byte, i int, seq uint32, e entry, first, timed bool) []byte {
-	st := &sess.tabs[i]
 	sh := sess.s.tables[i]
-	if !st.defSent || sess.lastTab != i {
+	if sess.lastTab != i {
 		b = append(b, sh.def...)
-		st.defSent = true
 		sess.lastTab = i
 		first = true
 	}

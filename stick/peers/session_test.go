@@ -819,11 +819,11 @@ func TestOlderHelloLoses(t *testing.T) {
 	defer c2.Close()
 	r := rs.sec.remotes["raw"]
 	rs.sec.mu.Lock()
-	newer := rs.sec.install(r, c1, false, 10)
+	newer := rs.sec.install(r, c1, 10)
 	require.NotNil(t, newer)
 	c3, c4 := testnet.Pair(t)
 	defer c4.Close()
-	require.Nil(t, rs.sec.install(r, c3, false, 9), "a session whose hello came first is refused")
+	require.Nil(t, rs.sec.install(r, c3, 9), "a session whose hello came first is refused")
 	require.Same(t, newer, r.sess)
 	rs.sec.mu.Unlock()
 	// The refused connection is closed.

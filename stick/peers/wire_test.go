@@ -392,7 +392,7 @@ func testSession(t testing.TB, defs [][2]string) *session {
 	require.NoError(t, err)
 	t.Cleanup(func() { sec.Close() })
 	c := &fakeConn{}
-	sess := newSession(sec, sec.remotes["peer"], c, false)
+	sess := newSession(sec, sec.remotes["peer"], c)
 	t.Cleanup(func() {
 		for _, stop := range sess.stop {
 			stop()
