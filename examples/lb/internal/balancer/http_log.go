@@ -46,8 +46,8 @@ type httpLog struct {
 	// reads it.
 	rt   uint64
 	bsrc netip.AddrPort
-	// fe is the address the client reached (%fi, %fp), as set-dst and
-	// set-dst-port leave it; zero means the connection's.
+	// fe is the address the client reached (%fi, %fp): the connection's,
+	// or the one set-dst and set-dst-port gave the request.
 	fe netip.AddrPort
 }
 
@@ -60,7 +60,7 @@ func (hf *httpFront) newLogInto(l httpLog, date time.Time) httpLog {
 	reqLine, line := l.reqLine[:0], l.line[:0]
 	capReq, capResp := l.capReq, l.capResp
 	l = httpLog{trafficLine: trafficLine{client: hf.src(), luid: hf.s.luid, frontend: hf.s.fe.cfg.Name, backend: hf.s.fe.cfg.Name,
-		server: "<NOSRV>", term: [2]byte{'-', '-'}}, date: date, tls: hf.info != nil, status: -1, ck: [2]byte{'-', '-'}, reqLine: reqLine, line: line,
+		server: "<NOSRV>", term: [2]byte{'-', '-'}}, fe: hf.dst(), date: date, tls: hf.info != nil, status: -1, ck: [2]byte{'-', '-'}, reqLine: reqLine, line: line,
 		rt: hf.s.b.streams.Add(1) - 1}
 	if h := &hf.s.fe.cfg.HTTP; len(h.CaptureRequest) > 0 || len(h.CaptureResponse) > 0 {
 		// Captured, or "{}" when the request or the answer never came.
@@ -124,10 +124,7 @@ func (hf *httpFront) emitLog(l *httpLog, ctx acl.Context) {
 			ctx = hf.s.ruleCtx(fe.cfg.Name)
 		}
 		v := l.values()
-		v.fe, v.srv, v.rt, v.bsrc = hf.dst(), l.srv, l.rt, l.bsrc
-		if l.fe.IsValid() {
-			v.fe = l.fe
-		}
+		v.fe, v.srv, v.rt, v.bsrc = l.fe, l.srv, l.rt, l.bsrc
 		// A line without a request (a bad or timed-out one) has no
 		// unique ID, as in HAProxy.
 		if u, ok := ctx.(acl.UniqueIDContext); ok {
