@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -59,29 +60,33 @@ func TestInteropLeastconnMatchesHAProxy(t *testing.T) {
 			_, _ = io.Copy(io.Discard, c) // held until the client closes
 		}))
 	}
-	// run takes a start function, which also returns how many wait in
-	// lcq/s1's queue.
-	run := func(start func(text string) (func() string, func() int)) []string {
+	// A proxy's start function returns its output and how many
+	// connections a section's servers hold (held) or queue (queued).
+	type proxy struct {
+		out    func() string
+		held   func(section string) int
+		queued func() int
+	}
+	servers := map[string][]string{"lc": {"s1", "s2", "s3", "s4"}, "lcq": {"s1", "s2"}}
+	run := func(start func(text string) proxy) []string {
 		ports := freePorts(t, 2)
-		out, queued := start(leastconnCfg(ports[0], ports[1], peers))
+		p := start(leastconnCfg(ports[0], ports[1], peers))
 		var got []string
 		read := func(c net.Conn) string {
 			line, err := bufio.NewReader(c).ReadString('\n')
 			require.NoError(t, err)
 			return strings.TrimSpace(line)
 		}
-		// closeAll closes conns and waits for their lines: the proxy has
-		// given their slots back by then.
-		closed := map[string]int{}
-		closeAll := func(section string, conns ...net.Conn) {
+		// closeAll closes conns and waits until the section's servers
+		// hold want connections: the proxy has given the slots back by
+		// then. The servers' counts tell it, not the log, which a proxy
+		// may write late or, as haproxy to a busy pipe, not at all.
+		closeAll := func(section string, want int, conns ...net.Conn) {
 			for _, c := range conns {
 				_ = c.Close()
 			}
-			closed[section] += len(conns)
-			ok := assert.Eventually(t, func() bool {
-				return strings.Count(out(), " "+section+" "+section+"/") == closed[section]
-			}, 10*time.Second, 5*time.Millisecond)
-			require.True(t, ok, "%d lines for %s in:\n%s", closed[section], section, out())
+			ok := assert.Eventually(t, func() bool { return p.held(section) == want }, 10*time.Second, 5*time.Millisecond)
+			require.True(t, ok, "%s's servers hold %d connections, not %d; output:\n%s", section, p.held(section), want, p.out())
 		}
 		var held []net.Conn
 		open := func(n int) {
@@ -92,11 +97,11 @@ func TestInteropLeastconnMatchesHAProxy(t *testing.T) {
 			}
 		}
 		open(10)
-		closeAll("lc", held[1], held[4])
+		closeAll("lc", 8, held[1], held[4])
 		open(4)
-		closeAll("lc", held[0], held[6], held[7])
+		closeAll("lc", 9, held[0], held[6], held[7])
 		open(5)
-		closeAll("lc", held[2], held[3], held[5], held[8], held[9], held[10])
+		closeAll("lc", 8, held[2], held[3], held[5], held[8], held[9], held[10])
 		open(6)
 
 		q := func() net.Conn { return dialFrom(t, "127.0.0.1", fmt.Sprintf("127.0.0.1:%d", ports[1])) }
@@ -105,26 +110,46 @@ func TestInteropLeastconnMatchesHAProxy(t *testing.T) {
 		c2 := q()
 		got = append(got, "lcq:"+read(c2))
 		c3 := q()
-		ok := assert.Eventually(t, func() bool { return queued() == 1 }, 10*time.Second, 5*time.Millisecond)
+		ok := assert.Eventually(t, func() bool { return p.queued() == 1 }, 10*time.Second, 5*time.Millisecond)
 		require.True(t, ok, "the third connection waits in s1's queue")
-		closeAll("lcq", c2)
-		closeAll("lcq", c1)
+		closeAll("lcq", 1, c2)
+		// The third connection takes the slot the first gives back.
+		_ = c1.Close()
 		got = append(got, "lcq:"+read(c3))
 		return got
 	}
-	haStart := func(text string) (func() string, func() int) {
+	haStart := func(text string) proxy {
 		// A readiness probe would take a server: haproxy is ready once
 		// its port can no longer be bound.
 		addr := text[strings.Index(text, "bind ")+5:]
 		addr = addr[:strings.IndexByte(addr, '\n')]
 		sock := filepath.Join(t.TempDir(), "haproxy.sock")
 		text = strings.Replace(text, "global\n", "global\n    stats socket "+sock+"\n", 1)
-		return startHAProxy(t, text, func() bool { return !bindable(addr) }), func() int { return haproxyQueued(t, sock, "lcq", "s1") }
+		return proxy{
+			out: startHAProxy(t, text, func() bool { return !bindable(addr) }),
+			held: func(section string) int {
+				n := 0
+				for _, s := range servers[section] {
+					n += haproxyStat(t, sock, section, s, "scur")
+				}
+				return n
+			},
+			queued: func() int { return haproxyQueued(t, sock, "lcq", "s1") },
+		}
 	}
-	lbStart := func(text string) (func() string, func() int) {
+	lbStart := func(text string) proxy {
 		b, logs, mu := startInProcess(t, text)
-		return func() string { mu.Lock(); defer mu.Unlock(); return logs.String() },
-			func() int { return b.Backend("lcq").Server("s1").Queued() }
+		return proxy{
+			out: func() string { mu.Lock(); defer mu.Unlock(); return logs.String() },
+			held: func(section string) int {
+				n := 0
+				for _, s := range servers[section] {
+					n += b.Backend(section).Server(s).CurConns()
+				}
+				return n
+			},
+			queued: func() int { return b.Backend("lcq").Server("s1").Queued() },
+		}
 	}
 	want := run(haStart)
 	got := run(lbStart)
@@ -139,6 +164,13 @@ func TestInteropLeastconnMatchesHAProxy(t *testing.T) {
 // haproxyQueued asks haproxy's stats socket for a server's qcur.
 func haproxyQueued(t *testing.T, sock, proxy, server string) int {
 	t.Helper()
+	return haproxyStat(t, sock, proxy, server, "qcur")
+}
+
+// haproxyStat asks haproxy's stats socket for one column of a server's
+// row (qcur, scur, ...), found by its name in the header.
+func haproxyStat(t *testing.T, sock, proxy, server, column string) int {
+	t.Helper()
 	c, err := net.Dial("unix", sock)
 	require.NoError(t, err)
 	defer c.Close()
@@ -146,10 +178,13 @@ func haproxyQueued(t *testing.T, sock, proxy, server string) int {
 	require.NoError(t, err)
 	out, err := io.ReadAll(c)
 	require.NoError(t, err)
-	for _, line := range strings.Split(string(out), "\n") {
+	lines := strings.Split(string(out), "\n")
+	col := slices.Index(strings.Split(strings.TrimPrefix(lines[0], "# "), ","), column)
+	require.GreaterOrEqual(t, col, 0, "no column %s in haproxy's stats:\n%s", column, out)
+	for _, line := range lines[1:] {
 		f := strings.Split(line, ",")
-		if len(f) > 2 && f[0] == proxy && f[1] == server {
-			n, err := strconv.Atoi(f[2])
+		if len(f) > col && f[0] == proxy && f[1] == server {
+			n, err := strconv.Atoi(f[col])
 			require.NoError(t, err, line)
 			return n
 		}
