@@ -54,6 +54,7 @@ func runHAProxy(t *testing.T, cfgText, addr string) {
 // printed so far, when called.
 func startHAProxy(t *testing.T, cfgText string, ready func() bool) (output func() string) {
 	t.Helper()
+	cfgText = oneThread(cfgText)
 	cmd := exec.Command(haproxyBin(t), "-db", "-f", writeFile(t, "haproxy.cfg", cfgText))
 	var out bytes.Buffer
 	var mu sync.Mutex
@@ -72,6 +73,26 @@ func startHAProxy(t *testing.T, cfgText string, ready func() bool) (output func(
 		defer mu.Unlock()
 		return out.String()
 	}
+}
+
+// oneThread runs haproxy on one thread unless cfgText sets nbthread:
+// haproxy drops a log line rather than wait when two of its threads write
+// one at the same time (fd_write_frag_line gives up after 200 tries of
+// its log lock), which a busy machine makes likely, and the tests count
+// haproxy's lines.
+func oneThread(cfgText string) string {
+	if strings.Contains(cfgText, "nbthread") {
+		return cfgText
+	}
+	const line = "    nbthread 1\n"
+	if strings.HasPrefix(cfgText, "global\n") {
+		return "global\n" + line + cfgText[len("global\n"):]
+	}
+	if i := strings.Index(cfgText, "\nglobal\n"); i >= 0 {
+		i += len("\nglobal\n")
+		return cfgText[:i] + line + cfgText[i:]
+	}
+	return "global\n" + line + cfgText
 }
 
 func startInProcess(t *testing.T, text string) (*balancer.Balancer, *bytes.Buffer, *sync.Mutex) {

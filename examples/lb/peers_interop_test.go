@@ -33,7 +33,7 @@ func peerPair(t *testing.T, format string, extra ...any) (hpAddr, lbAddr, hpSock
 		return append([]any{sock, addr, ports[2], ports[3]}, extra...)
 	}
 
-	hpText := fmt.Sprintf(format, args(hpSock, hpAddr)...)
+	hpText := oneThread(fmt.Sprintf(format, args(hpSock, hpAddr)...))
 	cmd := exec.Command(bin, "-db", "-L", "hap", "-f", writeFile(t, "haproxy.cfg", hpText))
 	var out bytes.Buffer
 	var mu sync.Mutex
