@@ -444,12 +444,12 @@ func TestBindSocketOptions(t *testing.T) {
 // A section lb does not implement stops the start with one error at its
 // first line; its body is skipped, and the sections after it are read.
 func TestUnsupportedSections(t *testing.T) {
-	_, err := parse(t, "cache mycache\n  total-max-size 64\n  max-age 240\nmailers mymailers\n  mailer a 127.0.0.1:1024\nbackend b\n  stick-table type ip size 1k\n  bogus\n")
+	_, err := parse(t, "ring myring\n  size 32764\n  format raw\nmailers mymailers\n  mailer a 127.0.0.1:1024\nbackend b\n  stick-table type ip size 1k\n  bogus\n")
 	require.ErrorIs(t, err, ErrUnsupported)
 	msg := err.Error()
-	require.Contains(t, msg, "lb.cfg:1: not supported: 'cache' sections (HAProxy's cache section is not implemented by lb)")
+	require.Contains(t, msg, "lb.cfg:1: not supported: 'ring' sections (HAProxy's ring section is not implemented by lb)")
 	require.Contains(t, msg, "lb.cfg:4: not supported: 'mailers' sections")
-	require.NotContains(t, msg, "total-max-size")
+	require.NotContains(t, msg, "format raw")
 	require.NotContains(t, msg, "lb.cfg:5")
 	require.Contains(t, msg, "lb.cfg:8: unknown keyword: unknown keyword 'bogus' in 'backend' section")
 

@@ -738,6 +738,11 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 			break
 		}
 		return parseUseService(r, a)
+	case "cache-use", "cache-store":
+		if req != (r.Action == "cache-use") {
+			break
+		}
+		return parseCacheRule(r, a)
 	case "redirect":
 		if !req {
 			break

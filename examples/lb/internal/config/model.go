@@ -105,6 +105,8 @@ type Config struct {
 	Resolvers []*Resolvers
 	// Peers are the "peers" sections, in order.
 	Peers []*PeersSection
+	// Caches are the "cache" sections, in order.
+	Caches []*CacheSection
 	// localPeerSet tells SetLocalPeer ran.
 	localPeerSet bool
 	// statesLoaded tells the state files were read (Resolve).

@@ -79,6 +79,8 @@ type parser struct {
 	resolvers *Resolvers
 	// peers is the peers section being read.
 	peers *PeersSection
+	// cache is the cache section being read.
+	cache *CacheSection
 	// userlistRefs are the userlists the http_auth fetches name, with
 	// the line naming each, checked once every section is read.
 	userlistRefs []userlistRef
@@ -120,7 +122,7 @@ func (p *parser) parseSource(s Source) {
 // unsupportedSections are HAProxy's section keywords lb refuses: the
 // start stops at the section's first line, its body is skipped.
 var unsupportedSections = map[string]bool{
-	"cache": true, "mailers": true, "program": true, "http-errors": true,
+	"mailers": true, "program": true, "http-errors": true,
 	"ring": true, "log-forward": true, "fcgi-app": true,
 }
 
@@ -144,6 +146,9 @@ func (p *parser) parseLine(words []string) {
 		return
 	case "peers":
 		p.startPeers(words[1:])
+		return
+	case "cache":
+		p.startCache(words[1:])
 		return
 	}
 	if unsupportedSections[kw] {
@@ -171,6 +176,10 @@ func (p *parser) parseLine(words []string) {
 	}
 	if p.section == "peers" {
 		p.peersLine(words)
+		return
+	}
+	if p.section == "cache" {
+		p.cacheLine(words)
 		return
 	}
 	if p.section == "global" {
