@@ -24,6 +24,7 @@ import (
 	"github.com/proxyblocks/proxyblocks/conn"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/httpcache"
 	"github.com/proxyblocks/proxyblocks/freq"
 	"github.com/proxyblocks/proxyblocks/mux"
 	"github.com/proxyblocks/proxyblocks/mux/h1"
@@ -122,9 +123,10 @@ type Balancer struct {
 	writers  map[any]*lockedWriter        // log outputs, by writer or syslog address
 	httpPx   map[*config.Proxy]*httpProxy // HTTP settings per proxy (http_rules.go)
 
-	tables map[string]*stick.Table // stick tables by proxy name (stick.go)
-	peers  []*peers.Section        // running peers sections (peers.go)
-	clis   []*cliServer            // runtime API sockets (cli.go)
+	tables map[string]*stick.Table     // stick tables by proxy name (stick.go)
+	peers  []*peers.Section            // running peers sections (peers.go)
+	caches map[string]*httpcache.Cache // the "cache" sections (cache.go)
+	clis   []*cliServer                // runtime API sockets (cli.go)
 
 	// sslCache and sslSync share TLS sessions beyond the process
 	// (ssl-session-cache, ssl-session-sync; tls.go); nil when not set.
@@ -248,6 +250,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 		b.closeListeners()
 		b.stopCLI()
 		b.stopPeers()
+		b.closeCaches()
 		b.closeTables()
 		b.closeSessionCache()
 		b.closeLogTargets()
@@ -287,6 +290,9 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 		return abort(fmt.Errorf("balancer: global maxconn: %w", err))
 	}
 	b.globalMax.Store(int64(max(cfg.Global.MaxConn, 0)))
+	if err := b.openCaches(); err != nil {
+		return abort(err)
+	}
 	if err := b.setupHTTP(); err != nil {
 		return abort(err)
 	}
@@ -626,6 +632,7 @@ func (b *Balancer) Close() error {
 	b.checksWG.Wait()
 	b.closeHTTPConns()
 	b.stopPeers()
+	b.closeCaches()
 	b.stopStick()
 	b.closeSessionCache()
 	if b.pipes != nil {

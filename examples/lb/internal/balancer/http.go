@@ -14,6 +14,7 @@ import (
 	"github.com/proxyblocks/proxyblocks/channel"
 	"github.com/proxyblocks/proxyblocks/conn"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/httpcache"
 	"github.com/proxyblocks/proxyblocks/mux"
 	"github.com/proxyblocks/proxyblocks/mux/h1"
 	"github.com/proxyblocks/proxyblocks/mux/h2"
@@ -677,6 +678,15 @@ type exchange struct {
 	vars *varStore
 	// strk holds the request's stick counters (http_track.go).
 	strk reqTrack
+	// ctxn is what cache-use learnt of the request; chit the stored
+	// response it found (chitName its cache's name), served in place of
+	// a server's; fromCache the name of the cache that answered, "" when
+	// a server did; cstore the response cache-store keeps (cache.go).
+	ctxn      httpcache.Txn
+	chit      *httpcache.Hit
+	chitName  string
+	fromCache string
+	cstore    *httpcache.Pending
 }
 
 func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
@@ -685,6 +695,8 @@ func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 	ex.be, ex.bhp, ex.srv, ex.bc, ex.bst, ex.cerr = nil, nil, nil, nil, nil, nil
 	ex.inResp, ex.direct, ex.useSrv, ex.comp, ex.noL7Retry, ex.key, ex.held, ex.heldAll = false, nil, nil, "", false, nil, false, false
 	ex.uid, ex.stuck, ex.forcePrst, ex.ignorePrst = "", nil, false, false
+	ex.ctxn.Reset()
+	ex.chit, ex.chitName, ex.fromCache, ex.cstore = nil, "", "", nil
 	ex.src, ex.dst = hf.src(), hf.dst()
 	ex.bodyIn.Store(0)
 	ex.tmo = streamTimeouts{}
@@ -754,6 +766,11 @@ func (ex *exchange) serve() {
 		return
 	}
 	defer func() {
+		if ex.chit != nil {
+			ex.chit.Release() // found, but a later rule answered
+			ex.chit = nil
+		}
+		ex.cstore = nil
 		l.ta = time.Since(l.date)
 		ex.countRequest()
 		ex.trackBytes()
@@ -806,6 +823,10 @@ func (ex *exchange) serve() {
 		ex.useSrv = ex.be.useServer(ex, ex.forcePrst)
 	}
 
+	if ex.chit != nil {
+		ex.serveCached()
+		return
+	}
 	if !ex.retryHold() || !ex.connect() {
 		return
 	}
@@ -1598,6 +1619,7 @@ func (ex *exchange) forwardResponse() (retry bool) {
 			return false
 		}
 	}
+	ex.commitStore()
 	if ex.bodyAsync && !ex.bc.h2 {
 		select {
 		case err := <-ex.body:
@@ -1646,6 +1668,9 @@ func (ex *exchange) copyResponseBody(cw compressor) (ok bool, in int64) {
 	for {
 		n, err := ex.bst.Read(ex.buf)
 		in += int64(n)
+		if n > 0 && ex.cstore != nil {
+			ex.cstore.Write(ex.buf[:n])
+		}
 		if n > 0 {
 			var werr error
 			if cw != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/httpcache"
 	"github.com/proxyblocks/proxyblocks/mux/h1"
 	"github.com/proxyblocks/proxyblocks/mux/htx"
 )
@@ -43,6 +44,8 @@ type httpRule struct {
 	answer *localAnswer
 	// expr is set-var's sample expression.
 	expr acl.FetchFunc
+	// cache is the cache of cache-use and cache-store.
+	cache *httpcache.Cache
 }
 
 type useBackend struct {
@@ -158,6 +161,8 @@ func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
 				return nil, fmt.Errorf("%s: '%s' value '%s': %w", r.Pos, r.Action, r.Value, err)
 			}
 			switch r.Action {
+			case "cache-use", "cache-store":
+				hr.cache = b.caches[r.Name] // nil under Check
 			case "deny", "tarpit":
 				hr.answer = builtinAnswer(r.Status)
 				if a := hp.errors[r.Status]; a != nil {
@@ -453,6 +458,8 @@ func (ex *exchange) applyRequestRules(hp *httpProxy) bool {
 		case "use-service":
 			ex.servePrometheus(hp) // the one service (prometheus.go)
 			return true
+		case "cache-use":
+			ex.cacheUse(r, hp)
 		}
 	}
 	// The "redirect" rules come after the http-request rules.
@@ -589,6 +596,8 @@ func (ex *exchange) applyRespRules(rules []httpRule) {
 			ex.varAction(r)
 		case "capture":
 			ex.captureRule(r, true)
+		case "cache-store":
+			ex.cacheStore(r)
 		case "set-status":
 			reason := r.cfg.Reason
 			if reason == "" {

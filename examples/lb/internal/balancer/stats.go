@@ -45,34 +45,36 @@ const (
 // grow as traffic passes: each is an atomic counter, added to where the
 // event happens.
 type counters struct {
-	cum       atomic.Uint64 // stot: sessions (for a backend in HTTP mode, requests)
-	maxCur    atomic.Int64  // smax, for a frontend
-	bytesIn   atomic.Uint64 // bin: client to server
-	bytesOut  atomic.Uint64 // bout: server to client
-	hrsp      [6]atomic.Uint64
-	reqTot    atomic.Uint64 // req_tot: requests a frontend received, responses a server gave
-	denied    atomic.Uint64 // dreq: requests denied by a rule
-	reqErr    atomic.Uint64 // ereq: requests refused as malformed or late
-	connErr   atomic.Uint64 // econ: connections that failed to reach a server
-	respErr   atomic.Uint64 // eresp: server connections that failed mid-way
-	retries   atomic.Uint64 // wretr
-	redisp    atomic.Uint64 // wredis
-	lbtot     atomic.Uint64 // times the algorithm chose this server (or one of this backend's)
-	cliAbrt   atomic.Uint64 // transfers the client aborted
-	srvAbrt   atomic.Uint64 // transfers the server aborted
-	intercept atomic.Uint64 // requests answered by lb itself (monitor-uri, the statistics page)
-	lastSess  atomic.Int64  // Unix second of the last session, 0 for none
-	rate      freq.Counter  // sessions per second
-	rateMax   atomic.Uint32
-	reqRate   freq.Counter // requests per second (frontends)
-	reqMax    atomic.Uint32
-	connects  atomic.Uint64 // connect: connections opened to a server
-	reuses    atomic.Uint64 // reuse: requests sent on a connection kept open
-	compIn    atomic.Uint64 // comp_in: body bytes given to a compressor
-	compOut   atomic.Uint64 // comp_out: bytes the compressors produced
-	compByp   atomic.Uint64 // comp_byp: body bytes of chosen responses sent as they came (identity)
-	compRsp   atomic.Uint64 // comp_rsp: responses sent through a compressor
-	times     timeStats     // qtime, ctime, rtime, ttime and their maximums
+	cum          atomic.Uint64 // stot: sessions (for a backend in HTTP mode, requests)
+	maxCur       atomic.Int64  // smax, for a frontend
+	bytesIn      atomic.Uint64 // bin: client to server
+	bytesOut     atomic.Uint64 // bout: server to client
+	hrsp         [6]atomic.Uint64
+	reqTot       atomic.Uint64 // req_tot: requests a frontend received, responses a server gave
+	denied       atomic.Uint64 // dreq: requests denied by a rule
+	reqErr       atomic.Uint64 // ereq: requests refused as malformed or late
+	connErr      atomic.Uint64 // econ: connections that failed to reach a server
+	respErr      atomic.Uint64 // eresp: server connections that failed mid-way
+	retries      atomic.Uint64 // wretr
+	redisp       atomic.Uint64 // wredis
+	lbtot        atomic.Uint64 // times the algorithm chose this server (or one of this backend's)
+	cliAbrt      atomic.Uint64 // transfers the client aborted
+	srvAbrt      atomic.Uint64 // transfers the server aborted
+	intercept    atomic.Uint64 // requests answered by lb itself (monitor-uri, the statistics page)
+	lastSess     atomic.Int64  // Unix second of the last session, 0 for none
+	rate         freq.Counter  // sessions per second
+	rateMax      atomic.Uint32
+	reqRate      freq.Counter // requests per second (frontends)
+	reqMax       atomic.Uint32
+	connects     atomic.Uint64 // connect: connections opened to a server
+	reuses       atomic.Uint64 // reuse: requests sent on a connection kept open
+	compIn       atomic.Uint64 // comp_in: body bytes given to a compressor
+	compOut      atomic.Uint64 // comp_out: bytes the compressors produced
+	compByp      atomic.Uint64 // comp_byp: body bytes of chosen responses sent as they came (identity)
+	compRsp      atomic.Uint64 // comp_rsp: responses sent through a compressor
+	cacheLookups atomic.Uint64 // cache_lookups: requests a cache-use rule looked up
+	cacheHits    atomic.Uint64 // cache_hits: requests a cache answered
+	times        timeStats     // qtime, ctime, rtime, ttime and their maximums
 }
 
 // session counts a new session (a connection attempt to a server).
@@ -520,7 +522,8 @@ func (b *Balancer) frontendRow(fe *frontend, iid int) statRow {
 	r.setU("conn_tot", fe.st.cum.Load())
 	if fe.cfg.Mode == "http" {
 		r.setU("intercepted", c.intercept.Load())
-		r.zero("cache_lookups cache_hits")
+		r.setU("cache_lookups", c.cacheLookups.Load())
+		r.setU("cache_hits", c.cacheHits.Load())
 		setHrsp(r, c)
 	}
 	r.set("-", "-")
@@ -765,7 +768,8 @@ func (b *Balancer) backendRow(be *Backend, iid int, now time.Time, legends bool)
 	if be.cfg.Mode == "http" {
 		setHrsp(r, c)
 		r.setU("req_tot", be.st.cum.Load())
-		r.zero("cache_lookups cache_hits")
+		r.setU("cache_lookups", c.cacheLookups.Load())
+		r.setU("cache_hits", c.cacheHits.Load())
 	}
 	r.setU("cli_abrt", c.cliAbrt.Load())
 	r.setU("srv_abrt", c.srvAbrt.Load())
