@@ -43,6 +43,8 @@ type Cache struct {
 	bufs sync.Pool
 	// ids number the variants.
 	ids atomic.Uint64
+	// hits are Hits to reuse, with their buffers.
+	hits sync.Pool
 }
 
 // keyLen is the length of a primary key, a SHA-1.
@@ -150,10 +152,10 @@ func (c *Cache) Use(t *Txn, req *htx.Message, now time.Time) (hit *Hit, looked b
 	if !t.setKey(req) || t.flags&txIgnore != 0 {
 		return nil, false
 	}
-	buf := c.getBuf()
-	hit = c.lookup(t, req, buf, now)
-	if hit == nil {
-		c.putBuf(buf)
+	hit = c.getHit()
+	if !c.lookup(t, req, hit, now) {
+		hit.Release()
+		hit = nil
 		if c.cfg.ProcessVary {
 			if k, ok := secondaryKey(req, varyAll); ok {
 				t.sec = k
@@ -170,19 +172,29 @@ const (
 	kindVariants
 )
 
-func (c *Cache) lookup(t *Txn, req *htx.Message, buf *[]byte, now time.Time) *Hit {
-	v, ok := c.get(t.key[:], buf)
+// getHit returns a Hit to fill, with a buffer.
+func (c *Cache) getHit() *Hit {
+	if h, ok := c.hits.Get().(*Hit); ok {
+		return h
+	}
+	b := make([]byte, 4096)
+	return &Hit{c: c, buf: &b}
+}
+
+// lookup fills h with the stored response that answers the request.
+func (c *Cache) lookup(t *Txn, req *htx.Message, h *Hit, now time.Time) bool {
+	v, ok := c.get(t.key[:], h.buf)
 	if !ok || len(v) == 0 {
-		return nil
+		return false
 	}
 	if v[0] == kindVariants {
 		vs, ok := decodeVariants(v)
 		if !ok {
-			return nil
+			return false
 		}
 		sec, ok := secondaryKey(req, vs.sig)
 		if !ok {
-			return nil
+			return false
 		}
 		// The first live variant the request matches, in the order they
 		// were stored.
@@ -191,21 +203,19 @@ func (c *Cache) lookup(t *Txn, req *htx.Message, buf *[]byte, now time.Time) *Hi
 				continue
 			}
 			k := variantKey(t.key, e.id)
-			if v, ok = c.get(k[:], buf); ok {
+			if v, ok = c.get(k[:], h.buf); ok {
 				break
 			}
 		}
 		if !ok {
-			return nil
+			return false
 		}
 	}
-	h, ok := decodeEntry(v)
-	if !ok {
-		return nil
+	if !decodeEntry(h, v) || h.expire <= now.Unix() {
+		return false
 	}
-	h.c, h.buf = c, buf
 	h.notModified = notModified(req, h.etag, h.hasETag, h.lastModified)
-	return h
+	return true
 }
 
 // Hit is a stored response found for a request.
@@ -220,6 +230,7 @@ type Hit struct {
 	trailers     [][2][]byte
 	body         []byte
 	validated    int64 // when it was stored, Unix seconds
+	expire       int64
 	age          int64 // the Age the server sent
 	lastModified int64
 	etag         []byte
@@ -264,12 +275,12 @@ func (h *Hit) NotModified() bool { return h.notModified }
 // Body returns the stored body; it is valid until Release.
 func (h *Hit) Body() []byte { return h.body }
 
-// Release gives the hit's memory back.
+// Release gives the hit's memory back; the Hit is not to be used after.
 func (h *Hit) Release() {
-	if h.buf != nil {
-		h.c.putBuf(h.buf)
-		h.buf = nil
-	}
+	clear(h.fields)
+	clear(h.trailers)
+	h.reason, h.body, h.etag = nil, nil, nil
+	h.c.hits.Put(h)
 }
 
 // Invalidate drops the entry of the request in t, as a successful answer
@@ -356,7 +367,11 @@ func (c *Cache) Store(t *Txn, req, resp *htx.Message, now time.Time) *Pending {
 			return nil
 		}
 	}
-	p.buf = encodeHead(p.buf, resp, sig, p.sec, now.Unix(), age, lastModified(resp, now))
+	if resp.Flags&htx.FlagContentLength != 0 {
+		// One allocation for the record when the body's size is known.
+		p.buf = make([]byte, 0, int(headSize(resp))+entryOverhead+int(resp.ContentLength))
+	}
+	p.buf = encodeHead(p.buf, resp, sig, p.sec, now.Unix(), p.expire, age, lastModified(resp, now))
 	p.bodyAt = len(p.buf)
 	if p.max > 0 && len(p.buf) > p.max {
 		return nil

@@ -9,7 +9,7 @@ import (
 // An entry is stored as:
 //
 //	kind (1)  sig (1)  secondary key (8)
-//	stored at, Age, last modified (8 each, Unix seconds)
+//	stored at, expiry, Age, last modified (8 each, Unix seconds)
 //	status (2)  flags (1)  reason (2 + n)
 //	fields: count (2), then per field name (2 + n) and value (4 + n)
 //	body (4 + n)
@@ -23,10 +23,11 @@ const (
 
 var le = binary.LittleEndian
 
-func encodeHead(dst []byte, resp *htx.Message, sig uint8, sec [secLen]byte, now, age, lastMod int64) []byte {
+func encodeHead(dst []byte, resp *htx.Message, sig uint8, sec [secLen]byte, now, expire, age, lastMod int64) []byte {
 	dst = append(dst, kindEntry, sig)
 	dst = append(dst, sec[:]...)
 	dst = le.AppendUint64(dst, uint64(now))
+	dst = le.AppendUint64(dst, uint64(expire))
 	dst = le.AppendUint64(dst, uint64(age))
 	dst = le.AppendUint64(dst, uint64(lastMod))
 	dst = le.AppendUint16(dst, uint16(resp.Status))
@@ -115,13 +116,12 @@ func (r *reader) i64() int64 {
 	return 0
 }
 
-func (r *reader) fields() [][2][]byte {
+func (r *reader) fields(fs [][2][]byte) [][2][]byte {
 	n := r.u16()
 	if r.bad || n > len(r.b)/6 {
 		r.bad = true
-		return nil
+		return fs
 	}
-	fs := make([][2][]byte, 0, n)
 	for range n {
 		k := r.take(r.u16())
 		v := r.take(r.u32())
@@ -130,35 +130,33 @@ func (r *reader) fields() [][2][]byte {
 	return fs
 }
 
-// decodeEntry reads a stored response; its slices point into b.
-func decodeEntry(b []byte) (*Hit, bool) {
+// decodeEntry reads a stored response into h, reusing its slices; they
+// point into b.
+func decodeEntry(h *Hit, b []byte) bool {
 	r := reader{b: b}
 	if r.u8() != kindEntry {
-		return nil, false
+		return false
 	}
 	r.u8()
 	r.take(secLen)
-	h := &Hit{}
-	h.validated, h.age, h.lastModified = r.i64(), r.i64(), r.i64()
+	h.validated, h.expire, h.age, h.lastModified = r.i64(), r.i64(), r.i64(), r.i64()
 	h.status = r.u16()
 	h.length = r.u8()&flagLength != 0
 	h.reason = r.take(r.u16())
-	h.fields = r.fields()
-	if r.bad || len(r.b) < 4 {
-		return nil, false
-	}
+	h.fields = r.fields(h.fields[:0])
 	h.body = r.take(r.u32())
-	h.trailers = r.fields()
+	h.trailers = r.fields(h.trailers[:0])
 	if r.bad || len(r.b) != 0 {
-		return nil, false
+		return false
 	}
+	h.etag, h.hasETag = nil, false
 	for _, f := range h.fields {
 		if eqFold(f[0], "etag") {
 			h.etag, h.hasETag = f[1], true
 			break
 		}
 	}
-	return h, true
+	return true
 }
 
 // variant is one stored variant of a URL: its secondary key, the id
