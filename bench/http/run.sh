@@ -13,9 +13,14 @@
 # load generator sharing one core, the rates of lb and haproxy often
 # meet at what that core allows, and the CPU cost tells them apart.
 #
-# Usage: bench/http/run.sh [seconds per run, default 5]
+# With CACHE=1 both balancers keep the server's answer in a cache section
+# (http-request cache-use, http-response cache-store) and serve it again:
+# the figures are then those of cache hits.
+#
+# Usage: [CACHE=1] bench/http/run.sh [seconds per run, default 5]
 set -eu
 DUR=${1:-5}
+CACHE=${CACHE:-0}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=SCRIPTDIR/../lib.sh
 . "$ROOT/bench/lib.sh"
@@ -44,6 +49,7 @@ defaults
     timeout connect 5s
     timeout client 30s
     timeout server 30s
+$( [ "$CACHE" = 1 ] && printf 'cache c\n    total-max-size 16\n' )
 frontend h1
     bind $2
     default_backend be
@@ -52,6 +58,7 @@ frontend h2
     default_backend be
 backend be
     http-reuse always
+$( [ "$CACHE" = 1 ] && printf '    http-request cache-use c\n    http-response set-header cache-control max-age=60\n    http-response cache-store c\n' )
     server s1 $BE
 CFG
 }
