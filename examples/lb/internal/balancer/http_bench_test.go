@@ -49,12 +49,31 @@ func rawHTTPServer(t testing.TB) string {
 // one at a time, and reports allocations per request for the whole
 // process (client, lb and server; client and server allocate nothing).
 func BenchmarkHTTPKeepAlive(b *testing.B) {
-	srv := rawHTTPServer(b)
-	cfg, err := config.Parse(config.Source{Name: "bench.cfg", Data: fmt.Appendf(nil, httpDefaults+`
+	benchKeepAlive(b, `
 listen l
     bind 127.0.0.1:0
     server s %s
-`, srv)})
+`)
+}
+
+// BenchmarkHTTPCacheHit is BenchmarkHTTPKeepAlive with every request
+// answered from a cache section, after the first.
+func BenchmarkHTTPCacheHit(b *testing.B) {
+	benchKeepAlive(b, `
+cache c
+    total-max-size 4
+listen l
+    bind 127.0.0.1:0
+    http-request cache-use c
+    http-response set-header cache-control max-age=60
+    http-response cache-store c
+    server s %s
+`)
+}
+
+func benchKeepAlive(b *testing.B, proxies string) {
+	srv := rawHTTPServer(b)
+	cfg, err := config.Parse(config.Source{Name: "bench.cfg", Data: fmt.Appendf(nil, httpDefaults+proxies, srv)})
 	require.NoError(b, err)
 	lb, err := Start(b.Context(), cfg, Options{})
 	require.NoError(b, err)
