@@ -111,17 +111,36 @@ func benchKeepAlive(b *testing.B, proxies string) {
 // in front, HTTP/1.1 to a raw server) for b.N requests, so the balancer's
 // side can be profiled with -cpuprofile and -memprofile.
 func BenchmarkHTTP2Load(b *testing.B) {
+	benchH2Load(b, `
+listen l
+    bind 127.0.0.1:0 proto h2
+    http-reuse always
+    server s %s
+`)
+}
+
+// BenchmarkHTTP2CacheHit is BenchmarkHTTP2Load answered from a cache
+// section.
+func BenchmarkHTTP2CacheHit(b *testing.B) {
+	benchH2Load(b, `
+cache c
+    total-max-size 4
+listen l
+    bind 127.0.0.1:0 proto h2
+    http-request cache-use c
+    http-response set-header cache-control max-age=60
+    http-response cache-store c
+    server s %s
+`)
+}
+
+func benchH2Load(b *testing.B, proxies string) {
 	bin, err := exec.LookPath("h2load")
 	if err != nil {
 		b.Skip("h2load not installed")
 	}
 	srv := rawHTTPServer(b)
-	cfg, err := config.Parse(config.Source{Name: "bench.cfg", Data: fmt.Appendf(nil, httpDefaults+`
-listen l
-    bind 127.0.0.1:0 proto h2
-    http-reuse always
-    server s %s
-`, srv)})
+	cfg, err := config.Parse(config.Source{Name: "bench.cfg", Data: fmt.Appendf(nil, httpDefaults+proxies, srv)})
 	require.NoError(b, err)
 	lb, err := Start(b.Context(), cfg, Options{})
 	require.NoError(b, err)
