@@ -170,10 +170,11 @@ func (p *parser) checkCaches() {
 
 // parseCacheRule reads "http-request cache-use NAME" and "http-response
 // cache-store NAME"; the cache is looked up once every section is read.
-func parseCacheRule(r HTTPRule, a []string) (HTTPRule, error) {
+func parseCacheRule(px *Proxy, r HTTPRule, a []string) (HTTPRule, error) {
 	if len(a) != 1 {
 		return r, fmt.Errorf("'%s' expects a cache name", r.Action)
 	}
 	r.Name = a[0]
+	implicitCacheFilter(r.Pos, px, r.Name)
 	return r, nil
 }

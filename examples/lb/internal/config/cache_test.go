@@ -71,3 +71,45 @@ func TestCacheSectionErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestCacheFilters(t *testing.T) {
+	const head = "cache c\n    total-max-size 1\ndefaults\n    mode http\n"
+	cfg, err := parse(t, head+`backend b
+    http-request cache-use c
+    filter compression
+    compression algo gzip
+    server s 127.0.0.1:80
+backend b2
+    filter cache c
+    filter compression
+    http-response cache-store c
+    server s 127.0.0.1:80
+`)
+	require.NoError(t, err)
+	b := cfg.Proxy("b", KindBackend)
+	require.Equal(t, []Filter{{Pos: Pos{"lb.cfg", 6}, Type: "cache", Name: "c", Implicit: true}, {Pos: Pos{"lb.cfg", 7}, Type: "compression"}}, b.Filters)
+	b2 := cfg.Proxy("b2", KindBackend)
+	require.Equal(t, []Filter{{Pos: Pos{"lb.cfg", 11}, Type: "cache", Name: "c"}, {Pos: Pos{"lb.cfg", 12}, Type: "compression"}}, b2.Filters)
+
+	for _, tc := range []struct {
+		name, text string
+		sentinel   error
+		want       string
+	}{
+		{"compression first", "backend b\n    filter compression\n    filter cache c\n", ErrBadValue, "lb.cfg:7: bad value: backend 'b': unable to enable the compression filter before the cache 'c'"},
+		{"explicit after compression", "backend b\n    http-request cache-use c\n    filter compression\n    filter cache c\n", ErrBadValue, "before the cache 'c'"},
+		{"implicit after compression", "backend b\n    filter compression\n    http-request cache-use c\n", ErrBadValue, "before the cache 'c'"},
+		{"twice", "backend b\n    filter cache c\n    filter cache c\n", ErrBadValue, "lb.cfg:7: bad value: 'filter' in 'backend' section: b: multiple explicit declarations of the cache filter 'c'"},
+		{"unknown cache", "backend b\n    filter cache nope\n", ErrReference, "unable to find the cache 'nope' referenced by the filter 'cache'"},
+		{"no name", "backend b\n    filter cache\n", ErrBadValue, "expects a <name> argument"},
+		{"trace", "backend b\n    filter trace\n", ErrUnsupported, "filter 'trace'"},
+		{"unknown", "backend b\n    filter bogus\n", ErrBadValue, "unknown filter 'bogus'"},
+		{"in defaults", "defaults\n    filter compression\n", ErrMisplaced, "'filter' not allowed in 'defaults' section"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parse(t, head+tc.text)
+			require.ErrorIs(t, err, tc.sentinel)
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+}

@@ -742,7 +742,7 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 		if req != (r.Action == "cache-use") {
 			break
 		}
-		return parseCacheRule(r, a)
+		return parseCacheRule(px, r, a)
 	case "redirect":
 		if !req {
 			break

@@ -466,7 +466,10 @@ type Proxy struct {
 	tcpCheckOwn   bool // TCPCheckRules were declared in this section
 	statsOwn      bool // HTTP.Stats was made or copied in this section
 	compOwn       bool // HTTP.Compression was made or copied in this section
-	httpCheckOwn  bool // http-check lines were read in this section
+	// Filters are the proxy's "filter" lines and the cache filters its
+	// cache rules declare implicitly, in order.
+	Filters      []Filter
+	httpCheckOwn bool // http-check lines were read in this section
 }
 
 // Bind is one bind line.
