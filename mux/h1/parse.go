@@ -120,10 +120,12 @@ func init() {
 		tchar[c] = isAlnum || bytes.IndexByte([]byte("!#$%&'*+-.^_`|~"), b) >= 0
 		// Field values: VCHAR, obs-text, SP and HTAB.
 		vchar[c] = (b >= 0x21 && b <= 0x7e) || b >= 0x80 || b == ' ' || b == '\t'
-		// Request-target: the URI characters of RFC 3986, without '#'
-		// (a fragment is never sent) and without anything outside ASCII.
-		uchar[c] = b > 0x20 && b < 0x7f && b != '#' && b != '"' && b != '<' && b != '>' &&
-			b != '\\' && b != '^' && b != '`' && b != '{' && b != '|' && b != '}'
+		// Request-target: visible ASCII without '#' (a fragment is never
+		// sent), as HAProxy takes it: the characters RFC 3986 leaves out
+		// but clients send unencoded ('"', '<', '>', '\\', '^', '`', '{',
+		// '|', '}') pass, as they do through haproxy; controls, spaces
+		// and anything outside ASCII do not.
+		uchar[c] = b > 0x20 && b < 0x7f && b != '#'
 	}
 }
 

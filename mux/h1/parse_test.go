@@ -440,3 +440,18 @@ func TestPipelined(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "/2", string(out2.m.Path()))
 }
+
+// TestTargetCharacters: the characters RFC 3986 leaves out of a URI but
+// clients send unencoded pass as haproxy 2.6 lets them pass; a fragment
+// and bytes outside ASCII are refused, as there.
+func TestTargetCharacters(t *testing.T) {
+	for _, target := range []string{`/a"b`, "/a<b>", `/a\b`, "/a^b", "/a`b", "/a{b}", "/a|b", "/q?x=[1]&y=~%20"} {
+		m, err := parseAll(t, []byte("GET "+target+" HTTP/1.1\r\nHost: h\r\n\r\n"), false, 0, 0, false)
+		require.NoError(t, err, target)
+		require.Equal(t, target, string(m.m.Path()))
+	}
+	for _, target := range []string{"/a#b", "/caf\xc3\xa9", "/a\x7fb"} {
+		_, err := parseAll(t, []byte("GET "+target+" HTTP/1.1\r\nHost: h\r\n\r\n"), false, 0, 0, false)
+		require.ErrorIs(t, err, ErrMalformed, "%q", target)
+	}
+}
