@@ -38,8 +38,10 @@
 //     values, signs, inner spaces, empty elements, hex or more than 18
 //     digits: 400.
 //   - Whitespace between a field name and its colon, obs-fold, NUL, bare
-//     CR, control characters in names or values, characters outside
-//     RFC 3986 in the request-target (including '#' and non-ASCII): 400.
+//     CR, control characters in names or values; in the request-target,
+//     '#', controls, spaces and bytes outside ASCII: 400. The visible
+//     characters RFC 3986 leaves out but clients send unencoded ('"',
+//     '<', '>', '\', '^', '`', '{', '|', '}') pass, as through HAProxy.
 //   - HTTP/1.1 without Host, or with two: 400. An absolute-form target
 //     whose authority differs from Host: 400 (RFC 9112 §3.2.2 would have
 //     Host ignored; refusing keeps routing on Host and on the authority
