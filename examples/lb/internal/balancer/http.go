@@ -1591,6 +1591,10 @@ func (ex *exchange) forwardResponse() (retry bool) {
 		}
 	}
 	compress := !tunnel && ex.compressResponse(resp)
+	bodyless := !hasBody(resp) || ex.req.Flags&htx.FlagHead != 0 || htx.BodylessStatus(resp.Status)
+	if bodyless {
+		ex.commitStore() // before the client has it all
+	}
 	if err := ex.fst.WriteResponse(resp); err != nil {
 		l.term = [2]byte{'C', 'H'}
 		ex.abortBack()
@@ -1601,7 +1605,6 @@ func (ex *exchange) forwardResponse() (retry bool) {
 		ex.runTunnel()
 		return false
 	}
-	bodyless := !hasBody(resp) || ex.req.Flags&htx.FlagHead != 0 || htx.BodylessStatus(resp.Status)
 	if !bodyless {
 		var cw compressor
 		if compress {
@@ -1670,6 +1673,11 @@ func (ex *exchange) copyResponseBody(cw compressor) (ok bool, in int64) {
 		in += int64(n)
 		if n > 0 && ex.cstore != nil {
 			ex.cstore.Write(ex.buf[:n])
+		}
+		if ex.cstore != nil && (err == io.EOF || ex.resp.Flags&htx.FlagContentLength != 0 && in >= ex.resp.ContentLength) {
+			// The body is whole: the entry is complete before its last
+			// bytes reach the client, whose next request then finds it.
+			ex.commitStore()
 		}
 		if n > 0 {
 			var werr error
