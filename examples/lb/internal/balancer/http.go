@@ -682,6 +682,8 @@ type exchange struct {
 	// response it found (chitName its cache's name), served in place of
 	// a server's; fromCache the name of the cache that answered, "" when
 	// a server did; cstore the response cache-store keeps (cache.go).
+	// hint is the 103 response early-hint sends.
+	hint      htx.Message
 	ctxn      httpcache.Txn
 	chit      *httpcache.Hit
 	chitName  string

@@ -460,6 +460,10 @@ func (ex *exchange) applyRequestRules(hp *httpProxy) bool {
 			return true
 		case "cache-use":
 			ex.cacheUse(r, hp)
+		case "set-log-level":
+			ex.log.level = r.cfg.LogLevel
+		case "early-hint":
+			ex.earlyHint(r)
 		}
 	}
 	// The "redirect" rules come after the http-request rules.
@@ -598,6 +602,8 @@ func (ex *exchange) applyRespRules(rules []httpRule) {
 			ex.captureRule(r, true)
 		case "cache-store":
 			ex.cacheStore(r)
+		case "set-log-level":
+			ex.log.level = r.cfg.LogLevel
 		case "set-status":
 			reason := r.cfg.Reason
 			if reason == "" {
@@ -727,4 +733,26 @@ func (ex *exchange) setAddr(r *httpRule) {
 		*ap = netip.AddrPortFrom(a.Unmap(), ap.Port())
 	}
 	ex.log.client, ex.log.fe = ex.src, ex.dst
+}
+
+// earlyHintReason is the reason phrase of the interim response
+// early-hint sends.
+var earlyHintReason = []byte("Early Hints")
+
+// earlyHint is "http-request early-hint NAME FMT": a 103 Early Hints
+// response with that one field goes to the client at once, as haproxy
+// sends one per rule; an HTTP/1.0 client gets none.
+func (ex *exchange) earlyHint(r *httpRule) {
+	if ex.req.Version == htx.Version10 {
+		return
+	}
+	ex.tmp = r.value.appendTo(ex.tmp[:0], ex)
+	m := &ex.hint
+	m.Reset()
+	m.SetResponseBytes(103, earlyHintReason)
+	m.Version = htx.Version11
+	m.AddBytes(r.nameB, ex.tmp)
+	if ex.fst.WriteResponse(m) == nil {
+		ex.log.bytesOut += headSize(m)
+	}
 }

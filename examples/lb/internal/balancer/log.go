@@ -210,6 +210,9 @@ type trafficLine struct {
 	// asap marks a line written as soon as the server connection was
 	// up (option logasap): Tt and the byte count carry a '+'.
 	asap bool
+	// level is what a set-log-level rule chose: the level plus one, -1
+	// for silent, 0 when no rule did.
+	level int
 }
 
 // appendClient appends a client's address and port as HAProxy's lines
@@ -283,6 +286,9 @@ func trafficLevel(o *config.Options, l *trafficLine, status int) int {
 	switch {
 	case !wrong && o.DontLogNormal:
 		return -1
+	case l.level != 0:
+		// set-log-level: silent (-1) leaves the line out.
+		return l.level - 1
 	case wrong && o.LogSeparateErrors:
 		return levelErr
 	}

@@ -738,6 +738,29 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 			break
 		}
 		return parseUseService(r, a)
+	case "set-log-level":
+		if len(a) != 1 {
+			return r, errors.New("'set-log-level' expects exactly 1 argument (log level name or 'silent')")
+		}
+		if a[0] == "silent" {
+			r.LogLevel = -1
+			return r, nil
+		}
+		l, ok := levels[a[0]]
+		if !ok {
+			return r, fmt.Errorf("'set-log-level': unknown level '%s' (expects emerg, alert, crit, err, warning, notice, info, debug or silent)", a[0])
+		}
+		r.LogLevel = l + 1
+		return r, nil
+	case "early-hint":
+		if !req {
+			break
+		}
+		if err := need(2, "<name> <fmt>"); err != nil {
+			return r, err
+		}
+		r.Name, r.Value = a[0], a[1]
+		return r, nil
 	case "cache-use", "cache-store":
 		if req != (r.Action == "cache-use") {
 			break

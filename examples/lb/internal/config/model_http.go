@@ -161,6 +161,10 @@ type HTTPRule struct {
 	Timeout time.Duration
 	// Cond limits the rule, nil for always.
 	Cond *acl.Cond
+	// LogLevel is set-log-level's level plus one (1 for emerg, 8 for
+	// debug), -1 for silent: the request's log line goes out at that
+	// level, or not at all.
+	LogLevel int
 }
 
 // UseBackend is one use_backend rule.
