@@ -462,6 +462,10 @@ func (ex *exchange) applyRequestRules(hp *httpProxy) bool {
 			ex.cacheUse(r, hp)
 		case "set-log-level":
 			ex.log.level = r.cfg.LogLevel
+		case "wait-for-body":
+			if !ex.waitForBody(r) {
+				return true
+			}
 		case "early-hint":
 			ex.earlyHint(r)
 		}
@@ -755,4 +759,30 @@ func (ex *exchange) earlyHint(r *httpRule) {
 	if ex.fst.WriteResponse(m) == nil {
 		ex.log.bytesOut += headSize(m)
 	}
+}
+
+// waitForBody is "http-request wait-for-body time T [at-least N]": the
+// rules go on once the whole body is in, or N bytes of it, or as much as
+// a buffer holds (tune.bufsize less the rewrite reserve); a body that
+// does not come within T is answered 408, as haproxy does. It reports
+// false when the exchange ended there.
+func (ex *exchange) waitForBody(r *httpRule) bool {
+	g := &ex.hf.s.b.cfg.Global
+	limit := g.BufSize - rewriteReserve(g)
+	if n := r.cfg.Status; n > 0 && n <= limit {
+		limit = n - 1 // holdBody stops past limit: at N bytes
+	}
+	return ex.holdBody(limit, r.cfg.Timeout)
+}
+
+// RequestBody gives req.body and its kin the body held for the rules,
+// an empty one for a request without a body.
+func (ex *exchange) RequestBody() ([]byte, bool) {
+	if ex.held {
+		return ex.heldBody, true
+	}
+	if !hasBody(ex.req) {
+		return nil, true
+	}
+	return nil, false
 }

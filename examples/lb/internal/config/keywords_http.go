@@ -738,6 +738,26 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 			break
 		}
 		return parseUseService(r, a)
+	case "wait-for-body":
+		if !req {
+			break
+		}
+		if (len(a) != 2 && len(a) != 4) || a[0] != "time" || len(a) == 4 && a[2] != "at-least" {
+			return r, errors.New("'wait-for-body' expects 'time <time> [at-least <bytes>]'")
+		}
+		d, err := ParseTime(a[1])
+		if err != nil || d <= 0 {
+			return r, fmt.Errorf("'wait-for-body': bad time '%s'", a[1])
+		}
+		r.Timeout = d
+		if len(a) == 4 {
+			n, err := ParseSize(a[3])
+			if err != nil {
+				return r, fmt.Errorf("'wait-for-body': bad size '%s': %w", a[3], err)
+			}
+			r.Status = n
+		}
+		return r, nil
 	case "set-log-level":
 		if len(a) != 1 {
 			return r, errors.New("'set-log-level' expects exactly 1 argument (log level name or 'silent')")

@@ -2,6 +2,7 @@ package config
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -32,6 +33,25 @@ func TestSetLogLevelAndEarlyHint(t *testing.T) {
 		{"http-request set-log-level info debug\n", "expects exactly 1 argument"},
 		{"http-request early-hint link\n", "'early-hint' expects <name> <fmt>"},
 		{"http-response early-hint link x\n", "'http-response early-hint'"},
+	} {
+		_, err := parse(t, "frontend f\n    mode http\n    bind 127.0.0.1:0\n    "+tc.text)
+		require.ErrorContains(t, err, tc.want, tc.text)
+	}
+}
+
+func TestWaitForBody(t *testing.T) {
+	cfg, err := parse(t, "frontend f\n    mode http\n    bind 127.0.0.1:0\n    http-request wait-for-body time 2s at-least 1k\n    http-request wait-for-body time 100\n")
+	require.NoError(t, err)
+	r := cfg.Proxy("f", KindFrontend).HTTP.RequestRules
+	require.Equal(t, [2]any{2 * time.Second, 1024}, [2]any{r[0].Timeout, r[0].Status})
+	require.Equal(t, [2]any{100 * time.Millisecond, 0}, [2]any{r[1].Timeout, r[1].Status})
+	for _, tc := range []struct{ text, want string }{
+		{"http-request wait-for-body\n", "expects 'time <time> [at-least <bytes>]'"},
+		{"http-request wait-for-body time\n", "expects 'time <time>"},
+		{"http-request wait-for-body time 1s at-most 5\n", "expects 'time <time>"},
+		{"http-request wait-for-body time soon\n", "bad time 'soon'"},
+		{"http-request wait-for-body time 1s at-least lots\n", "bad size 'lots'"},
+		{"http-response wait-for-body time 1s\n", "'http-response wait-for-body'"},
 	} {
 		_, err := parse(t, "frontend f\n    mode http\n    bind 127.0.0.1:0\n    "+tc.text)
 		require.ErrorContains(t, err, tc.want, tc.text)

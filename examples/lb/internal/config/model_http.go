@@ -127,7 +127,8 @@ type HTTPRule struct {
 	// name).
 	Value string
 	// Status is the status of deny, return and redirect (0 for their
-	// default), or silent-drop's rst-ttl (0: try TCP_REPAIR first).
+	// default), silent-drop's rst-ttl (0: try TCP_REPAIR first), or
+	// wait-for-body's "at-least" size (0: none).
 	Status int
 	// RedirectType is "location", "prefix" or "scheme" for redirects.
 	RedirectType string
@@ -157,7 +158,8 @@ type HTTPRule struct {
 	Table string
 	// Timeout is the time "set-timeout" gives the timeout Name
 	// ("server" or "tunnel"); when Value is set instead, it is a sample
-	// expression read as milliseconds.
+	// expression read as milliseconds. For wait-for-body, how long the
+	// body is waited for.
 	Timeout time.Duration
 	// Cond limits the rule, nil for always.
 	Cond *acl.Cond
