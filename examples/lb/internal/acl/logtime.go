@@ -10,6 +10,7 @@ var contentFetches = map[string]bool{
 	"base": true, "cook": true, "cook_cnt": true, "hdr": true, "hdr_cnt": true,
 	"http_auth": true, "http_auth_group": true, "http_auth_pass": true, "http_auth_user": true,
 	"path": true, "query": true, "rdp_cookie": true, "rdp_cookie_cnt": true,
+	"req.body": true, "req.body_len": true, "req.body_param": true, "req.body_size": true,
 	"req.cook": true, "req.cook_cnt": true, "req.fhdr": true, "req.fhdr_cnt": true,
 	"req.hdr": true, "req.hdr_cnt": true, "req.len": true, "req.payload": true, "payload": true, "req.payload_lv": true, "payload_lv": true, "req.rdp_cookie": true,
 	"req.rdp_cookie_cnt": true, "req.ssl_hello_type": true, "req.ssl_sni": true, "req.ver": true,

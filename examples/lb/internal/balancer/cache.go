@@ -56,8 +56,9 @@ func (ex *exchange) cacheUse(r *httpRule, hp *httpProxy) {
 	}
 }
 
-// cacheStore is "http-response cache-store": the response is kept as it
-// stands now, its body as it goes to the client (storeBody, commitStore).
+// cacheStore is "http-response cache-store": the response's head is kept
+// as it stands now, its body as copyResponseBody reads it from the
+// server (commitStore).
 func (ex *exchange) cacheStore(r *httpRule) {
 	if r.cache == nil || ex.fromCache != "" || ex.cstore != nil {
 		return
@@ -65,7 +66,8 @@ func (ex *exchange) cacheStore(r *httpRule) {
 	ex.cstore = r.cache.Store(&ex.ctxn, ex.req, &ex.resp, time.Now())
 }
 
-// commitStore keeps the response whose body went whole to the client.
+// commitStore keeps the response once its body has come whole from the
+// server, before its last bytes go to the client.
 func (ex *exchange) commitStore() {
 	if ex.cstore != nil {
 		ex.cstore.Commit(&ex.resp)
