@@ -115,3 +115,67 @@ listen l
 	require.Contains(t, gotResp[0], "HTTP 103 Early Hints|link: </a.css>; rel=preload || HTTP 103 Early Hints|link: </b.js>; rel=preload || HTTP 200 OK|")
 	require.Contains(t, gotLog, "131 /err 200")
 }
+
+// TestInteropTCPSetLogLevelMatchesHAProxy: in TCP mode, a content rule's
+// set-log-level changes the priority of the connection's log line, or
+// leaves the line out, as haproxy does.
+func TestInteropTCPSetLogLevelMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	srv := echoServer(t)
+	cfg := func(port int) string {
+		return fmt.Sprintf(`global
+    log stdout format rfc3164 local0 debug
+defaults
+    mode tcp
+    log global
+    option tcplog
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+listen l
+    bind 127.0.0.1:%d
+    tcp-request inspect-delay 2s
+    tcp-request content set-log-level silent if { req.payload(0,4) -m str QUIE }
+    tcp-request content set-log-level err if { req.payload(0,4) -m str LOUD }
+    tcp-request content set-log-level debug if { req.payload(0,4) -m str DBUG }
+    tcp-request content accept if { req.len ge 4 }
+    server s %s
+`, port, srv)
+	}
+	words := []string{"QUIE", "LOUD", "DBUG", "PLAI"}
+	lineRe := regexp.MustCompile(`^<(\d+)>.*\]: .* l l/s \S+ (\d+) `)
+	run := func(addr string, out func() string) []string {
+		for _, w := range words {
+			c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+			require.NoError(t, err)
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			_, err = io.WriteString(c, w)
+			require.NoError(t, err)
+			buf := make([]byte, 4)
+			_, err = io.ReadFull(c, buf)
+			require.NoError(t, err)
+			require.Equal(t, w, string(buf))
+			_ = c.Close()
+		}
+		var lines []string
+		require.Eventually(t, func() bool {
+			lines = lines[:0]
+			for _, l := range strings.Split(out(), "\n") {
+				if m := lineRe.FindStringSubmatch(strings.TrimSpace(l)); m != nil {
+					lines = append(lines, m[1]+" "+m[2])
+				}
+			}
+			return len(lines) == len(words)-1
+		}, 10*time.Second, 20*time.Millisecond, "log lines in:\n%s", out())
+		time.Sleep(100 * time.Millisecond) // a silent line would come by now
+		slices.Sort(lines)
+		return lines
+	}
+	hp := freePort(t)
+	hpAddr := fmt.Sprintf("127.0.0.1:%d", hp)
+	want := run(hpAddr, startHAProxy(t, cfg(hp), func() bool { return !bindable(hpAddr) }))
+	b, logs, mu := startInProcess(t, cfg(0))
+	got := run(b.Addrs("l")[0].String(), func() string { mu.Lock(); defer mu.Unlock(); return logs.String() })
+	require.Equal(t, want, got, "priorities and byte counts: haproxy's, then lb's")
+	require.Equal(t, []string{"131 4", "134 4", "135 4"}, got)
+}

@@ -26,6 +26,8 @@ type contentCtx struct {
 	data  []byte
 	final bool
 	may   bool
+	// level is what a set-log-level rule chose (trafficLine.level).
+	level int
 }
 
 // Payload returns the bytes peeked so far, and whether no more will be
@@ -144,6 +146,8 @@ func (cr *contentRules) verdict(ctx *contentCtx) (verdict string, wait bool) {
 			ctx.UnsetVar(r.Var)
 		case "capture":
 			ctx.capture(r.Slot, cr.expr[i])
+		case "set-log-level":
+			ctx.level = r.LogLevel
 		}
 	}
 	return "accept", false
@@ -211,6 +215,9 @@ func (s *session) runContent(cr *contentRules, ctx *contentCtx, since time.Time)
 		verdict, _ = cr.verdict(ctx)
 	}
 	s.adoptTracked(ctx.tracked)
+	if ctx.level != 0 {
+		s.logLevel = int8(ctx.level)
+	}
 	switch verdict {
 	case "":
 		s.term = [2]byte{'C', 'R'}

@@ -59,6 +59,9 @@ type session struct {
 	// silent marks a connection dropped while it waited because its
 	// client closed having sent nothing (clientGone).
 	silent bool
+	// logLevel is what a content rule's set-log-level chose
+	// (trafficLine.level), 0 when none did.
+	logLevel int8
 	// luid is the id of the listener the client came through, which a
 	// UNIX client's lines show as its port.
 	luid uint16
@@ -511,6 +514,7 @@ func (s *session) logTraffic(asap bool, beconn, srvconn int) {
 		srvQueue: int(s.srvQueue),
 		beQueue:  int(s.beQueue),
 		asap:     asap,
+		level:    int(s.logLevel),
 	}, accept: s.accepted, tt: time.Since(s.accepted)}
 	if s.named != nil {
 		l.server = s.named.cfg.Name

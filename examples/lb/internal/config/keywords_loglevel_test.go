@@ -57,3 +57,18 @@ func TestWaitForBody(t *testing.T) {
 		require.ErrorContains(t, err, tc.want, tc.text)
 	}
 }
+
+func TestTCPContentSetLogLevel(t *testing.T) {
+	cfg, err := parse(t, "listen l\n    bind 127.0.0.1:0\n    tcp-request content set-log-level notice if { src 10.0.0.0/8 }\n    tcp-request content set-log-level silent\n    server s 127.0.0.1:1\n")
+	require.NoError(t, err)
+	rules := cfg.Proxy("l", KindListen).Stick.ContentRules
+	require.Equal(t, []int{6, -1}, []int{rules[0].LogLevel, rules[1].LogLevel})
+	for _, tc := range []struct{ text, want string }{
+		{"tcp-request content set-log-level\n", "expects exactly 1 argument"},
+		{"tcp-request content set-log-level shout\n", "unknown level 'shout'"},
+		{"tcp-request connection set-log-level err\n", "set-log-level"},
+	} {
+		_, err := parse(t, "listen l\n    bind 127.0.0.1:0\n    "+tc.text)
+		require.ErrorContains(t, err, tc.want, tc.text)
+	}
+}

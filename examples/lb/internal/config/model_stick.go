@@ -56,6 +56,9 @@ type ConnRule struct {
 	Table string
 	// RSTTTL is silent-drop's "rst-ttl"; 0 tries TCP_REPAIR first.
 	RSTTTL int
+	// LogLevel is a content rule's set-log-level: the level plus one,
+	// -1 for silent.
+	LogLevel int
 	// Cond limits the rule; nil means always.
 	Cond *acl.Cond
 }
