@@ -303,6 +303,10 @@ type Expr struct {
 	fetch FetchFunc
 	each  EachFunc // when set, every sample is matched, not only fetch's
 	match func(Sample) bool
+	// reqOnly names the fetch when it reads the request's line,
+	// headers, cookies or body, which a response rule's condition
+	// cannot (see ResponseContext); "" otherwise.
+	reqOnly string
 }
 
 // String returns the expression as written.
@@ -310,6 +314,11 @@ func (e *Expr) String() string { return e.text }
 
 // Eval fetches the sample and matches it; no sample means no match.
 func (e *Expr) Eval(ctx Context) bool {
+	if e.reqOnly != "" {
+		if rc, ok := ctx.(ResponseContext); ok && rc.InResponse() {
+			return false
+		}
+	}
 	if e.each != nil {
 		return e.each(ctx, e.match)
 	}
@@ -426,13 +435,13 @@ flags:
 	if len(rest) == 0 && method != "bool" && method != "found" {
 		// HAProxy warns that such an ACL never matches ("-m found" tests
 		// existence, "-m bool" an integer's truth); it is accepted alike.
-		return &Expr{text: strings.Join(words, " "), fetch: fn, match: func(Sample) bool { return false }}, nil
+		return &Expr{text: strings.Join(words, " "), fetch: fn, match: func(Sample) bool { return false }, reqOnly: requestOnly(fetchName)}, nil
 	}
 	pred, err := m.Compile(rest, opts)
 	if err != nil {
 		return nil, fmt.Errorf("'%s' with match method '%s': %w", name, method, err)
 	}
-	return &Expr{text: strings.Join(words, " "), fetch: fn, each: each, match: pred}, nil
+	return &Expr{text: strings.Join(words, " "), fetch: fn, each: each, match: pred, reqOnly: requestOnly(fetchName)}, nil
 }
 
 var errUnsupported = errors.New("not supported")

@@ -1,6 +1,9 @@
 package acl
 
-import "sort"
+import (
+	"slices"
+	"sort"
+)
 
 // contentFetches read the request or the response themselves: the
 // request line, headers, cookies, credentials or payload. HAProxy refuses
@@ -32,5 +35,48 @@ func FetchNames() []string {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	return names
+}
+
+// ResponseContext is a Context that knows whether the response rules
+// run (http-response, http-after-response). There, as in HAProxy, an ACL
+// whose fetch reads the request's line, headers, cookies or body never
+// matches: the request has gone on (haproxy warns at start that such an
+// ACL "will never match"). The method, the addresses, variables and
+// captures stay.
+type ResponseContext interface {
+	InResponse() bool
+}
+
+// requestOnly returns name when the fetch reads the request itself, ""
+// otherwise.
+func requestOnly(name string) string {
+	switch name {
+	case "res.hdr", "shdr", "res.cook", "scook":
+		return ""
+	}
+	if contentFetches[name] {
+		return name
+	}
+	return ""
+}
+
+// RequestOnly returns the fetches of the condition's ACLs that read the
+// request itself, which never match in a response rule; the caller
+// warns of them as HAProxy does.
+func (c *Cond) RequestOnly() []string {
+	if c == nil {
+		return nil
+	}
+	var names []string
+	for _, and := range c.ors {
+		for _, t := range and {
+			for _, e := range t.acl.exprs {
+				if e.reqOnly != "" && !slices.Contains(names, e.reqOnly) {
+					names = append(names, e.reqOnly)
+				}
+			}
+		}
+	}
 	return names
 }

@@ -75,6 +75,10 @@ func (ex *exchange) commitStore() {
 	}
 }
 
+// InResponse tells conditions that the response rules run, where those
+// reading the request itself never match, as in HAProxy.
+func (ex *exchange) InResponse() bool { return ex.inResp }
+
 // CacheHit tells res.cache_hit and res.cache_name which cache answered.
 func (ex *exchange) CacheHit() string { return ex.fromCache }
 

@@ -864,6 +864,18 @@ func parseStickAction(r *HTTPRule) error {
 // backends, as HAProxy refuses to mix modes.
 func (p *parser) validateHTTP() {
 	for _, px := range p.cfg.Proxies {
+		// As haproxy warns: a response rule's condition on the request's
+		// line, headers, cookies or body never matches there.
+		for _, rules := range [...]struct {
+			kind  string
+			rules []HTTPRule
+		}{{"http-response", px.HTTP.ResponseRules}, {"http-after-response", px.HTTP.AfterResponseRules}} {
+			for _, r := range rules.rules {
+				for _, name := range r.Cond.RequestOnly() {
+					p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s '%s': %s %s: a condition on '%s' will never match, as the request is gone by then (as in haproxy)", r.Pos, px.Kind, px.Name, rules.kind, r.Action, name))
+				}
+			}
+		}
 		if px.Mode != "http" && (len(px.HTTP.RequestRules) > 0 || len(px.HTTP.ResponseRules) > 0 || len(px.HTTP.Redirects) > 0) {
 			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s '%s': http-request, http-response and redirect rules are ignored in mode %s", px.Pos, px.Kind, px.Name, px.Mode))
 		}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -71,4 +72,20 @@ func TestTCPContentSetLogLevel(t *testing.T) {
 		_, err := parse(t, "listen l\n    bind 127.0.0.1:0\n    "+tc.text)
 		require.ErrorContains(t, err, tc.want, tc.text)
 	}
+}
+
+// A response rule's condition on the request itself never matches, and
+// the start says so, as haproxy's does.
+func TestResponseConditionWarning(t *testing.T) {
+	cfg, err := parse(t, "frontend f\n    mode http\n    bind 127.0.0.1:0\n    http-response set-header x 1 if { path_beg /a } || { method GET }\n    http-after-response del-header y if !{ req.hdr(z) -m found }\n    http-response set-header x 1 if { status 200 } { res.hdr(a) -m found }\n")
+	require.NoError(t, err)
+	var never []string
+	for _, w := range cfg.Warnings {
+		if strings.Contains(w, "will never match") {
+			never = append(never, w)
+		}
+	}
+	require.Len(t, never, 2, "%q", cfg.Warnings)
+	require.Contains(t, never[0], "lb.cfg:4: frontend 'f': http-response set-header: a condition on 'path' will never match")
+	require.Contains(t, never[1], "lb.cfg:5: frontend 'f': http-after-response del-header: a condition on 'req.hdr' will never match")
 }
