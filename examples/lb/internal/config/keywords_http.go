@@ -192,21 +192,11 @@ func init() {
 		return nil
 	}}
 	proxyKeywords["errorfile"] = proxyKeyword{kAll, func(p *parser, px *Proxy, a []string) error {
-		if len(a) != 2 {
-			return errors.New("expects 'errorfile <code> <file>'")
-		}
-		code, err := strconv.Atoi(a[0])
-		if err != nil || !errorFileStatuses[code] {
-			return fmt.Errorf("status code '%s' cannot be overridden (supported: 200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504)", a[0])
-		}
-		data, err := os.ReadFile(a[1])
+		ef, err := readErrorFile(p.pos, a)
 		if err != nil {
-			return fmt.Errorf("error reading file '%s': %w", a[1], err)
+			return err
 		}
-		if !bytes.HasPrefix(data, []byte("HTTP/1.")) || !bytes.Contains(data, []byte("\n\n")) && !bytes.Contains(data, []byte("\r\n\r\n")) {
-			return fmt.Errorf("file '%s' is not a whole HTTP/1 response (status line, fields, empty line)", a[1])
-		}
-		px.HTTP.ErrorFiles = appendOwn(px.HTTP.ErrorFiles, ErrorFile{Pos: p.pos, Status: code, Path: a[1], Data: data})
+		px.HTTP.ErrorFiles = appendOwn(px.HTTP.ErrorFiles, ef)
 		return nil
 	}}
 
@@ -1109,4 +1099,28 @@ func parseNet(v string) (netip.Prefix, error) {
 		}
 	}
 	return a.Prefix(bits)
+}
+
+// errorStatusList is what an errorfile's status may be.
+const errorStatusList = "200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504"
+
+// readErrorFile reads "errorfile <code> <file>" (a proxy's, or an
+// http-errors section's): a whole HTTP/1 response sent in place of the
+// built-in one for that status.
+func readErrorFile(pos Pos, a []string) (ErrorFile, error) {
+	if len(a) != 2 {
+		return ErrorFile{}, errors.New("expects 'errorfile <code> <file>'")
+	}
+	code, err := strconv.Atoi(a[0])
+	if err != nil || !errorFileStatuses[code] {
+		return ErrorFile{}, fmt.Errorf("status code '%s' cannot be overridden (supported: %s)", a[0], errorStatusList)
+	}
+	data, err := os.ReadFile(a[1])
+	if err != nil {
+		return ErrorFile{}, fmt.Errorf("error reading file '%s': %w", a[1], err)
+	}
+	if !bytes.HasPrefix(data, []byte("HTTP/1.")) || !bytes.Contains(data, []byte("\n\n")) && !bytes.Contains(data, []byte("\r\n\r\n")) {
+		return ErrorFile{}, fmt.Errorf("file '%s' is not a whole HTTP/1 response (status line, fields, empty line)", a[1])
+	}
+	return ErrorFile{Pos: pos, Status: code, Path: a[1], Data: data}, nil
 }

@@ -107,6 +107,8 @@ type Config struct {
 	Peers []*PeersSection
 	// Caches are the "cache" sections, in order.
 	Caches []*CacheSection
+	// HTTPErrors are the "http-errors" sections, in order.
+	HTTPErrors []*HTTPErrorsSection
 	// localPeerSet tells SetLocalPeer ran.
 	localPeerSet bool
 	// statesLoaded tells the state files were read (Resolve).

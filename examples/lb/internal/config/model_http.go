@@ -218,6 +218,10 @@ type ErrorFile struct {
 	Status int
 	Path   string
 	Data   []byte
+	// from and codes hold an "errorfiles NAME [CODE...]" line until the
+	// http-errors sections are read (expandErrorFiles): Status is 0.
+	from  string
+	codes []int
 }
 
 // ErrorFile returns the configured response for status, or nil.

@@ -81,6 +81,8 @@ type parser struct {
 	peers *PeersSection
 	// cache is the cache section being read.
 	cache *CacheSection
+	// httpErrors is the http-errors section being read.
+	httpErrors *HTTPErrorsSection
 	// userlistRefs are the userlists the http_auth fetches name, with
 	// the line naming each, checked once every section is read.
 	userlistRefs []userlistRef
@@ -122,7 +124,7 @@ func (p *parser) parseSource(s Source) {
 // unsupportedSections are HAProxy's section keywords lb refuses: the
 // start stops at the section's first line, its body is skipped.
 var unsupportedSections = map[string]bool{
-	"mailers": true, "program": true, "http-errors": true,
+	"mailers": true, "program": true,
 	"ring": true, "log-forward": true, "fcgi-app": true,
 }
 
@@ -149,6 +151,9 @@ func (p *parser) parseLine(words []string) {
 		return
 	case "cache":
 		p.startCache(words[1:])
+		return
+	case "http-errors":
+		p.startHTTPErrors(words[1:])
 		return
 	}
 	if unsupportedSections[kw] {
@@ -180,6 +185,10 @@ func (p *parser) parseLine(words []string) {
 	}
 	if p.section == "cache" {
 		p.cacheLine(words)
+		return
+	}
+	if p.section == "http-errors" {
+		p.httpErrorsLine(words)
 		return
 	}
 	if p.section == "global" {
