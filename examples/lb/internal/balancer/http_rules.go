@@ -361,12 +361,17 @@ func (ex *exchange) answer(a *localAnswer) {
 func (ex *exchange) applyRequestRules(hp *httpProxy) bool {
 	req := ex.req
 	ex.strk.own = hp.px.Name
+rules:
 	for i := range hp.reqRules {
 		r := &hp.reqRules[i]
 		if r.cond != nil && !r.cond.Eval(ex) {
 			continue
 		}
 		switch r.cfg.Action {
+		case "allow":
+			// The proxy's other http-request rules are skipped; its
+			// redirect rules and the next proxy's rules still run.
+			break rules
 		case "set-header":
 			ex.tmp = r.value.appendTo(ex.tmp[:0], ex)
 			req.Del(r.name)
@@ -589,6 +594,8 @@ func (ex *exchange) applyRespRules(rules []httpRule) {
 			continue
 		}
 		switch r.cfg.Action {
+		case "allow":
+			return // this list's other rules are skipped
 		case "set-header":
 			ex.tmp = r.value.appendTo(ex.tmp[:0], ex)
 			resp.Del(r.name)

@@ -651,6 +651,12 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 			return r, fmt.Errorf("%w: 'set-timeout' is an 'http-request' action", ErrUnknownKeyword)
 		}
 		return parseSetTimeout(r, px, a)
+	case "allow":
+		// The rest of this section's rules of the same kind are skipped.
+		if len(a) != 0 {
+			return r, fmt.Errorf("'allow' takes no argument, not '%s'", strings.Join(a, " "))
+		}
+		return r, nil
 	case "reject", "disable-l7-retry":
 		if !req {
 			break

@@ -89,3 +89,13 @@ func TestResponseConditionWarning(t *testing.T) {
 	require.Contains(t, never[0], "lb.cfg:4: frontend 'f': http-response set-header: a condition on 'path' will never match")
 	require.Contains(t, never[1], "lb.cfg:5: frontend 'f': http-after-response del-header: a condition on 'req.hdr' will never match")
 }
+
+func TestAllowRule(t *testing.T) {
+	cfg, err := parse(t, "frontend f\n    mode http\n    bind 127.0.0.1:0\n    http-request allow if { src 10.0.0.0/8 }\n    http-response allow\n    http-after-response allow\n")
+	require.NoError(t, err)
+	h := cfg.Proxy("f", KindFrontend).HTTP
+	require.Equal(t, []string{"allow", "allow", "allow"}, []string{h.RequestRules[0].Action, h.ResponseRules[0].Action, h.AfterResponseRules[0].Action})
+	require.NotNil(t, h.RequestRules[0].Cond)
+	_, err = parse(t, "frontend f\n    mode http\n    bind 127.0.0.1:0\n    http-request allow now\n")
+	require.ErrorContains(t, err, "'allow' takes no argument, not 'now'")
+}
