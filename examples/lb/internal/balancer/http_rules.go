@@ -457,8 +457,12 @@ rules:
 			ex.answer(r.answer)
 			return true
 		case "redirect":
+			a := ex.redirect(r)
+			if a == nil {
+				continue // ignore-empty, and the location is empty
+			}
 			ex.log.term = [2]byte{'L', 'R'}
-			ex.answer(ex.redirect(r))
+			ex.answer(a)
 			return true
 		case "use-service":
 			ex.servePrometheus(hp) // the one service (prometheus.go)
@@ -479,8 +483,12 @@ rules:
 	for i := range hp.redirects {
 		r := &hp.redirects[i]
 		if r.cond == nil || r.cond.Eval(ex) {
+			a := ex.redirect(r)
+			if a == nil {
+				continue
+			}
 			ex.log.term = [2]byte{'L', 'R'}
-			ex.answer(ex.redirect(r))
+			ex.answer(a)
 			return true
 		}
 	}
@@ -553,16 +561,48 @@ func withQuery(uri, q []byte) string {
 }
 
 // redirect builds a redirect answer: location as given, prefix before the
-// request's path, or the request's URL with a new scheme.
+// request's path, or the request's URL with a new scheme, with the rule's
+// options (drop-query, append-slash, set-cookie, clear-cookie); nil for
+// an ignore-empty location that came out empty, which the rules pass by.
 func (ex *exchange) redirect(r *httpRule) *localAnswer {
+	o := &r.cfg.Redirect
 	loc := string(r.value.appendTo(nil, ex))
+	path := string(ex.req.Path())
+	if o.DropQuery {
+		path, _, _ = strings.Cut(path, "?")
+	}
+	if path == "" {
+		path = "/"
+	}
 	switch r.cfg.RedirectType {
 	case "prefix":
-		loc = strings.TrimSuffix(loc, "/") + string(ex.req.Path())
+		// The prefix is taken as it is, a trailing '/' included, as
+		// haproxy takes it; only an older "redirect prefix /" adds
+		// nothing, so that a rule can send a request to itself.
+		if o.Literal && loc == "/" {
+			loc = ""
+		}
+		loc += path
 	case "scheme":
-		loc = loc + "://" + string(ex.req.Authority()) + string(ex.req.Path())
+		loc = loc + "://" + string(ex.req.Authority()) + path
+	default:
+		if loc == "" && o.IgnoreEmpty {
+			return nil
+		}
 	}
-	return newAnswer(r.cfg.Status, "", nil, [][2]string{{"location", loc}})
+	if o.AppendSlash && r.cfg.RedirectType != "location" && loc != "" && !strings.HasSuffix(loc, "/") {
+		loc += "/"
+	}
+	hdrs := [][2]string{{"location", loc}}
+	switch r.cfg.Status {
+	case 302, 303, 307:
+		// A temporary redirect is not to be cached, as haproxy says.
+		hdrs = append(hdrs, [2]string{"cache-control", "no-cache"})
+	}
+	if o.Cookie != "" {
+		hdrs = append(hdrs, [2]string{"set-cookie", o.Cookie})
+	}
+	return newAnswer(r.cfg.Status, "", nil, hdrs)
 }
 
 // applyResponseRules runs a proxy's http-response rules on ex.resp.

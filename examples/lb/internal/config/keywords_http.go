@@ -58,6 +58,7 @@ func init() {
 		if err != nil {
 			return err
 		}
+		r.Redirect.Literal = true
 		px.HTTP.Redirects = appendOwn(px.HTTP.Redirects, r)
 		return nil
 	}}
@@ -797,14 +798,30 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 		r.RedirectType, r.Value, r.Status = a[0], a[1], 302
 		a = a[2:]
 		for len(a) > 0 {
-			if a[0] != "code" || len(a) < 2 {
-				return r, fmt.Errorf("%w: redirect option '%s' (only 'code')", ErrUnsupported, a[0])
+			switch {
+			case a[0] == "code" && len(a) >= 2:
+				n, err := strconv.Atoi(a[1])
+				if err != nil || (n < 301 || n > 303) && n != 307 && n != 308 {
+					return r, fmt.Errorf("'redirect' code '%s' (expects 301, 302, 303, 307 or 308)", a[1])
+				}
+				r.Status, a = n, a[2:]
+			case a[0] == "drop-query":
+				r.Redirect.DropQuery, a = true, a[1:]
+			case a[0] == "append-slash":
+				r.Redirect.AppendSlash, a = true, a[1:]
+			case a[0] == "ignore-empty":
+				r.Redirect.IgnoreEmpty, a = true, a[1:]
+			case (a[0] == "set-cookie" || a[0] == "clear-cookie") && len(a) >= 2:
+				// As haproxy writes them: a cookie for the whole site,
+				// or one that expires at once.
+				r.Redirect.Cookie = a[1] + "; path=/;"
+				if a[0] == "clear-cookie" {
+					r.Redirect.Cookie = a[1] + "; path=/; Max-Age=0;"
+				}
+				a = a[2:]
+			default:
+				return r, fmt.Errorf("'redirect': unknown option '%s' (expects code, drop-query, append-slash, ignore-empty, set-cookie or clear-cookie)", a[0])
 			}
-			n, err := strconv.Atoi(a[1])
-			if err != nil || (n < 301 || n > 303) && n != 307 && n != 308 {
-				return r, fmt.Errorf("'redirect' code '%s' (expects 301, 302, 303, 307 or 308)", a[1])
-			}
-			r.Status, a = n, a[2:]
 		}
 		return r, nil
 	default:

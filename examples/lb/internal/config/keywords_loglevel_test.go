@@ -99,3 +99,20 @@ func TestAllowRule(t *testing.T) {
 	_, err = parse(t, "frontend f\n    mode http\n    bind 127.0.0.1:0\n    http-request allow now\n")
 	require.ErrorContains(t, err, "'allow' takes no argument, not 'now'")
 }
+
+func TestRedirectOptions(t *testing.T) {
+	cfg, err := parse(t, "frontend f\n    mode http\n    bind 127.0.0.1:0\n    http-request redirect prefix /p drop-query append-slash set-cookie A=1 code 301\n    redirect location /x clear-cookie A= ignore-empty\n")
+	require.NoError(t, err)
+	h := cfg.Proxy("f", KindFrontend).HTTP
+	require.Equal(t, RedirectOptions{DropQuery: true, AppendSlash: true, Cookie: "A=1; path=/;"}, h.RequestRules[0].Redirect)
+	require.Equal(t, 301, h.RequestRules[0].Status)
+	require.Equal(t, RedirectOptions{Cookie: "A=; path=/; Max-Age=0;", IgnoreEmpty: true, Literal: true}, h.Redirects[0].Redirect)
+	for _, tc := range []struct{ text, want string }{
+		{"http-request redirect prefix /p keep-query\n", "unknown option 'keep-query'"},
+		{"http-request redirect prefix /p set-cookie\n", "unknown option 'set-cookie'"},
+		{"http-request redirect prefix /p code 304\n", "code '304'"},
+	} {
+		_, err := parse(t, "frontend f\n    mode http\n    bind 127.0.0.1:0\n    "+tc.text)
+		require.ErrorContains(t, err, tc.want, tc.text)
+	}
+}

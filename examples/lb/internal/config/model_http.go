@@ -167,6 +167,8 @@ type HTTPRule struct {
 	// debug), -1 for silent: the request's log line goes out at that
 	// level, or not at all.
 	LogLevel int
+	// Redirect holds a redirect rule's options.
+	Redirect RedirectOptions
 }
 
 // UseBackend is one use_backend rule.
@@ -256,3 +258,18 @@ type CookieCapture struct {
 // Dynamic reports whether the rule's backend name is made of samples
 // ("use_backend %[req.hdr(host),lower,map(hosts.map)]").
 func (u *UseBackend) Dynamic() bool { return strings.Contains(u.Backend, "%[") }
+
+// RedirectOptions are a redirect rule's options beside its code.
+type RedirectOptions struct {
+	// DropQuery leaves the query out of a prefix or scheme redirect's
+	// location; AppendSlash adds a '/' to it when it does not end with
+	// one.
+	DropQuery, AppendSlash bool
+	// IgnoreEmpty skips a location redirect whose format gives nothing.
+	IgnoreEmpty bool
+	// Cookie is the Set-Cookie value set-cookie or clear-cookie adds.
+	Cookie string
+	// Literal marks a rule of the older "redirect" keyword, whose
+	// prefix "/" adds nothing before the path, as in haproxy.
+	Literal bool
+}
