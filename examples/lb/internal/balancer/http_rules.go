@@ -392,11 +392,13 @@ rules:
 			if v, ok := ex.replaced(r, req.PathOnly()); ok {
 				req.SetPath(string(v))
 			}
-		case "replace-uri":
+		case "replace-uri", "replace-pathq":
+			// lb keeps a request's path and query apart from its
+			// authority, so both match and replace those.
 			if v, ok := ex.replaced(r, req.Path()); ok {
 				req.SetURI(string(v))
 			}
-		case "set-uri":
+		case "set-uri", "set-pathq":
 			ex.tmp = r.value.appendTo(ex.tmp[:0], ex)
 			req.SetURI(string(ex.tmp))
 		case "set-query":

@@ -537,7 +537,7 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 		}
 		r.Name, r.Value = a[0], a[2]
 		return r, nil
-	case "replace-path", "replace-uri":
+	case "replace-path", "replace-uri", "replace-pathq":
 		if !req {
 			break
 		}
@@ -561,7 +561,15 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 		}
 		r.Value = a[0]
 		return r, nil
-	case "set-uri", "set-query", "set-method":
+	case "strict-mode":
+		// lb's rewrites do not fail (a buffer does not run out of
+		// room), so strict mode changes nothing; it is read and checked.
+		if len(a) != 1 || a[0] != "on" && a[0] != "off" {
+			return r, errors.New("'strict-mode' expects 'on' or 'off'")
+		}
+		r.Value = a[0]
+		return r, nil
+	case "set-uri", "set-query", "set-method", "set-pathq":
 		if !req {
 			break
 		}
