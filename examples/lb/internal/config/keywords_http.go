@@ -561,6 +561,29 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 		}
 		r.Value = a[0]
 		return r, nil
+	case "wait-for-handshake":
+		// A request arrives in TLS early data only if the server side
+		// accepts 0-RTT, which Go's TLS does not: every request comes
+		// after the handshake, and the wait is already over.
+		if !req {
+			break
+		}
+		if len(a) != 0 {
+			return r, fmt.Errorf("'wait-for-handshake' takes no argument, not '%s'", strings.Join(a, " "))
+		}
+		return r, nil
+	case "set-nice":
+		// The nice value orders haproxy's tasks; lb has no such
+		// scheduler, so it is read and checked, and changes nothing.
+		if len(a) != 1 {
+			return r, errors.New("'set-nice' expects exactly 1 argument (integer value)")
+		}
+		n, err := strconv.Atoi(a[0])
+		if err != nil {
+			return r, fmt.Errorf("'set-nice': '%s' is not an integer", a[0])
+		}
+		r.Status = max(-1024, min(1024, n))
+		return r, nil
 	case "strict-mode":
 		// lb's rewrites do not fail (a buffer does not run out of
 		// room), so strict mode changes nothing; it is read and checked.

@@ -116,3 +116,21 @@ func TestRedirectOptions(t *testing.T) {
 		require.ErrorContains(t, err, tc.want, tc.text)
 	}
 }
+
+func TestNoOpActions(t *testing.T) {
+	cfg, err := parse(t, "frontend f\n    mode http\n    bind 127.0.0.1:0\n    http-request wait-for-handshake\n    http-request set-nice 2000\n    http-response set-nice -5\n    http-request strict-mode on\n")
+	require.NoError(t, err)
+	h := cfg.Proxy("f", KindFrontend).HTTP
+	require.Equal(t, []string{"wait-for-handshake", "set-nice", "strict-mode"}, []string{h.RequestRules[0].Action, h.RequestRules[1].Action, h.RequestRules[2].Action})
+	require.Equal(t, 1024, h.RequestRules[1].Status, "clamped as haproxy clamps it")
+	require.Equal(t, -5, h.ResponseRules[0].Status)
+	for _, tc := range []struct{ text, want string }{
+		{"http-request wait-for-handshake now\n", "takes no argument"},
+		{"http-response wait-for-handshake\n", "'http-response wait-for-handshake'"},
+		{"http-request set-nice high\n", "'high' is not an integer"},
+		{"http-request strict-mode maybe\n", "expects 'on' or 'off'"},
+	} {
+		_, err := parse(t, "frontend f\n    mode http\n    bind 127.0.0.1:0\n    "+tc.text)
+		require.ErrorContains(t, err, tc.want, tc.text)
+	}
+}
