@@ -835,3 +835,42 @@ func (ex *exchange) RequestBody() ([]byte, bool) {
 	}
 	return nil, false
 }
+
+// restrictNames applies option http-restrict-req-hdr-names of proxy hp
+// after its http-request rules: a request field whose name holds
+// anything but letters, digits and '-' is removed ("delete") or the
+// request is answered 403 ("reject", with be's errorfile, else the
+// frontend's), as haproxy does. It reports true when it answered.
+func (ex *exchange) restrictNames(hp, be *httpProxy) bool {
+	mode := hp.px.HTTP.RestrictHeaderNames
+	if mode != "delete" && mode != "reject" {
+		return false
+	}
+	req := ex.req
+	for i := 0; i < req.NumFields(); i++ {
+		name, _ := req.Field(i)
+		if plainName(name) {
+			continue
+		}
+		if mode == "reject" {
+			ex.countErr()
+			ex.log.term = [2]byte{'P', 'R'}
+			ex.answer(ex.hf.s.fe.http.answerFor(be, 403))
+			return true
+		}
+		req.DelField(i)
+		i--
+	}
+	return false
+}
+
+// plainName reports whether a field name holds only letters, digits and
+// '-'.
+func plainName(name []byte) bool {
+	for _, c := range name {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}

@@ -340,6 +340,21 @@ func init() {
 		}
 		return nil
 	}}
+	optionKeywords["http-restrict-req-hdr-names"] = optionKeyword{kAll, func(px *Proxy, a []string, on bool) error {
+		if !on {
+			return errors.New("negation/default is not supported for option 'http-restrict-req-hdr-names'")
+		}
+		if len(a) != 1 {
+			return errors.New("option 'http-restrict-req-hdr-names' expects 'preserve', 'reject' or 'delete'")
+		}
+		switch a[0] {
+		case "preserve", "reject", "delete":
+		default:
+			return fmt.Errorf("invalid parameter '%s'. option 'http-restrict-req-hdr-names' expects 'preserve', 'reject' or 'delete'", a[0])
+		}
+		px.HTTP.RestrictHeaderNames = a[0]
+		return nil
+	}}
 	optionKeywords["httplog"] = optionKeyword{KindFrontend, func(px *Proxy, a []string, on bool) error {
 		clf := len(a) == 1 && a[0] == "clf"
 		if len(a) > 0 && !clf {

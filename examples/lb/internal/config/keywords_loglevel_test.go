@@ -134,3 +134,18 @@ func TestNoOpActions(t *testing.T) {
 		require.ErrorContains(t, err, tc.want, tc.text)
 	}
 }
+
+func TestRestrictHeaderNamesOption(t *testing.T) {
+	cfg, err := parse(t, "defaults\n    mode http\n    option http-restrict-req-hdr-names delete\nbackend a\nbackend b\n    option http-restrict-req-hdr-names reject\n")
+	require.NoError(t, err)
+	require.Equal(t, "delete", cfg.Proxy("a", KindBackend).HTTP.RestrictHeaderNames)
+	require.Equal(t, "reject", cfg.Proxy("b", KindBackend).HTTP.RestrictHeaderNames)
+	for _, tc := range []struct{ text, want string }{
+		{"option http-restrict-req-hdr-names\n", "expects 'preserve', 'reject' or 'delete'"},
+		{"option http-restrict-req-hdr-names drop\n", "invalid parameter 'drop'"},
+		{"no option http-restrict-req-hdr-names\n", "negation/default is not supported"},
+	} {
+		_, err := parse(t, "backend a\n    "+tc.text)
+		require.ErrorContains(t, err, tc.want, tc.text)
+	}
+}

@@ -92,6 +92,11 @@ type HTTP struct {
 	Check *HTTPCheck
 	// ErrorFiles replace the built-in answers for some statuses.
 	ErrorFiles []ErrorFile
+	// RestrictHeaderNames is option http-restrict-req-hdr-names:
+	// "delete" removes, "reject" answers 403 to, request fields whose
+	// name holds anything but letters, digits and '-', once the proxy's
+	// http-request rules ran; "" or "preserve" keeps them.
+	RestrictHeaderNames string
 }
 
 // ConnMode is how HTTP connections are kept between requests.
