@@ -923,6 +923,16 @@ func (hf *httpFront) pickBackend(ex *exchange) *Backend {
 // stream on a connection to it.
 func (ex *exchange) connect() bool {
 	ex.key = ex.be.requestKey(ex.req)
+	if ex.key == nil && ex.be.cfg.HTTP.BalanceCheckPost && ex.req.MethodIs("POST") {
+		// balance url_param ... check_post: the body, up to a buffer.
+		g := &ex.hf.s.b.cfg.Global
+		if !ex.holdBody(g.BufSize-rewriteReserve(g), 0) {
+			return false
+		}
+		if v, ok := formParam(ex.heldBody, ex.be.cfg.HTTP.BalanceArg); ok && len(v) > 0 {
+			ex.key = v
+		}
+	}
 	if !ex.getServer(nil) || !ex.open() {
 		return false
 	}

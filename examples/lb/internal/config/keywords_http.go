@@ -247,18 +247,31 @@ func init() {
 			return nil
 		case a[0] == "url_param" || strings.HasPrefix(a[0], "url_param("):
 			name := strings.TrimSuffix(strings.TrimPrefix(a[0], "url_param("), ")")
+			rest := a[1:]
 			if a[0] == "url_param" {
-				if len(a) != 2 {
+				if len(a) < 2 {
 					return errors.New("'balance url_param' expects a parameter name")
 				}
-				name = a[1]
-			} else if len(a) != 1 {
-				return fmt.Errorf("unexpected '%s'", a[1])
+				name, rest = a[1], a[2:]
+			}
+			post := false
+			if len(rest) > 0 && rest[0] == "check_post" {
+				// A number after it was once how long to wait for the
+				// body; haproxy ignores it now.
+				post, rest = true, rest[1:]
+				if len(rest) > 0 {
+					if _, err := strconv.Atoi(rest[0]); err == nil {
+						rest = rest[1:]
+					}
+				}
+			}
+			if len(rest) > 0 {
+				return fmt.Errorf("unexpected '%s' (expects 'check_post')", rest[0])
 			}
 			if name == "" {
 				return errors.New("'balance url_param' expects a parameter name")
 			}
-			px.Balance, px.HTTP.BalanceArg = "url_param", name
+			px.Balance, px.HTTP.BalanceArg, px.HTTP.BalanceCheckPost = "url_param", name, post
 			return nil
 		case strings.HasPrefix(a[0], "rdp-cookie"):
 			name, err := rdpCookieName(a[0][len("rdp-cookie"):], "mstshash")

@@ -149,3 +149,15 @@ func TestRestrictHeaderNamesOption(t *testing.T) {
 		require.ErrorContains(t, err, tc.want, tc.text)
 	}
 }
+
+func TestBalanceURLParamCheckPost(t *testing.T) {
+	for text, post := range map[string]bool{"balance url_param id": false, "balance url_param id check_post": true, "balance url_param id check_post 64": true} {
+		cfg, err := parse(t, "backend b\n    mode http\n    "+text+"\n")
+		require.NoError(t, err, text)
+		h := cfg.Proxy("b", KindBackend).HTTP
+		require.Equal(t, "id", h.BalanceArg, text)
+		require.Equal(t, post, h.BalanceCheckPost, text)
+	}
+	_, err := parse(t, "backend b\n    mode http\n    balance url_param id check_get\n")
+	require.ErrorContains(t, err, "unexpected 'check_get' (expects 'check_post')")
+}

@@ -80,6 +80,10 @@ type HTTP struct {
 	// hash to this many hundredths of its share of the connections
 	// being served ("hash-balance-factor"); 0 leaves it unbounded.
 	HashBalanceFactor int
+	// BalanceCheckPost is "balance url_param NAME check_post": a POST
+	// request without the parameter in its query has it looked for in
+	// its url-encoded body, once the body (or a buffer's worth) is in.
+	BalanceCheckPost bool
 	// RandomDraws is the number of draws of "balance random(N)", the
 	// least loaded of them taken: 2 when not given, as in HAProxy.
 	RandomDraws int
