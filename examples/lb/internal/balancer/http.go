@@ -763,8 +763,15 @@ func (ex *exchange) serve() {
 	if m := fe.cfg.HTTP.MonitorURI; m != "" && string(ex.req.Path()) == m {
 		l.term = [2]byte{'L', 'R'}
 		fe.st.intercept.Add(1)
-		fe.st.status(200)
-		ex.answer(builtinAnswer(200))
+		status := 200
+		for _, c := range fe.cfg.HTTP.MonitorFail {
+			if c.Eval(ex) {
+				status = 503 // monitor fail
+				break
+			}
+		}
+		fe.st.status(status)
+		ex.answer(fe.http.answerFor(nil, status))
 		return
 	}
 	defer func() {

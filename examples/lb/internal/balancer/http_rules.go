@@ -874,3 +874,26 @@ func plainName(name []byte) bool {
 	}
 	return true
 }
+
+// UsableServers gives nbsrv the usable servers of a backend, as haproxy's
+// be_usable_srv counts them: the active ones, else one when a backup
+// stands in alone (no "option allbackups"), else the backups.
+func (ex *exchange) UsableServers(name string) (int, bool) {
+	be := ex.be
+	if name != "" {
+		be = ex.hf.s.b.backends[name]
+	}
+	if be == nil {
+		return 0, false
+	}
+	be.mu.Lock()
+	act, bck := be.usableCounts()
+	be.mu.Unlock()
+	switch {
+	case act > 0:
+		return act, true
+	case bck > 0 && !be.cfg.Options.AllBackups:
+		return 1, true
+	}
+	return bck, true
+}

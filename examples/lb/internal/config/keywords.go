@@ -276,6 +276,16 @@ func init() {
 			if err != nil {
 				return err
 			}
+			if px.Kind == KindFrontend {
+				// nbsrv without a name counts the proxy's own servers:
+				// a frontend has none, and haproxy refuses it there.
+				for _, it := range f {
+					name, arg, _ := strings.Cut(it.Expr, "(")
+					if name, _, _ = strings.Cut(name, ","); name == "nbsrv" && (arg == "" || strings.HasPrefix(arg, ")")) {
+						return fmt.Errorf("fetch 'nbsrv' needs a backend name here: %s '%s' has no servers", px.Kind, px.Name)
+					}
+				}
+			}
 			px.LogFormat, px.LogFormatPos = f, p.pos
 			return nil
 		}},

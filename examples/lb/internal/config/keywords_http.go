@@ -100,6 +100,22 @@ func init() {
 		px.HTTP.MonitorURI = a[0]
 		return nil
 	}}
+	// "monitor fail if|unless COND": the monitor-uri answers 503 while
+	// the condition holds.
+	proxyKeywords["monitor"] = proxyKeyword{KindFrontend, func(_ *parser, px *Proxy, a []string) error {
+		if len(a) == 0 || a[0] != "fail" {
+			return errors.New("expects 'fail' followed by 'if' or 'unless' and a condition")
+		}
+		cond, rest, err := splitCond(px, a[1:])
+		if err != nil {
+			return err
+		}
+		if cond == nil || len(rest) > 0 {
+			return errors.New("'monitor fail' expects 'if' or 'unless' followed by a condition")
+		}
+		px.HTTP.MonitorFail = append(px.HTTP.MonitorFail[:len(px.HTTP.MonitorFail):len(px.HTTP.MonitorFail)], cond)
+		return nil
+	}}
 	proxyKeywords["use_backend"] = proxyKeyword{KindFrontend, func(p *parser, px *Proxy, a []string) error {
 		if len(a) == 0 {
 			return errors.New("expects 'use_backend <backend> [{if | unless} <condition>]'")

@@ -161,3 +161,19 @@ func TestBalanceURLParamCheckPost(t *testing.T) {
 	_, err := parse(t, "backend b\n    mode http\n    balance url_param id check_get\n")
 	require.ErrorContains(t, err, "unexpected 'check_get' (expects 'check_post')")
 }
+
+func TestMonitorFail(t *testing.T) {
+	cfg, err := parse(t, "frontend f\n    mode http\n    bind 127.0.0.1:0\n    monitor-uri /up\n    monitor fail if { nbsrv(b) lt 1 }\n    monitor fail unless { always_true }\nbackend b\n")
+	require.NoError(t, err)
+	require.Len(t, cfg.Proxy("f", KindFrontend).HTTP.MonitorFail, 2)
+	for _, tc := range []struct{ text, want string }{
+		{"monitor fail\n", "'monitor fail' expects 'if' or 'unless' followed by a condition"},
+		{"monitor pass if TRUE\n", "expects 'fail'"},
+		{"log-format \"%[nbsrv]\"\n", "fetch 'nbsrv' needs a backend name here"},
+	} {
+		_, err := parse(t, "frontend f\n    mode http\n    bind 127.0.0.1:0\n    "+tc.text)
+		require.ErrorContains(t, err, tc.want, tc.text)
+	}
+	_, err = parse(t, "backend b\n    mode http\n    monitor fail if TRUE\n")
+	require.ErrorContains(t, err, "'monitor' not allowed in 'backend' section")
+}

@@ -60,6 +60,9 @@ type HTTP struct {
 	// this URI is answered 200 by the balancer itself, before any rule,
 	// and not logged.
 	MonitorURI string
+	// MonitorFail are the "monitor fail" conditions: while one holds,
+	// the monitor-uri is answered 503.
+	MonitorFail []*acl.Cond
 	// UseBackends are the use_backend rules, in order.
 	UseBackends []UseBackend
 	// Stats is the proxy's statistics page ("stats enable", "stats uri"
