@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -68,7 +70,7 @@ func checkPassed(s *Server) string {
 // httpCheck sends the check request on c, reads the answer's head (and
 // its body when a rule looks at it) and applies the expect rules. It
 // returns the answer's status, which a passed check reports.
-func httpCheck(ctx context.Context, c xprt.Transport, hc *config.HTTPCheck) (int, error) {
+func httpCheck(ctx context.Context, c xprt.Transport, hc *config.HTTPCheck, state string) (int, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		_ = c.SetDeadline(dl)
 	}
@@ -82,6 +84,9 @@ func httpCheck(ctx context.Context, c xprt.Transport, hc *config.HTTPCheck) (int
 	}
 	for _, h := range hc.Headers {
 		req += h[0] + ": " + h[1] + "\r\n"
+	}
+	if state != "" {
+		req += "X-Haproxy-Server-State: " + state + "\r\n"
 	}
 	if hc.Body != "" {
 		req += "Content-Length: " + strconv.Itoa(len(hc.Body)) + "\r\n"
@@ -212,4 +217,49 @@ func firstLine(b []byte) string {
 		s = s[:64]
 	}
 	return strconv.Quote(s)[1 : len(strconv.Quote(s))-1]
+}
+
+// stateHeader is the X-Haproxy-Server-State value of http-check
+// send-state, as haproxy writes it: the state with the health counts
+// while they move ("UP 1/3" is one failure from going down), the
+// server's address, port and name, the node, its effective weight over
+// its backend's, its connections over those the backend has assigned,
+// and its queue.
+func (s *Server) stateHeader(node string) string {
+	b := s.be
+	b.mu.Lock()
+	up, health, drain, off := s.up, s.health, s.draining(), s.checkOff
+	weight, total := s.eweight, 0
+	for _, x := range b.candidates() {
+		total += x.eweight
+	}
+	cur, assigned, queued := s.cur, b.conns, len(s.queue)
+	b.mu.Unlock()
+	rise, fall := s.cfg.Rise, s.cfg.Fall
+	var st string
+	switch {
+	case off:
+		st = "no check"
+	case up:
+		word := "UP"
+		if drain {
+			word = "NOLB"
+		}
+		st = word
+		if health != rise+fall-1 {
+			st = fmt.Sprintf("%s %d/%d", word, health-rise+1, fall)
+		}
+	case health > 0:
+		st = fmt.Sprintf("DOWN %d/%d", health, rise)
+	default:
+		st = "DOWN"
+	}
+	host, port := s.address(), ""
+	if ap, err := netip.ParseAddrPort(host); err == nil {
+		host, port = ap.Addr().String(), strconv.Itoa(int(ap.Port()))
+	} else if h, p, err := net.SplitHostPort(host); err == nil {
+		host, port = h, p
+	}
+	return fmt.Sprintf("%s; address=%s; port=%s; name=%s/%s; node=%s; weight=%d/%d; scur=%d/%d; qcur=%d",
+		st, host, port, b.cfg.Name, s.cfg.Name, node, displayWeight(weight), displayWeight(total), cur, assigned, queued)
 }

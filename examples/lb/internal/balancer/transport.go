@@ -260,7 +260,15 @@ func (b *Balancer) dialCheck(ctx context.Context, s *Server) (net.Conn, error) {
 		return nil, err
 	}
 	if hc := s.be.cfg.HTTP.Check; hc != nil {
-		code, err := httpCheck(ctx, c.Transport(), hc)
+		state := ""
+		if hc.SendState {
+			node := b.cfg.Global.Node
+			if node == "" {
+				node = hostName
+			}
+			state = s.stateHeader(node)
+		}
+		code, err := httpCheck(ctx, c.Transport(), hc, state)
 		if err != nil {
 			_ = c.Abort()
 			return nil, err

@@ -197,7 +197,12 @@ func init() {
 			}
 		case "send":
 			err = parseHTTPCheckSend(&c, a[1:])
-		case "comment", "connect", "send-state", "set-var", "unset-var", "disable-on-404":
+		case "send-state":
+			if len(a) > 1 {
+				err = fmt.Errorf("'http-check send-state' takes no argument, not '%s'", a[1])
+			}
+			c.SendState = true
+		case "comment", "connect", "set-var", "unset-var", "disable-on-404":
 			err = fmt.Errorf("%w: 'http-check %s'", ErrUnsupported, a[0])
 		default:
 			err = fmt.Errorf("unknown action '%s' (expects 'send' or 'expect')", a[0])

@@ -202,6 +202,10 @@ type HTTPCheck struct {
 	// order, and Body the request's body ("body").
 	Headers [][2]string
 	Body    string
+	// SendState adds X-Haproxy-Server-State to each check request
+	// ("http-check send-state"): the server's state and counts as the
+	// balancer sees them.
+	SendState bool
 	// Expects are the "http-check expect" rules, each of which the answer
 	// must pass; none means any 2xx or 3xx status, as in HAProxy.
 	Expects []HTTPExpect
