@@ -177,3 +177,13 @@ func TestMonitorFail(t *testing.T) {
 	_, err = parse(t, "backend b\n    mode http\n    monitor fail if TRUE\n")
 	require.ErrorContains(t, err, "'monitor' not allowed in 'backend' section")
 }
+
+func TestHTTPCheckSendState(t *testing.T) {
+	cfg, err := parse(t, "backend b\n    mode http\n    option httpchk\n    http-check send-state\n    http-check expect status 200\n")
+	require.NoError(t, err)
+	c := cfg.Proxy("b", KindBackend).HTTP.Check
+	require.True(t, c.SendState)
+	require.Len(t, c.Expects, 1)
+	_, err = parse(t, "backend b\n    mode http\n    option httpchk\n    http-check send-state now\n")
+	require.ErrorContains(t, err, "'http-check send-state' takes no argument, not 'now'")
+}
