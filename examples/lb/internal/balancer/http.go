@@ -1836,6 +1836,16 @@ func (ex *exchange) lastServer() *Server {
 	if _, hashes := be.algo.(*hashAlgo); hashes || !own.srv.inUse() {
 		return nil
 	}
+	if n := be.cfg.KeepAliveQueue - 1; n >= 0 {
+		// max-keep-alive-queue: a full server with n requests waiting
+		// already is left for the algorithm's choice, as in haproxy.
+		be.mu.Lock()
+		busy := own.srv.full() && len(own.srv.queue) >= n
+		be.mu.Unlock()
+		if busy {
+			return nil
+		}
+	}
 	return own.srv
 }
 

@@ -187,3 +187,11 @@ func TestHTTPCheckSendState(t *testing.T) {
 	_, err = parse(t, "backend b\n    mode http\n    option httpchk\n    http-check send-state now\n")
 	require.ErrorContains(t, err, "'http-check send-state' takes no argument, not 'now'")
 }
+
+func TestMaxKeepAliveQueue(t *testing.T) {
+	cfg, err := parse(t, "defaults\n    max-keep-alive-queue 3\nbackend a\nbackend b\n    max-keep-alive-queue -1\nbackend c\n    max-keep-alive-queue 0\n")
+	require.NoError(t, err)
+	require.Equal(t, []int{4, 0, 1}, []int{cfg.Proxy("a", KindBackend).KeepAliveQueue, cfg.Proxy("b", KindBackend).KeepAliveQueue, cfg.Proxy("c", KindBackend).KeepAliveQueue})
+	_, err = parse(t, "backend a\n    max-keep-alive-queue -2\n")
+	require.ErrorContains(t, err, "'-2' is not an integer of -1 or more")
+}

@@ -162,6 +162,17 @@ func init() {
 		px.HTTP.HashAvalanche = len(a) == 3 || (len(a) == 1 && a[0] == "consistent")
 		return nil
 	}}
+	proxyKeywords["max-keep-alive-queue"] = proxyKeyword{kBeDef, func(_ *parser, px *Proxy, a []string) error {
+		if len(a) != 1 {
+			return errors.New("expects an integer value")
+		}
+		n, err := strconv.Atoi(a[0])
+		if err != nil || n < -1 {
+			return fmt.Errorf("'%s' is not an integer of -1 or more", a[0])
+		}
+		px.KeepAliveQueue = n + 1
+		return nil
+	}}
 	proxyKeywords["hash-balance-factor"] = proxyKeyword{kBeDef, func(_ *parser, px *Proxy, a []string) error {
 		var f int
 		if err := oneInt(a, 0, 1<<20, &f); err != nil {

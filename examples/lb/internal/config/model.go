@@ -468,6 +468,11 @@ type Proxy struct {
 	tcpCheckOwn   bool // TCPCheckRules were declared in this section
 	statsOwn      bool // HTTP.Stats was made or copied in this section
 	compOwn       bool // HTTP.Compression was made or copied in this section
+	// KeepAliveQueue is max-keep-alive-queue plus one, 0 when unset: the
+	// server of a client's kept connection (option prefer-last-server)
+	// is left for the algorithm's choice when it is full and that many
+	// requests wait for it already.
+	KeepAliveQueue int
 	// Filters are the proxy's "filter" lines and the cache filters its
 	// cache rules declare implicitly, in order.
 	Filters      []Filter
