@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/proxyblocks/proxyblocks/conn"
+	"github.com/proxyblocks/proxyblocks/mux/h1"
 	"github.com/proxyblocks/proxyblocks/xprt"
 )
 
@@ -283,19 +285,90 @@ func spread(d time.Duration, pct int) time.Duration {
 	return d + r - time.Duration(rand.Int64N(int64(2*r)+1))
 }
 
-// observe counts a connection to s for "observe layer4", when the server
-// has it and checks.
+// What "observe" watches in live traffic, HAProxy's HANA_STATUS_*: a
+// connect that worked or failed, and under layer7 the server's answer.
+const (
+	obsL4OK = iota
+	obsL4Err
+	obsHTTPOK      // a status below 500, or 501 or 505
+	obsHTTPStatus  // any other 5xx
+	obsHTTPHeaders // an answer that does not parse
+	obsReadError
+	obsReadTimeout
+	obsClosed // the server closed before it answered
+)
+
+// observations name them as haproxy's logs do, with what each means to
+// observe layer4 and to layer7: 0 nothing, 1 an error, 2 a success that
+// clears the count.
+var observations = [...]struct {
+	desc   string
+	l4, l7 int8
+}{
+	obsL4OK:        {"L4 successful connection", 2, 0},
+	obsL4Err:       {"L4 unsuccessful connection", 1, 1},
+	obsHTTPOK:      {"Correct http response", 0, 2},
+	obsHTTPStatus:  {"Wrong http response", 0, 1},
+	obsHTTPHeaders: {"Invalid http response (headers)", 0, 1},
+	obsReadError:   {"Read error (http)", 0, 1},
+	obsReadTimeout: {"Read timeout (http)", 0, 1},
+	obsClosed:      {"Close from server (http)", 0, 1},
+}
+
+// observe counts a connection to s for "observe", when the server has
+// it and checks.
 func (s *Server) observe(failed bool) {
-	if s.cfg.Observe == "layer4" && s.checker != nil {
-		s.checker.observed(failed)
+	what := obsL4OK
+	if failed {
+		what = obsL4Err
+	}
+	s.observeEvent(what)
+}
+
+// observeEvent counts one thing "observe" watches.
+func (s *Server) observeEvent(what int) {
+	if s.cfg.Observe == "" || s.checker == nil {
+		return
+	}
+	o := observations[what]
+	effect := o.l4
+	if s.cfg.Observe == "layer7" {
+		effect = o.l7
+	}
+	switch effect {
+	case 1:
+		s.checker.observed(true, o.desc)
+	case 2:
+		s.checker.observed(false, "")
 	}
 }
 
-// observed counts a connection to the server for "observe layer4": a
-// failed connect adds to the consecutive errors, a good one clears them.
-// At error-limit the server's on-error action runs, as HAProxy's
-// "Health analyze" does.
-func (c *checker) observed(failed bool) {
+// observeHTTP counts a server's answer (status > 0) or its failure to
+// answer for "observe layer7".
+func (s *Server) observeHTTP(status int, err error) {
+	if s == nil || s.cfg.Observe != "layer7" {
+		return
+	}
+	switch {
+	case err == nil && (status < 500 || status == 501 || status == 505):
+		s.observeEvent(obsHTTPOK)
+	case err == nil:
+		s.observeEvent(obsHTTPStatus)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		s.observeEvent(obsReadTimeout)
+	case errors.Is(err, h1.ErrMalformed):
+		s.observeEvent(obsHTTPHeaders)
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		s.observeEvent(obsClosed)
+	default:
+		s.observeEvent(obsReadError)
+	}
+}
+
+// observed counts what "observe" watches: an error (last names it) adds
+// to the consecutive errors, a success clears them. At error-limit the
+// server's on-error action runs, as HAProxy's "Health analyze" does.
+func (c *checker) observed(failed bool, last string) {
 	s := c.s
 	if !failed {
 		c.errors.Store(0)
@@ -305,7 +378,7 @@ func (c *checker) observed(failed bool) {
 	if int(n) < s.cfg.ErrorLimit || !c.errors.CompareAndSwap(n, 0) {
 		return
 	}
-	reason := fmt.Sprintf(`Health analyze, info: "Detected %d consecutive errors, last one was: L4 unsuccessful connection"`, n)
+	reason := fmt.Sprintf(`Health analyze, info: "Detected %d consecutive errors, last one was: %s"`, n, last)
 	switch s.cfg.OnError {
 	case "fastinter":
 		select {

@@ -1531,6 +1531,7 @@ func (ex *exchange) forwardResponse() (retry bool) {
 			return false
 		}
 		if err != nil {
+			ex.srv.observeHTTP(0, err)
 			ex.failBackAfterAbort()
 			timedOut := errors.Is(err, os.ErrDeadlineExceeded)
 			cond := config.RetryEmptyResponse
@@ -1560,6 +1561,7 @@ func (ex *exchange) forwardResponse() (retry bool) {
 			return false
 		}
 		ex.unchecked = false // the server answered on it
+		ex.srv.observeHTTP(resp.Status, nil)
 		if resp.Status >= 200 && ex.l7Retry(config.RetryStatus(resp.Status)) {
 			ex.failBackAfterAbort()
 			return true

@@ -152,9 +152,7 @@ func init() {
 	serverOptions["on-marked-up"] = choice(func(s *Server) *string { return &s.OnMarkedUp }, "shutdown-backup-sessions")
 	serverOptions["observe"] = serverOption{1, func(s *Server, a []string) error {
 		switch a[0] {
-		case "layer4":
-		case "layer7":
-			return fmt.Errorf("%w: 'observe layer7' (layer4 is)", ErrUnsupported)
+		case "layer4", "layer7":
 		default:
 			return fmt.Errorf("unknown mode '%s' (expects layer4 or layer7)", a[0])
 		}
