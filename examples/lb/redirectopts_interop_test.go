@@ -35,12 +35,13 @@ frontend f
     http-request return status 200 content-type text/plain string fallthrough if { path_beg /ie }
     redirect prefix / drop-query if { path_beg /old }
     redirect location /elsewhere append-slash code 308 if { path_beg /lit }
-    http-request return status 404 content-type text/plain string none
+    redirect location /as-written%%[path] if { path_beg /raw }
+    http-request return status 404 content-type text/plain string none unless { path_beg /old } || { path_beg /lit } || { path_beg /raw }
 `, port)
 	}
 	reqs := [][2]string{{"/dq/a?x=1", ""}, {"/as/a?x=1", ""}, {"/as/b/", ""}, {"/both/a?y=2", ""},
 		{"/sch/p?q=1", ""}, {"/sc/x", ""}, {"/cc/x", ""}, {"/ie/x", ""}, {"/ie/y", "x-to: /there"},
-		{"/old/z?k=v", ""}, {"/lit", ""}}
+		{"/old/z?k=v", ""}, {"/lit", ""}, {"/raw", ""}}
 	get := func(addr, path, field string) string {
 		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
 		require.NoError(t, err)
@@ -82,4 +83,7 @@ frontend f
 	for i := range want {
 		require.Equal(t, want[i], got[i], "haproxy's answer, then lb's")
 	}
+	require.Contains(t, got[len(got)-1], "location=/as-written%[path]", "an older redirect line is taken as written")
+	require.Equal(t, "/old/z?k=v HTTP/1.1 302 Found cache-control=no-cache location=/old/z ", got[len(got)-3], "an older 'redirect prefix /' adds nothing")
+	require.Equal(t, "/lit HTTP/1.1 308 Permanent Redirect location=/elsewhere ", got[len(got)-2])
 }

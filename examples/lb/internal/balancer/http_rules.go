@@ -157,6 +157,10 @@ func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
 				if _, hr.expr, err = acl.CompileFetch(r.Value); err != nil {
 					return nil, fmt.Errorf("%s: '%s' expression '%s': %w", r.Pos, r.Action, r.Value, err)
 				}
+			} else if r.Redirect.Literal {
+				// An older "redirect" line's location is taken as
+				// written, as haproxy 2.6 takes it: no %[...] samples.
+				hr.value = logFormat{{lit: r.Value}}
 			} else if hr.value, err = parseLogFormat(r.Value); err != nil {
 				return nil, fmt.Errorf("%s: '%s' value '%s': %w", r.Pos, r.Action, r.Value, err)
 			}
