@@ -20,9 +20,11 @@ import (
 func TestInteropMaxKeepAliveQueueMatchesHAProxy(t *testing.T) {
 	haproxyBin(t)
 	var web []string
+	started := make(chan struct{}, 4) // a slow request reached a server
 	for _, name := range []string{"s1", "s2"} {
 		web = append(web, strings.TrimPrefix(handlerServer(t, func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/slow" {
+				started <- struct{}{}
 				time.Sleep(700 * time.Millisecond)
 			}
 			_, _ = io.WriteString(w, name)
@@ -71,7 +73,7 @@ func TestInteropMaxKeepAliveQueueMatchesHAProxy(t *testing.T) {
 			_ = resp.Body.Close()
 			slow <- string(b)
 		}()
-		time.Sleep(200 * time.Millisecond) // the slow request holds s1
+		<-started // the slow request holds s1
 		second := ask()
 		return []string{first, <-slow, second}
 	}
