@@ -53,15 +53,24 @@ func init() {
 			if !ok {
 				return Sample{}, false
 			}
-			for len(b) > 0 {
-				var pair []byte
-				pair, b, _ = bytes.Cut(b, []byte{'&'})
-				k, v, _ := bytes.Cut(pair, []byte{'='})
-				if len(k) > 0 && (name == "" || string(k) == name) {
-					return Str(string(v)), true
-				}
+			if v, ok := FormParam(b, name); ok {
+				return Str(string(v)), true
 			}
 			return Sample{}, false
 		}, nil
 	}})
+}
+
+// FormParam returns the value of the first NAME=VALUE pair of a
+// url-encoded body whose name is name, or of the first pair for "";
+// names are compared as they are, case included.
+func FormParam(body []byte, name string) ([]byte, bool) {
+	for len(body) > 0 {
+		var pair []byte
+		pair, body, _ = bytes.Cut(body, []byte{'&'})
+		if k, v, _ := bytes.Cut(pair, []byte{'='}); len(k) > 0 && (name == "" || string(k) == name) {
+			return v, true
+		}
+	}
+	return nil, false
 }

@@ -1,7 +1,6 @@
 package balancer
 
 import (
-	"bytes"
 	"math/rand/v2"
 	"net/netip"
 	"sort"
@@ -405,17 +404,4 @@ func (a *randomAlgo) pick(cands []*Server, _ netip.Addr, avoid *Server) (*Server
 		return nil, false
 	}
 	return best, false
-}
-
-// formParam returns the value of the first name=value pair of a
-// url-encoded body whose name is name.
-func formParam(body []byte, name string) ([]byte, bool) {
-	for len(body) > 0 {
-		var pair []byte
-		pair, body, _ = bytes.Cut(body, []byte{'&'})
-		if k, v, _ := bytes.Cut(pair, []byte{'='}); string(k) == name {
-			return v, true
-		}
-	}
-	return nil, false
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/proxyblocks/proxyblocks/channel"
 	"github.com/proxyblocks/proxyblocks/conn"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/httpcache"
 	"github.com/proxyblocks/proxyblocks/mux"
@@ -936,7 +937,7 @@ func (ex *exchange) connect() bool {
 		if !ex.holdBody(g.BufSize-rewriteReserve(g), 0) {
 			return false
 		}
-		if v, ok := formParam(ex.heldBody, ex.be.cfg.HTTP.BalanceArg); ok && len(v) > 0 {
+		if v, ok := acl.FormParam(ex.heldBody, ex.be.cfg.HTTP.BalanceArg); ok && len(v) > 0 {
 			ex.key = v
 		}
 	}

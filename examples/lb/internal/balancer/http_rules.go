@@ -880,8 +880,9 @@ func plainName(name []byte) bool {
 }
 
 // UsableServers gives nbsrv the usable servers of a backend, as haproxy's
-// be_usable_srv counts them: the active ones, else one when a backup
-// stands in alone (no "option allbackups"), else the backups.
+// be_usable_srv counts them: those the algorithm chooses among (the
+// active ones, else the first backup, or every one under "option
+// allbackups").
 func (ex *exchange) UsableServers(name string) (int, bool) {
 	be := ex.be
 	if name != "" {
@@ -891,13 +892,6 @@ func (ex *exchange) UsableServers(name string) (int, bool) {
 		return 0, false
 	}
 	be.mu.Lock()
-	act, bck := be.usableCounts()
-	be.mu.Unlock()
-	switch {
-	case act > 0:
-		return act, true
-	case bck > 0 && !be.cfg.Options.AllBackups:
-		return 1, true
-	}
-	return bck, true
+	defer be.mu.Unlock()
+	return len(be.candidates()), true
 }

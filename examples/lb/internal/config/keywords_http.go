@@ -847,19 +847,8 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 		}
 		return r, nil
 	case "set-log-level":
-		if len(a) != 1 {
-			return r, errors.New("'set-log-level' expects exactly 1 argument (log level name or 'silent')")
-		}
-		if a[0] == "silent" {
-			r.LogLevel = -1
-			return r, nil
-		}
-		l, ok := levels[a[0]]
-		if !ok {
-			return r, fmt.Errorf("'set-log-level': unknown level '%s' (expects emerg, alert, crit, err, warning, notice, info, debug or silent)", a[0])
-		}
-		r.LogLevel = l + 1
-		return r, nil
+		r.LogLevel, err = parseSetLogLevel(a)
+		return r, err
 	case "early-hint":
 		if !req {
 			break
@@ -1237,4 +1226,20 @@ func readErrorFile(pos Pos, a []string) (ErrorFile, error) {
 		return ErrorFile{}, fmt.Errorf("file '%s' is not a whole HTTP/1 response (status line, fields, empty line)", a[1])
 	}
 	return ErrorFile{Pos: pos, Status: code, Path: a[1], Data: data}, nil
+}
+
+// parseSetLogLevel reads set-log-level's argument: the level plus one,
+// or -1 for silent.
+func parseSetLogLevel(a []string) (int, error) {
+	if len(a) != 1 {
+		return 0, errors.New("'set-log-level' expects exactly 1 argument (log level name or 'silent')")
+	}
+	if a[0] == "silent" {
+		return -1, nil
+	}
+	l, ok := levels[a[0]]
+	if !ok {
+		return 0, fmt.Errorf("'set-log-level': unknown level '%s' (expects emerg, alert, crit, err, warning, notice, info, debug or silent)", a[0])
+	}
+	return l + 1, nil
 }

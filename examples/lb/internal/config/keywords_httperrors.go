@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 )
 
@@ -109,7 +110,7 @@ func (p *parser) expandErrorFiles() {
 				continue
 			}
 			for _, f := range s.Files {
-				if len(ef.codes) == 0 || containsInt(ef.codes, f.Status) {
+				if len(ef.codes) == 0 || slices.Contains(ef.codes, f.Status) {
 					out = append(out, f)
 				}
 			}
@@ -118,13 +119,4 @@ func (p *parser) expandErrorFiles() {
 			px.HTTP.ErrorFiles = out
 		}
 	}
-}
-
-func containsInt(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }

@@ -135,18 +135,9 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 		r.Key, r.Slot = args[0], len(px.HTTP.CaptureRequest)
 		px.HTTP.CaptureRequest = appendOwn(px.HTTP.CaptureRequest, HeaderCapture{Len: n})
 	case stage == "content" && r.Action == "set-log-level":
-		if len(args) != 1 {
-			return errors.New("'set-log-level' expects exactly 1 argument (log level name or 'silent')")
+		if r.LogLevel, err = parseSetLogLevel(args); err != nil {
+			return err
 		}
-		if args[0] == "silent" {
-			r.LogLevel = -1
-			break
-		}
-		l, ok := levels[args[0]]
-		if !ok {
-			return fmt.Errorf("'set-log-level': unknown level '%s' (expects emerg, alert, crit, err, warning, notice, info, debug or silent)", args[0])
-		}
-		r.LogLevel = l + 1
 	case stage == "content" && r.Action != "accept" && r.Action != "reject" && !strings.HasPrefix(r.Action, "track-sc"):
 		return fmt.Errorf("%w: 'tcp-request content %s' (only accept, reject, capture, track-sc0, track-sc1, track-sc2, set-var, unset-var and set-log-level)", ErrUnsupported, r.Action)
 	case r.Action == "silent-drop" && stage == "session":

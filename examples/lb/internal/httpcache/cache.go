@@ -283,7 +283,7 @@ func (h *Hit) Release() {
 	h.c.hits.Put(h)
 }
 
-// Invalidate drops the entry of the request in t, as a successful answer
+// invalidate drops the entry of the request in t, as a successful answer
 // to an unsafe method does.
 func (c *Cache) invalidate(t *Txn) { c.sc.Delete(t.key[:]) }
 
