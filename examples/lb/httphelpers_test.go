@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net"
 	"net/http"
 	"sort"
@@ -69,4 +70,20 @@ func sortedLines(t *testing.T, out func() string, n int, pick func(line string) 
 // withPrefix keeps the lines starting with prefix, as they are.
 func withPrefix(prefix string) func(string) (string, bool) {
 	return func(l string) (string, bool) { return l, strings.HasPrefix(l, prefix) }
+}
+
+// oneShot sends request (a whole HTTP/1 request, the connection closed
+// after it) to addr on a new connection and returns all the proxy sent
+// back until it closed.
+func oneShot(t *testing.T, addr, request string) []byte {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	require.NoError(t, err)
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	_, err = io.WriteString(c, request)
+	require.NoError(t, err)
+	b, err := io.ReadAll(c)
+	require.NoError(t, err)
+	return b
 }

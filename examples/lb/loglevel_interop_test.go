@@ -53,14 +53,7 @@ listen l
 	reqs := []req{{"/eh", "1.1"}, {"/eh", "1.0"}, {"/eh2/x", "1.1"}, {"/silent", "1.1"}, {"/err", "1.1"},
 		{"/debug", "1.1"}, {"/notice", "1.1"}, {"/rsilent", "1.1"}, {"/plain", "1.1"}}
 	send := func(addr string, r req) string {
-		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-		require.NoError(t, err)
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-		_, err = io.WriteString(c, "GET "+r.path+" HTTP/"+r.version+"\r\nHost: h\r\nConnection: close\r\n\r\n")
-		require.NoError(t, err)
-		b, err := io.ReadAll(c)
-		require.NoError(t, err)
+		b := oneShot(t, addr, "GET "+r.path+" HTTP/"+r.version+"\r\nHost: h\r\nConnection: close\r\n\r\n")
 		// Each response's status (the version aside: lb answers an
 		// HTTP/1.0 client in HTTP/1.1, haproxy in the server's), its
 		// fields with lower-case names, sorted, without Connection, and

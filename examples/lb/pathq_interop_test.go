@@ -3,11 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -37,14 +35,7 @@ listen l
 	}
 	paths := []string{"/set/a?x=1", "/set/b", "/re/p/q?k=v", "/re/p", "/nomatch/y?z"}
 	get := func(addr, path string) string {
-		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-		require.NoError(t, err)
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-		_, err = io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
-		require.NoError(t, err)
-		b, err := io.ReadAll(c)
-		require.NoError(t, err)
+		b := oneShot(t, addr, "GET "+path+" HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
 		status, _, _ := strings.Cut(string(b), "\r\n")
 		_, body, _ := strings.Cut(string(b), "\r\n\r\n")
 		return path + " " + status + " " + body

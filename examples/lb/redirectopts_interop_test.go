@@ -2,12 +2,9 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"net"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -43,17 +40,10 @@ frontend f
 		{"/sch/p?q=1", ""}, {"/sc/x", ""}, {"/cc/x", ""}, {"/ie/x", ""}, {"/ie/y", "x-to: /there"},
 		{"/old/z?k=v", ""}, {"/lit", ""}, {"/raw", ""}}
 	get := func(addr, path, field string) string {
-		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-		require.NoError(t, err)
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 		if field != "" {
 			field += "\r\n"
 		}
-		_, err = io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: h.test\r\n"+field+"Connection: close\r\n\r\n")
-		require.NoError(t, err)
-		b, err := io.ReadAll(c)
-		require.NoError(t, err)
+		b := oneShot(t, addr, "GET "+path+" HTTP/1.1\r\nHost: h.test\r\n"+field+"Connection: close\r\n\r\n")
 		head, body, _ := strings.Cut(string(b), "\r\n\r\n")
 		lines := strings.Split(head, "\r\n")
 		var hs []string

@@ -3,12 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -42,14 +40,7 @@ func TestInteropResponseConditionsMatchHAProxy(t *testing.T) {
 		return b.String()
 	}
 	send := func(addr string) []string {
-		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-		require.NoError(t, err)
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-		_, err = io.WriteString(c, "GET /p?a=1 HTTP/1.1\r\nHost: h\r\nX-In: v\r\nCookie: c=1\r\nConnection: close\r\n\r\n")
-		require.NoError(t, err)
-		b, err := io.ReadAll(c)
-		require.NoError(t, err)
+		b := oneShot(t, addr, "GET /p?a=1 HTTP/1.1\r\nHost: h\r\nX-In: v\r\nCookie: c=1\r\nConnection: close\r\n\r\n")
 		var matched []string
 		for _, l := range strings.Split(string(b), "\r\n") {
 			if k, _, ok := strings.Cut(strings.ToLower(l), ": "); ok && strings.HasPrefix(k, "x-c") {

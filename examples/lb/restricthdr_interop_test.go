@@ -2,13 +2,10 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -50,14 +47,7 @@ func TestInteropRestrictHeaderNamesMatchHAProxy(t *testing.T) {
 		return b.String()
 	}
 	get := func(addr string) string {
-		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-		require.NoError(t, err)
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-		_, err = io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\nX_Under: 1\r\nX-Ok: 1\r\nX.dot: 1\r\nConnection: close\r\n\r\n")
-		require.NoError(t, err)
-		b, err := io.ReadAll(c)
-		require.NoError(t, err)
+		b := oneShot(t, addr, "GET / HTTP/1.1\r\nHost: h\r\nX_Under: 1\r\nX-Ok: 1\r\nX.dot: 1\r\nConnection: close\r\n\r\n")
 		status, _, _ := strings.Cut(string(b), "\r\n")
 		_, body, _ := strings.Cut(string(b), "\r\n\r\n")
 		if !strings.Contains(status, " 200 ") {

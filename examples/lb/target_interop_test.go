@@ -3,11 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -34,14 +32,7 @@ listen l
 `, port, srv)
 	}
 	send := func(addr, target string) string {
-		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-		require.NoError(t, err)
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-		_, err = io.WriteString(c, "GET "+target+" HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
-		require.NoError(t, err)
-		b, err := io.ReadAll(c)
-		require.NoError(t, err)
+		b := oneShot(t, addr, "GET "+target+" HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
 		status, rest, _ := strings.Cut(string(b), "\r\n")
 		code := strings.Fields(status)[1]
 		if code != "200" {
