@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -46,7 +47,9 @@ func TestInteropMaxKeepAliveQueueMatchesHAProxy(t *testing.T) {
 	}
 	// run: the client's first request, another client's slow one that
 	// fills the server, then the client's second request.
-	run := func(addr string) []string {
+	// s1Busy tells whether a section's s1 still holds a connection: the
+	// first request's slot may come back a moment after its answer.
+	run := func(addr string, s1Busy func() bool) []string {
 		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
 		require.NoError(t, err)
 		defer c.Close()
@@ -62,6 +65,7 @@ func TestInteropMaxKeepAliveQueueMatchesHAProxy(t *testing.T) {
 			return string(b)
 		}
 		first := ask()
+		require.Eventually(t, func() bool { return !s1Busy() }, 5*time.Second, 5*time.Millisecond, "s1 gives back the first request's slot")
 		slow := make(chan string, 1)
 		go func() {
 			resp, err := http.Get("http://" + addr + "/slow")
@@ -79,10 +83,17 @@ func TestInteropMaxKeepAliveQueueMatchesHAProxy(t *testing.T) {
 	}
 	ports := freePorts(t, 2)
 	hw, hm := fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])
-	startHAProxy(t, cfg(ports), func() bool { return !bindable(hm) })
-	want := [][]string{run(hw), run(hm)}
+	sock := filepath.Join(t.TempDir(), "haproxy.sock")
+	startHAProxy(t, strings.Replace(cfg(ports), "defaults\n", "global\n    stats socket "+sock+"\ndefaults\n", 1), func() bool { return !bindable(hm) })
+	haBusy := func(section string) func() bool {
+		return func() bool { return haproxyStat(t, sock, section, "s1", "scur") > 0 }
+	}
+	want := [][]string{run(hw, haBusy("wait")), run(hm, haBusy("move"))}
 	lb, _, _ := startInProcess(t, cfg([]int{0, 0}))
-	got := [][]string{run(lb.Addrs("wait")[0].String()), run(lb.Addrs("move")[0].String())}
+	lbBusy := func(section string) func() bool {
+		return func() bool { return lb.Backend(section).Server("s1").CurConns() > 0 }
+	}
+	got := [][]string{run(lb.Addrs("wait")[0].String(), lbBusy("wait")), run(lb.Addrs("move")[0].String(), lbBusy("move"))}
 	require.Equal(t, want, got, "the servers under haproxy, then lb")
 	require.Equal(t, [][]string{{"s1", "s1", "s1"}, {"s1", "s1", "s2"}}, got)
 }
