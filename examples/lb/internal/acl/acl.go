@@ -22,10 +22,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Sentinel errors of parsing, which callers test with errors.Is.
@@ -246,6 +247,12 @@ func LookupMatch(name string) (Matcher, bool) {
 // "src_conn_rate(tbl)" into its description and function, for callers
 // that use fetches outside ACLs (track-sc0 src, stick on src).
 func CompileFetch(expr string) (Fetch, FetchFunc, error) {
+	return (*Refs)(nil).CompileFetch(expr)
+}
+
+// CompileFetch is the package's CompileFetch with the map converters'
+// files taken from rs, so that runtime changes to them reach the fetch.
+func (rs *Refs) CompileFetch(expr string) (Fetch, FetchFunc, error) {
 	fexpr, convs, err := splitConverters(expr)
 	if err != nil {
 		return Fetch{}, nil, err
@@ -262,7 +269,7 @@ func CompileFetch(expr string) (Fetch, FetchFunc, error) {
 	if err != nil {
 		return f, nil, err
 	}
-	conv, t, err := compileConverters(convs, f.Type)
+	conv, t, err := compileConverters(convs, f.Type, rs)
 	if err != nil {
 		return f, nil, err
 	}
@@ -331,7 +338,10 @@ func (e *Expr) Eval(ctx Context) bool {
 
 // ParseExpr compiles the words of an ACL after its name:
 // "FETCH [-i] [-m METHOD] [--] [PATTERN...]".
-func ParseExpr(words []string) (*Expr, error) {
+func ParseExpr(words []string) (*Expr, error) { return parseExpr(words, nil) }
+
+// parseExpr is ParseExpr with the pattern and map files taken from rs.
+func parseExpr(words []string, rs *Refs) (*Expr, error) {
 	if len(words) == 0 {
 		return nil, fmt.Errorf("%w: missing fetch method", ErrSyntax)
 	}
@@ -364,7 +374,7 @@ func ParseExpr(words []string) (*Expr, error) {
 			return nil, fmt.Errorf("fetch method '%s': %w", f.Name, err)
 		}
 	}
-	conv, t, err := compileConverters(convs, f.Type)
+	conv, t, err := compileConverters(convs, f.Type, rs)
 	if err != nil {
 		return nil, err
 	}
@@ -421,58 +431,200 @@ flags:
 	if !ok {
 		return nil, fmt.Errorf("%w: '%s'", ErrUnknownMatch, method)
 	}
-	var filePats []string
-	for _, f := range files {
-		pats, err := patternFile(f, mapFiles)
-		if err != nil {
-			return nil, err
-		}
-		filePats = append(filePats, pats...)
-	}
-	if len(filePats) > 0 {
-		rest = append(filePats, rest...)
-	}
-	if len(rest) == 0 && method != "bool" && method != "found" {
+	if len(rest) == 0 && len(files) == 0 && method != "bool" && method != "found" {
 		// HAProxy warns that such an ACL never matches ("-m found" tests
 		// existence, "-m bool" an integer's truth); it is accepted alike.
 		return &Expr{text: strings.Join(words, " "), fetch: fn, match: func(Sample) bool { return false }, reqOnly: requestOnly(fetchName)}, nil
 	}
-	pred, err := m.Compile(rest, opts)
-	if err != nil {
-		return nil, fmt.Errorf("'%s' with match method '%s': %w", name, method, err)
+	var inline func(Sample) bool
+	if len(rest) > 0 || len(files) == 0 {
+		if inline, err = m.Compile(rest, opts); err != nil {
+			return nil, fmt.Errorf("'%s' with match method '%s': %w", name, method, err)
+		}
 	}
-	return &Expr{text: strings.Join(words, " "), fetch: fn, each: each, match: pred, reqOnly: requestOnly(fetchName)}, nil
+	var users []*aclUser
+	for _, f := range files {
+		ref, err := rs.load(f, mapFiles, RefACL)
+		if err != nil {
+			return nil, err
+		}
+		u := &aclUser{file: f, method: method, m: m, opts: opts}
+		if err := ref.addUser(u); err != nil {
+			return nil, fmt.Errorf("'%s' with match method '%s': %w", name, method, err)
+		}
+		users = append(users, u)
+	}
+	match := inline
+	if len(users) > 0 {
+		match = func(s Sample) bool {
+			if inline != nil && inline(s) {
+				return true
+			}
+			for _, u := range users {
+				if u.match(s) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	return &Expr{text: strings.Join(words, " "), fetch: fn, each: each, match: match, reqOnly: requestOnly(fetchName)}, nil
 }
 
 var errUnsupported = errors.New("not supported")
 
-// patternFile reads an ACL's patterns from a file ("-f"), as HAProxy
-// does: one per line, which ends at a CR or LF; a line starting with '#'
-// and an empty one are skipped; leading spaces and tabs are dropped, the
-// rest of the line, spaces included, is the pattern. A map file ("-M")
-// gives the first word of each line, its key.
-func patternFile(name string, asMap bool) ([]string, error) {
-	data, err := os.ReadFile(name)
-	if err != nil {
-		return nil, fmt.Errorf("failed to open pattern file <%s>: %w", name, err)
+// aclUser is an ACL expression's index of a pattern file ("-f"; with
+// "-M" a map file, whose keys are the patterns). The str and ip methods,
+// those of the long lists that change at run time (hosts, paths,
+// blocked addresses), keep an index that an entry changes in place;
+// the others compile the file's current patterns as one predicate,
+// again on each change.
+type aclUser struct {
+	file   string
+	method string
+	m      Matcher
+	opts   MatchOptions
+	pred   atomic.Pointer[func(Sample) bool]
+	cur    []*RefEntry
+
+	mu  sync.RWMutex
+	idx patternIndex // nil: pred
+}
+
+// patternIndex is a set of patterns that takes one more or one less in
+// place.
+type patternIndex interface {
+	add(p string) error
+	del(p string)
+	match(s Sample) bool
+}
+
+// newPatternIndex returns an empty index for the method, nil for a
+// method without one.
+func newPatternIndex(method string, opts MatchOptions) patternIndex {
+	switch method {
+	case "ip":
+		return &ipSet{}
+	case "str":
+		return &strSet{fold: opts.IgnoreCase, n: map[string]int{}}
 	}
-	var pats []string
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "#") {
-			continue
+	return nil
+}
+
+// match tells whether the sample matches one of the file's patterns.
+func (u *aclUser) match(s Sample) bool {
+	if u.idx == nil {
+		return (*u.pred.Load())(s)
+	}
+	u.mu.RLock()
+	ok := u.idx.match(s)
+	u.mu.RUnlock()
+	return ok
+}
+
+func never(Sample) bool { return false }
+
+func (*aclUser) checkValue(string) error { return nil } // no value
+
+func (u *aclUser) check(e *RefEntry) error {
+	_, err := u.m.Compile([]string{e.Key}, u.opts)
+	return err
+}
+
+func (u *aclUser) reset(entries []*RefEntry) error {
+	u.cur = slices.Clone(entries)
+	if idx := newPatternIndex(u.method, u.opts); idx != nil {
+		for _, e := range entries {
+			if err := idx.add(e.Key); err != nil {
+				if e.line > 0 {
+					return fmt.Errorf("pattern file <%s> line %d: %w", u.file, e.line, err)
+				}
+				return fmt.Errorf("pattern file <%s>: %w", u.file, err)
+			}
 		}
-		line = strings.TrimLeft(line, " \t")
-		if i := strings.IndexAny(line, "\r\n"); i >= 0 {
-			line = line[:i]
+		u.mu.Lock()
+		u.idx = idx
+		u.mu.Unlock()
+		return nil
+	}
+	return u.compile()
+}
+
+// compile builds the predicate over u.cur; an empty file never matches.
+func (u *aclUser) compile() error {
+	pred := never
+	if len(u.cur) > 0 {
+		pats := make([]string, len(u.cur))
+		for i, e := range u.cur {
+			pats[i] = e.Key
 		}
-		if asMap {
-			line, _, _ = strings.Cut(strings.ReplaceAll(line, "\t", " "), " ")
+		p, err := u.m.Compile(pats, u.opts)
+		if err != nil {
+			// Name the line at fault, as a file is read.
+			for _, e := range u.cur {
+				if err := u.check(e); err != nil && e.line > 0 {
+					return fmt.Errorf("pattern file <%s> line %d: %w", u.file, e.line, err)
+				}
+			}
+			return fmt.Errorf("pattern file <%s>: %w", u.file, err)
 		}
-		if line != "" {
-			pats = append(pats, line)
+		pred = p
+	}
+	u.pred.Store(&pred)
+	return nil
+}
+
+func (u *aclUser) add(e *RefEntry) {
+	u.cur = append(u.cur, e)
+	if u.idx == nil {
+		_ = u.compile()
+		return
+	}
+	u.mu.Lock()
+	_ = u.idx.add(e.Key) // checked before
+	u.mu.Unlock()
+}
+
+func (u *aclUser) del(e *RefEntry) {
+	u.cur = slices.DeleteFunc(u.cur, func(x *RefEntry) bool { return x == e })
+	if u.idx == nil {
+		_ = u.compile()
+		return
+	}
+	u.mu.Lock()
+	u.idx.del(e.Key)
+	u.mu.Unlock()
+}
+
+func (*aclUser) set(*RefEntry) {} // a pattern has no value
+
+func (u *aclUser) describe(value string) string {
+	c := "sensitive"
+	if u.opts.IgnoreCase {
+		c = "insensitive"
+	}
+	head := "type=" + u.method + ", case=" + c
+	s := Str(value)
+	switch u.method {
+	case "ip":
+		if a, err := netip.ParseAddr(value); err == nil {
+			s = IP(a)
+		}
+	case "int":
+		if n, err := strconv.ParseInt(value, 10, 64); err == nil {
+			s = Int(n)
 		}
 	}
-	return pats, nil
+	for _, e := range u.cur {
+		if p, err := u.m.Compile([]string{e.Key}, u.opts); err == nil && p(s) {
+			idx := "list"
+			if !u.opts.IgnoreCase && (u.method == "str" || u.method == "beg" || u.method == "ip") {
+				idx = "tree"
+			}
+			return fmt.Sprintf("%s, match=yes, idx=%s, pattern=%q", head, idx, e.Key)
+		}
+	}
+	return head + ", match=no"
 }
 
 // ACL is a named test: the expressions of every "acl" line with its name,
@@ -497,7 +649,10 @@ func (a *ACL) Eval(ctx Context) bool {
 
 // Set holds a proxy's named ACLs.
 type Set struct {
-	m map[string]*ACL
+	// Refs gives the pattern and map files the set's ACLs read (nil:
+	// each reads its own, unchangeable copy).
+	Refs *Refs
+	m    map[string]*ACL
 }
 
 // Add parses an "acl NAME FETCH ..." line's words after "acl" and adds it
@@ -510,7 +665,7 @@ func (s *Set) Add(words []string) error {
 	if err := checkACLName(name); err != nil {
 		return err
 	}
-	e, err := ParseExpr(words[1:])
+	e, err := parseExpr(words[1:], s.Refs)
 	if err != nil {
 		return fmt.Errorf("acl '%s': %w", name, err)
 	}
@@ -665,7 +820,11 @@ func ParseCond(words []string, set *Set) (*Cond, error) {
 			if end < 0 {
 				return nil, fmt.Errorf("%w: missing '}' after anonymous ACL", ErrSyntax)
 			}
-			e, err := ParseExpr(rest[:end])
+			var rs *Refs
+			if set != nil {
+				rs = set.Refs
+			}
+			e, err := parseExpr(rest[:end], rs)
 			if err != nil {
 				return nil, fmt.Errorf("anonymous ACL '{ %s }': %w", strings.Join(rest[:end], " "), err)
 			}

@@ -413,13 +413,26 @@ func splitConverters(expr string) (fetch string, convs []string, err error) {
 }
 
 // compileConverters builds the chain of converters convs, and the type
-// of what it returns (t when there are none).
-func compileConverters(convs []string, t Type) (ConvFunc, Type, error) {
+// of what it returns (t when there are none). The map converters take
+// their files' entries from rs.
+func compileConverters(convs []string, t Type, rs *Refs) (ConvFunc, Type, error) {
 	var chain []ConvFunc
 	for _, c := range convs {
 		name, arg, hasArg, err := splitArg(c)
 		if err != nil {
 			return nil, 0, err
+		}
+		if rc, ok := refConverters[name]; ok {
+			if arg == "" {
+				return nil, 0, fmt.Errorf("%w: converter '%s' expects arguments in parentheses", ErrSyntax, name)
+			}
+			fn, err := rc.compile(strings.Split(arg, ","), rs)
+			if err != nil {
+				return nil, 0, fmt.Errorf("converter '%s': %w", name, err)
+			}
+			chain = append(chain, fn)
+			t = rc.out
+			continue
 		}
 		cv, ok := converters[name]
 		switch {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -147,35 +148,129 @@ func compileIP(p []string, _ MatchOptions) (func(Sample) bool, error) {
 	if len(p) == 0 {
 		return nil, fmt.Errorf("%w: match method 'ip' expects at least one address", ErrBadPattern)
 	}
-	nets := make([]netip.Prefix, 0, len(p))
+	var set ipSet
 	for _, w := range p {
-		pf, err := ParsePrefix(w)
-		if err != nil {
+		if err := set.add(w); err != nil {
 			return nil, err
 		}
-		nets = append(nets, pf)
 	}
-	return func(s Sample) bool {
-		var a netip.Addr
-		switch s.Type {
-		case TypeIP:
-			a = s.IP
-		case TypeStr:
-			var err error
-			if a, err = netip.ParseAddr(s.Str); err != nil {
-				return false
-			}
-		default:
-			return false
+	return set.match, nil
+}
+
+// ipSet holds networks by prefix length, so that an address is looked
+// up once per length in use rather than once per network: a list of
+// thousands of addresses costs what a few do.
+type ipSet struct {
+	v4, v6 []ipLen // by length, longest first
+}
+
+type ipLen struct {
+	bits int
+	nets map[netip.Addr]int // the networks' (masked) addresses, and how many times each
+}
+
+func (s *ipSet) lens(a netip.Addr) *[]ipLen {
+	if a.Is4() {
+		return &s.v4
+	}
+	return &s.v6
+}
+
+func (s *ipSet) put(p netip.Prefix, delta int) {
+	lens := s.lens(p.Addr())
+	i, found := slices.BinarySearchFunc(*lens, p.Bits(), func(l ipLen, bits int) int { return bits - l.bits })
+	if !found {
+		if delta < 0 {
+			return
 		}
-		a = a.Unmap()
-		for _, n := range nets {
-			if n.Contains(a) {
-				return true
-			}
+		*lens = slices.Insert(*lens, i, ipLen{bits: p.Bits(), nets: map[netip.Addr]int{}})
+	}
+	nets := (*lens)[i].nets
+	if nets[p.Addr()] += delta; nets[p.Addr()] <= 0 {
+		delete(nets, p.Addr())
+		if len(nets) == 0 {
+			*lens = slices.Delete(*lens, i, i+1)
 		}
-		return false
-	}, nil
+	}
+}
+
+func (s *ipSet) add(w string) error {
+	p, err := ParsePrefix(w)
+	if err != nil {
+		return err
+	}
+	s.put(p, 1)
+	return nil
+}
+
+func (s *ipSet) del(w string) {
+	if p, err := ParsePrefix(w); err == nil {
+		s.put(p, -1)
+	}
+}
+
+func (s *ipSet) match(smp Sample) bool {
+	a, ok := ipOf(smp)
+	return ok && s.contains(a)
+}
+
+// ipOf reads an address sample, or a string that holds one.
+func ipOf(s Sample) (netip.Addr, bool) {
+	switch s.Type {
+	case TypeIP:
+		return s.IP.Unmap(), true
+	case TypeStr:
+		a, err := netip.ParseAddr(s.Str)
+		return a.Unmap(), err == nil
+	}
+	return netip.Addr{}, false
+}
+
+// strSet holds whole-string patterns, lower-cased under -i.
+type strSet struct {
+	fold bool
+	n    map[string]int
+}
+
+func (s *strSet) key(w string) string {
+	if s.fold {
+		return strings.ToLower(w)
+	}
+	return w
+}
+
+func (s *strSet) add(w string) error {
+	s.n[s.key(w)]++
+	return nil
+}
+
+func (s *strSet) del(w string) {
+	k := s.key(w)
+	if s.n[k]--; s.n[k] <= 0 {
+		delete(s.n, k)
+	}
+}
+
+func (s *strSet) match(smp Sample) bool {
+	_, ok := s.n[s.key(smp.String())]
+	return ok
+}
+
+func (s *ipSet) contains(a netip.Addr) bool {
+	lens := s.v6
+	if a.Is4() {
+		lens = s.v4
+	}
+	for _, l := range lens {
+		p, err := a.Prefix(l.bits)
+		if err != nil {
+			continue
+		}
+		if _, ok := l.nets[p.Addr()]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // ParsePrefix parses an IP pattern: an address (a /32 or /128 network), a

@@ -32,17 +32,22 @@ func TestPatternFile(t *testing.T) {
 		{"src -f " + nets + " 172.16.0.1", true},
 		{"src -f " + nets + " -f " + nets, false},
 	})
-	pats, err := patternFile(words, false)
-	require.NoError(t, err)
-	assert.Equal(t, []string{"admin", "foo bar ", "#x"}, pats)
-	pats, err = patternFile(words, true)
-	require.NoError(t, err)
-	assert.Equal(t, []string{"admin", "foo", "#x"}, pats, "a map's keys")
+	keys := func(twoCols bool) []string {
+		r, err := (*Refs)(nil).load(words, twoCols, RefACL)
+		require.NoError(t, err)
+		var out []string
+		for _, e := range r.Entries(0) {
+			out = append(out, e.Key)
+		}
+		return out
+	}
+	assert.Equal(t, []string{"admin", "foo bar ", "#x"}, keys(false))
+	assert.Equal(t, []string{"admin", "foo", "#x"}, keys(true), "a map's keys")
 	checkExprs(t, c, []exprCase{
 		{"str(foo) -M -f " + words, true},
 		{"str(foo) -f " + words, false},
 	})
-	_, err = ParseExpr(strings.Fields("src -f " + filepath.Join(dir, "none.lst")))
+	_, err := ParseExpr(strings.Fields("src -f " + filepath.Join(dir, "none.lst")))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "failed to open pattern file <"+filepath.Join(dir, "none.lst")+">")
 	_, err = ParseExpr([]string{"src", "-f"})

@@ -346,7 +346,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 			continue
 		}
 		fe := &frontend{cfg: px, logs: b.newLogSet(px), http: b.httpPx[px]}
-		if fe.logFetch, err = compileLogFetches(px.LogFormat); err != nil {
+		if fe.logFetch, err = compileLogFetches(px.LogFormat, px.ACLs.Refs); err != nil {
 			return abort(fmt.Errorf("balancer: %s '%s': %w", px.Kind, px.Name, err))
 		}
 		if fe.uid, err = compileUniqueID(px); err != nil {

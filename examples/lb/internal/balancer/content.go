@@ -107,7 +107,7 @@ func compileContent(px *config.Proxy) (*contentRules, error) {
 		if r.Key == "" {
 			continue
 		}
-		_, fn, err := acl.CompileFetch(r.Key)
+		_, fn, err := px.ACLs.Refs.CompileFetch(r.Key)
 		if err != nil {
 			return nil, fmt.Errorf("tcp-request content (%s): %w", r.Pos, err)
 		}

@@ -65,7 +65,7 @@ func compileUseBackends(px *config.Proxy) ([]logFormat, error) {
 		if !u.Dynamic() {
 			continue
 		}
-		f, err := parseLogFormat(u.Backend)
+		f, err := parseLogFormat(u.Backend, px.ACLs.Refs)
 		if err != nil {
 			return nil, fmt.Errorf("%s: use_backend '%s': %w", u.Pos, u.Backend, err)
 		}
@@ -154,14 +154,14 @@ func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
 				// sc-set-gpt0 with an integer rather than an expression.
 				hr.expr = func(acl.Context) (acl.Sample, bool) { return acl.Int(n), true }
 			} else if isExpr {
-				if _, hr.expr, err = acl.CompileFetch(r.Value); err != nil {
+				if _, hr.expr, err = px.ACLs.Refs.CompileFetch(r.Value); err != nil {
 					return nil, fmt.Errorf("%s: '%s' expression '%s': %w", r.Pos, r.Action, r.Value, err)
 				}
 			} else if r.Redirect.Literal {
 				// An older "redirect" line's location is taken as
 				// written, as haproxy 2.6 takes it: no %[...] samples.
 				hr.value = logFormat{{lit: r.Value}}
-			} else if hr.value, err = parseLogFormat(r.Value); err != nil {
+			} else if hr.value, err = parseLogFormat(r.Value, px.ACLs.Refs); err != nil {
 				return nil, fmt.Errorf("%s: '%s' value '%s': %w", r.Pos, r.Action, r.Value, err)
 			}
 			switch r.Action {
@@ -681,7 +681,7 @@ type fmtPart struct {
 	fetch acl.FetchFunc
 }
 
-func parseLogFormat(s string) (logFormat, error) {
+func parseLogFormat(s string, rs *acl.Refs) (logFormat, error) {
 	var f logFormat
 	for s != "" {
 		i := strings.Index(s, "%[")
@@ -696,7 +696,7 @@ func parseLogFormat(s string) (logFormat, error) {
 		if end < 0 {
 			return nil, fmt.Errorf("missing ']' after '%s'", s[i:])
 		}
-		_, fn, err := acl.CompileFetch(s[i+2 : i+end])
+		_, fn, err := rs.CompileFetch(s[i+2 : i+end])
 		if err != nil {
 			return nil, err
 		}

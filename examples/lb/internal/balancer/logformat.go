@@ -46,7 +46,7 @@ type logValues struct {
 
 // compileLogFetches compiles the sample expressions of a log-format, by
 // item index; nil when it has none.
-func compileLogFetches(format []config.LogItem) ([]acl.FetchFunc, error) {
+func compileLogFetches(format []config.LogItem, rs *acl.Refs) ([]acl.FetchFunc, error) {
 	var out []acl.FetchFunc
 	for i, it := range format {
 		if it.Expr == "" {
@@ -55,7 +55,7 @@ func compileLogFetches(format []config.LogItem) ([]acl.FetchFunc, error) {
 		if out == nil {
 			out = make([]acl.FetchFunc, len(format))
 		}
-		_, fn, err := acl.CompileFetch(it.Expr)
+		_, fn, err := rs.CompileFetch(it.Expr)
 		if err != nil {
 			return nil, fmt.Errorf("log-format: sample expression '%s': %w", it.Expr, err)
 		}
@@ -404,7 +404,7 @@ func compileUniqueID(px *config.Proxy) (*uniqueIDs, error) {
 	if px.UniqueIDFormat == nil {
 		return nil, nil
 	}
-	fetch, err := compileLogFetches(px.UniqueIDFormat)
+	fetch, err := compileLogFetches(px.UniqueIDFormat, px.ACLs.Refs)
 	if err != nil {
 		return nil, fmt.Errorf("unique-id-format: %w", err)
 	}

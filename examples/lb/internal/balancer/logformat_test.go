@@ -22,7 +22,7 @@ func (c addrCtx) Dst() netip.AddrPort { return c.dst }
 func TestRenderLogFormatSamples(t *testing.T) {
 	format, err := config.ParseLogFormat(`%[src] %{+Q}[src] %[dst_port,add(1)] %{+Q}[dst_port] %[str()] %{+Q}[str()] %[env(LB_TEST_UNSET_VARIABLE)] %{+Q}[env(LB_TEST_UNSET_VARIABLE)] %[bool(1)] %{+Q}[str(a b)]  %[str(x)]`)
 	require.NoError(t, err)
-	fetch, err := compileLogFetches(format)
+	fetch, err := compileLogFetches(format, nil)
 	require.NoError(t, err)
 	require.Len(t, fetch, len(format))
 	ctx := addrCtx{src: netip.MustParseAddrPort("192.0.2.7:4000"), dst: netip.MustParseAddrPort("198.51.100.1:8443")}
@@ -33,7 +33,7 @@ func TestRenderLogFormatSamples(t *testing.T) {
 	// A format without expressions compiles to nothing.
 	format, err = config.ParseLogFormat(`%ci %b`)
 	require.NoError(t, err)
-	fetch, err = compileLogFetches(format)
+	fetch, err = compileLogFetches(format, nil)
 	require.NoError(t, err)
 	require.Nil(t, fetch)
 

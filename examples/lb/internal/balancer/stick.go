@@ -426,7 +426,7 @@ type stickRule struct {
 // compileStick compiles a backend's stick rules.
 func (b *Backend) compileStick() error {
 	for _, r := range b.cfg.Stick.Rules {
-		_, fn, err := acl.CompileFetch(r.Key)
+		_, fn, err := b.cfg.ACLs.Refs.CompileFetch(r.Key)
 		if err != nil {
 			return fmt.Errorf("stick (%s): %w", r.Pos, err)
 		}

@@ -20,7 +20,7 @@ func (b *Backend) compileUseServers() error {
 	for _, u := range b.cfg.UseServers {
 		r := useServerRule{cfg: u}
 		if u.Dynamic() {
-			f, err := parseLogFormat(u.Server)
+			f, err := parseLogFormat(u.Server, b.cfg.ACLs.Refs)
 			if err != nil {
 				return fmt.Errorf("use-server '%s' (%s): %w", u.Server, u.Pos, err)
 			}

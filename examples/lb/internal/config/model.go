@@ -109,6 +109,11 @@ type Config struct {
 	Caches []*CacheSection
 	// HTTPErrors are the "http-errors" sections, in order.
 	HTTPErrors []*HTTPErrorsSection
+	// Patterns holds the ACL pattern files and map files the
+	// configuration reads, shared by every ACL, map converter and
+	// set-map, del-map, add-acl or del-acl action that names one, and
+	// changed at run time through these actions and the runtime API.
+	Patterns *acl.Refs
 	// localPeerSet tells SetLocalPeer ran.
 	localPeerSet bool
 	// statesLoaded tells the state files were read (Resolve).

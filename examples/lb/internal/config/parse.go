@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 )
 
 // Source is one configuration file's name and content.
@@ -38,7 +40,7 @@ func ParseFiles(paths ...string) (*Config, error) {
 // each an *Error with the file and line, rather than stopping at the first.
 func Parse(srcs ...Source) (*Config, error) {
 	p := &parser{
-		cfg:      &Config{Global: Global{BufSize: DefaultBufSize, UnixBind: UnixBind{Mode: -1, UID: -1, GID: -1}}},
+		cfg:      &Config{Global: Global{BufSize: DefaultBufSize, UnixBind: UnixBind{Mode: -1, UID: -1, GID: -1}}, Patterns: acl.NewRefs()},
 		defaults: newDefaults(),
 		named:    map[string]*Proxy{},
 	}
@@ -269,6 +271,7 @@ func (p *parser) startProxy(kw string, args []string) {
 			base = newDefaults()
 		}
 		d := inherit(base, KindDefaults, name, p.pos)
+		d.ACLs.Refs = p.cfg.Patterns
 		p.defaults, p.cur = d, d
 		if name != "" {
 			p.named[name] = d
@@ -286,6 +289,8 @@ func (p *parser) startProxy(kw string, args []string) {
 		p.errorf(kw, ErrReference, "%s '%s' has the same name as %s '%s' declared at %s", kw, name, prev.Kind, prev.Name, prev.Pos)
 	}
 	p.cur = inherit(base, kind, name, p.pos)
+	// The ACLs of every section read their files from one registry.
+	p.cur.ACLs.Refs = p.cfg.Patterns
 	p.cfg.Proxies = append(p.cfg.Proxies, p.cur)
 }
 
