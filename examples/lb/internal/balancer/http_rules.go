@@ -46,6 +46,64 @@ type httpRule struct {
 	expr acl.FetchFunc
 	// cache is the cache of cache-use and cache-store.
 	cache *httpcache.Cache
+	// ref is the file set-map, del-map, add-acl and del-acl change;
+	// value is then the key's format, mapValue set-map's value's.
+	ref      *acl.Ref
+	mapValue logFormat
+	// dynAnswer is the body's and the fields' formats of a return rule
+	// whose answer is made for each request; nil when it is fixed.
+	dynAnswer *dynAnswer
+}
+
+// dynAnswer is a "return" answer with formats: its body (lf-string,
+// lf-file) or a field's value holds %[...] samples.
+type dynAnswer struct {
+	body logFormat // nil: the body is fixed
+	hdrs []logFormat
+}
+
+// compileReturn compiles the formats of a return rule; nil when its
+// answer is the same for every request.
+func compileReturn(r *config.HTTPRule, rs *acl.Refs) (*dynAnswer, error) {
+	dyn := false
+	for _, h := range r.Headers {
+		dyn = dyn || strings.Contains(h[1], "%[")
+	}
+	if !r.BodyFormat && !dyn {
+		return nil, nil
+	}
+	d := &dynAnswer{}
+	var err error
+	if r.BodyFormat {
+		if d.body, err = parseLogFormat(string(r.Body), rs); err != nil {
+			return nil, fmt.Errorf("body: %w", err)
+		}
+	}
+	for _, h := range r.Headers {
+		f, err := parseLogFormat(h[1], rs)
+		if err != nil {
+			return nil, fmt.Errorf("hdr '%s': %w", h[0], err)
+		}
+		d.hdrs = append(d.hdrs, f)
+	}
+	return d, nil
+}
+
+// returnAnswer makes a return rule's answer for this request.
+func (ex *exchange) returnAnswer(r *httpRule) *localAnswer {
+	d := r.dynAnswer
+	if d == nil {
+		return r.answer
+	}
+	body := r.cfg.Body
+	if d.body != nil {
+		body = d.body.appendTo(nil, ex)
+	}
+	hdrs := make([][2]string, len(r.cfg.Headers))
+	for i, h := range r.cfg.Headers {
+		hdrs[i] = [2]string{h[0], string(d.hdrs[i].appendTo(nil, ex))}
+	}
+	return newAnswer(r.cfg.Status, r.cfg.ContentType, body, hdrs)
 }
 
 type useBackend struct {
@@ -165,6 +223,15 @@ func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
 				return nil, fmt.Errorf("%s: '%s' value '%s': %w", r.Pos, r.Action, r.Value, err)
 			}
 			switch r.Action {
+			case "set-map", "del-map":
+				hr.ref = px.ACLs.Refs.Named(r.Name, acl.RefMap)
+				if r.Action == "set-map" {
+					if hr.mapValue, err = parseLogFormat(r.MapValue, px.ACLs.Refs); err != nil {
+						return nil, fmt.Errorf("%s: 'set-map' value '%s': %w", r.Pos, r.MapValue, err)
+					}
+				}
+			case "add-acl", "del-acl":
+				hr.ref = px.ACLs.Refs.Named(r.Name, acl.RefACL)
 			case "cache-use", "cache-store":
 				hr.cache = b.caches[r.Name] // nil under Check
 			case "deny", "tarpit":
@@ -174,6 +241,9 @@ func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
 				}
 			case "return":
 				hr.answer = newAnswer(r.Status, r.ContentType, r.Body, r.Headers)
+				if hr.dynAnswer, err = compileReturn(r, px.ACLs.Refs); err != nil {
+					return nil, fmt.Errorf("%s: 'return': %w", r.Pos, err)
+				}
 			case "auth":
 				realm := cmp.Or(r.Value, px.Name)
 				hr.answer = newAnswer(401, "text/html", builtinAnswer(401).body, [][2]string{
@@ -392,6 +462,8 @@ rules:
 			ex.replaceFields(req, r)
 		case "set-var", "set-var-fmt", "unset-var":
 			ex.varAction(r)
+		case "set-map", "del-map", "add-acl", "del-acl":
+			ex.mapAction(r)
 		case "replace-path":
 			if v, ok := ex.replaced(r, req.PathOnly()); ok {
 				req.SetPath(string(v))
@@ -460,7 +532,7 @@ rules:
 			}
 			// Answered by the proxy itself, as HAProxy logs it: LR.
 			ex.log.term = [2]byte{'L', 'R'}
-			ex.answer(r.answer)
+			ex.answer(ex.returnAnswer(r))
 			return true
 		case "redirect":
 			a := ex.redirect(r)
@@ -655,6 +727,8 @@ func (ex *exchange) applyRespRules(rules []httpRule) {
 			ex.replaceFields(resp, r)
 		case "set-var", "set-var-fmt", "unset-var":
 			ex.varAction(r)
+		case "set-map", "del-map", "add-acl", "del-acl":
+			ex.mapAction(r)
 		case "capture":
 			ex.captureRule(r, true)
 		case "cache-store":
@@ -731,6 +805,27 @@ func (ex *exchange) varAction(r *httpRule) {
 		ex.SetVar(r.name, acl.Str(string(r.value.appendTo(nil, ex))))
 	case "unset-var":
 		ex.UnsetVar(r.name)
+	}
+}
+
+// mapAction runs set-map (the key's entries take the value, or it is
+// added), del-map and del-acl (the key's entries go) and add-acl (the
+// key is added unless there). A file no ACL or map reads is left alone,
+// as in HAProxy.
+func (ex *exchange) mapAction(r *httpRule) {
+	if r.ref == nil {
+		return // under Check
+	}
+	ex.tmp = r.value.appendTo(ex.tmp[:0], ex)
+	key := string(ex.tmp)
+	switch r.cfg.Action {
+	case "set-map":
+		ex.tmp = r.mapValue.appendTo(ex.tmp[:0], ex)
+		r.ref.SetOrAdd(key, string(ex.tmp))
+	case "add-acl":
+		r.ref.AddOnce(key)
+	default:
+		r.ref.DeleteKey(key)
 	}
 }
 

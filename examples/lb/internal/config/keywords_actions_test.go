@@ -195,3 +195,39 @@ func TestMaxKeepAliveQueue(t *testing.T) {
 	_, err = parse(t, "backend a\n    max-keep-alive-queue -2\n")
 	require.ErrorContains(t, err, "'-2' is not an integer of -1 or more")
 }
+
+func TestMapActionsAndReturnFormats(t *testing.T) {
+	cfg, err := parse(t, `frontend f
+    mode http
+    bind 127.0.0.1:0
+    http-request set-map(/etc/a.map) %[path] %[src] if { method POST }
+    http-request del-map(/etc/a.map) %[path]
+    http-request add-acl(/etc/b.lst) %[src]
+    http-response del-acl(/etc/b.lst) %[src]
+    http-request return status 200 content-type text/plain lf-string "p=%[path]" hdr x-a "%[src]"
+`)
+	require.NoError(t, err)
+	h := cfg.Proxy("f", KindFrontend).HTTP
+	r := h.RequestRules
+	require.Equal(t, [4]string{"set-map", "/etc/a.map", "%[path]", "%[src]"}, [4]string{r[0].Action, r[0].Name, r[0].Value, r[0].MapValue})
+	require.NotNil(t, r[0].Cond)
+	require.Equal(t, [3]string{"del-map", "/etc/a.map", "%[path]"}, [3]string{r[1].Action, r[1].Name, r[1].Value})
+	require.Equal(t, [3]string{"add-acl", "/etc/b.lst", "%[src]"}, [3]string{r[2].Action, r[2].Name, r[2].Value})
+	require.Equal(t, "del-acl", h.ResponseRules[0].Action)
+	require.True(t, r[3].BodyFormat)
+	require.Equal(t, "p=%[path]", string(r[3].Body))
+	require.NotNil(t, cfg.Patterns)
+
+	for _, tc := range []struct{ text, want string }{
+		{"http-request set-map(/a) k\n", "'set-map' expects <key fmt> <value fmt>"},
+		{"http-request set-map(/a k v\n", "expects set-map(<file name>)"},
+		{"http-request set-map() k v\n", "expects set-map(<file name>)"},
+		{"http-request del-map(/a)\n", "'del-map' expects <key fmt>"},
+		{"http-request add-acl(/a) k v\n", "'add-acl' expects <key fmt>"},
+		{"http-after-response set-map(/a) k v\n", "'http-after-response set-map(/a)'"},
+		{"http-request return content-type t lf-file /nonexistent/body\n", "'return' lf-file"},
+	} {
+		_, err := parse(t, "frontend f\n    mode http\n    bind 127.0.0.1:0\n    "+tc.text)
+		require.ErrorContains(t, err, tc.want, tc.text)
+	}
+}

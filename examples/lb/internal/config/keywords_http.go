@@ -48,6 +48,12 @@ func init() {
 		if err != nil {
 			return err
 		}
+		switch r.Action {
+		case "set-map", "del-map", "add-acl", "del-acl":
+			// As in haproxy 2.6, which has them in http-request and
+			// http-response only.
+			return fmt.Errorf("%w: 'http-after-response %s'", ErrUnsupported, a[0])
+		}
 		px.HTTP.AfterResponseRules = appendOwn(px.HTTP.AfterResponseRules, r)
 		return nil
 	}}
@@ -545,6 +551,15 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 			r.Action, r.Name = verb, name
 		}
 	}
+	for _, verb := range []string{"set-map", "del-map", "add-acl", "del-acl"} {
+		if v, ok := strings.CutPrefix(a[0], verb+"("); ok {
+			name, closed := strings.CutSuffix(v, ")")
+			if !closed || name == "" {
+				return r, fmt.Errorf("'%s': expects %s(<file name>)", a[0], verb)
+			}
+			r.Action, r.Name = verb, name
+		}
+	}
 	if req {
 		if err := parseStickAction(&r); err != nil {
 			return r, err
@@ -587,6 +602,18 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 		if err := need(0, "no argument"); err != nil {
 			return r, err
 		}
+		return r, nil
+	case "set-map":
+		if err := need(2, "<key fmt> <value fmt>"); err != nil {
+			return r, err
+		}
+		r.Value, r.MapValue = a[0], a[1]
+		return r, nil
+	case "del-map", "add-acl", "del-acl":
+		if err := need(1, "<key fmt>"); err != nil {
+			return r, err
+		}
+		r.Value = a[0]
 		return r, nil
 	case "replace-header", "replace-value":
 		if err := need(3, "<name> <match-regex> <replace-fmt>"); err != nil {
@@ -801,19 +828,19 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 				r.Status = n
 			case a[0] == "content-type" && len(a) >= 2:
 				r.ContentType = a[1]
-			case a[0] == "string" && len(a) >= 2:
-				r.Body = []byte(a[1])
-			case a[0] == "file" && len(a) >= 2:
+			case (a[0] == "string" || a[0] == "lf-string") && len(a) >= 2:
+				r.Body, r.BodyFormat = []byte(a[1]), a[0] == "lf-string"
+			case (a[0] == "file" || a[0] == "lf-file") && len(a) >= 2:
 				b, err := os.ReadFile(a[1])
 				if err != nil {
-					return r, fmt.Errorf("'return' file: %w", err)
+					return r, fmt.Errorf("'return' %s: %w", a[0], err)
 				}
-				r.Body = b
+				r.Body, r.BodyFormat = b, a[0] == "lf-file"
 			case a[0] == "hdr" && len(a) >= 3:
 				r.Headers = append(r.Headers, [2]string{a[1], a[2]})
 				a = a[1:]
 			default:
-				return r, fmt.Errorf("'return': unexpected '%s' (expects status, content-type, string, file or hdr with their value)", a[0])
+				return r, fmt.Errorf("'return': unexpected '%s' (expects status, content-type, string, lf-string, file, lf-file or hdr with their value)", a[0])
 			}
 			a = a[2:]
 		}

@@ -147,8 +147,12 @@ type HTTPRule struct {
 	// ContentType and Body are what "return" answers with.
 	ContentType string
 	Body        []byte
-	// Headers are extra fields of "return" (hdr NAME VALUE).
+	// Headers are extra fields of "return" (hdr NAME VALUE), whose
+	// values are formats.
 	Headers [][2]string
+	// BodyFormat tells a "return" body given by lf-string or lf-file:
+	// a format, filled in for each request.
+	BodyFormat bool
 	// Regex is the match of replace-header, replace-value, replace-path
 	// and replace-uri; Value is then the replacement, in which \1..\9
 	// stand for the groups matched.
@@ -181,6 +185,9 @@ type HTTPRule struct {
 	LogLevel int
 	// Redirect holds a redirect rule's options.
 	Redirect RedirectOptions
+	// MapValue is set-map's value format; Name is then the map file
+	// and Value the key format, as for del-map, add-acl and del-acl.
+	MapValue string
 }
 
 // UseBackend is one use_backend rule.
