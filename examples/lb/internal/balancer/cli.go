@@ -175,10 +175,24 @@ func (c *cliServer) handle(cn net.Conn) {
 		if err != nil {
 			return
 		}
-		for _, cmd := range splitCommands(line) {
+		// A line ending with "<<" is followed by a payload that runs
+		// to the first empty line, for its last command.
+		var payload string
+		if l, ok := strings.CutSuffix(line, "<<"); ok {
+			line = l
+			if payload, err = readPayload(r); err != nil {
+				return
+			}
+		}
+		cmds := splitCommands(line)
+		for i, cmd := range cmds {
 			words := strings.Fields(cmd)
 			if len(words) == 0 {
 				continue
+			}
+			pl := ""
+			if i == len(cmds)-1 {
+				pl = payload
 			}
 			switch words[0] {
 			case "prompt":
@@ -188,7 +202,7 @@ func (c *cliServer) handle(cn net.Conn) {
 				_ = w.Flush()
 				return
 			}
-			c.b.runCommand(w, c.cfg.Level, words)
+			c.b.runCommand(w, c.cfg.Level, words, pl)
 			_ = w.WriteByte('\n')
 		}
 		if prompt {
@@ -219,6 +233,26 @@ func readLine(r *bufio.Reader) (string, error) {
 	}
 }
 
+// readPayload reads the lines of a payload up to the first empty one, at
+// most cliMaxLine bytes in all.
+func readPayload(r *bufio.Reader) (string, error) {
+	var b strings.Builder
+	for {
+		l, err := readLine(r)
+		if err != nil {
+			return "", err
+		}
+		if l == "" {
+			return b.String(), nil
+		}
+		if b.Len()+len(l) > cliMaxLine {
+			return "", errors.New("payload too long")
+		}
+		b.WriteString(l)
+		b.WriteByte('\n')
+	}
+}
+
 // splitCommands splits a line at unescaped ';'.
 func splitCommands(line string) []string {
 	var out []string
@@ -244,17 +278,39 @@ var cliLevels = map[string]int{"user": 0, "operator": 1, "admin": 2}
 // empty line of a socket answer) at the given access level, and returns
 // what the socket would print. Tests and embedders use it without a
 // socket.
+//
+// A line whose first line ends with "<<" carries a payload: the lines
+// after it, as the socket reads them up to an empty line.
 func (b *Balancer) RunCommand(level, line string) string {
 	var buf bytes.Buffer
-	for _, cmd := range splitCommands(line) {
+	var payload string
+	if first, rest, ok := strings.Cut(line, "\n"); ok {
+		if l, isPayload := strings.CutSuffix(first, "<<"); isPayload {
+			line, payload = l, rest
+			if i := strings.Index(payload, "\n\n"); i >= 0 {
+				payload = payload[:i+1]
+			} else if payload != "" && !strings.HasSuffix(payload, "\n") {
+				payload += "\n"
+			}
+		}
+	}
+	cmds := splitCommands(line)
+	for i, cmd := range cmds {
 		if words := strings.Fields(cmd); len(words) > 0 {
-			b.runCommand(&buf, level, words)
+			pl := ""
+			if i == len(cmds)-1 {
+				pl = payload
+			}
+			b.runCommand(&buf, level, words, pl)
 		}
 	}
 	return buf.String()
 }
 
-func (b *Balancer) runCommand(w io.Writer, level string, words []string) {
+func (b *Balancer) runCommand(w io.Writer, level string, words []string, payload string) {
+	if b.mapCommand(w, words, payload) {
+		return
+	}
 	if len(words) >= 2 && words[1] == "table" {
 		switch words[0] {
 		case "show":
@@ -321,6 +377,21 @@ const cliHelp = `  help           : this message
   disable agent  : disable a server's agent checks
   enable agent   : enable a server's agent checks
   show servers state : dump volatile server information (all or one backend)
+  show map [@<ver>] [<map>]   : report available maps or dump a map's contents
+  get map <map> <value>       : report the keys and values matching a sample for a map
+  add map [@<ver>] <map> <key> <value> : add a map entry (payload supported instead of key/value)
+  set map <map> [<key>|#<ref>] <value> : modify a map entry
+  del map <map> [<key>|#<ref>]         : delete map entries matching <key>
+  clear map [@<ver>] <map>    : clear the contents of this map
+  prepare map <map>           : prepare a new version for atomic map replacement
+  commit map @<ver> <map>     : commit the map at this version
+  show acl [@<ver>] [<acl>]   : report available acls or dump an acl's contents
+  get acl <acl> <value>       : report the patterns matching a sample for an ACL
+  add acl [@<ver>] <acl> <pattern>     : add an acl entry (payload supported)
+  del acl <acl> [<key>|#<ref>]         : delete acl entries matching <key>
+  clear acl [@<ver>] <acl>    : clear the contents of this acl
+  prepare acl <acl>           : prepare a new version for atomic ACL replacement
+  commit acl @<ver> <acl>     : commit the ACL at this version
   show ssl-cache : report the TLS session cache's counters (lb only)
   show ssl-sync  : report ssl-session-sync's message counters (lb only)
 `
