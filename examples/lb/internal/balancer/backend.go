@@ -108,6 +108,10 @@ type Server struct {
 	// server ... state"): in maintenance the server takes nothing and is
 	// not checked; draining, it takes no new connection.
 	maint, drain bool
+	// stopping is HAProxy's SRV_ST_STOPPING, shown NOLB: a running
+	// server whose check answered 404 under http-check disable-on-404
+	// takes no new client but those persistence sends it.
+	stopping bool
 	// maxconn is the server's connection limit, its configured one
 	// until an agent or "set maxconn server" changes it; 0 for none.
 	maxconn int
@@ -288,7 +292,7 @@ func (s *Server) recalcWeight(now int64, dynamic bool) {
 
 // usable reports whether the server may take traffic at all.
 func (s *Server) usable() bool {
-	return s.up && !s.inMaint() && !s.rmaint && !s.draining() && s.weight > 0
+	return s.up && !s.stopping && !s.inMaint() && !s.rmaint && !s.draining() && s.weight > 0
 }
 
 // inMaint and draining report the server in maintenance or drain, forced
@@ -715,7 +719,8 @@ func (b *Backend) changeState(s *Server, up bool, why string) {
 		b.mu.Unlock()
 		return
 	}
-	if s.up == up {
+	wasStopping := s.stopping
+	if s.up == up && !(up && wasStopping) {
 		b.mu.Unlock()
 		return
 	}
@@ -725,7 +730,7 @@ func (b *Backend) changeState(s *Server, up bool, why string) {
 			t.be.changeState(t, up, via)
 		}
 	}()
-	s.up = up
+	s.up, s.stopping = up, false
 	b.dirty = true
 	// A server back up after a failure warms up over slowstart; never at
 	// start, since servers start up.
@@ -778,13 +783,54 @@ func (b *Backend) changeState(s *Server, up bool, why string) {
 			kind, b.cfg.Name, s.cfg.Name, why, active, backup, onBackup, 0, inQueue))
 		return
 	}
-	b.logs.event(levelAlert, fmt.Sprintf("%s %s/%s is DOWN%s. %d active and %d backup servers left.%s %d sessions active, %d requeued, %d remaining in queue.",
+	// As in HAProxy, a stopping server going down is only a notice.
+	level := levelAlert
+	if wasStopping {
+		level = levelNotice
+	}
+	b.logs.event(level, fmt.Sprintf("%s %s/%s is DOWN%s. %d active and %d backup servers left.%s %d sessions active, %d requeued, %d remaining in queue.",
 		kind, b.cfg.Name, s.cfg.Name, why, active, backup, onBackup, cur, requeued, inQueue))
 	if drain {
 		b.logs.event(levelNotice, fmt.Sprintf("%s %s/%s remains in forced drain mode.", kind, b.cfg.Name, s.cfg.Name))
 	}
 	if none != "" {
 		b.logs.event(levelEmerg, none)
+	}
+}
+
+// setStopping moves a server whose check conditionally passed into
+// HAProxy's stopping state (NOLB): it leaves the load balancing, keeps
+// what persistence sends it and its queue, and is logged "is stopping",
+// why giving the reason; the servers tracking it follow.
+func (b *Backend) setStopping(s *Server, why string) {
+	b.mu.Lock()
+	if s.stopping || s.tracked != nil && s.inMaint() {
+		b.mu.Unlock()
+		return
+	}
+	s.up, s.stopping = true, true
+	b.dirty = true
+	now := time.Now().Unix()
+	s.noteState(now)
+	b.follow()
+	active, backup := b.usableCounts()
+	b.serveQueues()
+	b.noteState(now)
+	inQueue := len(b.queue)
+	none := b.noneLine(active, backup)
+	b.mu.Unlock()
+	kind := "Server"
+	if s.cfg.Backup {
+		kind = "Backup Server"
+	}
+	b.logs.event(levelNotice, fmt.Sprintf("%s %s/%s is stopping%s. %d active and %d backup servers online.%s %d sessions requeued, %d total in queue.",
+		kind, b.cfg.Name, s.cfg.Name, why, active, backup, runningOnBackup(active, backup), 0, inQueue))
+	if none != "" {
+		b.logs.event(levelEmerg, none)
+	}
+	via := fmt.Sprintf(" via %s/%s", b.cfg.Name, s.cfg.Name)
+	for _, t := range s.trackers {
+		t.be.setStopping(t, via)
 	}
 }
 

@@ -158,7 +158,10 @@ func (c *checker) logCheck(passed, report bool, reason string, dur time.Duration
 	if s.cfg.Backup {
 		kind = "backup server"
 	}
-	if passed {
+	switch {
+	case passed && strings.HasPrefix(reason, "Layer7 check conditionally passed"):
+		outcome = "conditionally succeeded"
+	case passed:
 		outcome = "succeeded"
 	}
 	n, of, state := health, s.cfg.Rise, "DOWN"
@@ -182,6 +185,7 @@ func statusCode(reason string) string {
 		{"Layer4 check passed", "L4OK"},
 		{"Layer6 check passed", "L6OK"},
 		{"Layer7 check passed", "L7OK"},
+		{"Layer7 check conditionally passed", "L7OKC"},
 		{"Layer4 timeout", "L4TOUT"},
 		{"Layer4 connection problem", "L4CON"},
 		{"Layer6 timeout", "L6TOUT"},
@@ -454,6 +458,10 @@ func (c *checker) once(ctx context.Context) {
 		c.success(dur)
 		return
 	}
+	if errors.Is(err, errCondPass) {
+		c.condPass(dur)
+		return
+	}
 	c.failure(err, dur)
 }
 
@@ -483,8 +491,8 @@ func (c *checker) success(dur time.Duration) {
 		}
 	}
 	// As in HAProxy, an agent that said the server is down keeps it down
-	// until it says up.
-	goUp := !wasUp && s.health >= s.cfg.Rise && s.agentLetsUp()
+	// until it says up. A stopping server (NOLB) runs again at once.
+	goUp := (!wasUp || s.stopping) && s.health >= s.cfg.Rise && s.agentLetsUp()
 	health := s.health
 	b.mu.Unlock()
 	reason := checkPassed(s)
@@ -492,6 +500,33 @@ func (c *checker) success(dur time.Duration) {
 	c.logCheck(true, changed || health != before, reason, dur, health)
 	if goUp {
 		b.setState(s, true, reason, dur)
+	}
+}
+
+// condPass counts a check conditionally passed (a 404 under http-check
+// disable-on-404) as HAProxy does: as a pass, except that it cannot make
+// the first step up from 0; a server whose health is then up stops
+// taking new clients (NOLB, "is stopping").
+func (c *checker) condPass(dur time.Duration) {
+	s, b := c.s, c.s.be
+	c.errors.Store(0)
+	reason := fmt.Sprintf("Layer7 check conditionally passed, code: %d", c.httpCode())
+	changed := c.setStatus(reason, dur)
+	max := s.cfg.Rise + s.cfg.Fall - 1
+	b.mu.Lock()
+	before := s.health
+	if s.health < max && s.health > 0 {
+		s.health++
+		if s.health >= s.cfg.Rise {
+			s.health = max
+		}
+	}
+	health := s.health
+	stop := health >= s.cfg.Rise && !s.stopping
+	b.mu.Unlock()
+	c.logCheck(true, changed || health != before, reason, dur, health)
+	if stop {
+		b.setStopping(s, fmt.Sprintf(", reason: %s, check duration: %dms", reason, dur.Milliseconds()))
 	}
 }
 

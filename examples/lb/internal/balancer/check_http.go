@@ -35,6 +35,10 @@ func layer7Reason(err error) (string, bool) {
 	return "", false
 }
 
+// errCondPass is an HTTP check's 404 under "http-check disable-on-404":
+// neither passed nor failed, it stops a running server (NOLB).
+var errCondPass = errors.New("Layer7 check conditionally passed")
+
 // checkPassed words a passed check: Layer7 for an HTTP check, Layer6
 // for a TLS handshake, Layer4 for a bare connect.
 func checkPassed(s *Server) string {
@@ -69,8 +73,10 @@ func checkPassed(s *Server) string {
 
 // httpCheck sends the check request on c, reads the answer's head (and
 // its body when a rule looks at it) and applies the expect rules. It
-// returns the answer's status, which a passed check reports.
-func httpCheck(ctx context.Context, c xprt.Transport, hc *config.HTTPCheck, state string) (int, error) {
+// returns the answer's status, which a passed check reports. soft404
+// makes a 404 a conditional pass (disable-on-404, for a server not
+// down).
+func httpCheck(ctx context.Context, c xprt.Transport, hc *config.HTTPCheck, state string, soft404 bool) (int, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		_ = c.SetDeadline(dl)
 	}
@@ -127,6 +133,10 @@ func httpCheck(ctx context.Context, c xprt.Transport, hc *config.HTTPCheck, stat
 		if len(buf) > httpCheckMax {
 			return 0, &layer7Error{reason: "Layer7 invalid response, info: \"head too large\""}
 		}
+	}
+	if soft404 && resp.Status == 404 {
+		// As in HAProxy, before the expect rules.
+		return resp.Status, errCondPass
 	}
 	wrong := func() error {
 		return &layer7Error{reason: fmt.Sprintf("Layer7 wrong status, code: %d, info: \"%s\"", resp.Status, resp.Reason())}
@@ -228,7 +238,7 @@ func firstLine(b []byte) string {
 func (s *Server) stateHeader(node string) string {
 	b := s.be
 	b.mu.Lock()
-	up, health, drain, off := s.up, s.health, s.draining(), s.checkOff
+	up, health, drain, off := s.up, s.health, s.draining() || s.stopping, s.checkOff
 	weight, total := s.eweight, 0
 	for _, x := range b.candidates() {
 		total += x.eweight

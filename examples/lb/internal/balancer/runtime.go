@@ -516,6 +516,7 @@ func (b *Backend) serverStateLine(sb *strings.Builder, s *Server, iid int, now i
 	cfg := s.cfg
 	b.mu.Lock()
 	up, maint, drain, cmaint, starting := s.up, s.maint, s.drain, s.cmaint, s.starting
+	stopping := s.stopping
 	imaint, idrain := s.imaint, s.idrain
 	rmaint := s.rmaint
 	health, weight, lastChange := s.health, s.weight, s.lastChange
@@ -525,6 +526,8 @@ func (b *Backend) serverStateLine(sb *strings.Builder, s *Server, iid int, now i
 	switch {
 	case maint || imaint || rmaint || !up:
 		op = 0 // SRV_ST_STOPPED
+	case stopping:
+		op = 3 // SRV_ST_STOPPING
 	case starting:
 		op = 1 // SRV_ST_STARTING
 	}

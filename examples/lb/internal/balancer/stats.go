@@ -563,6 +563,7 @@ func (b *Backend) serverRow(s *Server, iid int, now time.Time, legends bool) (r 
 	qcur, qmax, scur, smax := len(s.queue), s.qmax, s.cur, s.smax
 	up, health, eweight, uweight := s.up, s.health, s.eweight, s.weight
 	maint, drain, maxconn := s.inMaint() || s.rmaint, s.draining(), s.maxconn
+	stopping := s.stopping
 	via := ""
 	if s.imaint && !s.maint {
 		via = s.via()
@@ -600,6 +601,10 @@ func (b *Backend) serverRow(s *Server, iid int, now time.Time, legends bool) (r 
 		root.be.mu.Unlock()
 	}
 	status := serverStatus(rise, fall, up, sHealth, maint, drain, sChecked)
+	if stopping && !maint && !drain {
+		// HAProxy's NOLB: the UP of a stopping server.
+		status = "NOLB" + strings.TrimPrefix(status, "UP")
+	}
 	switch {
 	case rmaint:
 		status = "MAINT (resolution)"

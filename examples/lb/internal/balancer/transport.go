@@ -268,9 +268,17 @@ func (b *Balancer) dialCheck(ctx context.Context, s *Server) (net.Conn, error) {
 			}
 			state = s.stateHeader(node)
 		}
-		code, err := httpCheck(ctx, c.Transport(), hc, state)
+		// As in HAProxy, disable-on-404 is for a server that is not
+		// down: a down one's 404 is a wrong status.
+		s.be.mu.Lock()
+		soft404 := hc.DisableOn404 && s.up
+		s.be.mu.Unlock()
+		code, err := httpCheck(ctx, c.Transport(), hc, state, soft404)
 		if err != nil {
 			_ = c.Abort()
+			if errors.Is(err, errCondPass) {
+				s.checker.setHTTPCode(code)
+			}
 			return nil, err
 		}
 		s.checker.setHTTPCode(code)

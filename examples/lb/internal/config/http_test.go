@@ -118,7 +118,8 @@ backend ranges
 		{"http-check send uri health", "must start with '/'"},
 		{"http-check send hdr X", "expects a name and a value"},
 		{"http-check send frob x", "unknown option 'frob'"},
-		{"http-check disable-on-404", "not supported"},
+		{"http-check disable-on-404 x", "takes no argument"},
+		{"http-check comment x", "not supported"},
 		{"http-check frob", "unknown action 'frob'"},
 	} {
 		_, err := Parse(Source{Name: "test.cfg", Data: []byte("backend b\n  " + tt.line + "\n")})

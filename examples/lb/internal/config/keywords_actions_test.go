@@ -231,3 +231,23 @@ func TestMapActionsAndReturnFormats(t *testing.T) {
 		require.ErrorContains(t, err, tc.want, tc.text)
 	}
 }
+
+func TestHTTPCheckDisableOn404(t *testing.T) {
+	cfg, err := parse(t, `defaults
+    mode http
+    option httpchk GET /h
+    http-check expect status 200
+backend b
+    http-check disable-on-404
+    server s 127.0.0.1:1 check
+backend c
+    server s 127.0.0.1:1 check
+`)
+	require.NoError(t, err)
+	b := cfg.Proxy("b", KindBackend).HTTP.Check
+	require.True(t, b.DisableOn404)
+	require.Len(t, b.Expects, 1, "disable-on-404 keeps the inherited expect rules")
+	require.False(t, cfg.Proxy("c", KindBackend).HTTP.Check.DisableOn404)
+	_, err = parse(t, "backend b\n    mode http\n    http-check disable-on-404 now\n")
+	require.ErrorContains(t, err, "'http-check disable-on-404' takes no argument")
+}

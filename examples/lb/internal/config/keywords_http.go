@@ -197,6 +197,16 @@ func init() {
 		} else {
 			c = *px.HTTP.Check // never write through a pointer shared with defaults
 		}
+		if len(a) > 0 && a[0] == "disable-on-404" {
+			// An option of the proxy rather than a rule: it leaves the
+			// inherited rules alone.
+			if len(a) > 1 {
+				return fmt.Errorf("'http-check disable-on-404' takes no argument, not '%s'", a[1])
+			}
+			c.DisableOn404 = true
+			px.HTTP.Check = &c
+			return nil
+		}
 		if !px.httpCheckOwn {
 			// The first http-check line of a section replaces its
 			// defaults' rules.
@@ -219,7 +229,7 @@ func init() {
 				err = fmt.Errorf("'http-check send-state' takes no argument, not '%s'", a[1])
 			}
 			c.SendState = true
-		case "comment", "connect", "set-var", "unset-var", "disable-on-404":
+		case "comment", "connect", "set-var", "unset-var":
 			err = fmt.Errorf("%w: 'http-check %s'", ErrUnsupported, a[0])
 		default:
 			err = fmt.Errorf("unknown action '%s' (expects 'send' or 'expect')", a[0])

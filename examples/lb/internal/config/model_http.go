@@ -216,6 +216,11 @@ type HTTPCheck struct {
 	// Expects are the "http-check expect" rules, each of which the answer
 	// must pass; none means any 2xx or 3xx status, as in HAProxy.
 	Expects []HTTPExpect
+	// DisableOn404 ("http-check disable-on-404"): a 404 answer, whatever
+	// the expect rules say, passes the check conditionally, and a
+	// running server that gives it stops taking new clients (NOLB)
+	// while keeping those persistence sends it.
+	DisableOn404 bool
 }
 
 // HTTPExpect is one "http-check expect" rule.
