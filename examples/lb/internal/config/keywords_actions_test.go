@@ -251,3 +251,30 @@ backend c
 	_, err = parse(t, "backend b\n    mode http\n    http-check disable-on-404 now\n")
 	require.ErrorContains(t, err, "'http-check disable-on-404' takes no argument")
 }
+
+func TestWarningAfterFinalRule(t *testing.T) {
+	cfg, err := parse(t, `frontend f
+    mode http
+    bind 127.0.0.1:0
+    http-request allow
+    http-request set-header x y
+    http-request deny if { path /x }
+    http-request return status 200
+    http-response allow
+    http-response set-header a b
+    http-request redirect location /x
+    http-after-response set-header c d
+`)
+	require.NoError(t, err)
+	var got []string
+	for _, w := range cfg.Warnings {
+		if strings.Contains(w, "is final") {
+			got = append(got, w)
+		}
+	}
+	require.Equal(t, []string{
+		"lb.cfg:5: previous 'http-request' action is final and has no condition attached, further entries are NOOP",
+		"lb.cfg:9: previous 'http-response' action is final and has no condition attached, further entries are NOOP",
+		"lb.cfg:10: previous 'http-request' action is final and has no condition attached, further entries are NOOP",
+	}, got, "as haproxy 2.6 words them; a conditional deny does not count")
+}

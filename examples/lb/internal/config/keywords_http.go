@@ -30,6 +30,7 @@ func init() {
 		if len(px.HTTP.Redirects) > 0 {
 			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: a 'http-request' rule placed after a 'redirect' rule will still be processed before", p.pos))
 		}
+		p.warnAfterFinal("http-request", px.HTTP.RequestRules)
 		px.HTTP.RequestRules = appendOwn(px.HTTP.RequestRules, r)
 		return nil
 	}}
@@ -38,6 +39,7 @@ func init() {
 		if err != nil {
 			return err
 		}
+		p.warnAfterFinal("http-response", px.HTTP.ResponseRules)
 		px.HTTP.ResponseRules = appendOwn(px.HTTP.ResponseRules, r)
 		return nil
 	}}
@@ -54,6 +56,7 @@ func init() {
 			// http-response only.
 			return fmt.Errorf("%w: 'http-after-response %s'", ErrUnsupported, a[0])
 		}
+		p.warnAfterFinal("http-after-response", px.HTTP.AfterResponseRules)
 		px.HTTP.AfterResponseRules = appendOwn(px.HTTP.AfterResponseRules, r)
 		return nil
 	}}
@@ -534,6 +537,25 @@ func defaultHTTPCheck() HTTPCheck {
 var errorFileStatuses = map[int]bool{
 	200: true, 400: true, 401: true, 403: true, 404: true, 405: true, 407: true, 408: true, 410: true,
 	413: true, 425: true, 429: true, 500: true, 501: true, 502: true, 503: true, 504: true,
+}
+
+// finalActions are the rule actions after which a list's other rules do
+// not run.
+var finalActions = map[string]bool{
+	"allow": true, "deny": true, "tarpit": true, "return": true, "redirect": true, "reject": true,
+	"auth": true, "silent-drop": true, "use-service": true,
+}
+
+// warnAfterFinal warns, as haproxy does, about a rule that follows an
+// unconditional final one (allow, deny, return...) of the same kind in
+// the section: it can never run.
+func (p *parser) warnAfterFinal(kind string, rules []HTTPRule) {
+	if len(rules) == 0 {
+		return
+	}
+	if last := rules[len(rules)-1]; finalActions[last.Action] && last.Cond == nil {
+		p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: previous '%s' action is final and has no condition attached, further entries are NOOP", p.pos, kind))
+	}
 }
 
 // splitCond separates a trailing "if COND" or "unless COND" from a rule's
