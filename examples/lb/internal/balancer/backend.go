@@ -56,11 +56,14 @@ type Backend struct {
 	algo    algorithm
 	queue   []*pending // the backend queue, oldest first
 	served  int64      // connections the backend queue handed a server
-	waiting int        // connections in the backend and server queues
+	waiting int        // connections in the backend and server queues, and one arriving
 	conns   int        // beconn: connections currently assigned a server
-	cands   []*Server  // usable servers; rebuilt on state changes
-	dirty   bool
-	noneLog bool // "no server available" was logged for the current outage
+	// fullconn is the load at which servers with a minconn reach their
+	// maxconn (set once the frontends are known).
+	fullconn int
+	cands    []*Server // usable servers; rebuilt on state changes
+	dirty    bool
+	noneLog  bool // "no server available" was logged for the current outage
 
 	// st are the backend's statistics (stats.go), st.cum counting the
 	// sessions (HTTP: requests) handed to the backend; the fields below them
@@ -248,12 +251,29 @@ func (s *Server) full() bool {
 	return s.maxconn != 0 && s.cur >= s.limit()
 }
 
-// limit is the server's maxconn now, lower while it warms up.
+// limit is the server's maxconn now: lower under a minconn while the
+// backend's load is under its fullconn, and while the server warms up.
 func (s *Server) limit() int {
 	if s.starting {
 		return s.maxConn(time.Now().Unix())
 	}
-	return s.maxconn
+	return s.dynamicMax()
+}
+
+// dynamicMax is HAProxy's dynamic maxconn: with a minconn below the
+// maxconn, max(minconn, maxconn×beconn/fullconn) until the backend's
+// connections (queued and arriving ones included) reach its fullconn.
+// Called with be.mu held.
+func (s *Server) dynamicMax() int {
+	b := s.be
+	if s.cfg.MinConn == 0 || s.cfg.MinConn >= s.maxconn || b.fullconn == 0 {
+		return s.maxconn
+	}
+	beconn := b.conns + b.waiting
+	if beconn >= b.fullconn {
+		return s.maxconn
+	}
+	return max(s.cfg.MinConn, beconn*s.maxconn/b.fullconn)
 }
 
 // weightScale is HAProxy's BE_WEIGHT_SCALE: an effective weight is the
@@ -265,7 +285,7 @@ const weightScale = 16
 // at least 1, as HAProxy's srv_dynamic_maxconn computes it. Called with
 // be.mu held.
 func (s *Server) maxConn(now int64) int {
-	limit := s.maxconn
+	limit := s.dynamicMax()
 	if ss := int64(s.cfg.SlowStart / time.Second); s.starting && now >= s.lastUp && now < s.lastUp+ss {
 		ratio := 100 * (now - s.lastUp) / ss
 		limit = max(1, int(int64(limit)*ratio/100))
@@ -441,6 +461,9 @@ type assignment struct {
 // access; force (force-persist) takes it down too.
 func (b *Backend) assign(ctx context.Context, src netip.Addr, key []byte, avoid, direct *Server, force bool, gone func() bool) (assignment, error) {
 	b.mu.Lock()
+	// The arriving connection counts in the backend's load (beconn) as
+	// the servers' dynamic maxconn is worked out, as in HAProxy.
+	b.waiting++
 	var s *Server
 	var queueOn bool
 	if direct != nil && (direct.persistable() || b.cfg.Options.Persist || force) {
@@ -448,6 +471,7 @@ func (b *Backend) assign(ctx context.Context, src netip.Addr, key []byte, avoid,
 	} else {
 		cands := b.candidates()
 		if len(cands) == 0 {
+			b.waiting--
 			b.mu.Unlock()
 			return assignment{}, ErrNoServer
 		}
@@ -461,6 +485,7 @@ func (b *Backend) assign(ctx context.Context, src netip.Addr, key []byte, avoid,
 		}
 	}
 	if s != nil && !queueOn {
+		b.waiting--
 		s.cur++
 		b.conns++
 		b.took(s)
@@ -469,6 +494,7 @@ func (b *Backend) assign(ctx context.Context, src netip.Addr, key []byte, avoid,
 		return assignment{srv: s}, nil
 	}
 	if queueOn && s.cfg.MaxQueue > 0 && len(s.queue) >= s.cfg.MaxQueue {
+		b.waiting--
 		b.mu.Unlock()
 		return assignment{srv: s}, ErrQueueFull
 	}
@@ -484,7 +510,6 @@ func (b *Backend) assign(ctx context.Context, src netip.Addr, key []byte, avoid,
 		b.queue = append(b.queue, p)
 		b.qmax = max(b.qmax, len(b.queue))
 	}
-	b.waiting++
 	b.smax = max(b.smax, b.conns+b.waiting)
 	b.mu.Unlock()
 
@@ -600,7 +625,9 @@ func (b *Backend) release(s *Server) (beconn, srvconn int) {
 // held, after anything that may free a slot or bring a server up.
 func (b *Backend) serveQueues() {
 	for _, s := range b.servers {
-		for len(s.queue) > 0 && s.usable() && !s.full() {
+		// A server's own queue holds what persistence sent it, which a
+		// draining or stopping server still takes, as in HAProxy.
+		for len(s.queue) > 0 && s.persistable() && !s.full() {
 			p := s.queue[0]
 			s.queue = s.queue[1:]
 			p.srvPos += int(s.served - p.mark)

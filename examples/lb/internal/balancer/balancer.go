@@ -9,6 +9,7 @@
 package balancer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -397,6 +398,9 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 			}
 		}
 		b.fronts = append(b.fronts, fe)
+	}
+	for _, be := range b.backends {
+		be.fullconn = cmp.Or(be.cfg.FullConn, b.backendLimit(be))
 	}
 	b.linkHTTP()
 	agents := b.newAgents()

@@ -1,6 +1,7 @@
 package balancer
 
 import (
+	"cmp"
 	"io"
 	"os"
 	"slices"
@@ -753,7 +754,7 @@ func (b *Balancer) backendRow(be *Backend, iid int, now time.Time, legends bool)
 	r.setI("qmax", int64(qmax))
 	r.setI("scur", int64(scur))
 	r.setI("smax", int64(smax))
-	r.setI("slim", int64(b.backendLimit(be)))
+	r.setI("slim", int64(cmp.Or(be.cfg.FullConn, b.backendLimit(be))))
 	r.setU("stot", be.st.cum.Load())
 	r.setU("dreq", c.denied.Load())
 	r.setTraffic(c)

@@ -201,6 +201,7 @@ func init() {
 		"server":          {KindBackend, parseServer},
 		"server-template": {KindBackend, parseServerTemplate},
 		"maxconn":         {kFeDef, func(_ *parser, px *Proxy, a []string) error { return oneInt(a, 0, 1<<30, &px.MaxConn) }},
+		"fullconn":        {kBeDef, func(_ *parser, px *Proxy, a []string) error { return oneInt(a, 0, 1<<30, &px.FullConn) }},
 		"backlog":         {kFeDef, func(_ *parser, px *Proxy, a []string) error { return oneInt(a, 1, 1<<30, &px.Backlog) }},
 		"description": {KindFrontend | KindBackend, func(_ *parser, px *Proxy, a []string) error {
 			if len(a) == 0 {
@@ -609,6 +610,7 @@ type serverOption struct {
 var serverOptions = map[string]serverOption{
 	"weight":        {1, func(s *Server, a []string) error { return oneInt(a, 0, MaxWeight, &s.Weight) }},
 	"maxconn":       {1, func(s *Server, a []string) error { return oneInt(a, 0, 1<<30, &s.MaxConn) }},
+	"minconn":       {1, func(s *Server, a []string) error { return oneInt(a, 0, 1<<30, &s.MinConn) }},
 	"maxqueue":      {1, func(s *Server, a []string) error { return oneInt(a, 0, 1<<30, &s.MaxQueue) }},
 	"id":            {1, func(s *Server, a []string) error { return oneInt(a, 1, 1<<30, &s.ID) }},
 	"check":         {0, func(s *Server, _ []string) error { s.Check = true; return nil }},

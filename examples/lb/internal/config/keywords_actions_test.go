@@ -252,6 +252,33 @@ backend c
 	require.ErrorContains(t, err, "'http-check disable-on-404' takes no argument")
 }
 
+func TestMinconnFullconn(t *testing.T) {
+	cfg, err := parse(t, `defaults
+    fullconn 30
+backend b
+    server a 127.0.0.1:1 minconn 2 maxconn 10
+backend c
+    fullconn 0
+    default-server minconn 3
+    server a 127.0.0.1:1 maxconn 5
+`)
+	require.NoError(t, err)
+	b, c := cfg.Proxy("b", KindBackend), cfg.Proxy("c", KindBackend)
+	require.Equal(t, 30, b.FullConn)
+	require.Equal(t, [2]int{2, 10}, [2]int{b.Servers[0].MinConn, b.Servers[0].MaxConn})
+	require.Equal(t, 0, c.FullConn, "0: a tenth of the frontends' maxconn")
+	require.Equal(t, 3, c.Servers[0].MinConn)
+	for _, tc := range []struct{ text, want string }{
+		{"backend b\n    fullconn\n", "fullconn"},
+		{"backend b\n    fullconn -1\n", "fullconn"},
+		{"frontend f\n    fullconn 10\n", "fullconn"},
+		{"backend b\n    server a 127.0.0.1:1 minconn x\n", "minconn"},
+	} {
+		_, err := parse(t, tc.text)
+		require.ErrorContains(t, err, tc.want, tc.text)
+	}
+}
+
 func TestWarningAfterFinalRule(t *testing.T) {
 	cfg, err := parse(t, `frontend f
     mode http

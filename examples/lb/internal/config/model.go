@@ -408,6 +408,10 @@ type Proxy struct {
 	// MaxConn caps a frontend's concurrent connections; 0 means the global
 	// maxconn.
 	MaxConn int
+	// FullConn is a backend's load ("fullconn") at which servers with a
+	// minconn reach their maxconn; 0 means a tenth of the maxconn of the
+	// frontends that may send it traffic, as in HAProxy.
+	FullConn int
 	// Backlog sizes the kernel's accept queue of a frontend's listeners
 	// ("backlog"); 0 leaves it to the bind lines' or the maxconn values,
 	// as in HAProxy.
@@ -547,6 +551,11 @@ type Server struct {
 	ID      int
 	Weight  int
 	MaxConn int
+	// MinConn ("minconn") makes MaxConn dynamic, as HAProxy's: under the
+	// backend's fullconn, the server takes max(MinConn, MaxConn×load /
+	// fullconn) connections, the load being the backend's connections,
+	// queued ones included; 0 means a fixed MaxConn.
+	MinConn int
 	// MaxQueue caps the connections waiting in the server's own queue
 	// ("maxqueue"); 0 means no cap. Past it a connection the algorithm
 	// sends to this server is refused (SQ), as in HAProxy.
