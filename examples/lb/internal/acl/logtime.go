@@ -61,6 +61,27 @@ func requestOnly(name string) string {
 	return ""
 }
 
+// ReadsRequest reports whether a sample expression's fetch reads the
+// request itself (its line, headers, cookies, body or payload), which a
+// connection-level rule cannot see.
+func ReadsRequest(expr string) bool {
+	fexpr, _, err := splitConverters(expr)
+	if err != nil {
+		return false
+	}
+	name, _, _, err := splitArg(fexpr)
+	if err != nil {
+		return false
+	}
+	registry.RLock()
+	kw, ok := registry.keywords[name]
+	registry.RUnlock()
+	if ok {
+		name = kw.fetch
+	}
+	return name == "method" || requestOnly(name) != ""
+}
+
 // RequestOnly returns the fetches of the condition's ACLs that read the
 // request itself, which never match in a response rule; the caller
 // warns of them as HAProxy does.

@@ -789,7 +789,7 @@ func (ex *exchange) serve() {
 	}()
 
 	// Frontend rules, then the backend choice, then the backend's rules.
-	if !ex.bufferRequest(fe.cfg) || ex.applyRequestRules(hf.s.fe.http) || ex.restrictNames(hf.s.fe.http, nil) || ex.statsPage(fe.cfg) {
+	if ex.applyContentRules(hf.s.fe.http, true) || !ex.bufferRequest(fe.cfg) || ex.applyRequestRules(hf.s.fe.http) || ex.restrictNames(hf.s.fe.http, nil) || ex.statsPage(fe.cfg) {
 		return
 	}
 	ex.be = hf.pickBackend(ex)
@@ -801,7 +801,7 @@ func (ex *exchange) serve() {
 	l.be = ex.be
 	ex.bhp = ex.be.http
 	l.backend = ex.be.cfg.Name
-	if ex.bhp != hf.s.fe.http && (!ex.bufferRequest(ex.be.cfg) || ex.applyRequestRules(ex.bhp) || ex.restrictNames(ex.bhp, ex.bhp) || ex.statsPage(ex.be.cfg)) {
+	if ex.bhp != hf.s.fe.http && (ex.applyContentRules(ex.bhp, false) || !ex.bufferRequest(ex.be.cfg) || ex.applyRequestRules(ex.bhp) || ex.restrictNames(ex.bhp, ex.bhp) || ex.statsPage(ex.be.cfg)) {
 		return
 	}
 	ex.addUniqueIDHeader()

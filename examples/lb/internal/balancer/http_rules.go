@@ -26,8 +26,11 @@ type httpProxy struct {
 	redirects   []httpRule
 	afterRules  []httpRule
 	useBackends []useBackend
-	errors      map[int]*localAnswer
-	reuse       string
+	// content are the proxy's tcp-request content rules, which run for
+	// each request in mode http (http_content.go).
+	content []httpRule
+	errors  map[int]*localAnswer
+	reuse   string
 	// xffName and xotName are the field names option forwardfor and
 	// option originalto set, when the proxy names its own.
 	xffName, xotName []byte
@@ -266,6 +269,9 @@ func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
 		return nil, err
 	}
 	if hp.afterRules, err = compile(px.HTTP.AfterResponseRules); err != nil {
+		return nil, err
+	}
+	if hp.content, err = compileHTTPContent(px); err != nil {
 		return nil, err
 	}
 	dyn, err := compileUseBackends(px)

@@ -32,6 +32,9 @@ type reqTrack struct {
 	own string
 	// key is the scratch space of track-sc keys.
 	key []byte
+	// fromContent marks the slots content rules tracked, whose entries
+	// count the request once those rules let it on.
+	fromContent uint8
 }
 
 // Tracked returns the entry tracked in slot: the request's own, else

@@ -305,3 +305,24 @@ func TestWarningAfterFinalRule(t *testing.T) {
 		"lb.cfg:10: previous 'http-request' action is final and has no condition attached, further entries are NOOP",
 	}, got, "as haproxy 2.6 words them; a conditional deny does not count")
 }
+
+func TestHTTPContentRules(t *testing.T) {
+	cfg, err := parse(t, `frontend f
+    mode http
+    bind 127.0.0.1:0
+    tcp-request content track-sc0 src
+    tcp-request content track-sc1 req.hdr(x-user) if { req.hdr(x-user) -m found }
+    tcp-request content track-sc2 src if { path /x }
+    tcp-request content reject if { path /bad }
+    stick-table type ip size 10 store http_req_cnt
+`)
+	require.NoError(t, err)
+	require.Len(t, cfg.Proxy("f", KindFrontend).Stick.ContentRules, 4, "accepted in mode http")
+	var warned []string
+	for _, w := range cfg.Warnings {
+		if strings.Contains(w, "should be executed at the session level") {
+			warned = append(warned, w[:strings.Index(w, ":")+2])
+		}
+	}
+	require.Equal(t, []string{"lb.cfg:4"}, warned, "only the track-sc that reads nothing of the request, as haproxy")
+}

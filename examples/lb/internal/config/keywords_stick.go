@@ -405,14 +405,19 @@ func (p *parser) checkStick() {
 	}
 }
 
-// checkContentRules refuses what lb does in TCP mode only where it would
-// not run: "tcp-request content" rules (lb inspects the first bytes of
-// TCP-mode connections) and option logasap.
+// checkContentRules refuses option logasap where lb would not honour it,
+// and warns, as haproxy does, of a "tcp-request content track-sc" rule of
+// an HTTP frontend that reads nothing of the request: it runs for each
+// request, where a "tcp-request session" rule would count the
+// connection, invalid requests included.
 func (p *parser) checkContentRules() {
 	for _, px := range p.cfg.Proxies {
-		if len(px.Stick.ContentRules) > 0 && px.Mode != "tcp" {
-			p.pos = px.Stick.ContentRules[0].Pos
-			p.errorf("tcp-request", ErrUnsupported, "%s '%s': 'tcp-request content' rules in mode %s (lb runs them in mode tcp)", px.Kind, px.Name, px.Mode)
+		if px.Mode == "http" && px.Kind.IsFrontend() {
+			for _, r := range px.Stick.ContentRules {
+				if r.Action == "track-sc" && !acl.ReadsRequest(r.Key) && len(r.Cond.RequestOnly()) == 0 {
+					p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s '%s' : a 'tcp-request content track-sc*' rule not depending on request contents for an HTTP frontend should be executed at the session level, using a 'tcp-request session' rule (mandatory to track invalid HTTP requests).", r.Pos, px.Kind, px.Name))
+				}
+			}
 		}
 		if px.Options.LogASAP && px.Mode != "tcp" && px.Kind.IsFrontend() {
 			p.pos = px.Pos

@@ -1,0 +1,136 @@
+package balancer
+
+import (
+	"fmt"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/stick"
+)
+
+// "tcp-request content" rules in mode http. As in HAProxy, where the
+// HTTP multiplexer has parsed a request's head before its stream starts,
+// they run for each request, before the proxy's http-request rules (a
+// frontend's before anything, a backend's once it is chosen), and its
+// HTTP fetches see the request: accept ends them, reject closes the
+// connection without an answer (logged PR; a frontend's, before the
+// request is taken in, with <BADREQ> for its line), and
+// track-sc, set-var, unset-var, capture and set-log-level act as in
+// mode tcp. An entry they track counts the request once they let it on.
+
+// compileHTTPContent compiles px's content rules into HTTP rules; nil
+// when it has none or is not in mode http.
+func compileHTTPContent(px *config.Proxy) ([]httpRule, error) {
+	if px.Mode != "http" || len(px.Stick.ContentRules) == 0 {
+		return nil, nil
+	}
+	out := make([]httpRule, 0, len(px.Stick.ContentRules))
+	for i := range px.Stick.ContentRules {
+		r := &px.Stick.ContentRules[i]
+		hr := httpRule{cond: r.Cond, name: r.Var, cfg: &config.HTTPRule{
+			Pos: r.Pos, Action: r.Action, Slot: r.Slot, Table: r.Table, Name: r.Var, Value: r.Key, LogLevel: r.LogLevel,
+		}}
+		if r.Key != "" {
+			var err error
+			if _, hr.expr, err = px.ACLs.Refs.CompileFetch(r.Key); err != nil {
+				return nil, fmt.Errorf("%s: tcp-request content %s '%s': %w", r.Pos, r.Action, r.Key, err)
+			}
+		}
+		out = append(out, hr)
+	}
+	return out, nil
+}
+
+// applyContentRules runs a proxy's content rules on the request and
+// reports true when one rejected it: the connection is then closed and
+// the line set as HAProxy writes it for a request its content rules
+// refused.
+func (ex *exchange) applyContentRules(hp *httpProxy, front bool) bool {
+	rules := hp.content
+	if len(rules) == 0 {
+		return false
+	}
+	ex.strk.own = hp.px.Name
+	defer ex.countContentTracked()
+	for i := range rules {
+		r := &rules[i]
+		if r.cond != nil && !r.cond.Eval(ex) {
+			continue
+		}
+		switch r.cfg.Action {
+		case "accept":
+			return false
+		case "reject":
+			l := &ex.log
+			l.term = [2]byte{'P', 'R'}
+			l.tr, l.status = -1, -1
+			if front {
+				// Before haproxy has taken the request in: no line, no
+				// captures. A backend's rules run once it has.
+				l.reqLine = append(l.reqLine[:0], "<BADREQ>"...)
+				for i := range l.capReq {
+					l.capReq[i] = l.capReq[i][:0]
+				}
+			}
+			_ = ex.hf.s.client.Close()
+			ex.strk.fromContent = 0 // not an HTTP request, as HAProxy counts
+			return true
+		case "track-sc":
+			ex.trackContent(r)
+		case "set-var", "unset-var":
+			ex.varAction(r)
+		case "capture":
+			ex.captureRule(r, false)
+		case "set-log-level":
+			ex.log.level = r.cfg.LogLevel
+		}
+	}
+	return false
+}
+
+// trackContent is a content rule's track-sc: the entry counts a
+// connection now, and the request once the content rules let it on
+// (countContentTracked), as HAProxy counts an HTTP request.
+func (ex *exchange) trackContent(r *httpRule) {
+	slot := r.cfg.Slot
+	if ex.Tracked(slot) != nil {
+		return
+	}
+	t := ex.Table(r.cfg.Table)
+	if t == nil {
+		return
+	}
+	smp, ok := r.expr(ex)
+	if !ok {
+		return
+	}
+	key, ok := acl.SampleKey(ex.strk.key[:0], t, smp)
+	if !ok {
+		return
+	}
+	ex.strk.key = key
+	e, err := t.GetOrCreate(key)
+	if err != nil {
+		ex.hf.s.b.log.Debug("cannot track request", "table", t.Name(), "key", smp.String(), "err", err)
+		return
+	}
+	e.StartConn()
+	ex.strk.sc[slot] = e
+	ex.strk.fromContent |= 1 << slot
+}
+
+// countContentTracked counts the request on the entries the content
+// rules tracked, once they let it on.
+func (ex *exchange) countContentTracked() {
+	for slot := range acl.Slots {
+		if ex.strk.fromContent&(1<<slot) == 0 {
+			continue
+		}
+		if e := ex.strk.sc[slot]; e != nil {
+			now := e.Table().Now()
+			e.IncAt(stick.DataHTTPReqCnt, 1, now)
+			e.IncAt(stick.DataHTTPReqRate, 1, now)
+		}
+	}
+	ex.strk.fromContent = 0
+}
