@@ -174,7 +174,7 @@ func AppendLastChunk(dst []byte, m *htx.Message) []byte {
 	return append(dst, "\r\n"...)
 }
 
-// StatusText returns the reason phrase of the common statuses, or
+// StatusText returns the reason phrase of a registered status, or
 // "Unknown" (the reason phrase carries no meaning in HTTP/1.1).
 func StatusText(code int) string {
 	switch code {
@@ -243,5 +243,23 @@ func StatusText(code int) string {
 	case 505:
 		return "HTTP Version Not Supported"
 	}
+	if r, ok := moreReasons[code]; ok {
+		return r
+	}
 	return "Unknown"
+}
+
+// moreReasons are the registered statuses the switch leaves out, kept
+// apart so that the common ones stay a jump table.
+var moreReasons = map[int]string{
+	102: "Processing", 203: "Non-Authoritative Information", 205: "Reset Content",
+	207: "Multi-Status", 208: "Already Reported", 226: "IM Used", 300: "Multiple Choices",
+	305: "Use Proxy", 402: "Payment Required", 406: "Not Acceptable",
+	407: "Proxy Authentication Required", 409: "Conflict", 410: "Gone", 411: "Length Required",
+	412: "Precondition Failed", 415: "Unsupported Media Type", 416: "Range Not Satisfiable",
+	417: "Expectation Failed", 418: "I'm a teapot", 422: "Unprocessable Content", 423: "Locked",
+	424: "Failed Dependency", 426: "Upgrade Required", 428: "Precondition Required",
+	451: "Unavailable For Legal Reasons", 506: "Variant Also Negotiates",
+	507: "Insufficient Storage", 508: "Loop Detected", 510: "Not Extended",
+	511: "Network Authentication Required",
 }
