@@ -679,6 +679,9 @@ type exchange struct {
 	vars *varStore
 	// strk holds the request's stick counters (http_track.go).
 	strk reqTrack
+	// respAnswer is the answer an http-response deny, return or
+	// redirect puts in the place of the server's.
+	respAnswer *localAnswer
 	// ctxn is what cache-use learnt of the request; chit the stored
 	// response it found (chitName its cache's name), served in place of
 	// a server's; fromCache the name of the cache that answered, "" when
@@ -699,7 +702,7 @@ func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 	ex.inResp, ex.direct, ex.useSrv, ex.comp, ex.noL7Retry, ex.key, ex.held, ex.heldAll = false, nil, nil, "", false, nil, false, false
 	ex.uid, ex.stuck, ex.forcePrst, ex.ignorePrst = "", nil, false, false
 	ex.ctxn.Reset()
-	ex.chit, ex.chitName, ex.fromCache, ex.cstore = nil, "", "", nil
+	ex.chit, ex.chitName, ex.fromCache, ex.cstore, ex.respAnswer = nil, "", "", nil, nil
 	ex.src, ex.dst = hf.src(), hf.dst()
 	ex.bodyIn.Store(0)
 	ex.tmo = streamTimeouts{}
@@ -1595,8 +1598,19 @@ func (ex *exchange) forwardResponse() (retry bool) {
 		// server sent it, before the http-response rules.
 		ex.stickStore(true)
 		ex.applyResponseRules(ex.bhp)
-		if ex.hf.s.fe.http != ex.bhp {
+		if ex.hf.s.fe.http != ex.bhp && ex.respAnswer == nil {
 			ex.applyResponseRules(ex.hf.s.fe.http)
+		}
+		if a := ex.respAnswer; a != nil {
+			// http-response deny, return or redirect: the server's
+			// answer goes unread, and the rule's takes its place,
+			// after-response rules included; no response time, as in
+			// HAProxy.
+			ex.respAnswer = nil
+			ex.abortBack()
+			l.trSet = false
+			ex.answer(a)
+			return false
 		}
 		if c := ex.be.cfg.Cookie; c != nil && resp.Status >= 200 {
 			ex.responseCookie(c)

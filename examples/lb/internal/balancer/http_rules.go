@@ -163,6 +163,9 @@ type localAnswer struct {
 	head htx.Message
 	body []byte
 	raw  []byte // the whole response in HTTP/1, for answers outside a stream
+	// silent is an empty errorfile's answer: none, the connection is
+	// closed, as in HAProxy.
+	silent bool
 	// logStatus is the status the log shows, when not the answer's own:
 	// an errorfile's or errorloc's code (a redirect answering a 503
 	// is logged 503, as in HAProxy).
@@ -242,6 +245,12 @@ func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
 				if a := hp.errors[r.Status]; a != nil {
 					hr.answer = a
 				}
+				if r.OwnAnswer {
+					hr.answer = newAnswer(r.Status, r.ContentType, r.Body, r.Headers)
+					if hr.dynAnswer, err = compileReturn(r, px.ACLs.Refs); err != nil {
+						return nil, fmt.Errorf("%s: '%s': %w", r.Pos, r.Action, err)
+					}
+				}
 			case "return":
 				hr.answer = newAnswer(r.Status, r.ContentType, r.Body, r.Headers)
 				if hr.dynAnswer, err = compileReturn(r, px.ACLs.Refs); err != nil {
@@ -288,9 +297,14 @@ func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
 	return hp, nil
 }
 
-// parseAnswer reads an errorfile: an HTTP/1 response head and its body.
+// parseAnswer reads an errorfile: an HTTP/1 response head and its body;
+// an empty one answers nothing.
 func parseAnswer(data []byte) (*localAnswer, error) {
 	a := &localAnswer{raw: data}
+	if len(data) == 0 {
+		a.silent = true
+		return a, nil
+	}
 	var p h1.Parser
 	n, err := p.ParseResponse(data, &a.head, htx.FlagRequest)
 	if err != nil {
@@ -339,13 +353,33 @@ var haproxyReasons = map[int]string{
 	504: "Gateway Time-out",
 }
 
-// reasonOf is the reason phrase of an answer lb makes itself, as
+// reasonOf is the reason phrase of an error page lb makes itself, as
 // HAProxy words it.
 func reasonOf(status int) string {
 	if r, ok := haproxyReasons[status]; ok {
 		return r
 	}
 	return h1.StatusText(status)
+}
+
+// ruleReasons are the reason phrases HAProxy gives the statuses of its
+// rules (return, deny with an answer of its own, set-status, redirect)
+// where they differ from its error pages' and the registry's.
+var ruleReasons = map[int]string{
+	400: "Bad Request", 407: "Proxy Authentication Required", 413: "Request Entity Too Large",
+	502: "Bad Gateway or Proxy Error", 208: "Success", 416: "Requested range unsatisfiable",
+	417: "Expectation failed", 424: "Method failure", 506: "Variant also negotiate",
+	507: "Insufficient storage", 508: "Loop detected", 510: "Not extended",
+	511: "Network authentication required",
+}
+
+// statusReason is the reason phrase of a status a rule sets, as HAProxy
+// words it.
+func statusReason(status int) string {
+	if r, ok := ruleReasons[status]; ok {
+		return r
+	}
+	return reasonOf(status)
 }
 
 // builtinAnswer builds HAProxy's default answer for status.
@@ -356,12 +390,17 @@ func builtinAnswer(status int) *localAnswer {
 		msg = text + "."
 	}
 	body := "<html><body><h1>" + strconv.Itoa(status) + " " + text + "</h1>\n" + msg + "\n</body></html>\n"
-	return newAnswer(status, "text/html", []byte(body), [][2]string{{"cache-control", "no-cache"}})
+	return answerWithReason(status, text, "text/html", []byte(body), [][2]string{{"cache-control", "no-cache"}})
 }
 
+// newAnswer builds a rule's answer: status, content type, body, fields.
 func newAnswer(status int, ctype string, body []byte, hdrs [][2]string) *localAnswer {
+	return answerWithReason(status, statusReason(status), ctype, body, hdrs)
+}
+
+func answerWithReason(status int, reason, ctype string, body []byte, hdrs [][2]string) *localAnswer {
 	a := &localAnswer{body: body}
-	a.head.SetResponse(status, reasonOf(status))
+	a.head.SetResponse(status, reason)
 	a.head.Flags |= htx.FlagContentLength
 	a.head.ContentLength = int64(len(body))
 	if ctype != "" {
@@ -371,7 +410,7 @@ func newAnswer(status int, ctype string, body []byte, hdrs [][2]string) *localAn
 		a.head.Add(h[0], h[1])
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "HTTP/1.1 %d %s\r\ncontent-length: %d\r\n", status, reasonOf(status), len(body))
+	fmt.Fprintf(&sb, "HTTP/1.1 %d %s\r\ncontent-length: %d\r\n", status, reason, len(body))
 	for i := 0; i < a.head.NumFields(); i++ {
 		k, v := a.head.Field(i)
 		fmt.Fprintf(&sb, "%s: %s\r\n", k, v)
@@ -416,6 +455,11 @@ func (ex *exchange) answerError(be *httpProxy, status int, term [2]byte) {
 
 // answer sends a local response.
 func (ex *exchange) answer(a *localAnswer) {
+	if a.silent {
+		ex.log.status = a.logStatus
+		_ = ex.hf.s.client.Close()
+		return
+	}
 	resp := &ex.resp
 	resp.CopyFrom(&a.head)
 	ex.log.status = cmp.Or(a.logStatus, resp.Status)
@@ -498,7 +542,7 @@ rules:
 		case "deny":
 			ex.countErr()
 			ex.log.term = [2]byte{'P', 'R'}
-			ex.answer(r.answer)
+			ex.answer(ex.returnAnswer(r))
 			return true
 		case "tarpit":
 			// Held for timeout tarpit (else timeout connect) of the
@@ -720,6 +764,31 @@ func (ex *exchange) applyRespRules(rules []httpRule) {
 		switch r.cfg.Action {
 		case "allow":
 			return // this list's other rules are skipped
+		case "deny", "return", "redirect":
+			// The server's answer gives way to the rule's, which
+			// forwardResponse sends: a deny logged PH, as a bad answer
+			// from the server, a return or redirect LH.
+			ex.log.term = [2]byte{'P', 'H'}
+			switch r.cfg.Action {
+			case "deny":
+				ex.respAnswer = ex.returnAnswer(r)
+				ex.be.st.dresp.Add(1)
+				ex.hf.s.fe.st.dresp.Add(1)
+				if ex.srv != nil {
+					ex.srv.st.dresp.Add(1)
+				}
+			case "return":
+				ex.log.term[0] = 'L'
+				ex.respAnswer = ex.returnAnswer(r)
+			default:
+				a := ex.redirect(r)
+				if a == nil {
+					continue // ignore-empty, and the location is empty
+				}
+				ex.log.term[0] = 'L'
+				ex.respAnswer = a
+			}
+			return
 		case "set-header":
 			ex.tmp = r.value.appendTo(ex.tmp[:0], ex)
 			resp.Del(r.name)
@@ -744,7 +813,7 @@ func (ex *exchange) applyRespRules(rules []httpRule) {
 		case "set-status":
 			reason := r.cfg.Reason
 			if reason == "" {
-				reason = h1.StatusText(r.cfg.Status)
+				reason = statusReason(r.cfg.Status)
 			}
 			resp.SetResponse(r.cfg.Status, reason)
 			ex.log.status = r.cfg.Status

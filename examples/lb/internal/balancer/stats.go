@@ -53,6 +53,7 @@ type counters struct {
 	hrsp         [6]atomic.Uint64
 	reqTot       atomic.Uint64 // req_tot: requests a frontend received, responses a server gave
 	denied       atomic.Uint64 // dreq: requests denied by a rule
+	dresp        atomic.Uint64 // dresp: responses denied by a rule
 	reqErr       atomic.Uint64 // ereq: requests refused as malformed or late
 	connErr      atomic.Uint64 // econ: connections that failed to reach a server
 	respErr      atomic.Uint64 // eresp: server connections that failed mid-way
@@ -244,11 +245,11 @@ func (r statRow) setU(name string, v uint64) { r.set(name, strconv.FormatUint(v,
 func (r statRow) setI(name string, v int64) { r.set(name, strconv.FormatInt(v, 10)) }
 
 // setTraffic sets the columns a backend and a server share: bytes,
-// denied responses (none), errors and warnings.
+// denied responses, errors and warnings.
 func (r statRow) setTraffic(c *counters) {
 	r.setU("bin", c.bytesIn.Load())
 	r.setU("bout", c.bytesOut.Load())
-	r.set("dresp", "0")
+	r.setU("dresp", c.dresp.Load())
 	r.setU("econ", c.connErr.Load())
 	r.setU("eresp", c.respErr.Load())
 	r.setU("wretr", c.retries.Load())
@@ -504,7 +505,8 @@ func (b *Balancer) frontendRow(fe *frontend, iid int) statRow {
 	r.setU("bout", c.bytesOut.Load())
 	r.setU("dreq", c.denied.Load())
 	r.setU("ereq", c.reqErr.Load())
-	r.zero("dresp dcon dses wrew eint")
+	r.setU("dresp", c.dresp.Load())
+	r.zero("dcon dses wrew eint")
 	r.setComp(c)
 	r.set("status", b.frontendStatus(fe))
 	r.set("pid", "1")

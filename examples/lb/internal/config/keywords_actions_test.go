@@ -326,3 +326,34 @@ func TestHTTPContentRules(t *testing.T) {
 	}
 	require.Equal(t, []string{"lb.cfg:4"}, warned, "only the track-sc that reads nothing of the request, as haproxy")
 }
+
+func TestResponseAnswerRules(t *testing.T) {
+	cfg, err := parse(t, `frontend f
+    mode http
+    bind 127.0.0.1:0
+    http-request deny deny_status 429 content-type text/plain hdr retry-after 5 lf-string "slow %[path]"
+    http-response deny if { status 500 }
+    http-response deny deny_status 403 hdr x-why denied if { status 501 }
+    http-response return status 203 content-type text/plain string fine if { status 404 }
+    http-response redirect location /moved if { status 410 }
+`)
+	require.NoError(t, err)
+	h := cfg.Proxy("f", KindFrontend).HTTP
+	d := h.RequestRules[0]
+	require.Equal(t, [4]any{429, true, true, "text/plain"}, [4]any{d.Status, d.OwnAnswer, d.BodyFormat, d.ContentType})
+	r := h.ResponseRules
+	require.Equal(t, [2]any{502, false}, [2]any{r[0].Status, r[0].OwnAnswer}, "a response deny answers 502 unless told")
+	require.Equal(t, [2]any{403, true}, [2]any{r[1].Status, r[1].OwnAnswer})
+	require.Equal(t, [3]any{"return", 203, "fine"}, [3]any{r[2].Action, r[2].Status, string(r[2].Body)})
+	require.Equal(t, [2]string{"redirect", "/moved"}, [2]string{r[3].Action, r[3].Value})
+	for _, tc := range []struct{ text, want string }{
+		{"http-request deny deny_status 414\n", "status 414 has no error page"},
+		{"http-request deny errorfile /x\n", "'deny errorfile'"},
+		{"http-request return deny_status 200\n", "'return': unexpected 'deny_status'"},
+		{"http-response deny string x\n", "needs 'content-type'"},
+		{"http-after-response deny\n", "'http-after-response deny'"},
+	} {
+		_, err := parse(t, "frontend f\n    mode http\n    bind 127.0.0.1:0\n    "+tc.text)
+		require.ErrorContains(t, err, tc.want, tc.text)
+	}
+}

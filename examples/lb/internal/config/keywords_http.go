@@ -51,7 +51,7 @@ func init() {
 			return err
 		}
 		switch r.Action {
-		case "set-map", "del-map", "add-acl", "del-acl":
+		case "set-map", "del-map", "add-acl", "del-acl", "deny", "return", "redirect":
 			// As in haproxy 2.6, which has them in http-request and
 			// http-response only.
 			return fmt.Errorf("%w: 'http-after-response %s'", ErrUnsupported, a[0])
@@ -539,6 +539,50 @@ var errorFileStatuses = map[int]bool{
 	413: true, 425: true, 429: true, 500: true, 501: true, 502: true, 503: true, 504: true,
 }
 
+// parseAnswerOptions reads the options of return and deny: the status
+// ("status", or "deny_status" for deny), and an answer of the rule's own
+// (content-type, string, lf-string, file, lf-file, hdr); a deny without
+// them answers with the status's error page.
+func parseAnswerOptions(r *HTTPRule, a []string) error {
+	for len(a) > 0 {
+		switch {
+		case (a[0] == "status" || a[0] == "deny_status" && r.Action != "return") && len(a) >= 2:
+			n, err := parseInt(a[1], 200, 599)
+			if err != nil {
+				return fmt.Errorf("'%s' status: %w", r.Action, err)
+			}
+			r.Status = n
+		case a[0] == "content-type" && len(a) >= 2:
+			r.ContentType, r.OwnAnswer = a[1], true
+		case (a[0] == "string" || a[0] == "lf-string") && len(a) >= 2:
+			r.Body, r.BodyFormat, r.OwnAnswer = []byte(a[1]), a[0] == "lf-string", true
+		case (a[0] == "file" || a[0] == "lf-file") && len(a) >= 2:
+			b, err := os.ReadFile(a[1])
+			if err != nil {
+				return fmt.Errorf("'%s' %s: %w", r.Action, a[0], err)
+			}
+			r.Body, r.BodyFormat, r.OwnAnswer = b, a[0] == "lf-file", true
+		case a[0] == "hdr" && len(a) >= 3:
+			r.Headers, r.OwnAnswer = append(r.Headers, [2]string{a[1], a[2]}), true
+			a = a[1:]
+		case a[0] == "errorfile" || a[0] == "errorfiles" || a[0] == "default-errorfiles":
+			return fmt.Errorf("%w: '%s %s'", ErrUnsupported, r.Action, a[0])
+		default:
+			return fmt.Errorf("'%s': unexpected '%s' (expects status, content-type, string, lf-string, file, lf-file or hdr with their value)", r.Action, a[0])
+		}
+		a = a[2:]
+	}
+	if len(r.Body) > 0 && r.ContentType == "" {
+		return fmt.Errorf("'%s' with a body needs 'content-type'", r.Action)
+	}
+	if r.Action != "return" && !r.OwnAnswer && !errorFileStatuses[r.Status] {
+		// As haproxy: a deny without its own answer sends the status's
+		// error page, which only these statuses have.
+		return fmt.Errorf("'%s': status %d has no error page (supported: %s)", r.Action, r.Status, errorStatusList)
+	}
+	return nil
+}
+
 // finalActions are the rule actions after which a list's other rules do
 // not run.
 var finalActions = map[string]bool{
@@ -745,24 +789,19 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 		}
 		r.Value = a[0]
 	case "deny", "tarpit":
-		if !req {
+		if !req && r.Action == "tarpit" {
 			break
 		}
+		// As in haproxy: 403 for a request, 502 for a response, 500 for
+		// tarpit.
 		r.Status = 403
-		if r.Action == "tarpit" {
+		switch {
+		case r.Action == "tarpit":
 			r.Status = 500
+		case !req:
+			r.Status = 502
 		}
-		for len(a) > 0 {
-			if len(a) < 2 || (a[0] != "deny_status" && a[0] != "status") {
-				return r, fmt.Errorf("'%s': unexpected '%s' (expects 'deny_status <code>')", r.Action, a[0])
-			}
-			n, err := parseInt(a[1], 200, 599)
-			if err != nil {
-				return r, fmt.Errorf("'%s' status: %w", r.Action, err)
-			}
-			r.Status, a = n, a[2:]
-		}
-		return r, nil
+		return r, parseAnswerOptions(&r, a)
 	case "capture":
 		return parseCaptureRule(r, px, a, req)
 	case "track-sc":
@@ -846,40 +885,8 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 		}
 		return r, nil
 	case "return":
-		if !req {
-			break
-		}
 		r.Status = 200
-		for len(a) > 0 {
-			switch {
-			case a[0] == "status" && len(a) >= 2:
-				n, err := parseInt(a[1], 200, 599)
-				if err != nil {
-					return r, fmt.Errorf("'return' status: %w", err)
-				}
-				r.Status = n
-			case a[0] == "content-type" && len(a) >= 2:
-				r.ContentType = a[1]
-			case (a[0] == "string" || a[0] == "lf-string") && len(a) >= 2:
-				r.Body, r.BodyFormat = []byte(a[1]), a[0] == "lf-string"
-			case (a[0] == "file" || a[0] == "lf-file") && len(a) >= 2:
-				b, err := os.ReadFile(a[1])
-				if err != nil {
-					return r, fmt.Errorf("'return' %s: %w", a[0], err)
-				}
-				r.Body, r.BodyFormat = b, a[0] == "lf-file"
-			case a[0] == "hdr" && len(a) >= 3:
-				r.Headers = append(r.Headers, [2]string{a[1], a[2]})
-				a = a[1:]
-			default:
-				return r, fmt.Errorf("'return': unexpected '%s' (expects status, content-type, string, lf-string, file, lf-file or hdr with their value)", a[0])
-			}
-			a = a[2:]
-		}
-		if len(r.Body) > 0 && r.ContentType == "" {
-			return r, errors.New("'return' with a body needs 'content-type'")
-		}
-		return r, nil
+		return r, parseAnswerOptions(&r, a)
 	case "use-service":
 		if !req {
 			break
@@ -923,9 +930,6 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 		}
 		return parseCacheRule(px, r, a)
 	case "redirect":
-		if !req {
-			break
-		}
 		if len(a) < 2 {
 			return r, errors.New("'redirect' expects 'location|prefix|scheme <value> [code <code>]'")
 		}
@@ -1281,7 +1285,9 @@ func readErrorFile(pos Pos, a []string) (ErrorFile, error) {
 	if err != nil {
 		return ErrorFile{}, fmt.Errorf("error reading file '%s': %w", a[1], err)
 	}
-	if !bytes.HasPrefix(data, []byte("HTTP/1.")) || !bytes.Contains(data, []byte("\n\n")) && !bytes.Contains(data, []byte("\r\n\r\n")) {
+	// An empty file is haproxy's way to answer nothing: the connection
+	// is closed instead ("errorfile 503 /dev/null").
+	if len(data) > 0 && (!bytes.HasPrefix(data, []byte("HTTP/1.")) || !bytes.Contains(data, []byte("\n\n")) && !bytes.Contains(data, []byte("\r\n\r\n"))) {
 		return ErrorFile{}, fmt.Errorf("file '%s' is not a whole HTTP/1 response (status line, fields, empty line)", a[1])
 	}
 	return ErrorFile{Pos: pos, Status: code, Path: a[1], Data: data}, nil

@@ -153,6 +153,9 @@ type HTTPRule struct {
 	// BodyFormat tells a "return" body given by lf-string or lf-file:
 	// a format, filled in for each request.
 	BodyFormat bool
+	// OwnAnswer tells a deny that gives its answer (content-type, a
+	// body, fields) rather than its status's error page.
+	OwnAnswer bool
 	// Regex is the match of replace-header, replace-value, replace-path
 	// and replace-uri; Value is then the replacement, in which \1..\9
 	// stand for the groups matched.

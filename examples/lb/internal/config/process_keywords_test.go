@@ -256,7 +256,7 @@ func TestTarpitKeywords(t *testing.T) {
 	require.Equal(t, 500, f.HTTP.RequestRules[0].Status)
 	require.Equal(t, 429, f.HTTP.RequestRules[1].Status)
 	_, err = Parse(Source{Name: "t.cfg", Data: []byte("frontend f\n  http-request tarpit status\n")})
-	require.ErrorContains(t, err, "'tarpit': unexpected 'status' (expects 'deny_status <code>')")
+	require.ErrorContains(t, err, "'tarpit': unexpected 'status' (expects status, content-type")
 }
 
 // errorloc, errorloc302 and errorloc303 make redirect answers.
