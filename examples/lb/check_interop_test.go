@@ -346,7 +346,7 @@ func TestInteropHTTPCheckMatchesHAProxy(t *testing.T) {
 		if r.URL.Path == "/missing" {
 			w.WriteHeader(http.StatusNotFound)
 		}
-		if r.URL.Path == "/health" && (r.Host != "example.com" || r.Header.Get("X-Check") != "yes") {
+		if (r.URL.Path == "/health" || r.URL.Path == "/legacy") && (r.Host != "example.com" || r.Header.Get("X-Check") != "yes") {
 			w.WriteHeader(http.StatusBadRequest) // the send rule's fields did not arrive
 		}
 		_, _ = io.WriteString(w, "hello world")
@@ -384,11 +384,13 @@ frontend f
 			be("status_range", "    option httpchk GET /missing\n    http-check expect status 400-499\n") +
 			be("not_4xx", "    option httpchk GET /missing\n    http-check expect ! rstatus ^4\n") +
 			be("default_expect", "    option httpchk GET /missing\n") +
-			be("default_ok", "    option httpchk GET /\n")
+			be("default_ok", "    option httpchk GET /\n") +
+			// The older form: fields after the version.
+			be("legacy", "    option httpchk GET /legacy HTTP/1.1\\r\\nHost:\\ example.com\\r\\nX-Check:\\ yes\n")
 	}
 	run := func(start func(text string) func() string) []string {
 		out := start(cfg())
-		return checkLines(t, out, 11, "Health check for ")
+		return checkLines(t, out, 12, "Health check for ")
 	}
 	ha := run(haproxyLogs(t))
 	lb := run(lbLogs(t))
@@ -400,6 +402,7 @@ frontend f
 		`server unwanted/s failed, reason: Layer7 invalid response, info: "HTTP check matched unwanted content"`,
 		`server status_miss/s failed, reason: Layer7 wrong status, code: 404, info: "Not Found"`,
 		`server status_range/s succeeded, reason: Layer7 check passed, code: 404,`,
+		`server legacy/s succeeded, reason: Layer7 check passed, code: 200,`,
 	} {
 		require.Contains(t, all, want)
 	}

@@ -608,20 +608,25 @@ type serverOption struct {
 
 // serverOptions are the words after a server address (and on default-server).
 var serverOptions = map[string]serverOption{
-	"weight":        {1, func(s *Server, a []string) error { return oneInt(a, 0, MaxWeight, &s.Weight) }},
-	"maxconn":       {1, func(s *Server, a []string) error { return oneInt(a, 0, 1<<30, &s.MaxConn) }},
-	"minconn":       {1, func(s *Server, a []string) error { return oneInt(a, 0, 1<<30, &s.MinConn) }},
-	"maxqueue":      {1, func(s *Server, a []string) error { return oneInt(a, 0, 1<<30, &s.MaxQueue) }},
-	"id":            {1, func(s *Server, a []string) error { return oneInt(a, 1, 1<<30, &s.ID) }},
-	"check":         {0, func(s *Server, _ []string) error { s.Check = true; return nil }},
-	"no-check":      {0, func(s *Server, _ []string) error { s.Check = false; return nil }},
-	"rise":          {1, func(s *Server, a []string) error { return oneInt(a, 1, 1<<20, &s.Rise) }},
-	"fall":          {1, func(s *Server, a []string) error { return oneInt(a, 1, 1<<20, &s.Fall) }},
-	"backup":        {0, func(s *Server, _ []string) error { s.Backup = true; return nil }},
-	"disabled":      {0, func(s *Server, _ []string) error { s.Disabled = true; return nil }},
-	"enabled":       {0, func(s *Server, _ []string) error { s.Disabled = false; return nil }},
-	"send-proxy":    {0, func(s *Server, _ []string) error { s.SendProxy = true; return nil }},
-	"send-proxy-v2": {0, func(s *Server, _ []string) error { s.SendProxyV2 = true; return nil }},
+	"weight":   {1, func(s *Server, a []string) error { return oneInt(a, 0, MaxWeight, &s.Weight) }},
+	"maxconn":  {1, func(s *Server, a []string) error { return oneInt(a, 0, 1<<30, &s.MaxConn) }},
+	"minconn":  {1, func(s *Server, a []string) error { return oneInt(a, 0, 1<<30, &s.MinConn) }},
+	"maxqueue": {1, func(s *Server, a []string) error { return oneInt(a, 0, 1<<30, &s.MaxQueue) }},
+	"id":       {1, func(s *Server, a []string) error { return oneInt(a, 1, 1<<30, &s.ID) }},
+	"check":    {0, func(s *Server, _ []string) error { s.Check = true; return nil }},
+	"no-check": {0, func(s *Server, _ []string) error { s.Check = false; return nil }},
+	"rise":     {1, func(s *Server, a []string) error { return oneInt(a, 1, 1<<20, &s.Rise) }},
+	"fall":     {1, func(s *Server, a []string) error { return oneInt(a, 1, 1<<20, &s.Fall) }},
+	"backup":   {0, func(s *Server, _ []string) error { s.Backup = true; return nil }},
+	// The no- forms undo what a default-server line set.
+	"no-backup":        {0, func(s *Server, _ []string) error { s.Backup = false; return nil }},
+	"no-send-proxy":    {0, func(s *Server, _ []string) error { s.SendProxy = false; return nil }},
+	"no-send-proxy-v2": {0, func(s *Server, _ []string) error { s.SendProxyV2 = false; return nil }},
+	"no-tfo":           {0, func(s *Server, _ []string) error { s.FastOpen = false; return nil }},
+	"disabled":         {0, func(s *Server, _ []string) error { s.Disabled = true; return nil }},
+	"enabled":          {0, func(s *Server, _ []string) error { s.Disabled = false; return nil }},
+	"send-proxy":       {0, func(s *Server, _ []string) error { s.SendProxy = true; return nil }},
+	"send-proxy-v2":    {0, func(s *Server, _ []string) error { s.SendProxyV2 = true; return nil }},
 	"tcp-ut": {1, func(s *Server, a []string) error {
 		d, err := ParseTime(a[0])
 		s.UserTimeout = d

@@ -357,3 +357,30 @@ func TestResponseAnswerRules(t *testing.T) {
 		require.ErrorContains(t, err, tc.want, tc.text)
 	}
 }
+
+func TestServerNoOptions(t *testing.T) {
+	cfg, err := parse(t, `backend b
+    default-server backup send-proxy send-proxy-v2 tfo check-send-proxy check
+    server a 127.0.0.1:1 no-backup no-send-proxy no-send-proxy-v2 no-tfo no-check-send-proxy no-check
+    server b 127.0.0.1:2
+`)
+	require.NoError(t, err)
+	a, b := cfg.Proxy("b", KindBackend).Servers[0], cfg.Proxy("b", KindBackend).Servers[1]
+	require.Equal(t, [6]bool{}, [6]bool{a.Backup, a.SendProxy, a.SendProxyV2, a.FastOpen, a.CheckSendProxy, a.Check}, "each no- form undoes the default-server's")
+	require.Equal(t, [6]bool{true, true, true, true, true, true}, [6]bool{b.Backup, b.SendProxy, b.SendProxyV2, b.FastOpen, b.CheckSendProxy, b.Check})
+}
+
+func TestHTTPChkOlderFields(t *testing.T) {
+	cfg, err := parse(t, `backend b
+    mode http
+    option httpchk GET /health HTTP/1.1\r\nHost:\ www.example.com\r\nUser-Agent:\ probe
+    server a 127.0.0.1:1 check
+`)
+	require.NoError(t, err)
+	c := cfg.Proxy("b", KindBackend).HTTP.Check
+	require.Equal(t, [3]string{"GET", "/health", "HTTP/1.1"}, [3]string{c.Method, c.URI, c.Version})
+	require.Equal(t, "www.example.com", c.Host)
+	require.Equal(t, [][2]string{{"User-Agent", "probe"}}, c.Headers)
+	_, err = parse(t, "backend b\n    option httpchk GET / HTTP/1.1\\r\\nbogus\n")
+	require.ErrorContains(t, err, "check field 'bogus' is not 'name: value'")
+}

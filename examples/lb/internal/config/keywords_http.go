@@ -480,6 +480,27 @@ func init() {
 		if !strings.HasPrefix(c.URI, "/") && c.URI != "*" {
 			return fmt.Errorf("URI '%s' must start with '/'", c.URI)
 		}
+		// The older form carries fields after the version, each after a
+		// CR LF: "HTTP/1.1\r\nHost:\ www".
+		if v, fields, ok := strings.Cut(c.Version, "\n"); ok {
+			c.Version = strings.TrimSuffix(v, "\r")
+			for _, f := range strings.Split(fields, "\n") {
+				f = strings.TrimSuffix(f, "\r")
+				if f == "" {
+					continue
+				}
+				name, value, ok := strings.Cut(f, ":")
+				if !ok || name == "" {
+					return fmt.Errorf("check field '%s' is not 'name: value'", f)
+				}
+				value = strings.TrimSpace(value)
+				if strings.EqualFold(name, "host") {
+					c.Host = value
+					continue
+				}
+				c.Headers = append(c.Headers, [2]string{name, value})
+			}
+		}
 		if c.Version != "HTTP/1.0" && c.Version != "HTTP/1.1" {
 			return fmt.Errorf("%w: check version '%s' (HTTP/1.0 or HTTP/1.1)", ErrUnsupported, c.Version)
 		}

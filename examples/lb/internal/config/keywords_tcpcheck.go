@@ -142,9 +142,10 @@ func init() {
 		return nil
 	}}
 	for name, set := range map[string]func(s *Server){
-		"check-ssl":        func(s *Server) { s.CheckSSL = true },
-		"no-check-ssl":     func(s *Server) { s.CheckSSL = false },
-		"check-send-proxy": func(s *Server) { s.CheckSendProxy = true },
+		"check-ssl":           func(s *Server) { s.CheckSSL = true },
+		"no-check-ssl":        func(s *Server) { s.CheckSSL = false },
+		"check-send-proxy":    func(s *Server) { s.CheckSendProxy = true },
+		"no-check-send-proxy": func(s *Server) { s.CheckSendProxy = false },
 	} {
 		serverOptions[name] = serverOption{0, func(s *Server, _ []string) error { set(s); return nil }}
 	}
