@@ -40,11 +40,9 @@ func newProxyAlgorithm(cfg *config.Proxy) algorithm {
 		}
 		return &randomAlgo{draws: draws, ring: hashAlgo{consistent: true, balanceFactor: cfg.HTTP.HashBalanceFactor}, rnd: rand.Uint32}
 	case "uri":
+		maxLen, depth := cfg.HTTP.URILen, cfg.HTTP.URIDepth
 		part = func(m *htx.Message) ([]byte, bool) {
-			if arg == "whole" {
-				return m.Path(), true
-			}
-			return m.PathOnly(), true
+			return uriKey(m.Path(), arg == "whole", maxLen, depth), true
 		}
 	case "hdr":
 		// haproxy hashes the first value it finds: of the first field
@@ -73,6 +71,29 @@ func newProxyAlgorithm(cfg *config.Proxy) algorithm {
 		return newAlgorithm(cfg.Balance)
 	}
 	return &hashAlgo{part: part, consistent: consistent, avalanche: avalanche, balanceFactor: cfg.HTTP.HashBalanceFactor}
+}
+
+// uriKey is what balance uri hashes of a path and query, as HAProxy's
+// get_server_uh reads it: at most maxLen bytes (0: all), up to the
+// query unless whole, and up to the slash that starts directory
+// depth+1 (0: any depth).
+func uriKey(uri []byte, whole bool, maxLen, depth int) []byte {
+	if maxLen > 0 && len(uri) > maxLen {
+		uri = uri[:maxLen]
+	}
+	slashes := 0
+	for i, c := range uri {
+		switch {
+		case c == '/':
+			slashes++
+			if depth > 0 && slashes == depth+1 {
+				return uri[:i]
+			}
+		case c == '?' && !whole:
+			return uri[:i]
+		}
+	}
+	return uri
 }
 
 // pick dispatches to the request-reading algorithms when the request is

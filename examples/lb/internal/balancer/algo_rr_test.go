@@ -64,3 +64,26 @@ func TestRoundRobinShares(t *testing.T) {
 		require.InDelta(t, 20*s.weight, got[s], 2, "server %s", s.cfg.Name)
 	}
 }
+
+// TestURIKey checks what balance uri hashes under len, depth and whole.
+func TestURIKey(t *testing.T) {
+	for _, tc := range []struct {
+		uri         string
+		whole       bool
+		maxLen, dep int
+		want        string
+	}{
+		{"/a/b/c?q=1", false, 0, 0, "/a/b/c"},
+		{"/a/b/c?q=1", true, 0, 0, "/a/b/c?q=1"},
+		{"/a/b/c?q=1", false, 0, 2, "/a/b"},
+		{"/a/b/c?q=1", false, 0, 1, "/a"},
+		{"/a/b/c?q=1", true, 4, 0, "/a/b"},
+		{"/a/b/c?q=1", false, 3, 2, "/a/"},
+		{"/a?x/y", true, 0, 1, "/a?x"},
+		{"?k=v", false, 0, 0, ""},
+	} {
+		if got := string(uriKey([]byte(tc.uri), tc.whole, tc.maxLen, tc.dep)); got != tc.want {
+			t.Errorf("uriKey(%q, whole=%v, len=%d, depth=%d) = %q, want %q", tc.uri, tc.whole, tc.maxLen, tc.dep, got, tc.want)
+		}
+	}
+}

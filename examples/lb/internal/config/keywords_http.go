@@ -279,11 +279,31 @@ func init() {
 		switch {
 		case a[0] == "uri":
 			px.Balance, px.HTTP.BalanceArg = "uri", ""
-			for _, o := range a[1:] {
-				if o != "whole" {
-					return fmt.Errorf("%w: 'balance uri %s' (only 'whole')", ErrUnsupported, o)
+			px.HTTP.URILen, px.HTTP.URIDepth = 0, 0
+			for o := a[1:]; len(o) > 0; o = o[1:] {
+				switch o[0] {
+				case "whole":
+					px.HTTP.BalanceArg = "whole"
+				case "path-only":
+					// lb hashes from the path on: an absolute URI's
+					// scheme and authority never count.
+				case "len", "depth":
+					if len(o) < 2 {
+						return fmt.Errorf("'balance uri %s' expects a positive integer", o[0])
+					}
+					n, err := strconv.Atoi(o[1])
+					if err != nil || n <= 0 {
+						return fmt.Errorf("'balance uri %s' expects a positive integer (got '%s')", o[0], o[1])
+					}
+					if o[0] == "len" {
+						px.HTTP.URILen = n
+					} else {
+						px.HTTP.URIDepth = n
+					}
+					o = o[1:]
+				default:
+					return fmt.Errorf("'balance uri' only accepts parameters 'whole', 'path-only', 'len' and 'depth' (got '%s')", o[0])
 				}
-				px.HTTP.BalanceArg = "whole"
 			}
 			return nil
 		case a[0] == "random" || strings.HasPrefix(a[0], "random("):

@@ -95,6 +95,10 @@ type HTTP struct {
 	// "balance rdp-cookie(NAME)" ("mstshash" by default), and "whole"
 	// for "balance uri whole".
 	BalanceArg string
+	// URILen and URIDepth are "balance uri len N" and "depth N": the
+	// hash reads at most N bytes, and stops before the (N+1)th slash;
+	// 0 for no limit.
+	URILen, URIDepth int
 	// Check is the HTTP health check (option httpchk), nil for none.
 	Check *HTTPCheck
 	// ErrorFiles replace the built-in answers for some statuses.
