@@ -384,3 +384,19 @@ func TestHTTPChkOlderFields(t *testing.T) {
 	_, err = parse(t, "backend b\n    option httpchk GET / HTTP/1.1\\r\\nbogus\n")
 	require.ErrorContains(t, err, "check field 'bogus' is not 'name: value'")
 }
+
+func TestNoLog(t *testing.T) {
+	cfg, err := parse(t, `defaults
+    log global
+    log 127.0.0.1:514 local0
+backend b
+    no log
+backend c
+`)
+	require.NoError(t, err)
+	b, c := cfg.Proxy("b", KindBackend), cfg.Proxy("c", KindBackend)
+	require.False(t, b.LogGlobal)
+	require.Empty(t, b.Logs)
+	require.True(t, c.LogGlobal)
+	require.Len(t, c.Logs, 1)
+}

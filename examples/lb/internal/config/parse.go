@@ -212,6 +212,12 @@ func (p *parser) parseLine(words []string) {
 		neg, words = true, words[1:]
 		kw = "option"
 	}
+	if kw == "no" && len(words) == 2 && words[1] == "log" {
+		// "no log": the section logs nothing, whatever its defaults
+		// said, as in haproxy.
+		p.cur.Logs, p.cur.LogGlobal = nil, false
+		return
+	}
 	p.noteUserlistRefs(words)
 	k, ok := proxyKeywords[kw]
 	if !ok {
