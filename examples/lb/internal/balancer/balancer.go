@@ -106,6 +106,8 @@ type Balancer struct {
 	// globalRates are maxconnrate and maxsessrate, shared by every
 	// listener.
 	globalRates []conn.SharedRate
+	// sslRate is maxsslrate's, which the ssl bind lines share besides.
+	sslRate []conn.SharedRate
 	// sessVars holds each HTTP connection's variables of scope sess
 	// (*httpFront to *varStore); sessVarsUsed says a rule may set one.
 	sessVars     sync.Map
@@ -341,6 +343,9 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 		if n > 0 {
 			b.globalRates = append(b.globalRates, conn.SharedRate{Counter: freq.NewCounter(freq.SystemClock), Limit: uint32(n)})
 		}
+	}
+	if n := cfg.Global.MaxSSLRate; n > 0 {
+		b.sslRate = []conn.SharedRate{{Counter: freq.NewCounter(freq.SystemClock), Limit: uint32(n)}}
 	}
 	for _, px := range cfg.Proxies {
 		if !px.Kind.IsFrontend() {

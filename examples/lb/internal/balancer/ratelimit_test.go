@@ -1,10 +1,13 @@
 package balancer
 
 import (
+	"crypto/tls"
+	"net/http"
 	"testing"
 	"time"
 
 	"github.com/proxyblocks/proxyblocks/freq"
+	"github.com/proxyblocks/proxyblocks/internal/testcert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -73,4 +76,55 @@ listen b
 		}
 	}
 	require.Positive(t, waits, "the third accept waited for the process's rate")
+}
+
+// maxsslrate caps the accepts per second of the ssl bind lines only: with
+// a rate of 1, a second TLS client waits before its handshake, then is
+// served, while clear connections to another bind line never wait.
+func TestMaxSSLRate(t *testing.T) {
+	srv := newHTTPBackend(t, "s")
+	crt := testcert.SelfSigned(t, "lb.test", "127.0.0.1").WritePEM(t, t.TempDir()+"/lb.pem", testcert.EC)
+	cfg := parseCfg(t, `global
+    maxsslrate 1
+`+httpDefaults+`
+frontend tls
+    bind 127.0.0.1:0 ssl crt %s
+    default_backend be
+frontend clear
+    bind 127.0.0.1:0
+    default_backend be
+backend be
+    server s %s
+`, crt, srv.addr())
+	require.Equal(t, 1, cfg.Global.MaxSSLRate)
+	b, _ := startLB(t, cfg)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DisableKeepAlives: true, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	get := func(url string) {
+		t.Helper()
+		resp, err := client.Get(url)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		require.Equal(t, 200, resp.StatusCode)
+	}
+	for freq.SystemClock.NowMs()%1000 > 500 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	for range 3 {
+		get("http://" + feAddr(t, b, "clear") + "/")
+	}
+	get("https://" + feAddr(t, b, "tls") + "/")
+	get("https://" + feAddr(t, b, "tls") + "/")
+	var tlsWaits, clearWaits uint64
+	for _, fe := range b.fronts {
+		for _, ln := range fe.listeners {
+			if fe.cfg.Name == "tls" {
+				tlsWaits += ln.Stats().RateWaits
+			} else {
+				clearWaits += ln.Stats().RateWaits
+			}
+		}
+	}
+	require.Positive(t, tlsWaits, "the second TLS client waited for the rate")
+	require.Zero(t, clearWaits, "clear connections are not counted")
 }

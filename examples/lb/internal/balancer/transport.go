@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -68,6 +69,11 @@ func (b *Balancer) listen(ctx context.Context, fe *frontend, addr string, bind c
 		lc.RateLimit, lc.Rate = uint32(n), fe.rate
 	}
 	lc.Rates = b.globalRates
+	if bind.SSL.Enabled && b.sslRate != nil {
+		// maxsslrate: the ssl bind lines stop accepting at the rate of
+		// new TLS sessions, as haproxy's do.
+		lc.Rates = append(slices.Clip(b.globalRates), b.sslRate...)
+	}
 	lc.KeepAlive, lc.DisableKeepAlive = keepAlive(fe.cfg.CliTCPKA)
 	if err := b.bindTLS(bind, &lc); err != nil {
 		return nil, err

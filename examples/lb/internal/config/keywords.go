@@ -119,6 +119,7 @@ var globalKeywords = map[string]func(p *parser, args []string) error{
 	},
 	"ulimit-n":    func(p *parser, a []string) error { return oneInt(a, 0, 1<<30, &p.cfg.Global.UlimitN) },
 	"maxconnrate": func(p *parser, a []string) error { return oneInt(a, 0, 1<<30, &p.cfg.Global.MaxConnRate) },
+	"maxsslrate":  func(p *parser, a []string) error { return oneInt(a, 0, 1<<30, &p.cfg.Global.MaxSSLRate) },
 	"maxsessrate": func(p *parser, a []string) error { return oneInt(a, 0, 1<<30, &p.cfg.Global.MaxSessRate) },
 	"spread-checks": func(p *parser, a []string) error {
 		if len(a) != 1 {

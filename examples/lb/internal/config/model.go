@@ -210,6 +210,9 @@ type Global struct {
 	// accepts per second ("maxconnrate", "maxsessrate"); those over wait
 	// in the kernel's backlog. 0 means no cap.
 	MaxConnRate, MaxSessRate int
+	// MaxSSLRate caps the connections the ssl bind lines accept per
+	// second, so the TLS handshakes ("maxsslrate"); those over wait.
+	MaxSSLRate int
 	// HardStopAfter bounds a soft stop (SIGUSR1): connections still live
 	// after it are closed and the process exits ("hard-stop-after"); 0
 	// waits for them however long they last.
