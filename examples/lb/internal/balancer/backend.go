@@ -167,6 +167,9 @@ type pending struct {
 func newBackend(cfg *config.Proxy, logs *logSet) *Backend {
 	b := &Backend{cfg: cfg, logs: logs, algo: newProxyAlgorithm(cfg), dirty: true, lastChange: time.Now().Unix()}
 	for _, sc := range cfg.Servers {
+		if cfg.Disabled {
+			break // a disabled backend has no server: its traffic gets 503
+		}
 		b.servers = append(b.servers, makeServer(b, sc))
 	}
 	b.follow()

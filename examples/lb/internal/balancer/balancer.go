@@ -348,7 +348,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 		b.sslRate = []conn.SharedRate{{Counter: freq.NewCounter(freq.SystemClock), Limit: uint32(n)}}
 	}
 	for _, px := range cfg.Proxies {
-		if !px.Kind.IsFrontend() {
+		if !px.Kind.IsFrontend() || px.Disabled {
 			continue
 		}
 		fe := &frontend{cfg: px, logs: b.newLogSet(px), http: b.httpPx[px]}

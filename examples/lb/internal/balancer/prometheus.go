@@ -415,6 +415,9 @@ func (b *Balancer) promRows() []promProxy {
 	now := time.Now()
 	var out []promProxy
 	for _, px := range b.cfg.Proxies {
+		if px.Disabled {
+			continue
+		}
 		p := promProxy{name: px.Name, http: px.Mode == "http"}
 		if fe := b.frontendOf(px); fe != nil {
 			p.fe = b.frontendRow(fe, ids[px])

@@ -380,6 +380,9 @@ func (b *Balancer) statRows(o statOptions) []statRow {
 	var rows []statRow
 	for _, px := range b.cfg.Proxies {
 		iid := ids[px]
+		if px.Disabled {
+			continue // as haproxy, which shows only running proxies
+		}
 		if o.proxy != "" && px.Name != o.proxy || o.iid != -1 && o.iid != iid || len(o.scope) > 0 && !slices.Contains(o.scope, px.Name) {
 			continue
 		}
@@ -761,7 +764,9 @@ func (b *Balancer) backendRow(be *Backend, iid int, now time.Time, legends bool)
 	r.setU("dreq", c.denied.Load())
 	r.setTraffic(c)
 	status := "DOWN"
-	if up {
+	if up || len(be.servers) == 0 {
+		// As haproxy: a backend without servers (answering with its
+		// rules, say) is not down.
 		status = "UP"
 	}
 	r.set("status", status)
@@ -929,7 +934,7 @@ func (b *Balancer) statsCommand(w io.Writer, level string, words []string) bool 
 		var sb strings.Builder
 		sb.WriteString("# name\n")
 		for _, px := range b.cfg.Proxies {
-			if be := b.backends[px.Name]; be != nil && be.cfg == px {
+			if be := b.backends[px.Name]; be != nil && be.cfg == px && !px.Disabled {
 				sb.WriteString(px.Name)
 				sb.WriteByte('\n')
 			}

@@ -203,6 +203,8 @@ func init() {
 		"server-template": {KindBackend, parseServerTemplate},
 		"maxconn":         {kFeDef, func(_ *parser, px *Proxy, a []string) error { return oneInt(a, 0, 1<<30, &px.MaxConn) }},
 		"fullconn":        {kBeDef, func(_ *parser, px *Proxy, a []string) error { return oneInt(a, 0, 1<<30, &px.FullConn) }},
+		"disabled":        {kAll, func(_ *parser, px *Proxy, a []string) error { px.Disabled = true; return noArgs(a) }},
+		"enabled":         {kAll, func(_ *parser, px *Proxy, a []string) error { px.Disabled = false; return noArgs(a) }},
 		"backlog":         {kFeDef, func(_ *parser, px *Proxy, a []string) error { return oneInt(a, 1, 1<<30, &px.Backlog) }},
 		"description": {KindFrontend | KindBackend, func(_ *parser, px *Proxy, a []string) error {
 			if len(a) == 0 {

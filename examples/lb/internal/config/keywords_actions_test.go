@@ -400,3 +400,22 @@ backend c
 	require.True(t, c.LogGlobal)
 	require.Len(t, c.Logs, 1)
 }
+
+func TestDisabledProxies(t *testing.T) {
+	cfg, err := parse(t, `defaults
+    disabled
+frontend f
+    enabled
+    bind 127.0.0.1:0
+backend b
+backend c
+    disabled
+    enabled
+`)
+	require.NoError(t, err)
+	require.False(t, cfg.Proxy("f", KindFrontend).Disabled)
+	require.True(t, cfg.Proxy("b", KindBackend).Disabled, "from the defaults")
+	require.False(t, cfg.Proxy("c", KindBackend).Disabled)
+	_, err = parse(t, "backend b\n    disabled now\n")
+	require.ErrorContains(t, err, "unexpected argument 'now'")
+}

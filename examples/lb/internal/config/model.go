@@ -411,6 +411,11 @@ type Proxy struct {
 	// MaxConn caps a frontend's concurrent connections; 0 means the global
 	// maxconn.
 	MaxConn int
+	// Disabled is "disabled" (undone by "enabled"): the section is
+	// checked but not started, as haproxy's: a frontend does not listen,
+	// a backend has no server (its traffic gets 503) and runs no check,
+	// and neither shows in the statistics.
+	Disabled bool
 	// FullConn is a backend's load ("fullconn") at which servers with a
 	// minconn reach their maxconn; 0 means a tenth of the maxconn of the
 	// frontends that may send it traffic, as in HAProxy.
