@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/proxyblocks/proxyblocks/conn"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 )
 
@@ -88,6 +89,9 @@ type Server struct {
 	checker *checker
 	agent   *agent // the agent check (agent.go), nil for none
 	dialer  *conn.Dialer
+	// sniFn is the server's sni expression when the balancer evaluates
+	// it for each connection (any but str() and ssl_fc_sni); nil else.
+	sniFn   acl.FetchFunc
 	dialErr error       // why dialer is nil
 	conns   serverConns // kept HTTP connections (http_pool.go)
 

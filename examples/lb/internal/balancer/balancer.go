@@ -319,6 +319,11 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 			be := newBackend(px, b.newLogSet(px))
 			for _, s := range be.servers {
 				s.dialer, s.dialErr = b.dialer(s)
+				if e := s.cfg.SSL.SNI; e.Fetch == "expr" {
+					if _, s.sniFn, err = px.ACLs.Refs.CompileFetch(e.Value); err != nil {
+						return abort(fmt.Errorf("balancer: server %s/%s: sni: %w", px.Name, s.cfg.Name, err))
+					}
+				}
 			}
 			b.backends[px.Name] = be
 			be.http = b.httpPx[px]

@@ -96,7 +96,9 @@ func (hf *httpFront) dst() netip.AddrPort { return hf.s.client.Dst() }
 // ppFacts is what a server connection made for the exchange may tell in
 // its PROXY header.
 func (ex *exchange) ppFacts() ppFacts {
-	return ppFacts{client: ex.hf.tlsInfo(), authority: peerAuthority(ex.hf.s.client), uniqueID: ex.UniqueID}
+	pp := ppFacts{client: ex.hf.tlsInfo(), authority: peerAuthority(ex.hf.s.client), uniqueID: ex.UniqueID}
+	pp.sni, pp.sniSet = dynamicSNI(ex.srv, ex, pp.client)
+	return pp
 }
 
 // peerAuthority is the AUTHORITY TLV of the PROXY header c came with, ""
@@ -1132,16 +1134,20 @@ func (ex *exchange) openStream() error {
 	var bc *backConn
 	resend := resendable(ex.req)
 	ex.unchecked = false
+	// A connection sent the SNI this request's would, or none changes
+	// with the client: kept connections are shared only between those,
+	// as in HAProxy.
+	sni, _ := dynamicSNI(srv, ex, ex.hf.tlsInfo())
 	if own := hf.own; own != nil && !hf.h2 {
 		hf.own = nil
-		if own.srv == srv && own.m.AvailStreams() > 0 {
+		if own.srv == srv && own.sni == sni && own.m.AvailStreams() > 0 {
 			bc, ex.unchecked = own, true
 		} else {
 			hf.release(own)
 		}
 	}
 	if bc == nil && reuse != reusePolicyNew && (reuse != "safe" || !ex.first || hf.h2) {
-		if bc = srv.conns.take(now, !resend); bc != nil && !bc.h2 {
+		if bc = srv.conns.take(now, !resend, sni); bc != nil && !bc.h2 {
 			ex.unchecked = resend
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -68,6 +69,7 @@ type backConn struct {
 	c    *conn.Conn
 	m    mux.Mux
 	h2   bool
+	sni  string       // the SNI it sent when the server's changes with the client
 	idle time.Time    // when it went idle
 	used bool         // carried an exchange before: a failure may be a stale connection
 	uses atomic.Int32 // exchanges (HTTP/2: streams) opened on it, for max-reuse
@@ -134,11 +136,14 @@ type serverConns struct {
 // on a new connection a request the kept one failed to answer (a
 // request that is safe to send twice), as HAProxy does rather than
 // checking.
-func (sc *serverConns) take(now time.Time, probe bool) *backConn {
+func (sc *serverConns) take(now time.Time, probe bool, sni string) *backConn {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	for i := 0; i < len(sc.shared); i++ {
 		bc := sc.shared[i]
+		if bc.sni != sni {
+			continue
+		}
 		if !bc.reusable() {
 			// Past max-reuse: no new stream; it closes once its
 			// streams are done (streamEnded).
@@ -161,10 +166,12 @@ func (sc *serverConns) take(now time.Time, probe bool) *backConn {
 			go bc.close()
 		}
 	}
-	for len(sc.idle) > 0 {
-		bc := sc.idle[len(sc.idle)-1]
-		sc.idle[len(sc.idle)-1] = nil
-		sc.idle = sc.idle[:len(sc.idle)-1]
+	for i := len(sc.idle) - 1; i >= 0; i-- {
+		bc := sc.idle[i]
+		if bc.sni != sni {
+			continue
+		}
+		sc.idle = slices.Delete(sc.idle, i, i+1) // clears the freed slot
 		if !bc.srv.idleAged(bc.idle, now) && (!probe || bc.alive()) {
 			return bc
 		}
@@ -262,5 +269,5 @@ func (b *Balancer) dialBack(ctx context.Context, srv *Server, src, dst netip.Add
 		_ = c.Close()
 		return nil, fmt.Errorf("server %s/%s: %w", srv.be.cfg.Name, srv.cfg.Name, err)
 	}
-	return &backConn{srv: srv, c: c, m: m, h2: m.Name() == "h2"}, nil
+	return &backConn{srv: srv, c: c, m: m, h2: m.Name() == "h2", sni: pp.sni}, nil
 }

@@ -320,7 +320,9 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 		s.srv.st.session(connStart)
 		s.srv.st.connects.Add(1)
 		be.st.connects.Add(1)
-		sc, err = b.dialServer(b.ctx, s.srv, src, dst, ppFacts{client: s.client.Transport().Info(), authority: peerAuthority(s.client), uniqueID: s.uniqueID})
+		pp := ppFacts{client: s.client.Transport().Info(), authority: peerAuthority(s.client), uniqueID: s.uniqueID}
+		pp.sni, pp.sniSet = dynamicSNI(s.srv, s.ruleCtx(be.cfg.Name), pp.client)
+		sc, err = b.dialServer(b.ctx, s.srv, src, dst, pp)
 		s.srv.observe(err != nil && b.ctx.Err() == nil)
 		if err == nil {
 			if s.fe.keepBSrc {

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/proxyblocks/proxyblocks/conn"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"github.com/proxyblocks/proxyblocks/shctx/sslcache"
 	"github.com/proxyblocks/proxyblocks/shctx/sslsync"
@@ -152,21 +153,43 @@ func serverTLS(s *Server, d *conn.Dialer) {
 }
 
 // connDialer returns the dialer for one connection to s on behalf of a
-// client: the server's own, or a copy sending the client's SNI (sni
-// ssl_fc_sni). It also adds to ph the TLVs a v2 header carries.
+// client: the server's own, or a copy sending the SNI worked out for
+// this client (pp.sni: sni ssl_fc_sni or an expression). It also adds
+// to ph the TLVs a v2 header carries.
 func connDialer(s *Server, ph *conn.ProxyHeader, pp ppFacts) *conn.Dialer {
-	client := pp.client
 	sc := &s.cfg.SSL
 	if s.dialer.SendProxy == 2 {
 		addTLVs(s.cfg, ph, pp)
 	}
-	if !sc.Enabled || sc.Outbound == nil || sc.SNI.Fetch != "ssl_fc_sni" {
+	if !sc.Enabled || sc.Outbound == nil || !pp.sniSet {
 		return s.dialer
 	}
 	d := *s.dialer
-	out, sni := sc.Outbound, sc.SNI.Eval(client.ServerName)
+	out, sni := sc.Outbound, pp.sni
 	d.Transport = func(c net.Conn) (xprt.Transport, error) { return out.ClientSNI(c, sni), nil }
 	return &d
+}
+
+// dynamicSNI is the SNI a connection to s sends on behalf of a client
+// whose context is ctx and TLS state client, when the server's sni
+// changes with the client (ssl_fc_sni, an expression); ok is false for
+// a fixed one. An expression without a sample sends none, as in
+// HAProxy.
+func dynamicSNI(s *Server, ctx acl.Context, client xprt.Info) (sni string, ok bool) {
+	sc := &s.cfg.SSL
+	if !sc.Enabled || sc.Outbound == nil {
+		return "", false
+	}
+	switch {
+	case sc.SNI.Fetch == "ssl_fc_sni":
+		return sc.SNI.Eval(client.ServerName), true
+	case s.sniFn != nil:
+		if smp, found := s.sniFn(ctx); found {
+			return smp.String(), true
+		}
+		return "", true
+	}
+	return "", false
 }
 
 // ppFacts is what a server's v2 PROXY header may tell of the client's
@@ -176,6 +199,9 @@ type ppFacts struct {
 	client    xprt.Info
 	authority string
 	uniqueID  func() (string, bool)
+	// sni is the SNI to send when sniSet (dynamicSNI).
+	sni    string
+	sniSet bool
 }
 
 // addTLVs adds to a v2 header the TLVs HAProxy sends, in its order: the

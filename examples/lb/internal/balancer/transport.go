@@ -18,6 +18,7 @@ import (
 	"github.com/proxyblocks/proxyblocks/conn"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"github.com/proxyblocks/proxyblocks/mux"
+	"github.com/proxyblocks/proxyblocks/xprt"
 )
 
 // proxyHeaderTimeout bounds how long a client on an accept-proxy bind may
@@ -326,6 +327,10 @@ func (b *Balancer) dialCheckConn(ctx context.Context, s *Server, target string, 
 	}
 	if s.cfg.CheckSendProxy && d.SendProxy == 0 {
 		d.SendProxy = 1
+	}
+	if sni, out := s.cfg.CheckSNI, s.cfg.SSL.Outbound; sni != "" && d.Transport != nil && out != nil {
+		// check-sni: the TLS checks' own server name.
+		d.Transport = func(c net.Conn) (xprt.Transport, error) { return out.ClientSNI(c, sni), nil }
 	}
 	if serverFirst && d.SendProxy == 0 && d.Transport == nil {
 		// The server speaks first, over plain TCP: nothing would carry

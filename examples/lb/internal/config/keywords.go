@@ -626,6 +626,7 @@ var serverOptions = map[string]serverOption{
 	"no-send-proxy":    {0, func(s *Server, _ []string) error { s.SendProxy = false; return nil }},
 	"no-send-proxy-v2": {0, func(s *Server, _ []string) error { s.SendProxyV2 = false; return nil }},
 	"no-tfo":           {0, func(s *Server, _ []string) error { s.FastOpen = false; return nil }},
+	"check-sni":        {1, func(s *Server, a []string) error { s.CheckSNI = a[0]; return nil }},
 	"disabled":         {0, func(s *Server, _ []string) error { s.Disabled = true; return nil }},
 	"enabled":          {0, func(s *Server, _ []string) error { s.Disabled = false; return nil }},
 	"send-proxy":       {0, func(s *Server, _ []string) error { s.SendProxy = true; return nil }},

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 	"github.com/proxyblocks/proxyblocks/xprt/tls"
 )
 
@@ -52,13 +53,15 @@ type ServerSSL struct {
 	SendProxyV2SSL, SendProxyV2SSLCN bool
 }
 
-// SNIExpr is a server's sni sample expression, in the subset this
-// balancer evaluates: str(NAME), a constant, and ssl_fc_sni, the SNI the
-// client sent, each optionally followed by ",lower".
+// SNIExpr is a server's sni sample expression: str(NAME), a constant,
+// and ssl_fc_sni, the SNI the client sent, each optionally followed by
+// ",lower", read here; any other expression (req.hdr(host), a
+// variable...) is evaluated by the balancer for each connection.
 type SNIExpr struct {
-	// Fetch is "str" or "ssl_fc_sni"; empty when no sni was given.
+	// Fetch is "str", "ssl_fc_sni" or "expr"; empty when no sni was
+	// given.
 	Fetch string
-	// Value is the constant of str().
+	// Value is the constant of str(), or the whole expression of expr.
 	Value string
 	// Lower applies the lower converter.
 	Lower bool
@@ -77,7 +80,10 @@ func ParseSNIExpr(s string) (SNIExpr, error) {
 			return SNIExpr{}, errors.New("str() needs a value")
 		}
 	default:
-		return SNIExpr{}, fmt.Errorf("%w: sni expression %q (supported: str(NAME), ssl_fc_sni)", ErrUnsupported, s)
+		if _, _, err := acl.CompileFetch(s); err != nil {
+			return SNIExpr{}, fmt.Errorf("sni expression %q: %w", s, err)
+		}
+		return SNIExpr{Fetch: "expr", Value: s}, nil
 	}
 	switch conv {
 	case "":

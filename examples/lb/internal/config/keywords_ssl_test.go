@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 	"github.com/proxyblocks/proxyblocks/xprt/tls"
 	"github.com/stretchr/testify/require"
 )
@@ -20,7 +21,7 @@ func TestSSLKeywordErrors(t *testing.T) {
 		{"missing value", "frontend fe\n    bind :8443 ssl crt\n", ErrBadValue, "expects 1 argument"},
 		{"unknown bind option", "frontend fe\n    bind :8443 ssl crtx a.pem\n", ErrUnknownKeyword, "crtx"},
 		{"bad verify on server", "backend be\n    server s 127.0.0.1:1 ssl verify optional ca-file x\n", ErrBadValue, "none or required"},
-		{"unsupported sni", "backend be\n    server s 127.0.0.1:1 ssl verify none sni req.hdr(host)\n", ErrUnsupported, "req.hdr(host)"},
+		{"bad sni", "backend be\n    server s 127.0.0.1:1 ssl verify none sni nosuch(host)\n", ErrBadValue, "nosuch"},
 		{"empty str()", "backend be\n    server s 127.0.0.1:1 ssl verify none sni str()\n", ErrBadValue, "needs a value"},
 		{"no ca-file", "backend be\n    server s 127.0.0.1:1 ssl\n", ErrBadValue, "no CA file"},
 		{"bad lifetime", "global\n    tune.ssl.lifetime soon\n", ErrBadValue, "lb.cfg:2: "},
@@ -85,10 +86,13 @@ func ExampleParseSNIExpr() {
 		}
 		fmt.Printf("%s -> %q\n", s, e.Eval("WWW.Example.COM"))
 	}
-	_, err := ParseSNIExpr("req.hdr(host)")
-	fmt.Println(errors.Is(err, ErrUnsupported))
+	e, _ := ParseSNIExpr("req.hdr(host),lower")
+	fmt.Println(e.Fetch, e.Value)
+	_, err := ParseSNIExpr("nosuchfetch")
+	fmt.Println(errors.Is(err, acl.ErrUnknownFetch))
 	// Output:
 	// str(backend.example.org) -> "backend.example.org"
 	// ssl_fc_sni,lower -> "www.example.com"
+	// expr req.hdr(host),lower
 	// true
 }

@@ -564,6 +564,9 @@ type Server struct {
 	// fullconn) connections, the load being the backend's connections,
 	// queued ones included; 0 means a fixed MaxConn.
 	MinConn int
+	// CheckSNI is the server name the TLS health checks send
+	// ("check-sni"); "" for the traffic's.
+	CheckSNI string
 	// MaxQueue caps the connections waiting in the server's own queue
 	// ("maxqueue"); 0 means no cap. Past it a connection the algorithm
 	// sends to this server is refused (SQ), as in HAProxy.
