@@ -448,7 +448,7 @@ flags:
 		if err != nil {
 			return nil, err
 		}
-		u := &aclUser{file: f, method: method, m: m, opts: opts}
+		u := &aclUser{file: f, method: method, m: m, opts: opts, indexed: newPatternIndex(method, opts) != nil}
 		if err := ref.addUser(u); err != nil {
 			return nil, fmt.Errorf("'%s' with match method '%s': %w", name, method, err)
 		}
@@ -487,8 +487,11 @@ type aclUser struct {
 	pred   atomic.Pointer[func(Sample) bool]
 	cur    []*RefEntry
 
-	mu  sync.RWMutex
-	idx patternIndex // nil: pred
+	// indexed tells a method with an index (newPatternIndex); it never
+	// changes, while idx is replaced, under mu, by each reset.
+	indexed bool
+	mu      sync.RWMutex
+	idx     patternIndex
 }
 
 // patternIndex is a set of patterns that takes one more or one less in
@@ -513,7 +516,7 @@ func newPatternIndex(method string, opts MatchOptions) patternIndex {
 
 // match tells whether the sample matches one of the file's patterns.
 func (u *aclUser) match(s Sample) bool {
-	if u.idx == nil {
+	if !u.indexed {
 		return (*u.pred.Load())(s)
 	}
 	u.mu.RLock()
@@ -576,7 +579,7 @@ func (u *aclUser) compile() error {
 
 func (u *aclUser) add(e *RefEntry) {
 	u.cur = append(u.cur, e)
-	if u.idx == nil {
+	if !u.indexed {
 		_ = u.compile()
 		return
 	}
@@ -587,7 +590,7 @@ func (u *aclUser) add(e *RefEntry) {
 
 func (u *aclUser) del(e *RefEntry) {
 	u.cur = slices.DeleteFunc(u.cur, func(x *RefEntry) bool { return x == e })
-	if u.idx == nil {
+	if !u.indexed {
 		_ = u.compile()
 		return
 	}

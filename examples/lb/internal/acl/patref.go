@@ -233,8 +233,7 @@ func (r *Ref) readFile() error {
 		}
 		var key, value string
 		if r.twoCols {
-			key, value, _ = strings.Cut(strings.ReplaceAll(line, "\t", " "), " ")
-			value = strings.Trim(value, " ")
+			key, value = SplitMapLine(line)
 		} else {
 			key = line
 		}
@@ -245,6 +244,17 @@ func (r *Ref) readFile() error {
 	}
 	r.loaded.Store(true)
 	return nil
+}
+
+// SplitMapLine splits a map line, its leading blanks gone, into its key,
+// which runs to the first space or tab, and its value, the rest less the
+// blanks around it; blanks inside the value stay as they are.
+func SplitMapLine(line string) (key, value string) {
+	i := strings.IndexAny(line, " \t")
+	if i < 0 {
+		return line, ""
+	}
+	return line[:i], strings.Trim(line[i:], " \t")
 }
 
 // appendEntry adds an entry at the end, without telling the users; r.mu

@@ -421,3 +421,18 @@ func TestMapIPChanges(t *testing.T) {
 	assert.Equal(t, "WIDE", at("10.2.2.3:1"))
 	require.Error(t, ref.Add(0, "not-a-net", "x"))
 }
+
+// TestSplitMapLine checks how a map line splits: the key to the first
+// blank, the value trimmed, its inner tabs kept.
+func TestSplitMapLine(t *testing.T) {
+	for line, want := range map[string][2]string{
+		"k v":             {"k", "v"},
+		"k\tv":            {"k", "v"},
+		"k \t v\tw  ":     {"k", "v\tw"},
+		"key":             {"key", ""},
+		"k  value words ": {"k", "value words"},
+	} {
+		k, v := SplitMapLine(line)
+		assert.Equal(t, want, [2]string{k, v}, "%q", line)
+	}
+}

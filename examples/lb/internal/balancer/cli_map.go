@@ -203,12 +203,13 @@ func (b *Balancer) addEntries(w io.Writer, ref *acl.Ref, kind int, hasVer bool, 
 	switch {
 	case payload != "" && kind == acl.RefMap:
 		for _, line := range strings.Split(strings.TrimRight(payload, "\n"), "\n") {
-			k, v, ok := strings.Cut(strings.TrimLeft(strings.ReplaceAll(line, "\t", " "), " "), " ")
-			if !ok {
-				say("Missing value for key '" + k + "'.")
+			line = strings.TrimLeft(line, " \t")
+			if !strings.ContainsAny(line, " \t") {
+				say("Missing value for key '" + line + "'.")
 				return
 			}
-			add = append(add, kv{k, strings.TrimLeft(v, " ")})
+			k, v := acl.SplitMapLine(line)
+			add = append(add, kv{k, v})
 		}
 	case kind == acl.RefMap && len(args) >= 2:
 		add = append(add, kv{args[0], args[1]})
