@@ -808,6 +808,10 @@ func (ex *exchange) applyRespRules(rules []httpRule) {
 			ex.captureRule(r, true)
 		case "cache-store":
 			ex.cacheStore(r)
+		case "track-sc":
+			ex.trackResponse(r)
+		case "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0":
+			ex.scAction(r)
 		case "set-log-level":
 			ex.log.level = r.cfg.LogLevel
 		case "set-status":

@@ -189,6 +189,30 @@ func (ex *exchange) track(r *httpRule) {
 	ex.strk.sc[slot] = e
 }
 
+// trackResponse is http-response track-sc: the entry is tracked as a
+// request rule tracks it, and, as haproxy counts it then, the answer's
+// status too, which the exchange counted before the response rules ran.
+func (ex *exchange) trackResponse(r *httpRule) {
+	slot := r.cfg.Slot
+	if ex.Tracked(slot) != nil {
+		return
+	}
+	ex.track(r)
+	e := ex.strk.sc[slot]
+	if e == nil {
+		return
+	}
+	now := e.Table().Now()
+	switch status := ex.resp.Status; {
+	case status >= 400 && status < 500:
+		e.IncAt(stick.DataHTTPErrCnt, 1, now)
+		e.IncAt(stick.DataHTTPErrRate, 1, now)
+	case status >= 500 && status < 600 && status != 501 && status != 505:
+		e.IncAt(stick.DataHTTPFailCnt, 1, now)
+		e.IncAt(stick.DataHTTPFailRate, 1, now)
+	}
+}
+
 // scAction runs sc-inc-gpc0, sc-inc-gpc1 and sc-set-gpt0 on the entry
 // tracked in the rule's slot; nothing tracked there, nothing done.
 func (ex *exchange) scAction(r *httpRule) {

@@ -74,7 +74,7 @@ func TestHTTPTrackErrors(t *testing.T) {
 		{"gpc argument", fe + " http-request sc-inc-gpc1(1) 2\n", 8, ErrBadValue, "takes no argument"},
 		{"gpt no value", fe + " http-request sc-set-gpt0(1)\n", 8, ErrBadValue, "expects an integer or a sample expression"},
 		{"gpt bad value", fe + " http-request sc-set-gpt0(1) nosuch\n", 8, ErrBadValue, "'nosuch'"},
-		{"response track", fe + " http-response track-sc0 src table per_ip\n", 8, ErrUnsupported, "track-sc0"},
+		{"after-response track", fe + " http-after-response track-sc0 src table per_ip\n", 8, ErrUnsupported, "track-sc0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parse(t, tc.text)

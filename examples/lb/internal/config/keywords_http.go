@@ -51,7 +51,7 @@ func init() {
 			return err
 		}
 		switch r.Action {
-		case "set-map", "del-map", "add-acl", "del-acl", "deny", "return", "redirect":
+		case "set-map", "del-map", "add-acl", "del-acl", "deny", "return", "redirect", "track-sc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0":
 			// As in haproxy 2.6, which has them in http-request and
 			// http-response only.
 			return fmt.Errorf("%w: 'http-after-response %s'", ErrUnsupported, a[0])
@@ -677,10 +677,10 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 			r.Action, r.Name = verb, name
 		}
 	}
-	if req {
-		if err := parseStickAction(&r); err != nil {
-			return r, err
-		}
+	// Stick counters: both directions (http-after-response refuses
+	// them, as haproxy 2.6 does).
+	if err := parseStickAction(&r); err != nil {
+		return r, err
 	}
 	cond, a, err := splitCond(px, a[1:])
 	if err != nil {

@@ -395,12 +395,17 @@ func (p *parser) checkStick() {
 				}
 			}
 		}
-		for _, r := range px.HTTP.RequestRules {
-			if r.Action != "track-sc" {
-				continue
+		for _, rules := range [...]struct {
+			kind  string
+			rules []HTTPRule
+		}{{"http-request", px.HTTP.RequestRules}, {"http-response", px.HTTP.ResponseRules}} {
+			for _, r := range rules.rules {
+				if r.Action != "track-sc" {
+					continue
+				}
+				check(px, r.Pos, rules.kind, r.Table)
+				keyType(px, r.Pos, rules.kind, r.Value, r.Table, r.Slot)
 			}
-			check(px, r.Pos, "http-request", r.Table)
-			keyType(px, r.Pos, "http-request", r.Value, r.Table, r.Slot)
 		}
 	}
 }
