@@ -108,6 +108,9 @@ type Balancer struct {
 	globalRates []conn.SharedRate
 	// sslRate is maxsslrate's, which the ssl bind lines share besides.
 	sslRate []conn.SharedRate
+	// scExprs are the values of the tcp-request rules' sc-set-gpt0, by
+	// their text.
+	scExprs map[string]acl.FetchFunc
 	// sessVars holds each HTTP connection's variables of scope sess
 	// (*httpFront to *varStore); sessVarsUsed says a rule may set one.
 	sessVars     sync.Map
@@ -347,6 +350,21 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 	for _, n := range []int{cfg.Global.MaxConnRate, cfg.Global.MaxSessRate} {
 		if n > 0 {
 			b.globalRates = append(b.globalRates, conn.SharedRate{Counter: freq.NewCounter(freq.SystemClock), Limit: uint32(n)})
+		}
+	}
+	b.scExprs = map[string]acl.FetchFunc{}
+	for _, px := range cfg.Proxies {
+		for _, rules := range [][]config.ConnRule{px.Stick.ConnRules, px.Stick.SessRules, px.Stick.ContentRules} {
+			for _, r := range rules {
+				if r.Action != "sc-set-gpt0" || b.scExprs[r.Key] != nil {
+					continue
+				}
+				fn, err := scValue(r.Key, px.ACLs.Refs)
+				if err != nil {
+					return abort(fmt.Errorf("balancer: %s: sc-set-gpt0 '%s': %w", r.Pos, r.Key, err))
+				}
+				b.scExprs[r.Key] = fn
+			}
 		}
 	}
 	if n := cfg.Global.MaxSSLRate; n > 0 {

@@ -104,8 +104,8 @@ func compileContent(px *config.Proxy) (*contentRules, error) {
 	}
 	cr := &contentRules{rules: rules, expr: make([]acl.FetchFunc, len(rules)), delay: px.Stick.InspectDelay}
 	for i, r := range rules {
-		if r.Key == "" {
-			continue
+		if r.Key == "" || r.Action == "sc-set-gpt0" {
+			continue // sc-set-gpt0's value is in the balancer's scExprs
 		}
 		_, fn, err := px.ACLs.Refs.CompileFetch(r.Key)
 		if err != nil {
@@ -138,6 +138,10 @@ func (cr *contentRules) verdict(ctx *contentCtx) (verdict string, wait bool) {
 			return r.Action, false
 		case "track-sc":
 			ctx.trackSample(r.Slot, r.Table, cr.expr[i])
+		case "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0":
+			if e := ctx.Tracked(r.Slot); e != nil {
+				applySC(e, r.Action, ctx.b.scExprs[r.Key], ctx, nil)
+			}
 		case "set-var":
 			if smp, ok := cr.expr[i](ctx); ok {
 				ctx.SetVar(r.Var, smp)

@@ -30,8 +30,13 @@ func compileHTTPContent(px *config.Proxy) ([]httpRule, error) {
 		hr := httpRule{cond: r.Cond, name: r.Var, cfg: &config.HTTPRule{
 			Pos: r.Pos, Action: r.Action, Slot: r.Slot, Table: r.Table, Name: r.Var, Value: r.Key, LogLevel: r.LogLevel,
 		}}
-		if r.Key != "" {
-			var err error
+		var err error
+		switch {
+		case r.Action == "sc-set-gpt0":
+			if hr.expr, err = scValue(r.Key, px.ACLs.Refs); err != nil {
+				return nil, fmt.Errorf("%s: tcp-request content %s '%s': %w", r.Pos, r.Action, r.Key, err)
+			}
+		case r.Key != "":
 			if _, hr.expr, err = px.ACLs.Refs.CompileFetch(r.Key); err != nil {
 				return nil, fmt.Errorf("%s: tcp-request content %s '%s': %w", r.Pos, r.Action, r.Key, err)
 			}
@@ -83,6 +88,8 @@ func (ex *exchange) applyContentRules(hp *httpProxy, front bool) bool {
 			ex.captureRule(r, false)
 		case "set-log-level":
 			ex.log.level = r.cfg.LogLevel
+		case "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0":
+			ex.scAction(r)
 		}
 	}
 	return false

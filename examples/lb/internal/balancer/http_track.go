@@ -216,41 +216,59 @@ func (ex *exchange) trackResponse(r *httpRule) {
 // scAction runs sc-inc-gpc0, sc-inc-gpc1 and sc-set-gpt0 on the entry
 // tracked in the rule's slot; nothing tracked there, nothing done.
 func (ex *exchange) scAction(r *httpRule) {
-	e := ex.Tracked(r.cfg.Slot)
-	if e == nil {
-		return
+	if e := ex.Tracked(r.cfg.Slot); e != nil {
+		ex.strk.key = applySC(e, r.cfg.Action, r.expr, ex, ex.strk.key)
 	}
-	switch r.cfg.Action {
+}
+
+// applySC runs sc-inc-gpc0, sc-inc-gpc1 or sc-set-gpt0 on e, the value
+// of the last from expr's sample in ctx (an integer, the digits a string
+// starts with, an IPv4 address as its 32 bits); key is scratch space for
+// that address, returned for reuse.
+func applySC(e *stick.Entry, action string, expr acl.FetchFunc, ctx acl.Context, key []byte) []byte {
+	switch action {
 	case "sc-inc-gpc0", "sc-inc-gpc1":
 		cnt, rate := stick.DataGPC0, stick.DataGPC0Rate
-		if r.cfg.Action == "sc-inc-gpc1" {
+		if action == "sc-inc-gpc1" {
 			cnt, rate = stick.DataGPC1, stick.DataGPC1Rate
 		}
 		now := e.Table().Now()
 		e.IncAt(rate, 1, now)
 		e.IncAt(cnt, 1, now)
 	case "sc-set-gpt0":
-		smp, ok := r.expr(ex)
+		smp, ok := expr(ctx)
 		if !ok {
-			return
+			return key
 		}
 		v := smp.Int
 		switch smp.Type {
 		case acl.TypeStr:
 			if smp.Str == "" {
-				return
+				return key
 			}
 			v, _ = strconv.ParseInt(leadingDigits(smp.Str), 10, 64)
 		case acl.TypeIP:
-			key, ok := acl.SampleKey(ex.strk.key[:0], e.Table(), smp)
+			var ok bool
+			key, ok = acl.SampleKey(key[:0], e.Table(), smp)
 			if !ok || len(key) != 4 {
-				return
+				return key
 			}
 			v = int64(key[0])<<24 | int64(key[1])<<16 | int64(key[2])<<8 | int64(key[3])
 		}
 		_ = e.Set(stick.DataGPT0, v)
 	}
 	e.Touch()
+	return key
+}
+
+// scValue compiles sc-set-gpt0's value: an integer, or a sample
+// expression.
+func scValue(v string, rs *acl.Refs) (acl.FetchFunc, error) {
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return func(acl.Context) (acl.Sample, bool) { return acl.Int(n), true }, nil
+	}
+	_, fn, err := rs.CompileFetch(v)
+	return fn, err
 }
 
 // leadingDigits is the sign and digits s starts with, the integer a

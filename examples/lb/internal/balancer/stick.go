@@ -206,6 +206,10 @@ func (t *tracked) apply(rules []config.ConnRule) string {
 		switch r.Action {
 		case "track-sc":
 			t.track(r.Slot, r.Table)
+		case "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0":
+			if e := t.Tracked(r.Slot); e != nil {
+				applySC(e, r.Action, t.b.scExprs[r.Key], t, nil)
+			}
 		case "expect-proxy":
 			t.expectProxy = true
 		case "accept", "reject", "silent-drop":

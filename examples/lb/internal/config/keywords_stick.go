@@ -83,6 +83,29 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 		if len(args) > 0 {
 			return fmt.Errorf("'%s' takes no argument, got '%s'", r.Action, args[0])
 		}
+	case strings.HasPrefix(r.Action, "sc-inc-gpc0") || strings.HasPrefix(r.Action, "sc-inc-gpc1") || strings.HasPrefix(r.Action, "sc-set-gpt0"):
+		// The stick counter actions, at every stage, as in haproxy:
+		// "(N)" names the counter, 0 without it.
+		tmp := HTTPRule{Action: r.Action}
+		if err := parseStickAction(&tmp); err != nil {
+			return err
+		}
+		r.Action, r.Slot = tmp.Action, tmp.Slot
+		if r.Action != "sc-set-gpt0" {
+			if len(args) > 0 {
+				return fmt.Errorf("'%s' takes no argument, got '%s'", words[0], args[0])
+			}
+			break
+		}
+		if len(args) != 1 {
+			return fmt.Errorf("'%s' expects an integer or a sample expression", words[0])
+		}
+		if _, err := strconv.ParseInt(args[0], 10, 64); err != nil {
+			if _, _, err := acl.CompileFetch(args[0]); err != nil {
+				return fmt.Errorf("'%s': %w", words[0], err)
+			}
+		}
+		r.Key = args[0]
 	case r.Action == "expect-proxy":
 		// The PROXY header is read before the session and content
 		// stages exist, so only a connection rule can ask for it.
@@ -139,7 +162,7 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 			return err
 		}
 	case stage == "content" && r.Action != "accept" && r.Action != "reject" && !strings.HasPrefix(r.Action, "track-sc"):
-		return fmt.Errorf("%w: 'tcp-request content %s' (only accept, reject, capture, track-sc0, track-sc1, track-sc2, set-var, unset-var and set-log-level)", ErrUnsupported, r.Action)
+		return fmt.Errorf("%w: 'tcp-request content %s' (only accept, reject, capture, track-sc0, track-sc1, track-sc2, sc-inc-gpc0, sc-inc-gpc1, sc-set-gpt0, set-var, unset-var and set-log-level)", ErrUnsupported, r.Action)
 	case r.Action == "silent-drop" && stage == "session":
 		return fmt.Errorf("%w: 'tcp-request session silent-drop' (only in 'tcp-request connection')", ErrUnsupported)
 	case r.Action == "silent-drop":
@@ -169,7 +192,7 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 			return fmt.Errorf("'%s': %w", words[0], err)
 		}
 	default:
-		return fmt.Errorf("%w: 'tcp-request %s %s' (accept, reject, silent-drop, expect-proxy layer4, track-sc0, track-sc1, track-sc2)", ErrUnknownKeyword, stage, r.Action)
+		return fmt.Errorf("%w: 'tcp-request %s %s' (accept, reject, silent-drop, expect-proxy layer4, track-sc0, track-sc1, track-sc2, sc-inc-gpc0, sc-inc-gpc1, sc-set-gpt0)", ErrUnknownKeyword, stage, r.Action)
 	}
 	switch stage {
 	case "session":
