@@ -442,7 +442,9 @@ func (b *Backend) requeue(s *Server) int {
 		p.srvPos += int(s.served - p.mark)
 		p.mark = b.served - 1
 	}
-	b.queue = append(b.queue, s.queue...)
+	for _, p := range s.queue {
+		b.queue = enqueue(b.queue, p)
+	}
 	s.queue = nil
 	b.qmax = max(b.qmax, len(b.queue))
 	return n

@@ -3,6 +3,7 @@ package balancer
 import (
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -85,5 +86,27 @@ func TestURIKey(t *testing.T) {
 		if got := string(uriKey([]byte(tc.uri), tc.whole, tc.maxLen, tc.dep)); got != tc.want {
 			t.Errorf("uriKey(%q, whole=%v, len=%d, depth=%d) = %q, want %q", tc.uri, tc.whole, tc.maxLen, tc.dep, got, tc.want)
 		}
+	}
+}
+
+// TestEnqueueOrder checks the queues' order: the lower class first, then
+// the earlier time, equal ones in arrival order.
+func TestEnqueueOrder(t *testing.T) {
+	var q []*pending
+	add := func(name string, class int, at int64) {
+		q = enqueue(q, &pending{src: netip.MustParseAddr("10.0.0." + name), class: class, at: at})
+	}
+	add("1", 0, 100)
+	add("2", -1, 200)
+	add("3", 0, 50)
+	add("4", 0, 100)
+	add("5", 1, 0)
+	add("6", -1, 200)
+	var got []string
+	for _, p := range q {
+		got = append(got, p.src.String()[len("10.0.0."):])
+	}
+	if want := "2 6 3 1 4 5"; strings.Join(got, " ") != want {
+		t.Errorf("queue order %v, want %s", got, want)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -166,6 +167,35 @@ type pending struct {
 	// for p: the first in line reports 1.
 	mark          int64
 	srvPos, bePos int
+	// class and at order the queues, as HAProxy's priority keys: the
+	// lower class first (set-priority-class), then the earlier at, the
+	// arrival in Unix milliseconds moved by set-priority-offset; equal
+	// ones in arrival order.
+	class int
+	at    int64
+}
+
+// Priority is a request's place in the queues: HAProxy's
+// set-priority-class (-2047 to 2047, lower first) and
+// set-priority-offset (milliseconds, -524287 to 524287, added to its
+// arrival).
+type Priority struct {
+	Class, Offset int
+}
+
+// before reports whether p is served before q.
+func (p *pending) before(q *pending) bool {
+	return p.class < q.class || p.class == q.class && p.at < q.at
+}
+
+// enqueue inserts p into a queue after every connection served before or
+// with it.
+func enqueue(queue []*pending, p *pending) []*pending {
+	i := len(queue)
+	for i > 0 && p.before(queue[i-1]) {
+		i--
+	}
+	return slices.Insert(queue, i, p)
 }
 
 func newBackend(cfg *config.Proxy, logs *logSet) *Backend {
@@ -466,7 +496,7 @@ type assignment struct {
 // or down under option persist, it is taken without the algorithm, its
 // own queue holding the connection when it is full, as HAProxy's direct
 // access; force (force-persist) takes it down too.
-func (b *Backend) assign(ctx context.Context, src netip.Addr, key []byte, avoid, direct *Server, force bool, gone func() bool) (assignment, error) {
+func (b *Backend) assign(ctx context.Context, src netip.Addr, key []byte, avoid, direct *Server, force bool, gone func() bool, prio Priority) (assignment, error) {
 	b.mu.Lock()
 	// The arriving connection counts in the backend's load (beconn) as
 	// the servers' dynamic maxconn is worked out, as in HAProxy.
@@ -505,16 +535,16 @@ func (b *Backend) assign(ctx context.Context, src netip.Addr, key []byte, avoid,
 		b.mu.Unlock()
 		return assignment{srv: s}, ErrQueueFull
 	}
-	p := &pending{src: src, ready: make(chan struct{}, 1)}
+	p := &pending{src: src, ready: make(chan struct{}, 1), class: prio.Class, at: time.Now().UnixMilli() + int64(prio.Offset)}
 	var a assignment
 	a.queued = true
 	if queueOn {
 		p.mark = s.served - 1
-		s.queue = append(s.queue, p)
+		s.queue = enqueue(s.queue, p)
 		s.qmax = max(s.qmax, len(s.queue))
 	} else {
 		p.mark = b.served - 1
-		b.queue = append(b.queue, p)
+		b.queue = enqueue(b.queue, p)
 		b.qmax = max(b.qmax, len(b.queue))
 	}
 	b.smax = max(b.smax, b.conns+b.waiting)
@@ -659,7 +689,7 @@ func (b *Backend) serveQueues() {
 		// not counted as balanced (lbtot).
 		if queueOn {
 			p.mark = s.served - 1
-			s.queue = append(s.queue, p)
+			s.queue = enqueue(s.queue, p)
 			s.qmax = max(s.qmax, len(s.queue))
 			continue
 		}

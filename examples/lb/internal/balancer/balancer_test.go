@@ -347,14 +347,14 @@ backend be
 	assignAsync := func() chan assignment {
 		ch := make(chan assignment, 1)
 		go func() {
-			a, err := be.assign(ctx, src, nil, nil, nil, false, nil)
+			a, err := be.assign(ctx, src, nil, nil, nil, false, nil, Priority{})
 			assert.NoError(t, err)
 			ch <- a
 		}()
 		return ch
 	}
 
-	first, err := be.assign(ctx, src, nil, nil, nil, false, nil)
+	first, err := be.assign(ctx, src, nil, nil, nil, false, nil, Priority{})
 	require.NoError(t, err)
 	h := first.srv
 	// The same source hashes to the same full server: it waits in its

@@ -684,6 +684,9 @@ type exchange struct {
 	// respAnswer is the answer an http-response deny, return or
 	// redirect puts in the place of the server's.
 	respAnswer *localAnswer
+	// prio is the request's place in the queues (set-priority-class,
+	// set-priority-offset).
+	prio Priority
 	// ctxn is what cache-use learnt of the request; chit the stored
 	// response it found (chitName its cache's name), served in place of
 	// a server's; fromCache the name of the cache that answered, "" when
@@ -704,7 +707,7 @@ func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 	ex.inResp, ex.direct, ex.useSrv, ex.comp, ex.noL7Retry, ex.key, ex.held, ex.heldAll = false, nil, nil, "", false, nil, false, false
 	ex.uid, ex.stuck, ex.forcePrst, ex.ignorePrst = "", nil, false, false
 	ex.ctxn.Reset()
-	ex.chit, ex.chitName, ex.fromCache, ex.cstore, ex.respAnswer = nil, "", "", nil, nil
+	ex.chit, ex.chitName, ex.fromCache, ex.cstore, ex.respAnswer, ex.prio = nil, "", "", nil, nil, Priority{}
 	ex.src, ex.dst = hf.src(), hf.dst()
 	ex.bodyIn.Store(0)
 	ex.tmo = streamTimeouts{}
@@ -984,7 +987,7 @@ func (ex *exchange) getServer(avoid *Server) bool {
 			direct = ex.lastServer()
 		}
 	}
-	a, err := be.assign(hf.s.b.ctx, ex.src.Addr(), ex.key, avoid, direct, ex.forcePrst && direct != nil, ex.goneCheck())
+	a, err := be.assign(hf.s.b.ctx, ex.src.Addr(), ex.key, avoid, direct, ex.forcePrst && direct != nil, ex.goneCheck(), ex.prio)
 	// No server at all leaves Tw at -1, as in HAProxy, unless the
 	// request waited in a queue first.
 	l.twSet = l.twSet || a.queued || !(errors.Is(err, ErrNoServer) || errors.Is(err, ErrQueueFull))

@@ -213,7 +213,7 @@ func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
 				}
 				b.sessVarsUsed = b.sessVarsUsed || scope == "sess"
 			}
-			isExpr := r.Action == "set-var" || strings.HasPrefix(r.Action, "set-src") || strings.HasPrefix(r.Action, "set-dst") || r.Action == "capture" || r.Action == "track-sc" || r.Action == "sc-set-gpt0" || r.Action == "set-timeout" && r.Value != ""
+			isExpr := r.Action == "set-var" || r.Action == "set-priority-class" || r.Action == "set-priority-offset" || strings.HasPrefix(r.Action, "set-src") || strings.HasPrefix(r.Action, "set-dst") || r.Action == "capture" || r.Action == "track-sc" || r.Action == "sc-set-gpt0" || r.Action == "set-timeout" && r.Value != ""
 			if n, perr := strconv.ParseInt(r.Value, 10, 64); r.Action == "sc-set-gpt0" && perr == nil {
 				// sc-set-gpt0 with an integer rather than an expression.
 				hr.expr = func(acl.Context) (acl.Sample, bool) { return acl.Int(n), true }
@@ -514,6 +514,8 @@ rules:
 			ex.varAction(r)
 		case "set-map", "del-map", "add-acl", "del-acl":
 			ex.mapAction(r)
+		case "set-priority-class", "set-priority-offset":
+			ex.setPriority(r)
 		case "replace-path":
 			if v, ok := ex.replaced(r, req.PathOnly()); ok {
 				req.SetPath(string(v))
@@ -884,6 +886,28 @@ func (ex *exchange) varAction(r *httpRule) {
 		ex.SetVar(r.name, acl.Str(string(r.value.appendTo(nil, ex))))
 	case "unset-var":
 		ex.UnsetVar(r.name)
+	}
+}
+
+// setPriority runs set-priority-class and set-priority-offset: the
+// expression's integer, held within HAProxy's bounds, places the request
+// in the queues; no integer leaves the place as it was.
+func (ex *exchange) setPriority(r *httpRule) {
+	smp, ok := r.expr(ex)
+	if !ok {
+		return
+	}
+	n := smp.Int
+	if smp.Type == acl.TypeStr {
+		var err error
+		if n, err = strconv.ParseInt(leadingDigits(smp.Str), 10, 64); err != nil {
+			return
+		}
+	}
+	if r.cfg.Action == "set-priority-class" {
+		ex.prio.Class = int(min(max(n, -2047), 2047))
+	} else {
+		ex.prio.Offset = int(min(max(n, -524287), 524287))
 	}
 }
 

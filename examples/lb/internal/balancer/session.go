@@ -396,7 +396,7 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 // after queueing, and notes the wait on the traffic line; when none is
 // had, term says why.
 func (s *session) assign(be *Backend, src netip.AddrPort, key []byte, avoid, direct *Server, force bool) bool {
-	a, err := be.assign(s.b.ctx, src.Addr(), key, avoid, direct, force, s.clientGone)
+	a, err := be.assign(s.b.ctx, src.Addr(), key, avoid, direct, force, s.clientGone, Priority{})
 	// No server at all leaves Tw at -1, as in HAProxy, unless the
 	// connection waited in a queue first.
 	s.twSet = s.twSet || a.queued || !(errors.Is(err, ErrNoServer) || errors.Is(err, ErrQueueFull))
