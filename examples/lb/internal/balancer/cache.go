@@ -2,6 +2,7 @@ package balancer
 
 import (
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
@@ -24,6 +25,31 @@ func (b *Balancer) openCaches() error {
 		b.caches[c.Name] = hc
 	}
 	return nil
+}
+
+// showCache is the runtime API's "show cache": each cache section and
+// its stored responses, as haproxy 2.6 lists them; the addresses haproxy
+// prints are lb's own numbers, and sizes are lb's stored bytes.
+func (b *Balancer) showCache(w io.Writer) {
+	now := time.Now().Unix()
+	for i, cs := range b.cfg.Caches {
+		c := b.caches[cs.Name]
+		if c == nil {
+			continue
+		}
+		base := uint64(i+1) << 32
+		fmt.Fprintf(w, "%#x: %s (shctx:%#x, available blocks:%d)\n", base|0x3a, cs.Name, base, c.Blocks())
+		entries, err := c.Entries()
+		if err != nil {
+			fmt.Fprintf(w, "%s: %v\n", cs.Name, err)
+			continue
+		}
+		for j, e := range entries {
+			blocks := (e.Size + httpcache.BlockSize - 1) / httpcache.BlockSize
+			fmt.Fprintf(w, "%#x hash:%d vary:0x%016x size:%d (%d blocks), refcount:0, expire:%d\n",
+				base|uint64(j+1)<<8, e.Hash, e.Vary, e.Size, blocks, max(e.Expire.Unix()-now, 0))
+		}
+	}
 }
 
 // closeCaches releases the caches' memory.

@@ -337,6 +337,9 @@ func (b *Balancer) runCommand(w io.Writer, level string, words []string, payload
 	}
 	if len(words) == 2 && words[0] == "show" {
 		switch words[1] {
+		case "cache":
+			b.showCache(w)
+			return
 		case "ssl-cache":
 			b.showSSLCache(w)
 			return
@@ -392,6 +395,7 @@ const cliHelp = `  help           : this message
   clear acl [@<ver>] <acl>    : clear the contents of this acl
   prepare acl <acl>           : prepare a new version for atomic ACL replacement
   commit acl @<ver> <acl>     : commit the ACL at this version
+  show cache     : show cache status
   show ssl-cache : report the TLS session cache's counters (lb only)
   show ssl-sync  : report ssl-session-sync's message counters (lb only)
 `

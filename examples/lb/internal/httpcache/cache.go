@@ -1,10 +1,12 @@
 package httpcache
 
 import (
+	"cmp"
 	"crypto/sha1"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -464,3 +466,74 @@ func (c *Cache) storeVariant(p *Pending, expire time.Time) bool {
 // entryOverhead is room for an entry's fixed fields beyond
 // max-object-size, which counts the response alone.
 const entryOverhead = 64
+
+// EntryInfo describes one stored response, as "show cache" lists it.
+type EntryInfo struct {
+	// Hash is the first 32 bits of the URL's key, as HAProxy's entry
+	// tree orders its entries.
+	Hash uint32
+	// Vary is the secondary key's first 8 bytes: 0 for a response that
+	// varies on nothing.
+	Vary uint64
+	// Size is the stored response's size, head and body.
+	Size int
+	// Expire is when it expires.
+	Expire time.Time
+}
+
+// Entries lists the stored responses, by hash, then by expiry.
+func (c *Cache) Entries() ([]EntryInfo, error) {
+	secs := map[[keyLen + 8]byte]uint64{}
+	var out []EntryInfo
+	var ids [][keyLen + 8]byte
+	err := c.sc.Iterate(func(key, value []byte, expire time.Time) bool {
+		switch {
+		case len(key) == keyLen+8:
+			// A variant (process-vary), under the URL's key and its id.
+			var k [keyLen + 8]byte
+			copy(k[:], key)
+			ids = append(ids, k)
+			out = append(out, EntryInfo{Hash: le.Uint32(key[:4]), Size: len(value), Expire: expire})
+		case len(key) == keyLen && len(value) > 0 && value[0] != kindVariants:
+			// A response that varies on nothing, under the URL's key.
+			ids = append(ids, [keyLen + 8]byte{})
+			out = append(out, EntryInfo{Hash: le.Uint32(key[:4]), Size: len(value), Expire: expire})
+		case len(key) == keyLen && len(value) > 0:
+			vs, ok := decodeVariants(value)
+			if !ok {
+				return true
+			}
+			var k [keyLen]byte
+			copy(k[:], key)
+			for _, e := range vs.list {
+				secs[variantKey(k, e.id)] = be64(e.sec[:])
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].Vary = secs[ids[i]]
+	}
+	slices.SortStableFunc(out, func(a, b EntryInfo) int {
+		if a.Hash != b.Hash {
+			return cmp.Compare(a.Hash, b.Hash)
+		}
+		return a.Expire.Compare(b.Expire)
+	})
+	return out, nil
+}
+
+// Blocks returns the cache's size in blocks.
+func (c *Cache) Blocks() int { return int(c.cfg.Size / BlockSize) }
+
+// be64 reads up to 8 bytes as a big-endian number.
+func be64(b []byte) uint64 {
+	var v uint64
+	for i := 0; i < 8 && i < len(b); i++ {
+		v = v<<8 | uint64(b[i])
+	}
+	return v
+}

@@ -333,3 +333,24 @@ func TestBadConfig(t *testing.T) {
 	_, err := New(Config{Name: "c", Size: 100})
 	require.ErrorIs(t, err, ErrConfig)
 }
+
+// TestEntries checks the list "show cache" prints: one entry per stored
+// response, ordered by the first 32 bits of its URL's key.
+func TestEntries(t *testing.T) {
+	c := newCache(t, Config{Name: "c", MaxAge: 100 * time.Second})
+	now := time.Now().Truncate(time.Second)
+	for _, p := range []string{"/a", "/b", "/c?x=1"} {
+		require.True(t, store(t, c, request("GET", p), response(200, "body", "Cache-Control: max-age=30"), "body", now))
+	}
+	es, err := c.Entries()
+	require.NoError(t, err)
+	require.Len(t, es, 3)
+	for i, e := range es {
+		require.Zero(t, e.Vary)
+		require.Positive(t, e.Size)
+		require.WithinDuration(t, now.Add(30*time.Second), e.Expire, time.Second)
+		if i > 0 {
+			require.LessOrEqual(t, es[i-1].Hash, e.Hash)
+		}
+	}
+}
