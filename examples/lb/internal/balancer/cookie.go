@@ -3,6 +3,7 @@ package balancer
 import (
 	"bytes"
 	"strings"
+	"time"
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
@@ -46,10 +47,24 @@ func (ex *exchange) requestCookie(c *config.CookiePersist, force bool) *Server {
 					ck, changed = append(append([]byte(nil), ck[:bytes.IndexByte(ck, '=')+1]...), val[j+1:]...), true
 				}
 			} else if j := bytes.IndexByte(val, '|'); j >= 0 {
-				id = val[:j] // a date after '|' (maxidle, maxlife) is not read
+				id = val[:j]
+				// The dates maxidle and maxlife read: last seen, then
+				// first set.
+				last, first, _ := bytes.Cut(val[j+1:], []byte{'|'})
+				ex.ckLast, ex.ckFirst = cookieDate(last), cookieDate(first)
 			}
 			state = 'I'
+			now := time.Now().Unix()
+			switch {
+			case c.MaxLife > 0 && ex.ckFirst != 0 && now-ex.ckFirst > int64(c.MaxLife/time.Second):
+				state = 'O' // too old: ignored, as in HAProxy
+			case c.MaxIdle > 0 && ex.ckLast != 0 && now-ex.ckLast > int64(c.MaxIdle/time.Second):
+				state = 'E' // idle too long: ignored
+			}
 			for _, s := range ex.be.servers {
+				if state != 'I' {
+					break
+				}
 				if s.cfg.Cookie == "" || s.cfg.Cookie != string(id) {
 					continue
 				}
@@ -143,13 +158,34 @@ func (ex *exchange) responseCookie(c *config.CookiePersist) {
 			state = 'R'
 		}
 	}
-	if c.Mode == "insert" && !(state == 'P' && c.Preserve) && !ex.isDirect() && !ex.ignorePrst &&
+	now := time.Now().Unix()
+	// A cookie the client sent is set again when its dates need it: the
+	// last-seen date is behind (maxidle), the first-set date is missing
+	// (maxlife) or no longer wanted, as HAProxy updates it.
+	refresh := c.MaxIdle > 0 && (ex.ckLast == 0 || ex.ckLast < now) ||
+		c.MaxLife > 0 && ex.ckFirst == 0 || c.MaxLife == 0 && ex.ckFirst != 0
+	if c.Mode == "insert" && !(state == 'P' && c.Preserve) && (!ex.isDirect() || ex.direct == srv && refresh) && !ex.ignorePrst &&
 		(!c.PostOnly || ex.req.MethodIs("POST")) {
+		updated := ex.isDirect()
 		var b strings.Builder
 		b.WriteString(c.Name)
-		if srv.cfg.Cookie == "" {
+		switch {
+		case srv.cfg.Cookie == "":
 			b.WriteString("=; Expires=Thu, 01-Jan-1970 00:00:01 GMT; path=/")
-		} else {
+		case c.MaxIdle > 0 || c.MaxLife > 0:
+			b.WriteString("=" + srv.cfg.Cookie)
+			b.WriteByte('|')
+			b.WriteString(s30tob64((now + 3) >> 2))
+			if c.MaxLife > 0 {
+				b.WriteByte('|')
+				first := (now + 3) >> 2
+				if updated && ex.ckFirst != 0 {
+					first = ex.ckFirst >> 2
+				}
+				b.WriteString(s30tob64(first))
+			}
+			b.WriteString("; path=/")
+		default:
 			b.WriteString("=" + srv.cfg.Cookie + "; path=/")
 		}
 		for _, d := range c.Domains {
@@ -166,6 +202,9 @@ func (ex *exchange) responseCookie(c *config.CookiePersist) {
 		}
 		resp.Add("Set-Cookie", b.String())
 		state = 'I'
+		if updated {
+			state = 'U'
+		}
 		if c.NoCache && cacheable(ex.req, resp) {
 			resp.Add("Cache-control", "private")
 		}
@@ -173,6 +212,38 @@ func (ex *exchange) responseCookie(c *config.CookiePersist) {
 	if c.Mode != "" || c.Indirect {
 		ex.log.ck[1] = state
 	}
+}
+
+// cookieDates is HAProxy's alphabet for a cookie's dates.
+const cookieDates = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+// s30tob64 writes the low 30 bits of v as five characters of
+// cookieDates, the most significant first, as HAProxy dates a cookie.
+func s30tob64(v int64) string {
+	var b [5]byte
+	for i := 4; i >= 0; i-- {
+		b[i] = cookieDates[v&63]
+		v >>= 6
+	}
+	return string(b[:])
+}
+
+// cookieDate reads a cookie date, Unix seconds (its value times 4); 0
+// for one that is not five characters of cookieDates, as HAProxy ignores
+// it.
+func cookieDate(s []byte) int64 {
+	if len(s) != 5 {
+		return 0
+	}
+	var v int64
+	for _, c := range s {
+		i := strings.IndexByte(cookieDates, c)
+		if i < 0 {
+			return 0
+		}
+		v = v<<6 | int64(i)
+	}
+	return v << 2
 }
 
 // cacheable tells whether a shared cache could keep resp, as HAProxy

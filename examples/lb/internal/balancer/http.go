@@ -687,6 +687,9 @@ type exchange struct {
 	// prio is the request's place in the queues (set-priority-class,
 	// set-priority-offset).
 	prio Priority
+	// ckLast and ckFirst are the dates the persistence cookie carried
+	// (maxidle, maxlife), Unix seconds, 0 for none.
+	ckLast, ckFirst int64
 	// ctxn is what cache-use learnt of the request; chit the stored
 	// response it found (chitName its cache's name), served in place of
 	// a server's; fromCache the name of the cache that answered, "" when
@@ -708,6 +711,7 @@ func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 	ex.uid, ex.stuck, ex.forcePrst, ex.ignorePrst = "", nil, false, false
 	ex.ctxn.Reset()
 	ex.chit, ex.chitName, ex.fromCache, ex.cstore, ex.respAnswer, ex.prio = nil, "", "", nil, nil, Priority{}
+	ex.ckLast, ex.ckFirst = 0, 0
 	ex.src, ex.dst = hf.src(), hf.dst()
 	ex.bodyIn.Store(0)
 	ex.tmo = streamTimeouts{}

@@ -1050,8 +1050,8 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
-// parseCookie reads "cookie NAME [options]" as HAProxy does; maxidle,
-// maxlife and dynamic are refused.
+// parseCookie reads "cookie NAME [options]" as HAProxy does; dynamic is
+// refused.
 func parseCookie(_ *parser, px *Proxy, a []string) error {
 	if len(a) == 0 || a[0] == "" {
 		return errors.New("'cookie' expects <cookie_name> as argument")
@@ -1089,7 +1089,26 @@ func parseCookie(_ *parser, px *Proxy, a []string) error {
 				}
 				c.Attrs = append(c.Attrs, a[i])
 			}
-		case "maxidle", "maxlife", "dynamic":
+		case "maxidle", "maxlife":
+			if i+1 >= len(a) {
+				return fmt.Errorf("'cookie' option '%s' expects a time", a[i])
+			}
+			v := a[i+1]
+			if _, err := strconv.Atoi(v); err == nil {
+				v += "s" // seconds unless told, as haproxy reads them
+			}
+			d, err := ParseTime(v)
+			if err != nil || d < time.Second {
+				return fmt.Errorf("'cookie' option '%s': bad time '%s'", a[i], a[i+1])
+			}
+			d = d.Truncate(time.Second)
+			if a[i] == "maxidle" {
+				c.MaxIdle = d
+			} else {
+				c.MaxLife = d
+			}
+			i++
+		case "dynamic":
 			return fmt.Errorf("%w: cookie option '%s'", ErrUnsupported, a[i])
 		default:
 			return fmt.Errorf("'cookie' supports 'rewrite', 'insert', 'prefix', 'indirect', 'nocache', 'postonly', 'domain', 'httponly', 'secure' and 'attr' options, not '%s'", a[i])

@@ -419,3 +419,10 @@ backend c
 	_, err = parse(t, "backend b\n    disabled now\n")
 	require.ErrorContains(t, err, "unexpected argument 'now'")
 }
+
+func TestCookieDates(t *testing.T) {
+	cfg, err := parse(t, "backend b\n    cookie SRV insert maxidle 30m maxlife 3600\n")
+	require.NoError(t, err)
+	c := cfg.Proxy("b", KindBackend).Cookie
+	require.Equal(t, [2]time.Duration{30 * time.Minute, time.Hour}, [2]time.Duration{c.MaxIdle, c.MaxLife}, "seconds unless told")
+}

@@ -782,4 +782,9 @@ type CookiePersist struct {
 	HTTPOnly, Secure bool
 	Domains          []string
 	Attrs            []string
+	// MaxIdle and MaxLife ("maxidle", "maxlife", in seconds) date the
+	// inserted cookie, "VALUE|LAST|FIRST" in HAProxy's base64 of the
+	// time over 4: a cookie last seen longer than MaxIdle ago, or first
+	// set longer than MaxLife ago, is ignored; 0 for no limit.
+	MaxIdle, MaxLife time.Duration
 }

@@ -150,12 +150,13 @@ func TestCookieKeyword(t *testing.T) {
 		HTTPOnly: true, Secure: true, Domains: []string{".a.com", ".b.com"}, Attrs: []string{"SameSite=Lax"}}, b.Cookie)
 	require.Equal(t, "one", b.Servers[0].Cookie)
 	for text, msg := range map[string]string{
-		"backend b\n  cookie\n":                     "'cookie' expects <cookie_name> as argument",
-		"backend b\n  cookie S insert rewrite\n":    "cookie 'rewrite', 'insert' and 'prefix' modes are incompatible",
-		"backend b\n  cookie S bogus\n":             "'cookie' supports",
-		"backend b\n  cookie S insert maxidle 1h\n": "not supported: cookie option 'maxidle'",
-		"backend b\n  cookie S domain\n":            "'domain' requires an argument",
-		"frontend f\n  cookie S insert\n":           "'cookie' not allowed in 'frontend' section",
+		"backend b\n  cookie\n":                       "'cookie' expects <cookie_name> as argument",
+		"backend b\n  cookie S insert rewrite\n":      "cookie 'rewrite', 'insert' and 'prefix' modes are incompatible",
+		"backend b\n  cookie S bogus\n":               "'cookie' supports",
+		"backend b\n  cookie S insert maxidle soon\n": "'cookie' option 'maxidle': bad time 'soon'",
+		"backend b\n  cookie S insert dynamic\n":      "not supported: cookie option 'dynamic'",
+		"backend b\n  cookie S domain\n":              "'domain' requires an argument",
+		"frontend f\n  cookie S insert\n":             "'cookie' not allowed in 'frontend' section",
 	} {
 		_, err := Parse(Source{Name: "t.cfg", Data: []byte(text)})
 		require.Error(t, err, text)
