@@ -99,31 +99,9 @@ func (ex *exchange) applyContentRules(hp *httpProxy, front bool) bool {
 // connection now, and the request once the content rules let it on
 // (countContentTracked), as HAProxy counts an HTTP request.
 func (ex *exchange) trackContent(r *httpRule) {
-	slot := r.cfg.Slot
-	if ex.Tracked(slot) != nil {
-		return
+	if ex.trackSlot(r) != nil {
+		ex.strk.fromContent |= 1 << r.cfg.Slot
 	}
-	t := ex.Table(r.cfg.Table)
-	if t == nil {
-		return
-	}
-	smp, ok := r.expr(ex)
-	if !ok {
-		return
-	}
-	key, ok := acl.SampleKey(ex.strk.key[:0], t, smp)
-	if !ok {
-		return
-	}
-	ex.strk.key = key
-	e, err := t.GetOrCreate(key)
-	if err != nil {
-		ex.hf.s.b.log.Debug("cannot track request", "table", t.Name(), "key", smp.String(), "err", err)
-		return
-	}
-	e.StartConn()
-	ex.strk.sc[slot] = e
-	ex.strk.fromContent |= 1 << slot
 }
 
 // countContentTracked counts the request on the entries the content

@@ -117,12 +117,22 @@ func (ex *exchange) countFail() { ex.countEach(stick.DataHTTPFailCnt, stick.Data
 // countStatus counts the status of a server's answer: 4xx are errors,
 // 5xx but 501 and 505 (which the client's request causes) failures.
 func (ex *exchange) countStatus(status int) {
+	if cnt, rate, ok := statusCounters(status); ok {
+		ex.countEach(cnt, rate)
+	}
+}
+
+// statusCounters are the counter and rate an answer's status counts on:
+// 4xx are errors, 5xx but 501 and 505 (which the client's request
+// causes) failures; ok is false for the others.
+func statusCounters(status int) (cnt, rate stick.DataType, ok bool) {
 	switch {
 	case status >= 400 && status < 500:
-		ex.countErr()
+		return stick.DataHTTPErrCnt, stick.DataHTTPErrRate, true
 	case status >= 500 && status < 600 && status != 501 && status != 505:
-		ex.countFail()
+		return stick.DataHTTPFailCnt, stick.DataHTTPFailRate, true
 	}
+	return 0, 0, false
 }
 
 // trackBytes adds the request's bytes to the entries of every slot; once
@@ -160,56 +170,59 @@ func (ex *exchange) releaseTracking() {
 // which counts it as a connection and the request as an HTTP request.
 // No sample, or one that cannot be a key of the table, tracks nothing.
 func (ex *exchange) track(r *httpRule) {
+	if e := ex.trackSlot(r); e != nil {
+		now := e.Table().Now()
+		e.IncAt(stick.DataHTTPReqCnt, 1, now)
+		e.IncAt(stick.DataHTTPReqRate, 1, now)
+	}
+}
+
+// trackSlot starts the tracking of a track-sc rule, http-request's,
+// http-response's or a content rule's: it returns the entry now tracked
+// in the rule's slot, counted as a connection, or nil when the slot was
+// tracked already or the rule found no key.
+func (ex *exchange) trackSlot(r *httpRule) *stick.Entry {
 	slot := r.cfg.Slot
 	if ex.Tracked(slot) != nil {
-		return
+		return nil
 	}
 	t := ex.Table(r.cfg.Table)
 	if t == nil {
-		return
+		return nil
 	}
 	smp, ok := r.expr(ex)
 	if !ok {
-		return
+		return nil
 	}
 	key, ok := acl.SampleKey(ex.strk.key[:0], t, smp)
 	if !ok {
-		return
+		return nil
 	}
 	ex.strk.key = key
 	e, err := t.GetOrCreate(key)
 	if err != nil {
 		ex.hf.s.b.log.Debug("cannot track request", "table", t.Name(), "key", smp.String(), "err", err)
-		return
+		return nil
 	}
 	e.StartConn()
-	now := t.Now()
-	e.IncAt(stick.DataHTTPReqCnt, 1, now)
-	e.IncAt(stick.DataHTTPReqRate, 1, now)
 	ex.strk.sc[slot] = e
+	return e
 }
 
 // trackResponse is http-response track-sc: the entry is tracked as a
 // request rule tracks it, and, as haproxy counts it then, the answer's
 // status too, which the exchange counted before the response rules ran.
 func (ex *exchange) trackResponse(r *httpRule) {
-	slot := r.cfg.Slot
-	if ex.Tracked(slot) != nil {
-		return
-	}
-	ex.track(r)
-	e := ex.strk.sc[slot]
+	e := ex.trackSlot(r)
 	if e == nil {
 		return
 	}
 	now := e.Table().Now()
-	switch status := ex.resp.Status; {
-	case status >= 400 && status < 500:
-		e.IncAt(stick.DataHTTPErrCnt, 1, now)
-		e.IncAt(stick.DataHTTPErrRate, 1, now)
-	case status >= 500 && status < 600 && status != 501 && status != 505:
-		e.IncAt(stick.DataHTTPFailCnt, 1, now)
-		e.IncAt(stick.DataHTTPFailRate, 1, now)
+	e.IncAt(stick.DataHTTPReqCnt, 1, now)
+	e.IncAt(stick.DataHTTPReqRate, 1, now)
+	if cnt, rate, ok := statusCounters(ex.resp.Status); ok {
+		e.IncAt(cnt, 1, now)
+		e.IncAt(rate, 1, now)
 	}
 }
 
