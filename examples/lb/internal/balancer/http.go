@@ -96,9 +96,8 @@ func (hf *httpFront) dst() netip.AddrPort { return hf.s.client.Dst() }
 // ppFacts is what a server connection made for the exchange may tell in
 // its PROXY header.
 func (ex *exchange) ppFacts() ppFacts {
-	pp := ppFacts{client: ex.hf.tlsInfo(), authority: peerAuthority(ex.hf.s.client), uniqueID: ex.UniqueID}
-	pp.sni, pp.sniSet = dynamicSNI(ex.srv, ex, pp.client)
-	return pp
+	// The SNI is openStream's, worked out once for this server.
+	return ppFacts{client: ex.hf.tlsInfo(), authority: peerAuthority(ex.hf.s.client), uniqueID: ex.UniqueID, sni: ex.sni, sniSet: ex.sniSet}
 }
 
 // peerAuthority is the AUTHORITY TLV of the PROXY header c came with, ""
@@ -687,6 +686,10 @@ type exchange struct {
 	// prio is the request's place in the queues (set-priority-class,
 	// set-priority-offset).
 	prio Priority
+	// sni is the SNI a connection to srv sends for this request when
+	// sniSet (dynamicSNI), worked out by openStream.
+	sni    string
+	sniSet bool
 	// ckLast and ckFirst are the dates the persistence cookie carried
 	// (maxidle, maxlife), Unix seconds, 0 for none.
 	ckLast, ckFirst int64
@@ -1144,7 +1147,8 @@ func (ex *exchange) openStream() error {
 	// A connection sent the SNI this request's would, or none changes
 	// with the client: kept connections are shared only between those,
 	// as in HAProxy.
-	sni, _ := dynamicSNI(srv, ex, ex.hf.tlsInfo())
+	ex.sni, ex.sniSet = dynamicSNI(srv, ex, ex.hf.tlsInfo())
+	sni := ex.sni
 	if own := hf.own; own != nil && !hf.h2 {
 		hf.own = nil
 		if own.srv == srv && own.sni == sni && own.m.AvailStreams() > 0 {
