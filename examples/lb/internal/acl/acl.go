@@ -607,17 +607,7 @@ func (u *aclUser) describe(value string) string {
 		c = "insensitive"
 	}
 	head := "type=" + u.method + ", case=" + c
-	s := Str(value)
-	switch u.method {
-	case "ip":
-		if a, err := netip.ParseAddr(value); err == nil {
-			s = IP(a)
-		}
-	case "int":
-		if n, err := strconv.ParseInt(value, 10, 64); err == nil {
-			s = Int(n)
-		}
-	}
+	s := cliSample(u.method, value)
 	for _, e := range u.cur {
 		if p, err := u.m.Compile([]string{e.Key}, u.opts); err == nil && p(s) {
 			idx := "list"

@@ -324,17 +324,7 @@ func (u *mapUser) lookup(s Sample) (*mapEntry, bool) {
 }
 
 func (u *mapUser) describe(value string) string {
-	s := Str(value)
-	switch u.match {
-	case "ip":
-		if a, err := netip.ParseAddr(value); err == nil {
-			s = IP(a)
-		}
-	case "int":
-		if n, err := strconv.ParseInt(value, 10, 64); err == nil {
-			s = Int(n)
-		}
-	}
+	s := cliSample(u.match, value)
 	u.mu.RLock()
 	defer u.mu.RUnlock()
 	head := "type=" + u.match + ", case=sensitive"

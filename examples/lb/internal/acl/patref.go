@@ -3,6 +3,7 @@ package acl
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -92,6 +93,23 @@ type refUser interface {
 	set(e *RefEntry) // e's value changed
 	// describe reports how the user matches value, for "get map/acl".
 	describe(value string) string
+}
+
+// cliSample reads a value given to "get map" or "get acl" as the sample
+// a match method compares: an address for ip, an integer for int, text
+// otherwise (or when it does not read as either).
+func cliSample(method, value string) Sample {
+	switch method {
+	case "ip":
+		if a, err := netip.ParseAddr(value); err == nil {
+			return IP(a)
+		}
+	case "int":
+		if n, err := strconv.ParseInt(value, 10, 64); err == nil {
+			return Int(n)
+		}
+	}
+	return Str(value)
 }
 
 // Ref errors the runtime API reports.
@@ -534,17 +552,23 @@ func (r *Ref) SetOrAdd(key, value string) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var cur []*RefEntry
-	for _, e := range r.byKey[key] {
-		if e.gen == r.curr {
-			cur = append(cur, e)
-		}
-	}
-	if len(cur) == 0 {
-		_ = r.add(r.curr, key, value)
+	var buf [4]*RefEntry
+	if cur := r.current(buf[:0], key); len(cur) > 0 {
+		_ = r.setAll(cur, value)
 		return
 	}
-	_ = r.setAll(cur, value)
+	_ = r.add(r.curr, key, value)
+}
+
+// current appends to dst the entries of the current version with key;
+// r.mu is held.
+func (r *Ref) current(dst []*RefEntry, key string) []*RefEntry {
+	for _, e := range r.byKey[key] {
+		if e.gen == r.curr {
+			dst = append(dst, e)
+		}
+	}
+	return dst
 }
 
 // AddOnce is the add-acl action: key is added unless the current version
@@ -555,12 +579,10 @@ func (r *Ref) AddOnce(key string) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, e := range r.byKey[key] {
-		if e.gen == r.curr {
-			return
-		}
+	var buf [4]*RefEntry
+	if len(r.current(buf[:0], key)) == 0 {
+		_ = r.add(r.curr, key, "")
 	}
-	_ = r.add(r.curr, key, "")
 }
 
 // DeleteKey is the del-map and del-acl action: every current entry with
@@ -571,13 +593,8 @@ func (r *Ref) DeleteKey(key string) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var cur []*RefEntry
-	for _, e := range r.byKey[key] {
-		if e.gen == r.curr {
-			cur = append(cur, e)
-		}
-	}
-	if len(cur) > 0 {
+	var buf [4]*RefEntry
+	if cur := r.current(buf[:0], key); len(cur) > 0 {
 		r.remove(cur)
 	}
 }

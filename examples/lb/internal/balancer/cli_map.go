@@ -63,33 +63,17 @@ func (b *Balancer) mapCommand(w io.Writer, words []string, payload string) bool 
 	}
 	refs := b.cfg.Patterns
 	if verb == "show" && len(args) == 0 {
-		b.listRefs(w, refs.List(kind), noun)
+		listRefs(w, refs.List(kind))
 		return true
 	}
 	if len(args) == 0 {
-		switch verb {
-		case "get":
-			say("Missing " + noun + " identifier and/or key.")
-		case "add":
-			if what == "map" {
-				say("'add map' expects three parameters (map identifier, key and value) or one parameter (map identifier) and a payload")
-			} else {
-				say("'add acl' expects two parameters: ACL identifier and pattern.")
-			}
-		case "set":
-			say("'set map' expects three parameters: map identifier, key and value.")
-		case "del":
-			say("This command expects two parameters: " + noun + " identifier and key.")
-		case "commit":
-			if !hasVer {
-				say("Missing version number.")
-			} else {
-				say("Missing " + noun + " identifier.")
-			}
-		case "prepare":
+		switch {
+		case verb == "commit" && !hasVer:
+			say("Missing version number.")
+		case verb == "prepare":
 			unknown()
 		default:
-			say("Missing " + noun + " identifier.")
+			say(mapUsage(verb, what))
 		}
 		return true
 	}
@@ -119,17 +103,17 @@ func (b *Balancer) mapCommand(w io.Writer, words []string, payload string) bool 
 		}
 	case "get":
 		if len(args) == 0 {
-			say("Missing " + noun + " identifier and/or key.")
+			say(mapUsage(verb, what))
 			return true
 		}
 		for _, l := range ref.Describe(strings.Join(args, " ")) {
 			say(l)
 		}
 	case "add":
-		b.addEntries(w, ref, kind, hasVer, ver, args, payload)
+		addEntries(w, ref, kind, hasVer, ver, args, payload)
 	case "set":
 		if len(args) < 2 {
-			say("'set map' expects three parameters: map identifier, key and value.")
+			say(mapUsage(verb, what))
 			return true
 		}
 		if err := ref.Set(args[0], args[1]); err != nil {
@@ -137,7 +121,7 @@ func (b *Balancer) mapCommand(w io.Writer, words []string, payload string) bool 
 		}
 	case "del":
 		if len(args) == 0 {
-			say("This command expects two parameters: " + noun + " identifier and key.")
+			say(mapUsage(verb, what))
 			return true
 		}
 		if err := ref.Delete(args[0]); err != nil {
@@ -163,6 +147,28 @@ func (b *Balancer) mapCommand(w io.Writer, words []string, payload string) bool 
 	return true
 }
 
+// mapUsage is haproxy's answer to a map or acl command missing its
+// parameters.
+func mapUsage(verb, what string) string {
+	noun := "map"
+	if what == "acl" {
+		noun = "ACL"
+	}
+	switch {
+	case verb == "get":
+		return "Missing " + noun + " identifier and/or key."
+	case verb == "add" && what == "map":
+		return "'add map' expects three parameters (map identifier, key and value) or one parameter (map identifier) and a payload"
+	case verb == "add":
+		return "'add acl' expects two parameters: ACL identifier and pattern."
+	case verb == "set":
+		return "'set map' expects three parameters: map identifier, key and value."
+	case verb == "del":
+		return "This command expects two parameters: " + noun + " identifier and key."
+	}
+	return "Missing " + noun + " identifier."
+}
+
 // reportRefErr reports a failed set or del: a malformed "#ID", no such
 // entry (byID or byKey's text), or a value a user refused.
 func reportRefErr(w io.Writer, target string, err error, byID, byKey string) {
@@ -182,7 +188,7 @@ func reportRefErr(w io.Writer, target string, err error, byID, byKey string) {
 // addEntries runs "add map" and "add acl": one entry from the words, or
 // one a line of the payload ("KEY VALUE" for a map, a pattern for an
 // ACL). It stops at the first entry refused.
-func (b *Balancer) addEntries(w io.Writer, ref *acl.Ref, kind int, hasVer bool, ver uint32, args []string, payload string) {
+func addEntries(w io.Writer, ref *acl.Ref, kind int, hasVer bool, ver uint32, args []string, payload string) {
 	say := func(s string) { _, _ = io.WriteString(w, s+"\n") }
 	if kind == acl.RefACL && ref.TwoColumns() {
 		say("This ACL is shared with a map containing samples. You must use the command 'add map' to add values.")
@@ -216,10 +222,10 @@ func (b *Balancer) addEntries(w io.Writer, ref *acl.Ref, kind int, hasVer bool, 
 	case kind == acl.RefACL && len(args) >= 1:
 		add = append(add, kv{k: args[0]})
 	case kind == acl.RefMap:
-		say("'add map' expects three parameters (map identifier, key and value) or one parameter (map identifier) and a payload")
+		say(mapUsage("add", "map"))
 		return
 	default:
-		say("'add acl' expects two parameters: ACL identifier and pattern.")
+		say(mapUsage("add", "acl"))
 		return
 	}
 	for _, e := range add {
@@ -232,14 +238,15 @@ func (b *Balancer) addEntries(w io.Writer, ref *acl.Ref, kind int, hasVer bool, 
 
 // listRefs prints "show map" and "show acl" without a file: one line per
 // file.
-func (b *Balancer) listRefs(w io.Writer, refs []*acl.Ref, noun string) {
+func listRefs(w io.Writer, refs []*acl.Ref) {
 	_, _ = io.WriteString(w, "# id (file) description\n")
 	for _, r := range refs {
 		var by []string
-		if r.Kind()&acl.RefMap != 0 {
+		kind := r.Kind()
+		if kind&acl.RefMap != 0 {
 			by = append(by, "map")
 		}
-		if r.Kind()&acl.RefACL != 0 {
+		if kind&acl.RefACL != 0 {
 			by = append(by, "acl")
 		}
 		curr, next, n := r.Versions()

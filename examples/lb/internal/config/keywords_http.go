@@ -753,19 +753,7 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 		}
 		r.Value = a[1]
 		return r, nil
-	case "set-priority-class", "set-priority-offset":
-		if !req {
-			break
-		}
-		if err := need(1, "a sample expression"); err != nil {
-			return r, err
-		}
-		if _, _, err := acl.CompileFetch(a[0]); err != nil {
-			return r, fmt.Errorf("'%s': %w", r.Action, err)
-		}
-		r.Value = a[0]
-		return r, nil
-	case "set-src", "set-dst", "set-src-port", "set-dst-port":
+	case "set-src", "set-dst", "set-src-port", "set-dst-port", "set-priority-class", "set-priority-offset":
 		if !req {
 			break
 		}
