@@ -63,10 +63,25 @@ func startHAProxy(t *testing.T, cfgText string, ready func() bool) (output func(
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
 	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
-	if !assert.Eventually(t, ready, 10*time.Second, 10*time.Millisecond) {
+	// haproxy ending before it is ready (a port taken, a config it
+	// refuses) fails the test at once, with what it printed.
+	fail := func(why string) {
 		mu.Lock()
 		defer mu.Unlock()
-		t.Fatalf("haproxy did not start: %s", out.String())
+		t.Fatalf("haproxy %s: %s", why, out.String())
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		select {
+		case <-done:
+			fail("ended before it was ready")
+		default:
+		}
+		if ready() {
+			break
+		}
+		if time.Now().After(deadline) {
+			fail("was not ready in 10 s")
+		}
 	}
 	return func() string {
 		mu.Lock()

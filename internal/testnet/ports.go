@@ -40,7 +40,7 @@ func ephemeralLow() int {
 // random below the system's ephemeral range: a port from that range, as
 // listening on port 0 gives, may meanwhile become the source port of any
 // test's outgoing connection, and the later bind then fails. No port is
-// given twice in one process.
+// given twice in one process, nor to two test processes running at once.
 func FreePorts(t testing.TB, n int) []int {
 	t.Helper()
 	low := ephemeralLow()
@@ -56,6 +56,8 @@ func FreePorts(t testing.TB, n int) []int {
 	if given.ports == nil {
 		given.ports = map[int]bool{}
 	}
+	claims := openClaims()
+	defer claims.close()
 	for tries := 0; len(ports) < n; tries++ {
 		if tries > 2000 {
 			t.Fatalf("testnet: no free port after %d tries", tries)
@@ -78,6 +80,9 @@ func FreePorts(t testing.TB, n int) []int {
 			continue
 		}
 		given.ports[port] = true
+		if !claims.claim(port) {
+			continue
+		}
 		ports = append(ports, port)
 	}
 	return ports
