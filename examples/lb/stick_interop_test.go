@@ -48,10 +48,15 @@ func cliCommand(t *testing.T, sock, cmd string) string {
 	return out
 }
 
-// cliAnswer sends one command to a stats socket and returns the answer,
-// or the error of a socket not there or not answering.
+// cliAnswer sends one command to a stats socket (a path, or host:port
+// for one on TCP) and returns the answer, or the error of a socket not
+// there or not answering.
 func cliAnswer(sock, cmd string) (string, error) {
-	c, err := net.Dial("unix", sock)
+	network := "unix"
+	if !strings.HasPrefix(sock, "/") {
+		network = "tcp"
+	}
+	c, err := net.Dial(network, sock)
 	if err != nil {
 		return "", err
 	}

@@ -17,7 +17,7 @@ import (
 )
 
 // The runtime API on "stats socket": HAProxy's line protocol on a unix
-// socket. A client sends one line of commands separated by ';' and gets
+// socket or a TCP port. A client sends one line of commands separated by ';' and gets
 // each command's answer followed by an empty line, then the connection is
 // closed; "prompt" keeps it open with a "> " prompt until "quit". The
 // table commands print what HAProxy 2.6 prints, so scripts written for
@@ -50,6 +50,16 @@ type cliServer struct {
 func (b *Balancer) startCLI() error {
 	for _, sc := range b.cfg.Global.StatsSockets {
 		c := &cliServer{b: b, cfg: sc, conns: map[net.Conn]struct{}{}}
+		if sc.Network == "tcp" {
+			ln, err := net.Listen("tcp", sc.Path)
+			if err != nil {
+				b.stopCLI()
+				return fmt.Errorf("balancer: stats socket %s (%s): %w", sc.Path, sc.Pos, err)
+			}
+			c.ln = ln
+			b.clis = append(b.clis, c)
+			continue
+		}
 		if fi, err := os.Lstat(sc.Path); err == nil && fi.Mode()&os.ModeSocket != 0 {
 			c.backup = fmt.Sprintf("%s.%d.bak", sc.Path, os.Getpid())
 			if os.Rename(sc.Path, c.backup) != nil {
@@ -163,6 +173,7 @@ func (c *cliServer) handle(cn net.Conn) {
 	r := bufio.NewReaderSize(cn, 4096)
 	w := bufio.NewWriter(cn)
 	prompt := false
+	sess := cliSession{level: c.cfg.Level}
 	idle := c.b.cfg.Global.StatsTimeout
 	if idle <= 0 {
 		idle = cliIdleTimeout
@@ -202,7 +213,9 @@ func (c *cliServer) handle(cn net.Conn) {
 				_ = w.Flush()
 				return
 			}
-			c.b.runCommand(w, c.cfg.Level, words, pl)
+			if !c.b.sessionCommand(w, &sess, words) {
+				c.b.runCommand(w, sess.level, words, pl)
+			}
 			_ = w.WriteByte('\n')
 		}
 		if prompt {
@@ -294,6 +307,7 @@ func (b *Balancer) RunCommand(level, line string) string {
 			}
 		}
 	}
+	sess := cliSession{level: level}
 	cmds := splitCommands(line)
 	for i, cmd := range cmds {
 		if words := strings.Fields(cmd); len(words) > 0 {
@@ -301,10 +315,81 @@ func (b *Balancer) RunCommand(level, line string) string {
 			if i == len(cmds)-1 {
 				pl = payload
 			}
-			b.runCommand(&buf, level, words, pl)
+			if !b.sessionCommand(&buf, &sess, words) {
+				b.runCommand(&buf, sess.level, words, pl)
+			}
 		}
 	}
 	return buf.String()
+}
+
+// cliSession is what one runtime API connection may change about
+// itself: its access level, which starts at its socket's and can only be
+// lowered, and the expert and experimental modes, which lb keeps for
+// HAProxy's scripts but has no commands behind.
+type cliSession struct {
+	level                string
+	expert, experimental bool
+}
+
+// sessionCommand runs the commands about the session itself, as HAProxy
+// answers them, and reports whether words was one.
+func (b *Balancer) sessionCommand(w io.Writer, s *cliSession, words []string) bool {
+	switch {
+	case len(words) >= 3 && words[0] == "show" && words[1] == "cli" && words[2] == "level":
+		fmt.Fprintf(w, "%s\n", s.level)
+	case len(words) >= 3 && words[0] == "show" && words[1] == "cli" && words[2] == "sockets":
+		b.showCLISockets(w)
+	case words[0] == "user" || words[0] == "operator":
+		if cliLevels[s.level] < cliLevels[words[0]] {
+			fmt.Fprint(w, "Permission denied\n")
+			break
+		}
+		s.level = words[0]
+	case words[0] == "expert-mode" || words[0] == "experimental-mode":
+		if cliLevels[s.level] < cliLevels["admin"] {
+			fmt.Fprint(w, "Permission denied\n")
+			break
+		}
+		mode := &s.expert
+		if words[0] == "experimental-mode" {
+			mode = &s.experimental
+		}
+		if len(words) < 2 {
+			state := "OFF"
+			if *mode {
+				state = "ON"
+			}
+			fmt.Fprintf(w, "%s is %s\n", words[0], state)
+			break
+		}
+		// As in HAProxy, any word but "on" turns the mode off.
+		*mode = words[1] == "on"
+	default:
+		return false
+	}
+	return true
+}
+
+// showCLISockets answers "show cli sockets": each stats socket with its
+// level, addresses written as HAProxy writes them.
+func (b *Balancer) showCLISockets(w io.Writer) {
+	fmt.Fprint(w, "# socket lvl processes\n")
+	for _, sc := range b.cfg.Global.StatsSockets {
+		addr := "unix@" + sc.Path
+		if sc.Network == "tcp" {
+			host, port, _ := net.SplitHostPort(sc.Path)
+			switch ip := net.ParseIP(host); {
+			case host == "":
+				addr = "ipv4@0.0.0.0:" + port
+			case ip == nil || ip.To4() != nil:
+				addr = "ipv4@" + sc.Path
+			default:
+				addr = "ipv6@" + sc.Path
+			}
+		}
+		fmt.Fprintf(w, "%s %s all\n", addr, sc.Level)
+	}
 }
 
 func (b *Balancer) runCommand(w io.Writer, level string, words []string, payload string) {
@@ -358,6 +443,12 @@ func (b *Balancer) runCommand(w io.Writer, level string, words []string, payload
 const cliHelp = `  help           : this message
   prompt         : toggle interactive mode with prompt
   quit           : disconnect
+  show cli level : display the level of the current CLI session
+  show cli sockets : dump list of cli sockets
+  operator       : lower the level of the current CLI session to operator
+  user           : lower the level of the current CLI session to user
+  expert-mode [on|off] : toggle the expert mode (admin; no lb command needs it)
+  experimental-mode [on|off] : toggle the experimental mode (admin; no lb command needs it)
   clear table    : remove an entry from a table
   set table [id] : update or create a table entry's data
   show table [id]: report table usage stats or dump this table's contents

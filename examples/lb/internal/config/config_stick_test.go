@@ -20,7 +20,7 @@ func (a addrs) Dst() netip.AddrPort { return a.dst }
 func TestStickSample(t *testing.T) {
 	c, err := ParseFiles("../../testdata/stick.cfg")
 	require.NoError(t, err)
-	require.Equal(t, []StatsSocket{{Pos: Pos{"../../testdata/stick.cfg", 3}, Path: "/tmp/lb-stick-sample.sock", Mode: 0o600, Level: "admin", UID: -1, GID: -1}}, c.Global.StatsSockets)
+	require.Equal(t, []StatsSocket{{Pos: Pos{"../../testdata/stick.cfg", 3}, Network: "unix", Path: "/tmp/lb-stick-sample.sock", Mode: 0o600, Level: "admin", UID: -1, GID: -1}}, c.Global.StatsSockets)
 
 	fe := c.Proxy("fe", KindFrontend)
 	require.NotNil(t, fe.Stick.Table)
@@ -128,7 +128,8 @@ func TestStickErrors(t *testing.T) {
 		{"stick extra", be + " stick-table type string size 1\n stick on src tables x\n", 4, ErrBadValue, "unexpected 'tables x' after the key"},
 		{"stats bad level", "global\n stats socket /tmp/x level root\n", 2, ErrBadValue, "expects user, operator or admin"},
 		{"stats bad mode", "global\n stats socket /tmp/x mode 999\n", 2, ErrBadValue, "octal mode"},
-		{"stats tcp", "global\n stats socket 127.0.0.1:9999\n", 2, ErrUnsupported, "only unix sockets"},
+		{"stats relative path", "global\n stats socket lb.sock\n", 2, ErrBadValue, `stats socket: address "lb.sock": missing port`},
+		{"stats abns", "global\n stats socket abns@lb\n", 2, ErrBadValue, "abstract UNIX sockets (abns@) are not supported"},
 		{"stats other", "global\n stats enable\n", 2, ErrUnknownKeyword, "'stats enable'"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -76,3 +76,36 @@ func TestCPUMapKeyword(t *testing.T) {
 		assert.Contains(t, err.Error(), "lb.cfg:2: ", text)
 	}
 }
+
+// TestStatsSocketTCP: "stats socket" on a TCP address, in each of the
+// forms HAProxy takes, next to the unix forms.
+func TestStatsSocketTCP(t *testing.T) {
+	c := mustParse(t, `global
+    stats socket ipv4@127.0.0.1:9999 level admin
+    stats socket 127.0.0.1:9998 mode 600
+    stats socket :9997
+    stats socket ipv6@[::1]:9996
+    stats socket unix@rel.sock
+    stats socket /tmp/abs.sock
+`)
+	var got [][2]string
+	for _, s := range c.Global.StatsSockets {
+		got = append(got, [2]string{s.Network, s.Path})
+	}
+	assert.Equal(t, [][2]string{
+		{"tcp", "127.0.0.1:9999"}, {"tcp", "127.0.0.1:9998"}, {"tcp", ":9997"},
+		{"tcp", "[::1]:9996"}, {"unix", "rel.sock"}, {"unix", "/tmp/abs.sock"},
+	}, got)
+	assert.Equal(t, "admin", c.Global.StatsSockets[0].Level)
+	for text, want := range map[string]string{
+		"global\n    stats socket 127.0.0.1\n":       `address "127.0.0.1": missing port`,
+		"global\n    stats socket 127.0.0.1:99999\n": "port",
+		"global\n    stats socket udp@127.0.0.1:1\n": "only ipv4@ and ipv6@ prefixes",
+		"global\n    stats socket unix@\n":           "missing socket path",
+	} {
+		_, err := parse(t, text)
+		require.Error(t, err, text)
+		assert.Contains(t, err.Error(), want, text)
+		assert.Contains(t, err.Error(), "lb.cfg:2: ", text)
+	}
+}

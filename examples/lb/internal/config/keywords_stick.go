@@ -273,7 +273,7 @@ func parseSampleKeyTable(args []string) (key, table string, err error) {
 	return args[0], table, nil
 }
 
-// parseStatsGlobal reads "stats socket PATH [mode M] [level L]" and
+// parseStatsGlobal reads "stats socket PATH|ADDR:PORT [mode M] [level L]" and
 // "stats timeout T" in the global section.
 func parseStatsGlobal(p *parser, a []string) error {
 	if len(a) == 0 {
@@ -298,16 +298,26 @@ func parseStatsGlobal(p *parser, a []string) error {
 		return fmt.Errorf("%w: 'stats %s' in global (socket, timeout)", ErrUnknownKeyword, a[0])
 	}
 	if len(a) < 2 {
-		return errors.New("'stats socket' expects a path")
+		return errors.New("'stats socket' expects a path or an address")
 	}
 	path, err := envAddr(a[1])
 	if err != nil {
 		return err
 	}
-	if strings.Contains(path, ":") && !strings.HasPrefix(path, "unix@") {
-		return fmt.Errorf("%w: stats socket on '%s' (only unix sockets)", ErrUnsupported, path)
+	s := StatsSocket{Pos: p.pos, Network: "unix", Level: "operator", UID: -1, GID: -1}
+	if unix, ok, err := unixAddr(path); ok {
+		if err != nil {
+			return fmt.Errorf("stats socket: %w", err)
+		}
+		s.Path = strings.TrimPrefix(unix, UnixPrefix)
+	} else {
+		// Anything else is a TCP address: ipv4@, ipv6@, ADDR:PORT,
+		// :PORT or *:PORT.
+		if s.Path, err = ParseAddr(path, true); err != nil {
+			return fmt.Errorf("stats socket: %w", err)
+		}
+		s.Network = "tcp"
 	}
-	s := StatsSocket{Pos: p.pos, Path: strings.TrimPrefix(path, "unix@"), Level: "operator", UID: -1, GID: -1}
 	for i := 2; i < len(a); i += 2 {
 		if i+1 >= len(a) {
 			return fmt.Errorf("stats socket option '%s' expects a value", a[i])

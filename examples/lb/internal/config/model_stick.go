@@ -81,11 +81,15 @@ type StickRule struct {
 }
 
 // StatsSocket is one global "stats socket" line: the runtime API on a
-// unix socket.
+// unix socket or a TCP address.
 type StatsSocket struct {
 	Pos
-	Path string
+	// Network is "unix", with Path the socket file's path, or "tcp",
+	// with Path the host:port to listen on.
+	Network string
+	Path    string
 	// Mode is the socket file's permission bits; 0 leaves the umask's.
+	// Mode, UID and GID do not apply to a TCP socket, as in HAProxy.
 	Mode uint32
 	// Level is "user", "operator" (the default, as in HAProxy) or "admin".
 	Level string
