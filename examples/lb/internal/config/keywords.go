@@ -59,8 +59,9 @@ var globalKeywords = map[string]func(p *parser, args []string) error{
 		p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: 'tune.ssl.default-dh-param' has no effect: lb's TLS offers no DHE cipher suites", p.pos))
 		return nil
 	},
-	"cpu-map":         parseCPUMap,
-	"tune.maxrewrite": func(p *parser, a []string) error { return oneInt(a, 0, 1<<30, &p.cfg.Global.MaxRewrite) },
+	"ssl-dh-param-file": parseDHParamFile,
+	"cpu-map":           parseCPUMap,
+	"tune.maxrewrite":   func(p *parser, a []string) error { return oneInt(a, 0, 1<<30, &p.cfg.Global.MaxRewrite) },
 	"tune.http.maxhdr": func(p *parser, a []string) error {
 		return oneInt(a, 1, 32767, &p.cfg.Global.MaxHTTPHeaders)
 	},

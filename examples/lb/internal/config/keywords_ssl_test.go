@@ -1,8 +1,13 @@
 package config
 
 import (
+	"encoding/asn1"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -95,4 +100,37 @@ func ExampleParseSNIExpr() {
 	// ssl_fc_sni,lower -> "www.example.com"
 	// expr req.hdr(host),lower
 	// true
+}
+
+// TestDHParamFile: ssl-dh-param-file takes a file of PEM DH parameters,
+// left unused with a warning; a missing or wrong file is an error, as in
+// HAProxy.
+func TestDHParamFile(t *testing.T) {
+	dir := t.TempDir()
+	// A tiny group is accepted as well as a real one: lb does not use it.
+	der, err := asn1.Marshal(struct{ P, G *big.Int }{big.NewInt(23), big.NewInt(5)})
+	require.NoError(t, err)
+	write := func(name, typ string, der []byte) string {
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600))
+		return path
+	}
+	good := write("dh.pem", "DH PARAMETERS", der)
+	notDH := write("cert.pem", "CERTIFICATE", der)
+	bad := write("bad.pem", "DH PARAMETERS", []byte("not DER"))
+	c := mustParse(t, "global\n    ssl-dh-param-file "+good+"\n")
+	require.Len(t, c.Warnings, 1)
+	require.Equal(t, "lb.cfg:2: 'ssl-dh-param-file' has no effect: lb's TLS offers no DHE cipher suites", c.Warnings[0])
+	for text, want := range map[string]string{
+		"global\n    ssl-dh-param-file\n":                         "expects a file path as an argument",
+		"global\n    ssl-dh-param-file " + good + " x\n":          "cannot handle unexpected argument 'x'",
+		"global\n    ssl-dh-param-file " + dir + "/missing.pem\n": "unable to load DH parameters from file <" + dir + "/missing.pem>: open",
+		"global\n    ssl-dh-param-file " + notDH + "\n":           "unable to load DH parameters from file <" + notDH + ">: no PEM block of DH PARAMETERS",
+		"global\n    ssl-dh-param-file " + bad + "\n":             "unable to load DH parameters from file <" + bad + ">: malformed DH PARAMETERS",
+	} {
+		_, err := parse(t, text)
+		require.Error(t, err, text)
+		require.Contains(t, err.Error(), "lb.cfg:2: ", text)
+		require.Contains(t, err.Error(), want, text)
+	}
 }
