@@ -56,6 +56,23 @@ func TestParseCiphers(t *testing.T) {
 		{"DHE-RSA-AES128-GCM-SHA256", nil, "only suites crypto/tls does not implement"},
 		{"!ALL", nil, "selects no cipher"},
 		{"ECDHE-RSA-AES128-GCM-SHA256::", nil, ""},
+		// RC4 and 3DES, which the OpenSSL 3 of TestParseCiphersMatchesOpenSSL
+		// lacks: MEDIUM, outside DEFAULT, 3DES in FIPS.
+		{"MEDIUM", []uint16{stdtls.TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA, stdtls.TLS_RSA_WITH_3DES_EDE_CBC_SHA,
+			stdtls.TLS_ECDHE_ECDSA_WITH_RC4_128_SHA, stdtls.TLS_ECDHE_RSA_WITH_RC4_128_SHA, stdtls.TLS_RSA_WITH_RC4_128_SHA}, ""},
+		{"3DES+kRSA", []uint16{stdtls.TLS_RSA_WITH_3DES_EDE_CBC_SHA}, ""},
+		{"RC4+SSLv3", []uint16{stdtls.TLS_RSA_WITH_RC4_128_SHA}, ""},
+		{"MEDIUM+FIPS", []uint16{stdtls.TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA, stdtls.TLS_RSA_WITH_3DES_EDE_CBC_SHA}, ""},
+		{"COMPLEMENTOFDEFAULT:!RC4", []uint16{stdtls.TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA, stdtls.TLS_RSA_WITH_3DES_EDE_CBC_SHA}, ""},
+		{"DEFAULT:!HIGH", nil, "selects no cipher"},
+		{"PROFILE=SYSTEM:!HIGH", nil, "selects no cipher"},
+		{"ECDHE-RSA-AES128-GCM-SHA256;!aNULL;", []uint16{stdtls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}, ""},
+		{"kRSA+AESGCM@SECLEVEL=0", []uint16{stdtls.TLS_RSA_WITH_AES_256_GCM_SHA384, stdtls.TLS_RSA_WITH_AES_128_GCM_SHA256}, ""},
+		{"ECDH+AESGCM:!ECDHE-ECDSA-AES256-GCM-SHA384+aECDSA:-aRSA", []uint16{stdtls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}, ""},
+		{"ECDHE+AES128:+SHA1", []uint16{stdtls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, stdtls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+			stdtls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256, stdtls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256,
+			stdtls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, stdtls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA}, ""},
+		{"ECDHE+TYPO", nil, `unknown cipher "TYPO"`},
 	} {
 		got, err := ptls.ParseCiphers(tc.in)
 		if tc.want == nil && tc.err != "" {
