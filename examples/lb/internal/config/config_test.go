@@ -27,6 +27,8 @@ func mustParse(t *testing.T, text string) *Config {
 
 func TestSplitLine(t *testing.T) {
 	t.Setenv("LB_TEST_PORT", "8443")
+	t.Setenv("LB_TEST_LIST", "X-A   X-B")
+	t.Setenv("LB_EMPTY", "")
 	tests := []struct {
 		in   string
 		want []string
@@ -53,11 +55,24 @@ func TestSplitLine(t *testing.T) {
 		{`\xZZ`, nil, true},
 		{`"${}"`, nil, true},
 		{`"${OPEN"`, nil, true},
+		// What haproxy 2.6 makes of variables within double quotes.
+		{`"q=$LB_TEST_PORT b=$LB_TEST_PORT.x c=$LB_TEST_PORTx g=${LB_TEST_PORT}x"`, []string{"q=8443 b=8443.x c= g=8443x"}, false},
+		{`"u=${LB_UNSET_VAR-def x} d=${LB_TEST_PORT-def} e=${LB_EMPTY-def}"`, []string{"u=def x d=8443 e="}, false},
+		{`"l=$.LINE f=$.FILE s=${.SECTION}"`, []string{"l=7 f=lb.cfg s=web"}, false},
+		{`set-header "${LB_TEST_LIST[*]}" x`, []string{"set-header", "X-A", "X-B", "x"}, false},
+		{`"a${LB_TEST_LIST[*]}b"`, []string{"aX-A", "X-Bb"}, false},
+		{`^/x$ '^/y$'`, []string{"^/x$", "^/y$"}, false},
+		{`"e=$ "`, nil, true},
+		{`"f=$$X"`, nil, true},
+		{`"i=$1"`, nil, true},
+		{`"$.OTHER"`, nil, true},
+		{`"${LB_TEST_PORT[x]}"`, nil, true},
+		{`"${LB_TEST_PORT-def"`, nil, true},
 		{"# only a comment", nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := splitLine(tt.in)
+			got, err := splitLine(tt.in, lineCtx{file: "lb.cfg", line: 7, section: "web"})
 			if tt.err {
 				require.Error(t, err)
 				return

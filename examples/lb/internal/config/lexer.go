@@ -1,18 +1,28 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 )
+
+// lineCtx is where a line sits, for the pseudo-variables $.FILE,
+// $.LINE and $.SECTION.
+type lineCtx struct {
+	file    string
+	line    int
+	section string
+}
 
 // splitLine cuts one configuration line into words the way HAProxy does:
 // blanks separate words, '#' starts a comment, a backslash escapes a blank,
 // a backslash, '#', a quote or (in double quotes) '$', and \xNN, \n, \r,
 // \t name bytes; before anything else it stays; single quotes keep everything
-// literally, and double quotes allow escapes and ${NAME} environment
-// expansion. Quotes may touch other characters: a"b c"d is one word.
-func splitLine(line string) ([]string, error) {
+// literally, and double quotes allow escapes and environment variables
+// (see expandVar). Quotes may touch other characters: a"b c"d is one word.
+func splitLine(line string, ctx lineCtx) ([]string, error) {
 	var (
 		words   []string
 		cur     strings.Builder
@@ -53,11 +63,23 @@ func splitLine(line string) ([]string, error) {
 			case '"':
 				quote = 0
 			case '$':
-				v, adv, err := expandEnv(line[i:])
+				v, split, adv, err := expandVar(line[i:], ctx)
 				if err != nil {
-					return nil, err
+					return nil, fmt.Errorf("%w at position %d", err, i+1)
 				}
-				cur.WriteString(v)
+				if split {
+					// ${NAME[*]}: each word of the value is a word of
+					// the line.
+					for j, w := range strings.Fields(v) {
+						if j > 0 {
+							words = append(words, cur.String())
+							cur.Reset()
+						}
+						cur.WriteString(w)
+					}
+				} else {
+					cur.WriteString(v)
+				}
 				i += adv - 1
 			default:
 				cur.WriteByte(c)
@@ -112,22 +134,93 @@ func unescape(s string, dquote bool) (string, int, error) {
 	}
 }
 
-// expandEnv expands a ${NAME} reference starting at s[0] == '$' and
-// reports how many bytes it used. A '$' not followed by '{' stays as is.
-func expandEnv(s string) (string, int, error) {
-	if len(s) < 2 || s[1] != '{' {
-		return "$", 1, nil
+// expandEnv expands a reference at s[0] == '$' in an address, as
+// HAProxy's env_expand does: $NAME or ${NAME}, NAME made of letters,
+// digits and '_'; an unset variable is empty. It reports how many bytes
+// it used.
+func expandEnv(s string) (string, int) {
+	i := 1
+	brace := i < len(s) && s[i] == '{'
+	if brace {
+		i++
 	}
-	end := strings.IndexByte(s, '}')
-	if end < 0 {
-		return "", 0, fmt.Errorf("unterminated ${ in %q", s)
+	start := i
+	for i < len(s) && isNameByte(s[i]) {
+		i++
 	}
-	name := s[2:end]
-	if name == "" {
-		return "", 0, fmt.Errorf("empty variable name in ${}")
+	v := os.Getenv(s[start:i])
+	if brace && i < len(s) && s[i] == '}' {
+		i++
 	}
-	return os.Getenv(name), end + 1, nil
+	return v, i
 }
+
+// expandVar expands a variable at s[0] == '$' within double quotes, as
+// HAProxy's line parser does: $NAME or ${NAME}, where NAME starts with a
+// letter or '_' and goes on with letters, digits and '_'; the
+// pseudo-variables $.FILE, $.LINE and $.SECTION; ${NAME-DEFAULT}, with
+// DEFAULT when NAME is unset (otherwise an unset variable is empty); and
+// ${NAME[*]}, whose value split reports is to be cut into words. It
+// reports how many bytes it used.
+func expandVar(s string, ctx lineCtx) (v string, split bool, n int, err error) {
+	i := 1
+	brace := i < len(s) && s[i] == '{'
+	if brace {
+		i++
+	}
+	if i >= len(s) || !(isAlpha(s[i]) || s[i] == '_' || s[i] == '.') {
+		return "", false, 0, errors.New("forbidden first char in environment variable name")
+	}
+	start := i
+	if s[i] == '.' {
+		i++
+	}
+	for i < len(s) && isNameByte(s[i]) {
+		i++
+	}
+	name := s[start:i]
+	var set bool
+	switch {
+	case name == ".FILE":
+		v, set = ctx.file, true
+	case name == ".LINE":
+		v, set = strconv.Itoa(ctx.line), true
+	case name == ".SECTION":
+		v, set = ctx.section, true
+	case strings.HasPrefix(name, "."):
+		return "", false, 0, fmt.Errorf("unknown pseudo-variable '$%s' (.FILE, .LINE, .SECTION)", name)
+	default:
+		v, set = os.LookupEnv(name)
+	}
+	if !brace {
+		return v, false, i, nil
+	}
+	if strings.HasPrefix(s[i:], "[") {
+		if !strings.HasPrefix(s[i:], "[*]") {
+			return "", false, 0, errors.New("truncated or invalid word expansion sequence")
+		}
+		split = true
+		i += 3
+	}
+	if i < len(s) && s[i] == '-' {
+		end := strings.IndexByte(s[i:], '}')
+		if end < 0 {
+			return "", false, 0, errors.New("unmatched brace in environment variable name")
+		}
+		if !set {
+			v = s[i+1 : i+end]
+		}
+		return v, split, i + end + 1, nil
+	}
+	if i >= len(s) || s[i] != '}' {
+		return "", false, 0, errors.New("unmatched brace in environment variable name")
+	}
+	return v, split, i + 1, nil
+}
+
+func isAlpha(c byte) bool { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') }
+
+func isNameByte(c byte) bool { return isAlpha(c) || (c >= '0' && c <= '9') || c == '_' }
 
 func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')

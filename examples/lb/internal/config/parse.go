@@ -73,6 +73,9 @@ type parser struct {
 	// being filled, nil in global or before any section.
 	section string
 	cur     *Proxy
+	// sectionName is the current section's name, or its keyword when it
+	// has none, for $.SECTION.
+	sectionName string
 	// userlist is the userlist section being read; pendingGroups its
 	// "group ... users" lines, resolved at the end.
 	userlist      *Userlist
@@ -107,7 +110,7 @@ func (p *parser) parseSource(s Source) {
 	for sc.Scan() {
 		line++
 		p.pos = Pos{File: s.Name, Line: line}
-		words, err := splitLine(sc.Text())
+		words, err := splitLine(sc.Text(), lineCtx{file: s.Name, line: line, section: p.sectionName})
 		if err != nil {
 			p.errs = append(p.errs, &Error{Pos: p.pos, Err: fmt.Errorf("%w: %w", ErrBadValue, err)})
 			continue
@@ -115,12 +118,26 @@ func (p *parser) parseSource(s Source) {
 		if len(words) == 0 {
 			continue
 		}
+		if sectionKeywords[words[0]] {
+			p.sectionName = words[0]
+			if len(words) > 1 {
+				p.sectionName = words[1]
+			}
+		}
 		p.parseLine(words)
 	}
 	if err := sc.Err(); err != nil {
 		p.pos = Pos{File: s.Name, Line: line + 1}
 		p.errs = append(p.errs, &Error{Pos: p.pos, Err: fmt.Errorf("%w: %w", ErrBadValue, err)})
 	}
+}
+
+// sectionKeywords start HAProxy's sections; the name after one (or the
+// keyword itself) is what $.SECTION reads until the next.
+var sectionKeywords = map[string]bool{
+	"global": true, "defaults": true, "frontend": true, "backend": true, "listen": true,
+	"userlist": true, "resolvers": true, "peers": true, "cache": true, "http-errors": true,
+	"mailers": true, "program": true, "ring": true, "log-forward": true, "fcgi-app": true,
 }
 
 // unsupportedSections are HAProxy's section keywords lb refuses: the
@@ -300,11 +317,12 @@ func (p *parser) startProxy(kw string, args []string) {
 	p.cfg.Proxies = append(p.cfg.Proxies, p.cur)
 }
 
-// envAddr expands the ${NAME} references of an address: HAProxy expands
-// them in every address (bind, server, source, log, stats socket, peer),
-// quoted or not, where other words see them only within double quotes.
+// envAddr expands the environment variables of an address, $NAME or
+// ${NAME}: HAProxy expands them in every address (bind, server, source,
+// log, stats socket, peer), quoted or not, where other words see them
+// only within double quotes.
 func envAddr(s string) (string, error) {
-	if !strings.Contains(s, "${") {
+	if !strings.Contains(s, "$") {
 		return s, nil
 	}
 	var b strings.Builder
@@ -313,10 +331,7 @@ func envAddr(s string) (string, error) {
 			b.WriteByte(s[i])
 			continue
 		}
-		v, n, err := expandEnv(s[i:])
-		if err != nil {
-			return "", err
-		}
+		v, n := expandEnv(s[i:])
 		b.WriteString(v)
 		i += n - 1
 	}

@@ -130,8 +130,8 @@ func TestPeersErrors(t *testing.T) {
 	}
 }
 
-// Addresses take ${NAME} references unquoted, as HAProxy expands them in
-// every address; other words only within double quotes.
+// Addresses take $NAME and ${NAME} references unquoted, as HAProxy
+// expands them in every address; other words only within double quotes.
 func TestEnvInAddresses(t *testing.T) {
 	t.Setenv("LBT_IP", "127.0.0.9")
 	t.Setenv("LBT_PORT", "4242")
@@ -160,6 +160,11 @@ backend b
 
 	_, err = parse(t, "frontend f\n    bind ${LBT_IP}:${LBT_NOPE}\n")
 	require.ErrorContains(t, err, "lb.cfg:2: bad value: 'bind' in 'frontend' section: address \"127.0.0.9:\"")
-	_, err = parse(t, "frontend f\n    bind ${LBT_IP:80\n")
-	require.ErrorContains(t, err, "unterminated ${")
+	// $NAME works too, and a brace left open is read as haproxy's
+	// env_expand reads it: the name ends at the first other character.
+	for _, addr := range []string{"$LBT_IP:$LBT_PORT", "${LBT_IP:4242", "$LBT_IP:${LBT_PORT}"} {
+		cfg, err = parse(t, "frontend f\n    bind "+addr+"\n")
+		require.NoError(t, err, addr)
+		require.Equal(t, []string{"127.0.0.9:4242"}, cfg.Proxy("f", KindFrontend).Binds[0].Addrs, addr)
+	}
 }
