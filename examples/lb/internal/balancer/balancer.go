@@ -111,6 +111,9 @@ type Balancer struct {
 	// scExprs are the values of the tcp-request rules' sc-set-gpt0, by
 	// their text.
 	scExprs map[string]acl.FetchFunc
+	// connFmts are the formats of the tcp-request rules' set-var-fmt, by
+	// their text.
+	connFmts map[string]logFormat
 	// sessVars holds each HTTP connection's variables of scope sess
 	// (*httpFront to *varStore); sessVarsUsed says a rule may set one.
 	sessVars     sync.Map
@@ -204,10 +207,47 @@ func Check(cfg *config.Config) error {
 	if err := b.setupHTTP(); err != nil {
 		return fmt.Errorf("balancer: %w", err)
 	}
+	if err := b.compileRuleExprs(); err != nil {
+		return err
+	}
 	for _, px := range cfg.Proxies {
 		if px.Kind.IsFrontend() && px.Mode != "http" {
 			if _, err := compileUseBackends(px); err != nil {
 				return fmt.Errorf("balancer: %s '%s': %w", px.Kind, px.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// compileRuleExprs compiles the expressions and formats of the
+// tcp-request rules' sc-set-gpt0, set-var and set-var-fmt, kept by their
+// text.
+func (b *Balancer) compileRuleExprs() error {
+	b.scExprs, b.connFmts = map[string]acl.FetchFunc{}, map[string]logFormat{}
+	for _, px := range b.cfg.Proxies {
+		for _, rules := range [][]config.ConnRule{px.Stick.ConnRules, px.Stick.SessRules, px.Stick.ContentRules} {
+			for _, r := range rules {
+				switch {
+				case r.Action == "sc-set-gpt0" && b.scExprs[r.Key] == nil:
+					fn, err := scValue(r.Key, px.ACLs.Refs)
+					if err != nil {
+						return fmt.Errorf("balancer: %s: sc-set-gpt0 '%s': %w", r.Pos, r.Key, err)
+					}
+					b.scExprs[r.Key] = fn
+				case r.Action == "set-var" && b.scExprs[r.Key] == nil:
+					_, fn, err := px.ACLs.Refs.CompileFetch(r.Key)
+					if err != nil {
+						return fmt.Errorf("balancer: %s: set-var(%s) '%s': %w", r.Pos, r.Var, r.Key, err)
+					}
+					b.scExprs[r.Key] = fn
+				case r.Action == "set-var-fmt" && b.connFmts[r.Key] == nil:
+					f, err := parseLogFormat(r.Key, px.ACLs.Refs)
+					if err != nil {
+						return fmt.Errorf("balancer: %s: set-var-fmt(%s) '%s': %w", r.Pos, r.Var, r.Key, err)
+					}
+					b.connFmts[r.Key] = f
+				}
 			}
 		}
 	}
@@ -352,20 +392,8 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 			b.globalRates = append(b.globalRates, conn.SharedRate{Counter: freq.NewCounter(freq.SystemClock), Limit: uint32(n)})
 		}
 	}
-	b.scExprs = map[string]acl.FetchFunc{}
-	for _, px := range cfg.Proxies {
-		for _, rules := range [][]config.ConnRule{px.Stick.ConnRules, px.Stick.SessRules, px.Stick.ContentRules} {
-			for _, r := range rules {
-				if r.Action != "sc-set-gpt0" || b.scExprs[r.Key] != nil {
-					continue
-				}
-				fn, err := scValue(r.Key, px.ACLs.Refs)
-				if err != nil {
-					return abort(fmt.Errorf("balancer: %s: sc-set-gpt0 '%s': %w", r.Pos, r.Key, err))
-				}
-				b.scExprs[r.Key] = fn
-			}
-		}
+	if err := b.compileRuleExprs(); err != nil {
+		return abort(err)
 	}
 	if n := cfg.Global.MaxSSLRate; n > 0 {
 		b.sslRate = []conn.SharedRate{{Counter: freq.NewCounter(freq.SystemClock), Limit: uint32(n)}}

@@ -104,8 +104,8 @@ func compileContent(px *config.Proxy) (*contentRules, error) {
 	}
 	cr := &contentRules{rules: rules, expr: make([]acl.FetchFunc, len(rules)), delay: px.Stick.InspectDelay}
 	for i, r := range rules {
-		if r.Key == "" || r.Action == "sc-set-gpt0" {
-			continue // sc-set-gpt0's value is in the balancer's scExprs
+		if r.Key == "" || r.Action == "sc-set-gpt0" || r.Action == "set-var-fmt" {
+			continue // in the balancer's scExprs and connFmts
 		}
 		_, fn, err := px.ACLs.Refs.CompileFetch(r.Key)
 		if err != nil {
@@ -146,6 +146,8 @@ func (cr *contentRules) verdict(ctx *contentCtx) (verdict string, wait bool) {
 			if smp, ok := cr.expr[i](ctx); ok {
 				ctx.SetVar(r.Var, smp)
 			}
+		case "set-var-fmt":
+			ctx.SetVar(r.Var, acl.Str(string(ctx.b.connFmts[r.Key].appendTo(nil, ctx))))
 		case "unset-var":
 			ctx.UnsetVar(r.Var)
 		case "capture":

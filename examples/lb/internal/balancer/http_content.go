@@ -36,6 +36,10 @@ func compileHTTPContent(px *config.Proxy) ([]httpRule, error) {
 			if hr.expr, err = scValue(r.Key, px.ACLs.Refs); err != nil {
 				return nil, fmt.Errorf("%s: tcp-request content %s '%s': %w", r.Pos, r.Action, r.Key, err)
 			}
+		case r.Action == "set-var-fmt":
+			if hr.value, err = parseLogFormat(r.Key, px.ACLs.Refs); err != nil {
+				return nil, fmt.Errorf("%s: tcp-request content %s '%s': %w", r.Pos, r.Action, r.Key, err)
+			}
 		case r.Key != "":
 			if _, hr.expr, err = px.ACLs.Refs.CompileFetch(r.Key); err != nil {
 				return nil, fmt.Errorf("%s: tcp-request content %s '%s': %w", r.Pos, r.Action, r.Key, err)
@@ -82,7 +86,7 @@ func (ex *exchange) applyContentRules(hp *httpProxy, front bool) bool {
 			return true
 		case "track-sc":
 			ex.trackContent(r)
-		case "set-var", "unset-var":
+		case "set-var", "set-var-fmt", "unset-var":
 			ex.varAction(r)
 		case "capture":
 			ex.captureRule(r, false)

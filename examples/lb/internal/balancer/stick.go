@@ -85,6 +85,11 @@ type tracked struct {
 	s *session
 	// expectProxy is set by a connection rule's "expect-proxy layer4".
 	expectProxy bool
+	// early is set while connection and session rules run, before the
+	// stream exists; vars holds the sess variables a connection rule
+	// set, until the session takes them.
+	early bool
+	vars  *varStore
 }
 
 // Var returns a variable (acl.VarContext): proc from the balancer, the
@@ -117,12 +122,29 @@ func (t *tracked) UniqueID() (string, bool) {
 }
 
 // store returns the store of a variable named in full ("sess.x"); the
-// session's is made when a variable is first set.
+// session's is made when a variable is first set. Before the session's
+// stream exists (connection and session rules) only sess and proc
+// variables live, as in HAProxy: the others are dropped, and sess ones
+// set by a connection rule wait in t.vars for the session.
 func (t *tracked) store(name string, create bool) *varStore {
-	if scope, _, _ := strings.Cut(name, "."); scope == "proc" {
+	scope, _, _ := strings.Cut(name, ".")
+	if scope == "proc" {
 		return &t.b.procVars
 	}
 	switch {
+	case t.early && scope != "sess":
+		if create {
+			return &varStore{} // no stream yet: dropped
+		}
+		return noVars
+	case t.early && t.s == nil:
+		if t.vars == nil && create {
+			t.vars = &varStore{}
+		}
+		if t.vars == nil {
+			return noVars
+		}
+		return t.vars
 	case t.s != nil && t.s.x != nil && t.s.x.vars != nil:
 		return t.s.x.vars
 	case !create:
@@ -212,6 +234,14 @@ func (t *tracked) apply(rules []config.ConnRule) string {
 			}
 		case "expect-proxy":
 			t.expectProxy = true
+		case "set-var":
+			if smp, ok := t.b.scExprs[r.Key](t); ok {
+				t.SetVar(r.Var, smp)
+			}
+		case "set-var-fmt":
+			t.SetVar(r.Var, acl.Str(string(t.b.connFmts[r.Key].appendTo(nil, t))))
+		case "unset-var":
+			t.UnsetVar(r.Var)
 		case "accept", "reject", "silent-drop":
 			return r.Action
 		}
@@ -311,7 +341,7 @@ func (b *Balancer) connRules(fe *frontend, lc *conn.ListenConfig) {
 
 // run is the conn.Rule of a frontend.
 func (fs *frontStick) run(c *conn.Conn) conn.Verdict {
-	t := &tracked{b: fs.b, own: fs.px.Name, src: c.Src(), dst: c.Dst()}
+	t := &tracked{b: fs.b, own: fs.px.Name, src: c.Src(), dst: c.Dst(), early: true}
 	v := conn.Accept
 	switch t.apply(fs.px.Stick.ConnRules) {
 	case "reject":
@@ -326,7 +356,8 @@ func (fs *frontStick) run(c *conn.Conn) conn.Verdict {
 	if t.expectProxy {
 		c.ExpectProxy()
 	}
-	if t.any() {
+	t.early = false
+	if t.any() || t.vars != nil {
 		fs.mu.Lock()
 		fs.ready[c] = t
 		fs.mu.Unlock()
@@ -364,6 +395,15 @@ func (fs *frontStick) drain() {
 // session on them.
 func (s *session) startTracking() {
 	s.trk = s.fe.stick.take(s.client)
+	if t := s.trk; t != nil && t.vars != nil {
+		// The sess variables of the connection rules become the
+		// session's.
+		s.extra().vars, t.vars = t.vars, nil
+		if !t.any() {
+			s.trk = nil
+			return
+		}
+	}
 	s.trk.startSession()
 }
 
@@ -383,8 +423,11 @@ func (s *session) sessionRules() bool {
 	t.src, t.dst = s.client.Src(), s.client.Dst()
 	t.info = s.client.Transport().Info()
 	before := t.sc
-	// The configuration refuses silent-drop in these rules.
+	// The configuration refuses silent-drop in these rules. Their
+	// variables are the session's.
+	t.s, t.early = s, true
 	ok := t.apply(rules) != "reject"
+	t.early = false
 	var counted []*stick.Entry
 	for i, e := range t.sc {
 		if e == nil || before[i] != nil || slices.Contains(counted, e) || slices.Contains(before[:], e) {

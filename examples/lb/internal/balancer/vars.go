@@ -53,6 +53,11 @@ func (ex *exchange) store(name string, create bool) *varStore {
 	case "proc":
 		return &ex.hf.s.b.procVars
 	case "sess":
+		// Those the connection and session rules set are the
+		// session's, settled before its requests are served.
+		if x := ex.hf.s.x; x != nil && x.vars != nil {
+			return x.vars
+		}
 		// Kept beside the connection rather than in it, so that
 		// connections without them stay small.
 		m := &ex.hf.s.b.sessVars

@@ -119,7 +119,9 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 			}
 			return fmt.Errorf("'tcp-request connection expect-proxy' only supports 'layer4' (got %s)", got)
 		}
-	case stage == "content" && (strings.HasPrefix(r.Action, "set-var(") || strings.HasPrefix(r.Action, "unset-var(")):
+	case strings.HasPrefix(r.Action, "set-var(") || strings.HasPrefix(r.Action, "set-var-fmt(") || strings.HasPrefix(r.Action, "unset-var("):
+		// At every stage, as in HAProxy; before the stream exists only
+		// sess and proc variables are kept.
 		verb, name, ok := strings.Cut(strings.TrimSuffix(r.Action, ")"), "(")
 		if !ok || !strings.HasSuffix(r.Action, ")") {
 			return fmt.Errorf("'%s': expects '%s(<scope>.<name>)'", r.Action, verb)
@@ -137,6 +139,10 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 			if _, _, err := acl.CompileFetch(args[0]); err != nil {
 				return fmt.Errorf("'set-var(%s)': %w", name, err)
 			}
+			r.Key = args[0]
+		case verb == "set-var-fmt" && len(args) != 1:
+			return fmt.Errorf("'set-var-fmt(%s)' expects one format string", name)
+		case verb == "set-var-fmt":
 			r.Key = args[0]
 		}
 	case stage == "content" && r.Action == "capture":
@@ -162,7 +168,7 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 			return err
 		}
 	case stage == "content" && r.Action != "accept" && r.Action != "reject" && !strings.HasPrefix(r.Action, "track-sc"):
-		return fmt.Errorf("%w: 'tcp-request content %s' (only accept, reject, capture, track-sc0, track-sc1, track-sc2, sc-inc-gpc0, sc-inc-gpc1, sc-set-gpt0, set-var, unset-var and set-log-level)", ErrUnsupported, r.Action)
+		return fmt.Errorf("%w: 'tcp-request content %s' (only accept, reject, capture, track-sc0, track-sc1, track-sc2, sc-inc-gpc0, sc-inc-gpc1, sc-set-gpt0, set-var, set-var-fmt, unset-var and set-log-level)", ErrUnsupported, r.Action)
 	case r.Action == "silent-drop" && stage == "session":
 		return fmt.Errorf("%w: 'tcp-request session silent-drop' (only in 'tcp-request connection')", ErrUnsupported)
 	case r.Action == "silent-drop":
@@ -192,7 +198,19 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 			return fmt.Errorf("'%s': %w", words[0], err)
 		}
 	default:
-		return fmt.Errorf("%w: 'tcp-request %s %s' (accept, reject, silent-drop, expect-proxy layer4, track-sc0, track-sc1, track-sc2, sc-inc-gpc0, sc-inc-gpc1, sc-set-gpt0)", ErrUnknownKeyword, stage, r.Action)
+		return fmt.Errorf("%w: 'tcp-request %s %s' (accept, reject, silent-drop, expect-proxy layer4, track-sc0, track-sc1, track-sc2, sc-inc-gpc0, sc-inc-gpc1, sc-set-gpt0, set-var, set-var-fmt, unset-var)", ErrUnknownKeyword, stage, r.Action)
+	}
+	// Rules run stage by stage whatever their order, which haproxy
+	// warns of when a rule follows one of a later stage.
+	later := ""
+	switch {
+	case stage == "connection" && len(px.Stick.SessRules) > 0:
+		later = "session"
+	case stage != "content" && len(px.Stick.ContentRules) > 0:
+		later = "content"
+	}
+	if later != "" {
+		p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: a 'tcp-request' rule placed after a 'tcp-request %s' rule will still be processed before.", p.pos, later))
 	}
 	switch stage {
 	case "session":

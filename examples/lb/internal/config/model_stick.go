@@ -39,15 +39,16 @@ type StickTable struct {
 // "tcp-request content" rule.
 type ConnRule struct {
 	Pos
-	// Action is "accept", "reject", "silent-drop", "track-sc", in
-	// connection rules "expect-proxy" (layer4: the connection must open
-	// with a PROXY header), and in content rules "set-var" or
-	// "unset-var".
+	// Action is "accept", "reject", "silent-drop", "track-sc",
+	// "set-var", "set-var-fmt", "unset-var", in connection rules
+	// "expect-proxy" (layer4: the connection must open with a PROXY
+	// header), and in content rules "capture" and "set-log-level".
 	Action string
 	// Slot is the stick counter of track-sc (0, 1 or 2).
 	Slot int
 	// Key is the fetch the tracked key comes from ("src"; any sample
-	// expression in content rules), or set-var's expression.
+	// expression in content rules), set-var's expression or
+	// set-var-fmt's format.
 	Key string
 	// Var is the variable of set-var and unset-var ("sess.name").
 	Var string
