@@ -683,6 +683,8 @@ type exchange struct {
 	// respAnswer is the answer an http-response deny, return or
 	// redirect puts in the place of the server's.
 	respAnswer *localAnswer
+	// respDrop is the http-response silent-drop rule that fired, if any.
+	respDrop *httpRule
 	// prio is the request's place in the queues (set-priority-class,
 	// set-priority-offset).
 	prio Priority
@@ -714,6 +716,7 @@ func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 	ex.uid, ex.stuck, ex.forcePrst, ex.ignorePrst = "", nil, false, false
 	ex.ctxn.Reset()
 	ex.chit, ex.chitName, ex.fromCache, ex.cstore, ex.respAnswer, ex.prio = nil, "", "", nil, nil, Priority{}
+	ex.respDrop = nil
 	ex.ckLast, ex.ckFirst = 0, 0
 	ex.src, ex.dst = hf.src(), hf.dst()
 	ex.bodyIn.Store(0)
@@ -1615,8 +1618,20 @@ func (ex *exchange) forwardResponse() (retry bool) {
 		// server sent it, before the http-response rules.
 		ex.stickStore(true)
 		ex.applyResponseRules(ex.bhp)
-		if ex.hf.s.fe.http != ex.bhp && ex.respAnswer == nil {
+		if ex.hf.s.fe.http != ex.bhp && ex.respAnswer == nil && ex.respDrop == nil {
 			ex.applyResponseRules(ex.hf.s.fe.http)
+		}
+		if r := ex.respDrop; r != nil {
+			// http-response silent-drop: the client's connection goes
+			// without a word, HTTP/2 streams and all; the line keeps
+			// the server's status, as HAProxy's does, ending PR.
+			ex.respDrop = nil
+			ex.abortBack()
+			l.term = [2]byte{'P', 'R'}
+			l.trSet = false
+			l.bytesOut += headSize(resp)
+			ex.hf.s.client.SilentDrop(r.cfg.Status)
+			return false
 		}
 		if a := ex.respAnswer; a != nil {
 			// http-response deny, return or redirect: the server's

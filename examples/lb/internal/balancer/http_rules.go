@@ -766,6 +766,11 @@ func (ex *exchange) applyRespRules(rules []httpRule) {
 		switch r.cfg.Action {
 		case "allow":
 			return // this list's other rules are skipped
+		case "silent-drop":
+			// The answer never leaves: forwardResponse drops the
+			// client's connection without a word.
+			ex.respDrop = r
+			return
 		case "deny", "return", "redirect":
 			// The server's answer gives way to the rule's, which
 			// forwardResponse sends: a deny logged PH, as a bad answer

@@ -51,7 +51,7 @@ func init() {
 			return err
 		}
 		switch r.Action {
-		case "set-map", "del-map", "add-acl", "del-acl", "deny", "return", "redirect", "track-sc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0":
+		case "set-map", "del-map", "add-acl", "del-acl", "deny", "return", "redirect", "track-sc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0", "silent-drop":
 			// As in haproxy 2.6, which has them in http-request and
 			// http-response only.
 			return fmt.Errorf("%w: 'http-after-response %s'", ErrUnsupported, a[0])
@@ -897,9 +897,8 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 		}
 		return r, nil
 	case "silent-drop":
-		if !req {
-			break
-		}
+		// In http-request and http-response rules (not
+		// http-after-response, refused below, as in haproxy 2.6).
 		switch {
 		case len(a) == 0:
 		case len(a) == 2 && a[0] == "rst-ttl":
