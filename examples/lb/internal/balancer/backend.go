@@ -249,7 +249,9 @@ func (s *Server) Name() string { return s.cfg.Name }
 func (s *Server) address() string { return *s.addr.Load() }
 
 // unix reports whether the server is a UNIX socket.
-func (s *Server) unix() bool { return strings.HasPrefix(s.cfg.Addr, config.UnixPrefix) }
+func (s *Server) unix() bool {
+	return strings.HasPrefix(s.cfg.Addr, config.UnixPrefix) || strings.HasPrefix(s.cfg.Addr, config.AbnsPrefix)
+}
 
 // Up reports whether health checks consider the server up (servers
 // without checks are always up).

@@ -35,7 +35,9 @@ func (b *Balancer) listen(ctx context.Context, fe *frontend, addr string, bind c
 		}
 	}
 	network, laddr := config.NetAddr(addr)
-	if network == "unix" {
+	// An abstract socket has no file to take over or to own.
+	file := network == "unix" && !strings.HasPrefix(laddr, "@")
+	if file {
 		if err := removeStaleSocket(laddr); err != nil {
 			return nil, err
 		}
@@ -91,7 +93,7 @@ func (b *Balancer) listen(ctx context.Context, fe *frontend, addr string, bind c
 		}
 		return nil, err
 	}
-	if network == "unix" {
+	if file {
 		if err := socketFileOwner(laddr, bind); err != nil {
 			_ = ln.Close()
 			return nil, err

@@ -63,7 +63,7 @@ listen l
 
 	for binds, msg := range map[string]string{
 		"    bind unix@\n":              "missing socket path",
-		"    bind abns@x\n":             "abstract UNIX sockets (abns@) are not supported",
+		"    bind abns@\n":              "missing socket name",
 		"    bind /a mode 8\n":          "'8' is not an octal file mode",
 		"    bind /a user nobodyhere\n": "nobodyhere",
 	} {

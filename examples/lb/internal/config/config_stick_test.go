@@ -129,7 +129,7 @@ func TestStickErrors(t *testing.T) {
 		{"stats bad level", "global\n stats socket /tmp/x level root\n", 2, ErrBadValue, "expects user, operator or admin"},
 		{"stats bad mode", "global\n stats socket /tmp/x mode 999\n", 2, ErrBadValue, "octal mode"},
 		{"stats relative path", "global\n stats socket lb.sock\n", 2, ErrBadValue, `stats socket: address "lb.sock": missing port`},
-		{"stats abns", "global\n stats socket abns@lb\n", 2, ErrBadValue, "abstract UNIX sockets (abns@) are not supported"},
+		{"stats abns", "global\n stats socket abns@lb\n", 2, ErrUnsupported, "stats socket on 'abns@lb' (an abstract socket"},
 		{"stats other", "global\n stats enable\n", 2, ErrUnknownKeyword, "'stats enable'"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

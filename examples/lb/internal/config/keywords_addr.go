@@ -66,19 +66,28 @@ const UnixPrefix = "unix@"
 // (sun_path, 108 bytes with its terminating NUL).
 const maxUnixPath = 107
 
-// NetAddr splits a server address into the network and address a dial
-// takes: "unix" and the path for a UNIX socket, "tcp" and host:port
-// otherwise.
+// AbnsPrefix starts an address that is a UNIX stream socket in Linux's
+// abstract namespace: the name follows.
+const AbnsPrefix = "abns@"
+
+// NetAddr splits a server or bind address into the network and address a
+// dial or listen takes: "unix" and the path for a UNIX socket, "unix" and
+// "@" with the name for an abstract one, "tcp" and host:port otherwise.
+// An abstract name is padded with NULs to the whole of sun_path, as
+// HAProxy binds and connects to it, so that both reach the same socket.
 func NetAddr(addr string) (network, address string) {
 	if path, ok := strings.CutPrefix(addr, UnixPrefix); ok {
 		return "unix", path
+	}
+	if name, ok := strings.CutPrefix(addr, AbnsPrefix); ok {
+		return "unix", "@" + name + strings.Repeat("\x00", maxUnixPath-len(name))
 	}
 	return "tcp", addr
 }
 
 // unixAddr reads a UNIX stream socket's address, unix@PATH or an
-// absolute path, into unix@PATH; ok is false for any other address. An
-// abstract socket (abns@) is an error.
+// absolute path, into unix@PATH, and an abstract one, abns@NAME, as it
+// is; ok is false for any other address.
 func unixAddr(s string) (addr string, ok bool, err error) {
 	switch {
 	case strings.HasPrefix(s, UnixPrefix) || strings.HasPrefix(s, "/"):
@@ -90,8 +99,14 @@ func unixAddr(s string) (addr string, ok bool, err error) {
 			return "", true, fmt.Errorf("address %q: socket path longer than %d bytes", s, maxUnixPath)
 		}
 		return UnixPrefix + path, true, nil
-	case strings.HasPrefix(s, "abns@"):
-		return "", true, fmt.Errorf("address %q: abstract UNIX sockets (abns@) are not supported", s)
+	case strings.HasPrefix(s, AbnsPrefix):
+		switch name := s[len(AbnsPrefix):]; {
+		case name == "":
+			return "", true, fmt.Errorf("address %q: missing socket name", s)
+		case len(name) > maxUnixPath:
+			return "", true, fmt.Errorf("address %q: socket name longer than %d bytes", s, maxUnixPath)
+		}
+		return s, true, nil
 	}
 	return "", false, nil
 }

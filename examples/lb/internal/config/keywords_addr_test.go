@@ -70,13 +70,22 @@ func TestParseUnixServerAddr(t *testing.T) {
 		require.Equal(t, want[len("unix@"):], path)
 	}
 	for in, msg := range map[string]string{
-		"unix@":                        "missing socket path",
-		"abns@x":                       "abstract UNIX sockets (abns@) are not supported",
-		"/" + strings.Repeat("x", 200): "socket path longer than 107 bytes",
+		"unix@":                            "missing socket path",
+		"abns@":                            "missing socket name",
+		"abns@" + strings.Repeat("x", 108): "socket name longer than 107 bytes",
+		"/" + strings.Repeat("x", 200):     "socket path longer than 107 bytes",
 	} {
 		_, _, err := ParseServerAddr(in)
 		require.ErrorContains(t, err, msg, in)
 	}
-	network, addr := NetAddr("127.0.0.1:80")
+	// An abstract name fills sun_path with NULs, as haproxy's does.
+	addr, _, err := ParseServerAddr("abns@lb")
+	require.NoError(t, err)
+	require.Equal(t, "abns@lb", addr)
+	network, path := NetAddr(addr)
+	require.Equal(t, "unix", network)
+	require.Equal(t, "@lb"+strings.Repeat("\x00", 105), path)
+	require.Len(t, path, 108)
+	network, addr = NetAddr("127.0.0.1:80")
 	require.Equal(t, []string{"tcp", "127.0.0.1:80"}, []string{network, addr})
 }

@@ -327,6 +327,9 @@ func parseStatsGlobal(p *parser, a []string) error {
 		if err != nil {
 			return fmt.Errorf("stats socket: %w", err)
 		}
+		if strings.HasPrefix(unix, AbnsPrefix) {
+			return fmt.Errorf("%w: stats socket on '%s' (an abstract socket; unix and TCP ones are)", ErrUnsupported, path)
+		}
 		s.Path = strings.TrimPrefix(unix, UnixPrefix)
 	} else {
 		// Anything else is a TCP address: ipv4@, ipv6@, ADDR:PORT,
