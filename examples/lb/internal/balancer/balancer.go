@@ -149,6 +149,8 @@ type frontend struct {
 	listeners []*conn.Listener
 	conns     atomic.Int64
 	logs      *logSet
+	// logCount numbers the lines its log-format writes (%lc).
+	logCount atomic.Uint64
 	// http is the proxy's HTTP settings and rules, nil in TCP mode.
 	http *httpProxy
 	// useDyn are the dynamic names of a TCP frontend's use_backend

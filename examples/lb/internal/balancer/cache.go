@@ -155,7 +155,7 @@ func (ex *exchange) serveCached() {
 		l.term = [2]byte{'C', 'H'}
 		return
 	}
-	l.bytesOut += headSize(resp)
+	l.bytesOut += htxResponseSize(resp)
 	if bodyless {
 		return
 	}

@@ -66,6 +66,8 @@ type httpFront struct {
 	// resume, after a hand-off (resumed), goes on with; its end follows
 	// from the timeouts (waitUntil).
 	waitStart time.Time
+	// idleStart is when the wait for the current request began (%Ti).
+	idleStart time.Time
 	idle      xprt.IdleWait
 	// stopping is set by a soft stop: a request already read is
 	// answered with Connection: close, an idle connection closed.
@@ -381,6 +383,7 @@ func (hf *httpFront) accept() (mux.Stream, error) {
 	} else {
 		start = time.Now()
 	}
+	hf.idleStart = start
 	until := hf.waitUntil(start)
 	handOff := false
 	if !resumed {
@@ -578,6 +581,12 @@ func (hf *httpFront) logRefused(start time.Time, err error) {
 func (hf *httpFront) logBadRequest(start time.Time, status int, term [2]byte, quiet bool) {
 	l := hf.newLog(start)
 	l.status, l.term = status, term
+	// The wait was all idle, as HAProxy counts it: %Ti and %Tt.
+	l.ti = time.Since(start)
+	l.date = start.Add(l.ti)
+	if hf.nreq == 0 {
+		l.th = hf.s.handshake
+	}
 	fe := hf.s.fe
 	fe.st.request()
 	fe.st.reqErr.Add(1)
@@ -724,7 +733,14 @@ func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 	if ex.vars != nil {
 		clear(ex.vars.m)
 	}
-	ex.log = hf.newLogInto(ex.log, time.Now())
+	now := time.Now()
+	ex.log = hf.newLogInto(ex.log, now)
+	if hf.nreq == 1 {
+		ex.log.th = hf.s.handshake
+	}
+	if !hf.h2 && !hf.idleStart.IsZero() {
+		ex.log.ti = now.Sub(hf.idleStart)
+	}
 }
 
 // serveAsync serves one stream of a multiplexed connection.
@@ -768,6 +784,8 @@ func (ex *exchange) serve() {
 	fe := hf.s.fe
 	l := &ex.log
 	l.setRequestLine(ex.req)
+	// Counted as it came, before any rule changes it, as HAProxy counts.
+	l.bytesIn = htxRequestSize(ex.req, l.reqLine)
 	ex.beginTracking()
 	if caps := fe.cfg.HTTP.CaptureRequest; len(caps) > 0 {
 		l.capReq = captureFields(l.capReq, caps, ex.req)
@@ -802,6 +820,7 @@ func (ex *exchange) serve() {
 		l.ta = time.Since(l.date)
 		ex.countRequest()
 		ex.trackBytes()
+		l.bodyIn = ex.bodyIn.Load()
 		hf.emitLog(l, ex)
 		ex.releaseTracking()
 	}()
@@ -1322,6 +1341,9 @@ func (ex *exchange) holdBody(limit int, wait time.Duration) bool {
 		}
 	}
 	ex.bodyIn.Add(int64(len(b)))
+	if err == io.EOF {
+		ex.bodyIn.Add(htxEndSize(ex.req))
+	}
 	ex.heldBody, ex.held, ex.heldAll = b, true, err == io.EOF
 	switch {
 	case err == nil || err == io.EOF:
@@ -1407,7 +1429,6 @@ func (ex *exchange) sendRequest() bool {
 		}
 	}
 	ex.log.treq = time.Now()
-	ex.log.bytesIn = reqHeadSize(ex.req)
 	ex.bodyAsync = false
 	if !body {
 		return true
@@ -1484,6 +1505,7 @@ func (ex *exchange) copyRequestBody() error {
 			}
 		}
 		if err == io.EOF {
+			ex.bodyIn.Add(htxEndSize(ex.req))
 			return ex.bst.Finish(ex.req)
 		}
 		if err != nil {
@@ -1610,6 +1632,9 @@ func (ex *exchange) forwardResponse() (retry bool) {
 		l.cs = captureCookie(resp, "Set-Cookie", cc)
 	}
 	keepTrailers(resp)
+	// Counted as it came from the server, before the rules change it, as
+	// HAProxy counts.
+	head := htxResponseSize(resp)
 	tunnel := resp.Status == 101 || (ex.req.Flags&htx.FlagConnect != 0 && resp.Status < 300)
 	if !tunnel {
 		ex.inResp = true
@@ -1629,7 +1654,7 @@ func (ex *exchange) forwardResponse() (retry bool) {
 			ex.abortBack()
 			l.term = [2]byte{'P', 'R'}
 			l.trSet = false
-			l.bytesOut += headSize(resp)
+			l.bytesOut += head
 			ex.hf.s.client.SilentDrop(r.cfg.Status)
 			return false
 		}
@@ -1668,7 +1693,7 @@ func (ex *exchange) forwardResponse() (retry bool) {
 		ex.abortBack()
 		return false
 	}
-	l.bytesOut += headSize(resp)
+	l.bytesOut += head
 	if tunnel {
 		ex.runTunnel()
 		return false
@@ -1767,6 +1792,7 @@ func (ex *exchange) copyResponseBody(cw compressor) (ok bool, in int64) {
 			}
 		}
 		if err == io.EOF {
+			l.bytesOut += htxEndSize(&ex.resp)
 			break
 		}
 		if err != nil {
@@ -1860,16 +1886,6 @@ func (ex *exchange) runTunnel() {
 		ex.bc.close()
 	}
 	ex.bc, ex.bst = nil, nil
-}
-
-// headSize estimates the bytes of a response head for the log's %B.
-func headSize(m *htx.Message) int64 {
-	n := int64(len("HTTP/1.1 200 \r\n\r\n")) + int64(len(m.Reason()))
-	for i := 0; i < m.NumFields(); i++ {
-		k, v := m.Field(i)
-		n += int64(len(k) + len(v) + 4)
-	}
-	return n
 }
 
 // lastServer is the server option prefer-last-server sends the request

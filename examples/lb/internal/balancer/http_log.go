@@ -41,6 +41,13 @@ type httpLog struct {
 	be      *Backend
 	srv     *Server
 	bytesIn int64
+	// bodyIn is the request body's count (HTX's: see htxsize.go), kept
+	// for the line (%U).
+	bodyIn int64
+	// th is the connection's handshake time, on its first request only
+	// (%Th); ti the time the connection was idle before the request
+	// (%Ti), under HTTP/1.
+	th, ti time.Duration
 	// rt is the request's stream number in the process (%rt); bsrc the
 	// server connection's own address (%bi, %bp), kept when a format
 	// reads it.
@@ -73,12 +80,11 @@ func (hf *httpFront) newLogInto(l httpLog, date time.Time) httpLog {
 func (l *httpLog) setRequestLine(m *htx.Message) {
 	b := append(l.reqLine[:0], m.Method()...)
 	b = append(b, ' ')
+	// The URI as it came: an absolute one whole, as an HTTP/2 request's.
 	if m.Form == htx.FormAbsolute || m.Version == htx.Version20 && len(m.Scheme()) > 0 && m.Flags&htx.FlagConnect == 0 {
-		if m.Version == htx.Version20 {
-			b = append(b, m.Scheme()...)
-			b = append(b, "://"...)
-			b = append(b, m.Authority()...)
-		}
+		b = append(b, m.Scheme()...)
+		b = append(b, "://"...)
+		b = append(b, m.Authority()...)
 	}
 	if m.Flags&htx.FlagConnect != 0 {
 		b = append(b, m.Authority()...)
@@ -125,6 +131,10 @@ func (hf *httpFront) emitLog(l *httpLog, ctx acl.Context) {
 		}
 		v := l.values()
 		v.fe, v.srv, v.rt, v.bsrc = l.fe, l.srv, l.rt, l.bsrc
+		if hf.info != nil {
+			v.tlsInfo = *hf.info
+		}
+		v.lc = fe.logCount.Add(1) - 1
 		// A line without a request (a bad or timed-out one) has no
 		// unique ID, as in HAProxy.
 		if u, ok := ctx.(acl.UniqueIDContext); ok {

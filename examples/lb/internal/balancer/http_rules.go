@@ -470,7 +470,7 @@ func (ex *exchange) answer(a *localAnswer) {
 	if err := ex.fst.WriteResponse(resp); err != nil {
 		return
 	}
-	ex.log.bytesOut += headSize(resp)
+	ex.log.bytesOut += htxResponseSize(resp)
 	if len(a.body) > 0 && ex.req.Flags&htx.FlagHead == 0 {
 		if _, err := ex.fst.Write(a.body); err != nil {
 			return
@@ -1013,7 +1013,7 @@ func (ex *exchange) earlyHint(r *httpRule) {
 	m.Version = htx.Version11
 	m.AddBytes(r.nameB, ex.tmp)
 	if ex.fst.WriteResponse(m) == nil {
-		ex.log.bytesOut += headSize(m)
+		ex.log.bytesOut += htxResponseSize(m)
 	}
 }
 

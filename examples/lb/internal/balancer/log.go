@@ -184,6 +184,9 @@ type tcpLog struct {
 	trafficLine
 	accept time.Time
 	tt     time.Duration
+	// bytesIn is what the client sent (%U); th the handshake time (%Th).
+	bytesIn int64
+	th      time.Duration
 }
 
 // trafficLine is what a TCP session's and an HTTP request's traffic lines

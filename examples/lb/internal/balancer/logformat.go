@@ -11,6 +11,8 @@ import (
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/xprt"
+	"github.com/proxyblocks/proxyblocks/xprt/tls"
 )
 
 // logValues is what a log-format line can show: the fields every traffic
@@ -42,6 +44,16 @@ type logValues struct {
 	bsrc netip.AddrPort
 	rt   uint64
 	uid  string
+	// bytesIn is what the client sent (%U); th the handshake time (%Th),
+	// ti the idle time before an HTTP request (%Ti, -1 for a TCP line);
+	// accept the stream's start (%T, %Tl); lc the frontend's line number
+	// (%lc); tlsInfo the client connection's TLS state (%sslv, %sslc).
+	bytesIn int64
+	th, ti  time.Duration
+	tiSet   bool
+	accept  time.Time
+	lc      uint64
+	tlsInfo xprt.Info
 }
 
 // compileLogFetches compiles the sample expressions of a log-format, by
@@ -65,19 +77,24 @@ func compileLogFetches(format []config.LogItem, rs *acl.Refs) ([]acl.FetchFunc, 
 }
 
 func (l *tcpLog) values() logValues {
-	return logValues{trafficLine: &l.trafficLine, date: l.accept, tt: l.tt, ck: [2]byte{'-', '-'}}
+	return logValues{trafficLine: &l.trafficLine, date: l.accept, tt: l.tt, ck: [2]byte{'-', '-'},
+		bytesIn: l.bytesIn, th: l.th, accept: l.accept}
 }
 
+// values gives an HTTP line's values. Its total time runs from the
+// stream's start, as HAProxy's: the handshake and the idle wait, then the
+// request's active time.
 func (l *httpLog) values() logValues {
-	return logValues{trafficLine: &l.trafficLine, date: l.date, tt: l.ta, tls: l.tls, http: true,
-		tr: l.tr, trTime: l.trTime, ta: l.ta, trSet: l.trSet, status: l.status, ck: l.ck, capReq: l.capReq, capResp: l.capResp, cc: l.cc, cs: l.cs, reqLine: l.reqLine}
+	return logValues{trafficLine: &l.trafficLine, date: l.date, tt: l.th + l.ti + l.ta, tls: l.tls, http: true,
+		tr: l.tr, trTime: l.trTime, ta: l.ta, trSet: l.trSet, status: l.status, ck: l.ck, capReq: l.capReq, capResp: l.capResp, cc: l.cc, cs: l.cs, reqLine: l.reqLine,
+		bytesIn: l.bytesIn + l.bodyIn, th: l.th, ti: l.ti, tiSet: true, accept: l.date.Add(-l.th - l.ti)}
 }
 
 var hostName, _ = os.Hostname()
 
 // quotable are the text variables %{+Q} puts between quotes.
 var quotable = map[string]bool{"ft": true, "f": true, "b": true, "s": true, "r": true, "HM": true, "HU": true, "HV": true, "H": true,
-	"CC": true, "CS": true}
+	"CC": true, "CS": true, "HP": true, "HPO": true, "HQ": true, "sslv": true, "sslc": true}
 
 // renderLogFormat appends the line format describes for v to b. As
 // HAProxy's, a run of spaces in the format is one separator, written
@@ -326,6 +343,43 @@ func (v *logValues) appendVar(b []byte, it config.LogItem) []byte {
 		return strconv.AppendInt(b, int64(v.retries), 10)
 	case "r":
 		return append(b, v.reqLine...)
+	case "HP", "HPO", "HQ":
+		return appendURIPart(b, v.reqLine, it.Var)
+	case "T":
+		return v.accept.UTC().AppendFormat(b, "02/Jan/2006:15:04:05 -0700")
+	case "Tl":
+		return v.accept.Local().AppendFormat(b, "02/Jan/2006:15:04:05 -0700")
+	case "trl":
+		return v.date.Local().AppendFormat(b, "02/Jan/2006:15:04:05 -0700")
+	case "U":
+		return strconv.AppendInt(b, v.bytesIn, 10)
+	case "Th":
+		return appendMs(b, v.th, true)
+	case "Ti":
+		return appendMs(b, v.ti, v.tiSet)
+	case "Tq":
+		// Th + Ti + TR, -1 without a request time.
+		return appendMs(b, v.th+v.ti+v.tr, v.tr >= 0)
+	case "Td":
+		// The time after the server's answer began: what is left of the
+		// total once the rest is taken; a TCP line counts from the
+		// server connection's start.
+		if v.http {
+			return appendMs(b, v.ta-max(v.tr, 0)-v.tw-v.tc-v.trTime, v.trSet)
+		}
+		return appendMs(b, v.tt-v.th-v.tw-v.tc, v.tcSet)
+	case "Tu":
+		return appendMs(b, v.tt-v.ti, true)
+	case "lc":
+		return strconv.AppendUint(b, v.lc, 10)
+	case "sslv", "sslc":
+		if !v.tlsInfo.TLS {
+			return append(b, '-')
+		}
+		if it.Var == "sslv" {
+			return append(b, tls.VersionName(v.tlsInfo.Version)...)
+		}
+		return append(b, tls.CipherName(v.tlsInfo.CipherSuite)...)
 	case "HM", "HU", "HV":
 		// The request line's method, URI and version.
 		parts := bytes.SplitN(v.reqLine, []byte(" "), 3)
@@ -415,4 +469,35 @@ func compileUniqueID(px *config.Proxy) (*uniqueIDs, error) {
 func (u *uniqueIDs) make(v *logValues, ctx acl.Context) string {
 	v.ctx, v.fetch = ctx, u.fetch
 	return string(renderLogFormat(nil, u.format, v))
+}
+
+// appendURIPart appends a part of the request line's URI, as HAProxy's
+// %HP (the URI without its query), %HPO (its path alone, without the
+// scheme and authority of an absolute URI) and %HQ (the query, from its
+// '?'; nothing without one) read it; "<BADREQ>" without a request.
+func appendURIPart(b, line []byte, part string) []byte {
+	_, rest, ok := bytes.Cut(line, []byte(" "))
+	if !ok {
+		return append(b, "<BADREQ>"...)
+	}
+	uri, _, _ := bytes.Cut(rest, []byte(" "))
+	path, query, hasQuery := bytes.Cut(uri, []byte("?"))
+	switch part {
+	case "HQ":
+		if !hasQuery {
+			return b
+		}
+		b = append(b, '?')
+		return append(b, query...)
+	case "HPO":
+		if i := bytes.Index(path, []byte("://")); i >= 0 {
+			path = path[i+3:]
+			if j := bytes.IndexByte(path, '/'); j >= 0 {
+				path = path[j:]
+			} else {
+				path = path[len(path):]
+			}
+		}
+	}
+	return append(b, path...)
 }

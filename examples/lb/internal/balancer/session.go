@@ -26,6 +26,9 @@ type session struct {
 	bind     *config.Bind // the line in the configuration, shared
 	client   *conn.Conn
 	accepted time.Time
+	// handshake is the time from the accept to the end of the handshake
+	// (PROXY header, TLS): %Th.
+	handshake time.Duration
 
 	mu     sync.Mutex
 	server *conn.Conn
@@ -149,6 +152,7 @@ func (s *session) run() {
 		s.end()
 		return
 	}
+	s.handshake = time.Since(s.accepted)
 	if !s.sessionRules() {
 		s.end()
 		return
@@ -517,7 +521,7 @@ func (s *session) logTraffic(asap bool, beconn, srvconn int) {
 		beQueue:  int(s.beQueue),
 		asap:     asap,
 		level:    int(s.logLevel),
-	}, accept: s.accepted, tt: time.Since(s.accepted)}
+	}, accept: s.accepted, tt: time.Since(s.accepted), bytesIn: s.bytesIn, th: s.handshake}
 	if s.named != nil {
 		l.server = s.named.cfg.Name
 	}
@@ -538,6 +542,7 @@ func (s *session) logTraffic(asap bool, beconn, srvconn int) {
 	if fe.cfg.LogFormat != nil {
 		v := l.values()
 		v.fe, v.srv = s.client.Dst(), s.srv
+		v.tlsInfo, v.lc = s.client.Transport().Info(), fe.logCount.Add(1)-1
 		if x := s.x; x != nil {
 			v.rt, v.capReq, v.bsrc = x.rt, x.caps, x.bsrc
 		}

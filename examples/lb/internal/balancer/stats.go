@@ -12,7 +12,6 @@ import (
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"github.com/proxyblocks/proxyblocks/freq"
-	"github.com/proxyblocks/proxyblocks/mux/htx"
 )
 
 // Statistics: the counters each frontend, backend and server keeps, and
@@ -162,6 +161,13 @@ func countTraffic(fe *frontend, be *Backend, srv *Server, bytesIn, bytesOut int6
 		}
 	}
 	if be == nil {
+		// A listen section's stream has the section as its backend from
+		// the start: what its frontend rules answered moved bytes on
+		// the backend's counts too, as haproxy counts them.
+		if own := fe.backend; own != nil && own.cfg == fe.cfg {
+			own.st.bytesIn.Add(in)
+			own.st.bytesOut.Add(out)
+		}
 		return
 	}
 	sides := [2]*counters{&be.st, nil}
@@ -221,16 +227,6 @@ func (ex *exchange) countRequest() {
 	if l.be != nil && l.tcSet && l.trSet {
 		countTimes(l.be, l.srv, [4]time.Duration{l.tw, l.tc, l.trTime, l.ta})
 	}
-}
-
-// reqHeadSize is the size of a request head as HTTP/1.1 writes it.
-func reqHeadSize(m *htx.Message) int64 {
-	n := int64(len(m.Method())+len(m.Path())) + int64(len("  HTTP/1.1\r\n\r\n"))
-	for i := 0; i < m.NumFields(); i++ {
-		k, v := m.Field(i)
-		n += int64(len(k) + len(v) + 4)
-	}
-	return n
 }
 
 // statRow is one CSV line under construction.

@@ -31,6 +31,8 @@ var logVars = map[string]bool{
 	"ST": true, "TR": true, "Tr": true, "Ta": true, "r": true, "HM": true, "HU": true, "HV": true,
 	"trg": true, "ms": true, "CC": true, "CS": true,
 	"fi": true, "fp": true, "si": true, "sp": true, "bi": true, "bp": true, "Ts": true, "rt": true, "ID": true,
+	"U": true, "HP": true, "HPO": true, "HQ": true, "T": true, "Tl": true, "trl": true, "Th": true, "Ti": true,
+	"Tq": true, "Td": true, "Tu": true, "lc": true, "sslv": true, "sslc": true,
 }
 
 // CLFLogFormat is the format "option httplog clf" logs in, HAProxy's:
@@ -39,7 +41,8 @@ const CLFLogFormat = `%{+Q}o %{-Q}ci - - [%trg] %r %ST %B "" "" %cp %ms %ft %b %
 
 // httpLogVars are the variables HAProxy reserves for HTTP mode: a TCP
 // proxy's log-format may not use them.
-var httpLogVars = map[string]bool{"TR": true, "Tr": true, "Ta": true, "r": true, "HM": true, "HU": true, "HV": true, "tr": true, "CC": true, "CS": true}
+var httpLogVars = map[string]bool{"TR": true, "Tr": true, "Ta": true, "r": true, "HM": true, "HU": true, "HV": true, "tr": true, "CC": true, "CS": true,
+	"trl": true, "Ti": true, "Tq": true, "HP": true, "HPO": true, "HQ": true}
 
 // HTTPOnly reports whether the item is a variable of HTTP mode only.
 func (it LogItem) HTTPOnly() bool { return httpLogVars[it.Var] }

@@ -122,3 +122,23 @@ func TestUniqueIDFormat(t *testing.T) {
 	_, err = parse(t, "frontend f\n  bind :1\n  unique-id-format %zz\n")
 	require.ErrorContains(t, err, "log-format variable '%zz'")
 }
+
+// The variables of sizes, times, URI parts and TLS parse, and those of
+// HTTP mode only are refused in mode tcp, as haproxy 2.6 refuses them.
+func TestLogFormatMoreVariables(t *testing.T) {
+	all := "%U %B %HP %HPO %HQ %T %Tl %trl %Th %Ti %Tq %Td %Tu %lc %sslv %sslc"
+	items, err := ParseLogFormat(all)
+	require.NoError(t, err)
+	var vars []string
+	for _, it := range items {
+		if it.Var != "" {
+			vars = append(vars, "%"+it.Var)
+		}
+	}
+	require.Equal(t, strings.Fields(all), vars)
+	for _, v := range []string{"trl", "Ti", "Tq", "HP", "HPO", "HQ"} {
+		_, err := parse(t, "frontend f\n  mode tcp\n  bind :1\n  log-format \"%"+v+"\"\n")
+		require.ErrorContains(t, err, "format variable '"+v+"' is reserved for HTTP mode", v)
+	}
+	mustParse(t, "frontend f\n  mode tcp\n  bind :1\n  log-format \"%U %T %Tl %Th %Td %Tu %lc %sslv %sslc\"\n")
+}
