@@ -1,10 +1,6 @@
 package balancer
 
-import (
-	"strconv"
-
-	"github.com/proxyblocks/proxyblocks/mux/htx"
-)
+import "github.com/proxyblocks/proxyblocks/mux/htx"
 
 // HAProxy counts an HTTP message's bytes (%U, %B, the bin and bout
 // statistics) as the sizes of its HTX blocks, not as the bytes on the
@@ -70,7 +66,7 @@ func htxResponseSize(m *htx.Message) int64 {
 	n := int64(htxStartOverhead+htxVersionLen+3+len(m.Reason())) + htxFieldsSize(m)
 	if m.Flags&htx.FlagContentLength != 0 {
 		if _, ok := m.Get("content-length"); !ok {
-			n += int64(len("content-length") + len(strconv.FormatInt(m.ContentLength, 10)))
+			n += int64(len("content-length") + digits(m.ContentLength))
 		}
 	}
 	return n
@@ -89,4 +85,16 @@ func htxEndSize(m *htx.Message) int64 {
 		n += int64(len(k) + len(v))
 	}
 	return n
+}
+
+// digits is the length of n written in decimal.
+func digits(n int64) int {
+	d := 1
+	for ; n >= 10 || n <= -10; n /= 10 {
+		d++
+	}
+	if n < 0 {
+		d++
+	}
+	return d
 }
