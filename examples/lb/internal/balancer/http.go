@@ -62,12 +62,10 @@ type httpFront struct {
 	own  *backConn // the HTTP/1 server connection this client holds between requests
 	// h2c is what an HTTP/2 connection needs more, nil under HTTP/1.
 	h2c *h2Front
-	// waitStart is the start of the wait for the next request that
-	// resume, after a hand-off (resumed), goes on with; its end follows
-	// from the timeouts (waitUntil).
+	// waitStart is the start of the wait for the next request: the one
+	// resume, after a hand-off (resumed), goes on with, whose end follows
+	// from the timeouts (waitUntil), and the idle time's start (%Ti).
 	waitStart time.Time
-	// idleStart is when the wait for the current request began (%Ti).
-	idleStart time.Time
 	idle      xprt.IdleWait
 	// stopping is set by a soft stop: a request already read is
 	// answered with Connection: close, an idle connection closed.
@@ -383,7 +381,7 @@ func (hf *httpFront) accept() (mux.Stream, error) {
 	} else {
 		start = time.Now()
 	}
-	hf.idleStart = start
+	hf.waitStart = start
 	until := hf.waitUntil(start)
 	handOff := false
 	if !resumed {
@@ -738,8 +736,8 @@ func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 	if hf.nreq == 1 {
 		ex.log.th = hf.s.handshake
 	}
-	if !hf.h2 && !hf.idleStart.IsZero() {
-		ex.log.ti = now.Sub(hf.idleStart)
+	if !hf.h2 && !hf.waitStart.IsZero() {
+		ex.log.ti = now.Sub(hf.waitStart)
 	}
 }
 
