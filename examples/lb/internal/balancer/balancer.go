@@ -94,6 +94,8 @@ type Balancer struct {
 	// stopping is set once a soft stop closed the listeners: the
 	// frontends' status reads STOP.
 	stopping atomic.Bool
+	// idents are the proxies' ids the state fetches read (state_ctx.go).
+	idents identCache
 	// httpHandOffs counts HTTP/1 client connections that went idle long
 	// enough to be handed to a new goroutine (http.go, accept).
 	httpHandOffs atomic.Uint64

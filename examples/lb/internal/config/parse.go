@@ -47,6 +47,8 @@ func Parse(srcs ...Source) (*Config, error) {
 	for _, s := range srcs {
 		p.parseSource(s)
 	}
+	// Reported with the other errors, as haproxy resolves them.
+	p.checkFetchRefs()
 	if len(p.errs) == 0 {
 		p.validate()
 		for _, f := range finishers {
@@ -91,8 +93,10 @@ type parser struct {
 	// userlistRefs are the userlists the http_auth fetches name, with
 	// the line naming each, checked once every section is read.
 	userlistRefs []userlistRef
-	pos          Pos
-	errs         []error
+	// fetchRefs are the state fetches' proxy names (fetchrefs.go).
+	fetchRefs []fetchRef
+	pos       Pos
+	errs      []error
 }
 
 func (p *parser) errorf(kw string, sentinel error, format string, a ...any) {
@@ -236,6 +240,7 @@ func (p *parser) parseLine(words []string) {
 		return
 	}
 	p.noteUserlistRefs(words)
+	p.noteFetchRefs(words)
 	k, ok := proxyKeywords[kw]
 	if !ok {
 		if _, g := globalKeywords[kw]; g {

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+)
+
+// stateFetchCfg exercises the identity, state and timeout fetches: the
+// frontend's rules read the frontend's side, the backend's its own, and
+// what each saw comes back in response headers, with what the response
+// rules see.
+func stateFetchCfg(probe, port int, srv string) string {
+	return fmt.Sprintf(`defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 7s
+listen probe
+    bind 127.0.0.1:%d
+    http-request return status 200 hdr X-C "%%[fe_conn(f)]"
+frontend f
+    bind 127.0.0.1:%d name front id 7
+    http-request set-var-fmt(txn.f) "fe=%%[fe_name] feid=%%[fe_id] defbe=%%[fe_defbe] so=%%[so_name] soid=%%[so_id] ctm=%%[fe_client_timeout] stop=%%[stopping] thr=%%[thread] proc=%%[proc] nbproc=%%[nbproc] feconn=%%[fe_conn] beconn=%%[be_conn(b)] up=%%[srv_is_up(b/s1)] maint=%%[srv_is_up(b/s3)] q=%%[queue(b)] slots=%%[connslots(b2)] free=%%[be_conn_free(b2)]"
+    http-request set-var-fmt(txn.rate) "fereq=%%[fe_req_rate] fesess=%%[fe_sess_rate(f)] berate=%%[be_sess_rate(b)] srate=%%[srv_sess_rate(b/s1)]" if { path / }
+    use_backend b2 if { path_beg /b2 }
+    default_backend b
+    http-after-response set-header X-F "%%[var(txn.f)]"
+    http-after-response set-header X-Rate "%%[var(txn.rate)]"
+    http-after-response set-header X-A "srv=%%[srv_name] srvid=%%[srv_id] be=%%[be_name] beid=%%[be_id] cst=%%[cur_server_timeout] ctt=%%[cur_tunnel_timeout]"
+backend b
+    timeout tunnel 9s
+    stick-table type ip size 100 expire 1m
+    http-request track-sc0 src
+    http-request set-timeout tunnel 3s if { path_beg /t }
+    http-request set-timeout server 4s if { path_beg /s }
+    http-request set-var-fmt(txn.b) "be=%%[be_name] beid=%%[be_id] bst=%%[be_server_timeout] btt=%%[be_tunnel_timeout] cst=%%[cur_server_timeout] ctt=%%[cur_tunnel_timeout] beconn=%%[be_conn] q=%%[queue] aq=%%[avg_queue] sc=%%[srv_conn(s1)] sfree=%%[srv_conn_free(s1)] sq=%%[srv_queue(s1)] sw=%%[srv_weight(s1)] siw=%%[srv_iweight(s1)] suw=%%[srv_uweight(s1)] s3w=%%[srv_weight(s3)] tc=%%[table_cnt] ta=%%[table_avl(b)] nb=%%[nbsrv]"
+    http-response set-header X-B "%%[var(txn.b)]"
+    http-response set-header X-R "srv=%%[srv_name] srvid=%%[srv_id] sc=%%[srv_conn(s1)] beconn=%%[be_conn] free=%%[be_conn_free] slots=%%[connslots]"
+    server s1 %s maxconn 10 weight 3 id 5
+    server s3 %s weight 2 disabled
+backend b2
+    http-request return status 200 hdr X-R "be=%%[be_name] beid=%%[be_id]"
+    server x %s maxconn 4 maxqueue 6
+    server y %s maxconn 3 maxqueue 2
+`, probe, port, srv, srv, srv, srv)
+}
+
+// TestInteropStateFetchesMatchHAProxy: the identity fetches (fe_name,
+// be_id, srv_name, so_name...), the server, backend, frontend and table
+// figures (srv_is_up, be_conn, connslots, table_cnt...), the process
+// ones and the timeouts give what haproxy's give, in request, response
+// and after-response rules.
+func TestInteropStateFetchesMatchHAProxy(t *testing.T) {
+	haproxyBin(t)
+	srv := strings.TrimPrefix(handlerServer(t, func(w http.ResponseWriter, r *http.Request) {}), "http://")
+	paths := []string{"/", "/t", "/s", "/b2"}
+	run := func(probe, addr string) []string {
+		var out []string
+		for _, p := range paths {
+			// The frontend's last connection is over before the next.
+			require.Eventually(t, func() bool {
+				b := oneShot(t, probe, "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+				return strings.Contains(strings.ToLower(string(b)), "\r\nx-c: 0\r\n")
+			}, 5*time.Second, 5*time.Millisecond)
+			b := oneShot(t, addr, "GET "+p+" HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+			head, _, _ := strings.Cut(string(b), "\r\n\r\n")
+			for _, line := range strings.Split(head, "\r\n") {
+				// haproxy writes the names in lower case.
+				if name, v, _ := strings.Cut(line, ":"); strings.HasPrefix(strings.ToLower(name), "x-") {
+					out = append(out, p+" "+strings.ToLower(name)+":"+v)
+				}
+			}
+		}
+		return out
+	}
+	p := freePorts(t, 2)
+	startHAProxyReady(t, stateFetchCfg(p[0], p[1], srv))
+	want := run(fmt.Sprintf("127.0.0.1:%d", p[0]), fmt.Sprintf("127.0.0.1:%d", p[1]))
+	lb, _, _ := startInProcess(t, stateFetchCfg(0, 0, srv))
+	got := run(lb.Addrs("probe")[0].String(), lb.Addrs("f")[0].String())
+	require.Equal(t, want, got, "haproxy's headers, then lb's")
+	require.Contains(t, got, "/ x-f: fe=f feid=2 defbe=b so=front soid=7 ctm=5000 stop=0 thr=0 proc=1 nbproc=1 feconn=1 beconn=0 up=1 maint=0 q=0 slots=15 free=7")
+	require.Contains(t, got, "/b2 x-r: be=b2 beid=4")
+}
+
+// TestInteropStateFetchRefsMatchHAProxy: a state fetch naming a proxy,
+// server or table that does not exist, or standing for a proxy of the
+// wrong kind, is refused at start by haproxy and by lb, both naming it.
+func TestInteropStateFetchRefsMatchHAProxy(t *testing.T) {
+	bin := haproxyBin(t)
+	base := `defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend f
+    bind 127.0.0.1:1
+    %s
+    default_backend b
+backend b
+    server s 127.0.0.1:1
+`
+	for _, tc := range []struct{ line, want string }{
+		{"acl up srv_is_up(nobe/s)", "unable to find proxy 'nobe'"},
+		{"acl up srv_is_up(b/nos)", "unable to find server 'nos' in proxy 'b'"},
+		{"acl up srv_is_up(s)", "unable to find server 's' in proxy 'f'"},
+		{"http-request set-header x %[be_conn(zz)]", "unable to find backend 'zz'"},
+		{"http-request set-header x %[table_cnt(b)]", "unable to find table 'b'"},
+		{"http-request set-header x %[fe_conn(b)]", "unable to find frontend 'b'"},
+		{"http-request deny if { be_conn gt 3 }", "proxy 'f', referenced in arg 1 of"},
+		{"http-request set-header x %[queue,add(1)]", "has not backend capability"},
+		{"http-request set-header x %[srv_queue(b/s)] if { srv_conn_free(b/s) gt 0 } { fe_sess_rate(f) ge 0 }", ""},
+	} {
+		t.Run(tc.line, func(t *testing.T) {
+			text := fmt.Sprintf(base, tc.line)
+			path := writeFile(t, "h.cfg", text)
+			hout, herr := exec.Command(bin, "-c", "-f", path).CombinedOutput()
+			_, err := config.Parse(config.Source{Name: "lb.cfg", Data: []byte(text)})
+			if tc.want == "" {
+				require.NoError(t, herr, "haproxy takes it: %s", hout)
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, herr, "haproxy refuses it")
+			require.Contains(t, string(hout), tc.want)
+			require.Error(t, err, "lb refuses it")
+			require.Contains(t, err.Error(), tc.want)
+			require.Regexp(t, regexp.MustCompile(`lb\.cfg:8\b`), err.Error(), "the line is named")
+		})
+	}
+}
+
+// TestInteropStateFetchPlacesMatchHAProxy: an http-request rule's
+// expression reading the server, or in a frontend the backend, and a
+// use_backend name reading the backend, are refused by haproxy and by
+// lb; response rules and conditions take them.
+func TestInteropStateFetchPlacesMatchHAProxy(t *testing.T) {
+	bin := haproxyBin(t)
+	for _, tc := range []struct{ kind, line, want string }{
+		{"frontend", "http-request set-header x %[be_name]", "needs 'backend'"},
+		{"listen", "http-request set-header x %[be_name]", ""},
+		{"backend", "http-request set-header x %[srv_name]", "needs 'server'"},
+		{"listen", "http-request set-var(txn.x) srv_id", "extracts information from 'server'"},
+		{"frontend", "http-request set-header x %[cur_server_timeout]", "needs 'backend'"},
+		{"backend", "http-request set-header x %[cur_server_timeout]", ""},
+		{"listen", "use_backend %[be_name]", "needs 'backend'"},
+		{"frontend", "http-response set-header x %[srv_name]", ""},
+		{"frontend", "http-request deny if { srv_name s }", ""},
+	} {
+		t.Run(tc.kind+" "+tc.line, func(t *testing.T) {
+			bind, srv := "    bind 127.0.0.1:1\n", "    server s 127.0.0.1:1\n"
+			switch tc.kind {
+			case "frontend":
+				srv = "    default_backend b\n"
+			case "backend":
+				bind = ""
+				srv += "frontend fx\n    bind 127.0.0.1:1\n    default_backend p\n"
+			}
+			text := fmt.Sprintf("defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n%s p\n%s    %s\n%sbackend b\n    server s 127.0.0.1:1\n", tc.kind, bind, tc.line, srv)
+			hout, herr := exec.Command(bin, "-c", "-f", writeFile(t, "h.cfg", text)).CombinedOutput()
+			_, err := config.Parse(config.Source{Name: "lb.cfg", Data: []byte(text)})
+			if tc.want == "" {
+				require.NoError(t, herr, "haproxy takes it: %s", hout)
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, herr, "haproxy refuses it")
+			require.Contains(t, string(hout), tc.want)
+			require.Error(t, err, "lb refuses it")
+			require.Contains(t, err.Error(), tc.want)
+		})
+	}
+}

@@ -1,0 +1,167 @@
+package config
+
+import (
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
+)
+
+// The state fetches name proxies, servers and stick tables (be_conn(B),
+// srv_is_up(B/S), table_cnt(T)...), or stand for the proxy whose rules
+// run when they name none. As haproxy resolves such arguments once every
+// section is read, they are noted line by line and checked at the end,
+// each error naming the line, the fetch and the name it could not find.
+
+// fetchRef is one use of a state fetch.
+type fetchRef struct {
+	fetch string
+	arg   string
+	px    *Proxy
+	pos   Pos
+}
+
+// fetchRefPatterns are built once the fetches are registered:
+// the first finds "NAME(ARG)" for the fetches that name proxies, the
+// second those fetches without an argument where a sample expression
+// starts ("%[NAME]", "%[NAME,...").
+var fetchRefPatterns = sync.OnceValues(func() (withArg, bare *regexp.Regexp) {
+	var names []string
+	for _, n := range acl.FetchNames() {
+		if acl.ProxyRefOf(n) != acl.RefNone {
+			names = append(names, regexp.QuoteMeta(n))
+		}
+	}
+	// Longer names first, so srv_conn_free is not read as srv_conn.
+	sort.Sort(sort.Reverse(sort.StringSlice(names)))
+	alt := strings.Join(names, "|")
+	return regexp.MustCompile(`(?:^|[^A-Za-z0-9_.])(` + alt + `)\(([^)]*)\)`),
+		regexp.MustCompile(`(?:^|%\[)(` + alt + `)(?:$|[],])`)
+})
+
+// noteFetchRefs records the state fetches a proxy line names proxies,
+// servers or tables with.
+func (p *parser) noteFetchRefs(words []string) {
+	if p.cur == nil || p.cur.Kind == KindDefaults {
+		return
+	}
+	p.checkFetchPlaces(words)
+	withArg, bare := fetchRefPatterns()
+	for i, w := range words {
+		for _, m := range withArg.FindAllStringSubmatch(w, -1) {
+			p.fetchRefs = append(p.fetchRefs, fetchRef{fetch: m[1], arg: strings.TrimSpace(m[2]), px: p.cur, pos: p.pos})
+		}
+		// Without an argument: where an expression starts, in a
+		// %[...], as an ACL's fetch, or after an anonymous ACL's brace.
+		fetchWord := (words[0] == "acl" && i == 2) || (i > 0 && words[i-1] == "{")
+		for _, m := range bare.FindAllStringSubmatch(w, -1) {
+			if strings.HasPrefix(m[0], "%[") || fetchWord {
+				p.fetchRefs = append(p.fetchRefs, fetchRef{fetch: m[1], px: p.cur, pos: p.pos})
+			}
+		}
+	}
+}
+
+// checkFetchRefs resolves the noted names, as haproxy does after
+// parsing.
+func (p *parser) checkFetchRefs() {
+	for _, r := range p.fetchRefs {
+		p.pos = r.pos
+		where := "sample fetch keyword '" + r.fetch + "' in proxy '" + r.px.Name + "'"
+		switch acl.ProxyRefOf(r.fetch) {
+		case acl.RefBackend:
+			p.checkProxyRef(r, KindBackend, "backend", where)
+		case acl.RefFrontend:
+			p.checkProxyRef(r, KindFrontend, "frontend", where)
+		case acl.RefTable:
+			px := r.px
+			if r.arg != "" {
+				px = p.cfg.Proxy(r.arg, KindListen)
+			}
+			if px == nil || px.Stick.Table == nil {
+				name := r.arg
+				if name == "" {
+					name = r.px.Name
+				}
+				p.errorf(r.fetch, ErrReference, "unable to find table '%s' referenced in arg 1 of %s", name, where)
+			}
+		case acl.RefServer:
+			be, srv := acl.SplitServerRef(r.arg)
+			px := r.px
+			if be != "" {
+				if px = p.cfg.Proxy(be, KindBackend); px == nil {
+					p.errorf(r.fetch, ErrReference, "unable to find proxy '%s' referenced in arg 1 of %s", be, where)
+					continue
+				}
+			}
+			found := false
+			for _, s := range px.Servers {
+				found = found || s.Name == srv
+			}
+			if !found {
+				p.errorf(r.fetch, ErrReference, "unable to find server '%s' in proxy '%s', referenced in arg 1 of %s", srv, px.Name, where)
+			}
+		}
+	}
+}
+
+// checkProxyRef checks a backend or frontend name, the rule's own proxy
+// for none, which must then be of that kind.
+func (p *parser) checkProxyRef(r fetchRef, k Kind, what, where string) {
+	if r.arg == "" {
+		if r.px.Kind&k == 0 {
+			p.errorf(r.fetch, ErrReference, "proxy '%s', referenced in arg 1 of %s, has not %s capability", r.px.Name, where, what)
+		}
+		return
+	}
+	if p.cfg.Proxy(r.arg, k) == nil {
+		p.errorf(r.fetch, ErrReference, "unable to find %s '%s' referenced in arg 1 of %s", what, r.arg, where)
+	}
+}
+
+// streamNeeds are the fetches that read the stream's backend or server,
+// with what they need.
+var streamNeeds = map[string]string{
+	"srv_name": "server", "srv_id": "server",
+	"be_name": "backend", "be_id": "backend",
+	"be_server_timeout": "backend", "be_tunnel_timeout": "backend",
+	"cur_server_timeout": "backend", "cur_tunnel_timeout": "backend",
+}
+
+var exprStartRE = regexp.MustCompile(`%\[([A-Za-z0-9_.+-]+)`)
+
+// checkFetchPlaces refuses, as haproxy does, the expressions of
+// http-request rules and of use_backend names that read the server,
+// which no request has before its backend picks one, or the backend
+// where none is chosen yet: in a frontend's http-request rules, and in
+// any use_backend name. Conditions are left alone: haproxy only warns of
+// their ACLs.
+func (p *parser) checkFetchPlaces(words []string) {
+	kw := words[0]
+	if kw != "http-request" && kw != "use_backend" {
+		return
+	}
+	unavailable := func(need string) bool {
+		return need == "server" || need == "backend" && (kw == "use_backend" || p.cur.Kind == KindFrontend)
+	}
+	for i, w := range words[1:] {
+		if w == "if" || w == "unless" {
+			return
+		}
+		for _, m := range exprStartRE.FindAllStringSubmatch(w, -1) {
+			if need := streamNeeds[m[1]]; need != "" && unavailable(need) {
+				p.errorf(kw, ErrMisplaced, "sample fetch <%s> may not be reliably used here because it needs '%s' which is not available here", m[1], need)
+			}
+		}
+		// "set-var(NAME) EXPR": the expression after the action.
+		if kw == "http-request" && i == 0 && strings.HasPrefix(w, "set-var(") && len(words) > 2 {
+			name, _, _ := strings.Cut(words[2], ",")
+			name, _, _ = strings.Cut(name, "(")
+			if need := streamNeeds[name]; need != "" && unavailable(need) {
+				p.errorf(kw, ErrMisplaced, "fetch method '%s' extracts information from '%s', none of which is available here", w, need)
+			}
+		}
+	}
+}
