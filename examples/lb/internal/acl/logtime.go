@@ -55,7 +55,7 @@ func requestOnly(name string) string {
 	case "res.hdr", "shdr", "res.cook", "scook":
 		return ""
 	}
-	if contentFetches[name] {
+	if contentFetches[name] && !responseFetches[name] {
 		return name
 	}
 	return ""

@@ -359,3 +359,7 @@ func (t *tracked) Timeout(k acl.TimeoutKind) (int64, bool) {
 	}
 	return 0, false
 }
+
+// FirstRequest reports whether the request is its connection's first
+// (http_first_req).
+func (ex *exchange) FirstRequest() bool { return ex.first }

@@ -1,0 +1,856 @@
+package acl
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/proxyblocks/proxyblocks/mux/htx"
+)
+
+// More HTTP fetches, as haproxy 2.6 has them: the integer and address
+// forms of the header and cookie fetches (hdr_val, hdr_ip, cook_val...),
+// their response forms, the header lists (req.hdr_names, req.hdrs,
+// req.hdrs_bin), the URL's parameters and parts (urlp, url_ip, pathq,
+// baseq), the hashes (base32, url32 and their +src forms), and a few
+// single facts (http_first_req, http_auth_type, res.ver, meth, date_us).
+
+// FirstRequestContext is a Context that knows whether its request is the
+// first of its connection.
+type FirstRequestContext interface {
+	FirstRequest() bool
+}
+
+// strl2ic reads an integer as haproxy's strl2ic does: an optional '-',
+// then characters taken as digits until one above '9', wrapping as a
+// 32-bit integer; "" is 0.
+func strl2ic(s []byte) int64 {
+	var n int32
+	if len(s) > 0 && s[0] == '-' {
+		for _, c := range s[1:] {
+			d := int32(c) - '0'
+			if d > 9 {
+				break
+			}
+			n = n*10 - d
+		}
+		return int64(n)
+	}
+	for _, c := range s {
+		d := int32(c) - '0'
+		if d > 9 {
+			break
+		}
+		n = n*10 + d
+	}
+	return int64(n)
+}
+
+// url2ipv4 reads the dotted IPv4 address b starts with, as haproxy's
+// url2ipv4: four numbers of at most 255 separated by dots; it returns
+// the address and how many bytes it took (0: none).
+func url2ipv4(b []byte) (netip.Addr, int) {
+	var a [4]byte
+	i := 0
+	for part := 0; part < 4; part++ {
+		if part > 0 {
+			if i >= len(b) || b[i] != '.' {
+				return netip.Addr{}, 0
+			}
+			i++
+		}
+		start, v := i, 0
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			if v = v*10 + int(b[i]-'0'); v > 255 {
+				return netip.Addr{}, 0
+			}
+			i++
+		}
+		if i == start {
+			return netip.Addr{}, 0
+		}
+		a[part] = byte(v)
+	}
+	return netip.AddrFrom4(a), i
+}
+
+// headerIP reads a header value as hdr_ip does: an IPv4 address, alone
+// or followed by ':' and a port, or an IPv6 address.
+func headerIP(v []byte) (Sample, bool) {
+	if a, n := url2ipv4(v); n > 0 {
+		if n == len(v) {
+			return IP(a), true
+		}
+		if v[n] == ':' {
+			port, ok := 0, n+1 < len(v)
+			for _, c := range v[n+1:] {
+				if c < '0' || c > '9' {
+					ok = false
+					break
+				}
+				if port = port*10 + int(c-'0'); port > 65535 {
+					ok = false
+					break
+				}
+			}
+			if ok {
+				return IP(a), true
+			}
+		}
+	}
+	if a, err := netip.ParseAddr(string(v)); err == nil && a.Is6() && a.Zone() == "" {
+		return IP(a), true
+	}
+	return Sample{}, false
+}
+
+func headerInt(v []byte) (Sample, bool) { return Int(strl2ic(v)), true }
+
+// headerBytes is headerValue without the copy.
+func headerBytes(m *htx.Message, name string, occ int) ([]byte, bool) {
+	if occ < 0 {
+		n := 0
+		eachHeaderValue(m, name, func([]byte) bool { n++; return true })
+		if occ = n + 1 + occ; occ <= 0 {
+			return nil, false
+		}
+	}
+	var val []byte
+	found, i := false, 0
+	eachHeaderValue(m, name, func(v []byte) bool {
+		i++
+		if occ == 0 || i == occ {
+			val, found = v, true
+		}
+		return occ == 0 || i < occ
+	})
+	return val, found
+}
+
+// headerConvFetch registers a header fetch whose value conv turns into
+// an integer or an address: as a sample the last value (or the one the
+// occurrence names), in an ACL each value that converts.
+func headerConvFetch(name string, t Type, msg func(Context) *htx.Message, conv func([]byte) (Sample, bool)) {
+	RegisterFetch(Fetch{Name: name, Type: t, Arg: ArgRequired,
+		Compile: func(a string) (FetchFunc, error) {
+			hname, occ, err := headerArg(a)
+			if err != nil {
+				return nil, err
+			}
+			return func(c Context) (Sample, bool) {
+				m := msg(c)
+				if m == nil {
+					return Sample{}, false
+				}
+				v, ok := headerBytes(m, hname, occ)
+				if !ok {
+					return Sample{}, false
+				}
+				return conv(v)
+			}, nil
+		},
+		CompileEach: func(a string) (EachFunc, error) {
+			hname, occ, err := headerArg(a)
+			if err != nil || occ != 0 {
+				return nil, err
+			}
+			return func(c Context, match func(Sample) bool) bool {
+				m := msg(c)
+				if m == nil {
+					return false
+				}
+				matched := false
+				eachHeaderValue(m, hname, func(v []byte) bool {
+					if s, ok := conv(v); ok {
+						matched = match(s)
+					}
+					return !matched
+				})
+				return matched
+			}, nil
+		},
+	})
+}
+
+// msgIntFetch registers an integer fetch on the message msg gives, with
+// an optional argument.
+func msgIntFetch(name string, msg func(Context) *htx.Message, count func(m *htx.Message, arg string) int64) {
+	RegisterFetch(Fetch{Name: name, Type: TypeInt, Arg: ArgOptional, Compile: func(a string) (FetchFunc, error) {
+		return func(c Context) (Sample, bool) {
+			m := msg(c)
+			if m == nil {
+				return Sample{}, false
+			}
+			return Int(count(m, a)), true
+		}, nil
+	}})
+}
+
+// countValues counts the comma-separated values of the fields called
+// name, of every field for "".
+func countValues(m *htx.Message, name string) int64 {
+	n := int64(0)
+	eachField(m, name, func(v []byte) {
+		for rest := v; ; {
+			n++
+			if _, rest = CutValue(rest); rest == nil {
+				break
+			}
+		}
+	})
+	return n
+}
+
+// fullField returns the whole value of the occ-th field called name
+// (the last for 0, counted from the end when negative).
+func fullField(m *htx.Message, name string, occ int) ([]byte, bool) {
+	n := 0
+	eachField(m, name, func([]byte) { n++ })
+	switch {
+	case occ == 0:
+		occ = n
+	case occ < 0:
+		occ = n + 1 + occ
+	}
+	if occ <= 0 || occ > n {
+		return nil, false
+	}
+	var val []byte
+	i := 0
+	eachField(m, name, func(v []byte) {
+		if i++; i == occ {
+			val = v
+		}
+	})
+	return val, true
+}
+
+// setCookies calls fn with the value of the cookie each Set-Cookie field
+// of m sets (its first name=value pair) when its name is name, or any
+// for "", until fn returns false.
+func setCookies(m *htx.Message, name string, fn func(v []byte) bool) {
+	for i := 0; i < m.NumFields(); i++ {
+		n, v := m.Field(i)
+		if !htx.EqualFold(n, "set-cookie") || len(v) < len(name)+1 {
+			continue
+		}
+		// Named, the cookie is the field's first pair; unnamed, every
+		// pair of it counts, its attributes too, as haproxy reads them.
+		more := true
+		CookiePairs(v, func(_, k, cv []byte) bool {
+			if k != nil && (name == "" || string(k) == name) {
+				more = fn(cv)
+			}
+			return more && name == ""
+		})
+		if !more {
+			return
+		}
+	}
+}
+
+// cookieValue is the cookie a sample reads: the last of that name, or
+// the first of any name for "".
+func cookieValue(each func(m *htx.Message, name string, fn func([]byte) bool), m *htx.Message, name string) ([]byte, bool) {
+	var val []byte
+	found := false
+	each(m, name, func(v []byte) bool {
+		val, found = v, true
+		return name != ""
+	})
+	return val, found
+}
+
+func requestCookies(m *htx.Message, name string, fn func([]byte) bool) { eachCookie(m, name, fn) }
+
+// urlParam finds the value of the URL parameter name (the first one for
+// "") in the query, which starts after the first delim ('?' for 0) of
+// uri, as haproxy's url_param: parameters end at '&', ';' or delim, and
+// without a name the value starts after the first '=' at all.
+func urlParam(uri []byte, name string, delim byte) ([]byte, bool) {
+	if delim == 0 {
+		delim = '?'
+	}
+	i := 0
+	for i < len(uri) && uri[i] != delim {
+		i++
+	}
+	if i >= len(uri) {
+		return nil, false
+	}
+	q := uri[i+1:]
+	isDelim := func(c byte) bool { return c == '&' || c == ';' || c == delim }
+	end := func(p []byte) []byte {
+		for j, c := range p {
+			if isDelim(c) {
+				return p[:j]
+			}
+		}
+		return p
+	}
+	if name == "" {
+		for j, c := range q {
+			if c == '=' {
+				return end(q[j+1:]), true
+			}
+		}
+		return nil, false
+	}
+	for pos := 0; pos < len(q); {
+		if pos+len(name) >= len(q) {
+			return nil, false
+		}
+		if q[pos+len(name)] == '=' && string(q[pos:pos+len(name)]) == name {
+			return end(q[pos+len(name)+1:]), true
+		}
+		for pos < len(q) && !isDelim(q[pos]) {
+			pos++
+		}
+		pos++
+	}
+	return nil, false
+}
+
+// urlParamArgs splits urlp's argument "[NAME[,DELIM]]".
+func urlParamArgs(a string) (name string, delim byte) {
+	name, d, _ := strings.Cut(a, ",")
+	if d != "" {
+		delim = d[0]
+	}
+	return name, delim
+}
+
+// absoluteAddr is the IPv4 address and port of an absolute-form
+// request target whose host is one, as url_ip and url_port read it
+// (port 80 for http, 443 for https when none is written).
+func absoluteAddr(m *htx.Message) (netip.Addr, int, bool) {
+	if m.Form != htx.FormAbsolute {
+		return netip.Addr{}, 0, false
+	}
+	port := 0
+	switch strings.ToLower(string(m.Scheme())) {
+	case "http":
+		port = 80
+	case "https":
+		port = 443
+	default:
+		return netip.Addr{}, 0, false
+	}
+	auth := m.Authority()
+	a, n := url2ipv4(auth)
+	if n == 0 {
+		return netip.Addr{}, 0, false
+	}
+	if n < len(auth) {
+		if auth[n] != ':' || n+1 == len(auth) {
+			return netip.Addr{}, 0, false
+		}
+		port = 0
+		for _, c := range auth[n+1:] {
+			if c < '0' || c > '9' {
+				return netip.Addr{}, 0, false
+			}
+			port = port*10 + int(c-'0')
+		}
+	}
+	return a, port, true
+}
+
+// slashPath is the request's path with its query when it starts with
+// '/' (nil for "*" and CONNECT's authority).
+func slashPath(m *htx.Message) []byte {
+	p := m.Path()
+	if len(p) == 0 || p[0] != '/' {
+		return nil
+	}
+	return p
+}
+
+// hashStep adds b to an sdbm hash, as haproxy's base32 and url32 do.
+func hashStep(h uint32, b []byte) uint32 {
+	for _, c := range b {
+		h = uint32(c) + (h << 6) + (h << 16) - h
+	}
+	return h
+}
+
+// avalanche is haproxy's full_hash, Bob Jenkins' 32-bit integer hash.
+func avalanche(a uint32) uint32 {
+	a = (a + 0x7ed55d16) + (a << 12)
+	a = (a ^ 0xc761c23c) ^ (a >> 19)
+	a = (a + 0x165667b1) + (a << 5)
+	a = (a + 0xd3a2646c) ^ (a << 9)
+	a = (a + 0xfd7046c5) + (a << 3)
+	a = (a ^ 0xb55a4f09) ^ (a >> 16)
+	return a * 3221225473
+}
+
+// base32 hashes the Host field's first value and the path up to its
+// query; url32 the whole first Host field and the path with its query.
+func base32(m *htx.Message, whole bool) uint32 {
+	var h uint32
+	if host, ok := m.Get("host"); ok {
+		if !whole {
+			host, _ = CutValue(host)
+		}
+		h = hashStep(h, host)
+	}
+	if p := slashPath(m); p != nil {
+		if !whole {
+			p = m.PathOnly()
+		}
+		h = hashStep(h, p)
+	}
+	return avalanche(h)
+}
+
+// withSrc is a hash followed by the client's address, 4 or 16 bytes, as
+// base32+src and url32+src give it.
+func withSrc(h uint32, src netip.Addr) (Sample, bool) {
+	if !src.IsValid() {
+		return Sample{}, false
+	}
+	src = src.Unmap()
+	b := make([]byte, 4, 20)
+	binary.BigEndian.PutUint32(b, h)
+	b = append(b, src.AsSlice()...)
+	return Str(string(b)), true
+}
+
+// appendVarint appends n as the SPOE's varints, as req.hdrs_bin writes
+// lengths.
+func appendVarint(b []byte, n uint64) []byte {
+	if n < 240 {
+		return append(b, byte(n))
+	}
+	b = append(b, byte(n)|240)
+	n = (n - 240) >> 4
+	for n >= 128 {
+		b = append(b, byte(n)|128)
+		n = (n - 128) >> 7
+	}
+	return append(b, byte(n))
+}
+
+// lowerName appends a field name in lower case, as haproxy keeps them.
+func lowerName(b, name []byte) []byte {
+	for _, c := range name {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
+// bearer returns the token of a "Bearer TOKEN" value.
+func bearer(v []byte) ([]byte, bool) {
+	sp := -1
+	for i, c := range v {
+		if c == ' ' {
+			sp = i
+			break
+		}
+	}
+	if sp <= 0 || !strings.EqualFold(string(v[:sp]), "bearer") {
+		return nil, false
+	}
+	tok := v[sp+1:]
+	for len(tok) > 0 && (tok[0] == ' ' || tok[0] == '\t') {
+		tok = tok[1:]
+	}
+	return tok, true
+}
+
+// authType is the scheme of the request's Authorization field when
+// haproxy reads it: a scheme of which "Basic" starts with, case ignored,
+// with good credentials, or "Bearer".
+func authType(m *htx.Message) (string, bool) {
+	v, ok := m.Get("authorization")
+	if !ok {
+		return "", false
+	}
+	sp := -1
+	for i, c := range v {
+		if c == ' ' {
+			sp = i
+			break
+		}
+	}
+	if sp <= 0 {
+		return "", false
+	}
+	scheme := string(v[:sp])
+	switch {
+	case len(scheme) <= len("Basic") && strings.EqualFold(scheme, "Basic"[:len(scheme)]):
+		if _, _, ok := decodeBasic(v[sp+1:]); ok {
+			return "Basic", true
+		}
+		return "", false
+	case len(scheme) <= len("Bearer") && strings.EqualFold(scheme, "Bearer"[:len(scheme)]):
+		return "Bearer", true
+	}
+	return "", false
+}
+
+func init() {
+	for _, f := range []struct {
+		name string
+		msg  func(Context) *htx.Message
+	}{{"hdr", request}, {"req.hdr", request}, {"res.hdr", response}, {"shdr", response}} {
+		headerConvFetch(f.name+"_val", TypeInt, f.msg, headerInt)
+		headerConvFetch(f.name+"_ip", TypeIP, f.msg, headerIP)
+	}
+	for _, name := range []string{"res.hdr_cnt", "shdr_cnt"} {
+		msgIntFetch(name, response, countValues)
+	}
+	msgIntFetch("res.fhdr_cnt", response, func(m *htx.Message, a string) int64 {
+		n := int64(0)
+		eachField(m, a, func([]byte) { n++ })
+		return n
+	})
+	RegisterFetch(Fetch{Name: "res.fhdr", Type: TypeStr, Arg: ArgRequired, Compile: func(a string) (FetchFunc, error) {
+		hname, occ, err := headerArg(a)
+		if err != nil {
+			return nil, err
+		}
+		return func(c Context) (Sample, bool) {
+			m := response(c)
+			if m == nil {
+				return Sample{}, false
+			}
+			v, ok := fullField(m, hname, occ)
+			return Str(string(v)), ok
+		}, nil
+	}})
+
+	// The cookies' integer values, and the response's cookie counts.
+	cookieVal := func(name string, msg func(Context) *htx.Message, each func(*htx.Message, string, func([]byte) bool)) {
+		RegisterFetch(Fetch{Name: name, Type: TypeInt, Arg: ArgOptional, Compile: func(a string) (FetchFunc, error) {
+			return func(c Context) (Sample, bool) {
+				m := msg(c)
+				if m == nil {
+					return Sample{}, false
+				}
+				v, ok := cookieValue(each, m, a)
+				if !ok {
+					return Sample{}, false
+				}
+				return Int(strl2ic(v)), true
+			}, nil
+		}, CompileEach: func(a string) (EachFunc, error) {
+			return func(c Context, match func(Sample) bool) bool {
+				m := msg(c)
+				if m == nil {
+					return false
+				}
+				matched := false
+				each(m, a, func(v []byte) bool { matched = match(Int(strl2ic(v))); return !matched })
+				return matched
+			}, nil
+		}})
+	}
+	cookieVal("cook_val", request, requestCookies)
+	cookieVal("req.cook_val", request, requestCookies)
+	cookieVal("res.cook_val", response, setCookies)
+	cookieVal("scook_val", response, setCookies)
+	for _, name := range []string{"res.cook_cnt", "scook_cnt"} {
+		msgIntFetch(name, response, func(m *htx.Message, a string) int64 {
+			n := int64(0)
+			setCookies(m, a, func([]byte) bool { n++; return true })
+			return n
+		})
+	}
+
+	// The header lists.
+	names := func(name string, msg func(Context) *htx.Message) {
+		RegisterFetch(Fetch{Name: name, Type: TypeStr, Arg: ArgOptional, Compile: func(a string) (FetchFunc, error) {
+			delim := byte(',')
+			if a != "" {
+				delim = a[0]
+			}
+			return func(c Context) (Sample, bool) {
+				m := msg(c)
+				if m == nil {
+					return Sample{}, false
+				}
+				var b []byte
+				first := true
+				for i := 0; i < m.NumFields(); i++ {
+					n, v := m.Field(i)
+					if dropped(n, v) {
+						continue
+					}
+					if !first {
+						b = append(b, delim)
+					}
+					first = false
+					b = lowerName(b, n)
+				}
+				return Str(string(b)), true
+			}, nil
+		}})
+	}
+	names("req.hdr_names", request)
+	names("res.hdr_names", response)
+	block := func(name string, msg func(Context) *htx.Message, bin bool) {
+		RegisterFetch(Fetch{Name: name, Type: TypeStr, Match: MatchRequired, Compile: noArg(func(c Context) (Sample, bool) {
+			m := msg(c)
+			if m == nil {
+				return Sample{}, false
+			}
+			var b []byte
+			for i := 0; i < m.NumFields(); i++ {
+				n, v := m.Field(i)
+				if dropped(n, v) {
+					continue
+				}
+				if bin {
+					b = appendVarint(b, uint64(len(n)))
+					b = lowerName(b, n)
+					b = appendVarint(b, uint64(len(v)))
+					b = append(b, v...)
+					continue
+				}
+				b = lowerName(b, n)
+				b = append(b, ": "...)
+				b = append(b, v...)
+				b = append(b, "\r\n"...)
+			}
+			if bin {
+				b = append(b, 0, 0)
+			} else {
+				b = append(b, "\r\n"...)
+			}
+			return Str(string(b)), true
+		})})
+	}
+	block("req.hdrs", request, false)
+	block("req.hdrs_bin", request, true)
+	block("res.hdrs", response, false)
+	block("res.hdrs_bin", response, true)
+
+	// The URL's parameters and parts.
+	for _, name := range []string{"urlp", "urlp_val"} {
+		asInt := name == "urlp_val"
+		t := TypeStr
+		if asInt {
+			t = TypeInt
+		}
+		RegisterFetch(Fetch{Name: name, Type: t, Arg: ArgOptional, Compile: func(a string) (FetchFunc, error) {
+			pname, delim := urlParamArgs(a)
+			return func(c Context) (Sample, bool) {
+				m := request(c)
+				if m == nil {
+					return Sample{}, false
+				}
+				v, ok := urlParam(m.Path(), pname, delim)
+				if !ok {
+					return Sample{}, false
+				}
+				if asInt {
+					return Int(strl2ic(v)), true
+				}
+				return Str(string(v)), true
+			}, nil
+		}})
+	}
+	RegisterFetch(Fetch{Name: "url_ip", Type: TypeIP, Compile: noArg(func(c Context) (Sample, bool) {
+		m := request(c)
+		if m == nil {
+			return Sample{}, false
+		}
+		a, _, ok := absoluteAddr(m)
+		return IP(a), ok
+	})})
+	RegisterFetch(Fetch{Name: "url_port", Type: TypeInt, Compile: noArg(func(c Context) (Sample, bool) {
+		m := request(c)
+		if m == nil {
+			return Sample{}, false
+		}
+		_, port, ok := absoluteAddr(m)
+		return Int(int64(port)), ok
+	})})
+	httpFetch("pathq", ArgNone, func(m *htx.Message, _ string) (string, bool) {
+		p := slashPath(m)
+		return string(p), p != nil
+	})
+	httpFetch("baseq", ArgNone, func(m *htx.Message, _ string) (string, bool) {
+		host, ok := m.Get("host")
+		if ok {
+			host, _ = CutValue(host)
+		}
+		p := slashPath(m)
+		if len(host) == 0 {
+			return string(p), p != nil
+		}
+		return string(host) + string(p), true
+	})
+	hash := func(name string, whole bool) {
+		RegisterFetch(Fetch{Name: name, Type: TypeInt, Compile: noArg(func(c Context) (Sample, bool) {
+			m := request(c)
+			if m == nil {
+				return Sample{}, false
+			}
+			return Int(int64(base32(m, whole))), true
+		})})
+		RegisterFetch(Fetch{Name: name + "+src", Type: TypeStr, Match: MatchRequired, Compile: noArg(func(c Context) (Sample, bool) {
+			m := request(c)
+			if m == nil {
+				return Sample{}, false
+			}
+			return withSrc(base32(m, whole), c.Src().Addr())
+		})})
+	}
+	hash("base32", false)
+	hash("url32", true)
+
+	// Single facts of the request and the response.
+	RegisterFetch(Fetch{Name: "http_first_req", Type: TypeBool, Compile: noArg(func(c Context) (Sample, bool) {
+		f, ok := c.(FirstRequestContext)
+		if !ok || request(c) == nil {
+			return Sample{}, false
+		}
+		return Bool(f.FirstRequest()), true
+	})})
+	httpFetch("http_auth_type", ArgNone, func(m *htx.Message, _ string) (string, bool) { return authType(m) })
+	httpFetch("http_auth_bearer", ArgOptional, func(m *htx.Message, a string) (string, bool) {
+		if a == "" {
+			a = "authorization"
+		}
+		v, ok := m.Get(a)
+		if !ok {
+			return "", false
+		}
+		tok, ok := bearer(v)
+		return string(tok), ok
+	})
+	for _, name := range []string{"req.proto_http", "req_proto_http"} {
+		RegisterFetch(Fetch{Name: name, Type: TypeBool, Compile: noArg(func(c Context) (Sample, bool) {
+			if request(c) != nil {
+				return Bool(true), true
+			}
+			cc, ok := c.(ContentContext)
+			if !ok {
+				return Sample{}, false
+			}
+			b, final := cc.Payload()
+			switch h1Request(b) {
+			case 1:
+				return Bool(true), true
+			case 0:
+				if !final {
+					cc.MayChange()
+				}
+			}
+			return Sample{}, false
+		})})
+	}
+	for _, name := range []string{"res.ver", "resp_ver"} {
+		RegisterFetch(Fetch{Name: name, Type: TypeStr, Compile: noArg(func(c Context) (Sample, bool) {
+			m := response(c)
+			if m == nil {
+				return Sample{}, false
+			}
+			return Str(versionText(m)), true
+		})})
+	}
+	RegisterFetch(Fetch{Name: "capture.res.ver", Type: TypeStr, Compile: noArg(func(c Context) (Sample, bool) {
+		m := response(c)
+		if m == nil {
+			return Sample{}, false
+		}
+		if m.Version == htx.Version10 {
+			return Str("HTTP/1.0"), true
+		}
+		return Str("HTTP/1.1"), true
+	})})
+	RegisterFetch(Fetch{Name: "meth", Type: TypeStr, Arg: ArgRequired, Compile: func(a string) (FetchFunc, error) {
+		if a == "" {
+			return nil, fmt.Errorf("%w: missing method", ErrSyntax)
+		}
+		return func(Context) (Sample, bool) { return Str(a), true }, nil
+	}})
+	RegisterFetch(Fetch{Name: "date_us", Type: TypeInt, Compile: noArg(func(Context) (Sample, bool) {
+		return Int(int64(time.Now().Nanosecond() / 1000)), true
+	})})
+
+	for _, name := range []string{
+		"hdr_val", "req.hdr_val", "hdr_ip", "req.hdr_ip", "cook_val", "req.cook_val",
+		"req.hdr_names", "req.hdrs", "req.hdrs_bin", "urlp", "urlp_val", "url_ip", "url_port",
+		"pathq", "baseq", "base32", "base32+src", "url32", "url32+src", "http_auth_type", "http_auth_bearer",
+	} {
+		contentFetches[name] = true
+	}
+	for _, name := range []string{
+		"res.hdr_val", "shdr_val", "res.hdr_ip", "shdr_ip", "res.hdr_cnt", "shdr_cnt", "res.fhdr", "res.fhdr_cnt",
+		"res.cook_val", "scook_val", "res.cook_cnt", "scook_cnt", "res.hdr_names", "res.hdrs", "res.hdrs_bin",
+		"res.ver", "resp_ver",
+	} {
+		contentFetches[name] = true
+		responseFetches[name] = true
+	}
+}
+
+// h1Request tells whether b starts with a whole HTTP/1 request head (1),
+// may still become one (0), or cannot (-1), for req.proto_http in TCP
+// mode.
+func h1Request(b []byte) int {
+	line, _, complete := strings.Cut(string(b), "\r\n")
+	if !complete {
+		if len(b) > 0 && !isToken(b[0]) {
+			return -1
+		}
+		return 0
+	}
+	parts := strings.Split(line, " ")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || !strings.HasPrefix(parts[2], "HTTP/") {
+		return -1
+	}
+	for i := 0; i < len(parts[0]); i++ {
+		if !isToken(parts[0][i]) {
+			return -1
+		}
+	}
+	if !strings.Contains(string(b), "\r\n\r\n") {
+		return 0
+	}
+	return 1
+}
+
+func isToken(c byte) bool {
+	return c > ' ' && c < 0x7f && !strings.ContainsRune("()<>@,;:\\\"/[]?={}", rune(c))
+}
+
+// responseFetches are the content fetches that read the response, which
+// response rules may use (requestOnly).
+var responseFetches = map[string]bool{}
+
+// decodeBasic reads basic credentials, "user:password" in base64.
+func decodeBasic(b []byte) (user, password string, ok bool) {
+	raw, err := base64.StdEncoding.DecodeString(string(b))
+	if err != nil {
+		return "", "", false
+	}
+	u, p, found := strings.Cut(string(raw), ":")
+	return u, p, found
+}
+
+// dropped tells a Connection field that says only close or keep-alive,
+// which haproxy's HTTP/1 parsing takes out of the message it keeps.
+func dropped(name, value []byte) bool {
+	if !htx.EqualFold(name, "connection") {
+		return false
+	}
+	for rest := value; rest != nil; {
+		var tok []byte
+		tok, rest = CutValue(rest)
+		if len(tok) > 0 && !htx.EqualFold(tok, "close") && !htx.EqualFold(tok, "keep-alive") {
+			return false
+		}
+	}
+	return true
+}
