@@ -135,3 +135,53 @@ backend b
 	require.Equal(t, want, got, "haproxy's headers, then lb's")
 	require.Contains(t, got, "x-acl: ok")
 }
+
+// TestInteropCompressionFetchesMatchHAProxy: res.comp and res.comp_algo
+// tell, in the response rules and after them, whether the response is
+// compressed and how, as haproxy's do.
+func TestInteropCompressionFetchesMatchHAProxy(t *testing.T) {
+	haproxyBin(t)
+	srv := strings.TrimPrefix(handlerServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/"+strings.TrimPrefix(r.URL.Path, "/"))
+		_, _ = w.Write([]byte(strings.Repeat("x", 100)))
+	}), "http://")
+	cfg := func(port int) string {
+		return fmt.Sprintf(`defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 7s
+frontend f
+    bind 127.0.0.1:%d
+    compression algo gzip deflate
+    compression type text/html
+    http-response set-header x-r "comp=%%[res.comp] algo=%%[res.comp_algo]"
+    http-after-response set-header x-a "comp=%%[res.comp] algo=%%[res.comp_algo]"
+    default_backend b
+backend b
+    server s %s
+`, port, srv)
+	}
+	run := func(addr string) []string {
+		var out []string
+		for _, r := range []string{
+			"GET /html HTTP/1.1\r\nHost: h\r\nAccept-Encoding: deflate, gzip\r\n",
+			"GET /html HTTP/1.1\r\nHost: h\r\nAccept-Encoding: gzip\r\n",
+			"GET /plain HTTP/1.1\r\nHost: h\r\nAccept-Encoding: gzip\r\n",
+			"GET /html HTTP/1.1\r\nHost: h\r\n",
+		} {
+			b := oneShot(t, addr, r+"Connection: close\r\n\r\n")
+			head, _, _ := strings.Cut(string(b), "\r\n\r\n")
+			out = append(out, fetchHeaders(head+"\r\n\r\n")...)
+		}
+		return out
+	}
+	hp := freePort(t)
+	hpAddr := fmt.Sprintf("127.0.0.1:%d", hp)
+	runHAProxy(t, cfg(hp), hpAddr)
+	want := run(hpAddr)
+	lb, _, _ := startInProcess(t, cfg(0))
+	got := run(lb.Addrs("f")[0].String())
+	require.Equal(t, want, got, "haproxy's headers, then lb's")
+	require.Equal(t, []string{"HTTP/1.1 200 OK", "x-r: comp=1 algo=deflate", "x-a: comp=1 algo=deflate"}, got[:3])
+}

@@ -854,3 +854,30 @@ func dropped(name, value []byte) bool {
 	}
 	return true
 }
+
+// CompressionContext is a Context that knows whether the response is
+// compressed, and by which algorithm.
+type CompressionContext interface {
+	ResponseCompression() (algo string, ok bool)
+}
+
+func init() {
+	// res.comp: whether the response is compressed; res.comp_algo: by
+	// which algorithm, no sample when it is not.
+	RegisterFetch(Fetch{Name: "res.comp", Type: TypeBool, Compile: noArg(func(c Context) (Sample, bool) {
+		cc, ok := c.(CompressionContext)
+		if !ok || response(c) == nil {
+			return Sample{}, false
+		}
+		_, on := cc.ResponseCompression()
+		return Bool(on), true
+	})})
+	RegisterFetch(Fetch{Name: "res.comp_algo", Type: TypeStr, Compile: noArg(func(c Context) (Sample, bool) {
+		cc, ok := c.(CompressionContext)
+		if !ok {
+			return Sample{}, false
+		}
+		algo, on := cc.ResponseCompression()
+		return Str(algo), on
+	})})
+}

@@ -160,6 +160,26 @@ func parseQValue(v []byte) int {
 // it is, rewrites its head; it reports whether its body goes through
 // the compressor.
 func (ex *exchange) compressResponse(resp *htx.Message) bool {
+	if !ex.compressible(resp) {
+		return false
+	}
+	resp.Del("Content-Length")
+	resp.Flags &^= htx.FlagContentLength
+	resp.ContentLength = 0
+	if etag, ok := resp.Get("ETag"); ok && len(etag) > 0 && etag[0] == '"' {
+		resp.Set("ETag", "W/"+string(etag))
+	}
+	resp.Add("Vary", "Accept-Encoding")
+	if ex.comp != "identity" {
+		resp.Add("Content-Encoding", encodingToken(ex.comp))
+	}
+	return true
+}
+
+// compressible tells whether the response would go through the
+// compressor ex.comp names, as compressResponse decides: the head it
+// has, the request's and the configuration's, changing nothing.
+func (ex *exchange) compressible(resp *htx.Message) bool {
 	if ex.comp == "" { // selectCompression found no algorithm, or no settings
 		return false
 	}
@@ -198,16 +218,6 @@ func (ex *exchange) compressResponse(resp *htx.Message) bool {
 		}
 	} else if len(types) > 0 {
 		return false
-	}
-	resp.Del("Content-Length")
-	resp.Flags &^= htx.FlagContentLength
-	resp.ContentLength = 0
-	if etag, ok := resp.Get("ETag"); ok && len(etag) > 0 && etag[0] == '"' {
-		resp.Set("ETag", "W/"+string(etag))
-	}
-	resp.Add("Vary", "Accept-Encoding")
-	if ex.comp != "identity" {
-		resp.Add("Content-Encoding", encodingToken(ex.comp))
 	}
 	return true
 }

@@ -363,3 +363,12 @@ func (t *tracked) Timeout(k acl.TimeoutKind) (int64, bool) {
 // FirstRequest reports whether the request is its connection's first
 // (http_first_req).
 func (ex *exchange) FirstRequest() bool { return ex.first }
+
+// ResponseCompression is the algorithm the response goes through, once
+// there is one to compress (res.comp, res.comp_algo).
+func (ex *exchange) ResponseCompression() (string, bool) {
+	if r := ex.HTTPResponse(); r != nil && ex.compressible(r) {
+		return ex.comp, true
+	}
+	return "", false
+}
