@@ -20,6 +20,7 @@ var httpFetchRequests = []string{
 	"GET /x?q&q=2 HTTP/1.1\r\nHost: Ab.C\r\nX-Ip: 1.2.3\r\nX-Ip: ::ffff:1.2.3.4\r\nAuthorization: basic\r\nCookie: a=1; a=-2\r\n",
 	"GET /x HTTP/1.0\r\nAuthorization: Bearer  a b\r\nUser-Agent: t\r\n",
 	"OPTIONS * HTTP/1.1\r\nHost: h\r\nX-N: -\r\n",
+	"GET /it?q=1&k=v;k=w&q=2 HTTP/1.1\r\nHost: h\r\n",
 }
 
 // TestInteropHTTPFetchesMatchHAProxy: the request fetches hdr_val,
@@ -37,6 +38,7 @@ func TestInteropHTTPFetchesMatchHAProxy(t *testing.T) {
     timeout server 7s
 frontend f
     bind 127.0.0.1:%d
+    http-request return status 200 hdr x-p "up=%%[url_param(q)] up2=%%[url_param] up3=%%[url_param(k,;)] up4=%%[urlp(k)]" if { path /it } { url_param(q) 2 } { urlp_val(q) eq 2 } !{ urlp(k,;) v }
     http-request return status 200 hdr x-a "hv=%%[hdr_val(x-n)] hv1=%%[hdr_val(x-n,1)] hv2=%%[req.hdr_val(x-n,-2)] hip=%%[hdr_ip(x-ip)] hip1=%%[req.hdr_ip(x-ip,1)] cv=%%[cook_val(a)] rcv=%%[req.cook_val] first=%%[http_first_req] at=%%[http_auth_type] ab=%%[http_auth_bearer] ab2=%%[http_auth_bearer(x-tok)] ph=%%[req.proto_http] meth=%%[meth(GET)] meth2=%%[meth(get)]" hdr x-u "urlp=%%[urlp(q)] urlp2=%%[urlp] urlpv=%%[urlp_val(n)] urlpd=%%[urlp(k,;)] urlpd2=%%[urlp(,;)] uip=%%[url_ip] uport=%%[url_port] pathq=%%[pathq] baseq=%%[baseq] b32=%%[base32] u32=%%[url32] b32s=%%[base32+src,hex] u32s=%%[url32+src,hex]" hdr x-n "names=%%[req.hdr_names] names2=%%[req.hdr_names(;)]" hdr x-h "%%[req.hdrs,hex]" hdr x-b "%%[req.hdrs_bin,hex]" hdr x-acl "%%[str(ok)]" if { hdr_val(x-n) gt 10 } || { hdr_ip(x-ip) 1.2.3.0/24 } || { cook_val(a) lt 0 }
     http-request return status 200 hdr x-a "hv=%%[hdr_val(x-n)] hip=%%[hdr_ip(x-ip)] cv=%%[cook_val(a)] first=%%[http_first_req]"
 `, port)
@@ -58,6 +60,7 @@ frontend f
 	lb, _, _ := startInProcess(t, cfg(0))
 	got := run(lb.Addrs("f")[0].String())
 	require.Equal(t, want, got, "haproxy's headers, then lb's")
+	require.Contains(t, got, "x-p: up=1 up2=1 up3=w up4=v", "an ACL tries every occurrence")
 	require.Contains(t, got, "x-u: urlp=1 urlp2=1 urlpv=42 urlpd=w urlpd2=w uip=1.2.3.4 uport=81 pathq=/p/a?q=1&n=42x&k=v;k=w&q=2 baseq=1.2.3.4:81/p/a?q=1&n=42x&k=v;k=w&q=2 b32=256080245 u32=1579565006 b32s=0F4379757F000001 u32s=5E263FCE7F000001")
 }
 

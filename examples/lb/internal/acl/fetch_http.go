@@ -180,10 +180,7 @@ func init() {
 	httpFetch("url", ArgNone, func(m *htx.Message, _ string) (string, bool) { return string(m.Path()), true })
 	headerFetch("hdr", current)
 	headerFetch("req.hdr", request)
-	httpFetch("url_param", ArgRequired, func(m *htx.Message, a string) (string, bool) {
-		v, ok := m.QueryParam(a)
-		return string(v), ok
-	})
+	// url_param is registered with urlp (fetch_http_extra.go).
 	RegisterFetch(Fetch{Name: "ssl_fc", Type: TypeBool, Compile: func(string) (FetchFunc, error) {
 		return func(c Context) (Sample, bool) {
 			t, ok := c.(TLSContext)

@@ -270,7 +270,14 @@ func requestCookies(m *htx.Message, name string, fn func([]byte) bool) { eachCoo
 // "") in the query, which starts after the first delim ('?' for 0) of
 // uri, as haproxy's url_param: parameters end at '&', ';' or delim, and
 // without a name the value starts after the first '=' at all.
-func urlParam(uri []byte, name string, delim byte) ([]byte, bool) {
+func urlParam(uri []byte, name string, delim byte) (val []byte, found bool) {
+	eachURLParam(uri, name, delim, func(v []byte) bool { val, found = v, true; return false })
+	return val, found
+}
+
+// eachURLParam calls fn with each value urlParam would find, the next
+// one searched after the last, until fn returns false.
+func eachURLParam(uri []byte, name string, delim byte, fn func(v []byte) bool) {
 	if delim == 0 {
 		delim = '?'
 	}
@@ -279,39 +286,56 @@ func urlParam(uri []byte, name string, delim byte) ([]byte, bool) {
 		i++
 	}
 	if i >= len(uri) {
-		return nil, false
+		return
 	}
 	q := uri[i+1:]
 	isDelim := func(c byte) bool { return c == '&' || c == ';' || c == delim }
-	end := func(p []byte) []byte {
-		for j, c := range p {
-			if isDelim(c) {
-				return p[:j]
-			}
+	// value returns the value starting at q[from] and where it ends.
+	value := func(from int) ([]byte, int) {
+		to := from
+		for to < len(q) && !isDelim(q[to]) {
+			to++
 		}
-		return p
-	}
-	if name == "" {
-		for j, c := range q {
-			if c == '=' {
-				return end(q[j+1:]), true
-			}
-		}
-		return nil, false
+		return q[from:to], to
 	}
 	for pos := 0; pos < len(q); {
-		if pos+len(name) >= len(q) {
-			return nil, false
+		var from int
+		if name == "" {
+			eq := -1
+			for j := pos; j < len(q); j++ {
+				if q[j] == '=' {
+					eq = j
+					break
+				}
+			}
+			if eq < 0 {
+				return
+			}
+			from = eq + 1
+		} else {
+			for {
+				if pos+len(name) >= len(q) {
+					return
+				}
+				if q[pos+len(name)] == '=' && string(q[pos:pos+len(name)]) == name {
+					break
+				}
+				for pos < len(q) && !isDelim(q[pos]) {
+					pos++
+				}
+				pos++
+			}
+			from = pos + len(name) + 1
 		}
-		if q[pos+len(name)] == '=' && string(q[pos:pos+len(name)]) == name {
-			return end(q[pos+len(name)+1:]), true
+		v, end := value(from)
+		if !fn(v) {
+			return
 		}
-		for pos < len(q) && !isDelim(q[pos]) {
-			pos++
+		pos = end
+		if name != "" {
+			pos++ // past the delimiter, to the next parameter
 		}
-		pos++
 	}
-	return nil, false
 }
 
 // urlParamArgs splits urlp's argument "[NAME[,DELIM]]".
@@ -634,7 +658,7 @@ func init() {
 	block("res.hdrs_bin", response, true)
 
 	// The URL's parameters and parts.
-	for _, name := range []string{"urlp", "urlp_val"} {
+	for _, name := range []string{"url_param", "urlp", "urlp_val"} {
 		asInt := name == "urlp_val"
 		t := TypeStr
 		if asInt {
@@ -655,6 +679,24 @@ func init() {
 					return Int(strl2ic(v)), true
 				}
 				return Str(string(v)), true
+			}, nil
+		}, CompileEach: func(a string) (EachFunc, error) {
+			pname, delim := urlParamArgs(a)
+			return func(c Context, match func(Sample) bool) bool {
+				m := request(c)
+				if m == nil {
+					return false
+				}
+				matched := false
+				eachURLParam(m.Path(), pname, delim, func(v []byte) bool {
+					if asInt {
+						matched = match(Int(strl2ic(v)))
+					} else {
+						matched = match(Str(string(v)))
+					}
+					return !matched
+				})
+				return matched
 			}, nil
 		}})
 	}
