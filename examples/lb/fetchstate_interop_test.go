@@ -1,16 +1,20 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"net"
 	"net/http"
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/balancer"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 )
 
@@ -179,4 +183,64 @@ func TestInteropStateFetchPlacesMatchHAProxy(t *testing.T) {
 			require.Contains(t, err.Error(), tc.want)
 		})
 	}
+}
+
+// TestInteropStateFetchesTCPMatchHAProxy: in mode tcp, a backend's
+// content rules and the log line read the identity fetches and the
+// timeouts as haproxy's do.
+func TestInteropStateFetchesTCPMatchHAProxy(t *testing.T) {
+	haproxyBin(t)
+	echo := echoServer(t)
+	cfg := func(probe, port int) string {
+		return fmt.Sprintf(`global
+    log stdout format raw local0
+defaults
+    log global
+    mode tcp
+    timeout connect 5s
+    timeout client 5s
+    timeout server 6s
+listen probe
+    bind 127.0.0.1:%d
+    server p %s
+frontend t
+    bind 127.0.0.1:%d name tb id 9
+    default_backend b
+    log-format "tcp fe=%%[fe_name]/%%[fe_id] defbe=%%[fe_defbe] so=%%[so_name]/%%[so_id] be=%%[be_name]/%%[be_id] srv=%%[srv_name]/%%[srv_id] bst=%%[be_server_timeout] btt=%%[be_tunnel_timeout] cst=%%[cur_server_timeout] ctt=%%[cur_tunnel_timeout] fct=%%[fe_client_timeout] up=%%[srv_is_up(b/a)] iw=%%[srv_iweight(b/a)] var=%%[var(sess.b)] end"
+backend b
+    timeout tunnel 7s
+    tcp-request content set-var(sess.b) be_name
+    server a %s id 3 weight 4
+`, probe, echo, port, echo)
+	}
+	run := func(start func(text string) func() string, addr func() string) []string {
+		out := start("")
+		c, err := net.Dial("tcp", addr())
+		require.NoError(t, err)
+		roundTrip(t, c, "hello")
+		require.NoError(t, c.Close())
+		var lines []string
+		require.Eventually(t, func() bool {
+			lines = lines[:0]
+			for _, l := range strings.Split(out(), "\n") {
+				if strings.HasPrefix(l, "tcp ") {
+					lines = append(lines, l)
+				}
+			}
+			return len(lines) == 1
+		}, 10*time.Second, 10*time.Millisecond, "one traffic line")
+		return lines
+	}
+	p := freePorts(t, 2)
+	want := run(func(string) func() string { return startHAProxyReady(t, cfg(p[0], p[1])) },
+		func() string { return fmt.Sprintf("127.0.0.1:%d", p[1]) })
+	var lb *balancer.Balancer
+	got := run(func(string) func() string {
+		var logs *bytes.Buffer
+		var mu *sync.Mutex
+		lb, logs, mu = startInProcess(t, cfg(0, 0))
+		return func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }
+	}, func() string { return lb.Addrs("t")[0].String() })
+	require.Equal(t, want, got, "haproxy's line, then lb's")
+	require.Equal(t, "tcp fe=t/2 defbe=b so=tb/9 be=b/3 srv=a/3 bst=6000 btt=7000 cst=0 ctt=0 fct=5000 up=1 iw=4 var=b end", got[0])
 }

@@ -289,8 +289,10 @@ func (t *tracked) BackendIdent() (acl.Ident, bool) {
 	if t.s == nil || t.s.fe == nil {
 		return acl.Ident{}, false
 	}
+	// The session starts with the default backend, which the frontend's
+	// rules, where haproxy refuses be_name, may change.
 	px := t.s.fe.cfg
-	if t.s.be != nil && t.own != px.Name {
+	if t.s.be != nil {
 		px = t.s.be.cfg
 	}
 	return ident(px.Name, t.b.proxyID(px)), true
@@ -344,15 +346,9 @@ func (t *tracked) Timeout(k acl.TimeoutKind) (int64, bool) {
 		return ms(be.Timeouts.Server), true
 	case acl.TimeoutBeTunnel:
 		return ms(be.Timeouts.Tunnel), true
-	case acl.TimeoutCurServer:
-		if t.s.srv != nil {
-			return ms(be.Timeouts.Server), true
-		}
-		return 0, true
-	case acl.TimeoutCurTunnel:
-		if t.s.srv != nil {
-			return ms(be.Timeouts.Tunnel), true
-		}
+	case acl.TimeoutCurServer, acl.TimeoutCurTunnel:
+		// A TCP stream's own timeouts are unset before the connection
+		// to the server, and once it is over, where the log reads them.
 		return 0, true
 	case acl.TimeoutFeClient:
 		return ms(fe.Timeouts.Client), true
