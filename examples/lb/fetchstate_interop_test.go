@@ -244,3 +244,79 @@ backend b
 	require.Equal(t, want, got, "haproxy's line, then lb's")
 	require.Equal(t, "tcp fe=t/2 defbe=b so=tb/9 be=b/3 srv=a/3 bst=6000 btt=7000 cst=0 ctt=0 fct=5000 up=1 iw=4 var=b end", got[0])
 }
+
+// TestInteropLastRuleMatchesHAProxy: last_rule_line names the last
+// allow, deny or tarpit rule that matched, request or response, and
+// nothing after a return, an auth or a redirect, as haproxy's does;
+// last_rule_file names the file.
+func TestInteropLastRuleMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	srv := strings.TrimPrefix(handlerServer(t, func(w http.ResponseWriter, r *http.Request) {}), "http://")
+	cfg := func(port int) string {
+		// nbthread is written here, so that haproxy is run on the
+		// lines lb reads.
+		return fmt.Sprintf(`global
+    nbthread 1
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 7s
+    timeout tarpit 10ms
+frontend f
+    bind 127.0.0.1:%d
+    http-request set-var(txn.p) path
+    http-request set-header x-a 1
+    http-request deny if { path /deny }
+    http-request allow if { path /allow }
+    http-request tarpit if { path /tarpit }
+    http-request return status 200 if { path /ret }
+    http-request auth if { path /auth }
+    http-request redirect location /x if { path /redir }
+    http-after-response set-header x-lr "line=%%[last_rule_line]"
+    http-after-response set-header x-lf "%%[last_rule_file]"
+    default_backend b
+backend b
+    http-request return status 201 if { path /bret }
+    http-response deny if { var(txn.p) -m str /rdeny }
+    http-response redirect location /y if { var(txn.p) -m str /rredir }
+    http-response allow if { status 200 } !{ var(txn.p) -m str /nallow }
+    server s %s
+`, port, srv)
+	}
+	paths := []string{"/", "/deny", "/allow", "/tarpit", "/ret", "/auth", "/redir", "/bret", "/rdeny", "/rredir", "/nallow"}
+	run := func(addr string) (lines, files []string) {
+		for _, p := range paths {
+			b := oneShot(t, addr, "GET "+p+" HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+			for _, h := range fetchHeaders(string(b)) {
+				if v, ok := strings.CutPrefix(h, "x-lf: "); ok {
+					files = append(files, v)
+				} else {
+					lines = append(lines, p+" "+h)
+				}
+			}
+		}
+		return lines, files
+	}
+	hp := freePort(t)
+	hpAddr := fmt.Sprintf("127.0.0.1:%d", hp)
+	runHAProxy(t, cfg(hp), hpAddr)
+	want, hfiles := run(hpAddr)
+	lb, _, _ := startInProcess(t, cfg(0))
+	got, files := run(lb.Addrs("f")[0].String())
+	require.Equal(t, want, got, "haproxy's status lines and last rules, then lb's")
+	require.Contains(t, got, "/deny x-lr: line=13")
+	require.Contains(t, got, "/ x-lr: line=26", "the response's allow")
+	require.Equal(t, len(hfiles), len(files), "a file wherever there is a line")
+	named := 0
+	for i := range files {
+		if strings.TrimSpace(hfiles[i]) == "" {
+			require.Empty(t, strings.TrimSpace(files[i]), "no file where haproxy has none")
+			continue
+		}
+		named++
+		require.True(t, strings.HasSuffix(hfiles[i], ".cfg"), hfiles[i])
+		require.Equal(t, "lb.cfg", files[i], "the file lb read")
+	}
+	require.Equal(t, 5, named)
+}

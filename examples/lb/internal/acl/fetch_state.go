@@ -234,3 +234,28 @@ func init() {
 	timeoutFetch("cur_tunnel_timeout", TimeoutCurTunnel)
 	timeoutFetch("fe_client_timeout", TimeoutFeClient)
 }
+
+// LastRuleContext is a Context that knows the last final rule (allow,
+// deny, tarpit) that matched: the file and line it is written at.
+type LastRuleContext interface {
+	LastRule() (file string, line int, ok bool)
+}
+
+func init() {
+	RegisterFetch(Fetch{Name: "last_rule_file", Type: TypeStr, Compile: noArg(func(c Context) (Sample, bool) {
+		lc, ok := c.(LastRuleContext)
+		if !ok {
+			return Sample{}, false
+		}
+		file, _, ok := lc.LastRule()
+		return Str(file), ok
+	})})
+	RegisterFetch(Fetch{Name: "last_rule_line", Type: TypeInt, Compile: noArg(func(c Context) (Sample, bool) {
+		lc, ok := c.(LastRuleContext)
+		if !ok {
+			return Sample{}, false
+		}
+		_, line, ok := lc.LastRule()
+		return Int(int64(line)), ok
+	})})
+}

@@ -692,6 +692,9 @@ type exchange struct {
 	respAnswer *localAnswer
 	// respDrop is the http-response silent-drop rule that fired, if any.
 	respDrop *httpRule
+	// lastRule is the last allow, deny or tarpit rule that matched
+	// (last_rule_file, last_rule_line), nil for none.
+	lastRule *config.HTTPRule
 	// prio is the request's place in the queues (set-priority-class,
 	// set-priority-offset).
 	prio Priority
@@ -724,7 +727,7 @@ func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 	ex.ctxn.Reset()
 	ex.chit, ex.chitName, ex.fromCache, ex.cstore, ex.respAnswer, ex.prio = nil, "", "", nil, nil, Priority{}
 	ex.respDrop = nil
-	ex.ckLast, ex.ckFirst = 0, 0
+	ex.ckLast, ex.ckFirst, ex.lastRule = 0, 0, nil
 	ex.src, ex.dst = hf.src(), hf.dst()
 	ex.bodyIn.Store(0)
 	ex.tmo = streamTimeouts{}

@@ -492,6 +492,10 @@ rules:
 			continue
 		}
 		switch r.cfg.Action {
+		case "allow", "deny", "tarpit":
+			ex.lastRule = r.cfg // as haproxy notes its final rules
+		}
+		switch r.cfg.Action {
 		case "allow":
 			// The proxy's other http-request rules are skipped; its
 			// redirect rules and the next proxy's rules still run.
@@ -765,6 +769,7 @@ func (ex *exchange) applyRespRules(rules []httpRule) {
 		}
 		switch r.cfg.Action {
 		case "allow":
+			ex.lastRule = r.cfg
 			return // this list's other rules are skipped
 		case "silent-drop":
 			// The answer never leaves: forwardResponse drops the
@@ -778,6 +783,7 @@ func (ex *exchange) applyRespRules(rules []httpRule) {
 			ex.log.term = [2]byte{'P', 'H'}
 			switch r.cfg.Action {
 			case "deny":
+				ex.lastRule = r.cfg
 				ex.respAnswer = ex.returnAnswer(r)
 				ex.be.st.dresp.Add(1)
 				ex.hf.s.fe.st.dresp.Add(1)

@@ -368,3 +368,12 @@ func (ex *exchange) ResponseCompression() (string, bool) {
 	}
 	return "", false
 }
+
+// LastRule is where the last allow, deny or tarpit rule that matched is
+// written (last_rule_file, last_rule_line).
+func (ex *exchange) LastRule() (string, int, bool) {
+	if ex.lastRule == nil {
+		return "", 0, false
+	}
+	return ex.lastRule.File, ex.lastRule.Line, true
+}
