@@ -159,6 +159,18 @@ func TestInteropStateFetchPlacesMatchHAProxy(t *testing.T) {
 		{"listen", "use_backend %[be_name]", "needs 'backend'"},
 		{"frontend", "http-response set-header x %[srv_name]", ""},
 		{"frontend", "http-request deny if { srv_name s }", ""},
+		{"frontend", "http-request set-header x %[res.hdr_val(x)]", "needs 'HTTP response headers'"},
+		{"frontend", "http-response set-header x %[hdr_val(x)]", "needs 'HTTP request headers'"},
+		{"frontend", "http-after-response set-header x %[req.hdrs]", "needs 'HTTP request headers'"},
+		{"frontend", "http-request set-header x %[res.comp]", "needs 'HTTP response'"},
+		{"frontend", "http-request set-var(txn.x) res.ver", "extracts information from 'HTTP response headers'"},
+		{"frontend", "http-response set-var(txn.x) urlp(a)", "extracts information from 'HTTP request headers'"},
+		{"frontend", "tcp-request content set-var(sess.x) srv_name", "extracts information from 'server'"},
+		{"frontend", "tcp-request content set-var(sess.x) be_name", "extracts information from 'backend'"},
+		{"listen", "tcp-request content set-var(sess.x) be_name", ""},
+		{"backend", "tcp-request content set-var(sess.x) be_id", ""},
+		{"frontend", "http-response set-header x %[res.hdr_val(x)]", ""},
+		{"frontend", "http-request set-header x %[last_rule_line]", ""},
 	} {
 		t.Run(tc.kind+" "+tc.line, func(t *testing.T) {
 			bind, srv := "    bind 127.0.0.1:1\n", "    server s 127.0.0.1:1\n"

@@ -132,34 +132,73 @@ var streamNeeds = map[string]string{
 
 var exprStartRE = regexp.MustCompile(`%\[([A-Za-z0-9_.+-]+)`)
 
-// checkFetchPlaces refuses, as haproxy does, the expressions of
-// http-request rules and of use_backend names that read the server,
-// which no request has before its backend picks one, or the backend
-// where none is chosen yet: in a frontend's http-request rules, and in
-// any use_backend name. Conditions are left alone: haproxy only warns of
+// messageNeeds are the fetches of one direction's message, with the
+// source haproxy names when refusing them in the other direction.
+var messageNeeds = map[string]string{}
+
+func init() {
+	for _, n := range strings.Fields("hdr_val req.hdr_val hdr_ip req.hdr_ip cook_val req.cook_val req.hdr_names req.hdrs req.hdrs_bin urlp urlp_val url_ip url_port pathq baseq base32 base32+src url32 url32+src http_auth_type http_auth_bearer") {
+		messageNeeds[n] = "HTTP request headers"
+	}
+	for _, n := range strings.Fields("res.hdr_val shdr_val res.hdr_ip shdr_ip res.hdr_cnt shdr_cnt res.fhdr res.fhdr_cnt res.cook_val scook_val res.cook_cnt scook_cnt res.hdr_names res.hdrs res.hdrs_bin res.ver resp_ver") {
+		messageNeeds[n] = "HTTP response headers"
+	}
+	messageNeeds["res.comp"] = "HTTP response"
+	messageNeeds["res.comp_algo"] = "HTTP response"
+}
+
+// checkFetchPlaces refuses, as haproxy does, the expressions of rules
+// that read what their place has not: the server, which no request has
+// before its backend picks one, in http-request and tcp-request rules
+// and use_backend names; the backend, in a frontend's rules and in any
+// use_backend name; the response in request rules and the request in
+// response rules. Conditions are left alone: haproxy only warns of
 // their ACLs.
 func (p *parser) checkFetchPlaces(words []string) {
 	kw := words[0]
-	if kw != "http-request" && kw != "use_backend" {
+	switch kw {
+	case "http-request", "use_backend", "http-response", "http-after-response":
+	case "tcp-request":
+		if len(words) < 2 || words[1] != "content" {
+			return
+		}
+		words = words[1:]
+	default:
 		return
 	}
 	unavailable := func(need string) bool {
-		return need == "server" || need == "backend" && (kw == "use_backend" || p.cur.Kind == KindFrontend)
+		switch need {
+		case "server":
+			return kw != "http-response" && kw != "http-after-response"
+		case "backend":
+			return kw == "use_backend" || p.cur.Kind == KindFrontend && kw != "http-response" && kw != "http-after-response"
+		case "HTTP request headers":
+			return kw == "http-response" || kw == "http-after-response"
+		case "HTTP response headers", "HTTP response":
+			return kw == "http-request"
+		}
+		return false
+	}
+	needOf := func(name string) string {
+		if n := streamNeeds[name]; n != "" {
+			return n
+		}
+		return messageNeeds[name]
 	}
 	for i, w := range words[1:] {
 		if w == "if" || w == "unless" {
 			return
 		}
 		for _, m := range exprStartRE.FindAllStringSubmatch(w, -1) {
-			if need := streamNeeds[m[1]]; need != "" && unavailable(need) {
+			if need := needOf(m[1]); need != "" && unavailable(need) {
 				p.errorf(kw, ErrMisplaced, "sample fetch <%s> may not be reliably used here because it needs '%s' which is not available here", m[1], need)
 			}
 		}
 		// "set-var(NAME) EXPR": the expression after the action.
-		if kw == "http-request" && i == 0 && strings.HasPrefix(w, "set-var(") && len(words) > 2 {
+		if kw != "use_backend" && i == 0 && strings.HasPrefix(w, "set-var(") && len(words) > 2 {
 			name, _, _ := strings.Cut(words[2], ",")
 			name, _, _ = strings.Cut(name, "(")
-			if need := streamNeeds[name]; need != "" && unavailable(need) {
+			if need := needOf(name); need != "" && unavailable(need) {
 				p.errorf(kw, ErrMisplaced, "fetch method '%s' extracts information from '%s', none of which is available here", w, need)
 			}
 		}
