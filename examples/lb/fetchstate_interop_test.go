@@ -16,13 +16,14 @@ import (
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/balancer"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 )
 
 // stateFetchCfg exercises the identity, state and timeout fetches: the
 // frontend's rules read the frontend's side, the backend's its own, and
 // what each saw comes back in response headers, with what the response
 // rules see.
-func stateFetchCfg(probe, port int, srv string) string {
+func stateFetchCfg(probe, port int, srv, refused string) string {
 	return fmt.Sprintf(`defaults
     mode http
     timeout connect 1s
@@ -30,10 +31,10 @@ func stateFetchCfg(probe, port int, srv string) string {
     timeout server 7s
 listen probe
     bind 127.0.0.1:%d
-    http-request return status 200 hdr X-C "%%[fe_conn(f)]"
+    http-request return status 200 hdr X-C "%%[fe_conn(f)]" hdr X-Up "%%[srv_is_up(b/s2)]"
 frontend f
     bind 127.0.0.1:%d name front id 7
-    http-request set-var-fmt(txn.f) "fe=%%[fe_name] feid=%%[fe_id] defbe=%%[fe_defbe] so=%%[so_name] soid=%%[so_id] ctm=%%[fe_client_timeout] stop=%%[stopping] thr=%%[thread] proc=%%[proc] nbproc=%%[nbproc] feconn=%%[fe_conn] beconn=%%[be_conn(b)] up=%%[srv_is_up(b/s1)] maint=%%[srv_is_up(b/s3)] q=%%[queue(b)] slots=%%[connslots(b2)] free=%%[be_conn_free(b2)]"
+    http-request set-var-fmt(txn.f) "fe=%%[fe_name] feid=%%[fe_id] defbe=%%[fe_defbe] so=%%[so_name] soid=%%[so_id] ctm=%%[fe_client_timeout] stop=%%[stopping] thr=%%[thread] proc=%%[proc] nbproc=%%[nbproc] feconn=%%[fe_conn] beconn=%%[be_conn(b)] up=%%[srv_is_up(b/s1)] maint=%%[srv_is_up(b/s3)] q=%%[queue(b)] slots=%%[connslots(b2)] free=%%[be_conn_free(b2)] s2up=%%[srv_is_up(b/s2)] nb=%%[nbsrv(b)] bslots=%%[connslots(b)] bfree=%%[be_conn_free(b)] s2w=%%[srv_weight(b/s2)] s2c=%%[srv_conn_free(b/s2)]"
     http-request set-var-fmt(txn.rate) "fereq=%%[fe_req_rate] fesess=%%[fe_sess_rate(f)] berate=%%[be_sess_rate(b)] srate=%%[srv_sess_rate(b/s1)]" if { path / }
     use_backend b2 if { path_beg /b2 }
     default_backend b
@@ -51,11 +52,12 @@ backend b
     http-response set-header X-R "srv=%%[srv_name] srvid=%%[srv_id] sc=%%[srv_conn(s1)] beconn=%%[be_conn] free=%%[be_conn_free] slots=%%[connslots]"
     server s1 %s maxconn 10 weight 3 id 5
     server s3 %s weight 2 disabled
+    server s2 %s check inter 100ms fall 1 rise 1
 backend b2
     http-request return status 200 hdr X-R "be=%%[be_name] beid=%%[be_id]"
     server x %s maxconn 4 maxqueue 6
     server y %s maxconn 3 maxqueue 2
-`, probe, port, srv, srv, srv, srv)
+`, probe, port, srv, srv, refused, srv, srv)
 }
 
 // TestInteropStateFetchesMatchHAProxy: the identity fetches (fe_name,
@@ -68,6 +70,11 @@ func TestInteropStateFetchesMatchHAProxy(t *testing.T) {
 	srv := strings.TrimPrefix(handlerServer(t, func(w http.ResponseWriter, r *http.Request) {}), "http://")
 	paths := []string{"/", "/t", "/s", "/b2"}
 	run := func(probe, addr string) []string {
+		// The checked server that refuses connections is down first.
+		require.Eventually(t, func() bool {
+			b := oneShot(t, probe, "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+			return strings.Contains(strings.ToLower(string(b)), "\r\nx-up: 0\r\n")
+		}, 10*time.Second, 10*time.Millisecond)
 		var out []string
 		for _, p := range paths {
 			// The frontend's last connection is over before the next.
@@ -87,12 +94,13 @@ func TestInteropStateFetchesMatchHAProxy(t *testing.T) {
 		return out
 	}
 	p := freePorts(t, 2)
-	startHAProxyReady(t, stateFetchCfg(p[0], p[1], srv))
+	refused := testnet.RefusedAddr(t)
+	startHAProxyReady(t, stateFetchCfg(p[0], p[1], srv, refused))
 	want := run(fmt.Sprintf("127.0.0.1:%d", p[0]), fmt.Sprintf("127.0.0.1:%d", p[1]))
-	lb, _, _ := startInProcess(t, stateFetchCfg(0, 0, srv))
+	lb, _, _ := startInProcess(t, stateFetchCfg(0, 0, srv, refused))
 	got := run(lb.Addrs("probe")[0].String(), lb.Addrs("f")[0].String())
 	require.Equal(t, want, got, "haproxy's headers, then lb's")
-	require.Contains(t, got, "/ x-f: fe=f feid=2 defbe=b so=front soid=7 ctm=5000 stop=0 thr=0 proc=1 nbproc=1 feconn=1 beconn=0 up=1 maint=0 q=0 slots=15 free=7")
+	require.Contains(t, got, "/ x-f: fe=f feid=2 defbe=b so=front soid=7 ctm=5000 stop=0 thr=0 proc=1 nbproc=1 feconn=1 beconn=0 up=1 maint=0 q=0 slots=15 free=7 s2up=0 nb=1 bslots=-1 bfree=10 s2w=1 s2c=-1")
 	require.Contains(t, got, "/b2 x-r: be=b2 beid=4")
 }
 
