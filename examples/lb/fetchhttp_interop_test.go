@@ -2,9 +2,12 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -187,4 +190,63 @@ backend b
 	got := run(lb.Addrs("f")[0].String())
 	require.Equal(t, want, got, "haproxy's headers, then lb's")
 	require.Equal(t, []string{"HTTP/1.1 200 OK", "x-r: comp=1 algo=deflate", "x-a: comp=1 algo=deflate"}, got[:3])
+}
+
+// TestInteropProtoHTTPInTCPMatchesHAProxy: in mode tcp, req.proto_http
+// tells a whole HTTP request head from other bytes, waiting for the rest
+// of a head that is not whole yet, as haproxy's does.
+func TestInteropProtoHTTPInTCPMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	names := nameServers(t, 2, false)
+	cfg := func(port int) string {
+		return fmt.Sprintf(`defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend f
+    bind 127.0.0.1:%d
+    tcp-request inspect-delay 2s
+    tcp-request content accept if { req.proto_http }
+    tcp-request content accept if { req.len gt 40 }
+    use_backend web if { req.proto_http }
+    default_backend other
+backend web
+    server s1 %s
+backend other
+    server s2 %s
+`, port, names[0], names[1])
+	}
+	run := func(addr string) []string {
+		var out []string
+		for _, parts := range [][]string{
+			{"GET / HTTP/1.1\r\nHost: h\r\n\r\n"},
+			{"GET / HTTP/1.1\r\nHo", "st: h\r\n\r\n"},
+			{"hello there, this is not an HTTP request at all\r\n\r\n"},
+			{"GET /\r\n\r\n"},
+		} {
+			c, err := net.Dial("tcp", addr)
+			require.NoError(t, err)
+			for i, p := range parts {
+				if i > 0 {
+					time.Sleep(100 * time.Millisecond) // the first part is inspected alone
+				}
+				_, err := c.Write([]byte(p))
+				require.NoError(t, err)
+			}
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			b, _ := io.ReadAll(c)
+			_ = c.Close()
+			out = append(out, strings.TrimSpace(string(b)))
+		}
+		return out
+	}
+	hp := freePort(t)
+	hpAddr := fmt.Sprintf("127.0.0.1:%d", hp)
+	runHAProxy(t, cfg(hp), hpAddr)
+	want := run(hpAddr)
+	lb, _, _ := startInProcess(t, cfg(0))
+	got := run(lb.Addrs("f")[0].String())
+	require.Equal(t, want, got, "the servers haproxy chose, then lb's")
+	require.Equal(t, []string{"s1", "s1", "s2"}, got[:3])
 }

@@ -849,7 +849,10 @@ func h1Request(b []byte) int {
 		return 0
 	}
 	parts := strings.Split(line, " ")
-	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || !strings.HasPrefix(parts[2], "HTTP/") {
+	switch {
+	case len(parts) == 2 && parts[0] == "GET" && parts[1] != "":
+		// HTTP/0.9, which haproxy takes as HTTP/1.0.
+	case len(parts) != 3 || parts[0] == "" || parts[1] == "" || !strings.HasPrefix(parts[2], "HTTP/"):
 		return -1
 	}
 	for i := 0; i < len(parts[0]); i++ {
