@@ -716,12 +716,15 @@ type exchange struct {
 	chitName  string
 	fromCache string
 	cstore    *httpcache.Pending
+	// lastBack is the server connection the exchange last used, which
+	// the bc_* fetches of its log line still read once it is let go.
+	lastBack *backConn
 }
 
 func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 	ex.hf, ex.fst, ex.req = hf, st, st.Request()
 	ex.first = hf.nreq == 1
-	ex.be, ex.bhp, ex.srv, ex.bc, ex.bst, ex.cerr = nil, nil, nil, nil, nil, nil
+	ex.be, ex.bhp, ex.srv, ex.bc, ex.bst, ex.cerr, ex.lastBack = nil, nil, nil, nil, nil, nil, nil
 	ex.inResp, ex.direct, ex.useSrv, ex.comp, ex.noL7Retry, ex.key, ex.held, ex.heldAll = false, nil, nil, "", false, nil, false, false
 	ex.uid, ex.stuck, ex.forcePrst, ex.ignorePrst = "", nil, false, false
 	ex.ctxn.Reset()
@@ -755,6 +758,7 @@ func (ex *exchange) serveAsync() {
 func (ex *exchange) finish() {
 	_ = ex.fst.Close()
 	ex.hf, ex.fst, ex.req, ex.be, ex.bhp, ex.srv, ex.bc, ex.bst, ex.direct, ex.useSrv, ex.stuck = nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil
+	ex.lastBack = nil
 	exchangePool.Put(ex)
 }
 
@@ -1918,6 +1922,7 @@ func (ex *exchange) lastServer() *Server {
 // noteBackSource keeps the server connection's own address for %bi and
 // %bp when the frontend's format reads them.
 func (ex *exchange) noteBackSource() {
+	ex.lastBack = ex.bc
 	if ex.hf.s.fe.keepBSrc {
 		ex.log.bsrc = localAddrPort(ex.bc.c.SocketLocal())
 	}

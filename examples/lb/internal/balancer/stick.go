@@ -90,6 +90,8 @@ type tracked struct {
 	// set, until the session takes them.
 	early bool
 	vars  *varStore
+	// c is the client connection, for the fc_* fetches.
+	c *conn.Conn
 }
 
 // Var returns a variable (acl.VarContext): proc from the balancer, the
@@ -341,7 +343,7 @@ func (b *Balancer) connRules(fe *frontend, lc *conn.ListenConfig) {
 
 // run is the conn.Rule of a frontend.
 func (fs *frontStick) run(c *conn.Conn) conn.Verdict {
-	t := &tracked{b: fs.b, own: fs.px.Name, src: c.Src(), dst: c.Dst(), early: true}
+	t := &tracked{b: fs.b, own: fs.px.Name, src: c.Src(), dst: c.Dst(), c: c, early: true}
 	v := conn.Accept
 	switch t.apply(fs.px.Stick.ConnRules) {
 	case "reject":
@@ -420,7 +422,7 @@ func (s *session) sessionRules() bool {
 	if t == nil {
 		t = &tracked{b: s.b, own: s.fe.cfg.Name, sessCounted: true}
 	}
-	t.src, t.dst = s.client.Src(), s.client.Dst()
+	t.src, t.dst, t.c = s.client.Src(), s.client.Dst(), s.client
 	t.info = s.client.Transport().Info()
 	before := t.sc
 	// The configuration refuses silent-drop in these rules. Their
@@ -457,7 +459,7 @@ func (s *session) endTracking() {
 // backend's stick rules, a frontend's content rules): the session's
 // addresses and tracked entries, with "" naming own's table.
 func (s *session) ruleCtx(own string) *tracked {
-	t := &tracked{b: s.b, own: own, src: s.client.Src(), dst: s.client.Dst(), info: s.client.Transport().Info(), s: s}
+	t := &tracked{b: s.b, own: own, src: s.client.Src(), dst: s.client.Dst(), info: s.client.Transport().Info(), s: s, c: s.client}
 	if s.trk != nil {
 		t.sc = s.trk.sc
 	}

@@ -1,0 +1,72 @@
+package balancer
+
+import (
+	"github.com/proxyblocks/proxyblocks/conn"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
+)
+
+// The connections behind the fc_* and bc_* fetches (acl.ConnContext).
+
+var (
+	_ acl.ConnContext = (*tracked)(nil)
+	_ acl.ConnContext = (*exchange)(nil)
+)
+
+// FrontConn returns the client connection.
+func (t *tracked) FrontConn() *conn.Conn { return t.c }
+
+// FrontHTTP returns the client connection's HTTP major version, 0 in TCP
+// mode or before the HTTP mux is up.
+func (t *tracked) FrontHTTP() int {
+	if t.s == nil {
+		return 0
+	}
+	t.s.mu.Lock()
+	hf := t.s.http
+	t.s.mu.Unlock()
+	if hf == nil {
+		return 0
+	}
+	if hf.h2 {
+		return 2
+	}
+	return 1
+}
+
+// BackConn returns a TCP session's server connection, nil before it is
+// made.
+func (t *tracked) BackConn() (*conn.Conn, int) {
+	if t.s == nil {
+		return nil, 0
+	}
+	t.s.mu.Lock()
+	defer t.s.mu.Unlock()
+	return t.s.server, 0
+}
+
+// FrontConn returns the client connection.
+func (ex *exchange) FrontConn() *conn.Conn { return ex.hf.s.client }
+
+// FrontHTTP returns the client connection's HTTP major version.
+func (ex *exchange) FrontHTTP() int {
+	if ex.hf.h2 {
+		return 2
+	}
+	return 1
+}
+
+// BackConn returns the server connection the exchange uses, or used last
+// (its log line reads it after it was let go), nil before one.
+func (ex *exchange) BackConn() (*conn.Conn, int) {
+	bc := ex.bc
+	if bc == nil {
+		bc = ex.lastBack
+	}
+	if bc == nil {
+		return nil, 0
+	}
+	if bc.h2 {
+		return bc.c, 2
+	}
+	return bc.c, 1
+}
