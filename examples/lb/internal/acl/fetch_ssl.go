@@ -39,10 +39,5 @@ func init() {
 		}
 		return Int(0), i.TLS
 	})
-	tlsFetch("ssl_c_s_dn", TypeStr, func(i xprt.Info) (Sample, bool) {
-		if len(i.PeerCertificates) == 0 {
-			return Sample{}, false
-		}
-		return str(i.PeerCertificates[0].Subject.String(), true)
-	})
+	// ssl_c_s_dn: fetch_tls_more.go.
 }

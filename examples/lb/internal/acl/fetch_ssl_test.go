@@ -4,6 +4,7 @@ import (
 	stdtls "crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"net/netip"
 	"strings"
 	"testing"
@@ -25,7 +26,7 @@ func TestSSLFetches(t *testing.T) {
 	tlsc := tlsCtx{plain: addrs, info: xprt.Info{
 		TLS: true, Version: stdtls.VersionTLS13, CipherSuite: stdtls.TLS_AES_128_GCM_SHA256,
 		ALPN: "h2", ServerName: "www.example.org", Resumed: true, Verified: true,
-		PeerCertificates: []*x509.Certificate{{Subject: pkix.Name{CommonName: "alice"}}},
+		PeerCertificates: []*x509.Certificate{{Subject: pkix.Name{CommonName: "alice"}, RawSubject: rawName(t, pkix.Name{CommonName: "alice"})}},
 	}}
 	clear := tlsCtx{plain: addrs}
 	for _, tc := range []struct {
@@ -45,7 +46,8 @@ func TestSSLFetches(t *testing.T) {
 		{"ssl_fc_cipher TLS_AES_128_GCM_SHA256", true, false, false},
 		{"ssl_fc_is_resumed", true, false, false},
 		{"ssl_c_verify 0", true, false, false},
-		{"ssl_c_s_dn CN=alice", true, false, false},
+		{"ssl_c_s_dn /CN=alice", true, false, false},
+		{"ssl_c_s_dn(CN) alice", true, false, false},
 	} {
 		e, err := ParseExpr(strings.Fields(tc.expr))
 		require.NoError(t, err, tc.expr)
@@ -53,4 +55,12 @@ func TestSSLFetches(t *testing.T) {
 		require.Equal(t, tc.onClear, e.Eval(clear), "%s on a plain connection", tc.expr)
 		require.Equal(t, tc.onNoTLSCtx, e.Eval(addrs), "%s on a context without TLS", tc.expr)
 	}
+}
+
+// rawName is the DER encoding of n, as a certificate carries it.
+func rawName(t *testing.T, n pkix.Name) []byte {
+	t.Helper()
+	b, err := asn1.Marshal(n.ToRDNSequence())
+	require.NoError(t, err)
+	return b
 }

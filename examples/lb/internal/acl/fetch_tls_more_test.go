@@ -1,0 +1,62 @@
+package acl
+
+import (
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/proxyblocks/proxyblocks/xprt"
+)
+
+// TestDNFetchArguments: the entry, occurrence and format arguments of
+// the DN fetches, and the arguments HAProxy refuses.
+func TestDNFetchArguments(t *testing.T) {
+	name := pkix.RDNSequence{
+		{{Type: asn1.ObjectIdentifier{2, 5, 4, 6}, Value: "FR"}},
+		{{Type: asn1.ObjectIdentifier{2, 5, 4, 11}, Value: "a"}, {Type: asn1.ObjectIdentifier{2, 5, 4, 11}, Value: "b+c"}},
+		{{Type: asn1.ObjectIdentifier{2, 5, 4, 3}, Value: "#x y "}},
+		{{Type: asn1.ObjectIdentifier{1, 2, 3, 4}, Value: "é"}},
+	}
+	raw, err := asn1.Marshal(name)
+	require.NoError(t, err)
+	ctx := tlsCtx{info: xprt.Info{TLS: true, PeerCertificates: []*x509.Certificate{{RawSubject: raw}}}}
+	for expr, want := range map[string]string{
+		"ssl_c_s_dn":              `/C=FR/OU=a/OU=b+c/CN=#x y /1.2.3.4=\xC3\xA9`,
+		"ssl_c_s_dn(ou)":          "a",
+		"ssl_c_s_dn(OU,2)":        "b+c",
+		"ssl_c_s_dn(OU,-2)":       "a",
+		"ssl_c_s_dn(,0,rfc2253)":  `1.2.3.4=#0C02C3A9,CN=\#x y\ ,OU=a+OU=b\+c,C=FR`,
+		"ssl_c_s_dn(CN,1,ignore)": "#x y ",
+	} {
+		if expr == "ssl_c_s_dn(CN,1,ignore)" {
+			_, _, err := CompileFetch(expr)
+			assert.ErrorContains(t, err, "only rfc2253 or a blank value", expr)
+			continue
+		}
+		s, ok := fetchOn(t, expr, ctx)
+		require.True(t, ok, expr)
+		assert.Equal(t, want, s.Str, expr)
+	}
+	for _, expr := range []string{"ssl_c_s_dn(OU,3)", "ssl_c_s_dn(OU,0)", "ssl_c_s_dn(L)"} {
+		_, ok := fetchOn(t, expr, ctx)
+		assert.False(t, ok, expr)
+	}
+	for _, expr := range []string{"ssl_c_s_dn(CN,x)", "ssl_c_i_dn(,,rfc2253)", "ssl_c_s_dn(a,1,,)"} {
+		_, _, err := CompileFetch(expr)
+		assert.Error(t, err, expr)
+	}
+}
+
+// TestUnavailableTLSFetchesAreRefused: a fetch crypto/tls cannot serve
+// fails the configuration, saying why.
+func TestUnavailableTLSFetchesAreRefused(t *testing.T) {
+	for _, expr := range []string{"ssl_fc_session_id", "ssl_f_s_dn(CN)", "ssl_fc_cipherlist_str"} {
+		_, _, err := CompileFetch(expr)
+		require.Error(t, err, expr)
+		assert.Contains(t, err.Error(), "is not supported: ", expr)
+	}
+}
