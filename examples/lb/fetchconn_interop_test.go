@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"context"
+	stdtls "crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/net/http2"
 
 	"github.com/proxyblocks/proxyblocks/conn"
 )
@@ -20,7 +23,7 @@ import (
 // connFetchLine is the response header the connection fetch tests echo.
 const connFetchLine = `src=%[src] sp=%[src_port] dst=%[dst] dp=%[dst_port] fsrc=%[fc_src] fsp=%[fc_src_port] fdst=%[fc_dst] fdp=%[fc_dst_port] ` +
 	`rp=%[fc_rcvd_proxy] auth=%[fc_pp_authority] uid=%[fc_pp_unique_id] sl=%[src_is_local] dl=%[dst_is_local] fsl=%[fc_src_is_local] fdl=%[fc_dst_is_local] ` +
-	`dc=%[dst_conn] hm=%[fc_http_major] bs=%[bc_src] bsp=%[bc_src_port] bd=%[bc_dst] bdp=%[bc_dst_port] bhm=%[bc_http_major] upd=%[src_updt_conn_cnt(t)] upd2=%[src_updt_conn_cnt(t)] upn=%[src_updt_conn_cnt(n)]`
+	`hm=%[fc_http_major] bs=%[bc_src] bsp=%[bc_src_port] bd=%[bc_dst] bdp=%[bc_dst_port] bhm=%[bc_http_major] upd=%[src_updt_conn_cnt(t)] upd2=%[src_updt_conn_cnt(t)] upn=%[src_updt_conn_cnt(n)]`
 
 // TestInteropConnFetchesMatchHAProxy sends requests with a PROXY v2
 // header carrying AUTHORITY and UNIQUE_ID TLVs, a PROXY v1 header, and
@@ -117,6 +120,123 @@ backend n
 	t.Logf("haproxy: %q", want)
 	require.Len(t, got, len(cases))
 	assert.Equal(t, "v2: src=192.0.2.77 sp=4444 dst=127.0.0.1 dp=8080 fsrc=127.0.0.1 fsp=CLIENT fdst=127.0.0.1 fdp=PPORT "+
-		"rp=1 auth=www.example.com uid=id-42 sl=0 dl=1 fsl=1 fdl=1 dc=1 hm=1 bs=127.0.0.1 bsp=SERVER bd=127.0.0.1 bdp=WEB bhm=1 upd=1 upd2=2 upn=", got[0])
+		"rp=1 auth=www.example.com uid=id-42 sl=0 dl=1 fsl=1 fdl=1 hm=1 bs=127.0.0.1 bsp=SERVER bd=127.0.0.1 bdp=WEB bhm=1 upd=1 upd2=2 upn=", got[0])
 	assert.Contains(t, got[4], "rp=0 auth= uid= ")
+}
+
+// TestInteropConnFetchesTCPAndH2MatchHAProxy: in TCP mode the log line's
+// fc_http_major has no sample while the bc_* fetches name the server
+// connection, dst_conn counts the connections open on the listener, and
+// an HTTP/2 client reads fc_http_major 2 with an HTTP/1 server
+// connection behind it.
+func TestInteropConnFetchesTCPAndH2MatchHAProxy(t *testing.T) {
+	haproxyBin(t)
+	web := handlerServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Peer", r.RemoteAddr)
+		_, _ = io.WriteString(w, "ok")
+	})
+	cfg := func(ports []int) string {
+		return fmt.Sprintf(`global
+    log stdout format raw local0
+defaults
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend ft
+    mode tcp
+    bind 127.0.0.1:%d
+    log global
+    log-format "T hm=%%[fc_http_major] bhm=%%[bc_http_major] rp=%%[fc_rcvd_proxy] dc=%%[dst_conn] bs=%%[bc_src] bsp=%%[bc_src_port] bd=%%[bc_dst] bdp=%%[bc_dst_port]"
+    tcp-request content set-var(sess.dc) dst_conn
+    default_backend bt
+backend bt
+    mode tcp
+    server s %s
+frontend fh
+    mode http
+    bind 127.0.0.1:%d proto h2
+    http-response set-header X-Conn "hm=%%[fc_http_major] bhm=%%[bc_http_major] bs=%%[bc_src] bsp=%%[bc_src_port]"
+    default_backend bh
+backend bh
+    mode http
+    server s %s
+`, ports[0], web, ports[1], web)
+	}
+	type result struct{ log, h2 string }
+	run := func(start func(text string, ports []int) func() string) result {
+		ports := freePorts(t, 2)
+		out := start(cfg(ports), ports)
+		// Two clients at once on the TCP frontend: the second sees two
+		// connections on the listener.
+		hold, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", ports[0]))
+		require.NoError(t, err)
+		defer hold.Close()
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", ports[0]))
+		require.NoError(t, err)
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		_, err = io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		require.NoError(t, err)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		_ = c.Close()
+		_, bport, _ := net.SplitHostPort(resp.Header.Get("X-Peer"))
+		var line string
+		require.Eventually(t, func() bool {
+			for _, l := range strings.Split(out(), "\n") {
+				if strings.HasPrefix(l, "T ") && strings.Contains(l, "bsp="+bport+" ") {
+					line = l
+					return true
+				}
+			}
+			return false
+		}, 5*time.Second, 10*time.Millisecond, "the TCP log line")
+		line = strings.Replace(line, "bsp="+bport+" ", "bsp=SERVER ", 1)
+		line = strings.ReplaceAll(line, web[strings.LastIndex(web, ":")+1:], "WEB")
+
+		h2, err := h2cGet(fmt.Sprintf("127.0.0.1:%d", ports[1]))
+		require.NoError(t, err)
+		return result{line, h2}
+	}
+	want := run(func(text string, ports []int) func() string {
+		addr := fmt.Sprintf("127.0.0.1:%d", ports[1])
+		return startHAProxy(t, text, func() bool {
+			c, err := net.Dial("tcp", addr)
+			if err == nil {
+				_ = c.Close()
+			}
+			return err == nil
+		})
+	})
+	got := run(func(text string, _ []int) func() string {
+		_, logs, mu := startInProcess(t, text)
+		return func() string {
+			mu.Lock()
+			defer mu.Unlock()
+			return logs.String()
+		}
+	})
+	assert.Equal(t, want, got)
+	assert.Equal(t, "T hm=- bhm=- rp=0 dc=2 bs=127.0.0.1 bsp=SERVER bd=127.0.0.1 bdp=WEB", got.log)
+	assert.Equal(t, "hm=2 bhm=1 bs=127.0.0.1 bsp=SERVER", got.h2)
+}
+
+// h2cGet sends one HTTP/2 request without TLS to addr and returns the
+// X-Conn header of the response, the server connection's port named.
+func h2cGet(addr string) (string, error) {
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http2.Transport{
+		AllowHTTP: true,
+		DialTLSContext: func(ctx context.Context, network, addr string, _ *stdtls.Config) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		},
+	}}
+	resp, err := c.Get("http://" + addr + "/")
+	if err != nil {
+		return "", err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	// The server connection's port, which the server saw, as a name.
+	_, bport, _ := net.SplitHostPort(resp.Header.Get("X-Peer"))
+	return strings.Replace(resp.Header.Get("X-Conn"), "bsp="+bport, "bsp=SERVER", 1), nil
 }
