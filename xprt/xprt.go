@@ -91,6 +91,9 @@ type Info struct {
 	PeerCertificates []*x509.Certificate
 	// Verified is true when the peer's certificate was verified.
 	Verified bool
+	// LocalCertificate is the certificate this end presented (a TLS
+	// server's own, picked by SNI), nil when none or not known.
+	LocalCertificate *x509.Certificate
 }
 
 // Factory builds a transport over an established socket. Config is the

@@ -73,7 +73,9 @@ const tlsFetchLine = `s=%[ssl_c_s_dn] cn=%[ssl_c_s_dn(CN)] ou2=%[ssl_c_s_dn(OU,2
 	`rfc=%[ssl_c_s_dn(,0,rfc2253)] i=%[ssl_c_i_dn] icn=%[ssl_c_i_dn(CN)] irfc=%[ssl_c_i_dn(,0,rfc2253)] ` +
 	`serial=%[ssl_c_serial,hex] sha1=%[ssl_c_sha1,hex] der=%[ssl_c_der,base64] nb=%[ssl_c_notbefore] na=%[ssl_c_notafter] ` +
 	`sig=%[ssl_c_sig_alg] key=%[ssl_c_key_alg] ver=%[ssl_c_version] crt=%[ssl_fc_has_crt] sni=%[ssl_fc_has_sni] ` +
-	`alg=%[ssl_fc_alg_keysize] use=%[ssl_fc_use_keysize] err=%[ssl_c_err] caerr=%[ssl_c_ca_err] depth=%[ssl_c_ca_err_depth] chain=%[ssl_c_chain_der,base64]`
+	`alg=%[ssl_fc_alg_keysize] use=%[ssl_fc_use_keysize] err=%[ssl_c_err] caerr=%[ssl_c_ca_err] depth=%[ssl_c_ca_err_depth] chain=%[ssl_c_chain_der,base64] ` +
+	`f=%[ssl_f_s_dn] fi=%[ssl_f_i_dn(CN)] fserial=%[ssl_f_serial,hex] fsig=%[ssl_f_sig_alg] fkey=%[ssl_f_key_alg] fver=%[ssl_f_version] ` +
+	`fna=%[ssl_f_notafter] fsha=%[ssl_f_sha1,hex] fder=%[ssl_f_der,base64] res=%[ssl_fc_is_resumed]`
 
 // tlsBackLine is what the balancer adds to the response: the server
 // connection's TLS state and certificate.
@@ -122,11 +124,14 @@ backend b
     server s %s ssl verify none
 `, httpDefaults, ports[0], filepath.Join(dir, "server.pem"), filepath.Join(dir, "ca.pem"), tlsFetchLine, ports[1], tlsBackLine, ln.Addr()))
 		var out []string
+		// The second "cert" connection resumes the first's session.
+		cache := stdtls.NewLRUClientSessionCache(4)
 		for _, tc := range []struct {
 			name string
 			cfg  *stdtls.Config
 		}{
-			{"cert", &stdtls.Config{Certificates: []stdtls.Certificate{clientCert}, ServerName: "localhost"}},
+			{"cert", &stdtls.Config{Certificates: []stdtls.Certificate{clientCert}, ServerName: "localhost", ClientSessionCache: cache}},
+			{"cert-resumed", &stdtls.Config{Certificates: []stdtls.Certificate{clientCert}, ServerName: "localhost", ClientSessionCache: cache}},
 			{"nocert-nosni", &stdtls.Config{ServerName: ""}},
 		} {
 			tc.cfg.RootCAs, tc.cfg.InsecureSkipVerify = pool, tc.cfg.ServerName == ""
@@ -153,11 +158,14 @@ backend b
 	got := run(func(text string) { startInProcess(t, text) })
 	t.Logf("haproxy: %q", want)
 	assert.Equal(t, want, got)
-	require.Len(t, got, 3)
+	require.Len(t, got, 4)
 	assert.Contains(t, got[0], "s=/C=FR/ST=Ile-de-France/O=Example, Inc./OU=Eng/OU=Ops/CN=alice/emailAddress=alice@example.com cn=alice ou2=Ops oulast=Ops ou3= ")
 	assert.Contains(t, got[0], "rfc=emailAddress=alice@example.com,CN=alice,OU=Ops,OU=Eng,O=Example\\, Inc.,ST=Ile-de-France,C=FR ")
-	assert.Contains(t, got[0], " err=0 caerr=0 depth=0 chain="+base64.StdEncoding.EncodeToString(pool2DER(t, caPEM))+"\n")
-	assert.Contains(t, got[2], "serial=A1B2C3D4E5F6 sig=ecdsa-with-SHA256 key=id-ecPublicKey ver=3")
+	assert.Contains(t, got[0], " err=0 caerr=0 depth=0 chain="+base64.StdEncoding.EncodeToString(pool2DER(t, caPEM))+" f=")
+	assert.Contains(t, got[0], " f=/CN=localhost fi=Fetch Root fserial=1001 fsig=ecdsa-with-SHA256 fkey=rsaEncryption fver=3 ")
+	assert.Contains(t, got[1], " crt=0 ")
+	assert.Contains(t, got[1], " res=1")
+	assert.Contains(t, got[3], "serial=A1B2C3D4E5F6 sig=ecdsa-with-SHA256 key=id-ecPublicKey ver=3")
 }
 
 // pool2DER is the DER of the one certificate in pemText.

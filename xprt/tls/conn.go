@@ -3,6 +3,7 @@ package tls
 import (
 	"context"
 	stdtls "crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -62,6 +63,23 @@ type Conn struct {
 	// rc is the socket under tc, found on the first IdleSocket call.
 	rc     syscall.RawConn
 	rcDone bool
+	// local is the certificate a server conn presented, which the
+	// inbound config's certificate pick records (see handshakeOwner).
+	local *x509.Certificate
+	// picked is the certificate store entry chosen for the handshake.
+	picked *entry
+}
+
+// ownerKey keys the server Conn running a handshake in the handshake's
+// context, so the inbound config's callbacks, shared by all conns, can
+// tell the conn which certificate it presents.
+type ownerKey struct{}
+
+// handshakeOwner returns the server Conn whose handshake hello belongs
+// to, nil when unknown.
+func handshakeOwner(hello *stdtls.ClientHelloInfo) *Conn {
+	c, _ := hello.Context().Value(ownerKey{}).(*Conn)
+	return c
 }
 
 // Name returns "tls".
@@ -70,6 +88,9 @@ func (c *Conn) Name() string { return "tls" }
 // Handshake runs the TLS handshake, bounded by ctx. A later call returns
 // the first result.
 func (c *Conn) Handshake(ctx context.Context) error {
+	if !c.client {
+		ctx = context.WithValue(ctx, ownerKey{}, c)
+	}
 	if err := c.tc.HandshakeContext(ctx); err != nil {
 		side := "from"
 		if c.client {
@@ -166,5 +187,6 @@ func (c *Conn) Info() xprt.Info {
 		Resumed:          cs.DidResume,
 		PeerCertificates: cs.PeerCertificates,
 		Verified:         len(cs.VerifiedChains) > 0 || (c.verified && len(cs.PeerCertificates) > 0),
+		LocalCertificate: c.local,
 	}
 }

@@ -155,6 +155,9 @@ func NewInbound(b BindConfig, d *Defaults) (*Inbound, error) {
 	store := newCertStore(certs, b.StrictSNI)
 	in := &Inbound{config: base, store: store}
 	base.GetCertificate = func(hello *stdtls.ClientHelloInfo) (*stdtls.Certificate, error) {
+		if o := handshakeOwner(hello); o != nil && o.picked != nil {
+			return &o.picked.cert.Cert, nil
+		}
 		e, err := store.pick(hello)
 		if err != nil {
 			return nil, err
@@ -180,13 +183,25 @@ func NewInbound(b BindConfig, d *Defaults) (*Inbound, error) {
 			}
 			e.config = cfg
 		}
-		base.GetConfigForClient = func(hello *stdtls.ClientHelloInfo) (*stdtls.Config, error) {
-			e, err := store.pick(hello)
-			if err != nil {
+	}
+	// The pick is made once the hello is read, for every handshake (a
+	// resumed one too, which asks for no certificate): the conn keeps
+	// the certificate it presents, for ssl_f_*, and GetCertificate
+	// takes the same. A failed pick is GetCertificate's to report,
+	// unless an entry's own config had to be chosen here.
+	hasOpts := store.hasOpts
+	base.GetConfigForClient = func(hello *stdtls.ClientHelloInfo) (*stdtls.Config, error) {
+		e, err := store.pick(hello)
+		if err != nil {
+			if hasOpts {
 				return nil, err
 			}
-			return e.config, nil
+			return nil, nil
 		}
+		if o := handshakeOwner(hello); o != nil {
+			o.picked, o.local = e, e.cert.Cert.Leaf
+		}
+		return e.config, nil
 	}
 
 	if b.TicketKeys != "" {

@@ -17,17 +17,16 @@ import (
 
 // The certificate fetches of both sides: ssl_c_* read the certificate
 // the client presented, ssl_s_* the one the server presented to the
-// balancer; the subject and issuer names (ssl_c_s_dn, ssl_c_i_dn with
+// balancer, ssl_f_* the frontend's own; the subject and issuer names (ssl_c_s_dn, ssl_c_i_dn with
 // their entry, occurrence and format arguments), the DER encoding, the
 // serial, the SHA-1 fingerprint, the validity dates, the algorithms and
 // the version, as HAProxy gives them. Then the server connection's TLS
 // state (ssl_bc_*), the key sizes of the negotiated ciphers, and
 // ssl_fc_has_sni and ssl_fc_has_crt.
 //
-// The frontend's own certificate (ssl_f_*) and what only OpenSSL keeps
-// (session ids and keys, the ClientHello's raw lists, the handshake
-// randoms) are refused with an error saying so: crypto/tls does not give
-// them to the balancer.
+// What only OpenSSL keeps (session ids and keys, the ClientHello's raw
+// lists, the handshake randoms) is refused with an error saying so:
+// crypto/tls does not give it to the balancer.
 
 func init() {
 	front := func(c Context) (xprt.Info, bool) {
@@ -48,8 +47,25 @@ func init() {
 		}
 		return bc.Transport().Info(), true
 	}
-	registerCertFetches("ssl_c_", front)
-	registerCertFetches("ssl_s_", back)
+	peer := func(get func(Context) (xprt.Info, bool)) func(Context) *x509.Certificate {
+		return func(c Context) *x509.Certificate {
+			i, ok := get(c)
+			if !ok || !i.TLS || len(i.PeerCertificates) == 0 {
+				return nil
+			}
+			return i.PeerCertificates[0]
+		}
+	}
+	registerCertFetches("ssl_c_", peer(front))
+	registerCertFetches("ssl_s_", peer(back))
+	// ssl_f_*: the certificate the frontend presented to the client.
+	registerCertFetches("ssl_f_", func(c Context) *x509.Certificate {
+		i, ok := front(c)
+		if !ok || !i.TLS {
+			return nil
+		}
+		return i.LocalCertificate
+	})
 
 	// ssl_bc: whether the server connection is TLS (false without one,
 	// as HAProxy's); the rest have no sample on a plain one.
@@ -139,16 +155,6 @@ var unavailableTLSFetches = map[string]string{
 	"ssl_bc_unique_id":                       "crypto/tls does not expose the Finished message (tls-unique)",
 	"ssl_fc_npn":                             "crypto/tls does not implement NPN",
 	"ssl_bc_npn":                             "crypto/tls does not implement NPN",
-	"ssl_f_der":                              "the frontend certificate a handshake used is not tracked",
-	"ssl_f_i_dn":                             "the frontend certificate a handshake used is not tracked",
-	"ssl_f_s_dn":                             "the frontend certificate a handshake used is not tracked",
-	"ssl_f_key_alg":                          "the frontend certificate a handshake used is not tracked",
-	"ssl_f_notafter":                         "the frontend certificate a handshake used is not tracked",
-	"ssl_f_notbefore":                        "the frontend certificate a handshake used is not tracked",
-	"ssl_f_serial":                           "the frontend certificate a handshake used is not tracked",
-	"ssl_f_sha1":                             "the frontend certificate a handshake used is not tracked",
-	"ssl_f_sig_alg":                          "the frontend certificate a handshake used is not tracked",
-	"ssl_f_version":                          "the frontend certificate a handshake used is not tracked",
 	"ssl_fc_client_random":                   "crypto/tls does not expose the handshake randoms",
 	"ssl_fc_server_random":                   "crypto/tls does not expose the handshake randoms",
 	"ssl_bc_client_random":                   "crypto/tls does not expose the handshake randoms",
@@ -201,16 +207,10 @@ func cipherBits(id uint16) (alg, use int, ok bool) {
 	return 0, 0, false
 }
 
-// registerCertFetches registers the certificate fetches of one side,
-// named prefix+"s_dn" and so on, reading the leaf the peer presented.
-func registerCertFetches(prefix string, get func(Context) (xprt.Info, bool)) {
-	leaf := func(c Context) *x509.Certificate {
-		i, ok := get(c)
-		if !ok || !i.TLS || len(i.PeerCertificates) == 0 {
-			return nil
-		}
-		return i.PeerCertificates[0]
-	}
+// registerCertFetches registers the certificate fetches of one
+// certificate, named prefix+"s_dn" and so on, which leaf returns (nil:
+// no sample).
+func registerCertFetches(prefix string, leaf func(Context) *x509.Certificate) {
 	cert := func(name string, t Type, match string, fn func(*x509.Certificate) (Sample, bool)) {
 		RegisterFetch(Fetch{Name: prefix + name, Type: t, Match: match, Compile: noArg(func(c Context) (Sample, bool) {
 			crt := leaf(c)

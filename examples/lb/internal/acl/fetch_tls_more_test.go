@@ -54,7 +54,7 @@ func TestDNFetchArguments(t *testing.T) {
 // TestUnavailableTLSFetchesAreRefused: a fetch crypto/tls cannot serve
 // fails the configuration, saying why.
 func TestUnavailableTLSFetchesAreRefused(t *testing.T) {
-	for _, expr := range []string{"ssl_fc_session_id", "ssl_f_s_dn(CN)", "ssl_fc_cipherlist_str"} {
+	for _, expr := range []string{"ssl_fc_session_id", "ssl_fc_client_random", "ssl_fc_cipherlist_str"} {
 		_, _, err := CompileFetch(expr)
 		require.Error(t, err, expr)
 		assert.Contains(t, err.Error(), "is not supported: ", expr)
