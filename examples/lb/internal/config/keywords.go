@@ -302,6 +302,11 @@ func init() {
 			return nil
 		}},
 		"balance": {kBeDef, func(_ *parser, px *Proxy, a []string) error {
+			if len(a) == 0 {
+				// As in HAProxy, a bare "balance" means roundrobin.
+				px.Balance = "roundrobin"
+				return nil
+			}
 			if len(a) != 1 {
 				return errors.New("expects an algorithm (roundrobin, static-rr, leastconn, first, source)")
 			}
