@@ -3,8 +3,12 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -48,4 +52,103 @@ listen bare
 	got := run(func(text string) { startInProcess(t, text) })
 	require.Equal(t, want, got, "the servers haproxy chose, then lb's")
 	require.Equal(t, []string{"s1", "s2", "s3", "s1", "s2", "s3"}, got)
+}
+
+// predefinedACLs are HAProxy 2.6's predefined ACLs an HTTP request can
+// meet.
+var predefinedACLs = []string{"TRUE", "FALSE", "LOCALHOST", "HTTP", "HTTP_1.0", "HTTP_1.1", "HTTP_2.0",
+	"HTTP_CONTENT", "HTTP_URL_ABS", "HTTP_URL_SLASH", "HTTP_URL_STAR", "METH_CONNECT", "METH_DELETE",
+	"METH_GET", "METH_HEAD", "METH_OPTIONS", "METH_POST", "METH_PUT", "METH_TRACE"}
+
+// TestInteropPredefinedACLsMatchHAProxy: each of haproxy 2.6's
+// predefined ACLs holds for the same requests under lb, in an HTTP
+// proxy, and HTTP tells an HTTP/1 request from other bytes in a TCP
+// proxy's content rules.
+func TestInteropPredefinedACLsMatchHAProxy(t *testing.T) {
+	haproxyBin(t)
+	echo := strings.TrimPrefix(handlerServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Seen", strings.Join(r.Header.Values("X-Acl"), " "))
+	}), "http://")
+	tcpSrv := nameServers(t, 1, false)
+	requests := []string{
+		"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+		"HEAD /x HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET http://a/abs HTTP/1.1\r\nHost: a\r\n\r\n",
+		"POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc",
+		"POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
+		"PUT /p HTTP/1.0\r\nContent-Length: 2\r\n\r\nab",
+		"DELETE /d HTTP/1.1\r\nHost: a\r\n\r\n",
+		"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
+		"TRACE / HTTP/1.1\r\nHost: a\r\n\r\n",
+		"PATCH /p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n",
+	}
+	tcpInputs := []string{
+		"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+		"\x16\x03\x01\x00\x05hello",
+		"hello world\n",
+	}
+	run := func(start func(text string)) (got []string) {
+		p := freePorts(t, 3)
+		var rules strings.Builder
+		for _, name := range predefinedACLs {
+			fmt.Fprintf(&rules, "    http-request add-header X-Acl %s if %s\n", name, name)
+		}
+		start(fmt.Sprintf(`defaults
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+listen web
+    mode http
+    bind 127.0.0.1:%d
+%s    server s1 %s
+listen v6
+    mode http
+    bind [::1]:%d
+%s    server s1 %s
+listen tcp
+    mode tcp
+    bind 127.0.0.1:%d
+    tcp-request inspect-delay 3s
+    tcp-request content accept if HTTP
+    tcp-request content reject
+    server s1 %s
+`, p[0], rules.String(), echo, p[1], rules.String(), echo, p[2], tcpSrv[0]))
+		ask := func(addr, req string) string {
+			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			require.NoError(t, err)
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			_, err = io.WriteString(c, req)
+			require.NoError(t, err)
+			resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: strings.Fields(req)[0]})
+			require.NoError(t, err, "%q", req)
+			_ = resp.Body.Close()
+			return fmt.Sprintf("%d %s", resp.StatusCode, resp.Header.Get("X-Seen"))
+		}
+		for _, req := range requests {
+			got = append(got, fmt.Sprintf("%q: %s", strings.SplitN(req, "\r\n", 2)[0], ask(fmt.Sprintf("127.0.0.1:%d", p[0]), req)))
+		}
+		got = append(got, "v6: "+ask(fmt.Sprintf("[::1]:%d", p[1]), requests[0]))
+		for _, in := range tcpInputs {
+			c := dialFrom(t, "127.0.0.1", fmt.Sprintf("127.0.0.1:%d", p[2]))
+			_, err := io.WriteString(c, in)
+			require.NoError(t, err)
+			b, _ := io.ReadAll(c)
+			got = append(got, fmt.Sprintf("tcp %q: %q", in, b))
+		}
+		// An HTTP request sent in two parts is waited for.
+		c := dialFrom(t, "127.0.0.1", fmt.Sprintf("127.0.0.1:%d", p[2]))
+		_, err := io.WriteString(c, "GET /slow HT")
+		require.NoError(t, err)
+		time.Sleep(100 * time.Millisecond)
+		_, err = io.WriteString(c, "TP/1.1\r\nHost: a\r\n\r\n")
+		require.NoError(t, err)
+		b, _ := io.ReadAll(c)
+		return append(got, fmt.Sprintf("tcp split: %q", b))
+	}
+	want := run(func(text string) { startHAProxyReady(t, text) })
+	got := run(func(text string) { startInProcess(t, text) })
+	require.Equal(t, want, got, "the ACLs that held under haproxy, then lb")
+	require.Equal(t, `"GET / HTTP/1.1": 200 TRUE LOCALHOST HTTP HTTP_1.1 HTTP_URL_SLASH METH_GET`, got[0])
+	require.Equal(t, `"HEAD /x HTTP/1.1": 200 TRUE LOCALHOST HTTP HTTP_1.1 HTTP_URL_SLASH METH_GET METH_HEAD`, got[1])
 }

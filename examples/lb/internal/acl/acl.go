@@ -675,8 +675,11 @@ func (s *Set) Add(words []string) error {
 }
 
 // Get returns the ACL named name, or nil. Names not declared in the set
-// fall back to HAProxy's predefined ACLs (TRUE, FALSE, LOCALHOST,
-// RDP_COOKIE, REQ_CONTENT, WAIT_END).
+// fall back to HAProxy 2.6's predefined ACLs (TRUE, FALSE, LOCALHOST,
+// HTTP, HTTP_1.0, HTTP_1.1, HTTP_2.0, HTTP_CONTENT, HTTP_URL_ABS,
+// HTTP_URL_SLASH, HTTP_URL_STAR, METH_CONNECT, METH_DELETE, METH_GET,
+// METH_HEAD, METH_OPTIONS, METH_POST, METH_PUT, METH_TRACE, RDP_COOKIE,
+// REQ_CONTENT, WAIT_END).
 func (s *Set) Get(name string) *ACL {
 	if s != nil {
 		if a := s.m[name]; a != nil {
@@ -694,6 +697,21 @@ var predefined = sync.OnceValue(func() map[string]*ACL {
 		"TRUE":      {"always_true"},
 		"FALSE":     {"always_false"},
 		"LOCALHOST": {"src", "127.0.0.1/8", "::1"},
+		"HTTP_1.0":  {"req.ver", "1.0"},
+		"HTTP_1.1":  {"req.ver", "1.1"},
+		"HTTP_2.0":  {"req.ver", "2.0"},
+		// METH_GET takes HEAD too, as in HAProxy.
+		"METH_CONNECT":   {"method", "CONNECT"},
+		"METH_DELETE":    {"method", "DELETE"},
+		"METH_GET":       {"method", "GET", "HEAD"},
+		"METH_HEAD":      {"method", "HEAD"},
+		"METH_OPTIONS":   {"method", "OPTIONS"},
+		"METH_POST":      {"method", "POST"},
+		"METH_PUT":       {"method", "PUT"},
+		"METH_TRACE":     {"method", "TRACE"},
+		"HTTP_URL_ABS":   {"url_reg", "^[^/:]*://"},
+		"HTTP_URL_SLASH": {"url_beg", "/"},
+		"HTTP_URL_STAR":  {"url", "*"},
 		// The TCP content ones: a client's RDP cookie, any byte at all,
 		// the end of the inspect delay.
 		"RDP_COOKIE":  {"req.rdp_cookie_cnt", "gt", "0"},
@@ -704,6 +722,9 @@ var predefined = sync.OnceValue(func() map[string]*ACL {
 		if err != nil {
 			panic("acl: predefined ACL " + name + ": " + err.Error())
 		}
+		m[name] = &ACL{Name: name, exprs: []*Expr{e}}
+	}
+	for name, e := range predefinedPrivate() {
 		m[name] = &ACL{Name: name, exprs: []*Expr{e}}
 	}
 	return m

@@ -177,7 +177,7 @@ func headerFetch(name string, msg func(Context) *htx.Message) {
 func init() {
 	httpFetch("path", ArgNone, func(m *htx.Message, _ string) (string, bool) { return string(m.PathOnly()), true })
 	httpFetch("method", ArgNone, func(m *htx.Message, _ string) (string, bool) { return string(m.Method()), true })
-	httpFetch("url", ArgNone, func(m *htx.Message, _ string) (string, bool) { return string(m.Path()), true })
+	httpFetch("url", ArgNone, func(m *htx.Message, _ string) (string, bool) { return requestTarget(m), true })
 	headerFetch("hdr", current)
 	headerFetch("req.hdr", request)
 	// url_param is registered with urlp (fetch_http_extra.go).
