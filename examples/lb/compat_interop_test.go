@@ -152,3 +152,42 @@ listen tcp
 	require.Equal(t, `"GET / HTTP/1.1": 200 TRUE LOCALHOST HTTP HTTP_1.1 HTTP_URL_SLASH METH_GET`, got[0])
 	require.Equal(t, `"HEAD /x HTTP/1.1": 200 TRUE LOCALHOST HTTP HTTP_1.1 HTTP_URL_SLASH METH_GET METH_HEAD`, got[1])
 }
+
+// TestInteropRedirectOptionsBeforeTypeMatchHAProxy: a redirect rule may
+// give its code and options before its type (location, prefix or
+// scheme); haproxy and lb answer the same redirects.
+func TestInteropRedirectOptionsBeforeTypeMatchHAProxy(t *testing.T) {
+	haproxyBin(t)
+	run := func(start func(text string)) (got []string) {
+		p := freePorts(t, 1)
+		start(fmt.Sprintf(`defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend web
+    bind 127.0.0.1:%d
+    http-request redirect code 301 location /moved if { path /a }
+    http-request redirect drop-query code 303 prefix /p if { path /b }
+    http-request redirect set-cookie seen=1 code 308 scheme https if { path /c }
+    http-request redirect code 307 location /first location /second if { path /d }
+    redirect code 302 location /old-style if { path /e }
+    http-request return status 200 if { path /f }
+`, p[0]))
+		client := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		for _, path := range []string{"/a", "/b?q=1", "/c", "/d", "/e", "/f"} {
+			req, err := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d%s", p[0], path), nil)
+			require.NoError(t, err)
+			req.Host = "example.com"
+			resp, err := client.Do(req)
+			require.NoError(t, err)
+			_ = resp.Body.Close()
+			got = append(got, fmt.Sprintf("%s: %d %q %q", path, resp.StatusCode, resp.Header.Get("Location"), resp.Header.Get("Set-Cookie")))
+		}
+		return got
+	}
+	want := run(func(text string) { startHAProxyReady(t, text) })
+	got := run(func(text string) { startInProcess(t, text) })
+	require.Equal(t, want, got, "haproxy's redirects, then lb's")
+	require.Equal(t, `/a: 301 "/moved" ""`, got[0])
+}

@@ -970,18 +970,16 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 		}
 		return parseCacheRule(px, r, a)
 	case "redirect":
-		if len(a) < 2 {
-			return r, errors.New("'redirect' expects 'location|prefix|scheme <value> [code <code>]'")
-		}
-		switch a[0] {
-		case "location", "prefix", "scheme":
-		default:
-			return r, fmt.Errorf("'redirect': unknown type '%s' (expects location, prefix or scheme)", a[0])
-		}
-		r.RedirectType, r.Value, r.Status = a[0], a[1], 302
-		a = a[2:]
+		// As in HAProxy, the type and the options come in any order;
+		// a later type replaces an earlier one.
+		r.Status = 302
 		for len(a) > 0 {
 			switch {
+			case a[0] == "location" || a[0] == "prefix" || a[0] == "scheme":
+				if len(a) < 2 {
+					return r, fmt.Errorf("'redirect': missing argument for '%s'", a[0])
+				}
+				r.RedirectType, r.Value, a = a[0], a[1], a[2:]
 			case a[0] == "code" && len(a) >= 2:
 				n, err := strconv.Atoi(a[1])
 				if err != nil || (n < 301 || n > 303) && n != 307 && n != 308 {
@@ -1003,8 +1001,11 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 				}
 				a = a[2:]
 			default:
-				return r, fmt.Errorf("'redirect': unknown option '%s' (expects code, drop-query, append-slash, ignore-empty, set-cookie or clear-cookie)", a[0])
+				return r, fmt.Errorf("'redirect': unknown option '%s' (expects location, prefix, scheme, code, drop-query, append-slash, ignore-empty, set-cookie or clear-cookie)", a[0])
 			}
+		}
+		if r.RedirectType == "" {
+			return r, errors.New("'redirect' expects a redirection type ('location|prefix|scheme <value>')")
 		}
 		return r, nil
 	default:
