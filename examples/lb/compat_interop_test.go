@@ -191,3 +191,45 @@ frontend web
 	require.Equal(t, want, got, "haproxy's redirects, then lb's")
 	require.Equal(t, `/a: 301 "/moved" ""`, got[0])
 }
+
+// TestInteropConditionOperatorsMatchHAProxy: conditions read "or" in
+// any case and "||", and exclamation marks alone, doubled or left at
+// the end, as haproxy does.
+func TestInteropConditionOperatorsMatchHAProxy(t *testing.T) {
+	haproxyBin(t)
+	conds := []string{"a OR b", "a Or b", "a || b", "! a", "!!a", "! !a", "a !", "a or", "or b", "! or b",
+		"!a OR !b", "a b or !a !b", "or", "!"}
+	run := func(start func(text string)) (got []string) {
+		p := freePorts(t, 1)
+		var rules, out strings.Builder
+		for i, c := range conds {
+			fmt.Fprintf(&rules, "    http-request set-header X-%d 1 if %s\n", i, c)
+			fmt.Fprintf(&out, "%d=%%[req.fhdr(x-%d)] ", i, i)
+		}
+		start(fmt.Sprintf(`defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend web
+    bind 127.0.0.1:%d
+    acl a path /a /ab
+    acl b path /b /ab
+%s    http-request set-header X-U 1 unless or
+    http-request return status 200 content-type text/plain lf-string "%su=%%[req.fhdr(x-u)]"
+`, p[0], rules.String(), out.String()))
+		client := &http.Client{Timeout: 5 * time.Second}
+		for _, path := range []string{"/a", "/b", "/ab", "/c"} {
+			resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d%s", p[0], path))
+			require.NoError(t, err)
+			body, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			got = append(got, path+": "+string(body))
+		}
+		return got
+	}
+	want := run(func(text string) { startHAProxyReady(t, text) })
+	got := run(func(text string) { startInProcess(t, text) })
+	require.Equal(t, want, got, "the conditions that held under haproxy, then lb")
+	require.Equal(t, "/c: 0= 1= 2= 3=1 4= 5= 6= 7= 8= 9= 10=1 11=1 12= 13= u=1", got[3])
+}

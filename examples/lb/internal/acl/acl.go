@@ -816,12 +816,14 @@ func ParseCond(words []string, set *Set) (*Cond, error) {
 			continue
 		}
 		switch {
-		case w == "or" || w == "||":
-			if neg || len(and) == 0 {
-				return nil, fmt.Errorf("%w: '%s' must follow an ACL", ErrSyntax, w)
+		case strings.EqualFold(w, "or") || w == "||":
+			// As haproxy reads them: "or" in any case, dropping a
+			// negation before it; an "or" with nothing before it
+			// adds no alternative.
+			if len(and) > 0 {
+				c.ors = append(c.ors, and)
 			}
-			c.ors = append(c.ors, and)
-			and = nil
+			and, neg = nil, false
 			continue
 		case w == "{":
 			end := -1
@@ -855,10 +857,11 @@ func ParseCond(words []string, set *Set) (*Cond, error) {
 		}
 		neg = false
 	}
-	if neg || len(and) == 0 {
-		return nil, fmt.Errorf("%w: condition '%s' ends without an ACL", ErrSyntax, c.text)
+	// A trailing "!" or "or" is dropped, as by haproxy; a condition
+	// left without any ACL never holds (an "unless" one always does).
+	if len(and) > 0 {
+		c.ors = append(c.ors, and)
 	}
-	c.ors = append(c.ors, and)
 	return c, nil
 }
 

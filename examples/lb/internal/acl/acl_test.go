@@ -160,8 +160,6 @@ func TestParseErrors(t *testing.T) {
 		{"if { dst_port -m bool 1 }", ErrBadPattern, "takes no pattern"},
 		{"if { src 1.2.3.4", ErrSyntax, "missing '}'"},
 		{"if yes }", ErrSyntax, "unexpected '}'"},
-		{"if or yes", ErrSyntax, "must follow an ACL"},
-		{"if yes !", ErrSyntax, "ends without an ACL"},
 		{"if { nosuch 1 }", ErrUnknownFetch, "'nosuch'"},
 		{"if { src 1.2.3.999 }", ErrBadPattern, "not an IP address"},
 		{"if { src 1.2.3.4/40 }", ErrBadPattern, "bad mask"},
