@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -232,4 +233,50 @@ frontend web
 	got := run(func(text string) { startInProcess(t, text) })
 	require.Equal(t, want, got, "the conditions that held under haproxy, then lb")
 	require.Equal(t, "/c: 0= 1= 2= 3=1 4= 5= 6= 7= 8= 9= 10=1 11=1 12= 13= u=1", got[3])
+}
+
+// TestInteropStatsWordsMatchHAProxy: "stats realm" takes its first word
+// and ignores the rest, "stats show-desc" joins its words, "stats
+// show-node" takes its first, under haproxy and lb.
+func TestInteropStatsWordsMatchHAProxy(t *testing.T) {
+	haproxyBin(t)
+	// The pages differ in layout: what they show is compared.
+	node := regexp.MustCompile(`Statistics Report for [^<]* on (\w+)`)
+	run := func(start func(text string)) (got []string) {
+		p := freePorts(t, 1)
+		start(fmt.Sprintf(`defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+listen st
+    bind 127.0.0.1:%d
+    stats enable
+    stats uri /st extra
+    stats realm Haproxy Manager
+    stats auth u:p
+    stats show-desc Stats for  ocp4 cluster
+    stats show-node N1 other words
+`, p[0]))
+		client := &http.Client{Timeout: 5 * time.Second}
+		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/st", p[0]))
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		got = append(got, fmt.Sprintf("%d %s", resp.StatusCode, resp.Header.Get("WWW-Authenticate")))
+		req, err := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/st", p[0]), nil)
+		require.NoError(t, err)
+		req.SetBasicAuth("u", "p")
+		resp, err = client.Do(req)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		m := node.FindSubmatch(body)
+		require.NotNil(t, m, "%s", body)
+		return append(got, fmt.Sprintf("%d node=%s desc=%v other=%v", resp.StatusCode, m[1],
+			strings.Contains(string(body), "Stats for ocp4 cluster"), strings.Contains(string(body), "N1 other")))
+	}
+	want := run(func(text string) { startHAProxyReady(t, text) })
+	got := run(func(text string) { startInProcess(t, text) })
+	require.Equal(t, want, got, "haproxy's stats page, then lb's")
+	require.Equal(t, []string{`401 Basic realm="Haproxy"`, "200 node=N1 desc=true other=false"}, got)
 }

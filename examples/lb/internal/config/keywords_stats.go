@@ -72,8 +72,10 @@ func parseStatsPage(p *parser, px *Proxy, a []string) error {
 	if len(a) == 0 {
 		return errors.New("expects 'enable', 'uri', 'realm', 'auth', 'refresh', 'scope', 'admin', 'hide-version', 'show-legends', 'show-node' or 'show-desc'")
 	}
+	// As in HAProxy, words after the one argument are ignored:
+	// "stats realm HAProxy Statistics" is the realm "HAProxy".
 	one := func() (string, error) {
-		if len(a) != 2 || a[1] == "" {
+		if len(a) < 2 || a[1] == "" {
 			return "", fmt.Errorf("'stats %s' expects one argument", a[0])
 		}
 		return a[1], nil
@@ -137,13 +139,15 @@ func parseStatsPage(p *parser, px *Proxy, a []string) error {
 			page.ShowLegends = true
 		}
 	case "show-node", "show-desc":
-		if len(a) > 2 {
-			return fmt.Errorf("'stats %s' takes at most one argument", a[0])
-		}
+		// As in HAProxy, the node is the first word, the description
+		// every word, joined by single spaces.
 		page := p.ownStats(px)
 		arg := ""
-		if len(a) == 2 {
+		if len(a) >= 2 {
 			arg = a[1]
+			if a[0] == "show-desc" {
+				arg = strings.Join(a[1:], " ")
+			}
 		}
 		if a[0] == "show-node" {
 			page.ShowNode, page.Node = true, arg
