@@ -79,24 +79,23 @@ func ParseOptions(words []string) (Options, error) {
 		o.MinVersion, o.MaxVersion = forced, forced
 	}
 	if len(disabled) > 0 {
-		// The enabled versions must form one range, as min/max can only
-		// express a range.
+		// As HAProxy does, the versions left are those the floor (the
+		// ssl-min-ver given, TLSv1.2 by default) and the ceiling allow
+		// and no no-* word disables; a hole among them is spanned.
+		floor := o.MinVersion
+		if floor == 0 {
+			floor = stdtls.VersionTLS12
+		}
 		var enabled []uint16
 		for _, n := range versionNames {
-			if !disabled[n.v] && n.v != versionSSL30 {
+			if !disabled[n.v] && n.v != versionSSL30 && n.v >= floor && (o.MaxVersion == 0 || n.v <= o.MaxVersion) {
 				enabled = append(enabled, n.v)
 			}
 		}
 		if len(enabled) == 0 {
 			return o, fmt.Errorf("%w: every protocol version is disabled", ErrBadValue)
 		}
-		for i := 1; i < len(enabled); i++ {
-			if enabled[i] != enabled[i-1]+1 {
-				return o, fmt.Errorf("%w: disabled versions leave a hole between %s and %s", ErrBadValue, VersionName(enabled[i-1]), VersionName(enabled[i]))
-			}
-		}
-		// no-sslv3, no-tlsv10 and no-tlsv11 restate the TLSv1.2 floor
-		// that binds have by default, so only a higher floor is recorded.
+		// The TLSv1.2 floor binds have by default needs no recording.
 		if o.MinVersion == 0 && enabled[0] > stdtls.VersionTLS12 {
 			o.MinVersion = enabled[0]
 		}

@@ -34,6 +34,10 @@ type BindConfig struct {
 	// SessionStore, when set, holds sessions for resumption in place of
 	// crypto/tls's encrypted tickets (a cache shared between processes).
 	SessionStore SessionStore
+
+	// versionWords are the no-sslv3, no-tlsv1x and force-tlsv1x words
+	// given so far, read together as HAProxy combines them.
+	versionWords []string
 }
 
 // Apply parses one bind keyword with its arguments (args[0] is the
@@ -56,16 +60,11 @@ func (b *BindConfig) Apply(args []string) (int, error) {
 		return 1, nil
 	case "prefer-client-ciphers", "no-sslv3", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13",
 		"force-tlsv10", "force-tlsv11", "force-tlsv12", "force-tlsv13":
-		o, err := ParseOptions(args[:1])
-		if err != nil {
+		words := append(b.versionWords[:len(b.versionWords):len(b.versionWords)], k)
+		if err := applyVersionWords(words, &b.MinVersion, &b.MaxVersion); err != nil {
 			return 0, err
 		}
-		if o.MinVersion != 0 {
-			b.MinVersion = o.MinVersion
-		}
-		if o.MaxVersion != 0 {
-			b.MaxVersion = o.MaxVersion
-		}
+		b.versionWords = words
 		return 1, nil
 	case "crt", "crt-list", "alpn", "ssl-min-ver", "ssl-max-ver", "ciphers", "ciphersuites",
 		"curves", "ca-file", "verify", "tls-ticket-keys":

@@ -26,6 +26,10 @@ type ServerConfig struct {
 	Ciphers      []uint16         // ciphers (TLS <= 1.2)
 	CipherSuites []uint16         // ciphersuites (TLS 1.3, validated only)
 	Curves       []stdtls.CurveID // curves
+
+	// versionWords are the no-sslv3, no-tlsv1x and force-tlsv1x words
+	// given so far, read together as HAProxy combines them.
+	versionWords []string
 }
 
 // Apply parses one server keyword with its arguments (args[0] is the
@@ -54,6 +58,14 @@ func (s *ServerConfig) Apply(args []string) (int, error) {
 		return 1, nil
 	case "tls-tickets":
 		s.NoTLSTickets = false
+		return 1, nil
+	case "no-sslv3", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13",
+		"force-tlsv10", "force-tlsv11", "force-tlsv12", "force-tlsv13":
+		words := append(s.versionWords[:len(s.versionWords):len(s.versionWords)], k)
+		if err := applyVersionWords(words, &s.MinVersion, &s.MaxVersion); err != nil {
+			return 0, err
+		}
+		s.versionWords = words
 		return 1, nil
 	case "verify", "ca-file", "verifyhost", "sni", "alpn", "crt", "ssl-min-ver", "ssl-max-ver",
 		"ciphers", "ciphersuites", "curves":

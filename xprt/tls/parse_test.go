@@ -136,7 +136,10 @@ func TestParseOptions(t *testing.T) {
 		{"no-tlsv13", ptls.Options{MaxVersion: stdtls.VersionTLS12}, false},
 		{"force-tlsv12", ptls.Options{MinVersion: stdtls.VersionTLS12, MaxVersion: stdtls.VersionTLS12}, false},
 		{"prefer-client-ciphers ssl-max-ver TLSv1.3", ptls.Options{MaxVersion: stdtls.VersionTLS13}, false},
-		{"no-tlsv12", ptls.Options{}, true},
+		// Below the TLSv1.2 floor no word leaves a hole, as in HAProxy.
+		{"no-tlsv12", ptls.Options{MinVersion: stdtls.VersionTLS13}, false},
+		{"no-tlsv11", ptls.Options{}, false},
+		{"no-tlsv12 no-tlsv13", ptls.Options{}, true},
 		{"ssl-min-ver", ptls.Options{}, true},
 		{"no-such-option", ptls.Options{}, true},
 	} {

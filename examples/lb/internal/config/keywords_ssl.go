@@ -127,6 +127,8 @@ var bindSSLKeywords = map[string]int{
 var serverSSLKeywords = map[string]int{
 	"ssl": 0, "no-ssl": 0, "no-ssl-reuse": 0, "ssl-reuse": 0, "no-tls-tickets": 0, "tls-tickets": 0,
 	"send-proxy-v2-ssl": 0, "send-proxy-v2-ssl-cn": 0,
+	"no-sslv3": 0, "no-tlsv10": 0, "no-tlsv11": 0, "no-tlsv12": 0, "no-tlsv13": 0,
+	"force-tlsv10": 0, "force-tlsv11": 0, "force-tlsv12": 0, "force-tlsv13": 0,
 	"verify": 1, "ca-file": 1, "verifyhost": 1, "sni": 1, "alpn": 1, "crt": 1,
 	"ssl-min-ver": 1, "ssl-max-ver": 1, "ciphers": 1, "ciphersuites": 1, "curves": 1,
 }
