@@ -859,6 +859,7 @@ func (ex *exchange) serve() {
 		// open for the next request, as in HAProxy.
 		ex.req.Flags &^= htx.FlagClose
 	}
+	ex.pretendKeepAlive()
 	keepTrailers(ex.req)
 	if len(ex.be.cfg.PersistRules) > 0 {
 		ex.forcePrst, ex.ignorePrst = ex.be.persistRule(ex)

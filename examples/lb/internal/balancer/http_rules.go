@@ -588,6 +588,10 @@ rules:
 			}
 			// Answered by the proxy itself, as HAProxy logs it: LR.
 			ex.log.term = [2]byte{'L', 'R'}
+			if r.cfg.Action == "auth" {
+				ex.answer(ex.authAnswer(r))
+				return true
+			}
 			ex.answer(ex.returnAnswer(r))
 			return true
 		case "redirect":

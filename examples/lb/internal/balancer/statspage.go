@@ -51,10 +51,7 @@ func (ex *exchange) statsPage(px *config.Proxy) bool {
 	l.term = [2]byte{'L', 'R'}
 	l.twSet, l.tcSet = true, true
 	if !statsAuthorized(page, req) {
-		ex.answer(newAnswer(401, "text/html", builtinAnswer(401).body, [][2]string{
-			{"cache-control", "no-cache"},
-			{"www-authenticate", `Basic realm="` + page.Realm + `"`},
-		}))
+		ex.answer(ex.basicAuthAnswer(`Basic realm="` + page.Realm + `"`))
 		return true
 	}
 	l.trSet = true

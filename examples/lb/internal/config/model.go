@@ -350,6 +350,16 @@ type Options struct {
 	// connection so that it leaves with the first bytes sent ("option
 	// tcp-smart-connect").
 	SmartConnect bool
+	// UseProxyHeader has a frontend answer a proxied request (an
+	// absolute URI, a CONNECT, an HTTP/2 request) that http-request
+	// auth stops with 407 and Proxy-Authenticate ("option
+	// http-use-proxy-header").
+	UseProxyHeader bool
+	// PretendKeepAlive keeps a backend from telling its servers it
+	// closes the connection (no "Connection: close" on requests sent in
+	// close modes), though it still does ("option
+	// http-pretend-keepalive").
+	PretendKeepAlive bool
 }
 
 // TCPKeepAlive is TCP keepalive on one side of a proxy's connections:

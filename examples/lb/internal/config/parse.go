@@ -251,6 +251,9 @@ func (p *parser) parseLine(words []string) {
 		return
 	}
 	if k.kinds&p.cur.Kind == 0 {
+		if p.ignoreMisplaced(kw, false) {
+			return
+		}
 		p.errorf(kw, ErrMisplaced, "'%s' not allowed in '%s' section", kw, p.section)
 		return
 	}
@@ -364,6 +367,9 @@ func (p *parser) parseOption(args []string, neg bool) {
 		return
 	}
 	if o.kinds&p.cur.Kind == 0 && p.cur.Kind != KindDefaults {
+		if p.ignoreMisplaced(name, true) {
+			return
+		}
 		p.errorf("option", ErrMisplaced, "'option %s' not allowed in '%s' section", name, p.section)
 		return
 	}

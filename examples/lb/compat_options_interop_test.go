@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/stretchr/testify/require"
+)
+
+// TestInteropMisplacedKeywordWarningsMatchHAProxy: keywords and options
+// written in a section without the capability they need are ignored
+// with haproxy's warning, word for word (maxconn and option httplog in
+// a backend, option http-pretend-keepalive in a frontend...).
+func TestInteropMisplacedKeywordWarningsMatchHAProxy(t *testing.T) {
+	bin := haproxyBin(t)
+	text := `defaults
+    mode http
+    timeout connect 1s
+    timeout client 1s
+    timeout server 1s
+frontend fe
+    bind 127.0.0.1:1
+    option http-pretend-keepalive
+    default_backend be
+backend be
+    maxconn 60000
+    option httplog
+    option tcplog
+    option http-use-proxy-header
+    server s 127.0.0.1:2
+`
+	path := writeFile(t, "misplaced.cfg", text)
+	out, _ := exec.Command(bin, "-c", "-f", path).CombinedOutput()
+	hap := regexp.MustCompile(`parsing \[[^:]*:(\d+)\] : (.*ignored.*)`)
+	var want []string
+	for _, m := range hap.FindAllStringSubmatch(string(out), -1) {
+		want = append(want, "line "+m[1]+": "+strings.TrimSpace(m[2]))
+	}
+	cfg, err := config.Parse(config.Source{Name: "misplaced.cfg", Data: []byte(text)})
+	require.NoError(t, err)
+	lbw := regexp.MustCompile(`^misplaced\.cfg:(\d+): (.*ignored.*)`)
+	var got []string
+	for _, w := range cfg.Warnings {
+		if m := lbw.FindStringSubmatch(w); m != nil {
+			got = append(got, "line "+m[1]+": "+m[2])
+		}
+	}
+	sort.Strings(want)
+	sort.Strings(got)
+	require.Equal(t, want, got, "haproxy's warnings, then lb's")
+	require.Contains(t, got, "line 11: 'maxconn' ignored because backend 'be' has no frontend capability. Maybe you want 'fullconn' instead ?")
+	require.Len(t, got, 5)
+}
+
+// TestInteropUseProxyHeaderMatchesHAProxy: with option
+// http-use-proxy-header, a proxied request (absolute URI) that
+// http-request auth or the stats page stops is answered 407 with
+// Proxy-Authenticate; a plain one still 401.
+func TestInteropUseProxyHeaderMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	run := func(start func(text string)) (got []string) {
+		p := freePorts(t, 2)
+		start(fmt.Sprintf(`defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend px
+    bind 127.0.0.1:%d
+    option http-use-proxy-header
+    stats enable
+    stats uri /st
+    stats auth u:p
+    http-request auth realm Zone if { path /auth }
+    http-request return status 200 content-type text/plain string ok unless { path /st }
+frontend plain
+    bind 127.0.0.1:%d
+    http-request auth realm Zone if { path /auth }
+    http-request return status 200 content-type text/plain string ok
+`, p[0], p[1]))
+		for _, tc := range []struct {
+			port   int
+			target string
+		}{{p[0], "http://example.com/auth"}, {p[0], "/auth"}, {p[0], "http://example.com/st"}, {p[0], "/st"}, {p[0], "http://example.com/open"}, {p[1], "http://example.com/auth"}} {
+			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", tc.port), 5*time.Second)
+			require.NoError(t, err)
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			_, err = fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n", tc.target)
+			require.NoError(t, err)
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			require.NoError(t, err)
+			body, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			_ = c.Close()
+			if resp.StatusCode == 200 {
+				body = body[:min(len(body), 2)] // the stats pages differ
+			}
+			got = append(got, fmt.Sprintf("%v %s: %s www=%q proxy=%q %q", tc.port == p[0], tc.target, resp.Status,
+				resp.Header.Get("WWW-Authenticate"), resp.Header.Get("Proxy-Authenticate"), body))
+		}
+		return got
+	}
+	want := run(func(text string) { startHAProxyReady(t, text) })
+	got := run(func(text string) { startInProcess(t, text) })
+	require.Equal(t, want, got, "haproxy's answers, then lb's")
+	require.True(t, strings.HasPrefix(got[0], `true http://example.com/auth: 407 Unauthorized www="" proxy="Basic realm=\"Zone\""`), got[0])
+	require.True(t, strings.HasPrefix(got[2], `true http://example.com/st: 407 Unauthorized www="" proxy="Basic realm=\"HAProxy Statistics\""`), got[2])
+}
+
+// TestInteropPretendKeepAliveMatchesHAProxy: in close mode a backend
+// with option http-pretend-keepalive sends its requests without
+// "Connection: close" (and still closes), as haproxy does.
+func TestInteropPretendKeepAliveMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	// The server answers with the Connection fields it received.
+	srv := serveEach(t, func(c net.Conn) {
+		defer c.Close()
+		r := bufio.NewReader(c)
+		var conn []string
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil || line == "\r\n" {
+				break
+			}
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(k, "connection") {
+				conn = append(conn, strings.TrimSpace(v))
+			}
+		}
+		body := strings.Join(conn, ",")
+		_, _ = fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	})
+	run := func(start func(text string)) (got []string) {
+		p := freePorts(t, 3)
+		start(fmt.Sprintf(`defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend probe
+    bind 127.0.0.1:%d
+    http-request return status 200
+listen pretend
+    bind 127.0.0.1:%d
+    option httpclose
+    option http-pretend-keepalive
+    server s %s
+listen honest
+    bind 127.0.0.1:%d
+    option httpclose
+    server s %s
+`, p[0], p[1], srv, p[2], srv))
+		reqs := []string{"GET / HTTP/1.1\r\nHost: a\r\n\r\n", "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "GET / HTTP/1.0\r\n\r\n"}
+		// lb speaks HTTP/1.1 to servers: an HTTP/1.0 request in close
+		// mode says so, haproxy's does not (left out here).
+		for i, port := range p[1:] {
+			for _, req := range reqs[:len(reqs)-i] {
+				c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second)
+				require.NoError(t, err)
+				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+				_, err = io.WriteString(c, req)
+				require.NoError(t, err)
+				resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+				require.NoError(t, err)
+				body, _ := io.ReadAll(resp.Body)
+				_ = resp.Body.Close()
+				_ = c.Close()
+				got = append(got, fmt.Sprintf("%d %q: server saw %q", i, strings.SplitN(req, "\r\n", 2)[0], body))
+			}
+		}
+		return got
+	}
+	want := run(func(text string) { startHAProxyReady(t, text) })
+	got := run(func(text string) { startInProcess(t, text) })
+	require.Equal(t, want, got, "what haproxy's server saw, then lb's")
+	require.Equal(t, `0 "GET / HTTP/1.1": server saw ""`, got[0])
+	require.Equal(t, `0 "GET / HTTP/1.0": server saw "keep-alive"`, got[2])
+	require.Equal(t, `1 "GET / HTTP/1.1": server saw "close"`, got[3])
+}

@@ -1,0 +1,53 @@
+package balancer
+
+import (
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/mux/htx"
+)
+
+// proxiedRequest tells a request sent to a proxy, as HAProxy's option
+// http-use-proxy-header sees it: one whose target starts with neither
+// '/' nor '*' (an absolute URI, a CONNECT's authority, and every HTTP/2
+// request, whose target HAProxy writes as an absolute URI).
+func proxiedRequest(m *htx.Message) bool {
+	return m.Form == htx.FormAbsolute || m.Flags&htx.FlagConnect != 0 ||
+		m.Version == htx.Version20 && len(m.Scheme()) > 0
+}
+
+// authAnswer is the answer of an http-request auth rule (see
+// basicAuthAnswer).
+func (ex *exchange) authAnswer(r *httpRule) *localAnswer {
+	if !ex.hf.s.fe.cfg.Options.UseProxyHeader || !proxiedRequest(ex.req) {
+		return ex.returnAnswer(r)
+	}
+	challenge, _ := r.answer.head.Get("www-authenticate")
+	return ex.basicAuthAnswer(string(challenge))
+}
+
+// basicAuthAnswer asks for credentials with challenge: 401 with
+// WWW-Authenticate, or, for a proxied request to a frontend with option
+// http-use-proxy-header, 407 with Proxy-Authenticate, as HAProxy does.
+func (ex *exchange) basicAuthAnswer(challenge string) *localAnswer {
+	status, field := 401, "www-authenticate"
+	if ex.hf.s.fe.cfg.Options.UseProxyHeader && proxiedRequest(ex.req) {
+		status, field = 407, "proxy-authenticate"
+	}
+	return answerWithReason(status, reasonOf(status), "text/html", builtinAnswer(status).body, [][2]string{
+		{"cache-control", "no-cache"},
+		{field, challenge},
+	})
+}
+
+// pretendKeepAlive leaves out the "Connection: close" a request to the
+// server would carry in a close mode when the backend has option
+// http-pretend-keepalive (an HTTP/1.0 one says keep-alive instead); the
+// server connection still closes after the response.
+func (ex *exchange) pretendKeepAlive() {
+	if ex.mode != config.ConnKeepAlive && ex.be.cfg.Options.PretendKeepAlive {
+		ex.req.Flags &^= htx.FlagClose
+		// An HTTP/1.0 request says keep-alive, as HAProxy's does.
+		if ex.req.Version == htx.Version10 {
+			ex.req.Flags |= htx.FlagKeepAlive
+		}
+	}
+}

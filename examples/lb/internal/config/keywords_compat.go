@@ -1,0 +1,62 @@
+package config
+
+import "fmt"
+
+// HAProxy only warns of, and ignores, many keywords and options written
+// in a section without the capability they need (a frontend's maxconn in
+// a backend, a backend's option in a frontend); lb does the same for
+// those, with HAProxy's words.
+
+// capHints are the hints HAProxy adds to some of these warnings.
+var capHints = map[string]string{
+	"maxconn": " Maybe you want 'fullconn' instead ?",
+}
+
+// ignoredKeywords are the proxy keywords HAProxy ignores with a warning
+// in a section without their capability, that lb ignores likewise
+// (others it still refuses there).
+var ignoredKeywords = map[string]bool{"maxconn": true}
+
+// ignoredOptions are the options HAProxy ignores with a warning in a
+// section without their capability, that lb ignores likewise; the value
+// is the warning's form: "cap" for the generic one, "backends" for the
+// log options.
+var ignoredOptions = map[string]string{
+	"tcplog": "backends", "httplog": "backends",
+	"http-use-proxy-header": "cap", "http-pretend-keepalive": "cap",
+}
+
+// capabilityNames are the kind of the section and the capability it
+// lacks, as HAProxy names them.
+func capabilityNames(k Kind) (kind, missing string) {
+	if k == KindBackend {
+		return "backend", "frontend"
+	}
+	return "frontend", "backend"
+}
+
+// ignoreMisplaced warns, as HAProxy does, of a keyword (or, with option
+// set, an option) written where it has no effect, and reports whether it
+// did: the line is then ignored.
+func (p *parser) ignoreMisplaced(kw string, option bool) bool {
+	kind, missing := capabilityNames(p.cur.Kind)
+	var msg string
+	switch {
+	case !option && ignoredKeywords[kw]:
+		msg = fmt.Sprintf("'%s' ignored because %s '%s' has no %s capability.%s", kw, kind, p.cur.Name, missing, capHints[kw])
+	case option && ignoredOptions[kw] == "backends" && p.cur.Kind == KindBackend:
+		msg = fmt.Sprintf("%s '%s' : 'option %s' directive is ignored in backends.", kind, p.cur.Name, kw)
+	case option && ignoredOptions[kw] == "cap":
+		msg = fmt.Sprintf("'%s' ignored because %s '%s' has no %s capability.", kw, kind, p.cur.Name, missing)
+	default:
+		return false
+	}
+	p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s", p.pos, msg))
+	return true
+}
+
+// The options lb takes for HAProxy's sake.
+func init() {
+	optionKeywords["http-use-proxy-header"] = optionKeyword{KindFrontend, flag(func(o *Options) *bool { return &o.UseProxyHeader })}
+	optionKeywords["http-pretend-keepalive"] = optionKeyword{KindBackend, flag(func(o *Options) *bool { return &o.PretendKeepAlive })}
+}
