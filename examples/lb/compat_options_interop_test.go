@@ -186,3 +186,42 @@ listen honest
 	require.Equal(t, `0 "GET / HTTP/1.0": server saw "keep-alive"`, got[2])
 	require.Equal(t, `1 "GET / HTTP/1.1": server saw "close"`, got[3])
 }
+
+// TestInteropCheckAddrHostNameMatchesHAProxy: a server's "addr" may
+// name a host, resolved at start; the health checks go there, under
+// haproxy and lb.
+func TestInteropCheckAddrHostNameMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	run := func(start func(text string)) string {
+		checked := make(chan string, 1)
+		chk := handlerServer(t, func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case checked <- r.Method + " " + r.URL.Path:
+			default:
+			}
+		})
+		_, port, err := net.SplitHostPort(strings.TrimPrefix(chk, "http://"))
+		require.NoError(t, err)
+		p := freePorts(t, 2)
+		start(fmt.Sprintf(`defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+listen web
+    bind 127.0.0.1:%d
+    option httpchk GET /chk
+    server s 127.0.0.1:%d check inter 100ms addr localhost port %s
+`, p[0], p[1], port))
+		select {
+		case got := <-checked:
+			return got
+		case <-time.After(5 * time.Second):
+			return "no check"
+		}
+	}
+	want := run(func(text string) { startHAProxyReady(t, text) })
+	got := run(func(text string) { startInProcess(t, text) })
+	require.Equal(t, want, got, "the check haproxy sent to the host, then lb's")
+	require.Equal(t, "GET /chk", got)
+}

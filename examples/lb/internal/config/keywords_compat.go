@@ -1,6 +1,11 @@
 package config
 
-import "fmt"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+)
 
 // HAProxy only warns of, and ignores, many keywords and options written
 // in a section without the capability they need (a frontend's maxconn in
@@ -59,4 +64,25 @@ func (p *parser) ignoreMisplaced(kw string, option bool) bool {
 func init() {
 	optionKeywords["http-use-proxy-header"] = optionKeyword{KindFrontend, flag(func(o *Options) *bool { return &o.UseProxyHeader })}
 	optionKeywords["http-pretend-keepalive"] = optionKeyword{KindBackend, flag(func(o *Options) *bool { return &o.PretendKeepAlive })}
+}
+
+// resolveCheckAddr gives a server whose "addr" names a host that host's
+// first address, as HAProxy resolves it (with libc) at start; a name
+// that does not resolve is an error, as in HAProxy.
+func resolveCheckAddr(ctx context.Context, px *Proxy, s *Server, lookup LookupFunc) error {
+	if s.CheckAddr == "" {
+		return nil
+	}
+	if _, err := netip.ParseAddr(s.CheckAddr); err == nil {
+		return nil
+	}
+	addrs, err := lookup(ctx, s.CheckAddr)
+	if err == nil && len(addrs) == 0 {
+		err = errors.New("no address")
+	}
+	if err != nil {
+		return fmt.Errorf("%w: 'server %s/%s' : 'addr' : invalid address: '%s': %v", ErrBadValue, px.Name, s.Name, s.CheckAddr, err)
+	}
+	s.CheckAddr = addrs[0].Unmap().String()
+	return nil
 }

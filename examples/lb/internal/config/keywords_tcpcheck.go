@@ -136,7 +136,10 @@ func init() {
 		}
 		ip, err := netip.ParseAddr(v)
 		if err != nil {
-			return fmt.Errorf("'%s' is not an IP address", a[0])
+			// A host name, resolved with the servers' (Resolve), as
+			// HAProxy resolves it at start.
+			s.CheckAddr = v
+			return nil
 		}
 		s.CheckAddr = ip.String()
 		return nil

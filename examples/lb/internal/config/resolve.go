@@ -64,6 +64,9 @@ func (c *Config) Resolve(ctx context.Context, lookup LookupFunc) error {
 			if err := c.resolveServer(ctx, px, s, lookup); err != nil {
 				errs = append(errs, &Error{Pos: s.Pos, Keyword: "server", Err: err})
 			}
+			if err := resolveCheckAddr(ctx, px, s, lookup); err != nil {
+				errs = append(errs, &Error{Pos: s.Pos, Keyword: "server", Err: err})
+			}
 		}
 	}
 	return errors.Join(errs...)

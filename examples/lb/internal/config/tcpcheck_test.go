@@ -123,7 +123,6 @@ func TestTCPCheckErrors(t *testing.T) {
 		{"connect not first", "backend b\n  tcp-check send x\n  tcp-check connect\n", ErrBadValue, "test.cfg:3: bad value: 'tcp-check' in 'backend' section: 'tcp-check connect': the first step (test.cfg:2) must also be a 'connect'"},
 		{"send option", "backend b\n  tcp-check send x linger\n", ErrUnsupported, "option 'linger'"},
 		{"server port range", "backend b\n  server s 127.0.0.1:1 check port 0\n", ErrBadValue, "server option 'port'"},
-		{"server addr", "backend b\n  server s 127.0.0.1:1 check addr nowhere\n", ErrBadValue, "'nowhere' is not an IP address"},
 		{"no redis-check", "backend b\n  no option redis-check\n", ErrBadValue, "negation is not supported for option 'redis-check'"},
 		{"other protocol check", "backend b\n  option spop-check\n", ErrUnsupported, "option 'spop-check'"},
 		{"check-ssl without ssl", "backend b\n  server s 127.0.0.1:1 check port 80 check-ssl\n", ErrUnsupported, "check-ssl on a server without 'ssl'"},
