@@ -225,3 +225,56 @@ listen web
 	require.Equal(t, want, got, "the check haproxy sent to the host, then lb's")
 	require.Equal(t, "GET /chk", got)
 }
+
+// TestInteropHTTPCheckWordsMatchHAProxy: "option httpchk GET" checks
+// the URI "GET" (with the default method), and a version word other
+// than HTTP/1.x is sent as written, by haproxy and lb.
+func TestInteropHTTPCheckWordsMatchHAProxy(t *testing.T) {
+	haproxyBin(t)
+	run := func(start func(text string)) (got []string) {
+		var lines []chan string
+		var srv []string
+		for range 2 {
+			ch := make(chan string, 1)
+			lines = append(lines, ch)
+			srv = append(srv, serveEach(t, func(c net.Conn) {
+				defer c.Close()
+				line, _ := bufio.NewReader(c).ReadString('\n')
+				select {
+				case ch <- strings.TrimRight(line, "\r\n"):
+				default:
+				}
+				_, _ = io.WriteString(c, "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n")
+			}))
+		}
+		p := freePorts(t, 1)
+		start(fmt.Sprintf(`defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend probe
+    bind 127.0.0.1:%d
+    http-request return status 200
+backend uri
+    option httpchk GET
+    server s %s check inter 100ms
+backend version
+    option httpchk HEAD /ping.html pong
+    server s %s check inter 100ms
+`, p[0], srv[0], srv[1]))
+		for _, ch := range lines {
+			select {
+			case l := <-ch:
+				got = append(got, l)
+			case <-time.After(5 * time.Second):
+				got = append(got, "no check")
+			}
+		}
+		return got
+	}
+	want := run(func(text string) { startHAProxyReady(t, text) })
+	got := run(func(text string) { startInProcess(t, text) })
+	require.Equal(t, want, got, "the check lines haproxy sent, then lb's")
+	require.Equal(t, []string{"OPTIONS GET HTTP/1.0", "HEAD /ping.html pong"}, got)
+}

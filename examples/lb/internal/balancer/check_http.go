@@ -97,7 +97,12 @@ func httpCheck(ctx context.Context, c xprt.Transport, hc *config.HTTPCheck, stat
 	if hc.Body != "" {
 		req += "Content-Length: " + strconv.Itoa(len(hc.Body)) + "\r\n"
 	}
-	req += "Connection: close\r\n\r\n" + hc.Body
+	// As HAProxy's, a request of another version than HTTP/1.0 and 1.1
+	// says nothing of the connection.
+	if hc.Version == "HTTP/1.0" || hc.Version == "HTTP/1.1" {
+		req += "Connection: close\r\n"
+	}
+	req += "\r\n" + hc.Body
 	if _, err := io.WriteString(c, req); err != nil {
 		return 0, &layer7Error{reason: `Layer4 connection problem, info: "` + err.Error() + `"`}
 	}

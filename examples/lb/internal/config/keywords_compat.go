@@ -86,3 +86,16 @@ func resolveCheckAddr(ctx context.Context, px *Proxy, s *Server, lookup LookupFu
 	s.CheckAddr = addrs[0].Unmap().String()
 	return nil
 }
+
+// checkVersion checks the version word of "option httpchk": HAProxy
+// sends any word there as it is ("HEAD /ping.html pong"), and so does
+// lb, but for one holding a space or control character, which would
+// change the request's line.
+func checkVersion(v string) error {
+	for _, c := range v {
+		if c <= ' ' || c == 0x7f {
+			return fmt.Errorf("check version '%s' holds a space or control character", v)
+		}
+	}
+	return nil
+}

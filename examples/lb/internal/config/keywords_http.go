@@ -497,9 +497,9 @@ func init() {
 		default:
 			return errors.New("expects 'option httpchk [<method>] [<uri>] [<version>]'")
 		}
-		if !strings.HasPrefix(c.URI, "/") && c.URI != "*" {
-			return fmt.Errorf("URI '%s' must start with '/'", c.URI)
-		}
+		// As in HAProxy, the URI and the version are sent as written:
+		// "option httpchk GET" checks the URI "GET", and a version
+		// other than HTTP/1.x is sent as it is (checkVersion).
 		// The older form carries fields after the version, each after a
 		// CR LF: "HTTP/1.1\r\nHost:\ www".
 		if v, fields, ok := strings.Cut(c.Version, "\n"); ok {
@@ -521,8 +521,8 @@ func init() {
 				c.Headers = append(c.Headers, [2]string{name, value})
 			}
 		}
-		if c.Version != "HTTP/1.0" && c.Version != "HTTP/1.1" {
-			return fmt.Errorf("%w: check version '%s' (HTTP/1.0 or HTTP/1.1)", ErrUnsupported, c.Version)
+		if err := checkVersion(c.Version); err != nil {
+			return err
 		}
 		px.HTTP.Check = &c
 		px.TCPCheck = nil
