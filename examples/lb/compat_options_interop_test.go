@@ -278,3 +278,51 @@ backend version
 	require.Equal(t, want, got, "the check lines haproxy sent, then lb's")
 	require.Equal(t, []string{"OPTIONS GET HTTP/1.0", "HEAD /ping.html pong"}, got)
 }
+
+// TestInteropTimeSuffixWarningsMatchHAProxy: times whose unit is
+// followed by more characters ("15min", "10sec") are read with that
+// unit, with haproxy 2.6's warning, for timeouts, server and bind
+// options, stick tables, rules and global keywords alike.
+func TestInteropTimeSuffixWarningsMatchHAProxy(t *testing.T) {
+	bin := haproxyBin(t)
+	text := `global
+    hard-stop-after 1min
+defaults
+    mode http
+    timeout connect 5sec
+    timeout client 15min
+    timeout server 10msx
+    timeout http-request 2hours
+frontend fe
+    bind 127.0.0.1:1
+    tcp-request inspect-delay 3secs
+    http-request wait-for-body time 1sec
+    default_backend be
+backend be
+    stick-table type ip size 1k expire 10mins
+    cookie S insert maxidle 30mins
+    server s 127.0.0.1:2 check inter 2sec fastinter 1secs downinter 3days slowstart 1min
+    timeout tunnel 1dx
+`
+	path := writeFile(t, "times.cfg", text)
+	out, _ := exec.Command(bin, "-c", "-f", path).CombinedOutput()
+	require.Contains(t, string(out), "Configuration file is valid", "%s", out)
+	hap := regexp.MustCompile(`(unexpected character '.' after the timer value '[^']*'.*)`)
+	var want []string
+	for _, m := range hap.FindAllStringSubmatch(string(out), -1) {
+		want = append(want, m[1])
+	}
+	cfg, err := config.Parse(config.Source{Name: "times.cfg", Data: []byte(text)})
+	require.NoError(t, err)
+	var got []string
+	for _, w := range cfg.Warnings {
+		if m := hap.FindStringSubmatch(w); m != nil {
+			got = append(got, m[1])
+		}
+	}
+	sort.Strings(want)
+	sort.Strings(got)
+	require.Equal(t, want, got, "haproxy's warnings, then lb's")
+	require.Len(t, got, 14)
+	require.Equal(t, 15*time.Minute, cfg.Proxy("fe", config.KindFrontend).Timeouts.Client)
+}

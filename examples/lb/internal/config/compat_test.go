@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -48,4 +49,35 @@ func TestServerCheckAddrHostName(t *testing.T) {
 	err := c.Resolve(context.Background(), lookup)
 	require.ErrorContains(t, err, "lb.cfg:2")
 	require.ErrorContains(t, err, "'server b/s' : 'addr' : invalid address: 'nowhere.example'")
+}
+
+// A time whose unit is followed by more characters is read as that
+// unit, with HAProxy 2.6's warning at the line, wherever a time is read.
+func TestTimeUnitSuffixWarns(t *testing.T) {
+	c := mustParse(t, `global
+    hard-stop-after 1min
+defaults
+    mode http
+    timeout connect 5sec
+    timeout client 15min
+backend b
+    stick-table type ip size 1k expire 10mins
+    server s 127.0.0.1:1 check inter 2sec
+`)
+	require.Equal(t, time.Minute, c.Global.HardStopAfter)
+	b := c.Proxy("b", KindBackend)
+	require.Equal(t, 5*time.Second, b.Timeouts.Connect)
+	require.Equal(t, 15*time.Minute, b.Timeouts.Client)
+	require.Equal(t, 10*time.Minute, b.Stick.Table.Config.Expire)
+	require.Equal(t, 2*time.Second, b.Servers[0].Inter)
+	require.Equal(t, []string{
+		"lb.cfg:2: unexpected character 'i' after the timer value '1min', only (us=microseconds,ms=milliseconds,s=seconds,m=minutes,h=hours,d=days) are supported. This will be reported as an error in next versions.",
+		"lb.cfg:5: unexpected character 'e' after the timer value '5sec', only (us=microseconds,ms=milliseconds,s=seconds,m=minutes,h=hours,d=days) are supported. This will be reported as an error in next versions.",
+		"lb.cfg:6: unexpected character 'i' after the timer value '15min', only (us=microseconds,ms=milliseconds,s=seconds,m=minutes,h=hours,d=days) are supported. This will be reported as an error in next versions.",
+		"lb.cfg:8: unexpected character 'i' after the timer value '10mins', only (us=microseconds,ms=milliseconds,s=seconds,m=minutes,h=hours,d=days) are supported. This will be reported as an error in next versions.",
+		"lb.cfg:9: unexpected character 'e' after the timer value '2sec', only (us=microseconds,ms=milliseconds,s=seconds,m=minutes,h=hours,d=days) are supported. This will be reported as an error in next versions.",
+	}, c.Warnings)
+	// No unit before the other characters is still an error.
+	_, err := parse(t, "defaults\n    timeout client 10x\n")
+	require.ErrorContains(t, err, `invalid time "10x": unknown unit "x"`)
 }

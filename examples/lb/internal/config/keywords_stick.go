@@ -30,7 +30,7 @@ func parseStickTable(p *parser, px *Proxy, a []string) error {
 	if px.Stick.Table != nil {
 		return fmt.Errorf("%w: only one stick-table per proxy (the first at %s)", ErrReference, px.Stick.Table.Pos)
 	}
-	cfg, err := stick.ParseConfig(a)
+	cfg, err := stick.ParseConfig(tableTimes(a))
 	if err != nil {
 		return err
 	}

@@ -128,7 +128,7 @@ func (p *parser) parseSource(s Source) {
 				p.sectionName = words[1]
 			}
 		}
-		p.parseLine(words)
+		p.parseLineNoting(words)
 	}
 	if err := sc.Err(); err != nil {
 		p.pos = Pos{File: s.Name, Line: line + 1}
@@ -434,7 +434,9 @@ func (p *parser) validate() {
 // ---- value parsers ----
 
 // ParseTime parses a HAProxy time: a non-negative integer with an optional
-// unit among us, ms, s, m, h, d (ms when none).
+// unit among us, ms, s, m, h, d (ms when none). As HAProxy 2.6 does, it
+// reads a unit followed by more characters ("15min", "10sec") as that
+// unit, and the configuration being parsed warns of it (noteTime).
 func ParseTime(s string) (time.Duration, error) {
 	i := 0
 	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
@@ -448,9 +450,13 @@ func ParseTime(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("invalid time %q: %w", s, err)
 	}
 	units := map[string]time.Duration{"": time.Millisecond, "us": time.Microsecond, "ms": time.Millisecond, "s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour}
-	u, ok := units[s[i:]]
+	unit := timeUnit(s[i:])
+	u, ok := units[unit]
 	if !ok {
 		return 0, fmt.Errorf("invalid time %q: unknown unit %q (us, ms, s, m, h, d)", s, s[i:])
+	}
+	if extra := s[i+len(unit):]; extra != "" {
+		noteTime(fmt.Sprintf("unexpected character '%c' after the timer value '%s', only (us=microseconds,ms=milliseconds,s=seconds,m=minutes,h=hours,d=days) are supported. This will be reported as an error in next versions.", extra[0], s))
 	}
 	// HAProxy keeps times as 32-bit milliseconds; beyond that it refuses.
 	if n > uint64(math.MaxInt32)*uint64(time.Millisecond)/uint64(u) {

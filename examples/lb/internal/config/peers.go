@@ -228,7 +228,7 @@ func (p *parser) peersTable(s *PeersSection, a []string) error {
 			return fmt.Errorf("%w: table '%s' already declared at %s", ErrReference, a[0], t.Pos)
 		}
 	}
-	cfg, err := stick.ParseConfig(a[1:])
+	cfg, err := stick.ParseConfig(tableTimes(a[1:]))
 	if err != nil {
 		return err
 	}
