@@ -33,3 +33,20 @@ func TestCondOperatorSpellings(t *testing.T) {
 		require.Equal(t, tc.want, c.Eval(ctx), tc.cond)
 	}
 }
+
+// debug writes to stdout or stderr only: HAProxy's rings (buf0, its
+// default) are refused by name; not reads its input as a boolean.
+func TestDebugAndNotConverters(t *testing.T) {
+	_, _, err := CompileFetch("str(x),debug")
+	require.ErrorContains(t, err, "sink 'buf0'")
+	_, _, err = CompileFetch("str(x),debug(p,buf1)")
+	require.ErrorContains(t, err, "sink 'buf1'")
+	_, _, err = CompileFetch("str(x),debug(a,b,c)")
+	require.Error(t, err)
+	f, fn, err := CompileFetch("str(12),not")
+	require.NoError(t, err)
+	require.Equal(t, TypeBool, f.Type)
+	s, ok := fn(plain{})
+	require.True(t, ok)
+	require.Equal(t, Bool(false), s)
+}

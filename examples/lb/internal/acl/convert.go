@@ -452,7 +452,9 @@ func compileConverters(convs []string, t Type, rs *Refs) (ConvFunc, Type, error)
 			return nil, 0, fmt.Errorf("converter '%s': %w", name, err)
 		}
 		chain = append(chain, fn)
-		t = cv.out
+		if cv.out != 0 { // 0: the converter passes its input's type on
+			t = cv.out
+		}
 	}
 	if len(chain) == 0 {
 		return nil, t, nil

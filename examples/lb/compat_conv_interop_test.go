@@ -1,0 +1,66 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
+	"github.com/stretchr/testify/require"
+)
+
+// TestInteropNotAndDebugConvertersMatchHAProxy: the not converter
+// negates a sample read as a boolean, and debug(prefix,stderr|stdout)
+// passes its sample on and writes it, as haproxy 2.6 does.
+func TestInteropNotAndDebugConvertersMatchHAProxy(t *testing.T) {
+	haproxyBin(t)
+	var mu sync.Mutex
+	var dbg bytes.Buffer
+	old := acl.DebugOutput
+	acl.DebugOutput = func(string) io.Writer { return lockedWriter{&mu, &dbg} }
+	t.Cleanup(func() { acl.DebugOutput = old })
+	lines := regexp.MustCompile(`(?m)^\[debug\] .*$`)
+	run := func(start func(text string) func() string) (got []string) {
+		p := freePorts(t, 1)
+		out := start(fmt.Sprintf(`defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend f
+    bind 127.0.0.1:%d
+    acl plain ssl_fc,not
+    http-request set-var(txn.x) path,url_dec,debug(path,stderr)
+    http-request set-var(txn.y) src,debug(ip,stdout)
+    http-request set-var(txn.z) int(-4),debug(,stderr)
+    http-request set-var(txn.w) always_true,not,debug(b,stderr)
+    http-request return status 200 content-type text/plain lf-string "%%[var(txn.x),length] %%[var(txn.y)] %%[var(txn.z)] %%[always_false,not] %%[str(abc),not] %%[int(3),not] %%[str(12),not]" if plain
+`, p[0]))
+		client := &http.Client{Timeout: 5 * time.Second}
+		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/a%%0Ab%%22%%5C%%7F%%C3%%A9", p[0]))
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		got = append(got, fmt.Sprintf("%d %q", resp.StatusCode, body))
+		// The lines come before the answer: wait for the four.
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			found := lines.FindAllString(out(), -1)
+			if len(found) >= 4 || time.Now().After(deadline) {
+				return append(got, found...)
+			}
+		}
+	}
+	want := run(func(text string) func() string { return startHAProxyReady(t, text) })
+	got := run(func(text string) func() string {
+		startInProcess(t, text)
+		return func() string { mu.Lock(); defer mu.Unlock(); return dbg.String() }
+	})
+	require.Equal(t, want, got, "haproxy's answer and debug lines, then lb's")
+	require.Equal(t, "[debug] b: type=bool <0>", got[len(got)-1])
+	require.Equal(t, `200 "9 127.0.0.1 -4 1 1 0 0"`, got[0])
+}
