@@ -1,9 +1,10 @@
 package acl
 
 import (
+	"errors"
+	"net"
 	"net/netip"
-
-	"golang.org/x/sys/unix"
+	"syscall"
 
 	"github.com/proxyblocks/proxyblocks/conn"
 	"github.com/proxyblocks/proxyblocks/stick"
@@ -187,24 +188,16 @@ func isLocal(ap netip.AddrPort) (Sample, bool) {
 	if !a.IsValid() {
 		return Bool(true), true
 	}
-	var sa unix.Sockaddr
-	family := unix.AF_INET6
-	if a.Is4() || a.Is4In6() {
-		family = unix.AF_INET
-		sa = &unix.SockaddrInet4{Addr: a.Unmap().As4()}
-	} else {
-		sa = &unix.SockaddrInet6{Addr: a.As16()}
-	}
-	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
+	// A UDP socket bound to the address and connected to it; a bind the
+	// system refuses as not its own says no.
+	ua := &net.UDPAddr{IP: a.Unmap().AsSlice(), Zone: a.Zone()}
+	c, err := net.DialUDP("udp", ua, &net.UDPAddr{IP: ua.IP, Port: 9, Zone: ua.Zone})
 	if err != nil {
-		return Sample{}, false
-	}
-	defer unix.Close(fd)
-	if err := unix.Bind(fd, sa); err != nil {
-		if err == unix.EADDRNOTAVAIL {
+		if errors.Is(err, syscall.EADDRNOTAVAIL) {
 			return Bool(false), true
 		}
 		return Sample{}, false
 	}
-	return Bool(unix.Connect(fd, sa) == nil), true
+	_ = c.Close()
+	return Bool(true), true
 }
