@@ -17,6 +17,7 @@ var contentFetches = map[string]bool{
 	"req.cook": true, "req.cook_cnt": true, "req.fhdr": true, "req.fhdr_cnt": true,
 	"req.hdr": true, "req.hdr_cnt": true, "req.len": true, "req.payload": true, "payload": true, "req.payload_lv": true, "payload_lv": true, "req.rdp_cookie": true,
 	"req.rdp_cookie_cnt": true, "req.ssl_hello_type": true, "req.ssl_sni": true, "req.ver": true,
+	"req.ssl_alpn": true, "req.ssl_ec_ext": true, "req.ssl_st_ext": true, "req.ssl_ver": true, "req_ssl_ver": true,
 	"req_len": true, "req_ssl_hello_type": true, "req_ssl_sni": true, "req_ver": true,
 	"res.hdr": true, "shdr": true, "res.cook": true, "scook": true, "url": true, "url_param": true,
 }
