@@ -158,7 +158,11 @@ func (p *parser) resolversKeyword(r *Resolvers, kw string, a []string) error {
 				return fmt.Errorf("%w: nameserver '%s' already declared", ErrReference, a[0])
 			}
 		}
-		addr := a[1]
+		// Its address expands the environment, as every address does.
+		addr, err := envAddr(a[1])
+		if err != nil {
+			return err
+		}
 		switch {
 		case strings.HasPrefix(addr, "udp@"):
 			addr = addr[len("udp@"):]

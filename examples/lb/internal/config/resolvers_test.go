@@ -143,3 +143,20 @@ func TestParseResolvConf(t *testing.T) {
 	_, err = Parse(Source{Name: "r.cfg", Data: []byte("backend b\n    server s app.example:80 resolvers default\n")})
 	require.ErrorContains(t, err, "unable to find required resolvers 'default'")
 }
+
+// A nameserver's address expands the environment, unquoted, as every
+// address does in haproxy.
+func TestResolversNameserverEnv(t *testing.T) {
+	t.Setenv("LB_TEST_DNS", "10.0.0.53")
+	c := mustParse(t, "resolvers dns\n    nameserver a $LB_TEST_DNS:5353\n    nameserver b ${LB_TEST_DNS}\n")
+	var got []string
+	for _, r := range c.Resolvers {
+		if r.Name != "dns" {
+			continue // the default section, from resolv.conf
+		}
+		for _, ns := range r.Nameservers {
+			got = append(got, ns.Addr)
+		}
+	}
+	require.Equal(t, []string{"10.0.0.53:5353", "10.0.0.53:53"}, got)
+}
