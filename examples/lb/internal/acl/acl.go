@@ -263,7 +263,7 @@ func (rs *Refs) CompileFetch(expr string) (Fetch, FetchFunc, error) {
 	}
 	f, ok := LookupFetch(name)
 	if !ok {
-		return Fetch{}, nil, fmt.Errorf("%w: '%s'", ErrUnknownFetch, name)
+		return Fetch{}, nil, unknownFetch(name)
 	}
 	fn, err := compileFetch(f, arg, hasArg)
 	if err != nil {
@@ -362,7 +362,7 @@ func parseExpr(words []string, rs *Refs) (*Expr, error) {
 	}
 	f, ok := LookupFetch(fetchName)
 	if !ok {
-		return nil, fmt.Errorf("%w: '%s'", ErrUnknownFetch, name)
+		return nil, unknownFetch(name)
 	}
 	fn, err := compileFetch(f, arg, hasArg)
 	if err != nil {

@@ -15,6 +15,11 @@ import (
 // TLS ClientHello gives no sample.
 
 func init() {
+	// They read the request's bytes, which a log line comes too late for:
+	// HAProxy refuses them in a log-format.
+	for _, name := range []string{"req.ssl_ver", "req_ssl_ver", "req.ssl_alpn", "req.ssl_ec_ext", "req.ssl_st_ext"} {
+		contentFetches[name] = true
+	}
 	content := func(names []string, t Type, fn func(b []byte) (Sample, int)) {
 		for _, name := range names {
 			RegisterFetch(Fetch{Name: name, Type: t, Compile: noArg(func(c Context) (Sample, bool) {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha1"
 	"crypto/x509"
 	"encoding/asn1"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -137,11 +138,19 @@ func init() {
 		registry.fetches[name] = f
 	}
 
-	for name, why := range unavailableTLSFetches {
-		RegisterFetch(Fetch{Name: name, Type: TypeStr, Arg: ArgOptional, Compile: func(string) (FetchFunc, error) {
-			return nil, fmt.Errorf("%w: fetch '%s' is not supported: %s", ErrSyntax, name, why)
-		}})
+}
+
+// ErrUnsupportedFetch means a fetch HAProxy has cannot be served by lb;
+// the error says why.
+var ErrUnsupportedFetch = errors.New("unsupported fetch method")
+
+// unknownFetch is the error for a fetch name no fetch is registered
+// under: one of unavailableTLSFetches says why lb lacks it.
+func unknownFetch(name string) error {
+	if why, ok := unavailableTLSFetches[name]; ok {
+		return fmt.Errorf("%w: '%s' (%s)", ErrUnsupportedFetch, name, why)
 	}
+	return fmt.Errorf("%w: '%s'", ErrUnknownFetch, name)
 }
 
 // unavailableTLSFetches are HAProxy's TLS fetches whose values crypto/tls
@@ -159,14 +168,14 @@ var unavailableTLSFetches = map[string]string{
 	"ssl_fc_server_random":                   "crypto/tls does not expose the handshake randoms",
 	"ssl_bc_client_random":                   "crypto/tls does not expose the handshake randoms",
 	"ssl_bc_server_random":                   "crypto/tls does not expose the handshake randoms",
-	"ssl_fc_protocol_hello_id":               "the ClientHello's legacy version is not kept",
-	"ssl_fc_cipherlist_bin":                  "the ClientHello's lists are not kept",
-	"ssl_fc_cipherlist_hex":                  "the ClientHello's lists are not kept",
-	"ssl_fc_cipherlist_str":                  "the ClientHello's lists are not kept",
-	"ssl_fc_cipherlist_xxh":                  "the ClientHello's lists are not kept",
-	"ssl_fc_eclist_bin":                      "the ClientHello's lists are not kept",
-	"ssl_fc_ecformats_bin":                   "the ClientHello's lists are not kept",
-	"ssl_fc_extlist_bin":                     "the ClientHello's lists are not kept",
+	"ssl_fc_protocol_hello_id":               "lb does not capture the ClientHello (tune.ssl.capture-buffer-size)",
+	"ssl_fc_cipherlist_bin":                  "lb does not capture the ClientHello (tune.ssl.capture-buffer-size)",
+	"ssl_fc_cipherlist_hex":                  "lb does not capture the ClientHello (tune.ssl.capture-buffer-size)",
+	"ssl_fc_cipherlist_str":                  "lb does not capture the ClientHello (tune.ssl.capture-buffer-size)",
+	"ssl_fc_cipherlist_xxh":                  "lb does not capture the ClientHello (tune.ssl.capture-buffer-size)",
+	"ssl_fc_eclist_bin":                      "lb does not capture the ClientHello (tune.ssl.capture-buffer-size)",
+	"ssl_fc_ecformats_bin":                   "lb does not capture the ClientHello (tune.ssl.capture-buffer-size)",
+	"ssl_fc_extlist_bin":                     "lb does not capture the ClientHello (tune.ssl.capture-buffer-size)",
 	"ssl_fc_client_early_traffic_secret":     "crypto/tls does not expose the TLS 1.3 secrets",
 	"ssl_fc_client_handshake_traffic_secret": "crypto/tls does not expose the TLS 1.3 secrets",
 	"ssl_fc_client_traffic_secret_0":         "crypto/tls does not expose the TLS 1.3 secrets",

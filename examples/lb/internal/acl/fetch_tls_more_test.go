@@ -54,9 +54,13 @@ func TestDNFetchArguments(t *testing.T) {
 // TestUnavailableTLSFetchesAreRefused: a fetch crypto/tls cannot serve
 // fails the configuration, saying why.
 func TestUnavailableTLSFetchesAreRefused(t *testing.T) {
-	for _, expr := range []string{"ssl_fc_session_id", "ssl_fc_client_random", "ssl_fc_cipherlist_str"} {
+	for _, expr := range []string{"ssl_fc_session_id", "ssl_fc_client_random", "ssl_fc_cipherlist_str(1)"} {
 		_, _, err := CompileFetch(expr)
-		require.Error(t, err, expr)
-		assert.Contains(t, err.Error(), "is not supported: ", expr)
+		require.ErrorIs(t, err, ErrUnsupportedFetch, expr)
+		assert.Regexp(t, `^unsupported fetch method: 'ssl_fc_[a-z_]+' \(.+\)$`, err.Error(), expr)
+		_, err = ParseExpr([]string{expr, "-m", "found"})
+		require.ErrorIs(t, err, ErrUnsupportedFetch, expr)
 	}
+	_, _, err := CompileFetch("ssl_fc_no_such_thing")
+	require.ErrorIs(t, err, ErrUnknownFetch)
 }
