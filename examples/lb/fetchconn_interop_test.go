@@ -155,6 +155,8 @@ backend bt
 frontend fh
     mode http
     bind 127.0.0.1:%d proto h2
+    log global
+    log-format "H hm=%%[fc_http_major] bhm=%%[bc_http_major] bs=%%[bc_src] bsp=%%[bc_src_port] bd=%%[bc_dst] bdp=%%[bc_dst_port]"
     http-response set-header X-Conn "hm=%%[fc_http_major] bhm=%%[bc_http_major] bs=%%[bc_src] bsp=%%[bc_src_port]"
     default_backend bh
 backend bh
@@ -162,7 +164,7 @@ backend bh
     server s %s
 `, ports[0], web, ports[1], web)
 	}
-	type result struct{ log, h2 string }
+	type result struct{ log, h2, h2log string }
 	run := func(start func(text string, ports []int) func() string) result {
 		ports := freePorts(t, 2)
 		out := start(cfg(ports), ports)
@@ -181,22 +183,27 @@ backend bh
 		_ = resp.Body.Close()
 		_ = c.Close()
 		_, bport, _ := net.SplitHostPort(resp.Header.Get("X-Peer"))
-		var line string
-		require.Eventually(t, func() bool {
-			for _, l := range strings.Split(out(), "\n") {
-				if strings.HasPrefix(l, "T ") && strings.Contains(l, "bsp="+bport+" ") {
-					line = l
-					return true
+		// logLine waits for the line of the connection whose server
+		// side had port bport, and names the ports.
+		logLine := func(prefix, bport string) string {
+			var line string
+			require.Eventually(t, func() bool {
+				for _, l := range strings.Split(out(), "\n") {
+					if strings.HasPrefix(l, prefix) && strings.Contains(l, "bsp="+bport+" ") {
+						line = l
+						return true
+					}
 				}
-			}
-			return false
-		}, 5*time.Second, 10*time.Millisecond, "the TCP log line")
-		line = strings.Replace(line, "bsp="+bport+" ", "bsp=SERVER ", 1)
-		line = strings.ReplaceAll(line, web[strings.LastIndex(web, ":")+1:], "WEB")
+				return false
+			}, 5*time.Second, 10*time.Millisecond, "the log line %q with bsp=%s in %s", prefix, bport, out())
+			line = strings.Replace(line, "bsp="+bport+" ", "bsp=SERVER ", 1)
+			return strings.ReplaceAll(line, web[strings.LastIndex(web, ":")+1:], "WEB")
+		}
+		tcpLine := logLine("T ", bport)
 
-		h2, err := h2cGet(fmt.Sprintf("127.0.0.1:%d", ports[1]))
+		h2, h2port, err := h2cGet(fmt.Sprintf("127.0.0.1:%d", ports[1]))
 		require.NoError(t, err)
-		return result{line, h2}
+		return result{tcpLine, h2, logLine("H ", h2port)}
 	}
 	want := run(func(text string, ports []int) func() string {
 		addr := fmt.Sprintf("127.0.0.1:%d", ports[1])
@@ -219,11 +226,13 @@ backend bh
 	assert.Equal(t, want, got)
 	assert.Equal(t, "T hm=- bhm=- rp=0 dc=2 bs=127.0.0.1 bsp=SERVER bd=127.0.0.1 bdp=WEB", got.log)
 	assert.Equal(t, "hm=2 bhm=1 bs=127.0.0.1 bsp=SERVER", got.h2)
+	assert.Equal(t, "H hm=2 bhm=1 bs=127.0.0.1 bsp=SERVER bd=127.0.0.1 bdp=WEB", got.h2log)
 }
 
 // h2cGet sends one HTTP/2 request without TLS to addr and returns the
-// X-Conn header of the response, the server connection's port named.
-func h2cGet(addr string) (string, error) {
+// X-Conn header of the response, the server connection's port named,
+// and that port.
+func h2cGet(addr string) (xconn, bport string, err error) {
 	c := &http.Client{Timeout: 5 * time.Second, Transport: &http2.Transport{
 		AllowHTTP: true,
 		DialTLSContext: func(ctx context.Context, network, addr string, _ *stdtls.Config) (net.Conn, error) {
@@ -232,11 +241,11 @@ func h2cGet(addr string) (string, error) {
 	}}
 	resp, err := c.Get("http://" + addr + "/")
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	_ = resp.Body.Close()
 	// The server connection's port, which the server saw, as a name.
-	_, bport, _ := net.SplitHostPort(resp.Header.Get("X-Peer"))
-	return strings.Replace(resp.Header.Get("X-Conn"), "bsp="+bport, "bsp=SERVER", 1), nil
+	_, bport, _ = net.SplitHostPort(resp.Header.Get("X-Peer"))
+	return strings.Replace(resp.Header.Get("X-Conn"), "bsp="+bport, "bsp=SERVER", 1), bport, nil
 }
