@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -339,4 +340,54 @@ backend b
 		require.Equal(t, "lb.cfg", files[i], "the file lb read")
 	}
 	require.Equal(t, 5, named)
+}
+
+// TestInteropStateFetchesRuntimeMatchHAProxy: the runtime API's weight
+// and state changes reach srv_weight, srv_uweight (not srv_iweight) and
+// srv_is_up as haproxy's.
+func TestInteropStateFetchesRuntimeMatchHAProxy(t *testing.T) {
+	haproxyBin(t)
+	cfg := func(sock string, port int) string {
+		return fmt.Sprintf(`global
+    stats socket %s level admin
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+listen l
+    bind 127.0.0.1:%d
+    http-request return status 200 hdr x-w "w=%%[srv_weight(l/s)] iw=%%[srv_iweight(l/s)] uw=%%[srv_uweight(l/s)] up=%%[srv_is_up(l/s)] nb=%%[nbsrv] free=%%[be_conn_free] id=%%[be_id]"
+    server s 127.0.0.1:1 weight 4 maxconn 5
+    server t 127.0.0.1:1 weight 6
+`, sock, port)
+	}
+	run := func(sock, addr string) []string {
+		var out []string
+		ask := func(step string) {
+			b := oneShot(t, addr, "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+			for _, h := range fetchHeaders(string(b)) {
+				if strings.HasPrefix(h, "x-w:") {
+					out = append(out, step+" "+h)
+				}
+			}
+		}
+		ask("start")
+		for _, cmd := range []string{"set server l/s weight 2", "set server l/s state drain", "set server l/s state maint", "set server l/s state ready", "set weight l/s 0"} {
+			cliCommand(t, sock, cmd)
+			ask(cmd)
+		}
+		return out
+	}
+	hsock := filepath.Join(t.TempDir(), "h.sock")
+	hp := freePort(t)
+	hpAddr := fmt.Sprintf("127.0.0.1:%d", hp)
+	runHAProxy(t, cfg(hsock, hp), hpAddr)
+	want := run(hsock, hpAddr)
+	lsock := filepath.Join(t.TempDir(), "l.sock")
+	lb, _, _ := startInProcess(t, cfg(lsock, 0))
+	got := run(lsock, lb.Addrs("l")[0].String())
+	require.Equal(t, want, got, "haproxy's answers, then lb's")
+	require.Len(t, got, 6)
+	require.Equal(t, "set server l/s weight 2 x-w: w=2 iw=4 uw=2 up=1 nb=2 free=-1 id=2", got[1])
 }

@@ -1098,6 +1098,9 @@ func plainName(name []byte) bool {
 // allbackups").
 func (ex *exchange) UsableServers(name string) (int, bool) {
 	be := ex.be
+	if name == "" && be == nil {
+		name = ex.strk.own // a listen's rules, before the backend is set
+	}
 	if name != "" {
 		be = ex.hf.s.b.backends[name]
 	}
