@@ -1,5 +1,7 @@
 package acl
 
+import "fmt"
+
 // The internal state fetches, as HAProxy 2.6 has them: the names and ids
 // of the proxies, the listener and the server a stream goes through
 // (be_name, fe_id, srv_name, so_id...), the live figures of servers,
@@ -157,11 +159,9 @@ func stateFetch(name string, t Type, ref ProxyRef, st Stat) {
 	}})
 }
 
-var errMissingServer = errorString("missing server name")
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }
+// errMissingServer is a server fetch's error without a server name,
+// haproxy's words.
+var errMissingServer = fmt.Errorf("%w: missing server name", ErrSyntax)
 
 func timeoutFetch(name string, k TimeoutKind) {
 	RegisterFetch(Fetch{Name: name, Type: TypeInt, Compile: noArg(func(c Context) (Sample, bool) {
