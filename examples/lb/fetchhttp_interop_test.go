@@ -24,6 +24,8 @@ var httpFetchRequests = []string{
 	"GET /x HTTP/1.0\r\nAuthorization: Bearer  a b\r\nUser-Agent: t\r\n",
 	"OPTIONS * HTTP/1.1\r\nHost: h\r\nX-N: -\r\n",
 	"GET /it?q=1&k=v;k=w&q=2 HTTP/1.1\r\nHost: h\r\n",
+	"GET /ck HTTP/1.1\r\nHost: h\r\nCookie: a=\r\n",
+	"GET /ck HTTP/1.1\r\nHost: h\r\nCookie: b=1; a=\r\n",
 }
 
 // TestInteropHTTPFetchesMatchHAProxy: the request fetches hdr_val,
@@ -43,7 +45,7 @@ frontend f
     bind 127.0.0.1:%d
     http-request return status 200 hdr x-p "up=%%[url_param(q)] up2=%%[url_param] up3=%%[url_param(k,;)] up4=%%[urlp(k)]" if { path /it } { url_param(q) 2 } { urlp_val(q) eq 2 } !{ urlp(k,;) v }
     http-request return status 200 hdr x-a "hv=%%[hdr_val(x-n)] hv1=%%[hdr_val(x-n,1)] hv2=%%[req.hdr_val(x-n,-2)] hip=%%[hdr_ip(x-ip)] hip1=%%[req.hdr_ip(x-ip,1)] cv=%%[cook_val(a)] rcv=%%[req.cook_val] first=%%[http_first_req] at=%%[http_auth_type] ab=%%[http_auth_bearer] ab2=%%[http_auth_bearer(x-tok)] ph=%%[req.proto_http] meth=%%[meth(GET)] meth2=%%[meth(get)]" hdr x-u "urlp=%%[urlp(q)] urlp2=%%[urlp] urlpv=%%[urlp_val(n)] urlpd=%%[urlp(k,;)] urlpd2=%%[urlp(,;)] uip=%%[url_ip] uport=%%[url_port] pathq=%%[pathq] baseq=%%[baseq] b32=%%[base32] u32=%%[url32] b32s=%%[base32+src,hex] u32s=%%[url32+src,hex]" hdr x-n "names=%%[req.hdr_names] names2=%%[req.hdr_names(;)]" hdr x-h "%%[req.hdrs,hex]" hdr x-b "%%[req.hdrs_bin,hex]" hdr x-acl "%%[str(ok)]" if { hdr_val(x-n) gt 10 } || { hdr_ip(x-ip) 1.2.3.0/24 } || { cook_val(a) lt 0 }
-    http-request return status 200 hdr x-a "hv=%%[hdr_val(x-n)] hip=%%[hdr_ip(x-ip)] cv=%%[cook_val(a)] first=%%[http_first_req]"
+    http-request return status 200 hdr x-a "hv=%%[hdr_val(x-n)] hip=%%[hdr_ip(x-ip)] cv=%%[cook_val(a)] first=%%[http_first_req] c=%%[cook(a)] cc=%%[cook_cnt(a)] any=%%[cook_val]"
 `, port)
 	}
 	run := func(addr string) []string {

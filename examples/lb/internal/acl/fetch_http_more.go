@@ -164,7 +164,9 @@ func eachField(m *htx.Message, name string, fn func(v []byte)) {
 func eachCookie(m *htx.Message, name string, fn func(v []byte) bool) {
 	for i := 0; i < m.NumFields(); i++ {
 		n, v := m.Field(i)
-		if !htx.EqualFold(n, "cookie") {
+		// A field no longer than "NAME=" holds no such cookie for
+		// haproxy, which skips it.
+		if !htx.EqualFold(n, "cookie") || name != "" && len(v) < len(name)+2 {
 			continue
 		}
 		more := true
