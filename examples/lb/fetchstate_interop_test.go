@@ -35,7 +35,7 @@ listen probe
     http-request return status 200 hdr X-C "%%[fe_conn(f)]" hdr X-Up "%%[srv_is_up(b/s2)]"
 frontend f
     bind 127.0.0.1:%d name front id 7
-    http-request set-var-fmt(txn.f) "fe=%%[fe_name] feid=%%[fe_id] defbe=%%[fe_defbe] so=%%[so_name] soid=%%[so_id] ctm=%%[fe_client_timeout] stop=%%[stopping] thr=%%[thread] proc=%%[proc] nbproc=%%[nbproc] feconn=%%[fe_conn] beconn=%%[be_conn(b)] up=%%[srv_is_up(b/s1)] maint=%%[srv_is_up(b/s3)] q=%%[queue(b)] slots=%%[connslots(b2)] free=%%[be_conn_free(b2)] s2up=%%[srv_is_up(b/s2)] nb=%%[nbsrv(b)] bslots=%%[connslots(b)] bfree=%%[be_conn_free(b)] s2w=%%[srv_weight(b/s2)] s2c=%%[srv_conn_free(b/s2)]"
+    http-request set-var-fmt(txn.f) "fe=%%[fe_name] feid=%%[fe_id] defbe=%%[fe_defbe] so=%%[so_name] soid=%%[so_id] ctm=%%[fe_client_timeout] stop=%%[stopping] thr=%%[thread] proc=%%[proc] nbproc=%%[nbproc] feconn=%%[fe_conn] beconn=%%[be_conn(b)] up=%%[srv_is_up(b/s1)] maint=%%[srv_is_up(b/s3)] q=%%[queue(b)] slots=%%[connslots(b2)] free=%%[be_conn_free(b2)] s2up=%%[srv_is_up(b/s2)] nb=%%[nbsrv(b)] bslots=%%[connslots(b)] bfree=%%[be_conn_free(b)] s2w=%%[srv_weight(b/s2)] s2c=%%[srv_conn_free(b/s2)] slots3=%%[connslots(b3)] free3=%%[be_conn_free(b3)]"
     http-request set-var-fmt(txn.rate) "fereq=%%[fe_req_rate] fesess=%%[fe_sess_rate(f)] berate=%%[be_sess_rate(b)] srate=%%[srv_sess_rate(b/s1)]" if { path / }
     use_backend b2 if { path_beg /b2 }
     default_backend b
@@ -58,7 +58,10 @@ backend b2
     http-request return status 200 hdr X-R "be=%%[be_name] beid=%%[be_id]"
     server x %s maxconn 4 maxqueue 6
     server y %s maxconn 3 maxqueue 2
-`, probe, port, srv, srv, refused, srv, srv)
+backend b3
+    server m %s maxconn 4 maxqueue 5 disabled
+    server n %s maxconn 2 maxqueue 3
+`, probe, port, srv, srv, refused, srv, srv, srv, srv)
 }
 
 // TestInteropStateFetchesMatchHAProxy: the identity fetches (fe_name,
@@ -101,7 +104,7 @@ func TestInteropStateFetchesMatchHAProxy(t *testing.T) {
 	lb, _, _ := startInProcess(t, stateFetchCfg(0, 0, srv, refused))
 	got := run(lb.Addrs("probe")[0].String(), lb.Addrs("f")[0].String())
 	require.Equal(t, want, got, "haproxy's headers, then lb's")
-	require.Contains(t, got, "/ x-f: fe=f feid=2 defbe=b so=front soid=7 ctm=5000 stop=0 thr=0 proc=1 nbproc=1 feconn=1 beconn=0 up=1 maint=0 q=0 slots=15 free=7 s2up=0 nb=1 bslots=-1 bfree=10 s2w=1 s2c=-1")
+	require.Contains(t, got, "/ x-f: fe=f feid=2 defbe=b so=front soid=7 ctm=5000 stop=0 thr=0 proc=1 nbproc=1 feconn=1 beconn=0 up=1 maint=0 q=0 slots=15 free=7 s2up=0 nb=1 bslots=-1 bfree=10 s2w=1 s2c=-1 slots3=5 free3=2")
 	require.Contains(t, got, "/b2 x-r: be=b2 beid=4")
 }
 

@@ -98,8 +98,8 @@ func (b *Balancer) state(st acl.Stat, own, px, srv string) (int64, bool) {
 	case acl.StatConnSlots:
 		slots := 0
 		for _, s := range be.servers {
-			if !s.up {
-				continue
+			if !s.up || s.inMaint() || s.rmaint {
+				continue // stopped, as haproxy's maintenance stops it
 			}
 			if s.maxconn == 0 || s.cfg.MaxQueue == 0 {
 				return -1, true
