@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/net/http2"
 )
 
 // httpFetchRequests are requests whose line and fields the HTTP fetches
@@ -251,4 +254,52 @@ backend other
 	got := run(lb.Addrs("f")[0].String())
 	require.Equal(t, want, got, "the servers haproxy chose, then lb's")
 	require.Equal(t, []string{"s1", "s1", "s2"}, got[:3])
+}
+
+// TestInteropHTTP2FetchesMatchHAProxy: on HTTP/2, where haproxy turns
+// :authority into a Host field and writes the target in absolute form,
+// the HTTP fetches read them so, and no stream is a first request.
+func TestInteropHTTP2FetchesMatchHAProxy(t *testing.T) {
+	haproxyBin(t)
+	cfg := func(port int) string {
+		return fmt.Sprintf(`defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 7s
+frontend f
+    bind 127.0.0.1:%d proto h2
+    http-request return status 200 hdr x-u "uip=%%[url_ip] uport=%%[url_port] pathq=%%[pathq] baseq=%%[baseq] b32=%%[base32] u32=%%[url32] names=%%[req.hdr_names] first=%%[http_first_req]" hdr x-h "%%[req.hdrs,hex]" hdr x-b "%%[req.hdrs_bin,hex]"
+`, port)
+	}
+	run := func(addr string) []string {
+		c := &http.Client{Timeout: 5 * time.Second, Transport: &http2.Transport{
+			AllowHTTP: true,
+			DialTLSContext: func(ctx context.Context, network, _ string, _ *tls.Config) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, network, addr)
+			},
+		}}
+		var out []string
+		// Authorities apart from the proxy's own address, whose port
+		// differs between the two.
+		for _, u := range []string{"http://1.2.3.4:81/a?x=1", "http://name.example/c"} {
+			req, err := http.NewRequest("GET", u, nil)
+			require.NoError(t, err)
+			req.Header.Set("X-T", "1")
+			resp, err := c.Do(req)
+			require.NoError(t, err)
+			_ = resp.Body.Close()
+			out = append(out, u+" "+resp.Header.Get("X-U"), resp.Header.Get("X-H"), resp.Header.Get("X-B"))
+		}
+		return out
+	}
+	hp := freePort(t)
+	hpAddr := fmt.Sprintf("127.0.0.1:%d", hp)
+	runHAProxy(t, cfg(hp), hpAddr)
+	want := run(hpAddr)
+	lb, _, _ := startInProcess(t, cfg(0))
+	got := run(lb.Addrs("f")[0].String())
+	require.Equal(t, want, got, "haproxy's answers, then lb's")
+	require.Contains(t, got[0], "uip=1.2.3.4 uport=81 pathq=/a?x=1 baseq=1.2.3.4:81/a?x=1")
+	require.Contains(t, got[0], "first=0")
 }

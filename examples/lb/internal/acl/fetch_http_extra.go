@@ -351,7 +351,8 @@ func urlParamArgs(a string) (name string, delim byte) {
 // request target whose host is one, as url_ip and url_port read it
 // (port 80 for http, 443 for https when none is written).
 func absoluteAddr(m *htx.Message) (netip.Addr, int, bool) {
-	if m.Form != htx.FormAbsolute {
+	// haproxy writes an HTTP/2 request's target in absolute form.
+	if m.Form != htx.FormAbsolute && !(m.Version == htx.Version20 && len(m.Scheme()) > 0) {
 		return netip.Addr{}, 0, false
 	}
 	port := 0
@@ -381,6 +382,28 @@ func absoluteAddr(m *htx.Message) (netip.Addr, int, bool) {
 		}
 	}
 	return a, port, true
+}
+
+// hostField is the request's Host field, or for an HTTP/2 request
+// without one its :authority, which haproxy turns into a Host field.
+func hostField(m *htx.Message) ([]byte, bool) {
+	if v, ok := m.Get("host"); ok {
+		return v, true
+	}
+	if m.Version == htx.Version20 && len(m.Authority()) > 0 {
+		return m.Authority(), true
+	}
+	return nil, false
+}
+
+// h2Host tells an HTTP/2 request whose :authority haproxy lists as its
+// first field, "host", for the header lists.
+func h2Host(m *htx.Message) bool {
+	if m.Version != htx.Version20 || !m.IsRequest() || len(m.Authority()) == 0 {
+		return false
+	}
+	_, ok := m.Get("host")
+	return !ok
 }
 
 // slashPath is the request's path with its query when it starts with
@@ -416,7 +439,7 @@ func avalanche(a uint32) uint32 {
 // query; url32 the whole first Host field and the path with its query.
 func base32(m *htx.Message, whole bool) uint32 {
 	var h uint32
-	if host, ok := m.Get("host"); ok {
+	if host, ok := hostField(m); ok {
 		if !whole {
 			host, _ = CutValue(host)
 		}
@@ -603,6 +626,9 @@ func init() {
 				}
 				var b []byte
 				first := true
+				if h2Host(m) {
+					b, first = append(b, "host"...), false
+				}
 				for i := 0; i < m.NumFields(); i++ {
 					n, v := m.Field(i)
 					if dropped(n, v) {
@@ -627,6 +653,14 @@ func init() {
 				return Sample{}, false
 			}
 			var b []byte
+			if h2Host(m) {
+				if a := m.Authority(); bin {
+					b = append(appendVarint(b, 4), "host"...)
+					b = append(appendVarint(b, uint64(len(a))), a...)
+				} else {
+					b = append(append(append(b, "host: "...), a...), "\r\n"...)
+				}
+			}
 			for i := 0; i < m.NumFields(); i++ {
 				n, v := m.Field(i)
 				if dropped(n, v) {
@@ -721,7 +755,7 @@ func init() {
 		return string(p), p != nil
 	})
 	httpFetch("baseq", ArgNone, func(m *htx.Message, _ string) (string, bool) {
-		host, ok := m.Get("host")
+		host, ok := hostField(m)
 		if ok {
 			host, _ = CutValue(host)
 		}

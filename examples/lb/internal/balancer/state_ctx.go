@@ -357,8 +357,8 @@ func (t *tracked) Timeout(k acl.TimeoutKind) (int64, bool) {
 }
 
 // FirstRequest reports whether the request is its connection's first
-// (http_first_req).
-func (ex *exchange) FirstRequest() bool { return ex.first }
+// (http_first_req); haproxy says no for every HTTP/2 stream.
+func (ex *exchange) FirstRequest() bool { return ex.first && !ex.hf.h2 }
 
 // ResponseCompression is the algorithm the response goes through, once
 // there is one to compress (res.comp, res.comp_algo).
