@@ -97,3 +97,19 @@ func TestHTTPExtraFetches(t *testing.T) {
 	assert.Equal(t, []byte{0xf0, 0x01}, appendVarint(nil, 256), "a long length takes more bytes")
 	assert.Equal(t, []byte{239}, appendVarint(nil, 239))
 }
+
+// TestDateUs: date_us is the microseconds of the current second.
+func TestDateUs(t *testing.T) {
+	_, fn, err := CompileFetch("date_us")
+	require.NoError(t, err)
+	seen := map[int64]bool{}
+	c := newCtx("10.1.2.3:1000")
+	for i := 0; i < 10_000_000 && len(seen) < 2; i++ {
+		s, ok := fn(c)
+		require.True(t, ok)
+		require.Equal(t, TypeInt, s.Type)
+		require.True(t, s.Int >= 0 && s.Int < 1000000, s.Int)
+		seen[s.Int] = true
+	}
+	require.Greater(t, len(seen), 1, "it moves")
+}
