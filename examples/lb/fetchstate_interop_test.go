@@ -230,10 +230,11 @@ listen probe
 frontend t
     bind 127.0.0.1:%d name tb id 9
     default_backend b
-    log-format "tcp fe=%%[fe_name]/%%[fe_id] defbe=%%[fe_defbe] so=%%[so_name]/%%[so_id] be=%%[be_name]/%%[be_id] srv=%%[srv_name]/%%[srv_id] bst=%%[be_server_timeout] btt=%%[be_tunnel_timeout] cst=%%[cur_server_timeout] ctt=%%[cur_tunnel_timeout] fct=%%[fe_client_timeout] up=%%[srv_is_up(b/a)] iw=%%[srv_iweight(b/a)] var=%%[var(sess.b)] end"
+    log-format "tcp fe=%%[fe_name]/%%[fe_id] defbe=%%[fe_defbe] so=%%[so_name]/%%[so_id] be=%%[be_name]/%%[be_id] srv=%%[srv_name]/%%[srv_id] bst=%%[be_server_timeout] btt=%%[be_tunnel_timeout] cst=%%[cur_server_timeout] ctt=%%[cur_tunnel_timeout] fct=%%[fe_client_timeout] up=%%[srv_is_up(b/a)] iw=%%[srv_iweight(b/a)] var=%%[var(sess.b)] c=%%[var(sess.c)] lc=%%[be_conn(b)] sc=%%[srv_conn(b/a)] fc=%%[fe_conn] end"
 backend b
     timeout tunnel 7s
     tcp-request content set-var(sess.b) be_name
+    tcp-request content set-var(sess.c) be_conn
     server a %s id 3 weight 4
 `, probe, echo, port, echo)
 	}
@@ -266,7 +267,7 @@ backend b
 		return func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }
 	}, func() string { return lb.Addrs("t")[0].String() })
 	require.Equal(t, want, got, "haproxy's line, then lb's")
-	require.Equal(t, "tcp fe=t/2 defbe=b so=tb/9 be=b/3 srv=a/3 bst=6000 btt=7000 cst=0 ctt=0 fct=5000 up=1 iw=4 var=b end", got[0])
+	require.Equal(t, "tcp fe=t/2 defbe=b so=tb/9 be=b/3 srv=a/3 bst=6000 btt=7000 cst=0 ctt=0 fct=5000 up=1 iw=4 var=b c=1 lc=1 sc=1 fc=1 end", got[0])
 }
 
 // TestInteropLastRuleMatchesHAProxy: last_rule_line names the last

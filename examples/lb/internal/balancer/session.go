@@ -551,7 +551,9 @@ func (s *session) logTraffic(asap bool, beconn, srvconn int) {
 		}
 		v.uid, _ = s.uniqueID()
 		if fe.logFetch != nil {
-			v.ctx, v.fetch = s.ruleCtx(fe.cfg.Name), fe.logFetch
+			ctx := s.ruleCtx(fe.cfg.Name)
+			ctx.atLog = !asap
+			v.ctx, v.fetch = ctx, fe.logFetch
 		}
 		fe.logs.emit(level, string(renderLogFormat(nil, fe.cfg.LogFormat, &v)))
 	} else {

@@ -326,7 +326,27 @@ func (t *tracked) ListenerIdent() (acl.Ident, bool) {
 // State reads a state fetch's figure; "" names the proxy whose rules
 // run.
 func (t *tracked) State(st acl.Stat, px, srv string) (int64, bool) {
-	return t.b.state(st, t.own, px, srv)
+	n, ok := t.b.state(st, t.own, px, srv)
+	s := t.s
+	if !ok || s == nil || s.be == nil || st != acl.StatBeConn && st != acl.StatSrvConn {
+		return n, ok
+	}
+	if px == "" {
+		px = t.own
+	}
+	// haproxy counts a session in its backend from the moment it is
+	// chosen until the session's line is written, and in its server
+	// until then too; lb from the server's slot to its release.
+	switch {
+	case px != s.be.cfg.Name:
+	case t.atLog && st == acl.StatBeConn:
+		n++
+	case t.atLog && s.srv != nil && srv == s.srv.cfg.Name:
+		n++
+	case !t.atLog && st == acl.StatBeConn && s.srv == nil && t.own == px && s.be.cfg != s.fe.cfg:
+		n++ // a backend's content rules, before the server
+	}
+	return n, ok
 }
 
 // Stopping reports a soft stop.

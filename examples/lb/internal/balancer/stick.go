@@ -92,6 +92,9 @@ type tracked struct {
 	vars  *varStore
 	// c is the client connection, for the fc_* fetches.
 	c *conn.Conn
+	// atLog says the session's traffic line is being written after it
+	// left its server and backend, which haproxy still counts it in.
+	atLog bool
 }
 
 // Var returns a variable (acl.VarContext): proc from the balancer, the
