@@ -41,7 +41,7 @@ frontend f
     default_backend b
     http-after-response set-header X-F "%%[var(txn.f)]"
     http-after-response set-header X-Rate "%%[var(txn.rate)]"
-    http-after-response set-header X-A "srv=%%[srv_name] srvid=%%[srv_id] be=%%[be_name] beid=%%[be_id] cst=%%[cur_server_timeout] ctt=%%[cur_tunnel_timeout]"
+    http-after-response set-header X-A "srv=%%[srv_name] srvid=%%[srv_id] be=%%[be_name] beid=%%[be_id] cst=%%[cur_server_timeout] ctt=%%[cur_tunnel_timeout] sc=%%[srv_conn(b/s1)] bc=%%[be_conn(b)]"
 backend b
     timeout tunnel 9s
     stick-table type ip size 100 expire 1m
