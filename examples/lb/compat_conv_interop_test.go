@@ -64,3 +64,42 @@ frontend f
 	require.Equal(t, "[debug] b: type=bool <0>", got[len(got)-1])
 	require.Equal(t, `200 "9 127.0.0.1 -4 1 1 0 0"`, got[0])
 }
+
+// TestInteropKeywordMatchOverrideMatchesHAProxy: -m replaces the match
+// method of an ACL keyword ("hdr_dir(Referer) -m dom t.co" matches as
+// "hdr(Referer) -m dom t.co"), under haproxy and lb.
+func TestInteropKeywordMatchOverrideMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	referers := []string{"https://t.co/abc", "t.co", "a/t.co/b", "https://example.com/t.co", "x.t.co"}
+	run := func(start func(text string)) (got []string) {
+		p := freePorts(t, 1)
+		start(fmt.Sprintf(`defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend f
+    bind 127.0.0.1:%d
+    http-request set-header X-Dom 1 if { hdr_dir(Referer) -m dom t.co }
+    http-request set-header X-Beg 1 if { path_end -m beg /a }
+    http-request return status 200 content-type text/plain lf-string "dom=%%[req.hdr(x-dom)] beg=%%[req.hdr(x-beg)]"
+`, p[0]))
+		client := &http.Client{Timeout: 5 * time.Second}
+		for _, r := range referers {
+			req, err := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/ab", p[0]), nil)
+			require.NoError(t, err)
+			req.Header.Set("Referer", r)
+			resp, err := client.Do(req)
+			require.NoError(t, err)
+			body, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			got = append(got, r+": "+string(body))
+		}
+		return got
+	}
+	want := run(func(text string) { startHAProxyReady(t, text) })
+	got := run(func(text string) { startInProcess(t, text) })
+	require.Equal(t, want, got, "haproxy's matches, then lb's")
+	require.Equal(t, "a/t.co/b: dom=1 beg=1", got[2])
+	require.Equal(t, "https://example.com/t.co: dom=1 beg=1", got[3])
+}

@@ -393,9 +393,8 @@ flags:
 			if len(rest) < 2 {
 				return nil, fmt.Errorf("%w: '-m' expects a match method", ErrSyntax)
 			}
-			if isKw {
-				return nil, fmt.Errorf("%w: '-m %s' cannot change the match method of '%s'", ErrSyntax, rest[1], name)
-			}
+			// As in HAProxy, -m replaces the match method of an ACL
+			// keyword too: "hdr_dir(x) -m dom" is "hdr(x) -m dom".
 			method, rest = rest[1], rest[1:]
 		case "--":
 			rest = rest[1:]

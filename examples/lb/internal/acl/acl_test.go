@@ -307,8 +307,11 @@ func TestRegistry(t *testing.T) {
 	})
 	_, err := ParseExpr([]string{"test_name", "x"})
 	require.ErrorIs(t, err, ErrSyntax)
-	_, err = ParseExpr([]string{"test_name_beg(x)", "-m", "str", "x"})
-	require.ErrorIs(t, err, ErrSyntax)
+	// -m replaces a keyword's match method, as in HAProxy.
+	checkExprs(t, c, []exprCase{
+		{"test_name_beg(x) -m str Hello-x", true},
+		{"test_name_beg(x) -m str Hel", false},
+	})
 	f, fn, err := CompileFetch("test_name(y)")
 	require.NoError(t, err)
 	require.Equal(t, TypeStr, f.Type)
