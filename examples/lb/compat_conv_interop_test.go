@@ -103,3 +103,61 @@ frontend f
 	require.Equal(t, "a/t.co/b: dom=1 beg=1", got[2])
 	require.Equal(t, "https://example.com/t.co: dom=1 beg=1", got[3])
 }
+
+// TestInteropHTTPErrorAndReturnErrorfileMatchHAProxy: http-error sets a
+// status's answer in a proxy (string, file, errorfile, fields), and a
+// return rule may send an errorfile's whole response, logged with the
+// rule's status, under haproxy and lb.
+func TestInteropHTTPErrorAndReturnErrorfileMatchHAProxy(t *testing.T) {
+	haproxyBin(t)
+	gone := writeFile(t, "gone.http", "HTTP/1.1 410 Gone\r\nContent-Type: text/plain\r\nX-From: file\r\nContent-Length: 5\r\n\r\ngone\n")
+	page := writeFile(t, "page.html", "<p>forbidden</p>\n")
+	run := func(start func(text string) func() string) (got []string) {
+		p := freePorts(t, 2)
+		out := start(fmt.Sprintf(`global
+    log stdout format raw local0
+defaults
+    mode http
+    log global
+    log-format "%%ST %%HU"
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+    http-error status 503 content-type "text/plain; charset=utf-8" string "down for now" hdr X-A b
+frontend f
+    bind 127.0.0.1:%d
+    http-error status 403 content-type text/html lf-file %s
+    http-error status 404 errorfile %s
+    http-request deny if { path /d }
+    http-request deny deny_status 404 if { path /n }
+    http-request return status 404 errorfile %s if { path /r }
+    http-response return status 200 errorfile %s if { status 503 }
+    default_backend b
+backend b
+    server s 127.0.0.1:%d
+`, p[0], page, gone, gone, gone, p[1]))
+		client := &http.Client{Timeout: 5 * time.Second}
+		for _, path := range []string{"/x", "/d", "/n", "/r"} {
+			resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d%s", p[0], path))
+			require.NoError(t, err)
+			body, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			got = append(got, fmt.Sprintf("%s: %s ct=%q x-a=%q x-from=%q %q", path, resp.Status,
+				resp.Header.Get("Content-Type"), resp.Header.Get("X-A"), resp.Header.Get("X-From"), body))
+		}
+		logs := regexp.MustCompile(`(?m)^\d{3} /\w$`)
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			found := logs.FindAllString(out(), -1)
+			if len(found) >= 4 || time.Now().After(deadline) {
+				return append(got, found...)
+			}
+		}
+	}
+	want := run(func(text string) func() string { return startHAProxyReady(t, text) })
+	got := run(func(text string) func() string {
+		_, logs, mu := startInProcess(t, text)
+		return func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }
+	})
+	require.Equal(t, want, got, "haproxy's answers and log lines, then lb's")
+	require.Equal(t, `/r: 410 Gone ct="text/plain" x-a="" x-from="file" "gone\n"`, got[3])
+}

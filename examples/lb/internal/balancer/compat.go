@@ -1,6 +1,8 @@
 package balancer
 
 import (
+	"fmt"
+
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"github.com/proxyblocks/proxyblocks/mux/htx"
 )
@@ -50,4 +52,26 @@ func (ex *exchange) pretendKeepAlive() {
 			ex.req.Flags |= htx.FlagKeepAlive
 		}
 	}
+}
+
+// errorFileAnswer builds a proxy's answer for an error status: an
+// errorfile's response, or an http-error line's answer, made as a
+// return rule's.
+func errorFileAnswer(ef config.ErrorFile) (*localAnswer, error) {
+	if r := ef.Reply; r != nil {
+		return newAnswer(r.Status, r.ContentType, r.Body, r.Headers), nil
+	}
+	return parseAnswer(ef.Data)
+}
+
+// ruleErrorFile is the answer of a return rule naming an errorfile: the
+// file's response as it is, logged with the rule's status, as HAProxy
+// does.
+func ruleErrorFile(r *config.HTTPRule) (*localAnswer, error) {
+	a, err := parseAnswer(r.ErrorFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s: '%s' errorfile: %w", r.Pos, r.Action, err)
+	}
+	a.logStatus = r.Status
+	return a, nil
 }

@@ -192,7 +192,7 @@ func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
 		hp.reuse = "safe"
 	}
 	for _, ef := range px.HTTP.ErrorFiles {
-		a, err := parseAnswer(ef.Data)
+		a, err := errorFileAnswer(ef)
 		if err != nil {
 			return nil, fmt.Errorf("%s: errorfile %d '%s': %w", ef.Pos, ef.Status, ef.Path, err)
 		}
@@ -252,6 +252,12 @@ func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
 					}
 				}
 			case "return":
+				if r.ErrorFile != nil {
+					if hr.answer, err = ruleErrorFile(r); err != nil {
+						return nil, err
+					}
+					break
+				}
 				hr.answer = newAnswer(r.Status, r.ContentType, r.Body, r.Headers)
 				if hr.dynAnswer, err = compileReturn(r, px.ACLs.Refs); err != nil {
 					return nil, fmt.Errorf("%s: 'return': %w", r.Pos, err)

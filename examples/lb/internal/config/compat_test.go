@@ -81,3 +81,26 @@ backend b
 	_, err := parse(t, "defaults\n    timeout client 10x\n")
 	require.ErrorContains(t, err, `invalid time "10x": unknown unit "x"`)
 }
+
+// http-error takes a fixed answer for an error status; log-format
+// bodies and statuses without an error page are refused by name.
+func TestHTTPErrorKeyword(t *testing.T) {
+	c := mustParse(t, compatCfg(`    http-error status 503 content-type text/plain string down hdr X-A b
+`))
+	ef := c.Proxies[0].HTTP.ErrorFiles
+	require.Len(t, ef, 1)
+	require.Equal(t, 503, ef[0].Status)
+	require.Equal(t, "down", string(ef[0].Reply.Body))
+	for line, want := range map[string]string{
+		"    http-error status 302 content-type text/plain string x\n":          "status code '302' not handled",
+		"    http-error status 503 string x\n":                                  "needs 'content-type'",
+		"    http-error status 503 content-type text/plain lf-string %[path]\n": "log-format body",
+		"    http-error status 503 hdr X-A %[path]\n":                           "log-format value",
+		"    http-error content-type text/plain\n":                              "expects 'status <code>' first",
+		"    http-request deny errorfile /nonexistent\n":                        "not supported",
+	} {
+		_, err := parse(t, compatCfg(line))
+		require.ErrorContains(t, err, want, line)
+		require.ErrorContains(t, err, "lb.cfg:8", line)
+	}
+}

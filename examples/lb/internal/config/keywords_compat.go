@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 )
 
 // HAProxy only warns of, and ignores, many keywords and options written
@@ -64,6 +65,7 @@ func (p *parser) ignoreMisplaced(kw string, option bool) bool {
 func init() {
 	optionKeywords["http-use-proxy-header"] = optionKeyword{KindFrontend, flag(func(o *Options) *bool { return &o.UseProxyHeader })}
 	optionKeywords["http-pretend-keepalive"] = optionKeyword{KindBackend, flag(func(o *Options) *bool { return &o.PretendKeepAlive })}
+	proxyKeywords["http-error"] = proxyKeyword{kAll, parseHTTPError}
 }
 
 // resolveCheckAddr gives a server whose "addr" names a host that host's
@@ -97,5 +99,38 @@ func checkVersion(v string) error {
 			return fmt.Errorf("check version '%s' holds a space or control character", v)
 		}
 	}
+	return nil
+}
+
+// parseHTTPError reads "http-error status <code> [content-type <type>]
+// [string|file|errorfile <value>] [hdr <name> <value>]...": the answer
+// the proxy gives for that status, as errorfile sets it. lb's error
+// answers are fixed: a log-format body or field (lf-string, lf-file,
+// %[...]) is refused by name.
+func parseHTTPError(p *parser, px *Proxy, a []string) error {
+	r := HTTPRule{Pos: p.pos, Action: "http-error"}
+	if len(a) < 2 || a[0] != "status" {
+		return errors.New("expects 'status <code>' first")
+	}
+	if err := parseAnswerOptions(&r, a); err != nil {
+		return err
+	}
+	if !errorFileStatuses[r.Status] {
+		return fmt.Errorf("status code '%d' not handled (supported: %s)", r.Status, errorStatusList)
+	}
+	if r.BodyFormat && strings.Contains(string(r.Body), "%") {
+		return fmt.Errorf("%w: 'http-error' with a log-format body (lb's error answers are fixed)", ErrUnsupported)
+	}
+	for _, h := range r.Headers {
+		if strings.Contains(h[1], "%") {
+			return fmt.Errorf("%w: 'http-error' field '%s' with a log-format value (lb's error answers are fixed)", ErrUnsupported, h[0])
+		}
+	}
+	ef := ErrorFile{Pos: p.pos, Status: r.Status, Path: "http-error", Data: r.ErrorFile}
+	if r.ErrorFile == nil {
+		r.BodyFormat = false
+		ef.Reply = &r
+	}
+	px.HTTP.ErrorFiles = appendOwn(px.HTTP.ErrorFiles, ef)
 	return nil
 }

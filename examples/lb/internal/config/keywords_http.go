@@ -606,6 +606,14 @@ func parseAnswerOptions(r *HTTPRule, a []string) error {
 		case a[0] == "hdr" && len(a) >= 3:
 			r.Headers, r.OwnAnswer = append(r.Headers, [2]string{a[1], a[2]}), true
 			a = a[1:]
+		case a[0] == "errorfile" && len(a) >= 2 && (r.Action == "return" || r.Action == "http-error"):
+			// A whole response, sent as it is (the rule's status is
+			// the one logged), as in HAProxy.
+			b, err := os.ReadFile(a[1])
+			if err != nil {
+				return fmt.Errorf("'%s' errorfile: %w", r.Action, err)
+			}
+			r.ErrorFile, r.OwnAnswer = b, true
 		case a[0] == "errorfile" || a[0] == "errorfiles" || a[0] == "default-errorfiles":
 			return fmt.Errorf("%w: '%s %s'", ErrUnsupported, r.Action, a[0])
 		default:

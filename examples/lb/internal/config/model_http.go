@@ -160,6 +160,9 @@ type HTTPRule struct {
 	// OwnAnswer tells a deny that gives its answer (content-type, a
 	// body, fields) rather than its status's error page.
 	OwnAnswer bool
+	// ErrorFile is the whole HTTP/1 response of a return (or deny)
+	// that names an errorfile: sent as it is, logged with Status.
+	ErrorFile []byte
 	// Regex is the match of replace-header, replace-value, replace-path
 	// and replace-uri; Value is then the replacement, in which \1..\9
 	// stand for the groups matched.
@@ -255,6 +258,9 @@ type ErrorFile struct {
 	Status int
 	Path   string
 	Data   []byte
+	// Reply, when set, is the answer an "http-error" line gives
+	// (status, content-type, body, fields), in place of Data.
+	Reply *HTTPRule
 	// from and codes hold an "errorfiles NAME [CODE...]" line until the
 	// http-errors sections are read (expandErrorFiles): Status is 0.
 	from  string
