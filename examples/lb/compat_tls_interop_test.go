@@ -2,6 +2,8 @@ package main
 
 import (
 	stdtls "crypto/tls"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"fmt"
 	"io"
 	"net"
@@ -79,4 +81,67 @@ frontend probe
 	require.Equal(t, want, got, "the versions under haproxy, then lb")
 	require.Equal(t, `bind "no-sslv3 no-tls-tickets no-tlsv10 no-tlsv11", client up to TLS 1.1: refused`, got[0])
 	require.Equal(t, `server "no-tlsv13": 200 TLS 1.2`, got[len(got)-3])
+}
+
+// TestInteropCAVerifyFileMatchesHAProxy: a bind line's ca-verify-file
+// CAs verify client certificates without being named in the
+// certificate request, which names only ca-file's, under haproxy and
+// lb.
+func TestInteropCAVerifyFileMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	named, hidden, other := newPKI(t, "named"), newPKI(t, "hidden"), newPKI(t, "other")
+	crt := named.issue("site.pem", "localhost", []string{"localhost"}, false, false)
+	clients := map[string]string{
+		"named":  named.issue("c1.pem", "client-named", nil, false, true),
+		"hidden": hidden.issue("c2.pem", "client-hidden", nil, false, true),
+		"other":  other.issue("c3.pem", "client-other", nil, false, true),
+		"none":   "",
+	}
+	run := func(start func(text string)) (got []string) {
+		p := freePorts(t, 2)
+		start(fmt.Sprintf(`defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend probe
+    bind 127.0.0.1:%d
+    http-request return status 200
+frontend tls
+    bind 127.0.0.1:%d ssl crt %s verify required ca-file %s ca-verify-file %s
+    http-request return status 200 content-type text/plain string ok
+`, p[0], p[1], crt, named.caFile, hidden.caFile))
+		for _, who := range []string{"named", "hidden", "other", "none"} {
+			var asked []string
+			cfg := &stdtls.Config{InsecureSkipVerify: true, GetClientCertificate: func(cri *stdtls.CertificateRequestInfo) (*stdtls.Certificate, error) {
+				for _, dn := range cri.AcceptableCAs {
+					var rdn pkix.RDNSequence
+					if _, err := asn1.Unmarshal(dn, &rdn); err == nil {
+						var name pkix.Name
+						name.FillFromRDNSequence(&rdn)
+						asked = append(asked, name.CommonName)
+					}
+				}
+				if clients[who] == "" {
+					return &stdtls.Certificate{}, nil
+				}
+				c, err := stdtls.LoadX509KeyPair(clients[who], clients[who])
+				return &c, err
+			}}
+			client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, DisableKeepAlives: true}}
+			res := "refused"
+			resp, err := client.Get(fmt.Sprintf("https://127.0.0.1:%d/", p[1]))
+			if err == nil {
+				body, _ := io.ReadAll(resp.Body)
+				_ = resp.Body.Close()
+				res = fmt.Sprintf("%d %s", resp.StatusCode, body)
+			}
+			got = append(got, fmt.Sprintf("%s: %s, asked for %v", who, res, asked))
+		}
+		return got
+	}
+	want := run(func(text string) { startHAProxyReady(t, text) })
+	got := run(func(text string) { startInProcess(t, text) })
+	require.Equal(t, want, got, "haproxy's verdicts, then lb's")
+	require.Equal(t, "hidden: 200 ok, asked for [named]", got[1])
 }

@@ -35,6 +35,10 @@ type BindConfig struct {
 	// crypto/tls's encrypted tickets (a cache shared between processes).
 	SessionStore SessionStore
 
+	// CAVerifyFile is ca-verify-file: CAs that verify client
+	// certificates without being named in the certificate request.
+	CAVerifyFile string
+
 	// versionWords are the no-sslv3, no-tlsv1x and force-tlsv1x words
 	// given so far, read together as HAProxy combines them.
 	versionWords []string
@@ -67,7 +71,7 @@ func (b *BindConfig) Apply(args []string) (int, error) {
 		b.versionWords = words
 		return 1, nil
 	case "crt", "crt-list", "alpn", "ssl-min-ver", "ssl-max-ver", "ciphers", "ciphersuites",
-		"curves", "ca-file", "verify", "tls-ticket-keys":
+		"curves", "ca-file", "ca-verify-file", "verify", "tls-ticket-keys":
 	default:
 		return 0, fmt.Errorf("%w %q", ErrUnknownKeyword, k)
 	}
@@ -95,6 +99,8 @@ func (b *BindConfig) Apply(args []string) (int, error) {
 		b.Curves, err = ParseCurves(v)
 	case "ca-file":
 		b.CAFile = v
+	case "ca-verify-file":
+		b.CAVerifyFile = v
 	case "verify":
 		b.Verify, err = ParseVerify(v)
 	case "tls-ticket-keys":
@@ -147,7 +153,11 @@ func NewInbound(b BindConfig, d *Defaults) (*Inbound, error) {
 	if err := checkVersions("bind", base.MinVersion, base.MaxVersion); err != nil {
 		return nil, err
 	}
-	if err := setClientAuth(base, b.Verify, b.CAFile, d.CABase); err != nil {
+	if b.CAVerifyFile != "" {
+		if err := setVerifyOnlyCAs(base, b.Verify, b.CAFile, b.CAVerifyFile, d.CABase); err != nil {
+			return nil, err
+		}
+	} else if err := setClientAuth(base, b.Verify, b.CAFile, d.CABase); err != nil {
 		return nil, err
 	}
 

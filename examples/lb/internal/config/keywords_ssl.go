@@ -122,6 +122,7 @@ var bindSSLKeywords = map[string]int{
 	"force-tlsv10": 0, "force-tlsv11": 0, "force-tlsv12": 0, "force-tlsv13": 0,
 	"crt": 1, "crt-list": 1, "alpn": 1, "ssl-min-ver": 1, "ssl-max-ver": 1, "ciphers": 1,
 	"ciphersuites": 1, "curves": 1, "ca-file": 1, "verify": 1, "tls-ticket-keys": 1,
+	"ca-verify-file": 1,
 }
 
 var serverSSLKeywords = map[string]int{
