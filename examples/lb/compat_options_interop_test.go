@@ -326,3 +326,65 @@ backend be
 	require.Len(t, got, 14)
 	require.Equal(t, 15*time.Minute, cfg.Proxy("fe", config.KindFrontend).Timeouts.Client)
 }
+
+// TestInteropStatsHTTPRequestRulesMatchHAProxy: "stats http-request"
+// rules run before the statistics page: allow serves it, deny answers
+// 403, auth asks for credentials in its realm; haproxy and lb answer
+// and log alike.
+func TestInteropStatsHTTPRequestRulesMatchHAProxy(t *testing.T) {
+	haproxyBin(t)
+	run := func(start func(text string) func() string) (got []string) {
+		p := freePorts(t, 1)
+		out := start(fmt.Sprintf(`global
+    log stdout format raw local0
+userlist ul
+    user u insecure-password p
+defaults
+    mode http
+    log global
+    log-format "%%ST %%b/%%s %%HU %%ts"
+    timeout client 5s
+    timeout server 5s
+    timeout connect 1s
+listen st
+    bind 127.0.0.1:%d
+    acl priv hdr(x-priv) yes
+    acl bad hdr(x-bad) yes
+    acl ask hdr(x-ask) yes
+    stats enable
+    stats uri /st
+    stats http-request deny if bad
+    stats http-request allow if priv
+    stats http-request auth realm Other if ask
+    stats http-request auth unless { http_auth(ul) }
+`, p[0]))
+		client := &http.Client{Timeout: 5 * time.Second}
+		for _, tc := range []struct{ hdr, user string }{{"X-None", ""}, {"X-Priv", ""}, {"X-Bad", ""}, {"X-Ask", ""}, {"X-None", "u"}, {"X-Bad", "u"}} {
+			req, err := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/st", p[0]), nil)
+			require.NoError(t, err)
+			req.Header.Set(tc.hdr, "yes")
+			if tc.user != "" {
+				req.SetBasicAuth(tc.user, "p")
+			}
+			resp, err := client.Do(req)
+			require.NoError(t, err)
+			_ = resp.Body.Close()
+			got = append(got, fmt.Sprintf("%s %s: %d %q", tc.hdr, tc.user, resp.StatusCode, resp.Header.Get("WWW-Authenticate")))
+		}
+		logs := regexp.MustCompile(`(?m)^\d{3} st/<STATS> /st \w\w$`)
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			found := logs.FindAllString(out(), -1)
+			if len(found) >= 6 || time.Now().After(deadline) {
+				return append(got, found...)
+			}
+		}
+	}
+	want := run(func(text string) func() string { return startHAProxyReady(t, text) })
+	got := run(func(text string) func() string {
+		_, logs, mu := startInProcess(t, text)
+		return func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }
+	})
+	require.Equal(t, want, got, "haproxy's answers and log lines, then lb's")
+	require.Equal(t, `X-Ask : 401 "Basic realm=\"Other\""`, got[3])
+	require.Equal(t, "400 st/<STATS> /st PR", got[8])
+}

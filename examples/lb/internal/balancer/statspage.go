@@ -50,6 +50,9 @@ func (ex *exchange) statsPage(px *config.Proxy) bool {
 	l.backend, l.server = px.Name, "<STATS>"
 	l.term = [2]byte{'L', 'R'}
 	l.twSet, l.tcSet = true, true
+	if ex.statsRulesStop(page) {
+		return true
+	}
 	if !statsAuthorized(page, req) {
 		ex.answer(ex.basicAuthAnswer(`Basic realm="` + page.Realm + `"`))
 		return true

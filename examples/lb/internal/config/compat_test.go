@@ -104,3 +104,23 @@ func TestHTTPErrorKeyword(t *testing.T) {
 		require.ErrorContains(t, err, "lb.cfg:8", line)
 	}
 }
+
+// stats http-request rules exclude stats auth and realm, as in HAProxy,
+// in either order; their words are checked.
+func TestStatsHTTPRequestRules(t *testing.T) {
+	c := mustParse(t, compatCfg("    stats enable\n    stats http-request auth realm R if TRUE\n    stats http-request allow\n"))
+	rules := c.Proxies[0].HTTP.Stats.Rules
+	require.Len(t, rules, 2)
+	require.Equal(t, "R", rules[0].Realm)
+	require.Equal(t, "allow", rules[1].Action)
+	for _, lines := range []string{
+		"    stats auth u:p\n    stats http-request allow\n",
+		"    stats http-request allow\n    stats auth u:p\n",
+		"    stats http-request allow\n    stats realm R\n",
+	} {
+		_, err := parse(t, compatCfg(lines))
+		require.ErrorContains(t, err, "stats 'auth'/'realm' and 'http-request' can't be used at the same time", lines)
+	}
+	_, err := parse(t, compatCfg("    stats http-request tarpit\n"))
+	require.ErrorContains(t, err, "expects 'allow', 'deny' or 'auth")
+}

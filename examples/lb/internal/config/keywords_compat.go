@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 )
 
 // HAProxy only warns of, and ignores, many keywords and options written
@@ -132,5 +134,42 @@ func parseHTTPError(p *parser, px *Proxy, a []string) error {
 		ef.Reply = &r
 	}
 	px.HTTP.ErrorFiles = appendOwn(px.HTTP.ErrorFiles, ef)
+	return nil
+}
+
+// StatsRule is a "stats http-request" rule: allow serves the page, deny
+// answers 403, auth asks for credentials (in Realm), when Cond holds.
+type StatsRule struct {
+	Pos
+	Action string // allow, deny or auth
+	Realm  string // auth's realm: DefaultStatsRealm when none is given
+	Cond   *acl.Cond
+}
+
+// errStatsRulesAndAuth is HAProxy's refusal of a page with both kinds
+// of access control.
+var errStatsRulesAndAuth = errors.New("stats 'auth'/'realm' and 'http-request' can't be used at the same time")
+
+// parseStatsRule reads "stats http-request allow|deny|auth [realm R]
+// [if|unless COND]".
+func parseStatsRule(p *parser, px *Proxy, a []string) error {
+	cond, rest, err := splitCond(px, a)
+	if err != nil {
+		return err
+	}
+	r := StatsRule{Pos: p.pos, Cond: cond, Realm: DefaultStatsRealm}
+	switch {
+	case len(rest) == 1 && (rest[0] == "allow" || rest[0] == "deny" || rest[0] == "auth"):
+	case len(rest) == 3 && rest[0] == "auth" && rest[1] == "realm":
+		r.Realm = rest[2]
+	default:
+		return errors.New("'stats http-request' expects 'allow', 'deny' or 'auth [realm <realm>]', then an optional condition")
+	}
+	r.Action = rest[0]
+	page := p.ownStats(px)
+	if len(page.Users) > 0 || page.Realm != DefaultStatsRealm {
+		return errStatsRulesAndAuth
+	}
+	page.Rules = append(page.Rules[:len(page.Rules):len(page.Rules)], r)
 	return nil
 }

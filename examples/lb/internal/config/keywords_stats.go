@@ -37,6 +37,9 @@ type StatsPage struct {
 	// Admin, when set, lets the clients it matches change the servers'
 	// states from the page.
 	Admin *acl.Cond
+	// Rules are the "stats http-request" rules, run in order before
+	// the page is served (in place of Users, which they exclude).
+	Rules []StatsRule
 }
 
 // StatsUser is one "stats auth USER:PASSWORD".
@@ -99,6 +102,9 @@ func parseStatsPage(p *parser, px *Proxy, a []string) error {
 		if err != nil {
 			return err
 		}
+		if len(p.ownStats(px).Rules) > 0 {
+			return errStatsRulesAndAuth
+		}
 		p.ownStats(px).Realm = v
 	case "auth":
 		v, err := one()
@@ -110,6 +116,9 @@ func parseStatsPage(p *parser, px *Proxy, a []string) error {
 			return fmt.Errorf("'stats auth' expects <user>:<password>, not '%s'", v)
 		}
 		page := p.ownStats(px)
+		if len(page.Rules) > 0 {
+			return errStatsRulesAndAuth
+		}
 		page.Users = append(page.Users, StatsUser{User: user, Password: pass})
 	case "refresh":
 		v, err := one()
@@ -167,7 +176,7 @@ func parseStatsPage(p *parser, px *Proxy, a []string) error {
 		}
 		p.ownStats(px).Admin = cond
 	case "http-request":
-		return fmt.Errorf("%w: 'stats http-request'; use 'http-request' rules before the page", ErrUnsupported)
+		return parseStatsRule(p, px, a[1:])
 	default:
 		return fmt.Errorf("%w: 'stats %s'", ErrUnknownKeyword, a[0])
 	}

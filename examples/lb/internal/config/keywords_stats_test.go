@@ -67,7 +67,6 @@ func TestStatsPageKeywordErrors(t *testing.T) {
 		{"stats refresh soon", "'stats refresh'"},
 		{"stats admin", "'stats admin' expects 'if <cond>' or 'unless <cond>'"},
 		{"stats socket /tmp/x", "belongs in the 'global' section"},
-		{"stats http-request deny", "not supported"},
 		{"stats bogus", "'stats bogus'"},
 	} {
 		t.Run(tc.line, func(t *testing.T) {

@@ -133,7 +133,6 @@ func TestTCPCheckErrors(t *testing.T) {
 		{"observe mode", "backend b\n  server s 127.0.0.1:1 check observe layer3\n", ErrBadValue, "unknown mode 'layer3'"},
 		{"on-error action", "backend b\n  server s 127.0.0.1:1 check on-error reboot\n", ErrBadValue, "unknown action 'reboot'"},
 		{"error-limit range", "backend b\n  server s 127.0.0.1:1 check error-limit 0\n", ErrBadValue, "error-limit"},
-		{"stats page", "listen l\n  stats http-request deny\n", ErrUnsupported, "test.cfg:2: 'stats' in 'listen' section: not supported: 'stats http-request'"},
 		{"no tcp-check", "backend b\n  no option tcp-check\n", ErrBadValue, "negation is not supported for option 'tcp-check'"},
 	}
 	for _, tt := range tests {
