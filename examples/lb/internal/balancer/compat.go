@@ -78,26 +78,24 @@ func ruleErrorFile(r *config.HTTPRule) (*localAnswer, error) {
 
 // statsRulesStop runs the page's "stats http-request" rules: the first
 // whose condition holds decides; deny answers 403 and auth asks for
-// credentials, and both stop the page, logged (as HAProxy 2.6 logs
-// them) with status 400. allow, or no rule, lets the page be served.
+// credentials, and both stop the page (logged with the status sent,
+// where HAProxy 2.6 logs 400, as for stats auth). allow, or no rule,
+// lets the page be served.
 func (ex *exchange) statsRulesStop(page *config.StatsPage) bool {
 	for i := range page.Rules {
 		r := &page.Rules[i]
 		if r.Cond != nil && !r.Cond.Eval(ex) {
 			continue
 		}
-		var a localAnswer
 		switch r.Action {
 		case "allow":
 			return false
 		case "deny":
-			a = *builtinAnswer(403)
 			ex.log.term = [2]byte{'P', 'R'}
+			ex.answer(builtinAnswer(403))
 		case "auth":
-			a = *ex.basicAuthAnswer(`Basic realm="` + r.Realm + `"`)
+			ex.answer(ex.basicAuthAnswer(`Basic realm="` + r.Realm + `"`))
 		}
-		a.logStatus = 400
-		ex.answer(&a)
 		return true
 	}
 	return false
