@@ -395,3 +395,57 @@ listen st
 	require.Equal(t, `X-Ask : 401 "Basic realm=\"Other\""`, got[3])
 	require.Equal(t, "403 st/<STATS> /st PR", got[8])
 }
+
+// TestInteropLogASAPHTTPMatchesHAProxy: under option logasap an HTTP
+// request's line is written once the server's response head went on,
+// its total time and byte count marked '+'; an answer of the proxy's
+// own is logged at its end, marked too, as haproxy does. (The early
+// count differs: haproxy counts its internal head, lb the bytes sent.)
+func TestInteropLogASAPHTTPMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	srv := handlerServer(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "hello-world") })
+	numbers := regexp.MustCompile(`\d+`)
+	run := func(start func(text string) func() string) (got []string) {
+		p := freePorts(t, 1)
+		out := start(fmt.Sprintf(`global
+    log stdout format raw local0
+defaults
+    mode http
+    log global
+    log-format "Ta=%%Ta Tt=%%Tt B=%%B ST=%%ST ts=%%ts %%HU"
+    option logasap
+    option dontlognull
+    timeout client 5s
+    timeout server 5s
+    timeout connect 1s
+listen l
+    bind 127.0.0.1:%d
+    http-request return status 404 if { path /local }
+    server s %s
+`, p[0], strings.TrimPrefix(srv, "http://")))
+		client := &http.Client{Timeout: 5 * time.Second}
+		for _, path := range []string{"/a", "/local"} {
+			resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d%s", p[0], path))
+			require.NoError(t, err)
+			_, _ = io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+		}
+		lines := regexp.MustCompile(`(?m)^Ta=.*$`)
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			found := lines.FindAllString(out(), -1)
+			if len(found) >= 2 || time.Now().After(deadline) {
+				for _, l := range found {
+					got = append(got, numbers.ReplaceAllString(l, "N"))
+				}
+				return got
+			}
+		}
+	}
+	want := run(func(text string) func() string { return startHAProxyReady(t, text) })
+	got := run(func(text string) func() string {
+		_, logs, mu := startInProcess(t, text)
+		return func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }
+	})
+	require.Equal(t, want, got, "haproxy's log lines, then lb's (numbers as N)")
+	require.Equal(t, []string{"Ta=+N Tt=+N B=+N ST=N ts=-- /a", "Ta=+N Tt=+N B=+N ST=N ts=LR /local"}, got)
+}

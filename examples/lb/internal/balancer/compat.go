@@ -2,6 +2,7 @@ package balancer
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"github.com/proxyblocks/proxyblocks/mux/htx"
@@ -99,4 +100,19 @@ func (ex *exchange) statsRulesStop(page *config.StatsPage) bool {
 		return true
 	}
 	return false
+}
+
+// logASAP writes the request's line as soon as the server's response
+// head went to the client, under option logasap, as HAProxy does: the
+// total time and the bytes sent so far, marked '+'. The line is not
+// written again at the end.
+func (ex *exchange) logASAP() {
+	l := &ex.log
+	if !ex.hf.s.fe.cfg.Options.LogASAP || ex.loggedASAP {
+		return
+	}
+	l.ta, l.asap = time.Since(l.date), true
+	l.bodyIn = ex.bodyIn.Load()
+	ex.hf.emitLog(l, ex)
+	ex.loggedASAP = true
 }

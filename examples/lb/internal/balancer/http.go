@@ -719,6 +719,9 @@ type exchange struct {
 	// lastBack is the server connection the exchange last used, which
 	// the bc_* fetches of its log line still read once it is let go.
 	lastBack *backConn
+	// loggedASAP tells option logasap wrote the request's line when the
+	// server's response head went on (compat.go).
+	loggedASAP bool
 }
 
 func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
@@ -731,6 +734,7 @@ func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 	ex.chit, ex.chitName, ex.fromCache, ex.cstore, ex.respAnswer, ex.prio = nil, "", "", nil, nil, Priority{}
 	ex.respDrop = nil
 	ex.ckLast, ex.ckFirst, ex.lastRule = 0, 0, nil
+	ex.loggedASAP = false
 	ex.src, ex.dst = hf.src(), hf.dst()
 	ex.bodyIn.Store(0)
 	ex.tmo = streamTimeouts{}
@@ -826,7 +830,9 @@ func (ex *exchange) serve() {
 		ex.countRequest()
 		ex.trackBytes()
 		l.bodyIn = ex.bodyIn.Load()
-		hf.emitLog(l, ex)
+		if !ex.loggedASAP {
+			hf.emitLog(l, ex)
+		}
 		ex.releaseTracking()
 	}()
 
@@ -1700,6 +1706,7 @@ func (ex *exchange) forwardResponse() (retry bool) {
 		return false
 	}
 	l.bytesOut += head
+	ex.logASAP()
 	if tunnel {
 		ex.runTunnel()
 		return false

@@ -120,6 +120,9 @@ func (hf *httpFront) emitLog(l *httpLog, ctx acl.Context) {
 	if level < 0 {
 		return
 	}
+	// Under option logasap every line marks its times and bytes '+',
+	// as haproxy's do.
+	l.asap = l.asap || fe.cfg.Options.LogASAP
 	l.actconn = int(hf.s.b.actconn.Load())
 	l.feconn = int(fe.conns.Load())
 	if be := hf.s.b.backends[l.backend]; be != nil {
@@ -176,10 +179,16 @@ func (l *httpLog) format(b []byte) []byte {
 	b = append(b, '/')
 	b = appendMs(b, l.trTime, l.trSet)
 	b = append(b, '/')
+	if l.asap {
+		b = append(b, '+')
+	}
 	b = appendMs(b, l.ta, true)
 	b = append(b, ' ')
 	b = strconv.AppendInt(b, int64(l.status), 10)
 	b = append(b, ' ')
+	if l.asap {
+		b = append(b, '+')
+	}
 	b = strconv.AppendInt(b, l.bytesOut, 10)
 	b = append(b, ' ')
 	b = appendCaptured(b, l.cc)

@@ -326,6 +326,9 @@ func (v *logValues) appendVar(b []byte, it config.LogItem) []byte {
 	case "Tr":
 		return appendMs(b, v.trTime, v.trSet)
 	case "Ta":
+		if v.asap {
+			b = append(b, '+')
+		}
 		return appendMs(b, v.ta, true)
 	case "B":
 		if v.asap {

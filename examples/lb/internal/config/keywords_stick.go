@@ -464,8 +464,7 @@ func (p *parser) checkStick() {
 	}
 }
 
-// checkContentRules refuses option logasap where lb would not honour it,
-// and warns, as haproxy does, of a "tcp-request content track-sc" rule of
+// checkContentRules warns, as haproxy does, of a "tcp-request content track-sc" rule of
 // an HTTP frontend that reads nothing of the request: it runs for each
 // request, where a "tcp-request session" rule would count the
 // connection, invalid requests included.
@@ -477,10 +476,6 @@ func (p *parser) checkContentRules() {
 					p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s '%s' : a 'tcp-request content track-sc*' rule not depending on request contents for an HTTP frontend should be executed at the session level, using a 'tcp-request session' rule (mandatory to track invalid HTTP requests).", r.Pos, px.Kind, px.Name))
 				}
 			}
-		}
-		if px.Options.LogASAP && px.Mode != "tcp" && px.Kind.IsFrontend() {
-			p.pos = px.Pos
-			p.errorf("option", ErrUnsupported, "%s '%s': option logasap in mode %s (lb writes early lines in mode tcp)", px.Kind, px.Name, px.Mode)
 		}
 	}
 }
