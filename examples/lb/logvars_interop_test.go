@@ -31,7 +31,7 @@ func TestInteropLogVariablesMatchHAProxy(t *testing.T) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "hello\n")
 	}), "http://")
-	const httpFmt = `http %{+Q}r U=%U B=%B HP=%HP HPO=%HPO HQ=%HQ QP=%{+Q}HP lc=%lc sslv=%sslv sslc=%sslc T=%T Tl=%Tl trl=%trl Th=%Th Ti=%Ti Tq=%Tq Td=%Td Tu=%Tu Tt=%Tt`
+	const httpFmt = `http %{+Q}r U=%U B=%B HP=%HP HPO=%HPO HQ=%HQ QP=%{+Q}HP lc=%lc sslv=%sslv sslc=%sslc T=%T Tl=%Tl trl=%trl Th=%Th Ti=%Ti TR=%TR Tq=%Tq Td=%Td Tu=%Tu Tt=%Tt`
 	const tcpFmt = `tcp U=%U B=%B lc=%lc sslv=%sslv T=%T Tl=%Tl Th=%Th Td=%Td Tu=%Tu Tt=%Tt`
 	run := func(start func(text string) func() string) []string {
 		p := freePorts(t, 4)
@@ -98,6 +98,12 @@ listen tcp
 			MaxVersion: stdtls.VersionTLS12, CipherSuites: []uint16{stdtls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}})
 		require.NoError(t, err)
 		send(tc, "GET /tls HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		// A head in two parts, 100 ms apart: the request time.
+		c = dial(p[0])
+		_, err = io.WriteString(c, "GET /split HTTP/1.1\r\n")
+		require.NoError(t, err)
+		time.Sleep(100 * time.Millisecond)
+		send(c, "Host: x\r\nConnection: close\r\n\r\n")
 		// Mode tcp.
 		send(dial(p[3]), "GET /tcp HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 		var lines []string
@@ -108,8 +114,8 @@ listen tcp
 					lines = append(lines, l)
 				}
 			}
-			return len(lines) == 5
-		}, 10*time.Second, 10*time.Millisecond, "five lines")
+			return len(lines) == 6
+		}, 10*time.Second, 10*time.Millisecond, "six lines")
 		// The TLS and TCP lines may come in either order.
 		sort.Strings(lines)
 		return lines
@@ -150,6 +156,7 @@ listen tcp
 	require.Equal(t, want, got, "haproxy's lines, then lb's, times left out")
 	require.Equal(t, []string{
 		`http "GET /a/b?x=1&y=2 HTTP/1.1" U=49 B=110 HP=/a/b HPO=/a/b HQ=?x=1&y=2 QP="/a/b" lc=0 sslv=- sslc=-`,
+		`http "GET /split HTTP/1.1" U=43 B=110 HP=/split HPO=/split HQ= QP="/split" lc=4 sslv=- sslc=-`,
 		`http "GET /tls HTTP/1.1" U=41 B=110 HP=/tls HPO=/tls HQ= QP="/tls" lc=3 sslv=TLSv1.2 sslc=ECDHE-ECDSA-AES128-GCM-SHA256`,
 		`http "GET http://x/abs/path?q HTTP/1.1" U=56 B=110 HP=http://x/abs/path HPO=/abs/path HQ=?q QP="http://x/abs/path" lc=2 sslv=- sslc=-`,
 		`http "POST /up HTTP/1.1" U=71 B=110 HP=/up HPO=/up HQ= QP="/up" lc=1 sslv=- sslc=-`,
@@ -164,13 +171,18 @@ listen tcp
 	}
 	// The waits: the idle 100 ms before the kept-alive request, the late
 	// PROXY header; Tt takes them in, Tu leaves the idle time out.
-	for _, tm := range []map[string]int{wantTimes[3], gotTimes[3]} {
+	for _, tm := range []map[string]int{wantTimes[4], gotTimes[4]} {
 		require.GreaterOrEqual(t, tm["Ti"], 90)
 		require.GreaterOrEqual(t, tm["Tt"], tm["Ti"])
 		require.Less(t, tm["Tu"], tm["Ti"])
-		require.Equal(t, tm["Tq"], tm["Th"]+tm["Ti"])
+		require.Equal(t, tm["Tq"], tm["Th"]+tm["Ti"]+tm["TR"])
 	}
-	for _, tm := range []map[string]int{wantTimes[2], gotTimes[2]} {
+	// The request time of a head sent in two parts.
+	for _, tm := range []map[string]int{wantTimes[1], gotTimes[1]} {
+		require.GreaterOrEqual(t, tm["TR"], 90)
+		require.GreaterOrEqual(t, tm["Tt"], tm["TR"])
+	}
+	for _, tm := range []map[string]int{wantTimes[3], gotTimes[3]} {
 		require.GreaterOrEqual(t, tm["Th"], 90)
 		require.GreaterOrEqual(t, tm["Tt"], tm["Th"])
 	}

@@ -269,6 +269,7 @@ func (m *Mux) Accept(ctx context.Context) (mux.Stream, error) {
 		// The deadline bounds the head only; the body is the caller's.
 		defer func() { _ = m.t.SetReadDeadline(time.Time{}) }()
 	}
+	s.headStart = time.Time{}
 	if ctx.Done() != nil {
 		stop := context.AfterFunc(ctx, func() { _ = m.t.SetReadDeadline(time.Unix(1, 0)) })
 		defer func() {
@@ -279,6 +280,10 @@ func (m *Mux) Accept(ctx context.Context) (mux.Stream, error) {
 	}
 	for {
 		parse := m.r < m.w
+		if parse && s.headStart.IsZero() {
+			// The head's first byte is here (or was already).
+			s.headStart = time.Now()
+		}
 		if parse && s.id == 1 && m.lim != nil && m.lim.H2Preface {
 			// The first bytes of the connection: HTTP/2's preface, or a
 			// part of it with the rest still coming, or HTTP/1.
@@ -534,6 +539,9 @@ type Stream struct {
 	dec    BodyDecoder
 	wbuf   []byte // the output not yet written, under m.wmu
 
+	// headStart is when the request head's first byte was seen (front).
+	headStart time.Time
+
 	// write side
 	wroteHead bool
 	outDone   bool
@@ -556,6 +564,12 @@ func (s *Stream) reset(id uint32) {
 func (s *Stream) ID() uint32 { return s.id }
 
 // Request returns the request head Accept read (front side). It stays
+// HeadStart is when the first byte of the request's head was seen, on
+// the front side: the time a log counts the request from (HAProxy's TR
+// runs from it to the head's end, its idle time up to it). It is zero
+// on the back side.
+func (s *Stream) HeadStart() time.Time { return s.headStart }
+
 // valid until the stream ends.
 func (s *Stream) Request() *htx.Message { return &s.in }
 

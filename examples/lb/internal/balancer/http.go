@@ -742,12 +742,22 @@ func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 		clear(ex.vars.m)
 	}
 	now := time.Now()
-	ex.log = hf.newLogInto(ex.log, now)
+	// An HTTP/1 request counts from its head's first byte, as HAProxy
+	// counts it: TR runs from there to the head's end, the idle time up
+	// to there.
+	date := now
+	if hs, ok := st.(interface{ HeadStart() time.Time }); ok {
+		if t := hs.HeadStart(); !t.IsZero() && t.Before(now) {
+			date = t
+		}
+	}
+	ex.log = hf.newLogInto(ex.log, date)
+	ex.log.tr = now.Sub(date)
 	if hf.nreq == 1 {
 		ex.log.th = hf.s.handshake
 	}
-	if !hf.h2 && !hf.waitStart.IsZero() {
-		ex.log.ti = now.Sub(hf.waitStart)
+	if !hf.h2 && !hf.waitStart.IsZero() && date.After(hf.waitStart) {
+		ex.log.ti = date.Sub(hf.waitStart)
 	}
 }
 
