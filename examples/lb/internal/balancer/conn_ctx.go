@@ -70,3 +70,7 @@ func (ex *exchange) BackConn() (*conn.Conn, int) {
 	}
 	return bc.c, 1
 }
+
+// QueuePriority is the request's place in the queues, as set-priority-class
+// and set-priority-offset set it (acl.PriorityContext).
+func (ex *exchange) QueuePriority() (class, offset int) { return ex.prio.Class, ex.prio.Offset }
