@@ -269,7 +269,11 @@ func (m *Mux) Accept(ctx context.Context) (mux.Stream, error) {
 		// The deadline bounds the head only; the body is the caller's.
 		defer func() { _ = m.t.SetReadDeadline(time.Time{}) }()
 	}
-	s.headStart = time.Time{}
+	if s.headDone || m.r == m.w {
+		// A new head: its start is still to come (or is now, for one
+		// already buffered). A partial head keeps the start it had.
+		s.headStart, s.headDone = time.Time{}, false
+	}
 	if ctx.Done() != nil {
 		stop := context.AfterFunc(ctx, func() { _ = m.t.SetReadDeadline(time.Unix(1, 0)) })
 		defer func() {
@@ -301,6 +305,7 @@ func (m *Mux) Accept(ctx context.Context) (mux.Stream, error) {
 			n, err := s.parser.ParseRequest(m.buf(), &s.in)
 			if err == nil {
 				m.r += n
+				s.headDone = true
 				s.dec.Reset(&s.in)
 				s.req = s.in.Flags
 				s.reqVersion = s.in.Version
@@ -539,8 +544,10 @@ type Stream struct {
 	dec    BodyDecoder
 	wbuf   []byte // the output not yet written, under m.wmu
 
-	// headStart is when the request head's first byte was seen (front).
+	// headStart is when the request head's first byte was seen (front);
+	// headDone says that head was read whole.
 	headStart time.Time
+	headDone  bool
 
 	// write side
 	wroteHead bool
@@ -557,19 +564,21 @@ type Stream struct {
 func (s *Stream) reset(id uint32) {
 	in := s.in
 	in.Reset()
-	*s = Stream{m: s.m, id: id, in: in, parser: s.parser, dec: s.dec, wbuf: s.wbuf[:0]}
+	// A head's start outlives an Accept that gave up waiting for its
+	// end (Accept decides).
+	*s = Stream{m: s.m, id: id, in: in, parser: s.parser, dec: s.dec, wbuf: s.wbuf[:0], headStart: s.headStart, headDone: s.headDone}
 }
 
 // ID numbers the exchanges of the connection from 1.
 func (s *Stream) ID() uint32 { return s.id }
 
-// Request returns the request head Accept read (front side). It stays
 // HeadStart is when the first byte of the request's head was seen, on
 // the front side: the time a log counts the request from (HAProxy's TR
 // runs from it to the head's end, its idle time up to it). It is zero
 // on the back side.
 func (s *Stream) HeadStart() time.Time { return s.headStart }
 
+// Request returns the request head Accept read (front side). It stays
 // valid until the stream ends.
 func (s *Stream) Request() *htx.Message { return &s.in }
 
