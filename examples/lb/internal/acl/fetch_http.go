@@ -109,69 +109,11 @@ func CutValue(v []byte) (first, rest []byte) {
 	return htx.TrimOWS(v), nil
 }
 
-// headerValue returns the occ-th value of the header name (the last
-// one when occ is 0), as hdr() does as a sample.
-func headerValue(m *htx.Message, name string, occ int) (string, bool) {
-	if occ < 0 {
-		n := 0
-		eachHeaderValue(m, name, func([]byte) bool { n++; return true })
-		if occ = n + 1 + occ; occ <= 0 {
-			return "", false
-		}
-	}
-	var val []byte
-	found, i := false, 0
-	eachHeaderValue(m, name, func(v []byte) bool {
-		i++
-		if occ == 0 || i == occ {
-			val, found = v, true
-		}
-		return occ == 0 || i < occ
-	})
-	return string(val), found
-}
-
 // headerFetch registers hdr() under name, reading the message msg
 // returns (nil: no sample): as a sample the last value (or the one its
 // occurrence names), in an ACL every value.
 func headerFetch(name string, msg func(Context) *htx.Message) {
-	RegisterFetch(Fetch{Name: name, Type: TypeStr, Arg: ArgRequired,
-		Compile: func(a string) (FetchFunc, error) {
-			hname, occ, err := headerArg(a)
-			if err != nil {
-				return nil, err
-			}
-			return func(c Context) (Sample, bool) {
-				m := msg(c)
-				if m == nil {
-					return Sample{}, false
-				}
-				v, ok := headerValue(m, hname, occ)
-				if !ok {
-					return Sample{}, false
-				}
-				return Str(v), true
-			}, nil
-		},
-		CompileEach: func(a string) (EachFunc, error) {
-			hname, occ, err := headerArg(a)
-			if err != nil || occ != 0 {
-				return nil, err
-			}
-			return func(c Context, match func(Sample) bool) bool {
-				m := msg(c)
-				if m == nil {
-					return false
-				}
-				matched := false
-				eachHeaderValue(m, hname, func(v []byte) bool {
-					matched = match(Str(string(v)))
-					return !matched
-				})
-				return matched
-			}, nil
-		},
-	})
+	headerConvFetch(name, TypeStr, msg, func(v []byte) (Sample, bool) { return Str(string(v)), true })
 }
 
 func init() {

@@ -109,7 +109,9 @@ func headerIP(v []byte) (Sample, bool) {
 
 func headerInt(v []byte) (Sample, bool) { return Int(strl2ic(v)), true }
 
-// headerBytes is headerValue without the copy.
+// headerBytes returns the occ-th value of the header name (the last one
+// when occ is 0, counting from the end when negative), as hdr() and its
+// kin read it as a sample.
 func headerBytes(m *htx.Message, name string, occ int) ([]byte, bool) {
 	if occ < 0 {
 		n := 0
@@ -131,8 +133,9 @@ func headerBytes(m *htx.Message, name string, occ int) ([]byte, bool) {
 }
 
 // headerConvFetch registers a header fetch whose value conv turns into
-// an integer or an address: as a sample the last value (or the one the
-// occurrence names), in an ACL each value that converts.
+// its sample (a string, an integer, an address): as a sample the last
+// value (or the one the occurrence names), in an ACL each value that
+// converts.
 func headerConvFetch(name string, t Type, msg func(Context) *htx.Message, conv func([]byte) (Sample, bool)) {
 	RegisterFetch(Fetch{Name: name, Type: t, Arg: ArgRequired,
 		Compile: func(a string) (FetchFunc, error) {
