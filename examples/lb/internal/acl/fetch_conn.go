@@ -1,10 +1,7 @@
 package acl
 
 import (
-	"errors"
-	"net"
 	"net/netip"
-	"syscall"
 
 	"github.com/proxyblocks/proxyblocks/conn"
 	"github.com/proxyblocks/proxyblocks/stick"
@@ -188,16 +185,5 @@ func isLocal(ap netip.AddrPort) (Sample, bool) {
 	if !a.IsValid() {
 		return Bool(true), true
 	}
-	// A UDP socket bound to the address and connected to it; a bind the
-	// system refuses as not its own says no.
-	ua := &net.UDPAddr{IP: a.Unmap().AsSlice(), Zone: a.Zone()}
-	c, err := net.DialUDP("udp", ua, &net.UDPAddr{IP: ua.IP, Port: 9, Zone: ua.Zone})
-	if err != nil {
-		if errors.Is(err, syscall.EADDRNOTAVAIL) {
-			return Bool(false), true
-		}
-		return Sample{}, false
-	}
-	_ = c.Close()
-	return Bool(true), true
+	return addrIsLocal(a)
 }
