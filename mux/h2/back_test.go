@@ -101,21 +101,31 @@ func roundTrip(m *Mux, path string, body []byte) (*htx.Message, []byte, error) {
 	if err := s.WriteRequest(&req); err != nil {
 		return nil, nil, err
 	}
-	if len(body) > 0 {
-		if _, err := s.Write(body); err != nil {
-			return nil, nil, err
+	// The body goes while the answer is read, as a proxy does: an echo
+	// answers before the body's end, and many streams writing whole
+	// bodies first could fill the connection's window with answers
+	// nobody reads, the server then waiting on it in turn.
+	werr := make(chan error, 1)
+	go func() {
+		if len(body) > 0 {
+			if _, err := s.Write(body); err != nil {
+				werr <- err
+				return
+			}
 		}
-	}
-	var trl htx.Message
-	trl.AddTrailer("X-Check", "c"+path)
-	if err := s.Finish(&trl); err != nil {
-		return nil, nil, err
-	}
+		var trl htx.Message
+		trl.AddTrailer("X-Check", "c"+path)
+		werr <- s.Finish(&trl)
+	}()
 	resp := new(htx.Message)
 	if err := s.ReadResponse(resp); err != nil {
+		<-werr
 		return nil, nil, err
 	}
 	got, err := io.ReadAll(s)
+	if e := <-werr; err == nil {
+		err = e
+	}
 	return resp, got, err
 }
 
