@@ -70,13 +70,17 @@ func startHAProxy(t *testing.T, cfgText string, ready func() bool) (output func(
 		defer mu.Unlock()
 		t.Fatalf("haproxy %s: %s", why, out.String())
 	}
+	// haproxy makes its sockets listen one after another: one answering
+	// says little of the next, which a loaded machine can leave unready
+	// a while longer. Every TCP bind line must be listening too.
+	binds := tcpBindPorts(cfgText)
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		select {
 		case <-done:
 			fail("ended before it was ready")
 		default:
 		}
-		if ready() {
+		if ready() && allListening(binds) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -218,4 +222,63 @@ listen lb
 			require.Equal(t, c.LocalAddr().String(), parts[1])
 		})
 	}
+}
+
+// bindLine finds the IPv4 TCP addresses of bind lines.
+var bindLine = regexp.MustCompile(`(?m)^\s*bind\s+(?:ipv4@)?(127\.0\.0\.\d+|0\.0\.0\.0|\*)?:(\d+)\b`)
+
+// disabledLine finds a section's "disabled" keyword.
+var disabledLine = regexp.MustCompile(`(?m)^\s+disabled\s*$`)
+
+// tcpBindPorts returns the ports of a configuration's IPv4 TCP bind
+// lines, but for those of disabled sections, which never listen.
+func tcpBindPorts(cfgText string) []int {
+	var ports []int
+	// Sections start at the lines that are not indented.
+	for _, sec := range regexp.MustCompile(`(?m)^\S`).Split(cfgText, -1) {
+		if disabledLine.MatchString(sec) {
+			continue
+		}
+		for _, m := range bindLine.FindAllStringSubmatch(sec, -1) {
+			if n, err := strconv.Atoi(m[2]); err == nil {
+				ports = append(ports, n)
+			}
+		}
+	}
+	return ports
+}
+
+// allListening reports whether a socket listens on each port, as
+// /proc/net/tcp and tcp6 show them; true where there is no /proc.
+func allListening(ports []int) bool {
+	if len(ports) == 0 {
+		return true
+	}
+	var table []byte
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil && f == "/proc/net/tcp" {
+			return true // no /proc: the caller's probe has to do
+		}
+		table = append(table, b...)
+	}
+	listening := map[int]bool{}
+	for _, line := range strings.Split(string(table), "\n") {
+		f := strings.Fields(line)
+		// sl local_address rem_address st ...; st 0A is LISTEN.
+		if len(f) < 4 || f[3] != "0A" {
+			continue
+		}
+		if i := strings.LastIndexByte(f[1], ':'); i >= 0 {
+			if n, err := strconv.ParseUint(f[1][i+1:], 16, 16); err == nil {
+				listening[int(n)] = true
+			}
+		}
+	}
+	for _, p := range ports {
+		if !listening[p] {
+			return false
+		}
+	}
+	return true
 }
