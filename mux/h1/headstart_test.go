@@ -14,7 +14,7 @@ import (
 	"github.com/proxyblocks/proxyblocks/xprt"
 )
 
-// HeadStart is when a head's first byte came: a head cut by the caller's
+// HeadTimes start when a head's first byte came: a head cut by the caller's
 // deadline keeps its start into the Accept that completes it, and the
 // next request has a start of its own.
 func TestHeadStart(t *testing.T) {
@@ -36,9 +36,10 @@ func TestHeadStart(t *testing.T) {
 	require.NoError(t, err)
 	st, err := m.Accept(context.Background())
 	require.NoError(t, err)
-	hs := st.(*Stream).HeadStart()
+	hs, he := st.(*Stream).HeadTimes()
 	end := time.Now()
 	require.False(t, hs.IsZero())
+	require.True(t, !he.Before(hs) && !end.Before(he), "the end comes after the start, before Accept returned")
 	require.True(t, !hs.Before(first) && end.Sub(hs) >= 60*time.Millisecond,
 		"the start is the first part's: %v after the first write, %v before the end", hs.Sub(first), end.Sub(hs))
 	echo(st.(*Stream))
@@ -51,7 +52,8 @@ func TestHeadStart(t *testing.T) {
 	require.NoError(t, err)
 	st, err = m.Accept(context.Background())
 	require.NoError(t, err)
-	require.False(t, st.(*Stream).HeadStart().Before(before), "the second head's own start")
+	hs, _ = st.(*Stream).HeadTimes()
+	require.False(t, hs.Before(before), "the second head's own start")
 	echo(st.(*Stream))
 	require.NoError(t, st.Close())
 }

@@ -305,7 +305,7 @@ func (m *Mux) Accept(ctx context.Context) (mux.Stream, error) {
 			n, err := s.parser.ParseRequest(m.buf(), &s.in)
 			if err == nil {
 				m.r += n
-				s.headDone = true
+				s.headDone, s.headEnd = true, time.Now()
 				s.dec.Reset(&s.in)
 				s.req = s.in.Flags
 				s.reqVersion = s.in.Version
@@ -544,10 +544,10 @@ type Stream struct {
 	dec    BodyDecoder
 	wbuf   []byte // the output not yet written, under m.wmu
 
-	// headStart is when the request head's first byte was seen (front);
-	// headDone says that head was read whole.
-	headStart time.Time
-	headDone  bool
+	// headStart is when the request head's first byte was seen (front),
+	// headEnd when the head was read whole; headDone says it was.
+	headStart, headEnd time.Time
+	headDone           bool
 
 	// write side
 	wroteHead bool
@@ -566,17 +566,17 @@ func (s *Stream) reset(id uint32) {
 	in.Reset()
 	// A head's start outlives an Accept that gave up waiting for its
 	// end (Accept decides).
-	*s = Stream{m: s.m, id: id, in: in, parser: s.parser, dec: s.dec, wbuf: s.wbuf[:0], headStart: s.headStart, headDone: s.headDone}
+	*s = Stream{m: s.m, id: id, in: in, parser: s.parser, dec: s.dec, wbuf: s.wbuf[:0], headStart: s.headStart, headEnd: s.headEnd, headDone: s.headDone}
 }
 
 // ID numbers the exchanges of the connection from 1.
 func (s *Stream) ID() uint32 { return s.id }
 
-// HeadStart is when the first byte of the request's head was seen, on
-// the front side: the time a log counts the request from (HAProxy's TR
-// runs from it to the head's end, its idle time up to it). It is zero
-// on the back side.
-func (s *Stream) HeadStart() time.Time { return s.headStart }
+// HeadTimes are when the first byte of the request's head was seen and
+// when the head was read whole, on the front side: the times a log
+// counts the request from (HAProxy's TR runs from one to the other, its
+// idle time up to the first). They are zero on the back side.
+func (s *Stream) HeadTimes() (start, end time.Time) { return s.headStart, s.headEnd }
 
 // Request returns the request head Accept read (front side). It stays
 // valid until the stream ends.

@@ -745,14 +745,14 @@ func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 	// An HTTP/1 request counts from its head's first byte, as HAProxy
 	// counts it: TR runs from there to the head's end, the idle time up
 	// to there.
-	date := now
-	if hs, ok := st.(interface{ HeadStart() time.Time }); ok {
-		if t := hs.HeadStart(); !t.IsZero() && t.Before(now) {
-			date = t
+	date, end := now, now
+	if ht, ok := st.(interface{ HeadTimes() (time.Time, time.Time) }); ok {
+		if s, e := ht.HeadTimes(); !s.IsZero() && !e.Before(s) && !now.Before(e) {
+			date, end = s, e
 		}
 	}
 	ex.log = hf.newLogInto(ex.log, date)
-	ex.log.tr = now.Sub(date)
+	ex.log.tr = end.Sub(date)
 	if hf.nreq == 1 {
 		ex.log.th = hf.s.handshake
 	}
