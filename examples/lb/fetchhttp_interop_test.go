@@ -61,12 +61,7 @@ frontend f
 		b := oneShot(t, addr, "GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
 		return append(out, fetchHeaders(string(b))...)
 	}
-	hp := freePort(t)
-	hpAddr := fmt.Sprintf("127.0.0.1:%d", hp)
-	runHAProxy(t, cfg(hp), hpAddr)
-	want := run(hpAddr)
-	lb, _, _ := startInProcess(t, cfg(0))
-	got := run(lb.Addrs("f")[0].String())
+	want, got := haproxyThenLB(t, cfg, run)
 	require.Equal(t, want, got, "haproxy's headers, then lb's")
 	require.Contains(t, got, "x-p: up=1 up2=1 up3=w up4=v", "an ACL tries every occurrence")
 	require.Contains(t, got, "x-u: urlp=1 urlp2=1 urlpv=42 urlpd=w urlpd2=w uip=1.2.3.4 uport=81 pathq=/p/a?q=1&n=42x&k=v;k=w&q=2 baseq=1.2.3.4:81/p/a?q=1&n=42x&k=v;k=w&q=2 b32=256080245 u32=1579565006 b32s=0F4379757F000001 u32s=5E263FCE7F000001")
@@ -137,12 +132,7 @@ backend b
 		}
 		return out
 	}
-	hp := freePort(t)
-	hpAddr := fmt.Sprintf("127.0.0.1:%d", hp)
-	runHAProxy(t, cfg(hp), hpAddr)
-	want := run(hpAddr)
-	lb, _, _ := startInProcess(t, cfg(0))
-	got := run(lb.Addrs("f")[0].String())
+	want, got := haproxyThenLB(t, cfg, run)
 	require.Equal(t, want, got, "haproxy's headers, then lb's")
 	require.Contains(t, got, "x-acl: ok")
 }
@@ -187,12 +177,7 @@ backend b
 		}
 		return out
 	}
-	hp := freePort(t)
-	hpAddr := fmt.Sprintf("127.0.0.1:%d", hp)
-	runHAProxy(t, cfg(hp), hpAddr)
-	want := run(hpAddr)
-	lb, _, _ := startInProcess(t, cfg(0))
-	got := run(lb.Addrs("f")[0].String())
+	want, got := haproxyThenLB(t, cfg, run)
 	require.Equal(t, want, got, "haproxy's headers, then lb's")
 	require.Equal(t, []string{"HTTP/1.1 200 OK", "x-r: comp=1 algo=deflate", "x-a: comp=1 algo=deflate"}, got[:3])
 }
@@ -246,12 +231,7 @@ backend other
 		}
 		return out
 	}
-	hp := freePort(t)
-	hpAddr := fmt.Sprintf("127.0.0.1:%d", hp)
-	runHAProxy(t, cfg(hp), hpAddr)
-	want := run(hpAddr)
-	lb, _, _ := startInProcess(t, cfg(0))
-	got := run(lb.Addrs("f")[0].String())
+	want, got := haproxyThenLB(t, cfg, run)
 	require.Equal(t, want, got, "the servers haproxy chose, then lb's")
 	require.Equal(t, []string{"s1", "s1", "s2"}, got[:3])
 }
@@ -293,13 +273,22 @@ frontend f
 		}
 		return out
 	}
-	hp := freePort(t)
-	hpAddr := fmt.Sprintf("127.0.0.1:%d", hp)
-	runHAProxy(t, cfg(hp), hpAddr)
-	want := run(hpAddr)
-	lb, _, _ := startInProcess(t, cfg(0))
-	got := run(lb.Addrs("f")[0].String())
+	want, got := haproxyThenLB(t, cfg, run)
 	require.Equal(t, want, got, "haproxy's answers, then lb's")
 	require.Contains(t, got[0], "uip=1.2.3.4 uport=81 pathq=/a?x=1 baseq=1.2.3.4:81/a?x=1")
 	require.Contains(t, got[0], "first=0")
+}
+
+// haproxyThenLB runs the configuration cfg makes for a port under
+// haproxy, then under lb (on a port of its own, frontend "f"), and
+// returns what run read through each: haproxy's, then lb's.
+func haproxyThenLB(t *testing.T, cfg func(port int) string, run func(addr string) []string) (want, got []string) {
+	t.Helper()
+	hp := freePort(t)
+	hpAddr := fmt.Sprintf("127.0.0.1:%d", hp)
+	runHAProxy(t, cfg(hp), hpAddr)
+	want = run(hpAddr)
+	lb, _, _ := startInProcess(t, cfg(0))
+	got = run(lb.Addrs("f")[0].String())
+	return want, got
 }
