@@ -179,7 +179,7 @@ func headerConvFetch(name string, t Type, msg func(Context) *htx.Message, conv f
 }
 
 // msgIntFetch registers an integer fetch on the message msg gives, with
-// an optional argument.
+// an optional argument (a header or cookie name).
 func msgIntFetch(name string, msg func(Context) *htx.Message, count func(m *htx.Message, arg string) int64) {
 	RegisterFetch(Fetch{Name: name, Type: TypeInt, Arg: ArgOptional, Compile: func(a string) (FetchFunc, error) {
 		return func(c Context) (Sample, bool) {
@@ -205,6 +205,32 @@ func countValues(m *htx.Message, name string) int64 {
 		}
 	})
 	return n
+}
+
+// countFields counts the fields called name, every field for "".
+func countFields(m *htx.Message, name string) int64 {
+	n := int64(0)
+	eachField(m, name, func([]byte) { n++ })
+	return n
+}
+
+// fullFieldFetch registers req.fhdr's kind under name, on the message
+// msg gives: the occ-th field's whole value, commas and all.
+func fullFieldFetch(name string, msg func(Context) *htx.Message) {
+	RegisterFetch(Fetch{Name: name, Type: TypeStr, Arg: ArgRequired, Compile: func(a string) (FetchFunc, error) {
+		hname, occ, err := headerArg(a)
+		if err != nil {
+			return nil, err
+		}
+		return func(c Context) (Sample, bool) {
+			m := msg(c)
+			if m == nil {
+				return Sample{}, false
+			}
+			v, ok := fullField(m, hname, occ)
+			return Str(string(v)), ok
+		}, nil
+	}})
 }
 
 // fullField returns the whole value of the occ-th field called name
@@ -557,25 +583,8 @@ func init() {
 	for _, name := range []string{"res.hdr_cnt", "shdr_cnt"} {
 		msgIntFetch(name, response, countValues)
 	}
-	msgIntFetch("res.fhdr_cnt", response, func(m *htx.Message, a string) int64 {
-		n := int64(0)
-		eachField(m, a, func([]byte) { n++ })
-		return n
-	})
-	RegisterFetch(Fetch{Name: "res.fhdr", Type: TypeStr, Arg: ArgRequired, Compile: func(a string) (FetchFunc, error) {
-		hname, occ, err := headerArg(a)
-		if err != nil {
-			return nil, err
-		}
-		return func(c Context) (Sample, bool) {
-			m := response(c)
-			if m == nil {
-				return Sample{}, false
-			}
-			v, ok := fullField(m, hname, occ)
-			return Str(string(v)), ok
-		}, nil
-	}})
+	msgIntFetch("res.fhdr_cnt", response, countFields)
+	fullFieldFetch("res.fhdr", response)
 
 	// The cookies' integer values, and the response's cookie counts.
 	cookieVal := func(name string, msg func(Context) *htx.Message, each func(*htx.Message, string, func([]byte) bool)) {

@@ -41,53 +41,10 @@ func init() {
 		httpFetch(name, ArgNone, func(m *htx.Message, _ string) (string, bool) { return versionText(m), true })
 	}
 	for _, name := range []string{"hdr_cnt", "req.hdr_cnt"} {
-		intFetch(name, func(m *htx.Message, a string) int64 {
-			n := int64(0)
-			eachField(m, a, func(v []byte) {
-				for rest := v; ; {
-					n++
-					if _, rest = CutValue(rest); rest == nil {
-						break
-					}
-				}
-			})
-			return n
-		})
+		msgIntFetch(name, request, countValues)
 	}
-	for _, name := range []string{"req.fhdr_cnt"} {
-		intFetch(name, func(m *htx.Message, a string) int64 {
-			n := int64(0)
-			eachField(m, a, func([]byte) { n++ })
-			return n
-		})
-	}
-	for _, name := range []string{"req.fhdr"} {
-		RegisterFetch(Fetch{Name: name, Type: TypeStr, Arg: ArgRequired, Compile: func(a string) (FetchFunc, error) {
-			hname, occ, err := headerArg(a)
-			if err != nil {
-				return nil, err
-			}
-			return func(c Context) (Sample, bool) {
-				m := request(c)
-				if m == nil {
-					return Sample{}, false
-				}
-				var vals [][]byte
-				eachField(m, hname, func(v []byte) { vals = append(vals, v) })
-				switch {
-				case len(vals) == 0:
-					return Sample{}, false
-				case occ > 0 && occ <= len(vals):
-					return Str(string(vals[occ-1])), true
-				case occ < 0 && -occ <= len(vals):
-					return Str(string(vals[len(vals)+occ])), true
-				case occ == 0:
-					return Str(string(vals[len(vals)-1])), true
-				}
-				return Sample{}, false
-			}, nil
-		}})
-	}
+	msgIntFetch("req.fhdr_cnt", request, countFields)
+	fullFieldFetch("req.fhdr", request)
 	for _, name := range []string{"req.cook", "cook"} {
 		RegisterFetch(Fetch{Name: name, Type: TypeStr, Arg: ArgOptional, Compile: func(a string) (FetchFunc, error) {
 			return func(c Context) (Sample, bool) {
@@ -115,7 +72,7 @@ func init() {
 		}})
 	}
 	for _, name := range []string{"req.cook_cnt", "cook_cnt"} {
-		intFetch(name, func(m *htx.Message, a string) int64 {
+		msgIntFetch(name, request, func(m *htx.Message, a string) int64 {
 			n := int64(0)
 			eachCookie(m, a, func([]byte) bool { n++; return true })
 			return n
@@ -131,20 +88,6 @@ func request(c Context) *htx.Message {
 		return nil
 	}
 	return h.HTTPRequest()
-}
-
-// intFetch registers an integer fetch on the request with an optional
-// header or cookie name.
-func intFetch(name string, count func(m *htx.Message, arg string) int64) {
-	RegisterFetch(Fetch{Name: name, Type: TypeInt, Arg: ArgOptional, Compile: func(a string) (FetchFunc, error) {
-		return func(c Context) (Sample, bool) {
-			m := request(c)
-			if m == nil {
-				return Sample{}, false
-			}
-			return Int(count(m, a)), true
-		}, nil
-	}})
 }
 
 // eachField calls fn with the value of each header field called name, or
