@@ -170,6 +170,6 @@ func parseStatsRule(p *parser, px *Proxy, a []string) error {
 	if len(page.Users) > 0 || page.Realm != DefaultStatsRealm {
 		return errStatsRulesAndAuth
 	}
-	page.Rules = append(page.Rules[:len(page.Rules):len(page.Rules)], r)
+	page.Rules = appendOwn(page.Rules, r)
 	return nil
 }

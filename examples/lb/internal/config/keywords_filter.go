@@ -68,7 +68,7 @@ func implicitCacheFilter(pos Pos, px *Proxy, name string) {
 			return
 		}
 	}
-	px.Filters = append(px.Filters[:len(px.Filters):len(px.Filters)], Filter{Pos: pos, Type: "cache", Name: name, Implicit: true})
+	px.Filters = appendOwn(px.Filters, Filter{Pos: pos, Type: "cache", Name: name, Implicit: true})
 }
 
 // checkFilters checks the caches filters name, and that no compression

@@ -122,7 +122,7 @@ func init() {
 		if cond == nil || len(rest) > 0 {
 			return errors.New("'monitor fail' expects 'if' or 'unless' followed by a condition")
 		}
-		px.HTTP.MonitorFail = append(px.HTTP.MonitorFail[:len(px.HTTP.MonitorFail):len(px.HTTP.MonitorFail)], cond)
+		px.HTTP.MonitorFail = appendOwn(px.HTTP.MonitorFail, cond)
 		return nil
 	}}
 	proxyKeywords["use_backend"] = proxyKeyword{KindFrontend, func(p *parser, px *Proxy, a []string) error {
