@@ -141,35 +141,26 @@ func clientHelloSNI(h []byte) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	p = exts
-	for len(p) >= 4 {
-		typ := binary.BigEndian.Uint16(p)
-		p = p[2:]
-		data, ok := vec(2)
-		if !ok {
-			return "", false
-		}
-		if typ != 0 { // server_name
-			continue
-		}
-		p = data
-		list, ok := vec(2)
-		if !ok {
-			return "", false
-		}
-		p = list
-		for len(p) >= 3 {
-			nameType := p[0]
-			p = p[1:]
-			name, ok := vec(2)
-			if !ok {
-				return "", false
-			}
-			if nameType == 0 && len(name) > 0 {
-				return string(name), true
-			}
-		}
+	data, found, ok := findExtension(exts, 0) // server_name
+	if !found || !ok {
 		return "", false
+	}
+	p = data
+	list, ok := vec(2)
+	if !ok {
+		return "", false
+	}
+	p = list
+	for len(p) >= 3 {
+		nameType := p[0]
+		p = p[1:]
+		name, ok := vec(2)
+		if !ok {
+			return "", false
+		}
+		if nameType == 0 && len(name) > 0 {
+			return string(name), true
+		}
 	}
 	return "", false
 }
