@@ -117,13 +117,24 @@ backend b
 					fmt.Fprintf(&b, " [%s] %s %s", cookie, st, body)
 				}
 			}
-			state := cliCommand(t, socks[i], "show servers state b")
-			for _, l := range strings.Split(state, "\n") {
-				if f := strings.Fields(l); len(f) > 12 && f[1] == "b" {
-					// srv_op_state, srv_check_status, srv_check_result, srv_check_health
-					fmt.Fprintf(&b, " state(%s)=%s/%s/%s/%s", f[3], f[5], f[10], f[11], f[12])
+			// The state, once no check is under way: a running check's
+			// srv_check_result is 0 (unknown) until it ends.
+			var states string
+			require.Eventually(t, func() bool {
+				var sb strings.Builder
+				for _, l := range strings.Split(cliCommand(t, socks[i], "show servers state b"), "\n") {
+					if f := strings.Fields(l); len(f) > 12 && f[1] == "b" {
+						if f[11] == "0" {
+							return false
+						}
+						// srv_op_state, srv_check_status, srv_check_result, srv_check_health
+						fmt.Fprintf(&sb, " state(%s)=%s/%s/%s/%s", f[3], f[5], f[10], f[11], f[12])
+					}
 				}
-			}
+				states = sb.String()
+				return true
+			}, 10*time.Second, 5*time.Millisecond, "proxy %d: a check kept running", i)
+			b.WriteString(states)
 			got[i].phases = append(got[i].phases, b.String())
 		}
 	}
