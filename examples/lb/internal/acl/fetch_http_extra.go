@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/spoe"
 	"github.com/proxyblocks/proxyblocks/mux/htx"
 )
 
@@ -496,21 +497,6 @@ func withSrc(h uint32, src netip.Addr) (Sample, bool) {
 	return Str(string(b)), true
 }
 
-// appendVarint appends n as the SPOE's varints, as req.hdrs_bin writes
-// lengths.
-func appendVarint(b []byte, n uint64) []byte {
-	if n < 240 {
-		return append(b, byte(n))
-	}
-	b = append(b, byte(n)|240)
-	n = (n - 240) >> 4
-	for n >= 128 {
-		b = append(b, byte(n)|128)
-		n = (n - 128) >> 7
-	}
-	return append(b, byte(n))
-}
-
 // lowerName appends a field name in lower case, as haproxy keeps them.
 func lowerName(b, name []byte) []byte {
 	for _, c := range name {
@@ -667,8 +653,8 @@ func init() {
 			var b []byte
 			if h2Host(m) {
 				if a := m.Authority(); bin {
-					b = append(appendVarint(b, 4), "host"...)
-					b = append(appendVarint(b, uint64(len(a))), a...)
+					b = append(spoe.AppendVarint(b, 4), "host"...)
+					b = append(spoe.AppendVarint(b, uint64(len(a))), a...)
 				} else {
 					b = append(append(append(b, "host: "...), a...), "\r\n"...)
 				}
@@ -679,9 +665,9 @@ func init() {
 					continue
 				}
 				if bin {
-					b = appendVarint(b, uint64(len(n)))
+					b = spoe.AppendVarint(b, uint64(len(n)))
 					b = lowerName(b, n)
-					b = appendVarint(b, uint64(len(v)))
+					b = spoe.AppendVarint(b, uint64(len(v)))
 					b = append(b, v...)
 					continue
 				}
