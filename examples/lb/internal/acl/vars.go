@@ -3,6 +3,7 @@ package acl
 import (
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // Variables, as HAProxy keeps them: "http-request set-var(SCOPE.NAME)
@@ -25,8 +26,26 @@ type VarContext interface {
 // VarScopes are the variable scopes.
 var VarScopes = map[string]bool{"proc": true, "sess": true, "txn": true, "req": true, "res": true}
 
-// ParseVarName splits "SCOPE.NAME" into its scope and name.
+// knownVars are the variable names ParseVarName has read: those the
+// configuration names, which an agent (SPOE) may set.
+var knownVars sync.Map
+
+// VarKnown reports whether a configuration read by this process names
+// the variable (scope included), as HAProxy registers every variable
+// name it parses.
+func VarKnown(name string) bool {
+	_, ok := knownVars.Load(name)
+	return ok
+}
+
+// ParseVarName splits "SCOPE.NAME" into its scope and name, and notes
+// the name as known (VarKnown).
 func ParseVarName(v string) (scope, name string, err error) {
+	defer func() {
+		if err == nil {
+			knownVars.Store(v, true)
+		}
+	}()
 	scope, name, ok := strings.Cut(v, ".")
 	if !ok || !VarScopes[scope] {
 		return "", "", fmt.Errorf("invalid variable name '%s'. Expected 'proc', 'sess', 'txn', 'req' or 'res' scope", v)

@@ -91,7 +91,7 @@ func TestStickErrors(t *testing.T) {
 		{"track junk", fe + " stick-table type ip size 1\n tcp-request connection track-sc0 src tabl x\n", 4, ErrBadValue, "unexpected 'tabl x'"},
 		{"track without table", fe + " tcp-request connection track-sc0 src\n", 3, ErrReference, "needs a stick-table"},
 		{"track unknown table", fe + " tcp-request connection track-sc0 src table t\n", 3, ErrReference, "refers to table 't'"},
-		{"tcp-request content", fe + " tcp-request content set-dst ipv4(10.0.0.1)\n", 3, ErrUnsupported, "only accept, reject, capture, track-sc0, track-sc1, track-sc2, sc-inc-gpc0, sc-inc-gpc1, sc-set-gpt0, set-var, set-var-fmt, unset-var and set-log-level"},
+		{"tcp-request content", fe + " tcp-request content set-dst ipv4(10.0.0.1)\n", 3, ErrUnsupported, "only accept, reject, capture, track-sc0, track-sc1, track-sc2, sc-inc-gpc0, sc-inc-gpc1, sc-set-gpt0, set-var, set-var-fmt, unset-var, set-log-level and send-spoe-group"},
 		{"content capture form", fe + " tcp-request content capture src id 0\n", 3, ErrBadValue, "expects <expression> 'len' <length>"},
 		{"content capture length", fe + " tcp-request content capture src len 0\n", 3, ErrBadValue, "length must be > 0"},
 		{"content capture in backend", be + " tcp-request content capture src len 4\n", 3, ErrBadValue, "has no frontend capability"},

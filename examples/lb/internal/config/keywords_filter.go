@@ -6,16 +6,20 @@ import (
 )
 
 // Filter is one of a proxy's filters: "filter cache NAME", "filter
-// compression", or the cache filter a cache-use or cache-store rule
-// declares when no "filter cache" line names its cache (Implicit). lb
-// runs neither as a filter; HAProxy's rules on their order are checked.
+// compression", "filter spoe [engine NAME] config FILE", or the cache
+// filter a cache-use or cache-store rule declares when no "filter
+// cache" line names its cache (Implicit). lb runs the cache and the
+// compression as parts of the exchange rather than as filters;
+// HAProxy's rules on their order are checked.
 type Filter struct {
 	Pos
-	// Type is "cache" or "compression".
+	// Type is "cache", "compression" or "spoe".
 	Type string
-	// Name is the cache's name.
+	// Name is the cache's or the SPOE engine's name.
 	Name     string
 	Implicit bool
+	// Engine is a spoe filter's engine, read from its file.
+	Engine *SPOEEngine
 }
 
 func init() {
@@ -51,10 +55,12 @@ func parseFilter(p *parser, px *Proxy, a []string) error {
 		}
 		px.Filters = append(px.Filters, Filter{Pos: p.pos, Type: "cache", Name: a[1]})
 		return nil
-	case "trace", "spoe", "fcgi-app", "bwlim-in", "bwlim-out":
-		return fmt.Errorf("%w: filter '%s' (only 'cache' and 'compression')", ErrUnsupported, a[0])
+	case "spoe":
+		return parseSPOEFilter(p, px, a)
+	case "trace", "fcgi-app", "bwlim-in", "bwlim-out":
+		return fmt.Errorf("%w: filter '%s' (only 'cache', 'compression' and 'spoe')", ErrUnsupported, a[0])
 	}
-	return fmt.Errorf("unknown filter '%s' (expects 'cache' or 'compression')", a[0])
+	return fmt.Errorf("unknown filter '%s' (expects 'cache', 'compression' or 'spoe')", a[0])
 }
 
 // implicitCacheFilter declares the cache filter of a cache rule, unless
@@ -78,6 +84,7 @@ func (p *parser) checkFilters() {
 		comp := false
 		for _, f := range px.Filters {
 			switch {
+			case f.Type == "spoe":
 			case f.Type == "compression":
 				comp = true
 			case !f.Implicit && p.cfg.Cache(f.Name) == nil:

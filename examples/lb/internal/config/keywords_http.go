@@ -940,6 +940,12 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 			break
 		}
 		return parseUseService(r, a)
+	case "send-spoe-group":
+		if len(a) != 2 {
+			return r, errors.New("'send-spoe-group' expects 2 arguments: <engine-id> <group-id>")
+		}
+		r.Name, r.Value = a[0], a[1]
+		return r, nil
 	case "wait-for-body":
 		if !req {
 			break

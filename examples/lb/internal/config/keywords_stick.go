@@ -163,12 +163,17 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 		}
 		r.Key, r.Slot = args[0], len(px.HTTP.CaptureRequest)
 		px.HTTP.CaptureRequest = appendOwn(px.HTTP.CaptureRequest, HeaderCapture{Len: n})
+	case stage == "content" && r.Action == "send-spoe-group":
+		if len(args) != 2 {
+			return errors.New("'send-spoe-group' expects 2 arguments: <engine-id> <group-id>")
+		}
+		r.Var, r.Key = args[0], args[1]
 	case stage == "content" && r.Action == "set-log-level":
 		if r.LogLevel, err = parseSetLogLevel(args); err != nil {
 			return err
 		}
 	case stage == "content" && r.Action != "accept" && r.Action != "reject" && !strings.HasPrefix(r.Action, "track-sc"):
-		return fmt.Errorf("%w: 'tcp-request content %s' (only accept, reject, capture, track-sc0, track-sc1, track-sc2, sc-inc-gpc0, sc-inc-gpc1, sc-set-gpt0, set-var, set-var-fmt, unset-var and set-log-level)", ErrUnsupported, r.Action)
+		return fmt.Errorf("%w: 'tcp-request content %s' (only accept, reject, capture, track-sc0, track-sc1, track-sc2, sc-inc-gpc0, sc-inc-gpc1, sc-set-gpt0, set-var, set-var-fmt, unset-var, set-log-level and send-spoe-group)", ErrUnsupported, r.Action)
 	case r.Action == "silent-drop" && stage == "session":
 		return fmt.Errorf("%w: 'tcp-request session silent-drop' (only in 'tcp-request connection')", ErrUnsupported)
 	case r.Action == "silent-drop":

@@ -134,7 +134,8 @@ type HTTPRule struct {
 	// set-var, set-var-fmt, unset-var (Name is then the variable,
 	// SCOPE.NAME, and Value the expression or format), capture (Slot),
 	// set-timeout (Name, Timeout), use-service (Name is the service,
-	// ServicePrometheus), and set-status in responses.
+	// ServicePrometheus), send-spoe-group (Name is the SPOE engine,
+	// Value the group), and set-status in responses.
 	Action string
 	// Name is the header name of header actions.
 	Name string

@@ -42,7 +42,8 @@ type ConnRule struct {
 	// Action is "accept", "reject", "silent-drop", "track-sc",
 	// "set-var", "set-var-fmt", "unset-var", in connection rules
 	// "expect-proxy" (layer4: the connection must open with a PROXY
-	// header), and in content rules "capture" and "set-log-level".
+	// header), and in content rules "capture", "set-log-level" and
+	// "send-spoe-group" (Var is then the SPOE engine, Key the group).
 	Action string
 	// Slot is the stick counter of track-sc (0, 1 or 2).
 	Slot int
