@@ -62,6 +62,8 @@ type Options struct {
 // Balancer is a running configuration.
 type Balancer struct {
 	cfg *config.Config
+	// spoe are each proxy's SPOE engines (spoe.go).
+	spoe map[*config.Proxy][]*spoeEngine
 	// h1lim are the HTTP/1 limits tune.bufsize and tune.http.maxhdr set,
 	// zero (the mux's defaults, HAProxy's) when neither moves them.
 	h1lim h1.Limits
@@ -382,7 +384,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 			}
 			if px.Mode != "http" {
 				var err error
-				if be.content, err = compileContent(px); err != nil {
+				if be.content, err = b.compileContent(px); err != nil {
 					return abort(fmt.Errorf("balancer: %s '%s': %w", px.Kind, px.Name, err))
 				}
 			}
@@ -419,7 +421,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 			if fe.useDyn, err = compileUseBackends(px); err != nil {
 				return abort(fmt.Errorf("balancer: %s '%s': %w", px.Kind, px.Name, err))
 			}
-			if fe.content, err = compileContent(px); err != nil {
+			if fe.content, err = b.compileContent(px); err != nil {
 				return abort(fmt.Errorf("balancer: %s '%s': %w", px.Kind, px.Name, err))
 			}
 		}
@@ -695,6 +697,7 @@ func (b *Balancer) Close() error {
 	b.wg.Wait()
 	b.checksWG.Wait()
 	b.closeHTTPConns()
+	b.closeSPOE()
 	b.stopPeers()
 	b.closeCaches()
 	b.stopStick()

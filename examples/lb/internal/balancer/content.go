@@ -28,6 +28,31 @@ type contentCtx struct {
 	may   bool
 	// level is what a set-log-level rule chose (trafficLine.level).
 	level int
+	// spoe is the session's SPOE state, nil until an engine runs; sent
+	// marks the send-spoe-group rules that ran, which the rules' later
+	// runs (on more bytes) do not send again.
+	spoe *spoeStream
+	sent []bool
+}
+
+// spoeStream is the session's SPOE state, made on first use.
+func (c *contentCtx) spoeStream() *spoeStream {
+	if c.spoe == nil {
+		c.spoe = newSPOEStream()
+	}
+	return c.spoe
+}
+
+// spoeEvent sends an event's messages through the engines' lists in
+// order.
+func (c *contentCtx) spoeEvent(event string, lists ...[]*spoeEngine) {
+	for _, list := range lists {
+		for _, e := range list {
+			if msgs := e.events[event]; len(msgs) > 0 {
+				e.process(c, c.spoeStream(), msgs)
+			}
+		}
+	}
 }
 
 // Payload returns the bytes peeked so far, and whether no more will be
@@ -94,16 +119,27 @@ type contentRules struct {
 	rules []config.ConnRule
 	expr  []acl.FetchFunc
 	delay time.Duration // tcp-request inspect-delay
+	// spoe and groups are the engines and messages of send-spoe-group
+	// rules, by rule.
+	spoe   []*spoeEngine
+	groups [][]spoeMsg
 }
 
 // compileContent compiles px's content rules; nil when it has none.
-func compileContent(px *config.Proxy) (*contentRules, error) {
+func (b *Balancer) compileContent(px *config.Proxy) (*contentRules, error) {
 	rules := px.Stick.ContentRules
 	if len(rules) == 0 {
 		return nil, nil
 	}
 	cr := &contentRules{rules: rules, expr: make([]acl.FetchFunc, len(rules)), delay: px.Stick.InspectDelay}
 	for i, r := range rules {
+		if r.Action == "send-spoe-group" {
+			if cr.spoe == nil {
+				cr.spoe, cr.groups = make([]*spoeEngine, len(rules)), make([][]spoeMsg, len(rules))
+			}
+			cr.spoe[i], cr.groups[i] = b.spoeGroup(px, r.Var, r.Key)
+			continue
+		}
 		if r.Key == "" || r.Action == "sc-set-gpt0" || r.Action == "set-var-fmt" {
 			continue // in the balancer's scExprs and connFmts
 		}
@@ -154,6 +190,14 @@ func (cr *contentRules) verdict(ctx *contentCtx) (verdict string, wait bool) {
 			ctx.capture(r.Slot, cr.expr[i])
 		case "set-log-level":
 			ctx.level = r.LogLevel
+		case "send-spoe-group":
+			if ctx.sent == nil {
+				ctx.sent = make([]bool, len(cr.rules))
+			}
+			if e := cr.spoe[i]; e != nil && !ctx.sent[i] {
+				ctx.sent[i] = true
+				e.process(ctx, ctx.spoeStream(), cr.groups[i])
+			}
 		}
 	}
 	return "accept", false
@@ -166,8 +210,12 @@ func (cr *contentRules) verdict(ctx *contentCtx) (verdict string, wait bool) {
 func (s *session) inspect() bool {
 	fe := s.fe
 	uses := fe.cfg.HTTP.UseBackends
-	if fe.content != nil || len(uses) > 0 {
+	feSPOE := s.b.spoe[fe.cfg]
+	var st *spoeStream
+	if fe.content != nil || len(uses) > 0 || len(feSPOE) > 0 {
 		ctx := &contentCtx{tracked: s.ruleCtx(fe.cfg.Name), final: true}
+		ctx.spoeEvent("on-client-session", feSPOE)
+		ctx.spoeEvent("on-frontend-tcp-request", feSPOE)
 		if !s.runContent(fe.content, ctx, s.accepted) {
 			// Rejected or gone before a backend was chosen: the line
 			// names the frontend, as HAProxy's does.
@@ -188,12 +236,20 @@ func (s *session) inspect() bool {
 			}
 			break
 		}
+		st = ctx.spoe
 	}
 	// A backend's own rules run once it is chosen, on its own inspect
 	// delay from then; a listen section's rules ran as a frontend's. A
-	// connection they reject is logged under the backend.
-	if be := s.be; be != nil && be.content != nil && be.cfg != fe.cfg {
-		ctx := &contentCtx{tracked: s.ruleCtx(be.cfg.Name), final: true}
+	// connection they reject is logged under the backend. The backend
+	// event goes through the frontend's engines and the backend's.
+	be := s.be
+	if be == nil || be.cfg == fe.cfg {
+		return true
+	}
+	beSPOE := s.b.spoe[be.cfg]
+	if be.content != nil || len(feSPOE) > 0 || len(beSPOE) > 0 {
+		ctx := &contentCtx{tracked: s.ruleCtx(be.cfg.Name), final: true, spoe: st}
+		ctx.spoeEvent("on-backend-tcp-request", feSPOE, beSPOE)
 		if !s.runContent(be.content, ctx, time.Now()) {
 			// The backend counts the session it was given, as haproxy's
 			// counts it on the switch (tcpConnect does for the others).

@@ -20,7 +20,7 @@ import (
 
 // compileHTTPContent compiles px's content rules into HTTP rules; nil
 // when it has none or is not in mode http.
-func compileHTTPContent(px *config.Proxy) ([]httpRule, error) {
+func (b *Balancer) compileHTTPContent(px *config.Proxy) ([]httpRule, error) {
 	if px.Mode != "http" || len(px.Stick.ContentRules) == 0 {
 		return nil, nil
 	}
@@ -32,6 +32,8 @@ func compileHTTPContent(px *config.Proxy) ([]httpRule, error) {
 		}}
 		var err error
 		switch {
+		case r.Action == "send-spoe-group":
+			hr.spoe, hr.group = b.spoeGroup(px, r.Var, r.Key)
 		case r.Action == "sc-set-gpt0":
 			if hr.expr, err = scValue(r.Key, px.ACLs.Refs); err != nil {
 				return nil, fmt.Errorf("%s: tcp-request content %s '%s': %w", r.Pos, r.Action, r.Key, err)
@@ -55,6 +57,12 @@ func compileHTTPContent(px *config.Proxy) ([]httpRule, error) {
 // the line set as HAProxy writes it for a request its content rules
 // refused.
 func (ex *exchange) applyContentRules(hp *httpProxy, front bool) bool {
+	if front {
+		ex.spoeEvent(true, "on-client-session")
+		ex.spoeEvent(true, "on-frontend-tcp-request")
+	} else {
+		ex.spoeEvent(false, "on-backend-tcp-request")
+	}
 	rules := hp.content
 	if len(rules) == 0 {
 		return false
@@ -88,6 +96,8 @@ func (ex *exchange) applyContentRules(hp *httpProxy, front bool) bool {
 			ex.trackContent(r)
 		case "set-var", "set-var-fmt", "unset-var":
 			ex.varAction(r)
+		case "send-spoe-group":
+			ex.sendSPOEGroup(r)
 		case "capture":
 			ex.captureRule(r, false)
 		case "set-log-level":

@@ -34,6 +34,8 @@ type httpProxy struct {
 	// xffName and xotName are the field names option forwardfor and
 	// option originalto set, when the proxy names its own.
 	xffName, xotName []byte
+	// spoe are the proxy's SPOE engines.
+	spoe []*spoeEngine
 }
 
 type httpRule struct {
@@ -47,6 +49,9 @@ type httpRule struct {
 	answer *localAnswer
 	// expr is set-var's sample expression.
 	expr acl.FetchFunc
+	// spoe and group are send-spoe-group's engine and messages.
+	spoe  *spoeEngine
+	group []spoeMsg
 	// cache is the cache of cache-use and cache-store.
 	cache *httpcache.Cache
 	// ref is the file set-map, del-map, add-acl and del-acl change;
@@ -174,6 +179,9 @@ type localAnswer struct {
 
 // setupHTTP compiles every proxy's HTTP settings.
 func (b *Balancer) setupHTTP() error {
+	if err := b.setupSPOE(); err != nil {
+		return err
+	}
 	b.httpPx = map[*config.Proxy]*httpProxy{}
 	for _, px := range b.cfg.Proxies {
 		hp, err := b.compileHTTP(px)
@@ -187,7 +195,7 @@ func (b *Balancer) setupHTTP() error {
 
 func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
 	hp := &httpProxy{px: px, errors: map[int]*localAnswer{}, reuse: px.HTTP.Reuse,
-		xffName: []byte(px.HTTP.ForwardForHeader), xotName: []byte(px.HTTP.OriginalToHeader)}
+		xffName: []byte(px.HTTP.ForwardForHeader), xotName: []byte(px.HTTP.OriginalToHeader), spoe: b.spoe[px]}
 	if hp.reuse == "" {
 		hp.reuse = "safe"
 	}
@@ -238,6 +246,8 @@ func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
 				}
 			case "add-acl", "del-acl":
 				hr.ref = px.ACLs.Refs.Named(r.Name, acl.RefACL)
+			case "send-spoe-group":
+				hr.spoe, hr.group = b.spoeGroup(px, r.Name, r.Value)
 			case "cache-use", "cache-store":
 				hr.cache = b.caches[r.Name] // nil under Check
 			case "deny", "tarpit":
@@ -286,7 +296,7 @@ func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
 	if hp.afterRules, err = compile(px.HTTP.AfterResponseRules); err != nil {
 		return nil, err
 	}
-	if hp.content, err = compileHTTPContent(px); err != nil {
+	if hp.content, err = b.compileHTTPContent(px); err != nil {
 		return nil, err
 	}
 	dyn, err := compileUseBackends(px)
@@ -489,6 +499,11 @@ func (ex *exchange) answer(a *localAnswer) {
 // applyRequestRules runs a proxy's http-request rules; it reports true
 // when a rule answered the request (deny, return, redirect).
 func (ex *exchange) applyRequestRules(hp *httpProxy) bool {
+	if front := hp == ex.hf.s.fe.http; front {
+		ex.spoeEvent(true, "on-frontend-http-request")
+	} else {
+		ex.spoeEvent(false, "on-backend-http-request")
+	}
 	req := ex.req
 	ex.strk.own = hp.px.Name
 rules:
@@ -522,6 +537,8 @@ rules:
 			ex.replaceFields(req, r)
 		case "set-var", "set-var-fmt", "unset-var":
 			ex.varAction(r)
+		case "send-spoe-group":
+			ex.sendSPOEGroup(r)
 		case "set-map", "del-map", "add-acl", "del-acl":
 			ex.mapAction(r)
 		case "set-priority-class", "set-priority-offset":
@@ -751,6 +768,11 @@ func (ex *exchange) redirect(r *httpRule) *localAnswer {
 
 // applyResponseRules runs a proxy's http-response rules on ex.resp.
 func (ex *exchange) applyResponseRules(hp *httpProxy) {
+	if hp == ex.bhp {
+		// Once, before the first proxy's rules: every engine of the
+		// stream sees the response.
+		ex.spoeEvent(false, "on-http-response")
+	}
 	ex.strk.own = hp.px.Name
 	ex.applyRespRules(hp.respRules)
 }
@@ -825,6 +847,8 @@ func (ex *exchange) applyRespRules(rules []httpRule) {
 			ex.replaceFields(resp, r)
 		case "set-var", "set-var-fmt", "unset-var":
 			ex.varAction(r)
+		case "send-spoe-group":
+			ex.sendSPOEGroup(r)
 		case "set-map", "del-map", "add-acl", "del-acl":
 			ex.mapAction(r)
 		case "capture":

@@ -1,0 +1,395 @@
+package balancer
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/spoe"
+)
+
+// spoeEngine is a proxy's "filter spoe" at run time: the messages of
+// each event and group, compiled, and the client that carries them to
+// the agents of the engine's backend.
+type spoeEngine struct {
+	cfg    *config.SPOEEngine
+	client *spoe.Client
+	events map[string][]spoeMsg
+	groups map[string][]spoeMsg
+	// prefix is put before a variable's name: ".PREFIX.".
+	prefix string
+	// errVar, ptVar and ttVar are the full names of set-on-error,
+	// set-process-time and set-total-time, "" for none.
+	errVar, ptVar, ttVar string
+	// registered are the agent's register-var-names, in full for each
+	// scope.
+	registered map[string]bool
+}
+
+type spoeMsg struct {
+	name string
+	args []spoeArg
+	cond *acl.Cond
+}
+
+type spoeArg struct {
+	name string
+	fn   acl.FetchFunc
+	// bin sends the sample as binary rather than as a string, as
+	// HAProxy types the samples of these fetches.
+	bin bool
+}
+
+// binaryFetches are the fetches whose samples HAProxy types as binary,
+// besides those whose ACLs must name a match method.
+var binaryFetches = map[string]bool{
+	"req.body": true, "res.body": true, "req.hdrs_bin": true, "res.hdrs_bin": true,
+	"req.payload": true, "res.payload": true, "req.payload_lv": true, "res.payload_lv": true,
+}
+
+// setupSPOE compiles the SPOE filters of every proxy. Their clients dial
+// only when a stream first needs an agent.
+func (b *Balancer) setupSPOE() error {
+	b.spoe = map[*config.Proxy][]*spoeEngine{}
+	for _, px := range b.cfg.Proxies {
+		for _, f := range px.Filters {
+			if f.Type != "spoe" {
+				continue
+			}
+			e, err := b.compileSPOE(px, f.Engine)
+			if err != nil {
+				return fmt.Errorf("%s: SPOE engine '%s': %w", f.Pos, f.Name, err)
+			}
+			b.spoe[px] = append(b.spoe[px], e)
+		}
+	}
+	return nil
+}
+
+func (b *Balancer) compileSPOE(px *config.Proxy, ec *config.SPOEEngine) (*spoeEngine, error) {
+	a := &ec.Agent
+	e := &spoeEngine{cfg: ec, events: map[string][]spoeMsg{}, groups: map[string][]spoeMsg{}, prefix: "." + a.VarPrefix + "."}
+	compile := func(ms []*config.SPOEMessage) ([]spoeMsg, error) {
+		out := make([]spoeMsg, 0, len(ms))
+		for _, m := range ms {
+			sm := spoeMsg{name: m.Name, cond: m.Cond}
+			for _, arg := range m.Args {
+				f, fn, err := ec.ACLs.Refs.CompileFetch(arg.Expr)
+				if err != nil {
+					return nil, fmt.Errorf("%s: message '%s': '%s': %w", m.Pos, m.Name, arg.Expr, err)
+				}
+				plain := arg.Expr == f.Name || strings.HasSuffix(arg.Expr, ")") && !strings.Contains(arg.Expr, "),")
+				bin := plain && f.Type == acl.TypeStr && (binaryFetches[f.Name] || f.Match == acl.MatchRequired)
+				sm.args = append(sm.args, spoeArg{name: arg.Name, fn: fn, bin: bin})
+			}
+			out = append(out, sm)
+		}
+		return out, nil
+	}
+	for ev, ms := range ec.Events {
+		c, err := compile(ms)
+		if err != nil {
+			return nil, err
+		}
+		e.events[ev] = c
+	}
+	for name, g := range ec.Groups {
+		c, err := compile(g.Messages)
+		if err != nil {
+			return nil, err
+		}
+		e.groups[name] = c
+	}
+	full := func(v string) string {
+		if v == "" {
+			return ""
+		}
+		return "txn" + e.prefix + v
+	}
+	e.errVar, e.ptVar, e.ttVar = full(a.SetOnError), full(a.SetProcessTime), full(a.SetTotalTime)
+	e.registered = map[string]bool{}
+	for _, v := range a.RegisterVarNames {
+		for s := range acl.VarScopes {
+			e.registered[s+e.prefix+v] = true
+		}
+	}
+	maxFrame := a.MaxFrameSize
+	if maxFrame == 0 {
+		maxFrame = b.cfg.Global.BufSize - 4
+	}
+	backend := a.Backend
+	e.client = spoe.NewClient(spoe.ClientConfig{
+		EngineID:     engineID(),
+		MaxFrameSize: maxFrame,
+		Pipelining:   a.Pipelining,
+		Async:        a.Async,
+		MaxWaiting:   a.MaxWaiting,
+		HelloTimeout: a.HelloTimeout,
+		IdleTimeout:  a.IdleTimeout,
+		Dial: func(ctx context.Context) (net.Conn, error) {
+			return b.dialAgent(ctx, backend)
+		},
+	})
+	return e, nil
+}
+
+// engineID is a random UUID (version 4), as HAProxy names its engines.
+func engineID() string {
+	var u [16]byte
+	_, _ = rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:])
+}
+
+// agentConn is a connection to an agent, which holds its server's slot
+// until it closes.
+type agentConn struct {
+	net.Conn
+	be     *Backend
+	srv    *Server
+	closed atomic.Bool
+}
+
+func (c *agentConn) Close() error {
+	err := c.Conn.Close()
+	if !c.closed.Swap(true) {
+		c.be.release(c.srv)
+	}
+	return err
+}
+
+// dialAgent connects to a server of the agents' backend, chosen by its
+// algorithm as for any connection.
+func (b *Balancer) dialAgent(ctx context.Context, backend string) (net.Conn, error) {
+	be := b.backends[backend]
+	if be == nil {
+		return nil, fmt.Errorf("no backend '%s'", backend)
+	}
+	a, err := be.assign(ctx, netip.Addr{}, nil, nil, nil, false, nil, Priority{})
+	if err != nil {
+		return nil, err
+	}
+	dctx := ctx
+	if t := be.cfg.Timeouts.Connect; t > 0 {
+		var cancel context.CancelFunc
+		dctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	c, err := b.dialServer(dctx, a.srv, netip.AddrPort{}, netip.AddrPort{}, ppFacts{})
+	if err != nil {
+		be.release(a.srv)
+		return nil, err
+	}
+	return &agentConn{Conn: c, be: be, srv: a.srv}, nil
+}
+
+// closeSPOE closes the engines' connections to their agents.
+func (b *Balancer) closeSPOE() {
+	for _, es := range b.spoe {
+		for _, e := range es {
+			_ = e.client.Close()
+		}
+	}
+}
+
+// spoeStream is what a stream (an HTTP request and its response, or a
+// TCP session) keeps of its SPOE exchanges.
+type spoeStream struct {
+	sid   uint64
+	fid   uint64
+	total time.Duration
+	// off are the engines an error turned off for the rest of the
+	// stream.
+	off []*spoeEngine
+}
+
+// spoeStreamIDs numbers the streams that talk to agents.
+var spoeStreamIDs atomic.Uint64
+
+func newSPOEStream() *spoeStream {
+	return &spoeStream{sid: spoeStreamIDs.Add(1) - 1}
+}
+
+// process sends the messages to the engine's agent in one NOTIFY frame
+// and applies the variables its ACK sets; event messages whose
+// condition fails are left out, and nothing is sent when none is left.
+func (e *spoeEngine) process(ctx acl.VarContext, st *spoeStream, msgs []spoeMsg) {
+	for _, x := range st.off {
+		if x == e {
+			return
+		}
+	}
+	var payload []byte
+	var args []spoe.Arg
+	sent := 0
+	for i := range msgs {
+		m := &msgs[i]
+		if m.cond != nil && !m.cond.Eval(ctx) {
+			continue
+		}
+		args = args[:0]
+		for _, a := range m.args {
+			args = append(args, spoe.Arg{Name: a.name, Value: sampleValue(a, ctx)})
+		}
+		payload = spoe.AppendMessage(payload, m.name, args)
+		sent++
+	}
+	if sent == 0 {
+		return
+	}
+	start := time.Now()
+	cctx := context.Background()
+	if t := e.cfg.Agent.ProcessingTimeout; t > 0 {
+		var cancel context.CancelFunc
+		cctx, cancel = context.WithTimeout(cctx, t)
+		defer cancel()
+	}
+	st.fid++
+	ack, err := e.client.Notify(cctx, st.sid, st.fid, payload)
+	elapsed := time.Since(start)
+	st.total += elapsed
+	if e.ptVar != "" {
+		ctx.SetVar(e.ptVar, acl.Int(elapsed.Milliseconds()))
+	}
+	if e.ttVar != "" {
+		ctx.SetVar(e.ttVar, acl.Int(st.total.Milliseconds()))
+	}
+	if err == nil {
+		var acts []spoe.Action
+		if acts, err = spoe.ParseActions(ack); err == nil {
+			e.apply(ctx, acts)
+			return
+		}
+		err = &spoe.Error{Code: 256 + spoe.StatusInvalid, Err: err}
+	}
+	code := spoe.ErrCodeUnknown
+	if se, ok := err.(*spoe.Error); ok {
+		code = se.Code
+	}
+	if e.errVar != "" {
+		ctx.SetVar(e.errVar, acl.Int(int64(code)))
+	}
+	if !e.cfg.Agent.ContinueOnError {
+		st.off = append(st.off, e)
+	}
+}
+
+// apply runs the ACK's actions: variables under the engine's prefix,
+// only those the configuration names (or registers) unless the agent
+// may set any (option force-set-var).
+func (e *spoeEngine) apply(ctx acl.VarContext, acts []spoe.Action) {
+	for _, a := range acts {
+		scope := spoe.ScopeName(a.Scope)
+		if scope == "" || a.Name == "" {
+			continue
+		}
+		name := scope + e.prefix + a.Name
+		if !e.cfg.Agent.ForceSetVar && !e.registered[name] && !acl.VarKnown(name) {
+			continue
+		}
+		if a.Type == spoe.ActionUnsetVar {
+			ctx.UnsetVar(name)
+			continue
+		}
+		if s, ok := valueSample(a.Value); ok {
+			ctx.SetVar(name, s)
+		}
+	}
+}
+
+// sampleValue fetches an argument as a typed datum; no sample is NULL.
+func sampleValue(a spoeArg, ctx acl.Context) spoe.Value {
+	s, ok := a.fn(ctx)
+	if !ok {
+		return spoe.Value{}
+	}
+	switch s.Type {
+	case acl.TypeBool:
+		return spoe.Bool(s.Int != 0)
+	case acl.TypeInt:
+		return spoe.Value{Type: spoe.TypeInt64, Int: s.Int}
+	case acl.TypeIP:
+		if s.IP.Is4() || s.IP.Is4In6() {
+			return spoe.Value{Type: spoe.TypeIPv4, IP: s.IP.Unmap()}
+		}
+		return spoe.Value{Type: spoe.TypeIPv6, IP: s.IP}
+	}
+	v := spoe.Value{Type: spoe.TypeString, Bytes: []byte(s.Str)}
+	if a.bin {
+		v.Type = spoe.TypeBinary
+	}
+	return v
+}
+
+// valueSample turns an agent's datum into a variable's sample; NULL sets
+// nothing.
+func valueSample(v spoe.Value) (acl.Sample, bool) {
+	switch v.Type {
+	case spoe.TypeBool:
+		return acl.Bool(v.Int != 0), true
+	case spoe.TypeInt32, spoe.TypeInt64:
+		return acl.Int(v.Int), true
+	case spoe.TypeUint32, spoe.TypeUint64:
+		return acl.Int(int64(v.Uint)), true
+	case spoe.TypeIPv4, spoe.TypeIPv6:
+		return acl.IP(v.IP), true
+	case spoe.TypeString, spoe.TypeBinary:
+		return acl.Str(string(v.Bytes)), true
+	}
+	return acl.Sample{}, false
+}
+
+// spoeGroup finds the engine and the messages of a send-spoe-group rule
+// (the configuration checked that both exist).
+func (b *Balancer) spoeGroup(px *config.Proxy, engine, group string) (*spoeEngine, []spoeMsg) {
+	for _, e := range b.spoe[px] {
+		if e.cfg.Name == engine {
+			return e, e.groups[group]
+		}
+	}
+	return nil, nil
+}
+
+// spoeEvent sends an event's messages through the stream's engines: a
+// frontend event through the frontend's, a backend or response event
+// through the frontend's and, when it is another proxy, the backend's.
+func (ex *exchange) spoeEvent(front bool, event string) {
+	fe := ex.hf.s.fe.http.spoe
+	var be []*spoeEngine
+	if !front && ex.bhp != nil && ex.bhp != ex.hf.s.fe.http {
+		be = ex.bhp.spoe
+	}
+	if len(fe) == 0 && len(be) == 0 {
+		return
+	}
+	for _, list := range [2][]*spoeEngine{fe, be} {
+		for _, e := range list {
+			if msgs := e.events[event]; len(msgs) > 0 {
+				e.process(ex, ex.spoeStream(), msgs)
+			}
+		}
+	}
+}
+
+// spoeStream is the exchange's SPOE state, made on first use.
+func (ex *exchange) spoeStream() *spoeStream {
+	if ex.spoeSt == nil {
+		ex.spoeSt = newSPOEStream()
+	}
+	return ex.spoeSt
+}
+
+// sendSPOEGroup runs a send-spoe-group rule.
+func (ex *exchange) sendSPOEGroup(r *httpRule) {
+	if r.spoe != nil {
+		r.spoe.process(ex, ex.spoeStream(), r.group)
+	}
+}
