@@ -16,6 +16,7 @@ import (
 
 	"github.com/proxyblocks/proxyblocks/conn"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/spoe"
 )
 
 // Scripted health checks (option tcp-check and option redis-check): the
@@ -119,6 +120,8 @@ func (b *Balancer) tcpCheck(ctx context.Context, s *Server) (net.Conn, error) {
 		r.rules, r.msgs = mysqlRules(tc.MySQLUser, tc.MySQLPre41)
 	case tc.LDAP:
 		r.rules, r.msgs = ldapRules()
+	case tc.SPOP:
+		r.rules, r.msgs = spopRules(b.cfg.Global.BufSize - 4)
 	}
 	if err := r.run(ctx); err != nil {
 		if r.c != nil {
@@ -691,6 +694,58 @@ func ldapRules() ([]config.TCPCheckRule, []protoMsg) {
 		{info: -1},
 		{info: -1, failText: notLDAP},
 		{info: -1, custom: bindResponse, passText: "Success", success: true},
+	}
+	return rules, msgs
+}
+
+// spopRules is option spop-check's ruleset, as HAProxy runs it: a
+// HAPROXY-HELLO of a health check (no capabilities), and a valid
+// AGENT-HELLO expected back. An AGENT-DISCONNECT fails with its
+// message, and an answer that ends before a whole frame fails; HAProxy
+// 2.6 leaves both checks pending without a verdict.
+func spopRules(maxFrame int) ([]config.TCPCheckRule, []protoMsg) {
+	rules := []config.TCPCheckRule{
+		{Action: config.TCPCheckConnect, Default: true, MinRecv: -1},
+		{Action: config.TCPCheckSend, Data: spoe.AppendHello(nil, maxFrame, "", "", true), MinRecv: -1},
+		{Action: config.TCPCheckExpect, MinRecv: -1},
+	}
+	invalid := func(info string) string { return `Layer7 invalid response, info: "` + info + `"` }
+	agentHello := func(buf []byte, last bool) (bool, string) {
+		notFrame := invalid(spoe.StatusText(spoe.StatusInvalid))
+		if len(buf) < 4 {
+			return last, notFrame
+		}
+		n := int(binary.BigEndian.Uint32(buf))
+		if n > maxFrame {
+			return true, notFrame
+		}
+		if len(buf) < 4+n {
+			return last, notFrame
+		}
+		f, err := spoe.ParseFrame(buf[4 : 4+n])
+		if err != nil {
+			return true, notFrame
+		}
+		if f.Type == spoe.FrameAgentDisconnect {
+			kvs, _ := spoe.ParseKVList(f.Payload)
+			if v, ok := spoe.Lookup(kvs, "message"); ok && len(v.Bytes) > 0 {
+				return true, invalid(string(v.Bytes))
+			}
+			return true, invalid("agent disconnected")
+		}
+		if _, err := spoe.ParseHello(f, maxFrame); err != nil {
+			var e *spoe.Error
+			if errors.As(err, &e) && e.Code > 256 {
+				return true, invalid(spoe.StatusText(uint32(e.Code - 256)))
+			}
+			return true, notFrame
+		}
+		return true, ""
+	}
+	msgs := []protoMsg{
+		{info: -1},
+		{info: -1},
+		{info: -1, custom: agentHello, passText: "SPOA server is ok", success: true},
 	}
 	return rules, msgs
 }

@@ -99,10 +99,21 @@ func init() {
 		px.HTTP.Check = nil
 		return nil
 	}}
+	optionKeywords["spop-check"] = optionKeyword{kBeDef, func(px *Proxy, a []string, on bool) error {
+		if len(a) > 0 {
+			return errors.New("takes no argument")
+		}
+		if !on {
+			return errors.New("negation is not supported for option 'spop-check', as in HAProxy")
+		}
+		px.TCPCheck = &TCPCheck{SPOP: true}
+		px.HTTP.Check = nil
+		return nil
+	}}
 	// HAProxy's other protocol checks are known, and refused by name.
-	for _, name := range []string{"spop-check", "external-check"} {
+	for _, name := range []string{"external-check"} {
 		optionKeywords[name] = optionKeyword{kBeDef, func(*Proxy, []string, bool) error {
-			return fmt.Errorf("%w: option '%s' (option tcp-check, redis-check, ssl-hello-chk, smtpchk, pgsql-check, mysql-check, ldap-check and httpchk are)", ErrUnsupported, name)
+			return fmt.Errorf("%w: option '%s' (option tcp-check, redis-check, ssl-hello-chk, smtpchk, pgsql-check, mysql-check, ldap-check, spop-check and httpchk are)", ErrUnsupported, name)
 		}}
 	}
 	proxyKeywords["tcp-check"] = proxyKeyword{kBeDef, func(p *parser, px *Proxy, a []string) error {

@@ -31,6 +31,9 @@ type TCPCheck struct {
 	// LDAP is option ldap-check: an anonymous LDAPv3 bind, whose response
 	// must be a success.
 	LDAP bool
+	// SPOP is option spop-check: a HAPROXY-HELLO frame of a health
+	// check, which a SPOE agent must answer.
+	SPOP bool
 }
 
 // TCPCheckAction is what one tcp-check rule does.

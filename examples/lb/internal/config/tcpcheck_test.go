@@ -124,7 +124,7 @@ func TestTCPCheckErrors(t *testing.T) {
 		{"send option", "backend b\n  tcp-check send x linger\n", ErrUnsupported, "option 'linger'"},
 		{"server port range", "backend b\n  server s 127.0.0.1:1 check port 0\n", ErrBadValue, "server option 'port'"},
 		{"no redis-check", "backend b\n  no option redis-check\n", ErrBadValue, "negation is not supported for option 'redis-check'"},
-		{"other protocol check", "backend b\n  option spop-check\n", ErrUnsupported, "option 'spop-check'"},
+		{"other protocol check", "backend b\n  option external-check\n", ErrUnsupported, "option 'external-check'"},
 		{"check-ssl without ssl", "backend b\n  server s 127.0.0.1:1 check port 80 check-ssl\n", ErrUnsupported, "check-ssl on a server without 'ssl'"},
 		{"on-marked-down action", "backend b\n  server s 127.0.0.1:1 check on-marked-down nothing\n", ErrBadValue, "unknown action 'nothing' (expects shutdown-sessions)"},
 		{"on-marked-up in http", "backend b\n  mode http\n  server s 127.0.0.1:1 check on-marked-up shutdown-backup-sessions\n", ErrUnsupported, "on-marked-down and on-marked-up in mode http"},
