@@ -17,10 +17,16 @@
 # (http-request cache-use, http-response cache-store) and serve it again:
 # the figures are then those of cache hits.
 #
-# Usage: [CACHE=1] bench/http/run.sh [seconds per run, default 5]
+# With SPOE=1 both balancers ask a SPOE agent (bench/http/spoa, beside the
+# server on CPU 1) about each request before passing it on (filter spoe,
+# http-request send-spoe-group, a deny on the variable it sets): the
+# figures are then those of an offloaded decision per request.
+#
+# Usage: [CACHE=1] [SPOE=1] bench/http/run.sh [seconds per run, default 5]
 set -eu
 DUR=${1:-5}
 CACHE=${CACHE:-0}
+SPOE=${SPOE:-0}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=SCRIPTDIR/../lib.sh
 . "$ROOT/bench/lib.sh"
@@ -32,12 +38,35 @@ for t in wrk h2load haproxy taskset; do
 	command -v "$t" >/dev/null || { echo "missing $t" >&2; exit 1; }
 done
 go_build "$ROOT" ./examples/lb
-go_build "$ROOT/bench" ./http/backend ./http/rproxy
+go_build "$ROOT/bench" ./http/backend ./http/rproxy ./http/spoa
 
 BE=127.0.0.1:18800
 LB1=127.0.0.1:18801 LB2=127.0.0.1:18802
 HP1=127.0.0.1:18803 HP2=127.0.0.1:18804
 RP=127.0.0.1:18805
+AG=127.0.0.1:18806
+
+cat > "$WORK/spoe.conf" <<SPOE
+[e]
+spoe-agent a
+    groups g
+    timeout hello 2s
+    timeout idle 2m
+    timeout processing 1s
+    use-backend agents
+spoe-message check
+    args ip=src path=path
+spoe-group g
+    messages check
+SPOE
+# spoe prints the lines a section needs for SPOE=1: $1 "fe" or "be".
+spoe() {
+	[ "$SPOE" = 1 ] || return 0
+	case $1 in
+	fe) printf '    filter spoe engine e config %s\n    http-request send-spoe-group e g\n    http-request deny if { var(sess.a.score) -m int lt 20 }\n' "$WORK/spoe.conf" ;;
+	be) printf 'backend agents\n    mode tcp\n    server a %s\n' "$AG" ;;
+	esac
+}
 
 cfg() { # $1 = 1 for haproxy (nbthread), $2 h1 port, $3 h2 port
 	cat <<CFG
@@ -52,10 +81,13 @@ defaults
 $( [ "$CACHE" = 1 ] && printf 'cache c\n    total-max-size 16\n' )
 frontend h1
     bind $2
+$(spoe fe)
     default_backend be
 frontend h2
     bind $3 proto h2
+$(spoe fe)
     default_backend be
+$(spoe be)
 backend be
     http-reuse always
 $( [ "$CACHE" = 1 ] && printf '    http-request cache-use c\n    http-response set-header cache-control max-age=60\n    http-response cache-store c\n' )
@@ -66,6 +98,7 @@ cfg 0 $LB1 $LB2 > "$WORK/lb.cfg"
 cfg 1 $HP1 $HP2 > "$WORK/haproxy.cfg"
 
 taskset -c 1 "$WORK/backend" -addr $BE -name s1 & PIDS+=($!)
+taskset -c 1 "$WORK/spoa" -addr $AG & PIDS+=($!)
 GOMAXPROCS=1 taskset -c 0 "$WORK/lb" -f "$WORK/lb.cfg" & PIDS+=($!); LBPID=$!
 taskset -c 0 haproxy -db -f "$WORK/haproxy.cfg" & PIDS+=($!); HPPID=$!
 GOMAXPROCS=1 taskset -c 0 "$WORK/rproxy" -addr $RP -target http://$BE & PIDS+=($!); RPPID=$!

@@ -98,7 +98,7 @@ func (a *interopAgent) serve(c net.Conn) {
 				}
 				a.note(sb.String())
 				set := func(scope uint8, name string, v spoe.Value) {
-					out = spoe.AppendAction(out, spoe.Action{Type: spoe.ActionSetVar, Scope: scope, Name: name, Value: v})
+					out = spoe.AppendAction(out, spoe.Action{Type: spoe.ActionSetVar, Scope: scope, Name: []byte(name), Value: v})
 				}
 				switch m.Name {
 				case "check-client":
@@ -124,7 +124,7 @@ func (a *interopAgent) serve(c net.Conn) {
 					set(spoe.ScopeTxn, "flag", spoe.Bool(true))
 					set(spoe.ScopeTxn, "big", spoe.Value{Type: spoe.TypeUint64, Uint: 1 << 40})
 					set(spoe.ScopeTxn, "body", args["body"])
-					out = spoe.AppendAction(out, spoe.Action{Type: spoe.ActionUnsetVar, Scope: spoe.ScopeTxn, Name: "tmp"})
+					out = spoe.AppendAction(out, spoe.Action{Type: spoe.ActionUnsetVar, Scope: spoe.ScopeTxn, Name: []byte("tmp")})
 				case "tcp-check":
 					score := int64(90)
 					if strings.HasPrefix(args["first"].String(), "BAD") {

@@ -722,8 +722,10 @@ type exchange struct {
 	// loggedASAP tells option logasap wrote the request's line when the
 	// server's response head went on (compat.go).
 	loggedASAP bool
-	// spoeSt is the request's SPOE state, nil until an engine runs.
-	spoeSt *spoeStream
+	// spoe is the request's SPOE state, begun (spoeOn) when an engine
+	// first runs.
+	spoe   spoeStream
+	spoeOn bool
 }
 
 func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
@@ -736,7 +738,7 @@ func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 	ex.chit, ex.chitName, ex.fromCache, ex.cstore, ex.respAnswer, ex.prio = nil, "", "", nil, nil, Priority{}
 	ex.respDrop = nil
 	ex.ckLast, ex.ckFirst, ex.lastRule = 0, 0, nil
-	ex.loggedASAP, ex.spoeSt = false, nil
+	ex.loggedASAP, ex.spoeOn = false, false
 	ex.src, ex.dst = hf.src(), hf.dst()
 	ex.bodyIn.Store(0)
 	ex.tmo = streamTimeouts{}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,6 +32,9 @@ type spoeEngine struct {
 	// registered are the agent's register-var-names, in full for each
 	// scope.
 	registered map[string]bool
+	// known caches the full names of the variables the agent sets.
+	mu    sync.RWMutex
+	known map[string]*varNames
 }
 
 type spoeMsg struct {
@@ -75,7 +79,7 @@ func (b *Balancer) setupSPOE() error {
 
 func (b *Balancer) compileSPOE(px *config.Proxy, ec *config.SPOEEngine) (*spoeEngine, error) {
 	a := &ec.Agent
-	e := &spoeEngine{cfg: ec, events: map[string][]spoeMsg{}, groups: map[string][]spoeMsg{}, prefix: "." + a.VarPrefix + "."}
+	e := &spoeEngine{cfg: ec, events: map[string][]spoeMsg{}, groups: map[string][]spoeMsg{}, prefix: "." + a.VarPrefix + ".", known: map[string]*varNames{}}
 	compile := func(ms []*config.SPOEMessage) ([]spoeMsg, error) {
 		out := make([]spoeMsg, 0, len(ms))
 		for _, m := range ms {
@@ -214,9 +218,26 @@ type spoeStream struct {
 // spoeStreamIDs numbers the streams that talk to agents.
 var spoeStreamIDs atomic.Uint64
 
-func newSPOEStream() *spoeStream {
-	return &spoeStream{sid: spoeStreamIDs.Add(1) - 1}
+// reset starts the state of a new stream.
+func (st *spoeStream) reset() {
+	st.sid, st.fid, st.total, st.off = spoeStreamIDs.Add(1)-1, 0, 0, st.off[:0]
 }
+
+func newSPOEStream() *spoeStream {
+	st := &spoeStream{}
+	st.reset()
+	return st
+}
+
+// spoeScratch is what one exchange with an agent builds and reads:
+// pooled, so that an exchange allocates only the variables it sets.
+type spoeScratch struct {
+	payload, ack []byte
+	args         []spoe.Arg
+	acts         []spoe.Action
+}
+
+var spoeScratchPool = sync.Pool{New: func() any { return new(spoeScratch) }}
 
 // process sends the messages to the engine's agent in one NOTIFY frame
 // and applies the variables its ACK sets; event messages whose
@@ -227,33 +248,34 @@ func (e *spoeEngine) process(ctx acl.VarContext, st *spoeStream, msgs []spoeMsg)
 			return
 		}
 	}
-	var payload []byte
-	var args []spoe.Arg
+	sc := spoeScratchPool.Get().(*spoeScratch)
+	defer spoeScratchPool.Put(sc)
+	sc.payload = sc.payload[:0]
 	sent := 0
 	for i := range msgs {
 		m := &msgs[i]
 		if m.cond != nil && !m.cond.Eval(ctx) {
 			continue
 		}
-		args = args[:0]
+		sc.args = sc.args[:0]
 		for _, a := range m.args {
-			args = append(args, spoe.Arg{Name: a.name, Value: sampleValue(a, ctx)})
+			sc.args = append(sc.args, spoe.Arg{Name: a.name, Value: sampleValue(a, ctx)})
 		}
-		payload = spoe.AppendMessage(payload, m.name, args)
+		sc.payload = spoe.AppendMessage(sc.payload, m.name, sc.args)
 		sent++
 	}
+	clear(sc.args) // the samples' bytes
 	if sent == 0 {
 		return
 	}
 	start := time.Now()
-	cctx := context.Background()
+	var deadline time.Time
 	if t := e.cfg.Agent.ProcessingTimeout; t > 0 {
-		var cancel context.CancelFunc
-		cctx, cancel = context.WithTimeout(cctx, t)
-		defer cancel()
+		deadline = start.Add(t)
 	}
 	st.fid++
-	ack, err := e.client.Notify(cctx, st.sid, st.fid, payload)
+	ack, err := e.client.Notify(deadline, st.sid, st.fid, sc.payload, sc.ack)
+	sc.ack = ack[:0]
 	elapsed := time.Since(start)
 	st.total += elapsed
 	if e.ptVar != "" {
@@ -263,9 +285,9 @@ func (e *spoeEngine) process(ctx acl.VarContext, st *spoeStream, msgs []spoeMsg)
 		ctx.SetVar(e.ttVar, acl.Int(st.total.Milliseconds()))
 	}
 	if err == nil {
-		var acts []spoe.Action
-		if acts, err = spoe.ParseActions(ack); err == nil {
-			e.apply(ctx, acts)
+		if sc.acts, err = spoe.ParseActions(sc.acts[:0], ack); err == nil {
+			e.apply(ctx, sc.acts)
+			clear(sc.acts)
 			return
 		}
 		err = &spoe.Error{Code: 256 + spoe.StatusInvalid, Err: err}
@@ -282,17 +304,53 @@ func (e *spoeEngine) process(ctx acl.VarContext, st *spoeStream, msgs []spoeMsg)
 	}
 }
 
+// varNames are an agent's variable name in full, by scope, "" for one
+// it may not set.
+type varNames [5]string
+
+// names returns the full names of an agent's variable name, worked out
+// once per name: only those the configuration reads (or registers), but
+// any under option force-set-var, which are then not kept.
+func (e *spoeEngine) names(name []byte) *varNames {
+	e.mu.RLock()
+	n := e.known[string(name)]
+	e.mu.RUnlock()
+	if n != nil {
+		return n
+	}
+	n = new(varNames)
+	allowed := false
+	for i := range n {
+		full := spoe.ScopeName(byte(i)) + e.prefix + string(name)
+		if e.cfg.Agent.ForceSetVar || e.registered[full] || acl.VarKnown(full) {
+			n[i], allowed = full, true
+		}
+	}
+	if e.cfg.Agent.ForceSetVar {
+		return n // any name goes: none is kept
+	}
+	e.mu.Lock()
+	if allowed || len(e.known) < maxKnownVarNames {
+		e.known[string(name)] = n
+	}
+	e.mu.Unlock()
+	return n
+}
+
+// maxKnownVarNames bounds the names an agent may make the engine
+// remember without being allowed to set them.
+const maxKnownVarNames = 1024
+
 // apply runs the ACK's actions: variables under the engine's prefix,
 // only those the configuration names (or registers) unless the agent
 // may set any (option force-set-var).
 func (e *spoeEngine) apply(ctx acl.VarContext, acts []spoe.Action) {
 	for _, a := range acts {
-		scope := spoe.ScopeName(a.Scope)
-		if scope == "" || a.Name == "" {
+		if int(a.Scope) >= len(varNames{}) || len(a.Name) == 0 {
 			continue
 		}
-		name := scope + e.prefix + a.Name
-		if !e.cfg.Agent.ForceSetVar && !e.registered[name] && !acl.VarKnown(name) {
+		name := e.names(a.Name)[a.Scope]
+		if name == "" {
 			continue
 		}
 		if a.Type == spoe.ActionUnsetVar {
@@ -322,7 +380,7 @@ func sampleValue(a spoeArg, ctx acl.Context) spoe.Value {
 		}
 		return spoe.Value{Type: spoe.TypeIPv6, IP: s.IP}
 	}
-	v := spoe.Value{Type: spoe.TypeString, Bytes: []byte(s.Str)}
+	v := spoe.Value{Type: spoe.TypeString, Text: s.Str}
 	if a.bin {
 		v.Type = spoe.TypeBinary
 	}
@@ -379,12 +437,13 @@ func (ex *exchange) spoeEvent(front bool, event string) {
 	}
 }
 
-// spoeStream is the exchange's SPOE state, made on first use.
+// spoeStream is the exchange's SPOE state, begun on first use.
 func (ex *exchange) spoeStream() *spoeStream {
-	if ex.spoeSt == nil {
-		ex.spoeSt = newSPOEStream()
+	if !ex.spoeOn {
+		ex.spoeOn = true
+		ex.spoe.reset()
 	}
-	return ex.spoeSt
+	return &ex.spoe
 }
 
 // sendSPOEGroup runs a send-spoe-group rule.

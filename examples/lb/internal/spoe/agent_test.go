@@ -121,7 +121,7 @@ func echoScore(_ net.Conn, _ Frame, msgs []Message) []Action {
 		n = len(msgs[0].Args[0].Value.Bytes)
 	}
 	return []Action{
-		{Type: ActionSetVar, Scope: ScopeSess, Name: "score", Value: Value{Type: TypeInt32, Int: int64(n)}},
-		{Type: ActionUnsetVar, Scope: ScopeTxn, Name: "tmp"},
+		{Type: ActionSetVar, Scope: ScopeSess, Name: []byte("score"), Value: Value{Type: TypeInt32, Int: int64(n)}},
+		{Type: ActionUnsetVar, Scope: ScopeTxn, Name: []byte("tmp")},
 	}
 }

@@ -1,6 +1,7 @@
 package spoe
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -74,12 +75,22 @@ type Client struct {
 
 type callKey struct{ sid, fid uint64 }
 
+// call is one exchange waiting for its ACK. It is pooled: done holds at
+// most the one delivery, and ack is the caller's buffer, which the
+// reader fills only while the call is pending.
 type call struct {
-	done chan struct{}
-	ack  []byte
-	err  error
-	conn *agentConn
+	done  chan struct{}
+	timer *time.Timer
+	ack   []byte
+	err   error
+	conn  *agentConn
 }
+
+var callPool = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &call{done: make(chan struct{}, 1), timer: t}
+}}
 
 // agentConn is one connection whose HELLO handshake succeeded.
 type agentConn struct {
@@ -88,10 +99,16 @@ type agentConn struct {
 	maxFrame int
 	pipeline bool
 	async    bool
-	wmu      sync.Mutex
 	waiting  int // frames sent on it still waiting, under c.mu
 	dead     bool
-	wbuf     []byte
+	// wq holds frames to write; the sender that finds no write under
+	// way (writing) writes them, and those queued meanwhile, in one
+	// system call per batch.
+	wmu     sync.Mutex
+	wq      []byte
+	wspare  []byte
+	writing bool
+	werr    error
 }
 
 // NewClient makes a client; nothing is dialled until the first Notify.
@@ -109,22 +126,45 @@ func NewClient(cfg ClientConfig) *Client {
 	return &Client{cfg: cfg, pending: map[callKey]*call{}}
 }
 
+// readBufSize is the reader's buffer: several ACKs a read.
+const readBufSize = 16 << 10
+
 // errClosed is returned once Close has run.
 var errClosed = errors.New("spoe: client closed")
 
+// errDeadline is the cause of an exchange that ran out of time.
+var errDeadline = errors.New("no ACK before the processing timeout")
+
 // Notify sends the messages (a NOTIFY payload, as AppendMessage builds
-// it) for stream sid, frame fid, and returns the ACK's payload. It
-// gives up with an *Error when ctx ends first (ErrCodeTimeout), when the
-// frame is larger than the agent takes (ErrCodeTooBig) or when the agent
-// fails the exchange (256 plus the SPOP status).
-func (c *Client) Notify(ctx context.Context, sid, fid uint64, msgs []byte) ([]byte, error) {
+// it) for stream sid, frame fid, and appends the ACK's payload to ack.
+// It gives up with an *Error at the deadline (ErrCodeTimeout; a zero
+// deadline waits without limit), when the frame is larger than the agent
+// takes (ErrCodeTooBig) or when the agent fails the exchange (256 plus
+// the SPOP status).
+func (c *Client) Notify(deadline time.Time, sid, fid uint64, msgs, ack []byte) ([]byte, error) {
 	k := callKey{sid, fid}
-	cl := &call{done: make(chan struct{})}
+	cl := callPool.Get().(*call)
+	cl.ack, cl.err, cl.conn = ack[:0], nil, nil
+	if !deadline.IsZero() {
+		cl.timer.Reset(time.Until(deadline))
+	}
+	ack, err := c.notify(deadline, k, cl, msgs)
+	cl.timer.Stop()
+	select {
+	case <-cl.timer.C: // a Go before 1.23's timer may hold a tick
+	default:
+	}
+	cl.ack, cl.conn = nil, nil
+	callPool.Put(cl)
+	return ack, err
+}
+
+func (c *Client) notify(deadline time.Time, k callKey, cl *call, msgs []byte) ([]byte, error) {
 	var ac *agentConn
 	var why error
 	for {
 		var err error
-		ac, err = c.acquire(ctx, k, cl)
+		ac, err = c.acquire(deadline, k, cl)
 		if err == nil {
 			break
 		}
@@ -133,41 +173,43 @@ func (c *Client) Notify(ctx context.Context, sid, fid uint64, msgs []byte) ([]by
 		}
 		// The reason reported is the last one not due to the
 		// deadline itself.
-		if why == nil || ctx.Err() == nil {
+		late := !deadline.IsZero() && !time.Now().Before(deadline)
+		if why == nil || !late {
 			why = err
 		}
 		// The agent is unreachable or refused the handshake: try
 		// again while the deadline allows, as HAProxy waits for an
 		// agent until its processing timeout.
-		t := time.NewTimer(c.cfg.RetryDelay)
+		pause := time.NewTimer(c.cfg.RetryDelay)
 		select {
-		case <-ctx.Done():
-			t.Stop()
+		case <-cl.timer.C:
+			pause.Stop()
 			return nil, &Error{Code: ErrCodeTimeout, Err: fmt.Errorf("no agent answered: %w", why)}
-		case <-t.C:
+		case <-pause.C:
 		}
 	}
-	if err := ac.send(FrameNotify, sid, fid, msgs); err != nil {
-		c.forget(k, cl)
-		var e *Error
-		if errors.As(err, &e) {
-			return nil, err
+	if err := ac.send(FrameNotify, k.sid, k.fid, msgs); err != nil {
+		if !c.forget(k, cl) {
+			<-cl.done // failed with the connection meanwhile
 		}
-		ac.fail(err)
-		return nil, &Error{Code: 256 + StatusIO, Err: err}
+		return nil, err
 	}
 	select {
 	case <-cl.done:
 		return cl.ack, cl.err
-	case <-ctx.Done():
-		c.forget(k, cl)
-		return nil, &Error{Code: ErrCodeTimeout, Err: ctx.Err()}
+	case <-cl.timer.C:
+		if !c.forget(k, cl) {
+			// Delivered as the deadline passed: take it.
+			<-cl.done
+			return cl.ack, cl.err
+		}
+		return nil, &Error{Code: ErrCodeTimeout, Err: errDeadline}
 	}
 }
 
 // acquire registers cl under k on a connection with room for it,
 // opening one when none has.
-func (c *Client) acquire(ctx context.Context, k callKey, cl *call) (*agentConn, error) {
+func (c *Client) acquire(deadline time.Time, k callKey, cl *call) (*agentConn, error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -181,7 +223,7 @@ func (c *Client) acquire(ctx context.Context, k callKey, cl *call) (*agentConn, 
 		}
 	}
 	c.mu.Unlock()
-	ac, err := c.dial(ctx)
+	ac, err := c.dial(deadline)
 	if err != nil {
 		return nil, err
 	}
@@ -208,14 +250,17 @@ func (c *Client) register(ac *agentConn, k callKey, cl *call) {
 	ac.waiting++
 }
 
-// forget drops a call that will not wait for its ACK any more.
-func (c *Client) forget(k callKey, cl *call) {
+// forget drops a call that will not wait for its ACK any more; false
+// means the call was delivered (or failed) already.
+func (c *Client) forget(k callKey, cl *call) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.pending[k] == cl {
-		delete(c.pending, k)
-		c.release(cl.conn)
+	if c.pending[k] != cl {
+		return false
 	}
+	delete(c.pending, k)
+	c.release(cl.conn)
+	return true
 }
 
 // release counts one frame less waiting on ac; c.mu is held.
@@ -226,24 +271,27 @@ func (c *Client) release(ac *agentConn) {
 	}
 }
 
-// dial opens a connection and runs the HELLO handshake.
-func (c *Client) dial(ctx context.Context) (*agentConn, error) {
-	hctx := ctx
-	if c.cfg.HelloTimeout > 0 {
-		var cancel context.CancelFunc
-		hctx, cancel = context.WithTimeout(ctx, c.cfg.HelloTimeout)
-		defer cancel()
-	}
+// dial opens a connection and runs the HELLO handshake, within the
+// hello timeout and the exchange's deadline.
+func (c *Client) dial(deadline time.Time) (*agentConn, error) {
 	if c.cfg.Dial == nil {
 		return nil, errors.New("spoe: no way to reach the agents")
 	}
-	nc, err := c.cfg.Dial(hctx)
+	if t := c.cfg.HelloTimeout; t > 0 {
+		if d := time.Now().Add(t); deadline.IsZero() || d.Before(deadline) {
+			deadline = d
+		}
+	}
+	ctx, cancel := context.Background(), context.CancelFunc(func() {})
+	if !deadline.IsZero() {
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+	}
+	defer cancel()
+	nc, err := c.cfg.Dial(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if d, ok := hctx.Deadline(); ok {
-		_ = nc.SetDeadline(d)
-	}
+	_ = nc.SetDeadline(deadline)
 	ac := &agentConn{c: c, nc: nc, maxFrame: c.cfg.MaxFrameSize}
 	if err := ac.hello(); err != nil {
 		_ = nc.Close()
@@ -398,35 +446,76 @@ func (ac *agentConn) disconnect(code uint32) {
 	b := AppendFrameHead(nil, FrameHAProxyDisconn, FlagFin, 0, 0)
 	b = AppendKV(b, "status-code", Uint32(code))
 	b = AppendKV(b, "message", Str(StatusText(code)))
-	ac.wmu.Lock()
 	_ = ac.nc.SetWriteDeadline(time.Now().Add(time.Second))
-	_, _ = ac.nc.Write(FinishFrame(b, 0))
-	ac.wmu.Unlock()
+	_ = ac.write(FinishFrame(b, 0))
 }
 
-// send writes one frame.
+// send queues one frame and, unless another sender is writing, writes
+// the queue. A frame larger than the agent takes is refused with
+// ErrCodeTooBig; a failed write fails the connection.
 func (ac *agentConn) send(t FrameType, sid, fid uint64, payload []byte) error {
 	ac.wmu.Lock()
-	defer ac.wmu.Unlock()
-	b := AppendFrameHead(ac.wbuf[:0], t, FlagFin, sid, fid)
+	start := len(ac.wq)
+	b := AppendFrameHead(ac.wq, t, FlagFin, sid, fid)
 	b = append(b, payload...)
-	ac.wbuf = b[:0]
-	if len(b)-4 > ac.maxFrame {
-		return &Error{Code: ErrCodeTooBig, Err: fmt.Errorf("frame of %d bytes, the agent takes %d", len(b)-4, ac.maxFrame)}
+	if len(b)-start-4 > ac.maxFrame {
+		ac.wq = b[:start]
+		ac.wmu.Unlock()
+		return &Error{Code: ErrCodeTooBig, Err: fmt.Errorf("frame of %d bytes, the agent takes %d", len(b)-start-4, ac.maxFrame)}
 	}
-	_, err := ac.nc.Write(FinishFrame(b, 0))
-	return err
+	ac.wq = FinishFrame(b, start)
+	return ac.flushLocked()
+}
+
+// write queues b, then writes as send does.
+func (ac *agentConn) write(b []byte) error {
+	ac.wmu.Lock()
+	ac.wq = append(ac.wq, b...)
+	return ac.flushLocked()
+}
+
+// flushLocked writes the queue in batches until it is empty, unless a
+// write is under way, whose writer takes the new frames too. It is
+// called with wmu held and releases it.
+func (ac *agentConn) flushLocked() error {
+	if ac.writing {
+		err := ac.werr
+		ac.wmu.Unlock()
+		return err
+	}
+	ac.writing = true
+	var err error
+	for len(ac.wq) > 0 && err == nil {
+		buf := ac.wq
+		ac.wq = ac.wspare[:0]
+		ac.wmu.Unlock()
+		_, err = ac.nc.Write(buf)
+		ac.wmu.Lock()
+		ac.wspare = buf[:0]
+	}
+	ac.writing = false
+	if err != nil {
+		ac.werr = err
+		ac.wq = ac.wq[:0]
+	}
+	ac.wmu.Unlock()
+	if err != nil {
+		ac.fail(&Error{Code: 256 + StatusIO, Err: err})
+		return &Error{Code: 256 + StatusIO, Err: err}
+	}
+	return nil
 }
 
 // read dispatches the agent's frames until the connection ends.
 func (ac *agentConn) read() {
 	c := ac.c
 	defer c.wg.Done()
+	r := bufio.NewReaderSize(ac.nc, readBufSize)
 	var buf []byte
 	for {
 		var f Frame
 		var err error
-		f, buf, err = ReadFrame(ac.nc, buf, ac.maxFrame)
+		f, buf, err = ReadFrame(r, buf, ac.maxFrame)
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
@@ -459,8 +548,8 @@ func (ac *agentConn) read() {
 			if cl != nil && (cl.conn == ac || ac.async) {
 				delete(c.pending, k)
 				c.release(cl.conn)
-				cl.ack = append([]byte(nil), f.Payload...)
-				close(cl.done)
+				cl.ack = append(cl.ack, f.Payload...)
+				cl.done <- struct{}{}
 			}
 			c.mu.Unlock()
 		case FrameAgentDisconnect:
@@ -490,7 +579,7 @@ func (ac *agentConn) fail(err error) {
 		if cl.conn == ac && (!ac.async || c.closed) {
 			delete(c.pending, k)
 			cl.err = err
-			close(cl.done)
+			cl.done <- struct{}{}
 		}
 	}
 	c.mu.Unlock()

@@ -15,13 +15,11 @@ import (
 
 func notifyOne(t *testing.T, c *Client, sid, fid uint64, arg string, d time.Duration) ([]Action, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	ack, err := c.Notify(ctx, sid, fid, AppendMessage(nil, "m", []Arg{{Name: "a", Value: Str(arg)}}))
+	ack, err := c.Notify(time.Now().Add(d), sid, fid, AppendMessage(nil, "m", []Arg{{Name: "a", Value: Str(arg)}}), nil)
 	if err != nil {
 		return nil, err
 	}
-	return ParseActions(ack)
+	return ParseActions(nil, ack)
 }
 
 func TestClientHelloAndNotify(t *testing.T) {
@@ -32,7 +30,7 @@ func TestClientHelloAndNotify(t *testing.T) {
 	acts, err := notifyOne(t, c, 5, 1, "abcd", 5*time.Second)
 	require.NoError(t, err)
 	require.Len(t, acts, 2)
-	require.Equal(t, "score", acts[0].Name)
+	require.Equal(t, "score", string(acts[0].Name))
 	require.Equal(t, int64(4), acts[0].Value.Int)
 	require.Equal(t, uint8(ActionUnsetVar), acts[1].Type)
 	// The second exchange reuses the connection.
@@ -72,7 +70,7 @@ func TestClientPipeliningOutOfOrder(t *testing.T) {
 		for i := len(held) - 1; i >= 0; i-- {
 			h := held[i]
 			b := AppendFrameHead(nil, FrameAck, FlagFin, h.StreamID, h.FrameID)
-			b = AppendAction(b, Action{Type: ActionSetVar, Scope: ScopeTxn, Name: "sid", Value: Value{Type: TypeInt64, Int: int64(h.StreamID)}})
+			b = AppendAction(b, Action{Type: ActionSetVar, Scope: ScopeTxn, Name: []byte("sid"), Value: Value{Type: TypeInt64, Int: int64(h.StreamID)}})
 			_, _ = conn.Write(FinishFrame(b, 0))
 		}
 		return nil

@@ -43,7 +43,7 @@ func Example() {
 					score = 5
 				}
 				b = spoe.AppendFrameHead(nil, spoe.FrameAck, spoe.FlagFin, f.StreamID, f.FrameID)
-				b = spoe.AppendAction(b, spoe.Action{Type: spoe.ActionSetVar, Scope: spoe.ScopeSess, Name: "score",
+				b = spoe.AppendAction(b, spoe.Action{Type: spoe.ActionSetVar, Scope: spoe.ScopeSess, Name: []byte("score"),
 					Value: spoe.Value{Type: spoe.TypeInt32, Int: score}})
 			default:
 				return
@@ -61,14 +61,12 @@ func Example() {
 	defer client.Close()
 	addr := netip.MustParseAddr("192.0.2.66")
 	msg := spoe.AppendMessage(nil, "check-ip", []spoe.Arg{{Name: "ip", Value: spoe.Value{Type: spoe.TypeIPv4, IP: addr}}})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	ack, err := client.Notify(ctx, 0, 1, msg)
+	ack, err := client.Notify(time.Now().Add(5*time.Second), 0, 1, msg, nil)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	acts, _ := spoe.ParseActions(ack)
+	acts, _ := spoe.ParseActions(nil, ack)
 	for _, a := range acts {
 		fmt.Printf("set-var(%s.%s) %s\n", spoe.ScopeName(a.Scope), a.Name, a.Value)
 	}

@@ -150,13 +150,16 @@ func (t Type) String() string {
 
 // Value is one typed datum. Int holds the signed integers and booleans
 // (0 or 1), Uint the unsigned ones, IP the addresses and Bytes strings
-// and binaries. Decoded Bytes alias the frame they came from.
+// and binaries; a string or binary to encode may be in Text instead, so
+// that a Go string is sent without a copy. Decoded Bytes alias the
+// frame they came from.
 type Value struct {
 	Type  Type
 	Int   int64
 	Uint  uint64
 	IP    netip.Addr
 	Bytes []byte
+	Text  string
 }
 
 // String renders the value for messages and tests.
@@ -173,11 +176,14 @@ func (v Value) String() string {
 	case TypeIPv4, TypeIPv6:
 		return v.IP.String()
 	}
+	if v.Bytes == nil {
+		return v.Text
+	}
 	return string(v.Bytes)
 }
 
 // Str makes a string value.
-func Str(s string) Value { return Value{Type: TypeString, Bytes: []byte(s)} }
+func Str(s string) Value { return Value{Type: TypeString, Text: s} }
 
 // Uint32 makes an unsigned 32-bit value.
 func Uint32(n uint32) Value { return Value{Type: TypeUint32, Uint: uint64(n)} }
@@ -356,6 +362,10 @@ func AppendValue(b []byte, v Value) []byte {
 		a := v.IP.As16()
 		return append(append(b, byte(TypeIPv6)), a[:]...)
 	case TypeString, TypeBinary:
+		if v.Bytes == nil {
+			b = AppendVarint(append(b, byte(v.Type)), uint64(len(v.Text)))
+			return append(b, v.Text...)
+		}
 		b = AppendVarint(append(b, byte(v.Type)), uint64(len(v.Bytes)))
 		return append(b, v.Bytes...)
 	}
@@ -391,11 +401,15 @@ func FinishFrame(b []byte, start int) []byte {
 // decodes its head; a frame longer than max is refused with ErrTooBig
 // before its body is read.
 func ReadFrame(r io.Reader, buf []byte, max int) (Frame, []byte, error) {
-	var hdr [4]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+	if cap(buf) < 4 {
+		buf = make([]byte, 4, 256)
+	}
+	// The length is read into buf too, which a local array passed to
+	// r would not stay out of the heap for.
+	if _, err := io.ReadFull(r, buf[:4]); err != nil {
 		return Frame{}, buf, err
 	}
-	n := int(binary.BigEndian.Uint32(hdr[:]))
+	n := int(binary.BigEndian.Uint32(buf[:4]))
 	if n > max {
 		return Frame{}, buf, fmt.Errorf("%w: %d bytes, at most %d", ErrTooBig, n, max)
 	}
@@ -523,34 +537,36 @@ func ScopeName(s byte) string {
 }
 
 // Action is one action of an ACK frame: set-var (Value set) or
-// unset-var.
+// unset-var. A decoded Name aliases the frame it came from.
 type Action struct {
 	Type  uint8
 	Scope uint8
-	Name  string
+	Name  []byte
 	Value Value
 }
 
 // AppendAction appends one action.
 func AppendAction(b []byte, a Action) []byte {
 	if a.Type == ActionUnsetVar {
-		return AppendString(append(b, ActionUnsetVar, 2, a.Scope), a.Name)
+		b = AppendVarint(append(b, ActionUnsetVar, 2, a.Scope), uint64(len(a.Name)))
+		return append(b, a.Name...)
 	}
-	b = AppendString(append(b, ActionSetVar, 3, a.Scope), a.Name)
-	return AppendValue(b, a.Value)
+	b = AppendVarint(append(b, ActionSetVar, 3, a.Scope), uint64(len(a.Name)))
+	return AppendValue(append(b, a.Name...), a.Value)
 }
 
-// ParseActions decodes an ACK payload. An action of an unknown type is
-// skipped whole (its arguments are typed data); a set-var or unset-var
-// with other arguments than the protocol's is an error.
-func ParseActions(p []byte) ([]Action, error) {
-	r := NewReader(p)
-	var acts []Action
+// ParseActions decodes an ACK payload, appending its actions to dst. An
+// action of an unknown type is skipped whole (its arguments are typed
+// data); a set-var or unset-var with other arguments than the
+// protocol's is an error.
+func ParseActions(dst []Action, p []byte) ([]Action, error) {
+	r := Reader{b: p}
+	acts := dst
 	for r.Len() > 0 {
 		t, n := r.Byte(), r.Byte()
 		switch {
 		case t == ActionSetVar && n == 3, t == ActionUnsetVar && n == 2:
-			a := Action{Type: t, Scope: r.Byte(), Name: string(r.String())}
+			a := Action{Type: t, Scope: r.Byte(), Name: r.String()}
 			if t == ActionSetVar {
 				a.Value = r.Value()
 			}

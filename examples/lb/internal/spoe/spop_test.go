@@ -102,21 +102,21 @@ func TestFrameRoundTrip(t *testing.T) {
 
 func TestActions(t *testing.T) {
 	var b []byte
-	b = AppendAction(b, Action{Type: ActionSetVar, Scope: ScopeTxn, Name: "a", Value: Str("v")})
+	b = AppendAction(b, Action{Type: ActionSetVar, Scope: ScopeTxn, Name: []byte("a"), Value: Str("v")})
 	// An action of a later protocol, skipped whole.
 	b = append(b, 9, 2)
 	b = AppendValue(b, Str("x"))
 	b = AppendValue(b, Value{Type: TypeInt64, Int: 3})
-	b = AppendAction(b, Action{Type: ActionUnsetVar, Scope: ScopeSess, Name: "b"})
-	acts, err := ParseActions(b)
+	b = AppendAction(b, Action{Type: ActionUnsetVar, Scope: ScopeSess, Name: []byte("b")})
+	acts, err := ParseActions(nil, b)
 	require.NoError(t, err)
 	require.Equal(t, []Action{
-		{Type: ActionSetVar, Scope: ScopeTxn, Name: "a", Value: Value{Type: TypeString, Bytes: []byte("v")}},
-		{Type: ActionUnsetVar, Scope: ScopeSess, Name: "b"},
+		{Type: ActionSetVar, Scope: ScopeTxn, Name: []byte("a"), Value: Value{Type: TypeString, Bytes: []byte("v")}},
+		{Type: ActionUnsetVar, Scope: ScopeSess, Name: []byte("b")},
 	}, acts)
-	_, err = ParseActions([]byte{ActionSetVar, 2, ScopeTxn, 1, 'a'})
+	_, err = ParseActions(nil, []byte{ActionSetVar, 2, ScopeTxn, 1, 'a'})
 	require.ErrorContains(t, err, "action 1 with 2 arguments")
-	_, err = ParseActions(b[:len(b)-1])
+	_, err = ParseActions(nil, b[:len(b)-1])
 	require.True(t, errors.Is(err, ErrShort))
 	require.Equal(t, "txn", ScopeName(ScopeTxn))
 	require.Equal(t, "", ScopeName(9))
@@ -141,7 +141,7 @@ func TestKVList(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	b := AppendMessage(nil, "m", []Arg{{Name: "a", Value: Str("x")}})
 	f.Add(b)
-	f.Add(AppendAction(nil, Action{Type: ActionSetVar, Scope: 2, Name: "v", Value: Bool(true)}))
+	f.Add(AppendAction(nil, Action{Type: ActionSetVar, Scope: 2, Name: []byte("v"), Value: Bool(true)}))
 	f.Add(AppendKV(nil, "k", Value{Type: TypeIPv6, IP: netip.IPv6Loopback()}))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, p []byte) {
@@ -157,12 +157,12 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("messages do not survive a round trip: %v", err)
 			}
 		}
-		if acts, err := ParseActions(p); err == nil {
+		if acts, err := ParseActions(nil, p); err == nil {
 			var out []byte
 			for _, a := range acts {
 				out = AppendAction(out, a)
 			}
-			if again, err := ParseActions(out); err != nil || len(again) != len(acts) {
+			if again, err := ParseActions(nil, out); err != nil || len(again) != len(acts) {
 				t.Fatalf("actions do not survive a round trip: %v", err)
 			}
 		}
