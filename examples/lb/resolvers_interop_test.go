@@ -24,6 +24,16 @@ type fakeDNS struct {
 	addr   string
 	// names answer for the names they list, as answer does for all.
 	names map[string]string
+	// srv are the SRV records of the names they list.
+	srv map[string][]fakeSRV
+}
+
+// fakeSRV is one SRV record; addr, when set, is its target's address,
+// given in the answer's additional section.
+type fakeSRV struct {
+	target       string
+	port, weight uint16
+	addr         string
 }
 
 func startFakeDNS(t *testing.T, answer string) *fakeDNS {
@@ -70,7 +80,11 @@ func (d *fakeDNS) reply(q []byte) []byte {
 	if a, ok := d.names[qs[0].Name.String()]; ok {
 		answer = a
 	}
+	srvs := d.srv[qs[0].Name.String()]
 	d.mu.Unlock()
+	if qs[0].Type == dnsmessage.TypeSRV && srvs != nil {
+		answer = "srv"
+	}
 	rh := dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionDesired: h.RecursionDesired, RecursionAvailable: true}
 	if answer == "nx" {
 		rh.RCode = dnsmessage.RCodeNameError
@@ -83,6 +97,19 @@ func (d *fakeDNS) reply(q []byte) []byte {
 	if answer != "nx" && qs[0].Type == dnsmessage.TypeA {
 		ip := net.ParseIP(answer).To4()
 		_ = b.AResource(dnsmessage.ResourceHeader{Name: qs[0].Name, Class: dnsmessage.ClassINET, TTL: 1}, dnsmessage.AResource{A: [4]byte(ip)})
+	}
+	if qs[0].Type == dnsmessage.TypeSRV {
+		for _, r := range srvs {
+			_ = b.SRVResource(dnsmessage.ResourceHeader{Name: qs[0].Name, Class: dnsmessage.ClassINET, TTL: 1},
+				dnsmessage.SRVResource{Priority: 10, Weight: r.weight, Port: r.port, Target: dnsmessage.MustNewName(r.target + ".")})
+		}
+		_ = b.StartAdditionals()
+		for _, r := range srvs {
+			if r.addr != "" {
+				_ = b.AResource(dnsmessage.ResourceHeader{Name: dnsmessage.MustNewName(r.target + "."), Class: dnsmessage.ClassINET, TTL: 1},
+					dnsmessage.AResource{A: [4]byte(net.ParseIP(r.addr).To4())})
+			}
+		}
 	}
 	out, err := b.Finish()
 	if err != nil {

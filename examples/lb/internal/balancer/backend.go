@@ -136,6 +136,16 @@ type Server struct {
 	// address for it (resolver.go); it takes nothing, is not checked,
 	// and has no address until they find one.
 	rmaint bool
+	// hostname is the target of the SRV record the server took, ""
+	// for none (srv.go); hmaint, HAProxy's HMAINT, tells that an SRV
+	// record gave it its host name once.
+	hostname string
+	hmaint   bool
+	// srvSeen (when an answer last held the server's record) and
+	// target (the resolution of its host name's address, nil when the
+	// answer gave it) belong to the resolvers' goroutine.
+	srvSeen time.Time
+	target  *resolution
 	// tracked is the server whose operational state this one takes
 	// ("track"), nil for none; trackers are those that track this one.
 	// Both are set before the balancer starts.
@@ -217,7 +227,9 @@ func makeServer(b *Backend, sc *config.Server) *Server {
 		maint: sc.Disabled, cmaint: sc.Disabled, lastChange: now, maxconn: sc.MaxConn}
 	s.addr.Store(&sc.Addr)
 	if sc.Unresolved && sc.Resolvers != "" {
-		s.rmaint = true
+		// Waiting for its resolvers, at no health, as HAProxy starts
+		// such a server.
+		s.rmaint, s.health = true, 0
 		s.clearAddr()
 	}
 	s.checkPort.Store(int32(sc.CheckPort))

@@ -60,15 +60,29 @@ type flight struct {
 	tag      any       // the caller's
 	done     bool
 	result   dnsResult
+	// srv asks for SRV records, with no other type to fall back on.
+	srv bool
 }
 
 // begin starts a resolution of host at now.
 func (c *dnsClient) begin(host, prefer string, now time.Time, tag any) *flight {
-	f := &flight{types: [2]dnsmessage.Type{dnsmessage.TypeAAAA, dnsmessage.TypeA}, tag: tag,
-		status: dnsTimeout, deadline: now.Add(c.cfg.TimeoutRetry), answered: make([]bool, len(c.ns))}
+	types := [2]dnsmessage.Type{dnsmessage.TypeAAAA, dnsmessage.TypeA}
 	if prefer == "ipv4" {
-		f.types[0], f.types[1] = f.types[1], f.types[0]
+		types[0], types[1] = types[1], types[0]
 	}
+	return c.start(host, types, now, tag)
+}
+
+// beginSRV starts a resolution of an SRV record name at now.
+func (c *dnsClient) beginSRV(name string, now time.Time, tag any) *flight {
+	f := c.start(name, [2]dnsmessage.Type{dnsmessage.TypeSRV, dnsmessage.TypeSRV}, now, tag)
+	f.srv = true
+	return f
+}
+
+func (c *dnsClient) start(host string, types [2]dnsmessage.Type, now time.Time, tag any) *flight {
+	f := &flight{types: types, tag: tag,
+		status: dnsTimeout, deadline: now.Add(c.cfg.TimeoutRetry), answered: make([]bool, len(c.ns))}
 	name, err := dnsmessage.NewName(strings.TrimSuffix(host, ".") + ".")
 	if err != nil {
 		f.done, f.result = true, dnsResult{status: dnsOther}
@@ -115,14 +129,16 @@ func (c *dnsClient) answer(f *flight, i int, msg []byte) {
 		c.stats.ns[i].outdated.Add(1)
 		return
 	}
-	st, addrs, ok := parseDNSAnswer(msg, f.id, f.types[f.qi])
+	res, ok := parseDNSAnswer(msg, f.id, f.types[f.qi])
 	if !ok {
 		return // a query, not an answer
 	}
+	st := res.status
 	c.stats.ns[i].count(st)
 	if st == dnsValid {
 		c.stats.ns[i].update.Add(1)
-		f.done, f.result = true, dnsResult{status: dnsValid, addrs: addrs, by: resolvLabel(c.cfg.Name, c.cfg.Nameservers[i].ID)}
+		res.by = resolvLabel(c.cfg.Name, c.cfg.Nameservers[i].ID)
+		f.done, f.result = true, res
 		return
 	}
 	f.answered[i] = true
@@ -132,7 +148,7 @@ func (c *dnsClient) answer(f *flight, i int, msg []byte) {
 		return
 	}
 	switch {
-	case f.qi == 0:
+	case f.qi == 0 && !f.srv:
 		c.send(f, 1)
 	case f.try+1 >= c.cfg.ResolveRetries:
 		f.done, f.result = true, dnsResult{status: f.status}
@@ -255,59 +271,128 @@ func (c *dnsClient) query(id uint16, name dnsmessage.Name, t dnsmessage.Type) ([
 	return b.Finish()
 }
 
-// parseDNSAnswer reads an answer to query id of type t: its status and, for
-// a valid one, the addresses of that type. ok is false for a message
-// that is no such answer.
-func parseDNSAnswer(msg []byte, id uint16, t dnsmessage.Type) (st dnsStatus, addrs []netip.Addr, ok bool) {
+// srvRecord is one record of an SRV answer, with the target's address
+// when the answer's additional section gave one.
+type srvRecord struct {
+	target       string // without the final dot
+	port, weight uint16
+	priority     uint16
+	addr4, addr6 netip.Addr
+}
+
+// parseDNSAnswer reads an answer to query id of type t: its status and,
+// for a valid one, the addresses of that type, or for SRV the records
+// with the addresses the additional section gives their targets. ok is
+// false for a message that is no such answer.
+func parseDNSAnswer(msg []byte, id uint16, t dnsmessage.Type) (res dnsResult, ok bool) {
 	var p dnsmessage.Parser
 	h, err := p.Start(msg)
 	if err != nil {
-		return dnsInvalid, nil, true
+		return dnsResult{status: dnsInvalid}, true
 	}
 	if h.ID != id || !h.Response {
-		return 0, nil, false
+		return dnsResult{}, false
 	}
 	if h.Truncated {
-		return dnsTruncated, nil, true
+		return dnsResult{status: dnsTruncated}, true
 	}
 	if err := p.SkipAllQuestions(); err != nil {
-		return dnsInvalid, nil, true
+		return dnsResult{status: dnsInvalid}, true
 	}
 	switch h.RCode {
 	case dnsmessage.RCodeSuccess:
 	case dnsmessage.RCodeNameError:
-		return dnsNX, nil, true
+		return dnsResult{status: dnsNX}, true
 	case dnsmessage.RCodeRefused:
-		return dnsRefused, nil, true
+		return dnsResult{status: dnsRefused}, true
 	default:
-		return dnsOther, nil, true
+		return dnsResult{status: dnsOther}, true
 	}
+	invalid := dnsResult{status: dnsInvalid}
 	for {
 		rh, err := p.AnswerHeader()
-		if err != nil {
+		if err == dnsmessage.ErrSectionDone {
 			break
+		}
+		if err != nil {
+			return invalid, true
 		}
 		switch {
 		case rh.Type == dnsmessage.TypeA && t == dnsmessage.TypeA:
 			r, err := p.AResource()
 			if err != nil {
-				return dnsInvalid, nil, true
+				return invalid, true
 			}
-			addrs = append(addrs, netip.AddrFrom4(r.A))
+			res.addrs = append(res.addrs, netip.AddrFrom4(r.A))
 		case rh.Type == dnsmessage.TypeAAAA && t == dnsmessage.TypeAAAA:
 			r, err := p.AAAAResource()
 			if err != nil {
-				return dnsInvalid, nil, true
+				return invalid, true
 			}
-			addrs = append(addrs, netip.AddrFrom16(r.AAAA))
+			res.addrs = append(res.addrs, netip.AddrFrom16(r.AAAA))
+		case rh.Type == dnsmessage.TypeSRV && t == dnsmessage.TypeSRV:
+			r, err := p.SRVResource()
+			if err != nil {
+				return invalid, true
+			}
+			res.srvs = append(res.srvs, srvRecord{target: strings.TrimSuffix(r.Target.String(), "."),
+				port: r.Port, weight: r.Weight, priority: r.Priority})
 		default:
 			if err := p.SkipAnswer(); err != nil {
-				return dnsInvalid, nil, true
+				return invalid, true
 			}
 		}
 	}
-	if len(addrs) == 0 {
-		return dnsNoAnswer, nil, true
+	if t == dnsmessage.TypeSRV && len(res.srvs) > 0 {
+		// The targets' addresses the name server added.
+		if err := p.SkipAllAuthorities(); err != nil {
+			return invalid, true
+		}
+		for {
+			rh, err := p.AdditionalHeader()
+			if err == dnsmessage.ErrSectionDone {
+				break
+			}
+			if err != nil {
+				return invalid, true
+			}
+			name := strings.TrimSuffix(rh.Name.String(), ".")
+			var a netip.Addr
+			switch rh.Type {
+			case dnsmessage.TypeA:
+				r, err := p.AResource()
+				if err != nil {
+					return invalid, true
+				}
+				a = netip.AddrFrom4(r.A)
+			case dnsmessage.TypeAAAA:
+				r, err := p.AAAAResource()
+				if err != nil {
+					return invalid, true
+				}
+				a = netip.AddrFrom16(r.AAAA)
+			default:
+				if err := p.SkipAdditional(); err != nil {
+					return invalid, true
+				}
+				continue
+			}
+			for i := range res.srvs {
+				if r := &res.srvs[i]; strings.EqualFold(r.target, name) {
+					if a.Is4() && !r.addr4.IsValid() {
+						r.addr4 = a
+					} else if a.Is6() && !r.addr6.IsValid() {
+						r.addr6 = a
+					}
+				}
+			}
+		}
+		res.status = dnsValid
+		return res, true
 	}
-	return dnsValid, addrs, true
+	if len(res.addrs) == 0 {
+		return dnsResult{status: dnsNoAnswer}, true
+	}
+	res.status = dnsValid
+	return res, true
 }

@@ -36,6 +36,7 @@ const (
 type dnsResult struct {
 	status dnsStatus
 	addrs  []netip.Addr
+	srvs   []srvRecord
 	by     string
 }
 
@@ -52,6 +53,11 @@ type resolution struct {
 	last, lastValid time.Time
 	status          dnsStatus
 	busy            bool // a resolution is under way
+	// srv: host is an SRV record name whose records the servers share
+	// (srv.go); owner is the server whose SRV target this resolution
+	// finds the address of, nil for a configured name.
+	srv   bool
+	owner *Server
 }
 
 // resolverSection runs one resolvers section: every "timeout resolve" it
@@ -73,10 +79,13 @@ func newResolverSections(cfg *config.Config, backends []*Backend, start time.Tim
 		sec := &resolverSection{cfg: rc, now: time.Now}
 		for _, be := range backends {
 			for _, s := range be.servers {
-				if s.cfg.Resolvers != rc.Name || s.cfg.FQDN == "" {
-					continue
+				switch {
+				case s.cfg.Resolvers != rc.Name:
+				case s.cfg.SRV != "":
+					sec.addSRV(s, start)
+				case s.cfg.FQDN != "":
+					sec.add(s, start)
 				}
-				sec.add(s, start)
 			}
 		}
 		if len(sec.res) > 0 {
@@ -140,6 +149,10 @@ func (r *resolverSection) run(ctx context.Context, c *dnsClient) {
 		flights := make([]*flight, 0, len(due))
 		for _, res := range due {
 			res.busy = true
+			if res.srv {
+				flights = append(flights, c.beginSRV(res.host, now, res))
+				continue
+			}
 			flights = append(flights, c.begin(res.host, res.prefer, now, res))
 		}
 		return flights, wake
@@ -177,12 +190,20 @@ func (r *resolverSection) due(now time.Time) (due []*resolution, next time.Time)
 // servers into resolution maintenance, without an address; an error
 // within it changes nothing.
 func (r *resolverSection) apply(res *resolution, out dnsResult, now time.Time) {
+	if res.owner != nil && res.owner.target != res {
+		return // an SRV target the server no longer has
+	}
 	res.last, res.status = now, out.status
+	if res.srv && out.status == dnsValid {
+		res.lastValid = now
+		r.applySRV(res, out, now)
+		return
+	}
 	if out.status == dnsValid {
 		res.lastValid = now
 		for _, s := range res.servers {
 			if ip, ok := s.pickAddr(out.addrs, res.prefer, res.servers); ok {
-				s.dnsAddr(ip, out.by)
+				s.dnsAddr(ip, out.by, "", true)
 			} else {
 				s.dnsMaint("No IP for server ")
 			}
@@ -269,8 +290,10 @@ func (s *Server) clearAddr() {
 }
 
 // dnsAddr gives the server the address its resolvers found, logging the
-// change as HAProxy does, and takes it out of resolution maintenance.
-func (s *Server) dnsAddr(ip netip.Addr, by string) {
+// change as HAProxy does (then note, when set), and takes it out of
+// resolution maintenance, saying so (ready) as HAProxy does for an
+// address of an answer's own.
+func (s *Server) dnsAddr(ip netip.Addr, by, note string, ready bool) {
 	b := s.be
 	var msgs []string
 	b.mu.Lock()
@@ -284,15 +307,19 @@ func (s *Server) dnsAddr(ip netip.Addr, by string) {
 		}
 		msgs = append(msgs, fmt.Sprintf("%s/%s changed its IP from %s to %s by %s.", b.cfg.Name, s.cfg.Name, old, newHost, by))
 	}
+	if note != "" {
+		msgs = append(msgs, note)
+	}
 	if s.rmaint {
 		s.rmaint = false
 		if !s.inMaint() {
 			s.backFromMaint()
 		}
 		state, admin := s.stateWords()
-		msgs = append(msgs,
-			fmt.Sprintf("%s %s/%s ('%s') is %s/%s (resolves again).", serverKind(s), b.cfg.Name, s.cfg.Name, s.cfg.FQDN, state, admin),
-			fmt.Sprintf("Server %s/%s administratively READY thanks to valid DNS answer.", b.cfg.Name, s.cfg.Name))
+		msgs = append(msgs, fmt.Sprintf("%s %s/%s ('%s') is %s/%s (resolves again).", serverKind(s), b.cfg.Name, s.cfg.Name, s.fqdnLocked(), state, admin))
+		if ready {
+			msgs = append(msgs, fmt.Sprintf("Server %s/%s administratively READY thanks to valid DNS answer.", b.cfg.Name, s.cfg.Name))
+		}
 		s.reweigh(time.Now().Unix())
 		if len(b.candidates()) > 0 {
 			b.noneLog = false

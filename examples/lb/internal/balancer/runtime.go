@@ -478,6 +478,7 @@ const (
 	admfFDrain = 0x08
 	admfIDrain = 0x10
 	admfRMaint = 0x20
+	admfHMaint = 0x40
 )
 
 // serversStateHeader is "show servers state"'s version line and column
@@ -518,7 +519,7 @@ func (b *Backend) serverStateLine(sb *strings.Builder, s *Server, iid int, now i
 	up, maint, drain, cmaint, starting := s.up, s.maint, s.drain, s.cmaint, s.starting
 	stopping := s.stopping
 	imaint, idrain := s.imaint, s.idrain
-	rmaint := s.rmaint
+	rmaint, hmaint, fqdn := s.rmaint, s.hmaint, s.fqdnLocked()
 	health, weight, lastChange := s.health, s.weight, s.lastChange
 	checkOff, agentOff := s.checkOff, s.agentOff
 	b.mu.Unlock()
@@ -549,6 +550,9 @@ func (b *Backend) serverStateLine(sb *strings.Builder, s *Server, iid int, now i
 	}
 	if rmaint {
 		admin |= admfRMaint
+	}
+	if hmaint {
+		admin |= admfHMaint
 	}
 	status, result, chkState := 1, chkResUnknown, 0
 	if s.checker != nil {
@@ -592,7 +596,7 @@ func (b *Backend) serverStateLine(sb *strings.Builder, s *Server, iid int, now i
 		iid, b.cfg.Name, cfg.ID, cfg.Name, host,
 		op, admin, weight, cfg.Weight, max(now-lastChange, 0),
 		status, result, health, chkState, agentState,
-		0, 0, dash(cfg.FQDN), port, "-",
+		0, 0, dash(fqdn), port, dash(cfg.SRV),
 		useSSL, s.checkPort.Load(), dash(cfg.CheckAddr), dash(cfg.AgentAddr), agentPort)
 }
 

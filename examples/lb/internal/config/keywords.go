@@ -716,6 +716,10 @@ func parseServer(p *parser, px *Proxy, a []string) error {
 	if err := parseServerOptions(&s, a[2:]); err != nil {
 		return err
 	}
+	if host, port, _ := net.SplitHostPort(addr); mapPorts && port == "0" && strings.HasPrefix(host, "_") && s.Resolvers != "" {
+		// An SRV record's name: its records bring the port.
+		s.SRV, s.Addr, s.MapPorts, s.Unresolved = host, ":0", false, true
+	}
 	px.Servers = append(px.Servers, &s)
 	return nil
 }

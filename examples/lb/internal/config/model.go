@@ -680,6 +680,14 @@ type Server struct {
 	ResolvePrefer     string
 	ResolveNets       []netip.Prefix
 	ResolveAllowDupIP bool
+	// SRV is the DNS SRV record name the server's address names (it
+	// starts with '_' and has no port, the server has resolvers): the
+	// resolvers ask for it, and each of its records gives one of the
+	// servers naming it a host name, a port and a weight. The server
+	// starts without an address. ResolveIgnoreWeight ("resolve-opts
+	// ignore-weight") keeps the configured weight.
+	SRV                 string
+	ResolveIgnoreWeight bool
 	// Track is what "track" names, [BACKEND/]SERVER, "" for none: the
 	// server then runs no check and takes the operational state of
 	// TrackBackend's TrackServer, which the parser resolves.

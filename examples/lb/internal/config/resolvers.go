@@ -99,7 +99,7 @@ func init() {
 			case "prevent-dup-ip":
 				s.ResolveAllowDupIP = false
 			case "ignore-weight":
-				// It concerns SRV records' weights, which lb does not ask for.
+				s.ResolveIgnoreWeight = true
 			default:
 				return fmt.Errorf("unknown option '%s' (allow-dup-ip, ignore-weight, prevent-dup-ip)", o)
 			}
