@@ -694,10 +694,12 @@ func (b *Balancer) Close() error {
 		s.kill()
 	}
 	b.mu.Unlock()
+	// Exchanges waiting for an agent end at once, not at their
+	// processing timeout.
+	b.closeSPOE()
 	b.wg.Wait()
 	b.checksWG.Wait()
 	b.closeHTTPConns()
-	b.closeSPOE()
 	b.stopPeers()
 	b.closeCaches()
 	b.stopStick()

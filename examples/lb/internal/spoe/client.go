@@ -70,6 +70,7 @@ type Client struct {
 	conns   []*agentConn
 	pending map[callKey]*call // every frame waiting for its ACK
 	closed  bool
+	done    chan struct{} // closed by Close
 	wg      sync.WaitGroup
 }
 
@@ -123,7 +124,7 @@ func NewClient(cfg ClientConfig) *Client {
 	if cfg.RetryDelay <= 0 {
 		cfg.RetryDelay = 100 * time.Millisecond
 	}
-	return &Client{cfg: cfg, pending: map[callKey]*call{}}
+	return &Client{cfg: cfg, pending: map[callKey]*call{}, done: make(chan struct{})}
 }
 
 // readBufSize is the reader's buffer: several ACKs a read.
@@ -185,6 +186,9 @@ func (c *Client) notify(deadline time.Time, k callKey, cl *call, msgs []byte) ([
 		case <-cl.timer.C:
 			pause.Stop()
 			return nil, &Error{Code: ErrCodeTimeout, Err: fmt.Errorf("no agent answered: %w", why)}
+		case <-c.done:
+			pause.Stop()
+			return nil, &Error{Code: ErrCodeInterrupt, Err: errClosed}
 		case <-pause.C:
 		}
 	}
@@ -590,7 +594,10 @@ func (ac *agentConn) fail(err error) {
 // ErrCodeInterrupt. It waits for the connections' readers.
 func (c *Client) Close() error {
 	c.mu.Lock()
-	c.closed = true
+	if !c.closed {
+		c.closed = true
+		close(c.done)
+	}
 	conns := append([]*agentConn(nil), c.conns...)
 	c.mu.Unlock()
 	for _, ac := range conns {

@@ -249,6 +249,18 @@ func TestClientErrors(t *testing.T) {
 		_, err = notifyOne(t, c, 1, 2, "ok", 5*time.Second)
 		require.NoError(t, err)
 	})
+	t.Run("closed while retrying", func(t *testing.T) {
+		addr := testnet.RefusedAddr(t)
+		c := NewClient(ClientConfig{RetryDelay: 10 * time.Millisecond, Dial: func(ctx context.Context) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", addr)
+		}})
+		done := make(chan error, 1)
+		go func() { _, err := notifyOne(t, c, 1, 1, "x", time.Hour); done <- err }()
+		time.Sleep(30 * time.Millisecond) // a few attempts
+		require.NoError(t, c.Close())
+		require.Equal(t, ErrCodeInterrupt, code(testnet.Signalled(t, done, "the exchange's end")))
+	})
 	t.Run("closed client", func(t *testing.T) {
 		a := newTestAgent(t, echoScore)
 		c := NewClient(ClientConfig{Dial: a.dial})
