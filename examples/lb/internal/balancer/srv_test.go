@@ -67,3 +67,28 @@ func TestParseSRVAnswer(t *testing.T) {
 		require.NotEqual(t, dnsValid, res.status, "cut at %d", cut)
 	}
 }
+
+// Any message parses to a status or is no answer; a valid one holds what
+// was asked for.
+func FuzzParseDNSAnswer(f *testing.F) {
+	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: 1, Response: true})
+	_ = b.StartQuestions()
+	_ = b.Question(dnsmessage.Question{Name: dnsmessage.MustNewName("_x._tcp.t."), Type: dnsmessage.TypeSRV, Class: dnsmessage.ClassINET})
+	_ = b.StartAnswers()
+	_ = b.SRVResource(dnsmessage.ResourceHeader{Name: dnsmessage.MustNewName("_x._tcp.t."), Class: dnsmessage.ClassINET}, dnsmessage.SRVResource{Port: 1, Target: dnsmessage.MustNewName("a.t.")})
+	_ = b.StartAdditionals()
+	_ = b.AResource(dnsmessage.ResourceHeader{Name: dnsmessage.MustNewName("a.t."), Class: dnsmessage.ClassINET}, dnsmessage.AResource{A: [4]byte{1, 2, 3, 4}})
+	msg, _ := b.Finish()
+	f.Add(msg, uint16(dnsmessage.TypeSRV))
+	f.Add(msg, uint16(dnsmessage.TypeA))
+	f.Fuzz(func(t *testing.T, msg []byte, qt uint16) {
+		res, ok := parseDNSAnswer(msg, 1, dnsmessage.Type(qt))
+		if ok && res.status == dnsValid {
+			if dnsmessage.Type(qt) == dnsmessage.TypeSRV {
+				require.NotEmpty(t, res.srvs)
+			} else {
+				require.NotEmpty(t, res.addrs)
+			}
+		}
+	})
+}

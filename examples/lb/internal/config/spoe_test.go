@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 )
 
 const spoeConf = `[iprep]
@@ -152,4 +154,33 @@ func TestSPOEWarnings(t *testing.T) {
 	joined := strings.Join(cfg.Warnings, "\n")
 	require.Contains(t, joined, "ignoring SPOE message 'm1' without event")
 	require.Contains(t, joined, "missing timeouts for SPOE agent 'a1'")
+}
+
+// Any SPOE file reads or is refused, with the file and line of each
+// fault, never a panic.
+func FuzzSPOEFile(f *testing.F) {
+	f.Add([]byte(spoeConf), "iprep")
+	f.Add([]byte(spoeConf), "")
+	f.Add([]byte("[e]\nspoe-agent a\n use-backend b\nspoe-message m\n args x=src\n event on-client-session if { src 1.2.3.4 }\n"), "e")
+	f.Add([]byte("spoe-agent a\n timeout hello 1\n option set-on-error err\n no option async\n"), "")
+	f.Fuzz(func(t *testing.T, data []byte, engine string) {
+		p := &parser{cfg: &Config{Global: Global{BufSize: DefaultBufSize}, Patterns: acl.NewRefs()}}
+		e, errs := p.parseSPOEFile("fuzz.conf", data, engine)
+		if len(errs) > 0 {
+			require.Nil(t, e)
+			for _, err := range errs {
+				require.True(t, strings.Contains(err.Error(), "fuzz.conf") || errors.Is(err, ErrReference), err.Error())
+			}
+			return
+		}
+		require.NotEmpty(t, e.Name)
+		require.NotEmpty(t, e.Agent.Backend)
+		require.NotEmpty(t, e.Agent.VarPrefix)
+		for ev, ms := range e.Events {
+			require.True(t, spoeEvents[ev], ev)
+			for _, m := range ms {
+				require.Equal(t, ev, m.Event)
+			}
+		}
+	})
 }
