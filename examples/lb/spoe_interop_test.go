@@ -151,7 +151,7 @@ var uuidShape = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab]
 
 const interopSPOEConf = `[iprep]
 spoe-agent agent
-    messages m-sess m-http m-resp m-tcp-sess
+    messages m-sess m-http m-resp m-tcp-sess m-srv
     groups g-client g-tcp g-resp
     option var-prefix iprep
     option set-on-error err
@@ -165,6 +165,9 @@ spoe-message m-sess
 spoe-message m-tcp-sess
     args fe=fe_name
     event on-client-session if { fe_name t }
+spoe-message m-srv
+    args srv=srv_name be=be_name
+    event on-server-session
 spoe-message m-http
     args path method body=req.body
     event on-frontend-http-request
@@ -278,6 +281,8 @@ listen t
 	require.Contains(t, got.seen, "fid=1 m-sess ip=ipv4:127.0.0.1")
 	require.Contains(t, got.seen, "fid=2 m-http =string:/local =string:POST body=binary:hello")
 	require.Contains(t, got.seen, "fid=2 tcp-check first=binary:BAD n=int64:4")
+	require.Contains(t, got.seen, "fid=4 m-srv srv=string:w be=string:web")
+	require.Contains(t, got.seen, "fid=3 m-srv srv=string:e be=string:t")
 }
 
 // spoeRequest sends one HTTP/1.1 request and sums up the answer: its
@@ -320,10 +325,11 @@ func tcpExchange(t *testing.T, port int, data string) string {
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	_, err = io.WriteString(c, data)
 	require.NoError(t, err)
-	_ = c.(*net.TCPConn).CloseWrite()
-	b, _ := io.ReadAll(c)
-	if len(b) == 0 {
+	// The echo, or the end: the write side stays open meanwhile.
+	b := make([]byte, len(data))
+	n, _ := io.ReadFull(c, b)
+	if n == 0 {
 		return "closed"
 	}
-	return string(b)
+	return string(b[:n])
 }

@@ -43,6 +43,25 @@ func (c *contentCtx) spoeStream() *spoeStream {
 	return c.spoe
 }
 
+// serverSessionEvent sends on-server-session's messages once a TCP
+// session's server connection is up, through the frontend's engines and
+// the backend's.
+func (s *session) serverSessionEvent() {
+	fe, be := s.b.spoe[s.fe.cfg], s.b.spoe[s.be.cfg]
+	if s.be.cfg == s.fe.cfg {
+		be = nil
+	}
+	if len(fe) == 0 && len(be) == 0 {
+		return
+	}
+	ctx := &contentCtx{tracked: s.ruleCtx(s.be.cfg.Name), final: true}
+	if s.x != nil {
+		ctx.spoe = s.x.spoe
+	}
+	ctx.spoeEvent("on-server-session", fe, be)
+	s.extra().spoe = ctx.spoe
+}
+
 // spoeEvent sends an event's messages through the engines' lists in
 // order.
 func (c *contentCtx) spoeEvent(event string, lists ...[]*spoeEngine) {
@@ -238,6 +257,11 @@ func (s *session) inspect() bool {
 		}
 		st = ctx.spoe
 	}
+	defer func() {
+		if st != nil {
+			s.extra().spoe = st
+		}
+	}()
 	// A backend's own rules run once it is chosen, on its own inspect
 	// delay from then; a listen section's rules ran as a frontend's. A
 	// connection they reject is logged under the backend. The backend
@@ -250,6 +274,7 @@ func (s *session) inspect() bool {
 	if be.content != nil || len(feSPOE) > 0 || len(beSPOE) > 0 {
 		ctx := &contentCtx{tracked: s.ruleCtx(be.cfg.Name), final: true, spoe: st}
 		ctx.spoeEvent("on-backend-tcp-request", feSPOE, beSPOE)
+		st = ctx.spoe
 		if !s.runContent(be.content, ctx, time.Now()) {
 			// The backend counts the session it was given, as haproxy's
 			// counts it on the switch (tcpConnect does for the others).

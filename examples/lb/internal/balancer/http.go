@@ -904,6 +904,7 @@ func (ex *exchange) serve() {
 		return
 	}
 	defer ex.releaseServer()
+	ex.spoeEvent(false, "on-server-session")
 	for {
 		if !ex.sendRequest() {
 			return

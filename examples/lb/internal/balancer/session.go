@@ -203,6 +203,7 @@ func (s *session) run() {
 		return
 	}
 	be := s.be
+	s.serverSessionEvent()
 	if fe.cfg.Options.LogASAP {
 		// option logasap: the line now, with what is known.
 		beconn, srvconn := be.counts(s.srv)
@@ -593,6 +594,8 @@ type sessExtra struct {
 	rt   uint64
 	uid  string
 	bsrc netip.AddrPort
+	// spoe is the session's SPOE state, nil until an engine ran.
+	spoe *spoeStream
 }
 
 // extra returns the session's sessExtra, made on first use.

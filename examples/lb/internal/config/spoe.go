@@ -95,9 +95,9 @@ type SPOEGroup struct {
 }
 
 // spoeEvents are the events a message may name; lb has no tcp-response
-// rules, so the two events around them are refused.
+// rules, so the event before them is refused.
 var spoeEvents = map[string]bool{
-	"on-client-session": true, "on-server-session": false,
+	"on-client-session": true, "on-server-session": true,
 	"on-frontend-tcp-request": true, "on-backend-tcp-request": true,
 	"on-tcp-response": false, "on-frontend-http-request": true,
 	"on-backend-http-request": true, "on-http-response": true,
@@ -499,7 +499,7 @@ func (e *SPOEEngine) parseSPOEMessageLine(m *SPOEMessage, kw string, args []stri
 			return fmt.Errorf("unknown event '%s'", args[0])
 		}
 		if !ok {
-			return fmt.Errorf("%w: event '%s' (lb has no tcp-response rules nor a server-session stage)", ErrUnsupported, args[0])
+			return fmt.Errorf("%w: event '%s' (lb has no tcp-response rules)", ErrUnsupported, args[0])
 		}
 		m.Event = args[0]
 		if len(args) > 1 {
