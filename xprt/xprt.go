@@ -94,6 +94,10 @@ type Info struct {
 	// LocalCertificate is the certificate this end presented (a TLS
 	// server's own, picked by SNI), nil when none or not known.
 	LocalCertificate *x509.Certificate
+	// ClientHello is the client's ClientHello handshake message as it
+	// came (type, length and body), when a TLS server was told to keep
+	// it; nil otherwise.
+	ClientHello []byte
 }
 
 // Factory builds a transport over an established socket. Config is the

@@ -68,6 +68,10 @@ type Conn struct {
 	local *x509.Certificate
 	// picked is the certificate store entry chosen for the handshake.
 	picked *entry
+	// rec records the socket's first bytes until the ClientHello is in,
+	// hello being that message (BindConfig.CaptureHello); nil without.
+	rec   *helloRecorder
+	hello []byte
 }
 
 // ownerKey keys the server Conn running a handshake in the handshake's
@@ -188,5 +192,6 @@ func (c *Conn) Info() xprt.Info {
 		PeerCertificates: cs.PeerCertificates,
 		Verified:         len(cs.VerifiedChains) > 0 || (c.verified && len(cs.PeerCertificates) > 0),
 		LocalCertificate: c.local,
+		ClientHello:      c.hello,
 	}
 }

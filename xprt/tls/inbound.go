@@ -39,6 +39,10 @@ type BindConfig struct {
 	// certificates without being named in the certificate request.
 	CAVerifyFile string
 
+	// CaptureHello keeps each client's ClientHello message (Info's
+	// ClientHello), for fetches that read what the client offered.
+	CaptureHello bool
+
 	// versionWords are the no-sslv3, no-tlsv1x and force-tlsv1x words
 	// given so far, read together as HAProxy combines them.
 	versionWords []string
@@ -115,8 +119,9 @@ func (b *BindConfig) Apply(args []string) (int, error) {
 // Inbound is a built bind-side TLS configuration: it serves accepted
 // connections, picking the certificate by SNI.
 type Inbound struct {
-	config *stdtls.Config
-	store  *certStore
+	config  *stdtls.Config
+	store   *certStore
+	capture bool
 }
 
 // NewInbound loads the files a bind line names and builds the server
@@ -162,7 +167,7 @@ func NewInbound(b BindConfig, d *Defaults) (*Inbound, error) {
 	}
 
 	store := newCertStore(certs, b.StrictSNI)
-	in := &Inbound{config: base, store: store}
+	in := &Inbound{config: base, store: store, capture: b.CaptureHello}
 	base.GetCertificate = func(hello *stdtls.ClientHelloInfo) (*stdtls.Certificate, error) {
 		if o := handshakeOwner(hello); o != nil && o.picked != nil {
 			return &o.picked.cert.Cert, nil
@@ -200,6 +205,10 @@ func NewInbound(b BindConfig, d *Defaults) (*Inbound, error) {
 	// unless an entry's own config had to be chosen here.
 	hasOpts := store.hasOpts
 	base.GetConfigForClient = func(hello *stdtls.ClientHelloInfo) (*stdtls.Config, error) {
+		// The hello is whole by now: a recording conn keeps it.
+		if o := handshakeOwner(hello); o != nil {
+			o.keepHello()
+		}
 		e, err := store.pick(hello)
 		if err != nil {
 			if hasOpts {
@@ -346,6 +355,10 @@ func (in *Inbound) Config() *stdtls.Config { return in.config }
 // Server wraps an accepted connection. The handshake runs on the first
 // Read or Write, or on [Conn.Handshake].
 func (in *Inbound) Server(c net.Conn) *Conn {
+	if in.capture {
+		rec := &helloRecorder{Conn: c}
+		return &Conn{tc: stdtls.Server(rec, in.config), rec: rec}
+	}
 	return &Conn{tc: stdtls.Server(c, in.config)}
 }
 

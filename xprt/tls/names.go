@@ -189,3 +189,11 @@ func ParseVerify(s string) (Verify, error) {
 // versionSSL30 is spelt out because crypto/tls deprecates its constant;
 // the value is only parsed and then refused.
 const versionSSL30 = 0x0300
+
+// OpenSSLCipherName returns the name OpenSSL gives the suite of that ID
+// (ssl_fc_cipherlist_str), crypto/tls's or not, and false for an ID
+// OpenSSL does not know (a GREASE value, a future suite).
+func OpenSSLCipherName(id uint16) (string, bool) {
+	n, ok := opensslIDs[id]
+	return n, ok
+}

@@ -1950,3 +1950,7 @@ func (ex *exchange) noteBackSource() {
 		ex.log.bsrc = localAddrPort(ex.bc.c.SocketLocal())
 	}
 }
+
+// HelloCaptureSize is tune.ssl.capture-buffer-size, for the fetches of
+// what the client's ClientHello offered.
+func (ex *exchange) HelloCaptureSize() int { return ex.hf.s.b.cfg.Global.SSLCaptureSize }

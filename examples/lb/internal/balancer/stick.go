@@ -589,3 +589,7 @@ func (s *session) adoptTracked(t *tracked) {
 		}
 	}
 }
+
+// HelloCaptureSize is tune.ssl.capture-buffer-size, for the fetches of
+// what the client's ClientHello offered.
+func (t *tracked) HelloCaptureSize() int { return t.b.cfg.Global.SSLCaptureSize }

@@ -115,9 +115,13 @@ func (b *Balancer) bindTLS(bind config.Bind, lc *conn.ListenConfig) error {
 	if err != nil {
 		return fmt.Errorf("session store: %w", err)
 	}
-	if store != nil {
+	// tune.ssl.capture-buffer-size: the hellos are kept for the
+	// ssl_fc_cipherlist_* fetches.
+	capture := b.cfg.Global.SSLCaptureSize > 0
+	if store != nil || capture {
 		bc := bind.SSL.Config
 		bc.SessionStore = store
+		bc.CaptureHello = capture
 		if in, err = tls.NewInbound(bc, b.cfg.Global.SSL); err != nil {
 			return err
 		}

@@ -162,6 +162,11 @@ type Global struct {
 	// listeners are bound ("user"/"uid", "group"/"gid"); 0 keeps the
 	// current ones, as in HAProxy.
 	UID, GID int
+	// SSLCaptureSize is tune.ssl.capture-buffer-size: how much of each
+	// client's ClientHello (its suites, extensions, groups and point
+	// formats, in that order) the ssl_fc_cipherlist_* and similar
+	// fetches see; 0 keeps none.
+	SSLCaptureSize int
 	// BufSize is tune.bufsize, the size of one I/O buffer.
 	BufSize int
 	// ServerStateFile and ServerStateBase name the file of servers'
