@@ -679,6 +679,12 @@ type exchange struct {
 	// holds the whole body, which a layer-7 retry can send again.
 	held, heldAll bool
 	heldBody      []byte
+	// respHeld is the start of the response's body an http-response
+	// wait-for-body held (respHeldOK), sent before the rest; respEOF
+	// tells it is the whole body.
+	respHeld            []byte
+	respOff             int // how much of respHeld went on
+	respHeldOK, respEOF bool
 	// key is the request's part the backend's algorithm hashes, nil for
 	// none.
 	key []byte
@@ -737,6 +743,7 @@ func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 	ex.ctxn.Reset()
 	ex.chit, ex.chitName, ex.fromCache, ex.cstore, ex.respAnswer, ex.prio = nil, "", "", nil, nil, Priority{}
 	ex.respDrop = nil
+	ex.respHeld, ex.respHeldOK, ex.respEOF, ex.respOff = ex.respHeld[:0], false, false, 0
 	ex.ckLast, ex.ckFirst, ex.lastRule = 0, 0, nil
 	ex.loggedASAP, ex.spoeOn = false, false
 	ex.src, ex.dst = hf.src(), hf.dst()
@@ -1790,7 +1797,7 @@ func (ex *exchange) copyResponseBody(cw compressor) (ok bool, in int64) {
 	l := &ex.log
 	srvTimeout := ex.serverTimeout()
 	for {
-		n, err := ex.bst.Read(ex.buf)
+		n, err := ex.readResponse(ex.buf)
 		in += int64(n)
 		if n > 0 && ex.cstore != nil {
 			ex.cstore.Write(ex.buf[:n])

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"io"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/httpcache"
 	"github.com/proxyblocks/proxyblocks/mux/h1"
 	"github.com/proxyblocks/proxyblocks/mux/htx"
+	"github.com/proxyblocks/proxyblocks/xprt"
 )
 
 // httpProxy is a proxy's HTTP settings compiled once at start: rules with
@@ -808,6 +810,14 @@ func (ex *exchange) applyRespRules(rules []httpRule) {
 			// client's connection without a word.
 			ex.respDrop = r
 			return
+		case "wait-for-body":
+			if !ex.holdResponseBody(r) {
+				// Not whole in time: a 504 in place of the answer, the
+				// line ending sR, as HAProxy's.
+				ex.log.term = [2]byte{'s', 'R'}
+				ex.respAnswer = ex.hf.s.fe.http.answerFor(ex.bhp, 504)
+				return
+			}
 		case "deny", "return", "redirect":
 			// The server's answer gives way to the rule's, which
 			// forwardResponse sends: a deny logged PH, as a bad answer
@@ -1140,4 +1150,74 @@ func (ex *exchange) UsableServers(name string) (int, bool) {
 	be.mu.Lock()
 	defer be.mu.Unlock()
 	return len(be.candidates()), true
+}
+
+// holdResponseBody runs http-response wait-for-body: the response's body
+// is read, up to a buffer (less the rewrite reserve) or the rule's
+// at-least, before the rules go on, so that res.body and its kin see it.
+// It reports false when the body stopped coming for the rule's time.
+func (ex *exchange) holdResponseBody(r *httpRule) bool {
+	if !hasBody(&ex.resp) {
+		ex.respHeldOK = true
+		return true
+	}
+	g := &ex.hf.s.b.cfg.Global
+	limit := g.BufSize - rewriteReserve(g)
+	if n := r.cfg.Status; n > 0 && n <= limit {
+		limit = n
+	}
+	// A later rule goes on from where an earlier one stopped.
+	if ex.respHeldOK && (ex.respEOF || len(ex.respHeld) >= limit) {
+		return true
+	}
+	if cap(ex.respHeld) < limit {
+		ex.respHeld = append(make([]byte, 0, limit), ex.respHeld...)
+	}
+	var t xprt.Transport
+	if !ex.bc.h2 {
+		t = ex.bc.c.Transport()
+		_ = t.SetReadDeadline(time.Now().Add(r.cfg.Timeout))
+	}
+	b := ex.respHeld
+	var err error
+	for len(b) < limit {
+		var n int
+		n, err = ex.bst.Read(b[len(b):limit])
+		b = b[:len(b)+n]
+		if err != nil {
+			break
+		}
+	}
+	if t != nil {
+		_ = t.SetReadDeadline(time.Time{})
+	}
+	ex.respHeld, ex.respHeldOK, ex.respEOF, ex.respOff = b, true, err == io.EOF, 0
+	if err != nil && err != io.EOF {
+		ex.abortBack()
+		return false
+	}
+	return true
+}
+
+// readResponse reads the response's body: what wait-for-body held, then
+// the rest from the server.
+func (ex *exchange) readResponse(p []byte) (int, error) {
+	if ex.respOff < len(ex.respHeld) {
+		n := copy(p, ex.respHeld[ex.respOff:])
+		ex.respOff += n
+		return n, nil
+	}
+	if ex.respEOF {
+		return 0, io.EOF
+	}
+	return ex.bst.Read(p)
+}
+
+// ResponseBody is the start of the response's body an http-response
+// wait-for-body held; ok is false when none waited for it.
+func (ex *exchange) ResponseBody() ([]byte, bool) {
+	if !ex.inResp || !ex.respHeldOK {
+		return nil, false
+	}
+	return ex.respHeld, true
 }

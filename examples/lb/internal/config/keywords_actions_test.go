@@ -46,13 +46,17 @@ func TestWaitForBody(t *testing.T) {
 	r := cfg.Proxy("f", KindFrontend).HTTP.RequestRules
 	require.Equal(t, [2]any{2 * time.Second, 1024}, [2]any{r[0].Timeout, r[0].Status})
 	require.Equal(t, [2]any{100 * time.Millisecond, 0}, [2]any{r[1].Timeout, r[1].Status})
+	cfg, err = parse(t, "backend b\n    mode http\n    http-response wait-for-body time 1s at-least 10\n")
+	require.NoError(t, err)
+	rr := cfg.Proxy("b", KindBackend).HTTP.ResponseRules
+	require.Equal(t, [2]any{time.Second, 10}, [2]any{rr[0].Timeout, rr[0].Status})
 	for _, tc := range []struct{ text, want string }{
 		{"http-request wait-for-body\n", "expects 'time <time> [at-least <bytes>]'"},
 		{"http-request wait-for-body time\n", "expects 'time <time>"},
 		{"http-request wait-for-body time 1s at-most 5\n", "expects 'time <time>"},
 		{"http-request wait-for-body time soon\n", "bad time 'soon'"},
 		{"http-request wait-for-body time 1s at-least lots\n", "bad size 'lots'"},
-		{"http-response wait-for-body time 1s\n", "'http-response wait-for-body'"},
+		{"http-response wait-for-body time soon\n", "bad time 'soon'"},
 	} {
 		_, err := parse(t, "frontend f\n    mode http\n    bind 127.0.0.1:0\n    "+tc.text)
 		require.ErrorContains(t, err, tc.want, tc.text)

@@ -947,9 +947,6 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 		r.Name, r.Value = a[0], a[1]
 		return r, nil
 	case "wait-for-body":
-		if !req {
-			break
-		}
 		if (len(a) != 2 && len(a) != 4) || a[0] != "time" || len(a) == 4 && a[2] != "at-least" {
 			return r, errors.New("'wait-for-body' expects 'time <time> [at-least <bytes>]'")
 		}
