@@ -274,7 +274,7 @@ func (e *spoeEngine) process(ctx acl.VarContext, st *spoeStream, msgs []spoeMsg)
 		deadline = start.Add(t)
 	}
 	st.fid++
-	ack, err := e.client.Notify(deadline, st.sid, st.fid, sc.payload, sc.ack)
+	ack, err := e.client.Notify(deadline, st.sid, st.fid, sc.payload, sc.ack, nil)
 	sc.ack = ack[:0]
 	elapsed := time.Since(start)
 	st.total += elapsed

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/proxyblocks/proxyblocks/freq"
 )
 
 // Engine-level error codes, as the set-on-error variable reports them;
@@ -58,6 +60,24 @@ type ClientConfig struct {
 	// RetryDelay is the pause between attempts to reach an agent while
 	// an exchange's deadline allows (0 is 100ms).
 	RetryDelay time.Duration
+	// MaxConnRate bounds the connections opened per second (0: no
+	// limit). Over it, an exchange with no connection open fails at
+	// once (ErrCodeResource) and one with connections open waits for
+	// room on them, or for the rate, until its deadline.
+	MaxConnRate int
+}
+
+// Timing is when an exchange reached each step, zero for a step it did
+// not reach: queued for a connection, its frame sent, its ACK received.
+type Timing struct {
+	Queued, Sent, Acked time.Time
+}
+
+// Stats are a client's counts at one moment: connections with room for
+// a frame (idle) and open (conns), exchanges waiting for a connection
+// (sending) and for their ACK (waiting).
+type Stats struct {
+	Idle, Conns, Sending, Waiting int
 }
 
 // Client sends NOTIFY frames to an engine's agents and returns their
@@ -71,6 +91,12 @@ type Client struct {
 	pending map[callKey]*call // every frame waiting for its ACK
 	closed  bool
 	wg      sync.WaitGroup
+	// rate counts the connections opened (MaxConnRate); room, made
+	// while exchanges wait for a connection (sending of them), is
+	// closed when one may have room.
+	rate    *freq.Counter
+	room    chan struct{}
+	sending int
 }
 
 type callKey struct{ sid, fid uint64 }
@@ -123,8 +149,16 @@ func NewClient(cfg ClientConfig) *Client {
 	if cfg.RetryDelay <= 0 {
 		cfg.RetryDelay = 100 * time.Millisecond
 	}
-	return &Client{cfg: cfg, pending: map[callKey]*call{}}
+	c := &Client{cfg: cfg, pending: map[callKey]*call{}}
+	if cfg.MaxConnRate > 0 {
+		c.rate = freq.NewCounter(nil)
+	}
+	return c
 }
+
+// errNoConn fails an exchange that finds no connection open while the
+// connection rate allows no new one.
+var errNoConn = errors.New("no connection to an agent, and maxconnrate reached")
 
 // readBufSize is the reader's buffer: several ACKs a read.
 const readBufSize = 16 << 10
@@ -140,15 +174,20 @@ var errDeadline = errors.New("no ACK before the processing timeout")
 // It gives up with an *Error at the deadline (ErrCodeTimeout; a zero
 // deadline waits without limit), when the frame is larger than the agent
 // takes (ErrCodeTooBig) or when the agent fails the exchange (256 plus
-// the SPOP status).
-func (c *Client) Notify(deadline time.Time, sid, fid uint64, msgs, ack []byte) ([]byte, error) {
+// the SPOP status). tm, when not nil, is told when the exchange reached
+// each step.
+func (c *Client) Notify(deadline time.Time, sid, fid uint64, msgs, ack []byte, tm *Timing) ([]byte, error) {
 	k := callKey{sid, fid}
 	cl := callPool.Get().(*call)
 	cl.ack, cl.err, cl.conn = ack[:0], nil, nil
 	if !deadline.IsZero() {
 		cl.timer.Reset(time.Until(deadline))
 	}
-	ack, err := c.notify(deadline, k, cl, msgs)
+	var scratch Timing
+	if tm == nil {
+		tm = &scratch
+	}
+	ack, err := c.notify(deadline, k, cl, msgs, tm)
 	cl.timer.Stop()
 	select {
 	case <-cl.timer.C: // a Go before 1.23's timer may hold a tick
@@ -159,17 +198,28 @@ func (c *Client) Notify(deadline time.Time, sid, fid uint64, msgs, ack []byte) (
 	return ack, err
 }
 
-func (c *Client) notify(deadline time.Time, k callKey, cl *call, msgs []byte) ([]byte, error) {
+func (c *Client) notify(deadline time.Time, k callKey, cl *call, msgs []byte, tm *Timing) ([]byte, error) {
 	var ac *agentConn
 	var why error
+	tm.Queued = time.Now()
 	for {
 		var err error
-		ac, err = c.acquire(deadline, k, cl)
+		ac, err = c.acquire(deadline, k, cl, why != nil)
 		if err == nil {
 			break
 		}
 		if errors.Is(err, errClosed) {
 			return nil, &Error{Code: ErrCodeInterrupt, Err: err}
+		}
+		if errors.Is(err, errNoConn) {
+			tm.Queued = time.Time{}
+			return nil, err
+		}
+		if errors.Is(err, errDeadline) {
+			if why != nil {
+				err = &Error{Code: ErrCodeTimeout, Err: fmt.Errorf("no agent answered: %w", why)}
+			}
+			return nil, err
 		}
 		// The reason reported is the last one not due to the
 		// deadline itself.
@@ -194,32 +244,80 @@ func (c *Client) notify(deadline time.Time, k callKey, cl *call, msgs []byte) ([
 		}
 		return nil, err
 	}
+	tm.Sent = time.Now()
 	select {
 	case <-cl.done:
-		return cl.ack, cl.err
 	case <-cl.timer.C:
-		if !c.forget(k, cl) {
-			// Delivered as the deadline passed: take it.
-			<-cl.done
-			return cl.ack, cl.err
+		if c.forget(k, cl) {
+			return nil, &Error{Code: ErrCodeTimeout, Err: errDeadline}
 		}
-		return nil, &Error{Code: ErrCodeTimeout, Err: errDeadline}
+		// Delivered as the deadline passed: take it.
+		<-cl.done
 	}
+	if cl.err == nil {
+		tm.Acked = time.Now()
+	}
+	return cl.ack, cl.err
 }
 
 // acquire registers cl under k on a connection with room for it,
-// opening one when none has.
-func (c *Client) acquire(deadline time.Time, k callKey, cl *call) (*agentConn, error) {
+// opening one when none has and the connection rate allows. Over the
+// rate, it fails at once when no connection is open (unless queued: the
+// exchange waited already), and waits for room or for the rate
+// otherwise, until the exchange's timer fires (errDeadline).
+func (c *Client) acquire(deadline time.Time, k callKey, cl *call, queued bool) (*agentConn, error) {
 	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return nil, errClosed
-	}
-	for _, ac := range c.conns {
-		if !ac.dead && (ac.waiting == 0 || ac.pipeline && ac.waiting < c.cfg.MaxWaiting) {
-			c.register(ac, k, cl)
+	var wait *time.Timer
+	defer func() {
+		if wait != nil {
+			wait.Stop()
+		}
+	}()
+	for {
+		if c.closed {
 			c.mu.Unlock()
-			return ac, nil
+			return nil, errClosed
+		}
+		for _, ac := range c.conns {
+			if !ac.dead && (ac.waiting == 0 || ac.pipeline && ac.waiting < c.cfg.MaxWaiting) {
+				c.register(ac, k, cl)
+				c.mu.Unlock()
+				return ac, nil
+			}
+		}
+		if c.rate == nil || c.rate.Allow(uint32(c.cfg.MaxConnRate)) {
+			break
+		}
+		if len(c.conns) == 0 && !queued {
+			c.mu.Unlock()
+			return nil, &Error{Code: ErrCodeResource, Err: errNoConn}
+		}
+		// Wait for a connection with room, or for the rate.
+		queued = true
+		if c.room == nil {
+			c.room = make(chan struct{})
+		}
+		room := c.room
+		c.sending++
+		c.mu.Unlock()
+		d := c.rate.NextEventDelay(uint32(c.cfg.MaxConnRate))
+		if wait == nil {
+			wait = time.NewTimer(d)
+		} else {
+			wait.Reset(d)
+		}
+		var late bool
+		select {
+		case <-room:
+		case <-wait.C:
+		case <-cl.timer.C:
+			late = true
+		}
+		c.mu.Lock()
+		c.sending--
+		if late {
+			c.mu.Unlock()
+			return nil, &Error{Code: ErrCodeTimeout, Err: errDeadline}
 		}
 	}
 	c.mu.Unlock()
@@ -238,6 +336,28 @@ func (c *Client) acquire(deadline time.Time, k callKey, cl *call) (*agentConn, e
 	c.wg.Add(1)
 	go ac.read()
 	return ac, nil
+}
+
+// wake tells the exchanges waiting for a connection that one may have
+// room; c.mu is held.
+func (c *Client) wake() {
+	if c.room != nil {
+		close(c.room)
+		c.room = nil
+	}
+}
+
+// Stats returns the client's counts now.
+func (c *Client) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := Stats{Conns: len(c.conns), Sending: c.sending, Waiting: len(c.pending)}
+	for _, ac := range c.conns {
+		if !ac.dead && (ac.waiting == 0 || ac.pipeline && ac.waiting < c.cfg.MaxWaiting) {
+			st.Idle++
+		}
+	}
+	return st
 }
 
 // register notes cl as waiting on ac; c.mu is held.
@@ -266,6 +386,7 @@ func (c *Client) forget(k callKey, cl *call) bool {
 // release counts one frame less waiting on ac; c.mu is held.
 func (c *Client) release(ac *agentConn) {
 	ac.waiting--
+	c.wake()
 	if ac.waiting == 0 && c.cfg.IdleTimeout > 0 && !ac.dead {
 		_ = ac.nc.SetReadDeadline(time.Now().Add(c.cfg.IdleTimeout))
 	}
@@ -566,6 +687,7 @@ func (ac *agentConn) fail(err error) {
 	c := ac.c
 	c.mu.Lock()
 	ac.dead = true
+	c.wake()
 	for i, x := range c.conns {
 		if x == ac {
 			c.conns = append(c.conns[:i], c.conns[i+1:]...)
@@ -591,6 +713,7 @@ func (ac *agentConn) fail(err error) {
 func (c *Client) Close() error {
 	c.mu.Lock()
 	c.closed = true
+	c.wake()
 	conns := append([]*agentConn(nil), c.conns...)
 	c.mu.Unlock()
 	for _, ac := range conns {
