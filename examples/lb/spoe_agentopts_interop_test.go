@@ -369,3 +369,35 @@ spoe-message m-http
 	require.Equal(t, 1, gotConns)
 	require.Equal(t, "<4>SPOE: [a1] <EVENT:on-frontend-http-request> sid=+2 st=2 -1/-1/-1/-1/T 0/0 0/0 1/2", gotLines[1])
 }
+
+// With no server of the agents up, an engine opens no connection: its
+// processings fail at once with the resource error (2), as over
+// maxconnrate, rather than wait for the processing timeout.
+func TestInteropSPOENoAgentServerMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	const conf = `[e1]
+spoe-agent a1
+    messages m-http
+    option set-on-error err
+    log global
+    timeout hello 2s
+    timeout idle 2m
+    timeout processing 2s
+    use-backend agents
+spoe-message m-http
+    args path
+    event on-frontend-http-request
+`
+	cfg := strings.Replace(strings.Replace(spoeOptsFrontend, "%[4]s", `    http-request return status 200 content-type text/plain lf-string "ok=%%[var(txn.a1.ok)] err=%%[var(txn.a1.err)]"`, 1),
+		"server a %[3]s", "server a %[3]s disabled", 1)
+	paths := []string{"/a", "/b"}
+	wantAnswers, wantLines, _, wantConns := runSPOEOpts(t, startHA(t), false, conf, cfg, paths, nil, 2)
+	gotAnswers, gotLines, _, gotConns := runSPOEOpts(t, startLB(t), false, conf, cfg, paths, nil, 2)
+	require.Equal(t, wantAnswers, gotAnswers, "haproxy's answers, then lb's")
+	require.Equal(t, wantLines, gotLines, "haproxy's SPOE lines, then lb's")
+	require.Equal(t, wantConns, gotConns, "the agent's connections")
+
+	require.Equal(t, []string{"/a 200 ok= err=2", "/b 200 ok= err=2"}, gotAnswers)
+	require.Equal(t, "<4>SPOE: [a1] <EVENT:on-frontend-http-request> sid=+1 st=2 -1/-1/-1/-1/T 0/0 0/0 2/2", gotLines[1])
+	require.Zero(t, gotConns)
+}

@@ -163,6 +163,9 @@ func (b *Balancer) compileSPOE(px *config.Proxy, ec *config.SPOEEngine) (*spoeEn
 		HelloTimeout: a.HelloTimeout,
 		IdleTimeout:  a.IdleTimeout,
 		MaxConnRate:  a.MaxConnRate,
+		// As HAProxy, no connection is tried while no server of the
+		// agents' backend is up.
+		Available: func() bool { return b.agentsUp(backend) },
 		Dial: func(ctx context.Context) (net.Conn, error) {
 			return b.dialAgent(ctx, backend)
 		},
@@ -194,6 +197,18 @@ func (c *agentConn) Close() error {
 		c.be.release(c.srv)
 	}
 	return err
+}
+
+// agentsUp reports whether a server of the agents' backend is usable.
+func (b *Balancer) agentsUp(backend string) bool {
+	be := b.backends[backend]
+	if be == nil {
+		return false
+	}
+	be.mu.Lock()
+	defer be.mu.Unlock()
+	active, backup := be.usableCounts()
+	return active+backup > 0
 }
 
 // dialAgent connects to a server of the agents' backend, chosen by its

@@ -65,6 +65,10 @@ type ClientConfig struct {
 	// once (ErrCodeResource) and one with connections open waits for
 	// room on them, or for the rate, until its deadline.
 	MaxConnRate int
+	// Available, when set, reports whether a connection may be opened
+	// at all (a server of the agents is up); while it reports false,
+	// exchanges fare as over MaxConnRate.
+	Available func() bool
 }
 
 // Timing is when an exchange reached each step, zero for a step it did
@@ -156,9 +160,9 @@ func NewClient(cfg ClientConfig) *Client {
 	return c
 }
 
-// errNoConn fails an exchange that finds no connection open while the
-// connection rate allows no new one.
-var errNoConn = errors.New("no connection to an agent, and maxconnrate reached")
+// errNoConn fails an exchange that finds no connection open while none
+// may be opened.
+var errNoConn = errors.New("no connection to an agent, and none may open (no server up, or maxconnrate reached)")
 
 // readBufSize is the reader's buffer: several ACKs a read.
 const readBufSize = 16 << 10
@@ -261,10 +265,11 @@ func (c *Client) notify(deadline time.Time, k callKey, cl *call, msgs []byte, tm
 }
 
 // acquire registers cl under k on a connection with room for it,
-// opening one when none has and the connection rate allows. Over the
-// rate, it fails at once when no connection is open (unless queued: the
-// exchange waited already), and waits for room or for the rate
-// otherwise, until the exchange's timer fires (errDeadline).
+// opening one when none has, a server is available and the connection
+// rate allows. Otherwise, it fails at once when no connection is open
+// (unless queued: the exchange waited already), and else waits for
+// room, a server or the rate, until the exchange's timer fires
+// (errDeadline).
 func (c *Client) acquire(deadline time.Time, k callKey, cl *call, queued bool) (*agentConn, error) {
 	c.mu.Lock()
 	var wait *time.Timer
@@ -285,7 +290,8 @@ func (c *Client) acquire(deadline time.Time, k callKey, cl *call, queued bool) (
 				return ac, nil
 			}
 		}
-		if c.rate == nil || c.rate.Allow(uint32(c.cfg.MaxConnRate)) {
+		avail := c.cfg.Available == nil || c.cfg.Available()
+		if avail && (c.rate == nil || c.rate.Allow(uint32(c.cfg.MaxConnRate))) {
 			break
 		}
 		if len(c.conns) == 0 && !queued {
@@ -300,7 +306,10 @@ func (c *Client) acquire(deadline time.Time, k callKey, cl *call, queued bool) (
 		room := c.room
 		c.sending++
 		c.mu.Unlock()
-		d := c.rate.NextEventDelay(uint32(c.cfg.MaxConnRate))
+		d := c.cfg.RetryDelay // for a server to come up
+		if avail {
+			d = c.rate.NextEventDelay(uint32(c.cfg.MaxConnRate))
+		}
 		if wait == nil {
 			wait = time.NewTimer(d)
 		} else {

@@ -334,3 +334,26 @@ func TestClientMaxConnRate(t *testing.T) {
 	require.Equal(t, 1, a.conns)
 	a.mu.Unlock()
 }
+
+// With no server available, nothing is dialled and an exchange with no
+// connection open fails at once.
+func TestClientNoServerAvailable(t *testing.T) {
+	testnet.LeakCheck(t)
+	a := newTestAgent(t, echoScore)
+	var up sync.Mutex
+	available := false
+	c := NewClient(ClientConfig{Dial: a.dial, Available: func() bool { up.Lock(); defer up.Unlock(); return available }})
+	defer c.Close()
+	_, err := notifyOne(t, c, 1, 1, "a", 5*time.Second)
+	var se *Error
+	require.ErrorAs(t, err, &se)
+	require.Equal(t, ErrCodeResource, se.Code)
+	up.Lock()
+	available = true
+	up.Unlock()
+	_, err = notifyOne(t, c, 2, 1, "a", 5*time.Second)
+	require.NoError(t, err)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	require.Equal(t, 1, a.conns)
+}
