@@ -25,13 +25,25 @@ import (
 // argument is "/silent", which it never answers. With closeAfterAck, it
 // ends each connection after its first ACK, and reports on gone once
 // the balancer closed its side too.
+//
+// With holdFor set, it holds its ACKs until it has that many NOTIFYs,
+// then sends them all.
 type optsAgent struct {
 	addr          string
 	closeAfterAck bool
+	holdFor       int
 	gone          chan struct{}
 	mu            sync.Mutex
 	conns         int
 	frames        []uint64 // stream ID, then frame ID, of each NOTIFY
+	held          []heldAck
+	wmu           sync.Mutex // one write at a time, on any connection
+}
+
+// heldAck is an ACK the agent holds, and the connection it goes on.
+type heldAck struct {
+	c   net.Conn
+	ack []byte
 }
 
 func newOptsAgent(t *testing.T, closeAfterAck bool) *optsAgent {
@@ -71,10 +83,28 @@ func (a *optsAgent) serve(c net.Conn) {
 			}
 			out = spoe.AppendFrameHead(nil, spoe.FrameAck, spoe.FlagFin, f.StreamID, f.FrameID)
 			out = spoe.AppendAction(out, spoe.Action{Type: spoe.ActionSetVar, Scope: spoe.ScopeTxn, Name: []byte("ok"), Value: spoe.Str("yes")})
+			if a.holdFor > 0 {
+				a.mu.Lock()
+				a.held = append(a.held, heldAck{c, spoe.FinishFrame(out, 0)})
+				var all []heldAck
+				if len(a.held) == a.holdFor {
+					all = a.held
+				}
+				a.mu.Unlock()
+				for _, h := range all {
+					a.wmu.Lock()
+					_, _ = h.c.Write(h.ack)
+					a.wmu.Unlock()
+				}
+				continue
+			}
 		default:
 			return
 		}
-		if _, err := c.Write(spoe.FinishFrame(out, 0)); err != nil {
+		a.wmu.Lock()
+		_, err = c.Write(spoe.FinishFrame(out, 0))
+		a.wmu.Unlock()
+		if err != nil {
 			return
 		}
 		if a.closeAfterAck && f.Type == spoe.FrameNotify {
@@ -162,14 +192,35 @@ func optsGet(t *testing.T, port int, path string) string {
 // sends the requests, calling between(i) after the i-th; it returns the
 // answers, the SPOE log lines (n of them, made steady) and the NOTIFYs'
 // streams and frames.
-func runSPOEOpts(t *testing.T, start func(text string) func() string, closeAfterAck bool, spoeConf, cfg string, paths []string, between func(a *optsAgent, i int), n int) (answers, lines []string, frames string, conns int) {
+//
+// With holdFor set, the agent holds its ACKs until it has that many
+// NOTIFYs, and the requests go at once, their answers in paths' order.
+func runSPOEOpts(t *testing.T, start func(text string) func() string, closeAfterAck bool, spoeConf, cfg string, paths []string, between func(a *optsAgent, i int), n int, holdFor ...int) (answers, lines []string, frames string, conns int) {
 	t.Helper()
 	a := newOptsAgent(t, closeAfterAck)
+	if len(holdFor) > 0 {
+		a.holdFor = holdFor[0]
+	}
 	conf := filepath.Join(t.TempDir(), "spoe.conf")
 	require.NoError(t, os.WriteFile(conf, []byte(spoeConf), 0o600))
 	p := freePorts(t, 1)
 	out := start(fmt.Sprintf(cfg, p[0], conf, a.addr))
+	if a.holdFor > 0 {
+		answers = make([]string, len(paths))
+		var wg sync.WaitGroup
+		for i, path := range paths {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				answers[i] = optsGet(t, p[0], path)
+			}()
+		}
+		wg.Wait()
+	}
 	for i, path := range paths {
+		if a.holdFor > 0 {
+			break
+		}
 		answers = append(answers, optsGet(t, p[0], path))
 		if between != nil {
 			between(a, i)
@@ -400,4 +451,34 @@ spoe-message m-http
 	require.Equal(t, []string{"/a 200 ok= err=2", "/b 200 ok= err=2"}, gotAnswers)
 	require.Equal(t, "<4>SPOE: [a1] <EVENT:on-frontend-http-request> sid=+1 st=2 -1/-1/-1/-1/T 0/0 0/0 2/2", gotLines[1])
 	require.Zero(t, gotConns)
+}
+
+// maxconnrate with requests at once: the first opens the engine's only
+// connection of the second, and the others wait for it rather than fail
+// (it is opening) or open their own; pipelined on it, they all reach the
+// agent, which answers once it has them all.
+func TestInteropSPOEMaxConnRateQueuesMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	const conf = `[e1]
+spoe-agent a1
+    messages m-http
+    maxconnrate 1
+    option set-on-error err
+    timeout hello 2s
+    timeout idle 2m
+    timeout processing 5s
+    use-backend agents
+spoe-message m-http
+    args path
+    event on-frontend-http-request
+`
+	cfg := strings.Replace(spoeOptsFrontend, "%[4]s", `    http-request return status 200 content-type text/plain lf-string "ok=%%[var(txn.a1.ok)] err=%%[var(txn.a1.err)]"`, 1)
+	paths := []string{"/a", "/b", "/c"}
+	wantAnswers, _, _, wantConns := runSPOEOpts(t, startHA(t), false, conf, cfg, paths, nil, 0, 3)
+	gotAnswers, _, _, gotConns := runSPOEOpts(t, startLB(t), false, conf, cfg, paths, nil, 0, 3)
+	require.Equal(t, wantAnswers, gotAnswers, "haproxy's answers, then lb's")
+	require.Equal(t, wantConns, gotConns, "the agent's connections")
+
+	require.Equal(t, []string{"/a 200 ok=yes err=", "/b 200 ok=yes err=", "/c 200 ok=yes err="}, gotAnswers)
+	require.Equal(t, 1, gotConns)
 }

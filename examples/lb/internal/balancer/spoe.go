@@ -352,8 +352,8 @@ func (e *spoeEngine) process(ctx acl.VarContext, st *spoeStream, set *spoeMsgs) 
 		sent++
 	}
 	clear(sc.args) // the samples' bytes
-	e.processed.Add(1)
 	if sent == 0 {
+		e.processed.Add(1)
 		sx.hasLast = false
 		return
 	}
@@ -374,6 +374,7 @@ func (e *spoeEngine) process(ctx acl.VarContext, st *spoeStream, set *spoeMsgs) 
 		}
 	}
 	done := time.Now()
+	e.processed.Add(1)
 	elapsed := done.Sub(start)
 	sx.total += elapsed
 	if e.ptVar != "" {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/proxyblocks/proxyblocks/freq"
@@ -96,11 +97,16 @@ type Client struct {
 	closed  bool
 	wg      sync.WaitGroup
 	// rate counts the connections opened (MaxConnRate); room, made
-	// while exchanges wait for a connection (sending of them), is
-	// closed when one may have room.
-	rate    *freq.Counter
-	room    chan struct{}
-	sending int
+	// while exchanges wait for a connection, is closed when one may
+	// have room.
+	rate *freq.Counter
+	room chan struct{}
+	// dialing counts the connections being opened, which exchanges
+	// over the rate may wait for as for open ones.
+	dialing int
+	// sending counts the exchanges not sent yet, waiting those sent
+	// and waiting for their ACK.
+	sending, waiting atomic.Int64
 }
 
 type callKey struct{ sid, fid uint64 }
@@ -203,9 +209,47 @@ func (c *Client) Notify(deadline time.Time, sid, fid uint64, msgs, ack []byte, t
 }
 
 func (c *Client) notify(deadline time.Time, k callKey, cl *call, msgs []byte, tm *Timing) ([]byte, error) {
+	tm.Queued = time.Now()
+	c.sending.Add(1)
+	ac, err := c.connFor(deadline, k, cl)
+	if err != nil {
+		c.sending.Add(-1)
+		if errors.Is(err, errNoConn) {
+			tm.Queued = time.Time{}
+		}
+		return nil, err
+	}
+	err = ac.send(FrameNotify, k.sid, k.fid, msgs)
+	c.sending.Add(-1)
+	if err != nil {
+		if !c.forget(k, cl) {
+			<-cl.done // failed with the connection meanwhile
+		}
+		return nil, err
+	}
+	tm.Sent = time.Now()
+	c.waiting.Add(1)
+	defer c.waiting.Add(-1)
+	select {
+	case <-cl.done:
+	case <-cl.timer.C:
+		if c.forget(k, cl) {
+			return nil, &Error{Code: ErrCodeTimeout, Err: errDeadline}
+		}
+		// Delivered as the deadline passed: take it.
+		<-cl.done
+	}
+	if cl.err == nil {
+		tm.Acked = time.Now()
+	}
+	return cl.ack, cl.err
+}
+
+// connFor registers cl under k on a connection, trying again while the
+// deadline allows when none can be had.
+func (c *Client) connFor(deadline time.Time, k callKey, cl *call) (*agentConn, error) {
 	var ac *agentConn
 	var why error
-	tm.Queued = time.Now()
 	for {
 		var err error
 		ac, err = c.acquire(deadline, k, cl, why != nil)
@@ -216,7 +260,6 @@ func (c *Client) notify(deadline time.Time, k callKey, cl *call, msgs []byte, tm
 			return nil, &Error{Code: ErrCodeInterrupt, Err: err}
 		}
 		if errors.Is(err, errNoConn) {
-			tm.Queued = time.Time{}
 			return nil, err
 		}
 		if errors.Is(err, errDeadline) {
@@ -242,26 +285,7 @@ func (c *Client) notify(deadline time.Time, k callKey, cl *call, msgs []byte, tm
 		case <-pause.C:
 		}
 	}
-	if err := ac.send(FrameNotify, k.sid, k.fid, msgs); err != nil {
-		if !c.forget(k, cl) {
-			<-cl.done // failed with the connection meanwhile
-		}
-		return nil, err
-	}
-	tm.Sent = time.Now()
-	select {
-	case <-cl.done:
-	case <-cl.timer.C:
-		if c.forget(k, cl) {
-			return nil, &Error{Code: ErrCodeTimeout, Err: errDeadline}
-		}
-		// Delivered as the deadline passed: take it.
-		<-cl.done
-	}
-	if cl.err == nil {
-		tm.Acked = time.Now()
-	}
-	return cl.ack, cl.err
+	return ac, nil
 }
 
 // acquire registers cl under k on a connection with room for it,
@@ -294,7 +318,7 @@ func (c *Client) acquire(deadline time.Time, k callKey, cl *call, queued bool) (
 		if avail && (c.rate == nil || c.rate.Allow(uint32(c.cfg.MaxConnRate))) {
 			break
 		}
-		if len(c.conns) == 0 && !queued {
+		if len(c.conns) == 0 && c.dialing == 0 && !queued {
 			c.mu.Unlock()
 			return nil, &Error{Code: ErrCodeResource, Err: errNoConn}
 		}
@@ -304,7 +328,6 @@ func (c *Client) acquire(deadline time.Time, k callKey, cl *call, queued bool) (
 			c.room = make(chan struct{})
 		}
 		room := c.room
-		c.sending++
 		c.mu.Unlock()
 		d := c.cfg.RetryDelay // for a server to come up
 		if avail {
@@ -323,19 +346,21 @@ func (c *Client) acquire(deadline time.Time, k callKey, cl *call, queued bool) (
 			late = true
 		}
 		c.mu.Lock()
-		c.sending--
 		if late {
 			c.mu.Unlock()
 			return nil, &Error{Code: ErrCodeTimeout, Err: errDeadline}
 		}
 	}
+	c.dialing++
 	c.mu.Unlock()
 	ac, err := c.dial(deadline)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dialing--
+	c.wake()
 	if err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
 		_ = ac.nc.Close()
 		return nil, errClosed
@@ -360,7 +385,7 @@ func (c *Client) wake() {
 func (c *Client) Stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st := Stats{Conns: len(c.conns), Sending: c.sending, Waiting: len(c.pending)}
+	st := Stats{Conns: len(c.conns), Sending: int(c.sending.Load()), Waiting: int(c.waiting.Load())}
 	for _, ac := range c.conns {
 		if !ac.dead && (ac.waiting == 0 || ac.pipeline && ac.waiting < c.cfg.MaxWaiting) {
 			st.Idle++
