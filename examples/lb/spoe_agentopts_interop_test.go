@@ -482,3 +482,63 @@ spoe-message m-http
 	require.Equal(t, []string{"/a 200 ok=yes err=", "/b 200 ok=yes err=", "/c 200 ok=yes err="}, gotAnswers)
 	require.Equal(t, 1, gotConns)
 }
+
+// The SPOE log lines of TCP sessions: a content rule's group, named by
+// the session's stream number.
+func TestInteropSPOELogTCPMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	echo := echoServer(t)
+	const conf = `[e1]
+spoe-agent a1
+    groups g1
+    option continue-on-error
+    log global
+    timeout hello 2s
+    timeout idle 2m
+    timeout processing 300ms
+    use-backend agents
+spoe-message m-g
+    args first=req.payload(0,7) n=req.len
+spoe-group g1
+    messages m-g
+`
+	run := func(start func(string) func() string) (answers, lines []string, frames string) {
+		a := newOptsAgent(t, false)
+		path := filepath.Join(t.TempDir(), "spoe.conf")
+		require.NoError(t, os.WriteFile(path, []byte(conf), 0o600))
+		p := freePorts(t, 1)
+		out := start(fmt.Sprintf(`global
+    log stdout format short local0
+defaults
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+listen t
+    mode tcp
+    bind 127.0.0.1:%d
+    filter spoe engine e1 config %s
+    tcp-request inspect-delay 2s
+    tcp-request content send-spoe-group e1 g1 if { req.len ge 7 }
+    server e %s
+backend agents
+    mode tcp
+    server a %s
+`, p[0], path, echo, a.addr))
+		for _, data := range []string{"/first!", "/silent", "/third!"} {
+			answers = append(answers, tcpExchange(t, p[0], data))
+		}
+		return answers, spoeLines(t, out, 3), a.streamFrames()
+	}
+	wantAnswers, wantLines, wantFrames := run(startHA(t))
+	gotAnswers, gotLines, gotFrames := run(startLB(t))
+	require.Equal(t, wantAnswers, gotAnswers, "haproxy's answers, then lb's")
+	require.Equal(t, wantLines, gotLines, "haproxy's SPOE lines, then lb's")
+	require.Equal(t, wantFrames, gotFrames, "the NOTIFYs' streams and frames, haproxy's then lb's")
+
+	require.Equal(t, []string{
+		"<5>SPOE: [a1] <GROUP:g1> sid=+0 st=0 T/T/T/T/T 1/1 0/0 0/1",
+		"<4>SPOE: [a1] <GROUP:g1> sid=+2 st=1 T/T/-1/-1/T 1/1 0/0 1/2",
+		"<5>SPOE: [a1] <GROUP:g1> sid=+3 st=0 T/T/T/T/T 1/1 0/0 1/3",
+	}, gotLines)
+	require.Equal(t, []string{"/first!", "/silent", "/third!"}, gotAnswers)
+}
