@@ -79,8 +79,8 @@ type Timing struct {
 }
 
 // Stats are a client's counts at one moment: connections with room for
-// a frame (idle) and open (conns), exchanges waiting for a connection
-// (sending) and for their ACK (waiting).
+// a frame (idle) and open (conns), exchanges not sent yet (sending) and
+// sent, waiting for their ACK (waiting).
 type Stats struct {
 	Idle, Conns, Sending, Waiting int
 }
