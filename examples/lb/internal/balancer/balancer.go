@@ -415,7 +415,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 		if fe.uid, err = compileUniqueID(px); err != nil {
 			return abort(fmt.Errorf("balancer: %s '%s': %w", px.Kind, px.Name, err))
 		}
-		fe.keepRT = fe.uid != nil || usesVar(px.LogFormat, "rt")
+		fe.keepRT = fe.uid != nil || usesVar(px.LogFormat, "rt") || len(b.spoe) > 0
 		fe.keepBSrc = usesVar(px.LogFormat, "bi", "bp") || usesVar(px.UniqueIDFormat, "bi", "bp")
 		if px.Mode != "http" {
 			if fe.useDyn, err = compileUseBackends(px); err != nil {
@@ -563,6 +563,11 @@ func (b *Balancer) openLogTargets() error {
 	logs := b.cfg.Global.Logs
 	for _, px := range b.cfg.Proxies {
 		logs = append(logs[:len(logs):len(logs)], px.Logs...)
+		for _, f := range px.Filters {
+			if f.Type == "spoe" {
+				logs = append(logs, f.Engine.Agent.Logs...)
+			}
+		}
 	}
 	for _, l := range logs {
 		key := l.Network + " " + l.Address

@@ -33,12 +33,14 @@ type contentCtx struct {
 	// runs (on more bytes) do not send again.
 	spoe *spoeStream
 	sent []bool
+	// sid is the session's stream number (%rt).
+	sid uint64
 }
 
 // spoeStream is the session's SPOE state, made on first use.
 func (c *contentCtx) spoeStream() *spoeStream {
 	if c.spoe == nil {
-		c.spoe = newSPOEStream()
+		c.spoe = newSPOEStream(c.sid)
 	}
 	return c.spoe
 }
@@ -67,7 +69,7 @@ func (s *session) serverSessionEvent() {
 func (c *contentCtx) spoeEvent(event string, lists ...[]*spoeEngine) {
 	for _, list := range lists {
 		for _, e := range list {
-			if msgs := e.events[event]; len(msgs) > 0 {
+			if msgs := e.events[event]; msgs != nil && len(msgs.list) > 0 {
 				e.process(c, c.spoeStream(), msgs)
 			}
 		}
@@ -141,7 +143,7 @@ type contentRules struct {
 	// spoe and groups are the engines and messages of send-spoe-group
 	// rules, by rule.
 	spoe   []*spoeEngine
-	groups [][]spoeMsg
+	groups []*spoeMsgs
 }
 
 // compileContent compiles px's content rules; nil when it has none.
@@ -154,7 +156,7 @@ func (b *Balancer) compileContent(px *config.Proxy) (*contentRules, error) {
 	for i, r := range rules {
 		if r.Action == "send-spoe-group" {
 			if cr.spoe == nil {
-				cr.spoe, cr.groups = make([]*spoeEngine, len(rules)), make([][]spoeMsg, len(rules))
+				cr.spoe, cr.groups = make([]*spoeEngine, len(rules)), make([]*spoeMsgs, len(rules))
 			}
 			cr.spoe[i], cr.groups[i] = b.spoeGroup(px, r.Var, r.Key)
 			continue
@@ -232,7 +234,7 @@ func (s *session) inspect() bool {
 	feSPOE := s.b.spoe[fe.cfg]
 	var st *spoeStream
 	if fe.content != nil || len(uses) > 0 || len(feSPOE) > 0 {
-		ctx := &contentCtx{tracked: s.ruleCtx(fe.cfg.Name), final: true}
+		ctx := &contentCtx{tracked: s.ruleCtx(fe.cfg.Name), final: true, sid: s.rt()}
 		ctx.spoeEvent("on-client-session", feSPOE)
 		ctx.spoeEvent("on-frontend-tcp-request", feSPOE)
 		if !s.runContent(fe.content, ctx, s.accepted) {
@@ -272,7 +274,7 @@ func (s *session) inspect() bool {
 	}
 	beSPOE := s.b.spoe[be.cfg]
 	if be.content != nil || len(feSPOE) > 0 || len(beSPOE) > 0 {
-		ctx := &contentCtx{tracked: s.ruleCtx(be.cfg.Name), final: true, spoe: st}
+		ctx := &contentCtx{tracked: s.ruleCtx(be.cfg.Name), final: true, spoe: st, sid: s.rt()}
 		ctx.spoeEvent("on-backend-tcp-request", feSPOE, beSPOE)
 		st = ctx.spoe
 		if !s.runContent(be.content, ctx, time.Now()) {

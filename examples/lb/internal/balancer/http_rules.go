@@ -53,7 +53,7 @@ type httpRule struct {
 	expr acl.FetchFunc
 	// spoe and group are send-spoe-group's engine and messages.
 	spoe  *spoeEngine
-	group []spoeMsg
+	group *spoeMsgs
 	// cache is the cache of cache-use and cache-store.
 	cache *httpcache.Cache
 	// ref is the file set-map, del-map, add-acl and del-acl change;

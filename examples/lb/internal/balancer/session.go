@@ -599,6 +599,15 @@ type sessExtra struct {
 }
 
 // extra returns the session's sessExtra, made on first use.
+// rt is the session's stream number, kept when a format reads it or an
+// SPOE engine may name the stream to its agent.
+func (s *session) rt() uint64 {
+	if s.x == nil {
+		return 0
+	}
+	return s.x.rt
+}
+
 func (s *session) extra() *sessExtra {
 	if s.x == nil {
 		s.x = &sessExtra{}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/spoe"
+	"github.com/proxyblocks/proxyblocks/freq"
 )
 
 // spoeEngine is a proxy's "filter spoe" at run time: the messages of
@@ -22,8 +24,8 @@ import (
 type spoeEngine struct {
 	cfg    *config.SPOEEngine
 	client *spoe.Client
-	events map[string][]spoeMsg
-	groups map[string][]spoeMsg
+	events map[string]*spoeMsgs
+	groups map[string]*spoeMsgs
 	// prefix is put before a variable's name: ".PREFIX.".
 	prefix string
 	// errVar, ptVar and ttVar are the full names of set-on-error,
@@ -35,6 +37,22 @@ type spoeEngine struct {
 	// known caches the full names of the variables the agent sets.
 	mu    sync.RWMutex
 	known map[string]*varNames
+	// logs is where the line of each processing goes, nil when the
+	// agent logs nothing.
+	logs *logSet
+	// errRate counts the errors when maxerrrate (maxErr) is set.
+	errRate *freq.Counter
+	maxErr  uint32
+	// errors and processed are the engine's processings that failed and
+	// all of them, as its log lines report them.
+	errors, processed atomic.Uint64
+}
+
+// spoeMsgs are the messages an event or a group sends, and how the
+// log line names them ("EVENT:name" or "GROUP:name").
+type spoeMsgs struct {
+	label string
+	list  []spoeMsg
 }
 
 type spoeMsg struct {
@@ -79,7 +97,7 @@ func (b *Balancer) setupSPOE() error {
 
 func (b *Balancer) compileSPOE(px *config.Proxy, ec *config.SPOEEngine) (*spoeEngine, error) {
 	a := &ec.Agent
-	e := &spoeEngine{cfg: ec, events: map[string][]spoeMsg{}, groups: map[string][]spoeMsg{}, prefix: "." + a.VarPrefix + ".", known: map[string]*varNames{}}
+	e := &spoeEngine{cfg: ec, events: map[string]*spoeMsgs{}, groups: map[string]*spoeMsgs{}, prefix: "." + a.VarPrefix + ".", known: map[string]*varNames{}}
 	compile := func(ms []*config.SPOEMessage) ([]spoeMsg, error) {
 		out := make([]spoeMsg, 0, len(ms))
 		for _, m := range ms {
@@ -102,14 +120,14 @@ func (b *Balancer) compileSPOE(px *config.Proxy, ec *config.SPOEEngine) (*spoeEn
 		if err != nil {
 			return nil, err
 		}
-		e.events[ev] = c
+		e.events[ev] = &spoeMsgs{label: "EVENT:" + ev, list: c}
 	}
 	for name, g := range ec.Groups {
 		c, err := compile(g.Messages)
 		if err != nil {
 			return nil, err
 		}
-		e.groups[name] = c
+		e.groups[name] = &spoeMsgs{label: "GROUP:" + name, list: c}
 	}
 	full := func(v string) string {
 		if v == "" {
@@ -124,6 +142,13 @@ func (b *Balancer) compileSPOE(px *config.Proxy, ec *config.SPOEEngine) (*spoeEn
 			e.registered[s+e.prefix+v] = true
 		}
 	}
+	if a.MaxErrRate > 0 {
+		e.errRate, e.maxErr = freq.NewCounter(nil), uint32(a.MaxErrRate)
+	}
+	if (a.LogGlobal || len(a.Logs) > 0) && b.writers != nil {
+		// The agent logs as a proxy of its own would, to its targets.
+		e.logs = newLogSet(b.cfg, &config.Proxy{LogGlobal: a.LogGlobal, Logs: a.Logs}, nil, b.logWriter)
+	}
 	maxFrame := a.MaxFrameSize
 	if maxFrame == 0 {
 		maxFrame = b.cfg.Global.BufSize - 4
@@ -137,6 +162,10 @@ func (b *Balancer) compileSPOE(px *config.Proxy, ec *config.SPOEEngine) (*spoeEn
 		MaxWaiting:   a.MaxWaiting,
 		HelloTimeout: a.HelloTimeout,
 		IdleTimeout:  a.IdleTimeout,
+		MaxConnRate:  a.MaxConnRate,
+		// As HAProxy, no connection is tried while no server of the
+		// agents' backend is up.
+		Available: func() bool { return b.agentsUp(backend) },
 		Dial: func(ctx context.Context) (net.Conn, error) {
 			return b.dialAgent(ctx, backend)
 		},
@@ -170,6 +199,18 @@ func (c *agentConn) Close() error {
 	return err
 }
 
+// agentsUp reports whether a server of the agents' backend is usable.
+func (b *Balancer) agentsUp(backend string) bool {
+	be := b.backends[backend]
+	if be == nil {
+		return false
+	}
+	be.mu.Lock()
+	defer be.mu.Unlock()
+	active, backup := be.usableCounts()
+	return active+backup > 0
+}
+
 // dialAgent connects to a server of the agents' backend, chosen by its
 // algorithm as for any connection.
 func (b *Balancer) dialAgent(ctx context.Context, backend string) (net.Conn, error) {
@@ -177,6 +218,9 @@ func (b *Balancer) dialAgent(ctx context.Context, backend string) (net.Conn, err
 	if be == nil {
 		return nil, fmt.Errorf("no backend '%s'", backend)
 	}
+	// Each connection to an agent is a stream of its own, and takes a
+	// stream number, as in HAProxy.
+	b.streams.Add(1)
 	a, err := be.assign(ctx, netip.Addr{}, nil, nil, nil, false, nil, Priority{})
 	if err != nil {
 		return nil, err
@@ -207,26 +251,59 @@ func (b *Balancer) closeSPOE() {
 // spoeStream is what a stream (an HTTP request and its response, or a
 // TCP session) keeps of its SPOE exchanges.
 type spoeStream struct {
-	sid   uint64
+	// sid is the stream's number in the process (%rt), which names the
+	// stream to the agents and in the log lines.
+	sid uint64
+	// ctxs are the stream's state with each engine that ran.
+	ctxs []spoeCtx
+}
+
+// spoeCtx is a stream's state with one engine, as HAProxy keeps one per
+// filter.
+type spoeCtx struct {
+	e *spoeEngine
+	// fid is the next frame's ID, which only a processing that got its
+	// ACK moves on.
 	fid   uint64
 	total time.Duration
-	// off are the engines an error turned off for the rest of the
-	// stream.
-	off []*spoeEngine
+	// off is set by an error, without option continue-on-error: the
+	// engine is done with the stream.
+	off bool
+	// last is the latest processing that reached an agent or failed
+	// (valid: hasLast), which a processing skipped under maxerrrate
+	// logs again, as HAProxy does.
+	last    spoeLast
+	hasLast bool
 }
 
-// spoeStreamIDs numbers the streams that talk to agents.
-var spoeStreamIDs atomic.Uint64
-
-// reset starts the state of a new stream.
-func (st *spoeStream) reset() {
-	st.sid, st.fid, st.total, st.off = spoeStreamIDs.Add(1)-1, 0, 0, st.off[:0]
+// spoeLast is a processing's outcome, as its log line reports it.
+type spoeLast struct {
+	status int
+	// times are reqT, qT, wT, resT and pT in milliseconds, -1 for a
+	// step not reached.
+	times [5]int64
 }
 
-func newSPOEStream() *spoeStream {
+// reset starts the state of a new stream, number sid.
+func (st *spoeStream) reset(sid uint64) {
+	st.sid, st.ctxs = sid, st.ctxs[:0]
+}
+
+func newSPOEStream(sid uint64) *spoeStream {
 	st := &spoeStream{}
-	st.reset()
+	st.reset(sid)
 	return st
+}
+
+// ctx returns the stream's state with engine e, begun on first use.
+func (st *spoeStream) ctx(e *spoeEngine) *spoeCtx {
+	for i := range st.ctxs {
+		if st.ctxs[i].e == e {
+			return &st.ctxs[i]
+		}
+	}
+	st.ctxs = append(st.ctxs, spoeCtx{e: e, fid: 1})
+	return &st.ctxs[len(st.ctxs)-1]
 }
 
 // spoeScratch is what one exchange with an agent builds and reads:
@@ -235,6 +312,7 @@ type spoeScratch struct {
 	payload, ack []byte
 	args         []spoe.Arg
 	acts         []spoe.Action
+	line         []byte
 }
 
 var spoeScratchPool = sync.Pool{New: func() any { return new(spoeScratch) }}
@@ -242,18 +320,27 @@ var spoeScratchPool = sync.Pool{New: func() any { return new(spoeScratch) }}
 // process sends the messages to the engine's agent in one NOTIFY frame
 // and applies the variables its ACK sets; event messages whose
 // condition fails are left out, and nothing is sent when none is left.
-func (e *spoeEngine) process(ctx acl.VarContext, st *spoeStream, msgs []spoeMsg) {
-	for _, x := range st.off {
-		if x == e {
-			return
-		}
+// Once the engine's errors reach maxerrrate, it skips the processing.
+func (e *spoeEngine) process(ctx acl.VarContext, st *spoeStream, set *spoeMsgs) {
+	sx := st.ctx(e)
+	if sx.off {
+		return
 	}
+	if e.errRate != nil && e.errRate.Remaining(e.maxErr) == 0 {
+		// HAProxy skips the processing but, within a stream that
+		// processed before, logs that processing's line again.
+		if sx.hasLast {
+			e.log(st, set, &sx.last)
+		}
+		return
+	}
+	start := time.Now()
 	sc := spoeScratchPool.Get().(*spoeScratch)
 	defer spoeScratchPool.Put(sc)
 	sc.payload = sc.payload[:0]
 	sent := 0
-	for i := range msgs {
-		m := &msgs[i]
+	for i := range set.list {
+		m := &set.list[i]
 		if m.cond != nil && !m.cond.Eval(ctx) {
 			continue
 		}
@@ -266,42 +353,109 @@ func (e *spoeEngine) process(ctx acl.VarContext, st *spoeStream, msgs []spoeMsg)
 	}
 	clear(sc.args) // the samples' bytes
 	if sent == 0 {
+		e.processed.Add(1)
+		sx.hasLast = false
 		return
 	}
-	start := time.Now()
 	var deadline time.Time
 	if t := e.cfg.Agent.ProcessingTimeout; t > 0 {
 		deadline = start.Add(t)
 	}
-	st.fid++
-	ack, err := e.client.Notify(deadline, st.sid, st.fid, sc.payload, sc.ack)
+	var tm spoe.Timing
+	ack, err := e.client.Notify(deadline, st.sid, sx.fid, sc.payload, sc.ack, &tm)
 	sc.ack = ack[:0]
-	elapsed := time.Since(start)
-	st.total += elapsed
+	if err == nil {
+		sx.fid++
+		if sc.acts, err = spoe.ParseActions(sc.acts[:0], ack); err == nil {
+			e.apply(ctx, sc.acts)
+			clear(sc.acts)
+		} else {
+			err = &spoe.Error{Code: 256 + spoe.StatusInvalid, Err: err}
+		}
+	}
+	done := time.Now()
+	e.processed.Add(1)
+	elapsed := done.Sub(start)
+	sx.total += elapsed
 	if e.ptVar != "" {
 		ctx.SetVar(e.ptVar, acl.Int(elapsed.Milliseconds()))
 	}
 	if e.ttVar != "" {
-		ctx.SetVar(e.ttVar, acl.Int(st.total.Milliseconds()))
+		ctx.SetVar(e.ttVar, acl.Int(sx.total.Milliseconds()))
 	}
-	if err == nil {
-		if sc.acts, err = spoe.ParseActions(sc.acts[:0], ack); err == nil {
-			e.apply(ctx, sc.acts)
-			clear(sc.acts)
-			return
+	l := spoeLast{times: [5]int64{
+		spanMs(start, tm.Queued), spanMs(tm.Queued, tm.Sent), spanMs(tm.Sent, tm.Acked), spanMs(tm.Acked, done), elapsed.Milliseconds(),
+	}}
+	if err != nil {
+		l.status = spoe.ErrCodeUnknown
+		if se, ok := err.(*spoe.Error); ok {
+			l.status = se.Code
 		}
-		err = &spoe.Error{Code: 256 + spoe.StatusInvalid, Err: err}
+		e.errors.Add(1)
+		if e.errRate != nil {
+			e.errRate.Add(1)
+		}
+		if e.errVar != "" {
+			ctx.SetVar(e.errVar, acl.Int(int64(l.status)))
+		}
+		sx.off = !e.cfg.Agent.ContinueOnError
 	}
-	code := spoe.ErrCodeUnknown
-	if se, ok := err.(*spoe.Error); ok {
-		code = se.Code
+	sx.last, sx.hasLast = l, true
+	if e.logs != nil {
+		e.logLine(sc, st, set, &l)
 	}
-	if e.errVar != "" {
-		ctx.SetVar(e.errVar, acl.Int(int64(code)))
+}
+
+// spanMs is the time from a to b in milliseconds, -1 when the step at b
+// was not reached.
+func spanMs(a, b time.Time) int64 {
+	if a.IsZero() || b.IsZero() {
+		return -1
 	}
-	if !e.cfg.Agent.ContinueOnError {
-		st.off = append(st.off, e)
+	return b.Sub(a).Milliseconds()
+}
+
+// log emits the line of a processing, if the agent logs.
+func (e *spoeEngine) log(st *spoeStream, set *spoeMsgs, l *spoeLast) {
+	if e.logs == nil {
+		return
 	}
+	sc := spoeScratchPool.Get().(*spoeScratch)
+	defer spoeScratchPool.Put(sc)
+	e.logLine(sc, st, set, l)
+}
+
+// logLine emits the line HAProxy logs of a processing: "SPOE: [agent]
+// <EVENT|GROUP:name> sid=N st=STATUS reqT/qT/wT/resT/pT idle/conns
+// sending/waiting errors/processed", at notice level, or warning for an
+// error; option dontlog-normal leaves out the successes.
+func (e *spoeEngine) logLine(sc *spoeScratch, st *spoeStream, set *spoeMsgs, l *spoeLast) {
+	level := levelNotice
+	if l.status != 0 {
+		level = levelWarning
+	} else if e.cfg.Agent.DontLogNormal {
+		return
+	}
+	cs := e.client.Stats()
+	b := append(sc.line[:0], "SPOE: ["...)
+	b = append(b, e.cfg.Agent.Name...)
+	b = append(b, "] <"...)
+	b = append(b, set.label...)
+	b = append(b, "> sid="...)
+	b = strconv.AppendUint(b, st.sid, 10)
+	b = append(b, " st="...)
+	b = strconv.AppendInt(b, int64(l.status), 10)
+	for i, t := range l.times {
+		if i == 0 {
+			b = append(b, ' ')
+		} else {
+			b = append(b, '/')
+		}
+		b = strconv.AppendInt(b, t, 10)
+	}
+	b = fmt.Appendf(b, " %d/%d %d/%d %d/%d", cs.Idle, cs.Conns, cs.Sending, cs.Waiting, e.errors.Load(), e.processed.Load())
+	sc.line = b
+	e.logs.emit(level, string(b))
 }
 
 // varNames are an agent's variable name in full, by scope, "" for one
@@ -407,7 +561,7 @@ func valueSample(v spoe.Value) (acl.Sample, bool) {
 
 // spoeGroup finds the engine and the messages of a send-spoe-group rule
 // (the configuration checked that both exist).
-func (b *Balancer) spoeGroup(px *config.Proxy, engine, group string) (*spoeEngine, []spoeMsg) {
+func (b *Balancer) spoeGroup(px *config.Proxy, engine, group string) (*spoeEngine, *spoeMsgs) {
 	for _, e := range b.spoe[px] {
 		if e.cfg.Name == engine {
 			return e, e.groups[group]
@@ -430,7 +584,7 @@ func (ex *exchange) spoeEvent(front bool, event string) {
 	}
 	for _, list := range [2][]*spoeEngine{fe, be} {
 		for _, e := range list {
-			if msgs := e.events[event]; len(msgs) > 0 {
+			if msgs := e.events[event]; msgs != nil && len(msgs.list) > 0 {
 				e.process(ex, ex.spoeStream(), msgs)
 			}
 		}
@@ -441,7 +595,7 @@ func (ex *exchange) spoeEvent(front bool, event string) {
 func (ex *exchange) spoeStream() *spoeStream {
 	if !ex.spoeOn {
 		ex.spoeOn = true
-		ex.spoe.reset()
+		ex.spoe.reset(ex.log.rt)
 	}
 	return &ex.spoe
 }

@@ -67,6 +67,18 @@ type SPOEAgent struct {
 	// MaxFrameSize is the largest frame announced (0: tune.bufsize-4);
 	// MaxWaiting bounds the frames in flight per connection (0: 20).
 	MaxFrameSize, MaxWaiting int
+	// MaxConnRate bounds the connections the engine opens per second,
+	// and MaxErrRate the errors per second past which it stops
+	// processing (0: no limit).
+	MaxConnRate, MaxErrRate int
+	// Logs are the agent's own "log" targets, and LogGlobal its "log
+	// global": where the line of each processing goes. With neither,
+	// the agent logs nothing.
+	Logs      []Log
+	LogGlobal bool
+	// DontLogNormal leaves out the lines of processings that succeeded
+	// (option dontlog-normal).
+	DontLogNormal bool
 }
 
 // SPOEArg is one argument of a message: an optional name and a sample
@@ -236,7 +248,7 @@ func (p *parser) parseSPOEFile(file string, data []byte, name string) (*SPOEEngi
 		var err2 error
 		switch section {
 		case "spoe-agent":
-			err2 = parseSPOEAgentLine(agent, kw, args)
+			err2 = parseSPOEAgentLine(pos, agent, kw, args)
 		case "spoe-message":
 			err2 = e.parseSPOEMessageLine(msg, kw, args)
 		case "spoe-group":
@@ -339,7 +351,7 @@ func spoeVarName(s string) error {
 	return nil
 }
 
-func parseSPOEAgentLine(a *SPOEAgent, kw string, args []string) error {
+func parseSPOEAgentLine(pos Pos, a *SPOEAgent, kw string, args []string) error {
 	one := func() (string, error) {
 		if len(args) != 1 {
 			return "", fmt.Errorf("expects one argument")
@@ -411,8 +423,39 @@ func parseSPOEAgentLine(a *SPOEAgent, kw string, args []string) error {
 			}
 		}
 		a.RegisterVarNames = append(a.RegisterVarNames, args...)
+	case "maxconnrate", "maxerrrate":
+		if len(args) == 0 {
+			return errors.New("expects an integer argument")
+		}
+		if len(args) > 1 {
+			return fmt.Errorf("cannot handle unexpected argument '%s'", args[1])
+		}
+		n, err := parseInt(args[0], 0, 1<<31-1)
+		if err != nil {
+			return err
+		}
+		if kw == "maxconnrate" {
+			a.MaxConnRate = n
+		} else {
+			a.MaxErrRate = n
+		}
+	case "log":
+		if len(args) == 1 && args[0] == "global" {
+			a.LogGlobal = true
+			return nil
+		}
+		l, err := parseLog(pos, args)
+		if err != nil {
+			return err
+		}
+		a.Logs = append(a.Logs, l)
 	case "option", "no":
 		neg := kw == "no"
+		if neg && len(args) == 1 && args[0] == "log" {
+			// "no log": the agent logs nothing.
+			a.Logs, a.LogGlobal = nil, false
+			return nil
+		}
 		if neg {
 			if len(args) == 0 || args[0] != "option" {
 				return fmt.Errorf("%w: 'no %s'", ErrUnknownKeyword, strings.Join(args, " "))
@@ -428,8 +471,10 @@ func parseSPOEAgentLine(a *SPOEAgent, kw string, args []string) error {
 			a.Pipelining = !neg
 		case "async":
 			a.Async = !neg
-		case "send-frag-payload", "dontlog-normal":
-			// lb never fragments frames, and logs no SPOE line.
+		case "send-frag-payload":
+			// lb never fragments frames.
+		case "dontlog-normal":
+			a.DontLogNormal = !neg
 		case "continue-on-error", "force-set-var", "var-prefix", "set-on-error", "set-process-time", "set-total-time":
 			if neg {
 				return fmt.Errorf("'no option %s' is not supported", opt)
@@ -464,8 +509,6 @@ func parseSPOEAgentLine(a *SPOEAgent, kw string, args []string) error {
 		if len(rest) > 0 {
 			return fmt.Errorf("'option %s' takes no argument", opt)
 		}
-	case "log", "maxconnrate", "maxerrrate":
-		return fmt.Errorf("%w: '%s' in a spoe-agent section", ErrUnsupported, kw)
 	default:
 		return fmt.Errorf("%w: '%s' in a spoe-agent section", ErrUnknownKeyword, kw)
 	}

@@ -24,6 +24,11 @@ spoe-agent a1
     timeout hello 1s
     timeout idle 2m
     timeout processing 10ms
+    maxconnrate 5
+    maxerrrate 2
+    log global
+    log stderr format raw local1 warning
+    option dontlog-normal
     use-backend agents
 spoe-message m1
     acl local src 127.0.0.1
@@ -72,6 +77,14 @@ func TestSPOEFilter(t *testing.T) {
 	require.True(t, a.Async)
 	require.Equal(t, []string{"extra", "x.y"}, a.RegisterVarNames)
 	require.Equal(t, int64(10e6), a.ProcessingTimeout.Nanoseconds())
+	require.Equal(t, 5, a.MaxConnRate)
+	require.Equal(t, 2, a.MaxErrRate)
+	require.True(t, a.LogGlobal)
+	require.True(t, a.DontLogNormal)
+	require.Len(t, a.Logs, 1)
+	require.Equal(t, "stderr", a.Logs[0].Target)
+	require.Equal(t, "local1", a.Logs[0].Facility)
+	require.Equal(t, "warning", a.Logs[0].Level)
 	require.Len(t, e.Events["on-frontend-http-request"], 1)
 	m := e.Events["on-frontend-http-request"][0]
 	require.Equal(t, []SPOEArg{{"ip", "src"}, {"", "hdr(host)"}, {"port", "src_port,add(1)"}}, m.Args)
@@ -81,6 +94,14 @@ func TestSPOEFilter(t *testing.T) {
 	require.Equal(t, "send-spoe-group", r.Action)
 	require.Equal(t, "iprep", r.Name)
 	require.Equal(t, "g1", r.Value)
+
+	// "no log" forgets the lines before it; "no option dontlog-normal"
+	// the option.
+	quiet := strings.Replace(spoeConf, "option dontlog-normal", "option dontlog-normal\n    no log\n    no option dontlog-normal", 1)
+	a = mustParse(t, spoeConfig(t, quiet, "")).Proxy("f", KindFrontend).SPOEEngine("iprep").Agent
+	require.False(t, a.LogGlobal)
+	require.Empty(t, a.Logs)
+	require.False(t, a.DontLogNormal)
 
 	// Without an engine name, the file has no scope and the engine is
 	// named after its agent, whose name is the default prefix.
@@ -107,7 +128,7 @@ func TestSPOEErrors(t *testing.T) {
 		sentinel         error
 		msg              string
 	}{
-		{"unknown event", strings.Replace(base, "on-frontend-http-request", "on-bogus", 1), "", 4, ErrBadValue, "spoe.conf:17: bad value: 'event': unknown event 'on-bogus'"},
+		{"unknown event", strings.Replace(base, "on-frontend-http-request", "on-bogus", 1), "", 4, ErrBadValue, "spoe.conf:22: bad value: 'event': unknown event 'on-bogus'"},
 		{"tcp-response event", strings.Replace(base, "on-frontend-http-request", "on-tcp-response", 1), "", 4, ErrUnsupported, "event 'on-tcp-response'"},
 		{"no backend", strings.Replace(base, "use-backend agents", "use-backend nope", 1), "", 4, ErrReference, "unknown backend 'nope' used by SPOE agent 'a1'"},
 		{"http backend", strings.Replace(base, "use-backend agents", "use-backend web", 1), "", 4, ErrReference, "backend 'web' used by SPOE agent 'a1' declared at"},
@@ -115,9 +136,12 @@ func TestSPOEErrors(t *testing.T) {
 		{"group with unknown message", strings.Replace(base, "messages m2", "messages m3", 1), "", 4, ErrReference, "SPOE group 'g1' uses the undefined SPOE message 'm3'"},
 		{"agent with unknown message", strings.Replace(base, "messages m1", "messages m1 mx", 1), "", 4, ErrReference, "SPOE agent 'a1' uses the undefined SPOE message 'mx'"},
 		{"no agent in scope", strings.Replace(base, "[iprep]", "[nope]", 1), "", 4, ErrBadValue, "no SPOE agent found in file"},
-		{"bad fetch", strings.Replace(base, "args meth=method", "args meth=nosuchfetch", 1), "", 4, ErrBadValue, "spoe.conf:19: bad value: 'args': unknown fetch method: 'nosuchfetch'"},
+		{"bad fetch", strings.Replace(base, "args meth=method", "args meth=nosuchfetch", 1), "", 4, ErrBadValue, "spoe.conf:24: bad value: 'args': unknown fetch method: 'nosuchfetch'"},
 		{"unknown agent keyword", strings.Replace(base, "groups g1", "groups g1\n    bogus 1", 1), "", 4, ErrUnknownKeyword, "'bogus' in a spoe-agent section"},
-		{"agent log", strings.Replace(base, "groups g1", "groups g1\n    log global", 1), "", 4, ErrUnsupported, "'log' in a spoe-agent section"},
+		{"agent log target", strings.Replace(base, "groups g1", "groups g1\n    log bogus", 1), "", 4, ErrBadValue, "spoe.conf:5: bad value: 'log': "},
+		{"maxconnrate alone", strings.Replace(base, "groups g1", "groups g1\n    maxconnrate", 1), "", 4, ErrBadValue, "spoe.conf:5: bad value: 'maxconnrate': expects an integer argument"},
+		{"maxerrrate twice", strings.Replace(base, "groups g1", "groups g1\n    maxerrrate 1 2", 1), "", 4, ErrBadValue, "'maxerrrate': cannot handle unexpected argument '2'"},
+		{"maxerrrate word", strings.Replace(base, "groups g1", "groups g1\n    maxerrrate abc", 1), "", 4, ErrBadValue, "'maxerrrate': invalid number \"abc\""},
 		{"bad var-prefix", strings.Replace(base, "var-prefix iprep", "var-prefix ip-rep", 1), "", 4, ErrBadValue, "invalid character '-' in 'ip-rep'"},
 		{"two agents", base + "spoe-agent a2\n", "", 4, ErrBadValue, "only one 'spoe-agent' per SPOE scope"},
 		{"unknown group", base, "http-request send-spoe-group iprep g2", 5, ErrReference, "unable to find SPOE group 'g2' into SPOE engine 'iprep' configuration"},

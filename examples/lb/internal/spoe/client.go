@@ -9,7 +9,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/proxyblocks/proxyblocks/freq"
 )
 
 // Engine-level error codes, as the set-on-error variable reports them;
@@ -58,6 +61,28 @@ type ClientConfig struct {
 	// RetryDelay is the pause between attempts to reach an agent while
 	// an exchange's deadline allows (0 is 100ms).
 	RetryDelay time.Duration
+	// MaxConnRate bounds the connections opened per second (0: no
+	// limit). Over it, an exchange with no connection open fails at
+	// once (ErrCodeResource) and one with connections open waits for
+	// room on them, or for the rate, until its deadline.
+	MaxConnRate int
+	// Available, when set, reports whether a connection may be opened
+	// at all (a server of the agents is up); while it reports false,
+	// exchanges fare as over MaxConnRate.
+	Available func() bool
+}
+
+// Timing is when an exchange reached each step, zero for a step it did
+// not reach: queued for a connection, its frame sent, its ACK received.
+type Timing struct {
+	Queued, Sent, Acked time.Time
+}
+
+// Stats are a client's counts at one moment: connections with room for
+// a frame (idle) and open (conns), exchanges not sent yet (sending) and
+// sent, waiting for their ACK (waiting).
+type Stats struct {
+	Idle, Conns, Sending, Waiting int
 }
 
 // Client sends NOTIFY frames to an engine's agents and returns their
@@ -72,6 +97,17 @@ type Client struct {
 	closed  bool
 	done    chan struct{} // closed by Close
 	wg      sync.WaitGroup
+	// rate counts the connections opened (MaxConnRate); room, made
+	// while exchanges wait for a connection, is closed when one may
+	// have room.
+	rate *freq.Counter
+	room chan struct{}
+	// dialing counts the connections being opened, which exchanges
+	// over the rate may wait for as for open ones.
+	dialing int
+	// sending counts the exchanges not sent yet, waiting those sent
+	// and waiting for their ACK.
+	sending, waiting atomic.Int64
 }
 
 type callKey struct{ sid, fid uint64 }
@@ -124,8 +160,16 @@ func NewClient(cfg ClientConfig) *Client {
 	if cfg.RetryDelay <= 0 {
 		cfg.RetryDelay = 100 * time.Millisecond
 	}
-	return &Client{cfg: cfg, pending: map[callKey]*call{}, done: make(chan struct{})}
+	c := &Client{cfg: cfg, pending: map[callKey]*call{}, done: make(chan struct{})}
+	if cfg.MaxConnRate > 0 {
+		c.rate = freq.NewCounter(nil)
+	}
+	return c
 }
+
+// errNoConn fails an exchange that finds no connection open while none
+// may be opened.
+var errNoConn = errors.New("no connection to an agent, and none may open (no server up, or maxconnrate reached)")
 
 // readBufSize is the reader's buffer: several ACKs a read.
 const readBufSize = 16 << 10
@@ -141,15 +185,20 @@ var errDeadline = errors.New("no ACK before the processing timeout")
 // It gives up with an *Error at the deadline (ErrCodeTimeout; a zero
 // deadline waits without limit), when the frame is larger than the agent
 // takes (ErrCodeTooBig) or when the agent fails the exchange (256 plus
-// the SPOP status).
-func (c *Client) Notify(deadline time.Time, sid, fid uint64, msgs, ack []byte) ([]byte, error) {
+// the SPOP status). tm, when not nil, is told when the exchange reached
+// each step.
+func (c *Client) Notify(deadline time.Time, sid, fid uint64, msgs, ack []byte, tm *Timing) ([]byte, error) {
 	k := callKey{sid, fid}
 	cl := callPool.Get().(*call)
 	cl.ack, cl.err, cl.conn = ack[:0], nil, nil
 	if !deadline.IsZero() {
 		cl.timer.Reset(time.Until(deadline))
 	}
-	ack, err := c.notify(deadline, k, cl, msgs)
+	var scratch Timing
+	if tm == nil {
+		tm = &scratch
+	}
+	ack, err := c.notify(deadline, k, cl, msgs, tm)
 	cl.timer.Stop()
 	select {
 	case <-cl.timer.C: // a Go before 1.23's timer may hold a tick
@@ -160,17 +209,65 @@ func (c *Client) Notify(deadline time.Time, sid, fid uint64, msgs, ack []byte) (
 	return ack, err
 }
 
-func (c *Client) notify(deadline time.Time, k callKey, cl *call, msgs []byte) ([]byte, error) {
+func (c *Client) notify(deadline time.Time, k callKey, cl *call, msgs []byte, tm *Timing) ([]byte, error) {
+	tm.Queued = time.Now()
+	c.sending.Add(1)
+	ac, err := c.connFor(deadline, k, cl)
+	if err != nil {
+		c.sending.Add(-1)
+		if errors.Is(err, errNoConn) {
+			tm.Queued = time.Time{}
+		}
+		return nil, err
+	}
+	err = ac.send(FrameNotify, k.sid, k.fid, msgs)
+	c.sending.Add(-1)
+	if err != nil {
+		if !c.forget(k, cl) {
+			<-cl.done // failed with the connection meanwhile
+		}
+		return nil, err
+	}
+	tm.Sent = time.Now()
+	c.waiting.Add(1)
+	defer c.waiting.Add(-1)
+	select {
+	case <-cl.done:
+	case <-cl.timer.C:
+		if c.forget(k, cl) {
+			return nil, &Error{Code: ErrCodeTimeout, Err: errDeadline}
+		}
+		// Delivered as the deadline passed: take it.
+		<-cl.done
+	}
+	if cl.err == nil {
+		tm.Acked = time.Now()
+	}
+	return cl.ack, cl.err
+}
+
+// connFor registers cl under k on a connection, trying again while the
+// deadline allows when none can be had.
+func (c *Client) connFor(deadline time.Time, k callKey, cl *call) (*agentConn, error) {
 	var ac *agentConn
 	var why error
 	for {
 		var err error
-		ac, err = c.acquire(deadline, k, cl)
+		ac, err = c.acquire(deadline, k, cl, why != nil)
 		if err == nil {
 			break
 		}
 		if errors.Is(err, errClosed) {
 			return nil, &Error{Code: ErrCodeInterrupt, Err: err}
+		}
+		if errors.Is(err, errNoConn) {
+			return nil, err
+		}
+		if errors.Is(err, errDeadline) {
+			if why != nil {
+				err = &Error{Code: ErrCodeTimeout, Err: fmt.Errorf("no agent answered: %w", why)}
+			}
+			return nil, err
 		}
 		// The reason reported is the last one not due to the
 		// deadline itself.
@@ -192,47 +289,82 @@ func (c *Client) notify(deadline time.Time, k callKey, cl *call, msgs []byte) ([
 		case <-pause.C:
 		}
 	}
-	if err := ac.send(FrameNotify, k.sid, k.fid, msgs); err != nil {
-		if !c.forget(k, cl) {
-			<-cl.done // failed with the connection meanwhile
-		}
-		return nil, err
-	}
-	select {
-	case <-cl.done:
-		return cl.ack, cl.err
-	case <-cl.timer.C:
-		if !c.forget(k, cl) {
-			// Delivered as the deadline passed: take it.
-			<-cl.done
-			return cl.ack, cl.err
-		}
-		return nil, &Error{Code: ErrCodeTimeout, Err: errDeadline}
-	}
+	return ac, nil
 }
 
 // acquire registers cl under k on a connection with room for it,
-// opening one when none has.
-func (c *Client) acquire(deadline time.Time, k callKey, cl *call) (*agentConn, error) {
+// opening one when none has, a server is available and the connection
+// rate allows. Otherwise, it fails at once when no connection is open
+// (unless queued: the exchange waited already), and else waits for
+// room, a server or the rate, until the exchange's timer fires
+// (errDeadline).
+func (c *Client) acquire(deadline time.Time, k callKey, cl *call, queued bool) (*agentConn, error) {
 	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return nil, errClosed
-	}
-	for _, ac := range c.conns {
-		if !ac.dead && (ac.waiting == 0 || ac.pipeline && ac.waiting < c.cfg.MaxWaiting) {
-			c.register(ac, k, cl)
+	var wait *time.Timer
+	defer func() {
+		if wait != nil {
+			wait.Stop()
+		}
+	}()
+	for {
+		if c.closed {
 			c.mu.Unlock()
-			return ac, nil
+			return nil, errClosed
+		}
+		for _, ac := range c.conns {
+			if !ac.dead && (ac.waiting == 0 || ac.pipeline && ac.waiting < c.cfg.MaxWaiting) {
+				c.register(ac, k, cl)
+				c.mu.Unlock()
+				return ac, nil
+			}
+		}
+		avail := c.cfg.Available == nil || c.cfg.Available()
+		if avail && (c.rate == nil || c.rate.Allow(uint32(c.cfg.MaxConnRate))) {
+			break
+		}
+		if len(c.conns) == 0 && c.dialing == 0 && !queued {
+			c.mu.Unlock()
+			return nil, &Error{Code: ErrCodeResource, Err: errNoConn}
+		}
+		// Wait for a connection with room, or for the rate.
+		queued = true
+		if c.room == nil {
+			c.room = make(chan struct{})
+		}
+		room := c.room
+		c.mu.Unlock()
+		d := c.cfg.RetryDelay // for a server to come up
+		if avail {
+			d = c.rate.NextEventDelay(uint32(c.cfg.MaxConnRate))
+		}
+		if wait == nil {
+			wait = time.NewTimer(d)
+		} else {
+			wait.Reset(d)
+		}
+		var late bool
+		select {
+		case <-room:
+		case <-wait.C:
+		case <-cl.timer.C:
+			late = true
+		}
+		c.mu.Lock()
+		if late {
+			c.mu.Unlock()
+			return nil, &Error{Code: ErrCodeTimeout, Err: errDeadline}
 		}
 	}
+	c.dialing++
 	c.mu.Unlock()
 	ac, err := c.dial(deadline)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dialing--
+	c.wake()
 	if err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
 		_ = ac.nc.Close()
 		return nil, errClosed
@@ -242,6 +374,28 @@ func (c *Client) acquire(deadline time.Time, k callKey, cl *call) (*agentConn, e
 	c.wg.Add(1)
 	go ac.read()
 	return ac, nil
+}
+
+// wake tells the exchanges waiting for a connection that one may have
+// room; c.mu is held.
+func (c *Client) wake() {
+	if c.room != nil {
+		close(c.room)
+		c.room = nil
+	}
+}
+
+// Stats returns the client's counts now.
+func (c *Client) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := Stats{Conns: len(c.conns), Sending: int(c.sending.Load()), Waiting: int(c.waiting.Load())}
+	for _, ac := range c.conns {
+		if !ac.dead && (ac.waiting == 0 || ac.pipeline && ac.waiting < c.cfg.MaxWaiting) {
+			st.Idle++
+		}
+	}
+	return st
 }
 
 // register notes cl as waiting on ac; c.mu is held.
@@ -270,6 +424,7 @@ func (c *Client) forget(k callKey, cl *call) bool {
 // release counts one frame less waiting on ac; c.mu is held.
 func (c *Client) release(ac *agentConn) {
 	ac.waiting--
+	c.wake()
 	if ac.waiting == 0 && c.cfg.IdleTimeout > 0 && !ac.dead {
 		_ = ac.nc.SetReadDeadline(time.Now().Add(c.cfg.IdleTimeout))
 	}
@@ -570,6 +725,7 @@ func (ac *agentConn) fail(err error) {
 	c := ac.c
 	c.mu.Lock()
 	ac.dead = true
+	c.wake()
 	for i, x := range c.conns {
 		if x == ac {
 			c.conns = append(c.conns[:i], c.conns[i+1:]...)
@@ -598,6 +754,7 @@ func (c *Client) Close() error {
 		c.closed = true
 		close(c.done)
 	}
+	c.wake()
 	conns := append([]*agentConn(nil), c.conns...)
 	c.mu.Unlock()
 	for _, ac := range conns {

@@ -15,7 +15,7 @@ import (
 
 func notifyOne(t *testing.T, c *Client, sid, fid uint64, arg string, d time.Duration) ([]Action, error) {
 	t.Helper()
-	ack, err := c.Notify(time.Now().Add(d), sid, fid, AppendMessage(nil, "m", []Arg{{Name: "a", Value: Str(arg)}}), nil)
+	ack, err := c.Notify(time.Now().Add(d), sid, fid, AppendMessage(nil, "m", []Arg{{Name: "a", Value: Str(arg)}}), nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -289,4 +289,83 @@ func TestClientIdleTimeout(t *testing.T) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	require.Equal(t, 2, a.conns)
+}
+
+// maxconnrate: over the rate, an exchange finding its connection busy
+// waits for it rather than opening another, and one finding no
+// connection at all fails at once with ErrCodeResource.
+func TestClientMaxConnRate(t *testing.T) {
+	testnet.LeakCheck(t)
+	release := make(chan struct{})
+	a := newTestAgent(t, func(c net.Conn, f Frame, msgs []Message) []Action {
+		if f.StreamID == 1 {
+			<-release
+		}
+		return echoScore(c, f, msgs)
+	})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free) // before the agent stops, should the test fail
+	a.caps = ""     // one frame at a time on a connection
+	c := NewClient(ClientConfig{MaxConnRate: 1, Dial: a.dial})
+	defer c.Close()
+
+	first := make(chan error, 1)
+	go func() {
+		_, err := notifyOne(t, c, 1, 1, "a", 5*time.Second)
+		first <- err
+	}()
+	require.Eventually(t, func() bool { return c.Stats().Waiting == 1 }, 5*time.Second, time.Millisecond)
+	second := make(chan error, 1)
+	go func() {
+		_, err := notifyOne(t, c, 2, 1, "b", 5*time.Second)
+		second <- err
+	}()
+	require.Eventually(t, func() bool { return c.Stats().Sending == 1 }, 5*time.Second, time.Millisecond, "the second exchange waits for the busy connection")
+	free()
+	require.NoError(t, <-first)
+	require.NoError(t, <-second)
+	a.mu.Lock()
+	require.Equal(t, 1, a.conns, "one connection for both")
+	a.mu.Unlock()
+
+	// The connection ends: the next exchange fails at once.
+	c.mu.Lock()
+	for _, ac := range c.conns {
+		_ = ac.nc.Close()
+	}
+	c.mu.Unlock()
+	require.Eventually(t, func() bool { return c.Stats().Conns == 0 }, 5*time.Second, time.Millisecond)
+	var tm Timing
+	_, err := c.Notify(time.Now().Add(5*time.Second), 3, 1, AppendMessage(nil, "m", nil), nil, &tm)
+	var se *Error
+	require.ErrorAs(t, err, &se)
+	require.Equal(t, ErrCodeResource, se.Code)
+	require.True(t, tm.Queued.IsZero() && tm.Sent.IsZero())
+	a.mu.Lock()
+	require.Equal(t, 1, a.conns)
+	a.mu.Unlock()
+}
+
+// With no server available, nothing is dialled and an exchange with no
+// connection open fails at once.
+func TestClientNoServerAvailable(t *testing.T) {
+	testnet.LeakCheck(t)
+	a := newTestAgent(t, echoScore)
+	var up sync.Mutex
+	available := false
+	c := NewClient(ClientConfig{Dial: a.dial, Available: func() bool { up.Lock(); defer up.Unlock(); return available }})
+	defer c.Close()
+	_, err := notifyOne(t, c, 1, 1, "a", 5*time.Second)
+	var se *Error
+	require.ErrorAs(t, err, &se)
+	require.Equal(t, ErrCodeResource, se.Code)
+	up.Lock()
+	available = true
+	up.Unlock()
+	_, err = notifyOne(t, c, 2, 1, "a", 5*time.Second)
+	require.NoError(t, err)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	require.Equal(t, 1, a.conns)
 }

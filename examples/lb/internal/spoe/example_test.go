@@ -61,7 +61,7 @@ func Example() {
 	defer client.Close()
 	addr := netip.MustParseAddr("192.0.2.66")
 	msg := spoe.AppendMessage(nil, "check-ip", []spoe.Arg{{Name: "ip", Value: spoe.Value{Type: spoe.TypeIPv4, IP: addr}}})
-	ack, err := client.Notify(time.Now().Add(5*time.Second), 0, 1, msg, nil)
+	ack, err := client.Notify(time.Now().Add(5*time.Second), 0, 1, msg, nil, nil)
 	if err != nil {
 		fmt.Println(err)
 		return
