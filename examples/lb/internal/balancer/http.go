@@ -866,6 +866,15 @@ func (ex *exchange) serve() {
 		ex.answerError(hf.s.fe.http, 503, [2]byte{'S', 'C'})
 		return
 	}
+	if ex.be.cfg.Mode != "http" {
+		// A later request of an upgraded TCP frontend's connection
+		// whose rules chose a TCP backend: HAProxy closes the
+		// connection, logging the backend without a server, IR.
+		l.be, l.backend = ex.be, ex.be.cfg.Name
+		l.term = [2]byte{'I', 'R'}
+		_ = hf.s.client.Close()
+		return
+	}
 	ex.be.st.session(l.date)
 	l.be = ex.be
 	ex.bhp = ex.be.http
@@ -980,6 +989,12 @@ func (ex *exchange) addOriginalTo() {
 
 // pickBackend runs the use_backend rules, then default_backend.
 func (hf *httpFront) pickBackend(ex *exchange) *Backend {
+	if hf.s.fe.cfg.Mode != "http" && hf.nreq == 1 {
+		// A TCP frontend's connection upgraded to HTTP: its first
+		// request goes where the frontend's rules sent the connection;
+		// the next ones run its use_backend rules again, as in HAProxy.
+		return hf.s.be
+	}
 	for i := range hf.s.fe.http.useBackends {
 		u := &hf.s.fe.http.useBackends[i]
 		if !u.cond.Eval(ex) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
@@ -128,7 +129,13 @@ func (hf *httpFront) emitLog(l *httpLog, ctx acl.Context) {
 	if be := hf.s.b.backends[l.backend]; be != nil {
 		l.beconn, l.srvconn = be.counts(be.Server(l.server))
 	}
-	if fe.cfg.LogFormat != nil {
+	format := fe.cfg.LogFormat
+	if format == nil && fe.cfg.Mode != "http" {
+		// A TCP frontend's connection upgraded to HTTP: its requests
+		// are logged in tcplog's fields, as HAProxy logs them.
+		format = tcpLogItems()
+	}
+	if format != nil {
 		if ctx == nil {
 			ctx = hf.s.ruleCtx(fe.cfg.Name)
 		}
@@ -146,7 +153,7 @@ func (hf *httpFront) emitLog(l *httpLog, ctx acl.Context) {
 		if fe.logFetch != nil {
 			v.ctx, v.fetch = ctx, fe.logFetch
 		}
-		l.line = renderLogFormat(l.line[:0], fe.cfg.LogFormat, &v)
+		l.line = renderLogFormat(l.line[:0], format, &v)
 	} else {
 		l.line = l.format(l.line[:0])
 	}
@@ -350,3 +357,9 @@ func (ex *exchange) addUniqueIDHeader() {
 		ex.req.AddBytes([]byte(name), []byte(id))
 	}
 }
+
+// tcpLogItems is config.TCPLogFormat, parsed once.
+var tcpLogItems = sync.OnceValue(func() []config.LogItem {
+	items, _ := config.ParseLogFormat(config.TCPLogFormat) // a constant TestTCPLogFormat reads
+	return items
+})

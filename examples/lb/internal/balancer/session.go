@@ -183,6 +183,17 @@ func (s *session) run() {
 		s.tcpFinish()
 		return
 	}
+	if s.be != nil && s.be.cfg.Mode == "http" {
+		// A TCP frontend's rules chose an HTTP backend: the connection
+		// is served as HTTP from here, its bytes still unread, each
+		// request logged in the frontend's format, as HAProxy upgrades
+		// such a stream.
+		settle()
+		if !s.runHTTP() {
+			s.end()
+		}
+		return
+	}
 	if s.client.Transport().Info().TLS {
 		st, gone := firstLook(client)
 		if gone {

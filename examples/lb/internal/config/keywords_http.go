@@ -1117,7 +1117,9 @@ func (p *parser) validateHTTP() {
 				p.errorf(kw, ErrReference, "%s '%s': unable to find required %s '%s'", px.Kind, px.Name, kw, name)
 				return
 			}
-			if be.Mode != px.Mode {
+			// A TCP frontend may hand a stream to an HTTP backend, which
+			// upgrades it to HTTP, as in HAProxy; not the other way.
+			if be.Mode != px.Mode && px.Mode != "tcp" {
 				p.errorf(kw, ErrReference, "%s '%s' (mode %s) cannot use backend '%s' (mode %s)", px.Kind, px.Name, px.Mode, be.Name, be.Mode)
 			}
 		}

@@ -35,6 +35,10 @@ var logVars = map[string]bool{
 	"Tq": true, "Td": true, "Tu": true, "lc": true, "sslv": true, "sslc": true,
 }
 
+// TCPLogFormat is HAProxy's tcplog format, in which a TCP frontend
+// whose connection went to an HTTP backend (upgraded) logs each request.
+const TCPLogFormat = `%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq`
+
 // CLFLogFormat is the format "option httplog clf" logs in, HAProxy's:
 // the Common Log Format's fields first, then HAProxy's own.
 const CLFLogFormat = `%{+Q}o %{-Q}ci - - [%trg] %r %ST %B "" "" %cp %ms %ft %b %s %TR %Tw %Tc %Tr %Ta %tsc %ac %fc %bc %sc %rc %sq %bq %CC %CS %hrl %hsl`

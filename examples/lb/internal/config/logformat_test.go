@@ -142,3 +142,10 @@ func TestLogFormatMoreVariables(t *testing.T) {
 	}
 	mustParse(t, "frontend f\n  mode tcp\n  bind :1\n  log-format \"%U %T %Tl %Th %Td %Tu %lc %sslv %sslc\"\n")
 }
+
+// TestTCPLogFormat: the tcplog format upgraded connections log in reads.
+func TestTCPLogFormat(t *testing.T) {
+	items, err := ParseLogFormat(TCPLogFormat)
+	require.NoError(t, err)
+	require.NotEmpty(t, items)
+}
