@@ -42,6 +42,26 @@ var varConds = map[string]varCond{
 // maxVarConds is how many conditions set-var takes, as in HAProxy.
 const maxVarConds = 4
 
+// VarScopeContext is a VarContext that may lack some scopes for now:
+// before a connection's stream exists (tcp-request connection and
+// session rules) only proc and sess variables live. set-var and
+// unset-var of a scope it lacks give no sample, as in HAProxy.
+type VarScopeContext interface {
+	HasVarScope(scope string) bool
+}
+
+// varScope returns c as a VarContext when it holds variables of scope.
+func varScope(c Context, scope string) (VarContext, bool) {
+	vc, ok := c.(VarContext)
+	if !ok {
+		return nil, false
+	}
+	if vs, ok := c.(VarScopeContext); ok && !vs.HasVarScope(scope) {
+		return nil, false
+	}
+	return vc, true
+}
+
 // sessVarConv is set once a set-var converter of scope sess is
 // compiled, for SessVarConverters.
 var sessVarConv atomic.Bool
@@ -74,7 +94,7 @@ func init() {
 		}
 		proc := scope == "proc"
 		return func(c Context, s Sample) (Sample, bool) {
-			vc, ok := c.(VarContext)
+			vc, ok := varScope(c, scope)
 			if !ok {
 				return Sample{}, false
 			}
@@ -86,7 +106,7 @@ func init() {
 		}, nil
 	}}
 	ctxConverters["unset-var"] = ctxConverter{ArgRequired, 0, func(a []string) (CtxConvFunc, error) {
-		name, _, err := convVarName(a)
+		name, scope, err := convVarName(a)
 		if err != nil {
 			return nil, err
 		}
@@ -94,7 +114,7 @@ func init() {
 			return nil, fmt.Errorf("expects only <var>")
 		}
 		return func(c Context, s Sample) (Sample, bool) {
-			vc, ok := c.(VarContext)
+			vc, ok := varScope(c, scope)
 			if !ok {
 				return Sample{}, false
 			}

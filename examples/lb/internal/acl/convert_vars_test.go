@@ -105,3 +105,21 @@ func TestSetVarConverterErrors(t *testing.T) {
 		require.NoError(t, err, expr)
 	}
 }
+
+// earlyCtx has variables of scopes sess and proc only, as a connection
+// before its stream.
+type earlyCtx struct{ *varCtx }
+
+func (c earlyCtx) HasVarScope(scope string) bool { return scope == "sess" || scope == "proc" }
+
+func TestSetVarConverterScopes(t *testing.T) {
+	c := earlyCtx{newVarCtx()}
+	for expr, ok := range map[string]bool{
+		"str(a),set-var(sess.a)": true, "str(a),set-var(proc.a)": true, "str(a),unset-var(sess.b)": true,
+		"str(a),set-var(txn.a)": false, "str(a),set-var(req.a,ifnotset)": false, "str(a),unset-var(res.a)": false,
+	} {
+		_, got := fetchOn(t, expr, c)
+		require.Equal(t, ok, got, expr)
+	}
+	require.Equal(t, map[string]Sample{"sess.a": Str("a"), "proc.a": Str("a")}, c.vars)
+}

@@ -2,8 +2,9 @@ package balancer
 
 import "github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 
-// Capture slots filled by the capture-req and capture-res converters
-// (acl.CaptureSetter).
+// What the converters that act on the stream need of it: capture slots
+// for capture-req and capture-res (acl.CaptureSetter), the variable
+// scopes that exist yet for set-var and unset-var (acl.VarScopeContext).
 
 // SetCapture stores v, cut to the slot's length, in the frontend's
 // request (resp: response) capture slot i; false when it has none.
@@ -31,7 +32,15 @@ func (t *tracked) SetCapture(resp bool, i int, v string) bool {
 	return true
 }
 
+// HasVarScope reports whether variables of scope live yet: before the
+// session's stream exists (connection and session rules), only proc
+// and sess ones do, as in HAProxy.
+func (t *tracked) HasVarScope(scope string) bool {
+	return !t.early || scope == "sess" || scope == "proc"
+}
+
 var (
-	_ acl.CaptureSetter = (*exchange)(nil)
-	_ acl.CaptureSetter = (*tracked)(nil)
+	_ acl.CaptureSetter   = (*exchange)(nil)
+	_ acl.CaptureSetter   = (*tracked)(nil)
+	_ acl.VarScopeContext = (*tracked)(nil)
 )
