@@ -14,7 +14,9 @@ import (
 // HAProxy: lower, upper, length, field, word, regsub, ipmask, base64,
 // b64dec, hex, url_dec, json, bytes, add, sub, mul, div and mod. A
 // converter that cannot apply (a string where an address is needed, a
-// division by zero) leaves no sample.
+// division by zero) leaves no sample. The converters that read or change
+// the stream's state (set-var, the stick-table lookups, captures...) are
+// registered in ctxConverters and get the fetch's Context too.
 
 // ConvFunc transforms a sample; ok is false when there is none.
 type ConvFunc func(s Sample) (Sample, bool)
