@@ -14,7 +14,9 @@ import (
 // HAProxy: lower, upper, length, field, word, regsub, ipmask, base64,
 // b64dec, hex, url_dec, json, bytes, add, sub, mul, div and mod. A
 // converter that cannot apply (a string where an address is needed, a
-// division by zero) leaves no sample.
+// division by zero) leaves no sample. The converters that read or change
+// the stream's state (set-var, the stick-table lookups, captures...) are
+// registered in ctxConverters and get the fetch's Context too.
 
 // ConvFunc transforms a sample; ok is false when there is none.
 type ConvFunc func(s Sample) (Sample, bool)
@@ -28,6 +30,21 @@ type converter struct {
 }
 
 var converters = map[string]converter{}
+
+// CtxConvFunc transforms a sample with the fetch's Context at hand, for
+// the converters that read or change the stream's state (set-var,
+// table_*); ok is false when there is no sample.
+type CtxConvFunc func(ctx Context, s Sample) (Sample, bool)
+
+// ctxConverter is a registered converter that needs the Context, as
+// converter is for those that do not.
+type ctxConverter struct {
+	args    ArgMode
+	out     Type
+	compile func(args []string) (CtxConvFunc, error)
+}
+
+var ctxConverters = map[string]ctxConverter{}
 
 func init() {
 	str := func(fn func(string) string) func([]string) (ConvFunc, error) {
@@ -415,8 +432,8 @@ func splitConverters(expr string) (fetch string, convs []string, err error) {
 // compileConverters builds the chain of converters convs, and the type
 // of what it returns (t when there are none). The map converters take
 // their files' entries from rs.
-func compileConverters(convs []string, t Type, rs *Refs) (ConvFunc, Type, error) {
-	var chain []ConvFunc
+func compileConverters(convs []string, t Type, rs *Refs) (CtxConvFunc, Type, error) {
+	var chain []convStep
 	for _, c := range convs {
 		name, arg, hasArg, err := splitArg(c)
 		if err != nil {
@@ -430,11 +447,15 @@ func compileConverters(convs []string, t Type, rs *Refs) (ConvFunc, Type, error)
 			if err != nil {
 				return nil, 0, fmt.Errorf("converter '%s': %w", name, err)
 			}
-			chain = append(chain, fn)
+			chain = append(chain, convStep{conv: fn})
 			t = rc.out
 			continue
 		}
 		cv, ok := converters[name]
+		cc, withCtx := ctxConverters[name]
+		if withCtx {
+			cv, ok = converter{args: cc.args, out: cc.out}, true
+		}
 		switch {
 		case !ok:
 			return nil, 0, fmt.Errorf("%w: unknown converter '%s'", ErrSyntax, name)
@@ -447,11 +468,16 @@ func compileConverters(convs []string, t Type, rs *Refs) (ConvFunc, Type, error)
 		if arg != "" {
 			args = strings.Split(arg, ",")
 		}
-		fn, err := cv.compile(args)
+		var step convStep
+		if withCtx {
+			step.ctx, err = cc.compile(args)
+		} else {
+			step.conv, err = cv.compile(args)
+		}
 		if err != nil {
 			return nil, 0, fmt.Errorf("converter '%s': %w", name, err)
 		}
-		chain = append(chain, fn)
+		chain = append(chain, step)
 		if cv.out != 0 { // 0: the converter passes its input's type on
 			t = cv.out
 		}
@@ -459,10 +485,15 @@ func compileConverters(convs []string, t Type, rs *Refs) (ConvFunc, Type, error)
 	if len(chain) == 0 {
 		return nil, t, nil
 	}
-	return func(s Sample) (Sample, bool) {
-		for _, fn := range chain {
+	return func(ctx Context, s Sample) (Sample, bool) {
+		for _, st := range chain {
 			var ok bool
-			if s, ok = fn(s); !ok {
+			if st.ctx != nil {
+				s, ok = st.ctx(ctx, s)
+			} else {
+				s, ok = st.conv(s)
+			}
+			if !ok {
 				return Sample{}, false
 			}
 		}
@@ -470,8 +501,15 @@ func compileConverters(convs []string, t Type, rs *Refs) (ConvFunc, Type, error)
 	}, t, nil
 }
 
+// convStep is one converter of a chain: conv, or ctx for those that
+// need the stream.
+type convStep struct {
+	conv ConvFunc
+	ctx  CtxConvFunc
+}
+
 // withConverters applies conv (when set) to what fn fetches.
-func withConverters(fn FetchFunc, conv ConvFunc) FetchFunc {
+func withConverters(fn FetchFunc, conv CtxConvFunc) FetchFunc {
 	if conv == nil {
 		return fn
 	}
@@ -480,7 +518,7 @@ func withConverters(fn FetchFunc, conv ConvFunc) FetchFunc {
 		if !ok {
 			return Sample{}, false
 		}
-		return conv(s)
+		return conv(ctx, s)
 	}
 }
 

@@ -72,7 +72,10 @@ func init() {
 			if !ok {
 				return Sample{}, false
 			}
-			return vc.Var(name)
+			// A sample of no type is a variable that exists
+			// unset (see set-var's conditions).
+			s, ok := vc.Var(name)
+			return s, ok && s.Type != 0
 		}, nil
 	}})
 }

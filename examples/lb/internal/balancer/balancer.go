@@ -401,6 +401,8 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 	if err := b.compileRuleExprs(); err != nil {
 		return abort(err)
 	}
+	// sess variables a converter sets are dropped with the connection too.
+	b.sessVarsUsed = b.sessVarsUsed || acl.SessVarConverters()
 	if n := cfg.Global.MaxSSLRate; n > 0 {
 		b.sslRate = []conn.SharedRate{{Counter: freq.NewCounter(freq.SystemClock), Limit: uint32(n)}}
 	}

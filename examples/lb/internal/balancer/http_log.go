@@ -301,11 +301,17 @@ func appendQuotedCaptures(b []byte, caps [][]byte) []byte {
 // captureFields records the value of the last field of each name caps
 // names in m, as HAProxy's capture keeps the last it saw, cut to its
 // length and encoded as HAProxy encodes captures (appendCapture). The
-// slots without a name, which only capture rules fill, are left absent.
+// slots without a name, which only capture rules and converters fill,
+// and those whose field is absent keep what they held (a capture-res
+// converter of a request rule, say), as in HAProxy.
 func captureFields(dst [][]byte, caps []config.HeaderCapture, m *htx.Message) [][]byte {
+	old := dst
 	dst = dst[:0]
-	for _, c := range caps {
+	for i, c := range caps {
 		var v []byte
+		if i < len(old) {
+			v = old[i]
+		}
 		if c.Name != "" {
 			var raw []byte
 			found := false

@@ -49,6 +49,7 @@ func Parse(srcs ...Source) (*Config, error) {
 	}
 	// Reported with the other errors, as haproxy resolves them.
 	p.checkFetchRefs()
+	p.checkConvRefs()
 	if len(p.errs) == 0 {
 		p.validate()
 		for _, f := range finishers {
@@ -95,8 +96,10 @@ type parser struct {
 	userlistRefs []userlistRef
 	// fetchRefs are the state fetches' proxy names (fetchrefs.go).
 	fetchRefs []fetchRef
-	pos       Pos
-	errs      []error
+	// convRefs are the stick-table converters' tables (convrefs.go).
+	convRefs []convRef
+	pos      Pos
+	errs     []error
 }
 
 func (p *parser) errorf(kw string, sentinel error, format string, a ...any) {
@@ -241,6 +244,7 @@ func (p *parser) parseLine(words []string) {
 	}
 	p.noteUserlistRefs(words)
 	p.noteFetchRefs(words)
+	p.noteConvRefs(words)
 	k, ok := proxyKeywords[kw]
 	if !ok {
 		if _, g := globalKeywords[kw]; g {
