@@ -95,7 +95,8 @@ func init() {
 				} else {
 					t = t.UTC()
 				}
-				return Str(string(strftime(nil, format, t, local))), true
+				var arr [64]byte
+				return Str(string(strftime(arr[:0], format, t, local))), true
 			}, nil
 		}}
 	}
@@ -208,6 +209,10 @@ func strftime(b []byte, format string, t time.Time, local bool) []byte {
 			b = append(b, v...)
 		}
 		sub := func(f string) {
+			if width < 0 && !upper && !swap {
+				b = strftime(b, f, t, local)
+				return
+			}
 			str(string(strftime(nil, f, t, local)), false)
 		}
 		year, yday, wday := int64(t.Year()), t.YearDay()-1, int(t.Weekday())

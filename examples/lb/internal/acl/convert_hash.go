@@ -16,6 +16,7 @@ import (
 	"math/bits"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // The hash and binary converters of HAProxy 2.6: crc32, crc32c, djb2,
@@ -33,8 +34,7 @@ func init() {
 				return nil, err
 			}
 			return func(s Sample) (Sample, bool) {
-				var buf [16]byte
-				h := fn(seed, smpBin(s, &buf))
+				h := fn(seed, smpBin(s))
 				if av != 0 {
 					h = avalanche(h)
 				}
@@ -59,8 +59,7 @@ func init() {
 			return nil, err
 		}
 		return func(s Sample) (Sample, bool) {
-			var buf [16]byte
-			return Int(int64(XXH32(smpBin(s, &buf), uint32(seed)))), true
+			return Int(int64(XXH32(smpBin(s), uint32(seed)))), true
 		}, nil
 	}}
 	converters["xxh64"] = converter{ArgOptional, TypeInt, func(a []string) (ConvFunc, error) {
@@ -69,12 +68,14 @@ func init() {
 			return nil, err
 		}
 		return func(s Sample) (Sample, bool) {
-			var buf [16]byte
-			return Int(int64(xxh64(smpBin(s, &buf), uint64(seed)))), true
+			return Int(int64(xxh64(smpBin(s), uint64(seed)))), true
 		}, nil
 	}}
 	converters["sha1"] = converter{ArgNone, TypeStr, func([]string) (ConvFunc, error) {
-		return digestConv(sha1.New), nil
+		return func(s Sample) (Sample, bool) {
+			sum := sha1.Sum(smpBin(s))
+			return Str(string(sum[:])), true
+		}, nil
 	}}
 	converters["sha2"] = converter{ArgOptional, TypeStr, func(a []string) (ConvFunc, error) {
 		n, err := optIntArg(a, 256)
@@ -113,9 +114,8 @@ func init() {
 			return nil, fmt.Errorf("key '%s' is not base64 encoded", a[1])
 		}
 		return func(s Sample) (Sample, bool) {
-			var buf [16]byte
 			m := hmac.New(fn, key)
-			m.Write(smpBin(s, &buf))
+			m.Write(smpBin(s))
 			return Str(string(m.Sum(nil))), true
 		}, nil
 	}}
@@ -156,9 +156,9 @@ func init() {
 			return nil, fmt.Errorf("chunk_size out of [1..8] range (%d)", chunk)
 		}
 		return func(s Sample) (Sample, bool) {
-			var buf [16]byte
-			b := smpBin(s, &buf)
-			out := make([]byte, 0, len(b)*3)
+			b := smpBin(s)
+			var arr [256]byte
+			out := arr[:0]
 			for len(b) > 0 && (!trunc || len(b) >= int(chunk)) {
 				n := min(int(chunk), len(b))
 				var v uint64
@@ -186,13 +186,13 @@ func init() {
 		}
 		return func(s Sample) (Sample, bool) {
 			const hexDigits = "0123456789ABCDEF"
-			var buf [16]byte
-			b := smpBin(s, &buf)
+			b := smpBin(s)
 			n := len(b)
 			if chunk > 0 && trunc {
 				n -= n % int(chunk)
 			}
-			out := make([]byte, 0, 2*n+len(b)/max(int(chunk), 1)*len(sep))
+			var arr [128]byte
+			out := arr[:0]
 			for i, c := range b[:n] {
 				if i > 0 && chunk > 0 && int64(i)%chunk == 0 {
 					out = append(out, sep...)
@@ -205,23 +205,16 @@ func init() {
 }
 
 // smpBin returns a sample as HAProxy casts it to binary: a string's
-// bytes, an integer's 8 bytes and an address's 4 or 16, most
-// significant first (in buf for these).
-func smpBin(s Sample, buf *[16]byte) []byte {
+// bytes (not copied: the caller must not change them), an integer's 8
+// bytes and an address's 4 or 16, most significant first.
+func smpBin(s Sample) []byte {
 	switch s.Type {
 	case TypeBool, TypeInt:
-		binary.BigEndian.PutUint64(buf[:8], uint64(s.Int))
-		return buf[:8]
+		return binary.BigEndian.AppendUint64(nil, uint64(s.Int))
 	case TypeIP:
-		if s.IP.Is4() {
-			b := s.IP.As4()
-			copy(buf[:], b[:])
-			return buf[:4]
-		}
-		*buf = s.IP.As16()
-		return buf[:]
+		return s.IP.AsSlice()
 	}
-	return []byte(s.Str)
+	return unsafe.Slice(unsafe.StringData(s.Str), len(s.Str))
 }
 
 // optIntArg reads a converter's one optional integer argument (def when
@@ -302,9 +295,8 @@ func digestAlgo(a []string) (func() hash.Hash, error) {
 // digestConv hashes its sample with the digest fn makes.
 func digestConv(fn func() hash.Hash) ConvFunc {
 	return func(s Sample) (Sample, bool) {
-		var buf [16]byte
 		h := fn()
-		h.Write(smpBin(s, &buf))
+		h.Write(smpBin(s))
 		var sum [64]byte
 		return Str(string(h.Sum(sum[:0]))), true
 	}

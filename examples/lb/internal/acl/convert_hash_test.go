@@ -51,3 +51,18 @@ func TestHashConverters(t *testing.T) {
 		require.ErrorContains(t, err, msg, expr)
 	}
 }
+
+// Converters run per request: the integer ones allocate nothing, the
+// ones making a string only that string.
+func TestConverterAllocations(t *testing.T) {
+	in := "str(Abcdefghij:abcdefghij-abcdefghij;abcdefghij),"
+	for conv, want := range map[string]float64{
+		"crc32": 0, "crc32c(1)": 0, "djb2": 0, "sdbm": 0, "wt6": 0, "xxh32": 0, "xxh64": 0, "xxh3(3)": 0, "and(3)": 0,
+		"neg": 0, "even": 0, "iif(a,b)": 0, "ltrim(A)": 0, "port_only": 0, "language(en)": 0, "hex2i": 0, "url_enc": 1,
+		"host_only": 1, "sha1": 1, "be2dec(:,4)": 1, "be2hex(:,2)": 1, "ub64enc": 1, "http_date": 1, "utime(%F)": 1,
+	} {
+		_, fn, err := CompileFetch(in + conv)
+		require.NoError(t, err)
+		require.Equal(t, want, testing.AllocsPerRun(50, func() { fn(nil) }), conv)
+	}
+}

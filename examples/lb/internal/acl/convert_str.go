@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"unsafe"
 )
 
 // The string converters of HAProxy 2.6: concat, add_item, ltrim, rtrim,
@@ -98,7 +99,9 @@ func init() {
 	}}
 	converters["ub64enc"] = converter{ArgNone, TypeStr, func([]string) (ConvFunc, error) {
 		return func(s Sample) (Sample, bool) {
-			return Str(base64.RawURLEncoding.EncodeToString([]byte(s.String()))), true
+			var arr [128]byte
+			v := s.String()
+			return Str(string(base64.RawURLEncoding.AppendEncode(arr[:0], unsafe.Slice(unsafe.StringData(v), len(v))))), true
 		}, nil
 	}}
 	converters["ub64dec"] = converter{ArgNone, TypeStr, func([]string) (ConvFunc, error) {
@@ -169,7 +172,8 @@ func urlEncode(v string) string {
 	if n == 0 {
 		return v
 	}
-	b := make([]byte, 0, len(v)+2*n)
+	var arr [128]byte
+	b := arr[:0]
 	for i := 0; i < len(v); i++ {
 		if c := v[i]; urlUnreserved(c) {
 			b = append(b, c)
@@ -192,7 +196,8 @@ func ub64Decode(v string) (string, bool) {
 	if len(v)%4 == 1 {
 		return "", false
 	}
-	out := make([]byte, 0, len(v)*3/4)
+	var arr [96]byte
+	out := arr[:0]
 	var acc uint32
 	n := 0
 	for i := 0; i < len(v); i++ {

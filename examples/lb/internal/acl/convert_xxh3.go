@@ -24,8 +24,7 @@ func init() {
 			secret = &xxh3Secret
 		}
 		return func(s Sample) (Sample, bool) {
-			var buf [16]byte
-			return Int(int64(xxh3(smpBin(s, &buf), uint64(seed), secret))), true
+			return Int(int64(xxh3(smpBin(s), uint64(seed), secret))), true
 		}, nil
 	}}
 }
