@@ -56,3 +56,17 @@ func TestInteropHashConvertersMatchHAProxy(t *testing.T) {
 	require.Contains(t, errs[14], "converter 'be2hex': unsupported truncate value (2)")
 	require.Contains(t, lbRefused(t, "str(a),hmac(sha256,txn.k)"), "not supported: a variable as argument")
 }
+
+// TestInteropHexAndBase64OfNumbersMatchHAProxy: hex and base64 read
+// integers and addresses as haproxy casts them to binary (8 bytes, 4
+// or 16), so "src,hex" gives the address's bytes, as in haproxy 2.6.
+func TestInteropHexAndBase64OfNumbersMatchHAProxy(t *testing.T) {
+	var cases []convCase
+	for _, in := range []string{"int(1)", "int(-2)", "bool(1)", "ipv4(1.2.3.4)", "ipv6(2001:db8::1)", "src", "str(abc)"} {
+		cases = append(cases, convCase{in + ",hex", ""}, convCase{in + ",base64", ""})
+	}
+	want, got := convAnswers(t, cases, "")
+	require.Equal(t, want, got, "haproxy's answers, then lb's")
+	require.Equal(t, []string{"int(1),hex => [0000000000000001]", "int(1),base64 => [AAAAAAAAAAE=]"}, got[:2])
+	require.Equal(t, "src,hex => [7F000001]", got[10])
+}

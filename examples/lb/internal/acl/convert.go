@@ -38,8 +38,15 @@ func init() {
 	// Case changes are ASCII only, byte by byte, as in HAProxy.
 	converters["lower"] = converter{ArgNone, TypeStr, str(func(v string) string { return asciiCase(v, 'A', 'Z', 'a'-'A') })}
 	converters["upper"] = converter{ArgNone, TypeStr, str(func(v string) string { return asciiCase(v, 'a', 'z', 'A'-'a') })}
-	converters["base64"] = converter{ArgNone, TypeStr, str(func(v string) string { return base64.StdEncoding.EncodeToString([]byte(v)) })}
-	converters["hex"] = converter{ArgNone, TypeStr, str(func(v string) string { return strings.ToUpper(hex.EncodeToString([]byte(v))) })}
+	// base64 and hex read their input as binary: an integer as its 8
+	// bytes, an address as its 4 or 16, as HAProxy casts them.
+	bin := func(fn func([]byte) string) func([]string) (ConvFunc, error) {
+		return func([]string) (ConvFunc, error) {
+			return func(s Sample) (Sample, bool) { return Str(fn(smpBin(s))), true }, nil
+		}
+	}
+	converters["base64"] = converter{ArgNone, TypeStr, bin(base64.StdEncoding.EncodeToString)}
+	converters["hex"] = converter{ArgNone, TypeStr, bin(func(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) })}
 	converters["json"] = converter{ArgOptional, TypeStr, func(a []string) (ConvFunc, error) {
 		if len(a) > 0 && a[0] != "" && a[0] != "ascii" && a[0] != "utf8" && a[0] != "utf8s" && a[0] != "utf8p" && a[0] != "utf8ps" {
 			return nil, fmt.Errorf("unexpected input code type '%s'", a[0])
