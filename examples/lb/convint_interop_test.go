@@ -43,3 +43,33 @@ func TestInteropIntConvertersMatchHAProxy(t *testing.T) {
 	// haproxy reads a variable there; lb's converters cannot.
 	require.Contains(t, lbRefused(t, "int(5),and(txn.x)"), "converter 'and': 'txn.x': not supported: a variable as argument")
 }
+
+// TestInteropArithmeticConvertersMatchHAProxy: add, sub, mul, div and
+// mod saturate at the 64-bit bounds, divide by zero as haproxy 2.6 does
+// (div gives the largest integer, mod 0) and read strings by their
+// leading digits and IPv4 addresses as 32 bits.
+func TestInteropArithmeticConvertersMatchHAProxy(t *testing.T) {
+	exprs := []string{"int(9223372036854775807),add(1)", "int(-9223372036854775808),add(-1)", "int(-9223372036854775808),sub(1)",
+		"int(9223372036854775807),sub(-1)", "int(0),sub(-9223372036854775808)", "int(-1),sub(-9223372036854775808)",
+		"int(-2),sub(9223372036854775807)", "int(9223372036854775807),mul(2)", "int(-9223372036854775808),mul(-1)",
+		"int(-9223372036854775808),mul(2)", "int(4611686018427387904),mul(-2)", "int(3037000500),mul(3037000500)",
+		"int(-3037000500),mul(3037000500)", "int(0),mul(-9223372036854775808)", "int(-1),mul(-9223372036854775808)",
+		"int(-9223372036854775808),div(-1)", "int(5),div(0)", "int(-5),div(0)", "int(5),mod(0)", "int(-9223372036854775808),mod(-1)",
+		"int(-7),div(2)", "int(-7),mod(2)", "int(7),mod(-2)", "str(12abc),add(1)", "str(abc),add(1)", "str(),add(1)",
+		"ipv4(1.2.3.4),add(1)", "int(5),add", "int(5),mul()", "bool(1),add(1)", "int(5),sub(99999999999999999999)"}
+	var cases []convCase
+	for _, e := range exprs {
+		cases = append(cases, convCase{e, ""})
+	}
+	want, got := convAnswers(t, cases, "")
+	require.Equal(t, want, got, "haproxy's answers, then lb's")
+	for i, v := range []string{"9223372036854775807", "-9223372036854775808", "-9223372036854775808", "9223372036854775807",
+		"9223372036854775807", "9223372036854775807", "-9223372036854775808", "9223372036854775807", "9223372036854775807",
+		"-9223372036854775808", "-9223372036854775808", "9223372036854775807", "-9223372036854775808", "0", "9223372036854775807",
+		"9223372036854775807", "9223372036854775807", "9223372036854775807", "0", "0", "-3", "-1", "1", "13", "1", "", "16909061",
+		"5", "0", "2", "-9223372036854775802"} {
+		require.Equal(t, exprs[i]+" => ["+v+"]", got[i])
+	}
+	require.Contains(t, convRefused(t, []string{"int(5),add(x1)"})[0], "converter 'add': 'x1': expects an integer or a variable name")
+	require.Contains(t, lbRefused(t, "int(5),div(txn.d)"), "converter 'div': 'txn.d': not supported: a variable as argument")
+}

@@ -12,9 +12,9 @@ import (
 
 // Converters: "FETCH,CONV[(ARGS)],..." transforms a fetch's sample, as in
 // HAProxy: lower, upper, length, field, word, regsub, ipmask, base64,
-// b64dec, hex, url_dec, json, bytes, add, sub, mul, div and mod. A
-// converter that cannot apply (a string where an address is needed, a
-// division by zero) leaves no sample.
+// b64dec, hex, url_dec, json and bytes (the arithmetic ones are in
+// convert_int.go). A converter that cannot apply (a string where an
+// address is needed) leaves no sample.
 
 // ConvFunc transforms a sample; ok is false when there is none.
 type ConvFunc func(s Sample) (Sample, bool)
@@ -180,43 +180,6 @@ func init() {
 			return IP(p.Addr()), err == nil
 		}, nil
 	}}
-	arith := func(name string, fn func(a, b int64) (int64, bool)) {
-		converters[name] = converter{ArgRequired, TypeInt, func(a []string) (ConvFunc, error) {
-			if len(a) != 1 {
-				return nil, fmt.Errorf("expects one integer")
-			}
-			n, err := strconv.ParseInt(a[0], 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("'%s' is not an integer (variables are not supported)", a[0])
-			}
-			return func(s Sample) (Sample, bool) {
-				v := s.Int
-				if s.Type == TypeStr {
-					var err error
-					if v, err = strconv.ParseInt(s.Str, 10, 64); err != nil {
-						return Sample{}, false
-					}
-				}
-				r, ok := fn(v, n)
-				return Int(r), ok
-			}, nil
-		}}
-	}
-	arith("add", func(a, b int64) (int64, bool) { return a + b, true })
-	arith("sub", func(a, b int64) (int64, bool) { return a - b, true })
-	arith("mul", func(a, b int64) (int64, bool) { return a * b, true })
-	arith("div", func(a, b int64) (int64, bool) {
-		if b == 0 {
-			return 0, false
-		}
-		return a / b, true
-	})
-	arith("mod", func(a, b int64) (int64, bool) {
-		if b == 0 {
-			return 0, false
-		}
-		return a % b, true
-	})
 }
 
 // ExpandRefs appends tmpl to dst with \0..\9 replaced by the groups m

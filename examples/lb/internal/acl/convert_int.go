@@ -8,10 +8,12 @@ import (
 	"strings"
 )
 
-// The integer and boolean converters of HAProxy 2.6: and, or, xor,
-// neg, cpl, even, odd, bool and iif(true,false). Their input is read as
-// an integer the way HAProxy casts one (see smpInt); one that cannot be
-// read leaves no sample.
+// The integer and boolean converters of HAProxy 2.6: add, sub, mul,
+// div, mod, and, or, xor, neg, cpl, even, odd, bool and
+// iif(true,false). Their input is read as an integer the way HAProxy
+// casts one (see smpInt); one that cannot be read leaves no sample.
+// The arithmetic saturates at the 64-bit bounds, as HAProxy's: a
+// division by zero gives the largest integer, a modulo by zero 0.
 
 func init() {
 	bitwise := func(name string, fn func(a, b int64) int64) {
@@ -26,6 +28,51 @@ func init() {
 			}, nil
 		}}
 	}
+	bitwise("add", func(a, b int64) int64 {
+		r := a + b
+		switch {
+		case a > 0 && b > 0 && r < 0:
+			return math.MaxInt64
+		case a < 0 && b < 0 && r >= 0:
+			return math.MinInt64
+		}
+		return r
+	})
+	bitwise("sub", func(a, b int64) int64 {
+		r := a - b
+		switch {
+		case a >= 0 && b < 0 && r < 0:
+			return math.MaxInt64
+		case a < 0 && b > 0 && r >= 0:
+			return math.MinInt64
+		}
+		return r
+	})
+	bitwise("mul", func(a, b int64) int64 {
+		if a == 0 || b == 0 {
+			return 0
+		}
+		r := a * b
+		if r/b != a || a == -1 && b == math.MinInt64 || b == -1 && a == math.MinInt64 {
+			if a < 0 != (b < 0) {
+				return math.MinInt64
+			}
+			return math.MaxInt64
+		}
+		return r
+	})
+	bitwise("div", func(a, b int64) int64 {
+		if b == 0 || a == math.MinInt64 && b == -1 {
+			return math.MaxInt64
+		}
+		return a / b
+	})
+	bitwise("mod", func(a, b int64) int64 {
+		if b == 0 {
+			return 0
+		}
+		return a % b
+	})
 	bitwise("and", func(a, b int64) int64 { return a & b })
 	bitwise("or", func(a, b int64) int64 { return a | b })
 	bitwise("xor", func(a, b int64) int64 { return a ^ b })
@@ -79,7 +126,8 @@ func init() {
 // converters cannot read: they see the sample, not the transaction.
 var errVarArg = fmt.Errorf("%w: a variable as argument (only constants)", ErrUnsupportedConv)
 
-// constIntArg reads the one optional argument of and, or and xor: an
+// constIntArg reads the one optional argument of the arithmetic and
+// bitwise converters: an
 // integer (none or empty means 0; beyond the range of 64 bits it is the
 // nearest bound, as HAProxy reads it). A variable name is refused.
 func constIntArg(a []string) (int64, error) {
