@@ -96,7 +96,7 @@ func init() {
 					t = t.UTC()
 				}
 				var arr [64]byte
-				return Str(string(strftime(arr[:0], format, t, local))), true
+				return Str(string(strftime(arr[:0], format, t, !local, time.Local))), true
 			}, nil
 		}}
 	}
@@ -123,9 +123,10 @@ var (
 // strftime appends t formatted as glibc's strftime does in the C
 // locale: conversions with the flags _ - 0 ^ #, a width, and the E and
 // O modifiers (which change nothing there); an unknown conversion is
-// written as it stands. local says whether t is local time, which %s
-// assumes of the broken-down time, as mktime does.
-func strftime(b []byte, format string, t time.Time, local bool) []byte {
+// written as it stands. utc says t comes from gmtime (its zone is then
+// named GMT); %s reads t's broken-down time as a time in zone, as glibc's
+// mktime reads it in the local zone.
+func strftime(b []byte, format string, t time.Time, utc bool, zone *time.Location) []byte {
 	for i := 0; i < len(format); i++ {
 		c := format[i]
 		if c != '%' {
@@ -210,10 +211,10 @@ func strftime(b []byte, format string, t time.Time, local bool) []byte {
 		}
 		sub := func(f string) {
 			if width < 0 && !upper && !swap {
-				b = strftime(b, f, t, local)
+				b = strftime(b, f, t, utc, zone)
 				return
 			}
-			str(string(strftime(nil, f, t, local)), false)
+			str(string(strftime(nil, f, t, utc, zone)), false)
 		}
 		year, yday, wday := int64(t.Year()), t.YearDay()-1, int(t.Weekday())
 		hour12 := t.Hour() % 12
@@ -278,8 +279,8 @@ func strftime(b []byte, format string, t time.Time, local bool) []byte {
 			sub("%H:%M")
 		case 's':
 			u := t
-			if !local { // mktime reads the broken-down time as local
-				u = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), 0, time.Local)
+			if t.Location() != zone {
+				u = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), 0, zone)
 			}
 			num(u.Unix(), 1, '0')
 		case 'S':
@@ -313,7 +314,7 @@ func strftime(b []byte, format string, t time.Time, local bool) []byte {
 			b = appendPad(b, int64(off/3600*100+off%3600/60), 4, '0')
 		case 'Z':
 			name, _ := t.Zone()
-			if !local {
+			if utc {
 				name = "GMT" // as gmtime names it
 			}
 			str(name, true)

@@ -30,6 +30,16 @@ func TestStrftimeWeeks(t *testing.T) {
 		1704067200: "2024 01 00 01 1", // Monday 1 January 2024
 		1703980800: "2023 52 53 52 7", // Sunday 31 December 2023
 	} {
-		require.Equal(t, want, string(strftime(nil, "%G %V %U %W %u", time.Unix(unix, 0).UTC(), false)), unix)
+		require.Equal(t, want, string(strftime(nil, "%G %V %U %W %u", time.Unix(unix, 0).UTC(), true, time.UTC)), unix)
 	}
+}
+
+// In a zone other than UTC, as haproxy 2.6 answered with
+// TZ=America/New_York: ltime's offset and name, utime's GMT, and %s
+// reading utime's broken-down time as a local one, as mktime does.
+func TestStrftimeZones(t *testing.T) {
+	est := time.FixedZone("EST", -5*3600)
+	const f = "%F %T %z %Z %s"
+	require.Equal(t, "2023-11-14 17:13:20 -0500 EST 1700000000", string(strftime(nil, f, time.Unix(1700000000, 0).In(est), false, est)))
+	require.Equal(t, "2023-11-14 22:13:20 +0000 GMT 1700018000", string(strftime(nil, f, time.Unix(1700000000, 0).UTC(), true, est)))
 }
