@@ -73,3 +73,21 @@ func TestInteropArithmeticConvertersMatchHAProxy(t *testing.T) {
 	require.Contains(t, convRefused(t, []string{"int(5),add(x1)"})[0], "converter 'add': 'x1': expects an integer or a variable name")
 	require.Contains(t, lbRefused(t, "int(5),div(txn.d)"), "converter 'div': 'txn.d': not supported: a variable as argument")
 }
+
+// TestInteropNotAndBytesCastsMatchHAProxy: not leaves no sample for an
+// empty string, and bytes cuts integers and addresses as binary, as
+// haproxy 2.6 casts them, past the end giving an empty sample.
+func TestInteropNotAndBytesCastsMatchHAProxy(t *testing.T) {
+	exprs := []string{"str(),not,concat(<,,>)", "str(0),not", "str(2x),not", "int(1),bytes(6,2),hex", "int(1),bytes(7),hex",
+		"ipv4(1.2.3.4),bytes(1,2),hex", "ipv6(2001:db8::1),bytes(14),hex", "str(abcdef),bytes(2,3)", "int(1),bytes(8),concat(<,,>)",
+		"str(abc),bytes(4),concat(<,,>)", "str(abc),bytes(1,0),concat(<,,>)"}
+	var cases []convCase
+	for _, e := range exprs {
+		cases = append(cases, convCase{e, ""})
+	}
+	want, got := convAnswers(t, cases, "")
+	require.Equal(t, want, got, "haproxy's answers, then lb's")
+	for i, v := range []string{"[]", "[1]", "[0]", "[0001]", "[01]", "[0203]", "[0001]", "[cde]", "[<>]", "[<>]", "[<>]"} {
+		require.Equal(t, exprs[i]+" => "+v, got[i])
+	}
+}

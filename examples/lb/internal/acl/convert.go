@@ -84,9 +84,12 @@ func init() {
 			return nil, fmt.Errorf("expects non-negative <offset>[,<length>]")
 		}
 		return func(s Sample) (Sample, bool) {
-			v := s.String()
-			if off >= len(v) {
-				return Sample{}, false
+			v := s.Str // as binary: an integer's 8 bytes, an address's 4 or 16
+			if s.Type != TypeStr {
+				v = string(smpBin(s))
+			}
+			if off >= len(v) { // past the end: empty, as in HAProxy
+				return Str(""), true
 			}
 			v = v[off:]
 			if n >= 0 && n < len(v) {
