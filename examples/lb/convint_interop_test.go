@@ -91,3 +91,20 @@ func TestInteropNotAndBytesCastsMatchHAProxy(t *testing.T) {
 		require.Equal(t, exprs[i]+" => "+v, got[i])
 	}
 }
+
+// TestInteropIpmaskCastsMatchHAProxy: ipmask reads a string holding an
+// address, and an integer as IPv4's 32 bits, as haproxy 2.6 casts them.
+func TestInteropIpmaskCastsMatchHAProxy(t *testing.T) {
+	exprs := []string{"str(1.2.3.4),ipmask(24)", "str(::1),ipmask(24,64)", "str(x),ipmask(24)", "int(16909060),ipmask(24)",
+		"int(-1),ipmask(24)", "int(4294967297),ipmask(32)", "str(::ffff:1.2.3.4),ipmask(24)", "str(1.2.3),ipmask(24)",
+		"str(2001:db8::1),ipmask(24)", "str(1.2.3.4),ipmask(24),hex"}
+	var cases []convCase
+	for _, e := range exprs {
+		cases = append(cases, convCase{e, ""})
+	}
+	want, got := convAnswers(t, cases, "")
+	require.Equal(t, want, got, "haproxy's answers, then lb's")
+	for i, v := range []string{"[1.2.3.0]", "[::]", "[]", "[1.2.3.0]", "[255.255.255.0]", "[0.0.0.1]", "[1.2.3.0]", "[]", "[]", "[01020300]"} {
+		require.Equal(t, exprs[i]+" => "+v, got[i])
+	}
+}

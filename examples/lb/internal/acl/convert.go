@@ -168,10 +168,11 @@ func init() {
 			}
 		}
 		return func(s Sample) (Sample, bool) {
-			if s.Type != TypeIP {
+			ip, ok := smpAddr(s)
+			if !ok {
 				return Sample{}, false
 			}
-			ip := s.IP.Unmap()
+			ip = ip.Unmap()
 			bits := m4
 			if ip.Is6() {
 				if m6 < 0 {

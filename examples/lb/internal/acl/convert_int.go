@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -203,4 +204,17 @@ func smpInt(s Sample) (int64, bool) {
 		return math.MaxInt64, true
 	}
 	return int64(n), true
+}
+
+// smpAddr reads a sample as an address the way HAProxy casts one: a
+// string holding an IPv4 or IPv6 address, an integer as IPv4's 32 bits.
+func smpAddr(s Sample) (netip.Addr, bool) {
+	switch s.Type {
+	case TypeIP:
+		return s.IP, true
+	case TypeBool, TypeInt:
+		return netip.AddrFrom4([4]byte{byte(s.Int >> 24), byte(s.Int >> 16), byte(s.Int >> 8), byte(s.Int)}), true
+	}
+	a, err := netip.ParseAddr(s.Str)
+	return a, err == nil && a.Zone() == ""
 }
