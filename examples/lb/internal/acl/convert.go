@@ -12,11 +12,12 @@ import (
 
 // Converters: "FETCH,CONV[(ARGS)],..." transforms a fetch's sample, as in
 // HAProxy: lower, upper, length, field, word, regsub, ipmask, base64,
-// b64dec, hex, url_dec, json, bytes, add, sub, mul, div and mod. A
-// converter that cannot apply (a string where an address is needed, a
-// division by zero) leaves no sample. The converters that read or change
-// the stream's state (set-var, the stick-table lookups, captures...) are
-// registered in ctxConverters and get the fetch's Context too.
+// b64dec, hex, url_dec, json and bytes (the arithmetic ones are in
+// convert_int.go). A converter that cannot apply (a string where an
+// address is needed) leaves no sample. The converters that read or
+// change the stream's state (set-var, the stick-table lookups,
+// captures...) are registered in ctxConverters and get the fetch's
+// Context too.
 
 // ConvFunc transforms a sample; ok is false when there is none.
 type ConvFunc func(s Sample) (Sample, bool)
@@ -55,8 +56,15 @@ func init() {
 	// Case changes are ASCII only, byte by byte, as in HAProxy.
 	converters["lower"] = converter{ArgNone, TypeStr, str(func(v string) string { return asciiCase(v, 'A', 'Z', 'a'-'A') })}
 	converters["upper"] = converter{ArgNone, TypeStr, str(func(v string) string { return asciiCase(v, 'a', 'z', 'A'-'a') })}
-	converters["base64"] = converter{ArgNone, TypeStr, str(func(v string) string { return base64.StdEncoding.EncodeToString([]byte(v)) })}
-	converters["hex"] = converter{ArgNone, TypeStr, str(func(v string) string { return strings.ToUpper(hex.EncodeToString([]byte(v))) })}
+	// base64 and hex read their input as binary: an integer as its 8
+	// bytes, an address as its 4 or 16, as HAProxy casts them.
+	bin := func(fn func([]byte) string) func([]string) (ConvFunc, error) {
+		return func([]string) (ConvFunc, error) {
+			return func(s Sample) (Sample, bool) { return Str(fn(smpBin(s))), true }, nil
+		}
+	}
+	converters["base64"] = converter{ArgNone, TypeStr, bin(base64.StdEncoding.EncodeToString)}
+	converters["hex"] = converter{ArgNone, TypeStr, bin(func(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) })}
 	converters["json"] = converter{ArgOptional, TypeStr, func(a []string) (ConvFunc, error) {
 		if len(a) > 0 && a[0] != "" && a[0] != "ascii" && a[0] != "utf8" && a[0] != "utf8s" && a[0] != "utf8p" && a[0] != "utf8ps" {
 			return nil, fmt.Errorf("unexpected input code type '%s'", a[0])
@@ -94,9 +102,12 @@ func init() {
 			return nil, fmt.Errorf("expects non-negative <offset>[,<length>]")
 		}
 		return func(s Sample) (Sample, bool) {
-			v := s.String()
-			if off >= len(v) {
-				return Sample{}, false
+			v := s.Str // as binary: an integer's 8 bytes, an address's 4 or 16
+			if s.Type != TypeStr {
+				v = string(smpBin(s))
+			}
+			if off >= len(v) { // past the end: empty, as in HAProxy
+				return Str(""), true
 			}
 			v = v[off:]
 			if n >= 0 && n < len(v) {
@@ -175,10 +186,11 @@ func init() {
 			}
 		}
 		return func(s Sample) (Sample, bool) {
-			if s.Type != TypeIP {
+			ip, ok := smpAddr(s)
+			if !ok {
 				return Sample{}, false
 			}
-			ip := s.IP.Unmap()
+			ip = ip.Unmap()
 			bits := m4
 			if ip.Is6() {
 				if m6 < 0 {
@@ -190,43 +202,6 @@ func init() {
 			return IP(p.Addr()), err == nil
 		}, nil
 	}}
-	arith := func(name string, fn func(a, b int64) (int64, bool)) {
-		converters[name] = converter{ArgRequired, TypeInt, func(a []string) (ConvFunc, error) {
-			if len(a) != 1 {
-				return nil, fmt.Errorf("expects one integer")
-			}
-			n, err := strconv.ParseInt(a[0], 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("'%s' is not an integer (variables are not supported)", a[0])
-			}
-			return func(s Sample) (Sample, bool) {
-				v := s.Int
-				if s.Type == TypeStr {
-					var err error
-					if v, err = strconv.ParseInt(s.Str, 10, 64); err != nil {
-						return Sample{}, false
-					}
-				}
-				r, ok := fn(v, n)
-				return Int(r), ok
-			}, nil
-		}}
-	}
-	arith("add", func(a, b int64) (int64, bool) { return a + b, true })
-	arith("sub", func(a, b int64) (int64, bool) { return a - b, true })
-	arith("mul", func(a, b int64) (int64, bool) { return a * b, true })
-	arith("div", func(a, b int64) (int64, bool) {
-		if b == 0 {
-			return 0, false
-		}
-		return a / b, true
-	})
-	arith("mod", func(a, b int64) (int64, bool) {
-		if b == 0 {
-			return 0, false
-		}
-		return a % b, true
-	})
 }
 
 // ExpandRefs appends tmpl to dst with \0..\9 replaced by the groups m

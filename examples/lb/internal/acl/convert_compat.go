@@ -72,13 +72,14 @@ func init() {
 var ErrUnsupportedConv = fmt.Errorf("not supported")
 
 // sampleBool reads a sample as a boolean, as HAProxy casts one; an
-// address has no boolean value.
+// address and an empty string have no boolean value.
 func sampleBool(s Sample) (bool, bool) {
 	switch s.Type {
 	case TypeBool, TypeInt:
 		return s.Int != 0, true
 	case TypeStr:
-		return leadingInt(s.Str) != 0, true
+		n, ok := smpInt(s) // an empty string has none
+		return n != 0, ok
 	}
 	return false, false
 }

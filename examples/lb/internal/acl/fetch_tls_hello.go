@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"math/bits"
 	"strconv"
 	"strings"
 
@@ -198,55 +197,4 @@ func init() {
 		"ssl_fc_cipherlist_str", "ssl_fc_cipherlist_xxh", "ssl_fc_eclist_bin", "ssl_fc_ecformats_bin", "ssl_fc_extlist_bin"} {
 		delete(unavailableTLSFetches, name)
 	}
-}
-
-// xxh64 is the 64-bit xxHash of b with seed (ssl_fc_cipherlist_xxh).
-func xxh64(b []byte, seed uint64) uint64 {
-	const (
-		p1 uint64 = 11400714785074694791
-		p2 uint64 = 14029467366897019727
-		p3 uint64 = 1609587929392839161
-		p4 uint64 = 9650029242287828579
-		p5 uint64 = 2870177450012600261
-	)
-	round := func(acc, in uint64) uint64 { return bits.RotateLeft64(acc+in*p2, 31) * p1 }
-	merge := func(acc, v uint64) uint64 { return (acc^round(0, v))*p1 + p4 }
-	n := uint64(len(b))
-	var h uint64
-	if len(b) >= 32 {
-		v1, v2, v3, v4 := seed+p1+p2, seed+p2, seed, seed-p1
-		for ; len(b) >= 32; b = b[32:] {
-			v1 = round(v1, binary.LittleEndian.Uint64(b))
-			v2 = round(v2, binary.LittleEndian.Uint64(b[8:]))
-			v3 = round(v3, binary.LittleEndian.Uint64(b[16:]))
-			v4 = round(v4, binary.LittleEndian.Uint64(b[24:]))
-		}
-		h = bits.RotateLeft64(v1, 1) + bits.RotateLeft64(v2, 7) + bits.RotateLeft64(v3, 12) + bits.RotateLeft64(v4, 18)
-		h = merge(h, v1)
-		h = merge(h, v2)
-		h = merge(h, v3)
-		h = merge(h, v4)
-	} else {
-		h = seed + p5
-	}
-	h += n
-	for ; len(b) >= 8; b = b[8:] {
-		h ^= round(0, binary.LittleEndian.Uint64(b))
-		h = bits.RotateLeft64(h, 27)*p1 + p4
-	}
-	if len(b) >= 4 {
-		h ^= uint64(binary.LittleEndian.Uint32(b)) * p1
-		h = bits.RotateLeft64(h, 23)*p2 + p3
-		b = b[4:]
-	}
-	for _, c := range b {
-		h ^= uint64(c) * p5
-		h = bits.RotateLeft64(h, 11) * p1
-	}
-	h ^= h >> 33
-	h *= p2
-	h ^= h >> 29
-	h *= p3
-	h ^= h >> 32
-	return h
 }

@@ -2,15 +2,15 @@ package balancer
 
 import (
 	"cmp"
-	"encoding/binary"
 	"fmt"
-	"math/bits"
 	"net"
 	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 )
 
 // Servers named by a DNS SRV record ("server-template www 5
@@ -100,7 +100,7 @@ func (rec srvRecord) key() uint32 {
 	for _, l := range strings.Split(rec.target, ".") {
 		b = append(append(b, byte(len(l))), l...)
 	}
-	return xxh32(b, 33)
+	return acl.XXH32(b, 33)
 }
 
 // addrFor is the address the answer gave the entry's target, of the
@@ -194,45 +194,4 @@ func (r *resolverSection) srvRelease(s *Server) {
 	s.addr.Store(&addr)
 	b.mu.Unlock()
 	s.dnsMaint("entry removed from SRV record")
-}
-
-// xxh32 is the 32-bit xxHash of b with seed: HAProxy keys an answer's
-// records by it, XXH32(target, 33) for an SRV record, and walks them in
-// that order when it hands entries to servers.
-func xxh32(b []byte, seed uint32) uint32 {
-	const (
-		p1 uint32 = 2654435761
-		p2 uint32 = 2246822519
-		p3 uint32 = 3266489917
-		p4 uint32 = 668265263
-		p5 uint32 = 374761393
-	)
-	round := func(acc, in uint32) uint32 { return bits.RotateLeft32(acc+in*p2, 13) * p1 }
-	n := uint32(len(b))
-	var h uint32
-	if len(b) >= 16 {
-		v1, v2, v3, v4 := seed+p1+p2, seed+p2, seed, seed-p1
-		for ; len(b) >= 16; b = b[16:] {
-			v1 = round(v1, binary.LittleEndian.Uint32(b))
-			v2 = round(v2, binary.LittleEndian.Uint32(b[4:]))
-			v3 = round(v3, binary.LittleEndian.Uint32(b[8:]))
-			v4 = round(v4, binary.LittleEndian.Uint32(b[12:]))
-		}
-		h = bits.RotateLeft32(v1, 1) + bits.RotateLeft32(v2, 7) + bits.RotateLeft32(v3, 12) + bits.RotateLeft32(v4, 18)
-	} else {
-		h = seed + p5
-	}
-	h += n
-	for ; len(b) >= 4; b = b[4:] {
-		h = bits.RotateLeft32(h+binary.LittleEndian.Uint32(b)*p3, 17) * p4
-	}
-	for _, c := range b {
-		h = bits.RotateLeft32(h+uint32(c)*p5, 11) * p1
-	}
-	h ^= h >> 15
-	h *= p2
-	h ^= h >> 13
-	h *= p3
-	h ^= h >> 16
-	return h
 }
