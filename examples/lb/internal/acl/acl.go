@@ -875,3 +875,26 @@ func SplitCond(words []string, set *Set) (before []string, c *Cond, err error) {
 	}
 	return words, nil, nil
 }
+
+// SampleEnd returns the index in s of the ']' that closes a "%[...]"
+// sample whose "[" starts s, -1 when there is none: brackets within a
+// fetch's or converter's parentheses ("json_query($.a[1])") do not
+// close it, as in HAProxy.
+func SampleEnd(s string) int {
+	depth := 0
+	for i := 1; i < len(s); i++ {
+		switch s[i] {
+		case '(':
+			depth++
+		case ')':
+			if depth > 0 {
+				depth--
+			}
+		case ']':
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return -1
+}

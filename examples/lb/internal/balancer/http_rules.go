@@ -902,8 +902,8 @@ func parseLogFormat(s string, rs *acl.Refs) (logFormat, error) {
 		if i > 0 {
 			f = append(f, fmtPart{lit: strings.ReplaceAll(s[:i], "%%", "%")})
 		}
-		end := strings.IndexByte(s[i:], ']')
-		if end < 0 {
+		end := acl.SampleEnd(s[i+1:]) + 1
+		if end < 1 {
 			return nil, fmt.Errorf("missing ']' after '%s'", s[i:])
 		}
 		_, fn, err := rs.CompileFetch(s[i+2 : i+end])

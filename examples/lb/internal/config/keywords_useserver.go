@@ -56,8 +56,8 @@ func checkFormatSamples(s string) error {
 		if i < 0 {
 			return nil
 		}
-		end := strings.IndexByte(s[i:], ']')
-		if end < 0 {
+		end := acl.SampleEnd(s[i+1:]) + 1
+		if end < 1 {
 			return fmt.Errorf("missing ']' after '%s'", s[i:])
 		}
 		if _, _, err := acl.CompileFetch(s[i+2 : i+end]); err != nil {

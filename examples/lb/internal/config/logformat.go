@@ -105,7 +105,7 @@ func ParseLogFormat(s string) ([]LogItem, error) {
 			i += end + 1
 		}
 		if i < len(s) && s[i] == '[' {
-			end := strings.IndexByte(s[i:], ']')
+			end := acl.SampleEnd(s[i:])
 			if end < 0 {
 				return nil, fmt.Errorf("log-format: missing ']' after '%%[' at offset %d", i)
 			}
