@@ -27,12 +27,14 @@ func (c *capCtx) SetCapture(resp bool, i int, v string) bool {
 
 func TestCaptureConverters(t *testing.T) {
 	c := &capCtx{ctx: newCtx("10.0.0.1:1000"), req: make([]string, 2), res: make([]string, 1)}
-	for expr, want := range map[string]string{
-		"str(hello),capture-req(1)":     "hello",
-		"int(12345),capture-req(0)":     "12345",
-		"src,capture-res(0)":            "10.0.0.1",
-		"str(a),capture-req( 1 ),upper": "A",
+	// In order: the last capture into slot 1 is what it holds.
+	for _, c2 := range [][2]string{
+		{"str(hello),capture-req(1)", "hello"},
+		{"int(12345),capture-req(0)", "12345"},
+		{"src,capture-res(0)", "10.0.0.1"},
+		{"str(a),capture-req( 1 ),upper", "A"},
 	} {
+		expr, want := c2[0], c2[1]
 		s, ok := fetchOn(t, expr, c)
 		require.True(t, ok, expr)
 		require.Equal(t, want, s.String(), expr)
