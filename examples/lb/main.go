@@ -116,6 +116,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "[WARNING] set-dumpable: %v\n", err)
 		}
 	}
+	if !cfg.HasListener() {
+		// As HAProxy: nothing to listen on, nothing to start.
+		if *check {
+			fmt.Fprintln(stdout, "Configuration file has no error but will not start (no listener) => exit(2).")
+			return 2
+		}
+		fmt.Fprintln(stderr, "[ALERT] No enabled listener found (check for 'bind' directives) ! Exiting.")
+		return 1
+	}
 	if *check {
 		fmt.Fprintln(stdout, "Configuration file is valid")
 		return 0

@@ -85,6 +85,8 @@ func TestCheckMode(t *testing.T) {
 	bad := writeFile(t, "bad.cfg", "global\n  maxconn 10\nbackend be\n  serverr s1 127.0.0.1:80\n  balance nope\n")
 	unresolvable := writeFile(t, "unresolvable.cfg", "defaults\n  mode tcp\nlisten x\n  server s nosuchhost.invalid:80\n  bind 127.0.0.1:0\n  server t localhost:80\n")
 	initNone := writeFile(t, "none.cfg", "defaults\n  mode tcp\nlisten x\n  server s nosuchhost.invalid:80 init-addr last,libc,none\n  bind 127.0.0.1:0\n")
+	noListener := writeFile(t, "nolistener.cfg", "frontend f\n  bind 127.0.0.1:0\n  disabled\nbackend b\n  server s 127.0.0.1:1\n")
+	statsOnly := writeFile(t, "statsonly.cfg", "global\n  stats socket "+filepath.Join(t.TempDir(), "s.sock")+"\nbackend b\n  server s 127.0.0.1:1\n")
 	tests := []struct {
 		name       string
 		args       []string
@@ -111,6 +113,12 @@ func TestCheckMode(t *testing.T) {
 		{"init-addr none", []string{"-c", "-f", initNone}, 0, "Configuration file is valid\n", []string{
 			"[WARNING] " + initNone + ":4: 'server x/s' : could not resolve address 'nosuchhost.invalid', disabling server",
 		}},
+		// Nothing to listen on (a disabled frontend does not): valid,
+		// but it will not start, as haproxy says; a stats socket
+		// listens.
+		{"no listener", []string{"-c", "-f", noListener}, 2, "Configuration file has no error but will not start (no listener) => exit(2).\n", nil},
+		{"stats socket only", []string{"-c", "-f", statsOnly}, 0, "Configuration file is valid\n", nil},
+		{"no listener, started", []string{"-f", noListener}, 1, "", []string{"No enabled listener found (check for 'bind' directives) ! Exiting."}},
 		{"bad flag", []string{"-x"}, 1, "", []string{"flag provided but not defined: -x"}},
 		{"extra argument", []string{"-c", "extra"}, 1, "", []string{`unexpected argument "extra"`}},
 	}

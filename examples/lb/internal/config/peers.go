@@ -306,3 +306,23 @@ func (p *parser) checkPeers() {
 		}
 	}
 }
+
+// HasListener reports whether the configuration listens anywhere: a
+// bind line of an enabled frontend, a runtime API socket, or a peers
+// section's local peer. HAProxy will not start without one.
+func (c *Config) HasListener() bool {
+	if len(c.Global.StatsSockets) > 0 {
+		return true
+	}
+	for _, px := range c.Proxies {
+		if px.Kind.IsFrontend() && !px.Disabled && len(px.Binds) > 0 {
+			return true
+		}
+	}
+	for _, ps := range c.Peers {
+		if !ps.Disabled && !ps.Removed {
+			return true
+		}
+	}
+	return false
+}
