@@ -33,10 +33,12 @@ type Error struct {
 	Err  error
 }
 
+// Error says the code and the cause.
 func (e *Error) Error() string {
 	return fmt.Sprintf("spoe: error %d: %v", e.Code, e.Err)
 }
 
+// Unwrap is the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
 // ClientConfig configures a Client: one engine's connections to its
