@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -35,6 +36,7 @@ func TestInteropTCPFrontendHTTPBackendMatchesHAProxy(t *testing.T) {
     log stdout format raw local0
 defaults
     log global
+    option dontlognull
     timeout connect 1s
     timeout client 5s
     timeout server 5s
@@ -80,7 +82,7 @@ backend t
 			}
 			_ = c.Close()
 		}
-		require.Eventually(t, func() bool {
+		ok := assert.Eventually(t, func() bool {
 			lines = lines[:0]
 			for _, l := range strings.Split(out(), "\n") {
 				if strings.Contains(l, " by") && strings.Contains(l, "/") && !strings.HasPrefix(l, "[") {
@@ -88,13 +90,20 @@ backend t
 					// line may come as the next connection opens, and
 					// haproxy counts a stream its TCP backend refused
 					// among the backend's.
-					l = upgradeTimes.ReplaceAllString(l, "$1/T ")
+					l = upgradeTimes.ReplaceAllStringFunc(l, func(m string) string {
+						f := strings.Split(strings.TrimSpace(m), "/")
+						if f[1] != "-1" {
+							f[1] = "c" // a connect time, when there was one
+						}
+						return " " + f[0] + "/" + f[1] + "/T "
+					})
 					l = upgradeConns.ReplaceAllString(l, " C ")
 					lines = append(lines, l[strings.Index(l, "]")+2:])
 				}
 			}
 			return len(lines) == 4
 		}, 10*time.Second, 10*time.Millisecond, "four lines")
+		require.True(t, ok, "log:\n%s", out())
 		sort.Strings(lines)
 		return answers, lines
 	}
@@ -112,9 +121,10 @@ backend t
 		"1 /b: closed",
 	}, gotAnswers)
 	require.Equal(t, "bypayload t/<NOSRV> -1/-1/T 0 IR C 0/0", gotLines[1])
+	require.Equal(t, "byport h/s 0/c/T 135 -- C 0/0", gotLines[2])
 }
 
 var (
-	upgradeTimes = regexp.MustCompile(`( -?\d+/-?\d+)/\d+ `)
+	upgradeTimes = regexp.MustCompile(` -?\d+/-?\d+/\d+ `)
 	upgradeConns = regexp.MustCompile(` \d+/\d+/\d+/\d+/\d+ `)
 )
