@@ -1,6 +1,8 @@
 package acl
 
 import (
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/proxyblocks/proxyblocks/stick"
@@ -58,6 +60,15 @@ func TestTableConverters(t *testing.T) {
 	} {
 		s, ok := fetchOn(t, expr, c)
 		require.True(t, ok, expr)
+		if want == "30000" || want == "0" && strings.Contains(expr, "table_idle") {
+			// The time left or idle, in milliseconds: the clock may
+			// have moved by a few since the entry was touched.
+			n, err := strconv.Atoi(s.String())
+			require.NoError(t, err, expr)
+			w, _ := strconv.Atoi(want)
+			require.InDelta(t, w, n, 1000, expr)
+			continue
+		}
 		require.Equal(t, want, s.String(), expr)
 	}
 	for _, expr := range []string{
