@@ -142,6 +142,11 @@ func TestFrontRequestHeadFromGoClient(t *testing.T) {
 func TestFrontManyConcurrentStreamsOneConnection(t *testing.T) {
 	testnet.LeakCheck(t)
 	var peak, cur atomic.Int32
+	// The first stream waits for a second to start: concurrency the
+	// server allows is then seen whatever the scheduling, and a server
+	// that ran streams one at a time would keep the peak at 1.
+	second := make(chan struct{})
+	var first, secondOnce sync.Once
 	srv := startServer(t, Config{}, nil, func(s *Stream) {
 		n := cur.Add(1)
 		for {
@@ -150,6 +155,15 @@ func TestFrontManyConcurrentStreamsOneConnection(t *testing.T) {
 				break
 			}
 		}
+		if n >= 2 {
+			secondOnce.Do(func() { close(second) })
+		}
+		first.Do(func() {
+			select {
+			case <-second:
+			case <-time.After(5 * time.Second):
+			}
+		})
 		defer cur.Add(-1)
 		echo(s)
 	})
