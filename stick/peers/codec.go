@@ -77,17 +77,17 @@ func newShared(t *stick.Table, id uint64) (*shared, error) {
 	for _, dt := range st.types {
 		st.bits |= 1 << dt
 	}
-	body := appendVarint(nil, id)
-	body = appendVarint(body, uint64(len(st.name)))
+	body := AppendVarint(nil, id)
+	body = AppendVarint(body, uint64(len(st.name)))
 	body = append(body, st.name...)
-	body = appendVarint(body, st.ktype)
-	body = appendVarint(body, st.klen)
-	body = appendVarint(body, st.bits)
-	body = appendVarint(body, uint64(t.ExpireAfter().Milliseconds()))
+	body = AppendVarint(body, st.ktype)
+	body = AppendVarint(body, st.klen)
+	body = AppendVarint(body, st.bits)
+	body = AppendVarint(body, uint64(t.ExpireAfter().Milliseconds()))
 	for _, dt := range t.StoredTypes() {
 		if dt.IsRate() {
-			body = appendVarint(body, uint64(dt))
-			body = appendVarint(body, uint64(t.Period(dt).Milliseconds()))
+			body = AppendVarint(body, uint64(dt))
+			body = AppendVarint(body, uint64(t.Period(dt).Milliseconds()))
 		}
 	}
 	st.def = appendMsg(nil, classTable, msgDefine, body)
@@ -97,7 +97,7 @@ func newShared(t *stick.Table, id uint64) (*shared, error) {
 // appendMsg appends a message with a body (its type has bit 7 set).
 func appendMsg(b []byte, class, typ byte, body []byte) []byte {
 	b = append(b, class, typ)
-	b = appendVarint(b, uint64(len(body)))
+	b = AppendVarint(b, uint64(len(body)))
 	return append(b, body...)
 }
 
@@ -117,7 +117,7 @@ func (st *shared) appendEntry(b []byte, e *stick.Entry, id uint32, inc, timed bo
 	case wireKeyStr:
 		// The length goes first: move the key behind it.
 		var lb [10]byte
-		l := appendVarint(lb[:0], uint64(len(b)-n))
+		l := AppendVarint(lb[:0], uint64(len(b)-n))
 		b = append(b, l...)
 		copy(b[n+len(l):], b[n:len(b)-len(l)])
 		copy(b[n:], l)
@@ -131,14 +131,14 @@ func (st *shared) appendEntry(b []byte, e *stick.Entry, id uint32, inc, timed bo
 		switch {
 		case dt.IsRate():
 			tick, curr, prev := e.Ctr(dt).Snapshot()
-			b = appendVarint(b, uint64(now-tick))
-			b = appendVarint(b, uint64(curr))
-			b = appendVarint(b, uint64(prev))
+			b = AppendVarint(b, uint64(now-tick))
+			b = AppendVarint(b, uint64(curr))
+			b = AppendVarint(b, uint64(prev))
 		case wireTypes[dt] == wSINT:
 			// Sign-extended, as HAProxy sends a negative int.
-			b = appendVarint(b, uint64(e.Get(dt)))
+			b = AppendVarint(b, uint64(e.Get(dt)))
 		default:
-			b = appendVarint(b, uint64(e.Get(dt)))
+			b = AppendVarint(b, uint64(e.Get(dt)))
 		}
 	}
 	return b

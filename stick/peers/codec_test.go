@@ -119,10 +119,10 @@ func TestApplyUpdateLongStringKey(t *testing.T) {
 func TestApplyUpdateServerID(t *testing.T) {
 	dst := mustShared(t, clockTable(t, "t", "type ip size 10 expire 1m store server_id,gpc0", freq.NewFakeClock(5)), 1)
 	d := remoteDefOf(t, dst, bit(0, 2))
-	neg := appendVarint(nil, uint64(1<<64-3))
+	neg := AppendVarint(nil, uint64(1<<64-3))
 	require.Len(t, neg, 10)
 	require.Equal(t, unhex(t, "fd f0 fe fe fe fe fe fe fe 0e"), neg)
-	for _, enc := range [][]byte{neg, appendVarint(nil, 0xfffffffd)} {
+	for _, enc := range [][]byte{neg, AppendVarint(nil, 0xfffffffd)} {
 		_, err := applyUpdate(cat(appendU32(nil, 1), ip("10.0.0.1"), enc, varints(8)), d, 0, false, false)
 		require.NoError(t, err)
 		g := lookup(t, dst.t, ip("10.0.0.1"))
@@ -232,7 +232,7 @@ func TestApplyUpdateDict(t *testing.T) {
 		{1, 5},
 		{1, 128},
 		cat([]byte{6, 3, 4}, []byte("srv1")),
-		cat(appendVarint(nil, 1+2+300), []byte{0x7f}, appendVarint(nil, 300), make([]byte, 300)),
+		cat(AppendVarint(nil, 1+2+300), []byte{0x7f}, AppendVarint(nil, 300), make([]byte, 300)),
 	} {
 		key := ip("10.0.0.1")
 		key[3] = byte(i)

@@ -59,7 +59,7 @@ func fuzzSeeds(t testing.TB, sess *session) [][]byte {
 		[]byte{1, 0, 1, 1, 1, 0x80, 0},
 		[]byte{255, 0},
 		[]byte{7, 0x80, 3, 1, 2, 3, 7, 1},
-		cat([]byte{10, 0x80}, appendVarint(nil, maxBody+1)),
+		cat([]byte{10, 0x80}, AppendVarint(nil, maxBody+1)),
 		[]byte{10, 0x80, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
 		cat([]byte{0, 0}, sess.s.tables[0].def, []byte{0, 1, 0, 3}),
 	)
@@ -122,11 +122,11 @@ func FuzzMessages(f *testing.F) {
 // encoding of what it read (below 10 bytes, where no bit overflows).
 func FuzzVarint(f *testing.F) {
 	for _, v := range []uint64{0, 239, 240, 2287, 2288, 0x1234, math.MaxUint32, math.MaxUint64} {
-		f.Add(v, appendVarint(nil, v))
+		f.Add(v, AppendVarint(nil, v))
 	}
 	f.Add(uint64(0), []byte{0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, v uint64, b []byte) {
-		enc := appendVarint(nil, v)
+		enc := AppendVarint(nil, v)
 		r := reader{b: enc}
 		require.Equal(t, v, r.varint())
 		require.NoError(t, r.err)
@@ -140,7 +140,7 @@ func FuzzVarint(f *testing.F) {
 		}
 		used := b[:len(b)-len(r.b)]
 		if len(used) < 10 {
-			require.Equal(t, appendVarint(nil, got), used)
+			require.Equal(t, AppendVarint(nil, got), used)
 		}
 	})
 }

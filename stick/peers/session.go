@@ -492,7 +492,7 @@ func (sess *session) fill(b []byte) (_ []byte, more bool) {
 	}
 	for _, d := range sess.defs {
 		if d.got && d.lastGet != d.acked {
-			body := appendU32(appendVarint(sess.scratch[:0], d.id), d.lastGet)
+			body := appendU32(AppendVarint(sess.scratch[:0], d.id), d.lastGet)
 			sess.scratch = body
 			b = appendMsg(b, classTable, msgAck, body)
 			d.acked = d.lastGet

@@ -102,7 +102,7 @@ func TestSizeLimit(t *testing.T) {
 	waitValue(t, rs.tabs[0], ip("10.0.0.1"), stick.DataGPC0, 5)
 	// One more byte: the length alone is sent, the Section must not wait
 	// for the body.
-	p.send([]byte{classTable, msgUpdate}, appendVarint(nil, maxBody+1))
+	p.send([]byte{classTable, msgUpdate}, AppendVarint(nil, maxBody+1))
 	p.sentError(errSize)
 	rs.log.wait(t, "exceeds")
 

@@ -46,10 +46,11 @@ const (
 // errShort reports a body that ends inside a field.
 var errShort = errors.New("truncated message")
 
-// appendVarint appends v in the protocol's variable-length encoding: one
-// byte below 240, otherwise the low 4 bits with the top nibble set, then
-// groups of 7 bits, each with bit 7 set but the last.
-func appendVarint(b []byte, v uint64) []byte {
+// AppendVarint appends v in the protocol's variable-length encoding
+// (which HAProxy's SPOE protocol shares): one byte below 240, otherwise
+// the low 4 bits with the top nibble set, then groups of 7 bits, each
+// with bit 7 set but the last.
+func AppendVarint(b []byte, v uint64) []byte {
 	if v < 0xf0 {
 		return append(b, byte(v))
 	}
@@ -60,6 +61,32 @@ func appendVarint(b []byte, v uint64) []byte {
 		v = (v - 0x80) >> 7
 	}
 	return append(b, byte(v))
+}
+
+// Varint decodes the variable-length integer b starts with, returning
+// it and its length in bytes: n is 0 when b ends inside it, and -1 when
+// it runs past 64 bits.
+func Varint(b []byte) (v uint64, n int) {
+	if len(b) == 0 {
+		return 0, 0
+	}
+	v = uint64(b[0])
+	if v < 0xf0 {
+		return v, 1
+	}
+	shift := uint(4)
+	for i := 1; i < len(b); i++ {
+		c := b[i]
+		if shift > 63 {
+			return 0, -1
+		}
+		v += uint64(c) << shift
+		if c < 0x80 {
+			return v, i + 1
+		}
+		shift += 7
+	}
+	return 0, 0
 }
 
 // reader decodes a message body; the first error sticks and later reads
@@ -80,31 +107,17 @@ func (r *reader) varint() uint64 {
 	if r.err != nil {
 		return 0
 	}
-	if len(r.b) == 0 {
+	v, n := Varint(r.b)
+	switch {
+	case n < 0:
+		r.fail(errors.New("integer longer than 64 bits"))
+		return 0
+	case n == 0:
 		r.fail(errShort)
 		return 0
 	}
-	v := uint64(r.b[0])
-	if v < 0xf0 {
-		r.b = r.b[1:]
-		return v
-	}
-	shift := uint(4)
-	for i := 1; i < len(r.b); i++ {
-		c := r.b[i]
-		if shift > 63 {
-			r.fail(errors.New("integer longer than 64 bits"))
-			return 0
-		}
-		v += uint64(c) << shift
-		if c < 0x80 {
-			r.b = r.b[i+1:]
-			return v
-		}
-		shift += 7
-	}
-	r.fail(errShort)
-	return 0
+	r.b = r.b[n:]
+	return v
 }
 
 // u32 reads a 4-byte big-endian integer.

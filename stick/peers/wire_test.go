@@ -64,16 +64,16 @@ func splitMsg(t testing.TB, msg []byte) (class, typ byte, body []byte) {
 // defBody builds a definition body by hand; expire < 0 leaves the expire
 // (and so every parameter) out.
 func defBody(id uint64, name string, ktype, klen, bits uint64, expire int64, params ...uint64) []byte {
-	b := appendVarint(nil, id)
-	b = appendVarint(b, uint64(len(name)))
+	b := AppendVarint(nil, id)
+	b = AppendVarint(b, uint64(len(name)))
 	b = append(b, name...)
-	b = appendVarint(b, ktype)
-	b = appendVarint(b, klen)
-	b = appendVarint(b, bits)
+	b = AppendVarint(b, ktype)
+	b = AppendVarint(b, klen)
+	b = AppendVarint(b, bits)
 	if expire >= 0 {
-		b = appendVarint(b, uint64(expire))
+		b = AppendVarint(b, uint64(expire))
 		for _, p := range params {
-			b = appendVarint(b, p)
+			b = AppendVarint(b, p)
 		}
 	}
 	return b
@@ -83,7 +83,7 @@ func defBody(id uint64, name string, ktype, klen, bits uint64, expire int64, par
 func varints(vs ...uint64) []byte {
 	var b []byte
 	for _, v := range vs {
-		b = appendVarint(b, v)
+		b = AppendVarint(b, v)
 	}
 	return b
 }
@@ -125,10 +125,10 @@ func TestVarintReferenceVectors(t *testing.T) {
 		{math.MaxUint64, "ff f0 fe fe fe fe fe fe fe 0e"},
 	} {
 		want := unhex(t, c.want)
-		got := appendVarint(nil, c.v)
+		got := AppendVarint(nil, c.v)
 		require.Equal(t, want, got, "encoding of %d", c.v)
 		// Appending keeps what is there.
-		require.Equal(t, cat([]byte{0xaa}, want), appendVarint([]byte{0xaa}, c.v))
+		require.Equal(t, cat([]byte{0xaa}, want), AppendVarint([]byte{0xaa}, c.v))
 		r := reader{b: cat(want, []byte{0x42})}
 		require.Equal(t, c.v, r.varint(), "decoding of % x", want)
 		require.NoError(t, r.err)
@@ -169,11 +169,11 @@ func TestVarintBoundariesRoundTrip(t *testing.T) {
 	}
 	vals = append(vals, math.MaxUint64, math.MaxUint64-1, math.MaxUint32, math.MaxInt64, 1<<63, uint64(1<<64-3)) // -3 sign-extended
 	for i, l := range limits {
-		require.Len(t, appendVarint(nil, l-1), i+1, "%d is the last value on %d bytes", l-1, i+1)
-		require.Len(t, appendVarint(nil, l), i+2, "%d is the first value on %d bytes", l, i+2)
+		require.Len(t, AppendVarint(nil, l-1), i+1, "%d is the last value on %d bytes", l-1, i+1)
+		require.Len(t, AppendVarint(nil, l), i+2, "%d is the first value on %d bytes", l, i+2)
 	}
 	for _, v := range vals {
-		enc := appendVarint(nil, v)
+		enc := AppendVarint(nil, v)
 		require.Len(t, enc, encLen(v), "length of %d", v)
 		// Every byte but the last has bit 7 set (after the first, which
 		// has its top nibble set when there are more).
@@ -193,7 +193,7 @@ func TestVarintBoundariesRoundTrip(t *testing.T) {
 
 func TestVarintTruncatedAndOverlong(t *testing.T) {
 	for _, v := range []uint64{240, 2288, 0x1234, 0xFFFFFFFF, math.MaxUint64} {
-		enc := appendVarint(nil, v)
+		enc := AppendVarint(nil, v)
 		for n := range len(enc) {
 			r := reader{b: enc[:n]}
 			require.Zero(t, r.varint(), "prefix % x of %d", enc[:n], v)

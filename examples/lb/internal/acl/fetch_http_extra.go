@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/proxyblocks/proxyblocks/examples/lb/internal/spoe"
 	"github.com/proxyblocks/proxyblocks/mux/htx"
+	"github.com/proxyblocks/proxyblocks/stick/peers"
 )
 
 // More HTTP fetches, as haproxy 2.6 has them: the integer and address
@@ -653,8 +653,8 @@ func init() {
 			var b []byte
 			if h2Host(m) {
 				if a := m.Authority(); bin {
-					b = append(spoe.AppendVarint(b, 4), "host"...)
-					b = append(spoe.AppendVarint(b, uint64(len(a))), a...)
+					b = append(peers.AppendVarint(b, 4), "host"...)
+					b = append(peers.AppendVarint(b, uint64(len(a))), a...)
 				} else {
 					b = append(append(append(b, "host: "...), a...), "\r\n"...)
 				}
@@ -665,9 +665,9 @@ func init() {
 					continue
 				}
 				if bin {
-					b = spoe.AppendVarint(b, uint64(len(n)))
+					b = peers.AppendVarint(b, uint64(len(n)))
 					b = lowerName(b, n)
-					b = spoe.AppendVarint(b, uint64(len(v)))
+					b = peers.AppendVarint(b, uint64(len(v)))
 					b = append(b, v...)
 					continue
 				}

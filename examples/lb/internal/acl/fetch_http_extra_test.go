@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/proxyblocks/proxyblocks/examples/lb/internal/spoe"
+	"github.com/proxyblocks/proxyblocks/stick/peers"
 )
 
 // TestStrl2ic: integers are read as haproxy reads them, junk after the
@@ -96,8 +96,8 @@ func TestHTTPExtraFetches(t *testing.T) {
 		_, _, err := CompileFetch(expr)
 		assert.Error(t, err, expr)
 	}
-	assert.Equal(t, []byte{0xf0, 0x01}, spoe.AppendVarint(nil, 256), "a long length takes more bytes")
-	assert.Equal(t, []byte{239}, spoe.AppendVarint(nil, 239))
+	assert.Equal(t, []byte{0xf0, 0x01}, peers.AppendVarint(nil, 256), "a long length takes more bytes")
+	assert.Equal(t, []byte{239}, peers.AppendVarint(nil, 239))
 }
 
 // TestDateUs: date_us is the microseconds of the current second.

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/netip"
 	"strconv"
+
+	"github.com/proxyblocks/proxyblocks/stick/peers"
 )
 
 // FrameType is the first byte of a frame.
@@ -197,23 +199,6 @@ func Bool(b bool) Value {
 	return v
 }
 
-// AppendVarint appends n in the variable-length encoding SPOP shares
-// with the peers protocol: one byte below 240, otherwise the low four
-// bits under a 0xf0 mark, then groups of seven bits, each with bit 7 set
-// but the last.
-func AppendVarint(b []byte, n uint64) []byte {
-	if n < 240 {
-		return append(b, byte(n))
-	}
-	b = append(b, byte(n)|240)
-	n = (n - 240) >> 4
-	for n >= 128 {
-		b = append(b, byte(n)|128)
-		n = (n - 128) >> 7
-	}
-	return append(b, byte(n))
-}
-
 // Errors of decoding.
 var (
 	// ErrShort means a frame ends inside a field.
@@ -245,36 +230,23 @@ func (r *Reader) fail(err error) {
 	r.b = nil
 }
 
-// Varint reads one variable-length integer.
+// Varint reads one variable-length integer (the peers protocol's
+// encoding, peers.AppendVarint).
 func (r *Reader) Varint() uint64 {
 	if r.err != nil {
 		return 0
 	}
-	if len(r.b) == 0 {
+	v, n := peers.Varint(r.b)
+	switch {
+	case n < 0:
+		r.fail(errors.New("spoe: varint longer than 64 bits"))
+		return 0
+	case n == 0:
 		r.fail(ErrShort)
 		return 0
 	}
-	v := uint64(r.b[0])
-	if v < 240 {
-		r.b = r.b[1:]
-		return v
-	}
-	shift := uint(4)
-	for i := 1; i < len(r.b); i++ {
-		c := r.b[i]
-		if shift > 63 {
-			r.fail(errors.New("spoe: varint longer than 64 bits"))
-			return 0
-		}
-		v += uint64(c) << shift
-		if c < 128 {
-			r.b = r.b[i+1:]
-			return v
-		}
-		shift += 7
-	}
-	r.fail(ErrShort)
-	return 0
+	r.b = r.b[n:]
+	return v
 }
 
 // Byte reads one byte.
@@ -343,7 +315,7 @@ func (r *Reader) Value() Value {
 
 // AppendString appends a length-prefixed string.
 func AppendString(b []byte, s string) []byte {
-	return append(AppendVarint(b, uint64(len(s))), s...)
+	return append(peers.AppendVarint(b, uint64(len(s))), s...)
 }
 
 // AppendValue appends one typed datum.
@@ -352,9 +324,9 @@ func AppendValue(b []byte, v Value) []byte {
 	case TypeBool:
 		return append(b, byte(TypeBool)|byte(v.Int&1)<<4)
 	case TypeInt32, TypeInt64:
-		return AppendVarint(append(b, byte(v.Type)), uint64(v.Int))
+		return peers.AppendVarint(append(b, byte(v.Type)), uint64(v.Int))
 	case TypeUint32, TypeUint64:
-		return AppendVarint(append(b, byte(v.Type)), v.Uint)
+		return peers.AppendVarint(append(b, byte(v.Type)), v.Uint)
 	case TypeIPv4:
 		a := v.IP.Unmap().As4()
 		return append(append(b, byte(TypeIPv4)), a[:]...)
@@ -363,10 +335,10 @@ func AppendValue(b []byte, v Value) []byte {
 		return append(append(b, byte(TypeIPv6)), a[:]...)
 	case TypeString, TypeBinary:
 		if v.Bytes == nil {
-			b = AppendVarint(append(b, byte(v.Type)), uint64(len(v.Text)))
+			b = peers.AppendVarint(append(b, byte(v.Type)), uint64(len(v.Text)))
 			return append(b, v.Text...)
 		}
-		b = AppendVarint(append(b, byte(v.Type)), uint64(len(v.Bytes)))
+		b = peers.AppendVarint(append(b, byte(v.Type)), uint64(len(v.Bytes)))
 		return append(b, v.Bytes...)
 	}
 	return append(b, byte(TypeNull))
@@ -387,8 +359,8 @@ type Frame struct {
 func AppendFrameHead(b []byte, t FrameType, flags uint32, sid, fid uint64) []byte {
 	b = append(b, 0, 0, 0, 0, byte(t))
 	b = binary.BigEndian.AppendUint32(b, flags)
-	b = AppendVarint(b, sid)
-	return AppendVarint(b, fid)
+	b = peers.AppendVarint(b, sid)
+	return peers.AppendVarint(b, fid)
 }
 
 // FinishFrame writes the length of the frame that starts at b[start:].
@@ -548,10 +520,10 @@ type Action struct {
 // AppendAction appends one action.
 func AppendAction(b []byte, a Action) []byte {
 	if a.Type == ActionUnsetVar {
-		b = AppendVarint(append(b, ActionUnsetVar, 2, a.Scope), uint64(len(a.Name)))
+		b = peers.AppendVarint(append(b, ActionUnsetVar, 2, a.Scope), uint64(len(a.Name)))
 		return append(b, a.Name...)
 	}
-	b = AppendVarint(append(b, ActionSetVar, 3, a.Scope), uint64(len(a.Name)))
+	b = peers.AppendVarint(append(b, ActionSetVar, 3, a.Scope), uint64(len(a.Name)))
 	return AppendValue(append(b, a.Name...), a.Value)
 }
 

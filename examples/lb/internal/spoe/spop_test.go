@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/proxyblocks/proxyblocks/stick/peers"
 )
 
 func TestVarintBoundaries(t *testing.T) {
@@ -21,7 +23,7 @@ func TestVarintBoundaries(t *testing.T) {
 		{264432, 4}, {33818863, 4}, {33818864, 5}, {4328786159, 5}, {4328786160, 6},
 		{math.MaxUint32, 5}, {math.MaxUint64, 10},
 	} {
-		b := AppendVarint(nil, c.n)
+		b := peers.AppendVarint(nil, c.n)
 		require.Len(t, b, c.size, "size of %d", c.n)
 		r := NewReader(b)
 		require.Equal(t, c.n, r.Varint(), "round trip of %d", c.n)
@@ -35,7 +37,7 @@ func TestVarintBoundaries(t *testing.T) {
 		}
 	}
 	// The known encoding of 1000: 0xf8 then 0x2f ((1000-240)>>4 = 47).
-	require.Equal(t, []byte{0xf8, 0x2f}, AppendVarint(nil, 1000))
+	require.Equal(t, []byte{0xf8, 0x2f}, peers.AppendVarint(nil, 1000))
 }
 
 func TestValueRoundTrip(t *testing.T) {
