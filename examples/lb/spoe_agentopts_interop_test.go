@@ -66,10 +66,7 @@ func (a *optsAgent) serve(c net.Conn) {
 		var out []byte
 		switch f.Type {
 		case spoe.FrameHAProxyHello:
-			out = spoe.AppendFrameHead(nil, spoe.FrameAgentHello, spoe.FlagFin, 0, 0)
-			out = spoe.AppendKV(out, "version", spoe.Str("2.0"))
-			out = spoe.AppendKV(out, "max-frame-size", spoe.Uint32(16380))
-			out = spoe.AppendKV(out, "capabilities", spoe.Str("pipelining,async"))
+			out = spoe.AppendAgentHello(nil, 16380, "pipelining,async")
 		case spoe.FrameNotify:
 			msgs, err := spoe.ParseMessages(f.Payload)
 			if err != nil {

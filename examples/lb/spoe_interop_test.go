@@ -77,10 +77,7 @@ func (a *interopAgent) serve(c net.Conn) {
 				fmt.Fprintf(&sb, " %s=%s:%s", kv.Key, kv.Value.Type, v)
 			}
 			a.note(sb.String())
-			out = spoe.AppendFrameHead(nil, spoe.FrameAgentHello, spoe.FlagFin, 0, 0)
-			out = spoe.AppendKV(out, "version", spoe.Str("2.0"))
-			out = spoe.AppendKV(out, "max-frame-size", spoe.Uint32(uint32(size)))
-			out = spoe.AppendKV(out, "capabilities", spoe.Str("pipelining,async"))
+			out = spoe.AppendAgentHello(nil, int(size), "pipelining,async")
 		case spoe.FrameNotify:
 			msgs, err := spoe.ParseMessages(f.Payload)
 			if err != nil {

@@ -31,10 +31,7 @@ func scoreAgent(t testing.TB) string {
 			out = out[:0]
 			switch f.Type {
 			case spoe.FrameHAProxyHello:
-				out = spoe.AppendFrameHead(out, spoe.FrameAgentHello, spoe.FlagFin, 0, 0)
-				out = spoe.AppendKV(out, "version", spoe.Str("2.0"))
-				out = spoe.AppendKV(out, "max-frame-size", spoe.Uint32(16380))
-				out = spoe.AppendKV(out, "capabilities", spoe.Str("pipelining,async"))
+				out = spoe.AppendAgentHello(out, 16380, "pipelining,async")
 			case spoe.FrameNotify:
 				out = spoe.AppendFrameHead(out, spoe.FrameAck, spoe.FlagFin, f.StreamID, f.FrameID)
 				out = spoe.AppendAction(out, spoe.Action{Type: spoe.ActionSetVar, Scope: spoe.ScopeSess, Name: []byte("score"), Value: spoe.Value{Type: spoe.TypeInt32, Int: 90}})

@@ -28,10 +28,7 @@ func TestSPOECloseEndsExchanges(t *testing.T) {
 		if _, _, err := spoe.ReadFrame(c, nil, 1<<16); err != nil {
 			return
 		}
-		b := spoe.AppendFrameHead(nil, spoe.FrameAgentHello, spoe.FlagFin, 0, 0)
-		b = spoe.AppendKV(b, "version", spoe.Str("2.0"))
-		b = spoe.AppendKV(b, "max-frame-size", spoe.Uint32(16380))
-		b = spoe.AppendKV(b, "capabilities", spoe.Str(""))
+		b := spoe.AppendAgentHello(nil, 16380, "")
 		if _, err := c.Write(spoe.FinishFrame(b, 0)); err != nil {
 			return
 		}

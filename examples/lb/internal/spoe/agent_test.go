@@ -70,17 +70,17 @@ func (a *testAgent) serve(c net.Conn) {
 			a.mu.Lock()
 			a.hellos = append(a.hellos, kvs)
 			a.mu.Unlock()
-			b := AppendFrameHead(nil, FrameAgentHello, FlagFin, 0, 0)
-			items := a.hello
-			if items == nil {
+			if a.hello == nil {
 				// The smaller of the two sizes, as the protocol asks.
 				size := uint64(a.frame)
 				if v, ok := Lookup(kvs, "max-frame-size"); ok && v.Uint < size {
 					size = v.Uint
 				}
-				items = []KV{{"version", Str("2.0")}, {"max-frame-size", Uint32(uint32(size))}, {"capabilities", Str(a.caps)}}
+				write(AppendAgentHello(nil, int(size), a.caps))
+				continue
 			}
-			for _, kv := range items {
+			b := AppendFrameHead(nil, FrameAgentHello, FlagFin, 0, 0)
+			for _, kv := range a.hello {
 				b = AppendKV(b, kv.Key, kv.Value)
 			}
 			write(FinishFrame(b, 0))

@@ -491,6 +491,18 @@ func AppendHello(b []byte, maxFrame int, caps, engineID string, healthcheck bool
 	return FinishFrame(b, start)
 }
 
+// AppendAgentHello appends an agent's AGENT-HELLO frame: SPOP 2.0, the
+// largest frame it takes (at most what the HAPROXY-HELLO offered) and
+// its capabilities.
+func AppendAgentHello(b []byte, maxFrame int, caps string) []byte {
+	start := len(b)
+	b = AppendFrameHead(b, FrameAgentHello, FlagFin, 0, 0)
+	b = AppendKV(b, "version", Str("2.0"))
+	b = AppendKV(b, "max-frame-size", Uint32(uint32(maxFrame)))
+	b = AppendKV(b, "capabilities", Str(caps))
+	return FinishFrame(b, start)
+}
+
 // HelloReply is what an AGENT-HELLO announced.
 type HelloReply struct {
 	Version      string

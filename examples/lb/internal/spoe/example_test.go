@@ -32,10 +32,7 @@ func Example() {
 			var b []byte
 			switch f.Type {
 			case spoe.FrameHAProxyHello:
-				b = spoe.AppendFrameHead(nil, spoe.FrameAgentHello, spoe.FlagFin, 0, 0)
-				b = spoe.AppendKV(b, "version", spoe.Str("2.0"))
-				b = spoe.AppendKV(b, "max-frame-size", spoe.Uint32(16380))
-				b = spoe.AppendKV(b, "capabilities", spoe.Str("pipelining"))
+				b = spoe.AppendAgentHello(nil, 16380, "pipelining")
 			case spoe.FrameNotify:
 				msgs, _ := spoe.ParseMessages(f.Payload)
 				score := int64(100)
