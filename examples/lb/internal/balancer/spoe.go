@@ -85,7 +85,7 @@ func (b *Balancer) setupSPOE() error {
 			if f.Type != "spoe" {
 				continue
 			}
-			e, err := b.compileSPOE(px, f.Engine)
+			e, err := b.compileSPOE(f.Engine)
 			if err != nil {
 				return fmt.Errorf("%s: SPOE engine '%s': %w", f.Pos, f.Name, err)
 			}
@@ -95,7 +95,7 @@ func (b *Balancer) setupSPOE() error {
 	return nil
 }
 
-func (b *Balancer) compileSPOE(px *config.Proxy, ec *config.SPOEEngine) (*spoeEngine, error) {
+func (b *Balancer) compileSPOE(ec *config.SPOEEngine) (*spoeEngine, error) {
 	a := &ec.Agent
 	e := &spoeEngine{cfg: ec, events: map[string]*spoeMsgs{}, groups: map[string]*spoeMsgs{}, prefix: "." + a.VarPrefix + ".", known: map[string]*varNames{}}
 	compile := func(ms []*config.SPOEMessage) ([]spoeMsg, error) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -321,20 +322,11 @@ func (p *parser) parseSPOEFile(file string, data []byte, name string) (*SPOEEngi
 	}
 	// Groups the agent does not list cannot be sent.
 	for n := range e.Groups {
-		if !contains(a.Groups, n) {
+		if !slices.Contains(a.Groups, n) {
 			delete(e.Groups, n)
 		}
 	}
 	return e, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // spoeVarName checks a variable name without scope, as the options and
