@@ -104,6 +104,10 @@ type Conn struct {
 	// whole life, so what only some need is not carried by all, and the
 	// addresses as seen are the socket's, which keeps them already.
 	proxy *proxied
+	// set holds the addresses rules set (SetSrc, SetDst), nil until one
+	// does; each change stores a new value, so readers on other
+	// goroutines see one whole.
+	set atomic.Pointer[setAddrs]
 	// ln is the listener that accepted the connection, nil for a dialed
 	// one: its configuration bounds the handshake, and Close gives its
 	// slot back.
@@ -114,6 +118,13 @@ type Conn struct {
 	handshakeErr  error
 	mu            sync.Mutex // guards mux
 	mux           Mux
+}
+
+// setAddrs are the addresses rules set on a connection, with their
+// net.Addr forms; a zero AddrPort was not set.
+type setAddrs struct {
+	src, dst         netip.AddrPort
+	srcAddr, dstAddr net.Addr
 }
 
 // proxied is what a PROXY header brought: the header, and the addresses
@@ -149,6 +160,9 @@ func (c *Conn) ExpectProxy() { c.setFlag(FlagAcceptProxy) }
 // Src is the client's address: the one a PROXY header told, or the
 // socket's peer. It is the zero AddrPort for UNIX sockets.
 func (c *Conn) Src() netip.AddrPort {
+	if a := c.set.Load(); a != nil && a.src.IsValid() {
+		return a.src
+	}
 	if p := c.told(); p != nil {
 		return p.hdr.Src
 	}
@@ -158,10 +172,37 @@ func (c *Conn) Src() netip.AddrPort {
 // Dst is the address the client connected to: the one a PROXY header
 // told, or the socket's local address.
 func (c *Conn) Dst() netip.AddrPort {
+	if a := c.set.Load(); a != nil && a.dst.IsValid() {
+		return a.dst
+	}
 	if p := c.told(); p != nil {
 		return p.hdr.Dst
 	}
 	return addrPort(c.sock.LocalAddr())
+}
+
+// SetSrc makes ap the client's address from now on, for [Conn.Src] and
+// [Conn.RemoteAddr], as HAProxy's set-src and set-src-port actions do;
+// the PROXY header, if any, keeps what it told.
+func (c *Conn) SetSrc(ap netip.AddrPort) { c.setAddr(ap, true) }
+
+// SetDst makes ap the address the client reached from now on, for
+// [Conn.Dst] and [Conn.LocalAddr], as HAProxy's set-dst and set-dst-port
+// actions do.
+func (c *Conn) SetDst(ap netip.AddrPort) { c.setAddr(ap, false) }
+
+func (c *Conn) setAddr(ap netip.AddrPort, src bool) {
+	var a setAddrs
+	if old := c.set.Load(); old != nil {
+		a = *old
+	}
+	na := net.TCPAddrFromAddrPort(ap)
+	if src {
+		a.src, a.srcAddr = ap, na
+	} else {
+		a.dst, a.dstAddr = ap, na
+	}
+	c.set.Store(&a)
 }
 
 // told returns what a PROXY header told when it told addresses, or nil.
@@ -299,6 +340,9 @@ func (c *Conn) CloseWrite() error { return c.tr.CloseWrite() }
 // LocalAddr is the address the client connected to, as told by a PROXY
 // header when there was one.
 func (c *Conn) LocalAddr() net.Addr {
+	if a := c.set.Load(); a != nil && a.dstAddr != nil {
+		return a.dstAddr
+	}
 	if p := c.told(); p != nil {
 		return p.dstAddr
 	}
@@ -308,6 +352,9 @@ func (c *Conn) LocalAddr() net.Addr {
 // RemoteAddr is the client's address, as told by a PROXY header when there
 // was one.
 func (c *Conn) RemoteAddr() net.Addr {
+	if a := c.set.Load(); a != nil && a.srcAddr != nil {
+		return a.srcAddr
+	}
 	if p := c.told(); p != nil {
 		return p.srcAddr
 	}
@@ -410,6 +457,25 @@ func (c *Conn) SilentDrop(ttl int) bool {
 	silent := silentDrop(c.sock, ttl)
 	_ = c.Close()
 	return silent
+}
+
+// SetMark sets the netfilter mark (SO_MARK) of the packets the connection
+// sends from now on, as HAProxy's set-mark action does. It needs Linux and
+// CAP_NET_ADMIN; elsewhere, or without the privilege, it returns the error.
+func (c *Conn) SetMark(mark uint32) error { return setMark(c.sock, mark) }
+
+// SetTOS sets the type-of-service byte (IPv4) or traffic class (IPv6) of
+// the packets the connection sends from now on, as HAProxy's set-tos
+// action does. The system keeps the low 8 bits, and may keep the ECN bits
+// its own. As in HAProxy, the family is that of [Conn.Src], the address
+// a PROXY header or [Conn.SetSrc] gave included: an IPv6 one (not
+// IPv4-mapped) sets the traffic class, which an IPv4 socket refuses.
+func (c *Conn) SetTOS(tos int) error {
+	a := c.Src().Addr()
+	if !a.IsValid() {
+		return errors.New("conn: set-tos: not an IP connection")
+	}
+	return setTOS(c.sock, tos, a.Is6() && !a.Is4In6())
 }
 
 // Abort closes the connection with a reset (SO_LINGER 0) rather than a

@@ -350,3 +350,14 @@ func lowerMSS(sock net.Conn, n int) (int, error) {
 	})
 	return set, err
 }
+
+func setMark(c net.Conn, mark uint32) error {
+	var err error
+	if !rawControl(c, func(fd int) { err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, int(mark)) }) {
+		return errors.New("conn: set-mark: not a socket")
+	}
+	if err != nil {
+		return fmt.Errorf("conn: set-mark: %w", err)
+	}
+	return nil
+}

@@ -85,3 +85,7 @@ func dialOptsControl(time.Duration, bool, func(network, address string, c syscal
 		return errors.New("conn: Dialer.UserTimeout and FastOpen are only supported on Linux")
 	}
 }
+
+func setMark(net.Conn, uint32) error {
+	return errors.New("conn: set-mark (SO_MARK) is only supported on Linux")
+}

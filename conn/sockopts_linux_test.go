@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"syscall"
 	"testing"
 	"time"
@@ -153,4 +154,48 @@ func TestDialerUserTimeoutAndFastOpen(t *testing.T) {
 		require.Equal(t, "hello", string(buf))
 		require.NoError(t, c.Close())
 	}
+}
+
+// SetTOS and SetMark set the socket options haproxy's set-tos and
+// set-mark set; SetSrc and SetDst change the addresses the connection
+// reports, and SetTOS follows the family of the source it reports.
+func TestSetTOSMarkAndAddrs(t *testing.T) {
+	ln, err := ListenConfig{}.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	defer client.Close()
+	c, err := ln.Accept()
+	require.NoError(t, err)
+	defer c.Close()
+
+	require.NoError(t, c.SetTOS(0x20))
+	require.Equal(t, 0x20, sockOpt(t, c.Socket(), unix.IPPROTO_IP, unix.IP_TOS))
+	if err := c.SetMark(0x42); err == nil {
+		require.Equal(t, 0x42, sockOpt(t, c.Socket(), unix.SOL_SOCKET, unix.SO_MARK))
+	} else {
+		require.ErrorIs(t, err, unix.EPERM, "only a missing privilege may refuse it")
+	}
+
+	sock := c.Socket().RemoteAddr().String()
+	src := netip.MustParseAddrPort("10.1.2.3:1111")
+	dst := netip.MustParseAddrPort("[2001:db8::1]:2222")
+	c.SetSrc(src)
+	require.Equal(t, src, c.Src())
+	require.Equal(t, src.String(), c.RemoteAddr().String())
+	require.Equal(t, sock, c.SocketRemote().String(), "the socket keeps its own")
+	c.SetDst(dst)
+	require.Equal(t, dst, c.Dst())
+	require.Equal(t, dst.String(), c.LocalAddr().String())
+	require.Equal(t, src, c.Src(), "setting one keeps the other")
+
+	// An IPv6 source makes set-tos use the traffic class, which an IPv4
+	// socket refuses, as in haproxy.
+	c.SetSrc(netip.MustParseAddrPort("[::1]:5"))
+	require.Error(t, c.SetTOS(0x40))
+	require.Equal(t, 0x20, sockOpt(t, c.Socket(), unix.IPPROTO_IP, unix.IP_TOS))
+	c.SetSrc(netip.MustParseAddrPort("[::ffff:10.0.0.1]:5"))
+	require.NoError(t, c.SetTOS(0x40), "an IPv4-mapped source is IPv4")
+	require.Equal(t, 0x40, sockOpt(t, c.Socket(), unix.IPPROTO_IP, unix.IP_TOS))
 }
