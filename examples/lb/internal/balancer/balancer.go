@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -227,8 +228,8 @@ func Check(cfg *config.Config) error {
 }
 
 // compileRuleExprs compiles the expressions and formats of the
-// tcp-request rules' sc-set-gpt0, set-var and set-var-fmt, kept by their
-// text.
+// tcp-request rules' sc-set-gpt0, set-var, set-var-fmt, set-src, set-dst
+// and their port forms, kept by their text.
 func (b *Balancer) compileRuleExprs() error {
 	b.scExprs, b.connFmts = map[string]acl.FetchFunc{}, map[string]logFormat{}
 	for _, px := range b.cfg.Proxies {
@@ -241,10 +242,14 @@ func (b *Balancer) compileRuleExprs() error {
 						return fmt.Errorf("balancer: %s: sc-set-gpt0 '%s': %w", r.Pos, r.Key, err)
 					}
 					b.scExprs[r.Key] = fn
-				case r.Action == "set-var" && b.scExprs[r.Key] == nil:
+				case (r.Action == "set-var" || strings.HasPrefix(r.Action, "set-src") || strings.HasPrefix(r.Action, "set-dst")) && b.scExprs[r.Key] == nil:
 					_, fn, err := px.ACLs.Refs.CompileFetch(r.Key)
 					if err != nil {
-						return fmt.Errorf("balancer: %s: set-var(%s) '%s': %w", r.Pos, r.Var, r.Key, err)
+						label := r.Action
+						if r.Action == "set-var" {
+							label = "set-var(" + r.Var + ")"
+						}
+						return fmt.Errorf("balancer: %s: %s '%s': %w", r.Pos, label, r.Key, err)
 					}
 					b.scExprs[r.Key] = fn
 				case r.Action == "set-var-fmt" && b.connFmts[r.Key] == nil:

@@ -35,7 +35,14 @@ type contentCtx struct {
 	sent []bool
 	// sid is the session's stream number (%rt).
 	sid uint64
+	// prio is what set-priority-class and set-priority-offset chose.
+	prio Priority
 }
+
+// QueuePriority is the connection's place in the queues, as the content
+// rules' set-priority-class and set-priority-offset set it
+// (acl.PriorityContext).
+func (c *contentCtx) QueuePriority() (class, offset int) { return c.prio.Class, c.prio.Offset }
 
 // spoeStream is the session's SPOE state, made on first use.
 func (c *contentCtx) spoeStream() *spoeStream {
@@ -211,6 +218,19 @@ func (cr *contentRules) verdict(ctx *contentCtx) (verdict string, wait bool) {
 			ctx.capture(r.Slot, cr.expr[i])
 		case "set-log-level":
 			ctx.level = r.LogLevel
+		case "set-mark", "set-tos":
+			ctx.setSockopt(r.Action, r.Num)
+		case "set-src", "set-src-port", "set-dst", "set-dst-port":
+			if smp, ok := cr.expr[i](ctx); ok {
+				ctx.setAddr(r.Action, smp)
+			}
+		case "set-priority-class", "set-priority-offset":
+			if smp, ok := cr.expr[i](ctx); ok {
+				ctx.prio = ctx.prio.with(r.Action == "set-priority-class", smp)
+			}
+		case "silent-drop":
+			ctx.dropTTL = r.RSTTTL
+			return r.Action, false
 		case "send-spoe-group":
 			if ctx.sent == nil {
 				ctx.sent = make([]bool, len(cr.rules))
@@ -274,7 +294,7 @@ func (s *session) inspect() bool {
 	}
 	beSPOE := s.b.spoe[be.cfg]
 	if be.content != nil || len(feSPOE) > 0 || len(beSPOE) > 0 {
-		ctx := &contentCtx{tracked: s.ruleCtx(be.cfg.Name), final: true, spoe: st, sid: s.rt()}
+		ctx := &contentCtx{tracked: s.ruleCtx(be.cfg.Name), final: true, spoe: st, sid: s.rt(), prio: s.prio()}
 		ctx.spoeEvent("on-backend-tcp-request", feSPOE, beSPOE)
 		st = ctx.spoe
 		if !s.runContent(be.content, ctx, time.Now()) {
@@ -304,12 +324,21 @@ func (s *session) runContent(cr *contentRules, ctx *contentCtx, since time.Time)
 		verdict, _ = cr.verdict(ctx)
 	}
 	s.adoptTracked(ctx.tracked)
+	if ctx.prio != s.prio() {
+		s.extra().prio = ctx.prio
+	}
 	if ctx.level != 0 {
 		s.logLevel = int8(ctx.level)
 	}
 	switch verdict {
 	case "":
 		s.term = [2]byte{'C', 'R'}
+		return false
+	case "silent-drop":
+		// Logged as a reject, as haproxy logs it; the client learns
+		// nothing.
+		s.term = [2]byte{'P', 'R'}
+		s.client.SilentDrop(ctx.dropTTL)
 		return false
 	case "reject":
 		s.b.log.Debug("content rejected", "proxy", ctx.own, "client", ctx.src)

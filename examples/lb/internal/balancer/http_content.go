@@ -27,8 +27,14 @@ func (b *Balancer) compileHTTPContent(px *config.Proxy) ([]httpRule, error) {
 	out := make([]httpRule, 0, len(px.Stick.ContentRules))
 	for i := range px.Stick.ContentRules {
 		r := &px.Stick.ContentRules[i]
+		// Status carries silent-drop's rst-ttl and set-mark's and
+		// set-tos's value, as in the HTTP rules.
+		status := int(r.Num)
+		if r.Action == "silent-drop" {
+			status = r.RSTTTL
+		}
 		hr := httpRule{cond: r.Cond, name: r.Var, cfg: &config.HTTPRule{
-			Pos: r.Pos, Action: r.Action, Slot: r.Slot, Table: r.Table, Name: r.Var, Value: r.Key, LogLevel: r.LogLevel,
+			Pos: r.Pos, Action: r.Action, Slot: r.Slot, Table: r.Table, Name: r.Var, Value: r.Key, LogLevel: r.LogLevel, Status: status,
 		}}
 		var err error
 		switch {
@@ -77,7 +83,7 @@ func (ex *exchange) applyContentRules(hp *httpProxy, front bool) bool {
 		switch r.cfg.Action {
 		case "accept":
 			return false
-		case "reject":
+		case "reject", "silent-drop":
 			l := &ex.log
 			l.term = [2]byte{'P', 'R'}
 			l.tr, l.status = -1, -1
@@ -89,7 +95,11 @@ func (ex *exchange) applyContentRules(hp *httpProxy, front bool) bool {
 					l.capReq[i] = l.capReq[i][:0]
 				}
 			}
-			_ = ex.hf.s.client.Close()
+			if r.cfg.Action == "silent-drop" {
+				ex.hf.s.client.SilentDrop(r.cfg.Status)
+			} else {
+				_ = ex.hf.s.client.Close()
+			}
 			ex.strk.fromContent = 0 // not an HTTP request, as HAProxy counts
 			return true
 		case "track-sc":
@@ -104,6 +114,12 @@ func (ex *exchange) applyContentRules(hp *httpProxy, front bool) bool {
 			ex.log.level = r.cfg.LogLevel
 		case "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0":
 			ex.scAction(r)
+		case "set-mark", "set-tos":
+			ex.setSockopt(r)
+		case "set-src", "set-dst", "set-src-port", "set-dst-port":
+			ex.setAddr(r)
+		case "set-priority-class", "set-priority-offset":
+			ex.setPriority(r)
 		}
 	}
 	return false

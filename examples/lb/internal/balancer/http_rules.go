@@ -570,6 +570,8 @@ rules:
 			ex.scAction(r)
 		case "set-src", "set-dst", "set-src-port", "set-dst-port":
 			ex.setAddr(r)
+		case "set-mark", "set-tos":
+			ex.setSockopt(r)
 		case "deny":
 			ex.countErr()
 			ex.log.term = [2]byte{'P', 'R'}
@@ -805,6 +807,8 @@ func (ex *exchange) applyRespRules(rules []httpRule) {
 		case "allow":
 			ex.lastRule = r.cfg
 			return // this list's other rules are skipped
+		case "set-mark", "set-tos":
+			ex.setSockopt(r)
 		case "silent-drop":
 			// The answer never leaves: forwardResponse drops the
 			// client's connection without a word.
@@ -948,22 +952,28 @@ func (ex *exchange) varAction(r *httpRule) {
 // expression's integer, held within HAProxy's bounds, places the request
 // in the queues; no integer leaves the place as it was.
 func (ex *exchange) setPriority(r *httpRule) {
-	smp, ok := r.expr(ex)
-	if !ok {
-		return
+	if smp, ok := r.expr(ex); ok {
+		ex.prio = ex.prio.with(r.cfg.Action == "set-priority-class", smp)
 	}
+}
+
+// with is p after set-priority-class (class) or set-priority-offset set
+// by smp: an integer, or text read as its leading digits, clamped to
+// haproxy's ranges; p unchanged when smp reads as no number.
+func (p Priority) with(class bool, smp acl.Sample) Priority {
 	n := smp.Int
 	if smp.Type == acl.TypeStr {
 		var err error
 		if n, err = strconv.ParseInt(leadingDigits(smp.Str), 10, 64); err != nil {
-			return
+			return p
 		}
 	}
-	if r.cfg.Action == "set-priority-class" {
-		ex.prio.Class = int(min(max(n, -2047), 2047))
+	if class {
+		p.Class = int(min(max(n, -2047), 2047))
 	} else {
-		ex.prio.Offset = int(min(max(n, -524287), 524287))
+		p.Offset = int(min(max(n, -524287), 524287))
 	}
+	return p
 }
 
 // mapAction runs set-map (the key's entries take the value, or it is
@@ -1011,38 +1021,59 @@ func (ex *exchange) setAddr(r *httpRule) {
 	if strings.HasPrefix(r.cfg.Action, "set-dst") {
 		ap = &ex.dst
 	}
-	if strings.HasSuffix(r.cfg.Action, "-port") {
+	if *ap, ok = addrFromSample(*ap, strings.HasSuffix(r.cfg.Action, "-port"), smp); ok {
+		ex.log.client, ex.log.fe = ex.src, ex.dst
+	}
+}
+
+// setSockopt runs set-mark and set-tos on the client's connection (all
+// of it, an HTTP/2 connection's other streams included, as in haproxy).
+func (ex *exchange) setSockopt(r *httpRule) {
+	var err error
+	if r.cfg.Action == "set-mark" {
+		err = ex.hf.s.client.SetMark(uint32(r.cfg.Status))
+	} else {
+		err = ex.hf.s.client.SetTOS(r.cfg.Status)
+	}
+	if err != nil {
+		ex.hf.s.b.log.Debug("rule without effect", "action", r.cfg.Action, "err", err)
+	}
+}
+
+// addrFromSample is cur changed by a set-src or set-dst action's sample
+// (port: their -port forms): an address from an address or text that
+// reads as one, keeping cur's port; a port from an integer, or from text
+// as HAProxy casts it (its leading digits, 0 without any), keeping cur's
+// address. It reports false when the sample gives nothing usable.
+func addrFromSample(cur netip.AddrPort, port bool, smp acl.Sample) (netip.AddrPort, bool) {
+	if port {
 		var n int64
 		switch smp.Type {
 		case acl.TypeInt:
 			n = smp.Int
 		case acl.TypeStr:
-			// As HAProxy casts text to an integer: the leading digits,
-			// 0 without any.
 			n, _ = leadingInt(strings.TrimSpace(smp.Str))
 		default:
-			return
+			return cur, false
 		}
-		if !ap.Addr().IsValid() {
-			return
+		if !cur.Addr().IsValid() {
+			return cur, false
 		}
-		*ap = netip.AddrPortFrom(ap.Addr(), uint16(n))
-	} else {
-		var a netip.Addr
-		switch smp.Type {
-		case acl.TypeIP:
-			a = smp.IP
-		case acl.TypeStr:
-			var err error
-			if a, err = netip.ParseAddr(strings.TrimSpace(smp.Str)); err != nil {
-				return
-			}
-		default:
-			return
-		}
-		*ap = netip.AddrPortFrom(a.Unmap(), ap.Port())
+		return netip.AddrPortFrom(cur.Addr(), uint16(n)), true
 	}
-	ex.log.client, ex.log.fe = ex.src, ex.dst
+	var a netip.Addr
+	switch smp.Type {
+	case acl.TypeIP:
+		a = smp.IP
+	case acl.TypeStr:
+		var err error
+		if a, err = netip.ParseAddr(strings.TrimSpace(smp.Str)); err != nil {
+			return cur, false
+		}
+	default:
+		return cur, false
+	}
+	return netip.AddrPortFrom(a.Unmap(), cur.Port()), true
 }
 
 // earlyHintReason is the reason phrase of the interim response

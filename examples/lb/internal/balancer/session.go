@@ -412,7 +412,7 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 // after queueing, and notes the wait on the traffic line; when none is
 // had, term says why.
 func (s *session) assign(be *Backend, src netip.AddrPort, key []byte, avoid, direct *Server, force bool) bool {
-	a, err := be.assign(s.b.ctx, src.Addr(), key, avoid, direct, force, s.clientGone, Priority{})
+	a, err := be.assign(s.b.ctx, src.Addr(), key, avoid, direct, force, s.clientGone, s.prio())
 	// No server at all leaves Tw at -1, as in HAProxy, unless the
 	// connection waited in a queue first.
 	s.twSet = s.twSet || a.queued || !(errors.Is(err, ErrNoServer) || errors.Is(err, ErrQueueFull))
@@ -607,6 +607,16 @@ type sessExtra struct {
 	bsrc netip.AddrPort
 	// spoe is the session's SPOE state, nil until an engine ran.
 	spoe *spoeStream
+	// prio is the place in the queues content rules chose.
+	prio Priority
+}
+
+// prio is the session's place in the queues.
+func (s *session) prio() Priority {
+	if s.x == nil {
+		return Priority{}
+	}
+	return s.x.prio
 }
 
 // extra returns the session's sessExtra, made on first use.

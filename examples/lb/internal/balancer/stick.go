@@ -92,6 +92,8 @@ type tracked struct {
 	vars  *varStore
 	// c is the client connection, for the fc_* fetches.
 	c *conn.Conn
+	// dropTTL is the rst-ttl of the silent-drop rule that ended a run.
+	dropTTL int
 	// atLog says the session's traffic line is being written after it
 	// left its server and backend, which haproxy still counts it in.
 	atLog bool
@@ -247,11 +249,74 @@ func (t *tracked) apply(rules []config.ConnRule) string {
 			t.SetVar(r.Var, acl.Str(string(t.b.connFmts[r.Key].appendTo(nil, t))))
 		case "unset-var":
 			t.UnsetVar(r.Var)
-		case "accept", "reject", "silent-drop":
+		case "set-mark", "set-tos":
+			t.setSockopt(r.Action, r.Num)
+		case "set-src", "set-src-port", "set-dst", "set-dst-port":
+			if smp, ok := t.b.scExprs[r.Key](t); ok {
+				t.setAddr(r.Action, smp)
+			}
+		case "silent-drop":
+			t.dropTTL = r.RSTTTL
+			return r.Action
+		case "accept", "reject":
 			return r.Action
 		}
 	}
 	return "accept"
+}
+
+// QueuePriority is the session's place in the queues, as its content
+// rules set it (acl.PriorityContext).
+func (t *tracked) QueuePriority() (class, offset int) {
+	if t.s == nil {
+		return 0, 0
+	}
+	p := t.s.prio()
+	return p.Class, p.Offset
+}
+
+// setSockopt runs set-mark and set-tos on the client connection; as in
+// haproxy, a system that refuses the option leaves the rule without
+// effect.
+func (t *tracked) setSockopt(action string, n int64) {
+	if t.c == nil {
+		return
+	}
+	var err error
+	if action == "set-mark" {
+		err = t.c.SetMark(uint32(n))
+	} else {
+		err = t.c.SetTOS(int(n))
+	}
+	if err != nil {
+		t.b.log.Debug("rule without effect", "action", action, "err", err)
+	}
+}
+
+// setAddr runs set-src, set-dst and their port forms on the client
+// connection: its addresses change for everything after, the rules that
+// follow, the log and the server connection included.
+func (t *tracked) setAddr(action string, smp acl.Sample) {
+	dst := strings.HasPrefix(action, "set-dst")
+	cur := t.src
+	if dst {
+		cur = t.dst
+	}
+	ap, ok := addrFromSample(cur, strings.HasSuffix(action, "-port"), smp)
+	if !ok {
+		return
+	}
+	if dst {
+		t.dst = ap
+		if t.c != nil {
+			t.c.SetDst(ap)
+		}
+		return
+	}
+	t.src = ap
+	if t.c != nil {
+		t.c.SetSrc(ap)
+	}
 }
 
 // startSession counts the session on every tracked entry, once.
@@ -431,8 +496,12 @@ func (s *session) sessionRules() bool {
 	// The configuration refuses silent-drop in these rules. Their
 	// variables are the session's.
 	t.s, t.early = s, true
-	ok := t.apply(rules) != "reject"
+	verdict := t.apply(rules)
+	ok := verdict == "accept"
 	t.early = false
+	if verdict == "silent-drop" {
+		s.client.SilentDrop(t.dropTTL)
+	}
 	var counted []*stick.Entry
 	for i, e := range t.sc {
 		if e == nil || before[i] != nil || slices.Contains(counted, e) || slices.Contains(before[:], e) {

@@ -131,7 +131,7 @@ func TestNoOpActions(t *testing.T) {
 	for _, tc := range []struct{ text, want string }{
 		{"http-request wait-for-handshake now\n", "takes no argument"},
 		{"http-response wait-for-handshake\n", "'http-response wait-for-handshake'"},
-		{"http-request set-nice high\n", "'high' is not an integer"},
+		{"http-request set-nice\n", "expects exactly 1 argument"},
 		{"http-request strict-mode maybe\n", "expects 'on' or 'off'"},
 	} {
 		_, err := parse(t, "frontend f\n    mode http\n    bind 127.0.0.1:0\n    "+tc.text)
@@ -429,4 +429,40 @@ func TestCookieDates(t *testing.T) {
 	require.NoError(t, err)
 	c := cfg.Proxy("b", KindBackend).Cookie
 	require.Equal(t, [2]time.Duration{30 * time.Minute, time.Hour}, [2]time.Duration{c.MaxIdle, c.MaxLife}, "seconds unless told")
+}
+
+// strtoul reads numbers as C's strtoul does with base 0, which haproxy
+// uses for set-mark and set-tos.
+func TestStrtoul(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    uint64
+		rest string
+	}{
+		{"0x10", 16, ""},
+		{"0X1f", 31, ""},
+		{"010", 8, ""},
+		{"09", 0, "9"},
+		{"12abc", 12, "abc"},
+		{"abc", 0, "abc"},
+		{"", 0, ""},
+		{"-1", ^uint64(0), ""},
+		{"+5", 5, ""},
+		{"0x", 0, "x"},
+		{"0xg", 0, "xg"},
+		{" \t7", 7, ""},
+		{"99999999999999999999999", ^uint64(0), ""},
+		{"18446744073709551615", ^uint64(0), ""},
+	} {
+		n, rest := strtoul(tc.in)
+		require.Equal(t, tc.n, n, tc.in)
+		require.Equal(t, tc.rest, rest, tc.in)
+	}
+	n, err := parseMarkTOS("set-mark", []string{"4294967297"})
+	require.NoError(t, err)
+	require.Equal(t, int64(1), n, "cut to the 32 bits of the socket option")
+	_, err = parseMarkTOS("set-tos", []string{"1", "2"})
+	require.ErrorContains(t, err, "expects exactly 1 argument")
+	_, err = parseMarkTOS("set-tos", []string{"0x"})
+	require.ErrorContains(t, err, "invalid character starting at 'x'")
 }

@@ -51,7 +51,7 @@ func init() {
 			return err
 		}
 		switch r.Action {
-		case "set-map", "del-map", "add-acl", "del-acl", "deny", "return", "redirect", "track-sc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0", "silent-drop":
+		case "set-map", "del-map", "add-acl", "del-acl", "deny", "return", "redirect", "track-sc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0", "silent-drop", "set-mark", "set-tos":
 			// As in haproxy 2.6, which has them in http-request and
 			// http-response only.
 			return fmt.Errorf("%w: 'http-after-response %s'", ErrUnsupported, a[0])
@@ -784,17 +784,21 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 			return r, fmt.Errorf("'wait-for-handshake' takes no argument, not '%s'", strings.Join(a, " "))
 		}
 		return r, nil
+	case "set-mark", "set-tos":
+		n, err := parseMarkTOS(r.Action, a)
+		if err != nil {
+			return r, err
+		}
+		r.Status = int(n)
+		return r, nil
 	case "set-nice":
 		// The nice value orders haproxy's tasks; lb has no such
 		// scheduler, so it is read and checked, and changes nothing.
 		if len(a) != 1 {
 			return r, errors.New("'set-nice' expects exactly 1 argument (integer value)")
 		}
-		n, err := strconv.Atoi(a[0])
-		if err != nil {
-			return r, fmt.Errorf("'set-nice': '%s' is not an integer", a[0])
-		}
-		r.Status = max(-1024, min(1024, n))
+		// Read as haproxy reads it, with C's atoi: "x" is 0.
+		r.Status = max(-1024, min(1024, atoi(a[0])))
 		return r, nil
 	case "strict-mode":
 		// lb's rewrites do not fail (a buffer does not run out of
@@ -1361,4 +1365,79 @@ func parseSetLogLevel(a []string) (int, error) {
 		return 0, fmt.Errorf("'set-log-level': unknown level '%s' (expects emerg, alert, crit, err, warning, notice, info, debug or silent)", a[0])
 	}
 	return l + 1, nil
+}
+
+// parseMarkTOS reads the value of set-mark and set-tos as haproxy reads
+// it (C's strtoul in any base: 0x for hex, a leading 0 for octal), cut to
+// the 32 bits the socket option takes: a mark for SO_MARK, a TOS byte
+// (the system keeps its low 8 bits).
+func parseMarkTOS(action string, a []string) (int64, error) {
+	if len(a) != 1 {
+		return 0, fmt.Errorf("'%s' expects exactly 1 argument (integer/hex value)", action)
+	}
+	n, rest := strtoul(a[0])
+	if rest != "" {
+		return 0, fmt.Errorf("'%s': invalid character starting at '%s' (integer/hex value expected)", action, rest)
+	}
+	if action == "set-mark" {
+		return int64(uint32(n)), nil
+	}
+	return int64(int32(n)), nil
+}
+
+// strtoul is C's strtoul with base 0 on s: the value of the longest
+// prefix that reads as a number (after blanks and a sign; a minus
+// negates modulo 2^64; too large a value gives the maximum) and what
+// follows it; all of s when no digit starts it.
+func strtoul(s string) (uint64, string) {
+	i := 0
+	for i < len(s) && (s[i] == ' ' || s[i] >= '\t' && s[i] <= '\r') {
+		i++
+	}
+	neg := false
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		neg = s[i] == '-'
+		i++
+	}
+	base := uint64(10)
+	switch {
+	case i+1 < len(s) && s[i] == '0' && (s[i+1] == 'x' || s[i+1] == 'X') && i+2 < len(s) && hexDigit(s[i+2]) >= 0:
+		base, i = 16, i+2
+	case i < len(s) && s[i] == '0':
+		base = 8
+	}
+	start, n, over := i, uint64(0), false
+	for ; i < len(s); i++ {
+		d := hexDigit(s[i])
+		if d < 0 || uint64(d) >= base {
+			break
+		}
+		if n > (^uint64(0)-uint64(d))/base {
+			over = true
+		}
+		n = n*base + uint64(d)
+	}
+	if i == start {
+		return 0, s
+	}
+	if over {
+		return ^uint64(0), s[i:]
+	}
+	if neg {
+		n = -n
+	}
+	return n, s[i:]
+}
+
+// hexDigit is the value of the hexadecimal digit c, -1 for another byte.
+func hexDigit(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c-'a') + 10
+	case c >= 'A' && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
 }

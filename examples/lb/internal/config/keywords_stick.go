@@ -145,6 +145,38 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 		case verb == "set-var-fmt":
 			r.Key = args[0]
 		}
+	case r.Action == "set-mark" || r.Action == "set-tos":
+		if r.Num, err = parseMarkTOS(r.Action, args); err != nil {
+			return err
+		}
+	case r.Action == "set-src" || r.Action == "set-src-port" || r.Action == "set-dst" || r.Action == "set-dst-port" ||
+		stage == "content" && (r.Action == "set-priority-class" || r.Action == "set-priority-offset"):
+		if len(args) != 1 {
+			return fmt.Errorf("'%s' expects one sample expression", r.Action)
+		}
+		if _, _, err := acl.CompileFetch(args[0]); err != nil {
+			return fmt.Errorf("'%s': %w", r.Action, err)
+		}
+		r.Key = args[0]
+	case stage == "content" && r.Action == "set-nice":
+		// The nice value orders haproxy's tasks; lb has no such
+		// scheduler, so it is read and checked, and changes nothing.
+		if len(args) != 1 {
+			return errors.New("'set-nice' expects exactly 1 argument (integer value)")
+		}
+		// Read as haproxy reads it, with C's atoi: "x" is 0.
+		r.Num = int64(max(-1024, min(1024, atoi(args[0]))))
+	case r.Action == "silent-drop":
+		if len(args) > 0 {
+			if args[0] != "rst-ttl" || len(args) != 2 {
+				return fmt.Errorf("'silent-drop' expects nothing or 'rst-ttl <ttl>', got '%s'", strings.Join(args, " "))
+			}
+			n, err := parseInt(args[1], 1, 255)
+			if err != nil {
+				return fmt.Errorf("silent-drop rst-ttl: %w", err)
+			}
+			r.RSTTTL = n
+		}
 	case stage == "content" && r.Action == "capture":
 		// "capture <sample> len <length>": the frontend's next request
 		// capture slot, as http-request capture's len form.
@@ -173,20 +205,7 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 			return err
 		}
 	case stage == "content" && r.Action != "accept" && r.Action != "reject" && !strings.HasPrefix(r.Action, "track-sc"):
-		return fmt.Errorf("%w: 'tcp-request content %s' (only accept, reject, capture, track-sc0, track-sc1, track-sc2, sc-inc-gpc0, sc-inc-gpc1, sc-set-gpt0, set-var, set-var-fmt, unset-var, set-log-level and send-spoe-group)", ErrUnsupported, r.Action)
-	case r.Action == "silent-drop" && stage == "session":
-		return fmt.Errorf("%w: 'tcp-request session silent-drop' (only in 'tcp-request connection')", ErrUnsupported)
-	case r.Action == "silent-drop":
-		if len(args) > 0 {
-			if args[0] != "rst-ttl" || len(args) != 2 {
-				return fmt.Errorf("'silent-drop' expects nothing or 'rst-ttl <ttl>', got '%s'", strings.Join(args, " "))
-			}
-			n, err := parseInt(args[1], 1, 255)
-			if err != nil {
-				return fmt.Errorf("silent-drop rst-ttl: %w", err)
-			}
-			r.RSTTTL = n
-		}
+		return fmt.Errorf("%w: 'tcp-request content %s' (only accept, reject, capture, track-sc0, track-sc1, track-sc2, sc-inc-gpc0, sc-inc-gpc1, sc-set-gpt0, set-var, set-var-fmt, unset-var, set-log-level, set-mark, set-tos, set-nice, set-src, set-src-port, set-dst, set-dst-port, set-priority-class, set-priority-offset, silent-drop and send-spoe-group)", ErrUnsupported, r.Action)
 	case strings.HasPrefix(r.Action, "track-sc"):
 		n, err := strconv.Atoi(strings.TrimPrefix(r.Action, "track-sc"))
 		if err != nil || n < 0 || n >= acl.Slots {
@@ -203,7 +222,7 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 			return fmt.Errorf("'%s': %w", words[0], err)
 		}
 	default:
-		return fmt.Errorf("%w: 'tcp-request %s %s' (accept, reject, silent-drop, expect-proxy layer4, track-sc0, track-sc1, track-sc2, sc-inc-gpc0, sc-inc-gpc1, sc-set-gpt0, set-var, set-var-fmt, unset-var)", ErrUnknownKeyword, stage, r.Action)
+		return fmt.Errorf("%w: 'tcp-request %s %s' (accept, reject, silent-drop, expect-proxy layer4, track-sc0, track-sc1, track-sc2, sc-inc-gpc0, sc-inc-gpc1, sc-set-gpt0, set-var, set-var-fmt, unset-var, set-mark, set-tos, set-src, set-src-port, set-dst, set-dst-port)", ErrUnknownKeyword, stage, r.Action)
 	}
 	// Rules run stage by stage whatever their order, which haproxy
 	// warns of when a rule follows one of a later stage.

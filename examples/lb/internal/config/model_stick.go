@@ -41,8 +41,11 @@ type ConnRule struct {
 	Pos
 	// Action is "accept", "reject", "silent-drop", "track-sc",
 	// "set-var", "set-var-fmt", "unset-var", in connection rules
+	// "set-mark", "set-tos", "set-src", "set-src-port", "set-dst",
+	// "set-dst-port" (Key is then the expression), in connection rules
 	// "expect-proxy" (layer4: the connection must open with a PROXY
-	// header), and in content rules "capture", "set-log-level" and
+	// header), and in content rules "capture", "set-log-level",
+	// "set-nice", "set-priority-class", "set-priority-offset" and
 	// "send-spoe-group" (Var is then the SPOE engine, Key the group).
 	Action string
 	// Slot is the stick counter of track-sc (0, 1 or 2).
@@ -61,6 +64,8 @@ type ConnRule struct {
 	// LogLevel is a content rule's set-log-level: the level plus one,
 	// -1 for silent.
 	LogLevel int
+	// Num is set-mark's mark, set-tos's value and set-nice's nice.
+	Num int64
 	// Cond limits the rule; nil means always.
 	Cond *acl.Cond
 }
