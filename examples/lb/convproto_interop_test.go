@@ -152,7 +152,9 @@ func mqttPkt(hdr byte, rest ...[]byte) []byte {
 	return append(pbVarint([]byte{hdr}, uint64(len(body))), body...)
 }
 
-func mqttStr(s string) []byte { return append(binary.BigEndian.AppendUint16(nil, uint16(len(s))), s...) }
+func mqttStr(s string) []byte {
+	return append(binary.BigEndian.AppendUint16(nil, uint16(len(s))), s...)
+}
 
 // TestInteropMQTTConvertersMatchHAProxy: mqtt_is_valid and
 // mqtt_field_value on CONNECT and CONNACK packets of MQTT 3.1.1 and
