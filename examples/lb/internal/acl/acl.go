@@ -269,7 +269,7 @@ func (rs *Refs) CompileFetch(expr string) (Fetch, FetchFunc, error) {
 	if err != nil {
 		return f, nil, err
 	}
-	conv, t, err := compileConverters(convs, f.Type, rs)
+	conv, t, err := compileConverters(convs, f, rs)
 	if err != nil {
 		return f, nil, err
 	}
@@ -374,7 +374,7 @@ func parseExpr(words []string, rs *Refs) (*Expr, error) {
 			return nil, fmt.Errorf("fetch method '%s': %w", f.Name, err)
 		}
 	}
-	conv, t, err := compileConverters(convs, f.Type, rs)
+	conv, t, err := compileConverters(convs, f, rs)
 	if err != nil {
 		return nil, err
 	}

@@ -404,15 +404,23 @@ func splitConverters(expr string) (fetch string, convs []string, err error) {
 	return parts[0], parts[1:], nil
 }
 
-// compileConverters builds the chain of converters convs, and the type
-// of what it returns (t when there are none). The map converters take
-// their files' entries from rs.
-func compileConverters(convs []string, t Type, rs *Refs) (CtxConvFunc, Type, error) {
+// compileConverters builds the chain of converters convs after fetch
+// f, and the type of what it returns (f's when there are none). A
+// converter that cannot take the type declared before it is refused as
+// HAProxy refuses it (see checkConvType). The map converters take their
+// files' entries from rs.
+func compileConverters(convs []string, f Fetch, rs *Refs) (CtxConvFunc, Type, error) {
 	var chain []convStep
+	t, st := f.Type, fetchSmpType(f)
 	for _, c := range convs {
 		name, arg, hasArg, err := splitArg(c)
 		if err != nil {
 			return nil, 0, err
+		}
+		if _, known := convSmpType(name); known {
+			if st, err = checkConvType(name, st); err != nil {
+				return nil, 0, err
+			}
 		}
 		if rc, ok := refConverters[name]; ok {
 			if arg == "" {

@@ -15,11 +15,12 @@ func TestDateConverters(t *testing.T) {
 		"int(1700000000),utime(%F %T %Z %z %j)": "2023-11-14 22:13:20 GMT +0000 318",
 		"int(1700000000),utime(%q %5Y %-d %^a)": "%q 02023 14 TUE",
 		"int(1700000000),utime(%Y,-86400)":      "2023",
-		"ipv6(::1),utime(%Y)":                   "<none>",
 	} {
 		require.Equal(t, want, convOn(t, expr), expr)
 	}
-	_, _, err := CompileFetch("int(1),http_date(0,h)")
+	_, _, err := CompileFetch("ipv6(::1),utime(%Y)")
+	require.ErrorContains(t, err, "converter 'utime' cannot be applied")
+	_, _, err = CompileFetch("int(1),http_date(0,h)")
 	require.ErrorContains(t, err, "expects 's', 'ms' or 'us', got 'h'")
 }
 

@@ -94,12 +94,13 @@ func init() {
 	})
 	unary("cpl", TypeInt, func(v int64) Sample { return Int(^v) })
 	unary("bool", TypeBool, func(v int64) Sample { return Bool(v != 0) })
-	// even, odd and iif take no address, as in HAProxy.
+	// even and odd read an IPv4 address as its 32 bits, as HAProxy
+	// casts one to an integer; iif takes no address.
 	parity := func(name string, odd bool) {
 		converters[name] = converter{ArgNone, TypeBool, func([]string) (ConvFunc, error) {
 			return func(s Sample) (Sample, bool) {
 				v, ok := smpInt(s)
-				return Bool(v&1 == 1 == odd), ok && s.Type != TypeIP
+				return Bool(v&1 == 1 == odd), ok
 			}, nil
 		}}
 	}

@@ -43,14 +43,16 @@ func TestIntConverters(t *testing.T) {
 		"int(12),and(10)": "8", "int(12),or(3)": "15", "int(12),xor(10)": "6", "int(5),and": "0",
 		"int(5),neg": "-5", "int(-9223372036854775808),neg": "9223372036854775807", "int(5),cpl": "-6",
 		"int(-3),odd": "1", "int(-3),even": "0", "int(-2),bool": "1", "str(0),iif(y,n)": "n",
-		"str(),iif(y,n)": "<none>", "ipv6(::1),and(1)": "<none>", "ipv4(1.2.3.4),even": "<none>",
+		"str(),iif(y,n)": "<none>", "ipv4(1.2.3.4),even": "1", "ipv4(1.2.3.5),odd": "1",
 	} {
 		require.Equal(t, want, convOn(t, expr), expr)
 	}
 	for expr, msg := range map[string]string{
-		"int(1),and(txn.x)": "'txn.x': not supported: a variable as argument",
-		"int(1),or(x1)":     "'x1': expects an integer or a variable name",
-		"int(1),iif(a)":     "expects <true>,<false>",
+		"int(1),and(txn.x)":      "'txn.x': not supported: a variable as argument",
+		"int(1),or(x1)":          "'x1': expects an integer or a variable name",
+		"int(1),iif(a)":          "expects <true>,<false>",
+		"ipv6(::1),and(1)":       "converter 'and' cannot be applied",
+		"ipv4(1.2.3.4),iif(y,n)": "converter 'iif' cannot be applied",
 	} {
 		_, _, err := CompileFetch(expr)
 		require.ErrorContains(t, err, msg, expr)

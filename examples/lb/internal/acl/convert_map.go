@@ -3,9 +3,11 @@ package acl
 import (
 	"fmt"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strconv"
 	"sync"
+	"unicode"
 )
 
 // The map converters: map(FILE[,DEFAULT]) and map_<match>[_<out>], as in
@@ -37,6 +39,9 @@ func init() {
 		}
 	}
 	refConverters["map"] = refConverters["map_str"]
+	// map_regm is map_reg whose values may name the regex's groups
+	// (\0 to \9), replaced by what they matched.
+	refConverters["map_regm"] = refConverter{out: TypeStr, compile: func(a []string, rs *Refs) (ConvFunc, error) { return mapConv(a, "regm", "", rs) }}
 }
 
 // refConverter is a converter over a pattern reference (the maps): it
@@ -53,8 +58,9 @@ type mapEntry struct {
 	ref   *RefEntry
 	match func(Sample) bool // nil for the exact (str) maps
 	value Sample
-	bits  int          // the key's length (beg)
-	pfx   netip.Prefix // the key's network (ip)
+	bits  int            // the key's length (beg)
+	re    *regexp.Regexp // the key's regex (regm)
+	pfx   netip.Prefix   // the key's network (ip)
 }
 
 // mapUser is a map converter's index of its reference's entries.
@@ -63,6 +69,7 @@ type mapUser struct {
 	match string
 	m     Matcher
 	out   string
+	regm  bool // map_regm: a reg map whose values name the groups
 
 	mu    sync.RWMutex
 	exact map[string][]*mapEntry // str: the entries of each key, in order
@@ -174,6 +181,11 @@ func (u *mapUser) entry(e *RefEntry) (*mapEntry, error) {
 	}
 	if u.match == "beg" {
 		me.bits = len(e.Key)
+	}
+	if u.regm {
+		if me.re, err = regexp.Compile(e.Key); err != nil {
+			return nil, err
+		}
 	}
 	return me, nil
 }
@@ -345,11 +357,15 @@ func mapConv(args []string, match, out string, rs *Refs) (ConvFunc, error) {
 	if len(args) < 1 || len(args) > 2 || args[0] == "" {
 		return nil, fmt.Errorf("expects <file>[,<default>]")
 	}
+	regm := match == "regm"
+	if regm {
+		match = "reg"
+	}
 	m, ok := LookupMatch(match)
 	if !ok {
 		return nil, fmt.Errorf("%w: '%s'", ErrUnknownMatch, match)
 	}
-	u := &mapUser{file: args[0], match: match, m: m, out: out}
+	u := &mapUser{file: args[0], match: match, m: m, out: out, regm: regm}
 	var def *Sample
 	if len(args) == 2 {
 		d, err := u.value(args[1])
@@ -369,10 +385,16 @@ func mapConv(args []string, match, out string, rs *Refs) (ConvFunc, error) {
 		u.mu.RLock()
 		me, ok := u.lookup(s)
 		var v Sample
+		var re *regexp.Regexp
 		if ok {
-			v = me.value
+			v, re = me.value, me.re
 		}
 		u.mu.RUnlock()
+		if ok && re != nil {
+			in := s.String()
+			out, ok := expReplace(nil, v.Str, in, re.FindStringSubmatchIndex(in))
+			return Str(string(out)), ok
+		}
 		if ok {
 			return v, true
 		}
@@ -381,4 +403,45 @@ func mapConv(args []string, match, out string, rs *Refs) (ConvFunc, error) {
 		}
 		return Sample{}, false
 	}, nil
+}
+
+// expReplace appends tmpl to dst with \0 to \9 replaced by the groups m
+// (as regexp's FindStringSubmatchIndex gives them) found in subject,
+// \xHH by that byte (the two characters read as HAProxy reads hex
+// digits, unchecked) and \ before another character by that character,
+// as HAProxy's map_regm expands its values. A template ending inside
+// an escape fails.
+func expReplace(dst []byte, tmpl, subject string, m []int) ([]byte, bool) {
+	hex := func(c byte) byte {
+		c = byte(unicode.ToUpper(rune(c))) - '0'
+		if c > 9 {
+			c -= 'A' - '9' - 1
+		}
+		return c
+	}
+	for i := 0; i < len(tmpl); i++ {
+		c := tmpl[i]
+		if c != '\\' {
+			dst = append(dst, c)
+			continue
+		}
+		if i++; i == len(tmpl) {
+			return nil, false
+		}
+		switch c = tmpl[i]; {
+		case c >= '0' && c <= '9':
+			if g := int(c - '0'); 2*g+1 < len(m) && m[2*g] >= 0 {
+				dst = append(dst, subject[m[2*g]:m[2*g+1]]...)
+			}
+		case c == 'x':
+			if i+2 >= len(tmpl) {
+				return nil, false
+			}
+			dst = append(dst, hex(tmpl[i+1])<<4+hex(tmpl[i+2]))
+			i += 2
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst, true
 }
