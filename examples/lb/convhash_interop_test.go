@@ -54,7 +54,6 @@ func TestInteropHashConvertersMatchHAProxy(t *testing.T) {
 	require.Contains(t, errs[9], "converter 'be2dec': chunk_size out of [1..8] range (0)")
 	require.Contains(t, errs[12], "converter 'be2hex': chunk_size needs to be positive (0)")
 	require.Contains(t, errs[14], "converter 'be2hex': unsupported truncate value (2)")
-	require.Contains(t, lbRefused(t, "str(a),hmac(sha256,txn.k)"), "not supported: a variable as argument")
 }
 
 // TestInteropHexAndBase64OfNumbersMatchHAProxy: hex and base64 read

@@ -98,7 +98,9 @@ func init() {
 		}
 		return digestConv(fn), nil
 	}}
-	converters["hmac"] = converter{ArgRequired, TypeStr, func(a []string) (ConvFunc, error) {
+	// hmac(alg,key): the key in base64, or a variable holding it, read
+	// when the converter runs (unset or not base64: no sample).
+	ctxConverters["hmac"] = ctxConverter{ArgRequired, TypeStr, func(a []string) (CtxConvFunc, error) {
 		if len(a) != 2 {
 			return nil, fmt.Errorf("expects <algorithm>,<key>")
 		}
@@ -106,14 +108,26 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		if isVarName(a[1]) {
-			return nil, fmt.Errorf("key '%s': %w", a[1], errVarArg)
+		if v := ParseConvArg(a[1]); v.Var != "" {
+			return func(ctx Context, s Sample) (Sample, bool) {
+				k, ok := v.Get(ctx)
+				if !ok {
+					return Sample{}, false
+				}
+				key, err := base64.StdEncoding.DecodeString(k.String())
+				if err != nil {
+					return Sample{}, false
+				}
+				m := hmac.New(fn, key)
+				m.Write(smpBin(s))
+				return Str(string(m.Sum(nil))), true
+			}, nil
 		}
 		key, err := base64.StdEncoding.DecodeString(a[1])
 		if err != nil {
 			return nil, fmt.Errorf("key '%s' is not base64 encoded", a[1])
 		}
-		return func(s Sample) (Sample, bool) {
+		return func(_ Context, s Sample) (Sample, bool) {
 			m := hmac.New(fn, key)
 			m.Write(smpBin(s))
 			return Str(string(m.Sum(nil))), true

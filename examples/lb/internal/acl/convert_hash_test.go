@@ -41,7 +41,6 @@ func TestHashConverters(t *testing.T) {
 		"str(a),crc32(x)":           "failed to parse 'x' as type 'integer'",
 		"str(a),sha2(100)":          "unsupported number of bits: '100'",
 		"str(a),digest(nosuch)":     "algorithm 'nosuch' unknown or not supported",
-		"str(a),hmac(sha1,txn.k)":   "key 'txn.k': not supported: a variable as argument",
 		"str(a),hmac(sha1,notb64!)": "key 'notb64!' is not base64 encoded",
 		"str(a),be2dec(:,9)":        "chunk_size out of [1..8] range (9)",
 		"str(a),be2hex(:,0)":        "chunk_size needs to be positive (0)",

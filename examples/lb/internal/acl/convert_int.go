@@ -18,12 +18,31 @@ import (
 
 func init() {
 	bitwise := func(name string, fn func(a, b int64) int64) {
-		converters[name] = converter{ArgOptional, TypeInt, func(a []string) (ConvFunc, error) {
-			n, err := constIntArg(a)
+		ctxConverters[name] = ctxConverter{ArgOptional, TypeInt, func(a []string) (CtxConvFunc, error) {
+			n, v, err := intOrVarArg(a)
 			if err != nil {
 				return nil, err
 			}
-			return func(s Sample) (Sample, bool) {
+			if v.Var != "" {
+				// A variable argument, read as an integer when the
+				// converter runs: unset, or not one, no sample.
+				return func(ctx Context, s Sample) (Sample, bool) {
+					x, ok := smpInt(s)
+					if !ok {
+						return Sample{}, false
+					}
+					arg, ok := v.Get(ctx)
+					if !ok {
+						return Sample{}, false
+					}
+					y, ok := smpInt(arg)
+					if !ok {
+						return Sample{}, false
+					}
+					return Int(fn(x, y)), true
+				}, nil
+			}
+			return func(_ Context, s Sample) (Sample, bool) {
 				v, ok := smpInt(s)
 				return Int(fn(v, n)), ok
 			}, nil
@@ -124,29 +143,31 @@ func init() {
 	}}
 }
 
-// errVarArg means a converter's argument names a variable, which lb's
-// converters cannot read: they see the sample, not the transaction.
+// errVarArg means a converter's argument names a variable where lb's
+// converter cannot read one.
 var errVarArg = fmt.Errorf("%w: a variable as argument (only constants)", ErrUnsupportedConv)
 
-// constIntArg reads the one optional argument of the arithmetic and
-// bitwise converters: an
-// integer (none or empty means 0; beyond the range of 64 bits it is the
-// nearest bound, as HAProxy reads it). A variable name is refused.
-func constIntArg(a []string) (int64, error) {
+// intOrVarArg reads the one optional argument of the arithmetic and
+// bitwise converters: an integer (none or empty means 0; beyond the
+// range of 64 bits it is the nearest bound, as HAProxy reads it), or a
+// variable's name, returned in v.
+func intOrVarArg(a []string) (n int64, v ConvArg, err error) {
 	switch {
 	case len(a) > 1:
-		return 0, fmt.Errorf("expects one integer")
+		return 0, v, fmt.Errorf("expects one integer")
 	case len(a) == 0 || a[0] == "":
-		return 0, nil
+		return 0, v, nil
 	}
-	n, err := strconv.ParseInt(a[0], 10, 64)
+	n, err = strconv.ParseInt(a[0], 10, 64)
 	if err != nil && !errors.Is(err, strconv.ErrRange) {
 		if isVarName(a[0]) {
-			return 0, fmt.Errorf("'%s': %w", a[0], errVarArg)
+			if _, _, err := ParseVarName(a[0]); err == nil {
+				return 0, ConvArg{Var: a[0]}, nil
+			}
 		}
-		return 0, fmt.Errorf("'%s': expects an integer or a variable name", a[0])
+		return 0, v, fmt.Errorf("'%s': expects an integer or a variable name", a[0])
 	}
-	return n, nil
+	return n, v, nil
 }
 
 // isVarName reports whether v names a variable as HAProxy writes one:

@@ -48,7 +48,8 @@ func TestIntConverters(t *testing.T) {
 		require.Equal(t, want, convOn(t, expr), expr)
 	}
 	for expr, msg := range map[string]string{
-		"int(1),and(txn.x)":      "'txn.x': not supported: a variable as argument",
+		"int(1),and(foo.x)":      "'foo.x': expects an integer or a variable name",
+		"int(1),add(txn.x,2)":    "expects one integer",
 		"int(1),or(x1)":          "'x1': expects an integer or a variable name",
 		"int(1),iif(a)":          "expects <true>,<false>",
 		"ipv6(::1),and(1)":       "converter 'and' cannot be applied",

@@ -1,6 +1,7 @@
 package acl
 
 import (
+	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
 	"strings"
@@ -8,50 +9,71 @@ import (
 )
 
 // The string converters of HAProxy 2.6: concat, add_item, ltrim, rtrim,
-// cut_crlf, url_enc, ub64enc, ub64dec, host_only and port_only; strcmp
-// and secure_memcmp, which compare with a variable, are known but
-// refused. A variable argument is refused: lb's converters see their
-// sample, not the transaction's variables.
+// cut_crlf, url_enc, ub64enc, ub64dec, host_only, port_only, and strcmp
+// and secure_memcmp, which compare with a variable.
 
 func init() {
-	// concat([start][,var][,end]): the sample, then start and end.
-	converters["concat"] = converter{ArgOptional, TypeStr, func(a []string) (ConvFunc, error) {
+	// concat([start][,var][,end]): the sample, then start, the
+	// variable as text (nothing when it is not set) and end.
+	ctxConverters["concat"] = ctxConverter{ArgOptional, TypeStr, func(a []string) (CtxConvFunc, error) {
 		if len(a) > 3 {
 			return nil, fmt.Errorf("expects [<start>][,<var>][,<end>]")
 		}
 		var start, end string
+		var v ConvArg
 		if len(a) > 0 {
 			start = a[0]
 		}
 		if len(a) > 1 {
-			if err := noVarArg(a[1]); err != nil {
+			var err error
+			if v, err = varArg(a[1]); err != nil {
 				return nil, err
 			}
 		}
 		if len(a) > 2 {
 			end = a[2]
 		}
-		return func(s Sample) (Sample, bool) { return Str(s.String() + start + end), true }, nil
+		return func(ctx Context, s Sample) (Sample, bool) {
+			mid := ""
+			if v.Var != "" {
+				if x, ok := v.Get(ctx); ok {
+					mid = x.String()
+				}
+			}
+			return Str(s.String() + start + mid + end), true
+		}, nil
 	}}
-	// add_item(delim,var[,suffix]): the sample, then the delimiter and
-	// the suffix; the suffix alone when the sample is empty.
-	converters["add_item"] = converter{ArgRequired, TypeStr, func(a []string) (ConvFunc, error) {
+	// add_item(delim,var[,suffix]): the sample, then the variable as text
+	// and the suffix, the delimiter between when the sample and what
+	// follows are both not empty.
+	ctxConverters["add_item"] = ctxConverter{ArgRequired, TypeStr, func(a []string) (CtxConvFunc, error) {
 		if len(a) < 2 || len(a) > 3 {
 			return nil, fmt.Errorf("expects <delim>,<var>[,<suffix>]")
 		}
-		if err := noVarArg(a[1]); err != nil {
+		v, err := varArg(a[1])
+		if err != nil {
 			return nil, err
 		}
-		if len(a) < 3 || a[2] == "" {
+		if v.Var == "" && (len(a) < 3 || a[2] == "") {
 			return nil, fmt.Errorf("one of the optional arguments has to be nonempty")
 		}
-		delim, suffix := a[0], a[2]
-		return func(s Sample) (Sample, bool) {
-			v := s.String()
-			if v == "" {
-				return Str(suffix), true
+		delim, suffix := a[0], ""
+		if len(a) > 2 {
+			suffix = a[2]
+		}
+		return func(ctx Context, s Sample) (Sample, bool) {
+			item := ""
+			if v.Var != "" {
+				if x, ok := v.Get(ctx); ok {
+					item = x.String()
+				}
 			}
-			return Str(v + delim + suffix), true
+			item += suffix
+			base := s.String()
+			if base == "" || item == "" {
+				return Str(base + item), true
+			}
+			return Str(base + delim + item), true
 		}, nil
 	}}
 	trim := func(name string, left bool) {
@@ -135,29 +157,53 @@ func init() {
 			return Int(int64(port)), true
 		}, nil
 	}}
+	// strcmp(var): 0 when the sample equals the variable's text, else
+	// the difference of the first bytes that differ or of the lengths;
+	// secure_memcmp(var): 1 when they are equal, else 0, in a time that
+	// does not tell how much of them matched. An unset variable leaves
+	// no sample.
 	for _, name := range []string{"strcmp", "secure_memcmp"} {
-		converters[name] = converter{ArgRequired, TypeInt, func(a []string) (ConvFunc, error) {
-			if len(a) != 1 {
-				return nil, fmt.Errorf("expects <var>")
+		secure := name == "secure_memcmp"
+		ctxConverters[name] = ctxConverter{ArgRequired, TypeInt, func(a []string) (CtxConvFunc, error) {
+			if len(a) != 1 || a[0] == "" {
+				return nil, fmt.Errorf("missing variable name")
 			}
-			if err := noVarArg(a[0]); err != nil {
+			v, err := varArg(a[0])
+			if err != nil {
 				return nil, err
 			}
-			return nil, fmt.Errorf("missing variable name")
+			return func(ctx Context, s Sample) (Sample, bool) {
+				x, ok := v.Get(ctx)
+				if !ok {
+					return Sample{}, false
+				}
+				p, q := s.String(), x.String()
+				if secure {
+					return Int(int64(subtle.ConstantTimeCompare([]byte(p), []byte(q)))), true
+				}
+				for i := 0; i < len(p) && i < len(q); i++ {
+					if p[i] != q[i] {
+						return Int(int64(p[i]) - int64(q[i])), true
+					}
+				}
+				return Int(int64(len(p) - len(q))), true
+			}, nil
 		}}
 	}
 }
 
-// noVarArg accepts an empty argument where HAProxy reads a variable's
-// name, and refuses a name: lb cannot read variables there.
-func noVarArg(v string) error {
-	switch {
-	case v == "":
-		return nil
-	case isVarName(v):
-		return fmt.Errorf("'%s': %w", v, errVarArg)
+// varArg reads an argument HAProxy takes as a variable's name: empty
+// for none, else it must name one.
+func varArg(v string) (ConvArg, error) {
+	if v == "" {
+		return ConvArg{}, nil
 	}
-	return fmt.Errorf("'%s' is not a variable name", v)
+	if isVarName(v) {
+		if _, _, err := ParseVarName(v); err == nil {
+			return ConvArg{Var: v}, nil
+		}
+	}
+	return ConvArg{}, fmt.Errorf("'%s' is not a variable name", v)
 }
 
 // urlEncode escapes v as HAProxy's url_enc does.

@@ -17,10 +17,11 @@ func TestStringConverters(t *testing.T) {
 		require.Equal(t, want, convOn(t, expr), expr)
 	}
 	for expr, msg := range map[string]string{
-		"str(a),concat(x,txn.v)": "'txn.v': not supported: a variable as argument",
+		"str(a),concat(x,abc)":   "'abc' is not a variable name",
+		"str(a),add_item(-,abc)": "'abc' is not a variable name",
 		"str(a),add_item(;,)":    "one of the optional arguments has to be nonempty",
 		"str(a),url_enc(path)":   "unexpected encode type",
-		"str(a),strcmp(sess.v)":  "'sess.v': not supported: a variable as argument",
+		"str(a),strcmp()":        "expects arguments in parentheses",
 		"str(a),strcmp(v)":       "'v' is not a variable name",
 	} {
 		_, _, err := CompileFetch(expr)

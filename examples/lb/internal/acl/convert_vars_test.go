@@ -123,3 +123,59 @@ func TestSetVarConverterScopes(t *testing.T) {
 	}
 	require.Equal(t, map[string]Sample{"sess.a": Str("a"), "proc.a": Str("a")}, c.vars)
 }
+
+// TestVariableArguments: the converters whose argument may name a
+// variable read it when they run. The expectations are haproxy 2.6.12's
+// answers to the same expressions and variables (txn.a and txn.b set
+// from url_param, so as text; an absent one unset).
+func TestVariableArguments(t *testing.T) {
+	exprs := []string{
+		"var(txn.a),add(txn.b)", "int(3),mul(txn.b)", "int(7),div(txn.b)", "int(7),mod(txn.b)",
+		"str(x),concat(<,txn.b,>)", "var(txn.a),add_item(-,txn.b,s)", "var(txn.a),add_item(-,txn.b)",
+		"var(txn.a),strcmp(txn.b)", "var(txn.a),secure_memcmp(txn.b)",
+	}
+	for _, tc := range []struct {
+		vars map[string]string
+		want []string // by expression; "" for no sample
+	}{
+		{map[string]string{"a": "5", "b": "3"}, []string{"8", "9", "2", "1", "x<3>", "5-3s", "5-3", "2", "0"}},
+		{map[string]string{"a": "5"}, []string{"", "", "", "", "x<>", "5-s", "5", "", ""}},
+		{map[string]string{"b": "3"}, []string{"", "9", "2", "1", "x<3>", "", "", "", ""}},
+		{map[string]string{"a": "5", "b": "12abc"}, []string{"17", "36", "0", "7", "x<12abc>", "5-12abcs", "5-12abc", "4", "0"}},
+		{map[string]string{"a": "5", "b": ""}, []string{"", "", "", "", "x<>", "5-s", "5", "1", "0"}},
+		{map[string]string{"a": "abc", "b": "abc"}, []string{"0", "0", "9223372036854775807", "0", "x<abc>", "abc-abcs", "abc-abc", "0", "1"}},
+		{map[string]string{"a": "abc", "b": "abd"}, []string{"0", "0", "9223372036854775807", "0", "x<abd>", "abc-abds", "abc-abd", "-1", "0"}},
+		{map[string]string{"a": "abc", "b": "ab"}, []string{"0", "0", "9223372036854775807", "0", "x<ab>", "abc-abs", "abc-ab", "1", "0"}},
+		{map[string]string{"a": "", "b": "x"}, []string{"", "0", "9223372036854775807", "0", "x<x>", "xs", "x", "-1", "0"}},
+		{map[string]string{"a": "x", "b": ""}, []string{"", "", "", "", "x<>", "x-s", "x", "1", "0"}},
+		{map[string]string{"a": "5", "b": "0"}, []string{"5", "0", "9223372036854775807", "0", "x<0>", "5-0s", "5-0", "5", "0"}},
+	} {
+		c := newVarCtx()
+		for k, v := range tc.vars {
+			c.vars["txn."+k] = Str(v)
+		}
+		for i, expr := range exprs {
+			_, fn, err := CompileFetch(expr)
+			require.NoError(t, err, expr)
+			got := ""
+			if s, ok := fn(c); ok {
+				got = s.String()
+			}
+			require.Equal(t, tc.want[i], got, "%s with %v", expr, tc.vars)
+		}
+	}
+	c := newVarCtx()
+	c.vars["txn.t"] = Bool(true)
+	c.vars["txn.k"] = Str("a2V5") // "key"
+	for expr, want := range map[string]string{
+		"int(7),and(txn.t)": "1",
+		"str(msg),hmac(sha1,txn.k),hex":// openssl dgst -sha1 -hmac key
+		"102900B72B7BF1031EEC76B4804B66052376896B",
+	} {
+		_, fn, err := CompileFetch(expr)
+		require.NoError(t, err, expr)
+		s, ok := fn(c)
+		require.True(t, ok, expr)
+		require.Equal(t, want, s.String(), expr)
+	}
+}
