@@ -381,18 +381,31 @@ func (t *Table) appendEntryRefs(b []byte, e *Entry, refs int) []byte {
 	b = strconv.AppendUint(b, uint64(e.ExpiresIn()), 10)
 	for _, dt := range t.stored {
 		l := &t.layout[dt]
-		b = append(b, ' ')
-		b = append(b, dataTypes[dt].name...)
-		if l.std == stdFRQP {
-			b = append(b, '(')
-			b = strconv.AppendUint(b, uint64(l.period), 10)
-			b = append(b, ')')
-		}
-		b = append(b, '=')
-		if l.std == stdULL {
-			b = strconv.AppendUint(b, e.u64(l.off).Load(), 10)
-		} else {
-			b = strconv.AppendInt(b, e.Get(dt), 10)
+		// An array shows one item per element, the element's index
+		// after the name: "gpc0=1 gpc1=0 gpc0_rate(10000)=1 ...".
+		for i := range int(l.n) {
+			b = append(b, ' ')
+			b = append(b, dataTypes[dt].name...)
+			if dt.IsArray() {
+				if l.std == stdFRQP {
+					// gpc_rate's index goes between "gpc" and "_rate".
+					b = append(b[:len(b)-len("_rate")], strconv.Itoa(i)...)
+					b = append(b, "_rate"...)
+				} else {
+					b = strconv.AppendInt(b, int64(i), 10)
+				}
+			}
+			if l.std == stdFRQP {
+				b = append(b, '(')
+				b = strconv.AppendUint(b, uint64(l.period), 10)
+				b = append(b, ')')
+			}
+			b = append(b, '=')
+			if l.std == stdULL {
+				b = strconv.AppendUint(b, e.u64(l.off).Load(), 10)
+			} else {
+				b = strconv.AppendInt(b, e.GetElem(dt, i), 10)
+			}
 		}
 	}
 	return append(b, '\n')
