@@ -201,27 +201,31 @@ type DataValue struct {
 }
 
 // ParseSetData parses the "data.TYPE VALUE" pairs of "set table NAME key K
-// ...". Errors are *CommandError with HAProxy's messages.
+// ...". Errors are *CommandError with HAProxy's messages. With an error it
+// also returns the values read before the faulty pair: HAProxy's "set
+// table" has created the entry and stored those by the time it complains,
+// so a front end doing the same passes them to SetData before printing
+// the error.
 func (t *Table) ParseSetData(args []string) ([]DataValue, error) {
 	var vals []DataValue
 	for i := 0; i < len(args); i += 2 {
 		name, ok := strings.CutPrefix(args[i], "data.")
 		if !ok {
-			return nil, cmdErr("\"data.<type>\" followed by a value expected")
+			return vals, cmdErr("\"data.<type>\" followed by a value expected")
 		}
 		dt, err := LookupDataType(name)
 		if err != nil {
-			return nil, cmdErr("Unknown data type")
+			return vals, cmdErr("Unknown data type")
 		}
 		if !t.Stores(dt) {
-			return nil, cmdErr("Data type not stored in this table")
+			return vals, cmdErr("Data type not stored in this table")
 		}
 		var v int64
 		if i+1 < len(args) {
 			v, err = strconv.ParseInt(args[i+1], 10, 64)
 		}
 		if i+1 >= len(args) || err != nil {
-			return nil, cmdErr("Require a valid integer value to store")
+			return vals, cmdErr("Require a valid integer value to store")
 		}
 		vals = append(vals, DataValue{Type: dt, Value: v})
 	}
