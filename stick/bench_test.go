@@ -22,7 +22,7 @@ import (
 
 const benchEntries = 1 << 20
 
-var benchStore = []DataSpec{{DataConnCur, 0}, {DataConnRate, 10 * time.Second}, {DataHTTPReqRate, 10 * time.Second}, {DataGPC0, 0}}
+var benchStore = []DataSpec{{DataConnCur, 0, 0}, {DataConnRate, 10 * time.Second, 0}, {DataHTTPReqRate, 10 * time.Second, 0}, {DataGPC0, 0, 0}}
 
 func benchKeys(n int) [][4]byte {
 	keys := make([][4]byte, n)

@@ -44,12 +44,12 @@ func TestParseStore(t *testing.T) {
 	specs, err := ParseStore("conn_cur,conn_rate(10s),gpc0,http_req_rate(1m),bytes_in_cnt,gpc1_rate(500)")
 	require.NoError(t, err)
 	require.Equal(t, []DataSpec{
-		{DataConnCur, 0},
-		{DataConnRate, 10 * time.Second},
-		{DataGPC0, 0},
-		{DataHTTPReqRate, time.Minute},
-		{DataBytesInCnt, 0},
-		{DataGPC1Rate, 500 * time.Millisecond},
+		{DataConnCur, 0, 0},
+		{DataConnRate, 10 * time.Second, 0},
+		{DataGPC0, 0, 0},
+		{DataHTTPReqRate, time.Minute, 0},
+		{DataBytesInCnt, 0, 0},
+		{DataGPC1Rate, 500 * time.Millisecond, 0},
 	}, specs)
 	require.Equal(t, "conn_rate(10000)", specs[1].String())
 
@@ -57,7 +57,7 @@ func TestParseStore(t *testing.T) {
 		{"", "empty"},
 		{"conn_rate", "needs a period"},
 		{"gpc0(10s)", "takes no argument"},
-		{"conn_rate(10s", "missing ')'"},
+		{"conn_rate(10s", "missing closing parenthesis after store option 'conn_rate'"},
 		{"conn_rate(10x)", "unknown unit"},
 		{"conn_rate(0)", "must be positive"},
 		{"conn_rate(-1s)", "invalid time"},
@@ -95,7 +95,7 @@ func TestParseConfig(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, Config{
 		Type: KeyIPv4, KeyLen: 4, Size: 1 << 20, Expire: 30 * time.Second,
-		Store: []DataSpec{{DataConnCur, 0}, {DataConnRate, 10 * time.Second}, {DataGPC0, 0}},
+		Store: []DataSpec{{DataConnCur, 0, 0}, {DataConnRate, 10 * time.Second, 0}, {DataGPC0, 0, 0}},
 	}, cfg)
 
 	cfg, err = ParseConfig([]string{"type", "string", "len", "8", "size", "10", "nopurge", "peers", "mypeers"})
@@ -125,9 +125,14 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{Type: KeyIPv4},
 		{Type: KeyIPv4, Size: 1, Shards: 3},
 		{Type: KeyIPv4, Size: 1, Expire: -1},
-		{Type: KeyIPv4, Size: 1, Store: []DataSpec{{DataConnRate, 0}}},
-		{Type: KeyIPv4, Size: 1, Store: []DataSpec{{DataGPC0, time.Second}}},
-		{Type: KeyIPv4, Size: 1, Store: []DataSpec{{DataType(19), 0}}},
+		{Type: KeyIPv4, Size: 1, Store: []DataSpec{{DataConnRate, 0, 0}}},
+		{Type: KeyIPv4, Size: 1, Store: []DataSpec{{DataGPC0, time.Second, 0}}},
+		{Type: KeyIPv4, Size: 1, Store: []DataSpec{{DataType(19), 0, 0}}},
+		{Type: KeyIPv4, Size: 1, Store: []DataSpec{{DataGPC, 0, 0}}},
+		{Type: KeyIPv4, Size: 1, Store: []DataSpec{{DataGPC, 0, 101}}},
+		{Type: KeyIPv4, Size: 1, Store: []DataSpec{{DataGPC0, 0, 2}}},
+		{Type: KeyIPv4, Size: 1, Store: []DataSpec{{DataGPCRate, 0, 2}}},
+		{Type: KeyIPv4, Size: 1, Store: []DataSpec{{DataGPT, 0, 2}, {DataGPT0, 0, 0}}},
 		{Type: KeyType(9), Size: 1},
 	} {
 		_, err := New(cfg)

@@ -4,7 +4,7 @@
 //
 // A Table maps keys of one type (IPv4, IPv6, integer, string or binary) to
 // entries. Each entry stores the data types the table was configured with
-// (conn_cur, conn_rate(10s), gpc0, http_req_rate(10s), ...), laid out in a
+// (conn_cur, conn_rate(10s), gpc0, gpc(3), http_req_rate(10s), ...), laid out in a
 // small fixed area computed once per table; rates are freq.Ctr counters.
 // An entry's header, data and key form one block inside a large slab the
 // garbage collector does not scan (four counters and an IPv4 key fill one
@@ -20,6 +20,18 @@
 //	e.Inc(stick.DataConnRate, 1)
 //	if e.Get(stick.DataConnRate) > 100 { ... }
 //	e.TouchRelease()               // or e.Touch(); e.Release()
+//
+// The arrays gpt(N), gpc(N) and gpc_rate(N,period) (HAProxy 2.5 and
+// later; 1 to 100 elements) hold N tags, counters or rates side by side in
+// the entry. GetElem, IncElem, SetElem and CtrElem reach one element, as
+// allocation-free as the scalar accessors; Get, Inc and Set reach element
+// 0, as the runtime socket's "data.gpc" does. A table cannot store an
+// array with the scalars it overrides (gpt with gpt0, gpc with gpc0 or
+// gpc1, gpc_rate with gpc0_rate or gpc1_rate), and Table.Resolve tells
+// where HAProxy's fetches and actions for those scalars land instead:
+//
+//	e.IncElem(stick.DataGPC, 2, 1)        // sc-inc-gpc(2,0)
+//	arr, i, ok := t.Resolve(stick.DataGPC0) // gpc's element 0 on such a table
 //
 // Entries expire when not touched for the table's expiry (a background
 // expirer owned by the table runs until Close; Expire runs it by hand).

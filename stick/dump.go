@@ -201,27 +201,31 @@ type DataValue struct {
 }
 
 // ParseSetData parses the "data.TYPE VALUE" pairs of "set table NAME key K
-// ...". Errors are *CommandError with HAProxy's messages.
+// ...". Errors are *CommandError with HAProxy's messages. With an error it
+// also returns the values read before the faulty pair: HAProxy's "set
+// table" has created the entry and stored those by the time it complains,
+// so a front end doing the same passes them to SetData before printing
+// the error.
 func (t *Table) ParseSetData(args []string) ([]DataValue, error) {
 	var vals []DataValue
 	for i := 0; i < len(args); i += 2 {
 		name, ok := strings.CutPrefix(args[i], "data.")
 		if !ok {
-			return nil, cmdErr("\"data.<type>\" followed by a value expected")
+			return vals, cmdErr("\"data.<type>\" followed by a value expected")
 		}
 		dt, err := LookupDataType(name)
 		if err != nil {
-			return nil, cmdErr("Unknown data type")
+			return vals, cmdErr("Unknown data type")
 		}
 		if !t.Stores(dt) {
-			return nil, cmdErr("Data type not stored in this table")
+			return vals, cmdErr("Data type not stored in this table")
 		}
 		var v int64
 		if i+1 < len(args) {
 			v, err = strconv.ParseInt(args[i+1], 10, 64)
 		}
 		if i+1 >= len(args) || err != nil {
-			return nil, cmdErr("Require a valid integer value to store")
+			return vals, cmdErr("Require a valid integer value to store")
 		}
 		vals = append(vals, DataValue{Type: dt, Value: v})
 	}
@@ -381,18 +385,31 @@ func (t *Table) appendEntryRefs(b []byte, e *Entry, refs int) []byte {
 	b = strconv.AppendUint(b, uint64(e.ExpiresIn()), 10)
 	for _, dt := range t.stored {
 		l := &t.layout[dt]
-		b = append(b, ' ')
-		b = append(b, dataTypes[dt].name...)
-		if l.std == stdFRQP {
-			b = append(b, '(')
-			b = strconv.AppendUint(b, uint64(l.period), 10)
-			b = append(b, ')')
-		}
-		b = append(b, '=')
-		if l.std == stdULL {
-			b = strconv.AppendUint(b, e.u64(l.off).Load(), 10)
-		} else {
-			b = strconv.AppendInt(b, e.Get(dt), 10)
+		// An array shows one item per element, the element's index
+		// after the name: "gpc0=1 gpc1=0 gpc0_rate(10000)=1 ...".
+		for i := range int(l.n) {
+			b = append(b, ' ')
+			b = append(b, dataTypes[dt].name...)
+			if dt.IsArray() {
+				if l.std == stdFRQP {
+					// gpc_rate's index goes between "gpc" and "_rate".
+					b = append(b[:len(b)-len("_rate")], strconv.Itoa(i)...)
+					b = append(b, "_rate"...)
+				} else {
+					b = strconv.AppendInt(b, int64(i), 10)
+				}
+			}
+			if l.std == stdFRQP {
+				b = append(b, '(')
+				b = strconv.AppendUint(b, uint64(l.period), 10)
+				b = append(b, ')')
+			}
+			b = append(b, '=')
+			if l.std == stdULL {
+				b = strconv.AppendUint(b, e.u64(l.off).Load(), 10)
+			} else {
+				b = strconv.AppendInt(b, e.GetElem(dt, i), 10)
+			}
 		}
 	}
 	return append(b, '\n')

@@ -30,8 +30,8 @@ func dump(t *testing.T, tb *Table, args ...string) string {
 
 func TestDumpFormat(t *testing.T) {
 	tb, _ := newTable(t, Config{Name: "f", Type: KeyIPv4, Size: 1 << 20, Expire: 30 * time.Second, Store: []DataSpec{
-		{DataBytesOutRate, time.Minute}, {DataHTTPReqRate, 10 * time.Second}, {DataConnCur, 0},
-		{DataConnRate, 10 * time.Second}, {DataGPC0, 0}, {DataServerID, 0}, {DataGPT0, 0}, {DataBytesInCnt, 0},
+		{DataBytesOutRate, time.Minute, 0}, {DataHTTPReqRate, 10 * time.Second, 0}, {DataConnCur, 0, 0},
+		{DataConnRate, 10 * time.Second, 0}, {DataGPC0, 0, 0}, {DataServerID, 0, 0}, {DataGPT0, 0, 0}, {DataBytesInCnt, 0, 0},
 	}})
 	require.Equal(t, "# table: f, type: ip, size:1048576, used:0\n", dump(t, tb))
 
@@ -95,7 +95,7 @@ func TestDumpKeyFormats(t *testing.T) {
 }
 
 func TestParseFilterErrors(t *testing.T) {
-	tb, _ := newTable(t, Config{Name: "f", Type: KeyIPv4, Store: []DataSpec{{DataGPC0, 0}, {DataConnCur, 0}}})
+	tb, _ := newTable(t, Config{Name: "f", Type: KeyIPv4, Store: []DataSpec{{DataGPC0, 0, 0}, {DataConnCur, 0, 0}}})
 	tests := []struct {
 		args []string
 		msg  string
@@ -129,7 +129,7 @@ func TestParseFilterErrors(t *testing.T) {
 }
 
 func TestClearByKeyAndFilter(t *testing.T) {
-	tb, _ := newTable(t, Config{Name: "f", Type: KeyIPv4, Store: []DataSpec{{DataGPC0, 0}}})
+	tb, _ := newTable(t, Config{Name: "f", Type: KeyIPv4, Store: []DataSpec{{DataGPC0, 0, 0}}})
 	for i := range uint32(10) {
 		require.NoError(t, tb.SetData(ip4(i), []DataValue{{DataGPC0, int64(i)}}))
 	}
@@ -174,6 +174,7 @@ func TestDumpMatchesHAProxy(t *testing.T) {
 		"i":  "type integer size 100 store conn_cnt",
 		"v6": "type ipv6 size 100 store conn_cnt",
 		"e":  "type ip size 100 expire 30s store gpc0",
+		"a":  "type ip size 100 store http_req_cnt,gpc_rate(3,10s),gpt(2),gpc(3)",
 	}
 	var cfg strings.Builder
 	fmt.Fprintf(&cfg, "global\n    stats socket %s mode 600 level admin\ndefaults\n    mode tcp\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n", sock)
@@ -225,6 +226,10 @@ func TestDumpMatchesHAProxy(t *testing.T) {
 		"v6 key 2001:db8::1",
 		"v6 key ::ffff:1.2.3.4",
 		"e key 10.0.0.1 data.gpc0 3",
+		// On the socket an array's name is its element 0.
+		"a key 1.1.1.1 data.gpc 4 data.gpt 5 data.gpc_rate 2",
+		"a key 1.1.1.2 data.gpc 1 data.http_req_cnt 3",
+		"a key 1.1.1.3",
 	}
 	for _, s := range sets {
 		require.Equal(t, "\n", cli("set table "+s), s)
@@ -241,7 +246,8 @@ func TestDumpMatchesHAProxy(t *testing.T) {
 	}
 	expRE := regexp.MustCompile(` exp=\d+`)
 	shows := []string{"f", "f data.gpc0 gt 3", "f data.gpc0 gt 3 data.conn_cur eq 2", "f key 9.9.9.9",
-		"f data.conn_rate ge 5", "s", "i", "v6", "e", "f data.gpc0 eq 1"}
+		"f data.conn_rate ge 5", "s", "i", "v6", "e", "f data.gpc0 eq 1",
+		"a", "a data.gpc gt 1", "a data.gpc_rate eq 2", "a data.gpt eq 0", "a key 1.1.1.2"}
 	for _, s := range shows {
 		want := cli("show table " + s)
 		words := strings.Fields(s)
@@ -254,7 +260,8 @@ func TestDumpMatchesHAProxy(t *testing.T) {
 		require.Equal(t, norm(want), norm(got.String()), "show table %s", s)
 	}
 	for _, s := range []string{"f data.foo gt 0", "f data.gpc0 xx 1", "f data.gpc0 gt abc", "f key",
-		"f data.gpc0 gt 3 data.conn_cur eq 2 data.conn_cur eq 2 data.conn_cur eq 2 data.conn_cur eq 2"} {
+		"f data.gpc0 gt 3 data.conn_cur eq 2 data.conn_cur eq 2 data.conn_cur eq 2 data.conn_cur eq 2",
+		"a data.gpc(1) gt 0", "a data.gpc1 gt 0", "a data.gpc0 gt 0", "a data.gpt0 eq 0"} {
 		want := cli("show table " + s)
 		words := strings.Fields(s)
 		_, err := ours[words[0]].ParseFilter(words[1:])

@@ -2,6 +2,7 @@ package stick
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"strconv"
 	"sync/atomic"
@@ -289,7 +290,8 @@ func (e *Entry) ctr(off uint16) *freq.Ctr {
 // Get returns the value of data type dt: counters and tags as stored
 // (server_id is signed), rates as the number of events over the last
 // period, interpolated like HAProxy's read_freq_ctr_period. It returns 0
-// for a type the table does not store.
+// for a type the table does not store. For an array type it reads element
+// 0, as HAProxy's runtime socket does; GetElem reads the others.
 func (e *Entry) Get(dt DataType) int64 {
 	if int(dt) >= dataTypeCount {
 		return 0
@@ -314,7 +316,8 @@ func (e *Entry) Get(dt DataType) int64 {
 // HAProxy's (32 bits, 64 for byte counts); for rates, n events are counted
 // now and the return value is the count of the current period (read the
 // interpolated rate with Get). A type the table does not store is left
-// alone and 0 returned.
+// alone and 0 returned. For an array type it counts on element 0;
+// IncElem counts on the others.
 func (e *Entry) Inc(dt DataType, n int64) int64 {
 	if int(dt) >= dataTypeCount {
 		return 0
@@ -392,7 +395,9 @@ func (e *Entry) Dec(dt DataType, n int64) int64 {
 // Set stores v in data type dt (truncated to the type's width, as
 // HAProxy's "set table" does). For a rate, v becomes the count of a period
 // starting now with an empty previous period, so Get reads v for a whole
-// period. It returns ErrNotStored if the table does not store dt.
+// period. It returns ErrNotStored if the table does not store dt. For an
+// array type it sets element 0, as HAProxy's "set table" does; SetElem
+// sets the others.
 func (e *Entry) Set(dt DataType, v int64) error {
 	t := e.tab()
 	if !t.Stores(dt) {
@@ -408,6 +413,107 @@ func (e *Entry) Set(dt DataType, v int64) error {
 		e.u32(l.off).Store(uint32(v))
 	}
 	return nil
+}
+
+// elem returns the layout of dt and the offset of its element i, ok false
+// when the table does not store dt or i is out of range.
+func (t *Table) elem(dt DataType, i int) (l *dataLayout, off uint16, ok bool) {
+	if int(dt) >= dataTypeCount {
+		return nil, 0, false
+	}
+	l = &t.layout[dt]
+	if !l.stored || uint(i) >= uint(l.n) {
+		return nil, 0, false
+	}
+	size := 4
+	if l.std == stdFRQP {
+		size = int(unsafe.Sizeof(freq.Ctr{}))
+	}
+	return l, l.off + uint16(i*size), true
+}
+
+// GetElem returns element i of data type dt, read as Get reads values:
+// the tag or counter of gpt and gpc, the interpolated rate of gpc_rate.
+// Element 0 of a type that is not an array is its value, so GetElem(dt,
+// 0) is Get(dt). It returns 0 when the table does not store dt or i is
+// out of range (Table.Elems tells).
+func (e *Entry) GetElem(dt DataType, i int) int64 {
+	t := e.tab()
+	l, off, ok := t.elem(dt, i)
+	if !ok {
+		return 0
+	}
+	switch l.std {
+	case stdFRQP:
+		return int64(e.ctr(off).Rate(t.now(), l.period))
+	case stdULL:
+		return int64(e.u64(off).Load())
+	case stdSINT:
+		return int64(int32(e.u32(off).Load()))
+	default:
+		return int64(e.u32(off).Load())
+	}
+}
+
+// IncElem is Inc on element i of dt: counters wrap at 32 bits, a rate
+// counts n events now and returns the count of the current period. It
+// returns 0 and changes nothing when the table does not store dt or i is
+// out of range.
+func (e *Entry) IncElem(dt DataType, i int, n int64) int64 {
+	return e.IncElemAt(dt, i, n, e.tab().now())
+}
+
+// IncElemAt is IncElem with the date given for rates, for callers that
+// read the table's clock (Table.Now) once for several operations.
+func (e *Entry) IncElemAt(dt DataType, i int, n int64, now uint32) int64 {
+	l, off, ok := e.tab().elem(dt, i)
+	if !ok {
+		return 0
+	}
+	switch l.std {
+	case stdFRQP:
+		c := e.ctr(off)
+		if n <= 0 {
+			return int64(c.Rate(now, l.period))
+		}
+		return int64(c.Update(now, l.period, uint32(n)))
+	case stdULL:
+		return int64(e.u64(off).Add(uint64(n)))
+	case stdSINT:
+		return int64(int32(e.u32(off).Add(uint32(n))))
+	default:
+		return int64(e.u32(off).Add(uint32(n)))
+	}
+}
+
+// SetElem is Set on element i of dt: a tag or counter takes v (truncated
+// to 32 bits), a rate counts v over a period starting now. It returns
+// ErrNotStored if the table does not store dt or i is out of range.
+func (e *Entry) SetElem(dt DataType, i int, v int64) error {
+	t := e.tab()
+	l, off, ok := t.elem(dt, i)
+	if !ok {
+		return fmt.Errorf("%w: %s element %d in table %q", ErrNotStored, dt, i, t.name)
+	}
+	switch l.std {
+	case stdFRQP:
+		e.ctr(off).Set(t.now(), uint32(v), 0)
+	case stdULL:
+		e.u64(off).Store(uint64(v))
+	default:
+		e.u32(off).Store(uint32(v))
+	}
+	return nil
+}
+
+// CtrElem returns the rate counter of element i of a stored rate type
+// (gpc_rate, or element 0 of a scalar rate), or nil.
+func (e *Entry) CtrElem(dt DataType, i int) *freq.Ctr {
+	l, off, ok := e.tab().elem(dt, i)
+	if !ok || l.std != stdFRQP {
+		return nil
+	}
+	return e.ctr(off)
 }
 
 // StartConn does what HAProxy's track-sc does when a connection starts

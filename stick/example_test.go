@@ -81,3 +81,42 @@ func ExampleTable_Dump() {
 	// 0x...: key=alice use=0 exp=0 http_req_cnt=12 http_err_cnt=5
 	// Filter entry #1: Data type not stored in this table
 }
+
+// Count per-client events on the elements of a gpc array, as
+// "store gpc(3),gpc_rate(3,10s)" with "http-request sc-inc-gpc(IDX,0)"
+// rules would, and show the entry as HAProxy's "show table" does.
+func ExampleEntry_IncElem() {
+	cfg, err := stick.ParseConfig(strings.Fields("type ip size 100 store gpc(3),gpc_rate(3,10s)"))
+	if err != nil {
+		panic(err)
+	}
+	cfg.Name = "events"
+	cfg.Clock = freq.NewFakeClock(1000)
+	t, err := stick.New(cfg)
+	if err != nil {
+		panic(err)
+	}
+	defer t.Close()
+
+	src := netip.MustParseAddr("192.0.2.7").As4()
+	e, err := t.GetOrCreate(src[:])
+	if err != nil {
+		panic(err)
+	}
+	for _, idx := range []int{2, 0, 2} { // e.g. 2 for logins, 0 for searches
+		e.IncElem(stick.DataGPC, idx, 1)
+		e.IncElem(stick.DataGPCRate, idx, 1)
+	}
+	fmt.Println("logins:", e.GetElem(stick.DataGPC, 2), "per 10s:", e.GetElem(stick.DataGPCRate, 2))
+	e.TouchRelease()
+
+	var out strings.Builder
+	if err := t.Dump(&out, nil); err != nil {
+		panic(err)
+	}
+	fmt.Print(regexp.MustCompile(`0x[0-9a-f]+`).ReplaceAllString(out.String(), "0x..."))
+	// Output:
+	// logins: 2 per 10s: 2
+	// # table: events, type: ip, size:100, used:1
+	// 0x...: key=192.0.2.7 use=0 exp=0 gpc0=1 gpc1=0 gpc2=2 gpc0_rate(10000)=1 gpc1_rate(10000)=0 gpc2_rate(10000)=2
+}

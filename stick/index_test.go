@@ -123,7 +123,7 @@ func TestEvictionBoundedWhenAllTouched(t *testing.T) {
 // dropped still reads its table: the slab's first word keeps it alive.
 func TestEntryKeepsTableAlive(t *testing.T) {
 	e := func() *Entry {
-		tb, err := New(Config{Name: "gone", Type: KeyIPv4, Size: 10, Store: []DataSpec{{DataGPC0, 0}}})
+		tb, err := New(Config{Name: "gone", Type: KeyIPv4, Size: 10, Store: []DataSpec{{DataGPC0, 0, 0}}})
 		require.NoError(t, err)
 		e, err := tb.GetOrCreate(ip4(7))
 		require.NoError(t, err)

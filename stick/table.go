@@ -93,6 +93,28 @@ func (c *Config) validate() error {
 		} else if s.Period != 0 {
 			return fmt.Errorf("%w: table %q: %s takes no period", ErrBadConfig, c.Name, s.Type)
 		}
+		if s.Type.IsArray() {
+			if s.Count < 1 || s.Count > MaxArrayLen {
+				return fmt.Errorf("%w: table %q: array size %d is out of allowed range (1-%d) for store option '%s'", ErrBadConfig, c.Name, s.Count, MaxArrayLen, s.Type)
+			}
+		} else if s.Count != 0 {
+			return fmt.Errorf("%w: table %q: %s is not an array", ErrBadConfig, c.Name, s.Type)
+		}
+	}
+	// An array overrides the scalars it generalises: HAProxy's fetches
+	// and actions for those read its first elements instead.
+	for _, r := range [...]struct {
+		array    DataType
+		scalars  [2]DataType
+		arr, old string
+	}{
+		{DataGPT, [2]DataType{DataGPT0, DataGPT0}, "gpt", "gpt0"},
+		{DataGPC, [2]DataType{DataGPC0, DataGPC1}, "gpc", "gpc[0/1]"},
+		{DataGPCRate, [2]DataType{DataGPC0Rate, DataGPC1Rate}, "gpc_rate", "gpc[0/1]_rate"},
+	} {
+		if seen[r.array] && (seen[r.scalars[0]] || seen[r.scalars[1]]) {
+			return fmt.Errorf("%w: table %q: simultaneous usage of '%s' and '%s' in a same table is not permitted as '%s' overrides '%s'", ErrBadConfig, c.Name, r.arr, r.old, r.arr, r.old)
+		}
 	}
 	return nil
 }
@@ -101,7 +123,8 @@ func (c *Config) validate() error {
 type dataLayout struct {
 	stored bool
 	std    stdType
-	off    uint16 // byte offset in the data area
+	n      uint8  // elements: 1, or an array's count
+	off    uint16 // byte offset of the first element in the entry
 	period uint32 // ms, rates only
 }
 
@@ -247,7 +270,7 @@ func New(cfg Config) (*Table, error) {
 	// rate counters first, then 64-bit values 8-byte aligned, then the key.
 	// Four rates or counters and an IPv4 key fill one 64-byte line.
 	for _, s := range cfg.Store {
-		t.layout[s.Type] = dataLayout{stored: true, std: dataTypes[s.Type].std, period: uint32(s.Period / time.Millisecond)}
+		t.layout[s.Type] = dataLayout{stored: true, std: dataTypes[s.Type].std, n: uint8(max(1, s.Count)), period: uint32(s.Period / time.Millisecond)}
 	}
 	off := int(entryHdr)
 	for _, std := range []stdType{stdFRQP, stdUINT, stdSINT, stdULL} {
@@ -263,10 +286,10 @@ func New(cfg Config) (*Table, error) {
 				off += 8
 			case stdFRQP:
 				l.off = uint16(off)
-				off += int(unsafe.Sizeof(freq.Ctr{}))
+				off += int(l.n) * int(unsafe.Sizeof(freq.Ctr{}))
 			default:
 				l.off = uint16(off)
-				off += 4
+				off += int(l.n) * 4
 			}
 		}
 	}
@@ -362,6 +385,43 @@ func (t *Table) Len() int { return int(t.current.Load()) }
 
 // Stores reports whether the table stores data type dt.
 func (t *Table) Stores(dt DataType) bool { return dt.known() && t.layout[dt].stored }
+
+// Elems returns the number of elements of a stored data type: an
+// array's count, 1 for the other types, 0 if the table does not store it.
+func (t *Table) Elems(dt DataType) int {
+	if !t.Stores(dt) {
+		return 0
+	}
+	return int(t.layout[dt].n)
+}
+
+// Resolve returns where HAProxy's fetches, converters and actions for a
+// scalar general purpose type find it: on a table that stores gpt, gpc or
+// gpc_rate instead of gpt0, gpc0/gpc1 or gpc0_rate/gpc1_rate, those read
+// and write the array's element 0 (1 for gpc1 and gpc1_rate). It returns
+// dt and 0 for every other type, and for a table storing the scalar. ok
+// is false when the table stores neither, or the array is too short.
+func (t *Table) Resolve(dt DataType) (DataType, int, bool) {
+	if t.Stores(dt) {
+		return dt, 0, true
+	}
+	arr, idx := dt, 0
+	switch dt {
+	case DataGPT0:
+		arr = DataGPT
+	case DataGPC0:
+		arr = DataGPC
+	case DataGPC1:
+		arr, idx = DataGPC, 1
+	case DataGPC0Rate:
+		arr = DataGPCRate
+	case DataGPC1Rate:
+		arr, idx = DataGPCRate, 1
+	default:
+		return dt, 0, false
+	}
+	return arr, idx, idx < t.Elems(arr)
+}
 
 // Period returns the period of a stored rate, or 0.
 func (t *Table) Period(dt DataType) time.Duration {

@@ -37,7 +37,7 @@ func newTable(t testing.TB, cfg Config) (*Table, *freq.FakeClock) {
 func ip4(i uint32) []byte { return binary.BigEndian.AppendUint32(nil, i) }
 
 func TestLookupCreateRelease(t *testing.T) {
-	tb, _ := newTable(t, Config{Name: "t", Type: KeyIPv4, Store: []DataSpec{{DataGPC0, 0}}})
+	tb, _ := newTable(t, Config{Name: "t", Type: KeyIPv4, Store: []DataSpec{{DataGPC0, 0, 0}}})
 	k := []byte{10, 0, 0, 1}
 
 	_, err := tb.Lookup(k)
@@ -128,8 +128,8 @@ func TestKeyNormalisation(t *testing.T) {
 
 func TestDataAccessors(t *testing.T) {
 	tb, clk := newTable(t, Config{Type: KeyIPv4, Store: []DataSpec{
-		{DataServerID, 0}, {DataGPT0, 0}, {DataGPC0, 0}, {DataConnCur, 0}, {DataConnCnt, 0},
-		{DataConnRate, 10 * time.Second}, {DataBytesInCnt, 0}, {DataBytesOutRate, time.Second},
+		{DataServerID, 0, 0}, {DataGPT0, 0, 0}, {DataGPC0, 0, 0}, {DataConnCur, 0, 0}, {DataConnCnt, 0, 0},
+		{DataConnRate, 10 * time.Second, 0}, {DataBytesInCnt, 0, 0}, {DataBytesOutRate, time.Second, 0},
 	}})
 	clk.Set(0) // rate periods then start at 0, where the counters' zero value puts them
 	e, err := tb.GetOrCreate(ip4(1))
@@ -323,7 +323,7 @@ func TestNoPurge(t *testing.T) {
 }
 
 func TestSlotReuseClearsData(t *testing.T) {
-	tb, _ := newTable(t, Config{Type: KeyString, Size: 1, Store: []DataSpec{{DataGPC0, 0}}})
+	tb, _ := newTable(t, Config{Type: KeyString, Size: 1, Store: []DataSpec{{DataGPC0, 0, 0}}})
 	e, err := tb.GetOrCreate([]byte("a"))
 	require.NoError(t, err)
 	e.Inc(DataGPC0, 5)
@@ -459,9 +459,9 @@ func TestConcurrentCreateTouchRelease(t *testing.T) {
 			// A big table checks that no increment is lost; a small one
 			// runs eviction and expiry under pressure at the same time.
 			big, _ := newTable(t, Config{Type: KeyIPv4, Size: 1 << 12, Sync: synced, Expire: time.Hour,
-				Store: []DataSpec{{DataConnCnt, 0}, {DataConnCur, 0}, {DataConnRate, time.Second}}})
+				Store: []DataSpec{{DataConnCnt, 0, 0}, {DataConnCur, 0, 0}, {DataConnRate, time.Second, 0}}})
 			small, clk := newTable(t, Config{Type: KeyString, Size: 64, Sync: synced, Expire: time.Second,
-				Store: []DataSpec{{DataGPC0, 0}}})
+				Store: []DataSpec{{DataGPC0, 0, 0}}})
 			const workers, ops = 32, 2000
 			var wg sync.WaitGroup
 			stop := churn(func() {
@@ -562,7 +562,7 @@ func TestCloseStopsEverything(t *testing.T) {
 }
 
 func TestAtVariantsUseTheGivenDate(t *testing.T) {
-	tb, clk := newTable(t, Config{Type: KeyIPv4, Expire: 10 * time.Second, Store: []DataSpec{{DataConnRate, time.Second}, {DataGPC0, 0}}})
+	tb, clk := newTable(t, Config{Type: KeyIPv4, Expire: 10 * time.Second, Store: []DataSpec{{DataConnRate, time.Second, 0}, {DataGPC0, 0, 0}}})
 	e, err := tb.GetOrCreate(ip4(1))
 	require.NoError(t, err)
 	defer e.Release()
@@ -584,7 +584,7 @@ func TestLockFreeLookupUnderChurn(t *testing.T) {
 	for _, synced := range []bool{false, true} {
 		t.Run(fmt.Sprintf("sync=%v", synced), func(t *testing.T) {
 			tb, clk := newTable(t, Config{Type: KeyIPv4, Size: 64, Shards: 2, Sync: synced, Expire: time.Second,
-				Store: []DataSpec{{DataGPC0, 0}}})
+				Store: []DataSpec{{DataGPC0, 0, 0}}})
 			held, err := tb.GetOrCreate(ip4(1 << 20))
 			require.NoError(t, err)
 			const workers, ops = 16, 3000
@@ -705,7 +705,7 @@ func TestTouchRelease(t *testing.T) {
 // Without a Clock, a busy table reads its dates from a cache of its own,
 // which tracks the system clock and stops with the table.
 func TestDefaultClockCachesWhileBusy(t *testing.T) {
-	tb, err := New(Config{Type: KeyIPv4, Size: 100, Expire: time.Minute, Store: []DataSpec{{DataConnRate, time.Second}}})
+	tb, err := New(Config{Type: KeyIPv4, Size: 100, Expire: time.Minute, Store: []DataSpec{{DataConnRate, time.Second, 0}}})
 	require.NoError(t, err)
 	require.NotNil(t, tb.cached)
 	for i := 0; i < 1_000_000 && !tb.cached.Cached(); i++ {

@@ -137,10 +137,17 @@ const (
 	DataGPC1Rate     DataType = 18 // gpc1_rate(period)
 	DataHTTPFailCnt  DataType = 20 // http_fail_cnt: server 5xx except 501 and 505
 	DataHTTPFailRate DataType = 21 // http_fail_rate(period)
+	DataGPT          DataType = 22 // gpt(N): an array of N general purpose tags
+	DataGPC          DataType = 23 // gpc(N): an array of N general purpose counters
+	DataGPCRate      DataType = 24 // gpc_rate(N,period): an array of N rates
 
 	// dataTypeCount bounds the DataType values this package knows.
-	dataTypeCount = 22
+	dataTypeCount = 25
 )
+
+// MaxArrayLen is the largest element count of an array type, HAProxy's
+// limit.
+const MaxArrayLen = 100
 
 // Standard storage types of data types.
 type stdType uint8
@@ -178,6 +185,9 @@ var dataTypes = [dataTypeCount]struct {
 	DataGPC1Rate:     {"gpc1_rate", stdFRQP},
 	DataHTTPFailCnt:  {"http_fail_cnt", stdUINT},
 	DataHTTPFailRate: {"http_fail_rate", stdFRQP},
+	DataGPT:          {"gpt", stdUINT},
+	DataGPC:          {"gpc", stdUINT},
+	DataGPCRate:      {"gpc_rate", stdFRQP},
 }
 
 func (d DataType) known() bool { return int(d) < dataTypeCount && dataTypes[d].std != stdNone }
@@ -192,6 +202,10 @@ func (d DataType) String() string {
 
 // IsRate reports whether the data type is a rate, which takes a period.
 func (d DataType) IsRate() bool { return d.known() && dataTypes[d].std == stdFRQP }
+
+// IsArray reports whether the data type is an array (gpt, gpc and
+// gpc_rate), which takes an element count.
+func (d DataType) IsArray() bool { return d == DataGPT || d == DataGPC || d == DataGPCRate }
 
 // LookupDataType returns the data type named name, as written after
 // "data." on the runtime socket or in a store list (without period).
@@ -210,12 +224,21 @@ type DataSpec struct {
 	// Period is the rate period; it is required for rates and must be
 	// zero for the other types. It is kept with millisecond precision.
 	Period time.Duration
+	// Count is the number of elements of an array type, from 1 to
+	// MaxArrayLen; it must be zero for the other types.
+	Count int
 }
 
 // String formats the spec as in a store list: "conn_rate(10000)" style
-// periods are shown in milliseconds, as HAProxy prints them.
+// periods are shown in milliseconds, as HAProxy prints them, and arrays
+// as "gpc(3)" or "gpc_rate(3,10000)".
 func (s DataSpec) String() string {
-	if s.Type.IsRate() {
+	switch {
+	case s.Type.IsArray() && s.Type.IsRate():
+		return fmt.Sprintf("%s(%d,%d)", s.Type, s.Count, s.Period.Milliseconds())
+	case s.Type.IsArray():
+		return fmt.Sprintf("%s(%d)", s.Type, s.Count)
+	case s.Type.IsRate():
 		return fmt.Sprintf("%s(%d)", s.Type, s.Period.Milliseconds())
 	}
 	return s.Type.String()
@@ -225,44 +248,96 @@ func (s DataSpec) String() string {
 const maxTicks = 1<<31 - 1
 
 // ParseStore parses a comma-separated store list such as
-// "conn_cur,conn_rate(10s),gpc0". Periods take HAProxy's time units (us,
-// ms, s, m, h, d; ms when none is given).
+// "conn_cur,conn_rate(10s),gpc(3),gpc_rate(3,1m)". Periods take HAProxy's
+// time units (us, ms, s, m, h, d; ms when none is given); arrays take
+// their element count first, from 1 to MaxArrayLen. Errors about arrays
+// carry HAProxy's wording.
 func ParseStore(list string) ([]DataSpec, error) {
 	if list == "" {
 		return nil, fmt.Errorf("%w: empty store list", ErrBadConfig)
 	}
 	var specs []DataSpec
-	for _, item := range strings.Split(list, ",") {
-		name, arg, hasArg := strings.Cut(item, "(")
-		if hasArg {
-			var ok bool
-			if arg, ok = strings.CutSuffix(arg, ")"); !ok {
-				return nil, fmt.Errorf("%w: missing ')' in store item %q", ErrBadConfig, item)
+	for list != "" {
+		// An item ends at a comma outside parentheses: the arguments of
+		// gpc_rate(N,period) hold one.
+		item := list
+		depth, cut := 0, -1
+		for i := 0; i < len(list) && cut < 0; i++ {
+			switch list[i] {
+			case '(':
+				depth++
+			case ')':
+				depth--
+			case ',':
+				if depth == 0 {
+					cut = i
+				}
 			}
 		}
-		dt, err := LookupDataType(name)
+		list = ""
+		if cut >= 0 {
+			item, list = item[:cut], item[cut+1:]
+		}
+		spec, err := parseStoreItem(item)
 		if err != nil {
-			return nil, fmt.Errorf("store item %q: %w", item, err)
-		}
-		spec := DataSpec{Type: dt}
-		switch {
-		case dt.IsRate() && !hasArg:
-			return nil, fmt.Errorf("%w: store item %q needs a period, as in %s(10s)", ErrBadConfig, item, name)
-		case !dt.IsRate() && hasArg:
-			return nil, fmt.Errorf("%w: store item %q takes no argument", ErrBadConfig, item)
-		case hasArg:
-			d, err := ParseTime(arg)
-			if err != nil {
-				return nil, fmt.Errorf("store item %q: %w", item, err)
-			}
-			if d <= 0 {
-				return nil, fmt.Errorf("%w: store item %q: period must be positive", ErrBadConfig, item)
-			}
-			spec.Period = d
+			return nil, err
 		}
 		specs = append(specs, spec)
 	}
 	return specs, nil
+}
+
+// parseStoreItem parses one item of a store list.
+func parseStoreItem(item string) (DataSpec, error) {
+	name, arg, hasArg := strings.Cut(item, "(")
+	if hasArg {
+		var ok bool
+		if arg, ok = strings.CutSuffix(arg, ")"); !ok {
+			if strings.IndexByte(arg, ')') < 0 {
+				return DataSpec{}, fmt.Errorf("%w: missing closing parenthesis after store option '%s'", ErrBadConfig, name)
+			}
+			return DataSpec{}, fmt.Errorf("%w: unexpected text after ')' in store item %q", ErrBadConfig, item)
+		}
+	}
+	dt, err := LookupDataType(name)
+	if err != nil {
+		return DataSpec{}, fmt.Errorf("store item %q: %w", item, err)
+	}
+	spec := DataSpec{Type: dt}
+	if dt.IsArray() {
+		if !hasArg {
+			return DataSpec{}, fmt.Errorf("%w: missing argument to store option '%s' (its element count, as in %s(2))", ErrBadConfig, name, name)
+		}
+		count, rest, more := strings.Cut(arg, ",")
+		n, err := strconv.Atoi(count)
+		if err != nil || n < 1 || n > MaxArrayLen {
+			return DataSpec{}, fmt.Errorf("%w: array size is out of allowed range (1-%d) for store option '%s' (got %q)", ErrBadConfig, MaxArrayLen, name, count)
+		}
+		spec.Count = n
+		arg, hasArg = rest, more
+	}
+	switch {
+	case dt.IsRate() && !hasArg:
+		if dt.IsArray() {
+			return DataSpec{}, fmt.Errorf("%w: missing argument to store option '%s' (its period, as in %s(%d,10s))", ErrBadConfig, name, name, spec.Count)
+		}
+		return DataSpec{}, fmt.Errorf("%w: store item %q needs a period, as in %s(10s)", ErrBadConfig, item, name)
+	case !dt.IsRate() && hasArg:
+		if dt.IsArray() {
+			return DataSpec{}, fmt.Errorf("%w: unexpected argument to store option '%s' (it takes only an element count)", ErrBadConfig, name)
+		}
+		return DataSpec{}, fmt.Errorf("%w: store item %q takes no argument", ErrBadConfig, item)
+	case hasArg:
+		d, err := ParseTime(arg)
+		if err != nil {
+			return DataSpec{}, fmt.Errorf("error when processing store option '%s': %w", name, err)
+		}
+		if d <= 0 {
+			return DataSpec{}, fmt.Errorf("%w: store item %q: period must be positive", ErrBadConfig, item)
+		}
+		spec.Period = d
+	}
+	return spec, nil
 }
 
 // ParseTime parses a delay in HAProxy's syntax: a non-negative integer

@@ -84,9 +84,16 @@ func newShared(t *stick.Table, id uint64) (*shared, error) {
 	body = AppendVarint(body, st.klen)
 	body = AppendVarint(body, st.bits)
 	body = AppendVarint(body, uint64(t.ExpireAfter().Milliseconds()))
+	// Rates and arrays give their parameters, in type order: the type,
+	// an array's element count, a rate's period.
 	for _, dt := range t.StoredTypes() {
-		if dt.IsRate() {
+		if dt.IsRate() || dt.IsArray() {
 			body = AppendVarint(body, uint64(dt))
+		}
+		if dt.IsArray() {
+			body = AppendVarint(body, uint64(t.Elems(dt)))
+		}
+		if dt.IsRate() {
 			body = AppendVarint(body, uint64(t.Period(dt).Milliseconds()))
 		}
 	}
@@ -128,17 +135,19 @@ func (st *shared) appendEntry(b []byte, e *stick.Entry, id uint32, inc, timed bo
 	}
 	now := st.t.Now()
 	for _, dt := range st.types {
-		switch {
-		case dt.IsRate():
-			tick, curr, prev := e.Ctr(dt).Snapshot()
-			b = AppendVarint(b, uint64(now-tick))
-			b = AppendVarint(b, uint64(curr))
-			b = AppendVarint(b, uint64(prev))
-		case wireTypes[dt] == wSINT:
-			// Sign-extended, as HAProxy sends a negative int.
-			b = AppendVarint(b, uint64(e.Get(dt)))
-		default:
-			b = AppendVarint(b, uint64(e.Get(dt)))
+		// An array's elements follow one another, each encoded as a
+		// scalar of its kind; the count was in the definition.
+		for i := range st.t.Elems(dt) {
+			if dt.IsRate() {
+				tick, curr, prev := e.CtrElem(dt, i).Snapshot()
+				b = AppendVarint(b, uint64(now-tick))
+				b = AppendVarint(b, uint64(curr))
+				b = AppendVarint(b, uint64(prev))
+			} else {
+				// server_id, signed, is sign-extended, as HAProxy
+				// sends a negative int.
+				b = AppendVarint(b, uint64(e.GetElem(dt, i)))
+			}
 		}
 	}
 	return b
@@ -257,42 +266,12 @@ func applyUpdate(body []byte, d *remoteDef, prev uint32, inc, timed bool) (uint3
 	if r.err != nil {
 		return 0, r.err
 	}
-	// Read every value first: a malformed message changes nothing.
-	type val struct {
-		dt               stick.DataType
-		v                uint64
-		tick, curr, prev uint32
-	}
-	var vals [len(wireTypes)]val
-	nv := 0
-	now := st.t.Now()
-	for i := range len(wireTypes) {
-		if d.bits&(1<<i) == 0 {
-			continue
-		}
-		switch wireTypes[i] {
-		case wSINT, wUINT, wULL:
-			vals[nv] = val{dt: stick.DataType(i), v: r.varint()}
-			nv++
-		case wFRQP:
-			age := uint32(r.varint())
-			c, p := uint32(r.varint()), uint32(r.varint())
-			vals[nv] = val{dt: stick.DataType(i), tick: (now - age) &^ 1, curr: c, prev: p}
-			nv++
-		case wDICT:
-			r.bytes(r.varint())
-		case wUINTArr:
-			for range d.nbelem[i] {
-				r.varint()
-			}
-		case wFRQPArr:
-			for range 3 * d.nbelem[i] {
-				r.varint()
-			}
-		}
-	}
-	if r.err != nil {
-		return 0, r.err
+	// Read every value first: a malformed message changes nothing. The
+	// values are then read again and stored, which needs no room for the
+	// up to three hundred numbers of an array of rates.
+	values := r
+	if err := d.walkValues(&r, 0, nil); err != nil {
+		return 0, err
 	}
 	e, err := st.t.GetOrCreate(key)
 	if err != nil {
@@ -300,17 +279,7 @@ func applyUpdate(body []byte, d *remoteDef, prev uint32, inc, timed bool) (uint3
 		// the update is dropped, as HAProxy drops it.
 		return id, nil
 	}
-	for _, v := range vals[:nv] {
-		if !st.t.Stores(v.dt) || v.dt == stick.DataConnCur {
-			// conn_cur counts this process's own connections.
-			continue
-		}
-		if v.dt.IsRate() {
-			e.Ctr(v.dt).Set(v.tick, v.curr, v.prev)
-		} else {
-			e.Set(v.dt, int64(v.v))
-		}
-	}
+	_ = d.walkValues(&values, st.t.Now(), e)
 	e.TouchRemote()
 	if timed {
 		if exp := uint32(st.t.ExpireAfter().Milliseconds()); exp > 0 {
@@ -319,4 +288,46 @@ func applyUpdate(body []byte, d *remoteDef, prev uint32, inc, timed bool) (uint3
 	}
 	e.Release()
 	return id, nil
+}
+
+// walkValues reads the values of an update, in the order of the remote
+// definition, and stores them in e unless e is nil. Types the table does
+// not store, array elements beyond its count and conn_cur (this process's
+// own connections) are read and dropped, as HAProxy drops them; elements
+// the remote array lacks are left alone.
+func (d *remoteDef) walkValues(r *reader, now uint32, e *stick.Entry) error {
+	for i := range len(wireTypes) {
+		if d.bits&(1<<i) == 0 {
+			continue
+		}
+		dt := stick.DataType(i)
+		keep := e != nil && dt != stick.DataConnCur
+		n := uint64(1)
+		if wireTypes[i] == wUINTArr || wireTypes[i] == wFRQPArr {
+			n = d.nbelem[i]
+		}
+		for idx := range n {
+			switch wireTypes[i] {
+			case wSINT, wUINT, wULL, wUINTArr:
+				v := r.varint()
+				if keep && r.err == nil {
+					_ = e.SetElem(dt, int(idx), int64(v))
+				}
+			case wFRQP, wFRQPArr:
+				age := uint32(r.varint())
+				c, p := uint32(r.varint()), uint32(r.varint())
+				if keep && r.err == nil {
+					if ctr := e.CtrElem(dt, int(idx)); ctr != nil {
+						ctr.Set((now-age)&^1, c, p)
+					}
+				}
+			case wDICT:
+				r.bytes(r.varint())
+			}
+		}
+		if r.err != nil {
+			return r.err
+		}
+	}
+	return nil
 }

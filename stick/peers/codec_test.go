@@ -248,8 +248,8 @@ func TestApplyUpdateDict(t *testing.T) {
 	}
 }
 
-// TestApplyUpdateArrays checks that the values of array types are skipped
-// by the element counts of the definition.
+// TestApplyUpdateArrays checks that the values of array types the table
+// does not store are skipped by the element counts of the definition.
 func TestApplyUpdateArrays(t *testing.T) {
 	dst := mustShared(t, clockTable(t, "t", "type ip size 10 expire 1m store gpc0", freq.NewFakeClock(5)), 1)
 	d := remoteDefOf(t, dst, bit(2, 22, 23, 24, 25, 26), 22, 3, 23, 2, 24, 2, 10000, 26, 1000)
@@ -267,6 +267,72 @@ func TestApplyUpdateArrays(t *testing.T) {
 	// One value fewer: the arrays were read by their counts.
 	_, err = applyUpdate(body[:len(body)-3], d, 0, false, false)
 	require.Error(t, err)
+}
+
+// TestArraysRoundTrip sends an entry with every array type from one table
+// to a twin: the definition gives the counts and periods, the update every
+// element in turn.
+func TestArraysRoundTrip(t *testing.T) {
+	const def = "type ip size 10 expire 1m store http_req_cnt,gpt(2),gpc(3),gpc_rate(2,10s)"
+	clk := freq.NewFakeClock(1 << 20)
+	src := mustShared(t, clockTable(t, "t", def, clk), 1)
+	dst := mustShared(t, clockTable(t, "t", def, clk), 1)
+	_, _, body := splitMsg(t, src.def)
+	// After the expiry: gpt's count, gpc's count, gpc_rate's count and period.
+	require.Equal(t, cat(defBody(1, "t", wireKeyIPv4, 4, bit(9, 22, 23, 24), 60000, 22, 2, 23, 3, 24, 2, 10000)), body)
+
+	e, err := src.t.GetOrCreate(ip("10.0.0.1"))
+	require.NoError(t, err)
+	e.Inc(stick.DataHTTPReqCnt, 1)
+	require.NoError(t, e.SetElem(stick.DataGPT, 1, 42))
+	e.IncElem(stick.DataGPC, 0, 5)
+	e.IncElem(stick.DataGPC, 2, 300)
+	e.IncElem(stick.DataGPCRate, 1, 7)
+	upd := src.appendEntry(nil, e, 1, false, false)
+	e.Release()
+	// http_req_cnt, gpt[2], gpc[3], then gpc_rate's (age, current, previous) twice.
+	head := cat(appendU32(nil, 1), ip("10.0.0.1"), varints(1, 0, 42, 5, 0, 300))
+	require.Equal(t, head, upd[:len(head)])
+	r := reader{b: upd[len(head):]}
+	var rates []uint64
+	for range 6 {
+		rates = append(rates, r.varint())
+	}
+	require.NoError(t, r.err)
+	require.Empty(t, r.b)
+	require.Equal(t, []uint64{0, 7, 0}, rates[3:], "element 1 was counted now")
+	require.Equal(t, []uint64{0, 0}, rates[1:3], "element 0 counted nothing")
+
+	_, err = applyUpdate(upd, define(t, src, dst), 0, false, false)
+	require.NoError(t, err)
+	g := lookup(t, dst.t, ip("10.0.0.1"))
+	require.Equal(t, []int64{1, 0, 42, 5, 0, 300, 0, 7},
+		[]int64{g.Get(stick.DataHTTPReqCnt), g.GetElem(stick.DataGPT, 0), g.GetElem(stick.DataGPT, 1),
+			g.GetElem(stick.DataGPC, 0), g.GetElem(stick.DataGPC, 1), g.GetElem(stick.DataGPC, 2),
+			g.GetElem(stick.DataGPCRate, 0), g.GetElem(stick.DataGPCRate, 1)})
+}
+
+// TestApplyUpdateArrayCounts: a peer's array longer than the table's has
+// its extra elements dropped; a shorter one leaves the rest alone.
+func TestApplyUpdateArrayCounts(t *testing.T) {
+	dst := mustShared(t, clockTable(t, "t", "type ip size 10 expire 1m store gpc(2),gpc_rate(3,1s)", freq.NewFakeClock(5)), 1)
+	e, err := dst.t.GetOrCreate(ip("10.0.0.1"))
+	require.NoError(t, err)
+	require.NoError(t, e.SetElem(stick.DataGPCRate, 2, 9))
+	e.Release()
+	d := remoteDefOf(t, dst, bit(23, 24), 23, 4, 24, 1, 1000)
+	body := cat(appendU32(nil, 1), ip("10.0.0.1"), varints(1, 2, 3, 4), varints(0, 6, 0))
+	_, err = applyUpdate(body, d, 0, false, false)
+	require.NoError(t, err)
+	g := lookup(t, dst.t, ip("10.0.0.1"))
+	require.Equal(t, []int64{1, 2, 6, 0, 9},
+		[]int64{g.GetElem(stick.DataGPC, 0), g.GetElem(stick.DataGPC, 1),
+			g.GetElem(stick.DataGPCRate, 0), g.GetElem(stick.DataGPCRate, 1), g.GetElem(stick.DataGPCRate, 2)})
+	// A malformed update changes nothing, arrays included.
+	bad := cat(appendU32(nil, 2), ip("10.0.0.1"), varints(7, 7, 7, 7), varints(0, 8))
+	_, err = applyUpdate(bad, d, 0, false, false)
+	require.Error(t, err)
+	require.Equal(t, int64(1), g.GetElem(stick.DataGPC, 0))
 }
 
 // TestApplyUpdateTimedExpiry checks the expiry of learned entries: the

@@ -27,5 +27,8 @@
 // stores is skipped. A table named "SECTION/NAME", as HAProxy names the
 // tables a peers section declares with "table NAME", goes on the wire as
 // "/NAME", as HAProxy sends it. conn_cur is never learned: it counts a process's own
-// connections.
+// connections. The arrays gpt(N), gpc(N) and gpc_rate(N,period) travel
+// element after element, their counts in the table definition; when the
+// two sides' counts differ, elements beyond the local count are dropped
+// and those the peer lacks are left alone, as in HAProxy.
 package peers

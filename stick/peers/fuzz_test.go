@@ -20,6 +20,7 @@ var fuzzDefs = [][2]string{
 	{"t3", "type integer size 4 nopurge expire 1m store gpc1,bytes_out_cnt"},
 	{"t4", "type binary len 6 size 64 store gpc0"},
 	{"t5", "type ipv6 size 64 expire 1h store sess_cnt,sess_rate(1m)"},
+	{"t6", "type ip size 64 expire 1m store gpt(2),gpc(3),gpc_rate(2,10s)"},
 }
 
 // fuzzSeeds returns message streams a peer could send: every message kind
@@ -37,7 +38,9 @@ func fuzzSeeds(t testing.TB, sess *session) [][]byte {
 		e, err := src.t.GetOrCreate(keys[src.t.KeyType()])
 		require.NoError(t, err)
 		for _, dt := range src.t.StoredTypes() {
-			e.Inc(dt, 300)
+			for i := range src.t.Elems(dt) {
+				e.IncElem(dt, i, int64(300+i))
+			}
 		}
 		msgs := [][]byte{
 			src.def,

@@ -201,3 +201,83 @@ peers mypeers
 	// and the Section ends its resync on its own 5 s timer.
 	require.Eventually(t, sec2.Synced, 12*time.Second, 10*time.Millisecond, "the resync did not end")
 }
+
+// TestInteropHAProxyPeerArrays syncs gpt(N), gpc(N) and gpc_rate(N,p)
+// with a real haproxy in both directions. haproxy's socket only reaches
+// an array's element 0, so its side counts on the others with
+// sc-inc-gpc and sc-set-gpt rules run by an HTTP request.
+func TestInteropHAProxyPeerArrays(t *testing.T) {
+	needHAProxy(t)
+	testnet.LeakCheck(t)
+	ports := testnet.FreePorts(t, 2)
+	ln := testnet.Listen(t)
+	hapAddr := fmt.Sprintf("127.0.0.1:%d", ports[0])
+	const def = "type ip size 1k expire 1m store http_req_cnt,gpt(2),gpc(3),gpc_rate(3,10s)"
+	h := startHAProxy(t, "hap", fmt.Sprintf(`global
+    stats socket %%SOCK%% level admin
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+peers mypeers
+    peer hap %s
+    peer gopeer %s
+frontend web
+    bind 127.0.0.1:%d
+    http-request track-sc0 src table ta
+    http-request sc-inc-gpc(2,0)
+    http-request sc-inc-gpc(2,0)
+    http-request sc-set-gpt(1,0) 77
+    http-request return status 200
+backend ta
+    stick-table %s peers mypeers
+`, hapAddr, ln.Addr(), ports[1], def))
+
+	tab := newTable(t, "ta", def)
+	sec, err := New(Config{Name: "mypeers", Local: "gopeer", Peers: []Peer{{Name: "hap", Addr: hapAddr}},
+		Tables: []*stick.Table{tab}, Logf: func(f string, a ...any) { t.Logf(f, a...) }})
+	require.NoError(t, err)
+	sec.Start(ln)
+	defer sec.Close()
+
+	// haproxy → Go: the request counts twice on gpc[2] and gpc_rate[2]
+	// and tags gpt[1].
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", ports[1]))
+	require.NoError(t, err)
+	_, err = io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	require.NoError(t, err)
+	resp, err := io.ReadAll(c)
+	c.Close()
+	require.NoError(t, err)
+	require.Contains(t, string(resp), "HTTP/1.1 200")
+	h.waitShow(t, "ta", "key=127.0.0.1 ", "gpt0=0 gpt1=77 gpc0=0 gpc1=0 gpc2=2 gpc0_rate(10000)=0 gpc1_rate(10000)=0 gpc2_rate(10000)=2")
+	key := ip("127.0.0.1")
+	require.Eventually(t, func() bool {
+		e, err := tab.Lookup(key)
+		if err != nil {
+			return false
+		}
+		defer e.Release()
+		return e.GetElem(stick.DataGPC, 2) == 2 && e.GetElem(stick.DataGPT, 1) == 77 && e.GetElem(stick.DataGPCRate, 2) == 2
+	}, 5*time.Second, 10*time.Millisecond, "haproxy's array values did not arrive")
+	e, err := tab.Lookup(key)
+	require.NoError(t, err)
+	require.Equal(t, []int64{0, 0, 0, 0, 0}, []int64{e.GetElem(stick.DataGPT, 0), e.GetElem(stick.DataGPC, 0),
+		e.GetElem(stick.DataGPC, 1), e.GetElem(stick.DataGPCRate, 0), e.GetElem(stick.DataGPCRate, 1)})
+	e.Release()
+
+	// Go → haproxy: every element of every array.
+	e, err = tab.GetOrCreate(ip("10.0.0.9"))
+	require.NoError(t, err)
+	now := tab.Now()
+	for i := range 3 {
+		e.IncElemAt(stick.DataGPC, i, int64(10+i), now)
+		e.IncElemAt(stick.DataGPCRate, i, int64(20+i), now)
+	}
+	require.NoError(t, e.SetElem(stick.DataGPT, 0, 5))
+	require.NoError(t, e.SetElem(stick.DataGPT, 1, 4000000000))
+	e.Inc(stick.DataHTTPReqCnt, 3)
+	e.TouchRelease()
+	h.waitShow(t, "ta", "key=10.0.0.9 ", "http_req_cnt=3 gpt0=5 gpt1=4000000000 gpc0=10 gpc1=11 gpc2=12 gpc0_rate(10000)=20 gpc1_rate(10000)=21 gpc2_rate(10000)=22")
+}

@@ -73,25 +73,33 @@ func TableConverters() []string { return append([]string(nil), tableConvNames...
 func init() {
 	for _, tc := range tableConvs {
 		apply := stickApply(tc.dt, 0, tc.op)
-		tableConv("table_"+tc.suffix, TypeInt, 0, func(e *stick.Entry) (Sample, bool) {
+		tableConv("table_"+tc.suffix, TypeInt, func(e *stick.Entry) (Sample, bool) {
 			if e == nil {
 				return Int(0), true
 			}
 			return apply(e)
 		})
 	}
-	tableConv("in_table", TypeBool, 0, func(e *stick.Entry) (Sample, bool) { return Bool(e != nil), true })
+	tableConv("in_table", TypeBool, func(e *stick.Entry) (Sample, bool) { return Bool(e != nil), true })
 	// The reference taken to read the entry is counted, as in HAProxy.
-	tableConv("table_trackers", TypeInt, 0, func(e *stick.Entry) (Sample, bool) {
+	tableConv("table_trackers", TypeInt, func(e *stick.Entry) (Sample, bool) {
 		if e == nil {
 			return Int(0), true
 		}
 		return Int(int64(e.Refs())), true
 	})
-	// The general purpose arrays (gpc, gpc_rate, gpt), which lb's
-	// tables do not store: zero for an absent key, no sample otherwise.
-	for _, name := range []string{"table_gpc", "table_gpc_rate", "table_gpt"} {
-		tableConv(name, TypeInt, 1, func(e *stick.Entry) (Sample, bool) { return Int(0), e == nil })
+	// The general purpose arrays, element IDX of "IDX,TABLE": zero for
+	// an absent key, no sample when the array lacks the element.
+	for name, dt := range map[string]stick.DataType{"table_gpc": stick.DataGPC, "table_gpc_rate": stick.DataGPCRate, "table_gpt": stick.DataGPT} {
+		tableIdxConv(name, func(idx int64) func(*stick.Entry) (Sample, bool) {
+			apply := arrayApply(dt, 0, opGet, idx)
+			return func(e *stick.Entry) (Sample, bool) {
+				if e == nil {
+					return Int(0), true
+				}
+				return apply(e)
+			}
+		})
 	}
 	timed := func(name string, get func(e *stick.Entry) int64) {
 		proxyRefs[name] = RefConvTable
@@ -129,27 +137,12 @@ func init() {
 	})
 }
 
-// tableConv registers a stick-table converter taking [<table>] or, with
-// idx set, <idx>,<table>; read gets the entry found, nil when the key is
-// absent.
-func tableConv(name string, out Type, idx int, read func(*stick.Entry) (Sample, bool)) {
-	mode := ArgOptional
+// tableConv registers a stick-table converter taking [<table>]; read
+// gets the entry found, nil when the key is absent.
+func tableConv(name string, out Type, read func(*stick.Entry) (Sample, bool)) {
 	proxyRefs[name] = RefConvTable
-	if idx > 0 {
-		mode = ArgRequired
-		proxyRefs[name] = RefConvIdxTable
-	}
 	tableConvNames = append(tableConvNames, name)
-	ctxConverters[name] = ctxConverter{mode, out, func(a []string) (CtxConvFunc, error) {
-		if idx > 0 {
-			if len(a) != 2 {
-				return nil, fmt.Errorf("expects <idx>,<table>")
-			}
-			if _, err := strconv.ParseInt(strings.TrimSpace(a[0]), 10, 32); err != nil {
-				return nil, fmt.Errorf("index '%s' is not an integer", a[0])
-			}
-			a = a[1:]
-		}
+	ctxConverters[name] = ctxConverter{ArgOptional, out, func(a []string) (CtxConvFunc, error) {
 		if len(a) > 1 {
 			return nil, fmt.Errorf("expects only [<table>]")
 		}
@@ -158,6 +151,24 @@ func tableConv(name string, out Type, idx int, read func(*stick.Entry) (Sample, 
 			table = strings.TrimSpace(a[0])
 		}
 		return tableLookup(table, read), nil
+	}}
+}
+
+// tableIdxConv registers an array converter taking <idx>,<table>; read
+// returns, for the index, what reads the entry found (nil when the key
+// is absent).
+func tableIdxConv(name string, read func(idx int64) func(*stick.Entry) (Sample, bool)) {
+	proxyRefs[name] = RefConvIdxTable
+	tableConvNames = append(tableConvNames, name)
+	ctxConverters[name] = ctxConverter{ArgRequired, TypeInt, func(a []string) (CtxConvFunc, error) {
+		if len(a) != 2 {
+			return nil, fmt.Errorf("expects <idx>,<table>")
+		}
+		idx, err := strconv.ParseInt(strings.TrimSpace(a[0]), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("failed to parse '%s' as type 'integer' at position 1", strings.TrimSpace(a[0]))
+		}
+		return tableLookup(strings.TrimSpace(a[1]), read(idx)), nil
 	}}
 }
 

@@ -139,7 +139,7 @@ func TestTableConverterErrors(t *testing.T) {
 		"src,in_table(t,x)":        "expects only [<table>]",
 		"src,table_gpc":            "expects arguments",
 		"src,table_gpc(1)":         "expects <idx>,<table>",
-		"src,table_gpc(x,t)":       "index 'x' is not an integer",
+		"src,table_gpc(x,t)":       "failed to parse 'x' as type 'integer' at position 1",
 		"src,table_gpt(t)":         "expects <idx>,<table>",
 		"src,table_expire(t,abc)":  "default value 'abc' is not an integer",
 		"src,table_idle(t,1,2)":    "expects [<table>][,<default_value>]",

@@ -33,6 +33,7 @@ func init() {
 	RegisterFetch(Fetch{Name: "always_true", Type: TypeBool, Compile: noArg(func(Context) (Sample, bool) { return Bool(true), true })})
 	RegisterFetch(Fetch{Name: "always_false", Type: TypeBool, Compile: noArg(func(Context) (Sample, bool) { return Bool(false), true })})
 	registerStickFetches()
+	registerArrayFetches()
 }
 
 func noArg(fn FetchFunc) func(string) (FetchFunc, error) {
@@ -145,40 +146,8 @@ func registerStickFetches() {
 		RegisterFetch(Fetch{
 			Name: "src_" + sf.suffix, Type: TypeInt, Arg: ArgOptional,
 			Compile: func(table string) (FetchFunc, error) {
-				return func(c Context) (Sample, bool) {
-					tr, ok := c.(Tracker)
-					if !ok {
-						return Sample{}, false
-					}
-					t := tr.Table(table)
-					if t == nil {
-						return Sample{}, false
-					}
-					if !t.Stores(sf.dt) {
-						return Sample{}, false
-					}
-					key, ok := AddrKey(t, c.Src().Addr())
-					if !ok {
-						return Sample{}, false
-					}
-					var e *stick.Entry
-					var err error
-					if writes {
-						e, err = t.GetOrCreate(key)
-					} else {
-						e, err = t.Lookup(key)
-					}
-					if err != nil {
-						// An absent key reads as zero, as in HAProxy.
-						return Int(0), !writes
-					}
-					if writes {
-						defer e.TouchRelease()
-					} else {
-						defer e.Release()
-					}
-					return apply(e)
-				}, nil
+				stored := func(t *stick.Table) bool { _, _, ok := t.Resolve(sf.dt); return ok }
+				return srcFetch(table, writes, stored, apply), nil
 			},
 		})
 	}
@@ -230,6 +199,43 @@ func registerStickFetches() {
 		}
 		return trackers(slot, table), nil
 	}})
+}
+
+// srcFetch is a src_* counter fetch on table (the rule's own for ""):
+// the entry of the client's address, created (and touched) when writes.
+// A table for which stored is false gives no sample; an absent key reads
+// as zero, as in HAProxy.
+func srcFetch(table string, writes bool, stored func(*stick.Table) bool, apply func(*stick.Entry) (Sample, bool)) FetchFunc {
+	return func(c Context) (Sample, bool) {
+		tr, ok := c.(Tracker)
+		if !ok {
+			return Sample{}, false
+		}
+		t := tr.Table(table)
+		if t == nil || !stored(t) {
+			return Sample{}, false
+		}
+		key, ok := AddrKey(t, c.Src().Addr())
+		if !ok {
+			return Sample{}, false
+		}
+		var e *stick.Entry
+		var err error
+		if writes {
+			e, err = t.GetOrCreate(key)
+		} else {
+			e, err = t.Lookup(key)
+		}
+		if err != nil {
+			return Int(0), !writes
+		}
+		if writes {
+			defer e.TouchRelease()
+		} else {
+			defer e.Release()
+		}
+		return apply(e)
+	}
 }
 
 // ErrBadSlot means a stick counter number is not 0, 1 or 2.
@@ -305,33 +311,68 @@ func scFetch(slot int, table string, apply func(*stick.Entry) (Sample, bool)) Fe
 // does not store the type gives no sample, as in HAProxy.
 func stickApply(dt, rate stick.DataType, op stickOp) func(e *stick.Entry) (Sample, bool) {
 	return func(e *stick.Entry) (Sample, bool) {
+		// gpc0, gpc1, gpt0 and their rates read the arrays' first
+		// elements on a table storing those instead, as in haproxy.
 		t := e.Table()
-		switch op {
-		case opGet:
-			if !t.Stores(dt) {
-				return Sample{}, false
-			}
-			return Int(e.Get(dt)), true
-		case opKB:
-			if !t.Stores(dt) {
-				return Sample{}, false
-			}
-			return Int(e.Get(dt) >> 10), true
-		case opInc:
-			if !t.Stores(dt) && !t.Stores(rate) {
-				return Sample{}, false
-			}
-			e.Inc(rate, 1)
-			v := e.Inc(dt, 1)
-			return Int(v), true
-		case opClr:
-			if !t.Stores(dt) {
-				return Sample{}, false
-			}
-			old := e.Get(dt)
-			_ = e.Set(dt, 0)
-			return Int(old), true
+		d, i, ok := t.Resolve(dt)
+		var r stick.DataType
+		var ri int
+		var rok bool
+		if op == opInc {
+			r, ri, rok = t.Resolve(rate)
 		}
-		return Sample{}, false
+		return applyElem(e, op, elemRef{d, i, ok}, elemRef{r, ri, rok})
 	}
+}
+
+// elemRef is one element of a stored type; ok is false when the table
+// lacks it.
+type elemRef struct {
+	dt  stick.DataType
+	idx int
+	ok  bool
+}
+
+// arrayElem returns element idx of array dt in t.
+func arrayElem(t *stick.Table, dt stick.DataType, idx int64) elemRef {
+	return elemRef{dt, int(idx), idx >= 0 && idx < int64(t.Elems(dt))}
+}
+
+// applyElem does what a counter fetch does to an element: no sample when
+// the table lacks it (for inc, when it lacks both the counter and its
+// rate), as in haproxy.
+func applyElem(e *stick.Entry, op stickOp, v, rate elemRef) (Sample, bool) {
+	switch op {
+	case opGet:
+		if !v.ok {
+			return Sample{}, false
+		}
+		return Int(e.GetElem(v.dt, v.idx)), true
+	case opKB:
+		if !v.ok {
+			return Sample{}, false
+		}
+		return Int(e.GetElem(v.dt, v.idx) >> 10), true
+	case opInc:
+		if !v.ok && !rate.ok {
+			return Sample{}, false
+		}
+		now := e.Table().Now()
+		if rate.ok {
+			e.IncElemAt(rate.dt, rate.idx, 1, now)
+		}
+		var n int64
+		if v.ok {
+			n = e.IncElemAt(v.dt, v.idx, 1, now)
+		}
+		return Int(n), true
+	case opClr:
+		if !v.ok {
+			return Sample{}, false
+		}
+		old := e.GetElem(v.dt, v.idx)
+		_ = e.SetElem(v.dt, v.idx, 0)
+		return Int(old), true
+	}
+	return Sample{}, false
 }

@@ -236,7 +236,7 @@ func (b *Balancer) compileRuleExprs() error {
 		for _, rules := range [][]config.ConnRule{px.Stick.ConnRules, px.Stick.SessRules, px.Stick.ContentRules} {
 			for _, r := range rules {
 				switch {
-				case r.Action == "sc-set-gpt0" && b.scExprs[r.Key] == nil:
+				case (r.Action == "sc-set-gpt0" || r.Action == "sc-set-gpt") && b.scExprs[r.Key] == nil:
 					fn, err := scValue(r.Key, px.ACLs.Refs)
 					if err != nil {
 						return fmt.Errorf("balancer: %s: sc-set-gpt0 '%s': %w", r.Pos, r.Key, err)

@@ -585,12 +585,14 @@ func (b *Balancer) setTable(w io.Writer, words []string) {
 		_, _ = io.WriteString(w, "Invalid key\n")
 		return
 	}
-	vals, err := t.ParseSetData(words[5:])
-	if err != nil {
+	// As haproxy, the entry is created and touched, and the values
+	// before a faulty pair stored, before the error is told.
+	vals, perr := t.ParseSetData(words[5:])
+	if err := t.SetData(key, vals); err != nil {
 		writeCmdErr(w, err)
 		return
 	}
-	if err := t.SetData(key, vals); err != nil {
-		writeCmdErr(w, err)
+	if perr != nil {
+		writeCmdErr(w, perr)
 	}
 }

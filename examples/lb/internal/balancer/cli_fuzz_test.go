@@ -28,12 +28,14 @@ backend t_str
     stick-table type string len 8 size 50 expire 1m store gpc1,http_err_cnt
 backend t_bin
     stick-table type binary len 4 size 50 expire 1m store bytes_out_rate(1m)
+backend t_arr
+    stick-table type ip size 50 expire 1m store gpc(3),gpc_rate(2,10s),gpt(2)
 `)})
 	require.NoError(f, err)
 	b, err := Start(context.Background(), cfg, Options{Stdout: &safeBuffer{}, Stderr: &safeBuffer{}})
 	require.NoError(f, err)
 	f.Cleanup(func() { _ = b.Close() })
-	tables := []string{"t_ip", "t_ipv6", "t_int", "t_str", "t_bin"}
+	tables := []string{"t_ip", "t_ipv6", "t_int", "t_str", "t_bin", "t_arr"}
 
 	for _, s := range []string{
 		"show table",
@@ -44,6 +46,8 @@ backend t_bin
 		"set table t_str key abcdefghijkl data.gpc1 1",
 		"set table t_bin key 0a0B0c data.bytes_out_rate 9",
 		"show table t_ip data.gpc0 gt 1",
+		"set table t_arr key 10.0.0.2 data.gpc 3 data.gpt 1 data.gpc_rate 2; show table t_arr data.gpc ge 3",
+		"set table t_arr key 10.0.0.3 data.gpc 1 data.gpc(1) 2; clear table t_arr data.gpc_rate eq 0",
 		"show table t_ip data.gpc0_rate eq 0 key 10.0.0.1",
 		"clear table t_int key 42",
 		"clear table t_str",

@@ -168,7 +168,7 @@ func (b *Balancer) compileContent(px *config.Proxy) (*contentRules, error) {
 			cr.spoe[i], cr.groups[i] = b.spoeGroup(px, r.Var, r.Key)
 			continue
 		}
-		if r.Key == "" || r.Action == "sc-set-gpt0" || r.Action == "set-var-fmt" {
+		if r.Key == "" || r.Action == "sc-set-gpt0" || r.Action == "sc-set-gpt" || r.Action == "set-var-fmt" {
 			continue // in the balancer's scExprs and connFmts
 		}
 		_, fn, err := px.ACLs.Refs.CompileFetch(r.Key)
@@ -202,9 +202,9 @@ func (cr *contentRules) verdict(ctx *contentCtx) (verdict string, wait bool) {
 			return r.Action, false
 		case "track-sc":
 			ctx.trackSample(r.Slot, r.Table, cr.expr[i])
-		case "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0":
+		case "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0", "sc-inc-gpc", "sc-set-gpt":
 			if e := ctx.Tracked(r.Slot); e != nil {
-				applySC(e, r.Action, ctx.b.scExprs[r.Key], ctx, nil)
+				applySCAt(e, r.Action, r.Index, ctx.b.scExprs[r.Key], ctx, nil)
 			}
 		case "set-var":
 			if smp, ok := cr.expr[i](ctx); ok {

@@ -34,13 +34,13 @@ func (b *Balancer) compileHTTPContent(px *config.Proxy) ([]httpRule, error) {
 			status = r.RSTTTL
 		}
 		hr := httpRule{cond: r.Cond, name: r.Var, cfg: &config.HTTPRule{
-			Pos: r.Pos, Action: r.Action, Slot: r.Slot, Table: r.Table, Name: r.Var, Value: r.Key, LogLevel: r.LogLevel, Status: status,
+			Pos: r.Pos, Action: r.Action, Slot: r.Slot, Index: r.Index, Table: r.Table, Name: r.Var, Value: r.Key, LogLevel: r.LogLevel, Status: status,
 		}}
 		var err error
 		switch {
 		case r.Action == "send-spoe-group":
 			hr.spoe, hr.group = b.spoeGroup(px, r.Var, r.Key)
-		case r.Action == "sc-set-gpt0":
+		case r.Action == "sc-set-gpt0" || r.Action == "sc-set-gpt":
 			if hr.expr, err = scValue(r.Key, px.ACLs.Refs); err != nil {
 				return nil, fmt.Errorf("%s: tcp-request content %s '%s': %w", r.Pos, r.Action, r.Key, err)
 			}
@@ -112,7 +112,7 @@ func (ex *exchange) applyContentRules(hp *httpProxy, front bool) bool {
 			ex.captureRule(r, false)
 		case "set-log-level":
 			ex.log.level = r.cfg.LogLevel
-		case "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0":
+		case "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0", "sc-inc-gpc", "sc-set-gpt":
 			ex.scAction(r)
 		case "set-mark", "set-tos":
 			ex.setSockopt(r)

@@ -223,8 +223,8 @@ func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
 				}
 				b.sessVarsUsed = b.sessVarsUsed || scope == "sess"
 			}
-			isExpr := r.Action == "set-var" || r.Action == "set-priority-class" || r.Action == "set-priority-offset" || strings.HasPrefix(r.Action, "set-src") || strings.HasPrefix(r.Action, "set-dst") || r.Action == "capture" || r.Action == "track-sc" || r.Action == "sc-set-gpt0" || r.Action == "set-timeout" && r.Value != ""
-			if n, perr := strconv.ParseInt(r.Value, 10, 64); r.Action == "sc-set-gpt0" && perr == nil {
+			isExpr := r.Action == "set-var" || r.Action == "set-priority-class" || r.Action == "set-priority-offset" || strings.HasPrefix(r.Action, "set-src") || strings.HasPrefix(r.Action, "set-dst") || r.Action == "capture" || r.Action == "track-sc" || (r.Action == "sc-set-gpt0" || r.Action == "sc-set-gpt") || r.Action == "set-timeout" && r.Value != ""
+			if n, perr := strconv.ParseInt(r.Value, 10, 64); (r.Action == "sc-set-gpt0" || r.Action == "sc-set-gpt") && perr == nil {
 				// sc-set-gpt0 with an integer rather than an expression.
 				hr.expr = func(acl.Context) (acl.Sample, bool) { return acl.Int(n), true }
 			} else if isExpr {
@@ -566,7 +566,7 @@ rules:
 			req.SetMethod(ex.tmp)
 		case "track-sc":
 			ex.track(r)
-		case "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0":
+		case "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0", "sc-inc-gpc", "sc-set-gpt":
 			ex.scAction(r)
 		case "set-src", "set-dst", "set-src-port", "set-dst-port":
 			ex.setAddr(r)
@@ -871,7 +871,7 @@ func (ex *exchange) applyRespRules(rules []httpRule) {
 			ex.cacheStore(r)
 		case "track-sc":
 			ex.trackResponse(r)
-		case "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0":
+		case "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0", "sc-inc-gpc", "sc-set-gpt":
 			ex.scAction(r)
 		case "set-log-level":
 			ex.log.level = r.cfg.LogLevel

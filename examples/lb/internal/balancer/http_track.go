@@ -226,29 +226,55 @@ func (ex *exchange) trackResponse(r *httpRule) {
 	}
 }
 
-// scAction runs sc-inc-gpc0, sc-inc-gpc1 and sc-set-gpt0 on the entry
-// tracked in the rule's slot; nothing tracked there, nothing done.
+// scAction runs sc-inc-gpc0, sc-inc-gpc1, sc-set-gpt0, sc-inc-gpc and
+// sc-set-gpt on the entry tracked in the rule's slot; nothing tracked
+// there, nothing done.
 func (ex *exchange) scAction(r *httpRule) {
 	if e := ex.Tracked(r.cfg.Slot); e != nil {
-		ex.strk.key = applySC(e, r.cfg.Action, r.expr, ex, ex.strk.key)
+		ex.strk.key = applySCAt(e, r.cfg.Action, r.cfg.Index, r.expr, ex, ex.strk.key)
 	}
 }
 
-// applySC runs sc-inc-gpc0, sc-inc-gpc1 or sc-set-gpt0 on e, the value
-// of the last from expr's sample in ctx (an integer, the digits a string
-// starts with, an IPv4 address as its 32 bits); key is scratch space for
-// that address, returned for reuse.
-func applySC(e *stick.Entry, action string, expr acl.FetchFunc, ctx acl.Context, key []byte) []byte {
+// applySCAt runs sc-inc-gpc0, sc-inc-gpc1, sc-set-gpt0, sc-inc-gpc or
+// sc-set-gpt on e: sc-inc-gpc counts on element idx of gpc and gpc_rate,
+// sc-set-gpt sets element idx of gpt (an element the table lacks is left
+// alone), the scalar actions (idx unused) land on the arrays' first
+// elements on a table storing those instead, as in haproxy
+// (stick.Table.Resolve). The value set is the last from expr's sample in
+// ctx (an integer, the digits a string starts with, an IPv4 address as
+// its 32 bits); key is scratch space for that address, returned for
+// reuse.
+func applySCAt(e *stick.Entry, action string, idx int64, expr acl.FetchFunc, ctx acl.Context, key []byte) []byte {
+	t := e.Table()
 	switch action {
-	case "sc-inc-gpc0", "sc-inc-gpc1":
-		cnt, rate := stick.DataGPC0, stick.DataGPC0Rate
-		if action == "sc-inc-gpc1" {
-			cnt, rate = stick.DataGPC1, stick.DataGPC1Rate
+	case "sc-inc-gpc0", "sc-inc-gpc1", "sc-inc-gpc":
+		cnt, rate, i := stick.DataGPC, stick.DataGPCRate, idx
+		if action != "sc-inc-gpc" {
+			cnt, rate = stick.DataGPC0, stick.DataGPC0Rate
+			if action == "sc-inc-gpc1" {
+				cnt, rate = stick.DataGPC1, stick.DataGPC1Rate
+			}
+			var ci, ri int
+			cnt, ci, _ = t.Resolve(cnt)
+			rate, ri, _ = t.Resolve(rate)
+			now := t.Now()
+			e.IncElemAt(rate, ri, 1, now)
+			e.IncElemAt(cnt, ci, 1, now)
+			break
 		}
-		now := e.Table().Now()
-		e.IncAt(rate, 1, now)
-		e.IncAt(cnt, 1, now)
-	case "sc-set-gpt0":
+		if i < 0 || i >= stick.MaxArrayLen {
+			return key
+		}
+		now := t.Now()
+		e.IncElemAt(rate, int(i), 1, now)
+		e.IncElemAt(cnt, int(i), 1, now)
+	case "sc-set-gpt0", "sc-set-gpt":
+		dt, i := stick.DataGPT, int(idx)
+		if action == "sc-set-gpt0" {
+			dt, i, _ = t.Resolve(stick.DataGPT0)
+		} else if idx < 0 || idx >= stick.MaxArrayLen {
+			return key
+		}
 		smp, ok := expr(ctx)
 		if !ok {
 			return key
@@ -262,19 +288,19 @@ func applySC(e *stick.Entry, action string, expr acl.FetchFunc, ctx acl.Context,
 			v, _ = strconv.ParseInt(leadingDigits(smp.Str), 10, 64)
 		case acl.TypeIP:
 			var ok bool
-			key, ok = acl.SampleKey(key[:0], e.Table(), smp)
+			key, ok = acl.SampleKey(key[:0], t, smp)
 			if !ok || len(key) != 4 {
 				return key
 			}
 			v = int64(key[0])<<24 | int64(key[1])<<16 | int64(key[2])<<8 | int64(key[3])
 		}
-		_ = e.Set(stick.DataGPT0, v)
+		_ = e.SetElem(dt, i, v)
 	}
 	e.Touch()
 	return key
 }
 
-// scValue compiles sc-set-gpt0's value: an integer, or a sample
+// scValue compiles sc-set-gpt0's and sc-set-gpt's value: an integer, or a sample
 // expression.
 func scValue(v string, rs *acl.Refs) (acl.FetchFunc, error) {
 	if n, err := strconv.ParseInt(v, 10, 64); err == nil {

@@ -235,9 +235,9 @@ func (t *tracked) apply(rules []config.ConnRule) string {
 		switch r.Action {
 		case "track-sc":
 			t.track(r.Slot, r.Table)
-		case "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0":
+		case "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0", "sc-inc-gpc", "sc-set-gpt":
 			if e := t.Tracked(r.Slot); e != nil {
-				applySC(e, r.Action, t.b.scExprs[r.Key], t, nil)
+				applySCAt(e, r.Action, r.Index, t.b.scExprs[r.Key], t, nil)
 			}
 		case "expect-proxy":
 			t.expectProxy = true

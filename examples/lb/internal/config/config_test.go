@@ -399,6 +399,9 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte("backend b\n server s \"1.2.3.4:80\" weight 3 'check'\\ x\n"))
 	f.Add([]byte("global\n log stdout format raw local0\n"))
+	f.Add([]byte("frontend f\n stick-table type ip size 10 store gpc(3),gpc_rate(2,10s),gpt(1)\n http-request track-sc0 src\n" +
+		" http-request sc-inc-gpc(1,0) if { sc_get_gpc(1,0) lt 5 }\n http-request sc-set-gpt(0,0) src_gpc_rate(1,f)\n" +
+		" tcp-request connection sc-inc-gpc(,2)\n tcp-request content sc-set-gpt(2,1)\n"))
 	f.Add([]byte("backend b\n option tcp-check\n tcp-check comment c\n tcp-check connect port 6379 addr ::1\n tcp-check send PING\\r\\n\n" +
 		" tcp-check expect min-recv 2 ! rstring ^-\n tcp-check send-binary 0d0a\n tcp-check expect binary 2b\n server s 1.2.3.4:80 check port 81 addr 10.0.0.1\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {

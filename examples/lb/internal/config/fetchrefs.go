@@ -87,6 +87,35 @@ func (p *parser) checkFetchRefs() {
 				}
 				p.errorf(r.fetch, ErrReference, "unable to find table '%s' referenced in arg 1 of %s", name, where)
 			}
+		case acl.RefTableArg2, acl.RefTableArg3:
+			// The array fetches: "IDX,TABLE" ("" for the rule's own
+			// proxy) and "IDX,SC[,TABLE]". sc1_clr_gpc's "IDX[,TABLE]"
+			// names its table second too, and none when it has one
+			// argument.
+			parts := strings.Split(r.arg, ",")
+			n := 2
+			if acl.ProxyRefOf(r.fetch) == acl.RefTableArg3 {
+				n = 3
+			}
+			if len(parts) < n && (n == 3 || r.fetch == "sc1_clr_gpc") {
+				continue
+			}
+			name := ""
+			if len(parts) >= n {
+				name = strings.TrimSpace(parts[n-1])
+			}
+			px := r.px
+			if name != "" {
+				px = p.cfg.Proxy(name, KindListen)
+			} else if n == 3 || r.fetch == "sc1_clr_gpc" {
+				continue
+			}
+			if px == nil || px.Stick.Table == nil {
+				if name == "" {
+					name = r.px.Name
+				}
+				p.errorf(r.fetch, ErrReference, "unable to find table '%s' referenced in arg %d of %s", name, n, where)
+			}
 		case acl.RefServer:
 			be, srv := acl.SplitServerRef(r.arg)
 			px := r.px

@@ -51,7 +51,7 @@ func init() {
 			return err
 		}
 		switch r.Action {
-		case "set-map", "del-map", "add-acl", "del-acl", "deny", "return", "redirect", "track-sc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0", "silent-drop", "set-mark", "set-tos":
+		case "set-map", "del-map", "add-acl", "del-acl", "deny", "return", "redirect", "track-sc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0", "sc-inc-gpc", "sc-set-gpt", "silent-drop", "set-mark", "set-tos":
 			// As in haproxy 2.6, which has them in http-request and
 			// http-response only.
 			return fmt.Errorf("%w: 'http-after-response %s'", ErrUnsupported, a[0])
@@ -690,6 +690,13 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 	if err := parseStickAction(&r); err != nil {
 		return r, err
 	}
+	a0, condWord := a[0], ""
+	for _, w := range a[1:] {
+		if w == "if" || w == "unless" {
+			condWord = w
+			break
+		}
+	}
 	cond, a, err := splitCond(px, a[1:])
 	if err != nil {
 		return r, err
@@ -877,6 +884,31 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 		if len(a) != 0 {
 			return r, fmt.Errorf("'%s(%d)' takes no argument, not '%s'", r.Action, r.Slot, strings.Join(a, " "))
 		}
+		return r, nil
+	case "sc-inc-gpc":
+		if len(a) != 0 {
+			return r, fmt.Errorf("'%s' expects either 'if' or 'unless' followed by a condition but found '%s'", a0, a[0])
+		}
+		return r, nil
+	case "sc-set-gpt":
+		// No value sets 0, as haproxy reads an empty word as the
+		// integer 0; a condition right after the action is read as
+		// the value, as haproxy reads it.
+		if len(a) == 0 {
+			if cond != nil {
+				return r, fmt.Errorf("'%s': unknown fetch method '%s'", a0, condWord)
+			}
+			a = []string{"0"}
+		}
+		if len(a) != 1 {
+			return r, fmt.Errorf("'%s' expects either 'if' or 'unless' followed by a condition but found '%s'", a0, a[1])
+		}
+		if _, err := strconv.ParseInt(a[0], 10, 64); err != nil {
+			if _, _, err := acl.CompileFetch(a[0]); err != nil {
+				return r, fmt.Errorf("'%s': %w", a0, err)
+			}
+		}
+		r.Value = a[0]
 		return r, nil
 	case "sc-set-gpt0":
 		if err := need(1, "an integer or a sample expression"); err != nil {
@@ -1068,7 +1100,55 @@ func parseStickAction(r *HTTPRule) error {
 		r.Action, r.Slot = verb, slot
 		return nil
 	}
+	return parseArrayStickAction(r)
+}
+
+// parseArrayStickAction reads sc-inc-gpc(IDX,SC) and sc-set-gpt(IDX,SC):
+// the array element and the stick counter, read as haproxy reads them
+// (an empty number is 0, text after the parenthesis is ignored), with
+// haproxy's messages. A negative stick counter, which haproxy takes and
+// then reads out of bounds, is refused.
+func parseArrayStickAction(r *HTTPRule) error {
+	for _, verb := range [...]string{"sc-inc-gpc", "sc-set-gpt"} {
+		rest, ok := strings.CutPrefix(r.Action, verb)
+		if !ok {
+			continue
+		}
+		what := verb[len(verb)-3:]
+		usage := fmt.Sprintf("Expects %s(<%s ID>,<Track ID>)", verb, strings.ToUpper(what))
+		if !strings.HasPrefix(rest, "(") {
+			return fmt.Errorf("invalid %s ID '%s'. %s", what, r.Action, usage)
+		}
+		idxText, after, comma := strings.Cut(rest[1:], ",")
+		idx, err := cInt(idxText)
+		if !comma || err != nil {
+			//lint:ignore ST1005 haproxy's words
+			return fmt.Errorf("Missing %s ID '%s'. %s", what, r.Action, usage)
+		}
+		slotText, _, closed := strings.Cut(after, ")")
+		slot, err := cInt(slotText)
+		if !closed || err != nil {
+			return fmt.Errorf("invalid stick table track ID '%s'. %s", r.Action, usage)
+		}
+		if slot >= acl.Slots {
+			return fmt.Errorf("invalid stick table track ID '%s'. The max allowed ID is %d", r.Action, acl.Slots-1)
+		}
+		if slot < 0 {
+			return fmt.Errorf("invalid stick table track ID '%s': a stick counter is 0 to %d", r.Action, acl.Slots-1)
+		}
+		r.Action, r.Slot, r.Index = verb, int(slot), idx
+		return nil
+	}
 	return nil
+}
+
+// cInt reads a number as C's strtol does when the whole text must be
+// one: an optional sign and digits, nothing being 0.
+func cInt(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	return strconv.ParseInt(s, 10, 64)
 }
 
 // validateHTTP checks what HTTP mode needs from the whole configuration:

@@ -106,6 +106,10 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 			}
 		}
 		r.Key = args[0]
+	case strings.HasPrefix(r.Action, "sc-inc-gpc") || strings.HasPrefix(r.Action, "sc-set-gpt"):
+		if err := parseConnArrayAction(&r, args, a); err != nil {
+			return err
+		}
 	case r.Action == "expect-proxy":
 		// The PROXY header is read before the session and content
 		// stages exist, so only a connection rule can ask for it.

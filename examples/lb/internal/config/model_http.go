@@ -178,8 +178,13 @@ type HTTPRule struct {
 	// effect, as in HAProxy. For "track-sc" (track-sc0/1/2),
 	// "sc-inc-gpc0", "sc-inc-gpc1" and "sc-set-gpt0" it is the stick
 	// counter (0, 1 or 2); Value is then track-sc's key expression or
-	// sc-set-gpt0's integer or expression.
+	// sc-set-gpt0's integer or expression. "sc-inc-gpc" and "sc-set-gpt"
+	// (sc-inc-gpc(IDX,SC), sc-set-gpt(IDX,SC)) take it too, with Index.
 	Slot int
+	// Index is the array element of sc-inc-gpc and sc-set-gpt; one the
+	// table's array lacks (or a negative one) leaves the rule without
+	// effect, as in HAProxy.
+	Index int64
 	// Table names the proxy whose stick table track-sc uses; "" is the
 	// rule's own proxy.
 	Table string

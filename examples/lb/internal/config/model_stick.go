@@ -48,8 +48,12 @@ type ConnRule struct {
 	// "set-nice", "set-priority-class", "set-priority-offset" and
 	// "send-spoe-group" (Var is then the SPOE engine, Key the group).
 	Action string
-	// Slot is the stick counter of track-sc (0, 1 or 2).
+	// Slot is the stick counter of track-sc (0, 1 or 2), and of the
+	// sc-inc-gpc0/1, sc-set-gpt0, sc-inc-gpc and sc-set-gpt actions.
 	Slot int
+	// Index is the array element of sc-inc-gpc and sc-set-gpt
+	// (HTTPRule.Index).
+	Index int64
 	// Key is the fetch the tracked key comes from ("src"; any sample
 	// expression in content rules), set-var's expression or
 	// set-var-fmt's format.
