@@ -382,6 +382,9 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 			if err := be.compileStick(); err != nil {
 				return abort(fmt.Errorf("balancer: %s '%s': %w", px.Kind, px.Name, err))
 			}
+			if len(px.Stick.ResponseRules) > 0 {
+				return abort(fmt.Errorf("balancer: %s '%s': %w: tcp-response content rules are not run yet", px.Kind, px.Name, config.ErrUnsupported))
+			}
 			if px.Mode != "http" {
 				var err error
 				if be.content, err = b.compileContent(px); err != nil {

@@ -590,6 +590,11 @@ func (p *parser) checkSPOE() {
 				check(r.Pos, "tcp-request", r.Var, r.Key)
 			}
 		}
+		for _, r := range px.Stick.ResponseRules {
+			if r.Action == "send-spoe-group" {
+				check(r.Pos, "tcp-response", r.Var, r.Key)
+			}
+		}
 	}
 }
 
