@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -55,10 +56,20 @@ type scriptResult struct{ got, end string }
 // reads until the connection ends.
 func runScript(t *testing.T, src, addr, script string) scriptResult {
 	t.Helper()
+	return runScriptN(t, src, addr, script, -1)
+}
+
+// runScriptN is runScript reading at most n bytes (all for n < 0).
+func runScriptN(t *testing.T, src, addr, script string, n int) scriptResult {
+	t.Helper()
 	c := dialFrom(t, src, addr)
 	_, err := io.WriteString(c, script+"\n")
 	require.NoError(t, err)
-	b, err := io.ReadAll(c)
+	var r io.Reader = c
+	if n >= 0 {
+		r = io.LimitReader(c, int64(n))
+	}
+	b, err := io.ReadAll(r)
 	end := "eof"
 	var ne net.Error
 	switch {
@@ -238,4 +249,111 @@ func TestInteropTCPResponseConfigMatchesHAProxy(t *testing.T) {
 			require.Regexp(t, regexp.MustCompile(fmt.Sprintf(`lb\.cfg:%d\b`, line)), err.Error(), "the line is named")
 		})
 	}
+}
+
+const tcpResponseSPOEConf = `[resp]
+spoe-agent agent
+    messages m-tcp-res m-srv
+    groups g-res
+    option var-prefix rp
+    timeout hello 2s
+    timeout idle 2m
+    timeout processing 2s
+    use-backend agents
+spoe-message m-srv
+    args srv=srv_name
+    event on-server-session
+spoe-message m-tcp-res
+    args be=be_name
+    event on-tcp-response
+spoe-message res-check
+    args first=res.payload(0,4) n=res.len
+spoe-group g-res
+    messages res-check
+`
+
+// TestInteropSPOETCPResponseMatchesHAProxy: the on-tcp-response event
+// goes to the agent once, as the response inspection starts, after
+// on-server-session, rules or not (what of the response has come by then
+// is left out: haproxy forwards the client's bytes to the server while
+// its agent answers, lb once it has); a
+// tcp-response rule's send-spoe-group sends the server's first bytes, and
+// the variable the agent sets decides the next rule, in both balancers.
+func TestInteropSPOETCPResponseMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	srv := scriptServer(t)
+	conf := filepath.Join(t.TempDir(), "spoe.conf")
+	require.NoError(t, os.WriteFile(conf, []byte(tcpResponseSPOEConf), 0o600))
+	run := func(start func(text string) func() string) ([]scriptResult, []string, []string) {
+		agent := newInteropAgent(t)
+		p := freePorts(t, 2)
+		out := start(fmt.Sprintf(`global
+    log stdout format raw local0
+defaults
+    mode tcp
+    log global
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+listen t
+    bind 127.0.0.1:%[1]d
+    filter spoe engine resp config %[3]s
+    log-format "%%ci %%b/%%s %%ts B=%%B v=%%[var(txn.rp.rverdict)]"
+    tcp-response inspect-delay 5s
+    tcp-response content send-spoe-group resp g-res if { res.len ge 4 }
+    tcp-response content reject if { var(txn.rp.rverdict) -m str bad }
+    server s %[4]s
+listen n
+    bind 127.0.0.1:%[2]d
+    filter spoe engine resp config %[3]s
+    log-format "%%ci %%b/%%s %%ts B=%%B"
+    server s %[4]s
+backend agents
+    server a %[5]s
+`, p[0], p[1], conf, srv, agent.addr))
+		var res []scriptResult
+		var lines []string
+		// The first client opens the agent connection, through the
+		// section without rules. The servers keep their side open:
+		// haproxy 2.6 fails a tcp-response send-spoe-group run once the
+		// server has closed (it may not wait for the agent then), which
+		// lb does not.
+		for i, c := range []struct {
+			port   int
+			script string
+			n      int
+		}{{1, "s:hey", 3}, {0, "s:GOOD", 4}, {0, "s:BAD!", 4}} {
+			res = append(res, runScriptN(t, "127.0.0.2", fmt.Sprintf("127.0.0.1:%d", p[c.port]), c.script, c.n))
+			require.Eventually(t, func() bool {
+				lines = lines[:0]
+				for _, l := range strings.Split(out(), "\n") {
+					if strings.HasPrefix(l, "127.0.0.2 ") {
+						lines = append(lines, l)
+					}
+				}
+				return len(lines) == i+1
+			}, 10*time.Second, 10*time.Millisecond, "a line per client")
+		}
+		var seen []string
+		for _, l := range agent.lines() {
+			if !strings.HasPrefix(l, "HELLO") {
+				seen = append(seen, l)
+			}
+		}
+		return res, lines, seen
+	}
+	// No probe: a connection would be a session, and its events would
+	// reach the agent too. Listening sockets say haproxy is ready.
+	wantRes, want, wantSeen := run(func(text string) func() string { return startHAProxy(t, text, func() bool { return true }) })
+	gotRes, got, gotSeen := run(func(text string) func() string {
+		_, logs, mu := startInProcess(t, text)
+		return func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }
+	})
+	require.Equal(t, []scriptResult{{"hey", "eof"}, {"GOOD", "eof"}, {"", "eof"}}, wantRes, "what haproxy's clients got: %q", want)
+	require.Equal(t, wantRes, gotRes, "what the clients saw, haproxy's then lb's")
+	require.Equal(t, want, got, "haproxy's lines, then lb's")
+	require.Equal(t, wantSeen, gotSeen, "what the agent was sent by haproxy, then by lb")
+	require.Equal(t, []string{"fid=1 m-srv srv=string:s", "fid=2 m-tcp-res be=string:n",
+		"fid=1 m-srv srv=string:s", "fid=2 m-tcp-res be=string:t", "fid=3 res-check first=binary:GOOD n=int64:4",
+		"fid=1 m-srv srv=string:s", "fid=2 m-tcp-res be=string:t", "fid=3 res-check first=binary:BAD! n=int64:4"}, gotSeen)
 }

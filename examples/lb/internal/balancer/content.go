@@ -47,9 +47,9 @@ func (c *contentCtx) spoeStream() *spoeStream {
 	return c.spoe
 }
 
-// serverSessionEvent sends on-server-session's messages once a TCP
-// session's server connection is up, through the frontend's engines and
-// the backend's.
+// serverSessionEvent sends on-server-session's messages, then
+// on-tcp-response's, once a TCP session's server connection is up,
+// through the frontend's engines and the backend's.
 func (s *session) serverSessionEvent() {
 	fe, be := s.b.spoe[s.fe.cfg], s.b.spoe[s.be.cfg]
 	if s.be.cfg == s.fe.cfg {
@@ -63,6 +63,11 @@ func (s *session) serverSessionEvent() {
 		ctx.spoe = s.x.spoe
 	}
 	ctx.spoeEvent("on-server-session", fe, be)
+	// on-tcp-response goes out next, as haproxy's response inspection
+	// starts, once, before any tcp-response rule and whether or not there
+	// are any: nothing of the response has come yet.
+	ctx.res, ctx.data = true, []byte{}
+	ctx.spoeEvent("on-tcp-response", fe, be)
 	s.extra().spoe = ctx.spoe
 }
 
