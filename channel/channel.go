@@ -261,9 +261,10 @@ type Channel struct {
 	pool         *buffer.Pool
 	pipes        *buffer.PipePool
 	rto, wto     time.Duration
-	// analysers are those not yet Done; nil once all are, or when there
-	// were none (a tunnel's usual case), which saves the slice's words.
-	analysers *[]Analyser
+	// analysers are those not yet Done, with their expiry; nil once all
+	// are, or when there were none (a tunnel's usual case), which saves
+	// the words.
+	analysers *analysis
 
 	buf       *buffer.Buffer
 	pipe      *buffer.Pipe
@@ -371,8 +372,7 @@ func newChannel(src, dst xprt.Transport, cfg Config, srcClock, dstClock *clock) 
 		rto: cfg.ReadTimeout, wto: cfg.WriteTimeout,
 	}
 	if len(cfg.Analysers) > 0 {
-		as := append([]Analyser(nil), cfg.Analysers...)
-		c.analysers = &as
+		c.analysers = &analysis{list: append([]Analyser(nil), cfg.Analysers...)}
 	}
 	if c.pool == nil {
 		c.pool = buffer.DefaultPool()
@@ -713,7 +713,12 @@ func (c *Channel) armRead() error {
 	if to > 0 {
 		target, slack = c.srcClock.last.Load()+int64(to), int64(to)/2
 	}
-	if c.mayPark() || c.idleBuf() {
+	if exp := c.analyseExpiry(); exp != 0 && (target == 0 || exp < target) {
+		target, slack = exp, 0
+	}
+	if (c.mayPark() || c.idleBuf()) && c.analyseExpiry() == 0 {
+		// (A direction whose analysers wait for their expiry does not
+		// park: idleEnough says so.)
 		if it := c.lastIn + int64(parkAfter); target == 0 || it < target {
 			target = it
 		}
@@ -729,7 +734,8 @@ func (c *Channel) armRead() error {
 		}
 		return c.checkStopped()
 	}
-	if c.rdl == 0 || c.rdl > target || target-c.rdl > slack {
+	// rdl is -1 when a new deadline is forced.
+	if c.rdl <= 0 || c.rdl > target || target-c.rdl > slack {
 		c.rdl = target
 		_ = c.src.SetReadDeadline(epoch.Add(time.Duration(target)))
 	}
@@ -981,6 +987,9 @@ func (c *Channel) recv() error {
 		}
 		if isTimeout(err) && n == 0 {
 			c.waited = true
+			if c.analyseStrike() {
+				return nil // the analysers decide on what they have
+			}
 			if terr := c.readTimedOut(); terr != nil {
 				if terr == errTimedOutShut {
 					c.eof()
@@ -1080,6 +1089,64 @@ func (c *Channel) stopChan() <-chan struct{} {
 	return s.ch
 }
 
+// analysis is what a channel's analysers still have to do: those not
+// yet Done, in order, and their expiry (HAProxy's analyse_exp).
+type analysis struct {
+	list []Analyser
+	// exp is when the analysers are called once more without new input,
+	// on mono's clock, 0 for never; expired says it has passed (and exp
+	// is 0 again), seen that the analysers were called since.
+	exp           int64
+	expired, seen bool
+}
+
+// SetAnalyseTimeout makes the analysers be called again once d has
+// passed, even with no new input, where [Channel.AnalyseExpired] then
+// reports true: an analyser waiting for bytes that may never come (an
+// inspect delay) decides on what it has. It counts from now, replaces an
+// earlier one not yet expired, and does nothing once the analysers are
+// all Done or when d is not positive. Call it from an analyser or before
+// Run.
+func (c *Channel) SetAnalyseTimeout(d time.Duration) {
+	if c.analysers == nil || d <= 0 || c.analysers.expired {
+		return
+	}
+	c.analysers.exp = mono() + int64(d)
+	c.rdl = -1 // armRead sets the deadline again
+}
+
+// AnalyseExpired reports whether the time SetAnalyseTimeout gave has
+// passed.
+func (c *Channel) AnalyseExpired() bool {
+	return c.analysers != nil && c.analysers.expired
+}
+
+// InputFull reports whether the input fills all the room analysers may
+// have in the buffer: waiting for more bytes is pointless.
+func (c *Channel) InputFull() bool {
+	return c.buf != nil && c.output == 0 && len(c.recvSpace()) == 0
+}
+
+// analyseExpiry returns the analysers' expiry, 0 for none.
+func (c *Channel) analyseExpiry() int64 {
+	if c.analysers == nil {
+		return 0
+	}
+	return c.analysers.exp
+}
+
+// analyseStrike notes, after a read deadline struck, that the analysers'
+// expiry has passed, and reports whether it has.
+func (c *Channel) analyseStrike() bool {
+	a := c.analysers
+	if a == nil || a.exp == 0 || mono() < a.exp {
+		return false
+	}
+	a.exp, a.expired, a.seen = 0, true, false
+	c.rdl = -1
+	return true
+}
+
 // analyse moves input to output: first what to_forward lets pass, then
 // what the analysers decide, then everything once they are all Done.
 func (c *Channel) analyse() error {
@@ -1092,9 +1159,10 @@ func (c *Channel) analyse() error {
 		}
 		input -= int(adv)
 	}
-	for c.analysers != nil && input > 0 && c.toForward == 0 {
+	for c.analysers != nil && (input > 0 || c.analysers.expired && !c.analysers.seen) && c.toForward == 0 {
 		beforeOut, beforeLen := c.output, c.InputLen()
-		as := *c.analysers
+		c.analysers.seen = c.analysers.expired
+		as := c.analysers.list
 		v, err := as[0](c)
 		if err != nil {
 			return &OpError{Op: OpAnalyse, Err: err}
@@ -1105,7 +1173,7 @@ func (c *Channel) analyse() error {
 			if as = as[1:]; len(as) == 0 {
 				c.analysers = nil
 			} else {
-				*c.analysers = as
+				c.analysers.list = as
 			}
 			continue
 		}

@@ -28,7 +28,7 @@ func (c *Channel) mayPark() bool {
 // no bytes, which is what the caller has just seen.
 func (c *Channel) idleEnough() bool {
 	if !c.mayPark() || c.buf != nil || c.pipe != nil || c.output != 0 ||
-		mono()-c.lastIn < int64(parkAfter) {
+		mono()-c.lastIn < int64(parkAfter) || c.analyseExpiry() != 0 {
 		return false
 	}
 	_, ok := c.idleSocket()

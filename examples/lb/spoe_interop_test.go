@@ -25,7 +25,8 @@ import (
 // else 90) and sets variables of every type, a user agent of
 // "disconnect" makes it leave with status 42 and one of "silent" makes
 // it never answer; tcp-check scores the first bytes of a TCP
-// connection; on-resp notes the response's status.
+// connection; on-resp notes the response's status; res-check judges a
+// server's first bytes.
 type interopAgent struct {
 	addr string
 	mu   sync.Mutex
@@ -130,6 +131,12 @@ func (a *interopAgent) serve(c net.Conn) {
 					set(spoe.ScopeSess, "score", spoe.Value{Type: spoe.TypeInt64, Int: score})
 				case "on-resp":
 					set(spoe.ScopeTxn, "resp_status", spoe.Value{Type: spoe.TypeUint32, Uint: uint64(args["status"].Int)})
+				case "res-check":
+					verdict := "ok"
+					if strings.HasPrefix(args["first"].String(), "BAD") {
+						verdict = "bad"
+					}
+					set(spoe.ScopeTxn, "rverdict", spoe.Str(verdict))
 				}
 			}
 			if out == nil {

@@ -25,20 +25,7 @@ func init() {
 					return Sample{}, false
 				}
 				b, final := cc.Payload()
-				end := off + n
-				if n == 0 {
-					end = len(b)
-				}
-				if b == nil || end > len(b) || off > end {
-					if !final {
-						cc.MayChange()
-					}
-					return Sample{}, false
-				}
-				if n == 0 && !final {
-					cc.MayChange() // "to the end" may grow
-				}
-				return Str(string(b[off:end])), true
+				return payloadAt(cc, b, final, off, n)
 			}, nil
 		}})
 	}
@@ -58,14 +45,7 @@ func init() {
 					return Sample{}, false
 				}
 				b, final := cc.Payload()
-				v, ok, short := lv.read(b)
-				if short && !final {
-					cc.MayChange()
-				}
-				if !ok {
-					return Sample{}, false
-				}
-				return Str(string(v)), true
+				return lv.sample(cc, b, final)
 			}, nil
 		}})
 	}
@@ -105,6 +85,37 @@ func payloadLVArgs(a string) (payloadLV, error) {
 		}
 	}
 	return lv, nil
+}
+
+// payloadAt is payload(OFFSET,LENGTH) on b, which more bytes may follow
+// unless final.
+func payloadAt(cc ContentContext, b []byte, final bool, off, n int) (Sample, bool) {
+	end := off + n
+	if n == 0 {
+		end = len(b)
+	}
+	if b == nil || end > len(b) || off > end {
+		if !final {
+			cc.MayChange()
+		}
+		return Sample{}, false
+	}
+	if n == 0 && !final {
+		cc.MayChange() // "to the end" may grow
+	}
+	return Str(string(b[off:end])), true
+}
+
+// sample is payload_lv on b, which more bytes may follow unless final.
+func (lv payloadLV) sample(cc ContentContext, b []byte, final bool) (Sample, bool) {
+	v, ok, short := lv.read(b)
+	if short && !final {
+		cc.MayChange()
+	}
+	if !ok {
+		return Sample{}, false
+	}
+	return Str(string(v)), true
 }
 
 // read returns the block in b; short reports that b holds too few bytes

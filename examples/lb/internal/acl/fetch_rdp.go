@@ -103,7 +103,14 @@ func init() {
 		if !ok {
 			return Sample{}, false
 		}
-		if _, final := cc.Payload(); !final {
+		_, final := cc.Payload()
+		if rc, ok := c.(ResponseContentContext); ok {
+			// In response rules, the response's inspect delay.
+			if _, rfinal, in := rc.ResponsePayload(); in {
+				final = rfinal
+			}
+		}
+		if !final {
 			cc.MayChange()
 			return Sample{}, false
 		}

@@ -48,6 +48,9 @@ type Backend struct {
 	// content are a TCP backend's "tcp-request content" rules, nil
 	// without any.
 	content *contentRules
+	// resp are a TCP backend's "tcp-response content" rules, nil
+	// without any.
+	resp *contentRules
 	// useSrv are the "use-server" rules (useserver.go).
 	useSrv []useServerRule
 	// stick are the "stick" rules (stick.go).

@@ -233,7 +233,7 @@ func Check(cfg *config.Config) error {
 func (b *Balancer) compileRuleExprs() error {
 	b.scExprs, b.connFmts = map[string]acl.FetchFunc{}, map[string]logFormat{}
 	for _, px := range b.cfg.Proxies {
-		for _, rules := range [][]config.ConnRule{px.Stick.ConnRules, px.Stick.SessRules, px.Stick.ContentRules} {
+		for _, rules := range [][]config.ConnRule{px.Stick.ConnRules, px.Stick.SessRules, px.Stick.ContentRules, px.Stick.ResponseRules} {
 			for _, r := range rules {
 				switch {
 				case (r.Action == "sc-set-gpt0" || r.Action == "sc-set-gpt") && b.scExprs[r.Key] == nil:
@@ -390,6 +390,9 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 			if px.Mode != "http" {
 				var err error
 				if be.content, err = b.compileContent(px); err != nil {
+					return abort(fmt.Errorf("balancer: %s '%s': %w", px.Kind, px.Name, err))
+				}
+				if be.resp, err = b.compileRules(px, "tcp-response content", px.Stick.ResponseRules, px.Stick.ResponseDelay); err != nil {
 					return abort(fmt.Errorf("balancer: %s '%s': %w", px.Kind, px.Name, err))
 				}
 			}

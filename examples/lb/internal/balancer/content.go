@@ -26,6 +26,8 @@ type contentCtx struct {
 	data  []byte
 	final bool
 	may   bool
+	// res marks the tcp-response rules, whose data is the server's.
+	res bool
 	// level is what a set-log-level rule chose (trafficLine.level).
 	level int
 	// spoe is the session's SPOE state, nil until an engine runs; sent
@@ -52,9 +54,9 @@ func (c *contentCtx) spoeStream() *spoeStream {
 	return c.spoe
 }
 
-// serverSessionEvent sends on-server-session's messages once a TCP
-// session's server connection is up, through the frontend's engines and
-// the backend's.
+// serverSessionEvent sends on-server-session's messages, then
+// on-tcp-response's, once a TCP session's server connection is up,
+// through the frontend's engines and the backend's.
 func (s *session) serverSessionEvent() {
 	fe, be := s.b.spoe[s.fe.cfg], s.b.spoe[s.be.cfg]
 	if s.be.cfg == s.fe.cfg {
@@ -68,6 +70,11 @@ func (s *session) serverSessionEvent() {
 		ctx.spoe = s.x.spoe
 	}
 	ctx.spoeEvent("on-server-session", fe, be)
+	// on-tcp-response goes out next, as haproxy's response inspection
+	// starts, once, before any tcp-response rule and whether or not there
+	// are any: nothing of the response has come yet.
+	ctx.res, ctx.data = true, []byte{}
+	ctx.spoeEvent("on-tcp-response", fe, be)
 	s.extra().spoe = ctx.spoe
 }
 
@@ -84,13 +91,28 @@ func (c *contentCtx) spoeEvent(event string, lists ...[]*spoeEngine) {
 }
 
 // Payload returns the bytes peeked so far, and whether no more will be
-// waited for.
-func (c *contentCtx) Payload() ([]byte, bool) { return c.data, c.final }
+// waited for; in response rules, none, which the request's fetches do not
+// wait for.
+func (c *contentCtx) Payload() ([]byte, bool) {
+	if c.res {
+		return nil, true
+	}
+	return c.data, c.final
+}
+
+// ResponsePayload returns, in response rules, the bytes the server sent
+// so far, and whether no more will be waited for.
+func (c *contentCtx) ResponsePayload() ([]byte, bool, bool) {
+	if !c.res {
+		return nil, true, false
+	}
+	return c.data, c.final, true
+}
 
 // MayChange notes that a fetch needs more bytes than there are.
 func (c *contentCtx) MayChange() { c.may = true }
 
-var _ acl.ContentContext = (*contentCtx)(nil)
+var _ acl.ResponseContentContext = (*contentCtx)(nil)
 
 // capture runs a content rule's capture: the sample, as a string cut to
 // the slot's length, goes into the session's request capture slot, where
@@ -155,11 +177,16 @@ type contentRules struct {
 
 // compileContent compiles px's content rules; nil when it has none.
 func (b *Balancer) compileContent(px *config.Proxy) (*contentRules, error) {
-	rules := px.Stick.ContentRules
+	return b.compileRules(px, "tcp-request content", px.Stick.ContentRules, px.Stick.InspectDelay)
+}
+
+// compileRules compiles rules, content rules of either direction; nil
+// when there are none.
+func (b *Balancer) compileRules(px *config.Proxy, kind string, rules []config.ConnRule, delay time.Duration) (*contentRules, error) {
 	if len(rules) == 0 {
 		return nil, nil
 	}
-	cr := &contentRules{rules: rules, expr: make([]acl.FetchFunc, len(rules)), delay: px.Stick.InspectDelay}
+	cr := &contentRules{rules: rules, expr: make([]acl.FetchFunc, len(rules)), delay: delay}
 	for i, r := range rules {
 		if r.Action == "send-spoe-group" {
 			if cr.spoe == nil {
@@ -173,7 +200,7 @@ func (b *Balancer) compileContent(px *config.Proxy) (*contentRules, error) {
 		}
 		_, fn, err := px.ACLs.Refs.CompileFetch(r.Key)
 		if err != nil {
-			return nil, fmt.Errorf("tcp-request content (%s): %w", r.Pos, err)
+			return nil, fmt.Errorf("%s (%s): %w", kind, r.Pos, err)
 		}
 		cr.expr[i] = fn
 	}
@@ -198,7 +225,7 @@ func (cr *contentRules) verdict(ctx *contentCtx) (verdict string, wait bool) {
 			continue
 		}
 		switch r.Action {
-		case "accept", "reject":
+		case "accept", "reject", "close":
 			return r.Action, false
 		case "track-sc":
 			ctx.trackSample(r.Slot, r.Table, cr.expr[i])

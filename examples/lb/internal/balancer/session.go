@@ -215,6 +215,14 @@ func (s *session) run() {
 	}
 	be := s.be
 	s.serverSessionEvent()
+	var ra *resAnalysis
+	if be.resp != nil {
+		var ok bool
+		if ra, ok = s.startResponse(client); !ok {
+			s.tcpFinish()
+			return
+		}
+	}
 	if fe.cfg.Options.LogASAP {
 		// option logasap: the line now, with what is known.
 		beconn, srvconn := be.counts(s.srv)
@@ -223,7 +231,14 @@ func (s *session) run() {
 	}
 	tc := b.tunnelConfig(fe.cfg, be.cfg)
 	tc.Go = b.workers.goFn
+	if ra != nil {
+		tc.ResponseAnalysers = []channel.Analyser{ra.analyse}
+	}
 	tun, err := channel.NewTunnel(client, server, tc)
+	if err == nil && ra != nil {
+		// The inspect delay counts from the server connection's start.
+		tun.Response().SetAnalyseTimeout(max(be.resp.delay-time.Since(ra.start), time.Nanosecond))
+	}
 	if err == nil && fe.cfg.Options.ContStats {
 		s.mu.Lock()
 		s.tun = tun
@@ -457,6 +472,9 @@ func (s *session) tunnelDone(res channel.Result) {
 	if t := res.TermState(); len(t) == 2 {
 		s.term = [2]byte{t[0], t[1]}
 	}
+	if s.x != nil && s.x.res != nil {
+		s.responseDone(res)
+	}
 	s.mu.Lock()
 	switch {
 	case s.downed:
@@ -609,6 +627,9 @@ type sessExtra struct {
 	spoe *spoeStream
 	// prio is the place in the queues content rules chose.
 	prio Priority
+	// res is the session's tcp-response rules while they wait for the
+	// server's bytes, nil when they never had to.
+	res *resAnalysis
 }
 
 // prio is the session's place in the queues.
@@ -619,7 +640,6 @@ func (s *session) prio() Priority {
 	return s.x.prio
 }
 
-// extra returns the session's sessExtra, made on first use.
 // rt is the session's stream number, kept when a format reads it or an
 // SPOE engine may name the stream to its agent.
 func (s *session) rt() uint64 {
@@ -629,6 +649,7 @@ func (s *session) rt() uint64 {
 	return s.x.rt
 }
 
+// extra returns the session's sessExtra, made on first use.
 func (s *session) extra() *sessExtra {
 	if s.x == nil {
 		s.x = &sessExtra{}

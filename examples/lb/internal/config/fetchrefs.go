@@ -161,6 +161,10 @@ var streamNeeds = map[string]string{
 
 var exprStartRE = regexp.MustCompile(`%\[([A-Za-z0-9_.+-]+)`)
 
+// tcpResponseNeeds are the fetches of the request's HTTP layer that
+// tcp-response rules may not read, beside messageNeeds'.
+var tcpResponseNeeds = map[string]string{}
+
 // messageNeeds are the fetches of one direction's message, with the
 // source haproxy names when refusing them in the other direction.
 var messageNeeds = map[string]string{}
@@ -173,6 +177,21 @@ func init() {
 		messageNeeds[n] = "HTTP response headers"
 	}
 	messageNeeds["res.comp"] = "HTTP response"
+	// The bytes of each direction's buffer, which the rules of the other
+	// direction do not see.
+	// (haproxy 2.6 does not mark the old names payload and payload_lv,
+	// nor req.proto_http.)
+	for _, n := range strings.Fields("req.len req_len req.payload req.payload_lv req.ssl_hello_type req_ssl_hello_type req.ssl_sni req_ssl_sni req.rdp_cookie rdp_cookie req.rdp_cookie_cnt rdp_cookie_cnt req.ssl_ver req_ssl_ver req.ssl_alpn req.ssl_ec_ext req.ssl_st_ext") {
+		messageNeeds[n] = "request buffer"
+	}
+	// What a tcp-response rule cannot read of the request's HTTP layer,
+	// as haproxy 2.6 lists it (hdr and method it lets through).
+	for _, n := range strings.Fields("req.hdr req.fhdr req.hdr_cnt req.fhdr_cnt req.ver req_ver req.cook req.cook_cnt req.body req.body_len req.body_size req.body_param req.hdrs req.hdrs_bin path url query base") {
+		tcpResponseNeeds[n] = "HTTP request headers"
+	}
+	for _, n := range strings.Fields("res.len res.payload res.payload_lv res.ssl_hello_type rep_ssl_hello_type") {
+		messageNeeds[n] = "response buffer"
+	}
 	messageNeeds["res.comp_algo"] = "HTTP response"
 }
 
@@ -187,7 +206,7 @@ func (p *parser) checkFetchPlaces(words []string) {
 	kw := words[0]
 	switch kw {
 	case "http-request", "use_backend", "http-response", "http-after-response":
-	case "tcp-request":
+	case "tcp-request", "tcp-response":
 		if len(words) < 2 || words[1] != "content" {
 			return
 		}
@@ -198,18 +217,23 @@ func (p *parser) checkFetchPlaces(words []string) {
 	unavailable := func(need string) bool {
 		switch need {
 		case "server":
-			return kw != "http-response" && kw != "http-after-response"
+			return kw != "http-response" && kw != "http-after-response" && kw != "tcp-response"
 		case "backend":
-			return kw == "use_backend" || p.cur.Kind == KindFrontend && kw != "http-response" && kw != "http-after-response"
-		case "HTTP request headers":
-			return kw == "http-response" || kw == "http-after-response"
+			return kw == "use_backend" || p.cur.Kind == KindFrontend && kw != "http-response" && kw != "http-after-response" && kw != "tcp-response"
+		case "HTTP request headers", "request buffer":
+			return kw == "http-response" || kw == "http-after-response" || kw == "tcp-response"
 		case "HTTP response headers", "HTTP response":
 			return kw == "http-request"
+		case "response buffer":
+			return kw == "http-request" || kw == "tcp-request" || kw == "use_backend"
 		}
 		return false
 	}
 	needOf := func(name string) string {
 		if n := streamNeeds[name]; n != "" {
+			return n
+		}
+		if n := tcpResponseNeeds[name]; n != "" && kw == "tcp-response" {
 			return n
 		}
 		return messageNeeds[name]

@@ -27,6 +27,14 @@ type Stick struct {
 	// chosen, a backend's after.
 	ContentRules []ConnRule
 	InspectDelay time.Duration
+	// ResponseRules are a backend's "tcp-response content" rules in order
+	// (accept, reject, close, set-var, set-var-fmt, unset-var,
+	// set-log-level, set-nice, sc-inc-gpc0, sc-inc-gpc1, sc-set-gpt0,
+	// send-spoe-group), run on what the server sends before it goes on
+	// to the client, which they may wait for up to ResponseDelay
+	// ("tcp-response inspect-delay") from the server connection's start.
+	ResponseRules []ConnRule
+	ResponseDelay time.Duration
 }
 
 // StickTable is one "stick-table" line.
@@ -35,8 +43,8 @@ type StickTable struct {
 	Config stick.Config
 }
 
-// ConnRule is one "tcp-request connection", "tcp-request session" or
-// "tcp-request content" rule.
+// ConnRule is one "tcp-request connection", "tcp-request session",
+// "tcp-request content" or "tcp-response content" rule.
 type ConnRule struct {
 	Pos
 	// Action is "accept", "reject", "silent-drop", "track-sc",
@@ -46,7 +54,8 @@ type ConnRule struct {
 	// "expect-proxy" (layer4: the connection must open with a PROXY
 	// header), and in content rules "capture", "set-log-level",
 	// "set-nice", "set-priority-class", "set-priority-offset" and
-	// "send-spoe-group" (Var is then the SPOE engine, Key the group).
+	// "send-spoe-group" (Var is then the SPOE engine, Key the group), in
+	// response rules also "close".
 	Action string
 	// Slot is the stick counter of track-sc (0, 1 or 2), and of the
 	// sc-inc-gpc0/1, sc-set-gpt0, sc-inc-gpc and sc-set-gpt actions.

@@ -107,12 +107,12 @@ type SPOEGroup struct {
 	names    []string
 }
 
-// spoeEvents are the events a message may name; lb has no tcp-response
-// rules, so the event before them is refused.
+// spoeEvents are the events a message may name (on-tcp-response runs in
+// mode tcp only, as lb's tcp-response rules do).
 var spoeEvents = map[string]bool{
 	"on-client-session": true, "on-server-session": true,
 	"on-frontend-tcp-request": true, "on-backend-tcp-request": true,
-	"on-tcp-response": false, "on-frontend-http-request": true,
+	"on-tcp-response": true, "on-frontend-http-request": true,
 	"on-backend-http-request": true, "on-http-response": true,
 }
 
@@ -529,12 +529,8 @@ func (e *SPOEEngine) parseSPOEMessageLine(m *SPOEMessage, kw string, args []stri
 		if len(args) == 0 {
 			return errors.New("expects an event name")
 		}
-		ok, known := spoeEvents[args[0]]
-		if !known {
+		if !spoeEvents[args[0]] {
 			return fmt.Errorf("unknown event '%s'", args[0])
-		}
-		if !ok {
-			return fmt.Errorf("%w: event '%s' (lb has no tcp-response rules)", ErrUnsupported, args[0])
 		}
 		m.Event = args[0]
 		if len(args) > 1 {
@@ -588,6 +584,11 @@ func (p *parser) checkSPOE() {
 		for _, r := range px.Stick.ContentRules {
 			if r.Action == "send-spoe-group" {
 				check(r.Pos, "tcp-request", r.Var, r.Key)
+			}
+		}
+		for _, r := range px.Stick.ResponseRules {
+			if r.Action == "send-spoe-group" {
+				check(r.Pos, "tcp-response", r.Var, r.Key)
 			}
 		}
 	}

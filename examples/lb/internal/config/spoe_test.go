@@ -129,7 +129,6 @@ func TestSPOEErrors(t *testing.T) {
 		msg              string
 	}{
 		{"unknown event", strings.Replace(base, "on-frontend-http-request", "on-bogus", 1), "", 4, ErrBadValue, "spoe.conf:22: bad value: 'event': unknown event 'on-bogus'"},
-		{"tcp-response event", strings.Replace(base, "on-frontend-http-request", "on-tcp-response", 1), "", 4, ErrUnsupported, "event 'on-tcp-response'"},
 		{"no backend", strings.Replace(base, "use-backend agents", "use-backend nope", 1), "", 4, ErrReference, "unknown backend 'nope' used by SPOE agent 'a1'"},
 		{"http backend", strings.Replace(base, "use-backend agents", "use-backend web", 1), "", 4, ErrReference, "backend 'web' used by SPOE agent 'a1' declared at"},
 		{"no use-backend", strings.Replace(base, "    use-backend agents\n", "", 1), "", 4, ErrReference, "no backend declared for SPOE agent 'a1'"},

@@ -1,0 +1,206 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
+)
+
+// The "tcp-response" keyword: rules a backend runs on what its server
+// sends, before it reaches the client (the balancer's content_res.go).
+
+func init() {
+	// Every section kind reaches the parser, which words the refusals of
+	// frontends and defaults as haproxy does.
+	proxyKeywords["tcp-response"] = proxyKeyword{kAll, parseTCPResponse}
+	finishers = append(finishers, (*parser).checkResponseRules)
+}
+
+// tcpResponseActions is haproxy 2.6's list of tcp-response content
+// actions, in the order its error message gives them.
+const tcpResponseActions = "'accept', 'close', 'reject', 'ot-group', 'set-log-level', 'set-nice', 'sc-inc-gpc(*)', 'sc-inc-gpc0(*)', 'sc-inc-gpc1(*)', 'sc-set-gpt(*)', 'sc-set-gpt0(*)', 'send-spoe-group', 'set-var-fmt(*)', 'set-var(*)', 'unset-var(*)', 'set-mark', 'set-tos', 'silent-drop'"
+
+// parseTCPResponse reads "tcp-response inspect-delay <time>" and
+// "tcp-response content <action> [{if|unless} <cond>]", in backends and
+// listen sections only, as in haproxy.
+func parseTCPResponse(p *parser, px *Proxy, a []string) error {
+	if len(a) == 0 || (a[0] != "inspect-delay" && a[0] != "content") {
+		got := ""
+		if len(a) > 0 {
+			got = a[0]
+		}
+		return fmt.Errorf("'tcp-response' expects 'inspect-delay' or 'content' in %s '%s' (got '%s')", px.Kind, px.Name, got)
+	}
+	stage := a[0]
+	switch {
+	case px.Kind == KindDefaults && px.Name != "":
+		return fmt.Errorf("%w: 'tcp-response %s' in a defaults section (lb's defaults sections carry no rules)", ErrUnsupported, stage)
+	case !px.Kind.IsBackend():
+		return fmt.Errorf("%w: tcp-response %s is only allowed in 'backend' sections or 'defaults' section with a name", ErrMisplaced, stage)
+	}
+	if stage == "inspect-delay" {
+		if len(a) < 2 {
+			return fmt.Errorf("'tcp-response inspect-delay' expects a positive delay in milliseconds, in %s '%s'", px.Kind, px.Name)
+		}
+		d, err := ParseTime(a[1])
+		if err != nil {
+			return fmt.Errorf("'tcp-response inspect-delay' expects a positive delay in milliseconds, in %s '%s' (%w)", px.Kind, px.Name, err)
+		}
+		// As haproxy, words after the time are not read, and a second
+		// delay does not replace the first.
+		if px.Stick.ResponseDelay != 0 {
+			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: ignoring tcp-response inspect-delay (was already defined) in %s '%s'", p.pos, px.Kind, px.Name))
+			return nil
+		}
+		px.Stick.ResponseDelay = d
+		return nil
+	}
+	r, err := parseResponseRule(px, a[1:])
+	if err != nil {
+		return err
+	}
+	r.Pos = p.pos
+	px.Stick.ResponseRules = appendOwn(px.Stick.ResponseRules, r)
+	return nil
+}
+
+// parseResponseRule reads one "tcp-response content" rule's action, its
+// arguments and its condition.
+func parseResponseRule(px *Proxy, a []string) (ConnRule, error) {
+	words, cond, err := acl.SplitCond(a, &px.ACLs)
+	if err != nil {
+		return ConnRule{}, err
+	}
+	action := ""
+	if len(words) > 0 {
+		action = words[0]
+	}
+	r := ConnRule{Action: action, Cond: cond}
+	var args []string
+	if len(words) > 1 {
+		args = words[1:]
+	}
+	onlyCond := func() error {
+		if len(args) > 0 {
+			return fmt.Errorf("'tcp-response content %s' only accepts 'if' or 'unless', in %s '%s' (got '%s')", action, px.Kind, px.Name, args[0])
+		}
+		return nil
+	}
+	switch {
+	case action == "accept" || action == "reject" || action == "close":
+		return r, onlyCond()
+	case action == "silent-drop":
+		if err := onlyCond(); err != nil {
+			return r, err
+		}
+		return r, fmt.Errorf("%w: 'tcp-response content silent-drop' (lb drops connections silently only in 'tcp-request connection' rules)", ErrUnsupported)
+	case action == "set-log-level":
+		r.LogLevel, err = parseSetLogLevel(args)
+		return r, err
+	case action == "set-nice":
+		// The nice value orders haproxy's tasks; lb has no such
+		// scheduler, so it is read and checked, and changes nothing.
+		if len(args) != 1 {
+			return r, errors.New("expects exactly 1 argument (integer value)")
+		}
+		if _, err := strconv.Atoi(args[0]); err != nil {
+			return r, fmt.Errorf("'set-nice': '%s' is not an integer", args[0])
+		}
+		return r, nil
+	case action == "set-mark" || action == "set-tos":
+		if len(args) != 1 {
+			return r, errors.New("expects exactly 1 argument (integer/hex value)")
+		}
+		return r, fmt.Errorf("%w: 'tcp-response content %s' (lb does not mark or set the TOS of connections)", ErrUnsupported, action)
+	case action == "ot-group" || strings.HasPrefix(action, "lua."):
+		return r, fmt.Errorf("%w: 'tcp-response content %s' (lb runs neither OpenTracing nor Lua)", ErrUnsupported, action)
+	case action == "sc-inc-gpc" || strings.HasPrefix(action, "sc-inc-gpc(") || action == "sc-set-gpt" || strings.HasPrefix(action, "sc-set-gpt("):
+		return r, fmt.Errorf("%w: 'tcp-response content %s' (lb's tables have no gpc or gpt arrays: sc-inc-gpc0, sc-inc-gpc1 and sc-set-gpt0 are)", ErrUnsupported, action)
+	case strings.HasPrefix(action, "sc-inc-gpc0") || strings.HasPrefix(action, "sc-inc-gpc1") || strings.HasPrefix(action, "sc-set-gpt0"):
+		tmp := HTTPRule{Action: action}
+		if err := parseStickAction(&tmp); err != nil {
+			return r, err
+		}
+		r.Action, r.Slot = tmp.Action, tmp.Slot
+		if r.Action != "sc-set-gpt0" {
+			if len(args) > 0 {
+				return r, fmt.Errorf("'%s' takes no argument, got '%s'", action, args[0])
+			}
+			return r, nil
+		}
+		if len(args) != 1 {
+			return r, fmt.Errorf("'%s' expects an integer or a sample expression", action)
+		}
+		if _, err := strconv.ParseInt(args[0], 10, 64); err != nil {
+			if _, _, err := acl.CompileFetch(args[0]); err != nil {
+				return r, fmt.Errorf("'%s': %w", action, err)
+			}
+			if src := requestBufferOf(args[0]); src != "" {
+				name, _, _ := strings.Cut(args[0], ",")
+				name, _, _ = strings.Cut(name, "(")
+				return r, fmt.Errorf("%w: fetch method '%s' extracts information from '%s', none of which is available here", ErrMisplaced, name, src)
+			}
+		}
+		r.Key = args[0]
+		return r, nil
+	case strings.HasPrefix(action, "set-var(") || strings.HasPrefix(action, "set-var-fmt(") || strings.HasPrefix(action, "unset-var("):
+		verb, name, ok := strings.Cut(strings.TrimSuffix(action, ")"), "(")
+		if !ok || !strings.HasSuffix(action, ")") {
+			return r, fmt.Errorf("'%s': expects '%s(<scope>.<name>)'", action, verb)
+		}
+		if _, _, err := acl.ParseVarName(name); err != nil {
+			return r, fmt.Errorf("'%s': %w", action, err)
+		}
+		r.Action, r.Var = verb, name
+		switch {
+		case verb == "unset-var" && len(args) > 0:
+			return r, fmt.Errorf("'unset-var' takes no argument, got '%s'", args[0])
+		case verb == "set-var" && len(args) != 1:
+			return r, fmt.Errorf("'set-var(%s)' expects one sample expression", name)
+		case verb == "set-var":
+			if _, _, err := acl.CompileFetch(args[0]); err != nil {
+				return r, fmt.Errorf("'set-var(%s)': %w", name, err)
+			}
+			r.Key = args[0]
+		case verb == "set-var-fmt" && len(args) != 1:
+			return r, fmt.Errorf("'set-var-fmt(%s)' expects one format string", name)
+		case verb == "set-var-fmt":
+			r.Key = args[0]
+		}
+		return r, nil
+	case action == "send-spoe-group":
+		if len(args) != 2 {
+			return r, errors.New("expects 2 arguments: <engine-id> <group-id>")
+		}
+		r.Var, r.Key = args[0], args[1]
+		return r, nil
+	}
+	return r, fmt.Errorf("%w: 'tcp-response content' expects %s in %s '%s' (got '%s')", ErrUnknownKeyword, tcpResponseActions, px.Kind, px.Name, action)
+}
+
+// requestBufferOf returns "request buffer" when expr's fetch reads what
+// the client sent, which a response rule cannot see, "" otherwise.
+func requestBufferOf(expr string) string {
+	name, _, _ := strings.Cut(expr, ",")
+	name, _, _ = strings.Cut(name, "(")
+	if n := messageNeeds[name]; n == "request buffer" {
+		return n
+	}
+	return ""
+}
+
+// checkResponseRules refuses, by name, tcp-response content rules where
+// lb does not run them: in mode http haproxy runs them on the response
+// as its HTTP layer holds it, which lb does not reproduce.
+func (p *parser) checkResponseRules() {
+	for _, px := range p.cfg.Proxies {
+		if len(px.Stick.ResponseRules) == 0 || px.Mode != "http" {
+			continue
+		}
+		p.pos = px.Stick.ResponseRules[0].Pos
+		p.errorf("tcp-response", ErrUnsupported, "%s '%s': 'tcp-response content' rules in mode http (lb runs them in mode tcp only)", px.Kind, px.Name)
+	}
+}
