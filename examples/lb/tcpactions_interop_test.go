@@ -217,7 +217,7 @@ func runTCPActions(t *testing.T, ss string, ports []int) map[string]string {
 func proxyLines(out string) []string {
 	var lines []string
 	for _, l := range strings.Split(out, "\n") {
-		for _, p := range []string{"tc ", "tc6 ", "hf ", "drop ", "sdrop ", "hdrop "} {
+		for _, p := range []string{"tc ", "tc6 ", "hf ", "drop ", "sdrop ", "hdrop ", "l "} {
 			if strings.HasPrefix(l, p) {
 				lines = append(lines, l)
 			}
@@ -341,4 +341,80 @@ backend b
 			require.Contains(t, err.Error(), "lb.cfg:8", "the line is named")
 		})
 	}
+}
+
+// tcpResponseActionsCfg: a listen section whose tcp-response rules mark
+// the client's socket, count on a gpc array element and silently drop
+// the connections whose server answer starts with DROP.
+func tcpResponseActionsCfg(port int, echo string) string {
+	return fmt.Sprintf(`global
+    log stdout format raw local0
+defaults
+    mode tcp
+    log global
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+listen l
+    bind 127.0.0.1:%d
+    log-format "l %%ts %%B counted=%%[sc_get_gpc(1,0),bool] gpc0=%%[sc_get_gpc(0,0)]"
+    stick-table type ip size 10 store gpc(2)
+    tcp-request content track-sc0 src
+    tcp-response inspect-delay 1s
+    tcp-response content set-mark 0x21
+    tcp-response content set-tos 0x28
+    tcp-response content sc-inc-gpc(1,0)
+    tcp-response content silent-drop if { res.payload(0,4) -m str DROP }
+    tcp-response content accept if { res.len gt 0 }
+    server s %s
+`, port, echo)
+}
+
+// TestInteropTCPResponseActionsMatchHAProxy: set-mark, set-tos, the gpc
+// array actions and silent-drop in tcp-response rules act as haproxy's
+// (how often the rules run, and count, depends on when the bytes come):
+// the same marks on the client's socket, the same counts, nothing at all
+// for a dropped client, and the same lines.
+func TestInteropTCPResponseActionsMatchHAProxy(t *testing.T) {
+	haproxyBin(t)
+	ss := toolBin(t, "ss")
+	echo := echoServer(t)
+	run := func(port int) []string {
+		var got []string
+		for _, send := range []string{"okay\n", "DROP\n", "okay\n"} {
+			c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+			require.NoError(t, err)
+			_, err = io.WriteString(c, send)
+			require.NoError(t, err)
+			_ = c.SetReadDeadline(time.Now().Add(1500 * time.Millisecond))
+			line, err := bufio.NewReader(c).ReadString('\n')
+			switch {
+			case err == nil:
+				got = append(got, strings.TrimSpace(line)+"; "+sockMarks(t, ss, port, c.LocalAddr().(*net.TCPAddr).Port))
+			case strings.Contains(err.Error(), "timeout"):
+				got = append(got, "nothing")
+			default:
+				got = append(got, err.Error())
+			}
+			_ = c.Close()
+		}
+		return got
+	}
+	lines := func(out func() string, n int) []string {
+		var l []string
+		require.Eventually(t, func() bool {
+			l = proxyLines(out())
+			return len(l) >= n
+		}, 10*time.Second, 10*time.Millisecond)
+		return l
+	}
+	p := freePorts(t, 2)
+	hout := startHAProxy(t, tcpResponseActionsCfg(p[0], echo), func() bool { return !bindable(fmt.Sprintf("127.0.0.1:%d", p[0])) })
+	ha := run(p[0])
+	require.Equal(t, []string{"okay; mark 0x21 tos 0x28", "nothing", "okay; mark 0x21 tos 0x28"}, ha, "haproxy")
+	haLines := lines(hout, 3)
+	_, logs, mu := startInProcess(t, tcpResponseActionsCfg(p[1], echo))
+	require.Equal(t, ha, run(p[1]))
+	lbLines := lines(func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }, 3)
+	require.Equal(t, haLines, lbLines)
 }

@@ -61,6 +61,10 @@ func (s *session) startResponse(client mux.Tunnel) (*resAnalysis, bool) {
 	case "reject":
 		s.term = [2]byte{'P', 'D'}
 		return nil, false
+	case "silent-drop":
+		s.term = [2]byte{'P', 'R'}
+		s.client.SilentDrop(ctx.dropTTL)
+		return nil, false
 	case "close":
 		s.resetServer()
 		return nil, false
@@ -78,6 +82,12 @@ func (ra *resAnalysis) decided(verdict string) {
 	}
 	if ctx.spoe != nil {
 		s.extra().spoe = ctx.spoe
+	}
+	if verdict == "silent-drop" {
+		// As haproxy counts a silent drop: a denied request, on the
+		// frontend and the backend.
+		s.fe.st.denied.Add(1)
+		s.be.st.denied.Add(1)
 	}
 	if verdict == "reject" {
 		s.b.log.Debug("response rejected", "backend", s.be.cfg.Name, "client", ctx.src)
@@ -114,6 +124,10 @@ func (ra *resAnalysis) analyse(c *channel.Channel) (channel.Verdict, error) {
 	case "reject":
 		// Nothing the server sent goes on; both sides close.
 		return channel.More, errResponseRule
+	case "silent-drop":
+		// Nothing goes on, and the client learns nothing.
+		ra.s.client.SilentDrop(ctx.dropTTL)
+		return channel.More, errResponseRule
 	case "close":
 		// What came goes on to the client, then the server is reset and
 		// the client gets its end of stream.
@@ -142,7 +156,8 @@ func (s *session) resetServer() {
 }
 
 // responseDone settles a tunnel's result after response rules stopped
-// it: a reject is logged PD, a close as a normal end, and in both the
+// it: a reject is logged PD, a silent drop PR, a close as a normal end,
+// and in all the
 // bytes counted are those read from the server, as haproxy counts them.
 func (s *session) responseDone(res channel.Result) bool {
 	x := s.x
@@ -150,9 +165,12 @@ func (s *session) responseDone(res channel.Result) bool {
 		return false
 	}
 	s.bytesIn, s.bytesOut = res.Request.In, res.Response.In
-	if x.res.verdict == "reject" {
+	switch x.res.verdict {
+	case "reject":
 		s.term = [2]byte{'P', 'D'}
-	} else {
+	case "silent-drop":
+		s.term = [2]byte{'P', 'R'}
+	default:
 		s.term = [2]byte{'-', '-'}
 	}
 	return true

@@ -93,32 +93,35 @@ func parseResponseRule(px *Proxy, a []string) (ConnRule, error) {
 	case action == "accept" || action == "reject" || action == "close":
 		return r, onlyCond()
 	case action == "silent-drop":
-		if err := onlyCond(); err != nil {
-			return r, err
-		}
-		return r, fmt.Errorf("%w: 'tcp-response content silent-drop' (lb drops connections silently only in 'tcp-request connection' rules)", ErrUnsupported)
+		return r, onlyCond()
 	case action == "set-log-level":
 		r.LogLevel, err = parseSetLogLevel(args)
 		return r, err
 	case action == "set-nice":
 		// The nice value orders haproxy's tasks; lb has no such
 		// scheduler, so it is read and checked, and changes nothing.
+		// Read as haproxy reads it, with C's atoi: "x" is 0.
 		if len(args) != 1 {
 			return r, errors.New("expects exactly 1 argument (integer value)")
 		}
-		if _, err := strconv.Atoi(args[0]); err != nil {
-			return r, fmt.Errorf("'set-nice': '%s' is not an integer", args[0])
-		}
+		r.Num = int64(max(-1024, min(1024, atoi(args[0]))))
 		return r, nil
 	case action == "set-mark" || action == "set-tos":
-		if len(args) != 1 {
-			return r, errors.New("expects exactly 1 argument (integer/hex value)")
-		}
-		return r, fmt.Errorf("%w: 'tcp-response content %s' (lb does not mark or set the TOS of connections)", ErrUnsupported, action)
+		// On the client's socket, as in the tcp-request rules.
+		r.Num, err = parseMarkTOS(action, args)
+		return r, err
 	case action == "ot-group" || strings.HasPrefix(action, "lua."):
 		return r, fmt.Errorf("%w: 'tcp-response content %s' (lb runs neither OpenTracing nor Lua)", ErrUnsupported, action)
 	case action == "sc-inc-gpc" || strings.HasPrefix(action, "sc-inc-gpc(") || action == "sc-set-gpt" || strings.HasPrefix(action, "sc-set-gpt("):
-		return r, fmt.Errorf("%w: 'tcp-response content %s' (lb's tables have no gpc or gpt arrays: sc-inc-gpc0, sc-inc-gpc1 and sc-set-gpt0 are)", ErrUnsupported, action)
+		if err := parseConnArrayAction(&r, args, a); err != nil {
+			return r, err
+		}
+		if src := requestBufferOf(r.Key); src != "" {
+			name, _, _ := strings.Cut(r.Key, ",")
+			name, _, _ = strings.Cut(name, "(")
+			return r, fmt.Errorf("%w: fetch method '%s' extracts information from '%s', none of which is available here", ErrMisplaced, name, src)
+		}
+		return r, nil
 	case strings.HasPrefix(action, "sc-inc-gpc0") || strings.HasPrefix(action, "sc-inc-gpc1") || strings.HasPrefix(action, "sc-set-gpt0"):
 		tmp := HTTPRule{Action: action}
 		if err := parseStickAction(&tmp); err != nil {
