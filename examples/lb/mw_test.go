@@ -48,8 +48,11 @@ func startCommand(t *testing.T, bin string, args ...string) *process {
 // waitOutput waits until the output holds s at least n times.
 func (p *process) waitOutput(t *testing.T, s string, n int) {
 	t.Helper()
-	require.Eventually(t, func() bool { return strings.Count(p.output(), s) >= n }, 20*time.Second, 5*time.Millisecond,
-		"waiting for %d × %q", n, s)
+	for deadline := time.Now().Add(20 * time.Second); strings.Count(p.output(), s) < n; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %d × %q; output:\n%s", n, s, p.output())
+		}
+	}
 }
 
 // exitCode waits for the process to end and returns its exit code.
@@ -278,4 +281,43 @@ func TestProgramUserGroup(t *testing.T) {
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
 	require.Equal(t, 0, p.exitCode(t), "output:\n%s", p.output())
 	require.Regexp(t, `\[ALERT\] Current program 'id' \(\d+\) exited with code 143 \(Terminated\)`, p.output())
+}
+
+// -Ws tells the service manager on $NOTIFY_SOCKET when lb is ready, when
+// it reloads and is ready again, and when it stops, with HAProxy's
+// messages.
+func TestMasterWorkerSystemdNotify(t *testing.T) {
+	sockPath := filepath.Join(t.TempDir(), "notify.sock")
+	ns, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sockPath, Net: "unixgram"})
+	require.NoError(t, err)
+	defer ns.Close()
+	next := func() string {
+		t.Helper()
+		buf := make([]byte, 512)
+		_ = ns.SetReadDeadline(time.Now().Add(20 * time.Second))
+		n, err := ns.Read(buf)
+		require.NoError(t, err)
+		return string(buf[:n])
+	}
+	port := freePort(t)
+	p := &process{done: make(chan error, 1)}
+	p.cmd = exec.Command(lbBinary(t), "-Ws", "-f", writeFile(t, "lb.cfg", mwCfg(port, bannerServer(t, "A"))))
+	p.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sockPath)
+	w := lockedWriter{&p.mu, &p.out}
+	p.cmd.Stdout, p.cmd.Stderr = w, w
+	require.NoError(t, p.cmd.Start())
+	go func() { p.done <- p.cmd.Wait(); p.exited.Store(true) }()
+	t.Cleanup(func() {
+		if !p.exited.Load() {
+			_ = p.cmd.Process.Kill()
+		}
+	})
+	ready := fmt.Sprintf("READY=1\nMAINPID=%d", p.cmd.Process.Pid)
+	require.Equal(t, ready, next())
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGUSR2))
+	require.Equal(t, "RELOADING=1", next())
+	require.Equal(t, ready, next())
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	require.Equal(t, "STOPPING=1", next())
+	require.Equal(t, 0, p.exitCode(t), "output:\n%s", p.output())
 }
