@@ -1,15 +1,19 @@
 // Command lb is the reference balancer: it runs HAProxy-syntax configuration
 // files (TCP mode) with the proxyblocks building blocks.
 //
-//	lb [-f FILE]... [-c] [-d]
+//	lb [-f FILE]... [-c] [-d] [-L NAME] [-W | -Ws]
 //
 // -f reads a configuration file (several are read in order), -c only checks
-// the configuration, -d logs debug messages to stderr. Without -f it runs an
-// embedded demo configuration: a frontend on 127.0.0.1:8080 balancing two
-// demo servers started in the same process.
+// the configuration, -d logs debug messages to stderr, -L names the local
+// peer. Without -f it runs an embedded demo configuration: a frontend on
+// 127.0.0.1:8080 balancing two demo servers started in the same process.
 //
 // SIGTERM and SIGINT stop at once (listeners and connections closed);
 // SIGUSR1 stops accepting and exits once live connections have finished.
+// -W (or "master-worker" in the global section) is HAProxy's master-worker
+// mode: SIGUSR2 and SIGHUP reload the files in place, handing the
+// listening sockets to the new configuration, and the "program" sections
+// run; -Ws also notifies systemd through $NOTIFY_SOCKET.
 // With "daemon" in the global section, lb runs in the background and the
 // command returns once it listens (-d keeps it in the foreground).
 package main
@@ -82,7 +86,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		mw = mw || cfg.Global.MasterWorker
 		cfg.Global.MasterWorker = mw
 		if len(cfg.Programs) > 0 && !mw {
-			err = errors.New("config : Can't use a 'program' section without master worker mode.")
+			err = haproxyMessage("config : Can't use a 'program' section without master worker mode.")
 		}
 	}
 	if err == nil && *check {

@@ -202,7 +202,7 @@ func (m *master) reload() {
 		err = balancer.Check(cfg)
 	}
 	if err == nil && !cfg.HasListener() {
-		err = errors.New("No enabled listener found (check for 'bind' directives) !")
+		err = haproxyMessage("No enabled listener found (check for 'bind' directives) !")
 	}
 	if err != nil {
 		printAlerts(m.stderr, err)
@@ -271,6 +271,12 @@ func loadConfig(files []string, localPeer string) (*config.Config, error) {
 	}
 	return cfg, nil
 }
+
+// haproxyMessage is an error worded as HAProxy words it, capital and
+// full stop included.
+type haproxyMessage string
+
+func (m haproxyMessage) Error() string { return string(m) }
 
 // printAlerts prints an error, one [ALERT] line per line of it.
 func printAlerts(w io.Writer, err error) {
