@@ -56,6 +56,11 @@ func (b *Balancer) Handover() (*Handover, error) {
 			continue
 		}
 		ln, err := s.dup()
+		if errors.Is(err, net.ErrClosed) {
+			// Closed at run time ("shutdown frontend"): the new
+			// configuration opens it again.
+			continue
+		}
 		if err != nil {
 			_ = h.Close()
 			return nil, fmt.Errorf("balancer: handover: %w", err)
