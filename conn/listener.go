@@ -313,6 +313,38 @@ func (lc ListenConfig) NewListener(ln net.Listener) *Listener {
 // Addr returns the listening address.
 func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
 
+// Dup returns a second listener on the listening socket, for a successor
+// (a new configuration, say) to accept on while this one stops: clients
+// keep being accepted by one or the other, and none is refused between
+// them. The socket stays open until both are closed. A UNIX socket's
+// file is left in place when this listener closes: the copy serves it.
+// Wrap the copy with [ListenConfig.NewListener].
+func (l *Listener) Dup() (net.Listener, error) {
+	return DupListener(l.ln)
+}
+
+// DupListener returns a second listener on ln's socket, as
+// [Listener.Dup] does, for a *net.TCPListener or *net.UnixListener.
+func DupListener(ln net.Listener) (net.Listener, error) {
+	f, ok := ln.(interface{ File() (*os.File, error) })
+	if !ok {
+		return nil, fmt.Errorf("conn: cannot duplicate a %T listener", ln)
+	}
+	file, err := f.File()
+	if err != nil {
+		return nil, fmt.Errorf("conn: duplicate listener %v: %w", ln.Addr(), err)
+	}
+	defer file.Close()
+	dup, err := net.FileListener(file)
+	if err != nil {
+		return nil, fmt.Errorf("conn: duplicate listener %v: %w", ln.Addr(), err)
+	}
+	if u, ok := ln.(*net.UnixListener); ok {
+		u.SetUnlinkOnClose(false)
+	}
+	return dup, nil
+}
+
 // ListenerStats are a listener's counters.
 type ListenerStats struct {
 	// Active is the number of connections alive (accepted and not closed).

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
@@ -679,6 +680,33 @@ func TestConnSilentDrop(t *testing.T) {
 				require.ErrorIs(t, err, syscall.ECONNRESET)
 			}
 			require.Equal(t, PhaseClosed, sc.Phase())
+		})
+	}
+}
+
+// A Dup'ed listener accepts on the same socket, which stays open once
+// the original is closed; a UNIX socket's file stays too.
+func TestListenerDup(t *testing.T) {
+	for _, network := range []string{"tcp", "unix"} {
+		t.Run(network, func(t *testing.T) {
+			addr := "127.0.0.1:0"
+			if network == "unix" {
+				addr = filepath.Join(t.TempDir(), "s.sock")
+			}
+			l, err := ListenConfig{}.Listen(context.Background(), network, addr)
+			require.NoError(t, err)
+			dup, err := l.Dup()
+			require.NoError(t, err)
+			l2 := ListenConfig{}.NewListener(dup)
+			defer l2.Close()
+			require.Equal(t, l.Addr().String(), l2.Addr().String())
+			require.NoError(t, l.Close())
+			c, err := net.Dial(network, l2.Addr().String())
+			require.NoError(t, err, "the socket outlives the original listener")
+			defer c.Close()
+			a, err := l2.Accept()
+			require.NoError(t, err)
+			_ = a.Close()
 		})
 	}
 }

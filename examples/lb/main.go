@@ -1,15 +1,19 @@
 // Command lb is the reference balancer: it runs HAProxy-syntax configuration
 // files (TCP mode) with the proxyblocks building blocks.
 //
-//	lb [-f FILE]... [-c] [-d]
+//	lb [-f FILE]... [-c] [-d] [-L NAME] [-W | -Ws]
 //
 // -f reads a configuration file (several are read in order), -c only checks
-// the configuration, -d logs debug messages to stderr. Without -f it runs an
-// embedded demo configuration: a frontend on 127.0.0.1:8080 balancing two
-// demo servers started in the same process.
+// the configuration, -d logs debug messages to stderr, -L names the local
+// peer. Without -f it runs an embedded demo configuration: a frontend on
+// 127.0.0.1:8080 balancing two demo servers started in the same process.
 //
 // SIGTERM and SIGINT stop at once (listeners and connections closed);
 // SIGUSR1 stops accepting and exits once live connections have finished.
+// -W (or "master-worker" in the global section) is HAProxy's master-worker
+// mode: SIGUSR2 and SIGHUP reload the files in place, handing the
+// listening sockets to the new configuration, and the "program" sections
+// run; -Ws also notifies systemd through $NOTIFY_SOCKET.
 // With "daemon" in the global section, lb runs in the background and the
 // command returns once it listens (-d keeps it in the foreground).
 package main
@@ -29,7 +33,6 @@ import (
 	"syscall"
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/balancer"
-	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 )
 
 //go:embed default.cfg
@@ -62,6 +65,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	check := fs.Bool("c", false, "check the configuration and exit")
 	debug := fs.Bool("d", false, "debug: verbose logs to stderr")
 	localPeer := fs.String("L", "", "local peer `name` in the peers sections (default: 'localpeer', else the host name)")
+	mwFlag := fs.Bool("W", false, "master-worker mode: SIGUSR2 and SIGHUP reload the configuration, program sections run")
+	mwSystemd := fs.Bool("Ws", false, "master-worker mode with systemd notifications on $NOTIFY_SOCKET")
 	if err := fs.Parse(args); err != nil {
 		return 1
 	}
@@ -75,27 +80,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	var cfg *config.Config
-	var err error
-	if len(files) == 0 {
-		cfg, err = config.Parse(config.Source{Name: defaultConfigName, Data: defaultConfig})
-	} else {
-		cfg, err = config.ParseFiles(files...)
-	}
+	cfg, err := loadConfig(files, *localPeer)
+	mw := *mwFlag || *mwSystemd
 	if err == nil {
-		cfg.SetLocalPeer(*localPeer)
-		// Server host names are resolved once, now, as haproxy resolves
-		// them at start (and with -c).
-		err = cfg.Resolve(context.Background(), config.SystemLookup)
+		mw = mw || cfg.Global.MasterWorker
+		cfg.Global.MasterWorker = mw
+		if len(cfg.Programs) > 0 && !mw {
+			err = haproxyMessage("config : Can't use a 'program' section without master worker mode.")
+		}
 	}
 	if err == nil && *check {
 		// -c also compiles the rules, as the start would.
 		err = balancer.Check(cfg)
 	}
 	if err != nil {
-		for _, line := range strings.Split(err.Error(), "\n") {
-			fmt.Fprintf(stderr, "[ALERT] %s\n", line)
-		}
+		printAlerts(stderr, err)
 		if *check {
 			fmt.Fprintln(stderr, "Fatal errors found in configuration.")
 		}
@@ -157,6 +156,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// listener is up, and an unregistered SIGUSR1 would be dropped.
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
+	if mw {
+		// Reloads, as HAProxy's master takes them.
+		signal.Notify(sigs, syscall.SIGUSR2, syscall.SIGHUP)
+	}
 	defer signal.Stop(sigs)
 
 	ctx, stop := context.WithCancel(context.Background())
@@ -174,12 +177,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "[ALERT] %v\n", err)
 		return 1
 	}
-	if err := settle(cfg.Global); err != nil {
+	if err := settle(cfg.Global, stderr); err != nil {
 		fmt.Fprintf(stderr, "[ALERT] %v\n", err)
 		_ = b.Close()
 		return 1
 	}
 	report.ready()
+	if mw {
+		m := &master{files: files, localPeer: *localPeer, stdout: stdout, stderr: stderr, logger: logger, cfg: cfg}
+		return runMaster(m, b, sigs)
+	}
 	sig := <-sigs
 	if sig == syscall.SIGUSR1 {
 		logger.Info("soft stop: no longer accepting, waiting for connections to end")

@@ -128,11 +128,27 @@ func (s *startReport) end(ready bool) {
 // of the process, in HAProxy's order: write the pid file, confine the
 // process to the chroot directory, then give up root for the configured
 // group and user.
-func settle(g config.Global) error {
+//
+// In master-worker mode the process stays as it started, warning about
+// what it leaves out: HAProxy's master does not confine itself either,
+// and lb's one process must reach the configuration files again on a
+// reload and start the programs as their sections say.
+func settle(g config.Global, stderr io.Writer) error {
 	if g.PidFile != "" {
 		if err := os.WriteFile(g.PidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 			return fmt.Errorf("cannot write pidfile: %w", err)
 		}
+	}
+	if g.MasterWorker {
+		for _, kw := range []struct {
+			name string
+			set  bool
+		}{{"chroot", g.Chroot != ""}, {"group", g.GID != 0}, {"user", g.UID != 0}} {
+			if kw.set {
+				fmt.Fprintf(stderr, "[WARNING] '%s' is not applied in master-worker mode: lb reloads in its one process, which keeps the access it started with\n", kw.name)
+			}
+		}
+		return nil
 	}
 	if g.Chroot != "" {
 		// Local time is read from /etc/localtime on first use: read it

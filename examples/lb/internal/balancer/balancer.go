@@ -58,6 +58,10 @@ type Options struct {
 	// init-addr methods ([config.Config.Resolve]); nil means the system's
 	// resolver.
 	Lookup config.LookupFunc
+	// Inherit, on a reload, holds the listening sockets of the Balancer
+	// being replaced: Start takes over those the configuration still
+	// asks for rather than opening new ones ([Balancer.Handover]).
+	Inherit *Handover
 }
 
 // Balancer is a running configuration.
@@ -141,6 +145,9 @@ type Balancer struct {
 	peers  []*peers.Section            // running peers sections (peers.go)
 	caches map[string]*httpcache.Cache // the "cache" sections (cache.go)
 	clis   []*cliServer                // runtime API sockets (cli.go)
+	// sockets are the listening sockets a Handover copies; guarded by
+	// mu.
+	sockets []socket
 
 	// sslCache and sslSync share TLS sessions beyond the process
 	// (ssl-session-cache, ssl-session-sync; tls.go); nil when not set.

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/conn"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"github.com/proxyblocks/proxyblocks/stick"
 )
@@ -50,31 +51,33 @@ type cliServer struct {
 func (b *Balancer) startCLI() error {
 	for _, sc := range b.cfg.Global.StatsSockets {
 		c := &cliServer{b: b, cfg: sc, conns: map[net.Conn]struct{}{}}
-		if sc.Network == "tcp" {
-			ln, err := net.Listen("tcp", sc.Path)
-			if err != nil {
+		// On a reload the socket is taken over, as the traffic ports
+		// are; its file then takes the new mode and owner.
+		key := handoverKey("cli", sc.Network, sc.Path, "")
+		ln := b.opts.Inherit.take(key)
+		if ln == nil && sc.Network != "tcp" {
+			if fi, err := os.Lstat(sc.Path); err == nil && fi.Mode()&os.ModeSocket != 0 {
+				c.backup = fmt.Sprintf("%s.%d.bak", sc.Path, os.Getpid())
+				if os.Rename(sc.Path, c.backup) != nil {
+					c.backup = ""
+					_ = os.Remove(sc.Path)
+				}
+			}
+		}
+		if ln == nil {
+			var err error
+			if ln, err = net.Listen(sc.Network, sc.Path); err != nil {
+				c.restore()
 				b.stopCLI()
 				return fmt.Errorf("balancer: stats socket %s (%s): %w", sc.Path, sc.Pos, err)
 			}
-			c.ln = ln
-			b.clis = append(b.clis, c)
-			continue
-		}
-		if fi, err := os.Lstat(sc.Path); err == nil && fi.Mode()&os.ModeSocket != 0 {
-			c.backup = fmt.Sprintf("%s.%d.bak", sc.Path, os.Getpid())
-			if os.Rename(sc.Path, c.backup) != nil {
-				c.backup = ""
-				_ = os.Remove(sc.Path)
-			}
-		}
-		ln, err := net.Listen("unix", sc.Path)
-		if err != nil {
-			c.restore()
-			b.stopCLI()
-			return fmt.Errorf("balancer: stats socket %s (%s): %w", sc.Path, sc.Pos, err)
 		}
 		c.ln = ln
 		b.clis = append(b.clis, c)
+		b.addSocket(key, func() (net.Listener, error) { return conn.DupListener(ln) })
+		if sc.Network == "tcp" {
+			continue
+		}
 		if sc.Mode != 0 {
 			if err := os.Chmod(sc.Path, os.FileMode(sc.Mode)); err != nil {
 				b.stopCLI()

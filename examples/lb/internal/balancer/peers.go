@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/proxyblocks/proxyblocks/conn"
 	"github.com/proxyblocks/proxyblocks/stick"
 	"github.com/proxyblocks/proxyblocks/stick/peers"
 )
@@ -57,10 +58,16 @@ func (b *Balancer) startPeers() error {
 			return fmt.Errorf("balancer: peers '%s' (%s): %w", ps.Name, ps.Pos, err)
 		}
 		addr := ps.ListenAddr(local)
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return fmt.Errorf("balancer: peers '%s': cannot bind %s for local peer '%s': %w", ps.Name, addr, local, err)
+		// On a reload the local peer's socket is taken over, as the
+		// traffic ports are.
+		key := handoverKey("peers", "tcp", addr, "")
+		ln := b.opts.Inherit.take(key)
+		if ln == nil {
+			if ln, err = net.Listen("tcp", addr); err != nil {
+				return fmt.Errorf("balancer: peers '%s': cannot bind %s for local peer '%s': %w", ps.Name, addr, local, err)
+			}
 		}
+		b.addSocket(key, func() (net.Listener, error) { return conn.DupListener(ln) })
 		sec.Start(ln)
 		b.peers = append(b.peers, sec)
 	}

@@ -37,11 +37,6 @@ func (b *Balancer) listen(ctx context.Context, fe *frontend, addr string, bind c
 	network, laddr := config.NetAddr(addr)
 	// An abstract socket has no file to take over or to own.
 	file := network == "unix" && !strings.HasPrefix(laddr, "@")
-	if file {
-		if err := removeStaleSocket(laddr); err != nil {
-			return nil, err
-		}
-	}
 	lc := conn.ListenConfig{
 		Slots:            limits,
 		AcceptProxy:      bind.AcceptProxy,
@@ -82,6 +77,28 @@ func (b *Balancer) listen(ctx context.Context, fe *frontend, addr string, bind c
 		return nil, err
 	}
 	b.connRules(fe, &lc)
+	key := bindKey(network, laddr, &lc)
+	if inherited := b.opts.Inherit.take(key); inherited != nil {
+		// A reload: the socket the previous configuration opened with
+		// the same options, on which it keeps accepting until it stops.
+		ln := lc.NewListener(inherited)
+		if file {
+			if err := socketFileOwner(laddr, bind); err != nil {
+				_ = ln.Close()
+				return nil, err
+			}
+		}
+		b.addSocket(key, ln.Dup)
+		return ln, nil
+	}
+	if b.opts.Inherit.holds(key) {
+		return nil, fmt.Errorf("the running configuration listens there with other socket options (backlog, keepalive, defer-accept, tfo, nolinger, tcp-ut, mss, interface, transparent, v4v6/v6only, or the frontend's options that set them); lb cannot change them on a socket it keeps open across a reload: restart lb to apply them")
+	}
+	if file {
+		if err := removeStaleSocket(laddr); err != nil {
+			return nil, err
+		}
+	}
 	// lc opens the socket itself: it sets keepalive on the listening
 	// socket, which the accepted ones inherit.
 	ln, err := lc.Listen(ctx, network, laddr)
@@ -99,6 +116,7 @@ func (b *Balancer) listen(ctx context.Context, fe *frontend, addr string, bind c
 			return nil, err
 		}
 	}
+	b.addSocket(key, ln.Dup)
 	return ln, nil
 }
 

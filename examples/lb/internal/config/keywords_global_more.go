@@ -38,7 +38,7 @@ var noEffect = map[string]struct {
 	"maxcomprate":                    {1, "lb does not rate-limit compression"},
 	"maxcompcpuusage":                {1, "lb does not meter compression's CPU"},
 	"maxzlibmem":                     {1, "lb's compressors are not accounted for apart"},
-	"master-worker":                  {-1, "lb runs as one process"},
+	"mworker-max-reloads":            {1, "lb reloads inside its one process, which has no old workers to stop"},
 	"httpclient.resolvers.prefer":    {1, "lb has no HTTP client"},
 	"httpclient.resolvers.id":        {1, "lb has no HTTP client"},
 	"httpclient.ssl.verify":          {1, "lb has no HTTP client"},
@@ -64,6 +64,7 @@ func init() {
 	for kw, why := range refusedGlobal {
 		globalKeywords[kw] = func(*parser, []string) error { return fmt.Errorf("%w: %s", ErrUnsupported, why) }
 	}
+	globalKeywords["master-worker"] = parseMasterWorker
 	globalKeywords["unix-bind"] = parseUnixBind
 	finishers = append(finishers, (*parser).applyUnixBind)
 	globalKeywords["quiet"] = func(p *parser, a []string) error {

@@ -109,6 +109,8 @@ type Config struct {
 	Caches []*CacheSection
 	// HTTPErrors are the "http-errors" sections, in order.
 	HTTPErrors []*HTTPErrorsSection
+	// Programs are the "program" sections, in order.
+	Programs []*Program
 	// Patterns holds the ACL pattern files and map files the
 	// configuration reads, shared by every ACL, map converter and
 	// set-map, del-map, add-acl or del-acl action that names one, and
@@ -153,6 +155,14 @@ type Global struct {
 	// Daemon runs the balancer in the background once it listens
 	// ("daemon"; -d keeps it in the foreground).
 	Daemon bool
+	// MasterWorker runs lb in master-worker mode ("master-worker", or
+	// lb's -W): SIGUSR2 and SIGHUP reload the configuration in place,
+	// and the "program" sections run.
+	MasterWorker bool
+	// NoExitOnFailure keeps lb running when a program fails
+	// ("master-worker no-exit-on-failure"); by default such a failure
+	// stops everything.
+	NoExitOnFailure bool
 	// PidFile is where the running process writes its pid ("pidfile").
 	PidFile string
 	// Chroot is the directory the process confines itself to once its

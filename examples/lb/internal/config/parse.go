@@ -89,6 +89,9 @@ type parser struct {
 	peers *PeersSection
 	// cache is the cache section being read.
 	cache *CacheSection
+	// prog is the "program" section being read, nil after a failed
+	// section line.
+	prog *Program
 	// httpErrors is the http-errors section being read.
 	httpErrors *HTTPErrorsSection
 	// userlistRefs are the userlists the http_auth fetches name, with
@@ -150,8 +153,8 @@ var sectionKeywords = map[string]bool{
 // unsupportedSections are HAProxy's section keywords lb refuses: the
 // start stops at the section's first line, its body is skipped.
 var unsupportedSections = map[string]bool{
-	"mailers": true, "program": true,
-	"ring": true, "log-forward": true, "fcgi-app": true,
+	"mailers": true,
+	"ring":    true, "log-forward": true, "fcgi-app": true,
 }
 
 func (p *parser) parseLine(words []string) {
@@ -180,6 +183,9 @@ func (p *parser) parseLine(words []string) {
 		return
 	case "http-errors":
 		p.startHTTPErrors(words[1:])
+		return
+	case "program":
+		p.startProgram(words[1:])
 		return
 	}
 	if unsupportedSections[kw] {
@@ -215,6 +221,10 @@ func (p *parser) parseLine(words []string) {
 	}
 	if p.section == "http-errors" {
 		p.httpErrorsLine(words)
+		return
+	}
+	if p.section == "program" {
+		p.programLine(words)
 		return
 	}
 	if p.section == "global" {
