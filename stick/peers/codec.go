@@ -281,10 +281,11 @@ func applyUpdate(body []byte, d *remoteDef, prev uint32, inc, timed bool) (uint3
 	}
 	_ = d.walkValues(&values, st.t.Now(), e)
 	e.TouchRemote()
-	if timed {
-		if exp := uint32(st.t.ExpireAfter().Milliseconds()); exp > 0 {
-			e.SetExpire(min(expire, exp))
-		}
+	if timed && st.t.ExpireAfter() > 0 {
+		// The time the sender gives, even beyond the table's own expire:
+		// HAProxy 2.6 does not cap it (later versions do). Ticks wrap
+		// past 2^31-1 ms.
+		e.SetExpire(min(expire, 1<<31-1))
 	}
 	e.Release()
 	return id, nil

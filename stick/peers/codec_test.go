@@ -336,8 +336,8 @@ func TestApplyUpdateArrayCounts(t *testing.T) {
 }
 
 // TestApplyUpdateTimedExpiry checks the expiry of learned entries: the
-// table's own for plain updates, the one sent for timed updates, capped
-// to the table's.
+// table's own for plain updates, the one sent for timed updates, even
+// beyond the table's, as HAProxy 2.6 keeps it.
 func TestApplyUpdateTimedExpiry(t *testing.T) {
 	clk := freq.NewFakeClock(1_000_000)
 	dst := mustShared(t, clockTable(t, "t", "type ip size 10 expire 1m store gpc0", clk), 1)
@@ -351,8 +351,8 @@ func TestApplyUpdateTimedExpiry(t *testing.T) {
 		{false, true, 10000, 10000},
 		{true, true, 59999, 59999},
 		{false, true, 60000, 60000},
-		{false, true, 3_600_000, 60000},
-		{true, true, math.MaxUint32, 60000},
+		{false, true, 3_600_000, 3_600_000},
+		{true, true, math.MaxUint32, math.MaxInt32},
 		{false, true, 0, 0},
 	} {
 		key := ip("10.0.0.0")

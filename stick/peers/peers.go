@@ -53,6 +53,12 @@ type Config struct {
 	// Dial connects to a remote peer; nil uses a net.Dialer with a 1 s
 	// timeout, HAProxy's connect timeout for peers.
 	Dial func(ctx context.Context, addr string) (net.Conn, error)
+	// Taught tells the section that its tables already hold a full copy
+	// from a process that was in sync (on a reload, what Teach carried
+	// from the old process's tables): it then asks no peer for a resync
+	// and counts as synced from Start, as HAProxy's new process does once
+	// its old one has taught it through the local peer.
+	Taught bool
 	// Logf, if set, receives one line per session event (connected,
 	// closed and why, resync finished).
 	Logf func(format string, args ...any)
@@ -195,7 +201,7 @@ func (s *Section) Start(ln net.Listener) {
 	s.started = true
 	s.ln = ln
 	s.resyncAt = time.Now().Add(resyncTimeout)
-	if len(s.order) == 0 {
+	if len(s.order) == 0 || s.cfg.Taught {
 		s.learned.Store(true)
 	}
 	if ln != nil {

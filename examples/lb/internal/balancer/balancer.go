@@ -141,10 +141,14 @@ type Balancer struct {
 	writers  map[any]*lockedWriter        // log outputs, by writer or syslog address
 	httpPx   map[*config.Proxy]*httpProxy // HTTP settings per proxy (http_rules.go)
 
-	tables map[string]*stick.Table     // stick tables by proxy name (stick.go)
-	peers  []*peers.Section            // running peers sections (peers.go)
-	caches map[string]*httpcache.Cache // the "cache" sections (cache.go)
-	clis   []*cliServer                // runtime API sockets (cli.go)
+	tables map[string]*stick.Table // stick tables by proxy name (stick.go)
+	peers  []*peers.Section        // running peers sections (peers.go)
+	// peersTaught describes the peers sections for a reload's
+	// handover; peersMu guards it and peers.
+	peersTaught []teacher
+	peersMu     sync.Mutex
+	caches      map[string]*httpcache.Cache // the "cache" sections (cache.go)
+	clis        []*cliServer                // runtime API sockets (cli.go)
 	// sockets are the listening sockets a Handover copies; guarded by
 	// mu.
 	sockets []socket
@@ -678,6 +682,7 @@ func (b *Balancer) Shutdown(ctx context.Context) error {
 	b.mu.Unlock()
 	b.stopping.Store(true)
 	b.closeListeners()
+	b.stopPeers()
 	b.logStopped()
 	b.stopIdleHTTP()
 	done := make(chan struct{})

@@ -18,6 +18,15 @@ import (
 // a socket taken over until the old one stops, so no client is refused in
 // between, as HAProxy's workers pass their sockets to the next ones.
 //
+// It also carries the stick tables over, as HAProxy's old process
+// teaches the new one through the local peer: a table the new
+// configuration shares through a peers section learns every entry of the
+// old table of the same name, with the data both store and the time each
+// entry has left, when the old table was shared too, by a section whose
+// local peer had the same name and address and was done with its own
+// initial resync, and when the two tables have the same key type and
+// length. Other tables start empty.
+//
 // Get one with [Balancer.Handover] before starting the new Balancer, and
 // Close it once that Start returned (whatever it returned): Close closes
 // the copies nobody took, and removes the files of the UNIX sockets among
@@ -29,6 +38,10 @@ type Handover struct {
 	// addrs are the addresses of the socks, for a message when only the
 	// options differ.
 	addrs map[string]bool
+	// teachers are the old Balancer's peers sections that pass their
+	// tables on, as HAProxy's old process teaches the new one through
+	// the local peer.
+	teachers []teacher
 }
 
 // socket is one listening socket of a Balancer, by its handover key.
@@ -40,7 +53,7 @@ type socket struct {
 // Handover returns copies of the Balancer's listening sockets for the
 // Balancer that replaces it. The Balancer keeps accepting on its own.
 func (b *Balancer) Handover() (*Handover, error) {
-	h := &Handover{socks: map[string]net.Listener{}, addrs: map[string]bool{}}
+	h := &Handover{socks: map[string]net.Listener{}, addrs: map[string]bool{}, teachers: b.teachers()}
 	b.mu.Lock()
 	closed := b.closed
 	socks := b.sockets
