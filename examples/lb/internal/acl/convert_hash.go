@@ -36,7 +36,7 @@ func init() {
 			return func(s Sample) (Sample, bool) {
 				h := fn(seed, smpBin(s))
 				if av != 0 {
-					h = avalanche(h)
+					h = FullHash(h)
 				}
 				return Int(int64(h)), true
 			}, nil
@@ -51,7 +51,7 @@ func init() {
 		}
 		return h
 	}, 5381)
-	hash32("sdbm", hashStep, 0)
+	hash32("sdbm", SDBMStep, 0)
 	hash32("wt6", wt6, 0)
 	converters["xxh32"] = converter{ArgOptional, TypeInt, func(a []string) (ConvFunc, error) {
 		seed, err := optIntArg(a, 0)

@@ -446,16 +446,20 @@ func slashPath(m *htx.Message) []byte {
 	return p
 }
 
-// hashStep adds b to an sdbm hash, as haproxy's base32 and url32 do.
-func hashStep(h uint32, b []byte) uint32 {
+// SDBMStep adds b to the sdbm hash h (0 to start), HAProxy's default
+// hash function, which its base32 and url32 fetches and its hash-based
+// balancing use.
+func SDBMStep(h uint32, b []byte) uint32 {
 	for _, c := range b {
 		h = uint32(c) + (h << 6) + (h << 16) - h
 	}
 	return h
 }
 
-// avalanche is haproxy's full_hash, Bob Jenkins' 32-bit integer hash.
-func avalanche(a uint32) uint32 {
+// FullHash is HAProxy's full_hash, Bob Jenkins' 32-bit integer hash
+// spread over the 32-bit ring, which its consistent hashing and
+// hash-type avalanche apply to keys.
+func FullHash(a uint32) uint32 {
 	a = (a + 0x7ed55d16) + (a << 12)
 	a = (a ^ 0xc761c23c) ^ (a >> 19)
 	a = (a + 0x165667b1) + (a << 5)
@@ -473,15 +477,15 @@ func base32(m *htx.Message, whole bool) uint32 {
 		if !whole {
 			host, _ = CutValue(host)
 		}
-		h = hashStep(h, host)
+		h = SDBMStep(h, host)
 	}
 	if p := slashPath(m); p != nil {
 		if !whole {
 			p = m.PathOnly()
 		}
-		h = hashStep(h, p)
+		h = SDBMStep(h, p)
 	}
-	return avalanche(h)
+	return FullHash(h)
 }
 
 // withSrc is a hash followed by the client's address, 4 or 16 bytes, as

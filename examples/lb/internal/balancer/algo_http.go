@@ -122,28 +122,6 @@ func (b *Backend) requestKey(req *htx.Message) []byte {
 	return k
 }
 
-// sdbm is HAProxy's default hash function.
-func sdbm(key []byte) uint32 {
-	var h uint32
-	for _, c := range key {
-		h = uint32(c) + (h << 6) + (h << 16) - h
-	}
-	return h
-}
-
-// fullHash is Bob Jenkins' 32-bit integer hash, which HAProxy applies to
-// keys of the consistent tree so near keys spread over the ring.
-func fullHash(a uint32) uint32 {
-	a = (a + 0x7ed55d16) + (a << 12)
-	a = (a ^ 0xc761c23c) ^ (a >> 19)
-	a = (a + 0x165667b1) + (a << 5)
-	a = (a + 0xd3a2646c) ^ (a << 9)
-	a = (a + 0xfd7046c5) + (a << 3)
-	a = (a ^ 0xb55a4f09) ^ (a >> 16)
-	// Then spread over the whole ring by a large prime near 3/4 of it.
-	return a * 3221225473
-}
-
 // hashAlgo is the hash-based balancing: "balance source" (part nil, the
 // client's address hashed) and the request-reading uri, hdr and url_param,
 // map-based or on the consistent ring.
@@ -279,7 +257,7 @@ func (a *hashAlgo) follow() {
 }
 
 func (a *hashAlgo) pickKey(cands []*Server, key []byte, avoid *Server) (*Server, bool) {
-	return a.pickHash(cands, sdbm(key), avoid)
+	return a.pickHash(cands, acl.SDBMStep(0, key), avoid)
 }
 
 // pickHash finds the server for hash h (mixed first under the avalanche
@@ -288,7 +266,7 @@ func (a *hashAlgo) pickKey(cands []*Server, key []byte, avoid *Server) (*Server,
 // redispatch leaves avoid for the next server.
 func (a *hashAlgo) pickHash(cands []*Server, h uint32, avoid *Server) (*Server, bool) {
 	if a.avalanche {
-		h = fullHash(h)
+		h = acl.FullHash(h)
 	}
 	var s *Server
 	if a.consistent {
@@ -391,7 +369,7 @@ func (a *hashAlgo) boundedLoads(cands []*Server) func(*Server) bool {
 func (a *hashAlgo) buildRing(servers []*Server) {
 	for _, s := range servers {
 		for i := 0; i < s.weight*16; i++ {
-			a.ring = append(a.ring, ringPoint{h: fullHash(uint32(s.cfg.ID)*4096 + uint32(i)), s: s, n: i})
+			a.ring = append(a.ring, ringPoint{h: acl.FullHash(uint32(s.cfg.ID)*4096 + uint32(i)), s: s, n: i})
 		}
 	}
 	sort.Slice(a.ring, func(i, j int) bool { return a.ring[i].h < a.ring[j].h })
