@@ -150,6 +150,9 @@ func unknownFetch(name string) error {
 	if why, ok := unavailableTLSFetches[name]; ok {
 		return fmt.Errorf("%w: '%s' (%s)", ErrUnsupportedFetch, name, why)
 	}
+	if why, ok := unavailableFetches[name]; ok {
+		return fmt.Errorf("%w: '%s' (%s)", ErrUnsupportedFetch, name, why)
+	}
 	return fmt.Errorf("%w: '%s'", ErrUnknownFetch, name)
 }
 
