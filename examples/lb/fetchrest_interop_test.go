@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	stdtls "crypto/tls"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -165,4 +167,54 @@ backend badcert
 	t.Logf("haproxy: %q", want)
 	assert.Equal(t, want, got)
 	assert.Contains(t, got, "LOG plain bc_err=34 str=SSL handshake failure ssl=167772427 sstr=error:0A00010B:SSL routines::wrong version number")
+}
+
+// TestInteropTLSUniqueMatchesClient: ssl_fc_unique_id is the tls-unique
+// the client itself computed (TLS 1.2); under TLS 1.3 haproxy gives the
+// Finished message crypto/tls keeps to itself, and lb none; no early
+// data and no NPN come from a Go client. haproxy and lb answer alike.
+func TestInteropTLSUniqueMatchesClient(t *testing.T) {
+	haproxyBin(t)
+	pki := newPKI(t, "fe")
+	pem := pki.issue("fe.pem", "localhost", []string{"localhost"}, false, false)
+	run := func(start func(string), lb bool) []string {
+		p := freePorts(t, 1)
+		start(fmt.Sprintf(`defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend f
+    bind 127.0.0.1:%d ssl crt %s
+    http-request return status 200 content-type text/plain lf-string "uid=%%[ssl_fc_unique_id,hex] early=%%[ssl_fc_has_early] npn=%%[ssl_fc_npn]"
+`, p[0], pem))
+		var out []string
+		for _, v := range []uint16{stdtls.VersionTLS12, stdtls.VersionTLS13} {
+			c, err := stdtls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", p[0]), &stdtls.Config{InsecureSkipVerify: true, MinVersion: v, MaxVersion: v})
+			require.NoError(t, err)
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			_, err = io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+			require.NoError(t, err)
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			require.NoError(t, err)
+			body, _ := io.ReadAll(resp.Body)
+			_ = c.Close()
+			want := ""
+			if u := c.ConnectionState().TLSUnique; len(u) > 0 {
+				want = strings.ToUpper(hex.EncodeToString(u))
+			}
+			if v == stdtls.VersionTLS13 && !lb {
+				// haproxy gives TLS 1.3's Finished, which crypto/tls
+				// keeps: lb has none there.
+				require.Len(t, string(body), len("uid= early=0 npn=")+96)
+				continue
+			}
+			require.Equal(t, "uid="+want+" early=0 npn=", string(body))
+			out = append(out, string(body)[:min(4, len(body))]+fmt.Sprint(len(body)))
+		}
+		return out
+	}
+	want := run(func(text string) { startHAProxyReady(t, text) }, false)
+	got := run(func(text string) { startInProcess(t, text) }, true)
+	assert.Equal(t, want, got[:1])
 }
