@@ -105,7 +105,16 @@ func TestInteropBackErrFetchesMatchHAProxy(t *testing.T) {
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") })}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
-	plain := greeter(t, "HTTP/1.1 200 OK\r\n\r\n", false)
+	// A plain server answering the ClientHello, then waiting for the
+	// balancer to give up, so that its bytes and no reset reach the TLS
+	// layer.
+	plain := serveEach(t, func(c net.Conn) {
+		buf := make([]byte, 4096)
+		if _, err := c.Read(buf); err == nil {
+			_, _ = io.WriteString(c, "HTTP/1.1 400 Bad Request\r\n\r\n")
+			_, _ = io.Copy(io.Discard, c)
+		}
+	})
 	web := httpServer(t, "ok")
 	closer := serveEach(t, func(c net.Conn) {})
 	backends := []string{"plain", "closer", "ok", "okplain", "badcert"}
