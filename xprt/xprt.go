@@ -98,6 +98,9 @@ type Info struct {
 	// came (type, length and body), when a TLS server was told to keep
 	// it; nil otherwise.
 	ClientHello []byte
+	// TLSUnique is the tls-unique channel binding (RFC 5929), the first
+	// Finished message of the handshake; nil for TLS 1.3, which has none.
+	TLSUnique []byte
 }
 
 // Factory builds a transport over an established socket. Config is the

@@ -193,5 +193,6 @@ func (c *Conn) Info() xprt.Info {
 		Verified:         len(cs.VerifiedChains) > 0 || (c.verified && len(cs.PeerCertificates) > 0),
 		LocalCertificate: c.local,
 		ClientHello:      c.hello,
+		TLSUnique:        cs.TLSUnique,
 	}
 }

@@ -52,11 +52,12 @@ func init() {
 				if m == nil {
 					return Sample{}, false
 				}
-				// As a sample, the last occurrence, as in HAProxy; an
-				// ACL tries each (CompileEach).
+				// As a sample, the last occurrence of the name, or
+				// the first cookie without one, as in HAProxy; an ACL
+				// tries each (CompileEach).
 				var val []byte
 				found := false
-				eachCookie(m, a, func(v []byte) bool { val, found = v, true; return true })
+				eachCookie(m, a, func(v []byte) bool { val, found = v, true; return a != "" })
 				return Str(string(val)), found
 			}, nil
 		}, CompileEach: func(a string) (EachFunc, error) {

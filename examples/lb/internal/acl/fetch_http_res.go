@@ -31,7 +31,7 @@ func init() {
 	headerFetch("shdr", response)
 	// res.cook(NAME), scook(NAME): the value of the cookie a Set-Cookie
 	// field of the response sets under that name, the last one as a
-	// sample, as in HAProxy.
+	// sample (the first cookie when no name is given), as in HAProxy.
 	for _, name := range []string{"res.cook", "scook"} {
 		RegisterFetch(Fetch{Name: name, Type: TypeStr, Arg: ArgOptional, Compile: func(a string) (FetchFunc, error) {
 			return func(c Context) (Sample, bool) {
@@ -54,6 +54,9 @@ func init() {
 						}
 						return false
 					})
+					if found && a == "" {
+						break // without a name, the first cookie
+					}
 				}
 				return Str(string(val)), found
 			}, nil

@@ -132,7 +132,22 @@ func init() {
 		}
 		return Str(chainDER(i.PeerCertificates)), true
 	})
-	for _, name := range []string{"ssl_c_chain_der", "ssl_s_chain_der"} {
+	// ssl_fc_unique_id, ssl_bc_unique_id: tls-unique, the first
+	// Finished message, which TLS 1.3 does not define (crypto/tls gives
+	// none there, so neither does lb).
+	for _, s := range []struct {
+		prefix string
+		get    func(Context) (xprt.Info, bool)
+	}{{"ssl_fc_", front}, {"ssl_bc_", back}} {
+		side(s.prefix+"unique_id", s.get, TypeStr, func(i xprt.Info) (Sample, bool) {
+			return Str(string(i.TLSUnique)), len(i.TLSUnique) > 0
+		})
+		// NPN, which crypto/tls does not implement: never negotiated.
+		side(s.prefix+"npn", s.get, TypeStr, func(xprt.Info) (Sample, bool) { return Sample{}, false })
+	}
+	// ssl_fc_has_early: crypto/tls accepts no early data.
+	side("ssl_fc_has_early", front, TypeBool, func(xprt.Info) (Sample, bool) { return Bool(false), true })
+	for _, name := range []string{"ssl_c_chain_der", "ssl_s_chain_der", "ssl_fc_unique_id", "ssl_bc_unique_id"} {
 		f := registry.fetches[name]
 		f.Match = MatchRequired
 		registry.fetches[name] = f
@@ -150,6 +165,9 @@ func unknownFetch(name string) error {
 	if why, ok := unavailableTLSFetches[name]; ok {
 		return fmt.Errorf("%w: '%s' (%s)", ErrUnsupportedFetch, name, why)
 	}
+	if why, ok := unavailableFetches[name]; ok {
+		return fmt.Errorf("%w: '%s' (%s)", ErrUnsupportedFetch, name, why)
+	}
 	return fmt.Errorf("%w: '%s'", ErrUnknownFetch, name)
 }
 
@@ -160,10 +178,6 @@ var unavailableTLSFetches = map[string]string{
 	"ssl_bc_session_id":                      "crypto/tls does not expose the TLS session id",
 	"ssl_fc_session_key":                     "crypto/tls does not expose the session master key",
 	"ssl_bc_session_key":                     "crypto/tls does not expose the session master key",
-	"ssl_fc_unique_id":                       "crypto/tls does not expose the Finished message (tls-unique)",
-	"ssl_bc_unique_id":                       "crypto/tls does not expose the Finished message (tls-unique)",
-	"ssl_fc_npn":                             "crypto/tls does not implement NPN",
-	"ssl_bc_npn":                             "crypto/tls does not implement NPN",
 	"ssl_fc_client_random":                   "crypto/tls does not expose the handshake randoms",
 	"ssl_fc_server_random":                   "crypto/tls does not expose the handshake randoms",
 	"ssl_bc_client_random":                   "crypto/tls does not expose the handshake randoms",

@@ -10,7 +10,30 @@ import (
 var (
 	_ acl.ConnContext = (*tracked)(nil)
 	_ acl.ConnContext = (*exchange)(nil)
+
+	_ acl.BackErrContext = (*tracked)(nil)
+	_ acl.BackErrContext = (*exchange)(nil)
 )
+
+// BackDialErr returns why a TCP session's last server connection could
+// not be made, after whether that server speaks TLS.
+func (t *tracked) BackDialErr() (bool, error) {
+	if t.s == nil {
+		return false, nil
+	}
+	t.s.mu.Lock()
+	defer t.s.mu.Unlock()
+	if t.s.x == nil {
+		return false, nil
+	}
+	return t.s.x.backTLS, t.s.x.backErr
+}
+
+// BackDialErr returns why the exchange's last server connection could
+// not be made, after whether that server speaks TLS.
+func (ex *exchange) BackDialErr() (bool, error) {
+	return ex.backTLS, ex.backErr
+}
 
 // FrontConn returns the client connection.
 func (t *tracked) FrontConn() *conn.Conn { return t.c }

@@ -725,6 +725,10 @@ type exchange struct {
 	// lastBack is the server connection the exchange last used, which
 	// the bc_* fetches of its log line still read once it is let go.
 	lastBack *backConn
+	// backErr is why the last server connection could not be made, for
+	// bc_err; nil once one is. backTLS tells that server spoke TLS.
+	backErr error
+	backTLS bool
 	// loggedASAP tells option logasap wrote the request's line when the
 	// server's response head went on (compat.go).
 	loggedASAP bool
@@ -737,7 +741,7 @@ type exchange struct {
 func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 	ex.hf, ex.fst, ex.req = hf, st, st.Request()
 	ex.first = hf.nreq == 1
-	ex.be, ex.bhp, ex.srv, ex.bc, ex.bst, ex.cerr, ex.lastBack = nil, nil, nil, nil, nil, nil, nil
+	ex.be, ex.bhp, ex.srv, ex.bc, ex.bst, ex.cerr, ex.lastBack, ex.backErr = nil, nil, nil, nil, nil, nil, nil, nil
 	ex.inResp, ex.direct, ex.useSrv, ex.comp, ex.noL7Retry, ex.key, ex.held, ex.heldAll = false, nil, nil, "", false, nil, false, false
 	ex.uid, ex.stuck, ex.forcePrst, ex.ignorePrst = "", nil, false, false
 	ex.ctxn.Reset()
@@ -1243,6 +1247,7 @@ func (ex *exchange) openStream() error {
 			ex.be.st.connects.Add(1)
 			var err error
 			bc, err = hf.s.b.dialBack(hf.s.b.ctx, srv, ex.src, ex.dst, ex.ppFacts())
+			ex.backErr, ex.backTLS = err, srv.cfg.SSL.Enabled
 			if err != nil {
 				return err
 			}
@@ -1510,6 +1515,7 @@ func (ex *exchange) sendRequest() bool {
 // reopen opens a stream on a brand new connection to the same server.
 func (ex *exchange) reopen() error {
 	bc, err := ex.hf.s.b.dialBack(ex.hf.s.b.ctx, ex.srv, ex.src, ex.dst, ex.ppFacts())
+	ex.backErr, ex.backTLS = err, ex.srv.cfg.SSL.Enabled
 	if err != nil {
 		return err
 	}

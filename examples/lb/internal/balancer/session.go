@@ -355,6 +355,9 @@ func (s *session) tcpConnect() (mux.Tunnel, bool) {
 		pp.sni, pp.sniSet = dynamicSNI(s.srv, s.ruleCtx(be.cfg.Name), pp.client)
 		sc, err = b.dialServer(b.ctx, s.srv, src, dst, pp)
 		s.srv.observe(err != nil && b.ctx.Err() == nil)
+		if err != nil || s.x != nil {
+			s.extra().backErr, s.x.backTLS = err, s.srv.cfg.SSL.Enabled
+		}
 		if err == nil {
 			if s.fe.keepBSrc {
 				s.extra().bsrc = localAddrPort(sc.SocketLocal())
@@ -623,6 +626,10 @@ type sessExtra struct {
 	rt   uint64
 	uid  string
 	bsrc netip.AddrPort
+	// backErr is why the last server connection could not be made, for
+	// bc_err; nil once one is. backTLS tells that server spoke TLS.
+	backErr error
+	backTLS bool
 	// spoe is the session's SPOE state, nil until an engine ran.
 	spoe *spoeStream
 	// prio is the place in the queues content rules chose.

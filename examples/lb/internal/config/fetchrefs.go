@@ -157,6 +157,8 @@ var streamNeeds = map[string]string{
 	"be_name": "backend", "be_id": "backend",
 	"be_server_timeout": "backend", "be_tunnel_timeout": "backend",
 	"cur_server_timeout": "backend", "cur_tunnel_timeout": "backend",
+	"bc_err": "server address", "bc_err_str": "server address",
+	"ssl_bc_err": "server-side connection", "ssl_bc_err_str": "server-side connection",
 }
 
 var exprStartRE = regexp.MustCompile(`%\[([A-Za-z0-9_.+-]+)`)
@@ -216,7 +218,7 @@ func (p *parser) checkFetchPlaces(words []string) {
 	}
 	unavailable := func(need string) bool {
 		switch need {
-		case "server":
+		case "server", "server address", "server-side connection":
 			return kw != "http-response" && kw != "http-after-response" && kw != "tcp-response"
 		case "backend":
 			return kw == "use_backend" || p.cur.Kind == KindFrontend && kw != "http-response" && kw != "http-after-response" && kw != "tcp-response"
