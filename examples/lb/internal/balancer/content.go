@@ -35,6 +35,8 @@ type contentCtx struct {
 	// runs (on more bytes) do not send again.
 	spoe *spoeStream
 	sent []bool
+	// resolved marks the do-resolve rules that ran, likewise.
+	resolved []bool
 	// sid is the session's stream number (%rt).
 	sid uint64
 	// prio is what set-priority-class and set-priority-offset chose.
@@ -241,6 +243,16 @@ func (cr *contentRules) verdict(ctx *contentCtx) (verdict string, wait bool) {
 			ctx.SetVar(r.Var, acl.Str(string(ctx.b.connFmts[r.Key].appendTo(nil, ctx))))
 		case "unset-var":
 			ctx.UnsetVar(r.Var)
+		case "do-resolve":
+			// Once per stream: a later run, on more bytes, keeps
+			// what the first one found.
+			if ctx.resolved == nil {
+				ctx.resolved = make([]bool, len(cr.rules))
+			}
+			if !ctx.resolved[i] {
+				ctx.resolved[i] = true
+				ctx.b.doResolve(r.Resolve, r.Var, cr.expr[i], ctx)
+			}
 		case "capture":
 			ctx.capture(r.Slot, cr.expr[i])
 		case "set-log-level":

@@ -35,6 +35,7 @@ func (b *Balancer) compileHTTPContent(px *config.Proxy) ([]httpRule, error) {
 		}
 		hr := httpRule{cond: r.Cond, name: r.Var, cfg: &config.HTTPRule{
 			Pos: r.Pos, Action: r.Action, Slot: r.Slot, Index: r.Index, Table: r.Table, Name: r.Var, Value: r.Key, LogLevel: r.LogLevel, Status: status,
+			Resolve: r.Resolve,
 		}}
 		var err error
 		switch {
@@ -106,6 +107,8 @@ func (ex *exchange) applyContentRules(hp *httpProxy, front bool) bool {
 			ex.trackContent(r)
 		case "set-var", "set-var-fmt", "unset-var":
 			ex.varAction(r)
+		case "do-resolve":
+			ex.hf.s.b.doResolve(r.cfg.Resolve, r.name, r.expr, ex)
 		case "send-spoe-group":
 			ex.sendSPOEGroup(r)
 		case "capture":

@@ -702,6 +702,11 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 		return r, err
 	}
 	r.Cond = cond
+	if req && isDoResolve(a0) {
+		r.Action = "do-resolve"
+		r.Name, r.Resolve, r.Value, err = parseDoResolve("http-request", a0, a)
+		return r, err
+	}
 	need := func(n int, usage string) error {
 		if len(a) != n {
 			return fmt.Errorf("'%s' expects %s", r.Action, usage)
