@@ -39,6 +39,8 @@ func (b *Balancer) compileHTTPContent(px *config.Proxy) ([]httpRule, error) {
 		}}
 		var err error
 		switch {
+		case r.Action == "switch-mode":
+			// Already HTTP: the rule ends the list, as accept does.
 		case r.Action == "send-spoe-group":
 			hr.spoe, hr.group = b.spoeGroup(px, r.Var, r.Key)
 		case r.Action == "sc-set-gpt0" || r.Action == "sc-set-gpt":
@@ -82,7 +84,7 @@ func (ex *exchange) applyContentRules(hp *httpProxy, front bool) bool {
 			continue
 		}
 		switch r.cfg.Action {
-		case "accept":
+		case "accept", "switch-mode":
 			return false
 		case "reject", "silent-drop":
 			l := &ex.log

@@ -78,3 +78,51 @@ func (p *parser) checkDoResolve() {
 		}
 	}
 }
+
+// parseSwitchMode reads "switch-mode http [proto h1|h2]" (args, the
+// words after the action, before the condition) and returns the
+// protocol forced, "" for the bind line's. As haproxy, only a frontend
+// may switch; "proto fcgi" and "proto none", multiplexers of another
+// side or mode, are refused with the proxy's name.
+func parseSwitchMode(px *Proxy, args []string) (string, error) {
+	if !px.Kind.IsFrontend() {
+		return "", fmt.Errorf("'tcp-request switch-mode' not allowed because %s '%s' has no frontend capability", px.Kind, px.Name)
+	}
+	if len(args) == 0 {
+		return "", errors.New("'tcp-request switch-mode' expects a mode as argument")
+	}
+	if args[0] != "http" {
+		return "", fmt.Errorf("'tcp-request switch-mode' expects a valid mode (got '%s')", args[0])
+	}
+	proto := ""
+	rest := args[1:]
+	if len(rest) > 0 && rest[0] == "proto" {
+		if len(rest) < 2 {
+			return "", errors.New("'tcp-request switch-mode': 'proto' expects a protocol as argument")
+		}
+		switch rest[1] {
+		case "h1", "h2":
+		case "fcgi", "none":
+			return "", fmt.Errorf("Proxy '%s': MUX protocol '%s' is not compatible with the selected mode", px.Name, rest[1])
+		default:
+			return "", fmt.Errorf("'tcp-request switch-mode': 'proto' expects a valid MUX protocol, if specified (got '%s')", rest[1])
+		}
+		proto, rest = rest[1], rest[2:]
+	}
+	if len(rest) > 0 {
+		return "", fmt.Errorf("'tcp-request content switch-mode' only accepts 'if' or 'unless', in %s '%s' (got '%s')", px.Kind, px.Name, rest[0])
+	}
+	return proto, nil
+}
+
+// switchesMode reports whether px has a "tcp-request content
+// switch-mode http" rule: its HTTP rules then apply, as haproxy takes
+// them.
+func (px *Proxy) switchesMode() bool {
+	for _, r := range px.Stick.ContentRules {
+		if r.Action == "switch-mode" {
+			return true
+		}
+	}
+	return false
+}

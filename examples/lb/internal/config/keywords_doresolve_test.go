@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -36,5 +37,34 @@ func TestDoResolve(t *testing.T) {
 	} {
 		_, err := parse(t, res+"frontend f\n    mode http\n    bind 127.0.0.1:0\n    "+tc.line+"\n")
 		require.ErrorContains(t, err, tc.want, tc.line)
+	}
+}
+
+func TestSwitchMode(t *testing.T) {
+	cfg, err := parse(t, "frontend f\n    mode tcp\n    bind 127.0.0.1:0\n    tcp-request content switch-mode http proto h2 if TRUE\n    http-request set-header x y\n    default_backend b\nbackend b\n    mode http\n    server s 127.0.0.1:1\n"+
+		"listen l\n    mode tcp\n    bind 127.0.0.1:0\n    tcp-request content switch-mode http\n    server s 127.0.0.1:1\n")
+	require.NoError(t, err)
+	r := cfg.Proxy("f", KindFrontend).Stick.ContentRules[0]
+	require.Equal(t, []string{"switch-mode", "h2"}, []string{r.Action, r.Key})
+	require.NotNil(t, r.Cond)
+	var ignored, noBackend int
+	for _, w := range cfg.Warnings {
+		if strings.Contains(w, "are ignored in mode tcp") {
+			ignored++
+		}
+		if strings.Contains(w, "lb.cfg:10: Proxy 'l' : 'switch-mode http' configured for a tcp proxy with no backend") {
+			noBackend++
+		}
+	}
+	require.Equal(t, 0, ignored, "a switching frontend runs its HTTP rules: %q", cfg.Warnings)
+	require.Equal(t, 1, noBackend, "%q", cfg.Warnings)
+
+	for _, tc := range []struct{ text, want string }{
+		{"backend b\n    tcp-request content switch-mode http\n", "'tcp-request switch-mode' not allowed because backend 'b' has no frontend capability"},
+		{"frontend f\n    bind 127.0.0.1:0\n    tcp-request content switch-mode http proto fcgi\n", "MUX protocol 'fcgi'"},
+		{"frontend f\n    bind 127.0.0.1:0\n    tcp-request content use-service prometheus-exporter\n", "only available on 'http-request' rulesets"},
+	} {
+		_, err := parse(t, tc.text)
+		require.ErrorContains(t, err, tc.want, tc.text)
 	}
 }

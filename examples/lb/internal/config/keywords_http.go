@@ -1173,7 +1173,12 @@ func (p *parser) validateHTTP() {
 				}
 			}
 		}
-		if px.Mode != "http" && (len(px.HTTP.RequestRules) > 0 || len(px.HTTP.ResponseRules) > 0 || len(px.HTTP.Redirects) > 0) {
+		// A frontend that switches its connections to HTTP runs them.
+		switches := px.Mode != "http" && px.switchesMode()
+		if switches && px.Kind == KindListen {
+			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: Proxy '%s' : 'switch-mode http' configured for a tcp proxy with no backend. Incoming connections upgraded to HTTP cannot be routed to TCP servers", px.Pos, px.Name))
+		}
+		if px.Mode != "http" && !(switches && px.Kind.IsFrontend()) && (len(px.HTTP.RequestRules) > 0 || len(px.HTTP.ResponseRules) > 0 || len(px.HTTP.Redirects) > 0) {
 			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s '%s': http-request, http-response and redirect rules are ignored in mode %s", px.Pos, px.Kind, px.Name, px.Mode))
 		}
 		if px.Mode != "http" && px.HTTP.Stats != nil {
