@@ -17,7 +17,8 @@ import (
 
 // fakeDNS is a UDP name server on 127.0.0.1 whose one answer the test
 // changes: an IPv4 address for every A question (AAAA questions get no
-// record), or NXDOMAIN for every question.
+// record), NXDOMAIN for every question ("nx"), or no answer at all
+// ("drop").
 type fakeDNS struct {
 	mu     sync.Mutex
 	answer string // an IPv4 address, or "nx"
@@ -26,6 +27,8 @@ type fakeDNS struct {
 	names map[string]string
 	// srv are the SRV records of the names they list.
 	srv map[string][]fakeSRV
+	// asked counts the questions by name and type ("a.example. A").
+	asked map[string]int
 }
 
 // fakeSRV is one SRV record; addr, when set, is its target's address,
@@ -59,6 +62,17 @@ func startFakeDNS(t *testing.T, answer string) *fakeDNS {
 	return d
 }
 
+// questions returns how many questions each name and type got.
+func (d *fakeDNS) questions() map[string]int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range d.asked {
+		out[k] = v
+	}
+	return out
+}
+
 func (d *fakeDNS) set(answer string) {
 	d.mu.Lock()
 	d.answer = answer
@@ -76,6 +90,10 @@ func (d *fakeDNS) reply(q []byte) []byte {
 		return nil
 	}
 	d.mu.Lock()
+	if d.asked == nil {
+		d.asked = map[string]int{}
+	}
+	d.asked[qs[0].Name.String()+" "+strings.TrimPrefix(qs[0].Type.String(), "Type")]++
 	answer := d.answer
 	if a, ok := d.names[qs[0].Name.String()]; ok {
 		answer = a
@@ -84,6 +102,9 @@ func (d *fakeDNS) reply(q []byte) []byte {
 	d.mu.Unlock()
 	if qs[0].Type == dnsmessage.TypeSRV && srvs != nil {
 		answer = "srv"
+	}
+	if answer == "drop" {
+		return nil // never answered
 	}
 	rh := dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionDesired: h.RecursionDesired, RecursionAvailable: true}
 	if answer == "nx" {

@@ -35,10 +35,15 @@ type contentCtx struct {
 	// runs (on more bytes) do not send again.
 	spoe *spoeStream
 	sent []bool
+	// resolved marks the do-resolve rules that ran, likewise.
+	resolved []bool
 	// sid is the session's stream number (%rt).
 	sid uint64
 	// prio is what set-priority-class and set-priority-offset chose.
 	prio Priority
+	// switchProto is the multiplexer a switch-mode rule forces ("h1",
+	// "h2"; "" for the bind line's), once one ran.
+	switchProto string
 }
 
 // QueuePriority is the connection's place in the queues, as the content
@@ -195,7 +200,7 @@ func (b *Balancer) compileRules(px *config.Proxy, kind string, rules []config.Co
 			cr.spoe[i], cr.groups[i] = b.spoeGroup(px, r.Var, r.Key)
 			continue
 		}
-		if r.Key == "" || r.Action == "sc-set-gpt0" || r.Action == "sc-set-gpt" || r.Action == "set-var-fmt" {
+		if r.Key == "" || r.Action == "switch-mode" || r.Action == "sc-set-gpt0" || r.Action == "sc-set-gpt" || r.Action == "set-var-fmt" {
 			continue // in the balancer's scExprs and connFmts
 		}
 		_, fn, err := px.ACLs.Refs.CompileFetch(r.Key)
@@ -227,6 +232,10 @@ func (cr *contentRules) verdict(ctx *contentCtx) (verdict string, wait bool) {
 		switch r.Action {
 		case "accept", "reject", "close":
 			return r.Action, false
+		case "switch-mode":
+			// Final, as accept: the connection goes on as HTTP.
+			ctx.switchProto = r.Key
+			return r.Action, false
 		case "track-sc":
 			ctx.trackSample(r.Slot, r.Table, cr.expr[i])
 		case "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0", "sc-inc-gpc", "sc-set-gpt":
@@ -241,6 +250,16 @@ func (cr *contentRules) verdict(ctx *contentCtx) (verdict string, wait bool) {
 			ctx.SetVar(r.Var, acl.Str(string(ctx.b.connFmts[r.Key].appendTo(nil, ctx))))
 		case "unset-var":
 			ctx.UnsetVar(r.Var)
+		case "do-resolve":
+			// Once per stream: a later run, on more bytes, keeps
+			// what the first one found.
+			if ctx.resolved == nil {
+				ctx.resolved = make([]bool, len(cr.rules))
+			}
+			if !ctx.resolved[i] {
+				ctx.resolved[i] = true
+				ctx.b.doResolve(r.Resolve, r.Var, cr.expr[i], ctx)
+			}
 		case "capture":
 			ctx.capture(r.Slot, cr.expr[i])
 		case "set-log-level":
@@ -284,11 +303,24 @@ func (s *session) inspect() bool {
 		ctx := &contentCtx{tracked: s.ruleCtx(fe.cfg.Name), final: true, sid: s.rt()}
 		ctx.spoeEvent("on-client-session", feSPOE)
 		ctx.spoeEvent("on-frontend-tcp-request", feSPOE)
-		if !s.runContent(fe.content, ctx, s.accepted) {
+		verdict, ok := s.runContent(fe.content, ctx, s.accepted)
+		if !ok {
 			// Rejected or gone before a backend was chosen: the line
 			// names the frontend, as HAProxy's does.
 			s.be = nil
 			return false
+		}
+		if verdict == "switch-mode" {
+			// The connection goes on as HTTP in the frontend, whose
+			// HTTP rules, then use_backend rules, run on each request
+			// (runHTTP), as haproxy's switch-mode http does.
+			x := s.extra()
+			x.switched, x.switchProto = true, ctx.switchProto
+			s.be = nil
+			if ctx.spoe != nil {
+				x.spoe = ctx.spoe
+			}
+			return true
 		}
 		// As in HAProxy, use_backend runs once, on what the rules waited
 		// for; a dynamic name that names no backend leaves the default
@@ -324,7 +356,7 @@ func (s *session) inspect() bool {
 		ctx := &contentCtx{tracked: s.ruleCtx(be.cfg.Name), final: true, spoe: st, sid: s.rt(), prio: s.prio()}
 		ctx.spoeEvent("on-backend-tcp-request", feSPOE, beSPOE)
 		st = ctx.spoe
-		if !s.runContent(be.content, ctx, time.Now()) {
+		if _, ok := s.runContent(be.content, ctx, time.Now()); !ok {
 			// The backend counts the session it was given, as haproxy's
 			// counts it on the switch (tcpConnect does for the others).
 			be.st.session(s.accepted)
@@ -337,12 +369,12 @@ func (s *session) inspect() bool {
 // runContent runs one proxy's content rules on ctx, the inspect delay
 // counting from since. Entries the rules track join the session's,
 // which end them. It reports false, with term set, when a rule rejects
-// the connection or the client left while the rules waited.
-func (s *session) runContent(cr *contentRules, ctx *contentCtx, since time.Time) bool {
+// the connection or the client left while the rules waited; verdict is
+// the rule that decided ("accept" with none, "switch-mode").
+func (s *session) runContent(cr *contentRules, ctx *contentCtx, since time.Time) (verdict string, ok bool) {
 	if cr == nil {
-		return true
+		return "accept", true
 	}
-	var verdict string
 	// Only a raw socket shows the client's own bytes; through TLS the
 	// content fetches find nothing, at once.
 	if rc, raw := s.client.Raw(); raw {
@@ -360,22 +392,22 @@ func (s *session) runContent(cr *contentRules, ctx *contentCtx, since time.Time)
 	switch verdict {
 	case "":
 		s.term = [2]byte{'C', 'R'}
-		return false
+		return verdict, false
 	case "silent-drop":
 		// Logged as a reject, as haproxy logs it; the client learns
 		// nothing.
 		s.term = [2]byte{'P', 'R'}
 		s.client.SilentDrop(ctx.dropTTL)
-		return false
+		return verdict, false
 	case "reject":
 		s.b.log.Debug("content rejected", "proxy", ctx.own, "client", ctx.src)
 		s.term = [2]byte{'P', 'R'}
 		// The bytes the rules looked at go, so that the close ends with
 		// a FIN, not a reset, as HAProxy's does: it has read them by then.
 		s.client.DiscardInput(s.b.bufSize())
-		return false
+		return verdict, false
 	}
-	return true
+	return verdict, true
 }
 
 // runContentRules peeks at the client's bytes through rc and runs the

@@ -219,7 +219,7 @@ func (c *dnsClient) serve(ctx context.Context, next func(now time.Time) ([]*flig
 	}
 }
 
-// resolve runs one resolution of host to its end (tests).
+// resolve runs one resolution of host to its end (do-resolve, tests).
 func (c *dnsClient) resolve(ctx context.Context, host, prefer string) dnsResult {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

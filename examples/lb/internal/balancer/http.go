@@ -149,6 +149,9 @@ func (s *session) runHTTP() (handedOff bool) {
 	}
 	var mt xprt.Transport = t
 	proto := s.bind.Proto
+	if s.switched() && s.x.switchProto != "" {
+		proto = s.x.switchProto // switch-mode http proto h1|h2
+	}
 	if proto != "h2" && info.ALPN != "h2" {
 		hf.xp.Transport = t
 		mt = &hf.xp
@@ -993,7 +996,7 @@ func (ex *exchange) addOriginalTo() {
 
 // pickBackend runs the use_backend rules, then default_backend.
 func (hf *httpFront) pickBackend(ex *exchange) *Backend {
-	if hf.s.fe.cfg.Mode != "http" && hf.nreq == 1 {
+	if hf.s.fe.cfg.Mode != "http" && hf.nreq == 1 && !hf.s.switched() {
 		// A TCP frontend's connection upgraded to HTTP: its first
 		// request goes where the frontend's rules sent the connection;
 		// the next ones run its use_backend rules again, as in HAProxy.

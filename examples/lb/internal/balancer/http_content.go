@@ -35,9 +35,12 @@ func (b *Balancer) compileHTTPContent(px *config.Proxy) ([]httpRule, error) {
 		}
 		hr := httpRule{cond: r.Cond, name: r.Var, cfg: &config.HTTPRule{
 			Pos: r.Pos, Action: r.Action, Slot: r.Slot, Index: r.Index, Table: r.Table, Name: r.Var, Value: r.Key, LogLevel: r.LogLevel, Status: status,
+			Resolve: r.Resolve,
 		}}
 		var err error
 		switch {
+		case r.Action == "switch-mode":
+			// Already HTTP: the rule ends the list, as accept does.
 		case r.Action == "send-spoe-group":
 			hr.spoe, hr.group = b.spoeGroup(px, r.Var, r.Key)
 		case r.Action == "sc-set-gpt0" || r.Action == "sc-set-gpt":
@@ -81,7 +84,7 @@ func (ex *exchange) applyContentRules(hp *httpProxy, front bool) bool {
 			continue
 		}
 		switch r.cfg.Action {
-		case "accept":
+		case "accept", "switch-mode":
 			return false
 		case "reject", "silent-drop":
 			l := &ex.log
@@ -106,6 +109,8 @@ func (ex *exchange) applyContentRules(hp *httpProxy, front bool) bool {
 			ex.trackContent(r)
 		case "set-var", "set-var-fmt", "unset-var":
 			ex.varAction(r)
+		case "do-resolve":
+			ex.hf.s.b.doResolve(r.cfg.Resolve, r.name, r.expr, ex)
 		case "send-spoe-group":
 			ex.sendSPOEGroup(r)
 		case "capture":

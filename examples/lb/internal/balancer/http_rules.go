@@ -223,7 +223,12 @@ func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
 				}
 				b.sessVarsUsed = b.sessVarsUsed || scope == "sess"
 			}
-			isExpr := r.Action == "set-var" || r.Action == "set-priority-class" || r.Action == "set-priority-offset" || strings.HasPrefix(r.Action, "set-src") || strings.HasPrefix(r.Action, "set-dst") || r.Action == "capture" || r.Action == "track-sc" || (r.Action == "sc-set-gpt0" || r.Action == "sc-set-gpt") || r.Action == "set-timeout" && r.Value != ""
+			if r.Action == "do-resolve" {
+				if scope, _, err := acl.ParseVarName(r.Name); err == nil {
+					b.sessVarsUsed = b.sessVarsUsed || scope == "sess"
+				}
+			}
+			isExpr := r.Action == "set-var" || r.Action == "do-resolve" || r.Action == "set-priority-class" || r.Action == "set-priority-offset" || strings.HasPrefix(r.Action, "set-src") || strings.HasPrefix(r.Action, "set-dst") || r.Action == "capture" || r.Action == "track-sc" || (r.Action == "sc-set-gpt0" || r.Action == "sc-set-gpt") || r.Action == "set-timeout" && r.Value != ""
 			if n, perr := strconv.ParseInt(r.Value, 10, 64); (r.Action == "sc-set-gpt0" || r.Action == "sc-set-gpt") && perr == nil {
 				// sc-set-gpt0 with an integer rather than an expression.
 				hr.expr = func(acl.Context) (acl.Sample, bool) { return acl.Int(n), true }
@@ -539,6 +544,8 @@ rules:
 			ex.replaceFields(req, r)
 		case "set-var", "set-var-fmt", "unset-var":
 			ex.varAction(r)
+		case "do-resolve":
+			ex.hf.s.b.doResolve(r.cfg.Resolve, r.name, r.expr, ex)
 		case "send-spoe-group":
 			ex.sendSPOEGroup(r)
 		case "set-map", "del-map", "add-acl", "del-acl":

@@ -183,7 +183,7 @@ func (s *session) run() {
 		s.tcpFinish()
 		return
 	}
-	if s.be != nil && s.be.cfg.Mode == "http" {
+	if s.be != nil && s.be.cfg.Mode == "http" || s.switched() {
 		// A TCP frontend's rules chose an HTTP backend: the connection
 		// is served as HTTP from here, its bytes still unread, each
 		// request logged in the frontend's format, as HAProxy upgrades
@@ -637,7 +637,16 @@ type sessExtra struct {
 	// res is the session's tcp-response rules while they wait for the
 	// server's bytes, nil when they never had to.
 	res *resAnalysis
+	// switched marks a connection a "tcp-request content switch-mode
+	// http" rule turned to HTTP, under the multiplexer switchProto
+	// forces ("" for the bind line's).
+	switched    bool
+	switchProto string
 }
+
+// switched reports whether a switch-mode rule turned the connection to
+// HTTP.
+func (s *session) switched() bool { return s.x != nil && s.x.switched }
 
 // prio is the session's place in the queues.
 func (s *session) prio() Priority {

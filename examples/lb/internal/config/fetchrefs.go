@@ -250,11 +250,16 @@ func (p *parser) checkFetchPlaces(words []string) {
 			}
 		}
 		// "set-var(NAME) EXPR": the expression after the action.
-		if kw != "use_backend" && i == 0 && strings.HasPrefix(w, "set-var(") && len(words) > 2 {
+		// "do-resolve(...) EXPR" likewise, named by its expression.
+		if kw != "use_backend" && i == 0 && (strings.HasPrefix(w, "set-var(") || strings.HasPrefix(w, "do-resolve(")) && len(words) > 2 {
 			name, _, _ := strings.Cut(words[2], ",")
 			name, _, _ = strings.Cut(name, "(")
+			what := w
+			if strings.HasPrefix(w, "do-resolve(") {
+				what = words[2]
+			}
 			if need := needOf(name); need != "" && unavailable(need) {
-				p.errorf(kw, ErrMisplaced, "fetch method '%s' extracts information from '%s', none of which is available here", w, need)
+				p.errorf(kw, ErrMisplaced, "fetch method '%s' extracts information from '%s', none of which is available here", what, need)
 			}
 		}
 	}

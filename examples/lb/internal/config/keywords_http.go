@@ -702,6 +702,11 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 		return r, err
 	}
 	r.Cond = cond
+	if req && isDoResolve(a0) {
+		r.Action = "do-resolve"
+		r.Name, r.Resolve, r.Value, err = parseDoResolve("http-request", a0, a)
+		return r, err
+	}
 	need := func(n int, usage string) error {
 		if len(a) != n {
 			return fmt.Errorf("'%s' expects %s", r.Action, usage)
@@ -1168,7 +1173,12 @@ func (p *parser) validateHTTP() {
 				}
 			}
 		}
-		if px.Mode != "http" && (len(px.HTTP.RequestRules) > 0 || len(px.HTTP.ResponseRules) > 0 || len(px.HTTP.Redirects) > 0) {
+		// A frontend that switches its connections to HTTP runs them.
+		switches := px.Mode != "http" && px.switchesMode()
+		if switches && px.Kind == KindListen {
+			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: Proxy '%s' : 'switch-mode http' configured for a tcp proxy with no backend. Incoming connections upgraded to HTTP cannot be routed to TCP servers", px.Pos, px.Name))
+		}
+		if px.Mode != "http" && !(switches && px.Kind.IsFrontend()) && (len(px.HTTP.RequestRules) > 0 || len(px.HTTP.ResponseRules) > 0 || len(px.HTTP.Redirects) > 0) {
 			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s '%s': http-request, http-response and redirect rules are ignored in mode %s", px.Pos, px.Kind, px.Name, px.Mode))
 		}
 		if px.Mode != "http" && px.HTTP.Stats != nil {

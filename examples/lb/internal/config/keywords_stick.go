@@ -204,12 +204,33 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 			return errors.New("'send-spoe-group' expects 2 arguments: <engine-id> <group-id>")
 		}
 		r.Var, r.Key = args[0], args[1]
+	case stage == "content" && isDoResolve(r.Action):
+		r.Action = "do-resolve"
+		if r.Var, r.Resolve, r.Key, err = parseDoResolve("tcp-request content", words[0], args); err != nil {
+			return err
+		}
+	case stage == "content" && r.Action == "switch-mode":
+		if r.Key, err = parseSwitchMode(px, args); err != nil {
+			return err
+		}
+	case stage == "content" && r.Action == "use-service":
+		// haproxy 2.6's one service, the Prometheus exporter, answers
+		// HTTP requests only.
+		switch {
+		case len(args) == 0:
+			return errors.New("'tcp-request' expects a service name")
+		case args[0] == ServicePrometheus:
+			//lint:ignore ST1005 haproxy's words
+			return errors.New("Prometheus exporter service only available on 'http-request' rulesets")
+		default:
+			return errors.New("'content' unknown service name")
+		}
 	case stage == "content" && r.Action == "set-log-level":
 		if r.LogLevel, err = parseSetLogLevel(args); err != nil {
 			return err
 		}
 	case stage == "content" && r.Action != "accept" && r.Action != "reject" && !strings.HasPrefix(r.Action, "track-sc"):
-		return fmt.Errorf("%w: 'tcp-request content %s' (only accept, reject, capture, track-sc0, track-sc1, track-sc2, sc-inc-gpc0, sc-inc-gpc1, sc-set-gpt0, set-var, set-var-fmt, unset-var, set-log-level, set-mark, set-tos, set-nice, set-src, set-src-port, set-dst, set-dst-port, set-priority-class, set-priority-offset, silent-drop and send-spoe-group)", ErrUnsupported, r.Action)
+		return fmt.Errorf("%w: 'tcp-request content %s' (only accept, reject, capture, track-sc0, track-sc1, track-sc2, sc-inc-gpc0, sc-inc-gpc1, sc-set-gpt0, set-var, set-var-fmt, unset-var, set-log-level, set-mark, set-tos, set-nice, set-src, set-src-port, set-dst, set-dst-port, set-priority-class, set-priority-offset, silent-drop, send-spoe-group, do-resolve and switch-mode)", ErrUnsupported, r.Action)
 	case strings.HasPrefix(r.Action, "track-sc"):
 		n, err := strconv.Atoi(strings.TrimPrefix(r.Action, "track-sc"))
 		if err != nil || n < 0 || n >= acl.Slots {

@@ -204,6 +204,18 @@ type HTTPRule struct {
 	// MapValue is set-map's value format; Name is then the map file
 	// and Value the key format, as for del-map, add-acl and del-acl.
 	MapValue string
+	// Resolve holds do-resolve's resolvers section and family; Name is
+	// then the variable and Value the host name's expression.
+	Resolve DoResolve
+}
+
+// DoResolve is what a do-resolve action (http-request or tcp-request
+// content) resolves through.
+type DoResolve struct {
+	// Resolvers names the resolvers section asked.
+	Resolvers string
+	// Prefer is the family asked first: "ipv4" or "ipv6" (the default).
+	Prefer string
 }
 
 // UseBackend is one use_backend rule.

@@ -53,9 +53,9 @@ type ConnRule struct {
 	// "set-dst-port" (Key is then the expression), in connection rules
 	// "expect-proxy" (layer4: the connection must open with a PROXY
 	// header), and in content rules "capture", "set-log-level",
-	// "set-nice", "set-priority-class", "set-priority-offset" and
-	// "send-spoe-group" (Var is then the SPOE engine, Key the group), in
-	// response rules also "close".
+	// "set-nice", "set-priority-class", "set-priority-offset",
+	// "send-spoe-group" (Var is then the SPOE engine, Key the group) and
+	// "do-resolve" (Resolve), in response rules also "close".
 	Action string
 	// Slot is the stick counter of track-sc (0, 1 or 2), and of the
 	// sc-inc-gpc0/1, sc-set-gpt0, sc-inc-gpc and sc-set-gpt actions.
@@ -79,6 +79,9 @@ type ConnRule struct {
 	LogLevel int
 	// Num is set-mark's mark, set-tos's value and set-nice's nice.
 	Num int64
+	// Resolve is a content rule's do-resolve section and family (Var
+	// is then the variable, Key the host name's expression).
+	Resolve DoResolve
 	// Cond limits the rule; nil means always.
 	Cond *acl.Cond
 }

@@ -270,4 +270,5 @@ func (p *parser) checkResolversRefs() {
 			}
 		}
 	}
+	p.checkDoResolve()
 }
