@@ -20,6 +20,7 @@ var contentFetches = map[string]bool{
 	"req.ssl_alpn": true, "req.ssl_ec_ext": true, "req.ssl_st_ext": true, "req.ssl_ver": true, "req_ssl_ver": true,
 	"req_len": true, "req_ssl_hello_type": true, "req_ssl_sni": true, "req_ver": true,
 	"res.hdr": true, "shdr": true, "res.cook": true, "scook": true, "url": true, "url_param": true,
+	"fcgi.docroot": true, "fcgi.index": true,
 }
 
 // LogUsable reports whether a log-format's sample expression may use the

@@ -91,7 +91,7 @@ func TestStickErrors(t *testing.T) {
 		{"track junk", fe + " stick-table type ip size 1\n tcp-request connection track-sc0 src tabl x\n", 4, ErrBadValue, "unexpected 'tabl x'"},
 		{"track without table", fe + " tcp-request connection track-sc0 src\n", 3, ErrReference, "needs a stick-table"},
 		{"track unknown table", fe + " tcp-request connection track-sc0 src table t\n", 3, ErrReference, "refers to table 't'"},
-		{"tcp-request content", fe + " tcp-request content switch-mode http\n", 3, ErrUnsupported, "'tcp-request content switch-mode'"},
+		{"tcp-request content", fe + " tcp-request content expect-netscaler-cip layer4\n", 3, ErrUnsupported, "'tcp-request content expect-netscaler-cip'"},
 		{"content capture form", fe + " tcp-request content capture src id 0\n", 3, ErrBadValue, "expects <expression> 'len' <length>"},
 		{"content capture length", fe + " tcp-request content capture src len 0\n", 3, ErrBadValue, "length must be > 0"},
 		{"content capture in backend", be + " tcp-request content capture src len 4\n", 3, ErrBadValue, "has no frontend capability"},

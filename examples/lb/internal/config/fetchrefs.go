@@ -172,7 +172,7 @@ var tcpResponseNeeds = map[string]string{}
 var messageNeeds = map[string]string{}
 
 func init() {
-	for _, n := range strings.Fields("hdr_val req.hdr_val hdr_ip req.hdr_ip cook_val req.cook_val req.hdr_names req.hdrs req.hdrs_bin urlp urlp_val url_ip url_port pathq baseq base32 base32+src url32 url32+src http_auth_type http_auth_bearer") {
+	for _, n := range strings.Fields("hdr_val req.hdr_val hdr_ip req.hdr_ip cook_val req.cook_val req.hdr_names req.hdrs req.hdrs_bin urlp urlp_val url_ip url_port pathq baseq base32 base32+src url32 url32+src http_auth_type http_auth_bearer fcgi.docroot fcgi.index") {
 		messageNeeds[n] = "HTTP request headers"
 	}
 	for _, n := range strings.Fields("res.hdr_val shdr_val res.hdr_ip shdr_ip res.hdr_cnt shdr_cnt res.fhdr res.fhdr_cnt res.cook_val scook_val res.cook_cnt scook_cnt res.hdr_names res.hdrs res.hdrs_bin res.ver resp_ver") {
