@@ -6,12 +6,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/stretchr/testify/require"
 )
@@ -266,4 +268,105 @@ listen own
 	require.Contains(t, want[1], "200 127.0.0.3 /3", "haproxy went to the second destination")
 	got := run(lb)
 	require.Equal(t, want, got, "haproxy's answers and log lines, then lb's")
+}
+
+// TestInteropDispatchTransparentMatchesHAProxy: a backend without
+// balance sends its connections to its dispatch address, or with option
+// transparent to the address the client reached (here moved to the
+// peers' port by set-dst-port), its servers only through use-server; the
+// peers answering and the log lines (<NOSRV>, %si) read the same.
+func TestInteropDispatchTransparentMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	run := func(start dstStart) []string {
+		sp := dstPeers(t, false)
+		p := freePorts(t, 3)
+		sock := filepath.Join(t.TempDir(), "admin.sock")
+		text := fmt.Sprintf(`global
+    log stdout format raw local0
+    stats socket %s level admin
+defaults
+    mode tcp
+    log global
+    log-format "dt %%f %%b/%%s %%si:%%sp"
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+listen dispatched
+    bind 127.0.0.1:%d
+    dispatch 127.0.0.2:%d
+    server s 127.0.0.3:%d
+    use-server s if { src 127.0.0.4 }
+listen transparent
+    bind 127.0.0.4:%d
+    tcp-request content set-dst-port int(%d)
+    option transparent
+`, sock, p[0], sp, sp, p[1], sp)
+		out := start(text, sock)
+		mask := strings.NewReplacer(strconv.Itoa(sp), "SP")
+		var got []string
+		for _, c := range [][2]string{{"127.0.0.1", fmt.Sprintf("127.0.0.1:%d", p[0])}, {"127.0.0.4", fmt.Sprintf("127.0.0.1:%d", p[0])}, {"127.0.0.1", fmt.Sprintf("127.0.0.4:%d", p[1])}} {
+			conn := dialFrom(t, c[0], c[1])
+			_, err := conn.Write([]byte("hi\n"))
+			require.NoError(t, err)
+			line, _ := bufio.NewReader(conn).ReadString('\n')
+			_ = conn.Close()
+			got = append(got, strings.TrimSpace(line))
+		}
+		for _, l := range sortedLines(t, out, 3, withPrefix("dt ")) {
+			got = append(got, mask.Replace(l))
+		}
+		return got
+	}
+	haproxy, lb := dstUnder(t)
+	want := run(haproxy)
+	t.Logf("haproxy:\n%s", strings.Join(want, "\n"))
+	require.Equal(t, []string{"127.0.0.2 hi", "127.0.0.3 hi", "127.0.0.4 hi"}, want[:3], "haproxy's peers")
+	got := run(lb)
+	require.Equal(t, want, got, "haproxy's answers and log lines, then lb's")
+}
+
+// TestInteropDispatchConfigMatchesHAProxy: the dispatch, option
+// transparent and 0.0.0.0 server lines haproxy 2.6 takes, warns of and
+// refuses, lb likewise, with haproxy's words.
+func TestInteropDispatchConfigMatchesHAProxy(t *testing.T) {
+	bin := haproxyBin(t)
+	for _, tc := range []struct{ fe, be, words string }{
+		{"", "dispatch 127.0.0.1:80", ""},
+		{"", "dispatch 127.0.0.1:80\n    server s 127.0.0.1:1", ""},
+		{"", "dispatch 127.0.0.1:80\n    balance roundrobin", "dispatch address of backend 'b' will be ignored in balance mode."},
+		{"", "dispatch 127.0.0.1", "missing port specification in '127.0.0.1'"},
+		{"", "dispatch 127.0.0.1:0", "invalid port '0'"},
+		{"", "dispatch 127.0.0.1:+1", "port offset not permitted here in '127.0.0.1:+1'"},
+		{"", "dispatch 127.0.0.1:80 x", "'dispatch' cannot handle unexpected argument 'x'"},
+		{"", "dispatch", "'' resolves to an empty address (environment variable missing?)"},
+		{"dispatch 127.0.0.1:80", "server s 127.0.0.1:1", "'dispatch' ignored because frontend 'f' has no backend capability."},
+		{"", "option transparent", ""},
+		{"", "option transparent\n    server s 127.0.0.1:1", ""},
+		{"", "option transparent\n    balance roundrobin", "backend 'b' cannot use both transparent and balance mode."},
+		{"", "option transparent\n    no option transparent\n    balance first", ""},
+		{"option transparent", "server s 127.0.0.1:1", "'transparent' ignored because frontend 'f' has no backend capability."},
+		{"", "server s 0.0.0.0:80 check", ""},
+		{"", "server s 0.0.0.0 check", ""},
+		{"", "server s *:80 send-proxy", ""},
+		{"", "server s 127.0.0.2 check", "server 's' has neither service port nor check port"},
+	} {
+		t.Run(tc.fe+" "+tc.be, func(t *testing.T) {
+			text := fmt.Sprintf("defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 5s\n    timeout server 5s\nfrontend f\n    bind 127.0.0.1:19999\n    %s\n    default_backend b\nbackend b\n    %s\n", tc.fe, tc.be)
+			hout, herr := exec.Command(bin, "-c", "-f", writeFile(t, "h.cfg", text)).CombinedOutput()
+			cfg, err := config.Parse(config.Source{Name: "lb.cfg", Data: []byte(text)})
+			if herr != nil {
+				require.Error(t, err, "haproxy refuses it: %s", hout)
+				require.Contains(t, err.Error(), tc.words)
+				require.Contains(t, string(hout), tc.words)
+				return
+			}
+			require.NoError(t, err, "haproxy takes it: %s", hout)
+			warned := strings.Contains(string(hout), "[WARNING]")
+			require.Equal(t, warned, len(cfg.Warnings) > 0, "haproxy: %s\nlb: %q", hout, cfg.Warnings)
+			if warned {
+				require.Contains(t, string(hout), tc.words)
+				require.Contains(t, strings.Join(cfg.Warnings, "\n"), tc.words)
+			}
+		})
+	}
 }
