@@ -55,6 +55,11 @@ type Backend struct {
 	useSrv []useServerRule
 	// stick are the "stick" rules (stick.go).
 	stick []stickRule
+	// fixed, for a backend without a balance algorithm but with a
+	// dispatch address or option transparent, is where its connections
+	// go that persistence sends to no server: a server outside the list,
+	// named <NOSRV>, at that address or at 0.0.0.0 with mapped ports.
+	fixed *Server
 
 	mu      sync.Mutex
 	servers []*Server
@@ -220,6 +225,14 @@ func newBackend(cfg *config.Proxy, logs *logSet) *Backend {
 		b.servers = append(b.servers, makeServer(b, sc))
 	}
 	b.follow()
+	if !cfg.BalanceSet && (cfg.Dispatch != "" || cfg.Options.Transparent) {
+		// As in HAProxy, the dispatch address before the client's own.
+		sc := &config.Server{Name: "<NOSRV>", Addr: cfg.Dispatch, Weight: 1}
+		if sc.Addr == "" {
+			sc.Addr, sc.MapPorts = "0.0.0.0:0", true
+		}
+		b.fixed = makeServer(b, sc)
+	}
 	return b
 }
 
@@ -522,6 +535,14 @@ func (b *Backend) assign(ctx context.Context, src netip.Addr, key []byte, avoid,
 	var queueOn bool
 	if direct != nil && (direct.persistable() || b.cfg.Options.Persist || force) {
 		s, queueOn = direct, direct.full() || len(direct.queue) > 0
+	} else if b.fixed != nil {
+		// No algorithm: the dispatch address or the client's own
+		// destination, which the log names <NOSRV>, as HAProxy does.
+		b.waiting--
+		b.fixed.cur++
+		b.conns++
+		b.mu.Unlock()
+		return assignment{srv: b.fixed}, nil
 	} else {
 		cands := b.candidates()
 		if len(cands) == 0 {

@@ -382,6 +382,9 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 	for _, px := range cfg.Proxies {
 		if px.Kind.IsBackend() {
 			be := newBackend(px, b.newLogSet(px))
+			if be.fixed != nil {
+				be.fixed.dialer, be.fixed.dialErr = b.dialer(be.fixed)
+			}
 			for _, s := range be.servers {
 				s.dialer, s.dialErr = b.dialer(s)
 				if e := s.cfg.SSL.SNI; e.Fetch == "expr" {

@@ -609,6 +609,16 @@ func (s *Server) reuse() string {
 	return s.be.http.reuse
 }
 
+// destTo is, for a server at 0.0.0.0 or :: (config.AnyHost), the
+// address a client whose destination is dst has it connect to; the zero
+// Addr for a server with an address of its own.
+func (s *Server) destTo(dst netip.AddrPort) netip.Addr {
+	if !config.AnyHost(s.address()) {
+		return netip.Addr{}
+	}
+	return dst.Addr().Unmap()
+}
+
 // release gives a server connection back after an exchange: to the
 // server's kept connections under http-reuse safe or always, closed under
 // never or when it cannot carry another request.
@@ -1226,17 +1236,17 @@ func (ex *exchange) openStream() error {
 	// with the client: kept connections are shared only between those,
 	// as in HAProxy.
 	ex.sni, ex.sniSet = dynamicSNI(srv, ex, ex.hf.tlsInfo())
-	sni := ex.sni
+	sni, to := ex.sni, srv.destTo(ex.dst)
 	if own := hf.own; own != nil && !hf.h2 {
 		hf.own = nil
-		if own.srv == srv && own.sni == sni && own.m.AvailStreams() > 0 {
+		if own.srv == srv && own.sni == sni && own.to == to && own.m.AvailStreams() > 0 {
 			bc, ex.unchecked = own, true
 		} else {
 			hf.release(own)
 		}
 	}
 	if bc == nil && reuse != reusePolicyNew && (reuse != "safe" || !ex.first || hf.h2) {
-		if bc = srv.conns.take(now, !resend, sni); bc != nil && !bc.h2 {
+		if bc = srv.conns.take(now, !resend, sni, to); bc != nil && !bc.h2 {
 			ex.unchecked = resend
 		}
 	}

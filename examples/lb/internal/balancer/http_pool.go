@@ -65,11 +65,14 @@ func (sc *serverConns) streamEnded(bc *backConn) {
 
 // backConn is one connection to a server and its mux.
 type backConn struct {
-	srv  *Server
-	c    *conn.Conn
-	m    mux.Mux
-	h2   bool
-	sni  string       // the SNI it sent when the server's changes with the client
+	srv *Server
+	c   *conn.Conn
+	m   mux.Mux
+	h2  bool
+	sni string // the SNI it sent when the server's changes with the client
+	// to is the client destination it went to for a server at 0.0.0.0
+	// (destTo): kept connections are shared only between those.
+	to   netip.Addr
 	idle time.Time    // when it went idle
 	used bool         // carried an exchange before: a failure may be a stale connection
 	uses atomic.Int32 // exchanges (HTTP/2: streams) opened on it, for max-reuse
@@ -136,12 +139,12 @@ type serverConns struct {
 // on a new connection a request the kept one failed to answer (a
 // request that is safe to send twice), as HAProxy does rather than
 // checking.
-func (sc *serverConns) take(now time.Time, probe bool, sni string) *backConn {
+func (sc *serverConns) take(now time.Time, probe bool, sni string, to netip.Addr) *backConn {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	for i := 0; i < len(sc.shared); i++ {
 		bc := sc.shared[i]
-		if bc.sni != sni {
+		if bc.sni != sni || bc.to != to {
 			continue
 		}
 		if !bc.reusable() {
@@ -168,7 +171,7 @@ func (sc *serverConns) take(now time.Time, probe bool, sni string) *backConn {
 	}
 	for i := len(sc.idle) - 1; i >= 0; i-- {
 		bc := sc.idle[i]
-		if bc.sni != sni {
+		if bc.sni != sni || bc.to != to {
 			continue
 		}
 		sc.idle = slices.Delete(sc.idle, i, i+1) // clears the freed slot
@@ -269,5 +272,5 @@ func (b *Balancer) dialBack(ctx context.Context, srv *Server, src, dst netip.Add
 		_ = c.Close()
 		return nil, fmt.Errorf("server %s/%s: %w", srv.be.cfg.Name, srv.cfg.Name, err)
 	}
-	return &backConn{srv: srv, c: c, m: m, h2: m.Name() == "h2", sni: pp.sni}, nil
+	return &backConn{srv: srv, c: c, m: m, h2: m.Name() == "h2", sni: pp.sni, to: srv.destTo(dst)}, nil
 }

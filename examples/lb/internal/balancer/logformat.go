@@ -278,7 +278,7 @@ func (v *logValues) appendVar(b []byte, it config.LogItem) []byte {
 			if v.srv.unix() {
 				return appendUnixVar(b, it.Var == "sp", it.Hex)
 			}
-			a, _ = netip.ParseAddrPort(v.srv.cfg.DialAddr(v.srv.address(), v.fe.Port()))
+			a, _ = netip.ParseAddrPort(v.srv.cfg.DialAddr(v.srv.address(), v.fe))
 		}
 		return appendAddrVar(b, a, it.Var == "sp", it.Hex)
 	case "Ts":

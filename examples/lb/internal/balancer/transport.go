@@ -248,7 +248,7 @@ func (b *Balancer) dialServer(ctx context.Context, s *Server, src, dst netip.Add
 		// header, "PROXY UNKNOWN" in v1, as HAProxy sends; TLVs go on.
 		ph.Command = conn.CommandLocal
 	}
-	network, addr := config.NetAddr(s.cfg.DialAddr(s.address(), dst.Port()))
+	network, addr := config.NetAddr(s.cfg.DialAddr(s.address(), dst))
 	c, err := connDialer(s, ph, pp).Dial(ctx, network, addr, ph)
 	if err != nil {
 		return nil, err

@@ -1,9 +1,11 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -47,6 +49,10 @@ func ParseServerAddr(s string) (addr string, mapPorts bool, err error) {
 		}
 	default:
 		addr, err := ParseAddr(s, true)
+		if strings.HasPrefix(addr, ":") {
+			// "*:80" or ":80": no address, as 0.0.0.0:80.
+			addr = "0.0.0.0" + addr
+		}
 		return addr, false, err
 	}
 	a, err := ParseAddr(host+":0", true)
@@ -55,7 +61,7 @@ func ParseServerAddr(s string) (addr string, mapPorts bool, err error) {
 		return "", false, errors.New(strings.Replace(err.Error(), strconv.Quote(host+":0"), strconv.Quote(s), 1))
 	}
 	h, _, _ := net.SplitHostPort(a)
-	return net.JoinHostPort(h, strconv.Itoa(offset)), true, nil
+	return net.JoinHostPort(cmp.Or(h, "0.0.0.0"), strconv.Itoa(offset)), true, nil
 }
 
 // UnixPrefix starts a server address that is a UNIX stream socket: the
@@ -111,27 +117,45 @@ func unixAddr(s string) (addr string, ok bool, err error) {
 	return "", false, nil
 }
 
-// DialAddr is where a connection to s goes when its client connected to
-// port dport: s's address, or with port mapping its host and dport plus
-// the offset.
-func (s *Server) DialAddr(addr string, dport uint16) string {
-	if !s.MapPorts {
+// AnyHost reports whether a server address (as [ParseServerAddr] gives
+// it) is 0.0.0.0 or ::, written also "*" or with no host: a server
+// without an address of its own, whose connections go to the address
+// each client reached (its destination, as set-dst left it).
+func AnyHost(addr string) bool {
+	return strings.HasPrefix(addr, "0.0.0.0:") || strings.HasPrefix(addr, "[::]:")
+}
+
+// DialAddr is where a connection to s goes for a client whose
+// destination is dst: s's address, with dst's address for a host that
+// is 0.0.0.0 or :: ([AnyHost]), and with port mapping dst's port plus
+// the offset. A client without an IP destination (a UNIX socket's) keeps
+// the server's host.
+func (s *Server) DialAddr(addr string, dst netip.AddrPort) string {
+	anyHost := AnyHost(addr)
+	if !s.MapPorts && !anyHost {
 		return addr
 	}
-	host, off, err := net.SplitHostPort(addr)
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return addr
 	}
-	n, _ := strconv.Atoi(off)
-	return net.JoinHostPort(host, strconv.Itoa(int(uint16(int(dport)+n))))
+	if anyHost && dst.Addr().IsValid() {
+		host = dst.Addr().Unmap().String()
+	}
+	if s.MapPorts {
+		n, _ := strconv.Atoi(port)
+		port = strconv.Itoa(int(uint16(int(dst.Port()) + n)))
+	}
+	return net.JoinHostPort(host, port)
 }
 
 // validateMapPorts refuses, as HAProxy does, a checked server with port
-// mapping and no "port" to check.
+// mapping and no "port" to check, unless it has no address either
+// (0.0.0.0), which HAProxy lets go.
 func (p *parser) validateMapPorts() {
 	for _, px := range p.cfg.Proxies {
 		for _, s := range px.Servers {
-			if s.MapPorts && s.Check && s.CheckPort == 0 {
+			if s.MapPorts && s.Check && s.CheckPort == 0 && !AnyHost(s.Addr) {
 				p.pos = s.Pos
 				p.errorf("server", ErrBadValue, "proxy '%s': server '%s' has neither service port nor check port", px.Name, s.Name)
 			}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -25,6 +26,12 @@ func TestParseServerAddr(t *testing.T) {
 		"web.example:8080": {"web.example:8080", false},
 		"ipv6@[::1]:443":   {"[::1]:443", false},
 		"localhost":        {"localhost:0", true},
+		"0.0.0.0:80":       {"0.0.0.0:80", false},
+		"*:80":             {"0.0.0.0:80", false},
+		":80":              {"0.0.0.0:80", false},
+		"*":                {"0.0.0.0:0", true},
+		"*:+1":             {"0.0.0.0:1", true},
+		":::80":            {"[::]:80", false},
 	} {
 		addr, maps, err := ParseServerAddr(in)
 		require.NoError(t, err, in)
@@ -41,11 +48,23 @@ func TestParseServerAddr(t *testing.T) {
 		_, _, err := ParseServerAddr(in)
 		require.ErrorContains(t, err, msg, in)
 	}
+	dst := netip.MustParseAddrPort("127.0.0.5:8080")
 	s := &Server{MapPorts: true}
-	require.Equal(t, "127.0.0.1:8090", s.DialAddr("127.0.0.1:10", 8080))
-	require.Equal(t, "127.0.0.1:8070", s.DialAddr("127.0.0.1:-10", 8080))
-	require.Equal(t, "[::1]:8080", s.DialAddr("[::1]:0", 8080))
-	require.Equal(t, "127.0.0.1:9", (&Server{}).DialAddr("127.0.0.1:9", 8080), "a fixed port stays")
+	require.Equal(t, "127.0.0.1:8090", s.DialAddr("127.0.0.1:10", dst))
+	require.Equal(t, "127.0.0.1:8070", s.DialAddr("127.0.0.1:-10", dst))
+	require.Equal(t, "[::1]:8080", s.DialAddr("[::1]:0", dst))
+	require.Equal(t, "127.0.0.5:8081", s.DialAddr("0.0.0.0:1", dst), "the client's destination, port mapped")
+	require.Equal(t, "127.0.0.1:9", (&Server{}).DialAddr("127.0.0.1:9", dst), "a fixed port stays")
+	require.Equal(t, "127.0.0.5:9", (&Server{}).DialAddr("0.0.0.0:9", dst), "the client's destination")
+	require.Equal(t, "127.0.0.5:9", (&Server{}).DialAddr("[::]:9", dst), "the client's family")
+	require.Equal(t, "0.0.0.0:9", (&Server{}).DialAddr("0.0.0.0:9", netip.AddrPort{}), "no IP destination")
+}
+
+// TestAnyHostNeedsNoCheckPort: as in HAProxy, a server at 0.0.0.0
+// without a port may be checked (the check goes to port 0 and fails).
+func TestAnyHostNeedsNoCheckPort(t *testing.T) {
+	_, err := Parse(Source{Name: "t.cfg", Data: []byte("listen l\n    bind :8080\n    server s1 0.0.0.0 check\n")})
+	require.NoError(t, err)
 }
 
 func TestMapPortsNeedCheckPort(t *testing.T) {

@@ -23,7 +23,7 @@ var capHints = map[string]string{
 // ignoredKeywords are the proxy keywords HAProxy ignores with a warning
 // in a section without their capability, that lb ignores likewise
 // (others it still refuses there).
-var ignoredKeywords = map[string]bool{"maxconn": true}
+var ignoredKeywords = map[string]bool{"maxconn": true, "dispatch": true}
 
 // ignoredOptions are the options HAProxy ignores with a warning in a
 // section without their capability, that lb ignores likewise; the value
@@ -32,6 +32,7 @@ var ignoredKeywords = map[string]bool{"maxconn": true}
 var ignoredOptions = map[string]string{
 	"tcplog": "backends", "httplog": "backends",
 	"http-use-proxy-header": "cap", "http-pretend-keepalive": "cap",
+	"transparent": "cap",
 }
 
 // capabilityNames are the kind of the section and the capability it
@@ -50,7 +51,7 @@ func (p *parser) ignoreMisplaced(kw string, option bool) bool {
 	kind, missing := capabilityNames(p.cur.Kind)
 	var msg string
 	switch {
-	case !option && ignoredKeywords[kw]:
+	case !option && ignoredKeywords[kw] && p.cur.Kind != KindDefaults:
 		msg = fmt.Sprintf("'%s' ignored because %s '%s' has no %s capability.%s", kw, kind, p.cur.Name, missing, capHints[kw])
 	case option && ignoredOptions[kw] == "backends" && p.cur.Kind == KindBackend:
 		msg = fmt.Sprintf("%s '%s' : 'option %s' directive is ignored in backends.", kind, p.cur.Name, kw)

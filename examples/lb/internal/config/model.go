@@ -361,6 +361,10 @@ type Options struct {
 	// waits in a queue or before its server connection is made ("option
 	// abortonclose").
 	AbortOnClose bool
+	// Transparent has a backend that balances nothing (no "balance")
+	// connect each client to the address it reached ("option
+	// transparent"), as set-dst may have changed it.
+	Transparent bool
 	// SmartConnect holds back the handshake's last ACK of a server
 	// connection so that it leaves with the first bytes sent ("option
 	// tcp-smart-connect").
@@ -466,8 +470,13 @@ type Proxy struct {
 	// DefaultBackend names the backend a frontend sends connections to.
 	DefaultBackend    string
 	DefaultBackendPos Pos
-	// Balance is the load-balancing algorithm.
-	Balance string
+	// Balance is the load-balancing algorithm; BalanceSet tells that a
+	// "balance" line (the section's or its defaults') chose it.
+	Balance    string
+	BalanceSet bool
+	// Dispatch is where a backend that balances nothing (no "balance")
+	// sends every connection ("dispatch ADDR:PORT"), "" for none.
+	Dispatch string
 	// Cookie is the backend's persistence cookie ("cookie NAME ..."), nil
 	// for none.
 	Cookie *CookiePersist

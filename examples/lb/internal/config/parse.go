@@ -277,6 +277,8 @@ func (p *parser) parseLine(words []string) {
 	}
 	if err := k.parse(p, p.cur, words[1:]); err != nil {
 		p.fail(kw, fmt.Sprintf("'%s' in '%s' section", kw, p.section), err)
+	} else if kw == "balance" {
+		p.cur.BalanceSet = true
 	}
 }
 
