@@ -101,6 +101,28 @@ type Info struct {
 	// TLSUnique is the tls-unique channel binding (RFC 5929), the first
 	// Finished message of the handshake; nil for TLS 1.3, which has none.
 	TLSUnique []byte
+	// Keys is the connection's key material, when a TLS transport was
+	// told to keep it; nil otherwise.
+	Keys *TLSKeys
+}
+
+// TLSKeys is the key material of one TLS connection, what an NSS key
+// log (SSLKEYLOGFILE) line carries, each field nil when unknown.
+type TLSKeys struct {
+	// ClientRandom and ServerRandom are the 32-byte randoms of the
+	// ClientHello and of the ServerHello (not of a HelloRetryRequest).
+	ClientRandom, ServerRandom []byte
+	// SessionID is the session id of the ServerHello under TLS 1.2
+	// and below (empty when the server sent none); nil under TLS 1.3,
+	// where the field only echoes the client's.
+	SessionID []byte
+	// MasterSecret is the TLS 1.2 master secret, the one of the
+	// resumed session on a resumption.
+	MasterSecret []byte
+	// The TLS 1.3 traffic secrets of the handshake and of the first
+	// application keys.
+	ClientHandshakeTrafficSecret, ServerHandshakeTrafficSecret []byte
+	ClientTrafficSecret0, ServerTrafficSecret0                 []byte
 }
 
 // Factory builds a transport over an established socket. Config is the

@@ -70,8 +70,16 @@ type Conn struct {
 	picked *entry
 	// rec records the socket's first bytes until the ClientHello is in,
 	// hello being that message (BindConfig.CaptureHello); nil without.
-	rec   *helloRecorder
-	hello []byte
+	rec          *helloRecorder
+	hello        []byte
+	keepHelloMsg bool
+	// keys is the key material kept for Info (BindConfig.CaptureKeys,
+	// ServerConfig.CaptureKeys), filled during the handshake and
+	// completed by finishKeys; nil without. resumed is the secret of
+	// the session offered for resumption.
+	keys     *xprt.TLSKeys
+	resumed  []byte
+	keysDone bool
 }
 
 // ownerKey keys the server Conn running a handshake in the handshake's
@@ -102,6 +110,7 @@ func (c *Conn) Handshake(ctx context.Context) error {
 		}
 		return fmt.Errorf("tls: handshake %s %s: %w", side, c.tc.RemoteAddr(), err)
 	}
+	c.finishKeys()
 	return nil
 }
 
@@ -175,6 +184,15 @@ func (c *Conn) Raw() (syscall.RawConn, bool) { return nil, false }
 // TLS returns the crypto/tls connection, for what Info does not carry.
 func (c *Conn) TLS() *stdtls.Conn { return c.tc }
 
+// finishedKeys is the key material once finishKeys has run (Handshake
+// completes it), nil before or without capture.
+func (c *Conn) finishedKeys() *xprt.TLSKeys {
+	if !c.keysDone {
+		return nil
+	}
+	return c.keys
+}
+
 // Info reports what the handshake negotiated; the zero Info before it
 // completes.
 func (c *Conn) Info() xprt.Info {
@@ -194,5 +212,6 @@ func (c *Conn) Info() xprt.Info {
 		LocalCertificate: c.local,
 		ClientHello:      c.hello,
 		TLSUnique:        cs.TLSUnique,
+		Keys:             c.finishedKeys(),
 	}
 }

@@ -23,6 +23,15 @@
 // A [SessionStore] replaces tickets with server-side state, which is what
 // no-tls-tickets selects, backed by an in-process cache by default.
 //
+// A connection keeps its key material when [BindConfig.CaptureKeys] or
+// [ServerConfig.CaptureKeys] asks (Info's Keys): the hellos' randoms, the
+// TLS 1.2 session id and master secret, and the TLS 1.3 traffic secrets,
+// what an NSS key log line carries. The secrets come from a key log
+// crypto/tls writes into the connection, the randoms and session id from
+// a copy of the handshake's first bytes; connections that do not ask pay
+// nothing. crypto/tls logs no exporter secret and takes no early data,
+// so those secrets are never known.
+//
 // Where crypto/tls cannot do what a keyword asks, the package says so:
 // TLS 1.3 suites cannot be restricted (ciphersuites is only checked),
 // SSLv3 and finite-field DHE suites are not implemented, and sessions are

@@ -5,15 +5,19 @@ import (
 	"syscall"
 )
 
-// helloRecorder is a server connection's socket while its ClientHello
-// may still be arriving: it copies what crypto/tls reads, until the
-// handshake has the hello (keepHello), so that the message can be kept
-// as the client sent it. It holds no bytes of its own: its socket is
-// the connection's, for the idle poller too.
+// helloRecorder is a connection's socket while its hellos may still be
+// crossing it: it copies what crypto/tls reads, until the handshake has
+// the ClientHello (keepHello) or is over (finishKeys), so that the
+// message can be kept as the client sent it; with tapOut, it copies what
+// crypto/tls writes too, for the other hello. It holds no bytes of its
+// own: its socket is the connection's, for the idle poller too.
 type helloRecorder struct {
 	net.Conn
 	buf  []byte
 	done bool
+	// out is what was written while tapOut holds.
+	out    []byte
+	tapOut bool
 }
 
 // maxHelloRecord bounds what is recorded: TLS records of a ClientHello
@@ -23,13 +27,25 @@ const maxHelloRecord = 64 << 10
 func (r *helloRecorder) Read(p []byte) (int, error) {
 	n, err := r.Conn.Read(p)
 	if !r.done && n > 0 {
-		if len(r.buf)+n > maxHelloRecord {
-			r.done, r.buf = true, nil
-		} else {
-			r.buf = append(r.buf, p[:n]...)
-		}
+		r.buf = appendCapped(r.buf, p[:n])
 	}
 	return n, err
+}
+
+func (r *helloRecorder) Write(p []byte) (int, error) {
+	if r.tapOut {
+		r.out = appendCapped(r.out, p)
+	}
+	return r.Conn.Write(p)
+}
+
+// appendCapped appends what fits under maxHelloRecord: what the hellos
+// need is at the start, and a cut message is not one.
+func appendCapped(b, p []byte) []byte {
+	if room := maxHelloRecord - len(b); len(p) > room {
+		p = p[:max(room, 0)]
+	}
+	return append(b, p...)
 }
 
 // SyscallConn is the socket's: the recorder keeps nothing unread.
@@ -47,7 +63,13 @@ func (c *Conn) keepHello() {
 	if r == nil || r.done {
 		return
 	}
-	c.hello = helloMessage(r.buf)
+	hello := helloMessage(r.buf)
+	if c.keys != nil && len(hello) >= 38 {
+		c.keys.ClientRandom = helloRandom(hello)
+	}
+	if c.keepHelloMsg {
+		c.hello = hello
+	}
 	r.done, r.buf = true, nil
 }
 

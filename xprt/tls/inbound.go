@@ -1,12 +1,15 @@
 package tls
 
 import (
+	"cmp"
 	stdtls "crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
 	"time"
+
+	"github.com/proxyblocks/proxyblocks/xprt"
 )
 
 // BindConfig holds the TLS options of a bind line, one field per HAProxy
@@ -42,6 +45,12 @@ type BindConfig struct {
 	// CaptureHello keeps each client's ClientHello message (Info's
 	// ClientHello), for fetches that read what the client offered.
 	CaptureHello bool
+
+	// CaptureKeys keeps each connection's key material (Info's Keys):
+	// the hellos' randoms, the TLS 1.2 session id and master secret, and
+	// the TLS 1.3 traffic secrets. It costs a config clone and a copy of
+	// the handshake's first bytes per connection.
+	CaptureKeys bool
 
 	// versionWords are the no-sslv3, no-tlsv1x and force-tlsv1x words
 	// given so far, read together as HAProxy combines them.
@@ -122,6 +131,7 @@ type Inbound struct {
 	config  *stdtls.Config
 	store   *certStore
 	capture bool
+	keys    bool
 }
 
 // NewInbound loads the files a bind line names and builds the server
@@ -167,7 +177,7 @@ func NewInbound(b BindConfig, d *Defaults) (*Inbound, error) {
 	}
 
 	store := newCertStore(certs, b.StrictSNI)
-	in := &Inbound{config: base, store: store, capture: b.CaptureHello}
+	in := &Inbound{config: base, store: store, capture: b.CaptureHello, keys: b.CaptureKeys}
 	base.GetCertificate = func(hello *stdtls.ClientHelloInfo) (*stdtls.Certificate, error) {
 		if o := handshakeOwner(hello); o != nil && o.picked != nil {
 			return &o.picked.cert.Cert, nil
@@ -216,8 +226,13 @@ func NewInbound(b BindConfig, d *Defaults) (*Inbound, error) {
 			}
 			return nil, nil
 		}
-		if o := handshakeOwner(hello); o != nil {
-			o.picked, o.local = e, e.cert.Cert.Leaf
+		o := handshakeOwner(hello)
+		if o == nil {
+			return e.config, nil
+		}
+		o.picked, o.local = e, e.cert.Cert.Leaf
+		if o.keys != nil {
+			return o.serverKeysConfig(cmp.Or(e.config, base), base), nil
 		}
 		return e.config, nil
 	}
@@ -355,9 +370,13 @@ func (in *Inbound) Config() *stdtls.Config { return in.config }
 // Server wraps an accepted connection. The handshake runs on the first
 // Read or Write, or on [Conn.Handshake].
 func (in *Inbound) Server(c net.Conn) *Conn {
-	if in.capture {
-		rec := &helloRecorder{Conn: c}
-		return &Conn{tc: stdtls.Server(rec, in.config), rec: rec}
+	if in.capture || in.keys {
+		rec := &helloRecorder{Conn: c, tapOut: in.keys}
+		tc := &Conn{tc: stdtls.Server(rec, in.config), rec: rec, keepHelloMsg: in.capture}
+		if in.keys {
+			tc.keys = new(xprt.TLSKeys)
+		}
+		return tc
 	}
 	return &Conn{tc: stdtls.Server(c, in.config)}
 }

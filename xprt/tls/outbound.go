@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+
+	"github.com/proxyblocks/proxyblocks/xprt"
 )
 
 // ServerConfig holds the TLS options of a server line, one field per
@@ -26,6 +28,10 @@ type ServerConfig struct {
 	Ciphers      []uint16         // ciphers (TLS <= 1.2)
 	CipherSuites []uint16         // ciphersuites (TLS 1.3, validated only)
 	Curves       []stdtls.CurveID // curves
+
+	// CaptureKeys keeps each connection's key material (Info's Keys),
+	// as BindConfig.CaptureKeys does on the accepting side.
+	CaptureKeys bool
 
 	// versionWords are the no-sslv3, no-tlsv1x and force-tlsv1x words
 	// given so far, read together as HAProxy combines them.
@@ -119,6 +125,7 @@ var ErrNoCAFile = errors.New("tls: server: verify required needs a ca-file (or s
 type Outbound struct {
 	config *stdtls.Config
 	verify bool
+	keys   bool
 }
 
 // NewOutbound loads the files a server line names and builds the client
@@ -161,7 +168,7 @@ func NewOutbound(s ServerConfig, d *Defaults) (*Outbound, error) {
 	if v == VerifyDefault {
 		v = VerifyRequired
 	}
-	o := &Outbound{config: cfg, verify: v == VerifyRequired}
+	o := &Outbound{config: cfg, verify: v == VerifyRequired, keys: s.CaptureKeys}
 	if !o.verify {
 		return o, nil
 	}
@@ -202,7 +209,23 @@ func (o *Outbound) Config() *stdtls.Config { return o.config }
 
 // Client wraps a dialed connection, sending the configured SNI.
 func (o *Outbound) Client(c net.Conn) *Conn {
+	if o.keys {
+		return o.keysClient(c, o.config.Clone())
+	}
 	return &Conn{tc: stdtls.Client(c, o.config), client: true, verified: o.verify}
+}
+
+// keysClient wraps c with cfg, a clone of the config for this conn only,
+// keeping the conn's key material.
+func (o *Outbound) keysClient(c net.Conn, cfg *stdtls.Config) *Conn {
+	rec := &helloRecorder{Conn: c, tapOut: true}
+	tc := &Conn{client: true, verified: o.verify, rec: rec, keys: new(xprt.TLSKeys)}
+	cfg.KeyLogWriter = keyLog{tc.keys}
+	if cfg.ClientSessionCache != nil {
+		cfg.ClientSessionCache = sessionTap{cfg.ClientSessionCache, tc}
+	}
+	tc.tc = stdtls.Client(rec, cfg)
+	return tc
 }
 
 // ClientSNI wraps a dialed connection and sends sni instead of the
@@ -214,5 +237,8 @@ func (o *Outbound) ClientSNI(c net.Conn, sni string) *Conn {
 	}
 	cfg := o.config.Clone()
 	cfg.ServerName = sni
+	if o.keys {
+		return o.keysClient(c, cfg)
+	}
 	return &Conn{tc: stdtls.Client(c, cfg), client: true, verified: o.verify}
 }

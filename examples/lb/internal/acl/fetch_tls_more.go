@@ -25,9 +25,8 @@ import (
 // state (ssl_bc_*), the key sizes of the negotiated ciphers, and
 // ssl_fc_has_sni and ssl_fc_has_crt.
 //
-// What only OpenSSL keeps (session ids and keys, the ClientHello's raw
-// lists, the handshake randoms) is refused with an error saying so:
-// crypto/tls does not give it to the balancer.
+// What only OpenSSL keeps is refused with an error saying so: crypto/tls
+// does not give it to the balancer.
 
 func init() {
 	front := func(c Context) (xprt.Info, bool) {
@@ -174,29 +173,14 @@ func unknownFetch(name string) error {
 // unavailableTLSFetches are HAProxy's TLS fetches whose values crypto/tls
 // keeps to itself, with the reason a configuration naming one is refused.
 var unavailableTLSFetches = map[string]string{
-	"ssl_fc_session_id":                      "crypto/tls does not expose the TLS session id",
-	"ssl_bc_session_id":                      "crypto/tls does not expose the TLS session id",
-	"ssl_fc_session_key":                     "crypto/tls does not expose the session master key",
-	"ssl_bc_session_key":                     "crypto/tls does not expose the session master key",
-	"ssl_fc_client_random":                   "crypto/tls does not expose the handshake randoms",
-	"ssl_fc_server_random":                   "crypto/tls does not expose the handshake randoms",
-	"ssl_bc_client_random":                   "crypto/tls does not expose the handshake randoms",
-	"ssl_bc_server_random":                   "crypto/tls does not expose the handshake randoms",
-	"ssl_fc_protocol_hello_id":               "lb does not capture the ClientHello (tune.ssl.capture-buffer-size)",
-	"ssl_fc_cipherlist_bin":                  "lb does not capture the ClientHello (tune.ssl.capture-buffer-size)",
-	"ssl_fc_cipherlist_hex":                  "lb does not capture the ClientHello (tune.ssl.capture-buffer-size)",
-	"ssl_fc_cipherlist_str":                  "lb does not capture the ClientHello (tune.ssl.capture-buffer-size)",
-	"ssl_fc_cipherlist_xxh":                  "lb does not capture the ClientHello (tune.ssl.capture-buffer-size)",
-	"ssl_fc_eclist_bin":                      "lb does not capture the ClientHello (tune.ssl.capture-buffer-size)",
-	"ssl_fc_ecformats_bin":                   "lb does not capture the ClientHello (tune.ssl.capture-buffer-size)",
-	"ssl_fc_extlist_bin":                     "lb does not capture the ClientHello (tune.ssl.capture-buffer-size)",
-	"ssl_fc_client_early_traffic_secret":     "crypto/tls does not expose the TLS 1.3 secrets",
-	"ssl_fc_client_handshake_traffic_secret": "crypto/tls does not expose the TLS 1.3 secrets",
-	"ssl_fc_client_traffic_secret_0":         "crypto/tls does not expose the TLS 1.3 secrets",
-	"ssl_fc_early_exporter_secret":           "crypto/tls does not expose the TLS 1.3 secrets",
-	"ssl_fc_exporter_secret":                 "crypto/tls does not expose the TLS 1.3 secrets",
-	"ssl_fc_server_handshake_traffic_secret": "crypto/tls does not expose the TLS 1.3 secrets",
-	"ssl_fc_server_traffic_secret_0":         "crypto/tls does not expose the TLS 1.3 secrets",
+	"ssl_fc_protocol_hello_id": "lb does not capture the ClientHello (tune.ssl.capture-buffer-size)",
+	"ssl_fc_cipherlist_bin":    "lb does not capture the ClientHello (tune.ssl.capture-buffer-size)",
+	"ssl_fc_cipherlist_hex":    "lb does not capture the ClientHello (tune.ssl.capture-buffer-size)",
+	"ssl_fc_cipherlist_str":    "lb does not capture the ClientHello (tune.ssl.capture-buffer-size)",
+	"ssl_fc_cipherlist_xxh":    "lb does not capture the ClientHello (tune.ssl.capture-buffer-size)",
+	"ssl_fc_eclist_bin":        "lb does not capture the ClientHello (tune.ssl.capture-buffer-size)",
+	"ssl_fc_ecformats_bin":     "lb does not capture the ClientHello (tune.ssl.capture-buffer-size)",
+	"ssl_fc_extlist_bin":       "lb does not capture the ClientHello (tune.ssl.capture-buffer-size)",
 }
 
 // chainDER is the DER encodings of certs, end to end.

@@ -51,15 +51,21 @@ func TestDNFetchArguments(t *testing.T) {
 	}
 }
 
-// TestUnavailableTLSFetchesAreRefused: a fetch crypto/tls cannot serve
-// fails the configuration, saying why.
-func TestUnavailableTLSFetchesAreRefused(t *testing.T) {
-	for _, expr := range []string{"ssl_fc_session_id", "ssl_fc_client_random", "ssl_fc_server_random"} {
+// TestKeyFetchesCompile: the key material fetches, once refused, are
+// there; their binary ones need a match method in an ACL, as HAProxy's.
+func TestKeyFetchesCompile(t *testing.T) {
+	for _, expr := range []string{"ssl_fc_session_id", "ssl_fc_client_random", "ssl_fc_server_random", "ssl_fc_session_key",
+		"ssl_bc_session_id", "ssl_bc_client_random", "ssl_bc_server_random", "ssl_bc_session_key"} {
 		_, _, err := CompileFetch(expr)
-		require.ErrorIs(t, err, ErrUnsupportedFetch, expr)
-		assert.Regexp(t, `^unsupported fetch method: 'ssl_fc_[a-z_]+' \(.+\)$`, err.Error(), expr)
+		require.NoError(t, err, expr)
 		_, err = ParseExpr([]string{expr, "-m", "found"})
-		require.ErrorIs(t, err, ErrUnsupportedFetch, expr)
+		require.NoError(t, err, expr)
+		_, err = ParseExpr([]string{expr, "x"})
+		require.Error(t, err, expr)
+	}
+	for _, expr := range []string{"ssl_fc_client_traffic_secret_0", "ssl_fc_exporter_secret", "ssl_fc_early_exporter_secret", "ssl_fc_client_early_traffic_secret"} {
+		_, _, err := CompileFetch(expr)
+		require.NoError(t, err, expr)
 	}
 	_, _, err := CompileFetch("ssl_fc_no_such_thing")
 	require.ErrorIs(t, err, ErrUnknownFetch)

@@ -1995,3 +1995,6 @@ func (ex *exchange) noteBackSource() {
 // HelloCaptureSize is tune.ssl.capture-buffer-size, for the fetches of
 // what the client's ClientHello offered.
 func (ex *exchange) HelloCaptureSize() int { return ex.hf.s.b.cfg.Global.SSLCaptureSize }
+
+// SSLKeyLog is tune.ssl.keylog, for the TLS 1.3 secret fetches.
+func (ex *exchange) SSLKeyLog() bool { return ex.hf.s.b.cfg.Global.SSLKeyLog }

@@ -662,3 +662,6 @@ func (s *session) adoptTracked(t *tracked) {
 // HelloCaptureSize is tune.ssl.capture-buffer-size, for the fetches of
 // what the client's ClientHello offered.
 func (t *tracked) HelloCaptureSize() int { return t.b.cfg.Global.SSLCaptureSize }
+
+// SSLKeyLog is tune.ssl.keylog, for the TLS 1.3 secret fetches.
+func (t *tracked) SSLKeyLog() bool { return t.b.cfg.Global.SSLKeyLog }

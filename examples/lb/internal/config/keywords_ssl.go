@@ -235,6 +235,7 @@ func finishSSL(p *parser) {
 				continue
 			}
 			bind.SSL.HandshakeTimeout = px.Timeouts.Client
+			bind.SSL.Config.CaptureKeys = p.cfg.Global.SSLKeyFetches.Front
 			in, err := tls.NewInbound(bind.SSL.Config, d)
 			if err != nil {
 				p.fail("bind", fmt.Sprintf("%s '%s': bind %s", px.Kind, px.Name, strings.Join(bind.Addrs, ",")), err)
@@ -247,6 +248,7 @@ func finishSSL(p *parser) {
 				continue
 			}
 			p.pos = s.Pos
+			s.SSL.Config.CaptureKeys = p.cfg.Global.SSLKeyFetches.Back
 			out, err := tls.NewOutbound(s.SSL.Config, d)
 			if err != nil {
 				if errors.Is(err, tls.ErrNoCAFile) {

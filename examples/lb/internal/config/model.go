@@ -177,6 +177,13 @@ type Global struct {
 	// formats, in that order) the ssl_fc_cipherlist_* and similar
 	// fetches see; 0 keeps none.
 	SSLCaptureSize int
+	// SSLKeyLog is tune.ssl.keylog on: the TLS 1.3 secret fetches
+	// (ssl_fc_client_traffic_secret_0 and the like) have a sample.
+	SSLKeyLog bool
+	// SSLKeyFetches tells which sides' key material fetches
+	// (ssl_fc_client_random, ssl_bc_session_key and the like) the
+	// configuration names, so that only those connections keep theirs.
+	SSLKeyFetches struct{ Front, Back bool }
 	// BufSize is tune.bufsize, the size of one I/O buffer.
 	BufSize int
 	// ServerStateFile and ServerStateBase name the file of servers'

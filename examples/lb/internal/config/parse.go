@@ -134,6 +134,7 @@ func (p *parser) parseSource(s Source) {
 				p.sectionName = words[1]
 			}
 		}
+		noteKeyFetches(p, words)
 		p.parseLineNoting(words)
 	}
 	if err := sc.Err(); err != nil {
