@@ -101,6 +101,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if !cfg.Global.Quiet || *check {
+		for _, n := range cfg.Notices {
+			fmt.Fprintf(stderr, "[NOTICE] %s\n", n)
+		}
 		for _, w := range cfg.Warnings {
 			fmt.Fprintf(stderr, "[WARNING] %s\n", w)
 		}

@@ -5,10 +5,11 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"strings"
 )
 
 // Constant and environment fetches, as HAProxy has them: str(TEXT),
-// int(N), bool(0|1), ipv4(ADDR), ipv6(ADDR), env(NAME) and hostname. As in HAProxy, str and env
+// int(N), bool(0|1|true|false), ipv4(ADDR), ipv6(ADDR), env(NAME) and hostname. As in HAProxy, str and env
 // may go without their argument: str() is the empty string, and env()
 // names no variable.
 func init() {
@@ -39,11 +40,16 @@ func init() {
 		}})
 	}
 	RegisterFetch(Fetch{Name: "bool", Type: TypeBool, Arg: ArgRequired, Compile: func(a string) (FetchFunc, error) {
-		n, err := strconv.ParseInt(a, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%w: '%s' is not an integer", ErrSyntax, a)
+		// As HAProxy: "true" or "1", "false" or "0", any case.
+		var s Sample
+		switch strings.ToLower(a) {
+		case "true", "1":
+			s = Bool(true)
+		case "false", "0":
+			s = Bool(false)
+		default:
+			return nil, fmt.Errorf("%w: Expects 'true', 'false', '0' or '1'", ErrSyntax)
 		}
-		s := Bool(n != 0)
 		return func(Context) (Sample, bool) { return s, true }, nil
 	}})
 	RegisterFetch(Fetch{Name: "env", Type: TypeStr, Arg: ArgOptional, Compile: func(a string) (FetchFunc, error) {

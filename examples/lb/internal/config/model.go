@@ -99,6 +99,9 @@ type Config struct {
 	Proxies []*Proxy
 	// Warnings are things HAProxy also only warns about.
 	Warnings []string
+	// Notices are the messages of the .notice directives read, with
+	// their file:line.
+	Notices []string
 	// Userlists are the "userlist" sections, in order.
 	Userlists []*Userlist
 	// Resolvers are the "resolvers" sections, in order.

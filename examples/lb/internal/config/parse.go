@@ -45,6 +45,9 @@ func Parse(srcs ...Source) (*Config, error) {
 		named:    map[string]*Proxy{},
 	}
 	for _, s := range srcs {
+		if p.stopped {
+			break
+		}
 		p.parseSource(s)
 	}
 	// Reported with the other errors, as haproxy resolves them.
@@ -103,6 +106,12 @@ type parser struct {
 	convRefs []convRef
 	pos      Pos
 	errs     []error
+	// stopped is set when a directive stopped the parse (.alert, a bad
+	// .if block or condition), as HAProxy reads no further.
+	stopped bool
+	// condOpenAtStop is set when the stop still reports the file's
+	// open .if blocks.
+	condOpenAtStop bool
 }
 
 func (p *parser) errorf(kw string, sentinel error, format string, a ...any) {
@@ -117,6 +126,7 @@ func (p *parser) parseSource(s Source) {
 	sc := bufio.NewScanner(bytes.NewReader(s.Data))
 	sc.Buffer(make([]byte, 4096), maxLine)
 	line := 0
+	var conds condBlocks
 	for sc.Scan() {
 		line++
 		p.pos = Pos{File: s.Name, Line: line}
@@ -128,6 +138,21 @@ func (p *parser) parseSource(s Source) {
 		if len(words) == 0 {
 			continue
 		}
+		if strings.HasPrefix(words[0], ".") {
+			if !p.directive(words, &conds) {
+				p.stopped = true
+				if !p.condOpenAtStop {
+					return
+				}
+				break
+			}
+			continue
+		}
+		if conds.skipping() {
+			// As in HAProxy, a line in a branch not taken is split
+			// (a quote error still counts) but not read.
+			continue
+		}
 		if sectionKeywords[words[0]] {
 			p.sectionName = words[0]
 			if len(words) > 1 {
@@ -136,6 +161,11 @@ func (p *parser) parseSource(s Source) {
 		}
 		noteKeyFetches(p, words)
 		p.parseLineNoting(words)
+	}
+	if len(conds) > 0 {
+		p.pos = Pos{File: s.Name, Line: line}
+		p.errorf(".if", ErrBadValue, "non-terminated '.if' block")
+		p.stopped = true
 	}
 	if err := sc.Err(); err != nil {
 		p.pos = Pos{File: s.Name, Line: line + 1}
