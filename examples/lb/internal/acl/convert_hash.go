@@ -68,7 +68,7 @@ func init() {
 			return nil, err
 		}
 		return func(s Sample) (Sample, bool) {
-			return Int(int64(xxh64(smpBin(s), uint64(seed)))), true
+			return Int(int64(XXH64(smpBin(s), uint64(seed)))), true
 		}, nil
 	}}
 	converters["sha1"] = converter{ArgNone, TypeStr, func([]string) (ConvFunc, error) {
@@ -397,8 +397,9 @@ const (
 	xp5 uint64 = 2870177450012600261
 )
 
-// xxh64 is the 64-bit xxHash of b with seed.
-func xxh64(b []byte, seed uint64) uint64 {
+// XXH64 is the 64-bit xxHash of b with seed, which HAProxy's xxh64
+// converter and its dynamic server cookies use.
+func XXH64(b []byte, seed uint64) uint64 {
 	round := func(acc, in uint64) uint64 { return bits.RotateLeft64(acc+in*xp2, 31) * xp1 }
 	merge := func(acc, v uint64) uint64 { return (acc^round(0, v))*xp1 + xp4 }
 	n := uint64(len(b))

@@ -23,7 +23,7 @@ func TestXXHash(t *testing.T) {
 		require.Equal(t, c.want, XXH32([]byte(c.in), c.seed), "%q seed %d", c.in, c.seed)
 	}
 	for in, want := range map[string]uint64{"": 0xef46db3751d8e999, "a": 0xd24ec4f1a98c6e5b, "abc": 0x44bc2cf5ad770999} {
-		require.Equal(t, want, xxh64([]byte(in), 0), in)
+		require.Equal(t, want, XXH64([]byte(in), 0), in)
 	}
 }
 

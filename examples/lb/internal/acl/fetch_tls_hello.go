@@ -74,7 +74,7 @@ func captureHello(msg []byte, size int) (hc helloCapture, ok bool) {
 			return hc, false
 		}
 	}
-	hc.xxh = xxh64(ciphers, 0)
+	hc.xxh = XXH64(ciphers, 0)
 	room := size
 	keep := func(b []byte) []byte {
 		b = b[:min(len(b), room)]

@@ -14,7 +14,7 @@ func TestCipherListXXH(t *testing.T) {
 	// haproxy 2.6's ssl_fc_cipherlist_xxh for curl's list.
 	list, err := hex.DecodeString("130213031301C02CC030009FCCA9CCA8CCAAC02BC02F009EC024C028006BC023C0270067C00AC0140039C009C0130033009D009C003D003C0035002F00FF")
 	require.NoError(t, err)
-	require.Equal(t, int64(-8670171557397906448), int64(xxh64(list, 0)))
+	require.Equal(t, int64(-8670171557397906448), int64(XXH64(list, 0)))
 }
 
 // helloMsg builds a ClientHello message offering ciphers and extensions.
@@ -63,7 +63,7 @@ func TestCaptureHello(t *testing.T) {
 	require.Len(t, hc.ciphers, 6)
 	require.Equal(t, []byte{0x1a, 0x1a}, hc.exts)
 	require.Empty(t, hc.groups)
-	require.Equal(t, xxh64([]byte{0x0a, 0x0a, 0x13, 0x01, 0xc0, 0x2f}, 0), hc.xxh, "the hash covers every suite")
+	require.Equal(t, XXH64([]byte{0x0a, 0x0a, 0x13, 0x01, 0xc0, 0x2f}, 0), hc.xxh, "the hash covers every suite")
 
 	// Cut before its last extension ends, the message is refused.
 	for cut := range len(msg) {

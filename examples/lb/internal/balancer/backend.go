@@ -61,6 +61,9 @@ type Backend struct {
 	// named <NOSRV>, at that address or at 0.0.0.0 with mapped ports.
 	fixed *Server
 
+	// dyn is the state of the dynamic cookies (dyncookie.go).
+	dyn atomic.Pointer[dynCookie]
+
 	mu      sync.Mutex
 	servers []*Server
 	algo    algorithm
@@ -94,7 +97,9 @@ type Server struct {
 	weight int
 	// addr is where the server's connections go, host:port; "set server
 	// addr" changes it at run time (address, setAddr).
-	addr    atomic.Pointer[string]
+	addr atomic.Pointer[string]
+	// dyn is the dynamic cookie last made for the server (dyncookie.go).
+	dyn     atomic.Pointer[dynValue]
 	checker *checker
 	agent   *agent // the agent check (agent.go), nil for none
 	dialer  *conn.Dialer
@@ -218,6 +223,7 @@ func enqueue(queue []*pending, p *pending) []*pending {
 
 func newBackend(cfg *config.Proxy, logs *logSet) *Backend {
 	b := &Backend{cfg: cfg, logs: logs, algo: newProxyAlgorithm(cfg), dirty: true, lastChange: time.Now().Unix()}
+	b.initDynCookie()
 	for _, sc := range cfg.Servers {
 		if cfg.Disabled {
 			break // a disabled backend has no server: its traffic gets 503

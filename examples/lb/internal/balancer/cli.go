@@ -468,6 +468,9 @@ const cliHelp = `  help           : this message
   disable frontend : temporarily disable a frontend (refusing connections)
   enable frontend  : re-enable a disabled frontend
   shutdown frontend : stop a frontend for good
+  set dynamic-cookie-key backend <bk> <k> : change a backend secret key for dynamic cookies
+  enable dynamic-cookie backend <bk> : enable dynamic cookies on a specific backend
+  disable dynamic-cookie backend <bk> : disable dynamic cookies on a specific backend
   shutdown sessions : kill a server's sessions (shutdown sessions server <bk>/<srv>)
   disable health : disable a server's health checks
   enable health  : enable a server's health checks

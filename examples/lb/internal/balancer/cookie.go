@@ -65,7 +65,7 @@ func (ex *exchange) requestCookie(c *config.CookiePersist, force bool) *Server {
 				if state != 'I' {
 					break
 				}
-				if s.cfg.Cookie == "" || s.cfg.Cookie != string(id) {
+				if ck := s.cookie(); ck == "" || ck != string(id) {
 					continue
 				}
 				if s.takesPersistent() {
@@ -125,6 +125,7 @@ func (ex *exchange) responseCookie(c *config.CookiePersist) {
 	if srv == nil {
 		return
 	}
+	srvCookie := srv.cookie()
 	state := byte('N')
 	for i := 0; i < resp.NumFields(); i++ {
 		name, value := resp.Field(i)
@@ -142,13 +143,13 @@ func (ex *exchange) responseCookie(c *config.CookiePersist) {
 			resp.DelField(i)
 			i--
 			state = 'D'
-		case srv.cfg.Cookie != "" && (c.Mode == "rewrite" || c.Mode == "prefix"):
+		case srvCookie != "" && (c.Mode == "rewrite" || c.Mode == "prefix"):
 			end := len(value)
 			if j := bytes.IndexByte(value[eq+1:], ';'); j >= 0 {
 				end = eq + 1 + j
 			}
 			v := append([]byte(nil), value[:eq+1]...)
-			v = append(v, srv.cfg.Cookie...)
+			v = append(v, srvCookie...)
 			if c.Mode == "prefix" {
 				v = append(v, '~')
 				v = append(v, bytes.TrimLeft(value[eq+1:end], " ")...)
@@ -170,10 +171,10 @@ func (ex *exchange) responseCookie(c *config.CookiePersist) {
 		var b strings.Builder
 		b.WriteString(c.Name)
 		switch {
-		case srv.cfg.Cookie == "":
+		case srvCookie == "":
 			b.WriteString("=; Expires=Thu, 01-Jan-1970 00:00:01 GMT; path=/")
 		case c.MaxIdle > 0 || c.MaxLife > 0:
-			b.WriteString("=" + srv.cfg.Cookie)
+			b.WriteString("=" + srvCookie)
 			b.WriteByte('|')
 			b.WriteString(s30tob64((now + 3) >> 2))
 			if c.MaxLife > 0 {
@@ -186,7 +187,7 @@ func (ex *exchange) responseCookie(c *config.CookiePersist) {
 			}
 			b.WriteString("; path=/")
 		default:
-			b.WriteString("=" + srv.cfg.Cookie + "; path=/")
+			b.WriteString("=" + srvCookie + "; path=/")
 		}
 		for _, d := range c.Domains {
 			b.WriteString("; domain=" + d)

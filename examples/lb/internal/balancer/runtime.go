@@ -99,6 +99,10 @@ func (b *Balancer) runtimeCommand(w io.Writer, level string, words []string) boo
 				}
 			}
 		}
+	case (arg(0) == "set" && arg(1) == "dynamic-cookie-key" || (arg(0) == "enable" || arg(0) == "disable") && arg(1) == "dynamic-cookie") && arg(2) == "backend":
+		if admin() {
+			b.dynCookieCommand(w, words)
+		}
 	case arg(0) == "show" && arg(1) == "servers" && arg(2) == "state":
 		b.showServersState(w, arg(3))
 	case arg(0) == "show" && arg(1) == "resolvers":

@@ -666,7 +666,7 @@ func (b *Backend) serverRow(s *Server, iid int, now time.Time, legends bool) (r 
 		} else {
 			r.set("addr", s.address())
 		}
-		r.set("cookie", cfg.Cookie)
+		r.set("cookie", s.cookie())
 	}
 	r.set("mode", b.cfg.Mode)
 	if checked && !up && !maint {

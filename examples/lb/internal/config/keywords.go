@@ -317,6 +317,14 @@ func init() {
 			return nil
 		}},
 		"cookie": {kBeDef, parseCookie},
+		"dynamic-cookie-key": {kBeDef, func(_ *parser, px *Proxy, a []string) error {
+			// Words after the key are ignored, as HAProxy ignores them.
+			if len(a) == 0 || a[0] == "" {
+				return errors.New("'dynamic-cookie-key' expects <secret_key> as argument")
+			}
+			px.DynamicCookieKey = a[0]
+			return nil
+		}},
 		"persist": {kBeDef, func(_ *parser, px *Proxy, a []string) error {
 			switch {
 			case len(a) == 0:
@@ -1060,8 +1068,7 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
-// parseCookie reads "cookie NAME [options]" as HAProxy does; dynamic is
-// refused.
+// parseCookie reads "cookie NAME [options]" as HAProxy does.
 func parseCookie(_ *parser, px *Proxy, a []string) error {
 	if len(a) == 0 || a[0] == "" {
 		return errors.New("'cookie' expects <cookie_name> as argument")
@@ -1119,7 +1126,7 @@ func parseCookie(_ *parser, px *Proxy, a []string) error {
 			}
 			i++
 		case "dynamic":
-			return fmt.Errorf("%w: cookie option '%s'", ErrUnsupported, a[i])
+			c.Dynamic = true
 		default:
 			return fmt.Errorf("'cookie' supports 'rewrite', 'insert', 'prefix', 'indirect', 'nocache', 'postonly', 'domain', 'httponly', 'secure' and 'attr' options, not '%s'", a[i])
 		}

@@ -23,7 +23,7 @@ var capHints = map[string]string{
 // ignoredKeywords are the proxy keywords HAProxy ignores with a warning
 // in a section without their capability, that lb ignores likewise
 // (others it still refuses there).
-var ignoredKeywords = map[string]bool{"maxconn": true, "dispatch": true}
+var ignoredKeywords = map[string]bool{"maxconn": true, "dispatch": true, "dynamic-cookie-key": true}
 
 // ignoredOptions are the options HAProxy ignores with a warning in a
 // section without their capability, that lb ignores likewise; the value

@@ -494,6 +494,9 @@ type Proxy struct {
 	// by default), "" without it: a client whose RDP cookie names a
 	// server's address and port goes straight back to that server.
 	PersistRDPCookie string
+	// DynamicCookieKey ("dynamic-cookie-key") is the secret the dynamic
+	// cookies of the servers are made from ("" for none).
+	DynamicCookieKey string
 	// LoadServerState is "load-server-state-from-file": "global" (the
 	// global server-state-file), "local" (ServerStateFileName, or the
 	// backend's name, below server-state-base), "none" or "" (none).
@@ -839,4 +842,8 @@ type CookiePersist struct {
 	// time over 4: a cookie last seen longer than MaxIdle ago, or first
 	// set longer than MaxLife ago, is ignored; 0 for no limit.
 	MaxIdle, MaxLife time.Duration
+	// Dynamic ("dynamic") gives each server without a cookie value of
+	// its own one made from the backend's DynamicCookieKey and the
+	// server's address and port.
+	Dynamic bool
 }

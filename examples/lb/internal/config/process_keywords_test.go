@@ -154,7 +154,6 @@ func TestCookieKeyword(t *testing.T) {
 		"backend b\n  cookie S insert rewrite\n":      "cookie 'rewrite', 'insert' and 'prefix' modes are incompatible",
 		"backend b\n  cookie S bogus\n":               "'cookie' supports",
 		"backend b\n  cookie S insert maxidle soon\n": "'cookie' option 'maxidle': bad time 'soon'",
-		"backend b\n  cookie S insert dynamic\n":      "not supported: cookie option 'dynamic'",
 		"backend b\n  cookie S domain\n":              "'domain' requires an argument",
 		"frontend f\n  cookie S insert\n":             "'cookie' not allowed in 'frontend' section",
 	} {
