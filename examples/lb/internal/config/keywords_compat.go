@@ -64,6 +64,20 @@ func (p *parser) ignoreMisplaced(kw string, option bool) bool {
 	return true
 }
 
+// ignoreBackendLogFormat takes a log-format line written in a backend:
+// its argument count is checked, then it is ignored with HAProxy's
+// warning (a backend logs in its frontend's format).
+func (p *parser) ignoreBackendLogFormat(args []string) {
+	switch {
+	case len(args) == 0 || args[0] == "":
+		p.errorf("log-format", ErrBadValue, "log-format expects an argument.")
+	case len(args) > 1:
+		p.errorf("log-format", ErrBadValue, "log-format expects only one argument, don't forget to escape spaces!")
+	default:
+		p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: backend '%s' : 'log-format' directive is ignored in backends.", p.pos, p.cur.Name))
+	}
+}
+
 // The options lb takes for HAProxy's sake.
 func init() {
 	optionKeywords["http-use-proxy-header"] = optionKeyword{KindFrontend, flag(func(o *Options) *bool { return &o.UseProxyHeader })}

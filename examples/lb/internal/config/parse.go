@@ -265,6 +265,10 @@ func (p *parser) parseLine(words []string) {
 		return
 	}
 	if k.kinds&p.cur.Kind == 0 {
+		if kw == "log-format" && p.cur.Kind == KindBackend {
+			p.ignoreBackendLogFormat(words[1:])
+			return
+		}
 		if p.ignoreMisplaced(kw, false) {
 			return
 		}

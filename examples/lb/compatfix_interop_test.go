@@ -1,0 +1,65 @@
+package main
+
+import (
+	"os/exec"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/stretchr/testify/require"
+)
+
+// checkParity runs "haproxy -c" and lb's parser on the same text and
+// requires the same verdict and, when both accept it, the same warnings,
+// each with its line. It returns the warnings (as "line: text") so that
+// a caller can also require the one it is about.
+func checkParity(t *testing.T, text string) (warnings []string) {
+	t.Helper()
+	bin := haproxyBin(t)
+	out, herr := exec.Command(bin, "-c", "-f", writeFile(t, "p.cfg", text)).CombinedOutput()
+	cfg, err := config.Parse(config.Source{Name: "p.cfg", Data: []byte(text)})
+	if herr != nil {
+		require.Error(t, err, "haproxy refuses it: %s", out)
+		return nil
+	}
+	require.NoError(t, err, "haproxy takes it: %s", out)
+	hap := regexp.MustCompile(`\[WARNING\][^:]*: config : (?:parsing \[[^]]*p\.cfg:(\d+)\] : )?(.*)`)
+	var want []string
+	for _, m := range hap.FindAllStringSubmatch(string(out), -1) {
+		want = append(want, m[1]+": "+strings.TrimSpace(m[2]))
+	}
+	lbw := regexp.MustCompile(`^(?:p\.cfg:(\d+): )?(.*)`)
+	var got []string
+	for _, w := range cfg.Warnings {
+		m := lbw.FindStringSubmatch(w)
+		got = append(got, m[1]+": "+strings.TrimSpace(m[2]))
+	}
+	sort.Strings(want)
+	sort.Strings(got)
+	require.Equal(t, want, got, "haproxy's warnings, then lb's")
+	return got
+}
+
+const parityBase = `defaults
+    mode http
+    timeout connect 1s
+    timeout client 1s
+    timeout server 1s
+frontend fe
+    bind 127.0.0.1:18001
+    default_backend be
+backend be
+    server s 127.0.0.1:2
+`
+
+// TestInteropBackendLogFormatMatchesHAProxy: log-format in a backend is
+// ignored with haproxy's warning, its arguments still checked.
+func TestInteropBackendLogFormatMatchesHAProxy(t *testing.T) {
+	w := checkParity(t, parityBase+`    log-format "%ci:%cp [%t] %{+Q}zz"
+`)
+	require.Equal(t, []string{"11: backend 'be' : 'log-format' directive is ignored in backends."}, w)
+	checkParity(t, parityBase+"    log-format\n")
+	checkParity(t, parityBase+"    log-format %ci x\n")
+}
