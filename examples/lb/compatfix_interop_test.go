@@ -63,3 +63,17 @@ func TestInteropBackendLogFormatMatchesHAProxy(t *testing.T) {
 	checkParity(t, parityBase+"    log-format\n")
 	checkParity(t, parityBase+"    log-format %ci x\n")
 }
+
+// TestInteropMisplacedTimeoutMatchesHAProxy: a client timeout in a
+// backend, or a server one in a frontend, is ignored with haproxy's
+// warning once its value is checked.
+func TestInteropMisplacedTimeoutMatchesHAProxy(t *testing.T) {
+	w := checkParity(t, parityBase+"    timeout client 60s\n    timeout client-fin 5s\n")
+	require.Equal(t, []string{
+		"11: 'timeout client' will be ignored because backend 'be' has no frontend capability",
+		"12: 'timeout client-fin' will be ignored because backend 'be' has no frontend capability",
+	}, w)
+	w = checkParity(t, strings.Replace(parityBase, "    default_backend be\n", "    default_backend be\n    timeout server 5s\n", 1))
+	require.Equal(t, []string{"9: 'timeout server' will be ignored because frontend 'fe' has no backend capability"}, w)
+	checkParity(t, parityBase+"    timeout client 60x\n")
+}

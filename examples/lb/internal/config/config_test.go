@@ -264,7 +264,6 @@ func TestErrors(t *testing.T) {
 		{"unknown option", "defaults\n  option tcplogg\n", ErrUnknownKeyword, "lb.cfg:2: unknown keyword: unknown option 'tcplogg'"},
 		{"misplaced option", "frontend f\n  option redispatch\n", ErrMisplaced, "lb.cfg:2:"},
 		{"unknown timeout", "defaults\n  timeout clientt 5s\n", ErrUnknownKeyword, "lb.cfg:2:"},
-		{"timeout server on frontend", "frontend f\n  timeout server 5s\n", ErrMisplaced, "lb.cfg:2:"},
 		{"bad time", "defaults\n  timeout client 5x\n", ErrBadValue, `lb.cfg:2: bad value: 'timeout' in 'defaults' section: invalid time "5x": unknown unit "x"`},
 		{"bad weight", "backend b\n  server s 127.0.0.1:80 weight 300\n", ErrBadValue, "lb.cfg:2:"},
 		{"weight missing value", "backend b\n  server s 127.0.0.1:80 weight\n", ErrBadValue, "lb.cfg:2:"},

@@ -463,7 +463,10 @@ var timeoutKeywords = map[string]struct {
 	"server-fin": {KindBackend, func(t *Timeouts) *timeDur { return &t.ServerFin }},
 }
 
-func parseTimeout(_ *parser, px *Proxy, a []string) error {
+// parseTimeout reads "timeout <name> <time>". A timeout for the side a
+// section lacks (client in a backend, server in a frontend) is ignored
+// with HAProxy's warning once its value has been checked.
+func parseTimeout(p *parser, px *Proxy, a []string) error {
 	if len(a) != 2 {
 		return errors.New("expects 'timeout <name> <time>'")
 	}
@@ -471,12 +474,14 @@ func parseTimeout(_ *parser, px *Proxy, a []string) error {
 	if !ok {
 		return fmt.Errorf("%w: timeout '%s' (known: %s)", ErrUnknownKeyword, a[0], strings.Join(sortedKeys(timeoutKeywords), ", "))
 	}
-	if px.Kind != KindDefaults && t.kinds&px.Kind == 0 {
-		return fmt.Errorf("%w: 'timeout %s' has no effect in a %s", ErrMisplaced, a[0], px.Kind)
-	}
 	d, err := ParseTime(a[1])
 	if err != nil {
 		return err
+	}
+	if px.Kind != KindDefaults && t.kinds&px.Kind == 0 {
+		kind, missing := capabilityNames(px.Kind)
+		p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: 'timeout %s' will be ignored because %s '%s' has no %s capability", p.pos, a[0], kind, px.Name, missing))
+		return nil
 	}
 	*t.field(&px.Timeouts) = d
 	return nil

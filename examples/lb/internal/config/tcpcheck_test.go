@@ -172,17 +172,19 @@ func TestSlowStartOption(t *testing.T) {
 
 // timeout client-fin goes with the frontend side and server-fin with the
 // backend side, inherited from defaults as the other timeouts; each is
-// refused on the other kind of section.
+// ignored with HAProxy's warning on the other kind of section.
 func TestFinTimeouts(t *testing.T) {
 	cfg, err := Parse(Source{Name: "test.cfg", Data: []byte("defaults\n  timeout client-fin 2s\n  timeout server-fin 3s\nfrontend f\n  bind :8080\n  default_backend b\nbackend b\n  timeout server-fin 500\n  server s 127.0.0.1:1\n")})
 	require.NoError(t, err)
 	require.Equal(t, 2*time.Second, cfg.Proxy("f", KindFrontend).Timeouts.ClientFin)
 	require.Equal(t, 500*time.Millisecond, cfg.Proxy("b", KindBackend).Timeouts.ServerFin)
-	_, err = Parse(Source{Name: "test.cfg", Data: []byte("backend b\n  timeout client-fin 1s\n  server s 127.0.0.1:1\n")})
-	require.ErrorIs(t, err, ErrMisplaced)
-	require.ErrorContains(t, err, "test.cfg:2")
-	_, err = Parse(Source{Name: "test.cfg", Data: []byte("frontend f\n  bind :8080\n  timeout server-fin 1s\n")})
-	require.ErrorIs(t, err, ErrMisplaced)
+	cfg, err = Parse(Source{Name: "test.cfg", Data: []byte("backend b\n  timeout client-fin 1s\n  server s 127.0.0.1:1\n")})
+	require.NoError(t, err)
+	require.Contains(t, cfg.Warnings, "test.cfg:2: 'timeout client-fin' will be ignored because backend 'b' has no frontend capability")
+	require.Zero(t, cfg.Proxy("b", KindBackend).Timeouts.ClientFin)
+	cfg, err = Parse(Source{Name: "test.cfg", Data: []byte("frontend f\n  bind :8080\n  timeout server-fin 1s\n  default_backend b\nbackend b\n")})
+	require.NoError(t, err)
+	require.Contains(t, cfg.Warnings, "test.cfg:3: 'timeout server-fin' will be ignored because frontend 'f' has no backend capability")
 	_, err = Parse(Source{Name: "test.cfg", Data: []byte("frontend f\n  bind :8080\n  timeout client-fin soon\n")})
 	require.ErrorIs(t, err, ErrBadValue)
 }
