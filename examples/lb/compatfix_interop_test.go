@@ -77,3 +77,16 @@ func TestInteropMisplacedTimeoutMatchesHAProxy(t *testing.T) {
 	require.Equal(t, []string{"9: 'timeout server' will be ignored because frontend 'fe' has no backend capability"}, w)
 	checkParity(t, parityBase+"    timeout client 60x\n")
 }
+
+// TestInteropStatsBindProcessMatchesHAProxy: "stats bind-process" and
+// "stats maxconn" in global are taken (haproxy 2.6 runs one process) and
+// their values checked as haproxy checks them.
+func TestInteropStatsBindProcessMatchesHAProxy(t *testing.T) {
+	for _, l := range []string{"stats bind-process 1", "stats bind-process all", "stats bind-process odd even 1-",
+		"stats bind-process 2", "stats bind-process 1-4", "stats bind-process x", "stats bind-process 0",
+		"stats maxconn 10", "stats maxconn 0", "stats maxconn"} {
+		t.Run(l, func(t *testing.T) {
+			require.Empty(t, checkParity(t, "global\n    "+l+"\n"+parityBase))
+		})
+	}
+}
