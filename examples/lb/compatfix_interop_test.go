@@ -90,3 +90,23 @@ func TestInteropStatsBindProcessMatchesHAProxy(t *testing.T) {
 		})
 	}
 }
+
+// TestInteropOnMarkedInHTTPMatchesHAProxy: on-marked-down and
+// on-marked-up, here inherited from a mode tcp default-server, are taken
+// in a mode http backend without a word, as haproxy takes them.
+func TestInteropOnMarkedInHTTPMatchesHAProxy(t *testing.T) {
+	require.Empty(t, checkParity(t, `defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 1s
+    timeout server 1s
+    default-server inter 2s on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions
+frontend fe
+    bind 127.0.0.1:18001
+    mode http
+    default_backend be
+backend be
+    mode http
+    server s 127.0.0.1:2 check
+`))
+}

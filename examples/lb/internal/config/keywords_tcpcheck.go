@@ -375,15 +375,12 @@ func parseHexData(s string) ([]byte, error) {
 }
 
 // validateCheckSSL refuses check-ssl on a server without ssl (its TLS
-// settings come from the server's), and on-marked-down and on-marked-up
-// outside TCP mode.
+// settings come from the server's). on-marked-down and on-marked-up are
+// taken in every mode, as HAProxy takes them, but lb acts on them in
+// mode tcp only: in mode http they have no effect.
 func (p *parser) validateCheckSSL() {
 	for _, px := range p.cfg.Proxies {
 		for _, s := range px.Servers {
-			if (s.OnMarkedDown != "" || s.OnMarkedUp != "") && px.Mode != "tcp" {
-				p.pos = s.Pos
-				p.errorf("server", ErrUnsupported, "%s '%s': server '%s': on-marked-down and on-marked-up in mode %s (lb closes TCP-mode sessions)", px.Kind, px.Name, s.Name, px.Mode)
-			}
 			if s.CheckSSL && !s.SSL.Enabled {
 				p.pos = s.Pos
 				p.errorf("server", ErrUnsupported, "%s '%s': server '%s': check-ssl on a server without 'ssl' (its TLS settings come from the server's)", px.Kind, px.Name, s.Name)

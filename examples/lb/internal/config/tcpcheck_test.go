@@ -127,7 +127,6 @@ func TestTCPCheckErrors(t *testing.T) {
 		{"other protocol check", "backend b\n  option external-check\n", ErrUnsupported, "option 'external-check'"},
 		{"check-ssl without ssl", "backend b\n  server s 127.0.0.1:1 check port 80 check-ssl\n", ErrUnsupported, "check-ssl on a server without 'ssl'"},
 		{"on-marked-down action", "backend b\n  server s 127.0.0.1:1 check on-marked-down nothing\n", ErrBadValue, "unknown action 'nothing' (expects shutdown-sessions)"},
-		{"on-marked-up in http", "backend b\n  mode http\n  server s 127.0.0.1:1 check on-marked-up shutdown-backup-sessions\n", ErrUnsupported, "on-marked-down and on-marked-up in mode http"},
 		{"observe layer9", "backend b\n  server s 127.0.0.1:1 check observe layer9\n", ErrBadValue, "unknown mode 'layer9'"},
 		{"observe mode", "backend b\n  server s 127.0.0.1:1 check observe layer3\n", ErrBadValue, "unknown mode 'layer3'"},
 		{"on-error action", "backend b\n  server s 127.0.0.1:1 check on-error reboot\n", ErrBadValue, "unknown action 'reboot'"},
