@@ -110,3 +110,49 @@ backend be
     server s 127.0.0.1:2 check
 `))
 }
+
+// TestInteropZeroWarningMatchesHAProxy: lb gives no warning haproxy does
+// not give (a stats-only frontend, expose-fd listeners, keywords lb
+// takes with no effect...), so zero-warning does not stop a configuration
+// haproxy starts; the warnings both give read alike.
+func TestInteropZeroWarningMatchesHAProxy(t *testing.T) {
+	require.Empty(t, checkParity(t, `global
+    zero-warning
+    stats socket /tmp/lb-zero-warning.sock mode 600 level admin expose-fd listeners
+    tune.ssl.default-dh-param 2048
+    grace 1s
+    maxsslconn 100
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 1s
+    timeout server 1s
+frontend stats
+    bind 127.0.0.1:18002 nice 10
+    bind 127.0.0.1:18003 alpn h2
+    stats enable
+    stats uri /
+    declare capture request len 10 extra
+frontend plain
+    bind 127.0.0.1:18004
+`))
+	w := checkParity(t, `defaults
+    timeout connect 1s
+    timeout client 1s
+    timeout server 1s
+listen t
+    mode tcp
+    bind 127.0.0.1:18006
+    http-request deny
+    http-response deny
+    redirect location /
+    stats enable
+    server s 127.0.0.1:2
+backend be
+    tcp-check connect
+    server s 127.0.0.1:2
+frontend nobind
+    default_backend be
+`)
+	require.Len(t, w, 6)
+}

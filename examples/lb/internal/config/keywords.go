@@ -55,8 +55,7 @@ var globalKeywords = map[string]func(p *parser, args []string) error{
 			return fmt.Errorf("expects a value >= 1024, not %d", n)
 		}
 		// Go's TLS has no finite-field Diffie-Hellman key exchange, so
-		// there are no DHE parameters to size: said, and left alone.
-		p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: 'tune.ssl.default-dh-param' has no effect: lb's TLS offers no DHE cipher suites", p.pos))
+		// there are no DHE parameters to size: left alone.
 		return nil
 	},
 	"ssl-dh-param-file": parseDHParamFile,
@@ -1164,9 +1163,8 @@ func parseCPUMap(p *parser, a []string) error {
 			}
 		}
 		slices.Sort(p.cfg.Global.CPUs)
-		if thread != "" {
-			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: cpu-map: lb binds the whole process to CPUs %v; its threads are not mapped one by one", p.pos, p.cfg.Global.CPUs))
-		}
+		// A thread's own set binds the whole process too: lb's threads
+		// are not mapped one by one.
 	}
 	return nil
 }

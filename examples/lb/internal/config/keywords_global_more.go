@@ -9,11 +9,12 @@ import (
 
 // Global keywords that tune HAProxy's own machinery. Those lb has an
 // equivalent for set it; those it has none for are read, checked as
-// HAProxy checks them, and met with a warning saying why they change
-// nothing, so that a configuration written for HAProxy runs unchanged
-// and its reader knows what lb made of it.
+// HAProxy checks them, and left without effect and without a warning
+// (HAProxy gives none, and "zero-warning" must not stop a configuration
+// it starts), so that a configuration written for HAProxy runs
+// unchanged; the reasons below say why each changes nothing.
 
-// noEffect are the keywords lb reads and warns about: how many arguments
+// noEffect are the keywords lb reads and leaves alone: how many arguments
 // each takes (-1 for any), and why it changes nothing in lb.
 var noEffect = map[string]struct {
 	args int
@@ -57,7 +58,6 @@ func init() {
 			if ne.args >= 0 && len(a) != ne.args {
 				return fmt.Errorf("'%s' expects %d argument(s)", kw, ne.args)
 			}
-			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: '%s' has no effect: %s", p.pos, kw, ne.why))
 			return nil
 		}
 	}

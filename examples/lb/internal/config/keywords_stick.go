@@ -442,8 +442,7 @@ func parseStatsGlobal(p *parser, a []string) error {
 				return fmt.Errorf("stats socket expose-fd '%s': expects 'listeners'", v)
 			}
 			// The listeners go to a new process started with -x, which lb
-			// has not: said, and otherwise left alone.
-			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: stats socket 'expose-fd listeners' has no effect: lb takes no listeners from an older process (-x)", p.pos))
+			// has not: left alone.
 		default:
 			return fmt.Errorf("%w: stats socket option '%s' (mode, level, user, uid, group, gid, expose-fd)", ErrUnsupported, a[i])
 		}

@@ -397,6 +397,6 @@ func (p *parser) validateTCPCheck() {
 		if !px.Kind.IsBackend() || !px.tcpCheckOwn || (px.TCPCheck != nil && !px.TCPCheck.Redis && !px.TCPCheck.SSLHello) {
 			continue
 		}
-		p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s '%s' uses tcp-check rules without 'option tcp-check', so the rules are ignored", px.Pos, px.Kind, px.Name))
+		p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s '%s' uses tcp-check rules without 'option tcp-check', so the rules are ignored.", px.Kind, px.Name))
 	}
 }

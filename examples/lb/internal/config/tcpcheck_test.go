@@ -91,7 +91,7 @@ func TestTCPCheckLaterWins(t *testing.T) {
 func TestTCPCheckRulesWithoutOptionWarn(t *testing.T) {
 	cfg, err := Parse(Source{Name: "test.cfg", Data: []byte("backend b\n  tcp-check expect string x\n  server s 127.0.0.1:1 check\n")})
 	require.NoError(t, err)
-	require.Equal(t, []string{"test.cfg:1: backend 'b' uses tcp-check rules without 'option tcp-check', so the rules are ignored"}, cfg.Warnings)
+	require.Equal(t, []string{"backend 'b' uses tcp-check rules without 'option tcp-check', so the rules are ignored."}, cfg.Warnings)
 }
 
 func TestTCPCheckErrors(t *testing.T) {
