@@ -156,3 +156,14 @@ frontend nobind
 `)
 	require.Len(t, w, 6)
 }
+
+// TestInteropAcceptInvalidHTTPMatchesHAProxy: the accept-invalid-http
+// options are taken on their side, and ignored with haproxy's warning on
+// the other.
+func TestInteropAcceptInvalidHTTPMatchesHAProxy(t *testing.T) {
+	opts := "    option accept-invalid-http-request\n    option accept-invalid-http-response\n"
+	w := checkParity(t, strings.Replace(parityBase, "    default_backend be\n", "    default_backend be\n"+opts, 1))
+	require.Equal(t, []string{"10: 'accept-invalid-http-response' ignored because frontend 'fe' has no backend capability."}, w)
+	w = checkParity(t, parityBase+opts)
+	require.Equal(t, []string{"11: 'accept-invalid-http-request' ignored because backend 'be' has no frontend capability."}, w)
+}

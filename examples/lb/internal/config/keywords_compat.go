@@ -32,7 +32,8 @@ var ignoredKeywords = map[string]bool{"maxconn": true, "dispatch": true}
 var ignoredOptions = map[string]string{
 	"tcplog": "backends", "httplog": "backends",
 	"http-use-proxy-header": "cap", "http-pretend-keepalive": "cap",
-	"transparent": "cap",
+	"transparent": "cap", "accept-invalid-http-request": "cap",
+	"accept-invalid-http-response": "cap", "socket-stats": "cap",
 }
 
 // capabilityNames are the kind of the section and the capability it
@@ -83,6 +84,9 @@ func init() {
 	optionKeywords["http-use-proxy-header"] = optionKeyword{KindFrontend, flag(func(o *Options) *bool { return &o.UseProxyHeader })}
 	optionKeywords["http-pretend-keepalive"] = optionKeyword{KindBackend, flag(func(o *Options) *bool { return &o.PretendKeepAlive })}
 	proxyKeywords["http-error"] = proxyKeyword{kAll, parseHTTPError}
+	optionKeywords["accept-invalid-http-request"] = optionKeyword{KindFrontend, flag(func(o *Options) *bool { return &o.AcceptInvalidRequest })}
+	optionKeywords["accept-invalid-http-response"] = optionKeyword{KindBackend, flag(func(o *Options) *bool { return &o.AcceptInvalidResponse })}
+	optionKeywords["socket-stats"] = optionKeyword{KindFrontend, flag(func(o *Options) *bool { return &o.SocketStats })}
 }
 
 // resolveCheckAddr gives a server whose "addr" names a host that host's
