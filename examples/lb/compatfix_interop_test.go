@@ -167,3 +167,13 @@ func TestInteropAcceptInvalidHTTPMatchesHAProxy(t *testing.T) {
 	w = checkParity(t, parityBase+opts)
 	require.Equal(t, []string{"11: 'accept-invalid-http-request' ignored because backend 'be' has no frontend capability."}, w)
 }
+
+// TestInteropTuneAndStatsModulesMatchHAProxy: tune.ssl.maxrecord,
+// tune.maxpollevents, stats show-modules and option socket-stats are
+// taken, as haproxy takes them.
+func TestInteropTuneAndStatsModulesMatchHAProxy(t *testing.T) {
+	require.Empty(t, checkParity(t, "global\n    tune.ssl.maxrecord 1400\n    tune.maxpollevents 100\n"+
+		strings.Replace(parityBase, "    default_backend be\n", "    default_backend be\n    stats enable\n    stats show-modules\n    option socket-stats\n", 1)))
+	w := checkParity(t, parityBase+"    option socket-stats\n")
+	require.Equal(t, []string{"11: 'socket-stats' ignored because backend 'be' has no frontend capability."}, w)
+}

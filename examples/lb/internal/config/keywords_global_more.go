@@ -22,6 +22,8 @@ var noEffect = map[string]struct {
 }{
 	"tune.idletimer":                 {1, "lb sizes its reads without an idle timer"},
 	"tune.maxaccept":                 {1, "each lb listener accepts as its goroutine is scheduled"},
+	"tune.maxpollevents":             {1, "the Go runtime sizes its poller's batches"},
+	"tune.ssl.maxrecord":             {1, "Go's TLS sizes its records itself"},
 	"tune.runqueue-depth":            {1, "lb's tasks are goroutines, which the Go runtime schedules"},
 	"tune.recv_enough":               {1, "lb forwards what a read brings at once"},
 	"tune.listener.multi-queue":      {1, "lb's listeners have one accept queue each"},
