@@ -38,7 +38,8 @@ backend b
     http-response capture res.hdr(x) id 7
 `)})
 	require.NoError(t, err)
-	require.Contains(t, cfg.Warnings, "t.cfg:15: 'declare capture': ignoring 'extra' after the length")
+	require.Equal(t, []string{"frontend 'f' has no 'bind' directive. Please declare it as a backend if this was intended."}, cfg.Warnings,
+		"haproxy ignores words after the length without a word")
 	h := cfg.Proxy("f", KindFrontend).HTTP
 	require.Equal(t, []HeaderCapture{{"", 6}, {"Host", 15}, {"", 8}, {"", 5}, {"", 3}, {"", 3}, {"", 3}, {"", 3}, {"", 3}, {"", 3}}, h.CaptureRequest)
 	require.Equal(t, []HeaderCapture{{"", 4}, {"X-Srv", 3}}, h.CaptureResponse)

@@ -264,7 +264,6 @@ func TestErrors(t *testing.T) {
 		{"unknown option", "defaults\n  option tcplogg\n", ErrUnknownKeyword, "lb.cfg:2: unknown keyword: unknown option 'tcplogg'"},
 		{"misplaced option", "frontend f\n  option redispatch\n", ErrMisplaced, "lb.cfg:2:"},
 		{"unknown timeout", "defaults\n  timeout clientt 5s\n", ErrUnknownKeyword, "lb.cfg:2:"},
-		{"timeout server on frontend", "frontend f\n  timeout server 5s\n", ErrMisplaced, "lb.cfg:2:"},
 		{"bad time", "defaults\n  timeout client 5x\n", ErrBadValue, `lb.cfg:2: bad value: 'timeout' in 'defaults' section: invalid time "5x": unknown unit "x"`},
 		{"bad weight", "backend b\n  server s 127.0.0.1:80 weight 300\n", ErrBadValue, "lb.cfg:2:"},
 		{"weight missing value", "backend b\n  server s 127.0.0.1:80 weight\n", ErrBadValue, "lb.cfg:2:"},
@@ -327,8 +326,9 @@ func TestNoOptionAndWarnings(t *testing.T) {
 	c := mustParse(t, "defaults\n  option tcplog\nfrontend f\n  no option tcplog\nfrontend g\n  bind :1\n")
 	require.False(t, c.Proxy("f", KindFrontend).Options.TCPLog)
 	require.True(t, c.Proxy("g", KindFrontend).Options.TCPLog)
-	require.Len(t, c.Warnings, 3) // f has no bind, f and g no default_backend
-	require.Contains(t, c.Warnings[0], "lb.cfg:3: frontend 'f' has no 'bind'")
+	// f has no bind; a frontend without default_backend is no warning,
+	// as in haproxy.
+	require.Equal(t, []string{"frontend 'f' has no 'bind' directive. Please declare it as a backend if this was intended."}, c.Warnings)
 }
 
 func TestLogVariants(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 // TestStatsSocketOwnerAndExposeFD checks the stats socket's owner
 // options and expose-fd listeners (accepted with a warning, as lb takes
 // no listeners from an older process), and tune.ssl.default-dh-param
-// (accepted with a warning: no DHE suites), with their errors.
+// (accepted with no effect: no DHE suites), with their errors.
 func TestStatsSocketOwnerAndExposeFD(t *testing.T) {
 	uid, gid := os.Getuid(), os.Getgid()
 	c := mustParse(t, "global\n    stats socket /tmp/a.sock mode 600 level admin expose-fd listeners uid "+strconv.Itoa(uid)+" gid "+strconv.Itoa(gid)+
@@ -21,9 +21,7 @@ func TestStatsSocketOwnerAndExposeFD(t *testing.T) {
 	require.Len(t, socks, 2)
 	assert.Equal(t, [2]int{uid, gid}, [2]int{socks[0].UID, socks[0].GID})
 	assert.Equal(t, [2]int{0, 0}, [2]int{socks[1].UID, socks[1].GID})
-	require.Len(t, c.Warnings, 2)
-	assert.Contains(t, c.Warnings[0], "lb.cfg:2: stats socket 'expose-fd listeners' has no effect")
-	assert.Contains(t, c.Warnings[1], "lb.cfg:4: 'tune.ssl.default-dh-param' has no effect")
+	require.Empty(t, c.Warnings, "taken without a word, as haproxy takes them")
 	plain := mustParse(t, "global\n    stats socket /tmp/c.sock\n")
 	assert.Equal(t, [2]int{-1, -1}, [2]int{plain.Global.StatsSockets[0].UID, plain.Global.StatsSockets[0].GID}, "the process's by default")
 
@@ -55,13 +53,12 @@ func TestTuneHTTPKeywords(t *testing.T) {
 }
 
 // TestCPUMapKeyword checks cpu-map: lines for process 1 (or all, odd)
-// add their CPUs to the process's set, a thread set brings a warning
-// that threads are not mapped one by one, and bad sets are refused.
+// add their CPUs to the process's set, a thread set adds them too
+// (threads are not mapped one by one), and bad sets are refused.
 func TestCPUMapKeyword(t *testing.T) {
 	c := mustParse(t, "global\n    cpu-map 1 0-1\n    cpu-map auto:1/1-4 3 5,6\n    cpu-map 2 9\n    cpu-map all 1\n")
 	assert.Equal(t, []int{0, 1, 3, 5, 6}, c.Global.CPUs)
-	require.Len(t, c.Warnings, 1)
-	assert.Contains(t, c.Warnings[0], "lb.cfg:3: cpu-map: lb binds the whole process to CPUs")
+	require.Empty(t, c.Warnings, "a thread set binds the whole process, without a word, haproxy having none")
 	for text, want := range map[string]string{
 		"global\n    cpu-map 1\n":       "expects a process/thread set and a CPU set",
 		"global\n    cpu-map 1 x\n":     "invalid CPU set",

@@ -55,8 +55,7 @@ var globalKeywords = map[string]func(p *parser, args []string) error{
 			return fmt.Errorf("expects a value >= 1024, not %d", n)
 		}
 		// Go's TLS has no finite-field Diffie-Hellman key exchange, so
-		// there are no DHE parameters to size: said, and left alone.
-		p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: 'tune.ssl.default-dh-param' has no effect: lb's TLS offers no DHE cipher suites", p.pos))
+		// there are no DHE parameters to size: left alone.
 		return nil
 	},
 	"ssl-dh-param-file": parseDHParamFile,
@@ -471,7 +470,10 @@ var timeoutKeywords = map[string]struct {
 	"server-fin": {KindBackend, func(t *Timeouts) *timeDur { return &t.ServerFin }},
 }
 
-func parseTimeout(_ *parser, px *Proxy, a []string) error {
+// parseTimeout reads "timeout <name> <time>". A timeout for the side a
+// section lacks (client in a backend, server in a frontend) is ignored
+// with HAProxy's warning once its value has been checked.
+func parseTimeout(p *parser, px *Proxy, a []string) error {
 	if len(a) != 2 {
 		return errors.New("expects 'timeout <name> <time>'")
 	}
@@ -479,12 +481,14 @@ func parseTimeout(_ *parser, px *Proxy, a []string) error {
 	if !ok {
 		return fmt.Errorf("%w: timeout '%s' (known: %s)", ErrUnknownKeyword, a[0], strings.Join(sortedKeys(timeoutKeywords), ", "))
 	}
-	if px.Kind != KindDefaults && t.kinds&px.Kind == 0 {
-		return fmt.Errorf("%w: 'timeout %s' has no effect in a %s", ErrMisplaced, a[0], px.Kind)
-	}
 	d, err := ParseTime(a[1])
 	if err != nil {
 		return err
+	}
+	if px.Kind != KindDefaults && t.kinds&px.Kind == 0 {
+		kind, missing := capabilityNames(px.Kind)
+		p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: 'timeout %s' will be ignored because %s '%s' has no %s capability", p.pos, a[0], kind, px.Name, missing))
+		return nil
 	}
 	*t.field(&px.Timeouts) = d
 	return nil
@@ -1166,9 +1170,8 @@ func parseCPUMap(p *parser, a []string) error {
 			}
 		}
 		slices.Sort(p.cfg.Global.CPUs)
-		if thread != "" {
-			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: cpu-map: lb binds the whole process to CPUs %v; its threads are not mapped one by one", p.pos, p.cfg.Global.CPUs))
-		}
+		// A thread's own set binds the whole process too: lb's threads
+		// are not mapped one by one.
 	}
 	return nil
 }

@@ -46,8 +46,8 @@ func parseDeclare(p *parser, px *Proxy, a []string) error {
 		return fmt.Errorf("'declare capture': length '%s' is too large (at most %d)", a[3], math.MaxInt32)
 	}
 	if len(a) > 4 {
-		// HAProxy reads no further.
-		p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: 'declare capture': ignoring '%s' after the length", p.pos, strings.Join(a[4:], " ")))
+		// HAProxy reads no further, and says nothing.
+		a = a[:4]
 	}
 	c := HeaderCapture{Len: int(n)}
 	if a[1] == "request" {

@@ -32,7 +32,8 @@ var ignoredKeywords = map[string]bool{"maxconn": true, "dispatch": true, "dynami
 var ignoredOptions = map[string]string{
 	"tcplog": "backends", "httplog": "backends",
 	"http-use-proxy-header": "cap", "http-pretend-keepalive": "cap",
-	"transparent": "cap",
+	"transparent": "cap", "accept-invalid-http-request": "cap",
+	"accept-invalid-http-response": "cap", "socket-stats": "cap",
 }
 
 // capabilityNames are the kind of the section and the capability it
@@ -64,11 +65,28 @@ func (p *parser) ignoreMisplaced(kw string, option bool) bool {
 	return true
 }
 
+// ignoreBackendLogFormat takes a log-format line written in a backend:
+// its argument count is checked, then it is ignored with HAProxy's
+// warning (a backend logs in its frontend's format).
+func (p *parser) ignoreBackendLogFormat(args []string) {
+	switch {
+	case len(args) == 0 || args[0] == "":
+		p.errorf("log-format", ErrBadValue, "log-format expects an argument.")
+	case len(args) > 1:
+		p.errorf("log-format", ErrBadValue, "log-format expects only one argument, don't forget to escape spaces!")
+	default:
+		p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: backend '%s' : 'log-format' directive is ignored in backends.", p.pos, p.cur.Name))
+	}
+}
+
 // The options lb takes for HAProxy's sake.
 func init() {
 	optionKeywords["http-use-proxy-header"] = optionKeyword{KindFrontend, flag(func(o *Options) *bool { return &o.UseProxyHeader })}
 	optionKeywords["http-pretend-keepalive"] = optionKeyword{KindBackend, flag(func(o *Options) *bool { return &o.PretendKeepAlive })}
 	proxyKeywords["http-error"] = proxyKeyword{kAll, parseHTTPError}
+	optionKeywords["accept-invalid-http-request"] = optionKeyword{KindFrontend, flag(func(o *Options) *bool { return &o.AcceptInvalidRequest })}
+	optionKeywords["accept-invalid-http-response"] = optionKeyword{KindBackend, flag(func(o *Options) *bool { return &o.AcceptInvalidResponse })}
+	optionKeywords["socket-stats"] = optionKeyword{KindFrontend, flag(func(o *Options) *bool { return &o.SocketStats })}
 }
 
 // resolveCheckAddr gives a server whose "addr" names a host that host's

@@ -9,11 +9,12 @@ import (
 
 // Global keywords that tune HAProxy's own machinery. Those lb has an
 // equivalent for set it; those it has none for are read, checked as
-// HAProxy checks them, and met with a warning saying why they change
-// nothing, so that a configuration written for HAProxy runs unchanged
-// and its reader knows what lb made of it.
+// HAProxy checks them, and left without effect and without a warning
+// (HAProxy gives none, and "zero-warning" must not stop a configuration
+// it starts), so that a configuration written for HAProxy runs
+// unchanged; the reasons below say why each changes nothing.
 
-// noEffect are the keywords lb reads and warns about: how many arguments
+// noEffect are the keywords lb reads and leaves alone: how many arguments
 // each takes (-1 for any), and why it changes nothing in lb.
 var noEffect = map[string]struct {
 	args int
@@ -21,6 +22,8 @@ var noEffect = map[string]struct {
 }{
 	"tune.idletimer":                 {1, "lb sizes its reads without an idle timer"},
 	"tune.maxaccept":                 {1, "each lb listener accepts as its goroutine is scheduled"},
+	"tune.maxpollevents":             {1, "the Go runtime sizes its poller's batches"},
+	"tune.ssl.maxrecord":             {1, "Go's TLS sizes its records itself"},
 	"tune.runqueue-depth":            {1, "lb's tasks are goroutines, which the Go runtime schedules"},
 	"tune.recv_enough":               {1, "lb forwards what a read brings at once"},
 	"tune.listener.multi-queue":      {1, "lb's listeners have one accept queue each"},
@@ -57,7 +60,6 @@ func init() {
 			if ne.args >= 0 && len(a) != ne.args {
 				return fmt.Errorf("'%s' expects %d argument(s)", kw, ne.args)
 			}
-			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: '%s' has no effect: %s", p.pos, kw, ne.why))
 			return nil
 		}
 	}

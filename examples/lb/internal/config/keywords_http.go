@@ -1178,11 +1178,19 @@ func (p *parser) validateHTTP() {
 		if switches && px.Kind == KindListen {
 			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: Proxy '%s' : 'switch-mode http' configured for a tcp proxy with no backend. Incoming connections upgraded to HTTP cannot be routed to TCP servers", px.Pos, px.Name))
 		}
-		if px.Mode != "http" && !(switches && px.Kind.IsFrontend()) && (len(px.HTTP.RequestRules) > 0 || len(px.HTTP.ResponseRules) > 0 || len(px.HTTP.Redirects) > 0) {
-			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s '%s': http-request, http-response and redirect rules are ignored in mode %s", px.Pos, px.Kind, px.Name, px.Mode))
+		if px.Mode != "http" && !(switches && px.Kind.IsFrontend()) {
+			// HAProxy's words, one line per kind of rule.
+			for _, k := range [...]struct {
+				name string
+				n    int
+			}{{"http-request", len(px.HTTP.RequestRules)}, {"http-response", len(px.HTTP.ResponseRules)}, {"redirect", len(px.HTTP.Redirects)}} {
+				if k.n > 0 {
+					p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("'%s' rules ignored for %s '%s' as they require HTTP mode.", k.name, proxyWord(px), px.Name))
+				}
+			}
 		}
 		if px.Mode != "http" && px.HTTP.Stats != nil {
-			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s '%s': the statistics page ('stats' lines) is ignored in mode %s", px.Pos, px.Kind, px.Name, px.Mode))
+			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("'stats' statement ignored for %s '%s' as it requires HTTP mode.", proxyWord(px), px.Name))
 		}
 		if !px.Kind.IsFrontend() {
 			continue
@@ -1530,4 +1538,13 @@ func hexDigit(c byte) int {
 		return int(c-'A') + 10
 	}
 	return -1
+}
+
+// proxyWord names a proxy's kind as HAProxy's warnings do: "proxy" for
+// a listen section.
+func proxyWord(px *Proxy) string {
+	if px.Kind == KindListen {
+		return "proxy"
+	}
+	return px.Kind.String()
 }

@@ -223,15 +223,10 @@ func finishSSL(p *parser) {
 		for i := range px.Binds {
 			bind := &px.Binds[i]
 			p.pos = bind.Pos
-			if bind.Nice != 0 {
-				p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s '%s': bind %s: 'nice' has no effect: lb serves every listener from one scheduler",
-					bind.Pos, px.Kind, px.Name, strings.Join(bind.Addrs, ",")))
-			}
+			// 'nice' has no effect (lb serves every listener from one
+			// scheduler), and TLS options on a line without 'ssl' are
+			// ignored, as HAProxy ignores them, without a word.
 			if !bind.SSL.Enabled {
-				if len(bind.SSL.options) > 0 {
-					p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s '%s': bind %s: '%s' ignored: no 'ssl' on this line",
-						bind.Pos, px.Kind, px.Name, strings.Join(bind.Addrs, ","), strings.Join(bind.SSL.options, "', '")))
-				}
 				continue
 			}
 			bind.SSL.HandshakeTimeout = px.Timeouts.Client
@@ -300,6 +295,6 @@ func parseDHParamFile(p *parser, a []string) error {
 	if err != nil {
 		return fmt.Errorf("unable to load DH parameters from file <%s>: %w", a[0], err)
 	}
-	p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: 'ssl-dh-param-file' has no effect: lb's TLS offers no DHE cipher suites", p.pos))
+	// lb's TLS offers no DHE cipher suites: checked, with no effect.
 	return nil
 }

@@ -86,6 +86,13 @@ func parseStatsPage(p *parser, px *Proxy, a []string) error {
 	switch a[0] {
 	case "socket", "timeout", "maxconn", "bind-process":
 		return fmt.Errorf("%w: 'stats %s' belongs in the 'global' section", ErrMisplaced, a[0])
+	case "show-modules":
+		// The HTML page's extra modules' columns: lb's page has none,
+		// and the CSV is the same either way.
+		if len(a) != 1 {
+			return errors.New("'stats show-modules' takes no argument")
+		}
+		p.ownStats(px)
 	case "enable":
 		if len(a) != 1 {
 			return errors.New("'stats enable' takes no argument")

@@ -54,7 +54,7 @@ listen d
 	require.Nil(t, pb.Admin)
 	require.Nil(t, d.HTTP.Stats, "a new defaults section starts without a page")
 	require.Len(t, cfg.Warnings, 1)
-	require.Contains(t, cfg.Warnings[0], "listen 'c': the statistics page ('stats' lines) is ignored in mode tcp")
+	require.Equal(t, "'stats' statement ignored for proxy 'c' as it requires HTTP mode.", cfg.Warnings[0])
 }
 
 func TestStatsPageKeywordErrors(t *testing.T) {

@@ -360,9 +360,21 @@ func parseStatsGlobal(p *parser, a []string) error {
 		}
 		p.cfg.Global.StatsTimeout = d
 		return nil
+	case "bind-process":
+		return statsBindProcess(a[1:])
+	case "maxconn":
+		// The stats sockets' connection limit: lb takes it, checked as
+		// HAProxy checks it, with no effect.
+		if len(a) < 2 {
+			return errors.New("'stats maxconn' expects a positive value")
+		}
+		if n, err := strconv.Atoi(a[1]); err != nil || n <= 0 {
+			return errors.New("'stats maxconn' expects a positive value")
+		}
+		return nil
 	case "socket":
 	default:
-		return fmt.Errorf("%w: 'stats %s' in global (socket, timeout)", ErrUnknownKeyword, a[0])
+		return fmt.Errorf("%w: 'stats %s' in global (socket, timeout, maxconn, bind-process)", ErrUnknownKeyword, a[0])
 	}
 	if len(a) < 2 {
 		return errors.New("'stats socket' expects a path or an address")
@@ -430,8 +442,7 @@ func parseStatsGlobal(p *parser, a []string) error {
 				return fmt.Errorf("stats socket expose-fd '%s': expects 'listeners'", v)
 			}
 			// The listeners go to a new process started with -x, which lb
-			// has not: said, and otherwise left alone.
-			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: stats socket 'expose-fd listeners' has no effect: lb takes no listeners from an older process (-x)", p.pos))
+			// has not: left alone.
 		default:
 			return fmt.Errorf("%w: stats socket option '%s' (mode, level, user, uid, group, gid, expose-fd)", ErrUnsupported, a[i])
 		}
@@ -527,4 +538,20 @@ func (p *parser) checkContentRules() {
 			}
 		}
 	}
+}
+
+// statsBindProcess checks "stats bind-process <set>..." as HAProxy 2.6
+// does, which runs one process: each word is all, odd, even, 1 or a
+// range of 1 alone. The line has no other effect, in HAProxy as in lb.
+func statsBindProcess(words []string) error {
+	for _, w := range words {
+		switch {
+		case w == "all" || w == "odd" || w == "even" || w == "1" || w == "1-" || w == "1-1":
+		case strings.Trim(w, "0123456789-") == "" && w != "":
+			return fmt.Errorf("'stats bind-process' : '%s' is not a valid number/range%s", w, ". It supports numbers from 1 to 1.")
+		default:
+			return fmt.Errorf("'stats bind-process' : '%s' is not a valid number/range%s", w, ".")
+		}
+	}
+	return nil
 }

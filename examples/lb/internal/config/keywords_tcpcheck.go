@@ -375,15 +375,12 @@ func parseHexData(s string) ([]byte, error) {
 }
 
 // validateCheckSSL refuses check-ssl on a server without ssl (its TLS
-// settings come from the server's), and on-marked-down and on-marked-up
-// outside TCP mode.
+// settings come from the server's). on-marked-down and on-marked-up are
+// taken in every mode, as HAProxy takes them, but lb acts on them in
+// mode tcp only: in mode http they have no effect.
 func (p *parser) validateCheckSSL() {
 	for _, px := range p.cfg.Proxies {
 		for _, s := range px.Servers {
-			if (s.OnMarkedDown != "" || s.OnMarkedUp != "") && px.Mode != "tcp" {
-				p.pos = s.Pos
-				p.errorf("server", ErrUnsupported, "%s '%s': server '%s': on-marked-down and on-marked-up in mode %s (lb closes TCP-mode sessions)", px.Kind, px.Name, s.Name, px.Mode)
-			}
 			if s.CheckSSL && !s.SSL.Enabled {
 				p.pos = s.Pos
 				p.errorf("server", ErrUnsupported, "%s '%s': server '%s': check-ssl on a server without 'ssl' (its TLS settings come from the server's)", px.Kind, px.Name, s.Name)
@@ -400,6 +397,6 @@ func (p *parser) validateTCPCheck() {
 		if !px.Kind.IsBackend() || !px.tcpCheckOwn || (px.TCPCheck != nil && !px.TCPCheck.Redis && !px.TCPCheck.SSLHello) {
 			continue
 		}
-		p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s '%s' uses tcp-check rules without 'option tcp-check', so the rules are ignored", px.Pos, px.Kind, px.Name))
+		p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s '%s' uses tcp-check rules without 'option tcp-check', so the rules are ignored.", px.Kind, px.Name))
 	}
 }

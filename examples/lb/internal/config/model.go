@@ -384,6 +384,14 @@ type Options struct {
 	// auth stops with 407 and Proxy-Authenticate ("option
 	// http-use-proxy-header").
 	UseProxyHeader bool
+	// AcceptInvalidRequest and AcceptInvalidResponse are "option
+	// accept-invalid-http-request" (frontend) and "option
+	// accept-invalid-http-response" (backend): taken, with no effect on
+	// lb's HTTP/1 parser.
+	AcceptInvalidRequest, AcceptInvalidResponse bool
+	// SocketStats is "option socket-stats" (frontend): taken, with no
+	// effect, lb's statistics having no per-listener lines.
+	SocketStats bool
 	// PretendKeepAlive keeps a backend from telling its servers it
 	// closes the connection (no "Connection: close" on requests sent in
 	// close modes), though it still does ("option

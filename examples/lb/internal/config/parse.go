@@ -296,6 +296,10 @@ func (p *parser) parseLine(words []string) {
 		return
 	}
 	if k.kinds&p.cur.Kind == 0 {
+		if kw == "log-format" && p.cur.Kind == KindBackend {
+			p.ignoreBackendLogFormat(words[1:])
+			return
+		}
 		if p.ignoreMisplaced(kw, false) {
 			return
 		}
@@ -442,15 +446,13 @@ func (p *parser) validate() {
 		p.pos = px.Pos
 		if px.Kind.IsFrontend() {
 			if len(px.Binds) == 0 {
-				p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s '%s' has no 'bind' directive", px.Pos, px.Kind, px.Name))
+				p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s '%s' has no 'bind' directive. Please declare it as a backend if this was intended.", px.Kind, px.Name))
 			}
 			if px.DefaultBackend != "" {
 				if p.cfg.Proxy(px.DefaultBackend, KindBackend) == nil {
 					p.pos = px.DefaultBackendPos
 					p.errorf("default_backend", ErrReference, "%s '%s': unable to find required default_backend '%s'", px.Kind, px.Name, px.DefaultBackend)
 				}
-			} else if px.Kind == KindFrontend {
-				p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: frontend '%s' has no 'default_backend': connections will be closed", px.Pos, px.Name))
 			}
 		}
 		if px.Kind.IsBackend() {

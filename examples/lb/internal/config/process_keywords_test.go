@@ -119,7 +119,7 @@ func TestRewriteKeywords(t *testing.T) {
 	require.True(t, rules[0].Regex.MatchString("v2"))
 	require.Equal(t, 299, f.HTTP.ResponseRules[0].Status)
 	require.Equal(t, "Fine", f.HTTP.ResponseRules[0].Reason)
-	require.Len(t, cfg.Warnings, 9, "every http-request after the redirect, no bind, no backend: %v", cfg.Warnings)
+	require.Len(t, cfg.Warnings, 8, "every http-request after the redirect, no bind: %v", cfg.Warnings)
 	require.Contains(t, cfg.Warnings[0], "t.cfg:5: a 'http-request' rule placed after a 'redirect' rule will still be processed before")
 
 	for text, msg := range map[string]string{

@@ -91,7 +91,7 @@ func TestTCPCheckLaterWins(t *testing.T) {
 func TestTCPCheckRulesWithoutOptionWarn(t *testing.T) {
 	cfg, err := Parse(Source{Name: "test.cfg", Data: []byte("backend b\n  tcp-check expect string x\n  server s 127.0.0.1:1 check\n")})
 	require.NoError(t, err)
-	require.Equal(t, []string{"test.cfg:1: backend 'b' uses tcp-check rules without 'option tcp-check', so the rules are ignored"}, cfg.Warnings)
+	require.Equal(t, []string{"backend 'b' uses tcp-check rules without 'option tcp-check', so the rules are ignored."}, cfg.Warnings)
 }
 
 func TestTCPCheckErrors(t *testing.T) {
@@ -127,7 +127,6 @@ func TestTCPCheckErrors(t *testing.T) {
 		{"other protocol check", "backend b\n  option external-check\n", ErrUnsupported, "option 'external-check'"},
 		{"check-ssl without ssl", "backend b\n  server s 127.0.0.1:1 check port 80 check-ssl\n", ErrUnsupported, "check-ssl on a server without 'ssl'"},
 		{"on-marked-down action", "backend b\n  server s 127.0.0.1:1 check on-marked-down nothing\n", ErrBadValue, "unknown action 'nothing' (expects shutdown-sessions)"},
-		{"on-marked-up in http", "backend b\n  mode http\n  server s 127.0.0.1:1 check on-marked-up shutdown-backup-sessions\n", ErrUnsupported, "on-marked-down and on-marked-up in mode http"},
 		{"observe layer9", "backend b\n  server s 127.0.0.1:1 check observe layer9\n", ErrBadValue, "unknown mode 'layer9'"},
 		{"observe mode", "backend b\n  server s 127.0.0.1:1 check observe layer3\n", ErrBadValue, "unknown mode 'layer3'"},
 		{"on-error action", "backend b\n  server s 127.0.0.1:1 check on-error reboot\n", ErrBadValue, "unknown action 'reboot'"},
@@ -172,17 +171,19 @@ func TestSlowStartOption(t *testing.T) {
 
 // timeout client-fin goes with the frontend side and server-fin with the
 // backend side, inherited from defaults as the other timeouts; each is
-// refused on the other kind of section.
+// ignored with HAProxy's warning on the other kind of section.
 func TestFinTimeouts(t *testing.T) {
 	cfg, err := Parse(Source{Name: "test.cfg", Data: []byte("defaults\n  timeout client-fin 2s\n  timeout server-fin 3s\nfrontend f\n  bind :8080\n  default_backend b\nbackend b\n  timeout server-fin 500\n  server s 127.0.0.1:1\n")})
 	require.NoError(t, err)
 	require.Equal(t, 2*time.Second, cfg.Proxy("f", KindFrontend).Timeouts.ClientFin)
 	require.Equal(t, 500*time.Millisecond, cfg.Proxy("b", KindBackend).Timeouts.ServerFin)
-	_, err = Parse(Source{Name: "test.cfg", Data: []byte("backend b\n  timeout client-fin 1s\n  server s 127.0.0.1:1\n")})
-	require.ErrorIs(t, err, ErrMisplaced)
-	require.ErrorContains(t, err, "test.cfg:2")
-	_, err = Parse(Source{Name: "test.cfg", Data: []byte("frontend f\n  bind :8080\n  timeout server-fin 1s\n")})
-	require.ErrorIs(t, err, ErrMisplaced)
+	cfg, err = Parse(Source{Name: "test.cfg", Data: []byte("backend b\n  timeout client-fin 1s\n  server s 127.0.0.1:1\n")})
+	require.NoError(t, err)
+	require.Contains(t, cfg.Warnings, "test.cfg:2: 'timeout client-fin' will be ignored because backend 'b' has no frontend capability")
+	require.Zero(t, cfg.Proxy("b", KindBackend).Timeouts.ClientFin)
+	cfg, err = Parse(Source{Name: "test.cfg", Data: []byte("frontend f\n  bind :8080\n  timeout server-fin 1s\n  default_backend b\nbackend b\n")})
+	require.NoError(t, err)
+	require.Contains(t, cfg.Warnings, "test.cfg:3: 'timeout server-fin' will be ignored because frontend 'f' has no backend capability")
 	_, err = Parse(Source{Name: "test.cfg", Data: []byte("frontend f\n  bind :8080\n  timeout client-fin soon\n")})
 	require.ErrorIs(t, err, ErrBadValue)
 }
