@@ -323,16 +323,16 @@ func TestConfigErrorStopsStart(t *testing.T) {
 func TestZeroWarningAndQuiet(t *testing.T) {
 	bin := lbBinary(t)
 	cfg := func(global string) string {
-		return writeFile(t, "w.cfg", fmt.Sprintf("global\n    noepoll\n%s\nlisten l\n    mode tcp\n    bind 127.0.0.1:%d\n    server s 127.0.0.1:1\n", global, freePort(t)))
+		return writeFile(t, "w.cfg", fmt.Sprintf("global\n.warning \"attention here\"\n%s\nlisten l\n    mode tcp\n    bind 127.0.0.1:%d\n    server s 127.0.0.1:1\n", global, freePort(t)))
 	}
 	out, err := exec.Command(bin, "-c", "-f", cfg("    zero-warning")).CombinedOutput()
 	require.Error(t, err, "%s", out)
-	require.Contains(t, string(out), "w.cfg:2: 'noepoll' has no effect")
+	require.Contains(t, string(out), "w.cfg:2: 'attention here'")
 	require.Contains(t, string(out), "Some warnings were found and 'zero-warning' is set. Aborting.")
 
 	out, err = exec.Command(bin, "-c", "-f", cfg("    quiet")).CombinedOutput()
 	require.NoError(t, err, "%s", out)
-	require.Contains(t, string(out), "'noepoll' has no effect", "-c shows warnings even under quiet")
+	require.Contains(t, string(out), "'attention here'", "-c shows warnings even under quiet")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
 	defer cancel()
