@@ -217,3 +217,37 @@ backend be
 		})
 	}
 }
+
+// TestInteropCipherListUnknownWordsMatchHAProxy: words OpenSSL does not
+// know select nothing, so a list is taken as long as the rest selects
+// some cipher; a list that selects nothing, or holds a character that
+// cannot start a word, is refused.
+func TestInteropCipherListUnknownWordsMatchHAProxy(t *testing.T) {
+	crt := newPKI(t, "ciphers").issue("srv.pem", "srv", nil, false, false)
+	for _, tc := range []struct {
+		ciphers string
+		ok      bool
+	}{
+		{"ECDH+AESGCM:DH+AESGCM:ECDH+AES256:DH+AES256:ECDH+AES128:DH+AE$", true},
+		{"ECDHE-ECDSA-AES128-GCM-SHA256:NOT-A-CIPHER:!TYPO", true},
+		{"NOT-A-CIPHER", false},
+		{"ECDHE-ECDSA-AES128-GCM-SHA256:$X", false},
+	} {
+		for _, where := range []string{"global", "bind"} {
+			glob, bind := "", ""
+			if where == "global" {
+				glob = "global\n    ssl-default-bind-ciphers " + tc.ciphers + "\n"
+			} else {
+				bind = " ciphers " + tc.ciphers
+			}
+			text := glob + strings.Replace(parityBase, "bind 127.0.0.1:18001", "bind 127.0.0.1:18001 ssl crt "+crt+bind, 1)
+			checkParity(t, text)
+			_, err := config.Parse(config.Source{Name: "p.cfg", Data: []byte(text)})
+			if tc.ok {
+				require.NoError(t, err, tc.ciphers)
+			} else {
+				require.ErrorContains(t, err, "unable to set SSL cipher list to '"+tc.ciphers+"'")
+			}
+		}
+	}
+}
