@@ -46,6 +46,11 @@ const TCPLogFormat = `%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/
 // the Common Log Format's fields first, then HAProxy's own.
 const CLFLogFormat = `%{+Q}o %{-Q}ci - - [%trg] %r %ST %B "" "" %cp %ms %ft %b %s %TR %Tw %Tc %Tr %Ta %tsc %ac %fc %bc %sc %rc %sq %bq %CC %CS %hrl %hsl`
 
+// HTTPSLogFormat is the format "option httpslog" logs in, HAProxy's: the
+// httplog fields, then the connection's error codes, whether its TLS
+// session was resumed, the SNI, the TLS version and the cipher.
+const HTTPSLogFormat = `%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r %[fc_err]/%[ssl_fc_err,hex]/%[ssl_c_err]/%[ssl_c_ca_err]/%[ssl_fc_is_resumed] %[ssl_fc_sni]/%sslv/%sslc`
+
 // httpLogVars are the variables HAProxy reserves for HTTP mode: a TCP
 // proxy's log-format may not use them.
 var httpLogVars = map[string]bool{"TR": true, "Tr": true, "Ta": true, "r": true, "HM": true, "HU": true, "HV": true, "tr": true, "CC": true, "CS": true,
