@@ -177,3 +177,77 @@ func TestInteropTuneAndStatsModulesMatchHAProxy(t *testing.T) {
 	w := checkParity(t, parityBase+"    option socket-stats\n")
 	require.Equal(t, []string{"11: 'socket-stats' ignored because backend 'be' has no frontend capability."}, w)
 }
+
+// TestInteropTCPCheckConnectPortMatchesHAProxy: a checked server without
+// a port is taken when the rules of "option tcp-check" begin with a
+// "connect" that has a port and no other "connect" lacks one.
+func TestInteropTCPCheckConnectPortMatchesHAProxy(t *testing.T) {
+	const be = `defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 1s
+    timeout server 1s
+frontend fe
+    bind 127.0.0.1:18001
+    default_backend be
+backend be
+`
+	for name, tc := range map[string]struct {
+		rules string
+		want  string // the end of haproxy's message, or "" when taken
+	}{
+		"first connect has a port": {"    option tcp-check\n    tcp-check comment c\n    tcp-check connect port 6443\n    tcp-check send x\n", ""},
+		"with an addr":             {"    option tcp-check\n    tcp-check connect port 80 addr 127.0.0.1\n", ""},
+		"connect without port":     {"    option tcp-check\n    tcp-check connect\n", "check port nor tcp_check rule 'connect' with port information"},
+		"second connect no port":   {"    option tcp-check\n    tcp-check connect port 80\n    tcp-check connect\n", "check port, and a tcp_check rule 'connect' with no port information"},
+		"only a send":              {"    option tcp-check\n    tcp-check send x\n", "check port nor tcp_check rule 'connect' with port information"},
+		"no rules":                 {"    option tcp-check\n", "has neither service port nor check port"},
+		"rules without the option": {"    tcp-check connect port 80\n", "has neither service port nor check port"},
+		"httpchk":                  {"    option httpchk\n    tcp-check connect port 80\n", "check port nor tcp_check rule 'connect' with port information"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			text := be + tc.rules + "    server s 127.0.0.1 check inter 5s\n"
+			checkParity(t, text)
+			_, err := config.Parse(config.Source{Name: "p.cfg", Data: []byte(text)})
+			if tc.want == "" {
+				require.NoError(t, err)
+			} else {
+				require.ErrorContains(t, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestInteropCipherListUnknownWordsMatchHAProxy: words OpenSSL does not
+// know select nothing, so a list is taken as long as the rest selects
+// some cipher; a list that selects nothing, or holds a character that
+// cannot start a word, is refused.
+func TestInteropCipherListUnknownWordsMatchHAProxy(t *testing.T) {
+	crt := newPKI(t, "ciphers").issue("srv.pem", "srv", nil, false, false)
+	for _, tc := range []struct {
+		ciphers string
+		ok      bool
+	}{
+		{"ECDH+AESGCM:DH+AESGCM:ECDH+AES256:DH+AES256:ECDH+AES128:DH+AE$", true},
+		{"ECDHE-ECDSA-AES128-GCM-SHA256:NOT-A-CIPHER:!TYPO", true},
+		{"NOT-A-CIPHER", false},
+		{"ECDHE-ECDSA-AES128-GCM-SHA256:$X", false},
+	} {
+		for _, where := range []string{"global", "bind"} {
+			glob, bind := "", ""
+			if where == "global" {
+				glob = "global\n    ssl-default-bind-ciphers " + tc.ciphers + "\n"
+			} else {
+				bind = " ciphers " + tc.ciphers
+			}
+			text := glob + strings.Replace(parityBase, "bind 127.0.0.1:18001", "bind 127.0.0.1:18001 ssl crt "+crt+bind, 1)
+			checkParity(t, text)
+			_, err := config.Parse(config.Source{Name: "p.cfg", Data: []byte(text)})
+			if tc.ok {
+				require.NoError(t, err, tc.ciphers)
+			} else {
+				require.ErrorContains(t, err, "unable to set SSL cipher list to '"+tc.ciphers+"'")
+			}
+		}
+	}
+}

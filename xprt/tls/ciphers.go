@@ -193,9 +193,9 @@ const defaultCiphers = "ALL:!COMPLEMENTOFDEFAULT:!eNULL"
 // them to the end. DEFAULT (or Red Hat's PROFILE=SYSTEM) opens the string
 // with OpenSSL's default list. "@STRENGTH" and "@SECLEVEL=n" are accepted
 // and ignored. Suites OpenSSL knows but crypto/tls lacks (DHE-RSA-...,
-// CCM, CAMELLIA) select nothing. Unlike OpenSSL, which skips a word it
-// does not know, ParseCiphers refuses it, so that a typo is reported; and
-// a string that selects nothing is an error.
+// CCM, CAMELLIA) select nothing. As in OpenSSL, an element with a word
+// it does not know selects nothing, a character that cannot start a word
+// is an error, and so is a string that selects nothing.
 //
 // crypto/tls orders suites itself (preferring AES-GCM when the hardware has
 // AES, ChaCha20 otherwise), so the order in the string is not kept.
@@ -217,80 +217,92 @@ func ParseCiphers(s string) ([]uint16, error) {
 		if i := strings.IndexByte(el, '@'); i >= 0 {
 			el = el[:i]
 		}
-		if el == "" {
-			continue
-		}
-		op := byte(0)
-		if el[0] == '!' || el[0] == '-' || el[0] == '+' {
-			op, el = el[0], el[1:]
-		}
-		if el == "" {
-			return nil, fmt.Errorf("%w: empty element in cipher list %q", ErrBadValue, s)
-		}
-		match, known, err := selectSuites(el)
-		if err != nil {
-			return nil, fmt.Errorf("%w in cipher list %q", err, s)
-		}
-		if !known {
-			skipped++
-			continue
-		}
-		for _, id := range match {
-			i := slices.Index(list, id)
-			switch op {
-			case '!':
-				killed[id] = true
-				if i >= 0 {
-					list = slices.Delete(list, i, i+1)
-				}
-			case '-':
-				if i >= 0 {
-					list = slices.Delete(list, i, i+1)
-				}
-			case '+':
-				if i >= 0 {
-					list = append(slices.Delete(list, i, i+1), id)
-				}
-			default:
-				if !killed[id] && i < 0 {
-					list = append(list, id)
+		// An element may run into the next one ("AES!RC4"), as OpenSSL
+		// reads them: selectSuites returns what it left.
+		for el != "" {
+			op := byte(0)
+			if el[0] == '!' || el[0] == '-' || el[0] == '+' {
+				op, el = el[0], el[1:]
+			}
+			match, known, left, err := selectSuites(el)
+			if err != nil {
+				return nil, fmt.Errorf("%w: unable to set SSL cipher list to '%s' (%v)", ErrBadValue, s, err)
+			}
+			el = left
+			if !known {
+				skipped++
+				continue
+			}
+			for _, id := range match {
+				i := slices.Index(list, id)
+				switch op {
+				case '!':
+					killed[id] = true
+					if i >= 0 {
+						list = slices.Delete(list, i, i+1)
+					}
+				case '-':
+					if i >= 0 {
+						list = slices.Delete(list, i, i+1)
+					}
+				case '+':
+					if i >= 0 {
+						list = append(slices.Delete(list, i, i+1), id)
+					}
+				default:
+					if !killed[id] && i < 0 {
+						list = append(list, id)
+					}
 				}
 			}
 		}
 	}
 	if len(list) == 0 {
 		if skipped > 0 {
-			return nil, fmt.Errorf("%w: cipher list %q names only suites crypto/tls does not implement", ErrBadValue, s)
+			return nil, fmt.Errorf("%w: unable to set SSL cipher list to '%s' (it names only suites crypto/tls does not implement)", ErrBadValue, s)
 		}
-		return nil, fmt.Errorf("%w: cipher list %q selects no cipher", ErrBadValue, s)
+		return nil, fmt.Errorf("%w: unable to set SSL cipher list to '%s' (no cipher match)", ErrBadValue, s)
 	}
 	return list, nil
 }
 
 // selectSuites resolves one element without its operator: the suites
-// that match every '+'-joined word. known is false when the element
-// names only a suite crypto/tls lacks.
-func selectSuites(el string) (ids []uint16, known bool, err error) {
+// that match every '+'-joined word, and what follows the element when a
+// character other than '+' ends its last word. known is false when the
+// element names only a suite crypto/tls lacks. As OpenSSL does, a word
+// it does not know makes the element select nothing (the rest of the
+// element is skipped), while a character that cannot start a word is an
+// error.
+func selectSuites(el string) (ids []uint16, known bool, left string, err error) {
 	if opensslOnly[el] {
-		return nil, false, nil
+		return nil, false, "", nil
 	}
 	var preds []func(suite) bool
-	for _, word := range strings.Split(el, "+") {
+	for {
+		n := 0
+		for n < len(el) && isCipherWordByte(el[n]) {
+			n++
+		}
+		if n == 0 {
+			return nil, false, "", fmt.Errorf("invalid command at '%s'", el)
+		}
+		word := el[:n]
+		el = el[n:]
 		if p, ok := cipherAliases[word]; ok {
 			preds = append(preds, p)
-			continue
-		}
-		if i := slices.IndexFunc(suites, func(s suite) bool { return s.openssl == word }); i >= 0 {
+		} else if i := slices.IndexFunc(suites, func(s suite) bool { return s.openssl == word }); i >= 0 {
 			id := suites[i].id
 			preds = append(preds, func(s suite) bool { return s.id == id })
-			continue
-		}
-		if opensslOnly[word] {
+		} else if opensslOnly[word] {
 			// A suite crypto/tls lacks, combined with more: nothing.
 			preds = append(preds, func(suite) bool { return false })
-			continue
+		} else {
+			return nil, true, "", nil
 		}
-		return nil, false, fmt.Errorf("%w: unknown cipher %q", ErrBadValue, word)
+		if !strings.HasPrefix(el, "+") {
+			break
+		}
+		el = el[1:]
 	}
 	for _, s := range suites {
 		all := true
@@ -301,5 +313,11 @@ func selectSuites(el string) (ids []uint16, known bool, err error) {
 			ids = append(ids, s.id)
 		}
 	}
-	return ids, true, nil
+	return ids, true, el, nil
+}
+
+// isCipherWordByte reports whether c may be part of a word of a cipher
+// string, as OpenSSL reads them.
+func isCipherWordByte(c byte) bool {
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '='
 }

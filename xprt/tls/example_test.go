@@ -21,13 +21,13 @@ func ExampleParseCiphers() {
 	v, _ := ptls.ParseVersion("TLSv1.3")
 	fmt.Println(ptls.VersionName(v))
 
-	_, err = ptls.ParseCiphers("ECDHE-RSA-AES128-GCM-SHA256:TYPO")
+	_, err = ptls.ParseCiphers("TYPO:!ALL")
 	fmt.Println(err)
 	// Output:
 	// ECDHE-ECDSA-AES128-GCM-SHA256
 	// ECDHE-RSA-AES128-GCM-SHA256
 	// TLSv1.3
-	// tls: invalid value: unknown cipher "TYPO" in cipher list "ECDHE-RSA-AES128-GCM-SHA256:TYPO"
+	// tls: invalid value: unable to set SSL cipher list to 'TYPO:!ALL' (no cipher match)
 }
 
 // A bind line's TLS keywords fill a BindConfig word by word; the caller

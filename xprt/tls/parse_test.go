@@ -52,9 +52,12 @@ func TestParseCiphers(t *testing.T) {
 		{"ECDHE-RSA-CHACHA20-POLY1305:!aNULL:!MD5:@STRENGTH", []uint16{stdtls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256}, ""},
 		{"AES128-SHA:-ALL:ECDHE-RSA-AES256-SHA", []uint16{stdtls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA}, ""},
 		{"!AES128-SHA:AES128-SHA:AES256-SHA", []uint16{stdtls.TLS_RSA_WITH_AES_256_CBC_SHA}, ""},
-		{"ECDHE-RSA-AES128-GCM-SHA256:NOT-A-CIPHER", nil, `unknown cipher "NOT-A-CIPHER"`},
+		{"ECDHE-RSA-AES128-GCM-SHA256:NOT-A-CIPHER", []uint16{stdtls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}, ""},
+		{"ECDHE-RSA-AES128-GCM-SHA256:DH+AE$", []uint16{stdtls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}, ""},
+		{"ECDHE-RSA-AES128-GCM-SHA256:$X", nil, "unable to set SSL cipher list to 'ECDHE-RSA-AES128-GCM-SHA256:$X' (invalid command at '$X')"},
+		{"NOT-A-CIPHER", nil, "unable to set SSL cipher list to 'NOT-A-CIPHER' (no cipher match)"},
 		{"DHE-RSA-AES128-GCM-SHA256", nil, "only suites crypto/tls does not implement"},
-		{"!ALL", nil, "selects no cipher"},
+		{"!ALL", nil, "no cipher match"},
 		{"ECDHE-RSA-AES128-GCM-SHA256::", nil, ""},
 		// RC4 and 3DES, which the OpenSSL 3 of TestParseCiphersMatchesOpenSSL
 		// lacks: MEDIUM, outside DEFAULT, 3DES in FIPS.
@@ -64,15 +67,15 @@ func TestParseCiphers(t *testing.T) {
 		{"RC4+SSLv3", []uint16{stdtls.TLS_RSA_WITH_RC4_128_SHA}, ""},
 		{"MEDIUM+FIPS", []uint16{stdtls.TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA, stdtls.TLS_RSA_WITH_3DES_EDE_CBC_SHA}, ""},
 		{"COMPLEMENTOFDEFAULT:!RC4", []uint16{stdtls.TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA, stdtls.TLS_RSA_WITH_3DES_EDE_CBC_SHA}, ""},
-		{"DEFAULT:!HIGH", nil, "selects no cipher"},
-		{"PROFILE=SYSTEM:!HIGH", nil, "selects no cipher"},
+		{"DEFAULT:!HIGH", nil, "no cipher match"},
+		{"PROFILE=SYSTEM:!HIGH", nil, "no cipher match"},
 		{"ECDHE-RSA-AES128-GCM-SHA256;!aNULL;", []uint16{stdtls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}, ""},
 		{"kRSA+AESGCM@SECLEVEL=0", []uint16{stdtls.TLS_RSA_WITH_AES_256_GCM_SHA384, stdtls.TLS_RSA_WITH_AES_128_GCM_SHA256}, ""},
 		{"ECDH+AESGCM:!ECDHE-ECDSA-AES256-GCM-SHA384+aECDSA:-aRSA", []uint16{stdtls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}, ""},
 		{"ECDHE+AES128:+SHA1", []uint16{stdtls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, stdtls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
 			stdtls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256, stdtls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256,
 			stdtls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, stdtls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA}, ""},
-		{"ECDHE+TYPO", nil, `unknown cipher "TYPO"`},
+		{"ECDHE+TYPO", nil, "no cipher match"},
 	} {
 		got, err := ptls.ParseCiphers(tc.in)
 		if tc.want == nil && tc.err != "" {

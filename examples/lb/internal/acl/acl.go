@@ -797,10 +797,9 @@ func ParseCond(words []string, set *Set) (*Cond, error) {
 	}
 	c := &Cond{text: strings.Join(words, " "), unless: words[0] == "unless"}
 	var and []term
+	// A bare "if" or "unless" is taken, as by haproxy: it has no ACL,
+	// so the rule never applies ("if") or always does ("unless").
 	rest := words[1:]
-	if len(rest) == 0 {
-		return nil, fmt.Errorf("%w: '%s' needs at least one ACL", ErrSyntax, words[0])
-	}
 	neg := false
 	for len(rest) > 0 {
 		w := rest[0]

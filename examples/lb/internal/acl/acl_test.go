@@ -147,6 +147,16 @@ func TestCondTruthTable(t *testing.T) {
 	require.True(t, nilCond.Eval(newCtx("1.1.1.1:1")))
 }
 
+// TestEmptyCond: a bare "if" never holds and a bare "unless" always
+// does, as haproxy 2.6 runs them.
+func TestEmptyCond(t *testing.T) {
+	for words, want := range map[string]bool{"if": false, "unless": true, "if !": false, "unless or": true} {
+		c, err := ParseCond(strings.Fields(words), nil)
+		require.NoError(t, err, words)
+		require.Equal(t, want, c.Eval(newCtx("1.1.1.1:1")), words)
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	set := mustSet(t, "yes always_true")
 	for _, tc := range []struct {
@@ -154,7 +164,6 @@ func TestParseErrors(t *testing.T) {
 		want error
 		msg  string
 	}{
-		{"if", ErrSyntax, "needs at least one ACL"},
 		{"when yes", ErrSyntax, "starts with 'if'"},
 		{"if nope", ErrUnknownACL, "'nope'"},
 		{"if { dst_port -m bool 1 }", ErrBadPattern, "takes no pattern"},

@@ -90,7 +90,7 @@ func (l *httpLog) setRequestLine(m *htx.Message) {
 	if m.Flags&htx.FlagConnect != 0 {
 		b = append(b, m.Authority()...)
 	} else {
-		b = append(b, m.Path()...)
+		b = appendLogURI(b, m.Path())
 	}
 	b = append(b, ' ')
 	switch m.Version {
@@ -369,3 +369,18 @@ var tcpLogItems = sync.OnceValue(func() []config.LogItem {
 	items, _ := config.ParseLogFormat(config.TCPLogFormat) // a constant TestTCPLogFormat reads
 	return items
 })
+
+// appendLogURI appends a request's URI as HAProxy keeps it for the log:
+// '"', '#' and bytes outside printable ASCII as #XX (a request taken
+// with option accept-invalid-http-request may hold them).
+func appendLogURI[T string | []byte](dst []byte, raw T) []byte {
+	for i := 0; i < len(raw); i++ {
+		ch := raw[i]
+		if ch < 32 || ch >= 127 || ch == '"' || ch == '#' {
+			dst = append(dst, '#', hexUpper[ch>>4], hexUpper[ch&15])
+			continue
+		}
+		dst = append(dst, ch)
+	}
+	return dst
+}

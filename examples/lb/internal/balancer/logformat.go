@@ -94,7 +94,7 @@ var hostName, _ = os.Hostname()
 
 // quotable are the text variables %{+Q} puts between quotes.
 var quotable = map[string]bool{"ft": true, "f": true, "b": true, "s": true, "r": true, "HM": true, "HU": true, "HV": true, "H": true,
-	"CC": true, "CS": true, "HP": true, "HPO": true, "HQ": true, "sslv": true, "sslc": true}
+	"CC": true, "CS": true, "HP": true, "HPO": true, "HQ": true, "sslv": true, "sslc": true, "ID": true}
 
 // renderLogFormat appends the line format describes for v to b. As
 // HAProxy's, a run of spaces in the format is one separator, written
@@ -104,7 +104,13 @@ func renderLogFormat(b []byte, format []config.LogItem, v *logValues) []byte {
 	lastSpace := true
 	for i, it := range format {
 		if it.Expr != "" {
+			before := len(b)
 			b = v.appendExpr(b, it, i)
+			if it.Escape && it.Quote {
+				b = append(escapeLogValue(b[:len(b)-1], before+1, false), '"')
+			} else if it.Escape {
+				b = escapeLogValue(b, before, false)
+			}
 			lastSpace = false
 			continue
 		}
@@ -129,13 +135,43 @@ func renderLogFormat(b []byte, format []config.LogItem, v *logValues) []byte {
 		if q {
 			b = append(b, '"')
 		}
+		start := len(b)
 		b = v.appendVar(b, it)
+		if it.Escape {
+			// The quotes of a quoted %hrl or %hsl are its own: the
+			// captures' quotes are already encoded (#22).
+			b = escapeLogValue(b, start, it.Quote && (it.Var == "hrl" || it.Var == "hsl"))
+		}
 		if q {
 			b = append(b, '"')
 		}
 		if len(b) > before {
 			lastSpace = false
 		}
+	}
+	return b
+}
+
+// escapeLogValue escapes, as %{+E} does, the value written in b from
+// start: a backslash before each '"', '\\' and ']'. With keepQuotes,
+// the value's '"' are its own quotes and stay as they are.
+func escapeLogValue(b []byte, start int, keepQuotes bool) []byte {
+	n := 0
+	for _, c := range b[start:] {
+		if c == '\\' || c == ']' || c == '"' && !keepQuotes {
+			n++
+		}
+	}
+	if n == 0 {
+		return b
+	}
+	val := append([]byte(nil), b[start:]...)
+	b = b[:start]
+	for _, c := range val {
+		if c == '\\' || c == ']' || c == '"' && !keepQuotes {
+			b = append(b, '\\')
+		}
+		b = append(b, c)
 	}
 	return b
 }
@@ -292,7 +328,8 @@ func (v *logValues) appendVar(b []byte, it config.LogItem) []byte {
 		}
 		return strconv.AppendUint(b, v.rt, 10)
 	case "ID":
-		if v.uid == "" {
+		// No unique id: "-", or nothing between the quotes.
+		if v.uid == "" && !it.Quote {
 			return append(b, '-')
 		}
 		return append(b, v.uid...)

@@ -151,14 +151,42 @@ func (s *Server) DialAddr(addr string, dst netip.AddrPort) string {
 
 // validateMapPorts refuses, as HAProxy does, a checked server with port
 // mapping and no "port" to check, unless it has no address either
-// (0.0.0.0), which HAProxy lets go.
+// (0.0.0.0), which HAProxy lets go, or its "option tcp-check" rules say
+// where to connect (see [tcpCheckPortMissing]).
 func (p *parser) validateMapPorts() {
 	for _, px := range p.cfg.Proxies {
 		for _, s := range px.Servers {
 			if s.MapPorts && s.Check && s.CheckPort == 0 && !AnyHost(s.Addr) {
-				p.pos = s.Pos
-				p.errorf("server", ErrBadValue, "proxy '%s': server '%s' has neither service port nor check port", px.Name, s.Name)
+				if missing, why := tcpCheckPortMissing(px); missing {
+					p.pos = s.Pos
+					p.errorf("server", ErrBadValue, "proxy '%s': server '%s' has neither service port nor check port%s", px.Name, s.Name, why)
+				}
 			}
 		}
 	}
+}
+
+// tcpCheckPortMissing tells whether px's checks lack a port for a server
+// with none, and how HAProxy ends its message for the case. The rules of
+// a plain "option tcp-check" give one when they begin with a "connect"
+// that has a port and every other "connect" has one too.
+func tcpCheckPortMissing(px *Proxy) (missing bool, why string) {
+	const noRule = " nor tcp_check rule 'connect' with port information"
+	switch {
+	case px.TCPCheck == nil && px.HTTP.Check == nil:
+		return true, ""
+	case px.TCPCheck == nil || *px.TCPCheck != (TCPCheck{}):
+		return true, noRule
+	case len(px.TCPCheckRules) == 0:
+		return true, ""
+	}
+	if first := firstTCPCheckAction(px.TCPCheckRules); first == nil || first.Action != TCPCheckConnect || first.Port == 0 {
+		return true, noRule
+	}
+	for _, r := range px.TCPCheckRules {
+		if r.Action == TCPCheckConnect && r.Port == 0 {
+			return true, ", and a tcp_check rule 'connect' with no port information"
+		}
+	}
+	return false, ""
 }

@@ -439,12 +439,23 @@ func init() {
 		px.HTTP.RestrictHeaderNames = a[0]
 		return nil
 	}}
+	optionKeywords["httpslog"] = optionKeyword{KindFrontend, func(px *Proxy, a []string, on bool) error {
+		if err := noArgs(a); err != nil {
+			return err
+		}
+		px.HTTP.Log, px.HTTP.LogTLS = on, on
+		if on {
+			px.LogFormat, _ = ParseLogFormat(HTTPSLogFormat)
+			px.LogFormatPos = Pos{}
+		}
+		return nil
+	}}
 	optionKeywords["httplog"] = optionKeyword{KindFrontend, func(px *Proxy, a []string, on bool) error {
 		clf := len(a) == 1 && a[0] == "clf"
 		if len(a) > 0 && !clf {
 			return fmt.Errorf("'option httplog' only takes 'clf', not '%s'", strings.Join(a, " "))
 		}
-		px.HTTP.Log = on
+		px.HTTP.Log, px.HTTP.LogTLS = on, false
 		if on {
 			// As in HAProxy, the later of log-format and the option wins.
 			px.LogFormat = nil
@@ -1197,8 +1208,12 @@ func (p *parser) validateHTTP() {
 		}
 		if px.Mode != "http" && px.HTTP.Log {
 			// As HAProxy, httplog (clf too) falls back to tcplog.
-			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s '%s': 'option httplog' needs 'mode http'; falling back to 'option tcplog'", px.Pos, px.Kind, px.Name))
-			px.HTTP.Log, px.Options.TCPLog = false, true
+			opt := "httplog"
+			if px.HTTP.LogTLS {
+				opt = "httpslog"
+			}
+			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s '%s': 'option %s' needs 'mode http'; falling back to 'option tcplog'", px.Pos, px.Kind, px.Name, opt))
+			px.HTTP.Log, px.HTTP.LogTLS, px.Options.TCPLog = false, false, true
 			if px.LogFormatPos == (Pos{}) {
 				px.LogFormat = nil
 			}

@@ -19,6 +19,9 @@ type LogItem struct {
 	// Hex is %{+X}: addresses, ports, %Ts, %rt and %pid in upper-case
 	// hexadecimal, as HAProxy writes them.
 	Hex bool
+	// Escape is %{+E}: '"', '\\' and ']' in the value preceded by a
+	// backslash, as HAProxy writes them.
+	Escape bool
 }
 
 // logVars are the log-format variables the balancer fills, HAProxy's
@@ -43,6 +46,11 @@ const TCPLogFormat = `%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/
 // the Common Log Format's fields first, then HAProxy's own.
 const CLFLogFormat = `%{+Q}o %{-Q}ci - - [%trg] %r %ST %B "" "" %cp %ms %ft %b %s %TR %Tw %Tc %Tr %Ta %tsc %ac %fc %bc %sc %rc %sq %bq %CC %CS %hrl %hsl`
 
+// HTTPSLogFormat is the format "option httpslog" logs in, HAProxy's: the
+// httplog fields, then the connection's error codes, whether its TLS
+// session was resumed, the SNI, the TLS version and the cipher.
+const HTTPSLogFormat = `%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r %[fc_err]/%[ssl_fc_err,hex]/%[ssl_c_err]/%[ssl_c_ca_err]/%[ssl_fc_is_resumed] %[ssl_fc_sni]/%sslv/%sslc`
+
 // httpLogVars are the variables HAProxy reserves for HTTP mode: a TCP
 // proxy's log-format may not use them.
 var httpLogVars = map[string]bool{"TR": true, "Tr": true, "Ta": true, "r": true, "HM": true, "HU": true, "HV": true, "tr": true, "CC": true, "CS": true,
@@ -53,15 +61,15 @@ func (it LogItem) HTTPOnly() bool { return httpLogVars[it.Var] }
 
 // ParseLogFormat reads a log-format string: text, "%%" for a percent
 // sign, variables written %name or %{+Q}name, and sample expressions
-// written %[fetch,converter...] or %{+Q}[...]; the flags are +Q (quote)
-// and +X (hexadecimal), and %{+Q}o or %{+X}o sets them for every item
-// after it that sets none. Other flags are refused by name,
+// written %[fetch,converter...] or %{+Q}[...]; the flags are +Q (quote),
+// +X (hexadecimal) and +E (escape), and %{+Q}o (or +X, +E) sets them for
+// every item after it that sets none. Other flags are refused by name,
 // and so are fetches that read the request or the response themselves,
 // as HAProxy refuses them: the message has gone on when the line is
 // written.
 func ParseLogFormat(s string) ([]LogItem, error) {
 	var items []LogItem
-	defaultQuote, defaultHex := false, false
+	defaultQuote, defaultHex, defaultEscape := false, false, false
 	var text strings.Builder
 	flush := func() {
 		if text.Len() > 0 {
@@ -82,7 +90,7 @@ func ParseLogFormat(s string) ([]LogItem, error) {
 			i++
 			continue
 		}
-		item := LogItem{Quote: defaultQuote, Hex: defaultHex}
+		item := LogItem{Quote: defaultQuote, Hex: defaultHex, Escape: defaultEscape}
 		if i < len(s) && s[i] == '{' {
 			end := strings.IndexByte(s[i:], '}')
 			if end < 0 {
@@ -98,6 +106,10 @@ func ParseLogFormat(s string) ([]LogItem, error) {
 					item.Hex = true
 				case "-X":
 					item.Hex = false
+				case "+E":
+					item.Escape = true
+				case "-E":
+					item.Escape = false
 				default:
 					return nil, fmt.Errorf("%w: log-format flag '%s'", ErrUnsupported, f)
 				}
@@ -127,7 +139,7 @@ func ParseLogFormat(s string) ([]LogItem, error) {
 		}
 		item.Var = s[i:j]
 		if item.Var == "o" {
-			defaultQuote, defaultHex = item.Quote, item.Hex
+			defaultQuote, defaultHex, defaultEscape = item.Quote, item.Hex, item.Escape
 			i = j
 			continue
 		}

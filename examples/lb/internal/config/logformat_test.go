@@ -16,6 +16,10 @@ func TestParseLogFormat(t *testing.T) {
 		{Var: "r", Quote: true}, {Text: " 100% "}, {Var: "b"},
 	}, items)
 
+	items, err = ParseLogFormat("%{+E}o %{+Q}HQ %{-E}[src]")
+	require.NoError(t, err)
+	require.Equal(t, []LogItem{{Text: " "}, {Var: "HQ", Quote: true, Escape: true}, {Text: " "}, {Expr: "src"}}, items)
+
 	for _, tc := range []struct{ format, want string }{
 		{"%[src", "log-format: missing ']' after '%[' at offset 1"},
 		{"%[]", "log-format: sample expression '' at offset 1: empty expression"},
@@ -24,7 +28,7 @@ func TestParseLogFormat(t *testing.T) {
 		{"%[req.hdr(host)]", "log-format: sample expression 'req.hdr(host)' at offset 1: bad value: fetch 'req.hdr' reads the request or the response, which have gone on when the line is written (capture it, or keep it in a variable)"},
 		{"%[path,lower]", "log-format: sample expression 'path,lower' at offset 1: bad value: fetch 'path' reads the request or the response, which have gone on when the line is written (capture it, or keep it in a variable)"},
 		{"%zz", "not supported: log-format variable '%zz'"},
-		{"%{+E}ci", "not supported: log-format flag '+E'"},
+		{"%{+Z}ci", "not supported: log-format flag '+Z'"},
 		{"%{+Q", "log-format: missing '}' after '%{' at offset 0"},
 		{"100%", "log-format: a variable name must follow '%' at offset 3"},
 		{"", "log-format: empty format"},

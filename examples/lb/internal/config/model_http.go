@@ -33,6 +33,9 @@ type HTTP struct {
 	ConnMode ConnMode
 	// Log selects HAProxy's httplog format for traffic logs.
 	Log bool
+	// LogTLS is option httpslog: the httplog line followed by the
+	// connection's TLS fields ([HTTPSLogFormat]).
+	LogTLS bool
 	// RequestRules and ResponseRules are the http-request and
 	// http-response rules, in order.
 	RequestRules  []HTTPRule
