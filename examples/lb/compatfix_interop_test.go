@@ -251,3 +251,24 @@ func TestInteropCipherListUnknownWordsMatchHAProxy(t *testing.T) {
 		}
 	}
 }
+
+// TestInteropExternalCheckConfigMatchesHAProxy: option external-check and
+// its keywords are refused and warned about as haproxy 2.6 does.
+func TestInteropExternalCheckConfigMatchesHAProxy(t *testing.T) {
+	const be = "backend b\n    option external-check\n    server s 127.0.0.1:2 check\n"
+	for _, text := range []string{
+		"global\n    external-check\n    insecure-fork-wanted\n" + parityBase + be + "    external-check command /bin/true\n    external-check path /bin\n",
+		"global\n    external-check\n" + parityBase + be + "    external-check command /bin/true\n",
+		"global\n    insecure-fork-wanted\n" + parityBase + be + "    external-check command /bin/true\n",
+		"global\n    external-check\n    insecure-fork-wanted\n" + parityBase + be,
+		"global\n    external-check preserve-env\n" + parityBase,
+		"global\n    external-check\n" + parityBase + "    external-check command /bin/true\n",
+		"global\n    external-check\n" + parityBase + "    option external-check\n    no option external-check\n    external-check command /bin/true\n",
+		"global\n    external-check\n" + parityBase + "    external-check command\n",
+		"global\n    external-check\n" + parityBase + "    external-check command /bin/true x\n",
+		"global\n    external-check\n    insecure-fork-wanted\n" + parityBase + "    option external-check\n    option tcp-check\n    external-check command /bin/true\n",
+		"global\n    external-check\n    insecure-fork-wanted\ndefaults d\n    mode tcp\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n    option external-check\n    external-check command /bin/true\nlisten l\n    bind 127.0.0.1:18001\n    server s 127.0.0.1:2 check\n",
+	} {
+		checkParity(t, text)
+	}
+}

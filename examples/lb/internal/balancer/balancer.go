@@ -743,6 +743,7 @@ func (b *Balancer) Close() error {
 }
 
 func (b *Balancer) startChecks() {
+	ids := proxyIDs(b.cfg)
 	for _, be := range b.backends {
 		var checked []*Server
 		for _, s := range be.servers {
@@ -754,6 +755,10 @@ func (b *Balancer) startChecks() {
 			c := &checker{s: s, dial: b.dialCheck, hurry: make(chan struct{}, 1), spread: b.cfg.Global.SpreadChecks}
 			c.status = s.seedCheck
 			s.checker = c
+			if tc := be.cfg.TCPCheck; tc != nil && tc.External {
+				id := ids[be.cfg]
+				c.ext = func(ctx context.Context) (int, error) { return b.extCheck(ctx, s, id) }
+			}
 			// Spread the first checks over one interval, as HAProxy
 			// staggers them, so a big farm is not probed in one burst.
 			first := s.cfg.Inter * time.Duration(i) / time.Duration(len(checked))

@@ -28,6 +28,9 @@ import (
 type checker struct {
 	s    *Server
 	dial func(ctx context.Context, s *Server) (net.Conn, error)
+	// ext, for option external-check, runs the check's command instead
+	// of dial: its exit status, or errExtTimeout.
+	ext func(ctx context.Context) (int, error)
 	// spread is spread-checks: the percentage by which each interval
 	// moves at random.
 	spread int
@@ -80,7 +83,8 @@ func (c *checker) httpCode() int {
 // passed, L4CON or L4TOUT when the TCP connect failed, L6RSP or L6TOUT
 // when the TLS handshake did, L7RSP, L7STS or L7TOUT when the HTTP check
 // or the tcp-check rules did, SOCKERR when a tcp-check's connection
-// failed after it was up, HANA when observe layer4 failed the server. It
+// failed after it was up, HANA when observe layer4 failed the server,
+// PROCOK, PROCERR or PROCTOUT for an external check's command. It
 // is "" for a server without checks or before its first check.
 func (s *Server) CheckStatus() string {
 	c := s.checker
@@ -195,6 +199,9 @@ func statusCode(reason string) string {
 		{"Layer7 wrong status", "L7STS"},
 		{"Socket error", "SOCKERR"},
 		{"Health analyze", "HANA"},
+		{"External check passed", "PROCOK"},
+		{"External check error", "PROCERR"},
+		{"External check timeout", "PROCTOUT"},
 	} {
 		if strings.HasPrefix(reason, m.prefix) {
 			return m.code
@@ -437,13 +444,23 @@ func (c *checker) once(ctx context.Context) {
 		return
 	}
 	timeout := s.be.cfg.Timeouts.Check
-	if timeout == 0 {
+	if timeout == 0 || c.ext != nil {
+		// As in HAProxy 2.6, an external check's command has inter to
+		// run, whatever timeout check says.
 		timeout = s.cfg.Inter
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	start := time.Now()
 	c.running.Store(true)
 	defer c.running.Store(false)
+	if c.ext != nil {
+		code, err := c.ext(cctx)
+		cancel()
+		if ctx.Err() == nil {
+			c.extOutcome(code, err, time.Since(start))
+		}
+		return
+	}
 	conn, err := c.dial(cctx, s)
 	cancel()
 	dur := time.Since(start)

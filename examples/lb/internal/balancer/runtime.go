@@ -445,7 +445,7 @@ func (s *Server) setCheckPort(word string) string {
 var checkStatusCodes = map[string]int{
 	"": 1, "INI": 1, "HANA": 4, "SOCKERR": 5, "L4OK": 6, "L4TOUT": 7, "L4CON": 8,
 	"L6OK": 9, "L6TOUT": 10, "L6RSP": 11, "L7TOUT": 12, "L7RSP": 13,
-	"L7OK": 15, "L7OKC": 16, "L7STS": 17,
+	"L7OK": 15, "L7OKC": 16, "L7STS": 17, "PROCERR": 18, "PROCTOUT": 19, "PROCOK": 20,
 }
 
 const (
@@ -460,7 +460,7 @@ func checkResult(status string) int {
 	switch status {
 	case "", "INI", "UNK":
 		return chkResUnknown
-	case "L4OK", "L6OK", "L7OK":
+	case "L4OK", "L6OK", "L7OK", "PROCOK":
 		return chkResPassed
 	case "L7OKC":
 		return chkResCond

@@ -636,7 +636,9 @@ func (b *Backend) serverRow(s *Server, iid int, now time.Time, legends bool) (r 
 	if checked && !maint { // HAProxy's checks pause in maintenance
 		st := s.checker.report()
 		r.set("check_status", st.status)
-		if st.code > 0 {
+		if st.code > 0 || strings.HasPrefix(strings.TrimPrefix(st.status, "* "), "PROC") {
+			// An external check's status always carries its code, 0
+			// included, as HAProxy's does.
 			r.setI("check_code", int64(st.code))
 		}
 		r.setI("check_duration", st.dur.Milliseconds())

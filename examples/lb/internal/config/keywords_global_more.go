@@ -31,7 +31,6 @@ var noEffect = map[string]struct {
 	"noepoll":                        {0, "the Go runtime chooses the poller"},
 	"busy-polling":                   {0, "the Go runtime chooses how to wait"},
 	"numa-cpu-mapping":               {0, "lb does not bind threads to NUMA nodes"},
-	"insecure-fork-wanted":           {0, "lb never forks"},
 	"expose-experimental-directives": {0, "lb has no experimental directive"},
 	"profiling.tasks":                {1, "lb has no task profiler"},
 	"nogetaddrinfo":                  {0, "lb resolves names with Go's resolver"},

@@ -244,7 +244,7 @@ func init() {
 		return nil
 	}}
 	proxyKeywords["errorfile"] = proxyKeyword{kAll, func(p *parser, px *Proxy, a []string) error {
-		ef, err := readErrorFile(p.pos, a)
+		ef, err := readErrorFile(p.pos, p.baseDir, a)
 		if err != nil {
 			return err
 		}
@@ -1444,7 +1444,7 @@ const errorStatusList = "200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 
 // readErrorFile reads "errorfile <code> <file>" (a proxy's, or an
 // http-errors section's): a whole HTTP/1 response sent in place of the
 // built-in one for that status.
-func readErrorFile(pos Pos, a []string) (ErrorFile, error) {
+func readErrorFile(pos Pos, base string, a []string) (ErrorFile, error) {
 	if len(a) != 2 {
 		return ErrorFile{}, errors.New("expects 'errorfile <code> <file>'")
 	}
@@ -1452,7 +1452,7 @@ func readErrorFile(pos Pos, a []string) (ErrorFile, error) {
 	if err != nil || !errorFileStatuses[code] {
 		return ErrorFile{}, fmt.Errorf("status code '%s' cannot be overridden (supported: %s)", a[0], errorStatusList)
 	}
-	data, err := os.ReadFile(a[1])
+	data, err := os.ReadFile(inDir(base, a[1]))
 	if err != nil {
 		return ErrorFile{}, fmt.Errorf("error reading file '%s': %w", a[1], err)
 	}

@@ -62,7 +62,7 @@ func (p *parser) httpErrorsLine(words []string) {
 		p.errorf(kw, ErrUnknownKeyword, "unknown keyword '%s' in 'http-errors' section (only 'errorfile')", kw)
 		return
 	}
-	ef, err := readErrorFile(p.pos, words[1:])
+	ef, err := readErrorFile(p.pos, p.baseDir, words[1:])
 	if err != nil {
 		p.fail(kw, "'errorfile' in 'http-errors' section", err)
 		return

@@ -268,7 +268,7 @@ func parseDHParamFile(p *parser, a []string) error {
 	case len(a) > 1:
 		return fmt.Errorf("cannot handle unexpected argument '%s'", a[1])
 	}
-	data, err := os.ReadFile(a[0])
+	data, err := os.ReadFile(inDir(p.baseDir, a[0]))
 	if err == nil {
 		err = errors.New("no PEM block of DH PARAMETERS")
 		for rest := data; ; {

@@ -110,12 +110,17 @@ func init() {
 		px.HTTP.Check = nil
 		return nil
 	}}
-	// HAProxy's other protocol checks are known, and refused by name.
-	for _, name := range []string{"external-check"} {
-		optionKeywords[name] = optionKeyword{kBeDef, func(*Proxy, []string, bool) error {
-			return fmt.Errorf("%w: option '%s' (option tcp-check, redis-check, ssl-hello-chk, smtpchk, pgsql-check, mysql-check, ldap-check, spop-check and httpchk are)", ErrUnsupported, name)
-		}}
-	}
+	optionKeywords["external-check"] = optionKeyword{kBeDef, func(px *Proxy, a []string, on bool) error {
+		if len(a) > 0 {
+			return errors.New("takes no argument")
+		}
+		if !on {
+			return errors.New("negation/default is not supported for option 'external-check'")
+		}
+		px.TCPCheck = &TCPCheck{External: true}
+		px.HTTP.Check = nil
+		return nil
+	}}
 	proxyKeywords["tcp-check"] = proxyKeyword{kBeDef, func(p *parser, px *Proxy, a []string) error {
 		r, err := parseTCPCheckRule(a)
 		if err != nil {

@@ -137,6 +137,11 @@ func (c *Config) Proxy(name string, k Kind) *Proxy {
 
 // Global is the global section.
 type Global struct {
+	// ExternalCheck is "external-check": external checks are allowed.
+	// InsecureForkWanted is "insecure-fork-wanted", without which lb
+	// warns, as HAProxy does, that an external check will likely fail.
+	ExternalCheck      bool
+	InsecureForkWanted bool
 	// MaxConn caps concurrent connections for the whole process; 0 means
 	// no cap.
 	MaxConn int
@@ -534,6 +539,12 @@ type Proxy struct {
 	// TCPCheck is option tcp-check or option redis-check, nil for neither;
 	// the later of those and option httpchk wins, as in HAProxy.
 	TCPCheck *TCPCheck
+	// ExternalCheckCommand is "external-check command": the program an
+	// external check (TCPCheck.External) runs, without a shell.
+	// ExternalCheckPath is "external-check path": the PATH it runs with,
+	// empty by default as in HAProxy.
+	ExternalCheckCommand string
+	ExternalCheckPath    string
 	// TCPCheckRules are the "tcp-check" lines option tcp-check runs. A
 	// section that declares its own replaces those of its defaults.
 	TCPCheckRules []TCPCheckRule

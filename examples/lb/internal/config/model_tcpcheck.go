@@ -34,6 +34,10 @@ type TCPCheck struct {
 	// SPOP is option spop-check: a HAPROXY-HELLO frame of a health
 	// check, which a SPOE agent must answer.
 	SPOP bool
+	// External is option external-check: the server is checked by
+	// running the proxy's ExternalCheckCommand, whose exit status 0
+	// passes.
+	External bool
 }
 
 // TCPCheckAction is what one tcp-check rule does.

@@ -72,6 +72,13 @@ func Parse(srcs ...Source) (*Config, error) {
 var finishers []func(p *parser)
 
 type parser struct {
+	// defaultPath is the global default-path ("current" when unset, or
+	// "config", "parent", "origin"), origin its directory for origin,
+	// and baseDir what a relative file path on the lines being read is
+	// relative to ("" for the working directory).
+	defaultPath, origin, baseDir string
+	// file is the name of the file being read.
+	file     string
 	cfg      *Config
 	defaults *Proxy
 	named    map[string]*Proxy
@@ -123,6 +130,8 @@ func (p *parser) errorf(kw string, sentinel error, format string, a ...any) {
 const maxLine = 64 * 1024
 
 func (p *parser) parseSource(s Source) {
+	p.file = s.Name
+	p.baseDir = p.defaultDir()
 	sc := bufio.NewScanner(bytes.NewReader(s.Data))
 	sc.Buffer(make([]byte, 4096), maxLine)
 	line := 0

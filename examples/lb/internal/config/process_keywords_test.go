@@ -315,6 +315,4 @@ func TestSSLHelloCheckOption(t *testing.T) {
 	require.Equal(t, &TCPCheck{SPOP: true}, cfg.Proxy("b", KindBackend).TCPCheck)
 	_, err = Parse(Source{Name: "t.cfg", Data: []byte("backend b\n  no option spop-check\n")})
 	require.ErrorContains(t, err, "negation is not supported for option 'spop-check'")
-	_, err = Parse(Source{Name: "t.cfg", Data: []byte("backend b\n  option external-check\n")})
-	require.ErrorContains(t, err, "not supported: option 'external-check'")
 }
