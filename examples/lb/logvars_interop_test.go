@@ -56,6 +56,21 @@ listen tcp
     log-format "%s"
     server s %s
 `, p[0], p[1], p[2], crt, httpFmt, web, p[3], tcpFmt, web))
+		// logged waits for n lines: %lc numbers a proxy's lines in the
+		// order they are written, which a request's line, written as its
+		// connection ends, must not race with the next request's.
+		logged := func(n int) {
+			t.Helper()
+			require.Eventually(t, func() bool {
+				k := 0
+				for _, l := range strings.Split(out(), "\n") {
+					if strings.HasPrefix(l, "http ") || strings.HasPrefix(l, "tcp ") {
+						k++
+					}
+				}
+				return k >= n
+			}, 10*time.Second, 10*time.Millisecond, "%d lines", n)
+		}
 		send := func(c net.Conn, reqs ...string) {
 			t.Helper()
 			r := make([]byte, 4096)
@@ -87,17 +102,20 @@ listen tcp
 		// Plain, with a query, kept alive, then a chunked body.
 		send(dial(p[0]), "GET /a/b?x=1&y=2 HTTP/1.1\r\nHost: x\r\n\r\n",
 			"POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+		logged(2)
 		// A PROXY header 100 ms late: the handshake time.
 		c := dial(p[1])
 		time.Sleep(100 * time.Millisecond)
 		_, err := io.WriteString(c, "PROXY TCP4 10.1.2.3 10.4.5.6 1111 80\r\n")
 		require.NoError(t, err)
 		send(c, "GET http://x/abs/path?q HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		logged(3)
 		// TLS 1.2 with one suite, which both servers then pick.
 		tc, err := stdtls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", p[2]), &stdtls.Config{InsecureSkipVerify: true,
 			MaxVersion: stdtls.VersionTLS12, CipherSuites: []uint16{stdtls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}})
 		require.NoError(t, err)
 		send(tc, "GET /tls HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		logged(4)
 		// A head in two parts, 100 ms apart: the request time.
 		c = dial(p[0])
 		_, err = io.WriteString(c, "GET /split HTTP/1.1\r\n")
