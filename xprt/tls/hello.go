@@ -63,36 +63,12 @@ func (c *Conn) keepHello() {
 	if r == nil || r.done {
 		return
 	}
-	hello := helloMessage(r.buf)
-	if c.keys != nil && len(hello) >= 38 {
+	hello := findHello(r.buf, 1)
+	if c.keys != nil {
 		c.keys.ClientRandom = helloRandom(hello)
 	}
 	if c.keepHelloMsg {
 		c.hello = hello
 	}
 	r.done, r.buf = true, nil
-}
-
-// helloMessage joins the handshake records at the start of raw into the
-// ClientHello message they carry: its type, 3-byte length and body. It
-// returns nil when raw does not start with a whole one.
-func helloMessage(raw []byte) []byte {
-	var msg []byte
-	for len(raw) >= 5 && raw[0] == 22 {
-		n := int(raw[3])<<8 | int(raw[4])
-		if len(raw) < 5+n {
-			return nil
-		}
-		msg = append(msg, raw[5:5+n]...)
-		raw = raw[5+n:]
-		if len(msg) >= 4 {
-			if total := 4 + (int(msg[1])<<16 | int(msg[2])<<8 | int(msg[3])); len(msg) >= total {
-				if msg[0] != 1 {
-					return nil
-				}
-				return msg[:total:total]
-			}
-		}
-	}
-	return nil
 }

@@ -26,8 +26,9 @@ var hrrRandom = []byte{
 
 // findHello returns the first handshake message of type typ (1:
 // ClientHello, 2: ServerHello, HelloRetryRequests skipped) among the
-// plaintext records at the start of raw, nil when there is none whole.
-// The message is parsed far enough to hold its random and session id.
+// plaintext records at the start of raw: its type, 3-byte length and
+// body; nil when there is none whole, or, for a ClientHello, when
+// another message comes first.
 func findHello(raw []byte, typ byte) []byte {
 	var msg []byte
 	for len(raw) >= 5 {
@@ -58,10 +59,7 @@ func findHello(raw []byte, typ byte) []byte {
 				}
 				continue
 			}
-			if len(m) < 39 || len(m) < 39+int(m[38]) {
-				return nil
-			}
-			if typ == 2 && bytes.Equal(m[6:38], hrrRandom) {
+			if typ == 2 && len(m) >= 38 && bytes.Equal(m[6:38], hrrRandom) {
 				continue
 			}
 			return m
@@ -70,9 +68,23 @@ func findHello(raw []byte, typ byte) []byte {
 	return nil
 }
 
-// helloRandom and helloSessionID read a hello that findHello returned.
-func helloRandom(m []byte) []byte    { return bytes.Clone(m[6:38]) }
-func helloSessionID(m []byte) []byte { return append([]byte{}, m[39:39+int(m[38])]...) }
+// helloRandom returns a hello's random, nil when the message is too
+// short to hold one.
+func helloRandom(m []byte) []byte {
+	if len(m) < 38 {
+		return nil
+	}
+	return bytes.Clone(m[6:38])
+}
+
+// helloSessionID returns a hello's session id, nil when the message is
+// too short to hold the one its length announces.
+func helloSessionID(m []byte) []byte {
+	if len(m) < 39 || len(m) < 39+int(m[38]) {
+		return nil
+	}
+	return append([]byte{}, m[39:39+int(m[38])]...)
+}
 
 // keyLog is the KeyLogWriter of one conn: each NSS key log line crypto/tls
 // writes fills the field of its label.
@@ -171,19 +183,17 @@ func (c *Conn) finishKeys() {
 	c.keysDone = true
 	var sh []byte
 	if c.client {
-		if ch := findHello(r.out, 1); ch != nil {
-			k.ClientRandom = helloRandom(ch)
-		}
+		k.ClientRandom = helloRandom(findHello(r.out, 1))
 		sh = findHello(r.buf, 2)
 	} else {
 		sh = findHello(r.out, 2)
 	}
 	r.done, r.buf, r.tapOut, r.out = true, nil, false, nil
 	cs := c.tc.ConnectionState()
-	if sh != nil {
+	if sid := helloSessionID(sh); sid != nil {
 		k.ServerRandom = helloRandom(sh)
 		if cs.Version <= stdtls.VersionTLS12 {
-			k.SessionID = helloSessionID(sh)
+			k.SessionID = sid
 		}
 	}
 	if cs.Version <= stdtls.VersionTLS12 && k.MasterSecret == nil && cs.DidResume {
