@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	stdtls "crypto/tls"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -13,51 +12,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
+
 	"github.com/stretchr/testify/require"
 )
 
-// tapConn copies what a connection reads and writes.
-type tapConn struct {
-	net.Conn
-	in, out bytes.Buffer
-}
-
-func (w *tapConn) Read(p []byte) (int, error) {
-	n, err := w.Conn.Read(p)
-	w.in.Write(p[:n])
-	return n, err
-}
-
-func (w *tapConn) Write(p []byte) (int, error) {
-	w.out.Write(p)
-	return w.Conn.Write(p)
-}
-
-var hrrRandom, _ = hex.DecodeString("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
-
 // tapHello returns, in upper-case hexadecimal, the random and the session
-// id of the first hello of type typ (1 ClientHello, 2 ServerHello, a
-// HelloRetryRequest skipped) in the plaintext records of raw.
+// id of the first hello of type typ in the plaintext records of raw.
 func tapHello(t *testing.T, raw []byte, typ byte) (random, sid string) {
 	t.Helper()
-	var msgs []byte
-	for len(raw) >= 5 && (raw[0] == 22 || raw[0] == 20) {
-		n := int(raw[3])<<8 | int(raw[4])
-		if raw[0] == 22 {
-			msgs = append(msgs, raw[5:5+n]...)
-		}
-		raw = raw[5+n:]
-	}
-	for len(msgs) >= 4 {
-		n := 4 + (int(msgs[1])<<16 | int(msgs[2])<<8 | int(msgs[3]))
-		m := msgs[:n]
-		msgs = msgs[n:]
-		if m[0] == typ && !bytes.Equal(m[6:38], hrrRandom) {
-			return fmt.Sprintf("%X", m[6:38]), fmt.Sprintf("%X", m[39:39+int(m[38])])
-		}
-	}
-	t.Fatalf("no hello of type %d", typ)
-	return "", ""
+	r, id := testnet.HelloIDs(t, raw, typ)
+	return fmt.Sprintf("%X", r), fmt.Sprintf("%X", id)
 }
 
 // keyLogLines maps an NSS key log's labels to their secrets.
@@ -116,7 +81,7 @@ frontend f
 					name := fmt.Sprintf("lb=%v keylog=%v %x #%d", lb, keylog, v, i)
 					raw, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", p[0]))
 					require.NoError(t, err)
-					w := &tapConn{Conn: raw}
+					w := &testnet.Tap{Conn: raw}
 					var log bytes.Buffer
 					c := stdtls.Client(w, &stdtls.Config{InsecureSkipVerify: true, MinVersion: v, MaxVersion: v, KeyLogWriter: &log, ClientSessionCache: cache})
 					_ = c.SetDeadline(time.Now().Add(5 * time.Second))
@@ -132,8 +97,8 @@ frontend f
 						k, val, _ := strings.Cut(f, "=")
 						got[k] = val
 					}
-					cr, _ := tapHello(t, w.out.Bytes(), 1)
-					sr, sid := tapHello(t, w.in.Bytes(), 2)
+					cr, _ := tapHello(t, w.Out.Bytes(), 1)
+					sr, sid := tapHello(t, w.In.Bytes(), 2)
 					kl := keyLogLines(log.String())
 					want := map[string]string{"cr": cr, "sr": sr, "sid": "", "sk": "", "chts": "", "shts": "", "cts0": "", "sts0": "", "exp": "", "cets": "", "eexp": ""}
 					if v == stdtls.VersionTLS12 {
@@ -184,7 +149,7 @@ func TestInteropBackKeyLogFetchesMatchServer(t *testing.T) {
 		var master string
 		// Each connection answers with what the server saw of it.
 		srv := serveEach(t, func(raw net.Conn) {
-			w := &tapConn{Conn: raw}
+			w := &testnet.Tap{Conn: raw}
 			var log bytes.Buffer
 			cfg := base.Clone()
 			cfg.KeyLogWriter = &log
@@ -194,8 +159,8 @@ func TestInteropBackKeyLogFetchesMatchServer(t *testing.T) {
 			if c.Handshake() != nil {
 				return
 			}
-			cr, _ := tapHello(t, w.in.Bytes(), 1)
-			sr, sid := tapHello(t, w.out.Bytes(), 2)
+			cr, _ := tapHello(t, w.In.Bytes(), 1)
+			sr, sid := tapHello(t, w.Out.Bytes(), 2)
 			kl := keyLogLines(log.String())
 			line := fmt.Sprintf("cr=%s sr=%s", cr, sr)
 			if v == stdtls.VersionTLS12 {

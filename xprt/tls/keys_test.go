@@ -18,49 +18,6 @@ import (
 	ptls "github.com/proxyblocks/proxyblocks/xprt/tls"
 )
 
-// wireTap copies what a connection reads and writes.
-type wireTap struct {
-	net.Conn
-	in, out bytes.Buffer
-}
-
-func (w *wireTap) Read(p []byte) (int, error) {
-	n, err := w.Conn.Read(p)
-	w.in.Write(p[:n])
-	return n, err
-}
-
-func (w *wireTap) Write(p []byte) (int, error) {
-	w.out.Write(p)
-	return w.Conn.Write(p)
-}
-
-var hrr, _ = hex.DecodeString("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
-
-// wireHello returns the random and session id of the first hello of type
-// typ (HelloRetryRequests skipped) in the plaintext records of raw.
-func wireHello(t *testing.T, raw []byte, typ byte) (random, sid []byte) {
-	t.Helper()
-	var msgs []byte
-	for len(raw) >= 5 && (raw[0] == 22 || raw[0] == 20) {
-		n := int(raw[3])<<8 | int(raw[4])
-		if raw[0] == 22 {
-			msgs = append(msgs, raw[5:5+n]...)
-		}
-		raw = raw[5+n:]
-	}
-	for len(msgs) >= 4 {
-		n := 4 + (int(msgs[1])<<16 | int(msgs[2])<<8 | int(msgs[3]))
-		m := msgs[:n]
-		msgs = msgs[n:]
-		if m[0] == typ && !bytes.Equal(m[6:38], hrr) {
-			return m[6:38], m[39 : 39+int(m[38])]
-		}
-	}
-	t.Fatalf("no hello of type %d", typ)
-	return nil, nil
-}
-
 // keysFromLog reads an NSS key log into the fields it fills.
 func keysFromLog(t *testing.T, log string) (k xprt.TLSKeys) {
 	t.Helper()
@@ -90,16 +47,16 @@ func keysFromLog(t *testing.T, log string) (k xprt.TLSKeys) {
 // want is what the client of a connection knows of its keys: its key
 // log, the randoms and the TLS 1.2 session id of the hellos it saw;
 // master is the secret of a resumed TLS 1.2 session, which logs none.
-func want(t *testing.T, log string, w *wireTap, client bool, v uint16, master []byte) xprt.TLSKeys {
+func want(t *testing.T, log string, w *testnet.Tap, client bool, v uint16, master []byte) xprt.TLSKeys {
 	t.Helper()
 	k := keysFromLog(t, log)
-	chIn, shIn := &w.out, &w.in
+	chIn, shIn := &w.Out, &w.In
 	if !client {
-		chIn, shIn = &w.in, &w.out
+		chIn, shIn = &w.In, &w.Out
 	}
-	k.ClientRandom, _ = wireHello(t, chIn.Bytes(), 1)
+	k.ClientRandom, _ = testnet.HelloIDs(t, chIn.Bytes(), 1)
 	var sid []byte
-	k.ServerRandom, sid = wireHello(t, shIn.Bytes(), 2)
+	k.ServerRandom, sid = testnet.HelloIDs(t, shIn.Bytes(), 2)
 	if v == stdtls.VersionTLS12 {
 		k.SessionID = sid
 		if k.MasterSecret == nil {
@@ -146,7 +103,7 @@ func TestCaptureKeysInbound(t *testing.T) {
 			for i := range 2 {
 				raw, err := net.Dial("tcp", s.addr)
 				require.NoError(t, err)
-				w := &wireTap{Conn: raw}
+				w := &testnet.Tap{Conn: raw}
 				var log bytes.Buffer
 				c := stdtls.Client(w, &stdtls.Config{ServerName: "a.test", InsecureSkipVerify: true, MinVersion: v, MaxVersion: v, KeyLogWriter: &log, ClientSessionCache: cache})
 				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
@@ -176,7 +133,7 @@ func TestCaptureKeysOutbound(t *testing.T) {
 	require.NoError(t, err)
 	type seen struct {
 		log string
-		w   *wireTap
+		w   *testnet.Tap
 	}
 	seenc := make(chan seen, 4)
 	for _, v := range []uint16{stdtls.VersionTLS12, stdtls.VersionTLS13} {
@@ -186,7 +143,7 @@ func TestCaptureKeysOutbound(t *testing.T) {
 		base.SetSessionTicketKeys([][32]byte{{1}})
 		ln := testnet.Listen(t)
 		t.Cleanup(testnet.Accept(ln, func(raw net.Conn) {
-			w := &wireTap{Conn: raw}
+			w := &testnet.Tap{Conn: raw}
 			var log bytes.Buffer
 			cfg := base.Clone()
 			cfg.KeyLogWriter = &log
@@ -197,9 +154,9 @@ func TestCaptureKeysOutbound(t *testing.T) {
 				return
 			}
 			// A copy: the conn goes on writing.
-			cp := &wireTap{}
-			cp.in.Write(w.in.Bytes())
-			cp.out.Write(w.out.Bytes())
+			cp := &testnet.Tap{}
+			cp.In.Write(w.In.Bytes())
+			cp.Out.Write(w.Out.Bytes())
 			seenc <- seen{log.String(), cp}
 			_, _ = c.Write([]byte("hi\n"))
 			_, _ = c.Read(make([]byte, 1))
