@@ -4,7 +4,6 @@ import (
 	stdtls "crypto/tls"
 	"fmt"
 	"io"
-	"net"
 	"regexp"
 	"strings"
 	"testing"
@@ -63,13 +62,7 @@ frontend f
 		return got
 	}
 	hp := freePort(t)
-	hout := startHAProxy(t, cfg(hp), func() bool {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", hp))
-		if err == nil {
-			_ = c.Close()
-		}
-		return err == nil
-	})
+	hout := startHAProxyReady(t, cfg(hp))
 	send(fmt.Sprintf("127.0.0.1:%d", hp))
 	want := line(hout)
 

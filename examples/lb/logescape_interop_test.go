@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -59,13 +58,7 @@ frontend f
 		return got
 	}
 	hp := freePort(t)
-	hout := startHAProxy(t, cfg(hp), func() bool {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", hp))
-		if err == nil {
-			_ = c.Close()
-		}
-		return err == nil
-	})
+	hout := startHAProxyReady(t, cfg(hp))
 	send(fmt.Sprintf("127.0.0.1:%d", hp))
 	want := lines(hout)
 
