@@ -815,14 +815,9 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 		r.Status = int(n)
 		return r, nil
 	case "set-nice":
-		// The nice value orders haproxy's tasks; lb has no such
-		// scheduler, so it is read and checked, and changes nothing.
-		if len(a) != 1 {
-			return r, errors.New("'set-nice' expects exactly 1 argument (integer value)")
-		}
-		// Read as haproxy reads it, with C's atoi: "x" is 0.
-		r.Status = max(-1024, min(1024, atoi(a[0])))
-		return r, nil
+		var err error
+		r.Status, err = parseNice(a)
+		return r, err
 	case "strict-mode":
 		// lb's rewrites do not fail (a buffer does not run out of
 		// room), so strict mode changes nothing; it is read and checked.

@@ -84,28 +84,9 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 			return fmt.Errorf("'%s' takes no argument, got '%s'", r.Action, args[0])
 		}
 	case strings.HasPrefix(r.Action, "sc-inc-gpc0") || strings.HasPrefix(r.Action, "sc-inc-gpc1") || strings.HasPrefix(r.Action, "sc-set-gpt0"):
-		// The stick counter actions, at every stage, as in haproxy:
-		// "(N)" names the counter, 0 without it.
-		tmp := HTTPRule{Action: r.Action}
-		if err := parseStickAction(&tmp); err != nil {
+		if err := parseConnStickAction(&r, args); err != nil {
 			return err
 		}
-		r.Action, r.Slot = tmp.Action, tmp.Slot
-		if r.Action != "sc-set-gpt0" {
-			if len(args) > 0 {
-				return fmt.Errorf("'%s' takes no argument, got '%s'", words[0], args[0])
-			}
-			break
-		}
-		if len(args) != 1 {
-			return fmt.Errorf("'%s' expects an integer or a sample expression", words[0])
-		}
-		if _, err := strconv.ParseInt(args[0], 10, 64); err != nil {
-			if _, _, err := acl.CompileFetch(args[0]); err != nil {
-				return fmt.Errorf("'%s': %w", words[0], err)
-			}
-		}
-		r.Key = args[0]
 	case strings.HasPrefix(r.Action, "sc-inc-gpc") || strings.HasPrefix(r.Action, "sc-set-gpt"):
 		if err := parseConnArrayAction(&r, args, a); err != nil {
 			return err
@@ -126,28 +107,8 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 	case strings.HasPrefix(r.Action, "set-var(") || strings.HasPrefix(r.Action, "set-var-fmt(") || strings.HasPrefix(r.Action, "unset-var("):
 		// At every stage, as in HAProxy; before the stream exists only
 		// sess and proc variables are kept.
-		verb, name, ok := strings.Cut(strings.TrimSuffix(r.Action, ")"), "(")
-		if !ok || !strings.HasSuffix(r.Action, ")") {
-			return fmt.Errorf("'%s': expects '%s(<scope>.<name>)'", r.Action, verb)
-		}
-		if _, _, err := acl.ParseVarName(name); err != nil {
-			return fmt.Errorf("'%s': %w", r.Action, err)
-		}
-		r.Action, r.Var = verb, name
-		switch {
-		case verb == "unset-var" && len(args) > 0:
-			return fmt.Errorf("'unset-var' takes no argument, got '%s'", args[0])
-		case verb == "set-var" && len(args) != 1:
-			return fmt.Errorf("'set-var(%s)' expects one sample expression", name)
-		case verb == "set-var":
-			if _, _, err := acl.CompileFetch(args[0]); err != nil {
-				return fmt.Errorf("'set-var(%s)': %w", name, err)
-			}
-			r.Key = args[0]
-		case verb == "set-var-fmt" && len(args) != 1:
-			return fmt.Errorf("'set-var-fmt(%s)' expects one format string", name)
-		case verb == "set-var-fmt":
-			r.Key = args[0]
+		if err := parseConnVarAction(&r, args); err != nil {
+			return err
 		}
 	case r.Action == "set-mark" || r.Action == "set-tos":
 		if r.Num, err = parseMarkTOS(r.Action, args); err != nil {
@@ -163,13 +124,11 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 		}
 		r.Key = args[0]
 	case stage == "content" && r.Action == "set-nice":
-		// The nice value orders haproxy's tasks; lb has no such
-		// scheduler, so it is read and checked, and changes nothing.
-		if len(args) != 1 {
-			return errors.New("'set-nice' expects exactly 1 argument (integer value)")
+		n, err := parseNice(args)
+		if err != nil {
+			return err
 		}
-		// Read as haproxy reads it, with C's atoi: "x" is 0.
-		r.Num = int64(max(-1024, min(1024, atoi(args[0]))))
+		r.Num = int64(n)
 	case r.Action == "silent-drop":
 		if len(args) > 0 {
 			if args[0] != "rst-ttl" || len(args) != 2 {
@@ -554,4 +513,72 @@ func statsBindProcess(words []string) error {
 		}
 	}
 	return nil
+}
+
+// parseConnStickAction reads the scalar stick counter actions of the
+// tcp-request and tcp-response rules, sc-inc-gpc0(N), sc-inc-gpc1(N) and
+// sc-set-gpt0(N) VALUE, as haproxy reads them: "(N)" names the counter,
+// 0 without it; the value is an integer or a sample expression.
+func parseConnStickAction(r *ConnRule, args []string) error {
+	word := r.Action
+	tmp := HTTPRule{Action: r.Action}
+	if err := parseStickAction(&tmp); err != nil {
+		return err
+	}
+	r.Action, r.Slot = tmp.Action, tmp.Slot
+	if r.Action != "sc-set-gpt0" {
+		if len(args) > 0 {
+			return fmt.Errorf("'%s' takes no argument, got '%s'", word, args[0])
+		}
+		return nil
+	}
+	if len(args) != 1 {
+		return fmt.Errorf("'%s' expects an integer or a sample expression", word)
+	}
+	if _, err := strconv.ParseInt(args[0], 10, 64); err != nil {
+		if _, _, err := acl.CompileFetch(args[0]); err != nil {
+			return fmt.Errorf("'%s': %w", word, err)
+		}
+	}
+	r.Key = args[0]
+	return nil
+}
+
+// parseConnVarAction reads set-var(NAME) EXPR, set-var-fmt(NAME) FMT and
+// unset-var(NAME) in the tcp-request and tcp-response rules.
+func parseConnVarAction(r *ConnRule, args []string) error {
+	verb, name, ok := strings.Cut(strings.TrimSuffix(r.Action, ")"), "(")
+	if !ok || !strings.HasSuffix(r.Action, ")") {
+		return fmt.Errorf("'%s': expects '%s(<scope>.<name>)'", r.Action, verb)
+	}
+	if _, _, err := acl.ParseVarName(name); err != nil {
+		return fmt.Errorf("'%s': %w", r.Action, err)
+	}
+	r.Action, r.Var = verb, name
+	switch {
+	case verb == "unset-var" && len(args) > 0:
+		return fmt.Errorf("'unset-var' takes no argument, got '%s'", args[0])
+	case verb == "set-var" && len(args) != 1:
+		return fmt.Errorf("'set-var(%s)' expects one sample expression", name)
+	case verb == "set-var":
+		if _, _, err := acl.CompileFetch(args[0]); err != nil {
+			return fmt.Errorf("'set-var(%s)': %w", name, err)
+		}
+		r.Key = args[0]
+	case verb == "set-var-fmt" && len(args) != 1:
+		return fmt.Errorf("'set-var-fmt(%s)' expects one format string", name)
+	case verb == "set-var-fmt":
+		r.Key = args[0]
+	}
+	return nil
+}
+
+// parseNice reads set-nice's value as haproxy does, with C's atoi ("x"
+// is 0), kept within -1024..1024. The nice value orders haproxy's tasks;
+// lb has no such scheduler, so it is read and changes nothing.
+func parseNice(args []string) (int, error) {
+	if len(args) != 1 {
+		return 0, errors.New("'set-nice' expects exactly 1 argument (integer value)")
+	}
+	return max(-1024, min(1024, atoi(args[0]))), nil
 }

@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
@@ -100,12 +99,9 @@ func parseResponseRule(px *Proxy, a []string) (ConnRule, error) {
 	case action == "set-nice":
 		// The nice value orders haproxy's tasks; lb has no such
 		// scheduler, so it is read and checked, and changes nothing.
-		// Read as haproxy reads it, with C's atoi: "x" is 0.
-		if len(args) != 1 {
-			return r, errors.New("expects exactly 1 argument (integer value)")
-		}
-		r.Num = int64(max(-1024, min(1024, atoi(args[0]))))
-		return r, nil
+		n, err := parseNice(args)
+		r.Num = int64(n)
+		return r, err
 	case action == "set-mark" || action == "set-tos":
 		// On the client's socket, as in the tcp-request rules.
 		r.Num, err = parseMarkTOS(action, args)
@@ -116,64 +112,14 @@ func parseResponseRule(px *Proxy, a []string) (ConnRule, error) {
 		if err := parseConnArrayAction(&r, args, a); err != nil {
 			return r, err
 		}
-		if src := requestBufferOf(r.Key); src != "" {
-			name, _, _ := strings.Cut(r.Key, ",")
-			name, _, _ = strings.Cut(name, "(")
-			return r, fmt.Errorf("%w: fetch method '%s' extracts information from '%s', none of which is available here", ErrMisplaced, name, src)
-		}
-		return r, nil
+		return r, misplacedInResponse(r.Key)
 	case strings.HasPrefix(action, "sc-inc-gpc0") || strings.HasPrefix(action, "sc-inc-gpc1") || strings.HasPrefix(action, "sc-set-gpt0"):
-		tmp := HTTPRule{Action: action}
-		if err := parseStickAction(&tmp); err != nil {
+		if err := parseConnStickAction(&r, args); err != nil {
 			return r, err
 		}
-		r.Action, r.Slot = tmp.Action, tmp.Slot
-		if r.Action != "sc-set-gpt0" {
-			if len(args) > 0 {
-				return r, fmt.Errorf("'%s' takes no argument, got '%s'", action, args[0])
-			}
-			return r, nil
-		}
-		if len(args) != 1 {
-			return r, fmt.Errorf("'%s' expects an integer or a sample expression", action)
-		}
-		if _, err := strconv.ParseInt(args[0], 10, 64); err != nil {
-			if _, _, err := acl.CompileFetch(args[0]); err != nil {
-				return r, fmt.Errorf("'%s': %w", action, err)
-			}
-			if src := requestBufferOf(args[0]); src != "" {
-				name, _, _ := strings.Cut(args[0], ",")
-				name, _, _ = strings.Cut(name, "(")
-				return r, fmt.Errorf("%w: fetch method '%s' extracts information from '%s', none of which is available here", ErrMisplaced, name, src)
-			}
-		}
-		r.Key = args[0]
-		return r, nil
+		return r, misplacedInResponse(r.Key)
 	case strings.HasPrefix(action, "set-var(") || strings.HasPrefix(action, "set-var-fmt(") || strings.HasPrefix(action, "unset-var("):
-		verb, name, ok := strings.Cut(strings.TrimSuffix(action, ")"), "(")
-		if !ok || !strings.HasSuffix(action, ")") {
-			return r, fmt.Errorf("'%s': expects '%s(<scope>.<name>)'", action, verb)
-		}
-		if _, _, err := acl.ParseVarName(name); err != nil {
-			return r, fmt.Errorf("'%s': %w", action, err)
-		}
-		r.Action, r.Var = verb, name
-		switch {
-		case verb == "unset-var" && len(args) > 0:
-			return r, fmt.Errorf("'unset-var' takes no argument, got '%s'", args[0])
-		case verb == "set-var" && len(args) != 1:
-			return r, fmt.Errorf("'set-var(%s)' expects one sample expression", name)
-		case verb == "set-var":
-			if _, _, err := acl.CompileFetch(args[0]); err != nil {
-				return r, fmt.Errorf("'set-var(%s)': %w", name, err)
-			}
-			r.Key = args[0]
-		case verb == "set-var-fmt" && len(args) != 1:
-			return r, fmt.Errorf("'set-var-fmt(%s)' expects one format string", name)
-		case verb == "set-var-fmt":
-			r.Key = args[0]
-		}
-		return r, nil
+		return r, parseConnVarAction(&r, args)
 	case action == "send-spoe-group":
 		if len(args) != 2 {
 			return r, errors.New("expects 2 arguments: <engine-id> <group-id>")
@@ -182,6 +128,18 @@ func parseResponseRule(px *Proxy, a []string) (ConnRule, error) {
 		return r, nil
 	}
 	return r, fmt.Errorf("%w: 'tcp-response content' expects %s in %s '%s' (got '%s')", ErrUnknownKeyword, tcpResponseActions, px.Kind, px.Name, action)
+}
+
+// misplacedInResponse refuses, in haproxy's words, a response rule's
+// expression whose fetch reads the request buffer.
+func misplacedInResponse(expr string) error {
+	src := requestBufferOf(expr)
+	if src == "" {
+		return nil
+	}
+	name, _, _ := strings.Cut(expr, ",")
+	name, _, _ = strings.Cut(name, "(")
+	return fmt.Errorf("%w: fetch method '%s' extracts information from '%s', none of which is available here", ErrMisplaced, name, src)
 }
 
 // requestBufferOf returns "request buffer" when expr's fetch reads what
