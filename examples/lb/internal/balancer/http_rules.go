@@ -1036,15 +1036,7 @@ func (ex *exchange) setAddr(r *httpRule) {
 // setSockopt runs set-mark and set-tos on the client's connection (all
 // of it, an HTTP/2 connection's other streams included, as in haproxy).
 func (ex *exchange) setSockopt(r *httpRule) {
-	var err error
-	if r.cfg.Action == "set-mark" {
-		err = ex.hf.s.client.SetMark(uint32(r.cfg.Status))
-	} else {
-		err = ex.hf.s.client.SetTOS(r.cfg.Status)
-	}
-	if err != nil {
-		ex.hf.s.b.log.Debug("rule without effect", "action", r.cfg.Action, "err", err)
-	}
+	setSockopt(ex.hf.s.b, ex.hf.s.client, r.cfg.Action, int64(r.cfg.Status))
 }
 
 // addrFromSample is cur changed by a set-src or set-dst action's sample

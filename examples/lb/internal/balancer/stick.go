@@ -279,17 +279,21 @@ func (t *tracked) QueuePriority() (class, offset int) {
 // haproxy, a system that refuses the option leaves the rule without
 // effect.
 func (t *tracked) setSockopt(action string, n int64) {
-	if t.c == nil {
-		return
+	if t.c != nil {
+		setSockopt(t.b, t.c, action, n)
 	}
+}
+
+// setSockopt runs set-mark or set-tos with value n on c.
+func setSockopt(b *Balancer, c *conn.Conn, action string, n int64) {
 	var err error
 	if action == "set-mark" {
-		err = t.c.SetMark(uint32(n))
+		err = c.SetMark(uint32(n))
 	} else {
-		err = t.c.SetTOS(int(n))
+		err = c.SetTOS(int(n))
 	}
 	if err != nil {
-		t.b.log.Debug("rule without effect", "action", action, "err", err)
+		b.log.Debug("rule without effect", "action", action, "err", err)
 	}
 }
 
