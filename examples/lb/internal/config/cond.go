@@ -199,39 +199,11 @@ func (c *condParser) term(i *int, depth int) (bool, int) {
 // strtol reports how many bytes of s C's strtol(s, &end, 0) reads (0 when
 // s starts with no number) and whether the number is non-zero.
 func strtol(s string) (int, bool) {
-	j := 0
-	for j < len(s) && (s[j] == ' ' || (s[j] >= '\t' && s[j] <= '\r')) {
-		j++
-	}
-	if j < len(s) && (s[j] == '+' || s[j] == '-') {
-		j++
-	}
-	digit := func(c byte, base int) bool {
-		switch {
-		case base == 16:
-			return isHex(c)
-		case base == 8:
-			return c >= '0' && c <= '7'
-		}
-		return c >= '0' && c <= '9'
-	}
-	base := 10
-	switch {
-	case j+2 < len(s) && s[j] == '0' && (s[j+1] == 'x' || s[j+1] == 'X') && isHex(s[j+2]):
-		base, j = 16, j+2
-	case j < len(s) && s[j] == '0':
-		base = 8
-	}
-	k := j
-	nonzero := false
-	for k < len(s) && digit(s[k], base) {
-		nonzero = nonzero || s[k] != '0'
-		k++
-	}
-	if k == j {
+	n, rest := strtoul(s)
+	if len(rest) == len(s) {
 		return 0, false
 	}
-	return k, nonzero
+	return len(s) - len(rest), n != 0
 }
 
 // condArgs reads a predicate's argument list at s[i:]: "(a,b)" with
