@@ -28,11 +28,19 @@ type convCase struct {
 // "[%[expr]]" for the request's path /N (the case's index).
 func convAnswers(t *testing.T, cases []convCase, global string) (want, got []string) {
 	t.Helper()
+	return convAnswersAfter(t, cases, global, "")
+}
+
+// convAnswersAfter is convAnswers with the frontend's rules before the
+// answers (setting variables the expressions read, say).
+func convAnswersAfter(t *testing.T, cases []convCase, global, rules string) (want, got []string) {
+	t.Helper()
 	haproxyBin(t)
 	run := func(start func(text string)) (out []string) {
 		p := freePorts(t, 1)
 		var b strings.Builder
 		fmt.Fprintf(&b, "global\n%sdefaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\nfrontend f\n    bind 127.0.0.1:%d\n", global, p[0])
+		b.WriteString(rules)
 		for i, c := range cases {
 			b.WriteString(`    http-request return status 200 content-type text/plain lf-string "[%[` + c.expr + `]]" if { path /` + strconv.Itoa(i) + " }\n")
 		}

@@ -6,13 +6,10 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
-	"io"
 	"math"
-	"net/http"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -233,10 +230,9 @@ func TestInteropAESGCMDecMatchesHAProxy(t *testing.T) {
 	ct, tag := seal(k16, n12, "hello, world")
 	ct24, tag24 := seal(k24, n12, "twenty-four")
 	ct32, tag32 := seal(k32, n8, "thirty-two bytes key")
-	type vcase struct{ expr, in string }
-	var vcs []vcase
+	var vcs []convCase
 	lit := func(bits int, n, k, tg, c []byte) {
-		vcs = append(vcs, vcase{fmt.Sprintf("req.fhdr(x-in),b64dec,aes_gcm_dec(%d,%s,%s,%s),hex", bits, b64(n), b64(k), b64(tg)), b64(c)})
+		vcs = append(vcs, convCase{fmt.Sprintf("req.fhdr(x-in),b64dec,aes_gcm_dec(%d,%s,%s,%s),hex", bits, b64(n), b64(k), b64(tg)), b64(c)})
 	}
 	lit(128, n12, k16, tag, ct)
 	lit(192, n12, k24, tag24, ct24)
@@ -247,36 +243,13 @@ func TestInteropAESGCMDecMatchesHAProxy(t *testing.T) {
 	lit(128, n12, k32, tag, ct)
 	lit(128, n12, k16, tag, ct[:5])
 	vcs = append(vcs,
-		vcase{"req.fhdr(x-in),b64dec,aes_gcm_dec(128,txn.n,txn.k,txn.t),hex", b64(ct)},
-		vcase{"req.fhdr(x-in),b64dec,aes_gcm_dec(128,txn.n,txn.k,txn.unset),hex", b64(ct)},
-		vcase{"req.fhdr(x-in),b64dec,aes_gcm_dec(128,txn.n,txn.bad,txn.t),hex", b64(ct)},
-		vcase{"req.fhdr(x-in),b64dec,aes_gcm_dec(128," + b64(n12) + ",txn.k," + b64(tag) + "),hex", b64(ct)},
-		vcase{"req.fhdr(x-in),aes_gcm_dec(128,txn.n,txn.k,txn.t)", "not the cipher text"},
+		convCase{"req.fhdr(x-in),b64dec,aes_gcm_dec(128,txn.n,txn.k,txn.t),hex", b64(ct)},
+		convCase{"req.fhdr(x-in),b64dec,aes_gcm_dec(128,txn.n,txn.k,txn.unset),hex", b64(ct)},
+		convCase{"req.fhdr(x-in),b64dec,aes_gcm_dec(128,txn.n,txn.bad,txn.t),hex", b64(ct)},
+		convCase{"req.fhdr(x-in),b64dec,aes_gcm_dec(128," + b64(n12) + ",txn.k," + b64(tag) + "),hex", b64(ct)},
+		convCase{"req.fhdr(x-in),aes_gcm_dec(128,txn.n,txn.k,txn.t)", "not the cipher text"},
 	)
-	run := func(start func(text string)) (out []string) {
-		p := freePorts(t, 1)
-		var b strings.Builder
-		fmt.Fprintf(&b, "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\nfrontend f\n    bind 127.0.0.1:%d\n", p[0])
-		fmt.Fprintf(&b, "    http-request set-var(txn.n) str(%s)\n    http-request set-var(txn.k) str(%s)\n    http-request set-var(txn.t) str(%s)\n    http-request set-var(txn.bad) str(x!)\n", b64(n12), b64(k16), b64(tag))
-		for i, c := range vcs {
-			b.WriteString(`    http-request return status 200 content-type text/plain lf-string "[%[` + c.expr + `]]" if { path /` + strconv.Itoa(i) + " }\n")
-		}
-		start(b.String())
-		client := &http.Client{Timeout: 5 * time.Second}
-		for i, c := range vcs {
-			req, err := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/%d", p[0], i), nil)
-			require.NoError(t, err)
-			req.Header.Set("X-In", c.in)
-			resp, err := client.Do(req)
-			require.NoError(t, err)
-			body, _ := io.ReadAll(resp.Body)
-			_ = resp.Body.Close()
-			out = append(out, c.expr+" => "+string(body))
-		}
-		return out
-	}
-	want := run(func(text string) { startHAProxyReady(t, text) })
-	got := run(func(text string) { startInProcess(t, text) })
+	want, got := convAnswersAfter(t, vcs, "", fmt.Sprintf("    http-request set-var(txn.n) str(%s)\n    http-request set-var(txn.k) str(%s)\n    http-request set-var(txn.t) str(%s)\n    http-request set-var(txn.bad) str(x!)\n", b64(n12), b64(k16), b64(tag)))
 	require.Equal(t, want, got, "haproxy's answers, then lb's")
 	require.Contains(t, got[0], "=> [68656C6C6F2C20776F726C64]")
 	require.Contains(t, got[8], "=> [68656C6C6F2C20776F726C64]")
