@@ -398,8 +398,10 @@ func (v *logValues) appendVar(b []byte, it config.LogItem) []byte {
 	case "Ti":
 		return appendMs(b, v.ti, v.tiSet)
 	case "Tq":
-		// Th + Ti + TR, -1 without a request time.
-		return appendMs(b, v.th+v.ti+v.tr, v.tr >= 0)
+		// Th + Ti + TR in whole milliseconds each, as haproxy adds them,
+		// -1 without a request time.
+		const ms = time.Millisecond
+		return appendMs(b, v.th.Truncate(ms)+v.ti.Truncate(ms)+v.tr.Truncate(ms), v.tr >= 0)
 	case "Td":
 		// The time after the server's answer began: what is left of the
 		// total once the rest is taken; a TCP line counts from the
