@@ -268,6 +268,24 @@ func (lc ListenConfig) Listen(ctx context.Context, network, address string) (*Li
 	return l, nil
 }
 
+// Retune sets, on ln, an open listening socket such as one inherited
+// across a reload, the options of lc that can change while a socket
+// listens: Backlog, KeepAlive and DisableKeepAlive, NoLinger,
+// DeferAccept, FastOpen, UserTimeout, MaxSeg and DelayAck. An option lc
+// leaves unset is turned back to the system's default, so that the
+// socket ends as a new one opened with lc would be; accepted sockets
+// inherit the new options from then on, while those accepted before keep
+// theirs. The options that place the socket (its address, ReusePort,
+// MultipathTCP, Interface, Transparent, V6Only) cannot change: a caller
+// compares them before. network is the one ln was opened on. Linux only;
+// elsewhere Retune returns an error.
+func (lc ListenConfig) Retune(ln net.Listener, network string) error {
+	if err := retune(lc, ln, network); err != nil {
+		return fmt.Errorf("conn: retuning a listening socket: %w", err)
+	}
+	return nil
+}
+
 // NewListener wraps an open listener, such as one inherited across a
 // reload. Pause needs it to support SetDeadline, as *net.TCPListener and
 // *net.UnixListener do.

@@ -175,6 +175,78 @@ func setBacklog(ln net.Listener, n int) error {
 	return lerr
 }
 
+// retune is ListenConfig.Retune: it sets each option whether on or off,
+// as the socket may carry the other setting from its first
+// configuration.
+func retune(lc ListenConfig, ln net.Listener, network string) error {
+	sc, ok := ln.(syscall.Conn)
+	if !ok {
+		return fmt.Errorf("a %T has no socket", ln)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	tcp := network != "unix" && network != "unixpacket"
+	var serr error
+	err = rc.Control(func(fd uintptr) {
+		set := func(name string, level, opt, v int) {
+			if serr == nil {
+				if e := unix.SetsockoptInt(int(fd), level, opt, v); e != nil {
+					serr = fmt.Errorf("setting %s: %w", name, e)
+				}
+			}
+		}
+		backlog := lc.Backlog
+		if backlog <= 0 {
+			backlog = maxBacklog
+		}
+		if e := unix.Listen(int(fd), backlog); e != nil {
+			serr = fmt.Errorf("backlog %d: %w", lc.Backlog, e)
+			return
+		}
+		linger := unix.Linger{}
+		if lc.NoLinger {
+			linger.Onoff = 1
+		}
+		if e := unix.SetsockoptLinger(int(fd), unix.SOL_SOCKET, unix.SO_LINGER, &linger); e != nil {
+			serr = fmt.Errorf("setting SO_LINGER: %w", e)
+			return
+		}
+		if !tcp {
+			return
+		}
+		if lc.DisableKeepAlive {
+			set("SO_KEEPALIVE", unix.SOL_SOCKET, unix.SO_KEEPALIVE, 0)
+		} else if e := setKeepAlive(int(fd), lc.KeepAlive); e != nil {
+			serr = e
+			return
+		}
+		set("TCP_DEFER_ACCEPT", unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, b2i(lc.DeferAccept))
+		// A queue of 0 turns Fast Open off for new clients.
+		set("TCP_FASTOPEN", unix.IPPROTO_TCP, unix.TCP_FASTOPEN, max(lc.FastOpen, 0))
+		set("TCP_USER_TIMEOUT", unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(lc.UserTimeout.Milliseconds()))
+		// 0 drops the segment size a user set; a negative MaxSeg is
+		// applied to each accepted socket instead.
+		set("TCP_MAXSEG", unix.IPPROTO_TCP, unix.TCP_MAXSEG, max(lc.MaxSeg, 0))
+		if serr == nil {
+			// A hint, as in Listen: refusals are ignored.
+			_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_QUICKACK, b2i(!lc.DelayAck))
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // maxBacklog asks listen(2) for the largest backlog, which Linux caps at
 // net.core.somaxconn, as Go's own listen does.
 const maxBacklog = 1<<31 - 1

@@ -59,6 +59,11 @@ func setBacklog(net.Listener, int) error {
 	return errors.New("conn: Backlog is only supported on Linux")
 }
 
+// retune is Linux only.
+func retune(ListenConfig, net.Listener, string) error {
+	return errors.New("changing the options of an open socket is only supported on Linux")
+}
+
 // maxBacklog is never used where stopListening always fails.
 const maxBacklog = 1<<31 - 1
 

@@ -199,3 +199,73 @@ func TestSetTOSMarkAndAddrs(t *testing.T) {
 	require.NoError(t, c.SetTOS(0x40), "an IPv4-mapped source is IPv4")
 	require.Equal(t, 0x40, sockOpt(t, c.Socket(), unix.IPPROTO_IP, unix.IP_TOS))
 }
+
+// listenSnapshot reads the options Retune sets off a listening socket.
+func listenSnapshot(t *testing.T, ln *Listener) map[string]int {
+	t.Helper()
+	rc, err := ln.ln.(syscall.Conn).SyscallConn()
+	require.NoError(t, err)
+	snap := map[string]int{}
+	require.NoError(t, rc.Control(func(fd uintptr) {
+		for name, o := range map[string][2]int{
+			"keepalive": {unix.SOL_SOCKET, unix.SO_KEEPALIVE}, "keepidle": {unix.IPPROTO_TCP, unix.TCP_KEEPIDLE},
+			"keepintvl": {unix.IPPROTO_TCP, unix.TCP_KEEPINTVL}, "keepcnt": {unix.IPPROTO_TCP, unix.TCP_KEEPCNT},
+			"deferaccept": {unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT}, "fastopen": {unix.IPPROTO_TCP, unix.TCP_FASTOPEN},
+			"usertimeout": {unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT}, "maxseg": {unix.IPPROTO_TCP, unix.TCP_MAXSEG},
+		} {
+			v, err := unix.GetsockoptInt(int(fd), o[0], o[1])
+			require.NoError(t, err, name)
+			snap[name] = v
+		}
+		l, err := unix.GetsockoptLinger(int(fd), unix.SOL_SOCKET, unix.SO_LINGER)
+		require.NoError(t, err)
+		snap["linger"] = int(l.Onoff)
+		// A listening socket's TCP_INFO carries its backlog in tcpi_sacked.
+		info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+		require.NoError(t, err)
+		snap["backlog"] = int(info.Sacked)
+	}))
+	if snap["keepalive"] == 0 {
+		// The timings of a keepalive that is off do not matter.
+		delete(snap, "keepidle")
+		delete(snap, "keepintvl")
+		delete(snap, "keepcnt")
+	}
+	return snap
+}
+
+// A socket retuned from one configuration to another ends as one opened
+// with the second, both ways, and keeps accepting.
+func TestListenConfigRetune(t *testing.T) {
+	on := ListenConfig{Backlog: 17, KeepAlive: net.KeepAliveConfig{Idle: 30 * time.Second, Interval: 5 * time.Second, Count: 3},
+		NoLinger: true, DeferAccept: true, FastOpen: 9, UserTimeout: 4 * time.Second, MaxSeg: 1300}
+	off := ListenConfig{DisableKeepAlive: true}
+	plain := ListenConfig{}
+	for _, c := range []struct {
+		name     string
+		from, to ListenConfig
+	}{{"on to off", on, off}, {"off to on", off, on}, {"on to plain", on, plain}, {"plain to on", plain, on}} {
+		t.Run(c.name, func(t *testing.T) {
+			want, err := c.to.Listen(context.Background(), "tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			defer want.Close()
+			ln, err := c.from.Listen(context.Background(), "tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			defer ln.Close()
+			before := listenSnapshot(t, ln)
+			require.NoError(t, c.to.Retune(ln.ln, "tcp"))
+			got := listenSnapshot(t, ln)
+			require.Equal(t, listenSnapshot(t, want), got)
+			require.NotEqual(t, before, got, "the options changed")
+			if c.to.DeferAccept {
+				return // a silent client is not handed over at once
+			}
+			sock := acceptOne(t, ln)
+			require.Equal(t, b2i(!c.to.DisableKeepAlive), sockOpt(t, sock, unix.SOL_SOCKET, unix.SO_KEEPALIVE), "accepted sockets inherit the new options")
+		})
+	}
+	require.Error(t, ListenConfig{}.Retune(pipeListener{}, "tcp"), "not a socket")
+}
+
+// pipeListener is a net.Listener with no socket.
+type pipeListener struct{ net.Listener }
