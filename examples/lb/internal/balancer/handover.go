@@ -97,6 +97,26 @@ func (h *Handover) take(key string) net.Listener {
 	return ln
 }
 
+// takeRetunable returns a bind socket whose address and placing options
+// are those of key, whatever the options a Retune changes, and forgets
+// it; or nil.
+func (h *Handover) takeRetunable(key string) net.Listener {
+	i := strings.LastIndexByte(key, '|')
+	if h == nil || !strings.HasPrefix(key, "bind ") || i < 0 || i == strings.IndexByte(key, '|') {
+		return nil
+	}
+	prefix := key[:i+1]
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for k, ln := range h.socks {
+		if strings.HasPrefix(k, prefix) {
+			delete(h.socks, k)
+			return ln
+		}
+	}
+	return nil
+}
+
 // holds reports whether the Handover has, or had, a socket on the
 // address of key, whatever its options.
 func (h *Handover) holds(key string) bool {
@@ -147,9 +167,11 @@ func bindKey(network, laddr string, lc *conn.ListenConfig) string {
 			return ""
 		}
 	}
-	opts := fmt.Sprintf("reuseport=%t backlog=%d keepalive=%+v nokeepalive=%t mptcp=%t delayack=%t deferaccept=%t tfo=%d nolinger=%t ut=%v mss=%d if=%s transparent=%t v6only=%d",
-		lc.ReusePort, lc.Backlog, lc.KeepAlive, lc.DisableKeepAlive, lc.MultipathTCP, lc.DelayAck, lc.DeferAccept,
-		lc.FastOpen, lc.NoLinger, lc.UserTimeout, lc.MaxSeg, lc.Interface, lc.Transparent, lc.V6Only)
+	// The options that place the socket first, then, after a second
+	// "|", those Retune can change on a socket taken over.
+	opts := fmt.Sprintf("reuseport=%t mptcp=%t if=%s transparent=%t v6only=%d|backlog=%d keepalive=%+v nokeepalive=%t delayack=%t deferaccept=%t tfo=%d nolinger=%t ut=%v mss=%d",
+		lc.ReusePort, lc.MultipathTCP, lc.Interface, lc.Transparent, lc.V6Only,
+		lc.Backlog, lc.KeepAlive, lc.DisableKeepAlive, lc.DelayAck, lc.DeferAccept, lc.FastOpen, lc.NoLinger, lc.UserTimeout, lc.MaxSeg)
 	return handoverKey("bind", network, laddr, opts)
 }
 

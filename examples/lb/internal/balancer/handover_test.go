@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -159,22 +158,4 @@ listen px
 	}
 	_, err = net.Dial("tcp", addr)
 	require.Error(t, err, "nothing listens once both are stopped")
-}
-
-// A bind whose socket options changed cannot take the old socket over,
-// nor open a second one on the address: Start says so, and the running
-// Balancer keeps serving.
-func TestHandoverChangedOptions(t *testing.T) {
-	a := bannerEcho(t, "A")
-	port := testnet.FreePorts(t, 1)[0]
-	text := "defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 30s\n    timeout server 30s\nlisten px\n    bind 127.0.0.1:%d%s\n    server s %s\n"
-	b1, _ := startLB(t, parseCfg(t, text, port, "", a))
-	h, err := b1.Handover()
-	require.NoError(t, err)
-	_, err = Start(context.Background(), parseCfg(t, text, port, " backlog 10", a), Options{Stdout: io.Discard, Stderr: io.Discard, Inherit: h})
-	require.NoError(t, h.Close())
-	require.Error(t, err)
-	require.Contains(t, err.Error(), fmt.Sprintf("cannot bind 127.0.0.1:%d (test.cfg:7)", port))
-	require.Contains(t, err.Error(), "restart lb to apply them")
-	require.Equal(t, "A", strings.TrimSpace(ask(t, fmt.Sprintf("127.0.0.1:%d", port))))
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -53,6 +54,10 @@ func (b *Balancer) listen(ctx context.Context, fe *frontend, addr string, bind c
 		Interface:   bind.Interface,
 		Transparent: bind.Transparent,
 	}
+	// As HAProxy, SO_REUSEPORT unless noreuseport: a reload that changes
+	// where a socket is placed opens the new one beside the old, and a
+	// second lb may share the port. conn sets it on Linux only.
+	lc.ReusePort = runtime.GOOS == "linux" && network != "unix" && !b.cfg.Global.NoReusePort
 	switch bind.V6Only {
 	case "v6only":
 		lc.V6Only = conn.V6OnlyOn
@@ -78,9 +83,23 @@ func (b *Balancer) listen(ctx context.Context, fe *frontend, addr string, bind c
 	}
 	b.connRules(fe, &lc)
 	key := bindKey(network, laddr, &lc)
-	if inherited := b.opts.Inherit.take(key); inherited != nil {
-		// A reload: the socket the previous configuration opened with
-		// the same options, on which it keeps accepting until it stops.
+	inherited := b.opts.Inherit.take(key)
+	if inherited == nil {
+		if inherited = b.opts.Inherit.takeRetunable(key); inherited != nil {
+			// The backlog, keepalive, defer-accept, tfo, nolinger,
+			// tcp-ut, mss or delayed acks changed: the socket is taken
+			// over all the same and given the new options, as HAProxy
+			// sets them again on the sockets it inherits. Connections
+			// accepted before keep theirs.
+			if err := lc.Retune(inherited, network); err != nil {
+				_ = inherited.Close()
+				return nil, fmt.Errorf("taking over the running configuration's socket: %w", err)
+			}
+		}
+	}
+	if inherited != nil {
+		// A reload: the socket the previous configuration opened, on
+		// which it keeps accepting until it stops.
 		ln := lc.NewListener(inherited)
 		if file {
 			if err := socketFileOwner(laddr, bind); err != nil {
@@ -91,9 +110,7 @@ func (b *Balancer) listen(ctx context.Context, fe *frontend, addr string, bind c
 		b.addSocket(key, ln.Dup)
 		return ln, nil
 	}
-	if b.opts.Inherit.holds(key) {
-		return nil, fmt.Errorf("the running configuration listens there with other socket options (backlog, keepalive, defer-accept, tfo, nolinger, tcp-ut, mss, interface, transparent, v4v6/v6only, or the frontend's options that set them); lb cannot change them on a socket it keeps open across a reload: restart lb to apply them")
-	}
+	held := b.opts.Inherit.holds(key)
 	if file {
 		if err := removeStaleSocket(laddr); err != nil {
 			return nil, err
@@ -106,7 +123,13 @@ func (b *Balancer) listen(ctx context.Context, fe *frontend, addr string, bind c
 		// The caller's message names the address already; keep the
 		// system's error without conn's wrapping, which repeats it.
 		if oe := (*net.OpError)(nil); errors.As(err, &oe) {
-			return nil, oe
+			err = oe
+		}
+		if held {
+			// The running configuration listens there with other
+			// interface, transparent, v4v6/v6only, reuseport or mptcp
+			// options: a new socket beside it needs SO_REUSEPORT on both.
+			return nil, fmt.Errorf("%w: the running configuration listens there with other interface, transparent, v4v6/v6only or noreuseport options, and lb can neither take its socket over nor open a second one beside it: restart lb to apply them", err)
 		}
 		return nil, err
 	}

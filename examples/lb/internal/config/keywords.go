@@ -106,6 +106,10 @@ var globalKeywords = map[string]func(p *parser, args []string) error{
 		p.cfg.Global.NoSplice = true
 		return noArgs(a)
 	},
+	"noreuseport": func(p *parser, a []string) error {
+		p.cfg.Global.NoReusePort = true
+		return noArgs(a)
+	},
 	"hard-stop-after": func(p *parser, a []string) error {
 		if len(a) != 1 {
 			return errors.New("expects a time")

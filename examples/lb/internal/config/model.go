@@ -221,6 +221,9 @@ type Global struct {
 	RcvBufClient, RcvBufServer, SndBufClient, SndBufServer int
 	// NoSplice forbids splicing everywhere.
 	NoSplice bool
+	// NoReusePort is "noreuseport": listening sockets are opened without
+	// SO_REUSEPORT, so no other socket can share their port.
+	NoReusePort bool
 	// SSL holds the ssl-default-* and tune.ssl.* settings; nil means
 	// HAProxy's defaults.
 	SSL *tls.Defaults
