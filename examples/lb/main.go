@@ -33,6 +33,7 @@ import (
 	"syscall"
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/balancer"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 )
 
 //go:embed default.cfg
@@ -113,11 +114,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "[ALERT] Some warnings were found and 'zero-warning' is set. Aborting.")
 		return 1
 	}
-	if cfg.Global.SetDumpable {
-		if err := setDumpable(); err != nil {
-			fmt.Fprintf(stderr, "[WARNING] set-dumpable: %v\n", err)
-		}
-	}
 	if !cfg.HasListener() {
 		// As HAProxy: nothing to listen on, nothing to start.
 		if *check {
@@ -135,23 +131,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if cfg.Global.Daemon && !*debug && !report.background() {
 		return daemonize(args, stderr)
 	}
-	if cfg.Global.NbThread > 0 {
-		runtime.GOMAXPROCS(cfg.Global.NbThread)
-	}
-	if cpus := cfg.Global.CPUs; len(cpus) > 0 {
-		if err := bindCPUs(cpus); err != nil {
-			fmt.Fprintf(stderr, "[WARNING] %v\n", err)
-		}
-	}
-	if n := cfg.Global.UlimitN; n > 0 {
-		if err := setFileLimit(n); err != nil {
-			if cfg.Global.StrictLimits {
-				// As HAProxy's strict-limits: a limit not met stops the start.
-				fmt.Fprintf(stderr, "[ALERT] %v (strict-limits)\n", err)
-				return 1
-			}
-			fmt.Fprintf(stderr, "[WARNING] %v\n", err)
-		}
+	if err := applyProcessSettings(cfg.Global, stderr, false); err != nil {
+		fmt.Fprintf(stderr, "[ALERT] %v\n", err)
+		return 1
 	}
 
 	// Listen for the stop signals before anything accepts: a client may
@@ -218,4 +200,40 @@ func run(args []string, stdout, stderr io.Writer) int {
 	logger.Info("stopping", "signal", sig.String())
 	_ = b.Close()
 	return 0
+}
+
+// applyProcessSettings sets what the global section asks of the process:
+// set-dumpable, its threads (nbthread), its CPUs (cpu-map) and its open
+// file limit (ulimit-n), at start and again on each master-worker reload,
+// as HAProxy's new worker takes them from the new configuration. What
+// cannot be applied is a warning, or, for a limit strict-limits requires,
+// the error returned.
+func applyProcessSettings(g config.Global, stderr io.Writer, reload bool) error {
+	if g.SetDumpable {
+		if err := setDumpable(); err != nil {
+			fmt.Fprintf(stderr, "[WARNING] set-dumpable: %v\n", err)
+		}
+	}
+	switch {
+	case g.NbThread > 0:
+		runtime.GOMAXPROCS(g.NbThread)
+	case reload && os.Getenv("GOMAXPROCS") == "":
+		// A reload that drops nbthread goes back to every CPU.
+		runtime.SetDefaultGOMAXPROCS()
+	}
+	if cpus := g.CPUs; len(cpus) > 0 {
+		if err := bindCPUs(cpus); err != nil {
+			fmt.Fprintf(stderr, "[WARNING] %v\n", err)
+		}
+	}
+	if n := g.UlimitN; n > 0 {
+		if err := setFileLimit(n); err != nil {
+			if g.StrictLimits {
+				// As HAProxy's strict-limits: a limit not met stops the start.
+				return fmt.Errorf("%w (strict-limits)", err)
+			}
+			fmt.Fprintf(stderr, "[WARNING] %v\n", err)
+		}
+	}
+	return nil
 }

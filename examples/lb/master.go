@@ -215,6 +215,18 @@ func (m *master) reload() {
 			fmt.Fprintf(m.stderr, "[WARNING] %s\n", w)
 		}
 	}
+	if cfg.Global.ZeroWarning && len(cfg.Warnings) > 0 {
+		// As HAProxy's master: the new configuration is refused, the
+		// running one keeps serving.
+		fmt.Fprintln(m.stderr, "[ALERT] Some warnings were found and 'zero-warning' is set. Aborting.")
+		fmt.Fprintln(m.stderr, "[WARNING] Loading failure!")
+		return
+	}
+	if err := applyProcessSettings(cfg.Global, m.stderr, true); err != nil {
+		printAlerts(m.stderr, err)
+		fmt.Fprintln(m.stderr, "[WARNING] Loading failure!")
+		return
+	}
 	h, err := m.cur.Handover()
 	var b *balancer.Balancer
 	if err == nil {

@@ -222,6 +222,14 @@ func TestMasterWorkerInvalidReload(t *testing.T) {
 	require.Contains(t, p.output(), "[ALERT] balancer: stats socket /nonexistent/dir/s.sock")
 	require.Equal(t, "A\n", askLine(t, addr))
 
+	// Warnings under zero-warning refuse the new configuration, as
+	// haproxy's master refuses it.
+	replaceFile(t, path, strings.Replace(mwCfg(port, b), "global\n", "global\n    zero-warning\n", 1)+"    option httplog\n")
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGHUP))
+	p.waitOutput(t, "[WARNING] Loading failure!", 3)
+	require.Contains(t, p.output(), "[ALERT] Some warnings were found and 'zero-warning' is set. Aborting.\n[WARNING] Loading failure!\n")
+	require.Equal(t, "A\n", askLine(t, addr))
+
 	replaceFile(t, path, mwCfg(port, b))
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGHUP))
 	p.waitOutput(t, "Loading success.", 2)
