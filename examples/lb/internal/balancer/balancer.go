@@ -128,11 +128,13 @@ type Balancer struct {
 	sessVars     sync.Map
 	sessVarsUsed bool
 
-	wg       sync.WaitGroup // accept loops, sessions, workers, the trimmer
-	workers  workers        // goroutines waiting for the next session
-	checksWG sync.WaitGroup
-	checkCtx context.Context
-	stopChk  context.CancelFunc
+	wg      sync.WaitGroup // accept loops, sessions, workers, the trimmer
+	workers workers        // goroutines waiting for the next session
+	// streamWorkers are goroutines waiting for the next HTTP/2 stream.
+	streamWorkers workers
+	checksWG      sync.WaitGroup
+	checkCtx      context.Context
+	stopChk       context.CancelFunc
 
 	mu       sync.Mutex
 	sessions map[*session]struct{}
@@ -298,14 +300,15 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 		return nil, err
 	}
 	b := &Balancer{
-		cfg:      cfg,
-		opts:     opts,
-		log:      opts.Logger,
-		backends: map[string]*Backend{},
-		sessions: map[*session]struct{}{},
-		workers:  workers{next: make(chan func())},
-		writers:  map[any]*lockedWriter{},
-		started:  time.Now(),
+		cfg:           cfg,
+		opts:          opts,
+		log:           opts.Logger,
+		backends:      map[string]*Backend{},
+		sessions:      map[*session]struct{}{},
+		workers:       newWorkers(maxIdleWorkers),
+		streamWorkers: newWorkers(maxIdleStreamWorkers),
+		writers:       map[any]*lockedWriter{},
+		started:       time.Now(),
 	}
 	b.idle = sync.NewCond(&b.mu)
 	b.workers.goFn = b.spawn

@@ -130,7 +130,15 @@ var errHandOff = errors.New("handed off while idle")
 
 var reqBufPool = sync.Pool{New: func() any { b := make([]byte, 16384); return &b }}
 
-var exchangePool = sync.Pool{New: func() any { return &exchange{buf: make([]byte, 16384)} }}
+var exchangePool sync.Pool
+
+func init() {
+	exchangePool.New = func() any {
+		ex := &exchange{buf: make([]byte, 16384)}
+		ex.serveFn = ex.serveAsync
+		return ex
+	}
+}
 
 // runHTTP serves a client connection in HTTP mode until it closes, and
 // reports false; or until an HTTP/1 connection has waited idleHandOff
@@ -269,7 +277,8 @@ func (hf *httpFront) serve() bool {
 			if an, ok := hf.m.(interface{ AcceptNotify(func()) bool }); ok {
 				h := hf.h2c
 				if h.wakeFn == nil {
-					h.wakeFn = func() { go hf.resume() }
+					b, resume := hf.s.b, hf.resume
+					h.wakeFn = func() { b.spawnStream(resume) }
 				}
 				if an.AcceptNotify(h.wakeFn) {
 					return true
@@ -303,7 +312,9 @@ func (hf *httpFront) serve() bool {
 		}
 		hf.h2c.streams.Add(1)
 		hf.h2c.wg.Add(1)
-		go ex.serveAsync() // a method call, not a closure: no allocation
+		// On a worker that served a stream before: a new goroutine's
+		// stack grows, by copying, as the rules run.
+		hf.s.b.spawnStream(ex.serveFn)
 	}
 }
 
@@ -635,18 +646,21 @@ func (hf *httpFront) release(bc *backConn) {
 
 // exchange is one request and its response.
 type exchange struct {
-	hf   *httpFront
-	fst  mux.HTTPStream
-	req  *htx.Message
-	resp htx.Message
-	buf  []byte
-	tmp  []byte
-	be   *Backend
-	bhp  *httpProxy
-	srv  *Server
-	bc   *backConn
-	bst  mux.HTTPStream
-	mode config.ConnMode
+	// serveFn is serveAsync, bound once for the exchange's life in the
+	// pool, so that handing a stream to a worker allocates nothing.
+	serveFn func()
+	hf      *httpFront
+	fst     mux.HTTPStream
+	req     *htx.Message
+	resp    htx.Message
+	buf     []byte
+	tmp     []byte
+	be      *Backend
+	bhp     *httpProxy
+	srv     *Server
+	bc      *backConn
+	bst     mux.HTTPStream
+	mode    config.ConnMode
 	// first is the client connection's first request, which http-reuse
 	// safe sends on a connection of its own.
 	first bool

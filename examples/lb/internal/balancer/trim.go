@@ -48,6 +48,9 @@ func (b *Balancer) trimmer() {
 			return
 		case <-t.C:
 		}
+		// Stream workers beyond a few leave once a period: they wait
+		// for the rest of a burst of streams, not for the next burst.
+		b.streamWorkers.dismiss(streamWorkersKeep)
 		if wait > 0 {
 			wait--
 		}

@@ -83,3 +83,40 @@ listen px
 	require.Eventually(t, func() bool { runtime.GC(); return wp.Value() == nil }, 10*time.Second, 10*time.Millisecond,
 		"what the last function held is still reachable from the idle worker")
 }
+
+// Stream workers wait for the rest of a burst of HTTP/2 streams, more of
+// them than session workers, and the trimmer sends those beyond
+// streamWorkersKeep away once its period passed; Close ends the rest.
+func TestStreamWorkersKeptThenDismissed(t *testing.T) {
+	check := testnet.Snapshot(t)
+	defer func(d time.Duration) { trimEvery = d }(trimEvery)
+	trimEvery = 50 * time.Millisecond
+	b, _ := startLB(t, parseCfg(t, `
+listen px
+    mode tcp
+    bind 127.0.0.1:0
+    server s 127.0.0.1:1
+`))
+	idle := func() int32 { return b.streamWorkers.idle.Load() }
+	const burst = 5 * streamWorkersKeep
+	var started sync.WaitGroup
+	release := make(chan struct{})
+	free := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(free)
+	started.Add(burst)
+	for range burst {
+		b.spawnStream(func() { started.Done(); <-release })
+	}
+	started.Wait()
+	free()
+	// Each finished worker waits, or leaves at once when the trimmer has
+	// just passed: the count climbs above the session workers' bound,
+	// then comes down to what the trimmer keeps.
+	require.Eventually(t, func() bool { return idle() > maxIdleWorkers }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return idle() == streamWorkersKeep }, 10*time.Second, time.Millisecond)
+	require.Zero(t, b.workers.idle.Load(), "session workers are apart")
+
+	require.NoError(t, b.Close())
+	require.Zero(t, idle())
+	check()
+}
