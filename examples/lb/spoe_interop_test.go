@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -266,6 +267,14 @@ listen t
 		return res
 	}
 	want := run(func(text string) { startHAProxyReady(t, text) })
+	if slices.ContainsFunc(want.answers, func(a string) bool { return strings.Contains(a, "no answer") }) {
+		// Under a loaded machine haproxy has, now and then, left the
+		// silent agent's request unanswered past the client's 10 s
+		// (its processing timeout is 300 ms): the reference is taken
+		// again on a fresh haproxy rather than compared.
+		t.Logf("haproxy left a request unanswered; taking its answers again: %q", want.answers)
+		want = run(func(text string) { startHAProxyReady(t, text) })
+	}
 	got := run(func(text string) { startInProcess(t, text) })
 	require.Equal(t, want.answers, got.answers, "what haproxy's clients got, then lb's")
 	require.Equal(t, want.seen, got.seen, "what haproxy sent the agent, then lb")
