@@ -67,6 +67,19 @@ type Dialer struct {
 	Control func(network, address string, c syscall.RawConn) error
 	// Transport builds the transport stack; nil means raw.
 	Transport TransportFunc
+	// SOCKS4, when not empty, is the address (host:port) of a SOCKS4
+	// proxy to go through (HAProxy's server "socks4"): Dial connects to
+	// it rather than to address, asks it to CONNECT to address, which
+	// must then be an IPv4 address and port, and waits for its grant
+	// before the PROXY header and the transport handshake, which go to
+	// the server through it. The handshake is bounded as theirs are
+	// (HandshakeTimeout); its failures wrap [ErrSOCKS4], a refusal a
+	// [*SOCKS4Error]. The connection's addresses stay the socket's: its
+	// remote address is the proxy's.
+	SOCKS4 string
+	// SOCKS4UserID is the user id the SOCKS4 request carries ("" for
+	// none; HAProxy sends "HAProxy").
+	SOCKS4UserID string
 }
 
 // Dial connects to address and returns the connection with its handshakes
@@ -109,9 +122,28 @@ func (d *Dialer) Dial(ctx context.Context, network, address string, ph *ProxyHea
 			return nil, fmt.Errorf("%w: a source address needs a TCP network, not %q", ErrDial, network)
 		}
 	}
-	sock, err := nd.DialContext(ctx, network, address)
+	target := address
+	if d.SOCKS4 != "" {
+		if network == "unix" {
+			return nil, fmt.Errorf("%w: a SOCKS4 proxy needs a TCP network, not %q", ErrDial, network)
+		}
+		target = d.SOCKS4
+	}
+	sock, err := nd.DialContext(ctx, network, target)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDial, err)
+	}
+	if d.SOCKS4 != "" {
+		hctx, cancel := d.handshakeCtx(ctx)
+		err := socks4Handshake(hctx, sock, address, d.SOCKS4UserID)
+		cancel()
+		if err != nil {
+			if d.NoLinger {
+				setLinger0(sock)
+			}
+			sock.Close()
+			return nil, fmt.Errorf("%w: via %s to %s: %w", ErrDial, d.SOCKS4, address, err)
+		}
 	}
 	c := &Conn{sock: sock}
 	c.setFlag(FlagOutgoing)
@@ -136,15 +168,8 @@ func (d *Dialer) Dial(ctx context.Context, network, address string, ph *ProxyHea
 		c.phase.Store(uint32(PhaseReady))
 		return c, nil
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		to := d.HandshakeTimeout
-		if to <= 0 {
-			to = DefaultHandshakeTimeout
-		}
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, to)
-		defer cancel()
-	}
+	ctx, cancel := d.handshakeCtx(ctx)
+	defer cancel()
 	if len(hdr) > 0 {
 		c.phase.Store(uint32(PhaseProxy))
 		if err := writeAll(ctx, sock, hdr); err != nil {
@@ -160,6 +185,19 @@ func (d *Dialer) Dial(ctx context.Context, network, address string, ph *ProxyHea
 	}
 	c.phase.Store(uint32(PhaseReady))
 	return c, nil
+}
+
+// handshakeCtx bounds the handshakes after connect: by ctx's deadline
+// when it has one, else by HandshakeTimeout.
+func (d *Dialer) handshakeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	to := d.HandshakeTimeout
+	if to <= 0 {
+		to = DefaultHandshakeTimeout
+	}
+	return context.WithTimeout(ctx, to)
 }
 
 // writeAll writes b before ctx ends. A socket write returns only once
