@@ -216,8 +216,20 @@ func (b *Balancer) dialer(s *Server) (*conn.Dialer, error) {
 	// holds the ACK back only when the client's bytes are already there.
 	d.DelayAck = s.be.cfg.Options.SmartConnect && (s.be.cfg.Mode == "http" || d.SendProxy > 0 || s.cfg.SSL.Enabled)
 	serverTLS(s, d)
+	if s.cfg.SOCKS4 != "" {
+		// As HAProxy: the proxy is asked for the server's address with
+		// "HAProxy" for user id, and timeout connect bounds the wait for
+		// its answer as it bounds the connection's other handshakes.
+		d.SOCKS4, d.SOCKS4UserID = s.cfg.SOCKS4, socks4UserID
+		if t := s.be.cfg.Timeouts.Connect; t > 0 {
+			d.HandshakeTimeout = t
+		}
+	}
 	return d, nil
 }
+
+// socks4UserID is the user id HAProxy's SOCKS4 requests carry.
+const socks4UserID = "HAProxy"
 
 func resolveSource(s string) (netip.AddrPort, error) {
 	host, port, err := net.SplitHostPort(s)
@@ -347,6 +359,11 @@ func (b *Balancer) dialCheckConn(ctx context.Context, s *Server, target string, 
 	}
 	if s.cfg.CheckSendProxy && d.SendProxy == 0 {
 		d.SendProxy = 1
+	}
+	if !s.cfg.CheckViaSOCKS4 {
+		// As in HAProxy, checks go straight to the server unless
+		// check-via-socks4 sends them through the server's proxy.
+		d.SOCKS4 = ""
 	}
 	if sni, out := s.cfg.CheckSNI, s.cfg.SSL.Outbound; sni != "" && d.Transport != nil && out != nil {
 		// check-sni: the TLS checks' own server name.
