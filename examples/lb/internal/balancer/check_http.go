@@ -61,6 +61,17 @@ func checkPassed(s *Server) string {
 			return `Layer4 check passed, info: "(tcp-check)"`
 		}
 	}
+	if hc := s.be.cfg.HTTP.Check; hc != nil && hc.Sequenced() {
+		if last := hc.Rules[len(hc.Rules)-1]; last.Action == config.TCPCheckConnect && len(hc.Rules) > 1 {
+			// As HAProxy: a connect that ends the rules passes at its
+			// layer, as a tcp-check's does; the first one carries the
+			// check's own request.
+			if last.Connect.SSL || (last.Connect.Default && s.checkTLS()) {
+				return `Layer6 check passed, info: "(tcp-check)"`
+			}
+			return `Layer4 check passed, info: "(tcp-check)"`
+		}
+	}
 	switch {
 	case s.be.cfg.HTTP.Check != nil:
 		// As HAProxy: the answer's status, no text.
@@ -82,27 +93,7 @@ func httpCheck(ctx context.Context, c xprt.Transport, hc *config.HTTPCheck, stat
 	}
 	// The balancer's stop ends a blocked exchange at once.
 	defer context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })()
-	req := hc.Method + " " + hc.URI + " " + hc.Version + "\r\n"
-	if hc.Host != "" {
-		req += "Host: " + strings.TrimSpace(hc.Host) + "\r\n"
-	} else if hc.Version == "HTTP/1.1" {
-		req += "Host: localhost\r\n"
-	}
-	for _, h := range hc.Headers {
-		req += h[0] + ": " + h[1] + "\r\n"
-	}
-	if state != "" {
-		req += "X-Haproxy-Server-State: " + state + "\r\n"
-	}
-	if hc.Body != "" {
-		req += "Content-Length: " + strconv.Itoa(len(hc.Body)) + "\r\n"
-	}
-	// As HAProxy's, a request of another version than HTTP/1.0 and 1.1
-	// says nothing of the connection.
-	if hc.Version == "HTTP/1.0" || hc.Version == "HTTP/1.1" {
-		req += "Connection: close\r\n"
-	}
-	req += "\r\n" + hc.Body
+	req := checkRequest(hc, state)
 	if _, err := io.WriteString(c, req); err != nil {
 		return 0, &layer7Error{reason: `Layer4 connection problem, info: "` + err.Error() + `"`}
 	}
@@ -186,6 +177,47 @@ func httpCheck(ctx context.Context, c xprt.Transport, hc *config.HTTPCheck, stat
 		}
 	}
 	return resp.Status, nil
+}
+
+// checkRequest writes an HTTP check's request as HAProxy 2.6 puts it on
+// the wire: the request line, the fields in order with lower-case names
+// (a Host first), X-Haproxy-Server-State under send-state, the body's
+// length when there is one or the method is one that has a body, and
+// for HTTP/1.1 "connection: close" unless a field names the connection
+// already. HTTP/1.0 closes by default: nothing says so.
+func checkRequest(hc *config.HTTPCheck, state string) string {
+	var b strings.Builder
+	b.WriteString(hc.Method + " " + hc.URI + " " + hc.Version + "\r\n")
+	named := false
+	field := func(name, value string) {
+		name = strings.ToLower(strings.TrimSpace(name))
+		named = named || name == "connection"
+		b.WriteString(name + ": " + strings.TrimSpace(value) + "\r\n")
+	}
+	if hc.Host != "" {
+		field("host", hc.Host)
+	}
+	for _, h := range hc.Headers {
+		field(h[0], h[1])
+	}
+	if state != "" {
+		field("x-haproxy-server-state", state)
+	}
+	switch hc.Method {
+	case "GET", "HEAD", "DELETE", "OPTIONS", "TRACE", "CONNECT":
+		// No body expected: an empty one goes without a length.
+		if hc.Body != "" {
+			field("content-length", strconv.Itoa(len(hc.Body)))
+		}
+	default:
+		field("content-length", strconv.Itoa(len(hc.Body)))
+	}
+	if hc.Version == "HTTP/1.1" && !named {
+		field("connection", "close")
+	}
+	b.WriteString("\r\n")
+	b.WriteString(hc.Body)
+	return b.String()
 }
 
 // httpCheckMax bounds what an HTTP check reads, as HAProxy's check
