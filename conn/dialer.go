@@ -38,6 +38,14 @@ type Dialer struct {
 	// SendProxy is the PROXY protocol version to send after connect: 0
 	// for none, 1 or 2.
 	SendProxy int
+	// SelfHeader makes a v1 header sent without a ProxyHeader (Dial's ph
+	// nil) tell the connection's own addresses, its local address as the
+	// source and the server's (Dial's address, even through a SOCKS4
+	// proxy) as the destination, as HAProxy's health checks do, in place
+	// of "PROXY UNKNOWN". A v2 header stays LOCAL, as HAProxy's checks
+	// send it; a connection without IP addresses (a UNIX socket) sends
+	// "PROXY UNKNOWN".
+	SelfHeader bool
 	// NoLinger makes the connection close with a reset (SO_LINGER 0),
 	// however it is closed, as HAProxy's "option nolinger" does on a
 	// backend: no FIN, no TIME_WAIT, and bytes not yet sent are lost.
@@ -88,8 +96,8 @@ type Dialer struct {
 // ph carries what the header tells the server: the client's addresses and
 // any TLVs (see [NewProxyHeader] and [Conn.Src]); its Version is ignored in
 // favour of SendProxy. A nil ph sends a LOCAL header (v2) or "PROXY
-// UNKNOWN" (v1), as HAProxy does for connections it makes itself, such as
-// health checks.
+// UNKNOWN" (v1), as HAProxy does for connections it makes itself; its
+// health checks' v1 header tells their own addresses (SelfHeader).
 func (d *Dialer) Dial(ctx context.Context, network, address string, ph *ProxyHeader) (*Conn, error) {
 	var hdr []byte
 	if d.SendProxy != 0 {
@@ -170,6 +178,12 @@ func (d *Dialer) Dial(ctx context.Context, network, address string, ph *ProxyHea
 	}
 	ctx, cancel := d.handshakeCtx(ctx)
 	defer cancel()
+	if d.SelfHeader && d.SendProxy == 1 && ph == nil {
+		if hdr, err = selfHeader(sock, address); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("%w: to %s: %w", ErrDial, address, err)
+		}
+	}
 	if len(hdr) > 0 {
 		c.phase.Store(uint32(PhaseProxy))
 		if err := writeAll(ctx, sock, hdr); err != nil {
@@ -185,6 +199,17 @@ func (d *Dialer) Dial(ctx context.Context, network, address string, ph *ProxyHea
 	}
 	c.phase.Store(uint32(PhaseReady))
 	return c, nil
+}
+
+// selfHeader is the v1 header of a connection that tells its own
+// addresses: the socket's local one, and address, the server's.
+func selfHeader(sock net.Conn, address string) ([]byte, error) {
+	h := ProxyHeader{Version: 1, Command: CommandLocal}
+	src := addrPort(sock.LocalAddr())
+	if dst, err := netip.ParseAddrPort(address); err == nil && src.IsValid() {
+		h.SetAddrs(netip.AddrPortFrom(src.Addr().Unmap(), src.Port()), netip.AddrPortFrom(dst.Addr().Unmap(), dst.Port()))
+	}
+	return h.AppendTo(nil)
 }
 
 // handshakeCtx bounds the handshakes after connect: by ctx's deadline

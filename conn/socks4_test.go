@@ -115,3 +115,29 @@ func mapStrings(in []string, f func(string) string) []string {
 	}
 	return out
 }
+
+// A v1 header without a ProxyHeader tells the connection's own addresses
+// under SelfHeader: the local socket's, and the server's even through a
+// SOCKS4 proxy; a v2 one stays LOCAL.
+func TestDialerSelfHeader(t *testing.T) {
+	testnet.LeakCheck(t)
+	l := listen(t, ListenConfig{AcceptProxy: true})
+	conns, stop := serve(t, l)
+	defer stop()
+	px := testnet.StartSOCKS4(t, testnet.SOCKS4Grant)
+	for _, d := range []Dialer{{SendProxy: 1, SelfHeader: true}, {SendProxy: 1, SelfHeader: true, SOCKS4: px.Addr}} {
+		out, err := d.Dial(context.Background(), "tcp", l.Addr().String(), nil)
+		require.NoError(t, err)
+		in := <-conns
+		require.NotNil(t, in.ProxyHeader())
+		require.Equal(t, CommandProxy, in.ProxyHeader().Command)
+		require.Equal(t, out.SocketLocal().String(), in.Src().String())
+		require.Equal(t, l.Addr().String(), in.Dst().String())
+		out.Close()
+	}
+	out, err := (&Dialer{SendProxy: 2, SelfHeader: true}).Dial(context.Background(), "tcp", l.Addr().String(), nil)
+	require.NoError(t, err)
+	defer out.Close()
+	in := <-conns
+	require.Equal(t, CommandLocal, in.ProxyHeader().Command)
+}

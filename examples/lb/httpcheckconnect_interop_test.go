@@ -46,7 +46,12 @@ func (r *checkRecorder) serve(name string, cfg *tls.Config) func(c *net.TCPConn)
 					return
 				}
 				if strings.HasPrefix(line, "PROXY ") && n == 1 && raw.Len() == 0 {
-					raw.WriteString("PROXY|")
+					// The check's own port varies: CPORT.
+					f := strings.Fields(line)
+					if len(f) == 6 {
+						f[4] = "CPORT"
+					}
+					raw.WriteString(strings.Join(f, " ") + "|")
 					continue
 				}
 				raw.WriteString(line)
@@ -87,7 +92,6 @@ func (r *checkRecorder) requests() []string {
 // httpCheckConnectCfg has a backend per sequence of http-check rules; each
 // sends its own paths, so that the servers' notes tell them apart.
 func httpCheckConnectCfg(fePort int, a, b, tlsSrv, refused string) string {
-	port := func(addr string) string { return addr[strings.LastIndexByte(addr, ':')+1:] }
 	be := func(name, rules, server string) string {
 		return "backend " + name + "\n    option log-health-checks\n" + rules + "    server s " + server + "\n"
 	}
@@ -131,8 +135,16 @@ func runHTTPCheckConnect(t *testing.T, start func(text string) func() string) (c
 	tlsSrv, _ := testnet.Peer(t, rec.serve("TLS", serverTLS))
 	out := start(httpCheckConnectCfg(testnet.FreePorts(t, 1)[0], a, b, tlsSrv, testnet.RefusedAddr(t)))
 	checks = checkLines(t, out, httpCheckConnectLines, "Health check for ")
-	return checks, rec.requests()
+	// The servers listen on new ports in each run.
+	names := strings.NewReplacer(" "+port(a)+"|", " A|", " "+port(b)+"|", " B|")
+	for _, r := range rec.requests() {
+		requests = append(requests, names.Replace(r))
+	}
+	return checks, requests
 }
+
+// port is the port of a host:port address.
+func port(addr string) string { return addr[strings.LastIndexByte(addr, ':')+1:] }
 
 // TestInteropHTTPCheckConnectMatchesHAProxy runs http-check sequences
 // with connect rules under haproxy and lb: two connections to two ports
@@ -170,7 +182,7 @@ func TestInteropHTTPCheckConnectMatchesHAProxy(t *testing.T) {
 		`B#1 "OPTIONS / HTTP/1.0\r\nx-later: 2\r\n\r\n"`,
 		`TLS#1 sni=check.example "GET /tls HTTP/1.0\r\n\r\n"`,
 		`TLS#1 sni=default.example "GET /tls-default HTTP/1.0\r\n\r\n"`,
-		`B#1 "PROXY|OPTIONS /proxied HTTP/1.0\r\n\r\n"`,
+		`B#1 "PROXY TCP4 127.0.0.1 127.0.0.1 CPORT B|OPTIONS /proxied HTTP/1.0\r\n\r\n"`,
 		`B#1 "OPTIONS /addr-port HTTP/1.0\r\n\r\n"`,
 	} {
 		assert.Contains(t, reqs, want)

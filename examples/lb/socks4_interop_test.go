@@ -82,10 +82,13 @@ backend chk_silent
 backend chk_direct
     option log-health-checks
     server s %s socks4 %s check
+backend chk_proxy
+    option log-health-checks
+    server s %s socks4 %s check check-via-socks4 send-proxy
 `, ports[0], tcpSrv, px["tcp_ok"], ports[1], tcpSrv, px["tcp_refused"],
 		ports[2], px["http_ok"], httpSrv, ports[3], httpSrv, px["http_refused"],
 		tcpSrv, px["chk_ok"], tcpSrv, px["chk_refused"], tcpSrv, px["chk_closed"],
-		tcpSrv, px["chk_silent"], tcpSrv, px["chk_direct"])
+		tcpSrv, px["chk_silent"], tcpSrv, px["chk_direct"], tcpSrv, px["chk_proxy"])
 }
 
 // socks4Modes are how each case's proxy answers.
@@ -94,7 +97,7 @@ var socks4Modes = map[string]testnet.SOCKS4Mode{
 	"http_ok": testnet.SOCKS4Grant, "http_refused": testnet.SOCKS4Reject,
 	"chk_ok": testnet.SOCKS4Grant, "chk_refused": testnet.SOCKS4Reject,
 	"chk_closed": testnet.SOCKS4Close, "chk_silent": testnet.SOCKS4Silent,
-	"chk_direct": testnet.SOCKS4Reject,
+	"chk_direct": testnet.SOCKS4Reject, "chk_proxy": testnet.SOCKS4Grant,
 }
 
 var (
@@ -161,7 +164,7 @@ func runSocks4(t *testing.T, start func(text string) func() string) socks4Seen {
 	out := start(socks4Cfg(ports, addrs, tcpSrv, httpSrv))
 
 	// The checks settle first: every checked server reports its state.
-	checks := checkLines(t, out, 5, "Health check for ")
+	checks := checkLines(t, out, 6, "Health check for ")
 	for _, l := range checks {
 		seen.Checks = append(seen.Checks, errnoRe.ReplaceAllString(l, `$1"`))
 	}
@@ -227,10 +230,15 @@ func runSocks4(t *testing.T, start func(text string) func() string) socks4Seen {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	for i := range seen.Server {
-		seen.Server[i] = norm.Replace(seen.Server[i])
+	// Once each: the checks repeat theirs.
+	var server []string
+	for _, l := range seen.Server {
+		if l = norm.Replace(l); !contains(server, l) {
+			server = append(server, l)
+		}
 	}
-	sort.Strings(seen.Server)
+	sort.Strings(server)
+	seen.Server = server
 	return seen
 }
 
@@ -249,8 +257,9 @@ func contains(list []string, s string) bool {
 // servers see (the PROXY header through the proxy), the tcplog and
 // httplog lines of a granted and of a refused connection (SC after the
 // retries), and the checks through the proxy (check-via-socks4): passed
-// when it grants, a socket error when it refuses or closes, a Layer7
-// timeout when it stays silent, and past it without check-via-socks4.
+// when it grants, with a PROXY header of the check's own addresses under
+// send-proxy, a socket error when it refuses or closes, a Layer7 timeout
+// when it stays silent, and past it without check-via-socks4.
 func TestInteropSocks4MatchesHAProxy(t *testing.T) {
 	haproxyBin(t)
 	ha := runSocks4(t, haproxyLogs(t))
@@ -264,6 +273,7 @@ func TestInteropSocks4MatchesHAProxy(t *testing.T) {
 	assert.Contains(t, lb.Checks, `Health check for server chk_refused/s failed, reason: Socket error, info: "SOCKS4 Proxy deny the request", check duration: N, status: 0/1 DOWN.`)
 	assert.Empty(t, lb.Requests["chk_direct"], "checks without check-via-socks4 go straight to the server")
 	assert.Equal(t, `"got hello\n"`, lb.Client["tcp_ok"])
+	assert.Contains(t, lb.Server, "PROXY TCP4 127.0.0.1 127.0.0.1 CPORT TCPSRV | ", "a check's header through the proxy names the server")
 }
 
 // TestInteropSocks4ConfigMatchesHAProxy: the lines haproxy takes or

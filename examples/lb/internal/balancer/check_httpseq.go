@@ -101,7 +101,7 @@ type lingerConn struct{ net.Conn }
 // options add: a PROXY header, the server's SOCKS4 proxy, TLS with the
 // server's TLS settings and the rule's server name.
 func (s *Server) ruleDialer(r *config.TCPCheckRule) (*conn.Dialer, error) {
-	d := &conn.Dialer{Control: checkSocket}
+	d := &conn.Dialer{Control: checkSocket, SelfHeader: true}
 	if r.Default {
 		var err error
 		if d, err = s.checkDialer(false); err != nil {

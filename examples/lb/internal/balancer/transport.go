@@ -395,6 +395,9 @@ func (s *Server) checkDialer(serverFirst bool) (*conn.Dialer, error) {
 	if s.cfg.CheckSendProxy && d.SendProxy == 0 {
 		d.SendProxy = 1
 	}
+	// As HAProxy's checks: a v1 header tells the check connection's own
+	// addresses, a v2 one is LOCAL.
+	d.SelfHeader = true
 	if !s.cfg.CheckViaSOCKS4 {
 		// As in HAProxy, checks go straight to the server unless
 		// check-via-socks4 sends them through the server's proxy.
