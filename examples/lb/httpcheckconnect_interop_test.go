@@ -232,3 +232,60 @@ backend be
 		})
 	}
 }
+
+// TestInteropTCPCheckConnectOptionsMatchesHAProxy: the options of a
+// tcp-check connect under haproxy and lb: TLS with a server name to a
+// TLS server, TLS as the last rule, a PROXY header through the server's
+// SOCKS4 proxy (via-socks4), and that proxy refusing. The servers and the
+// proxies must read the same, and the check lines say the same.
+func TestInteropTCPCheckConnectOptionsMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	run := func(start func(text string) func() string) (checks, requests []string) {
+		rec := &checkRecorder{seen: map[string]bool{}}
+		serverTLS, _ := testcert.Configs(t, "check.example")
+		a, _ := testnet.Peer(t, rec.serve("A", nil))
+		tlsSrv, _ := testnet.Peer(t, rec.serve("TLS", serverTLS))
+		grant := testnet.StartSOCKS4(t, testnet.SOCKS4Grant)
+		refuse := testnet.StartSOCKS4(t, testnet.SOCKS4Reject)
+		be := func(name, rules, server string) string {
+			return "backend " + name + "\n    option log-health-checks\n    option tcp-check\n" + rules + "    server s " + server + "\n"
+		}
+		out := start(fmt.Sprintf(`global
+    log stdout format raw local0
+defaults
+    mode tcp
+    log global
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+    timeout check 500ms
+    default-server inter 200ms fall 1 rise 1
+frontend f
+    bind 127.0.0.1:%d
+    default_backend t_ssl
+`, testnet.FreePorts(t, 1)[0]) +
+			be("t_ssl", "    tcp-check connect port "+port(tlsSrv)+" ssl sni check.example\n    tcp-check send GET\\ /t-ssl\\ HTTP/1.0\\r\\n\\r\\n\n    tcp-check expect string 200\n", a+" check verify none") +
+			be("t_ssl_last", "    tcp-check connect port "+port(tlsSrv)+" ssl\n", a+" check verify none") +
+			be("t_socks", "    tcp-check connect via-socks4 send-proxy linger\n    tcp-check send GET\\ /t-socks\\ HTTP/1.0\\r\\n\\r\\n\n    tcp-check expect string 200\n", a+" check socks4 "+grant.Addr) +
+			be("t_socks_refused", "    tcp-check connect via-socks4\n    tcp-check send GET\\ /never\\ HTTP/1.0\\r\\n\\r\\n\n    tcp-check expect string 200\n", a+" check socks4 "+refuse.Addr))
+		checks = checkLines(t, out, 4, "Health check for ")
+		names := strings.NewReplacer(" "+port(a)+"|", " A|")
+		for _, r := range rec.requests() {
+			requests = append(requests, names.Replace(r))
+		}
+		for _, p := range []*testnet.SOCKS4Proxy{grant, refuse} {
+			if r := p.Requests(); len(r) > 0 {
+				requests = append(requests, strings.Replace(testnet.SOCKS4Request(r[0]), port(a), "A", 1))
+			}
+		}
+		return checks, requests
+	}
+	haChecks, haReqs := run(haproxyLogs(t))
+	lbChecks, lbReqs := run(lbLogs(t))
+	assert.Equal(t, haChecks, lbChecks, "the check lines: haproxy's, then lb's")
+	assert.Equal(t, haReqs, lbReqs, "what the servers and the proxies read")
+	assert.Contains(t, lbReqs, `A#1 "PROXY TCP4 127.0.0.1 127.0.0.1 CPORT A|GET /t-socks HTTP/1.0\r\n\r\n"`)
+	assert.Contains(t, lbReqs, `TLS#1 sni=check.example "GET /t-ssl HTTP/1.0\r\n\r\n"`)
+	assert.Contains(t, strings.Join(lbChecks, "\n"), `Health check for server t_socks_refused/s failed, reason: Socket error, info: "SOCKS4 Proxy deny the request at step 1 of tcp-check (connect)"`)
+	assert.Contains(t, strings.Join(lbChecks, "\n"), `Health check for server t_ssl_last/s succeeded, reason: Layer6 check passed, info: "(tcp-check)"`)
+}

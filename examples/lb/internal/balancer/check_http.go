@@ -55,7 +55,7 @@ func checkPassed(s *Server) string {
 			if last.Action != config.TCPCheckConnect {
 				return `Layer7 check passed, code: 0, info: "(tcp-check)"`
 			}
-			if last.Default && s.checkTLS() {
+			if last.SSL || (last.Default && s.checkTLS()) {
 				return `Layer6 check passed, info: "(tcp-check)"`
 			}
 			return `Layer4 check passed, info: "(tcp-check)"`

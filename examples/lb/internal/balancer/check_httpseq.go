@@ -43,7 +43,7 @@ func (b *Balancer) httpCheckSequence(ctx context.Context, s *Server, hc *config.
 		r := &rules[i].Connect
 		i++
 		end()
-		d, err := s.ruleDialer(r)
+		d, err := s.ruleDialer(r, false)
 		if err == nil {
 			c, err = dialCheckWith(ctx, d, s.checkTarget(r.Port, r.Addr))
 		}
@@ -99,12 +99,13 @@ type lingerConn struct{ net.Conn }
 // ruleDialer is the dialer of a connect rule: a plain TCP connect, or
 // with default the one of the server's checks, then what the rule's own
 // options add: a PROXY header, the server's SOCKS4 proxy, TLS with the
-// server's TLS settings and the rule's server name.
-func (s *Server) ruleDialer(r *config.TCPCheckRule) (*conn.Dialer, error) {
+// server's TLS settings and the rule's server name. serverFirst tells
+// that the server speaks first (see checkSocket).
+func (s *Server) ruleDialer(r *config.TCPCheckRule, serverFirst bool) (*conn.Dialer, error) {
 	d := &conn.Dialer{Control: checkSocket, SelfHeader: true}
 	if r.Default {
 		var err error
-		if d, err = s.checkDialer(false); err != nil {
+		if d, err = s.checkDialer(serverFirst); err != nil {
 			return nil, err
 		}
 	}
@@ -128,6 +129,10 @@ func (s *Server) ruleDialer(r *config.TCPCheckRule) (*conn.Dialer, error) {
 		d.Transport = func(c net.Conn) (xprt.Transport, error) { return out.Client(c), nil }
 	case r.SSL || (d.Transport != nil && r.SNI != ""):
 		d.Transport = func(c net.Conn) (xprt.Transport, error) { return out.ClientSNI(c, sni), nil }
+	}
+	if serverFirst && !r.Default && d.SendProxy == 0 && d.Transport == nil && d.SOCKS4 == "" {
+		// Nothing goes out first to carry the handshake's last ACK.
+		d.Control = nil
 	}
 	return d, nil
 }

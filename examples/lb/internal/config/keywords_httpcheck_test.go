@@ -55,7 +55,11 @@ func TestHTTPCheckConnect(t *testing.T) {
 		require.ErrorContains(t, err, "t.cfg:", rules)
 		require.ErrorContains(t, err, want, rules)
 	}
-	// tcp-check connect still refuses the options it does not run.
-	_, err = Parse(Source{Name: "t.cfg", Data: []byte("backend b\n    option tcp-check\n    tcp-check connect ssl\n    server s 127.0.0.1:80 check\n")})
-	require.ErrorContains(t, err, "'tcp-check connect' option 'ssl'")
+	// tcp-check connect takes the same options.
+	cfg, err = Parse(Source{Name: "t.cfg", Data: []byte("backend b\n    option tcp-check\n    tcp-check connect port 443 ssl sni a.example send-proxy via-socks4 linger\n    server s 127.0.0.1:80 check verify none\n")})
+	require.NoError(t, err)
+	r := cfg.Proxy("b", KindBackend).TCPCheckRules[0]
+	require.True(t, r.SSL && r.SendProxy && r.ViaSOCKS4 && r.Linger)
+	require.Equal(t, "a.example", r.SNI)
+	require.NotNil(t, cfg.Proxy("b", KindBackend).Servers[0].SSL.Outbound)
 }

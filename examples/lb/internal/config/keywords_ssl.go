@@ -258,9 +258,15 @@ func finishSSL(p *parser) {
 }
 
 // checkConnectsSSL reports whether px's checks open a TLS connection of
-// their own ("http-check connect ssl"), which takes the TLS settings of
-// every server line, "ssl" or not, as in HAProxy.
+// their own ("tcp-check connect ssl", "http-check connect ssl"), which
+// takes the TLS settings of every server line, "ssl" or not, as in
+// HAProxy.
 func checkConnectsSSL(px *Proxy) bool {
+	for _, r := range px.TCPCheckRules {
+		if r.Action == TCPCheckConnect && r.SSL {
+			return true
+		}
+	}
 	if hc := px.HTTP.Check; hc != nil {
 		for _, r := range hc.Rules {
 			if r.Action == TCPCheckConnect && r.Connect.SSL {

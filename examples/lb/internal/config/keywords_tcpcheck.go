@@ -277,9 +277,8 @@ func parseTCPCheckConnect(r *TCPCheckRule, a []string) error {
 }
 
 // parseCheckConnect reads the options of a "tcp-check connect" or, kw
-// telling, an "http-check connect". The latter also takes send-proxy,
-// via-socks4, ssl, sni and linger; alpn and proto, which would have the
-// check speak HTTP/2, are refused.
+// telling, an "http-check connect". alpn and proto, which would choose
+// the protocol spoken (HTTP/2), are refused.
 func parseCheckConnect(r *TCPCheckRule, a []string, kw string) error {
 	http := kw == "http-check"
 	for len(a) > 0 {
@@ -288,9 +287,6 @@ func parseCheckConnect(r *TCPCheckRule, a []string, kw string) error {
 			r.Default, a = true, a[1:]
 			continue
 		case "send-proxy", "via-socks4", "ssl", "linger":
-			if !http {
-				return fmt.Errorf("%w: '%s connect' option '%s'", ErrUnsupported, kw, a[0])
-			}
 			switch a[0] {
 			case "send-proxy":
 				r.SendProxy = true
@@ -303,18 +299,14 @@ func parseCheckConnect(r *TCPCheckRule, a []string, kw string) error {
 			}
 			a = a[1:]
 			continue
-		case "port", "addr", "comment":
-		case "sni":
-			if !http {
-				return fmt.Errorf("%w: '%s connect' option '%s'", ErrUnsupported, kw, a[0])
-			}
+		case "port", "addr", "comment", "sni":
 		case "alpn", "proto":
 			return fmt.Errorf("%w: '%s connect' option '%s'", ErrUnsupported, kw, a[0])
 		default:
 			if http {
 				return fmt.Errorf("'http-check connect' expects 'comment', 'port', 'addr', 'send-proxy', 'ssl', 'sni', 'alpn' or 'via-socks4', 'linger', 'default' but got '%s' as argument", a[0])
 			}
-			return fmt.Errorf("'tcp-check connect': unknown option '%s' (expects 'default', 'port', 'addr' or 'comment')", a[0])
+			return fmt.Errorf("'tcp-check connect': unknown option '%s' (expects 'default', 'port', 'addr', 'send-proxy', 'via-socks4', 'ssl', 'sni', 'linger' or 'comment')", a[0])
 		}
 		if len(a) < 2 {
 			return fmt.Errorf("'%s connect' option '%s' expects an argument", kw, a[0])

@@ -84,7 +84,7 @@ type TCPCheckRule struct {
 	Port int
 	Addr string
 	// SendProxy, ViaSOCKS4, SSL, SNI and Linger are a connect rule's
-	// options (taken by "http-check connect"): a PROXY header (v2 when
+	// options: a PROXY header (v2 when
 	// the server sends v2), the server's SOCKS4 proxy, TLS with the
 	// server's TLS settings and SNI for server name, and a graceful close
 	// in place of the reset a check's connection ends with.
