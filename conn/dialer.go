@@ -135,6 +135,11 @@ func (d *Dialer) Dial(ctx context.Context, network, address string, ph *ProxyHea
 		if network == "unix" {
 			return nil, fmt.Errorf("%w: a SOCKS4 proxy needs a TCP network, not %q", ErrDial, network)
 		}
+		if err := socks4Target(address); err != nil {
+			// Before any connect, as HAProxy's own socket for an IPv6
+			// server fails to connect to an IPv4 proxy.
+			return nil, fmt.Errorf("%w: via %s to %s: %w", ErrDial, d.SOCKS4, address, err)
+		}
 		target = d.SOCKS4
 	}
 	sock, err := nd.DialContext(ctx, network, target)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"syscall"
 	"time"
 )
 
@@ -68,6 +69,19 @@ func ParseSOCKS4Reply(reply []byte) error {
 	}
 	if reply[1] != SOCKS4Granted {
 		return &SOCKS4Error{Code: reply[1]}
+	}
+	return nil
+}
+
+// socks4Target checks that address, which a SOCKS4 request is to carry,
+// is an IPv4 address and port: the error wraps [ErrSOCKS4] and EINVAL.
+func socks4Target(address string) error {
+	dst, err := netip.ParseAddrPort(address)
+	if err == nil && !dst.Addr().Unmap().Is4() {
+		err = fmt.Errorf("%s is not IPv4", dst.Addr())
+	}
+	if err != nil {
+		return fmt.Errorf("%w: SOCKS4 carries IPv4 addresses only: %w (%w)", ErrSOCKS4, err, syscall.EINVAL)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -102,7 +103,9 @@ func TestDialerSOCKS4Failures(t *testing.T) {
 		px := testnet.StartSOCKS4(t, testnet.SOCKS4Grant)
 		_, err := (&Dialer{SOCKS4: px.Addr}).Dial(context.Background(), "tcp", "[::1]:80", nil)
 		require.ErrorIs(t, err, ErrSOCKS4)
+		require.ErrorIs(t, err, syscall.EINVAL)
 		require.ErrorContains(t, err, "IPv4 addresses only")
+		require.Empty(t, px.Requests(), "refused before any connect")
 		_, err = (&Dialer{SOCKS4: px.Addr}).Dial(context.Background(), "unix", "/tmp/x", nil)
 		require.ErrorContains(t, err, "needs a TCP network")
 	})

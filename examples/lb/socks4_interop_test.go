@@ -66,6 +66,11 @@ listen tcp_closed
     option tcplog
     bind 127.0.0.1:%d
     server s %s socks4 %s
+listen tcp_v6
+    mode tcp
+    option tcplog
+    bind 127.0.0.1:%d
+    server s [::1]:1 socks4 %s
 listen http_ok
     mode http
     option httplog
@@ -95,17 +100,21 @@ backend chk_direct
 backend chk_proxy
     option log-health-checks
     server s %s socks4 %s check check-via-socks4 send-proxy
+backend chk_v6
+    option log-health-checks
+    server s [::1]:1 socks4 %s check check-via-socks4
 `, ports[0], tcpSrv, px["tcp_ok"], ports[1], tcpSrv, px["tcp_refused"],
-		ports[4], tcpSrv, px["tcp_silent"], ports[5], tcpSrv, px["tcp_closed"],
+		ports[4], tcpSrv, px["tcp_silent"], ports[5], tcpSrv, px["tcp_closed"], ports[6], px["tcp_v6"],
 		ports[2], px["http_ok"], httpSrv, ports[3], httpSrv, px["http_refused"],
 		tcpSrv, px["chk_ok"], tcpSrv, px["chk_refused"], tcpSrv, px["chk_closed"],
-		tcpSrv, px["chk_silent"], tcpSrv, px["chk_direct"], tcpSrv, px["chk_proxy"])
+		tcpSrv, px["chk_silent"], tcpSrv, px["chk_direct"], tcpSrv, px["chk_proxy"], px["chk_v6"])
 }
 
 // socks4Modes are how each case's proxy answers.
 var socks4Modes = map[string]testnet.SOCKS4Mode{
 	"tcp_ok": testnet.SOCKS4Grant, "tcp_refused": testnet.SOCKS4Reject,
 	"tcp_silent": testnet.SOCKS4Silent, "tcp_closed": testnet.SOCKS4Close,
+	"tcp_v6": testnet.SOCKS4Grant, "chk_v6": testnet.SOCKS4Grant,
 	"http_ok": testnet.SOCKS4Grant, "http_refused": testnet.SOCKS4Reject,
 	"chk_ok": testnet.SOCKS4Grant, "chk_refused": testnet.SOCKS4Reject,
 	"chk_closed": testnet.SOCKS4Close, "chk_silent": testnet.SOCKS4Silent,
@@ -172,11 +181,11 @@ func runSocks4(t *testing.T, start func(text string) func() string) socks4Seen {
 		proxies[name] = testnet.StartSOCKS4(t, mode)
 		addrs[name] = proxies[name].Addr
 	}
-	ports := testnet.FreePorts(t, 6)
+	ports := testnet.FreePorts(t, 7)
 	out := start(socks4Cfg(ports, addrs, tcpSrv, httpSrv))
 
 	// The checks settle first: every checked server reports its state.
-	checks := checkLines(t, out, 6, "Health check for ")
+	checks := checkLines(t, out, 7, "Health check for ")
 	for _, l := range checks {
 		seen.Checks = append(seen.Checks, errnoRe.ReplaceAllString(l, `$1"`))
 	}
@@ -198,6 +207,7 @@ func runSocks4(t *testing.T, start func(text string) func() string) socks4Seen {
 	seen.Client["tcp_refused"] = tcp(ports[1])
 	seen.Client["tcp_silent"] = tcp(ports[4])
 	seen.Client["tcp_closed"] = tcp(ports[5])
+	seen.Client["tcp_v6"] = tcp(ports[6])
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	for name, port := range map[string]int{"http_ok": ports[2], "http_refused": ports[3]} {
 		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/path?q=1", port))
@@ -217,8 +227,8 @@ func runSocks4(t *testing.T, start func(text string) func() string) socks4Seen {
 				seen.Traffic = append(seen.Traffic, strings.Join([]string{m[1], timers(m[2]), m[3], m[4], m[5], m[6], "retries=" + m[7], m[8], m[9]}, " "))
 			}
 		}
-		return len(seen.Traffic) == 6
-	}, 10*time.Second, 20*time.Millisecond, "six traffic lines in:\n%s", out())
+		return len(seen.Traffic) == 7
+	}, 10*time.Second, 20*time.Millisecond, "seven traffic lines in:\n%s", out())
 	sort.Strings(seen.Traffic)
 
 	// The requests each proxy read, once each: the checks repeat theirs.
@@ -271,7 +281,8 @@ func contains(list []string, s string) bool {
 // servers see (the PROXY header through the proxy), the tcplog and
 // httplog lines of a granted and of a refused connection (SC after the
 // retries), of a proxy that closes (SC) and of one that stays silent past
-// timeout connect (sC), and the checks through the proxy (check-via-socks4): passed
+// timeout connect (sC), and of an IPv6 server, which SOCKS4 cannot name
+// (SC, the proxy asked nothing), and the checks through the proxy (check-via-socks4): passed
 // when it grants, with a PROXY header of the check's own addresses under
 // send-proxy, a socket error when it refuses or closes, a Layer7 timeout
 // when it stays silent, and past it without check-via-socks4.
@@ -288,6 +299,8 @@ func TestInteropSocks4MatchesHAProxy(t *testing.T) {
 	assert.Contains(t, lb.Checks, `Health check for server chk_refused/s failed, reason: Socket error, info: "SOCKS4 Proxy deny the request", check duration: N, status: 0/1 DOWN.`)
 	assert.Empty(t, lb.Requests["chk_direct"], "checks without check-via-socks4 go straight to the server")
 	assert.Equal(t, `"got hello\n"`, lb.Client["tcp_ok"])
+	assert.Contains(t, lb.Checks, `Health check for server chk_v6/s failed, reason: Layer4 connection problem, info: "General socket error (Invalid argument)", check duration: N, status: 0/1 DOWN.`)
+	assert.Empty(t, lb.Requests["tcp_v6"])
 	assert.Contains(t, lb.Traffic, "tcp_silent tcp_silent/s N/-1/N 0 sC retries=3 0/0")
 	assert.Contains(t, lb.Server, "PROXY TCP4 127.0.0.1 127.0.0.1 CPORT TCPSRV | ", "a check's header through the proxy names the server")
 }

@@ -608,6 +608,10 @@ func socks4Reason(err error) (string, bool) {
 	var errno syscall.Errno
 	info := "SOCKS4 Proxy read error during handshake"
 	switch {
+	case errors.Is(err, syscall.EINVAL):
+		// A server a SOCKS4 request cannot name (IPv6): HAProxy's socket
+		// of the server's family fails to connect to the proxy.
+		return `Layer4 connection problem, info: "General socket error (Invalid argument)"`, true
 	case errors.As(err, &refused):
 		info = "SOCKS4 Proxy deny the request"
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded):
