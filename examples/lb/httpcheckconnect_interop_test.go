@@ -268,7 +268,9 @@ frontend f
 			be("t_ssl_last", "    tcp-check connect port "+port(tlsSrv)+" ssl\n", a+" check verify none") +
 			be("t_socks", "    tcp-check connect via-socks4 send-proxy linger\n    tcp-check send GET\\ /t-socks\\ HTTP/1.0\\r\\n\\r\\n\n    tcp-check expect string 200\n", a+" check socks4 "+grant.Addr) +
 			be("t_socks_refused", "    tcp-check connect via-socks4\n    tcp-check send GET\\ /never\\ HTTP/1.0\\r\\n\\r\\n\n    tcp-check expect string 200\n", a+" check socks4 "+refuse.Addr))
-		checks = checkLines(t, out, 4, "Health check for ")
+		for _, l := range checkLines(t, out, 4, "Health check for ") {
+			checks = append(checks, errnoRe.ReplaceAllString(l, "$1"))
+		}
 		names := strings.NewReplacer(" "+port(a)+"|", " A|")
 		for _, r := range rec.requests() {
 			requests = append(requests, names.Replace(r))

@@ -129,7 +129,7 @@ var (
 	httpLogRe = regexp.MustCompile(`^127\.0\.0\.1:\d+ \[[^]]+\] (\S+ \S+) (\S+) (\d+) (\d+) (\S+ \S+) (\S+) \d+/\d+/\d+/\d+/(\d+) (\d+/\d+) (".*")$`)
 	// errnoRe is the system error haproxy may add to a SOCKS4 failure's
 	// info: whatever errno held then, often left by another call.
-	errnoRe = regexp.MustCompile(`(SOCKS4 Proxy [^"(]*?) \([^)]*\)"`)
+	errnoRe = regexp.MustCompile(`(SOCKS4 Proxy (?:deny the request|read error during handshake|write error during handshake|handshake aborted by server)) \([^)]*\)`)
 )
 
 // timers words a timer field as "-1" for a timer that did not run, "N"
@@ -187,7 +187,7 @@ func runSocks4(t *testing.T, start func(text string) func() string) socks4Seen {
 	// The checks settle first: every checked server reports its state.
 	checks := checkLines(t, out, 7, "Health check for ")
 	for _, l := range checks {
-		seen.Checks = append(seen.Checks, errnoRe.ReplaceAllString(l, `$1"`))
+		seen.Checks = append(seen.Checks, errnoRe.ReplaceAllString(l, "$1"))
 	}
 
 	tcp := func(port int) string {
