@@ -180,8 +180,8 @@ func httpCheck(ctx context.Context, c xprt.Transport, hc *config.HTTPCheck, stat
 }
 
 // checkRequest writes an HTTP check's request as HAProxy 2.6 puts it on
-// the wire: the request line, the fields in order with lower-case names
-// (a Host first), X-Haproxy-Server-State under send-state, the body's
+// the wire: the request line, the fields in order with lower-case names,
+// X-Haproxy-Server-State under send-state, the body's
 // length when there is one or the method is one that has a body, and
 // for HTTP/1.1 "connection: close" unless a field names the connection
 // already. HTTP/1.0 closes by default: nothing says so.
@@ -194,11 +194,14 @@ func checkRequest(hc *config.HTTPCheck, state string) string {
 		named = named || name == "connection"
 		b.WriteString(name + ": " + strings.TrimSpace(value) + "\r\n")
 	}
-	if hc.Host != "" {
-		field("host", hc.Host)
-	}
-	for _, h := range hc.Headers {
+	for i, h := range hc.Headers {
+		if i == hc.HostAt && hc.Host != "" {
+			field("host", hc.Host)
+		}
 		field(h[0], h[1])
+	}
+	if hc.HostAt >= len(hc.Headers) && hc.Host != "" {
+		field("host", hc.Host)
 	}
 	if state != "" {
 		field("x-haproxy-server-state", state)

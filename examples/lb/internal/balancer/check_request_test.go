@@ -27,8 +27,8 @@ func TestCheckRequestBytes(t *testing.T) {
 		require.NoError(t, err, rules)
 		require.Equal(t, want, checkRequest(cfg.Proxy("b", config.KindBackend).HTTP.Check, ""), rules)
 	}
-	cfg, err := config.Parse(config.Source{Name: "t.cfg", Data: []byte("backend b\n    option httpchk GET /x HTTP/1.1\n    http-check send hdr X-A b body hi\n    server s 127.0.0.1:1 check\n")})
+	cfg, err := config.Parse(config.Source{Name: "t.cfg", Data: []byte("backend b\n    option httpchk GET /x HTTP/1.1\n    http-check send hdr X-A b hdr Host h body hi\n    server s 127.0.0.1:1 check\n")})
 	require.NoError(t, err)
-	require.Equal(t, "GET /x HTTP/1.1\r\nx-a: b\r\nx-haproxy-server-state: UP\r\ncontent-length: 2\r\nconnection: close\r\n\r\nhi",
+	require.Equal(t, "GET /x HTTP/1.1\r\nx-a: b\r\nhost: h\r\nx-haproxy-server-state: UP\r\ncontent-length: 2\r\nconnection: close\r\n\r\nhi",
 		checkRequest(cfg.Proxy("b", config.KindBackend).HTTP.Check, "UP"))
 }

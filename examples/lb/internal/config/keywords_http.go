@@ -213,7 +213,7 @@ func init() {
 		if !px.httpCheckOwn {
 			// The first http-check line of a section replaces its
 			// defaults' rules.
-			c.Expects, c.Headers, c.Body, c.Rules, px.httpCheckOwn = nil, nil, "", nil, true
+			c.Expects, c.Headers, c.HostAt, c.Body, c.Rules, px.httpCheckOwn = nil, nil, 0, "", nil, true
 		}
 		if len(a) == 0 {
 			return errors.New("expects 'connect', 'send' or 'expect'")
@@ -507,7 +507,7 @@ func init() {
 		if px.HTTP.Check != nil {
 			// http-check lines read before keep their rules.
 			old := px.HTTP.Check
-			c.Expects, c.Host, c.Headers, c.Body, c.Rules = old.Expects, old.Host, old.Headers, old.Body, old.Rules
+			c.Expects, c.Host, c.HostAt, c.Headers, c.Body, c.Rules = old.Expects, old.Host, old.HostAt, old.Headers, old.Body, old.Rules
 		}
 		switch len(a) {
 		case 0:
@@ -542,7 +542,7 @@ func init() {
 				}
 				value = strings.TrimSpace(value)
 				if strings.EqualFold(name, "host") {
-					c.Host = value
+					c.Host, c.HostAt = value, len(c.Headers)
 					continue
 				}
 				c.Headers = append(c.Headers, [2]string{name, value})
@@ -1399,7 +1399,7 @@ func parseHTTPCheckSend(c *HTTPCheck, a []string) error {
 				return errors.New("'http-check send hdr' expects a name and a value")
 			}
 			if strings.EqualFold(a[1], "host") {
-				c.Host = a[2]
+				c.Host, c.HostAt = a[2], len(c.Headers)
 			} else {
 				c.Headers = appendOwn(c.Headers, [2]string{a[1], a[2]})
 			}

@@ -234,8 +234,10 @@ type UseBackend struct {
 // "http-check expect" lines.
 type HTTPCheck struct {
 	Method, URI, Version string
-	// Host, when set, is sent as the Host field (HTTP/1.1 checks).
-	Host string
+	// Host, when set, is sent as the Host field, after the first HostAt
+	// of Headers, where the lines named it.
+	Host   string
+	HostAt int
 	// Headers are the other fields "http-check send ... hdr" adds, in
 	// order, and Body the request's body ("body").
 	Headers [][2]string
