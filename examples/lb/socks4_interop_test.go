@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/internal/testcert"
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -33,10 +35,11 @@ type socks4Seen struct {
 
 // socks4Cfg has a proxy per case, each with its own SOCKS4 proxies (px)
 // so that their requests tell the cases apart: traffic through a proxy
-// that grants (TCP with send-proxy, HTTP), one that refuses, and checks
+// that grants (TCP with send-proxy, HTTP, HTTPS with send-proxy), one
+// that refuses, and checks
 // through proxies that grant, refuse, close or stay silent, and past a
 // refusing one without check-via-socks4.
-func socks4Cfg(ports []int, px map[string]string, tcpSrv, httpSrv string) string {
+func socks4Cfg(ports []int, px map[string]string, tcpSrv, httpSrv, tlsSrv string) string {
 	return fmt.Sprintf(`global
     log stdout format raw local0
 defaults
@@ -77,6 +80,11 @@ listen http_ok
     bind 127.0.0.1:%d
     default-server socks4 %s
     server s %s
+listen https_ok
+    mode http
+    option httplog
+    bind 127.0.0.1:%d
+    server s %s ssl verify none send-proxy socks4 %s
 listen http_refused
     mode http
     option httplog
@@ -105,7 +113,7 @@ backend chk_v6
     server s [::1]:1 socks4 %s check check-via-socks4
 `, ports[0], tcpSrv, px["tcp_ok"], ports[1], tcpSrv, px["tcp_refused"],
 		ports[4], tcpSrv, px["tcp_silent"], ports[5], tcpSrv, px["tcp_closed"], ports[6], px["tcp_v6"],
-		ports[2], px["http_ok"], httpSrv, ports[3], httpSrv, px["http_refused"],
+		ports[2], px["http_ok"], httpSrv, ports[7], tlsSrv, px["https_ok"], ports[3], httpSrv, px["http_refused"],
 		tcpSrv, px["chk_ok"], tcpSrv, px["chk_refused"], tcpSrv, px["chk_closed"],
 		tcpSrv, px["chk_silent"], tcpSrv, px["chk_direct"], tcpSrv, px["chk_proxy"], px["chk_v6"])
 }
@@ -115,7 +123,7 @@ var socks4Modes = map[string]testnet.SOCKS4Mode{
 	"tcp_ok": testnet.SOCKS4Grant, "tcp_refused": testnet.SOCKS4Reject,
 	"tcp_silent": testnet.SOCKS4Silent, "tcp_closed": testnet.SOCKS4Close,
 	"tcp_v6": testnet.SOCKS4Grant, "chk_v6": testnet.SOCKS4Grant,
-	"http_ok": testnet.SOCKS4Grant, "http_refused": testnet.SOCKS4Reject,
+	"http_ok": testnet.SOCKS4Grant, "http_refused": testnet.SOCKS4Reject, "https_ok": testnet.SOCKS4Grant,
 	"chk_ok": testnet.SOCKS4Grant, "chk_refused": testnet.SOCKS4Reject,
 	"chk_closed": testnet.SOCKS4Close, "chk_silent": testnet.SOCKS4Silent,
 	"chk_direct": testnet.SOCKS4Reject, "chk_proxy": testnet.SOCKS4Grant,
@@ -175,14 +183,39 @@ func runSocks4(t *testing.T, start func(text string) func() string) socks4Seen {
 		mu.Unlock()
 		_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\ncontent-length: 3\r\nconnection: close\r\n\r\nok\n"))
 	})
+	// The TLS server reads a PROXY header, then TLS and a request.
+	serverTLS, _ := testcert.Configs(t, "localhost")
+	tlsSrv := checkPeer(t, func(c *net.TCPConn) {
+		var hdr []byte
+		for b := make([]byte, 1); len(hdr) < 108 && (len(hdr) == 0 || hdr[len(hdr)-1] != '\n'); {
+			if _, err := c.Read(b); err != nil {
+				return
+			}
+			hdr = append(hdr, b[0])
+		}
+		tc := tls.Server(c, serverTLS)
+		req, err := http.ReadRequest(bufio.NewReader(tc))
+		if err != nil {
+			return
+		}
+		f := strings.Fields(string(hdr))
+		if len(f) == 6 {
+			f[4] = "CPORT"
+		}
+		mu.Lock()
+		seen.Server = append(seen.Server, fmt.Sprintf("TLS %s | %s %s %s", strings.Join(f, " "), req.Method, req.URL, req.Proto))
+		mu.Unlock()
+		_, _ = tc.Write([]byte("HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\ntls\n"))
+		_ = tc.Close()
+	})
 	proxies := map[string]*testnet.SOCKS4Proxy{}
 	addrs := map[string]string{}
 	for name, mode := range socks4Modes {
 		proxies[name] = testnet.StartSOCKS4(t, mode)
 		addrs[name] = proxies[name].Addr
 	}
-	ports := testnet.FreePorts(t, 7)
-	out := start(socks4Cfg(ports, addrs, tcpSrv, httpSrv))
+	ports := testnet.FreePorts(t, 8)
+	out := start(socks4Cfg(ports, addrs, tcpSrv, httpSrv, tlsSrv))
 
 	// The checks settle first: every checked server reports its state.
 	checks := checkLines(t, out, 7, "Health check for ")
@@ -209,7 +242,7 @@ func runSocks4(t *testing.T, start func(text string) func() string) socks4Seen {
 	seen.Client["tcp_closed"] = tcp(ports[5])
 	seen.Client["tcp_v6"] = tcp(ports[6])
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	for name, port := range map[string]int{"http_ok": ports[2], "http_refused": ports[3]} {
+	for name, port := range map[string]int{"http_ok": ports[2], "http_refused": ports[3], "https_ok": ports[7]} {
 		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/path?q=1", port))
 		require.NoError(t, err)
 		body, _ := io.ReadAll(resp.Body)
@@ -227,8 +260,8 @@ func runSocks4(t *testing.T, start func(text string) func() string) socks4Seen {
 				seen.Traffic = append(seen.Traffic, strings.Join([]string{m[1], timers(m[2]), m[3], m[4], m[5], m[6], "retries=" + m[7], m[8], m[9]}, " "))
 			}
 		}
-		return len(seen.Traffic) == 7
-	}, 10*time.Second, 20*time.Millisecond, "seven traffic lines in:\n%s", out())
+		return len(seen.Traffic) == 8
+	}, 10*time.Second, 20*time.Millisecond, "eight traffic lines in:\n%s", out())
 	sort.Strings(seen.Traffic)
 
 	// The requests each proxy read, once each: the checks repeat theirs.
@@ -245,7 +278,9 @@ func runSocks4(t *testing.T, start func(text string) func() string) socks4Seen {
 	// The servers and the frontends listen on new ports in each run.
 	_, tcpPort, _ := net.SplitHostPort(tcpSrv)
 	_, httpPort, _ := net.SplitHostPort(httpSrv)
-	norm := strings.NewReplacer(" "+tcpPort+" ", " TCPSRV ", " "+httpPort+" ", " HTTPSRV ", fmt.Sprint(ports[2]), "FE", " "+fmt.Sprint(ports[0]), " FE")
+	_, tlsPort, _ := net.SplitHostPort(tlsSrv)
+	norm := strings.NewReplacer(" "+tcpPort+" ", " TCPSRV ", " "+httpPort+" ", " HTTPSRV ", " "+tlsPort+" ", " TLSSRV ",
+		fmt.Sprint(ports[2]), "FE", " "+fmt.Sprint(ports[0]), " FE", " "+fmt.Sprint(ports[7]), " FE")
 	for name, reqs := range seen.Requests {
 		for i := range reqs {
 			reqs[i] = norm.Replace(reqs[i])
@@ -301,6 +336,8 @@ func TestInteropSocks4MatchesHAProxy(t *testing.T) {
 	assert.Equal(t, `"got hello\n"`, lb.Client["tcp_ok"])
 	assert.Contains(t, lb.Checks, `Health check for server chk_v6/s failed, reason: Layer4 connection problem, info: "General socket error (Invalid argument)", check duration: N, status: 0/1 DOWN.`)
 	assert.Empty(t, lb.Requests["tcp_v6"])
+	assert.Equal(t, `200 "tls"`, lb.Client["https_ok"], "TLS to the server through the proxy")
+	assert.Contains(t, lb.Server, "TLS PROXY TCP4 127.0.0.1 127.0.0.1 CPORT FE | GET /path?q=1 HTTP/1.1", "the PROXY header, then TLS")
 	assert.Contains(t, lb.Traffic, "tcp_silent tcp_silent/s N/-1/N 0 sC retries=3 0/0")
 	assert.Contains(t, lb.Server, "PROXY TCP4 127.0.0.1 127.0.0.1 CPORT TCPSRV | ", "a check's header through the proxy names the server")
 }
