@@ -120,11 +120,14 @@ frontend f
 		be("ssl_plain", "    option httpchk\n    http-check connect port "+port(b)+" ssl\n    http-check send uri /ssl-plain\n", a+" check verify none") +
 		be("default_port", "    option httpchk\n    http-check connect default\n    http-check send uri /default-port\n", a+" check port "+port(b)) +
 		be("addr_port", "    option httpchk\n    http-check connect addr 127.0.0.1 port "+port(b)+"\n    http-check send uri /addr-port\n", "127.0.0.2 check") +
-		be("send_proxy", "    option httpchk\n    http-check connect port "+port(b)+" send-proxy linger\n    http-check send uri /proxied\n", a+" check")
+		be("send_proxy", "    option httpchk\n    http-check connect port "+port(b)+" send-proxy linger\n    http-check send uri /proxied\n", a+" check") +
+		be("comment_expect", "    option httpchk\n    http-check send uri /comment\n    http-check comment before-expect\n    http-check expect status 201\n", a+" check") +
+		be("own_comment", "    option httpchk\n    http-check send uri /own-comment\n    http-check expect string nothing comment own\n", a+" check") +
+		be("comment_first", "    option httpchk\n    http-check comment first\n    http-check connect port "+port(b)+"\n    http-check send uri /comment-first\n    http-check expect status 200\n", a+" check")
 }
 
 // httpCheckConnectLines are the backends' first check lines.
-const httpCheckConnectLines = 12
+const httpCheckConnectLines = 15
 
 func runHTTPCheckConnect(t *testing.T, start func(text string) func() string) (checks, requests []string) {
 	t.Helper()
@@ -153,7 +156,8 @@ func port(addr string) string { return addr[strings.LastIndexByte(addr, ':')+1:]
 // from the defaults, a TLS connection to a TLS check server with its SNI,
 // a default connect to a server's TLS check, a connect that ends the
 // rules, a refused second connect, TLS to a plain server, port and addr
-// overrides, and a PROXY header. The servers must read the same requests
+// overrides, a PROXY header, and comments, which end the info of the
+// expect they name. The servers must read the same requests
 // (bytes, how many a connection, the SNI) and the servers' check lines
 // must say the same.
 func TestInteropHTTPCheckConnectMatchesHAProxy(t *testing.T) {
@@ -170,6 +174,8 @@ func TestInteropHTTPCheckConnectMatchesHAProxy(t *testing.T) {
 		`Health check for server refused/s failed, reason: Layer4 connection problem, info: "Connection refused",`,
 		"Health check for server ssl_plain/s failed, reason: Layer6 timeout,",
 		"Health check for server tls/s succeeded, reason: Layer7 check passed, code: 200,",
+		`Health check for server comment_expect/s failed, reason: Layer7 wrong status, code: 200, info: "OK comment: before-expect",`,
+		`Health check for server own_comment/s failed, reason: Layer7 invalid response, info: "HTTP content check did not match comment: own",`,
 	} {
 		assert.Contains(t, all, want)
 	}
@@ -221,6 +227,9 @@ backend be
 		"no port, connect and send": "http-check connect port 81\nhttp-check send uri /",
 		"no port, second has none":  "http-check connect port 81\nhttp-check send uri /\nhttp-check expect status 200\nhttp-check connect",
 		"no port, none":             "http-check connect",
+		"comment first":             "http-check comment c\nhttp-check connect port 81",
+		"comment counts as a step":  "http-check comment c\nhttp-check connect\nhttp-check expect status 200",
+		"comment without text":      "http-check comment",
 	} {
 		t.Run(name, func(t *testing.T) {
 			server := "    server s 127.0.0.1:80 check verify none\n"

@@ -167,13 +167,18 @@ func httpCheck(ctx context.Context, c xprt.Transport, hc *config.HTTPCheck, stat
 		if match == !e.Inverse {
 			continue
 		}
+		// As HAProxy's, the info ends with the rule's comment.
+		comment := ""
+		if e.Comment != "" {
+			comment = " comment: " + e.Comment
+		}
 		switch {
 		case !e.Body():
-			return 0, wrong()
+			return 0, &layer7Error{reason: fmt.Sprintf("Layer7 wrong status, code: %d, info: \"%s%s\"", resp.Status, resp.Reason(), comment)}
 		case e.Inverse:
-			return 0, &layer7Error{reason: `Layer7 invalid response, info: "HTTP check matched unwanted content"`}
+			return 0, &layer7Error{reason: `Layer7 invalid response, info: "HTTP check matched unwanted content` + comment + `"`}
 		default:
-			return 0, &layer7Error{reason: `Layer7 invalid response, info: "HTTP content check did not match"`}
+			return 0, &layer7Error{reason: `Layer7 invalid response, info: "HTTP content check did not match` + comment + `"`}
 		}
 	}
 	return resp.Status, nil

@@ -177,10 +177,11 @@ func tcpCheckPortMissing(px *Proxy) (missing bool, why string) {
 		// port as a tcp-check's do, once a send of their own took the
 		// place of option httpchk's request, which otherwise comes
 		// first.
-		if hc.Rules[0].Connect.Port == 0 {
+		rules := httpCheckActions(hc.Rules)
+		if rules[0].Connect.Port == 0 {
 			return true, noRule
 		}
-		for _, r := range hc.Rules {
+		for _, r := range rules {
 			if r.Action == TCPCheckConnect && r.Connect.Port == 0 {
 				return true, ", and a tcp_check rule 'connect' with no port information"
 			}

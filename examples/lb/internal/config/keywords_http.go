@@ -224,6 +224,10 @@ func init() {
 		case "expect":
 			var e HTTPExpect
 			if e, err = parseHTTPExpect(a[1:]); err == nil {
+				if n := len(c.Rules); e.Comment == "" && n > 0 && c.Rules[n-1].Action == TCPCheckComment {
+					// As HAProxy: a comment rule names the rule after it.
+					e.Comment = c.Rules[n-1].Connect.Comment
+				}
 				c.Expects = appendOwn(c.Expects, e)
 				rule.Action, rule.Expect = TCPCheckExpect, e
 			}
@@ -243,7 +247,13 @@ func init() {
 				err = fmt.Errorf("'http-check send-state' takes no argument, not '%s'", a[1])
 			}
 			c.SendState = true
-		case "comment", "set-var", "unset-var":
+		case "comment":
+			if len(a) != 2 {
+				err = errors.New("'comment' expects one argument")
+				break
+			}
+			rule.Action, rule.Connect.Comment = TCPCheckComment, a[1]
+		case "set-var", "unset-var":
 			err = fmt.Errorf("%w: 'http-check %s'", ErrUnsupported, a[0])
 		default:
 			err = fmt.Errorf("unknown action '%s' (expects 'connect', 'send' or 'expect')", a[0])
@@ -600,19 +610,35 @@ func checkProto(p string) error {
 
 // finishHTTPCheckRules keeps the http-check rules in order only where a
 // connect makes the check run them so (HTTPCheck.Sequenced); without
-// one, the check's request and expects say it all.
+// one, the check's request and expects say it all. The comments, which
+// only counted as steps and named the expect after them, go.
 func (p *parser) finishHTTPCheckRules() {
 	for _, px := range p.cfg.Proxies {
-		if c := px.HTTP.Check; c != nil && c.Rules != nil && !c.Sequenced() {
+		if c := px.HTTP.Check; c != nil && c.Rules != nil {
 			cc := *c // never write through a pointer shared with defaults
 			cc.Rules = nil
+			if c.Sequenced() {
+				cc.Rules = httpCheckActions(c.Rules)
+			}
 			px.HTTP.Check = &cc
 		}
 	}
 }
 
+// httpCheckActions returns rules without their comments.
+func httpCheckActions(rules []HTTPCheckRule) []HTTPCheckRule {
+	var out []HTTPCheckRule
+	for _, r := range rules {
+		if r.Action != TCPCheckComment {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // hasHTTPCheckSend reports whether rules hold a send.
 func hasHTTPCheckSend(rules []HTTPCheckRule) bool {
+	rules = httpCheckActions(rules)
 	for _, r := range rules {
 		if r.Action == TCPCheckSend {
 			return true
@@ -628,8 +654,8 @@ func hasHTTPCheckSend(rules []HTTPCheckRule) bool {
 // connect, option httpchk's request being sent on the implicit one.
 // Steps count from 1, as HAProxy's messages do.
 func httpCheckSequenceError(rules []HTTPCheckRule, act TCPCheckAction) error {
-	step := len(rules) + 1
-	if len(rules) == 0 {
+	step := len(rules) + 1 // comments count
+	if rules = httpCheckActions(rules); len(rules) == 0 || act == TCPCheckComment {
 		return nil
 	}
 	last := rules[len(rules)-1].Action
@@ -1317,15 +1343,27 @@ func (p *parser) validateHTTP() {
 // <pattern>".
 func parseHTTPExpect(a []string) (HTTPExpect, error) {
 	var e HTTPExpect
-	if len(a) > 0 && a[0] == "!" {
-		e.Inverse, a = true, a[1:]
+	// "!" and "comment <msg>" may come before the match, and the comment
+	// after its pattern too, as HAProxy reads them.
+	for len(a) > 0 && (a[0] == "!" || a[0] == "comment") {
+		if a[0] == "!" {
+			e.Inverse, a = true, a[1:]
+			continue
+		}
+		if len(a) < 2 {
+			return e, errors.New("'http-check expect comment' expects a message")
+		}
+		e.Comment, a = a[1], a[2:]
+	}
+	if len(a) > 3 && a[2] == "comment" {
+		e.Comment, a = a[3], append(a[:2:2], a[4:]...)
 	}
 	if len(a) == 0 {
 		return e, errors.New("'http-check expect' expects [!] status|rstatus|string|rstring <pattern>")
 	}
 	switch a[0] {
 	case "status", "rstatus", "string", "rstring":
-	case "hdr", "fhdr", "string-lf", "status-lf", "custom", "min-recv", "comment", "ok-status",
+	case "hdr", "fhdr", "string-lf", "status-lf", "custom", "min-recv", "ok-status",
 		"error-status", "tout-status", "on-success", "on-error", "status-code":
 		return e, fmt.Errorf("%w: 'http-check expect %s'", ErrUnsupported, a[0])
 	default:

@@ -37,7 +37,18 @@ func TestHTTPCheckConnect(t *testing.T) {
 	require.NoError(t, err)
 	require.Nil(t, cfg.Proxy("b", KindBackend).HTTP.Check.Rules)
 
+	// A comment names the rule just after it; an expect's own comment
+	// may come before or after its pattern.
+	cfg, err = parse("    http-check comment not-mine\n    http-check send uri /a\n    http-check comment mine\n    http-check expect status 200\n    http-check expect comment own string ok\n    http-check expect ! rstring x comment after\n")
+	require.NoError(t, err)
+	exp := cfg.Proxy("b", KindBackend).HTTP.Check.Expects
+	require.Equal(t, []string{"mine", "own", "after"}, []string{exp[0].Comment, exp[1].Comment, exp[2].Comment})
+	require.Equal(t, "ok", exp[1].String)
+	require.True(t, exp[2].Inverse)
+
 	for rules, want := range map[string]string{
+		"    http-check comment c\n    http-check connect\n    http-check expect status 200\n":       "unable to add http-check expect rule at step 3 (missing send rule)",
+		"    http-check expect status 200 comment\n":                                                 "expects one pattern",
 		"    http-check send uri /a\n    http-check expect status 200\n    http-check send uri /b\n": "t.cfg:5: ",
 		"    http-check connect\n    http-check expect status 200\n":                                 "unable to add http-check expect rule at step 2 (missing send rule)",
 		"    http-check send uri /a\n    http-check connect\n":                                       "first step MUST also be a 'connect'",

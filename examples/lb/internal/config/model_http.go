@@ -264,10 +264,12 @@ type HTTPCheck struct {
 	Rules []HTTPCheckRule
 }
 
-// HTTPCheckRule is one "http-check connect", "send" or "expect" line.
+// HTTPCheckRule is one "http-check connect", "send", "expect" or
+// "comment" line.
 type HTTPCheckRule struct {
 	Pos
-	// Action is TCPCheckConnect, TCPCheckSend or TCPCheckExpect.
+	// Action is TCPCheckConnect, TCPCheckSend, TCPCheckExpect or
+	// TCPCheckComment.
 	Action TCPCheckAction
 	// Connect holds a connect's options (Default, Port, Addr, SSL...).
 	Connect TCPCheckRule
@@ -293,6 +295,9 @@ func (c *HTTPCheck) Sequenced() bool {
 type HTTPExpect struct {
 	// Kind is "status", "rstatus", "string" or "rstring".
 	Kind string
+	// Comment is the rule's own ("comment"), or that of an "http-check
+	// comment" just before it: a failure's info ends with it.
+	Comment string
 	// Inverse ("!") fails the check when the rule matches.
 	Inverse bool
 	// Statuses are the codes and ranges a status rule accepts, each as
