@@ -38,6 +38,14 @@ type Dialer struct {
 	// SendProxy is the PROXY protocol version to send after connect: 0
 	// for none, 1 or 2.
 	SendProxy int
+	// SelfHeader makes a v1 header sent without a ProxyHeader (Dial's ph
+	// nil) tell the connection's own addresses, its local address as the
+	// source and the server's (Dial's address, even through a SOCKS4
+	// proxy) as the destination, as HAProxy's health checks do, in place
+	// of "PROXY UNKNOWN". A v2 header stays LOCAL, as HAProxy's checks
+	// send it; a connection without IP addresses (a UNIX socket) sends
+	// "PROXY UNKNOWN".
+	SelfHeader bool
 	// NoLinger makes the connection close with a reset (SO_LINGER 0),
 	// however it is closed, as HAProxy's "option nolinger" does on a
 	// backend: no FIN, no TIME_WAIT, and bytes not yet sent are lost.
@@ -67,6 +75,19 @@ type Dialer struct {
 	Control func(network, address string, c syscall.RawConn) error
 	// Transport builds the transport stack; nil means raw.
 	Transport TransportFunc
+	// SOCKS4, when not empty, is the address (host:port) of a SOCKS4
+	// proxy to go through (HAProxy's server "socks4"): Dial connects to
+	// it rather than to address, asks it to CONNECT to address, which
+	// must then be an IPv4 address and port, and waits for its grant
+	// before the PROXY header and the transport handshake, which go to
+	// the server through it. The handshake is bounded as theirs are
+	// (HandshakeTimeout); its failures wrap [ErrSOCKS4], a refusal a
+	// [*SOCKS4Error]. The connection's addresses stay the socket's: its
+	// remote address is the proxy's.
+	SOCKS4 string
+	// SOCKS4UserID is the user id the SOCKS4 request carries ("" for
+	// none; HAProxy sends "HAProxy").
+	SOCKS4UserID string
 }
 
 // Dial connects to address and returns the connection with its handshakes
@@ -75,8 +96,8 @@ type Dialer struct {
 // ph carries what the header tells the server: the client's addresses and
 // any TLVs (see [NewProxyHeader] and [Conn.Src]); its Version is ignored in
 // favour of SendProxy. A nil ph sends a LOCAL header (v2) or "PROXY
-// UNKNOWN" (v1), as HAProxy does for connections it makes itself, such as
-// health checks.
+// UNKNOWN" (v1), as HAProxy does for connections it makes itself; its
+// health checks' v1 header tells their own addresses (SelfHeader).
 func (d *Dialer) Dial(ctx context.Context, network, address string, ph *ProxyHeader) (*Conn, error) {
 	var hdr []byte
 	if d.SendProxy != 0 {
@@ -109,9 +130,33 @@ func (d *Dialer) Dial(ctx context.Context, network, address string, ph *ProxyHea
 			return nil, fmt.Errorf("%w: a source address needs a TCP network, not %q", ErrDial, network)
 		}
 	}
-	sock, err := nd.DialContext(ctx, network, address)
+	target := address
+	if d.SOCKS4 != "" {
+		if network == "unix" {
+			return nil, fmt.Errorf("%w: a SOCKS4 proxy needs a TCP network, not %q", ErrDial, network)
+		}
+		if err := socks4Target(address); err != nil {
+			// Before any connect, as HAProxy's own socket for an IPv6
+			// server fails to connect to an IPv4 proxy.
+			return nil, fmt.Errorf("%w: via %s to %s: %w", ErrDial, d.SOCKS4, address, err)
+		}
+		target = d.SOCKS4
+	}
+	sock, err := nd.DialContext(ctx, network, target)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDial, err)
+	}
+	if d.SOCKS4 != "" {
+		hctx, cancel := d.handshakeCtx(ctx)
+		err := socks4Handshake(hctx, sock, address, d.SOCKS4UserID)
+		cancel()
+		if err != nil {
+			if d.NoLinger {
+				setLinger0(sock)
+			}
+			sock.Close()
+			return nil, fmt.Errorf("%w: via %s to %s: %w", ErrDial, d.SOCKS4, address, err)
+		}
 	}
 	c := &Conn{sock: sock}
 	c.setFlag(FlagOutgoing)
@@ -136,14 +181,13 @@ func (d *Dialer) Dial(ctx context.Context, network, address string, ph *ProxyHea
 		c.phase.Store(uint32(PhaseReady))
 		return c, nil
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		to := d.HandshakeTimeout
-		if to <= 0 {
-			to = DefaultHandshakeTimeout
+	ctx, cancel := d.handshakeCtx(ctx)
+	defer cancel()
+	if d.SelfHeader && d.SendProxy == 1 && ph == nil {
+		if hdr, err = selfHeader(sock, address); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("%w: to %s: %w", ErrDial, address, err)
 		}
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, to)
-		defer cancel()
 	}
 	if len(hdr) > 0 {
 		c.phase.Store(uint32(PhaseProxy))
@@ -160,6 +204,30 @@ func (d *Dialer) Dial(ctx context.Context, network, address string, ph *ProxyHea
 	}
 	c.phase.Store(uint32(PhaseReady))
 	return c, nil
+}
+
+// selfHeader is the v1 header of a connection that tells its own
+// addresses: the socket's local one, and address, the server's.
+func selfHeader(sock net.Conn, address string) ([]byte, error) {
+	h := ProxyHeader{Version: 1, Command: CommandLocal}
+	src := addrPort(sock.LocalAddr())
+	if dst, err := netip.ParseAddrPort(address); err == nil && src.IsValid() {
+		h.SetAddrs(netip.AddrPortFrom(src.Addr().Unmap(), src.Port()), netip.AddrPortFrom(dst.Addr().Unmap(), dst.Port()))
+	}
+	return h.AppendTo(nil)
+}
+
+// handshakeCtx bounds the handshakes after connect: by ctx's deadline
+// when it has one, else by HandshakeTimeout.
+func (d *Dialer) handshakeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	to := d.HandshakeTimeout
+	if to <= 0 {
+		to = DefaultHandshakeTimeout
+	}
+	return context.WithTimeout(ctx, to)
 }
 
 // writeAll writes b before ctx ends. A socket write returns only once

@@ -22,8 +22,9 @@
 //     [Conn.Transport].
 //
 // [Listener.Serve] runs steps 1–3 for the caller. On the connecting side,
-// [Dialer.Dial] binds a source address if asked, connects, sends the PROXY
-// header with the client's addresses, and runs the transport handshake.
+// [Dialer.Dial] binds a source address if asked, connects (through a SOCKS4
+// proxy when [Dialer.SOCKS4] names one), sends the PROXY header with the
+// client's addresses, and runs the transport handshake.
 //
 // The PROXY codec parses from bytes ([ParseProxyHeader]) or from a
 // connection ([ReadProxyHeader]) without reading one byte past the header,

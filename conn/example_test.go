@@ -2,6 +2,7 @@ package conn_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -72,4 +73,22 @@ func ExampleRule() {
 	}}
 	fmt.Println(len(cfg.Rules), conn.SilentDrop)
 	// Output: 1 silent-drop
+}
+
+// A dialer can reach its server through a SOCKS4 proxy, as HAProxy's
+// "socks4" server option does: the proxy is asked to connect to the
+// server, and a refusal comes back as a *conn.SOCKS4Error.
+func ExampleDialer_socks4() {
+	req, _ := conn.AppendSOCKS4Request(nil, netip.MustParseAddrPort("192.0.2.10:443"), "HAProxy")
+	fmt.Printf("% x\n", req)
+
+	err := conn.ParseSOCKS4Reply([]byte{0, 0x5b, 0, 0, 0, 0, 0, 0})
+	var refused *conn.SOCKS4Error
+	fmt.Println(errors.As(err, &refused), refused.Code)
+
+	d := conn.Dialer{SOCKS4: "127.0.0.1:1080", SOCKS4UserID: "HAProxy", SendProxy: 1}
+	_ = d // d.Dial(ctx, "tcp", "192.0.2.10:443", header) goes through the proxy
+	// Output:
+	// 04 01 01 bb c0 00 02 0a 48 41 50 72 6f 78 79 00
+	// true 91
 }

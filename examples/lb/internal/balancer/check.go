@@ -580,6 +580,9 @@ func checkReason(err error) string {
 	if r, ok := layer7Reason(err); ok {
 		return r
 	}
+	if r, ok := socks4Reason(err); ok {
+		return r
+	}
 	var l6 *layer6Error
 	if errors.As(err, &l6) {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
@@ -591,6 +594,32 @@ func checkReason(err error) string {
 		return "Layer4 timeout"
 	}
 	return `Layer4 connection problem, info: "` + strerror(err) + `"`
+}
+
+// socks4Reason words a check's failed SOCKS4 handshake (check-via-socks4)
+// as HAProxy does: a "Socket error" naming what went wrong, or, for a
+// proxy that does not answer in time, a Layer7 timeout, HAProxy taking
+// the connection as made once its request is sent.
+func socks4Reason(err error) (string, bool) {
+	if !errors.Is(err, conn.ErrSOCKS4) {
+		return "", false
+	}
+	var refused *conn.SOCKS4Error
+	var errno syscall.Errno
+	info := "SOCKS4 Proxy read error during handshake"
+	switch {
+	case errors.Is(err, syscall.EINVAL):
+		// A server a SOCKS4 request cannot name (IPv6): HAProxy's socket
+		// of the server's family fails to connect to the proxy.
+		return `Layer4 connection problem, info: "General socket error (Invalid argument)"`, true
+	case errors.As(err, &refused):
+		info = "SOCKS4 Proxy deny the request"
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded):
+		return "Layer7 timeout", true
+	case errors.As(err, &errno):
+		info = "SOCKS4 Proxy handshake aborted by server"
+	}
+	return `Socket error, info: "` + info + `"`, true
 }
 
 // strerror words an I/O error as C's strerror does, as HAProxy's check

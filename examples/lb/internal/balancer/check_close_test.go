@@ -29,7 +29,10 @@ func checkEnds(t *testing.T, ln net.Listener, http, proxy bool) error {
 	if proxy {
 		line, err := r.ReadString('\n')
 		require.NoError(t, err)
-		require.Equal(t, "PROXY UNKNOWN\r\n", line)
+		// As haproxy's checks: a v1 header with the check's own
+		// addresses, the server's last.
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		require.True(t, strings.HasPrefix(line, "PROXY TCP4 127.0.0.1 127.0.0.1 ") && strings.HasSuffix(line, " "+port+"\r\n"), line)
 	}
 	if http {
 		line, err := r.ReadString('\n')

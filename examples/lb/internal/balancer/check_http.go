@@ -55,7 +55,18 @@ func checkPassed(s *Server) string {
 			if last.Action != config.TCPCheckConnect {
 				return `Layer7 check passed, code: 0, info: "(tcp-check)"`
 			}
-			if last.Default && s.checkTLS() {
+			if last.SSL || (last.Default && s.checkTLS()) {
+				return `Layer6 check passed, info: "(tcp-check)"`
+			}
+			return `Layer4 check passed, info: "(tcp-check)"`
+		}
+	}
+	if hc := s.be.cfg.HTTP.Check; hc != nil && hc.Sequenced() {
+		if last := hc.Rules[len(hc.Rules)-1]; last.Action == config.TCPCheckConnect && len(hc.Rules) > 1 {
+			// As HAProxy: a connect that ends the rules passes at its
+			// layer, as a tcp-check's does; the first one carries the
+			// check's own request.
+			if last.Connect.SSL || (last.Connect.Default && s.checkTLS()) {
 				return `Layer6 check passed, info: "(tcp-check)"`
 			}
 			return `Layer4 check passed, info: "(tcp-check)"`
@@ -82,27 +93,7 @@ func httpCheck(ctx context.Context, c xprt.Transport, hc *config.HTTPCheck, stat
 	}
 	// The balancer's stop ends a blocked exchange at once.
 	defer context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })()
-	req := hc.Method + " " + hc.URI + " " + hc.Version + "\r\n"
-	if hc.Host != "" {
-		req += "Host: " + strings.TrimSpace(hc.Host) + "\r\n"
-	} else if hc.Version == "HTTP/1.1" {
-		req += "Host: localhost\r\n"
-	}
-	for _, h := range hc.Headers {
-		req += h[0] + ": " + h[1] + "\r\n"
-	}
-	if state != "" {
-		req += "X-Haproxy-Server-State: " + state + "\r\n"
-	}
-	if hc.Body != "" {
-		req += "Content-Length: " + strconv.Itoa(len(hc.Body)) + "\r\n"
-	}
-	// As HAProxy's, a request of another version than HTTP/1.0 and 1.1
-	// says nothing of the connection.
-	if hc.Version == "HTTP/1.0" || hc.Version == "HTTP/1.1" {
-		req += "Connection: close\r\n"
-	}
-	req += "\r\n" + hc.Body
+	req := checkRequest(hc, state)
 	if _, err := io.WriteString(c, req); err != nil {
 		return 0, &layer7Error{reason: `Layer4 connection problem, info: "` + err.Error() + `"`}
 	}
@@ -176,16 +167,65 @@ func httpCheck(ctx context.Context, c xprt.Transport, hc *config.HTTPCheck, stat
 		if match == !e.Inverse {
 			continue
 		}
+		// As HAProxy's, the info ends with the rule's comment.
+		comment := ""
+		if e.Comment != "" {
+			comment = " comment: " + e.Comment
+		}
 		switch {
 		case !e.Body():
-			return 0, wrong()
+			return 0, &layer7Error{reason: fmt.Sprintf("Layer7 wrong status, code: %d, info: \"%s%s\"", resp.Status, resp.Reason(), comment)}
 		case e.Inverse:
-			return 0, &layer7Error{reason: `Layer7 invalid response, info: "HTTP check matched unwanted content"`}
+			return 0, &layer7Error{reason: `Layer7 invalid response, info: "HTTP check matched unwanted content` + comment + `"`}
 		default:
-			return 0, &layer7Error{reason: `Layer7 invalid response, info: "HTTP content check did not match"`}
+			return 0, &layer7Error{reason: `Layer7 invalid response, info: "HTTP content check did not match` + comment + `"`}
 		}
 	}
 	return resp.Status, nil
+}
+
+// checkRequest writes an HTTP check's request as HAProxy 2.6 puts it on
+// the wire: the request line, the fields in order with lower-case names,
+// X-Haproxy-Server-State under send-state, the body's
+// length when there is one or the method is one that has a body, and
+// for HTTP/1.1 "connection: close" unless a field names the connection
+// already. HTTP/1.0 closes by default: nothing says so.
+func checkRequest(hc *config.HTTPCheck, state string) string {
+	var b strings.Builder
+	b.WriteString(hc.Method + " " + hc.URI + " " + hc.Version + "\r\n")
+	named := false
+	field := func(name, value string) {
+		name = strings.ToLower(strings.TrimSpace(name))
+		named = named || name == "connection"
+		b.WriteString(name + ": " + strings.TrimSpace(value) + "\r\n")
+	}
+	for i, h := range hc.Headers {
+		if i == hc.HostAt && hc.Host != "" {
+			field("host", hc.Host)
+		}
+		field(h[0], h[1])
+	}
+	if hc.HostAt >= len(hc.Headers) && hc.Host != "" {
+		field("host", hc.Host)
+	}
+	if state != "" {
+		field("x-haproxy-server-state", state)
+	}
+	switch hc.Method {
+	case "GET", "HEAD", "DELETE", "OPTIONS", "TRACE", "CONNECT":
+		// No body expected: an empty one goes without a length.
+		if hc.Body != "" {
+			field("content-length", strconv.Itoa(len(hc.Body)))
+		}
+	default:
+		field("content-length", strconv.Itoa(len(hc.Body)))
+	}
+	if hc.Version == "HTTP/1.1" && !named {
+		field("connection", "close")
+	}
+	b.WriteString("\r\n")
+	b.WriteString(hc.Body)
+	return b.String()
 }
 
 // httpCheckMax bounds what an HTTP check reads, as HAProxy's check

@@ -199,28 +199,14 @@ func (r *tcpCheckRun) connect(ctx context.Context, i int, rule *config.TCPCheckR
 		r.c = nil
 	}
 	r.buf = r.buf[:0]
-	target := r.s.checkTarget(rule.Port, rule.Addr)
-	var (
-		c   net.Conn
-		err error
-	)
-	serverFirst := r.serverFirst(i + 1)
-	if rule.Default {
+	// A plain TCP connect unless default or the rule's options (PROXY
+	// header, TLS, SOCKS4 proxy) ask for more, as HAProxy's.
+	d, err := r.s.ruleDialer(rule, r.serverFirst(i+1))
+	var c net.Conn
+	if err == nil {
 		var cc *conn.Conn
-		if cc, err = r.b.dialCheckConn(ctx, r.s, target, serverFirst); err == nil {
-			c = cc
-		}
-	} else {
-		// A plain TCP connect: no PROXY header, no TLS, as HAProxy's
-		// connect rules without 'default'.
-		d := conn.Dialer{Control: checkSocket}
-		if serverFirst {
-			d.Control = nil
-		}
-		var cc *conn.Conn
-		network, addr := config.NetAddr(target)
-		if cc, err = d.Dial(ctx, network, addr, nil); err == nil {
-			c = cc
+		if cc, err = dialCheckWith(ctx, d, r.s.checkTarget(rule.Port, rule.Addr)); err == nil {
+			c = checkConn(cc, rule.Linger)
 		}
 	}
 	if err != nil {

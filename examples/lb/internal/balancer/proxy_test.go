@@ -176,9 +176,11 @@ listen px
 			require.Equal(t, "p\n", line)
 			srv.mu.Lock()
 			defer srv.mu.Unlock()
+			// The checks send their own headers: v1 with the check
+			// connection's addresses, v2 LOCAL, as haproxy's.
 			var relayed []conn.ProxyHeader
 			for _, h := range srv.headers {
-				if h.HasAddrs() {
+				if h.HasAddrs() && h.Src.Addr() == netip.MustParseAddr("127.0.0.7") {
 					relayed = append(relayed, h)
 				}
 			}

@@ -239,8 +239,20 @@ func (b *Balancer) dialer(s *Server) (*conn.Dialer, error) {
 	// holds the ACK back only when the client's bytes are already there.
 	d.DelayAck = s.be.cfg.Options.SmartConnect && (s.be.cfg.Mode == "http" || d.SendProxy > 0 || s.cfg.SSL.Enabled)
 	serverTLS(s, d)
+	if s.cfg.SOCKS4 != "" {
+		// As HAProxy: the proxy is asked for the server's address with
+		// "HAProxy" for user id, and timeout connect bounds the wait for
+		// its answer as it bounds the connection's other handshakes.
+		d.SOCKS4, d.SOCKS4UserID = s.cfg.SOCKS4, socks4UserID
+		if t := s.be.cfg.Timeouts.Connect; t > 0 {
+			d.HandshakeTimeout = t
+		}
+	}
 	return d, nil
 }
+
+// socks4UserID is the user id HAProxy's SOCKS4 requests carry.
+const socks4UserID = "HAProxy"
 
 func resolveSource(s string) (netip.AddrPort, error) {
 	host, port, err := net.SplitHostPort(s)
@@ -299,30 +311,24 @@ func setSockBufs(c net.Conn, rcv, snd int) {
 
 // dialCheck is the health check: a bare connect (Layer 4), with a LOCAL
 // PROXY header when the server expects one, as HAProxy's checks do, then
-// the HTTP check's request, or the tcp-check rules instead (check_tcp.go).
+// the HTTP check's request, or the tcp-check rules instead (check_tcp.go),
+// or the http-check rules in order when they open connections of their
+// own (check_httpseq.go).
 func (b *Balancer) dialCheck(ctx context.Context, s *Server) (net.Conn, error) {
 	if s.be.cfg.TCPCheck != nil {
 		return b.tcpCheck(ctx, s)
+	}
+	hc := s.be.cfg.HTTP.Check
+	if hc != nil && hc.Sequenced() {
+		return b.httpCheckSequence(ctx, s, hc)
 	}
 	c, err := b.dialCheckConn(ctx, s, s.checkTarget(0, ""), false)
 	if err != nil {
 		// Return a nil interface, not a nil *conn.Conn inside one.
 		return nil, err
 	}
-	if hc := s.be.cfg.HTTP.Check; hc != nil {
-		state := ""
-		if hc.SendState {
-			node := b.cfg.Global.Node
-			if node == "" {
-				node = hostName
-			}
-			state = s.stateHeader(node)
-		}
-		// As in HAProxy, disable-on-404 is for a server that is not
-		// down: a down one's 404 is a wrong status.
-		s.be.mu.Lock()
-		soft404 := hc.DisableOn404 && s.up
-		s.be.mu.Unlock()
+	if hc != nil {
+		state, soft404 := s.httpCheckState(b, hc)
 		code, err := httpCheck(ctx, c.Transport(), hc, state, soft404)
 		if err != nil {
 			_ = c.Abort()
@@ -334,6 +340,25 @@ func (b *Balancer) dialCheck(ctx context.Context, s *Server) (net.Conn, error) {
 		s.checker.setHTTPCode(code)
 	}
 	return c, nil
+}
+
+// httpCheckState is what an HTTP check of s sends and allows beside its
+// request: the X-Haproxy-Server-State value under http-check send-state
+// ("" without), and whether a 404 passes conditionally.
+func (s *Server) httpCheckState(b *Balancer, hc *config.HTTPCheck) (state string, soft404 bool) {
+	if hc.SendState {
+		node := b.cfg.Global.Node
+		if node == "" {
+			node = hostName
+		}
+		state = s.stateHeader(node)
+	}
+	// As in HAProxy, disable-on-404 is for a server that is not down: a
+	// down one's 404 is a wrong status.
+	s.be.mu.Lock()
+	soft404 = hc.DisableOn404 && s.up
+	s.be.mu.Unlock()
+	return state, soft404
 }
 
 // checkElsewhere reports whether the server's checks go to another port
@@ -349,6 +374,28 @@ func (s *Server) checkTLS() bool {
 // traffic connects (PROXY header, TLS), a failed TLS handshake worded as
 // a Layer6 failure.
 func (b *Balancer) dialCheckConn(ctx context.Context, s *Server, target string, serverFirst bool) (*conn.Conn, error) {
+	d, err := s.checkDialer(serverFirst)
+	if err != nil {
+		return nil, err
+	}
+	return dialCheckWith(ctx, d, target)
+}
+
+// dialCheckWith dials target with d for a check, a failed TLS handshake
+// worded as a Layer6 failure.
+func dialCheckWith(ctx context.Context, d *conn.Dialer, target string) (*conn.Conn, error) {
+	w := watchHandshake(d)
+	network, addr := config.NetAddr(target)
+	c, err := d.Dial(ctx, network, addr, nil)
+	if err != nil {
+		return nil, w.classify(err)
+	}
+	return c, nil
+}
+
+// checkDialer is the dialer of the server's checks: its traffic's (PROXY
+// header, TLS), as HAProxy's checks dial, with the check options' say.
+func (s *Server) checkDialer(serverFirst bool) (*conn.Dialer, error) {
 	if s.dialer == nil {
 		return nil, s.dialErr
 	}
@@ -371,24 +418,26 @@ func (b *Balancer) dialCheckConn(ctx context.Context, s *Server, target string, 
 	if s.cfg.CheckSendProxy && d.SendProxy == 0 {
 		d.SendProxy = 1
 	}
+	// As HAProxy's checks: a v1 header tells the check connection's own
+	// addresses, a v2 one is LOCAL.
+	d.SelfHeader = true
+	if !s.cfg.CheckViaSOCKS4 {
+		// As in HAProxy, checks go straight to the server unless
+		// check-via-socks4 sends them through the server's proxy.
+		d.SOCKS4 = ""
+	}
 	if sni, out := s.cfg.CheckSNI, s.cfg.SSL.Outbound; sni != "" && d.Transport != nil && out != nil {
 		// check-sni: the TLS checks' own server name.
 		d.Transport = func(c net.Conn) (xprt.Transport, error) { return out.ClientSNI(c, sni), nil }
 	}
-	if serverFirst && d.SendProxy == 0 && d.Transport == nil {
+	if serverFirst && d.SendProxy == 0 && d.Transport == nil && d.SOCKS4 == "" {
 		// The server speaks first, over plain TCP: nothing would carry
 		// the handshake's last ACK (checkSocket).
 		d.Control = nil
 	}
 	// The check keeps the server's keepalive settings (srvtcpka), as
 	// HAProxy's checks do.
-	w := watchHandshake(&d)
-	network, addr := config.NetAddr(target)
-	c, err := d.Dial(ctx, network, addr, nil)
-	if err != nil {
-		return nil, w.classify(err)
-	}
-	return c, nil
+	return &d, nil
 }
 
 // tunnelConfig maps a frontend and backend's timeouts and splice options

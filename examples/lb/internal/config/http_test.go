@@ -119,7 +119,7 @@ backend ranges
 		{"http-check send hdr X", "expects a name and a value"},
 		{"http-check send frob x", "unknown option 'frob'"},
 		{"http-check disable-on-404 x", "takes no argument"},
-		{"http-check comment x", "not supported"},
+		{"http-check comment", "expects one argument"},
 		{"http-check frob", "unknown action 'frob'"},
 	} {
 		_, err := Parse(Source{Name: "test.cfg", Data: []byte("backend b\n  " + tt.line + "\n")})

@@ -172,6 +172,22 @@ func (p *parser) validateMapPorts() {
 // that has a port and every other "connect" has one too.
 func tcpCheckPortMissing(px *Proxy) (missing bool, why string) {
 	const noRule = " nor tcp_check rule 'connect' with port information"
+	if hc := px.HTTP.Check; px.TCPCheck == nil && hc != nil && hc.Sequenced() && hasHTTPCheckSend(hc.Rules) {
+		// As in HAProxy, the connect rules of an HTTP check give the
+		// port as a tcp-check's do, once a send of their own took the
+		// place of option httpchk's request, which otherwise comes
+		// first.
+		rules := httpCheckActions(hc.Rules)
+		if rules[0].Connect.Port == 0 {
+			return true, noRule
+		}
+		for _, r := range rules {
+			if r.Action == TCPCheckConnect && r.Connect.Port == 0 {
+				return true, ", and a tcp_check rule 'connect' with no port information"
+			}
+		}
+		return false, ""
+	}
 	switch {
 	case px.TCPCheck == nil && px.HTTP.Check == nil:
 		return true, ""

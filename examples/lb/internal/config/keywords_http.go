@@ -193,7 +193,7 @@ func init() {
 		px.HTTP.HashBalanceFactor = f
 		return nil
 	}}
-	proxyKeywords["http-check"] = proxyKeyword{kBeDef, func(_ *parser, px *Proxy, a []string) error {
+	proxyKeywords["http-check"] = proxyKeyword{kBeDef, func(p *parser, px *Proxy, a []string) error {
 		var c HTTPCheck
 		if px.HTTP.Check == nil {
 			c = defaultHTTPCheck()
@@ -213,29 +213,55 @@ func init() {
 		if !px.httpCheckOwn {
 			// The first http-check line of a section replaces its
 			// defaults' rules.
-			c.Expects, c.Headers, c.Body, px.httpCheckOwn = nil, nil, "", true
+			c.Expects, c.Headers, c.HostAt, c.Body, c.Rules, px.httpCheckOwn = nil, nil, 0, "", nil, true
 		}
 		if len(a) == 0 {
-			return errors.New("expects 'send' or 'expect'")
+			return errors.New("expects 'connect', 'send' or 'expect'")
 		}
 		var err error
+		rule := HTTPCheckRule{Pos: p.pos}
 		switch a[0] {
 		case "expect":
 			var e HTTPExpect
 			if e, err = parseHTTPExpect(a[1:]); err == nil {
+				if n := len(c.Rules); e.Comment == "" && n > 0 && c.Rules[n-1].Action == TCPCheckComment {
+					// As HAProxy: a comment rule names the rule after it.
+					e.Comment = c.Rules[n-1].Connect.Comment
+				}
 				c.Expects = appendOwn(c.Expects, e)
+				rule.Action, rule.Expect = TCPCheckExpect, e
 			}
 		case "send":
-			err = parseHTTPCheckSend(&c, a[1:])
+			// The first send completes the check's own request (option
+			// httpchk's); a later one, after a connect, has its own.
+			req := defaultHTTPCheck()
+			if err = parseHTTPCheckSend(&req, a[1:]); err == nil && !hasHTTPCheckSend(c.Rules) {
+				err = parseHTTPCheckSend(&c, a[1:])
+			}
+			rule.Action, rule.Request = TCPCheckSend, &req
+		case "connect":
+			rule.Action, rule.Connect = TCPCheckConnect, TCPCheckRule{Action: TCPCheckConnect, Pos: p.pos, MinRecv: -1}
+			err = parseCheckConnect(&rule.Connect, a[1:], "http-check")
 		case "send-state":
 			if len(a) > 1 {
 				err = fmt.Errorf("'http-check send-state' takes no argument, not '%s'", a[1])
 			}
 			c.SendState = true
-		case "comment", "connect", "set-var", "unset-var":
+		case "comment":
+			if len(a) != 2 {
+				err = errors.New("'comment' expects one argument")
+				break
+			}
+			rule.Action, rule.Connect.Comment = TCPCheckComment, a[1]
+		case "set-var", "unset-var":
 			err = fmt.Errorf("%w: 'http-check %s'", ErrUnsupported, a[0])
 		default:
-			err = fmt.Errorf("unknown action '%s' (expects 'send' or 'expect')", a[0])
+			err = fmt.Errorf("unknown action '%s' (expects 'connect', 'send' or 'expect')", a[0])
+		}
+		if err == nil && rule.Action != 0 {
+			if err = httpCheckSequenceError(c.Rules, rule.Action); err == nil {
+				c.Rules = appendOwn(c.Rules, rule)
+			}
 		}
 		if err != nil {
 			return err
@@ -491,7 +517,7 @@ func init() {
 		if px.HTTP.Check != nil {
 			// http-check lines read before keep their rules.
 			old := px.HTTP.Check
-			c.Expects, c.Host, c.Headers, c.Body = old.Expects, old.Host, old.Headers, old.Body
+			c.Expects, c.Host, c.HostAt, c.Headers, c.Body, c.Rules = old.Expects, old.Host, old.HostAt, old.Headers, old.Body, old.Rules
 		}
 		switch len(a) {
 		case 0:
@@ -526,7 +552,7 @@ func init() {
 				}
 				value = strings.TrimSpace(value)
 				if strings.EqualFold(name, "host") {
-					c.Host = value
+					c.Host, c.HostAt = value, len(c.Headers)
 					continue
 				}
 				c.Headers = append(c.Headers, [2]string{name, value})
@@ -571,7 +597,7 @@ func init() {
 		return nil
 	}}
 
-	finishers = append(finishers, (*parser).validateHTTP)
+	finishers = append(finishers, (*parser).validateHTTP, (*parser).finishHTTPCheckRules)
 }
 
 func checkProto(p string) error {
@@ -580,6 +606,70 @@ func checkProto(p string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown protocol '%s' (expects h1 or h2)", p)
+}
+
+// finishHTTPCheckRules keeps the http-check rules in order only where a
+// connect makes the check run them so (HTTPCheck.Sequenced); without
+// one, the check's request and expects say it all. The comments, which
+// only counted as steps and named the expect after them, go.
+func (p *parser) finishHTTPCheckRules() {
+	for _, px := range p.cfg.Proxies {
+		if c := px.HTTP.Check; c != nil && c.Rules != nil {
+			cc := *c // never write through a pointer shared with defaults
+			cc.Rules = nil
+			if c.Sequenced() {
+				cc.Rules = httpCheckActions(c.Rules)
+			}
+			px.HTTP.Check = &cc
+		}
+	}
+}
+
+// httpCheckActions returns rules without their comments.
+func httpCheckActions(rules []HTTPCheckRule) []HTTPCheckRule {
+	var out []HTTPCheckRule
+	for _, r := range rules {
+		if r.Action != TCPCheckComment {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// hasHTTPCheckSend reports whether rules hold a send.
+func hasHTTPCheckSend(rules []HTTPCheckRule) bool {
+	rules = httpCheckActions(rules)
+	for _, r := range rules {
+		if r.Action == TCPCheckSend {
+			return true
+		}
+	}
+	return false
+}
+
+// httpCheckSequenceError refuses an http-check rule of kind act after
+// rules as HAProxy refuses it: a connect must come first when there is
+// one, and after an expect; a send after a connect; an expect after a
+// send or an expect. The first send and expect may come without a
+// connect, option httpchk's request being sent on the implicit one.
+// Steps count from 1, as HAProxy's messages do.
+func httpCheckSequenceError(rules []HTTPCheckRule, act TCPCheckAction) error {
+	step := len(rules) + 1 // comments count
+	if rules = httpCheckActions(rules); len(rules) == 0 || act == TCPCheckComment {
+		return nil
+	}
+	last := rules[len(rules)-1].Action
+	switch {
+	case act == TCPCheckConnect && rules[0].Action != TCPCheckConnect:
+		return errors.New("first step MUST also be a 'connect', optionally preceded by a 'set-var', an 'unset-var' or a 'comment', when there is a 'connect' step in the tcp-check ruleset")
+	case act == TCPCheckSend && last != TCPCheckConnect:
+		return fmt.Errorf("unable to add http-check send rule at step %d (missing connect rule)", step)
+	case act == TCPCheckExpect && last != TCPCheckSend && last != TCPCheckExpect:
+		return fmt.Errorf("unable to add http-check expect rule at step %d (missing send rule)", step)
+	case act == TCPCheckConnect && last != TCPCheckExpect:
+		return fmt.Errorf("unable to add http-check connect rule at step %d (missing expect rule)", step)
+	}
+	return nil
 }
 
 func defaultHTTPCheck() HTTPCheck {
@@ -1253,15 +1343,27 @@ func (p *parser) validateHTTP() {
 // <pattern>".
 func parseHTTPExpect(a []string) (HTTPExpect, error) {
 	var e HTTPExpect
-	if len(a) > 0 && a[0] == "!" {
-		e.Inverse, a = true, a[1:]
+	// "!" and "comment <msg>" may come before the match, and the comment
+	// after its pattern too, as HAProxy reads them.
+	for len(a) > 0 && (a[0] == "!" || a[0] == "comment") {
+		if a[0] == "!" {
+			e.Inverse, a = true, a[1:]
+			continue
+		}
+		if len(a) < 2 {
+			return e, errors.New("'http-check expect comment' expects a message")
+		}
+		e.Comment, a = a[1], a[2:]
+	}
+	if len(a) > 3 && a[2] == "comment" {
+		e.Comment, a = a[3], append(a[:2:2], a[4:]...)
 	}
 	if len(a) == 0 {
 		return e, errors.New("'http-check expect' expects [!] status|rstatus|string|rstring <pattern>")
 	}
 	switch a[0] {
 	case "status", "rstatus", "string", "rstring":
-	case "hdr", "fhdr", "string-lf", "status-lf", "custom", "min-recv", "comment", "ok-status",
+	case "hdr", "fhdr", "string-lf", "status-lf", "custom", "min-recv", "ok-status",
 		"error-status", "tout-status", "on-success", "on-error", "status-code":
 		return e, fmt.Errorf("%w: 'http-check expect %s'", ErrUnsupported, a[0])
 	default:
@@ -1335,7 +1437,7 @@ func parseHTTPCheckSend(c *HTTPCheck, a []string) error {
 				return errors.New("'http-check send hdr' expects a name and a value")
 			}
 			if strings.EqualFold(a[1], "host") {
-				c.Host = a[2]
+				c.Host, c.HostAt = a[2], len(c.Headers)
 			} else {
 				c.Headers = appendOwn(c.Headers, [2]string{a[1], a[2]})
 			}

@@ -239,7 +239,7 @@ func finishSSL(p *parser) {
 			bind.SSL.Inbound = in
 		}
 		for _, s := range px.Servers {
-			if !s.SSL.Enabled {
+			if !s.SSL.Enabled && !checkConnectsSSL(px) {
 				continue
 			}
 			p.pos = s.Pos
@@ -255,6 +255,26 @@ func finishSSL(p *parser) {
 			s.SSL.Outbound = out
 		}
 	}
+}
+
+// checkConnectsSSL reports whether px's checks open a TLS connection of
+// their own ("tcp-check connect ssl", "http-check connect ssl"), which
+// takes the TLS settings of every server line, "ssl" or not, as in
+// HAProxy.
+func checkConnectsSSL(px *Proxy) bool {
+	for _, r := range px.TCPCheckRules {
+		if r.Action == TCPCheckConnect && r.SSL {
+			return true
+		}
+	}
+	if hc := px.HTTP.Check; hc != nil {
+		for _, r := range hc.Rules {
+			if r.Action == TCPCheckConnect && r.Connect.SSL {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // parseDHParamFile reads "ssl-dh-param-file FILE", as Mozilla's TLS

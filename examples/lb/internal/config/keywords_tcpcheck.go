@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -272,35 +273,67 @@ func parseTCPCheckRule(a []string) (TCPCheckRule, error) {
 }
 
 func parseTCPCheckConnect(r *TCPCheckRule, a []string) error {
+	return parseCheckConnect(r, a, "tcp-check")
+}
+
+// parseCheckConnect reads the options of a "tcp-check connect" or, kw
+// telling, an "http-check connect". alpn and proto, which would choose
+// the protocol spoken (HTTP/2), are refused.
+func parseCheckConnect(r *TCPCheckRule, a []string, kw string) error {
+	http := kw == "http-check"
 	for len(a) > 0 {
 		switch a[0] {
 		case "default":
 			r.Default, a = true, a[1:]
 			continue
-		case "port", "addr", "comment":
-		case "send-proxy", "via-socks4", "ssl", "sni", "alpn", "proto", "linger":
-			return fmt.Errorf("%w: 'tcp-check connect' option '%s'", ErrUnsupported, a[0])
+		case "send-proxy", "via-socks4", "ssl", "linger":
+			switch a[0] {
+			case "send-proxy":
+				r.SendProxy = true
+			case "via-socks4":
+				r.ViaSOCKS4 = true
+			case "ssl":
+				r.SSL = true
+			case "linger":
+				r.Linger = true
+			}
+			a = a[1:]
+			continue
+		case "port", "addr", "comment", "sni":
+		case "alpn", "proto":
+			return fmt.Errorf("%w: '%s connect' option '%s'", ErrUnsupported, kw, a[0])
 		default:
-			return fmt.Errorf("'tcp-check connect': unknown option '%s' (expects 'default', 'port', 'addr' or 'comment')", a[0])
+			if http {
+				return fmt.Errorf("'http-check connect' expects 'comment', 'port', 'addr', 'send-proxy', 'ssl', 'sni', 'alpn' or 'via-socks4', 'linger', 'default' but got '%s' as argument", a[0])
+			}
+			return fmt.Errorf("'tcp-check connect': unknown option '%s' (expects 'default', 'port', 'addr', 'send-proxy', 'via-socks4', 'ssl', 'sni', 'linger' or 'comment')", a[0])
 		}
 		if len(a) < 2 {
-			return fmt.Errorf("'tcp-check connect' option '%s' expects an argument", a[0])
+			return fmt.Errorf("'%s connect' option '%s' expects an argument", kw, a[0])
 		}
 		switch a[0] {
 		case "port":
 			n, err := parseInt(a[1], 1, 65535)
 			if err != nil {
+				if http {
+					if _, aerr := strconv.Atoi(a[1]); aerr == nil {
+						return fmt.Errorf("'http-check connect' expects a valid TCP port (from range 1 to 65535) or a sample expression, got %s", a[1])
+					}
+					return fmt.Errorf("%w: 'http-check connect' port expression '%s' (only a number)", ErrUnsupported, a[1])
+				}
 				return fmt.Errorf("'tcp-check connect' port: %w", err)
 			}
 			r.Port = n
 		case "addr":
 			ip, err := netip.ParseAddr(a[1])
 			if err != nil {
-				return fmt.Errorf("'tcp-check connect' addr: '%s' is not an IP address", a[1])
+				return fmt.Errorf("'%s connect' addr: '%s' is not an IP address", kw, a[1])
 			}
 			r.Addr = ip.String()
 		case "comment":
 			r.Comment = a[1]
+		case "sni":
+			r.SNI = a[1]
 		}
 		a = a[2:]
 	}

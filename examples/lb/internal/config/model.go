@@ -702,6 +702,12 @@ type Server struct {
 	CheckAddr      string
 	CheckSSL       bool
 	CheckSendProxy bool
+	// SOCKS4 is the address (IP:port once resolved) of the SOCKS4 proxy
+	// the server's connections go through ("socks4"), "" for none; the
+	// health checks go through it too only with CheckViaSOCKS4
+	// ("check-via-socks4").
+	SOCKS4         string
+	CheckViaSOCKS4 bool
 	// OnMarkedDown is "shutdown-sessions" when the server's connections
 	// are closed as a check marks it down ("on-marked-down"), and
 	// OnMarkedUp "shutdown-backup-sessions" when the backup servers'

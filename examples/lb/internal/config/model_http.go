@@ -234,8 +234,10 @@ type UseBackend struct {
 // "http-check expect" lines.
 type HTTPCheck struct {
 	Method, URI, Version string
-	// Host, when set, is sent as the Host field (HTTP/1.1 checks).
-	Host string
+	// Host, when set, is sent as the Host field, after the first HostAt
+	// of Headers, where the lines named it.
+	Host   string
+	HostAt int
 	// Headers are the other fields "http-check send ... hdr" adds, in
 	// order, and Body the request's body ("body").
 	Headers [][2]string
@@ -252,12 +254,50 @@ type HTTPCheck struct {
 	// running server that gives it stops taking new clients (NOLB)
 	// while keeping those persistence sends it.
 	DisableOn404 bool
+	// Rules are the section's "http-check connect", "send" and "expect"
+	// lines in order. When one is a connect (Sequenced), the check runs
+	// them as HAProxy does: a connect opens a new connection, closing the
+	// one before; a send sends a request on it, the first one the check's
+	// own (Method, URI... as option httpchk and the first send make it),
+	// the others their own; the expects that follow judge its answer, and
+	// a send without any wants a 2xx or 3xx status.
+	Rules []HTTPCheckRule
+}
+
+// HTTPCheckRule is one "http-check connect", "send", "expect" or
+// "comment" line.
+type HTTPCheckRule struct {
+	Pos
+	// Action is TCPCheckConnect, TCPCheckSend, TCPCheckExpect or
+	// TCPCheckComment.
+	Action TCPCheckAction
+	// Connect holds a connect's options (Default, Port, Addr, SSL...).
+	Connect TCPCheckRule
+	// Request is a send's request: its own method, URI, version, fields
+	// and body, from HAProxy's defaults (OPTIONS / HTTP/1.0) on.
+	Request *HTTPCheck
+	// Expect is an expect rule.
+	Expect HTTPExpect
+}
+
+// Sequenced reports whether the rules hold a connect, which makes the
+// check run them in order (see Rules).
+func (c *HTTPCheck) Sequenced() bool {
+	for _, r := range c.Rules {
+		if r.Action == TCPCheckConnect {
+			return true
+		}
+	}
+	return false
 }
 
 // HTTPExpect is one "http-check expect" rule.
 type HTTPExpect struct {
 	// Kind is "status", "rstatus", "string" or "rstring".
 	Kind string
+	// Comment is the rule's own ("comment"), or that of an "http-check
+	// comment" just before it: a failure's info ends with it.
+	Comment string
 	// Inverse ("!") fails the check when the rule matches.
 	Inverse bool
 	// Statuses are the codes and ranges a status rule accepts, each as

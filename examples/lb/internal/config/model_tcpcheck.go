@@ -83,6 +83,13 @@ type TCPCheckRule struct {
 	// port and address; 0 and "" keep them.
 	Port int
 	Addr string
+	// SendProxy, ViaSOCKS4, SSL, SNI and Linger are a connect rule's
+	// options: a PROXY header (v2 when
+	// the server sends v2), the server's SOCKS4 proxy, TLS with the
+	// server's TLS settings and SNI for server name, and a graceful close
+	// in place of the reset a check's connection ends with.
+	SendProxy, ViaSOCKS4, SSL, Linger bool
+	SNI                               string
 	// Data is what a send rule writes, or what a string or binary expect
 	// rule looks for.
 	Data []byte

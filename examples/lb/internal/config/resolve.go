@@ -67,6 +67,9 @@ func (c *Config) Resolve(ctx context.Context, lookup LookupFunc) error {
 			if err := resolveCheckAddr(ctx, px, s, lookup); err != nil {
 				errs = append(errs, &Error{Pos: s.Pos, Keyword: "server", Err: err})
 			}
+			if err := resolveSOCKS4(ctx, px, s, lookup); err != nil {
+				errs = append(errs, &Error{Pos: s.Pos, Keyword: "server", Err: err})
+			}
 		}
 	}
 	return errors.Join(errs...)

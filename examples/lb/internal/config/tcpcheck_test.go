@@ -117,7 +117,7 @@ func TestTCPCheckErrors(t *testing.T) {
 		{"unknown expect option", "backend b\n  tcp-check expect sometimes string a\n", ErrBadValue, "unknown option 'sometimes'"},
 		{"status options", "backend b\n  tcp-check expect string a error-status L7RSP\n", ErrUnsupported, "'error-status'"},
 		{"log-format send", "backend b\n  tcp-check send-lf %[src]\n", ErrUnsupported, "'tcp-check send-lf'"},
-		{"connect ssl", "backend b\n  tcp-check connect ssl\n", ErrUnsupported, "option 'ssl'"},
+		{"connect alpn", "backend b\n  tcp-check connect alpn h2\n", ErrUnsupported, "option 'alpn'"},
 		{"connect bad port", "backend b\n  tcp-check connect port 70000\n", ErrBadValue, "port"},
 		{"connect bad addr", "backend b\n  tcp-check connect addr localhost\n", ErrBadValue, "'localhost' is not an IP address"},
 		{"connect not first", "backend b\n  tcp-check send x\n  tcp-check connect\n", ErrBadValue, "test.cfg:3: bad value: 'tcp-check' in 'backend' section: 'tcp-check connect': the first step (test.cfg:2) must also be a 'connect'"},
