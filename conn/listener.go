@@ -10,6 +10,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/proxyblocks/proxyblocks/freq"
@@ -344,14 +345,27 @@ func (l *Listener) Dup() (net.Listener, error) {
 // DupListener returns a second listener on ln's socket, as
 // [Listener.Dup] does, for a *net.TCPListener or *net.UnixListener.
 func DupListener(ln net.Listener) (net.Listener, error) {
-	f, ok := ln.(interface{ File() (*os.File, error) })
+	sc, ok := ln.(syscall.Conn)
 	if !ok {
 		return nil, fmt.Errorf("conn: cannot duplicate a %T listener", ln)
 	}
-	file, err := f.File()
+	rc, err := sc.SyscallConn()
 	if err != nil {
 		return nil, fmt.Errorf("conn: duplicate listener %v: %w", ln.Addr(), err)
 	}
+	// Not through File: the descriptor net's File returns is put in
+	// blocking mode when read with Fd, as net.FileListener reads it, and
+	// the mode belongs to the socket, which ln shares: an Accept of ln's
+	// running at that moment would block in the kernel, where closing ln
+	// no longer ends it.
+	nfd, derr := -1, error(nil)
+	if err := rc.Control(func(fd uintptr) { nfd, derr = dupCloseOnExec(int(fd)) }); err != nil {
+		return nil, fmt.Errorf("conn: duplicate listener %v: %w", ln.Addr(), err)
+	}
+	if derr != nil {
+		return nil, fmt.Errorf("conn: duplicate listener %v: %w", ln.Addr(), derr)
+	}
+	file := os.NewFile(uintptr(nfd), "listener")
 	defer file.Close()
 	dup, err := net.FileListener(file)
 	if err != nil {
@@ -361,6 +375,18 @@ func DupListener(ln net.Listener) (net.Listener, error) {
 		u.SetUnlinkOnClose(false)
 	}
 	return dup, nil
+}
+
+// dupCloseOnExec duplicates fd, the copy closed on exec.
+func dupCloseOnExec(fd int) (int, error) {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	nfd, err := syscall.Dup(fd)
+	if err != nil {
+		return -1, os.NewSyscallError("dup", err)
+	}
+	syscall.CloseOnExec(nfd)
+	return nfd, nil
 }
 
 // ListenerStats are a listener's counters.

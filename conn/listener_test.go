@@ -710,3 +710,51 @@ func TestListenerDup(t *testing.T) {
 		})
 	}
 }
+
+// Duplicating a listener never leaves its socket in blocking mode, not
+// even for a moment: an Accept of the original's taking a connection
+// then would call accept(2) again and block in the kernel, where Close
+// no longer reaches it.
+func TestListenerDupKeepsAcceptInterruptible(t *testing.T) {
+	l, err := ListenConfig{}.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	accepted := make(chan struct{})
+	go func() {
+		defer close(accepted)
+		for {
+			c, err := l.ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close()
+		}
+	}()
+	stop := make(chan struct{})
+	dialed := make(chan struct{})
+	go func() {
+		defer close(dialed)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if c, err := net.Dial("tcp", l.Addr().String()); err == nil {
+				_ = c.Close()
+			}
+		}
+	}()
+	for range 300 {
+		dup, err := l.Dup()
+		require.NoError(t, err)
+		require.NoError(t, dup.Close())
+	}
+	close(stop)
+	<-dialed
+	require.NoError(t, l.Close())
+	select {
+	case <-accepted:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Accept did not return after Close: it blocks in the kernel")
+	}
+}
