@@ -1207,7 +1207,10 @@ func (p *parser) validateHTTP() {
 			if px.HTTP.LogTLS {
 				opt = "httpslog"
 			}
-			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s '%s': 'option %s' needs 'mode http'; falling back to 'option tcplog'", px.Pos, px.Kind, px.Name, opt))
+			// A log-format set after the option replaces it: nothing falls back.
+			if len(px.LogFormat) == 0 || px.LogFormatPos == (Pos{}) {
+				p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: 'option %s' not usable with %s '%s' (needs 'mode http'). Falling back to 'option tcplog'.", px.HTTP.LogPos, opt, proxyWord(px), px.Name))
+			}
 			px.HTTP.Log, px.HTTP.LogTLS, px.Options.TCPLog = false, false, true
 			if px.LogFormatPos == (Pos{}) {
 				px.LogFormat = nil

@@ -435,6 +435,10 @@ func (p *parser) parseOption(args []string, neg bool) {
 	}
 	if err := o.parse(p.cur, args[1:], !neg); err != nil {
 		p.fail("option", fmt.Sprintf("'option %s' in '%s' section", name, p.section), err)
+		return
+	}
+	if (name == "httplog" || name == "httpslog") && !neg {
+		p.cur.HTTP.LogPos = p.pos
 	}
 }
 
