@@ -3,6 +3,7 @@ package acl
 import (
 	"slices"
 	"sort"
+	"strings"
 )
 
 // contentFetches read the request or the response themselves: the
@@ -82,6 +83,30 @@ func ReadsRequest(expr string) bool {
 		name = kw.fetch
 	}
 	return name == "method" || requestOnly(name) != ""
+}
+
+// ReadsRequestContent reports whether a sample expression's fetch needs
+// what the client sent after the connection opened: the request itself
+// (ReadsRequest) or the HTTP state built from it (captures, the protocol
+// test, the first-request flag). HAProxy warns of such a fetch in a rule
+// that may run before anything is received.
+func ReadsRequestContent(expr string) bool {
+	if ReadsRequest(expr) {
+		return true
+	}
+	fexpr, _, err := splitConverters(expr)
+	if err != nil {
+		return false
+	}
+	name, _, _, err := splitArg(fexpr)
+	if err != nil {
+		return false
+	}
+	switch {
+	case strings.HasPrefix(name, "capture.req."), strings.HasPrefix(name, "req.timer."):
+		return true
+	}
+	return name == "req.proto_http" || name == "req_proto_http" || name == "http_first_req"
 }
 
 // RequestOnly returns the fetches of the condition's ACLs that read the

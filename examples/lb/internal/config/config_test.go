@@ -13,6 +13,15 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// timeouts sets a proxy's client, connect and server timeouts, which
+// spares a test configuration haproxy's warning of missing timeouts.
+// feTimeout and beTimeouts are the frontend's and the backend's part.
+const (
+	timeouts   = feTimeout + beTimeouts
+	feTimeout  = "    timeout client 1s\n"
+	beTimeouts = "    timeout connect 1s\n    timeout server 1s\n"
+)
+
 func parse(t *testing.T, text string) (*Config, error) {
 	t.Helper()
 	return Parse(Source{Name: "lb.cfg", Data: []byte(text)})
@@ -323,12 +332,15 @@ func TestErrorsAreAllReported(t *testing.T) {
 }
 
 func TestNoOptionAndWarnings(t *testing.T) {
-	c := mustParse(t, "defaults\n  option tcplog\nfrontend f\n  no option tcplog\nfrontend g\n  bind :1\n")
+	c := mustParse(t, "defaults\n  option tcplog\nfrontend f\n  no option tcplog\nfrontend g\n  bind :1\n  log 127.0.0.1:514 local0\n"+feTimeout)
 	require.False(t, c.Proxy("f", KindFrontend).Options.TCPLog)
 	require.True(t, c.Proxy("g", KindFrontend).Options.TCPLog)
 	// f has no bind; a frontend without default_backend is no warning,
 	// as in haproxy.
-	require.Equal(t, []string{"frontend 'f' has no 'bind' directive. Please declare it as a backend if this was intended."}, c.Warnings)
+	require.Equal(t, []string{
+		"frontend 'f' has no 'bind' directive. Please declare it as a backend if this was intended.",
+		"missing timeouts for frontend 'f'." + missingTimeouts,
+	}, c.Warnings)
 }
 
 func TestLogVariants(t *testing.T) {

@@ -106,7 +106,7 @@ func TestRewriteKeywords(t *testing.T) {
     http-request set-method POST
     http-response set-status 299 reason Fine
     http-response replace-header X-C a b
-`)})
+` + feTimeout)})
 	require.NoError(t, err)
 	f := cfg.Proxy("f", KindFrontend)
 	require.Equal(t, "/health", f.HTTP.MonitorURI)

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The warnings haproxy gives once the whole configuration is read, for a
+// proxy that lacks a timeout, writes a log format with no log address,
+// or captures request contents without waiting for them: lb gives the
+// same, as "global zero-warning" refuses a configuration for them.
+
+const warnTimeouts = "    timeout client 1s\n    timeout connect 1s\n    timeout server 1s\n"
+
+// warnListener is a listening proxy that needs no warning, for texts
+// whose other proxies do not listen (haproxy -c refuses a configuration
+// with no listener).
+const warnListener = "frontend other\n    bind 127.0.0.1:18009\n    timeout client 1s\n    mode tcp\n    tcp-request connection reject\n"
+
+// TestInteropMissingTimeoutsMatchesHAProxy: which proxies miss which
+// timeouts, by side and mode, as haproxy decides.
+func TestInteropMissingTimeoutsMatchesHAProxy(t *testing.T) {
+	const fe = "frontend fe\n    bind 127.0.0.1:18001\n    default_backend be\n"
+	const be = "backend be\n    server s 127.0.0.1:2\n"
+	w := checkParity(t, "defaults\n    mode http\n"+fe+be+"listen li\n    bind 127.0.0.1:18002\n    server s 127.0.0.1:2\n")
+	require.Equal(t, []string{
+		": missing timeouts for backend 'be'.",
+		": missing timeouts for frontend 'fe'.",
+		": missing timeouts for proxy 'li'.",
+	}, w)
+	for _, c := range []struct{ name, text string }{
+		{"tcp mode", "defaults\n    mode tcp\n" + fe + be},
+		{"all set", "defaults\n" + warnTimeouts + fe + be},
+		{"tcp tunnel for server", "defaults\n    mode tcp\n    timeout client 1s\n    timeout connect 1s\n    timeout tunnel 1s\n" + fe + be},
+		{"http tunnel is no server timeout", "defaults\n    mode http\n    timeout client 1s\n    timeout connect 1s\n    timeout tunnel 1s\n" + fe + be},
+		{"backend without servers", "defaults\n    timeout client 1s\n" + fe + "backend be\n"},
+		{"listen without servers", "listen li\n    bind 127.0.0.1:18001\n    timeout client 1s\n"},
+		{"disabled proxies", "defaults\n    timeout connect 1s\n" + strings.Replace(fe, "default_backend be\n", "default_backend be\n    disabled\n", 1) + be + "    disabled\n" + warnListener},
+		{"stats frontend", "defaults\n    mode http\nfrontend fe\n    bind 127.0.0.1:18001\n    stats enable\n    stats uri /\n"},
+		{"zero is unset", "defaults\n" + warnTimeouts + fe + be + "    timeout server 0\n"},
+		{"connect only", "defaults\n    timeout client 1s\n" + fe + be + "    timeout connect 1s\n"},
+		{"server template", "defaults\n    timeout client 1s\n" + fe + "backend be\n    server-template s 2 127.0.0.1:2\n"},
+		{"frontend without bind", "defaults\n    timeout connect 1s\n    timeout server 1s\nfrontend fe\n    default_backend be\n" + be + warnListener},
+		{"named defaults", "defaults d1\n    mode http\n    timeout connect 1s\n" + fe + be},
+	} {
+		t.Run(c.name, func(t *testing.T) { checkParity(t, c.text) })
+	}
+}
+
+// TestInteropLogFormatWithoutLogMatchesHAProxy: a frontend with a log
+// format but no log address warns; a backend does not.
+func TestInteropLogFormatWithoutLogMatchesHAProxy(t *testing.T) {
+	base := "defaults\n" + warnTimeouts + "frontend fe\n    bind 127.0.0.1:18001\n    default_backend be\n"
+	const be = "backend be\n    server s 127.0.0.1:2\n"
+	w := checkParity(t, base+"    option tcplog\n"+be)
+	require.Equal(t, []string{": log format ignored for frontend 'fe' since it has no log address."}, w)
+	for _, c := range []struct{ name, text string }{
+		{"httplog", strings.Replace(base, "defaults\n", "defaults\n    mode http\n", 1) + "    option httplog\n" + be},
+		{"httpslog", strings.Replace(base, "defaults\n", "defaults\n    mode http\n", 1) + "    option httpslog\n" + be},
+		{"clf", strings.Replace(base, "defaults\n", "defaults\n    mode http\n", 1) + "    option httplog clf\n" + be},
+		{"log-format", base + "    log-format %ci\n" + be},
+		{"from defaults", strings.Replace(base, "defaults\n", "defaults\n    option tcplog\n", 1) + be},
+		{"listen", "defaults\n" + warnTimeouts + "    option tcplog\nlisten li\n    bind 127.0.0.1:18001\n    server s 127.0.0.1:2\n"},
+		{"backend only", "defaults\n" + warnTimeouts + "    option tcplog\n" + be + warnListener},
+		{"no log", "defaults\n" + warnTimeouts + "    log 127.0.0.1:514 local0\nfrontend fe\n    bind 127.0.0.1:18001\n    option tcplog\n    no log\n    default_backend be\n" + be},
+		{"log global without global log", base + "    log global\n    option tcplog\n" + be},
+		{"log global", "global\n    log 127.0.0.1:514 local0\n" + base + "    log global\n    option tcplog\n" + be},
+		{"own log", base + "    log 127.0.0.1:514 local0\n    option tcplog\n" + be},
+		{"disabled", base + "    disabled\n    option tcplog\n" + be + warnListener},
+		{"httplog in tcp mode", base + "    option httplog\n" + be},
+		{"no format", base + be},
+	} {
+		t.Run(c.name, func(t *testing.T) { checkParity(t, c.text) })
+	}
+}
+
+// TestInteropHTTPLogInTCPModeMatchesHAProxy: option httplog in a tcp
+// frontend falls back to tcplog with haproxy's warning, at the option's
+// line, unless a later log-format replaces it.
+func TestInteropHTTPLogInTCPModeMatchesHAProxy(t *testing.T) {
+	base := "defaults\n" + warnTimeouts + "frontend fe\n    bind 127.0.0.1:18001\n    log 127.0.0.1:514 local0\n    default_backend be\n"
+	const be = "backend be\n    server s 127.0.0.1:2\n"
+	w := checkParity(t, base+"    option httplog\n"+be)
+	require.Equal(t, []string{"9: 'option httplog' not usable with frontend 'fe' (needs 'mode http'). Falling back to 'option tcplog'."}, w)
+	w = checkParity(t, strings.Replace(base, "defaults\n", "defaults\n    option httplog\n", 1)+be)
+	require.Equal(t, []string{"2: 'option httplog' not usable with frontend 'fe' (needs 'mode http'). Falling back to 'option tcplog'."}, w)
+	checkParity(t, base+"    option httpslog\n"+be)
+	checkParity(t, base+"    option httplog clf\n"+be)
+	checkParity(t, base+"    log-format %ci\n    option httplog\n"+be)
+	require.Empty(t, checkParity(t, base+"    option httplog\n    log-format %ci\n"+be))
+	checkParity(t, "defaults\n"+warnTimeouts+"listen li\n    bind 127.0.0.1:18001\n    log 127.0.0.1:514 local0\n    option httplog\n    server s 127.0.0.1:2\n")
+}
+
+// TestInteropCaptureWithoutInspectDelayMatchesHAProxy: a tcp-request
+// content capture of request contents without an inspect delay warns;
+// one of the connection's addresses does not.
+func TestInteropCaptureWithoutInspectDelayMatchesHAProxy(t *testing.T) {
+	text := func(mode, rules string) string {
+		return "defaults\n" + warnTimeouts + "    mode " + mode + "\nfrontend fe\n    bind 127.0.0.1:18001\n" + rules + "    default_backend be\nbackend be\n    server s 127.0.0.1:2\n"
+	}
+	w := checkParity(t, text("tcp", "    tcp-request content capture req.payload(0,10) len 10\n"))
+	require.Equal(t, []string{": frontend 'fe' : a 'tcp-request capture' rule explicitly depending on request contents without any 'tcp-request inspect-delay' setting. This means that this rule will randomly find its contents. This can be fixed by setting the tcp-request inspect-delay."}, w)
+	for _, r := range []string{
+		"capture src len 10",
+		"capture req.ssl_sni len 10",
+		"capture req.len len 10",
+		"capture req.ssl_sni,lower len 10",
+		"capture req.payload(0,4) len 10 if { src 1.2.3.4 }",
+		"capture src len 10 if { req.len gt 0 }",
+		"capture ssl_fc_sni len 10",
+		"capture str(x) len 10",
+		"capture var(txn.x) len 10",
+	} {
+		t.Run("tcp "+r, func(t *testing.T) { checkParity(t, text("tcp", "    tcp-request content "+r+"\n")) })
+	}
+	for _, r := range []string{
+		"capture method len 10",
+		"capture path len 10",
+		"capture req.hdr(host) len 10",
+		"capture req.hdrs len 10",
+		"capture req.cook_val(x) len 10",
+		"capture req.proto_http len 10",
+		"capture http_first_req len 10",
+		"capture capture.req.uri len 10",
+		"capture fe_id len 10",
+	} {
+		t.Run("http "+r, func(t *testing.T) { checkParity(t, text("http", "    tcp-request content "+r+"\n")) })
+	}
+	checkParity(t, text("tcp", "    tcp-request content capture req.payload(0,4) len 10\n    tcp-request content capture req.len len 10\n"))
+	checkParity(t, text("tcp", "    tcp-request content capture req.payload(0,4) len 10\n    tcp-request inspect-delay 1s\n"))
+	checkParity(t, "defaults\n"+warnTimeouts+"listen li\n    bind 127.0.0.1:18001\n    tcp-request content capture req.payload(0,4) len 10\n    server s 127.0.0.1:2\n")
+}
