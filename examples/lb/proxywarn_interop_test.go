@@ -132,3 +132,76 @@ func TestInteropCaptureWithoutInspectDelayMatchesHAProxy(t *testing.T) {
 	checkParity(t, text("tcp", "    tcp-request content capture req.payload(0,4) len 10\n    tcp-request inspect-delay 1s\n"))
 	checkParity(t, "defaults\n"+warnTimeouts+"listen li\n    bind 127.0.0.1:18001\n    tcp-request content capture req.payload(0,4) len 10\n    server s 127.0.0.1:2\n")
 }
+
+// TestInteropHTTPOnlySettingsInTCPModeMatchesHAProxy: what a proxy not
+// in mode http ignores, haproxy warns of; lb gives the same words, and
+// neither warns of a disabled proxy.
+func TestInteropHTTPOnlySettingsInTCPModeMatchesHAProxy(t *testing.T) {
+	tcp := func(fe, be string) string {
+		return "defaults\n" + warnTimeouts + "frontend fe\n    bind 127.0.0.1:18001\n" + fe + "    default_backend be\nbackend be\n" + be + "    server s 127.0.0.1:2\n"
+	}
+	w := checkParity(t, tcp("    option forwardfor\n", "    option forwardfor\n"))
+	require.Equal(t, []string{
+		": 'option forwardfor' ignored for backend 'be' as it requires HTTP mode.",
+		": 'option forwardfor' ignored for frontend 'fe' as it requires HTTP mode.",
+	}, w)
+	for _, c := range []struct{ name, fe, be string }{
+		{"frontend options", "    option originalto\n    option accept-invalid-http-request\n    option disable-h2-upgrade\n    option http-ignore-probes\n    option http-use-proxy-header\n    option http-buffer-request\n", ""},
+		{"backend options", "", "    option accept-invalid-http-response\n    option http-pretend-keepalive\n    option prefer-last-server\n    option http-buffer-request\n"},
+		{"cookie", "", "    cookie SRV insert\n"},
+		{"server cookie", "", "    cookie SRV insert\n    server c 127.0.0.1:3 cookie c\n"},
+		{"balance uri", "", "    balance uri\n"},
+		{"balance hdr", "", "    balance hdr(host)\n"},
+		{"balance url_param", "", "    balance url_param x\n"},
+		{"balance source", "", "    balance source\n"},
+		{"monitor-uri", "    monitor-uri /m\n", ""},
+		{"http-after-response", "", "    http-after-response set-header a b\n"},
+		{"tcp-smart-accept in a backend", "", "    option tcp-smart-accept\n"},
+		{"tcp-smart-connect in a frontend", "    option tcp-smart-connect\n", ""},
+		{"switch-mode keeps options", "    tcp-request content switch-mode http\n    option forwardfor\n    monitor-uri /m\n", "    mode http\n"},
+		{"disabled", "", "    disabled\n    option forwardfor\n    cookie SRV insert\n    balance uri\n    http-after-response set-header a b\n"},
+		{"from defaults", "", "    mode tcp\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			text := tcp(c.fe, c.be)
+			if c.name == "from defaults" {
+				text = strings.Replace(text, "defaults\n", "defaults\n    option forwardfor\n    cookie X insert\n    balance uri\n", 1)
+			}
+			checkParity(t, text)
+		})
+	}
+}
+
+// TestInteropLayer6FetchesInHTTPMatchesHAProxy: a condition of an HTTP
+// proxy that reads raw bytes (a payload, its length, a TLS hello) is
+// warned of once per rule, whatever the rule; a sample expression is not.
+func TestInteropLayer6FetchesInHTTPMatchesHAProxy(t *testing.T) {
+	http := func(fe, be string) string {
+		return "defaults\n" + warnTimeouts + "    mode http\nfrontend fe\n    bind 127.0.0.1:18001\n" + fe + "    default_backend be\nbackend be\n" + be + "    server s 127.0.0.1:2\n"
+	}
+	w := checkParity(t, http("    http-request deny if { req.len gt 0 }\n", ""))
+	require.Equal(t, []string{": Proxy 'fe': L6 sample fetches ignored on HTTP proxies (declared at p.cfg:8)."}, w)
+	for _, c := range []struct{ name, fe, be string }{
+		{"tcp-request content", "    tcp-request content reject if { req.len gt 0 }\n", ""},
+		{"named acls", "    acl a req.len gt 0\n    acl b req.payload(0,1) -m bin 00\n    tcp-request content reject if a b\n    tcp-request content reject if a\n", ""},
+		{"use_backend", "    use_backend be if { req.ssl_sni foo }\n", ""},
+		{"or", "    tcp-request content reject if { src 1.1.1.1 } || { req.ssl_hello_type 1 }\n", ""},
+		{"rdp cookie", "    http-request deny if { req.rdp_cookie foo }\n", ""},
+		{"sample expression", "    http-request set-var(txn.x) req.len\n", ""},
+		{"http fetches", "    http-request deny if { req.hdr(x) foo } { src 1.1.1.1 }\n", ""},
+		{"unused acl", "    acl a req.len gt 0\n", ""},
+		{"response", "", "    http-response deny if { res.len gt 0 }\n"},
+		{"disabled", "", "    disabled\n    http-response deny if { res.len gt 0 }\n"},
+		{"mode set later", "    mode tcp\n    tcp-request content reject if { req.len gt 0 }\n    mode http\n", ""},
+		{"tcp mode", "    mode tcp\n    tcp-request content reject if { req.len gt 0 }\n", "    mode tcp\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) { checkParity(t, http(c.fe, c.be)) })
+	}
+}
+
+// TestInteropBindProcessMatchesHAProxy: bind-process is read and warned
+// of in haproxy 2.6's words.
+func TestInteropBindProcessMatchesHAProxy(t *testing.T) {
+	w := checkParity(t, strings.Replace(parityBase, "    default_backend be\n", "    default_backend be\n    bind-process 1\n", 1))
+	require.Equal(t, []string{"9: 'bind-process' has no effect, is deprecated, and will be removed in version 2.7."}, w)
+}

@@ -109,6 +109,41 @@ func ReadsRequestContent(expr string) bool {
 	return name == "req.proto_http" || name == "req_proto_http" || name == "http_first_req"
 }
 
+// layer6Fetch reports whether the fetch called name reads the raw bytes
+// of the request or of the response, which HAProxy's HTTP proxies hold
+// as HTTP messages instead.
+func layer6Fetch(name string) bool {
+	switch name {
+	case "req.len", "req_len", "req.payload", "payload", "req.payload_lv", "payload_lv",
+		"req.ssl_hello_type", "req_ssl_hello_type", "req.ssl_sni", "req_ssl_sni",
+		"req.ssl_ver", "req_ssl_ver", "req.ssl_alpn", "req.ssl_ec_ext", "req.ssl_st_ext",
+		"req.rdp_cookie", "rdp_cookie", "req.rdp_cookie_cnt", "rdp_cookie_cnt",
+		"res.len", "res.payload", "res.payload_lv", "res.ssl_hello_type", "rep_ssl_hello_type",
+		"distcc_body", "distcc_param":
+		return true
+	}
+	return false
+}
+
+// UsesLayer6 reports whether one of the condition's ACLs reads the raw
+// bytes of the request or the response (a payload, its length, a TLS
+// hello): HAProxy warns that an HTTP proxy ignores such fetches.
+func (c *Cond) UsesLayer6() bool {
+	if c == nil {
+		return false
+	}
+	for _, and := range c.ors {
+		for _, t := range and {
+			for _, e := range t.acl.exprs {
+				if e.l6 {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 // RequestOnly returns the fetches of the condition's ACLs that read the
 // request itself, which never match in a response rule; the caller
 // warns of them as HAProxy does.

@@ -255,7 +255,7 @@ func init() {
 		}},
 		// Read, and warned about: nothing for lb to do with them.
 		"bind-process": {kAll, func(p *parser, px *Proxy, a []string) error {
-			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: 'bind-process' has no effect, as in HAProxy 2.6, which deprecated it", p.pos))
+			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: 'bind-process' has no effect, is deprecated, and will be removed in version 2.7.", p.pos))
 			return nil
 		}},
 		"http-send-name-header": {kBeDef, func(p *parser, px *Proxy, a []string) error {

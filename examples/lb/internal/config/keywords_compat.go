@@ -34,6 +34,7 @@ var ignoredOptions = map[string]string{
 	"http-use-proxy-header": "cap", "http-pretend-keepalive": "cap",
 	"transparent": "cap", "accept-invalid-http-request": "cap",
 	"accept-invalid-http-response": "cap", "socket-stats": "cap",
+	"tcp-smart-accept": "cap", "tcp-smart-connect": "cap",
 }
 
 // capabilityNames are the kind of the section and the capability it

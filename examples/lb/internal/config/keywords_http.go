@@ -1184,12 +1184,12 @@ func (p *parser) validateHTTP() {
 		if switches && px.Kind == KindListen {
 			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: Proxy '%s' : 'switch-mode http' configured for a tcp proxy with no backend. Incoming connections upgraded to HTTP cannot be routed to TCP servers", px.Pos, px.Name))
 		}
-		if px.Mode != "http" && !(switches && px.Kind.IsFrontend()) {
+		if px.Mode != "http" && !px.Disabled && !(switches && px.Kind.IsFrontend()) {
 			// HAProxy's words, one line per kind of rule.
 			for _, k := range [...]struct {
 				name string
 				n    int
-			}{{"http-request", len(px.HTTP.RequestRules)}, {"http-response", len(px.HTTP.ResponseRules)}, {"redirect", len(px.HTTP.Redirects)}} {
+			}{{"http-request", len(px.HTTP.RequestRules)}, {"http-response", len(px.HTTP.ResponseRules)}, {"redirect", len(px.HTTP.Redirects)}, {"http-after-response", len(px.HTTP.AfterResponseRules)}} {
 				if k.n > 0 {
 					p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("'%s' rules ignored for %s '%s' as they require HTTP mode.", k.name, proxyWord(px), px.Name))
 				}

@@ -111,8 +111,10 @@ type parser struct {
 	fetchRefs []fetchRef
 	// convRefs are the stick-table converters' tables (convrefs.go).
 	convRefs []convRef
-	pos      Pos
-	errs     []error
+	// conds are the proxies' conditions, with their lines (proxywarn.go).
+	conds []condAt
+	pos   Pos
+	errs  []error
 	// stopped is set when a directive stopped the parse (.alert, a bad
 	// .if block or condition), as HAProxy reads no further.
 	stopped bool
@@ -382,6 +384,7 @@ func (p *parser) startProxy(kw string, args []string) {
 	p.cur = inherit(base, kind, name, p.pos)
 	// The ACLs of every section read their files from one registry.
 	p.cur.ACLs.Refs = p.cfg.Patterns
+	p.cur.ACLs.OnCond = p.noteCond
 	p.cfg.Proxies = append(p.cfg.Proxies, p.cur)
 }
 

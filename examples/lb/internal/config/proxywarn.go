@@ -24,11 +24,38 @@ const missingTimeouts = `
    | with such a configuration. To fix this, please ensure that all following
    | timeouts are set to a non-zero value: 'client', 'connect', 'server'.`
 
+// condAt is a condition of a proxy's rule, and where it was read.
+type condAt struct {
+	px   *Proxy
+	pos  Pos
+	cond *acl.Cond
+}
+
+// noteCond records a condition of the proxy being read.
+func (p *parser) noteCond(c *acl.Cond) {
+	if p.cur != nil {
+		p.conds = append(p.conds, condAt{p.cur, p.pos, c})
+	}
+}
+
 // warnProxies warns, for each enabled proxy, as HAProxy does.
 func (p *parser) warnProxies() {
 	for _, px := range p.cfg.Proxies {
+		px.ACLs.OnCond = nil // the parse is over
+	}
+	// An HTTP proxy's rules see HTTP messages, not the raw bytes.
+	for _, c := range p.conds {
+		if c.px.Mode == "http" && !c.px.Disabled && c.cond.UsesLayer6() {
+			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("Proxy '%s': L6 sample fetches ignored on HTTP proxies (declared at %s).", c.px.Name, c.pos))
+		}
+	}
+	p.conds = nil
+	for _, px := range p.cfg.Proxies {
 		if px.Disabled {
 			continue
+		}
+		if px.Mode != "http" {
+			p.warnHTTPOnly(px)
 		}
 		if px.missesTimeouts() {
 			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("missing timeouts for %s '%s'.%s", proxyWord(px), px.Name, missingTimeouts))
@@ -71,4 +98,54 @@ func (px *Proxy) hasLogFormat() bool {
 // its own log targets, or the global ones through "log global".
 func (p *parser) hasLogTarget(px *Proxy) bool {
 	return len(px.Logs) > 0 || (px.LogGlobal && len(p.cfg.Global.Logs) > 0)
+}
+
+// warnHTTPOnly warns of the settings a proxy not in mode http ignores,
+// in HAProxy's words: options, persistence cookies, layer 7 hashes and
+// monitor-uri. A frontend that switches its connections to HTTP keeps
+// its HTTP options.
+func (p *parser) warnHTTPOnly(px *Proxy) {
+	warn := func(format string, a ...any) {
+		p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf(format, a...))
+	}
+	word := proxyWord(px)
+	if !(px.Kind.IsFrontend() && px.switchesMode()) {
+		o := &px.Options
+		for _, opt := range [...]struct {
+			name string
+			on   bool
+		}{
+			{"accept-invalid-http-request", o.AcceptInvalidRequest},
+			{"accept-invalid-http-response", o.AcceptInvalidResponse},
+			{"disable-h2-upgrade", o.DisableH2Upgrade},
+			{"forwardfor", px.HTTP.ForwardFor},
+			{"http-buffer-request", o.BufferRequest},
+			{"http-ignore-probes", o.IgnoreProbes},
+			{"http-pretend-keepalive", o.PretendKeepAlive},
+			{"http-use-proxy-header", o.UseProxyHeader},
+			{"originalto", px.HTTP.OriginalTo},
+			{"prefer-last-server", o.PreferLastServer},
+		} {
+			if opt.on {
+				warn("'option %s' ignored for %s '%s' as it requires HTTP mode.", opt.name, word, px.Name)
+			}
+		}
+	}
+	if px.Kind.IsBackend() {
+		if px.Cookie != nil {
+			warn("cookie will be ignored for %s '%s' (needs 'mode http').", word, px.Name)
+		}
+		for _, s := range px.Servers {
+			if s.Cookie != "" {
+				warn("%s '%s' : ignoring cookie for server '%s' as HTTP mode is disabled.", word, px.Name, s.Name)
+			}
+		}
+		switch px.Balance {
+		case "uri", "url_param", "hdr":
+			warn("Layer 7 hash not possible for %s '%s' (needs 'mode http'). Falling back to round robin.", word, px.Name)
+		}
+	}
+	if px.Kind.IsFrontend() && px.HTTP.MonitorURI != "" {
+		warn("monitor-uri will be ignored for %s '%s' (needs 'mode http').", word, px.Name)
+	}
 }

@@ -36,9 +36,13 @@ backend nb
 	assert.False(t, unset.SmartAcceptSet)
 	assert.True(t, c.Proxy("b", KindBackend).Options.SmartConnect, "from defaults")
 	assert.False(t, c.Proxy("nb", KindBackend).Options.SmartConnect)
+	// Misplaced, each is ignored with haproxy's warning.
+	c = mustParse(t, "backend b\n    option tcp-smart-accept\nfrontend f\n    option tcp-smart-connect\n")
+	assert.Equal(t, []string{
+		"lb.cfg:2: 'tcp-smart-accept' ignored because backend 'b' has no frontend capability.",
+		"lb.cfg:4: 'tcp-smart-connect' ignored because frontend 'f' has no backend capability.",
+	}, c.Warnings[:2])
 	for text, want := range map[string]string{
-		"backend b\n    option tcp-smart-accept\n":    "lb.cfg:2: ",
-		"frontend f\n    option tcp-smart-connect\n":  "lb.cfg:2: ",
 		"frontend f\n    option tcp-smart-accept x\n": "lb.cfg:2: ",
 	} {
 		_, err := parse(t, text)
