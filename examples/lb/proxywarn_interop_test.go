@@ -191,6 +191,7 @@ func TestInteropLayer6FetchesInHTTPMatchesHAProxy(t *testing.T) {
 		{"http fetches", "    http-request deny if { req.hdr(x) foo } { src 1.1.1.1 }\n", ""},
 		{"unused acl", "    acl a req.len gt 0\n", ""},
 		{"response", "", "    http-response deny if { res.len gt 0 }\n"},
+		{"tcp-response", "", "    tcp-response inspect-delay 1s\n    tcp-response content reject if { res.len gt 0 }\n    tcp-response content set-var(txn.x) res.len\n    tcp-response content accept if { res.payload(0,1) -m bin 00 }\n"},
 		{"disabled", "", "    disabled\n    http-response deny if { res.len gt 0 }\n"},
 		{"mode set later", "    mode tcp\n    tcp-request content reject if { req.len gt 0 }\n    mode http\n", ""},
 		{"tcp mode", "    mode tcp\n    tcp-request content reject if { req.len gt 0 }\n", "    mode tcp\n"},

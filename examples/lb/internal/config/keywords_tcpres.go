@@ -9,13 +9,14 @@ import (
 )
 
 // The "tcp-response" keyword: rules a backend runs on what its server
-// sends, before it reaches the client (the balancer's content_res.go).
+// sends, before it reaches the client: the bytes in mode tcp (the
+// balancer's content_res.go), each response in mode http
+// (http_content_res.go).
 
 func init() {
 	// Every section kind reaches the parser, which words the refusals of
 	// frontends and defaults as haproxy does.
 	proxyKeywords["tcp-response"] = proxyKeyword{kAll, parseTCPResponse}
-	finishers = append(finishers, (*parser).checkResponseRules)
 }
 
 // tcpResponseActions is haproxy 2.6's list of tcp-response content
@@ -151,17 +152,4 @@ func requestBufferOf(expr string) string {
 		return n
 	}
 	return ""
-}
-
-// checkResponseRules refuses, by name, tcp-response content rules where
-// lb does not run them: in mode http haproxy runs them on the response
-// as its HTTP layer holds it, which lb does not reproduce.
-func (p *parser) checkResponseRules() {
-	for _, px := range p.cfg.Proxies {
-		if len(px.Stick.ResponseRules) == 0 || px.Mode != "http" {
-			continue
-		}
-		p.pos = px.Stick.ResponseRules[0].Pos
-		p.errorf("tcp-response", ErrUnsupported, "%s '%s': 'tcp-response content' rules in mode http (lb runs them in mode tcp only)", px.Kind, px.Name)
-	}
 }
