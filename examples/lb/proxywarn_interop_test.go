@@ -206,3 +206,39 @@ func TestInteropBindProcessMatchesHAProxy(t *testing.T) {
 	w := checkParity(t, strings.Replace(parityBase, "    default_backend be\n", "    default_backend be\n    bind-process 1\n", 1))
 	require.Equal(t, []string{"9: 'bind-process' has no effect, is deprecated, and will be removed in version 2.7."}, w)
 }
+
+// TestInteropMisplacedKeywordsMatchHAProxy: a keyword or an option
+// written in a section without the side it acts on is ignored with
+// haproxy's warning, at its line, rather than refused.
+func TestInteropMisplacedKeywordsMatchHAProxy(t *testing.T) {
+	base := "defaults\n" + warnTimeouts + "    mode http\nfrontend fe\n    bind 127.0.0.1:18001\n    default_backend be\nbackend be\n    server s 127.0.0.1:2\n"
+	w := checkParity(t, base+"frontend fx\n    bind 127.0.0.1:18002\n    fullconn 10\n")
+	require.Equal(t, []string{"13: 'fullconn' ignored because frontend 'fx' has no backend capability. Maybe you want 'maxconn' instead ?"}, w)
+	frontendOnly := []string{
+		"backlog 10", "bind :18007", "capture request header Host len 10", "monitor fail if FALSE", "monitor-uri /m", "use_backend be",
+		"clitcpka-cnt 3", "clitcpka-idle 10s", "clitcpka-intvl 10s", "rate-limit sessions 10",
+		"option clitcpka", "option contstats", "option dontlog-normal", "option dontlognull", "option http-ignore-probes",
+		"option log-separate-errors", "option logasap", "option socket-stats", "option tcp-smart-accept", "option disable-h2-upgrade",
+		"option accept-invalid-http-request", "option http-use-proxy-header",
+	}
+	for _, l := range frontendOnly {
+		t.Run("backend "+l, func(t *testing.T) {
+			checkParity(t, base+"backend bx\n    "+l+"\n    server s 127.0.0.1:2\n")
+		})
+	}
+	backendOnly := []string{
+		"balance roundrobin", "cookie X insert", "dispatch 127.0.0.1:5", "dynamic-cookie-key k", "force-persist if TRUE",
+		"hash-type consistent", "http-reuse safe", "http-send-name-header X-S", "ignore-persist if TRUE",
+		"load-server-state-from-file none", "retries 2", "server-state-file-name x", "source 0.0.0.0", "stick on src",
+		"srvtcpka-cnt 3", "srvtcpka-idle 10s", "srvtcpka-intvl 10s", "max-keep-alive-queue 10",
+		"option abortonclose", "option allbackups", "option httpchk", "option ldap-check", "option log-health-checks",
+		"option mysql-check", "option persist", "option prefer-last-server", "option redis-check", "option redispatch",
+		"option smtpchk", "option spop-check", "option srvtcpka", "option ssl-hello-chk", "option tcp-check",
+		"option tcp-smart-connect", "option transparent", "option http-pretend-keepalive", "option accept-invalid-http-response",
+	}
+	for _, l := range backendOnly {
+		t.Run("frontend "+l, func(t *testing.T) {
+			checkParity(t, base+"frontend fx\n    bind 127.0.0.1:18002\n    "+l+"\n")
+		})
+	}
+}

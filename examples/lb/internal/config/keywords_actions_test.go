@@ -178,8 +178,9 @@ func TestMonitorFail(t *testing.T) {
 		_, err := parse(t, "frontend f\n    mode http\n    bind 127.0.0.1:0\n    "+tc.text)
 		require.ErrorContains(t, err, tc.want, tc.text)
 	}
-	_, err = parse(t, "backend b\n    mode http\n    monitor fail if TRUE\n")
-	require.ErrorContains(t, err, "'monitor' not allowed in 'backend' section")
+	// In a backend, ignored with haproxy's warning.
+	c := mustParse(t, "backend b\n    mode http\n    monitor fail if TRUE\n")
+	require.Contains(t, c.Warnings, "lb.cfg:3: 'monitor' ignored because backend 'b' has no frontend capability.")
 }
 
 func TestHTTPCheckSendState(t *testing.T) {
@@ -275,7 +276,6 @@ backend c
 	for _, tc := range []struct{ text, want string }{
 		{"backend b\n    fullconn\n", "fullconn"},
 		{"backend b\n    fullconn -1\n", "fullconn"},
-		{"frontend f\n    fullconn 10\n", "fullconn"},
 		{"backend b\n    server a 127.0.0.1:1 minconn x\n", "minconn"},
 	} {
 		_, err := parse(t, tc.text)

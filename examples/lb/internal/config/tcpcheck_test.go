@@ -103,7 +103,6 @@ func TestTCPCheckErrors(t *testing.T) {
 		{"no action", "backend b\n  tcp-check\n", ErrBadValue, "test.cfg:2:"},
 		{"unknown action", "backend b\n  tcp-check frob\n", ErrBadValue, "unknown action 'frob'"},
 		{"in a frontend", "frontend f\n  tcp-check expect string x\n", ErrMisplaced, "test.cfg:2:"},
-		{"option in a frontend", "frontend f\n  option tcp-check\n", ErrMisplaced, "test.cfg:2:"},
 		{"option with an argument", "backend b\n  option tcp-check x\n", ErrBadValue, "takes no argument"},
 		{"send without data", "backend b\n  tcp-check send\n", ErrBadValue, "expects a string"},
 		{"odd hex", "backend b\n  tcp-check send-binary abc\n", ErrBadValue, "'abc': an even, non-zero number of hex digits expected"},
@@ -207,8 +206,9 @@ func TestRateLimitSessionsKeyword(t *testing.T) {
 		require.ErrorContains(t, err, "test.cfg:3", bad.line)
 		require.ErrorContains(t, err, bad.msg, bad.line)
 	}
-	_, err = Parse(Source{Name: "test.cfg", Data: []byte("backend b\n  rate-limit sessions 1\n  server s 127.0.0.1:1\n")})
-	require.ErrorIs(t, err, ErrMisplaced)
+	cfg, err = Parse(Source{Name: "test.cfg", Data: []byte("backend b\n  rate-limit sessions 1\n  server s 127.0.0.1:1\n")})
+	require.NoError(t, err)
+	require.Contains(t, cfg.Warnings, "test.cfg:2: rate-limit sessions will be ignored because backend 'b' has no frontend capability")
 }
 
 // hash-balance-factor is 0 or more than 100, on a backend or defaults.
