@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 )
 
 // The warnings haproxy gives once the whole configuration is read, for a
@@ -241,4 +243,48 @@ func TestInteropMisplacedKeywordsMatchHAProxy(t *testing.T) {
 			checkParity(t, base+"frontend fx\n    bind 127.0.0.1:18002\n    "+l+"\n")
 		})
 	}
+}
+
+// TestInteropHTTPCheckRulesWithoutHTTPChkMatchHAProxy: http-check send
+// or expect lines without option httpchk are ignored with haproxy's
+// warning, and the checks stay what the other options make them.
+func TestInteropHTTPCheckRulesWithoutHTTPChkMatchHAProxy(t *testing.T) {
+	base := "defaults\n" + warnTimeouts + "    mode http\nfrontend fe\n    bind 127.0.0.1:18001\n    default_backend be\n"
+	w := checkParity(t, base+"backend be\n    http-check expect status 200\n    server s 127.0.0.1:2 check\n")
+	require.Equal(t, []string{": backend 'be' uses http-check rules without 'option httpchk', so the rules are ignored."}, w)
+	cfg, err := config.Parse(config.Source{Name: "p.cfg", Data: []byte(base + "backend be\n    http-check expect status 200\n    server s 127.0.0.1:2 check\n")})
+	require.NoError(t, err)
+	require.Nil(t, cfg.Proxy("be", config.KindBackend).HTTP.Check, "the checks stay TCP ones")
+	for _, c := range []struct{ name, text string }{
+		{"send", base + "backend be\n    http-check send meth GET\n    server s 127.0.0.1:2\n"},
+		{"listen", base + "listen li\n    bind 127.0.0.1:18002\n    http-check expect status 200\n    server s 127.0.0.1:2 check\n"},
+		{"disable-on-404", base + "backend be\n    http-check disable-on-404\n    server s 127.0.0.1:2 check\n"},
+		{"send-state", base + "backend be\n    http-check send-state\n    server s 127.0.0.1:2 check\n"},
+		{"from defaults", strings.Replace(base, "defaults\n", "defaults\n    http-check expect status 200\n", 1) + "backend be\n    server s 127.0.0.1:2 check\n"},
+		{"with httpchk", base + "backend be\n    http-check expect status 200\n    option httpchk\n    server s 127.0.0.1:2 check\n"},
+		{"httpchk from defaults", strings.Replace(base, "defaults\n", "defaults\n    option httpchk\n", 1) + "backend be\n    http-check expect status 200\n    server s 127.0.0.1:2 check\n"},
+		{"then tcp-check", base + "backend be\n    option httpchk\n    http-check expect status 200\n    option tcp-check\n    server s 127.0.0.1:2 check\n"},
+		{"ssl-hello-chk", base + "backend be\n    http-check expect status 200\n    option ssl-hello-chk\n    server s 127.0.0.1:2 check\n"},
+		{"no option httpchk", strings.Replace(base, "defaults\n", "defaults\n    option httpchk\n", 1) + "backend be\n    no option httpchk\n    http-check expect status 200\n    server s 127.0.0.1:2 check\n"},
+		{"disabled", base + "backend be\n    disabled\n    http-check expect status 200\n    server s 127.0.0.1:2 check\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) { checkParity(t, c.text) })
+	}
+}
+
+// TestInteropOptionNegationMatchesHAProxy: the options haproxy takes no
+// "no" for are refused after one, as haproxy refuses them.
+func TestInteropOptionNegationMatchesHAProxy(t *testing.T) {
+	base := "defaults\n" + warnTimeouts + "    mode http\nfrontend fe\n    bind 127.0.0.1:18001\n    default_backend be\n"
+	for _, o := range []string{"tcplog", "httplog", "httpslog", "forwardfor", "originalto"} {
+		t.Run(o, func(t *testing.T) {
+			checkParity(t, base+"    no option "+o+"\nbackend be\n    server s 127.0.0.1:2\n")
+		})
+	}
+	for _, o := range []string{"httpchk", "tcp-check", "ssl-hello-chk", "redis-check", "smtpchk"} {
+		t.Run(o, func(t *testing.T) {
+			checkParity(t, base+"backend be\n    no option "+o+"\n    server s 127.0.0.1:2\n")
+		})
+	}
+	checkParity(t, base+"    no option dontlognull\nbackend be\n    no option redispatch\n    server s 127.0.0.1:2\n")
 }

@@ -331,15 +331,18 @@ func TestErrorsAreAllReported(t *testing.T) {
 }
 
 func TestNoOptionAndWarnings(t *testing.T) {
-	c := mustParse(t, "defaults\n  option tcplog\nfrontend f\n  no option tcplog\nfrontend g\n  bind :1\n  log 127.0.0.1:514 local0\n"+feTimeout)
-	require.False(t, c.Proxy("f", KindFrontend).Options.TCPLog)
-	require.True(t, c.Proxy("g", KindFrontend).Options.TCPLog)
+	c := mustParse(t, "defaults\n  option dontlognull\nfrontend f\n  no option dontlognull\nfrontend g\n  bind :1\n"+feTimeout)
+	require.False(t, c.Proxy("f", KindFrontend).Options.DontLogNull)
+	require.True(t, c.Proxy("g", KindFrontend).Options.DontLogNull)
 	// f has no bind; a frontend without default_backend is no warning,
 	// as in haproxy.
 	require.Equal(t, []string{
 		"frontend 'f' has no 'bind' directive. Please declare it as a backend if this was intended.",
 		"missing timeouts for frontend 'f'." + missingTimeouts,
 	}, c.Warnings)
+	// As in haproxy, some options take no "no".
+	_, err := parse(t, "defaults\n  option tcplog\nfrontend f\n  no option tcplog\n")
+	require.ErrorContains(t, err, "lb.cfg:4: bad value: negation/default is not supported for option 'tcplog'.")
 }
 
 func TestLogVariants(t *testing.T) {

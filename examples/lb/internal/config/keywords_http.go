@@ -225,8 +225,10 @@ func init() {
 			if e, err = parseHTTPExpect(a[1:]); err == nil {
 				c.Expects = appendOwn(c.Expects, e)
 			}
+			px.httpCheckRules = true
 		case "send":
 			err = parseHTTPCheckSend(&c, a[1:])
+			px.httpCheckRules = true
 		case "send-state":
 			if len(a) > 1 {
 				err = fmt.Errorf("'http-check send-state' takes no argument, not '%s'", a[1])
@@ -483,6 +485,7 @@ func init() {
 	optionKeywords["http-server-close"] = optionKeyword{kAll, connMode(ConnServerClose)}
 	optionKeywords["httpclose"] = optionKeyword{kAll, connMode(ConnClose)}
 	optionKeywords["httpchk"] = optionKeyword{kBeDef, func(px *Proxy, a []string, on bool) error {
+		px.httpChk = on
 		if !on {
 			px.HTTP.Check = nil
 			return nil

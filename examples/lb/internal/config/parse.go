@@ -418,6 +418,10 @@ func checkName(s string) error {
 	return nil
 }
 
+// noNegation are the options HAProxy refuses after "no", which lb's
+// parsers would otherwise take.
+var noNegation = map[string]bool{"httpchk": true, "httplog": true, "httpslog": true, "tcplog": true}
+
 func (p *parser) parseOption(args []string, neg bool) {
 	if len(args) == 0 {
 		p.errorf("option", ErrBadValue, "'option' needs an option name")
@@ -434,6 +438,10 @@ func (p *parser) parseOption(args []string, neg bool) {
 			return
 		}
 		p.errorf("option", ErrMisplaced, "'option %s' not allowed in '%s' section", name, p.section)
+		return
+	}
+	if neg && noNegation[name] {
+		p.errorf("option", ErrBadValue, "negation/default is not supported for option '%s'.", name)
 		return
 	}
 	if err := o.parse(p.cur, args[1:], !neg); err != nil {

@@ -57,6 +57,13 @@ func (p *parser) warnProxies() {
 		if px.Mode != "http" {
 			p.warnHTTPOnly(px)
 		}
+		if px.Kind.IsBackend() && px.HTTP.Check != nil && !px.httpChk && px.TCPCheck == nil {
+			// http-check lines alone do not make the checks HTTP ones.
+			if px.httpCheckRules {
+				p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s '%s' uses http-check rules without 'option httpchk', so the rules are ignored.", proxyWord(px), px.Name))
+			}
+			px.HTTP.Check = nil
+		}
 		if px.missesTimeouts() {
 			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("missing timeouts for %s '%s'.%s", proxyWord(px), px.Name, missingTimeouts))
 		}
