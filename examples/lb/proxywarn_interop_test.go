@@ -288,3 +288,35 @@ func TestInteropOptionNegationMatchesHAProxy(t *testing.T) {
 	}
 	checkParity(t, base+"    no option dontlognull\nbackend be\n    no option redispatch\n    server s 127.0.0.1:2\n")
 }
+
+// TestInteropNeverMatchingConditionsMatchHAProxy: a condition whose ACL
+// reads what its rule cannot see (the response in a request rule, the
+// request in a response rule, the request's contents or TLS in a
+// connection rule) is warned of at its line, once, in haproxy's words.
+func TestInteropNeverMatchingConditionsMatchHAProxy(t *testing.T) {
+	text := func(fe, be string) string {
+		return "defaults\n" + warnTimeouts + "    mode http\nfrontend fe\n    bind 127.0.0.1:18001\n    capture request header host len 10\n" + fe + "    default_backend be\nbackend be\n" + be + "    server s 127.0.0.1:2\n"
+	}
+	w := checkParity(t, text("    http-response deny if { path_beg /a } || { method GET }\n", ""))
+	require.Equal(t, []string{"9: anonymous acl will never match because it uses keyword 'path_beg' which is incompatible with 'frontend http-response header rule'"}, w)
+	for _, c := range []struct{ name, fe, be string }{
+		{"named", "    acl h req.hdr(x) foo\n    acl r res.hdr(x) foo\n    acl m req.hdr(x) foo\n    acl m src 1.1.1.1\n    http-request deny if r\n    http-response deny if h\n    http-response deny if m\n    http-after-response set-header a b if h\n", ""},
+		{"first only", "    http-after-response set-header a b if { req.hdr(x) foo } { path /a }\n", ""},
+		{"response fetches in request rules", "    http-request deny if { status 200 }\n    http-request deny if { res.ver 1.1 }\n    http-request deny if { res.body -m str x }\n    http-request deny if { res.hdr(x) foo }\n", "    http-request deny if { res.hdr(x) foo }\n"},
+		{"request fetches in response rules", "    http-response deny if { req.len gt 0 }\n    http-response deny if { req.ssl_sni x }\n    http-response deny if { req.body -m str x }\n    http-response deny if { http_auth_type basic }\n    http-response deny if { url x }\n    http-response deny if { base x }\n    http-response deny if { req.cook(x) y }\n",
+			"    http-response deny if { path /x }\n    http-response deny if { url_param(x) y }\n"},
+		{"what a response rule sees", "    http-response deny if { capture.req.hdr(0) x }\n    http-response deny if { src 1.1.1.1 }\n    http-response deny if { method GET }\n    http-response deny if { var(txn.x) -m found }\n", ""},
+		{"connection rules", "    tcp-request connection reject if { req.hdr(x) foo }\n    tcp-request connection reject if { ssl_fc_sni x }\n    tcp-request connection reject if { var(txn.x) -m found }\n    tcp-request connection reject if { req.ssl_sni x }\n    tcp-request connection reject if { method GET }\n    tcp-request connection reject if { capture.req.hdr(0) x }\n    tcp-request connection reject if { http_first_req }\n    tcp-request connection reject if { req.proto_http }\n    tcp-request connection reject if { status 200 }\n", ""},
+		{"session rules", "    tcp-request session reject if { path /x }\n    tcp-request session reject if { ssl_fc_sni x }\n    tcp-request session reject if { src 1.1.1.1 }\n", ""},
+		{"content rules", "    tcp-request content reject if { status 200 }\n    tcp-request content reject if { path /x }\n", "    tcp-request content reject if { res.len gt 0 }\n"},
+		{"listen", "", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.name == "listen" {
+				checkParity(t, "defaults\n"+warnTimeouts+"    mode http\nlisten li\n    bind 127.0.0.1:18002\n    http-response deny if { path /x }\n    http-request deny if { res.hdr(x) foo }\n    server s 127.0.0.1:2\n")
+				return
+			}
+			checkParity(t, text(c.fe, c.be))
+		})
+	}
+}

@@ -317,6 +317,8 @@ type Expr struct {
 	// l6 is set when the fetch reads the raw bytes of the request or
 	// the response (a payload, its length, a TLS hello, an RDP cookie).
 	l6 bool
+	// kw is the fetch's keyword as written, fname the fetch it names.
+	kw, fname string
 }
 
 // String returns the expression as written.
@@ -436,7 +438,7 @@ flags:
 	if len(rest) == 0 && len(files) == 0 && method != "bool" && method != "found" {
 		// HAProxy warns that such an ACL never matches ("-m found" tests
 		// existence, "-m bool" an integer's truth); it is accepted alike.
-		return &Expr{text: strings.Join(words, " "), fetch: fn, match: func(Sample) bool { return false }, reqOnly: requestOnly(fetchName), l6: layer6Fetch(fetchName)}, nil
+		return &Expr{text: strings.Join(words, " "), fetch: fn, match: func(Sample) bool { return false }, reqOnly: requestOnly(fetchName), l6: layer6Fetch(fetchName), kw: name, fname: fetchName}, nil
 	}
 	var inline func(Sample) bool
 	if len(rest) > 0 || len(files) == 0 {
@@ -470,7 +472,7 @@ flags:
 			return false
 		}
 	}
-	return &Expr{text: strings.Join(words, " "), fetch: fn, each: each, match: match, reqOnly: requestOnly(fetchName), l6: layer6Fetch(fetchName)}, nil
+	return &Expr{text: strings.Join(words, " "), fetch: fn, each: each, match: match, reqOnly: requestOnly(fetchName), l6: layer6Fetch(fetchName), kw: name, fname: fetchName}, nil
 }
 
 var errUnsupported = errors.New("not supported")

@@ -90,8 +90,8 @@ func TestResponseConditionWarning(t *testing.T) {
 		}
 	}
 	require.Len(t, never, 2, "%q", cfg.Warnings)
-	require.Contains(t, never[0], "lb.cfg:4: frontend 'f': http-response set-header: a condition on 'path' will never match")
-	require.Contains(t, never[1], "lb.cfg:5: frontend 'f': http-after-response del-header: a condition on 'req.hdr' will never match")
+	require.Equal(t, "lb.cfg:4: anonymous acl will never match because it uses keyword 'path_beg' which is incompatible with 'frontend http-response header rule'", never[0])
+	require.Equal(t, "lb.cfg:5: anonymous acl will never match because it uses keyword 'req.hdr' which is incompatible with 'frontend http-response header rule'", never[1])
 }
 
 func TestAllowRule(t *testing.T) {

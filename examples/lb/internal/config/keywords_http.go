@@ -1170,18 +1170,6 @@ func cInt(s string) (int64, error) {
 // backends, as HAProxy refuses to mix modes.
 func (p *parser) validateHTTP() {
 	for _, px := range p.cfg.Proxies {
-		// As haproxy warns: a response rule's condition on the request's
-		// line, headers, cookies or body never matches there.
-		for _, rules := range [...]struct {
-			kind  string
-			rules []HTTPRule
-		}{{"http-response", px.HTTP.ResponseRules}, {"http-after-response", px.HTTP.AfterResponseRules}} {
-			for _, r := range rules.rules {
-				for _, name := range r.Cond.RequestOnly() {
-					p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s '%s': %s %s: a condition on '%s' will never match, as the request is gone by then (as in haproxy)", r.Pos, px.Kind, px.Name, rules.kind, r.Action, name))
-				}
-			}
-		}
 		// A frontend that switches its connections to HTTP runs them.
 		switches := px.Mode != "http" && px.switchesMode()
 		if switches && px.Kind == KindListen {

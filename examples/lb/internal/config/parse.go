@@ -111,8 +111,10 @@ type parser struct {
 	fetchRefs []fetchRef
 	// convRefs are the stick-table converters' tables (convrefs.go).
 	convRefs []convRef
-	// conds are the proxies' conditions, with their lines (proxywarn.go).
+	// conds are the proxies' conditions, with their lines (proxywarn.go),
+	// and words the words of the line being read.
 	conds []condAt
+	words []string
 	pos   Pos
 	errs  []error
 	// stopped is set when a directive stopped the parse (.alert, a bad

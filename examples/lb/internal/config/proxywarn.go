@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 )
@@ -24,18 +25,54 @@ const missingTimeouts = `
    | with such a configuration. To fix this, please ensure that all following
    | timeouts are set to a non-zero value: 'client', 'connect', 'server'.`
 
-// condAt is a condition of a proxy's rule, and where it was read.
+// condAt is a condition of a proxy's rule, where it was read, and the
+// stage its rule runs at (acl.Cond.NeverMatches), "" for another line.
 type condAt struct {
-	px   *Proxy
-	pos  Pos
-	cond *acl.Cond
+	px    *Proxy
+	pos   Pos
+	cond  *acl.Cond
+	stage string
 }
 
-// noteCond records a condition of the proxy being read.
+// noteCond records a condition of the proxy being read, and warns, as
+// HAProxy does, when it never matches where its rule runs.
 func (p *parser) noteCond(c *acl.Cond) {
-	if p.cur != nil {
-		p.conds = append(p.conds, condAt{p.cur, p.pos, c})
+	if p.cur == nil {
+		return
 	}
+	stage := ""
+	switch w := p.words; {
+	case len(w) > 0 && w[0] == "http-request":
+		stage = "http-request"
+	case len(w) > 0 && (w[0] == "http-response" || w[0] == "http-after-response"):
+		stage = "http-response"
+	case len(w) > 1 && w[0] == "tcp-request" && (w[1] == "connection" || w[1] == "session" || w[1] == "content"):
+		stage = "tcp-request " + w[1]
+	}
+	p.conds = append(p.conds, condAt{p.cur, p.pos, c, stage})
+	name, kw, named, partly, ok := c.NeverMatches(stage)
+	if !ok {
+		return
+	}
+	side := "frontend"
+	if (stage == "http-response" && p.cur.Kind.IsBackend()) || (stage != "http-response" && !p.cur.Kind.IsFrontend()) {
+		side = "backend"
+	}
+	where := fmt.Sprintf("%s %s rule", side, stage)
+	in := ""
+	if strings.HasPrefix(stage, "tcp-request") {
+		in = fmt.Sprintf(" in '%s'", stage)
+	} else {
+		where = fmt.Sprintf("%s %s header rule", side, stage)
+	}
+	msg := fmt.Sprintf("anonymous acl will never match%s because it uses keyword '%s' which is incompatible with '%s'", in, kw, where)
+	switch {
+	case partly:
+		msg = fmt.Sprintf("acl '%s' involves keywords '%s' which is incompatible with '%s'", name, kw, where)
+	case named:
+		msg = fmt.Sprintf("acl '%s' will never match%s because it only involves keywords that are incompatible with '%s'", name, in, where)
+	}
+	p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s", p.pos, msg))
 }
 
 // warnProxies warns, for each enabled proxy, as HAProxy does.
