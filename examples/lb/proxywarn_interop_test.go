@@ -320,3 +320,38 @@ func TestInteropNeverMatchingConditionsMatchHAProxy(t *testing.T) {
 		})
 	}
 }
+
+// TestInteropRuleOrderMatchesHAProxy: a request rule placed after one
+// that runs after it is warned of, naming the first such in running
+// order, in haproxy's words.
+func TestInteropRuleOrderMatchesHAProxy(t *testing.T) {
+	w := checkParity(t, "defaults\n"+warnTimeouts+`    mode http
+frontend fe
+    bind 127.0.0.1:18001
+    http-request deny if FALSE
+    tcp-request content reject if FALSE
+    tcp-request connection reject if FALSE
+    redirect location / if FALSE
+    http-request deny if FALSE
+    use_backend be if FALSE
+    http-request deny if FALSE
+    redirect location / if FALSE
+    tcp-request content reject if FALSE
+    monitor fail if FALSE
+    http-request deny if FALSE
+    tcp-request session reject if FALSE
+    tcp-request connection reject if FALSE
+    default_backend be
+backend be
+    use-server s if FALSE
+    http-request deny if FALSE
+    tcp-request content reject if FALSE
+    stick on src
+    http-request deny if FALSE
+    server s 127.0.0.1:2
+    stick-table type ip size 1
+`)
+	require.Contains(t, w, "12: a 'http-request' rule placed after a 'redirect' rule will still be processed before.")
+	require.Contains(t, w, "10: a 'tcp-request' rule placed after a 'tcp-request content' rule will still be processed before.")
+	checkParity(t, parityBase+"    http-request deny if FALSE\n    http-request redirect location / if FALSE\n    http-request deny if FALSE\n")
+}

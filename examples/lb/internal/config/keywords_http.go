@@ -27,9 +27,6 @@ func init() {
 		if err != nil {
 			return err
 		}
-		if len(px.HTTP.Redirects) > 0 {
-			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: a 'http-request' rule placed after a 'redirect' rule will still be processed before", p.pos))
-		}
 		p.warnAfterFinal("http-request", px.HTTP.RequestRules)
 		px.HTTP.RequestRules = appendOwn(px.HTTP.RequestRules, r)
 		return nil

@@ -208,18 +208,6 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 	default:
 		return fmt.Errorf("%w: 'tcp-request %s %s' (accept, reject, silent-drop, expect-proxy layer4, track-sc0, track-sc1, track-sc2, sc-inc-gpc0, sc-inc-gpc1, sc-set-gpt0, set-var, set-var-fmt, unset-var, set-mark, set-tos, set-src, set-src-port, set-dst, set-dst-port)", ErrUnknownKeyword, stage, r.Action)
 	}
-	// Rules run stage by stage whatever their order, which haproxy
-	// warns of when a rule follows one of a later stage.
-	later := ""
-	switch {
-	case stage == "connection" && len(px.Stick.SessRules) > 0:
-		later = "session"
-	case stage != "content" && len(px.Stick.ContentRules) > 0:
-		later = "content"
-	}
-	if later != "" {
-		p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: a 'tcp-request' rule placed after a 'tcp-request %s' rule will still be processed before.", p.pos, later))
-	}
 	switch stage {
 	case "session":
 		px.Stick.SessRules = appendOwn(px.Stick.SessRules, r)

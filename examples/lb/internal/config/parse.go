@@ -323,8 +323,11 @@ func (p *parser) parseLine(words []string) {
 		p.parseOption(words[1:], neg)
 		return
 	}
+	later := p.laterRule(kw, words)
 	if err := k.parse(p, p.cur, words[1:]); err != nil {
 		p.fail(kw, fmt.Sprintf("'%s' in '%s' section", kw, p.section), err)
+	} else if later != "" {
+		p.cfg.Warnings = append(p.cfg.Warnings, later)
 	} else if kw == "balance" {
 		p.cur.BalanceSet = true
 	}

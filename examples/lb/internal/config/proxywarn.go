@@ -193,3 +193,49 @@ func (p *parser) warnHTTPOnly(px *Proxy) {
 		warn("monitor-uri will be ignored for %s '%s' (needs 'mode http').", word, px.Name)
 	}
 }
+
+// ruleStages are the request rules in the order they run, whatever the
+// order of their lines: each with its name in HAProxy's warnings.
+var ruleStages = [...]struct {
+	name  string
+	rules func(px *Proxy) int
+}{
+	{"a 'tcp-request session'", func(px *Proxy) int { return len(px.Stick.SessRules) }},
+	{"a 'tcp-request content'", func(px *Proxy) int { return len(px.Stick.ContentRules) }},
+	{"a 'monitor fail'", func(px *Proxy) int { return len(px.HTTP.MonitorFail) }},
+	{"an 'http-request'", func(px *Proxy) int { return len(px.HTTP.RequestRules) }},
+	{"a 'redirect'", func(px *Proxy) int { return len(px.HTTP.Redirects) }},
+	{"a 'use_backend'", func(px *Proxy) int { return len(px.HTTP.UseBackends) }},
+	{"a 'use-server'", func(px *Proxy) int { return len(px.UseServers) }},
+}
+
+// laterRule returns HAProxy's warning for a request rule line placed
+// after a rule that runs after it (the first such, in running order), ""
+// when there is none or the line is no such rule.
+func (p *parser) laterRule(kw string, words []string) string {
+	subject, first := "", 0
+	switch {
+	case kw == "tcp-request" && len(words) > 1 && words[1] == "connection":
+		subject, first = "tcp-request", 0
+	case kw == "tcp-request" && len(words) > 1 && words[1] == "session":
+		subject, first = "tcp-request", 1
+	case kw == "tcp-request" && len(words) > 1 && words[1] == "content":
+		subject, first = "tcp-request", 2
+	case kw == "monitor" && len(words) > 1 && words[1] == "fail":
+		subject, first = "monitor fail", 3
+	case kw == "http-request":
+		subject, first = "http-request", 4
+	case kw == "redirect":
+		subject, first = "redirect", 5
+	case kw == "use_backend":
+		subject, first = "use_backend", 6
+	default:
+		return ""
+	}
+	for _, st := range ruleStages[first:] {
+		if st.rules(p.cur) > 0 {
+			return fmt.Sprintf("%s: a '%s' rule placed after %s rule will still be processed before.", p.pos, subject, st.name)
+		}
+	}
+	return ""
+}
