@@ -355,3 +355,17 @@ backend be
 	require.Contains(t, w, "10: a 'tcp-request' rule placed after a 'tcp-request content' rule will still be processed before.")
 	checkParity(t, parityBase+"    http-request deny if FALSE\n    http-request redirect location / if FALSE\n    http-request deny if FALSE\n")
 }
+
+// TestInteropSmallAnswerChecksMatchHAProxy: a return with a body for a
+// 204 or 304 is refused, and a cookie capture over 63 bytes is cut with
+// haproxy's warning.
+func TestInteropSmallAnswerChecksMatchHAProxy(t *testing.T) {
+	for _, s := range []string{"204", "304", "200"} {
+		checkParity(t, parityBase+"    http-request return status "+s+" content-type text/plain string hi\n")
+		checkParity(t, parityBase+"    http-request return status "+s+" content-type text/plain lf-string hi\n")
+	}
+	checkParity(t, parityBase+"    http-request return status 204\n")
+	w := checkParity(t, strings.Replace(parityBase, "    default_backend be\n", "    default_backend be\n    capture cookie S len 100\n", 1))
+	require.Equal(t, []string{": truncating capture length to 63 bytes for frontend 'fe'."}, w)
+	require.Empty(t, checkParity(t, strings.Replace(parityBase, "    default_backend be\n", "    default_backend be\n    capture cookie S len 63\n", 1)))
+}

@@ -68,7 +68,7 @@ func init() {
 		px.HTTP.Redirects = appendOwn(px.HTTP.Redirects, r)
 		return nil
 	}}
-	proxyKeywords["capture"] = proxyKeyword{KindFrontend, func(_ *parser, px *Proxy, a []string) error {
+	proxyKeywords["capture"] = proxyKeyword{KindFrontend, func(p *parser, px *Proxy, a []string) error {
 		if len(a) == 0 || a[0] != "request" && a[0] != "response" && a[0] != "cookie" {
 			return errors.New("'capture' expects 'cookie' or 'request header' or 'response header'")
 		}
@@ -80,7 +80,10 @@ func init() {
 			if err != nil {
 				return fmt.Errorf("'capture cookie' len: %w", err)
 			}
-			// As HAProxy, which keeps 63 bytes at most (with a warning).
+			// As HAProxy, which keeps 63 bytes at most, with a warning.
+			if n > 63 {
+				p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("truncating capture length to 63 bytes for %s '%s'.", proxyWord(px), px.Name))
+			}
 			px.HTTP.CaptureCookie = &CookieCapture{Name: a[1], Len: min(n, 63)}
 			return nil
 		}
@@ -634,6 +637,9 @@ func parseAnswerOptions(r *HTTPRule, a []string) error {
 	}
 	if len(r.Body) > 0 && r.ContentType == "" {
 		return fmt.Errorf("'%s' with a body needs 'content-type'", r.Action)
+	}
+	if len(r.Body) > 0 && (r.Status == 204 || r.Status == 304) {
+		return fmt.Errorf("no body expected for %d responses", r.Status)
 	}
 	if r.Action != "return" && !r.OwnAnswer && !errorFileStatuses[r.Status] {
 		// As haproxy: a deny without its own answer sends the status's
