@@ -369,3 +369,10 @@ func TestInteropSmallAnswerChecksMatchHAProxy(t *testing.T) {
 	require.Equal(t, []string{": truncating capture length to 63 bytes for frontend 'fe'."}, w)
 	require.Empty(t, checkParity(t, strings.Replace(parityBase, "    default_backend be\n", "    default_backend be\n    capture cookie S len 63\n", 1)))
 }
+
+// TestInteropDotWarningMatchesHAProxy: .warning gives haproxy's line,
+// final period included.
+func TestInteropDotWarningMatchesHAProxy(t *testing.T) {
+	w := checkParity(t, ".warning \"hello there\"\n"+parityBase)
+	require.Equal(t, []string{"1: 'hello there'."}, w)
+}
