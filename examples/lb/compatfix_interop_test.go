@@ -30,7 +30,7 @@ func checkParity(t *testing.T, text string) (warnings []string) {
 		return nil
 	}
 	require.NoError(t, err, "haproxy takes it: %s", out)
-	hap := regexp.MustCompile(`\[WARNING\][^:]*: config : (?:parsing \[[^]]*p\.cfg:(\d+)\] ?: )?(.*)`)
+	hap := regexp.MustCompile(`\[WARNING\][^:]*: config : (?:(?:parsing )?\[[^]]*p\.cfg:(\d+)\] ?: )?(.*)`)
 	var want []string
 	for _, m := range hap.FindAllStringSubmatch(string(out), -1) {
 		want = append(want, m[1]+": "+strings.TrimSpace(m[2]))

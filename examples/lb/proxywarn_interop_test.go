@@ -376,3 +376,11 @@ func TestInteropDotWarningMatchesHAProxy(t *testing.T) {
 	w := checkParity(t, ".warning \"hello there\"\n"+parityBase)
 	require.Equal(t, []string{"1: 'hello there'."}, w)
 }
+
+// TestInteropFastOpenWarningMatchesHAProxy: a server with tfo in a
+// backend that cannot retry is warned of at its line, in haproxy's words.
+func TestInteropFastOpenWarningMatchesHAProxy(t *testing.T) {
+	w := checkParity(t, strings.Replace(parityBase, "server s 127.0.0.1:2", "server s 127.0.0.1:2 tfo", 1))
+	require.Equal(t, []string{"10: 'server be/s' : server has tfo activated, the backend should be configured with at least 'conn-failure', 'empty-response' and 'response-timeout' or we wouldn't be able to retry the connection on failure."}, w)
+	require.Empty(t, checkParity(t, strings.Replace(parityBase, "server s 127.0.0.1:2", "retry-on conn-failure empty-response response-timeout\n    server s 127.0.0.1:2 tfo", 1)))
+}
