@@ -1641,9 +1641,19 @@ func (ex *exchange) forwardResponse() (retry bool) {
 	if verdict != "" {
 		return ex.endByTCPResponse(rh, verdict, 0, false)
 	}
+	expiry := ex.watchTCPResponse(rh)
 	for {
 		resp.Reset()
 		err := ex.bst.ReadResponse(resp)
+		if rh != nil {
+			// The rules decided on expiry, before the head came.
+			if ran, verdict := expiry.settle(); ran {
+				if verdict != "" {
+					return ex.endByTCPResponse(rh, verdict, 0, false)
+				}
+				rh = nil
+			}
+		}
 		if err != nil && ex.resendAfterStale(err) {
 			continue
 		}

@@ -1,6 +1,7 @@
 package balancer
 
 import (
+	"sync"
 	"time"
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
@@ -12,8 +13,11 @@ import (
 // are the response channel's first analyser, they run for each response:
 // first once the request has gone to the server, on nothing yet (final
 // unless "tcp-response inspect-delay" is set); when a condition could not
-// decide then, once more on the response's head, which decides, or on
-// nothing when the head came after the delay. HAProxy holds an HTTP
+// decide then, once more on the response's head, which decides. When the
+// inspect delay ends first, they decide then on nothing, as HAProxy's do,
+// and a verdict that ends the exchange ends it there, the server's
+// connection given up (not an HTTP/2 server's, which is shared: its
+// rules decide on nothing once the head comes). HAProxy holds an HTTP
 // response as HTTP messages (HTX), not as the bytes the server sent:
 // res.len counts their HTX size (as the logs count bytes, htxsize.go),
 // and the payload fetches find nothing, which HAProxy warns of at start.
@@ -204,4 +208,65 @@ func bodyCame(st mux.HTTPStream, resp *htx.Message) int64 {
 		n = min(n, resp.ContentLength)
 	}
 	return n
+}
+
+// resExpiry runs an HTTP/1 response's waiting rules when the inspect
+// delay ends before its head: on nothing, as HAProxy's do then. A verdict
+// that ends the exchange wakes the read of the head with a read deadline
+// now, so that the exchange ends at the delay, as in HAProxy.
+type resExpiry struct {
+	timer *time.Timer
+	mu    sync.Mutex
+	// owner is who came first: "expiry" or "head". ran is set once the
+	// rules ran on expiry, verdict what they decided; done is closed
+	// then.
+	owner   string
+	ran     bool
+	verdict string
+	done    chan struct{}
+}
+
+// watchTCPResponse starts the expiry of rh's inspect delay, nil when
+// there is no delay or the server connection is HTTP/2.
+func (ex *exchange) watchTCPResponse(rh *resHTTP) *resExpiry {
+	if rh == nil || rh.deadline.IsZero() || ex.bc == nil || ex.bc.h2 {
+		return nil
+	}
+	e := &resExpiry{done: make(chan struct{})}
+	tr := ex.bc.c.Transport()
+	e.timer = time.AfterFunc(time.Until(rh.deadline), func() {
+		if e.claim("expiry") != "expiry" {
+			return
+		}
+		e.verdict, _ = ex.runTCPResponse(rh, 0, true)
+		e.ran = true
+		if e.verdict != "" {
+			_ = tr.SetReadDeadline(time.Now())
+		}
+		close(e.done)
+	})
+	return e
+}
+
+// claim makes who the owner unless there is one, and returns the owner.
+func (e *resExpiry) claim(who string) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.owner == "" {
+		e.owner = who
+	}
+	return e.owner
+}
+
+// settle is called once a head is read (or failed): it reports whether
+// the rules ran on expiry, and their verdict, waiting for them to end.
+func (e *resExpiry) settle() (ran bool, verdict string) {
+	if e == nil || e.claim("head") == "head" {
+		if e != nil {
+			e.timer.Stop()
+		}
+		return false, ""
+	}
+	<-e.done
+	return e.ran, e.verdict
 }
