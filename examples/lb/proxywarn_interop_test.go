@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -383,4 +384,18 @@ func TestInteropFastOpenWarningMatchesHAProxy(t *testing.T) {
 	w := checkParity(t, strings.Replace(parityBase, "server s 127.0.0.1:2", "server s 127.0.0.1:2 tfo", 1))
 	require.Equal(t, []string{"10: 'server be/s' : server has tfo activated, the backend should be configured with at least 'conn-failure', 'empty-response' and 'response-timeout' or we wouldn't be able to retry the connection on failure."}, w)
 	require.Empty(t, checkParity(t, strings.Replace(parityBase, "server s 127.0.0.1:2", "retry-on conn-failure empty-response response-timeout\n    server s 127.0.0.1:2 tfo", 1)))
+}
+
+// TestInteropInspectDelayInDefaultsMatchesHAProxy: a named defaults
+// section sets the inspect delays its sections inherit (the capture then
+// waits, without haproxy's warning); an anonymous one may not.
+func TestInteropInspectDelayInDefaultsMatchesHAProxy(t *testing.T) {
+	const rest = "frontend fe from d\n    bind 127.0.0.1:18001\n    tcp-request content capture req.payload(0,4) len 4\n    default_backend be\nbackend be from d\n    tcp-response content accept if { res.len gt 0 }\n    server s 127.0.0.1:2\n"
+	require.Empty(t, checkParity(t, "defaults d\n    mode tcp\n"+warnTimeouts+"    tcp-request inspect-delay 1s\n    tcp-response inspect-delay 1s\n"+rest))
+	cfg, err := config.Parse(config.Source{Name: "p.cfg", Data: []byte("defaults d\n    mode tcp\n" + warnTimeouts + "    tcp-request inspect-delay 1s\n    tcp-response inspect-delay 2s\n" + rest)})
+	require.NoError(t, err)
+	require.Equal(t, time.Second, cfg.Proxy("fe", config.KindFrontend).Stick.InspectDelay)
+	require.Equal(t, 2*time.Second, cfg.Proxy("be", config.KindBackend).Stick.ResponseDelay)
+	require.Len(t, checkParity(t, "defaults d\n    mode tcp\n"+warnTimeouts+rest), 1, "the capture's warning")
+	checkParity(t, "defaults\n    mode tcp\n"+warnTimeouts+"    tcp-request inspect-delay 1s\n"+strings.ReplaceAll(rest, " from d", ""))
 }

@@ -19,7 +19,7 @@ func init() {
 		return px.ACLs.Add(a)
 	}}
 	proxyKeywords["stick-table"] = proxyKeyword{KindFrontend | KindBackend, parseStickTable}
-	proxyKeywords["tcp-request"] = proxyKeyword{KindFrontend | KindBackend, parseTCPRequest}
+	proxyKeywords["tcp-request"] = proxyKeyword{KindFrontend | KindBackend | KindDefaults, parseTCPRequest}
 	proxyKeywords["stick"] = proxyKeyword{KindBackend, parseStick}
 	globalKeywords["stats"] = parseStatsGlobal
 	proxyKeywords["stats"] = proxyKeyword{kAll, parseStatsPage}
@@ -49,6 +49,16 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 		return errors.New("expects 'tcp-request connection|session|content <action> [{if | unless} <condition>]' or 'tcp-request inspect-delay <time>'")
 	}
 	stage := a[0]
+	if px.Kind == KindDefaults {
+		// As in haproxy, a named defaults section sets the delay its
+		// sections inherit; lb's defaults sections carry no rules.
+		switch {
+		case stage == "inspect-delay" && px.Name == "":
+			return fmt.Errorf("%w: tcp-request inspect-delay is not allowed in anonymous 'defaults' sections", ErrMisplaced)
+		case stage != "inspect-delay":
+			return fmt.Errorf("%w: 'tcp-request %s' in a defaults section (lb's defaults sections carry no rules)", ErrUnsupported, stage)
+		}
+	}
 	switch stage {
 	case "inspect-delay":
 		if len(a) != 2 {

@@ -36,8 +36,10 @@ func parseTCPResponse(p *parser, px *Proxy, a []string) error {
 	}
 	stage := a[0]
 	switch {
-	case px.Kind == KindDefaults && px.Name != "":
+	case px.Kind == KindDefaults && px.Name != "" && stage == "content":
 		return fmt.Errorf("%w: 'tcp-response %s' in a defaults section (lb's defaults sections carry no rules)", ErrUnsupported, stage)
+	case px.Kind == KindDefaults && px.Name != "":
+		// The delay, which the sections from it inherit.
 	case !px.Kind.IsBackend():
 		return fmt.Errorf("%w: tcp-response %s is only allowed in 'backend' sections or 'defaults' section with a name", ErrMisplaced, stage)
 	}
