@@ -399,3 +399,16 @@ func TestInteropInspectDelayInDefaultsMatchesHAProxy(t *testing.T) {
 	require.Len(t, checkParity(t, "defaults d\n    mode tcp\n"+warnTimeouts+rest), 1, "the capture's warning")
 	checkParity(t, "defaults\n    mode tcp\n"+warnTimeouts+"    tcp-request inspect-delay 1s\n"+strings.ReplaceAll(rest, " from d", ""))
 }
+
+// TestInteropBindProcessThreadMatchesHAProxy: "process" on a bind line
+// is checked and warned of as deprecated, "thread" taken silently.
+func TestInteropBindProcessThreadMatchesHAProxy(t *testing.T) {
+	text := func(opt string) string {
+		return "defaults\n" + warnTimeouts + "listen li\n    bind 127.0.0.1:18001 " + opt + "\n    server s 127.0.0.1:2\n"
+	}
+	w := checkParity(t, text("process all"))
+	require.Equal(t, []string{"6: 'bind 127.0.0.1:18001' in section 'listen' : 'process all' on 'bind' lines is deprecated and will be removed in 2.7."}, w)
+	for _, o := range []string{"process 1", "process odd", "process 1/1", "process 2", "process x", "thread 1", "thread 2", "thread all", "thread 1/1"} {
+		t.Run(o, func(t *testing.T) { checkParity(t, text(o)) })
+	}
+}

@@ -594,6 +594,26 @@ func parseBind(p *parser, px *Proxy, a []string) error {
 		b.Addrs = append(b.Addrs, addrs...)
 	}
 	for i := 1; i < len(a); i++ {
+		if a[i] == "process" || a[i] == "thread" {
+			// HAProxy 2.6 runs one process: "process" is checked and
+			// deprecated, "thread" taken; neither changes anything.
+			if i+1 >= len(a) || a[i+1] == "" {
+				return fmt.Errorf("'%s' expects a process/thread set", a[i])
+			}
+			if a[i] == "process" {
+				set, thread, slash := strings.Cut(a[i+1], "/")
+				if err := statsBindProcess([]string{set}); err != nil {
+					return fmt.Errorf("'process' %s", strings.TrimPrefix(err.Error(), "'stats bind-process' "))
+				}
+				hint := ""
+				if slash {
+					hint = fmt.Sprintf(" Please use 'thread %s' instead.", thread)
+				}
+				p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: 'bind %s' in section '%s' : 'process %s' on 'bind' lines is deprecated and will be removed in 2.7.%s", p.pos, a[0], p.section, a[i+1], hint))
+			}
+			i++
+			continue
+		}
 		o, ok := bindOptions[a[i]]
 		if !ok {
 			return fmt.Errorf("%w: bind option '%s'", ErrUnknownKeyword, a[i])
