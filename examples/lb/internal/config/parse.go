@@ -50,6 +50,8 @@ func Parse(srcs ...Source) (*Config, error) {
 		}
 		p.parseSource(s)
 	}
+	// Conditions built from here on are no line's (noteCond).
+	p.words = nil
 	// Reported with the other errors, as haproxy resolves them.
 	p.checkFetchRefs()
 	p.checkConvRefs()

@@ -37,7 +37,7 @@ type condAt struct {
 // noteCond records a condition of the proxy being read, and warns, as
 // HAProxy does, when it never matches where its rule runs.
 func (p *parser) noteCond(c *acl.Cond) {
-	if p.cur == nil {
+	if p.cur == nil || p.words == nil {
 		return
 	}
 	stage := ""
