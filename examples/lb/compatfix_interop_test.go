@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -18,14 +20,17 @@ import (
 func checkParity(t *testing.T, text string) (warnings []string) {
 	t.Helper()
 	bin := haproxyBin(t)
-	out, herr := exec.Command(bin, "-c", "-f", writeFile(t, "p.cfg", text)).CombinedOutput()
+	path := writeFile(t, "p.cfg", text)
+	out, herr := exec.Command(bin, "-c", "-f", path).CombinedOutput()
+	// haproxy names the file as given, lb as the source is named.
+	out = bytes.ReplaceAll(out, []byte(filepath.Dir(path)+"/"), nil)
 	cfg, err := config.Parse(config.Source{Name: "p.cfg", Data: []byte(text)})
 	if herr != nil {
 		require.Error(t, err, "haproxy refuses it: %s", out)
 		return nil
 	}
 	require.NoError(t, err, "haproxy takes it: %s", out)
-	hap := regexp.MustCompile(`\[WARNING\][^:]*: config : (?:parsing \[[^]]*p\.cfg:(\d+)\] : )?(.*)`)
+	hap := regexp.MustCompile(`\[WARNING\][^:]*: config : (?:(?:parsing )?\[[^]]*p\.cfg:(\d+)\] ?: )?(.*)`)
 	var want []string
 	for _, m := range hap.FindAllStringSubmatch(string(out), -1) {
 		want = append(want, m[1]+": "+strings.TrimSpace(m[2]))

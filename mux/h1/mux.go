@@ -947,6 +947,18 @@ func (s *Stream) ReadResponse(resp *htx.Message) error {
 	}
 }
 
+// Buffered returns how many bytes were read from the connection past what
+// was parsed: on the back side, right after ReadResponse, the start of
+// the response's body that came with its head, as it was sent (chunked
+// framing included).
+func (s *Stream) Buffered() int {
+	m := s.m
+	if m.rb == nil {
+		return 0
+	}
+	return m.w - m.r
+}
+
 // Tunnel returns the connection as a byte stream after a 101 response or
 // a successful CONNECT, for WebSocket and other upgraded protocols. Bytes
 // already read past the head are returned first. The HTTP exchange ends:

@@ -314,6 +314,11 @@ type Expr struct {
 	// headers, cookies or body, which a response rule's condition
 	// cannot (see ResponseContext); "" otherwise.
 	reqOnly string
+	// l6 is set when the fetch reads the raw bytes of the request or
+	// the response (a payload, its length, a TLS hello, an RDP cookie).
+	l6 bool
+	// kw is the fetch's keyword as written, fname the fetch it names.
+	kw, fname string
 }
 
 // String returns the expression as written.
@@ -433,7 +438,7 @@ flags:
 	if len(rest) == 0 && len(files) == 0 && method != "bool" && method != "found" {
 		// HAProxy warns that such an ACL never matches ("-m found" tests
 		// existence, "-m bool" an integer's truth); it is accepted alike.
-		return &Expr{text: strings.Join(words, " "), fetch: fn, match: func(Sample) bool { return false }, reqOnly: requestOnly(fetchName)}, nil
+		return &Expr{text: strings.Join(words, " "), fetch: fn, match: func(Sample) bool { return false }, reqOnly: requestOnly(fetchName), l6: layer6Fetch(fetchName), kw: name, fname: fetchName}, nil
 	}
 	var inline func(Sample) bool
 	if len(rest) > 0 || len(files) == 0 {
@@ -467,7 +472,7 @@ flags:
 			return false
 		}
 	}
-	return &Expr{text: strings.Join(words, " "), fetch: fn, each: each, match: match, reqOnly: requestOnly(fetchName)}, nil
+	return &Expr{text: strings.Join(words, " "), fetch: fn, each: each, match: match, reqOnly: requestOnly(fetchName), l6: layer6Fetch(fetchName), kw: name, fname: fetchName}, nil
 }
 
 var errUnsupported = errors.New("not supported")
@@ -644,7 +649,10 @@ type Set struct {
 	// Refs gives the pattern and map files the set's ACLs read (nil:
 	// each reads its own, unchangeable copy).
 	Refs *Refs
-	m    map[string]*ACL
+	// OnCond, when set, is given each condition ParseCond builds on the
+	// set, for checks that need every condition of a proxy.
+	OnCond func(*Cond)
+	m      map[string]*ACL
 }
 
 // Add parses an "acl NAME FETCH ..." line's words after "acl" and adds it
@@ -859,6 +867,9 @@ func ParseCond(words []string, set *Set) (*Cond, error) {
 	// left without any ACL never holds (an "unless" one always does).
 	if len(and) > 0 {
 		c.ors = append(c.ors, and)
+	}
+	if set != nil && set.OnCond != nil {
+		set.OnCond(c)
 	}
 	return c, nil
 }

@@ -15,8 +15,22 @@ type ResponseContentContext interface {
 	ResponsePayload() (b []byte, final, in bool)
 }
 
-// responsePayload returns c's response bytes, ok false when c holds none.
+// HTTPResponseContentContext is a ResponseContentContext on a response
+// of an HTTP proxy, which HAProxy holds as HTTP messages (HTX) rather
+// than as the bytes the server sent: res.len reads their size, and the
+// payload fetches find no sample.
+type HTTPResponseContentContext interface {
+	ResponseContentContext
+	// ResponseHTTPLen is the response's HTX size so far.
+	ResponseHTTPLen() int
+}
+
+// responsePayload returns c's response bytes, ok false when c holds none
+// (an HTTP response's included).
 func responsePayload(c Context) (cc ResponseContentContext, b []byte, final, ok bool) {
+	if _, ok := c.(HTTPResponseContentContext); ok {
+		return nil, nil, false, false
+	}
 	cc, ok = c.(ResponseContentContext)
 	if !ok {
 		return nil, nil, false, false
@@ -27,6 +41,16 @@ func responsePayload(c Context) (cc ResponseContentContext, b []byte, final, ok 
 
 func init() {
 	RegisterFetch(Fetch{Name: "res.len", Type: TypeInt, Compile: noArg(func(c Context) (Sample, bool) {
+		if h, ok := c.(HTTPResponseContentContext); ok {
+			_, final, in := h.ResponsePayload()
+			if !in {
+				return Sample{}, false
+			}
+			if !final {
+				h.MayChange()
+			}
+			return Int(int64(h.ResponseHTTPLen())), true
+		}
 		cc, b, final, ok := responsePayload(c)
 		if !ok {
 			return Sample{}, false

@@ -2,6 +2,7 @@ package acl
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/proxyblocks/proxyblocks/internal/testnet"
@@ -100,4 +101,55 @@ func FuzzClientHelloSNI(f *testing.F) {
 			require.Contains(t, string(b), name)
 		}
 	})
+}
+
+// httpResCtx is a response of an HTTP proxy: an HTX size, no bytes.
+type httpResCtx struct {
+	contentCtx
+	n int
+}
+
+func (c *httpResCtx) ResponsePayload() ([]byte, bool, bool) { return nil, c.final, true }
+func (c *httpResCtx) ResponseHTTPLen() int                  { return c.n }
+
+// On an HTTP response, res.len is its HTX size (which may change until
+// final) and the payload fetches find nothing, without waiting.
+func TestHTTPResponseContentFetches(t *testing.T) {
+	c := &httpResCtx{n: 61}
+	s, ok := fetchOn(t, "res.len", c)
+	require.True(t, ok)
+	require.Equal(t, int64(61), s.Int)
+	require.True(t, c.mayChange, "not final yet")
+	c = &httpResCtx{n: 61, contentCtx: contentCtx{final: true}}
+	_, _ = fetchOn(t, "res.len", c)
+	require.False(t, c.mayChange)
+	for _, expr := range []string{"res.payload(0,4)", "res.payload_lv(0,1)", "res.ssl_hello_type", "rep_ssl_hello_type"} {
+		c := &httpResCtx{n: 61}
+		_, ok := fetchOn(t, expr, c)
+		require.False(t, ok, expr)
+		require.False(t, c.mayChange, expr)
+	}
+}
+
+// UsesLayer6 finds a fetch of raw bytes in any ACL of a condition, named
+// or anonymous, and OnCond sees each condition built on the set.
+func TestCondUsesLayer6(t *testing.T) {
+	var seen []string
+	set := &Set{OnCond: func(c *Cond) { seen = append(seen, c.String()) }}
+	require.NoError(t, set.Add([]string{"short", "req.len", "lt", "10"}))
+	require.NoError(t, set.Add([]string{"local", "src", "127.0.0.1"}))
+	for words, want := range map[string]bool{
+		"if short": true,
+		"if local": false,
+		"if local || { res.payload(0,1) -m bin 00 }": true,
+		"unless { req.hdr(x) a }":                    false,
+		"if { req.ssl_sni a }":                       true,
+		"if":                                         false,
+	} {
+		c, err := ParseCond(strings.Fields(words), set)
+		require.NoError(t, err, words)
+		require.Equal(t, want, c.UsesLayer6(), words)
+	}
+	require.Len(t, seen, 6)
+	require.False(t, (*Cond)(nil).UsesLayer6())
 }

@@ -664,8 +664,11 @@ type exchange struct {
 	// first is the client connection's first request, which http-reuse
 	// safe sends on a connection of its own.
 	first bool
-	log   httpLog
-	body  chan error // the request body copy's outcome, when one runs
+	// closeBack says a tcp-response close let the response go on: the
+	// server's connection is not kept for another request.
+	closeBack bool
+	log       httpLog
+	body      chan error // the request body copy's outcome, when one runs
 	// bodyAsync says a goroutine copies the request body to ex.body.
 	bodyAsync bool
 	// unchecked says the HTTP/1 server connection was kept from an
@@ -773,7 +776,7 @@ func (ex *exchange) start(hf *httpFront, st mux.HTTPStream) {
 	ex.uid, ex.stuck, ex.forcePrst, ex.ignorePrst = "", nil, false, false
 	ex.ctxn.Reset()
 	ex.chit, ex.chitName, ex.fromCache, ex.cstore, ex.respAnswer, ex.prio = nil, "", "", nil, nil, Priority{}
-	ex.respDrop = nil
+	ex.respDrop, ex.closeBack = nil, false
 	ex.respHeld, ex.respHeldOK, ex.respEOF, ex.respOff = ex.respHeld[:0], false, false, 0
 	ex.ckLast, ex.ckFirst, ex.lastRule = 0, 0, nil
 	ex.loggedASAP, ex.spoeOn = false, false
@@ -1646,9 +1649,25 @@ func (ex *exchange) l7Retry(cond config.RetryOn) bool {
 func (ex *exchange) forwardResponse() (retry bool) {
 	l := &ex.log
 	resp := &ex.resp
+	// The backend's tcp-response rules come first, as HAProxy's first
+	// response analyser (http_content_res.go).
+	rh, verdict := ex.startTCPResponse()
+	if verdict != "" {
+		return ex.endByTCPResponse(rh, verdict, 0, false)
+	}
+	expiry := ex.watchTCPResponse(rh)
 	for {
 		resp.Reset()
 		err := ex.bst.ReadResponse(resp)
+		if rh != nil {
+			// The rules decided on expiry, before the head came.
+			if ran, verdict := expiry.settle(); ran {
+				if verdict != "" {
+					return ex.endByTCPResponse(rh, verdict, 0, false)
+				}
+				rh = nil
+			}
+		}
 		if err != nil && ex.resendAfterStale(err) {
 			continue
 		}
@@ -1689,6 +1708,13 @@ func (ex *exchange) forwardResponse() (retry bool) {
 			return false
 		}
 		ex.unchecked = false // the server answered on it
+		if rh != nil {
+			verdict, n := ex.headTCPResponse(rh, htxResponseSize(resp)+bodyCame(ex.bst, resp))
+			if verdict != "" && !ex.endByTCPResponse(rh, verdict, n, true) {
+				return false
+			}
+			rh = nil
+		}
 		ex.srv.observeHTTP(resp.Status, nil)
 		if resp.Status >= 200 && ex.l7Retry(config.RetryStatus(resp.Status)) {
 			ex.failBackAfterAbort()
@@ -1928,7 +1954,7 @@ func (ex *exchange) endBack() {
 	if t := ex.serverTimeout(); t > 0 {
 		_ = bc.c.Transport().SetDeadline(time.Time{})
 	}
-	if ex.mode != config.ConnKeepAlive {
+	if ex.mode != config.ConnKeepAlive || ex.closeBack {
 		bc.closeIdle()
 		return
 	}

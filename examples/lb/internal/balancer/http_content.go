@@ -21,12 +21,19 @@ import (
 // compileHTTPContent compiles px's content rules into HTTP rules; nil
 // when it has none or is not in mode http.
 func (b *Balancer) compileHTTPContent(px *config.Proxy) ([]httpRule, error) {
-	if px.Mode != "http" || len(px.Stick.ContentRules) == 0 {
+	return b.compileHTTPConnRules(px, "tcp-request content", px.Stick.ContentRules)
+}
+
+// compileHTTPConnRules compiles px's tcp-request or tcp-response
+// (kind) content rules into HTTP rules; nil when it has none or is not
+// in mode http.
+func (b *Balancer) compileHTTPConnRules(px *config.Proxy, kind string, rules []config.ConnRule) ([]httpRule, error) {
+	if px.Mode != "http" || len(rules) == 0 {
 		return nil, nil
 	}
-	out := make([]httpRule, 0, len(px.Stick.ContentRules))
-	for i := range px.Stick.ContentRules {
-		r := &px.Stick.ContentRules[i]
+	out := make([]httpRule, 0, len(rules))
+	for i := range rules {
+		r := &rules[i]
 		// Status carries silent-drop's rst-ttl and set-mark's and
 		// set-tos's value, as in the HTTP rules.
 		status := int(r.Num)
@@ -45,15 +52,15 @@ func (b *Balancer) compileHTTPContent(px *config.Proxy) ([]httpRule, error) {
 			hr.spoe, hr.group = b.spoeGroup(px, r.Var, r.Key)
 		case r.Action == "sc-set-gpt0" || r.Action == "sc-set-gpt":
 			if hr.expr, err = scValue(r.Key, px.ACLs.Refs); err != nil {
-				return nil, fmt.Errorf("%s: tcp-request content %s '%s': %w", r.Pos, r.Action, r.Key, err)
+				return nil, fmt.Errorf("%s: %s %s '%s': %w", r.Pos, kind, r.Action, r.Key, err)
 			}
 		case r.Action == "set-var-fmt":
 			if hr.value, err = parseLogFormat(r.Key, px.ACLs.Refs); err != nil {
-				return nil, fmt.Errorf("%s: tcp-request content %s '%s': %w", r.Pos, r.Action, r.Key, err)
+				return nil, fmt.Errorf("%s: %s %s '%s': %w", r.Pos, kind, r.Action, r.Key, err)
 			}
 		case r.Key != "":
 			if _, hr.expr, err = px.ACLs.Refs.CompileFetch(r.Key); err != nil {
-				return nil, fmt.Errorf("%s: tcp-request content %s '%s': %w", r.Pos, r.Action, r.Key, err)
+				return nil, fmt.Errorf("%s: %s %s '%s': %w", r.Pos, kind, r.Action, r.Key, err)
 			}
 		}
 		out = append(out, hr)

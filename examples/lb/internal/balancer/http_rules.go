@@ -31,8 +31,11 @@ type httpProxy struct {
 	// content are the proxy's tcp-request content rules, which run for
 	// each request in mode http (http_content.go).
 	content []httpRule
-	errors  map[int]*localAnswer
-	reuse   string
+	// resContent are a backend's tcp-response content rules, which run
+	// for each response in mode http (http_content_res.go).
+	resContent []httpRule
+	errors     map[int]*localAnswer
+	reuse      string
 	// xffName and xotName are the field names option forwardfor and
 	// option originalto set, when the proxy names its own.
 	xffName, xotName []byte
@@ -304,6 +307,9 @@ func (b *Balancer) compileHTTP(px *config.Proxy) (*httpProxy, error) {
 		return nil, err
 	}
 	if hp.content, err = b.compileHTTPContent(px); err != nil {
+		return nil, err
+	}
+	if hp.resContent, err = b.compileHTTPConnRules(px, "tcp-response content", px.Stick.ResponseRules); err != nil {
 		return nil, err
 	}
 	dyn, err := compileUseBackends(px)

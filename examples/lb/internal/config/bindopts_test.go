@@ -9,7 +9,7 @@ import (
 
 func TestBindTCPOptions(t *testing.T) {
 	parse := func(binds string) (*Config, error) {
-		return Parse(Source{Name: "t.cfg", Data: []byte("listen l\n    mode tcp\n" + binds + "    server s 127.0.0.1:1\n")})
+		return Parse(Source{Name: "t.cfg", Data: []byte("listen l\n    mode tcp\n" + binds + "    server s 127.0.0.1:1\n" + timeouts)})
 	}
 	cfg, err := parse("    bind 127.0.0.1:81 tcp-ut 7s mss -40 interface lo transparent v6only id 3 nice -5\n    bind 127.0.0.1:90-92 v4v6\n")
 	require.NoError(t, err)

@@ -32,11 +32,11 @@ func TestCaptureActionSlots(t *testing.T) {
     declare capture request len 3
     declare capture request len 3
     default_backend b
-backend b
+` + feTimeout + `backend b
     mode http
     http-request capture req.hdr(x) id 12
     http-response capture res.hdr(x) id 7
-`)})
+` + beTimeouts)})
 	require.NoError(t, err)
 	require.Equal(t, []string{"frontend 'f' has no 'bind' directive. Please declare it as a backend if this was intended."}, cfg.Warnings,
 		"haproxy ignores words after the length without a word")

@@ -63,6 +63,7 @@ defaults
 backend b
     stick-table type ip size 1k expire 10mins
     server s 127.0.0.1:1 check inter 2sec
+    timeout server 1s
 `)
 	require.Equal(t, time.Minute, c.Global.HardStopAfter)
 	b := c.Proxy("b", KindBackend)

@@ -120,7 +120,7 @@ func (p *parser) directive(words []string, conds *condBlocks) bool {
 		case ".notice":
 			p.cfg.Notices = append(p.cfg.Notices, fmt.Sprintf("%s: '%s'", p.pos, msg))
 		case ".warning":
-			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: '%s'", p.pos, msg))
+			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: '%s'.", p.pos, msg))
 		case ".alert":
 			p.errorf(kw, ErrBadValue, "'%s'", msg)
 			return false

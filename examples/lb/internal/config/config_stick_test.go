@@ -117,7 +117,6 @@ func TestStickErrors(t *testing.T) {
 		{"two tables", fe + " stick-table type ip size 1\n stick-table type ip size 2\n", 4, ErrReference, "only one stick-table"},
 		{"table no size", fe + " stick-table type ip\n", 3, ErrBadValue, "size"},
 		{"table bad store", fe + " stick-table type ip size 1 store conn_rat(1s)\n", 3, ErrBadValue, "conn_rat"},
-		{"stick in frontend", fe + " stick on src\n", 3, ErrMisplaced, "'stick' not allowed in 'frontend' section"},
 		{"stick bad verb", be + " stick to src\n", 3, ErrUnknownKeyword, "'stick to'"},
 		{"stick without table", be + " stick on src\n", 3, ErrReference, "needs a stick-table"},
 		{"stick store-response", be + " stick store-response src\n", 3, ErrUnsupported, "store-response"},

@@ -13,6 +13,15 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// timeouts sets a proxy's client, connect and server timeouts, which
+// spares a test configuration haproxy's warning of missing timeouts.
+// feTimeout and beTimeouts are the frontend's and the backend's part.
+const (
+	timeouts   = feTimeout + beTimeouts
+	feTimeout  = "    timeout client 1s\n"
+	beTimeouts = "    timeout connect 1s\n    timeout server 1s\n"
+)
+
 func parse(t *testing.T, text string) (*Config, error) {
 	t.Helper()
 	return Parse(Source{Name: "lb.cfg", Data: []byte(text)})
@@ -255,14 +264,13 @@ func TestErrors(t *testing.T) {
 	}{
 		{"unknown keyword", "backend be\n  serverr s1 127.0.0.1:80\n", ErrUnknownKeyword, "lb.cfg:2: unknown keyword: unknown keyword 'serverr' in 'backend' section"},
 		{"misplaced server", "frontend fe\n  bind :80\n  server s1 127.0.0.1:80\n", ErrMisplaced, "lb.cfg:3: keyword not allowed here: 'server' not allowed in 'frontend' section"},
-		{"misplaced bind", "backend be\n  bind :80\n", ErrMisplaced, "lb.cfg:2:"},
 		{"bind in defaults", "defaults\n  bind :80\n", ErrMisplaced, "lb.cfg:2:"},
 		{"global keyword in proxy", "defaults\n  maxpipes 10\n", ErrMisplaced, "lb.cfg:2: keyword not allowed here: 'maxpipes' not allowed in 'defaults' section (global only)"},
 		{"proxy keyword in global", "global\n  balance roundrobin\n", ErrMisplaced, "lb.cfg:2:"},
 		{"unknown in global", "global\n  maxconnn 10\n", ErrUnknownKeyword, "lb.cfg:2: unknown keyword: unknown keyword 'maxconnn' in 'global' section"},
 		{"out of section", "maxconn 10\n", ErrUnknownKeyword, "lb.cfg:1: unknown keyword: unknown keyword 'maxconn' out of section"},
 		{"unknown option", "defaults\n  option tcplogg\n", ErrUnknownKeyword, "lb.cfg:2: unknown keyword: unknown option 'tcplogg'"},
-		{"misplaced option", "frontend f\n  option redispatch\n", ErrMisplaced, "lb.cfg:2:"},
+		{"misplaced option", "frontend f\n  option httpclose x\n", ErrBadValue, "lb.cfg:2:"},
 		{"unknown timeout", "defaults\n  timeout clientt 5s\n", ErrUnknownKeyword, "lb.cfg:2:"},
 		{"bad time", "defaults\n  timeout client 5x\n", ErrBadValue, `lb.cfg:2: bad value: 'timeout' in 'defaults' section: invalid time "5x": unknown unit "x"`},
 		{"bad weight", "backend b\n  server s 127.0.0.1:80 weight 300\n", ErrBadValue, "lb.cfg:2:"},
@@ -323,12 +331,18 @@ func TestErrorsAreAllReported(t *testing.T) {
 }
 
 func TestNoOptionAndWarnings(t *testing.T) {
-	c := mustParse(t, "defaults\n  option tcplog\nfrontend f\n  no option tcplog\nfrontend g\n  bind :1\n")
-	require.False(t, c.Proxy("f", KindFrontend).Options.TCPLog)
-	require.True(t, c.Proxy("g", KindFrontend).Options.TCPLog)
+	c := mustParse(t, "defaults\n  option dontlognull\nfrontend f\n  no option dontlognull\nfrontend g\n  bind :1\n"+feTimeout)
+	require.False(t, c.Proxy("f", KindFrontend).Options.DontLogNull)
+	require.True(t, c.Proxy("g", KindFrontend).Options.DontLogNull)
 	// f has no bind; a frontend without default_backend is no warning,
 	// as in haproxy.
-	require.Equal(t, []string{"frontend 'f' has no 'bind' directive. Please declare it as a backend if this was intended."}, c.Warnings)
+	require.Equal(t, []string{
+		"frontend 'f' has no 'bind' directive. Please declare it as a backend if this was intended.",
+		"missing timeouts for frontend 'f'." + missingTimeouts,
+	}, c.Warnings)
+	// As in haproxy, some options take no "no".
+	_, err := parse(t, "defaults\n  option tcplog\nfrontend f\n  no option tcplog\n")
+	require.ErrorContains(t, err, "lb.cfg:4: bad value: negation/default is not supported for option 'tcplog'.")
 }
 
 func TestLogVariants(t *testing.T) {

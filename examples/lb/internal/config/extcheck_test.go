@@ -7,7 +7,7 @@ import (
 )
 
 func TestExternalCheckConfig(t *testing.T) {
-	cfg, err := Parse(Source{Name: "t.cfg", Data: []byte("global\n  external-check\n  insecure-fork-wanted\ndefaults\n  external-check path /bin\nbackend b\n  option external-check\n  external-check command /bin/true\n  server s 127.0.0.1:1 check\n")})
+	cfg, err := Parse(Source{Name: "t.cfg", Data: []byte("global\n  external-check\n  insecure-fork-wanted\ndefaults\n  external-check path /bin\nbackend b\n  option external-check\n  external-check command /bin/true\n  server s 127.0.0.1:1 check\n" + beTimeouts)})
 	require.NoError(t, err)
 	px := cfg.Proxy("b", KindBackend)
 	require.Equal(t, &TCPCheck{External: true}, px.TCPCheck)

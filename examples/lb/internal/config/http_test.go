@@ -62,7 +62,6 @@ func TestHTTPKeywordErrors(t *testing.T) {
 		{"bad balance hdr", "backend b\n  balance hdr(\n", ErrBadValue, "test.cfg:2:"},
 		{"errorfile status", "defaults\n  errorfile 302 /dev/null\n", ErrBadValue, "test.cfg:2:"},
 		{"errorfile missing", "defaults\n  errorfile 503 /nonexistent/503.http\n", ErrBadValue, "test.cfg:2:"},
-		{"httpchk on frontend", "frontend f\n  option httpchk\n", ErrMisplaced, "test.cfg:2:"},
 		{"expect on a header", "backend b\n  http-check expect hdr name x\n", ErrUnsupported, "test.cfg:2:"},
 	}
 	for _, tc := range tests {

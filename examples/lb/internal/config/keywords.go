@@ -259,7 +259,7 @@ func init() {
 		}},
 		// Read, and warned about: nothing for lb to do with them.
 		"bind-process": {kAll, func(p *parser, px *Proxy, a []string) error {
-			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: 'bind-process' has no effect, as in HAProxy 2.6, which deprecated it", p.pos))
+			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: 'bind-process' has no effect, is deprecated, and will be removed in version 2.7.", p.pos))
 			return nil
 		}},
 		"http-send-name-header": {kBeDef, func(p *parser, px *Proxy, a []string) error {
@@ -598,6 +598,26 @@ func parseBind(p *parser, px *Proxy, a []string) error {
 		b.Addrs = append(b.Addrs, addrs...)
 	}
 	for i := 1; i < len(a); i++ {
+		if a[i] == "process" || a[i] == "thread" {
+			// HAProxy 2.6 runs one process: "process" is checked and
+			// deprecated, "thread" taken; neither changes anything.
+			if i+1 >= len(a) || a[i+1] == "" {
+				return fmt.Errorf("'%s' expects a process/thread set", a[i])
+			}
+			if a[i] == "process" {
+				set, thread, slash := strings.Cut(a[i+1], "/")
+				if err := statsBindProcess([]string{set}); err != nil {
+					return fmt.Errorf("'process' %s", strings.TrimPrefix(err.Error(), "'stats bind-process' "))
+				}
+				hint := ""
+				if slash {
+					hint = fmt.Sprintf(" Please use 'thread %s' instead.", thread)
+				}
+				p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: 'bind %s' in section '%s' : 'process %s' on 'bind' lines is deprecated and will be removed in 2.7.%s", p.pos, a[0], p.section, a[i+1], hint))
+			}
+			i++
+			continue
+		}
 		o, ok := bindOptions[a[i]]
 		if !ok {
 			return fmt.Errorf("%w: bind option '%s'", ErrUnknownKeyword, a[i])

@@ -90,8 +90,8 @@ func TestResponseConditionWarning(t *testing.T) {
 		}
 	}
 	require.Len(t, never, 2, "%q", cfg.Warnings)
-	require.Contains(t, never[0], "lb.cfg:4: frontend 'f': http-response set-header: a condition on 'path' will never match")
-	require.Contains(t, never[1], "lb.cfg:5: frontend 'f': http-after-response del-header: a condition on 'req.hdr' will never match")
+	require.Equal(t, "lb.cfg:4: anonymous acl will never match because it uses keyword 'path_beg' which is incompatible with 'frontend http-response header rule'", never[0])
+	require.Equal(t, "lb.cfg:5: anonymous acl will never match because it uses keyword 'req.hdr' which is incompatible with 'frontend http-response header rule'", never[1])
 }
 
 func TestAllowRule(t *testing.T) {
@@ -178,8 +178,9 @@ func TestMonitorFail(t *testing.T) {
 		_, err := parse(t, "frontend f\n    mode http\n    bind 127.0.0.1:0\n    "+tc.text)
 		require.ErrorContains(t, err, tc.want, tc.text)
 	}
-	_, err = parse(t, "backend b\n    mode http\n    monitor fail if TRUE\n")
-	require.ErrorContains(t, err, "'monitor' not allowed in 'backend' section")
+	// In a backend, ignored with haproxy's warning.
+	c := mustParse(t, "backend b\n    mode http\n    monitor fail if TRUE\n")
+	require.Contains(t, c.Warnings, "lb.cfg:3: 'monitor' ignored because backend 'b' has no frontend capability.")
 }
 
 func TestHTTPCheckSendState(t *testing.T) {
@@ -275,7 +276,6 @@ backend c
 	for _, tc := range []struct{ text, want string }{
 		{"backend b\n    fullconn\n", "fullconn"},
 		{"backend b\n    fullconn -1\n", "fullconn"},
-		{"frontend f\n    fullconn 10\n", "fullconn"},
 		{"backend b\n    server a 127.0.0.1:1 minconn x\n", "minconn"},
 	} {
 		_, err := parse(t, tc.text)

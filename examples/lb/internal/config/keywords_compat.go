@@ -17,13 +17,29 @@ import (
 
 // capHints are the hints HAProxy adds to some of these warnings.
 var capHints = map[string]string{
-	"maxconn": " Maybe you want 'fullconn' instead ?",
+	"maxconn":  " Maybe you want 'fullconn' instead ?",
+	"fullconn": " Maybe you want 'maxconn' instead ?",
 }
 
 // ignoredKeywords are the proxy keywords HAProxy ignores with a warning
 // in a section without their capability, that lb ignores likewise
 // (others it still refuses there).
-var ignoredKeywords = map[string]bool{"maxconn": true, "dispatch": true, "dynamic-cookie-key": true}
+var ignoredKeywords = map[string]bool{
+	"maxconn": true, "dispatch": true, "dynamic-cookie-key": true,
+	"backlog": true, "balance": true, "bind": true, "capture": true, "cookie": true,
+	"force-persist": true, "fullconn": true, "hash-type": true, "http-reuse": true,
+	"http-send-name-header": true, "ignore-persist": true, "load-server-state-from-file": true,
+	"monitor": true, "monitor-uri": true, "retries": true, "server-state-file-name": true,
+	"source": true, "stick": true, "use_backend": true,
+}
+
+// willIgnore are the keywords whose warning HAProxy words "KEYWORD will
+// be ignored because ...", without quotes.
+var willIgnore = map[string]bool{
+	"clitcpka-cnt": true, "clitcpka-idle": true, "clitcpka-intvl": true,
+	"srvtcpka-cnt": true, "srvtcpka-idle": true, "srvtcpka-intvl": true,
+	"max-keep-alive-queue": true, "rate-limit": true,
+}
 
 // ignoredOptions are the options HAProxy ignores with a warning in a
 // section without their capability, that lb ignores likewise; the value
@@ -34,6 +50,14 @@ var ignoredOptions = map[string]string{
 	"http-use-proxy-header": "cap", "http-pretend-keepalive": "cap",
 	"transparent": "cap", "accept-invalid-http-request": "cap",
 	"accept-invalid-http-response": "cap", "socket-stats": "cap",
+	"tcp-smart-accept": "cap", "tcp-smart-connect": "cap",
+	"abortonclose": "cap", "allbackups": "cap", "clitcpka": "cap", "contstats": "cap",
+	"disable-h2-upgrade": "cap", "dontlog-normal": "cap", "dontlognull": "cap",
+	"http-ignore-probes": "cap", "httpchk": "cap", "ldap-check": "cap",
+	"log-health-checks": "cap", "log-separate-errors": "cap", "logasap": "cap",
+	"mysql-check": "cap", "persist": "cap", "prefer-last-server": "cap",
+	"redis-check": "cap", "redispatch": "cap", "smtpchk": "cap", "spop-check": "cap",
+	"srvtcpka": "cap", "ssl-hello-chk": "cap", "tcp-check": "cap",
 }
 
 // capabilityNames are the kind of the section and the capability it
@@ -54,6 +78,11 @@ func (p *parser) ignoreMisplaced(kw string, option bool) bool {
 	switch {
 	case !option && ignoredKeywords[kw] && p.cur.Kind != KindDefaults:
 		msg = fmt.Sprintf("'%s' ignored because %s '%s' has no %s capability.%s", kw, kind, p.cur.Name, missing, capHints[kw])
+	case !option && willIgnore[kw] && p.cur.Kind != KindDefaults:
+		if kw == "rate-limit" {
+			kw = "rate-limit sessions"
+		}
+		msg = fmt.Sprintf("%s will be ignored because %s '%s' has no %s capability", kw, kind, p.cur.Name, missing)
 	case option && ignoredOptions[kw] == "backends" && p.cur.Kind == KindBackend:
 		msg = fmt.Sprintf("%s '%s' : 'option %s' directive is ignored in backends.", kind, p.cur.Name, kw)
 	case option && ignoredOptions[kw] == "cap":

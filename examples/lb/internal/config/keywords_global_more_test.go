@@ -8,7 +8,7 @@ import (
 
 func TestGlobalTuningKeywords(t *testing.T) {
 	parse := func(global string) (*Config, error) {
-		return Parse(Source{Name: "t.cfg", Data: []byte("global\n" + global + "listen l\n    bind :80\n    server s 127.0.0.1:1\n")})
+		return Parse(Source{Name: "t.cfg", Data: []byte("global\n" + global + "listen l\n    bind :80\n    server s 127.0.0.1:1\n" + timeouts)})
 	}
 	cfg, err := parse("    tune.idletimer 1000\n    noepoll\n    grace 1s\n    quiet\n    zero-warning\n    set-dumpable\n    tune.h2.initial-window-size 65535\n    tune.h2.max-concurrent-streams 50\n    tune.comp.maxlevel 9\n")
 	require.NoError(t, err)

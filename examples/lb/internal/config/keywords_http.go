@@ -27,9 +27,6 @@ func init() {
 		if err != nil {
 			return err
 		}
-		if len(px.HTTP.Redirects) > 0 {
-			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: a 'http-request' rule placed after a 'redirect' rule will still be processed before", p.pos))
-		}
 		p.warnAfterFinal("http-request", px.HTTP.RequestRules)
 		px.HTTP.RequestRules = appendOwn(px.HTTP.RequestRules, r)
 		return nil
@@ -71,7 +68,7 @@ func init() {
 		px.HTTP.Redirects = appendOwn(px.HTTP.Redirects, r)
 		return nil
 	}}
-	proxyKeywords["capture"] = proxyKeyword{KindFrontend, func(_ *parser, px *Proxy, a []string) error {
+	proxyKeywords["capture"] = proxyKeyword{KindFrontend, func(p *parser, px *Proxy, a []string) error {
 		if len(a) == 0 || a[0] != "request" && a[0] != "response" && a[0] != "cookie" {
 			return errors.New("'capture' expects 'cookie' or 'request header' or 'response header'")
 		}
@@ -83,7 +80,10 @@ func init() {
 			if err != nil {
 				return fmt.Errorf("'capture cookie' len: %w", err)
 			}
-			// As HAProxy, which keeps 63 bytes at most (with a warning).
+			// As HAProxy, which keeps 63 bytes at most, with a warning.
+			if n > 63 {
+				p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("truncating capture length to 63 bytes for %s '%s'.", proxyWord(px), px.Name))
+			}
 			px.HTTP.CaptureCookie = &CookieCapture{Name: a[1], Len: min(n, 63)}
 			return nil
 		}
@@ -231,6 +231,7 @@ func init() {
 				c.Expects = appendOwn(c.Expects, e)
 				rule.Action, rule.Expect = TCPCheckExpect, e
 			}
+			px.httpCheckRules = true
 		case "send":
 			// The first send completes the check's own request (option
 			// httpchk's); a later one, after a connect, has its own.
@@ -239,9 +240,11 @@ func init() {
 				err = parseHTTPCheckSend(&c, a[1:])
 			}
 			rule.Action, rule.Request = TCPCheckSend, &req
+			px.httpCheckRules = true
 		case "connect":
 			rule.Action, rule.Connect = TCPCheckConnect, TCPCheckRule{Action: TCPCheckConnect, Pos: p.pos, MinRecv: -1}
 			err = parseCheckConnect(&rule.Connect, a[1:], "http-check")
+			px.httpCheckRules = true
 		case "send-state":
 			if len(a) > 1 {
 				err = fmt.Errorf("'http-check send-state' takes no argument, not '%s'", a[1])
@@ -509,6 +512,7 @@ func init() {
 	optionKeywords["http-server-close"] = optionKeyword{kAll, connMode(ConnServerClose)}
 	optionKeywords["httpclose"] = optionKeyword{kAll, connMode(ConnClose)}
 	optionKeywords["httpchk"] = optionKeyword{kBeDef, func(px *Proxy, a []string, on bool) error {
+		px.httpChk = on
 		if !on {
 			px.HTTP.Check = nil
 			return nil
@@ -724,6 +728,9 @@ func parseAnswerOptions(r *HTTPRule, a []string) error {
 	}
 	if len(r.Body) > 0 && r.ContentType == "" {
 		return fmt.Errorf("'%s' with a body needs 'content-type'", r.Action)
+	}
+	if len(r.Body) > 0 && (r.Status == 204 || r.Status == 304) {
+		return fmt.Errorf("no body expected for %d responses", r.Status)
 	}
 	if r.Action != "return" && !r.OwnAnswer && !errorFileStatuses[r.Status] {
 		// As haproxy: a deny without its own answer sends the status's
@@ -1257,29 +1264,17 @@ func cInt(s string) (int64, error) {
 // backends, as HAProxy refuses to mix modes.
 func (p *parser) validateHTTP() {
 	for _, px := range p.cfg.Proxies {
-		// As haproxy warns: a response rule's condition on the request's
-		// line, headers, cookies or body never matches there.
-		for _, rules := range [...]struct {
-			kind  string
-			rules []HTTPRule
-		}{{"http-response", px.HTTP.ResponseRules}, {"http-after-response", px.HTTP.AfterResponseRules}} {
-			for _, r := range rules.rules {
-				for _, name := range r.Cond.RequestOnly() {
-					p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s '%s': %s %s: a condition on '%s' will never match, as the request is gone by then (as in haproxy)", r.Pos, px.Kind, px.Name, rules.kind, r.Action, name))
-				}
-			}
-		}
 		// A frontend that switches its connections to HTTP runs them.
 		switches := px.Mode != "http" && px.switchesMode()
 		if switches && px.Kind == KindListen {
 			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: Proxy '%s' : 'switch-mode http' configured for a tcp proxy with no backend. Incoming connections upgraded to HTTP cannot be routed to TCP servers", px.Pos, px.Name))
 		}
-		if px.Mode != "http" && !(switches && px.Kind.IsFrontend()) {
+		if px.Mode != "http" && !px.Disabled && !(switches && px.Kind.IsFrontend()) {
 			// HAProxy's words, one line per kind of rule.
 			for _, k := range [...]struct {
 				name string
 				n    int
-			}{{"http-request", len(px.HTTP.RequestRules)}, {"http-response", len(px.HTTP.ResponseRules)}, {"redirect", len(px.HTTP.Redirects)}} {
+			}{{"http-request", len(px.HTTP.RequestRules)}, {"http-response", len(px.HTTP.ResponseRules)}, {"redirect", len(px.HTTP.Redirects)}, {"http-after-response", len(px.HTTP.AfterResponseRules)}} {
 				if k.n > 0 {
 					p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("'%s' rules ignored for %s '%s' as they require HTTP mode.", k.name, proxyWord(px), px.Name))
 				}
@@ -1297,7 +1292,10 @@ func (p *parser) validateHTTP() {
 			if px.HTTP.LogTLS {
 				opt = "httpslog"
 			}
-			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s '%s': 'option %s' needs 'mode http'; falling back to 'option tcplog'", px.Pos, px.Kind, px.Name, opt))
+			// A log-format set after the option replaces it: nothing falls back.
+			if len(px.LogFormat) == 0 || px.LogFormatPos == (Pos{}) {
+				p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: 'option %s' not usable with %s '%s' (needs 'mode http'). Falling back to 'option tcplog'.", px.HTTP.LogPos, opt, proxyWord(px), px.Name))
+			}
 			px.HTTP.Log, px.HTTP.LogTLS, px.Options.TCPLog = false, false, true
 			if px.LogFormatPos == (Pos{}) {
 				px.LogFormat = nil

@@ -58,7 +58,7 @@ backend be
     server a 127.0.0.1:1
     server b 127.0.0.1:2 no-ssl send-proxy-v2-ssl-cn
     server c 127.0.0.1:3 sni str(API.example.org)
-`)
+`+beTimeouts)
 	g := c.Global.SSL
 	require.NotNil(t, g)
 	require.Equal(t, tls.Options{MinVersion: 0x0304, NoTLSTickets: true}, g.BindOptions)

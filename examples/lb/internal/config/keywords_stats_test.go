@@ -9,7 +9,7 @@ import (
 
 func TestStatsPageKeywords(t *testing.T) {
 	cfg, err := parse(t, `defaults
-    mode http
+`+timeouts+`    mode http
     stats auth admin:secret
     stats refresh 10s
 listen a
@@ -27,9 +27,9 @@ listen b
 listen c
     bind :8082
     mode tcp
-defaults
+`+timeouts+`defaults
     mode http
-listen d
+`+timeouts+`listen d
     bind :8083
 `)
 	require.NoError(t, err)

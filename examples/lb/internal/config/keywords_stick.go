@@ -19,7 +19,7 @@ func init() {
 		return px.ACLs.Add(a)
 	}}
 	proxyKeywords["stick-table"] = proxyKeyword{KindFrontend | KindBackend, parseStickTable}
-	proxyKeywords["tcp-request"] = proxyKeyword{KindFrontend | KindBackend, parseTCPRequest}
+	proxyKeywords["tcp-request"] = proxyKeyword{KindFrontend | KindBackend | KindDefaults, parseTCPRequest}
 	proxyKeywords["stick"] = proxyKeyword{KindBackend, parseStick}
 	globalKeywords["stats"] = parseStatsGlobal
 	proxyKeywords["stats"] = proxyKeyword{kAll, parseStatsPage}
@@ -49,6 +49,16 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 		return errors.New("expects 'tcp-request connection|session|content <action> [{if | unless} <condition>]' or 'tcp-request inspect-delay <time>'")
 	}
 	stage := a[0]
+	if px.Kind == KindDefaults {
+		// As in haproxy, a named defaults section sets the delay its
+		// sections inherit; lb's defaults sections carry no rules.
+		switch {
+		case stage == "inspect-delay" && px.Name == "":
+			return fmt.Errorf("%w: tcp-request inspect-delay is not allowed in anonymous 'defaults' sections", ErrMisplaced)
+		case stage != "inspect-delay":
+			return fmt.Errorf("%w: 'tcp-request %s' in a defaults section (lb's defaults sections carry no rules)", ErrUnsupported, stage)
+		}
+	}
 	switch stage {
 	case "inspect-delay":
 		if len(a) != 2 {
@@ -207,18 +217,6 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 		}
 	default:
 		return fmt.Errorf("%w: 'tcp-request %s %s' (accept, reject, silent-drop, expect-proxy layer4, track-sc0, track-sc1, track-sc2, sc-inc-gpc0, sc-inc-gpc1, sc-set-gpt0, set-var, set-var-fmt, unset-var, set-mark, set-tos, set-src, set-src-port, set-dst, set-dst-port)", ErrUnknownKeyword, stage, r.Action)
-	}
-	// Rules run stage by stage whatever their order, which haproxy
-	// warns of when a rule follows one of a later stage.
-	later := ""
-	switch {
-	case stage == "connection" && len(px.Stick.SessRules) > 0:
-		later = "session"
-	case stage != "content" && len(px.Stick.ContentRules) > 0:
-		later = "content"
-	}
-	if later != "" {
-		p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: a 'tcp-request' rule placed after a 'tcp-request %s' rule will still be processed before.", p.pos, later))
 	}
 	switch stage {
 	case "session":

@@ -9,13 +9,14 @@ import (
 )
 
 // The "tcp-response" keyword: rules a backend runs on what its server
-// sends, before it reaches the client (the balancer's content_res.go).
+// sends, before it reaches the client: the bytes in mode tcp (the
+// balancer's content_res.go), each response in mode http
+// (http_content_res.go).
 
 func init() {
 	// Every section kind reaches the parser, which words the refusals of
 	// frontends and defaults as haproxy does.
 	proxyKeywords["tcp-response"] = proxyKeyword{kAll, parseTCPResponse}
-	finishers = append(finishers, (*parser).checkResponseRules)
 }
 
 // tcpResponseActions is haproxy 2.6's list of tcp-response content
@@ -35,8 +36,10 @@ func parseTCPResponse(p *parser, px *Proxy, a []string) error {
 	}
 	stage := a[0]
 	switch {
-	case px.Kind == KindDefaults && px.Name != "":
+	case px.Kind == KindDefaults && px.Name != "" && stage == "content":
 		return fmt.Errorf("%w: 'tcp-response %s' in a defaults section (lb's defaults sections carry no rules)", ErrUnsupported, stage)
+	case px.Kind == KindDefaults && px.Name != "":
+		// The delay, which the sections from it inherit.
 	case !px.Kind.IsBackend():
 		return fmt.Errorf("%w: tcp-response %s is only allowed in 'backend' sections or 'defaults' section with a name", ErrMisplaced, stage)
 	}
@@ -151,17 +154,4 @@ func requestBufferOf(expr string) string {
 		return n
 	}
 	return ""
-}
-
-// checkResponseRules refuses, by name, tcp-response content rules where
-// lb does not run them: in mode http haproxy runs them on the response
-// as its HTTP layer holds it, which lb does not reproduce.
-func (p *parser) checkResponseRules() {
-	for _, px := range p.cfg.Proxies {
-		if len(px.Stick.ResponseRules) == 0 || px.Mode != "http" {
-			continue
-		}
-		p.pos = px.Stick.ResponseRules[0].Pos
-		p.errorf("tcp-response", ErrUnsupported, "%s '%s': 'tcp-response content' rules in mode http (lb runs them in mode tcp only)", px.Kind, px.Name)
-	}
 }

@@ -14,7 +14,7 @@ func (p *parser) warnFastOpenRetries() {
 	for _, px := range p.cfg.Proxies {
 		for _, s := range px.Servers {
 			if s.FastOpen && px.RetryOn&need != need {
-				p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: 'server %s/%s' : server has tfo activated, the backend should be configured with at least 'conn-failure', 'empty-response' and 'response-timeout' or we wouldn't be able to retry the connection on failure",
+				p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: 'server %s/%s' : server has tfo activated, the backend should be configured with at least 'conn-failure', 'empty-response' and 'response-timeout' or we wouldn't be able to retry the connection on failure.",
 					s.Pos, px.Name, s.Name))
 			}
 		}

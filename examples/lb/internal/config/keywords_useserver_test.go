@@ -49,6 +49,6 @@ func TestPersistRules(t *testing.T) {
 	require.False(t, rules[1].Force)
 	_, err := parse(t, "backend b\n  force-persist\n")
 	require.ErrorContains(t, err, "lb.cfg:2: bad value: 'force-persist' in 'backend' section: requires either 'if' or 'unless' followed by a condition")
-	_, err = parse(t, "frontend f\n  ignore-persist if TRUE\n")
-	require.ErrorIs(t, err, ErrMisplaced)
+	c = mustParse(t, "frontend f\n  ignore-persist if TRUE\n")
+	require.Contains(t, c.Warnings, "lb.cfg:2: 'ignore-persist' ignored because frontend 'f' has no backend capability.")
 }

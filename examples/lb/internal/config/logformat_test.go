@@ -108,7 +108,7 @@ func TestOptionHTTPLogCLF(t *testing.T) {
 	require.Equal(t, clf, a.LogFormat, "the later of log-format and the option wins")
 	require.Nil(t, b.LogFormat)
 	require.True(t, b.Options.TCPLog, "httplog in mode tcp falls back to tcplog")
-	require.Contains(t, strings.Join(cfg.Warnings, "\n"), "listen 'b': 'option httplog' needs 'mode http'; falling back to 'option tcplog'")
+	require.Contains(t, cfg.Warnings, "lb.cfg:10: 'option httplog' not usable with proxy 'b' (needs 'mode http'). Falling back to 'option tcplog'.")
 	_, err = parse(t, "listen a\n    mode http\n    option httplog bogus\n")
 	require.ErrorContains(t, err, "'option httplog' only takes 'clf', not 'bogus'")
 }

@@ -563,6 +563,9 @@ type Proxy struct {
 	// cache rules declare implicitly, in order.
 	Filters      []Filter
 	httpCheckOwn bool // http-check lines were read in this section
+	// httpCheckRules says this section has http-check send or expect
+	// lines, httpChk that option httpchk is on (or inherited).
+	httpCheckRules, httpChk bool
 }
 
 // Bind is one bind line.
@@ -839,6 +842,7 @@ func inherit(d *Proxy, kind Kind, name string, pos Pos) *Proxy {
 	p.Logs = append([]Log(nil), d.Logs...)
 	p.Binds, p.Servers = nil, nil
 	p.tcpCheckOwn, p.httpCheckOwn, p.statsOwn, p.compOwn = false, false, false, false
+	p.httpCheckRules = false
 	return &p
 }
 

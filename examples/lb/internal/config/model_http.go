@@ -36,6 +36,8 @@ type HTTP struct {
 	// LogTLS is option httpslog: the httplog line followed by the
 	// connection's TLS fields ([HTTPSLogFormat]).
 	LogTLS bool
+	// LogPos is where option httplog or httpslog was set.
+	LogPos Pos
 	// RequestRules and ResponseRules are the http-request and
 	// http-response rules, in order.
 	RequestRules  []HTTPRule

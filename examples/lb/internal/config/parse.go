@@ -50,6 +50,8 @@ func Parse(srcs ...Source) (*Config, error) {
 		}
 		p.parseSource(s)
 	}
+	// Conditions built from here on are no line's (noteCond).
+	p.words = nil
 	// Reported with the other errors, as haproxy resolves them.
 	p.checkFetchRefs()
 	p.checkConvRefs()
@@ -111,8 +113,12 @@ type parser struct {
 	fetchRefs []fetchRef
 	// convRefs are the stick-table converters' tables (convrefs.go).
 	convRefs []convRef
-	pos      Pos
-	errs     []error
+	// conds are the proxies' conditions, with their lines (proxywarn.go),
+	// and words the words of the line being read.
+	conds []condAt
+	words []string
+	pos   Pos
+	errs  []error
 	// stopped is set when a directive stopped the parse (.alert, a bad
 	// .if block or condition), as HAProxy reads no further.
 	stopped bool
@@ -319,8 +325,11 @@ func (p *parser) parseLine(words []string) {
 		p.parseOption(words[1:], neg)
 		return
 	}
+	later := p.laterRule(kw, words)
 	if err := k.parse(p, p.cur, words[1:]); err != nil {
 		p.fail(kw, fmt.Sprintf("'%s' in '%s' section", kw, p.section), err)
+	} else if later != "" {
+		p.cfg.Warnings = append(p.cfg.Warnings, later)
 	} else if kw == "balance" {
 		p.cur.BalanceSet = true
 	}
@@ -382,6 +391,7 @@ func (p *parser) startProxy(kw string, args []string) {
 	p.cur = inherit(base, kind, name, p.pos)
 	// The ACLs of every section read their files from one registry.
 	p.cur.ACLs.Refs = p.cfg.Patterns
+	p.cur.ACLs.OnCond = p.noteCond
 	p.cfg.Proxies = append(p.cfg.Proxies, p.cur)
 }
 
@@ -415,6 +425,10 @@ func checkName(s string) error {
 	return nil
 }
 
+// noNegation are the options HAProxy refuses after "no", which lb's
+// parsers would otherwise take.
+var noNegation = map[string]bool{"httpchk": true, "httplog": true, "httpslog": true, "tcplog": true}
+
 func (p *parser) parseOption(args []string, neg bool) {
 	if len(args) == 0 {
 		p.errorf("option", ErrBadValue, "'option' needs an option name")
@@ -433,8 +447,16 @@ func (p *parser) parseOption(args []string, neg bool) {
 		p.errorf("option", ErrMisplaced, "'option %s' not allowed in '%s' section", name, p.section)
 		return
 	}
+	if neg && noNegation[name] {
+		p.errorf("option", ErrBadValue, "negation/default is not supported for option '%s'.", name)
+		return
+	}
 	if err := o.parse(p.cur, args[1:], !neg); err != nil {
 		p.fail("option", fmt.Sprintf("'option %s' in '%s' section", name, p.section), err)
+		return
+	}
+	if (name == "httplog" || name == "httpslog") && !neg {
+		p.cur.HTTP.LogPos = p.pos
 	}
 }
 

@@ -57,7 +57,6 @@ backend b
 		"defaults\n  description x\n":                     "t.cfg:2: keyword not allowed here: 'description' not allowed in 'defaults' section",
 		"frontend f\n  bind :1 backlog 0\n":               "bind option 'backlog': 0 out of range",
 		"defaults\n  id 3\n":                              "'id' not allowed in 'defaults' section",
-		"frontend f\n  source 127.0.0.1\n":                "'source' not allowed in 'frontend' section",
 		"backend b\n  source 127.0.0.1 usesrc clientip\n": "not supported: 'source' takes one address (usesrc and interface are not supported)",
 		"backend b\n  id 3\nbackend c\n  id 3\n":          "t.cfg:4: bad reference: proxy c reuses same custom id as proxy b (declared at t.cfg:1)",
 	} {
@@ -106,7 +105,7 @@ func TestRewriteKeywords(t *testing.T) {
     http-request set-method POST
     http-response set-status 299 reason Fine
     http-response replace-header X-C a b
-`)})
+` + feTimeout)})
 	require.NoError(t, err)
 	f := cfg.Proxy("f", KindFrontend)
 	require.Equal(t, "/health", f.HTTP.MonitorURI)
@@ -155,7 +154,6 @@ func TestCookieKeyword(t *testing.T) {
 		"backend b\n  cookie S bogus\n":               "'cookie' supports",
 		"backend b\n  cookie S insert maxidle soon\n": "'cookie' option 'maxidle': bad time 'soon'",
 		"backend b\n  cookie S domain\n":              "'domain' requires an argument",
-		"frontend f\n  cookie S insert\n":             "'cookie' not allowed in 'frontend' section",
 	} {
 		_, err := Parse(Source{Name: "t.cfg", Data: []byte(text)})
 		require.Error(t, err, text)
@@ -206,11 +204,10 @@ func TestCaptureKeyword(t *testing.T) {
 	require.Equal(t, []HeaderCapture{{"Host", 20}, {"User-Agent", 64}}, h.CaptureRequest)
 	require.Equal(t, []HeaderCapture{{"Content-Type", 10}}, h.CaptureResponse)
 	for text, msg := range map[string]string{
-		"frontend f\n  capture request header Host\n":      "'capture request' expects 'header' <header_name> 'len' <len>",
-		"frontend f\n  capture foo header X len 5\n":       "'capture' expects 'cookie' or 'request header' or 'response header'",
-		"frontend f\n  capture cookie SRV\n":               "'capture' expects 'cookie' <cookie_name> 'len' <len>",
-		"defaults\n  capture request header Host len 5\n":  "'capture' not allowed in 'defaults' section",
-		"backend b\n  capture request header Host len 5\n": "'capture' not allowed in 'backend' section",
+		"frontend f\n  capture request header Host\n":     "'capture request' expects 'header' <header_name> 'len' <len>",
+		"frontend f\n  capture foo header X len 5\n":      "'capture' expects 'cookie' or 'request header' or 'response header'",
+		"frontend f\n  capture cookie SRV\n":              "'capture' expects 'cookie' <cookie_name> 'len' <len>",
+		"defaults\n  capture request header Host len 5\n": "'capture' not allowed in 'defaults' section",
 	} {
 		_, err := Parse(Source{Name: "t.cfg", Data: []byte(text)})
 		require.Error(t, err, text)

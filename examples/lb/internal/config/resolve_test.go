@@ -28,7 +28,7 @@ func TestResolveInitAddr(t *testing.T) {
   server fallback gone.example:81 init-addr last,libc,10.0.0.9
   server none gone.example:82 init-addr libc,none
   server first gone.example:83 init-addr 10.0.0.3,libc
-`)})
+` + beTimeouts)})
 	require.NoError(t, err)
 	require.NoError(t, cfg.Resolve(context.Background(), fakeLookup))
 	s := cfg.Proxy("b", KindBackend).Servers

@@ -33,7 +33,7 @@ backend web
     server w1 app.example:8080 check resolve-net 10.0.0.0/8,192.168.1.1 resolve-opts allow-dup-ip,ignore-weight init-addr last,libc,none
     server w2 app.example:8081 resolvers plain resolve-prefer ipv6 resolve-opts prevent-dup-ip init-addr none
     server w3 10.0.0.3:80
-`)})
+` + beTimeouts)})
 	require.NoError(t, err)
 	require.Equal(t, "dns", cfg.Resolvers[0].Name)
 	require.Equal(t, "plain", cfg.Resolvers[1].Name)

@@ -36,9 +36,13 @@ backend nb
 	assert.False(t, unset.SmartAcceptSet)
 	assert.True(t, c.Proxy("b", KindBackend).Options.SmartConnect, "from defaults")
 	assert.False(t, c.Proxy("nb", KindBackend).Options.SmartConnect)
+	// Misplaced, each is ignored with haproxy's warning.
+	c = mustParse(t, "backend b\n    option tcp-smart-accept\nfrontend f\n    option tcp-smart-connect\n")
+	assert.Equal(t, []string{
+		"lb.cfg:2: 'tcp-smart-accept' ignored because backend 'b' has no frontend capability.",
+		"lb.cfg:4: 'tcp-smart-connect' ignored because frontend 'f' has no backend capability.",
+	}, c.Warnings[:2])
 	for text, want := range map[string]string{
-		"backend b\n    option tcp-smart-accept\n":    "lb.cfg:2: ",
-		"frontend f\n    option tcp-smart-connect\n":  "lb.cfg:2: ",
 		"frontend f\n    option tcp-smart-accept x\n": "lb.cfg:2: ",
 	} {
 		_, err := parse(t, text)
@@ -49,25 +53,22 @@ backend nb
 }
 
 // TestAbortOnCloseOption checks option abortonclose: a backend option,
-// inherited from defaults, refused on a frontend.
+// inherited from defaults, ignored on a frontend with haproxy's warning.
 func TestAbortOnCloseOption(t *testing.T) {
 	c := mustParse(t, "defaults\n    option abortonclose\nbackend b\n    server s 127.0.0.1:1\nbackend n\n    no option abortonclose\n    server s 127.0.0.1:1\n")
 	assert.True(t, c.Proxy("b", KindBackend).Options.AbortOnClose)
 	assert.False(t, c.Proxy("n", KindBackend).Options.AbortOnClose)
-	_, err := parse(t, "frontend f\n    option abortonclose\n")
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "lb.cfg:2: ")
-	assert.Contains(t, err.Error(), "abortonclose")
+	c = mustParse(t, "frontend f\n    option abortonclose\n")
+	assert.Contains(t, c.Warnings, "lb.cfg:2: 'abortonclose' ignored because frontend 'f' has no backend capability.")
 }
 
 // TestContStatsOption checks option contstats: a frontend option,
-// inherited from defaults, refused on a backend.
+// inherited from defaults, ignored on a backend with haproxy's warning.
 func TestContStatsOption(t *testing.T) {
 	c := mustParse(t, "defaults\n    option contstats\nfrontend f\n    bind 127.0.0.1:1\n    default_backend b\nbackend b\n    server s 127.0.0.1:2\n")
 	assert.True(t, c.Proxy("f", KindFrontend).Options.ContStats)
-	_, err := parse(t, "backend b\n    option contstats\n")
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "lb.cfg:2: ")
+	c = mustParse(t, "backend b\n    option contstats\n")
+	assert.Contains(t, c.Warnings, "lb.cfg:2: 'contstats' ignored because backend 'b' has no frontend capability.")
 }
 
 // TestRedispatchInterval checks option redispatch's interval: -1 by

@@ -108,7 +108,7 @@ type SPOEGroup struct {
 }
 
 // spoeEvents are the events a message may name (on-tcp-response runs in
-// mode tcp only, as lb's tcp-response rules do).
+// mode tcp only).
 var spoeEvents = map[string]bool{
 	"on-client-session": true, "on-server-session": true,
 	"on-frontend-tcp-request": true, "on-backend-tcp-request": true,

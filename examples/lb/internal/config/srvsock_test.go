@@ -13,10 +13,10 @@ func TestServerSocketOptions(t *testing.T) {
     default-server non-stick
     server s1 127.0.0.1:1 tcp-ut 5s tfo
     server s2 127.0.0.1:2 stick
-backend r
+` + beTimeouts + `backend r
     retry-on conn-failure empty-response response-timeout
     server s 127.0.0.1:1 tfo
-`)})
+` + beTimeouts)})
 	require.NoError(t, err)
 	s := cfg.Proxy("b", KindBackend).Servers
 	require.Equal(t, 5*time.Second, s[0].UserTimeout)

@@ -17,7 +17,7 @@ defaults
     tcp-check expect string 250
 backend inherits
     server s 127.0.0.1:1 check port 2 addr 127.0.0.3 check-send-proxy
-backend own
+` + beTimeouts + `backend own
     tcp-check comment greet
     tcp-check connect port 6379 addr ::1 comment first
     tcp-check send PING\r\n
@@ -27,13 +27,13 @@ backend own
     tcp-check expect rbinary ^2B
     tcp-check connect default
     server s 127.0.0.1:1 check
-backend redis
+` + beTimeouts + `backend redis
     option redis-check
     server s 127.0.0.1:1 check
-backend http
+` + beTimeouts + `backend http
     option httpchk
     server s 127.0.0.1:1 check
-`)})
+` + beTimeouts + ``)})
 	require.NoError(t, err)
 	require.Empty(t, cfg.Warnings)
 
@@ -48,8 +48,8 @@ backend http
 	own := cfg.Proxy("own", KindBackend)
 	rules := own.TCPCheckRules
 	require.Len(t, rules, 8, "the section's rules replace the defaults'")
-	require.Equal(t, TCPCheckRule{Pos: Pos{"test.cfg", 9}, Action: TCPCheckComment, MinRecv: -1, Comment: "greet"}, rules[0])
-	require.Equal(t, TCPCheckRule{Pos: Pos{"test.cfg", 10}, Action: TCPCheckConnect, Port: 6379, Addr: "::1", MinRecv: -1, Comment: "first"}, rules[1],
+	require.Equal(t, TCPCheckRule{Pos: Pos{"test.cfg", 11}, Action: TCPCheckComment, MinRecv: -1, Comment: "greet"}, rules[0])
+	require.Equal(t, TCPCheckRule{Pos: Pos{"test.cfg", 12}, Action: TCPCheckConnect, Port: 6379, Addr: "::1", MinRecv: -1, Comment: "first"}, rules[1],
 		"a rule's own comment wins over the comment rule before it")
 	require.Equal(t, []byte("PING\r\n"), rules[2].Data)
 	require.Equal(t, "", rules[2].Comment)
@@ -59,7 +59,7 @@ backend http
 	require.True(t, rules[4].Inverse)
 	require.Equal(t, 5, rules[4].MinRecv)
 	require.True(t, rules[4].Regexp.MatchString("-ERR x"))
-	require.Equal(t, TCPCheckRule{Pos: Pos{"test.cfg", 14}, Action: TCPCheckExpect, Match: MatchBinary, Data: []byte("+PONG"), MinRecv: -1}, rules[5])
+	require.Equal(t, TCPCheckRule{Pos: Pos{"test.cfg", 16}, Action: TCPCheckExpect, Match: MatchBinary, Data: []byte("+PONG"), MinRecv: -1}, rules[5])
 	require.Equal(t, MatchRBinary, rules[6].Match)
 	require.True(t, rules[7].Default)
 
@@ -89,7 +89,7 @@ func TestTCPCheckLaterWins(t *testing.T) {
 }
 
 func TestTCPCheckRulesWithoutOptionWarn(t *testing.T) {
-	cfg, err := Parse(Source{Name: "test.cfg", Data: []byte("backend b\n  tcp-check expect string x\n  server s 127.0.0.1:1 check\n")})
+	cfg, err := Parse(Source{Name: "test.cfg", Data: []byte("backend b\n  tcp-check expect string x\n  server s 127.0.0.1:1 check\n" + beTimeouts)})
 	require.NoError(t, err)
 	require.Equal(t, []string{"backend 'b' uses tcp-check rules without 'option tcp-check', so the rules are ignored."}, cfg.Warnings)
 }
@@ -103,7 +103,6 @@ func TestTCPCheckErrors(t *testing.T) {
 		{"no action", "backend b\n  tcp-check\n", ErrBadValue, "test.cfg:2:"},
 		{"unknown action", "backend b\n  tcp-check frob\n", ErrBadValue, "unknown action 'frob'"},
 		{"in a frontend", "frontend f\n  tcp-check expect string x\n", ErrMisplaced, "test.cfg:2:"},
-		{"option in a frontend", "frontend f\n  option tcp-check\n", ErrMisplaced, "test.cfg:2:"},
 		{"option with an argument", "backend b\n  option tcp-check x\n", ErrBadValue, "takes no argument"},
 		{"send without data", "backend b\n  tcp-check send\n", ErrBadValue, "expects a string"},
 		{"odd hex", "backend b\n  tcp-check send-binary abc\n", ErrBadValue, "'abc': an even, non-zero number of hex digits expected"},
@@ -207,8 +206,9 @@ func TestRateLimitSessionsKeyword(t *testing.T) {
 		require.ErrorContains(t, err, "test.cfg:3", bad.line)
 		require.ErrorContains(t, err, bad.msg, bad.line)
 	}
-	_, err = Parse(Source{Name: "test.cfg", Data: []byte("backend b\n  rate-limit sessions 1\n  server s 127.0.0.1:1\n")})
-	require.ErrorIs(t, err, ErrMisplaced)
+	cfg, err = Parse(Source{Name: "test.cfg", Data: []byte("backend b\n  rate-limit sessions 1\n  server s 127.0.0.1:1\n")})
+	require.NoError(t, err)
+	require.Contains(t, cfg.Warnings, "test.cfg:2: rate-limit sessions will be ignored because backend 'b' has no frontend capability")
 }
 
 // hash-balance-factor is 0 or more than 100, on a backend or defaults.

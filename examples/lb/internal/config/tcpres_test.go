@@ -71,7 +71,6 @@ func TestTCPResponseRefused(t *testing.T) {
 		{"backend", "tcp-response content sc-set-gpt0(0) req.len", ErrMisplaced, "fetch method 'req.len'"},
 		{"backend", "tcp-response content set-var(txn.a) res.payload(0)", ErrBadValue, "res.payload"},
 		{"backend", "tcp-response content send-spoe-group a", ErrBadValue, "expects 2 arguments"},
-		{"backend", "mode http\n    tcp-response content accept", ErrUnsupported, "mode http"},
 		{"frontend", "tcp-request content set-var(txn.a) res.len", ErrMisplaced, "'response buffer'"},
 		{"frontend", "tcp-request content set-var(txn.a) rep_ssl_hello_type", ErrMisplaced, "'response buffer'"},
 		{"frontend", "http-request set-var(txn.a) res.payload(0,1)", ErrMisplaced, "'response buffer'"},

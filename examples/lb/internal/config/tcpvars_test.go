@@ -19,9 +19,9 @@ func TestTCPRuleVariables(t *testing.T) {
     tcp-request session set-var(proc.d) int(1)
     tcp-request connection accept
     default_backend b
-backend b
+`+feTimeout+`backend b
     server s 127.0.0.1:80
-`)
+`+beTimeouts)
 	px := c.Proxy("f", KindFrontend)
 	got := func(rules []ConnRule) (out [][3]string) {
 		for _, r := range rules {

@@ -48,6 +48,7 @@ func (p *parser) parseLineNoting(words []string) {
 			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s", p.pos, n))
 		}
 	}()
+	p.words = words
 	p.parseLine(words)
 }
 
