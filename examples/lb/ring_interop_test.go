@@ -148,7 +148,7 @@ func TestInteropRingShowEventsMatchesHAProxy(t *testing.T) {
 		for _, f := range formats {
 			fmt.Fprintf(&b, "ring r_%s\n    format %s\n", f, f)
 		}
-		b.WriteString("ring r_len\n    description \"cut lines\"\n    format rfc3164\n    maxlen 70\n")
+		b.WriteString("ring r_len\n    description \"cut lines\"\n    format iso\n    maxlen 70\n")
 		b.WriteString("ring r_sample\n")
 		b.WriteString("ring r_small\n    size 16384\n    maxlen 1000\n")
 		fmt.Fprintf(&b, `defaults
