@@ -277,3 +277,18 @@ func TestInteropExternalCheckConfigMatchesHAProxy(t *testing.T) {
 		checkParity(t, text)
 	}
 }
+
+// TestInteropSSLTuningKeywordsMatchHAProxy: haproxy's global keywords
+// for its OpenSSL use, which lb checks and ignores, with its verdicts.
+func TestInteropSSLTuningKeywordsMatchHAProxy(t *testing.T) {
+	for _, line := range []string{
+		"ssl-mode-async", "ssl-mode-async on", "ssl-skip-self-issued-ca", "ssl-load-extra-del-ext",
+		"ssl-load-extra-files none", "ssl-load-extra-files all", "ssl-load-extra-files bundle sctl ocsp issuer key",
+		"ssl-load-extra-files", "ssl-load-extra-files bogus", "ssl-load-extra-files none key", "ssl-load-extra-files all all",
+	} {
+		t.Run(line, func(t *testing.T) {
+			checkParity(t, "global\n    "+line+"\n"+parityBase)
+		})
+	}
+	checkParity(t, parityBase+"    ssl-mode-async\n")
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -33,7 +34,15 @@ func peerPair(t *testing.T, format string, extra ...any) (hpAddr, lbAddr, hpSock
 		return append([]any{sock, addr, ports[2], ports[3]}, extra...)
 	}
 
-	hpText := oneThread(fmt.Sprintf(format, args(hpSock, hpAddr)...))
+	runPeerPair(t, bin, fmt.Sprintf(format, args(hpSock, hpAddr)...), fmt.Sprintf(format, args(lbSock, lbAddr)...), hpSock)
+	return hpAddr, lbAddr, hpSock, lbSock
+}
+
+// runPeerPair runs haproxy as peer "hap" on hpText, until its stats
+// socket hpSock answers, then lb as peer "lb" on lbText.
+func runPeerPair(t *testing.T, bin, hpText, lbText, hpSock string) {
+	t.Helper()
+	hpText = oneThread(hpText)
 	cmd := exec.Command(bin, "-db", "-L", "hap", "-f", writeFile(t, "haproxy.cfg", hpText))
 	var out bytes.Buffer
 	var mu sync.Mutex
@@ -54,13 +63,12 @@ func peerPair(t *testing.T, format string, extra ...any) (hpAddr, lbAddr, hpSock
 		t.Fatal("haproxy did not start")
 	}
 
-	cfg, err := config.Parse(config.Source{Name: "lb.cfg", Data: []byte(fmt.Sprintf(format, args(lbSock, lbAddr)...))})
+	cfg, err := config.Parse(config.Source{Name: "lb.cfg", Data: []byte(lbText)})
 	require.NoError(t, err)
 	cfg.SetLocalPeer("lb")
 	b, err := balancer.Start(context.Background(), cfg, balancer.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = b.Close() })
-	return hpAddr, lbAddr, hpSock, lbSock
 }
 
 // waitTable polls "show table NAME" on a stats socket until the line of
@@ -223,4 +231,92 @@ func TestInteropPeersSectionTable(t *testing.T) {
 	}
 	require.Equal(t, header(hpSock), header(lbSock))
 	require.Equal(t, "# table: mypeers/clients, type: ip, size:1024, used:2", header(lbSock))
+}
+
+// TestInteropPeersBindFormMatchesHAProxy syncs a table between haproxy
+// and lb declared in the 2.x form: each process's "bind" (no host, so
+// every address; default-bind options first) is where it listens, as
+// the "server" line of its own name without an address, and the
+// other's "server" line (with default-server options) is where it
+// connects. Updates flow both ways.
+func TestInteropPeersBindFormMatchesHAProxy(t *testing.T) {
+	bin := haproxyBin(t)
+	dir := t.TempDir()
+	hpSock, lbSock := filepath.Join(dir, "hp.sock"), filepath.Join(dir, "lb.sock")
+	ports := freePorts(t, 4)
+	hpAddr, lbAddr := fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])
+	be := nameServer(t, "s1")
+	text := func(sock, addr string, bind int, local, remote string, remotePort int) string {
+		return fmt.Sprintf(`global
+    stats socket %s level admin
+    localpeer %s
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind %s
+    tcp-request connection track-sc1 src table mypeers/clients
+    default_backend be
+peers mypeers
+    default-bind backlog 16
+    default-server inter 2s
+    bind :%d maxconn 10
+    server %s
+    server %s 127.0.0.1:%d fall 3
+    table clients type ip size 1k expire 1m store conn_cnt
+backend be
+    server s1 %s
+`, sock, local, addr, bind, local, remote, remotePort, be)
+	}
+	for _, txt := range []string{text(hpSock, hpAddr, ports[2], "hap", "lb", ports[3]), text(lbSock, lbAddr, ports[3], "lb", "hap", ports[2])} {
+		checkParity(t, txt)
+	}
+	runPeerPair(t, bin, text(hpSock, hpAddr, ports[2], "hap", "lb", ports[3]), text(lbSock, lbAddr, ports[3], "lb", "hap", ports[2]), hpSock)
+	require.Equal(t, "s1", answerFrom(t, "127.0.0.13", hpAddr))
+	waitTable(t, lbSock, "mypeers/clients", "127.0.0.13", "conn_cnt=1")
+	require.Equal(t, "s1", answerFrom(t, "127.0.0.13", lbAddr))
+	require.Equal(t, "s1", answerFrom(t, "127.0.0.14", lbAddr))
+	waitTable(t, hpSock, "mypeers/clients", "127.0.0.13", "conn_cnt=2")
+	waitTable(t, hpSock, "mypeers/clients", "127.0.0.14", "conn_cnt=1")
+	// lb listens on the bind line's port, on every address.
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.2:%d", ports[3]))
+	require.NoError(t, err, "lb's local peer listens on :%d", ports[3])
+	_ = c.Close()
+}
+
+// TestInteropPeersBindSectionsMatchHAProxy: haproxy -c's verdicts and
+// warnings on the 2.x peers forms: bind with options, default-bind,
+// default-server, server lines with options, and their mix with peer.
+func TestInteropPeersBindSectionsMatchHAProxy(t *testing.T) {
+	for _, peers := range []string{
+		"    bind :50000\n    server me\n",
+		"    bind *:50000\n    server me\n",
+		"    bind ipv4@:50000\n    server me\n",
+		"    bind 127.0.0.1:50000\n    server me\n    server other 127.0.0.1:50001\n",
+		"    bind 127.0.0.1:50000 name x maxconn 10 backlog 5\n    server me\n",
+		"    server me\n    bind :50000\n",
+		"    bind :50000\n    bind :50001\n    server me\n",
+		"    default-bind v4v6\n    bind :::50000\n    server me\n",
+		"    default-bind bogus\n    bind :50000\n    server me\n",
+		"    bind :50000 bogus\n    server me\n",
+		"    default-server inter 2s\n    bind :50000\n    server me\n    server other 127.0.0.1:50001\n",
+		"    bind :50000\n    default-server inter 3s\n    server me\n",
+		"    default-server bogus\n    bind :50000\n    server me\n",
+		"    bind :50000\n    server me\n    server other 127.0.0.1:50001 inter 3s fall 2\n",
+		"    bind :50000\n    server me\n    server other 127.0.0.1:50001 bogus\n",
+		"    bind :50000\n    server me\n    server other 127.0.0.1:50001 shard 1\n",
+		"    bind :50000\n    peer me 127.0.0.1:50003\n",
+		"    bind :50000\n    server me\n    peer other 127.0.0.1:50001\n",
+		"    peer me 127.0.0.1:50000\n    bind :50001\n",
+		"    peer me 127.0.0.1:50000\n    server x 127.0.0.1:50001\n",
+		"    peer me 127.0.0.1:50000\n    default-server inter 3s\n",
+		"    peer me 127.0.0.1:50000\n    default-bind v4v6\n",
+		"    log stdout local0\n    bind :50000\n    server me\n",
+	} {
+		t.Run(strings.ReplaceAll(peers, "\n", "|"), func(t *testing.T) {
+			checkParity(t, "global\n    localpeer me\n"+parityBase+"peers p\n"+peers)
+		})
+	}
 }

@@ -140,8 +140,12 @@ type Balancer struct {
 	sessions map[*session]struct{}
 	idle     *sync.Cond // signalled when sessions empties
 	closed   bool
-	writers  map[any]*lockedWriter        // log outputs, by writer or syslog address
-	httpPx   map[*config.Proxy]*httpProxy // HTTP settings per proxy (http_rules.go)
+	writers  map[any]*lockedWriter // log outputs, by writer or syslog address
+	// rings are the ring sections' buffers, by name; ringWG waits for
+	// the goroutines sending them to their servers.
+	rings  map[string]*ringSink
+	ringWG sync.WaitGroup
+	httpPx map[*config.Proxy]*httpProxy // HTTP settings per proxy (http_rules.go)
 
 	tables map[string]*stick.Table // stick tables by proxy name (stick.go)
 	peers  []*peers.Section        // running peers sections (peers.go)
@@ -324,8 +328,9 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 		b.closeCaches()
 		b.closeTables()
 		b.closeSessionCache()
-		b.closeLogTargets()
 		b.cancel()
+		b.stopRings()
+		b.closeLogTargets()
 		if b.pipes != nil {
 			_ = b.pipes.Close()
 		}
@@ -571,6 +576,13 @@ func (b *Balancer) logWriter(l config.Log) *lockedWriter {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var key any = l.Network + " " + l.Address
+	if l.Ring != "" || strings.HasPrefix(l.Target, "ring@") {
+		key = "ring@" + l.Ring
+		if _, ok := b.writers[key]; !ok {
+			b.writers[key] = &lockedWriter{w: b.rings[l.Ring]}
+		}
+		return b.writers[key]
+	}
 	if l.Network == "" {
 		w := b.opts.Stdout
 		if l.Target == "stderr" {
@@ -587,6 +599,10 @@ func (b *Balancer) logWriter(l config.Log) *lockedWriter {
 // openLogTargets opens every syslog server the configuration logs to,
 // once each.
 func (b *Balancer) openLogTargets() error {
+	if err := b.cfg.CheckLogRings(); err != nil {
+		return err
+	}
+	b.startRings()
 	logs := b.cfg.Global.Logs
 	for _, px := range b.cfg.Proxies {
 		logs = append(logs[:len(logs):len(logs)], px.Logs...)
@@ -740,6 +756,7 @@ func (b *Balancer) Close() error {
 	if b.pipes != nil {
 		_ = b.pipes.Close()
 	}
+	b.stopRings()
 	b.closeLogTargets()
 	b.log.Debug("balancer stopped")
 	return nil

@@ -216,7 +216,12 @@ func (c *cliServer) handle(cn net.Conn) {
 				_ = w.Flush()
 				return
 			}
-			if !c.b.sessionCommand(w, &sess, words) {
+			if len(words) >= 2 && words[0] == "show" && words[1] == "events" {
+				if rd := c.b.showEvents(w, sess.level, words); rd != nil {
+					c.b.followEvents(cn, r, w, rd)
+					prompt = false
+				}
+			} else if !c.b.sessionCommand(w, &sess, words) {
 				c.b.runCommand(w, sess.level, words, pl)
 			}
 			_ = w.WriteByte('\n')
@@ -436,6 +441,12 @@ func (b *Balancer) runCommand(w io.Writer, level string, words []string, payload
 			return
 		}
 	}
+	if len(words) >= 2 && words[0] == "show" && words[1] == "events" {
+		if rd := b.showEvents(w, level, words); rd != nil {
+			rd.Close()
+		}
+		return
+	}
 	if words[0] == "help" {
 		_, _ = io.WriteString(w, cliHelp)
 		return
@@ -492,6 +503,7 @@ const cliHelp = `  help           : this message
   clear acl [@<ver>] <acl>    : clear the contents of this acl
   prepare acl <acl>           : prepare a new version for atomic ACL replacement
   commit acl @<ver> <acl>     : commit the ACL at this version
+  show events [<sink>] [-w] [-n] : show event sink state
   show cache     : show cache status
   show ssl-cache : report the TLS session cache's counters (lb only)
   show ssl-sync  : report ssl-session-sync's message counters (lb only)

@@ -69,7 +69,25 @@ func (s *session) startResponse(client mux.Tunnel) (*resAnalysis, bool) {
 		s.resetServer()
 		return nil, false
 	}
+	s.storeResponse(ctx)
 	return nil, true
+}
+
+// storeResponse applies the backend's "stick store-response" rules in
+// mode tcp, as haproxy does once the response rules accepted: at the
+// server connection's start when the backend has none, on nothing, or
+// on what the rules inspected.
+func (s *session) storeResponse(ctx *contentCtx) {
+	be := s.be
+	for i := range be.stick {
+		if be.stick[i].cfg.StoreResponse {
+			if ctx == nil {
+				ctx = &contentCtx{tracked: s.ruleCtx(be.cfg.Name), res: true, data: []byte{}, final: true, sid: s.rt()}
+			}
+			be.stickStore(ctx, s.b.tables, s.srv, true, s.b.log.Debug)
+			return
+		}
+	}
 }
 
 // decided applies what the rules decided: the log level they set, the
@@ -138,6 +156,8 @@ func (ra *resAnalysis) analyse(c *channel.Channel) (channel.Verdict, error) {
 		ra.s.resetServer()
 		return channel.More, errResponseRule
 	}
+	ctx.final = true
+	ra.s.storeResponse(ctx)
 	return channel.Done, nil
 }
 

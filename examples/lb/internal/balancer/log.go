@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
@@ -37,6 +38,10 @@ type logSet struct {
 type logTarget struct {
 	cfg config.Log
 	w   *lockedWriter
+	// ring is the ring a "ring@NAME" target writes to, nil otherwise.
+	ring *ringSink
+	// lines counts the lines offered to a target with a sample.
+	lines *atomic.Uint64
 }
 
 type lockedWriter struct {
@@ -136,6 +141,23 @@ func (ls *logSet) emit(level int, msg string) {
 		if t.cfg.Level != "" && level > config.Level(t.cfg.Level) {
 			continue
 		}
+		if t.lines != nil && !t.cfg.Sample.Keep(t.lines.Add(1)-1) {
+			continue
+		}
+		if t.ring != nil {
+			// The ring adds its own header; the target's length cuts
+			// the message alone, keeping a byte as for the newline.
+			max := t.cfg.Len
+			if max == 0 {
+				max = 1024
+			}
+			line := msg
+			if len(line) > max-1 {
+				line = line[:max-1]
+			}
+			t.ring.log(logMeta{host: ls.host, tag: ls.tag, pid: ls.pid}, config.Facility(t.cfg.Facility), level, []byte(line))
+			continue
+		}
 		t.w.write(ls.frame(t.cfg, level, msg))
 	}
 }
@@ -154,6 +176,12 @@ func (ls *logSet) frame(c config.Log, level int, msg string) []byte {
 	case "short":
 		// HAProxy's short header carries the level alone.
 		b = fmt.Appendf(b, "<%d>", level)
+	case "priority":
+		b = fmt.Appendf(b, "<%d>", pri)
+	case "timed":
+		b = fmt.Appendf(b, "<%d>%s ", level, now.Format("2006-01-02T15:04:05.000000-07:00"))
+	case "iso":
+		b = fmt.Appendf(b, "%s ", now.Format("2006-01-02T15:04:05.000000-07:00"))
 	case "rfc5424":
 		host := ls.host
 		if host == "" {
@@ -322,7 +350,14 @@ func newLogSet(cfg *config.Config, px *config.Proxy, sl *slog.Logger, writerFor 
 		logs = append(logs, px.Logs...)
 	}
 	for _, l := range logs {
-		ls.targets = append(ls.targets, logTarget{cfg: l, w: writerFor(l)})
+		t := logTarget{cfg: l, w: writerFor(l)}
+		if rs, ok := t.w.w.(*ringSink); ok {
+			t.ring = rs
+		}
+		if l.Sample != nil {
+			t.lines = new(atomic.Uint64)
+		}
+		ls.targets = append(ls.targets, t)
 	}
 	return ls
 }

@@ -222,6 +222,8 @@ func (s *session) run() {
 			s.tcpFinish()
 			return
 		}
+	} else if len(be.stick) > 0 {
+		s.storeResponse(nil)
 	}
 	if fe.cfg.Options.LogASAP {
 		// option logasap: the line now, with what is known.

@@ -119,7 +119,7 @@ func TestStickErrors(t *testing.T) {
 		{"table bad store", fe + " stick-table type ip size 1 store conn_rat(1s)\n", 3, ErrBadValue, "conn_rat"},
 		{"stick bad verb", be + " stick to src\n", 3, ErrUnknownKeyword, "'stick to'"},
 		{"stick without table", be + " stick on src\n", 3, ErrReference, "needs a stick-table"},
-		{"stick store-response", be + " stick store-response src\n", 3, ErrUnsupported, "store-response"},
+		{"stick store-response without table", be + " stick store-response src\n", 3, ErrReference, "needs a stick-table"},
 		{"stick key type", be + " stick-table type ip size 1\n stick on always_true\n", 4, ErrBadValue, "stick-table 'be' (type ip) uses a type incompatible with the 'stick' key 'always_true' (bool)"},
 		{"stick bad key", be + " stick-table type string size 1\n stick on nosuch\n", 4, ErrBadValue, "'stick on': unknown fetch method: 'nosuch'"},
 		{"stick no key", be + " stick-table type string size 1\n stick match\n", 4, ErrBadValue, "'stick match': expects a key fetch"},

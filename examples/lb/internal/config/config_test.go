@@ -288,7 +288,6 @@ func TestErrors(t *testing.T) {
 		{"proxy without name", "frontend\n", ErrBadValue, "lb.cfg:1:"},
 		{"unknown from", "backend b from nothing\n", ErrReference, "lb.cfg:1:"},
 		{"bad quote", "global\n  log \"stdout local0\n", ErrBadValue, "lb.cfg:2:"},
-		{"log ring", "global\n  log ring@buf local0\n", ErrUnsupported, "lb.cfg:2: 'log' in 'global' section: not supported: log target 'ring@buf'"},
 		{"log bad port", "global\n  log 127.0.0.1:99999 local0\n", ErrBadValue, "lb.cfg:2:"},
 		{"log family", "global\n  log udp6@127.0.0.1 local0\n", ErrBadValue, "lb.cfg:2:"},
 		{"log empty unix", "global\n  log unix@ local0\n", ErrBadValue, "lb.cfg:2:"},
@@ -476,10 +475,10 @@ func TestBindSocketOptions(t *testing.T) {
 // A section lb does not implement stops the start with one error at its
 // first line; its body is skipped, and the sections after it are read.
 func TestUnsupportedSections(t *testing.T) {
-	_, err := parse(t, "ring myring\n  size 32764\n  format raw\nmailers mymailers\n  mailer a 127.0.0.1:1024\nbackend b\n  stick-table type ip size 1k\n  bogus\n")
+	_, err := parse(t, "log-forward lf\n  maxconn 10\n  format raw\nmailers mymailers\n  mailer a 127.0.0.1:1024\nbackend b\n  stick-table type ip size 1k\n  bogus\n")
 	require.ErrorIs(t, err, ErrUnsupported)
 	msg := err.Error()
-	require.Contains(t, msg, "lb.cfg:1: not supported: 'ring' sections (HAProxy's ring section is not implemented by lb)")
+	require.Contains(t, msg, "lb.cfg:1: not supported: 'log-forward' sections (HAProxy's log-forward section is not implemented by lb)")
 	require.Contains(t, msg, "lb.cfg:4: not supported: 'mailers' sections")
 	require.NotContains(t, msg, "format raw")
 	require.NotContains(t, msg, "lb.cfg:5")

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/user"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -836,12 +837,16 @@ func parseLog(pos Pos, a []string) (Log, error) {
 				return Log{}, fmt.Errorf("len: %w", err)
 			}
 		case "format":
-			switch a[1] {
-			case "raw", "short", "rfc3164", "rfc5424", "local":
-				l.Format = a[1]
-			default:
+			if !logFormats[a[1]] {
 				return Log{}, fmt.Errorf("unknown log format '%s'", a[1])
 			}
+			l.Format = a[1]
+		case "sample":
+			smp, err := parseLogSample(a[1])
+			if err != nil {
+				return Log{}, err
+			}
+			l.Sample = smp
 		default:
 			goto facility
 		}
@@ -923,6 +928,11 @@ func parseLogTarget(l *Log) error {
 		return err
 	}
 	l.Target = t
+	if name, ok := strings.CutPrefix(t, "ring@"); ok {
+		// Checked when starting: HAProxy's -c takes an unknown ring.
+		l.Ring = name
+		return nil
+	}
 	switch t {
 	case "stdout", "fd@1":
 		l.Target = "stdout"
@@ -975,6 +985,52 @@ func parseLogTarget(l *Log) error {
 		return nil
 	}
 	return fmt.Errorf("%w: log target '%s' (stdout, stderr, a UNIX datagram socket or a UDP address)", ErrUnsupported, t)
+}
+
+// logFormats are the log header formats of log targets and rings.
+var logFormats = map[string]bool{
+	"raw": true, "short": true, "rfc3164": true, "rfc5424": true, "local": true,
+	"iso": true, "timed": true, "priority": true,
+}
+
+// parseLogSample reads a log target's "sample RANGES:SIZE": RANGES are
+// line numbers N or N-M, comma-separated, from 1, none over SIZE.
+func parseLogSample(v string) (*LogSample, error) {
+	rgs, size, ok := strings.Cut(v, ":")
+	if !ok {
+		return nil, errors.New("missing sample size")
+	}
+	if rgs == "" {
+		return nil, errors.New("no sampling ranges given")
+	}
+	smp := &LogSample{}
+	for _, rg := range strings.Split(rgs, ",") {
+		lo, hi, isRange := strings.Cut(rg, "-")
+		if !isRange {
+			hi = lo
+		}
+		l, err1 := strconv.Atoi(lo)
+		h, err2 := strconv.Atoi(hi)
+		if err1 != nil || err2 != nil || l < 1 || h < l {
+			return nil, fmt.Errorf("wrong sample range '%s'", rg)
+		}
+		smp.Ranges = append(smp.Ranges, [2]int{l, h})
+	}
+	n, err := strconv.Atoi(size)
+	if err != nil || n < 1 {
+		return nil, fmt.Errorf("wrong sample size '%s' for sample range '%s'", size, rgs)
+	}
+	smp.Size = n
+	sort.Slice(smp.Ranges, func(i, j int) bool { return smp.Ranges[i][0] < smp.Ranges[j][0] })
+	for i := 1; i < len(smp.Ranges); i++ {
+		if smp.Ranges[i][0] <= smp.Ranges[i-1][1] {
+			return nil, errors.New("ranges are overlapping")
+		}
+	}
+	if max := smp.Ranges[len(smp.Ranges)-1][1]; max > n {
+		return nil, fmt.Errorf("sample size %d should be greater or equal to %d the maximum of the high ranges limits", n, max)
+	}
+	return smp, nil
 }
 
 var facilities = map[string]int{

@@ -452,11 +452,6 @@ func (p *parser) checkStick() {
 			}
 		}
 		for _, r := range px.Stick.Rules {
-			if r.StoreResponse && px.Mode != "http" {
-				// lb reads no TCP response to take a key from.
-				p.pos = r.Pos
-				p.errorf("stick", ErrUnsupported, "%s '%s': 'stick store-response' in mode %s (lb runs it in mode http)", px.Kind, px.Name, px.Mode)
-			}
 			check(px, r.Pos, "stick", r.Table)
 			if st := tableOf(px, r.Table); st != nil {
 				if f, _, err := acl.CompileFetch(r.Key); err == nil && !acl.KeyConvertible(f.Type, st.Config.Type) {

@@ -108,6 +108,8 @@ type Config struct {
 	Resolvers []*Resolvers
 	// Peers are the "peers" sections, in order.
 	Peers []*PeersSection
+	// Rings are the "ring" sections, in order.
+	Rings []*RingSection
 	// Caches are the "cache" sections, in order.
 	Caches []*CacheSection
 	// HTTPErrors are the "http-errors" sections, in order.
@@ -297,6 +299,33 @@ type Log struct {
 	Level string
 	// Len caps a line's length; 0 means 1024 as in HAProxy.
 	Len int
+	// Ring is the ring section a "ring@NAME" target names.
+	Ring string
+	// Sample keeps only some lines ("sample RANGES:SIZE"): of each run
+	// of Sample.Size lines, those whose number (from 1) is in a range.
+	Sample *LogSample
+}
+
+// LogSample is a log target's "sample" setting.
+type LogSample struct {
+	// Ranges are the line numbers kept, each [low, high], sorted.
+	Ranges [][2]int
+	Size   int
+}
+
+// Keep reports whether the line numbered n (from 0, counting every line
+// offered to the target) is one the sample keeps.
+func (s *LogSample) Keep(n uint64) bool {
+	if s == nil {
+		return true
+	}
+	i := int(n%uint64(s.Size)) + 1
+	for _, r := range s.Ranges {
+		if r[0] <= i && i <= r[1] {
+			return true
+		}
+	}
+	return false
 }
 
 // Timeouts are a proxy's timeouts; zero means unset (infinite).

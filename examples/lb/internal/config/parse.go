@@ -104,6 +104,9 @@ type parser struct {
 	// prog is the "program" section being read, nil after a failed
 	// section line.
 	prog *Program
+	// ring is the ring section being read, nil after a failed
+	// section line.
+	ring *RingSection
 	// httpErrors is the http-errors section being read.
 	httpErrors *HTTPErrorsSection
 	// userlistRefs are the userlists the http_auth fetches name, with
@@ -199,8 +202,7 @@ var sectionKeywords = map[string]bool{
 // unsupportedSections are HAProxy's section keywords lb refuses: the
 // start stops at the section's first line, its body is skipped.
 var unsupportedSections = map[string]bool{
-	"mailers": true,
-	"ring":    true, "log-forward": true, "fcgi-app": true,
+	"mailers": true, "log-forward": true, "fcgi-app": true,
 }
 
 func (p *parser) parseLine(words []string) {
@@ -232,6 +234,9 @@ func (p *parser) parseLine(words []string) {
 		return
 	case "program":
 		p.startProgram(words[1:])
+		return
+	case "ring":
+		p.startRing(words[1:])
 		return
 	}
 	if unsupportedSections[kw] {
@@ -271,6 +276,10 @@ func (p *parser) parseLine(words []string) {
 	}
 	if p.section == "program" {
 		p.programLine(words)
+		return
+	}
+	if p.section == "ring" {
+		p.ringLine(words)
 		return
 	}
 	if p.section == "global" {

@@ -19,9 +19,18 @@ type PeersSection struct {
 	// Peers are the "peer" and "server" lines, in order.
 	Peers []PeerLine
 	// Bind is the "bind" line's address, where the local peer listens
-	// when it is declared as "server NAME" without an address.
+	// when it is declared as "server NAME" without an address; BindPos
+	// is the line's, set even for a bind line without an address.
 	Bind    string
 	BindPos Pos
+	// DefaultBind are the "default-bind" options, checked and put
+	// before the bind line's own.
+	DefaultBind []string
+	// DefaultServer holds the "default-server" options, checked as a
+	// backend's; the peer connections use none of them.
+	DefaultServer Server
+	// hasPeer is set by a "peer" line, which a bind line may not join.
+	hasPeer bool
 	// Disabled is set by "disabled" (and cleared by "enable"): the
 	// section neither listens nor connects.
 	Disabled bool
@@ -162,6 +171,12 @@ func (p *parser) peersKeyword(s *PeersSection, kw string, a []string) error {
 			}
 			return errors.New("expects <name> [<addr:port>]")
 		}
+		if kw == "peer" && s.BindPos.Line != 0 {
+			return errors.New(`mixing "peer" and "bind" line is forbidden`)
+		}
+		if kw == "peer" {
+			s.hasPeer = true
+		}
 		if !validPeerName(a[0]) {
 			return fmt.Errorf("'%s' is not a valid peer name", a[0])
 		}
@@ -177,27 +192,61 @@ func (p *parser) peersKeyword(s *PeersSection, kw string, a []string) error {
 				return err
 			}
 			line.Addr = addr
-			if len(a) > 2 {
-				return fmt.Errorf("%w: option '%s' (lb's peers take no option: no 'ssl', no 'shard')", ErrUnsupported, a[2])
+			// The options of a backend's server, default-server's
+			// first, are checked; lb's peers use none of them.
+			srv := s.DefaultServer
+			if err := parseServerOptions(&srv, a[2:]); err != nil {
+				return fmt.Errorf("'server %s/%s' : %w", s.Name, a[0], err)
+			}
+			if srv.SSL.Enabled {
+				return fmt.Errorf("%w: 'ssl' on a peer (lb's peers speak plain TCP)", ErrUnsupported)
 			}
 		}
 		s.Peers = append(s.Peers, line)
 		return nil
 	case "bind":
+		if s.hasPeer {
+			return errors.New(`mixing "peer" and "bind" line is forbidden`)
+		}
+		if s.BindPos.Line != 0 {
+			return fmt.Errorf("%w: One listener per \"peers\" section is authorized but another is already configured at [%s]", ErrReference, s.BindPos)
+		}
+		s.BindPos = p.pos
 		if len(a) == 0 {
-			return errors.New("expects <addr:port>")
+			// HAProxy takes a bind line without an address, which
+			// listens nowhere.
+			return nil
 		}
-		if s.Bind != "" {
-			return fmt.Errorf("%w: a second 'bind' (the first is at %s)", ErrReference, s.BindPos)
+		px := &Proxy{Kind: KindFrontend, Name: s.Name}
+		if err := parseBind(p, px, append(append([]string{a[0]}, s.DefaultBind...), a[1:]...)); err != nil {
+			return fmt.Errorf("'bind %s' in section 'peers': %w", a[0], err)
 		}
-		addr, err := peerAddr(a[0])
-		if err != nil {
+		b := px.Binds[0]
+		switch {
+		case len(b.Addrs) != 1:
+			return fmt.Errorf("%w: 'bind %s' in section 'peers': one address and port (lb's local peer listens on one socket)", ErrUnsupported, a[0])
+		case strings.HasPrefix(b.Addrs[0], UnixPrefix) || strings.HasPrefix(b.Addrs[0], AbnsPrefix):
+			return fmt.Errorf("%w: 'bind %s' in section 'peers': a UNIX socket (lb's peers speak TCP)", ErrUnsupported, a[0])
+		case b.SSL.Enabled:
+			return fmt.Errorf("%w: 'bind %s' in section 'peers': 'ssl' (lb's peers speak plain TCP)", ErrUnsupported, a[0])
+		}
+		s.Bind = b.Addrs[0]
+		return nil
+	case "default-bind":
+		// Checked as a bind line's options now; a later bind line
+		// takes them before its own.
+		px := &Proxy{Kind: KindFrontend, Name: s.Name}
+		if err := parseBind(p, px, append([]string{"127.0.0.1:1"}, a...)); err != nil {
+			return fmt.Errorf("'default-bind %s' in section 'peers': %w", strings.Join(a, " "), err)
+		}
+		s.DefaultBind = append([]string(nil), a...)
+		return nil
+	case "default-server":
+		srv := s.DefaultServer
+		if err := parseServerOptions(&srv, a); err != nil {
 			return err
 		}
-		if len(a) > 1 {
-			return fmt.Errorf("%w: bind option '%s' (lb's peers take no option)", ErrUnsupported, a[1])
-		}
-		s.Bind, s.BindPos = addr, p.pos
+		s.DefaultServer = srv
 		return nil
 	case "disabled":
 		s.Disabled = true
@@ -207,7 +256,11 @@ func (p *parser) peersKeyword(s *PeersSection, kw string, a []string) error {
 		return noArgs(a)
 	case "table":
 		return p.peersTable(s, a)
-	case "default-server", "default-bind", "log", "shards":
+	case "log":
+		// Checked; lb's peers log nothing of their own.
+		_, err := parseLog(p.pos, a)
+		return err
+	case "shards":
 		return fmt.Errorf("%w: '%s' in a peers section", ErrUnsupported, kw)
 	}
 	return fmt.Errorf("%w: unknown keyword '%s' in 'peers' section", ErrUnknownKeyword, kw)
