@@ -494,6 +494,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 	b.runAgents(agents)
 	b.startResolvers()
 	b.serveCLI()
+	b.startLua()
 	b.wg.Add(1)
 	go b.trimmer()
 	for _, fe := range b.fronts {
@@ -728,6 +729,7 @@ func (b *Balancer) Close() error {
 	// processing timeout.
 	b.closeSPOE()
 	b.wg.Wait()
+	b.stopLua()
 	b.checksWG.Wait()
 	b.closeHTTPConns()
 	b.stopPeers()

@@ -183,6 +183,11 @@ func (s *session) run() {
 		s.tcpFinish()
 		return
 	}
+	if s.x != nil && s.x.luaService != "" {
+		settle()
+		s.serveLuaTCP(client)
+		return
+	}
 	if s.be != nil && s.be.cfg.Mode == "http" || s.switched() {
 		// A TCP frontend's rules chose an HTTP backend: the connection
 		// is served as HTTP from here, its bytes still unread, each
@@ -642,6 +647,9 @@ type sessExtra struct {
 	// forces ("" for the bind line's).
 	switched    bool
 	switchProto string
+	// luaService is the Lua service ("lua.NAME") a tcp-request content
+	// use-service rule chose to serve the connection.
+	luaService string
 }
 
 // switched reports whether a switch-mode rule turned the connection to

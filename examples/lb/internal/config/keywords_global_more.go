@@ -27,7 +27,6 @@ var noEffect = map[string]struct {
 	"tune.runqueue-depth":            {1, "lb's tasks are goroutines, which the Go runtime schedules"},
 	"tune.recv_enough":               {1, "lb forwards what a read brings at once"},
 	"tune.listener.multi-queue":      {1, "lb's listeners have one accept queue each"},
-	"tune.lua.maxmem":                {1, "lb runs no Lua"},
 	"noepoll":                        {0, "the Go runtime chooses the poller"},
 	"busy-polling":                   {0, "the Go runtime chooses how to wait"},
 	"numa-cpu-mapping":               {0, "lb does not bind threads to NUMA nodes"},
