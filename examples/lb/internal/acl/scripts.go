@@ -113,3 +113,30 @@ func (rs *Refs) CompileConverter(expr string, in Type) (CtxConvFunc, error) {
 	}
 	return conv, nil
 }
+
+// scriptFetchNames maps the names scripts call fetches by (txn.f:NAME)
+// to the fetches': HAProxy gives scripts each fetch under its name with
+// its dots made underscores (req.hdr is req_hdr).
+var scriptFetchNames = sync.OnceValue(func() map[string]string {
+	registry.RLock()
+	defer registry.RUnlock()
+	m := map[string]string{}
+	for n := range registry.fetches {
+		if strings.Contains(n, ".") {
+			m[strings.ReplaceAll(n, ".", "_")] = n
+		}
+	}
+	return m
+})
+
+// ScriptFetchName returns the fetch a script calls name: the fetch of
+// that name, or the one whose dots name's underscores stand for.
+func ScriptFetchName(name string) string {
+	if _, ok := LookupFetch(name); ok {
+		return name
+	}
+	if n, ok := scriptFetchNames()[name]; ok {
+		return n
+	}
+	return name
+}

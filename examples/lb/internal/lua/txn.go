@@ -91,6 +91,19 @@ func push(s acl.Sample, str bool) glua.LValue {
 	return glua.LString(s.String())
 }
 
+// result is what a fetch or converter call gives a script: the sample,
+// or, when there is none, nil (an empty string from the .sf and .sc
+// objects, as HAProxy's).
+func result(s acl.Sample, ok, str bool) glua.LValue {
+	if !ok {
+		if str {
+			return glua.LString("")
+		}
+		return glua.LNil
+	}
+	return push(s, str)
+}
+
 // toSample converts a Lua value to a sample; ok is false for nil and
 // values with no sample form (tables, functions).
 func toSample(v glua.LValue) (acl.Sample, bool) {
@@ -140,20 +153,18 @@ func (v *vm) openClasses() {
 	v.fetchMT = v.dispatcher(func(name string, str bool) glua.LGFunction {
 		return func(L *glua.LState) int {
 			c := v.current(L)
-			fn, err := v.rt.fetchFunc(callExpr(L, name, 2))
+			fn, err := v.rt.fetchFunc(callExpr(L, acl.ScriptFetchName(name), 2))
 			if err != nil {
 				L.RaiseError("%s", err.Error())
 			}
-			if c.ctx == nil {
-				L.Push(glua.LNil)
-				return 1
+			var (
+				s  acl.Sample
+				ok bool
+			)
+			if c.ctx != nil {
+				s, ok = fn(c.ctx)
 			}
-			s, ok := fn(c.ctx)
-			if !ok {
-				L.Push(glua.LNil)
-				return 1
-			}
-			L.Push(push(s, str))
+			L.Push(result(s, ok, str))
 			return 1
 		}
 	})
@@ -162,7 +173,7 @@ func (v *vm) openClasses() {
 			c := v.current(L)
 			in, ok := toSample(L.Get(2))
 			if !ok {
-				L.Push(glua.LNil)
+				L.Push(result(in, false, str))
 				return 1
 			}
 			fn, err := v.rt.convFunc(callExpr(L, name, 3), in.Type)
@@ -170,11 +181,7 @@ func (v *vm) openClasses() {
 				L.RaiseError("%s", err.Error())
 			}
 			s, ok := fn(c.ctx, in)
-			if !ok {
-				L.Push(glua.LNil)
-				return 1
-			}
-			L.Push(push(s, str))
+			L.Push(result(s, ok, str))
 			return 1
 		}
 	})

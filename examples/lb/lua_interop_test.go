@@ -1,0 +1,342 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// luaFile writes a Lua script into a directory of the test's and
+// returns its path.
+func luaFile(t *testing.T, name, src string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(p, []byte(src), 0o600))
+	return p
+}
+
+// luaStarts are the two ways the interop tests run a configuration:
+// under haproxy and in process, each returning what the proxy logged.
+func luaStarts(t *testing.T) (ha, lb func(text string) func() string) {
+	ha = func(text string) func() string { return startHAProxyReady(t, text) }
+	lb = func(text string) func() string {
+		_, logs, mu := startInProcess(t, text)
+		return func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }
+	}
+	return ha, lb
+}
+
+// httpAnswer is what the HTTP interop tests compare of a response.
+type httpAnswer struct {
+	Status  int
+	Headers string
+	Body    string
+}
+
+// answerOf reads a response's status, its fields but Date (names
+// lowercase, sorted) and body.
+func answerOf(t *testing.T, resp *http.Response) httpAnswer {
+	t.Helper()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	var hdrs []string
+	for k, vs := range resp.Header {
+		if k == "Date" {
+			continue
+		}
+		for _, v := range vs {
+			hdrs = append(hdrs, strings.ToLower(k)+": "+v)
+		}
+	}
+	if len(resp.TransferEncoding) > 0 {
+		hdrs = append(hdrs, "transfer-encoding: "+strings.Join(resp.TransferEncoding, ","))
+	}
+	if resp.ContentLength >= 0 && len(resp.TransferEncoding) == 0 {
+		hdrs = append(hdrs, fmt.Sprintf("content-length: %d", resp.ContentLength))
+	}
+	sort.Strings(hdrs)
+	return httpAnswer{resp.StatusCode, strings.Join(hdrs, "\n"), string(body)}
+}
+
+// TestInteropLuaHTTPMatchesHAProxy runs an ACME http-01 like service, an
+// action setting variables and fields from fetches and converters with
+// arguments, a fetch choosing the backend and a converter, under haproxy
+// and lb, and compares the answers and the log lines.
+func TestInteropLuaHTTPMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	webroot := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(webroot, "tok123"), []byte("tok123.thumbprint"), 0o600))
+	script := luaFile(t, "acme.lua", fmt.Sprintf(`
+local webroot = %q
+local served = 0
+
+core.register_service("acme", "http", function(applet)
+  local token = string.match(applet.path, "^/%%.well%%-known/acme%%-challenge/([%%w_-]+)$")
+  local f = token and io.open(webroot .. "/" .. token, "rb")
+  if not f then
+    local body = "no token\n"
+    applet:set_status(404)
+    applet:add_header("content-type", "text/plain")
+    applet:add_header("content-length", tostring(#body))
+    applet:start_response()
+    applet:send(body)
+    return
+  end
+  local data = f:read("*a")
+  f:close()
+  served = served + 1
+  applet:set_status(200)
+  applet:add_header("content-type", "application/octet-stream")
+  applet:add_header("content-length", tostring(#data))
+  applet:start_response()
+  applet:send(data)
+end)
+
+core.register_service("stream", "http", function(applet)
+  local body = applet:receive()
+  applet:set_status(202, "Taken")
+  applet:add_header("x-method", applet.method)
+  applet:start_response()
+  applet:send(applet.method .. " " .. applet.path .. "?" .. applet.qs .. " ")
+  applet:send("len=" .. applet.length .. " body=" .. body .. " h=" .. applet.headers["x-h"][0] .. "," .. applet.headers["x-h"][1])
+end)
+
+core.register_action("tag", {"http-req"}, function(txn, prefix)
+  local id = txn.sf:req_hdr("x-id") or "none"
+  local part = txn.c:field(id, 2, "-") or "nopart"
+  txn:set_var("txn.tag", prefix .. ":" .. string.upper(part))
+  txn:set_var("txn.len", string.len(id))
+  txn:set_var("req.ok", true)
+  txn.http:req_set_header("x-tagged", prefix)
+  txn.http:req_del_header("x-drop")
+  txn:Info("tagged " .. id)
+end, 1)
+
+core.register_fetches("pick", function(txn, a, b)
+  if txn.sf:path() == "/b2" then return b end
+  return a
+end)
+
+core.register_converters("wrap", function(s, l, r)
+  return l .. s .. r
+end)
+`, webroot))
+	cfg := func(port int) string {
+		return fmt.Sprintf(`global
+    lua-load %s
+    log stdout format raw local0
+defaults
+    mode http
+    log global
+    option dontlognull
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:%d
+    log-format "L %%ST %%b %%s %%[var(txn.tag)] %%[var(txn.len)]"
+    http-request use-service lua.acme if { path_beg /.well-known/acme-challenge/ }
+    http-request use-service lua.stream if { path_beg /stream }
+    http-request lua.tag pre if { path_beg /b }
+    use_backend %%[lua.pick(b1,b2)]
+backend b1
+    http-request return status 200 content-type text/plain lf-string "b1 %%[var(txn.tag)] %%[req.hdr(x-tagged)] %%[req.hdr(x-drop)] %%[str(mid),lua.wrap(<,>)]\n"
+backend b2
+    http-request return status 200 content-type text/plain lf-string "b2 %%[var(txn.tag),lua.wrap([,])] %%[var(req.ok)]\n"
+`, script, port)
+	}
+	type step struct {
+		method, path, body string
+		hdrs               map[string]string
+	}
+	steps := []step{
+		{"GET", "/.well-known/acme-challenge/tok123", "", nil},
+		{"GET", "/.well-known/acme-challenge/missing", "", nil},
+		{"GET", "/b1", "", map[string]string{"X-Id": "ab-cd-ef", "X-Drop": "gone"}},
+		{"GET", "/b2", "", map[string]string{"X-Id": "12-xy"}},
+		{"GET", "/b2", "", nil},
+		{"POST", "/stream/x?q=1", "payload", map[string]string{"X-H": "v1|v2"}},
+	}
+	run := func(start func(string) func() string) ([]httpAnswer, []string) {
+		port := freePorts(t, 1)[0]
+		out := start(cfg(port))
+		client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+		var answers []httpAnswer
+		for _, s := range steps {
+			req, err := http.NewRequest(s.method, fmt.Sprintf("http://127.0.0.1:%d%s", port, s.path), strings.NewReader(s.body))
+			require.NoError(t, err)
+			for k, v := range s.hdrs {
+				for _, x := range strings.Split(v, "|") {
+					req.Header.Add(k, x)
+				}
+			}
+			resp, err := client.Do(req)
+			require.NoError(t, err)
+			answers = append(answers, answerOf(t, resp))
+		}
+		keep := func(l string) (string, bool) {
+			return l, strings.HasPrefix(l, "L ") || strings.HasPrefix(l, "tagged ")
+		}
+		return answers, sortedLines(t, out, len(steps)+3, keep)
+	}
+	ha, lb := luaStarts(t)
+	wantAnswers, wantLines := run(ha)
+	gotAnswers, gotLines := run(lb)
+	assert.Equal(t, wantAnswers, gotAnswers, "haproxy's answers, then lb's")
+	assert.Equal(t, wantLines, gotLines, "the log lines")
+	require.Equal(t, "tok123.thumbprint", gotAnswers[0].Body)
+	require.Equal(t, 404, gotAnswers[1].Status)
+	require.Contains(t, gotAnswers[2].Body, "b1 pre:CD pre")
+}
+
+// TestInteropLuaTCPMatchesHAProxy runs a tcp-request content action
+// and a TCP service echoing lines, under haproxy and lb, and compares
+// what the clients read and the log lines.
+func TestInteropLuaTCPMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	script := luaFile(t, "echo.lua", `
+core.register_action("mark", {"tcp-req"}, function(txn, who)
+  txn:set_var("sess.who", who .. "@" .. txn.sf:src())
+  txn:set_var("sess.port", txn.f:int(7) * 6)
+end, 1)
+
+core.register_service("echo", "tcp", function(applet)
+  applet:send("hello " .. applet:get_var("sess.who") .. " " .. applet:get_var("sess.port") .. "\n")
+  local n = 0
+  while true do
+    local line = applet:getline()
+    if line == nil or line == "" or line == "quit\n" then break end
+    n = n + 1
+    applet:send(n .. ": " .. string.upper(line))
+  end
+  applet:send("bye after " .. n .. "\n")
+end)
+`)
+	cfg := func(port int) string {
+		return fmt.Sprintf(`global
+    lua-load %s
+    log stdout format raw local0
+defaults
+    mode tcp
+    log global
+    option dontlognull
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:%d
+    log-format "T %%ft %%[var(sess.who)] %%[var(sess.port)] %%ts %%B %%U"
+    tcp-request inspect-delay 1s
+    tcp-request content lua.mark guest
+    tcp-request content use-service lua.echo
+`, script, port)
+	}
+	run := func(start func(string) func() string) ([]string, []string) {
+		port := freePorts(t, 1)[0]
+		out := start(cfg(port))
+		var transcripts []string
+		for _, lines := range [][]string{{"one", "two", "quit", "never"}, {"alpha"}} {
+			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 2*time.Second)
+			require.NoError(t, err)
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			r := bufio.NewReader(c)
+			greet, err := r.ReadString('\n')
+			require.NoError(t, err)
+			got := []string{greet}
+			for _, l := range lines {
+				if _, err := io.WriteString(c, l+"\n"); err != nil {
+					break
+				}
+				if l == "quit" {
+					break
+				}
+				s, err := r.ReadString('\n')
+				require.NoError(t, err)
+				got = append(got, s)
+			}
+			if len(lines) == 1 {
+				// The client shuts its side: the service sees the end.
+				require.NoError(t, c.(*net.TCPConn).CloseWrite())
+			}
+			rest, _ := io.ReadAll(r)
+			got = append(got, string(rest))
+			_ = c.Close()
+			transcripts = append(transcripts, strings.Join(got, ""))
+		}
+		// haproxy's readiness probe, which sends nothing, is served
+		// too, and logged: its line is left out.
+		keep := func(l string) (string, bool) {
+			return l, strings.HasPrefix(l, "T ") && !strings.HasSuffix(l, " 0")
+		}
+		return transcripts, sortedLines(t, out, 2, keep)
+	}
+	ha, lb := luaStarts(t)
+	want, wantLines := run(ha)
+	got, gotLines := run(lb)
+	assert.Equal(t, want, got, "haproxy's transcripts, then lb's")
+	assert.Equal(t, wantLines, gotLines, "the log lines")
+	require.Equal(t, "hello guest@127.0.0.1 42\n", got[0][:len("hello guest@127.0.0.1 42\n")])
+	require.Contains(t, got[0], "2: TWO\nbye after 2\n")
+}
+
+// TestInteropLuaConfigMatchesHAProxy: haproxy -c and lb accept and
+// refuse the same Lua configurations.
+func TestInteropLuaConfigMatchesHAProxy(t *testing.T) {
+	good := luaFile(t, "good.lua", `
+core.register_service("web", "http", function(applet) end)
+core.register_service("echo", "tcp", function(applet) end)
+core.register_action("act", {"http-req"}, function(txn) end)
+core.register_action("two", {"http-req"}, function(txn, a, b) end, 2)
+core.register_action("tact", {"tcp-req"}, function(txn) end)
+core.register_fetches("f", function(txn) return "x" end)
+core.register_converters("c", function(s) return s end)
+`)
+	syntax := luaFile(t, "syntax.lua", "local x = = 1\n")
+	failing := luaFile(t, "failing.lua", "error('at load')\n")
+	missing := filepath.Join(t.TempDir(), "missing.lua")
+	head := "global\n    lua-load " + good + "\n"
+	for name, text := range map[string]string{
+		"good":              head + parityBase + "    http-request use-service lua.web if { path /w }\n    http-request lua.act\n    http-request lua.two a b\n    http-request set-var(txn.x) lua.f,lua.c\n",
+		"timeouts":          "global\n    tune.lua.session-timeout 2s\n    tune.lua.service-timeout 3000\n    tune.lua.task-timeout 1m\n    tune.lua.forced-yield 5000\n    tune.lua.maxmem 64\n    lua-prepend-path /tmp/?.lua\n    lua-prepend-path /tmp/?.so cpath\n    lua-load-per-thread " + good + "\n" + parityBase,
+		"bad timeout":       "global\n    tune.lua.session-timeout abc\n" + parityBase,
+		"loggers":           "global\n    tune.lua.log.loggers on\n" + parityBase,
+		"bool conversion":   "global\n    tune.lua.bool-sample-conversion normal\n" + parityBase,
+		"missing file":      "global\n    lua-load " + missing + "\n" + parityBase,
+		"syntax error":      "global\n    lua-load " + syntax + "\n" + parityBase,
+		"error at load":     "global\n    lua-load " + failing + "\n" + parityBase,
+		"no file":           "global\n    lua-load\n" + parityBase,
+		"unknown service":   head + parityBase + "    http-request use-service lua.nope\n",
+		"tcp service":       head + parityBase + "    http-request use-service lua.echo\n",
+		"http service tcp":  head + parityBase + "    tcp-request content use-service lua.web\n",
+		"unknown action":    head + parityBase + "    http-request lua.nope\n",
+		"action wrong side": head + parityBase + "    http-request lua.tact\n",
+		"missing argument":  head + parityBase + "    http-request lua.two a\n",
+		"unknown fetch":     head + parityBase + "    http-request set-var(txn.x) lua.nope\n",
+		"unknown converter": head + parityBase + "    http-request set-var(txn.x) str(a),lua.nope\n",
+		"acl fetch":         head + parityBase + "    acl a lua.f -m found\n    http-request deny if a\n",
+		"acl unknown":       head + parityBase + "    acl a lua.nope -m found\n    http-request deny if a\n",
+		"no lua-load":       parityBase + "    http-request lua.act\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			checkParity(t, text)
+			if name == "good" || name == "timeouts" || name == "acl fetch" {
+				// Taken by both, not refused by both.
+				_, err := config.Parse(config.Source{Name: "p.cfg", Data: []byte(text)})
+				require.NoError(t, err)
+			}
+		})
+	}
+}
