@@ -107,7 +107,7 @@ func parseResponseRule(px *Proxy, a []string) (ConnRule, error) {
 		r.Num, err = parseMarkTOS(action, args)
 		return r, err
 	case action == "ot-group" || strings.HasPrefix(action, "lua."):
-		return r, fmt.Errorf("%w: 'tcp-response content %s' (lb runs neither OpenTracing nor Lua)", ErrUnsupported, action)
+		return r, fmt.Errorf("%w: 'tcp-response content %s' (lb runs no OpenTracing, and Lua actions in tcp-request content only)", ErrUnsupported, action)
 	case action == "sc-inc-gpc" || strings.HasPrefix(action, "sc-inc-gpc(") || action == "sc-set-gpt" || strings.HasPrefix(action, "sc-set-gpt("):
 		if err := parseConnArrayAction(&r, args, a); err != nil {
 			return r, err

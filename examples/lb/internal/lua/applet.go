@@ -288,7 +288,7 @@ func (rt *Runtime) RunTCPService(name string, stream TCPStream) error {
 // newHTTPApplet returns the applet object of an HTTP service's call.
 func (v *vm) newHTTPApplet(L *glua.LState, c *callState) *glua.LTable {
 	t := L.NewTable()
-	v.fillSamplers(L, t)
+	v.fillSamplers(t)
 	req := c.http.stream.HTTPRequest()
 	t.RawSetString("method", glua.LString(req.Method()))
 	t.RawSetString("path", glua.LString(req.PathOnly()))
@@ -314,7 +314,7 @@ func (v *vm) newHTTPApplet(L *glua.LState, c *callState) *glua.LTable {
 // newTCPApplet returns the applet object of a TCP service's call.
 func (v *vm) newTCPApplet(L *glua.LState, c *callState) *glua.LTable {
 	t := L.NewTable()
-	v.fillSamplers(L, t)
+	v.fillSamplers(t)
 	L.SetMetatable(t, v.appletMT)
 	return t
 }

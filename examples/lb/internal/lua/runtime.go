@@ -531,11 +531,19 @@ type vm struct {
 	calls map[*glua.LState]*callState
 	// classes are the metatables of the objects given to callbacks.
 	txnMT, fetchMT, convMT, httpMT, appletMT, httpAppletMT *glua.LTable
+	// fObj, sfObj, cObj, scObj and httpObj are the objects txn.f,
+	// txn.sf, txn.c, txn.sc and txn.http: one each per state, serving
+	// whichever callback runs.
+	fObj, sfObj, cObj, scObj, httpObj *glua.LTable
+	// fetches and convs are the expressions the scripts called,
+	// compiled.
+	fetches map[string]acl.FetchFunc
+	convs   map[convKey]acl.CtxConvFunc
 }
 
 func newVM(rt *Runtime) *vm {
 	L := glua.NewState(glua.Options{SkipOpenLibs: false})
-	v := &vm{rt: rt, L: L, calls: map[*glua.LState]*callState{}}
+	v := &vm{rt: rt, L: L, calls: map[*glua.LState]*callState{}, fetches: map[string]acl.FetchFunc{}, convs: map[convKey]acl.CtxConvFunc{}}
 	v.openCompat()
 	v.openCore()
 	v.openClasses()

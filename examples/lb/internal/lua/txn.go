@@ -5,7 +5,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 
 	glua "github.com/yuin/gopher-lua"
 
@@ -24,47 +23,43 @@ type TxnControl interface {
 	SetMark(mark int)
 }
 
-// compiled caches the fetches and converters the scripts call, by
-// expression.
-var compiled sync.Map // map[compiledKey]any
-
-type compiledKey struct {
-	refs *acl.Refs
-	expr string
-	conv bool
-	in   acl.Type
-}
-
-// fetchFunc compiles (once) the fetch expression expr.
-func (rt *Runtime) fetchFunc(expr string) (acl.FetchFunc, error) {
-	k := compiledKey{refs: rt.refs, expr: expr}
-	if f, ok := compiled.Load(k); ok {
-		return f.(acl.FetchFunc), nil
+// fetchFunc compiles (once per state) the fetch expression expr. The
+// caller holds the state's lock.
+func (v *vm) fetchFunc(expr string) (acl.FetchFunc, error) {
+	if fn, ok := v.fetches[expr]; ok {
+		return fn, nil
 	}
 	var (
 		fn  acl.FetchFunc
 		err error
 	)
-	if rt.refs != nil {
-		_, fn, err = rt.refs.CompileFetch(expr)
+	if refs := v.rt.refs; refs != nil {
+		_, fn, err = refs.CompileFetch(expr)
 	} else {
 		_, fn, err = acl.CompileFetch(expr)
 	}
 	if err != nil {
 		return nil, err
 	}
-	compiled.Store(k, fn)
+	v.fetches[expr] = fn
 	return fn, nil
 }
 
-// convFunc compiles (once) the converter expression expr for samples of
-// type in.
-func (rt *Runtime) convFunc(expr string, in acl.Type) (acl.CtxConvFunc, error) {
-	k := compiledKey{refs: rt.refs, expr: expr, conv: true, in: in}
-	if f, ok := compiled.Load(k); ok {
-		return f.(acl.CtxConvFunc), nil
+// convKey names a compiled converter chain: its expression and the type
+// of its input.
+type convKey struct {
+	expr string
+	in   acl.Type
+}
+
+// convFunc compiles (once per state) the converter expression expr for
+// samples of type in. The caller holds the state's lock.
+func (v *vm) convFunc(expr string, in acl.Type) (acl.CtxConvFunc, error) {
+	k := convKey{expr, in}
+	if fn, ok := v.convs[k]; ok {
+		return fn, nil
 	}
-	var refs = rt.refs
+	refs := v.rt.refs
 	if refs == nil {
 		refs = acl.NewRefs()
 	}
@@ -72,7 +67,7 @@ func (rt *Runtime) convFunc(expr string, in acl.Type) (acl.CtxConvFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	compiled.Store(k, fn)
+	v.convs[k] = fn
 	return fn, nil
 }
 
@@ -153,7 +148,7 @@ func (v *vm) openClasses() {
 	v.fetchMT = v.dispatcher(func(name string, str bool) glua.LGFunction {
 		return func(L *glua.LState) int {
 			c := v.current(L)
-			fn, err := v.rt.fetchFunc(callExpr(L, acl.ScriptFetchName(name), 2))
+			fn, err := v.fetchFunc(callExpr(L, acl.ScriptFetchName(name), 2))
 			if err != nil {
 				L.RaiseError("%s", err.Error())
 			}
@@ -176,7 +171,7 @@ func (v *vm) openClasses() {
 				L.Push(result(in, false, str))
 				return 1
 			}
-			fn, err := v.rt.convFunc(callExpr(L, name, 3), in.Type)
+			fn, err := v.convFunc(callExpr(L, name, 3), in.Type)
 			if err != nil {
 				L.RaiseError("%s", err.Error())
 			}
@@ -185,11 +180,16 @@ func (v *vm) openClasses() {
 			return 1
 		}
 	})
+	v.fObj = v.newObject(L, v.fetchMT, false)
+	v.sfObj = v.newObject(L, v.fetchMT, true)
+	v.cObj = v.newObject(L, v.convMT, false)
+	v.scObj = v.newObject(L, v.convMT, true)
 	v.txnMT = v.class(txnMethods(v))
 	v.httpMT = v.class(httpMethods(v))
+	v.httpObj = L.NewTable()
+	L.SetMetatable(v.httpObj, v.httpMT)
 	v.httpAppletMT = v.class(httpAppletMethods(v))
 	v.appletMT = v.class(tcpAppletMethods(v))
-	_ = L
 }
 
 // class returns a metatable whose __index is a table of methods.
@@ -230,22 +230,21 @@ func (v *vm) newObject(L *glua.LState, mt *glua.LTable, str bool) *glua.LTable {
 	return t
 }
 
-// fillSamplers sets the f, sf, c and sc fields of a txn or applet.
-func (v *vm) fillSamplers(L *glua.LState, t *glua.LTable) {
-	t.RawSetString("f", v.newObject(L, v.fetchMT, false))
-	t.RawSetString("sf", v.newObject(L, v.fetchMT, true))
-	t.RawSetString("c", v.newObject(L, v.convMT, false))
-	t.RawSetString("sc", v.newObject(L, v.convMT, true))
+// fillSamplers sets the f, sf, c and sc fields of a txn or applet: the
+// state's objects, which serve whichever callback runs.
+func (v *vm) fillSamplers(t *glua.LTable) {
+	t.RawSetString("f", v.fObj)
+	t.RawSetString("sf", v.sfObj)
+	t.RawSetString("c", v.cObj)
+	t.RawSetString("sc", v.scObj)
 }
 
 // newTxn returns the txn object of a call.
 func (v *vm) newTxn(L *glua.LState, c *callState) *glua.LTable {
 	t := L.NewTable()
-	v.fillSamplers(L, t)
+	v.fillSamplers(t)
 	if _, ok := c.ctx.(acl.HTTPContext); ok {
-		h := L.NewTable()
-		L.SetMetatable(h, v.httpMT)
-		t.RawSetString("http", h)
+		t.RawSetString("http", v.httpObj)
 	}
 	L.SetMetatable(t, v.txnMT)
 	return t
