@@ -125,7 +125,19 @@ core.register_action("tag", {"http-req"}, function(txn, prefix)
   txn:Info("tagged " .. id)
 end, 1)
 
+core.register_action("resp", {"http-res"}, function(txn)
+  txn.http:res_set_header("x-status", txn.sf:status())
+  txn.http:res_del_header("x-server-secret")
+  txn.http:res_set_status(203)
+  txn:set_var("txn.tag", "resp")
+end)
+
+core.register_action("boom", {"http-req"}, function(txn)
+  error("boom here")
+end)
+
 core.register_fetches("pick", function(txn, a, b)
+  if txn.sf:path() == "/b3" then return "b3" end
   if txn.sf:path() == "/b2" then return b end
   return a
 end)
@@ -134,6 +146,11 @@ core.register_converters("wrap", function(s, l, r)
   return l .. s .. r
 end)
 `, webroot))
+	web := handlerServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Server-Secret", "s3cr3t")
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, "from the server\n")
+	})
 	cfg := func(port int) string {
 		return fmt.Sprintf(`global
     lua-load %s
@@ -151,12 +168,16 @@ frontend fe
     http-request use-service lua.acme if { path_beg /.well-known/acme-challenge/ }
     http-request use-service lua.stream if { path_beg /stream }
     http-request lua.tag pre if { path_beg /b }
+    http-request lua.boom if { path /boom }
     use_backend %%[lua.pick(b1,b2)]
 backend b1
     http-request return status 200 content-type text/plain lf-string "b1 %%[var(txn.tag)] %%[req.hdr(x-tagged)] %%[req.hdr(x-drop)] %%[str(mid),lua.wrap(<,>)]\n"
 backend b2
     http-request return status 200 content-type text/plain lf-string "b2 %%[var(txn.tag),lua.wrap([,])] %%[var(req.ok)]\n"
-`, script, port)
+backend b3
+    http-response lua.resp
+    server s1 %s
+`, script, port, web)
 	}
 	type step struct {
 		method, path, body string
@@ -168,6 +189,8 @@ backend b2
 		{"GET", "/b1", "", map[string]string{"X-Id": "ab-cd-ef", "X-Drop": "gone"}},
 		{"GET", "/b2", "", map[string]string{"X-Id": "12-xy"}},
 		{"GET", "/b2", "", nil},
+		{"GET", "/b3", "", nil},
+		{"GET", "/boom", "", nil},
 		{"POST", "/stream/x?q=1", "payload", map[string]string{"X-H": "v1|v2"}},
 	}
 	run := func(start func(string) func() string) ([]httpAnswer, []string) {
@@ -188,9 +211,16 @@ backend b2
 			answers = append(answers, answerOf(t, resp))
 		}
 		keep := func(l string) (string, bool) {
+			// A script's error is logged with its file and line;
+			// haproxy adds a traceback after the message, lb does not.
+			if i := strings.Index(l, "boom here"); i >= 0 && strings.HasPrefix(l, "Lua function") {
+				return l[:i], true
+			}
 			return l, strings.HasPrefix(l, "L ") || strings.HasPrefix(l, "tagged ")
 		}
-		return answers, sortedLines(t, out, len(steps)+3, keep)
+		// One line per request, "tagged" from the 5 paths starting
+		// with /b, one error.
+		return answers, sortedLines(t, out, len(steps)+6, keep)
 	}
 	ha, lb := luaStarts(t)
 	wantAnswers, wantLines := run(ha)

@@ -136,6 +136,8 @@ func (ex *exchange) luaRequestAction(r *httpRule) luaOutcome {
 // true when the proxy's other response rules are skipped.
 func (ex *exchange) luaResponseAction(r *httpRule) bool {
 	v := ex.hf.s.b.cfg.Global.Lua.RunAction(r.cfg.Name, luaExchange{ex}, r.cfg.Args)
+	// The line logs the status the script may have set.
+	ex.log.status = ex.resp.Status
 	switch v {
 	case lua.Continue, lua.Yield:
 		return false

@@ -80,7 +80,7 @@ func TestLoadErrors(t *testing.T) {
 	p := script(t, "x = 1\ny = = 2\n")
 	err = rt.Load(p, false)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), p+":2:")
+	assert.Regexp(t, `s\.lua:2: `, err.Error())
 
 	err = rt.Load(script(t, "error('boom')\n"), false)
 	require.Error(t, err)

@@ -212,7 +212,7 @@ func (rt *Runtime) Load(file string, perThread bool) error {
 		}
 		return fmt.Errorf("error in Lua file '%s': cannot open %s: %s", file, file, capital(err.Error()))
 	}
-	proto, err := compile(string(src), file)
+	proto, err := compile(string(src), chunkID(file))
 	if err != nil {
 		return fmt.Errorf("error in Lua file '%s': %w", file, err)
 	}
@@ -248,6 +248,17 @@ func capital(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// chunkID is the name a file's chunk goes by in error messages, as Lua
+// 5.3 shortens it: a name longer than 59 bytes keeps its last 56, after
+// "...".
+func chunkID(file string) string {
+	const idSize = 60 // LUA_IDSIZE, with the '@' and the NUL
+	if len(file)+1 <= idSize {
+		return file
+	}
+	return "..." + file[len(file)-(idSize-4):]
 }
 
 // compile parses and compiles a chunk, reporting a syntax error as
