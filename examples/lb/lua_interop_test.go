@@ -331,6 +331,7 @@ core.register_service("echo", "tcp", function(applet) end)
 core.register_action("act", {"http-req"}, function(txn) end)
 core.register_action("two", {"http-req"}, function(txn, a, b) end, 2)
 core.register_action("tact", {"tcp-req"}, function(txn) end)
+core.register_action("tres", {"tcp-res"}, function(txn) end)
 core.register_fetches("f", function(txn) return "x" end)
 core.register_converters("c", function(s) return s end)
 `)
@@ -359,10 +360,15 @@ core.register_converters("c", function(s) return s end)
 		"acl fetch":         head + parityBase + "    acl a lua.f -m found\n    http-request deny if a\n",
 		"acl unknown":       head + parityBase + "    acl a lua.nope -m found\n    http-request deny if a\n",
 		"no lua-load":       parityBase + "    http-request lua.act\n",
+		"after-response":    head + parityBase + "    http-after-response lua.act\n",
+		"response action":   head + parityBase + "    http-response lua.act\n",
+		"use-server":        head + parityBase + "    use-server %[lua.f] if TRUE\n",
+		"tcp-response":      head + "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\nlisten l\n    bind 127.0.0.1:18002\n    tcp-response inspect-delay 1s\n    tcp-response content lua.tres\n    server s 127.0.0.1:2\n",
+		"tcp-response http": head + "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\nlisten l\n    bind 127.0.0.1:18002\n    tcp-response content lua.act\n    server s 127.0.0.1:2\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			checkParity(t, text)
-			if name == "good" || name == "timeouts" || name == "acl fetch" {
+			if name == "good" || name == "timeouts" || name == "acl fetch" || name == "tcp-response" {
 				// Taken by both, not refused by both.
 				_, err := config.Parse(config.Source{Name: "p.cfg", Data: []byte(text)})
 				require.NoError(t, err)

@@ -222,6 +222,9 @@ type luaConn struct {
 }
 
 func (l *luaConn) luaLogs() *logSet {
+	if l.s == nil {
+		return nil
+	}
 	if l.s.be != nil && l.s.be.logs != nil {
 		return l.s.be.logs
 	}
