@@ -376,3 +376,61 @@ core.register_converters("c", function(s) return s end)
 		})
 	}
 }
+
+// TestInteropLuaTimeoutMatchesHAProxy: an action and a service that
+// never return are stopped at tune.lua.session-timeout and
+// tune.lua.service-timeout; the action's rules go on, the service's
+// client gets a 500, both logged as haproxy logs them.
+func TestInteropLuaTimeoutMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	script := luaFile(t, "loop.lua", `
+core.register_action("spin", {"http-req"}, function(txn) while true do end end)
+core.register_service("spinner", "http", function(applet) while true do end end)
+`)
+	cfg := func(port int) string {
+		return fmt.Sprintf(`global
+    lua-load %s
+    tune.lua.session-timeout 100
+    tune.lua.service-timeout 100
+    log stdout format raw local0
+defaults
+    mode http
+    log global
+    option dontlognull
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:%d
+    log-format "L %%ST %%s"
+    http-request lua.spin if { path /action }
+    http-request use-service lua.spinner if { path /service }
+    http-request return status 200 content-type text/plain string "went on\n"
+`, script, port)
+	}
+	run := func(start func(string) func() string) ([]httpAnswer, []string) {
+		port := freePorts(t, 1)[0]
+		out := start(cfg(port))
+		client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+		var answers []httpAnswer
+		for _, path := range []string{"/action", "/service"} {
+			resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, path))
+			require.NoError(t, err)
+			answers = append(answers, answerOf(t, resp))
+		}
+		keep := func(l string) (string, bool) {
+			if i := strings.Index(l, "execution timeout"); i >= 0 && strings.HasPrefix(l, "Lua ") {
+				return l[:i], true
+			}
+			return l, strings.HasPrefix(l, "L ")
+		}
+		return answers, sortedLines(t, out, 4, keep)
+	}
+	ha, lb := luaStarts(t)
+	wantAnswers, wantLines := run(ha)
+	gotAnswers, gotLines := run(lb)
+	assert.Equal(t, wantAnswers, gotAnswers, "haproxy's answers, then lb's")
+	assert.Equal(t, wantLines, gotLines, "the log lines")
+	require.Equal(t, "went on\n", gotAnswers[0].Body)
+	require.Equal(t, 500, gotAnswers[1].Status)
+}

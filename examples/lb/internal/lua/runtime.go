@@ -519,7 +519,7 @@ func (rt *Runtime) runCall(f fnRef, ctx acl.Context, timeout time.Duration, args
 		case errors.Is(c.rt.ctx.Err(), context.Canceled):
 			return res, errors.New("stopped")
 		case strings.Contains(errText(err), context.DeadlineExceeded.Error()):
-			return res, errors.New("execution timeout")
+			return res, errors.New("[state-id 0] runtime error: execution timeout")
 		}
 		// As HAProxy words a script's error (with one state: id 0).
 		return res, errors.New("[state-id 0] runtime error: " + errText(err))
