@@ -268,7 +268,7 @@ defaults
     timeout server 5s
 frontend fe
     bind 127.0.0.1:%d
-    log-format "T %%ft %%[var(sess.who)] %%[var(sess.port)] %%ts %%B %%U"
+    log-format "T %%ft %%b %%s %%[var(sess.who)] %%[var(sess.port)] %%ts %%B %%U"
     tcp-request inspect-delay 1s
     tcp-request content lua.mark guest
     tcp-request content use-service lua.echo

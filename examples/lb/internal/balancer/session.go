@@ -563,6 +563,9 @@ func (s *session) logTraffic(asap bool, beconn, srvconn int) {
 	if s.named != nil {
 		l.server = s.named.cfg.Name
 	}
+	if s.x != nil && s.x.luaService != "" {
+		l.server = "<" + s.x.luaService + ">" // as haproxy names an applet
+	}
 	if be != nil {
 		l.backend = be.cfg.Name
 		l.beconn, l.srvconn = beconn, srvconn

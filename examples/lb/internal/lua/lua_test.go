@@ -213,15 +213,19 @@ func TestTimeoutAndPanicDoNotCrash(t *testing.T) {
 	rt, _ := loaded(t, `
 core.register_action("loop", {"http-req"}, function(txn) while true do end end)
 core.register_action("badarg", {"http-req"}, function(txn) txn:set_var("nope", 1) end)
+core.register_fetches("self", function(txn) return "x" end)
+core.register_action("reenter", {"http-req"}, function(txn) return txn.f["lua.self"](txn.f) end)
 `)
 	rt.SessionTimeout = 20 * time.Millisecond
 	var msgs []string
 	rt.SetLogger(func(_ acl.Context, _ int, msg string) { msgs = append(msgs, msg) })
 	assert.Equal(t, Continue, rt.RunAction("loop", newCtx(), nil))
 	assert.Equal(t, Continue, rt.RunAction("badarg", newCtx(), nil))
-	require.Len(t, msgs, 2)
+	assert.Equal(t, Continue, rt.RunAction("reenter", newCtx(), nil), "no deadlock")
+	require.Len(t, msgs, 3)
 	assert.Contains(t, msgs[0], "execution timeout")
 	assert.Contains(t, msgs[1], "invalid variable name")
+	assert.Contains(t, msgs[2], "cannot be called from a script")
 }
 
 // fakeHTTP is an HTTP service's stream in memory.

@@ -1,6 +1,7 @@
 package lua
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -28,6 +29,10 @@ type TxnControl interface {
 func (v *vm) fetchFunc(expr string) (acl.FetchFunc, error) {
 	if fn, ok := v.fetches[expr]; ok {
 		return fn, nil
+	}
+	if strings.Contains(expr, acl.ScriptPrefix) {
+		// A script's fetch would wait for the state its caller holds.
+		return nil, errors.New("a script's fetch or converter cannot be called from a script")
 	}
 	var (
 		fn  acl.FetchFunc
@@ -58,6 +63,9 @@ func (v *vm) convFunc(expr string, in acl.Type) (acl.CtxConvFunc, error) {
 	k := convKey{expr, in}
 	if fn, ok := v.convs[k]; ok {
 		return fn, nil
+	}
+	if strings.Contains(expr, acl.ScriptPrefix) {
+		return nil, errors.New("a script's fetch or converter cannot be called from a script")
 	}
 	refs := v.rt.refs
 	if refs == nil {
