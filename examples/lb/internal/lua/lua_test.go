@@ -402,3 +402,21 @@ core.register_action("m", {"http-req"}, function(txn, f) core.set_map(f, "k", "v
 	require.Len(t, es, 1)
 	assert.Equal(t, "v2", es[0].Value)
 }
+
+func TestPrependPathAndPerThread(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "helper.lua"), []byte("return { twice = function(s) return s .. s end }\n"), 0o600))
+	rt := New(acl.NewRefs())
+	defer rt.Close()
+	require.NoError(t, rt.PrependPath(filepath.Join(dir, "?.lua"), "path"))
+	require.Error(t, rt.PrependPath("/x", "other"))
+	require.NoError(t, rt.Load(script(t, `
+local helper = require("helper")
+core.register_converters("twice", function(s) return helper.twice(s) end)
+`), true))
+	conv, ok := rt.ScriptConverter("twice", nil)
+	require.True(t, ok)
+	s, ok := conv(newCtx(), acl.Str("ab"))
+	require.True(t, ok)
+	assert.Equal(t, "abab", s.String())
+}
