@@ -125,7 +125,12 @@ core.register_action("tag", {"http-req"}, function(txn, prefix)
   txn:Info("tagged " .. id)
 end, 1)
 
+core.register_action("resp", {"http-req"}, function(txn)
+  txn:set_priv("kept " .. txn.sf:path())
+end)
+
 core.register_action("resp", {"http-res"}, function(txn)
+  txn.http:res_set_header("x-priv", tostring(txn:get_priv()))
   txn.http:res_set_header("x-status", txn.sf:status())
   txn.http:res_del_header("x-server-secret")
   txn.http:res_set_status(203)
@@ -169,6 +174,7 @@ frontend fe
     http-request use-service lua.stream if { path_beg /stream }
     http-request lua.tag pre if { path_beg /b }
     http-request lua.boom if { path /boom }
+    http-request lua.resp if { path /b3 }
     use_backend %%[lua.pick(b1,b2)]
 backend b1
     http-request return status 200 content-type text/plain lf-string "b1 %%[var(txn.tag)] %%[req.hdr(x-tagged)] %%[req.hdr(x-drop)] %%[str(mid),lua.wrap(<,>)]\n"
@@ -230,6 +236,8 @@ backend b3
 	require.Equal(t, "tok123.thumbprint", gotAnswers[0].Body)
 	require.Equal(t, 404, gotAnswers[1].Status)
 	require.Contains(t, gotAnswers[2].Body, "b1 pre:CD pre")
+	require.Contains(t, gotAnswers[5].Headers, "x-priv: kept /b3", "the request's action kept it for the response's")
+	require.Equal(t, 203, gotAnswers[5].Status)
 }
 
 // TestInteropLuaTCPMatchesHAProxy runs a tcp-request content action

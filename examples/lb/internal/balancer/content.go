@@ -295,7 +295,11 @@ func (cr *contentRules) verdict(ctx *contentCtx) (verdict string, wait bool) {
 				continue
 			}
 			ctx.luaRan[i] = true
-			switch ctx.b.cfg.Global.Lua.RunAction(r.Var, &luaConn{contentCtx: ctx, s: ctx.sess}, r.Args) {
+			stage := lua.StageTCPReq
+			if ctx.res {
+				stage = lua.StageTCPRes
+			}
+			switch ctx.b.cfg.Global.Lua.RunAction(r.Var, stage, &luaConn{contentCtx: ctx, s: ctx.sess}, r.Args) {
 			case lua.Stop, lua.Done:
 				return "accept", false
 			case lua.Error, lua.Deny, lua.Abort, lua.Invalid, lua.Closed:

@@ -635,18 +635,20 @@ func (hf *httpFront) release(bc *backConn) {
 
 // exchange is one request and its response.
 type exchange struct {
-	hf   *httpFront
-	fst  mux.HTTPStream
-	req  *htx.Message
-	resp htx.Message
-	buf  []byte
-	tmp  []byte
-	be   *Backend
-	bhp  *httpProxy
-	srv  *Server
-	bc   *backConn
-	bst  mux.HTTPStream
-	mode config.ConnMode
+	// luaPriv is what the exchange's scripts keep (txn:set_priv).
+	luaPriv any
+	hf      *httpFront
+	fst     mux.HTTPStream
+	req     *htx.Message
+	resp    htx.Message
+	buf     []byte
+	tmp     []byte
+	be      *Backend
+	bhp     *httpProxy
+	srv     *Server
+	bc      *backConn
+	bst     mux.HTTPStream
+	mode    config.ConnMode
 	// first is the client connection's first request, which http-reuse
 	// safe sends on a connection of its own.
 	first bool
@@ -800,7 +802,7 @@ func (ex *exchange) serveAsync() {
 func (ex *exchange) finish() {
 	_ = ex.fst.Close()
 	ex.hf, ex.fst, ex.req, ex.be, ex.bhp, ex.srv, ex.bc, ex.bst, ex.direct, ex.useSrv, ex.stuck = nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil
-	ex.lastBack = nil
+	ex.lastBack, ex.luaPriv = nil, nil
 	exchangePool.Put(ex)
 }
 

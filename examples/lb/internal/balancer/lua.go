@@ -72,6 +72,9 @@ func (l luaExchange) luaLogs() *logSet {
 	return l.hf.s.fe.logs
 }
 
+// LuaPriv implements lua.PrivHolder: the exchange keeps it.
+func (l luaExchange) LuaPriv() *any { return &l.luaPriv }
+
 // SetLogLevel implements lua.TxnControl.
 func (l luaExchange) SetLogLevel(level int) { l.log.level = level }
 
@@ -97,7 +100,7 @@ const (
 // luaRequestAction runs an http-request lua.NAME rule, answering as
 // HAProxy does for each verdict.
 func (ex *exchange) luaRequestAction(r *httpRule) luaOutcome {
-	v := ex.hf.s.b.cfg.Global.Lua.RunAction(r.cfg.Name, luaExchange{ex}, r.cfg.Args)
+	v := ex.hf.s.b.cfg.Global.Lua.RunAction(r.cfg.Name, lua.StageHTTPReq, luaExchange{ex}, r.cfg.Args)
 	switch v {
 	case lua.Stop, lua.Done:
 		return luaStop
@@ -135,7 +138,7 @@ func (ex *exchange) luaRequestAction(r *httpRule) luaOutcome {
 // luaResponseAction runs an http-response lua.NAME rule; it reports
 // true when the proxy's other response rules are skipped.
 func (ex *exchange) luaResponseAction(r *httpRule) bool {
-	v := ex.hf.s.b.cfg.Global.Lua.RunAction(r.cfg.Name, luaExchange{ex}, r.cfg.Args)
+	v := ex.hf.s.b.cfg.Global.Lua.RunAction(r.cfg.Name, lua.StageHTTPRes, luaExchange{ex}, r.cfg.Args)
 	// The line logs the status the script may have set.
 	ex.log.status = ex.resp.Status
 	switch v {
@@ -229,6 +232,14 @@ func (l *luaConn) luaLogs() *logSet {
 		return l.s.be.logs
 	}
 	return l.s.fe.logs
+}
+
+// LuaPriv implements lua.PrivHolder: the session keeps it.
+func (l *luaConn) LuaPriv() *any {
+	if l.s == nil {
+		return nil
+	}
+	return &l.s.extra().luaPriv
 }
 
 // SetLogLevel implements lua.TxnControl.

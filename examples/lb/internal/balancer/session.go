@@ -653,6 +653,8 @@ type sessExtra struct {
 	// luaService is the Lua service ("lua.NAME") a tcp-request content
 	// use-service rule chose to serve the connection.
 	luaService string
+	// luaPriv is what the session's scripts keep (txn:set_priv).
+	luaPriv any
 }
 
 // switched reports whether a switch-mode rule turned the connection to

@@ -163,17 +163,24 @@ func (v *vm) registerService(L *glua.LState) int {
 func (v *vm) registerAction(L *glua.LState) int {
 	name, tbl, fn := L.CheckString(1), L.CheckTable(2), L.CheckFunction(3)
 	nargs := L.OptInt(4, 0)
-	r := &registered{kind: KindAction, fn: fnRef{v, fn}, nargs: nargs}
+	// One action per stage: a script may register a name for the
+	// requests and the same name, another function, for the responses.
+	var stages []string
 	tbl.ForEach(func(_, s glua.LValue) {
 		st := glua.LVAsString(s)
 		switch st {
 		case StageHTTPReq, StageHTTPRes, StageTCPReq, StageTCPRes:
-			r.stages = append(r.stages, st)
+			stages = append(stages, st)
 		default:
 			L.ArgError(2, "'"+st+"' is not a known action type; 'tcp-req', 'tcp-res', 'http-req' or 'http-res' are expected.")
 		}
 	})
-	v.rt.register(name, r)
+	for _, st := range stages {
+		v.rt.register(actionKey(name, st), &registered{kind: KindAction, fn: fnRef{v, fn}, nargs: nargs})
+	}
+	v.rt.mu.Lock()
+	v.rt.actionNames[name] = true
+	v.rt.mu.Unlock()
 	return 0
 }
 

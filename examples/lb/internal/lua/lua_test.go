@@ -152,8 +152,8 @@ core.register_action("done", {"http-req"}, function(txn) txn:done() end)
 	var logged []string
 	rt.SetLogger(func(_ acl.Context, level int, msg string) { logged = append(logged, LevelName(level)+" "+msg) })
 	c := newCtx()
-	assert.Equal(t, Continue, rt.RunAction("set", c, []string{"val"}))
-	assert.Equal(t, Continue, rt.RunAction("set", c, []string{"val"}))
+	assert.Equal(t, Continue, rt.RunAction("set", StageHTTPReq, c, []string{"val"}))
+	assert.Equal(t, Continue, rt.RunAction("set", StageHTTPReq, c, []string{"val"}))
 	get := func(n string) string { s, _ := c.Var(n); return s.String() }
 	assert.Equal(t, "val", get("txn.arg"))
 	assert.Equal(t, "2", get("txn.hits"), "a global of the file is shared by the calls")
@@ -166,13 +166,13 @@ core.register_action("done", {"http-req"}, function(txn) txn:done() end)
 	assert.Equal(t, "/new?x=1", string(c.req.Path()))
 
 	for name, want := range map[string]Verdict{"CONTINUE": Continue, "STOP": Stop, "ERROR": Error, "DONE": Done, "DENY": Deny, "ABORT": Abort, "INVALID": Invalid} {
-		assert.Equal(t, want, rt.RunAction("verdict", c, []string{name}), name)
+		assert.Equal(t, want, rt.RunAction("verdict", StageHTTPReq, c, []string{name}), name)
 	}
-	assert.Equal(t, Continue, rt.RunAction("fail", c, nil))
+	assert.Equal(t, Continue, rt.RunAction("fail", StageHTTPReq, c, nil))
 	require.Len(t, logged, 1)
 	assert.Contains(t, logged[0], "err Lua function 'fail': [state-id 0] runtime error:")
 	assert.Contains(t, logged[0], ":16: oops.")
-	assert.Equal(t, Closed, rt.RunAction("done", c, nil))
+	assert.Equal(t, Closed, rt.RunAction("done", StageHTTPReq, c, nil))
 }
 
 func TestFetchAndConverter(t *testing.T) {
@@ -219,9 +219,9 @@ core.register_action("reenter", {"http-req"}, function(txn) return txn.f["lua.se
 	rt.SessionTimeout = 20 * time.Millisecond
 	var msgs []string
 	rt.SetLogger(func(_ acl.Context, _ int, msg string) { msgs = append(msgs, msg) })
-	assert.Equal(t, Continue, rt.RunAction("loop", newCtx(), nil))
-	assert.Equal(t, Continue, rt.RunAction("badarg", newCtx(), nil))
-	assert.Equal(t, Continue, rt.RunAction("reenter", newCtx(), nil), "no deadlock")
+	assert.Equal(t, Continue, rt.RunAction("loop", StageHTTPReq, newCtx(), nil))
+	assert.Equal(t, Continue, rt.RunAction("badarg", StageHTTPReq, newCtx(), nil))
+	assert.Equal(t, Continue, rt.RunAction("reenter", StageHTTPReq, newCtx(), nil), "no deadlock")
 	require.Len(t, msgs, 3)
 	assert.Contains(t, msgs[0], "execution timeout")
 	assert.Contains(t, msgs[1], "invalid variable name")
@@ -397,7 +397,7 @@ func TestPatternUpdates(t *testing.T) {
 core.register_action("m", {"http-req"}, function(txn, f) core.set_map(f, "k", "v1") core.set_map(f, "k", "v2") core.del_map(f, "other") end, 1)
 `), false))
 	defer rt.Close()
-	rt.RunAction("m", newCtx(), []string{file})
+	rt.RunAction("m", StageHTTPReq, newCtx(), []string{file})
 	es := ref.Entries(ref.Current())
 	require.Len(t, es, 1)
 	assert.Equal(t, "v2", es[0].Value)
@@ -419,4 +419,40 @@ core.register_converters("twice", function(s) return helper.twice(s) end)
 	s, ok := conv(newCtx(), acl.Str("ab"))
 	require.True(t, ok)
 	assert.Equal(t, "abab", s.String())
+}
+
+// privCtx keeps the private data of a transaction.
+type privCtx struct {
+	*testCtx
+	priv any
+}
+
+func (p *privCtx) LuaPriv() *any { return &p.priv }
+
+func TestActionPerStageAndPriv(t *testing.T) {
+	rt, _ := loaded(t, `
+core.register_action("cors", {"http-req"}, function(txn, origin)
+  txn:set_priv({ origin = origin })
+end, 1)
+core.register_action("cors", {"http-res"}, function(txn, origin)
+  local p = txn:get_priv()
+  txn:set_var("txn.seen", p and p.origin or "none")
+end, 1)
+`)
+	ok, n := rt.HasAction("cors", StageHTTPRes)
+	assert.True(t, ok)
+	assert.Equal(t, 1, n)
+	ok, _ = rt.HasAction("cors", StageTCPReq)
+	assert.False(t, ok)
+	c := &privCtx{testCtx: newCtx()}
+	rt.RunAction("cors", StageHTTPReq, c, []string{"https://a.example"})
+	rt.RunAction("cors", StageHTTPRes, c, []string{"x"})
+	s, _ := c.Var("txn.seen")
+	assert.Equal(t, "https://a.example", s.String(), "the request's function kept it for the response's")
+	// Without a holder, the data lasts the call.
+	plain := newCtx()
+	rt.RunAction("cors", StageHTTPReq, plain, []string{"https://b.example"})
+	rt.RunAction("cors", StageHTTPRes, plain, []string{"x"})
+	s, _ = plain.Var("txn.seen")
+	assert.Equal(t, "none", s.String())
 }

@@ -130,11 +130,13 @@ type Runtime struct {
 	paths  []string // lua-prepend-path, path kind
 	cpaths []string
 
-	mu     sync.Mutex
-	names  map[string]*registered
-	inits  []fnRef
-	tasks  []fnRef
-	logger Logger
+	mu    sync.Mutex
+	names map[string]*registered
+	// actionNames are the names of the actions, whatever their stages.
+	actionNames map[string]bool
+	inits       []fnRef
+	tasks       []fnRef
+	logger      Logger
 
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -144,12 +146,14 @@ type Runtime struct {
 
 // registered is a function a script registered under a name.
 type registered struct {
-	kind   Kind
-	fn     fnRef
-	stages []string // actions
-	nargs  int      // actions: the arguments the rule passes
-	http   bool     // services: "http" (else "tcp")
+	kind  Kind
+	fn    fnRef
+	nargs int  // actions: the arguments the rule passes
+	http  bool // services: "http" (else "tcp")
 }
+
+// actionKey is the name an action is registered under for one stage.
+func actionKey(name, stage string) string { return stage + " " + name }
 
 // fnRef is a Lua function and the state it lives in.
 type fnRef struct {
@@ -166,6 +170,7 @@ func New(refs *acl.Refs) *Runtime {
 		ServiceTimeout: DefaultServiceTimeout,
 		refs:           refs,
 		names:          map[string]*registered{},
+		actionNames:    map[string]bool{},
 		ctx:            ctx,
 		cancel:         cancel,
 	}
@@ -342,21 +347,23 @@ func (rt *Runtime) HasService(name string) (ok, http bool) {
 // HasAction reports whether an action name was registered for stage
 // (StageHTTPReq...), and how many arguments it expects from the rule.
 func (rt *Runtime) HasAction(name, stage string) (ok bool, nargs int) {
-	r := rt.lookup(KindAction, name)
+	r := rt.lookup(KindAction, actionKey(name, stage))
 	if r == nil {
 		return false, 0
 	}
-	for _, s := range r.stages {
-		if s == stage {
-			return true, r.nargs
-		}
-	}
-	return false, 0
+	return true, r.nargs
 }
 
 // ActionRegistered reports whether an action name was registered, for
 // any stage.
-func (rt *Runtime) ActionRegistered(name string) bool { return rt.lookup(KindAction, name) != nil }
+func (rt *Runtime) ActionRegistered(name string) bool {
+	if rt == nil {
+		return false
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.actionNames[name]
+}
 
 // Start runs the functions registered with core.register_init, then
 // starts the tasks registered with core.register_task, each on a

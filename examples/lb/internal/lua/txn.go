@@ -13,6 +13,14 @@ import (
 	"github.com/proxyblocks/proxyblocks/mux/htx"
 )
 
+// PrivHolder is a stream context that keeps a script's private data
+// (txn:set_priv) from one callback of the stream to the next, as
+// HAProxy keeps it for the transaction; without one it lasts the call.
+type PrivHolder interface {
+	// LuaPriv returns where the data is kept, nil for nowhere.
+	LuaPriv() *any
+}
+
 // TxnControl is what a stream's context may offer the txn object's
 // set_loglevel, set_tos and set_mark.
 type TxnControl interface {
@@ -305,11 +313,29 @@ func varMethods(v *vm, m map[string]glua.LGFunction) {
 		return 1
 	}
 	m["get_priv"] = func(L *glua.LState) int {
-		L.Push(v.current(L).priv)
+		c := v.current(L)
+		if h, ok := c.ctx.(PrivHolder); ok {
+			if p := h.LuaPriv(); p != nil {
+				if lv, ok := (*p).(glua.LValue); ok {
+					L.Push(lv)
+					return 1
+				}
+				L.Push(glua.LNil)
+				return 1
+			}
+		}
+		L.Push(c.priv)
 		return 1
 	}
 	m["set_priv"] = func(L *glua.LState) int {
-		v.current(L).priv = L.Get(2)
+		c := v.current(L)
+		if h, ok := c.ctx.(PrivHolder); ok {
+			if p := h.LuaPriv(); p != nil {
+				*p = L.Get(2)
+				return 0
+			}
+		}
+		c.priv = L.Get(2)
 		return 0
 	}
 }
@@ -583,11 +609,12 @@ func (rt *Runtime) ScriptConverter(name string, args []string) (acl.CtxConvFunc,
 	}, true
 }
 
-// RunAction runs the action registered as name for the stream ctx, with
-// the rule's arguments, and returns its verdict. An error or timeout is
-// logged (to the stream's proxy) and gives Continue, as in HAProxy.
-func (rt *Runtime) RunAction(name string, ctx acl.Context, args []string) Verdict {
-	r := rt.lookup(KindAction, name)
+// RunAction runs the action registered as name for stage (StageHTTPReq
+// ...) for the stream ctx, with the rule's arguments, and returns its
+// verdict. An error or timeout is logged (to the stream's proxy) and
+// gives Continue, as in HAProxy.
+func (rt *Runtime) RunAction(name, stage string, ctx acl.Context, args []string) Verdict {
+	r := rt.lookup(KindAction, actionKey(name, stage))
 	if r == nil {
 		return Continue
 	}
