@@ -2,17 +2,22 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/balancer"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -441,4 +446,70 @@ frontend fe
 	assert.Equal(t, wantLines, gotLines, "the log lines")
 	require.Equal(t, "went on\n", gotAnswers[0].Body)
 	require.Equal(t, 500, gotAnswers[1].Status)
+}
+
+// TestInteropLuaLogMatchesHAProxy: what scripts log (core.log,
+// core.Info..., txn:Warning, txn:log) from an init function, a task and
+// an action reaches the log servers and standard error as haproxy's
+// does: at every level on the log servers, but debug on standard error.
+func TestInteropLuaLogMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	script := luaFile(t, "log.lua", `
+core.register_init(function() core.Info("init ran") end)
+core.register_task(function() core.Alert("task alert") end)
+core.register_action("w", {"http-req"}, function(txn)
+  core.log(core.warning, "core warned")
+  txn:Warning("txn warned")
+  txn:log(core.notice, "txn noticed")
+  core.Debug("debugged")
+end)
+`)
+	cfg := func(port int) string {
+		return fmt.Sprintf(`global
+    lua-load %s
+    log stdout format raw local0
+defaults
+    mode http
+    log global
+    option dontlognull
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:%d
+    log-format "L %%ST"
+    http-request lua.w
+    http-request return status 200 content-type text/plain string "ok\n"
+`, script, port)
+	}
+	stamp := regexp.MustCompile(`^\[(\w+)\] \d{3}/\d{6} \(\d+\) : `)
+	run := func(start func(string) func() string) []string {
+		port := freePorts(t, 1)[0]
+		out := start(cfg(port))
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		keep := func(l string) (string, bool) {
+			l = stamp.ReplaceAllString(l, "[$1] : ")
+			return l, strings.Contains(l, "ran") || strings.Contains(l, "alert") || strings.Contains(l, "warned") ||
+				strings.Contains(l, "noticed") || strings.Contains(l, "debugged") || strings.HasPrefix(l, "L ")
+		}
+		return sortedLines(t, out, 12, keep)
+	}
+	lbStart := func(text string) func() string {
+		cfg, err := config.Parse(config.Source{Name: "lb.cfg", Data: []byte(text)})
+		require.NoError(t, err)
+		var logs bytes.Buffer
+		var mu sync.Mutex
+		w := lockedWriter{&mu, &logs}
+		b, err := balancer.Start(context.Background(), cfg, balancer.Options{Stdout: w, Stderr: w})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = b.Close() })
+		return func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }
+	}
+	want := run(func(text string) func() string { return startHAProxyReady(t, text) })
+	got := run(lbStart)
+	assert.Equal(t, want, got, "haproxy's lines, then lb's")
+	require.Contains(t, got, "[warning] : txn warned")
+	require.NotContains(t, got, "[debug] : debugged")
 }

@@ -1,11 +1,9 @@
 package balancer
 
 import (
-	"fmt"
 	"io"
-	"os"
 	"strings"
-	"time"
+	"sync"
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/lua"
@@ -28,7 +26,8 @@ func (b *Balancer) startLua() {
 		return
 	}
 	global := b.newLogSet(nil)
-	rt.Start(func(ctx acl.Context, level int, msg string) {
+	var mu sync.Mutex // one message at a time on standard error
+	rt.Start(func(ctx acl.Context, level int, msg string, failure bool) {
 		ls := global
 		if lt, ok := ctx.(luaLogTarget); ok {
 			if own := lt.luaLogs(); own != nil {
@@ -36,19 +35,10 @@ func (b *Balancer) startLua() {
 			}
 		}
 		ls.emit(level, msg)
-		b.luaStderr(level, msg)
+		mu.Lock()
+		lua.StderrLog(b.opts.Stderr, level, msg, failure)
+		mu.Unlock()
 	})
-}
-
-// luaStderr writes a script's message to standard error: errors as
-// HAProxy's alerts, the rest under the level's name.
-func (b *Balancer) luaStderr(level int, msg string) {
-	if level <= lua.LevelErr {
-		fmt.Fprintf(b.opts.Stderr, "[ALERT]    (%d) : %s\n", os.Getpid(), msg)
-		return
-	}
-	now := time.Now()
-	fmt.Fprintf(b.opts.Stderr, "[%s] %03d/%02d%02d%02d (%d) : %s\n", lua.LevelName(level), now.YearDay()-1, now.Hour(), now.Minute(), now.Second(), os.Getpid(), msg)
 }
 
 // stopLua stops the scripts' tasks.

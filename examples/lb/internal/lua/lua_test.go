@@ -150,7 +150,7 @@ core.register_action("fail", {"http-req"}, function(txn) error("oops") end)
 core.register_action("done", {"http-req"}, function(txn) txn:done() end)
 `)
 	var logged []string
-	rt.SetLogger(func(_ acl.Context, level int, msg string) { logged = append(logged, LevelName(level)+" "+msg) })
+	rt.SetLogger(func(_ acl.Context, level int, msg string, _ bool) { logged = append(logged, LevelName(level)+" "+msg) })
 	c := newCtx()
 	assert.Equal(t, Continue, rt.RunAction("set", StageHTTPReq, c, []string{"val"}))
 	assert.Equal(t, Continue, rt.RunAction("set", StageHTTPReq, c, []string{"val"}))
@@ -218,7 +218,7 @@ core.register_action("reenter", {"http-req"}, function(txn) return txn.f["lua.se
 `)
 	rt.SessionTimeout = 20 * time.Millisecond
 	var msgs []string
-	rt.SetLogger(func(_ acl.Context, _ int, msg string) { msgs = append(msgs, msg) })
+	rt.SetLogger(func(_ acl.Context, _ int, msg string, _ bool) { msgs = append(msgs, msg) })
 	assert.Equal(t, Continue, rt.RunAction("loop", StageHTTPReq, newCtx(), nil))
 	assert.Equal(t, Continue, rt.RunAction("badarg", StageHTTPReq, newCtx(), nil))
 	assert.Equal(t, Continue, rt.RunAction("reenter", StageHTTPReq, newCtx(), nil), "no deadlock")
@@ -276,7 +276,7 @@ core.register_service("broken", "http", function(applet) error("bad") end)
 	assert.Zero(t, f.head.Flags&htx.FlagContentLength, "no length: chunked")
 	assert.Equal(t, "two\none\n", f.out.String())
 
-	rt.SetLogger(func(acl.Context, int, string) {})
+	rt.SetLogger(func(acl.Context, int, string, bool) {})
 	f = &fakeHTTP{testCtx: c, body: strings.NewReader("")}
 	require.Error(t, rt.RunHTTPService("broken", f))
 	assert.Equal(t, 500, f.head.Status)
@@ -349,7 +349,7 @@ end)
 	require.NoError(t, rt.Load(p, false))
 	var mu sync.Mutex
 	var msgs []string
-	rt.Start(func(_ acl.Context, _ int, m string) { mu.Lock(); msgs = append(msgs, m); mu.Unlock() })
+	rt.Start(func(_ acl.Context, _ int, m string, _ bool) { mu.Lock(); msgs = append(msgs, m); mu.Unlock() })
 	rt.Close()
 	mu.Lock()
 	assert.Equal(t, []string{"init ran"}, msgs)

@@ -28,6 +28,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -69,10 +70,12 @@ func LevelName(level int) string {
 	return levelNames[level]
 }
 
-// Logger writes a message a script logs at a syslog level. ctx is the
-// stream the callback runs for, nil for messages outside any (core.log,
-// the code of a file being loaded, tasks).
-type Logger func(ctx acl.Context, level int, msg string)
+// Logger writes a message at a syslog level: one a script logs
+// (core.log, txn:Info...), or, failure set, the runtime's report of a
+// callback that failed. ctx is the stream the callback runs for, nil for
+// messages outside any (core.log, the code of a file being loaded,
+// tasks).
+type Logger func(ctx acl.Context, level int, msg string, failure bool)
 
 // Kind says what a registered function is.
 type Kind uint8
@@ -383,7 +386,7 @@ func (rt *Runtime) Start(logger Logger) {
 	rt.mu.Unlock()
 	for _, f := range inits {
 		if _, err := rt.run(f, nil, rt.TaskTimeout, nil); err != nil {
-			rt.log(nil, LevelErr, "Lua init: "+err.Error()+".")
+			rt.logFailure(nil, "Lua init: "+err.Error()+".")
 		}
 	}
 	for _, f := range tasks {
@@ -400,7 +403,7 @@ func (rt *Runtime) startTask(f fnRef) {
 	go func() {
 		defer rt.wg.Done()
 		if _, err := rt.run(f, nil, rt.TaskTimeout, nil); err != nil && rt.ctx.Err() == nil {
-			rt.log(nil, LevelErr, "Lua task: "+err.Error()+".")
+			rt.logFailure(nil, "Lua task: "+err.Error()+".")
 		}
 	}()
 }
@@ -415,23 +418,34 @@ func (rt *Runtime) Close() {
 	rt.wg.Wait()
 }
 
-// log writes a message where the scripts' messages go.
-func (rt *Runtime) log(ctx acl.Context, level int, msg string) {
+// log writes a message a script logs.
+func (rt *Runtime) log(ctx acl.Context, level int, msg string) { rt.emit(ctx, level, msg, false) }
+
+// logFailure reports a callback's failure, at level err.
+func (rt *Runtime) logFailure(ctx acl.Context, msg string) { rt.emit(ctx, LevelErr, msg, true) }
+
+func (rt *Runtime) emit(ctx acl.Context, level int, msg string, failure bool) {
 	rt.mu.Lock()
 	l := rt.logger
 	rt.mu.Unlock()
 	if l != nil {
-		l(ctx, level, msg)
+		l(ctx, level, msg, failure)
 		return
 	}
-	StderrLog(level, msg)
+	StderrLog(os.Stderr, level, msg, failure)
 }
 
-// StderrLog writes msg to standard error as HAProxy writes the scripts'
-// messages there: "[info] DDD/HHMMSS (PID) : msg".
-func StderrLog(level int, msg string) {
-	now := time.Now()
-	fmt.Fprintf(os.Stderr, "[%s] %03d/%02d%02d%02d (%d) : %s\n", LevelName(level), now.YearDay()-1, now.Hour(), now.Minute(), now.Second(), os.Getpid(), msg)
+// StderrLog writes msg to w (standard error) as HAProxy writes there
+// what scripts log, "[info] DDD/HHMMSS (PID) : msg" (nothing at level
+// debug), and a callback's failure, "[ALERT]    (PID) : msg".
+func StderrLog(w io.Writer, level int, msg string, failure bool) {
+	switch {
+	case failure:
+		fmt.Fprintf(w, "[ALERT]    (%d) : %s\n", os.Getpid(), msg)
+	case level < LevelDebug:
+		now := time.Now()
+		fmt.Fprintf(w, "[%s] %03d/%02d%02d%02d (%d) : %s\n", LevelName(level), now.YearDay()-1, now.Hour(), now.Minute(), now.Second(), os.Getpid(), msg)
+	}
 }
 
 // callState is one callback's run on a thread of a state.

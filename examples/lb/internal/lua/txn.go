@@ -549,12 +549,12 @@ func httpMethods(v *vm) map[string]glua.LGFunction {
 
 // runFailed logs the failure of a callback as HAProxy does.
 func (rt *Runtime) runFailed(ctx acl.Context, what, name string, err error) {
-	rt.log(ctx, LevelErr, fmt.Sprintf("Lua %s '%s': %s.", what, name, err.Error()))
+	rt.logFailure(ctx, fmt.Sprintf("Lua %s '%s': %s.", what, name, err.Error()))
 }
 
 // serviceFailed logs the failure of a service as HAProxy does.
 func (rt *Runtime) serviceFailed(ctx acl.Context, kind, name string, err error) {
-	rt.log(ctx, LevelErr, fmt.Sprintf("Lua applet %s '<lua.%s>': %s.", kind, name, err.Error()))
+	rt.logFailure(ctx, fmt.Sprintf("Lua applet %s '<lua.%s>': %s.", kind, name, err.Error()))
 }
 
 // ScriptFetch implements acl.Scripts: the fetch registered as name,
