@@ -456,3 +456,27 @@ end, 1)
 	s, _ = plain.Var("txn.seen")
 	assert.Equal(t, "none", s.String())
 }
+
+// panicTCP is a TCP stream whose reads panic.
+type panicTCP struct{ *testCtx }
+
+func (panicTCP) Read([]byte) (int, error)    { panic("read exploded") }
+func (panicTCP) Write(b []byte) (int, error) { return len(b), nil }
+
+func TestPanicInStreamIsAnError(t *testing.T) {
+	rt, _ := loaded(t, `
+core.register_service("reader", "tcp", function(applet) applet:receive() end)
+core.register_fetches("ok", function(txn) return "fine" end)
+`)
+	var msgs []string
+	rt.SetLogger(func(_ acl.Context, _ int, msg string, _ bool) { msgs = append(msgs, msg) })
+	err := rt.RunTCPService("reader", panicTCP{newCtx()})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "read exploded")
+	// The state is usable afterwards.
+	fn, ok := rt.ScriptFetch("ok", nil)
+	require.True(t, ok)
+	s, ok := fn(newCtx())
+	require.True(t, ok)
+	assert.Equal(t, "fine", s.String())
+}

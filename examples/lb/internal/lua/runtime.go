@@ -626,11 +626,14 @@ func (v *vm) setPaths() {
 func (v *vm) block(L *glua.LState, wait func()) {
 	c := v.calls[L]
 	v.mu.Unlock()
+	// Locked again even when wait panics: the call's end unlocks.
+	defer func() {
+		v.mu.Lock()
+		if c != nil {
+			c.arm()
+		}
+	}()
 	wait()
-	v.mu.Lock()
-	if c != nil {
-		c.arm()
-	}
 }
 
 // current returns the call running on thread L.
