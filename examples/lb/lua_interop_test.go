@@ -513,3 +513,71 @@ frontend fe
 	require.Contains(t, got, "[warning] : txn warned")
 	require.NotContains(t, got, "[debug] : debugged")
 }
+
+// TestInteropLuaReplyMatchesHAProxy: an action answers with
+// txn:done(reply), the reply built with txn:reply() and its methods or
+// given as a table, as a CORS preflight is answered.
+func TestInteropLuaReplyMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	script := luaFile(t, "reply.lua", `
+core.register_action("preflight", {"http-req"}, function(txn)
+  local reply = txn:reply({ status = 204, headers = { ["Access-Control-Max-Age"] = { "600" } } })
+  reply:add_header("Access-Control-Allow-Origin", txn.sf:req_hdr("origin"))
+  txn:done(reply)
+end)
+core.register_action("teapot", {"http-req"}, function(txn)
+  local reply = txn:reply()
+  reply:set_status(418, "Teapot")
+  reply:add_header("content-type", "text/plain")
+  reply:add_header("x-del", "gone")
+  reply:del_header("x-del")
+  reply:set_body("short and stout\n")
+  txn:done(reply)
+end)
+core.register_action("table", {"http-req"}, function(txn)
+  txn:done({ status = 403, body = "no\n" })
+end)
+`)
+	cfg := func(port int) string {
+		return fmt.Sprintf(`global
+    lua-load %s
+    log stdout format raw local0
+defaults
+    mode http
+    log global
+    option dontlognull
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:%d
+    log-format "L %%ST %%tsc %%b %%s"
+    http-request lua.preflight if METH_OPTIONS
+    http-request lua.teapot if { path /teapot }
+    http-request lua.table if { path /table }
+    http-request return status 200 content-type text/plain string "ok\n"
+`, script, port)
+	}
+	run := func(start func(string) func() string) ([]httpAnswer, []string) {
+		port := freePorts(t, 1)[0]
+		out := start(cfg(port))
+		client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+		var answers []httpAnswer
+		for _, tc := range []struct{ method, path string }{{"OPTIONS", "/x"}, {"GET", "/teapot"}, {"GET", "/table"}, {"GET", "/"}} {
+			req, err := http.NewRequest(tc.method, fmt.Sprintf("http://127.0.0.1:%d%s", port, tc.path), nil)
+			require.NoError(t, err)
+			req.Header.Set("Origin", "https://a.example")
+			resp, err := client.Do(req)
+			require.NoError(t, err)
+			answers = append(answers, answerOf(t, resp))
+		}
+		return answers, sortedLines(t, out, 4, withPrefix("L "))
+	}
+	ha, lb := luaStarts(t)
+	wantAnswers, wantLines := run(ha)
+	gotAnswers, gotLines := run(lb)
+	assert.Equal(t, wantAnswers, gotAnswers, "haproxy's answers, then lb's")
+	assert.Equal(t, wantLines, gotLines, "the log lines")
+	require.Equal(t, 418, gotAnswers[1].Status)
+	require.Contains(t, gotAnswers[0].Headers, "access-control-allow-origin: https://a.example")
+}

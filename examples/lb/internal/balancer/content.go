@@ -299,7 +299,7 @@ func (cr *contentRules) verdict(ctx *contentCtx) (verdict string, wait bool) {
 			if ctx.res {
 				stage = lua.StageTCPRes
 			}
-			switch ctx.b.cfg.Global.Lua.RunAction(r.Var, stage, &luaConn{contentCtx: ctx, s: ctx.sess}, r.Args) {
+			switch v, _ := ctx.b.cfg.Global.Lua.RunAction(r.Var, stage, &luaConn{contentCtx: ctx, s: ctx.sess}, r.Args); v {
 			case lua.Stop, lua.Done:
 				return "accept", false
 			case lua.Error, lua.Deny, lua.Abort, lua.Invalid, lua.Closed:

@@ -90,7 +90,13 @@ const (
 // luaRequestAction runs an http-request lua.NAME rule, answering as
 // HAProxy does for each verdict.
 func (ex *exchange) luaRequestAction(r *httpRule) luaOutcome {
-	v := ex.hf.s.b.cfg.Global.Lua.RunAction(r.cfg.Name, lua.StageHTTPReq, luaExchange{ex}, r.cfg.Args)
+	v, reply := ex.hf.s.b.cfg.Global.Lua.RunAction(r.cfg.Name, lua.StageHTTPReq, luaExchange{ex}, r.cfg.Args)
+	if reply != nil {
+		// txn:done(reply): the script's answer.
+		ex.log.term = [2]byte{'L', 'R'}
+		ex.answer(replyAnswer(reply))
+		return luaAnswered
+	}
 	switch v {
 	case lua.Stop, lua.Done:
 		return luaStop
@@ -125,12 +131,26 @@ func (ex *exchange) luaRequestAction(r *httpRule) luaOutcome {
 	return luaNext
 }
 
+// replyAnswer is the answer of a script's txn:done(reply).
+func replyAnswer(r *lua.Reply) *localAnswer {
+	reason := r.Reason
+	if reason == "" {
+		reason = statusReason(r.Status)
+	}
+	return answerWithReason(r.Status, reason, "", []byte(r.Body), r.Headers)
+}
+
 // luaResponseAction runs an http-response lua.NAME rule; it reports
 // true when the proxy's other response rules are skipped.
 func (ex *exchange) luaResponseAction(r *httpRule) bool {
-	v := ex.hf.s.b.cfg.Global.Lua.RunAction(r.cfg.Name, lua.StageHTTPRes, luaExchange{ex}, r.cfg.Args)
+	v, reply := ex.hf.s.b.cfg.Global.Lua.RunAction(r.cfg.Name, lua.StageHTTPRes, luaExchange{ex}, r.cfg.Args)
 	// The line logs the status the script may have set.
 	ex.log.status = ex.resp.Status
+	if reply != nil {
+		ex.log.term = [2]byte{'L', 'H'}
+		ex.respAnswer = replyAnswer(reply)
+		return true
+	}
 	switch v {
 	case lua.Continue, lua.Yield:
 		return false

@@ -18,6 +18,9 @@ import (
 	"github.com/proxyblocks/proxyblocks/mux/htx"
 )
 
+// verdictOf keeps RunAction's verdict.
+func verdictOf(v Verdict, _ *Reply) Verdict { return v }
+
 // script writes a Lua file into a temporary directory and returns its
 // path.
 func script(t *testing.T, src string) string {
@@ -152,8 +155,8 @@ core.register_action("done", {"http-req"}, function(txn) txn:done() end)
 	var logged []string
 	rt.SetLogger(func(_ acl.Context, level int, msg string, _ bool) { logged = append(logged, LevelName(level)+" "+msg) })
 	c := newCtx()
-	assert.Equal(t, Continue, rt.RunAction("set", StageHTTPReq, c, []string{"val"}))
-	assert.Equal(t, Continue, rt.RunAction("set", StageHTTPReq, c, []string{"val"}))
+	assert.Equal(t, Continue, verdictOf(rt.RunAction("set", StageHTTPReq, c, []string{"val"})))
+	assert.Equal(t, Continue, verdictOf(rt.RunAction("set", StageHTTPReq, c, []string{"val"})))
 	get := func(n string) string { s, _ := c.Var(n); return s.String() }
 	assert.Equal(t, "val", get("txn.arg"))
 	assert.Equal(t, "2", get("txn.hits"), "a global of the file is shared by the calls")
@@ -166,13 +169,13 @@ core.register_action("done", {"http-req"}, function(txn) txn:done() end)
 	assert.Equal(t, "/new?x=1", string(c.req.Path()))
 
 	for name, want := range map[string]Verdict{"CONTINUE": Continue, "STOP": Stop, "ERROR": Error, "DONE": Done, "DENY": Deny, "ABORT": Abort, "INVALID": Invalid} {
-		assert.Equal(t, want, rt.RunAction("verdict", StageHTTPReq, c, []string{name}), name)
+		assert.Equal(t, want, verdictOf(rt.RunAction("verdict", StageHTTPReq, c, []string{name})), name)
 	}
-	assert.Equal(t, Continue, rt.RunAction("fail", StageHTTPReq, c, nil))
+	assert.Equal(t, Continue, verdictOf(rt.RunAction("fail", StageHTTPReq, c, nil)))
 	require.Len(t, logged, 1)
 	assert.Contains(t, logged[0], "err Lua function 'fail': [state-id 0] runtime error:")
 	assert.Contains(t, logged[0], ":16: oops.")
-	assert.Equal(t, Closed, rt.RunAction("done", StageHTTPReq, c, nil))
+	assert.Equal(t, Closed, verdictOf(rt.RunAction("done", StageHTTPReq, c, nil)))
 }
 
 func TestFetchAndConverter(t *testing.T) {
@@ -219,9 +222,9 @@ core.register_action("reenter", {"http-req"}, function(txn) return txn.f["lua.se
 	rt.SessionTimeout = 20 * time.Millisecond
 	var msgs []string
 	rt.SetLogger(func(_ acl.Context, _ int, msg string, _ bool) { msgs = append(msgs, msg) })
-	assert.Equal(t, Continue, rt.RunAction("loop", StageHTTPReq, newCtx(), nil))
-	assert.Equal(t, Continue, rt.RunAction("badarg", StageHTTPReq, newCtx(), nil))
-	assert.Equal(t, Continue, rt.RunAction("reenter", StageHTTPReq, newCtx(), nil), "no deadlock")
+	assert.Equal(t, Continue, verdictOf(rt.RunAction("loop", StageHTTPReq, newCtx(), nil)))
+	assert.Equal(t, Continue, verdictOf(rt.RunAction("badarg", StageHTTPReq, newCtx(), nil)))
+	assert.Equal(t, Continue, verdictOf(rt.RunAction("reenter", StageHTTPReq, newCtx(), nil)), "no deadlock")
 	require.Len(t, msgs, 3)
 	assert.Contains(t, msgs[0], "execution timeout")
 	assert.Contains(t, msgs[1], "invalid variable name")
@@ -479,4 +482,27 @@ core.register_fetches("ok", function(txn) return "fine" end)
 	s, ok := fn(newCtx())
 	require.True(t, ok)
 	assert.Equal(t, "fine", s.String())
+}
+
+func TestReply(t *testing.T) {
+	rt, _ := loaded(t, `
+core.register_action("pre", {"http-req"}, function(txn)
+  local reply = txn:reply({ status = 204, headers = { ["X-One"] = { "1", "2" } } })
+  reply:add_header("Access-Control-Allow-Origin", "https://a.example")
+  reply:add_header("x-del", "gone")
+  reply:del_header("X-Del")
+  reply:set_status(200, "Fine")
+  reply:set_body("body")
+  txn:done(reply)
+end)
+core.register_action("plain", {"http-req"}, function(txn) txn:done({ status = 403, body = "no" }) end)
+`)
+	v, r := rt.RunAction("pre", StageHTTPReq, newCtx(), nil)
+	assert.Equal(t, Closed, v)
+	require.NotNil(t, r)
+	assert.Equal(t, &Reply{Status: 200, Reason: "Fine", Body: "body", Headers: [][2]string{
+		{"access-control-allow-origin", "https://a.example"}, {"x-one", "1"}, {"x-one", "2"},
+	}}, r)
+	_, r = rt.RunAction("plain", StageHTTPReq, newCtx(), nil)
+	assert.Equal(t, &Reply{Status: 403, Body: "no"}, r)
 }

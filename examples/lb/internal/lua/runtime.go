@@ -464,6 +464,8 @@ type callState struct {
 	http  *httpApplet
 	tcp   TCPStream
 	tcpIn *reader
+	// reply is what txn:done(reply) answers.
+	reply *Reply
 }
 
 // arm gives the thread a fresh deadline: the timeout counts the time the
@@ -562,7 +564,7 @@ type vm struct {
 	free  []*glua.LState
 	calls map[*glua.LState]*callState
 	// classes are the metatables of the objects given to callbacks.
-	txnMT, fetchMT, convMT, httpMT, appletMT, httpAppletMT *glua.LTable
+	txnMT, fetchMT, convMT, httpMT, appletMT, httpAppletMT, replyMT *glua.LTable
 	// fObj, sfObj, cObj, scObj and httpObj are the objects txn.f,
 	// txn.sf, txn.c, txn.sc and txn.http: one each per state, serving
 	// whichever callback runs.

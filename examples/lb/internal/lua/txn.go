@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -12,6 +13,99 @@ import (
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 	"github.com/proxyblocks/proxyblocks/mux/htx"
 )
+
+// Reply is the answer an action gives with txn:done(reply): a status,
+// its reason ("" for the status's own), fields and a body.
+type Reply struct {
+	Status  int
+	Reason  string
+	Headers [][2]string
+	Body    string
+}
+
+// replyOf reads a reply object (or any table with its fields): status,
+// reason, headers (name -> value or list of values), body.
+func replyOf(t *glua.LTable) *Reply {
+	r := &Reply{Status: 200}
+	if n, ok := t.RawGetString("status").(glua.LNumber); ok {
+		r.Status = int(n)
+	}
+	if s, ok := t.RawGetString("reason").(glua.LString); ok {
+		r.Reason = string(s)
+	}
+	if s, ok := t.RawGetString("body").(glua.LString); ok {
+		r.Body = string(s)
+	}
+	if h, ok := t.RawGetString("headers").(*glua.LTable); ok {
+		var names []string
+		values := map[string][]string{}
+		h.ForEach(func(k, v glua.LValue) {
+			name := strings.ToLower(k.String())
+			if _, seen := values[name]; !seen {
+				names = append(names, name)
+			}
+			switch x := v.(type) {
+			case *glua.LTable:
+				for i := 1; i <= x.Len(); i++ {
+					values[name] = append(values[name], x.RawGetInt(i).String())
+				}
+			default:
+				values[name] = append(values[name], x.String())
+			}
+		})
+		// HAProxy writes them in its table's order, which is no
+		// order: lb sorts them.
+		sort.Strings(names)
+		for _, n := range names {
+			for _, v := range values[n] {
+				r.Headers = append(r.Headers, [2]string{n, v})
+			}
+		}
+	}
+	return r
+}
+
+// replyMethods are the methods of txn:reply()'s object.
+func replyMethods() map[string]glua.LGFunction {
+	headers := func(L *glua.LState) *glua.LTable {
+		t := L.CheckTable(1)
+		h, ok := t.RawGetString("headers").(*glua.LTable)
+		if !ok {
+			h = L.NewTable()
+			t.RawSetString("headers", h)
+		}
+		return h
+	}
+	return map[string]glua.LGFunction{
+		"set_status": func(L *glua.LState) int {
+			t := L.CheckTable(1)
+			t.RawSetString("status", glua.LNumber(L.CheckInt(2)))
+			if r := L.OptString(3, ""); r != "" {
+				t.RawSetString("reason", glua.LString(r))
+			}
+			return 0
+		},
+		"add_header": func(L *glua.LState) int {
+			h := headers(L)
+			name := strings.ToLower(L.CheckString(2))
+			vals, ok := h.RawGetString(name).(*glua.LTable)
+			if !ok {
+				vals = L.NewTable()
+				h.RawSetString(name, vals)
+			}
+			vals.Append(glua.LString(L.CheckString(3)))
+			return 0
+		},
+		"del_header": func(L *glua.LState) int {
+			headers(L).RawSetString(strings.ToLower(L.CheckString(2)), glua.LNil)
+			return 0
+		},
+		"set_body": func(L *glua.LState) int {
+			L.CheckTable(1).RawSetString("body", glua.LString(L.CheckString(2)))
+			return 0
+		},
+	}
+}
 
 // PrivHolder is a stream context that keeps a script's private data
 // (txn:set_priv) from one callback of the stream to the next, as
@@ -202,6 +296,7 @@ func (v *vm) openClasses() {
 	v.scObj = v.newObject(L, v.convMT, true)
 	v.txnMT = v.class(txnMethods(v))
 	v.httpMT = v.class(httpMethods(v))
+	v.replyMT = v.class(replyMethods())
 	v.httpObj = L.NewTable()
 	L.SetMetatable(v.httpObj, v.httpMT)
 	v.httpAppletMT = v.class(httpAppletMethods(v))
@@ -376,10 +471,32 @@ func txnMethods(v *vm) map[string]glua.LGFunction {
 	m["set_mark"] = ctl(TxnControl.SetMark)
 	m["done"] = func(L *glua.LState) int {
 		c := v.current(L)
+		if t, ok := L.Get(2).(*glua.LTable); ok {
+			c.reply = replyOf(t)
+		}
 		c.done = true
 		c.verdict = Done
 		L.RaiseError("done")
 		return 0
+	}
+	m["reply"] = func(L *glua.LState) int {
+		r := L.NewTable()
+		r.RawSetString("status", glua.LNumber(200))
+		r.RawSetString("headers", L.NewTable())
+		r.RawSetString("body", glua.LString(""))
+		if t, ok := L.Get(2).(*glua.LTable); ok {
+			for _, k := range []string{"status", "reason", "body"} {
+				if x := t.RawGetString(k); x != glua.LNil {
+					r.RawSetString(k, x)
+				}
+			}
+			if h, ok := t.RawGetString("headers").(*glua.LTable); ok {
+				r.RawSetString("headers", h)
+			}
+		}
+		L.SetMetatable(r, v.replyMT)
+		L.Push(r)
+		return 1
 	}
 	m["get_headers"] = func(L *glua.LState) int {
 		c := v.current(L)
@@ -611,12 +728,13 @@ func (rt *Runtime) ScriptConverter(name string, args []string) (acl.CtxConvFunc,
 
 // RunAction runs the action registered as name for stage (StageHTTPReq
 // ...) for the stream ctx, with the rule's arguments, and returns its
-// verdict. An error or timeout is logged (to the stream's proxy) and
-// gives Continue, as in HAProxy.
-func (rt *Runtime) RunAction(name, stage string, ctx acl.Context, args []string) Verdict {
+// verdict, and the reply txn:done(reply) gave with Closed (nil for
+// none). An error or timeout is logged (to the stream's proxy) and gives
+// Continue, as in HAProxy.
+func (rt *Runtime) RunAction(name, stage string, ctx acl.Context, args []string) (Verdict, *Reply) {
 	r := rt.lookup(KindAction, actionKey(name, stage))
 	if r == nil {
-		return Continue
+		return Continue, nil
 	}
 	res, err := rt.runCall(r.fn, ctx, rt.SessionTimeout, func(c *callState) []glua.LValue {
 		a := []glua.LValue{c.vm.newTxn(c.L, c)}
@@ -627,19 +745,19 @@ func (rt *Runtime) RunAction(name, stage string, ctx acl.Context, args []string)
 	}, nil)
 	if err != nil {
 		rt.runFailed(ctx, "function", name, err)
-		return Continue
+		return Continue, nil
 	}
 	if res.done {
-		return Closed
+		return Closed, res.reply
 	}
 	if len(res.rets) > 0 {
 		if n, ok := res.rets[0].(glua.LNumber); ok {
 			vd := Verdict(n)
 			if vd < Continue || vd > Invalid {
-				return Continue
+				return Continue, nil
 			}
-			return vd
+			return vd, nil
 		}
 	}
-	return Continue
+	return Continue, nil
 }
