@@ -581,3 +581,67 @@ frontend fe
 	require.Equal(t, 418, gotAnswers[1].Status)
 	require.Contains(t, gotAnswers[0].Headers, "access-control-allow-origin: https://a.example")
 }
+
+// TestInteropLuaProxiesMatchHAProxy: core.proxies, core.frontends and
+// core.backends list the proxies, their capabilities, modes and servers
+// as haproxy's do.
+func TestInteropLuaProxiesMatchHAProxy(t *testing.T) {
+	haproxyBin(t)
+	script := luaFile(t, "proxies.lua", `
+core.register_service("list", "http", function(applet)
+  local names, out = {}, {}
+  for n in pairs(core.proxies) do table.insert(names, n) end
+  table.sort(names)
+  for _, n in ipairs(names) do
+    local p = core.proxies[n]
+    local line = n .. " " .. p.name .. " " .. p.uuid .. " " .. p:get_cap() .. " " .. p:get_mode() ..
+      " fe=" .. tostring(core.frontends[n] ~= nil) .. " be=" .. tostring(core.backends[n] ~= nil)
+    local sn = {}
+    for s in pairs(p.servers) do table.insert(sn, s) end
+    table.sort(sn)
+    for _, s in ipairs(sn) do
+      local sv = p.servers[s]
+      line = line .. " [" .. sv.name .. " " .. sv.puid .. " " .. sv:get_addr() .. " " .. sv:get_weight() .. " " .. sv:is_draining() .. "]"
+    end
+    table.insert(out, line)
+  end
+  local body = table.concat(out, "\n") .. "\n"
+  applet:add_header("content-length", tostring(#body))
+  applet:start_response()
+  applet:send(body)
+end)
+`)
+	cfg := func(ports []int) string {
+		return fmt.Sprintf(`global
+    lua-load %s
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend f
+    bind 127.0.0.1:%d
+    http-request use-service lua.list
+    default_backend be
+backend be
+    server s1 127.0.0.1:9001 weight 5
+    server s2 127.0.0.2:9002 id 7
+listen tl
+    mode tcp
+    bind 127.0.0.1:%d
+    server t1 127.0.0.1:9003
+`, script, ports[0], ports[1])
+	}
+	run := func(start func(string) func() string) httpAnswer {
+		ports := freePorts(t, 2)
+		start(cfg(ports))
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", ports[0]))
+		require.NoError(t, err)
+		return answerOf(t, resp)
+	}
+	ha, lb := luaStarts(t)
+	want := run(ha)
+	got := run(lb)
+	assert.Equal(t, want, got, "haproxy's answer, then lb's")
+	require.Contains(t, got.Body, "be be 2 backend http fe=false be=true [s1 1 127.0.0.1:9001 5 0]")
+}

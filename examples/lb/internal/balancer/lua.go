@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/lua"
 	"github.com/proxyblocks/proxyblocks/mux"
 	"github.com/proxyblocks/proxyblocks/mux/htx"
@@ -25,6 +26,30 @@ func (b *Balancer) startLua() {
 	if rt == nil {
 		return
 	}
+	ids := proxyIDs(b.cfg)
+	var pxs []lua.ProxyInfo
+	for _, px := range b.cfg.Proxies {
+		if px.Kind == config.KindDefaults {
+			continue
+		}
+		p := lua.ProxyInfo{Name: px.Name, UUID: ids[px], Mode: px.Mode, Frontend: px.Kind.IsFrontend(), Backend: px.Kind.IsBackend()}
+		if be := b.backends[px.Name]; be != nil && be.cfg == px {
+			for _, srv := range be.servers {
+				p.Servers = append(p.Servers, lua.ServerInfo{
+					Name: srv.cfg.Name, PUID: srv.cfg.ID,
+					Addr:   srv.address,
+					Weight: func() int { w, _ := srv.Weight(); return w },
+					Draining: func() bool {
+						srv.be.mu.Lock()
+						defer srv.be.mu.Unlock()
+						return srv.draining()
+					},
+				})
+			}
+		}
+		pxs = append(pxs, p)
+	}
+	rt.SetProxies(pxs)
 	global := b.newLogSet(nil)
 	var mu sync.Mutex // one message at a time on standard error
 	rt.Start(func(ctx acl.Context, level int, msg string, failure bool) {
