@@ -645,3 +645,55 @@ listen tl
 	assert.Equal(t, want, got, "haproxy's answer, then lb's")
 	require.Contains(t, got.Body, "be be 2 backend http fe=false be=true [s1 1 127.0.0.1:9001 5 0]")
 }
+
+// TestInteropLuaChannelMatchesHAProxy: a tcp-request content action
+// reads what the client sent through txn.req, as haproxy's does.
+func TestInteropLuaChannelMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	script := luaFile(t, "peek.lua", `
+core.register_action("peek", {"tcp-req"}, function(txn)
+  txn:set_var("sess.dup", txn.req:dup())
+  txn:set_var("sess.data", txn.req:data(1, 3))
+  txn:set_var("sess.line", txn.req:line())
+  txn:set_var("sess.input", txn.req:input())
+  txn:set_var("sess.resp", tostring(txn.req:is_resp()) .. "/" .. tostring(txn.res:is_resp()))
+end)
+core.register_service("show", "tcp", function(applet)
+  for _, v in ipairs({"dup", "data", "line", "input", "resp"}) do
+    applet:send(v .. "=" .. tostring(applet:get_var("sess." .. v)) .. "|")
+  end
+end)
+`)
+	cfg := func(port int) string {
+		return fmt.Sprintf(`global
+    lua-load %s
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:%d
+    tcp-request inspect-delay 2s
+    tcp-request content lua.peek if { req.len ge 12 }
+    tcp-request content use-service lua.show
+`, script, port)
+	}
+	run := func(start func(string) func() string) string {
+		port := freePorts(t, 1)[0]
+		start(cfg(port))
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 2*time.Second)
+		require.NoError(t, err)
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		_, err = io.WriteString(c, "hello\nworld\n")
+		require.NoError(t, err)
+		b, _ := io.ReadAll(c)
+		return string(b)
+	}
+	ha, lb := luaStarts(t)
+	want := run(ha)
+	got := run(lb)
+	assert.Equal(t, want, got, "haproxy's answer, then lb's")
+	require.Contains(t, got, "line=hello\n|")
+}

@@ -297,6 +297,11 @@ func (v *vm) openClasses() {
 	v.txnMT = v.class(txnMethods(v))
 	v.httpMT = v.class(httpMethods(v))
 	v.replyMT = v.class(replyMethods())
+	v.chanMT = v.class(channelMethods(v))
+	v.reqChan, v.resChan = L.NewTable(), L.NewTable()
+	v.resChan.RawSetString("__res", glua.LTrue)
+	L.SetMetatable(v.reqChan, v.chanMT)
+	L.SetMetatable(v.resChan, v.chanMT)
 	v.httpObj = L.NewTable()
 	L.SetMetatable(v.httpObj, v.httpMT)
 	v.httpAppletMT = v.class(httpAppletMethods(v))
@@ -356,6 +361,9 @@ func (v *vm) newTxn(L *glua.LState, c *callState) *glua.LTable {
 	v.fillSamplers(t)
 	if _, ok := c.ctx.(acl.HTTPContext); ok {
 		t.RawSetString("http", v.httpObj)
+	} else if _, ok := c.ctx.(acl.ContentContext); ok {
+		t.RawSetString("req", v.reqChan)
+		t.RawSetString("res", v.resChan)
 	}
 	L.SetMetatable(t, v.txnMT)
 	return t
