@@ -697,3 +697,53 @@ frontend fe
 	assert.Equal(t, want, got, "haproxy's answer, then lb's")
 	require.Contains(t, got, "line=hello\n|")
 }
+
+// TestInteropLuaMapMatchesHAProxy: Map.new and its lookups read a map
+// file as haproxy's do.
+func TestInteropLuaMapMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	dir := t.TempDir()
+	hosts := filepath.Join(dir, "hosts.map")
+	require.NoError(t, os.WriteFile(hosts, []byte("example.com be1\n.example.org be2\n# a comment\n"), 0o600))
+	nets := filepath.Join(dir, "nets.map")
+	require.NoError(t, os.WriteFile(nets, []byte("10.0.0.0/8 lan\n"), 0o600))
+	script := luaFile(t, "maps.lua", fmt.Sprintf(`
+local hosts = Map.new(%q, Map._str)
+local doms = Map.new(%q, Map._dom)
+local nets = Map.new(%q, Map._ip)
+core.register_service("maps", "http", function(applet)
+  local out = {
+    tostring(hosts:lookup("example.com")), tostring(hosts:lookup("nope")), "[" .. hosts:slookup("nope") .. "]",
+    tostring(doms:lookup("www.example.org")), tostring(nets:lookup("10.1.2.3")), tostring(nets:lookup("192.0.2.1")),
+    Map._found, Map._str, Map._dom, Map._ip, Map._reg,
+  }
+  applet:start_response()
+  applet:send(table.concat(out, ","))
+end)
+`, hosts, hosts, nets))
+	cfg := func(port int) string {
+		return fmt.Sprintf(`global
+    lua-load %s
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:%d
+    http-request use-service lua.maps
+`, script, port)
+	}
+	run := func(start func(string) func() string) httpAnswer {
+		port := freePorts(t, 1)[0]
+		start(cfg(port))
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		require.NoError(t, err)
+		return answerOf(t, resp)
+	}
+	ha, lb := luaStarts(t)
+	want := run(ha)
+	got := run(lb)
+	assert.Equal(t, want, got, "haproxy's answer, then lb's")
+	require.Equal(t, "be1,nil,[],be2,lan,nil,0,6,10,3,12", got.Body)
+}

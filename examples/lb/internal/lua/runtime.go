@@ -583,6 +583,7 @@ func newVM(rt *Runtime) *vm {
 	v.openCompat()
 	v.openCore()
 	v.openClasses()
+	v.openMaps()
 	v.setPaths()
 	return v
 }
