@@ -728,8 +728,10 @@ func (b *Balancer) Close() error {
 	// Exchanges waiting for an agent end at once, not at their
 	// processing timeout.
 	b.closeSPOE()
-	b.wg.Wait()
+	// Scripts still running end at once (a service looping on a closed
+	// connection among them), and their tasks stop.
 	b.stopLua()
+	b.wg.Wait()
 	b.checksWG.Wait()
 	b.closeHTTPConns()
 	b.stopPeers()
