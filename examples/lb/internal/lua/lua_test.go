@@ -506,3 +506,20 @@ core.register_action("plain", {"http-req"}, function(txn) txn:done({ status = 40
 	_, r = rt.RunAction("plain", StageHTTPReq, newCtx(), nil)
 	assert.Equal(t, &Reply{Status: 403, Body: "no"}, r)
 }
+
+func TestDeepRecursion(t *testing.T) {
+	rt, _ := loaded(t, `
+local function depth(n) if n == 0 then return 0 end return 1 + depth(n - 1) end
+core.register_fetches("deep", function(txn, n) return depth(tonumber(n)) end)
+`)
+	fn, ok := rt.ScriptFetch("deep", []string{"900"})
+	require.True(t, ok)
+	s, ok := fn(newCtx())
+	require.True(t, ok)
+	assert.Equal(t, acl.Int(900), s)
+	// Deeper than the stack: an error, logged, no crash.
+	rt.SetLogger(func(acl.Context, int, string, bool) {})
+	fn, _ = rt.ScriptFetch("deep", []string{"100000"})
+	_, ok = fn(newCtx())
+	assert.False(t, ok)
+}

@@ -578,7 +578,9 @@ type vm struct {
 }
 
 func newVM(rt *Runtime) *vm {
-	L := glua.NewState(glua.Options{SkipOpenLibs: false})
+	// Small stacks that grow as a callback needs: each callback running
+	// at once has a thread of its own, and most need little.
+	L := glua.NewState(glua.Options{CallStackSize: 1024, RegistrySize: 1024, RegistryMaxSize: 1 << 20, RegistryGrowStep: 1024, MinimizeStackMemory: true})
 	v := &vm{rt: rt, L: L, calls: map[*glua.LState]*callState{}, fetches: map[string]acl.FetchFunc{}, convs: map[convKey]acl.CtxConvFunc{}}
 	v.openCompat()
 	v.openCore()
