@@ -747,3 +747,45 @@ frontend fe
 	assert.Equal(t, want, got, "haproxy's answer, then lb's")
 	require.Equal(t, "be1,nil,[],be2,lan,nil,0,6,10,3,12", got.Body)
 }
+
+// TestInteropLuaContentInHTTPMatchesHAProxy: a tcp-request content Lua
+// action runs in an HTTP frontend too, before the HTTP rules.
+func TestInteropLuaContentInHTTPMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	script := luaFile(t, "gate.lua", `
+core.register_action("gate", {"tcp-req"}, function(txn, word)
+  txn:set_var("sess.gate", word .. " by " .. txn.sf:src())
+end, 1)
+`)
+	cfg := func(port int) string {
+		return fmt.Sprintf(`global
+    lua-load %s
+    log stdout format raw local0
+defaults
+    mode http
+    log global
+    option dontlognull
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:%d
+    log-format "L %%ST %%[var(sess.gate)]"
+    tcp-request content lua.gate opened
+    http-request return status 200 content-type text/plain lf-string "%%[var(sess.gate)]\n"
+`, script, port)
+	}
+	run := func(start func(string) func() string) (httpAnswer, []string) {
+		port := freePorts(t, 1)[0]
+		out := start(cfg(port))
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		require.NoError(t, err)
+		return answerOf(t, resp), sortedLines(t, out, 1, withPrefix("L "))
+	}
+	ha, lb := luaStarts(t)
+	want, wantLines := run(ha)
+	got, gotLines := run(lb)
+	assert.Equal(t, want, got, "haproxy's answer, then lb's")
+	assert.Equal(t, wantLines, gotLines, "the log lines")
+	require.Equal(t, "opened by 127.0.0.1\n", got.Body)
+}
