@@ -789,3 +789,71 @@ frontend fe
 	assert.Equal(t, wantLines, gotLines, "the log lines")
 	require.Equal(t, "opened by 127.0.0.1\n", got.Body)
 }
+
+// TestInteropLuaVerdictsMatchHAProxy: what each act.* verdict, an error
+// and txn:done() make of the request, answers and log lines.
+func TestInteropLuaVerdictsMatchHAProxy(t *testing.T) {
+	haproxyBin(t)
+	script := luaFile(t, "verdicts.lua", `
+core.register_action("ret", {"http-req"}, function(txn, v)
+  txn:set_var("txn.v", v)
+  return act[v]
+end, 1)
+core.register_action("fail", {"http-req"}, function(txn) error("failed") end)
+core.register_action("close", {"http-req"}, function(txn) txn:done() end)
+`)
+	verdicts := []string{"CONTINUE", "STOP", "ERROR", "DONE", "DENY", "ABORT", "INVALID"}
+	cfg := func(port int) string {
+		var rules strings.Builder
+		for _, v := range verdicts {
+			fmt.Fprintf(&rules, "    http-request lua.ret %s if { path /%s }\n", v, strings.ToLower(v))
+		}
+		return fmt.Sprintf(`global
+    lua-load %s
+    log stdout format raw local0
+defaults
+    mode http
+    log global
+    option dontlognull
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:%d
+    log-format "L %%ST %%tsc %%b %%[var(txn.v)] %%HP"
+%s    http-request lua.fail if { path /fail }
+    http-request lua.close if { path /close }
+    http-request return status 200 content-type text/plain string "frontend\n"
+    default_backend be
+backend be
+    http-request return status 200 content-type text/plain string "backend\n"
+`, script, port, rules.String())
+	}
+	paths := []string{"/fail", "/close"}
+	for _, v := range verdicts {
+		paths = append(paths, "/"+strings.ToLower(v))
+	}
+	run := func(start func(string) func() string) ([]string, []string) {
+		port := freePorts(t, 1)[0]
+		out := start(cfg(port))
+		var answers []string
+		for _, p := range paths {
+			b := oneShot(t, fmt.Sprintf("127.0.0.1:%d", port), "GET "+p+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+			// The status line and the body: the fields' case and order
+			// differ between the two.
+			resp := string(b)
+			status, _, _ := strings.Cut(resp, "\r\n")
+			_, body, _ := strings.Cut(resp, "\r\n\r\n")
+			answers = append(answers, p+" "+status+" "+body)
+		}
+		return answers, sortedLines(t, out, len(paths), withPrefix("L "))
+	}
+	ha, lb := luaStarts(t)
+	wantAnswers, wantLines := run(ha)
+	gotAnswers, gotLines := run(lb)
+	assert.Equal(t, wantAnswers, gotAnswers, "haproxy's answers, then lb's")
+	assert.Equal(t, wantLines, gotLines, "the log lines")
+	require.Equal(t, "/stop HTTP/1.1 200 OK backend\n", gotAnswers[3], "STOP skips the frontend's other rules")
+	require.Contains(t, gotAnswers[6], "/deny HTTP/1.1 403")
+	require.Equal(t, "/close  ", gotAnswers[1], "txn:done() closes without an answer")
+}
