@@ -590,6 +590,13 @@ func TestInteropLuaProxiesMatchHAProxy(t *testing.T) {
 	script := luaFile(t, "proxies.lua", `
 core.register_service("list", "http", function(applet)
   local names, out = {}, {}
+  local s2 = core.backends["be"].servers["s2"]
+  if applet.path == "/change" then
+    s2:set_weight("40")
+    s2:set_drain()
+  elseif applet.path == "/ready" then
+    s2:set_ready()
+  end
   for n in pairs(core.proxies) do table.insert(names, n) end
   table.sort(names)
   for _, n in ipairs(names) do
@@ -632,18 +639,23 @@ listen tl
     server t1 127.0.0.1:9003
 `, script, ports[0], ports[1])
 	}
-	run := func(start func(string) func() string) httpAnswer {
+	run := func(start func(string) func() string) []httpAnswer {
 		ports := freePorts(t, 2)
 		start(cfg(ports))
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", ports[0]))
-		require.NoError(t, err)
-		return answerOf(t, resp)
+		var answers []httpAnswer
+		for _, p := range []string{"/", "/change", "/ready"} {
+			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", ports[0], p))
+			require.NoError(t, err)
+			answers = append(answers, answerOf(t, resp))
+		}
+		return answers
 	}
 	ha, lb := luaStarts(t)
 	want := run(ha)
 	got := run(lb)
-	assert.Equal(t, want, got, "haproxy's answer, then lb's")
-	require.Contains(t, got.Body, "be be 2 backend http fe=false be=true [s1 1 127.0.0.1:9001 5 0]")
+	assert.Equal(t, want, got, "haproxy's answers, then lb's")
+	require.Contains(t, got[0].Body, "be be 2 backend http fe=false be=true [s1 1 127.0.0.1:9001 5 0]")
+	require.Contains(t, got[1].Body, "[s2 7 127.0.0.2:9002 40 1]")
 }
 
 // TestInteropLuaChannelMatchesHAProxy: a tcp-request content action

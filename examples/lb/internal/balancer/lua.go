@@ -44,6 +44,8 @@ func (b *Balancer) startLua() {
 						defer srv.be.mu.Unlock()
 						return srv.draining()
 					},
+					SetWeight: srv.SetWeight,
+					SetState:  srv.SetState,
 				})
 			}
 		}

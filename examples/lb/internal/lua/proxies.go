@@ -32,6 +32,11 @@ type ServerInfo struct {
 	Addr     func() string
 	Weight   func() int
 	Draining func() bool
+	// SetWeight sets the weight as "set server B/S weight" takes it;
+	// SetState sets the administrative state: "ready", "drain" or
+	// "maint". Nil when the server cannot change.
+	SetWeight func(w string) error
+	SetState  func(state string) error
 }
 
 // SetProxies gives the scripts the configuration's proxies, before
@@ -110,6 +115,16 @@ func proxyMethods() map[string]glua.LGFunction {
 	}
 }
 
+// setState is a server method setting its administrative state.
+func setState(srv func(*glua.LState) ServerInfo, state string) glua.LGFunction {
+	return func(L *glua.LState) int {
+		if s := srv(L); s.SetState != nil {
+			_ = s.SetState(state)
+		}
+		return 0
+	}
+}
+
 func serverMethods() map[string]glua.LGFunction {
 	srv := func(L *glua.LState) ServerInfo {
 		ud, ok := L.CheckTable(1).RawGetString("__srv").(*glua.LUserData)
@@ -138,6 +153,20 @@ func serverMethods() map[string]glua.LGFunction {
 			L.Push(glua.LNumber(w))
 			return 1
 		},
+		"set_weight": func(L *glua.LState) int {
+			s := srv(L)
+			if s.SetWeight != nil {
+				if err := s.SetWeight(L.CheckString(2)); err != nil {
+					L.Push(glua.LString(err.Error()))
+					return 1
+				}
+			}
+			L.Push(glua.LNil)
+			return 1
+		},
+		"set_drain": setState(srv, "drain"),
+		"set_maint": setState(srv, "maint"),
+		"set_ready": setState(srv, "ready"),
 		"is_draining": func(L *glua.LState) int {
 			// HAProxy 2.6 gives 0 or 1.
 			s := srv(L)
