@@ -457,9 +457,8 @@ type callState struct {
 	timeout time.Duration
 	cancel  context.CancelFunc
 	priv    glua.LValue
-	// done says txn:done() or applet end asked the callback to stop.
-	done    bool
-	verdict Verdict
+	// done says txn:done() or core.done() ended the callback.
+	done bool
 	// http is the stream of an HTTP service, tcp of a TCP one.
 	http  *httpApplet
 	tcp   TCPStream

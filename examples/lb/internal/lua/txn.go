@@ -483,7 +483,6 @@ func txnMethods(v *vm) map[string]glua.LGFunction {
 			c.reply = replyOf(t)
 		}
 		c.done = true
-		c.verdict = Done
 		L.RaiseError("done")
 		return 0
 	}
