@@ -180,6 +180,8 @@ frontend fe
     http-request lua.tag pre if { path_beg /b }
     http-request lua.boom if { path /boom }
     http-request lua.resp if { path /b3 }
+    http-response set-header x-resp %%[status]
+    http-after-response set-header x-after yes
     use_backend %%[lua.pick(b1,b2)]
 backend b1
     http-request return status 200 content-type text/plain lf-string "b1 %%[var(txn.tag)] %%[req.hdr(x-tagged)] %%[req.hdr(x-drop)] %%[str(mid),lua.wrap(<,>)]\n"
@@ -241,6 +243,7 @@ backend b3
 	require.Equal(t, "tok123.thumbprint", gotAnswers[0].Body)
 	require.Equal(t, 404, gotAnswers[1].Status)
 	require.Contains(t, gotAnswers[2].Body, "b1 pre:CD pre")
+	require.Contains(t, gotAnswers[0].Headers, "x-resp: 200", "the service's answer goes through the http-response rules")
 	require.Contains(t, gotAnswers[5].Headers, "x-priv: kept /b3", "the request's action kept it for the response's")
 	require.Equal(t, 203, gotAnswers[5].Status)
 }

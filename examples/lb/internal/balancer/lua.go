@@ -1,6 +1,7 @@
 package balancer
 
 import (
+	"errors"
 	"io"
 	"strings"
 	"sync"
@@ -212,10 +213,29 @@ func (l *luaHTTP) ReadBody(p []byte) (int, error) {
 	return n, err
 }
 
-// WriteHead implements lua.HTTPStream.
+// errRespAnswered ends a service whose answer the http-response rules
+// replaced.
+var errRespAnswered = errors.New("answer replaced by the http-response rules")
+
+// WriteHead implements lua.HTTPStream: the http-response rules (the
+// backend's, then the frontend's) and the http-after-response ones run
+// on the service's answer, as on a server's, then it goes out.
 func (l *luaHTTP) WriteHead(m *htx.Message) error {
 	resp := &l.resp
 	resp.CopyFrom(m)
+	l.inResp = true
+	fe := l.hf.s.fe.http
+	if l.bhp != nil && l.bhp != fe {
+		l.applyResponseRules(l.bhp)
+	}
+	if l.respAnswer == nil {
+		l.applyResponseRules(fe)
+	}
+	if a := l.respAnswer; a != nil {
+		l.respAnswer = nil
+		l.answer(a)
+		return errRespAnswered
+	}
 	l.log.status = resp.Status
 	if l.hasAfterRules() {
 		l.inResp = true
