@@ -223,7 +223,12 @@ var errRespAnswered = errors.New("answer replaced by the http-response rules")
 func (l *luaHTTP) WriteHead(m *htx.Message) error {
 	resp := &l.resp
 	resp.CopyFrom(m)
+	l.countStatus(resp.Status)
+	if caps := l.hf.s.fe.cfg.HTTP.CaptureResponse; len(caps) > 0 {
+		l.log.capResp = captureFields(l.log.capResp, caps, resp)
+	}
 	l.inResp = true
+	l.endRequestVars()
 	fe := l.hf.s.fe.http
 	if l.bhp != nil && l.bhp != fe {
 		l.applyResponseRules(l.bhp)
