@@ -872,3 +872,69 @@ backend be
 	require.Contains(t, gotAnswers[6], "/deny HTTP/1.1 403")
 	require.Equal(t, "/close  ", gotAnswers[1], "txn:done() closes without an answer")
 }
+
+// TestInteropLuaSocketMatchesHAProxy: a service talks to a TCP server
+// through core.tcp(), as haproxy's scripts do.
+func TestInteropLuaSocketMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				line, _ := r.ReadString('\n')
+				_, _ = io.WriteString(c, "pong "+line+"tail")
+			}()
+		}
+	}()
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	script := luaFile(t, "socket.lua", fmt.Sprintf(`
+core.register_service("ask", "http", function(applet)
+  local s = core.tcp()
+  s:settimeout(5)
+  local ok, err = s:connect(%q, %s)
+  local out = "connect=" .. tostring(ok) .. " " .. tostring(err)
+  out = out .. " sent=" .. tostring(s:send("ping\n"))
+  out = out .. " line=" .. tostring(s:receive("*l"))
+  out = out .. " rest=" .. tostring(s:receive("*a"))
+  s:close()
+  local bad = core.tcp()
+  bad:settimeout(2)
+  out = out .. " refused=" .. tostring(bad:connect("127.0.0.1", 1))
+  applet:start_response()
+  applet:send(out)
+end)
+`, host, port))
+	cfg := func(port int) string {
+		return fmt.Sprintf(`global
+    lua-load %s
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:%d
+    http-request use-service lua.ask
+`, script, port)
+	}
+	run := func(start func(string) func() string) httpAnswer {
+		port := freePorts(t, 1)[0]
+		start(cfg(port))
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		require.NoError(t, err)
+		return answerOf(t, resp)
+	}
+	ha, lb := luaStarts(t)
+	want := run(ha)
+	got := run(lb)
+	assert.Equal(t, want, got, "haproxy's answer, then lb's")
+	require.Contains(t, got.Body, "line=pong ping rest=tail")
+}

@@ -85,6 +85,7 @@ func (v *vm) openCore() {
 	for n, f := range fns {
 		core.RawSetString(n, L.NewFunction(f))
 	}
+	v.openSocket(core)
 	L.SetGlobal("core", core)
 	act := L.NewTable()
 	for i, n := range []string{"CONTINUE", "STOP", "YIELD", "ERROR", "DONE", "DENY", "ABORT", "INVALID"} {

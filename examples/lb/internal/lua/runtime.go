@@ -465,6 +465,8 @@ type callState struct {
 	tcpIn *reader
 	// reply is what txn:done(reply) answers.
 	reply *Reply
+	// sockets are the connections core.tcp() opened.
+	sockets []*socket
 }
 
 // arm gives the thread a fresh deadline: the timeout counts the time the
@@ -511,6 +513,12 @@ func (rt *Runtime) runCall(f fnRef, ctx acl.Context, timeout time.Duration, args
 	c.arm()
 	ok := false
 	defer func() {
+		for _, s := range c.sockets {
+			if s.conn != nil {
+				_ = s.conn.Close()
+				s.conn = nil
+			}
+		}
 		delete(v.calls, L)
 		if c.cancel != nil {
 			c.cancel()
