@@ -938,3 +938,55 @@ frontend fe
 	assert.Equal(t, want, got, "haproxy's answer, then lb's")
 	require.Contains(t, got.Body, "line=pong ping rest=tail")
 }
+
+// TestInteropLuaHTTPClientMatchesHAProxy: a service asks another HTTP
+// server through core.httpclient(), as haproxy's scripts do.
+func TestInteropLuaHTTPClientMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	web := handlerServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Srv", "one")
+		w.Header().Add("X-Srv", "two")
+		if r.URL.Path == "/missing" {
+			w.WriteHeader(404)
+		}
+		body, _ := io.ReadAll(r.Body)
+		_, _ = io.WriteString(w, r.Method+" "+r.URL.Path+" a="+r.Header.Get("X-A")+" body="+string(body))
+	})
+	script := luaFile(t, "client.lua", fmt.Sprintf(`
+core.register_service("ask", "http", function(applet)
+  local hc = core.httpclient()
+  local out = {}
+  local r = hc:get{url = "http://%[1]s/first", headers = { ["x-a"] = { "1" } }}
+  table.insert(out, r.status .. " " .. r.reason .. " [" .. r.body .. "] " .. r.headers["x-srv"][0] .. "," .. r.headers["x-srv"][1] .. " " .. r.headers["content-length"][0])
+  r = hc:get{url = "http://%[1]s/missing"}
+  table.insert(out, r.status .. " " .. r.reason)
+  applet:start_response()
+  applet:send(table.concat(out, "\n"))
+end)
+`, web))
+	cfg := func(port int) string {
+		return fmt.Sprintf(`global
+    lua-load %s
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:%d
+    http-request use-service lua.ask
+`, script, port)
+	}
+	run := func(start func(string) func() string) httpAnswer {
+		port := freePorts(t, 1)[0]
+		start(cfg(port))
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		require.NoError(t, err)
+		return answerOf(t, resp)
+	}
+	ha, lb := luaStarts(t)
+	want := run(ha)
+	got := run(lb)
+	assert.Equal(t, want, got, "haproxy's answer, then lb's")
+	require.Contains(t, got.Body, "200 OK [GET /first a=1 body=] one,two")
+}

@@ -40,10 +40,10 @@ var noEffect = map[string]struct {
 	"maxcompcpuusage":                {1, "lb does not meter compression's CPU"},
 	"maxzlibmem":                     {1, "lb's compressors are not accounted for apart"},
 	"mworker-max-reloads":            {1, "lb reloads inside its one process, which has no old workers to stop"},
-	"httpclient.resolvers.prefer":    {1, "lb has no HTTP client"},
-	"httpclient.resolvers.id":        {1, "lb has no HTTP client"},
-	"httpclient.ssl.verify":          {1, "lb has no HTTP client"},
-	"httpclient.ssl.ca-file":         {1, "lb has no HTTP client"},
+	"httpclient.resolvers.prefer":    {1, "the scripts' HTTP client resolves names with Go's resolver"},
+	"httpclient.resolvers.id":        {1, "the scripts' HTTP client resolves names with Go's resolver"},
+	"httpclient.ssl.verify":          {1, "the scripts' HTTP client verifies servers with Go's TLS defaults"},
+	"httpclient.ssl.ca-file":         {1, "the scripts' HTTP client trusts the system's CAs"},
 }
 
 // refusedGlobal are keywords lb refuses with the reason, rather than as

@@ -86,6 +86,7 @@ func (v *vm) openCore() {
 		core.RawSetString(n, L.NewFunction(f))
 	}
 	v.openSocket(core)
+	v.openHTTPClient(core)
 	L.SetGlobal("core", core)
 	act := L.NewTable()
 	for i, n := range []string{"CONTINUE", "STOP", "YIELD", "ERROR", "DONE", "DENY", "ABORT", "INVALID"} {

@@ -2,6 +2,8 @@ package lua
 
 import (
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -522,4 +524,25 @@ core.register_fetches("deep", function(txn, n) return depth(tonumber(n)) end)
 	fn, _ = rt.ScriptFetch("deep", []string{"100000"})
 	_, ok = fn(newCtx())
 	assert.False(t, ok)
+}
+
+func TestHTTPClientPost(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("X-Got", r.Header.Get("X-A"))
+		w.WriteHeader(201)
+		_, _ = io.WriteString(w, r.Method+" "+string(body))
+	}))
+	defer srv.Close()
+	rt, _ := loaded(t, `
+core.register_fetches("post", function(txn, url)
+  local r = core.httpclient():post{url = url, headers = { ["x-a"] = "v" }, body = "payload", timeout = 5000}
+  return r.status .. " " .. r.reason .. " " .. r.headers["x-got"][0] .. " " .. r.body
+end)
+`)
+	fn, ok := rt.ScriptFetch("post", []string{srv.URL + "/p"})
+	require.True(t, ok)
+	s, ok := fn(newCtx())
+	require.True(t, ok)
+	assert.Equal(t, "201 Created v POST payload", s.String())
 }
