@@ -262,12 +262,17 @@ func (rs *Refs) CompileFetch(expr string) (Fetch, FetchFunc, error) {
 		return Fetch{}, nil, err
 	}
 	f, ok := LookupFetch(name)
+	var fn FetchFunc
+	if sf, sfn, isScript := rs.scriptFetch(name, arg); isScript {
+		f, fn, ok = sf, sfn, true
+	}
 	if !ok {
 		return Fetch{}, nil, unknownFetch(name)
 	}
-	fn, err := compileFetch(f, arg, hasArg)
-	if err != nil {
-		return f, nil, err
+	if fn == nil {
+		if fn, err = compileFetch(f, arg, hasArg); err != nil {
+			return f, nil, err
+		}
 	}
 	conv, t, err := compileConverters(convs, f, rs)
 	if err != nil {
@@ -366,12 +371,17 @@ func parseExpr(words []string, rs *Refs) (*Expr, error) {
 		fetchName, method = kw.fetch, kw.match
 	}
 	f, ok := LookupFetch(fetchName)
+	var fn FetchFunc
+	if sf, sfn, isScript := rs.scriptFetch(name, arg); isScript {
+		f, fn, ok = sf, sfn, true
+	}
 	if !ok {
 		return nil, unknownFetch(name)
 	}
-	fn, err := compileFetch(f, arg, hasArg)
-	if err != nil {
-		return nil, err
+	if fn == nil {
+		if fn, err = compileFetch(f, arg, hasArg); err != nil {
+			return nil, err
+		}
 	}
 	var each EachFunc
 	if f.CompileEach != nil && len(convs) == 0 {

@@ -422,6 +422,18 @@ func compileConverters(convs []string, f Fetch, rs *Refs) (CtxConvFunc, Type, er
 				return nil, 0, err
 			}
 		}
+		if s := rs.getScripts(); strings.HasPrefix(name, ScriptPrefix) && (s != nil || scriptNameKnown(name[len(ScriptPrefix):], true)) {
+			fn, ok := CtxConvFunc(func(Context, Sample) (Sample, bool) { return Sample{}, false }), true
+			if s != nil {
+				fn, ok = s.ScriptConverter(name[len(ScriptPrefix):], scriptArgs(arg))
+			}
+			if !ok {
+				return nil, 0, fmt.Errorf("%w: unknown converter '%s'", ErrSyntax, name)
+			}
+			chain = append(chain, convStep{ctx: fn})
+			t, st = TypeStr, hStr
+			continue
+		}
 		if rc, ok := refConverters[name]; ok {
 			if arg == "" {
 				return nil, 0, fmt.Errorf("%w: converter '%s' expects arguments in parentheses", ErrSyntax, name)

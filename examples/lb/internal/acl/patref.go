@@ -34,6 +34,9 @@ type Refs struct {
 	list   []*Ref
 	nextID int
 	nextEl atomic.Uint64
+	// scripts are the fetches and converters of the configuration's
+	// scripts (SetScripts).
+	scripts Scripts
 }
 
 // NewRefs returns an empty registry.

@@ -502,6 +502,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 	b.runAgents(agents)
 	b.startResolvers()
 	b.serveCLI()
+	b.startLua()
 	b.wg.Add(1)
 	go b.trimmer()
 	for _, fe := range b.fronts {
@@ -746,6 +747,9 @@ func (b *Balancer) Close() error {
 	// Exchanges waiting for an agent end at once, not at their
 	// processing timeout.
 	b.closeSPOE()
+	// Scripts still running end at once (a service looping on a closed
+	// connection among them), and their tasks stop.
+	b.stopLua()
 	b.wg.Wait()
 	b.checksWG.Wait()
 	b.closeHTTPConns()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/lua"
 )
 
 // TCP-mode content inspection: the "tcp-request content" rules look at
@@ -35,8 +36,13 @@ type contentCtx struct {
 	// runs (on more bytes) do not send again.
 	spoe *spoeStream
 	sent []bool
-	// resolved marks the do-resolve rules that ran, likewise.
-	resolved []bool
+	// resolved marks the do-resolve rules that ran, likewise, and luaRan
+	// the Lua actions.
+	resolved, luaRan []bool
+	// luaService is the Lua service a use-service rule chose.
+	luaService string
+	// sess is the session the rules run for.
+	sess *session
 	// sid is the session's stream number (%rt).
 	sid uint64
 	// prio is what set-priority-class and set-priority-offset chose.
@@ -277,6 +283,28 @@ func (cr *contentRules) verdict(ctx *contentCtx) (verdict string, wait bool) {
 		case "silent-drop":
 			ctx.dropTTL = r.RSTTTL
 			return r.Action, false
+		case "use-service":
+			ctx.luaService = r.Var
+			return r.Action, false
+		case "lua":
+			// Once per stream, as do-resolve.
+			if ctx.luaRan == nil {
+				ctx.luaRan = make([]bool, len(cr.rules))
+			}
+			if ctx.luaRan[i] {
+				continue
+			}
+			ctx.luaRan[i] = true
+			stage := lua.StageTCPReq
+			if ctx.res {
+				stage = lua.StageTCPRes
+			}
+			switch v, _ := ctx.b.cfg.Global.Lua.RunAction(r.Var, stage, &luaConn{contentCtx: ctx, s: ctx.sess}, r.Args); v {
+			case lua.Stop, lua.Done:
+				return "accept", false
+			case lua.Error, lua.Deny, lua.Abort, lua.Invalid, lua.Closed:
+				return "reject", false
+			}
 		case "send-spoe-group":
 			if ctx.sent == nil {
 				ctx.sent = make([]bool, len(cr.rules))
@@ -300,7 +328,7 @@ func (s *session) inspect() bool {
 	feSPOE := s.b.spoe[fe.cfg]
 	var st *spoeStream
 	if fe.content != nil || len(uses) > 0 || len(feSPOE) > 0 {
-		ctx := &contentCtx{tracked: s.ruleCtx(fe.cfg.Name), final: true, sid: s.rt()}
+		ctx := &contentCtx{tracked: s.ruleCtx(fe.cfg.Name), final: true, sid: s.rt(), sess: s}
 		ctx.spoeEvent("on-client-session", feSPOE)
 		ctx.spoeEvent("on-frontend-tcp-request", feSPOE)
 		verdict, ok := s.runContent(fe.content, ctx, s.accepted)
@@ -309,6 +337,12 @@ func (s *session) inspect() bool {
 			// names the frontend, as HAProxy's does.
 			s.be = nil
 			return false
+		}
+		if verdict == "use-service" {
+			// A Lua service serves the connection (session.run).
+			s.extra().luaService = ctx.luaService
+			s.be = nil
+			return true
 		}
 		if verdict == "switch-mode" {
 			// The connection goes on as HTTP in the frontend, whose
@@ -353,7 +387,7 @@ func (s *session) inspect() bool {
 	}
 	beSPOE := s.b.spoe[be.cfg]
 	if be.content != nil || len(feSPOE) > 0 || len(beSPOE) > 0 {
-		ctx := &contentCtx{tracked: s.ruleCtx(be.cfg.Name), final: true, spoe: st, sid: s.rt(), prio: s.prio()}
+		ctx := &contentCtx{tracked: s.ruleCtx(be.cfg.Name), final: true, spoe: st, sid: s.rt(), prio: s.prio(), sess: s}
 		ctx.spoeEvent("on-backend-tcp-request", feSPOE, beSPOE)
 		st = ctx.spoe
 		if _, ok := s.runContent(be.content, ctx, time.Now()); !ok {

@@ -46,7 +46,7 @@ type resAnalysis struct {
 // then finishes it, term set.
 func (s *session) startResponse(client mux.Tunnel) (*resAnalysis, bool) {
 	be := s.be
-	ctx := &contentCtx{tracked: s.ruleCtx(be.cfg.Name), res: true, data: []byte{}, final: be.resp.delay <= 0, sid: s.rt()}
+	ctx := &contentCtx{tracked: s.ruleCtx(be.cfg.Name), res: true, data: []byte{}, final: be.resp.delay <= 0, sid: s.rt(), sess: s}
 	if s.x != nil {
 		ctx.spoe = s.x.spoe
 	}

@@ -649,6 +649,8 @@ type exchange struct {
 	// serveFn is serveAsync, bound once for the exchange's life in the
 	// pool, so that handing a stream to a worker allocates nothing.
 	serveFn func()
+	// luaPriv is what the exchange's scripts keep (txn:set_priv).
+	luaPriv any
 	hf      *httpFront
 	fst     mux.HTTPStream
 	req     *htx.Message
@@ -817,7 +819,7 @@ func (ex *exchange) serveAsync() {
 func (ex *exchange) finish() {
 	_ = ex.fst.Close()
 	ex.hf, ex.fst, ex.req, ex.be, ex.bhp, ex.srv, ex.bc, ex.bst, ex.direct, ex.useSrv, ex.stuck = nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil
-	ex.lastBack = nil
+	ex.lastBack, ex.luaPriv = nil, nil
 	exchangePool.Put(ex)
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/lua"
 	"github.com/proxyblocks/proxyblocks/stick"
 )
 
@@ -42,7 +43,7 @@ func (b *Balancer) compileHTTPConnRules(px *config.Proxy, kind string, rules []c
 		}
 		hr := httpRule{cond: r.Cond, name: r.Var, cfg: &config.HTTPRule{
 			Pos: r.Pos, Action: r.Action, Slot: r.Slot, Index: r.Index, Table: r.Table, Name: r.Var, Value: r.Key, LogLevel: r.LogLevel, Status: status,
-			Resolve: r.Resolve,
+			Resolve: r.Resolve, Args: r.Args,
 		}}
 		var err error
 		switch {
@@ -90,7 +91,18 @@ func (ex *exchange) applyContentRules(hp *httpProxy, front bool) bool {
 		if r.cond != nil && !r.cond.Eval(ex) {
 			continue
 		}
-		switch r.cfg.Action {
+		action := r.cfg.Action
+		if action == "lua" {
+			// A script's action: its verdict accepts or rejects, as
+			// those rules do, or lets the next rule run.
+			switch v, _ := ex.hf.s.b.cfg.Global.Lua.RunAction(r.cfg.Name, lua.StageTCPReq, luaExchange{ex}, r.cfg.Args); v {
+			case lua.Stop, lua.Done:
+				action = "accept"
+			case lua.Error, lua.Deny, lua.Abort, lua.Invalid, lua.Closed:
+				action = "reject"
+			}
+		}
+		switch action {
 		case "accept", "switch-mode":
 			return false
 		case "reject", "silent-drop":

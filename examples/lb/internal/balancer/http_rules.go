@@ -643,8 +643,19 @@ rules:
 			ex.answer(a)
 			return true
 		case "use-service":
-			ex.servePrometheus(hp) // the one service (prometheus.go)
+			if strings.HasPrefix(r.cfg.Name, "lua.") {
+				ex.serveLua(hp, r.cfg.Name)
+				return true
+			}
+			ex.servePrometheus(hp) // prometheus.go
 			return true
+		case "lua":
+			switch ex.luaRequestAction(r) {
+			case luaStop:
+				break rules
+			case luaAnswered:
+				return true
+			}
 		case "cache-use":
 			ex.cacheUse(r, hp)
 		case "set-log-level":
@@ -820,6 +831,10 @@ func (ex *exchange) applyRespRules(rules []httpRule) {
 		case "allow":
 			ex.lastRule = r.cfg
 			return // this list's other rules are skipped
+		case "lua":
+			if ex.luaResponseAction(r) {
+				return
+			}
 		case "set-mark", "set-tos":
 			ex.setSockopt(r)
 		case "silent-drop":

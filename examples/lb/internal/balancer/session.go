@@ -183,6 +183,11 @@ func (s *session) run() {
 		s.tcpFinish()
 		return
 	}
+	if s.x != nil && s.x.luaService != "" {
+		settle()
+		s.serveLuaTCP(client)
+		return
+	}
 	if s.be != nil && s.be.cfg.Mode == "http" || s.switched() {
 		// A TCP frontend's rules chose an HTTP backend: the connection
 		// is served as HTTP from here, its bytes still unread, each
@@ -560,6 +565,9 @@ func (s *session) logTraffic(asap bool, beconn, srvconn int) {
 	if s.named != nil {
 		l.server = s.named.cfg.Name
 	}
+	if s.x != nil && s.x.luaService != "" {
+		l.server = "<" + s.x.luaService + ">" // as haproxy names an applet
+	}
 	if be != nil {
 		l.backend = be.cfg.Name
 		l.beconn, l.srvconn = beconn, srvconn
@@ -644,6 +652,11 @@ type sessExtra struct {
 	// forces ("" for the bind line's).
 	switched    bool
 	switchProto string
+	// luaService is the Lua service ("lua.NAME") a tcp-request content
+	// use-service rule chose to serve the connection.
+	luaService string
+	// luaPriv is what the session's scripts keep (txn:set_priv).
+	luaPriv any
 }
 
 // switched reports whether a switch-mode rule turned the connection to

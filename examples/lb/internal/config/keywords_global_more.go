@@ -27,7 +27,6 @@ var noEffect = map[string]struct {
 	"tune.runqueue-depth":            {1, "lb's tasks are goroutines, which the Go runtime schedules"},
 	"tune.recv_enough":               {1, "lb forwards what a read brings at once"},
 	"tune.listener.multi-queue":      {1, "lb's listeners have one accept queue each"},
-	"tune.lua.maxmem":                {1, "lb runs no Lua"},
 	"noepoll":                        {0, "the Go runtime chooses the poller"},
 	"busy-polling":                   {0, "the Go runtime chooses how to wait"},
 	"numa-cpu-mapping":               {0, "lb does not bind threads to NUMA nodes"},
@@ -41,10 +40,10 @@ var noEffect = map[string]struct {
 	"maxcompcpuusage":                {1, "lb does not meter compression's CPU"},
 	"maxzlibmem":                     {1, "lb's compressors are not accounted for apart"},
 	"mworker-max-reloads":            {1, "lb reloads inside its one process, which has no old workers to stop"},
-	"httpclient.resolvers.prefer":    {1, "lb has no HTTP client"},
-	"httpclient.resolvers.id":        {1, "lb has no HTTP client"},
-	"httpclient.ssl.verify":          {1, "lb has no HTTP client"},
-	"httpclient.ssl.ca-file":         {1, "lb has no HTTP client"},
+	"httpclient.resolvers.prefer":    {1, "the scripts' HTTP client resolves names with Go's resolver"},
+	"httpclient.resolvers.id":        {1, "the scripts' HTTP client resolves names with Go's resolver"},
+	"httpclient.ssl.verify":          {1, "the scripts' HTTP client verifies servers with Go's TLS defaults"},
+	"httpclient.ssl.ca-file":         {1, "the scripts' HTTP client trusts the system's CAs"},
 }
 
 // refusedGlobal are keywords lb refuses with the reason, rather than as

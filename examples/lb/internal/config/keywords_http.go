@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/lua"
 )
 
 // The HTTP-mode keywords. They are added to the tables from here so the
@@ -27,6 +28,9 @@ func init() {
 		if err != nil {
 			return err
 		}
+		if err := p.checkLuaRule(r, lua.StageHTTPReq); err != nil {
+			return err
+		}
 		p.warnAfterFinal("http-request", px.HTTP.RequestRules)
 		px.HTTP.RequestRules = appendOwn(px.HTTP.RequestRules, r)
 		return nil
@@ -34,6 +38,9 @@ func init() {
 	proxyKeywords["http-response"] = proxyKeyword{kFeBe, func(p *parser, px *Proxy, a []string) error {
 		r, err := parseHTTPRule(p.pos, px, a, false)
 		if err != nil {
+			return err
+		}
+		if err := p.checkLuaRule(r, lua.StageHTTPRes); err != nil {
 			return err
 		}
 		p.warnAfterFinal("http-response", px.HTTP.ResponseRules)
@@ -48,7 +55,7 @@ func init() {
 			return err
 		}
 		switch r.Action {
-		case "set-map", "del-map", "add-acl", "del-acl", "deny", "return", "redirect", "track-sc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0", "sc-inc-gpc", "sc-set-gpt", "silent-drop", "set-mark", "set-tos":
+		case "lua", "set-map", "del-map", "add-acl", "del-acl", "deny", "return", "redirect", "track-sc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0", "sc-inc-gpc", "sc-set-gpt", "silent-drop", "set-mark", "set-tos":
 			// As in haproxy 2.6, which has them in http-request and
 			// http-response only.
 			return fmt.Errorf("%w: 'http-after-response %s'", ErrUnsupported, a[0])
@@ -814,6 +821,11 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 		r.Action = "do-resolve"
 		r.Name, r.Resolve, r.Value, err = parseDoResolve("http-request", a0, a)
 		return r, err
+	}
+	if name, ok := strings.CutPrefix(r.Action, "lua."); ok {
+		// Checked against the scripts' actions by the caller.
+		r.Action, r.Name, r.Args = "lua", name, a
+		return r, nil
 	}
 	need := func(n int, usage string) error {
 		if len(a) != n {

@@ -23,7 +23,9 @@ func parseUseService(r HTTPRule, a []string) (HTTPRule, error) {
 		r.Name = a[0]
 		return r, nil
 	case strings.HasPrefix(a[0], "lua."):
-		return r, fmt.Errorf("%w: service '%s' (Lua services; only '%s')", ErrUnsupported, a[0], ServicePrometheus)
+		// Checked against the scripts' services by the caller.
+		r.Name = a[0]
+		return r, nil
 	}
 	return r, fmt.Errorf("'use-service': '%s' unknown service name (only '%s')", a[0], ServicePrometheus)
 }

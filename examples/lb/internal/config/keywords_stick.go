@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/lua"
 	"github.com/proxyblocks/proxyblocks/stick"
 )
 
@@ -182,12 +183,25 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 		if r.Key, err = parseSwitchMode(px, args); err != nil {
 			return err
 		}
+	case stage == "content" && strings.HasPrefix(r.Action, "lua."):
+		if err := p.luaAction(r.Action, lua.StageTCPReq, args); err != nil {
+			return err
+		}
+		r.Var, r.Action, r.Args = strings.TrimPrefix(r.Action, "lua."), "lua", args
 	case stage == "content" && r.Action == "use-service":
 		// haproxy 2.6's one service, the Prometheus exporter, answers
 		// HTTP requests only.
 		switch {
 		case len(args) == 0:
 			return errors.New("'tcp-request' expects a service name")
+		case strings.HasPrefix(args[0], "lua."):
+			if len(args) > 1 {
+				return fmt.Errorf("'use-service %s': unexpected '%s'", args[0], strings.Join(args[1:], " "))
+			}
+			if err := p.luaService(args[0], false); err != nil {
+				return err
+			}
+			r.Var = args[0]
 		case args[0] == ServicePrometheus:
 			//lint:ignore ST1005 haproxy's words
 			return errors.New("Prometheus exporter service only available on 'http-request' rulesets")

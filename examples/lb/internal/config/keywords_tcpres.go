@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/lua"
 )
 
 // The "tcp-response" keyword: rules a backend runs on what its server
@@ -60,7 +61,7 @@ func parseTCPResponse(p *parser, px *Proxy, a []string) error {
 		px.Stick.ResponseDelay = d
 		return nil
 	}
-	r, err := parseResponseRule(px, a[1:])
+	r, err := parseResponseRule(p, px, a[1:])
 	if err != nil {
 		return err
 	}
@@ -71,7 +72,7 @@ func parseTCPResponse(p *parser, px *Proxy, a []string) error {
 
 // parseResponseRule reads one "tcp-response content" rule's action, its
 // arguments and its condition.
-func parseResponseRule(px *Proxy, a []string) (ConnRule, error) {
+func parseResponseRule(p *parser, px *Proxy, a []string) (ConnRule, error) {
 	words, cond, err := acl.SplitCond(a, &px.ACLs)
 	if err != nil {
 		return ConnRule{}, err
@@ -109,8 +110,14 @@ func parseResponseRule(px *Proxy, a []string) (ConnRule, error) {
 		// On the client's socket, as in the tcp-request rules.
 		r.Num, err = parseMarkTOS(action, args)
 		return r, err
-	case action == "ot-group" || strings.HasPrefix(action, "lua."):
-		return r, fmt.Errorf("%w: 'tcp-response content %s' (lb runs neither OpenTracing nor Lua)", ErrUnsupported, action)
+	case strings.HasPrefix(action, "lua."):
+		if err := p.luaAction(action, lua.StageTCPRes, args); err != nil {
+			return r, err
+		}
+		r.Var, r.Action, r.Args = strings.TrimPrefix(action, "lua."), "lua", args
+		return r, nil
+	case action == "ot-group":
+		return r, fmt.Errorf("%w: 'tcp-response content %s' (lb runs no OpenTracing)", ErrUnsupported, action)
 	case action == "sc-inc-gpc" || strings.HasPrefix(action, "sc-inc-gpc(") || action == "sc-set-gpt" || strings.HasPrefix(action, "sc-set-gpt("):
 		if err := parseConnArrayAction(&r, args, a); err != nil {
 			return r, err

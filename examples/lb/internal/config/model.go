@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/lua"
 	"github.com/proxyblocks/proxyblocks/xprt/tls"
 )
 
@@ -139,6 +140,9 @@ func (c *Config) Proxy(name string, k Kind) *Proxy {
 
 // Global is the global section.
 type Global struct {
+	// Lua is the runtime of the files lua-load and lua-load-per-thread
+	// load, nil when there are none.
+	Lua *lua.Runtime
 	// ExternalCheck is "external-check": external checks are allowed.
 	// InsecureForkWanted is "insecure-fork-wanted", without which lb
 	// warns, as HAProxy does, that an external check will likely fail.

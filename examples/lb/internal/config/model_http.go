@@ -142,6 +142,9 @@ type HTTPRule struct {
 	// ServicePrometheus), send-spoe-group (Name is the SPOE engine,
 	// Value the group), and set-status in responses.
 	Action string
+	// Args are the words a "lua" action (Name names it, without "lua.")
+	// passes to the script's function.
+	Args []string
 	// Name is the header name of header actions.
 	Name string
 	// Value is the value format of set-header/add-header/set-path, the

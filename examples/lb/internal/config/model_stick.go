@@ -57,6 +57,9 @@ type ConnRule struct {
 	// "send-spoe-group" (Var is then the SPOE engine, Key the group) and
 	// "do-resolve" (Resolve), in response rules also "close".
 	Action string
+	// Args are the words a "lua" action (Var names it) passes to the
+	// script's function.
+	Args []string
 	// Slot is the stick counter of track-sc (0, 1 or 2), and of the
 	// sc-inc-gpc0/1, sc-set-gpt0, sc-inc-gpc and sc-set-gpt actions.
 	Slot int

@@ -59,7 +59,7 @@ func TestTCPResponseRefused(t *testing.T) {
 		{"backend", "tcp-response content accept now", ErrBadValue, "only accepts 'if' or 'unless'"},
 		{"backend", "tcp-response content silent-drop rst-ttl 3", ErrBadValue, "only accepts 'if' or 'unless'"},
 		{"backend", "tcp-response content set-tos", ErrBadValue, "expects exactly 1 argument"},
-		{"backend", "tcp-response content lua.foo", ErrUnsupported, "Lua"},
+		{"backend", "tcp-response content lua.foo", ErrUnknownKeyword, "unknown action 'lua.foo'"},
 		{"backend", "tcp-response content ot-group a b", ErrUnsupported, "OpenTracing"},
 		{"backend", "tcp-response content sc-inc-gpc0(3)", ErrBadValue, "stick counter"},
 		{"backend", "tcp-response content set-mark 12x", ErrBadValue, "invalid character starting at 'x'"},
