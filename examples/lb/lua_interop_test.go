@@ -76,6 +76,32 @@ func answerOf(t *testing.T, resp *http.Response) httpAnswer {
 	return httpAnswer{resp.StatusCode, strings.Join(hdrs, "\n"), string(body)}
 }
 
+// luaServiceAnswers runs script under haproxy, then lb, in an HTTP
+// frontend whose every request goes to the script's service, and
+// returns the answer each gave to GET /.
+func luaServiceAnswers(t *testing.T, script, service string) (want, got httpAnswer) {
+	t.Helper()
+	run := func(start func(string) func() string) httpAnswer {
+		port := freePorts(t, 1)[0]
+		start(fmt.Sprintf(`global
+    lua-load %s
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:%d
+    http-request use-service lua.%s
+`, script, port, service))
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		require.NoError(t, err)
+		return answerOf(t, resp)
+	}
+	ha, lb := luaStarts(t)
+	return run(ha), run(lb)
+}
+
 // TestInteropLuaHTTPMatchesHAProxy runs an ACME http-01 like service, an
 // action setting variables and fields from fetches and converters with
 // arguments, a fetch choosing the backend and a converter, under haproxy
@@ -736,29 +762,7 @@ core.register_service("maps", "http", function(applet)
   applet:send(table.concat(out, ","))
 end)
 `, hosts, hosts, nets))
-	cfg := func(port int) string {
-		return fmt.Sprintf(`global
-    lua-load %s
-defaults
-    mode http
-    timeout connect 1s
-    timeout client 5s
-    timeout server 5s
-frontend fe
-    bind 127.0.0.1:%d
-    http-request use-service lua.maps
-`, script, port)
-	}
-	run := func(start func(string) func() string) httpAnswer {
-		port := freePorts(t, 1)[0]
-		start(cfg(port))
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
-		require.NoError(t, err)
-		return answerOf(t, resp)
-	}
-	ha, lb := luaStarts(t)
-	want := run(ha)
-	got := run(lb)
+	want, got := luaServiceAnswers(t, script, "maps")
 	assert.Equal(t, want, got, "haproxy's answer, then lb's")
 	require.Equal(t, "be1,nil,[],be2,lan,nil,0,6,10,3,12", got.Body)
 }
@@ -912,29 +916,7 @@ core.register_service("ask", "http", function(applet)
   applet:send(out)
 end)
 `, host, port))
-	cfg := func(port int) string {
-		return fmt.Sprintf(`global
-    lua-load %s
-defaults
-    mode http
-    timeout connect 1s
-    timeout client 5s
-    timeout server 5s
-frontend fe
-    bind 127.0.0.1:%d
-    http-request use-service lua.ask
-`, script, port)
-	}
-	run := func(start func(string) func() string) httpAnswer {
-		port := freePorts(t, 1)[0]
-		start(cfg(port))
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
-		require.NoError(t, err)
-		return answerOf(t, resp)
-	}
-	ha, lb := luaStarts(t)
-	want := run(ha)
-	got := run(lb)
+	want, got := luaServiceAnswers(t, script, "ask")
 	assert.Equal(t, want, got, "haproxy's answer, then lb's")
 	require.Contains(t, got.Body, "line=pong ping rest=tail")
 }
@@ -964,29 +946,7 @@ core.register_service("ask", "http", function(applet)
   applet:send(table.concat(out, "\n"))
 end)
 `, web))
-	cfg := func(port int) string {
-		return fmt.Sprintf(`global
-    lua-load %s
-defaults
-    mode http
-    timeout connect 1s
-    timeout client 5s
-    timeout server 5s
-frontend fe
-    bind 127.0.0.1:%d
-    http-request use-service lua.ask
-`, script, port)
-	}
-	run := func(start func(string) func() string) httpAnswer {
-		port := freePorts(t, 1)[0]
-		start(cfg(port))
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
-		require.NoError(t, err)
-		return answerOf(t, resp)
-	}
-	ha, lb := luaStarts(t)
-	want := run(ha)
-	got := run(lb)
+	want, got := luaServiceAnswers(t, script, "ask")
 	assert.Equal(t, want, got, "haproxy's answer, then lb's")
 	require.Contains(t, got.Body, "200 OK [GET /first a=1 body=] one,two")
 }
