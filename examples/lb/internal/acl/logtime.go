@@ -68,12 +68,8 @@ func requestOnly(name string) string {
 // request itself (its line, headers, cookies, body or payload), which a
 // connection-level rule cannot see.
 func ReadsRequest(expr string) bool {
-	fexpr, _, err := splitConverters(expr)
-	if err != nil {
-		return false
-	}
-	name, _, _, err := splitArg(fexpr)
-	if err != nil {
+	name, ok := exprFetch(expr)
+	if !ok {
 		return false
 	}
 	registry.RLock()
@@ -85,6 +81,16 @@ func ReadsRequest(expr string) bool {
 	return name == "method" || requestOnly(name) != ""
 }
 
+// exprFetch is the name of the fetch a sample expression starts with.
+func exprFetch(expr string) (string, bool) {
+	fexpr, _, err := splitConverters(expr)
+	if err != nil {
+		return "", false
+	}
+	name, _, _, err := splitArg(fexpr)
+	return name, err == nil
+}
+
 // ReadsRequestContent reports whether a sample expression's fetch needs
 // what the client sent after the connection opened: the request itself
 // (ReadsRequest) or the HTTP state built from it (captures, the protocol
@@ -94,15 +100,8 @@ func ReadsRequestContent(expr string) bool {
 	if ReadsRequest(expr) {
 		return true
 	}
-	fexpr, _, err := splitConverters(expr)
-	if err != nil {
-		return false
-	}
-	name, _, _, err := splitArg(fexpr)
-	if err != nil {
-		return false
-	}
-	return requestContentFetch(name)
+	name, ok := exprFetch(expr)
+	return ok && requestContentFetch(name)
 }
 
 // layer6Fetch reports whether the fetch called name reads the raw bytes

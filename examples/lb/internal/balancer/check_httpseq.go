@@ -2,7 +2,6 @@ package balancer
 
 import (
 	"context"
-	"errors"
 	"net"
 
 	"github.com/proxyblocks/proxyblocks/conn"
@@ -70,15 +69,9 @@ func (b *Balancer) httpCheckSequence(ctx context.Context, s *Server, hc *config.
 		}
 		g := *req
 		g.Expects, g.SendState, g.DisableOn404, g.Rules = expects, hc.SendState, hc.DisableOn404, nil
-		code, err := httpCheck(ctx, c.Transport(), &g, state, soft404)
-		if err != nil {
-			_ = c.Abort()
-			if errors.Is(err, errCondPass) {
-				s.checker.setHTTPCode(code)
-			}
+		if err := s.runHTTPCheck(ctx, c, &g, state, soft404); err != nil {
 			return nil, err
 		}
-		s.checker.setHTTPCode(code)
 	}
 	return checkConn(c, linger), nil
 }

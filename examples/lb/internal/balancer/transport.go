@@ -329,17 +329,26 @@ func (b *Balancer) dialCheck(ctx context.Context, s *Server) (net.Conn, error) {
 	}
 	if hc != nil {
 		state, soft404 := s.httpCheckState(b, hc)
-		code, err := httpCheck(ctx, c.Transport(), hc, state, soft404)
-		if err != nil {
-			_ = c.Abort()
-			if errors.Is(err, errCondPass) {
-				s.checker.setHTTPCode(code)
-			}
+		if err := s.runHTTPCheck(ctx, c, hc, state, soft404); err != nil {
 			return nil, err
 		}
-		s.checker.setHTTPCode(code)
 	}
 	return c, nil
+}
+
+// runHTTPCheck sends hc's request on c and judges the answer, recording
+// its status code; on a failure it aborts c.
+func (s *Server) runHTTPCheck(ctx context.Context, c *conn.Conn, hc *config.HTTPCheck, state string, soft404 bool) error {
+	code, err := httpCheck(ctx, c.Transport(), hc, state, soft404)
+	if err != nil {
+		_ = c.Abort()
+		if errors.Is(err, errCondPass) {
+			s.checker.setHTTPCode(code)
+		}
+		return err
+	}
+	s.checker.setHTTPCode(code)
+	return nil
 }
 
 // httpCheckState is what an HTTP check of s sends and allows beside its
