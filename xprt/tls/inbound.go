@@ -52,6 +52,11 @@ type BindConfig struct {
 	// the handshake's first bytes per connection.
 	CaptureKeys bool
 
+	// Dir, when set, is the directory relative file names are read from
+	// once crt-base and ca-base are applied (HAProxy's default-path);
+	// empty, they are relative to the working directory.
+	Dir string
+
 	// versionWords are the no-sslv3, no-tlsv1x and force-tlsv1x words
 	// given so far, read together as HAProxy combines them.
 	versionWords []string
@@ -138,16 +143,17 @@ type Inbound struct {
 // side. d may be nil for HAProxy's defaults.
 func NewInbound(b BindConfig, d *Defaults) (*Inbound, error) {
 	d = orDefault(d)
+	crtBase, caBase := baseIn(b.Dir, d.CrtBase), baseIn(b.Dir, d.CABase)
 	var certs []*Certificate
 	for _, p := range b.Crt {
-		cs, err := LoadCrt(withBase(d.CrtBase, p))
+		cs, err := LoadCrt(withBase(crtBase, p))
 		if err != nil {
 			return nil, err
 		}
 		certs = append(certs, cs...)
 	}
 	for _, p := range b.CrtList {
-		cs, err := LoadCrtList(withBase(d.CrtBase, p), d.CrtBase)
+		cs, err := LoadCrtList(withBase(crtBase, p), crtBase)
 		if err != nil {
 			return nil, err
 		}
@@ -169,10 +175,10 @@ func NewInbound(b BindConfig, d *Defaults) (*Inbound, error) {
 		return nil, err
 	}
 	if b.CAVerifyFile != "" {
-		if err := setVerifyOnlyCAs(base, b.Verify, b.CAFile, b.CAVerifyFile, d.CABase); err != nil {
+		if err := setVerifyOnlyCAs(base, b.Verify, b.CAFile, b.CAVerifyFile, caBase); err != nil {
 			return nil, err
 		}
-	} else if err := setClientAuth(base, b.Verify, b.CAFile, d.CABase); err != nil {
+	} else if err := setClientAuth(base, b.Verify, b.CAFile, caBase); err != nil {
 		return nil, err
 	}
 
@@ -201,7 +207,7 @@ func NewInbound(b BindConfig, d *Defaults) (*Inbound, error) {
 			if e.cert.Options == nil {
 				continue
 			}
-			cfg, err := entryConfig(base, e.cert, d)
+			cfg, err := entryConfig(base, e.cert, caBase)
 			if err != nil {
 				return nil, err
 			}
@@ -238,7 +244,7 @@ func NewInbound(b BindConfig, d *Defaults) (*Inbound, error) {
 	}
 
 	if b.TicketKeys != "" {
-		keys, err := LoadTicketKeys(withBase(d.CrtBase, b.TicketKeys))
+		keys, err := LoadTicketKeys(withBase(crtBase, b.TicketKeys))
 		if err != nil {
 			return nil, err
 		}
@@ -268,8 +274,9 @@ func allEntries(s *certStore) []*entry {
 	return out
 }
 
-// entryConfig derives the config for a crt-list line with options.
-func entryConfig(base *stdtls.Config, c *Certificate, d *Defaults) (*stdtls.Config, error) {
+// entryConfig derives the config for a crt-list line with options;
+// caBase is what a relative ca-file is taken from.
+func entryConfig(base *stdtls.Config, c *Certificate, caBase string) (*stdtls.Config, error) {
 	o := c.Options
 	cfg := base.Clone()
 	cfg.GetCertificate = nil
@@ -298,7 +305,7 @@ func entryConfig(base *stdtls.Config, c *Certificate, d *Defaults) (*stdtls.Conf
 		if v == VerifyDefault {
 			v = clientAuthVerify(cfg.ClientAuth)
 		}
-		if err := setClientAuth(cfg, v, o.CAFile, d.CABase); err != nil {
+		if err := setClientAuth(cfg, v, o.CAFile, caBase); err != nil {
 			return nil, err
 		}
 	}
@@ -399,6 +406,16 @@ func pickList[T any](a, b []T) []T {
 		return a
 	}
 	return b
+}
+
+// baseIn is the directory a relative name is read from, given the
+// configuration's directory dir (default-path) and a crt-base or ca-base:
+// the base taken from dir when both are set, either when one is.
+func baseIn(dir, base string) string {
+	if base == "" {
+		return dir
+	}
+	return withBase(dir, base)
 }
 
 func withBase(base, p string) string {

@@ -268,3 +268,31 @@ func TestBuildErrors(t *testing.T) {
 	_, err = ptls.NewOutbound(ptls.ServerConfig{}, &ptls.Defaults{ServerVerify: ptls.VerifyNone})
 	require.NoError(t, err, "ssl-server-verify none")
 }
+
+// TestBindConfigDir: with Dir set, relative crt, crt-list (and the names
+// it lists) and ca-file are read from Dir, after a relative crt-base or
+// ca-base is applied; absolute names stay as they are.
+func TestBindConfigDir(t *testing.T) {
+	p := newPKI(t)
+	p.leaf("example.pem", leafOpts{cn: "example.com", dns: []string{"example.com"}})
+	require.NoError(t, os.MkdirAll(filepath.Join(p.dir, "certs"), 0o700))
+	require.NoError(t, os.Rename(filepath.Join(p.dir, "example.pem"), filepath.Join(p.dir, "certs", "example.pem")))
+	require.NoError(t, os.WriteFile(filepath.Join(p.dir, "certs", "list.txt"), []byte("example.pem\n"), 0o600))
+	for _, tc := range []struct {
+		name string
+		b    ptls.BindConfig
+		d    *ptls.Defaults
+		ok   bool
+	}{
+		{"crt in Dir", ptls.BindConfig{Crt: []string{"certs/example.pem"}, Dir: p.dir}, nil, true},
+		{"crt without Dir", ptls.BindConfig{Crt: []string{"certs/example.pem"}}, nil, false},
+		{"relative crt-base in Dir", ptls.BindConfig{Crt: []string{"example.pem"}, Dir: p.dir}, &ptls.Defaults{CrtBase: "certs"}, true},
+		{"absolute crt-base", ptls.BindConfig{Crt: []string{"example.pem"}, Dir: "/nonexistent"}, &ptls.Defaults{CrtBase: filepath.Join(p.dir, "certs")}, true},
+		{"crt-list and its names", ptls.BindConfig{CrtList: []string{"list.txt"}, Dir: filepath.Join(p.dir, "certs")}, nil, true},
+		{"ca-file in Dir", ptls.BindConfig{Crt: []string{"certs/example.pem"}, CAFile: filepath.Base(p.caFile), Verify: ptls.VerifyOptional, Dir: p.dir}, nil, true},
+		{"ca-file not in Dir", ptls.BindConfig{Crt: []string{"certs/example.pem"}, CAFile: filepath.Base(p.caFile), Verify: ptls.VerifyOptional, Dir: filepath.Join(p.dir, "certs")}, nil, false},
+	} {
+		_, err := ptls.NewInbound(tc.b, tc.d)
+		require.Equal(t, tc.ok, err == nil, "%s: %v", tc.name, err)
+	}
+}

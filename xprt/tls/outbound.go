@@ -33,6 +33,12 @@ type ServerConfig struct {
 	// as BindConfig.CaptureKeys does on the accepting side.
 	CaptureKeys bool
 
+	// Dir, when set, is the directory a relative ca-file is read from
+	// once ca-base is applied, as BindConfig.Dir. crt stays relative to
+	// the working directory: HAProxy reads a server's certificate once
+	// its configuration is read, when default-path no longer applies.
+	Dir string
+
 	// versionWords are the no-sslv3, no-tlsv1x and force-tlsv1x words
 	// given so far, read together as HAProxy combines them.
 	versionWords []string
@@ -175,7 +181,7 @@ func NewOutbound(s ServerConfig, d *Defaults) (*Outbound, error) {
 	if s.CAFile == "" {
 		return nil, ErrNoCAFile
 	}
-	roots, err := LoadCAFile(withBase(d.CABase, s.CAFile))
+	roots, err := LoadCAFile(withBase(baseIn(s.Dir, d.CABase), s.CAFile))
 	if err != nil {
 		return nil, err
 	}
