@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,6 +38,55 @@ type Refs struct {
 	// scripts are the fetches and converters of the configuration's
 	// scripts (SetScripts).
 	scripts Scripts
+	// dir is what relative file names are read from (SetDir), paths
+	// where each name was first read from.
+	dir   string
+	paths map[string]string
+	// checked, on a view CheckView made, is the registry it reads names
+	// for.
+	checked *Refs
+}
+
+// SetDir sets the directory the relative file names met from now on are
+// read from (a configuration's default-path); "" is the working
+// directory. A name is read from where it was first met, even by a
+// CheckView, and a reference keeps the name it was given.
+func (rs *Refs) SetDir(dir string) {
+	rs.mu.Lock()
+	rs.dir = dir
+	rs.mu.Unlock()
+}
+
+// CheckView returns a registry for checking expressions while a
+// configuration is read: as with a nil registry, every reference it
+// gives is private to its one user, but a relative file name is read
+// from rs's directory, and rs reads that name from the same place when
+// it loads it later. CheckView of nil is nil.
+func (rs *Refs) CheckView() *Refs {
+	if rs == nil {
+		return nil
+	}
+	return &Refs{checked: rs}
+}
+
+// private reports whether rs gives private references: nil, or a
+// CheckView.
+func (rs *Refs) private() bool { return rs == nil || rs.checked != nil }
+
+// path is where the file of name is read from; rs.mu is held.
+func (rs *Refs) path(name string) string {
+	if p, ok := rs.paths[name]; ok {
+		return p
+	}
+	p := name
+	if rs.dir != "" && !filepath.IsAbs(p) {
+		p = filepath.Join(rs.dir, p)
+	}
+	if rs.paths == nil {
+		rs.paths = map[string]string{}
+	}
+	rs.paths[name] = p
+	return p
 }
 
 // NewRefs returns an empty registry.
@@ -127,9 +177,15 @@ var (
 // time. twoCols tells a map file from an ACL pattern file; kind is what
 // uses it (RefACL or RefMap).
 func (rs *Refs) load(name string, twoCols bool, kind int) (*Ref, error) {
-	if rs == nil {
+	if rs.private() {
 		r := &Ref{ID: -1, Name: name, twoCols: twoCols, kind: kind}
-		if err := r.readFile(); err != nil {
+		path := name
+		if rs != nil {
+			rs.checked.mu.Lock()
+			path = rs.checked.path(name)
+			rs.checked.mu.Unlock()
+		}
+		if err := r.readFile(path); err != nil {
 			return nil, err
 		}
 		return r, nil
@@ -150,7 +206,7 @@ func (rs *Refs) load(name string, twoCols bool, kind int) (*Ref, error) {
 	}
 	if !r.loaded.Load() {
 		r.twoCols = twoCols
-		if err := r.readFile(); err != nil {
+		if err := r.readFile(rs.path(name)); err != nil {
 			return nil, err
 		}
 		// Numbered and listed in the order the files are read.
@@ -177,7 +233,7 @@ func (rs *Refs) newRef(name string, twoCols bool) *Ref {
 // reference that stays unlisted and unused. It returns nil on a nil
 // registry.
 func (rs *Refs) Named(name string, kind int) *Ref {
-	if rs == nil {
+	if rs.private() {
 		return nil
 	}
 	rs.mu.Lock()
@@ -192,7 +248,7 @@ func (rs *Refs) Named(name string, kind int) *Ref {
 
 // Lookup finds a loaded reference by file name or "#ID" and kind.
 func (rs *Refs) Lookup(name string, kind int) *Ref {
-	if rs == nil {
+	if rs.private() {
 		return nil
 	}
 	rs.mu.Lock()
@@ -217,7 +273,7 @@ func (rs *Refs) Lookup(name string, kind int) *Ref {
 
 // List returns the loaded references of kind, by number.
 func (rs *Refs) List(kind int) []*Ref {
-	if rs == nil {
+	if rs.private() {
 		return nil
 	}
 	rs.mu.Lock()
@@ -235,9 +291,10 @@ func (rs *Refs) List(kind int) []*Ref {
 // with '#' and an empty one are skipped, leading blanks dropped. In a
 // pattern file the rest of the line is the pattern (its inner and
 // trailing blanks too); in a map file the key runs to the first blank
-// and the value, trimmed, is the rest.
-func (r *Ref) readFile() error {
-	data, err := os.ReadFile(r.Name)
+// and the value, trimmed, is the rest. The file is read from path, which
+// differs from the name when default-path is set.
+func (r *Ref) readFile(path string) error {
+	data, err := os.ReadFile(path)
 	if err != nil {
 		if r.twoCols {
 			return fmt.Errorf("failed to open map file <%s>: %w", r.Name, err)

@@ -436,3 +436,28 @@ func TestSplitMapLine(t *testing.T) {
 		assert.Equal(t, want, [2]string{k, v}, "%q", line)
 	}
 }
+
+// TestRefsSetDir: a relative file name is read from the directory set
+// when the name is first met, by a check view too; the registry reads it
+// from there later, whatever the directory is then, and keeps the name
+// as given.
+func TestRefsSetDir(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "m.map"), []byte("a b\n"), 0o600))
+	const expr = "str(a),map(m.map)"
+	_, _, err := NewRefs().CompileFetch(expr)
+	require.Error(t, err, "m.map is not in the working directory")
+
+	rs := NewRefs()
+	rs.SetDir(dir)
+	_, _, err = rs.CheckView().CompileFetch(expr)
+	require.NoError(t, err)
+	require.Empty(t, rs.List(RefMap), "a check view's references are its own")
+	rs.SetDir("")
+	_, _, err = rs.CompileFetch(expr)
+	require.NoError(t, err, "read from where the name was first met")
+	refs := rs.List(RefMap)
+	require.Len(t, refs, 1)
+	require.Equal(t, "m.map", refs[0].Name)
+	require.Nil(t, (*Refs)(nil).CheckView())
+}

@@ -10,9 +10,15 @@ import (
 // of the lines after it are relative to, as in HAProxy: the working
 // directory (current, the default), the directory of the file being
 // read (config) or its parent (parent), each file's own as it is read,
-// or a directory (origin, itself relative to the base in effect). lb
-// applies it to the files it reads while parsing: errorfile (in proxies
-// and http-errors sections) and ssl-dh-param-file.
+// or a directory (origin, itself relative to the base in effect). As in
+// HAProxy, it applies to the files read while the configuration is:
+// errorfile (in proxies and http-errors sections), the file of a return
+// or deny rule, ssl-dh-param-file, lua-load, the TLS files of bind lines
+// (crt, crt-list, ca-file, ca-verify-file, tls-ticket-keys) and a
+// server's ca-file, ACL pattern files and the map files of rules, and
+// SPOE configuration files; not to what HAProxy reads once the
+// configuration is read (a server's crt, the maps of use_backend names
+// and log-formats, UNIX sockets, pidfile, server-state-file).
 
 func init() {
 	globalKeywords["default-path"] = func(p *parser, a []string) error {
@@ -30,9 +36,16 @@ func init() {
 		default:
 			return fmt.Errorf("unsupported default-path mode '%s' for 'default-path', supported modes include 'current', 'config', 'parent', and 'origin'", a[0])
 		}
-		p.baseDir = p.defaultDir()
+		p.setBaseDir(p.defaultDir())
 		return nil
 	}
+}
+
+// setBaseDir makes dir what the relative file names of the next lines are
+// read from, pattern and map files included.
+func (p *parser) setBaseDir(dir string) {
+	p.baseDir = dir
+	p.cfg.Patterns.SetDir(dir)
 }
 
 // defaultDir is the base directory default-path gives the file being

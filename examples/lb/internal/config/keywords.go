@@ -641,6 +641,7 @@ func parseBind(p *parser, px *Proxy, a []string) error {
 			}
 		}
 	}
+	b.SSL.Config.Dir = p.baseDir
 	px.Binds = append(px.Binds, b)
 	return nil
 }
@@ -757,6 +758,7 @@ func parseServer(p *parser, px *Proxy, a []string) error {
 		// An SRV record's name: its records bring the port.
 		s.SRV, s.Addr, s.MapPorts, s.Unresolved = host, ":0", false, true
 	}
+	s.SSL.Config.Dir = p.baseDir
 	px.Servers = append(px.Servers, &s)
 	return nil
 }

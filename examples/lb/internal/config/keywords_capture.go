@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
 )
 
 // The capture slots capture rules fill ("declare capture", "http-request
@@ -72,7 +70,7 @@ func parseCaptureRule(r HTTPRule, px *Proxy, a []string, req bool) (HTTPRule, er
 		}
 		return r, errors.New("'capture' expects <expression> id <idx>")
 	}
-	if _, _, err := acl.CompileFetch(a[0]); err != nil {
+	if _, _, err := px.ACLs.Refs.CheckView().CompileFetch(a[0]); err != nil {
 		return r, fmt.Errorf("'capture': %w", err)
 	}
 	if src := unavailableSource(a[0], req); src != "" {
@@ -200,7 +198,7 @@ func parseSetTimeout(r HTTPRule, px *Proxy, a []string) (HTTPRule, error) {
 		return r, fmt.Errorf("timer overflow in argument '%s' to rule 'set-timeout %s' (maximum value is 2147483647 ms or ~24.8 days)", a[1], r.Name)
 	}
 	// Not a time: a sample expression.
-	if _, _, ferr := acl.CompileFetch(a[1]); ferr != nil {
+	if _, _, ferr := px.ACLs.Refs.CheckView().CompileFetch(a[1]); ferr != nil {
 		return r, fmt.Errorf("unexpected character '%c' in rule 'set-timeout %s' (neither a time nor a sample expression: %v)", badTimeChar(a[1]), r.Name, ferr)
 	}
 	r.Value = a[1]

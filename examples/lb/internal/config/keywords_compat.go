@@ -162,7 +162,7 @@ func parseHTTPError(p *parser, px *Proxy, a []string) error {
 	if len(a) < 2 || a[0] != "status" {
 		return errors.New("expects 'status <code>' first")
 	}
-	if err := parseAnswerOptions(&r, a); err != nil {
+	if err := parseAnswerOptions(&r, p.baseDir, a); err != nil {
 		return err
 	}
 	if !errorFileStatuses[r.Status] {

@@ -28,7 +28,7 @@ func isDoResolve(word string) bool {
 // host name's expression. As in haproxy, the variable's name is not
 // checked here (one without a scope is never set) and the section is
 // looked up once the configuration is read (checkDoResolve).
-func parseDoResolve(kind, verb string, args []string) (name string, res DoResolve, expr string, err error) {
+func parseDoResolve(rs *acl.Refs, kind, verb string, args []string) (name string, res DoResolve, expr string, err error) {
 	inner, ok := strings.CutPrefix(verb, "do-resolve(")
 	if ok {
 		inner, ok = strings.CutSuffix(inner, ")")
@@ -50,7 +50,7 @@ func parseDoResolve(kind, verb string, args []string) (name string, res DoResolv
 	if len(args) > 1 {
 		return "", res, "", fmt.Errorf("'%s %s' expects either 'if' or 'unless' followed by a condition but found '%s'", kind, verb, args[1])
 	}
-	if _, _, err := acl.CompileFetch(args[0]); err != nil {
+	if _, _, err := rs.CheckView().CompileFetch(args[0]); err != nil {
 		return "", res, "", fmt.Errorf("'%s': %w", verb, err)
 	}
 	return parts[0], res, args[0], nil

@@ -24,7 +24,7 @@ const kFeBe = KindFrontend | KindBackend
 
 func init() {
 	proxyKeywords["http-request"] = proxyKeyword{kFeBe, func(p *parser, px *Proxy, a []string) error {
-		r, err := parseHTTPRule(p.pos, px, a, true)
+		r, err := parseHTTPRule(p.pos, p.baseDir, px, a, true)
 		if err != nil {
 			return err
 		}
@@ -36,7 +36,7 @@ func init() {
 		return nil
 	}}
 	proxyKeywords["http-response"] = proxyKeyword{kFeBe, func(p *parser, px *Proxy, a []string) error {
-		r, err := parseHTTPRule(p.pos, px, a, false)
+		r, err := parseHTTPRule(p.pos, p.baseDir, px, a, false)
 		if err != nil {
 			return err
 		}
@@ -50,7 +50,7 @@ func init() {
 	// http-after-response rules run on every answer, the balancer's own
 	// (errors, redirects, return) included, after the other rules.
 	proxyKeywords["http-after-response"] = proxyKeyword{kFeBe, func(p *parser, px *Proxy, a []string) error {
-		r, err := parseHTTPRule(p.pos, px, a, false)
+		r, err := parseHTTPRule(p.pos, p.baseDir, px, a, false)
 		if err != nil {
 			return err
 		}
@@ -67,7 +67,7 @@ func init() {
 	// "redirect" is the older form of "http-request redirect"; its rules
 	// run after the http-request rules, as in HAProxy.
 	proxyKeywords["redirect"] = proxyKeyword{kFeBe, func(p *parser, px *Proxy, a []string) error {
-		r, err := parseHTTPRule(p.pos, px, append([]string{"redirect"}, a...), true)
+		r, err := parseHTTPRule(p.pos, p.baseDir, px, append([]string{"redirect"}, a...), true)
 		if err != nil {
 			return err
 		}
@@ -695,8 +695,9 @@ var errorFileStatuses = map[int]bool{
 // parseAnswerOptions reads the options of return and deny: the status
 // ("status", or "deny_status" for deny), and an answer of the rule's own
 // (content-type, string, lf-string, file, lf-file, hdr); a deny without
-// them answers with the status's error page.
-func parseAnswerOptions(r *HTTPRule, a []string) error {
+// them answers with the status's error page. A relative file name is read
+// from dir (default-path) when dir is set.
+func parseAnswerOptions(r *HTTPRule, dir string, a []string) error {
 	for len(a) > 0 {
 		switch {
 		case (a[0] == "status" || a[0] == "deny_status" && r.Action != "return") && len(a) >= 2:
@@ -710,7 +711,7 @@ func parseAnswerOptions(r *HTTPRule, a []string) error {
 		case (a[0] == "string" || a[0] == "lf-string") && len(a) >= 2:
 			r.Body, r.BodyFormat, r.OwnAnswer = []byte(a[1]), a[0] == "lf-string", true
 		case (a[0] == "file" || a[0] == "lf-file") && len(a) >= 2:
-			b, err := os.ReadFile(a[1])
+			b, err := os.ReadFile(inDir(dir, a[1]))
 			if err != nil {
 				return fmt.Errorf("'%s' %s: %w", r.Action, a[0], err)
 			}
@@ -721,7 +722,7 @@ func parseAnswerOptions(r *HTTPRule, a []string) error {
 		case a[0] == "errorfile" && len(a) >= 2 && (r.Action == "return" || r.Action == "http-error"):
 			// A whole response, sent as it is (the rule's status is
 			// the one logged), as in HAProxy.
-			b, err := os.ReadFile(a[1])
+			b, err := os.ReadFile(inDir(dir, a[1]))
 			if err != nil {
 				return fmt.Errorf("'%s' errorfile: %w", r.Action, err)
 			}
@@ -774,7 +775,7 @@ func splitCond(px *Proxy, a []string) (*acl.Cond, []string, error) {
 }
 
 // parseHTTPRule reads an http-request (req) or http-response rule.
-func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
+func parseHTTPRule(pos Pos, dir string, px *Proxy, a []string, req bool) (HTTPRule, error) {
 	if len(a) == 0 {
 		return HTTPRule{}, errors.New("expects an action")
 	}
@@ -819,7 +820,7 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 	r.Cond = cond
 	if req && isDoResolve(a0) {
 		r.Action = "do-resolve"
-		r.Name, r.Resolve, r.Value, err = parseDoResolve("http-request", a0, a)
+		r.Name, r.Resolve, r.Value, err = parseDoResolve(px.ACLs.Refs, "http-request", a0, a)
 		return r, err
 	}
 	if name, ok := strings.CutPrefix(r.Action, "lua."); ok {
@@ -849,7 +850,7 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 			return r, err
 		}
 		if r.Action == "set-var" {
-			if _, _, err := acl.CompileFetch(a[0]); err != nil {
+			if _, _, err := px.ACLs.Refs.CheckView().CompileFetch(a[0]); err != nil {
 				return r, fmt.Errorf("'set-var(%s)': %w", r.Name, err)
 			}
 		}
@@ -900,7 +901,7 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 		if err := need(1, "<expr>"); err != nil {
 			return r, err
 		}
-		if _, _, err := acl.CompileFetch(a[0]); err != nil {
+		if _, _, err := px.ACLs.Refs.CheckView().CompileFetch(a[0]); err != nil {
 			return r, fmt.Errorf("'%s': %w", r.Action, err)
 		}
 		r.Value = a[0]
@@ -981,14 +982,14 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 		case !req:
 			r.Status = 502
 		}
-		return r, parseAnswerOptions(&r, a)
+		return r, parseAnswerOptions(&r, dir, a)
 	case "capture":
 		return parseCaptureRule(r, px, a, req)
 	case "track-sc":
 		if len(a) == 0 {
 			return r, fmt.Errorf("'track-sc%d' expects a key expression", r.Slot)
 		}
-		if _, _, err := acl.CompileFetch(a[0]); err != nil {
+		if _, _, err := px.ACLs.Refs.CheckView().CompileFetch(a[0]); err != nil {
 			return r, fmt.Errorf("'track-sc%d' key: %w", r.Slot, err)
 		}
 		r.Value = a[0]
@@ -1024,7 +1025,7 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 			return r, fmt.Errorf("'%s' expects either 'if' or 'unless' followed by a condition but found '%s'", a0, a[1])
 		}
 		if _, err := strconv.ParseInt(a[0], 10, 64); err != nil {
-			if _, _, err := acl.CompileFetch(a[0]); err != nil {
+			if _, _, err := px.ACLs.Refs.CheckView().CompileFetch(a[0]); err != nil {
 				return r, fmt.Errorf("'%s': %w", a0, err)
 			}
 		}
@@ -1035,7 +1036,7 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 			return r, err
 		}
 		if _, err := strconv.ParseInt(a[0], 10, 64); err != nil {
-			if _, _, err := acl.CompileFetch(a[0]); err != nil {
+			if _, _, err := px.ACLs.Refs.CheckView().CompileFetch(a[0]); err != nil {
 				return r, fmt.Errorf("'sc-set-gpt0(%d)': %w", r.Slot, err)
 			}
 		}
@@ -1090,7 +1091,7 @@ func parseHTTPRule(pos Pos, px *Proxy, a []string, req bool) (HTTPRule, error) {
 		return r, nil
 	case "return":
 		r.Status = 200
-		return r, parseAnswerOptions(&r, a)
+		return r, parseAnswerOptions(&r, dir, a)
 	case "use-service":
 		if !req {
 			break

@@ -95,11 +95,11 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 			return fmt.Errorf("'%s' takes no argument, got '%s'", r.Action, args[0])
 		}
 	case strings.HasPrefix(r.Action, "sc-inc-gpc0") || strings.HasPrefix(r.Action, "sc-inc-gpc1") || strings.HasPrefix(r.Action, "sc-set-gpt0"):
-		if err := parseConnStickAction(&r, args); err != nil {
+		if err := parseConnStickAction(px.ACLs.Refs, &r, args); err != nil {
 			return err
 		}
 	case strings.HasPrefix(r.Action, "sc-inc-gpc") || strings.HasPrefix(r.Action, "sc-set-gpt"):
-		if err := parseConnArrayAction(&r, args, a); err != nil {
+		if err := parseConnArrayAction(px.ACLs.Refs, &r, args, a); err != nil {
 			return err
 		}
 	case r.Action == "expect-proxy":
@@ -118,7 +118,7 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 	case strings.HasPrefix(r.Action, "set-var(") || strings.HasPrefix(r.Action, "set-var-fmt(") || strings.HasPrefix(r.Action, "unset-var("):
 		// At every stage, as in HAProxy; before the stream exists only
 		// sess and proc variables are kept.
-		if err := parseConnVarAction(&r, args); err != nil {
+		if err := parseConnVarAction(px.ACLs.Refs, &r, args); err != nil {
 			return err
 		}
 	case r.Action == "set-mark" || r.Action == "set-tos":
@@ -130,7 +130,7 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 		if len(args) != 1 {
 			return fmt.Errorf("'%s' expects one sample expression", r.Action)
 		}
-		if _, _, err := acl.CompileFetch(args[0]); err != nil {
+		if _, _, err := px.ACLs.Refs.CheckView().CompileFetch(args[0]); err != nil {
 			return fmt.Errorf("'%s': %w", r.Action, err)
 		}
 		r.Key = args[0]
@@ -160,7 +160,7 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 		if !px.Kind.IsFrontend() {
 			return fmt.Errorf("'tcp-request content capture': proxy '%s' has no frontend capability", px.Name)
 		}
-		if _, _, err := acl.CompileFetch(args[0]); err != nil {
+		if _, _, err := px.ACLs.Refs.CheckView().CompileFetch(args[0]); err != nil {
 			return fmt.Errorf("'tcp-request content capture': %w", err)
 		}
 		n := atoi(args[2])
@@ -176,7 +176,7 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 		r.Var, r.Key = args[0], args[1]
 	case stage == "content" && isDoResolve(r.Action):
 		r.Action = "do-resolve"
-		if r.Var, r.Resolve, r.Key, err = parseDoResolve("tcp-request content", words[0], args); err != nil {
+		if r.Var, r.Resolve, r.Key, err = parseDoResolve(px.ACLs.Refs, "tcp-request content", words[0], args); err != nil {
 			return err
 		}
 	case stage == "content" && r.Action == "switch-mode":
@@ -224,7 +224,7 @@ func parseTCPRequest(p *parser, px *Proxy, a []string) error {
 		// can be a key of the table); the earlier stages track src.
 		parse := parseKeyTable
 		if stage == "content" {
-			parse = parseSampleKeyTable
+			parse = func(args []string) (string, string, error) { return parseSampleKeyTable(px.ACLs.Refs, args) }
 		}
 		if r.Key, r.Table, err = parse(args); err != nil {
 			return fmt.Errorf("'%s': %w", words[0], err)
@@ -250,7 +250,7 @@ func parseKeyTable(args []string) (key, table string, err error) {
 	if len(args) == 0 {
 		return "", "", errors.New("expects a key fetch ('src')")
 	}
-	if key, table, err = parseSampleKeyTable(args); err != nil {
+	if key, table, err = parseSampleKeyTable(nil, args); err != nil {
 		return "", "", err
 	}
 	if key != "src" {
@@ -285,7 +285,7 @@ func parseStick(p *parser, px *Proxy, a []string) error {
 	r.Cond = cond
 	// Any sample may be the key (a cookie, a header); checkStick checks
 	// that the table's type can take it.
-	if r.Key, r.Table, err = parseSampleKeyTable(words); err != nil {
+	if r.Key, r.Table, err = parseSampleKeyTable(px.ACLs.Refs, words); err != nil {
 		return fmt.Errorf("'stick %s': %w", a[0], err)
 	}
 	px.Stick.Rules = appendOwn(px.Stick.Rules, r)
@@ -294,11 +294,11 @@ func parseStick(p *parser, px *Proxy, a []string) error {
 
 // parseSampleKeyTable reads "KEY [table NAME]" where KEY is any sample
 // expression: the key of stick rules and of content rules' track-sc.
-func parseSampleKeyTable(args []string) (key, table string, err error) {
+func parseSampleKeyTable(rs *acl.Refs, args []string) (key, table string, err error) {
 	if len(args) == 0 {
 		return "", "", errors.New("expects a key fetch ('src', 'req.cook(NAME)'...)")
 	}
-	if _, _, err := acl.CompileFetch(args[0]); err != nil {
+	if _, _, err := rs.CheckView().CompileFetch(args[0]); err != nil {
 		return "", "", err
 	}
 	switch {
@@ -450,7 +450,7 @@ func (p *parser) checkStick() {
 		if st == nil {
 			return
 		}
-		if f, _, err := acl.CompileFetch(key); err == nil && !acl.KeyConvertible(f.Type, st.Config.Type) {
+		if f, _, err := p.cfg.Patterns.CheckView().CompileFetch(key); err == nil && !acl.KeyConvertible(f.Type, st.Config.Type) {
 			p.pos = pos
 			p.errorf(kw, ErrBadValue, "%s '%s': stick-table '%s' (type %s) uses a type incompatible with the 'track-sc%d' key '%s' (%s)",
 				px.Kind, px.Name, st.Config.Name, st.Config.Type, slot, key, f.Type)
@@ -468,7 +468,7 @@ func (p *parser) checkStick() {
 		for _, r := range px.Stick.Rules {
 			check(px, r.Pos, "stick", r.Table)
 			if st := tableOf(px, r.Table); st != nil {
-				if f, _, err := acl.CompileFetch(r.Key); err == nil && !acl.KeyConvertible(f.Type, st.Config.Type) {
+				if f, _, err := p.cfg.Patterns.CheckView().CompileFetch(r.Key); err == nil && !acl.KeyConvertible(f.Type, st.Config.Type) {
 					p.pos = r.Pos
 					p.errorf("stick", ErrBadValue, "%s '%s': stick-table '%s' (type %s) uses a type incompatible with the 'stick' key '%s' (%s)",
 						px.Kind, px.Name, st.Config.Name, st.Config.Type, r.Key, f.Type)
@@ -526,7 +526,7 @@ func statsBindProcess(words []string) error {
 // tcp-request and tcp-response rules, sc-inc-gpc0(N), sc-inc-gpc1(N) and
 // sc-set-gpt0(N) VALUE, as haproxy reads them: "(N)" names the counter,
 // 0 without it; the value is an integer or a sample expression.
-func parseConnStickAction(r *ConnRule, args []string) error {
+func parseConnStickAction(rs *acl.Refs, r *ConnRule, args []string) error {
 	word := r.Action
 	tmp := HTTPRule{Action: r.Action}
 	if err := parseStickAction(&tmp); err != nil {
@@ -543,7 +543,7 @@ func parseConnStickAction(r *ConnRule, args []string) error {
 		return fmt.Errorf("'%s' expects an integer or a sample expression", word)
 	}
 	if _, err := strconv.ParseInt(args[0], 10, 64); err != nil {
-		if _, _, err := acl.CompileFetch(args[0]); err != nil {
+		if _, _, err := rs.CheckView().CompileFetch(args[0]); err != nil {
 			return fmt.Errorf("'%s': %w", word, err)
 		}
 	}
@@ -553,7 +553,7 @@ func parseConnStickAction(r *ConnRule, args []string) error {
 
 // parseConnVarAction reads set-var(NAME) EXPR, set-var-fmt(NAME) FMT and
 // unset-var(NAME) in the tcp-request and tcp-response rules.
-func parseConnVarAction(r *ConnRule, args []string) error {
+func parseConnVarAction(rs *acl.Refs, r *ConnRule, args []string) error {
 	verb, name, ok := strings.Cut(strings.TrimSuffix(r.Action, ")"), "(")
 	if !ok || !strings.HasSuffix(r.Action, ")") {
 		return fmt.Errorf("'%s': expects '%s(<scope>.<name>)'", r.Action, verb)
@@ -568,7 +568,7 @@ func parseConnVarAction(r *ConnRule, args []string) error {
 	case verb == "set-var" && len(args) != 1:
 		return fmt.Errorf("'set-var(%s)' expects one sample expression", name)
 	case verb == "set-var":
-		if _, _, err := acl.CompileFetch(args[0]); err != nil {
+		if _, _, err := rs.CheckView().CompileFetch(args[0]); err != nil {
 			return fmt.Errorf("'set-var(%s)': %w", name, err)
 		}
 		r.Key = args[0]

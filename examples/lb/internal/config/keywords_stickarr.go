@@ -13,7 +13,7 @@ import (
 // integer or a sample expression, 0 when none is given (haproxy reads the
 // missing word as the integer 0, and a condition word as an expression).
 // line is the rule's words, the condition included.
-func parseConnArrayAction(r *ConnRule, args, line []string) error {
+func parseConnArrayAction(rs *acl.Refs, r *ConnRule, args, line []string) error {
 	tmp := HTTPRule{Action: r.Action}
 	if err := parseArrayStickAction(&tmp); err != nil {
 		return err
@@ -42,7 +42,7 @@ func parseConnArrayAction(r *ConnRule, args, line []string) error {
 		return fmt.Errorf("'%s' only accepts 'if' or 'unless' (got '%s')", word, args[1])
 	}
 	if _, err := strconv.ParseInt(args[0], 10, 64); err != nil {
-		if _, _, err := acl.CompileFetch(args[0]); err != nil {
+		if _, _, err := rs.CheckView().CompileFetch(args[0]); err != nil {
 			return fmt.Errorf("'%s': %w", word, err)
 		}
 	}

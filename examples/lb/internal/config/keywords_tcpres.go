@@ -119,17 +119,17 @@ func parseResponseRule(p *parser, px *Proxy, a []string) (ConnRule, error) {
 	case action == "ot-group":
 		return r, fmt.Errorf("%w: 'tcp-response content %s' (lb runs no OpenTracing)", ErrUnsupported, action)
 	case action == "sc-inc-gpc" || strings.HasPrefix(action, "sc-inc-gpc(") || action == "sc-set-gpt" || strings.HasPrefix(action, "sc-set-gpt("):
-		if err := parseConnArrayAction(&r, args, a); err != nil {
+		if err := parseConnArrayAction(px.ACLs.Refs, &r, args, a); err != nil {
 			return r, err
 		}
 		return r, misplacedInResponse(r.Key)
 	case strings.HasPrefix(action, "sc-inc-gpc0") || strings.HasPrefix(action, "sc-inc-gpc1") || strings.HasPrefix(action, "sc-set-gpt0"):
-		if err := parseConnStickAction(&r, args); err != nil {
+		if err := parseConnStickAction(px.ACLs.Refs, &r, args); err != nil {
 			return r, err
 		}
 		return r, misplacedInResponse(r.Key)
 	case strings.HasPrefix(action, "set-var(") || strings.HasPrefix(action, "set-var-fmt(") || strings.HasPrefix(action, "unset-var("):
-		return r, parseConnVarAction(&r, args)
+		return r, parseConnVarAction(px.ACLs.Refs, &r, args)
 	case action == "send-spoe-group":
 		if len(args) != 2 {
 			return r, errors.New("expects 2 arguments: <engine-id> <group-id>")

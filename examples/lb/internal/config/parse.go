@@ -50,6 +50,9 @@ func Parse(srcs ...Source) (*Config, error) {
 		}
 		p.parseSource(s)
 	}
+	// What is read from here on is relative to the working directory,
+	// as HAProxy goes back to it once the files are read.
+	p.setBaseDir("")
 	// Conditions built from here on are no line's (noteCond).
 	p.words = nil
 	// Reported with the other errors, as haproxy resolves them.
@@ -140,7 +143,7 @@ const maxLine = 64 * 1024
 
 func (p *parser) parseSource(s Source) {
 	p.file = s.Name
-	p.baseDir = p.defaultDir()
+	p.setBaseDir(p.defaultDir())
 	sc := bufio.NewScanner(bytes.NewReader(s.Data))
 	sc.Buffer(make([]byte, 4096), maxLine)
 	line := 0

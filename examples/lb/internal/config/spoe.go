@@ -141,7 +141,7 @@ func parseSPOEFilter(p *parser, px *Proxy, a []string) error {
 			return fmt.Errorf("the SPOE engine '%s' is already declared at %s", name, f.Pos)
 		}
 	}
-	data, err := os.ReadFile(file)
+	data, err := os.ReadFile(inDir(p.baseDir, file))
 	if err != nil {
 		return fmt.Errorf("cannot read the SPOE configuration: %w", err)
 	}
