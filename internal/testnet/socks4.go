@@ -38,10 +38,11 @@ const (
 // id's NUL) and answers as its mode says.
 type SOCKS4Proxy struct {
 	// Addr is the address to dial.
-	Addr string
-	mode atomic.Int32
-	mu   sync.Mutex
-	reqs []string
+	Addr  string
+	mode  atomic.Int32
+	delay atomic.Int64 // before a grant, in nanoseconds
+	mu    sync.Mutex
+	reqs  []string
 	// ups are the connections to servers, closed when the test ends
 	// (done) so that relays waiting on them return.
 	ups  map[net.Conn]struct{}
@@ -69,6 +70,11 @@ func StartSOCKS4(t testing.TB, mode SOCKS4Mode) *SOCKS4Proxy {
 
 // SetMode changes how the proxy answers the requests to come.
 func (p *SOCKS4Proxy) SetMode(m SOCKS4Mode) { p.mode.Store(int32(m)) }
+
+// SetDelay makes the proxy wait d after reading a request before it
+// connects to the server and grants it (SOCKS4Grant), as a slow proxy or
+// a slow path to the server would.
+func (p *SOCKS4Proxy) SetDelay(d time.Duration) { p.delay.Store(int64(d)) }
 
 // Requests returns the requests read so far, in the order they came.
 func (p *SOCKS4Proxy) Requests() []string {
@@ -119,6 +125,9 @@ func (p *SOCKS4Proxy) serve(c *net.TCPConn) {
 	case SOCKS4Silent:
 		_, _ = io.Copy(io.Discard, r)
 		return
+	}
+	if d := time.Duration(p.delay.Load()); d > 0 {
+		time.Sleep(d)
 	}
 	ip := netip.AddrFrom4([4]byte(head[4:8]))
 	dst := netip.AddrPortFrom(ip, uint16(head[2])<<8|uint16(head[3]))

@@ -443,11 +443,17 @@ func (c *checker) once(ctx context.Context) {
 	if skip {
 		return
 	}
-	timeout := s.be.cfg.Timeouts.Check
-	if timeout == 0 || c.ext != nil {
-		// As in HAProxy 2.6, an external check's command has inter to
-		// run, whatever timeout check says.
-		timeout = s.cfg.Inter
+	// Without timeout check, inter bounds the whole check; an external
+	// check's command has inter to run whatever timeout check says, as
+	// in HAProxy 2.6.
+	timeout := s.cfg.Inter
+	if t := s.be.cfg.Timeouts.Check; t > 0 && c.ext == nil {
+		ph := checkPhases{connect: s.cfg.Inter, check: t}
+		if ct := s.be.cfg.Timeouts.Connect; ct > 0 && ct < ph.connect {
+			ph.connect = ct
+		}
+		timeout = ph.connect + ph.check
+		ctx = context.WithValue(ctx, checkPhasesKey{}, ph)
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	start := time.Now()
@@ -480,6 +486,32 @@ func (c *checker) once(ctx context.Context) {
 		return
 	}
 	c.failure(err, dur)
+}
+
+// checkPhases are a check's bounds when timeout check is set, as HAProxy
+// applies them: the connection (TCP, SOCKS4, PROXY header, TLS) has
+// min(inter, timeout connect) to come up, then the exchange has timeout
+// check, counted from there.
+type checkPhases struct{ connect, check time.Duration }
+
+type checkPhasesKey struct{}
+
+// connectCtx bounds a check's connect by its phase, when it has one.
+func connectCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ph, ok := ctx.Value(checkPhasesKey{}).(checkPhases); ok {
+		return context.WithTimeout(ctx, ph.connect)
+	}
+	return ctx, func() {}
+}
+
+// afterConnect is the context of a check's exchange once its connection
+// is up: timeout check from now, when set (else the check's own bound
+// goes on).
+func afterConnect(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ph, ok := ctx.Value(checkPhasesKey{}).(checkPhases); ok {
+		return context.WithTimeout(ctx, ph.check)
+	}
+	return ctx, func() {}
 }
 
 // closeCheck ends a check's connection once the check has its answer. As

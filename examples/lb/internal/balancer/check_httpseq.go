@@ -69,7 +69,10 @@ func (b *Balancer) httpCheckSequence(ctx context.Context, s *Server, hc *config.
 		}
 		g := *req
 		g.Expects, g.SendState, g.DisableOn404, g.Rules = expects, hc.SendState, hc.DisableOn404, nil
-		if err := s.runHTTPCheck(ctx, c, &g, state, soft404); err != nil {
+		xctx, cancel := afterConnect(ctx)
+		err = s.runHTTPCheck(xctx, c, &g, state, soft404)
+		cancel()
+		if err != nil {
 			return nil, err
 		}
 	}

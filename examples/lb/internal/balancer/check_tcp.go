@@ -135,7 +135,11 @@ func (b *Balancer) tcpCheck(ctx context.Context, s *Server) (net.Conn, error) {
 	return r.c, nil // run connects before any rule, or fails
 }
 
-func (r *tcpCheckRun) run(ctx context.Context) error {
+func (r *tcpCheckRun) run(base context.Context) error {
+	// Each connection's exchange has its own context, from its connect
+	// on (afterConnect).
+	ctx, cancel := base, context.CancelFunc(func() {})
+	defer func() { cancel() }()
 	first := -1
 	for i, rule := range r.rules {
 		if rule.Action != config.TCPCheckComment {
@@ -150,13 +154,17 @@ func (r *tcpCheckRun) run(ctx context.Context) error {
 			return r.fail(checkReason(err), "")
 		}
 		r.c = c
+		ctx, cancel = afterConnect(base)
 	}
 	for i := range r.rules {
 		rule := &r.rules[i]
 		var err error
 		switch rule.Action {
 		case config.TCPCheckConnect:
-			err = r.connect(ctx, i, rule)
+			if err = r.connect(base, i, rule); err == nil {
+				cancel()
+				ctx, cancel = afterConnect(base)
+			}
 		case config.TCPCheckSend:
 			err = r.send(ctx, i, rule)
 		case config.TCPCheckExpect:

@@ -329,6 +329,8 @@ func (b *Balancer) dialCheck(ctx context.Context, s *Server) (net.Conn, error) {
 	}
 	if hc != nil {
 		state, soft404 := s.httpCheckState(b, hc)
+		ctx, cancel := afterConnect(ctx)
+		defer cancel()
 		if err := s.runHTTPCheck(ctx, c, hc, state, soft404); err != nil {
 			return nil, err
 		}
@@ -395,7 +397,9 @@ func (b *Balancer) dialCheckConn(ctx context.Context, s *Server, target string, 
 func dialCheckWith(ctx context.Context, d *conn.Dialer, target string) (*conn.Conn, error) {
 	w := watchHandshake(d)
 	network, addr := config.NetAddr(target)
-	c, err := d.Dial(ctx, network, addr, nil)
+	dctx, cancel := connectCtx(ctx)
+	c, err := d.Dial(dctx, network, addr, nil)
+	cancel()
 	if err != nil {
 		return nil, w.classify(err)
 	}
