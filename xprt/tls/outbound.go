@@ -234,6 +234,15 @@ func (o *Outbound) keysClient(c net.Conn, cfg *stdtls.Config) *Conn {
 	return tc
 }
 
+// WithALPN returns an Outbound like o that offers protos in its
+// handshakes instead of o's ALPN list (HAProxy's check-alpn); sessions
+// are resumed from the same cache.
+func (o *Outbound) WithALPN(protos []string) *Outbound {
+	cfg := o.config.Clone()
+	cfg.NextProtos = protos
+	return &Outbound{config: cfg, verify: o.verify, keys: o.keys}
+}
+
 // ClientSNI wraps a dialed connection and sends sni instead of the
 // configured name (the result of an sni expression, a request's Host).
 // Sessions stay cached per name.

@@ -199,3 +199,24 @@ frontend fe
 	err = c.Handshake(context.Background())
 	require.ErrorContains(t, err, "not-example.test")
 }
+
+// TestOutboundWithALPN: the copy offers its own protocols, the original
+// keeps its own.
+func TestOutboundWithALPN(t *testing.T) {
+	testnet.LeakCheck(t)
+	f := newSNIFixture(t)
+	in, err := ptls.NewInbound(ptls.BindConfig{Crt: f.bind().Crt, ALPN: []string{"h2", "http/1.1"}}, nil)
+	require.NoError(t, err)
+	s := serve(t, in, "line")
+	o, err := ptls.NewOutbound(ptls.ServerConfig{Verify: ptls.VerifyNone, ALPN: []string{"http/1.1"}}, nil)
+	require.NoError(t, err)
+	h2 := o.WithALPN([]string{"h2"})
+	for _, tc := range []struct {
+		o    *ptls.Outbound
+		want string
+	}{{o, "http/1.1"}, {h2, "h2"}, {o, "http/1.1"}} {
+		info, _, err := dialOut(t, s.addr, tc.o, "")
+		require.NoError(t, err)
+		require.Equal(t, tc.want, info.ALPN)
+	}
+}
