@@ -107,6 +107,9 @@ func httpCheck(ctx context.Context, c xprt.Transport, hc *config.HTTPCheck, stat
 	if hc.Method == "HEAD" {
 		reqFlags |= htx.FlagHead
 	}
+	// As HAProxy's, an answer that is not an HTTP response fails with no
+	// more said, as soon as its first bytes show it.
+	invalid := &layer7Error{reason: "Layer7 invalid response"}
 	var head int
 	for {
 		n, err := c.Read(tmp)
@@ -114,32 +117,44 @@ func httpCheck(ctx context.Context, c xprt.Transport, hc *config.HTTPCheck, stat
 		if h, perr := p.ParseResponse(buf, &resp, reqFlags); perr == nil {
 			head = h
 			break
-		} else if !errors.Is(perr, h1.ErrNeedMore) {
-			return 0, &layer7Error{reason: "Layer7 invalid response, info: \"" + firstLine(buf) + "\""}
+		} else if !errors.Is(perr, h1.ErrNeedMore) || !versionToken(buf) {
+			return 0, invalid
 		}
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
 				return 0, &layer7Error{reason: "Layer7 timeout"}
 			}
-			if len(buf) == 0 {
-				return 0, &layer7Error{reason: `Layer7 invalid response, info: "` + err.Error() + `"`}
-			}
-			return 0, &layer7Error{reason: "Layer7 invalid response, info: \"" + firstLine(buf) + "\""}
+			return 0, invalid
 		}
 		if len(buf) > httpCheckMax {
-			return 0, &layer7Error{reason: "Layer7 invalid response, info: \"head too large\""}
+			return 0, invalid
 		}
 	}
+	return judgeHTTPCheck(hc, &resp, soft404, func() ([]byte, error) { return readCheckBody(c, buf[head:], &resp) })
+}
+
+// judgeHTTPCheck applies hc's expect rules to an answer whose head is
+// resp, reading its body with body when a rule looks at it, and returns
+// the answer's status, which a passed check reports. soft404 makes a 404
+// a conditional pass (disable-on-404, for a server not down).
+func judgeHTTPCheck(hc *config.HTTPCheck, resp *htx.Message, soft404 bool, readBody func() ([]byte, error)) (int, error) {
 	if soft404 && resp.Status == 404 {
 		// As in HAProxy, before the expect rules.
 		return resp.Status, errCondPass
 	}
-	wrong := func() error {
-		return &layer7Error{reason: fmt.Sprintf("Layer7 wrong status, code: %d, info: \"%s\"", resp.Status, resp.Reason())}
+	wrong := func(comment string) error {
+		// As HAProxy's, the info is the reason phrase and the rule's
+		// comment, even empty; an HTTP/2 answer, which has no reason
+		// phrase, has none without a comment.
+		info := string(resp.Reason()) + comment
+		if info == "" && resp.Version == htx.Version20 {
+			return &layer7Error{reason: fmt.Sprintf("Layer7 wrong status, code: %d", resp.Status)}
+		}
+		return &layer7Error{reason: fmt.Sprintf("Layer7 wrong status, code: %d, info: \"%s\"", resp.Status, info)}
 	}
 	if len(hc.Expects) == 0 {
 		if resp.Status < 200 || resp.Status >= 400 {
-			return 0, wrong()
+			return 0, wrong("")
 		}
 		return resp.Status, nil
 	}
@@ -147,7 +162,7 @@ func httpCheck(ctx context.Context, c xprt.Transport, hc *config.HTTPCheck, stat
 	for _, e := range hc.Expects {
 		if e.Body() && body == nil {
 			var err error
-			if body, err = readCheckBody(c, buf[head:], &resp); err != nil {
+			if body, err = readBody(); err != nil {
 				return 0, err
 			}
 		}
@@ -174,7 +189,7 @@ func httpCheck(ctx context.Context, c xprt.Transport, hc *config.HTTPCheck, stat
 		}
 		switch {
 		case !e.Body():
-			return 0, &layer7Error{reason: fmt.Sprintf("Layer7 wrong status, code: %d, info: \"%s%s\"", resp.Status, resp.Reason(), comment)}
+			return 0, wrong(comment)
 		case e.Inverse:
 			return 0, &layer7Error{reason: `Layer7 invalid response, info: "HTTP check matched unwanted content` + comment + `"`}
 		default:
@@ -258,20 +273,23 @@ func readCheckBody(c xprt.Transport, have []byte, resp *htx.Message) ([]byte, er
 	return body, nil
 }
 
+// versionToken reports whether b may begin a status line: its bytes up
+// to the first space are visible ASCII characters.
+func versionToken(b []byte) bool {
+	for _, c := range b {
+		if c == ' ' {
+			return true
+		}
+		if c <= ' ' || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 func isTimeout(err error) bool {
 	var t interface{ Timeout() bool }
 	return errors.As(err, &t) && t.Timeout()
-}
-
-func firstLine(b []byte) string {
-	s := string(b)
-	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
-		s = s[:i]
-	}
-	if len(s) > 64 {
-		s = s[:64]
-	}
-	return strconv.Quote(s)[1 : len(strconv.Quote(s))-1]
 }
 
 // stateHeader is the X-Haproxy-Server-State value of http-check

@@ -1,6 +1,7 @@
 package balancer
 
 import (
+	"cmp"
 	"context"
 	"net"
 
@@ -69,8 +70,13 @@ func (b *Balancer) httpCheckSequence(ctx context.Context, s *Server, hc *config.
 		}
 		g := *req
 		g.Expects, g.SendState, g.DisableOn404, g.Rules = expects, hc.SendState, hc.DisableOn404, nil
+		proto, alpnPicks := r.Proto, len(r.ALPN) > 0
+		if r.Default {
+			proto = cmp.Or(proto, s.serverCheckProto())
+			alpnPicks = alpnPicks || len(s.cfg.CheckALPN) > 0
+		}
 		xctx, cancel := afterConnect(ctx)
-		err = s.runHTTPCheck(xctx, c, &g, state, soft404)
+		err = s.runHTTPCheck(xctx, c, &g, state, soft404, checkSpeaksH2(c.Transport(), proto, alpnPicks))
 		cancel()
 		if err != nil {
 			return nil, err
@@ -119,11 +125,15 @@ func (s *Server) ruleDialer(r *config.TCPCheckRule, serverFirst bool) (*conn.Dia
 	if sni == "" && r.Default {
 		sni = s.cfg.CheckSNI
 	}
+	if out != nil && len(r.ALPN) > 0 {
+		// The rule's alpn: the protocols its TLS handshake offers.
+		out = out.WithALPN(r.ALPN)
+	}
 	switch {
 	case out == nil:
-	case r.SSL && sni == "":
+	case (r.SSL || d.Transport != nil && len(r.ALPN) > 0) && sni == "":
 		d.Transport = func(c net.Conn) (xprt.Transport, error) { return out.Client(c), nil }
-	case r.SSL || (d.Transport != nil && r.SNI != ""):
+	case r.SSL || (d.Transport != nil && (r.SNI != "" || len(r.ALPN) > 0)):
 		d.Transport = func(c net.Conn) (xprt.Transport, error) { return out.ClientSNI(c, sni), nil }
 	}
 	if serverFirst && !r.Default && d.SendProxy == 0 && d.Transport == nil && d.SOCKS4 == "" {

@@ -331,17 +331,23 @@ func (b *Balancer) dialCheck(ctx context.Context, s *Server) (net.Conn, error) {
 		state, soft404 := s.httpCheckState(b, hc)
 		ctx, cancel := afterConnect(ctx)
 		defer cancel()
-		if err := s.runHTTPCheck(ctx, c, hc, state, soft404); err != nil {
+		overH2 := checkSpeaksH2(c.Transport(), s.serverCheckProto(), len(s.cfg.CheckALPN) > 0)
+		if err := s.runHTTPCheck(ctx, c, hc, state, soft404, overH2); err != nil {
 			return nil, err
 		}
 	}
 	return c, nil
 }
 
-// runHTTPCheck sends hc's request on c and judges the answer, recording
-// its status code; on a failure it aborts c.
-func (s *Server) runHTTPCheck(ctx context.Context, c *conn.Conn, hc *config.HTTPCheck, state string, soft404 bool) error {
-	code, err := httpCheck(ctx, c.Transport(), hc, state, soft404)
+// runHTTPCheck sends hc's request on c, over HTTP/2 when overH2, and
+// judges the answer, recording its status code; on a failure it aborts
+// c.
+func (s *Server) runHTTPCheck(ctx context.Context, c *conn.Conn, hc *config.HTTPCheck, state string, soft404, overH2 bool) error {
+	run := httpCheck
+	if overH2 {
+		run = httpCheckH2
+	}
+	code, err := run(ctx, c.Transport(), hc, state, soft404)
 	if err != nil {
 		_ = c.Abort()
 		if errors.Is(err, errCondPass) {
@@ -439,7 +445,13 @@ func (s *Server) checkDialer(serverFirst bool) (*conn.Dialer, error) {
 		// check-via-socks4 sends them through the server's proxy.
 		d.SOCKS4 = ""
 	}
-	if sni, out := s.cfg.CheckSNI, s.cfg.SSL.Outbound; sni != "" && d.Transport != nil && out != nil {
+	out := s.cfg.SSL.Outbound
+	if alpn := s.cfg.CheckALPN; len(alpn) > 0 && d.Transport != nil && out != nil {
+		// check-alpn: the protocols the TLS checks offer.
+		out = out.WithALPN(alpn)
+		d.Transport = func(c net.Conn) (xprt.Transport, error) { return out.Client(c), nil }
+	}
+	if sni := s.cfg.CheckSNI; sni != "" && d.Transport != nil && out != nil {
 		// check-sni: the TLS checks' own server name.
 		d.Transport = func(c net.Conn) (xprt.Transport, error) { return out.ClientSNI(c, sni), nil }
 	}

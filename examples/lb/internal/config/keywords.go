@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/acl"
+	"github.com/proxyblocks/proxyblocks/xprt/tls"
 )
 
 // The keyword tables. Adding a keyword is adding an entry: the parser finds
@@ -671,10 +672,21 @@ var serverOptions = map[string]serverOption{
 	"no-send-proxy-v2": {0, func(s *Server, _ []string) error { s.SendProxyV2 = false; return nil }},
 	"no-tfo":           {0, func(s *Server, _ []string) error { s.FastOpen = false; return nil }},
 	"check-sni":        {1, func(s *Server, a []string) error { s.CheckSNI = a[0]; return nil }},
-	"disabled":         {0, func(s *Server, _ []string) error { s.Disabled = true; return nil }},
-	"enabled":          {0, func(s *Server, _ []string) error { s.Disabled = false; return nil }},
-	"send-proxy":       {0, func(s *Server, _ []string) error { s.SendProxy = true; return nil }},
-	"send-proxy-v2":    {0, func(s *Server, _ []string) error { s.SendProxyV2 = true; return nil }},
+	"check-proto": {1, func(s *Server, a []string) error {
+		if err := checkProto(a[0]); err != nil {
+			return err
+		}
+		s.CheckProto = a[0]
+		return nil
+	}},
+	"check-alpn": {1, func(s *Server, a []string) (err error) {
+		s.CheckALPN, err = tls.ParseALPN(a[0])
+		return err
+	}},
+	"disabled":      {0, func(s *Server, _ []string) error { s.Disabled = true; return nil }},
+	"enabled":       {0, func(s *Server, _ []string) error { s.Disabled = false; return nil }},
+	"send-proxy":    {0, func(s *Server, _ []string) error { s.SendProxy = true; return nil }},
+	"send-proxy-v2": {0, func(s *Server, _ []string) error { s.SendProxyV2 = true; return nil }},
 	"tcp-ut": {1, func(s *Server, a []string) error {
 		d, err := ParseTime(a[0])
 		s.UserTimeout = d

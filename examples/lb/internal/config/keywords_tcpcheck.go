@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/proxyblocks/proxyblocks/xprt/tls"
 )
 
 // Scripted health checks: "option tcp-check" with its "tcp-check" rules,
@@ -277,8 +279,9 @@ func parseTCPCheckConnect(r *TCPCheckRule, a []string) error {
 }
 
 // parseCheckConnect reads the options of a "tcp-check connect" or, kw
-// telling, an "http-check connect". alpn and proto, which would choose
-// the protocol spoken (HTTP/2), are refused.
+// telling, an "http-check connect". alpn and proto, which choose the
+// protocol an HTTP check speaks, are refused on a tcp-check, whose rules
+// read and write bytes.
 func parseCheckConnect(r *TCPCheckRule, a []string, kw string) error {
 	http := kw == "http-check"
 	for len(a) > 0 {
@@ -301,7 +304,9 @@ func parseCheckConnect(r *TCPCheckRule, a []string, kw string) error {
 			continue
 		case "port", "addr", "comment", "sni":
 		case "alpn", "proto":
-			return fmt.Errorf("%w: '%s connect' option '%s'", ErrUnsupported, kw, a[0])
+			if !http {
+				return fmt.Errorf("%w: '%s connect' option '%s'", ErrUnsupported, kw, a[0])
+			}
 		default:
 			if http {
 				return fmt.Errorf("'http-check connect' expects 'comment', 'port', 'addr', 'send-proxy', 'ssl', 'sni', 'alpn' or 'via-socks4', 'linger', 'default' but got '%s' as argument", a[0])
@@ -334,6 +339,17 @@ func parseCheckConnect(r *TCPCheckRule, a []string, kw string) error {
 			r.Comment = a[1]
 		case "sni":
 			r.SNI = a[1]
+		case "proto":
+			if err := checkProto(a[1]); err != nil {
+				return fmt.Errorf("'http-check connect' proto: %w", err)
+			}
+			r.Proto = a[1]
+		case "alpn":
+			alpn, err := tls.ParseALPN(a[1])
+			if err != nil {
+				return fmt.Errorf("'http-check connect' alpn: %w", err)
+			}
+			r.ALPN = alpn
 		}
 		a = a[2:]
 	}

@@ -669,6 +669,12 @@ type Server struct {
 	// fullconn) connections, the load being the backend's connections,
 	// queued ones included; 0 means a fixed MaxConn.
 	MinConn int
+	// CheckProto is "check-proto": the mux the HTTP health checks speak
+	// ("h1", "h2"); empty, the server's Proto. CheckALPN is
+	// "check-alpn": the protocols the checks' TLS handshake offers in
+	// place of the server's alpn, the one agreed on picking the mux.
+	CheckProto string
+	CheckALPN  []string
 	// CheckSNI is the server name the TLS health checks send
 	// ("check-sni"); "" for the traffic's.
 	CheckSNI string

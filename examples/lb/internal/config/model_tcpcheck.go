@@ -90,6 +90,12 @@ type TCPCheckRule struct {
 	// in place of the reset a check's connection ends with.
 	SendProxy, ViaSOCKS4, SSL, Linger bool
 	SNI                               string
+	// Proto and ALPN are an http-check connect rule's "proto" (the mux
+	// the check speaks, "h1" or "h2") and "alpn" (the protocols its TLS
+	// handshake offers; the one agreed on picks the mux when Proto does
+	// not).
+	Proto string
+	ALPN  []string
 	// Data is what a send rule writes, or what a string or binary expect
 	// rule looks for.
 	Data []byte
