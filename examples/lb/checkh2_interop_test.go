@@ -226,3 +226,59 @@ func TestInteropHTTP2CheckConfigMatchesHAProxy(t *testing.T) {
 		})
 	}
 }
+
+// TestInteropTCPCheckConnectALPNMatchesHAProxy: a tcp-check connect's
+// alpn is what its TLS handshake offers; a server that writes back the
+// protocol agreed on passes the expect only when it was offered.
+func TestInteropTCPCheckConnectALPNMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	serverTLS, _ := testcert.Configs(t, "localhost")
+	serverTLS.NextProtos = []string{"x-health", "h2"}
+	run := func(start func(text string) func() string) []string {
+		addr := checkPeer(t, func(c *net.TCPConn) {
+			tc := tls.Server(c, serverTLS)
+			if err := tc.Handshake(); err != nil {
+				return
+			}
+			_, _ = fmt.Fprintf(tc, "proto=%s\n", tc.ConnectionState().NegotiatedProtocol)
+			_ = tc.Close()
+		})
+		text := fmt.Sprintf(`global
+    log stdout format raw local0
+defaults
+    mode tcp
+    log global
+    option log-health-checks
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+    default-server inter 1s rise 1 fall 1 verify none
+backend offered
+    option tcp-check
+    tcp-check connect ssl alpn x-health
+    tcp-check expect string proto=x-health
+    server s %[1]s check
+backend second
+    option tcp-check
+    tcp-check connect ssl alpn foo,h2
+    tcp-check expect string proto=h2
+    server s %[1]s check
+backend none
+    option tcp-check
+    tcp-check connect ssl
+    tcp-check expect string proto=x-health
+    server s %[1]s check
+frontend fe
+    bind 127.0.0.1:%[2]d
+    default_backend offered
+`, addr, testnet.FreePorts(t, 1)[0])
+		return checkLines(t, start(text), 3, "Health check for ")
+	}
+	ha := run(haproxyLogs(t))
+	lb := run(lbLogs(t))
+	assert.Equal(t, ha, lb, "the check lines: haproxy's, then lb's")
+	joined := strings.Join(lb, "\n")
+	require.Contains(t, joined, "server offered/s succeeded")
+	require.Contains(t, joined, "server second/s succeeded")
+	require.Contains(t, joined, "server none/s failed")
+}

@@ -279,9 +279,9 @@ func parseTCPCheckConnect(r *TCPCheckRule, a []string) error {
 }
 
 // parseCheckConnect reads the options of a "tcp-check connect" or, kw
-// telling, an "http-check connect". alpn and proto, which choose the
-// protocol an HTTP check speaks, are refused on a tcp-check, whose rules
-// read and write bytes.
+// telling, an "http-check connect". proto, which chooses the protocol an
+// HTTP check speaks, is refused on a tcp-check, whose rules read and
+// write bytes; alpn there is only what the TLS handshake offers.
 func parseCheckConnect(r *TCPCheckRule, a []string, kw string) error {
 	http := kw == "http-check"
 	for len(a) > 0 {
@@ -303,7 +303,8 @@ func parseCheckConnect(r *TCPCheckRule, a []string, kw string) error {
 			a = a[1:]
 			continue
 		case "port", "addr", "comment", "sni":
-		case "alpn", "proto":
+		case "alpn":
+		case "proto":
 			if !http {
 				return fmt.Errorf("%w: '%s connect' option '%s'", ErrUnsupported, kw, a[0])
 			}
@@ -311,7 +312,7 @@ func parseCheckConnect(r *TCPCheckRule, a []string, kw string) error {
 			if http {
 				return fmt.Errorf("'http-check connect' expects 'comment', 'port', 'addr', 'send-proxy', 'ssl', 'sni', 'alpn' or 'via-socks4', 'linger', 'default' but got '%s' as argument", a[0])
 			}
-			return fmt.Errorf("'tcp-check connect': unknown option '%s' (expects 'default', 'port', 'addr', 'send-proxy', 'via-socks4', 'ssl', 'sni', 'linger' or 'comment')", a[0])
+			return fmt.Errorf("'tcp-check connect': unknown option '%s' (expects 'default', 'port', 'addr', 'send-proxy', 'via-socks4', 'ssl', 'sni', 'alpn', 'linger' or 'comment')", a[0])
 		}
 		if len(a) < 2 {
 			return fmt.Errorf("'%s connect' option '%s' expects an argument", kw, a[0])
@@ -347,7 +348,7 @@ func parseCheckConnect(r *TCPCheckRule, a []string, kw string) error {
 		case "alpn":
 			alpn, err := tls.ParseALPN(a[1])
 			if err != nil {
-				return fmt.Errorf("'http-check connect' alpn: %w", err)
+				return fmt.Errorf("'%s connect' alpn: %w", kw, err)
 			}
 			r.ALPN = alpn
 		}
