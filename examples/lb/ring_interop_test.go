@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/proxyblocks/proxyblocks/internal/testcert"
 )
 
 // TestInteropRingSectionsMatchHAProxy: haproxy -c's verdicts and
@@ -227,6 +230,11 @@ type syslogTCP struct {
 func newSyslogTCP(t *testing.T) *syslogTCP {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
+	return newSyslogOn(t, ln)
+}
+
+// newSyslogOn is a syslogTCP on ln, a TLS listener say.
+func newSyslogOn(t *testing.T, ln net.Listener) *syslogTCP {
 	s := &syslogTCP{ln: ln}
 	var conns []net.Conn
 	var cmu sync.Mutex
@@ -366,4 +374,65 @@ frontend f
 	require.Contains(t, wantL, "<158>1 ISO myhost haproxy PID - - req /line0\n")
 	require.Contains(t, wantO, "N <158>1 ISO myhost haproxy PID - - req /line0|")
 	require.Equal(t, requests, strings.Count(wantO, "N <158>1 "), wantO)
+}
+
+// TestInteropRingForwardTLSMatchesHAProxy: a ring server line with ssl
+// (and verify none, or a ca-file) sends the lines over TLS, as haproxy's
+// does, each line as the plain forwarding sends it; without verify
+// none or a ca-file the line is refused, as haproxy refuses it.
+func TestInteropRingForwardTLSMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	serverTLS, _ := testcert.Configs(t, "localhost")
+	text := func(port int, addr, opts string) string {
+		return fmt.Sprintf(`global
+    log ring@fwd local3 info
+ring fwd
+    format rfc5424
+    timeout connect 1s
+    timeout server 5s
+    server s1 %s %s
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend f
+    bind 127.0.0.1:%d
+    log global
+    option dontlognull
+    log-format "req %%HU"
+    http-request return status 200 content-type text/plain string ok
+`, addr, opts, port)
+	}
+	const requests = 3
+	run := func(port int, start func(string)) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		srv := newSyslogOn(t, tls.NewListener(ln, serverTLS))
+		start(text(port, ln.Addr().String(), "ssl verify none log-proto octet-count"))
+		for i := 0; i < requests; i++ {
+			oneShot(t, fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("GET /tls%d HTTP/1.1\r\nhost: h\r\nconnection: close\r\n\r\n", i))
+		}
+		last := fmt.Sprintf("req /tls%d", requests-1)
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !strings.Contains(srv.received(), last); time.Sleep(10 * time.Millisecond) {
+		}
+		return octetFrames(t, srv.received())
+	}
+	ports := freePorts(t, 2)
+	want := run(ports[0], func(text string) {
+		startHAProxy(t, text, func() bool {
+			c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", ports[0]))
+			if err == nil {
+				_ = c.Close()
+			}
+			return err == nil
+		})
+	})
+	got := run(ports[1], func(text string) { startInProcess(t, text) })
+	assert.Equal(t, want, got, "the lines over TLS: haproxy's, then lb's")
+	require.Equal(t, requests, strings.Count(want, "N <158>1 "), want)
+	// What haproxy -c says of the TLS options, lb says.
+	for _, opts := range []string{"ssl", "ssl verify none", "ssl verify required", "ssl verify none sni str(x)", "ssl verify none alpn h2", "ssl verify none ssl-min-ver TLSv1.3"} {
+		t.Run(opts, func(t *testing.T) { checkParity(t, text(ports[0], "127.0.0.1:6514", opts)) })
+	}
 }

@@ -168,7 +168,23 @@ func (f *ringForwarder) dial(ctx context.Context) (net.Conn, error) {
 		network, addr = "unix", "@"+strings.TrimPrefix(addr, config.AbnsPrefix)
 	}
 	d := net.Dialer{Timeout: f.sink.cfg.TimeoutConnect}
-	return d.DialContext(ctx, network, addr)
+	c, err := d.DialContext(ctx, network, addr)
+	if err != nil || !f.srv.SSL.Enabled {
+		return c, err
+	}
+	// "ssl": the lines go over TLS, the handshake within timeout
+	// connect too.
+	tc := f.srv.SSL.Outbound.Client(c)
+	hctx, cancel := ctx, context.CancelFunc(func() {})
+	if t := f.sink.cfg.TimeoutConnect; t > 0 {
+		hctx, cancel = context.WithTimeout(ctx, t)
+	}
+	defer cancel()
+	if err := tc.Handshake(hctx); err != nil {
+		_ = tc.Close()
+		return nil, err
+	}
+	return tc, nil
 }
 
 // serve writes lines to c until the connection fails, the server

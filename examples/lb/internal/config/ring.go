@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/proxyblocks/proxyblocks/xprt/tls"
 )
 
 // RingSection is a "ring" section: an in-memory buffer of log lines
@@ -43,6 +45,10 @@ type RingServer struct {
 	// OctetCount frames each line as "LEN LINE" ("log-proto
 	// octet-count"); otherwise each line ends with a newline.
 	OctetCount bool
+	// SSL is the line's TLS side ("ssl" and the server TLS options):
+	// when Enabled, lines go over TLS with its Outbound, built when
+	// parsing ends.
+	SSL ServerSSL
 }
 
 // defaultRingSize is a ring's size and line length when its section
@@ -64,7 +70,7 @@ func (c *Config) Ring(name string) *RingSection {
 }
 
 func init() {
-	finishers = append(finishers, (*parser).checkRings)
+	finishers = append(finishers, (*parser).checkRings, (*parser).finishRingTLS)
 }
 
 func (p *parser) startRing(args []string) {
@@ -217,8 +223,8 @@ func strictTime(s string) (time.Duration, error) {
 }
 
 // ringServer reads a ring's "server NAME ADDR [options]": a stream
-// address, and the options of a backend's server, which lb checks and
-// does not apply, plus "log-proto".
+// address, and the options of a backend's server, which lb checks and,
+// but for ssl and the TLS options, does not apply, plus "log-proto".
 func (p *parser) ringServer(r *RingSection, a []string) error {
 	if len(a) < 2 {
 		return errors.New("'server' expects <name> and <addr>[:<port>] as arguments")
@@ -252,8 +258,33 @@ func (p *parser) ringServer(r *RingSection, a []string) error {
 		}
 	}
 	rs.Addr = px.Servers[0].Addr
+	if ssl := px.Servers[0].SSL; ssl.Enabled {
+		rs.SSL = ServerSSL{Enabled: true, Config: ssl.Config}
+	}
 	r.Servers = append(r.Servers, rs)
 	return nil
+}
+
+// finishRingTLS builds the TLS side of the ring servers with "ssl", with
+// the global defaults, as for a backend's servers.
+func (p *parser) finishRingTLS() {
+	for _, r := range p.cfg.Rings {
+		for _, rs := range r.Servers {
+			if !rs.SSL.Enabled {
+				continue
+			}
+			p.pos = rs.Pos
+			out, err := tls.NewOutbound(rs.SSL.Config, p.cfg.Global.SSL)
+			if err != nil {
+				if errors.Is(err, tls.ErrNoCAFile) {
+					err = fmt.Errorf("verify is enabled by default but no CA file specified; set 'ca-file', or 'verify none' on the server line, or 'ssl-server-verify none' in the global section: %w", err)
+				}
+				p.fail("server", fmt.Sprintf("ring '%s': server '%s'", r.Name, rs.Name), err)
+				continue
+			}
+			rs.SSL.Outbound = out
+		}
+	}
 }
 
 // checkRings warns, as HAProxy does once every section is read, of a
