@@ -282,3 +282,46 @@ frontend fe
 	require.Contains(t, joined, "server second/s succeeded")
 	require.Contains(t, joined, "server none/s failed")
 }
+
+// TestInteropHTTPCheckVersionMatchesHAProxy: http-check send takes any
+// version word, and the check's request line and connection field are
+// the bytes haproxy sends for it (HTTP/x.y from 1.1 up as HTTP/1.1 with
+// "connection: close", "HTTP/2" as HTTP/1.1 without, others as written).
+func TestInteropHTTPCheckVersionMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	versions := []string{"HTTP/2", "HTTP/2.0", "HTTP/1.0", "HTTP/1.1", "HTTP/3", "foo", "HTTP/1.2", "http/1.1", "HTTP/0.9"}
+	run := func(start func(text string) func() string) map[string]string {
+		var mu sync.Mutex
+		seen := map[string]string{}
+		var b strings.Builder
+		b.WriteString("global\n    log stdout format raw local0\ndefaults\n    mode http\n    log global\n    option log-health-checks\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n    default-server inter 1s rise 1 fall 1\n")
+		for i, v := range versions {
+			name := fmt.Sprintf("v%d", i)
+			addr := checkPeer(t, func(c *net.TCPConn) {
+				buf := make([]byte, 4096)
+				n, _ := c.Read(buf)
+				mu.Lock()
+				if _, ok := seen[v]; !ok {
+					seen[v] = string(buf[:n])
+				}
+				mu.Unlock()
+				_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"))
+			})
+			fmt.Fprintf(&b, "backend %s\n    option httpchk\n    http-check send meth GET uri /%s ver %s\n    server s %s check\n", name, name, v, addr)
+		}
+		fmt.Fprintf(&b, "frontend fe\n    bind 127.0.0.1:%d\n    default_backend v0\n", testnet.FreePorts(t, 1)[0])
+		checkLines(t, start(b.String()), len(versions), "Health check for ")
+		mu.Lock()
+		defer mu.Unlock()
+		out := map[string]string{}
+		for k, v := range seen {
+			out[k] = v
+		}
+		return out
+	}
+	ha := run(haproxyLogs(t))
+	lb := run(lbLogs(t))
+	assert.Equal(t, ha, lb, "the check requests: haproxy's, then lb's")
+	require.Equal(t, "GET /v3 HTTP/1.1\r\nconnection: close\r\n\r\n", lb["HTTP/1.1"])
+	require.Equal(t, "GET /v5 foo\r\n\r\n", lb["foo"])
+}

@@ -207,7 +207,8 @@ func judgeHTTPCheck(hc *config.HTTPCheck, resp *htx.Message, soft404 bool, readB
 // already. HTTP/1.0 closes by default: nothing says so.
 func checkRequest(hc *config.HTTPCheck, state string) string {
 	var b strings.Builder
-	b.WriteString(hc.Method + " " + hc.URI + " " + hc.Version + "\r\n")
+	version, v11 := checkVersion(hc.Version)
+	b.WriteString(hc.Method + " " + hc.URI + " " + version + "\r\n")
 	named := false
 	field := func(name, value string) {
 		name = strings.ToLower(strings.TrimSpace(name))
@@ -235,12 +236,32 @@ func checkRequest(hc *config.HTTPCheck, state string) string {
 	default:
 		field("content-length", strconv.Itoa(len(hc.Body)))
 	}
-	if hc.Version == "HTTP/1.1" && !named {
+	if v11 && !named {
 		field("connection", "close")
 	}
 	b.WriteString("\r\n")
 	b.WriteString(hc.Body)
 	return b.String()
+}
+
+// checkVersion is the version an HTTP/1 check's request line carries for
+// the configured one, and whether it is HTTP/1.1 (which then closes with
+// a "connection: close" field), as HAProxy 2.6 writes them: a version of
+// the form HTTP/x.y (any case) from 1.1 up goes out as HTTP/1.1, one
+// below as written; "HTTP/2" goes out as HTTP/1.1 without the field; any
+// other word as written.
+func checkVersion(v string) (wire string, v11 bool) {
+	digit := func(c byte) bool { return c >= '0' && c <= '9' }
+	if len(v) == 8 && strings.EqualFold(v[:5], "HTTP/") && digit(v[5]) && v[6] == '.' && digit(v[7]) {
+		if major, minor := v[5]-'0', v[7]-'0'; major > 1 || major == 1 && minor >= 1 {
+			return "HTTP/1.1", true
+		}
+		return v, false
+	}
+	if v == "HTTP/2" {
+		return "HTTP/1.1", false
+	}
+	return v, false
 }
 
 // httpCheckMax bounds what an HTTP check reads, as HAProxy's check

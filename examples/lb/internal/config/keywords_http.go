@@ -1435,9 +1435,8 @@ func parseHTTPCheckSend(c *HTTPCheck, a []string) error {
 				}
 				c.URI = a[1]
 			case "ver":
-				if a[1] != "HTTP/1.0" && a[1] != "HTTP/1.1" {
-					return fmt.Errorf("%w: check version '%s' (HTTP/1.0 or HTTP/1.1)", ErrUnsupported, a[1])
-				}
+				// Any word, as in HAProxy; the check puts it on the
+				// wire as HAProxy does (checkVersion).
 				c.Version = a[1]
 			case "body":
 				c.Body = a[1]
