@@ -325,3 +325,46 @@ func TestInteropHTTPCheckVersionMatchesHAProxy(t *testing.T) {
 	require.Equal(t, "GET /v3 HTTP/1.1\r\nconnection: close\r\n\r\n", lb["HTTP/1.1"])
 	require.Equal(t, "GET /v5 foo\r\n\r\n", lb["foo"])
 }
+
+// TestInteropHTTPCheckExpectHdrMatchesHAProxy: http-check expect hdr and
+// fhdr pass and fail as haproxy's do: names without regard to case,
+// values as written, hdr on each comma-separated value of every line,
+// fhdr on a line's whole value, the str, beg, end, sub and reg methods,
+// "!" and the comment; haproxy -c's verdicts on the syntax match too.
+func TestInteropHTTPCheckExpectHdrMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	expects := []string{
+		"hdr name x-test", "hdr name x-nope", "hdr name X-TEST value two", "hdr name x-test value one",
+		`hdr name x-test value "one, two"`, `fhdr name x-test value -m str "one, two"`, "fhdr name x-test value two",
+		"hdr name x-test value -m sub hre", "hdr name -m beg x-te", "hdr name -m reg ^x-t.*t$ value -m reg ^t",
+		"hdr name x-other value -m end World", "hdr name x-other value world", "! hdr name x-test", "! hdr name x-nope",
+		"hdr name x-test value nope comment mycomment", "! hdr name x-test value three",
+	}
+	run := func(start func(text string) func() string) []string {
+		addr := checkPeer(t, func(c *net.TCPConn) {
+			buf := make([]byte, 4096)
+			if _, err := c.Read(buf); err != nil {
+				return
+			}
+			_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nX-Test: one, two\r\nX-Test: three\r\nX-Other: Hello World\r\ncontent-length: 0\r\n\r\n"))
+		})
+		var b strings.Builder
+		b.WriteString("global\n    log stdout format raw local0\ndefaults\n    mode http\n    log global\n    option log-health-checks\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n    default-server inter 1s rise 1 fall 1\n")
+		for i, e := range expects {
+			fmt.Fprintf(&b, "backend e%02d\n    option httpchk\n    http-check expect %s\n    server s %s check\n", i, e, addr)
+		}
+		fmt.Fprintf(&b, "frontend fe\n    bind 127.0.0.1:%d\n    default_backend e00\n", testnet.FreePorts(t, 1)[0])
+		return checkLines(t, start(b.String()), len(expects), "Health check for ")
+	}
+	ha := run(haproxyLogs(t))
+	lb := run(lbLogs(t))
+	assert.Equal(t, ha, lb, "the check lines: haproxy's, then lb's")
+	joined := strings.Join(lb, "\n")
+	require.Contains(t, joined, "server e00/s succeeded")
+	require.Contains(t, joined, `server e14/s failed, reason: Layer7 wrong status, code: 200, info: "OK comment: mycomment"`)
+	for _, e := range []string{"hdr", "hdr name", "hdr value x", "hdr name x -m str", "hdr name -m bogus x", "hdr name x value", "hdr name -m reg ( ", "hdr name x extra", "fhdr name x value -m sub y comment c"} {
+		t.Run(e, func(t *testing.T) {
+			checkParity(t, parityBase+"backend chk\n    option httpchk\n    http-check expect "+e+"\n    server s2 127.0.0.1:3 check\n")
+		})
+	}
+}

@@ -178,6 +178,8 @@ func judgeHTTPCheck(hc *config.HTTPCheck, resp *htx.Message, soft404 bool, readB
 			match = bytes.Contains(body, []byte(e.String))
 		case "rstring":
 			match = e.Regexp.Match(body)
+		case "hdr", "fhdr":
+			match = hdrMatches(resp, e)
 		}
 		if match == !e.Inverse {
 			continue
@@ -242,6 +244,34 @@ func checkRequest(hc *config.HTTPCheck, state string) string {
 	b.WriteString("\r\n")
 	b.WriteString(hc.Body)
 	return b.String()
+}
+
+// hdrMatches reports whether resp has a field as an hdr or fhdr expect
+// rule e asks: a name that matches (names are compared in lower case)
+// and, when the rule has a value pattern, a value that matches it, each
+// comma-separated value for hdr, the whole one for fhdr.
+func hdrMatches(resp *htx.Message, e config.HTTPExpect) bool {
+	for i := 0; i < resp.NumFields(); i++ {
+		name, value := resp.Field(i)
+		if !e.Name.Match(strings.ToLower(string(name))) {
+			continue
+		}
+		if e.Value == nil {
+			return true
+		}
+		if e.Kind == "fhdr" {
+			if e.Value.Match(strings.TrimSpace(string(value))) {
+				return true
+			}
+			continue
+		}
+		for _, v := range strings.Split(string(value), ",") {
+			if e.Value.Match(strings.TrimSpace(v)) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // checkVersion is the version an HTTP/1 check's request line carries for

@@ -62,7 +62,7 @@ func TestHTTPKeywordErrors(t *testing.T) {
 		{"bad balance hdr", "backend b\n  balance hdr(\n", ErrBadValue, "test.cfg:2:"},
 		{"errorfile status", "defaults\n  errorfile 302 /dev/null\n", ErrBadValue, "test.cfg:2:"},
 		{"errorfile missing", "defaults\n  errorfile 503 /nonexistent/503.http\n", ErrBadValue, "test.cfg:2:"},
-		{"expect on a header", "backend b\n  http-check expect hdr name x\n", ErrUnsupported, "test.cfg:2:"},
+		{"expect on a log-format header", "backend b\n  http-check expect hdr name %[var(txn.x)]\n", ErrUnsupported, "test.cfg:2:"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -113,7 +113,8 @@ backend ranges
 		{"http-check expect status 20x", "status"},
 		{"http-check expect status 300-200", "status"},
 		{"http-check expect rstring (", "bad regular expression"},
-		{"http-check expect hdr name x", "not supported"},
+		{"http-check expect hdr name x value %[str(y)]", "not supported"},
+		{"http-check expect hdr name -m dom x", "unknown matching method 'dom'"},
 		{"http-check send uri health", "must start with '/'"},
 		{"http-check send hdr X", "expects a name and a value"},
 		{"http-check send frob x", "unknown option 'frob'"},

@@ -1374,7 +1374,10 @@ func parseHTTPExpect(a []string) (HTTPExpect, error) {
 	}
 	switch a[0] {
 	case "status", "rstatus", "string", "rstring":
-	case "hdr", "fhdr", "string-lf", "status-lf", "custom", "min-recv", "ok-status",
+	case "hdr", "fhdr":
+		e.Kind = a[0]
+		return e, parseHTTPExpectHdr(&e, a[1:])
+	case "string-lf", "status-lf", "custom", "min-recv", "ok-status",
 		"error-status", "tout-status", "on-success", "on-error", "status-code":
 		return e, fmt.Errorf("%w: 'http-check expect %s'", ErrUnsupported, a[0])
 	default:
@@ -1414,6 +1417,66 @@ func parseHTTPExpect(a []string) (HTTPExpect, error) {
 		e.Regexp = re
 	}
 	return e, nil
+}
+
+// parseHTTPExpectHdr reads the rest of "http-check expect hdr|fhdr name
+// [-m METH] NAME [value [-m METH] VALUE] [comment MSG]". The patterns are
+// taken as plain text: a log-format one (with '%') is refused by name.
+func parseHTTPExpectHdr(e *HTTPExpect, a []string) error {
+	kw := "'http-check expect " + e.Kind + "'"
+	pattern := func(what string) (HdrMatch, error) {
+		m := HdrMatch{Method: "str"}
+		a = a[1:]
+		if len(a) >= 2 && a[0] == "-m" {
+			switch a[1] {
+			case "str", "beg", "end", "sub", "reg":
+				m.Method = a[1]
+			default:
+				return m, fmt.Errorf("%s: unknown matching method '%s' for the header %s (expects str, beg, end, sub or reg)", kw, a[1], what)
+			}
+			a = a[2:]
+		}
+		if len(a) == 0 || a[0] == "" {
+			return m, fmt.Errorf("%s: the header %s expects a pattern", kw, what)
+		}
+		if strings.Contains(a[0], "%") {
+			return m, fmt.Errorf("%w: %s: a log-format header %s '%s'", ErrUnsupported, kw, what, a[0])
+		}
+		m.Pattern, a = a[0], a[1:]
+		if what == "name" && m.Method != "reg" {
+			m.Pattern = strings.ToLower(m.Pattern) // names match without regard to case
+		}
+		if m.Method == "reg" {
+			re, err := regexp.Compile(m.Pattern)
+			if err != nil {
+				return m, fmt.Errorf("%s: bad regular expression '%s': %w", kw, m.Pattern, err)
+			}
+			m.Regexp = re
+		}
+		return m, nil
+	}
+	if len(a) == 0 || a[0] != "name" {
+		return fmt.Errorf("%s expects 'name' and a pattern first", kw)
+	}
+	var err error
+	if e.Name, err = pattern("name"); err != nil {
+		return err
+	}
+	for len(a) > 0 {
+		switch {
+		case a[0] == "value" && e.Value == nil:
+			v, err := pattern("value")
+			if err != nil {
+				return err
+			}
+			e.Value = &v
+		case a[0] == "comment" && len(a) >= 2:
+			e.Comment, a = a[1], a[2:]
+		default:
+			return fmt.Errorf("%s: unexpected '%s' (expects 'value' or 'comment')", kw, a[0])
+		}
+	}
+	return nil
 }
 
 // parseHTTPCheckSend reads "http-check send [meth M] [uri U] [ver V]

@@ -298,7 +298,8 @@ func (c *HTTPCheck) Sequenced() bool {
 
 // HTTPExpect is one "http-check expect" rule.
 type HTTPExpect struct {
-	// Kind is "status", "rstatus", "string" or "rstring".
+	// Kind is "status", "rstatus", "string", "rstring", "hdr" or
+	// "fhdr".
 	Kind string
 	// Comment is the rule's own ("comment"), or that of an "http-check
 	// comment" just before it: a failure's info ends with it.
@@ -312,6 +313,34 @@ type HTTPExpect struct {
 	// rule's text.
 	Regexp *regexp.Regexp
 	String string
+	// Name and Value are an hdr or fhdr rule's patterns: a field whose
+	// name matches Name (without regard to case) and, when Value is set,
+	// one of whose values matches it (hdr: each comma-separated value;
+	// fhdr: the whole value).
+	Name  HdrMatch
+	Value *HdrMatch
+}
+
+// HdrMatch is a pattern of an hdr or fhdr expect rule and how it
+// matches: "str" (the whole text), "beg", "end", "sub" or "reg".
+type HdrMatch struct {
+	Method, Pattern string
+	Regexp          *regexp.Regexp
+}
+
+// Match reports whether s matches m.
+func (m HdrMatch) Match(s string) bool {
+	switch m.Method {
+	case "beg":
+		return strings.HasPrefix(s, m.Pattern)
+	case "end":
+		return strings.HasSuffix(s, m.Pattern)
+	case "sub":
+		return strings.Contains(s, m.Pattern)
+	case "reg":
+		return m.Regexp.MatchString(s)
+	}
+	return s == m.Pattern
 }
 
 // Body reports whether the rule looks at the answer's body.
