@@ -2,9 +2,7 @@ package balancer
 
 import (
 	"context"
-	"errors"
 	"io"
-	"strings"
 
 	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"github.com/proxyblocks/proxyblocks/mux"
@@ -51,11 +49,12 @@ func httpCheckH2(ctx context.Context, t xprt.Transport, hc *config.HTTPCheck, st
 	// balancer's stop does at once.
 	defer m.Close()
 	defer context.AfterFunc(ctx, func() { _ = m.Close() })()
-	timedOut := func(err error) error {
+	// As over HTTP/1, a failed exchange is a bare invalid response.
+	timedOut := func(error) error {
 		if ctx.Err() != nil {
 			return &layer7Error{reason: "Layer7 timeout"}
 		}
-		return &layer7Error{reason: `Layer7 invalid response, info: "` + err.Error() + `"`}
+		return &layer7Error{reason: "Layer7 invalid response"}
 	}
 	st, err := m.Open(ctx)
 	if err != nil {
@@ -93,7 +92,7 @@ func httpCheckH2(ctx context.Context, t xprt.Transport, hc *config.HTTPCheck, st
 			want = resp.ContentLength
 		}
 		body, err := io.ReadAll(io.LimitReader(hs, want))
-		if err != nil && !errors.Is(err, io.EOF) && ctx.Err() != nil {
+		if err != nil && ctx.Err() != nil {
 			return nil, &layer7Error{reason: "Layer7 timeout"}
 		}
 		return body, nil
@@ -106,25 +105,11 @@ func httpCheckH2(ctx context.Context, t xprt.Transport, hc *config.HTTPCheck, st
 func checkRequestH2(hc *config.HTTPCheck, state string) *htx.Message {
 	req := &htx.Message{Flags: htx.FlagRequest}
 	req.SetRequest(hc.Method, "", "", hc.URI)
-	field := func(name, value string) {
-		name = strings.ToLower(strings.TrimSpace(name))
-		if name == "connection" {
-			return
+	eachCheckField(hc, state, func(name, value string) {
+		if name != "connection" {
+			req.Add(name, value)
 		}
-		req.Add(name, strings.TrimSpace(value))
-	}
-	for i, h := range hc.Headers {
-		if i == hc.HostAt && hc.Host != "" {
-			field("host", hc.Host)
-		}
-		field(h[0], h[1])
-	}
-	if hc.HostAt >= len(hc.Headers) && hc.Host != "" {
-		field("host", hc.Host)
-	}
-	if state != "" {
-		field("x-haproxy-server-state", state)
-	}
+	})
 	if hc.Body == "" {
 		req.Flags |= htx.FlagBodyless
 		return req

@@ -213,22 +213,10 @@ func checkRequest(hc *config.HTTPCheck, state string) string {
 	b.WriteString(hc.Method + " " + hc.URI + " " + version + "\r\n")
 	named := false
 	field := func(name, value string) {
-		name = strings.ToLower(strings.TrimSpace(name))
 		named = named || name == "connection"
-		b.WriteString(name + ": " + strings.TrimSpace(value) + "\r\n")
+		b.WriteString(name + ": " + value + "\r\n")
 	}
-	for i, h := range hc.Headers {
-		if i == hc.HostAt && hc.Host != "" {
-			field("host", hc.Host)
-		}
-		field(h[0], h[1])
-	}
-	if hc.HostAt >= len(hc.Headers) && hc.Host != "" {
-		field("host", hc.Host)
-	}
-	if state != "" {
-		field("x-haproxy-server-state", state)
-	}
+	eachCheckField(hc, state, field)
 	switch hc.Method {
 	case "GET", "HEAD", "DELETE", "OPTIONS", "TRACE", "CONNECT":
 		// No body expected: an empty one goes without a length.
@@ -244,6 +232,27 @@ func checkRequest(hc *config.HTTPCheck, state string) string {
 	b.WriteString("\r\n")
 	b.WriteString(hc.Body)
 	return b.String()
+}
+
+// eachCheckField calls field with the fields of hc's request in order,
+// names in lower case and values trimmed: the configured ones, the host
+// at its place among them, then X-Haproxy-Server-State under send-state.
+func eachCheckField(hc *config.HTTPCheck, state string, field func(name, value string)) {
+	f := func(name, value string) {
+		field(strings.ToLower(strings.TrimSpace(name)), strings.TrimSpace(value))
+	}
+	for i, h := range hc.Headers {
+		if i == hc.HostAt && hc.Host != "" {
+			f("host", hc.Host)
+		}
+		f(h[0], h[1])
+	}
+	if hc.HostAt >= len(hc.Headers) && hc.Host != "" {
+		f("host", hc.Host)
+	}
+	if state != "" {
+		f("x-haproxy-server-state", state)
+	}
 }
 
 // hdrMatches reports whether resp has a field as an hdr or fhdr expect
