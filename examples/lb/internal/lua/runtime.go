@@ -572,7 +572,7 @@ type vm struct {
 	calls map[*glua.LState]*callState
 	// classes are the metatables of the objects given to callbacks.
 	txnMT, fetchMT, convMT, httpMT, appletMT, httpAppletMT, replyMT, chanMT *glua.LTable
-	// reqChan and resChan are txn.req and txn.res of TCP actions.
+	// reqChan and resChan are txn.req and txn.res.
 	reqChan, resChan *glua.LTable
 	// fObj, sfObj, cObj, scObj and httpObj are the objects txn.f,
 	// txn.sf, txn.c, txn.sc and txn.http: one each per state, serving

@@ -360,7 +360,11 @@ func (v *vm) newTxn(L *glua.LState, c *callState) *glua.LTable {
 	t := L.NewTable()
 	v.fillSamplers(t)
 	if _, ok := c.ctx.(acl.HTTPContext); ok {
+		// The channels are there too, as haproxy's, whose data methods
+		// refuse HTTP messages.
 		t.RawSetString("http", v.httpObj)
+		t.RawSetString("req", v.reqChan)
+		t.RawSetString("res", v.resChan)
 	} else if _, ok := c.ctx.(acl.ContentContext); ok {
 		t.RawSetString("req", v.reqChan)
 		t.RawSetString("res", v.resChan)
