@@ -139,6 +139,7 @@ type Runtime struct {
 	actionNames map[string]bool
 	inits       []fnRef
 	tasks       []fnRef
+	clis        []cliCommand
 	logger      Logger
 
 	ctx     context.Context
@@ -571,7 +572,7 @@ type vm struct {
 	free  []*glua.LState
 	calls map[*glua.LState]*callState
 	// classes are the metatables of the objects given to callbacks.
-	txnMT, fetchMT, convMT, httpMT, appletMT, httpAppletMT, replyMT, chanMT *glua.LTable
+	txnMT, fetchMT, convMT, httpMT, appletMT, httpAppletMT, replyMT, chanMT, cliMT *glua.LTable
 	// reqChan and resChan are txn.req and txn.res.
 	reqChan, resChan *glua.LTable
 	// fObj, sfObj, cObj, scObj and httpObj are the objects txn.f,

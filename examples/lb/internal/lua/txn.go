@@ -306,6 +306,7 @@ func (v *vm) openClasses() {
 	L.SetMetatable(v.httpObj, v.httpMT)
 	v.httpAppletMT = v.class(httpAppletMethods(v))
 	v.appletMT = v.class(tcpAppletMethods(v))
+	v.cliMT = v.class(cliAppletMethods(v))
 }
 
 // class returns a metatable whose __index is a table of methods.
