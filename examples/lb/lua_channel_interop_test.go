@@ -243,3 +243,53 @@ frontend fe
 	assert.Equal(t, want, got, "haproxy's answer, then lb's")
 	require.Contains(t, got.Body, "append=false:Cannot manipulate HAProxy channels in HTTP mode.")
 }
+
+// TestInteropLuaChannelThenServiceMatchesHAProxy: a Lua TCP service
+// that follows an action which changed the request reads the data as
+// the action left it, then what the client sends next.
+func TestInteropLuaChannelThenServiceMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	script := luaFile(t, "edsvc.lua", `
+core.register_action("edit", {"tcp-req"}, function(txn)
+  local c = txn.req
+  c:getline()
+  c:prepend("first: ")
+  c:send("sent\n")
+end)
+core.register_service("echo", "tcp", function(applet)
+  local n = 0
+  while true do
+    local l = applet:getline()
+    if l == nil or l == "" then break end
+    n = n + 1
+    applet:send(n .. " " .. l)
+    if n == 3 then break end
+  end
+end)
+`)
+	cfg := func(port int) string {
+		return fmt.Sprintf(`global
+    lua-load %s
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:%d
+    tcp-request inspect-delay 2s
+    tcp-request content lua.edit if { req.len ge 12 }
+    tcp-request content use-service lua.echo if { req.len gt 0 }
+`, script, port)
+	}
+	run := func(start func(string) func() string) string {
+		port := freePorts(t, 1)[0]
+		start(cfg(port))
+		return sendAll(t, fmt.Sprintf("127.0.0.1:%d", port), "dropped\nkept\nlater\n")
+	}
+	ha, lb := luaStarts(t)
+	want := run(ha)
+	got := run(lb)
+	assert.Equal(t, want, got, "haproxy's answer, then lb's")
+	require.Contains(t, got, "first: kept\n")
+}

@@ -284,6 +284,9 @@ type luaConn struct {
 	*contentCtx
 	s      *session
 	client mux.Tunnel
+	// pending is the request data Lua actions took or changed, which a
+	// service reads before the client's next bytes.
+	pending []byte
 }
 
 func (l *luaConn) luaLogs() *logSet {
@@ -315,6 +318,12 @@ func (l *luaConn) SetMark(mark int) { l.setSockopt("set-mark", int64(mark)) }
 
 // Read implements lua.TCPStream.
 func (l *luaConn) Read(p []byte) (int, error) {
+	if len(l.pending) > 0 {
+		n := copy(p, l.pending)
+		l.pending = l.pending[n:]
+		l.s.bytesIn += int64(n)
+		return n, nil
+	}
 	n, err := l.client.Read(p)
 	l.s.bytesIn += int64(n)
 	return n, err
@@ -334,7 +343,14 @@ func (s *session) serveLuaTCP(client mux.Tunnel) {
 	name := s.x.luaService
 	ctx := &contentCtx{tracked: s.ruleCtx(s.fe.cfg.Name), final: true, sid: s.rt(), sess: s}
 	s.fe.st.intercept.Add(1)
-	_ = s.b.cfg.Global.Lua.RunTCPService(strings.TrimPrefix(name, "lua."), &luaConn{contentCtx: ctx, s: s, client: client})
+	lc := &luaConn{contentCtx: ctx, s: s, client: client}
+	if e := s.x.reqEdit; e != nil {
+		// The service reads the data as the rules left it.
+		s.client.DiscardInput(e.taken)
+		lc.pending = append(e.data.Out, e.data.In...)
+		s.bytesIn += int64(e.taken) - int64(len(lc.pending))
+	}
+	_ = s.b.cfg.Global.Lua.RunTCPService(strings.TrimPrefix(name, "lua."), lc)
 	s.adoptTracked(ctx.tracked)
 	_ = client.Close()
 	s.tcpFinish()
