@@ -106,6 +106,11 @@ func (l luaExchange) SetMark(mark int) {
 	setSockopt(l.hf.s.b, l.hf.s.client, "set-mark", int64(mark))
 }
 
+// SetPriority implements lua.PriorityControl.
+func (l luaExchange) SetPriority(class bool, n int64) {
+	l.prio = l.prio.with(class, acl.Int(n))
+}
+
 // luaOutcome is what a Lua action tells the rules loop.
 type luaOutcome uint8
 
@@ -315,6 +320,11 @@ func (l *luaConn) SetTOS(tos int) { l.setSockopt("set-tos", int64(tos)) }
 
 // SetMark implements lua.TxnControl.
 func (l *luaConn) SetMark(mark int) { l.setSockopt("set-mark", int64(mark)) }
+
+// SetPriority implements lua.PriorityControl.
+func (l *luaConn) SetPriority(class bool, n int64) {
+	l.prio = l.prio.with(class, acl.Int(n))
+}
 
 // Read implements lua.TCPStream.
 func (l *luaConn) Read(p []byte) (int, error) {
