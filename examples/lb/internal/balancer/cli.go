@@ -404,6 +404,11 @@ func (b *Balancer) runCommand(w io.Writer, level string, words []string, payload
 	if b.cfg.Global.Lua.RunCLI(words, payload, w) {
 		return
 	}
+	b.runBuiltin(w, level, words, payload)
+}
+
+// runBuiltin runs one of lb's own commands, not the scripts'.
+func (b *Balancer) runBuiltin(w io.Writer, level string, words []string, payload string) {
 	if b.mapCommand(w, words, payload) {
 		return
 	}

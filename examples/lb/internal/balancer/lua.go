@@ -47,6 +47,31 @@ func (b *Balancer) startLua() {
 					},
 					SetWeight: srv.SetWeight,
 					SetState:  srv.SetState,
+					MaxConn: func() int {
+						srv.be.mu.Lock()
+						defer srv.be.mu.Unlock()
+						return srv.maxconn
+					},
+					SetMaxConn: srv.agentMaxConn,
+					SetAddr: func(addr, port string, withPort bool) string {
+						if strings.ContainsAny(addr, " \t;") {
+							return "Invalid addr '" + addr + "' by 'Lua script'"
+						}
+						msg := srv.setAddr(addr, port, withPort)
+						return strings.Replace(strings.TrimSuffix(msg, "\n"), " by 'stats socket command'", " by 'Lua script'", 1)
+					},
+					Admin: func(words ...string) {
+						line := make([]string, len(words))
+						for i, w := range words {
+							if w == "%s" {
+								w = px.Name + "/" + srv.cfg.Name
+							}
+							line[i] = w
+						}
+						// lb's own command: a script's of the same words
+						// would wait for the state this call holds.
+						b.runBuiltin(io.Discard, "admin", line, "")
+					},
 				})
 			}
 		}
