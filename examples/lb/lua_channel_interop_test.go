@@ -293,3 +293,64 @@ frontend fe
 	assert.Equal(t, want, got, "haproxy's answer, then lb's")
 	require.Contains(t, got, "first: kept\n")
 }
+
+// TestInteropLuaChannelWaitMatchesHAProxy: in a tcp-request action,
+// getline waits for the end of a line the client sends in pieces, within
+// the inspect delay, and get takes what is there; the server gets what
+// came after, as from haproxy.
+func TestInteropLuaChannelWaitMatchesHAProxy(t *testing.T) {
+	haproxyBin(t)
+	script := luaFile(t, "wait.lua", `
+core.register_action("w", {"tcp-req"}, function(txn)
+  local l = txn.req:getline()
+  local d = txn.req:get()
+  txn:set_var("sess.got", string.format("[%s][%s]", l:gsub("\n", "|"), d))
+end)
+`)
+	srvAddr, srvGot := recordingServer(t, "ok\n")
+	cfg := func(port int) string {
+		return fmt.Sprintf(`global
+    lua-load %s
+    log stdout format raw local0
+defaults
+    mode tcp
+    log global
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:%d
+    option dontlognull
+    log-format "W %%[var(sess.got)]"
+    tcp-request inspect-delay 2s
+    tcp-request content lua.w if { req.len gt 0 }
+    default_backend be
+backend be
+    server s1 %s
+`, script, port, srvAddr)
+	}
+	run := func(start func(string) func() string) (string, []string, string) {
+		port := freePorts(t, 1)[0]
+		out := start(cfg(port))
+		before := len(srvGot())
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 2*time.Second)
+		require.NoError(t, err)
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		for _, part := range []string{"abc", "def\nghi", "jkl\n"} {
+			_, err := io.WriteString(c, part)
+			require.NoError(t, err)
+			time.Sleep(300 * time.Millisecond)
+		}
+		answer, _ := io.ReadAll(c)
+		_ = c.Close()
+		require.Eventually(t, func() bool { return len(srvGot()) > before }, 5*time.Second, 10*time.Millisecond)
+		return string(answer), sortedLines(t, out, 1, withPrefix("W [")), srvGot()[before]
+	}
+	ha, lb := luaStarts(t)
+	wantAnswer, wantLines, wantServer := run(ha)
+	gotAnswer, gotLines, gotServer := run(lb)
+	assert.Equal(t, wantServer, gotServer, "what the server got from haproxy, then from lb")
+	assert.Equal(t, wantLines, gotLines, "the log lines")
+	assert.Equal(t, wantAnswer, gotAnswer, "the client's answer")
+	require.Equal(t, "W [abcdef|][ghi]", gotLines[0])
+}

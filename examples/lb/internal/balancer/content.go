@@ -55,6 +55,17 @@ type contentCtx struct {
 	// bytes it stands for, in request rules.
 	edit  *lua.ChanData
 	taken int
+	// wait waits for more of the client's bytes while the request rules
+	// may (lua.ChannelWaiter), nil when they may not.
+	wait func() bool
+}
+
+// WaitChannel implements lua.ChannelWaiter.
+func (c *contentCtx) WaitChannel(res bool) bool {
+	if res != c.res || c.wait == nil {
+		return false
+	}
+	return c.wait()
 }
 
 // EditChannel implements lua.ChannelEditor: the rules' data becomes
@@ -502,6 +513,30 @@ func (s *session) runContentRules(rc syscall.RawConn, cr *contentRules, ctx *con
 		defer func() { _ = s.client.SetReadDeadline(time.Time{}) }()
 	}
 	expired := false
+	if ctx.b.cfg.Global.Lua != nil {
+		// A Lua action's getline or get waits for the client's bytes
+		// here, up to the inspect delay, as haproxy's yield.
+		ctx.wait = func() bool {
+			if ctx.final || ctx.edit == nil {
+				return false
+			}
+			have := ctx.taken
+			if err := waitMore(rc, buf, have); err != nil {
+				expired = errors.Is(err, os.ErrDeadlineExceeded)
+				ctx.final = true
+				return false
+			}
+			n, ended, err := peekNow(rc, buf)
+			if err != nil {
+				ctx.final = true
+				return false
+			}
+			ctx.takeMore(buf[:n])
+			ctx.final = ended || n == len(buf)
+			return n > have
+		}
+		defer func() { ctx.wait = nil }()
+	}
 	for {
 		n, ended, err := peekNow(rc, buf)
 		if err != nil {

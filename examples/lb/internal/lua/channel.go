@@ -30,6 +30,26 @@ type ChannelEditor interface {
 	EditChannel(res bool) *ChanData
 }
 
+// ChannelWaiter is a rules context that can wait for more of a
+// channel's data: WaitChannel waits until more came into the data
+// EditChannel returned, reporting whether some did; false at once when
+// none will come.
+type ChannelWaiter interface {
+	WaitChannel(res bool) bool
+}
+
+// waitData waits, the state unlocked, for more of the channel's data.
+func (v *vm) waitData(L *glua.LState) bool {
+	w, ok := v.current(L).ctx.(ChannelWaiter)
+	if !ok {
+		return false
+	}
+	res := glua.LVAsBool(L.CheckTable(1).RawGetString("__res"))
+	more := false
+	v.block(L, func() { more = w.WaitChannel(res) })
+	return more
+}
+
 // errHTTPChannel is haproxy's refusal of the data methods where the
 // channel holds HTTP messages.
 const errHTTPChannel = "Cannot manipulate HAProxy channels in HTTP mode."
@@ -150,12 +170,18 @@ func channelMethods(v *vm) map[string]glua.LGFunction {
 		},
 		"get": func(L *glua.LState) int {
 			d := v.editable(L, "get")
+			// An empty input waits for data, as haproxy's yields.
+			for len(d.In) == 0 && v.waitData(L) {
+			}
 			L.Push(glua.LString(d.In))
 			d.In = d.In[:0]
 			return 1
 		},
 		"getline": func(L *glua.LState) int {
 			d := v.editable(L, "getline")
+			// A line not ended yet waits for the rest.
+			for bytes.IndexByte(d.In, '\n') < 0 && v.waitData(L) {
+			}
 			n := lineEnd(d.In)
 			L.Push(glua.LString(d.In[:n]))
 			d.In = splice(d.In, 0, n, nil)
