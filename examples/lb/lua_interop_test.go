@@ -81,6 +81,13 @@ func answerOf(t *testing.T, resp *http.Response) httpAnswer {
 // returns the answer each gave to GET /.
 func luaServiceAnswers(t *testing.T, script, service string) (want, got httpAnswer) {
 	t.Helper()
+	return luaServiceAnswersWith(t, script, service, "")
+}
+
+// luaServiceAnswersWith is luaServiceAnswers with more sections after
+// the frontend.
+func luaServiceAnswersWith(t *testing.T, script, service, more string) (want, got httpAnswer) {
+	t.Helper()
 	run := func(start func(string) func() string) httpAnswer {
 		port := freePorts(t, 1)[0]
 		start(fmt.Sprintf(`global
@@ -93,7 +100,7 @@ defaults
 frontend fe
     bind 127.0.0.1:%d
     http-request use-service lua.%s
-`, script, port, service))
+%s`, script, port, service, more))
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
 		require.NoError(t, err)
 		return answerOf(t, resp)

@@ -401,6 +401,14 @@ func (b *Balancer) showCLISockets(w io.Writer) {
 }
 
 func (b *Balancer) runCommand(w io.Writer, level string, words []string, payload string) {
+	if b.cfg.Global.Lua.RunCLI(words, payload, w) {
+		return
+	}
+	b.runBuiltin(w, level, words, payload)
+}
+
+// runBuiltin runs one of lb's own commands, not the scripts'.
+func (b *Balancer) runBuiltin(w io.Writer, level string, words []string, payload string) {
 	if b.mapCommand(w, words, payload) {
 		return
 	}
@@ -449,9 +457,19 @@ func (b *Balancer) runCommand(w io.Writer, level string, words []string, payload
 	}
 	if words[0] == "help" {
 		_, _ = io.WriteString(w, cliHelp)
+		b.luaHelp(w)
 		return
 	}
 	_, _ = io.WriteString(w, "Unknown command. Please enter one of the following commands only :\n"+cliHelp)
+	b.luaHelp(w)
+}
+
+// luaHelp lists the usage of the commands scripts added, each on a line
+// of its own, as haproxy's help does.
+func (b *Balancer) luaHelp(w io.Writer) {
+	for _, u := range b.cfg.Global.Lua.CLIUsages() {
+		_, _ = io.WriteString(w, "  "+u+"\n")
+	}
 }
 
 const cliHelp = `  help           : this message

@@ -50,6 +50,43 @@ type contentCtx struct {
 	// switchProto is the multiplexer a switch-mode rule forces ("h1",
 	// "h2"; "" for the bind line's), once one ran.
 	switchProto string
+	// edit is the channel data once a Lua action took or changed it
+	// (lua.ChannelEditor), nil until then; taken counts the client's
+	// bytes it stands for, in request rules.
+	edit  *lua.ChanData
+	taken int
+	// wait waits for more of the client's bytes while the request rules
+	// may (lua.ChannelWaiter), nil when they may not.
+	wait func() bool
+}
+
+// WaitChannel implements lua.ChannelWaiter.
+func (c *contentCtx) WaitChannel(res bool) bool {
+	if res != c.res || c.wait == nil {
+		return false
+	}
+	return c.wait()
+}
+
+// EditChannel implements lua.ChannelEditor: the rules' data becomes
+// theirs, a copy of what they read, which the session delivers in place
+// of the client's bytes (the server's, in response rules).
+func (c *contentCtx) EditChannel(res bool) *lua.ChanData {
+	if res != c.res {
+		return nil
+	}
+	if c.edit == nil {
+		c.edit = &lua.ChanData{In: append([]byte(nil), c.data...)}
+		c.taken = len(c.data)
+	}
+	return c.edit
+}
+
+// reqEdit is a session's request data that Lua actions own: what to
+// send the server in place of the first taken bytes of the client.
+type reqEdit struct {
+	data  *lua.ChanData
+	taken int
 }
 
 // QueuePriority is the connection's place in the queues, as the content
@@ -108,6 +145,9 @@ func (c *contentCtx) Payload() ([]byte, bool) {
 	if c.res {
 		return nil, true
 	}
+	if c.edit != nil {
+		return c.edit.In, c.final
+	}
 	return c.data, c.final
 }
 
@@ -116,6 +156,9 @@ func (c *contentCtx) Payload() ([]byte, bool) {
 func (c *contentCtx) ResponsePayload() ([]byte, bool, bool) {
 	if !c.res {
 		return nil, true, false
+	}
+	if c.edit != nil {
+		return c.edit.In, c.final, true
 	}
 	return c.data, c.final, true
 }
@@ -299,7 +342,11 @@ func (cr *contentRules) verdict(ctx *contentCtx) (verdict string, wait bool) {
 			if ctx.res {
 				stage = lua.StageTCPRes
 			}
-			switch v, _ := ctx.b.cfg.Global.Lua.RunAction(r.Var, stage, &luaConn{contentCtx: ctx, s: ctx.sess}, r.Args); v {
+			v, _ := ctx.b.cfg.Global.Lua.RunAction(r.Var, stage, &luaConn{contentCtx: ctx, s: ctx.sess}, r.Args)
+			if ctx.edit != nil {
+				ctx.data = ctx.edit.In
+			}
+			switch v {
 			case lua.Stop, lua.Done:
 				return "accept", false
 			case lua.Error, lua.Deny, lua.Abort, lua.Invalid, lua.Closed:
@@ -409,12 +456,21 @@ func (s *session) runContent(cr *contentRules, ctx *contentCtx, since time.Time)
 	if cr == nil {
 		return "accept", true
 	}
+	if s.x != nil && s.x.reqEdit != nil {
+		// A frontend's Lua action changed the data: the backend's rules
+		// read what it left.
+		ctx.edit, ctx.taken = s.x.reqEdit.data, s.x.reqEdit.taken
+		ctx.data = ctx.edit.In
+	}
 	// Only a raw socket shows the client's own bytes; through TLS the
 	// content fetches find nothing, at once.
 	if rc, raw := s.client.Raw(); raw {
 		verdict = s.runContentRules(rc, cr, ctx, since)
 	} else {
 		verdict, _ = cr.verdict(ctx)
+	}
+	if ctx.edit != nil {
+		s.extra().reqEdit = &reqEdit{data: ctx.edit, taken: ctx.taken}
 	}
 	s.adoptTracked(ctx.tracked)
 	if ctx.prio != s.prio() {
@@ -457,12 +513,39 @@ func (s *session) runContentRules(rc syscall.RawConn, cr *contentRules, ctx *con
 		defer func() { _ = s.client.SetReadDeadline(time.Time{}) }()
 	}
 	expired := false
+	if ctx.b.cfg.Global.Lua != nil {
+		// A Lua action's getline or get waits for the client's bytes
+		// here, up to the inspect delay, as haproxy's yield.
+		ctx.wait = func() bool {
+			if ctx.final || ctx.edit == nil {
+				return false
+			}
+			have := ctx.taken
+			if err := waitMore(rc, buf, have); err != nil {
+				expired = errors.Is(err, os.ErrDeadlineExceeded)
+				ctx.final = true
+				return false
+			}
+			n, ended, err := peekNow(rc, buf)
+			if err != nil {
+				ctx.final = true
+				return false
+			}
+			ctx.takeMore(buf[:n])
+			ctx.final = ended || n == len(buf)
+			return n > have
+		}
+		defer func() { ctx.wait = nil }()
+	}
 	for {
 		n, ended, err := peekNow(rc, buf)
 		if err != nil {
 			return ""
 		}
 		ctx.data = buf[:n]
+		if ctx.edit != nil {
+			ctx.takeMore(buf[:n])
+		}
 		ctx.final = ended || expired || n == len(buf) || deadline.IsZero()
 		verdict, wait := cr.verdict(ctx)
 		if !wait {
@@ -475,6 +558,27 @@ func (s *session) runContentRules(rc syscall.RawConn, cr *contentRules, ctx *con
 			expired = true
 		}
 	}
+}
+
+// takeMore adds to the data a Lua action owns the client's bytes that
+// came since, peeked into data: those a forward still covers go on to
+// the server unseen, the others join the input.
+func (c *contentCtx) takeMore(data []byte) {
+	d := c.edit
+	defer func() { c.data = d.In }()
+	if len(data) <= c.taken {
+		return
+	}
+	fresh := data[c.taken:]
+	c.taken = len(data)
+	if d.ToForward > 0 {
+		n := min(d.ToForward, int64(len(fresh)))
+		d.Out = append(d.Out, fresh[:n]...)
+		d.ToForward -= n
+		fresh = fresh[n:]
+	}
+	d.In = append(d.In, fresh...)
+	c.data = d.In
 }
 
 // peekNow peeks at what the socket holds, without taking it or waiting,

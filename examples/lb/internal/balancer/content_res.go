@@ -37,6 +37,9 @@ type resAnalysis struct {
 	verdict string
 	// start is when the rules first ran, the server connection up.
 	start time.Time
+	// edited marks a response Lua actions changed: the log counts the
+	// bytes the server sent, not those the client got.
+	edited bool
 }
 
 // startResponse runs the backend's response rules once the server
@@ -52,6 +55,22 @@ func (s *session) startResponse(client mux.Tunnel) (*resAnalysis, bool) {
 	}
 	ra := &resAnalysis{s: s, cr: be.resp, ctx: ctx, client: client, start: time.Now()}
 	verdict, wait := be.resp.verdict(ctx)
+	if ctx.edit != nil {
+		// Lua actions sent data ahead of the server's: it goes now.
+		ra.edited = true
+		s.extra().res = ra
+		d := ctx.edit
+		ctx.edit, ctx.data = nil, d.In
+		if out := append(d.Out, d.In...); len(out) > 0 {
+			_ = client.SetWriteDeadline(time.Now().Add(max(s.fe.cfg.Timeouts.Client, time.Second)))
+			_, err := client.Write(out)
+			_ = client.SetWriteDeadline(time.Time{})
+			if err != nil {
+				s.term = [2]byte{'C', 'D'}
+				return nil, false
+			}
+		}
+	}
 	if wait {
 		s.extra().res = ra
 		return ra, true
@@ -134,6 +153,12 @@ func (ra *resAnalysis) analyse(c *channel.Channel) (channel.Verdict, error) {
 	ctx.data = data
 	ctx.final = ra.cr.delay <= 0 || c.AnalyseExpired() || c.ShutR() || c.InputFull()
 	verdict, wait := ra.cr.verdict(ctx)
+	if ctx.edit != nil {
+		var err error
+		if data, err = ra.writeBack(c); err != nil {
+			return channel.More, err
+		}
+	}
 	if wait {
 		return channel.More, nil
 	}
@@ -161,6 +186,23 @@ func (ra *resAnalysis) analyse(c *channel.Channel) (channel.Verdict, error) {
 	return channel.Done, nil
 }
 
+// writeBack puts the data Lua actions took or changed into the channel
+// in place of its input: what they sent or forwarded leaves first, with
+// the bytes a forward still covers, and the rest is the input the rules
+// read from then on, which it returns.
+func (ra *resAnalysis) writeBack(c *channel.Channel) ([]byte, error) {
+	ctx := ra.ctx
+	d := ctx.edit
+	ctx.edit, ra.edited = nil, true
+	out := len(d.Out)
+	if err := c.Replace(0, c.InputLen(), append(d.Out, d.In...)); err != nil {
+		return nil, err
+	}
+	c.Forward(int64(out) + d.ToForward)
+	ctx.data = d.In
+	return d.In, nil
+}
+
 // resetServer makes the server connection's close a reset, as haproxy
 // kills it on a tcp-response close.
 func (s *session) resetServer() {
@@ -181,7 +223,13 @@ func (s *session) resetServer() {
 // bytes counted are those read from the server, as haproxy counts them.
 func (s *session) responseDone(res channel.Result) bool {
 	x := s.x
-	if x == nil || x.res == nil || x.res.verdict == "" || x.res.verdict == "accept" {
+	if x == nil || x.res == nil {
+		return false
+	}
+	if x.res.edited {
+		s.bytesOut = res.Response.In
+	}
+	if x.res.verdict == "" || x.res.verdict == "accept" {
 		return false
 	}
 	s.bytesIn, s.bytesOut = res.Request.In, res.Response.In

@@ -47,6 +47,31 @@ func (b *Balancer) startLua() {
 					},
 					SetWeight: srv.SetWeight,
 					SetState:  srv.SetState,
+					MaxConn: func() int {
+						srv.be.mu.Lock()
+						defer srv.be.mu.Unlock()
+						return srv.maxconn
+					},
+					SetMaxConn: srv.agentMaxConn,
+					SetAddr: func(addr, port string, withPort bool) string {
+						if strings.ContainsAny(addr, " \t;") {
+							return "Invalid addr '" + addr + "' by 'Lua script'"
+						}
+						msg := srv.setAddr(addr, port, withPort)
+						return strings.Replace(strings.TrimSuffix(msg, "\n"), " by 'stats socket command'", " by 'Lua script'", 1)
+					},
+					Admin: func(words ...string) {
+						line := make([]string, len(words))
+						for i, w := range words {
+							if w == "%s" {
+								w = px.Name + "/" + srv.cfg.Name
+							}
+							line[i] = w
+						}
+						// lb's own command: a script's of the same words
+						// would wait for the state this call holds.
+						b.runBuiltin(io.Discard, "admin", line, "")
+					},
 				})
 			}
 		}
@@ -104,6 +129,11 @@ func (l luaExchange) SetTOS(tos int) {
 // SetMark implements lua.TxnControl.
 func (l luaExchange) SetMark(mark int) {
 	setSockopt(l.hf.s.b, l.hf.s.client, "set-mark", int64(mark))
+}
+
+// SetPriority implements lua.PriorityControl.
+func (l luaExchange) SetPriority(class bool, n int64) {
+	l.prio = l.prio.with(class, acl.Int(n))
 }
 
 // luaOutcome is what a Lua action tells the rules loop.
@@ -284,6 +314,9 @@ type luaConn struct {
 	*contentCtx
 	s      *session
 	client mux.Tunnel
+	// pending is the request data Lua actions took or changed, which a
+	// service reads before the client's next bytes.
+	pending []byte
 }
 
 func (l *luaConn) luaLogs() *logSet {
@@ -313,8 +346,19 @@ func (l *luaConn) SetTOS(tos int) { l.setSockopt("set-tos", int64(tos)) }
 // SetMark implements lua.TxnControl.
 func (l *luaConn) SetMark(mark int) { l.setSockopt("set-mark", int64(mark)) }
 
+// SetPriority implements lua.PriorityControl.
+func (l *luaConn) SetPriority(class bool, n int64) {
+	l.prio = l.prio.with(class, acl.Int(n))
+}
+
 // Read implements lua.TCPStream.
 func (l *luaConn) Read(p []byte) (int, error) {
+	if len(l.pending) > 0 {
+		n := copy(p, l.pending)
+		l.pending = l.pending[n:]
+		l.s.bytesIn += int64(n)
+		return n, nil
+	}
 	n, err := l.client.Read(p)
 	l.s.bytesIn += int64(n)
 	return n, err
@@ -334,7 +378,14 @@ func (s *session) serveLuaTCP(client mux.Tunnel) {
 	name := s.x.luaService
 	ctx := &contentCtx{tracked: s.ruleCtx(s.fe.cfg.Name), final: true, sid: s.rt(), sess: s}
 	s.fe.st.intercept.Add(1)
-	_ = s.b.cfg.Global.Lua.RunTCPService(strings.TrimPrefix(name, "lua."), &luaConn{contentCtx: ctx, s: s, client: client})
+	lc := &luaConn{contentCtx: ctx, s: s, client: client}
+	if e := s.x.reqEdit; e != nil {
+		// The service reads the data as the rules left it.
+		s.client.DiscardInput(e.taken)
+		lc.pending = append(e.data.Out, e.data.In...)
+		s.bytesIn += int64(e.taken) - int64(len(lc.pending))
+	}
+	_ = s.b.cfg.Global.Lua.RunTCPService(strings.TrimPrefix(name, "lua."), lc)
 	s.adoptTracked(ctx.tracked)
 	_ = client.Close()
 	s.tcpFinish()

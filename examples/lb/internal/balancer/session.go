@@ -219,6 +219,12 @@ func (s *session) run() {
 		return
 	}
 	be := s.be
+	if s.x != nil && s.x.reqEdit != nil && !s.deliverEdit(server) {
+		s.term = [2]byte{'S', 'D'}
+		_ = server.Close()
+		s.tcpFinish()
+		return
+	}
 	s.serverSessionEvent()
 	var ra *resAnalysis
 	if be.resp != nil {
@@ -263,6 +269,25 @@ func (s *session) run() {
 		s.term = [2]byte{'P', 'D'}
 		s.tcpFinish()
 	}
+}
+
+// deliverEdit sends the server the request data Lua actions took or
+// changed, in place of the client's bytes it stands for, which go: the
+// tunnel then carries what the client sends next. It reports false when
+// the server could not take it.
+func (s *session) deliverEdit(server mux.Tunnel) bool {
+	e := s.x.reqEdit
+	if e.taken > 0 {
+		s.client.DiscardInput(e.taken)
+	}
+	out := append(e.data.Out, e.data.In...)
+	if len(out) == 0 {
+		return true
+	}
+	_ = server.SetWriteDeadline(time.Now().Add(max(s.be.cfg.Timeouts.Server, time.Second)))
+	_, err := server.Write(out)
+	_ = server.SetWriteDeadline(time.Time{})
+	return err == nil
 }
 
 // end closes the session's connections and forgets it: the last thing a
@@ -479,6 +504,10 @@ func (s *session) clientGone() bool {
 // ended and both connections are closed.
 func (s *session) tunnelDone(res channel.Result) {
 	s.bytesIn, s.bytesOut = res.Request.In, res.Response.Out
+	if s.x != nil && s.x.reqEdit != nil {
+		// The client's bytes Lua actions took count as read.
+		s.bytesIn += int64(s.x.reqEdit.taken)
+	}
 	if t := res.TermState(); len(t) == 2 {
 		s.term = [2]byte{t[0], t[1]}
 	}
@@ -657,6 +686,9 @@ type sessExtra struct {
 	luaService string
 	// luaPriv is what the session's scripts keep (txn:set_priv).
 	luaPriv any
+	// reqEdit is the request data once a Lua action took or changed
+	// it, nil while the rules only read the client's bytes.
+	reqEdit *reqEdit
 }
 
 // switched reports whether a switch-mode rule turned the connection to

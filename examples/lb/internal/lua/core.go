@@ -26,6 +26,11 @@ func (v *vm) openCore() {
 		"register_converters": v.registerFunc(KindConverter),
 		"register_init":       v.registerInit,
 		"register_task":       v.registerTask,
+		"register_cli":        v.registerCLI,
+		"http_date":           dateFn(httpDate),
+		"imf_date":            dateFn(imfDate),
+		"rfc850_date":         dateFn(rfc850Date),
+		"asctime_date":        dateFn(asctimeDate),
 		"log": func(L *glua.LState) int {
 			v.logFrom(L, L.CheckInt(1), L.CheckString(2))
 			return 0

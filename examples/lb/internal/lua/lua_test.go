@@ -176,7 +176,7 @@ core.register_action("done", {"http-req"}, function(txn) txn:done() end)
 	assert.Equal(t, Continue, verdictOf(rt.RunAction("fail", StageHTTPReq, c, nil)))
 	require.Len(t, logged, 1)
 	assert.Contains(t, logged[0], "err Lua function 'fail': [state-id 0] runtime error:")
-	assert.Contains(t, logged[0], ":16: oops.")
+	assert.Contains(t, logged[0], ":16: oops from [C]: in global 'error', ")
 	assert.Equal(t, Closed, verdictOf(rt.RunAction("done", StageHTTPReq, c, nil)))
 }
 

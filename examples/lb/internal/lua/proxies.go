@@ -37,6 +37,16 @@ type ServerInfo struct {
 	// "maint". Nil when the server cannot change.
 	SetWeight func(w string) error
 	SetState  func(state string) error
+	// MaxConn returns the connection limit; SetMaxConn sets it from a
+	// number's text and returns haproxy's complaint ("" when taken).
+	MaxConn    func() int
+	SetMaxConn func(v string) string
+	// SetAddr changes the address (and, withPort, the port) and returns
+	// the message the runtime API would give, said of a Lua script.
+	SetAddr func(addr, port string, withPort bool) string
+	// Admin runs a runtime API command on the server: words, where
+	// "%s" stands for its "backend/server".
+	Admin func(words ...string)
 }
 
 // SetProxies gives the scripts the configuration's proxies, before
@@ -125,6 +135,16 @@ func setState(srv func(*glua.LState) ServerInfo, state string) glua.LGFunction {
 	}
 }
 
+// admin is a server method running a runtime API command on it.
+func admin(srv func(*glua.LState) ServerInfo, words ...string) glua.LGFunction {
+	return func(L *glua.LState) int {
+		if s := srv(L); s.Admin != nil {
+			s.Admin(words...)
+		}
+		return 0
+	}
+}
+
 func serverMethods() map[string]glua.LGFunction {
 	srv := func(L *glua.LState) ServerInfo {
 		ud, ok := L.CheckTable(1).RawGetString("__srv").(*glua.LUserData)
@@ -164,9 +184,53 @@ func serverMethods() map[string]glua.LGFunction {
 			L.Push(glua.LNil)
 			return 1
 		},
-		"set_drain": setState(srv, "drain"),
-		"set_maint": setState(srv, "maint"),
-		"set_ready": setState(srv, "ready"),
+		"get_maxconn": func(L *glua.LState) int {
+			n := 0
+			if s := srv(L); s.MaxConn != nil {
+				n = s.MaxConn()
+			}
+			L.Push(glua.LNumber(n))
+			return 1
+		},
+		"set_maxconn": func(L *glua.LState) int {
+			s := srv(L)
+			v := L.CheckString(2)
+			if s.SetMaxConn != nil {
+				if msg := s.SetMaxConn(v); msg != "" {
+					L.Push(glua.LString(msg))
+					return 1
+				}
+			}
+			L.Push(glua.LNil)
+			return 1
+		},
+		"set_addr": func(L *glua.LState) int {
+			s := srv(L)
+			addr := L.CheckString(2)
+			port, withPort := "", L.GetTop() >= 3 && L.Get(3) != glua.LNil
+			if withPort {
+				port = L.CheckString(3)
+			}
+			msg := ""
+			if s.SetAddr != nil {
+				msg = s.SetAddr(addr, port, withPort)
+			}
+			L.Push(glua.LString(msg))
+			return 1
+		},
+		"shut_sess":        admin(srv, "shutdown", "sessions", "server", "%s"),
+		"check_enable":     admin(srv, "enable", "health", "%s"),
+		"check_disable":    admin(srv, "disable", "health", "%s"),
+		"agent_enable":     admin(srv, "enable", "agent", "%s"),
+		"agent_disable":    admin(srv, "disable", "agent", "%s"),
+		"check_force_up":   admin(srv, "set", "server", "%s", "health", "up"),
+		"check_force_nolb": admin(srv, "set", "server", "%s", "health", "stopping"),
+		"check_force_down": admin(srv, "set", "server", "%s", "health", "down"),
+		"agent_force_up":   admin(srv, "set", "server", "%s", "agent", "up"),
+		"agent_force_down": admin(srv, "set", "server", "%s", "agent", "down"),
+		"set_drain":        setState(srv, "drain"),
+		"set_maint":        setState(srv, "maint"),
+		"set_ready":        setState(srv, "ready"),
 		"is_draining": func(L *glua.LState) int {
 			// HAProxy 2.6 gives 0 or 1.
 			s := srv(L)

@@ -139,6 +139,7 @@ type Runtime struct {
 	actionNames map[string]bool
 	inits       []fnRef
 	tasks       []fnRef
+	clis        []cliCommand
 	logger      Logger
 
 	ctx     context.Context
@@ -467,6 +468,10 @@ type callState struct {
 	reply *Reply
 	// sockets are the connections core.tcp() opened.
 	sockets []*socket
+	// fn is the callback's function; trace is the traceback of the
+	// error that ended it.
+	fn    *glua.LFunction
+	trace string
 }
 
 // arm gives the thread a fresh deadline: the timeout counts the time the
@@ -504,7 +509,7 @@ func (rt *Runtime) runCall(f fnRef, ctx acl.Context, timeout time.Duration, args
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	L := v.thread()
-	c := &callState{rt: rt, vm: v, L: L, ctx: ctx, timeout: timeout, priv: glua.LNil}
+	c := &callState{rt: rt, vm: v, L: L, ctx: ctx, timeout: timeout, priv: glua.LNil, fn: f.fn}
 	res.callState = c
 	if setup != nil {
 		setup(c)
@@ -538,7 +543,7 @@ func (rt *Runtime) runCall(f fnRef, ctx acl.Context, timeout time.Duration, args
 		for _, x := range a {
 			L.Push(x)
 		}
-		return L.PCall(len(a), glua.MultRet, nil)
+		return L.PCall(len(a), glua.MultRet, v.trace)
 	})
 	if err != nil {
 		if c.done {
@@ -552,7 +557,11 @@ func (rt *Runtime) runCall(f fnRef, ctx acl.Context, timeout time.Duration, args
 			return res, errors.New("[state-id 0] runtime error: execution timeout")
 		}
 		// As HAProxy words a script's error (with one state: id 0).
-		return res, errors.New("[state-id 0] runtime error: " + errText(err))
+		msg := "[state-id 0] runtime error: " + lua53Words(errText(err))
+		if c.trace != "" {
+			msg += " from " + c.trace
+		}
+		return res, errors.New(msg)
 	}
 	ok = true
 	n := L.GetTop()
@@ -571,8 +580,8 @@ type vm struct {
 	free  []*glua.LState
 	calls map[*glua.LState]*callState
 	// classes are the metatables of the objects given to callbacks.
-	txnMT, fetchMT, convMT, httpMT, appletMT, httpAppletMT, replyMT, chanMT *glua.LTable
-	// reqChan and resChan are txn.req and txn.res of TCP actions.
+	txnMT, fetchMT, convMT, httpMT, appletMT, httpAppletMT, replyMT, chanMT, cliMT *glua.LTable
+	// reqChan and resChan are txn.req and txn.res.
 	reqChan, resChan *glua.LTable
 	// fObj, sfObj, cObj, scObj and httpObj are the objects txn.f,
 	// txn.sf, txn.c, txn.sc and txn.http: one each per state, serving
@@ -582,6 +591,9 @@ type vm struct {
 	// compiled.
 	fetches map[string]acl.FetchFunc
 	convs   map[convKey]acl.CtxConvFunc
+	// trace is the error handler that keeps a failing callback's
+	// traceback.
+	trace *glua.LFunction
 }
 
 func newVM(rt *Runtime) *vm {
@@ -589,6 +601,7 @@ func newVM(rt *Runtime) *vm {
 	// at once has a thread of its own, and most need little.
 	L := glua.NewState(glua.Options{CallStackSize: 1024, RegistrySize: 1024, RegistryMaxSize: 1 << 20, RegistryGrowStep: 1024, MinimizeStackMemory: true})
 	v := &vm{rt: rt, L: L, calls: map[*glua.LState]*callState{}, fetches: map[string]acl.FetchFunc{}, convs: map[convKey]acl.CtxConvFunc{}}
+	v.trace = v.traceFn()
 	v.openCompat()
 	v.openCore()
 	v.openClasses()

@@ -3,6 +3,7 @@ package lua
 import (
 	"bufio"
 	"context"
+	cryptotls "crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -70,6 +71,50 @@ func (s *socket) deadline() {
 	}
 }
 
+// connect is Socket:connect(ADDR[, PORT]) and, with tls,
+// Socket:connect_ssl: the TLS handshake follows, and, as haproxy's Lua
+// sockets do, it verifies nothing of the server's certificate and names
+// no server.
+func (v *vm) connect(L *glua.LState, tls bool) int {
+	s := sockOf(L)
+	addr := L.CheckString(2)
+	if L.GetTop() >= 3 {
+		addr = net.JoinHostPort(strings.Trim(addr, "[]"), strconv.Itoa(L.CheckInt(3)))
+	}
+	var (
+		c   net.Conn
+		err error
+	)
+	v.block(L, func() {
+		ctx := v.rt.ctx
+		if s.timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, s.timeout)
+			defer cancel()
+		}
+		var d net.Dialer
+		if c, err = d.DialContext(ctx, "tcp", addr); err != nil || !tls {
+			return
+		}
+		tc := cryptotls.Client(c, &cryptotls.Config{InsecureSkipVerify: true})
+		if err = tc.HandshakeContext(ctx); err != nil {
+			_ = c.Close()
+			return
+		}
+		c = tc
+	})
+	if err != nil {
+		return fail(L, err)
+	}
+	s.conn, s.r = c, bufio.NewReader(c)
+	// Closed with the callback, if the script does not.
+	if call := v.calls[L]; call != nil {
+		call.sockets = append(call.sockets, s)
+	}
+	L.Push(glua.LNumber(1))
+	return 1
+}
+
 func socketMethods(v *vm) map[string]glua.LGFunction {
 	return map[string]glua.LGFunction{
 		"settimeout": func(L *glua.LState) int {
@@ -78,37 +123,8 @@ func socketMethods(v *vm) map[string]glua.LGFunction {
 			L.Push(glua.LNumber(1))
 			return 1
 		},
-		"connect": func(L *glua.LState) int {
-			s := sockOf(L)
-			addr := L.CheckString(2)
-			if L.GetTop() >= 3 {
-				addr = net.JoinHostPort(strings.Trim(addr, "[]"), strconv.Itoa(L.CheckInt(3)))
-			}
-			var (
-				c   net.Conn
-				err error
-			)
-			v.block(L, func() {
-				ctx := v.rt.ctx
-				if s.timeout > 0 {
-					var cancel context.CancelFunc
-					ctx, cancel = context.WithTimeout(ctx, s.timeout)
-					defer cancel()
-				}
-				var d net.Dialer
-				c, err = d.DialContext(ctx, "tcp", addr)
-			})
-			if err != nil {
-				return fail(L, err)
-			}
-			s.conn, s.r = c, bufio.NewReader(c)
-			// Closed with the callback, if the script does not.
-			if call := v.calls[L]; call != nil {
-				call.sockets = append(call.sockets, s)
-			}
-			L.Push(glua.LNumber(1))
-			return 1
-		},
+		"connect":     func(L *glua.LState) int { return v.connect(L, false) },
+		"connect_ssl": func(L *glua.LState) int { return v.connect(L, true) },
 		"send": func(L *glua.LState) int {
 			s := sockOf(L)
 			data := L.CheckString(2)

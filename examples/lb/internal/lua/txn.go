@@ -126,6 +126,13 @@ type TxnControl interface {
 	SetMark(mark int)
 }
 
+// PriorityControl is what a stream's context may offer the txn
+// object's set_priority_class and set_priority_offset: its place in the
+// queues, as the rules of those names set it.
+type PriorityControl interface {
+	SetPriority(class bool, n int64)
+}
+
 // fetchFunc compiles (once per state) the fetch expression expr. The
 // caller holds the state's lock.
 func (v *vm) fetchFunc(expr string) (acl.FetchFunc, error) {
@@ -306,6 +313,7 @@ func (v *vm) openClasses() {
 	L.SetMetatable(v.httpObj, v.httpMT)
 	v.httpAppletMT = v.class(httpAppletMethods(v))
 	v.appletMT = v.class(tcpAppletMethods(v))
+	v.cliMT = v.class(cliAppletMethods(v))
 }
 
 // class returns a metatable whose __index is a table of methods.
@@ -360,7 +368,11 @@ func (v *vm) newTxn(L *glua.LState, c *callState) *glua.LTable {
 	t := L.NewTable()
 	v.fillSamplers(t)
 	if _, ok := c.ctx.(acl.HTTPContext); ok {
+		// The channels are there too, as haproxy's, whose data methods
+		// refuse HTTP messages.
 		t.RawSetString("http", v.httpObj)
+		t.RawSetString("req", v.reqChan)
+		t.RawSetString("res", v.resChan)
 	} else if _, ok := c.ctx.(acl.ContentContext); ok {
 		t.RawSetString("req", v.reqChan)
 		t.RawSetString("res", v.resChan)
@@ -477,6 +489,17 @@ func txnMethods(v *vm) map[string]glua.LGFunction {
 	m["set_loglevel"] = ctl(TxnControl.SetLogLevel)
 	m["set_tos"] = ctl(TxnControl.SetTOS)
 	m["set_mark"] = ctl(TxnControl.SetMark)
+	prio := func(class bool) glua.LGFunction {
+		return func(L *glua.LState) int {
+			n := L.CheckInt64(2)
+			if pc, ok := v.current(L).ctx.(PriorityControl); ok {
+				pc.SetPriority(class, n)
+			}
+			return 0
+		}
+	}
+	m["set_priority_class"] = prio(true)
+	m["set_priority_offset"] = prio(false)
 	m["done"] = func(L *glua.LState) int {
 		c := v.current(L)
 		if t, ok := L.Get(2).(*glua.LTable); ok {
