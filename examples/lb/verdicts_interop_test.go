@@ -1,10 +1,13 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 )
 
 // Configurations haproxy takes, refuses or warns of in ways that are easy
@@ -50,4 +53,119 @@ func TestInteropResolversWithoutNameserverMatchesHAProxy(t *testing.T) {
 	w := checkParity(t, "resolvers dns\n    hold valid 10s\n"+parityBase+"    server s2 app.invalid:80 resolvers dns init-addr none\n")
 	require.Equal(t, []string{": resolvers 'dns' [p.cfg:1] has no nameservers configured!"}, w)
 	checkParity(t, "resolvers dns\n"+parityBase)
+}
+
+// TestInteropHTTPOptionsMatchHAProxy: option checkcache,
+// independent-streams, http-no-delay and h1-case-adjust-bogus-client and
+// -server are taken where haproxy takes them, with its warnings on the
+// wrong side and in mode tcp.
+func TestInteropHTTPOptionsMatchHAProxy(t *testing.T) {
+	opts := []string{"checkcache", "independent-streams", "http-no-delay", "h1-case-adjust-bogus-client", "h1-case-adjust-bogus-server"}
+	for _, o := range opts {
+		t.Run(o, func(t *testing.T) {
+			for _, l := range []string{"option " + o, "no option " + o, "option " + o + " x"} {
+				checkParity(t, parityBase+"    "+l+"\n")
+				checkParity(t, strings.Replace(parityBase, "    default_backend be\n", "    default_backend be\n    "+l+"\n", 1))
+				checkParity(t, strings.Replace(parityBase, "defaults\n", "defaults\n    "+l+"\n", 1))
+			}
+		})
+	}
+	// An option on the wrong side is checked for arguments first.
+	for _, o := range []string{"abortonclose", "socket-stats", "contstats", "tcplog", "srvtcpka", "clitcpka", "http-ignore-probes", "prefer-last-server"} {
+		checkParity(t, parityBase+"    option "+o+" x\n")
+		checkParity(t, strings.Replace(parityBase, "    default_backend be\n", "    default_backend be\n    option "+o+" x\n", 1))
+	}
+	all := ""
+	for _, o := range opts {
+		all += "    option " + o + "\n"
+	}
+	tcp := strings.Replace(parityBase, "mode http", "mode tcp", 1)
+	w := checkParity(t, strings.Replace(tcp, "defaults\n", "defaults\n"+all, 1))
+	require.Equal(t, []string{
+		": 'option checkcache' ignored for backend 'be' as it requires HTTP mode.",
+		": 'option http-no-delay' ignored for backend 'be' as it requires HTTP mode.",
+		": 'option http-no-delay' ignored for frontend 'fe' as it requires HTTP mode.",
+	}, w)
+	checkParity(t, strings.Replace(tcp, "    default_backend be\n", "    default_backend be\n"+all, 1)+all)
+}
+
+// TestInteropH1CaseAdjustConfigMatchesHAProxy: h1-case-adjust lines and
+// the h1-case-adjust-file are checked as haproxy checks them.
+func TestInteropH1CaseAdjustConfigMatchesHAProxy(t *testing.T) {
+	for _, l := range []string{
+		"h1-case-adjust x-foo X-Foo",
+		"h1-case-adjust X-FOO x-foo",
+		"h1-case-adjust x-foo",
+		"h1-case-adjust",
+		"h1-case-adjust x-foo X-Bar",
+		"h1-case-adjust x-foo X-Foo z",
+		"h1-case-adjust x-foo X-Foo\n    h1-case-adjust X-FOO X-foo",
+		"h1-case-adjust-file",
+		"h1-case-adjust-file /nonexistent/case.txt",
+		"h1-case-adjust-file a b",
+	} {
+		t.Run(l, func(t *testing.T) { checkParity(t, "global\n    "+l+"\n"+parityBase) })
+	}
+	for name, file := range map[string]string{
+		"good":              "# names\n\n  x-foo\tX-Foo  \n\tx-bar X-BAR\r\n",
+		"no spelling":       "x-foo\n",
+		"blank spelling":    "x-foo \n",
+		"other name":        "x-foo X-Bar\n",
+		"two words":         "x-foo X-Foo more\n",
+		"comment after":     "x-foo X-Foo # c\n",
+		"duplicate":         "x-foo X-Foo\nX-FOO x-foo\n",
+		"duplicate of line": "x-baz X-Baz\n",
+		"empty":             "",
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := writeFile(t, "case.txt", file)
+			checkParity(t, "global\n    h1-case-adjust x-baz X-BAZ\n    h1-case-adjust-file "+path+"\n"+parityBase)
+		})
+	}
+}
+
+// saveEnv returns a function that gives the environment back as it is
+// now, for tests whose configurations clear it.
+func saveEnv() (restore func()) {
+	env := os.Environ()
+	return func() {
+		os.Clearenv()
+		for _, kv := range env {
+			k, v, _ := strings.Cut(kv, "=")
+			_ = os.Setenv(k, v)
+		}
+	}
+}
+
+// TestInteropResetenvMatchesHAProxy: resetenv clears the environment
+// but for the names given, as the file is read, so a variable it dropped
+// expands to nothing on the lines after it; insecure-setuid-wanted is
+// taken, without arguments.
+func TestInteropResetenvMatchesHAProxy(t *testing.T) {
+	t.Setenv("LB_TEST_KEEP", "kept")
+	t.Setenv("LB_TEST_DROP", "dropped")
+	for _, c := range []struct {
+		name, text string
+		ok         bool
+	}{
+		{"kept", "resetenv LB_TEST_KEEP\n    presetenv A \"${LB_TEST_KEEP}\"", true},
+		{"dropped", "resetenv LB_TEST_KEEP\n    presetenv A \"${LB_TEST_DROP}\"", false},
+		{"all dropped", "resetenv\n    presetenv A \"${LB_TEST_KEEP}\"", false},
+		{"set before", "setenv B x\n    resetenv LB_TEST_KEEP\n    presetenv A \"${B}\"", false},
+		{"set after", "resetenv\n    setenv B x\n    presetenv A \"${B}\"", true},
+		{"name is whole", "resetenv LB_TEST\n    presetenv A \"${LB_TEST_KEEP}\"", false},
+		{"expanded before", "presetenv A \"${LB_TEST_DROP}\"\n    resetenv LB_TEST_KEEP", true},
+		{"insecure-setuid-wanted", "insecure-setuid-wanted", true},
+		{"insecure-setuid-wanted x", "insecure-setuid-wanted x", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			restore := saveEnv()
+			defer restore()
+			text := "global\n    " + c.text + "\n" + parityBase
+			checkParity(t, text)
+			restore()
+			_, err := config.Parse(config.Source{Name: "p.cfg", Data: []byte(text)})
+			require.Equal(t, c.ok, err == nil, "%v", err)
+		})
+	}
 }

@@ -138,7 +138,7 @@ var globalKeywords = map[string]func(p *parser, args []string) error{
 		return nil
 	},
 	"node": func(p *parser, a []string) error { return oneString(a, "name", &p.cfg.Global.Node) },
-	// setenv, presetenv and unsetenv change the environment as the file
+	// setenv, presetenv, unsetenv and resetenv change the environment as the file
 	// is read, so later ${NAME} expansions see the change, as in HAProxy.
 	"setenv": func(_ *parser, a []string) error {
 		if len(a) != 2 || a[0] == "" {
@@ -154,6 +154,25 @@ var globalKeywords = map[string]func(p *parser, args []string) error{
 			return nil
 		}
 		return os.Setenv(a[0], a[1])
+	},
+	// resetenv clears the environment but for the names given.
+	"resetenv": func(_ *parser, a []string) error {
+		for _, kv := range os.Environ() {
+			name, _, _ := strings.Cut(kv, "=")
+			if !slices.Contains(a, name) {
+				if err := os.Unsetenv(name); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	},
+	"insecure-setuid-wanted": func(p *parser, a []string) error {
+		if len(a) > 0 {
+			return fmt.Errorf("'insecure-setuid-wanted' cannot handle unexpected argument '%s'", a[0])
+		}
+		p.cfg.Global.InsecureSetuidWanted = true
+		return nil
 	},
 	"unsetenv": func(_ *parser, a []string) error {
 		if len(a) == 0 {

@@ -148,6 +148,16 @@ type Global struct {
 	// warns, as HAProxy does, that an external check will likely fail.
 	ExternalCheck      bool
 	InsecureForkWanted bool
+	// InsecureSetuidWanted is "insecure-setuid-wanted": taken, with no
+	// effect, lb never keeping the programs it starts from gaining
+	// privileges through setuid.
+	InsecureSetuidWanted bool
+	// H1CaseAdjust maps header names, as each entry of
+	// "h1-case-adjust" and "h1-case-adjust-file" writes them, to the
+	// spelling it gives them for the sides under "option
+	// h1-case-adjust-bogus-client" or "-server". Only the entries
+	// whose name is in lower case apply, as in HAProxy.
+	H1CaseAdjust map[string]string
 	// MaxConn caps concurrent connections for the whole process; 0 means
 	// no cap.
 	MaxConn int
@@ -438,6 +448,18 @@ type Options struct {
 	// close modes), though it still does ("option
 	// http-pretend-keepalive").
 	PretendKeepAlive bool
+	// H1CaseAdjustClient and H1CaseAdjustServer write the header names
+	// sent over HTTP/1 to the clients (frontend) or to the servers
+	// (backend) in the case the global h1-case-adjust entries give
+	// ("option h1-case-adjust-bogus-client", "-server").
+	H1CaseAdjustClient, H1CaseAdjustServer bool
+	// CheckCache is "option checkcache" (backend): taken, with no
+	// effect.
+	CheckCache bool
+	// IndependentStreams and HTTPNoDelay are "option
+	// independent-streams" and "option http-no-delay": taken, with no
+	// effect (see the README).
+	IndependentStreams, HTTPNoDelay bool
 }
 
 // TCPKeepAlive is TCP keepalive on one side of a proxy's connections:

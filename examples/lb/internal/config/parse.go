@@ -122,6 +122,10 @@ type parser struct {
 	words []string
 	pos   Pos
 	errs  []error
+	// h1CaseFile is the last h1-case-adjust-file, read once the
+	// configuration is, and h1CaseFilePos its line.
+	h1CaseFile    string
+	h1CaseFilePos Pos
 	// stopped is set when a directive stopped the parse (.alert, a bad
 	// .if block or condition), as HAProxy reads no further.
 	stopped bool
@@ -450,6 +454,11 @@ func (p *parser) parseOption(args []string, neg bool) {
 		return
 	}
 	if o.kinds&p.cur.Kind == 0 && p.cur.Kind != KindDefaults {
+		if len(args) > 1 && argless(name) {
+			// HAProxy counts the arguments before it looks at the side.
+			p.errorf("option", ErrBadValue, "'option %s' cannot handle unexpected argument '%s'.", name, args[1])
+			return
+		}
 		if p.ignoreMisplaced(name, true) {
 			return
 		}

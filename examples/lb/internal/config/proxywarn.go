@@ -161,6 +161,8 @@ func (p *parser) warnHTTPOnly(px *Proxy) {
 		}{
 			{"accept-invalid-http-request", o.AcceptInvalidRequest},
 			{"accept-invalid-http-response", o.AcceptInvalidResponse},
+			{"checkcache", o.CheckCache && px.Kind.IsBackend()},
+			{"http-no-delay", o.HTTPNoDelay},
 			{"disable-h2-upgrade", o.DisableH2Upgrade},
 			{"forwardfor", px.HTTP.ForwardFor},
 			{"http-buffer-request", o.BufferRequest},
