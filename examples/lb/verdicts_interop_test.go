@@ -169,3 +169,24 @@ func TestInteropResetenvMatchesHAProxy(t *testing.T) {
 		})
 	}
 }
+
+// TestInteropNPNMatchesHAProxy: npn is taken on bind and server lines,
+// with or without ssl, and refused without its list.
+func TestInteropNPNMatchesHAProxy(t *testing.T) {
+	crt := newPKI(t, "npn").issue("crt.pem", "npn.test", nil, false, false)
+	for _, c := range []struct{ bind, server string }{
+		{"npn h2,http/1.1", ""},
+		{"npn http/1.1", ""},
+		{"npn", ""},
+		{"ssl crt " + crt + " npn h2,http/1.1 alpn h2,http/1.1", ""},
+		{"", "npn h2"},
+		{"", "ssl verify none npn h2,http/1.1"},
+		{"", "npn"},
+	} {
+		t.Run(c.bind+c.server, func(t *testing.T) {
+			text := strings.Replace(parityBase, "bind 127.0.0.1:18001", "bind 127.0.0.1:18001 "+c.bind, 1)
+			checkParity(t, strings.Replace(text, "server s 127.0.0.1:2", "server s 127.0.0.1:2 "+c.server, 1))
+		})
+	}
+	checkParity(t, strings.Replace(parityBase, "    server s", "    default-server npn h2\n    server s", 1))
+}
