@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -189,4 +191,68 @@ func TestInteropNPNMatchesHAProxy(t *testing.T) {
 		})
 	}
 	checkParity(t, strings.Replace(parityBase, "    server s", "    default-server npn h2\n    server s", 1))
+}
+
+// TestInteropBackendUniqueIDAndFrontendPersistMatchHAProxy: a backend's
+// unique-id-format and unique-id-header, and a frontend's persist, are
+// checked and left unused, without a warning; words after a
+// unique-id-header's name or a persist method are not read.
+func TestInteropBackendUniqueIDAndFrontendPersistMatchHAProxy(t *testing.T) {
+	fe := func(l string) string {
+		return strings.Replace(parityBase, "    default_backend be\n", "    default_backend be\n    "+l+"\n", 1)
+	}
+	for _, l := range []string{
+		`unique-id-format %{+X}o\ %ci:%cp`,
+		"unique-id-format",
+		"unique-id-format a b",
+		"unique-id-format %[nosuchfetch]",
+		"unique-id-format %[src,nosuchconv]",
+		"unique-id-header X-Id",
+		"unique-id-header X-Id more",
+		"unique-id-header",
+		"persist rdp-cookie",
+		"persist rdp-cookie(x) more",
+		"persist rdp-cookie more",
+		"persist rdp-cookie(",
+		"persist",
+		"persist cookie",
+	} {
+		t.Run(l, func(t *testing.T) {
+			require.Empty(t, checkParity(t, parityBase+"    "+l+"\n"))
+			require.Empty(t, checkParity(t, fe(l)))
+		})
+	}
+
+	// At run time, the backend's lines add no header.
+	haproxyBin(t)
+	got := make(chan string, 2)
+	web := handlerServer(t, func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("X-Id") + "|" + r.Header.Get("X-Fe")
+	})
+	cfg := func(port int) string {
+		return fmt.Sprintf(`defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:%d
+    unique-id-format fe-id
+    unique-id-header X-Fe
+    default_backend be
+backend be
+    unique-id-format be-id
+    unique-id-header X-Id
+    server s %s
+`, port, web)
+	}
+	hp := freePort(t)
+	runHAProxy(t, cfg(hp), fmt.Sprintf("127.0.0.1:%d", hp))
+	b, _, _ := startInProcess(t, cfg(0))
+	for _, addr := range []string{fmt.Sprintf("127.0.0.1:%d", hp), b.Addrs("fe")[0].String()} {
+		resp, err := http.Get("http://" + addr + "/")
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		require.Equal(t, "|fe-id", <-got, addr)
+	}
 }

@@ -258,9 +258,15 @@ func init() {
 			}
 			return oneInt(a[1:], 0, 1<<30, &px.RateLimitSessions)
 		}},
-		"unique-id-format": {kFeDef, func(p *parser, px *Proxy, a []string) error {
-			if len(a) != 1 {
-				return errors.New("expects exactly one argument (quote the format, or escape its spaces)")
+		// unique-id-format and unique-id-header: a backend checks them
+		// and, as HAProxy's, leaves them unused (the frontend's make the
+		// ID and its header).
+		"unique-id-format": {kAll, func(p *parser, px *Proxy, a []string) error {
+			if len(a) == 0 {
+				return errors.New("unique-id-format expects an argument")
+			}
+			if len(a) > 1 {
+				return errors.New("unique-id-format expects only one argument, don't forget to escape spaces")
 			}
 			f, err := ParseLogFormat(a[0])
 			if err != nil {
@@ -271,7 +277,9 @@ func init() {
 					return errors.New("the format may not use the unique-id fetch, which it makes")
 				}
 			}
-			px.UniqueIDFormat = f
+			if px.Kind != KindBackend {
+				px.UniqueIDFormat = f
+			}
 			return nil
 		}},
 		"log-tag": {kAll, func(p *parser, px *Proxy, a []string) error {
@@ -289,11 +297,13 @@ func init() {
 			px.SendNameHeader = a[0]
 			return nil
 		}},
-		"unique-id-header": {kFeDef, func(p *parser, px *Proxy, a []string) error {
-			if len(a) != 1 {
-				return errors.New("expects a header name")
+		"unique-id-header": {kAll, func(p *parser, px *Proxy, a []string) error {
+			if len(a) == 0 {
+				return errors.New("unique-id-header expects an argument")
 			}
-			px.UniqueIDHeader = a[0]
+			if px.Kind != KindBackend {
+				px.UniqueIDHeader = a[0] // words after the name are not read
+			}
 			return nil
 		}},
 		"log-format": {kFeDef, func(p *parser, px *Proxy, a []string) error {
@@ -348,20 +358,25 @@ func init() {
 			px.DynamicCookieKey = a[0]
 			return nil
 		}},
-		"persist": {kBeDef, func(_ *parser, px *Proxy, a []string) error {
+		// persist: as in HAProxy, words after a bare rdp-cookie are not
+		// read (after rdp-cookie(NAME) they are refused), and a frontend
+		// checks the line and has no use for it.
+		"persist": {kAll, func(_ *parser, px *Proxy, a []string) error {
 			switch {
 			case len(a) == 0:
 				return errors.New("missing persist method")
 			case !strings.HasPrefix(a[0], "rdp-cookie"):
 				return fmt.Errorf("unknown persist method '%s' (rdp-cookie is)", a[0])
-			case len(a) > 1:
-				return fmt.Errorf("unexpected '%s' after '%s'", a[1], a[0])
+			case len(a) > 1 && strings.Contains(a[0], "("):
+				return fmt.Errorf("'persist' cannot handle unexpected argument '%s'", a[1])
 			}
 			name, err := rdpCookieName(a[0][len("rdp-cookie"):], "msts")
 			if err != nil {
 				return errors.New("persist rdp-cookie(name)' requires an rdp cookie name")
 			}
-			px.PersistRDPCookie = name
+			if px.Kind != KindFrontend {
+				px.PersistRDPCookie = name
+			}
 			return nil
 		}},
 		"retries":  {kBeDef, func(_ *parser, px *Proxy, a []string) error { return oneInt(a, 0, 1000, &px.Retries) }},

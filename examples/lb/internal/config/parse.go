@@ -456,7 +456,7 @@ func (p *parser) parseOption(args []string, neg bool) {
 	if o.kinds&p.cur.Kind == 0 && p.cur.Kind != KindDefaults {
 		if len(args) > 1 && argless(name) {
 			// HAProxy counts the arguments before it looks at the side.
-			p.errorf("option", ErrBadValue, "'option %s' cannot handle unexpected argument '%s'.", name, args[1])
+			p.errorf("option", ErrBadValue, "'option %s' cannot handle unexpected argument '%s'", name, args[1])
 			return
 		}
 		if p.ignoreMisplaced(name, true) {
