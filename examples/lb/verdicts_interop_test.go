@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -254,5 +255,51 @@ backend be
 		require.NoError(t, err)
 		_ = resp.Body.Close()
 		require.Equal(t, "|fe-id", <-got, addr)
+	}
+}
+
+// TestInteropLogGlobalBeforeGlobalMatchesHAProxy: "log global" takes the
+// global log targets declared by then, so a proxy, or a defaults section,
+// read before the global section's log lines logs nowhere through it,
+// and one read after logs there.
+func TestInteropLogGlobalBeforeGlobalMatchesHAProxy(t *testing.T) {
+	const defaults = "defaults\n    mode http\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n"
+	const fe = "frontend %s\n    bind 127.0.0.1:%d\n    log global\n    log-format \"%s %%ST\"\n    http-request return status 200\n"
+	cfg := func(p1, p2, p3 int) string {
+		return defaults + fmt.Sprintf(fe, "early", p1, "early") +
+			"defaults\n    mode http\n    log global\n    timeout client 1s\n" +
+			fmt.Sprintf(strings.Replace(fe, "    log global\n", "", 1), "inherits", p2, "inherits") +
+			"global\n    log stdout format raw local0\n" + defaults + fmt.Sprintf(fe, "late", p3, "late")
+	}
+	w := checkParity(t, cfg(18001, 18002, 18003))
+	require.Equal(t, []string{
+		": log format ignored for frontend 'early' since it has no log address.",
+		": log format ignored for frontend 'inherits' since it has no log address.",
+	}, w)
+	checkParity(t, "global\n    log stdout local0\n"+cfg(18001, 18002, 18003))
+
+	ports := freePorts(t, 3)
+	out := startHAProxy(t, cfg(ports[0], ports[1], ports[2]), func() bool { return true })
+	b, logs, mu := startInProcess(t, cfg(0, 0, 0))
+	for _, c := range []struct {
+		name  string
+		addrs []string
+		log   func() string
+	}{
+		{"haproxy", []string{fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1]), fmt.Sprintf("127.0.0.1:%d", ports[2])}, out},
+		{"lb", []string{b.Addrs("early")[0].String(), b.Addrs("inherits")[0].String(), b.Addrs("late")[0].String()}, func() string {
+			mu.Lock()
+			defer mu.Unlock()
+			return logs.String()
+		}},
+	} {
+		for _, a := range c.addrs {
+			resp, err := http.Get("http://" + a + "/")
+			require.NoError(t, err, c.name)
+			_ = resp.Body.Close()
+		}
+		require.Eventually(t, func() bool { return strings.Contains(c.log(), "late 200") }, 5*time.Second, 20*time.Millisecond, "%s: %s", c.name, c.log())
+		require.NotContains(t, c.log(), "early 200", c.name)
+		require.NotContains(t, c.log(), "inherits 200", c.name)
 	}
 }

@@ -403,7 +403,7 @@ func init() {
 		"option":  {kAll, nil}, // dispatched to optionKeywords by the parser
 		"log": {kAll, func(p *parser, px *Proxy, a []string) error {
 			if len(a) == 1 && a[0] == "global" {
-				px.LogGlobal = true
+				px.LogGlobal, px.logGlobalAt = true, len(p.cfg.Global.Logs)
 				return nil
 			}
 			l, err := parseLog(p.pos, a)

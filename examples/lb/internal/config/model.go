@@ -580,8 +580,16 @@ type Proxy struct {
 	// RetryOn are the conditions that retry ("retry-on"; conn-failure by
 	// default).
 	RetryOn RetryOn
-	// LogGlobal is set by "log global".
-	LogGlobal bool
+	// LogGlobal is set by "log global". LogGlobalSkip is how many of
+	// the global log targets, the last ones, it does not take: those
+	// declared after the line was read, as HAProxy copies the global
+	// list as it stands then (a defaults section's copy passing on to
+	// the proxies that inherit it).
+	LogGlobal     bool
+	LogGlobalSkip int
+	// logGlobalAt is how many global log targets there were when "log
+	// global" was read.
+	logGlobalAt int
 	// Logs are the proxy's own log targets.
 	Logs    []Log
 	Binds   []Bind
@@ -933,4 +941,13 @@ type CookiePersist struct {
 	// its own one made from the backend's DynamicCookieKey and the
 	// server's address and port.
 	Dynamic bool
+}
+
+// GlobalLogs returns the global log targets "log global" gave the
+// proxy, none without the line.
+func (px *Proxy) GlobalLogs(g *Global) []Log {
+	if !px.LogGlobal {
+		return nil
+	}
+	return g.Logs[:max(len(g.Logs)-px.LogGlobalSkip, 0)]
 }

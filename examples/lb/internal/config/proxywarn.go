@@ -79,6 +79,9 @@ func (p *parser) noteCond(c *acl.Cond) {
 func (p *parser) warnProxies() {
 	for _, px := range p.cfg.Proxies {
 		px.ACLs.OnCond = nil // the parse is over
+		if px.LogGlobal {
+			px.LogGlobalSkip = len(p.cfg.Global.Logs) - px.logGlobalAt
+		}
 	}
 	// An HTTP proxy's rules see HTTP messages, not the raw bytes.
 	for _, c := range p.conds {
@@ -141,7 +144,7 @@ func (px *Proxy) hasLogFormat() bool {
 // hasLogTarget reports whether the proxy has somewhere to send its lines:
 // its own log targets, or the global ones through "log global".
 func (p *parser) hasLogTarget(px *Proxy) bool {
-	return len(px.Logs) > 0 || (px.LogGlobal && len(p.cfg.Global.Logs) > 0)
+	return len(px.Logs) > 0 || len(px.GlobalLogs(&p.cfg.Global)) > 0
 }
 
 // warnHTTPOnly warns of the settings a proxy not in mode http ignores,
