@@ -297,7 +297,9 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 	}
 	// The local peer name decides which peers sections run; a caller
 	// that did not settle it (lb's -L) gets HAProxy's default.
-	cfg.SetLocalPeer("")
+	if err := cfg.SetLocalPeer(""); err != nil {
+		return nil, err
+	}
 	if opts.Stderr == nil {
 		opts.Stderr = os.Stderr
 	}
