@@ -1779,6 +1779,9 @@ func (ex *exchange) forwardResponse() (retry bool) {
 			ex.answer(a)
 			return false
 		}
+		if ex.checkCache() {
+			return false
+		}
 		if c := ex.be.cfg.Cookie; c != nil && resp.Status >= 200 {
 			ex.responseCookie(c)
 		}

@@ -453,8 +453,8 @@ type Options struct {
 	// (backend) in the case the global h1-case-adjust entries give
 	// ("option h1-case-adjust-bogus-client", "-server").
 	H1CaseAdjustClient, H1CaseAdjustServer bool
-	// CheckCache is "option checkcache" (backend): taken, with no
-	// effect.
+	// CheckCache refuses a response a shared cache could keep that
+	// sets a cookie ("option checkcache", backend).
 	CheckCache bool
 	// IndependentStreams and HTTPNoDelay are "option
 	// independent-streams" and "option http-no-delay": taken, with no
