@@ -303,3 +303,28 @@ func TestInteropLogGlobalBeforeGlobalMatchesHAProxy(t *testing.T) {
 		require.NotContains(t, c.log(), "inherits 200", c.name)
 	}
 }
+
+// TestInteropACLWithoutPatternsMatchesHAProxy: an ACL written with a
+// fetch and nothing after it never matches, and haproxy warns of it but
+// for a boolean fetch; a flag, "--" or a pattern file silences it. A var
+// fetch, whose type is not known, needs its -m unless converters give
+// one.
+func TestInteropACLWithoutPatternsMatchesHAProxy(t *testing.T) {
+	w := checkParity(t, parityBase+"    acl a hdr(x)\n")
+	require.Equal(t, []string{": parsing acl keyword 'hdr(x)' :"}, w)
+	for _, l := range []string{
+		"acl a src", "acl a req.len", "acl a ssl_fc", "acl a hdr(x) -m found", "acl a req.len -m bool",
+		"acl a hdr(x) --", "acl a always_true", "acl a hdr(x) -i", "acl a hdr_beg(x)", "acl a path,lower",
+		"acl a hdr(x) -m str", "acl a nbsrv(be)", "acl a str(x)", "acl a bool(1)", "acl a int(1)",
+		"acl a hdr_cnt(x)", "acl a method", "acl a path_reg", "acl a http_first_req", "acl a hdr(x) -f /dev/null",
+		"acl a hdr(x)\n    acl a hdr(y)", "acl a hdr(x) foo",
+		"http-request deny if { hdr(x) }", "http-request deny if { req.len } || { src }",
+		"tcp-request content reject if { src }",
+		"acl a var(txn.x) foo", "acl a var(txn.x) -i foo", "acl a var(txn.x) -m str foo", "acl a var(txn.x) -m found",
+		"acl a var(txn.x),lower foo", "http-request deny if { var(txn.x),bool }",
+		"acl a req.payload(0,1) foo", "acl a req.payload(0,1),lower foo",
+	} {
+		t.Run(l, func(t *testing.T) { checkParity(t, parityBase+"    "+l+"\n") })
+	}
+	checkParity(t, strings.Replace(parityBase, "    default_backend be\n", "    use_backend be if { src }\n", 1))
+}

@@ -404,7 +404,7 @@ func (p *parser) startProxy(kw string, args []string) {
 	p.cur = inherit(base, kind, name, p.pos)
 	// The ACLs of every section read their files from one registry.
 	p.cur.ACLs.Refs = p.cfg.Patterns
-	p.cur.ACLs.OnCond = p.noteCond
+	p.cur.ACLs.OnCond, p.cur.ACLs.OnNoPattern = p.noteCond, p.noteNoPattern
 	p.cfg.Proxies = append(p.cfg.Proxies, p.cur)
 }
 

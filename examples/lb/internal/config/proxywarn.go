@@ -75,10 +75,23 @@ func (p *parser) noteCond(c *acl.Cond) {
 	p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s", p.pos, msg))
 }
 
+// noPatternHelp is the body of the warning of an ACL without patterns.
+const noPatternHelp = `
+  no pattern to match against were provided, so this ACL will never match.
+  If this is what you intended, please add '--' to get rid of this warning.
+  If you intended to match only for existence, please use '-m found'.
+  If you wanted to force an int to match as a bool, please use '-m bool'.`
+
+// noteNoPattern warns, in HAProxy's words (which name no line), of an
+// ACL expression without patterns, which never matches.
+func (p *parser) noteNoPattern(fetch string) {
+	p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("parsing acl keyword '%s' :%s", fetch, noPatternHelp))
+}
+
 // warnProxies warns, for each enabled proxy, as HAProxy does.
 func (p *parser) warnProxies() {
 	for _, px := range p.cfg.Proxies {
-		px.ACLs.OnCond = nil // the parse is over
+		px.ACLs.OnCond, px.ACLs.OnNoPattern = nil, nil // the parse is over
 		if px.LogGlobal {
 			px.LogGlobalSkip = len(p.cfg.Global.Logs) - px.logGlobalAt
 		}
