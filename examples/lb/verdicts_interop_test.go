@@ -328,3 +328,23 @@ func TestInteropACLWithoutPatternsMatchesHAProxy(t *testing.T) {
 	}
 	checkParity(t, strings.Replace(parityBase, "    default_backend be\n", "    use_backend be if { src }\n", 1))
 }
+
+// TestInteropTuneKeywordsMatchHAProxy: global tuning keywords lb takes
+// without effect are checked as haproxy checks their values, strictly,
+// as atoi reads them, or not at all.
+func TestInteropTuneKeywordsMatchHAProxy(t *testing.T) {
+	values := []string{"", "x", "-1", "0", "1", "100", "100 200", "65536", "99999999", "on", "off", "10k", "12abc", "+5", "--5"}
+	for _, kw := range []string{
+		"tune.h2.header-table-size", "tune.h2.max-frame-size", "tune.http.logurilen", "fd-hard-limit",
+		"tune.pool-low-fd-ratio", "tune.pool-high-fd-ratio", "tune.pattern.cache-size",
+		"tune.vars.global-max-size", "tune.vars.proc-max-size", "tune.vars.sess-max-size",
+		"tune.vars.txn-max-size", "tune.vars.reqres-max-size", "thread-groups",
+		"tune.sched.low-latency", "tune.idle-pool.shared", "cluster-secret", "h2-workaround-bogus-websocket-clients",
+	} {
+		t.Run(kw, func(t *testing.T) {
+			for _, v := range values {
+				require.Empty(t, checkParity(t, "global\n    "+kw+" "+v+"\n"+parityBase), v)
+			}
+		})
+	}
+}
