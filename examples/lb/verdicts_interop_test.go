@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -346,5 +347,27 @@ func TestInteropTuneKeywordsMatchHAProxy(t *testing.T) {
 				require.Empty(t, checkParity(t, "global\n    "+kw+" "+v+"\n"+parityBase), v)
 			}
 		})
+	}
+}
+
+// TestInteropServerStateFileWarningsMatchHAProxy: a global
+// server-state-file that does not open is warned of once, whether a
+// backend loads it or not; a backend's own file that does not open, and
+// a backend loading the global file where there is none, are warned of
+// in haproxy's words.
+func TestInteropServerStateFileWarningsMatchHAProxy(t *testing.T) {
+	dir := t.TempDir()
+	settle := func(cfg *config.Config) error { return cfg.Resolve(context.Background(), config.SystemLookup) }
+	for _, g := range []string{"", "server-state-file " + dir + "/nostate", "server-state-file nostate\n    server-state-base " + dir, "server-state-base " + dir + "/nodir"} {
+		for _, b := range []string{"", "load-server-state-from-file global", "load-server-state-from-file local",
+			"load-server-state-from-file local\n    server-state-file-name foo", "load-server-state-from-file none"} {
+			t.Run(g+"|"+b, func(t *testing.T) {
+				text := parityBase + "    " + b + "\n"
+				if g != "" {
+					text = "global\n    " + g + "\n" + text
+				}
+				checkParityWith(t, text, settle)
+			})
+		}
 	}
 }
