@@ -371,3 +371,35 @@ func TestInteropServerStateFileWarningsMatchHAProxy(t *testing.T) {
 		}
 	}
 }
+
+// TestInteropStickFetchTablesMatchHAProxy: a src_* fetch without a table
+// reads the rule's own proxy's, which must have one; a table named to
+// src_*, scN_* or sc_* must exist, in an ACL or a sample expression.
+func TestInteropStickFetchTablesMatchHAProxy(t *testing.T) {
+	fe := func(l string) string {
+		return strings.Replace(parityBase, "    default_backend be\n", "    default_backend be\n    "+l+"\n", 1) +
+			"backend st\n    stick-table type ip size 1k store conn_rate(1s),http_req_rate(1s),gpc0\n"
+	}
+	for _, l := range []string{
+		"tcp-request connection reject if { src_conn_rate gt 10 }",
+		"tcp-request connection reject if { src_conn_rate(st) gt 10 }",
+		"tcp-request connection reject if { src_conn_rate(be) gt 10 }",
+		"tcp-request connection reject if { src_conn_rate(nosuch) gt 10 }",
+		"http-request set-var(txn.x) src_http_req_rate",
+		"http-request set-var(txn.x) src_http_req_rate,add(1)",
+		"http-request set-var(txn.x) src_http_req_rate(st)",
+		"http-request deny if { sc0_conn_rate(nosuch) gt 1 }",
+		"http-request deny if { sc0_conn_rate gt 1 }",
+		"http-request deny if { sc1_conn_rate(st) gt 1 }",
+		"http-request deny if { sc_conn_rate(0,nosuch) gt 1 }",
+		"http-request deny if { sc_conn_rate(0,st) gt 1 }",
+		"http-request deny if { sc_conn_rate(0) gt 1 }",
+		"acl a src_get_gpc0 gt 1",
+		"http-request track-sc0 src_conn_rate",
+		"http-request capture src_conn_rate len 10",
+		"http-request set-header x %[src_conn_rate]",
+		"http-request set-header x src_conn_rate",
+	} {
+		t.Run(l, func(t *testing.T) { checkParity(t, fe(l)) })
+	}
+}
