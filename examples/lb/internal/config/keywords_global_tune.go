@@ -63,7 +63,7 @@ func cAtoi(s string) int {
 		neg, s = s[0] == '-', s[1:]
 	}
 	n := 0
-	for i := 0; i < len(s) && s[i] >= '0' && s[i] <= '9' && n < 1<<31; i++ {
+	for i := 0; i < len(s) && s[i] >= '0' && s[i] <= '9' && n < 1<<30; i++ {
 		n = n*10 + int(s[i]-'0')
 	}
 	if neg {
