@@ -19,12 +19,23 @@ import (
 // a caller can also require the one it is about.
 func checkParity(t *testing.T, text string) (warnings []string) {
 	t.Helper()
+	return checkParityWith(t, text, nil)
+}
+
+// checkParityWith is checkParity with settle run on lb's configuration
+// once it is parsed, as lb's start runs it (SetLocalPeer, say); its
+// error counts as lb's refusal.
+func checkParityWith(t *testing.T, text string, settle func(*config.Config) error) (warnings []string) {
+	t.Helper()
 	bin := haproxyBin(t)
 	path := writeFile(t, "p.cfg", text)
 	out, herr := exec.Command(bin, "-c", "-f", path).CombinedOutput()
 	// haproxy names the file as given, lb as the source is named.
 	out = bytes.ReplaceAll(out, []byte(filepath.Dir(path)+"/"), nil)
 	cfg, err := config.Parse(config.Source{Name: "p.cfg", Data: []byte(text)})
+	if err == nil && settle != nil {
+		err = settle(cfg)
+	}
 	if herr != nil {
 		require.Error(t, err, "haproxy refuses it: %s", out)
 		return nil

@@ -275,7 +275,9 @@ func loadConfig(files []string, localPeer string) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.SetLocalPeer(localPeer)
+	if err := cfg.SetLocalPeer(localPeer); err != nil {
+		return nil, err
+	}
 	// Server host names are resolved once, now, as haproxy resolves
 	// them at start (and with -c).
 	if err := cfg.Resolve(context.Background(), config.SystemLookup); err != nil {

@@ -65,7 +65,7 @@ func runPeerPair(t *testing.T, bin, hpText, lbText, hpSock string) {
 
 	cfg, err := config.Parse(config.Source{Name: "lb.cfg", Data: []byte(lbText)})
 	require.NoError(t, err)
-	cfg.SetLocalPeer("lb")
+	require.NoError(t, cfg.SetLocalPeer("lb"))
 	b, err := balancer.Start(context.Background(), cfg, balancer.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = b.Close() })

@@ -2,6 +2,7 @@ package h1
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/proxyblocks/proxyblocks/mux/htx"
 )
@@ -14,6 +15,10 @@ import (
 // FlagClose and FlagUpgrade. A Host field is written from the authority
 // when the message has none, as for a request that arrived over HTTP/2.
 func AppendRequest(dst []byte, m *htx.Message) ([]byte, Framing) {
+	return appendRequest(dst, m, nil)
+}
+
+func appendRequest(dst []byte, m *htx.Message, fc *FieldCase) ([]byte, Framing) {
 	dst = append(dst, m.Method()...)
 	dst = append(dst, ' ')
 	switch m.Form {
@@ -35,25 +40,26 @@ func AppendRequest(dst []byte, m *htx.Message) ([]byte, Framing) {
 	}
 	dst = append(dst, " HTTP/1.1\r\n"...)
 	if _, ok := m.Get("host"); !ok {
-		dst = append(dst, "Host: "...)
+		dst = appendName(dst, fc, "Host")
 		dst = append(dst, m.Authority()...)
 		dst = append(dst, "\r\n"...)
 	}
-	dst = appendFields(dst, m)
+	dst = appendFields(dst, m, fc)
 	f := FrameNone
 	switch {
 	case m.Flags&htx.FlagBodyless != 0:
 	case m.Flags&htx.FlagContentLength != 0:
 		f = FrameLength
-		dst = appendContentLength(dst, m.ContentLength)
+		dst = appendContentLength(dst, m.ContentLength, fc)
 		if m.ContentLength == 0 {
 			f = FrameNone
 		}
 	default:
 		f = FrameChunked
-		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
+		dst = appendName(dst, fc, "Transfer-Encoding")
+		dst = append(dst, "chunked\r\n"...)
 	}
-	dst = appendConnection(dst, m, m.Flags&htx.FlagClose != 0)
+	dst = appendConnection(dst, m, m.Flags&htx.FlagClose != 0, fc)
 	return append(dst, "\r\n"...), f
 }
 
@@ -65,6 +71,10 @@ func AppendRequest(dst []byte, m *htx.Message) ([]byte, Framing) {
 // and 304 responses, carry no body; HEAD and 304 keep their
 // Content-Length.
 func AppendResponse(dst []byte, m *htx.Message, req htx.Flags, peer htx.Version) ([]byte, Framing) {
+	return appendResponse(dst, m, req, peer, nil)
+}
+
+func appendResponse(dst []byte, m *htx.Message, req htx.Flags, peer htx.Version, fc *FieldCase) ([]byte, Framing) {
 	dst = append(dst, "HTTP/1.1 "...)
 	dst = strconv.AppendInt(dst, int64(m.Status), 10)
 	dst = append(dst, ' ')
@@ -74,13 +84,13 @@ func AppendResponse(dst []byte, m *htx.Message, req htx.Flags, peer htx.Version)
 		dst = append(dst, StatusText(m.Status)...)
 	}
 	dst = append(dst, "\r\n"...)
-	dst = appendFields(dst, m)
+	dst = appendFields(dst, m, fc)
 	f := FrameNone
 	closing := m.Flags&htx.FlagClose != 0
 	switch {
 	case m.Status < 200:
 		if m.Status == 101 {
-			dst = appendConnection(dst, m, false)
+			dst = appendConnection(dst, m, false, fc)
 		}
 		return append(dst, "\r\n"...), FrameNone
 	case req&htx.FlagConnect != 0 && m.Status < 300:
@@ -88,21 +98,22 @@ func AppendResponse(dst []byte, m *htx.Message, req htx.Flags, peer htx.Version)
 	case m.Status == 204:
 	case m.Flags&htx.FlagBodyless != 0 || req&htx.FlagHead != 0 || m.Status == 304:
 		if m.Flags&htx.FlagContentLength != 0 {
-			dst = appendContentLength(dst, m.ContentLength)
+			dst = appendContentLength(dst, m.ContentLength, fc)
 		}
 	case m.Flags&htx.FlagContentLength != 0:
-		dst = appendContentLength(dst, m.ContentLength)
+		dst = appendContentLength(dst, m.ContentLength, fc)
 		if m.ContentLength > 0 {
 			f = FrameLength
 		}
 	case peer >= htx.Version11:
 		f = FrameChunked
-		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
+		dst = appendName(dst, fc, "Transfer-Encoding")
+		dst = append(dst, "chunked\r\n"...)
 	default:
 		f = FrameClose
 		closing = true
 	}
-	dst = appendConnection(dst, m, closing)
+	dst = appendConnection(dst, m, closing, fc)
 	return append(dst, "\r\n"...), f
 }
 
@@ -113,43 +124,90 @@ func appendPath(dst, p []byte) []byte {
 	return append(dst, p...)
 }
 
-func appendFields(dst []byte, m *htx.Message) []byte {
+func appendFields(dst []byte, m *htx.Message, fc *FieldCase) []byte {
 	for i := 0; i < m.NumFields(); i++ {
 		if m.IsHopByHop(i) {
 			continue
 		}
 		n, v := m.Field(i)
-		dst = append(dst, n...)
-		dst = append(dst, ": "...)
+		if fc == nil {
+			dst = append(dst, n...)
+			dst = append(dst, ": "...)
+		} else {
+			dst = appendName(dst, fc, n)
+		}
 		dst = append(dst, v...)
 		dst = append(dst, "\r\n"...)
 	}
 	return dst
 }
 
-func appendContentLength(dst []byte, n int64) []byte {
-	dst = append(dst, "Content-Length: "...)
+func appendContentLength(dst []byte, n int64, fc *FieldCase) []byte {
+	dst = appendName(dst, fc, "Content-Length")
 	dst = strconv.AppendInt(dst, n, 10)
 	return append(dst, "\r\n"...)
 }
 
 // appendConnection writes Connection (and Upgrade) from the flags.
-func appendConnection(dst []byte, m *htx.Message, closing bool) []byte {
+func appendConnection(dst []byte, m *htx.Message, closing bool, fc *FieldCase) []byte {
 	switch {
 	case m.Flags&htx.FlagUpgrade != 0 && !closing:
-		dst = append(dst, "Connection: upgrade\r\n"...)
+		dst = appendName(dst, fc, "Connection")
+		dst = append(dst, "upgrade\r\n"...)
 		m.Values("upgrade", func(v []byte) bool {
-			dst = append(dst, "Upgrade: "...)
+			dst = appendName(dst, fc, "Upgrade")
 			dst = append(dst, v...)
 			dst = append(dst, "\r\n"...)
 			return true
 		})
 	case closing:
-		dst = append(dst, "Connection: close\r\n"...)
+		dst = appendName(dst, fc, "Connection")
+		dst = append(dst, "close\r\n"...)
 	case m.Flags&htx.FlagKeepAlive != 0:
-		dst = append(dst, "Connection: keep-alive\r\n"...)
+		dst = appendName(dst, fc, "Connection")
+		dst = append(dst, "keep-alive\r\n"...)
 	}
 	return dst
+}
+
+// FieldCase gives header names the spelling that some HTTP/1 peers
+// insist on, though HTTP/1 names are case-insensitive: a mux whose
+// [Limits.FieldCase] is set writes each name it knows (whatever the case
+// it came in, the framing fields included) in its spelling, and the
+// others as they are. The names of the trailers are left as they are.
+type FieldCase struct {
+	names map[string]string // lower-case name -> spelling
+}
+
+// NewFieldCase returns the spellings of names, keyed by any case: each
+// value must be its key in another case.
+func NewFieldCase(names map[string]string) *FieldCase {
+	fc := &FieldCase{names: make(map[string]string, len(names))}
+	for k, v := range names {
+		fc.names[strings.ToLower(k)] = v
+	}
+	return fc
+}
+
+// appendName appends name and ": ", name spelt as fc gives it (fc may
+// be nil).
+func appendName[T string | []byte](dst []byte, fc *FieldCase, name T) []byte {
+	if fc != nil && len(name) <= 64 {
+		var low [64]byte
+		for i := 0; i < len(name); i++ {
+			c := name[i]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			low[i] = c
+		}
+		if s, ok := fc.names[string(low[:len(name)])]; ok {
+			dst = append(dst, s...)
+			return append(dst, ": "...)
+		}
+	}
+	dst = append(dst, name...)
+	return append(dst, ": "...)
 }
 
 // AppendChunkHeader appends the size line of a chunk of n bytes.

@@ -137,6 +137,15 @@ func NewShared(t xprt.Transport, side mux.Side, lim *Limits) *Mux {
 }
 
 // limits returns the connection's limits.
+// fieldCase returns the spellings of the names the mux writes, nil for
+// none.
+func (m *Mux) fieldCase() *FieldCase {
+	if m.lim == nil {
+		return nil
+	}
+	return m.lim.FieldCase
+}
+
 func (m *Mux) limits() Limits {
 	if m.lim == nil {
 		return Limits{}
@@ -710,7 +719,7 @@ func (s *Stream) WriteResponse(m *htx.Message) error {
 			m.Flags |= htx.FlagUpgrade
 			m.Flags &^= htx.FlagClose
 		}
-		buf, _ := AppendResponse(s.wbuf[:0], m, s.req, s.reqVersion)
+		buf, _ := appendResponse(s.wbuf[:0], m, s.req, s.reqVersion, s.m.fieldCase())
 		s.wbuf = buf[:0]
 		if _, err := s.m.t.Write(buf); err != nil {
 			s.failWrite()
@@ -723,7 +732,7 @@ func (s *Stream) WriteResponse(m *htx.Message) error {
 		}
 		return nil
 	}
-	s.wbuf, s.framing = AppendResponse(s.wbuf[:0], m, s.req, s.reqVersion)
+	s.wbuf, s.framing = appendResponse(s.wbuf[:0], m, s.req, s.reqVersion, s.m.fieldCase())
 	s.m.smu.Lock()
 	if s.framing == FrameClose {
 		s.closing = true
@@ -753,7 +762,7 @@ func (s *Stream) WriteRequest(m *htx.Message) error {
 	s.m.smu.Lock()
 	s.closing = m.Flags&htx.FlagClose != 0
 	s.m.smu.Unlock()
-	s.wbuf, s.framing = AppendRequest(s.wbuf[:0], m)
+	s.wbuf, s.framing = appendRequest(s.wbuf[:0], m, s.m.fieldCase())
 	s.remain = m.ContentLength
 	s.wroteHead = true
 	if s.framing == FrameNone {

@@ -48,6 +48,9 @@ type Limits struct {
 	// read, for an HTTP/2 mux to take the connection over, as HAProxy
 	// upgrades such a connection on an HTTP/1 listener.
 	H2Preface bool
+	// FieldCase, when set, spells the header names the mux writes as it
+	// gives them (see [FieldCase]); the names it reads are untouched.
+	FieldCase *FieldCase
 }
 
 // ErrH2Preface is what Accept returns when [Limits.H2Preface] is set

@@ -34,6 +34,8 @@ const maxUpdatesAtOnce = 200
 // itself, and the address it listens on.
 type Peer struct {
 	Name string
+	// Addr is where the peer is reached: host:port for the default
+	// dialer, or whatever Config.Dial reads.
 	Addr string
 }
 
@@ -51,7 +53,8 @@ type Config struct {
 	// and key length.
 	Tables []*stick.Table
 	// Dial connects to a remote peer; nil uses a net.Dialer with a 1 s
-	// timeout, HAProxy's connect timeout for peers.
+	// timeout, HAProxy's connect timeout for peers, over TCP, which
+	// then needs each Peer.Addr to be host:port.
 	Dial func(ctx context.Context, addr string) (net.Conn, error)
 	// Taught tells the section that its tables already hold a full copy
 	// from a process that was in sync (on a reload, what Teach carried
@@ -142,7 +145,7 @@ func New(cfg Config) (*Section, error) {
 		if s.remotes[p.Name] != nil {
 			return nil, fmt.Errorf("%w: section %q: peer %q listed twice", ErrConfig, cfg.Name, p.Name)
 		}
-		if _, _, err := net.SplitHostPort(p.Addr); err != nil {
+		if _, _, err := net.SplitHostPort(p.Addr); err != nil && cfg.Dial == nil {
 			return nil, fmt.Errorf("%w: section %q: peer %q: address %q: %v", ErrConfig, cfg.Name, p.Name, p.Addr, err)
 		}
 		r := &remote{Peer: p, acked: make([]atomic.Uint32, len(cfg.Tables)), wake: make(chan struct{}, 1)}

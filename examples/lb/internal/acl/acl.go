@@ -324,6 +324,9 @@ type Expr struct {
 	l6 bool
 	// kw is the fetch's keyword as written, fname the fetch it names.
 	kw, fname string
+	// noPattern is set when nothing follows the fetch, and its match
+	// method needs patterns: the expression never matches.
+	noPattern bool
 }
 
 // String returns the expression as written.
@@ -432,10 +435,13 @@ flags:
 		}
 		rest = rest[1:]
 	}
-	if method == "" && f.Match == MatchRequired {
+	switch {
+	case method != "":
+	case f.Match == MatchRequired && len(convs) == 0:
 		return nil, fmt.Errorf("%w: matching method must be specified first (using '-m') when using a sample fetch of this type ('%s')", ErrSyntax, f.Name)
-	}
-	if method == "" {
+	case f.Match != MatchRequired:
+		// A fetch needing -m, behind converters, matches as the last
+		// converter's type, as in HAProxy.
 		method = f.Match
 	}
 	if method == "" {
@@ -448,7 +454,8 @@ flags:
 	if len(rest) == 0 && len(files) == 0 && method != "bool" && method != "found" {
 		// HAProxy warns that such an ACL never matches ("-m found" tests
 		// existence, "-m bool" an integer's truth); it is accepted alike.
-		return &Expr{text: strings.Join(words, " "), fetch: fn, match: func(Sample) bool { return false }, reqOnly: requestOnly(fetchName), l6: layer6Fetch(fetchName), kw: name, fname: fetchName}, nil
+		return &Expr{text: strings.Join(words, " "), fetch: fn, match: func(Sample) bool { return false }, reqOnly: requestOnly(fetchName), l6: layer6Fetch(fetchName), kw: name, fname: fetchName,
+			noPattern: len(words) == 1}, nil
 	}
 	var inline func(Sample) bool
 	if len(rest) > 0 || len(files) == 0 {
@@ -662,7 +669,12 @@ type Set struct {
 	// OnCond, when set, is given each condition ParseCond builds on the
 	// set, for checks that need every condition of a proxy.
 	OnCond func(*Cond)
-	m      map[string]*ACL
+	// OnNoPattern, when set, is given the fetch, as written, of each
+	// expression of an acl line or an anonymous ACL that is written
+	// without any pattern nor flag where its match method needs
+	// patterns, so that it never matches (HAProxy warns of it).
+	OnNoPattern func(fetch string)
+	m           map[string]*ACL
 }
 
 // Add parses an "acl NAME FETCH ..." line's words after "acl" and adds it
@@ -678,6 +690,9 @@ func (s *Set) Add(words []string) error {
 	e, err := parseExpr(words[1:], s.Refs)
 	if err != nil {
 		return fmt.Errorf("acl '%s': %w", name, err)
+	}
+	if e.noPattern && s.OnNoPattern != nil {
+		s.OnNoPattern(words[1])
 	}
 	if s.m == nil {
 		s.m = map[string]*ACL{}
@@ -859,6 +874,9 @@ func ParseCond(words []string, set *Set) (*Cond, error) {
 			e, err := parseExpr(rest[:end], rs)
 			if err != nil {
 				return nil, fmt.Errorf("anonymous ACL '{ %s }': %w", strings.Join(rest[:end], " "), err)
+			}
+			if e.noPattern && set != nil && set.OnNoPattern != nil {
+				set.OnNoPattern(rest[0])
 			}
 			rest = rest[end+1:]
 			and = append(and, term{neg: neg, acl: &ACL{Name: "anonymous", exprs: []*Expr{e}}})

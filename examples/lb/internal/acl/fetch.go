@@ -124,7 +124,9 @@ var stickFetches = []struct {
 func registerStickFetches() {
 	for _, sf := range stickFetches {
 		apply := stickApply(sf.dt, sf.rate, sf.op)
+		proxyRefs["sc_"+sf.suffix] = RefTableOpt2
 		for slot := range Slots {
+			proxyRefs["sc"+strconv.Itoa(slot)+"_"+sf.suffix] = RefTableOpt
 			RegisterFetch(Fetch{
 				Name: "sc" + strconv.Itoa(slot) + "_" + sf.suffix, Type: TypeInt, Arg: ArgOptional,
 				Compile: func(table string) (FetchFunc, error) {
@@ -143,6 +145,8 @@ func registerStickFetches() {
 			},
 		})
 		writes := sf.op == opInc || sf.op == opClr
+		// Without a table, the rule's own proxy's, which must have one.
+		proxyRefs["src_"+sf.suffix] = RefTable
 		RegisterFetch(Fetch{
 			Name: "src_" + sf.suffix, Type: TypeInt, Arg: ArgOptional,
 			Compile: func(table string) (FetchFunc, error) {

@@ -98,6 +98,11 @@ const (
 	RefFrontend          // a frontend, "" for the rule's own
 	RefServer            // "[BACKEND/]SERVER"
 	RefTable             // a proxy with a stick table, "" for the rule's own
+	// RefTableOpt is an optional table: a proxy with a stick table,
+	// none (the tracked entry's table) when the argument is empty.
+	RefTableOpt
+	// RefTableOpt2 is "N[,TABLE]": an optional table named second.
+	RefTableOpt2
 )
 
 var proxyRefs = map[string]ProxyRef{}

@@ -62,7 +62,7 @@ func ParseVarName(v string) (scope, name string, err error) {
 }
 
 func init() {
-	RegisterFetch(Fetch{Name: "var", Type: TypeStr, Arg: ArgRequired, Compile: func(a string) (FetchFunc, error) {
+	RegisterFetch(Fetch{Name: "var", Type: TypeStr, Arg: ArgRequired, Match: MatchRequired, Compile: func(a string) (FetchFunc, error) {
 		name := strings.TrimSpace(a)
 		if _, _, err := ParseVarName(name); err != nil {
 			return nil, err

@@ -75,13 +75,17 @@ type Balancer struct {
 	// h1front are those limits with HTTP/2's preface looked for, shared
 	// by the HTTP/1 front muxes of frontends without option
 	// disable-h2-upgrade.
-	h1front  *h1.Limits
-	opts     Options
-	log      *slog.Logger
-	ctx      context.Context
-	cancel   context.CancelFunc
-	backends map[string]*Backend
-	fronts   []*frontend
+	h1front *h1.Limits
+	// h1case and h1frontCase are h1lim and h1front with the header
+	// names' spellings of h1-case-adjust, for the sides under option
+	// h1-case-adjust-bogus-client or -server; nil without entries.
+	h1case, h1frontCase *h1.Limits
+	opts                Options
+	log                 *slog.Logger
+	ctx                 context.Context
+	cancel              context.CancelFunc
+	backends            map[string]*Backend
+	fronts              []*frontend
 	// resolvers are the resolvers sections' counters, in order
 	// (resolver.go).
 	resolvers []*resolversStats
@@ -293,7 +297,9 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 	}
 	// The local peer name decides which peers sections run; a caller
 	// that did not settle it (lb's -L) gets HAProxy's default.
-	cfg.SetLocalPeer("")
+	if err := cfg.SetLocalPeer(""); err != nil {
+		return nil, err
+	}
 	if opts.Stderr == nil {
 		opts.Stderr = os.Stderr
 	}
@@ -343,6 +349,20 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 	b.h1front = new(h1.Limits)
 	*b.h1front = b.h1lim
 	b.h1front.H2Preface = true
+	// As in HAProxy, an entry whose name is not in lower case never
+	// matches.
+	names := map[string]string{}
+	for from, to := range cfg.Global.H1CaseAdjust {
+		if from == strings.ToLower(from) {
+			names[from] = to
+		}
+	}
+	if len(names) > 0 {
+		fc := h1.NewFieldCase(names)
+		b.h1case, b.h1frontCase = new(h1.Limits), new(h1.Limits)
+		*b.h1case, *b.h1frontCase = b.h1lim, *b.h1front
+		b.h1case.FieldCase, b.h1frontCase.FieldCase = fc, fc
+	}
 	if b.pool, err = buffer.NewPool(buffer.PoolConfig{Size: cfg.Global.BufSize}); err != nil {
 		return abort(fmt.Errorf("balancer: tune.bufsize %d: %w", cfg.Global.BufSize, err))
 	}
@@ -862,12 +882,20 @@ func h1Limits(g *config.Global) h1.Limits {
 }
 
 // httpMux makes the HTTP mux of a connection: HTTP/1 with the limits the
-// configuration sets, or what proto (and ALPN) name.
-func (b *Balancer) httpMux(t xprt.Transport, proto string, side mux.Side, isH2, h2Upgrade bool) (mux.Mux, error) {
+// configuration sets, or what proto (and ALPN) name. adjustCase spells
+// the header names an HTTP/1 mux writes as h1-case-adjust gives them.
+func (b *Balancer) httpMux(t xprt.Transport, proto string, side mux.Side, isH2, h2Upgrade, adjustCase bool) (mux.Mux, error) {
+	adjustCase = adjustCase && b.h1case != nil
 	if h2Upgrade && side == mux.SideFront && !isH2 && proto == "" {
 		// An HTTP/1 front mux that hands a client opening with HTTP/2's
 		// preface over to an HTTP/2 one (upgradeH2).
+		if adjustCase {
+			return h1.NewShared(t, side, b.h1frontCase), nil
+		}
 		return h1.NewShared(t, side, b.h1front), nil
+	}
+	if adjustCase && !isH2 && proto != "h2" {
+		return h1.NewShared(t, side, b.h1case), nil
 	}
 	if b.h1lim != (h1.Limits{}) && !isH2 && proto != "h2" {
 		return h1.New(t, side, b.h1lim), nil

@@ -164,7 +164,7 @@ func (s *session) runHTTP() (handedOff bool) {
 		hf.xp.Transport = t
 		mt = &hf.xp
 	}
-	m, err := b.httpMux(mt, proto, mux.SideFront, info.ALPN == "h2", !fe.cfg.Options.DisableH2Upgrade)
+	m, err := b.httpMux(mt, proto, mux.SideFront, info.ALPN == "h2", !fe.cfg.Options.DisableH2Upgrade, fe.cfg.Options.H1CaseAdjustClient)
 	if err != nil {
 		b.log.Debug("no HTTP mux", "frontend", fe.cfg.Name, "client", hf.src(), "err", err)
 		return false
@@ -1777,6 +1777,9 @@ func (ex *exchange) forwardResponse() (retry bool) {
 			ex.abortBack()
 			l.trSet = false
 			ex.answer(a)
+			return false
+		}
+		if ex.checkCache() {
 			return false
 		}
 		if c := ex.be.cfg.Cookie; c != nil && resp.Status >= 200 {

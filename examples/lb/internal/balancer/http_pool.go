@@ -267,7 +267,7 @@ func (b *Balancer) dialBack(ctx context.Context, srv *Server, src, dst netip.Add
 	if err != nil {
 		return nil, err
 	}
-	m, err := b.httpMux(c.Transport(), srv.cfg.Proto, mux.SideBack, c.Transport().Info().ALPN == "h2", false)
+	m, err := b.httpMux(c.Transport(), srv.cfg.Proto, mux.SideBack, c.Transport().Info().ALPN == "h2", false, srv.be.cfg.Options.H1CaseAdjustServer)
 	if err != nil {
 		_ = c.Close()
 		return nil, fmt.Errorf("server %s/%s: %w", srv.be.cfg.Name, srv.cfg.Name, err)

@@ -364,7 +364,7 @@ var builtinMessages = map[int]string{
 	425: "Your browser sent a request that may be replayed.",
 	429: "You have sent too many requests in a given amount of time.",
 	500: "An internal server error occurred.",
-	501: "The server does not support the functionality required to fulfill the request.",
+	501: ".The server does not support the functionality required to fulfill the request.", // the leading dot is haproxy's
 	502: "The server returned an invalid or incomplete response.",
 	503: "No server is available to handle this request.",
 	504: "The server didn't respond in time.",

@@ -343,8 +343,10 @@ func newLogSet(cfg *config.Config, px *config.Proxy, sl *slog.Logger, writerFor 
 	}
 	ls := &logSet{slog: sl, host: cfg.Global.LogSendHostname, tag: tag, pid: os.Getpid()}
 	var logs []config.Log
-	if px == nil || px.LogGlobal {
+	if px == nil {
 		logs = append(logs, cfg.Global.Logs...)
+	} else {
+		logs = append(logs, px.GlobalLogs(&cfg.Global)...)
 	}
 	if px != nil {
 		logs = append(logs, px.Logs...)

@@ -1,10 +1,15 @@
 package balancer
 
 import (
+	"context"
 	"fmt"
 	"net"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/proxyblocks/proxyblocks/conn"
+	"github.com/proxyblocks/proxyblocks/examples/lb/internal/config"
 	"github.com/proxyblocks/proxyblocks/stick"
 	"github.com/proxyblocks/proxyblocks/stick/peers"
 )
@@ -55,21 +60,32 @@ func (b *Balancer) startPeers() error {
 		}
 		log := b.log
 		sec, err := peers.New(peers.Config{Name: ps.Name, Local: local, Peers: remotes, Tables: tables, Taught: taught,
-			Logf: func(format string, args ...any) { log.Info(fmt.Sprintf(format, args...)) }})
+			Logf: func(format string, args ...any) { log.Info(fmt.Sprintf(format, args...)) },
+			Dial: dialPeer})
 		if err != nil {
 			return fmt.Errorf("balancer: peers '%s' (%s): %w", ps.Name, ps.Pos, err)
 		}
-		// On a reload the local peer's socket is taken over, as the
-		// traffic ports are.
-		key := handoverKey("peers", "tcp", addr, "")
-		ln := b.opts.Inherit.take(key)
-		if ln == nil {
-			if ln, err = net.Listen("tcp", addr); err != nil {
-				return fmt.Errorf("balancer: peers '%s': cannot bind %s for local peer '%s': %w", ps.Name, addr, local, err)
-			}
+		// The local peer listens on its line's address, or on each of
+		// the bind line's (a port range gives several).
+		addrs := []string{addr}
+		if l := ps.Local(local); l != nil && l.Addr == "" && len(ps.BindAddrs) > 0 {
+			addrs = ps.BindAddrs
 		}
-		b.addSocket(key, func() (net.Listener, error) { return conn.DupListener(ln) })
-		sec.Start(ln)
+		if addr == "" {
+			addrs = nil // a local peer without a bind line only connects
+		}
+		var lns []net.Listener
+		for _, a := range addrs {
+			ln, err := b.listenPeer(a)
+			if err != nil {
+				for _, l := range lns {
+					_ = l.Close()
+				}
+				return fmt.Errorf("balancer: peers '%s': cannot bind %s for local peer '%s': %w", ps.Name, a, local, err)
+			}
+			lns = append(lns, ln)
+		}
+		sec.Start(joinListeners(lns))
 		b.peersMu.Lock()
 		b.peers = append(b.peers, sec)
 		b.peersTaught = append(b.peersTaught, teacher{local: local, addr: addr, sec: sec, tables: tables})
@@ -77,6 +93,94 @@ func (b *Balancer) startPeers() error {
 	}
 	return nil
 }
+
+// listenPeer opens (or, on a reload, takes over, as the traffic ports
+// are) a socket of the local peer: TCP, or a UNIX one, a stale socket
+// file replaced.
+func (b *Balancer) listenPeer(addr string) (net.Listener, error) {
+	network, laddr := config.NetAddr(addr)
+	key := handoverKey("peers", network, addr, "")
+	ln := b.opts.Inherit.take(key)
+	if ln == nil {
+		if network == "unix" && !strings.HasPrefix(laddr, "@") {
+			if err := removeStaleSocket(laddr); err != nil {
+				return nil, err
+			}
+		}
+		var err error
+		if ln, err = net.Listen(network, laddr); err != nil {
+			return nil, err
+		}
+	}
+	b.addSocket(key, func() (net.Listener, error) { return conn.DupListener(ln) })
+	return ln, nil
+}
+
+// dialPeer connects to a remote peer over TCP, or a UNIX socket.
+func dialPeer(ctx context.Context, addr string) (net.Conn, error) {
+	d := net.Dialer{Timeout: time.Second}
+	network, a := config.NetAddr(addr)
+	return d.DialContext(ctx, network, a)
+}
+
+// joinListeners returns one listener accepting on all of lns (one of
+// them as it is, nil for none).
+func joinListeners(lns []net.Listener) net.Listener {
+	switch len(lns) {
+	case 0:
+		return nil
+	case 1:
+		return lns[0]
+	}
+	j := &joinedListener{lns: lns, conns: make(chan net.Conn), done: make(chan struct{})}
+	for _, ln := range lns {
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				select {
+				case j.conns <- c:
+				case <-j.done:
+					_ = c.Close()
+					return
+				}
+			}
+		}()
+	}
+	return j
+}
+
+// joinedListener accepts on several listeners at once: each has a
+// goroutine accepting for it.
+type joinedListener struct {
+	lns   []net.Listener
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func (j *joinedListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-j.conns:
+		return c, nil
+	case <-j.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (j *joinedListener) Close() error {
+	j.once.Do(func() {
+		close(j.done)
+		for _, ln := range j.lns {
+			_ = ln.Close()
+		}
+	})
+	return nil
+}
+
+func (j *joinedListener) Addr() net.Addr { return j.lns[0].Addr() }
 
 // stopPeers closes the sessions with the peers, before the tables close.
 // A soft stop calls it first, as HAProxy's stopping process leaves its

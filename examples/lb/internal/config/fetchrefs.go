@@ -54,14 +54,29 @@ func (p *parser) noteFetchRefs(words []string) {
 			p.fetchRefs = append(p.fetchRefs, fetchRef{fetch: m[1], arg: strings.TrimSpace(m[2]), px: p.cur, pos: p.pos})
 		}
 		// Without an argument: where an expression starts, in a
-		// %[...], as an ACL's fetch, or after an anonymous ACL's brace.
-		fetchWord := (words[0] == "acl" && i == 2) || (i > 0 && words[i-1] == "{")
+		// %[...], as an ACL's fetch, after an anonymous ACL's brace, or
+		// as the expression of an action that takes one.
+		fetchWord := (words[0] == "acl" && i == 2) || (i > 0 && (words[i-1] == "{" || takesExpr(words[i-1])))
 		for _, m := range bare.FindAllStringSubmatch(w, -1) {
 			if strings.HasPrefix(m[0], "%[") || fetchWord {
 				p.fetchRefs = append(p.fetchRefs, fetchRef{fetch: m[1], px: p.cur, pos: p.pos})
 			}
 		}
 	}
+}
+
+// takesExpr reports whether the word is an action, or a keyword, whose
+// next word is a sample expression.
+func takesExpr(w string) bool {
+	if strings.HasPrefix(w, "set-var(") || strings.HasPrefix(w, "do-resolve(") || strings.HasPrefix(w, "track-sc") {
+		return true
+	}
+	switch w {
+	case "set-src", "set-dst", "set-src-port", "set-dst-port", "set-priority-class", "set-priority-offset",
+		"capture", "on", "match", "store-request", "store-response":
+		return true
+	}
+	return false
 }
 
 // checkFetchRefs resolves the noted names, as haproxy does after
@@ -86,6 +101,18 @@ func (p *parser) checkFetchRefs() {
 					name = r.px.Name
 				}
 				p.errorf(r.fetch, ErrReference, "unable to find table '%s' referenced in arg 1 of %s", name, where)
+			}
+		case acl.RefTableOpt, acl.RefTableOpt2:
+			name, n := r.arg, 1
+			if acl.ProxyRefOf(r.fetch) == acl.RefTableOpt2 {
+				_, name, _ = strings.Cut(r.arg, ",")
+				n = 2
+			}
+			if name = strings.TrimSpace(name); name == "" {
+				continue
+			}
+			if px := p.cfg.Proxy(name, KindListen); px == nil || px.Stick.Table == nil {
+				p.errorf(r.fetch, ErrReference, "unable to find table '%s' referenced in arg %d of %s", name, n, where)
 			}
 		case acl.RefTableArg2, acl.RefTableArg3:
 			// The array fetches: "IDX,TABLE" ("" for the rule's own

@@ -139,7 +139,7 @@ var globalKeywords = map[string]func(p *parser, args []string) error{
 		return nil
 	},
 	"node": func(p *parser, a []string) error { return oneString(a, "name", &p.cfg.Global.Node) },
-	// setenv, presetenv and unsetenv change the environment as the file
+	// setenv, presetenv, unsetenv and resetenv change the environment as the file
 	// is read, so later ${NAME} expansions see the change, as in HAProxy.
 	"setenv": func(_ *parser, a []string) error {
 		if len(a) != 2 || a[0] == "" {
@@ -155,6 +155,25 @@ var globalKeywords = map[string]func(p *parser, args []string) error{
 			return nil
 		}
 		return os.Setenv(a[0], a[1])
+	},
+	// resetenv clears the environment but for the names given.
+	"resetenv": func(_ *parser, a []string) error {
+		for _, kv := range os.Environ() {
+			name, _, _ := strings.Cut(kv, "=")
+			if !slices.Contains(a, name) {
+				if err := os.Unsetenv(name); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	},
+	"insecure-setuid-wanted": func(p *parser, a []string) error {
+		if len(a) > 0 {
+			return fmt.Errorf("'insecure-setuid-wanted' cannot handle unexpected argument '%s'", a[0])
+		}
+		p.cfg.Global.InsecureSetuidWanted = true
+		return nil
 	},
 	"unsetenv": func(_ *parser, a []string) error {
 		if len(a) == 0 {
@@ -240,9 +259,15 @@ func init() {
 			}
 			return oneInt(a[1:], 0, 1<<30, &px.RateLimitSessions)
 		}},
-		"unique-id-format": {kFeDef, func(p *parser, px *Proxy, a []string) error {
-			if len(a) != 1 {
-				return errors.New("expects exactly one argument (quote the format, or escape its spaces)")
+		// unique-id-format and unique-id-header: a backend checks them
+		// and, as HAProxy's, leaves them unused (the frontend's make the
+		// ID and its header).
+		"unique-id-format": {kAll, func(p *parser, px *Proxy, a []string) error {
+			if len(a) == 0 {
+				return errors.New("unique-id-format expects an argument")
+			}
+			if len(a) > 1 {
+				return errors.New("unique-id-format expects only one argument, don't forget to escape spaces")
 			}
 			f, err := ParseLogFormat(a[0])
 			if err != nil {
@@ -253,7 +278,9 @@ func init() {
 					return errors.New("the format may not use the unique-id fetch, which it makes")
 				}
 			}
-			px.UniqueIDFormat = f
+			if px.Kind != KindBackend {
+				px.UniqueIDFormat = f
+			}
 			return nil
 		}},
 		"log-tag": {kAll, func(p *parser, px *Proxy, a []string) error {
@@ -271,11 +298,13 @@ func init() {
 			px.SendNameHeader = a[0]
 			return nil
 		}},
-		"unique-id-header": {kFeDef, func(p *parser, px *Proxy, a []string) error {
-			if len(a) != 1 {
-				return errors.New("expects a header name")
+		"unique-id-header": {kAll, func(p *parser, px *Proxy, a []string) error {
+			if len(a) == 0 {
+				return errors.New("unique-id-header expects an argument")
 			}
-			px.UniqueIDHeader = a[0]
+			if px.Kind != KindBackend {
+				px.UniqueIDHeader = a[0] // words after the name are not read
+			}
 			return nil
 		}},
 		"log-format": {kFeDef, func(p *parser, px *Proxy, a []string) error {
@@ -330,20 +359,25 @@ func init() {
 			px.DynamicCookieKey = a[0]
 			return nil
 		}},
-		"persist": {kBeDef, func(_ *parser, px *Proxy, a []string) error {
+		// persist: as in HAProxy, words after a bare rdp-cookie are not
+		// read (after rdp-cookie(NAME) they are refused), and a frontend
+		// checks the line and has no use for it.
+		"persist": {kAll, func(_ *parser, px *Proxy, a []string) error {
 			switch {
 			case len(a) == 0:
 				return errors.New("missing persist method")
 			case !strings.HasPrefix(a[0], "rdp-cookie"):
 				return fmt.Errorf("unknown persist method '%s' (rdp-cookie is)", a[0])
-			case len(a) > 1:
-				return fmt.Errorf("unexpected '%s' after '%s'", a[1], a[0])
+			case len(a) > 1 && strings.Contains(a[0], "("):
+				return fmt.Errorf("'persist' cannot handle unexpected argument '%s'", a[1])
 			}
 			name, err := rdpCookieName(a[0][len("rdp-cookie"):], "msts")
 			if err != nil {
 				return errors.New("persist rdp-cookie(name)' requires an rdp cookie name")
 			}
-			px.PersistRDPCookie = name
+			if px.Kind != KindFrontend {
+				px.PersistRDPCookie = name
+			}
 			return nil
 		}},
 		"retries":  {kBeDef, func(_ *parser, px *Proxy, a []string) error { return oneInt(a, 0, 1000, &px.Retries) }},
@@ -370,7 +404,7 @@ func init() {
 		"option":  {kAll, nil}, // dispatched to optionKeywords by the parser
 		"log": {kAll, func(p *parser, px *Proxy, a []string) error {
 			if len(a) == 1 && a[0] == "global" {
-				px.LogGlobal = true
+				px.LogGlobal, px.logGlobalAt = true, len(p.cfg.Global.Logs)
 				return nil
 			}
 			l, err := parseLog(p.pos, a)

@@ -52,7 +52,7 @@ func TestAgentCheckErrors(t *testing.T) {
 		{"inter word", "backend b\n  server s 127.0.0.1:1 agent-check agent-port 1 agent-inter abc\n", ErrBadValue, "server option 'agent-inter'"},
 		{"addr host", "backend b\n  server s 127.0.0.1:1 agent-check agent-port 1 agent-addr nothost.invalid\n", ErrBadValue, "server option 'agent-addr': 'nothost.invalid' is not an IP address"},
 		{"addr port", "backend b\n  server s 127.0.0.1:1 agent-check agent-port 1 agent-addr 127.0.0.1:9\n", ErrBadValue, "'127.0.0.1:9' is not an IP address"},
-		{"send empty", "backend b\n  server s 127.0.0.1:1 agent-check agent-port 1 agent-send \"\"\n", ErrBadValue, "server option 'agent-send': expects a string as argument"},
+		{"send empty", "backend b\n  server s 127.0.0.1:1 agent-check agent-port 1 agent-send \"\"\n", ErrBadValue, "server option 'agent-send' expects 1 argument(s)"},
 		{"send missing", "backend b\n  server s 127.0.0.1:1 agent-check agent-port 1 agent-send\n", ErrBadValue, "server option 'agent-send' expects 1 argument(s)"},
 	}
 	for _, tt := range tests {

@@ -60,6 +60,16 @@ var ignoredOptions = map[string]string{
 	"srvtcpka": "cap", "ssl-hello-chk": "cap", "tcp-check": "cap",
 }
 
+// argless reports whether an option HAProxy ignores on the wrong side
+// takes no argument, which HAProxy checks first.
+func argless(name string) bool {
+	switch name {
+	case "httplog", "httpchk", "smtpchk", "mysql-check", "redispatch":
+		return false
+	}
+	return ignoredOptions[name] != ""
+}
+
 // capabilityNames are the kind of the section and the capability it
 // lacks, as HAProxy names them.
 func capabilityNames(k Kind) (kind, missing string) {
@@ -116,6 +126,10 @@ func init() {
 	optionKeywords["accept-invalid-http-request"] = optionKeyword{KindFrontend, flag(func(o *Options) *bool { return &o.AcceptInvalidRequest })}
 	optionKeywords["accept-invalid-http-response"] = optionKeyword{KindBackend, flag(func(o *Options) *bool { return &o.AcceptInvalidResponse })}
 	optionKeywords["socket-stats"] = optionKeyword{KindFrontend, flag(func(o *Options) *bool { return &o.SocketStats })}
+	optionKeywords["checkcache"] = optionKeyword{KindBackend, flag(func(o *Options) *bool { return &o.CheckCache })}
+	ignoredOptions["checkcache"] = "cap"
+	optionKeywords["independent-streams"] = optionKeyword{kAll, flag(func(o *Options) *bool { return &o.IndependentStreams })}
+	optionKeywords["http-no-delay"] = optionKeyword{kAll, flag(func(o *Options) *bool { return &o.HTTPNoDelay })}
 }
 
 // resolveCheckAddr gives a server whose "addr" names a host that host's

@@ -156,6 +156,15 @@ func init() {
 		globalKeywords[kw] = func(p *parser, a []string) error { return applyGlobalSSL(p, kw, a) }
 	}
 	finishers = append(finishers, finishSSL)
+	// "npn LIST", on bind and server lines, is taken and left without
+	// effect: NPN, the forerunner of ALPN that TLS 1.3 dropped, is not
+	// in Go's TLS, so lb neither offers nor asks for it, and a peer that
+	// only speaks NPN gets no protocol named (ALPN's still apply).
+	bindOptions["npn"] = struct {
+		args  int
+		apply func(b *Bind, a []string) error
+	}{1, func(*Bind, []string) error { return nil }}
+	serverOptions["npn"] = serverOption{1, func(*Server, []string) error { return nil }}
 }
 
 func applyBindSSL(b *Bind, kw string, a []string) error {

@@ -22,7 +22,21 @@ type lineCtx struct {
 // \t name bytes; before anything else it stays; single quotes keep everything
 // literally, and double quotes allow escapes and environment variables
 // (see expandVar). Quotes may touch other characters: a"b c"d is one word.
+// An empty word ("" or a quoted variable with no value) ends the line, as
+// in HAProxy, whose keywords read their arguments up to the first empty
+// one: the words from there on are dropped.
 func splitLine(line string, ctx lineCtx) ([]string, error) {
+	words, err := splitWords(line, ctx)
+	for i, w := range words {
+		if w == "" {
+			return words[:i], err
+		}
+	}
+	return words, err
+}
+
+// splitWords cuts a line into words as splitLine does, empty ones kept.
+func splitWords(line string, ctx lineCtx) ([]string, error) {
 	var (
 		words   []string
 		cur     strings.Builder

@@ -148,6 +148,16 @@ type Global struct {
 	// warns, as HAProxy does, that an external check will likely fail.
 	ExternalCheck      bool
 	InsecureForkWanted bool
+	// InsecureSetuidWanted is "insecure-setuid-wanted": taken, with no
+	// effect, lb never keeping the programs it starts from gaining
+	// privileges through setuid.
+	InsecureSetuidWanted bool
+	// H1CaseAdjust maps header names, as each entry of
+	// "h1-case-adjust" and "h1-case-adjust-file" writes them, to the
+	// spelling it gives them for the sides under "option
+	// h1-case-adjust-bogus-client" or "-server". Only the entries
+	// whose name is in lower case apply, as in HAProxy.
+	H1CaseAdjust map[string]string
 	// MaxConn caps concurrent connections for the whole process; 0 means
 	// no cap.
 	MaxConn int
@@ -438,6 +448,18 @@ type Options struct {
 	// close modes), though it still does ("option
 	// http-pretend-keepalive").
 	PretendKeepAlive bool
+	// H1CaseAdjustClient and H1CaseAdjustServer write the header names
+	// sent over HTTP/1 to the clients (frontend) or to the servers
+	// (backend) in the case the global h1-case-adjust entries give
+	// ("option h1-case-adjust-bogus-client", "-server").
+	H1CaseAdjustClient, H1CaseAdjustServer bool
+	// CheckCache refuses a response a shared cache could keep that
+	// sets a cookie ("option checkcache", backend).
+	CheckCache bool
+	// IndependentStreams and HTTPNoDelay are "option
+	// independent-streams" and "option http-no-delay": taken, with no
+	// effect (see the README).
+	IndependentStreams, HTTPNoDelay bool
 }
 
 // TCPKeepAlive is TCP keepalive on one side of a proxy's connections:
@@ -558,8 +580,16 @@ type Proxy struct {
 	// RetryOn are the conditions that retry ("retry-on"; conn-failure by
 	// default).
 	RetryOn RetryOn
-	// LogGlobal is set by "log global".
-	LogGlobal bool
+	// LogGlobal is set by "log global". LogGlobalSkip is how many of
+	// the global log targets, the last ones, it does not take: those
+	// declared after the line was read, as HAProxy copies the global
+	// list as it stands then (a defaults section's copy passing on to
+	// the proxies that inherit it).
+	LogGlobal     bool
+	LogGlobalSkip int
+	// logGlobalAt is how many global log targets there were when "log
+	// global" was read.
+	logGlobalAt int
 	// Logs are the proxy's own log targets.
 	Logs    []Log
 	Binds   []Bind
@@ -917,4 +947,13 @@ type CookiePersist struct {
 	// its own one made from the backend's DynamicCookieKey and the
 	// server's address and port.
 	Dynamic bool
+}
+
+// GlobalLogs returns the global log targets "log global" gave the
+// proxy, none without the line.
+func (px *Proxy) GlobalLogs(g *Global) []Log {
+	if !px.LogGlobal {
+		return nil
+	}
+	return g.Logs[:max(len(g.Logs)-px.LogGlobalSkip, 0)]
 }

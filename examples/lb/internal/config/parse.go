@@ -125,6 +125,10 @@ type parser struct {
 	words []string
 	pos   Pos
 	errs  []error
+	// h1CaseFile is the last h1-case-adjust-file, read once the
+	// configuration is, and h1CaseFilePos its line.
+	h1CaseFile    string
+	h1CaseFilePos Pos
 	// stopped is set when a directive stopped the parse (.alert, a bad
 	// .if block or condition), as HAProxy reads no further.
 	stopped bool
@@ -403,7 +407,7 @@ func (p *parser) startProxy(kw string, args []string) {
 	p.cur = inherit(base, kind, name, p.pos)
 	// The ACLs of every section read their files from one registry.
 	p.cur.ACLs.Refs = p.cfg.Patterns
-	p.cur.ACLs.OnCond = p.noteCond
+	p.cur.ACLs.OnCond, p.cur.ACLs.OnNoPattern = p.noteCond, p.noteNoPattern
 	p.cfg.Proxies = append(p.cfg.Proxies, p.cur)
 }
 
@@ -453,6 +457,11 @@ func (p *parser) parseOption(args []string, neg bool) {
 		return
 	}
 	if o.kinds&p.cur.Kind == 0 && p.cur.Kind != KindDefaults {
+		if len(args) > 1 && argless(name) {
+			// HAProxy counts the arguments before it looks at the side.
+			p.errorf("option", ErrBadValue, "'option %s' cannot handle unexpected argument '%s'", name, args[1])
+			return
+		}
 		if p.ignoreMisplaced(name, true) {
 			return
 		}

@@ -21,8 +21,11 @@ type PeersSection struct {
 	// Bind is the "bind" line's address, where the local peer listens
 	// when it is declared as "server NAME" without an address; BindPos
 	// is the line's, set even for a bind line without an address.
-	Bind    string
-	BindPos Pos
+	// BindAddrs are all the line's addresses, Bind first: a port range
+	// listens on each of its ports.
+	Bind      string
+	BindAddrs []string
+	BindPos   Pos
 	// DefaultBind are the "default-bind" options, checked and put
 	// before the bind line's own.
 	DefaultBind []string
@@ -49,6 +52,14 @@ type PeerLine struct {
 	// Addr is HOST:PORT; empty for a "server" line without address,
 	// which is the local peer listening on the section's "bind".
 	Addr string
+	// server marks a "server" line, and opts are its words after the
+	// name: those of the local peer's line are server options, as
+	// HAProxy reads them, the address it may not have included;
+	// addrErr is why the first of them is no address, for another
+	// peer's line. Both are settled by SetLocalPeer.
+	server  bool
+	opts    []string
+	addrErr error
 }
 
 // PeersSection returns the peers section with that name, or nil.
@@ -83,10 +94,12 @@ func (s *PeersSection) ListenAddr(local string) string {
 // SetLocalPeer settles the local peer's name: cmdLine (lb's -L) if set,
 // else the global "localpeer", else the host name, as HAProxy does. It
 // then drops, with HAProxy's warning, each peers section that lists no
-// peer of that name. Start calls it with "" when the caller did not.
-func (c *Config) SetLocalPeer(cmdLine string) {
+// peer of that name, and checks the "server" lines the name decides: the
+// local peer's takes no address (it listens on the section's "bind") and
+// the others need one. Start calls it with "" when the caller did not.
+func (c *Config) SetLocalPeer(cmdLine string) error {
 	if c.localPeerSet {
-		return
+		return nil
 	}
 	c.localPeerSet = true
 	switch {
@@ -98,12 +111,43 @@ func (c *Config) SetLocalPeer(cmdLine string) {
 	case c.Global.LocalPeer == "":
 		c.Global.LocalPeer, _ = os.Hostname()
 	}
+	var errs []error
 	for _, s := range c.Peers {
 		if s.Local(c.Global.LocalPeer) == nil {
 			s.Removed = true
 			c.Warnings = append(c.Warnings, fmt.Sprintf("config : Removing incomplete section 'peers %s' (no peer named '%s').", s.Name, c.Global.LocalPeer))
+			continue
+		}
+		for i := range s.Peers {
+			if err := s.settleServer(&s.Peers[i], c.Global.LocalPeer); err != nil {
+				errs = append(errs, &Error{Pos: s.Peers[i].Pos, Keyword: "server", Err: err})
+			}
 		}
 	}
+	return errors.Join(errs...)
+}
+
+// settleServer checks a "server" line once the local peer's name is
+// known.
+func (s *PeersSection) settleServer(l *PeerLine, local string) error {
+	switch {
+	case !l.server:
+		return nil
+	case l.Name != local:
+		return l.addrErr
+	}
+	hint := func(err error) error {
+		return fmt.Errorf("%w: 'server %s/%s' : %v. Hint: no address was expected for this server", ErrBadValue, s.Name, l.Name, err)
+	}
+	if len(l.opts) > 0 && l.addrErr == nil {
+		return hint(fmt.Errorf("unknown keyword '%s'", l.opts[0]))
+	}
+	srv := s.DefaultServer
+	if err := parseServerOptions(&srv, l.opts); err != nil {
+		return hint(err)
+	}
+	l.Addr = ""
+	return nil
 }
 
 func init() {
@@ -185,9 +229,19 @@ func (p *parser) peersKeyword(s *PeersSection, kw string, a []string) error {
 				return fmt.Errorf("%w: peer '%s' already declared at %s", ErrReference, a[0], o.Pos)
 			}
 		}
-		line := PeerLine{Pos: p.pos, Name: a[0]}
+		line := PeerLine{Pos: p.pos, Name: a[0], server: kw == "server"}
+		if kw == "server" {
+			line.opts = a[1:]
+		}
 		if len(a) > 1 {
 			addr, err := peerAddr(a[1])
+			if err != nil && kw == "server" {
+				// The local peer's options, or an error, once the
+				// local name is known (SetLocalPeer).
+				line.addrErr = err
+				s.Peers = append(s.Peers, line)
+				return nil
+			}
 			if err != nil {
 				return err
 			}
@@ -222,15 +276,10 @@ func (p *parser) peersKeyword(s *PeersSection, kw string, a []string) error {
 			return fmt.Errorf("'bind %s' in section 'peers': %w", a[0], err)
 		}
 		b := px.Binds[0]
-		switch {
-		case len(b.Addrs) != 1:
-			return fmt.Errorf("%w: 'bind %s' in section 'peers': one address and port (lb's local peer listens on one socket)", ErrUnsupported, a[0])
-		case strings.HasPrefix(b.Addrs[0], UnixPrefix) || strings.HasPrefix(b.Addrs[0], AbnsPrefix):
-			return fmt.Errorf("%w: 'bind %s' in section 'peers': a UNIX socket (lb's peers speak TCP)", ErrUnsupported, a[0])
-		case b.SSL.Enabled:
+		if b.SSL.Enabled {
 			return fmt.Errorf("%w: 'bind %s' in section 'peers': 'ssl' (lb's peers speak plain TCP)", ErrUnsupported, a[0])
 		}
-		s.Bind = b.Addrs[0]
+		s.Bind, s.BindAddrs = b.Addrs[0], b.Addrs
 		return nil
 	case "default-bind":
 		// Checked as a bind line's options now; a later bind line
@@ -320,11 +369,15 @@ func (c *Config) StickTable(name string) *StickTable {
 }
 
 // peerAddr checks a peer's HOST:PORT (an IPv4 or IPv6 address, or a host
-// name resolved when connecting).
+// name resolved when connecting), or UNIX socket (unix@PATH, /PATH or
+// abns@NAME, see NetAddr).
 func peerAddr(s string) (string, error) {
 	s, err := envAddr(s)
 	if err != nil {
 		return "", err
+	}
+	if a, ok, err := unixAddr(s); ok {
+		return a, err
 	}
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
@@ -335,23 +388,16 @@ func peerAddr(s string) (string, error) {
 		return "", fmt.Errorf("invalid port in '%s'", s)
 	}
 	if host == "" || host == "*" || strings.Contains(host, "@") {
-		return "", fmt.Errorf("address '%s' must name a host (no '*', no 'unix@')", s)
+		return "", fmt.Errorf("address '%s' must name a host (no '*')", s)
 	}
 	return s, nil
 }
 
-// checkPeers runs once every section is read: a section's local peer
-// must have somewhere to listen, and each stick-table's "peers" must
-// name a section.
+// checkPeers runs once every section is read: each stick-table's
+// "peers" must name a section. (A local peer without an address, in a
+// section without a bind line, listens nowhere and only connects, as
+// HAProxy's.)
 func (p *parser) checkPeers() {
-	for _, s := range p.cfg.Peers {
-		for _, l := range s.Peers {
-			if l.Addr == "" && s.Bind == "" {
-				p.pos = l.Pos
-				p.errorf("server", ErrBadValue, "peers '%s': server '%s' has no address and the section no 'bind'", s.Name, l.Name)
-			}
-		}
-	}
 	for _, px := range p.cfg.Proxies {
 		if st := px.Stick.Table; st != nil && st.Config.Peers != "" && p.cfg.PeersSection(st.Config.Peers) == nil {
 			p.pos = st.Pos

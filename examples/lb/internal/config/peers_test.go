@@ -111,12 +111,9 @@ func TestPeersErrors(t *testing.T) {
 		"peers p\n  peer a *:1000\n":                                     "must name a host",
 		"peers p\n  peer a 127.0.0.1:1000 ssl\n":                         "lb.cfg:2: 'peer' in 'peers' section: not supported: 'ssl' on a peer",
 		"peers p\n  peer a 127.0.0.1:1\n  peer a ::1:2\n":                "lb.cfg:3: 'peer' in 'peers' section: bad reference: peer 'a' already declared at lb.cfg:2",
-		"peers p\n  server a\n":                                          "lb.cfg:2: bad value: peers 'p': server 'a' has no address and the section no 'bind'",
 		"peers p\n  bind 127.0.0.1:1\n  bind 127.0.0.1:2\n":              "One listener per \"peers\" section is authorized but another is already configured at [lb.cfg:2]",
 		"peers p\n  bind 127.0.0.1:1 ssl\n":                              "'ssl' (lb's peers speak plain TCP)",
 		"peers p\n  bind 127.0.0.1:1 bogus\n":                            "'bind 127.0.0.1:1' in section 'peers': unknown keyword: bind option 'bogus'",
-		"peers p\n  bind 127.0.0.1:1-3\n":                                "one address and port",
-		"peers p\n  bind /tmp/p.sock\n":                                  "a UNIX socket",
 		"peers p\n  peer a 127.0.0.1:1\n  bind :2\n":                     "mixing \"peer\" and \"bind\" line is forbidden",
 		"peers p\n  bind :2\n  peer a 127.0.0.1:1\n":                     "mixing \"peer\" and \"bind\" line is forbidden",
 		"peers p\n  default-bind bogus\n":                                "'default-bind bogus' in section 'peers'",
@@ -175,4 +172,38 @@ backend b
 		require.NoError(t, err, addr)
 		require.Equal(t, []string{"127.0.0.9:4242"}, cfg.Proxy("f", KindFrontend).Binds[0].Addrs, addr)
 	}
+}
+
+// TestPeersSocketsAndLocalServer: a peers bind line may be a UNIX socket
+// or a port range, and a peer a UNIX socket; once the local name is
+// known, the local peer's server line takes options but no address, and
+// another's needs one.
+func TestPeersSocketsAndLocalServer(t *testing.T) {
+	cfg, err := parse(t, "peers p\n  bind 127.0.0.1:7001-7003\n  server me weight 3\n  server b unix@/tmp/b.sock\n  server c /tmp/c.sock\n  server d abns@d\n")
+	require.NoError(t, err)
+	require.NoError(t, cfg.SetLocalPeer("me"))
+	s := cfg.PeersSection("p")
+	require.Equal(t, []string{"127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003"}, s.BindAddrs)
+	require.Equal(t, "127.0.0.1:7001", s.ListenAddr("me"))
+	require.Equal(t, []string{"", "unix@/tmp/b.sock", "unix@/tmp/c.sock", "abns@d"}, []string{s.Peers[0].Addr, s.Peers[1].Addr, s.Peers[2].Addr, s.Peers[3].Addr})
+
+	cfg, err = parse(t, "peers p\n  bind unix@/tmp/p.sock\n  server me\n")
+	require.NoError(t, err)
+	require.NoError(t, cfg.SetLocalPeer("me"))
+	require.Equal(t, "unix@/tmp/p.sock", cfg.PeersSection("p").ListenAddr("me"))
+
+	for text, msg := range map[string]string{
+		"peers p\n  bind :1\n  server me 127.0.0.1:2\n":              "lb.cfg:3: bad value: 'server p/me' : unknown keyword '127.0.0.1:2'. Hint: no address was expected for this server",
+		"peers p\n  bind :1\n  server me bogus\n":                    "lb.cfg:3: bad value: 'server p/me' : unknown keyword: server option 'bogus'",
+		"peers p\n  bind :1\n  server me\n  server b nowhere\n":      "lb.cfg:4: invalid address 'nowhere'",
+		"peers p\n  server me 127.0.0.1:2\n  server b 127.0.0.1:3\n": "Hint: no address was expected for this server",
+	} {
+		cfg, err := parse(t, text)
+		require.NoError(t, err, text)
+		require.ErrorContains(t, cfg.SetLocalPeer("me"), msg, text)
+	}
+	// Another name leaves those lines alone, but for addresses.
+	cfg, err = parse(t, "peers p\n  bind :1\n  server me 127.0.0.1:2\n  server other\n")
+	require.NoError(t, err)
+	require.NoError(t, cfg.SetLocalPeer("other"))
 }

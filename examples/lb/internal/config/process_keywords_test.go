@@ -76,13 +76,17 @@ func TestRDPCookieKeywords(t *testing.T) {
 	require.Equal(t, "msts", a.PersistRDPCookie)
 	require.Equal(t, "user", b.HTTP.BalanceArg)
 	require.Equal(t, "route", b.PersistRDPCookie)
+	// A frontend checks the line and has no use for it, as haproxy's.
+	cfg, err = Parse(Source{Name: "t.cfg", Data: []byte("frontend f\n  persist rdp-cookie more\n")})
+	require.NoError(t, err)
+	require.Empty(t, cfg.Proxy("f", KindFrontend).PersistRDPCookie)
 	for text, msg := range map[string]string{
 		"backend b\n  balance rdp-cookie(\n":  "balance rdp-cookie : missing cookie name",
 		"backend b\n  balance rdp-cookiex\n":  "balance rdp-cookie : missing cookie name",
 		"backend b\n  persist rdp-cookie()\n": "persist rdp-cookie(name)' requires an rdp cookie name",
 		"backend b\n  persist cookie\n":       "unknown persist method 'cookie'",
 		"backend b\n  persist\n":              "missing persist method",
-		"frontend f\n  persist rdp-cookie\n":  "'persist' not allowed in 'frontend' section",
+		"frontend f\n  persist\n":             "missing persist method",
 	} {
 		_, err := Parse(Source{Name: "t.cfg", Data: []byte(text)})
 		require.Error(t, err, text)

@@ -75,10 +75,26 @@ func (p *parser) noteCond(c *acl.Cond) {
 	p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s: %s", p.pos, msg))
 }
 
+// noPatternHelp is the body of the warning of an ACL without patterns.
+const noPatternHelp = `
+  no pattern to match against were provided, so this ACL will never match.
+  If this is what you intended, please add '--' to get rid of this warning.
+  If you intended to match only for existence, please use '-m found'.
+  If you wanted to force an int to match as a bool, please use '-m bool'.`
+
+// noteNoPattern warns, in HAProxy's words (which name no line), of an
+// ACL expression without patterns, which never matches.
+func (p *parser) noteNoPattern(fetch string) {
+	p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("parsing acl keyword '%s' :%s", fetch, noPatternHelp))
+}
+
 // warnProxies warns, for each enabled proxy, as HAProxy does.
 func (p *parser) warnProxies() {
 	for _, px := range p.cfg.Proxies {
-		px.ACLs.OnCond = nil // the parse is over
+		px.ACLs.OnCond, px.ACLs.OnNoPattern = nil, nil // the parse is over
+		if px.LogGlobal {
+			px.LogGlobalSkip = len(p.cfg.Global.Logs) - px.logGlobalAt
+		}
 	}
 	// An HTTP proxy's rules see HTTP messages, not the raw bytes.
 	for _, c := range p.conds {
@@ -141,7 +157,7 @@ func (px *Proxy) hasLogFormat() bool {
 // hasLogTarget reports whether the proxy has somewhere to send its lines:
 // its own log targets, or the global ones through "log global".
 func (p *parser) hasLogTarget(px *Proxy) bool {
-	return len(px.Logs) > 0 || (px.LogGlobal && len(p.cfg.Global.Logs) > 0)
+	return len(px.Logs) > 0 || len(px.GlobalLogs(&p.cfg.Global)) > 0
 }
 
 // warnHTTPOnly warns of the settings a proxy not in mode http ignores,
@@ -161,6 +177,8 @@ func (p *parser) warnHTTPOnly(px *Proxy) {
 		}{
 			{"accept-invalid-http-request", o.AcceptInvalidRequest},
 			{"accept-invalid-http-response", o.AcceptInvalidResponse},
+			{"checkcache", o.CheckCache && px.Kind.IsBackend()},
+			{"http-no-delay", o.HTTPNoDelay},
 			{"disable-h2-upgrade", o.DisableH2Upgrade},
 			{"forwardfor", px.HTTP.ForwardFor},
 			{"http-buffer-request", o.BufferRequest},

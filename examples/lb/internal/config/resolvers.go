@@ -245,7 +245,7 @@ func (r *Resolvers) readResolvConf() error {
 }
 
 // checkResolversRefs checks the resolvers sections the servers name
-// exist, and that each section has a name server. As HAProxy, it first
+// exist, and warns of a section without a name server. As HAProxy, it first
 // adds a section named "default" with the name servers of
 // /etc/resolv.conf, unless one is declared or the file lists none.
 func (p *parser) checkResolversRefs() {
@@ -258,8 +258,8 @@ func (p *parser) checkResolversRefs() {
 	}
 	for _, r := range p.cfg.Resolvers {
 		if len(r.Nameservers) == 0 {
-			p.pos = r.Pos
-			p.errorf("resolvers", ErrBadValue, "resolvers '%s' has no nameserver", r.Name)
+			// Taken with HAProxy's warning: its resolutions time out.
+			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("resolvers '%s' [%s] has no nameservers configured!", r.Name, r.Pos))
 		}
 	}
 	for _, px := range p.cfg.Proxies {

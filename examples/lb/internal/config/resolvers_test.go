@@ -93,7 +93,6 @@ func TestResolversErrors(t *testing.T) {
 		{ns + "    timeout connect 1s\n", 3, "timeout", "'connect' is not 'resolve' nor 'retry'"},
 		{ns + "    accepted_payload_size 100\n", 3, "accepted_payload_size", "out of range"},
 		{ns + "    bogus 1\n", 3, "bogus", "unknown keyword 'bogus' in 'resolvers' section"},
-		{"resolvers dns\n    timeout resolve 1s\n", 1, "resolvers", "resolvers 'dns' has no nameserver"},
 		{ns + ns, 3, "resolvers", "resolvers 'dns' has the same name as the one declared at e.cfg:1"},
 		{"backend b\n    server s app.example:80 resolve-prefer ipv5\n", 2, "server", "expects 'ipv4' or 'ipv6'"},
 		{"backend b\n    server s app.example:80 resolve-opts nope\n", 2, "server", "unknown option 'nope'"},

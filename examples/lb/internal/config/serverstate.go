@@ -3,11 +3,13 @@ package config
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // ServerState is a server's line of a state file, as "show servers
@@ -71,8 +73,24 @@ func (c *Config) serverStateFile(px *Proxy) string {
 // leaves the file unused.
 func (c *Config) loadServerStates() {
 	files := map[string]map[string]*ServerState{}
+	// The global file is read whether a backend loads it or not, as
+	// HAProxy reads it.
+	var global map[string]*ServerState
+	if c.Global.ServerStateFile != "" {
+		global = c.readServerStates(c.globalStateFile(), "config: Can't open global server state file '%s': %s")
+	}
 	for _, px := range c.Proxies {
 		if px.Kind&KindBackend == 0 {
+			continue
+		}
+		if px.LoadServerState == "global" {
+			if c.Global.ServerStateFile == "" {
+				c.Warnings = append(c.Warnings, fmt.Sprintf("backend '%s' configured to load server state file from global section 'server-state-file' directive. Unfortunately, 'server-state-file' is not set!", px.Name))
+				continue
+			}
+			for _, s := range px.Servers {
+				s.State = global[px.Name+"/"+s.Name]
+			}
 			continue
 		}
 		path := c.serverStateFile(px)
@@ -81,7 +99,7 @@ func (c *Config) loadServerStates() {
 		}
 		states, ok := files[path]
 		if !ok {
-			states = c.readServerStates(path)
+			states = c.readServerStates(path, "Proxy '"+strings.ReplaceAll(px.Name, "%", "%%")+"': Can't open server state file '%s': %s.")
 			files[path] = states
 		}
 		for _, s := range px.Servers {
@@ -90,11 +108,22 @@ func (c *Config) loadServerStates() {
 	}
 }
 
-// readServerStates reads one state file into lines keyed "backend/server".
-func (c *Config) readServerStates(path string) map[string]*ServerState {
+// globalStateFile is the path of the global server-state-file.
+func (c *Config) globalStateFile() string {
+	name := c.Global.ServerStateFile
+	if filepath.IsAbs(name) || c.Global.ServerStateBase == "" {
+		return name
+	}
+	return filepath.Join(c.Global.ServerStateBase, name)
+}
+
+// readServerStates reads one state file into lines keyed "backend/server";
+// a file that does not open is warned of with cantOpen (the path, then
+// the system's reason).
+func (c *Config) readServerStates(path, cantOpen string) map[string]*ServerState {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		c.Warnings = append(c.Warnings, fmt.Sprintf("server-state: can't open server state file '%s': %v", path, err))
+		c.Warnings = append(c.Warnings, fmt.Sprintf(cantOpen, path, sysReason(err)))
 		return nil
 	}
 	states := map[string]*ServerState{}
@@ -178,4 +207,18 @@ func parseServerState(f []string) (string, *ServerState, error) {
 		}
 	}
 	return f[1] + "/" + f[3], st, nil
+}
+
+// sysReason is the reason an operation failed as the C library words it:
+// the system's error with a capital, "No such file or directory" say.
+func sysReason(err error) string {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return err.Error()
+	}
+	msg := errno.Error()
+	if msg == "" {
+		return msg
+	}
+	return strings.ToUpper(msg[:1]) + msg[1:]
 }

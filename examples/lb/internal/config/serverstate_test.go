@@ -73,7 +73,7 @@ backend missing
 	}
 	assert.Contains(t, warnings, "global.state:5: invalid field 8 value 'x': line ignored")
 	assert.Contains(t, warnings, "global.state:6: 4 fields, at least 20 expected: line ignored")
-	assert.Contains(t, warnings, "can't open server state file '"+filepath.Join(dir, "missing")+"'")
+	assert.Contains(t, warnings, "Proxy 'missing': Can't open server state file '"+filepath.Join(dir, "missing")+"': No such file or directory.")
 
 	c2 := mustParse(t, "global\n    server-state-file "+filepath.Join(dir, "v2.state")+"\nbackend b\n    load-server-state-from-file global\n    server s 127.0.0.1:1\n")
 	require.NoError(t, c2.Resolve(context.Background(), SystemLookup))

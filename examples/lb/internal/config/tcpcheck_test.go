@@ -111,7 +111,7 @@ func TestTCPCheckErrors(t *testing.T) {
 		{"no pattern", "backend b\n  tcp-check expect min-recv 3\n", ErrBadValue, "expects a match"},
 		{"two patterns", "backend b\n  tcp-check expect string a string b\n", ErrBadValue, "after a pattern"},
 		{"missing pattern", "backend b\n  tcp-check expect string\n", ErrBadValue, "expects an argument"},
-		{"empty pattern", "backend b\n  tcp-check expect string ''\n", ErrBadValue, "non-empty pattern"},
+		{"empty pattern", "backend b\n  tcp-check expect string ''\n", ErrBadValue, "'tcp-check expect string' expects an argument"},
 		{"bad min-recv", "backend b\n  tcp-check expect min-recv x string a\n", ErrBadValue, "min-recv"},
 		{"unknown expect option", "backend b\n  tcp-check expect sometimes string a\n", ErrBadValue, "unknown option 'sometimes'"},
 		{"status options", "backend b\n  tcp-check expect string a error-status L7RSP\n", ErrUnsupported, "'error-status'"},
