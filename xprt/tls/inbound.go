@@ -34,6 +34,10 @@ type BindConfig struct {
 	StrictSNI    bool             // strict-sni
 	TicketKeys   string           // tls-ticket-keys <file>
 
+	// ECDHE is "ecdhe": the one named curve for key exchange, used when
+	// Curves is not set (0: none given).
+	ECDHE stdtls.CurveID
+
 	// SessionStore, when set, holds sessions for resumption in place of
 	// crypto/tls's encrypted tickets (a cache shared between processes).
 	SessionStore SessionStore
@@ -89,7 +93,7 @@ func (b *BindConfig) Apply(args []string) (int, error) {
 		b.versionWords = words
 		return 1, nil
 	case "crt", "crt-list", "alpn", "ssl-min-ver", "ssl-max-ver", "ciphers", "ciphersuites",
-		"curves", "ca-file", "ca-verify-file", "verify", "tls-ticket-keys":
+		"curves", "ca-file", "ca-verify-file", "verify", "tls-ticket-keys", "ecdhe":
 	default:
 		return 0, fmt.Errorf("%w %q", ErrUnknownKeyword, k)
 	}
@@ -115,6 +119,14 @@ func (b *BindConfig) Apply(args []string) (int, error) {
 		b.CipherSuites, err = ParseCipherSuites(v)
 	case "curves":
 		b.Curves, err = ParseCurves(v)
+	case "ecdhe":
+		var ids []stdtls.CurveID
+		if ids, err = ParseCurves(v); err == nil && len(ids) != 1 {
+			err = fmt.Errorf("%w: one named curve, not %q", ErrBadValue, v)
+		}
+		if err == nil {
+			b.ECDHE = ids[0]
+		}
 	case "ca-file":
 		b.CAFile = v
 	case "ca-verify-file":
@@ -168,7 +180,7 @@ func NewInbound(b BindConfig, d *Defaults) (*Inbound, error) {
 		MinVersion:       pick16(b.MinVersion, d.BindOptions.MinVersion, stdtls.VersionTLS12),
 		MaxVersion:       pick16(b.MaxVersion, d.BindOptions.MaxVersion, 0),
 		CipherSuites:     pickList(b.Ciphers, d.BindCiphers),
-		CurvePreferences: pickList(b.Curves, d.BindCurves),
+		CurvePreferences: pickList(b.Curves, ecdheList(b.ECDHE), d.BindCurves),
 		NextProtos:       b.ALPN,
 	}
 	if err := checkVersions("bind", base.MinVersion, base.MaxVersion); err != nil {
@@ -401,11 +413,21 @@ func pick16(vals ...uint16) uint16 {
 	return 0
 }
 
-func pickList[T any](a, b []T) []T {
-	if a != nil {
-		return a
+func pickList[T any](lists ...[]T) []T {
+	for _, l := range lists {
+		if l != nil {
+			return l
+		}
 	}
-	return b
+	return nil
+}
+
+// ecdheList is the curve list of an ecdhe keyword, nil without one.
+func ecdheList(id stdtls.CurveID) []stdtls.CurveID {
+	if id == 0 {
+		return nil
+	}
+	return []stdtls.CurveID{id}
 }
 
 // baseIn is the directory a relative name is read from, given the

@@ -296,3 +296,16 @@ func TestBindConfigDir(t *testing.T) {
 		require.Equal(t, tc.ok, err == nil, "%s: %v", tc.name, err)
 	}
 }
+
+// TestBindConfigECDHE: ecdhe takes one named curve, used when curves is
+// not given.
+func TestBindConfigECDHE(t *testing.T) {
+	var b ptls.BindConfig
+	_, err := b.Apply([]string{"ecdhe", "secp384r1"})
+	require.NoError(t, err)
+	require.Equal(t, stdtls.CurveP384, b.ECDHE)
+	_, err = b.Apply([]string{"ecdhe", "P-256:P-384"})
+	require.ErrorIs(t, err, ptls.ErrBadValue)
+	_, err = b.Apply([]string{"ecdhe", "bogus"})
+	require.ErrorIs(t, err, ptls.ErrBadValue)
+}

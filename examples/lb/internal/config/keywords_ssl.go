@@ -122,7 +122,7 @@ var bindSSLKeywords = map[string]int{
 	"force-tlsv10": 0, "force-tlsv11": 0, "force-tlsv12": 0, "force-tlsv13": 0,
 	"crt": 1, "crt-list": 1, "alpn": 1, "ssl-min-ver": 1, "ssl-max-ver": 1, "ciphers": 1,
 	"ciphersuites": 1, "curves": 1, "ca-file": 1, "verify": 1, "tls-ticket-keys": 1,
-	"ca-verify-file": 1,
+	"ca-verify-file": 1, "ecdhe": 1, "allow-0rtt": 0,
 }
 
 var serverSSLKeywords = map[string]int{
@@ -132,6 +132,7 @@ var serverSSLKeywords = map[string]int{
 	"force-tlsv10": 0, "force-tlsv11": 0, "force-tlsv12": 0, "force-tlsv13": 0,
 	"verify": 1, "ca-file": 1, "verifyhost": 1, "sni": 1, "alpn": 1, "crt": 1,
 	"ssl-min-ver": 1, "ssl-max-ver": 1, "ciphers": 1, "ciphersuites": 1, "curves": 1,
+	"allow-0rtt": 0,
 }
 
 // globalSSLKeywords are handed whole to tls.Defaults.Apply.
@@ -168,8 +169,13 @@ func init() {
 }
 
 func applyBindSSL(b *Bind, kw string, a []string) error {
-	if kw == "ssl" {
+	switch kw {
+	case "ssl":
 		b.SSL.Enabled = true
+		return nil
+	case "allow-0rtt":
+		// Early data: Go's TLS takes none, so clients that would send
+		// it wait the one round trip, as with a server that refuses it.
 		return nil
 	}
 	if _, err := b.SSL.Config.Apply(append([]string{kw}, a...)); err != nil {
@@ -189,6 +195,9 @@ func applyServerSSL(s *Server, kw string, a []string) error {
 		return nil
 	case "send-proxy-v2-ssl":
 		s.SSL.SendProxyV2SSL = true
+		return nil
+	case "allow-0rtt":
+		// Go's TLS sends no early data: requests wait the round trip.
 		return nil
 	case "send-proxy-v2-ssl-cn":
 		s.SSL.SendProxyV2SSL, s.SSL.SendProxyV2SSLCN = true, true
