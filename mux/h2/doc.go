@@ -10,8 +10,10 @@
 // [mux.HTTPStream], the contract every HTTP mux shares, so a gateway
 // between HTTP/1 and HTTP/2 is only a choice of muxes.
 //
-// Frames are read and written with the framer and HPACK coder of
-// golang.org/x/net/http2. One reader goroutine per connection
+// Frames are read and written with the framer of golang.org/x/net/http2
+// and header blocks decoded with its HPACK decoder; header blocks are
+// encoded, and HEADERS, CONTINUATION and DATA frames written, by the mux
+// itself. One reader goroutine per connection
 // demultiplexes frames to streams; writes from every stream go through
 // one buffered writer, flushed by a flusher goroutine that lets the
 // writers ready to run go first, so that a response's HEADERS, DATA and
@@ -30,8 +32,10 @@
 // answer empties the peer's copy of its table and starts anew), the map
 // of streams and other scratch kept for a busy connection.
 // Request heads are decoded into storage recycled
-// from closed streams, and field names and values that repeat are
-// encoded without allocating. A stream's Read
+// from closed streams, and header blocks are encoded without
+// allocating: a field sent before is an index into the HPACK dynamic
+// table, found without a map, and the table keeps its bytes in buffers
+// it reuses. A stream's Read
 // takes data from the stream's own queue and returns flow-control credit
 // to the peer as the application consumes it, so a slow reader slows its
 // sender instead of growing memory.

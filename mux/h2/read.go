@@ -70,12 +70,12 @@ const (
 func (m *Mux) trimIdle() {
 	m.hs.cookie = nil
 	if m.wmu.TryLock() {
-		if m.hbuf.Cap() > keepHeaderBuf {
-			m.hbuf = bytes.Buffer{}
+		if cap(m.hblock) > keepHeaderBuf {
+			m.hblock = nil
 		}
-		// The encoder's table and the strings it indexes are made again,
+		// The encoder's table and the bytes it indexes are made again,
 		// emptied, for the next answer (newEncoder).
-		m.henc, m.vcache = nil, nil
+		m.henc = nil
 		m.wmu.Unlock()
 	}
 	m.mu.Lock()
@@ -180,7 +180,8 @@ func (m *Mux) handle(f http2.Frame) error {
 	case *http2.PushPromiseFrame:
 		return m.connError(http2.ErrCodeProtocol, "PUSH_PROMISE is not accepted")
 	case *http2.HeadersFrame:
-		return m.onHeaders(f)
+		selfDep := f.HasPriority() && f.Priority.StreamDep == f.StreamID
+		return m.onHeaders(f.StreamID, f.StreamEnded(), f.HeadersEnded(), selfDep, f.HeaderBlockFragment())
 	case *http2.ContinuationFrame:
 		return m.connError(http2.ErrCodeProtocol, "CONTINUATION without HEADERS")
 	case *http2.DataFrame:
@@ -254,7 +255,7 @@ func (m *Mux) onSettings(f *http2.SettingsFrame) error {
 		if haveTable {
 			m.peerTable = tableSize
 			if m.henc != nil {
-				m.henc.SetMaxDynamicTableSizeLimit(tableSize)
+				m.henc.setLimit(tableSize)
 			}
 		}
 		return m.fr.WriteSettingsAck()
@@ -518,12 +519,13 @@ const (
 	pStatus
 )
 
-func (m *Mux) onHeaders(f *http2.HeadersFrame) error {
-	id := f.StreamID
+// onHeaders acts on a HEADERS frame: its stream, flags and header block
+// fragment.
+func (m *Mux) onHeaders(id uint32, endStream, endHeaders, selfDep bool, frag []byte) error {
 	hs := &m.hs
 	cookie := hs.cookie[:0]
-	*hs = headerState{id: id, endStream: f.StreamEnded(), cookie: cookie}
-	if f.HasPriority() && f.Priority.StreamDep == id {
+	*hs = headerState{id: id, endStream: endStream, cookie: cookie}
+	if selfDep {
 		hs.rst, hs.rstCode = true, http2.ErrCodeProtocol
 	}
 	m.mu.Lock()
@@ -573,10 +575,10 @@ func (m *Mux) onHeaders(f *http2.HeadersFrame) error {
 		}
 	}
 	m.mu.Unlock()
-	if err := m.headerFragment(f.HeaderBlockFragment(), false); err != nil {
+	if err := m.headerFragment(frag, false); err != nil {
 		return err
 	}
-	if f.HeadersEnded() {
+	if endHeaders {
 		return m.endHeaders()
 	}
 	return nil
@@ -741,9 +743,9 @@ func (m *Mux) answerStatus(id uint32, status int, ended bool) {
 	m.rememberResetLocked(id)
 	m.mu.Unlock()
 	_ = m.write(true, func() error {
-		m.hbuf.Reset()
-		m.encode(":status", statusText(status))
-		m.encode("content-length", "0")
+		m.hblock = m.hblock[:0]
+		m.encodeString(":status", statusText(status))
+		m.encodeString("content-length", "0")
 		if err := m.writeBlock(id, true); err != nil {
 			return err
 		}

@@ -269,7 +269,7 @@ func (s *Stream) WriteResponse(msg *htx.Message) error {
 	bodyless := !interim && !tunnel && (s.reqHead || msg.Status == 204 || msg.Status == 304 ||
 		msg.Flags&htx.FlagBodyless != 0 || (msg.Flags&htx.FlagContentLength != 0 && msg.ContentLength == 0))
 	if err := s.writeHead(msg, bodyless, interim || bodyless || tunnel, func() {
-		m.encode(":status", statusText(msg.Status))
+		m.encodeString(":status", statusText(msg.Status))
 		m.encodeFields(msg, false, false)
 		if msg.Flags&htx.FlagContentLength != 0 && msg.Status != 204 && !interim && !tunnel {
 			m.encodeInt("content-length", msg.ContentLength)
@@ -301,37 +301,37 @@ func (s *Stream) WriteRequest(msg *htx.Message) error {
 		(msg.Flags&htx.FlagContentLength != 0 && msg.ContentLength == 0))
 	s.reqHead = msg.Flags&htx.FlagHead != 0 || msg.MethodIs("HEAD")
 	s.reqConnect = connect
-	authority := string(msg.Authority())
-	if authority == "" {
+	authority := msg.Authority()
+	if len(authority) == 0 {
 		if h, ok := msg.Get("host"); ok {
-			authority = string(h)
+			authority = h
 		}
 	}
 	if err := s.writeHead(msg, bodyless, true, func() {
-		m.encode(":method", string(msg.Method()))
+		m.encode(pseudoMethod, msg.Method())
 		if !connect {
-			scheme := string(msg.Scheme())
-			if scheme == "" {
-				scheme = "http"
+			scheme := msg.Scheme()
+			if len(scheme) == 0 {
+				scheme = schemeHTTP
 				if m.t.Info().TLS {
-					scheme = "https"
+					scheme = schemeHTTPS
 				}
 			}
-			m.encode(":scheme", scheme)
+			m.encode(pseudoScheme, scheme)
 		}
-		if authority != "" {
-			m.encode(":authority", authority)
+		if len(authority) != 0 {
+			m.encode(pseudoAuthority, authority)
 		}
 		if !connect {
-			path := string(msg.Path())
-			if path == "" {
-				path = "/"
+			path := msg.Path()
+			if len(path) == 0 {
+				path = rootPath
 			}
-			m.encode(":path", path)
+			m.encode(pseudoPath, path)
 		}
 		m.encodeFields(msg, false, true)
 		if msg.HasToken("te", "trailers") {
-			m.encode("te", "trailers")
+			m.encodeString("te", "trailers")
 		}
 		if msg.Flags&htx.FlagContentLength != 0 && !connect {
 			m.encodeInt("content-length", msg.ContentLength)
@@ -376,7 +376,7 @@ func (s *Stream) writeHead(msg *htx.Message, endStream, flush bool, build func()
 			s.markSentLocked()
 		}
 		m.mu.Unlock()
-		m.hbuf.Reset()
+		m.hblock = m.hblock[:0]
 		build()
 		return m.writeBlock(id, endStream)
 	})
@@ -495,7 +495,7 @@ func (s *Stream) Finish(trailers *htx.Message) error {
 			return nil
 		}
 		if trailers != nil && trailers.NumTrailers() > 0 {
-			m.hbuf.Reset()
+			m.hblock = m.hblock[:0]
 			m.encodeFields(trailers, true, false)
 			return m.writeBlock(s.id, true)
 		}
