@@ -11,9 +11,11 @@
 // between HTTP/1 and HTTP/2 is only a choice of muxes.
 //
 // Frames are read and written with the framer of golang.org/x/net/http2
-// and header blocks decoded with its HPACK decoder; header blocks are
-// encoded, and HEADERS, CONTINUATION and DATA frames written, by the mux
-// itself. One reader goroutine per connection
+// and header blocks decoded with its HPACK decoder, except for the
+// frames every request and response carries: DATA and whole HEADERS
+// frames are read in place, header blocks encoded and HEADERS,
+// CONTINUATION and DATA frames written by the mux itself. One reader
+// goroutine per connection
 // demultiplexes frames to streams; writes from every stream go through
 // one buffered writer, flushed by a flusher goroutine that lets the
 // writers ready to run go first, so that a response's HEADERS, DATA and

@@ -2,6 +2,7 @@ package h2
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -111,6 +112,12 @@ func (m *Mux) serve() error {
 		if err == nil {
 			if fh.Type == http2.FrameData && m.settingsRead {
 				if err := m.readData(fh); err != nil {
+					return err
+				}
+				continue
+			}
+			if fh.Type == http2.FrameHeaders && m.settingsRead && plainHeaders(fh) {
+				if err := m.readHeaders(fh); err != nil {
 					return err
 				}
 				continue
@@ -518,6 +525,44 @@ const (
 	pPath
 	pStatus
 )
+
+// plainHeaders reports whether a HEADERS frame holds a whole header
+// block, without padding, on a stream: readHeaders reads it without the
+// framer, which would make a frame value for it. Any other goes through
+// the framer and its checks.
+func plainHeaders(fh http2.FrameHeader) bool {
+	return fh.StreamID != 0 && fh.Flags.Has(http2.FlagHeadersEndHeaders) && !fh.Flags.Has(http2.FlagHeadersPadded) &&
+		(!fh.Flags.Has(http2.FlagHeadersPriority) || fh.Length >= 5)
+}
+
+// readHeaders reads the payload of a HEADERS frame plainHeaders
+// accepted and acts on it: in place when the reader holds it all, else
+// read into a buffer borrowed for the frame.
+func (m *Mux) readHeaders(fh http2.FrameHeader) error {
+	payload, ok := m.br.take(int(fh.Length))
+	var b *[]byte
+	if !ok {
+		b = readBufPool.Get().(*[]byte)
+		payload = (*b)[:fh.Length]
+		if _, err := io.ReadFull(&m.br, payload); err != nil {
+			readBufPool.Put(b)
+			return err
+		}
+	}
+	selfDep := false
+	if fh.Flags.Has(http2.FlagHeadersPriority) {
+		// Stream dependency (31 bits, after the exclusive flag), then
+		// weight (RFC 9113 §6.2): only a stream depending on itself
+		// matters.
+		selfDep = binary.BigEndian.Uint32(payload)&(1<<31-1) == fh.StreamID
+		payload = payload[5:]
+	}
+	err := m.onHeaders(fh.StreamID, fh.Flags.Has(http2.FlagHeadersEndStream), true, selfDep, payload)
+	if b != nil {
+		readBufPool.Put(b)
+	}
+	return err
+}
 
 // onHeaders acts on a HEADERS frame: its stream, flags and header block
 // fragment.
