@@ -205,6 +205,7 @@ type Mux struct {
 	flushing bool
 	noFlush  bool
 	flushEnd sync.Cond
+	flushFn  func() // flusher, bound once: a go statement with a receiver allocates
 
 	// Reading, owned by the reader goroutine.
 	br lazyReader
@@ -286,6 +287,7 @@ func New(t xprt.Transport, side mux.Side, cfg Config) (*Mux, error) {
 	}
 	m.cond.L = &m.mu
 	m.flushEnd.L = &m.wmu
+	m.flushFn = m.flusher
 	m.fr = http2.NewFramer(&m.bw, &m.br)
 	m.fr.SetMaxReadFrameSize(defaultMaxFrame)
 	m.henc = newHPACKEncoder(initialHeaderTable, initialHeaderTable)
@@ -619,7 +621,7 @@ func (m *Mux) write(flush bool, fn func() error) error {
 	}
 	err = m.writeDone(err)
 	if start {
-		go m.flusher()
+		go m.flushFn()
 	}
 	return err
 }
