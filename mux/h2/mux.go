@@ -572,10 +572,6 @@ func (m *Mux) closeWith(why error, code http2.ErrCode, sendGoAway bool) {
 			m.err = why
 		}
 		last := m.maxPeerID
-		streams := make([]*Stream, 0, len(m.streams))
-		for _, s := range m.streams {
-			streams = append(streams, s)
-		}
 		m.mu.Unlock()
 		// What the writers left for the flusher goes out first, then
 		// the GOAWAY, when the writer is free.
@@ -591,8 +587,10 @@ func (m *Mux) closeWith(why error, code http2.ErrCode, sendGoAway bool) {
 		}
 		_ = m.t.Close()
 		m.idle.Wake() // a parked reader sees the close now
+		// The streams still open: one the user closed meanwhile may
+		// serve another stream by now (Stream.Close).
 		m.mu.Lock()
-		for _, s := range streams {
+		for _, s := range m.streams {
 			s.connGone()
 		}
 		m.cond.Broadcast()

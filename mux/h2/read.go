@@ -710,6 +710,7 @@ func (m *Mux) actOnHeaders() error {
 		}
 		s := hs.s
 		s.clSet, s.cl = hs.clSet, hs.cl
+		s.bodyless = hs.endStream
 		s.reqHead = s.in.Flags&htx.FlagHead != 0
 		s.reqConnect = s.in.Flags&htx.FlagConnect != 0
 		m.mu.Lock()
