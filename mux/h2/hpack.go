@@ -21,7 +21,9 @@ import (
 // buffers reused as the table turns over, so a connection that keeps
 // sending the same fields allocates nothing.
 type hpackEncoder struct {
-	ents [hpackMaxEntries]hpackEntry // ring: entry number k is at k%hpackMaxEntries
+	// ents is a ring: entry number k is at k%len(ents). It grows as the
+	// live entries need, up to hpackMaxEntries.
+	ents []hpackEntry
 	// inserted counts the entries ever added; n are live, the newest
 	// numbered inserted-1. size is theirs (RFC 7541 §4.1), maxSize the
 	// table's, at most limit, the peer's SETTINGS_HEADER_TABLE_SIZE.
@@ -86,7 +88,7 @@ func (e *hpackEncoder) setLimit(v uint32) {
 // evict drops the oldest entries until room more bytes fit.
 func (e *hpackEncoder) evict(room uint32) {
 	for e.n > 0 && e.size+room > e.maxSize {
-		old := &e.ents[(e.inserted-e.n)%hpackMaxEntries]
+		old := &e.ents[(e.inserted-e.n)%uint32(len(e.ents))]
 		e.size -= uint32(len(old.b)) + 32
 		e.n--
 	}
@@ -101,8 +103,19 @@ func (e *hpackEncoder) lookup(v uint32) (*hpackEntry, bool) {
 	if e.inserted-1-k >= e.n {
 		return nil, false
 	}
-	ent := &e.ents[k%hpackMaxEntries]
+	ent := &e.ents[k%uint32(len(e.ents))]
 	return ent, ent.num == k
+}
+
+// grow doubles the ring, keeping the live entries at their numbers'
+// places.
+func (e *hpackEncoder) grow() {
+	size := min(max(16, 2*len(e.ents)), hpackMaxEntries)
+	ents := make([]hpackEntry, size)
+	for k := e.inserted - e.n; k != e.inserted; k++ {
+		ents[k%uint32(size)] = e.ents[k%uint32(len(e.ents))]
+	}
+	e.ents = ents
 }
 
 // index is the HPACK index of entry number k.
@@ -162,8 +175,11 @@ func (e *hpackEncoder) field(dst, name, value []byte) []byte {
 		return dst
 	}
 	e.evict(size)
+	if int(e.n) == len(e.ents) {
+		e.grow()
+	}
 	k := e.inserted
-	ent := &e.ents[k%hpackMaxEntries]
+	ent := &e.ents[k%uint32(len(e.ents))]
 	need := len(name) + len(value)
 	if cap(ent.b) < need || cap(ent.b) > 4*need+64 {
 		// Grown, or shrunk so that one long value does not stay
