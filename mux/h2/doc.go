@@ -33,14 +33,15 @@
 // deadline. Parking, it also lets go of the HPACK encoder (the next
 // answer empties the peer's copy of its table and starts anew), the map
 // of streams and other scratch kept for a busy connection.
-// Request heads are decoded into storage recycled
-// from closed streams, and header blocks are encoded without
+// Request heads are decoded into storage recycled from closed streams,
+// a front-side stream whose request came whole in its HEADERS frame is
+// itself reused once closed (so an HTTP/2 request without a body costs
+// the mux no allocation), and header blocks are encoded without
 // allocating: a field sent before is an index into the HPACK dynamic
 // table, found without a map, and the table keeps its bytes in buffers
-// it reuses. A stream's Read
-// takes data from the stream's own queue and returns flow-control credit
-// to the peer as the application consumes it, so a slow reader slows its
-// sender instead of growing memory.
+// it reuses. A stream's Read takes data from the stream's own queue and
+// returns flow-control credit to the peer as the application consumes
+// it, so a slow reader slows its sender instead of growing memory.
 //
 // The mux defends itself the way HAProxy does: it refuses streams beyond
 // SETTINGS_MAX_CONCURRENT_STREAMS with REFUSED_STREAM, caps header lists
