@@ -10,8 +10,12 @@
 // [mux.HTTPStream], the contract every HTTP mux shares, so a gateway
 // between HTTP/1 and HTTP/2 is only a choice of muxes.
 //
-// Frames are read and written with the framer and HPACK coder of
-// golang.org/x/net/http2. One reader goroutine per connection
+// Frames are read and written with the framer of golang.org/x/net/http2
+// and header blocks decoded with its HPACK decoder, except for the
+// frames every request and response carries: DATA and whole HEADERS
+// frames are read in place, header blocks encoded and HEADERS,
+// CONTINUATION and DATA frames written by the mux itself. One reader
+// goroutine per connection
 // demultiplexes frames to streams; writes from every stream go through
 // one buffered writer, flushed by a flusher goroutine that lets the
 // writers ready to run go first, so that a response's HEADERS, DATA and
@@ -29,12 +33,15 @@
 // deadline. Parking, it also lets go of the HPACK encoder (the next
 // answer empties the peer's copy of its table and starts anew), the map
 // of streams and other scratch kept for a busy connection.
-// Request heads are decoded into storage recycled
-// from closed streams, and field names and values that repeat are
-// encoded without allocating. A stream's Read
-// takes data from the stream's own queue and returns flow-control credit
-// to the peer as the application consumes it, so a slow reader slows its
-// sender instead of growing memory.
+// Request heads are decoded into storage recycled from closed streams,
+// a front-side stream whose request came whole in its HEADERS frame is
+// itself reused once closed (so an HTTP/2 request without a body costs
+// the mux no allocation), and header blocks are encoded without
+// allocating: a field sent before is an index into the HPACK dynamic
+// table, found without a map, and the table keeps its bytes in buffers
+// it reuses. A stream's Read takes data from the stream's own queue and
+// returns flow-control credit to the peer as the application consumes
+// it, so a slow reader slows its sender instead of growing memory.
 //
 // The mux defends itself the way HAProxy does: it refuses streams beyond
 // SETTINGS_MAX_CONCURRENT_STREAMS with REFUSED_STREAM, caps header lists

@@ -1,7 +1,9 @@
 package h2
 
 import (
+	"encoding/binary"
 	"strconv"
+	"unsafe"
 
 	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/http2"
@@ -264,14 +266,19 @@ func validValue(v string) bool {
 	return httpguts.ValidHeaderFieldValue(v)
 }
 
-// encode adds one field to the header block being built. Called with
-// the writer held.
-func (m *Mux) encode(name, value string) {
+// encode adds one field, its name in lower case, to the header block
+// being built. Called with the writer held.
+func (m *Mux) encode(name, value []byte) {
 	e := m.henc
 	if e == nil {
 		e = m.newEncoder()
 	}
-	_ = e.WriteField(hpack.HeaderField{Name: name, Value: value})
+	m.hblock = e.field(m.hblock, name, value)
+}
+
+// encodeString is encode for strings, which it only reads.
+func (m *Mux) encodeString(name, value string) {
+	m.encode(unsafe.Slice(unsafe.StringData(name), len(name)), unsafe.Slice(unsafe.StringData(value), len(value)))
 }
 
 // initialHeaderTable is SETTINGS_HEADER_TABLE_SIZE's initial value (RFC
@@ -283,15 +290,14 @@ const initialHeaderTable = 4096
 // former one indexed: the first block sets the table's size to zero,
 // which empties it, then back to what the peer allows, up to
 // initialHeaderTable (RFC 7541 §4.2). Called with the writer held.
-func (m *Mux) newEncoder() *hpack.Encoder {
-	e := hpack.NewEncoder(&m.hbuf)
-	e.SetMaxDynamicTableSizeLimit(m.peerTable)
-	e.SetMaxDynamicTableSize(0)
+func (m *Mux) newEncoder() *hpackEncoder {
+	e := newHPACKEncoder(0, m.peerTable)
 	// The table grows back to the protocol's initial size at most, as a
 	// fresh connection's does, whatever larger size the peer allows: a
 	// peer's SETTINGS may offer up to 4 GiB, which the connection would
 	// then fill with every distinct field it sends.
-	e.SetMaxDynamicTableSize(min(m.peerTable, initialHeaderTable))
+	e.minSize = 0
+	e.setMaxSize(m.peerTable)
 	m.henc = e
 	return e
 }
@@ -315,7 +321,7 @@ func (m *Mux) encodeFields(msg *htx.Message, trailers, skipHost bool) {
 			name, value = msg.Field(i)
 		}
 		ln := m.lowerName(name)
-		switch ln {
+		switch string(ln) {
 		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "content-length":
 			continue
 		case "host":
@@ -323,100 +329,68 @@ func (m *Mux) encodeFields(msg *htx.Message, trailers, skipHost bool) {
 				continue
 			}
 		}
-		m.encodeValue(ln, value)
+		m.encode(ln, value)
 	}
-}
-
-// maxCachedValues bounds the strings kept to encode repeated values
-// without allocating.
-const maxCachedValues = 64
-
-// encodeValue encodes a field whose value is bytes. The string made for
-// a value is kept per name, and reused while the same value comes back
-// (the HPACK encoder keeps the strings it indexes, so they must not
-// change): a server repeating its Content-Type or Server field costs no
-// allocation.
-func (m *Mux) encodeValue(name string, value []byte) {
-	if v, ok := m.vcache[name]; ok && v == string(value) {
-		m.encode(name, v)
-		return
-	}
-	v := string(value)
-	if m.vcache == nil {
-		m.vcache = make(map[string]string)
-	}
-	if len(m.vcache) < maxCachedValues || m.vcache[name] != "" {
-		m.vcache[name] = v
-	}
-	m.encode(name, v)
 }
 
 // encodeInt encodes a field with a decimal value.
 func (m *Mux) encodeInt(name string, n int64) {
 	m.num = strconv.AppendInt(m.num[:0], n, 10)
-	m.encodeValue(name, m.num)
+	m.encode(unsafe.Slice(unsafe.StringData(name), len(name)), m.num)
 }
 
-// commonNames are the lower-case field names most responses and
-// requests carry, returned without allocating.
-var commonNames = func() map[string]string {
-	names := []string{
-		"accept", "accept-encoding", "accept-language", "accept-ranges", "age",
-		"authorization", "cache-control", "content-encoding", "content-language",
-		"content-length", "content-location", "content-range", "content-type",
-		"cookie", "date", "etag", "expires", "host", "if-modified-since",
-		"if-none-match", "last-modified", "link", "location", "origin", "pragma",
-		"range", "referer", "server", "set-cookie", "strict-transport-security",
-		"user-agent", "vary", "via", "www-authenticate", "x-forwarded-for",
-		"x-forwarded-proto", "x-request-id", "connection", "keep-alive",
-		"proxy-connection", "transfer-encoding", "upgrade", "te",
-	}
-	m := make(map[string]string, len(names))
-	for _, n := range names {
-		m[n] = n
-	}
-	return m
-}()
-
-func (m *Mux) lowerName(b []byte) string {
-	m.lower = m.lower[:0]
-	for _, c := range b {
+// lowerName returns b in lower case, in scratch space valid until the
+// next call.
+func (m *Mux) lowerName(b []byte) []byte {
+	m.lower = append(m.lower[:0], b...)
+	for i, c := range m.lower {
 		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
+			m.lower[i] = c + 'a' - 'A'
 		}
-		m.lower = append(m.lower, c)
 	}
-	if n, ok := commonNames[string(m.lower)]; ok {
-		return n
-	}
-	return string(m.lower)
+	return m.lower
 }
 
-// writeBlock writes the header block in m.hbuf as HEADERS and as many
+// writeBlock writes the header block in m.hblock as HEADERS and as many
 // CONTINUATION frames as the peer's frame size needs. Called with the
-// writer held.
+// writer held, which also guards peerMaxFrame's changes.
 func (m *Mux) writeBlock(id uint32, endStream bool) error {
-	block := m.hbuf.Bytes()
-	m.mu.Lock()
+	block := m.hblock
 	limit := int(m.peerMaxFrame)
-	m.mu.Unlock()
-	first := block
-	if len(first) > limit {
-		first = first[:limit]
-	}
-	block = block[len(first):]
-	err := m.fr.WriteHeaders(http2.HeadersFrameParam{
-		StreamID: id, BlockFragment: first, EndStream: endStream, EndHeaders: len(block) == 0,
-	})
-	for err == nil && len(block) > 0 {
+	typ := http2.FrameHeaders
+	for first := true; first || len(block) > 0; first = false {
 		frag := block
 		if len(frag) > limit {
 			frag = frag[:limit]
 		}
 		block = block[len(frag):]
-		err = m.fr.WriteContinuation(id, len(block) == 0, frag)
+		var flags http2.Flags
+		if len(block) == 0 {
+			flags |= http2.FlagHeadersEndHeaders
+		}
+		if first && endStream {
+			flags |= http2.FlagHeadersEndStream
+		}
+		if err := m.writeFrameHeader(typ, flags, id, len(frag)); err != nil {
+			return err
+		}
+		if err := m.bw.copyIn(frag); err != nil {
+			return err
+		}
+		typ = http2.FrameContinuation
 	}
-	return err
+	return nil
+}
+
+// writeFrameHeader writes a frame's header into the buffered writer.
+// Called with the writer held.
+func (m *Mux) writeFrameHeader(typ http2.FrameType, flags http2.Flags, id uint32, n int) error {
+	h := &m.fhdr
+	h[0], h[1], h[2] = byte(n>>16), byte(n>>8), byte(n)
+	h[3] = byte(typ)
+	h[4] = byte(flags)
+	binary.BigEndian.PutUint32(h[5:], id&(1<<31-1))
+	return m.bw.copyIn(h[:])
 }
 
 func statusText(status int) string {

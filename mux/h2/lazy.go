@@ -117,8 +117,8 @@ type lazyReader struct {
 	// idler says t transforms its bytes and can say when it holds none
 	// (an xprt.Idler).
 	idler bool
-	// dl is the read deadline readIdle left on t, in nanoseconds since
-	// epoch; 0: none.
+	// dl is the read deadline readIdle or fill left on t, in
+	// nanoseconds since epoch; 0: none.
 	dl int64
 }
 
@@ -251,17 +251,28 @@ func (l *lazyReader) fill() error {
 	l.rerr = nil
 	armed := l.idleArm
 	if armed {
+		// As in readIdle, the deadline moves only once half of it has
+		// passed and stays after a read that brought bytes: a busy
+		// connection does not pay a deadline change or two per receive.
 		l.idleArm = false
-		_ = l.t.SetReadDeadline(time.Now().Add(readIdleAfter))
-	}
-	if err := l.rc.Read(l.recvFn); err != nil {
-		if armed && errors.Is(err, os.ErrDeadlineExceeded) {
-			return errReadIdle
+		now := int64(time.Since(epoch))
+		if l.dl == 0 || l.dl-now < int64(readIdleAfter)/2 {
+			l.dl = now + int64(readIdleAfter)
+			_ = l.t.SetReadDeadline(epoch.Add(time.Duration(l.dl)))
 		}
-		return err // the deadline, or the socket closed
 	}
-	if armed {
+	err := l.rc.Read(l.recvFn)
+	if err != nil && l.dl != 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+		l.dl = 0
+		if armed {
+			return errReadIdle // the reader lifts the deadline before it parks
+		}
+		// The idle deadline, met within a frame: lifted.
 		_ = l.t.SetReadDeadline(time.Time{})
+		err = l.rc.Read(l.recvFn)
+	}
+	if err != nil {
+		return err // the socket closed
 	}
 	if l.w > 0 {
 		return nil

@@ -1,9 +1,7 @@
 package h2
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -190,15 +188,14 @@ type Mux struct {
 	wmu       sync.Mutex
 	bw        lazyWriter
 	fr        *http2.Framer
-	henc      *hpack.Encoder // nil once an idle connection let it go: see newEncoder
-	peerTable uint32         // the peer's SETTINGS_HEADER_TABLE_SIZE
-	hbuf      bytes.Buffer
+	henc      *hpackEncoder // nil once an idle connection let it go: see newEncoder
+	peerTable uint32        // the peer's SETTINGS_HEADER_TABLE_SIZE
+	hblock    []byte        // the header block being built
 	needFlush bool
 	werr      error
 	lower     []byte
 	num       []byte
-	fhdr      [9]byte           // a DATA frame's header, written by writeData
-	vcache    map[string]string // last value sent per field name, to reuse its string
+	fhdr      [9]byte // a frame's header, written by writeData and writeBlock
 
 	// flushing says a flusher goroutine runs: started by the write that
 	// asks for a flush, it writes out what the writers left in bw once
@@ -208,6 +205,7 @@ type Mux struct {
 	flushing bool
 	noFlush  bool
 	flushEnd sync.Cond
+	flushFn  func() // flusher, bound once: a go statement with a receiver allocates
 
 	// Reading, owned by the reader goroutine.
 	br lazyReader
@@ -289,9 +287,10 @@ func New(t xprt.Transport, side mux.Side, cfg Config) (*Mux, error) {
 	}
 	m.cond.L = &m.mu
 	m.flushEnd.L = &m.wmu
+	m.flushFn = m.flusher
 	m.fr = http2.NewFramer(&m.bw, &m.br)
 	m.fr.SetMaxReadFrameSize(defaultMaxFrame)
-	m.henc = hpack.NewEncoder(&m.hbuf)
+	m.henc = newHPACKEncoder(initialHeaderTable, initialHeaderTable)
 	m.hdec = hpack.NewDecoder(4096, m.onField)
 	m.hdec.SetMaxStringLength(int(cfg.MaxHeaderListSize))
 
@@ -573,10 +572,6 @@ func (m *Mux) closeWith(why error, code http2.ErrCode, sendGoAway bool) {
 			m.err = why
 		}
 		last := m.maxPeerID
-		streams := make([]*Stream, 0, len(m.streams))
-		for _, s := range m.streams {
-			streams = append(streams, s)
-		}
 		m.mu.Unlock()
 		// What the writers left for the flusher goes out first, then
 		// the GOAWAY, when the writer is free.
@@ -592,8 +587,10 @@ func (m *Mux) closeWith(why error, code http2.ErrCode, sendGoAway bool) {
 		}
 		_ = m.t.Close()
 		m.idle.Wake() // a parked reader sees the close now
+		// The streams still open: one the user closed meanwhile may
+		// serve another stream by now (Stream.Close).
 		m.mu.Lock()
-		for _, s := range streams {
+		for _, s := range m.streams {
 			s.connGone()
 		}
 		m.cond.Broadcast()
@@ -622,7 +619,7 @@ func (m *Mux) write(flush bool, fn func() error) error {
 	}
 	err = m.writeDone(err)
 	if start {
-		go m.flusher()
+		go m.flushFn()
 	}
 	return err
 }
@@ -632,16 +629,11 @@ func (m *Mux) write(flush bool, fn func() error) error {
 // kept as large as the largest frame for the connection's life. Called
 // with the writer held.
 func (m *Mux) writeData(id uint32, endStream bool, data []byte) error {
-	n := len(data)
-	h := &m.fhdr
-	h[0], h[1], h[2] = byte(n>>16), byte(n>>8), byte(n)
-	h[3] = byte(http2.FrameData)
-	h[4] = 0
+	var flags http2.Flags
 	if endStream {
-		h[4] = byte(http2.FlagDataEndStream)
+		flags = http2.FlagDataEndStream
 	}
-	binary.BigEndian.PutUint32(h[5:], id&(1<<31-1))
-	if err := m.bw.copyIn(h[:]); err != nil {
+	if err := m.writeFrameHeader(http2.FrameData, flags, id, len(data)); err != nil {
 		return err
 	}
 	return m.bw.copyIn(data)

@@ -2,6 +2,7 @@ package h2
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -70,12 +71,12 @@ const (
 func (m *Mux) trimIdle() {
 	m.hs.cookie = nil
 	if m.wmu.TryLock() {
-		if m.hbuf.Cap() > keepHeaderBuf {
-			m.hbuf = bytes.Buffer{}
+		if cap(m.hblock) > keepHeaderBuf {
+			m.hblock = nil
 		}
-		// The encoder's table and the strings it indexes are made again,
+		// The encoder's table and the bytes it indexes are made again,
 		// emptied, for the next answer (newEncoder).
-		m.henc, m.vcache = nil, nil
+		m.henc = nil
 		m.wmu.Unlock()
 	}
 	m.mu.Lock()
@@ -111,6 +112,12 @@ func (m *Mux) serve() error {
 		if err == nil {
 			if fh.Type == http2.FrameData && m.settingsRead {
 				if err := m.readData(fh); err != nil {
+					return err
+				}
+				continue
+			}
+			if fh.Type == http2.FrameHeaders && m.settingsRead && plainHeaders(fh) {
+				if err := m.readHeaders(fh); err != nil {
 					return err
 				}
 				continue
@@ -180,7 +187,8 @@ func (m *Mux) handle(f http2.Frame) error {
 	case *http2.PushPromiseFrame:
 		return m.connError(http2.ErrCodeProtocol, "PUSH_PROMISE is not accepted")
 	case *http2.HeadersFrame:
-		return m.onHeaders(f)
+		selfDep := f.HasPriority() && f.Priority.StreamDep == f.StreamID
+		return m.onHeaders(f.StreamID, f.StreamEnded(), f.HeadersEnded(), selfDep, f.HeaderBlockFragment())
 	case *http2.ContinuationFrame:
 		return m.connError(http2.ErrCodeProtocol, "CONTINUATION without HEADERS")
 	case *http2.DataFrame:
@@ -254,7 +262,7 @@ func (m *Mux) onSettings(f *http2.SettingsFrame) error {
 		if haveTable {
 			m.peerTable = tableSize
 			if m.henc != nil {
-				m.henc.SetMaxDynamicTableSizeLimit(tableSize)
+				m.henc.setLimit(tableSize)
 			}
 		}
 		return m.fr.WriteSettingsAck()
@@ -518,12 +526,51 @@ const (
 	pStatus
 )
 
-func (m *Mux) onHeaders(f *http2.HeadersFrame) error {
-	id := f.StreamID
+// plainHeaders reports whether a HEADERS frame holds a whole header
+// block, without padding, on a stream: readHeaders reads it without the
+// framer, which would make a frame value for it. Any other goes through
+// the framer and its checks.
+func plainHeaders(fh http2.FrameHeader) bool {
+	return fh.StreamID != 0 && fh.Flags.Has(http2.FlagHeadersEndHeaders) && !fh.Flags.Has(http2.FlagHeadersPadded) &&
+		(!fh.Flags.Has(http2.FlagHeadersPriority) || fh.Length >= 5)
+}
+
+// readHeaders reads the payload of a HEADERS frame plainHeaders
+// accepted and acts on it: in place when the reader holds it all, else
+// read into a buffer borrowed for the frame.
+func (m *Mux) readHeaders(fh http2.FrameHeader) error {
+	payload, ok := m.br.take(int(fh.Length))
+	var b *[]byte
+	if !ok {
+		b = readBufPool.Get().(*[]byte)
+		payload = (*b)[:fh.Length]
+		if _, err := io.ReadFull(&m.br, payload); err != nil {
+			readBufPool.Put(b)
+			return err
+		}
+	}
+	selfDep := false
+	if fh.Flags.Has(http2.FlagHeadersPriority) {
+		// Stream dependency (31 bits, after the exclusive flag), then
+		// weight (RFC 9113 §6.2): only a stream depending on itself
+		// matters.
+		selfDep = binary.BigEndian.Uint32(payload)&(1<<31-1) == fh.StreamID
+		payload = payload[5:]
+	}
+	err := m.onHeaders(fh.StreamID, fh.Flags.Has(http2.FlagHeadersEndStream), true, selfDep, payload)
+	if b != nil {
+		readBufPool.Put(b)
+	}
+	return err
+}
+
+// onHeaders acts on a HEADERS frame: its stream, flags and header block
+// fragment.
+func (m *Mux) onHeaders(id uint32, endStream, endHeaders, selfDep bool, frag []byte) error {
 	hs := &m.hs
 	cookie := hs.cookie[:0]
-	*hs = headerState{id: id, endStream: f.StreamEnded(), cookie: cookie}
-	if f.HasPriority() && f.Priority.StreamDep == id {
+	*hs = headerState{id: id, endStream: endStream, cookie: cookie}
+	if selfDep {
 		hs.rst, hs.rstCode = true, http2.ErrCodeProtocol
 	}
 	m.mu.Lock()
@@ -573,10 +620,10 @@ func (m *Mux) onHeaders(f *http2.HeadersFrame) error {
 		}
 	}
 	m.mu.Unlock()
-	if err := m.headerFragment(f.HeaderBlockFragment(), false); err != nil {
+	if err := m.headerFragment(frag, false); err != nil {
 		return err
 	}
-	if f.HeadersEnded() {
+	if endHeaders {
 		return m.endHeaders()
 	}
 	return nil
@@ -663,6 +710,7 @@ func (m *Mux) actOnHeaders() error {
 		}
 		s := hs.s
 		s.clSet, s.cl = hs.clSet, hs.cl
+		s.bodyless = hs.endStream
 		s.reqHead = s.in.Flags&htx.FlagHead != 0
 		s.reqConnect = s.in.Flags&htx.FlagConnect != 0
 		m.mu.Lock()
@@ -741,9 +789,9 @@ func (m *Mux) answerStatus(id uint32, status int, ended bool) {
 	m.rememberResetLocked(id)
 	m.mu.Unlock()
 	_ = m.write(true, func() error {
-		m.hbuf.Reset()
-		m.encode(":status", statusText(status))
-		m.encode("content-length", "0")
+		m.hblock = m.hblock[:0]
+		m.encodeString(":status", statusText(status))
+		m.encodeString("content-length", "0")
 		if err := m.writeBlock(id, true); err != nil {
 			return err
 		}

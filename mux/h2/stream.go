@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -24,10 +25,17 @@ import (
 // with WriteRequest, Write and Finish, and the response comes back with
 // ReadResponse and Read. Reading and writing may run in two goroutines;
 // each direction is used by one at a time. Close every stream: a stream
-// left open holds a concurrency slot and its unread data's window.
+// left open holds a concurrency slot and its unread data's window. A
+// closed stream must not be used again: a front-side stream may serve a
+// later request once Close returned and its calls in progress ended.
 type Stream struct {
 	m  *Mux
 	id uint32
+
+	// calls counts the calls in progress, plus callsClosed once Close
+	// found the stream fit to serve again (poolable): the last of them
+	// to leave puts it back in streamPool (release).
+	calls atomic.Int32
 
 	// Guarded by m.mu.
 	counted     bool // in m.streams (once it has an id) and in m.active
@@ -54,6 +62,8 @@ type Stream struct {
 	recvd      int64
 	reqHead    bool
 	reqConnect bool
+	bodyless   bool // the request's HEADERS ended the stream
+	timed      bool // a deadline's timer was set
 	in         htx.Message
 	inStore    *htx.Message // holder of in's storage, back to msgPool once done
 	trl        htx.Message
@@ -77,7 +87,13 @@ type Stream struct {
 // newStream makes a stream counted in the connection's streams. The
 // caller holds m.mu.
 func (m *Mux) newStream(id uint32) *Stream {
-	s := &Stream{m: m, id: id, counted: true, sendWin: m.peerInitWin, recvWin: int64(m.cfg.StreamWindow)}
+	var s *Stream
+	if id != 0 {
+		s = streamPool.Get().(*Stream)
+	} else {
+		s = new(Stream)
+	}
+	s.m, s.id, s.counted, s.sendWin, s.recvWin = m, id, true, m.peerInitWin, int64(m.cfg.StreamWindow)
 	s.readCond.L = &m.mu
 	if id != 0 {
 		// A request's head is decoded into storage earlier streams used.
@@ -94,6 +110,46 @@ func (m *Mux) newStream(id uint32) *Stream {
 // msgPool holds the storage of messages the reader decodes into: the
 // request heads of streams done with, and response heads once copied out.
 var msgPool = sync.Pool{New: func() any { return new(htx.Message) }}
+
+// streamPool holds the front-side streams done with (Close), zeroed.
+var streamPool = sync.Pool{New: func() any { return new(Stream) }}
+
+// callsClosed is added to Stream.calls by a Close that found the stream
+// fit to serve again.
+const callsClosed = 1 << 30
+
+// enter and leave bracket a call on the stream, so that Close does not
+// give the stream to another request while the call still uses it.
+func (s *Stream) enter() { s.calls.Add(1) }
+
+func (s *Stream) leave() {
+	if s.calls.Add(-1) == callsClosed {
+		s.release()
+	}
+}
+
+// poolable reports whether a stream being closed may serve a later
+// request once its calls in progress ended: a front-side request that
+// came whole in its HEADERS, whose storage went back (recycleLocked), no
+// longer known to the reader, never a tunnel nor given a deadline (whose
+// timer might still fire). The caller holds m.mu.
+func (s *Stream) poolable() bool {
+	return s.m.side == mux.SideFront && s.bodyless && s.userClosed && !s.counted && s.recvEOF &&
+		s.inStore == nil && !s.tunnel && !s.canTunnel && !s.timed
+}
+
+// release zeroes the stream and puts it back in streamPool, once: the
+// last call to leave after Close, or Close itself, does it.
+func (s *Stream) release() {
+	if !s.calls.CompareAndSwap(callsClosed, 0) {
+		return
+	}
+	m := s.m
+	m.mu.Lock() // ordered with the reader's and closeWith's look at it
+	*s = Stream{}
+	m.mu.Unlock()
+	streamPool.Put(s)
+}
 
 // recycleLocked gives the request head's storage back once the user
 // closed the stream and the reader is done with it: the stream left the
@@ -114,6 +170,8 @@ func (s *Stream) recycleLocked() {
 // WriteRequest sends the request head, since identifiers must reach the
 // server in increasing order.
 func (s *Stream) ID() uint32 {
+	s.enter()
+	defer s.leave()
 	s.m.mu.Lock()
 	defer s.m.mu.Unlock()
 	return s.id
@@ -167,6 +225,8 @@ func (s *Stream) deadErrLocked() error {
 // message's trailer list. Consumed bytes are returned to the peer as
 // flow-control credit.
 func (s *Stream) Read(p []byte) (int, error) {
+	s.enter()
+	defer s.leave()
 	m := s.m
 	if m.side == mux.SideBack && !s.readHead {
 		return 0, ErrState
@@ -257,6 +317,8 @@ func (s *Stream) copyTrailers() {
 // follows with Write and Finish, and the head leaves with the first of
 // them.
 func (s *Stream) WriteResponse(msg *htx.Message) error {
+	s.enter()
+	defer s.leave()
 	m := s.m
 	if m.side != mux.SideFront || s.outFinal {
 		return ErrState
@@ -269,7 +331,7 @@ func (s *Stream) WriteResponse(msg *htx.Message) error {
 	bodyless := !interim && !tunnel && (s.reqHead || msg.Status == 204 || msg.Status == 304 ||
 		msg.Flags&htx.FlagBodyless != 0 || (msg.Flags&htx.FlagContentLength != 0 && msg.ContentLength == 0))
 	if err := s.writeHead(msg, bodyless, interim || bodyless || tunnel, func() {
-		m.encode(":status", statusText(msg.Status))
+		m.encodeString(":status", statusText(msg.Status))
 		m.encodeFields(msg, false, false)
 		if msg.Flags&htx.FlagContentLength != 0 && msg.Status != 204 && !interim && !tunnel {
 			m.encodeInt("content-length", msg.ContentLength)
@@ -301,37 +363,37 @@ func (s *Stream) WriteRequest(msg *htx.Message) error {
 		(msg.Flags&htx.FlagContentLength != 0 && msg.ContentLength == 0))
 	s.reqHead = msg.Flags&htx.FlagHead != 0 || msg.MethodIs("HEAD")
 	s.reqConnect = connect
-	authority := string(msg.Authority())
-	if authority == "" {
+	authority := msg.Authority()
+	if len(authority) == 0 {
 		if h, ok := msg.Get("host"); ok {
-			authority = string(h)
+			authority = h
 		}
 	}
 	if err := s.writeHead(msg, bodyless, true, func() {
-		m.encode(":method", string(msg.Method()))
+		m.encode(pseudoMethod, msg.Method())
 		if !connect {
-			scheme := string(msg.Scheme())
-			if scheme == "" {
-				scheme = "http"
+			scheme := msg.Scheme()
+			if len(scheme) == 0 {
+				scheme = schemeHTTP
 				if m.t.Info().TLS {
-					scheme = "https"
+					scheme = schemeHTTPS
 				}
 			}
-			m.encode(":scheme", scheme)
+			m.encode(pseudoScheme, scheme)
 		}
-		if authority != "" {
-			m.encode(":authority", authority)
+		if len(authority) != 0 {
+			m.encode(pseudoAuthority, authority)
 		}
 		if !connect {
-			path := string(msg.Path())
-			if path == "" {
-				path = "/"
+			path := msg.Path()
+			if len(path) == 0 {
+				path = rootPath
 			}
-			m.encode(":path", path)
+			m.encode(pseudoPath, path)
 		}
 		m.encodeFields(msg, false, true)
 		if msg.HasToken("te", "trailers") {
-			m.encode("te", "trailers")
+			m.encodeString("te", "trailers")
 		}
 		if msg.Flags&htx.FlagContentLength != 0 && !connect {
 			m.encodeInt("content-length", msg.ContentLength)
@@ -376,7 +438,7 @@ func (s *Stream) writeHead(msg *htx.Message, endStream, flush bool, build func()
 			s.markSentLocked()
 		}
 		m.mu.Unlock()
-		m.hbuf.Reset()
+		m.hblock = m.hblock[:0]
 		build()
 		return m.writeBlock(id, endStream)
 	})
@@ -409,6 +471,8 @@ func (s *Stream) markSentLocked() {
 // last bytes of a body whose Content-Length was declared leave with
 // Finish.
 func (s *Stream) Write(p []byte) (int, error) {
+	s.enter()
+	defer s.leave()
 	if !s.wroteHead || s.outDone || (s.m.side == mux.SideFront && !s.outFinal) {
 		return 0, ErrState
 	}
@@ -471,6 +535,8 @@ func (s *Stream) Write(p []byte) (int, error) {
 // last HEADERS frame when there are any. A Content-Length body must be
 // complete; if it is not, the stream is reset.
 func (s *Stream) Finish(trailers *htx.Message) error {
+	s.enter()
+	defer s.leave()
 	m := s.m
 	if !s.wroteHead || (m.side == mux.SideFront && !s.outFinal) {
 		return ErrState
@@ -495,7 +561,7 @@ func (s *Stream) Finish(trailers *htx.Message) error {
 			return nil
 		}
 		if trailers != nil && trailers.NumTrailers() > 0 {
-			m.hbuf.Reset()
+			m.hblock = m.hblock[:0]
 			m.encodeFields(trailers, true, false)
 			return m.writeBlock(s.id, true)
 		}
@@ -553,6 +619,8 @@ func (s *Stream) ReadResponse(resp *htx.Message) error {
 // answered with 2xx: Read and Write carry DATA frames, CloseWrite ends
 // the outgoing side with END_STREAM.
 func (s *Stream) Tunnel() (mux.Tunnel, error) {
+	s.enter()
+	defer s.leave()
 	if !s.canTunnel || (s.m.side == mux.SideBack && !s.readHead) || s.tunnel {
 		return nil, ErrNoTunnel
 	}
@@ -592,11 +660,15 @@ func (s *Stream) Close() error {
 		m.removeLocked(s)
 	}
 	s.recycleLocked()
+	pool := s.poolable()
 	m.mu.Unlock()
 	if rst {
 		_ = m.write(true, func() error { return m.fr.WriteRSTStream(id, code) })
 	}
 	m.returnConnCredit(0, false)
+	if pool && s.calls.Add(callsClosed) == callsClosed {
+		s.release()
+	}
 	return nil
 }
 
@@ -611,6 +683,7 @@ func (s *Stream) setDeadline(t time.Time, read, write bool) {
 			s.timers[i] = nil
 		}
 		if !t.IsZero() {
+			s.timed = true
 			s.timers[i] = time.AfterFunc(time.Until(t), func() {
 				m.mu.Lock()
 				s.readCond.Broadcast()

@@ -67,7 +67,8 @@ func (ex *exchange) cacheUse(r *httpRule, hp *httpProxy) {
 	if r.cache == nil || ex.chit != nil {
 		return
 	}
-	hit, looked := r.cache.Use(&ex.ctxn, ex.req, time.Now())
+	now := time.Now()
+	hit, looked := r.cache.Use(&ex.ctxn, ex.req, now)
 	if !looked {
 		return
 	}
@@ -78,7 +79,7 @@ func (ex *exchange) cacheUse(r *httpRule, hp *httpProxy) {
 	st.cacheLookups.Add(1)
 	if hit != nil {
 		st.cacheHits.Add(1)
-		ex.chit, ex.chitName = hit, r.cache.Name()
+		ex.chit, ex.chitName, ex.chitAt = hit, r.cache.Name(), now
 	}
 }
 
@@ -125,7 +126,8 @@ func (ex *exchange) serveCached() {
 	l.twSet, l.tcSet, l.trSet = true, true, true
 	ex.fromCache = ex.chitName
 	resp := &ex.resp
-	h.Head(resp, time.Now())
+	// The date of the lookup, a few rules ago: a clock read less.
+	h.Head(resp, ex.chitAt)
 	l.status = resp.Status
 	ex.countStatus(resp.Status)
 	if caps := ex.hf.s.fe.cfg.HTTP.CaptureResponse; len(caps) > 0 {

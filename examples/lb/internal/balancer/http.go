@@ -752,6 +752,7 @@ type exchange struct {
 	ctxn      httpcache.Txn
 	chit      *httpcache.Hit
 	chitName  string
+	chitAt    time.Time // when cache-use found chit, the date its Age counts to
 	fromCache string
 	cstore    *httpcache.Pending
 	// lastBack is the server connection the exchange last used, which

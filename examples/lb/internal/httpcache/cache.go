@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -259,7 +260,7 @@ func (h *Hit) Head(resp *htx.Message, now time.Time) {
 	}
 	age := max(0, now.Unix()-h.validated) + h.age
 	var num [20]byte
-	resp.AddBytes([]byte("age"), fmt.Appendf(num[:0], "%d", min(age, maxAgeValue)))
+	resp.AddBytes([]byte("age"), strconv.AppendInt(num[:0], min(age, maxAgeValue), 10))
 	if h.length {
 		resp.Flags |= htx.FlagContentLength
 		resp.ContentLength = int64(len(h.body))
