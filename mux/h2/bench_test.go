@@ -75,7 +75,7 @@ func benchClient(b *testing.B, addr string) {
 // mux sending requests to a front-side mux over loopback, so the
 // allocations counted are the mux's own (both sides).
 func BenchmarkMuxToMux(b *testing.B) {
-	srv := startServer(b, Config{}, nil, hello)
+	srv := startServer(b, Config{ReuseStreams: true}, nil, hello)
 	c, err := net.Dial("tcp", srv.addr())
 	if err != nil {
 		b.Fatal(err)
@@ -87,7 +87,7 @@ func BenchmarkMuxToMux(b *testing.B) {
 // allocations of crypto/tls included.
 func BenchmarkMuxToMuxTLS(b *testing.B) {
 	cert := testcert.SelfSigned(b, "127.0.0.1").Certificate
-	srv := startServer(b, Config{}, &stdtls.Config{Certificates: []stdtls.Certificate{cert}, NextProtos: []string{"h2"}}, hello)
+	srv := startServer(b, Config{ReuseStreams: true}, &stdtls.Config{Certificates: []stdtls.Certificate{cert}, NextProtos: []string{"h2"}}, hello)
 	c, err := net.Dial("tcp", srv.addr())
 	if err != nil {
 		b.Fatal(err)

@@ -134,6 +134,13 @@ type Config struct {
 	// Logger receives connection errors at debug level. Default
 	// slog.Default().
 	Logger *slog.Logger
+	// ReuseStreams lets a front-side stream whose request came without
+	// a body serve a later request once Close returned and its calls in
+	// progress ended, saving an allocation per request. The caller then
+	// must not use a stream after closing it, nor close it twice: the
+	// stream may be another request's by then. Off by default, where a
+	// closed stream stays the caller's and a second Close is harmless.
+	ReuseStreams bool
 }
 
 func (c *Config) setDefaults() {

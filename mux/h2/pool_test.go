@@ -23,7 +23,7 @@ func doneStream(m *Mux, id uint32) *Stream {
 // A closed stream goes back to the pool only once the calls in progress
 // on it ended, and only once.
 func TestStreamReleasedAfterCalls(t *testing.T) {
-	m := &Mux{side: mux.SideFront}
+	m := &Mux{side: mux.SideFront, cfg: Config{ReuseStreams: true}}
 	m.cond.L = &m.mu
 	s := doneStream(m, 1)
 	s.enter() // a call in progress, say a Read on another goroutine
@@ -39,11 +39,21 @@ func TestStreamReleasedAfterCalls(t *testing.T) {
 }
 
 // A stream that is not fit to serve again is left to the collector: a
-// request with a body, one with a deadline, a back-side stream.
+// request with a body, one with a deadline, a back-side stream, and any
+// stream of a mux without Config.ReuseStreams, which a second Close
+// leaves unharmed.
 func TestStreamNotReleased(t *testing.T) {
-	m := &Mux{side: mux.SideFront}
+	off := &Mux{side: mux.SideFront}
+	off.cond.L = &off.mu
+	s := doneStream(off, 1)
+	require.NoError(t, s.Close())
+	require.Same(t, off, s.m, "released without ReuseStreams")
+	require.NoError(t, s.Close(), "a second Close")
+	require.Same(t, off, s.m)
+
+	m := &Mux{side: mux.SideFront, cfg: Config{ReuseStreams: true}}
 	m.cond.L = &m.mu
-	s := doneStream(m, 1)
+	s = doneStream(m, 1)
 	s.bodyless = false
 	require.NoError(t, s.Close())
 	require.Same(t, m, s.m)
@@ -53,7 +63,7 @@ func TestStreamNotReleased(t *testing.T) {
 	require.NoError(t, s.Close())
 	require.Same(t, m, s.m)
 
-	b := &Mux{side: mux.SideBack}
+	b := &Mux{side: mux.SideBack, cfg: Config{ReuseStreams: true}}
 	b.cond.L = &b.mu
 	s = doneStream(b, 1)
 	require.NoError(t, s.Close())

@@ -25,9 +25,10 @@ import (
 // with WriteRequest, Write and Finish, and the response comes back with
 // ReadResponse and Read. Reading and writing may run in two goroutines;
 // each direction is used by one at a time. Close every stream: a stream
-// left open holds a concurrency slot and its unread data's window. A
-// closed stream must not be used again: a front-side stream may serve a
-// later request once Close returned and its calls in progress ended.
+// left open holds a concurrency slot and its unread data's window. Under
+// [Config.ReuseStreams] a closed front-side stream must not be used
+// again: it may serve a later request once Close returned and its calls
+// in progress ended.
 type Stream struct {
 	m  *Mux
 	id uint32
@@ -129,12 +130,13 @@ func (s *Stream) leave() {
 }
 
 // poolable reports whether a stream being closed may serve a later
-// request once its calls in progress ended: a front-side request that
+// request once its calls in progress ended (Config.ReuseStreams): a
+// front-side request that
 // came whole in its HEADERS, whose storage went back (recycleLocked), no
 // longer known to the reader, never a tunnel nor given a deadline (whose
 // timer might still fire). The caller holds m.mu.
 func (s *Stream) poolable() bool {
-	return s.m.side == mux.SideFront && s.bodyless && s.userClosed && !s.counted && s.recvEOF &&
+	return s.m.cfg.ReuseStreams && s.m.side == mux.SideFront && s.bodyless && s.userClosed && !s.counted && s.recvEOF &&
 		s.inStore == nil && !s.tunnel && !s.canTunnel && !s.timed
 }
 

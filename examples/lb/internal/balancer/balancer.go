@@ -545,7 +545,9 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Balancer, er
 // defaults for the rest.
 func (b *Balancer) h2Config() h2.Config {
 	g := &b.cfg.Global
-	return h2.Config{StreamWindow: g.H2InitialWindow, MaxConcurrentStreams: g.H2MaxStreams}
+	// The balancer uses no stream after closing it (finish), so streams
+	// may serve later requests.
+	return h2.Config{StreamWindow: g.H2InitialWindow, MaxConcurrentStreams: g.H2MaxStreams, ReuseStreams: true}
 }
 
 // listenerIDs numbers a frontend's listeners, one per bind address, as
@@ -900,16 +902,14 @@ func (b *Balancer) httpMux(t xprt.Transport, proto string, side mux.Side, isH2, 
 	if b.h1lim != (h1.Limits{}) && !isH2 && proto != "h2" {
 		return h1.New(t, side, b.h1lim), nil
 	}
-	if g := &b.cfg.Global; g.H2InitialWindow != 0 || g.H2MaxStreams != 0 {
-		// tune.h2.*: the mux made here with those settings, when HTTP/2
-		// is the one the registry picks.
-		if e, err := mux.Best(proto, t.Info().ALPN, side, mux.ModeHTTP); err == nil && e.Name == "h2" {
-			m, err := h2.New(t, side, b.h2Config())
-			if err != nil {
-				return nil, err
-			}
-			return m, nil
+	// HTTP/2, when the registry picks it, is made here with the
+	// balancer's settings (tune.h2.*, streams reused).
+	if e, err := mux.Best(proto, t.Info().ALPN, side, mux.ModeHTTP); err == nil && e.Name == "h2" {
+		m, err := h2.New(t, side, b.h2Config())
+		if err != nil {
+			return nil, err
 		}
+		return m, nil
 	}
 	return mux.New(t, proto, side, mux.ModeHTTP)
 }
