@@ -89,3 +89,64 @@ func TestHPACKEncoderRemade(t *testing.T) {
 		require.Equal(t, want, tableSizeUpdates(m.hblock))
 	}
 }
+
+// FuzzHPACKEncoder: whatever fields come, with whatever table sizes the
+// peer allows on the way, x/net's decoder reads back exactly the fields
+// the encoder was given.
+func FuzzHPACKEncoder(f *testing.F) {
+	f.Add([]byte("\x00content-type\x00text/plain\x01\x10\x00x-a\x00b"))
+	f.Add([]byte("\x00:status\x00200\x00:status\x00200\x02\x00\x00x\x00y"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e := newHPACKEncoder(initialHeaderTable, initialHeaderTable)
+		d := hpack.NewDecoder(initialHeaderTable, nil)
+		var want []hpack.HeaderField
+		var block []byte
+		flush := func() {
+			if len(want) == 0 {
+				return
+			}
+			got, err := d.DecodeFull(block)
+			if err != nil {
+				t.Fatalf("decode: %v (fields %q)", err, want)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("got %q, want %q", got, want)
+			}
+			for i := range got {
+				if got[i].Name != want[i].Name || got[i].Value != want[i].Value {
+					t.Fatalf("field %d: got %q, want %q", i, got[i], want[i])
+				}
+			}
+			want, block = want[:0], block[:0]
+		}
+		parts := strings.Split(string(data), "\x00")
+		for i := 0; i < len(parts); i++ {
+			p := parts[i]
+			switch {
+			case p == "\x01" && i+1 < len(parts):
+				// A new limit from the peer, between blocks.
+				flush()
+				l := uint32(0)
+				for _, c := range []byte(parts[i+1]) {
+					l = l*256 + uint32(c)
+				}
+				l %= 70000
+				e.setLimit(l)
+				d.SetAllowedMaxDynamicTableSize(l)
+				i++
+			case p == "\x02":
+				flush()
+			case i+1 < len(parts):
+				// A field: names are lower case on the wire.
+				name := strings.ToLower(p)
+				if name == "" {
+					name = "x"
+				}
+				want = append(want, hpack.HeaderField{Name: name, Value: parts[i+1]})
+				block = e.field(block, []byte(name), []byte(parts[i+1]))
+				i++
+			}
+		}
+		flush()
+	})
+}
