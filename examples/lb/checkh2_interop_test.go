@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -363,6 +364,58 @@ func TestInteropHTTPCheckExpectHdrMatchesHAProxy(t *testing.T) {
 	require.Contains(t, joined, "server e00/s succeeded")
 	require.Contains(t, joined, `server e14/s failed, reason: Layer7 wrong status, code: 200, info: "OK comment: mycomment"`)
 	for _, e := range []string{"hdr", "hdr name", "hdr value x", "hdr name x -m str", "hdr name -m bogus x", "hdr name x value", "hdr name -m reg ( ", "hdr name x extra", "fhdr name x value -m sub y comment c"} {
+		t.Run(e, func(t *testing.T) {
+			checkParity(t, parityBase+"backend chk\n    option httpchk\n    http-check expect "+e+"\n    server s2 127.0.0.1:3 check\n")
+		})
+	}
+}
+
+// TestInteropHTTPCheckExpectStatusOptionsMatchHAProxy: an expect rule's
+// on-success, on-error, ok-status, error-status and tout-status word the
+// check's outcome and set its status as haproxy's do: L7OKC a
+// conditional pass, the code only for the statuses that carry one,
+// on-error in place of the info with the comment after it, tout-status
+// on the timeout alone.
+func TestInteropHTTPCheckExpectStatusOptionsMatchHAProxy(t *testing.T) {
+	haproxyBin(t)
+	expects := []string{
+		`status 200 on-success "all good" comment c1`, `status 503 on-error "my error" comment c2`,
+		`status 503 error-status L7OKC on-error "oops"`, "status 503 error-status L6RSP", "status 503 error-status L4CON",
+		"status 503 error-status L7RSP", "string nope error-status L7STS", "status 200 ok-status L7OKC",
+		`status 200 ok-status L4OK on-success "fine"`, "status 200 ok-status L6OK", `hdr name x-test value two on-error "no two"`,
+		"status 200 tout-status L6TOUT", `status 200 tout-status L4TOUT on-error "slow"`, `! string hello on-error "unwanted"`,
+	}
+	run := func(start func(text string) func() string) []string {
+		answer := func(delay time.Duration) string {
+			return checkPeer(t, func(c *net.TCPConn) {
+				buf := make([]byte, 4096)
+				if _, err := c.Read(buf); err != nil {
+					return
+				}
+				time.Sleep(delay)
+				_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nX-Test: one\r\ncontent-length: 5\r\n\r\nhello"))
+			})
+		}
+		fast, slow := answer(0), answer(2*time.Second)
+		var b strings.Builder
+		b.WriteString("global\n    log stdout format raw local0\ndefaults\n    mode http\n    log global\n    option log-health-checks\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n    timeout check 1s\n    default-server inter 3s rise 1 fall 1\n")
+		for i, e := range expects {
+			addr := fast
+			if strings.Contains(e, "tout-status") {
+				addr = slow
+			}
+			fmt.Fprintf(&b, "backend e%02d\n    option httpchk\n    http-check expect %s\n    server s %s check\n", i, e, addr)
+		}
+		fmt.Fprintf(&b, "frontend fe\n    bind 127.0.0.1:%d\n    default_backend e00\n", testnet.FreePorts(t, 1)[0])
+		return checkLines(t, start(b.String()), len(expects), "Health check for ")
+	}
+	ha := run(haproxyLogs(t))
+	lb := run(lbLogs(t))
+	assert.Equal(t, ha, lb, "the check lines: haproxy's, then lb's")
+	joined := strings.Join(lb, "\n")
+	require.Contains(t, joined, `server e02/s conditionally succeeded, reason: Layer7 check conditionally passed, code: 200, info: "oops"`)
+	require.Contains(t, joined, `server e08/s succeeded, reason: Layer4 check passed, info: "fine"`)
+	for _, e := range []string{"status 200 ok-status L7STS", "status 200 error-status L7OK", "status 200 tout-status L7OK", "status 200 on-error", "status 200 ok-status", "status 200 bogus x"} {
 		t.Run(e, func(t *testing.T) {
 			checkParity(t, parityBase+"backend chk\n    option httpchk\n    http-check expect "+e+"\n    server s2 127.0.0.1:3 check\n")
 		})

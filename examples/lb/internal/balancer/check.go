@@ -482,7 +482,12 @@ func (c *checker) once(ctx context.Context) {
 		return
 	}
 	if errors.Is(err, errCondPass) {
-		c.condPass(dur)
+		var cp *condPassError
+		reason := ""
+		if errors.As(err, &cp) {
+			reason = cp.reason
+		}
+		c.condPass(reason, dur)
 		return
 	}
 	c.failure(err, dur)
@@ -553,13 +558,16 @@ func (c *checker) success(dur time.Duration) {
 }
 
 // condPass counts a check conditionally passed (a 404 under http-check
-// disable-on-404) as HAProxy does: as a pass, except that it cannot make
+// disable-on-404, an expect rule's L7OKC), worded reason or by default,
+// as HAProxy does: as a pass, except that it cannot make
 // the first step up from 0; a server whose health is then up stops
 // taking new clients (NOLB, "is stopping").
-func (c *checker) condPass(dur time.Duration) {
+func (c *checker) condPass(reason string, dur time.Duration) {
 	s, b := c.s, c.s.be
 	c.errors.Store(0)
-	reason := fmt.Sprintf("Layer7 check conditionally passed, code: %d", c.httpCode())
+	if reason == "" {
+		reason = fmt.Sprintf("Layer7 check conditionally passed, code: %d", c.httpCode())
+	}
 	changed := c.setStatus(reason, dur)
 	max := s.cfg.Rise + s.cfg.Fall - 1
 	b.mu.Lock()

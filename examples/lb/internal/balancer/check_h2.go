@@ -52,7 +52,7 @@ func httpCheckH2(ctx context.Context, t xprt.Transport, hc *config.HTTPCheck, st
 	// As over HTTP/1, a failed exchange is a bare invalid response.
 	timedOut := func(error) error {
 		if ctx.Err() != nil {
-			return &layer7Error{reason: "Layer7 timeout"}
+			return checkTimeout(hc)
 		}
 		return &layer7Error{reason: "Layer7 invalid response"}
 	}

@@ -2,6 +2,7 @@ package balancer
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -74,6 +75,9 @@ func checkPassed(s *Server) string {
 	}
 	switch {
 	case s.be.cfg.HTTP.Check != nil:
+		if p := s.checker.passReason(); p != "" {
+			return p // worded by the expect rule (ok-status, on-success)
+		}
 		// As HAProxy: the answer's status, no text.
 		return fmt.Sprintf("Layer7 check passed, code: %d", s.checker.httpCode())
 	case s.checkTLS():
@@ -122,7 +126,7 @@ func httpCheck(ctx context.Context, c xprt.Transport, hc *config.HTTPCheck, stat
 		}
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
-				return 0, &layer7Error{reason: "Layer7 timeout"}
+				return 0, checkTimeout(hc)
 			}
 			return 0, invalid
 		}
@@ -142,19 +146,27 @@ func judgeHTTPCheck(hc *config.HTTPCheck, resp *htx.Message, soft404 bool, readB
 		// As in HAProxy, before the expect rules.
 		return resp.Status, errCondPass
 	}
-	wrong := func(comment string) error {
-		// As HAProxy's, the info is the reason phrase and the rule's
-		// comment, even empty; an HTTP/2 answer, which has no reason
-		// phrase, has none without a comment.
-		info := string(resp.Reason()) + comment
-		if info == "" && resp.Version == htx.Version20 {
-			return &layer7Error{reason: fmt.Sprintf("Layer7 wrong status, code: %d", resp.Status)}
+	// fail words a failed rule e as HAProxy does: its error-status (else
+	// st), its on-error text (else info) and its comment after "info:";
+	// an HTTP/2 answer, which has no reason phrase, has no info without
+	// them. error-status L7OKC makes it a conditional pass.
+	fail := func(e config.HTTPExpect, st, info string) (int, error) {
+		st = cmp.Or(e.ErrorStatus, st)
+		if e.OnError != "" {
+			info = e.OnError
 		}
-		return &layer7Error{reason: fmt.Sprintf("Layer7 wrong status, code: %d, info: \"%s\"", resp.Status, info)}
+		if e.Comment != "" {
+			info += " comment: " + e.Comment
+		}
+		reason := expectReason(st, resp.Status, info, info != "" || resp.Version != htx.Version20)
+		if st == "L7OKC" {
+			return resp.Status, &condPassError{reason: reason}
+		}
+		return 0, &layer7Error{reason: reason}
 	}
 	if len(hc.Expects) == 0 {
 		if resp.Status < 200 || resp.Status >= 400 {
-			return 0, wrong("")
+			return fail(config.HTTPExpect{}, "L7STS", string(resp.Reason()))
 		}
 		return resp.Status, nil
 	}
@@ -163,6 +175,9 @@ func judgeHTTPCheck(hc *config.HTTPCheck, resp *htx.Message, soft404 bool, readB
 		if e.Body() && body == nil {
 			var err error
 			if body, err = readBody(); err != nil {
+				if r, ok := layer7Reason(err); ok && r == "Layer7 timeout" && e.ToutStatus != "" {
+					return 0, &layer7Error{reason: expectStatusText[e.ToutStatus]}
+				}
 				return 0, err
 			}
 		}
@@ -184,21 +199,71 @@ func judgeHTTPCheck(hc *config.HTTPCheck, resp *htx.Message, soft404 bool, readB
 		if match == !e.Inverse {
 			continue
 		}
-		// As HAProxy's, the info ends with the rule's comment.
-		comment := ""
-		if e.Comment != "" {
-			comment = " comment: " + e.Comment
-		}
 		switch {
 		case !e.Body():
-			return 0, wrong(comment)
+			return fail(e, "L7STS", string(resp.Reason()))
 		case e.Inverse:
-			return 0, &layer7Error{reason: `Layer7 invalid response, info: "HTTP check matched unwanted content` + comment + `"`}
+			return fail(e, "L7RSP", "HTTP check matched unwanted content")
 		default:
-			return 0, &layer7Error{reason: `Layer7 invalid response, info: "HTTP content check did not match` + comment + `"`}
+			return fail(e, "L7RSP", "HTTP content check did not match")
 		}
 	}
-	return resp.Status, nil
+	// The last rule's ok-status and on-success word the pass.
+	last := hc.Expects[len(hc.Expects)-1]
+	if last.OKStatus == "" && last.OnSuccess == "" {
+		return resp.Status, nil
+	}
+	st := cmp.Or(last.OKStatus, "L7OK")
+	reason := expectReason(st, resp.Status, last.OnSuccess, last.OnSuccess != "")
+	if st == "L7OKC" {
+		return resp.Status, &condPassError{reason: reason}
+	}
+	return resp.Status, &passReasonError{reason: reason}
+}
+
+// expectStatusText is how the check statuses an expect rule may report
+// read in a check's reason.
+var expectStatusText = map[string]string{
+	"L7OK": "Layer7 check passed", "L7OKC": "Layer7 check conditionally passed", "L6OK": "Layer6 check passed",
+	"L4OK": "Layer4 check passed", "L7RSP": "Layer7 invalid response", "L7STS": "Layer7 wrong status",
+	"L6RSP": "Layer6 invalid response", "L4CON": "Layer4 connection problem", "L7TOUT": "Layer7 timeout",
+	"L6TOUT": "Layer6 timeout", "L4TOUT": "Layer4 timeout",
+}
+
+// expectReason words a check's outcome as HAProxy does: the status's
+// text, the answer's code for the statuses that carry one (L7OK, L7OKC,
+// L7STS), and info when withInfo.
+func expectReason(st string, code int, info string, withInfo bool) string {
+	r := expectStatusText[st]
+	switch st {
+	case "L7OK", "L7OKC", "L7STS":
+		r += ", code: " + strconv.Itoa(code)
+	}
+	if withInfo {
+		r += `, info: "` + info + `"`
+	}
+	return r
+}
+
+// condPassError is a conditional pass (L7OKC) worded by an expect rule.
+type condPassError struct{ reason string }
+
+func (e *condPassError) Error() string        { return e.reason }
+func (e *condPassError) Is(target error) bool { return target == errCondPass }
+
+// passReasonError is a passed HTTP check whose expect rule words the
+// pass itself (ok-status, on-success): not a failure.
+type passReasonError struct{ reason string }
+
+func (e *passReasonError) Error() string { return e.reason }
+
+// checkTimeout is an HTTP check that had no answer in time, worded by
+// the first expect rule's tout-status.
+func checkTimeout(hc *config.HTTPCheck) error {
+	if len(hc.Expects) > 0 && hc.Expects[0].ToutStatus != "" {
+		return &layer7Error{reason: expectStatusText[hc.Expects[0].ToutStatus]}
+	}
+	return &layer7Error{reason: "Layer7 timeout"}
 }
 
 // checkRequest writes an HTTP check's request as HAProxy 2.6 puts it on

@@ -348,6 +348,14 @@ func (s *Server) runHTTPCheck(ctx context.Context, c *conn.Conn, hc *config.HTTP
 		run = httpCheckH2
 	}
 	code, err := run(ctx, c.Transport(), hc, state, soft404)
+	var pass *passReasonError
+	if errors.As(err, &pass) {
+		// Passed, worded by the expect rule.
+		s.checker.setPassReason(pass.reason)
+		s.checker.setHTTPCode(code)
+		return nil
+	}
+	s.checker.setPassReason("")
 	if err != nil {
 		_ = c.Abort()
 		if errors.Is(err, errCondPass) {

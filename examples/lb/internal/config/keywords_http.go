@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -1366,9 +1367,6 @@ func parseHTTPExpect(a []string) (HTTPExpect, error) {
 		}
 		e.Comment, a = a[1], a[2:]
 	}
-	if len(a) > 3 && a[2] == "comment" {
-		e.Comment, a = a[3], append(a[:2:2], a[4:]...)
-	}
 	if len(a) == 0 {
 		return e, errors.New("'http-check expect' expects [!] status|rstatus|string|rstring <pattern>")
 	}
@@ -1383,8 +1381,18 @@ func parseHTTPExpect(a []string) (HTTPExpect, error) {
 	default:
 		return e, fmt.Errorf("'http-check expect': unknown match '%s' (expects status, rstatus, string or rstring)", a[0])
 	}
-	if len(a) != 2 {
+	if len(a) < 2 {
 		return e, fmt.Errorf("'http-check expect %s' expects one pattern", a[0])
+	}
+	for rest := a[2:]; len(rest) > 0; {
+		n, err := expectOption(&e, rest)
+		if err != nil {
+			return e, err
+		}
+		if n == 0 {
+			return e, fmt.Errorf("'http-check expect %s' expects one pattern", a[0])
+		}
+		rest = rest[n:]
 	}
 	e.Kind = a[0]
 	switch e.Kind {
@@ -1417,6 +1425,55 @@ func parseHTTPExpect(a []string) (HTTPExpect, error) {
 		e.Regexp = re
 	}
 	return e, nil
+}
+
+// expectOption reads one option after an expect rule's pattern and
+// returns the words it used, 0 for a word that is no option: comment,
+// on-success and on-error (plain text; a log-format one, with '%', is
+// refused by name), ok-status, error-status and tout-status.
+func expectOption(e *HTTPExpect, a []string) (int, error) {
+	statuses := map[string][]string{
+		"ok-status":    {"L7OK", "L7OKC", "L6OK", "L4OK"},
+		"error-status": {"L7RSP", "L7STS", "L7OKC", "L6RSP", "L4CON"},
+		"tout-status":  {"L7TOUT", "L6TOUT", "L4TOUT"},
+	}
+	switch a[0] {
+	case "comment", "on-success", "on-error", "ok-status", "error-status", "tout-status":
+	case "status-code":
+		return 0, fmt.Errorf("%w: 'http-check expect' option 'status-code'", ErrUnsupported)
+	default:
+		return 0, nil
+	}
+	if len(a) < 2 {
+		return 0, fmt.Errorf("'http-check expect' option '%s' expects an argument", a[0])
+	}
+	v := a[1]
+	switch a[0] {
+	case "comment":
+		e.Comment = v
+	case "on-success", "on-error":
+		if strings.Contains(v, "%") {
+			return 0, fmt.Errorf("%w: 'http-check expect %s' with a log-format ('%s')", ErrUnsupported, a[0], v)
+		}
+		if a[0] == "on-success" {
+			e.OnSuccess = v
+		} else {
+			e.OnError = v
+		}
+	default:
+		if !slices.Contains(statuses[a[0]], v) {
+			return 0, fmt.Errorf("'http-check expect' option '%s': unknown status '%s' (expects %s)", a[0], v, strings.Join(statuses[a[0]], ", "))
+		}
+		switch a[0] {
+		case "ok-status":
+			e.OKStatus = v
+		case "error-status":
+			e.ErrorStatus = v
+		default:
+			e.ToutStatus = v
+		}
+	}
+	return 2, nil
 }
 
 // parseHTTPExpectHdr reads the rest of "http-check expect hdr|fhdr name
@@ -1470,10 +1527,15 @@ func parseHTTPExpectHdr(e *HTTPExpect, a []string) error {
 				return err
 			}
 			e.Value = &v
-		case a[0] == "comment" && len(a) >= 2:
-			e.Comment, a = a[1], a[2:]
 		default:
-			return fmt.Errorf("%s: unexpected '%s' (expects 'value' or 'comment')", kw, a[0])
+			n, err := expectOption(e, a)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return fmt.Errorf("%s: unexpected '%s' (expects 'value' or 'comment')", kw, a[0])
+			}
+			a = a[n:]
 		}
 	}
 	return nil

@@ -48,7 +48,7 @@ func TestHTTPCheckConnect(t *testing.T) {
 
 	for rules, want := range map[string]string{
 		"    http-check comment c\n    http-check connect\n    http-check expect status 200\n":       "unable to add http-check expect rule at step 3 (missing send rule)",
-		"    http-check expect status 200 comment\n":                                                 "expects one pattern",
+		"    http-check expect status 200 comment\n":                                                 "option 'comment' expects an argument",
 		"    http-check send uri /a\n    http-check expect status 200\n    http-check send uri /b\n": "t.cfg:5: ",
 		"    http-check connect\n    http-check expect status 200\n":                                 "unable to add http-check expect rule at step 2 (missing send rule)",
 		"    http-check send uri /a\n    http-check connect\n":                                       "first step MUST also be a 'connect'",

@@ -319,6 +319,14 @@ type HTTPExpect struct {
 	// fhdr: the whole value).
 	Name  HdrMatch
 	Value *HdrMatch
+	// OnSuccess and OnError replace what a check's reason says after
+	// "info:" when the rule passes (the last rule) or fails; OKStatus,
+	// ErrorStatus and ToutStatus replace the check status it reports
+	// then ("L7OK", "L7OKC", "L6OK", "L4OK"; "L7RSP", "L7STS", "L7OKC",
+	// "L6RSP", "L4CON"; "L7TOUT", "L6TOUT", "L4TOUT"), empty for the
+	// defaults.
+	OnSuccess, OnError                string
+	OKStatus, ErrorStatus, ToutStatus string
 }
 
 // HdrMatch is a pattern of an hdr or fhdr expect rule and how it
