@@ -219,6 +219,40 @@ frontend f
 	}
 }
 
+// ringRequests sends n requests for /PREFIX0.. to the frontend on port,
+// then waits, up to 10 s, until each server received the last one's log
+// line.
+func ringRequests(t *testing.T, port int, prefix string, n int, servers ...*syslogTCP) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		oneShot(t, fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("GET /%s%d HTTP/1.1\r\nhost: h\r\nconnection: close\r\n\r\n", prefix, i))
+	}
+	last := fmt.Sprintf("req /%s%d", prefix, n-1)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		all := true
+		for _, s := range servers {
+			all = all && strings.Contains(s.received(), last)
+		}
+		if all {
+			return
+		}
+	}
+}
+
+// startHAProxyOn returns a start function that runs a configuration
+// under haproxy and waits until it accepts connections on port.
+func startHAProxyOn(t *testing.T, port int) func(text string) {
+	return func(text string) {
+		startHAProxy(t, text, func() bool {
+			c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+			if err == nil {
+				_ = c.Close()
+			}
+			return err == nil
+		})
+	}
+}
+
 // syslogTCP is a TCP syslog server keeping what each connection sent.
 type syslogTCP struct {
 	ln   net.Listener
@@ -346,27 +380,11 @@ frontend f
 	run := func(port int, start func(string)) (string, string) {
 		legacy, octet := newSyslogTCP(t), newSyslogTCP(t)
 		start(text(port, legacy.ln.Addr().String(), octet.ln.Addr().String()))
-		for i := 0; i < requests; i++ {
-			oneShot(t, fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("GET /line%d HTTP/1.1\r\nhost: h\r\nconnection: close\r\n\r\n", i))
-		}
-		last := fmt.Sprintf("req /line%d", requests-1)
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-			if strings.Contains(legacy.received(), last) && strings.Contains(octet.received(), last) {
-				break
-			}
-		}
+		ringRequests(t, port, "line", requests, legacy, octet)
 		return normRing(legacy.received()), octetFrames(t, octet.received())
 	}
 	ports := freePorts(t, 2)
-	wantL, wantO := run(ports[0], func(text string) {
-		startHAProxy(t, text, func() bool {
-			c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", ports[0]))
-			if err == nil {
-				_ = c.Close()
-			}
-			return err == nil
-		})
-	})
+	wantL, wantO := run(ports[0], startHAProxyOn(t, ports[0]))
 	gotL, gotO := run(ports[1], func(text string) { startInProcess(t, text) })
 	assert.Equal(t, wantL, gotL, "legacy framing: haproxy's, then lb's")
 	assert.Equal(t, wantO, gotO, "octet counting: haproxy's, then lb's")
@@ -410,24 +428,11 @@ frontend f
 		require.NoError(t, err)
 		srv := newSyslogOn(t, tls.NewListener(ln, serverTLS))
 		start(text(port, ln.Addr().String(), "ssl verify none log-proto octet-count"))
-		for i := 0; i < requests; i++ {
-			oneShot(t, fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("GET /tls%d HTTP/1.1\r\nhost: h\r\nconnection: close\r\n\r\n", i))
-		}
-		last := fmt.Sprintf("req /tls%d", requests-1)
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !strings.Contains(srv.received(), last); time.Sleep(10 * time.Millisecond) {
-		}
+		ringRequests(t, port, "tls", requests, srv)
 		return octetFrames(t, srv.received())
 	}
 	ports := freePorts(t, 2)
-	want := run(ports[0], func(text string) {
-		startHAProxy(t, text, func() bool {
-			c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", ports[0]))
-			if err == nil {
-				_ = c.Close()
-			}
-			return err == nil
-		})
-	})
+	want := run(ports[0], startHAProxyOn(t, ports[0]))
 	got := run(ports[1], func(text string) { startInProcess(t, text) })
 	assert.Equal(t, want, got, "the lines over TLS: haproxy's, then lb's")
 	require.Equal(t, requests, strings.Count(want, "N <158>1 "), want)
