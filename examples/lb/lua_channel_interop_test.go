@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 )
 
 // recordingServer accepts TCP connections on a free port: it reads each
@@ -25,42 +27,28 @@ func recordingServer(t *testing.T, reply string) (addr string, got func() []stri
 	var (
 		mu   sync.Mutex
 		seen []string
-		wg   sync.WaitGroup
 	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	t.Cleanup(testnet.Accept(ln, func(c net.Conn) {
+		defer c.Close()
+		var b []byte
+		buf := make([]byte, 4096)
+		_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
 		for {
-			c, err := ln.Accept()
+			n, err := c.Read(buf)
+			b = append(b, buf[:n]...)
 			if err != nil {
-				return
+				break
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				var b []byte
-				buf := make([]byte, 4096)
-				_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
-				for {
-					n, err := c.Read(buf)
-					b = append(b, buf[:n]...)
-					if err != nil {
-						break
-					}
-					_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-				}
-				if len(b) == 0 {
-					return
-				}
-				mu.Lock()
-				seen = append(seen, string(b))
-				mu.Unlock()
-				_, _ = io.WriteString(c, reply)
-			}()
+			_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
 		}
-	}()
-	t.Cleanup(func() { _ = ln.Close(); wg.Wait() })
+		if len(b) == 0 {
+			return
+		}
+		mu.Lock()
+		seen = append(seen, string(b))
+		mu.Unlock()
+		_, _ = io.WriteString(c, reply)
+	}))
 	return ln.Addr().String(), func() []string {
 		mu.Lock()
 		defer mu.Unlock()

@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/proxyblocks/proxyblocks/internal/testnet"
 )
 
 // TestInteropLuaSocketTLSMatchesHAProxy: Socket:connect_ssl talks TLS
@@ -24,29 +25,15 @@ func TestInteropLuaSocketTLSMatchesHAProxy(t *testing.T) {
 	require.NoError(t, err)
 	ln, err := stdtls.Listen("tcp", "127.0.0.1:0", &stdtls.Config{Certificates: []stdtls.Certificate{cert}})
 	require.NoError(t, err)
-	var wg sync.WaitGroup
-	t.Cleanup(func() { _ = ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				tc := c.(*stdtls.Conn)
-				if tc.Handshake() != nil {
-					return
-				}
-				line, _ := bufio.NewReader(c).ReadString('\n')
-				_, _ = io.WriteString(c, fmt.Sprintf("pong %ssni=[%s]\n", line, tc.ConnectionState().ServerName))
-			}()
+	t.Cleanup(testnet.Accept(ln, func(c net.Conn) {
+		defer c.Close()
+		tc := c.(*stdtls.Conn)
+		if tc.Handshake() != nil {
+			return
 		}
-	}()
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		_, _ = io.WriteString(c, fmt.Sprintf("pong %ssni=[%s]\n", line, tc.ConnectionState().ServerName))
+	}))
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
 	script := luaFile(t, "tlssock.lua", fmt.Sprintf(`
 core.register_service("ask", "http", function(applet)
