@@ -151,6 +151,18 @@ func lineEnd(data []byte) int {
 	return len(data)
 }
 
+// toFront is the Channel method name that puts its string at the front
+// of the input and returns its length.
+func (v *vm) toFront(name string) glua.LGFunction {
+	return func(L *glua.LState) int {
+		d := v.editable(L, name)
+		s := L.CheckString(2)
+		d.In = splice(d.In, 0, 0, []byte(s))
+		L.Push(glua.LNumber(len(s)))
+		return 1
+	}
+}
+
 func channelMethods(v *vm) map[string]glua.LGFunction {
 	return map[string]glua.LGFunction{
 		"dup": func(L *glua.LState) int {
@@ -195,22 +207,10 @@ func channelMethods(v *vm) map[string]glua.LGFunction {
 			L.Push(glua.LNumber(len(s)))
 			return 1
 		},
-		"append": func(L *glua.LState) int {
-			// haproxy 2.6.12 puts the data at the input's front, as
-			// prepend does, and so does lb.
-			d := v.editable(L, "append")
-			s := L.CheckString(2)
-			d.In = splice(d.In, 0, 0, []byte(s))
-			L.Push(glua.LNumber(len(s)))
-			return 1
-		},
-		"prepend": func(L *glua.LState) int {
-			d := v.editable(L, "prepend")
-			s := L.CheckString(2)
-			d.In = splice(d.In, 0, 0, []byte(s))
-			L.Push(glua.LNumber(len(s)))
-			return 1
-		},
+		// haproxy 2.6.12's append puts the data at the input's front, as
+		// prepend does, and so does lb.
+		"append":  v.toFront("append"),
+		"prepend": v.toFront("prepend"),
 		"insert": func(L *glua.LState) int {
 			if L.GetTop() > 3 {
 				L.RaiseError("'insert' expects at least 1 argument and at most 2 arguments")
