@@ -183,20 +183,16 @@ func (c *checker) logCheck(passed, report bool, reason string, dur time.Duration
 		kind, b.cfg.Name, s.cfg.Name, outcome, reason, took, n, of, state))
 }
 
-// statusCode maps a check's reason to its check_status code.
+// statusCode maps a check's reason to its check_status code: the
+// statuses an expect rule may report (expectStatusText), and the others.
+// No status's text begins another's.
 func statusCode(reason string) string {
+	for code, text := range expectStatusText {
+		if strings.HasPrefix(reason, text) {
+			return code
+		}
+	}
 	for _, m := range [...]struct{ prefix, code string }{
-		{"Layer4 check passed", "L4OK"},
-		{"Layer6 check passed", "L6OK"},
-		{"Layer7 check passed", "L7OK"},
-		{"Layer7 check conditionally passed", "L7OKC"},
-		{"Layer4 timeout", "L4TOUT"},
-		{"Layer4 connection problem", "L4CON"},
-		{"Layer6 timeout", "L6TOUT"},
-		{"Layer6 invalid response", "L6RSP"},
-		{"Layer7 timeout", "L7TOUT"},
-		{"Layer7 invalid response", "L7RSP"},
-		{"Layer7 wrong status", "L7STS"},
 		{"Socket error", "SOCKERR"},
 		{"Health analyze", "HANA"},
 		{"External check passed", "PROCOK"},
